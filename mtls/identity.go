@@ -1,0 +1,133 @@
+package mtls
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"math/big"
+	"net/url"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// Source says where an Identity came from.
+type Source int
+
+const (
+	// SourceConnection: the certificate was presented and verified on this
+	// TLS connection.
+	SourceConnection Source = iota + 1
+	// SourceForwarded: a trusted forwarder (a proxy in front of this
+	// service) vouched for the certificate in a request header.
+	SourceForwarded
+)
+
+func (s Source) String() string {
+	switch s {
+	case SourceConnection:
+		return "connection"
+	case SourceForwarded:
+		return "forwarded"
+	}
+	return "unknown"
+}
+
+// Identity is what a verified client certificate says about its holder.
+//
+// Certificate is nil when a forwarder passed only some fields (Envoy's
+// x-forwarded-client-cert can carry a hash, subject and SANs without the
+// certificate); the other fields are then those the forwarder gave.
+type Identity struct {
+	// SPIFFEID is set when the certificate has exactly one URI SAN and it
+	// is a valid SPIFFE ID; otherwise it is the zero ID (check IsZero).
+	SPIFFEID spiffeid.ID
+
+	URIs           []*url.URL
+	DNSNames       []string
+	EmailAddresses []string
+
+	CommonName         string
+	Organization       []string
+	OrganizationalUnit []string
+	// Subject and Issuer are the RFC 2253 string forms of the names.
+	Subject string
+	Issuer  string
+
+	SerialNumber *big.Int
+	NotBefore    time.Time
+	NotAfter     time.Time
+
+	// SPKISHA256 is the SHA-256 of the certificate's DER-encoded
+	// SubjectPublicKeyInfo: stable across re-issues with the same key, the
+	// value to pin or to bind CSRF tokens to. Zero when unknown.
+	SPKISHA256 [32]byte
+	// CertSHA256 is the SHA-256 of the whole DER certificate (the value
+	// Envoy forwards as Hash). Zero when unknown.
+	CertSHA256 [32]byte
+
+	Source      Source
+	Certificate *x509.Certificate
+}
+
+// NewIdentity extracts the Identity of a certificate. It does not verify
+// the certificate: call it on a leaf that has been verified already.
+func NewIdentity(cert *x509.Certificate, src Source) Identity {
+	id := Identity{
+		URIs:               cert.URIs,
+		DNSNames:           cert.DNSNames,
+		EmailAddresses:     cert.EmailAddresses,
+		CommonName:         cert.Subject.CommonName,
+		Organization:       cert.Subject.Organization,
+		OrganizationalUnit: cert.Subject.OrganizationalUnit,
+		Subject:            cert.Subject.String(),
+		Issuer:             cert.Issuer.String(),
+		SerialNumber:       cert.SerialNumber,
+		NotBefore:          cert.NotBefore,
+		NotAfter:           cert.NotAfter,
+		SPKISHA256:         sha256.Sum256(cert.RawSubjectPublicKeyInfo),
+		CertSHA256:         sha256.Sum256(cert.Raw),
+		Source:             src,
+		Certificate:        cert,
+	}
+	// A SPIFFE X509-SVID has exactly one URI SAN; a certificate with more
+	// than one is not an SVID, whatever its URIs say.
+	if len(cert.URIs) == 1 && cert.URIs[0].Scheme == "spiffe" {
+		if sid, err := spiffeid.FromURI(cert.URIs[0]); err == nil {
+			id.SPIFFEID = sid
+		}
+	}
+	return id
+}
+
+// SPKIHex is SPKISHA256 in lower-case hexadecimal, or "" when unknown.
+func (id Identity) SPKIHex() string {
+	if id.SPKISHA256 == ([32]byte{}) {
+		return ""
+	}
+	return hex.EncodeToString(id.SPKISHA256[:])
+}
+
+// String names the identity for logs: the SPIFFE ID when there is one,
+// else the subject.
+func (id Identity) String() string {
+	if !id.SPIFFEID.IsZero() {
+		return id.SPIFFEID.String()
+	}
+	return id.Subject
+}
+
+type identityKey struct{}
+
+// ContextWithIdentity returns a copy of ctx that carries id.
+func ContextWithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// IdentityFromContext returns the Identity that the middleware of this
+// package stored in ctx, and whether there was one.
+func IdentityFromContext(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(Identity)
+	return id, ok
+}
