@@ -1,0 +1,13 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// runDemo is a placeholder until this subcommand lands; its owner replaces
+// this file.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return errors.New("not implemented yet")
+}
