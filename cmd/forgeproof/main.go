@@ -139,13 +139,20 @@ func newFlagSet(name, usage string, stdout io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args with fs. On --help the usage is printed and it returns
+// parseFlags parses args with fs. On --help it prints the usage and returns
 // flag.ErrHelp (exit 0); any other mistake becomes a usage error. Positional
 // arguments are refused unless allowArgs.
 func parseFlags(fs *flag.FlagSet, args []string, allowArgs bool) error {
-	if err := fs.Parse(args); err != nil {
+	// The flag package prints the usage on every parse error; we want it on
+	// --help only, and a one-line error otherwise.
+	printUsage := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = printUsage
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return flag.ErrHelp // fs.Parse has printed the usage
+			printUsage()
+			return flag.ErrHelp
 		}
 		return usageErrorf("%s: %v", fs.Name(), err)
 	}
