@@ -69,4 +69,3 @@ func TestAcceptsJSONIgnoresGarbage(t *testing.T) {
 		t.Errorf("AcceptsJSON(+json in second header): got false, want true")
 	}
 }
-
