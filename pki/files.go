@@ -1,0 +1,173 @@
+package pki
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// File names in a PKI folder (see DESIGN.md, forgeproof demo and pki).
+const (
+	CAFile        = "ca.pem"
+	CAKeyFile     = "ca-key.pem"
+	ServerFile    = "server.pem"
+	ServerKeyFile = "server-key.pem"
+	ClientFile    = "client.pem"
+	ClientKeyFile = "client-key.pem"
+	ClientP12File = "client.p12"
+	CRLFile       = "crl.pem"
+)
+
+// WriteSecretFile writes data to path with permissions 0600, replacing any
+// file there atomically (a temporary file in the same folder, renamed).
+// An existing file's wider permissions are not inherited.
+func WriteSecretFile(path string, data []byte) error {
+	return writeFileAtomic(path, data, 0o600)
+}
+
+// WritePublicFile writes data to path with permissions 0644, atomically.
+func WritePublicFile(path string, data []byte) error {
+	return writeFileAtomic(path, data, 0o644)
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	// CreateTemp makes the file 0600, so a secret is never readable by
+	// others, not even for a moment.
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("pki: writing %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("pki: writing %s: %w", path, err)
+	}
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("pki: writing %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("pki: writing %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("pki: writing %s: %w", path, err)
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("pki: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Save writes the CA to dir as ca.pem (0644) and ca-key.pem (0600),
+// creating dir (0700) if needed.
+func (ca *CA) Save(dir string) error {
+	if err := ca.check(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("pki: %w", err)
+	}
+	key, err := EncodeKeyPEM(ca.Key)
+	if err != nil {
+		return err
+	}
+	if err := WriteSecretFile(filepath.Join(dir, CAKeyFile), key); err != nil {
+		return err
+	}
+	return WritePublicFile(filepath.Join(dir, CAFile), EncodeCertsPEM(ca.Cert))
+}
+
+// LoadCA reads ca.pem and ca-key.pem from dir and checks that they belong
+// together.
+func LoadCA(dir string) (*CA, error) {
+	certPath := filepath.Join(dir, CAFile)
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, fmt.Errorf("pki: reading CA: %w", err)
+	}
+	cert, err := ParseCertPEM(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", certPath, err)
+	}
+	keyPath := filepath.Join(dir, CAKeyFile)
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("pki: reading CA key: %w", err)
+	}
+	key, err := ParseKeyPEM(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyPath, err)
+	}
+	ca := &CA{Cert: cert, Key: key}
+	if err := ca.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return ca, nil
+}
+
+// Save writes the certificate to dir/certFile (0644) and its key to
+// dir/keyFile (0600), for example ServerFile and ServerKeyFile.
+func (c *Cert) Save(dir, certFile, keyFile string) error {
+	if c == nil || c.Cert == nil || c.Key == nil {
+		return errors.New("pki: certificate or key missing")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("pki: %w", err)
+	}
+	key, err := EncodeKeyPEM(c.Key)
+	if err != nil {
+		return err
+	}
+	if err := WriteSecretFile(filepath.Join(dir, keyFile), key); err != nil {
+		return err
+	}
+	return WritePublicFile(filepath.Join(dir, certFile), EncodeCertsPEM(c.Cert))
+}
+
+// SaveCRL writes a DER CRL to dir/crl.pem as PEM (0644).
+func SaveCRL(dir string, der []byte) error {
+	return WritePublicFile(filepath.Join(dir, CRLFile), EncodeCRLPEM(der))
+}
+
+// LoadCRL reads dir/crl.pem; it returns nil and no error when there is
+// none yet.
+func LoadCRL(dir string) (*x509.RevocationList, error) {
+	data, err := os.ReadFile(filepath.Join(dir, CRLFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pki: reading CRL: %w", err)
+	}
+	return ParseCRL(data)
+}
+
+// LoadCert reads a certificate and its key from PEM files.
+func LoadCert(certPath, keyPath string) (*Cert, error) {
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	cert, err := ParseCertPEM(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", certPath, err)
+	}
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	key, err := ParseKeyPEM(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyPath, err)
+	}
+	if !publicKeysEqual(cert.PublicKey, key.Public()) {
+		return nil, fmt.Errorf("pki: key %s does not match certificate %s", keyPath, certPath)
+	}
+	return &Cert{Cert: cert, Key: key}, nil
+}
