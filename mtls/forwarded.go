@@ -1,0 +1,271 @@
+package mtls
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+
+	"github.com/forgeproof/forgeproof/internal/problem"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// ForwardedIdentity accepts a client identity that a proxy in front of this
+// service (a forwarder: forgeproof serve, Envoy, a load balancer) verified
+// and passed on in a header, and only when the request comes from a
+// forwarder it trusts. The zero value trusts no one: it strips the headers
+// from every request and never sets a forwarded identity (fail closed).
+//
+// # Which forwarders are trusted
+//
+// A request comes from a trusted forwarder when every configured test
+// passes, and at least one is configured:
+//
+//   - TrustForwarder: the peer presented a certificate on this TLS
+//     connection, crypto/tls verified it (r.TLS.VerifiedChains is not
+//     empty: a listener with tls.RequireAnyClientCert does not count) and
+//     the authorizer accepts its identity;
+//   - TrustedPeers: the peer's address (r.RemoteAddr, the TCP peer, never a
+//     header) is inside one of the prefixes.
+//
+// Both together (a forwarder's certificate and its address) is the
+// strictest setting. Addresses alone are only as good as the network that
+// carries them: prefer the certificate.
+//
+// # What the middleware does
+//
+//   - From anyone else, it deletes every identity header under every
+//     spelling (StripForwardedHeaders) and leaves the context as it is: a
+//     connection identity stored by an earlier middleware is the client's.
+//   - From a trusted forwarder with no identity header, the client had no
+//     certificate: it removes any identity from the context, because the
+//     connection identity is the forwarder's, not the client's.
+//   - From a trusted forwarder with a valid header, it stores the forwarded
+//     identity (Source SourceForwarded) with ContextWithIdentity; it
+//     replaces the forwarder's connection identity.
+//   - From a trusted forwarder with a malformed header, or with RFC 9440
+//     and XFCC headers that name different certificates, it refuses the
+//     request with 400 and reason forwarded-identity-invalid (see
+//     ReasonForwardedIdentityInvalid) rather than serve it as anonymous.
+//
+// Headers of the enabled formats from a trusted forwarder stay on the
+// request (a handler may want the chain); every other spelling and format
+// is deleted. Run Handler after any middleware that stores the connection
+// identity, so that its decision is the last word.
+//
+// A forwarded certificate is not verified again: the forwarder did that.
+// Configure the forwarder to verify client certificates against the CA
+// this service would trust, and to delete client-sent copies of these
+// headers (forgeproof serve does both).
+type ForwardedIdentity struct {
+	// TrustForwarder, if not nil, must accept the identity of the verified
+	// certificate the peer presented on this connection. Use an authorizer
+	// that names the forwarder exactly (its SPIFFE ID, DNS name or SPKI),
+	// not one that accepts any verified certificate: every client of a
+	// shared CA has one.
+	TrustForwarder Authorizer
+
+	// TrustedPeers, if not empty, must contain the peer's address. Build it
+	// with ParseTrustedPeers, which refuses prefixes with host bits set and
+	// /0. IPv4-mapped IPv6 addresses and prefixes are compared as IPv4.
+	TrustedPeers []netip.Prefix
+
+	// Formats lists the header formats to read; zero means ForwardedBoth.
+	Formats ForwardedFormat
+
+	// OnInvalid, if not nil, is called with the *HeaderError of each request
+	// refused for a malformed header from a trusted forwarder, for logs and
+	// metrics. The response does not contain the error's details.
+	OnInvalid func(r *http.Request, err error)
+}
+
+func (f *ForwardedIdentity) formats() ForwardedFormat {
+	if f.Formats == 0 {
+		return ForwardedBoth
+	}
+	return f.Formats
+}
+
+// Trusted reports whether r comes from a trusted forwarder.
+func (f *ForwardedIdentity) Trusted(r *http.Request) bool {
+	if f.TrustForwarder == nil && len(f.TrustedPeers) == 0 {
+		return false
+	}
+	if f.TrustForwarder != nil {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
+			return false
+		}
+		if f.TrustForwarder(NewIdentity(r.TLS.PeerCertificates[0], SourceConnection)) != nil {
+			return false
+		}
+	}
+	if len(f.TrustedPeers) > 0 {
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err != nil {
+			return false // not a TCP peer (a Unix socket, a test): not trusted
+		}
+		addr := ap.Addr().Unmap().WithZone("")
+		trusted := false
+		for _, p := range f.TrustedPeers {
+			if normalisePrefix(p).Contains(addr) {
+				trusted = true
+				break
+			}
+		}
+		if !trusted {
+			return false
+		}
+	}
+	return true
+}
+
+// Identity returns the identity forwarded on r and true when r comes from a
+// trusted forwarder and carries an identity header of an enabled format.
+// It returns false and no error when the forwarder is not trusted (the
+// headers are then ignored, whatever they hold) or sent no identity, and a
+// *HeaderError when a trusted forwarder sent a malformed header. It does
+// not modify r.
+//
+// When both formats are enabled and present, they must name the same
+// certificate: the XFCC element must carry a Hash or Cert that matches
+// Client-Cert. The identity then comes from Client-Cert.
+func (f *ForwardedIdentity) Identity(r *http.Request) (Identity, bool, error) {
+	if !f.Trusted(r) {
+		return Identity{}, false, nil
+	}
+	return forwardedIdentity(r.Header, f.formats())
+}
+
+func forwardedIdentity(h http.Header, formats ForwardedFormat) (Identity, bool, error) {
+	var rfc, xfcc *Identity
+	if formats&ForwardedRFC9440 != 0 {
+		certs, chain := h.Values(HeaderClientCert), h.Values(HeaderClientCertChain)
+		if len(certs) == 0 && len(chain) > 0 {
+			return Identity{}, false, &HeaderError{Header: HeaderClientCertChain, Reason: "present without Client-Cert"}
+		}
+		if len(certs) > 0 {
+			cert, err := ParseClientCert(certs)
+			if err != nil {
+				return Identity{}, false, err
+			}
+			// The chain is checked for syntax only: a handler that wants it
+			// parses it again from the header, which stays on the request.
+			if _, err := ParseClientCertChain(chain); err != nil {
+				return Identity{}, false, err
+			}
+			id := NewIdentity(cert, SourceForwarded)
+			rfc = &id
+		}
+	}
+	if formats&ForwardedXFCC != 0 {
+		if v := h.Values(HeaderXFCC); len(v) > 0 {
+			elems, err := ParseXFCC(v)
+			if err != nil {
+				return Identity{}, false, err
+			}
+			// The last element is the one the nearest proxy (the trusted
+			// forwarder) added about its own client; earlier ones were
+			// passed along and are only as good as that proxy's checks.
+			id := elems[len(elems)-1].Identity()
+			xfcc = &id
+		}
+	}
+	switch {
+	case rfc != nil && xfcc != nil:
+		if xfcc.CertSHA256 != rfc.CertSHA256 {
+			reason := "names a different certificate than Client-Cert"
+			if xfcc.CertSHA256 == ([32]byte{}) {
+				reason = "has no Hash or Cert to match Client-Cert, which is also present"
+			}
+			return Identity{}, false, &HeaderError{Header: HeaderXFCC, Reason: reason}
+		}
+		return *rfc, true, nil
+	case rfc != nil:
+		return *rfc, true, nil
+	case xfcc != nil:
+		return *xfcc, true, nil
+	}
+	return Identity{}, false, nil
+}
+
+// Handler returns middleware that applies the rules in the type's
+// documentation and calls next with the forwarded identity in the request
+// context (IdentityFromContext).
+func (f *ForwardedIdentity) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !f.Trusted(r) {
+			StripForwardedHeaders(r.Header)
+			next.ServeHTTP(w, r)
+			return
+		}
+		formats := f.formats()
+		id, ok, err := forwardedIdentity(r.Header, formats)
+		if err != nil {
+			if f.OnInvalid != nil {
+				f.OnInvalid(r, err)
+			}
+			detail := "a trusted forwarder sent a malformed client identity header"
+			if he, isHE := err.(*HeaderError); isHE {
+				// The header's name only: its value is not echoed back.
+				detail = fmt.Sprintf("a trusted forwarder sent a malformed %s header", he.Header)
+			}
+			problem.Write(w, r, problem.Details{
+				Status: http.StatusBadRequest,
+				Reason: ReasonForwardedIdentityInvalid,
+				Title:  "invalid forwarded client identity",
+				Detail: detail,
+			})
+			return
+		}
+		keepEnabledHeaders(r.Header, formats)
+		ctx := r.Context()
+		if ok {
+			ctx = ContextWithIdentity(ctx, id)
+		} else {
+			ctx = withoutIdentity(ctx)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// keepEnabledHeaders deletes every identity header except the canonical
+// ones of the enabled formats.
+func keepEnabledHeaders(h http.Header, formats ForwardedFormat) {
+	var keep []string
+	if formats&ForwardedRFC9440 != 0 {
+		keep = append(keep, HeaderClientCert, HeaderClientCertChain)
+	}
+	if formats&ForwardedXFCC != 0 {
+		keep = append(keep, HeaderXFCC)
+	}
+	saved := make(map[string][]string, len(keep))
+	for _, k := range keep {
+		if v, ok := h[k]; ok {
+			saved[k] = v
+		}
+	}
+	StripForwardedHeaders(h)
+	for k, v := range saved {
+		h[k] = v
+	}
+}
+
+// withoutIdentity hides any Identity stored in ctx from IdentityFromContext.
+func withoutIdentity(ctx context.Context) context.Context {
+	if _, ok := IdentityFromContext(ctx); !ok {
+		return ctx
+	}
+	return context.WithValue(ctx, identityKey{}, nil)
+}
+
+// spiffeIDOf applies NewIdentity's rule to a bare list of URI SANs: the
+// SPIFFE ID of the only URI, if it is one.
+func spiffeIDOf(uris []*url.URL) spiffeid.ID {
+	if len(uris) == 1 && uris[0].Scheme == "spiffe" {
+		if id, err := spiffeid.FromURI(uris[0]); err == nil {
+			return id
+		}
+	}
+	return spiffeid.ID{}
+}

@@ -1,0 +1,53 @@
+package mtls
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// ParseTrustedPeers parses addresses ("10.0.0.7", "::1") and CIDR prefixes
+// ("10.1.0.0/16") for ForwardedIdentity.TrustedPeers. An address is a
+// prefix of its full length. It refuses a prefix with host bits set
+// ("10.1.2.3/16": did you mean 10.1.0.0/16 or 10.1.2.3/32?), a /0 (it
+// would trust every peer) and addresses with a zone.
+func ParseTrustedPeers(peers ...string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(peers))
+	for _, s := range peers {
+		var p netip.Prefix
+		if a, err := netip.ParseAddr(s); err == nil {
+			if a.Zone() != "" {
+				return nil, fmt.Errorf("mtls: invalid trusted peer %q: zones are not supported", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		} else {
+			p, err = netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("mtls: invalid trusted peer %q: not an IP address or CIDR prefix", s)
+			}
+			if p.Masked() != p {
+				return nil, fmt.Errorf("mtls: invalid trusted peer %q: host bits are set (did you mean %s or %s/%d?)", s, p.Masked(), p.Addr(), p.Addr().BitLen())
+			}
+		}
+		p = normalisePrefix(p)
+		if p.Bits() == 0 {
+			return nil, fmt.Errorf("mtls: invalid trusted peer %q: a /0 prefix would trust every peer", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// normalisePrefix writes an IPv4-mapped IPv6 prefix (::ffff:10.0.0.0/104)
+// as the IPv4 prefix it means, so that it matches unmapped peer addresses.
+func normalisePrefix(p netip.Prefix) netip.Prefix {
+	if a := p.Addr(); a.Is4In6() {
+		bits := p.Bits() - 96
+		if bits < 0 {
+			// A prefix shorter than ::ffff:0:0/96 is not an IPv4 range;
+			// Unmap would widen it to 0.0.0.0/0 and trust everyone.
+			return p
+		}
+		return netip.PrefixFrom(a.Unmap(), bits).Masked()
+	}
+	return p.Masked()
+}

@@ -1,0 +1,72 @@
+package mtls
+
+import (
+	"net/http"
+	"slices"
+)
+
+// forwardedHeaders are the normalised names (see normaliseHeaderName) that
+// StripForwardedHeaders deletes. Keep ForwardedHeaderNames' doc in step.
+var forwardedHeaders = []string{
+	"client-cert",                      // RFC 9440
+	"client-cert-chain",                // RFC 9440
+	"x-forwarded-client-cert",          // Envoy, Istio, forgeproof serve
+	"x-ssl-client-cert",                // nginx and HAProxy conventions
+	"x-client-cert",                    // common ad hoc name
+	"x-forwarded-tls-client-cert",      // Traefik
+	"x-forwarded-tls-client-cert-info", // Traefik
+}
+
+// ForwardedHeaderNames returns the names of the headers that
+// StripForwardedHeaders deletes, in normalised form (lower case, with every
+// character other than a letter or digit written as '-'):
+//
+//   - client-cert, client-cert-chain: RFC 9440, which forgeproof emits;
+//   - x-forwarded-client-cert: Envoy's XFCC, which forgeproof emits;
+//   - x-ssl-client-cert, x-client-cert, x-forwarded-tls-client-cert,
+//     x-forwarded-tls-client-cert-info: names other proxies (nginx,
+//     HAProxy, Traefik) use for the same purpose. forgeproof neither reads
+//     nor writes them, but a backend behind it might trust them, so a
+//     client must not be able to send them through.
+func ForwardedHeaderNames() []string { return slices.Clone(forwardedHeaders) }
+
+// IsForwardedHeader reports whether name, in any case and with '_' (or any
+// other punctuation) in place of '-', is one of ForwardedHeaderNames.
+func IsForwardedHeader(name string) bool {
+	return slices.Contains(forwardedHeaders, normaliseHeaderName(name))
+}
+
+// StripForwardedHeaders deletes from h every header that claims a client
+// identity (ForwardedHeaderNames), under any spelling: Go canonicalises
+// only hyphenated names, so X_Forwarded_Client_Cert, client_cert and
+// CLIENT-CERT arrive as separate keys that a CGI-style backend or another
+// proxy may still read as the real header. A gateway calls it on every
+// request before it adds its own identity headers. It returns how many
+// header keys it deleted.
+func StripForwardedHeaders(h http.Header) int {
+	n := 0
+	for name := range h {
+		if IsForwardedHeader(name) {
+			delete(h, name)
+			n++
+		}
+	}
+	return n
+}
+
+// normaliseHeaderName lower-cases name and maps every byte that is not a
+// letter or digit to '-', so that the spellings a backend could conflate
+// compare equal.
+func normaliseHeaderName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		default:
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
