@@ -1,0 +1,224 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// Default deadlines. A browser action on this kind of machine takes well
+// under a second; the margins absorb a busy shared CI runner.
+const (
+	DefaultActionTimeout = 15 * time.Second
+	DefaultStartTimeout  = 60 * time.Second
+)
+
+// Options configures Start.
+type Options struct {
+	// Tools are the programs to run; see FindTools.
+	Tools Tools
+	// Profile is what the browser trusts and holds.
+	Profile Profile
+	// ActionTimeout bounds every browser action whose context has no
+	// earlier deadline. If zero, DefaultActionTimeout.
+	ActionTimeout time.Duration
+	// StartTimeout bounds the start of the browser. If zero,
+	// DefaultStartTimeout.
+	StartTimeout time.Duration
+	// Output, if not nil, receives the browser's stdout and stderr (dbus
+	// complaints in a container are harmless).
+	Output io.Writer
+}
+
+// Browser is a running headless Chromium with one tab. Its methods must not
+// be called concurrently: they drive the same tab.
+type Browser struct {
+	dir         string // HOME and user data dir live under it
+	timeout     time.Duration
+	allocCancel context.CancelFunc
+	tab         context.Context
+	tabCancel   context.CancelFunc
+}
+
+// Start creates a throwaway HOME with an NSS database and a fresh profile,
+// then starts Chromium. ctx bounds the start only; the browser runs until
+// Close.
+func Start(ctx context.Context, opts Options) (*Browser, error) {
+	if err := opts.Profile.validate(); err != nil {
+		return nil, err
+	}
+	if opts.Tools.Chromium == "" || opts.Tools.Certutil == "" || opts.Tools.Pk12util == "" {
+		return nil, fmt.Errorf("%w: Options.Tools is incomplete: call FindTools", ErrMissingTool)
+	}
+	dir, err := os.MkdirTemp("", "forgeproof-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	b := &Browser{dir: dir, timeout: opts.ActionTimeout}
+	if b.timeout <= 0 {
+		b.timeout = DefaultActionTimeout
+	}
+	if err := b.start(ctx, opts); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Browser) start(ctx context.Context, opts Options) error {
+	home := filepath.Join(b.dir, "home")
+	userData := filepath.Join(b.dir, "profile")
+	if err := writeNSSDB(opts.Tools, home, opts.Profile); err != nil {
+		return err
+	}
+	if err := writePreferences(userData, opts.Profile); err != nil {
+		return err
+	}
+	flags := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(opts.Tools.Chromium),
+		chromedp.Env("HOME=" + home), // where Chromium finds .pki/nssdb
+		chromedp.UserDataDir(userData),
+		chromedp.Headless,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		// The sandbox cannot start as root (CI containers); the browser
+		// only ever loads the test's own loopback pages.
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true),
+		// QUIC would bypass the TLS-over-TCP servers under test.
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		// /dev/shm is 64 MB in a default container; Chromium crashes when
+		// it fills up.
+		chromedp.Flag("disable-dev-shm-usage", true),
+	}
+	if opts.Output != nil {
+		flags = append(flags, chromedp.CombinedOutput(opts.Output))
+	}
+	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), flags...)
+	b.allocCancel = allocCancel
+	b.tab, b.tabCancel = chromedp.NewContext(allocCtx)
+
+	startTimeout := opts.StartTimeout
+	if startTimeout <= 0 {
+		startTimeout = DefaultStartTimeout
+	}
+	// The first Run starts the browser for the lifetime of its context, so
+	// it cannot carry the deadline itself: bound it from outside.
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(b.tab) }()
+	timer := time.NewTimer(startTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("e2e: start %s: %w", opts.Tools.Chromium, err)
+		}
+		return nil
+	case <-timer.C:
+		err := fmt.Errorf("e2e: start %s: no answer within %v", opts.Tools.Chromium, startTimeout)
+		b.tabCancel()
+		<-done
+		return err
+	case <-ctx.Done():
+		b.tabCancel()
+		<-done
+		return fmt.Errorf("e2e: start %s: %w", opts.Tools.Chromium, ctx.Err())
+	}
+}
+
+// Close stops the browser and removes its HOME and profile.
+func (b *Browser) Close() error {
+	var errs []error
+	if b.tabCancel != nil {
+		if err := chromedp.Cancel(b.tab); err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+		b.tabCancel()
+	}
+	if b.allocCancel != nil {
+		b.allocCancel()
+	}
+	if err := os.RemoveAll(b.dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// action derives the context of one browser action from the tab. It ends
+// when ctx ends or after the action timeout, whichever comes first; the
+// cause says which (see fail).
+func (b *Browser) action(ctx context.Context) (context.Context, context.CancelFunc) {
+	actx, cancel := context.WithCancelCause(b.tab)
+	timer := time.AfterFunc(b.timeout, func() {
+		cancel(fmt.Errorf("%w: no answer within %v (a certificate picker waiting for a click?)", context.DeadlineExceeded, b.timeout))
+	})
+	stop := context.AfterFunc(ctx, func() { cancel(ctx.Err()) })
+	return actx, func() { timer.Stop(); stop(); cancel(context.Canceled) }
+}
+
+// fail wraps the error of an action: when the action's context ended, the
+// cause (the caller's deadline, or the action timeout) is the error that
+// matters, not how chromedp noticed.
+func fail(actx context.Context, what string, err error) error {
+	if actx.Err() != nil {
+		err = context.Cause(actx)
+	}
+	return fmt.Errorf("e2e: %s: %w", what, err)
+}
+
+// Navigate loads url in the tab and waits for the page to load.
+func (b *Browser) Navigate(ctx context.Context, url string) error {
+	actx, cancel := b.action(ctx)
+	defer cancel()
+	if err := chromedp.Do(actx, chromedp.Navigate(url)); err != nil {
+		return fail(actx, fmt.Sprintf("navigate to %q", url), err)
+	}
+	return nil
+}
+
+// Open starts loading url in the tab and returns once the browser has the
+// response, without waiting for the page's load event. Use it for pages
+// that move on by themselves, such as an attack page that submits a form
+// as it loads; then wait for the request where it lands.
+func (b *Browser) Open(ctx context.Context, url string) error {
+	actx, cancel := b.action(ctx)
+	defer cancel()
+	res, err := chromedp.Call(actx, page.Navigate, page.NavigateParams{URL: url})
+	if err == nil && res.ErrorText != "" {
+		err = errors.New(res.ErrorText)
+	}
+	if err != nil {
+		return fail(actx, fmt.Sprintf("open %q", url), err)
+	}
+	return nil
+}
+
+// Eval runs a JavaScript expression in the page, waits for it if it is a
+// promise, and decodes its JSON value into out (nil: ignore the value).
+func (b *Browser) Eval(ctx context.Context, expr string, out any) error {
+	actx, cancel := b.action(ctx)
+	defer cancel()
+	raw, err := chromedp.Run(actx, chromedp.Evaluate[[]byte](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		return fail(actx, "eval", err)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("e2e: eval: decode %s: %w", raw, err)
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package e2e_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/e2e"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
+)
+
+// harness is an mTLS target on https://localhost:PORT that asks for a
+// client certificate (verify-if-given) and records what arrives, and a
+// cross-site attacker page on http://127.0.0.2:PORT that auto-submits a
+// form to it.
+type harness struct {
+	ca       *pki.CA
+	client   *pki.Cert
+	rec      *e2e.Recorder
+	target   string // https://localhost:PORT
+	attacker string // http://127.0.0.2:PORT
+}
+
+const harnessCAName = "forgeproof e2e harness CA"
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ca, err := pki.NewCA(pki.CAOptions{CommonName: harnessCAName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{
+		ca:     ca,
+		client: pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"}),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		// SameSite=None: with third-party cookies allowed, it rides every
+		// cross-site request, the worst case.
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: "s3cret", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
+		fmt.Fprint(w, "<!doctype html><title>target</title>ok")
+	})
+	mux.HandleFunc("POST /transfer", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "transferred")
+	})
+	h.rec = e2e.NewRecorder(mux)
+	srv := pkitest.Server(t, ca)
+	port := serve(t, "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{srv.TLSCertificate()},
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		ClientCAs:    ca.Pool(),
+	}, h.rec)
+	h.target = fmt.Sprintf("https://localhost:%d", port)
+
+	attack := http.NewServeMux()
+	attack.HandleFunc("GET /form", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><title>cute cats</title>
+<form id="f" method="POST" action="%s/transfer"><input name="to" value="mallory"><input name="amount" value="1000"></form>
+<script>document.getElementById("f").submit()</script>`, h.target)
+	})
+	h.attacker = fmt.Sprintf("http://127.0.0.2:%d", serve(t, "127.0.0.2:0", nil, attack))
+	return h
+}
+
+func (h *harness) profile(t *testing.T, withCert bool) e2e.Profile {
+	t.Helper()
+	p := e2e.Profile{
+		CACertsPEM: pki.EncodeCertsPEM(h.ca.Cert),
+		AutoSelect: []string{h.target},
+		IssuerCN:   harnessCAName,
+	}
+	if withCert {
+		p12, err := h.client.PKCS12("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.ClientP12 = p12
+	}
+	return p
+}
+
+// TestCrossSiteFormCarriesCertificate is the fact the whole project rests
+// on, checked in a real browser: a form that a cross-site page submits
+// arrives with the victim's client certificate. Its negative control: a
+// browser that holds no certificate sends none.
+func TestCrossSiteFormCarriesCertificate(t *testing.T) {
+	tools := needTools(t)
+	h := newHarness(t)
+	tests := []struct {
+		name     string
+		withCert bool
+		wantCN   string
+	}{
+		{name: "certificate installed", withCert: true, wantCN: "alice"},
+		{name: "no certificate (negative control)", withCert: false, wantCN: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := startBrowser(t, tools, h.profile(t, tt.withCert))
+
+			mark := h.rec.Mark()
+			if err := b.Navigate(t.Context(), h.target+"/"); err != nil {
+				t.Fatal(err)
+			}
+			visit, err := h.rec.Wait(waitCtx(t), mark, e2e.To("GET", "/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if visit.CertCN != tt.wantCN || visit.SecFetchSite != "none" {
+				t.Errorf("own visit: got cert %q, Sec-Fetch-Site %q; want cert %q, Sec-Fetch-Site \"none\"", visit.CertCN, visit.SecFetchSite, tt.wantCN)
+			}
+
+			mark = h.rec.Mark()
+			if err := b.Open(t.Context(), h.attacker+"/form"); err != nil {
+				t.Fatal(err)
+			}
+			got, err := h.rec.Wait(waitCtx(t), mark, e2e.To("POST", "/transfer"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("forged POST: cert %q, Origin %q, Sec-Fetch-Site/Mode/Dest %s/%s/%s, cookies %v",
+				got.CertCN, got.Origin, got.SecFetchSite, got.SecFetchMode, got.SecFetchDest, got.Cookies)
+			checks := []struct {
+				what      string
+				got, want any
+			}{
+				{"certificate CN", got.CertCN, tt.wantCN},
+				{"Origin", got.Origin, h.attacker},
+				{"Sec-Fetch-Site", got.SecFetchSite, "cross-site"},
+				{"Sec-Fetch-Mode", got.SecFetchMode, "navigate"},
+				{"Content-Type", got.ContentType, "application/x-www-form-urlencoded"},
+				{"sid cookie sent", slices.Contains(got.Cookies, "sid"), true},
+			}
+			for _, c := range checks {
+				if c.got != c.want {
+					t.Errorf("%s: got %v, want %v", c.what, c.got, c.want)
+				}
+			}
+		})
+	}
+}
+
+// TestCertificatePickerFailsFast: without an auto-select rule for the
+// target, headless Chromium waits on a certificate picker no one can
+// click. The action deadline must turn that into an error, not a hung
+// test. Its twin, the same navigation with the rule, is the visit in
+// TestCrossSiteFormCarriesCertificate.
+func TestCertificatePickerFailsFast(t *testing.T) {
+	tools := needTools(t)
+	h := newHarness(t)
+	p := h.profile(t, true)
+	p.AutoSelect, p.IssuerCN = nil, ""
+	b := startBrowser(t, tools, p)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	err := b.Navigate(ctx, h.target+"/")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("navigate with a pending picker: got %v, want %v", err, context.DeadlineExceeded)
+	}
+	for _, r := range h.rec.Requests() {
+		if r.Path == "/" {
+			t.Errorf("the request reached the server, so no picker was pending: %+v", r)
+		}
+	}
+}
+
+func TestStartRejectsBadProfile(t *testing.T) {
+	ca := pkitest.CA(t)
+	caPEM := pki.EncodeCertsPEM(ca.Cert)
+	tests := []struct {
+		name    string
+		profile e2e.Profile
+		want    string // substring of the error
+	}{
+		{name: "no CA", profile: e2e.Profile{}, want: "CACertsPEM is empty"},
+		{name: "http origin", profile: e2e.Profile{CACertsPEM: caPEM, AutoSelect: []string{"http://localhost:1"}, IssuerCN: "x"}, want: "scheme must be https"},
+		{name: "no port", profile: e2e.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost"}, IssuerCN: "x"}, want: "host and port are required"},
+		{name: "path", profile: e2e.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost:1/x"}, IssuerCN: "x"}, want: "scheme://host:port only"},
+		{name: "no issuer", profile: e2e.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost:1"}}, want: "IssuerCN is required"},
+		{name: "valid profile, no tools", profile: e2e.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost:1"}, IssuerCN: "x"}, want: "Options.Tools is incomplete"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := e2e.Start(t.Context(), e2e.Options{Profile: tt.profile})
+			if err == nil {
+				b.Close()
+				t.Fatalf("got no error, want one containing %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
