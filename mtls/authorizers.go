@@ -1,0 +1,251 @@
+package mtls
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// AuthorizeAnyVerified allows every identity that was verified (on this
+// connection or by a trusted forwarder) and denies the zero Identity.
+func AuthorizeAnyVerified() Authorizer {
+	return func(id Identity) error {
+		if id.Source == 0 {
+			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+		}
+		return nil
+	}
+}
+
+// AuthorizeSPIFFEID allows identities whose SPIFFE ID matches one of the
+// patterns (see ParseSPIFFEIDPattern: exact, or "*" path segments). An
+// identity without a SPIFFE ID is denied.
+func AuthorizeSPIFFEID(patterns ...string) (Authorizer, error) {
+	exact := map[string]bool{}
+	var wild []SPIFFEIDPattern
+	for _, s := range patterns {
+		p, err := ParseSPIFFEIDPattern(s)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(p.segments, "*") {
+			wild = append(wild, p)
+		} else {
+			exact[p.String()] = true
+		}
+	}
+	return func(id Identity) error {
+		if id.Source == 0 {
+			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+		}
+		if id.SPIFFEID.IsZero() {
+			return &DenialError{Reason: ReasonSPIFFEIDDenied, Detail: "certificate has no SPIFFE ID"}
+		}
+		if exact[id.SPIFFEID.String()] {
+			return nil
+		}
+		for _, p := range wild {
+			if p.Match(id.SPIFFEID) {
+				return nil
+			}
+		}
+		return deny(ReasonSPIFFEIDDenied, "SPIFFE ID %q is not allowed", id.SPIFFEID.String())
+	}, nil
+}
+
+// AuthorizeTrustDomain allows identities whose SPIFFE ID belongs to one
+// of the trust domains ("prod.example" or "spiffe://prod.example").
+func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
+	allowed := map[string]bool{}
+	for _, d := range domains {
+		td, err := spiffeid.TrustDomainFromString(d)
+		if err != nil {
+			return nil, fmt.Errorf("invalid trust domain %q: %v", d, err)
+		}
+		allowed[td.Name()] = true
+	}
+	return func(id Identity) error {
+		if id.Source == 0 {
+			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+		}
+		if id.SPIFFEID.IsZero() {
+			return &DenialError{Reason: ReasonTrustDomainDenied, Detail: "certificate has no SPIFFE ID"}
+		}
+		if allowed[id.SPIFFEID.TrustDomain().Name()] {
+			return nil
+		}
+		return deny(ReasonTrustDomainDenied, "trust domain %q is not allowed", id.SPIFFEID.TrustDomain().Name())
+	}, nil
+}
+
+// AuthorizeDNSName allows identities with at least one DNS SAN matching
+// one of the patterns (see ParseDNSPattern: exact, or "*." + one label).
+func AuthorizeDNSName(patterns ...string) (Authorizer, error) {
+	ps := make([]DNSPattern, 0, len(patterns))
+	for _, s := range patterns {
+		p, err := ParseDNSPattern(s)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return func(id Identity) error {
+		if id.Source == 0 {
+			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+		}
+		for _, name := range id.DNSNames {
+			for _, p := range ps {
+				if p.Match(name) {
+					return nil
+				}
+			}
+		}
+		return deny(ReasonDNSNameDenied, "no allowed DNS name in %q", id.DNSNames)
+	}, nil
+}
+
+// AuthorizeCommonName allows identities whose subject common name is one
+// of names, compared exactly (case matters).
+func AuthorizeCommonName(names ...string) Authorizer {
+	allowed := setOf(names)
+	return func(id Identity) error {
+		if id.Source == 0 {
+			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+		}
+		if id.CommonName != "" && allowed[id.CommonName] {
+			return nil
+		}
+		return deny(ReasonCommonNameDenied, "common name %q is not allowed", id.CommonName)
+	}
+}
+
+// AuthorizeOrganizationalUnit allows identities with at least one subject
+// OU in units, compared exactly.
+func AuthorizeOrganizationalUnit(units ...string) Authorizer {
+	allowed := setOf(units)
+	return func(id Identity) error {
+		if id.Source == 0 {
+			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+		}
+		for _, ou := range id.OrganizationalUnit {
+			if ou != "" && allowed[ou] {
+				return nil
+			}
+		}
+		return deny(ReasonOrganizationalUnitDenied, "no allowed organizational unit in %q", id.OrganizationalUnit)
+	}
+}
+
+// AuthorizeSPKI allows identities whose public key is pinned: each pin is
+// the SHA-256 of the DER SubjectPublicKeyInfo, in hexadecimal (colons
+// allowed) or standard base64, optionally prefixed "sha256/" or "sha256:".
+// Identity.SPKIHex prints the value to pin.
+func AuthorizeSPKI(pins ...string) (Authorizer, error) {
+	allowed := map[[32]byte]bool{}
+	for _, s := range pins {
+		pin, err := ParseSPKIPin(s)
+		if err != nil {
+			return nil, err
+		}
+		allowed[pin] = true
+	}
+	return func(id Identity) error {
+		if id.Source == 0 {
+			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+		}
+		if id.SPKISHA256 != ([32]byte{}) && allowed[id.SPKISHA256] {
+			return nil
+		}
+		return deny(ReasonSPKIDenied, "public key %s is not pinned", id.SPKIHex())
+	}, nil
+}
+
+// ParseSPKIPin parses an SPKI SHA-256 pin (see AuthorizeSPKI).
+func ParseSPKIPin(s string) ([32]byte, error) {
+	var pin [32]byte
+	v := s
+	if rest, ok := strings.CutPrefix(v, "sha256/"); ok {
+		v = rest
+	} else if rest, ok := strings.CutPrefix(v, "sha256:"); ok {
+		v = rest
+	}
+	var b []byte
+	var err error
+	if h := strings.ReplaceAll(v, ":", ""); len(h) == 64 {
+		b, err = hex.DecodeString(h)
+	} else {
+		b, err = base64.StdEncoding.DecodeString(v)
+	}
+	if err != nil || len(b) != 32 {
+		return pin, fmt.Errorf("invalid SPKI pin %q: want a SHA-256 in hex or base64", s)
+	}
+	copy(pin[:], b)
+	return pin, nil
+}
+
+// AuthorizeAnyOf allows an identity that at least one of as allows. With
+// no authorizers it denies everything. When all deny with the same reason
+// code, the denial carries it; otherwise ReasonIdentityDenied.
+func AuthorizeAnyOf(as ...Authorizer) Authorizer {
+	as = slices.Clone(as)
+	return func(id Identity) error {
+		if len(as) == 0 {
+			return &DenialError{Reason: ReasonIdentityDenied, Detail: "empty any-of (deny by default)"}
+		}
+		var first error
+		reason := ""
+		for _, a := range as {
+			err := a.Authorize(id)
+			if err == nil {
+				return nil
+			}
+			r := DenialReason(err)
+			if first == nil {
+				first, reason = err, r
+			} else if r != reason {
+				reason = ReasonIdentityDenied
+			}
+		}
+		if reason == DenialReason(first) {
+			return first
+		}
+		return &DenialError{Reason: reason, Detail: "no alternative allowed it; first: " + first.Error()}
+	}
+}
+
+// AuthorizeAllOf allows an identity that every one of as allows, and
+// returns the first denial otherwise. With no authorizers it denies
+// everything.
+func AuthorizeAllOf(as ...Authorizer) Authorizer {
+	as = slices.Clone(as)
+	return func(id Identity) error {
+		if len(as) == 0 {
+			return &DenialError{Reason: ReasonIdentityDenied, Detail: "empty all-of (deny by default)"}
+		}
+		for _, a := range as {
+			if err := a.Authorize(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// DenyAll denies every identity.
+func DenyAll() Authorizer {
+	return func(Identity) error {
+		return &DenialError{Reason: ReasonIdentityDenied, Detail: "no identity is allowed here"}
+	}
+}
+
+func setOf(xs []string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}

@@ -1,0 +1,158 @@
+package mtls
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// SPIFFEIDPattern matches SPIFFE IDs: an exact ID, or one whose path
+// segments may be "*", standing for exactly one whole, non-empty segment
+// (spiffe://prod.example/ns/*/sa/web). The trust domain is always exact.
+type SPIFFEIDPattern struct {
+	td       string
+	segments []string // path segments; "*" is the wildcard
+}
+
+// ParseSPIFFEIDPattern parses a SPIFFE ID pattern. A "*" that is not a
+// whole segment ("web-*") is an error, not a literal.
+func ParseSPIFFEIDPattern(s string) (SPIFFEIDPattern, error) {
+	rest, ok := strings.CutPrefix(s, "spiffe://")
+	if !ok {
+		return SPIFFEIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: scheme must be spiffe://", s)
+	}
+	td, path, _ := strings.Cut(rest, "/")
+	if _, err := spiffeid.TrustDomainFromString(td); err != nil || strings.Contains(td, "*") {
+		return SPIFFEIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: bad trust domain %q", s, td)
+	}
+	p := SPIFFEIDPattern{td: td}
+	if path == "" && !strings.HasSuffix(rest, "/") {
+		return p, nil
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if seg != "*" {
+			if strings.Contains(seg, "*") {
+				return SPIFFEIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: %q: a wildcard must be a whole path segment", s, seg)
+			}
+			if err := spiffeid.ValidatePathSegment(seg); err != nil {
+				return SPIFFEIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: path segment %q: %v", s, seg, err)
+			}
+		}
+		p.segments = append(p.segments, seg)
+	}
+	return p, nil
+}
+
+// Match reports whether id matches the pattern. The zero ID never matches.
+func (p SPIFFEIDPattern) Match(id spiffeid.ID) bool {
+	if id.IsZero() || id.TrustDomain().Name() != p.td {
+		return false
+	}
+	path := id.Path()
+	if len(p.segments) == 0 {
+		return path == ""
+	}
+	if path == "" {
+		return false
+	}
+	path = path[1:] // spiffeid paths start with "/"
+	for i, seg := range p.segments {
+		var cur string
+		if i == len(p.segments)-1 {
+			cur, path = path, ""
+			if strings.Contains(cur, "/") {
+				return false // the ID has more segments than the pattern
+			}
+		} else {
+			var ok bool
+			cur, path, ok = strings.Cut(path, "/")
+			if !ok {
+				return false // the ID has fewer segments than the pattern
+			}
+		}
+		if seg != "*" && seg != cur {
+			return false
+		}
+		if cur == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// String returns the pattern as it was written.
+func (p SPIFFEIDPattern) String() string {
+	if len(p.segments) == 0 {
+		return "spiffe://" + p.td
+	}
+	return "spiffe://" + p.td + "/" + strings.Join(p.segments, "/")
+}
+
+// DNSPattern matches DNS names: an exact name, or "*.suffix", where "*"
+// stands for exactly one whole, non-empty label (*.example.com matches
+// a.example.com, not example.com nor a.b.example.com). Matching ignores
+// ASCII case.
+type DNSPattern struct {
+	wildcard bool
+	name     string // lower case; without "*." when wildcard
+}
+
+// ParseDNSPattern parses a DNS name pattern.
+func ParseDNSPattern(s string) (DNSPattern, error) {
+	name, wildcard := strings.CutPrefix(strings.ToLower(s), "*.")
+	if err := checkDNSName(name); err != nil {
+		return DNSPattern{}, fmt.Errorf("invalid DNS name pattern %q: %v", s, err)
+	}
+	return DNSPattern{wildcard: wildcard, name: name}, nil
+}
+
+func checkDNSName(name string) error {
+	if name == "" {
+		return fmt.Errorf("empty name")
+	}
+	if len(name) > 253 {
+		return fmt.Errorf("name longer than 253 bytes")
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" {
+			return fmt.Errorf("empty label")
+		}
+		if len(label) > 63 {
+			return fmt.Errorf("label longer than 63 bytes")
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				if c == '*' {
+					return fmt.Errorf("a wildcard is only allowed as the whole first label")
+				}
+				return fmt.Errorf("invalid character %q", c)
+			}
+		}
+	}
+	return nil
+}
+
+// Match reports whether the DNS name matches the pattern. A name that is
+// itself a wildcard ("*.example.com" in a certificate) or is malformed
+// never matches.
+func (p DNSPattern) Match(name string) bool {
+	name = strings.ToLower(name)
+	if checkDNSName(name) != nil {
+		return false
+	}
+	if !p.wildcard {
+		return name == p.name
+	}
+	first, rest, ok := strings.Cut(name, ".")
+	return ok && first != "" && rest == p.name
+}
+
+// String returns the pattern in lower case.
+func (p DNSPattern) String() string {
+	if p.wildcard {
+		return "*." + p.name
+	}
+	return p.name
+}
