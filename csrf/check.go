@@ -1,0 +1,174 @@
+package csrf
+
+import (
+	"net/http"
+)
+
+// Check applies the checks to r and returns nil when it may proceed, or an
+// *[Error] saying why not. It ignores report-only mode, calls neither the
+// deny handler nor the observer, and sets no cookies; [Protection.Handler]
+// does those.
+//
+// When a token is required and no token header is sent, Check reads a form
+// body (up to the limit of [Protection.SetMaxFormBytes]) to find the
+// csrf_token field, and puts the bytes back in r.Body.
+func (p *Protection) Check(r *http.Request) error {
+	if e := p.load().check(r, nil); e != nil {
+		return e
+	}
+	return nil
+}
+
+func isSafe(method string) bool {
+	switch method {
+	case "GET", "HEAD", "OPTIONS":
+		return true
+	}
+	return false
+}
+
+func (c *config) check(r *http.Request, st *requestState) *Error {
+	if isSafe(r.Method) {
+		// Safe methods must not change state; an application that lets
+		// them is outside what any CSRF defence can fix.
+		return nil
+	}
+	e, browserless := c.checkOrigin(r)
+	if e != nil {
+		if c.bypassed(r) {
+			return nil
+		}
+		return e
+	}
+	if c.tokenRequired(browserless) && !c.bypassed(r) {
+		return c.checkToken(r, st)
+	}
+	return nil
+}
+
+// tokenRequired fails closed: a mode it does not know requires a token.
+func (c *config) tokenRequired(browserless bool) bool {
+	switch c.mode {
+	case ModeOriginOnly:
+		return false
+	case ModeTokenIfNoBrowserHeaders:
+		return browserless
+	}
+	return true
+}
+
+// checkOrigin decides from Sec-Fetch-Site, then Origin, then Referer.
+// browserless reports that neither Sec-Fetch-Site nor Origin was sent.
+func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "":
+		// Not sent: an old browser, a plain-HTTP page on a non-local host,
+		// or no browser at all. The Origin decides.
+	case "same-origin", "none":
+		// "none" is a navigation the user started (a bookmark, the
+		// address bar): no other page caused it.
+		return nil, false
+	case "same-site":
+		if c.allowSameSite || c.trustedOriginHeader(r) {
+			return nil, false
+		}
+		return &Error{Reason: ReasonSameSite, Header: "Sec-Fetch-Site", Value: site}, false
+	case "cross-site":
+		if c.trustedOriginHeader(r) {
+			return nil, false
+		}
+		return &Error{Reason: ReasonCrossSite, Header: "Sec-Fetch-Site", Value: site}, false
+	default:
+		if c.trustedOriginHeader(r) {
+			return nil, false
+		}
+		return &Error{Reason: ReasonFetchSiteInvalid, Header: "Sec-Fetch-Site", Value: site}, false
+	}
+
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if origin == "null" {
+			return &Error{Reason: ReasonOriginNull, Header: "Origin", Value: origin}, false
+		}
+		scheme, host, e := c.ownOrigin(r)
+		if e != nil {
+			return e, false
+		}
+		if sameOrigin(origin, scheme, host) || c.trusted(origin) {
+			return nil, false
+		}
+		if _, _, ok := splitOrigin(origin); !ok {
+			return &Error{Reason: ReasonOriginInvalid, Header: "Origin", Value: origin}, false
+		}
+		return &Error{Reason: ReasonOriginMismatch, Header: "Origin", Value: origin}, false
+	}
+
+	if ref := r.Header.Get("Referer"); ref != "" {
+		// Strict Referer checking, as Django does on HTTPS, applied on
+		// both schemes: a browser that sends neither Sec-Fetch-Site nor
+		// Origin still names the page that sent the request here.
+		o, ok := refererOrigin(ref)
+		if !ok {
+			return &Error{Reason: ReasonRefererInvalid, Header: "Referer", Value: ref}, true
+		}
+		scheme, host, e := c.ownOrigin(r)
+		if e != nil {
+			return e, true
+		}
+		if sameOrigin(o, scheme, host) || c.trusted(o) {
+			return nil, true
+		}
+		return &Error{Reason: ReasonRefererMismatch, Header: "Referer", Value: ref}, true
+	}
+
+	// Fail open, deliberately: with no Sec-Fetch-Site, Origin or Referer
+	// the request comes from a program (curl, a service client), not a
+	// page a victim visits, so there is no forgery to stop. Every browser
+	// since 2023 sends Sec-Fetch-Site on HTTPS; a deployment that must
+	// cover older ones or stripping proxies requires a token here
+	// (ModeTokenIfNoBrowserHeaders or ModeOriginAndToken).
+	return nil, true
+}
+
+func (c *config) trustedOriginHeader(r *http.Request) bool {
+	if len(c.exact) == 0 && len(c.wildcards) == 0 {
+		return false
+	}
+	o := r.Header.Get("Origin")
+	return o != "" && c.trusted(o)
+}
+
+// ownOrigin returns the scheme and host of the origin r was sent to, from
+// the canonical origins when there are any, else from the connection (never
+// from r.URL, which is empty on server requests: the gorilla/csrf and
+// nosurf 2025 CVEs) and Host, or from a trusted proxy's headers.
+func (c *config) ownOrigin(r *http.Request) (scheme, host string, e *Error) {
+	if len(c.canonical) == 1 {
+		return c.canonical[0].scheme, c.canonical[0].host, nil
+	}
+	if len(c.canonical) > 1 {
+		for _, o := range c.canonical {
+			if stripDefaultPort(r.Host, o.scheme) == o.host {
+				return o.scheme, o.host, nil
+			}
+		}
+		// No own origin: only trusted origins can pass.
+		return "", "", nil
+	}
+	scheme, host = "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if len(c.proxies) > 0 && c.fromTrustedProxy(r) {
+		fs, fh, ok := forwardedOrigin(r.Header)
+		if !ok {
+			return "", "", &Error{Reason: ReasonForwardedInvalid}
+		}
+		if fs != "" {
+			scheme = fs
+		}
+		if fh != "" {
+			host = fh
+		}
+	}
+	return scheme, stripDefaultPort(host, scheme), nil
+}

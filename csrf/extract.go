@@ -1,0 +1,103 @@
+package csrf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+)
+
+var errFormTooLarge = errors.New("form body is larger than the limit searched for the csrf_token field: send the token in the " + HeaderName + " header")
+
+// checkToken verifies the token r carries against r's binding.
+func (c *config) checkToken(r *http.Request, st *requestState) *Error {
+	if c.keys == nil {
+		return &Error{Reason: ReasonNoKeys}
+	}
+	kind, binding, err := c.bindingFor(r, st)
+	if err != nil {
+		return &Error{Reason: ReasonBindingUnavailable, Err: err}
+	}
+	tok, where, err := c.findToken(r)
+	if tok == "" {
+		return &Error{Reason: ReasonTokenMissing, Err: err}
+	}
+	if err := c.keys.verify(tok, kind, binding); err != nil {
+		return &Error{Reason: ReasonTokenInvalid, Header: where, Err: err}
+	}
+	return nil
+}
+
+// findToken looks for a token in the X-CSRF-Token header, the SPA header
+// when on, and then a urlencoded or multipart form field. where names the
+// place it was found.
+func (c *config) findToken(r *http.Request) (tok, where string, err error) {
+	if v := r.Header.Get(HeaderName); v != "" {
+		return v, HeaderName, nil
+	}
+	if c.spa {
+		if v := r.Header.Get(SPAHeader); v != "" {
+			return v, SPAHeader, nil
+		}
+	}
+	if r.PostForm != nil {
+		// The form was parsed already (by a handler before this one).
+		return r.PostForm.Get(FormField), "form field " + FormField, nil
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data") {
+		return "", "", nil
+	}
+	body, err := c.peekBody(r)
+	if err != nil {
+		return "", "", err
+	}
+	if mt == "application/x-www-form-urlencoded" {
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return "", "", fmt.Errorf("form body: %w", err)
+		}
+		return vals.Get(FormField), "form field " + FormField, nil
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return "", "", fmt.Errorf("multipart body: no %s field: %w", FormField, err)
+		}
+		if part.FormName() == FormField && part.FileName() == "" {
+			v, err := io.ReadAll(io.LimitReader(part, TokenLength+1))
+			if err != nil {
+				return "", "", fmt.Errorf("multipart body: %w", err)
+			}
+			return string(v), "multipart field " + FormField, nil
+		}
+	}
+}
+
+// peekBody reads up to maxFormBytes of r.Body and puts what it read back in
+// front of the rest, so the handler reads the whole body as sent.
+func (c *config) peekBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	orig := r.Body
+	body, err := io.ReadAll(io.LimitReader(orig, c.maxFormBytes+1))
+	r.Body = readCloser{io.MultiReader(bytes.NewReader(body), orig), orig}
+	if err != nil {
+		return nil, fmt.Errorf("reading form body: %w", err)
+	}
+	if int64(len(body)) > c.maxFormBytes {
+		return nil, errFormTooLarge
+	}
+	return body, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}

@@ -1,0 +1,159 @@
+package csrf
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"strings"
+	"sync"
+)
+
+// MinKeySize is the shortest token key accepted, in bytes.
+const MinKeySize = 32
+
+// ErrKeyTooShort is wrapped by the errors that refuse a key shorter than
+// [MinKeySize].
+var ErrKeyTooShort = errors.New("key too short")
+
+// KeyRing holds the keys that sign and verify tokens: the active key signs,
+// every key verifies. To rotate, put a new key first and keep the old one
+// after it until the tokens it signed have gone out of use (the longest a
+// page may stay open), then drop it. A KeyRing is immutable and safe for
+// concurrent use.
+type KeyRing struct {
+	keys []ringKey // keys[0] is active
+}
+
+type ringKey struct {
+	id   [4]byte
+	macs sync.Pool // of hash.Hash: HMAC-SHA256 keyed with this key
+}
+
+// GenerateKey returns a new random key of MinKeySize bytes.
+func GenerateKey() []byte {
+	k := make([]byte, MinKeySize)
+	rand.Read(k) // never returns an error; aborts the program if the OS RNG fails
+	return k
+}
+
+// NewKeyRing returns a ring whose active key is active, followed by older
+// keys that still verify. Keys shorter than MinKeySize, and the same key
+// twice, are refused. The keys are copied.
+func NewKeyRing(active []byte, older ...[]byte) (*KeyRing, error) {
+	all := append([][]byte{active}, older...)
+	k := &KeyRing{keys: make([]ringKey, len(all))}
+	seen := make(map[[4]byte]int, len(all))
+	for i, secret := range all {
+		if len(secret) < MinKeySize {
+			return nil, fmt.Errorf("csrf: key %d is %d bytes, want at least %d: %w", i+1, len(secret), MinKeySize, ErrKeyTooShort)
+		}
+		id := keyID(secret)
+		if j, dup := seen[id]; dup {
+			return nil, fmt.Errorf("csrf: key %d repeats key %d (or shares its key ID): use distinct random keys", i+1, j+1)
+		}
+		seen[id] = i
+		secret := bytes.Clone(secret)
+		k.keys[i].id = id
+		k.keys[i].macs.New = func() any { return hmac.New(sha256.New, secret) }
+	}
+	return k, nil
+}
+
+// ParseKeyRing reads a key file: one key per line, in base64 (standard or
+// URL alphabet, padded or not), the first key active and the others older.
+// Blank lines and lines starting with '#' are ignored. Create a key with
+// `openssl rand -base64 32`.
+func ParseKeyRing(data []byte) (*KeyRing, error) {
+	return parseKeyRing(data, "key file")
+}
+
+// LoadKeyRing reads a key file in the format of [ParseKeyRing]. Keep it
+// readable by the service only (mode 0600).
+func LoadKeyRing(path string) (*KeyRing, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("csrf: %w", err)
+	}
+	return parseKeyRing(data, fmt.Sprintf("key file %q", path))
+}
+
+func parseKeyRing(data []byte, where string) (*KeyRing, error) {
+	var keys [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, err := decodeKey(line)
+		if err != nil {
+			// The line is not quoted: it may be a secret.
+			return nil, fmt.Errorf("csrf: %s line %d: not base64: %w", where, n, err)
+		}
+		if len(key) < MinKeySize {
+			return nil, fmt.Errorf("csrf: %s line %d: key is %d bytes, want at least %d: %w", where, n, len(key), MinKeySize, ErrKeyTooShort)
+		}
+		keys = append(keys, key)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("csrf: %s: %w", where, err)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("csrf: %s: no keys", where)
+	}
+	k, err := NewKeyRing(keys[0], keys[1:]...)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, where)
+	}
+	return k, nil
+}
+
+func decodeKey(s string) ([]byte, error) {
+	s = strings.TrimRight(s, "=")
+	if strings.ContainsAny(s, "-_") {
+		return base64.RawURLEncoding.DecodeString(s)
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}
+
+// keyID names a key in tokens without revealing it.
+func keyID(secret []byte) [4]byte {
+	h := sha256.New()
+	h.Write([]byte("forgeproof/csrf/key-id\x00"))
+	h.Write(secret)
+	var id [4]byte
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+func (k *KeyRing) find(id []byte) *ringKey {
+	for i := range k.keys {
+		if string(k.keys[i].id[:]) == string(id) {
+			return &k.keys[i]
+		}
+	}
+	return nil
+}
+
+// mac computes the token signature into out.
+func (rk *ringKey) mac(out []byte, kind byte, binding, idNonce []byte) {
+	h := rk.macs.Get().(hash.Hash)
+	h.Reset()
+	var hdr [len(macLabel) + 5]byte
+	copy(hdr[:], macLabel)
+	hdr[len(macLabel)] = kind
+	n := len(binding)
+	hdr[len(macLabel)+1], hdr[len(macLabel)+2], hdr[len(macLabel)+3], hdr[len(macLabel)+4] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	h.Write(hdr[:])
+	h.Write(binding)
+	h.Write(idNonce)
+	h.Sum(out[:0])
+	rk.macs.Put(h)
+}

@@ -1,0 +1,260 @@
+package csrf
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// This file parses origins without allocating: the accept path compares the
+// Origin header with the request's own origin byte for byte.
+
+// sameOrigin reports whether o is exactly scheme "://" host. Browsers send
+// Origin in lower case without a default port; host has been normalized the
+// same way, so an exact comparison is both strict and correct.
+func sameOrigin(o, scheme, host string) bool {
+	if scheme == "" || host == "" {
+		return false
+	}
+	return len(o) == len(scheme)+3+len(host) &&
+		o[:len(scheme)] == scheme &&
+		o[len(scheme):len(scheme)+3] == "://" &&
+		o[len(scheme)+3:] == host
+}
+
+// stripDefaultPort removes ":443" from an https host and ":80" from an http
+// host, the form browsers use in Origin.
+func stripDefaultPort(host, scheme string) string {
+	switch {
+	case scheme == "https" && strings.HasSuffix(host, ":443"):
+		return host[:len(host)-4]
+	case scheme == "http" && strings.HasSuffix(host, ":80"):
+		return host[:len(host)-3]
+	}
+	return host
+}
+
+// splitOrigin splits "scheme://host[:port]" and reports whether it has that
+// form exactly: a valid scheme, a valid host and port, and nothing else (no
+// user information, path, query or fragment).
+func splitOrigin(s string) (scheme, hostport string, ok bool) {
+	scheme, hostport, ok = strings.Cut(s, "://")
+	if !ok || !validScheme(scheme) || !validHostPort(hostport) {
+		return "", "", false
+	}
+	return scheme, hostport, true
+}
+
+// refererOrigin returns the origin of an absolute http or https URL: the
+// scheme and authority, without path, query or fragment. Browsers strip user
+// information from Referer, so a URL with any is refused.
+func refererOrigin(ref string) (string, bool) {
+	scheme, rest, ok := strings.Cut(ref, "://")
+	if !ok || (scheme != "https" && scheme != "http") {
+		return "", false
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if !validHostPort(rest[:end]) {
+		return "", false
+	}
+	return ref[:len(scheme)+3+end], true
+}
+
+func validScheme(s string) bool {
+	if s == "" || !isLowerAlpha(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !isLowerAlpha(c) && !isDigit(c) && c != '+' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// validHostPort accepts host[:port] where host is a registered name of
+// letters, digits, '-', '_' and '.', or a bracketed IPv6 address, and port
+// is a decimal number from 1 to 65535.
+func validHostPort(hp string) bool {
+	host, port := hp, ""
+	if strings.HasPrefix(hp, "[") {
+		end := strings.IndexByte(hp, ']')
+		if end < 0 {
+			return false
+		}
+		if _, err := netip.ParseAddr(hp[1:end]); err != nil || strings.Contains(hp[1:end], "%") {
+			return false
+		}
+		host, port = hp[:end+1], hp[end+1:]
+		if port != "" {
+			if port[0] != ':' {
+				return false
+			}
+			port = port[1:]
+			if port == "" {
+				return false
+			}
+		}
+	} else if i := strings.LastIndexByte(hp, ':'); i >= 0 {
+		host, port = hp[:i], hp[i+1:]
+		if port == "" {
+			return false
+		}
+	}
+	if port != "" && !validPort(port) {
+		return false
+	}
+	if strings.HasPrefix(host, "[") {
+		return true
+	}
+	return validRegName(host)
+}
+
+func validRegName(host string) bool {
+	if host == "" || host[0] == '.' || host[len(host)-1] == '.' || len(host) > 253 {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if isLowerAlpha(c) || isDigit(c) || c == '-' || c == '_' {
+			continue
+		}
+		if (c >= 'A' && c <= 'Z') || (c == '.' && host[i-1] != '.') {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 || p[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if !isDigit(p[i]) {
+			return false
+		}
+	}
+	n, _ := strconv.Atoi(p)
+	return n >= 1 && n <= 65535
+}
+
+func isLowerAlpha(c byte) bool { return c >= 'a' && c <= 'z' }
+func isDigit(c byte) bool      { return c >= '0' && c <= '9' }
+
+// originPattern is a validated trusted origin: exact, or a wildcard that
+// stands for exactly one DNS label ("https://*.example.com").
+type originPattern struct {
+	scheme string
+	// host is the normalized host[:port] of an exact origin, or for a
+	// wildcard the part after "*": ".example.com" or ".example.com:8443".
+	host     string
+	wildcard bool
+}
+
+func (p originPattern) String() string {
+	if p.wildcard {
+		return p.scheme + "://*" + p.host
+	}
+	return p.scheme + "://" + p.host
+}
+
+// match reports whether the Origin header value o is matched by p.
+func (p originPattern) match(o string) bool {
+	if !p.wildcard {
+		return sameOrigin(o, p.scheme, p.host)
+	}
+	rest, ok := strings.CutPrefix(o, p.scheme)
+	if !ok {
+		return false
+	}
+	rest, ok = strings.CutPrefix(rest, "://")
+	if !ok {
+		return false
+	}
+	label, ok := strings.CutSuffix(rest, p.host)
+	if !ok || label == "" {
+		return false
+	}
+	for i := 0; i < len(label); i++ {
+		c := label[i]
+		if !isLowerAlpha(c) && !isDigit(c) && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseOriginPattern validates a trusted or canonical origin given in
+// configuration and normalizes it (lower case, no default port). Wildcards
+// are accepted only when wildcardOK.
+func parseOriginPattern(s string, wildcardOK bool) (originPattern, error) {
+	fail := func(why string) (originPattern, error) {
+		return originPattern{}, fmt.Errorf("invalid origin %q: %s", s, why)
+	}
+	if s == "" {
+		return fail("empty")
+	}
+	if s == "null" {
+		return fail(`"null" is sent by sandboxed and opaque documents and cannot be trusted`)
+	}
+	if strings.ContainsAny(s, " \t\r\n") {
+		return fail("contains white space")
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || scheme == "" {
+		return fail(`scheme is required, as in "https://` + strings.TrimPrefix(s, "//") + `"`)
+	}
+	scheme = strings.ToLower(scheme)
+	if !validScheme(scheme) {
+		return fail("invalid scheme")
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		return fail("path, query and fragment are not allowed (an origin is scheme://host[:port])")
+	}
+	if strings.Contains(rest, "@") {
+		return fail("user information is not allowed")
+	}
+	if rest == "" {
+		return fail("host is required")
+	}
+	hostport := stripDefaultPort(strings.ToLower(rest), scheme)
+	p := originPattern{scheme: scheme, host: hostport}
+	if strings.Contains(hostport, "*") {
+		if !wildcardOK {
+			return fail("wildcards are not allowed here")
+		}
+		suffix, ok := strings.CutPrefix(hostport, "*.")
+		if !ok || strings.Contains(suffix, "*") {
+			return fail(`a wildcard must be the whole first label, as in "https://*.example.com"`)
+		}
+		if !validHostPort(suffix) || strings.HasPrefix(suffix, "[") {
+			return fail("invalid host after the wildcard")
+		}
+		name := suffix
+		if i := strings.LastIndexByte(name, ':'); i >= 0 {
+			name = name[:i]
+		}
+		if !strings.Contains(name, ".") {
+			return fail(`a wildcard needs at least two labels after it ("*.com" would trust every .com site)`)
+		}
+		if _, err := netip.ParseAddr(name); err == nil {
+			return fail("a wildcard cannot precede an IP address")
+		}
+		p.host, p.wildcard = "."+suffix, true
+		return p, nil
+	}
+	if !validHostPort(hostport) {
+		if i := strings.LastIndexByte(hostport, ':'); i >= 0 && !strings.HasSuffix(hostport, "]") && !validPort(hostport[i+1:]) {
+			return fail(fmt.Sprintf("port %q is not a number from 1 to 65535", hostport[i+1:]))
+		}
+		return fail("invalid host")
+	}
+	return p, nil
+}

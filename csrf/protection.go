@@ -1,0 +1,313 @@
+package csrf
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Protection guards a handler against cross-site request forgery. The zero
+// value is ready to use: origin verification only, no trusted origins, no
+// bypass patterns, no tokens.
+//
+// Every Set and Add method can be called concurrently with other methods and
+// with request handling, and applies to requests that start after it
+// returns. Each request sees one consistent configuration.
+type Protection struct {
+	mu  sync.Mutex // serializes writers; readers only load cfg
+	cfg atomic.Pointer[config]
+}
+
+// New returns a Protection with the defaults of the zero value.
+func New() *Protection { return &Protection{} }
+
+// DenyHandler writes the response to a refused request. err says why.
+type DenyHandler func(w http.ResponseWriter, r *http.Request, err *Error)
+
+// Observer is told about every refusal, enforced or not (in report-only mode
+// enforced is false and the request goes on). It runs on the request's
+// goroutine before the response is written: keep it fast, and do not write
+// to the response or read the body.
+type Observer func(r *http.Request, err *Error, enforced bool)
+
+// Mode says when a token is required on top of the origin checks.
+type Mode int
+
+const (
+	// ModeOriginOnly (the default) checks origins only; requests without
+	// Sec-Fetch-Site, Origin and Referer are treated as non-browser clients
+	// and pass.
+	ModeOriginOnly Mode = iota
+	// ModeOriginAndToken requires, on top of the origin checks, a valid token
+	// on every request with an unsafe method, browser or not.
+	ModeOriginAndToken
+	// ModeTokenIfNoBrowserHeaders requires a valid token only on requests
+	// with neither Sec-Fetch-Site nor Origin: browsers too old to send them,
+	// and non-browser clients.
+	ModeTokenIfNoBrowserHeaders
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeOriginOnly:
+		return "origin-only"
+	case ModeOriginAndToken:
+		return "origin-and-token"
+	case ModeTokenIfNoBrowserHeaders:
+		return "token-if-no-browser-headers"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// config is one immutable snapshot of the settings. Writers copy it, change
+// the copy and publish it; the bypass ServeMux is shared because it is safe
+// for concurrent use on its own.
+type config struct {
+	exact     map[string]bool // normalized exact trusted origins
+	wildcards []originPattern
+	canonical []originPattern
+	proxies   []netip.Prefix
+	bypass    *http.ServeMux
+
+	deny          DenyHandler
+	observer      Observer
+	reportOnly    bool
+	allowSameSite bool
+	mode          Mode
+
+	keys                  *KeyRing
+	binding               func(*http.Request) ([]byte, error)
+	spa                   bool
+	insecureLocalhostHTTP bool
+	maxFormBytes          int64
+}
+
+// DefaultMaxFormBytes is how much of a form body is read, at most, to look
+// for the csrf_token field (see [Protection.SetMaxFormBytes]).
+const DefaultMaxFormBytes = 10 << 20
+
+var zeroConfig = &config{maxFormBytes: DefaultMaxFormBytes}
+
+func (p *Protection) load() *config {
+	if c := p.cfg.Load(); c != nil {
+		return c
+	}
+	return zeroConfig
+}
+
+// update applies change to a copy of the configuration and publishes it, or
+// publishes nothing when change fails.
+func (p *Protection) update(change func(c *config) error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := *p.load()
+	if err := change(&c); err != nil {
+		return err
+	}
+	p.cfg.Store(&c)
+	return nil
+}
+
+// AddTrustedOrigin allows requests from another origin. The pattern is an
+// origin, "scheme://host[:port]" (the scheme is required: trusting a bare
+// host would trust its plain-HTTP twin, gorilla/csrf's CVE-2025-47909), or a
+// wildcard standing for exactly one DNS label, "https://*.example.com",
+// which matches https://a.example.com but neither https://example.com nor
+// https://a.b.example.com. A trusted origin passes the origin checks whatever
+// Sec-Fetch-Site says; it does not waive a required token.
+func (p *Protection) AddTrustedOrigin(pattern string) error {
+	o, err := parseOriginPattern(pattern, true)
+	if err != nil {
+		return fmt.Errorf("csrf: trusted origin: %w", err)
+	}
+	return p.update(func(c *config) error {
+		if o.wildcard {
+			c.wildcards = append(slices.Clip(c.wildcards), o)
+			return nil
+		}
+		c.exact = maps.Clone(c.exact)
+		if c.exact == nil {
+			c.exact = make(map[string]bool)
+		}
+		c.exact[o.String()] = true
+		return nil
+	})
+}
+
+// AddCanonicalOrigin declares a public origin of this service, such as
+// "https://bank.example.com", so that the request's own origin no longer
+// comes from the connection and the Host header. With one canonical origin,
+// it is every request's own origin; with several, a request's own origin is
+// the one whose host[:port] equals its Host, and a request whose Host
+// matches none has no own origin (only trusted origins pass). Use it behind
+// proxies that rewrite Host or terminate TLS.
+func (p *Protection) AddCanonicalOrigin(origin string) error {
+	o, err := parseOriginPattern(origin, false)
+	if err != nil {
+		return fmt.Errorf("csrf: canonical origin: %w", err)
+	}
+	return p.update(func(c *config) error {
+		c.canonical = append(slices.Clip(c.canonical), o)
+		return nil
+	})
+}
+
+// AddTrustedProxy trusts the peer addresses in cidr ("10.0.0.0/8") or the
+// single address ("127.0.0.1") to report the client-facing scheme and host
+// in Forwarded (RFC 7239), else X-Forwarded-Proto and X-Forwarded-Host. From
+// any other peer those headers are ignored. Only the last value of each is
+// used: it is the one the trusted proxy added. Canonical origins, when set,
+// take precedence over forwarded headers.
+func (p *Protection) AddTrustedProxy(cidr string) error {
+	pfx, err := parseProxy(cidr)
+	if err != nil {
+		return fmt.Errorf("csrf: %w", err)
+	}
+	return p.update(func(c *config) error {
+		c.proxies = append(slices.Clip(c.proxies), pfx)
+		return nil
+	})
+}
+
+// AddInsecureBypassPattern exempts requests that match pattern from every
+// check, tokens included. The syntax and precedence are those of
+// [http.ServeMux]; a request is exempt only when its path matches the
+// pattern directly, not when ServeMux would redirect it there (after
+// cleaning "/a/../b", or adding a trailing slash). It returns an error, and
+// changes nothing, when the pattern is invalid or conflicts with one
+// already added.
+func (p *Protection) AddInsecureBypassPattern(pattern string) (err error) {
+	return p.update(func(c *config) error {
+		if c.bypass == nil {
+			c.bypass = http.NewServeMux()
+		}
+		defer func() {
+			// ServeMux reports bad patterns by panicking, before it
+			// changes anything.
+			if v := recover(); v != nil {
+				err = fmt.Errorf("csrf: invalid bypass pattern %q: %v", pattern, v)
+			}
+		}()
+		c.bypass.Handle(pattern, bypassSentinel)
+		return nil
+	})
+}
+
+// SetDenyHandler sets the handler that answers refused requests; nil
+// restores the default: 403 with an RFC 9457 problem document
+// (application/problem+json) when the client accepts JSON, plain text
+// otherwise, both carrying the reason code.
+func (p *Protection) SetDenyHandler(h DenyHandler) {
+	p.update(func(c *config) error { c.deny = h; return nil })
+}
+
+// SetObserver sets the function told about every refusal, including those
+// not enforced in report-only mode; nil removes it. Check does not call it.
+func (p *Protection) SetObserver(o Observer) {
+	p.update(func(c *config) error { c.observer = o; return nil })
+}
+
+// SetReportOnly makes Handler let refused requests through after telling
+// the observer, so a deployment can be watched before it is enforced.
+// Check is not affected: it still returns the refusal.
+func (p *Protection) SetReportOnly(on bool) {
+	p.update(func(c *config) error { c.reportOnly = on; return nil })
+}
+
+// SetAllowSameSite lets requests with Sec-Fetch-Site: same-site through.
+// Off by default: same-site is another origin of the same site (another
+// port, or any subdomain), which may be less trusted than this one.
+func (p *Protection) SetAllowSameSite(on bool) {
+	p.update(func(c *config) error { c.allowSameSite = on; return nil })
+}
+
+// SetMode sets when a token is required. It returns an error for a Mode
+// that is not one of the constants.
+func (p *Protection) SetMode(m Mode) error {
+	switch m {
+	case ModeOriginOnly, ModeOriginAndToken, ModeTokenIfNoBrowserHeaders:
+	default:
+		return fmt.Errorf("csrf: unknown mode %d", int(m))
+	}
+	return p.update(func(c *config) error { c.mode = m; return nil })
+}
+
+// SetKeyRing sets the keys that sign and verify tokens; nil turns tokens
+// off. Replace the ring to rotate keys (see [KeyRing]).
+func (p *Protection) SetKeyRing(k *KeyRing) {
+	p.update(func(c *config) error { c.keys = k; return nil })
+}
+
+// SetBinding sets the function that returns the value a request's tokens
+// are bound to: a session ID, or the SHA-256 of the client certificate's
+// public key. A token minted for one value fails for any other. The
+// function returns (nil, nil) when the request has no session; the token is
+// then bound to the pre-session cookie (a random value in the
+// "__Host-forgeproof-csrf" cookie that Handler sets). An error makes the
+// token check fail closed with [ReasonBindingUnavailable]. nil (the
+// default) binds every token to the pre-session cookie.
+func (p *Protection) SetBinding(fn func(*http.Request) ([]byte, error)) {
+	p.update(func(c *config) error { c.binding = fn; return nil })
+}
+
+// SetSPA turns on the single-page-application convention: Handler sets a
+// JavaScript-readable "XSRF-TOKEN" cookie holding a token, and the token is
+// also accepted in the "X-XSRF-TOKEN" header (Angular and Axios do this by
+// default).
+func (p *Protection) SetSPA(on bool) {
+	p.update(func(c *config) error { c.spa = on; return nil })
+}
+
+// SetInsecureLocalhostHTTP is for development over plain HTTP. When on,
+// cookies set in answer to plain-HTTP requests (no TLS) whose Host is
+// localhost, 127.0.0.1 or [::1] drop the "__Host-" prefix and the Secure
+// attribute, which some browsers refuse on plain HTTP. HTTPS requests and
+// other hosts are not affected. Never turn it on in production.
+func (p *Protection) SetInsecureLocalhostHTTP(on bool) {
+	p.update(func(c *config) error { c.insecureLocalhostHTTP = on; return nil })
+}
+
+// SetMaxFormBytes sets how much of a form body (urlencoded or multipart) is
+// read, at most, to find the csrf_token field when no token header is sent;
+// n <= 0 restores [DefaultMaxFormBytes]. The bytes read are given back to
+// the handler, so the body is read from the network once. A larger body is
+// refused with [ReasonTokenMissing]: send the token in the X-CSRF-Token
+// header instead (large uploads should).
+func (p *Protection) SetMaxFormBytes(n int64) {
+	if n <= 0 {
+		n = DefaultMaxFormBytes
+	}
+	p.update(func(c *config) error { c.maxFormBytes = n; return nil })
+}
+
+type noopHandler struct{}
+
+func (noopHandler) ServeHTTP(http.ResponseWriter, *http.Request) {}
+
+var bypassSentinel http.Handler = &noopHandler{}
+
+// bypassed reports whether r matches an insecure bypass pattern directly.
+func (c *config) bypassed(r *http.Request) bool {
+	if c.bypass == nil {
+		return false
+	}
+	h, _ := c.bypass.Handler(r)
+	return h == bypassSentinel
+}
+
+// trusted reports whether the origin o is trusted.
+func (c *config) trusted(o string) bool {
+	if c.exact[o] {
+		return true
+	}
+	for _, w := range c.wildcards {
+		if w.match(o) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,97 @@
+package csrf
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// parseProxy accepts a CIDR prefix ("10.0.0.0/8", "fd00::/8") or a single
+// address ("127.0.0.1").
+func parseProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("invalid trusted proxy %q: %w", s, err)
+		}
+		if p.Addr().Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("invalid trusted proxy %q: zones are not allowed", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("invalid trusted proxy %q: not an IP address or CIDR prefix: %w", s, err)
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("invalid trusted proxy %q: zones are not allowed", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// fromTrustedProxy reports whether the TCP peer is a trusted proxy. An
+// unparsable RemoteAddr (a handler called outside net/http) is not trusted.
+func (c *config) fromTrustedProxy(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap().WithZone("")
+	for _, p := range c.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedOrigin returns the scheme and host a trusted proxy reports for the
+// request, from the last Forwarded element (RFC 7239) or else from the last
+// X-Forwarded-Proto and X-Forwarded-Host values: the last ones are those the
+// proxy we trust added; earlier ones came from further away and may be the
+// client's. Values the proxy did not send are left empty. ok is false when
+// a value is present but malformed: the caller then fails closed.
+func forwardedOrigin(h http.Header) (scheme, host string, ok bool) {
+	if v := lastValue(h["Forwarded"]); v != "" {
+		for pair := range strings.SplitSeq(v, ";") {
+			k, val, found := strings.Cut(strings.TrimSpace(pair), "=")
+			if !found {
+				return "", "", false
+			}
+			if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+				val = val[1 : len(val)-1]
+			}
+			switch strings.ToLower(k) {
+			case "proto":
+				scheme = strings.ToLower(val)
+			case "host":
+				host = val
+			}
+		}
+	} else {
+		scheme = strings.ToLower(lastValue(h["X-Forwarded-Proto"]))
+		host = lastValue(h["X-Forwarded-Host"])
+	}
+	if scheme != "" && scheme != "https" && scheme != "http" {
+		return "", "", false
+	}
+	if host != "" && !validHostPort(host) {
+		return "", "", false
+	}
+	return scheme, host, true
+}
+
+// lastValue returns the last comma-separated element of the last header
+// line, trimmed.
+func lastValue(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	v := lines[len(lines)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.TrimSpace(v)
+}

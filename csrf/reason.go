@@ -1,0 +1,130 @@
+package csrf
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Reason is the stable, machine-readable code of a refusal. Reasons are part
+// of the API: they appear in problem responses, metrics and logs, and will not
+// change meaning.
+type Reason string
+
+// The reasons a request can be refused.
+const (
+	// ReasonCrossSite: Sec-Fetch-Site says cross-site.
+	ReasonCrossSite Reason = "cross-site"
+	// ReasonSameSite: Sec-Fetch-Site says same-site (another port or
+	// subdomain of the same site) and same-site requests are not allowed.
+	ReasonSameSite Reason = "same-site"
+	// ReasonFetchSiteInvalid: Sec-Fetch-Site has a value no browser sends.
+	ReasonFetchSiteInvalid Reason = "fetch-site-invalid"
+	// ReasonOriginMismatch: the Origin is neither the request's own origin
+	// nor a trusted origin.
+	ReasonOriginMismatch Reason = "origin-mismatch"
+	// ReasonOriginNull: the Origin is "null" (sandboxed frames, data: URLs,
+	// some redirects): the sender's origin is hidden.
+	ReasonOriginNull Reason = "origin-null"
+	// ReasonOriginInvalid: the Origin is not of the form scheme://host[:port].
+	ReasonOriginInvalid Reason = "origin-invalid"
+	// ReasonRefererMismatch: with no Sec-Fetch-Site and no Origin, the
+	// Referer's origin is neither the request's own origin nor trusted.
+	ReasonRefererMismatch Reason = "referer-mismatch"
+	// ReasonRefererInvalid: the Referer is not an absolute URL with a host.
+	ReasonRefererInvalid Reason = "referer-invalid"
+	// ReasonForwardedInvalid: a trusted proxy sent Forwarded or
+	// X-Forwarded-Proto/-Host values that cannot be parsed, so the request's
+	// own origin is unknown.
+	ReasonForwardedInvalid Reason = "forwarded-invalid"
+	// ReasonTokenMissing: a token is required and the request carries none.
+	ReasonTokenMissing Reason = "token-missing"
+	// ReasonTokenInvalid: the token is malformed, signed by an unknown key,
+	// or minted for another binding (another session, certificate or
+	// pre-session cookie).
+	ReasonTokenInvalid Reason = "token-invalid"
+	// ReasonBindingUnavailable: a token is required and the binding function
+	// failed, or the pre-session cookie is missing.
+	ReasonBindingUnavailable Reason = "binding-unavailable"
+	// ReasonNoKeys: a token is required by the mode but no key ring is set
+	// (a configuration error; refused so it cannot go unnoticed).
+	ReasonNoKeys Reason = "no-keys"
+)
+
+// Error is a refusal. Check returns it as an error; use [ReasonOf] or
+// errors.As to get at it.
+type Error struct {
+	Reason Reason
+	// Header names the request header that decided ("Sec-Fetch-Site",
+	// "Origin", "Referer", "X-CSRF-Token", …), or "" when none did.
+	Header string
+	// Value is that header's value as the client sent it. It is
+	// attacker-controlled: quote or escape it before showing it anywhere.
+	Value string
+	// Err is the underlying cause when there is one (a token decoding
+	// error, the binding function's error).
+	Err error
+}
+
+func (e *Error) Error() string {
+	s := "csrf: " + string(e.Reason)
+	switch {
+	case e.Header != "" && e.Value != "":
+		s += fmt.Sprintf(": %s %q", e.Header, e.Value)
+	case e.Header != "":
+		s += ": in " + e.Header
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReasonOf returns the reason of the *Error in err's chain, and whether
+// there was one.
+func ReasonOf(err error) (Reason, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason, true
+	}
+	return "", false
+}
+
+// problemTitle is the human summary of every refusal in problem responses.
+const problemTitle = "cross-site request refused"
+
+// detail explains a reason in problem responses without quoting the
+// request: attacker-controlled values never reach the response body.
+
+func (r Reason) detail() string {
+	switch r {
+	case ReasonCrossSite:
+		return "the browser reports that this request comes from another site"
+	case ReasonSameSite:
+		return "the browser reports that this request comes from another origin of the same site"
+	case ReasonFetchSiteInvalid:
+		return "the Sec-Fetch-Site header has an unknown value"
+	case ReasonOriginMismatch:
+		return "the Origin header is not this service's origin nor a trusted one"
+	case ReasonOriginNull:
+		return "the Origin header is null: the sender hid its origin"
+	case ReasonOriginInvalid:
+		return "the Origin header is malformed"
+	case ReasonRefererMismatch:
+		return "the Referer header is not from this service's origin nor a trusted one"
+	case ReasonRefererInvalid:
+		return "the Referer header is malformed"
+	case ReasonForwardedInvalid:
+		return "a trusted proxy sent a malformed Forwarded or X-Forwarded header"
+	case ReasonTokenMissing:
+		return "a CSRF token is required and none was sent"
+	case ReasonTokenInvalid:
+		return "the CSRF token is not valid for this session"
+	case ReasonBindingUnavailable:
+		return "the CSRF token cannot be checked: no session or pre-session cookie"
+	case ReasonNoKeys:
+		return "a CSRF token is required but the server has no token keys"
+	}
+	return ""
+}
