@@ -3,11 +3,466 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/forgeproof/forgeproof/pki"
 )
 
-// runPKI is a placeholder until this subcommand lands; its owner replaces
-// this file.
+const pkiUsage = `Usage: forgeproof pki <init|issue-server|issue-client|revoke> --dir DIR [flags]
+
+Creates a development certificate authority and issues certificates from it.
+Files are PEM; private keys and PKCS#12 files are written with mode 0600.
+Existing files are never replaced unless --force is given.
+
+  init          create a CA (ca.pem, ca-key.pem) and an empty CRL (crl.pem)
+  issue-server  issue a server certificate (server.pem, server-key.pem)
+  issue-client  issue a client certificate (client.pem, client-key.pem,
+                and client.p12 with --p12)
+  revoke        add certificates to the CRL (crl.pem)
+
+Run "forgeproof pki <subcommand> --help" for its flags.
+
+Examples:
+
+  forgeproof pki init --dir ./pki
+  forgeproof pki issue-server --dir ./pki --dns localhost --ip 127.0.0.1
+  forgeproof pki issue-client --dir ./pki --cn alice --p12
+  forgeproof pki issue-client --dir ./pki --name web --spiffe-id spiffe://example.org/web
+  forgeproof pki revoke --dir ./pki --cert ./pki/client.pem`
+
 func runPKI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	if len(args) == 0 {
+		return usageErrorf("pki: missing subcommand: want init, issue-server, issue-client or revoke")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, pkiUsage)
+		return flag.ErrHelp
+	case "init":
+		return pkiInit(args[1:], stdout)
+	case "issue-server":
+		return pkiIssueServer(args[1:], stdout)
+	case "issue-client":
+		return pkiIssueClient(args[1:], stdout)
+	case "revoke":
+		return pkiRevoke(args[1:], stdout)
+	}
+	return usageErrorf("pki: unknown subcommand %q: want init, issue-server, issue-client or revoke", args[0])
+}
+
+// listFlag collects a repeatable flag; each value may also be a
+// comma-separated list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// validityFlag is a positive duration: Go syntax ("8760h") or whole days
+// ("365d").
+type validityFlag struct{ d time.Duration }
+
+func (v *validityFlag) String() string {
+	if v.d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(v.d/(24*time.Hour)), 10) + "d"
+	}
+	return v.d.String()
+}
+
+func (v *validityFlag) Set(s string) error {
+	var d time.Duration
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return errors.New("want a duration like 365d or 720h")
+		}
+		d = time.Duration(days) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return errors.New("want a duration like 365d or 720h")
+		}
+	}
+	if d <= 0 || d > 100*365*24*time.Hour {
+		return errors.New("must be positive and at most 100 years")
+	}
+	v.d = d
+	return nil
+}
+
+type keyFlag struct{ a pki.KeyAlgorithm }
+
+func (k *keyFlag) String() string { return k.a.String() }
+func (k *keyFlag) Set(s string) (err error) {
+	k.a, err = pki.ParseKeyAlgorithm(s)
+	if err != nil {
+		return errors.New("want ecdsa-p256, rsa-2048 or rsa-3072")
+	}
+	return nil
+}
+
+// pkiCommon are the flags every pki subcommand has.
+type pkiCommon struct {
+	dir   string
+	force bool
+}
+
+func (c *pkiCommon) register(fs *flag.FlagSet, force bool) {
+	fs.StringVar(&c.dir, "dir", "", "the PKI `folder` (required)")
+	if force {
+		fs.BoolVar(&c.force, "force", false, "replace files that already exist")
+	}
+}
+
+func (c *pkiCommon) check(name string) error {
+	if c.dir == "" {
+		return usageErrorf("pki %s: --dir is required", name)
+	}
+	return nil
+}
+
+// refuseOverwrite fails if any of the files exists, unless force.
+func (c *pkiCommon) refuseOverwrite(names ...string) error {
+	if c.force {
+		return nil
+	}
+	for _, n := range names {
+		p := filepath.Join(c.dir, n)
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("%s already exists: use --force to replace it", p)
+		}
+	}
+	return nil
+}
+
+// loadCA loads the folder's CA with an error that says what to do.
+func (c *pkiCommon) loadCA() (*pki.CA, error) {
+	for _, n := range []string{pki.CAFile, pki.CAKeyFile} {
+		if _, err := os.Stat(filepath.Join(c.dir, n)); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no CA in %q (%s is missing): run \"forgeproof pki init --dir %s\" first", c.dir, n, c.dir)
+		}
+	}
+	return pki.LoadCA(c.dir)
+}
+
+// checkName refuses names that would write outside the folder or over the
+// CA's files.
+func checkName(name string) error {
+	if name == "" || name == "ca" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-") {
+		return usageErrorf("invalid --name %q: want letters, digits, '.', '_' or '-', not \"ca\"", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return usageErrorf("invalid --name %q: want letters, digits, '.', '_' or '-', not \"ca\"", name)
+		}
+	}
+	return nil
+}
+
+func serialHex(n *big.Int) string { return "0x" + n.Text(16) }
+
+func pkiInit(args []string, stdout io.Writer) error {
+	fs := newFlagSet("pki init", `Usage: forgeproof pki init --dir DIR [--cn NAME] [--key ALG] [--validity DURATION] [--force]
+
+Creates a development CA in DIR: ca.pem, ca-key.pem (0600) and an empty CRL,
+crl.pem.
+
+Example:
+
+  forgeproof pki init --dir ./pki --cn "my team's dev CA"`, stdout)
+	var c pkiCommon
+	c.register(fs, true)
+	cn := fs.String("cn", "forgeproof development CA", "the CA's common `name`")
+	key := &keyFlag{}
+	fs.Var(key, "key", "key `algorithm`: ecdsa-p256, rsa-2048 or rsa-3072")
+	validity := &validityFlag{pki.DefaultCAValidity}
+	fs.Var(validity, "validity", "how long the CA is valid (`DURATION`, e.g. 3650d or 87600h)")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	if err := c.check("init"); err != nil {
+		return err
+	}
+	if err := c.refuseOverwrite(pki.CAFile, pki.CAKeyFile, pki.CRLFile); err != nil {
+		return err
+	}
+	ca, err := pki.NewCA(pki.CAOptions{CommonName: *cn, KeyAlgorithm: key.a, NotAfter: time.Now().Add(validity.d)})
+	if err != nil {
+		return err
+	}
+	if err := ca.Save(c.dir); err != nil {
+		return err
+	}
+	crl, err := ca.Revoke(nil)
+	if err != nil {
+		return err
+	}
+	if err := pki.SaveCRL(c.dir, crl); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created CA %q (%s, valid until %s)\n", *cn, key.a, ca.Cert.NotAfter.Format(time.DateOnly))
+	for _, n := range []string{pki.CAFile, pki.CAKeyFile, pki.CRLFile} {
+		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(c.dir, n))
+	}
+	return nil
+}
+
+// leafFlags are the flags issue-server and issue-client share.
+type leafFlags struct {
+	pkiCommon
+	name     string
+	cn       string
+	dns      listFlag
+	key      keyFlag
+	validity validityFlag
+}
+
+func (l *leafFlags) register(fs *flag.FlagSet, defaultName string) {
+	l.pkiCommon.register(fs, true)
+	fs.StringVar(&l.name, "name", defaultName, "write `NAME`.pem and NAME-key.pem")
+	fs.StringVar(&l.cn, "cn", "", "the subject common `name`")
+	fs.Var(&l.dns, "dns", "a DNS `name` SAN (repeatable or comma-separated)")
+	fs.Var(&l.key, "key", "key `algorithm`: ecdsa-p256, rsa-2048 or rsa-3072")
+	l.validity.d = pki.DefaultLeafValidity
+	fs.Var(&l.validity, "validity", "how long the certificate is valid (`DURATION`, e.g. 365d or 720h)")
+}
+
+func (l *leafFlags) files(exts ...string) []string {
+	out := []string{l.name + ".pem", l.name + "-key.pem"}
+	for _, e := range exts {
+		out = append(out, l.name+e)
+	}
+	return out
+}
+
+func printIssued(stdout io.Writer, kind string, c *pki.Cert, dir string, files []string) {
+	fmt.Fprintf(stdout, "issued %s certificate %q, serial %s, valid until %s\n",
+		kind, c.Cert.Subject.CommonName, serialHex(c.Cert.SerialNumber), c.Cert.NotAfter.Format(time.DateOnly))
+	for _, f := range files {
+		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(dir, f))
+	}
+}
+
+func pkiIssueServer(args []string, stdout io.Writer) error {
+	fs := newFlagSet("pki issue-server", `Usage: forgeproof pki issue-server --dir DIR [--dns NAME]... [--ip ADDR]... [flags]
+
+Issues a TLS server certificate from the CA in DIR. With neither --dns nor
+--ip it is valid for localhost, 127.0.0.1 and ::1.
+
+Example:
+
+  forgeproof pki issue-server --dir ./pki --dns localhost,api.internal --ip 127.0.0.1`, stdout)
+	var l leafFlags
+	l.register(fs, "server")
+	var ips listFlag
+	fs.Var(&ips, "ip", "an IP `address` SAN (repeatable or comma-separated)")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	if err := l.check("issue-server"); err != nil {
+		return err
+	}
+	if err := checkName(l.name); err != nil {
+		return err
+	}
+	opts := pki.ServerOptions{DNSNames: l.dns, CommonName: l.cn, KeyAlgorithm: l.key.a, NotAfter: time.Now().Add(l.validity.d)}
+	for _, s := range ips {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return usageErrorf("pki issue-server: invalid --ip %q: not an IP address", s)
+		}
+		opts.IPAddresses = append(opts.IPAddresses, ip)
+	}
+	if len(opts.DNSNames) == 0 && len(opts.IPAddresses) == 0 {
+		opts.DNSNames = []string{"localhost"}
+		opts.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	}
+	files := l.files()
+	if err := l.refuseOverwrite(files...); err != nil {
+		return err
+	}
+	ca, err := l.loadCA()
+	if err != nil {
+		return err
+	}
+	c, err := ca.IssueServer(opts)
+	if err != nil {
+		return err
+	}
+	if err := c.Save(l.dir, files[0], files[1]); err != nil {
+		return err
+	}
+	printIssued(stdout, "server", c, l.dir, files)
+	return nil
+}
+
+func pkiIssueClient(args []string, stdout io.Writer) error {
+	fs := newFlagSet("pki issue-client", `Usage: forgeproof pki issue-client --dir DIR (--cn NAME | --spiffe-id ID | --dns NAME) [flags]
+
+Issues a TLS client certificate from the CA in DIR. With --p12 it also
+writes NAME.p12 (PKCS#12, empty password unless --p12-password-file) to
+import into a browser; that file is as secret as the key.
+
+Examples:
+
+  forgeproof pki issue-client --dir ./pki --cn alice --p12
+  forgeproof pki issue-client --dir ./pki --name billing --spiffe-id spiffe://example.org/ns/prod/sa/billing`, stdout)
+	var l leafFlags
+	l.register(fs, "client")
+	spiffeID := fs.String("spiffe-id", "", "a SPIFFE `ID` (the only URI SAN), e.g. spiffe://example.org/web")
+	var ous, emails listFlag
+	fs.Var(&ous, "ou", "an organizational `unit` (repeatable or comma-separated)")
+	fs.Var(&emails, "email", "an email `address` SAN (repeatable or comma-separated)")
+	p12 := fs.Bool("p12", false, "also write NAME.p12 for a browser")
+	p12PassFile := fs.String("p12-password-file", "", "read the PKCS#12 password from `FILE` (default: empty password)")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	if err := l.check("issue-client"); err != nil {
+		return err
+	}
+	if err := checkName(l.name); err != nil {
+		return err
+	}
+	if l.cn == "" && *spiffeID == "" && len(l.dns) == 0 && len(emails) == 0 {
+		return usageErrorf("pki issue-client: say who the certificate is for with --cn, --spiffe-id, --dns or --email")
+	}
+	if *p12PassFile != "" && !*p12 {
+		return usageErrorf("pki issue-client: --p12-password-file needs --p12")
+	}
+	password := ""
+	if *p12PassFile != "" {
+		b, err := os.ReadFile(*p12PassFile)
+		if err != nil {
+			return err
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	files := l.files()
+	if *p12 {
+		files = l.files(".p12")
+	}
+	if err := l.refuseOverwrite(files...); err != nil {
+		return err
+	}
+	ca, err := l.loadCA()
+	if err != nil {
+		return err
+	}
+	c, err := ca.IssueClient(pki.ClientOptions{
+		CommonName:         l.cn,
+		OrganizationalUnit: ous,
+		SPIFFEID:           *spiffeID,
+		DNSNames:           l.dns,
+		EmailAddresses:     emails,
+		KeyAlgorithm:       l.key.a,
+		NotAfter:           time.Now().Add(l.validity.d),
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.Save(l.dir, files[0], files[1]); err != nil {
+		return err
+	}
+	if *p12 {
+		pfx, err := c.PKCS12(password)
+		if err != nil {
+			return err
+		}
+		if err := pki.WriteSecretFile(filepath.Join(l.dir, files[2]), pfx); err != nil {
+			return err
+		}
+	}
+	printIssued(stdout, "client", c, l.dir, files)
+	return nil
+}
+
+func pkiRevoke(args []string, stdout io.Writer) error {
+	fs := newFlagSet("pki revoke", `Usage: forgeproof pki revoke --dir DIR (--cert FILE | --serial N)...
+
+Adds certificates issued by the CA in DIR to its CRL (crl.pem), keeping the
+entries already there, with the next CRL number. Serial numbers may be
+decimal, 0x-hex or colon-separated hex (as openssl prints them).
+
+Examples:
+
+  forgeproof pki revoke --dir ./pki --cert ./pki/client.pem
+  forgeproof pki revoke --dir ./pki --serial 0x3af2c1`, stdout)
+	var c pkiCommon
+	c.register(fs, false)
+	var certs, serials listFlag
+	fs.Var(&certs, "cert", "a certificate `FILE` to revoke (repeatable)")
+	fs.Var(&serials, "serial", "a serial `number` to revoke (repeatable or comma-separated)")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	if err := c.check("revoke"); err != nil {
+		return err
+	}
+	if len(certs) == 0 && len(serials) == 0 {
+		return usageErrorf("pki revoke: say what to revoke with --cert or --serial")
+	}
+	var nums []*big.Int
+	for _, s := range serials {
+		n, err := pki.ParseSerial(s)
+		if err != nil {
+			return usageErrorf("pki revoke: %v", err)
+		}
+		nums = append(nums, n)
+	}
+	ca, err := c.loadCA()
+	if err != nil {
+		return err
+	}
+	for _, path := range certs {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		cert, err := pki.ParseCertPEM(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := cert.CheckSignatureFrom(ca.Cert); err != nil {
+			return fmt.Errorf("%s was not issued by the CA in %q", path, c.dir)
+		}
+		nums = append(nums, cert.SerialNumber)
+	}
+	prev, err := pki.LoadCRL(c.dir)
+	if err != nil {
+		return err
+	}
+	der, err := ca.Revoke(prev, nums...)
+	if err != nil {
+		return err
+	}
+	if err := pki.SaveCRL(c.dir, der); err != nil {
+		return err
+	}
+	crl, err := pki.ParseCRL(der)
+	if err != nil {
+		return err
+	}
+	for _, n := range nums {
+		fmt.Fprintf(stdout, "revoked serial %s\n", serialHex(n))
+	}
+	fmt.Fprintf(stdout, "wrote %s: CRL number %s lists %d certificates, next update %s\n",
+		filepath.Join(c.dir, pki.CRLFile), crl.Number, len(crl.RevokedCertificateEntries), crl.NextUpdate.Format(time.RFC3339))
+	return nil
 }
