@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // ForwardedFormat selects forwarded-identity header formats.
@@ -91,7 +92,22 @@ func SetForwardedHeaders(h http.Header, id Identity, opts ForwardOptions) error 
 		if e.Hash == ([32]byte{}) && e.Subject == "" && len(e.URI) == 0 && len(e.DNS) == 0 {
 			return fmt.Errorf("mtls: cannot forward identity as XFCC: it is empty")
 		}
-		h.Set(HeaderXFCC, FormatXFCC([]XFCCElement{e}))
+		v := FormatXFCC([]XFCCElement{e})
+		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x80 && isCTL(byte(r)) }) {
+			return fmt.Errorf("mtls: cannot forward identity %q as XFCC: it contains control characters", id.String())
+		}
+		h.Set(HeaderXFCC, v)
 	}
 	return nil
+}
+
+// ParseForwardedFormat parses "rfc9440", "xfcc" or "both", the names
+// ForwardedFormat.String returns, for configuration files and flags.
+func ParseForwardedFormat(s string) (ForwardedFormat, error) {
+	for _, f := range []ForwardedFormat{ForwardedRFC9440, ForwardedXFCC, ForwardedBoth} {
+		if s == f.String() {
+			return f, nil
+		}
+	}
+	return 0, fmt.Errorf("mtls: invalid forwarded identity format %q: want rfc9440, xfcc or both", s)
 }

@@ -101,6 +101,9 @@ func ParseClientCertChain(values []string) ([]*x509.Certificate, error) {
 			if member > maxChainCerts {
 				return nil, fail("more than %d certificates", maxChainCerts)
 			}
+			if p.peek() == ',' {
+				return nil, fail("empty member")
+			}
 			der, err := p.binary()
 			if err != nil {
 				return nil, fail("%s", err)

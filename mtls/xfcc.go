@@ -341,7 +341,9 @@ func (e XFCCElement) Identity() Identity {
 // FormatXFCC returns the x-forwarded-client-cert value of elems, in the
 // order given, with each element's keys in Envoy's order (By, Hash, Cert,
 // Chain, Subject, URI, DNS). Subject, Cert and Chain are always quoted, as
-// Envoy does; other values only when they need it.
+// Envoy does; other values only when they need it. An element with no
+// field set is written as Subject="". Values must not contain control
+// characters, which the format cannot carry (SetForwardedHeaders checks).
 func FormatXFCC(elems []XFCCElement) string {
 	var b strings.Builder
 	for i, e := range elems {
@@ -382,6 +384,11 @@ func FormatXFCC(elems []XFCCElement) string {
 		}
 		for _, d := range e.DNS {
 			pair("DNS", d, false)
+		}
+		if n == 0 {
+			// An element cannot be empty; Envoy writes an empty subject
+			// this way too.
+			pair("Subject", "", true)
 		}
 	}
 	return b.String()

@@ -1,0 +1,87 @@
+package mtls_test
+
+import (
+	"maps"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/mtls"
+)
+
+func TestStripForwardedHeaders(t *testing.T) {
+	tests := []struct {
+		name  string
+		key   string // as it arrives in http.Header (Go canonicalises only hyphenated names)
+		strip bool
+	}{
+		{"RFC 9440 canonical", "Client-Cert", true},
+		{"RFC 9440 chain", "Client-Cert-Chain", true},
+		{"XFCC canonical", "X-Forwarded-Client-Cert", true},
+		{"XFCC with underscores", "X_forwarded_client_cert", true},
+		{"XFCC underscores, mixed case (raw key)", "X_Forwarded_Client_Cert", true},
+		{"client_cert", "Client_cert", true},
+		{"lower-case raw key", "client-cert", true},
+		{"upper-case raw key", "CLIENT-CERT", true},
+		{"dots", "X.Forwarded.Client.Cert", true},
+		{"mixed separators", "Client_Cert-Chain", true},
+		{"nginx convention", "X-Ssl-Client-Cert", true},
+		{"traefik", "X-Forwarded-Tls-Client-Cert", true},
+		{"traefik info", "X-Forwarded-Tls-Client-Cert-Info", true},
+		// Allowed twins: names that merely resemble these are kept.
+		{"unrelated", "X-Forwarded-For", false},
+		{"prefix only", "Client", false},
+		{"longer name", "Client-Cert-Chain-Extra", false},
+		{"shorter name", "Client-Cer", false},
+		{"no separator", "Clientcert", false},
+		{"cookie", "Cookie", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{tt.key: {"spoofed"}, "Accept": {"*/*"}}
+			n := mtls.StripForwardedHeaders(h)
+			_, kept := h[tt.key]
+			if got := !kept; got != tt.strip {
+				t.Errorf("stripped %q: got %v, want %v", tt.key, got, tt.strip)
+			}
+			if want := map[bool]int{true: 1, false: 0}[tt.strip]; n != want {
+				t.Errorf("count: got %d, want %d", n, want)
+			}
+			if h.Get("Accept") != "*/*" {
+				t.Errorf("Accept was removed")
+			}
+			if got := mtls.IsForwardedHeader(tt.key); got != tt.strip {
+				t.Errorf("IsForwardedHeader(%q): got %v, want %v", tt.key, got, tt.strip)
+			}
+		})
+	}
+}
+
+func TestStripForwardedHeadersAllVariantsAtOnce(t *testing.T) {
+	h := http.Header{}
+	h.Add("X-Forwarded-Client-Cert", "By=a")
+	h["X_Forwarded_Client_Cert"] = []string{"URI=spiffe://evil/x"}
+	h["x-forwarded-client-cert"] = []string{"URI=spiffe://evil/y"}
+	h["Client_cert"] = []string{":AAAA:"}
+	h.Add("Client-Cert", ":AAAA:")
+	h.Add("X-Request-Id", "1")
+	if got := mtls.StripForwardedHeaders(h); got != 5 {
+		t.Errorf("got %d stripped, want 5", got)
+	}
+	if got := slices.Collect(maps.Keys(h)); len(got) != 1 || got[0] != "X-Request-Id" {
+		t.Errorf("got keys %v, want [X-Request-Id]", got)
+	}
+}
+
+func TestForwardedHeaderNames(t *testing.T) {
+	names := mtls.ForwardedHeaderNames()
+	for _, want := range []string{"client-cert", "client-cert-chain", "x-forwarded-client-cert"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("got %v, want it to contain %q", names, want)
+		}
+	}
+	names[0] = "mutated"
+	if mtls.ForwardedHeaderNames()[0] == "mutated" {
+		t.Errorf("ForwardedHeaderNames returns the package's own slice")
+	}
+}
