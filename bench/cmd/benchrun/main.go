@@ -1,0 +1,136 @@
+// Command benchrun runs the gateway comparison of forgeproof's benchmarks:
+// it mints a development PKI, starts a tiny upstream and every server under
+// test on loopback (forgeproof serve, a bare Go reverse proxy, nginx and
+// Caddy), checks that each one refuses a client without a certificate,
+// then measures them in alternation (A B C D A B C D …) and writes the
+// tables as Markdown, with the raw runs as JSON.
+//
+// Usage:
+//
+//	benchrun -bin DIR [-servers forgeproof,goproxy,nginx,caddy] [-rounds 5]
+//	    [-duration 10s] [-warmup 2s] [-latency-rate 0] [-out FILE] [-json FILE]
+//	benchrun -bin DIR -smoke
+//
+// DIR holds the binaries forgeproof, goproxy and upstream (bench/run.sh
+// builds them); nginx and caddy are found on PATH. A server that cannot
+// run here is skipped with the reason in the report, except in -strict
+// mode. -smoke runs every phase once, very briefly, to prove the harness
+// works; its numbers mean nothing.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchrun: error: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// config is the command line.
+type config struct {
+	bin         string
+	servers     []string
+	rounds      int
+	duration    time.Duration
+	warmup      time.Duration
+	conns       int
+	hsConns     int
+	latencyConn int
+	latencyRate float64
+	latencyDur  time.Duration
+	out, json   string
+	smoke       bool
+	strict      bool
+	keep        bool
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
+	fs.StringVar(&c.bin, "bin", "", "folder holding the forgeproof, goproxy and upstream binaries (required)")
+	servers := fs.String("servers", "forgeproof,goproxy,nginx,caddy", "servers to compare, in the order runs alternate")
+	fs.IntVar(&c.rounds, "rounds", 5, "rounds: each server runs each phase once per round")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured window of each run")
+	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load before each window")
+	fs.IntVar(&c.conns, "conns", 64, "keep-alive connections at saturation")
+	fs.IntVar(&c.hsConns, "handshake-conns", 16, "concurrent workers in the handshake runs")
+	fs.IntVar(&c.latencyConn, "latency-conns", 64, "keep-alive connections in the latency runs")
+	fs.Float64Var(&c.latencyRate, "latency-rate", 0, "requests per second in the latency runs; 0 means half of the bare Go proxy's keep-alive saturation (median)")
+	fs.DurationVar(&c.latencyDur, "latency-duration", 0, "measured window of the latency runs; 0 means -duration")
+	fs.StringVar(&c.out, "out", "", "write the Markdown tables to this file (default stdout)")
+	fs.StringVar(&c.json, "json", "", "write every run as JSON to this file")
+	fs.BoolVar(&c.smoke, "smoke", false, "one brief round of every phase, to check the harness (numbers mean nothing)")
+	fs.BoolVar(&c.strict, "strict", false, "fail when a server cannot run, instead of skipping it")
+	fs.BoolVar(&c.keep, "keep", false, "keep the working folder (configurations, logs) and print its path")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.bin == "" {
+		return c, errors.New("-bin is required")
+	}
+	for _, s := range strings.Split(*servers, ",") {
+		s = strings.TrimSpace(s)
+		if _, ok := kindNamed(s); !ok {
+			return c, fmt.Errorf("unknown server %q: want forgeproof, goproxy, nginx or caddy", s)
+		}
+		c.servers = append(c.servers, s)
+	}
+	if c.smoke {
+		c.rounds, c.duration, c.warmup, c.latencyDur = 1, 300*time.Millisecond, 100*time.Millisecond, 300*time.Millisecond
+		c.conns, c.hsConns, c.latencyConn = 8, 4, 8
+		if c.latencyRate == 0 {
+			c.latencyRate = 200
+		}
+	}
+	if c.latencyDur == 0 {
+		c.latencyDur = c.duration
+	}
+	if c.rounds < 1 || c.duration <= 0 || c.conns < 1 || c.hsConns < 1 || c.latencyConn < 1 || c.latencyRate < 0 {
+		return c, errors.New("-rounds, -duration and the connection counts must be positive, -latency-rate not negative")
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, args []string) error {
+	c, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	rep, err := measure(ctx, c)
+	if err != nil {
+		return err
+	}
+	if c.json != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(c.json, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	md := rep.markdown()
+	if c.out == "" {
+		_, err = os.Stdout.WriteString(md)
+		return err
+	}
+	return os.WriteFile(c.out, []byte(md), 0o644)
+}

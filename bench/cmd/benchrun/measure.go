@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/forgeproof/forgeproof/bench/load"
+	"github.com/forgeproof/forgeproof/pki"
+)
+
+// The phases of a round, in order. Latency runs come last: their rate
+// depends on the keep-alive saturation measured before.
+const (
+	phaseKeepAlive = "keepalive"
+	phaseFull      = "full-handshake"
+	phaseResumed   = "resumed-handshake"
+	phaseLatency   = "latency"
+)
+
+var phases = []string{phaseKeepAlive, phaseFull, phaseResumed, phaseLatency}
+
+// clientCN is the common name of the benchmark's client certificate; the
+// forgeproof route allows exactly this name.
+const clientCN = "bench client"
+
+// running is a server under test that came up.
+type running struct {
+	kind   kind
+	proc   *process
+	target load.Target
+}
+
+func measure(ctx context.Context, c config) (*report, error) {
+	dir, err := os.MkdirTemp("", "forgeproof-bench-")
+	if err != nil {
+		return nil, err
+	}
+	if c.keep {
+		fmt.Fprintf(os.Stderr, "benchrun: working folder %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	f, client, err := mintPKI(dir)
+	if err != nil {
+		return nil, err
+	}
+
+	rep := newReport(c)
+	upPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	upstream := fmt.Sprintf("127.0.0.1:%d", upPort)
+	up, err := startProcess(dir, "upstream", nil, filepath.Join(c.bin, "upstream"), "-listen", upstream)
+	if err != nil {
+		return nil, err
+	}
+	defer up.stop()
+	if err := waitTCP(ctx, up, upstream); err != nil {
+		return nil, err
+	}
+
+	var servers []*running
+	defer func() {
+		for _, s := range servers {
+			s.proc.stop()
+		}
+	}()
+	for _, name := range c.servers {
+		k, _ := kindNamed(name)
+		info := serverInfo{Name: k.name, About: k.about}
+		s, err := startServer(ctx, c, k, f, client, upstream, &info)
+		if err != nil {
+			if c.strict {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			info.Skipped = err.Error()
+			fmt.Fprintf(os.Stderr, "benchrun: skipping %s: %v\n", name, err)
+		} else {
+			servers = append(servers, s)
+		}
+		rep.Servers = append(rep.Servers, info)
+	}
+	if len(servers) == 0 {
+		return nil, errors.New("no server under test could start")
+	}
+
+	opts := func(conns int, d time.Duration, cpu *time.Duration, p *process) load.Options {
+		var mu sync.Mutex
+		var at time.Duration
+		return load.Options{Conns: conns, Warmup: c.warmup, Duration: d, Window: func(open bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			if open {
+				at = p.cpuTime()
+			} else {
+				*cpu = p.cpuTime() - at
+			}
+		}}
+	}
+	runPhase := func(round int, phase string, s *running, rate float64) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.proc.exited(); err != nil {
+			return err
+		}
+		var res load.Result
+		var cpu time.Duration
+		var err error
+		switch phase {
+		case phaseKeepAlive:
+			res, err = load.KeepAlive(ctx, s.target, opts(c.conns, c.duration, &cpu, s.proc))
+		case phaseFull:
+			res, err = load.Handshakes(ctx, s.target, opts(c.hsConns, c.duration, &cpu, s.proc), false)
+		case phaseResumed:
+			res, err = load.Handshakes(ctx, s.target, opts(c.hsConns, c.duration, &cpu, s.proc), true)
+		case phaseLatency:
+			res, err = load.Latency(ctx, s.target, rate, opts(c.latencyConn, c.latencyDur, &cpu, s.proc))
+		}
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", s.kind.name, phase, err)
+		}
+		fmt.Fprintf(os.Stderr, "benchrun: round %d %-10s %v, server CPU %v\n", round+1, s.kind.name, res, cpu.Round(time.Millisecond))
+		rep.Runs = append(rep.Runs, sample{Server: s.kind.name, Phase: phase, Round: round + 1, Result: res, ServerCPU: cpu})
+		return nil
+	}
+
+	// Throughput phases: round after round, each server in turn.
+	for round := range c.rounds {
+		for _, phase := range []string{phaseKeepAlive, phaseFull, phaseResumed} {
+			for _, s := range servers {
+				if err := runPhase(round, phase, s, 0); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	rep.LatencyRate = c.latencyRate
+	if rep.LatencyRate == 0 {
+		rep.LatencyRate = rep.halfSaturation()
+	}
+	for round := range c.rounds {
+		for _, s := range servers {
+			if err := runPhase(round, phaseLatency, s, rep.LatencyRate); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, s := range servers {
+		for i := range rep.Servers {
+			if rep.Servers[i].Name == s.kind.name {
+				rep.Servers[i].PeakRSS = s.proc.peakRSS()
+			}
+		}
+	}
+	rep.finish()
+	return rep, nil
+}
+
+// startServer starts one server and checks it before any measurement: it
+// must answer a client with the certificate, and refuse one without.
+func startServer(ctx context.Context, c config, k kind, f files, client *tls.Config, upstream string, info *serverInfo) (*running, error) {
+	v, err := k.version(c.bin)
+	if err != nil {
+		return nil, err
+	}
+	info.Version = v
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := k.start(c.bin, f, port, upstream)
+	if err != nil {
+		return nil, err
+	}
+	s := &running{kind: k, proc: p, target: load.Target{Addr: fmt.Sprintf("127.0.0.1:%d", port), TLS: client}}
+	if err := waitReady(ctx, s); err != nil {
+		p.stop()
+		return nil, err
+	}
+	noCert := client.Clone()
+	noCert.Certificates = nil
+	if err := load.Probe(ctx, load.Target{Addr: s.target.Addr, TLS: noCert}); err == nil {
+		p.stop()
+		return nil, errors.New("answered a client without a certificate: misconfigured, not comparable")
+	}
+	return s, nil
+}
+
+// waitReady probes the server until it answers 200, for up to 15s.
+func waitReady(ctx context.Context, s *running) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if err := s.proc.exited(); err != nil {
+			return err
+		}
+		err := load.Probe(ctx, s.target)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("not ready after 15s: %v; log: %s", err, tail(s.proc.log, 600))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitTCP waits until addr accepts TCP connections, for up to 10s.
+func waitTCP(ctx context.Context, p *process, addr string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := p.exited(); err != nil {
+			return err
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s not listening on %s: %v", p.name, addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// mintPKI creates the CA, the server certificate (localhost, 127.0.0.1)
+// and the client certificate, all ECDSA P-256, with the project's pki
+// package, and writes them to dir.
+func mintPKI(dir string) (files, *tls.Config, error) {
+	ca, err := pki.NewCA(pki.CAOptions{CommonName: "forgeproof bench CA"})
+	if err != nil {
+		return files{}, nil, err
+	}
+	srv, err := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	if err != nil {
+		return files{}, nil, err
+	}
+	cl, err := ca.IssueClient(pki.ClientOptions{CommonName: clientCN})
+	if err != nil {
+		return files{}, nil, err
+	}
+	f := files{
+		Dir: dir, CA: filepath.Join(dir, pki.CAFile),
+		Cert: filepath.Join(dir, pki.ServerFile), Key: filepath.Join(dir, pki.ServerKeyFile),
+		ClientCert: filepath.Join(dir, pki.ClientFile), ClientKey: filepath.Join(dir, pki.ClientKeyFile),
+	}
+	if err := ca.Save(dir); err != nil {
+		return files{}, nil, err
+	}
+	if err := srv.Save(dir, pki.ServerFile, pki.ServerKeyFile); err != nil {
+		return files{}, nil, err
+	}
+	if err := cl.Save(dir, pki.ClientFile, pki.ClientKeyFile); err != nil {
+		return files{}, nil, err
+	}
+	client := cl.ClientTLSConfig(ca)
+	client.ServerName = "localhost"
+	// Every server negotiates the same thing: TLS 1.3 with X25519. (Go
+	// servers would otherwise pick the post-quantum hybrid, which OpenSSL
+	// 3.0 in nginx lacks, and the handshake rates would not compare.)
+	client.MinVersion = tls.VersionTLS13
+	client.CurvePreferences = []tls.CurveID{tls.X25519}
+	return f, client, nil
+}
+
+func goVersion() string { return runtime.Version() }
+
+// sortedCopy returns xs sorted, leaving xs alone.
+func sortedCopy(xs []float64) []float64 {
+	ys := append([]float64(nil), xs...)
+	sort.Float64s(ys)
+	return ys
+}
+

@@ -1,0 +1,358 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/forgeproof/forgeproof/bench/load"
+)
+
+// report is everything one benchrun measured, as written to JSON.
+type report struct {
+	Started, Finished time.Time
+	Machine           machine
+	Command           string
+	Smoke             bool
+	Rounds            int
+	Duration, Warmup  time.Duration
+	LatencyDuration   time.Duration
+	Conns             int
+	HandshakeConns    int
+	LatencyConns      int
+	// LatencyRate is the request rate of the latency runs, per second.
+	LatencyRate float64
+	Servers     []serverInfo
+	Runs        []sample
+}
+
+type serverInfo struct {
+	Name, Version, About string
+	// Skipped says why the server was not measured; empty when it was.
+	Skipped string `json:",omitempty"`
+	// PeakRSS is the peak resident set size over the whole run, in bytes,
+	// summed over the server's processes (VmHWM in /proc/PID/status).
+	PeakRSS int64
+}
+
+// sample is one measurement of one server in one phase.
+type sample struct {
+	Server, Phase string
+	Round         int
+	Result        load.Result
+	// ServerCPU is the user+system CPU time the server's processes used
+	// during the measured window.
+	ServerCPU time.Duration
+}
+
+type machine struct {
+	CPU        string
+	Cores      int
+	MemoryKB   int64
+	Kernel     string
+	LoadBefore string
+	LoadAfter  string
+}
+
+func newReport(c config) *report {
+	return &report{
+		Started: time.Now().UTC(),
+		Machine: machine{
+			CPU:        cpuModel(),
+			Cores:      runtime.NumCPU(),
+			MemoryKB:   memTotalKB(),
+			Kernel:     strings.TrimSpace(readFile("/proc/sys/kernel/osrelease")),
+			LoadBefore: loadAvg(),
+		},
+		Command:         strings.Join(os.Args, " "),
+		Smoke:           c.smoke,
+		Rounds:          c.rounds,
+		Duration:        c.duration,
+		Warmup:          c.warmup,
+		LatencyDuration: c.latencyDur,
+		Conns:           c.conns,
+		HandshakeConns:  c.hsConns,
+		LatencyConns:    c.latencyConn,
+	}
+}
+
+func (r *report) finish() {
+	r.Finished = time.Now().UTC()
+	r.Machine.LoadAfter = loadAvg()
+}
+
+// stat is the median and the spread of one figure over the rounds.
+type stat struct {
+	Median, Min, Max float64
+	N                int
+}
+
+func summarise(xs []float64) stat {
+	if len(xs) == 0 {
+		return stat{Median: math.NaN()}
+	}
+	s := sortedCopy(xs)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return stat{Median: m, Min: s[0], Max: s[len(s)-1], N: len(s)}
+}
+
+// values collects one figure of every run of server in phase.
+func (r *report) values(server, phase string, f func(sample) float64) []float64 {
+	var xs []float64
+	for _, x := range r.Runs {
+		if x.Server == server && x.Phase == phase {
+			xs = append(xs, f(x))
+		}
+	}
+	return xs
+}
+
+func (r *report) stat(server, phase string, f func(sample) float64) stat {
+	return summarise(r.values(server, phase, f))
+}
+
+func perSecond(x sample) float64 { return x.Result.PerSecond() }
+
+// cpuPerRequest is the server CPU time per successful request, in µs.
+func cpuPerRequest(x sample) float64 {
+	if x.Result.OK == 0 {
+		return math.NaN()
+	}
+	return float64(x.ServerCPU.Microseconds()) / float64(x.Result.OK)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// halfSaturation is half the median keep-alive rate of the bare Go proxy,
+// or of the slowest server when the bare proxy did not run.
+func (r *report) halfSaturation() float64 {
+	if s := r.stat("goproxy", phaseKeepAlive, perSecond); s.N > 0 {
+		return math.Round(s.Median / 2)
+	}
+	lowest := math.Inf(1)
+	for _, sv := range r.measured() {
+		if s := r.stat(sv.Name, phaseKeepAlive, perSecond); s.N > 0 {
+			lowest = min(lowest, s.Median)
+		}
+	}
+	if math.IsInf(lowest, 1) {
+		return 100
+	}
+	return math.Round(lowest / 2)
+}
+
+func (r *report) measured() []serverInfo {
+	var out []serverInfo
+	for _, s := range r.Servers {
+		if s.Skipped == "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (r *report) has(server string) bool {
+	for _, s := range r.measured() {
+		if s.Name == server {
+			return true
+		}
+	}
+	return false
+}
+
+// errorsIn sums the failed requests of server in phase.
+func (r *report) errorsIn(server, phase string) (n int64, first string) {
+	for _, x := range r.Runs {
+		if x.Server == server && x.Phase == phase {
+			n += x.Result.Errors + x.Result.Unfinished
+			if first == "" {
+				first = x.Result.FirstError
+			}
+		}
+	}
+	return n, first
+}
+
+// markdown renders the tables of the report.
+func (r *report) markdown() string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	if r.Smoke {
+		p("> Smoke run: every phase once, for %v. These numbers mean nothing.\n\n", r.Duration)
+	}
+	p("Measured %s to %s. Machine: %s, %d cores, %.0f GiB; Linux %s; load average before %s, after %s.\n\n",
+		r.Started.Format("2006-01-02 15:04"), r.Finished.Format("15:04 MST"), r.Machine.CPU, r.Machine.Cores,
+		float64(r.Machine.MemoryKB)/(1<<20), r.Machine.Kernel, r.Machine.LoadBefore, r.Machine.LoadAfter)
+	p("Each figure is the median of %d runs (min–max in brackets); runs alternate between the servers. "+
+		"Windows of %v after %v of warm-up; %d keep-alive connections, %d handshake workers.\n\n",
+		r.Rounds, r.Duration, r.Warmup, r.Conns, r.HandshakeConns)
+
+	servers := r.measured()
+	base := "forgeproof"
+	if !r.has(base) {
+		base = ""
+	}
+	ratio := func(server, phase string, f func(sample) float64) string {
+		if base == "" {
+			return "–"
+		}
+		if server == base {
+			return "1.00×"
+		}
+		a, o := r.stat(server, phase, f).Median, r.stat(base, phase, f).Median
+		if o == 0 || math.IsNaN(a) || math.IsNaN(o) {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f×", a/o)
+	}
+	if base == "" {
+		p("forgeproof did not run (see below), so there are no ratios to it.\n\n")
+	}
+
+	p("### Throughput (higher is better)\n\n")
+	p("| server | keep-alive req/s | vs forgeproof | full handshakes/s | vs forgeproof | resumed handshakes/s | resumed | vs forgeproof | peak RSS |\n")
+	p("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, s := range servers {
+		resumed := r.stat(s.Name, phaseResumed, func(x sample) float64 { return x.Result.ResumedFraction() })
+		p("| %s | %s | %s | %s | %s | %s | %.0f%% | %s | %.1f MiB |\n", s.Name,
+			fmtStat(r.stat(s.Name, phaseKeepAlive, perSecond), "%.0f"), ratio(s.Name, phaseKeepAlive, perSecond),
+			fmtStat(r.stat(s.Name, phaseFull, perSecond), "%.0f"), ratio(s.Name, phaseFull, perSecond),
+			fmtStat(r.stat(s.Name, phaseResumed, perSecond), "%.0f"), 100*resumed.Median, ratio(s.Name, phaseResumed, perSecond),
+			float64(s.PeakRSS)/(1<<20))
+	}
+
+	p("\n### Server CPU per request (lower is better; less sensitive to other load on the machine)\n\n")
+	p("| server | keep-alive µs | full handshake µs | resumed handshake µs |\n|---|--:|--:|--:|\n")
+	for _, s := range servers {
+		p("| %s | %s | %s | %s |\n", s.Name,
+			fmtStat(r.stat(s.Name, phaseKeepAlive, cpuPerRequest), "%.0f"),
+			fmtStat(r.stat(s.Name, phaseFull, cpuPerRequest), "%.0f"),
+			fmtStat(r.stat(s.Name, phaseResumed, cpuPerRequest), "%.0f"))
+	}
+
+	p("\n### Latency at %.0f requests/s, open loop, corrected for coordinated omission (ms, lower is better)\n\n", r.LatencyRate)
+	p("| server | p50 | p99 | p99.9 | p99 added over the bare Go proxy |\n|---|--:|--:|--:|--:|\n")
+	p99 := func(x sample) float64 { return ms(x.Result.Latency.P99) }
+	for _, s := range servers {
+		added := "–"
+		if r.has("goproxy") {
+			added = fmt.Sprintf("%+.3f", r.stat(s.Name, phaseLatency, p99).Median-r.stat("goproxy", phaseLatency, p99).Median)
+		}
+		p("| %s | %s | %s | %s | %s |\n", s.Name,
+			fmtStat(r.stat(s.Name, phaseLatency, func(x sample) float64 { return ms(x.Result.Latency.P50) }), "%.3f"),
+			fmtStat(r.stat(s.Name, phaseLatency, p99), "%.3f"),
+			fmtStat(r.stat(s.Name, phaseLatency, func(x sample) float64 { return ms(x.Result.Latency.P999) }), "%.3f"),
+			added)
+	}
+
+	r.targets(p)
+
+	var notes []string
+	for _, s := range servers {
+		for _, ph := range phases {
+			if n, first := r.errorsIn(s.Name, ph); n > 0 {
+				notes = append(notes, fmt.Sprintf("- %s, %s: %d failed or unfinished requests (first: %s)", s.Name, ph, n, first))
+			}
+		}
+	}
+	for _, s := range r.Servers {
+		if s.Skipped != "" {
+			notes = append(notes, fmt.Sprintf("- %s was not measured: %s", s.Name, s.Skipped))
+		}
+	}
+	if len(notes) > 0 {
+		p("\n### Errors and skipped servers\n\n%s\n", strings.Join(notes, "\n"))
+	}
+
+	p("\n### Servers\n\n| server | version | configuration |\n|---|---|---|\n")
+	for _, s := range r.Servers {
+		p("| %s | %s | %s |\n", s.Name, strings.ReplaceAll(s.Version, "\n", " "), s.About)
+	}
+	return b.String()
+}
+
+// targets writes the gateway targets of the benchmarks issue and whether
+// this run met them.
+func (r *report) targets(p func(string, ...any)) {
+	if !r.has("forgeproof") {
+		return
+	}
+	fp := func(phase string) float64 { return r.stat("forgeproof", phase, perSecond).Median }
+	p("\n### Targets\n\n| target | measured | met |\n|---|--:|:-:|\n")
+	check := func(name string, got, want float64, atLeast bool, unit string) {
+		ok := got >= want
+		if !atLeast {
+			ok = got < want
+		}
+		mark := "no"
+		if ok {
+			mark = "yes"
+		}
+		if math.IsNaN(got) {
+			mark = "–"
+		}
+		p("| %s | %.2f%s | %s |\n", name, got, unit, mark)
+	}
+	if r.has("caddy") {
+		check("keep-alive throughput ≥ Caddy's (forgeproof ÷ Caddy ≥ 1)", fp(phaseKeepAlive)/r.stat("caddy", phaseKeepAlive, perSecond).Median, 1, true, "×")
+	}
+	if r.has("nginx") {
+		check("keep-alive throughput ≥ 0.7× nginx's", fp(phaseKeepAlive)/r.stat("nginx", phaseKeepAlive, perSecond).Median, 0.7, true, "×")
+	}
+	if r.has("goproxy") {
+		check("full-handshake rate ≥ 0.95× the bare Go proxy's", fp(phaseFull)/r.stat("goproxy", phaseFull, perSecond).Median, 0.95, true, "×")
+		p99 := func(x sample) float64 { return ms(x.Result.Latency.P99) }
+		check(fmt.Sprintf("p99 added over the bare Go proxy at %.0f req/s < 1 ms", r.LatencyRate),
+			r.stat("forgeproof", phaseLatency, p99).Median-r.stat("goproxy", phaseLatency, p99).Median, 1, false, " ms")
+	}
+}
+
+func fmtStat(s stat, f string) string {
+	if s.N == 0 || math.IsNaN(s.Median) {
+		return "–"
+	}
+	if s.N == 1 {
+		return fmt.Sprintf(f, s.Median)
+	}
+	return fmt.Sprintf(f+" ("+f+"–"+f+")", s.Median, s.Min, s.Max)
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+func cpuModel() string {
+	for _, line := range strings.Split(readFile("/proc/cpuinfo"), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func memTotalKB() int64 {
+	for _, line := range strings.Split(readFile("/proc/meminfo"), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			var n int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &n)
+			return n
+		}
+	}
+	return 0
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages.
+func loadAvg() string {
+	f := strings.Fields(readFile("/proc/loadavg"))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/template"
+)
+
+// files are the paths of the development PKI every server uses.
+type files struct {
+	Dir                   string
+	CA, Cert, Key         string
+	ClientCert, ClientKey string
+}
+
+// kind is one server under test: how to check it is installed, to
+// configure it and to start it in front of the upstream.
+type kind struct {
+	name string
+	// about describes its configuration for the report.
+	about string
+	// version returns the version string for the report, or an error
+	// when the server cannot run here.
+	version func(bin string) (string, error)
+	// start writes its configuration in f.Dir and starts it listening on
+	// 127.0.0.1:port in front of upstream (a host:port).
+	start func(bin string, f files, port int, upstream string) (*process, error)
+}
+
+// kinds lists the servers in the order runs alternate through them.
+var kinds = []kind{
+	{
+		name:    "forgeproof",
+		about:   "`forgeproof serve`: one listener (client-auth require), one route allowing the client's CN, CSRF origin-only (the default), identity forwarded as RFC 9440, log level warn (no access log), admin listener off",
+		version: forgeproofVersion,
+		start:   startForgeproof,
+	},
+	{
+		name:    "goproxy",
+		about:   "bare `httputil.ReverseProxy` with `tls.RequireAndVerifyClientCert` (bench/cmd/goproxy), 64 idle upstream connections",
+		version: func(bin string) (string, error) { return goVersion(), nil },
+		start:   startGoproxy,
+	},
+	{
+		name:    "nginx",
+		about:   "nginx from Debian: `ssl_verify_client on`, `proxy_pass` to an upstream block with `keepalive 64`, `proxy_http_version 1.1`, `worker_processes auto`, access log off",
+		version: nginxVersion,
+		start:   startNginx,
+	},
+	{
+		name:    "caddy",
+		about:   "Caddy from Debian: `client_auth { mode require_and_verify }`, `reverse_proxy` with `keepalive_idle_conns_per_host 64`, admin off, HTTP/1.1 and HTTP/2 only",
+		version: caddyVersion,
+		start:   startCaddy,
+	},
+}
+
+func kindNamed(name string) (kind, bool) {
+	for _, k := range kinds {
+		if k.name == name {
+			return k, true
+		}
+	}
+	return kind{}, false
+}
+
+func run1(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func forgeproofVersion(bin string) (string, error) {
+	return run1(filepath.Join(bin, "forgeproof"), "version")
+}
+
+func nginxVersion(string) (string, error) {
+	out, err := run1("nginx", "-V")
+	if err != nil {
+		return "", err
+	}
+	lines := strings.SplitN(out, "\n", 3)
+	v := strings.TrimPrefix(lines[0], "nginx version: ")
+	if len(lines) > 1 {
+		v += ", " + lines[1]
+	}
+	return v, nil
+}
+
+func caddyVersion(string) (string, error) {
+	v, err := run1("caddy", "version")
+	if err != nil {
+		return "", err
+	}
+	// Caddy's build-info starts with the Go version it was built with.
+	if info, err := run1("caddy", "build-info"); err == nil {
+		if first, _, _ := strings.Cut(info, "\n"); strings.HasPrefix(first, "go\t") {
+			v += ", built with " + strings.TrimPrefix(first, "go\t")
+		}
+	}
+	return v, nil
+}
+
+// render executes a configuration template into dir/name.
+func render(dir, name, tmpl string, data any) (string, error) {
+	t, err := template.New(name).Parse(tmpl)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	return path, os.WriteFile(path, b.Bytes(), 0o600)
+}
+
+type configData struct {
+	files
+	Port     int
+	Upstream string
+}
+
+const forgeproofConfig = `# forgeproof serve, as benchmarked
+listeners:
+  - address: 127.0.0.1:{{.Port}}
+    tls:
+      cert-file: {{.Cert}}
+      key-file: {{.Key}}
+      client-ca-files: [{{.CA}}]
+      client-auth: require
+routes:
+  - name: bench
+    upstream: http://{{.Upstream}}
+    allow:
+      common-names: [bench client]
+limits:
+  upstream-max-idle-conns-per-host: 64
+admin:
+  address: "off"
+log:
+  level: warn
+`
+
+func startForgeproof(bin string, f files, port int, upstream string) (*process, error) {
+	cfg, err := render(f.Dir, "forgeproof.yaml", forgeproofConfig, configData{f, port, upstream})
+	if err != nil {
+		return nil, err
+	}
+	return startProcess(f.Dir, "forgeproof", nil, filepath.Join(bin, "forgeproof"), "serve", "--config", cfg)
+}
+
+func startGoproxy(bin string, f files, port int, upstream string) (*process, error) {
+	return startProcess(f.Dir, "goproxy", nil, filepath.Join(bin, "goproxy"),
+		"-listen", fmt.Sprintf("127.0.0.1:%d", port),
+		"-cert", f.Cert, "-key", f.Key, "-client-ca", f.CA,
+		"-upstream", "http://"+upstream)
+}
+
+const nginxConfig = `# nginx, as benchmarked
+daemon off;
+master_process on;
+worker_processes auto;
+pid {{.Dir}}/nginx.pid;
+error_log {{.Dir}}/nginx-error.log warn;
+events {
+    worker_connections 4096;
+}
+http {
+    access_log off;
+    client_body_temp_path {{.Dir}}/nginx-body;
+    proxy_temp_path {{.Dir}}/nginx-proxy;
+    upstream backend {
+        server {{.Upstream}};
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:{{.Port}} ssl;
+        server_name localhost;
+        ssl_certificate {{.Cert}};
+        ssl_certificate_key {{.Key}};
+        ssl_client_certificate {{.CA}};
+        ssl_verify_client on;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+`
+
+func startNginx(_ string, f files, port int, upstream string) (*process, error) {
+	cfg, err := render(f.Dir, "nginx.conf", nginxConfig, configData{f, port, upstream})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := run1("nginx", "-t", "-q", "-c", cfg, "-p", f.Dir); err != nil {
+		return nil, err
+	}
+	return startProcess(f.Dir, "nginx", nil, "nginx", "-c", cfg, "-p", f.Dir)
+}
+
+const caddyConfig = `# Caddy, as benchmarked
+{
+	admin off
+	auto_https off
+	storage file_system {
+		root {{.Dir}}/caddy-data
+	}
+	servers {
+		protocols h1 h2
+	}
+}
+https://localhost:{{.Port}} {
+	bind 127.0.0.1
+	tls {{.Cert}} {{.Key}} {
+		client_auth {
+			mode require_and_verify
+			trusted_ca_cert_file {{.CA}}
+		}
+	}
+	reverse_proxy {{.Upstream}} {
+		transport http {
+			keepalive_idle_conns_per_host 64
+		}
+	}
+}
+`
+
+func startCaddy(_ string, f files, port int, upstream string) (*process, error) {
+	cfg, err := render(f.Dir, "Caddyfile", caddyConfig, configData{f, port, upstream})
+	if err != nil {
+		return nil, err
+	}
+	env := []string{"HOME=" + f.Dir, "XDG_DATA_HOME=" + f.Dir, "XDG_CONFIG_HOME=" + f.Dir}
+	return startProcess(f.Dir, "caddy", env, "caddy", "run", "--config", cfg, "--adapter", "caddyfile")
+}
