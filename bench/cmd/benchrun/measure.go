@@ -282,4 +282,3 @@ func sortedCopy(xs []float64) []float64 {
 	sort.Float64s(ys)
 	return ys
 }
-
