@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -46,6 +47,7 @@ type Browser struct {
 	allocCancel context.CancelFunc
 	tab         context.Context
 	tabCancel   context.CancelFunc
+	traffic     *traffic
 }
 
 // Start creates a throwaway HOME with an NSS database and a fresh profile,
@@ -62,7 +64,7 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Browser{dir: dir, timeout: opts.ActionTimeout}
+	b := &Browser{dir: dir, timeout: opts.ActionTimeout, traffic: newTraffic()}
 	if b.timeout <= 0 {
 		b.timeout = DefaultActionTimeout
 	}
@@ -122,6 +124,9 @@ func (b *Browser) start(ctx context.Context, opts Options) error {
 	defer timer.Stop()
 	select {
 	case err := <-done:
+		if err == nil {
+			err = chromedp.Listen(b.tab, b.traffic.handle)
+		}
 		if err != nil {
 			return fmt.Errorf("e2e: start %s: %w", opts.Tools.Chromium, err)
 		}
@@ -178,14 +183,36 @@ func fail(actx context.Context, what string, err error) error {
 	return fmt.Errorf("e2e: %s: %w", what, err)
 }
 
-// Navigate loads url in the tab and waits for the page to load.
-func (b *Browser) Navigate(ctx context.Context, url string) error {
+// Navigate loads url in the tab, waits for the page to load and returns
+// the HTTP status of the document.
+func (b *Browser) Navigate(ctx context.Context, url string) (int, error) {
 	actx, cancel := b.action(ctx)
 	defer cancel()
-	if err := chromedp.Do(actx, chromedp.Navigate(url)); err != nil {
-		return fail(actx, fmt.Sprintf("navigate to %q", url), err)
+	resp, err := chromedp.Run(actx, chromedp.NavigateResponse(url))
+	if err != nil {
+		return 0, fail(actx, fmt.Sprintf("navigate to %q", url), err)
 	}
-	return nil
+	return status(resp), nil
+}
+
+// Follow runs a JavaScript expression that makes the page navigate (a
+// form submission, a click on a link), waits for the new page to load and
+// returns the HTTP status of its document.
+func (b *Browser) Follow(ctx context.Context, expr string) (int, error) {
+	actx, cancel := b.action(ctx)
+	defer cancel()
+	resp, err := chromedp.RunResponse(actx, chromedp.Evaluate[chromedp.Void](expr))
+	if err != nil {
+		return 0, fail(actx, fmt.Sprintf("follow %q", expr), err)
+	}
+	return status(resp), nil
+}
+
+func status(resp *network.Response) int {
+	if resp == nil {
+		return 0
+	}
+	return int(resp.Status)
 }
 
 // Open starts loading url in the tab and returns once the browser has the

@@ -65,6 +65,10 @@ func newHarness(t *testing.T) *harness {
 <form id="f" method="POST" action="%s/transfer"><input name="to" value="mallory"><input name="amount" value="1000"></form>
 <script>document.getElementById("f").submit()</script>`, h.target)
 	})
+	attack.HandleFunc("GET /fetch", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><title>cute dogs</title>
+<script>fetch(%q, {method: "POST", mode: "no-cors", credentials: "include", body: "to=mallory&amount=1000"})</script>`, h.target+"/transfer")
+	})
 	h.attacker = fmt.Sprintf("http://127.0.0.2:%d", serve(t, "127.0.0.2:0", nil, attack))
 	return h
 }
@@ -106,7 +110,7 @@ func TestCrossSiteFormCarriesCertificate(t *testing.T) {
 			b := startBrowser(t, tools, h.profile(t, tt.withCert))
 
 			mark := h.rec.Mark()
-			if err := b.Navigate(t.Context(), h.target+"/"); err != nil {
+			if _, err := b.Navigate(t.Context(), h.target+"/"); err != nil {
 				t.Fatal(err)
 			}
 			visit, err := h.rec.Wait(waitCtx(t), mark, e2e.To("GET", "/"))
@@ -143,6 +147,59 @@ func TestCrossSiteFormCarriesCertificate(t *testing.T) {
 					t.Errorf("%s: got %v, want %v", c.what, c.got, c.want)
 				}
 			}
+
+			// The browser's own account of the same request agrees.
+			sent, err := b.WaitSent(t.Context(), 0, e2e.SentTo("POST", h.target+"/transfer"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sent.Header.Get("Origin") != h.attacker || sent.Header.Get("Sec-Fetch-Site") != "cross-site" ||
+				!slices.Contains(sent.Cookies(), "sid") || sent.Status != http.StatusOK || sent.Type != "Document" {
+				t.Errorf("browser side: got %s %s Origin %q Sec-Fetch-Site %q cookies %v status %d; want Document, Origin %q, cross-site, sid, 200",
+					sent.Type, sent.URL, sent.Header.Get("Origin"), sent.Header.Get("Sec-Fetch-Site"), sent.Cookies(), sent.Status, h.attacker)
+			}
+		})
+	}
+}
+
+// TestThirdPartyCookieSetting checks that the profile's cookie setting is
+// honoured: with third-party cookies allowed (the worst case the demo
+// tests use), a cross-site no-cors fetch carries the SameSite=None cookie
+// and the certificate; with Chromium's headless default it carries the
+// certificate only.
+func TestThirdPartyCookieSetting(t *testing.T) {
+	tools := needTools(t)
+	h := newHarness(t)
+	tests := []struct {
+		name       string
+		block      bool
+		wantCookie bool
+	}{
+		{name: "third-party cookies allowed", block: false, wantCookie: true},
+		{name: "third-party cookies blocked", block: true, wantCookie: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := h.profile(t, true)
+			p.BlockThirdPartyCookies = tt.block
+			b := startBrowser(t, tools, p)
+			if _, err := b.Navigate(t.Context(), h.target+"/"); err != nil {
+				t.Fatal(err)
+			}
+			mark := h.rec.Mark()
+			if _, err := b.Navigate(t.Context(), h.attacker+"/fetch"); err != nil {
+				t.Fatal(err)
+			}
+			got, err := h.rec.Wait(waitCtx(t), mark, e2e.To("POST", "/transfer"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.CertCN != "alice" || got.SecFetchMode != "no-cors" || got.SecFetchSite != "cross-site" {
+				t.Errorf("got cert %q, Sec-Fetch-Mode %q, Sec-Fetch-Site %q; want alice, no-cors, cross-site", got.CertCN, got.SecFetchMode, got.SecFetchSite)
+			}
+			if has := slices.Contains(got.Cookies, "sid"); has != tt.wantCookie {
+				t.Errorf("sid cookie sent: got %v, want %v", has, tt.wantCookie)
+			}
 		})
 	}
 }
@@ -161,7 +218,7 @@ func TestCertificatePickerFailsFast(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
-	err := b.Navigate(ctx, h.target+"/")
+	_, err := b.Navigate(ctx, h.target+"/")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("navigate with a pending picker: got %v, want %v", err, context.DeadlineExceeded)
 	}

@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
 )
 
 // Request is what a Recorder saw of one request and its answer.
@@ -42,15 +39,12 @@ type Request struct {
 // and the status answered. It is safe for concurrent use.
 type Recorder struct {
 	next http.Handler
-
-	mu      sync.Mutex
-	reqs    []Request
-	changed chan struct{} // closed and replaced on every new record
+	log  journal[Request]
 }
 
 // NewRecorder returns a Recorder in front of next.
 func NewRecorder(next http.Handler) *Recorder {
-	return &Recorder{next: next, changed: make(chan struct{})}
+	return &Recorder{next: next}
 }
 
 // ServeHTTP records r after next has answered it, so that a waiter sees the
@@ -81,55 +75,22 @@ func (rec *Recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if got.Status == 0 {
 			got.Status = http.StatusOK
 		}
-		rec.add(got)
+		rec.log.add(got)
 	}()
 	rec.next.ServeHTTP(sw, r)
 }
 
-func (rec *Recorder) add(r Request) {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	rec.reqs = append(rec.reqs, r)
-	close(rec.changed)
-	rec.changed = make(chan struct{})
-}
-
 // Requests returns a copy of what was recorded, oldest first.
-func (rec *Recorder) Requests() []Request {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return slices.Clone(rec.reqs)
-}
+func (rec *Recorder) Requests() []Request { return rec.log.all() }
 
 // Mark returns a position in the record: Wait(ctx, mark, …) looks only at
 // requests recorded after it.
-func (rec *Recorder) Mark() int {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return len(rec.reqs)
-}
+func (rec *Recorder) Mark() int { return rec.log.mark() }
 
 // Wait returns the first request recorded after mark for which match
 // returns true, waiting for it until ctx ends.
 func (rec *Recorder) Wait(ctx context.Context, mark int, match func(Request) bool) (Request, error) {
-	for {
-		rec.mu.Lock()
-		for i := mark; i < len(rec.reqs); i++ {
-			if match(rec.reqs[i]) {
-				r := rec.reqs[i]
-				rec.mu.Unlock()
-				return r, nil
-			}
-		}
-		mark = len(rec.reqs)
-		changed := rec.changed
-		rec.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return Request{}, fmt.Errorf("e2e: waiting for a request: %w", ctx.Err())
-		}
-	}
+	return rec.log.wait(ctx, mark, "a request at the server", match)
 }
 
 // To matches requests by method and path (the query is ignored).
