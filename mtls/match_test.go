@@ -10,7 +10,7 @@ import (
 
 var spiffeMatchTests = []struct {
 	name, pattern, id string
-	want             bool
+	want              bool
 }{
 	{name: "exact", pattern: "spiffe://prod.example/ns/a/sa/web", id: "spiffe://prod.example/ns/a/sa/web", want: true},
 	{name: "exact other path", pattern: "spiffe://prod.example/ns/a/sa/web", id: "spiffe://prod.example/ns/a/sa/api"},
@@ -69,7 +69,7 @@ func TestParseSPIFFEIDPatternErrors(t *testing.T) {
 
 var dnsMatchTests = []struct {
 	name, pattern, dns string
-	want              bool
+	want               bool
 }{
 	{name: "exact", pattern: "api.example.com", dns: "api.example.com", want: true},
 	{name: "exact case", pattern: "API.example.com", dns: "api.EXAMPLE.com", want: true},
