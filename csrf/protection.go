@@ -180,8 +180,8 @@ func (p *Protection) AddTrustedProxy(cidr string) error {
 // cleaning "/a/../b", or adding a trailing slash). It returns an error, and
 // changes nothing, when the pattern is invalid or conflicts with one
 // already added.
-func (p *Protection) AddInsecureBypassPattern(pattern string) (err error) {
-	return p.update(func(c *config) error {
+func (p *Protection) AddInsecureBypassPattern(pattern string) error {
+	return p.update(func(c *config) (err error) {
 		if c.bypass == nil {
 			c.bypass = http.NewServeMux()
 		}

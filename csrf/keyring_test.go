@@ -1,0 +1,100 @@
+package csrf_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/csrf"
+)
+
+func TestNewKeyRing(t *testing.T) {
+	k32 := bytes.Repeat([]byte{7}, 32)
+	tests := []struct {
+		name    string
+		keys    [][]byte
+		wantErr string
+	}{
+		{"one key", [][]byte{k32}, ""},
+		{"two keys", [][]byte{k32, bytes.Repeat([]byte{8}, 64)}, ""},
+		{"short active key", [][]byte{k32[:31]}, "csrf: key 1 is 31 bytes, want at least 32: key too short"},
+		{"short old key", [][]byte{k32, k32[:16]}, "csrf: key 2 is 16 bytes, want at least 32: key too short"},
+		{"empty key", [][]byte{nil}, "csrf: key 1 is 0 bytes, want at least 32: key too short"},
+		{"same key twice", [][]byte{k32, k32}, "csrf: key 2 repeats key 1 (or shares its key ID): use distinct random keys"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := csrf.NewKeyRing(tt.keys[0], tt.keys[1:]...)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.wantErr {
+				t.Errorf("got %v, want %v", got, tt.wantErr)
+			}
+			if len(tt.keys[0]) < csrf.MinKeySize && !errors.Is(err, csrf.ErrKeyTooShort) {
+				t.Errorf("got %v, want it to wrap ErrKeyTooShort", err)
+			}
+		})
+	}
+}
+
+func TestParseKeyRing(t *testing.T) {
+	a := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xfb}, 32))
+	b := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0xfe}, 48))
+	short := base64.StdEncoding.EncodeToString(make([]byte, 16))
+	tests := []struct {
+		name    string
+		file    string
+		wantErr string
+	}{
+		{"one key", a + "\n", ""},
+		{"comments, blanks, url alphabet", "# active\n" + a + "\n\n  # old\n" + b + "\r\n", ""},
+		{"empty", "# nothing\n", "csrf: key file: no keys"},
+		{"short key", a + "\n" + short + "\n", "csrf: key file line 2: key is 16 bytes, want at least 32: key too short"},
+		{"not base64", "not base64!\n", "csrf: key file line 1: not base64: illegal base64 data at input byte 3"},
+		{"duplicate", a + "\n" + a + "\n", "csrf: key 2 repeats key 1 (or shares its key ID): use distinct random keys (in key file)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := csrf.ParseKeyRing([]byte(tt.file))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.wantErr {
+				t.Errorf("got %v, want %v", got, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestLoadKeyRing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "csrf.keys")
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(csrf.GenerateKey())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := csrf.LoadKeyRing(path); err != nil {
+		t.Errorf("got %v, want nil", err)
+	}
+	os.WriteFile(path, []byte("AAAA\n"), 0o600)
+	_, err := csrf.LoadKeyRing(path)
+	want := `csrf: key file "` + path + `" line 1: key is 3 bytes, want at least 32: key too short`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %v", err, want)
+	}
+	if _, err := csrf.LoadKeyRing(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("got %v, want a not-exist error", err)
+	}
+}
+
+func TestGenerateKey(t *testing.T) {
+	a, b := csrf.GenerateKey(), csrf.GenerateKey()
+	if len(a) != csrf.MinKeySize || bytes.Equal(a, b) {
+		t.Errorf("got %d bytes, equal %v; want %d random bytes", len(a), bytes.Equal(a, b), csrf.MinKeySize)
+	}
+}
