@@ -1,0 +1,51 @@
+package gateway
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// finish writes the access-log line and the request metrics of one
+// request.
+func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, start time.Time) {
+	elapsed := time.Since(start)
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+		if x.reason == "client-gone" {
+			status = 499 // nginx's "client closed request": nothing was sent
+		}
+	}
+	routeName := ""
+	if x.route != nil {
+		routeName = x.route.name
+	}
+	g.metrics.requests.WithLabelValues(routeName, statusLabel(status)).Inc()
+	g.metrics.duration.WithLabelValues(routeName).Observe(elapsed.Seconds())
+
+	if !g.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("host", r.Host),
+		slog.String("path", r.URL.Path),
+		slog.String("route", routeName),
+		slog.Int("status", status),
+		slog.Int64("bytes", rec.bytes),
+		slog.Duration("duration", elapsed),
+		slog.String("peer", r.RemoteAddr),
+		slog.String("decision", x.decision),
+	}
+	if x.reason != "" {
+		attrs = append(attrs, slog.String("reason", x.reason))
+	}
+	if x.hasIdentity {
+		attrs = append(attrs,
+			slog.String("identity", x.identity.String()),
+			slog.String("identity_source", x.identity.Source.String()),
+			slog.String("spki_sha256", x.identity.SPKIHex()))
+	}
+	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}

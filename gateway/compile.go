@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"cmp"
+	"crypto/tls"
+	"fmt"
+	"github.com/forgeproof/forgeproof/csrf"
+	"github.com/forgeproof/forgeproof/mtls"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// compiled is a validated configuration turned into what the request path
+// needs. A Gateway swaps it atomically on reload; it is never modified
+// after compile returns.
+type compiled struct {
+	cfg           *Config
+	limits        Limits
+	routes        []*route // most specific first
+	listeners     []*listenerTLS
+	proxies       []netip.Prefix
+	forwarders    []*mtls.ForwardedIdentity
+	forwardFormat mtls.ForwardedFormat
+	transport     *http.Transport
+	tokens        *csrf.KeyRing // nil when no route uses tokens
+}
+
+// compile validates cfg and builds its runtime state, reading every file
+// it names. All problems are returned together as ConfigErrors.
+func compile(cfg *Config, log *slog.Logger) (*compiled, error) {
+	p := &problems{cfg: cfg}
+	c := &compiled{cfg: cfg, limits: cfg.Limits.withDefaults()}
+	p.limits(cfg.Limits)
+
+	if len(cfg.Listeners) == 0 {
+		p.add("listeners", "at least one listener is required")
+	}
+	seenAddr := map[string]string{}
+	for i, l := range cfg.Listeners {
+		key := fmt.Sprintf("listeners[%d]", i)
+		p.hostPort(key+".address", l.Address)
+		if prev, ok := seenAddr[l.Address]; ok && !strings.HasSuffix(l.Address, ":0") {
+			p.add(key+".address", "%q is also the address of %s", l.Address, prev)
+		}
+		seenAddr[l.Address] = key
+		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS))
+	}
+
+	c.proxies = p.prefixes("trusted-proxies", cfg.TrustedProxies)
+	for i, f := range cfg.TrustedForwarders {
+		c.forwarders = append(c.forwarders, p.forwarder(fmt.Sprintf("trusted-forwarders[%d]", i), f))
+	}
+
+	c.forwardFormat = mtls.ForwardedRFC9440
+	if cfg.IdentityForwarding != "" {
+		f, err := mtls.ParseForwardedFormat(cfg.IdentityForwarding)
+		if err != nil {
+			p.add("identity-forwarding", "unknown format %q: want rfc9440, xfcc or both", cfg.IdentityForwarding)
+		}
+		c.forwardFormat = f
+	}
+
+	if a := cfg.Admin.Address; a != "" && a != "off" {
+		p.hostPort("admin.address", a)
+		if !isLoopback(a) && !cfg.Admin.InsecureAllowNonLoopback {
+			p.add("admin.address", "%q is not a loopback address: metrics would be public; use 127.0.0.1 or set insecure-allow-non-loopback", a)
+		}
+	}
+	switch cfg.Log.Format {
+	case "", "json", "text":
+	default:
+		p.add("log.format", "unknown format %q: want json or text", cfg.Log.Format)
+	}
+	if _, err := ParseLevel(cfg.Log.Level); err != nil {
+		p.add("log.level", "%v", err)
+	}
+
+	if len(cfg.Routes) == 0 {
+		p.add("routes", "at least one route is required")
+	}
+	names := map[string]string{}
+	needTokens := false
+	for i, r := range cfg.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		rt := p.route(key, i, r, c)
+		if prev, ok := names[rt.name]; ok {
+			p.add(key+".name", "route name %q is also used by %s", rt.name, prev)
+		}
+		names[rt.name] = key
+		needTokens = needTokens || rt.usesTokens()
+		c.routes = append(c.routes, rt)
+	}
+	for i, a := range c.routes {
+		for _, b := range c.routes[:i] {
+			if a.host == b.host && a.prefix == b.prefix {
+				p.add(fmt.Sprintf("routes[%d]", a.index), "same host %q and path prefix %q as route %q: it would never match", a.host, a.prefix, b.name)
+			}
+		}
+	}
+	c.tokens = p.tokens(cfg.Tokens, needTokens, c.routes)
+	if len(p.errs) > 0 {
+		return nil, p.errs
+	}
+
+	// Most specific first: a route with a host, then longer prefixes, then
+	// file order.
+	slices.SortStableFunc(c.routes, func(a, b *route) int {
+		if (a.host != "") != (b.host != "") {
+			if a.host != "" {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(len(b.prefix), len(a.prefix))
+	})
+	c.transport = newTransport(c.limits)
+	for _, rt := range c.routes {
+		rt.proxy = newProxy(rt, c, log)
+	}
+	return c, nil
+}
+
+// tlsVersion parses a ListenerTLS.MinVersion.
+func tlsVersion(s string) (uint16, bool) {
+	switch s {
+	case "", "1.3":
+		return tls.VersionTLS13, true
+	case "1.2":
+		return tls.VersionTLS12, true
+	}
+	return 0, false
+}

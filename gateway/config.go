@@ -1,0 +1,217 @@
+package gateway
+
+import "time"
+
+// Config is the whole gateway configuration: what LoadConfig reads from a
+// YAML file, or what a Go program builds directly. The zero values of the
+// optional fields mean the documented defaults (see Defaults and the
+// README); New validates the whole configuration before serving anything.
+type Config struct {
+	// Listeners accept client connections; at least one is required.
+	Listeners []Listener
+	// Routes map a host and path prefix to an upstream; at least one is
+	// required. The most specific route wins (see Route).
+	Routes []Route
+
+	// TrustedProxies are the addresses (CIDR prefixes or single IPs) of
+	// proxies in front of the gateway whose X-Forwarded-For,
+	// X-Forwarded-Proto, X-Forwarded-Host and Forwarded headers may be
+	// believed. From any other peer those headers are discarded.
+	TrustedProxies []string
+	// TrustedForwarders may vouch for a client certificate in a request
+	// header (for a TLS-terminating load balancer in front of the
+	// gateway). Empty means no forwarded identity is ever accepted.
+	TrustedForwarders []Forwarder
+
+	// Tokens configures CSRF tokens, used by routes whose CSRF mode needs
+	// them.
+	Tokens Tokens
+
+	// IdentityForwarding is how the verified client identity reaches the
+	// upstream: "rfc9440" (Client-Cert and Client-Cert-Chain, the
+	// default), "xfcc" (Envoy's X-Forwarded-Client-Cert) or "both".
+	IdentityForwarding string
+
+	Admin  Admin
+	Log    Log
+	Limits Limits
+
+	// file and lines locate keys in the file LoadConfig read, for errors.
+	file  string
+	lines map[string]int
+}
+
+// Listener is one address the gateway accepts TLS connections on.
+type Listener struct {
+	// Address is host:port; ":0" and "127.0.0.1:0" pick a free port
+	// (see Gateway.Addrs).
+	Address string
+	TLS     ListenerTLS
+}
+
+// ListenerTLS is a listener's TLS configuration. Files are PEM; they are
+// read again on every reload.
+type ListenerTLS struct {
+	CertFile string
+	KeyFile  string
+	// ClientCAFiles are the CA bundles client certificates must chain to.
+	ClientCAFiles []string
+	// ClientAuth is "require" (every connection presents a valid
+	// certificate; for service-only listeners) or "verify-if-given" (a
+	// certificate is asked for and verified when sent; for hosts that also
+	// serve browsers and CORS preflights). Default "require".
+	ClientAuth string
+	// CRLFiles are certificate revocation lists (PEM or DER) of the client
+	// CAs; a revoked client certificate is refused at the handshake.
+	CRLFiles []string
+	// MinVersion is "1.2" or "1.3" (default).
+	MinVersion string
+}
+
+// Route sends requests for a host and path prefix to an upstream.
+//
+// A route with a Host matches only that host (case-insensitive, port
+// ignored); a route without one matches any host. Among matching routes
+// the one with a Host wins, then the longest PathPrefix, then the first.
+type Route struct {
+	// Name labels the route in logs and metrics; default "routes[N]".
+	Name string
+	Host string
+	// PathPrefix is matched against the cleaned request path at segment
+	// boundaries: "/api" matches "/api" and "/api/x", not "/apix".
+	// Default "/".
+	PathPrefix string
+	// Upstream is the http or https URL requests are forwarded to; its
+	// path is prepended to the request path.
+	Upstream string
+
+	Allow Allow
+	// Browsers says whether browsers may use the route. When false, a
+	// request carrying browser-only Fetch Metadata headers
+	// (Sec-Fetch-Site, Sec-Fetch-Mode) is refused with reason
+	// "browser-not-allowed". Default true (nil).
+	Browsers *bool
+	CSRF     RouteCSRF
+}
+
+// Allow lists who may call a route. A request is allowed when its verified
+// client identity matches any entry; deny by default.
+type Allow struct {
+	// AnyVerified allows every client certificate that verified against
+	// the listener's CAs.
+	AnyVerified bool
+	// Unauthenticated allows requests without a client certificate (a
+	// public page on a verify-if-given listener). CSRF checks still apply.
+	Unauthenticated bool
+	// SPIFFEIDs are SPIFFE IDs, exact or with "*" matching one path
+	// segment: "spiffe://prod.example/ns/*/sa/web".
+	SPIFFEIDs []string
+	// TrustDomains allow every SPIFFE ID in these trust domains.
+	TrustDomains []string
+	// DNSNames match a DNS SAN, exactly or with a leading "*." matching
+	// one label.
+	DNSNames            []string
+	CommonNames         []string
+	OrganizationalUnits []string
+	// SPKIPins are hex SHA-256 digests of the certificate's public key
+	// (SubjectPublicKeyInfo).
+	SPKIPins []string
+}
+
+// RouteCSRF is the cross-site request forgery guard of a route.
+type RouteCSRF struct {
+	// Mode is "origin-only" (default: Fetch Metadata and Origin checks),
+	// "token" (origin checks plus a valid token on every unsafe request),
+	// "token-when-no-browser-headers" (a token only when a request has
+	// neither Sec-Fetch-Site nor Origin) or "insecure-off" (no CSRF
+	// protection at all).
+	Mode string
+	// ReportOnly computes and reports decisions but lets refused requests
+	// through: for rolling out.
+	ReportOnly bool
+	// TrustedOrigins may send unsafe cross-origin requests: exact origins
+	// ("https://admin.example.com") or one-label wildcards
+	// ("https://*.example.com"); the scheme is required.
+	TrustedOrigins []string
+	// AllowSameSite lets Sec-Fetch-Site: same-site requests through
+	// (other subdomains and ports of the same site).
+	AllowSameSite bool
+	// SPA sets the XSRF-TOKEN cookie on responses to safe requests and
+	// accepts its value back in the X-XSRF-TOKEN header (token modes).
+	SPA bool
+}
+
+// Forwarder is a proxy in front of the gateway that may pass a verified
+// client certificate in a header. A request is believed only when its
+// connection comes from the forwarder (see Addresses and SPIFFEIDs); any
+// other copy of the header is deleted.
+type Forwarder struct {
+	// Addresses are CIDR prefixes or single IPs of the forwarder (the TCP
+	// peer, never a header).
+	Addresses []string
+	// SPIFFEIDs, if set, must match the SPIFFE ID of the certificate the
+	// forwarder itself presents on its connection. Both Addresses and
+	// SPIFFEIDs is the strictest setting; at least one is required.
+	SPIFFEIDs []string
+	// Header is the format the forwarder uses: "rfc9440", "xfcc" or
+	// "both" (then both must name the same certificate).
+	Header string
+}
+
+// Tokens configures the CSRF token key ring and what tokens are bound to.
+type Tokens struct {
+	// KeyFile holds the key ring (see the csrf package for its format). It
+	// is required when a route's CSRF mode uses tokens, and must not be
+	// readable by group or others.
+	KeyFile string
+	// SessionCookie names the application's session cookie: when a request
+	// carries it, tokens are bound to its value; else to the client
+	// certificate's public key; else to a random pre-session cookie.
+	SessionCookie string
+}
+
+// Admin is the listener for /healthz, /readyz and /metrics.
+type Admin struct {
+	// Address is host:port; default "127.0.0.1:9090"; "off" disables the
+	// admin listener. It must be a loopback address unless
+	// InsecureAllowNonLoopback is set.
+	Address                  string
+	InsecureAllowNonLoopback bool
+}
+
+// Log configures the binary's logs; the gateway package itself logs only
+// to the *slog.Logger given in Options.
+type Log struct {
+	// Format is "json" (default) or "text".
+	Format string
+	// Level is "debug", "info" (default), "warn" or "error".
+	Level string
+}
+
+// Limits bound what clients and upstreams may cost. Zero means the
+// default given for each field.
+type Limits struct {
+	ReadHeaderTimeout time.Duration // default 10s
+	// ReadTimeout bounds reading a whole request, body included; 0 means
+	// none (long uploads), the default.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response; 0 means none (streaming),
+	// the default.
+	WriteTimeout   time.Duration
+	IdleTimeout    time.Duration // default 120s
+	MaxHeaderBytes int           // default 65536
+	// MaxBodyBytes bounds a request body; 0 means no limit (the default).
+	MaxBodyBytes int64
+
+	UpstreamDialTimeout           time.Duration // default 5s
+	UpstreamTLSHandshakeTimeout   time.Duration // default 5s
+	UpstreamResponseHeaderTimeout time.Duration // default 30s
+	UpstreamIdleConnTimeout       time.Duration // default 90s
+	// UpstreamMaxIdleConnsPerHost is the keep-alive pool per upstream;
+	// default 64.
+	UpstreamMaxIdleConnsPerHost int
+
+	// ShutdownGrace is how long in-flight requests may take to finish
+	// after SIGTERM (or when the context given to Serve ends); default 30s.
+	ShutdownGrace time.Duration
+}

@@ -1,0 +1,80 @@
+// Package gateway is the reverse proxy behind "forgeproof serve": it
+// terminates mutual TLS, authorizes the client certificate's identity per
+// route, refuses forged browser requests, and forwards the verified
+// identity to an upstream written in any language.
+//
+// # Running it from Go
+//
+// The same gateway the binary runs can run inside a program (the demo and
+// the tests do):
+//
+//	cfg, err := gateway.LoadConfig("forgeproof.yaml") // or build a gateway.Config
+//	if err != nil {
+//		return err // a ConfigErrors: every problem with file:line: key
+//	}
+//	g, err := gateway.New(cfg, gateway.Options{Logger: logger})
+//	if err != nil {
+//		return err
+//	}
+//	if err := g.Listen(); err != nil { // binds; ":0" picks a free port
+//		return err
+//	}
+//	fmt.Println("serving on", g.Addrs()[0], "admin on", g.AdminAddr())
+//	return g.Serve(ctx) // until ctx ends, then a graceful drain
+//
+// Gateway.Reload swaps in a new configuration (certificates, CAs, CRLs and
+// the token key ring are read again); a configuration with any problem is
+// refused and the old one keeps serving. Gateway.Shutdown drains.
+//
+// # What happens to a request
+//
+//  1. The TLS handshake verifies the client certificate, if one is sent,
+//     against the listener's CAs and CRLs.
+//  2. The route is chosen by host and path prefix; paths with "." or ".."
+//     segments are refused (path-invalid), unknown ones get 404 (no-route).
+//  3. The identity comes from the connection's certificate, or from a
+//     trusted forwarder's header (Config.TrustedForwarders). It must be on
+//     the route's allow list, else 403 with the mtls reason code
+//     (identity-missing, spiffe-id-denied, …).
+//  4. A route that does not serve browsers refuses requests carrying
+//     Fetch Metadata headers (browser-not-allowed).
+//  5. The route's CSRF guard (package csrf) checks unsafe requests:
+//     Sec-Fetch-Site, Origin, Referer and, in token modes, a token.
+//     Refusals are 403 with the csrf reason code (cross-site,
+//     origin-mismatch, token-missing, …), or only counted and logged in
+//     report-only mode.
+//  6. The request goes to the upstream through httputil.ReverseProxy
+//     (Rewrite, never Director). Every client-sent identity header is
+//     deleted under every spelling (mtls.StripForwardedHeaders) along
+//     with every Forgeproof-* header; then the gateway sets the verified
+//     identity (RFC 9440 Client-Cert and Client-Cert-Chain, and/or Envoy
+//     X-Forwarded-Client-Cert, per Config.IdentityForwarding),
+//     Forgeproof-Client-Identity, and X-Forwarded-For/-Proto/-Host
+//     (believed from the client only when it is a trusted proxy). The
+//     upstream sees the client's Host header.
+//  7. Upstream failures become 502 (upstream-unavailable) or 504
+//     (upstream-timeout) problem responses without internal details.
+//
+// Every refusal is an RFC 9457 problem document when the client accepts
+// JSON, plain text otherwise, and always carries its reason code.
+//
+// # Tokens for upstreams
+//
+// On routes whose CSRF mode uses tokens, the gateway sends the upstream a
+// fresh masked token for this request in the Forgeproof-Csrf-Token header;
+// the upstream embeds it in its forms as the csrf_token field (or hands it
+// to scripts for the X-CSRF-Token header). Tokens are bound to the
+// application's session cookie (Tokens.SessionCookie) when the request
+// carries it, else to the client certificate's public key, else to a
+// pre-session cookie the csrf package sets.
+//
+// # Observability
+//
+// The admin listener (loopback by default) serves /healthz, /readyz (503
+// while draining) and Prometheus /metrics from a private registry:
+// requests by route and status, CSRF refusals by reason, authorization
+// denials by reason, TLS handshake failures by reason, certificate expiry
+// and reloads by outcome. Options.Logger receives one access-log line per
+// request with the identity and the decision. The package logs nothing
+// else and nowhere else.
+package gateway

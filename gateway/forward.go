@@ -1,0 +1,59 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/forgeproof/forgeproof/mtls"
+)
+
+// compileForwarder turns a Forwarder into the mtls rule that decides when
+// a request's identity header may be believed.
+func (p *problems) forwarder(key string, f Forwarder) *mtls.ForwardedIdentity {
+	fw := &mtls.ForwardedIdentity{}
+	if len(f.Addresses) == 0 && len(f.SPIFFEIDs) == 0 {
+		p.add(key, "names no forwarder: set addresses, spiffe-ids or both")
+	}
+	if len(f.Addresses) > 0 {
+		peers, err := mtls.ParseTrustedPeers(f.Addresses...)
+		if err != nil {
+			p.add(key+".addresses", "%v", err)
+		}
+		fw.TrustedPeers = peers
+	}
+	if len(f.SPIFFEIDs) > 0 {
+		az, err := mtls.AuthorizeSPIFFEID(f.SPIFFEIDs...)
+		if err != nil {
+			p.add(key+".spiffe-ids", "%v", err)
+		}
+		fw.TrustForwarder = az
+	}
+	switch f.Header {
+	case "":
+		p.add(key+".header", "is required: rfc9440, xfcc or both")
+	default:
+		format, err := mtls.ParseForwardedFormat(f.Header)
+		if err != nil {
+			p.add(key+".header", "unknown format %q: want rfc9440, xfcc or both", f.Header)
+		}
+		fw.Formats = format
+	}
+	return fw
+}
+
+// forwardedIdentity returns the identity a trusted forwarder vouches for,
+// whether the request came from one, and the refusal reason when the
+// forwarder sent a malformed header (fail closed: a trusted forwarder that
+// sends garbage is misconfigured or compromised).
+func (c *compiled) forwardedIdentity(r *http.Request) (id mtls.Identity, ok, trusted bool, reason string) {
+	for _, fw := range c.forwarders {
+		if !fw.Trusted(r) {
+			continue
+		}
+		id, ok, err := fw.Identity(r)
+		if err != nil {
+			return mtls.Identity{}, false, true, mtls.ReasonForwardedIdentityInvalid
+		}
+		return id, ok, true, ""
+	}
+	return mtls.Identity{}, false, false, ""
+}

@@ -1,0 +1,315 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options are the parts of a Gateway that are not configuration.
+type Options struct {
+	// Logger receives the access log (one line per request at Info),
+	// handshake failures and upstream errors (Warn) and reload outcomes.
+	// If nil, nothing is logged.
+	Logger *slog.Logger
+	// ErrorLog is the http.Server error log (malformed requests and the
+	// like). If nil, it is Logger's handler at Warn.
+	ErrorLog *slog.Logger
+}
+
+// A Gateway is a running (or ready to run) forgeproof gateway. Its
+// methods are safe for concurrent use.
+type Gateway struct {
+	log     *slog.Logger
+	errLog  *slog.Logger
+	metrics *metrics
+	state   atomic.Pointer[compiled]
+	handler http.Handler
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	servers   []*http.Server
+	adminLn   net.Listener
+	admin     *http.Server
+	ready     atomic.Bool
+	serveErr  chan error
+	shutdown  bool
+	// reloadMu serialises reloads, so two SIGHUPs cannot interleave.
+	reloadMu sync.Mutex
+}
+
+// New validates cfg, loads the files it names and returns a Gateway ready
+// to Listen. The error is a ConfigErrors listing every problem.
+func New(cfg *Config, opts Options) (*Gateway, error) {
+	g := &Gateway{log: opts.Logger, errLog: opts.ErrorLog}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.errLog == nil {
+		g.errLog = g.log
+	}
+	c, err := compile(cfg, g.log)
+	if err != nil {
+		return nil, err
+	}
+	g.metrics = newMetrics()
+	g.state.Store(c)
+	g.metrics.observeCertificates(c)
+	g.handler = http.HandlerFunc(g.serveHTTP)
+	return g, nil
+}
+
+// Handler returns the gateway's request handler: routing, authorization,
+// CSRF checks and proxying. Listen and Serve use it; it is exported for
+// embedding the gateway behind a listener of one's own (the request must
+// then carry the TLS state of a verified connection in r.TLS).
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Listen binds every listener and the admin listener. Addresses ending in
+// ":0" get a free port: see Addrs and AdminAddr. Listen does not serve;
+// call Serve.
+func (g *Gateway) Listen() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.listeners != nil {
+		return errors.New("gateway: already listening")
+	}
+	if g.shutdown {
+		return errors.New("gateway: shut down")
+	}
+	c := g.state.Load()
+	var lns []net.Listener
+	closeAll := func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
+	for i, l := range c.cfg.Listeners {
+		ln, err := net.Listen("tcp", l.Address)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("gateway: listeners[%d]: %w", i, err)
+		}
+		lns = append(lns, ln)
+	}
+	if a := c.cfg.Admin.Address; a != "off" {
+		if a == "" {
+			a = DefaultAdminAddress
+		}
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("gateway: admin: %w", err)
+		}
+		g.adminLn = ln
+	}
+	g.listeners = lns
+	for i := range lns {
+		g.servers = append(g.servers, g.newServer(i, c.limits))
+	}
+	if g.adminLn != nil {
+		g.admin = &http.Server{
+			Handler:           g.adminHandler(),
+			ReadHeaderTimeout: 5 * time.Second,
+			IdleTimeout:       time.Minute,
+			ErrorLog:          slog.NewLogLogger(g.errLog.Handler(), slog.LevelWarn),
+		}
+	}
+	return nil
+}
+
+// newServer builds the http.Server of listener i. Its TLS configuration
+// is looked up per handshake, so a reload applies to new connections at
+// once and leaves open ones alone.
+func (g *Gateway) newServer(i int, l Limits) *http.Server {
+	return &http.Server{
+		Handler:           g.handler,
+		ReadHeaderTimeout: l.ReadHeaderTimeout,
+		ReadTimeout:       l.ReadTimeout,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(g.errLog.Handler(), slog.LevelWarn),
+		TLSConfig: &tls.Config{
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				return g.state.Load().listeners[i].config, nil
+			},
+		},
+	}
+}
+
+// Addrs returns the bound address of each listener, in config order, or
+// nil before Listen.
+func (g *Gateway) Addrs() []net.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []net.Addr
+	for _, ln := range g.listeners {
+		out = append(out, ln.Addr())
+	}
+	return out
+}
+
+// AdminAddr returns the bound address of the admin listener, or nil
+// before Listen or when it is off.
+func (g *Gateway) AdminAddr() net.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.adminLn == nil {
+		return nil
+	}
+	return g.adminLn.Addr()
+}
+
+// Serve listens (unless Listen was called) and serves until ctx ends, then
+// shuts down gracefully: it stops accepting connections and waits for
+// in-flight requests up to limits.shutdown-grace before closing the rest.
+// It returns nil after a clean drain, the error of a listener that failed,
+// or context.DeadlineExceeded when the grace period ran out.
+func (g *Gateway) Serve(ctx context.Context) error {
+	g.mu.Lock()
+	listening := g.listeners != nil
+	g.mu.Unlock()
+	if !listening {
+		if err := g.Listen(); err != nil {
+			return err
+		}
+	}
+	g.mu.Lock()
+	if g.serveErr != nil {
+		g.mu.Unlock()
+		return errors.New("gateway: already serving")
+	}
+	errc := make(chan error, len(g.servers)+1)
+	g.serveErr = errc
+	for i, srv := range g.servers {
+		ln := tls.NewListener(g.listeners[i], srv.TLSConfig)
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	if g.admin != nil {
+		go func() { errc <- g.admin.Serve(g.adminLn) }()
+	}
+	g.mu.Unlock()
+	g.ready.Store(true)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil // someone called Shutdown
+		}
+	}
+	grace := g.state.Load().limits.ShutdownGrace
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if serr := g.Shutdown(sctx); err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Shutdown drains the gateway: /readyz turns 503 at once, listeners stop
+// accepting, idle connections close, and in-flight requests may finish
+// until ctx ends; then remaining connections are closed and ctx's error
+// is returned. The admin listener closes last.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.ready.Store(false)
+	g.mu.Lock()
+	g.shutdown = true
+	servers, admin := g.servers, g.admin
+	g.mu.Unlock()
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(servers))
+	for i, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Shutdown(ctx); err != nil {
+				srv.Close()
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	if admin != nil {
+		admin.Close()
+	}
+	g.mu.Lock()
+	if g.serveErr == nil {
+		// Listen was called but not Serve: the listeners are ours to close.
+		for _, ln := range g.listeners {
+			ln.Close()
+		}
+		if g.adminLn != nil {
+			g.adminLn.Close()
+		}
+	}
+	g.mu.Unlock()
+	g.state.Load().closeIdle()
+	return errors.Join(errs...)
+}
+
+// Reload validates cfg and, when it is sound, makes it the configuration
+// of every new request and TLS handshake; requests in flight finish with
+// the old one. Certificates, CAs, CRLs and the token key ring are read
+// again from their files. When cfg has any problem the old configuration
+// keeps serving and the error (ConfigErrors) says why. Listener and admin
+// addresses and the number of listeners cannot change without a restart.
+func (g *Gateway) Reload(cfg *Config) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	err := g.reload(cfg)
+	outcome := "success"
+	if err != nil {
+		outcome = "failure"
+		g.log.Error("reload refused, the previous configuration keeps serving", "error", err)
+	} else {
+		g.log.Info("reloaded")
+	}
+	g.metrics.reloads.WithLabelValues(outcome).Inc()
+	return err
+}
+
+func (g *Gateway) reload(cfg *Config) error {
+	old := g.state.Load()
+	if err := sameAddresses(old.cfg, cfg); err != nil {
+		return err
+	}
+	c, err := compile(cfg, g.log)
+	if err != nil {
+		return err
+	}
+	g.state.Store(c)
+	g.metrics.observeCertificates(c)
+	// Idle upstream connections of the old transport are closed after the
+	// swap; in-flight requests keep theirs until they finish.
+	old.closeIdle()
+	return nil
+}
+
+// sameAddresses refuses reloads that would need new sockets.
+func sameAddresses(old, cfg *Config) error {
+	p := &problems{cfg: cfg}
+	if len(cfg.Listeners) != len(old.Listeners) {
+		p.add("listeners", "the number of listeners changed from %d to %d: restart to apply", len(old.Listeners), len(cfg.Listeners))
+	} else {
+		for i := range cfg.Listeners {
+			if cfg.Listeners[i].Address != old.Listeners[i].Address {
+				p.add(fmt.Sprintf("listeners[%d].address", i), "changed from %q to %q: restart to apply", old.Listeners[i].Address, cfg.Listeners[i].Address)
+			}
+		}
+	}
+	if cfg.Admin != old.Admin {
+		p.add("admin", "changed: restart to apply")
+	}
+	return p.err()
+}

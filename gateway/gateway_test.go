@@ -1,0 +1,257 @@
+package gateway_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
+)
+
+func TestAuthorizationPerRoute(t *testing.T) {
+	w := newWorld(t)
+	gw := w.start(w.config())
+	stranger := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/stranger")
+
+	tests := []struct {
+		name       string
+		cert       *pki.Cert
+		path       string
+		wantStatus int
+		wantReason string
+	}{
+		{"service client on its route", w.web, "/api/items", 200, ""},
+		{"same client on a route it may not call", w.web, "/admin/users", 403, "spiffe-id-denied"},
+		{"admin client on the admin route", w.admin, "/admin/users", 200, ""},
+		{"unlisted identity", stranger, "/api/items", 403, "spiffe-id-denied"},
+		{"no certificate on a route that needs one", nil, "/api/items", 403, "identity-missing"},
+		{"no certificate on a public route", nil, "/public/page", 200, ""},
+		{"prefix matches whole segments only", w.admin, "/adminx", 404, "no-route"},
+		{"dot segments are refused", w.web, "/api/../admin/users", 400, "path-invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := w.upstream.count()
+			status, body := do(t, gw.client(tt.cert), "GET", gw.base+tt.path, http.Header{"Accept": {"application/json"}}, "")
+			if status != tt.wantStatus {
+				t.Fatalf("got status %d, want %d (body %s)", status, tt.wantStatus, body)
+			}
+			reached := w.upstream.count() > before
+			if reached != (tt.wantStatus == 200) {
+				t.Errorf("upstream reached: got %v, want %v", reached, tt.wantStatus == 200)
+			}
+			if tt.wantReason != "" && !strings.Contains(body, `"reason":"`+tt.wantReason+`"`) {
+				t.Errorf("got body %s, want reason %q", body, tt.wantReason)
+			}
+		})
+	}
+}
+
+func TestUnknownCARefusedAtHandshake(t *testing.T) {
+	w := newWorld(t)
+	gw := w.start(w.config())
+	other := pkitest.CA(t)
+	tests := []struct {
+		name    string
+		cert    *pki.Cert
+		wantErr bool
+	}{
+		{"certificate from the trusted CA", w.web, false},
+		{"certificate from another CA", pkitest.SPIFFE(t, other, "spiffe://test.example/web"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := gw.client(tt.cert).Get(gw.base + "/api/x")
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want error %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestForgedCrossSiteRequest(t *testing.T) {
+	w := newWorld(t)
+	gw := w.start(w.config())
+	c := gw.client(w.web)
+	own := gw.base
+
+	tests := []struct {
+		name       string
+		path       string
+		header     http.Header
+		wantStatus int
+		wantReason string
+	}{
+		{"forged cross-site form POST", "/api/transfer",
+			http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"http://127.0.0.2:8000"}, "Content-Type": {"application/x-www-form-urlencoded"}},
+			403, "cross-site"},
+		{"its same-origin twin", "/api/transfer",
+			http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {own}, "Content-Type": {"application/x-www-form-urlencoded"}},
+			200, ""},
+		{"same-site sibling refused by default", "/api/transfer",
+			http.Header{"Sec-Fetch-Site": {"same-site"}, "Origin": {"https://localhost:1"}},
+			403, "same-site"},
+		{"old browser with a foreign Origin", "/api/transfer",
+			http.Header{"Origin": {"https://evil.example"}},
+			403, "origin-mismatch"},
+		{"old browser with its own Origin", "/api/transfer",
+			http.Header{"Origin": {own}},
+			200, ""},
+		{"programmatic client without browser headers", "/api/transfer", nil, 200, ""},
+		{"negative control: the same forgery passes with CSRF off", "/nocsrf/transfer",
+			http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"http://127.0.0.2:8000"}},
+			200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := w.upstream.count()
+			h := http.Header{"Accept": {"application/problem+json"}}
+			for k, v := range tt.header {
+				h[k] = v
+			}
+			status, body := do(t, c, "POST", gw.base+tt.path, h, "amount=1000&to=mallory")
+			if status != tt.wantStatus {
+				t.Fatalf("got status %d, want %d (body %s)", status, tt.wantStatus, body)
+			}
+			if reached := w.upstream.count() > before; reached != (tt.wantStatus == 200) {
+				t.Errorf("upstream reached: got %v, want %v", reached, tt.wantStatus == 200)
+			}
+			if tt.wantReason != "" && !strings.Contains(body, `"reason":"`+tt.wantReason+`"`) {
+				t.Errorf("got body %s, want reason %q", body, tt.wantReason)
+			}
+		})
+	}
+}
+
+func TestReportOnlyLetsForgeryThroughAndCountsIt(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.Routes[0].CSRF.ReportOnly = true
+	gw := w.start(cfg)
+	h := http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}}
+	if status, body := do(t, gw.client(w.web), "POST", gw.base+"/api/x", h, ""); status != 200 {
+		t.Fatalf("got status %d, want 200 in report-only mode (body %s)", status, body)
+	}
+	_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
+	want := `forgeproof_gateway_csrf_refusals_total{mode="report-only",reason="cross-site",route="api"} 1`
+	if !strings.Contains(metrics, want) {
+		t.Errorf("metrics lack %s", want)
+	}
+}
+
+func TestBrowsersRefusedOnServiceOnlyRoute(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config()
+	no := false
+	cfg.Routes[0].Browsers = &no
+	gw := w.start(cfg)
+	c := gw.client(w.web)
+	tests := []struct {
+		name       string
+		header     http.Header
+		wantStatus int
+	}{
+		{"browser navigation", http.Header{"Sec-Fetch-Site": {"none"}, "Sec-Fetch-Mode": {"navigate"}}, 403},
+		{"programmatic client", nil, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if status, body := do(t, c, "GET", gw.base+"/api/x", tt.header, ""); status != tt.wantStatus {
+				t.Fatalf("got status %d, want %d (body %s)", status, tt.wantStatus, body)
+			}
+		})
+	}
+}
+
+// spoofHeaders are identity headers a client might forge, under the
+// spellings a backend might read as the real thing.
+var spoofHeaders = []string{
+	"Client-Cert", "Client-Cert-Chain", "client_cert", "CLIENT_CERT_CHAIN",
+	"X-Forwarded-Client-Cert", "X_Forwarded_Client_Cert", "x_forwarded_client_cert",
+	"X-Ssl-Client-Cert", "X_SSL_CLIENT_CERT", "X-Client-Cert", "X-Forwarded-Tls-Client-Cert",
+	"Forgeproof-Client-Identity", "Forgeproof_Client_Identity", "Forgeproof-Csrf-Token", "forgeproof_csrf_token",
+}
+
+const spoofValue = "spoofed-by-client"
+
+func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
+	w := newWorld(t)
+	gw := w.start(w.config())
+	tests := []struct {
+		name string
+		cert *pki.Cert
+		path string
+	}{
+		{"client with a certificate", w.web, "/api/x"},
+		{"client without a certificate", nil, "/public/x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, name := range spoofHeaders {
+				h[name] = []string{spoofValue}
+			}
+			status, body := do(t, gw.client(tt.cert), "GET", gw.base+tt.path, h, "")
+			if status != 200 {
+				t.Fatalf("got status %d, want 200 (body %s)", status, body)
+			}
+			seen := mustJSON(t, body)
+			for name, values := range seen.Header {
+				for _, v := range values {
+					if strings.Contains(v, spoofValue) {
+						t.Errorf("upstream got %s: %q", name, v)
+					}
+				}
+			}
+			got := strings.Join(seen.Header["Client-Cert"], ",")
+			if tt.cert == nil {
+				if got != "" {
+					t.Errorf("got Client-Cert %q, want none", got)
+				}
+				return
+			}
+			if want := mtls.FormatClientCert(tt.cert.Cert); got != want {
+				t.Errorf("got Client-Cert %q, want the gateway's %q", got, want)
+			}
+			if got, want := strings.Join(seen.Header["Forgeproof-Client-Identity"], ","), "spiffe://test.example/web"; got != want {
+				t.Errorf("got Forgeproof-Client-Identity %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestSpoofNegativeControl shows the spoofing test can fail: a bare
+// reverse proxy passes the forged headers through.
+func TestSpoofNegativeControl(t *testing.T) {
+	w := newWorld(t)
+	status, body := do(t, http.DefaultClient, "GET", w.upstream.URL+"/x", http.Header{"X_Forwarded_Client_Cert": {spoofValue}}, "")
+	if status != 200 || !strings.Contains(body, spoofValue) {
+		t.Fatalf("without the gateway the spoofed header should arrive: got %d %s", status, body)
+	}
+}
+
+func TestForwardingHeaders(t *testing.T) {
+	w := newWorld(t)
+	gw := w.start(w.config())
+	h := http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Host": {"evil.example"}, "Forwarded": {"for=203.0.113.9;proto=http"}}
+	status, body := do(t, gw.client(w.web), "GET", gw.base+"/api/x", h, "")
+	if status != 200 {
+		t.Fatalf("got status %d", status)
+	}
+	seen := mustJSON(t, body)
+	tests := []struct {
+		header, want string
+	}{
+		{"X-Forwarded-For", "127.0.0.1"},
+		{"X-Forwarded-Proto", "https"},
+		{"X-Forwarded-Host", strings.TrimPrefix(gw.base, "https://")},
+		{"Forwarded", ""},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(seen.Header[tt.header], ","); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.header, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/forgeproof/forgeproof/internal/problem"
+	"github.com/forgeproof/forgeproof/mtls"
+)
+
+// Decisions recorded in the access log.
+const (
+	decisionAllow      = "allow"
+	decisionDeny       = "deny"
+	decisionReportOnly = "report-only" // refused by CSRF, let through by report-only
+)
+
+// exchange is what the gateway learns about one request; the access log
+// and the metrics are written from it.
+type exchange struct {
+	route       *route
+	identity    mtls.Identity
+	hasIdentity bool
+	decision    string
+	reason      string
+	csrfToken   string // masked token for the upstream, token modes only
+}
+
+type exchangeKey struct{}
+
+func exchangeFrom(ctx context.Context) *exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return x
+}
+
+func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	c := g.state.Load()
+	rec := &recorder{ResponseWriter: w}
+	x := &exchange{decision: decisionAllow}
+	defer func() { g.finish(r, rec, x, start) }()
+
+	if hasDotSegments(r.URL.Path) {
+		g.refuse(rec, r, x, http.StatusBadRequest, ReasonPathInvalid, "invalid path", "the path has . or .. segments")
+		return
+	}
+	rt := c.findRoute(r)
+	if rt == nil {
+		g.refuse(rec, r, x, http.StatusNotFound, ReasonNoRoute, "no route", "no route serves this host and path")
+		return
+	}
+	x.route = rt
+
+	id, ok, status, reason := c.identify(r)
+	if reason != "" {
+		g.refuse(rec, r, x, status, reason, "forwarded identity refused", "")
+		return
+	}
+	x.identity, x.hasIdentity = id, ok
+	if reason := rt.authorizeRequest(id, ok); reason != "" {
+		g.metrics.authzDenials.WithLabelValues(rt.name, reason).Inc()
+		g.refuse(rec, r, x, http.StatusForbidden, reason, "client identity refused", "")
+		return
+	}
+	if !rt.browsers && isBrowser(r) {
+		g.refuse(rec, r, x, http.StatusForbidden, ReasonBrowserNotAllowed, "browsers are not served here", "this route serves programmatic clients only")
+		return
+	}
+	if ok {
+		r = r.WithContext(mtls.ContextWithIdentity(r.Context(), id))
+	}
+	if rt.guard != nil {
+		if reason := rt.guard.check(r); reason != "" {
+			mode := "enforced"
+			if rt.reportOnly {
+				mode = "report-only"
+			}
+			g.metrics.csrfRefusals.WithLabelValues(rt.name, reason, mode).Inc()
+			if !rt.reportOnly {
+				g.refuse(rec, r, x, http.StatusForbidden, reason, "cross-site request refused", "")
+				return
+			}
+			x.decision, x.reason = decisionReportOnly, reason
+		}
+	}
+	if max := c.limits.MaxBodyBytes; max > 0 && r.Body != nil {
+		r.Body = http.MaxBytesReader(rec, r.Body, max)
+	}
+	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
+	rt.proxy.ServeHTTP(rec, r)
+}
+
+// refuse writes a problem response and records the decision.
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, x *exchange, status int, reason, title, detail string) {
+	x.decision, x.reason = decisionDeny, reason
+	problem.Write(w, r, problem.Details{Status: status, Reason: reason, Title: title, Detail: detail})
+}
+
+// authorizeRequest returns "" when the identity (if any) may call the
+// route, else the reason code.
+func (rt *route) authorizeRequest(id mtls.Identity, ok bool) string {
+	if rt.allowUnauthenticated {
+		return ""
+	}
+	if !ok {
+		return mtls.ReasonNoIdentity
+	}
+	return mtls.DenialReason(rt.authorize.Authorize(id))
+}
+
+// isBrowser reports whether the request carries Fetch Metadata headers,
+// which only browsers send (page scripts cannot set Sec- headers).
+func isBrowser(r *http.Request) bool {
+	return r.Header.Get("Sec-Fetch-Site") != "" || r.Header.Get("Sec-Fetch-Mode") != ""
+}
+
+// hasDotSegments reports whether a (decoded) path has "." or ".."
+// segments. Browsers resolve them before sending, so only hand-made
+// requests have them, and they could make the gateway's route and the
+// upstream's idea of the path differ.
+func hasDotSegments(p string) bool {
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// identify returns the verified client identity of the request: the
+// connection's certificate or, when the connection comes from a trusted
+// forwarder, the forwarder's header (never the forwarder's own
+// certificate). A non-empty
+// reason means the request must be refused with status.
+func (c *compiled) identify(r *http.Request) (id mtls.Identity, ok bool, status int, reason string) {
+	if id, ok, trusted, reason := c.forwardedIdentity(r); trusted {
+		if reason != "" {
+			return mtls.Identity{}, false, http.StatusBadRequest, reason
+		}
+		return id, ok, 0, ""
+	}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+		return mtls.NewIdentity(r.TLS.VerifiedChains[0][0], mtls.SourceConnection), true, 0, ""
+	}
+	return mtls.Identity{}, false, 0, ""
+}
+
+// recorder remembers the status and size of a response for the access
+// log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Flush keeps streaming responses streaming through the recorder.
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		if r.status == 0 {
+			r.status = http.StatusOK
+		}
+		f.Flush()
+	}
+}

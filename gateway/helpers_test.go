@@ -1,0 +1,222 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
+)
+
+// world is a PKI on disk, an upstream on loopback and clients, for one
+// test.
+type world struct {
+	t        testing.TB
+	dir      string
+	ca       *pki.CA
+	upstream *upstream
+	web      *pki.Cert // spiffe://test.example/web
+	admin    *pki.Cert // spiffe://test.example/admin
+}
+
+func newWorld(t testing.TB) *world {
+	t.Helper()
+	w := &world{t: t, dir: t.TempDir(), ca: pkitest.CA(t)}
+	srv := pkitest.ServerWith(t, w.ca, pki.ServerOptions{DNSNames: []string{"localhost"}})
+	w.write("ca.pem", pki.EncodeCertsPEM(w.ca.Cert))
+	if err := srv.Save(w.dir, "server.pem", "server-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	w.web = pkitest.SPIFFE(t, w.ca, "spiffe://test.example/web")
+	w.admin = pkitest.SPIFFE(t, w.ca, "spiffe://test.example/admin")
+	w.upstream = newUpstream(t)
+	return w
+}
+
+func (w *world) path(name string) string { return filepath.Join(w.dir, name) }
+
+func (w *world) write(name string, data []byte) string {
+	w.t.Helper()
+	p := w.path(name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+// config is a gateway config with one verify-if-given listener and these
+// routes: /api for web and admin, /admin for admin only, /public for
+// anyone, /forms (token mode), /nocsrf (CSRF off: the negative control).
+func (w *world) config() *gateway.Config {
+	up := w.upstream.URL
+	return &gateway.Config{
+		Listeners: []gateway.Listener{{
+			Address: "127.0.0.1:0",
+			TLS: gateway.ListenerTLS{
+				CertFile:      w.path("server.pem"),
+				KeyFile:       w.path("server-key.pem"),
+				ClientCAFiles: []string{w.path("ca.pem")},
+				ClientAuth:    "verify-if-given",
+			},
+		}},
+		Routes: []gateway.Route{
+			{Name: "api", PathPrefix: "/api", Upstream: up, Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://test.example/web", "spiffe://test.example/admin"}}},
+			{Name: "admin", PathPrefix: "/admin", Upstream: up, Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://test.example/admin"}}},
+			{Name: "public", PathPrefix: "/public", Upstream: up, Allow: gateway.Allow{Unauthenticated: true}},
+			{Name: "nocsrf", PathPrefix: "/nocsrf", Upstream: up, Allow: gateway.Allow{AnyVerified: true}, CSRF: gateway.RouteCSRF{Mode: "insecure-off"}},
+		},
+		Admin:  gateway.Admin{Address: "127.0.0.1:0"},
+		Limits: gateway.Limits{ShutdownGrace: 5 * time.Second},
+	}
+}
+
+// start runs a gateway for cfg until the test ends.
+func (w *world) start(cfg *gateway.Config) *running {
+	w.t.Helper()
+	g, err := gateway.New(cfg, gateway.Options{})
+	if err != nil {
+		w.t.Fatalf("New: %v", err)
+	}
+	if err := g.Listen(); err != nil {
+		w.t.Fatalf("Listen: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx) }()
+	w.t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	r := &running{g: g, w: w, base: "https://" + g.Addrs()[0].String()}
+	if a := g.AdminAddr(); a != nil {
+		r.admin = "http://" + a.String()
+	}
+	return r
+}
+
+type running struct {
+	g     *gateway.Gateway
+	w     *world
+	base  string
+	admin string
+}
+
+// client returns an HTTP client that trusts the test CA and presents
+// cert (none when nil), with keep-alive.
+func (r *running) client(cert *pki.Cert) *http.Client {
+	cfg := &tls.Config{RootCAs: r.w.ca.Pool(), ServerName: "localhost"}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{cert.TLSCertificate()}
+	}
+	tr := &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 64}
+	r.w.t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// do sends a request and returns the status and body.
+func do(t testing.TB, c *http.Client, method, url string, header http.Header, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// upstream is a plain-HTTP service on loopback that answers with the
+// request it received, as JSON, and remembers every request.
+type upstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []seenRequest
+}
+
+type seenRequest struct {
+	Method string              `json:"method"`
+	Path   string              `json:"path"`
+	Host   string              `json:"host"`
+	Header map[string][]string `json:"header"`
+}
+
+func newUpstream(t testing.TB) *upstream {
+	u := &upstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d := r.URL.Query().Get("sleep"); d != "" {
+			dur, _ := time.ParseDuration(d)
+			select {
+			case <-time.After(dur):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		io.Copy(io.Discard, r.Body)
+		s := seenRequest{Method: r.Method, Path: r.URL.Path, Host: r.Host, Header: r.Header}
+		u.mu.Lock()
+		u.seen = append(u.seen, s)
+		u.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(s)
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+// count returns how many requests reached the upstream.
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.seen)
+}
+
+func (u *upstream) last(t testing.TB) seenRequest {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.seen) == 0 {
+		t.Fatal("no request reached the upstream")
+	}
+	return u.seen[len(u.seen)-1]
+}
+
+// crl writes a CRL revoking serials to name.
+func (w *world) crl(name string, serials ...*big.Int) string {
+	w.t.Helper()
+	der, err := w.ca.Revoke(nil, serials...)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return w.write(name, pki.EncodeCRLPEM(der))
+}
+
+func mustJSON(t testing.TB, s string) seenRequest {
+	t.Helper()
+	var r seenRequest
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		t.Fatalf("upstream answer %q: %v", s, err)
+	}
+	return r
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,174 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/problem"
+	"github.com/forgeproof/forgeproof/mtls"
+)
+
+// HeaderClientIdentity carries a readable name of the verified client to
+// the upstream: its SPIFFE ID, else its subject, with bytes outside
+// printable ASCII percent-encoded. It is a convenience for logs; authorize
+// on Client-Cert or X-Forwarded-Client-Cert. Client-sent copies are
+// deleted, like every header whose name starts with "Forgeproof-".
+const HeaderClientIdentity = "Forgeproof-Client-Identity"
+
+// newTransport builds the upstream transport of a configuration.
+func newTransport(l Limits) *http.Transport {
+	d := &net.Dialer{Timeout: l.UpstreamDialTimeout}
+	return &http.Transport{
+		Proxy:                 nil, // never route upstream traffic through $HTTP_PROXY
+		DialContext:           d.DialContext,
+		TLSHandshakeTimeout:   l.UpstreamTLSHandshakeTimeout,
+		ResponseHeaderTimeout: l.UpstreamResponseHeaderTimeout,
+		IdleConnTimeout:       l.UpstreamIdleConnTimeout,
+		MaxIdleConnsPerHost:   l.UpstreamMaxIdleConnsPerHost,
+		ForceAttemptHTTP2:     true,
+	}
+}
+
+// closeIdle closes the idle upstream connections of a configuration that
+// is no longer current.
+func (c *compiled) closeIdle() { c.transport.CloseIdleConnections() }
+
+// newProxy builds the reverse proxy of a route.
+func newProxy(rt *route, c *compiled, log *slog.Logger) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Transport: c.transport,
+		Rewrite:   func(pr *httputil.ProxyRequest) { c.rewrite(pr, rt) },
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			upstreamError(w, r, err, rt, log)
+		},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// rewrite turns the client's request into the upstream's. ReverseProxy
+// has already removed hop-by-hop headers and every X-Forwarded-* and
+// Forwarded header from pr.Out.
+func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
+	pr.SetURL(rt.upstream)
+	// The upstream sees the Host the client asked for, so that it can
+	// build its own URLs and origin; its address is in the URL.
+	pr.Out.Host = pr.In.Host
+
+	// Forwarding headers are believed only from a trusted proxy; from
+	// anyone else they were dropped and are set afresh.
+	if inPrefixes(peerAddr(pr.In), c.proxies) {
+		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-For")
+		copyHeader(pr.Out.Header, pr.In.Header, "Forwarded")
+		pr.SetXForwarded()
+		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-Host")
+		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-Proto")
+	} else {
+		pr.SetXForwarded()
+	}
+
+	// Identity hygiene: no client-sent identity header reaches the
+	// upstream, under any spelling, and neither does any Forgeproof-*.
+	mtls.StripForwardedHeaders(pr.Out.Header)
+	stripOwnHeaders(pr.Out.Header)
+
+	x := exchangeFrom(pr.In.Context())
+	if x == nil {
+		return
+	}
+	if x.hasIdentity {
+		opts := mtls.ForwardOptions{Format: c.forwardFormat}
+		if pr.In.TLS != nil && x.identity.Source == mtls.SourceConnection && len(pr.In.TLS.PeerCertificates) > 1 {
+			opts.Chain = pr.In.TLS.PeerCertificates[1:]
+		}
+		if err := mtls.SetForwardedHeaders(pr.Out.Header, x.identity, opts); err != nil {
+			// The identity cannot be expressed in the configured format
+			// (a forwarded XFCC identity without its certificate): the
+			// upstream gets no identity header rather than a partial one.
+			mtls.StripForwardedHeaders(pr.Out.Header)
+		} else {
+			pr.Out.Header.Set(HeaderClientIdentity, printable(x.identity.String()))
+		}
+	}
+	if x.csrfToken != "" {
+		pr.Out.Header.Set(HeaderCSRFToken, x.csrfToken)
+	}
+}
+
+func copyHeader(dst, src http.Header, name string) {
+	if v := src.Values(name); len(v) > 0 {
+		dst[name] = append([]string(nil), v...)
+	}
+}
+
+// stripOwnHeaders deletes every header whose name, in any case and with
+// '_' for '-', starts with "forgeproof-": only the gateway sets those.
+func stripOwnHeaders(h http.Header) {
+	for name := range h {
+		if len(name) >= len("forgeproof-") && strings.EqualFold(strings.ReplaceAll(name[:len("forgeproof-")], "_", "-"), "forgeproof-") {
+			delete(h, name)
+		}
+	}
+}
+
+// printable percent-encodes '%' and every byte outside printable ASCII, so
+// that a certificate subject can travel in a header.
+func printable(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '%' {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// upstreamError answers a request the upstream failed: 504 on a timeout,
+// 413 when the body was too large, nothing when the client went away, 502
+// otherwise. The details go to the log, never to the client.
+func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route, log *slog.Logger) {
+	if x := exchangeFrom(r.Context()); x != nil {
+		x.decision = decisionDeny
+	}
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		writeProblem(w, r, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "request body too large")
+	case errors.Is(r.Context().Err(), context.Canceled):
+		// The client left; there is no one to answer.
+		if x := exchangeFrom(r.Context()); x != nil {
+			x.reason = "client-gone"
+		}
+	case isTimeout(err):
+		log.Warn("upstream timeout", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
+		writeProblem(w, r, http.StatusGatewayTimeout, ReasonUpstreamTimeout, "upstream timeout")
+	default:
+		log.Warn("upstream error", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
+		writeProblem(w, r, http.StatusBadGateway, ReasonUpstreamUnavailable, "upstream unavailable")
+	}
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, reason, title string) {
+	if x := exchangeFrom(r.Context()); x != nil {
+		x.decision, x.reason = decisionDeny, reason
+	}
+	problem.Write(w, r, problem.Details{Status: status, Reason: reason, Title: title})
+}

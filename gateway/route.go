@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/forgeproof/forgeproof/mtls"
+)
+
+// route is a compiled Route.
+type route struct {
+	index    int // position in the config, for errors
+	name     string
+	host     string // lower case, no port; "" matches any host
+	prefix   string // clean, no trailing slash except "/"
+	upstream *url.URL
+
+	allowUnauthenticated bool
+	authorize            mtls.Authorizer
+	browsers             bool
+
+	csrfMode   string
+	reportOnly bool
+	guard      *csrfGuard // nil when csrfMode is insecure-off
+
+	proxy *httputil.ReverseProxy
+}
+
+func (r *route) usesTokens() bool {
+	return r.csrfMode == CSRFToken || r.csrfMode == CSRFTokenWhenNoBrowserHeaders
+}
+
+func (p *problems) route(key string, index int, r Route, c *compiled) *route {
+	rt := &route{
+		index:                index,
+		name:                 r.Name,
+		host:                 p.routeHost(key+".host", r.Host),
+		prefix:               p.pathPrefix(key+".path-prefix", r.PathPrefix),
+		upstream:             p.upstreamURL(key+".upstream", r.Upstream),
+		allowUnauthenticated: r.Allow.Unauthenticated,
+		browsers:             r.Browsers == nil || *r.Browsers,
+		csrfMode:             r.CSRF.Mode,
+		reportOnly:           r.CSRF.ReportOnly,
+	}
+	if rt.name == "" {
+		rt.name = key
+	} else if strings.ContainsAny(rt.name, " \t\r\n\"") {
+		p.add(key+".name", "invalid name %q: must not contain spaces or quotes", r.Name)
+	}
+	rt.authorize = p.allow(key+".allow", r.Allow)
+	switch r.CSRF.Mode {
+	case "":
+		rt.csrfMode = CSRFOriginOnly
+	case CSRFOriginOnly, CSRFToken, CSRFTokenWhenNoBrowserHeaders, CSRFInsecureOff:
+	case "off", "none", "disabled":
+		p.add(key+".csrf.mode", "%q is not a mode: to turn CSRF protection off, write %q", r.CSRF.Mode, CSRFInsecureOff)
+	default:
+		p.add(key+".csrf.mode", "unknown mode %q: want %s, %s, %s or %s", r.CSRF.Mode,
+			CSRFOriginOnly, CSRFToken, CSRFTokenWhenNoBrowserHeaders, CSRFInsecureOff)
+	}
+	if r.CSRF.SPA && !rt.usesTokens() {
+		p.add(key+".csrf.spa", "needs a token mode (%s or %s), not %q", CSRFToken, CSRFTokenWhenNoBrowserHeaders, rt.csrfMode)
+	}
+	if rt.csrfMode != CSRFInsecureOff {
+		rt.guard = p.csrfGuard(key+".csrf", r.CSRF, rt, c)
+	}
+	return rt
+}
+
+// matches reports whether the route serves a request for host (lower
+// case, without port) and the cleaned path.
+func (r *route) matches(host, path string) bool {
+	if r.host != "" && r.host != host {
+		return false
+	}
+	if r.prefix == "/" {
+		return true
+	}
+	return strings.HasPrefix(path, r.prefix) && (len(path) == len(r.prefix) || path[len(r.prefix)] == '/')
+}
+
+// findRoute returns the most specific route for the request, or nil.
+func (c *compiled) findRoute(req *http.Request) *route {
+	host := requestHost(req)
+	p := cleanPath(req.URL.Path)
+	for _, r := range c.routes {
+		if r.matches(host, p) {
+			return r
+		}
+	}
+	return nil
+}
+
+// requestHost is the request's Host in lower case without port or
+// trailing dot.
+func requestHost(req *http.Request) string {
+	h := strings.ToLower(req.Host)
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
+		h = h[:i]
+	}
+	h = strings.TrimPrefix(strings.TrimSuffix(h, "]"), "[")
+	return strings.TrimSuffix(h, ".")
+}
+
+// cleanPath resolves dot segments and duplicate slashes so that a route's
+// prefix cannot be dodged ("/public/../admin"). The upstream still gets
+// the path as sent; a request whose path needs cleaning is matched on the
+// cleaned form.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	return path.Clean(p)
+}
+
+func (r *route) String() string { return fmt.Sprintf("route %q", r.name) }

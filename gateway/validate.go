@@ -1,0 +1,283 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+// Defaults of the optional settings.
+const (
+	DefaultAdminAddress                  = "127.0.0.1:9090"
+	DefaultReadHeaderTimeout             = 10 * time.Second
+	DefaultIdleTimeout                   = 120 * time.Second
+	DefaultMaxHeaderBytes                = 64 << 10
+	DefaultUpstreamDialTimeout           = 5 * time.Second
+	DefaultUpstreamTLSHandshakeTimeout   = 5 * time.Second
+	DefaultUpstreamResponseHeaderTimeout = 30 * time.Second
+	DefaultUpstreamIdleConnTimeout       = 90 * time.Second
+	DefaultUpstreamMaxIdleConnsPerHost   = 64
+	DefaultShutdownGrace                 = 30 * time.Second
+)
+
+// CSRF modes of a route.
+const (
+	CSRFOriginOnly                = "origin-only"
+	CSRFToken                     = "token"
+	CSRFTokenWhenNoBrowserHeaders = "token-when-no-browser-headers"
+	CSRFInsecureOff               = "insecure-off"
+)
+
+// Identity forwarding formats.
+const (
+	ForwardRFC9440 = "rfc9440"
+	ForwardXFCC    = "xfcc"
+	ForwardBoth    = "both"
+)
+
+// Validate checks the whole configuration, including that the files it
+// names can be read and parsed, and returns every problem as ConfigErrors,
+// or nil. It does not modify c.
+func (c *Config) Validate() error {
+	_, err := compile(c, slog.New(slog.DiscardHandler))
+	return err
+}
+
+// problems collects ConfigErrors and places them in the file.
+type problems struct {
+	cfg  *Config
+	errs ConfigErrors
+}
+
+func (p *problems) add(key, format string, a ...any) {
+	e := &ConfigError{File: p.cfg.file, Key: key, Msg: fmt.Sprintf(format, a...)}
+	// The line of the key, else of the nearest enclosing key that has one
+	// (a required key that is missing is reported at its parent).
+	for k := key; k != ""; k = parentKey(k) {
+		if line, ok := p.cfg.lines[k]; ok {
+			e.Line = line
+			break
+		}
+	}
+	p.errs = append(p.errs, e)
+}
+
+func parentKey(k string) string {
+	i := strings.LastIndexAny(k, ".[")
+	if i < 0 {
+		return ""
+	}
+	return k[:i]
+}
+
+func (p *problems) err() error {
+	if len(p.errs) == 0 {
+		return nil
+	}
+	return p.errs
+}
+
+// withDefaults returns a copy of the limits with zero fields defaulted.
+func (l Limits) withDefaults() Limits {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	set(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	set(&l.IdleTimeout, DefaultIdleTimeout)
+	set(&l.UpstreamDialTimeout, DefaultUpstreamDialTimeout)
+	set(&l.UpstreamTLSHandshakeTimeout, DefaultUpstreamTLSHandshakeTimeout)
+	set(&l.UpstreamResponseHeaderTimeout, DefaultUpstreamResponseHeaderTimeout)
+	set(&l.UpstreamIdleConnTimeout, DefaultUpstreamIdleConnTimeout)
+	set(&l.ShutdownGrace, DefaultShutdownGrace)
+	if l.MaxHeaderBytes == 0 {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if l.UpstreamMaxIdleConnsPerHost == 0 {
+		l.UpstreamMaxIdleConnsPerHost = DefaultUpstreamMaxIdleConnsPerHost
+	}
+	return l
+}
+
+func (p *problems) limits(l Limits) {
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"limits.read-header-timeout", l.ReadHeaderTimeout},
+		{"limits.read-timeout", l.ReadTimeout},
+		{"limits.write-timeout", l.WriteTimeout},
+		{"limits.idle-timeout", l.IdleTimeout},
+		{"limits.upstream-dial-timeout", l.UpstreamDialTimeout},
+		{"limits.upstream-tls-handshake-timeout", l.UpstreamTLSHandshakeTimeout},
+		{"limits.upstream-response-header-timeout", l.UpstreamResponseHeaderTimeout},
+		{"limits.upstream-idle-conn-timeout", l.UpstreamIdleConnTimeout},
+		{"limits.shutdown-grace", l.ShutdownGrace},
+	} {
+		if d.v < 0 {
+			p.add(d.key, "must not be negative")
+		}
+	}
+	if l.MaxHeaderBytes < 0 {
+		p.add("limits.max-header-bytes", "must not be negative")
+	}
+	if l.MaxHeaderBytes > 0 && l.MaxHeaderBytes < 4096 {
+		p.add("limits.max-header-bytes", "%d is too small: browsers send more; use at least 4096", l.MaxHeaderBytes)
+	}
+	if l.MaxBodyBytes < 0 {
+		p.add("limits.max-body-bytes", "must not be negative")
+	}
+	if l.UpstreamMaxIdleConnsPerHost < 0 {
+		p.add("limits.upstream-max-idle-conns-per-host", "must not be negative")
+	}
+}
+
+// hostPort checks a listen address.
+func (p *problems) hostPort(key, addr string) {
+	if addr == "" {
+		p.add(key, "is required (host:port, for example \":8443\")")
+		return
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		p.add(key, "invalid address %q: want host:port", addr)
+		return
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
+		p.add(key, "invalid port in %q", addr)
+	}
+	_ = host
+}
+
+// isLoopback reports whether a listen address only accepts local
+// connections. "localhost" counts; an empty host (all interfaces) does not.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// parsePrefixes parses CIDR prefixes or single IPs.
+func (p *problems) prefixes(key string, list []string) []netip.Prefix {
+	var out []netip.Prefix
+	for i, s := range list {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		if strings.Contains(s, "/") {
+			pfx, err := netip.ParsePrefix(s)
+			if err != nil {
+				p.add(k, "invalid CIDR prefix %q", s)
+				continue
+			}
+			if pfx != pfx.Masked() {
+				p.add(k, "invalid CIDR prefix %q: host bits are set (did you mean %q?)", s, pfx.Masked().String())
+				continue
+			}
+			if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
+				pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
+			}
+			out = append(out, pfx)
+			continue
+		}
+		ip, err := netip.ParseAddr(s)
+		if err != nil || ip.Zone() != "" {
+			p.add(k, "invalid IP address or CIDR prefix %q", s)
+			continue
+		}
+		ip = ip.Unmap()
+		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	return out
+}
+
+// upstreamURL checks a route's upstream.
+func (p *problems) upstreamURL(key, s string) *url.URL {
+	if s == "" {
+		p.add(key, "is required (for example \"http://127.0.0.1:8080\")")
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		p.add(key, "invalid URL %q", s)
+		return nil
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		p.add(key, "invalid upstream %q: scheme must be http or https", s)
+	case u.Host == "":
+		p.add(key, "invalid upstream %q: host is required", s)
+	case u.User != nil:
+		p.add(key, "invalid upstream %q: credentials in the URL are not supported", s)
+	case u.RawQuery != "" || u.Fragment != "":
+		p.add(key, "invalid upstream %q: a query or fragment is not supported", s)
+	default:
+		return u
+	}
+	return nil
+}
+
+// pathPrefix checks and normalises a route's path prefix: it must be a
+// clean absolute path; a trailing slash is dropped (matching is by
+// segments).
+func (p *problems) pathPrefix(key, s string) string {
+	if s == "" {
+		return "/"
+	}
+	if !strings.HasPrefix(s, "/") {
+		p.add(key, "invalid path prefix %q: must start with \"/\"", s)
+		return s
+	}
+	if clean := path.Clean(s); clean != strings.TrimSuffix(s, "/") && s != "/" {
+		p.add(key, "invalid path prefix %q: must be a clean path (did you mean %q?)", s, clean)
+		return s
+	}
+	if strings.ContainsAny(s, "?#%*") {
+		p.add(key, "invalid path prefix %q: must not contain ?, #, %% or *", s)
+		return s
+	}
+	if s != "/" {
+		s = strings.TrimSuffix(s, "/")
+	}
+	return s
+}
+
+// routeHost checks and normalises a route's host: a DNS name or IP
+// literal without a port, lower case.
+func (p *problems) routeHost(key, s string) string {
+	if s == "" {
+		return ""
+	}
+	h := strings.ToLower(s)
+	if strings.Contains(h, "://") || strings.ContainsAny(h, "/?#@ ") {
+		p.add(key, "invalid host %q: want a host name such as \"api.example.com\", not a URL", s)
+		return h
+	}
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		p.add(key, "invalid host %q: leave the port out", s)
+		return h
+	}
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = h[1 : len(h)-1]
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return h
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || strings.Trim(label, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			p.add(key, "invalid host %q", s)
+			return h
+		}
+	}
+	return strings.TrimSuffix(h, ".")
+}
