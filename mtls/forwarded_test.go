@@ -1,0 +1,364 @@
+package mtls_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/pki"
+)
+
+// connectionIdentity stands in for the middleware that stores the identity
+// of the certificate verified on this connection: ForwardedIdentity must
+// replace it (or hide it) when the connection is a trusted forwarder's.
+func connectionIdentity(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+			id := mtls.NewIdentity(r.TLS.PeerCertificates[0], mtls.SourceConnection)
+			r = r.WithContext(mtls.ContextWithIdentity(r.Context(), id))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// seen is what the protected handler saw.
+type seen struct {
+	Identity string   // "" when there was none
+	Source   string   // identity source
+	Headers  []string // identity headers that reached it
+}
+
+func recordingHandler(w http.ResponseWriter, r *http.Request) {
+	var s seen
+	if id, ok := mtls.IdentityFromContext(r.Context()); ok {
+		s.Identity, s.Source = id.String(), id.Source.String()
+	}
+	for k := range r.Header {
+		if mtls.IsForwardedHeader(k) {
+			s.Headers = append(s.Headers, k)
+		}
+	}
+	sort.Strings(s.Headers)
+	json.NewEncoder(w).Encode(s)
+}
+
+// peer is how a test request reaches the server.
+type peer struct {
+	addr     string
+	cert     *pki.Cert // presented on the connection; nil for none
+	verified bool      // crypto/tls verified it
+}
+
+func (p peer) apply(r *http.Request, ca *x509.Certificate) {
+	r.RemoteAddr = p.addr
+	if p.cert == nil {
+		return
+	}
+	r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{p.cert.Cert}}
+	if p.verified {
+		r.TLS.VerifiedChains = [][]*x509.Certificate{{p.cert.Cert, ca}}
+	}
+}
+
+func TestForwardedIdentityHandler(t *testing.T) {
+	c := certs(t)
+	loopback, err := mtls.ParseTrustedPeers("127.0.0.0/8", "::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCert := mtls.ForwardedIdentity{TrustForwarder: trustSPIFFE(gatewayID)}
+	byAddr := mtls.ForwardedIdentity{TrustedPeers: loopback}
+	byBoth := mtls.ForwardedIdentity{TrustForwarder: trustSPIFFE(gatewayID), TrustedPeers: loopback}
+	xfccOnly := mtls.ForwardedIdentity{TrustForwarder: trustSPIFFE(gatewayID), Formats: mtls.ForwardedXFCC}
+
+	gw := peer{"10.9.8.7:4000", c.gateway, true}
+	gwLoop := peer{"127.0.0.1:4000", c.gateway, true}
+	impostor := peer{"10.9.8.7:4000", c.impostor, true}
+	unverifiedGW := peer{"10.9.8.7:4000", c.gateway, false}
+	loop := peer{"127.0.0.1:4000", nil, false}
+	loopMapped := peer{"[::ffff:127.0.0.1]:4000", nil, false}
+	loop6 := peer{"[::1]:4000", nil, false}
+	remote := peer{"192.0.2.10:4000", nil, false}
+	unix := peer{"@", nil, false}
+
+	clientCert := map[string]string{"Client-Cert": mtls.FormatClientCert(c.client.Cert)}
+	clientXFCC := map[string]string{"X-Forwarded-Client-Cert": "By=" + gatewayID + ";URI=" + clientID}
+	otherXFCC := map[string]string{"X-Forwarded-Client-Cert": "URI=" + impostorID}
+	badXFCC := map[string]string{"X-Forwarded-Client-Cert": "URI=" + clientID + ";Role=admin"}
+	badCert := map[string]string{"Client-Cert": ":bm90IGEgY2VydA==:"}
+	sum := mtls.NewIdentity(c.client.Cert, mtls.SourceForwarded).CertSHA256
+	agree := map[string]string{"Client-Cert": mtls.FormatClientCert(c.client.Cert), "X-Forwarded-Client-Cert": "Hash=" + hex.EncodeToString(sum[:]) + ";URI=" + clientID}
+	disagree := map[string]string{"Client-Cert": mtls.FormatClientCert(c.client.Cert), "X-Forwarded-Client-Cert": "Hash=" + strings.Repeat("ab", 32)}
+	noHash := map[string]string{"Client-Cert": mtls.FormatClientCert(c.client.Cert), "X-Forwarded-Client-Cert": "URI=" + clientID}
+	chainOnly := map[string]string{"Client-Cert-Chain": mtls.FormatClientCertChain([]*x509.Certificate{c.ca.Cert})}
+	spoofVariants := map[string]string{"X_Forwarded_Client_Cert": "URI=" + impostorID, "client_cert": mtls.FormatClientCert(c.impostor.Cert)}
+
+	tests := []struct {
+		name       string
+		mw         mtls.ForwardedIdentity
+		peer       peer
+		headers    map[string]string
+		wantStatus int
+		want       seen
+	}{
+		// By the forwarder's certificate.
+		{"trusted cert forwards Client-Cert", byCert, gw, clientCert, 200, seen{clientID, "forwarded", []string{"Client-Cert"}}},
+		{"untrusted cert: Client-Cert stripped, own identity kept", byCert, impostor, clientCert, 200, seen{impostorID, "connection", nil}},
+		{"unverified gateway cert is not trusted", byCert, unverifiedGW, clientCert, 200, seen{"", "", nil}},
+		{"trusted cert forwards XFCC", byCert, gw, clientXFCC, 200, seen{clientID, "forwarded", []string{"X-Forwarded-Client-Cert"}}},
+		{"untrusted cert: XFCC stripped", byCert, impostor, otherXFCC, 200, seen{impostorID, "connection", nil}},
+		{"no cert at all: XFCC stripped", byCert, remote, clientXFCC, 200, seen{"", "", nil}},
+		// By address.
+		{"trusted address", byAddr, loop, clientCert, 200, seen{clientID, "forwarded", []string{"Client-Cert"}}},
+		{"trusted address, IPv4-mapped", byAddr, loopMapped, clientCert, 200, seen{clientID, "forwarded", []string{"Client-Cert"}}},
+		{"trusted address, IPv6", byAddr, loop6, clientXFCC, 200, seen{clientID, "forwarded", []string{"X-Forwarded-Client-Cert"}}},
+		{"untrusted address", byAddr, remote, clientCert, 200, seen{"", "", nil}},
+		{"not a TCP peer", byAddr, unix, clientCert, 200, seen{"", "", nil}},
+		// Both: every configured test must pass.
+		{"both: cert and address", byBoth, gwLoop, clientCert, 200, seen{clientID, "forwarded", []string{"Client-Cert"}}},
+		{"both: right cert, wrong address", byBoth, gw, clientCert, 200, seen{gatewayID, "connection", nil}},
+		{"both: right address, no cert", byBoth, loop, clientCert, 200, seen{"", "", nil}},
+		// Zero value: trusts no one.
+		{"zero value strips even from loopback", mtls.ForwardedIdentity{}, gwLoop, clientCert, 200, seen{gatewayID, "connection", nil}},
+		// Malformed headers: refused from a trusted forwarder, ignored otherwise.
+		{"trusted, malformed XFCC: 400", byCert, gw, badXFCC, 400, seen{}},
+		{"untrusted, malformed XFCC: stripped", byCert, impostor, badXFCC, 200, seen{impostorID, "connection", nil}},
+		{"trusted, malformed Client-Cert: 400", byAddr, loop, badCert, 400, seen{}},
+		{"untrusted, malformed Client-Cert: stripped", byAddr, remote, badCert, 200, seen{"", "", nil}},
+		{"trusted, chain without cert: 400", byCert, gw, chainOnly, 400, seen{}},
+		// Both formats at once.
+		{"both formats agree", byCert, gw, agree, 200, seen{clientID, "forwarded", []string{"Client-Cert", "X-Forwarded-Client-Cert"}}},
+		{"both formats disagree: 400", byCert, gw, disagree, 400, seen{}},
+		{"both formats, XFCC without hash: 400", byCert, gw, noHash, 400, seen{}},
+		{"XFCC-only config ignores Client-Cert", xfccOnly, gw, clientCert, 200, seen{"", "", nil}},
+		// The forwarder's own identity never stands for the client.
+		{"trusted forwarder, no header: anonymous", byCert, gw, nil, 200, seen{"", "", nil}},
+		// Spoofed spellings are stripped, from anyone.
+		{"untrusted, spoofed variants stripped", byCert, impostor, spoofVariants, 200, seen{impostorID, "connection", nil}},
+		{"trusted, spoofed variants stripped and not read", byCert, gw, spoofVariants, 200, seen{"", "", nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "https://service.example/", nil)
+			tt.peer.apply(r, c.ca.Cert)
+			for k, v := range tt.headers {
+				r.Header[k] = []string{v} // raw keys: variants stay as sent
+			}
+			w := httptest.NewRecorder()
+			connectionIdentity(tt.mw.Handler(http.HandlerFunc(recordingHandler))).ServeHTTP(w, r)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status: got %d, want %d (body %s)", w.Code, tt.wantStatus, w.Body)
+			}
+			if tt.wantStatus != 200 {
+				if !strings.Contains(w.Body.String(), mtls.ReasonForwardedIdentityInvalid) {
+					t.Errorf("body: got %q, want the reason %q", w.Body, mtls.ReasonForwardedIdentityInvalid)
+				}
+				for _, v := range tt.headers {
+					if strings.Contains(w.Body.String(), v) {
+						t.Errorf("body echoes the header value: %s", w.Body)
+					}
+				}
+				return
+			}
+			var got seen
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Identity != tt.want.Identity || got.Source != tt.want.Source || strings.Join(got.Headers, ",") != strings.Join(tt.want.Headers, ",") {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestForwardedIdentityNegativeControl shows the attack the middleware
+// stops: a backend that reads x-forwarded-client-cert itself believes any
+// client that sends one.
+func TestForwardedIdentityNegativeControl(t *testing.T) {
+	naive := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elems, err := mtls.ParseXFCC(r.Header.Values(mtls.HeaderXFCC))
+		if err != nil {
+			w.Write([]byte("anonymous"))
+			return
+		}
+		w.Write([]byte(elems[len(elems)-1].Identity().String()))
+	})
+	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := mtls.IdentityFromContext(r.Context())
+		if !ok {
+			w.Write([]byte("anonymous"))
+			return
+		}
+		w.Write([]byte(id.String()))
+	})
+	mw := mtls.ForwardedIdentity{TrustForwarder: trustSPIFFE(gatewayID)}
+	tests := []struct {
+		name    string
+		handler http.Handler
+		want    string
+	}{
+		{"without the middleware the spoof works", naive, clientID},
+		{"with the middleware the spoof is ignored", mw.Handler(guarded), "anonymous"},
+		{"with the middleware the naive handler sees no header", mw.Handler(naive), "anonymous"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/transfer", nil)
+			r.RemoteAddr = "192.0.2.1:1234"
+			r.Header.Set(mtls.HeaderXFCC, "URI="+clientID)
+			w := httptest.NewRecorder()
+			tt.handler.ServeHTTP(w, r)
+			if got := w.Body.String(); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestForwardedIdentityOnInvalid(t *testing.T) {
+	var got error
+	mw := mtls.ForwardedIdentity{
+		TrustedPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		OnInvalid:    func(r *http.Request, err error) { got = err },
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "127.0.0.1:1"
+	r.Header.Set("Accept", "application/json")
+	r.Header.Set(mtls.HeaderXFCC, "Hash=xyz")
+	w := httptest.NewRecorder()
+	mw.Handler(http.HandlerFunc(recordingHandler)).ServeHTTP(w, r)
+	if w.Code != 400 {
+		t.Fatalf("status: got %d, want 400", w.Code)
+	}
+	if got == nil || !strings.Contains(got.Error(), `key "Hash": "xyz" is not 64 hexadecimal digits`) {
+		t.Errorf("OnInvalid: got %v, want the *HeaderError", got)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body["reason"] != mtls.ReasonForwardedIdentityInvalid || body["status"] != float64(400) {
+		t.Errorf("got body %v", body)
+	}
+}
+
+func TestParseTrustedPeers(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    string
+		wantErr string
+	}{
+		{"address", "10.0.0.7", "10.0.0.7/32", ""},
+		{"IPv6 address", "::1", "::1/128", ""},
+		{"prefix", "10.1.0.0/16", "10.1.0.0/16", ""},
+		{"IPv4-mapped prefix", "::ffff:10.1.0.0/112", "10.1.0.0/16", ""},
+		{"IPv4-mapped address", "::ffff:10.1.2.3", "10.1.2.3/32", ""},
+		{"host bits set", "10.1.2.3/16", "", "host bits are set (did you mean 10.1.0.0/16 or 10.1.2.3/32?)"},
+		{"slash zero", "0.0.0.0/0", "", "a /0 prefix would trust every peer"},
+		{"IPv6 slash zero", "::/0", "", "a /0 prefix would trust every peer"},
+		{"mapped slash 96 is every IPv4 peer", "::ffff:0.0.0.0/96", "", "a /0 prefix"},
+		{"zone", "fe80::1%eth0", "", "zones are not supported"},
+		{"garbage", "localhost", "", `invalid trusted peer "localhost": not an IP address or CIDR prefix`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := mtls.ParseTrustedPeers(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got[0].String() != tt.want {
+				t.Errorf("got %v, want %v", got[0], tt.want)
+			}
+		})
+	}
+}
+
+func TestSetForwardedHeaders(t *testing.T) {
+	c := certs(t)
+	id := mtls.NewIdentity(c.clientCN.Cert, mtls.SourceConnection)
+	chain := []*x509.Certificate{c.ca.Cert}
+	tests := []struct {
+		name    string
+		id      mtls.Identity
+		opts    mtls.ForwardOptions
+		want    []string
+		wantErr string
+	}{
+		{"default is RFC 9440", id, mtls.ForwardOptions{}, []string{"Client-Cert"}, ""},
+		{"RFC 9440 with chain", id, mtls.ForwardOptions{Chain: chain}, []string{"Client-Cert", "Client-Cert-Chain"}, ""},
+		{"XFCC", id, mtls.ForwardOptions{Format: mtls.ForwardedXFCC, By: []string{gatewayID}}, []string{"X-Forwarded-Client-Cert"}, ""},
+		{"both", id, mtls.ForwardOptions{Format: mtls.ForwardedBoth, Chain: chain}, []string{"Client-Cert", "Client-Cert-Chain", "X-Forwarded-Client-Cert"}, ""},
+		{"RFC 9440 needs a certificate", mtls.Identity{Subject: "CN=x"}, mtls.ForwardOptions{}, nil, "it has no certificate"},
+		{"XFCC from fields", mtls.Identity{Subject: "CN=x", DNSNames: []string{"x.example"}}, mtls.ForwardOptions{Format: mtls.ForwardedXFCC}, []string{"X-Forwarded-Client-Cert"}, ""},
+		{"empty identity", mtls.Identity{}, mtls.ForwardOptions{Format: mtls.ForwardedXFCC}, nil, "it is empty"},
+		{"control characters", mtls.Identity{Subject: "CN=a\r\nX-Evil: 1"}, mtls.ForwardOptions{Format: mtls.ForwardedXFCC}, nil, "control characters"},
+		{"unknown format", id, mtls.ForwardOptions{Format: 8}, nil, "unknown format"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			h["X_forwarded_client_cert"] = []string{"URI=" + impostorID} // client-sent, must go
+			h.Set("Client-Cert", mtls.FormatClientCert(c.impostor.Cert))
+			err := mtls.SetForwardedHeaders(h, tt.id, tt.opts)
+			var got []string
+			for k := range h {
+				got = append(got, k)
+			}
+			sort.Strings(got)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+				}
+				if len(got) != 0 {
+					t.Errorf("after an error: got headers %v, want none (stripped)", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("got headers %v, want %v", got, tt.want)
+			}
+			// What we set, a trusted receiver reads back as the same identity.
+			mw := mtls.ForwardedIdentity{TrustedPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = "127.0.0.1:9"
+			r.Header = h
+			back, ok, err := mw.Identity(r)
+			if err != nil || !ok {
+				t.Fatalf("reading back: got ok=%v, error %v", ok, err)
+			}
+			if back.String() != tt.id.String() || back.Source != mtls.SourceForwarded || back.CertSHA256 != tt.id.CertSHA256 {
+				t.Errorf("read back %q (%v), want %q (forwarded)", back, back.Source, tt.id)
+			}
+		})
+	}
+}
+
+func TestParseForwardedFormat(t *testing.T) {
+	for _, f := range []mtls.ForwardedFormat{mtls.ForwardedRFC9440, mtls.ForwardedXFCC, mtls.ForwardedBoth} {
+		got, err := mtls.ParseForwardedFormat(f.String())
+		if err != nil || got != f {
+			t.Errorf("ParseForwardedFormat(%q): got %v, %v; want %v", f.String(), got, err, f)
+		}
+	}
+	if _, err := mtls.ParseForwardedFormat("envoy"); err == nil || !strings.Contains(err.Error(), `"envoy"`) {
+		t.Errorf("got %v, want an error naming \"envoy\"", err)
+	}
+}
