@@ -1,0 +1,208 @@
+// Command benchtab turns the output of the csrfbench benchmarks (go test
+// -bench, any -count) into Markdown: for each case, the median ns/op, B/op
+// and allocs/op of every library, its time as a multiple of forgeproof's,
+// and whether the targets of the benchmarks issue were met.
+//
+// Usage:
+//
+//	benchtab FILE
+//
+// Benchmark names must have the form Benchmark<Group>/case=<case>/lib=<lib>.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: benchtab FILE")
+		os.Exit(2)
+	}
+	if err := run(os.Args[1], os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "benchtab: error: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(path string, out io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	t, err := parse(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if len(t.rows) == 0 {
+		return fmt.Errorf("%s: no benchmark of the form Benchmark<Group>/case=<case>/lib=<lib>", path)
+	}
+	_, err = io.WriteString(out, t.markdown())
+	return err
+}
+
+// key names one benchmark: group, case and library.
+type key struct{ group, cas, lib string }
+
+// table holds every sample of every benchmark, in order of first
+// appearance.
+type table struct {
+	rows    []key
+	samples map[key]*samples
+}
+
+type samples struct{ ns, bytes, allocs []float64 }
+
+// parse reads go test -bench output. Lines that are not benchmark results
+// are skipped.
+func parse(r io.Reader) (*table, error) {
+	t := &table{samples: map[key]*samples{}}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		k, ok := parseName(f[0])
+		if !ok {
+			continue
+		}
+		s := t.samples[k]
+		if s == nil {
+			s = &samples{}
+			t.samples[k] = s
+			t.rows = append(t.rows, k)
+		}
+		// f[1] is the iteration count; then value-unit pairs.
+		for i := 2; i+1 < len(f); i += 2 {
+			var v float64
+			if _, err := fmt.Sscan(f[i], &v); err != nil {
+				return nil, fmt.Errorf("%q: bad value %q", f[0], f[i])
+			}
+			switch f[i+1] {
+			case "ns/op":
+				s.ns = append(s.ns, v)
+			case "B/op":
+				s.bytes = append(s.bytes, v)
+			case "allocs/op":
+				s.allocs = append(s.allocs, v)
+			}
+		}
+	}
+	return t, sc.Err()
+}
+
+// parseName splits "BenchmarkOrigin/case=same-origin/lib=forgeproof-2".
+func parseName(name string) (key, bool) {
+	parts := strings.Split(strings.TrimPrefix(name, "Benchmark"), "/")
+	if len(parts) != 3 {
+		return key{}, false
+	}
+	cas, ok1 := strings.CutPrefix(parts[1], "case=")
+	lib, ok2 := strings.CutPrefix(parts[2], "lib=")
+	if !ok1 || !ok2 {
+		return key{}, false
+	}
+	// Drop the -GOMAXPROCS suffix.
+	if i := strings.LastIndexByte(lib, '-'); i > 0 && isDigits(lib[i+1:]) {
+		lib = lib[:i]
+	}
+	return key{parts[0], cas, lib}, true
+}
+
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+var errNoSamples = errors.New("no samples")
+
+func median(xs []float64) (float64, error) {
+	if len(xs) == 0 {
+		return 0, errNoSamples
+	}
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2], nil
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2, nil
+}
+
+// med is the median ns/op, B/op and allocs/op of k; ok is false when k
+// was not measured.
+func (t *table) med(k key) (ns, bytes, allocs float64, ok bool) {
+	s := t.samples[k]
+	if s == nil {
+		return 0, 0, 0, false
+	}
+	ns, err := median(s.ns)
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	bytes, _ = median(s.bytes)
+	allocs, _ = median(s.allocs)
+	return ns, bytes, allocs, true
+}
+
+func (t *table) markdown() string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("| group | case | library | ns/op | B/op | allocs/op | time ÷ forgeproof's |\n")
+	p("|---|---|---|--:|--:|--:|--:|\n")
+	for _, k := range t.rows {
+		ns, bytes, allocs, _ := t.med(k)
+		ratio := "–"
+		if fp, _, _, ok := t.med(key{k.group, k.cas, "forgeproof"}); ok && fp > 0 {
+			ratio = fmt.Sprintf("%.2f×", ns/fp)
+		}
+		p("| %s | %s | %s | %.0f | %.0f | %.0f | %s |\n", k.group, k.cas, k.lib, ns, bytes, allocs, ratio)
+	}
+	p("\n%s", t.targets())
+	return b.String()
+}
+
+// targets checks the middleware targets of the benchmarks issue.
+func (t *table) targets() string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("| target | measured | met |\n|---|--:|:-:|\n")
+	row := func(name string, got float64, ok bool) {
+		mark := "no"
+		if ok {
+			mark = "yes"
+		}
+		p("| %s | %.2f× | %s |\n", name, got, mark)
+	}
+	for _, cas := range []string{"same-origin", "legacy-origin"} {
+		fp, _, allocs, ok1 := t.med(key{"Origin", cas, "forgeproof"})
+		std, _, _, ok2 := t.med(key{"Origin", cas, "net-http"})
+		if ok1 && ok2 {
+			row(fmt.Sprintf("accept path (%s): time ≤ CrossOriginProtection's (forgeproof ÷ net/http ≤ 1)", cas), fp/std, fp <= std)
+			p("| accept path (%s): 0 allocs/op | %.0f | %s |\n", cas, allocs, yesNo(allocs == 0))
+		}
+	}
+	fp, _, _, ok := t.med(key{"Token", "verify", "forgeproof"})
+	for _, peer := range []struct {
+		lib  string
+		want float64
+	}{{"gorilla", 10}, {"nosurf", 3}} {
+		other, _, _, ok2 := t.med(key{"Token", "verify", peer.lib})
+		if ok && ok2 {
+			row(fmt.Sprintf("token verify ≥ %.0f× faster than %s (%s ÷ forgeproof)", peer.want, peer.lib, peer.lib), other/fp, other/fp >= peer.want)
+		}
+	}
+	return b.String()
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+BenchmarkOrigin/case=same-origin/lib=forgeproof-2   1000  100.0 ns/op  0 B/op  0 allocs/op
+BenchmarkOrigin/case=same-origin/lib=net-http-2     1000  120.0 ns/op  0 B/op  0 allocs/op
+BenchmarkOrigin/case=same-origin/lib=forgeproof-2   1000  110.0 ns/op  0 B/op  0 allocs/op
+BenchmarkOrigin/case=same-origin/lib=net-http-2     1000  130.0 ns/op  0 B/op  0 allocs/op
+BenchmarkOrigin/case=same-origin/lib=forgeproof-2   1000  300.0 ns/op  0 B/op  0 allocs/op
+BenchmarkToken/case=verify/lib=forgeproof-2         1000  100 ns/op  16 B/op  1 allocs/op
+BenchmarkToken/case=verify/lib=gorilla-2            1000  900 ns/op  64 B/op  9 allocs/op
+BenchmarkToken/case=verify/lib=nosurf-2             1000  400 ns/op  64 B/op  9 allocs/op
+BenchmarkOther-2                                    1000  5 ns/op
+PASS
+`
+
+func TestParseName(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     key
+		ok       bool
+	}{
+		{name: "with procs", in: "BenchmarkOrigin/case=same-origin/lib=net-http-2", want: key{"Origin", "same-origin", "net-http"}, ok: true},
+		{name: "without procs", in: "BenchmarkToken/case=mint/lib=gorilla", want: key{"Token", "mint", "gorilla"}, ok: true},
+		{name: "hyphenated lib kept", in: "BenchmarkToken/case=mint/lib=net-http", want: key{"Token", "mint", "net-http"}, ok: true},
+		{name: "no case key", in: "BenchmarkOrigin/same-origin/lib=x-2", ok: false},
+		{name: "flat", in: "BenchmarkOther-2", ok: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := parseName(tc.in)
+			if ok != tc.ok || (ok && got != tc.want) {
+				t.Errorf("got %v %v, want %v %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	tb, err := parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := tb.markdown()
+	for _, want := range []string{
+		// Medians: forgeproof 110 (of 100, 110, 300), net/http 125.
+		"| Origin | same-origin | forgeproof | 110 | 0 | 0 | 1.00× |",
+		"| Origin | same-origin | net-http | 125 | 0 | 0 | 1.14× |",
+		"| Token | verify | gorilla | 900 | 64 | 9 | 9.00× |",
+		// The targets: met and missed alike.
+		"(forgeproof ÷ net/http ≤ 1) | 0.88× | yes |",
+		"| accept path (same-origin): 0 allocs/op | 0 | yes |",
+		"than gorilla (gorilla ÷ forgeproof) | 9.00× | no |",
+		"than nosurf (nosurf ÷ forgeproof) | 4.00× | yes |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q; got:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "Other") {
+		t.Errorf("markdown has the benchmark without case/lib keys:\n%s", md)
+	}
+}
+
+func TestParseRefusesBadValue(t *testing.T) {
+	_, err := parse(strings.NewReader("BenchmarkOrigin/case=a/lib=b-2 10 x ns/op\n"))
+	if err == nil {
+		t.Error("got no error, want one")
+	}
+}

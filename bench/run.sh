@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Runs forgeproof's comparative benchmarks and writes BENCHMARKS.md.
+#
+#   bench/run.sh           the full run (about 15 minutes on 2 cores);
+#                          rewrites ../BENCHMARKS.md
+#   bench/run.sh --smoke   a few seconds of everything, to prove the harness
+#                          works (CI runs this); leaves the repository alone
+#
+# It installs nginx and Caddy from the distribution's packages when they are
+# missing (Debian: nginx-light, caddy; needs root), builds forgeproof from
+# this working tree, the bare Go proxy and the upstream, then runs:
+#   1. the csrf middleware micro-benchmarks (go test -bench, -count for
+#      benchstat), summarised by benchstat and by benchtab (ratios, targets);
+#   2. benchrun: forgeproof serve, the bare Go proxy, nginx and Caddy on
+#      loopback, in alternation.
+# Environment: BENCH_COUNT, BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP,
+# BENCH_SERVERS override the full run's settings.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode=full
+case "${1:-}" in
+  "") ;;
+  --smoke) mode=smoke ;;
+  *) echo "usage: bench/run.sh [--smoke]" >&2; exit 2 ;;
+esac
+
+# benchstat, pinned (golang.org/x/perf has no tagged releases).
+BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+log() { echo "== bench: $*" >&2; }
+
+install_servers() {
+  command -v nginx >/dev/null && command -v caddy >/dev/null && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    log "nginx or caddy missing and cannot install them here (needs root and apt-get)"
+    return 0
+  fi
+  log "installing nginx-light and caddy from the distribution's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq nginx-light caddy >/dev/null
+}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/forgeproof-bench-run.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+install_servers
+
+log "building"
+mkdir -p "$work/bin"
+go build -o "$work/bin/" ./cmd/upstream ./cmd/goproxy ./cmd/benchrun ./cmd/benchtab
+(cd .. && go build -o "$work/bin/forgeproof" ./cmd/forgeproof)
+
+if [ "$mode" = smoke ]; then
+  log "harness tests"
+  go vet ./...
+  go test -count=1 ./...
+  count=1; benchtime=200x
+  servers=${BENCH_SERVERS:-forgeproof,goproxy,nginx,caddy}
+  runflags=(-smoke -strict)
+else
+  count=${BENCH_COUNT:-10}; benchtime=1s
+  servers=${BENCH_SERVERS:-forgeproof,goproxy,nginx,caddy}
+  runflags=(-rounds "${BENCH_ROUNDS:-5}" -duration "${BENCH_DURATION:-5s}" -warmup "${BENCH_WARMUP:-1s}")
+fi
+
+log "middleware micro-benchmarks (-count $count)"
+loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)
+go test -run '^$' -bench . -benchmem -benchtime "$benchtime" -count "$count" ./csrfbench > "$work/micro.txt"
+go run "$BENCHSTAT" -col /lib "$work/micro.txt" > "$work/benchstat.txt"
+"$work/bin/benchtab" "$work/micro.txt" > "$work/micro.md"
+loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+log "gateways ($servers)"
+"$work/bin/benchrun" -bin "$work/bin" -servers "$servers" "${runflags[@]}" \
+  -out "$work/gateways.md" -json "$work/gateways.json"
+
+if [ "$mode" = smoke ]; then
+  for f in micro.txt benchstat.txt micro.md gateways.md gateways.json; do
+    [ -s "$work/$f" ] || { log "smoke: $f is empty"; exit 1; }
+  done
+  cat "$work/micro.md" "$work/gateways.md"
+  log "smoke run passed"
+  exit 0
+fi
+
+out=../BENCHMARKS.md
+{
+  cat <<HEADER
+# forgeproof benchmarks
+
+forgeproof side by side with what a user would pick instead, measured in one
+run on one machine. Reproduce with one command from a clone:
+
+\`\`\`sh
+bench/run.sh
+\`\`\`
+
+It installs nginx and Caddy from Debian's packages when missing, builds
+forgeproof from the working tree, and rewrites this file. \`bench/run.sh
+--smoke\` runs everything for a few seconds (CI does, so the harness cannot
+rot). The harness is described in the README's Performance section and in
+\`go doc\` of \`bench/load\`, \`bench/csrfbench\` and \`bench/cmd/benchrun\`.
+
+- Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/run.sh\` with
+  BENCH_COUNT=$count, BENCH_ROUNDS=${BENCH_ROUNDS:-5},
+  BENCH_DURATION=${BENCH_DURATION:-5s}, BENCH_WARMUP=${BENCH_WARMUP:-1s}.
+- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),
+  $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo),
+  Linux $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME").
+- Go: $(go version | cut -d' ' -f3-).
+- Peers: filippo.io/csrf, gorilla/csrf, nosurf at the versions in
+  bench/go.mod ($(grep -E 'filippo.io/csrf |gorilla/csrf |justinas/nosurf ' go.mod | awk '{printf "%s %s; ", $1, $2}' | sed 's/; $//')).
+
+HEADER
+  if [ -f ../bench/NOTES.md ]; then cat ../bench/NOTES.md; echo; fi
+  cat <<MICRO
+## 1. CSRF middleware (go test -bench)
+
+\`go test -run '^\$' -bench . -benchmem -benchtime $benchtime -count $count ./csrfbench\`
+(in bench/). Load average during this part: $loadavg_before before,
+$loadavg_after after. Medians of $count runs; "time ÷ forgeproof's" above 1
+means forgeproof is faster.
+
+MICRO
+  cat "$work/micro.md"
+  printf '\nbenchstat (`go run %s -col /lib`), the same data with confidence intervals:\n\n```\n' "$BENCHSTAT"
+  cat "$work/benchstat.txt"
+  printf '```\n\n## 2. Gateways (bench/cmd/benchrun)\n\n'
+  cat "$work/gateways.md"
+} > "$out"
+cp "$work/gateways.json" ../bench/last-run.json 2>/dev/null || true
+log "wrote BENCHMARKS.md"
