@@ -1,0 +1,105 @@
+package mtls
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"time"
+)
+
+// ClientAuthMode says whether a server requires a client certificate.
+type ClientAuthMode int
+
+const (
+	// RequireClientCert refuses handshakes without a valid client
+	// certificate. For services that only programs call.
+	RequireClientCert ClientAuthMode = iota
+	// VerifyClientCertIfGiven asks for a certificate and verifies it when
+	// one is sent, but lets clients without one connect. For hosts that
+	// also serve browsers: CORS preflights never carry a certificate, so
+	// enforce identity per route with Guard instead.
+	VerifyClientCertIfGiven
+)
+
+// String returns the name ParseClientAuthMode accepts.
+func (m ClientAuthMode) String() string {
+	switch m {
+	case RequireClientCert:
+		return "require"
+	case VerifyClientCertIfGiven:
+		return "verify-if-given"
+	}
+	return fmt.Sprintf("ClientAuthMode(%d)", int(m))
+}
+
+// ParseClientAuthMode parses "require" or "verify-if-given".
+func ParseClientAuthMode(s string) (ClientAuthMode, error) {
+	switch s {
+	case "require":
+		return RequireClientCert, nil
+	case "verify-if-given":
+		return VerifyClientCertIfGiven, nil
+	}
+	return 0, fmt.Errorf("invalid client auth mode %q: want require or verify-if-given", s)
+}
+
+// ServerConfig configures NewServer. Each of the server certificate, the
+// client CAs and the CRLs comes either from files, which Reload reads again,
+// or from values, which stay fixed; files win when both are set.
+type ServerConfig struct {
+	// CertFile and KeyFile are the PEM server certificate (with any
+	// intermediates after it) and its private key (ECDSA, RSA or Ed25519).
+	CertFile, KeyFile string
+	// Certificate is used when CertFile is empty.
+	Certificate *tls.Certificate
+
+	// ClientCAFile is a PEM bundle of the CAs that issue client
+	// certificates.
+	ClientCAFile string
+	// ClientCAs is used when ClientCAFile is empty.
+	ClientCAs []*x509.Certificate
+
+	// CRLFiles are certificate revocation lists, DER or PEM. Each must be
+	// signed by one of the client CAs. When any CRL is configured, a client
+	// certificate whose issuer has no CRL is refused (ReasonCRLMissing):
+	// revocation checking fails closed. With no CRLs, nothing is checked
+	// for revocation.
+	CRLFiles []string
+	// CRLs (DER or PEM) are used when CRLFiles is empty.
+	CRLs [][]byte
+	// CRLGracePeriod lets a CRL be used for this long after its NextUpdate.
+	// After that (or at once, when zero) the CRL is stale and every
+	// certificate it covers is refused (ReasonCRLStale), until a fresh
+	// CRL is loaded.
+	CRLGracePeriod time.Duration
+	// InsecureAllowStaleCRL keeps using a CRL however old it is. A stale
+	// CRL misses every revocation made since it was issued.
+	InsecureAllowStaleCRL bool
+
+	// ClientAuth is RequireClientCert (the zero value) or
+	// VerifyClientCertIfGiven.
+	ClientAuth ClientAuthMode
+	// MinVersion is tls.VersionTLS13 (when zero) or tls.VersionTLS12.
+	MinVersion uint16
+	// NextProtos is the ALPN list; if nil, h2 and http/1.1.
+	NextProtos []string
+
+	// Authorizer runs in the handshake, after the chain, validity, key
+	// usage and revocation checks, on full and resumed handshakes alike.
+	// If nil, every verified certificate is accepted at the TLS layer
+	// (authorize per route with Guard).
+	Authorizer Authorizer
+
+	// OnHandshakeFailure, if set, is called for every handshake that this
+	// package refuses, with the reason and the peer address. The library
+	// never logs: this is where logs and metrics get it. It must be safe
+	// for concurrent use and should return quickly.
+	OnHandshakeFailure func(HandshakeFailure)
+
+	// ReloadInterval makes Watch reload every interval; zero disables the
+	// timer (Watch still reloads on file changes).
+	ReloadInterval time.Duration
+	// OnReload, if set, is called by Watch after every reload it starts,
+	// with nil or the reason the new state was rejected (the old one stays).
+	OnReload func(error)
+}

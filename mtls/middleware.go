@@ -1,0 +1,134 @@
+package mtls
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/problem"
+)
+
+// ReasonMisdirected is the reason code of a 421 from Guard.CheckHost.
+const ReasonMisdirected = "misdirected-request"
+
+// ConnectionIdentity returns middleware that stores the identity of the
+// connection's verified client certificate (IdentityFromTLS) in the
+// request context, where Guard and handlers find it with
+// IdentityFromContext. Requests without a verified certificate pass
+// unchanged. Put it first; ForwardedIdentity, if used, goes after it
+// (it replaces a trusted forwarder's own identity with the client's).
+func ConnectionIdentity(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := IdentityFromTLS(r.TLS); ok {
+			r = r.WithContext(ContextWithIdentity(r.Context(), id))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Guard authorizes each request by the identity in its context (see
+// ConnectionIdentity) and refuses with 403 and a problem body carrying
+// the denial's reason code. Use one Guard per route or group of routes.
+//
+// The zero Guard denies every request: set Authorizer.
+type Guard struct {
+	// Authorizer decides; nil denies everything (deny by default). Use
+	// AuthorizeAnyVerified to let any verified client in.
+	Authorizer Authorizer
+
+	// CheckHost refuses with 421 Misdirected Request a request that came
+	// on a connection with a client certificate and whose Host is not the
+	// TLS server name (SNI) of that connection. Browsers reuse HTTP/2
+	// connections across host names that share a certificate; without this
+	// check a certificate requested for one host authenticates requests to
+	// another. A connection without SNI only serves IP-literal hosts.
+	CheckHost bool
+
+	// OnDeny, if set, is called for every refused request with the reason
+	// code and the error, for logs and metrics.
+	OnDeny func(r *http.Request, reason string, err error)
+}
+
+// Check returns the identity of r if the Guard lets it through, else an
+// error: a *DenialError (403) or a *MisdirectedError (421).
+func (g *Guard) Check(r *http.Request) (Identity, error) {
+	if g.CheckHost {
+		if err := checkHost(r); err != nil {
+			return Identity{}, err
+		}
+	}
+	id, ok := IdentityFromContext(r.Context())
+	if !ok {
+		return Identity{}, &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+	}
+	if err := g.Authorizer.Authorize(id); err != nil {
+		return id, err
+	}
+	return id, nil
+}
+
+// Handler returns middleware that calls next only for requests that
+// Check lets through.
+func (g *Guard) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := g.Check(r)
+		if err == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if me, ok := err.(*MisdirectedError); ok {
+			if g.OnDeny != nil {
+				g.OnDeny(r, ReasonMisdirected, me)
+			}
+			problem.Write(w, r, problem.Details{
+				Status: http.StatusMisdirectedRequest,
+				Reason: ReasonMisdirected,
+				Title:  "request sent on a connection for another host",
+				Detail: "open a new connection to this host",
+			})
+			return
+		}
+		reason := DenialReason(err)
+		if g.OnDeny != nil {
+			g.OnDeny(r, reason, err)
+		}
+		title := "client certificate not allowed here"
+		if reason == ReasonNoIdentity {
+			title = "client certificate required"
+		}
+		// The body carries the reason code only: the identity's details
+		// stay in the OnDeny hook.
+		problem.Write(w, r, problem.Details{Status: http.StatusForbidden, Reason: reason, Title: title})
+	})
+}
+
+// MisdirectedError is Guard's refusal of a request whose Host does not
+// match the connection's TLS server name.
+type MisdirectedError struct {
+	Host, ServerName string
+}
+
+func (e *MisdirectedError) Error() string {
+	return "mtls: " + ReasonMisdirected + ": host " + strconv.Quote(e.Host) + " on a connection for server name " + strconv.Quote(e.ServerName)
+}
+
+func checkHost(r *http.Request) error {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return nil // no certificate on the connection: nothing it could lend
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	sni := strings.ToLower(strings.TrimSuffix(r.TLS.ServerName, "."))
+	if sni == "" {
+		if net.ParseIP(host) != nil {
+			return nil
+		}
+	} else if host == sni {
+		return nil
+	}
+	return &MisdirectedError{Host: r.Host, ServerName: r.TLS.ServerName}
+}

@@ -1,0 +1,116 @@
+package mtls
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// crl is one loaded revocation list, already checked against its issuer.
+type crl struct {
+	source     string // file name or "CRLs[i]"
+	number     string // decimal CRL number, for messages
+	list       *x509.RevocationList
+	nextUpdate time.Time
+	revoked    map[string]bool // serial numbers, big-endian bytes
+}
+
+// parseCRLs parses DER or PEM data (PEM may hold several X509 CRL blocks).
+func parseCRLs(data []byte, source string) ([]*x509.RevocationList, error) {
+	if b, _ := pem.Decode(data); b == nil {
+		l, err := x509.ParseRevocationList(data)
+		if err != nil {
+			return nil, fmt.Errorf("crl %s: %w", source, err)
+		}
+		return []*x509.RevocationList{l}, nil
+	}
+	var lists []*x509.RevocationList
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "X509 CRL" {
+			return nil, fmt.Errorf("crl %s: PEM block %q, want \"X509 CRL\"", source, b.Type)
+		}
+		l, err := x509.ParseRevocationList(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("crl %s: %w", source, err)
+		}
+		lists = append(lists, l)
+	}
+	return lists, nil
+}
+
+// loadCRLs checks each list's signature against the client CAs and keys
+// the newest list of each CA by the CA's DER. prev (may be nil) is the
+// current state: a list older than the one in use is refused, so an
+// attacker who can swap files cannot roll revocations back.
+func loadCRLs(lists []*x509.RevocationList, sources []string, cas []*x509.Certificate, prev map[string]*crl) (map[string]*crl, error) {
+	out := map[string]*crl{}
+	for i, l := range lists {
+		src := sources[i]
+		var issuer *x509.Certificate
+		for _, ca := range cas {
+			if string(ca.RawSubject) == string(l.RawIssuer) && l.CheckSignatureFrom(ca) == nil {
+				issuer = ca
+				break
+			}
+		}
+		if issuer == nil {
+			return nil, fmt.Errorf("crl %s: not signed by any client CA", src)
+		}
+		if l.Number == nil {
+			return nil, fmt.Errorf("crl %s: no CRL number", src)
+		}
+		c := &crl{source: src, number: l.Number.String(), list: l, nextUpdate: l.NextUpdate, revoked: make(map[string]bool, len(l.RevokedCertificateEntries))}
+		for _, e := range l.RevokedCertificateEntries {
+			c.revoked[string(e.SerialNumber.Bytes())] = true
+		}
+		key := string(issuer.Raw)
+		if old := prev[key]; old != nil && l.Number.Cmp(old.list.Number) < 0 {
+			return nil, fmt.Errorf("crl %s: CRL number %s is older than the one in use (%s)", src, c.number, old.number)
+		}
+		if have := out[key]; have == nil || l.Number.Cmp(have.list.Number) > 0 {
+			out[key] = c
+		}
+	}
+	return out, nil
+}
+
+// stale reports whether c may no longer be relied on at now.
+func (c *crl) stale(now time.Time, grace time.Duration) bool {
+	// A CRL without NextUpdate never says until when it is good: treat it
+	// as stale (fail closed); InsecureAllowStaleCRL accepts it.
+	return c.nextUpdate.IsZero() || now.After(c.nextUpdate.Add(grace))
+}
+
+// checkRevocation checks every certificate of a verified chain whose
+// issuer has a CRL; the leaf must have one when any CRL is configured.
+func (st *state) checkRevocation(chain []*x509.Certificate, now time.Time) *HandshakeError {
+	if len(st.crls) == 0 {
+		return nil
+	}
+	for i := 0; i+1 < len(chain); i++ {
+		cert, issuer := chain[i], chain[i+1]
+		c := st.crls[string(issuer.Raw)]
+		if c == nil {
+			if i == 0 {
+				return &HandshakeError{Reason: ReasonCRLMissing, Err: fmt.Errorf("no CRL for issuer %q", issuer.Subject.String())}
+			}
+			continue
+		}
+		if !st.allowStale && c.stale(now, st.crlGrace) {
+			return &HandshakeError{Reason: ReasonCRLStale, Err: fmt.Errorf("CRL %s of %q passed its next update %s", c.source, issuer.Subject.String(), c.nextUpdate.Format(time.RFC3339))}
+		}
+		if c.revoked[string(cert.SerialNumber.Bytes())] {
+			return &HandshakeError{Reason: ReasonRevoked, Err: fmt.Errorf("certificate serial %s is revoked by CRL %s (number %s)", cert.SerialNumber.Text(16), c.source, c.number)}
+		}
+	}
+	return nil
+}
+
+var errNoCRLs = errors.New("no CRL in file")

@@ -1,0 +1,137 @@
+package mtls
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server holds the TLS state of an mTLS server (server certificate,
+// client CAs, CRLs) and hands out a tls.Config that verifies, checks
+// revocation and authorizes every client certificate in VerifyConnection,
+// on full and resumed handshakes alike. Reload swaps the state atomically:
+// new handshakes see it at once, open connections keep theirs.
+//
+// A Server is safe for concurrent use.
+type Server struct {
+	cfg    ServerConfig
+	state  atomic.Pointer[state]
+	reload sync.Mutex // one reload at a time
+	base   *tls.Config
+	now    func() time.Time
+}
+
+// NewServer loads and validates the configuration. The error names the
+// file and what is wrong with it.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	cfg.CRLFiles = append([]string(nil), cfg.CRLFiles...)
+	s := &Server{cfg: cfg, now: time.Now}
+	st, err := load(&s.cfg, nil, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("mtls: %w", err)
+	}
+	s.state.Store(st)
+	s.base = &tls.Config{
+		MinVersion:         st.tlsConfig.MinVersion,
+		NextProtos:         st.tlsConfig.NextProtos,
+		GetConfigForClient: s.getConfigForClient,
+		// Set so that http.Server.ServeTLS and tools that look for a
+		// certificate find one; GetConfigForClient decides in practice.
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.state.Load().cert, nil
+		},
+	}
+	return s, nil
+}
+
+// TLSConfig returns the configuration to serve with (http.Server.TLSConfig,
+// tls.NewListener). Every call returns the same *tls.Config; do not modify
+// it. Session tickets work across reloads, and resumed sessions are checked
+// against the current state.
+func (s *Server) TLSConfig() *tls.Config { return s.base }
+
+// Reload reads the files again and, if the new state is valid, makes new
+// handshakes use it. On error the previous state stays in use and the
+// error says why. Values given in ServerConfig (not files) do not change.
+func (s *Server) Reload() error {
+	s.reload.Lock()
+	defer s.reload.Unlock()
+	st, err := load(&s.cfg, s.state.Load(), s.now())
+	if err != nil {
+		return fmt.Errorf("mtls: reload: %w", err)
+	}
+	s.state.Store(st)
+	return nil
+}
+
+// Certificate returns the server certificate in use.
+func (s *Server) Certificate() *x509.Certificate { return s.state.Load().cert.Leaf }
+
+// ClientCAs returns the client CA certificates in use.
+func (s *Server) ClientCAs() []*x509.Certificate { return s.state.Load().cas }
+
+func (s *Server) getConfigForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	st := s.state.Load()
+	c := st.tlsConfig.Clone()
+	var addr net.Addr
+	if hello.Conn != nil {
+		addr = hello.Conn.RemoteAddr()
+	}
+	serverName := hello.ServerName
+	c.VerifyConnection = func(cs tls.ConnectionState) error {
+		herr := s.verify(st, &cs)
+		if herr == nil {
+			return nil
+		}
+		if f := s.cfg.OnHandshakeFailure; f != nil {
+			var leaf *x509.Certificate
+			if len(cs.PeerCertificates) > 0 {
+				leaf = cs.PeerCertificates[0]
+			}
+			f(HandshakeFailure{Reason: herr.Reason, Err: herr.Err, RemoteAddr: addr, ServerName: serverName, Certificate: leaf, Resumed: cs.DidResume})
+		}
+		return herr
+	}
+	return c, nil
+}
+
+// verify runs every check on the client certificate of a handshake.
+func (s *Server) verify(st *state, cs *tls.ConnectionState) *HandshakeError {
+	if len(cs.PeerCertificates) == 0 {
+		if s.cfg.ClientAuth == VerifyClientCertIfGiven {
+			return nil // no identity; Guard enforces per route
+		}
+		return &HandshakeError{Reason: ReasonNoCertificate, Err: errNoCertificate}
+	}
+	now := s.now()
+	leaf := cs.PeerCertificates[0]
+	opts := x509.VerifyOptions{
+		Roots:       st.roots,
+		CurrentTime: now,
+		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if len(cs.PeerCertificates) > 1 {
+		opts.Intermediates = x509.NewCertPool()
+		for _, c := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(c)
+		}
+	}
+	chains, err := leaf.Verify(opts)
+	if err != nil {
+		return &HandshakeError{Reason: classify(err, leaf, now), Err: err}
+	}
+	if herr := st.checkRevocation(chains[0], now); herr != nil {
+		return herr
+	}
+	if s.cfg.Authorizer != nil {
+		if err := s.cfg.Authorizer(NewIdentity(leaf, SourceConnection)); err != nil {
+			return &HandshakeError{Reason: DenialReason(err), Err: err}
+		}
+	}
+	markVerified(leaf)
+	return nil
+}

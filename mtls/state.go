@@ -1,0 +1,174 @@
+package mtls
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// state is everything a handshake needs, loaded and validated as a whole.
+// It is never modified after load; a reload swaps in a new one.
+type state struct {
+	cert       *tls.Certificate
+	roots      *x509.CertPool
+	cas        []*x509.Certificate
+	crls       map[string]*crl
+	crlGrace   time.Duration
+	allowStale bool
+	tlsConfig  *tls.Config // the template GetConfigForClient clones
+	loadedAt   time.Time
+}
+
+// load reads and validates a new state from cfg; prev (may be nil) is the
+// state in use, for the CRL rollback check.
+func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
+	st := &state{crlGrace: cfg.CRLGracePeriod, allowStale: cfg.InsecureAllowStaleCRL, loadedAt: now}
+
+	switch {
+	case cfg.CertFile != "":
+		c, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("server certificate %s / key %s: %w", cfg.CertFile, cfg.KeyFile, err)
+		}
+		st.cert = &c
+	case cfg.Certificate != nil:
+		c := *cfg.Certificate
+		st.cert = &c
+	default:
+		return nil, errors.New("no server certificate: set CertFile and KeyFile, or Certificate")
+	}
+	if st.cert.Leaf == nil {
+		leaf, err := x509.ParseCertificate(st.cert.Certificate[0])
+		if err != nil {
+			return nil, fmt.Errorf("server certificate: %w", err)
+		}
+		st.cert.Leaf = leaf
+	}
+	if now.After(st.cert.Leaf.NotAfter) {
+		return nil, fmt.Errorf("server certificate %q expired at %s", st.cert.Leaf.Subject.String(), st.cert.Leaf.NotAfter.Format(time.RFC3339))
+	}
+
+	switch {
+	case cfg.ClientCAFile != "":
+		data, err := os.ReadFile(cfg.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("client CA file: %w", err)
+		}
+		if st.cas, err = parseCAs(data); err != nil {
+			return nil, fmt.Errorf("client CA file %s: %w", cfg.ClientCAFile, err)
+		}
+	case len(cfg.ClientCAs) > 0:
+		st.cas = cfg.ClientCAs
+	default:
+		return nil, errors.New("no client CA: set ClientCAFile or ClientCAs")
+	}
+	st.roots = x509.NewCertPool()
+	for _, ca := range st.cas {
+		if !ca.IsCA {
+			return nil, fmt.Errorf("client CA %q is not a CA certificate (basic constraints)", ca.Subject.String())
+		}
+		st.roots.AddCert(ca)
+	}
+
+	var lists []*x509.RevocationList
+	var sources []string
+	add := func(data []byte, src string) error {
+		ls, err := parseCRLs(data, src)
+		if err != nil {
+			return err
+		}
+		if len(ls) == 0 {
+			return fmt.Errorf("crl %s: %w", src, errNoCRLs)
+		}
+		for _, l := range ls {
+			lists = append(lists, l)
+			sources = append(sources, src)
+		}
+		return nil
+	}
+	if len(cfg.CRLFiles) > 0 {
+		for _, f := range cfg.CRLFiles {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("crl: %w", err)
+			}
+			if err := add(data, f); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		for i, data := range cfg.CRLs {
+			if err := add(data, fmt.Sprintf("CRLs[%d]", i)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var prevCRLs map[string]*crl
+	if prev != nil {
+		prevCRLs = prev.crls
+	}
+	crls, err := loadCRLs(lists, sources, st.cas, prevCRLs)
+	if err != nil {
+		return nil, err
+	}
+	if !st.allowStale {
+		for _, c := range crls {
+			if c.stale(now, st.crlGrace) {
+				return nil, fmt.Errorf("crl %s is stale: next update %s has passed (fetch a new CRL, or set a grace period)", c.source, c.nextUpdate.Format(time.RFC3339))
+			}
+		}
+	}
+	st.crls = crls
+
+	minVersion := cfg.MinVersion
+	switch minVersion {
+	case 0:
+		minVersion = tls.VersionTLS13
+	case tls.VersionTLS12, tls.VersionTLS13:
+	default:
+		return nil, fmt.Errorf("MinVersion %#04x: want TLS 1.2 (%#04x) or 1.3 (%#04x)", minVersion, tls.VersionTLS12, tls.VersionTLS13)
+	}
+	protos := cfg.NextProtos
+	if protos == nil {
+		protos = []string{"h2", "http/1.1"}
+	}
+	st.tlsConfig = &tls.Config{
+		Certificates: []tls.Certificate{*st.cert},
+		// The chain is verified in VerifyConnection, not by crypto/tls, so
+		// that every refusal is classified and reported, and so that
+		// resumed sessions are checked against the current CAs and CRLs
+		// too. RequestClientCert only asks; VerifyConnection enforces.
+		ClientAuth: tls.RequestClientCert,
+		ClientCAs:  st.roots, // only advertised to the client, as a hint
+		MinVersion: minVersion,
+		NextProtos: protos,
+	}
+	return st, nil
+}
+
+func parseCAs(data []byte) ([]*x509.Certificate, error) {
+	var cas []*x509.Certificate
+	for i := 1; ; i++ {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block %d is %q, want \"CERTIFICATE\"", i, b.Type)
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d: %w", i, err)
+		}
+		cas = append(cas, c)
+	}
+	if len(cas) == 0 {
+		return nil, errors.New("no PEM CERTIFICATE block")
+	}
+	return cas, nil
+}
