@@ -1,0 +1,203 @@
+package scan
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// Header sets a browser really produces (DESIGN.md; the browser notes):
+// each probe is one of these, never a combination no browser sends.
+
+const (
+	userAgent  = "Mozilla/5.0 (compatible; forgeproof-scan)"
+	acceptHTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	// attackerOrigin is a cross-site origin that cannot exist (.invalid,
+	// RFC 2606): it only ever appears in headers sent to the target.
+	attackerOrigin = "https://attacker.invalid"
+)
+
+// A browserContext is where a request comes from, as the browser reports it, and
+// which of the victim's cookies the browser attaches there.
+type browserContext struct {
+	name    string
+	headers func(h http.Header, target *url.URL)
+	cookies cookieRule
+}
+
+// cookieRule says which cookies a browser attaches in a context.
+type cookieRule int
+
+const (
+	cookiesAll cookieRule = iota // same-origin and same-site requests
+	// Cross-site top-level POST: SameSite=None only.
+	cookiesCrossSitePOST
+	// The same within Chromium's Lax+POST window: also cookies without a
+	// SameSite attribute (and cookies whose attributes are unknown).
+	cookiesLaxPOSTWindow
+	// Cross-site top-level GET navigation: None, Lax and no attribute.
+	cookiesCrossSiteGET
+	// Cross-site fetch or image: SameSite=None only (as cookiesCrossSitePOST).
+	cookiesCrossSiteSubresource
+	// Legacy browsers without SameSite defaults: None and no attribute.
+	cookiesLegacy
+	cookiesNone
+)
+
+// sends reports whether a browser attaches c in a context with rule r.
+func (r cookieRule) sends(c *http.Cookie) bool {
+	switch r {
+	case cookiesAll:
+		return true
+	case cookiesCrossSitePOST, cookiesCrossSiteSubresource:
+		return c.SameSite == http.SameSiteNoneMode
+	case cookiesLaxPOSTWindow, cookiesLegacy:
+		return c.SameSite == http.SameSiteNoneMode || c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode
+	case cookiesCrossSiteGET:
+		return c.SameSite != http.SameSiteStrictMode
+	}
+	return false
+}
+
+func navigate(site, origin string) func(http.Header, *url.URL) {
+	return func(h http.Header, t *url.URL) {
+		h.Set("Accept", acceptHTML)
+		h.Set("Sec-Fetch-Site", site)
+		h.Set("Sec-Fetch-Mode", "navigate")
+		h.Set("Sec-Fetch-Dest", "document")
+		if origin != "" {
+			h.Set("Origin", originFor(origin, t))
+		}
+	}
+}
+
+// originFor resolves the placeholder origins against the target.
+func originFor(o string, t *url.URL) string {
+	switch o {
+	case "self":
+		return origin(t)
+	case "sibling":
+		return siblingOrigin(t)
+	case "http-self":
+		return "http://" + t.Host
+	}
+	return o
+}
+
+var (
+	// A legitimate form submission from the service's own page.
+	ctxSameOrigin = browserContext{"same-origin form POST", func(h http.Header, t *url.URL) {
+		navigate("same-origin", "self")(h, t)
+		h.Set("Sec-Fetch-User", "?1")
+		h.Set("Referer", origin(t)+"/")
+	}, cookiesAll}
+	// A legitimate fetch() from the service's own page.
+	ctxSameOriginFetch = browserContext{"same-origin fetch", func(h http.Header, t *url.URL) {
+		h.Set("Accept", "*/*")
+		h.Set("Sec-Fetch-Site", "same-origin")
+		h.Set("Sec-Fetch-Mode", "cors")
+		h.Set("Sec-Fetch-Dest", "empty")
+		h.Set("Origin", origin(t))
+	}, cookiesAll}
+	// A same-origin page load (token pages, start pages).
+	ctxPageLoad = browserContext{"page load", func(h http.Header, t *url.URL) {
+		h.Set("Accept", acceptHTML)
+		h.Set("Sec-Fetch-Site", "none")
+		h.Set("Sec-Fetch-Mode", "navigate")
+		h.Set("Sec-Fetch-Dest", "document")
+		h.Set("Sec-Fetch-User", "?1")
+	}, cookiesAll}
+	// An auto-submitted form on the attacker's page.
+	ctxCrossSite = browserContext{"cross-site form POST", func(h http.Header, t *url.URL) {
+		navigate("cross-site", attackerOrigin)(h, t)
+		h.Set("Referer", attackerOrigin+"/")
+	}, cookiesCrossSitePOST}
+	ctxCrossSiteWindow = browserContext{"cross-site form POST in the Lax+POST window", ctxCrossSite.headers, cookiesLaxPOSTWindow}
+	// fetch(url, {method: "POST", mode: "no-cors", credentials: "include"}).
+	ctxCrossSiteNoCORS = browserContext{"cross-site no-cors fetch", func(h http.Header, t *url.URL) {
+		h.Set("Accept", "*/*")
+		h.Set("Sec-Fetch-Site", "cross-site")
+		h.Set("Sec-Fetch-Mode", "no-cors")
+		h.Set("Sec-Fetch-Dest", "empty")
+		h.Set("Origin", attackerOrigin)
+		h.Set("Referer", attackerOrigin+"/")
+	}, cookiesCrossSiteSubresource}
+	// A form in a sandboxed iframe (or after a cross-site redirect).
+	ctxOriginNull = browserContext{"cross-site form POST with Origin: null", func(h http.Header, t *url.URL) {
+		navigate("cross-site", "null")(h, t)
+	}, cookiesCrossSitePOST}
+	// A browser without Fetch Metadata (Safari before 16.4, older
+	// Chromium and Firefox) posting from the attacker's site.
+	ctxLegacy = browserContext{"cross-site form POST from a browser without Fetch Metadata", func(h http.Header, t *url.URL) {
+		h.Set("Accept", acceptHTML)
+		h.Set("Origin", attackerOrigin)
+		h.Set("Referer", attackerOrigin+"/")
+	}, cookiesLegacy}
+	// The same browser on an http:// page of the service's own host. To
+	// browsers without schemeful same-site (Firefox, Safari) that page is
+	// the same site, so every cookie goes along.
+	ctxLegacyHTTP = browserContext{"form POST from http:// on the same host, without Fetch Metadata", func(h http.Header, t *url.URL) {
+		h.Set("Accept", acceptHTML)
+		h.Set("Origin", originFor("http-self", t))
+		h.Set("Referer", originFor("http-self", t)+"/")
+	}, cookiesAll}
+	// Another origin of the same site (subdomain or port).
+	ctxSameSite = browserContext{"same-site form POST from a sibling origin", func(h http.Header, t *url.URL) {
+		navigate("same-site", "sibling")(h, t)
+		h.Set("Referer", siblingOrigin(t)+"/")
+	}, cookiesAll}
+	// A link or window.open on the attacker's page: GETs send no Origin.
+	ctxCrossSiteGET = browserContext{"cross-site GET navigation", func(h http.Header, t *url.URL) {
+		navigate("cross-site", "")(h, t)
+		h.Set("Sec-Fetch-User", "?1")
+		h.Set("Referer", attackerOrigin+"/")
+	}, cookiesCrossSiteGET}
+	// fetch(url, {credentials: "include"}) from the attacker's page.
+	ctxCORSRead = browserContext{"cross-site CORS fetch with credentials", func(h http.Header, t *url.URL) {
+		h.Set("Accept", "*/*")
+		h.Set("Sec-Fetch-Site", "cross-site")
+		h.Set("Sec-Fetch-Mode", "cors")
+		h.Set("Sec-Fetch-Dest", "empty")
+		h.Set("Origin", attackerOrigin)
+		h.Set("Referer", attackerOrigin+"/")
+	}, cookiesCrossSiteSubresource}
+	// A CORS preflight: never cookies, never a client certificate.
+	ctxPreflight = browserContext{"CORS preflight", func(h http.Header, t *url.URL) {
+		h.Set("Accept", "*/*")
+		h.Set("Sec-Fetch-Site", "cross-site")
+		h.Set("Sec-Fetch-Mode", "cors")
+		h.Set("Sec-Fetch-Dest", "empty")
+		h.Set("Origin", attackerOrigin)
+	}, cookiesNone}
+)
+
+// siblingOrigin is an origin of the same site as t but not the same
+// origin: another port on an IP address or single-label host, else a
+// subdomain of the registrable domain.
+func siblingOrigin(t *url.URL) string {
+	host := t.Hostname()
+	if net.ParseIP(host) != nil || !strings.Contains(host, ".") {
+		port, _ := strconv.Atoi(t.Port())
+		if port == 0 {
+			port = map[string]int{"https": 443, "http": 80}[t.Scheme]
+		}
+		other := port + 1
+		if other > 65535 {
+			other = port - 1
+		}
+		return t.Scheme + "://" + net.JoinHostPort(host, strconv.Itoa(other))
+	}
+	site, err := publicsuffix.EffectiveTLDPlusOne(host)
+	if err != nil {
+		site = host
+	}
+	sib := "forgeproof-sibling." + site
+	if strings.EqualFold(sib, host) {
+		sib = "forgeproof-sibling2." + site
+	}
+	return t.Scheme + "://" + sib
+}

@@ -1,0 +1,234 @@
+package scan
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config describes one scan. Only Target is required.
+type Config struct {
+	// Target is the service's start page, an absolute https:// (or, for
+	// tests, http://) URL. Every request goes to its scheme, host and
+	// port, and to nothing else.
+	Target string
+
+	// TLS is the client TLS configuration: the client certificate and the
+	// roots that verify the server. If nil, the system roots and no client
+	// certificate are used.
+	TLS *tls.Config
+	// AttackerTLS, if set, is used to fetch the token of "another
+	// session" for the token-unbound probe, as an attacker would with
+	// their own certificate. If nil, that token is fetched with no client
+	// certificate, so a token bound to the certificate is never mistaken
+	// for an unbound one.
+	AttackerTLS *tls.Config
+
+	// Cookies are the victim's session cookies, sent as a browser would.
+	// Their attributes are unknown, so they are treated as having no
+	// SameSite attribute (the browser default).
+	Cookies []*http.Cookie
+	// Login, if set, is performed first and its cookies join Cookies.
+	Login *Login
+
+	// Endpoints are the state-changing requests to test.
+	Endpoints []Endpoint
+	// Discover finds forms (method POST, PUT, PATCH or DELETE) on the
+	// start pages and tests them too, up to MaxEndpoints.
+	Discover bool
+	// StartPages are the paths or URLs fetched for discovery; the Target
+	// when empty.
+	StartPages []string
+
+	// Verify, if set, is the request whose answer changes when a
+	// state-changing request succeeds (for example a balance): probes are
+	// then confirmed by the state change instead of inferred.
+	Verify *Verification
+
+	// MaxEndpoints caps discovered endpoints (default 20).
+	MaxEndpoints int
+	// MaxRequests caps the requests of the whole scan (default 2000).
+	MaxRequests int
+	// Timeout bounds each request (default 10s).
+	Timeout time.Duration
+	// Rate is the most requests per second (default 10).
+	Rate float64
+
+	// CurlTLSArgs are the curl flags that present the client certificate
+	// in the reproduction commands (for example --cert client.pem --key
+	// client-key.pem --cacert ca.pem). They must not contain secrets.
+	CurlTLSArgs []string
+
+	// Progress, if set, receives one line per step (for a progress
+	// display). It is called from the scanning goroutine.
+	Progress func(msg string)
+}
+
+// An Endpoint is one state-changing request: the legitimate form of it,
+// from which the scanner derives forged ones.
+type Endpoint struct {
+	Method string `json:"method" yaml:"method"`
+	// Path is a path (or an absolute URL on the target) with an optional
+	// query.
+	Path string `json:"path" yaml:"path"`
+	// Form holds the fields of an HTML form body (urlencoded unless
+	// Multipart). Exactly one of Form and JSON may be set; neither means
+	// an empty form.
+	Form      map[string]string `json:"form,omitempty" yaml:"form,omitempty"`
+	Multipart bool              `json:"multipart,omitempty" yaml:"multipart,omitempty"`
+	// JSON is a JSON body, sent as application/json by the baseline.
+	JSON json.RawMessage `json:"json,omitempty" yaml:"-"`
+	// TokenField names the anti-CSRF token field of the form; TokenPage
+	// is the page (path) whose form holds a fresh token.
+	TokenField string `json:"token_field,omitempty" yaml:"token_field,omitempty"`
+	TokenPage  string `json:"token_page,omitempty" yaml:"token_page,omitempty"`
+
+	// source is "flag", "file" or "discovered".
+	source string
+}
+
+// Login is a form login step.
+type Login struct {
+	Path string            `json:"path" yaml:"path"`
+	Form map[string]string `json:"form" yaml:"form"`
+	// TokenField and TokenPage as in Endpoint, for a login form that
+	// carries a token.
+	TokenField string `json:"token_field,omitempty" yaml:"token_field,omitempty"`
+	TokenPage  string `json:"token_page,omitempty" yaml:"token_page,omitempty"`
+}
+
+// Verification is a GET request whose JSON answer, at Pointer (RFC 6901),
+// changes when a state-changing request takes effect.
+type Verification struct {
+	Path    string `json:"path" yaml:"path"`
+	Pointer string `json:"pointer" yaml:"pointer"`
+}
+
+// Defaults.
+const (
+	DefaultMaxEndpoints = 20
+	DefaultMaxRequests  = 2000
+	DefaultTimeout      = 10 * time.Second
+	DefaultRate         = 10
+)
+
+var stateChangingMethods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
+
+// validate checks c and returns the parsed target.
+func (c *Config) validate() (*url.URL, error) {
+	u, err := parseTarget(c.Target)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range c.Endpoints {
+		if err := e.validate(); err != nil {
+			return nil, fmt.Errorf("endpoint %d: %w", i+1, err)
+		}
+		if _, err := resolve(u, e.Path); err != nil {
+			return nil, fmt.Errorf("endpoint %d: %w", i+1, err)
+		}
+	}
+	if c.Login != nil {
+		if _, err := resolve(u, c.Login.Path); err != nil {
+			return nil, fmt.Errorf("login: %w", err)
+		}
+	}
+	if c.Verify != nil {
+		if _, err := resolve(u, c.Verify.Path); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		if _, err := parsePointer(c.Verify.Pointer); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+	}
+	for _, p := range c.StartPages {
+		if _, err := resolve(u, p); err != nil {
+			return nil, fmt.Errorf("start page: %w", err)
+		}
+	}
+	if c.Rate < 0 || c.Timeout < 0 || c.MaxEndpoints < 0 || c.MaxRequests < 0 {
+		return nil, fmt.Errorf("rate, timeout and limits must not be negative")
+	}
+	return u, nil
+}
+
+func (e *Endpoint) validate() error {
+	m := strings.ToUpper(e.Method)
+	if !stateChangingMethods[m] {
+		return fmt.Errorf("invalid method %q: want GET, POST, PUT, PATCH or DELETE", e.Method)
+	}
+	e.Method = m
+	if e.Path == "" {
+		return fmt.Errorf("path is required")
+	}
+	if len(e.JSON) > 0 {
+		if len(e.Form) > 0 || e.Multipart {
+			return fmt.Errorf("%s %s: form and json are exclusive", e.Method, e.Path)
+		}
+		if !json.Valid(e.JSON) {
+			return fmt.Errorf("%s %s: json body is not valid JSON", e.Method, e.Path)
+		}
+		if e.TokenField != "" {
+			return fmt.Errorf("%s %s: token_field applies to forms only", e.Method, e.Path)
+		}
+	}
+	return nil
+}
+
+// parseTarget parses an absolute http(s) URL without user information.
+func parseTarget(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, fmt.Errorf("target is required")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid target %q: %v", s, err)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return nil, fmt.Errorf("invalid target %q: scheme must be https (or http)", s)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("invalid target %q: host is required", s)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("invalid target %q: user information is not allowed", s)
+	}
+	u.Fragment = ""
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	return u, nil
+}
+
+// resolve resolves ref against the target and refuses any other origin.
+func resolve(target *url.URL, ref string) (*url.URL, error) {
+	r, err := url.Parse(ref)
+	if err != nil {
+		return nil, fmt.Errorf("invalid path %q: %v", ref, err)
+	}
+	u := target.ResolveReference(r)
+	u.Fragment = ""
+	if !sameOrigin(u, target) {
+		return nil, fmt.Errorf("invalid path %q: not on the target %s", ref, origin(target))
+	}
+	return u, nil
+}
+
+func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
+
+func sameOrigin(a, b *url.URL) bool {
+	return a.Scheme == b.Scheme && strings.EqualFold(hostPort(a), hostPort(b))
+}
+
+// hostPort is host:port with the scheme's default port made explicit.
+func hostPort(u *url.URL) string {
+	p := u.Port()
+	if p == "" {
+		p = map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	}
+	return strings.ToLower(u.Hostname()) + ":" + p
+}

@@ -1,0 +1,71 @@
+package scan
+
+import (
+	"sort"
+	"strings"
+)
+
+const redacted = "REDACTED"
+
+// curlCommand renders r as a curl command line that sends the same
+// request, with tlsArgs presenting the client certificate. Cookie values
+// and r's secrets are replaced with REDACTED.
+func curlCommand(r *request, tlsArgs []string) string {
+	var b strings.Builder
+	b.WriteString("curl -sS -i")
+	if r.Method != "GET" || len(r.Body) > 0 {
+		b.WriteString(" -X " + shellQuote(r.Method))
+	}
+	if !r.Anonymous {
+		for _, a := range tlsArgs {
+			b.WriteString(" " + shellQuote(a))
+		}
+	} else {
+		for i := 0; i < len(tlsArgs); i++ {
+			// Keep the trust flags; drop the client certificate.
+			switch tlsArgs[i] {
+			case "--cert", "--key", "--cert-type", "--pass":
+				i++
+			default:
+				b.WriteString(" " + shellQuote(tlsArgs[i]))
+			}
+		}
+	}
+	keys := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range r.Header[k] {
+			b.WriteString(" -H " + shellQuote(k+": "+v))
+		}
+	}
+	if len(r.Cookies) > 0 {
+		parts := make([]string, len(r.Cookies))
+		for i, c := range r.Cookies {
+			parts[i] = c.Name + "=" + redacted
+		}
+		b.WriteString(" -H " + shellQuote("Cookie: "+strings.Join(parts, "; ")))
+	}
+	body, u := r.Body, r.URL
+	if r.shownBody != nil {
+		body = r.shownBody
+	}
+	if r.shownURL != nil {
+		u = r.shownURL
+	}
+	if len(body) > 0 {
+		b.WriteString(" --data-binary " + shellQuote(string(body)))
+	}
+	b.WriteString(" " + shellQuote(u.String()))
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,174 @@
+package scan
+
+import (
+	"bytes"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"golang.org/x/net/html"
+)
+
+// A form is an HTML form found on a page.
+type form struct {
+	Method    string
+	Action    *url.URL // resolved against the page
+	Fields    map[string]string
+	Multipart bool
+	// TokenField is the hidden field that looks like an anti-CSRF token.
+	TokenField string
+	// Password is true for login and password-change forms: the scanner
+	// does not guess credentials and skips them.
+	Password bool
+}
+
+// tokenLike matches the names of anti-CSRF token fields.
+var tokenLike = regexp.MustCompile(`(?i)csrf|xsrf|token|authenticity|nonce`)
+
+// maxForms bounds the forms taken from one page.
+const maxForms = 100
+
+// parseForms returns the forms of an HTML page at base. Malformed HTML is
+// parsed as a browser would; forms whose action does not parse are
+// skipped.
+func parseForms(body []byte, base *url.URL) []form {
+	z := html.NewTokenizer(bytes.NewReader(body))
+	var forms []form
+	var cur *form
+	var selectName string
+	var selectValue *string
+	for len(forms) < maxForms {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			if cur != nil {
+				forms = append(forms, *cur)
+			}
+			return forms
+		case html.StartTagToken, html.SelfClosingTagToken:
+			t := z.Token()
+			attr := func(k string) (string, bool) {
+				for _, a := range t.Attr {
+					if a.Key == k {
+						return a.Val, true
+					}
+				}
+				return "", false
+			}
+			switch t.Data {
+			case "form":
+				if cur != nil { // nested forms are ignored by browsers too
+					continue
+				}
+				m, _ := attr("method")
+				m = strings.ToUpper(strings.TrimSpace(m))
+				if m == "" {
+					m = "GET"
+				}
+				act, _ := attr("action")
+				ref, err := url.Parse(strings.TrimSpace(act))
+				if err != nil {
+					continue
+				}
+				enc, _ := attr("enctype")
+				cur = &form{
+					Method:    m,
+					Action:    base.ResolveReference(ref),
+					Fields:    map[string]string{},
+					Multipart: strings.EqualFold(strings.TrimSpace(enc), "multipart/form-data"),
+				}
+			case "input":
+				if cur == nil {
+					continue
+				}
+				name, _ := attr("name")
+				typ, _ := attr("type")
+				typ = strings.ToLower(typ)
+				val, _ := attr("value")
+				_, checked := attr("checked")
+				if typ == "password" {
+					cur.Password = true
+				}
+				if name == "" || typ == "submit" || typ == "button" || typ == "reset" || typ == "image" || typ == "file" {
+					continue
+				}
+				if (typ == "checkbox" || typ == "radio") && !checked {
+					continue
+				}
+				if _, dup := cur.Fields[name]; dup {
+					continue
+				}
+				if val == "" && typ != "hidden" {
+					val = placeholderValue(typ)
+				}
+				cur.Fields[name] = val
+				if typ == "hidden" && cur.TokenField == "" && tokenLike.MatchString(name) {
+					cur.TokenField = name
+				}
+			case "textarea":
+				if name, _ := attr("name"); cur != nil && name != "" {
+					cur.Fields[name] = "forgeproof"
+				}
+			case "select":
+				if name, _ := attr("name"); cur != nil && name != "" {
+					selectName = name
+					v := ""
+					selectValue = &v
+				}
+			case "option":
+				if cur != nil && selectValue != nil {
+					v, _ := attr("value")
+					_, sel := attr("selected")
+					if _, seen := cur.Fields[selectName]; !seen || sel {
+						cur.Fields[selectName] = v
+					}
+				}
+			}
+		case html.EndTagToken:
+			t := z.Token()
+			switch t.Data {
+			case "form":
+				if cur != nil {
+					forms = append(forms, *cur)
+					cur = nil
+				}
+			case "select":
+				selectName, selectValue = "", nil
+			}
+		}
+	}
+	return forms
+}
+
+// placeholderValue fills a visible field that has no value.
+func placeholderValue(typ string) string {
+	switch typ {
+	case "number", "range":
+		return "1"
+	case "email":
+		return "forgeproof@example.com"
+	case "url":
+		return "https://example.com/"
+	}
+	return "forgeproof"
+}
+
+// findToken returns the value of the field named field in the form whose
+// action is action (or, failing that, in any form of the page).
+func findToken(body []byte, base, action *url.URL, field string) (string, bool) {
+	var any string
+	found := false
+	for _, f := range parseForms(body, base) {
+		v, ok := f.Fields[field]
+		if !ok || v == "" {
+			continue
+		}
+		if action != nil && f.Action.Path == action.Path {
+			return v, true
+		}
+		if !found {
+			any, found = v, true
+		}
+	}
+	return any, found
+}

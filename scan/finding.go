@@ -1,0 +1,148 @@
+package scan
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Severity ranks a finding. The zero value is SeverityInfo.
+type Severity int
+
+const (
+	SeverityInfo Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+var severityNames = [...]string{"info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity parses a severity name (info, low, medium, high, critical).
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(s, n) {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("invalid severity %q: want one of %s", s, strings.Join(severityNames[:], ", "))
+}
+
+// MarshalText encodes the severity by name.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes a severity name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Confidence says how a finding was established.
+type Confidence string
+
+const (
+	// Confirmed: the state change was observed through the verification
+	// request, or the finding is a property of a response header or cookie
+	// that was observed directly.
+	Confirmed Confidence = "confirmed"
+	// Inferred: the forged request got the same answer as a legitimate
+	// one (status, redirect target and a similar body), but no state
+	// change was observed because no verification request was configured
+	// or it did not react to the legitimate request either.
+	Inferred Confidence = "inferred"
+)
+
+// Oracle names what decided a probe's outcome.
+type Oracle string
+
+const (
+	OracleVerification Oracle = "verification" // the user's verification request changed
+	OracleBaseline     Oracle = "baseline"     // compared with the legitimate baseline response
+	OracleObserved     Oracle = "observed"     // a header or cookie attribute seen directly
+)
+
+// A Finding is one issue on one endpoint (or one cookie, or one URL for
+// CORS): the scanner reports each rule at most once per location.
+type Finding struct {
+	Rule       string     `json:"rule"`
+	Title      string     `json:"title"`
+	Severity   Severity   `json:"severity"`
+	Confidence Confidence `json:"confidence"`
+	Oracle     Oracle     `json:"oracle"`
+	// Method and URL locate the finding; for a cookie, URL is the page
+	// that set it and Cookie names it.
+	Method string `json:"method,omitempty"`
+	URL    string `json:"url"`
+	Cookie string `json:"cookie,omitempty"`
+	// Probe names the request variant that succeeded (for example
+	// "cross-site form POST, multipart").
+	Probe string `json:"probe,omitempty"`
+	// Evidence explains what was seen, in one or two sentences.
+	Evidence string `json:"evidence"`
+	// Reproduce is a curl command that sends the same request, with the
+	// certificate flags and with secrets (cookie values, tokens,
+	// passwords) replaced by REDACTED.
+	Reproduce string `json:"reproduce,omitempty"`
+}
+
+// EndpointResult says whether an endpoint could be assessed.
+type EndpointResult struct {
+	Method string `json:"method"`
+	URL    string `json:"url"`
+	// Source is "flag", "file" or "discovered".
+	Source string `json:"source"`
+	// Assessed is false when the legitimate baseline request was refused
+	// or failed, so no forgery could be judged; Note says why.
+	Assessed bool   `json:"assessed"`
+	Oracle   Oracle `json:"oracle,omitempty"`
+	Note     string `json:"note,omitempty"`
+}
+
+// A Report is the outcome of a scan.
+type Report struct {
+	Target    string           `json:"target"`
+	Started   time.Time        `json:"started"`
+	Duration  time.Duration    `json:"duration_ns"`
+	Requests  int              `json:"requests"`
+	Endpoints []EndpointResult `json:"endpoints"`
+	Findings  []Finding        `json:"findings"`
+	// Notes are things the operator should know that are not findings
+	// (a probe that could not run, a discovered form that was skipped).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Max returns the highest severity among the findings, and false when
+// there are none.
+func (r *Report) Max() (Severity, bool) {
+	if len(r.Findings) == 0 {
+		return 0, false
+	}
+	m := SeverityInfo
+	for _, f := range r.Findings {
+		m = max(m, f.Severity)
+	}
+	return m, true
+}
+
+// AtLeast counts the findings of severity s or higher.
+func (r *Report) AtLeast(s Severity) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity >= s {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,66 @@
+package scan
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// PlannedRequest is one request a scan would send.
+type PlannedRequest struct {
+	// Purpose says why (for example "baseline" or the rule a probe tests).
+	Purpose string `json:"purpose"`
+	Curl    string `json:"curl"`
+}
+
+// Plan returns the requests Run would send for cfg, as curl commands, and
+// sends nothing. What only a live target can tell is shown as a
+// placeholder: tokens as <token>, the forms that discovery would find as
+// the pages it would fetch. Probes the scanner skips once an earlier one
+// succeeds are listed all the same.
+func Plan(cfg Config) ([]PlannedRequest, error) {
+	target, err := cfg.validate()
+	if err != nil {
+		return nil, &Error{ReasonConfig, err}
+	}
+	var out []PlannedRequest
+	add := func(purpose string, r *request) {
+		out = append(out, PlannedRequest{purpose, curlCommand(r, cfg.CurlTLSArgs)})
+	}
+	j := &jar{}
+	for _, c := range cfg.Cookies {
+		j.set([]*http.Cookie{{Name: c.Name, Value: c.Value}})
+	}
+	sc := &scanner{cfg: cfg, target: target}
+	add("start page", sc.pageRequest(target, j, false))
+	if l := cfg.Login; l != nil {
+		u, _ := resolve(target, l.Path) // validated
+		e := &Endpoint{Method: "POST", Path: l.Path, Form: l.Form, TokenField: l.TokenField, TokenPage: l.TokenPage}
+		add("login", build(e, u, baselineVariant(e), "<token>", j, target))
+		j.set([]*http.Cookie{{Name: "<session>", Value: "<session>"}})
+	}
+	if cfg.Discover {
+		for _, p := range cfg.StartPages {
+			u, _ := resolve(target, p) // validated
+			add("discovery", sc.pageRequest(u, j, false))
+		}
+	}
+	for i := range cfg.Endpoints {
+		e := &cfg.Endpoints[i]
+		u, _ := resolve(target, e.Path) // validated
+		add("baseline", build(e, u, baselineVariant(e), "<token>", j, target))
+		for _, f := range families(e) {
+			for _, v := range f.variants {
+				tok := ""
+				if v.token == tokenForeign {
+					tok = "<token of another session>"
+				}
+				add(fmt.Sprintf("probe %s: %s", f.rule, v.label), build(e, u, v, tok, j, target))
+			}
+		}
+	}
+	if cfg.Verify != nil {
+		u, _ := resolve(target, cfg.Verify.Path) // validated
+		add("verification (before and after each probe)", sc.pageRequest(u, j, false))
+	}
+	return out, nil
+}

@@ -1,0 +1,320 @@
+package scan
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// bodyKind is how a variant encodes the endpoint's fields.
+type bodyKind int
+
+const (
+	bodyNative    bodyKind = iota // the endpoint's own encoding (form or JSON)
+	bodyForm                      // application/x-www-form-urlencoded
+	bodyMultipart                 // multipart/form-data
+	bodyTextPlain                 // a text/plain form whose body is JSON-shaped
+	bodyQuery                     // the fields in the query string of a GET
+)
+
+// tokenKind is which anti-CSRF token a variant carries.
+type tokenKind int
+
+const (
+	tokenFresh   tokenKind = iota // the victim's own, as the real page has it
+	tokenNone                     // left out: an attacker does not know it
+	tokenEmpty                    // present and empty
+	tokenForeign                  // a valid token of another session
+)
+
+// A variant is one concrete forged (or legitimate) request.
+type variant struct {
+	label  string
+	ctx    browserContext
+	body   bodyKind
+	token  tokenKind
+	method string // overrides the endpoint's method when set
+	// override is sent as the _method field (method-override probes).
+	override string
+}
+
+// A family is the set of variants that test one rule on one endpoint: the
+// first accepted variant is the finding, the rest are not sent.
+type family struct {
+	rule     string
+	variants []variant
+	// control, if set, is a request that must NOT look accepted for a
+	// baseline-inferred acceptance to count (for GET downgrades, whose
+	// answer may be the same page whatever the parameters).
+	control *variant
+}
+
+// families returns the probe families for endpoint e, in the order they
+// run. Each uses only header combinations a browser really sends.
+func families(e *Endpoint) []family {
+	isJSON := len(e.JSON) > 0
+	var fs []family
+	switch {
+	case e.Method == "GET":
+		fs = append(fs, family{rule: RuleGetStateChange, variants: []variant{
+			{label: "cross-site GET navigation (link, window.open)", ctx: ctxCrossSiteGET, body: bodyQuery, token: tokenNone},
+		}})
+		return fs
+	case e.Method != "POST":
+		// A form or a no-cors fetch can only send GET and POST; PUT,
+		// PATCH and DELETE are reachable cross-site only through an
+		// override (or CORS, checked separately).
+		fs = append(fs, family{rule: RuleMethodOverride, variants: []variant{
+			{label: "cross-site form POST with _method=" + e.Method, ctx: ctxCrossSiteWindow, body: bodyForm, token: tokenNone, method: "POST", override: e.Method},
+		}})
+		return fs
+	}
+	forged := bodyForm
+	if isJSON {
+		forged = bodyTextPlain
+	}
+	cross := family{rule: RuleCrossSiteForgery}
+	if isJSON {
+		cross.rule = RuleTextPlainJSON
+		cross.variants = []variant{
+			{label: "cross-site form POST, enctype=text/plain, JSON-shaped body", ctx: ctxCrossSite, body: bodyTextPlain, token: tokenNone},
+			{label: "cross-site no-cors fetch, text/plain JSON body", ctx: ctxCrossSiteNoCORS, body: bodyTextPlain, token: tokenNone},
+		}
+	} else {
+		cross.variants = []variant{
+			{label: "cross-site form POST, urlencoded", ctx: ctxCrossSite, body: bodyForm, token: tokenNone},
+			{label: "cross-site form POST, multipart", ctx: ctxCrossSite, body: bodyMultipart, token: tokenNone},
+			{label: "cross-site no-cors fetch, urlencoded", ctx: ctxCrossSiteNoCORS, body: bodyForm, token: tokenNone},
+		}
+	}
+	fs = append(fs, cross,
+		family{rule: RuleLaxPostWindow, variants: []variant{
+			{label: "cross-site form POST within two minutes of login (cookies without SameSite sent)", ctx: ctxCrossSiteWindow, body: forged, token: tokenNone},
+		}},
+		family{rule: RuleOriginNull, variants: []variant{
+			{label: "form POST from a sandboxed iframe (Origin: null)", ctx: ctxOriginNull, body: forged, token: tokenNone},
+		}},
+		family{rule: RuleLegacyOrigin, variants: []variant{
+			{label: "cross-site form POST from a browser without Fetch Metadata", ctx: ctxLegacy, body: forged, token: tokenNone},
+		}},
+		family{rule: RuleOriginScheme, variants: []variant{
+			{label: "form POST from http:// on the same host, without Fetch Metadata", ctx: ctxLegacyHTTP, body: forged, token: tokenNone},
+		}},
+		family{rule: RuleSameSiteForgery, variants: []variant{
+			{label: "form POST from a same-site sibling origin", ctx: ctxSameSite, body: forged, token: tokenNone},
+		}},
+	)
+	if e.TokenField != "" {
+		fs = append(fs,
+			family{rule: RuleTokenEmpty, variants: []variant{
+				{label: "cross-site form POST with an empty token", ctx: ctxCrossSiteWindow, body: bodyForm, token: tokenEmpty},
+			}},
+			family{rule: RuleTokenUnbound, variants: []variant{
+				{label: "cross-site form POST with the attacker's own token", ctx: ctxCrossSiteWindow, body: bodyForm, token: tokenForeign},
+			}},
+		)
+	}
+	if !isJSON || flatJSON(e.JSON) != nil {
+		fs = append(fs, family{rule: RuleMethodDowngrade,
+			variants: []variant{
+				{label: "cross-site GET navigation with the fields in the query", ctx: ctxCrossSiteGET, body: bodyQuery, token: tokenNone, method: "GET"},
+				{label: "cross-site GET navigation with _method=POST", ctx: ctxCrossSiteGET, body: bodyQuery, token: tokenNone, method: "GET", override: "POST"},
+			},
+			control: &variant{label: "the same GET without the fields", ctx: ctxCrossSiteGET, method: "GET"},
+		})
+	}
+	return fs
+}
+
+// baselineVariant is the legitimate request: from the service's own page,
+// with every cookie and a fresh token.
+func baselineVariant(e *Endpoint) variant {
+	switch {
+	case e.Method == "GET":
+		return variant{label: "legitimate same-origin GET", ctx: ctxPageLoad, body: bodyQuery}
+	case len(e.JSON) > 0:
+		return variant{label: "legitimate same-origin fetch", ctx: ctxSameOriginFetch, body: bodyNative}
+	}
+	return variant{label: "legitimate same-origin form submission", ctx: ctxSameOrigin, body: bodyNative}
+}
+
+// certOnlyVariant is the baseline without any cookie.
+func certOnlyVariant(e *Endpoint) variant {
+	v := baselineVariant(e)
+	v.label = "legitimate request with the client certificate and no cookie"
+	v.ctx.cookies = cookiesNone
+	return v
+}
+
+// secretField matches form fields whose values are redacted in output.
+var secretField = regexp.MustCompile(`(?i)pass|secret|pin$|otp|csrf|xsrf|token|key`)
+
+// build makes the request of variant v against endpoint e at u, with the
+// given token value and the victim's jar.
+func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url.URL) *request {
+	method := e.Method
+	if v.method != "" {
+		method = v.method
+	}
+	r := &request{Method: method, URL: cloneURL(u), Header: http.Header{}}
+	r.Header.Set("User-Agent", userAgent)
+	v.ctx.headers(r.Header, target)
+	if j != nil {
+		r.Cookies = j.pick(v.ctx.cookies)
+	}
+	fields := map[string]string{}
+	if len(e.JSON) == 0 {
+		for k, val := range e.Form {
+			fields[k] = val
+		}
+	} else if v.body == bodyQuery {
+		fields = flatJSON(e.JSON)
+	}
+	if e.TokenField != "" {
+		switch v.token {
+		case tokenFresh, tokenForeign:
+			fields[e.TokenField] = token
+		case tokenEmpty:
+			fields[e.TokenField] = ""
+		case tokenNone:
+			delete(fields, e.TokenField)
+		}
+	}
+	if v.override != "" {
+		fields["_method"] = v.override
+	}
+	// shown is what curl commands and dry runs print: secrets redacted.
+	shown := map[string]string{}
+	for k, val := range fields {
+		if val != "" && (k == e.TokenField || secretField.MatchString(k)) {
+			val = redacted
+		}
+		shown[k] = val
+	}
+	body := v.body
+	if body == bodyNative {
+		body = bodyForm
+		if e.Multipart {
+			body = bodyMultipart
+		}
+		if len(e.JSON) > 0 {
+			r.Body = append([]byte(nil), e.JSON...)
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		}
+	}
+	switch body {
+	case bodyForm:
+		r.Body = []byte(encodeForm(fields))
+		r.shownBody = []byte(encodeForm(shown))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case bodyMultipart:
+		var ct string
+		r.Body, ct = encodeMultipart(fields)
+		r.shownBody, _ = encodeMultipart(shown)
+		r.Header.Set("Content-Type", ct)
+	case bodyTextPlain:
+		r.Body = textPlainJSON(e.JSON)
+		r.Header.Set("Content-Type", "text/plain")
+	case bodyQuery:
+		if len(fields) > 0 {
+			su := cloneURL(r.URL)
+			q, sq := r.URL.Query(), su.Query()
+			for k, val := range fields {
+				q.Set(k, val)
+				sq.Set(k, shown[k])
+			}
+			r.URL.RawQuery, su.RawQuery = q.Encode(), sq.Encode()
+			r.shownURL = su
+		}
+	}
+	return r
+}
+
+// controlRequest is the control of a family: the GET without fields.
+func controlRequest(u *url.URL, v variant, j *jar, target *url.URL) *request {
+	r := &request{Method: "GET", URL: cloneURL(u), Header: http.Header{}}
+	r.Header.Set("User-Agent", userAgent)
+	v.ctx.headers(r.Header, target)
+	if j != nil {
+		r.Cookies = j.pick(v.ctx.cookies)
+	}
+	return r
+}
+
+func cloneURL(u *url.URL) *url.URL {
+	c := *u
+	return &c
+}
+
+func encodeForm(fields map[string]string) string {
+	v := url.Values{}
+	for k, val := range fields {
+		v.Set(k, val)
+	}
+	return v.Encode()
+}
+
+// multipartBoundary is fixed so that dry runs and curl commands are
+// reproducible; it has the shape browsers use.
+const multipartBoundary = "----WebKitFormBoundaryForgeproof0scan"
+
+func encodeMultipart(fields map[string]string) ([]byte, string) {
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	w.SetBoundary(multipartBoundary) // a valid constant: cannot fail
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		w.WriteField(k, fields[k]) // writes to a bytes.Buffer cannot fail
+	}
+	w.Close()
+	return b.Bytes(), w.FormDataContentType()
+}
+
+// textPlainJSON is the body a cross-site form with enctype=text/plain
+// sends when its one field is named to make the body JSON: the browser
+// writes name=value CRLF, so the = lands in a padding member.
+func textPlainJSON(doc json.RawMessage) []byte {
+	s := strings.TrimSpace(string(doc))
+	switch {
+	case strings.HasSuffix(s, "}") && strings.TrimSpace(s[1:len(s)-1]) == "":
+		return []byte(`{"forgeproof":"=` + `"}` + "\r\n")
+	case strings.HasSuffix(s, "}"):
+		return []byte(s[:len(s)-1] + `,"forgeproof":"=` + `"}` + "\r\n")
+	case strings.HasSuffix(s, "]") && strings.TrimSpace(s[1:len(s)-1]) == "":
+		return []byte(`["=` + `"]` + "\r\n")
+	case strings.HasSuffix(s, "]"):
+		return []byte(s[:len(s)-1] + `,"=` + `"]` + "\r\n")
+	}
+	return []byte(s + "\r\n")
+}
+
+// flatJSON returns a JSON object of scalars as query fields, or nil.
+func flatJSON(doc json.RawMessage) map[string]string {
+	var m map[string]any
+	if json.Unmarshal(doc, &m) != nil || len(m) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case float64, bool:
+			b, _ := json.Marshal(x)
+			out[k] = string(b)
+		default:
+			return nil
+		}
+	}
+	return out
+}

@@ -1,0 +1,89 @@
+package scan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteJSON writes the report as indented JSON.
+func WriteJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// TextOptions tune WriteText.
+type TextOptions struct {
+	// Color uses ANSI colours for severities: set it only when the output
+	// is a terminal.
+	Color bool
+}
+
+var severityColor = map[Severity]string{
+	SeverityCritical: "\x1b[1;35m",
+	SeverityHigh:     "\x1b[1;31m",
+	SeverityMedium:   "\x1b[33m",
+	SeverityLow:      "\x1b[36m",
+	SeverityInfo:     "\x1b[2m",
+}
+
+// WriteText writes the report for people.
+func WriteText(w io.Writer, r *Report, opts TextOptions) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "forgeproof scan of %s\n", r.Target)
+	assessed := 0
+	for _, e := range r.Endpoints {
+		if e.Assessed {
+			assessed++
+		}
+	}
+	fmt.Fprintf(&b, "%d endpoints (%d assessed), %d requests, %s\n\n", len(r.Endpoints), assessed, r.Requests, r.Duration.Round(1e6))
+	for _, e := range r.Endpoints {
+		state := "assessed by " + string(e.Oracle)
+		if !e.Assessed {
+			state = "NOT assessed"
+		}
+		fmt.Fprintf(&b, "  %-6s %s  [%s, %s]\n", e.Method, e.URL, e.Source, state)
+		if e.Note != "" {
+			fmt.Fprintf(&b, "         note: %s\n", e.Note)
+		}
+	}
+	if len(r.Findings) == 0 {
+		b.WriteString("\nNo findings.\n")
+	} else {
+		fmt.Fprintf(&b, "\n%d findings:\n", len(r.Findings))
+	}
+	for _, f := range r.Findings {
+		sev := strings.ToUpper(f.Severity.String())
+		if opts.Color {
+			sev = severityColor[f.Severity] + sev + "\x1b[0m"
+		}
+		loc := f.URL
+		if f.Method != "" {
+			loc = f.Method + " " + f.URL
+		}
+		if f.Cookie != "" {
+			loc = "cookie " + f.Cookie + " (set by " + f.URL + ")"
+		}
+		fmt.Fprintf(&b, "\n%s [%s] %s\n", sev, f.Rule, f.Title)
+		fmt.Fprintf(&b, "  at:         %s\n", loc)
+		fmt.Fprintf(&b, "  confidence: %s (%s)\n", f.Confidence, f.Oracle)
+		if f.Probe != "" {
+			fmt.Fprintf(&b, "  probe:      %s\n", f.Probe)
+		}
+		fmt.Fprintf(&b, "  evidence:   %s\n", f.Evidence)
+		if f.Reproduce != "" {
+			fmt.Fprintf(&b, "  reproduce:  %s\n", f.Reproduce)
+		}
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\nNotes:\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "  - %s\n", n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,413 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Run scans the target described by cfg and returns its report.
+//
+// A non-nil error is an *Error: the scan could not run, or stopped early
+// (request limit, cancellation). The report is then nil or incomplete and
+// must not be read as "no findings". Run sends requests to the target's
+// origin only, at most cfg.Rate per second, each bounded by cfg.Timeout.
+//
+// Run sends real state-changing requests (the legitimate baseline and
+// every forgery that the service accepts): point it at a test account.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	target, err := cfg.validate()
+	if err != nil {
+		return nil, &Error{ReasonConfig, err}
+	}
+	cfg.setDefaults()
+	sc := &scanner{
+		cfg:          cfg,
+		target:       target,
+		send:         newSender(target, cfg.TLS, cfg.AttackerTLS, cfg.Timeout, cfg.Rate, cfg.MaxRequests),
+		victim:       &jar{},
+		report:       &Report{Target: target.String(), Started: time.Now().UTC()},
+		reported:     map[string]bool{},
+		sessionNames: map[string]bool{},
+		setCookies:   map[string]seenCookie{},
+	}
+	defer sc.send.close()
+	for _, c := range cfg.Cookies {
+		// Attributes unknown: treated as having none, the browser default.
+		sc.victim.set([]*http.Cookie{{Name: c.Name, Value: c.Value}})
+		sc.sessionNames[c.Name] = true
+	}
+	err = sc.run(ctx)
+	sc.report.Duration = time.Since(sc.report.Started)
+	sc.report.Requests = sc.send.requests()
+	sc.finish()
+	if err != nil {
+		var se *Error
+		if !errors.As(err, &se) {
+			err = &Error{classify(err), err}
+		}
+		return sc.report, err
+	}
+	return sc.report, nil
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxEndpoints == 0 {
+		c.MaxEndpoints = DefaultMaxEndpoints
+	}
+	if c.MaxRequests == 0 {
+		c.MaxRequests = DefaultMaxRequests
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Rate == 0 {
+		c.Rate = DefaultRate
+	}
+}
+
+type seenCookie struct {
+	cookie *http.Cookie
+	page   string
+}
+
+type scanner struct {
+	cfg    Config
+	target *url.URL
+	send   *sender
+	victim *jar
+	report *Report
+
+	reported     map[string]bool // rule + location: one finding each
+	sessionNames map[string]bool // cookies known to hold the session
+	setCookies   map[string]seenCookie
+	loginBase    *response // the answer to the login step
+	corsChecked  map[string]bool
+}
+
+func (sc *scanner) progress(format string, a ...any) {
+	if sc.cfg.Progress != nil {
+		sc.cfg.Progress(fmt.Sprintf(format, a...))
+	}
+}
+
+func (sc *scanner) note(format string, a ...any) {
+	sc.report.Notes = append(sc.report.Notes, fmt.Sprintf(format, a...))
+}
+
+func (sc *scanner) add(f Finding) {
+	key := f.Rule + "\x00" + f.Method + "\x00" + f.URL + "\x00" + f.Cookie
+	if sc.reported[key] {
+		return
+	}
+	sc.reported[key] = true
+	sc.report.Findings = append(sc.report.Findings, f)
+	sc.progress("found %s (%s) at %s %s", f.Rule, f.Severity, f.Method, f.URL)
+}
+
+// fatal reports whether err must end the scan: the limit, cancellation,
+// or (on the first request) anything.
+func fatal(err error) bool {
+	return errors.Is(err, errLimit) || errors.Is(err, errCanceled)
+}
+
+// do sends a legitimate request and keeps the cookies it sets.
+func (sc *scanner) do(ctx context.Context, r *request) (*response, error) {
+	resp, err := sc.send.send(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Anonymous {
+		cs := resp.cookies()
+		sc.victim.set(cs)
+		for _, c := range cs {
+			sc.setCookies[c.Name] = seenCookie{c, r.URL.String()}
+		}
+	}
+	return resp, nil
+}
+
+func (sc *scanner) pageRequest(u *url.URL, j *jar, anonymous bool) *request {
+	r := &request{Method: "GET", URL: cloneURL(u), Header: http.Header{}, Anonymous: anonymous}
+	r.Header.Set("User-Agent", userAgent)
+	ctxPageLoad.headers(r.Header, sc.target)
+	if j != nil {
+		r.Cookies = j.pick(cookiesAll)
+	}
+	return r
+}
+
+func (sc *scanner) run(ctx context.Context) error {
+	// 1. The start page: proves the connection (and the mTLS handshake).
+	sc.progress("connecting to %s", origin(sc.target))
+	start, err := sc.do(ctx, sc.pageRequest(sc.target, sc.victim, false))
+	if err != nil {
+		reason := classify(err)
+		return &Error{reason, fmt.Errorf("GET %s: %w", sc.target.Redacted(), err)}
+	}
+	sc.checkCORS(ctx, sc.target)
+
+	// 2. The login step.
+	if l := sc.cfg.Login; l != nil {
+		if err := sc.login(ctx, l); err != nil {
+			return err
+		}
+	}
+
+	// 3. Endpoints: configured, then discovered.
+	endpoints := append([]Endpoint(nil), sc.cfg.Endpoints...)
+	for i := range endpoints {
+		if endpoints[i].source == "" {
+			endpoints[i].source = "config"
+		}
+	}
+	if sc.cfg.Discover {
+		found, err := sc.discover(ctx, start)
+		if err != nil {
+			return err
+		}
+		endpoints = append(endpoints, found...)
+	}
+	if len(endpoints) == 0 {
+		return &Error{ReasonNoEndpoints, fmt.Errorf("no state-changing endpoint to test at %s: give endpoints, or start pages with forms", sc.target.Redacted())}
+	}
+
+	// 4. The verification request.
+	if v := sc.cfg.Verify; v != nil {
+		u, _ := resolve(sc.target, v.Path) // validated
+		sc.checkCORS(ctx, u)
+	}
+
+	// 5. Probes, endpoint by endpoint.
+	assessed := 0
+	for i := range endpoints {
+		e := &endpoints[i]
+		ok, err := sc.assess(ctx, e)
+		if err != nil {
+			return err
+		}
+		if ok {
+			assessed++
+		}
+	}
+	if sc.cfg.Login != nil {
+		if err := sc.loginCSRF(ctx, sc.cfg.Login); err != nil {
+			return err
+		}
+	}
+	if assessed == 0 {
+		return &Error{ReasonNoBaseline, fmt.Errorf("none of the %d endpoints accepted its legitimate request, so no forgery could be judged (see the endpoint notes)", len(endpoints))}
+	}
+	return nil
+}
+
+// finish adds the cookie posture findings and sorts the report.
+func (sc *scanner) finish() {
+	names := make([]string, 0, len(sc.setCookies))
+	for n := range sc.setCookies {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		sc0 := sc.setCookies[n]
+		if sc0.cookie.MaxAge < 0 {
+			continue
+		}
+		session := sc.sessionNames[n] || (sessionLike.MatchString(n) && !tokenLike.MatchString(n))
+		if !session {
+			continue
+		}
+		for _, f := range postureFindings(sc0.cookie, sc0.page) {
+			sc.add(f)
+		}
+	}
+	sort.SliceStable(sc.report.Findings, func(i, j int) bool {
+		a, b := sc.report.Findings[i], sc.report.Findings[j]
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if a.URL != b.URL {
+			return a.URL < b.URL
+		}
+		return a.Rule < b.Rule
+	})
+	if sc.report.Findings == nil {
+		sc.report.Findings = []Finding{}
+	}
+	if sc.report.Endpoints == nil {
+		sc.report.Endpoints = []EndpointResult{}
+	}
+}
+
+func (sc *scanner) login(ctx context.Context, l *Login) error {
+	sc.progress("logging in at %s", l.Path)
+	u, _ := resolve(sc.target, l.Path) // validated
+	e := &Endpoint{Method: "POST", Path: l.Path, Form: l.Form, TokenField: l.TokenField, TokenPage: l.TokenPage}
+	token := ""
+	if l.TokenField != "" {
+		t, err := sc.token(ctx, e, u, sc.victim, false)
+		if err != nil {
+			return &Error{ReasonLogin, err}
+		}
+		token = t
+	}
+	r := build(e, u, baselineVariant(e), token, sc.victim, sc.target)
+	resp, err := sc.send.send(ctx, r)
+	if err != nil {
+		return &Error{classify(err), fmt.Errorf("login: POST %s: %w", u.Redacted(), err)}
+	}
+	if resp.Status >= 400 {
+		return &Error{ReasonLogin, fmt.Errorf("login: POST %s answered %d", u.Redacted(), resp.Status)}
+	}
+	cs := resp.cookies()
+	if len(cs) == 0 {
+		return &Error{ReasonLogin, fmt.Errorf("login: POST %s set no cookie", u.Redacted())}
+	}
+	sc.victim.set(cs)
+	for _, c := range cs {
+		sc.setCookies[c.Name] = seenCookie{c, u.String()}
+		if c.MaxAge >= 0 && !tokenLike.MatchString(c.Name) {
+			sc.sessionNames[c.Name] = true
+		}
+	}
+	sc.loginBase = resp
+	return nil
+}
+
+// token fetches a fresh anti-CSRF token for e with jar j (the victim's,
+// or an attacker's with anonymous set).
+func (sc *scanner) token(ctx context.Context, e *Endpoint, u *url.URL, j *jar, anonymous bool) (string, error) {
+	page := sc.target
+	if e.TokenPage != "" {
+		p, err := resolve(sc.target, e.TokenPage)
+		if err != nil {
+			return "", err
+		}
+		page = p
+	}
+	r := sc.pageRequest(page, j, anonymous)
+	resp, err := sc.send.send(ctx, r)
+	if err != nil {
+		return "", fmt.Errorf("token page %s: %w", page.Redacted(), err)
+	}
+	cs := resp.cookies()
+	j.set(cs)
+	if !anonymous {
+		for _, c := range cs {
+			sc.setCookies[c.Name] = seenCookie{c, page.String()}
+		}
+	}
+	if resp.Status >= 400 {
+		return "", fmt.Errorf("token page %s answered %d", page.Redacted(), resp.Status)
+	}
+	t, ok := findToken(resp.Body, page, u, e.TokenField)
+	if !ok {
+		return "", fmt.Errorf("token page %s has no form field %q with a value", page.Redacted(), e.TokenField)
+	}
+	return t, nil
+}
+
+func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, error) {
+	pages := sc.cfg.StartPages
+	if len(pages) == 0 {
+		pages = []string{sc.target.String()}
+	}
+	seen := map[string]bool{}
+	for _, e := range sc.cfg.Endpoints {
+		if u, err := resolve(sc.target, e.Path); err == nil {
+			seen[e.Method+" "+u.Path] = true
+		}
+	}
+	var out []Endpoint
+	for _, p := range pages {
+		u, _ := resolve(sc.target, p) // validated
+		var resp *response
+		if u.String() == sc.target.String() && start != nil {
+			resp = start
+		} else {
+			r, err := sc.do(ctx, sc.pageRequest(u, sc.victim, false))
+			if err != nil {
+				if fatal(err) {
+					return nil, err
+				}
+				sc.note("discovery: GET %s failed: %v", u.Redacted(), err)
+				continue
+			}
+			resp = r
+		}
+		sc.progress("discovering forms on %s", u.Redacted())
+		for _, f := range parseForms(resp.Body, u) {
+			if f.Method == "GET" || !stateChangingMethods[f.Method] {
+				continue
+			}
+			if !sameOrigin(f.Action, sc.target) {
+				sc.note("discovery: form on %s posts to another origin (%s): not tested", u.Redacted(), origin(f.Action))
+				continue
+			}
+			key := f.Method + " " + f.Action.Path
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			if f.Password {
+				sc.note("discovery: %s has a password field: not tested (give it as the login step)", key)
+				continue
+			}
+			if len(out) >= sc.cfg.MaxEndpoints {
+				sc.note("discovery: more than %d forms found; the rest were not tested", sc.cfg.MaxEndpoints)
+				return out, nil
+			}
+			e := Endpoint{Method: f.Method, Path: f.Action.RequestURI(), Form: f.Fields,
+				Multipart: f.Multipart, TokenField: f.TokenField, source: "discovered"}
+			if f.TokenField != "" {
+				e.TokenPage = u.RequestURI()
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// checkCORS probes u for a CORS policy that reflects an arbitrary origin
+// with credentials, once per URL.
+func (sc *scanner) checkCORS(ctx context.Context, u *url.URL) {
+	if sc.corsChecked == nil {
+		sc.corsChecked = map[string]bool{}
+	}
+	if sc.corsChecked[u.String()] {
+		return
+	}
+	sc.corsChecked[u.String()] = true
+	for _, o := range []string{attackerOrigin, "null"} {
+		r := &request{Method: "GET", URL: cloneURL(u), Header: http.Header{}}
+		r.Header.Set("User-Agent", userAgent)
+		ctxCORSRead.headers(r.Header, sc.target)
+		r.Header.Set("Origin", o)
+		r.Cookies = sc.victim.pick(ctxCORSRead.cookies)
+		resp, err := sc.send.send(ctx, r)
+		if err != nil {
+			sc.note("CORS check of %s: %v", u.Redacted(), err)
+			return
+		}
+		if corsReflects(resp.Header, o) {
+			sc.add(newFinding(RuleCORSCredentials, Confirmed, OracleObserved, Finding{
+				Method: "GET", URL: u.String(), Probe: ctxCORSRead.name + " (Origin: " + o + ")",
+				Evidence:  fmt.Sprintf("Access-Control-Allow-Origin: %s with Access-Control-Allow-Credentials: true in answer to Origin: %s.", resp.Header.Get("Access-Control-Allow-Origin"), o),
+				Reproduce: curlCommand(r, sc.cfg.CurlTLSArgs),
+			}))
+			return
+		}
+	}
+}
+
+// corsReflects reports whether h lets origin o read with credentials.
+// "*" never does: browsers refuse it with credentials.
+func corsReflects(h http.Header, o string) bool {
+	return h.Get("Access-Control-Allow-Origin") == o &&
+		strings.EqualFold(strings.TrimSpace(h.Get("Access-Control-Allow-Credentials")), "true")
+}
