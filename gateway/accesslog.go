@@ -23,6 +23,16 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, start time
 	}
 	g.metrics.requests.WithLabelValues(routeName, statusLabel(status)).Inc()
 	g.metrics.duration.WithLabelValues(routeName).Observe(elapsed.Seconds())
+	if x.authzDenied {
+		g.metrics.authzDenials.WithLabelValues(routeName, x.reason).Inc()
+	}
+	if x.csrfReason != "" {
+		mode := "enforced"
+		if !x.csrfEnforced {
+			mode = "report-only"
+		}
+		g.metrics.csrfRefusals.WithLabelValues(routeName, x.csrfReason, mode).Inc()
+	}
 
 	if !g.log.Enabled(r.Context(), slog.LevelInfo) {
 		return

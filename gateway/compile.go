@@ -119,6 +119,10 @@ func compile(cfg *Config, log *slog.Logger) (*compiled, error) {
 	c.transport = newTransport(c.limits)
 	for _, rt := range c.routes {
 		rt.proxy = newProxy(rt, c, log)
+		rt.handler = rt.proxy
+		if rt.guard != nil {
+			rt.handler = rt.guard.handler(rt.proxy, rt.usesTokens())
+		}
 	}
 	return c, nil
 }

@@ -45,6 +45,7 @@ func (p *problems) csrfGuard(key string, c RouteCSRF, rt *route, cc *compiled) *
 	}
 	prot.SetAllowSameSite(c.AllowSameSite)
 	prot.SetReportOnly(c.ReportOnly)
+	prot.SetDenyHandler(nil) // the default: 403 problem with the reason code
 	prot.SetSPA(c.SPA)
 	prot.SetBinding(tokenBinding(cc.cfg.Tokens.SessionCookie))
 	return &csrfGuard{prot: prot}
@@ -91,22 +92,37 @@ func (p *problems) tokens(t Tokens, need bool, routes []*route) *csrf.KeyRing {
 		return nil
 	}
 	for _, rt := range routes {
-		if rt.guard != nil {
+		if rt.guard != nil && rt.usesTokens() {
 			rt.guard.prot.SetKeyRing(ring)
 		}
 	}
 	return ring
 }
 
-// check applies the route's CSRF checks. It returns the refusal reason, or
-// "" when the request may proceed.
-func (g *csrfGuard) check(r *http.Request) string {
-	err := g.prot.Check(r)
-	if err == nil {
-		return ""
+// handler puts the guard in front of next. Refusals are recorded on the
+// request's exchange for the access log and the metrics; with tokens, a
+// fresh token for the upstream is minted after the checks passed.
+func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
+	g.prot.SetObserver(func(r *http.Request, err *csrf.Error, enforced bool) {
+		if x := exchangeFrom(r.Context()); x != nil {
+			x.csrfReason, x.csrfEnforced = string(err.Reason), enforced
+			x.reason = string(err.Reason)
+			x.decision = decisionReportOnly
+			if enforced {
+				x.decision = decisionDeny
+			}
+		}
+	})
+	if !tokens {
+		return g.prot.Handler(next)
 	}
-	if reason, ok := csrf.ReasonOf(err); ok {
-		return string(reason)
-	}
-	return "csrf-error" // Check returns only *csrf.Error; fail closed on anything else
+	return g.prot.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if x := exchangeFrom(r.Context()); x != nil {
+			// No token when the request has no binding: the upstream
+			// then renders no form token, and the next unsafe request
+			// is refused (fail closed).
+			x.csrfToken, _ = g.prot.Token(r)
+		}
+		next.ServeHTTP(w, r)
+	}))
 }

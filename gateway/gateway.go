@@ -279,6 +279,19 @@ func (g *Gateway) Reload(cfg *Config) error {
 	return err
 }
 
+// ReloadFile reads the config file at path (LoadConfig) and reloads it
+// (Reload). A file that does not load counts as a failed reload, and the
+// old configuration keeps serving.
+func (g *Gateway) ReloadFile(path string) error {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		g.log.Error("reload refused, the previous configuration keeps serving", "error", err)
+		g.metrics.reloads.WithLabelValues("failure").Inc()
+		return err
+	}
+	return g.Reload(cfg)
+}
+
 func (g *Gateway) reload(cfg *Config) error {
 	old := g.state.Load()
 	if err := sameAddresses(old.cfg, cfg); err != nil {

@@ -25,7 +25,12 @@ type exchange struct {
 	hasIdentity bool
 	decision    string
 	reason      string
-	csrfToken   string // masked token for the upstream, token modes only
+	authzDenied bool
+	// csrfReason is the CSRF guard's refusal, enforced or (report-only)
+	// not.
+	csrfReason   string
+	csrfEnforced bool
+	csrfToken    string // masked token for the upstream, token modes only
 }
 
 type exchangeKey struct{}
@@ -60,7 +65,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.identity, x.hasIdentity = id, ok
 	if reason := rt.authorizeRequest(id, ok); reason != "" {
-		g.metrics.authzDenials.WithLabelValues(rt.name, reason).Inc()
+		x.authzDenied = true
 		g.refuse(rec, r, x, http.StatusForbidden, reason, "client identity refused", "")
 		return
 	}
@@ -68,28 +73,14 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(rec, r, x, http.StatusForbidden, ReasonBrowserNotAllowed, "browsers are not served here", "this route serves programmatic clients only")
 		return
 	}
-	if ok {
-		r = r.WithContext(mtls.ContextWithIdentity(r.Context(), id))
-	}
-	if rt.guard != nil {
-		if reason := rt.guard.check(r); reason != "" {
-			mode := "enforced"
-			if rt.reportOnly {
-				mode = "report-only"
-			}
-			g.metrics.csrfRefusals.WithLabelValues(rt.name, reason, mode).Inc()
-			if !rt.reportOnly {
-				g.refuse(rec, r, x, http.StatusForbidden, reason, "cross-site request refused", "")
-				return
-			}
-			x.decision, x.reason = decisionReportOnly, reason
-		}
-	}
 	if max := c.limits.MaxBodyBytes; max > 0 && r.Body != nil {
 		r.Body = http.MaxBytesReader(rec, r.Body, max)
 	}
-	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
-	rt.proxy.ServeHTTP(rec, r)
+	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
+	if ok {
+		ctx = mtls.ContextWithIdentity(ctx, id)
+	}
+	rt.handler.ServeHTTP(rec, r.WithContext(ctx))
 }
 
 // refuse writes a problem response and records the decision.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -100,7 +99,7 @@ func (w *world) start(cfg *gateway.Config) *running {
 		cancel()
 		<-done
 	})
-	r := &running{g: g, w: w, base: "https://" + g.Addrs()[0].String()}
+	r := &running{g: g, w: w, base: "https://" + g.Addrs()[0].String(), stop: cancel, done: done}
 	if a := g.AdminAddr(); a != nil {
 		r.admin = "http://" + a.String()
 	}
@@ -112,6 +111,8 @@ type running struct {
 	w     *world
 	base  string
 	admin string
+	stop  context.CancelFunc // ends Serve's context: a graceful drain
+	done  chan error         // Serve's result
 }
 
 // client returns an HTTP client that trusts the test CA and presents
@@ -151,6 +152,8 @@ type upstream struct {
 	*httptest.Server
 	mu   sync.Mutex
 	seen []seenRequest
+	// sleeping receives a value when a ?sleep= request starts sleeping.
+	sleeping chan struct{}
 }
 
 type seenRequest struct {
@@ -161,10 +164,11 @@ type seenRequest struct {
 }
 
 func newUpstream(t testing.TB) *upstream {
-	u := &upstream{}
+	u := &upstream{sleeping: make(chan struct{}, 100)}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if d := r.URL.Query().Get("sleep"); d != "" {
 			dur, _ := time.ParseDuration(d)
+			u.sleeping <- struct{}{}
 			select {
 			case <-time.After(dur):
 			case <-r.Context().Done():
@@ -218,5 +222,3 @@ func mustJSON(t testing.TB, s string) seenRequest {
 	}
 	return r
 }
-
-var _ = fmt.Sprint

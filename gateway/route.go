@@ -28,6 +28,8 @@ type route struct {
 	guard      *csrfGuard // nil when csrfMode is insecure-off
 
 	proxy *httputil.ReverseProxy
+	// handler is the proxy behind the CSRF guard (when there is one).
+	handler http.Handler
 }
 
 func (r *route) usesTokens() bool {

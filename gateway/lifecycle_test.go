@@ -1,0 +1,215 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
+)
+
+func TestReloadUnderLoadLosesNoRequest(t *testing.T) {
+	w := newWorld(t)
+	gw := w.start(w.config())
+
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		c := gw.client(w.web)
+		if i%2 == 1 {
+			// Half the clients open a new connection (a new handshake)
+			// for every request, so handshakes race the reloads too.
+			c.Transport.(*http.Transport).DisableKeepAlives = true
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get(gw.base + "/api/x")
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						ok.Add(1)
+						continue
+					}
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err)
+			}
+		}()
+	}
+
+	// Each reload installs a new server certificate and a config with one
+	// more route.
+	var lastSerial string
+	for i := 0; i < 20; i++ {
+		srv := pkitest.ServerWith(t, w.ca, pki.ServerOptions{DNSNames: []string{"localhost"}})
+		if err := srv.Save(w.dir, fmt.Sprintf("server%d.pem", i), fmt.Sprintf("server%d-key.pem", i)); err != nil {
+			t.Fatal(err)
+		}
+		cfg := w.config()
+		cfg.Listeners[0].TLS.CertFile = w.path(fmt.Sprintf("server%d.pem", i))
+		cfg.Listeners[0].TLS.KeyFile = w.path(fmt.Sprintf("server%d-key.pem", i))
+		cfg.Routes = append(cfg.Routes, gateway.Route{Name: fmt.Sprintf("extra%d", i), PathPrefix: fmt.Sprintf("/extra%d", i), Upstream: w.upstream.URL, Allow: gateway.Allow{AnyVerified: true}})
+		if err := gw.g.Reload(cfg); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		lastSerial = srv.Cert.SerialNumber.String()
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+
+	if failed.Load() != 0 {
+		t.Fatalf("got %d failed requests (first: %v), want 0; %d succeeded", failed.Load(), firstErr.Load(), ok.Load())
+	}
+	if ok.Load() == 0 {
+		t.Fatal("no request succeeded")
+	}
+	// New connections see the last certificate and the last route.
+	c := gw.client(w.web)
+	resp, err := c.Get(gw.base + "/extra19/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("route added by the last reload: got status %d, want 200", resp.StatusCode)
+	}
+	if got := resp.TLS.PeerCertificates[0].SerialNumber.String(); got != lastSerial {
+		t.Errorf("server certificate after reload: got serial %s, want %s", got, lastSerial)
+	}
+}
+
+func TestBadReloadKeepsOldConfig(t *testing.T) {
+	w := newWorld(t)
+	cfgPath := w.write("gw.yaml", []byte("listeners: [}\n"))
+	gw := w.start(w.config())
+	c := gw.client(w.web)
+
+	moved := w.config()
+	moved.Listeners[0].Address = "127.0.0.1:1"
+	noCert := w.config()
+	noCert.Listeners[0].TLS.CertFile = w.path("missing.pem")
+	noRoutes := w.config()
+	noRoutes.Routes = nil
+
+	tests := []struct {
+		name    string
+		reload  func() error
+		wantErr string
+	}{
+		{"missing certificate file", func() error { return gw.g.Reload(noCert) }, "listeners[0].tls.cert-file"},
+		{"no routes", func() error { return gw.g.Reload(noRoutes) }, "routes: at least one route is required"},
+		{"listener address changed", func() error { return gw.g.Reload(moved) }, "restart to apply"},
+		{"malformed YAML file", func() error { return gw.g.ReloadFile(cfgPath) }, "gw.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.reload()
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+			}
+			if status, body := do(t, c, "GET", gw.base+"/api/x", nil, ""); status != 200 {
+				t.Fatalf("old config stopped serving: got status %d (%s)", status, body)
+			}
+		})
+	}
+	// Allowed twin: a sound reload is accepted.
+	if err := gw.g.Reload(w.config()); err != nil {
+		t.Fatalf("sound reload: %v", err)
+	}
+	_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
+	for _, want := range []string{
+		`forgeproof_gateway_reloads_total{outcome="failure"} 4`,
+		`forgeproof_gateway_reloads_total{outcome="success"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestGracefulDrain(t *testing.T) {
+	w := newWorld(t)
+	gw := w.start(w.config())
+	c := gw.client(w.web)
+	// A warm-up request proves the path works and leaves an idle
+	// keep-alive connection, which the drain must close.
+	if status, _ := do(t, c, "GET", gw.base+"/api/warm", nil, ""); status != 200 {
+		t.Fatalf("warm-up: got status %d", status)
+	}
+
+	result := make(chan int, 1)
+	go func() {
+		resp, err := gw.client(w.web).Get(gw.base + "/api/slow?sleep=400ms")
+		if err != nil {
+			result <- -1
+			return
+		}
+		resp.Body.Close()
+		result <- resp.StatusCode
+	}()
+	<-w.upstream.sleeping // the slow request is in flight
+
+	gw.stop() // what SIGTERM does in the binary
+	// While draining, /readyz says so.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		status, _ := do(t, http.DefaultClient, "GET", gw.admin+"/readyz", nil, "")
+		if status == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz: got %d while draining, want 503", status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := <-result; got != 200 {
+		t.Fatalf("in-flight request: got %d, want 200", got)
+	}
+	if err := <-gw.done; err != nil {
+		t.Fatalf("Serve: got %v, want nil after a clean drain", err)
+	}
+	gw.done <- nil // for the cleanup
+	// New connections are refused once drained.
+	cfg := &tls.Config{RootCAs: w.ca.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{w.web.TLSCertificate()}}
+	if conn, err := tls.Dial("tcp", strings.TrimPrefix(gw.base, "https://"), cfg); err == nil {
+		conn.Close()
+		t.Fatal("a new connection was accepted after the drain")
+	}
+}
+
+func TestDrainGraceExpires(t *testing.T) {
+	w := newWorld(t)
+	gw := w.start(w.config())
+	go func() {
+		resp, err := gw.client(w.web).Get(gw.base + "/api/slow?sleep=30s")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-w.upstream.sleeping
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := gw.g.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: got %v, want %v", err, context.DeadlineExceeded)
+	}
+}
