@@ -3,11 +3,136 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/forgeproof/forgeproof/demo"
 )
 
-// runDemo is a placeholder until this subcommand lands; its owner replaces
-// this file.
+const demoUsage = `Usage: forgeproof demo [--listen ADDR] [--dir DIR] [--insecure-no-csrf] [flags]
+
+Runs the attack and the defence on this machine: a tiny bank behind the
+forgeproof gateway on https://localhost:8443, and an attacker site on
+another site (http://127.0.0.2:8444) and on another port of the same site
+(https://localhost:8445) whose pages make your browser forge requests to the
+bank. Import client.p12 (empty password) into your browser, open the bank,
+then the attacker's pages, and watch the balances.
+
+The development PKI (ca.pem, server.pem, server-key.pem, client.pem,
+client-key.pem, client.p12, crl.pem) is created in DIR on the first run
+and reused afterwards. Stop with Ctrl-C.
+
+Examples:
+
+  forgeproof demo
+  forgeproof demo --insecure-no-csrf          # the same attacks succeed
+  forgeproof demo --listen localhost:9443 --dir ./demo-pki
+  forgeproof demo --self-test                 # check, print and exit`
+
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	fs := newFlagSet("demo", demoUsage, stdout)
+	listen := fs.String("listen", demo.DefaultListen, "the bank's (gateway's) `address`; loopback only")
+	dir := fs.String("dir", "", "the PKI `folder` (default: forgeproof/demo in the user's cache folder)")
+	attacker := fs.String("attacker", "127.0.0.2:8444", "the cross-site attacker's `address`")
+	sibling := fs.String("sibling", "localhost:8445", "the same-site attacker's `address`")
+	insecure := fs.Bool("insecure-no-csrf", false, "turn the CSRF guard off: forged requests succeed (the negative control)")
+	quiet := fs.Bool("quiet", false, "do not print the gateway's access log on stderr")
+	selfTest := fs.Bool("self-test", false, "send a service request and the forgeries, print what happened, and exit (1 if unexpected)")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	if *dir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return fmt.Errorf("no cache folder for the demo PKI (%v): pass --dir", err)
+		}
+		*dir = filepath.Join(cache, "forgeproof", "demo")
+	}
+	var logger *slog.Logger
+	if !*quiet && !*selfTest {
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	r, err := demo.Start(ctx, demo.Options{
+		Dir:            *dir,
+		Listen:         *listen,
+		AttackerAddr:   *attacker,
+		SiblingAddr:    *sibling,
+		InsecureNoCSRF: *insecure,
+		Logger:         logger,
+	})
+	if err != nil {
+		return err
+	}
+	printDemo(stdout, r)
+	if *selfTest {
+		return demoSelfTest(ctx, stdout, r)
+	}
+	fmt.Fprintf(stderr, "forgeproof demo: running; press Ctrl-C to stop\n")
+	select {
+	case <-ctx.Done():
+	case <-r.Done():
+	}
+	err = r.Close()
+	fmt.Fprintf(stderr, "forgeproof demo: stopped\n")
+	return err
+}
+
+func demoSelfTest(ctx context.Context, stdout io.Writer, r *demo.Running) error {
+	results, err := r.SelfCheck(ctx)
+	cerr := r.Close()
+	fmt.Fprintln(stdout)
+	bad := 0
+	for _, res := range results {
+		fmt.Fprintln(stdout, res)
+		if !res.OK {
+			bad++
+		}
+	}
+	if err := errors.Join(err, cerr); err != nil {
+		return err
+	}
+	if bad > 0 {
+		return &exitError{1, fmt.Errorf("self-test: %d of %d checks did not behave as expected", bad, len(results))}
+	}
+	fmt.Fprintf(stdout, "self-test passed: %d checks\n", len(results))
+	return nil
+}
+
+func printDemo(w io.Writer, r *demo.Running) {
+	mode := "ON"
+	if r.InsecureNoCSRF {
+		mode = "OFF (--insecure-no-csrf): forged requests will move money"
+	}
+	f := r.Files
+	fmt.Fprintf(w, "forgeproof demo: CSRF protection %s\n\n", mode)
+	fmt.Fprintf(w, "  bank, behind forgeproof:   %s/\n", r.URL)
+	fmt.Fprintf(w, "  attacker, another site:    %s/\n", r.AttackerURL)
+	fmt.Fprintf(w, "  attacker, same site:       %s/\n", r.SiblingURL)
+	fmt.Fprintf(w, "  import into your browser:  %s (empty password); trust %s for https\n", f.ClientP12, f.CA)
+	if len(r.Created) > 0 {
+		fmt.Fprintf(w, "  created in %s: %s\n", f.Dir, strings.Join(r.Created, " "))
+	}
+	if r.ClientRevoked {
+		fmt.Fprintf(w, "  note: the CRL lists client.pem (revoked): the gateway will refuse it\n")
+	}
+	certs := fmt.Sprintf("--cacert %s --cert %s --key %s", shellQuote(f.CA), shellQuote(f.Client), shellQuote(f.ClientKey))
+	fmt.Fprintf(w, "\nA service client (succeeds):\n\n  curl %s -H 'Content-Type: application/json' -d '{\"to\":\"bob\",\"amount\":5}' %s/api/transfers\n", certs, r.URL)
+	outcome := "refused with 403, reason cross-site"
+	if r.InsecureNoCSRF {
+		outcome = "succeeds, because the guard is off"
+	}
+	fmt.Fprintf(w, "\nA forged cross-site request, as a browser sends it (%s):\n\n  curl %s -H 'Origin: %s' -H 'Sec-Fetch-Site: cross-site' -d 'to=mallory&amount=100' %s/transfer\n",
+		outcome, certs, r.AttackerURL, r.URL)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-:") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
