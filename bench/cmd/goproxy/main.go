@@ -31,14 +31,15 @@ func main() {
 	keyFile := flag.String("key", "", "server key (PEM)")
 	caFile := flag.String("client-ca", "", "CA bundle client certificates must chain to (PEM)")
 	upstream := flag.String("upstream", "", "upstream URL")
+	noClientAuth := flag.Bool("insecure-no-client-auth", false, "do not ask for client certificates (only to test that the harness notices)")
 	flag.Parse()
-	if err := run(*listen, *certFile, *keyFile, *caFile, *upstream); err != nil {
+	if err := run(*listen, *certFile, *keyFile, *caFile, *upstream, *noClientAuth); err != nil {
 		fmt.Fprintf(os.Stderr, "goproxy: error: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, certFile, keyFile, caFile, upstream string) error {
+func run(listen, certFile, keyFile, caFile, upstream string, noClientAuth bool) error {
 	if certFile == "" || keyFile == "" || caFile == "" || upstream == "" {
 		return errors.New("-cert, -key, -client-ca and -upstream are required")
 	}
@@ -79,11 +80,15 @@ func run(listen, certFile, keyFile, caFile, upstream string) error {
 		},
 		ErrorLog: log.New(os.Stderr, "goproxy: ", 0),
 	}
+	clientAuth := tls.RequireAndVerifyClientCert
+	if noClientAuth {
+		clientAuth = tls.NoClientCert
+	}
 	srv := &http.Server{
 		Handler: proxy,
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
-			ClientAuth:   tls.RequireAndVerifyClientCert,
+			ClientAuth:   clientAuth,
 			ClientCAs:    pool,
 		},
 		ReadHeaderTimeout: 10 * time.Second,

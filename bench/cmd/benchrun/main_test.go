@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/bench/load"
+)
+
+// buildTools builds the upstream and the bare Go proxy into a temporary
+// folder, as run.sh does.
+func buildTools(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	out, err := exec.Command("go", "build", "-o", bin+"/", "../upstream", "../goproxy").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestSmokeGoproxy runs every phase briefly against the bare Go proxy: a
+// real mTLS server, a real upstream, real sockets.
+func TestSmokeGoproxy(t *testing.T) {
+	bin := buildTools(t)
+	c, err := parseFlags([]string{"-bin", bin, "-servers", "goproxy", "-smoke", "-strict"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := measure(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ph := range phases {
+		runs := rep.values("goproxy", ph, func(x sample) float64 { return float64(x.Result.OK) })
+		if len(runs) != 1 || runs[0] == 0 {
+			t.Errorf("%s: got runs %v, want one with successes", ph, runs)
+		}
+		if n, first := rep.errorsIn("goproxy", ph); n != 0 {
+			t.Errorf("%s: got %d errors (%s), want none", ph, n, first)
+		}
+	}
+	if got := rep.stat("goproxy", phaseResumed, func(x sample) float64 { return x.Result.ResumedFraction() }).Median; got < 0.5 {
+		t.Errorf("resumed fraction: got %v, want most connections resumed", got)
+	}
+	if got := rep.stat("goproxy", phaseFull, func(x sample) float64 { return x.Result.ResumedFraction() }).Median; got != 0 {
+		t.Errorf("full handshakes resumed: got %v, want 0", got)
+	}
+	if rep.Servers[0].PeakRSS <= 0 {
+		t.Errorf("peak RSS: got %d, want > 0", rep.Servers[0].PeakRSS)
+	}
+	md := rep.markdown()
+	if !strings.Contains(md, "| goproxy | ") || !strings.Contains(md, "Smoke run") {
+		t.Errorf("markdown lacks the goproxy row or the smoke warning:\n%s", md)
+	}
+}
+
+// TestStartServerChecksClientAuth: a server that answers clients without a
+// certificate is not comparable and must be refused; its twin with client
+// authentication on is accepted.
+func TestStartServerChecksClientAuth(t *testing.T) {
+	bin := buildTools(t)
+	dir := t.TempDir()
+	f, client, err := mintPKI(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	upAddr := fmt.Sprintf("127.0.0.1:%d", upPort)
+	up, err := startProcess(dir, "upstream", nil, filepath.Join(bin, "upstream"), "-listen", upAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.stop()
+	if err := waitTCP(context.Background(), up, upAddr); err != nil {
+		t.Fatal(err)
+	}
+
+	insecure := kind{name: "goproxy-without-client-auth", version: func(string) (string, error) { return "test", nil },
+		start: func(bin string, f files, port int, upstream string) (*process, error) {
+			return startProcess(f.Dir, "insecure", nil, filepath.Join(bin, "goproxy"),
+				"-listen", fmt.Sprintf("127.0.0.1:%d", port), "-cert", f.Cert, "-key", f.Key, "-client-ca", f.CA,
+				"-upstream", "http://"+upstream, "-insecure-no-client-auth")
+		}}
+	secure, _ := kindNamed("goproxy")
+	c := config{bin: bin}
+	tests := []struct {
+		name    string
+		k       kind
+		wantErr string
+	}{
+		{name: "requires client certificates", k: secure, wantErr: ""},
+		{name: "answers without a certificate", k: insecure, wantErr: "without a certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var info serverInfo
+			s, err := startServer(context.Background(), c, tc.k, f, client, upAddr, &info)
+			if s != nil {
+				defer s.proc.stop()
+			}
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if (tc.wantErr == "") != (err == nil) || !strings.Contains(got, tc.wantErr) {
+				t.Errorf("got error %q, want one containing %q", got, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestSummarise(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []float64
+		want stat
+	}{
+		{name: "odd", in: []float64{3, 1, 2}, want: stat{Median: 2, Min: 1, Max: 3, N: 3}},
+		{name: "even", in: []float64{4, 1, 3, 2}, want: stat{Median: 2.5, Min: 1, Max: 4, N: 4}},
+		{name: "one", in: []float64{7}, want: stat{Median: 7, Min: 7, Max: 7, N: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := summarise(tc.in); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if got := summarise(nil); !math.IsNaN(got.Median) || got.N != 0 {
+		t.Errorf("empty: got %v, want NaN median and N 0", got)
+	}
+}
+
+// TestTargets checks the verdicts on a made-up report: each target once
+// met and once missed.
+func TestTargets(t *testing.T) {
+	mk := func(server, phase string, ok int64, p99 time.Duration) sample {
+		return sample{Server: server, Phase: phase, Round: 1, Result: load.Result{Elapsed: time.Second, OK: ok, Latency: load.Percentiles{P99: p99}}}
+	}
+	tests := []struct {
+		name string
+		fp   int64 // forgeproof's keep-alive and full-handshake rate
+		p99  time.Duration
+		want []string
+	}{
+		{name: "faster than Caddy, slower than nginx", fp: 1000, p99: 1500 * time.Microsecond, want: []string{
+			"≥ Caddy's (forgeproof ÷ Caddy ≥ 1) | 1.25× | yes",
+			"≥ 0.7× nginx's | 0.50× | no",
+			"≥ 0.95× the bare Go proxy's | 1.00× | yes",
+			"< 1 ms | 0.50 ms | yes",
+		}},
+		{name: "slower than everyone", fp: 700, p99: 3 * time.Millisecond, want: []string{
+			"(forgeproof ÷ Caddy ≥ 1) | 0.88× | no",
+			"the bare Go proxy's | 0.70× | no",
+			"< 1 ms | 2.00 ms | no",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &report{LatencyRate: 100, Rounds: 1}
+			for _, s := range []string{"forgeproof", "goproxy", "nginx", "caddy"} {
+				r.Servers = append(r.Servers, serverInfo{Name: s})
+			}
+			r.Runs = []sample{
+				mk("forgeproof", phaseKeepAlive, tc.fp, 0), mk("caddy", phaseKeepAlive, 800, 0), mk("nginx", phaseKeepAlive, 2000, 0),
+				mk("forgeproof", phaseFull, tc.fp, 0), mk("goproxy", phaseFull, 1000, 0),
+				mk("forgeproof", phaseLatency, 1, tc.p99), mk("goproxy", phaseLatency, 1, time.Millisecond),
+			}
+			md := r.markdown()
+			for _, w := range tc.want {
+				if !strings.Contains(md, w) {
+					t.Errorf("markdown lacks %q:\n%s", w, md)
+				}
+			}
+		})
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr bool
+	}{
+		{name: "minimal", args: []string{"-bin", "x"}},
+		{name: "no bin", args: nil, wantErr: true},
+		{name: "unknown server", args: []string{"-bin", "x", "-servers", "goproxy,apache"}, wantErr: true},
+		{name: "zero rounds", args: []string{"-bin", "x", "-rounds", "0"}, wantErr: true},
+		{name: "stray argument", args: []string{"-bin", "x", "extra"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseFlags(tc.args)
+			if got := err != nil; got != tc.wantErr {
+				t.Errorf("error: got %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
