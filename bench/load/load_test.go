@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -237,5 +238,51 @@ func TestSummarise(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestProbe(t *testing.T) {
+	f := newFixture(t)
+	s := startServer(t, f.ca, nil, ok)
+	noCert := f.client.Clone()
+	noCert.Certificates = nil
+	tests := []struct {
+		name   string
+		client *tls.Config
+		wantOK bool
+	}{
+		{name: "with a client certificate", client: f.client, wantOK: true},
+		{name: "without one", client: noCert, wantOK: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := load.Probe(context.Background(), load.Target{Addr: s.addr, TLS: tc.client})
+			if got := err == nil; got != tc.wantOK {
+				t.Errorf("succeeded: got %v (%v), want %v", got, err, tc.wantOK)
+			}
+		})
+	}
+}
+
+// TestWindowHook checks that the hook sees the window open, then close,
+// once each, and that the run returns only after both.
+func TestWindowHook(t *testing.T) {
+	f := newFixture(t)
+	s := startServer(t, f.ca, nil, ok)
+	var calls []bool
+	var mu sync.Mutex
+	opts := short
+	opts.Window = func(open bool) {
+		mu.Lock()
+		calls = append(calls, open)
+		mu.Unlock()
+	}
+	if _, err := load.KeepAlive(context.Background(), load.Target{Addr: s.addr, TLS: f.client}, opts); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 2 || !calls[0] || calls[1] {
+		t.Errorf("hook calls: got %v, want [true false]", calls)
 	}
 }
