@@ -210,6 +210,21 @@ func (b *bank) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `<!doctype html><title>Bank</title><h1>Transfer</h1>
 <form method="post" action="/transfer">%s
 <input name="to" value="mallory"><input type="number" name="amount" value="1"><button>Send</button></form>`, tok)
+	case r.URL.Path == "/login" && r.Method == http.MethodPost:
+		if !b.originOK(r) {
+			http.Error(w, "cross-origin request refused", http.StatusForbidden)
+			return
+		}
+		if r.PostFormValue("user") != "alice" || r.PostFormValue("password") != "wonderland" {
+			http.Error(w, "wrong password", http.StatusUnauthorized)
+			return
+		}
+		id := randomString()
+		b.mu.Lock()
+		b.balances[id] = 100
+		b.mu.Unlock()
+		w.Header().Add("Set-Cookie", b.opts.cookieName+"="+id+"; "+b.opts.cookie)
+		http.Redirect(w, r, "/", http.StatusSeeOther)
 	case r.URL.Path == "/api/balance" && r.Method == http.MethodGet:
 		id, ok := b.session(w, r, false)
 		if !ok {

@@ -52,7 +52,9 @@ func ParseFile(name string, data []byte) (*File, error) {
 	// serves both syntaxes and a YAML json: mapping becomes a JSON body.
 	j, err := json.Marshal(doc)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
+		// yaml decodes a mapping with a non-string key (1: x) into a
+		// type that JSON cannot encode.
+		return nil, fmt.Errorf("%s: every mapping key must be a string", name)
 	}
 	dec := json.NewDecoder(bytes.NewReader(j))
 	dec.DisallowUnknownFields()

@@ -231,3 +231,51 @@ func TestCouldNotScan(t *testing.T) {
 		t.Errorf("with the client certificate: got %v, want no error", err)
 	}
 }
+
+// TestLogin: the login step gives the session; login CSRF is found when
+// the login form takes cross-site posts and not when it checks the origin.
+func TestLogin(t *testing.T) {
+	p := newTestPKI(t)
+	login := &scan.Login{Path: "/login", Form: map[string]string{"user": "alice", "password": "wonderland"}}
+	tests := []struct {
+		name   string
+		origin string
+		want   bool
+	}{
+		{"login without origin check", "none", true},
+		{"login with origin check", "full", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newBank(bankOptions{origin: tt.origin}).start(t, p)
+			rep, err := scan.Run(context.Background(), scan.Config{
+				Target: srv.URL, TLS: p.clientTLS(), Rate: 1000, Login: login,
+				Endpoints: []scan.Endpoint{transferNoTok}, Verify: balance,
+				CurlTLSArgs: []string{"--cert", "c.pem", "--key", "k.pem"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Contains(rulesOf(rep), scan.RuleLoginCSRF); got != tt.want {
+				t.Errorf("login-csrf: got %v (%v), want %v", got, rulesOf(rep), tt.want)
+			}
+			for _, f := range rep.Findings {
+				if strings.Contains(f.Reproduce, "wonderland") {
+					t.Errorf("%s: reproduce leaks the password: %s", f.Rule, f.Reproduce)
+				}
+			}
+			if rep.Endpoints[0].Oracle != scan.OracleVerification {
+				t.Errorf("oracle: got %v, want %v (the login session should reach the balance)", rep.Endpoints[0].Oracle, scan.OracleVerification)
+			}
+		})
+	}
+	srv := newBank(bankOptions{origin: "full"}).start(t, p)
+	_, err := scan.Run(context.Background(), scan.Config{
+		Target: srv.URL, TLS: p.clientTLS(), Rate: 1000, Endpoints: []scan.Endpoint{transferNoTok},
+		Login: &scan.Login{Path: "/login", Form: map[string]string{"user": "alice", "password": "wrong"}},
+	})
+	var se *scan.Error
+	if !errors.As(err, &se) || se.Reason != scan.ReasonLogin {
+		t.Errorf("wrong password: got %v, want reason %q", err, scan.ReasonLogin)
+	}
+}

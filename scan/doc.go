@@ -1,0 +1,51 @@
+// Package scan audits a live service for cross-site request forgery
+// exposure, presenting a TLS client certificate as a browser would.
+//
+// Run connects to the target (proving the mTLS handshake), optionally
+// logs in, collects the state-changing endpoints (configured, read from a
+// File, or discovered from the forms of start pages) and, for each one,
+// sends first the legitimate request (the baseline) and then forged
+// variants of it. Every variant uses only header combinations that a real
+// browser produces from an attacker's page (DESIGN.md): cross-site form
+// posts (urlencoded, multipart, text/plain with a JSON-shaped body),
+// no-cors fetches, Origin: null, browsers without Fetch Metadata (also
+// from http:// on the same host), same-site sibling origins, missing,
+// empty and foreign anti-CSRF tokens, POST→GET downgrades and _method
+// overrides, cross-site GET navigations. Each carries only the cookies the
+// browser would attach there (SameSite is modelled, including Chromium's
+// two-minute Lax+POST window) and the client certificate, which browsers
+// present whatever SameSite says.
+//
+// # Oracles
+//
+// A probe is judged by the verification request when one is configured
+// (Config.Verify: a GET whose JSON value at a pointer changes when the
+// state changes, such as a balance) and that request reacted to the
+// baseline: the finding is then Confirmed. Otherwise the probe's answer is
+// compared with the baseline's (status, redirect target, body similarity
+// with numbers masked) and the finding is Inferred. GET downgrades also
+// need a control request without the fields to answer differently.
+//
+// # Findings
+//
+// Rules lists the rule IDs with their severity and help. The scanner
+// reports each rule at most once per endpoint (or cookie, or URL), with
+// the curl command that reproduces the request; cookie values, tokens and
+// password-like fields are redacted in it. WriteText, WriteJSON and
+// WriteSARIF (SARIF 2.1.0, with security-severity for code scanning)
+// render a Report.
+//
+// # Safety
+//
+// The scan sends real state-changing requests (the baselines, and every
+// forgery that the service accepts): point it at a test account. Requests
+// go to the target's origin only (form actions elsewhere are skipped,
+// redirects are not followed), at most Config.Rate per second, each
+// bounded by Config.Timeout, at most Config.MaxRequests in all, and
+// discovery stops at Config.MaxEndpoints. Plan lists the requests without
+// sending any.
+//
+// A non-nil error from Run is an *Error whose Reason says why the scan
+// could not run (for example tls-handshake): its report is incomplete and
+// must never be read as "no findings".
+package scan

@@ -1,0 +1,214 @@
+package scan
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestLookupPointer(t *testing.T) {
+	doc := []byte(`{"balance": 100, "a/b": {"m~n": [1, {"x": "y"}]}, "f": 1.50}`)
+	tests := []struct {
+		name, pointer, want, wantErr string
+	}{
+		{"member", "/balance", "100", ""},
+		{"whole document", "", `{"a/b":{"m~n":[1,{"x":"y"}]},"balance":100,"f":1.50}`, ""},
+		{"escapes", "/a~1b/m~0n/1/x", `"y"`, ""},
+		{"number kept as written", "/f", "1.50", ""},
+		{"missing member", "/nope", "", `no member "nope"`},
+		{"index out of range", "/a~1b/m~0n/2", "", `no element "2"`},
+		{"leading zero index", "/a~1b/m~0n/01", "", `no element "01"`},
+		{"inside a scalar", "/balance/x", "", "inside a scalar"},
+		{"no slash", "balance", "", "must be empty or start with /"},
+		{"bad escape", "/a~2", "", "~ must be followed by 0 or 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := lookupPointer(doc, tt.pointer)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("got %q, %v, want %q", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := lookupPointer([]byte("<html>"), "/x"); err == nil {
+		t.Errorf("HTML: got no error, want one")
+	}
+}
+
+const formsPage = `<!doctype html>
+<form method="post" action="/transfer"><input type="hidden" name="csrf_token" value="tok1">
+<input name="to"><input type="number" name="amount"><input type="submit" name="go" value="Send">
+<input type="checkbox" name="unchecked" value="1"><input type="checkbox" name="checked" value="yes" checked>
+<select name="currency"><option value="EUR">EUR<option value="USD" selected>USD</select>
+<textarea name="memo"></textarea></form>
+<form action="search"><input name="q"></form>
+<form method="POST" action="https://elsewhere.example/collect" enctype="multipart/form-data"><input name="x" value="1"></form>
+<form method="post" action="/login"><input name="user"><input type="password" name="password"></form>
+<form method="post" action="%zz"><input name="broken"></form>`
+
+func TestParseForms(t *testing.T) {
+	base, _ := url.Parse("https://bank.example/app/")
+	forms := parseForms([]byte(formsPage), base)
+	if len(forms) != 4 {
+		t.Fatalf("got %d forms, want 4 (the one with a bad action skipped)", len(forms))
+	}
+	tests := []struct {
+		name                  string
+		f                     form
+		method, action, token string
+		multipart, password   bool
+		fields                map[string]string
+	}{
+		{"transfer", forms[0], "POST", "https://bank.example/transfer", "csrf_token", false, false,
+			map[string]string{"csrf_token": "tok1", "to": "forgeproof", "amount": "1", "checked": "yes", "currency": "USD", "memo": "forgeproof"}},
+		{"search", forms[1], "GET", "https://bank.example/app/search", "", false, false, map[string]string{"q": "forgeproof"}},
+		{"elsewhere", forms[2], "POST", "https://elsewhere.example/collect", "", true, false, map[string]string{"x": "1"}},
+		{"login", forms[3], "POST", "https://bank.example/login", "", false, true, map[string]string{"user": "forgeproof", "password": "forgeproof"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.f
+			if f.Method != tt.method || f.Action.String() != tt.action || f.TokenField != tt.token || f.Multipart != tt.multipart || f.Password != tt.password {
+				t.Errorf("got %s %s token %q multipart %v password %v, want %s %s %q %v %v",
+					f.Method, f.Action, f.TokenField, f.Multipart, f.Password, tt.method, tt.action, tt.token, tt.multipart, tt.password)
+			}
+			if len(f.Fields) != len(tt.fields) {
+				t.Errorf("fields: got %v, want %v", f.Fields, tt.fields)
+			}
+			for k, v := range tt.fields {
+				if f.Fields[k] != v {
+					t.Errorf("field %s: got %q, want %q", k, f.Fields[k], v)
+				}
+			}
+		})
+	}
+	action, _ := url.Parse("https://bank.example/transfer")
+	if tok, ok := findToken([]byte(formsPage), base, action, "csrf_token"); !ok || tok != "tok1" {
+		t.Errorf("findToken: got %q, %v, want tok1", tok, ok)
+	}
+	if _, ok := findToken([]byte(formsPage), base, action, "nope"); ok {
+		t.Errorf("findToken of a missing field: got ok, want not found")
+	}
+}
+
+func TestSimilarity(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b string
+		same bool
+	}{
+		{"identical", "<p>Sent 1 to mallory</p>", "<p>Sent 1 to mallory</p>", true},
+		{"numbers differ", "<p>Balance 99, token a1b2</p>", "<p>Balance 98, token c3d4</p>", true},
+		{"both empty", "", "", true},
+		{"error page", "<p>Sent 1 to mallory. Your balance is 99.</p>", "invalid token (reason: token-invalid)", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := similarity([]byte(tt.a), []byte(tt.b)) >= similarityThreshold; got != tt.same {
+				t.Errorf("got %v, want %v", got, tt.same)
+			}
+		})
+	}
+	base := &response{Status: 303, Header: http.Header{"Location": {"/?ok=1"}}}
+	for _, tt := range []struct {
+		name string
+		r    *response
+		want bool
+	}{
+		{"same redirect", &response{Status: 303, Header: http.Header{"Location": {"/?ok=2"}}}, true},
+		{"redirect elsewhere", &response{Status: 303, Header: http.Header{"Location": {"/login"}}}, false},
+		{"refused", &response{Status: 403}, false},
+	} {
+		if got := accepted(base, tt.r); got != tt.want {
+			t.Errorf("accepted %s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestSiblingOrigin(t *testing.T) {
+	tests := []struct{ target, want string }{
+		{"https://bank.example.co.uk/x", "https://forgeproof-sibling.example.co.uk"},
+		{"https://www.bank.example.com", "https://forgeproof-sibling.example.com"},
+		{"https://127.0.0.1:8443/", "https://127.0.0.1:8444"},
+		{"https://localhost/", "https://localhost:444"},
+		{"https://[::1]:65535/", "https://[::1]:65534"},
+	}
+	for _, tt := range tests {
+		u, _ := url.Parse(tt.target)
+		if got := siblingOrigin(u); got != tt.want {
+			t.Errorf("siblingOrigin(%s): got %s, want %s", tt.target, got, tt.want)
+		}
+	}
+}
+
+func TestCookieRules(t *testing.T) {
+	cookies := map[string]http.SameSite{"none": http.SameSiteNoneMode, "lax": http.SameSiteLaxMode, "strict": http.SameSiteStrictMode, "absent": 0}
+	tests := []struct {
+		rule cookieRule
+		want string
+	}{
+		{cookiesAll, "absent lax none strict"},
+		{cookiesCrossSitePOST, "none"},
+		{cookiesLaxPOSTWindow, "absent none"},
+		{cookiesCrossSiteGET, "absent lax none"},
+		{cookiesLegacy, "absent none"},
+		{cookiesNone, ""},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, name := range []string{"absent", "lax", "none", "strict"} {
+			if tt.rule.sends(&http.Cookie{Name: name, SameSite: cookies[name]}) {
+				got = append(got, name)
+			}
+		}
+		if strings.Join(got, " ") != tt.want {
+			t.Errorf("rule %d: got %v, want %s", tt.rule, got, tt.want)
+		}
+	}
+}
+
+func TestTextPlainJSON(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"to":"m","amount":1}`, "{\"to\":\"m\",\"amount\":1,\"forgeproof\":\"=\"}\r\n"},
+		{`{}`, "{\"forgeproof\":\"=\"}\r\n"},
+		{`[1]`, "[1,\"=\"]\r\n"},
+	}
+	for _, tt := range tests {
+		if got := string(textPlainJSON([]byte(tt.in))); got != tt.want {
+			t.Errorf("textPlainJSON(%s): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzLookupPointer(f *testing.F) {
+	f.Add([]byte(`{"balance": 100, "a/b": {"m~n": [1, {"x": "y"}]}}`), "/a~1b/m~0n/1/x")
+	f.Add([]byte(`[1,2]`), "/01")
+	f.Add([]byte(`{"": 1}`), "/")
+	f.Fuzz(func(t *testing.T, doc []byte, p string) {
+		v, err := lookupPointer(doc, p)
+		if err == nil && v == "" {
+			t.Fatalf("no error and no value for %q", p)
+		}
+	})
+}
+
+func FuzzParseForms(f *testing.F) {
+	f.Add([]byte(formsPage))
+	f.Add([]byte(`<form method=post action=//evil.example/><input name=a value=b><form>`))
+	f.Add([]byte(`<select name=s><option selected>`))
+	base, _ := url.Parse("https://bank.example/")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, fm := range parseForms(body, base) {
+			if fm.Action == nil || fm.Fields == nil {
+				t.Fatalf("form without action or fields: %+v", fm)
+			}
+		}
+	})
+}

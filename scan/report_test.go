@@ -1,0 +1,161 @@
+package scan_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/scan"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// sampleReport scans a bank with several defects, so that every output
+// format has findings of several kinds (endpoint, cookie, CORS).
+func sampleReport(t *testing.T) *scan.Report {
+	t.Helper()
+	p := newTestPKI(t)
+	b := newBank(bankOptions{origin: "none", corsReflect: true, cookieName: "session", cookie: "Path=/"})
+	srv := b.start(t, p)
+	rep, err := scan.Run(context.Background(), scan.Config{
+		Target: srv.URL, TLS: p.clientTLS(), Rate: 1000, Discover: true, Verify: balance,
+		CurlTLSArgs: []string{"--cert", "c.pem", "--key", "k.pem", "--cacert", "ca.pem"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) < 5 {
+		t.Fatalf("sample report: got %d findings, want at least 5", len(rep.Findings))
+	}
+	return rep
+}
+
+// TestSARIFSchema validates the SARIF output against the SARIF 2.1.0
+// JSON schema shipped in testdata (with format assertions on).
+func TestSARIFSchema(t *testing.T) {
+	f, err := os.Open("testdata/sarif-schema-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource("sarif.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("sarif.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := func(t *testing.T, b []byte) error {
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return schema.Validate(inst)
+	}
+
+	var out bytes.Buffer
+	if err := scan.WriteSARIF(&out, sampleReport(t), "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := valid(t, out.Bytes()); err != nil {
+		t.Fatalf("SARIF output does not validate: %v\n%s", err, out.Bytes())
+	}
+	var empty bytes.Buffer
+	if err := scan.WriteSARIF(&empty, &scan.Report{Findings: []scan.Finding{}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := valid(t, empty.Bytes()); err != nil {
+		t.Fatalf("empty SARIF output does not validate: %v", err)
+	}
+	// Negative control: the validator does reject a broken log.
+	broken := bytes.Replace(out.Bytes(), []byte(`"version": "2.1.0"`), []byte(`"version": "2.0.0"`), 1)
+	if err := valid(t, broken); err == nil {
+		t.Errorf("a log with version 2.0.0 validated: the schema check is toothless")
+	}
+
+	var log struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct {
+						ID         string
+						Help       struct{ Text string }
+						Properties map[string]any
+					}
+				}
+			}
+			Results []struct {
+				RuleID    string
+				Locations []struct {
+					PhysicalLocation struct{ ArtifactLocation struct{ URI string } }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	rules := log.Runs[0].Tool.Driver.Rules
+	if len(rules) != len(scan.Rules) {
+		t.Errorf("rules: got %d, want %d", len(rules), len(scan.Rules))
+	}
+	for _, r := range rules {
+		if r.Help.Text == "" || r.Properties["security-severity"] == nil {
+			t.Errorf("rule %s: got help %q, security-severity %v, want both", r.ID, r.Help.Text, r.Properties["security-severity"])
+		}
+	}
+	for _, res := range log.Runs[0].Results {
+		if uri := res.Locations[0].PhysicalLocation.ArtifactLocation.URI; !strings.HasPrefix(uri, "https://127.0.0.1:") {
+			t.Errorf("result %s: location got %q, want the URL", res.RuleID, uri)
+		}
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	rep := sampleReport(t)
+	var out bytes.Buffer
+	if err := scan.WriteJSON(&out, rep); err != nil {
+		t.Fatal(err)
+	}
+	var back scan.Report
+	if err := json.Unmarshal(out.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Findings) != len(rep.Findings) || back.Findings[0].Severity != rep.Findings[0].Severity {
+		t.Errorf("round trip: got %d findings (first %v), want %d (first %v)", len(back.Findings), back.Findings[0].Severity, len(rep.Findings), rep.Findings[0].Severity)
+	}
+	if !strings.Contains(out.String(), `"severity": "high"`) {
+		t.Errorf("JSON: want severities by name, got\n%s", out.String())
+	}
+}
+
+func TestWriteText(t *testing.T) {
+	rep := sampleReport(t)
+	for _, tt := range []struct {
+		name  string
+		color bool
+	}{{"plain", false}, {"color", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := scan.WriteText(&out, rep, scan.TextOptions{Color: tt.color}); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(out.String(), "\x1b["); got != tt.color {
+				t.Errorf("escape codes: got %v, want %v", got, tt.color)
+			}
+			for _, want := range []string{"[lax-post-window]", "reproduce:  curl", "--cert c.pem", "cookie session"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("text report: want %q in\n%s", want, out.String())
+				}
+			}
+		})
+	}
+}
