@@ -78,4 +78,3 @@ func ExamplePlan() {
 	// probe cross-site-forgery: cross-site form POST, urlencoded
 	// curl -sS -i -X POST --cert client.pem --key client-key.pem -H 'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' -H 'Content-Type: application/x-www-form-urlencoded' -H 'Origin: https://attacker.invalid' -H 'Referer: https://attacker.invalid/' -H 'Sec-Fetch-Dest: document' -H 'Sec-Fetch-Mode: navigate' -H 'Sec-Fetch-Site: cross-site' -H 'User-Agent: Mozilla/5.0 (compatible; forgeproof-scan)' --data-binary amount=1 https://bank.example/transfer
 }
-
