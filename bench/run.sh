@@ -49,7 +49,7 @@ install_servers
 
 log "building"
 mkdir -p "$work/bin"
-go build -o "$work/bin/" ./cmd/upstream ./cmd/goproxy ./cmd/benchrun ./cmd/benchtab
+go build -o "$work/bin/" ./cmd/upstream ./cmd/goproxy ./cmd/fpgateway ./cmd/benchrun ./cmd/benchtab
 (cd .. && go build -o "$work/bin/forgeproof" ./cmd/forgeproof)
 
 if [ "$mode" = smoke ]; then

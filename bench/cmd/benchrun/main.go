@@ -10,9 +10,10 @@
 //	benchrun -bin DIR [-servers forgeproof,goproxy,nginx,caddy] [-rounds 5]
 //	    [-duration 10s] [-warmup 2s] [-latency-rate 0] [-out FILE] [-json FILE]
 //	benchrun -bin DIR -smoke
+//	benchrun -bin DIR -servers forgeproof-api,goproxy -profile DIR
 //
-// DIR holds the binaries forgeproof, goproxy and upstream (bench/run.sh
-// builds them); nginx and caddy are found on PATH. A server that cannot
+// DIR holds the binaries forgeproof, fpgateway, goproxy and upstream
+// (bench/run.sh builds them); nginx and caddy are found on PATH. A server that cannot
 // run here is skipped with the reason in the report, except in -strict
 // mode. -smoke runs every phase once, very briefly, to prove the harness
 // works; its numbers mean nothing.
@@ -76,6 +77,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.json, "json", "", "write every run as JSON to this file")
 	fs.BoolVar(&c.smoke, "smoke", false, "one brief round of every phase, to check the harness (numbers mean nothing)")
 	fs.BoolVar(&c.strict, "strict", false, "fail when a server cannot run, instead of skipping it")
+	fs.StringVar(&profileDir, "profile", "", "folder for CPU and allocation profiles of forgeproof-api (the gateway served through its Go API)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working folder (configurations, logs) and print its path")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -89,7 +91,7 @@ func parseFlags(args []string) (config, error) {
 	for _, s := range strings.Split(*servers, ",") {
 		s = strings.TrimSpace(s)
 		if _, ok := kindNamed(s); !ok {
-			return c, fmt.Errorf("unknown server %q: want forgeproof, goproxy, nginx or caddy", s)
+			return c, fmt.Errorf("unknown server %q: want forgeproof, forgeproof-api, goproxy, nginx or caddy", s)
 		}
 		c.servers = append(c.servers, s)
 	}

@@ -157,6 +157,17 @@ func (r *report) measured() []serverInfo {
 	return out
 }
 
+// base is the server the ratios are to: forgeproof serve, else the same
+// gateway through its Go API, else none ("").
+func (r *report) base() string {
+	for _, b := range []string{"forgeproof", "forgeproof-api"} {
+		if r.has(b) {
+			return b
+		}
+	}
+	return ""
+}
+
 func (r *report) has(server string) bool {
 	for _, s := range r.measured() {
 		if s.Name == server {
@@ -194,10 +205,7 @@ func (r *report) markdown() string {
 		r.Rounds, r.Duration, r.Warmup, r.Conns, r.HandshakeConns)
 
 	servers := r.measured()
-	base := "forgeproof"
-	if !r.has(base) {
-		base = ""
-	}
+	base := r.base()
 	ratio := func(server, phase string, f func(sample) float64) string {
 		if base == "" {
 			return "–"
@@ -211,8 +219,11 @@ func (r *report) markdown() string {
 		}
 		return fmt.Sprintf("%.2f×", a/o)
 	}
-	if base == "" {
+	switch base {
+	case "":
 		p("forgeproof did not run (see below), so there are no ratios to it.\n\n")
+	case "forgeproof-api":
+		p("`forgeproof serve` did not run; the ratios are to the same gateway served through its Go API (forgeproof-api).\n\n")
 	}
 
 	p("### Throughput (higher is better)\n\n")
@@ -280,10 +291,11 @@ func (r *report) markdown() string {
 // targets writes the gateway targets of the benchmarks issue and whether
 // this run met them.
 func (r *report) targets(p func(string, ...any)) {
-	if !r.has("forgeproof") {
+	base := r.base()
+	if base == "" {
 		return
 	}
-	fp := func(phase string) float64 { return r.stat("forgeproof", phase, perSecond).Median }
+	fp := func(phase string) float64 { return r.stat(base, phase, perSecond).Median }
 	p("\n### Targets\n\n| target | measured | met |\n|---|--:|:-:|\n")
 	check := func(name string, got, want float64, atLeast bool, unit string) {
 		ok := got >= want
@@ -309,7 +321,7 @@ func (r *report) targets(p func(string, ...any)) {
 		check("full-handshake rate ≥ 0.95× the bare Go proxy's", fp(phaseFull)/r.stat("goproxy", phaseFull, perSecond).Median, 0.95, true, "×")
 		p99 := func(x sample) float64 { return ms(x.Result.Latency.P99) }
 		check(fmt.Sprintf("p99 added over the bare Go proxy at %.0f req/s < 1 ms", r.LatencyRate),
-			r.stat("forgeproof", phaseLatency, p99).Median-r.stat("goproxy", phaseLatency, p99).Median, 1, false, " ms")
+			r.stat(base, phaseLatency, p99).Median-r.stat("goproxy", phaseLatency, p99).Median, 1, false, " ms")
 	}
 }
 

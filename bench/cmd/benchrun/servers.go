@@ -40,6 +40,12 @@ var kinds = []kind{
 		start:   startForgeproof,
 	},
 	{
+		name:    "forgeproof-api",
+		about:   "the same configuration served through the gateway package's Go API (bench/cmd/fpgateway), which can write CPU profiles (-profile)",
+		version: func(bin string) (string, error) { return goVersion() + ", working tree", nil },
+		start:   startFpgateway,
+	},
+	{
 		name:    "goproxy",
 		about:   "bare `httputil.ReverseProxy` with `tls.RequireAndVerifyClientCert` (bench/cmd/goproxy), 64 idle upstream connections",
 		version: func(bin string) (string, error) { return goVersion(), nil },
@@ -154,6 +160,23 @@ func startForgeproof(bin string, f files, port int, upstream string) (*process, 
 		return nil, err
 	}
 	return startProcess(f.Dir, "forgeproof", nil, filepath.Join(bin, "forgeproof"), "serve", "--config", cfg)
+}
+
+// profileDir, when set (-profile), is where fpgateway writes its CPU and
+// allocation profiles.
+var profileDir string
+
+func startFpgateway(bin string, f files, port int, upstream string) (*process, error) {
+	cfg, err := render(f.Dir, "fpgateway.yaml", forgeproofConfig, configData{f, port, upstream})
+	if err != nil {
+		return nil, err
+	}
+	argv := []string{filepath.Join(bin, "fpgateway"), "-config", cfg}
+	if profileDir != "" {
+		argv = append(argv, "-cpuprofile", filepath.Join(profileDir, "forgeproof.cpu.pprof"),
+			"-memprofile", filepath.Join(profileDir, "forgeproof.allocs.pprof"))
+	}
+	return startProcess(f.Dir, "fpgateway", nil, argv...)
 }
 
 func startGoproxy(bin string, f files, port int, upstream string) (*process, error) {
