@@ -57,7 +57,8 @@ func (p *problems) allow(key string, a Allow) mtls.Authorizer {
 	if len(a.OrganizationalUnits) > 0 {
 		any = append(any, mtls.AuthorizeOrganizationalUnit(a.OrganizationalUnits...))
 	}
-	if len(any) == 0 && !a.Unauthenticated {
+	listed := len(a.SPIFFEIDs) + len(a.TrustDomains) + len(a.DNSNames) + len(a.SPKIPins) + len(a.CommonNames) + len(a.OrganizationalUnits)
+	if listed == 0 && !a.AnyVerified && !a.Unauthenticated {
 		p.add(key, "allows nobody: list who may call the route (any-verified, spiffe-ids, trust-domains, dns-names, common-names, organizational-units, spki-pins) or set unauthenticated")
 	}
 	return mtls.AuthorizeAnyOf(any...)

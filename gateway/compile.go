@@ -7,6 +7,7 @@ import (
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/mtls"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -102,6 +103,15 @@ func compile(cfg *Config, log *slog.Logger) (*compiled, error) {
 	}
 	c.tokens = p.tokens(cfg.Tokens, needTokens, c.routes)
 	if len(p.errs) > 0 {
+		// In file order; problems without a line (missing keys of a
+		// config built in Go) keep their order at the end.
+		order := func(e *ConfigError) int {
+			if e.Line == 0 {
+				return math.MaxInt
+			}
+			return e.Line
+		}
+		slices.SortStableFunc(p.errs, func(a, b *ConfigError) int { return cmp.Compare(order(a), order(b)) })
 		return nil, p.errs
 	}
 

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -16,7 +18,8 @@ import (
 // mistake (or an attack on a reloading process).
 const maxConfigBytes = 4 << 20
 
-// LoadConfig reads and validates the YAML config file at path. The error,
+// LoadConfig reads and validates the YAML config file at path. Relative
+// file names in it are relative to the config file's folder. The error,
 // when not nil, is a ConfigErrors listing every problem found with its
 // file, line and key. LoadConfig reads the files the config names
 // (certificates, CAs, CRLs, the key ring) to check them, but does not
@@ -30,6 +33,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.resolvePaths(filepath.Dir(path))
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -65,13 +69,13 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, ConfigErrors{{File: name, Msg: "empty config"}}
 		}
-		return nil, ConfigErrors{{File: name, Msg: yamlMessage(err)}}
+		return nil, ConfigErrors{yamlError(name, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, ConfigErrors{{File: name, Line: extra.Line, Msg: "more than one YAML document"}}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, ConfigErrors{{File: name, Msg: yamlMessage(err)}}
+		return nil, ConfigErrors{yamlError(name, err)}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -87,13 +91,41 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-// yamlMessage strips the library's "yaml: " prefix.
-func yamlMessage(err error) string {
-	msg := err.Error()
-	if len(msg) > 6 && msg[:6] == "yaml: " {
-		return msg[6:]
+// resolvePaths makes the relative file names of c relative to dir.
+func (c *Config) resolvePaths(dir string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
 	}
-	return msg
+	all := func(ps []string) {
+		for i := range ps {
+			abs(&ps[i])
+		}
+	}
+	for i := range c.Listeners {
+		t := &c.Listeners[i].TLS
+		abs(&t.CertFile)
+		abs(&t.KeyFile)
+		all(t.ClientCAFiles)
+		all(t.CRLFiles)
+	}
+	abs(&c.Tokens.KeyFile)
+}
+
+// yamlError turns a YAML syntax error ("yaml: line 3: mapping values are
+// not allowed in this context") into a ConfigError with its line.
+func yamlError(file string, err error) *ConfigError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	e := &ConfigError{File: file, Msg: msg}
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, after, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(num); err == nil {
+				e.Line, e.Msg = n, after
+			}
+		}
+	}
+	return e
 }
 
 // decoder walks the YAML node tree, records the line of every key it

@@ -2,12 +2,35 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+
+	"github.com/forgeproof/forgeproof/gateway"
 )
 
-// runCheckConfig is a placeholder until this subcommand lands; its owner replaces
-// this file.
+const checkConfigUsage = `Usage: forgeproof check-config FILE
+
+Validates a gateway config file without serving: YAML syntax, unknown or
+duplicate keys, values, and the files it names (certificates, keys, CAs,
+CRLs, the token key ring). Prints every problem as FILE:LINE: KEY: what is
+wrong, on stderr, and exits 1; prints "ok" on stdout and exits 0 when the
+config is sound. Exit status 2 on a usage error.
+
+Example:
+
+  forgeproof check-config /etc/forgeproof/gateway.yaml`
+
 func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	fs := newFlagSet("check-config", checkConfigUsage, stdout)
+	if err := parseFlags(fs, args, true); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageErrorf("check-config: want exactly one config file, got %d arguments", fs.NArg())
+	}
+	if _, err := gateway.LoadConfig(fs.Arg(0)); err != nil {
+		return configFailure(err, stderr)
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
 }

@@ -1,9 +1,172 @@
 package main
 
-import "github.com/rogpeppe/go-internal/testscript"
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/forgeproof/forgeproof/csrf"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/rogpeppe/go-internal/testscript"
+)
 
 // scriptCommands are the custom commands the scripts may use, beyond the
-// forgeproof command itself.
+// forgeproof command itself:
+//
+//	mkpki DIR               CA, server (localhost) and client certificates,
+//	                        a CRL revoking "revoked", a token key: see mkpki
+//	freeport NAME...        set each NAME to a free loopback TCP port
+//	expand FILE             replace $NAME in FILE with the environment's
+//	upstream NAME           start an echo upstream on loopback; NAME=its URL
+//	fetch [flags] URL       send a request; print "STATUS\nBODY" to stdout
 func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
-	return map[string]func(ts *testscript.TestScript, neg bool, args []string){}
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"mkpki":    cmdMkpki,
+		"freeport": cmdFreeport,
+		"expand":   cmdExpand,
+		"upstream": cmdUpstream,
+		"fetch":    cmdFetch,
+	}
+}
+
+// cmdMkpki writes, in DIR: ca.pem, server.pem and server-key.pem (for
+// localhost and 127.0.0.1), client.pem/client-key.pem
+// (spiffe://test.example/web), admin.pem/admin-key.pem
+// (spiffe://test.example/admin), revoked.pem/revoked-key.pem (revoked in
+// crl.pem), csrf.key (mode 0600) and csrf-open.key (mode 0644).
+func cmdMkpki(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkpki DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o700))
+	ca, err := pki.NewCA(pki.CAOptions{})
+	ts.Check(err)
+	ts.Check(os.WriteFile(filepath.Join(dir, "ca.pem"), pki.EncodeCertsPEM(ca.Cert), 0o644))
+	srv, err := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	ts.Check(err)
+	ts.Check(srv.Save(dir, "server.pem", "server-key.pem"))
+	for _, c := range []struct{ name, id string }{
+		{"client", "spiffe://test.example/web"},
+		{"admin", "spiffe://test.example/admin"},
+		{"revoked", "spiffe://test.example/revoked"},
+	} {
+		cert, err := ca.IssueClient(pki.ClientOptions{SPIFFEID: c.id})
+		ts.Check(err)
+		ts.Check(cert.Save(dir, c.name+".pem", c.name+"-key.pem"))
+		if c.name == "revoked" {
+			der, err := ca.Revoke(nil, cert.Cert.SerialNumber)
+			ts.Check(err)
+			ts.Check(os.WriteFile(filepath.Join(dir, "crl.pem"), pki.EncodeCRLPEM(der), 0o644))
+		}
+	}
+	key := []byte(base64.StdEncoding.EncodeToString(csrf.GenerateKey()) + "\n")
+	ts.Check(os.WriteFile(filepath.Join(dir, "csrf.key"), key, 0o600))
+	ts.Check(os.WriteFile(filepath.Join(dir, "csrf-open.key"), key, 0o600))
+	ts.Check(os.Chmod(filepath.Join(dir, "csrf-open.key"), 0o644))
+}
+
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: freeport NAME...")
+	}
+	for _, name := range args {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ts.Check(err)
+		ts.Setenv(name, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
+		ln.Close()
+	}
+}
+
+func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: expand FILE")
+	}
+	path := ts.MkAbs(args[0])
+	data := os.Expand(ts.ReadFile(args[0]), ts.Getenv)
+	ts.Check(os.WriteFile(path, []byte(data), 0o600))
+}
+
+// cmdUpstream starts a plain-HTTP upstream that answers with the method,
+// path and headers it received, as JSON.
+func cmdUpstream(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: upstream NAME")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "header": r.Header})
+	}))
+	ts.Defer(srv.Close)
+	ts.Setenv(args[0], srv.URL)
+}
+
+// cmdFetch sends one request and prints the status code and the body.
+// Flags: --cert NAME (uses NAME.pem and NAME-key.pem), --ca FILE,
+// -X METHOD, -H "Name: value" (repeatable), --data BODY, --wait (retry
+// for up to 20s until the server answers).
+func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
+	certName := fs.String("cert", "", "")
+	caFile := fs.String("ca", "", "")
+	method := fs.String("X", "GET", "")
+	data := fs.String("data", "", "")
+	wait := fs.Bool("wait", false, "")
+	var headers []string
+	fs.Func("H", "", func(s string) error { headers = append(headers, s); return nil })
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		ts.Fatalf("usage: fetch [--cert NAME] [--ca FILE] [-X METHOD] [-H 'K: V'] [--data BODY] [--wait] URL")
+	}
+	tlsCfg := &tls.Config{}
+	if *caFile != "" {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM([]byte(ts.ReadFile(*caFile)))
+		tlsCfg.RootCAs = pool
+	}
+	if *certName != "" {
+		cert, err := tls.LoadX509KeyPair(ts.MkAbs(*certName+".pem"), ts.MkAbs(*certName+"-key.pem"))
+		ts.Check(err)
+		tlsCfg.Certificates = []tls.Certificate{cert}
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg, DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		req, err := http.NewRequest(*method, fs.Arg(0), strings.NewReader(*data))
+		ts.Check(err)
+		for _, h := range headers {
+			k, v, _ := strings.Cut(h, ":")
+			req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			if *wait && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			if neg {
+				fmt.Fprintf(ts.Stdout(), "error: %v\n", err)
+				return
+			}
+			ts.Fatalf("fetch %s: %v", fs.Arg(0), err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Fprintf(ts.Stdout(), "%d\n%s\n", resp.StatusCode, body)
+		if neg {
+			ts.Fatalf("fetch %s: succeeded with status %d, want a connection error", fs.Arg(0), resp.StatusCode)
+		}
+		return
+	}
 }
