@@ -60,7 +60,7 @@ func (c *config) tokenRequired(browserless bool) bool {
 // checkOrigin decides from Sec-Fetch-Site, then Origin, then Referer.
 // browserless reports that neither Sec-Fetch-Site nor Origin was sent.
 func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
-	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	switch site := header(r, "Sec-Fetch-Site"); site {
 	case "":
 		// Not sent: an old browser, a plain-HTTP page on a non-local host,
 		// or no browser at all. The Origin decides.
@@ -85,7 +85,7 @@ func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
 		return &Error{Reason: ReasonFetchSiteInvalid, Header: "Sec-Fetch-Site", Value: site}, false
 	}
 
-	if origin := r.Header.Get("Origin"); origin != "" {
+	if origin := header(r, "Origin"); origin != "" {
 		if origin == "null" {
 			return &Error{Reason: ReasonOriginNull, Header: "Origin", Value: origin}, false
 		}
@@ -102,7 +102,7 @@ func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
 		return &Error{Reason: ReasonOriginMismatch, Header: "Origin", Value: origin}, false
 	}
 
-	if ref := r.Header.Get("Referer"); ref != "" {
+	if ref := header(r, "Referer"); ref != "" {
 		// Strict Referer checking, as Django does on HTTPS, applied on
 		// both schemes: a browser that sends neither Sec-Fetch-Site nor
 		// Origin still names the page that sent the request here.
@@ -129,11 +129,20 @@ func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
 	return nil, true
 }
 
+// header is r.Header.Get for a key already in canonical form, without
+// canonicalizing it again on every call: the accept path is hot.
+func header(r *http.Request, canonicalKey string) string {
+	if v := r.Header[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 func (c *config) trustedOriginHeader(r *http.Request) bool {
 	if len(c.exact) == 0 && len(c.wildcards) == 0 {
 		return false
 	}
-	o := r.Header.Get("Origin")
+	o := header(r, "Origin")
 	return o != "" && c.trusted(o)
 }
 

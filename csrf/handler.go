@@ -12,26 +12,31 @@ import (
 // (by default 403 with the reason code) after the observer is told; in
 // report-only mode the observer is told and h is called anyway.
 //
-// Responses to requests with unsafe methods get "Vary: Origin,
-// Sec-Fetch-Site" (and the default deny response "Vary: Accept") so that
-// caches never serve one client's decision to another.
+// Refusals carry "Vary: Origin, Sec-Fetch-Site" (the default deny response
+// adds "Vary: Accept" and "Cache-Control: no-store") so that no cache
+// serves one client's refusal to another. Allowed responses get no Vary:
+// only unsafe methods are ever refused, and caches never answer an unsafe
+// request from storage, nor a GET (which is always allowed) with a
+// decision.
 //
 // With a key ring set, Handler also sets the pre-session cookie on
 // responses to requests that have no valid one and whose binding function
-// reports no session, the SPA cookie when SPA is on, and makes
-// [Protection.Token], [Protection.TemplateField] and [Protection.Rotate]
-// work for the request it passes to h.
+// reports no session, and when SPA is on the SPA cookie on responses to
+// requests whose SPA cookie is missing or no longer valid for their binding.
+// A response on which it sets a cookie gets "Cache-Control: no-store"
+// unless h sets its own: a shared cache must not hand one visitor's
+// pre-session cookie to another. It also makes [Protection.Token],
+// [Protection.TemplateField] and [Protection.Rotate] work for the request
+// it passes to h.
 func (p *Protection) Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := p.load()
-		if !isSafe(r.Method) {
-			addVary(w.Header())
-		}
 		if e := c.check(r, nil); e != nil {
 			if c.observer != nil {
 				c.observer(r, e, !c.reportOnly)
 			}
 			if !c.reportOnly {
+				w.Header().Add("Vary", "Origin, Sec-Fetch-Site")
 				c.denyResponse(w, r, e)
 				return
 			}
@@ -42,19 +47,6 @@ func (p *Protection) Handler(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// varyValue is shared by every response that has no Vary yet, so the
-// accept path does not allocate. Its capacity equals its length: Header.Add
-// appends to a new array, never into this one.
-var varyValue = []string{"Origin, Sec-Fetch-Site"}
-
-func addVary(h http.Header) {
-	if _, ok := h["Vary"]; !ok {
-		h["Vary"] = varyValue[:1:1]
-		return
-	}
-	h.Add("Vary", varyValue[0])
 }
 
 func (c *config) denyResponse(w http.ResponseWriter, r *http.Request, e *Error) {
@@ -80,14 +72,25 @@ func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request) *http.Req
 			needPreSession = false
 		}
 	}
+	setCookie := false
 	if needPreSession {
 		if _, ok := c.readPreSession(r); !ok {
 			st.preSession = c.setPreSession(w, r)
+			setCookie = true
 		}
 	}
 	if c.spa {
 		if kind, v, err := c.bindingFor(r, st); err == nil {
-			c.setSPACookie(w, r, c.keys.mint(kind, v))
+			ck, err := r.Cookie(SPACookie)
+			if err != nil || c.keys.verify(ck.Value, kind, v) != nil {
+				c.setSPACookie(w, r, c.keys.mint(kind, v))
+				setCookie = true
+			}
+		}
+	}
+	if setCookie {
+		if _, ok := w.Header()["Cache-Control"]; !ok {
+			w.Header().Set("Cache-Control", "no-store")
 		}
 	}
 	return r.WithContext(context.WithValue(r.Context(), stateKey{}, st))

@@ -217,19 +217,21 @@ func TestDenyResponse(t *testing.T) {
 	}
 }
 
-func TestVaryOnlyOnUnsafeMethods(t *testing.T) {
-	h := csrf.New().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Add("Vary", "Cookie") }))
+func TestVaryOnRefusals(t *testing.T) {
+	p := csrf.New()
+	p.SetDenyHandler(func(w http.ResponseWriter, r *http.Request, err *csrf.Error) { w.WriteHeader(403) })
+	h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Add("Vary", "Cookie") }))
 	for _, tt := range []struct {
-		method string
-		want   string
+		name, method, site, want string
 	}{
-		{"GET", "Cookie"},
-		{"POST", "Origin, Sec-Fetch-Site|Cookie"},
+		{"allowed GET", "GET", "cross-site", "Cookie"},
+		{"allowed POST", "POST", "same-origin", "Cookie"},
+		{"refused POST, custom deny handler", "POST", "cross-site", "Origin, Sec-Fetch-Site"},
 	} {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, request(tt.method, app+"/", "Sec-Fetch-Site", "same-origin"))
+		h.ServeHTTP(rec, request(tt.method, app+"/", "Sec-Fetch-Site", tt.site))
 		if got := strings.Join(rec.Header().Values("Vary"), "|"); got != tt.want {
-			t.Errorf("%s: got %q, want %q", tt.method, got, tt.want)
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }
@@ -457,5 +459,40 @@ func TestConcurrentSetters(t *testing.T) {
 	must(t, p.SetMode(csrf.ModeOriginOnly))
 	if err := p.Check(request("POST", app+"/", "Sec-Fetch-Site", "cross-site", "Origin", "https://a.trusted.example")); err != nil {
 		t.Errorf("after concurrent setup: got %v, want the wildcard origin trusted", err)
+	}
+}
+
+// Cookies are set once, with no-store; a client that has valid ones gets
+// no new ones, and its responses stay cacheable as the handler decides.
+func TestCookiesSetOnlyWhenNeeded(t *testing.T) {
+	p := csrf.New()
+	p.SetKeyRing(testRing(t))
+	p.SetSPA(true)
+	h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, request("GET", app+"/"))
+	first := rec.Result().Cookies()
+	if len(first) != 2 || rec.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("first visit: got %d cookies, Cache-Control %q; want 2 and no-store", len(first), rec.Header().Get("Cache-Control"))
+	}
+
+	again := request("GET", app+"/")
+	for _, c := range first {
+		again.AddCookie(c)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, again)
+	if got := rec.Header().Values("Set-Cookie"); len(got) != 0 || rec.Header().Get("Cache-Control") != "" {
+		t.Errorf("second visit: got Set-Cookie %q, Cache-Control %q; want none", got, rec.Header().Get("Cache-Control"))
+	}
+
+	// A session starts: the SPA token bound to the pre-session is stale.
+	p.SetBinding(sessionBinding)
+	again.Header.Set("X-Test-Session", "alice")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, again)
+	if got := rec.Result().Cookies(); len(got) != 1 || got[0].Name != csrf.SPACookie {
+		t.Errorf("after login: got %v, want a new SPA cookie only", got)
 	}
 }

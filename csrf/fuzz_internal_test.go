@@ -1,0 +1,121 @@
+package csrf
+
+import (
+	"bytes"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// FuzzRefererOrigin checks the allocation-free Referer parser against
+// net/url: whatever it accepts is a prefix of the input and has the scheme
+// and host that url.Parse finds.
+func FuzzRefererOrigin(f *testing.F) {
+	for _, s := range []string{
+		"https://app.example/form?x=1", "https://evil.example/attack", "http://app.example/form",
+		"https://app.example@evil.example/", "/form", "https://app.example", "https://[::1]:8443/x#y",
+		"https://app.example:0/", "https://a..b/", "javascript:alert(1)", "https://app.example?q", "https://%41/",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		o, ok := refererOrigin(ref)
+		if !ok {
+			return
+		}
+		if !strings.HasPrefix(ref, o) {
+			t.Fatalf("origin %q is not a prefix of %q", o, ref)
+		}
+		u, err := url.Parse(ref)
+		if err != nil {
+			// net/url is stricter about later parts (escapes in the path);
+			// the origin itself must still parse.
+			if u, err = url.Parse(o); err != nil {
+				t.Fatalf("accepted %q whose origin %q does not parse: %v", ref, o, err)
+			}
+		}
+		if got := u.Scheme + "://" + u.Host; got != o || u.User != nil {
+			t.Errorf("referer %q: got origin %q, net/url says %q (user %v)", ref, o, got, u.User)
+		}
+		if _, _, ok := splitOrigin(o); !ok {
+			t.Errorf("referer %q: origin %q fails splitOrigin", ref, o)
+		}
+	})
+}
+
+// FuzzOriginPattern: parsing never panics; an accepted pattern prints in a
+// form that parses back to itself; a wildcard matches exactly one label.
+func FuzzOriginPattern(f *testing.F) {
+	for _, s := range []string{
+		"https://a.example", "https://*.a.example:8443", "a.example", "https://a.example/",
+		"https://*.com", "HTTPS://A.EXAMPLE:443", "https://[::1]:8443", "https://*.[::1]",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parseOriginPattern(s, true)
+		if err != nil {
+			return
+		}
+		q, err := parseOriginPattern(p.String(), true)
+		if err != nil || q != p {
+			t.Fatalf("%q normalized to %q, which parses to %+v, %v", s, p.String(), q, err)
+		}
+		if !p.wildcard {
+			if !p.match(p.String()) {
+				t.Errorf("%q does not match itself", p.String())
+			}
+			return
+		}
+		one := p.scheme + "://x" + p.host
+		two := p.scheme + "://x.y" + p.host
+		apex := p.scheme + "://" + strings.TrimPrefix(p.host, ".")
+		if !p.match(one) || p.match(two) || p.match(apex) {
+			t.Errorf("%q: one label %v, two labels %v, apex %v; want true, false, false", p, p.match(one), p.match(two), p.match(apex))
+		}
+	})
+}
+
+// FuzzTokenVerify feeds arbitrary strings to token verification. It must
+// never panic, and anything it accepts must unmask to a token we minted: a
+// different mask over the same signed bytes is the only way to pass.
+func FuzzTokenVerify(f *testing.F) {
+	ring, err := NewKeyRing(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	binding := []byte("alice")
+	genuine := ring.mint(kindSession, binding)
+	other := ring.mint(kindSession, binding)
+	minted := map[[rawSize]byte]bool{}
+	for _, tok := range []string{genuine, other} {
+		raw, _ := unmask(tok)
+		minted[raw] = true
+		f.Add(tok)
+	}
+	f.Add(ring.mint(kindPreSession, binding))
+	f.Add(strings.Repeat("A", TokenLength))
+	f.Add("")
+	f.Add(genuine[:TokenLength-1] + "=")
+	f.Fuzz(func(t *testing.T, tok string) {
+		if ring.verify(tok, kindSession, binding) != nil {
+			return
+		}
+		raw, ok := unmask(tok)
+		if !ok || !minted[raw] {
+			t.Fatalf("accepted %q, which is not a token we minted", tok)
+		}
+	})
+}
+
+func unmask(tok string) ([rawSize]byte, bool) {
+	var raw [rawSize]byte
+	m, err := tokenEncoding.DecodeString(tok)
+	if err != nil || len(m) != maskedSize {
+		return raw, false
+	}
+	for i := range rawSize {
+		raw[i] = m[i] ^ m[rawSize+i]
+	}
+	return raw, true
+}
