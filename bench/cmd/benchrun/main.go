@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +47,7 @@ func main() {
 type config struct {
 	bin         string
 	servers     []string
+	phases      map[string]bool
 	rounds      int
 	duration    time.Duration
 	warmup      time.Duration
@@ -65,6 +67,7 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	fs.StringVar(&c.bin, "bin", "", "folder holding the forgeproof, goproxy and upstream binaries (required)")
 	servers := fs.String("servers", "forgeproof,goproxy,nginx,caddy", "servers to compare, in the order runs alternate")
+	phaseList := fs.String("phases", strings.Join(phases, ","), "phases to run")
 	fs.IntVar(&c.rounds, "rounds", 5, "rounds: each server runs each phase once per round")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured window of each run")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load before each window")
@@ -94,6 +97,14 @@ func parseFlags(args []string) (config, error) {
 			return c, fmt.Errorf("unknown server %q: want forgeproof, forgeproof-api, goproxy, nginx or caddy", s)
 		}
 		c.servers = append(c.servers, s)
+	}
+	c.phases = map[string]bool{}
+	for _, ph := range strings.Split(*phaseList, ",") {
+		ph = strings.TrimSpace(ph)
+		if !slices.Contains(phases, ph) {
+			return c, fmt.Errorf("unknown phase %q: want %s", ph, strings.Join(phases, ", "))
+		}
+		c.phases[ph] = true
 	}
 	if c.smoke {
 		c.rounds, c.duration, c.warmup, c.latencyDur = 1, 300*time.Millisecond, 100*time.Millisecond, 300*time.Millisecond

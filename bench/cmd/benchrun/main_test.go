@@ -197,6 +197,8 @@ func TestParseFlags(t *testing.T) {
 		{name: "unknown server", args: []string{"-bin", "x", "-servers", "goproxy,apache"}, wantErr: true},
 		{name: "zero rounds", args: []string{"-bin", "x", "-rounds", "0"}, wantErr: true},
 		{name: "stray argument", args: []string{"-bin", "x", "extra"}, wantErr: true},
+		{name: "some phases", args: []string{"-bin", "x", "-phases", "keepalive,latency"}},
+		{name: "unknown phase", args: []string{"-bin", "x", "-phases", "keepalive,soak"}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

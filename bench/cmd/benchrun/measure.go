@@ -138,6 +138,9 @@ func measure(ctx context.Context, c config) (*report, error) {
 	// Throughput phases: round after round, each server in turn.
 	for round := range c.rounds {
 		for _, phase := range []string{phaseKeepAlive, phaseFull, phaseResumed} {
+			if !c.phases[phase] {
+				continue
+			}
 			for _, s := range servers {
 				if err := runPhase(round, phase, s, 0); err != nil {
 					return nil, err
@@ -150,6 +153,9 @@ func measure(ctx context.Context, c config) (*report, error) {
 		rep.LatencyRate = rep.halfSaturation()
 	}
 	for round := range c.rounds {
+		if !c.phases[phaseLatency] {
+			break
+		}
 		for _, s := range servers {
 			if err := runPhase(round, phaseLatency, s, rep.LatencyRate); err != nil {
 				return nil, err
