@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -412,4 +411,23 @@ func TestContextEndsDemo(t *testing.T) {
 	}
 }
 
-var _ = multipart.NewWriter
+func TestSelfCheck(t *testing.T) {
+	for _, insecure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("insecure=%v", insecure), func(t *testing.T) {
+			r := startDemo(t, insecure)
+			results, err := r.SelfCheck(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(results) < 2 {
+				t.Fatalf("got %d results, want a service request and forgeries", len(results))
+			}
+			for i, res := range results {
+				wantMoved := i == 0 || insecure // the service request always pays
+				if res.Moved != wantMoved || !res.OK {
+					t.Errorf("%s: got moved %v ok %v, want moved %v ok true (%v)", res.Name, res.Moved, res.OK, wantMoved, res)
+				}
+			}
+		})
+	}
+}
