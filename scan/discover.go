@@ -37,6 +37,9 @@ func parseForms(body []byte, base *url.URL) []form {
 	var cur *form
 	var selectName string
 	var selectValue *string
+	// optionText: the open <option> has no value attribute, so its text
+	// is the value.
+	optionText, optionSelected := false, false
 	for len(forms) < maxForms {
 		tt := z.Next()
 		switch tt {
@@ -116,14 +119,23 @@ func parseForms(body []byte, base *url.URL) []form {
 					selectValue = &v
 				}
 			case "option":
+				optionText = false
 				if cur != nil && selectValue != nil {
-					v, _ := attr("value")
+					v, hasValue := attr("value")
 					_, sel := attr("selected")
 					if _, seen := cur.Fields[selectName]; !seen || sel {
 						cur.Fields[selectName] = v
+						optionText, optionSelected = !hasValue, sel
 					}
 				}
 			}
+		case html.TextToken:
+			if optionText && cur != nil && selectValue != nil {
+				if _, seen := cur.Fields[selectName]; seen && (optionSelected || cur.Fields[selectName] == "") {
+					cur.Fields[selectName] = strings.TrimSpace(string(z.Text()))
+				}
+			}
+			optionText = false
 		case html.EndTagToken:
 			t := z.Token()
 			switch t.Data {
@@ -154,19 +166,20 @@ func placeholderValue(typ string) string {
 }
 
 // findToken returns the value of the field named field in the form whose
-// action is action (or, failing that, in any form of the page).
+// action is action (or, failing that, in any form of the page). The value
+// may be empty: a page can render an empty token (a guard that is off).
 func findToken(body []byte, base, action *url.URL, field string) (string, bool) {
 	var any string
 	found := false
 	for _, f := range parseForms(body, base) {
 		v, ok := f.Fields[field]
-		if !ok || v == "" {
+		if !ok {
 			continue
 		}
 		if action != nil && f.Action.Path == action.Path {
 			return v, true
 		}
-		if !found {
+		if !found || any == "" {
 			any, found = v, true
 		}
 	}

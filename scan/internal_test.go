@@ -44,10 +44,10 @@ func TestLookupPointer(t *testing.T) {
 
 const formsPage = `<!doctype html>
 <form method="post" action="/transfer"><input type="hidden" name="csrf_token" value="tok1">
-<input name="to"><input type="number" name="amount"><input type="submit" name="go" value="Send">
+<input type="number" name="amount"><input type="submit" name="go" value="Send">
 <input type="checkbox" name="unchecked" value="1"><input type="checkbox" name="checked" value="yes" checked>
 <select name="currency"><option value="EUR">EUR<option value="USD" selected>USD</select>
-<textarea name="memo"></textarea></form>
+<textarea name="memo"></textarea><select name="to"><option>bob</option><option>mallory</option></select></form>
 <form action="search"><input name="q"></form>
 <form method="POST" action="https://elsewhere.example/collect" enctype="multipart/form-data"><input name="x" value="1"></form>
 <form method="post" action="/login"><input name="user"><input type="password" name="password"></form>
@@ -67,7 +67,7 @@ func TestParseForms(t *testing.T) {
 		fields                map[string]string
 	}{
 		{"transfer", forms[0], "POST", "https://bank.example/transfer", "csrf_token", false, false,
-			map[string]string{"csrf_token": "tok1", "to": "forgeproof", "amount": "1", "checked": "yes", "currency": "USD", "memo": "forgeproof"}},
+			map[string]string{"csrf_token": "tok1", "amount": "1", "checked": "yes", "currency": "USD", "memo": "forgeproof", "to": "bob"}},
 		{"search", forms[1], "GET", "https://bank.example/app/search", "", false, false, map[string]string{"q": "forgeproof"}},
 		{"elsewhere", forms[2], "POST", "https://elsewhere.example/collect", "", true, false, map[string]string{"x": "1"}},
 		{"login", forms[3], "POST", "https://bank.example/login", "", false, true, map[string]string{"user": "forgeproof", "password": "forgeproof"}},
@@ -92,6 +92,9 @@ func TestParseForms(t *testing.T) {
 	action, _ := url.Parse("https://bank.example/transfer")
 	if tok, ok := findToken([]byte(formsPage), base, action, "csrf_token"); !ok || tok != "tok1" {
 		t.Errorf("findToken: got %q, %v, want tok1", tok, ok)
+	}
+	if v, ok := findToken([]byte(`<form method=post><input type=hidden name=t value=""></form>`), base, action, "t"); !ok || v != "" {
+		t.Errorf("findToken of an empty field: got %q, %v, want \"\", true", v, ok)
 	}
 	if _, ok := findToken([]byte(formsPage), base, action, "nope"); ok {
 		t.Errorf("findToken of a missing field: got ok, want not found")

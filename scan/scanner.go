@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -307,10 +308,13 @@ func (sc *scanner) token(ctx context.Context, e *Endpoint, u *url.URL, j *jar, a
 	}
 	t, ok := findToken(resp.Body, page, u, e.TokenField)
 	if !ok {
-		return "", fmt.Errorf("token page %s has no form field %q with a value", page.Redacted(), e.TokenField)
+		return "", fmt.Errorf("token page %s has no form field %q", page.Redacted(), e.TokenField)
 	}
 	return t, nil
 }
+
+// logoutLike matches form actions that would end the scanner's session.
+var logoutLike = regexp.MustCompile(`(?i)log-?out|sign-?out|log-?off`)
 
 func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, error) {
 	pages := sc.cfg.StartPages
@@ -354,6 +358,10 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 				continue
 			}
 			seen[key] = true
+			if logoutLike.MatchString(f.Action.Path) {
+				sc.note("discovery: %s looks like a logout: not tested (it would end the session)", key)
+				continue
+			}
 			if f.Password {
 				sc.note("discovery: %s has a password field: not tested (give it as the login step)", key)
 				continue
