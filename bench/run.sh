@@ -67,7 +67,15 @@ fi
 
 log "middleware micro-benchmarks (-count $count)"
 loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)
-go test -run '^$' -bench . -benchmem -benchtime "$benchtime" -count "$count" ./csrfbench > "$work/micro.txt"
+# One process per repetition, so that the libraries alternate (A B C A B C
+# …) and drift on a shared machine hits them alike; benchstat reads the
+# concatenated output as -count would give it.
+go test -c -o "$work/csrfbench.test" ./csrfbench
+: > "$work/micro.txt"
+for _ in $(seq "$count"); do
+  (cd csrfbench && "$work/csrfbench.test" -test.run '^$' -test.bench . -test.benchmem \
+    -test.benchtime "$benchtime" -test.count 1) >> "$work/micro.txt"
+done
 go run "$BENCHSTAT" -col /lib "$work/micro.txt" > "$work/benchstat.txt"
 "$work/bin/benchtab" "$work/micro.txt" > "$work/micro.md"
 loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -118,8 +126,10 @@ HEADER
   cat <<MICRO
 ## 1. CSRF middleware (go test -bench)
 
-\`go test -run '^\$' -bench . -benchmem -benchtime $benchtime -count $count ./csrfbench\`
-(in bench/). Load average during this part: $loadavg_before before,
+The test binary of bench/csrfbench run $count times in alternation, each
+\`-test.run '^\$' -test.bench . -test.benchmem -test.benchtime $benchtime
+-test.count 1\` (the same as \`go test -bench . -benchmem -count $count\`, but
+with the libraries interleaved). Load average during this part: $loadavg_before before,
 $loadavg_after after. Medians of $count runs; "time ÷ forgeproof's" above 1
 means forgeproof is faster.
 
