@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -188,31 +189,53 @@ func fail(actx context.Context, what string, err error) error {
 func (b *Browser) Navigate(ctx context.Context, url string) (int, error) {
 	actx, cancel := b.action(ctx)
 	defer cancel()
+	mark := b.Mark()
 	resp, err := chromedp.Run(actx, chromedp.NavigateResponse(url))
 	if err != nil {
 		return 0, fail(actx, fmt.Sprintf("navigate to %q", url), err)
 	}
-	return status(resp), nil
+	return b.documentStatus(actx, resp, mark, fmt.Sprintf("navigate to %q", url))
 }
 
 // Follow runs a JavaScript expression that makes the page navigate (a
 // form submission, a click on a link), waits for the new page to load and
-// returns the HTTP status of its document.
+// returns the HTTP status of its document (after redirects).
 func (b *Browser) Follow(ctx context.Context, expr string) (int, error) {
 	actx, cancel := b.action(ctx)
 	defer cancel()
+	mark := b.Mark()
 	resp, err := chromedp.RunResponse(actx, chromedp.Evaluate[chromedp.Void](expr))
 	if err != nil {
 		return 0, fail(actx, fmt.Sprintf("follow %q", expr), err)
 	}
-	return status(resp), nil
+	return b.documentStatus(actx, resp, mark, fmt.Sprintf("follow %q", expr))
 }
 
-func status(resp *network.Response) int {
-	if resp == nil {
-		return 0
+// documentStatus returns the status of the response chromedp matched to
+// the navigation or, when it matched none (it loses track across some
+// cross-process navigations), that of the first document the tab loaded
+// after mark that was not a redirect.
+func (b *Browser) documentStatus(actx context.Context, resp *network.Response, mark int, what string) (int, error) {
+	if resp != nil {
+		return int(resp.Status), nil
 	}
-	return int(resp.Status)
+	doc, err := b.traffic.log.wait(actx, mark, "the document", func(s Sent) bool {
+		return s.Type == string(network.ResourceTypeDocument) && (s.Status < 300 || s.Status > 399)
+	})
+	if err != nil {
+		return 0, fail(actx, what, err)
+	}
+	return doc.Status, nil
+}
+
+// ClearCookies deletes every cookie the browser holds.
+func (b *Browser) ClearCookies(ctx context.Context) error {
+	actx, cancel := b.action(ctx)
+	defer cancel()
+	if _, err := chromedp.Call(actx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+		return fail(actx, "clear cookies", err)
+	}
+	return nil
 }
 
 // Open starts loading url in the tab and returns once the browser has the

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 )
@@ -48,39 +49,79 @@ func SentTo(method, rawURL string) func(Sent) bool {
 	}
 }
 
-// traffic turns the tab's network events into Sent records. An entry is
-// recorded once its request is over (finished, failed or redirected).
+// extraInfoGrace is how long a completed hop waits for the event that
+// carries its on-wire headers before it is recorded without them (a
+// cached response never gets one).
+const extraInfoGrace = 250 * time.Millisecond
+
+// traffic turns the tab's network events into Sent records, one per hop
+// of a redirect chain, recorded once the hop's response has arrived or its
+// loading failed.
+//
+// Chromium gives no order between requestWillBeSent and the
+// requestWillBeSentExtraInfo that carries the on-wire headers, not even
+// across the hops of a redirect; but it sends one of each per hop, in hop
+// order. So headers are queued per request and paired with hops by index.
 type traffic struct {
 	log journal[Sent]
 
-	mu      sync.Mutex
-	pending map[network.RequestID]*pendingSent
+	mu     sync.Mutex
+	chains map[network.RequestID]*chain
 }
 
-type pendingSent struct {
-	sent   Sent
-	onWire bool // Header came from requestWillBeSentExtraInfo
+type chain struct {
+	hops     []*hop
+	extras   []http.Header // on-wire request headers, in hop order
+	recorded int           // hops already in the log
+}
+
+type hop struct {
+	sent     Sent
+	complete bool // response arrived or loading failed
+	timer    bool // a grace timer is pending
 }
 
 func newTraffic() *traffic {
-	return &traffic{pending: map[network.RequestID]*pendingSent{}}
+	return &traffic{chains: map[network.RequestID]*chain{}}
 }
 
-// entry returns the pending entry of id, creating it if an ExtraInfo event
-// arrived first (Chromium gives no order between the two).
-func (t *traffic) entry(id network.RequestID) *pendingSent {
-	p := t.pending[id]
-	if p == nil {
-		p = &pendingSent{}
-		t.pending[id] = p
+func (t *traffic) chain(id network.RequestID) *chain {
+	c := t.chains[id]
+	if c == nil {
+		c = &chain{}
+		t.chains[id] = c
 	}
-	return p
+	return c
 }
 
-func (t *traffic) finish(id network.RequestID) {
-	if p := t.pending[id]; p != nil && p.sent.Method != "" {
-		delete(t.pending, id)
-		t.log.add(p.sent)
+// last returns the current hop of the chain, nil before requestWillBeSent.
+func (c *chain) last() *hop {
+	if len(c.hops) == 0 {
+		return nil
+	}
+	return c.hops[len(c.hops)-1]
+}
+
+// flush records the completed hops in order. force records a hop whose
+// on-wire headers have not come, with the headers the page asked for.
+func (t *traffic) flush(id network.RequestID, c *chain, force bool) {
+	for c.recorded < len(c.hops) && c.hops[c.recorded].complete {
+		h := c.hops[c.recorded]
+		if c.recorded < len(c.extras) {
+			h.sent.Header = c.extras[c.recorded]
+		} else if !force {
+			if !h.timer {
+				h.timer = true
+				time.AfterFunc(extraInfoGrace, func() {
+					t.mu.Lock()
+					defer t.mu.Unlock()
+					t.flush(id, c, true)
+				})
+			}
+			return
+		}
+		t.log.add(h.sent)
+		c.recorded++
 	}
 }
 
@@ -91,34 +132,39 @@ func (t *traffic) handle(ev any) {
 	defer t.mu.Unlock()
 	switch ev := ev.(type) {
 	case *network.EventRequestWillBeSent:
-		if ev.RedirectResponse != nil {
-			// The same id carries on with the next hop: close this one.
-			if p := t.pending[ev.RequestID]; p != nil {
-				p.sent.Status = int(ev.RedirectResponse.Status)
-				t.finish(ev.RequestID)
-			}
+		c := t.chain(ev.RequestID)
+		if h := c.last(); h != nil && ev.RedirectResponse != nil {
+			h.sent.Status, h.complete = int(ev.RedirectResponse.Status), true
 		}
-		p := t.entry(ev.RequestID)
-		p.sent.Method = ev.Request.Method
-		p.sent.URL = ev.Request.URL + ev.Request.URLFragment
-		p.sent.Type = string(ev.Type)
-		if !p.onWire {
-			p.sent.Header = toHeader(ev.Request.Headers)
-		}
+		c.hops = append(c.hops, &hop{sent: Sent{
+			Method: ev.Request.Method,
+			URL:    ev.Request.URL + ev.Request.URLFragment,
+			Type:   string(ev.Type),
+			Header: toHeader(ev.Request.Headers),
+		}})
+		t.flush(ev.RequestID, c, false)
 	case *network.EventRequestWillBeSentExtraInfo:
-		p := t.entry(ev.RequestID)
-		p.sent.Header, p.onWire = toHeader(ev.Headers), true
+		c := t.chain(ev.RequestID)
+		c.extras = append(c.extras, toHeader(ev.Headers))
+		t.flush(ev.RequestID, c, false)
 	case *network.EventResponseReceived:
-		t.entry(ev.RequestID).sent.Status = int(ev.Response.Status)
-	case *network.EventResponseReceivedExtraInfo:
-		if p := t.entry(ev.RequestID); p.sent.Status == 0 {
-			p.sent.Status = int(ev.StatusCode)
+		c := t.chain(ev.RequestID)
+		if h := c.last(); h != nil {
+			h.sent.Status, h.complete = int(ev.Response.Status), true
+			t.flush(ev.RequestID, c, false)
+		}
+	case *network.EventLoadingFailed:
+		c := t.chain(ev.RequestID)
+		if h := c.last(); h != nil {
+			h.sent.Error, h.complete = ev.ErrorText, true
+			t.flush(ev.RequestID, c, false)
 		}
 	case *network.EventLoadingFinished:
-		t.finish(ev.RequestID)
-	case *network.EventLoadingFailed:
-		t.entry(ev.RequestID).sent.Error = ev.ErrorText
-		t.finish(ev.RequestID)
+		c := t.chain(ev.RequestID)
+		if h := c.last(); h != nil {
+			h.complete = true
+			t.flush(ev.RequestID, c, false)
+		}
 	}
 }
 

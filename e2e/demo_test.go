@@ -1,0 +1,407 @@
+package e2e_test
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"text/tabwriter"
+
+	"github.com/forgeproof/forgeproof/csrf"
+	"github.com/forgeproof/forgeproof/demo"
+	"github.com/forgeproof/forgeproof/e2e"
+)
+
+// TestDemoInBrowser runs the demo (gateway, bank, attacker sites) and a
+// real Chromium that holds alice's client certificate, first with CSRF
+// protection on, then with --insecure-no-csrf as the negative control.
+// The bank's balances and login counts are the oracle; the report table
+// in the log says, per case, what the browser sent, what the gateway saw
+// and decided, and what happened to the money.
+func TestDemoInBrowser(t *testing.T) {
+	tools := needTools(t)
+	for _, mode := range []struct {
+		name     string
+		insecure bool
+	}{
+		{name: "csrf on", insecure: false},
+		{name: "insecure-no-csrf (negative control)", insecure: true},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			s := startScenario(t, tools, mode.insecure)
+			defer s.printReport(t)
+			t.Run("legitimate", s.testLegitimate)
+			t.Run("forgeries", s.testForgeries)
+		})
+	}
+}
+
+// scenario is one demo and one browser, kept for a whole mode: session
+// cookies do not survive a browser restart.
+type scenario struct {
+	run      *demo.Running
+	b        *e2e.Browser
+	gw       *e2e.AccessLog
+	insecure bool
+	report   []reportRow
+}
+
+func startScenario(t *testing.T, tools e2e.Tools, insecure bool) *scenario {
+	t.Helper()
+	gw := &e2e.AccessLog{}
+	run, err := demo.Start(t.Context(), demo.Options{
+		Dir:            t.TempDir(),
+		Listen:         "localhost:0",
+		InsecureNoCSRF: insecure,
+		Logger:         slog.New(gw),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := run.Close(); err != nil {
+			t.Errorf("demo: %v", err)
+		}
+	})
+	caPEM, err := os.ReadFile(run.Files.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p12, err := os.ReadFile(run.Files.ClientP12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(caPEM)
+	if block == nil {
+		t.Fatalf("%s: no PEM block", run.Files.CA)
+	}
+	ca, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startBrowser(t, tools, e2e.Profile{
+		CACertsPEM: caPEM,
+		ClientP12:  p12,
+		AutoSelect: []string{run.URL},
+		IssuerCN:   ca.Subject.CommonName,
+	})
+	t.Logf("bank %s, cross-site attacker %s, same-site attacker %s", run.URL, run.AttackerURL, run.SiblingURL)
+	return &scenario{run: run, b: b, gw: gw, insecure: insecure}
+}
+
+// state is the oracle: balances and login counts.
+type state struct {
+	balances map[string]int64
+	logins   map[string]int
+}
+
+func (s *scenario) state() state {
+	return state{s.run.Bank.Balances(), s.run.Bank.Logins()}
+}
+
+// effect describes what changed between two states, "none" if nothing.
+func effect(before, after state) string {
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(after.balances)) {
+		if d := after.balances[name] - before.balances[name]; d != 0 {
+			parts = append(parts, fmt.Sprintf("%s%+d", name, d))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(after.logins)) {
+		if d := after.logins[name] - before.logins[name]; d != 0 {
+			parts = append(parts, fmt.Sprintf("login %s", name))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
+}
+
+// reportRow is one line of the per-case table.
+type reportRow struct {
+	name, from       string
+	sent             e2e.Sent
+	gw               e2e.Access
+	effect, verdict  string
+	browserSentKnown bool
+}
+
+// observe waits until the gateway has handled the request and the
+// browser has finished it, then records a report row.
+func (s *scenario) observe(t *testing.T, name, from string, gwMark, sentMark int, method, path string, fromBrowser bool) (e2e.Access, e2e.Sent) {
+	t.Helper()
+	acc, err := s.gw.Wait(waitCtx(t), gwMark, e2e.Handled(method, path))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var sent e2e.Sent
+	if fromBrowser {
+		sent, err = s.b.WaitSent(t.Context(), sentMark, e2e.SentTo(method, s.run.URL+strings.SplitN(path, "?", 2)[0]))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	s.report = append(s.report, reportRow{name: name, from: from, sent: sent, gw: acc, browserSentKnown: fromBrowser})
+	return acc, sent
+}
+
+func (s *scenario) conclude(effect, verdict string) {
+	s.report[len(s.report)-1].effect = effect
+	s.report[len(s.report)-1].verdict = verdict
+}
+
+// login loads the bank and logs in as alice with the page's own form.
+func (s *scenario) login(t *testing.T) {
+	t.Helper()
+	if status, err := s.b.Navigate(t.Context(), s.run.URL+"/"); err != nil || status != http.StatusOK {
+		t.Fatalf("load the bank: status %d, %v", status, err)
+	}
+	status, err := s.b.Follow(t.Context(), `(() => {
+		const f = document.getElementById("login-form");
+		f.username.value = "alice"; f.password.value = "`+demo.Password+`";
+		f.querySelector("button").click();
+	})()`)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("log in: status %d, %v", status, err)
+	}
+	var via string
+	if err := s.b.Eval(t.Context(), `document.getElementById("via")?.textContent ?? ""`, &via); err != nil {
+		t.Fatal(err)
+	}
+	if via != "session" {
+		t.Fatalf("after logging in the bank acts by %q, want \"session\"", via)
+	}
+}
+
+// testLegitimate: what a real user and a real service do must work, with
+// the defence on as well as off.
+func (s *scenario) testLegitimate(t *testing.T) {
+	const from = "bank page"
+
+	// Load the bank: the certificate is presented and seen by the gateway.
+	gwMark, sentMark := s.gw.Mark(), s.b.Mark()
+	if status, err := s.b.Navigate(t.Context(), s.run.URL+"/"); err != nil || status != http.StatusOK {
+		t.Fatalf("load the bank: status %d, %v; want 200", status, err)
+	}
+	acc, _ := s.observe(t, "load the bank", from, gwMark, sentMark, "GET", "/", true)
+	var holder string
+	if err := s.b.Eval(t.Context(), `document.getElementById("holder")?.textContent ?? ""`, &holder); err != nil {
+		t.Fatal(err)
+	}
+	ok := holder == demo.ClientName && strings.Contains(acc.Identity, demo.ClientName)
+	s.conclude("none", verdict(ok, "certificate seen"))
+	if !ok {
+		t.Errorf("load the bank: page shows holder %q, gateway saw identity %q; want %q in both", holder, acc.Identity, demo.ClientName)
+	}
+
+	// Log in with the login form (its token included).
+	before := s.state()
+	gwMark, sentMark = s.gw.Mark(), s.b.Mark()
+	s.login(t)
+	s.observe(t, "log in (form with token)", from, gwMark, sentMark, "POST", "/login", true)
+	after := s.state()
+	got := effect(before, after)
+	s.conclude(got, verdict(got == "login alice", "logged in"))
+	if got != "login alice" {
+		t.Errorf("log in: effect %q, want %q", got, "login alice")
+	}
+
+	// Submit the transfer form with its token.
+	before = s.state()
+	gwMark, sentMark = s.gw.Mark(), s.b.Mark()
+	status, err := s.b.Follow(t.Context(), `(() => {
+		const f = document.getElementById("transfer-form");
+		f.to.value = "bob"; f.amount.value = "7";
+		f.querySelector("button").click();
+	})()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.observe(t, "transfer form with token", from, gwMark, sentMark, "POST", "/transfer", true)
+	got = effect(before, s.state())
+	ok = status == http.StatusOK && got == "alice-7 bob+7"
+	s.conclude(got, verdict(ok, "paid"))
+	if !ok {
+		t.Errorf("transfer form: status %d, effect %q; want 200, %q", status, got, "alice-7 bob+7")
+	}
+
+	// A same-origin fetch with the token in its header.
+	before = s.state()
+	gwMark, sentMark = s.gw.Mark(), s.b.Mark()
+	var fetchStatus int
+	err = s.b.Eval(t.Context(), `fetch("/api/transfers", {method: "POST",
+		headers: {"Content-Type": "application/json",
+			"`+csrf.HeaderName+`": document.querySelector("#transfer-form [name=csrf_token]").value},
+		body: JSON.stringify({to: "bob", amount: 3})}).then(r => r.status)`, &fetchStatus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.observe(t, "same-origin fetch with token header", from, gwMark, sentMark, "POST", "/api/transfers", true)
+	got = effect(before, s.state())
+	ok = fetchStatus == http.StatusCreated && got == "alice-3 bob+3"
+	s.conclude(got, verdict(ok, "paid"))
+	if !ok {
+		t.Errorf("same-origin fetch: status %d, effect %q; want 201, %q", fetchStatus, got, "alice-3 bob+3")
+	}
+
+	// A Go service with alice's certificate calls the JSON API: no browser
+	// headers, no token, and it must pass untouched.
+	before = s.state()
+	gwMark = s.gw.Mark()
+	resp, err := s.run.ServiceClient().Post(s.run.URL+"/api/transfers", "application/json", strings.NewReader(`{"to":"bob","amount":5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	s.observe(t, "Go service client (JSON API)", "Go http.Client", gwMark, 0, "POST", "/api/transfers", false)
+	got = effect(before, s.state())
+	ok = resp.StatusCode == http.StatusCreated && got == "alice-5 bob+5"
+	s.conclude(got, verdict(ok, "paid"))
+	if !ok {
+		t.Errorf("service client: status %d, effect %q; want 201, %q", resp.StatusCode, got, "alice-5 bob+5")
+	}
+}
+
+// forgery is one attack page opened from one attacker origin.
+type forgery struct {
+	attack demo.Attack
+	// noCookie clears every cookie first: the certificate is the only
+	// credential the forged request carries.
+	noCookie bool
+}
+
+func (f forgery) name() string {
+	if f.noCookie {
+		return f.attack.Description + ", certificate only (no cookie)"
+	}
+	return f.attack.Description
+}
+
+// wantEffect is what the forgery achieves when nothing stops it.
+func (f forgery) wantEffect() string {
+	switch {
+	case f.attack.Method == "GET":
+		return "none" // no GET changes state, defence or not
+	case f.attack.Target == "/login":
+		return "login mallory"
+	}
+	return "alice-100 mallory+100"
+}
+
+// testForgeries opens every attack page from the cross-site and the
+// same-site attacker. With the defence on nothing may change; with it off
+// every forgery but the image GET must work, or the test proves nothing.
+func (s *scenario) testForgeries(t *testing.T) {
+	var forgeries []forgery
+	for _, a := range demo.Attacks {
+		forgeries = append(forgeries, forgery{attack: a})
+		if a.Path == "/form" {
+			forgeries = append(forgeries, forgery{attack: a, noCookie: true})
+		}
+	}
+	for _, site := range []struct{ name, url string }{
+		{"cross-site", s.run.AttackerURL},
+		{"same-site", s.run.SiblingURL},
+	} {
+		for _, f := range forgeries {
+			name := site.name + ": " + f.name()
+			t.Run(name, func(t *testing.T) {
+				// A fresh alice session (the login CSRF replaces it), or
+				// none at all.
+				s.login(t)
+				if f.noCookie {
+					if err := s.b.ClearCookies(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				before := s.state()
+				gwMark, sentMark := s.gw.Mark(), s.b.Mark()
+				if err := s.b.Open(t.Context(), site.url+f.attack.Path); err != nil {
+					t.Fatal(err)
+				}
+				acc, sent := s.observe(t, name, site.url, gwMark, sentMark, f.attack.Method, f.attack.Target, true)
+				got := effect(before, s.state())
+				want := "none"
+				if s.insecure {
+					want = f.wantEffect()
+				}
+				ok := got == want
+				s.conclude(got, verdict(ok, map[bool]string{true: "forgery worked (defence off)", false: "blocked"}[want != "none"]))
+				if !ok {
+					t.Errorf("effect: got %q, want %q (gateway: %d %s %s)", got, want, acc.Status, acc.Decision, acc.Reason)
+				}
+				if f.noCookie && len(sent.Cookies()) > 0 {
+					t.Errorf("certificate-only forgery sent cookies %v", sent.Cookies())
+				}
+				if !strings.Contains(acc.Identity, demo.ClientName) {
+					t.Errorf("gateway saw identity %q: the browser did not present alice's certificate, so the case proves nothing", acc.Identity)
+				}
+				s.undo(t, before)
+			})
+		}
+	}
+}
+
+// undo gives back what a forgery took, so that alice never runs out of
+// money over the cases.
+func (s *scenario) undo(t *testing.T, before state) {
+	t.Helper()
+	if d := s.run.Bank.Balances()["mallory"] - before.balances["mallory"]; d > 0 {
+		if err := s.run.Bank.Transfer("mallory", demo.ClientName, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func verdict(ok bool, what string) string {
+	if ok {
+		return "PASS: " + what
+	}
+	return "FAIL: " + what
+}
+
+// printReport logs the per-case table.
+func (s *scenario) printReport(t *testing.T) {
+	var buf bytes.Buffer
+	w := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	mode := "CSRF protection on"
+	if s.insecure {
+		mode = "--insecure-no-csrf (negative control)"
+	}
+	fmt.Fprintf(w, "\nReport: %s; bank %s\n", mode, s.run.URL)
+	fmt.Fprintln(w, "case\tfrom\tOrigin\tSec-Fetch-Site/Mode/Dest\tcookies\tcertificate (gateway)\tgateway\teffect\tverdict")
+	for _, r := range s.report {
+		origin, fetch, cookies := "-", "-", "-"
+		if r.browserSentKnown {
+			origin = orNone(r.sent.Header.Get("Origin"))
+			fetch = fmt.Sprintf("%s/%s/%s", orNone(r.sent.Header.Get("Sec-Fetch-Site")),
+				orNone(r.sent.Header.Get("Sec-Fetch-Mode")), orNone(r.sent.Header.Get("Sec-Fetch-Dest")))
+			cookies = orNone(strings.Join(r.sent.Cookies(), ","))
+		}
+		gw := fmt.Sprintf("%d %s", r.gw.Status, r.gw.Decision)
+		if r.gw.Reason != "" {
+			gw += " (" + r.gw.Reason + ")"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			r.name, r.from, origin, fetch, cookies, orNone(r.gw.Identity), gw, r.effect, r.verdict)
+	}
+	w.Flush()
+	t.Log(buf.String())
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
