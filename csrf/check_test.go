@@ -118,7 +118,7 @@ func TestCheckOrigin(t *testing.T) {
 		{name: "Referer with user info refused", req: post(app+"/", "Referer", "https://app.example@evil.example/"), want: csrf.ReasonRefererInvalid},
 		{name: "relative Referer refused", req: post(app+"/", "Referer", "/form"), want: csrf.ReasonRefererInvalid},
 		{name: "Referer on plain http checked too", req: post("http://app.example/", "Referer", "http://evil.example/"), want: csrf.ReasonRefererMismatch},
-		{name: "no browser headers allowed (a program)", req: post(app+"/")},
+		{name: "no browser headers allowed (a program)", req: post(app + "/")},
 		{name: "Origin takes precedence over Referer", req: post(app+"/", "Origin", app, "Referer", "https://evil.example/")},
 
 		// Item 5: trusted origins.
@@ -201,11 +201,16 @@ func TestCanonicalOriginsAndProxies(t *testing.T) {
 		{name: "canonical origin allows its Origin", setup: canonical(app), req: behind("10.1.1.1:1", "Origin", app)},
 		{name: "canonical origin refuses another", setup: canonical(app), req: behind("10.1.1.1:1", "Origin", "http://app.example"), want: csrf.ReasonOriginMismatch},
 		{name: "several canonical origins pick by Host", setup: canonical(app, "https://admin.example"),
-			req: func() *http.Request { r := request("POST", "http://admin.example/", "Origin", "https://admin.example"); return r }},
+			req: func() *http.Request {
+				r := request("POST", "http://admin.example/", "Origin", "https://admin.example")
+				return r
+			}},
 		{name: "several canonical origins: other canonical origin refused", setup: canonical(app, "https://admin.example"),
 			req: func() *http.Request { return request("POST", "http://admin.example/", "Origin", app) }, want: csrf.ReasonOriginMismatch},
 		{name: "several canonical origins, unknown Host: no own origin", setup: canonical(app, "https://admin.example"),
-			req: func() *http.Request { return request("POST", "http://other.example/", "Origin", "http://other.example") }, want: csrf.ReasonOriginMismatch},
+			req: func() *http.Request {
+				return request("POST", "http://other.example/", "Origin", "http://other.example")
+			}, want: csrf.ReasonOriginMismatch},
 		{name: "trusted proxy X-Forwarded headers allowed", setup: proxy,
 			req: behind("10.1.1.1:1", "Origin", app, "X-Forwarded-Proto", "https", "X-Forwarded-Host", "app.example")},
 		{name: "same headers from an untrusted peer ignored", setup: proxy,
