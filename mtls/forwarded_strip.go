@@ -33,7 +33,19 @@ func ForwardedHeaderNames() []string { return slices.Clone(forwardedHeaders) }
 // IsForwardedHeader reports whether name, in any case and with '_' (or any
 // other punctuation) in place of '-', is one of ForwardedHeaderNames.
 func IsForwardedHeader(name string) bool {
-	return slices.Contains(forwardedHeaders, normaliseHeaderName(name))
+	// This runs on every header of every request: normalise into a stack
+	// buffer, and skip names longer than any we strip.
+	var buf [len("x-forwarded-tls-client-cert-info")]byte
+	if len(name) > len(buf) {
+		return false
+	}
+	n := normaliseHeaderName(buf[:0], name)
+	for _, f := range forwardedHeaders {
+		if string(n) == f {
+			return true
+		}
+	}
+	return false
 }
 
 // StripForwardedHeaders deletes from h every header that claims a client
@@ -54,19 +66,19 @@ func StripForwardedHeaders(h http.Header) int {
 	return n
 }
 
-// normaliseHeaderName lower-cases name and maps every byte that is not a
-// letter or digit to '-', so that the spellings a backend could conflate
-// compare equal.
-func normaliseHeaderName(name string) string {
-	b := []byte(name)
-	for i, c := range b {
-		switch {
+// normaliseHeaderName appends to dst name lower-cased, with every byte that
+// is not a letter or digit mapped to '-', so that the spellings a backend
+// could conflate compare equal.
+func normaliseHeaderName(dst []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
 		case 'A' <= c && c <= 'Z':
-			b[i] = c + 'a' - 'A'
+			dst = append(dst, c+'a'-'A')
 		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			dst = append(dst, c)
 		default:
-			b[i] = '-'
+			dst = append(dst, '-')
 		}
 	}
-	return string(b)
+	return dst
 }

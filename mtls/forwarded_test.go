@@ -362,3 +362,50 @@ func TestParseForwardedFormat(t *testing.T) {
 		t.Errorf("got %v, want an error naming \"envoy\"", err)
 	}
 }
+
+// BenchmarkForwardedIdentityHandler measures the middleware per request:
+// a trusted forwarder's RFC 9440 or XFCC header parsed into the context,
+// and an untrusted peer's headers stripped; "none" is the bare handler.
+func BenchmarkForwardedIdentityHandler(b *testing.B) {
+	c := certs(b)
+	mw := mtls.ForwardedIdentity{TrustedPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	id := mtls.NewIdentity(c.client.Cert, mtls.SourceConnection)
+	rfc, xfcc := http.Header{}, http.Header{}
+	if err := mtls.SetForwardedHeaders(rfc, id, mtls.ForwardOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	xfcc.Set(mtls.HeaderXFCC, "By="+gatewayID+";Hash="+hex.EncodeToString(id.CertSHA256[:])+";URI="+clientID)
+	for _, bc := range []struct {
+		name    string
+		handler http.Handler
+		addr    string
+		header  http.Header
+	}{
+		{"none", noop, "127.0.0.1:1", rfc},
+		{"trusted-rfc9440", mw.Handler(noop), "127.0.0.1:1", rfc},
+		{"trusted-xfcc-fields", mw.Handler(noop), "127.0.0.1:1", xfcc},
+		{"untrusted-strip", mw.Handler(noop), "192.0.2.1:1", rfc},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = bc.addr
+			var w httptest.ResponseRecorder
+			for b.Loop() {
+				r.Header = bc.header.Clone()
+				r.Header.Set("Accept", "*/*")
+				bc.handler.ServeHTTP(&w, r)
+			}
+		})
+	}
+}
+
+func BenchmarkStripForwardedHeaders(b *testing.B) {
+	h := http.Header{}
+	for _, k := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Cookie", "User-Agent", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Origin", "Referer", "Content-Type"} {
+		h.Set(k, "x")
+	}
+	for b.Loop() {
+		mtls.StripForwardedHeaders(h)
+	}
+}

@@ -35,7 +35,10 @@ func TestForwardedIdentityOverTLS(t *testing.T) {
 	client := func(cert *pki.Cert) *http.Client {
 		cfg := &tls.Config{RootCAs: c.ca.Pool(), ServerName: "localhost", MinVersion: tls.VersionTLS12}
 		if cert != nil {
-			cfg.Certificates = []tls.Certificate{cert.TLSCertificate()}
+			// Always present it, even when the server's list of acceptable
+			// CAs does not name its issuer (a client that tries its luck).
+			tc := cert.TLSCertificate()
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tc, nil }
 		}
 		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
 	}
