@@ -3,16 +3,22 @@
 package pkitest
 
 import (
+	"fmt"
 	"net"
+	"sync/atomic"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/pki"
 )
 
-// CA returns a new ECDSA P-256 development CA.
+var caCount atomic.Int64
+
+// CA returns a new ECDSA P-256 development CA with a name of its own
+// ("pkitest CA 1", "pkitest CA 2", …), so that error messages tell CAs
+// apart.
 func CA(tb testing.TB) *pki.CA {
 	tb.Helper()
-	ca, err := pki.NewCA(pki.CAOptions{})
+	ca, err := pki.NewCA(pki.CAOptions{CommonName: fmt.Sprintf("pkitest CA %d", caCount.Add(1))})
 	if err != nil {
 		tb.Fatal(err)
 	}
