@@ -1,7 +1,6 @@
 package mtls_test
 
 import (
-	"crypto/x509"
 	"fmt"
 	"net/url"
 	"sync"
@@ -69,13 +68,4 @@ func trustSPIFFE(want string) mtls.Authorizer {
 		}
 		return nil
 	}
-}
-
-func mustParseCert(tb testing.TB, der []byte) *x509.Certificate {
-	tb.Helper()
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
 }
