@@ -51,8 +51,13 @@ import (
 //
 // Headers of the enabled formats from a trusted forwarder stay on the
 // request (a handler may want the chain); every other spelling and format
-// is deleted. Run Handler after any middleware that stores the connection
-// identity, so that its decision is the last word.
+// is deleted. Run Handler after ConnectionIdentity (or any middleware that
+// stores the connection identity), so that its decision is the last word:
+//
+//	handler := mtls.ConnectionIdentity(fwd.Handler(app))
+//
+// Its methods are safe for concurrent use; do not change the fields after
+// the first request.
 //
 // A forwarded certificate is not verified again: the forwarder did that.
 // Configure the forwarder to verify client certificates against the CA
