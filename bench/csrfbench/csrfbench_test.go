@@ -3,6 +3,10 @@ package csrfbench_test
 import (
 	"net/http"
 	"testing"
+
+	filippo "filippo.io/csrf"
+
+	"github.com/forgeproof/forgeproof/csrf"
 )
 
 var ok = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
@@ -48,5 +52,33 @@ func serve(b *testing.B, h http.Handler, tc tcase) {
 	}
 	if got := accepted(w.status()); got != tc.accept {
 		b.Fatalf("accepted after the loop: got %v (status %d), want %v", got, w.status(), tc.accept)
+	}
+}
+
+// BenchmarkOriginCheck times the decision alone (each library's Check
+// method, no middleware, no response headers), to tell the cost of the
+// origin check from what the middleware adds around it.
+func BenchmarkOriginCheck(b *testing.B) {
+	type checker struct {
+		name  string
+		check func(*http.Request) error
+	}
+	checkers := []checker{
+		{"forgeproof", csrf.New().Check},
+		{"net-http", http.NewCrossOriginProtection().Check},
+		{"filippo", filippo.New().Check},
+	}
+	for _, tc := range originCases() {
+		for _, c := range checkers {
+			b.Run("case="+tc.name+"/lib="+c.name, func(b *testing.B) {
+				if got := c.check(tc.req) == nil; got != tc.accept {
+					b.Fatalf("accepted: got %v, want %v", got, tc.accept)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					_ = c.check(tc.req)
+				}
+			})
+		}
 	}
 }
