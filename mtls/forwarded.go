@@ -23,9 +23,9 @@ import (
 // passes, and at least one is configured:
 //
 //   - TrustForwarder: the peer presented a certificate on this TLS
-//     connection, crypto/tls verified it (r.TLS.VerifiedChains is not
-//     empty: a listener with tls.RequireAnyClientCert does not count) and
-//     the authorizer accepts its identity;
+//     connection, a Server or crypto/tls verified it (IdentityFromTLS: an
+//     unverified certificate, as tls.RequireAnyClientCert alone accepts,
+//     does not count) and the authorizer accepts its identity;
 //   - TrustedPeers: the peer's address (r.RemoteAddr, the TCP peer, never a
 //     header) is inside one of the prefixes.
 //
@@ -98,10 +98,8 @@ func (f *ForwardedIdentity) Trusted(r *http.Request) bool {
 		return false
 	}
 	if f.TrustForwarder != nil {
-		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
-			return false
-		}
-		if f.TrustForwarder(NewIdentity(r.TLS.PeerCertificates[0], SourceConnection)) != nil {
+		fid, ok := IdentityFromTLS(r.TLS)
+		if !ok || f.TrustForwarder(fid) != nil {
 			return false
 		}
 	}

@@ -16,19 +16,6 @@ import (
 	"github.com/forgeproof/forgeproof/pki"
 )
 
-// connectionIdentity stands in for the middleware that stores the identity
-// of the certificate verified on this connection: ForwardedIdentity must
-// replace it (or hide it) when the connection is a trusted forwarder's.
-func connectionIdentity(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-			id := mtls.NewIdentity(r.TLS.PeerCertificates[0], mtls.SourceConnection)
-			r = r.WithContext(mtls.ContextWithIdentity(r.Context(), id))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // seen is what the protected handler saw.
 type seen struct {
 	Identity string   // "" when there was none
@@ -153,7 +140,7 @@ func TestForwardedIdentityHandler(t *testing.T) {
 				r.Header[k] = []string{v} // raw keys: variants stay as sent
 			}
 			w := httptest.NewRecorder()
-			connectionIdentity(tt.mw.Handler(http.HandlerFunc(recordingHandler))).ServeHTTP(w, r)
+			mtls.ConnectionIdentity(tt.mw.Handler(http.HandlerFunc(recordingHandler))).ServeHTTP(w, r)
 			if w.Code != tt.wantStatus {
 				t.Fatalf("status: got %d, want %d (body %s)", w.Code, tt.wantStatus, w.Body)
 			}

@@ -2,6 +2,7 @@ package mtls_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log"
@@ -20,14 +21,37 @@ import (
 // the trusted certificate and from clients that do not.
 func TestForwardedIdentityOverTLS(t *testing.T) {
 	c := certs(t)
-	mw := mtls.ForwardedIdentity{TrustForwarder: trustSPIFFE(gatewayID)}
-	srv := httptest.NewUnstartedServer(connectionIdentity(mw.Handler(http.HandlerFunc(recordingHandler))))
-	srv.TLS = &tls.Config{
-		Certificates: []tls.Certificate{c.server.TLSCertificate()},
-		ClientAuth:   tls.VerifyClientCertIfGiven,
-		ClientCAs:    c.ca.Pool(),
-		MinVersion:   tls.VersionTLS12,
+	// Once with this package's Server, which verifies client certificates
+	// in VerifyConnection, once with crypto/tls verifying them itself.
+	mtlsServer, err := mtls.NewServer(mtls.ServerConfig{
+		Certificate: ptr(c.server.TLSCertificate()),
+		ClientCAs:   []*x509.Certificate{c.ca.Cert},
+		ClientAuth:  mtls.VerifyClientCertIfGiven,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	configs := map[string]*tls.Config{
+		"mtls.Server": mtlsServer.TLSConfig(),
+		"crypto/tls": {
+			Certificates: []tls.Certificate{c.server.TLSCertificate()},
+			ClientAuth:   tls.VerifyClientCertIfGiven,
+			ClientCAs:    c.ca.Pool(),
+			MinVersion:   tls.VersionTLS12,
+		},
+	}
+	for name, cfg := range configs {
+		t.Run(name, func(t *testing.T) { testForwardedOverTLS(t, cfg) })
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func testForwardedOverTLS(t *testing.T, cfg *tls.Config) {
+	c := certs(t)
+	mw := mtls.ForwardedIdentity{TrustForwarder: trustSPIFFE(gatewayID)}
+	srv := httptest.NewUnstartedServer(mtls.ConnectionIdentity(mw.Handler(http.HandlerFunc(recordingHandler))))
+	srv.TLS = cfg
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below is expected
 	srv.StartTLS()
 	defer srv.Close()
