@@ -79,6 +79,8 @@ func TestForwardedIdentityHandler(t *testing.T) {
 	clientCert := map[string]string{"Client-Cert": mtls.FormatClientCert(c.client.Cert)}
 	clientXFCC := map[string]string{"X-Forwarded-Client-Cert": "By=" + gatewayID + ";URI=" + clientID}
 	otherXFCC := map[string]string{"X-Forwarded-Client-Cert": "URI=" + impostorID}
+	chainedXFCC := map[string]string{"X-Forwarded-Client-Cert": "URI=" + impostorID + ",URI=" + clientID}
+	chainedXFCCReversed := map[string]string{"X-Forwarded-Client-Cert": "URI=" + clientID + ",URI=" + impostorID}
 	badXFCC := map[string]string{"X-Forwarded-Client-Cert": "URI=" + clientID + ";Role=admin"}
 	badCert := map[string]string{"Client-Cert": ":bm90IGEgY2VydA==:"}
 	sum := mtls.NewIdentity(c.client.Cert, mtls.SourceForwarded).CertSHA256
@@ -102,6 +104,8 @@ func TestForwardedIdentityHandler(t *testing.T) {
 		{"unverified gateway cert is not trusted", byCert, unverifiedGW, clientCert, 200, seen{"", "", nil}},
 		{"trusted cert forwards XFCC", byCert, gw, clientXFCC, 200, seen{clientID, "forwarded", []string{"X-Forwarded-Client-Cert"}}},
 		{"untrusted cert: XFCC stripped", byCert, impostor, otherXFCC, 200, seen{impostorID, "connection", nil}},
+		{"XFCC from a chain of proxies: the last element counts", byCert, gw, chainedXFCC, 200, seen{clientID, "forwarded", []string{"X-Forwarded-Client-Cert"}}},
+		{"XFCC from a chain of proxies: an earlier element does not", byCert, gw, chainedXFCCReversed, 200, seen{impostorID, "forwarded", []string{"X-Forwarded-Client-Cert"}}},
 		{"no cert at all: XFCC stripped", byCert, remote, clientXFCC, 200, seen{"", "", nil}},
 		// By address.
 		{"trusted address", byAddr, loop, clientCert, 200, seen{clientID, "forwarded", []string{"Client-Cert"}}},
