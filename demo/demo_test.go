@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/forgeproof/forgeproof/demo"
+	"github.com/forgeproof/forgeproof/pki"
 )
 
 // startDemo runs a demo on free loopback ports until the test ends.
@@ -429,5 +430,53 @@ func TestSelfCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A client certificate revoked in the folder's CRL is refused by the next
+// demo; TestServiceClient is the twin with the same certificate unrevoked.
+func TestRevokedClientRefused(t *testing.T) {
+	dir := t.TempDir()
+	files, _, err := demo.PreparePKI(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.LoadCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := pki.LoadCert(files.Client, files.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, err := pki.LoadCRL(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := ca.Revoke(prev, client.Cert.SerialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.SaveCRL(dir, der); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := demo.Start(context.Background(), demo.Options{Dir: dir, Listen: "localhost:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !r.ClientRevoked {
+		t.Errorf("got ClientRevoked false, want true")
+	}
+	resp, err := r.ServiceClient().Post(r.URL+"/api/transfers", "application/json", strings.NewReader(`{"to":"bob","amount":5}`))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusCreated {
+			t.Errorf("a revoked certificate paid: status %d", resp.StatusCode)
+		}
+	}
+	if got := r.Bank.Balances()["bob"]; got != 1000 {
+		t.Errorf("got bob %d, want 1000", got)
 	}
 }
