@@ -16,6 +16,19 @@
 // bank's balances and login counts (Bank.Balances, Bank.Logins, and
 // GET /api/accounts) are the oracle.
 //
-// Nothing here is meant for production: the bank's accounts live in
-// memory and every demo password is Password.
+// # Addresses
+//
+// The bank is served through the gateway on https://localhost:PORT. The
+// cross-site attacker is on http://127.0.0.2:PORT (another site: a site is
+// a scheme and a registrable domain or IP address), the same-site one on
+// https://localhost:OTHERPORT (the same scheme and host, another port:
+// the same site, another origin). Everything listens on loopback only.
+//
+// # Caveats
+//
+// Nothing here is meant for production. The bank's accounts live in
+// memory and every demo password is Password. The bank believes the
+// identity header (RFC 9440 Client-Cert) from any loopback peer, so a
+// process on the same machine that talks to Running.UpstreamURL directly
+// can act for anyone: that is the price of a demo without configuration.
 package demo
