@@ -298,6 +298,17 @@ func (f forgery) wantEffect() string {
 	return "alice-100 mallory+100"
 }
 
+// outcome names what the case shows when its effect is the expected one.
+func (f forgery) outcome(insecure bool) string {
+	switch {
+	case f.attack.Method == "GET":
+		return "no state change (safe method)"
+	case insecure:
+		return "forgery worked (defence off)"
+	}
+	return "blocked"
+}
+
 // testForgeries opens every attack page from the cross-site and the
 // same-site attacker. With the defence on nothing may change; with it off
 // every forgery but the image GET must work, or the test proves nothing.
@@ -336,15 +347,30 @@ func (s *scenario) testForgeries(t *testing.T) {
 					want = f.wantEffect()
 				}
 				ok := got == want
-				s.conclude(got, verdict(ok, map[bool]string{true: "forgery worked (defence off)", false: "blocked"}[want != "none"]))
+				s.conclude(got, verdict(ok, f.outcome(s.insecure)))
 				if !ok {
 					t.Errorf("effect: got %q, want %q (gateway: %d %s %s)", got, want, acc.Status, acc.Decision, acc.Reason)
+				}
+
+				// The premises: the browser really sent the forgery from
+				// the attacker's site, with alice's certificate.
+				if fs := sent.Header.Get("Sec-Fetch-Site"); fs != site.name {
+					t.Errorf("Sec-Fetch-Site: got %q, want %q", fs, site.name)
+				}
+				if o := sent.Header.Get("Origin"); f.attack.Method == "POST" && o != site.url {
+					t.Errorf("Origin: got %q, want %q", o, site.url)
 				}
 				if f.noCookie && len(sent.Cookies()) > 0 {
 					t.Errorf("certificate-only forgery sent cookies %v", sent.Cookies())
 				}
 				if !strings.Contains(acc.Identity, demo.ClientName) {
 					t.Errorf("gateway saw identity %q: the browser did not present alice's certificate, so the case proves nothing", acc.Identity)
+				}
+
+				// With the defence on, the gateway refused every unsafe
+				// forgery itself, with the reason code of its site.
+				if !s.insecure && f.attack.Method != "GET" && (acc.Status != http.StatusForbidden || acc.Reason != site.name) {
+					t.Errorf("gateway: got %d %q, want %d %q", acc.Status, acc.Reason, http.StatusForbidden, site.name)
 				}
 				s.undo(t, before)
 			})
