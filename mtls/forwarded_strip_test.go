@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/mtls"
@@ -84,4 +85,29 @@ func TestForwardedHeaderNames(t *testing.T) {
 	if mtls.ForwardedHeaderNames()[0] == "mutated" {
 		t.Errorf("ForwardedHeaderNames returns the package's own slice")
 	}
+}
+
+// FuzzIsForwardedHeader checks the allocation-free matcher against the
+// obvious definition: lower-case, every non-alphanumeric byte as '-'.
+func FuzzIsForwardedHeader(f *testing.F) {
+	for _, s := range []string{"Client-Cert", "X_Forwarded_Client_Cert", "client.cert.chain", "X-Forwarded-Tls-Client-Cert-Info", "Accept", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		var b strings.Builder
+		for i := 0; i < len(name); i++ {
+			switch c := name[i]; {
+			case 'A' <= c && c <= 'Z':
+				b.WriteByte(c + 'a' - 'A')
+			case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+				b.WriteByte(c)
+			default:
+				b.WriteByte('-')
+			}
+		}
+		want := slices.Contains(mtls.ForwardedHeaderNames(), b.String())
+		if got := mtls.IsForwardedHeader(name); got != want {
+			t.Fatalf("IsForwardedHeader(%q): got %v, want %v", name, got, want)
+		}
+	})
 }
