@@ -13,7 +13,7 @@ import (
 // body (up to the limit of [Protection.SetMaxFormBytes]) to find the
 // csrf_token field, and puts the bytes back in r.Body.
 func (p *Protection) Check(r *http.Request) error {
-	if e := p.load().check(r, nil); e != nil {
+	if e := p.load().check(r); e != nil {
 		return e
 	}
 	return nil
@@ -27,7 +27,7 @@ func isSafe(method string) bool {
 	return false
 }
 
-func (c *config) check(r *http.Request, st *requestState) *Error {
+func (c *config) check(r *http.Request) *Error {
 	if isSafe(r.Method) {
 		// Safe methods must not change state; an application that lets
 		// them is outside what any CSRF defence can fix.
@@ -41,7 +41,7 @@ func (c *config) check(r *http.Request, st *requestState) *Error {
 		return e
 	}
 	if c.tokenRequired(browserless) && !c.bypassed(r) {
-		return c.checkToken(r, st)
+		return c.checkToken(r)
 	}
 	return nil
 }

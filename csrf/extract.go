@@ -11,14 +11,21 @@ import (
 	"net/url"
 )
 
+// The canonical forms of the header names ("X-Csrf-Token"), so looking
+// them up does not canonicalize them on every request.
+var (
+	canonicalHeaderName = http.CanonicalHeaderKey(HeaderName)
+	canonicalSPAHeader  = http.CanonicalHeaderKey(SPAHeader)
+)
+
 var errFormTooLarge = errors.New("form body is larger than the limit searched for the csrf_token field: send the token in the " + HeaderName + " header")
 
 // checkToken verifies the token r carries against r's binding.
-func (c *config) checkToken(r *http.Request, st *requestState) *Error {
+func (c *config) checkToken(r *http.Request) *Error {
 	if c.keys == nil {
 		return &Error{Reason: ReasonNoKeys}
 	}
-	kind, binding, err := c.bindingFor(r, st)
+	kind, binding, err := c.bindingFor(r, nil)
 	if err != nil {
 		return &Error{Reason: ReasonBindingUnavailable, Err: err}
 	}
@@ -36,11 +43,11 @@ func (c *config) checkToken(r *http.Request, st *requestState) *Error {
 // when on, and then a urlencoded or multipart form field. where names the
 // place it was found.
 func (c *config) findToken(r *http.Request) (tok, where string, err error) {
-	if v := r.Header.Get(HeaderName); v != "" {
+	if v := header(r, canonicalHeaderName); v != "" {
 		return v, HeaderName, nil
 	}
 	if c.spa {
-		if v := r.Header.Get(SPAHeader); v != "" {
+		if v := header(r, canonicalSPAHeader); v != "" {
 			return v, SPAHeader, nil
 		}
 	}

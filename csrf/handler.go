@@ -31,7 +31,7 @@ import (
 func (p *Protection) Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := p.load()
-		if e := c.check(r, nil); e != nil {
+		if e := c.check(r); e != nil {
 			if c.observer != nil {
 				c.observer(r, e, !c.reportOnly)
 			}

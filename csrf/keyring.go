@@ -33,7 +33,7 @@ type KeyRing struct {
 
 type ringKey struct {
 	id   [4]byte
-	macs sync.Pool // of hash.Hash: HMAC-SHA256 keyed with this key
+	macs sync.Pool // of *macState: HMAC-SHA256 keyed with this key
 }
 
 // GenerateKey returns a new random key of MinKeySize bytes.
@@ -61,13 +61,14 @@ func NewKeyRing(active []byte, older ...[]byte) (*KeyRing, error) {
 		seen[id] = i
 		secret := bytes.Clone(secret)
 		k.keys[i].id = id
-		k.keys[i].macs.New = func() any { return hmac.New(sha256.New, secret) }
+		k.keys[i].macs.New = func() any { return &macState{h: hmac.New(sha256.New, secret)} }
 	}
 	return k, nil
 }
 
 // ParseKeyRing reads a key file: one key per line, in base64 (standard or
-// URL alphabet, padded or not), the first key active and the others older.
+// URL alphabet, padded or not; not hex), the first key active and the
+// others older.
 // Blank lines and lines starting with '#' are ignored. Create a key with
 // `openssl rand -base64 32`.
 func ParseKeyRing(data []byte) (*KeyRing, error) {
@@ -91,6 +92,9 @@ func parseKeyRing(data []byte, where string) (*KeyRing, error) {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
+		}
+		if looksHex(line) {
+			return nil, fmt.Errorf("csrf: %s line %d: looks like hex; keys are base64 (openssl rand -base64 32)", where, n)
 		}
 		key, err := decodeKey(line)
 		if err != nil {
@@ -123,6 +127,20 @@ func decodeKey(s string) ([]byte, error) {
 	return base64.RawStdEncoding.DecodeString(s)
 }
 
+// looksHex reports whether s is long, even-length lower-case hex: likely a
+// hex key, which base64 would silently decode into other bytes.
+func looksHex(s string) bool {
+	if len(s) < 2*MinKeySize || len(s)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) && (s[i] < 'a' || s[i] > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // keyID names a key in tokens without revealing it.
 func keyID(secret []byte) [4]byte {
 	h := sha256.New()
@@ -142,18 +160,24 @@ func (k *KeyRing) find(id []byte) *ringKey {
 	return nil
 }
 
+// macState is a pooled HMAC with scratch space: bytes written to a hash
+// through its interface escape to the heap, these are already there.
+type macState struct {
+	h   hash.Hash
+	buf [len(macLabel) + 5 + 5 + nonceSize]byte
+	sum [sha256.Size]byte
+}
+
 // mac computes the token signature into out.
 func (rk *ringKey) mac(out []byte, kind byte, binding, idNonce []byte) {
-	h := rk.macs.Get().(hash.Hash)
-	h.Reset()
-	var hdr [len(macLabel) + 5]byte
-	copy(hdr[:], macLabel)
-	hdr[len(macLabel)] = kind
-	n := len(binding)
-	hdr[len(macLabel)+1], hdr[len(macLabel)+2], hdr[len(macLabel)+3], hdr[len(macLabel)+4] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
-	h.Write(hdr[:])
-	h.Write(binding)
-	h.Write(idNonce)
-	h.Sum(out[:0])
-	rk.macs.Put(h)
+	st := rk.macs.Get().(*macState)
+	st.h.Reset()
+	n := copy(st.buf[:], macLabel)
+	l := len(binding)
+	st.buf[n], st.buf[n+1], st.buf[n+2], st.buf[n+3], st.buf[n+4] = kind, byte(l>>24), byte(l>>16), byte(l>>8), byte(l)
+	st.h.Write(st.buf[:n+5])
+	st.h.Write(binding)
+	st.h.Write(st.buf[:copy(st.buf[:], idNonce)])
+	copy(out, st.h.Sum(st.sum[:0]))
+	rk.macs.Put(st)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/csrf"
@@ -56,6 +57,7 @@ func TestParseKeyRing(t *testing.T) {
 		{"empty", "# nothing\n", "csrf: key file: no keys"},
 		{"short key", a + "\n" + short + "\n", "csrf: key file line 2: key is 16 bytes, want at least 32: key too short"},
 		{"not base64", "not base64!\n", "csrf: key file line 1: not base64: illegal base64 data at input byte 3"},
+		{"hex", strings.Repeat("ab", 32) + "\n", "csrf: key file line 1: looks like hex; keys are base64 (openssl rand -base64 32)"},
 		{"duplicate", a + "\n" + a + "\n", "csrf: key 2 repeats key 1 (or shares its key ID): use distinct random keys (in key file)"},
 	}
 	for _, tt := range tests {
