@@ -40,8 +40,13 @@ type bankOptions struct {
 	cookieName string
 	// corsReflect echoes any Origin with credentials.
 	corsReflect bool
-	// getTransfer also performs transfers on GET /transfer.
-	getTransfer bool
+	// getTransfer also performs transfers on GET /transfer;
+	// getChecksSite makes that GET refuse Sec-Fetch-Site: cross-site.
+	getTransfer, getChecksSite bool
+	// put serves PUT /transfer, which (like many frameworks' checks) is
+	// not origin-checked: only a form POST is. methodOverride turns a POST
+	// with _method=PUT into that PUT.
+	put, methodOverride bool
 	// textPlainJSON parses /api/transfers bodies whatever the Content-Type.
 	textPlainJSON bool
 	// certOnly keeps the account by client certificate: the session
@@ -199,6 +204,9 @@ func (b *bank) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if b.opts.methodOverride && r.Method == http.MethodPost && r.PostFormValue("_method") == http.MethodPut {
+		r.Method = http.MethodPut
+	}
 	switch {
 	case r.URL.Path == "/" && r.Method == http.MethodGet:
 		id, _ := b.session(w, r, true)
@@ -236,7 +244,7 @@ func (b *bank) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]int{"balance": bal})
-	case r.URL.Path == "/transfer" && (r.Method == http.MethodPost || r.Method == http.MethodGet && b.opts.getTransfer):
+	case r.URL.Path == "/transfer" && (r.Method == http.MethodPost || r.Method == http.MethodGet && b.opts.getTransfer || r.Method == http.MethodPut && b.opts.put):
 		b.transfer(w, r, false)
 	case r.URL.Path == "/api/transfers" && r.Method == http.MethodPost:
 		b.transfer(w, r, true)
@@ -257,7 +265,8 @@ func (b *bank) transfer(w http.ResponseWriter, r *http.Request, isJSON bool) {
 		http.Error(w, "no session", http.StatusUnauthorized)
 		return
 	}
-	if r.Method != http.MethodGet && !b.originOK(r) {
+	if r.Method == http.MethodPost && !b.originOK(r) ||
+		r.Method == http.MethodGet && b.opts.getChecksSite && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)
 		return
 	}

@@ -168,6 +168,9 @@ func (sc *scanner) run(ctx context.Context) error {
 		}
 	}
 	if sc.cfg.Discover {
+		if sc.cfg.Login != nil {
+			start = nil // the page shows other forms to a logged-in user
+		}
 		found, err := sc.discover(ctx, start)
 		if err != nil {
 			return err
