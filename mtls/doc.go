@@ -1,0 +1,89 @@
+// Package mtls serves mutual TLS correctly: it verifies client
+// certificates against your CAs, refuses revoked ones, authorizes the
+// identity they carry, on resumed sessions too, reloads certificates, CAs
+// and CRLs without a restart, and puts the verified identity in the
+// request context for per-route authorization.
+//
+// # Serving
+//
+//	s, err := mtls.NewServer(mtls.ServerConfig{
+//		CertFile: "server.pem", KeyFile: "server-key.pem",
+//		ClientCAFile: "ca.pem",
+//		CRLFiles:     []string{"crl.pem"},
+//		ClientAuth:   mtls.VerifyClientCertIfGiven, // browsers too
+//		OnHandshakeFailure: func(f mtls.HandshakeFailure) {
+//			logger.Warn("tls handshake refused", "reason", f.Reason, "peer", f.RemoteAddr, "err", f.Err)
+//		},
+//	})
+//	go s.Watch(ctx) // reload on file change (and every ReloadInterval)
+//
+//	admin := &mtls.Guard{Authorizer: mustAuth(mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/admin"))}
+//	mux.Handle("/admin/", admin.Handler(adminHandler))
+//	srv := &http.Server{Handler: mtls.ConnectionIdentity(mux), TLSConfig: s.TLSConfig()}
+//	srv.ServeTLS(ln, "", "")
+//
+// Server.TLSConfig returns a tls.Config whose GetConfigForClient hands
+// each handshake the current state (certificate, CAs, CRLs). The client
+// certificate is verified in VerifyConnection, which crypto/tls calls on
+// full and resumed handshakes alike (VerifyPeerCertificate is skipped on
+// resumption): chain to a current client CA, validity, clientAuth key
+// usage, revocation, then ServerConfig.Authorizer. A refusal sends the
+// peer a bad_certificate alert and nothing else; the reason goes to
+// OnHandshakeFailure with the peer address. The library never logs.
+//
+// Reload and Watch swap the whole state atomically: a reload that fails
+// (a key that does not match, a CRL not signed by a client CA or older
+// than the one in use, a stale CRL, an unreadable file) keeps the old
+// state and returns why. Connections already open keep the state they
+// were established with; a resumed session is checked against the new one.
+//
+// # Identity and authorization
+//
+// Identity (identity.go) is what a verified certificate says: SPIFFE ID,
+// SANs, subject, issuer, serial, validity, SPKI and certificate SHA-256.
+// ConnectionIdentity stores the connection's identity in the request
+// context; IdentityFromContext reads it; ForwardedIdentity may replace it
+// with a client identity forwarded by a trusted proxy (RFC 9440 or Envoy's
+// x-forwarded-client-cert). IdentityFromTLS only returns an identity for a
+// certificate that was verified, by a Server or by crypto/tls itself.
+//
+// An Authorizer is a func(Identity) error. The constructors match SPIFFE
+// IDs (exact or with "*" path segments), trust domains, DNS SANs (exact or
+// "*." plus one label), common names, OUs and SPKI pins, and combine with
+// AuthorizeAnyOf and AuthorizeAllOf. Everything denies by default: a nil
+// Authorizer, an empty any-of, a zero Guard. Every denial is a
+// *DenialError with a stable reason code (DenialReason).
+//
+// Guard authorizes per route and answers 403 with an RFC 9457 problem
+// body carrying only the reason code; with CheckHost it answers 421 to a
+// request whose Host is not the TLS server name of a connection that
+// presented a certificate (browsers reuse HTTP/2 connections across names
+// that share a server certificate).
+//
+// # Reason codes
+//
+// Handshake (HandshakeFailure.Reason): no-certificate, unknown-authority,
+// expired, not-yet-valid, wrong-key-usage, bad-certificate, revoked,
+// crl-stale, crl-missing, and the authorizer's code.
+//
+// Authorization (DenialError.Reason, 403 bodies): identity-missing,
+// identity-denied, spiffe-id-denied, trust-domain-denied, dns-name-denied,
+// common-name-denied, organizational-unit-denied, spki-denied; 421 bodies:
+// misdirected-request.
+//
+// # Caveats
+//
+//   - Whether a certificate is requested is decided per listener: TLS has
+//     no per-path renegotiation in Go. CORS preflights never carry a
+//     certificate, so a host that serves browsers should use
+//     VerifyClientCertIfGiven and a Guard on each route.
+//   - Revocation comes from CRL files only (no OCSP). With any CRL
+//     configured, a leaf whose issuer has no CRL is refused, and a CRL past
+//     NextUpdate (plus CRLGracePeriod) refuses everything it covers, until
+//     a fresh one is loaded. Without CRLs, nothing is checked.
+//   - Revoking a certificate does not close connections already open with
+//     it; their requests still carry its identity until they close.
+//   - A client certificate proves who the client is, not that the user
+//     meant the request: a browser presents it on cross-site requests.
+//     Pair this package with the csrf package.
+package mtls

@@ -1,0 +1,81 @@
+package mtls_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/pki"
+)
+
+func ExampleNewServer() {
+	ca, _ := pki.NewCA(pki.CAOptions{})
+	srvCert, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
+	client, _ := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://example.org/ns/prod/sa/web"})
+	cert := srvCert.TLSCertificate()
+
+	s, err := mtls.NewServer(mtls.ServerConfig{
+		Certificate: &cert,
+		ClientCAs:   []*x509.Certificate{ca.Cert},
+		ClientAuth:  mtls.VerifyClientCertIfGiven,
+	})
+	if err != nil {
+		panic(err)
+	}
+	web, _ := mtls.AuthorizeSPIFFEID("spiffe://example.org/ns/*/sa/web")
+	mux := http.NewServeMux()
+	mux.Handle("/", (&mtls.Guard{Authorizer: web}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := mtls.IdentityFromContext(r.Context())
+		fmt.Fprintf(w, "hello %s", id)
+	})))
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: mtls.ConnectionIdentity(mux), TLSConfig: s.TLSConfig()}
+	go srv.ServeTLS(ln, "", "")
+	defer srv.Close()
+
+	for _, cert := range []*pki.Cert{client, nil} {
+		conf := &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"}
+		if cert != nil {
+			conf.Certificates = []tls.Certificate{cert.TLSCertificate()}
+		}
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}
+		resp, err := c.Get("https://" + ln.Addr().String() + "/")
+		if err != nil {
+			panic(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("%s\n", strings.TrimSpace(string(body)))
+	}
+	// Output:
+	// hello spiffe://example.org/ns/prod/sa/web
+	// 403 client certificate required (reason: identity-missing)
+}
+
+func ExampleAuthorizeAnyOf() {
+	ca, _ := pki.NewCA(pki.CAOptions{})
+	cert, _ := ca.IssueClient(pki.ClientOptions{CommonName: "batch", SPIFFEID: "spiffe://prod.example/ns/jobs/sa/batch"})
+	id := mtls.NewIdentity(cert.Cert, mtls.SourceConnection)
+
+	web, _ := mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/web")
+	ops := mtls.AuthorizeOrganizationalUnit("ops")
+	for _, a := range []mtls.Authorizer{
+		web,
+		mtls.AuthorizeAnyOf(web, ops),
+		mtls.AuthorizeAnyOf(web, mtls.AuthorizeCommonName("batch")),
+		nil, // deny by default
+	} {
+		err := a.Authorize(id)
+		fmt.Printf("%q\n", mtls.DenialReason(err))
+	}
+	// Output:
+	// "spiffe-id-denied"
+	// "identity-denied"
+	// ""
+	// "identity-denied"
+}
