@@ -1,11 +1,13 @@
 package csrf_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -494,5 +496,48 @@ func TestCookiesSetOnlyWhenNeeded(t *testing.T) {
 	h.ServeHTTP(rec, again)
 	if got := rec.Result().Cookies(); len(got) != 1 || got[0].Name != csrf.SPACookie {
 		t.Errorf("after login: got %v, want a new SPA cookie only", got)
+	}
+}
+
+// Plain-HTTP development over a real socket. The development option only
+// weakens cookies for loopback names: on plain HTTP to any other name the
+// Secure pre-session cookie is not sent back and the token flow fails
+// closed. (Go's cookie jar, like Chrome and Firefox, returns Secure cookies
+// to http://localhost and 127.0.0.1, Safari does not: hence the option.)
+func TestPlainHTTPDevelopment(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		host       string
+		wantCookie string
+		wantCode   int
+	}{
+		{"other host keeps Secure and fails closed", "app.test", "__Host-forgeproof-csrf", 403},
+		{"loopback gets development cookies", "127.0.0.1", "forgeproof-csrf", 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := csrf.New()
+			must(t, p.SetMode(csrf.ModeOriginAndToken))
+			p.SetKeyRing(testRing(t))
+			p.SetInsecureLocalhostHTTP(true)
+			srv := httptest.NewServer(p.Handler(bank(p)))
+			defer srv.Close()
+			_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+			base := "http://" + net.JoinHostPort(tt.host, port)
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Jar: jar, Transport: &http.Transport{
+				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+					return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+				},
+			}}
+			code, hdr, page := do(t, c, "GET", base+"/form", nil)
+			if set := hdr.Get("Set-Cookie"); code != 200 || !strings.HasPrefix(set, tt.wantCookie+"=") {
+				t.Fatalf("GET: got %d, Set-Cookie %q; want 200 and %s", code, set, tt.wantCookie)
+			}
+			tok := tokenInPage.FindStringSubmatch(page)[1]
+			code, _, body := do(t, c, "POST", base+"/transfer", url.Values{"amount": {"1"}, "csrf_token": {tok}}, "Origin", base)
+			if code != tt.wantCode {
+				t.Errorf("POST: got %d %q, want %d", code, body, tt.wantCode)
+			}
+		})
 	}
 }
