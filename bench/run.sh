@@ -76,7 +76,14 @@ for _ in $(seq "$count"); do
   (cd csrfbench && "$work/csrfbench.test" -test.run '^$' -test.bench . -test.benchmem \
     -test.benchtime "$benchtime" -test.count 1) >> "$work/micro.txt"
 done
-go run "$BENCHSTAT" -col /lib "$work/micro.txt" > "$work/benchstat.txt"
+# One benchstat table per group, so that each compares the same libraries.
+{
+  for group in Origin OriginCheck Token; do
+    echo "### $group"
+    go run "$BENCHSTAT" -filter ".name:/^$group\$/" -col /lib "$work/micro.txt"
+    echo
+  done
+} > "$work/benchstat.txt"
 "$work/bin/benchtab" "$work/micro.txt" > "$work/micro.md"
 loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
