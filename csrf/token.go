@@ -21,11 +21,12 @@ const (
 	nonceSize    = 16
 	rawSize      = 1 + 4 + nonceSize + 32
 	maskedSize   = 2 * rawSize
-	// TokenLength is the length of an encoded token, in characters.
-	TokenLength = (maskedSize*8 + 5) / 6
 
 	macLabel = "forgeproof/csrf/v1\x00"
 )
+
+// TokenLength is the length of an encoded token, in characters (142).
+const TokenLength = (maskedSize*8 + 5) / 6
 
 // Binding kinds: a token bound to a caller's session value can never verify
 // against a pre-session cookie holding the same bytes, and vice versa.
