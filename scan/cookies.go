@@ -39,7 +39,7 @@ func (j *jar) index(name string) int {
 	return -1
 }
 
-// select returns the cookies a browser would attach under rule r.
+// pick returns the cookies a browser would attach under rule r.
 func (j *jar) pick(r cookieRule) []*http.Cookie {
 	var out []*http.Cookie
 	for _, c := range j.cookies {
@@ -48,10 +48,6 @@ func (j *jar) pick(r cookieRule) []*http.Cookie {
 		}
 	}
 	return out
-}
-
-func (j *jar) clone() *jar {
-	return &jar{cookies: append([]*http.Cookie(nil), j.cookies...)}
 }
 
 // sessionLike matches cookie names that usually hold a session.
