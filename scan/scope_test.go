@@ -1,0 +1,69 @@
+package scan_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/scan"
+)
+
+// TestScope: the scanner sends nothing to any host but the target (a form
+// that posts elsewhere is skipped, redirects are not followed), and a
+// dry run sends nothing at all.
+func TestScope(t *testing.T) {
+	var elsewhere, target atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<form method="post" action="%s/collect"><input name="a" value="1"></form>
+<form method="post" action="/go"><input name="b" value="2"></form>`, other.URL)
+	})
+	mux.HandleFunc("POST /go", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/landing", http.StatusFound)
+	})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target.Add(1)
+		mux.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	cfg := scan.Config{
+		Target: srv.URL, TLS: srv.Client().Transport.(*http.Transport).TLSClientConfig, Discover: true, Rate: 1000,
+		Endpoints: []scan.Endpoint{{Method: "POST", Path: "/go", Form: map[string]string{"b": "2"}}},
+	}
+
+	if _, err := scan.Plan(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if n := target.Load() + elsewhere.Load(); n != 0 {
+		t.Fatalf("dry run: got %d requests, want none", n)
+	}
+
+	rep, err := scan.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("got %d requests to another host, want none", n)
+	}
+	if target.Load() == 0 || int64(rep.Requests) != target.Load() {
+		t.Errorf("requests: report says %d, the target saw %d", rep.Requests, target.Load())
+	}
+	found := false
+	for _, n := range rep.Notes {
+		if n == fmt.Sprintf("discovery: form on %s/ posts to another origin (%s): not tested", srv.URL, other.URL) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("notes: got %q, want the skipped form listed", rep.Notes)
+	}
+	if len(rep.Endpoints) != 1 {
+		t.Errorf("endpoints: got %+v, want /go once (configured and discovered)", rep.Endpoints)
+	}
+}
