@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -62,10 +63,38 @@ func curlCommand(r *request, tlsArgs []string) string {
 	return b.String()
 }
 
-// shellQuote quotes s for a POSIX shell when it needs quoting.
+// shellQuote quotes s for a POSIX shell when it needs quoting. Strings
+// with control characters (the CRLF of multipart and text/plain bodies)
+// use ANSI-C quoting ($'…'), which bash, zsh and ksh understand, so that
+// the command stays on one line.
 func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+") == "" {
 		return s
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	if strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	var b strings.Builder
+	b.WriteString("$'")
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', '\'':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if c < 0x20 || c == 0x7f {
+				fmt.Fprintf(&b, `\x%02x`, c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
