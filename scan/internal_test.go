@@ -2,8 +2,8 @@ package scan
 
 import (
 	"net/http"
-	"os/exec"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 )
