@@ -174,6 +174,18 @@ func (p *xfccParser) readKey() (string, error) {
 func (p *xfccParser) readValue() (string, error) {
 	if !p.done() && p.s[p.i] == '"' {
 		p.i++
+		// Fast path: no backslash before the closing quote, so the value
+		// is a substring (a URL-encoded Cert is kilobytes of this).
+		for j := p.i; j < len(p.s) && p.s[j] != '\\'; j++ {
+			if c := p.s[j]; c == '"' {
+				v := p.s[p.i:j]
+				p.i = j + 1
+				return v, p.afterQuoted()
+			} else if isCTL(c) {
+				p.i = j
+				return "", p.fail("control character %q in value", c)
+			}
+		}
 		var b strings.Builder
 		for {
 			if p.done() {
@@ -183,11 +195,7 @@ func (p *xfccParser) readValue() (string, error) {
 			switch {
 			case c == '"':
 				p.i++
-				p.skipOWS()
-				if !p.done() && p.s[p.i] != ';' && p.s[p.i] != ',' {
-					return "", p.fail("unexpected %q after the quoted value", truncate(p.s[p.i:]))
-				}
-				return b.String(), nil
+				return b.String(), p.afterQuoted()
 			case c == '\\' && p.i+1 < len(p.s) && (p.s[p.i+1] == '"' || p.s[p.i+1] == '\\'):
 				b.WriteByte(p.s[p.i+1])
 				p.i += 2
@@ -211,6 +219,16 @@ func (p *xfccParser) readValue() (string, error) {
 		p.i++
 	}
 	return strings.TrimRight(p.s[start:p.i], " \t"), nil
+}
+
+// afterQuoted checks that only whitespace separates a closing quote from
+// the next ';' or ','.
+func (p *xfccParser) afterQuoted() error {
+	p.skipOWS()
+	if !p.done() && p.s[p.i] != ';' && p.s[p.i] != ',' {
+		return p.fail("unexpected %q after the quoted value", truncate(p.s[p.i:]))
+	}
+	return nil
 }
 
 func isCTL(c byte) bool { return (c < 0x20 && c != '\t') || c == 0x7f }
