@@ -145,7 +145,7 @@ func forwardedIdentity(h http.Header, formats ForwardedFormat) (Identity, bool, 
 	if formats&ForwardedRFC9440 != 0 {
 		certs, chain := h.Values(HeaderClientCert), h.Values(HeaderClientCertChain)
 		if len(certs) == 0 && len(chain) > 0 {
-			return Identity{}, false, &HeaderError{Header: HeaderClientCertChain, Reason: "present without Client-Cert"}
+			return Identity{}, false, &HeaderError{Header: HeaderClientCertChain, Detail: "present without Client-Cert"}
 		}
 		if len(certs) > 0 {
 			cert, err := ParseClientCert(certs)
@@ -181,7 +181,7 @@ func forwardedIdentity(h http.Header, formats ForwardedFormat) (Identity, bool, 
 			if xfcc.CertSHA256 == ([32]byte{}) {
 				reason = "has no Hash or Cert to match Client-Cert, which is also present"
 			}
-			return Identity{}, false, &HeaderError{Header: HeaderXFCC, Reason: reason}
+			return Identity{}, false, &HeaderError{Header: HeaderXFCC, Detail: reason}
 		}
 		return *rfc, true, nil
 	case rfc != nil:

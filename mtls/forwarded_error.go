@@ -18,13 +18,13 @@ const (
 
 // A HeaderError reports a malformed forwarded-identity header: which
 // header, which element or list member (1-based, 0 when the header has a
-// single value), which key (for x-forwarded-client-cert) and why.
-// Its Reason code is always ReasonForwardedIdentityInvalid.
+// single value), which key (for x-forwarded-client-cert) and why. Its
+// reason code (ReasonCode) is always ReasonForwardedIdentityInvalid.
 type HeaderError struct {
 	Header  string // canonical header name, e.g. "X-Forwarded-Client-Cert"
 	Element int    // 1-based element or list member; 0 when not applicable
 	Key     string // XFCC key as written; "" when not applicable
-	Reason  string // what is wrong, lowercase, user input quoted
+	Detail  string // what is wrong, lowercase, user input quoted
 }
 
 func (e *HeaderError) Error() string {
@@ -37,7 +37,7 @@ func (e *HeaderError) Error() string {
 		fmt.Fprintf(&b, ": key %q", e.Key)
 	}
 	b.WriteString(": ")
-	b.WriteString(e.Reason)
+	b.WriteString(e.Detail)
 	return b.String()
 }
 

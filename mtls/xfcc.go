@@ -67,11 +67,11 @@ func ParseXFCC(values []string) ([]XFCCElement, error) {
 		}
 		elems = append(elems, got...)
 		if len(elems) > maxXFCCElements {
-			return nil, &HeaderError{Header: HeaderXFCC, Reason: fmt.Sprintf("more than %d elements", maxXFCCElements)}
+			return nil, &HeaderError{Header: HeaderXFCC, Detail: fmt.Sprintf("more than %d elements", maxXFCCElements)}
 		}
 	}
 	if len(elems) == 0 {
-		return nil, &HeaderError{Header: HeaderXFCC, Reason: "header is missing"}
+		return nil, &HeaderError{Header: HeaderXFCC, Detail: "header is missing"}
 	}
 	return elems, nil
 }
@@ -84,7 +84,7 @@ type xfccParser struct {
 }
 
 func (p *xfccParser) fail(format string, args ...any) error {
-	return &HeaderError{Header: HeaderXFCC, Element: p.element, Key: p.key, Reason: fmt.Sprintf(format, args...)}
+	return &HeaderError{Header: HeaderXFCC, Element: p.element, Key: p.key, Detail: fmt.Sprintf(format, args...)}
 }
 
 func (p *xfccParser) done() bool { return p.i >= len(p.s) }
@@ -143,7 +143,7 @@ func (p *xfccParser) parse() ([]XFCCElement, error) {
 		p.i++ // ','
 		p.element++
 		if p.element > maxXFCCElements {
-			return nil, &HeaderError{Header: HeaderXFCC, Reason: fmt.Sprintf("more than %d elements", maxXFCCElements)}
+			return nil, &HeaderError{Header: HeaderXFCC, Detail: fmt.Sprintf("more than %d elements", maxXFCCElements)}
 		}
 	}
 }
