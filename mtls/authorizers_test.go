@@ -124,3 +124,28 @@ func TestAuthorizerConstructorErrors(t *testing.T) {
 		t.Error("AuthorizeDNSName: got no error")
 	}
 }
+
+func TestParseClientAuthMode(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    mtls.ClientAuthMode
+		wantErr bool
+	}{
+		{name: "require", in: "require", want: mtls.RequireClientCert},
+		{name: "verify-if-given", in: "verify-if-given", want: mtls.VerifyClientCertIfGiven},
+		{name: "unknown", in: "request", wantErr: true},
+		{name: "empty", in: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := mtls.ParseClientAuthMode(tt.in)
+			if gotErr := err != nil; gotErr != tt.wantErr {
+				t.Fatalf("got error %v, want error %v", err, tt.wantErr)
+			}
+			if err == nil && (got != tt.want || got.String() != tt.in) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -33,7 +33,8 @@ func serveHTTP(t testing.TB, conf *tls.Config, h http.Handler) string {
 func httpClient(ca *pki.CA, cert *pki.Cert) *http.Client {
 	conf := &tls.Config{RootCAs: ca.Pool()}
 	if cert != nil {
-		conf.Certificates = []tls.Certificate{cert.TLSCertificate()}
+		tc := cert.TLSCertificate()
+		conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tc, nil }
 	}
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: conf, ForceAttemptHTTP2: true}}
 }

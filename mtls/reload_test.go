@@ -93,7 +93,8 @@ func TestReloadUnderLoad(t *testing.T) {
 			defer clientsWG.Done()
 			for i := 0; i < 25; i++ {
 				cli := clients[(w+i)%len(clients)]
-				conf := &tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: []tls.Certificate{cli.TLSCertificate()}}
+				tc := cli.TLSCertificate()
+				conf := &tls.Config{RootCAs: roots, ServerName: "localhost", GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tc, nil }}
 				c, err := tls.Dial("tcp", addr, conf)
 				if err != nil {
 					t.Errorf("dial: %v", err) // the server certificate is always trusted

@@ -85,7 +85,10 @@ func dial(t testing.TB, addr string, ca *pki.CA, cert *pki.Cert, cache tls.Clien
 	t.Helper()
 	conf := &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost", ClientSessionCache: cache}
 	if cert != nil {
-		conf.Certificates = []tls.Certificate{cert.TLSCertificate()}
+		// Always send it: crypto/tls would skip a certificate whose issuer
+		// is not among the CAs the server names, and an attacker would not.
+		tc := cert.TLSCertificate()
+		conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tc, nil }
 	}
 	c, err := tls.Dial("tcp", addr, conf)
 	if err != nil {
