@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"cmp"
-	"crypto/tls"
 	"fmt"
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/mtls"
@@ -13,6 +12,28 @@ import (
 	"slices"
 	"strings"
 )
+
+// hooks connect a configuration to the Gateway that runs it; the zero
+// value (for Validate) discards everything.
+type hooks struct {
+	log *slog.Logger
+	// onHandshakeFailure is told about every refused handshake.
+	onHandshakeFailure func(listener string, f mtls.HandshakeFailure)
+}
+
+func (h hooks) logger() *slog.Logger {
+	if h.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.log
+}
+
+func (h hooks) handshakeFailure(listener string) func(mtls.HandshakeFailure) {
+	if h.onHandshakeFailure == nil {
+		return nil
+	}
+	return func(f mtls.HandshakeFailure) { h.onHandshakeFailure(listener, f) }
+}
 
 // compiled is a validated configuration turned into what the request path
 // needs. A Gateway swaps it atomically on reload; it is never modified
@@ -31,7 +52,8 @@ type compiled struct {
 
 // compile validates cfg and builds its runtime state, reading every file
 // it names. All problems are returned together as ConfigErrors.
-func compile(cfg *Config, log *slog.Logger) (*compiled, error) {
+func compile(cfg *Config, h hooks) (*compiled, error) {
+	log := h.logger()
 	p := &problems{cfg: cfg}
 	c := &compiled{cfg: cfg, limits: cfg.Limits.withDefaults()}
 	p.limits(cfg.Limits)
@@ -47,7 +69,7 @@ func compile(cfg *Config, log *slog.Logger) (*compiled, error) {
 			p.add(key+".address", "%q is also the address of %s", l.Address, prev)
 		}
 		seenAddr[l.Address] = key
-		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS))
+		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS, h.handshakeFailure(l.Address)))
 	}
 
 	c.proxies = p.prefixes("trusted-proxies", cfg.TrustedProxies)
@@ -135,15 +157,4 @@ func compile(cfg *Config, log *slog.Logger) (*compiled, error) {
 		}
 	}
 	return c, nil
-}
-
-// tlsVersion parses a ListenerTLS.MinVersion.
-func tlsVersion(s string) (uint16, bool) {
-	switch s {
-	case "", "1.3":
-		return tls.VersionTLS13, true
-	case "1.2":
-		return tls.VersionTLS12, true
-	}
-	return 0, false
 }

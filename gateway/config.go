@@ -64,6 +64,10 @@ type ListenerTLS struct {
 	// CRLFiles are certificate revocation lists (PEM or DER) of the client
 	// CAs; a revoked client certificate is refused at the handshake.
 	CRLFiles []string
+	// CRLGracePeriod lets a CRL be used this long after its NextUpdate;
+	// after that every certificate it covers is refused until a fresh CRL
+	// is loaded (fail closed). Default 0.
+	CRLGracePeriod time.Duration
 	// MinVersion is "1.2" or "1.3" (default).
 	MinVersion string
 }

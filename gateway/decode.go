@@ -390,12 +390,13 @@ func (d *decoder) listener(n *yaml.Node, path string, l *Listener) {
 		"tls": func(p string, v *yaml.Node) {
 			t := &l.TLS
 			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"cert-file":       d.str(&t.CertFile),
-				"key-file":        d.str(&t.KeyFile),
-				"client-ca-files": d.strings(&t.ClientCAFiles),
-				"client-auth":     d.str(&t.ClientAuth),
-				"crl-files":       d.strings(&t.CRLFiles),
-				"min-version":     d.str(&t.MinVersion),
+				"cert-file":        d.str(&t.CertFile),
+				"key-file":         d.str(&t.KeyFile),
+				"client-ca-files":  d.strings(&t.ClientCAFiles),
+				"client-auth":      d.str(&t.ClientAuth),
+				"crl-files":        d.strings(&t.CRLFiles),
+				"crl-grace-period": d.duration(&t.CRLGracePeriod),
+				"min-version":      d.str(&t.MinVersion),
 			})
 		},
 	})

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/forgeproof/forgeproof/mtls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -55,11 +56,11 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	if g.errLog == nil {
 		g.errLog = g.log
 	}
-	c, err := compile(cfg, g.log)
+	g.metrics = newMetrics()
+	c, err := compile(cfg, g.hooks())
 	if err != nil {
 		return nil, err
 	}
-	g.metrics = newMetrics()
 	g.state.Store(c)
 	g.metrics.observeCertificates(c)
 	g.handler = http.HandlerFunc(g.serveHTTP)
@@ -138,11 +139,37 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 		MaxHeaderBytes:    l.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(g.errLog.Handler(), slog.LevelWarn),
 		TLSConfig: &tls.Config{
-			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-				return g.state.Load().listeners[i].config, nil
+			GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+				// The mtls.Server's own per-handshake config carries the
+				// verification (VerifyConnection); crypto/tls does not
+				// follow a second GetConfigForClient, so call it here.
+				return g.state.Load().listeners[i].config.GetConfigForClient(hello)
 			},
 		},
 	}
+}
+
+// hooks connects compiled configurations to the gateway's logs and
+// metrics.
+func (g *Gateway) hooks() hooks {
+	return hooks{
+		log: g.log,
+		onHandshakeFailure: func(listener string, f mtls.HandshakeFailure) {
+			g.metrics.handshakeFailures.WithLabelValues(listener, f.Reason).Inc()
+			attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}
+			if f.Certificate != nil {
+				attrs = append(attrs, "subject", f.Certificate.Subject.String(), "serial", f.Certificate.SerialNumber.String())
+			}
+			g.log.Warn("TLS handshake refused", attrs...)
+		},
+	}
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }
 
 // Addrs returns the bound address of each listener, in config order, or
@@ -297,7 +324,7 @@ func (g *Gateway) reload(cfg *Config) error {
 	if err := sameAddresses(old.cfg, cfg); err != nil {
 		return err
 	}
-	c, err := compile(cfg, g.log)
+	c, err := compile(cfg, g.hooks())
 	if err != nil {
 		return err
 	}

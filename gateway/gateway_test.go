@@ -1,9 +1,11 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/pki"
@@ -49,23 +51,41 @@ func TestAuthorizationPerRoute(t *testing.T) {
 	}
 }
 
-func TestUnknownCARefusedAtHandshake(t *testing.T) {
+func TestHandshakeRefusals(t *testing.T) {
 	w := newWorld(t)
-	gw := w.start(w.config())
+	revoked := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/revoked")
+	expired := pkitest.Client(t, w.ca, pki.ClientOptions{SPIFFEID: "spiffe://test.example/web", NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	cfg := w.config()
+	cfg.Listeners[0].TLS.CRLFiles = []string{w.crl("crl.pem", revoked.Cert.SerialNumber)}
+	gw := w.start(cfg)
 	other := pkitest.CA(t)
+
 	tests := []struct {
-		name    string
-		cert    *pki.Cert
-		wantErr bool
+		name       string
+		cert       *pki.Cert
+		wantReason string // "" means the handshake succeeds
 	}{
-		{"certificate from the trusted CA", w.web, false},
-		{"certificate from another CA", pkitest.SPIFFE(t, other, "spiffe://test.example/web"), true},
+		{"certificate from the trusted CA", w.web, ""},
+		{"certificate from another CA", pkitest.SPIFFE(t, other, "spiffe://test.example/web"), "unknown-authority"},
+		{"revoked certificate", revoked, "revoked"},
+		{"expired certificate", expired, "expired"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := gw.client(tt.cert).Get(gw.base + "/api/x")
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("got error %v, want error %v", err, tt.wantErr)
+			resp, err := gw.client(tt.cert).Get(gw.base + "/api/x")
+			if err == nil {
+				resp.Body.Close()
+			}
+			if (err != nil) != (tt.wantReason != "") {
+				t.Fatalf("got error %v, want error %v", err, tt.wantReason != "")
+			}
+			if tt.wantReason == "" {
+				return
+			}
+			_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
+			want := fmt.Sprintf(`forgeproof_gateway_tls_handshake_failures_total{listener="127.0.0.1:0",reason=%q} 1`, tt.wantReason)
+			if !strings.Contains(metrics, want) {
+				t.Errorf("metrics lack %s", want)
 			}
 		})
 	}

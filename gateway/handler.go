@@ -132,8 +132,10 @@ func (c *compiled) identify(r *http.Request) (id mtls.Identity, ok bool, status 
 		}
 		return id, ok, 0, ""
 	}
-	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
-		return mtls.NewIdentity(r.TLS.VerifiedChains[0][0], mtls.SourceConnection), true, 0, ""
+	if r.TLS != nil {
+		if id, ok := mtls.IdentityFromTLS(r.TLS); ok {
+			return id, true, 0, ""
+		}
 	}
 	return mtls.Identity{}, false, 0, ""
 }

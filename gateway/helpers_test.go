@@ -116,11 +116,14 @@ type running struct {
 }
 
 // client returns an HTTP client that trusts the test CA and presents
-// cert (none when nil), with keep-alive.
+// cert (none when nil) whenever asked, with keep-alive.
 func (r *running) client(cert *pki.Cert) *http.Client {
 	cfg := &tls.Config{RootCAs: r.w.ca.Pool(), ServerName: "localhost"}
 	if cert != nil {
-		cfg.Certificates = []tls.Certificate{cert.TLSCertificate()}
+		// Always send it, like curl does, whatever CA names the server
+		// hints at: the server must do the refusing.
+		tc := cert.TLSCertificate()
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tc, nil }
 	}
 	tr := &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 64}
 	r.w.t.Cleanup(tr.CloseIdleConnections)

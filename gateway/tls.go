@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -9,84 +8,115 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/forgeproof/forgeproof/mtls"
 )
 
-// listenerTLS is the loaded TLS state of one listener.
+// listenerTLS is the loaded TLS state of one listener: an mtls.Server that
+// verifies client certificates, checks CRLs and reports classified
+// handshake failures. A reload builds a new one; handshakes pick the
+// current one (Gateway.newServer).
 type listenerTLS struct {
+	server   *mtls.Server
 	config   *tls.Config
 	notAfter time.Time // of the server certificate
 	caExpiry []time.Time
 }
 
-func (p *problems) listenerTLS(key string, t ListenerTLS) *listenerTLS {
-	lt := &listenerTLS{}
-	cfg := &tls.Config{}
-	lt.config = cfg
+// nextProtos offers HTTP/1.1 only. HTTP/2 would let a browser reuse one
+// connection, and the client certificate presented on it, for every host
+// name the server certificate covers.
+var nextProtos = []string{"http/1.1"}
 
-	if v, ok := tlsVersion(t.MinVersion); ok {
-		cfg.MinVersion = v
+func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.HandshakeFailure)) *listenerTLS {
+	sc := mtls.ServerConfig{
+		CertFile:           t.CertFile,
+		KeyFile:            t.KeyFile,
+		CRLFiles:           t.CRLFiles,
+		CRLGracePeriod:     t.CRLGracePeriod,
+		NextProtos:         nextProtos,
+		OnHandshakeFailure: onFailure,
+	}
+	ok := true
+	if v, good := tlsVersion(t.MinVersion); good {
+		sc.MinVersion = v
 	} else {
 		p.add(key+".min-version", "unknown TLS version %q: want \"1.2\" or \"1.3\"", t.MinVersion)
+		ok = false
 	}
-	switch t.ClientAuth {
-	case "", "require":
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
-	case "verify-if-given":
-		cfg.ClientAuth = tls.VerifyClientCertIfGiven
-	default:
-		p.add(key+".client-auth", "unknown mode %q: want require or verify-if-given", t.ClientAuth)
-	}
-
-	switch {
-	case t.CertFile == "":
-		p.add(key+".cert-file", "is required")
-	case t.KeyFile == "":
-		p.add(key+".key-file", "is required")
-	default:
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if t.ClientAuth != "" {
+		mode, err := mtls.ParseClientAuthMode(t.ClientAuth)
 		if err != nil {
-			p.add(key+".cert-file", "cannot load %q with key %q: %v", t.CertFile, t.KeyFile, fileError(err))
-		} else {
-			cfg.Certificates = []tls.Certificate{cert}
-			lt.notAfter = cert.Leaf.NotAfter
+			p.add(key+".client-auth", "unknown mode %q: want require or verify-if-given", t.ClientAuth)
+			ok = false
 		}
+		sc.ClientAuth = mode
 	}
-
+	if t.CRLGracePeriod < 0 {
+		p.add(key+".crl-grace-period", "must not be negative")
+		ok = false
+	}
+	if t.CertFile == "" {
+		p.add(key+".cert-file", "is required")
+		ok = false
+	}
+	if t.KeyFile == "" {
+		p.add(key+".key-file", "is required")
+		ok = false
+	}
 	if len(t.ClientCAFiles) == 0 {
 		p.add(key+".client-ca-files", "at least one CA file is required: without it no client certificate can be verified")
+		ok = false
 	}
-	pool := x509.NewCertPool()
-	var cas []*x509.Certificate
+	lt := &listenerTLS{}
+	// The CA files are read here (mtls takes one file or values) so each
+	// can be blamed by its own key; a reload reads them again.
 	for i, f := range t.ClientCAFiles {
 		certs, err := readCerts(f)
 		if err != nil {
 			p.add(fmt.Sprintf("%s.client-ca-files[%d]", key, i), "%v", err)
+			ok = false
 			continue
 		}
-		for _, c := range certs {
-			pool.AddCert(c)
-			cas = append(cas, c)
-			lt.caExpiry = append(lt.caExpiry, c.NotAfter)
+		sc.ClientCAs = append(sc.ClientCAs, certs...)
+	}
+	if t.CertFile != "" && t.KeyFile != "" {
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			p.add(key+".cert-file", "cannot load %q with key %q: %v", t.CertFile, t.KeyFile, fileError(err))
+			ok = false
 		}
 	}
-	cfg.ClientCAs = pool
-
-	var crls []*x509.RevocationList
-	for i, f := range t.CRLFiles {
-		k := fmt.Sprintf("%s.crl-files[%d]", key, i)
-		crl, err := readCRL(f, cas)
-		if err != nil {
-			p.add(k, "%v", err)
-			continue
-		}
-		crls = append(crls, crl)
+	if !ok {
+		return lt
 	}
-	if len(crls) > 0 {
-		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			return checkRevoked(cs, crls)
-		}
+	srv, err := mtls.NewServer(sc)
+	if err != nil {
+		p.add(key, "%v", err)
+		return lt
+	}
+	lt.server = srv
+	lt.config = srv.TLSConfig()
+	if lt.config.GetConfigForClient == nil {
+		// Gateway.newServer relies on it: without it no client
+		// certificate would be verified. Refuse rather than serve.
+		p.add(key, "internal error: the mtls server config has no GetConfigForClient")
+	}
+	lt.notAfter = srv.Certificate().NotAfter
+	for _, ca := range srv.ClientCAs() {
+		lt.caExpiry = append(lt.caExpiry, ca.NotAfter)
 	}
 	return lt
+}
+
+// tlsVersion parses a ListenerTLS.MinVersion.
+func tlsVersion(s string) (uint16, bool) {
+	switch s {
+	case "", "1.3":
+		return tls.VersionTLS13, true
+	case "1.2":
+		return tls.VersionTLS12, true
+	}
+	return 0, false
 }
 
 // fileError drops the path from an *os.PathError (the message names the
@@ -125,55 +155,4 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("%q holds no PEM certificate", path)
 	}
 	return certs, nil
-}
-
-// readCRL reads a PEM or DER CRL and checks it is signed by one of cas
-// and not stale (fail closed: a stale CRL might miss recent revocations).
-func readCRL(path string, cas []*x509.Certificate) (*x509.RevocationList, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %q: %v", path, fileError(err))
-	}
-	if b, _ := pem.Decode(data); b != nil {
-		data = b.Bytes
-	}
-	crl, err := x509.ParseRevocationList(data)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a CRL: %v", path, err)
-	}
-	signed := false
-	for _, ca := range cas {
-		if bytes.Equal(ca.RawSubject, crl.RawIssuer) && crl.CheckSignatureFrom(ca) == nil {
-			signed = true
-			break
-		}
-	}
-	if !signed {
-		return nil, fmt.Errorf("CRL %q is not signed by any of the client CAs", path)
-	}
-	if !crl.NextUpdate.IsZero() && time.Now().After(crl.NextUpdate) {
-		return nil, fmt.Errorf("CRL %q is stale: its next update was due %s", path, crl.NextUpdate.UTC().Format(time.RFC3339))
-	}
-	return crl, nil
-}
-
-// checkRevoked refuses a connection whose client certificate is listed
-// in a CRL of its issuer. It runs in VerifyConnection, so it also runs on
-// resumed sessions.
-func checkRevoked(cs tls.ConnectionState, crls []*x509.RevocationList) error {
-	if len(cs.PeerCertificates) == 0 {
-		return nil
-	}
-	leaf := cs.PeerCertificates[0]
-	for _, crl := range crls {
-		if !bytes.Equal(crl.RawIssuer, leaf.RawIssuer) {
-			continue
-		}
-		for _, e := range crl.RevokedCertificateEntries {
-			if e.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
-				return fmt.Errorf("gateway: revoked: certificate serial %s", leaf.SerialNumber)
-			}
-		}
-	}
-	return nil
 }

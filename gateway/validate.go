@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -44,7 +43,7 @@ const (
 // names can be read and parsed, and returns every problem as ConfigErrors,
 // or nil. It does not modify c.
 func (c *Config) Validate() error {
-	_, err := compile(c, slog.New(slog.DiscardHandler))
+	_, err := compile(c, hooks{})
 	return err
 }
 
