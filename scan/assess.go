@@ -256,11 +256,15 @@ func (sc *scanner) finding(rule string, st *epState, v variant, r *request, evid
 			}
 		}
 	}
+	evidence = "A " + v.ctx.name + " carrying " + carried + " was accepted: " + evidence + "."
+	if st.e.TokenField != "" && v.token == tokenNone && rule != RuleCertOnly {
+		evidence += " The anti-CSRF token field " + st.e.TokenField + " was left out: the service does not enforce it."
+	}
 	return newFinding(rule, conf, oracle, Finding{
 		Method:    st.e.Method,
 		URL:       st.u.String(),
 		Probe:     v.label,
-		Evidence:  "A " + v.ctx.name + " carrying " + carried + " was accepted: " + evidence + ".",
+		Evidence:  evidence,
 		Reproduce: curlCommand(r, sc.cfg.CurlTLSArgs),
 	})
 }

@@ -48,6 +48,8 @@ type bankOptions struct {
 	put, methodOverride bool
 	// textPlainJSON parses /api/transfers bodies whatever the Content-Type.
 	textPlainJSON bool
+	// pageNeedsCert refuses GET / without a verified client certificate.
+	pageNeedsCert bool
 	// certOnly keeps the account by client certificate: the session
 	// cookie is set but not needed.
 	certOnly bool
@@ -208,6 +210,10 @@ func (b *bank) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.URL.Path == "/" && r.Method == http.MethodGet:
+		if b.opts.pageNeedsCert && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+			http.Error(w, "client certificate required", http.StatusUnauthorized)
+			return
+		}
 		id, _ := b.session(w, r, true)
 		tok := ""
 		if b.opts.token != "none" && b.opts.token != "" {

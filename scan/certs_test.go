@@ -12,9 +12,10 @@ import (
 // testPKI is a CA with one server and one client certificate, minted in
 // memory by the project's pki package for each test run.
 type testPKI struct {
-	pool   *x509.CertPool
-	server tls.Certificate
-	client tls.Certificate
+	pool     *x509.CertPool
+	server   tls.Certificate
+	client   tls.Certificate
+	attacker tls.Certificate // another holder of a certificate from the same CA
 }
 
 func newTestPKI(t testing.TB) *testPKI {
@@ -31,7 +32,11 @@ func newTestPKI(t testing.TB) *testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testPKI{pool: ca.Pool(), server: srv.TLSCertificate(), client: client.TLSCertificate()}
+	attacker, err := ca.IssueClient(pki.ClientOptions{CommonName: "mallory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testPKI{pool: ca.Pool(), server: srv.TLSCertificate(), client: client.TLSCertificate(), attacker: attacker.TLSCertificate()}
 }
 
 // clientTLS presents the client certificate and trusts the test CA.

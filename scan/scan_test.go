@@ -285,3 +285,37 @@ func TestLogin(t *testing.T) {
 		t.Errorf("wrong password: got %v, want reason %q", err, scan.ReasonLogin)
 	}
 }
+
+// TestAttackerCertificate: when the token page needs a certificate, the
+// attacker's own token can only be had with another certificate; without
+// one the probe is skipped (and said so), never guessed.
+func TestAttackerCertificate(t *testing.T) {
+	p := newTestPKI(t)
+	srv := newBank(bankOptions{origin: "none", token: "unbound", pageNeedsCert: true, cookie: "Path=/; Secure; HttpOnly"}).start(t, p)
+	tests := []struct {
+		name     string
+		attacker *tls.Config
+		want     bool
+	}{
+		{"no attacker certificate", nil, false},
+		{"attacker certificate", &tls.Config{RootCAs: p.pool, Certificates: []tls.Certificate{p.attacker}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := scan.Run(context.Background(), scan.Config{
+				Target: srv.URL, TLS: p.clientTLS(), AttackerTLS: tt.attacker, Rate: 1000,
+				Endpoints: []scan.Endpoint{transferForm}, Verify: balance,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Contains(rulesOf(rep), scan.RuleTokenUnbound); got != tt.want {
+				t.Errorf("token-unbound: got %v (%v), want %v", got, rulesOf(rep), tt.want)
+			}
+			noted := slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "token-unbound not tested") })
+			if noted == tt.want {
+				t.Errorf("note that the probe was skipped: got %v, want %v (%q)", noted, !tt.want, rep.Notes)
+			}
+		})
+	}
+}

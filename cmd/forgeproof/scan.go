@@ -35,7 +35,8 @@ Exit status: 0 no finding at or above --fail-on, 1 findings at or above
 it, 2 usage error, 3 the scan could not run (unreachable target, failed
 mTLS handshake, no endpoint that accepted its legitimate request).
 
-The PKCS#12 password is read from $FORGEPROOF_P12_PASSWORD (empty if unset).
+The PKCS#12 password is read from $FORGEPROOF_P12_PASSWORD (empty if unset);
+the login fields may come from $FORGEPROOF_LOGIN_DATA instead of --login-data.
 
 Example:
 
@@ -53,6 +54,7 @@ func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
 type scanFlags struct {
 	target, cert, key, p12, ca         string
+	attackerCert, attackerKey          string
 	insecure                           bool
 	cookies, endpoints, starts         stringList
 	endpointsFile, tokenField, tokPage string
@@ -74,9 +76,11 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.p12, "p12", "", "client certificate and key as PKCS#12 `file` (instead of --cert/--key)")
 	fs.StringVar(&f.ca, "ca", "", "PEM `file` of the CA certificates that verify the server (default: system roots)")
 	fs.BoolVar(&f.insecure, "insecure-skip-verify", false, "do not verify the server's certificate (DANGEROUS: anyone on the path can answer)")
+	fs.StringVar(&f.attackerCert, "attacker-cert", "", "another client certificate PEM `file` (with --attacker-key) to fetch the attacker's own token (default: none)")
+	fs.StringVar(&f.attackerKey, "attacker-key", "", "its private key PEM `file`")
 	fs.Var(&f.cookies, "cookie", "session cookie `NAME=VALUE` to send as the victim's (repeatable)")
 	fs.StringVar(&f.login, "login", "", "login form `path` to POST before scanning")
-	fs.StringVar(&f.loginData, "login-data", "", "login form `fields`, urlencoded (user=alice&password=…)")
+	fs.StringVar(&f.loginData, "login-data", "", "login form `fields`, urlencoded (user=alice&password=…); default $FORGEPROOF_LOGIN_DATA")
 	fs.Var(&f.endpoints, "endpoint", "state-changing endpoint `\"METHOD PATH [BODY]\"`; BODY urlencoded or JSON (repeatable)")
 	fs.StringVar(&f.tokenField, "token-field", "", "anti-CSRF token form `field` of the --endpoint forms")
 	fs.StringVar(&f.tokPage, "token-page", "", "`path` of the page whose form holds a fresh token (default: the target)")
@@ -192,8 +196,20 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 	if err != nil {
 		return cfg, 0, err
 	}
+	var attackerTLS *tls.Config
+	switch {
+	case (f.attackerCert == "") != (f.attackerKey == ""):
+		return cfg, 0, usageErrorf("scan: --attacker-cert and --attacker-key go together")
+	case f.attackerCert != "":
+		c, err := tls.LoadX509KeyPair(f.attackerCert, f.attackerKey)
+		if err != nil {
+			return cfg, 0, usageErrorf("scan: attacker certificate %q / key %q: %v", f.attackerCert, f.attackerKey, err)
+		}
+		attackerTLS = tlsCfg.Clone()
+		attackerTLS.Certificates = []tls.Certificate{c}
+	}
 	cfg = scan.Config{
-		Target: f.target, TLS: tlsCfg, CurlTLSArgs: curlArgs,
+		Target: f.target, TLS: tlsCfg, AttackerTLS: attackerTLS, CurlTLSArgs: curlArgs,
 		Discover: !f.noDiscover, StartPages: f.starts,
 		Rate: f.rate, Timeout: f.timeout, MaxEndpoints: f.maxEndpoints, MaxRequests: f.maxRequests,
 	}
@@ -230,13 +246,17 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 	if (f.tokenField == "") && f.tokPage != "" {
 		return cfg, 0, usageErrorf("scan: --token-page needs --token-field")
 	}
+	if f.loginData == "" {
+		// From the environment, to keep the password out of the process list.
+		f.loginData = os.Getenv("FORGEPROOF_LOGIN_DATA")
+	}
 	if f.login != "" {
 		fields, err := parseFields(f.loginData)
 		if err != nil {
 			return cfg, 0, usageErrorf("scan: invalid --login-data: %v", err)
 		}
 		cfg.Login = &scan.Login{Path: f.login, Form: fields}
-	} else if f.loginData != "" {
+	} else if f.loginData != "" && os.Getenv("FORGEPROOF_LOGIN_DATA") != f.loginData {
 		return cfg, 0, usageErrorf("scan: --login-data needs --login")
 	}
 	if (f.verifyURL == "") != (f.verifyPointer == "") {
