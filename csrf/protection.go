@@ -16,7 +16,8 @@ import (
 //
 // Every Set and Add method can be called concurrently with other methods and
 // with request handling, and applies to requests that start after it
-// returns. Each request sees one consistent configuration.
+// returns. Each request sees one consistent configuration (bypass patterns
+// excepted: a new one may already apply to requests in flight).
 type Protection struct {
 	mu  sync.Mutex // serializes writers; readers only load cfg
 	cfg atomic.Pointer[config]
