@@ -225,3 +225,10 @@ func mustJSON(t testing.TB, s string) seenRequest {
 	}
 	return r
 }
+
+func chmod(t testing.TB, path string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,227 @@
+package gateway_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/gateway"
+)
+
+// configCases are YAML configs and the first error each must produce
+// (file:line: key: message), or "" when it must parse and validate
+// (files aside). Paths to files are placeholders: the tests that need
+// real files use newWorld.
+var configCases = []struct {
+	name string
+	yaml string
+	want string // a substring of the error; "" for none
+}{
+	{"minimal", `
+listeners: [{address: ":8443", tls: {cert-file: s.pem, key-file: k.pem, client-ca-files: [ca.pem]}}]
+routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true}}]
+`, ""},
+	{"unknown top-level key", "listners: []\n", "c.yaml:1: listners: unknown key"},
+	{"unknown nested key", "routes:\n  - upstream: http://x\n    alow: {}\n", "c.yaml:3: routes[0].alow: unknown key"},
+	{"duplicate key", "log: {level: info}\nlog: {level: debug}\n", "c.yaml:2: log: duplicate key"},
+	{"bad duration", "limits: {idle-timeout: 10}\n", `c.yaml:1: limits.idle-timeout: invalid duration "10"`},
+	{"negative duration", "limits: {shutdown-grace: -1s}\n", `limits.shutdown-grace: invalid duration "-1s"`},
+	{"bad number", "limits: {max-header-bytes: 1e9}\n", `limits.max-header-bytes: invalid number "1e9"`},
+	{"bad boolean", "routes: [{csrf: {report-only: yes}}]\n", `routes[0].csrf.report-only: must be true or false, not "yes"`},
+	{"mapping where a list is expected", "listeners: {address: x}\n", "c.yaml:1: listeners: must be a list"},
+	{"list where a value is expected", "identity-forwarding: [xfcc]\n", "identity-forwarding: must be a single value"},
+	{"alias", "a: &x 1\nlog: {level: *x}\n", "c.yaml:1: a: unknown key"},
+	{"alias only", "log: &x {level: info}\nadmin: *x\n", "admin: YAML aliases are not supported"},
+	{"two documents", "log: {}\n---\nlog: {}\n", "more than one YAML document"},
+	{"syntax error", "log: {level: info\n", "c.yaml:"},
+	{"empty", "", "empty config"},
+	{"comment only", "# nothing\n", "empty config"},
+	{"scalar document", "hello\n", "must be a mapping"},
+}
+
+func TestParseConfig(t *testing.T) {
+	for _, tt := range configCases {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := gateway.ParseConfig("c.yaml", []byte(tt.yaml))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("got error %v, want none", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+			var errs gateway.ConfigErrors
+			if !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("got error of type %T, want gateway.ConfigErrors", err)
+			}
+		})
+	}
+}
+
+func TestParseConfigValues(t *testing.T) {
+	cfg, err := gateway.ParseConfig("c.yaml", []byte(`
+listeners:
+  - address: ":8443"
+    tls: {cert-file: s.pem, key-file: k.pem, client-ca-files: ca.pem, client-auth: verify-if-given, crl-files: [a.crl, b.crl], min-version: "1.2", crl-grace-period: 1h}
+routes:
+  - name: api
+    host: API.example.com
+    path-prefix: /api
+    upstream: http://127.0.0.1:9000
+    browsers: false
+    allow: {spiffe-ids: ["spiffe://a/b"], trust-domains: [a], dns-names: ["*.svc"], common-names: [x], organizational-units: [y], spki-pins: [z], any-verified: true, unauthenticated: false}
+    csrf: {mode: token, report-only: true, trusted-origins: ["https://a.example"], allow-same-site: true, spa: true}
+trusted-proxies: [10.0.0.0/8]
+trusted-forwarders: [{addresses: [10.1.0.1], spiffe-ids: ["spiffe://a/lb"], header: xfcc}]
+tokens: {key-file: keys, session-cookie: sid}
+identity-forwarding: both
+admin: {address: "127.0.0.1:9999", insecure-allow-non-loopback: false}
+log: {format: text, level: debug}
+limits: {read-header-timeout: 1s, read-timeout: 2s, write-timeout: 3s, idle-timeout: 4s, max-header-bytes: 8192, max-body-bytes: 1000, upstream-dial-timeout: 5s, upstream-tls-handshake-timeout: 6s, upstream-response-header-timeout: 7s, upstream-idle-conn-timeout: 8s, upstream-max-idle-conns-per-host: 9, shutdown-grace: 10s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Routes[0]
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"client-ca-files as one string", cfg.Listeners[0].TLS.ClientCAFiles, []string{"ca.pem"}},
+		{"crl-grace-period", cfg.Listeners[0].TLS.CRLGracePeriod, time.Hour},
+		{"host", r.Host, "API.example.com"},
+		{"browsers", *r.Browsers, false},
+		{"csrf mode", r.CSRF.Mode, "token"},
+		{"spa", r.CSRF.SPA, true},
+		{"forwarder header", cfg.TrustedForwarders[0].Header, "xfcc"},
+		{"session cookie", cfg.Tokens.SessionCookie, "sid"},
+		{"max-body-bytes", cfg.Limits.MaxBodyBytes, int64(1000)},
+		{"shutdown-grace", cfg.Limits.ShutdownGrace, 10 * time.Second},
+		{"upstream-max-idle-conns-per-host", cfg.Limits.UpstreamMaxIdleConnsPerHost, 9},
+	}
+	for _, tt := range tests {
+		if !equal(tt.got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func equal(a, b any) bool {
+	as, ok1 := a.([]string)
+	bs, ok2 := b.([]string)
+	if ok1 && ok2 {
+		return strings.Join(as, "\x00") == strings.Join(bs, "\x00")
+	}
+	return a == b
+}
+
+// TestValidate checks the semantic errors, each with its twin that
+// passes, on configs built in Go around real certificate files.
+func TestValidate(t *testing.T) {
+	w := newWorld(t)
+	tests := []struct {
+		name   string
+		change func(*gateway.Config)
+		want   string // "" means valid
+	}{
+		{"the base config is valid", func(*gateway.Config) {}, ""},
+		{"no listeners", func(c *gateway.Config) { c.Listeners = nil }, "listeners: at least one listener is required"},
+		{"no address", func(c *gateway.Config) { c.Listeners[0].Address = "" }, "listeners[0].address: is required"},
+		{"address without port", func(c *gateway.Config) { c.Listeners[0].Address = "localhost" }, `listeners[0].address: invalid address "localhost"`},
+		{"no CA", func(c *gateway.Config) { c.Listeners[0].TLS.ClientCAFiles = nil }, "listeners[0].tls.client-ca-files: at least one CA file is required"},
+		{"TLS 1.2 allowed", func(c *gateway.Config) { c.Listeners[0].TLS.MinVersion = "1.2" }, ""},
+		{"TLS 1.1 refused", func(c *gateway.Config) { c.Listeners[0].TLS.MinVersion = "1.1" }, `unknown TLS version "1.1"`},
+		{"require mode", func(c *gateway.Config) { c.Listeners[0].TLS.ClientAuth = "require" }, ""},
+		{"unknown client-auth", func(c *gateway.Config) { c.Listeners[0].TLS.ClientAuth = "optional" }, `unknown mode "optional"`},
+		{"no routes", func(c *gateway.Config) { c.Routes = nil }, "routes: at least one route is required"},
+		{"upstream missing", func(c *gateway.Config) { c.Routes[0].Upstream = "" }, "routes[0].upstream: is required"},
+		{"upstream without scheme", func(c *gateway.Config) { c.Routes[0].Upstream = "127.0.0.1:9000" }, "routes[0].upstream"},
+		{"upstream with credentials", func(c *gateway.Config) { c.Routes[0].Upstream = "http://u:p@127.0.0.1" }, "credentials in the URL are not supported"},
+		{"https upstream", func(c *gateway.Config) { c.Routes[0].Upstream = "https://backend.internal:8443/base" }, ""},
+		{"relative path prefix", func(c *gateway.Config) { c.Routes[0].PathPrefix = "api" }, `invalid path prefix "api": must start with "/"`},
+		{"unclean path prefix", func(c *gateway.Config) { c.Routes[0].PathPrefix = "/a/../b" }, `must be a clean path (did you mean "/b"?)`},
+		{"trailing slash is fine", func(c *gateway.Config) { c.Routes[0].PathPrefix = "/api/" }, ""},
+		{"host with port", func(c *gateway.Config) { c.Routes[0].Host = "api.example.com:443" }, "leave the port out"},
+		{"host as URL", func(c *gateway.Config) { c.Routes[0].Host = "https://api.example.com" }, "not a URL"},
+		{"same host and prefix twice", func(c *gateway.Config) { c.Routes[1].PathPrefix = "/api" }, "it would never match"},
+		{"same name twice", func(c *gateway.Config) { c.Routes[1].Name = "api" }, `route name "api" is also used`},
+		{"allows nobody", func(c *gateway.Config) { c.Routes[0].Allow = gateway.Allow{} }, "routes[0].allow: allows nobody"},
+		{"bad SPIFFE pattern", func(c *gateway.Config) { c.Routes[0].Allow.SPIFFEIDs = []string{"spiffe://*/x"} }, "routes[0].allow.spiffe-ids[0]"},
+		{"bad DNS pattern", func(c *gateway.Config) { c.Routes[0].Allow.DNSNames = []string{"a.*.example"} }, "routes[0].allow.dns-names[0]"},
+		{"bad SPKI pin", func(c *gateway.Config) { c.Routes[0].Allow.SPKIPins = []string{"abc"} }, "routes[0].allow.spki-pins[0]"},
+		{"csrf off spelled plainly", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = "off" }, `write "insecure-off"`},
+		{"csrf off spelled insecurely", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = "insecure-off" }, ""},
+		{"host-only trusted origin", func(c *gateway.Config) { c.Routes[0].CSRF.TrustedOrigins = []string{"example.com"} }, "routes[0].csrf.trusted-origins[0]"},
+		{"trusted origin with scheme", func(c *gateway.Config) { c.Routes[0].CSRF.TrustedOrigins = []string{"https://*.example.com"} }, ""},
+		{"SPA without tokens", func(c *gateway.Config) { c.Routes[0].CSRF.SPA = true }, "routes[0].csrf.spa: needs a token mode"},
+		{"token mode without key", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = "token" }, "tokens.key-file: is required"},
+		{"key file readable by others", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = "token"
+			c.Tokens.KeyFile = w.write("open.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			chmod(t, c.Tokens.KeyFile, 0o644)
+		}, "is readable by others (mode 0644)"},
+		{"trusted proxy with host bits", func(c *gateway.Config) { c.TrustedProxies = []string{"10.1.2.3/8"} }, `trusted-proxies[0]: invalid CIDR prefix "10.1.2.3/8": host bits are set`},
+		{"trusted proxies", func(c *gateway.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "::1"} }, ""},
+		{"forwarder naming nobody", func(c *gateway.Config) { c.TrustedForwarders = []gateway.Forwarder{{Header: "xfcc"}} }, "trusted-forwarders[0]: names no forwarder"},
+		{"forwarder without header", func(c *gateway.Config) { c.TrustedForwarders = []gateway.Forwarder{{Addresses: []string{"10.0.0.1"}}} }, "trusted-forwarders[0].header: is required"},
+		{"forwarder trusting everyone", func(c *gateway.Config) {
+			c.TrustedForwarders = []gateway.Forwarder{{Addresses: []string{"0.0.0.0/0"}, Header: "xfcc"}}
+		}, "trusted-forwarders[0].addresses"},
+		{"identity forwarding unknown", func(c *gateway.Config) { c.IdentityForwarding = "envoy" }, `identity-forwarding: unknown format "envoy"`},
+		{"identity forwarding xfcc", func(c *gateway.Config) { c.IdentityForwarding = "xfcc" }, ""},
+		{"public admin", func(c *gateway.Config) { c.Admin.Address = ":9090" }, "admin.address: \":9090\" is not a loopback address"},
+		{"public admin, insecurely allowed", func(c *gateway.Config) {
+			c.Admin = gateway.Admin{Address: ":9090", InsecureAllowNonLoopback: true}
+		}, ""},
+		{"admin off", func(c *gateway.Config) { c.Admin.Address = "off" }, ""},
+		{"log format", func(c *gateway.Config) { c.Log.Format = "xml" }, `log.format: unknown format "xml"`},
+		{"log level", func(c *gateway.Config) { c.Log.Level = "loud" }, `log.level: unknown level "loud"`},
+		{"tiny header limit", func(c *gateway.Config) { c.Limits.MaxHeaderBytes = 100 }, "limits.max-header-bytes: 100 is too small"},
+		{"negative grace", func(c *gateway.Config) { c.Limits.ShutdownGrace = -time.Second }, "limits.shutdown-grace: must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := w.config()
+			tt.change(cfg)
+			err := cfg.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("got error %v, want none", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzParseConfig feeds arbitrary YAML to the parser and the validator:
+// they may refuse it, never panic, and every error must say something.
+func FuzzParseConfig(f *testing.F) {
+	for _, c := range configCases {
+		f.Add(c.yaml)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		cfg, err := gateway.ParseConfig("f.yaml", []byte(data))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err == nil {
+			return
+		}
+		var errs gateway.ConfigErrors
+		if !errors.As(err, &errs) || len(errs) == 0 {
+			t.Fatalf("got error of type %T, want gateway.ConfigErrors", err)
+		}
+		for _, e := range errs {
+			if e.Msg == "" || e.Line < 0 {
+				t.Fatalf("malformed error %#v", e)
+			}
+		}
+	})
+}
