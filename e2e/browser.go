@@ -225,7 +225,20 @@ func (b *Browser) documentStatus(actx context.Context, resp *network.Response, m
 	if err != nil {
 		return 0, fail(actx, what, err)
 	}
-	return doc.Status, nil
+	// The response is in; wait until the page that shows it has loaded,
+	// so the caller does not read the old page or a half-built one.
+	for {
+		state, err := chromedp.Run(actx, chromedp.Evaluate[string](`location.href + " " + document.readyState`))
+		if err == nil && state == doc.URL+" complete" {
+			return doc.Status, nil
+		}
+		// An error here is the old page going away: try again.
+		select {
+		case <-actx.Done():
+			return 0, fail(actx, what+": waiting for "+doc.URL+" to load", actx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // ClearCookies deletes every cookie the browser holds.

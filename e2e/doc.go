@@ -10,10 +10,21 @@
 // action runs under a deadline, so a certificate picker that would wait for
 // a click fails the test within seconds instead of hanging it.
 //
-// A [Recorder] is a net/http middleware that records what arrived (method,
-// path, Origin, Sec-Fetch-*, cookie names, the client certificate's common
-// name) and the status that was answered, and lets a test wait for a
-// request.
+// Three records tell a test what happened, each one it can wait on:
+//
+//   - the browser's own: [Browser.WaitSent] returns a [Sent], the request
+//     as Chromium's network stack put it on the wire (Origin, Sec-Fetch-*,
+//     cookies), from the DevTools protocol;
+//   - a Go server's: [Recorder] is net/http middleware that records what
+//     arrived (Origin, Sec-Fetch-*, cookie names, the client certificate's
+//     common name) and the status answered;
+//   - the forgeproof gateway's: [AccessLog] is a slog.Handler that keeps
+//     the gateway's access log (decision, reason code, identity).
+//
+// The tests of this package attack the demo (package demo) with every
+// forgery a page can make a browser send, from another site and from the
+// same site, with CSRF protection on and, as the negative control, off;
+// the bank's balances are the oracle.
 //
 // # Running the tests
 //
