@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/forgeproof/forgeproof/csrf"
@@ -137,7 +138,7 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 	}
 	lns = append(lns, bankLn)
 	attackerLn, err := net.Listen("tcp", attackerAddr)
-	if host, port, _ := net.SplitHostPort(attackerAddr); err != nil && host == "127.0.0.2" {
+	if host, port, _ := net.SplitHostPort(attackerAddr); errors.Is(err, syscall.EADDRNOTAVAIL) && host == "127.0.0.2" {
 		// 127.0.0.2 is not configured on every system (macOS); 127.0.0.1
 		// is another site than localhost too.
 		attackerLn, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
@@ -165,6 +166,10 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 		done:           make(chan struct{}),
 	}
 
+	peers, err := mtls.ParseTrustedPeers("127.0.0.1", "::1")
+	if err != nil {
+		return fail(err)
+	}
 	gw, err := gateway.New(gatewayConfig(listen, r.UpstreamURL, p.files, keyFile, opts.InsecureNoCSRF), gateway.Options{Logger: opts.Logger})
 	if err != nil {
 		return fail(fmt.Errorf("demo: gateway: %w", err))
@@ -186,10 +191,6 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 			{"same-site attacker (" + r.SiblingURL + ")", r.SiblingURL + "/"},
 		},
 	})
-	peers, err := mtls.ParseTrustedPeers("127.0.0.1", "::1")
-	if err != nil {
-		return fail(err)
-	}
 	// The bank believes the identity header only from loopback peers:
 	// that is the gateway (and anything else on this machine; see the
 	// package documentation).

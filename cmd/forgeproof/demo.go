@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/forgeproof/forgeproof/demo"
 )
@@ -64,6 +65,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		InsecureNoCSRF: *insecure,
 		Logger:         logger,
 	})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w (is another demo running? choose other ports with --listen, --attacker and --sibling)", err)
+	}
 	if err != nil {
 		return err
 	}
