@@ -11,6 +11,7 @@ var forwardedHeaders = []string{
 	"client-cert",                      // RFC 9440
 	"client-cert-chain",                // RFC 9440
 	"x-forwarded-client-cert",          // Envoy, Istio, forgeproof serve
+	"forgeproof-client-identity",       // forgeproof serve (a readable name)
 	"x-ssl-client-cert",                // nginx and HAProxy conventions
 	"x-client-cert",                    // common ad hoc name
 	"x-forwarded-tls-client-cert",      // Traefik
@@ -23,6 +24,8 @@ var forwardedHeaders = []string{
 //
 //   - client-cert, client-cert-chain: RFC 9440, which forgeproof emits;
 //   - x-forwarded-client-cert: Envoy's XFCC, which forgeproof emits;
+//   - forgeproof-client-identity: the identity's name, which forgeproof
+//     serve adds for logs and simple backends;
 //   - x-ssl-client-cert, x-client-cert, x-forwarded-tls-client-cert,
 //     x-forwarded-tls-client-cert-info: names other proxies (nginx,
 //     HAProxy, Traefik) use for the same purpose. forgeproof neither reads

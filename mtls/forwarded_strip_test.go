@@ -29,6 +29,7 @@ func TestStripForwardedHeaders(t *testing.T) {
 		{"nginx convention", "X-Ssl-Client-Cert", true},
 		{"traefik", "X-Forwarded-Tls-Client-Cert", true},
 		{"traefik info", "X-Forwarded-Tls-Client-Cert-Info", true},
+		{"forgeproof serve's own", "Forgeproof_client_identity", true},
 		// Allowed twins: names that merely resemble these are kept.
 		{"unrelated", "X-Forwarded-For", false},
 		{"prefix only", "Client", false},
@@ -76,7 +77,7 @@ func TestStripForwardedHeadersAllVariantsAtOnce(t *testing.T) {
 
 func TestForwardedHeaderNames(t *testing.T) {
 	names := mtls.ForwardedHeaderNames()
-	for _, want := range []string{"client-cert", "client-cert-chain", "x-forwarded-client-cert"} {
+	for _, want := range []string{"client-cert", "client-cert-chain", "x-forwarded-client-cert", "forgeproof-client-identity"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("got %v, want it to contain %q", names, want)
 		}
