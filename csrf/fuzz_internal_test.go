@@ -145,3 +145,35 @@ func unmask(tok string) ([rawSize]byte, bool) {
 	}
 	return raw, true
 }
+
+// FuzzForwarded: the Forwarded / X-Forwarded-* parser never panics, and
+// what it returns is a known scheme and a valid host.
+func FuzzForwarded(f *testing.F) {
+	f.Add(`for=192.0.2.60;proto=https;host="app.example"`, "", "")
+	f.Add("proto", "", "")
+	f.Add("", "http, https", "evil.example, app.example")
+	f.Add("", "gopher", "")
+	f.Add(`host="[::1]:8443", host=app.example;proto=HTTPS`, "", "")
+	f.Fuzz(func(t *testing.T, fwd, proto, host string) {
+		h := map[string][]string{}
+		if fwd != "" {
+			h["Forwarded"] = []string{fwd}
+		}
+		if proto != "" {
+			h["X-Forwarded-Proto"] = []string{proto}
+		}
+		if host != "" {
+			h["X-Forwarded-Host"] = []string{host}
+		}
+		scheme, hp, ok := forwardedOrigin(h)
+		if !ok {
+			return
+		}
+		if scheme != "" && scheme != "http" && scheme != "https" {
+			t.Errorf("scheme %q", scheme)
+		}
+		if hp != "" && !validHostPort(hp) {
+			t.Errorf("host %q", hp)
+		}
+	})
+}
