@@ -1,0 +1,119 @@
+package gateway_test
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
+)
+
+func TestUpstreamFailures(t *testing.T) {
+	w := newWorld(t)
+	// A port with nothing listening: bind, note it, close.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+
+	cfg := w.config()
+	cfg.Routes = append(cfg.Routes,
+		gateway.Route{Name: "dead", PathPrefix: "/dead", Upstream: dead, Allow: gateway.Allow{AnyVerified: true}},
+	)
+	cfg.Limits.UpstreamResponseHeaderTimeout = 100 * time.Millisecond
+	cfg.Limits.MaxBodyBytes = 1000
+	gw := w.start(cfg)
+	c := gw.client(w.web)
+
+	tests := []struct {
+		name       string
+		method     string
+		path       string
+		body       string
+		wantStatus int
+		wantReason string
+	}{
+		{"upstream down", "GET", "/dead/x", "", 502, "upstream-unavailable"},
+		{"upstream too slow", "GET", "/api/x?sleep=2s", "", 504, "upstream-timeout"},
+		{"upstream in time", "GET", "/api/x?sleep=1ms", "", 200, ""},
+		{"body too large", "POST", "/api/x", strings.Repeat("a", 5000), 413, "body-too-large"},
+		{"body within the limit", "POST", "/api/x", strings.Repeat("a", 500), 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := do(t, c, tt.method, gw.base+tt.path, http.Header{"Accept": {"application/json"}}, tt.body)
+			if status != tt.wantStatus {
+				t.Fatalf("got status %d, want %d (body %s)", status, tt.wantStatus, body)
+			}
+			if tt.wantReason == "" {
+				return
+			}
+			if !strings.Contains(body, `"reason":"`+tt.wantReason+`"`) {
+				t.Errorf("got body %s, want reason %q", body, tt.wantReason)
+			}
+			// No internal details: not the upstream's address, not Go's
+			// error text.
+			for _, leak := range []string{"127.0.0.1", "dial", "refused", "timeout awaiting"} {
+				if strings.Contains(body, leak) {
+					t.Errorf("body %s leaks %q", body, leak)
+				}
+			}
+		})
+	}
+}
+
+// TestTrustedForwarder: a proxy in front of the gateway may vouch for a
+// client certificate in a header; anyone else's header is ignored.
+func TestTrustedForwarder(t *testing.T) {
+	w := newWorld(t)
+	alice := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/admin")
+	forwarded := mtls.FormatClientCert(alice.Cert)
+	lb := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/lb")
+
+	run := func(t *testing.T, fw []gateway.Forwarder, header string) (int, string) {
+		cfg := w.config()
+		cfg.TrustedForwarders = fw
+		gw := w.start(cfg)
+		h := http.Header{"Accept": {"application/json"}}
+		if header != "" {
+			h.Set("Client-Cert", header)
+		}
+		return do(t, gw.client(lb), "GET", gw.base+"/admin/x", h, "")
+	}
+	cases := []struct {
+		name       string
+		fw         []gateway.Forwarder
+		header     string
+		wantStatus int
+		wantReason string
+	}{
+		{"forwarded admin from the trusted forwarder", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, SPIFFEIDs: []string{"spiffe://test.example/lb"}, Header: "rfc9440"}}, forwarded, 200, ""},
+		{"same header from an untrusted peer", []gateway.Forwarder{{Addresses: []string{"10.9.9.9"}, Header: "rfc9440"}}, forwarded, 403, "spiffe-id-denied"},
+		{"same header with no forwarder configured", nil, forwarded, 403, "spiffe-id-denied"},
+		{"forwarder sending garbage", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, Header: "rfc9440"}}, ":not base64:", 400, "forwarded-identity-invalid"},
+		{"forwarder sending nothing: the client had no certificate", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, Header: "rfc9440"}}, "", 403, "identity-missing"},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := run(t, tt.fw, tt.header)
+			if status != tt.wantStatus {
+				t.Fatalf("got status %d, want %d (body %s)", status, tt.wantStatus, body)
+			}
+			if tt.wantReason != "" && !strings.Contains(body, `"reason":"`+tt.wantReason+`"`) {
+				t.Errorf("got body %s, want reason %q", body, tt.wantReason)
+			}
+			if status == 200 {
+				seen := mustJSON(t, body)
+				if got := strings.Join(seen.Header["Client-Cert"], ","); got != forwarded {
+					t.Errorf("upstream got Client-Cert %q, want the forwarded client's", got)
+				}
+			}
+		})
+	}
+}
