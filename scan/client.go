@@ -58,9 +58,9 @@ func (r *response) cookies() []*http.Cookie {
 	return (&http.Response{Header: r.Header}).Cookies()
 }
 
-// ErrScope means a request would have left the target: the scanner
-// refuses it.
-var ErrScope = errors.New("request outside the target")
+// errScope means a request would have left the target: the scanner
+// refuses it (a second line of defence behind resolve).
+var errScope = errors.New("request outside the target")
 
 // sender sends requests to the target only, one at a time, at most rate
 // per second, each bounded by a timeout, at most max in all.
@@ -158,7 +158,7 @@ func (s *sender) wait(ctx context.Context) error {
 // send sends r and reads at most maxBody of the answer.
 func (s *sender) send(ctx context.Context, r *request) (*response, error) {
 	if !sameOrigin(r.URL, s.target) {
-		return nil, fmt.Errorf("%w: %s", ErrScope, r.URL.Redacted())
+		return nil, fmt.Errorf("%w: %s", errScope, r.URL.Redacted())
 	}
 	if err := s.wait(ctx); err != nil {
 		return nil, err

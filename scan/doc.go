@@ -6,7 +6,7 @@
 // File, or discovered from the forms of start pages) and, for each one,
 // sends first the legitimate request (the baseline) and then forged
 // variants of it. Every variant uses only header combinations that a real
-// browser produces from an attacker's page (DESIGN.md): cross-site form
+// browser produces from an attacker's page: cross-site form
 // posts (urlencoded, multipart, text/plain with a JSON-shaped body),
 // no-cors fetches, Origin: null, browsers without Fetch Metadata (also
 // from http:// on the same host), same-site sibling origins, missing,

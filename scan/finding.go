@@ -123,19 +123,6 @@ type Report struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Max returns the highest severity among the findings, and false when
-// there are none.
-func (r *Report) Max() (Severity, bool) {
-	if len(r.Findings) == 0 {
-		return 0, false
-	}
-	m := SeverityInfo
-	for _, f := range r.Findings {
-		m = max(m, f.Severity)
-	}
-	return m, true
-}
-
 // AtLeast counts the findings of severity s or higher.
 func (r *Report) AtLeast(s Severity) int {
 	n := 0

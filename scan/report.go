@@ -39,7 +39,7 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 			assessed++
 		}
 	}
-	fmt.Fprintf(&b, "%d endpoints (%d assessed), %d requests, %s\n\n", len(r.Endpoints), assessed, r.Requests, r.Duration.Round(1e6))
+	fmt.Fprintf(&b, "%s (%d assessed), %s, %s\n\n", plural(len(r.Endpoints), "endpoint"), assessed, plural(r.Requests, "request"), r.Duration.Round(1e6))
 	for _, e := range r.Endpoints {
 		state := "assessed by " + string(e.Oracle)
 		if !e.Assessed {
@@ -53,7 +53,7 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 	if len(r.Findings) == 0 {
 		b.WriteString("\nNo findings.\n")
 	} else {
-		fmt.Fprintf(&b, "\n%d findings:\n", len(r.Findings))
+		fmt.Fprintf(&b, "\n%s:\n", plural(len(r.Findings), "finding"))
 	}
 	for _, f := range r.Findings {
 		sev := strings.ToUpper(f.Severity.String())
@@ -86,4 +86,11 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

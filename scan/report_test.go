@@ -33,7 +33,10 @@ func sampleReport(t *testing.T) *scan.Report {
 }
 
 // TestSARIFSchema validates the SARIF output against the SARIF 2.1.0
-// JSON schema shipped in testdata (with format assertions on).
+// JSON schema shipped in testdata (with format assertions on). The file is
+// the 2.1.0-rtm.5 schema (the one OASIS approved as 2.1.0; its version
+// enum is "2.1.0"), as shipped in the MIT-licensed npm package
+// @microsoft/jest-sarif 1.0.0-beta.0.
 func TestSARIFSchema(t *testing.T) {
 	f, err := os.Open("testdata/sarif-schema-2.1.0.json")
 	if err != nil {
