@@ -100,3 +100,32 @@ func TestGenerateKey(t *testing.T) {
 		t.Errorf("got %d bytes, equal %v; want %d random bytes", len(a), bytes.Equal(a, b), csrf.MinKeySize)
 	}
 }
+
+func TestParseMode(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    csrf.Mode
+		wantErr string
+	}{
+		{"origin-only", "origin-only", csrf.ModeOriginOnly, ""},
+		{"origin-and-token", "origin-and-token", csrf.ModeOriginAndToken, ""},
+		{"legacy", "token-if-no-browser-headers", csrf.ModeTokenIfNoBrowserHeaders, ""},
+		{"unknown", "tokens", 0, `csrf: unknown mode "tokens": want origin-only, origin-and-token or token-if-no-browser-headers`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := csrf.ParseMode(tt.in)
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if got != tt.want || gotErr != tt.wantErr {
+				t.Errorf("got %v, %v; want %v, %v", got, gotErr, tt.want, tt.wantErr)
+			}
+			if err == nil && got.String() != tt.in {
+				t.Errorf("String: got %q, want %q", got.String(), tt.in)
+			}
+		})
+	}
+}

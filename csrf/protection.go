@@ -64,6 +64,17 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
+// ParseMode returns the Mode named s, as Mode.String prints it:
+// "origin-only", "origin-and-token" or "token-if-no-browser-headers".
+func ParseMode(s string) (Mode, error) {
+	for _, m := range []Mode{ModeOriginOnly, ModeOriginAndToken, ModeTokenIfNoBrowserHeaders} {
+		if s == m.String() {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("csrf: unknown mode %q: want origin-only, origin-and-token or token-if-no-browser-headers", s)
+}
+
 // config is one immutable snapshot of the settings. Writers copy it, change
 // the copy and publish it; the bypass ServeMux is shared because it is safe
 // for concurrent use on its own.
