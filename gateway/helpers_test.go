@@ -34,7 +34,7 @@ type world struct {
 func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{t: t, dir: t.TempDir(), ca: pkitest.CA(t)}
-	srv := pkitest.ServerWith(t, w.ca, pki.ServerOptions{DNSNames: []string{"localhost"}})
+	srv := pkitest.ServerWith(t, w.ca, serverOptions())
 	w.write("ca.pem", pki.EncodeCertsPEM(w.ca.Cert))
 	if err := srv.Save(w.dir, "server.pem", "server-key.pem"); err != nil {
 		t.Fatal(err)
@@ -232,3 +232,5 @@ func chmod(t testing.TB, path string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+func serverOptions() pki.ServerOptions { return pki.ServerOptions{DNSNames: []string{"localhost"}} }
