@@ -1,0 +1,114 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+
+	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/pki"
+)
+
+// The gateway in-process, as the demo runs it: a development PKI on disk,
+// an upstream on loopback, a config built in Go, free ports.
+func ExampleNew() {
+	dir, _ := os.MkdirTemp("", "gateway-example")
+	defer os.RemoveAll(dir)
+	ca, _ := pki.NewCA(pki.CAOptions{})
+	ca.Save(dir) // ca.pem, ca-key.pem
+	srv, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
+	srv.Save(dir, "server.pem", "server-key.pem")
+	client, _ := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://example.org/web"})
+
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s", r.Header.Get(gateway.HeaderClientIdentity))
+	}))
+	defer upstream.Close()
+
+	cfg := &gateway.Config{
+		Listeners: []gateway.Listener{{
+			Address: "127.0.0.1:0",
+			TLS: gateway.ListenerTLS{
+				CertFile:      filepath.Join(dir, "server.pem"),
+				KeyFile:       filepath.Join(dir, "server-key.pem"),
+				ClientCAFiles: []string{filepath.Join(dir, "ca.pem")},
+				ClientAuth:    "verify-if-given",
+			},
+		}},
+		Routes: []gateway.Route{{
+			Upstream: upstream.URL,
+			Allow:    gateway.Allow{SPIFFEIDs: []string{"spiffe://example.org/*"}},
+		}},
+		Admin: gateway.Admin{Address: "off"},
+	}
+	g, err := gateway.New(cfg, gateway.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := g.Listen(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan error)
+	go func() { served <- g.Serve(ctx) }()
+
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: client.ClientTLSConfig(ca)}}
+	resp, err := c.Get("https://localhost:" + port(g) + "/")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, string(body))
+
+	stop() // graceful drain
+	fmt.Println("drained:", <-served)
+	// Output:
+	// 200 hello spiffe://example.org/web
+	// drained: <nil>
+}
+
+func port(g *gateway.Gateway) string {
+	_, p, _ := net.SplitHostPort(g.Addrs()[0].String())
+	return p
+}
+
+// Every problem of a config, with its file, line and key; the files it
+// names are read too.
+func ExampleParseConfig() {
+	yaml := `
+listeners:
+  - address: ":8443"
+    tls: {cert-file: server.pem, key-file: server-key.pem, client-ca-files: [ca.pem], client-auth: sometimes}
+routes:
+  - upstream: http://127.0.0.1:9000
+    allow: {spiffe-ids: ["spiffe://example.org/web"]}
+    csrf: {mode: "off", trusted-origins: [example.com]}
+`
+	cfg, err := gateway.ParseConfig("gateway.yaml", []byte(yaml))
+	if err == nil {
+		err = cfg.Validate()
+	}
+	var errs gateway.ConfigErrors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			fmt.Println(e)
+		}
+	}
+	// Output:
+	// gateway.yaml:4: listeners[0].tls.client-auth: unknown mode "sometimes": want require or verify-if-given
+	// gateway.yaml:4: listeners[0].tls.client-ca-files[0]: cannot read "ca.pem": no such file or directory
+	// gateway.yaml:4: listeners[0].tls.cert-file: cannot load "server.pem" with key "server-key.pem": no such file or directory
+	// gateway.yaml:8: routes[0].csrf.mode: "off" is not a mode: to turn CSRF protection off, write "insecure-off"
+	// gateway.yaml:8: routes[0].csrf.trusted-origins[0]: csrf: trusted origin: invalid origin "example.com": scheme is required, as in "https://example.com"
+}
