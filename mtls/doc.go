@@ -81,6 +81,10 @@
 //     configured, a leaf whose issuer has no CRL is refused, and a CRL past
 //     NextUpdate (plus CRLGracePeriod) refuses everything it covers, until
 //     a fresh one is loaded. Without CRLs, nothing is checked.
+//   - OnHandshakeFailure sees the refusals of this package (everything
+//     about the client certificate). Failures crypto/tls finds itself
+//     before that (no common protocol version or cipher suite, a bad
+//     handshake signature) only reach http.Server.ErrorLog.
 //   - Revoking a certificate does not close connections already open with
 //     it; their requests still carry its identity until they close.
 //   - A client certificate proves who the client is, not that the user

@@ -119,6 +119,7 @@ func TestHandshake(t *testing.T) {
 	other := pkitest.CA(t)
 	srv := pkitest.Server(t, ca)
 	srvCert := srv.TLSCertificate()
+	rsaSrvCert := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"localhost"}, KeyAlgorithm: pki.RSA2048}).TLSCertificate()
 	now := time.Now()
 	good := pkitest.Client(t, ca, pki.ClientOptions{SPIFFEID: "spiffe://prod.example/ns/a/sa/web"})
 	rsaClient := pkitest.Client(t, ca, pki.ClientOptions{SPIFFEID: "spiffe://prod.example/ns/a/sa/web", KeyAlgorithm: pki.RSA2048})
@@ -160,12 +161,16 @@ func TestHandshake(t *testing.T) {
 		{name: "disallowed identity refused", cfg: mtls.ServerConfig{Authorizer: webOnly}, client: denied, wantReason: mtls.ReasonSPIFFEIDDenied},
 		{name: "disallowed identity accepted without authorizer (negative control)", client: denied, wantName: "spiffe://prod.example/ns/a/sa/api"},
 		{name: "tls 1.2 accepted", cfg: mtls.ServerConfig{MinVersion: tls.VersionTLS12}, client: good, wantName: "spiffe://prod.example/ns/a/sa/web"},
+		{name: "rsa server accepted", cfg: mtls.ServerConfig{Certificate: &rsaSrvCert}, client: good, wantName: "spiffe://prod.example/ns/a/sa/web"},
+		{name: "rsa server unknown CA refused", cfg: mtls.ServerConfig{Certificate: &rsaSrvCert}, client: foreign, wantReason: mtls.ReasonUnknownAuthority},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got failures
 			cfg := tt.cfg
-			cfg.Certificate = &srvCert
+			if cfg.Certificate == nil {
+				cfg.Certificate = &srvCert
+			}
 			cfg.ClientCAs = []*x509.Certificate{ca.Cert}
 			cfg.OnHandshakeFailure = got.add
 			s := newServer(t, cfg)
