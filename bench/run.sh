@@ -13,7 +13,7 @@
 #      benchstat), summarised by benchstat and by benchtab (ratios, targets);
 #   2. benchrun: forgeproof serve, the bare Go proxy, nginx and Caddy on
 #      loopback, in alternation.
-# Environment: BENCH_COUNT, BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP,
+# Environment: BENCH_COUNT, BENCH_BENCHTIME, BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP,
 # BENCH_SERVERS override the full run's settings.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -55,12 +55,12 @@ go build -o "$work/bin/" ./cmd/upstream ./cmd/goproxy ./cmd/fpgateway ./cmd/benc
 if [ "$mode" = smoke ]; then
   log "harness tests"
   go vet ./...
-  go test -count=1 ./...
+  go test -short -count=1 ./...
   count=1; benchtime=200x
   servers=${BENCH_SERVERS:-forgeproof,goproxy,nginx,caddy}
   runflags=(-smoke -strict)
 else
-  count=${BENCH_COUNT:-10}; benchtime=1s
+  count=${BENCH_COUNT:-10}; benchtime=${BENCH_BENCHTIME:-500ms}
   servers=${BENCH_SERVERS:-forgeproof,goproxy,nginx,caddy}
   runflags=(-rounds "${BENCH_ROUNDS:-5}" -duration "${BENCH_DURATION:-5s}" -warmup "${BENCH_WARMUP:-1s}")
 fi

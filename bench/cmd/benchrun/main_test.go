@@ -28,6 +28,9 @@ func buildTools(t *testing.T) string {
 // TestSmokeGoproxy runs every phase briefly against the bare Go proxy: a
 // real mTLS server, a real upstream, real sockets.
 func TestSmokeGoproxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("run.sh --smoke runs the same against every server")
+	}
 	bin := buildTools(t)
 	c, err := parseFlags([]string{"-bin", bin, "-servers", "goproxy", "-smoke", "-strict"})
 	if err != nil {
