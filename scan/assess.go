@@ -22,13 +22,8 @@ type epState struct {
 // read fetches the verification value.
 func (sc *scanner) read(ctx context.Context) (string, error) {
 	v := sc.cfg.Verify
-	u, _ := resolve(sc.target, v.Path) // validated
-	r := &request{Method: "GET", URL: u, Header: http.Header{}}
-	r.Header.Set("User-Agent", userAgent)
-	ctxSameOriginFetch.headers(r.Header, sc.target)
-	r.Header.Del("Origin") // a same-origin GET fetch sends none
-	r.Header.Set("Accept", "application/json")
-	r.Cookies = sc.victim.pick(cookiesAll)
+	r := sc.verifyRequest(sc.victim)
+	u := r.URL
 	resp, err := sc.send.send(ctx, r)
 	if err != nil {
 		return "", err
@@ -37,6 +32,19 @@ func (sc *scanner) read(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("verification GET %s answered %d", u.Path, resp.Status)
 	}
 	return lookupPointer(resp.Body, v.Pointer)
+}
+
+// verifyRequest is the verification GET, as the service's own page
+// would fetch it.
+func (sc *scanner) verifyRequest(j *jar) *request {
+	u, _ := resolve(sc.target, sc.cfg.Verify.Path) // validated
+	r := &request{Method: "GET", URL: u, Header: http.Header{}}
+	r.Header.Set("User-Agent", userAgent)
+	ctxSameOriginFetch.headers(r.Header, sc.target)
+	r.Header.Del("Origin") // a same-origin GET fetch sends none
+	r.Header.Set("Accept", "application/json")
+	r.Cookies = j.pick(cookiesAll)
+	return r
 }
 
 // assess runs every probe family against e. It reports whether the

@@ -59,8 +59,7 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 		}
 	}
 	if cfg.Verify != nil {
-		u, _ := resolve(target, cfg.Verify.Path) // validated
-		add("verification (before and after each probe)", sc.pageRequest(u, j, false))
+		add("verification (before and after each probe)", sc.verifyRequest(j))
 	}
 	return out, nil
 }
