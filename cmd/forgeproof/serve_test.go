@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/pki"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const serveTestConfig = `
+listeners:
+  - address: "127.0.0.1:0"
+    tls: {cert-file: server.pem, key-file: server-key.pem, client-ca-files: [ca.pem]}
+routes:
+  - {name: api, path-prefix: /api, upstream: "UPSTREAM", allow: {any-verified: true}}
+admin: {address: "127.0.0.1:0"}
+limits: {shutdown-grace: 5s}
+`
+
+// TestServeReloadsOnSIGHUP runs "forgeproof serve" in this process and
+// sends the process SIGHUP: a sound new config is applied, a broken one
+// is refused while the old one keeps serving, and cancelling the context
+// (as SIGTERM does) drains and returns nil.
+func TestServeReloadsOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := pki.NewCA(pki.CAOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
+	if err := srv.Save(dir, "server.pem", "server-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	cli, _ := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://test.example/web"})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "upstream") }))
+	defer up.Close()
+
+	cfgPath := filepath.Join(dir, "gw.yaml")
+	writeConfig := func(extra string) {
+		t.Helper()
+		data := strings.Replace(serveTestConfig, "UPSTREAM", up.URL, 1) + extra
+		if err := os.WriteFile(cfgPath, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig("")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, []string{"--config", cfgPath}, io.Discard, stderr) }()
+
+	// The "serving" log line names the bound addresses.
+	var addrs struct {
+		Listener string `json:"listener0"`
+		Admin    string `json:"admin"`
+	}
+	waitFor(t, func() bool {
+		sc := bufio.NewScanner(strings.NewReader(stderr.String()))
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), `"msg":"serving"`) {
+				return json.Unmarshal(sc.Bytes(), &addrs) == nil
+			}
+		}
+		return false
+	})
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: cli.ClientTLSConfig(ca)}, Timeout: 5 * time.Second}
+	status := func(path string) int {
+		resp, err := c.Get("https://localhost" + addrs.Listener[strings.LastIndex(addrs.Listener, ":"):] + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status("/new/x"); got != 404 {
+		t.Fatalf("before reload: got %d, want 404", got)
+	}
+
+	// A sound config with one more route.
+	writeConfig("")
+	data, _ := os.ReadFile(cfgPath)
+	data = bytes.Replace(data, []byte("admin:"), []byte("  - {name: new, path-prefix: /new, upstream: \""+up.URL+"\", allow: {any-verified: true}}\nadmin:"), 1)
+	if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, func() bool { return status("/new/x") == 200 })
+
+	// A broken config is refused; the running one keeps serving.
+	if err := os.WriteFile(cfgPath, []byte("routes: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "reload refused") })
+	if got := status("/new/x"); got != 200 {
+		t.Fatalf("after a refused reload: got %d, want 200", got)
+	}
+	resp, err := http.Get("http://" + addrs.Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`forgeproof_gateway_reloads_total{outcome="success"} 1`, `forgeproof_gateway_reloads_total{outcome="failure"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve after the context ended: got %v, want nil", err)
+	}
+	if !strings.Contains(stderr.String(), "drained, exiting") {
+		t.Errorf("log lacks the drain line:\n%s", stderr.String())
+	}
+}
+
+// waitFor polls cond for up to 10 seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
