@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -103,7 +104,7 @@ func (p *xfccParser) parse() ([]XFCCElement, error) {
 			return nil, p.fail("empty element")
 		}
 		var e XFCCElement
-		seen := map[string]bool{}
+		var seen uint8 // bit i: xfccKeys[i] was set
 		for {
 			p.key = ""
 			p.skipOWS()
@@ -119,12 +120,15 @@ func (p *xfccParser) parse() ([]XFCCElement, error) {
 			if err != nil {
 				return nil, err
 			}
-			name := strings.ToLower(key)
-			if seen[name] && name != "by" && name != "uri" && name != "dns" {
+			k := slices.IndexFunc(xfccKeys[:], func(name string) bool { return strings.EqualFold(name, key) })
+			if k < 0 {
+				return nil, p.fail("unknown key (want By, Hash, Cert, Chain, Subject, URI or DNS)")
+			}
+			if seen&(1<<k) != 0 && !xfccRepeatable(k) {
 				return nil, p.fail("key appears more than once in the element")
 			}
-			seen[name] = true
-			if err := p.set(&e, name, val); err != nil {
+			seen |= 1 << k
+			if err := p.set(&e, xfccKeys[k], val); err != nil {
 				return nil, err
 			}
 			if p.done() || p.s[p.i] == ',' {
@@ -233,21 +237,35 @@ func (p *xfccParser) afterQuoted() error {
 
 func isCTL(c byte) bool { return (c < 0x20 && c != '\t') || c == 0x7f }
 
+// xfccKeys are the keys Envoy documents, in the order it writes them.
+var xfccKeys = [...]string{"By", "Hash", "Cert", "Chain", "Subject", "URI", "DNS"}
+
+// xfccRepeatable reports whether xfccKeys[k] may appear more than once in
+// an element (one per SAN).
+func xfccRepeatable(k int) bool {
+	switch xfccKeys[k] {
+	case "By", "URI", "DNS":
+		return true
+	}
+	return false
+}
+
+// set stores val under name, one of xfccKeys.
 func (p *xfccParser) set(e *XFCCElement, name, val string) error {
 	switch name {
-	case "by":
+	case "By":
 		if val == "" {
 			return p.fail("empty value")
 		}
 		e.By = append(e.By, val)
-	case "hash":
+	case "Hash":
 		if len(val) != 2*sha256.Size {
 			return p.fail("%q is not 64 hexadecimal digits", truncate(val))
 		}
 		if _, err := hex.Decode(e.Hash[:], []byte(val)); err != nil {
 			return p.fail("%q is not 64 hexadecimal digits", truncate(val))
 		}
-	case "cert":
+	case "Cert":
 		certs, err := p.pemCerts(val)
 		if err != nil {
 			return err
@@ -256,27 +274,25 @@ func (p *xfccParser) set(e *XFCCElement, name, val string) error {
 			return p.fail("holds %d certificates, want 1", len(certs))
 		}
 		e.Cert = certs[0]
-	case "chain":
+	case "Chain":
 		certs, err := p.pemCerts(val)
 		if err != nil {
 			return err
 		}
 		e.Chain = certs
-	case "subject":
+	case "Subject":
 		e.Subject = val
-	case "uri":
+	case "URI":
 		u, err := url.Parse(val)
 		if err != nil || u.Scheme == "" || val == "" {
 			return p.fail("%q is not an absolute URI", truncate(val))
 		}
 		e.URI = append(e.URI, u)
-	case "dns":
+	case "DNS":
 		if val == "" || strings.ContainsAny(val, " \t") {
 			return p.fail("%q is not a DNS name", truncate(val))
 		}
 		e.DNS = append(e.DNS, val)
-	default:
-		return p.fail("unknown key (want By, Hash, Cert, Chain, Subject, URI or DNS)")
 	}
 	return nil
 }
