@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -175,6 +176,21 @@ func checkName(name string) error {
 	return nil
 }
 
+// certName names a certificate by its common name, else its first SAN.
+func certName(c *x509.Certificate) string {
+	switch {
+	case c.Subject.CommonName != "":
+		return c.Subject.CommonName
+	case len(c.URIs) > 0:
+		return c.URIs[0].String()
+	case len(c.DNSNames) > 0:
+		return c.DNSNames[0]
+	case len(c.EmailAddresses) > 0:
+		return c.EmailAddresses[0]
+	}
+	return c.Subject.String()
+}
+
 func serialHex(n *big.Int) string { return "0x" + n.Text(16) }
 
 func pkiInit(args []string, stdout io.Writer) error {
@@ -253,7 +269,7 @@ func (l *leafFlags) files(exts ...string) []string {
 
 func printIssued(stdout io.Writer, kind string, c *pki.Cert, dir string, files []string) {
 	fmt.Fprintf(stdout, "issued %s certificate %q, serial %s, valid until %s\n",
-		kind, c.Cert.Subject.CommonName, serialHex(c.Cert.SerialNumber), c.Cert.NotAfter.Format(time.DateOnly))
+		kind, certName(c.Cert), serialHex(c.Cert.SerialNumber), c.Cert.NotAfter.Format(time.DateOnly))
 	for _, f := range files {
 		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(dir, f))
 	}
