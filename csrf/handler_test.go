@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"strings"
@@ -537,6 +538,46 @@ func TestPlainHTTPDevelopment(t *testing.T) {
 			code, _, body := do(t, c, "POST", base+"/transfer", url.Values{"amount": {"1"}, "csrf_token": {tok}}, "Origin", base)
 			if code != tt.wantCode {
 				t.Errorf("POST: got %d %q, want %d", code, body, tt.wantCode)
+			}
+		})
+	}
+}
+
+// A real TLS-terminating reverse proxy on loopback in front of a plain-HTTP
+// backend: the backend learns the client-facing origin only from the
+// trusted proxy's X-Forwarded-Proto/-Host (httputil.ProxyRequest.SetXForwarded).
+func TestBehindRealProxy(t *testing.T) {
+	w := newWorld(t)
+	for _, tt := range []struct {
+		name       string
+		trustProxy bool
+		origin     func(front string) string
+		wantCode   int
+	}{
+		{"trusted proxy, own origin", true, func(f string) string { return f }, 200},
+		{"trusted proxy, plain-HTTP twin", true, func(f string) string { return strings.Replace(f, "https:", "http:", 1) }, 403},
+		{"trusted proxy, other site", true, func(string) string { return "https://evil.example" }, 403},
+		// Negative control for the configuration: an untrusted proxy's
+		// headers are ignored, so the backend sees http://127.0.0.1:BACKEND
+		// as its origin and refuses the legitimate request (fail closed).
+		{"proxy not trusted: fails closed", false, func(f string) string { return f }, 403},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := csrf.New()
+			if tt.trustProxy {
+				must(t, p.AddTrustedProxy("127.0.0.1"))
+				must(t, p.AddTrustedProxy("::1"))
+			}
+			backend := httptest.NewServer(p.Handler(bank(nil)))
+			defer backend.Close()
+			target, _ := url.Parse(backend.URL)
+			front := w.serve(t, &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(target)
+				pr.SetXForwarded()
+			}})
+			code, _, body := do(t, w.alice, "POST", front.URL+"/transfer", url.Values{"amount": {"7"}}, "Origin", tt.origin(front.URL))
+			if code != tt.wantCode {
+				t.Errorf("got %d %q, want %d", code, body, tt.wantCode)
 			}
 		})
 	}
