@@ -257,3 +257,13 @@ func TestStartRejectsBadProfile(t *testing.T) {
 		})
 	}
 }
+
+func TestFindToolsNamesWhatIsMissing(t *testing.T) {
+	_, err := e2e.FindTools("no-such-browser-forgeproof")
+	if !errors.Is(err, e2e.ErrMissingTool) {
+		t.Fatalf("got %v, want %v", err, e2e.ErrMissingTool)
+	}
+	if want := `browser "no-such-browser-forgeproof"`; !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want it to name %s", err, want)
+	}
+}

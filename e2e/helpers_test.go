@@ -19,7 +19,17 @@ import (
 // missing, unless FORGEPROOF_E2E=require makes that a failure.
 func needTools(t *testing.T) e2e.Tools {
 	t.Helper()
-	required := os.Getenv(e2e.RequireEnv) == "require"
+	var required bool
+	switch v := os.Getenv(e2e.RequireEnv); v {
+	case "":
+	case "require":
+		required = true
+	case "skip":
+		t.Skipf("browser test skipped: %s=skip", e2e.RequireEnv)
+	default:
+		// A typo must not turn a required run into a silent skip.
+		t.Fatalf("%s=%q: want \"require\", \"skip\" or nothing", e2e.RequireEnv, v)
+	}
 	if testing.Short() && !required {
 		t.Skip("browser test skipped in -short mode")
 	}

@@ -8,8 +8,10 @@ import (
 )
 
 // RequireEnv is the environment variable that, set to "require", turns a
-// missing browser or NSS tool from a skipped test into a failed one. CI
-// sets it; a developer's plain "go test ./..." does not.
+// missing browser or NSS tool from a skipped test into a failed one (CI
+// sets it; a developer's plain "go test ./..." does not), and set to
+// "skip", skips the browser tests even where the tools are installed. Any
+// other value fails the tests, so that a typo cannot skip them silently.
 const RequireEnv = "FORGEPROOF_E2E"
 
 // BrowserEnv is the environment variable that names the Chromium binary to
