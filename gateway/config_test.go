@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -224,4 +225,30 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestExampleConfig keeps examples/forgeproof.yaml in step with the
+// parser and the validator (its files are made here).
+func TestExampleConfig(t *testing.T) {
+	data, err := os.ReadFile("../examples/forgeproof.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t)
+	if err := os.Mkdir(w.path("pki"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"ca.pem", "server.pem", "server-key.pem"} {
+		b, err := os.ReadFile(w.path(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.write("pki/"+f, b)
+	}
+	w.crl("pki/crl.pem")
+	w.write("pki/csrf.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+	path := w.write("forgeproof.yaml", data)
+	if _, err := gateway.LoadConfig(path); err != nil {
+		t.Fatalf("examples/forgeproof.yaml: %v", err)
+	}
 }

@@ -254,24 +254,37 @@ func TestSpoofNegativeControl(t *testing.T) {
 
 func TestForwardingHeaders(t *testing.T) {
 	w := newWorld(t)
-	gw := w.start(w.config())
-	h := http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Host": {"evil.example"}, "Forwarded": {"for=203.0.113.9;proto=http"}}
-	status, body := do(t, gw.client(w.web), "GET", gw.base+"/api/x", h, "")
-	if status != 200 {
-		t.Fatalf("got status %d", status)
-	}
-	seen := mustJSON(t, body)
+	client := http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Host": {"evil.example"}, "X-Forwarded-Proto": {"http"}, "Forwarded": {"for=203.0.113.9;proto=http"}}
 	tests := []struct {
-		header, want string
+		name    string
+		proxies []string
+		want    map[string]string
 	}{
-		{"X-Forwarded-For", "127.0.0.1"},
-		{"X-Forwarded-Proto", "https"},
-		{"X-Forwarded-Host", strings.TrimPrefix(gw.base, "https://")},
-		{"Forwarded", ""},
+		{"from an untrusted peer the headers are replaced", nil, map[string]string{
+			"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "", "Forwarded": "",
+		}},
+		{"from a trusted proxy they are kept and extended", []string{"127.0.0.0/8"}, map[string]string{
+			"X-Forwarded-For": "203.0.113.9, 127.0.0.1", "X-Forwarded-Proto": "http", "X-Forwarded-Host": "evil.example", "Forwarded": "for=203.0.113.9;proto=http",
+		}},
 	}
 	for _, tt := range tests {
-		if got := strings.Join(seen.Header[tt.header], ","); got != tt.want {
-			t.Errorf("%s: got %q, want %q", tt.header, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := w.config()
+			cfg.TrustedProxies = tt.proxies
+			gw := w.start(cfg)
+			status, body := do(t, gw.client(w.web), "GET", gw.base+"/api/x", client, "")
+			if status != 200 {
+				t.Fatalf("got status %d", status)
+			}
+			seen := mustJSON(t, body)
+			for header, want := range tt.want {
+				if want == "" && header == "X-Forwarded-Host" {
+					want = strings.TrimPrefix(gw.base, "https://")
+				}
+				if got := strings.Join(seen.Header[header], ","); got != want {
+					t.Errorf("%s: got %q, want %q", header, got, want)
+				}
+			}
+		})
 	}
 }
