@@ -50,6 +50,8 @@ func (c *config) check(r *http.Request) *Error {
 func (c *config) tokenRequired(browserless bool) bool {
 	switch c.mode {
 	case ModeOriginOnly:
+		// The origin checks are the whole defence; header-less requests
+		// pass (see checkOrigin's last comment).
 		return false
 	case ModeTokenIfNoBrowserHeaders:
 		return browserless
