@@ -29,6 +29,9 @@ const (
 // maxBody bounds every request body the bank reads.
 const maxBody = 64 << 10
 
+// maxSessions bounds the sessions the bank remembers.
+const maxSessions = 10000
+
 // BankOptions configures a Bank. The zero value is usable.
 type BankOptions struct {
 	// CertificateHolder names the account of the client whose certificate
@@ -168,6 +171,14 @@ func (b *Bank) login(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		delete(b.sessions, c.Value)
+	}
+	if len(b.sessions) >= maxSessions {
+		// Bound the memory a client that logs in without end can take:
+		// forget an arbitrary session (map order is random).
+		for k := range b.sessions {
+			delete(b.sessions, k)
+			break
+		}
 	}
 	b.sessions[id] = user
 	b.mu.Unlock()
