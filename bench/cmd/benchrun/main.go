@@ -94,7 +94,7 @@ func parseFlags(args []string) (config, error) {
 	for _, s := range strings.Split(*servers, ",") {
 		s = strings.TrimSpace(s)
 		if _, ok := kindNamed(s); !ok {
-			return c, fmt.Errorf("unknown server %q: want forgeproof, forgeproof-api, goproxy, nginx or caddy", s)
+			return c, fmt.Errorf("unknown server %q: want forgeproof, forgeproof-api, goproxy, goproxy-pool, nginx or caddy", s)
 		}
 		c.servers = append(c.servers, s)
 	}

@@ -52,6 +52,17 @@ var kinds = []kind{
 		start:   startGoproxy,
 	},
 	{
+		name:    "goproxy-pool",
+		about:   "the bare Go proxy with a `ReverseProxy.BufferPool` (not in the default comparison: it shows what pooling the copy buffers saves)",
+		version: func(bin string) (string, error) { return goVersion(), nil },
+		start: func(bin string, f files, port int, upstream string) (*process, error) {
+			return startProcess(f.Dir, "goproxy-pool", nil, filepath.Join(bin, "goproxy"),
+				"-listen", fmt.Sprintf("127.0.0.1:%d", port),
+				"-cert", f.Cert, "-key", f.Key, "-client-ca", f.CA,
+				"-upstream", "http://"+upstream, "-buffer-pool")
+		},
+	},
+	{
 		name:    "nginx",
 		about:   "nginx from Debian: `ssl_verify_client on`, `proxy_pass` to an upstream block with `keepalive 64`, `proxy_http_version 1.1`, `worker_processes auto`, access log off",
 		version: nginxVersion,

@@ -22,6 +22,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -32,14 +33,15 @@ func main() {
 	caFile := flag.String("client-ca", "", "CA bundle client certificates must chain to (PEM)")
 	upstream := flag.String("upstream", "", "upstream URL")
 	noClientAuth := flag.Bool("insecure-no-client-auth", false, "do not ask for client certificates (only to test that the harness notices)")
+	bufferPool := flag.Bool("buffer-pool", false, "reuse the proxy's copy buffers (httputil.ReverseProxy.BufferPool) instead of allocating 32 KiB per response")
 	flag.Parse()
-	if err := run(*listen, *certFile, *keyFile, *caFile, *upstream, *noClientAuth); err != nil {
+	if err := run(*listen, *certFile, *keyFile, *caFile, *upstream, *noClientAuth, *bufferPool); err != nil {
 		fmt.Fprintf(os.Stderr, "goproxy: error: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, certFile, keyFile, caFile, upstream string, noClientAuth bool) error {
+func run(listen, certFile, keyFile, caFile, upstream string, noClientAuth, bufferPool bool) error {
 	if certFile == "" || keyFile == "" || caFile == "" || upstream == "" {
 		return errors.New("-cert, -key, -client-ca and -upstream are required")
 	}
@@ -84,6 +86,9 @@ func run(listen, certFile, keyFile, caFile, upstream string, noClientAuth bool) 
 	if noClientAuth {
 		clientAuth = tls.NoClientCert
 	}
+	if bufferPool {
+		proxy.BufferPool = &bufferPool32K{}
+	}
 	srv := &http.Server{
 		Handler: proxy,
 		TLSConfig: &tls.Config{
@@ -98,3 +103,16 @@ func run(listen, certFile, keyFile, caFile, upstream string, noClientAuth bool) 
 	}
 	return srv.ServeTLS(ln, "", "")
 }
+
+// bufferPool32K is an httputil.BufferPool over a sync.Pool of 32 KiB buffers, the
+// size ReverseProxy allocates when it has no pool.
+type bufferPool32K struct{ p sync.Pool }
+
+func (b *bufferPool32K) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32*1024)
+}
+
+func (b *bufferPool32K) Put(buf []byte) { b.p.Put(&buf) }
