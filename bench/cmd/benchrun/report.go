@@ -230,11 +230,11 @@ func (r *report) markdown() string {
 	p("| server | keep-alive req/s | vs forgeproof | full handshakes/s | vs forgeproof | resumed handshakes/s | resumed | vs forgeproof | peak RSS |\n")
 	p("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, s := range servers {
-		resumed := r.stat(s.Name, phaseResumed, func(x sample) float64 { return x.Result.ResumedFraction() })
-		p("| %s | %s | %s | %s | %s | %s | %.0f%% | %s | %.1f MiB |\n", s.Name,
+		resumed := fmtStat(r.stat(s.Name, phaseResumed, func(x sample) float64 { return 100 * x.Result.ResumedFraction() }), "%.0f%%")
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %.1f MiB |\n", s.Name,
 			fmtStat(r.stat(s.Name, phaseKeepAlive, perSecond), "%.0f"), ratio(s.Name, phaseKeepAlive, perSecond),
 			fmtStat(r.stat(s.Name, phaseFull, perSecond), "%.0f"), ratio(s.Name, phaseFull, perSecond),
-			fmtStat(r.stat(s.Name, phaseResumed, perSecond), "%.0f"), 100*resumed.Median, ratio(s.Name, phaseResumed, perSecond),
+			fmtStat(r.stat(s.Name, phaseResumed, perSecond), "%.0f"), resumed, ratio(s.Name, phaseResumed, perSecond),
 			float64(s.PeakRSS)/(1<<20))
 	}
 
