@@ -110,3 +110,47 @@ func TestSentCookies(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// FuzzTrafficEventOrder feeds the traffic log the network events of three
+// requests in any order Chromium could send them (and some it should
+// not): it must never panic, never record a hop twice, and never record
+// more hops than requests were sent.
+func FuzzTrafficEventOrder(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4})          // request, on-wire headers, response, finished
+	f.Add([]byte{1, 0, 2, 4})             // headers first
+	f.Add([]byte{0, 5, 1, 1, 2, 4})       // redirect, both headers late
+	f.Add([]byte{0, 3})                   // failed, never any headers
+	f.Add([]byte{2, 4, 3, 1, 16, 33, 50}) // events for requests never sent
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		tr := newTraffic()
+		sent := 0
+		for _, op := range ops {
+			id := network.RequestID(rune('a' + op/16%3))
+			switch op % 6 {
+			case 0:
+				tr.handle(&network.EventRequestWillBeSent{RequestID: id, Request: &network.Request{Method: "GET", URL: "https://x/"}})
+				sent++
+			case 5:
+				tr.handle(&network.EventRequestWillBeSent{RequestID: id, Request: &network.Request{Method: "GET", URL: "https://x/next"},
+					RedirectResponse: &network.Response{Status: 302}})
+				sent++
+			case 1:
+				tr.handle(&network.EventRequestWillBeSentExtraInfo{RequestID: id, Headers: network.Headers{"Origin": "o"}})
+			case 2:
+				tr.handle(&network.EventResponseReceived{RequestID: id, Response: &network.Response{Status: 200}})
+			case 3:
+				tr.handle(&network.EventLoadingFailed{RequestID: id, ErrorText: "net::ERR_FAILED"})
+			case 4:
+				tr.handle(&network.EventLoadingFinished{RequestID: id})
+			}
+		}
+		tr.mu.Lock()
+		for _, c := range tr.chains {
+			tr.flush("", c, true) // what the grace timers would do
+		}
+		tr.mu.Unlock()
+		if n := len(tr.log.all()); n > sent {
+			t.Fatalf("recorded %d hops, but only %d requests were sent", n, sent)
+		}
+	})
+}
