@@ -114,6 +114,9 @@ func parseName(name string) (key, bool) {
 	if i := strings.LastIndexByte(lib, '-'); i > 0 && isDigits(lib[i+1:]) {
 		lib = lib[:i]
 	}
+	if parts[0] == "" || cas == "" || lib == "" {
+		return key{}, false
+	}
 	return key{parts[0], cas, lib}, true
 }
 

@@ -29,6 +29,7 @@ func TestParseName(t *testing.T) {
 		{name: "hyphenated lib kept", in: "BenchmarkToken/case=mint/lib=net-http", want: key{"Token", "mint", "net-http"}, ok: true},
 		{name: "no case key", in: "BenchmarkOrigin/same-origin/lib=x-2", ok: false},
 		{name: "flat", in: "BenchmarkOther-2", ok: false},
+		{name: "empty parts (found by FuzzParse)", in: "Benchmark/case=/lib=", ok: false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,4 +72,25 @@ func TestParseRefusesBadValue(t *testing.T) {
 	if err == nil {
 		t.Error("got no error, want one")
 	}
+}
+
+// FuzzParse: whatever a benchmark log holds, parse and markdown return
+// without panicking, and every parsed row has a group, a case and a
+// library.
+func FuzzParse(f *testing.F) {
+	f.Add(sample)
+	f.Add("BenchmarkOrigin/case=a/lib=b-2 10 x ns/op\n")
+	f.Add("BenchmarkToken/case=verify/lib=forgeproof 1 1e3 ns/op 5 B/op\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		tb, err := parse(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		for _, k := range tb.rows {
+			if k.group == "" || k.lib == "" {
+				t.Errorf("row %+v: empty group or library", k)
+			}
+		}
+		_ = tb.markdown()
+	})
 }
