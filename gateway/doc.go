@@ -75,6 +75,6 @@
 // requests by route and status, CSRF refusals by reason, authorization
 // denials by reason, TLS handshake failures by reason, certificate expiry
 // and reloads by outcome. Options.Logger receives one access-log line per
-// request with the identity and the decision. The package logs nothing
-// else and nowhere else.
+// request with the identity and the decision, and the refused handshakes,
+// upstream errors and reload outcomes; the package logs nowhere else.
 package gateway

@@ -42,6 +42,8 @@ func exchangeFrom(ctx context.Context) *exchange {
 
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	g.metrics.inFlight.Inc()
+	defer g.metrics.inFlight.Dec()
 	c := g.state.Load()
 	rec := &recorder{ResponseWriter: w}
 	x := &exchange{decision: decisionAllow}

@@ -197,16 +197,6 @@ func (u *upstream) count() int {
 	return len(u.seen)
 }
 
-func (u *upstream) last(t testing.TB) seenRequest {
-	t.Helper()
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if len(u.seen) == 0 {
-		t.Fatal("no request reached the upstream")
-	}
-	return u.seen[len(u.seen)-1]
-}
-
 // crl writes a CRL revoking serials to name.
 func (w *world) crl(name string, serials ...*big.Int) string {
 	w.t.Helper()

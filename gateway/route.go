@@ -108,10 +108,9 @@ func requestHost(req *http.Request) string {
 	return strings.TrimSuffix(h, ".")
 }
 
-// cleanPath resolves dot segments and duplicate slashes so that a route's
-// prefix cannot be dodged ("/public/../admin"). The upstream still gets
-// the path as sent; a request whose path needs cleaning is matched on the
-// cleaned form.
+// cleanPath resolves duplicate slashes for matching, so that "//admin"
+// cannot dodge the /admin route. Paths with dot segments never get here
+// (hasDotSegments refuses them); the upstream gets the path as sent.
 func cleanPath(p string) string {
 	if p == "" || p[0] != '/' {
 		p = "/" + p
