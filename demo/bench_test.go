@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/forgeproof/forgeproof/demo"
 	"github.com/forgeproof/forgeproof/mtls"
@@ -84,4 +85,49 @@ func doBench(b *testing.B, c *http.Client, req *http.Request) {
 	if resp.StatusCode != http.StatusCreated {
 		b.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
+}
+
+// BenchmarkGatewayOverhead alternates, in each iteration, one transfer
+// straight to the bank over loopback HTTP and one through the gateway over
+// keep-alive mTLS, so that load from other processes hits both alike. It
+// reports each path's time per request and their ratio.
+func BenchmarkGatewayOverhead(b *testing.B) {
+	r, err := demo.Start(b.Context(), demo.Options{Dir: b.TempDir(), Listen: "localhost:0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	certPEM, err := os.ReadFile(r.Files.Client)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cert, err := pki.ParseCertPEM(certPEM)
+	if err != nil {
+		b.Fatal(err)
+	}
+	clientCert := mtls.FormatClientCert(cert)
+	const body = `{"to":"bob","amount":1}`
+	direct, viaGateway := &http.Client{}, r.ServiceClient()
+	var tDirect, tGateway time.Duration
+	for b.Loop() {
+		req, _ := http.NewRequest("POST", r.UpstreamURL+"/api/transfers", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(mtls.HeaderClientCert, clientCert)
+		t0 := time.Now()
+		doBench(b, direct, req)
+		tDirect += time.Since(t0)
+
+		req, _ = http.NewRequest("POST", r.URL+"/api/transfers", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		t0 = time.Now()
+		doBench(b, viaGateway, req)
+		tGateway += time.Since(t0)
+
+		if err := r.Bank.Transfer("bob", "alice", 2); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(tDirect.Nanoseconds())/float64(b.N), "direct-ns/req")
+	b.ReportMetric(float64(tGateway.Nanoseconds())/float64(b.N), "gateway-ns/req")
+	b.ReportMetric(float64(tGateway)/float64(tDirect), "gateway/direct")
 }
