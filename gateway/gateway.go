@@ -290,7 +290,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // the old one. Certificates, CAs, CRLs and the token key ring are read
 // again from their files. When cfg has any problem the old configuration
 // keeps serving and the error (ConfigErrors) says why. Listener and admin
-// addresses and the number of listeners cannot change without a restart.
+// addresses and the number of listeners cannot change without a restart
+// (such a reload is refused); the server timeouts, max-header-bytes and
+// the log settings change only at a restart (a warning is logged).
 func (g *Gateway) Reload(cfg *Config) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
@@ -330,6 +332,9 @@ func (g *Gateway) reload(cfg *Config) error {
 	}
 	g.state.Store(c)
 	g.metrics.observeCertificates(c)
+	for _, key := range restartOnly(old.cfg, cfg) {
+		g.log.Warn("reload: this setting changed but applies only after a restart", "key", key)
+	}
 	// Idle upstream connections of the old transport are closed after the
 	// swap; in-flight requests keep theirs until they finish.
 	old.closeIdle()
@@ -352,4 +357,28 @@ func sameAddresses(old, cfg *Config) error {
 		p.add("admin", "changed: restart to apply")
 	}
 	return p.err()
+}
+
+// restartOnly lists the settings that differ between old and cfg but are
+// fixed when the listeners start (the http.Server limits, the log set-up
+// of the binary).
+func restartOnly(old, cfg *Config) []string {
+	var keys []string
+	o, n := old.Limits.withDefaults(), cfg.Limits.withDefaults()
+	for _, f := range []struct {
+		key     string
+		changed bool
+	}{
+		{"limits.read-header-timeout", o.ReadHeaderTimeout != n.ReadHeaderTimeout},
+		{"limits.read-timeout", o.ReadTimeout != n.ReadTimeout},
+		{"limits.write-timeout", o.WriteTimeout != n.WriteTimeout},
+		{"limits.idle-timeout", o.IdleTimeout != n.IdleTimeout},
+		{"limits.max-header-bytes", o.MaxHeaderBytes != n.MaxHeaderBytes},
+		{"log", old.Log != cfg.Log},
+	} {
+		if f.changed {
+			keys = append(keys, f.key)
+		}
+	}
+	return keys
 }
