@@ -40,8 +40,10 @@ type Options struct {
 	Output io.Writer
 }
 
-// Browser is a running headless Chromium with one tab. Its methods must not
-// be called concurrently: they drive the same tab.
+// Browser is a running headless Chromium with one tab. The methods that
+// drive the tab (Navigate, Follow, Open, Eval, ClearCookies) must not be
+// called concurrently; Mark, Sent and WaitSent may be called from any
+// goroutine.
 type Browser struct {
 	dir         string // HOME and user data dir live under it
 	timeout     time.Duration
@@ -273,12 +275,15 @@ func (b *Browser) Open(ctx context.Context, url string) error {
 func (b *Browser) Eval(ctx context.Context, expr string, out any) error {
 	actx, cancel := b.action(ctx)
 	defer cancel()
+	if out == nil {
+		if err := chromedp.Do(actx, chromedp.Evaluate[chromedp.Void](expr, chromedp.EvalAwaitPromise)); err != nil {
+			return fail(actx, "eval", err)
+		}
+		return nil
+	}
 	raw, err := chromedp.Run(actx, chromedp.Evaluate[[]byte](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
 		return fail(actx, "eval", err)
-	}
-	if out == nil {
-		return nil
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return fmt.Errorf("e2e: eval: decode %s: %w", raw, err)

@@ -117,6 +117,13 @@ func TestCrossSiteFormCarriesCertificate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var title string
+			if err := b.Eval(t.Context(), `document.title`, &title); err != nil || title != "target" {
+				t.Errorf("eval document.title: got %q, %v; want \"target\"", title, err)
+			}
+			if err := b.Eval(t.Context(), `void 0`, nil); err != nil {
+				t.Errorf("eval with no result: %v", err)
+			}
 			if visit.CertCN != tt.wantCN || visit.SecFetchSite != "none" {
 				t.Errorf("own visit: got cert %q, Sec-Fetch-Site %q; want cert %q, Sec-Fetch-Site \"none\"", visit.CertCN, visit.SecFetchSite, tt.wantCN)
 			}
