@@ -32,6 +32,9 @@ func TestAuthorizationPerRoute(t *testing.T) {
 		{"no certificate on a public route", nil, "/public/page", 200, ""},
 		{"prefix matches whole segments only", w.admin, "/adminx", 404, "no-route"},
 		{"dot segments are refused", w.web, "/api/../admin/users", 400, "path-invalid"},
+		{"encoded dot segments are refused", w.web, "/api/%2e%2e/admin/users", 400, "path-invalid"},
+		{"a double slash cannot dodge the admin route", w.web, "//admin/users", 403, "spiffe-id-denied"},
+		{"a double slash on an allowed route", w.web, "/api//items", 200, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,85 @@
+package gateway
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestRequestHost(t *testing.T) {
+	tests := []struct {
+		name, host, want string
+	}{
+		{"name and port", "API.Example.com:8443", "api.example.com"},
+		{"name", "api.example.com", "api.example.com"},
+		{"trailing dot", "api.example.com.", "api.example.com"},
+		{"IPv4 and port", "127.0.0.1:8443", "127.0.0.1"},
+		{"IPv6 and port", "[::1]:8443", "::1"},
+		{"IPv6", "[::1]", "::1"},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		r := &http.Request{Host: tt.host}
+		if got := requestHost(r); got != tt.want {
+			t.Errorf("%s: requestHost(%q): got %q, want %q", tt.name, tt.host, got, tt.want)
+		}
+	}
+}
+
+func TestRouteMatches(t *testing.T) {
+	tests := []struct {
+		name, prefix, host, path string
+		routeHost                string
+		want                     bool
+	}{
+		{"exact prefix", "/api", "", "/api", "", true},
+		{"below the prefix", "/api", "", "/api/x", "", true},
+		{"sibling sharing letters", "/api", "", "/apix", "", false},
+		{"root matches all", "/", "", "/anything", "", true},
+		{"host must match", "/", "a.example", "/", "b.example", false},
+		{"host matches", "/", "a.example", "/", "a.example", true},
+	}
+	for _, tt := range tests {
+		r := &route{prefix: tt.prefix, host: tt.routeHost}
+		if got := r.matches(tt.host, tt.path); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// FuzzRouting: any Host and path either match no route or a route whose
+// host and prefix really cover them; never a panic.
+func FuzzRouting(f *testing.F) {
+	for _, s := range [][2]string{
+		{"api.example.com", "/api/x"}, {"[::1]:1", "//admin"}, {"", "/"}, {"A:B:C", "/api/../admin"},
+		{"x.example.", "/apix"}, {"[", "%2e"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	c := &compiled{routes: []*route{
+		{name: "a", host: "api.example.com", prefix: "/api"},
+		{name: "b", prefix: "/admin"},
+		{name: "c", prefix: "/api"},
+	}}
+	f.Fuzz(func(t *testing.T, host, path string) {
+		r := &http.Request{Host: host, URL: &url.URL{Path: path}}
+		if hasDotSegments(path) {
+			return
+		}
+		rt := c.findRoute(r)
+		if rt == nil {
+			return
+		}
+		clean := cleanPath(path)
+		if rt.host != "" && rt.host != requestHost(r) {
+			t.Fatalf("route %s (host %q) chosen for host %q", rt.name, rt.host, host)
+		}
+		if !strings.HasPrefix(clean, rt.prefix) {
+			t.Fatalf("route %s (prefix %q) chosen for path %q", rt.name, rt.prefix, clean)
+		}
+		if rt.name == "c" && strings.HasPrefix(clean, "/admin") {
+			t.Fatalf("admin path %q routed to %s", clean, rt.name)
+		}
+	})
+}
