@@ -89,17 +89,27 @@ func (w *world) start(cfg *gateway.Config) *running {
 	if err != nil {
 		w.t.Fatalf("New: %v", err)
 	}
+	return startHandler(w.t, w, g)
+}
+
+// startHandler runs g until the test ends or close is called.
+func startHandler(t testing.TB, w *world, g *gateway.Gateway) *running {
+	t.Helper()
 	if err := g.Listen(); err != nil {
-		w.t.Fatalf("Listen: %v", err)
+		t.Fatalf("Listen: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- g.Serve(ctx) }()
-	w.t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	r := &running{g: g, w: w, base: "https://" + g.Addrs()[0].String(), stop: cancel, done: done}
+	var once sync.Once
+	stopAndWait := func() {
+		once.Do(func() {
+			cancel()
+			done <- <-done // keep the result for whoever reads it next
+		})
+	}
+	t.Cleanup(stopAndWait)
+	r := &running{g: g, w: w, base: "https://" + g.Addrs()[0].String(), stop: cancel, done: done, close: stopAndWait}
 	if a := g.AdminAddr(); a != nil {
 		r.admin = "http://" + a.String()
 	}
@@ -113,6 +123,7 @@ type running struct {
 	admin string
 	stop  context.CancelFunc // ends Serve's context: a graceful drain
 	done  chan error         // Serve's result
+	close func()             // stops and waits for Serve
 }
 
 // client returns an HTTP client that trusts the test CA and presents

@@ -1,0 +1,79 @@
+package gateway_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/gateway"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(bytes.TrimSpace(l.b.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestAccessLog(t *testing.T) {
+	w := newWorld(t)
+	buf := &lockedBuffer{}
+	g, err := gateway.New(w.config(), gateway.Options{Logger: slog.New(slog.NewJSONHandler(buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startHandler(t, w, g)
+	c := srv.client(w.web)
+	do(t, c, "GET", srv.base+"/api/x", nil, "")
+	do(t, c, "GET", srv.base+"/admin/x", nil, "")
+	do(t, c, "POST", srv.base+"/api/x", http.Header{"Sec-Fetch-Site": {"cross-site"}}, "")
+	srv.close()
+
+	var requests []map[string]any
+	for _, l := range buf.lines(t) {
+		if l["msg"] == "request" {
+			requests = append(requests, l)
+		}
+	}
+	tests := []struct {
+		route, decision, reason string
+		status                  float64
+	}{
+		{"api", "allow", "", 200},
+		{"admin", "deny", "spiffe-id-denied", 403},
+		{"api", "deny", "cross-site", 403},
+	}
+	if len(requests) != len(tests) {
+		t.Fatalf("got %d request lines, want %d: %v", len(requests), len(tests), requests)
+	}
+	for i, tt := range tests {
+		l := requests[i]
+		if l["route"] != tt.route || l["decision"] != tt.decision || l["status"] != tt.status || (tt.reason != "" && l["reason"] != tt.reason) {
+			t.Errorf("line %d: got %v, want route %s decision %s reason %q status %v", i, l, tt.route, tt.decision, tt.reason, tt.status)
+		}
+		if l["identity"] != "spiffe://test.example/web" || l["identity_source"] != "connection" || l["spki_sha256"] == "" {
+			t.Errorf("line %d: identity fields %v", i, l)
+		}
+	}
+}
