@@ -159,7 +159,7 @@ func TestGracefulDrain(t *testing.T) {
 
 	result := make(chan int, 1)
 	go func() {
-		resp, err := gw.client(w.web).Get(gw.base + "/api/slow?sleep=400ms")
+		resp, err := gw.client(w.web).Get(gw.base + "/api/slow?sleep=1500ms")
 		if err != nil {
 			result <- -1
 			return
@@ -173,10 +173,15 @@ func TestGracefulDrain(t *testing.T) {
 	// While draining, /readyz says so.
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		status, _ := do(t, http.DefaultClient, "GET", gw.admin+"/readyz", nil, "")
-		if status == http.StatusServiceUnavailable {
+		resp, err := http.Get(gw.admin + "/readyz")
+		if err != nil {
+			t.Fatalf("/readyz while draining: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
 			break
 		}
+		status := resp.StatusCode
 		if time.Now().After(deadline) {
 			t.Fatalf("/readyz: got %d while draining, want 503", status)
 		}
