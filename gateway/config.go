@@ -104,8 +104,10 @@ type Allow struct {
 	// AnyVerified allows every client certificate that verified against
 	// the listener's CAs.
 	AnyVerified bool
-	// Unauthenticated allows requests without a client certificate (a
-	// public page on a verify-if-given listener). CSRF checks still apply.
+	// Unauthenticated allows every request, with or without a client
+	// certificate (a public page on a verify-if-given listener); the
+	// upstream still gets the verified identity when there is one, and
+	// CSRF checks still apply.
 	Unauthenticated bool
 	// SPIFFEIDs are SPIFFE IDs, exact or with "*" matching one path
 	// segment: "spiffe://prod.example/ns/*/sa/web".
