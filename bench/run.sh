@@ -9,8 +9,9 @@
 # It installs nginx and Caddy from the distribution's packages when they are
 # missing (Debian: nginx-light, caddy; needs root), builds forgeproof from
 # this working tree, the bare Go proxy and the upstream, then runs:
-#   1. the csrf middleware micro-benchmarks (go test -bench, -count for
-#      benchstat), summarised by benchstat and by benchtab (ratios, targets);
+#   1. the csrf middleware micro-benchmarks and the gateway's in-process
+#      cost (go test -bench, repeated for benchstat), summarised by
+#      benchstat and by benchtab (ratios, targets);
 #   2. benchrun: forgeproof serve, the bare Go proxy, nginx and Caddy on
 #      loopback, in alternation.
 # Environment: BENCH_COUNT, BENCH_BENCHTIME, BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP,
@@ -70,15 +71,19 @@ loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # One process per repetition, so that the libraries alternate (A B C A B C
 # …) and drift on a shared machine hits them alike; benchstat reads the
 # concatenated output as -count would give it.
-go test -c -o "$work/csrfbench.test" ./csrfbench
+for pkg in csrfbench gatewaybench; do
+  go test -c -o "$work/$pkg.test" "./$pkg"
+done
 : > "$work/micro.txt"
 for _ in $(seq "$count"); do
-  (cd csrfbench && "$work/csrfbench.test" -test.run '^$' -test.bench . -test.benchmem \
-    -test.benchtime "$benchtime" -test.count 1) >> "$work/micro.txt"
+  for pkg in csrfbench gatewaybench; do
+    (cd "$pkg" && "$work/$pkg.test" -test.run '^$' -test.bench . -test.benchmem \
+      -test.benchtime "$benchtime" -test.count 1) >> "$work/micro.txt"
+  done
 done
 # One benchstat table per group, so that each compares the same libraries.
 {
-  for group in Origin OriginCheck Token; do
+  for group in Origin OriginCheck Token Proxy; do
     echo "### $group"
     go run "$BENCHSTAT" -filter ".name:/^$group\$/" -col /lib "$work/micro.txt"
     echo
@@ -132,9 +137,13 @@ rot). The harness is described in the README's Performance section and in
 HEADER
   if [ -f ../bench/NOTES.md ]; then cat ../bench/NOTES.md; echo; fi
   cat <<MICRO
-## 1. CSRF middleware (go test -bench)
+## 1. CSRF middleware and the gateway's own cost (go test -bench)
 
-The test binary of bench/csrfbench run $count times in alternation, each
+Groups Origin, OriginCheck and Token are bench/csrfbench (the CSRF
+middleware libraries); group Proxy is bench/gatewaybench (one request
+through forgeproof's gateway handler, in process, against the bare
+\`httputil.ReverseProxy\`, same loopback upstream, no TLS). The test
+binaries of both run $count times in alternation, each
 \`-test.run '^\$' -test.bench . -test.benchmem -test.benchtime $benchtime
 -test.count 1\` (the same as \`go test -bench . -benchmem -count $count\`, but
 with the libraries interleaved). Load average during this part: $loadavg_before before,
