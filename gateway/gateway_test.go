@@ -195,6 +195,7 @@ var spoofHeaders = []string{
 	"X-Forwarded-Client-Cert", "X_Forwarded_Client_Cert", "x_forwarded_client_cert",
 	"X-Ssl-Client-Cert", "X_SSL_CLIENT_CERT", "X-Client-Cert", "X-Forwarded-Tls-Client-Cert",
 	"Forgeproof-Client-Identity", "Forgeproof_Client_Identity", "Forgeproof-Csrf-Token", "forgeproof_csrf_token",
+	"FORGEPROOF.CLIENT.IDENTITY", "Forgeproof-Anything-Else",
 }
 
 const spoofValue = "spoofed-by-client"

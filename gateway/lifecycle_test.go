@@ -218,3 +218,42 @@ func TestDrainGraceExpires(t *testing.T) {
 		t.Fatalf("Shutdown: got %v, want %v", err, context.DeadlineExceeded)
 	}
 }
+
+// TestReloadPicksUpNewCRL: revoking a certificate and reloading refuses
+// it on the next handshake; its twin (another client) keeps working.
+func TestReloadPicksUpNewCRL(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.Listeners[0].TLS.CRLFiles = []string{w.crl("crl.pem")} // revokes nothing
+	gw := w.start(cfg)
+	fresh := func(cert *pki.Cert) error {
+		resp, err := gw.client(cert).Get(gw.base + "/api/x") // a new connection: a new handshake
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := fresh(w.web); err != nil {
+		t.Fatalf("before revocation: %v", err)
+	}
+	w.crl("crl.pem", w.web.Cert.SerialNumber)
+	if err := gw.g.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh(w.web); err == nil {
+		t.Error("revoked certificate accepted after the reload")
+	}
+	if err := fresh(w.admin); err != nil {
+		t.Errorf("a certificate that is not revoked: %v", err)
+	}
+	_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
+	for _, want := range []string{
+		`forgeproof_gateway_tls_handshake_failures_total{listener="127.0.0.1:0",reason="revoked"} 1`,
+		`forgeproof_gateway_certificate_not_after_timestamp_seconds{kind="server",listener="127.0.0.1:0"}`,
+		`forgeproof_gateway_certificate_not_after_timestamp_seconds{kind="client-ca",listener="127.0.0.1:0"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

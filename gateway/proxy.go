@@ -105,11 +105,29 @@ func copyHeader(dst, src http.Header, name string) {
 	}
 }
 
-// stripOwnHeaders deletes every header whose name, in any case and with
-// '_' for '-', starts with "forgeproof-": only the gateway sets those.
+// stripOwnHeaders deletes every header whose name starts with
+// "forgeproof-" in any case and with any punctuation ('_', '.') for '-',
+// as mtls.StripForwardedHeaders compares names: only the gateway sets
+// those.
 func stripOwnHeaders(h http.Header) {
+	const prefix = "forgeproof-"
 	for name := range h {
-		if len(name) >= len("forgeproof-") && strings.EqualFold(strings.ReplaceAll(name[:len("forgeproof-")], "_", "-"), "forgeproof-") {
+		if len(name) < len(prefix) {
+			continue
+		}
+		own := true
+		for i := 0; i < len(prefix) && own; i++ {
+			c := name[i]
+			switch {
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			default:
+				c = '-'
+			}
+			own = c == prefix[i]
+		}
+		if own {
 			delete(h, name)
 		}
 	}
