@@ -46,8 +46,9 @@ type compiled struct {
 	proxies       []netip.Prefix
 	forwarders    []*mtls.ForwardedIdentity
 	forwardFormat mtls.ForwardedFormat
-	transport     *http.Transport
-	tokens        *csrf.KeyRing // nil when no route uses tokens
+	transport     *http.Transport   // shared by routes that use the system roots
+	transports    []*http.Transport // every transport, to close idle connections
+	tokens        *csrf.KeyRing     // nil when no route uses tokens
 }
 
 // compile validates cfg and builds its runtime state, reading every file
@@ -148,9 +149,15 @@ func compile(cfg *Config, h hooks) (*compiled, error) {
 		}
 		return cmp.Compare(len(b.prefix), len(a.prefix))
 	})
-	c.transport = newTransport(c.limits)
+	c.transport = newTransport(c.limits, nil)
+	c.transports = []*http.Transport{c.transport}
 	for _, rt := range c.routes {
-		rt.proxy = newProxy(rt, c, log)
+		tr := c.transport
+		if rt.upstreamCAs != nil {
+			tr = newTransport(c.limits, rt.upstreamCAs)
+			c.transports = append(c.transports, tr)
+		}
+		rt.proxy = newProxy(rt, tr, c, log)
 		rt.handler = rt.proxy
 		if rt.guard != nil {
 			rt.handler = rt.guard.handler(rt.proxy, rt.usesTokens())

@@ -88,6 +88,9 @@ type Route struct {
 	// Upstream is the http or https URL requests are forwarded to; its
 	// path is prepended to the request path.
 	Upstream string
+	// UpstreamCAFile is a PEM bundle of the CAs that issue an https
+	// upstream's certificate; empty means the system roots.
+	UpstreamCAFile string
 
 	Allow Allow
 	// Browsers says whether browsers may use the route. When false, a

@@ -142,6 +142,15 @@ func TestValidate(t *testing.T) {
 		{"upstream without scheme", func(c *gateway.Config) { c.Routes[0].Upstream = "127.0.0.1:9000" }, "routes[0].upstream"},
 		{"upstream with credentials", func(c *gateway.Config) { c.Routes[0].Upstream = "http://u:p@127.0.0.1" }, "credentials in the URL are not supported"},
 		{"https upstream", func(c *gateway.Config) { c.Routes[0].Upstream = "https://backend.internal:8443/base" }, ""},
+		{"https upstream with a CA", func(c *gateway.Config) {
+			c.Routes[0].Upstream = "https://backend.internal:8443"
+			c.Routes[0].UpstreamCAFile = w.path("ca.pem")
+		}, ""},
+		{"upstream CA for an http upstream", func(c *gateway.Config) { c.Routes[0].UpstreamCAFile = w.path("ca.pem") }, "routes[0].upstream-ca-file: is only for https upstreams"},
+		{"upstream CA file missing", func(c *gateway.Config) {
+			c.Routes[0].Upstream = "https://backend.internal:8443"
+			c.Routes[0].UpstreamCAFile = w.path("nope.pem")
+		}, "routes[0].upstream-ca-file: cannot read"},
 		{"relative path prefix", func(c *gateway.Config) { c.Routes[0].PathPrefix = "api" }, `invalid path prefix "api": must start with "/"`},
 		{"unclean path prefix", func(c *gateway.Config) { c.Routes[0].PathPrefix = "/a/../b" }, `must be a clean path (did you mean "/b"?)`},
 		{"trailing slash is fine", func(c *gateway.Config) { c.Routes[0].PathPrefix = "/api/" }, ""},

@@ -111,6 +111,9 @@ func (c *Config) resolvePaths(dir string) {
 		all(t.CRLFiles)
 	}
 	abs(&c.Tokens.KeyFile)
+	for i := range c.Routes {
+		abs(&c.Routes[i].UpstreamCAFile)
+	}
 }
 
 // yamlError turns a YAML syntax error ("yaml: line 3: mapping values are
@@ -404,11 +407,12 @@ func (d *decoder) listener(n *yaml.Node, path string, l *Listener) {
 
 func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 	d.fields(n, path, map[string]func(string, *yaml.Node){
-		"name":        d.str(&r.Name),
-		"host":        d.str(&r.Host),
-		"path-prefix": d.str(&r.PathPrefix),
-		"upstream":    d.str(&r.Upstream),
-		"browsers":    d.boolPtr(&r.Browsers),
+		"name":             d.str(&r.Name),
+		"host":             d.str(&r.Host),
+		"path-prefix":      d.str(&r.PathPrefix),
+		"upstream":         d.str(&r.Upstream),
+		"upstream-ca-file": d.str(&r.UpstreamCAFile),
+		"browsers":         d.boolPtr(&r.Browsers),
 		"allow": func(p string, v *yaml.Node) {
 			a := &r.Allow
 			d.fields(v, p, map[string]func(string, *yaml.Node){

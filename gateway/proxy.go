@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
@@ -20,10 +22,12 @@ import (
 // deleted, like every header whose name starts with "Forgeproof-".
 const HeaderClientIdentity = "Forgeproof-Client-Identity"
 
-// newTransport builds the upstream transport of a configuration.
-func newTransport(l Limits) *http.Transport {
+// newTransport builds an upstream transport; roots, if not nil, verify
+// https upstreams instead of the system roots.
+func newTransport(l Limits, roots *x509.CertPool) *http.Transport {
 	d := &net.Dialer{Timeout: l.UpstreamDialTimeout}
 	return &http.Transport{
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		Proxy:                 nil, // never route upstream traffic through $HTTP_PROXY
 		DialContext:           d.DialContext,
 		TLSHandshakeTimeout:   l.UpstreamTLSHandshakeTimeout,
@@ -36,12 +40,16 @@ func newTransport(l Limits) *http.Transport {
 
 // closeIdle closes the idle upstream connections of a configuration that
 // is no longer current.
-func (c *compiled) closeIdle() { c.transport.CloseIdleConnections() }
+func (c *compiled) closeIdle() {
+	for _, tr := range c.transports {
+		tr.CloseIdleConnections()
+	}
+}
 
 // newProxy builds the reverse proxy of a route.
-func newProxy(rt *route, c *compiled, log *slog.Logger) *httputil.ReverseProxy {
+func newProxy(rt *route, tr *http.Transport, c *compiled, log *slog.Logger) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Transport: c.transport,
+		Transport: tr,
 		Rewrite:   func(pr *httputil.ProxyRequest) { c.rewrite(pr, rt) },
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			upstreamError(w, r, err, rt, log)

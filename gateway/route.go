@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/http/httputil"
@@ -18,6 +19,8 @@ type route struct {
 	host     string // lower case, no port; "" matches any host
 	prefix   string // clean, no trailing slash except "/"
 	upstream *url.URL
+	// upstreamCAs verify an https upstream; nil means the system roots.
+	upstreamCAs *x509.CertPool
 
 	allowUnauthenticated bool
 	authorize            mtls.Authorizer
@@ -52,6 +55,18 @@ func (p *problems) route(key string, index int, r Route, c *compiled) *route {
 		rt.name = key
 	} else if strings.ContainsAny(rt.name, " \t\r\n\"") {
 		p.add(key+".name", "invalid name %q: must not contain spaces or quotes", r.Name)
+	}
+	if r.UpstreamCAFile != "" {
+		if rt.upstream != nil && rt.upstream.Scheme != "https" {
+			p.add(key+".upstream-ca-file", "is only for https upstreams, and %q is not one", r.Upstream)
+		} else if certs, err := readCerts(r.UpstreamCAFile); err != nil {
+			p.add(key+".upstream-ca-file", "%v", err)
+		} else {
+			rt.upstreamCAs = x509.NewCertPool()
+			for _, c := range certs {
+				rt.upstreamCAs.AddCert(c)
+			}
+		}
 	}
 	rt.authorize = p.allow(key+".allow", r.Allow)
 	switch r.CSRF.Mode {

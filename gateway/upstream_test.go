@@ -1,8 +1,12 @@
 package gateway_test
 
 import (
+	"crypto/tls"
+	"github.com/forgeproof/forgeproof/pki"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +117,39 @@ func TestTrustedForwarder(t *testing.T) {
 				if got := strings.Join(seen.Header["Client-Cert"], ","); got != forwarded {
 					t.Errorf("upstream got Client-Cert %q, want the forwarded client's", got)
 				}
+			}
+		})
+	}
+}
+
+// TestHTTPSUpstream: an https upstream with a private CA works when the
+// route names the CA, and is refused (502) when it does not: the system
+// roots do not trust it.
+func TestHTTPSUpstream(t *testing.T) {
+	w := newWorld(t)
+	upCert := pkitest.ServerWith(t, w.ca, pki.ServerOptions{IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { io.WriteString(rw, "secure upstream") }))
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{upCert.TLSCertificate()}}
+	up.StartTLS()
+	t.Cleanup(up.Close)
+
+	tests := []struct {
+		name       string
+		caFile     string
+		wantStatus int
+	}{
+		{"upstream CA configured", w.path("ca.pem"), 200},
+		{"negative control: system roots only", "", 502},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := w.config()
+			cfg.Routes[0].Upstream = up.URL
+			cfg.Routes[0].UpstreamCAFile = tt.caFile
+			gw := w.start(cfg)
+			status, body := do(t, gw.client(w.web), "GET", gw.base+"/api/x", nil, "")
+			if status != tt.wantStatus {
+				t.Fatalf("got status %d, want %d (body %s)", status, tt.wantStatus, body)
 			}
 		})
 	}
