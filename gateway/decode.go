@@ -57,8 +57,10 @@ func readLimited(path string) ([]byte, error) {
 }
 
 // ParseConfig decodes a YAML config without validating it (see
-// Config.Validate). name is used in error messages. Unknown keys, wrong
-// types, duplicate keys, aliases and malformed durations are errors.
+// Config.Validate). name is used in error messages; file names in the
+// config are kept as written (LoadConfig makes them relative to the
+// file's folder). Unknown keys, wrong types, duplicate keys, aliases and
+// malformed durations are errors.
 func ParseConfig(name string, data []byte) (*Config, error) {
 	d := &decoder{lines: map[string]int{}}
 	cfg := &Config{file: name, lines: d.lines}
