@@ -1,7 +1,10 @@
 package gateway_test
 
 import (
+	"bufio"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -51,6 +54,43 @@ func TestAuthorizationPerRoute(t *testing.T) {
 				t.Errorf("got body %s, want reason %q", body, tt.wantReason)
 			}
 		})
+	}
+}
+
+func TestConnectRefused(t *testing.T) {
+	w := newWorld(t)
+	gw := w.start(w.config())
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(gw.base, "https://"), &tls.Config{RootCAs: w.ca.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{w.web.TLSCertificate()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tests := []struct {
+		name, request string
+		wantStatus    int
+	}{
+		{"CONNECT is refused", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405},
+		{"GET on the same connection passes", "GET /api/x HTTP/1.1\r\nHost: localhost\r\n\r\n", 200},
+	}
+	br := bufio.NewReader(conn)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := io.WriteString(conn, tt.request); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("got status %d, want %d", resp.StatusCode, tt.wantStatus)
+			}
+		})
+	}
+	if w.upstream.count() != 1 {
+		t.Errorf("upstream got %d requests, want 1 (the GET)", w.upstream.count())
 	}
 }
 

@@ -49,6 +49,12 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{decision: decisionAllow}
 	defer func() { g.finish(r, rec, x, start) }()
 
+	if r.Method == http.MethodConnect {
+		// A reverse proxy has no tunnels to offer; forwarding CONNECT
+		// would ask the upstream for one.
+		g.refuse(rec, r, x, http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "method not allowed", "CONNECT is not proxied")
+		return
+	}
 	if hasDotSegments(r.URL.Path) {
 		g.refuse(rec, r, x, http.StatusBadRequest, ReasonPathInvalid, "invalid path", "the path has . or .. segments")
 		return

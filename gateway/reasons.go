@@ -13,6 +13,9 @@ const (
 	// ReasonPathInvalid: the path has dot segments ("/a/../b"), which
 	// could make the gateway and the upstream disagree on the route (400).
 	ReasonPathInvalid = "path-invalid"
+	// ReasonMethodNotAllowed: CONNECT, which a reverse proxy does not
+	// tunnel (405).
+	ReasonMethodNotAllowed = "method-not-allowed"
 	// ReasonUpstreamUnavailable: the upstream could not be reached or
 	// failed mid-response (502).
 	ReasonUpstreamUnavailable = "upstream-unavailable"
