@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/forgeproof/forgeproof/internal/problem"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/mtls"
@@ -16,13 +18,18 @@ import (
 // are deleted.
 const HeaderCSRFToken = "Forgeproof-Csrf-Token"
 
-// csrfGuard is a route's CSRF protection.
+// csrfGuard is a route's CSRF protection: prot for ordinary requests, and
+// ws, origin checks only, for WebSocket handshakes. A handshake is a GET,
+// which prot lets through as safe, yet a browser attaches the client
+// certificate and cookies to a cross-site one (cross-site WebSocket
+// hijacking), and it cannot carry a token.
 type csrfGuard struct {
-	prot *csrf.Protection
+	prot       *csrf.Protection
+	ws         *csrf.Protection
+	reportOnly bool
 }
 
 func (p *problems) csrfGuard(key string, c RouteCSRF, rt *route, cc *compiled) *csrfGuard {
-	prot := csrf.New()
 	mode := csrf.ModeOriginOnly
 	switch rt.csrfMode {
 	case CSRFToken:
@@ -30,25 +37,28 @@ func (p *problems) csrfGuard(key string, c RouteCSRF, rt *route, cc *compiled) *
 	case CSRFTokenWhenNoBrowserHeaders:
 		mode = csrf.ModeTokenIfNoBrowserHeaders
 	}
-	if err := prot.SetMode(mode); err != nil {
+	g := &csrfGuard{prot: csrf.New(), ws: csrf.New(), reportOnly: c.ReportOnly}
+	if err := g.prot.SetMode(mode); err != nil {
 		p.add(key+".mode", "%v", err)
 	}
-	for i, o := range c.TrustedOrigins {
-		if err := prot.AddTrustedOrigin(o); err != nil {
-			p.add(fmt.Sprintf("%s.trusted-origins[%d]", key, i), "%v", err)
+	for _, prot := range []*csrf.Protection{g.prot, g.ws} {
+		report := prot == g.prot // report each mistake once
+		for i, o := range c.TrustedOrigins {
+			if err := prot.AddTrustedOrigin(o); err != nil && report {
+				p.add(fmt.Sprintf("%s.trusted-origins[%d]", key, i), "%v", err)
+			}
 		}
-	}
-	for i, s := range cc.cfg.TrustedProxies {
-		if err := prot.AddTrustedProxy(s); err != nil {
-			p.add(fmt.Sprintf("trusted-proxies[%d]", i), "%v", err)
+		for i, s := range cc.cfg.TrustedProxies {
+			if err := prot.AddTrustedProxy(s); err != nil && report {
+				p.add(fmt.Sprintf("trusted-proxies[%d]", i), "%v", err)
+			}
 		}
+		prot.SetAllowSameSite(c.AllowSameSite)
+		prot.SetReportOnly(c.ReportOnly)
 	}
-	prot.SetAllowSameSite(c.AllowSameSite)
-	prot.SetReportOnly(c.ReportOnly)
-	prot.SetDenyHandler(nil) // the default: 403 problem with the reason code
-	prot.SetSPA(c.SPA)
-	prot.SetBinding(tokenBinding(cc.cfg.Tokens.SessionCookie))
-	return &csrfGuard{prot: prot}
+	g.prot.SetSPA(c.SPA)
+	g.prot.SetBinding(tokenBinding(cc.cfg.Tokens.SessionCookie))
+	return g
 }
 
 // tokenBinding returns what a request's tokens are bound to: the
@@ -103,7 +113,7 @@ func (p *problems) tokens(t Tokens, need bool, routes []*route) *csrf.KeyRing {
 // request's exchange for the access log and the metrics; with tokens, a
 // fresh token for the upstream is minted after the checks passed.
 func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
-	g.prot.SetObserver(func(r *http.Request, err *csrf.Error, enforced bool) {
+	observe := func(r *http.Request, err *csrf.Error, enforced bool) {
 		if x := exchangeFrom(r.Context()); x != nil {
 			x.csrfReason, x.csrfEnforced = string(err.Reason), enforced
 			x.reason = string(err.Reason)
@@ -112,17 +122,54 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 				x.decision = decisionDeny
 			}
 		}
-	})
-	if !tokens {
-		return g.prot.Handler(next)
 	}
-	return g.prot.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if x := exchangeFrom(r.Context()); x != nil {
-			// No token when the request has no binding: the upstream
-			// then renders no form token, and the next unsafe request
-			// is refused (fail closed).
-			x.csrfToken, _ = g.prot.Token(r)
+	g.prot.SetObserver(observe)
+	g.ws.SetObserver(observe)
+	withToken := next
+	if tokens {
+		withToken = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if x := exchangeFrom(r.Context()); x != nil {
+				// No token when the request has no binding: the upstream
+				// then renders no form token, and the next unsafe request
+				// is refused (fail closed).
+				x.csrfToken, _ = g.prot.Token(r)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	checked := g.prot.Handler(withToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isWebSocketHandshake(r) {
+			checked.ServeHTTP(w, r)
+			return
+		}
+		// Checked as the unsafe request it is (a copy says POST); passed
+		// on unchanged.
+		asUnsafe := *r
+		asUnsafe.Method = http.MethodPost
+		if err := g.ws.Check(&asUnsafe); err != nil {
+			e, ok := err.(*csrf.Error)
+			if !ok {
+				e = &csrf.Error{Reason: "csrf-error", Err: err} // Check returns *csrf.Error only; fail closed on anything else
+			}
+			observe(r, e, !g.reportOnly)
+			if !g.reportOnly {
+				problem.Write(w, r, problem.Details{Status: http.StatusForbidden, Reason: string(e.Reason), Title: "cross-site request refused"})
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
-	}))
+	})
+}
+
+// isWebSocketHandshake reports whether r asks to upgrade to WebSocket.
+func isWebSocketHandshake(r *http.Request) bool {
+	for _, v := range r.Header.Values("Upgrade") {
+		for p := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
 }

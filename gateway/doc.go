@@ -40,7 +40,9 @@
 //     Fetch Metadata headers (browser-not-allowed).
 //  5. The route's CSRF guard (package csrf) checks unsafe requests:
 //     Sec-Fetch-Site, Origin, Referer and, in token modes, a token.
-//     Refusals are 403 with the csrf reason code (cross-site,
+//     WebSocket handshakes, GETs that a browser sends cross-site with the
+//     client certificate, get the origin checks too. Refusals are 403 with
+//     the csrf reason code (cross-site,
 //     origin-mismatch, token-missing, …), or only counted and logged in
 //     report-only mode.
 //  6. The request goes to the upstream through httputil.ReverseProxy

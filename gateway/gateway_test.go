@@ -332,3 +332,44 @@ func TestForwardingHeaders(t *testing.T) {
 		})
 	}
 }
+
+// TestCrossSiteWebSocket: a WebSocket handshake is a GET, but a browser
+// sends the client certificate on a cross-site one, so it is checked like
+// an unsafe request (cross-site WebSocket hijacking).
+func TestCrossSiteWebSocket(t *testing.T) {
+	w := newWorld(t)
+	gw := w.start(w.config())
+	c := gw.client(w.web)
+	ws := func(site, origin string) http.Header {
+		return http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Sec-Websocket-Version": {"13"},
+			"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Sec-Fetch-Site": {site}, "Sec-Fetch-Mode": {"websocket"}, "Origin": {origin},
+			"Accept": {"application/json"}}
+	}
+	tests := []struct {
+		name       string
+		path       string
+		header     http.Header
+		wantStatus int
+		wantReason string
+	}{
+		{"cross-site handshake", "/api/socket", ws("cross-site", "https://evil.example"), 403, "cross-site"},
+		{"same-origin handshake", "/api/socket", ws("same-origin", gw.base), 200, ""},
+		{"cross-site plain GET is safe", "/api/socket", http.Header{"Sec-Fetch-Site": {"cross-site"}}, 200, ""},
+		{"negative control: CSRF off", "/nocsrf/socket", ws("cross-site", "https://evil.example"), 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := w.upstream.count()
+			status, body := do(t, c, "GET", gw.base+tt.path, tt.header, "")
+			if status != tt.wantStatus {
+				t.Fatalf("got status %d, want %d (body %s)", status, tt.wantStatus, body)
+			}
+			if reached := w.upstream.count() > before; reached != (tt.wantStatus == 200) {
+				t.Errorf("upstream reached: got %v, want %v", reached, tt.wantStatus == 200)
+			}
+			if tt.wantReason != "" && !strings.Contains(body, `"reason":"`+tt.wantReason+`"`) {
+				t.Errorf("got body %s, want reason %q", body, tt.wantReason)
+			}
+		})
+	}
+}
