@@ -58,7 +58,7 @@ if [ "$mode" = smoke ]; then
   go vet ./...
   go test -short -count=1 ./...
   count=1; benchtime=200x
-  servers=${BENCH_SERVERS:-forgeproof,goproxy,nginx,caddy}
+  servers=${BENCH_SERVERS:-forgeproof,forgeproof-api,goproxy,goproxy-pool,nginx,caddy}
   runflags=(-smoke -strict)
 else
   count=${BENCH_COUNT:-10}; benchtime=${BENCH_BENCHTIME:-500ms}

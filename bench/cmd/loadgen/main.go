@@ -11,7 +11,8 @@
 // Modes: keepalive (requests/s at saturation over long-lived connections),
 // full and resumed (TLS handshakes/s, a new connection per request), latency
 // (percentiles at -rate requests/s, open loop, corrected for coordinated
-// omission). Every connection negotiates TLS 1.3 with X25519.
+// omission). Every connection negotiates TLS 1.3 with X25519. It exits 1
+// when no request succeeded.
 package main
 
 import (
@@ -81,6 +82,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if res.OK == 0 {
+		return fmt.Errorf("no request succeeded: %v", res)
 	}
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(res)
