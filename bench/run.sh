@@ -62,7 +62,7 @@ if [ "$mode" = smoke ]; then
   runflags=(-smoke -strict)
 else
   count=${BENCH_COUNT:-10}; benchtime=${BENCH_BENCHTIME:-500ms}
-  servers=${BENCH_SERVERS:-forgeproof,goproxy,nginx,caddy}
+  servers=${BENCH_SERVERS:-forgeproof,goproxy,goproxy-pool,nginx,caddy}
   runflags=(-rounds "${BENCH_ROUNDS:-5}" -duration "${BENCH_DURATION:-5s}" -warmup "${BENCH_WARMUP:-1s}")
 fi
 
