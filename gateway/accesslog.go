@@ -51,6 +51,10 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, start time
 	if x.reason != "" {
 		attrs = append(attrs, slog.String("reason", x.reason))
 	}
+	if x.preflight {
+		// Let through without an identity: say so.
+		attrs = append(attrs, slog.Bool("cors_preflight", true))
+	}
 	if x.hasIdentity {
 		attrs = append(attrs,
 			slog.String("identity", x.identity.String()),

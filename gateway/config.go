@@ -112,6 +112,14 @@ type Allow struct {
 	// upstream still gets the verified identity when there is one, and
 	// CSRF checks still apply.
 	Unauthenticated bool
+	// CORSPreflights lets CORS preflights through without a client
+	// certificate (browsers never send one on a preflight): OPTIONS
+	// requests with Origin and Access-Control-Request-Method and no body.
+	// They reach the upstream with no identity and no token, and only the
+	// status and the Access-Control-* and Vary headers of its answer go
+	// back. Every other request still needs an allowed identity. Only for
+	// routes that serve browsers.
+	CORSPreflights bool
 	// SPIFFEIDs are SPIFFE IDs, exact or with "*" matching one path
 	// segment: "spiffe://prod.example/ns/*/sa/web".
 	SPIFFEIDs []string

@@ -162,6 +162,12 @@ func TestValidate(t *testing.T) {
 		{"bad SPIFFE pattern", func(c *gateway.Config) { c.Routes[0].Allow.SPIFFEIDs = []string{"spiffe://*/x"} }, "routes[0].allow.spiffe-ids[0]"},
 		{"bad DNS pattern", func(c *gateway.Config) { c.Routes[0].Allow.DNSNames = []string{"a.*.example"} }, "routes[0].allow.dns-names[0]"},
 		{"bad SPKI pin", func(c *gateway.Config) { c.Routes[0].Allow.SPKIPins = []string{"abc"} }, "routes[0].allow.spki-pins[0]"},
+		{"CORS preflights on a browser route", func(c *gateway.Config) { c.Routes[0].Allow.CORSPreflights = true }, ""},
+		{"CORS preflights on a route without browsers", func(c *gateway.Config) {
+			c.Routes[0].Allow.CORSPreflights = true
+			c.Routes[0].Browsers = new(false)
+		}, "routes[0].allow.cors-preflights: needs a route that serves browsers"},
+		{"CORS preflights alone allow nobody", func(c *gateway.Config) { c.Routes[0].Allow = gateway.Allow{CORSPreflights: true} }, "routes[0].allow: allows nobody"},
 		{"csrf off spelled plainly", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = "off" }, `write "insecure-off"`},
 		{"csrf off spelled insecurely", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = "insecure-off" }, ""},
 		{"host-only trusted origin", func(c *gateway.Config) { c.Routes[0].CSRF.TrustedOrigins = []string{"example.com"} }, "routes[0].csrf.trusted-origins[0]"},

@@ -420,6 +420,7 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 			d.fields(v, p, map[string]func(string, *yaml.Node){
 				"any-verified":         d.boolean(&a.AnyVerified),
 				"unauthenticated":      d.boolean(&a.Unauthenticated),
+				"cors-preflights":      d.boolean(&a.CORSPreflights),
 				"spiffe-ids":           d.strings(&a.SPIFFEIDs),
 				"trust-domains":        d.strings(&a.TrustDomains),
 				"dns-names":            d.strings(&a.DNSNames),

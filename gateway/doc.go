@@ -35,7 +35,10 @@
 //  3. The identity comes from the connection's certificate, or from a
 //     trusted forwarder's header (Config.TrustedForwarders). It must be on
 //     the route's allow list, else 403 with the mtls reason code
-//     (identity-missing, spiffe-id-denied, …).
+//     (identity-missing, spiffe-id-denied, …). On a route with
+//     Allow.CORSPreflights, a CORS preflight (which never carries a
+//     certificate) goes to the upstream without any identity, and only
+//     the CORS headers of the answer come back.
 //  4. A route that does not serve browsers refuses requests carrying
 //     Fetch Metadata headers (browser-not-allowed).
 //  5. The route's CSRF guard (package csrf) checks unsafe requests:

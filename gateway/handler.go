@@ -31,6 +31,9 @@ type exchange struct {
 	csrfReason   string
 	csrfEnforced bool
 	csrfToken    string // masked token for the upstream, token modes only
+	// preflight: a CORS preflight let through without identity; its
+	// upstream answer is trimmed to the CORS headers.
+	preflight bool
 }
 
 type exchangeKey struct{}
@@ -65,6 +68,10 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.route = rt
+	if rt.corsPreflights && isPreflight(r) {
+		g.servePreflight(rec, r, x, rt)
+		return
+	}
 
 	id, ok, status, reason := c.identify(r)
 	if reason != "" {

@@ -51,6 +51,12 @@ func newProxy(rt *route, tr *http.Transport, c *compiled, log *slog.Logger) *htt
 	return &httputil.ReverseProxy{
 		Transport: tr,
 		Rewrite:   func(pr *httputil.ProxyRequest) { c.rewrite(pr, rt) },
+		ModifyResponse: func(resp *http.Response) error {
+			if x := exchangeFrom(resp.Request.Context()); x != nil && x.preflight {
+				trimPreflightResponse(resp)
+			}
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			upstreamError(w, r, err, rt, log)
 		},

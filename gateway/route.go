@@ -23,6 +23,7 @@ type route struct {
 	upstreamCAs *x509.CertPool
 
 	allowUnauthenticated bool
+	corsPreflights       bool // let preflights through without identity
 	authorize            mtls.Authorizer
 	browsers             bool
 
@@ -47,6 +48,7 @@ func (p *problems) route(key string, index int, r Route, c *compiled) *route {
 		prefix:               p.pathPrefix(key+".path-prefix", r.PathPrefix),
 		upstream:             p.upstreamURL(key+".upstream", r.Upstream),
 		allowUnauthenticated: r.Allow.Unauthenticated,
+		corsPreflights:       r.Allow.CORSPreflights,
 		browsers:             r.Browsers == nil || *r.Browsers,
 		csrfMode:             r.CSRF.Mode,
 		reportOnly:           r.CSRF.ReportOnly,
@@ -69,6 +71,9 @@ func (p *problems) route(key string, index int, r Route, c *compiled) *route {
 		}
 	}
 	rt.authorize = p.allow(key+".allow", r.Allow)
+	if rt.corsPreflights && !rt.browsers {
+		p.add(key+".allow.cors-preflights", "needs a route that serves browsers: only browsers send CORS preflights, and this route has browsers: false")
+	}
 	switch r.CSRF.Mode {
 	case "":
 		rt.csrfMode = CSRFOriginOnly
