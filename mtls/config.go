@@ -75,6 +75,12 @@ type ServerConfig struct {
 	// InsecureAllowStaleCRL keeps using a CRL however old it is. A stale
 	// CRL misses every revocation made since it was issued.
 	InsecureAllowStaleCRL bool
+	// Replaces, if set, is the Server this one takes over from (for
+	// programs that build a new Server on each reload instead of calling
+	// Reload): a CRL older than the one it uses for the same CA is
+	// refused, as Reload refuses it, so swapped files cannot roll
+	// revocations back. NewServer keeps no reference to it.
+	Replaces *Server
 
 	// ClientAuth is RequireClientCert (the zero value) or
 	// VerifyClientCertIfGiven.

@@ -29,8 +29,13 @@ type Server struct {
 // file and what is wrong with it.
 func NewServer(cfg ServerConfig) (*Server, error) {
 	cfg.CRLFiles = append([]string(nil), cfg.CRLFiles...)
+	var prev *state
+	if cfg.Replaces != nil {
+		prev = cfg.Replaces.state.Load()
+		cfg.Replaces = nil // no chain of old servers kept alive
+	}
 	s := &Server{cfg: cfg, now: time.Now}
-	st, err := load(&s.cfg, nil, s.now())
+	st, err := load(&s.cfg, prev, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("mtls: %w", err)
 	}
