@@ -80,7 +80,11 @@
 //   - Revocation comes from CRL files only (no OCSP). With any CRL
 //     configured, a leaf whose issuer has no CRL is refused, and a CRL past
 //     NextUpdate (plus CRLGracePeriod) refuses everything it covers, until
-//     a fresh one is loaded. Without CRLs, nothing is checked.
+//     a fresh one is loaded. Without CRLs, nothing is checked. Only
+//     complete CRLs are accepted: a delta CRL, a CRL with an issuing
+//     distribution point or one with an unknown critical extension is
+//     refused at load (RFC 5280 §5.2), since it lists only part of the
+//     revocations.
 //   - OnHandshakeFailure sees the refusals of this package (everything
 //     about the client certificate). Failures crypto/tls finds itself
 //     before that (no common protocol version or cipher suite, a bad

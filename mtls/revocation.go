@@ -2,6 +2,7 @@ package mtls
 
 import (
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -66,6 +67,9 @@ func loadCRLs(lists []*x509.RevocationList, sources []string, cas []*x509.Certif
 		if l.Number == nil {
 			return nil, fmt.Errorf("crl %s: no CRL number", src)
 		}
+		if err := checkCRLScope(l); err != nil {
+			return nil, fmt.Errorf("crl %s: %w", src, err)
+		}
 		c := &crl{source: src, number: l.Number.String(), list: l, nextUpdate: l.NextUpdate, revoked: make(map[string]bool, len(l.RevokedCertificateEntries))}
 		for _, e := range l.RevokedCertificateEntries {
 			c.revoked[string(e.SerialNumber.Bytes())] = true
@@ -79,6 +83,45 @@ func loadCRLs(lists []*x509.RevocationList, sources []string, cas []*x509.Certif
 		}
 	}
 	return out, nil
+}
+
+// OIDs of the CRL extensions checkCRLScope knows (RFC 5280 §5.2, §5.3).
+var (
+	oidAuthorityKeyID   = asn1.ObjectIdentifier{2, 5, 29, 35}
+	oidCRLNumber        = asn1.ObjectIdentifier{2, 5, 29, 20}
+	oidDeltaCRL         = asn1.ObjectIdentifier{2, 5, 29, 27}
+	oidIssuingDistPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
+	oidReasonCode       = asn1.ObjectIdentifier{2, 5, 29, 21}
+)
+
+// checkCRLScope refuses a CRL that is not a complete list of its issuer's
+// revocations. x509.ParseRevocationList accepts any extension, but RFC 5280
+// says a CRL with a critical extension the verifier cannot process must not
+// be used: a delta CRL lists only the revocations since its base CRL, and
+// an issuing distribution point limits a CRL to one partition (or to CA
+// certificates only). Read as complete, either would un-revoke everything
+// it does not list, and, with a higher CRL number, replace the real list.
+func checkCRLScope(l *x509.RevocationList) error {
+	for _, e := range l.Extensions {
+		switch {
+		case e.Id.Equal(oidDeltaCRL):
+			return errors.New("is a delta CRL (Delta CRL Indicator): use the complete CRL")
+		case e.Id.Equal(oidIssuingDistPoint):
+			return errors.New("has an issuing distribution point (a partial CRL): use a complete CRL without one")
+		case e.Critical && !e.Id.Equal(oidAuthorityKeyID) && !e.Id.Equal(oidCRLNumber):
+			return fmt.Errorf("has unsupported critical extension %s", e.Id)
+		}
+	}
+	for _, entry := range l.RevokedCertificateEntries {
+		for _, e := range entry.Extensions {
+			// A critical entry extension, such as the Certificate Issuer
+			// of an indirect CRL, changes what the entries mean.
+			if e.Critical && !e.Id.Equal(oidReasonCode) {
+				return fmt.Errorf("entry for serial %s has unsupported critical extension %s", entry.SerialNumber.Text(16), e.Id)
+			}
+		}
+	}
+	return nil
 }
 
 // stale reports whether c may no longer be relied on at now.

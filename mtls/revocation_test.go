@@ -1,0 +1,137 @@
+package mtls_test
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"math/big"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
+)
+
+// OIDs of RFC 5280 CRL extensions that limit what a CRL covers.
+var (
+	oidDeltaCRLIndicator         = asn1.ObjectIdentifier{2, 5, 29, 27}
+	oidIssuingDistributionPoint  = asn1.ObjectIdentifier{2, 5, 29, 28}
+	oidCertificateIssuer         = asn1.ObjectIdentifier{2, 5, 29, 29}
+	oidUnknownForRevocationTests = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}
+)
+
+// crlWith issues a CRL with the given number, revoked serials and extra
+// extensions, signed by ca.
+func crlWith(t testing.TB, ca *pki.CA, number int64, ext []pkix.Extension, entryExt []pkix.Extension, serials ...*big.Int) []byte {
+	t.Helper()
+	now := time.Now()
+	tmpl := &x509.RevocationList{
+		Number:          big.NewInt(number),
+		ThisUpdate:      now.Add(-time.Minute),
+		NextUpdate:      now.Add(time.Hour),
+		ExtraExtensions: ext,
+	}
+	for _, s := range serials {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{
+			SerialNumber: s, RevocationTime: now.Add(-time.Minute), ExtraExtensions: entryExt,
+		})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// TestCRLScopeExtensionsRefused guards RFC 5280 §5.2 and §5.3: a CRL with
+// a critical extension the verifier does not process must not be used. A
+// delta CRL (Delta CRL Indicator) lists only the revocations made since
+// its base CRL, and a CRL with an Issuing Distribution Point may cover
+// only CA certificates or one partition; read as complete CRLs, they
+// un-revoke every certificate they do not list.
+func TestCRLScopeExtensionsRefused(t *testing.T) {
+	ca := pkitest.CA(t)
+	srv := pkitest.Server(t, ca).TLSCertificate()
+	base, _ := asn1.Marshal(1)
+	onlyCACerts := []byte{0x30, 0x03, 0x82, 0x01, 0xff} // IssuingDistributionPoint{onlyContainsCACerts: TRUE}
+	empty := []byte{0x30, 0x00}
+	serial := big.NewInt(42)
+	tests := []struct {
+		name    string
+		crl     []byte
+		wantErr string // "" = accepted
+	}{
+		{name: "complete CRL accepted", crl: crlWith(t, ca, 2, nil, nil, serial)},
+		{name: "delta CRL refused", crl: crlWith(t, ca, 2, []pkix.Extension{{Id: oidDeltaCRLIndicator, Critical: true, Value: base}}, nil), wantErr: "delta CRL"},
+		{name: "delta CRL refused even if not marked critical", crl: crlWith(t, ca, 2, []pkix.Extension{{Id: oidDeltaCRLIndicator, Value: base}}, nil), wantErr: "delta CRL"},
+		{name: "partial CRL (issuing distribution point) refused", crl: crlWith(t, ca, 2, []pkix.Extension{{Id: oidIssuingDistributionPoint, Critical: true, Value: onlyCACerts}}, nil), wantErr: "issuing distribution point"},
+		{name: "unknown critical extension refused", crl: crlWith(t, ca, 2, []pkix.Extension{{Id: oidUnknownForRevocationTests, Critical: true, Value: empty}}, nil), wantErr: "critical extension"},
+		{name: "unknown non-critical extension accepted", crl: crlWith(t, ca, 2, []pkix.Extension{{Id: oidUnknownForRevocationTests, Value: empty}}, nil)},
+		{name: "critical entry extension (indirect CRL) refused", crl: crlWith(t, ca, 2, nil, []pkix.Extension{{Id: oidCertificateIssuer, Critical: true, Value: empty}}, serial), wantErr: "critical extension"},
+		{name: "non-critical entry extension accepted", crl: crlWith(t, ca, 2, nil, []pkix.Extension{{Id: oidUnknownForRevocationTests, Value: empty}}, serial)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := mtls.NewServer(mtls.ServerConfig{Certificate: &srv, ClientCAs: []*x509.Certificate{ca.Cert}, CRLs: [][]byte{tt.crl}})
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v, want accepted", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "CRLs[0]") {
+				t.Fatalf("got %v, want an error naming CRLs[0] and containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestDeltaCRLCannotUnrevoke is the attack the test above stops: whoever
+// can replace the CRL file swaps the complete CRL for a newer delta CRL of
+// the same CA, which does not list the revoked certificate again.
+func TestDeltaCRLCannotUnrevoke(t *testing.T) {
+	ca := pkitest.CA(t)
+	base, _ := asn1.Marshal(1)
+	for _, tt := range []struct {
+		name        string
+		next        []pkix.Extension
+		wantRevoked bool
+	}{
+		{name: "delta CRL refused, revocation kept", next: []pkix.Extension{{Id: oidDeltaCRLIndicator, Critical: true, Value: base}}, wantRevoked: true},
+		// Negative control: a newer complete CRL that no longer lists the
+		// certificate does un-revoke it, as it should.
+		{name: "newer complete CRL applied", wantRevoked: false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, cfg := pkiDir(t, ca)
+			cli := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "mallory"})
+			if err := pki.SaveCRL(dir, crlWith(t, ca, 5, nil, nil, cli.Cert.SerialNumber)); err != nil {
+				t.Fatal(err)
+			}
+			var got failures
+			cfg.OnHandshakeFailure = got.add
+			s := newServer(t, cfg)
+			addr := serve(t, s.TLSConfig())
+			if _, err := dial(t, addr, ca, cli, nil); err == nil {
+				t.Fatal("got accepted before the swap, want revoked")
+			}
+			if err := pki.WritePublicFile(filepath.Join(dir, pki.CRLFile), pki.EncodeCRLPEM(crlWith(t, ca, 6, tt.next, nil))); err != nil {
+				t.Fatal(err)
+			}
+			reloadErr := s.Reload()
+			_, err := dial(t, addr, ca, cli, nil)
+			if gotRevoked := err != nil; gotRevoked != tt.wantRevoked {
+				t.Fatalf("got revoked %v (dial %v, reload %v), want %v", gotRevoked, err, reloadErr, tt.wantRevoked)
+			}
+			if tt.wantRevoked {
+				if f, _ := got.last(); f.Reason != mtls.ReasonRevoked {
+					t.Errorf("got reason %q, want %s", f.Reason, mtls.ReasonRevoked)
+				}
+			}
+		})
+	}
+}
