@@ -52,8 +52,10 @@ type compiled struct {
 }
 
 // compile validates cfg and builds its runtime state, reading every file
-// it names. All problems are returned together as ConfigErrors.
-func compile(cfg *Config, h hooks) (*compiled, error) {
+// it names. All problems are returned together as ConfigErrors. prev, if
+// not nil, is the configuration in use (a reload): a CRL older than the
+// one its listener uses is refused (rollback).
+func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	log := h.logger()
 	p := &problems{cfg: cfg}
 	c := &compiled{cfg: cfg, limits: cfg.Limits.withDefaults()}
@@ -70,7 +72,11 @@ func compile(cfg *Config, h hooks) (*compiled, error) {
 			p.add(key+".address", "%q is also the address of %s", l.Address, prev)
 		}
 		seenAddr[l.Address] = key
-		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS, h.handshakeFailure(l.Address)))
+		var replaces *mtls.Server
+		if prev != nil && i < len(prev.listeners) {
+			replaces = prev.listeners[i].server // same address: Reload checked
+		}
+		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS, h.handshakeFailure(l.Address), replaces))
 	}
 
 	c.proxies = p.prefixes("trusted-proxies", cfg.TrustedProxies)

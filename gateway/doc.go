@@ -24,7 +24,8 @@
 //
 // Gateway.Reload swaps in a new configuration (certificates, CAs, CRLs and
 // the token key ring are read again); a configuration with any problem is
-// refused and the old one keeps serving. Gateway.Shutdown drains.
+// refused and the old one keeps serving, and so is a CRL with a lower CRL
+// number than the one in use (a rollback). Gateway.Shutdown drains.
 //
 // # What happens to a request
 //

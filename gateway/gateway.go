@@ -57,7 +57,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		g.errLog = g.log
 	}
 	g.metrics = newMetrics()
-	c, err := compile(cfg, g.hooks())
+	c, err := compile(cfg, g.hooks(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +326,7 @@ func (g *Gateway) reload(cfg *Config) error {
 	if err := sameAddresses(old.cfg, cfg); err != nil {
 		return err
 	}
-	c, err := compile(cfg, g.hooks())
+	c, err := compile(cfg, g.hooks(), old)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ import (
 
 // listenerTLS is the loaded TLS state of one listener: an mtls.Server that
 // verifies client certificates, checks CRLs and reports classified
-// handshake failures. A reload builds a new one; handshakes pick the
+// handshake failures. A reload builds a new one, which refuses CRLs older
+// than the old one's (mtls.ServerConfig.Replaces); handshakes pick the
 // current one (Gateway.newServer).
 type listenerTLS struct {
 	server   *mtls.Server
@@ -28,8 +29,12 @@ type listenerTLS struct {
 // name the server certificate covers.
 var nextProtos = []string{"http/1.1"}
 
-func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.HandshakeFailure)) *listenerTLS {
+// listenerTLS loads a listener's TLS state. replaces, if not nil, is the
+// listener's state in use (a reload): its CRL numbers are the floor, so
+// that an older CRL put back in place cannot un-revoke a certificate.
+func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.HandshakeFailure), replaces *mtls.Server) *listenerTLS {
 	sc := mtls.ServerConfig{
+		Replaces:           replaces,
 		CertFile:           t.CertFile,
 		KeyFile:            t.KeyFile,
 		CRLFiles:           t.CRLFiles,

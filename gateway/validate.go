@@ -43,7 +43,7 @@ const (
 // names can be read and parsed, and returns every problem as ConfigErrors,
 // or nil. It does not modify c.
 func (c *Config) Validate() error {
-	_, err := compile(c, hooks{})
+	_, err := compile(c, hooks{}, nil)
 	return err
 }
 
