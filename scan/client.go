@@ -189,6 +189,14 @@ func (s *sender) send(ctx context.Context, r *request) (*response, error) {
 		if parent.Err() != nil {
 			return nil, fmt.Errorf("%w: %v", errCanceled, parent.Err())
 		}
+		if ue, ok := err.(*url.Error); ok {
+			// Its message repeats the URL, whose query may hold fields
+			// (a GET downgrade's): show the redacted one.
+			ue.URL = r.URL.Redacted()
+			if r.shownURL != nil {
+				ue.URL = r.shownURL.Redacted()
+			}
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()

@@ -89,14 +89,29 @@ type Endpoint struct {
 
 	// source is "flag", "file" or "discovered".
 	source string
+	// secret: every field value is redacted in output (login forms).
+	secret bool
 }
 
-// Login is a form login step.
+// Login is a form login step, done as a browser does it: GET the page
+// that holds the login form (keeping the cookies it sets), then submit
+// that form from the page, with every field the page gave it (hidden
+// fields such as an anti-CSRF token included) and Form's fields over
+// them.
 type Login struct {
-	Path string            `json:"path" yaml:"path"`
+	// Path is the login form's action. If empty, the login form is the
+	// page's form with a password field.
+	Path string `json:"path,omitempty" yaml:"path,omitempty"`
+	// Form holds the fields the user supplies (the credentials). Every
+	// password field of the login form must be among them.
 	Form map[string]string `json:"form" yaml:"form"`
-	// TokenField and TokenPage as in Endpoint, for a login form that
-	// carries a token.
+	// Page is the page (path) that holds the login form. If empty, the
+	// form is looked for on TokenPage, the target, where the target
+	// redirects to, Path itself and the start pages, in that order; if no
+	// page holds it, Form alone is posted to Path.
+	Page string `json:"page,omitempty" yaml:"page,omitempty"`
+	// TokenField names the login form's anti-CSRF token field when it is
+	// not recognised by its name; TokenPage is an older name for Page.
 	TokenField string `json:"token_field,omitempty" yaml:"token_field,omitempty"`
 	TokenPage  string `json:"token_page,omitempty" yaml:"token_page,omitempty"`
 }
@@ -132,9 +147,14 @@ func (c *Config) validate() (*url.URL, error) {
 			return nil, fmt.Errorf("endpoint %d: %w", i+1, err)
 		}
 	}
-	if c.Login != nil {
-		if _, err := resolve(u, c.Login.Path); err != nil {
-			return nil, fmt.Errorf("login: %w", err)
+	if l := c.Login; l != nil {
+		if l.Path == "" && l.Page == "" && l.TokenPage == "" {
+			return nil, fmt.Errorf("login: path or page is required")
+		}
+		for _, p := range []string{l.Path, l.Page, l.TokenPage} {
+			if _, err := resolve(u, p); err != nil {
+				return nil, fmt.Errorf("login: %w", err)
+			}
 		}
 	}
 	if c.Verify != nil {

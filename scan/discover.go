@@ -20,6 +20,13 @@ type form struct {
 	// Password is true for login and password-change forms: the scanner
 	// does not guess credentials and skips them.
 	Password bool
+	// PasswordFields names the password inputs; Filled the visible fields
+	// the page gave no value, which the scanner filled with placeholders
+	// (a browser would send them empty).
+	PasswordFields []string
+	Filled         map[string]bool
+	// ID is the form's id attribute, for messages.
+	ID string
 }
 
 // tokenLike matches the names of anti-CSRF token fields.
@@ -74,7 +81,10 @@ func parseForms(body []byte, base *url.URL) []form {
 					continue
 				}
 				enc, _ := attr("enctype")
+				id, _ := attr("id")
 				cur = &form{
+					ID:        id,
+					Filled:    map[string]bool{},
 					Method:    m,
 					Action:    base.ResolveReference(ref),
 					Fields:    map[string]string{},
@@ -91,6 +101,9 @@ func parseForms(body []byte, base *url.URL) []form {
 				_, checked := attr("checked")
 				if typ == "password" {
 					cur.Password = true
+					if name != "" {
+						cur.PasswordFields = append(cur.PasswordFields, name)
+					}
 				}
 				if name == "" || typ == "submit" || typ == "button" || typ == "reset" || typ == "image" || typ == "file" {
 					continue
@@ -103,6 +116,7 @@ func parseForms(body []byte, base *url.URL) []form {
 				}
 				if val == "" && typ != "hidden" {
 					val = placeholderValue(typ)
+					cur.Filled[name] = true
 				}
 				cur.Fields[name] = val
 				if typ == "hidden" && cur.TokenField == "" && tokenLike.MatchString(name) {
@@ -111,6 +125,7 @@ func parseForms(body []byte, base *url.URL) []form {
 			case "textarea":
 				if name, _ := attr("name"); cur != nil && name != "" {
 					cur.Fields[name] = "forgeproof"
+					cur.Filled[name] = true
 				}
 			case "select":
 				if name, _ := attr("name"); cur != nil && name != "" {

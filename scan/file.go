@@ -21,7 +21,7 @@ import (
 //	  - method: POST
 //	    path: /api/transfers
 //	    json: {to: mallory, amount: 1}
-//	login: {path: /login, form: {user: alice, password: secret}}
+//	login: {path: /login, page: /, form: {user: alice, password: secret}}
 //	verify: {path: /api/balance, pointer: /balance}
 //	start_pages: [/, /settings]
 //
@@ -68,8 +68,8 @@ func ParseFile(name string, data []byte) (*File, error) {
 			return nil, fmt.Errorf("%s: endpoints[%d]: %w", name, i, err)
 		}
 	}
-	if f.Login != nil && f.Login.Path == "" {
-		return nil, fmt.Errorf("%s: login: path is required", name)
+	if f.Login != nil && f.Login.Path == "" && f.Login.Page == "" && f.Login.TokenPage == "" {
+		return nil, fmt.Errorf("%s: login: path or page is required", name)
 	}
 	if f.Verify != nil {
 		if f.Verify.Path == "" {

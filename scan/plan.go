@@ -33,9 +33,21 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 	sc := &scanner{cfg: cfg, target: target}
 	add("start page", sc.pageRequest(target, j, false))
 	if l := cfg.Login; l != nil {
-		u, _ := resolve(target, l.Path) // validated
-		e := &Endpoint{Method: "POST", Path: l.Path, Form: l.Form, TokenField: l.TokenField, TokenPage: l.TokenPage}
-		add("login", build(e, u, baselineVariant(e), "<token>", j, target))
+		page := l.Page
+		if page == "" {
+			page = l.TokenPage
+		}
+		pu, _ := resolve(target, page) // validated; the target if empty
+		add("login page (holds the login form; its cookies are kept)", sc.pageRequest(pu, j, false))
+		path := l.Path
+		if path == "" {
+			path = page // the form's action is known only from the live page
+		}
+		u, _ := resolve(target, path) // validated
+		e := &Endpoint{Method: "POST", Path: path, Form: l.Form, TokenField: l.TokenField, secret: true}
+		r := build(e, u, baselineVariant(e), "<token>", j, target)
+		r.Header.Set("Referer", pu.String())
+		add("login (with the login form's hidden fields from the page)", r)
 		j.set([]*http.Cookie{{Name: "<session>", Value: "<session>"}})
 	}
 	if cfg.Discover {

@@ -191,7 +191,7 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 	// shown is what curl commands and dry runs print: secrets redacted.
 	shown := map[string]string{}
 	for k, val := range fields {
-		if val != "" && (k == e.TokenField || secretField.MatchString(k)) {
+		if val != "" && (e.secret || k == e.TokenField || secretField.MatchString(k)) {
 			val = redacted
 		}
 		shown[k] = val

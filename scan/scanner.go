@@ -88,6 +88,7 @@ type scanner struct {
 	sessionNames map[string]bool // cookies known to hold the session
 	setCookies   map[string]seenCookie
 	loginBase    *response // the answer to the login step
+	login        *loginStep
 	corsChecked  map[string]bool
 }
 
@@ -155,7 +156,7 @@ func (sc *scanner) run(ctx context.Context) error {
 
 	// 2. The login step.
 	if l := sc.cfg.Login; l != nil {
-		if err := sc.login(ctx, l); err != nil {
+		if err := sc.logIn(ctx, l, start); err != nil {
 			return err
 		}
 	}
@@ -200,7 +201,7 @@ func (sc *scanner) run(ctx context.Context) error {
 		}
 	}
 	if sc.cfg.Login != nil {
-		if err := sc.loginCSRF(ctx, sc.cfg.Login); err != nil {
+		if err := sc.loginCSRF(ctx); err != nil {
 			return err
 		}
 	}
@@ -246,41 +247,6 @@ func (sc *scanner) finish() {
 	if sc.report.Endpoints == nil {
 		sc.report.Endpoints = []EndpointResult{}
 	}
-}
-
-func (sc *scanner) login(ctx context.Context, l *Login) error {
-	sc.progress("logging in at %s", l.Path)
-	u, _ := resolve(sc.target, l.Path) // validated
-	e := &Endpoint{Method: "POST", Path: l.Path, Form: l.Form, TokenField: l.TokenField, TokenPage: l.TokenPage}
-	token := ""
-	if l.TokenField != "" {
-		t, err := sc.token(ctx, e, u, sc.victim, false)
-		if err != nil {
-			return &Error{ReasonLogin, err}
-		}
-		token = t
-	}
-	r := build(e, u, baselineVariant(e), token, sc.victim, sc.target)
-	resp, err := sc.send.send(ctx, r)
-	if err != nil {
-		return &Error{classify(err), fmt.Errorf("login: POST %s: %w", u.Redacted(), err)}
-	}
-	if resp.Status >= 400 {
-		return &Error{ReasonLogin, fmt.Errorf("login: POST %s answered %d", u.Redacted(), resp.Status)}
-	}
-	cs := resp.cookies()
-	if len(cs) == 0 {
-		return &Error{ReasonLogin, fmt.Errorf("login: POST %s set no cookie", u.Redacted())}
-	}
-	sc.victim.set(cs)
-	for _, c := range cs {
-		sc.setCookies[c.Name] = seenCookie{c, u.String()}
-		if c.MaxAge >= 0 && !tokenLike.MatchString(c.Name) {
-			sc.sessionNames[c.Name] = true
-		}
-	}
-	sc.loginBase = resp
-	return nil
 }
 
 // token fetches a fresh anti-CSRF token for e with jar j (the victim's,

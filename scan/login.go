@@ -1,0 +1,282 @@
+package scan
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// maxLoginPages bounds the pages fetched to find the login form.
+const maxLoginPages = 6
+
+// A loginStep is the login form as found on a live page: what the
+// browser submits, and where it found it.
+type loginStep struct {
+	e    *Endpoint
+	u    *url.URL // the form's action
+	page *url.URL // the page that holds the form; nil if none did
+	desc string   // "form #login-form on https://…/", for messages
+}
+
+// logIn performs the login step as a browser does: it fetches the page
+// that holds the login form (keeping the cookies the page sets, such as
+// a pre-session cookie that the form's token is bound to), then submits
+// that form from the page with its hidden fields and the user's fields.
+// start is the start page's answer, reused when the form is on it.
+func (sc *scanner) logIn(ctx context.Context, l *Login, start *response) error {
+	step, err := sc.findLogin(ctx, l, start)
+	if err != nil {
+		return err
+	}
+	sc.progress("logging in with the %s", step.desc)
+	tok := ""
+	if step.e.TokenField != "" {
+		tok = step.e.Form[step.e.TokenField]
+	}
+	r := build(step.e, step.u, baselineVariant(step.e), tok, sc.victim, sc.target)
+	if step.page != nil {
+		r.Header.Set("Referer", step.page.String())
+	}
+	resp, err := sc.send.send(ctx, r)
+	if err != nil {
+		return &Error{classify(err), fmt.Errorf("login: %s: POST %s: %w", step.desc, step.u.Redacted(), err)}
+	}
+	if resp.Status >= 400 {
+		return &Error{ReasonLogin, fmt.Errorf("login: %s: POST %s answered %d%s", step.desc, step.u.Redacted(), resp.Status, serviceReason(resp))}
+	}
+	cs := resp.cookies()
+	if len(cs) == 0 {
+		return &Error{ReasonLogin, fmt.Errorf("login: %s: POST %s answered %d and set no cookie (wrong credentials?)", step.desc, step.u.Redacted(), resp.Status)}
+	}
+	sc.victim.set(cs)
+	for _, c := range cs {
+		sc.setCookies[c.Name] = seenCookie{c, step.u.String()}
+		if c.MaxAge >= 0 && !tokenLike.MatchString(c.Name) {
+			sc.sessionNames[c.Name] = true
+		}
+	}
+	sc.loginBase, sc.login = resp, step
+	return nil
+}
+
+// findLogin finds the login form on the given page or, if none is given,
+// on the likely ones, and merges its fields with the user's.
+func (sc *scanner) findLogin(ctx context.Context, l *Login, start *response) (*loginStep, error) {
+	var action *url.URL
+	if l.Path != "" {
+		action, _ = resolve(sc.target, l.Path) // validated
+	}
+	given := l.Page
+	if given == "" {
+		given = l.TokenPage
+	}
+	var pages []*url.URL
+	if given != "" {
+		u, _ := resolve(sc.target, given) // validated
+		pages = append(pages, u)
+	} else {
+		pages = append(pages, sc.target)
+		if action != nil {
+			pages = append(pages, action)
+		}
+		for _, p := range sc.cfg.StartPages {
+			u, _ := resolve(sc.target, p) // validated
+			pages = append(pages, u)
+		}
+	}
+	want := "a POST form with a password field"
+	if action != nil {
+		want = fmt.Sprintf("a POST form with the action %s", action.Path)
+	}
+	seen := map[string]bool{}
+	var tried []string
+	for i := 0; i < len(pages) && len(seen) < maxLoginPages; i++ {
+		page := pages[i]
+		if seen[page.String()] {
+			continue
+		}
+		seen[page.String()] = true
+		resp := start
+		if page.String() != sc.target.String() || start == nil {
+			sc.progress("looking for the login form on %s", page.Redacted())
+			r, err := sc.do(ctx, sc.pageRequest(page, sc.victim, false))
+			if err != nil {
+				if fatal(err) || given != "" {
+					return nil, &Error{classify(err), fmt.Errorf("login: GET %s: %w", page.Redacted(), err)}
+				}
+				tried = append(tried, fmt.Sprintf("%s (%v)", page.Redacted(), err))
+				continue
+			}
+			resp = r
+		}
+		if resp.Status >= 300 && resp.Status < 400 {
+			// The login page is often where a page redirects to.
+			if loc, err := page.Parse(resp.Header.Get("Location")); err == nil && sameOrigin(loc, sc.target) && given == "" {
+				loc.Fragment = ""
+				pages = append(pages, loc)
+			}
+		}
+		f, ok := loginForm(parseForms(resp.Body, page), action, sc.target)
+		if !ok {
+			tried = append(tried, fmt.Sprintf("%s (answered %d)", page.Redacted(), resp.Status))
+			continue
+		}
+		return sc.loginFromForm(l, page, f)
+	}
+	switch {
+	case given != "":
+		return nil, &Error{ReasonLogin, fmt.Errorf("login: the page %s has no login form (%s)", tried[0], want)}
+	case action == nil:
+		return nil, &Error{ReasonLogin, fmt.Errorf("login: no page holds %s; tried %s", want, strings.Join(tried, ", "))}
+	case l.TokenField != "":
+		return nil, &Error{ReasonLogin, fmt.Errorf("login: no page holds %s, so there is no %q token to send; tried %s", want, l.TokenField, strings.Join(tried, ", "))}
+	}
+	// No page holds the form (an API login, say): post the user's fields
+	// alone, as before; a form with a token would then refuse it.
+	sc.note("login: no page holds %s (tried %s): the login fields were posted alone", want, strings.Join(tried, ", "))
+	e := &Endpoint{Method: "POST", Path: l.Path, Form: l.Form, secret: true}
+	return &loginStep{e: e, u: action, desc: "login fields (no login form found)"}, nil
+}
+
+// loginForm picks the login form among forms: the POST form whose action
+// is action (one with a password field first), or, with no action, the
+// first POST form on the target with a password field.
+func loginForm(forms []form, action, target *url.URL) (form, bool) {
+	var match *form
+	for i := range forms {
+		f := &forms[i]
+		if f.Method != "POST" || !sameOrigin(f.Action, target) {
+			continue
+		}
+		if action != nil && f.Action.Path != action.Path {
+			continue
+		}
+		if action == nil && !f.Password {
+			continue
+		}
+		if f.Password {
+			return *f, true
+		}
+		if match == nil {
+			match = f
+		}
+	}
+	if match == nil {
+		return form{}, false
+	}
+	return *match, true
+}
+
+// loginFromForm is the browser's submission of f, found on page: the
+// page's fields, visible fields the page left empty sent empty, and the
+// user's fields over them.
+func (sc *scanner) loginFromForm(l *Login, page *url.URL, f form) (*loginStep, error) {
+	desc := "login form"
+	if f.ID != "" {
+		desc = "form #" + f.ID
+	}
+	desc += " on " + page.Redacted()
+	for _, p := range f.PasswordFields {
+		if _, ok := l.Form[p]; !ok {
+			return nil, &Error{ReasonLogin, fmt.Errorf("login: %s has the password field %q, which the login fields do not give", desc, p)}
+		}
+	}
+	fields := map[string]string{}
+	for k, v := range f.Fields {
+		if f.Filled[k] {
+			v = "" // a placeholder: the browser sends the empty field
+		}
+		fields[k] = v
+	}
+	for k, v := range l.Form {
+		fields[k] = v
+	}
+	tokenField := f.TokenField
+	if l.TokenField != "" {
+		if _, ok := f.Fields[l.TokenField]; !ok {
+			return nil, &Error{ReasonLogin, fmt.Errorf("login: %s has no field %q", desc, l.TokenField)}
+		}
+		tokenField = l.TokenField
+	}
+	u := cloneURL(f.Action)
+	u.Fragment = ""
+	e := &Endpoint{Method: "POST", Path: u.RequestURI(), Form: fields, Multipart: f.Multipart,
+		TokenField: tokenField, TokenPage: page.RequestURI(), secret: true}
+	return &loginStep{e: e, u: u, page: page, desc: desc}, nil
+}
+
+// reasonCode is the shape of a stable reason code (a service's own, such
+// as forgeproof's "token-missing"); only that much of a body is repeated.
+var (
+	reasonCode = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+	reasonText = regexp.MustCompile(`\(reason: ([a-z0-9][a-z0-9-]{0,39})\)`)
+)
+
+// serviceReason is the reason code of an RFC 9457 problem (or of
+// forgeproof's plain-text refusal) in r, for error messages; "" if none.
+// Nothing else of the body is repeated: it may echo what was sent.
+func serviceReason(r *response) string {
+	var p struct {
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal(r.Body, &p) == nil && reasonCode.MatchString(p.Reason) {
+		return " (reason: " + p.Reason + ")"
+	}
+	if m := reasonText.FindSubmatch(r.Body); m != nil {
+		return " (reason: " + string(m[1]) + ")"
+	}
+	return ""
+}
+
+// loginCSRF posts the login form from another site, with a token of the
+// attacker's own and no cookie of the victim.
+func (sc *scanner) loginCSRF(ctx context.Context) error {
+	if sc.loginBase == nil || sc.login == nil {
+		return nil
+	}
+	e, u := sc.login.e, sc.login.u
+	tok := ""
+	v := variant{label: "cross-site login form POST", ctx: ctxCrossSiteWindow, body: bodyForm, token: tokenNone}
+	if e.TokenField != "" {
+		t, err := sc.foreignToken(ctx, e, u)
+		if err != nil {
+			if fatal(err) {
+				return err
+			}
+			sc.note("login CSRF not tested: no token of another session: %v", err)
+			return nil
+		}
+		tok, v.token = t, tokenForeign
+	}
+	r := build(e, u, v, tok, &jar{}, sc.target)
+	resp, err := sc.send.send(ctx, r)
+	if err != nil {
+		if fatal(err) {
+			return err
+		}
+		sc.note("login CSRF probe failed: %v", err)
+		return nil
+	}
+	if !accepted(sc.loginBase, resp) {
+		return nil
+	}
+	var session []string
+	for _, c := range resp.cookies() {
+		if sc.sessionNames[c.Name] && c.MaxAge >= 0 {
+			session = append(session, c.Name)
+		}
+	}
+	if len(session) == 0 {
+		return nil
+	}
+	sc.add(newFinding(RuleLoginCSRF, Confirmed, OracleObserved, Finding{
+		Method: "POST", URL: u.String(), Probe: v.label,
+		Evidence:  fmt.Sprintf("A cross-site POST of the login form answered %d like the real login and set the session cookie %s.", resp.Status, strings.Join(session, ", ")),
+		Reproduce: curlCommand(r, sc.cfg.CurlTLSArgs),
+	}))
+	return nil
+}
+
