@@ -279,4 +279,3 @@ func (sc *scanner) loginCSRF(ctx context.Context) error {
 	}))
 	return nil
 }
-
