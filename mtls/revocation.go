@@ -46,8 +46,15 @@ func parseCRLs(data []byte, source string) ([]*x509.RevocationList, error) {
 	return lists, nil
 }
 
+// crlKey names the CA a CRL belongs to: its subject and public key, not
+// its certificate, so that a renewed CA certificate (same name and key)
+// finds the CRL whichever of the two a chain was built through.
+func crlKey(ca *x509.Certificate) string {
+	return string(ca.RawSubject) + string(ca.RawSubjectPublicKeyInfo) // both DER: self-delimiting
+}
+
 // loadCRLs checks each list's signature against the client CAs and keys
-// the newest list of each CA by the CA's DER. prev (may be nil) is the
+// the newest list of each CA by crlKey. prev (may be nil) is the
 // current state: a list older than the one in use is refused, so an
 // attacker who can swap files cannot roll revocations back.
 func loadCRLs(lists []*x509.RevocationList, sources []string, cas []*x509.Certificate, prev map[string]*crl) (map[string]*crl, error) {
@@ -74,7 +81,7 @@ func loadCRLs(lists []*x509.RevocationList, sources []string, cas []*x509.Certif
 		for _, e := range l.RevokedCertificateEntries {
 			c.revoked[string(e.SerialNumber.Bytes())] = true
 		}
-		key := string(issuer.Raw)
+		key := crlKey(issuer)
 		if old := prev[key]; old != nil && l.Number.Cmp(old.list.Number) < 0 {
 			return nil, fmt.Errorf("crl %s: CRL number %s is older than the one in use (%s)", src, c.number, old.number)
 		}
@@ -139,7 +146,7 @@ func (st *state) checkRevocation(chain []*x509.Certificate, now time.Time) *Hand
 	}
 	for i := 0; i+1 < len(chain); i++ {
 		cert, issuer := chain[i], chain[i+1]
-		c := st.crls[string(issuer.Raw)]
+		c := st.crls[crlKey(issuer)]
 		if c == nil {
 			if i == 0 {
 				return &HandshakeError{Reason: ReasonCRLMissing, Err: fmt.Errorf("no CRL for issuer %q", issuer.Subject.String())}

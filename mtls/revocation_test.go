@@ -135,3 +135,67 @@ func TestDeltaCRLCannotUnrevoke(t *testing.T) {
 		})
 	}
 }
+
+// renewedCA returns another certificate for ca's key and subject (a CA
+// renewal), valid from notBefore to notAfter.
+func renewedCA(t testing.TB, ca *pki.CA, notBefore, notAfter time.Time) *x509.Certificate {
+	t.Helper()
+	tmpl := *ca.Cert
+	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
+	tmpl.NotBefore, tmpl.NotAfter = notBefore, notAfter
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, ca.Key.Public(), ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestCRLAcrossCARenewal: a renewed CA certificate (same name and key,
+// new validity) sits next to the old one in the bundle while clients move
+// over. The CA's CRL covers certificates however their chain is built;
+// it must not be tied to one of the two CA certificates.
+func TestCRLAcrossCARenewal(t *testing.T) {
+	ca := pkitest.CA(t)
+	srv := pkitest.Server(t, ca).TLSCertificate()
+	now := time.Now()
+	expiredOld := renewedCA(t, ca, now.Add(-48*time.Hour), now.Add(-time.Hour))
+	good := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"})
+	revoked := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "mallory"})
+	crl, err := ca.Revoke(nil, revoked.Cert.SerialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		cas        []*x509.Certificate
+		client     *pki.Cert
+		wantReason string
+	}{
+		{name: "current CA only: accepted", cas: []*x509.Certificate{ca.Cert}, client: good},
+		{name: "expired old CA listed first: accepted", cas: []*x509.Certificate{expiredOld, ca.Cert}, client: good},
+		{name: "expired old CA listed first: revoked refused", cas: []*x509.Certificate{expiredOld, ca.Cert}, client: revoked, wantReason: mtls.ReasonRevoked},
+		{name: "expired old CA listed last: revoked refused", cas: []*x509.Certificate{ca.Cert, expiredOld}, client: revoked, wantReason: mtls.ReasonRevoked},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got failures
+			s := newServer(t, mtls.ServerConfig{Certificate: &srv, ClientCAs: tt.cas, CRLs: [][]byte{crl}, OnHandshakeFailure: got.add})
+			addr := serve(t, s.TLSConfig())
+			_, err := dial(t, addr, ca, tt.client, nil)
+			f, _ := got.last()
+			if tt.wantReason == "" {
+				if err != nil {
+					t.Fatalf("got %v (reason %q: %v), want accepted", err, f.Reason, f.Err)
+				}
+				return
+			}
+			if err == nil || f.Reason != tt.wantReason {
+				t.Fatalf("got %v, reason %q, want %s", err, f.Reason, tt.wantReason)
+			}
+		})
+	}
+}
