@@ -70,6 +70,14 @@ type ListenerTLS struct {
 	CRLGracePeriod time.Duration
 	// MinVersion is "1.2" or "1.3" (default).
 	MinVersion string
+	// CheckHost refuses with 421 (reason misdirected-request) a request
+	// on a connection that presented a client certificate when its Host
+	// is not the connection's TLS server name (SNI): a certificate asked
+	// for one host name then never authenticates requests for another
+	// that shares the listener. A connection without SNI serves only
+	// IP-literal hosts. Connections without a certificate are not
+	// checked. Default false.
+	CheckHost bool
 }
 
 // Route sends requests for a host and path prefix to an upstream.

@@ -402,6 +402,7 @@ func (d *decoder) listener(n *yaml.Node, path string, l *Listener) {
 				"crl-files":        d.strings(&t.CRLFiles),
 				"crl-grace-period": d.duration(&t.CRLGracePeriod),
 				"min-version":      d.str(&t.MinVersion),
+				"check-host":       d.boolean(&t.CheckHost),
 			})
 		},
 	})

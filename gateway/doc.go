@@ -33,6 +33,9 @@
 //     against the listener's CAs and CRLs.
 //  2. The route is chosen by host and path prefix; paths with "." or ".."
 //     segments are refused (path-invalid), unknown ones get 404 (no-route).
+//     On a listener with ListenerTLS.CheckHost, a request on a connection
+//     with a client certificate whose Host is not the connection's SNI
+//     gets 421 (misdirected-request) first.
 //  3. The identity comes from the connection's certificate, or from a
 //     trusted forwarder's header (Config.TrustedForwarders). It must be on
 //     the route's allow list, else 403 with the mtls reason code

@@ -63,7 +63,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.state.Store(c)
 	g.metrics.observeCertificates(c)
-	g.handler = http.HandlerFunc(g.serveHTTP)
+	g.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.serveHTTP(w, r, -1) })
 	return g, nil
 }
 
@@ -131,7 +131,9 @@ func (g *Gateway) Listen() error {
 // once and leaves open ones alone.
 func (g *Gateway) newServer(i int, l Limits) *http.Server {
 	return &http.Server{
-		Handler:           g.handler,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			g.serveHTTP(w, r, i)
+		}),
 		ReadHeaderTimeout: l.ReadHeaderTimeout,
 		ReadTimeout:       l.ReadTimeout,
 		WriteTimeout:      l.WriteTimeout,

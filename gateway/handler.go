@@ -43,7 +43,9 @@ func exchangeFrom(ctx context.Context) *exchange {
 	return x
 }
 
-func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// serveHTTP serves a request that arrived on listener (its index in the
+// config; -1 when the handler is embedded, see Gateway.Handler).
+func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int) {
 	start := time.Now()
 	g.metrics.inFlight.Inc()
 	defer g.metrics.inFlight.Dec()
@@ -60,6 +62,10 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if hasDotSegments(r.URL.Path) {
 		g.refuse(rec, r, x, http.StatusBadRequest, ReasonPathInvalid, "invalid path", "the path has . or .. segments")
+		return
+	}
+	if listener >= 0 && c.listeners[listener].checkHost && misdirected(r) {
+		g.refuse(rec, r, x, http.StatusMisdirectedRequest, mtls.ReasonMisdirected, "request sent on a connection for another host", "open a new connection to this host")
 		return
 	}
 	rt := c.findRoute(r)
@@ -190,4 +196,18 @@ func (r *recorder) Flush() {
 		}
 		f.Flush()
 	}
+}
+
+// hostCheck is mtls's Host-versus-SNI check; misdirected uses only that
+// part of the Guard (its authorization is the routes' business).
+var hostCheck = &mtls.Guard{CheckHost: true}
+
+// misdirected reports whether r came on a connection that presented a
+// client certificate and its Host is not the connection's TLS server name
+// (SNI), so that a certificate asked for one host name does not
+// authenticate requests for another.
+func misdirected(r *http.Request) bool {
+	_, err := hostCheck.Check(r)
+	_, is := err.(*mtls.MisdirectedError)
+	return is
 }

@@ -22,6 +22,9 @@ type listenerTLS struct {
 	config   *tls.Config
 	notAfter time.Time // of the server certificate
 	caExpiry []time.Time
+	// checkHost refuses requests whose Host is not the SNI of a
+	// connection with a client certificate (421).
+	checkHost bool
 }
 
 // nextProtos offers HTTP/1.1 only. HTTP/2 would let a browser reuse one
@@ -73,7 +76,7 @@ func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.Ha
 		p.add(key+".client-ca-files", "at least one CA file is required: without it no client certificate can be verified")
 		ok = false
 	}
-	lt := &listenerTLS{}
+	lt := &listenerTLS{checkHost: t.CheckHost}
 	// The CA files are read here (mtls takes one file or values) so each
 	// can be blamed by its own key; a reload reads them again.
 	for i, f := range t.ClientCAFiles {
