@@ -109,7 +109,7 @@ func (sc *scanner) add(f Finding) {
 	}
 	sc.reported[key] = true
 	sc.report.Findings = append(sc.report.Findings, f)
-	sc.progress("found %s (%s) at %s %s", f.Rule, f.Severity, f.Method, f.URL)
+	sc.progress("found %s (%s) at %s", f.Rule, f.Severity, strings.TrimSpace(f.Method+" "+f.URL))
 }
 
 // fatal reports whether err must end the scan: the limit, cancellation,
@@ -332,7 +332,9 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 				continue
 			}
 			if f.Password {
-				sc.note("discovery: %s has a password field: not tested (give it as the login step)", key)
+				if sc.login == nil || sc.login.u.Path != f.Action.Path {
+					sc.note("discovery: %s has a password field: not tested (give it as the login step)", key)
+				}
 				continue
 			}
 			if len(out) >= sc.cfg.MaxEndpoints {

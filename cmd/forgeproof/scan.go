@@ -35,6 +35,11 @@ Exit status: 0 no finding at or above --fail-on, 1 findings at or above
 it, 2 usage error, 3 the scan could not run (unreachable target, failed
 mTLS handshake, no endpoint that accepted its legitimate request).
 
+--login logs in first as a browser does: it fetches the page that holds the
+login form (--login-page, or found), keeps the cookies it sets, and submits
+that form with its hidden fields (an anti-CSRF token among them) and the
+--login-data fields over them.
+
 The PKCS#12 password is read from $FORGEPROOF_P12_PASSWORD (empty if unset);
 the login fields may come from $FORGEPROOF_LOGIN_DATA instead of --login-data.
 
@@ -42,7 +47,7 @@ Example:
 
   forgeproof scan --target https://localhost:8443/ \
     --cert client.pem --key client-key.pem --ca ca.pem \
-    --login /login --login-data 'user=alice&password=…' \
+    --login /login --login-data 'username=alice&password=…' \
     --endpoint 'POST /transfer to=mallory&amount=1' --token-field csrf_token \
     --verify-url /api/balance --verify-pointer /balance --format sarif --output scan.sarif`
 
@@ -58,7 +63,7 @@ type scanFlags struct {
 	insecure                           bool
 	cookies, endpoints, starts         stringList
 	endpointsFile, tokenField, tokPage string
-	login, loginData                   string
+	login, loginData, loginPage        string
 	verifyURL, verifyPointer           string
 	noDiscover, dryRun, quiet          bool
 	format, output, failOn             string
@@ -79,7 +84,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.attackerCert, "attacker-cert", "", "another client certificate PEM `file` (with --attacker-key) to fetch the attacker's own token (default: none)")
 	fs.StringVar(&f.attackerKey, "attacker-key", "", "its private key PEM `file`")
 	fs.Var(&f.cookies, "cookie", "session cookie `NAME=VALUE` to send as the victim's (repeatable)")
-	fs.StringVar(&f.login, "login", "", "login form `path` to POST before scanning")
+	fs.StringVar(&f.login, "login", "", "login form action `path`: log in first, submitting that form as a browser does")
+	fs.StringVar(&f.loginPage, "login-page", "", "`path` of the page that holds the login form (default: found on the target, where it redirects, the --login path and the start pages)")
 	fs.StringVar(&f.loginData, "login-data", "", "login form `fields`, urlencoded (user=alice&password=…); default $FORGEPROOF_LOGIN_DATA")
 	fs.Var(&f.endpoints, "endpoint", "state-changing endpoint `\"METHOD PATH [BODY]\"`; BODY urlencoded or JSON (repeatable)")
 	fs.StringVar(&f.tokenField, "token-field", "", "anti-CSRF token form `field` of the --endpoint forms")
@@ -250,14 +256,17 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 		// From the environment, to keep the password out of the process list.
 		f.loginData = os.Getenv("FORGEPROOF_LOGIN_DATA")
 	}
-	if f.login != "" {
+	if f.login != "" || f.loginPage != "" {
 		fields, err := parseFields(f.loginData)
 		if err != nil {
 			return cfg, 0, usageErrorf("scan: invalid --login-data: %v", err)
 		}
-		cfg.Login = &scan.Login{Path: f.login, Form: fields}
+		if len(fields) == 0 {
+			return cfg, 0, usageErrorf("scan: --login needs the login fields: --login-data or $FORGEPROOF_LOGIN_DATA")
+		}
+		cfg.Login = &scan.Login{Path: f.login, Page: f.loginPage, Form: fields}
 	} else if f.loginData != "" && os.Getenv("FORGEPROOF_LOGIN_DATA") != f.loginData {
-		return cfg, 0, usageErrorf("scan: --login-data needs --login")
+		return cfg, 0, usageErrorf("scan: --login-data needs --login or --login-page")
 	}
 	if (f.verifyURL == "") != (f.verifyPointer == "") {
 		return cfg, 0, usageErrorf("scan: --verify-url and --verify-pointer go together")
@@ -337,10 +346,11 @@ func parseFields(s string) (map[string]string, error) {
 		k, v, _ := strings.Cut(kv, "=")
 		var err error
 		if k, err = url.QueryUnescape(k); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("a field name has an invalid %%-escape")
 		}
 		if v, err = url.QueryUnescape(v); err != nil {
-			return nil, fmt.Errorf("field %q: %v", k, err)
+			// Not err: it quotes the bad escape, part of a secret maybe.
+			return nil, fmt.Errorf("the value of %q has an invalid %%-escape", k)
 		}
 		if _, dup := out[k]; !dup {
 			out[k] = v
