@@ -145,6 +145,18 @@ func TestCheckOrigin(t *testing.T) {
 			req: post(app+"/hooks/../transfer", "Sec-Fetch-Site", "cross-site"), want: csrf.ReasonCrossSite},
 		{name: "bypass pattern does not exempt a path it would redirect", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddInsecureBypassPattern("POST /hooks/")) },
 			req: post(app+"/hooks", "Sec-Fetch-Site", "cross-site"), want: csrf.ReasonCrossSite},
+		// A backend that decodes %2F before resolving dot segments routes
+		// "/hooks/..%2Ftransfer" to /transfer, while ServeMux matches the
+		// escaped path under /hooks/: only paths clean once decoded are
+		// exempt.
+		{name: "bypass pattern exempts an encoded slash", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddInsecureBypassPattern("POST /hooks/")) },
+			req: post(app+"/hooks/a%2Fb", "Sec-Fetch-Site", "cross-site")},
+		{name: "bypass pattern does not exempt a dot-dot behind an encoded slash", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddInsecureBypassPattern("POST /hooks/")) },
+			req: post(app+"/hooks/..%2Ftransfer", "Sec-Fetch-Site", "cross-site"), want: csrf.ReasonCrossSite},
+		{name: "bypass pattern does not exempt a percent-encoded dot-dot", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddInsecureBypassPattern("POST /hooks/")) },
+			req: post(app+"/hooks/%2e%2e/transfer", "Sec-Fetch-Site", "cross-site"), want: csrf.ReasonCrossSite},
+		{name: "bypass pattern does not exempt an encoded double slash", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddInsecureBypassPattern("POST /hooks/")) },
+			req: post(app+"/hooks/%2F%2Fevil", "Sec-Fetch-Site", "cross-site"), want: csrf.ReasonCrossSite},
 		{name: "bypass pattern respects its method", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddInsecureBypassPattern("PUT /hooks/")) },
 			req: post(app+"/hooks/x", "Sec-Fetch-Site", "cross-site"), want: csrf.ReasonCrossSite},
 	})

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"path"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -189,7 +190,8 @@ func (p *Protection) AddTrustedProxy(cidr string) error {
 // check, tokens included. The syntax and precedence are those of
 // [http.ServeMux]; a request is exempt only when its path matches the
 // pattern directly, not when ServeMux would redirect it there (after
-// cleaning "/a/../b", or adding a trailing slash). It returns an error, and
+// cleaning "/a/../b", or adding a trailing slash), nor when its path is
+// not clean once percent-decoded ("/hooks/..%2Fb"). It returns an error, and
 // changes nothing, when the pattern is invalid or conflicts with one
 // already added.
 func (p *Protection) AddInsecureBypassPattern(pattern string) error {
@@ -307,8 +309,27 @@ func (c *config) bypassed(r *http.Request) bool {
 	if c.bypass == nil {
 		return false
 	}
+	// ServeMux matches the escaped path, so "/hooks/..%2Ftransfer" is under
+	// "/hooks/"; a backend that decodes %2F before resolving dot segments
+	// serves /transfer. Exempt only paths that are clean once decoded too.
+	if cleanPath(r.URL.Path) != r.URL.Path {
+		return false
+	}
 	h, _ := c.bypass.Handler(r)
 	return h == bypassSentinel
+}
+
+// cleanPath is ServeMux's canonical form of p: rooted, without dot
+// segments or repeated slashes, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // trusted reports whether the origin o is trusted.
