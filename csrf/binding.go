@@ -86,6 +86,8 @@ func (c *config) devCookies(r *http.Request) bool {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
+	} else if host == "[::1]" {
+		host = "::1" // http://[::1]/ has no port to split off
 	}
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }

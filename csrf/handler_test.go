@@ -358,6 +358,9 @@ func TestCookies(t *testing.T) {
 		{"development option ignores other hosts", true, "http://app.example/", []string{"__Host-forgeproof-csrf="}, nil},
 		{"development option ignores https", true, "https://localhost/", []string{"__Host-forgeproof-csrf="}, nil},
 		{"development on [::1]", true, "http://[::1]:8080/", []string{"forgeproof-csrf="}, []string{"__Host-", "Secure"}},
+		{"development on [::1] without a port", true, "http://[::1]/", []string{"forgeproof-csrf="}, []string{"__Host-", "Secure"}},
+		{"development on localhost without a port", true, "http://localhost/", []string{"forgeproof-csrf="}, []string{"__Host-", "Secure"}},
+		{"development option ignores other IPv6 hosts", true, "http://[::2]/", []string{"__Host-forgeproof-csrf="}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
