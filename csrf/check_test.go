@@ -243,6 +243,10 @@ func TestCanonicalOriginsAndProxies(t *testing.T) {
 			req: behind("10.1.1.1:1", "Origin", app, "X-Forwarded-Proto", "gopher"), want: csrf.ReasonForwardedInvalid},
 		{name: "IPv4-mapped IPv6 peer matches IPv4 prefix", setup: proxy,
 			req: behind("[::ffff:10.1.1.1]:1", "Origin", app, "X-Forwarded-Proto", "https", "X-Forwarded-Host", "app.example")},
+		{name: "IPv4-mapped IPv6 prefix matches an IPv4 peer", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddTrustedProxy("::ffff:10.0.0.0/104")) },
+			req: behind("10.1.1.1:1", "Origin", app, "X-Forwarded-Proto", "https", "X-Forwarded-Host", "app.example")},
+		{name: "IPv4-mapped IPv6 prefix does not match a peer outside it", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddTrustedProxy("::ffff:10.0.0.0/104")) },
+			req: behind("11.1.1.1:1", "Origin", app, "X-Forwarded-Proto", "https", "X-Forwarded-Host", "app.example"), want: csrf.ReasonOriginMismatch},
 		{name: "canonical origin wins over forwarded headers", setup: func(t *testing.T, p *csrf.Protection) { proxy(t, p); canonical(app)(t, p) },
 			req: behind("10.1.1.1:1", "Origin", "https://evil.example", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.example"), want: csrf.ReasonOriginMismatch},
 	})

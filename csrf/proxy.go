@@ -18,6 +18,10 @@ func parseProxy(s string) (netip.Prefix, error) {
 		if p.Addr().Zone() != "" {
 			return netip.Prefix{}, fmt.Errorf("invalid trusted proxy %q: zones are not allowed", s)
 		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			// Peers are compared unmapped: ::ffff:10.0.0.0/104 is 10.0.0.0/8.
+			return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked(), nil
+		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
