@@ -51,6 +51,12 @@ start_pages: [/, /settings]
 		{"token on json", `endpoints: [{method: POST, path: /x, json: {a: b}, token_field: t}]`, "forms only", nil},
 		{"bad pointer", `verify: {path: /b, pointer: balance}`, "invalid JSON pointer", nil},
 		{"verify without path", `verify: {pointer: /balance}`, "verify: path is required", nil},
+		{"login without path or page", `login: {form: {password: x}}`, "login: path or page is required", nil},
+		{"login by its page", `login: {page: /, form: {password: x}}`, "", func(t *testing.T, f *scan.File) {
+			if f.Login.Page != "/" || f.Login.Path != "" {
+				t.Errorf("got %+v, want page / and no path", f.Login)
+			}
+		}},
 		{"empty", ``, "file is empty", nil},
 		{"not yaml", `endpoints: [`, "scan.yaml", nil},
 		{"non-string keys", `endpoints: [{method: POST, path: /x, json: {1: 2}}]`, "must be a string", nil},

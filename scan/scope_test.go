@@ -2,9 +2,11 @@ package scan_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -65,5 +67,48 @@ func TestScope(t *testing.T) {
 	}
 	if len(rep.Endpoints) != 1 {
 		t.Errorf("endpoints: got %+v, want /go once (configured and discovered)", rep.Endpoints)
+	}
+}
+
+// TestScopeLogin: finding the login form sends nothing elsewhere either:
+// a redirect to another origin is not followed, and a login form that
+// posts to another origin is not used (the login fails instead).
+func TestScopeLogin(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/login", http.StatusFound)
+	})
+	mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<form id="sso" method="post" action="%s/login"><input type="hidden" name="csrf" value="t"><input type="password" name="password"></form>`, other.URL)
+	})
+	srv := httptest.NewTLSServer(mux)
+	defer srv.Close()
+	tests := []struct {
+		name  string
+		login *scan.Login
+		want  string
+	}{
+		{"form given, posts elsewhere", &scan.Login{Page: "/signin", Form: map[string]string{"password": "x"}}, "has no login form"},
+		{"form looked for: a redirect elsewhere, a form posting elsewhere", &scan.Login{Path: "/login", Form: map[string]string{"password": "x"}}, "login fields (no login form found): POST " + srv.URL + "/login answered 404"},
+		{"action looked for", &scan.Login{Path: "/signin", Form: map[string]string{"password": "x"}}, "answered 405"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := scan.Run(context.Background(), scan.Config{
+				Target: srv.URL, TLS: srv.Client().Transport.(*http.Transport).TLSClientConfig, Rate: 1000,
+				Login: tt.login, StartPages: []string{"/signin"},
+				Endpoints: []scan.Endpoint{{Method: "POST", Path: "/x"}},
+			})
+			var se *scan.Error
+			if !errors.As(err, &se) || se.Reason != scan.ReasonLogin || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want reason %q and %q", err, scan.ReasonLogin, tt.want)
+			}
+			if n := elsewhere.Load(); n != 0 {
+				t.Errorf("got %d requests to another host, want none", n)
+			}
+		})
 	}
 }

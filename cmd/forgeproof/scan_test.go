@@ -131,6 +131,10 @@ func TestScanExitCodes(t *testing.T) {
 		{"vulnerable with --fail-on critical", append([]string{"--target", vulnerable, "--fail-on", "critical"}, pem...), 0, "HIGH", ""},
 		{"protected: clean", append([]string{"--target", protected}, append(pem, verify...)...), 0, "No findings.", ""},
 		{"protected through PKCS#12", []string{"--target", protected, "--p12", f("client.p12"), "--ca", f("ca.pem"), "--quiet"}, 0, "No findings.", ""},
+		{"vulnerable through PKCS#12, text", []string{"--target", vulnerable, "--p12", f("client.p12"), "--ca", f("ca.pem")}, 1, "client.p12:REDACTED", ""},
+		{"vulnerable through PKCS#12, json", []string{"--target", vulnerable, "--p12", f("client.p12"), "--ca", f("ca.pem"), "--format", "json"}, 1, "client.p12:REDACTED", ""},
+		{"vulnerable through PKCS#12, sarif", []string{"--target", vulnerable, "--p12", f("client.p12"), "--ca", f("ca.pem"), "--format", "sarif"}, 1, "client.p12:REDACTED", ""},
+		{"vulnerable, dry run", []string{"--target", vulnerable, "--p12", f("client.p12"), "--ca", f("ca.pem"), "--dry-run", "--cookie", "__Host-sid=s3cret"}, 0, "client.p12:REDACTED", ""},
 		{"strict listener, no client certificate", []string{"--target", strict, "--ca", f("ca.pem"), "--quiet"}, 3, "", "reason: tls-handshake"},
 		{"strict listener, certificate accepted", append([]string{"--target", strict}, pem...), 0, "No findings.", ""},
 		{"server not trusted", []string{"--target", protected, "--cert", f("client.pem"), "--key", f("client-key.pem"), "--ca", f("other-ca.pem")}, 3, "", "reason: tls-handshake"},
@@ -162,7 +166,8 @@ func TestScanExitCodes(t *testing.T) {
 			if !strings.Contains(stderr.String(), tt.stderr) {
 				t.Errorf("stderr: want %q in\n%s", tt.stderr, stderr.String())
 			}
-			if strings.Contains(stdout.String()+stderr.String(), "s3cret") || strings.Contains(stdout.String(), "victim-session-value") {
+			all := stdout.String() + stderr.String()
+			if strings.Contains(all, "s3cret") || strings.Contains(all, "victim-session-value") || strings.Contains(all, "p12-secret") {
 				t.Errorf("a secret leaked:\n%s\n%s", stdout.String(), stderr.String())
 			}
 			if got == 3 && stdout.Len() > 0 {
