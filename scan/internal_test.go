@@ -207,12 +207,32 @@ func FuzzParseForms(f *testing.F) {
 	f.Add([]byte(formsPage))
 	f.Add([]byte(`<form method=post action=//evil.example/><input name=a value=b><form>`))
 	f.Add([]byte(`<select name=s><option selected>`))
+	f.Add([]byte(`<form id=l method=post action=/login><input type=hidden name=csrf_token value=t><input type=password name=pw></form>`))
+	f.Add([]byte(`{"reason":"token-missing"}`))
+	f.Add([]byte("403 refused (reason: token-missing)\n"))
 	base, _ := url.Parse("https://bank.example/")
+	login, _ := url.Parse("https://bank.example/login")
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, fm := range parseForms(body, base) {
-			if fm.Action == nil || fm.Fields == nil {
+		forms := parseForms(body, base)
+		for _, fm := range forms {
+			if fm.Action == nil || fm.Fields == nil || fm.Filled == nil {
 				t.Fatalf("form without action or fields: %+v", fm)
 			}
+			for _, p := range fm.PasswordFields {
+				if _, ok := fm.Fields[p]; !ok && p != "" {
+					// A duplicate name keeps the first field's value;
+					// the name is still a field.
+					t.Fatalf("password field %q not among the fields %v", p, fm.Fields)
+				}
+			}
+		}
+		for _, action := range []*url.URL{login, nil} {
+			if fm, ok := loginForm(forms, action, base); ok && (fm.Method != "POST" || !sameOrigin(fm.Action, base)) {
+				t.Fatalf("login form %s %s: want a POST on the target", fm.Method, fm.Action)
+			}
+		}
+		if r := serviceReason(&response{Body: body}); r != "" && !reasonText.MatchString(r) {
+			t.Fatalf("serviceReason: got %q, want only a reason code", r)
 		}
 	})
 }
