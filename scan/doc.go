@@ -2,7 +2,10 @@
 // exposure, presenting a TLS client certificate as a browser would.
 //
 // Run connects to the target (proving the mTLS handshake), optionally
-// logs in, collects the state-changing endpoints (configured, read from a
+// logs in (as a browser does: it fetches the page that holds the login
+// form, keeps the cookies that page sets and submits the form with its
+// hidden fields, an anti-CSRF token among them, and the user's
+// credentials over them), collects the state-changing endpoints (configured, read from a
 // File, or discovered from the forms of start pages) and, for each one,
 // sends first the legitimate request (the baseline) and then forged
 // variants of it. Every variant uses only header combinations that a real
