@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/forgeproof/forgeproof/csrf"
-	"github.com/forgeproof/forgeproof/mtls"
 )
 
 // HeaderCSRFToken carries, on requests to routes whose CSRF mode uses
@@ -73,8 +72,8 @@ func tokenBinding(sessionCookie string) func(*http.Request) ([]byte, error) {
 				return []byte("session:" + ck.Value), nil
 			}
 		}
-		if id, ok := mtls.IdentityFromContext(r.Context()); ok && id.SPKISHA256 != ([32]byte{}) {
-			return append([]byte("spki-sha256:"), id.SPKISHA256[:]...), nil
+		if x := exchangeFrom(r.Context()); x != nil && x.hasIdentity && x.identity.SPKISHA256 != ([32]byte{}) {
+			return append([]byte("spki-sha256:"), x.identity.SPKISHA256[:]...), nil
 		}
 		return nil, nil
 	}

@@ -140,6 +140,7 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 		IdleTimeout:       l.IdleTimeout,
 		MaxHeaderBytes:    l.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(g.errLog.Handler(), slog.LevelWarn),
+		ConnContext:       withConnCache,
 		TLSConfig: &tls.Config{
 			GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 				// The mtls.Server's own per-handshake config carries the

@@ -38,6 +38,12 @@ type exchange struct {
 
 type exchangeKey struct{}
 
+// requestState is what serveHTTP allocates per request, in one piece.
+type requestState struct {
+	rec recorder
+	x   exchange
+}
+
 func exchangeFrom(ctx context.Context) *exchange {
 	x, _ := ctx.Value(exchangeKey{}).(*exchange)
 	return x
@@ -50,8 +56,8 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	g.metrics.inFlight.Inc()
 	defer g.metrics.inFlight.Dec()
 	c := g.state.Load()
-	rec := &recorder{ResponseWriter: w}
-	x := &exchange{decision: decisionAllow}
+	st := &requestState{rec: recorder{ResponseWriter: w}, x: exchange{decision: decisionAllow}}
+	rec, x := &st.rec, &st.x
 	defer func() { g.finish(r, rec, x, start) }()
 
 	if r.Method == http.MethodConnect {
@@ -97,10 +103,9 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	if max := c.limits.MaxBodyBytes; max > 0 && r.Body != nil {
 		r.Body = http.MaxBytesReader(rec, r.Body, max)
 	}
+	// The identity travels in the exchange (tokenBinding reads it there),
+	// not in an mtls context value: one context value per request, not two.
 	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
-	if ok {
-		ctx = mtls.ContextWithIdentity(ctx, id)
-	}
 	rt.handler.ServeHTTP(rec, r.WithContext(ctx))
 }
 
@@ -153,12 +158,8 @@ func (c *compiled) identify(r *http.Request) (id mtls.Identity, ok bool, status 
 		}
 		return id, ok, 0, ""
 	}
-	if r.TLS != nil {
-		if id, ok := mtls.IdentityFromTLS(r.TLS); ok {
-			return id, true, 0, ""
-		}
-	}
-	return mtls.Identity{}, false, 0, ""
+	id, ok = connectionIdentity(r)
+	return id, ok, 0, ""
 }
 
 // recorder remembers the status and size of a response for the access

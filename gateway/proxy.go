@@ -151,7 +151,15 @@ func stripOwnHeaders(h http.Header) {
 // that a certificate subject can travel in a header.
 func printable(s string) string {
 	const hex = "0123456789ABCDEF"
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		clean = s[i] >= 0x20 && s[i] <= 0x7e && s[i] != '%'
+	}
+	if clean {
+		return s // the usual case, a SPIFFE ID or a plain subject
+	}
 	var b strings.Builder
+	b.Grow(len(s) + 8)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c > 0x7e || c == '%' {
