@@ -95,6 +95,11 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	rest := strings.TrimSpace(s)
 	rest = strings.TrimSpace(rest[len(fields[0]):])
 	body := strings.TrimSpace(rest[len(fields[1]):])
+	if body != "" {
+		// Errors quote the method and path only: the body may hold a
+		// secret (a password field).
+		s = fields[0] + " " + fields[1] + " …"
+	}
 	switch {
 	case body == "":
 	case body[0] == '{' || body[0] == '[':
@@ -102,7 +107,8 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	default:
 		v, err := url.ParseQuery(body)
 		if err != nil {
-			return Endpoint{}, fmt.Errorf("invalid endpoint %q: form body: %v", s, err)
+			// Not err: it quotes the bad part of the body.
+			return Endpoint{}, fmt.Errorf("invalid endpoint %q: form body: invalid urlencoding", s)
 		}
 		e.Form = map[string]string{}
 		for k, vs := range v {

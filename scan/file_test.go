@@ -97,6 +97,8 @@ func TestParseEndpoint(t *testing.T) {
 		{"bad method", "TRACE /x", "", `invalid method "TRACE"`},
 		{"bad json", "POST /x {oops", "", "not valid JSON"},
 		{"bad form", "POST /x a=%zz", "", "form body"},
+		{"bad form quotes no body", "POST /x password=hunter2%zz", "", `invalid endpoint "POST /x …": form body: invalid urlencoding`},
+		{"bad method quotes no body", "FETCH /x password=hunter2", "", `invalid endpoint "FETCH /x …": invalid method "FETCH"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -259,3 +259,44 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestRedaction: the curl commands (findings and dry runs) never show a
+// secret-looking value, in any body encoding, and show the rest as sent.
+func TestRedaction(t *testing.T) {
+	target, _ := url.Parse("https://bank.example/")
+	u, _ := url.Parse("https://bank.example/x")
+	j := &jar{}
+	j.set([]*http.Cookie{{Name: "sid", Value: "hunter2-cookie"}})
+	form := &Endpoint{Method: "POST", Path: "/x", Form: map[string]string{"password": "hunter2", "to": "bob"}, TokenField: "t"}
+	jsonEP := &Endpoint{Method: "POST", Path: "/x", JSON: []byte(`{"to":"bob","auth":{"api_key":"hunter2"},"list":[{"secret":"hunter2"}]}`)}
+	login := &Endpoint{Method: "POST", Path: "/x", Form: map[string]string{"user": "alice", "next": "/"}, secret: true}
+	tests := []struct {
+		name string
+		e    *Endpoint
+		v    variant
+		tok  string
+		keep string // a value that must still be shown
+	}{
+		{"form", form, baselineVariant(form), "hunter2-token", "to=bob"},
+		{"multipart", form, variant{ctx: ctxCrossSite, body: bodyMultipart, token: tokenForeign}, "hunter2-token", "bob"},
+		{"query", form, variant{ctx: ctxCrossSiteGET, body: bodyQuery, method: "GET", token: tokenFresh}, "hunter2-token", "to=bob"},
+		{"json", jsonEP, baselineVariant(jsonEP), "", `"to":"bob"`},
+		{"text/plain json", jsonEP, variant{ctx: ctxCrossSite, body: bodyTextPlain}, "", `"to":"bob"`},
+		{"login form", login, baselineVariant(login), "", "user=REDACTED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := build(tt.e, u, tt.v, tt.tok, j, target)
+			c := curlCommand(r, nil)
+			if strings.Contains(c, "hunter2") || strings.Contains(c, "alice") {
+				t.Errorf("got %s, want no secret", c)
+			}
+			if !strings.Contains(c, tt.keep) {
+				t.Errorf("got %s, want %q in it", c, tt.keep)
+			}
+			if sent := string(r.Body) + r.URL.String(); tt.e != login && !strings.Contains(sent, "hunter2") {
+				t.Errorf("sent %q: want the real values sent", sent)
+			}
+		})
+	}
+}

@@ -151,8 +151,10 @@ func certOnlyVariant(e *Endpoint) variant {
 	return v
 }
 
-// secretField matches form fields whose values are redacted in output.
-var secretField = regexp.MustCompile(`(?i)pass|secret|pin$|otp|csrf|xsrf|token|key`)
+// secretField matches form fields (and JSON members) whose values are
+// redacted in output. It errs towards redacting: a redacted value costs a
+// reproduction some typing, a shown one may cost an account.
+var secretField = regexp.MustCompile(`(?i)pass|secret|pin$|otp|csrf|xsrf|token|key|session|sessid|^sid$|auth|nonce|signature|credential`)
 
 // build makes the request of variant v against endpoint e at u, with the
 // given token value and the victim's jar.
@@ -204,6 +206,7 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 		}
 		if len(e.JSON) > 0 {
 			r.Body = append([]byte(nil), e.JSON...)
+			r.shownBody = redactJSON(e.JSON)
 			r.Header.Set("Content-Type", "application/json")
 			return r
 		}
@@ -220,6 +223,9 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 		r.Header.Set("Content-Type", ct)
 	case bodyTextPlain:
 		r.Body = textPlainJSON(e.JSON)
+		if shown := redactJSON(e.JSON); shown != nil {
+			r.shownBody = textPlainJSON(shown)
+		}
 		r.Header.Set("Content-Type", "text/plain")
 	case bodyQuery:
 		if len(fields) > 0 {
@@ -317,4 +323,39 @@ func flatJSON(doc json.RawMessage) map[string]string {
 		}
 	}
 	return out
+}
+
+// redactJSON returns doc with the values of secret-looking members
+// replaced by REDACTED, or nil when it has none (the body is then shown
+// as sent, byte for byte).
+func redactJSON(doc json.RawMessage) []byte {
+	var v any
+	if json.Unmarshal(doc, &v) != nil {
+		return nil
+	}
+	found := false
+	var walk func(any) any
+	walk = func(x any) any {
+		switch t := x.(type) {
+		case map[string]any:
+			for k, val := range t {
+				if secretField.MatchString(k) && val != nil && val != "" {
+					t[k], found = redacted, true
+				} else {
+					t[k] = walk(val)
+				}
+			}
+		case []any:
+			for i := range t {
+				t[i] = walk(t[i])
+			}
+		}
+		return x
+	}
+	v = walk(v)
+	if !found {
+		return nil
+	}
+	b, _ := json.Marshal(v) // decoded JSON re-encodes
+	return b
 }
