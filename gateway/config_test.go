@@ -23,6 +23,11 @@ var configCases = []struct {
 listeners: [{address: ":8443", tls: {cert-file: s.pem, key-file: k.pem, client-ca-files: [ca.pem]}}]
 routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true}}]
 `, ""},
+	{"check-host and cors-preflights", `
+listeners: [{address: ":8443", tls: {cert-file: s.pem, key-file: k.pem, client-ca-files: [ca.pem], check-host: true}}]
+routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true, cors-preflights: true}}]
+`, ""},
+	{"check-host not a boolean", "listeners: [{tls: {check-host: sometimes}}]\n", `listeners[0].tls.check-host: must be true or false, not "sometimes"`},
 	{"unknown top-level key", "listners: []\n", "c.yaml:1: listners: unknown key"},
 	{"unknown nested key", "routes:\n  - upstream: http://x\n    alow: {}\n", "c.yaml:3: routes[0].alow: unknown key"},
 	{"duplicate key", "log: {level: info}\nlog: {level: debug}\n", "c.yaml:2: log: duplicate key"},
