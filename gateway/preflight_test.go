@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -170,6 +171,58 @@ func TestCORSPreflights(t *testing.T) {
 			}
 			if got := seen.Get("Access-Control-Request-Method"); got != "POST" {
 				t.Errorf("upstream got Access-Control-Request-Method %q, want %q", got, "POST")
+			}
+		})
+	}
+}
+
+// TestAccessLogCORSPreflight: a preflight let through without identity is
+// marked in the access log and names no identity, even on a connection
+// with a certificate; the ordinary request on the same connection has
+// its identity and no mark.
+func TestAccessLogCORSPreflight(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.Routes[0].Allow.CORSPreflights = true // api
+	buf := &lockedBuffer{}
+	g, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startHandler(t, w, g)
+	c := srv.client(w.web)
+	do(t, c, "OPTIONS", srv.base+"/api/x", http.Header{"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"POST"}}, "")
+	do(t, c, "GET", srv.base+"/api/x", nil, "")
+	srv.close()
+
+	var requests []map[string]any
+	for _, l := range buf.lines(t) {
+		if l["msg"] == "request" {
+			requests = append(requests, l)
+		}
+	}
+	if len(requests) != 2 {
+		t.Fatalf("got %d request lines, want 2: %v", len(requests), requests)
+	}
+	tests := []struct {
+		name          string
+		line          map[string]any
+		wantPreflight any
+		wantIdentity  any
+	}{
+		{"preflight", requests[0], true, nil},
+		{"GET", requests[1], nil, "spiffe://test.example/web"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.line["cors_preflight"]; got != tt.wantPreflight {
+				t.Errorf("got cors_preflight %v, want %v", got, tt.wantPreflight)
+			}
+			if got := tt.line["identity"]; got != tt.wantIdentity {
+				t.Errorf("got identity %v, want %v", got, tt.wantIdentity)
+			}
+			if tt.line["decision"] != "allow" || tt.line["status"] != float64(200) {
+				t.Errorf("got %v, want decision allow, status 200", tt.line)
 			}
 		})
 	}
