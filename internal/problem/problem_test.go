@@ -69,3 +69,17 @@ func TestAcceptsJSONIgnoresGarbage(t *testing.T) {
 		t.Errorf("AcceptsJSON(+json in second header): got false, want true")
 	}
 }
+
+// FuzzAcceptsJSON: the Accept header is client input; parsing it never
+// panics, and only a header that names a JSON type gets JSON.
+func FuzzAcceptsJSON(f *testing.F) {
+	for _, s := range []string{"application/json", "application/problem+json", "text/html,application/xhtml+xml,*/*;q=0.8",
+		"application/json;q=0, text/plain", "application/json;q=0.000", "application/json;q=0.001", `application/json; x="a,b"`, "*/*", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, accept string) {
+		if problem.AcceptsJSON([]string{accept}) && !strings.Contains(strings.ToLower(accept), "json") {
+			t.Errorf("got JSON for Accept %q, want text", accept)
+		}
+	})
+}
