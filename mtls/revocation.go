@@ -140,6 +140,9 @@ func (c *crl) stale(now time.Time, grace time.Duration) bool {
 
 // checkRevocation checks every certificate of a verified chain whose
 // issuer has a CRL; the leaf must have one when any CRL is configured.
+// The chain ends at a client CA, which may itself be an intermediate
+// issued by another client CA (bundles often list both): its issuer's
+// CRL is checked too.
 func (st *state) checkRevocation(chain []*x509.Certificate, now time.Time) *HandshakeError {
 	if len(st.crls) == 0 {
 		return nil
@@ -153,14 +156,48 @@ func (st *state) checkRevocation(chain []*x509.Certificate, now time.Time) *Hand
 			}
 			continue
 		}
-		if !st.allowStale && c.stale(now, st.crlGrace) {
-			return &HandshakeError{Reason: ReasonCRLStale, Err: fmt.Errorf("CRL %s of %q passed its next update %s", c.source, issuer.Subject.String(), c.nextUpdate.Format(time.RFC3339))}
-		}
-		if c.revoked[string(cert.SerialNumber.Bytes())] {
-			return &HandshakeError{Reason: ReasonRevoked, Err: fmt.Errorf("certificate serial %s is revoked by CRL %s (number %s)", cert.SerialNumber.Text(16), c.source, c.number)}
+		if herr := st.checkOne(c, cert, now); herr != nil {
+			return herr
 		}
 	}
+	anchor := chain[len(chain)-1]
+	if c := st.anchorCRLs[string(anchor.Raw)]; c != nil {
+		return st.checkOne(c, anchor, now)
+	}
 	return nil
+}
+
+// checkOne checks cert against c, the CRL of its issuer.
+func (st *state) checkOne(c *crl, cert *x509.Certificate, now time.Time) *HandshakeError {
+	if !st.allowStale && c.stale(now, st.crlGrace) {
+		return &HandshakeError{Reason: ReasonCRLStale, Err: fmt.Errorf("CRL %s of %q passed its next update %s", c.source, c.list.Issuer.String(), c.nextUpdate.Format(time.RFC3339))}
+	}
+	if c.revoked[string(cert.SerialNumber.Bytes())] {
+		return &HandshakeError{Reason: ReasonRevoked, Err: fmt.Errorf("certificate serial %s is revoked by CRL %s (number %s)", cert.SerialNumber.Text(16), c.source, c.number)}
+	}
+	return nil
+}
+
+// anchorCRLs maps each client CA certificate (by its DER) issued by
+// another client CA to that issuer's CRL, when there is one. Chains end at the first client
+// CA they reach, so without this a CRL revoking an intermediate listed in
+// the bundle would never be consulted.
+func anchorCRLs(cas []*x509.Certificate, crls map[string]*crl) map[string]*crl {
+	out := map[string]*crl{}
+	for _, ca := range cas {
+		if string(ca.RawIssuer) == string(ca.RawSubject) {
+			continue // self-issued: a root
+		}
+		for _, issuer := range cas {
+			if string(issuer.RawSubject) != string(ca.RawIssuer) || ca.CheckSignatureFrom(issuer) != nil {
+				continue
+			}
+			if c := crls[crlKey(issuer)]; c != nil {
+				out[string(ca.Raw)] = c
+			}
+		}
+	}
+	return out
 }
 
 var errNoCRLs = errors.New("no CRL in file")

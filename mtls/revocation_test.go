@@ -199,3 +199,91 @@ func TestCRLAcrossCARenewal(t *testing.T) {
 		})
 	}
 }
+
+// rootAndIntermediate returns a root CA that may sign one level of
+// intermediates and an intermediate CA it issued (pki's own CAs sign
+// leaves only).
+func rootAndIntermediate(t testing.TB) (root, inter *pki.CA) {
+	t.Helper()
+	mk := func(cn string, parent *pki.CA, pathLen int) *pki.CA {
+		key, err := pki.GenerateKey(pki.ECDSAP256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: cn},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+			BasicConstraintsValid: true, IsCA: true, MaxPathLen: pathLen, MaxPathLenZero: pathLen == 0,
+		}
+		parentCert, parentKey := tmpl, any(key)
+		if parent != nil {
+			parentCert, parentKey = parent.Cert, parent.Key
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, key.Public(), parentKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &pki.CA{Cert: c, Key: key}
+	}
+	root = mk("revocation test root", nil, 1)
+	return root, mk("revocation test intermediate", root, 0)
+}
+
+// TestRevokedIntermediateInBundle: a bundle often lists the intermediate
+// next to its root. crypto/tls then ends the chain at the intermediate, as
+// a trust anchor, but the root's CRL that revokes it is loaded and must
+// still refuse everything the intermediate issued.
+func TestRevokedIntermediateInBundle(t *testing.T) {
+	root, inter := rootAndIntermediate(t)
+	srv := pkitest.Server(t, root).TLSCertificate()
+	cli := pkitest.Client(t, inter, pki.ClientOptions{CommonName: "alice"})
+	interCRL, err := inter.Revoke(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootRevokes, err := root.Revoke(nil, inter.Cert.SerialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootEmpty, err := root.Revoke(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		cas        []*x509.Certificate
+		crls       [][]byte
+		wantReason string
+	}{
+		{name: "intermediate not revoked: accepted", cas: []*x509.Certificate{root.Cert, inter.Cert}, crls: [][]byte{rootEmpty, interCRL}},
+		{name: "intermediate revoked by the root: refused", cas: []*x509.Certificate{root.Cert, inter.Cert}, crls: [][]byte{rootRevokes, interCRL}, wantReason: mtls.ReasonRevoked},
+		{name: "intermediate revoked, root listed last: refused", cas: []*x509.Certificate{inter.Cert, root.Cert}, crls: [][]byte{interCRL, rootRevokes}, wantReason: mtls.ReasonRevoked},
+		// Negative control: without the root in the bundle nothing says
+		// the intermediate is revoked.
+		{name: "intermediate alone in the bundle: accepted", cas: []*x509.Certificate{inter.Cert}, crls: [][]byte{interCRL}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got failures
+			s := newServer(t, mtls.ServerConfig{Certificate: &srv, ClientCAs: tt.cas, CRLs: tt.crls, OnHandshakeFailure: got.add})
+			addr := serve(t, s.TLSConfig())
+			_, err := dial(t, addr, root, cli, nil)
+			f, _ := got.last()
+			if tt.wantReason == "" {
+				if err != nil {
+					t.Fatalf("got %v (reason %q: %v), want accepted", err, f.Reason, f.Err)
+				}
+				return
+			}
+			if err == nil || f.Reason != tt.wantReason {
+				t.Fatalf("got %v, reason %q, want %s", err, f.Reason, tt.wantReason)
+			}
+		})
+	}
+}

@@ -17,6 +17,7 @@ type state struct {
 	roots      *x509.CertPool
 	cas        []*x509.Certificate
 	crls       map[string]*crl
+	anchorCRLs map[string]*crl // see anchorCRLs
 	crlGrace   time.Duration
 	allowStale bool
 	tlsConfig  *tls.Config // the template GetConfigForClient clones
@@ -123,6 +124,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 		}
 	}
 	st.crls = crls
+	st.anchorCRLs = anchorCRLs(st.cas, crls)
 
 	minVersion := cfg.MinVersion
 	switch minVersion {
