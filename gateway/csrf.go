@@ -61,19 +61,35 @@ func (p *problems) csrfGuard(key string, c RouteCSRF, rt *route, cc *compiled) *
 }
 
 // tokenBinding returns what a request's tokens are bound to: the
-// application's session cookie when the request has one, else the client
-// certificate's public key, else nothing (the csrf package then binds to
-// its pre-session cookie). The prefixes keep a session value from ever
-// equalling a key digest.
+// application's session cookie and the client certificate's public key
+// together when the request has both, else whichever it has, else nothing
+// (the csrf package then binds to its pre-session cookie).
+//
+// Both together, because a session cookie alone can be planted: a sibling
+// subdomain can toss its own session cookie into the victim's browser and
+// mint a token for that session with its own client; bound to the victim's
+// key as well, that token is worthless. The prefixes keep the three kinds
+// apart, and the digest's fixed length keeps "key, then session" unambiguous.
 func tokenBinding(sessionCookie string) func(*http.Request) ([]byte, error) {
 	return func(r *http.Request) ([]byte, error) {
+		var spki []byte
+		if x := exchangeFrom(r.Context()); x != nil && x.hasIdentity && x.identity.SPKISHA256 != ([32]byte{}) {
+			spki = x.identity.SPKISHA256[:]
+		}
+		var session string
 		if sessionCookie != "" {
 			if ck, err := r.Cookie(sessionCookie); err == nil && ck.Value != "" {
-				return []byte("session:" + ck.Value), nil
+				session = ck.Value
 			}
 		}
-		if x := exchangeFrom(r.Context()); x != nil && x.hasIdentity && x.identity.SPKISHA256 != ([32]byte{}) {
-			return append([]byte("spki-sha256:"), x.identity.SPKISHA256[:]...), nil
+		switch {
+		case spki != nil && session != "":
+			b := append([]byte("spki-sha256+session:"), spki...)
+			return append(b, session...), nil
+		case session != "":
+			return []byte("session:" + session), nil
+		case spki != nil:
+			return append([]byte("spki-sha256:"), spki...), nil
 		}
 		return nil, nil
 	}

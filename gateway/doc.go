@@ -73,9 +73,9 @@
 // fresh masked token for this request in the Forgeproof-Csrf-Token header;
 // the upstream embeds it in its forms as the csrf_token field (or hands it
 // to scripts for the X-CSRF-Token header). Tokens are bound to the
-// application's session cookie (Tokens.SessionCookie) when the request
-// carries it, else to the client certificate's public key, else to a
-// pre-session cookie the csrf package sets.
+// application's session cookie (Tokens.SessionCookie) and the client
+// certificate's public key together when the request carries both, else to
+// whichever it carries, else to a pre-session cookie the csrf package sets.
 //
 // # Observability
 //

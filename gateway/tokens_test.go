@@ -63,6 +63,7 @@ func TestTokensForUpstreamForms(t *testing.T) {
 
 	certTok, _ := tokenFor(t, gw, web, "")
 	sessTok, _ := tokenFor(t, gw, web, "sid=alice-session")
+	tossedTok, _ := tokenFor(t, gw, other, "sid=tossed-session")
 
 	form := func(tok string) string { return url.Values{"csrf_token": {tok}, "amount": {"10"}}.Encode() }
 	formHeader := func(cookie string) http.Header {
@@ -87,6 +88,11 @@ func TestTokensForUpstreamForms(t *testing.T) {
 		{"token bound to the session", web, formHeader("sid=alice-session"), form(sessTok), 200, ""},
 		{"session token with another session", web, formHeader("sid=mallory-session"), form(sessTok), 403, "token-invalid"},
 		{"certificate token once a session exists", web, formHeader("sid=alice-session"), form(certTok), 403, "token-invalid"},
+		// Cookie tossing: a sibling plants its own session cookie and mints a
+		// token for it with its own client; the victim's certificate must
+		// not make that token good.
+		{"planted session's token with the victim's certificate", web, formHeader("sid=tossed-session"), form(tossedTok), 403, "token-invalid"},
+		{"planted session's token with the client that minted it", other, formHeader("sid=tossed-session"), form(tossedTok), 200, ""},
 		{"garbage token", web, formHeader(""), form("not-a-token"), 403, "token-invalid"},
 	}
 	for _, tt := range tests {
