@@ -86,7 +86,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Var(&f.cookies, "cookie", "session cookie `NAME=VALUE` to send as the victim's (repeatable)")
 	fs.StringVar(&f.login, "login", "", "login form action `path`: log in first, submitting that form as a browser does")
 	fs.StringVar(&f.loginPage, "login-page", "", "`path` of the page that holds the login form (default: found on the target, where it redirects, the --login path and the start pages)")
-	fs.StringVar(&f.loginData, "login-data", "", "login form `fields`, urlencoded (user=alice&password=…); default $FORGEPROOF_LOGIN_DATA")
+	fs.StringVar(&f.loginData, "login-data", "", "login form `fields`, urlencoded (username=alice&password=…); default $FORGEPROOF_LOGIN_DATA")
 	fs.Var(&f.endpoints, "endpoint", "state-changing endpoint `\"METHOD PATH [BODY]\"`; BODY urlencoded or JSON (repeatable)")
 	fs.StringVar(&f.tokenField, "token-field", "", "anti-CSRF token form `field` of the --endpoint forms")
 	fs.StringVar(&f.tokPage, "token-page", "", "`path` of the page whose form holds a fresh token (default: the target)")
