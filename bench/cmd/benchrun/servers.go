@@ -174,7 +174,7 @@ func startForgeproof(bin string, f files, port int, upstream string) (*process, 
 }
 
 // profileDir, when set (-profile), is where fpgateway writes its CPU and
-// allocation profiles.
+// allocation profiles, and goproxy its CPU profile.
 var profileDir string
 
 func startFpgateway(bin string, f files, port int, upstream string) (*process, error) {
@@ -191,10 +191,14 @@ func startFpgateway(bin string, f files, port int, upstream string) (*process, e
 }
 
 func startGoproxy(bin string, f files, port int, upstream string) (*process, error) {
-	return startProcess(f.Dir, "goproxy", nil, filepath.Join(bin, "goproxy"),
+	argv := []string{filepath.Join(bin, "goproxy"),
 		"-listen", fmt.Sprintf("127.0.0.1:%d", port),
 		"-cert", f.Cert, "-key", f.Key, "-client-ca", f.CA,
-		"-upstream", "http://"+upstream)
+		"-upstream", "http://" + upstream}
+	if profileDir != "" {
+		argv = append(argv, "-cpuprofile", filepath.Join(profileDir, "goproxy.cpu.pprof"))
+	}
+	return startProcess(f.Dir, "goproxy", nil, argv...)
 }
 
 const nginxConfig = `# nginx, as benchmarked

@@ -22,7 +22,10 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/signal"
+	"runtime/pprof"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -33,12 +36,42 @@ func main() {
 	caFile := flag.String("client-ca", "", "CA bundle client certificates must chain to (PEM)")
 	upstream := flag.String("upstream", "", "upstream URL")
 	noClientAuth := flag.Bool("insecure-no-client-auth", false, "do not ask for client certificates (only to test that the harness notices)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file, until SIGTERM or SIGINT")
 	bufferPool := flag.Bool("buffer-pool", false, "reuse the proxy's copy buffers (httputil.ReverseProxy.BufferPool) instead of allocating 32 KiB per response")
 	flag.Parse()
+	if *cpuProfile != "" {
+		stop, err := profile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "goproxy: error: %v\n", err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
 	if err := run(*listen, *certFile, *keyFile, *caFile, *upstream, *noClientAuth, *bufferPool); err != nil {
 		fmt.Fprintf(os.Stderr, "goproxy: error: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// profile starts a CPU profile and, on SIGTERM or SIGINT, writes it and
+// exits; the returned function stops it early.
+func profile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, err
+	}
+	stop = func() { pprof.StopCPUProfile(); f.Close() }
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	go func() {
+		<-sig
+		stop()
+		os.Exit(0)
+	}()
+	return stop, nil
 }
 
 func run(listen, certFile, keyFile, caFile, upstream string, noClientAuth, bufferPool bool) error {
