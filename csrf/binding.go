@@ -1,6 +1,7 @@
 package csrf
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -46,20 +47,39 @@ var ErrNoKeys = errors.New("csrf: no key ring set: tokens are off")
 var errNoPreSession = errors.New("no pre-session cookie: the request did not pass through Protection.Handler and has no " + PreSessionCookie + " cookie")
 
 // requestState is what Handler stores in the request context for Token,
-// TemplateField and Rotate: the pre-session value the response carries
-// when it differs from the request's cookie.
+// TemplateField and Rotate: the pre-session value tokens are bound to when
+// the binding reports no session. It is the request's cookie, read once,
+// or the new value the response carries when the handler sets one.
 type requestState struct {
-	preSession []byte
+	preSession    [preSessionSize]byte
+	hasPreSession bool
 }
 
 type stateKey struct{}
+
+// stateContext carries a requestState: one allocation instead of the two
+// of context.WithValue with a *requestState.
+type stateContext struct {
+	context.Context
+	st requestState
+}
+
+func (c *stateContext) Value(key any) any {
+	if key == (stateKey{}) {
+		return &c.st
+	}
+	return c.Context.Value(key)
+}
 
 func stateFrom(r *http.Request) *requestState {
 	st, _ := r.Context().Value(stateKey{}).(*requestState)
 	return st
 }
 
-// bindingFor returns the value r's tokens are bound to and its kind.
+// bindingFor returns the value r's tokens are bound to and its kind. When
+// the binding reports no session, the pre-session value comes from st, or
+// else from r's cookie, which is then kept in st. The value returned may
+// point into st.
 func (c *config) bindingFor(r *http.Request, st *requestState) (byte, []byte, error) {
 	if c.binding != nil {
 		v, err := c.binding(r)
@@ -70,11 +90,11 @@ func (c *config) bindingFor(r *http.Request, st *requestState) (byte, []byte, er
 			return kindSession, v, nil
 		}
 	}
-	if st != nil && st.preSession != nil {
-		return kindPreSession, st.preSession, nil
+	if !st.hasPreSession {
+		st.hasPreSession = c.readPreSession(r, &st.preSession)
 	}
-	if v, ok := c.readPreSession(r); ok {
-		return kindPreSession, v, nil
+	if st.hasPreSession {
+		return kindPreSession, st.preSession[:], nil
 	}
 	return 0, nil, errNoPreSession
 }
@@ -99,32 +119,41 @@ func (c *config) preSessionName(r *http.Request) string {
 	return PreSessionCookie
 }
 
-func (c *config) readPreSession(r *http.Request) ([]byte, bool) {
-	ck, err := r.Cookie(c.preSessionName(r))
-	if err != nil {
-		return nil, false
+// preSessionEncodedLen is the length of a pre-session cookie's value in
+// unpadded base64.
+const preSessionEncodedLen = (preSessionSize*8 + 5) / 6
+
+// readPreSession decodes r's pre-session cookie into dst and reports
+// whether it holds a valid one; dst is left alone when not.
+func (c *config) readPreSession(r *http.Request, dst *[preSessionSize]byte) bool {
+	v, ok := cookie(r, c.preSessionName(r))
+	// Any other length never decodes to preSessionSize bytes: the cookie
+	// value has no line breaks for the decoder to skip.
+	if !ok || len(v) != preSessionEncodedLen {
+		return false
 	}
-	v, err := base64.RawURLEncoding.DecodeString(ck.Value)
-	if err != nil || len(v) != preSessionSize {
-		return nil, false
+	var enc [preSessionEncodedLen]byte
+	var dec [preSessionSize]byte
+	copy(enc[:], v)
+	if n, err := base64.RawURLEncoding.Decode(dec[:], enc[:]); err != nil || n != preSessionSize {
+		return false
 	}
-	return v, true
+	*dst = dec
+	return true
 }
 
-// setPreSession makes a new pre-session value, sets its cookie on w and
-// returns it.
-func (c *config) setPreSession(w http.ResponseWriter, r *http.Request) []byte {
-	v := make([]byte, preSessionSize)
-	rand.Read(v)
+// setPreSession makes a new pre-session value in dst and sets its cookie
+// on w.
+func (c *config) setPreSession(w http.ResponseWriter, r *http.Request, dst *[preSessionSize]byte) {
+	rand.Read(dst[:])
 	http.SetCookie(w, &http.Cookie{
 		Name:     c.preSessionName(r),
-		Value:    base64.RawURLEncoding.EncodeToString(v),
+		Value:    base64.RawURLEncoding.EncodeToString(dst[:]),
 		Path:     "/",
 		Secure:   !c.devCookies(r),
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	})
-	return v
 }
 
 func (c *config) setSPACookie(w http.ResponseWriter, r *http.Request, tok string) {
@@ -148,7 +177,12 @@ func (p *Protection) Token(r *http.Request) (string, error) {
 	if c.keys == nil {
 		return "", ErrNoKeys
 	}
-	kind, v, err := c.bindingFor(r, stateFrom(r))
+	// A copy: several goroutines may mint for one request.
+	var st requestState
+	if s := stateFrom(r); s != nil {
+		st = *s
+	}
+	kind, v, err := c.bindingFor(r, &st)
 	if err != nil {
 		return "", fmt.Errorf("csrf: cannot mint a token: %w", err)
 	}
@@ -183,7 +217,8 @@ func (p *Protection) Rotate(w http.ResponseWriter, r *http.Request) error {
 	if st == nil || c.keys == nil {
 		return errors.New("csrf: Rotate needs a request that passed through Protection.Handler with a key ring set")
 	}
-	st.preSession = c.setPreSession(w, r)
+	c.setPreSession(w, r, &st.preSession)
+	st.hasPreSession = true
 	if c.spa {
 		if kind, v, err := c.bindingFor(r, st); err == nil {
 			c.setSPACookie(w, r, c.keys.mint(kind, v))

@@ -13,7 +13,8 @@ import (
 // body (up to the limit of [Protection.SetMaxFormBytes]) to find the
 // csrf_token field, and puts the bytes back in r.Body.
 func (p *Protection) Check(r *http.Request) error {
-	if e := p.load().check(r); e != nil {
+	var st requestState
+	if e := p.load().check(r, &st); e != nil {
 		return e
 	}
 	return nil
@@ -27,7 +28,9 @@ func isSafe(method string) bool {
 	return false
 }
 
-func (c *config) check(r *http.Request) *Error {
+// check decides on r. st receives the pre-session value if the token check
+// reads it.
+func (c *config) check(r *http.Request, st *requestState) *Error {
 	if isSafe(r.Method) {
 		// Safe methods must not change state; an application that lets
 		// them is outside what any CSRF defence can fix.
@@ -41,7 +44,7 @@ func (c *config) check(r *http.Request) *Error {
 		return e
 	}
 	if c.tokenRequired(browserless) && !c.bypassed(r) {
-		return c.checkToken(r)
+		return c.checkToken(r, st)
 	}
 	return nil
 }

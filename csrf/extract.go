@@ -20,12 +20,13 @@ var (
 
 var errFormTooLarge = errors.New("form body is larger than the limit searched for the csrf_token field: send the token in the " + HeaderName + " header")
 
-// checkToken verifies the token r carries against r's binding.
-func (c *config) checkToken(r *http.Request) *Error {
+// checkToken verifies the token r carries against r's binding (see
+// bindingFor for st).
+func (c *config) checkToken(r *http.Request, st *requestState) *Error {
 	if c.keys == nil {
 		return &Error{Reason: ReasonNoKeys}
 	}
-	kind, binding, err := c.bindingFor(r, nil)
+	kind, binding, err := c.bindingFor(r, st)
 	if err != nil {
 		return &Error{Reason: ReasonBindingUnavailable, Err: err}
 	}

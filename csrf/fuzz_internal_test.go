@@ -2,6 +2,7 @@ package csrf
 
 import (
 	"bytes"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -174,6 +175,34 @@ func FuzzForwarded(f *testing.F) {
 		}
 		if hp != "" && !validHostPort(hp) {
 			t.Errorf("host %q", hp)
+		}
+	})
+}
+
+// FuzzCookie compares the allocation-free cookie scan with net/http's
+// (*Request).Cookie on arbitrary Cookie headers: the same cookie found,
+// with the same value, or none for both.
+func FuzzCookie(f *testing.F) {
+	for _, s := range []string{
+		PreSessionCookie + "=abc", "a=1; " + PreSessionCookie + "=abc; b=2", ` ` + PreSessionCookie + ` = "abc" `,
+		PreSessionCookie + `="ab"c"; ` + PreSessionCookie + "=second", strings.ToLower(PreSessionCookie) + "=abc",
+		PreSessionCookie, PreSessionCookie + "=", PreSessionCookie + `="`, PreSessionCookie + "=a=b;;", "\t" + PreSessionCookie + "=x\r\n",
+		SPACookie + "=tok; " + SPACookie + "=other", PreSessionCookie + "=a\\b; " + PreSessionCookie + "=ok",
+	} {
+		f.Add(s, "")
+	}
+	f.Add("a=1", PreSessionCookie+"=in-the-second-line")
+	f.Fuzz(func(t *testing.T, line1, line2 string) {
+		r := &http.Request{Header: http.Header{"Cookie": {line1}}}
+		if line2 != "" {
+			r.Header["Cookie"] = append(r.Header["Cookie"], line2)
+		}
+		for _, name := range []string{PreSessionCookie, devPreSessionCookie, SPACookie} {
+			got, ok := cookie(r, name)
+			ck, err := r.Cookie(name)
+			if ok != (err == nil) || ok && got != ck.Value {
+				t.Fatalf("cookie %q in %q: got %q, %v; net/http: %v, %v", name, r.Header["Cookie"], got, ok, ck, err)
+			}
 		}
 	})
 }

@@ -1,7 +1,6 @@
 package csrf
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/forgeproof/forgeproof/internal/problem"
@@ -31,7 +30,9 @@ import (
 func (p *Protection) Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := p.load()
-		if e := c.check(r); e != nil {
+		// st keeps the pre-session cookie once read, for prepareTokens.
+		var st requestState
+		if e := c.check(r, &st); e != nil {
 			if c.observer != nil {
 				c.observer(r, e, !c.reportOnly)
 			}
@@ -43,7 +44,7 @@ func (p *Protection) Handler(h http.Handler) http.Handler {
 			// Report-only: the refusal was reported; let it through.
 		}
 		if c.keys != nil {
-			r = c.prepareTokens(w, r)
+			r = c.prepareTokens(w, r, &st)
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -62,10 +63,9 @@ func (c *config) denyResponse(w http.ResponseWriter, r *http.Request, e *Error) 
 	})
 }
 
-// prepareTokens sets the cookies tokens need and records the pre-session
-// value in r's context.
-func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request) *http.Request {
-	st := &requestState{}
+// prepareTokens sets the cookies tokens need and returns r with st, the
+// pre-session value when there is one, in its context.
+func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request, st *requestState) *http.Request {
 	needPreSession := true
 	if c.binding != nil {
 		if v, err := c.binding(r); err != nil || len(v) > 0 {
@@ -73,16 +73,18 @@ func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request) *http.Req
 		}
 	}
 	setCookie := false
-	if needPreSession {
-		if _, ok := c.readPreSession(r); !ok {
-			st.preSession = c.setPreSession(w, r)
+	if needPreSession && !st.hasPreSession {
+		st.hasPreSession = c.readPreSession(r, &st.preSession)
+		if !st.hasPreSession {
+			c.setPreSession(w, r, &st.preSession)
+			st.hasPreSession = true
 			setCookie = true
 		}
 	}
 	if c.spa {
 		if kind, v, err := c.bindingFor(r, st); err == nil {
-			ck, err := r.Cookie(SPACookie)
-			if err != nil || c.keys.verify(ck.Value, kind, v) != nil {
+			ck, ok := cookie(r, SPACookie)
+			if !ok || c.keys.verify(ck, kind, v) != nil {
 				c.setSPACookie(w, r, c.keys.mint(kind, v))
 				setCookie = true
 			}
@@ -93,5 +95,7 @@ func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request) *http.Req
 			w.Header().Set("Cache-Control", "no-store")
 		}
 	}
-	return r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	// Token and Rotate may be called on any request, so every request
+	// carries the state, in one allocation besides the request's copy.
+	return r.WithContext(&stateContext{Context: r.Context(), st: *st})
 }

@@ -160,12 +160,28 @@ func (k *KeyRing) find(id []byte) *ringKey {
 	return nil
 }
 
-// macState is a pooled HMAC with scratch space: bytes written to a hash
-// through its interface escape to the heap, these are already there.
+// macState is a pooled HMAC with scratch space. Input goes to the hash
+// through buf: bytes written to a hash through its interface escape to
+// the heap, and buf is already there, so callers' slices (a binding
+// decoded on the stack) can stay where they are.
 type macState struct {
 	h   hash.Hash
-	buf [len(macLabel) + 5 + 5 + nonceSize]byte
+	buf [128]byte // holds a whole pre-session input; longer ones are written in pieces
+	n   int       // bytes in buf
 	sum [sha256.Size]byte
+}
+
+// write appends p to the hash input.
+func (st *macState) write(p []byte) {
+	for len(p) > 0 {
+		c := copy(st.buf[st.n:], p)
+		st.n += c
+		p = p[c:]
+		if st.n == len(st.buf) {
+			st.h.Write(st.buf[:])
+			st.n = 0
+		}
+	}
 }
 
 // mac computes the token signature into out.
@@ -175,9 +191,10 @@ func (rk *ringKey) mac(out []byte, kind byte, binding, idNonce []byte) {
 	n := copy(st.buf[:], macLabel)
 	l := len(binding)
 	st.buf[n], st.buf[n+1], st.buf[n+2], st.buf[n+3], st.buf[n+4] = kind, byte(l>>24), byte(l>>16), byte(l>>8), byte(l)
-	st.h.Write(st.buf[:n+5])
-	st.h.Write(binding)
-	st.h.Write(st.buf[:copy(st.buf[:], idNonce)])
+	st.n = n + 5
+	st.write(binding)
+	st.write(idNonce)
+	st.h.Write(st.buf[:st.n])
 	copy(out, st.h.Sum(st.sum[:0]))
 	rk.macs.Put(st)
 }

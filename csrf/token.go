@@ -45,6 +45,13 @@ var tokenEncoding = base64.RawURLEncoding.Strict()
 
 // mint returns a fresh masked token for the binding.
 func (k *KeyRing) mint(kind byte, binding []byte) string {
+	var enc [TokenLength]byte
+	k.mintTo(&enc, kind, binding)
+	return string(enc[:])
+}
+
+// mintTo writes a fresh masked token for the binding into dst.
+func (k *KeyRing) mintTo(dst *[TokenLength]byte, kind byte, binding []byte) {
 	var raw [rawSize]byte
 	rk := &k.keys[0]
 	raw[0] = tokenVersion
@@ -57,7 +64,7 @@ func (k *KeyRing) mint(kind byte, binding []byte) string {
 	for i := range rawSize {
 		masked[rawSize+i] = raw[i] ^ masked[i]
 	}
-	return tokenEncoding.EncodeToString(masked[:])
+	tokenEncoding.Encode(dst[:], masked[:])
 }
 
 // verify checks a masked token against the binding in constant time with

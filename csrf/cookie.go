@@ -1,0 +1,65 @@
+package csrf
+
+import (
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+// maxCookies is net/http's default limit on the cookies of a request
+// (defaultCookieMaxNum): past it, (*Request).Cookie finds none.
+const maxCookies = 3000
+
+// cookie returns the value of r's cookie called name as r.Cookie(name)
+// does, without parsing every cookie of the request into an *http.Cookie:
+// the first cookie with exactly that name (case-sensitive) whose value is
+// valid wins, surrounding double quotes removed; with more than maxCookies
+// cookies there is none. name must be a valid cookie name (a token).
+//
+// It is readCookies from net/http/cookie.go with the name filter applied
+// first; FuzzCookie compares the two. One difference: a GODEBUG
+// httpcookiemaxnum setting, which bounds net/http's allocations, does not
+// change maxCookies here (this scan allocates nothing).
+func cookie(r *http.Request, name string) (string, bool) {
+	lines := r.Header["Cookie"]
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n > maxCookies {
+		return "", false
+	}
+	for _, line := range lines {
+		line = textproto.TrimString(line)
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = textproto.TrimString(part)
+			k, v, _ := strings.Cut(part, "=")
+			// A name equal to name is a valid one: net/http's isToken
+			// check is implied.
+			if textproto.TrimString(k) != name {
+				continue
+			}
+			if v, ok := cookieValue(v); ok {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// cookieValue is net/http's parseCookieValue(raw, true): one pair of
+// surrounding double quotes is removed, and every byte left must be a
+// cookie-octet or space or comma.
+func cookieValue(raw string) (string, bool) {
+	if len(raw) > 1 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		raw = raw[1 : len(raw)-1]
+	}
+	for i := 0; i < len(raw); i++ {
+		if b := raw[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return "", false
+		}
+	}
+	return raw, true
+}
