@@ -2,6 +2,7 @@ package csrf_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -157,3 +158,70 @@ func BenchmarkVsStdlib(b *testing.B) {
 		})
 	}
 }
+
+// preSessionVisitor returns a Handler with tokens bound to the pre-session
+// cookie (no binding function), and the Cookie header and token of a
+// visitor who has loaded a page from it.
+func preSessionVisitor(tb testing.TB) (h http.Handler, cookie, tok string) {
+	tb.Helper()
+	p := csrf.New()
+	p.SetKeyRing(testRing(tb))
+	if err := p.SetMode(csrf.ModeOriginAndToken); err != nil {
+		tb.Fatal(err)
+	}
+	h = p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			t, err := p.Token(r)
+			if err != nil {
+				panic(err)
+			}
+			tok = t
+		}
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, request("GET", app+"/form", "Sec-Fetch-Site", "none"))
+	cks := w.Result().Cookies()
+	if len(cks) != 1 || tok == "" {
+		tb.Fatalf("first GET set cookies %v and token %q, want one cookie and a token", cks, tok)
+	}
+	return h, "a=1; " + cks[0].Name + "=" + cks[0].Value + "; b=2", tok
+}
+
+// The whole middleware on a page with a form: the pre-session cookie is
+// read and a token minted.
+func BenchmarkHandlerTokenMint(b *testing.B) {
+	h, cookie, _ := preSessionVisitor(b)
+	r := request("GET", app+"/form", "Sec-Fetch-Site", "same-origin", "Cookie", cookie)
+	w := &reusedWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, r)
+	}
+}
+
+// The whole middleware on a form POST carrying its token.
+func BenchmarkHandlerTokenVerify(b *testing.B) {
+	h, cookie, tok := preSessionVisitor(b)
+	r := request("POST", app+"/transfer", "Sec-Fetch-Site", "same-origin", "Cookie", cookie, csrf.HeaderName, tok)
+	w := &statusWriter{h: http.Header{}}
+	h.ServeHTTP(w, r)
+	if w.code != 0 {
+		b.Fatalf("got status %d, want the request accepted", w.code)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, r)
+	}
+}
+
+// statusWriter is a reusedWriter that keeps the status written, if any.
+type statusWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *statusWriter) Header() http.Header         { return w.h }
+func (w *statusWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *statusWriter) WriteHeader(code int)        { w.code = code }

@@ -173,9 +173,18 @@ func (c *config) setSPACookie(w http.ResponseWriter, r *http.Request, tok string
 // binding (the binding function failed, or r has no pre-session cookie and
 // did not pass through Handler).
 func (p *Protection) Token(r *http.Request) (string, error) {
+	var enc [TokenLength]byte
+	if err := p.mintTo(&enc, r); err != nil {
+		return "", err
+	}
+	return string(enc[:]), nil
+}
+
+// mintTo is Token writing into dst.
+func (p *Protection) mintTo(dst *[TokenLength]byte, r *http.Request) error {
 	c := p.load()
 	if c.keys == nil {
-		return "", ErrNoKeys
+		return ErrNoKeys
 	}
 	// A copy: several goroutines may mint for one request.
 	var st requestState
@@ -184,9 +193,10 @@ func (p *Protection) Token(r *http.Request) (string, error) {
 	}
 	kind, v, err := c.bindingFor(r, &st)
 	if err != nil {
-		return "", fmt.Errorf("csrf: cannot mint a token: %w", err)
+		return fmt.Errorf("csrf: cannot mint a token: %w", err)
 	}
-	return c.keys.mint(kind, v), nil
+	c.keys.mintTo(dst, kind, v)
+	return nil
 }
 
 // TemplateField returns a hidden form field holding a fresh token, for
@@ -197,12 +207,15 @@ func (p *Protection) Token(r *http.Request) (string, error) {
 //
 // Its error is that of Token.
 func (p *Protection) TemplateField(r *http.Request) (template.HTML, error) {
-	tok, err := p.Token(r)
-	if err != nil {
+	const before, after = `<input type="hidden" name="` + FormField + `" value="`, `">`
+	var field [len(before) + TokenLength + len(after)]byte
+	copy(field[:], before)
+	if err := p.mintTo((*[TokenLength]byte)(field[len(before):]), r); err != nil {
 		return "", err
 	}
+	copy(field[len(before)+TokenLength:], after)
 	// The token is base64url: no character needs escaping in an attribute.
-	return template.HTML(`<input type="hidden" name="` + FormField + `" value="` + tok + `">`), nil
+	return template.HTML(field[:]), nil
 }
 
 // Rotate sets a new pre-session cookie on w, so every token bound to the

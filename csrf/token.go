@@ -52,15 +52,19 @@ func (k *KeyRing) mint(kind byte, binding []byte) string {
 
 // mintTo writes a fresh masked token for the binding into dst.
 func (k *KeyRing) mintTo(dst *[TokenLength]byte, kind byte, binding []byte) {
+	// The nonce and the pad in one read: each read costs a call into the
+	// kernel's random number generator.
+	var random [nonceSize + rawSize]byte
+	rand.Read(random[:])
 	var raw [rawSize]byte
 	rk := &k.keys[0]
 	raw[0] = tokenVersion
 	copy(raw[1:5], rk.id[:])
-	rand.Read(raw[5 : 5+nonceSize])
+	copy(raw[5:5+nonceSize], random[:nonceSize])
 	rk.mac(raw[5+nonceSize:], kind, binding, raw[:5+nonceSize])
 
 	var masked [maskedSize]byte
-	rand.Read(masked[:rawSize])
+	copy(masked[:rawSize], random[nonceSize:])
 	for i := range rawSize {
 		masked[rawSize+i] = raw[i] ^ masked[i]
 	}
