@@ -4,16 +4,20 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
 // TestIdentityPerKeepAliveConnection: the identity is computed once per
 // connection and reused for its later requests; interleaved keep-alive
 // connections with different certificates each keep their own, and a
-// connection without a certificate stays anonymous.
+// connection without a certificate stays anonymous. The forwarded
+// Client-Cert, cached per connection too, is the connection's own
+// certificate on every request, never a client-sent one.
 func TestIdentityPerKeepAliveConnection(t *testing.T) {
 	w := newWorld(t)
 	gw := w.start(w.config())
@@ -36,6 +40,7 @@ func TestIdentityPerKeepAliveConnection(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				reused := false
 				req, _ := http.NewRequest("GET", gw.base+c.path, nil)
+				req.Header.Set("Client-Cert", ":c3Bvb2Y=:") // spoofed
 				req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 					GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused },
 				}))
@@ -49,6 +54,13 @@ func TestIdentityPerKeepAliveConnection(t *testing.T) {
 				}
 				if got := http.Header(seen.Header).Get(gateway.HeaderClientIdentity); got != c.want {
 					t.Errorf("round %d: upstream got identity %q, want %q", round, got, c.want)
+				}
+				wantCert := ""
+				if c.cert != nil {
+					wantCert = mtls.FormatClientCert(c.cert.Cert)
+				}
+				if got := strings.Join(seen.Header["Client-Cert"], ","); got != wantCert {
+					t.Errorf("round %d: upstream got Client-Cert %q, want %q", round, got, wantCert)
 				}
 				if round > 0 && !reused {
 					t.Errorf("round %d: got a new connection, want the keep-alive one", round)

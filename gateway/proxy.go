@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync"
 
 	"github.com/forgeproof/forgeproof/internal/problem"
 	"github.com/forgeproof/forgeproof/mtls"
@@ -60,9 +61,29 @@ func newProxy(rt *route, tr *http.Transport, c *compiled, log *slog.Logger) *htt
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			upstreamError(w, r, err, rt, log)
 		},
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:   slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BufferPool: copyBuffers,
 	}
 }
+
+// copyBuffers lends ReverseProxy its 32 KiB copy buffers. Without a pool
+// it allocates one per response, which was most of the gateway's
+// allocated bytes and a good part of its CPU (BENCHMARKS.md). A buffer
+// only ever holds body bytes in transit and is overwritten by the next
+// Read before it is written anywhere, so sharing it between requests
+// leaks nothing.
+var copyBuffers httputil.BufferPool = &bufferPool{}
+
+type bufferPool struct{ p sync.Pool }
+
+func (bp *bufferPool) Get() []byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32*1024)
+}
+
+func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 
 // rewrite turns the client's request into the upstream's. ReverseProxy
 // has already removed hop-by-hop headers and every X-Forwarded-* and
@@ -99,13 +120,12 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 		if pr.In.TLS != nil && x.identity.Source == mtls.SourceConnection && len(pr.In.TLS.PeerCertificates) > 1 {
 			opts.Chain = pr.In.TLS.PeerCertificates[1:]
 		}
-		if err := mtls.SetForwardedHeaders(pr.Out.Header, x.identity, opts); err != nil {
+		if err := setForwardedHeaders(pr.In, pr.Out.Header, x.identity, opts); err != nil {
 			// The identity cannot be expressed in the configured format
 			// (a forwarded XFCC identity without its certificate): the
 			// upstream gets no identity header rather than a partial one.
 			mtls.StripForwardedHeaders(pr.Out.Header)
-		} else {
-			pr.Out.Header.Set(HeaderClientIdentity, printable(x.identity.String()))
+			pr.Out.Header.Del(HeaderClientIdentity)
 		}
 	}
 	if x.csrfToken != "" {
