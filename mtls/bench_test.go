@@ -153,3 +153,56 @@ func BenchmarkAuthorizer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHandshakeResumed measures resumed TLS 1.3 sessions over
+// loopback TCP (client and server CPU together), which this package checks
+// again (revocation, validity, authorization) but, with the chain verified
+// before, without checking its signatures again.
+//
+//	go test -run '^$' -bench HandshakeResumed -benchmem ./mtls
+func BenchmarkHandshakeResumed(b *testing.B) {
+	ca := pkitest.CA(b)
+	srv := pkitest.Server(b, ca)
+	srvCert := srv.TLSCertificate()
+	cli := pkitest.SPIFFE(b, ca, "spiffe://prod.example/ns/a/sa/web")
+	crl, err := ca.Revoke(nil, big.NewInt(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	auth, err := mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/web")
+	if err != nil {
+		b.Fatal(err)
+	}
+	bare := &tls.Config{
+		Certificates: []tls.Certificate{srvCert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.Pool(),
+		MinVersion:   tls.VersionTLS13,
+	}
+	full, err := mtls.NewServer(mtls.ServerConfig{Certificate: &srvCert, ClientCAs: []*x509.Certificate{ca.Cert}, CRLs: [][]byte{crl}, Authorizer: auth})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		conf *tls.Config
+	}{
+		{"bare-crypto-tls", bare},
+		{"mtls-server-crl-authorizer", full.TLSConfig()},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			addr := serve(b, bc.conf)
+			cache := tls.NewLRUClientSessionCache(1)
+			if _, err := dial(b, addr, ca, cli, cache); err != nil { // full, for the ticket
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := dial(b, addr, ca, cli, cache)
+				if err != nil || !r.resumed {
+					b.Fatalf("got %v resumed=%v, want a resumed session", err, r.resumed)
+				}
+			}
+		})
+	}
+}

@@ -114,22 +114,34 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState) *HandshakeError {
 	}
 	now := s.now()
 	leaf := cs.PeerCertificates[0]
-	opts := x509.VerifyOptions{
-		Roots:       st.roots,
-		CurrentTime: now,
-		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	// A resumed session presents the certificates of its full handshake:
+	// if their chain was verified against this state's CAs, only the
+	// signatures are not checked again (chainCache.get checks the
+	// validity period); revocation and authorization follow as always.
+	var chain []*x509.Certificate
+	if cs.DidResume {
+		chain = st.verified.get(cs.PeerCertificates, now)
 	}
-	if len(cs.PeerCertificates) > 1 {
-		opts.Intermediates = x509.NewCertPool()
-		for _, c := range cs.PeerCertificates[1:] {
-			opts.Intermediates.AddCert(c)
+	if chain == nil {
+		opts := x509.VerifyOptions{
+			Roots:       st.roots,
+			CurrentTime: now,
+			KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		}
+		if len(cs.PeerCertificates) > 1 {
+			opts.Intermediates = x509.NewCertPool()
+			for _, c := range cs.PeerCertificates[1:] {
+				opts.Intermediates.AddCert(c)
+			}
+		}
+		chains, err := leaf.Verify(opts)
+		if err != nil {
+			return &HandshakeError{Reason: classify(err, leaf, now), Err: err}
+		}
+		chain = chains[0]
+		st.verified.put(cs.PeerCertificates, chain)
 	}
-	chains, err := leaf.Verify(opts)
-	if err != nil {
-		return &HandshakeError{Reason: classify(err, leaf, now), Err: err}
-	}
-	if herr := st.checkRevocation(chains[0], now); herr != nil {
+	if herr := st.checkRevocation(chain, now); herr != nil {
 		return herr
 	}
 	if s.cfg.Authorizer != nil {

@@ -11,7 +11,8 @@ import (
 )
 
 // state is everything a handshake needs, loaded and validated as a whole.
-// It is never modified after load; a reload swaps in a new one.
+// It is never modified after load (but for its cache of verified chains);
+// a reload swaps in a new one.
 type state struct {
 	cert       *tls.Certificate
 	roots      *x509.CertPool
@@ -22,12 +23,15 @@ type state struct {
 	allowStale bool
 	tlsConfig  *tls.Config // the template GetConfigForClient clones
 	loadedAt   time.Time
+	// verified is the one mutable part: chains verified against roots,
+	// so that a reload starts with an empty cache (see chainCache).
+	verified *chainCache
 }
 
 // load reads and validates a new state from cfg; prev (may be nil) is the
 // state in use, for the CRL rollback check.
 func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
-	st := &state{crlGrace: cfg.CRLGracePeriod, allowStale: cfg.InsecureAllowStaleCRL, loadedAt: now}
+	st := &state{crlGrace: cfg.CRLGracePeriod, allowStale: cfg.InsecureAllowStaleCRL, loadedAt: now, verified: &chainCache{}}
 
 	switch {
 	case cfg.CertFile != "":
