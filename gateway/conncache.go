@@ -61,10 +61,11 @@ func connectionIdentity(r *http.Request) (mtls.Identity, bool) {
 // connection's own certificate (the same *x509.Certificate that
 // connectionIdentity returned, not one a forwarder sent), whose headers
 // depend on nothing else but the format and the connection's chain, which
-// cannot change either; anything else is computed afresh.
+// cannot change either; anything else (including options with By, which
+// the gateway does not set) is computed afresh.
 func setForwardedHeaders(r *http.Request, h http.Header, id mtls.Identity, opts mtls.ForwardOptions) error {
 	c, _ := r.Context().Value(connKey{}).(*connIdentity)
-	if c == nil || id.Source != mtls.SourceConnection || id.Certificate == nil {
+	if c == nil || id.Source != mtls.SourceConnection || id.Certificate == nil || len(opts.By) > 0 {
 		return setForwardedHeadersUncached(h, id, opts)
 	}
 	cid, ok := connectionIdentity(r)
