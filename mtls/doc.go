@@ -27,7 +27,9 @@
 // certificate is verified in VerifyConnection, which crypto/tls calls on
 // full and resumed handshakes alike (VerifyPeerCertificate is skipped on
 // resumption): chain to a current client CA, validity, clientAuth key
-// usage, revocation, then ServerConfig.Authorizer. A refusal sends the
+// usage, revocation, then ServerConfig.Authorizer. (A resumed session
+// whose certificates were verified against the same state does not have
+// their signatures checked again; everything else is.) A refusal sends the
 // peer a bad_certificate alert and nothing else; the reason goes to
 // OnHandshakeFailure with the peer address. The library never logs.
 //
