@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands {
 		if c.name == name {
-			return exitCode(c.run(ctx, rest, stdout, stderr), stderr)
+			return exitCode(c.name, c.run(ctx, rest, stdout, stderr), stderr)
 		}
 	}
 	fmt.Fprintf(stderr, "forgeproof: error: unknown command %q\n", name)
@@ -102,15 +102,16 @@ func (e *exitError) Error() string {
 
 func (e *exitError) Unwrap() error { return e.err }
 
-// exitCode prints err (if any) and maps it to an exit status.
-func exitCode(err error, stderr io.Writer) int {
+// exitCode prints err (if any) from the subcommand name and maps it to an
+// exit status.
+func exitCode(name string, err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "forgeproof: error: %s\n", ue.msg)
-		fmt.Fprintf(stderr, "forgeproof: hint: run \"forgeproof help\" for usage\n")
+		fmt.Fprintf(stderr, "forgeproof: hint: run \"forgeproof help %s\" for its flags\n", name)
 		return 2
 	}
 	var ee *exitError
