@@ -10,15 +10,14 @@ import (
 
 // Reason codes of an Error: stable, for scripts and for the exit status.
 const (
-	ReasonConfig      = "invalid-config"   // the Config is unusable (a usage error)
-	ReasonTLS         = "tls-handshake"    // the TLS (mTLS) handshake failed
-	ReasonUnreachable = "unreachable"      // no connection, DNS failure, timeout
-	ReasonLogin       = "login-failed"     // the login step was refused
-	ReasonNoEndpoints = "no-endpoints"     // nothing state-changing to test
-	ReasonNoBaseline  = "no-baseline"      // every legitimate baseline was refused
-	ReasonLimit       = "request-limit"    // MaxRequests was reached
-	ReasonCanceled    = "canceled"         // the context ended
-	ReasonStartPage   = "start-page-error" // the start page answered 4xx or 5xx
+	ReasonConfig      = "invalid-config" // the Config is unusable (a usage error)
+	ReasonTLS         = "tls-handshake"  // the TLS (mTLS) handshake failed
+	ReasonUnreachable = "unreachable"    // no connection, DNS failure, timeout
+	ReasonLogin       = "login-failed"   // the login step was refused
+	ReasonNoEndpoints = "no-endpoints"   // nothing state-changing to test
+	ReasonNoBaseline  = "no-baseline"    // every legitimate baseline was refused
+	ReasonLimit       = "request-limit"  // MaxRequests was reached
+	ReasonCanceled    = "canceled"       // the context ended
 )
 
 // An Error means the scan could not run (or not to the end): its report,

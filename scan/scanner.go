@@ -313,6 +313,12 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 			}
 			resp = r
 		}
+		if resp.Status >= 400 {
+			// An error page's forms are not the service's endpoints; say
+			// so rather than scan them or skip the page silently.
+			sc.note("discovery: GET %s answered %d: no forms taken from it", u.Redacted(), resp.Status)
+			continue
+		}
 		sc.progress("discovering forms on %s", u.Redacted())
 		for _, f := range parseForms(resp.Body, u) {
 			if f.Method == "GET" || !stateChangingMethods[f.Method] {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -108,6 +109,53 @@ func TestScopeLogin(t *testing.T) {
 			}
 			if n := elsewhere.Load(); n != 0 {
 				t.Errorf("got %d requests to another host, want none", n)
+			}
+		})
+	}
+}
+
+// TestDiscoveryErrorPage: forms on a start page that answers with an error
+// status are not taken as endpoints, and the report says why; the same
+// form on a page that answers 200 is found.
+func TestDiscoveryErrorPage(t *testing.T) {
+	form := `<form method="post" action="/act"><input name="a" value="1"></form>`
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /good", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, form) })
+	mux.HandleFunc("GET /gone", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, form)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {})
+	srv := httptest.NewTLSServer(mux)
+	defer srv.Close()
+	tests := []struct {
+		name      string
+		page      string
+		wantFound bool
+	}{
+		{"form on a 200 page", "/good", true},
+		{"form on a 404 page", "/gone", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := scan.Config{
+				Target: srv.URL, TLS: srv.Client().Transport.(*http.Transport).TLSClientConfig,
+				Discover: true, StartPages: []string{tt.page}, Rate: 1000,
+			}
+			rep, err := scan.Run(context.Background(), cfg)
+			if tt.wantFound {
+				if err != nil {
+					t.Fatalf("got error %v, want the form found", err)
+				}
+				return
+			}
+			var se *scan.Error
+			if !errors.As(err, &se) || se.Reason != scan.ReasonNoEndpoints {
+				t.Fatalf("got error %v, want %s", err, scan.ReasonNoEndpoints)
+			}
+			noted := rep != nil && slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "answered 404") })
+			if !noted {
+				t.Errorf("got notes %v, want one saying the page answered 404", rep.Notes)
 			}
 		})
 	}
