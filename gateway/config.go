@@ -146,8 +146,8 @@ type Allow struct {
 // RouteCSRF is the cross-site request forgery guard of a route.
 type RouteCSRF struct {
 	// Mode is "origin-only" (default: Fetch Metadata and Origin checks),
-	// "token" (origin checks plus a valid token on every unsafe request),
-	// "token-when-no-browser-headers" (a token only when a request has
+	// "origin-and-token" (origin checks plus a valid token on every unsafe request),
+	// "token-if-no-browser-headers" (a token only when a request has
 	// neither Sec-Fetch-Site nor Origin) or "insecure-off" (no CSRF
 	// protection at all).
 	Mode string

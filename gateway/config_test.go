@@ -79,7 +79,7 @@ routes:
     upstream: http://127.0.0.1:9000
     browsers: false
     allow: {spiffe-ids: ["spiffe://a/b"], trust-domains: [a], dns-names: ["*.svc"], common-names: [x], organizational-units: [y], spki-pins: [z], any-verified: true, unauthenticated: false}
-    csrf: {mode: token, report-only: true, trusted-origins: ["https://a.example"], allow-same-site: true, spa: true}
+    csrf: {mode: origin-and-token, report-only: true, trusted-origins: ["https://a.example"], allow-same-site: true, spa: true}
 trusted-proxies: [10.0.0.0/8]
 trusted-forwarders: [{addresses: [10.1.0.1], spiffe-ids: ["spiffe://a/lb"], header: xfcc}]
 tokens: {key-file: keys, session-cookie: sid}
@@ -100,7 +100,7 @@ limits: {read-header-timeout: 1s, read-timeout: 2s, write-timeout: 3s, idle-time
 		{"crl-grace-period", cfg.Listeners[0].TLS.CRLGracePeriod, time.Hour},
 		{"host", r.Host, "API.example.com"},
 		{"browsers", *r.Browsers, false},
-		{"csrf mode", r.CSRF.Mode, "token"},
+		{"csrf mode", r.CSRF.Mode, "origin-and-token"},
 		{"spa", r.CSRF.SPA, true},
 		{"forwarder header", cfg.TrustedForwarders[0].Header, "xfcc"},
 		{"session cookie", cfg.Tokens.SessionCookie, "sid"},
@@ -178,9 +178,9 @@ func TestValidate(t *testing.T) {
 		{"host-only trusted origin", func(c *gateway.Config) { c.Routes[0].CSRF.TrustedOrigins = []string{"example.com"} }, "routes[0].csrf.trusted-origins[0]"},
 		{"trusted origin with scheme", func(c *gateway.Config) { c.Routes[0].CSRF.TrustedOrigins = []string{"https://*.example.com"} }, ""},
 		{"SPA without tokens", func(c *gateway.Config) { c.Routes[0].CSRF.SPA = true }, "routes[0].csrf.spa: needs a token mode"},
-		{"token mode without key", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = "token" }, "tokens.key-file: is required"},
+		{"token mode without key", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = "origin-and-token" }, "tokens.key-file: is required"},
 		{"key file readable by others", func(c *gateway.Config) {
-			c.Routes[0].CSRF.Mode = "token"
+			c.Routes[0].CSRF.Mode = "origin-and-token"
 			c.Tokens.KeyFile = w.write("open.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o644)
 		}, "is readable by others (mode 0644)"},

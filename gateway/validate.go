@@ -27,8 +27,8 @@ const (
 // CSRF modes of a route.
 const (
 	CSRFOriginOnly                = "origin-only"
-	CSRFToken                     = "token"
-	CSRFTokenWhenNoBrowserHeaders = "token-when-no-browser-headers"
+	CSRFToken                     = "origin-and-token"
+	CSRFTokenWhenNoBrowserHeaders = "token-if-no-browser-headers"
 	CSRFInsecureOff               = "insecure-off"
 )
 
