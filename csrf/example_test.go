@@ -30,7 +30,7 @@ func Example() {
 	// Output:
 	// https://bank.example.com: 200 transferred
 	// https://admin.example.com: 200 transferred
-	// https://evil.example: 403 403 cross-site request refused: the Origin header is not this service's origin nor a trusted one (reason: origin-mismatch)
+	// https://evil.example: 403 403 refused as a possible cross-site request forgery: the Origin header is not this service's origin nor a trusted one (reason: origin-mismatch)
 }
 
 func ExampleProtection_Check() {

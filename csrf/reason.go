@@ -92,7 +92,7 @@ func ReasonOf(err error) (Reason, bool) {
 }
 
 // problemTitle is the human summary of every refusal in problem responses.
-const problemTitle = "cross-site request refused"
+const problemTitle = "refused as a possible cross-site request forgery"
 
 // detail explains a reason in problem responses without quoting the
 // request: attacker-controlled values never reach the response body.

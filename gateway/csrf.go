@@ -169,7 +169,7 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 			}
 			observe(r, e, !g.reportOnly)
 			if !g.reportOnly {
-				problem.Write(w, r, problem.Details{Status: http.StatusForbidden, Reason: string(e.Reason), Title: "cross-site request refused"})
+				problem.Write(w, r, problem.Details{Status: http.StatusForbidden, Reason: string(e.Reason), Title: "refused as a possible cross-site request forgery"})
 				return
 			}
 		}
