@@ -77,14 +77,8 @@ func (m *metrics) observeCertificates(c *compiled) {
 		if !l.notAfter.IsZero() {
 			m.certNotAfter.WithLabelValues(name, "server").Set(float64(l.notAfter.Unix()))
 		}
-		if len(l.caExpiry) > 0 {
-			earliest := l.caExpiry[0]
-			for _, t := range l.caExpiry[1:] {
-				if t.Before(earliest) {
-					earliest = t
-				}
-			}
-			m.certNotAfter.WithLabelValues(name, "client-ca").Set(float64(earliest.Unix()))
+		if !l.caNotAfter.IsZero() {
+			m.certNotAfter.WithLabelValues(name, "client-ca").Set(float64(l.caNotAfter.Unix()))
 		}
 	}
 }

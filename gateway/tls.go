@@ -18,10 +18,10 @@ import (
 // than the old one's (mtls.ServerConfig.Replaces); handshakes pick the
 // current one (Gateway.newServer).
 type listenerTLS struct {
-	server   *mtls.Server
-	config   *tls.Config
-	notAfter time.Time // of the server certificate
-	caExpiry []time.Time
+	server     *mtls.Server
+	config     *tls.Config
+	notAfter   time.Time // of the server certificate
+	caNotAfter time.Time // of the earliest-expiring client CA; zero if none
 	// checkHost refuses requests whose Host is not the SNI of a
 	// connection with a client certificate (421).
 	checkHost bool
@@ -111,7 +111,9 @@ func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.Ha
 	}
 	lt.notAfter = srv.Certificate().NotAfter
 	for _, ca := range srv.ClientCAs() {
-		lt.caExpiry = append(lt.caExpiry, ca.NotAfter)
+		if lt.caNotAfter.IsZero() || ca.NotAfter.Before(lt.caNotAfter) {
+			lt.caNotAfter = ca.NotAfter
+		}
 	}
 	return lt
 }
