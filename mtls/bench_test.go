@@ -43,17 +43,24 @@ func handshake(b *testing.B, server, client *tls.Config) {
 	}
 }
 
-// BenchmarkHandshake compares a full ECDSA P-256 mTLS handshake (client and
-// server CPU together) with a bare crypto/tls configuration against the
-// same with this package's Server: plain, and with a 1000-entry CRL and a
-// SPIFFE authorizer.
-func BenchmarkHandshake(b *testing.B) {
+// handshakeBench is what the handshake benchmarks share: a CA, a server
+// certificate, a SPIFFE client certificate, a bare crypto/tls server
+// configuration, and this package's Server with a CRL and a SPIFFE
+// authorizer.
+type handshakeBench struct {
+	ca      *pki.CA
+	srvCert tls.Certificate
+	cli     *pki.Cert
+	bare    *tls.Config
+	full    *mtls.Server
+}
+
+// newHandshakeBench builds a handshakeBench whose CRL revokes the serials
+// 1 to revoked.
+func newHandshakeBench(b *testing.B, revoked int) handshakeBench {
 	ca := pkitest.CA(b)
-	srv := pkitest.Server(b, ca)
-	srvCert := srv.TLSCertificate()
-	cli := pkitest.SPIFFE(b, ca, "spiffe://prod.example/ns/a/sa/web")
-	client := &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{cli.TLSCertificate()}}
-	serials := make([]*big.Int, 1000)
+	srvCert := pkitest.Server(b, ca).TLSCertificate()
+	serials := make([]*big.Int, revoked)
 	for i := range serials {
 		serials[i] = big.NewInt(int64(i + 1))
 	}
@@ -61,24 +68,30 @@ func BenchmarkHandshake(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	auth, err := mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/web")
-	if err != nil {
-		b.Fatal(err)
+	auth := mustAuth(b)(mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/web"))
+	return handshakeBench{
+		ca:      ca,
+		srvCert: srvCert,
+		cli:     pkitest.SPIFFE(b, ca, "spiffe://prod.example/ns/a/sa/web"),
+		bare: &tls.Config{
+			Certificates: []tls.Certificate{srvCert},
+			ClientAuth:   tls.RequireAndVerifyClientCert,
+			ClientCAs:    ca.Pool(),
+			MinVersion:   tls.VersionTLS13,
+		},
+		full: newServer(b, mtls.ServerConfig{Certificate: &srvCert, ClientCAs: []*x509.Certificate{ca.Cert}, CRLs: [][]byte{crl}, Authorizer: auth}),
 	}
-	bare := &tls.Config{
-		Certificates: []tls.Certificate{srvCert},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    ca.Pool(),
-		MinVersion:   tls.VersionTLS13,
-	}
-	plain, err := mtls.NewServer(mtls.ServerConfig{Certificate: &srvCert, ClientCAs: []*x509.Certificate{ca.Cert}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	full, err := mtls.NewServer(mtls.ServerConfig{Certificate: &srvCert, ClientCAs: []*x509.Certificate{ca.Cert}, CRLs: [][]byte{crl}, Authorizer: auth})
-	if err != nil {
-		b.Fatal(err)
-	}
+}
+
+// BenchmarkHandshake compares a full ECDSA P-256 mTLS handshake (client and
+// server CPU together) with a bare crypto/tls configuration against the
+// same with this package's Server: plain, and with a 1000-entry CRL and a
+// SPIFFE authorizer.
+func BenchmarkHandshake(b *testing.B) {
+	hb := newHandshakeBench(b, 1000)
+	client := &tls.Config{RootCAs: hb.ca.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{hb.cli.TLSCertificate()}}
+	bare, full := hb.bare, hb.full
+	plain := newServer(b, mtls.ServerConfig{Certificate: &hb.srvCert, ClientCAs: []*x509.Certificate{hb.ca.Cert}})
 	// Alternate the configurations handshake by handshake, so that load
 	// from other processes hits both alike, and report their ratio.
 	b.Run("interleaved", func(b *testing.B) {
@@ -161,34 +174,14 @@ func BenchmarkAuthorizer(b *testing.B) {
 //
 //	go test -run '^$' -bench HandshakeResumed -benchmem ./mtls
 func BenchmarkHandshakeResumed(b *testing.B) {
-	ca := pkitest.CA(b)
-	srv := pkitest.Server(b, ca)
-	srvCert := srv.TLSCertificate()
-	cli := pkitest.SPIFFE(b, ca, "spiffe://prod.example/ns/a/sa/web")
-	crl, err := ca.Revoke(nil, big.NewInt(1))
-	if err != nil {
-		b.Fatal(err)
-	}
-	auth, err := mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/web")
-	if err != nil {
-		b.Fatal(err)
-	}
-	bare := &tls.Config{
-		Certificates: []tls.Certificate{srvCert},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    ca.Pool(),
-		MinVersion:   tls.VersionTLS13,
-	}
-	full, err := mtls.NewServer(mtls.ServerConfig{Certificate: &srvCert, ClientCAs: []*x509.Certificate{ca.Cert}, CRLs: [][]byte{crl}, Authorizer: auth})
-	if err != nil {
-		b.Fatal(err)
-	}
+	hb := newHandshakeBench(b, 1)
+	ca, cli := hb.ca, hb.cli
 	for _, bc := range []struct {
 		name string
 		conf *tls.Config
 	}{
-		{"bare-crypto-tls", bare},
-		{"mtls-server-crl-authorizer", full.TLSConfig()},
+		{"bare-crypto-tls", hb.bare},
+		{"mtls-server-crl-authorizer", hb.full.TLSConfig()},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			addr := serve(b, bc.conf)
