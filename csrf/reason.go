@@ -96,7 +96,6 @@ const problemTitle = "refused as a possible cross-site request forgery"
 
 // detail explains a reason in problem responses without quoting the
 // request: attacker-controlled values never reach the response body.
-
 func (r Reason) detail() string {
 	switch r {
 	case ReasonCrossSite:
