@@ -62,7 +62,7 @@ func AcceptsJSON(accept []string) bool {
 			if err != nil {
 				continue
 			}
-			if q, ok := params["q"]; ok && (q == "0" || strings.Trim(q, "0.") == "") {
+			if q, ok := params["q"]; ok && strings.Trim(q, "0.") == "" {
 				continue
 			}
 			if mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
