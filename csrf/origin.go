@@ -215,7 +215,7 @@ func parseOriginPattern(s string, wildcardOK bool) (originPattern, error) {
 	if !validScheme(scheme) {
 		return fail("invalid scheme")
 	}
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+	if strings.ContainsAny(rest, "/?#") {
 		return fail("path, query and fragment are not allowed (an origin is scheme://host[:port])")
 	}
 	if strings.Contains(rest, "@") {
