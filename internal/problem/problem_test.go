@@ -55,6 +55,12 @@ func TestWrite(t *testing.T) {
 			if w.Header().Get("X-Content-Type-Options") != "nosniff" {
 				t.Errorf("missing nosniff")
 			}
+			if got := w.Header().Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control: got %q, want no-store", got)
+			}
+			if got := w.Header().Values("Vary"); len(got) != 1 || got[0] != "Accept" {
+				t.Errorf("Vary: got %q, want Accept", got)
+			}
 		})
 	}
 }
