@@ -207,6 +207,9 @@ func TestDenyResponse(t *testing.T) {
 			if got, want := rec.Header().Values("Vary"), []string{"Origin, Sec-Fetch-Site", "Accept"}; strings.Join(got, "|") != strings.Join(want, "|") {
 				t.Errorf("Vary: got %q, want %q", got, want)
 			}
+			if got := rec.Header().Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control: got %q, want no-store", got)
+			}
 			if strings.Contains(rec.Body.String(), "evil") || strings.Contains(rec.Body.String(), "<script>") {
 				t.Errorf("body echoes the request: %q", rec.Body.String())
 			}
