@@ -232,6 +232,12 @@ func TestTokenInFormAfterParseForm(t *testing.T) {
 	if err := p.Check(r); err != nil {
 		t.Errorf("got %v, want the parsed form's token accepted", err)
 	}
+	r = request("POST", app+"/", "X-Test-Session", "alice", "Content-Type", "application/x-www-form-urlencoded")
+	r.Body = io.NopCloser(strings.NewReader("other=1"))
+	must(t, r.ParseForm())
+	if got := reasonOf(p.Check(r)); got != csrf.ReasonTokenMissing {
+		t.Errorf("parsed form without the field: got %q, want %q", got, csrf.ReasonTokenMissing)
+	}
 }
 
 func TestSPAHeader(t *testing.T) {
@@ -240,6 +246,10 @@ func TestSPAHeader(t *testing.T) {
 	tok := mintFor(t, p, "alice")
 	if err := p.Check(request("POST", app+"/", "X-Test-Session", "alice", csrf.SPAHeader, tok)); err != nil {
 		t.Errorf("got %v, want the SPA header accepted", err)
+	}
+	p.SetSPA(false)
+	if got := reasonOf(p.Check(request("POST", app+"/", "X-Test-Session", "alice", csrf.SPAHeader, tok))); got != csrf.ReasonTokenMissing {
+		t.Errorf("SPA off: got %q, want %q", got, csrf.ReasonTokenMissing)
 	}
 }
 
