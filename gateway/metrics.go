@@ -26,10 +26,9 @@ type metrics struct {
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "forgeproof_gateway_requests_total",
-			Help: "Requests answered, by route and HTTP status code (route is empty when none matched).",
-		}, []string{"route", "code"}),
+		requests: counterVec("forgeproof_gateway_requests_total",
+			"Requests answered, by route and HTTP status code (route is empty when none matched).",
+			"route", "code"),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "forgeproof_gateway_request_duration_seconds",
 			Help:    "Time from reading the request headers to the end of the response, by route.",
@@ -39,26 +38,22 @@ func newMetrics() *metrics {
 			Name: "forgeproof_gateway_requests_in_flight",
 			Help: "Requests being served now.",
 		}),
-		csrfRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "forgeproof_gateway_csrf_refusals_total",
-			Help: "Requests the CSRF guard refused, by route, reason code and mode (enforced, or report-only: let through).",
-		}, []string{"route", "reason", "mode"}),
-		authzDenials: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "forgeproof_gateway_authorization_denials_total",
-			Help: "Requests refused because the client identity may not call the route, by route and reason code.",
-		}, []string{"route", "reason"}),
-		handshakeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "forgeproof_gateway_tls_handshake_failures_total",
-			Help: "Failed TLS handshakes, by listener address and reason.",
-		}, []string{"listener", "reason"}),
+		csrfRefusals: counterVec("forgeproof_gateway_csrf_refusals_total",
+			"Requests the CSRF guard refused, by route, reason code and mode (enforced, or report-only: let through).",
+			"route", "reason", "mode"),
+		authzDenials: counterVec("forgeproof_gateway_authorization_denials_total",
+			"Requests refused because the client identity may not call the route, by route and reason code.",
+			"route", "reason"),
+		handshakeFailures: counterVec("forgeproof_gateway_tls_handshake_failures_total",
+			"Failed TLS handshakes, by listener address and reason.",
+			"listener", "reason"),
 		certNotAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "forgeproof_gateway_certificate_not_after_timestamp_seconds",
 			Help: "Expiry (Unix time) of the earliest-expiring certificate of each kind (server, client-ca) on each listener.",
 		}, []string{"listener", "kind"}),
-		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "forgeproof_gateway_reloads_total",
-			Help: "Configuration reloads, by outcome (success, failure).",
-		}, []string{"outcome"}),
+		reloads: counterVec("forgeproof_gateway_reloads_total",
+			"Configuration reloads, by outcome (success, failure).",
+			"outcome"),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.csrfRefusals, m.authzDenials,
 		m.handshakeFailures, m.certNotAfter, m.reloads,
@@ -67,6 +62,11 @@ func newMetrics() *metrics {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start
 	}
 	return m
+}
+
+// counterVec makes a counter with the given labels.
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 }
 
 // observeCertificates sets the expiry gauges from a configuration.
