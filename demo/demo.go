@@ -81,8 +81,6 @@ type Running struct {
 	InsecureNoCSRF bool
 	// Bank is the demo application: its balances are the tests' oracle.
 	Bank *Bank
-	// Gateway is the forgeproof gateway in front of the bank.
-	Gateway *gateway.Gateway
 
 	pki     *devPKI
 	cancel  context.CancelFunc
@@ -177,7 +175,6 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 	if err := gw.Listen(); err != nil {
 		return fail(fmt.Errorf("demo: %w", err))
 	}
-	r.Gateway = gw
 	r.URL = "https://" + urlHost(listen, gw.Addrs()[0])
 
 	banner := "CSRF protection is ON: forgeproof refuses forged requests before they reach this bank."
