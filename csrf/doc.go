@@ -106,7 +106,8 @@
 // Safe methods are never checked: a GET that changes state is unprotected.
 // A same-site sibling (another subdomain or port) is a different origin and
 // is refused by default; allow same-site only if every sibling is as trusted
-// as this origin, since a taken-over subdomain could then forge requests. Behind a proxy that terminates
-// TLS, configure canonical origins or trusted proxies, or every browser
-// request without Sec-Fetch-Site is refused (fail closed).
+// as this origin, since a taken-over subdomain could then forge requests.
+// Behind a proxy that terminates TLS, configure canonical origins or trusted
+// proxies, or every browser request without Sec-Fetch-Site is refused (fail
+// closed).
 package csrf
