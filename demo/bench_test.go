@@ -20,21 +20,7 @@ import (
 // header, as the gateway sends it), and through the gateway over
 // keep-alive mTLS (TLS, identity, authorization, CSRF check, proxying).
 func BenchmarkTransfer(b *testing.B) {
-	r, err := demo.Start(b.Context(), demo.Options{Dir: b.TempDir(), Listen: "localhost:0"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
-	certPEM, err := os.ReadFile(r.Files.Client)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, err := pki.ParseCertPEM(certPEM)
-	if err != nil {
-		b.Fatal(err)
-	}
-	clientCert := mtls.FormatClientCert(cert)
-	const body = `{"to":"bob","amount":1}`
+	r, clientCert := startBench(b)
 	payBack := func(b *testing.B) {
 		if err := r.Bank.Transfer("bob", "alice", 1); err != nil {
 			b.Fatal(err)
@@ -44,7 +30,7 @@ func BenchmarkTransfer(b *testing.B) {
 	b.Run("handler", func(b *testing.B) {
 		bank := demo.NewBank(demo.BankOptions{CertificateHolder: func(*http.Request) (string, bool) { return "alice", true }})
 		for b.Loop() {
-			req := httptest.NewRequest("POST", "/api/transfers", strings.NewReader(body))
+			req := httptest.NewRequest("POST", "/api/transfers", strings.NewReader(transferBody))
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
 			bank.ServeHTTP(rec, req)
@@ -57,7 +43,7 @@ func BenchmarkTransfer(b *testing.B) {
 	b.Run("bank-over-loopback-http", func(b *testing.B) {
 		c := &http.Client{}
 		for b.Loop() {
-			req, _ := http.NewRequest("POST", r.UpstreamURL+"/api/transfers", strings.NewReader(body))
+			req, _ := http.NewRequest("POST", r.UpstreamURL+"/api/transfers", strings.NewReader(transferBody))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set(mtls.HeaderClientCert, clientCert)
 			doBench(b, c, req)
@@ -67,12 +53,34 @@ func BenchmarkTransfer(b *testing.B) {
 	b.Run("through-gateway-mtls", func(b *testing.B) {
 		c := r.ServiceClient()
 		for b.Loop() {
-			req, _ := http.NewRequest("POST", r.URL+"/api/transfers", strings.NewReader(body))
+			req, _ := http.NewRequest("POST", r.URL+"/api/transfers", strings.NewReader(transferBody))
 			req.Header.Set("Content-Type", "application/json")
 			doBench(b, c, req)
 			payBack(b)
 		}
 	})
+}
+
+// transferBody pays 1 to bob.
+const transferBody = `{"to":"bob","amount":1}`
+
+// startBench runs a demo until the benchmark ends and returns it with
+// alice's certificate in the Client-Cert header form the gateway sends.
+func startBench(b *testing.B) (*demo.Running, string) {
+	r, err := demo.Start(b.Context(), demo.Options{Dir: b.TempDir(), Listen: "localhost:0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close() })
+	certPEM, err := os.ReadFile(r.Files.Client)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cert, err := pki.ParseCertPEM(certPEM)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r, mtls.FormatClientCert(cert)
 }
 
 func doBench(b *testing.B, c *http.Client, req *http.Request) {
@@ -92,32 +100,18 @@ func doBench(b *testing.B, c *http.Client, req *http.Request) {
 // keep-alive mTLS, so that load from other processes hits both alike. It
 // reports each path's time per request and their ratio.
 func BenchmarkGatewayOverhead(b *testing.B) {
-	r, err := demo.Start(b.Context(), demo.Options{Dir: b.TempDir(), Listen: "localhost:0"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
-	certPEM, err := os.ReadFile(r.Files.Client)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, err := pki.ParseCertPEM(certPEM)
-	if err != nil {
-		b.Fatal(err)
-	}
-	clientCert := mtls.FormatClientCert(cert)
-	const body = `{"to":"bob","amount":1}`
+	r, clientCert := startBench(b)
 	direct, viaGateway := &http.Client{}, r.ServiceClient()
 	var tDirect, tGateway time.Duration
 	for b.Loop() {
-		req, _ := http.NewRequest("POST", r.UpstreamURL+"/api/transfers", strings.NewReader(body))
+		req, _ := http.NewRequest("POST", r.UpstreamURL+"/api/transfers", strings.NewReader(transferBody))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set(mtls.HeaderClientCert, clientCert)
 		t0 := time.Now()
 		doBench(b, direct, req)
 		tDirect += time.Since(t0)
 
-		req, _ = http.NewRequest("POST", r.URL+"/api/transfers", strings.NewReader(body))
+		req, _ = http.NewRequest("POST", r.URL+"/api/transfers", strings.NewReader(transferBody))
 		req.Header.Set("Content-Type", "application/json")
 		t0 = time.Now()
 		doBench(b, viaGateway, req)
