@@ -65,7 +65,7 @@ type config struct {
 func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
-	fs.StringVar(&c.bin, "bin", "", "folder holding the forgeproof, goproxy and upstream binaries (required)")
+	fs.StringVar(&c.bin, "bin", "", "folder holding the forgeproof, fpgateway, goproxy and upstream binaries (required)")
 	servers := fs.String("servers", "forgeproof,goproxy,nginx,caddy", "servers to compare, in the order runs alternate")
 	phaseList := fs.String("phases", strings.Join(phases, ","), "phases to run")
 	fs.IntVar(&c.rounds, "rounds", 5, "rounds: each server runs each phase once per round")
