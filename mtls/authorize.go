@@ -54,6 +54,12 @@ func deny(reason, format string, args ...any) error {
 	return &DenialError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
 }
 
+// errNoIdentity is the denial of a request without a verified identity
+// (the zero Identity).
+func errNoIdentity() error {
+	return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+}
+
 // Authorize runs a on id; a nil Authorizer denies.
 func (a Authorizer) Authorize(id Identity) error {
 	if a == nil {

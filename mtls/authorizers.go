@@ -15,7 +15,7 @@ import (
 func AuthorizeAnyVerified() Authorizer {
 	return func(id Identity) error {
 		if id.Source == 0 {
-			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+			return errNoIdentity()
 		}
 		return nil
 	}
@@ -40,7 +40,7 @@ func AuthorizeSPIFFEID(patterns ...string) (Authorizer, error) {
 	}
 	return func(id Identity) error {
 		if id.Source == 0 {
-			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+			return errNoIdentity()
 		}
 		if id.SPIFFEID.IsZero() {
 			return &DenialError{Reason: ReasonSPIFFEIDDenied, Detail: "certificate has no SPIFFE ID"}
@@ -70,7 +70,7 @@ func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 	}
 	return func(id Identity) error {
 		if id.Source == 0 {
-			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+			return errNoIdentity()
 		}
 		if id.SPIFFEID.IsZero() {
 			return &DenialError{Reason: ReasonTrustDomainDenied, Detail: "certificate has no SPIFFE ID"}
@@ -95,7 +95,7 @@ func AuthorizeDNSName(patterns ...string) (Authorizer, error) {
 	}
 	return func(id Identity) error {
 		if id.Source == 0 {
-			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+			return errNoIdentity()
 		}
 		for _, name := range id.DNSNames {
 			for _, p := range ps {
@@ -114,7 +114,7 @@ func AuthorizeCommonName(names ...string) Authorizer {
 	allowed := setOf(names)
 	return func(id Identity) error {
 		if id.Source == 0 {
-			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+			return errNoIdentity()
 		}
 		if id.CommonName != "" && allowed[id.CommonName] {
 			return nil
@@ -129,7 +129,7 @@ func AuthorizeOrganizationalUnit(units ...string) Authorizer {
 	allowed := setOf(units)
 	return func(id Identity) error {
 		if id.Source == 0 {
-			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+			return errNoIdentity()
 		}
 		for _, ou := range id.OrganizationalUnit {
 			if ou != "" && allowed[ou] {
@@ -155,7 +155,7 @@ func AuthorizeSPKI(pins ...string) (Authorizer, error) {
 	}
 	return func(id Identity) error {
 		if id.Source == 0 {
-			return &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+			return errNoIdentity()
 		}
 		if id.SPKISHA256 != ([32]byte{}) && allowed[id.SPKISHA256] {
 			return nil

@@ -60,7 +60,7 @@ func (g *Guard) Check(r *http.Request) (Identity, error) {
 	}
 	id, ok := IdentityFromContext(r.Context())
 	if !ok {
-		return Identity{}, &DenialError{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
+		return Identity{}, errNoIdentity()
 	}
 	if err := g.Authorizer.Authorize(id); err != nil {
 		return id, err
