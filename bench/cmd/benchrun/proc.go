@@ -75,7 +75,7 @@ func (p *process) stop() {
 
 // tree returns the process and all its descendants, from /proc.
 func (p *process) tree() []int {
-	parent := map[int][]int{}
+	children := map[int][]int{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -83,7 +83,7 @@ func (p *process) tree() []int {
 			continue
 		}
 		if pp, err := ppid(pid); err == nil {
-			parent[pp] = append(parent[pp], pid)
+			children[pp] = append(children[pp], pid)
 		}
 	}
 	var out []int
@@ -92,7 +92,7 @@ func (p *process) tree() []int {
 		pid := queue[0]
 		queue = queue[1:]
 		out = append(out, pid)
-		queue = append(queue, parent[pid]...)
+		queue = append(queue, children[pid]...)
 	}
 	return out
 }
