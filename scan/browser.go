@@ -63,6 +63,8 @@ func (r cookieRule) sends(c *http.Cookie) bool {
 	return false
 }
 
+// navigate is the header set of a top-level navigation; origin, if not
+// empty, is an Origin header value or a placeholder of originFor.
 func navigate(site, origin string) func(http.Header, *url.URL) {
 	return func(h http.Header, t *url.URL) {
 		h.Set("Accept", acceptHTML)
@@ -72,6 +74,18 @@ func navigate(site, origin string) func(http.Header, *url.URL) {
 		if origin != "" {
 			h.Set("Origin", originFor(origin, t))
 		}
+	}
+}
+
+// fetch is the header set of a fetch() (or its CORS preflight) in the
+// given mode; origin is as for navigate, but always sent.
+func fetch(site, mode, origin string) func(http.Header, *url.URL) {
+	return func(h http.Header, t *url.URL) {
+		h.Set("Accept", "*/*")
+		h.Set("Sec-Fetch-Site", site)
+		h.Set("Sec-Fetch-Mode", mode)
+		h.Set("Sec-Fetch-Dest", "empty")
+		h.Set("Origin", originFor(origin, t))
 	}
 }
 
@@ -96,19 +110,10 @@ var (
 		h.Set("Referer", origin(t)+"/")
 	}, cookiesAll}
 	// A legitimate fetch() from the service's own page.
-	ctxSameOriginFetch = browserContext{"same-origin fetch", func(h http.Header, t *url.URL) {
-		h.Set("Accept", "*/*")
-		h.Set("Sec-Fetch-Site", "same-origin")
-		h.Set("Sec-Fetch-Mode", "cors")
-		h.Set("Sec-Fetch-Dest", "empty")
-		h.Set("Origin", origin(t))
-	}, cookiesAll}
+	ctxSameOriginFetch = browserContext{"same-origin fetch", fetch("same-origin", "cors", "self"), cookiesAll}
 	// A same-origin page load (token pages, start pages).
 	ctxPageLoad = browserContext{"page load", func(h http.Header, t *url.URL) {
-		h.Set("Accept", acceptHTML)
-		h.Set("Sec-Fetch-Site", "none")
-		h.Set("Sec-Fetch-Mode", "navigate")
-		h.Set("Sec-Fetch-Dest", "document")
+		navigate("none", "")(h, t)
 		h.Set("Sec-Fetch-User", "?1")
 	}, cookiesAll}
 	// An auto-submitted form on the attacker's page.
@@ -119,17 +124,11 @@ var (
 	ctxCrossSiteWindow = browserContext{"cross-site form POST in the Lax+POST window", ctxCrossSite.headers, cookiesLaxPOSTWindow}
 	// fetch(url, {method: "POST", mode: "no-cors", credentials: "include"}).
 	ctxCrossSiteNoCORS = browserContext{"cross-site no-cors fetch", func(h http.Header, t *url.URL) {
-		h.Set("Accept", "*/*")
-		h.Set("Sec-Fetch-Site", "cross-site")
-		h.Set("Sec-Fetch-Mode", "no-cors")
-		h.Set("Sec-Fetch-Dest", "empty")
-		h.Set("Origin", attackerOrigin)
+		fetch("cross-site", "no-cors", attackerOrigin)(h, t)
 		h.Set("Referer", attackerOrigin+"/")
 	}, cookiesCrossSiteSubresource}
 	// A form in a sandboxed iframe (or after a cross-site redirect).
-	ctxOriginNull = browserContext{"cross-site form POST with Origin: null", func(h http.Header, t *url.URL) {
-		navigate("cross-site", "null")(h, t)
-	}, cookiesCrossSitePOST}
+	ctxOriginNull = browserContext{"cross-site form POST with Origin: null", navigate("cross-site", "null"), cookiesCrossSitePOST}
 	// A browser without Fetch Metadata (Safari before 16.4, older
 	// Chromium and Firefox) posting from the attacker's site.
 	ctxLegacy = browserContext{"cross-site form POST from a browser without Fetch Metadata", func(h http.Header, t *url.URL) {
@@ -158,21 +157,11 @@ var (
 	}, cookiesCrossSiteGET}
 	// fetch(url, {credentials: "include"}) from the attacker's page.
 	ctxCORSRead = browserContext{"cross-site CORS fetch with credentials", func(h http.Header, t *url.URL) {
-		h.Set("Accept", "*/*")
-		h.Set("Sec-Fetch-Site", "cross-site")
-		h.Set("Sec-Fetch-Mode", "cors")
-		h.Set("Sec-Fetch-Dest", "empty")
-		h.Set("Origin", attackerOrigin)
+		fetch("cross-site", "cors", attackerOrigin)(h, t)
 		h.Set("Referer", attackerOrigin+"/")
 	}, cookiesCrossSiteSubresource}
 	// A CORS preflight: never cookies, never a client certificate.
-	ctxPreflight = browserContext{"CORS preflight", func(h http.Header, t *url.URL) {
-		h.Set("Accept", "*/*")
-		h.Set("Sec-Fetch-Site", "cross-site")
-		h.Set("Sec-Fetch-Mode", "cors")
-		h.Set("Sec-Fetch-Dest", "empty")
-		h.Set("Origin", attackerOrigin)
-	}, cookiesNone}
+	ctxPreflight = browserContext{"CORS preflight", fetch("cross-site", "cors", attackerOrigin), cookiesNone}
 )
 
 // siblingOrigin is an origin of the same site as t but not the same
