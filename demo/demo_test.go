@@ -111,6 +111,9 @@ func pageToken(t *testing.T, c *http.Client, r *demo.Running, cookies ...*http.C
 
 func TestServiceClient(t *testing.T) {
 	r := startDemo(t, false)
+	if r.ClientRevoked {
+		t.Errorf("got ClientRevoked true for a fresh PKI, want false")
+	}
 	c := r.ServiceClient()
 	resp, err := c.Post(r.URL+"/api/transfers", "application/json", strings.NewReader(`{"to":"bob","amount":5}`))
 	if err != nil {
