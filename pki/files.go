@@ -70,17 +70,7 @@ func (ca *CA) Save(dir string) error {
 	if err := ca.check(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("pki: %w", err)
-	}
-	key, err := EncodeKeyPEM(ca.Key)
-	if err != nil {
-		return err
-	}
-	if err := WriteSecretFile(filepath.Join(dir, CAKeyFile), key); err != nil {
-		return err
-	}
-	return WritePublicFile(filepath.Join(dir, CAFile), EncodeCertsPEM(ca.Cert))
+	return (&Cert{Cert: ca.Cert, Key: ca.Key}).Save(dir, CAFile, CAKeyFile)
 }
 
 // LoadCA reads ca.pem and ca-key.pem from dir and checks that they belong
