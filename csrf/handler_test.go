@@ -501,8 +501,13 @@ func TestCookiesSetOnlyWhenNeeded(t *testing.T) {
 	again.Header.Set("X-Test-Session", "alice")
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, again)
-	if got := rec.Result().Cookies(); len(got) != 1 || got[0].Name != csrf.SPACookie {
-		t.Errorf("after login: got %v, want a new SPA cookie only", got)
+	got := rec.Result().Cookies()
+	if len(got) != 1 || got[0].Name != csrf.SPACookie {
+		t.Fatalf("after login: got %v, want a new SPA cookie only", got)
+	}
+	must(t, p.SetMode(csrf.ModeOriginAndToken))
+	if err := p.Check(request("POST", app+"/", "X-Test-Session", "alice", csrf.SPAHeader, got[0].Value)); err != nil {
+		t.Errorf("after login: the new SPA token: got %v, want it valid for the session", err)
 	}
 }
 
