@@ -66,14 +66,14 @@ func (c *config) denyResponse(w http.ResponseWriter, r *http.Request, e *Error) 
 // prepareTokens sets the cookies tokens need and returns r with st, the
 // pre-session value when there is one, in its context.
 func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request, st *requestState) *http.Request {
-	needPreSession := true
+	// The binding function is called once here: a session lookup may cost.
+	var session []byte
+	var bindErr error
 	if c.binding != nil {
-		if v, err := c.binding(r); err != nil || len(v) > 0 {
-			needPreSession = false
-		}
+		session, bindErr = c.binding(r)
 	}
 	setCookie := false
-	if needPreSession && !st.hasPreSession {
+	if bindErr == nil && len(session) == 0 && !st.hasPreSession {
 		st.hasPreSession = c.readPreSession(r, &st.preSession)
 		if !st.hasPreSession {
 			c.setPreSession(w, r, &st.preSession)
@@ -81,13 +81,16 @@ func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request, st *reque
 			setCookie = true
 		}
 	}
-	if c.spa {
-		if kind, v, err := c.bindingFor(r, st); err == nil {
-			ck, ok := cookie(r, SPACookie)
-			if !ok || c.keys.verify(ck, kind, v) != nil {
-				c.setSPACookie(w, r, c.keys.mint(kind, v))
-				setCookie = true
-			}
+	if c.spa && bindErr == nil {
+		// As bindingFor would answer: the session, else the pre-session
+		// value, which is now in st.
+		kind, v := kindSession, session
+		if len(session) == 0 {
+			kind, v = kindPreSession, st.preSession[:]
+		}
+		if ck, ok := cookie(r, SPACookie); !ok || c.keys.verify(ck, kind, v) != nil {
+			c.setSPACookie(w, r, c.keys.mint(kind, v))
+			setCookie = true
 		}
 	}
 	if setCookie {
