@@ -112,8 +112,8 @@ func (sc *scanner) add(f Finding) {
 	sc.progress("found %s (%s) at %s", f.Rule, f.Severity, strings.TrimSpace(f.Method+" "+f.URL))
 }
 
-// fatal reports whether err must end the scan: the limit, cancellation,
-// or (on the first request) anything.
+// fatal reports whether err must end the scan: the request limit or
+// cancellation. (The start page's error ends it too; run sees to that.)
 func fatal(err error) bool {
 	return errors.Is(err, errLimit) || errors.Is(err, errCanceled)
 }
