@@ -92,6 +92,16 @@ func send(t *testing.T, c *http.Client, method, u string, meta fetchMeta, conten
 	return sent{resp.StatusCode, string(b), resp.Header}
 }
 
+// sessionCookie returns the bank's session cookie the response set, or nil.
+func (s sent) sessionCookie() *http.Cookie {
+	for _, ck := range (&http.Response{Header: s.header}).Cookies() {
+		if ck.Name == demo.SessionCookie {
+			return ck
+		}
+	}
+	return nil
+}
+
 var tokenRE = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
 
 // pageToken loads the bank's page as a top-level navigation and returns
@@ -203,12 +213,7 @@ func TestBrowserFlows(t *testing.T) {
 	if s.status != http.StatusSeeOther {
 		t.Fatalf("login: got status %d, want 303: %s", s.status, s.body)
 	}
-	var session *http.Cookie
-	for _, ck := range (&http.Response{Header: s.header}).Cookies() {
-		if ck.Name == demo.SessionCookie {
-			session = ck
-		}
-	}
+	session := s.sessionCookie()
 	if session == nil {
 		t.Fatal("login: no session cookie")
 	}
@@ -279,12 +284,7 @@ func TestForgeries(t *testing.T) {
 			tok := pageToken(t, c, r)
 			login := send(t, c, "POST", r.URL+"/login", fetchMeta{origin: r.URL, site: "same-origin", mode: "navigate", dest: "document"},
 				"application/x-www-form-urlencoded", url.Values{"username": {"alice"}, "password": {demo.Password}, "csrf_token": {tok}}.Encode())
-			var session *http.Cookie
-			for _, ck := range (&http.Response{Header: login.header}).Cookies() {
-				if ck.Name == demo.SessionCookie {
-					session = ck
-				}
-			}
+			session := login.sessionCookie()
 			if session == nil {
 				t.Fatalf("legitimate login failed: status %d: %s", login.status, login.body)
 			}
