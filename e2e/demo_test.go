@@ -2,8 +2,6 @@ package e2e_test
 
 import (
 	"bytes"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +16,7 @@ import (
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/demo"
 	"github.com/forgeproof/forgeproof/e2e"
+	"github.com/forgeproof/forgeproof/pki"
 )
 
 // TestDemoInBrowser runs the demo (gateway, bank, attacker sites) and a
@@ -79,13 +78,9 @@ func startScenario(t *testing.T, tools e2e.Tools, insecure bool) *scenario {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, _ := pem.Decode(caPEM)
-	if block == nil {
-		t.Fatalf("%s: no PEM block", run.Files.CA)
-	}
-	ca, err := x509.ParseCertificate(block.Bytes)
+	ca, err := pki.ParseCertPEM(caPEM)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", run.Files.CA, err)
 	}
 	b := startBrowser(t, tools, e2e.Profile{
 		CACertsPEM: caPEM,
