@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"sync"
 	"time"
 
@@ -281,10 +280,3 @@ func mintPKI(dir string) (files, *tls.Config, error) {
 }
 
 func goVersion() string { return runtime.Version() }
-
-// sortedCopy returns xs sorted, leaving xs alone.
-func sortedCopy(xs []float64) []float64 {
-	ys := append([]float64(nil), xs...)
-	sort.Float64s(ys)
-	return ys
-}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,7 +95,7 @@ func summarise(xs []float64) stat {
 	if len(xs) == 0 {
 		return stat{Median: math.NaN()}
 	}
-	s := sortedCopy(xs)
+	s := slices.Sorted(slices.Values(xs))
 	m := s[len(s)/2]
 	if len(s)%2 == 0 {
 		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
