@@ -221,6 +221,19 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateTrustedProxyOnce: a bad trusted-proxies entry is one
+// problem, not one more per route with a CSRF guard.
+func TestValidateTrustedProxyOnce(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.TrustedProxies = []string{"127.0.0.1", "bogus"}
+	err := cfg.Validate()
+	var errs gateway.ConfigErrors
+	if !errors.As(err, &errs) || len(errs) != 1 || !strings.Contains(errs[0].Error(), "trusted-proxies[1]") {
+		t.Fatalf("got %v, want one problem at trusted-proxies[1]", err)
+	}
+}
+
 // FuzzParseConfig feeds arbitrary YAML to the parser and the validator:
 // they may refuse it, never panic, and every error must say something.
 func FuzzParseConfig(f *testing.F) {

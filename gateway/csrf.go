@@ -2,12 +2,12 @@ package gateway
 
 import (
 	"fmt"
-	"github.com/forgeproof/forgeproof/internal/problem"
 	"net/http"
 	"os"
 	"strings"
 
 	"github.com/forgeproof/forgeproof/csrf"
+	"github.com/forgeproof/forgeproof/internal/problem"
 )
 
 // HeaderCSRFToken carries, on requests to routes whose CSRF mode uses
@@ -47,10 +47,10 @@ func (p *problems) csrfGuard(key string, c RouteCSRF, rt *route, cc *compiled) *
 				p.add(fmt.Sprintf("%s.trusted-origins[%d]", key, i), "%v", err)
 			}
 		}
-		for i, s := range cc.cfg.TrustedProxies {
-			if err := prot.AddTrustedProxy(s); err != nil && report {
-				p.add(fmt.Sprintf("trusted-proxies[%d]", i), "%v", err)
-			}
+		for _, s := range cc.cfg.TrustedProxies {
+			// compile's p.prefixes has reported, once, every entry this
+			// refuses; reporting here again would repeat it per route.
+			prot.AddTrustedProxy(s)
 		}
 		prot.SetAllowSameSite(c.AllowSameSite)
 		prot.SetReportOnly(c.ReportOnly)
