@@ -6,7 +6,7 @@ import (
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
-// compileForwarder turns a Forwarder into the mtls rule that decides when
+// forwarder turns a Forwarder into the mtls rule that decides when
 // a request's identity header may be believed.
 func (p *problems) forwarder(key string, f Forwarder) *mtls.ForwardedIdentity {
 	fw := &mtls.ForwardedIdentity{}

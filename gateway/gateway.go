@@ -5,13 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/forgeproof/forgeproof/mtls"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/forgeproof/forgeproof/mtls"
 )
 
 // Options are the parts of a Gateway that are not configuration.
