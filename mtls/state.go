@@ -3,11 +3,12 @@ package mtls
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/forgeproof/forgeproof/pki"
 )
 
 // state is everything a handshake needs, loaded and validated as a whole.
@@ -63,7 +64,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 		if err != nil {
 			return nil, fmt.Errorf("client CA file: %w", err)
 		}
-		if st.cas, err = parseCAs(data); err != nil {
+		if st.cas, err = pki.ParseCertsPEM(data); err != nil {
 			return nil, fmt.Errorf("client CA file %s: %w", cfg.ClientCAFile, err)
 		}
 	case len(cfg.ClientCAs) > 0:
@@ -154,27 +155,4 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 		NextProtos: protos,
 	}
 	return st, nil
-}
-
-func parseCAs(data []byte) ([]*x509.Certificate, error) {
-	var cas []*x509.Certificate
-	for i := 1; ; i++ {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %d is %q, want \"CERTIFICATE\"", i, b.Type)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("PEM block %d: %w", i, err)
-		}
-		cas = append(cas, c)
-	}
-	if len(cas) == 0 {
-		return nil, errors.New("no PEM CERTIFICATE block")
-	}
-	return cas, nil
 }
