@@ -156,7 +156,7 @@ routes:
   - name: bench
     upstream: http://{{.Upstream}}
     allow:
-      common-names: [bench client]
+      common-names: [` + clientCN + `]
 limits:
   upstream-max-idle-conns-per-host: 64
 admin:
