@@ -154,6 +154,18 @@ func (s *scenario) conclude(effect, verdict string) {
 	s.report[len(s.report)-1].verdict = verdict
 }
 
+// concludePaid concludes a legitimate payment: the request answered
+// wantStatus and changed exactly wantEffect since before.
+func (s *scenario) concludePaid(t *testing.T, what string, before state, status, wantStatus int, wantEffect string) {
+	t.Helper()
+	got := effect(before, s.state())
+	ok := status == wantStatus && got == wantEffect
+	s.conclude(got, verdict(ok, "paid"))
+	if !ok {
+		t.Errorf("%s: status %d, effect %q; want %d, %q", what, status, got, wantStatus, wantEffect)
+	}
+}
+
 // login loads the bank and logs in as alice with the page's own form.
 func (s *scenario) login(t *testing.T) {
 	t.Helper()
@@ -222,12 +234,7 @@ func (s *scenario) testLegitimate(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.observe(t, "transfer form with token", from, gwMark, sentMark, "POST", "/transfer", true)
-	got = effect(before, s.state())
-	ok = status == http.StatusOK && got == "alice-7 bob+7"
-	s.conclude(got, verdict(ok, "paid"))
-	if !ok {
-		t.Errorf("transfer form: status %d, effect %q; want 200, %q", status, got, "alice-7 bob+7")
-	}
+	s.concludePaid(t, "transfer form", before, status, http.StatusOK, "alice-7 bob+7")
 
 	// A same-origin fetch with the token in its header.
 	before = s.state()
@@ -241,12 +248,7 @@ func (s *scenario) testLegitimate(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.observe(t, "same-origin fetch with token header", from, gwMark, sentMark, "POST", "/api/transfers", true)
-	got = effect(before, s.state())
-	ok = fetchStatus == http.StatusCreated && got == "alice-3 bob+3"
-	s.conclude(got, verdict(ok, "paid"))
-	if !ok {
-		t.Errorf("same-origin fetch: status %d, effect %q; want 201, %q", fetchStatus, got, "alice-3 bob+3")
-	}
+	s.concludePaid(t, "same-origin fetch", before, fetchStatus, http.StatusCreated, "alice-3 bob+3")
 
 	// A Go service with alice's certificate calls the JSON API: no browser
 	// headers, no token, and it must pass untouched.
@@ -259,12 +261,7 @@ func (s *scenario) testLegitimate(t *testing.T) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	s.observe(t, "Go service client (JSON API)", "Go http.Client", gwMark, 0, "POST", "/api/transfers", false)
-	got = effect(before, s.state())
-	ok = resp.StatusCode == http.StatusCreated && got == "alice-5 bob+5"
-	s.conclude(got, verdict(ok, "paid"))
-	if !ok {
-		t.Errorf("service client: status %d, effect %q; want 201, %q", resp.StatusCode, got, "alice-5 bob+5")
-	}
+	s.concludePaid(t, "service client", before, resp.StatusCode, http.StatusCreated, "alice-5 bob+5")
 }
 
 // forgery is one attack page opened from one attacker origin.
