@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 
 	"github.com/forgeproof/forgeproof/internal/problem"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -109,14 +110,7 @@ func (f *ForwardedIdentity) Trusted(r *http.Request) bool {
 			return false // not a TCP peer (a Unix socket, a test): not trusted
 		}
 		addr := ap.Addr().Unmap().WithZone("")
-		trusted := false
-		for _, p := range f.TrustedPeers {
-			if normalisePrefix(p).Contains(addr) {
-				trusted = true
-				break
-			}
-		}
-		if !trusted {
+		if !slices.ContainsFunc(f.TrustedPeers, func(p netip.Prefix) bool { return normalisePrefix(p).Contains(addr) }) {
 			return false
 		}
 	}
