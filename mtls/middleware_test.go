@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/mtls"
@@ -163,5 +162,4 @@ func TestIdentityFromTLS(t *testing.T) {
 	if _, ok := mtls.IdentityFromTLS(nil); ok {
 		t.Error("got an identity from a nil connection state")
 	}
-	_ = strings.TrimSpace
 }
