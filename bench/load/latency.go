@@ -90,16 +90,9 @@ func Latency(ctx context.Context, t Target, rate float64, opts Options) (Result,
 			}()
 			for due := range queue {
 				measured := !due.Before(from)
+				sleepUntil(ctx, due) // returns at once past the grace period
 				if ctx.Err() != nil {
 					// Past the grace period: what is left never ran.
-					if measured {
-						late++
-						local = append(local, stop.Sub(due))
-					}
-					continue
-				}
-				sleepUntil(ctx, due)
-				if ctx.Err() != nil {
 					if measured {
 						late++
 						local = append(local, stop.Sub(due))
