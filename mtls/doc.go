@@ -79,10 +79,10 @@
 //     no per-path renegotiation in Go. CORS preflights never carry a
 //     certificate, so a host that serves browsers should use
 //     VerifyClientCertIfGiven and a Guard on each route.
-//   - Revocation comes from CRL files only (no OCSP). With any CRL
-//     configured, a leaf whose issuer has no CRL is refused, and a CRL past
-//     NextUpdate (plus CRLGracePeriod) refuses everything it covers, until
-//     a fresh one is loaded. Without CRLs, nothing is checked. Only
+//   - Revocation comes from CRLs only (CRLFiles or CRLs; no OCSP). With
+//     any CRL configured, a leaf whose issuer has no CRL is refused, and a
+//     CRL past NextUpdate (plus CRLGracePeriod) refuses everything it
+//     covers, until a fresh one is loaded. Without CRLs, nothing is checked. Only
 //     complete CRLs are accepted: a delta CRL, a CRL with an issuing
 //     distribution point or one with an unknown critical extension is
 //     refused at load (RFC 5280 §5.2), since it lists only part of the
