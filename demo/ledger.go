@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -104,17 +105,11 @@ func (l *ledger) snapshot() (balances map[string]int64, logins map[string]int) {
 
 // parseAmount parses a form's amount: decimal digits only, in range.
 func parseAmount(s string) (int64, error) {
-	if s == "" || len(s) > 7 {
-		return 0, &TransferError{ReasonInvalidAmount, fmt.Sprintf("amount %q is not a whole number from 1 to %d", s, MaxAmount)}
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0, &TransferError{ReasonInvalidAmount, fmt.Sprintf("amount %q is not a whole number from 1 to %d", s, MaxAmount)}
+	// At most 7 digits: MaxAmount's, and ParseInt cannot overflow.
+	if s != "" && len(s) <= 7 && strings.Trim(s, "0123456789") == "" {
+		if n, _ := strconv.ParseInt(s, 10, 64); n >= 1 && n <= MaxAmount {
+			return n, nil
 		}
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 1 || n > MaxAmount {
-		return 0, &TransferError{ReasonInvalidAmount, fmt.Sprintf("amount %q is not a whole number from 1 to %d", s, MaxAmount)}
-	}
-	return n, nil
+	return 0, &TransferError{ReasonInvalidAmount, fmt.Sprintf("amount %q is not a whole number from 1 to %d", s, MaxAmount)}
 }
