@@ -65,7 +65,7 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 	}
 	token := ""
 	if e.TokenField != "" {
-		t, err := sc.token(ctx, e, u, sc.victim, false)
+		t, err := sc.token(ctx, e, u, false)
 		if err != nil {
 			if fatal(err) {
 				return false, err
@@ -277,12 +277,11 @@ func (sc *scanner) finding(rule string, st *epState, v variant, r *request, evid
 	})
 }
 
-// foreignToken is a valid token of another session: fetched with a fresh
-// jar and without the victim's certificate, as an attacker fetches their
-// own.
+// foreignToken is a valid token of another session: fetched with no
+// cookie and without the victim's certificate, as an attacker fetches
+// their own.
 func (sc *scanner) foreignToken(ctx context.Context, e *Endpoint, u *url.URL) (string, error) {
-	other := &jar{}
-	return sc.token(ctx, e, u, other, true)
+	return sc.token(ctx, e, u, true)
 }
 
 // preflight checks whether a CORS preflight for e lets an arbitrary
@@ -321,7 +320,7 @@ func (sc *scanner) certOnly(ctx context.Context, st *epState) error {
 	e := st.e
 	token := ""
 	if e.TokenField != "" {
-		t, err := sc.token(ctx, e, st.u, sc.victim, false)
+		t, err := sc.token(ctx, e, st.u, false)
 		if err != nil {
 			if fatal(err) {
 				return err

@@ -249,9 +249,10 @@ func (sc *scanner) finish() {
 	}
 }
 
-// token fetches a fresh anti-CSRF token for e with jar j (the victim's,
-// or an attacker's with anonymous set).
-func (sc *scanner) token(ctx context.Context, e *Endpoint, u *url.URL, j *jar, anonymous bool) (string, error) {
+// token fetches a fresh anti-CSRF token for e: the victim's, keeping the
+// cookies the page sets as do does, or with anonymous set another
+// session's (see foreignToken).
+func (sc *scanner) token(ctx context.Context, e *Endpoint, u *url.URL, anonymous bool) (string, error) {
 	page := sc.target
 	if e.TokenPage != "" {
 		p, err := resolve(sc.target, e.TokenPage)
@@ -260,17 +261,16 @@ func (sc *scanner) token(ctx context.Context, e *Endpoint, u *url.URL, j *jar, a
 		}
 		page = p
 	}
-	r := sc.pageRequest(page, j, anonymous)
-	resp, err := sc.send.send(ctx, r)
+	var resp *response
+	var err error
+	if anonymous {
+		// No cookies: an attacker's fresh session, which the scan never reuses.
+		resp, err = sc.send.send(ctx, sc.pageRequest(page, nil, true))
+	} else {
+		resp, err = sc.do(ctx, sc.pageRequest(page, sc.victim, false))
+	}
 	if err != nil {
 		return "", fmt.Errorf("token page %s: %w", page.Redacted(), err)
-	}
-	cs := resp.cookies()
-	j.set(cs)
-	if !anonymous {
-		for _, c := range cs {
-			sc.setCookies[c.Name] = seenCookie{c, page.String()}
-		}
 	}
 	if resp.Status >= 400 {
 		return "", fmt.Errorf("token page %s answered %d", page.Redacted(), resp.Status)
