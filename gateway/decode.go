@@ -25,6 +25,19 @@ const maxConfigBytes = 4 << 20
 // (certificates, CAs, CRLs, the key ring) to check them, but does not
 // listen on anything.
 func LoadConfig(path string) (*Config, error) {
+	cfg, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// readConfig is LoadConfig without the validation, for callers that
+// compile the config next anyway (Gateway.ReloadFile).
+func readConfig(path string) (*Config, error) {
 	data, err := readLimited(path)
 	if err != nil {
 		return nil, ConfigErrors{{File: path, Msg: err.Error()}}
@@ -34,9 +47,6 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, err
 	}
 	cfg.resolvePaths(filepath.Dir(path))
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	return cfg, nil
 }
 

@@ -312,11 +312,11 @@ func (g *Gateway) Reload(cfg *Config) error {
 	return err
 }
 
-// ReloadFile reads the config file at path (LoadConfig) and reloads it
-// (Reload). A file that does not load counts as a failed reload, and the
-// old configuration keeps serving.
+// ReloadFile reads the config file at path (as LoadConfig does) and
+// reloads it (Reload, which validates it). A file that does not load
+// counts as a failed reload, and the old configuration keeps serving.
 func (g *Gateway) ReloadFile(path string) error {
-	cfg, err := LoadConfig(path)
+	cfg, err := readConfig(path) // Reload validates: the files are read once
 	if err != nil {
 		g.log.Error("reload refused, the previous configuration keeps serving", "error", err)
 		g.metrics.reloads.WithLabelValues("failure").Inc()
