@@ -145,14 +145,15 @@ func (p *process) cpuTime() time.Duration {
 func (p *process) peakRSS() int64 {
 	var total int64
 	for _, pid := range p.tree() {
-		total += statusKB(pid, "VmHWM:") * 1024
+		total += procKB(fmt.Sprintf("/proc/%d/status", pid), "VmHWM:") * 1024
 	}
 	return total
 }
 
-// statusKB reads a "kB" field of /proc/pid/status; 0 when absent.
-func statusKB(pid int, field string) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+// procKB reads a "kB" field of a /proc file such as /proc/PID/status or
+// /proc/meminfo; 0 when absent.
+func procKB(path, field string) int64 {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0
 	}

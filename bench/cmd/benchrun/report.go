@@ -64,7 +64,7 @@ func newReport(c config) *report {
 		Machine: machine{
 			CPU:        cpuModel(),
 			Cores:      runtime.NumCPU(),
-			MemoryKB:   memTotalKB(),
+			MemoryKB:   procKB("/proc/meminfo", "MemTotal:"),
 			Kernel:     strings.TrimSpace(readFile("/proc/sys/kernel/osrelease")),
 			LoadBefore: loadAvg(),
 		},
@@ -348,17 +348,6 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
-}
-
-func memTotalKB() int64 {
-	for _, line := range strings.Split(readFile("/proc/meminfo"), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-			var n int64
-			fmt.Sscanf(strings.TrimSpace(rest), "%d", &n)
-			return n
-		}
-	}
-	return 0
 }
 
 // loadAvg is the 1, 5 and 15 minute load averages.
