@@ -256,8 +256,10 @@ func withoutIdentity(ctx context.Context) context.Context {
 	return context.WithValue(ctx, identityKey{}, nil)
 }
 
-// spiffeIDOf applies NewIdentity's rule to a bare list of URI SANs: the
-// SPIFFE ID of the only URI, if it is one.
+// spiffeIDOf returns the SPIFFE ID of the only URI SAN, if it is one (the
+// rule of NewIdentity and XFCCElement.Identity). A SPIFFE X509-SVID has
+// exactly one URI SAN; a certificate with more than one is not an SVID,
+// whatever its URIs say.
 func spiffeIDOf(uris []*url.URL) spiffeid.ID {
 	if len(uris) == 1 && uris[0].Scheme == "spiffe" {
 		if id, err := spiffeid.FromURI(uris[0]); err == nil {

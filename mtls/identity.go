@@ -74,7 +74,7 @@ type Identity struct {
 // NewIdentity extracts the Identity of a certificate. It does not verify
 // the certificate: call it on a leaf that has been verified already.
 func NewIdentity(cert *x509.Certificate, src Source) Identity {
-	id := Identity{
+	return Identity{
 		URIs:               cert.URIs,
 		DNSNames:           cert.DNSNames,
 		EmailAddresses:     cert.EmailAddresses,
@@ -90,15 +90,8 @@ func NewIdentity(cert *x509.Certificate, src Source) Identity {
 		CertSHA256:         sha256.Sum256(cert.Raw),
 		Source:             src,
 		Certificate:        cert,
+		SPIFFEID:           spiffeIDOf(cert.URIs),
 	}
-	// A SPIFFE X509-SVID has exactly one URI SAN; a certificate with more
-	// than one is not an SVID, whatever its URIs say.
-	if len(cert.URIs) == 1 && cert.URIs[0].Scheme == "spiffe" {
-		if sid, err := spiffeid.FromURI(cert.URIs[0]); err == nil {
-			id.SPIFFEID = sid
-		}
-	}
-	return id
 }
 
 // SPKIHex is SPKISHA256 in lower-case hexadecimal, or "" when unknown.
