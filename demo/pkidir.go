@@ -57,7 +57,8 @@ type devPKI struct {
 	ca      *pki.CA
 	server  *pki.Cert
 	client  *pki.Cert
-	created []string // base names of the files written this time
+	crl     *x509.RevocationList // the CRL refreshCRL found (re-signing keeps its entries); nil if none was usable
+	created []string             // base names of the files written this time
 }
 
 // PreparePKI creates the demo's development PKI in dir, or reuses the one
@@ -208,7 +209,9 @@ func (p *devPKI) refreshCRL(now time.Time) error {
 	prev, err := pki.LoadCRL(p.files.Dir)
 	if err != nil || (prev != nil && prev.CheckSignatureFrom(p.ca.Cert) != nil) {
 		prev = nil
-	} else if prev != nil && prev.NextUpdate.After(now.Add(renewBefore)) {
+	}
+	p.crl = prev // re-signing keeps its entries
+	if prev != nil && prev.NextUpdate.After(now.Add(renewBefore)) {
 		return nil
 	}
 	der, err := p.ca.Revoke(prev)
@@ -222,13 +225,12 @@ func (p *devPKI) refreshCRL(now time.Time) error {
 	return nil
 }
 
-// revoked reports whether the CRL in the folder lists c.
+// revoked reports whether the folder's CRL lists c.
 func (p *devPKI) revoked(c *pki.Cert) bool {
-	crl, err := pki.LoadCRL(p.files.Dir)
-	if err != nil || crl == nil {
+	if p.crl == nil {
 		return false
 	}
-	return slices.ContainsFunc(crl.RevokedCertificateEntries, func(e x509.RevocationListEntry) bool {
+	return slices.ContainsFunc(p.crl.RevokedCertificateEntries, func(e x509.RevocationListEntry) bool {
 		return e.SerialNumber.Cmp(c.Cert.SerialNumber) == 0
 	})
 }
