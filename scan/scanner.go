@@ -36,6 +36,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		reported:     map[string]bool{},
 		sessionNames: map[string]bool{},
 		setCookies:   map[string]seenCookie{},
+		corsChecked:  map[string]bool{},
 	}
 	defer sc.send.close()
 	for _, c := range cfg.Cookies {
@@ -361,9 +362,6 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 // checkCORS probes u for a CORS policy that reflects an arbitrary origin
 // with credentials, once per URL.
 func (sc *scanner) checkCORS(ctx context.Context, u *url.URL) {
-	if sc.corsChecked == nil {
-		sc.corsChecked = map[string]bool{}
-	}
 	if sc.corsChecked[u.String()] {
 		return
 	}
