@@ -252,12 +252,13 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 	if (f.tokenField == "") && f.tokPage != "" {
 		return cfg, 0, usageErrorf("scan: --token-page needs --token-field")
 	}
-	if f.loginData == "" {
+	loginData := f.loginData
+	if loginData == "" {
 		// From the environment, to keep the password out of the process list.
-		f.loginData = os.Getenv("FORGEPROOF_LOGIN_DATA")
+		loginData = os.Getenv("FORGEPROOF_LOGIN_DATA")
 	}
 	if f.login != "" || f.loginPage != "" {
-		fields, err := parseFields(f.loginData)
+		fields, err := parseFields(loginData)
 		if err != nil {
 			return cfg, 0, usageErrorf("scan: invalid --login-data: %v", err)
 		}
@@ -265,7 +266,7 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 			return cfg, 0, usageErrorf("scan: --login needs the login fields: --login-data or $FORGEPROOF_LOGIN_DATA")
 		}
 		cfg.Login = &scan.Login{Path: f.login, Page: f.loginPage, Form: fields}
-	} else if f.loginData != "" && os.Getenv("FORGEPROOF_LOGIN_DATA") != f.loginData {
+	} else if f.loginData != "" { // the flag; a variable set in the environment is fine
 		return cfg, 0, usageErrorf("scan: --login-data needs --login or --login-page")
 	}
 	if (f.verifyURL == "") != (f.verifyPointer == "") {
