@@ -11,11 +11,9 @@ import (
 
 // crl is one loaded revocation list, already checked against its issuer.
 type crl struct {
-	source     string // file name or "CRLs[i]"
-	number     string // decimal CRL number, for messages
-	list       *x509.RevocationList
-	nextUpdate time.Time
-	revoked    map[string]bool // serial numbers, big-endian bytes
+	source  string // file name or "CRLs[i]"
+	list    *x509.RevocationList
+	revoked map[string]bool // serial numbers, big-endian bytes
 }
 
 // parseCRLs parses DER or PEM data (PEM may hold several X509 CRL blocks).
@@ -77,13 +75,13 @@ func loadCRLs(lists []*x509.RevocationList, sources []string, cas []*x509.Certif
 		if err := checkCRLScope(l); err != nil {
 			return nil, fmt.Errorf("crl %s: %w", src, err)
 		}
-		c := &crl{source: src, number: l.Number.String(), list: l, nextUpdate: l.NextUpdate, revoked: make(map[string]bool, len(l.RevokedCertificateEntries))}
+		c := &crl{source: src, list: l, revoked: make(map[string]bool, len(l.RevokedCertificateEntries))}
 		for _, e := range l.RevokedCertificateEntries {
 			c.revoked[string(e.SerialNumber.Bytes())] = true
 		}
 		key := crlKey(issuer)
 		if old := prev[key]; old != nil && l.Number.Cmp(old.list.Number) < 0 {
-			return nil, fmt.Errorf("crl %s: CRL number %s is older than the one in use (%s)", src, c.number, old.number)
+			return nil, fmt.Errorf("crl %s: CRL number %s is older than the one in use (%s)", src, l.Number, old.list.Number)
 		}
 		if have := out[key]; have == nil || l.Number.Cmp(have.list.Number) > 0 {
 			out[key] = c
@@ -135,7 +133,7 @@ func checkCRLScope(l *x509.RevocationList) error {
 func (c *crl) stale(now time.Time, grace time.Duration) bool {
 	// A CRL without NextUpdate never says until when it is good: treat it
 	// as stale (fail closed); InsecureAllowStaleCRL accepts it.
-	return c.nextUpdate.IsZero() || now.After(c.nextUpdate.Add(grace))
+	return c.list.NextUpdate.IsZero() || now.After(c.list.NextUpdate.Add(grace))
 }
 
 // checkRevocation checks every certificate of a verified chain whose
@@ -170,10 +168,10 @@ func (st *state) checkRevocation(chain []*x509.Certificate, now time.Time) *Hand
 // checkOne checks cert against c, the CRL of its issuer.
 func (st *state) checkOne(c *crl, cert *x509.Certificate, now time.Time) *HandshakeError {
 	if !st.allowStale && c.stale(now, st.crlGrace) {
-		return &HandshakeError{Reason: ReasonCRLStale, Err: fmt.Errorf("CRL %s of %q passed its next update %s", c.source, c.list.Issuer.String(), c.nextUpdate.Format(time.RFC3339))}
+		return &HandshakeError{Reason: ReasonCRLStale, Err: fmt.Errorf("CRL %s of %q passed its next update %s", c.source, c.list.Issuer.String(), c.list.NextUpdate.Format(time.RFC3339))}
 	}
 	if c.revoked[string(cert.SerialNumber.Bytes())] {
-		return &HandshakeError{Reason: ReasonRevoked, Err: fmt.Errorf("certificate serial %s is revoked by CRL %s (number %s)", cert.SerialNumber.Text(16), c.source, c.number)}
+		return &HandshakeError{Reason: ReasonRevoked, Err: fmt.Errorf("certificate serial %s is revoked by CRL %s (number %s)", cert.SerialNumber.Text(16), c.source, c.list.Number)}
 	}
 	return nil
 }

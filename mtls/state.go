@@ -124,7 +124,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 	if !st.allowStale {
 		for _, c := range crls {
 			if c.stale(now, st.crlGrace) {
-				return nil, fmt.Errorf("crl %s is stale: next update %s has passed (fetch a new CRL, or set a grace period)", c.source, c.nextUpdate.Format(time.RFC3339))
+				return nil, fmt.Errorf("crl %s is stale: next update %s has passed (fetch a new CRL, or set a grace period)", c.source, c.list.NextUpdate.Format(time.RFC3339))
 			}
 		}
 	}
