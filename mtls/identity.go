@@ -75,6 +75,7 @@ type Identity struct {
 // the certificate: call it on a leaf that has been verified already.
 func NewIdentity(cert *x509.Certificate, src Source) Identity {
 	return Identity{
+		SPIFFEID:           spiffeIDOf(cert.URIs),
 		URIs:               cert.URIs,
 		DNSNames:           cert.DNSNames,
 		EmailAddresses:     cert.EmailAddresses,
@@ -90,7 +91,6 @@ func NewIdentity(cert *x509.Certificate, src Source) Identity {
 		CertSHA256:         sha256.Sum256(cert.Raw),
 		Source:             src,
 		Certificate:        cert,
-		SPIFFEID:           spiffeIDOf(cert.URIs),
 	}
 }
 

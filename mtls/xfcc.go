@@ -361,15 +361,14 @@ func (e XFCCElement) Identity() Identity {
 	if e.Cert != nil {
 		return NewIdentity(e.Cert, SourceForwarded)
 	}
-	id := Identity{
+	return Identity{
+		SPIFFEID:   spiffeIDOf(e.URI),
 		URIs:       e.URI,
 		DNSNames:   e.DNS,
 		Subject:    e.Subject,
 		CertSHA256: e.Hash,
 		Source:     SourceForwarded,
 	}
-	id.SPIFFEID = spiffeIDOf(e.URI)
-	return id
 }
 
 // FormatXFCC returns the x-forwarded-client-cert value of elems, in the
