@@ -165,13 +165,10 @@ func (c *pkiCommon) loadCA() (*pki.CA, error) {
 // checkName refuses names that would write outside the folder or over the
 // CA's files.
 func checkName(name string) error {
-	if name == "" || name == "ca" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-") {
+	const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+	if name == "" || name == "ca" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-") ||
+		strings.Trim(name, chars) != "" {
 		return usageErrorf("invalid --name %q: want letters, digits, '.', '_' or '-', not \"ca\"", name)
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return usageErrorf("invalid --name %q: want letters, digits, '.', '_' or '-', not \"ca\"", name)
-		}
 	}
 	return nil
 }
