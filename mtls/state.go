@@ -23,7 +23,6 @@ type state struct {
 	crlGrace   time.Duration
 	allowStale bool
 	tlsConfig  *tls.Config // the template GetConfigForClient clones
-	loadedAt   time.Time
 	// verified is the one mutable part: chains verified against roots,
 	// so that a reload starts with an empty cache (see chainCache).
 	verified *chainCache
@@ -32,7 +31,7 @@ type state struct {
 // load reads and validates a new state from cfg; prev (may be nil) is the
 // state in use, for the CRL rollback check.
 func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
-	st := &state{crlGrace: cfg.CRLGracePeriod, allowStale: cfg.InsecureAllowStaleCRL, loadedAt: now, verified: &chainCache{}}
+	st := &state{crlGrace: cfg.CRLGracePeriod, allowStale: cfg.InsecureAllowStaleCRL, verified: &chainCache{}}
 
 	switch {
 	case cfg.CertFile != "":
