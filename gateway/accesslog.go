@@ -13,7 +13,7 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, start time
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK
-		if x.reason == "client-gone" {
+		if x.reason == reasonClientGone {
 			status = 499 // nginx's "client closed request": nothing was sent
 		}
 	}

@@ -207,7 +207,7 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 	case errors.Is(r.Context().Err(), context.Canceled):
 		// The client left; there is no one to answer.
 		if x := exchangeFrom(r.Context()); x != nil {
-			x.reason = "client-gone"
+			x.reason = reasonClientGone
 		}
 	case isTimeout(err):
 		log.Warn("upstream timeout", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)

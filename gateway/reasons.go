@@ -25,3 +25,7 @@ const (
 	// (413).
 	ReasonBodyTooLarge = "body-too-large"
 )
+
+// reasonClientGone is logged, with status 499, when the client went away
+// before the upstream answered: nothing was sent, so it is no refusal.
+const reasonClientGone = "client-gone"
