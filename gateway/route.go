@@ -27,9 +27,8 @@ type route struct {
 	authorize            mtls.Authorizer
 	browsers             bool
 
-	csrfMode   string
-	reportOnly bool
-	guard      *csrfGuard // nil when csrfMode is insecure-off
+	csrfMode string
+	guard    *csrfGuard // nil when csrfMode is insecure-off
 
 	proxy *httputil.ReverseProxy
 	// handler is the proxy behind the CSRF guard (when there is one).
@@ -51,7 +50,6 @@ func (p *problems) route(key string, index int, r Route, c *compiled) *route {
 		corsPreflights:       r.Allow.CORSPreflights,
 		browsers:             r.Browsers == nil || *r.Browsers,
 		csrfMode:             r.CSRF.Mode,
-		reportOnly:           r.CSRF.ReportOnly,
 	}
 	if rt.name == "" {
 		rt.name = key
