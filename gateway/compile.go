@@ -3,14 +3,14 @@ package gateway
 import (
 	"cmp"
 	"fmt"
-	"github.com/forgeproof/forgeproof/csrf"
-	"github.com/forgeproof/forgeproof/mtls"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/mtls"
 )
 
 // hooks connect a configuration to the Gateway that runs it; the zero
@@ -48,7 +48,6 @@ type compiled struct {
 	forwardFormat mtls.ForwardedFormat
 	transport     *http.Transport   // shared by routes that use the system roots
 	transports    []*http.Transport // every transport, to close idle connections
-	tokens        *csrf.KeyRing     // nil when no route uses tokens
 }
 
 // compile validates cfg and builds its runtime state, reading every file
@@ -130,7 +129,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 			}
 		}
 	}
-	c.tokens = p.tokens(cfg.Tokens, needTokens, c.routes)
+	p.tokens(cfg.Tokens, needTokens, c.routes)
 	if len(p.errs) > 0 {
 		// In file order; problems without a line (missing keys of a
 		// config built in Go) keep their order at the end.

@@ -97,31 +97,30 @@ func tokenBinding(sessionCookie string) func(*http.Request) ([]byte, error) {
 
 // tokens loads the key ring when some route needs it, and gives it to the
 // routes' guards.
-func (p *problems) tokens(t Tokens, need bool, routes []*route) *csrf.KeyRing {
+func (p *problems) tokens(t Tokens, need bool, routes []*route) {
 	if t.KeyFile == "" {
 		if need {
 			p.add("tokens.key-file", "is required: a route's CSRF mode uses tokens")
 		}
-		return nil
+		return
 	}
 	if fi, err := os.Stat(t.KeyFile); err != nil {
 		p.add("tokens.key-file", "cannot read %q: %v", t.KeyFile, fileError(err))
-		return nil
+		return
 	} else if fi.Mode().Perm()&0o077 != 0 {
 		p.add("tokens.key-file", "%q is readable by others (mode %04o): chmod 600 it", t.KeyFile, fi.Mode().Perm())
-		return nil
+		return
 	}
 	ring, err := csrf.LoadKeyRing(t.KeyFile)
 	if err != nil {
 		p.add("tokens.key-file", "%v", err)
-		return nil
+		return
 	}
 	for _, rt := range routes {
 		if rt.guard != nil && rt.usesTokens() {
 			rt.guard.prot.SetKeyRing(ring)
 		}
 	}
-	return ring
 }
 
 // handler puts the guard in front of next. Refusals are recorded on the
