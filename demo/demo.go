@@ -60,7 +60,8 @@ type Options struct {
 type Running struct {
 	// URL is the bank through the gateway: https://localhost:PORT.
 	URL string
-	// AttackerURL is the cross-site attacker, http://127.0.0.2:PORT.
+	// AttackerURL is the cross-site attacker, http://127.0.0.2:PORT
+	// (http://127.0.0.1:PORT where 127.0.0.2 cannot be bound).
 	AttackerURL string
 	// SiblingURL is the same-site attacker, https://localhost:OTHERPORT.
 	SiblingURL string
