@@ -375,6 +375,7 @@ func TestStartErrors(t *testing.T) {
 		{"no dir", demo.Options{Listen: "localhost:0"}, "Options.Dir is required"},
 		{"public listen", demo.Options{Dir: t.TempDir(), Listen: "0.0.0.0:0"}, `listen address "0.0.0.0:0": the demo serves on loopback only`},
 		{"public attacker", demo.Options{Dir: t.TempDir(), Listen: "localhost:0", AttackerAddr: "192.0.2.1:0"}, `attacker address "192.0.2.1:0"`},
+		{"public sibling", demo.Options{Dir: t.TempDir(), Listen: "localhost:0", SiblingAddr: "192.0.2.1:0"}, `sibling address "192.0.2.1:0"`},
 		{"bad address", demo.Options{Dir: t.TempDir(), Listen: "localhost"}, `listen address "localhost"`},
 	}
 	for _, tt := range tests {
