@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -148,6 +149,49 @@ func TestSiblingOrigin(t *testing.T) {
 		u, _ := url.Parse(tt.target)
 		if got := siblingOrigin(u); got != tt.want {
 			t.Errorf("siblingOrigin(%s): got %s, want %s", tt.target, got, tt.want)
+		}
+	}
+}
+
+// TestBrowserContexts pins each context's headers: every probe must be a
+// combination a browser really sends.
+func TestBrowserContexts(t *testing.T) {
+	const (
+		html = "Accept: " + acceptHTML
+		star = "Accept: */*"
+		self = "https://bank.example:8443"
+		atk  = "https://attacker.invalid"
+		nav  = "Sec-Fetch-Dest: document|Sec-Fetch-Mode: navigate|"
+	)
+	tests := []struct {
+		ctx  browserContext
+		want string
+	}{
+		{ctxSameOrigin, html + "|Origin: " + self + "|Referer: " + self + "/|" + nav + "Sec-Fetch-Site: same-origin|Sec-Fetch-User: ?1"},
+		{ctxSameOriginFetch, star + "|Origin: " + self + "|Sec-Fetch-Dest: empty|Sec-Fetch-Mode: cors|Sec-Fetch-Site: same-origin"},
+		{ctxPageLoad, html + "|" + nav + "Sec-Fetch-Site: none|Sec-Fetch-User: ?1"},
+		{ctxCrossSite, html + "|Origin: " + atk + "|Referer: " + atk + "/|" + nav + "Sec-Fetch-Site: cross-site"},
+		{ctxCrossSiteWindow, html + "|Origin: " + atk + "|Referer: " + atk + "/|" + nav + "Sec-Fetch-Site: cross-site"},
+		{ctxCrossSiteNoCORS, star + "|Origin: " + atk + "|Referer: " + atk + "/|Sec-Fetch-Dest: empty|Sec-Fetch-Mode: no-cors|Sec-Fetch-Site: cross-site"},
+		{ctxOriginNull, html + "|Origin: null|" + nav + "Sec-Fetch-Site: cross-site"},
+		{ctxLegacy, html + "|Origin: " + atk + "|Referer: " + atk + "/"},
+		{ctxLegacyHTTP, html + "|Origin: http://bank.example:8443|Referer: http://bank.example:8443/"},
+		{ctxSameSite, html + "|Origin: https://forgeproof-sibling.bank.example|Referer: https://forgeproof-sibling.bank.example/|" + nav + "Sec-Fetch-Site: same-site"},
+		{ctxCrossSiteGET, html + "|Referer: " + atk + "/|" + nav + "Sec-Fetch-Site: cross-site|Sec-Fetch-User: ?1"},
+		{ctxCORSRead, star + "|Origin: " + atk + "|Referer: " + atk + "/|Sec-Fetch-Dest: empty|Sec-Fetch-Mode: cors|Sec-Fetch-Site: cross-site"},
+		{ctxPreflight, star + "|Origin: " + atk + "|Sec-Fetch-Dest: empty|Sec-Fetch-Mode: cors|Sec-Fetch-Site: cross-site"},
+	}
+	target, _ := url.Parse(self + "/transfer")
+	for _, tt := range tests {
+		h := http.Header{}
+		tt.ctx.headers(h, target)
+		var got []string
+		for k, vs := range h {
+			got = append(got, k+": "+strings.Join(vs, ","))
+		}
+		sort.Strings(got)
+		if g := strings.Join(got, "|"); g != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.ctx.name, g, tt.want)
 		}
 	}
 }
