@@ -105,10 +105,10 @@ type Login struct {
 	// Form holds the fields the user supplies (the credentials). Every
 	// password field of the login form must be among them.
 	Form map[string]string `json:"form" yaml:"form"`
-	// Page is the page (path) that holds the login form. If empty, the
-	// form is looked for on TokenPage, the target, where the target
-	// redirects to, Path itself and the start pages, in that order; if no
-	// page holds it, Form alone is posted to Path.
+	// Page is the page (path) that holds the login form (TokenPage if
+	// Page is empty). If neither is given, the form is looked for on the
+	// target, Path itself and the start pages, in that order, then where
+	// they redirect to; if no page holds it, Form alone is posted to Path.
 	Page string `json:"page,omitempty" yaml:"page,omitempty"`
 	// TokenField names the login form's anti-CSRF token field when it is
 	// not recognised by its name; TokenPage is an older name for Page.
