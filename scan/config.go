@@ -116,6 +116,14 @@ type Login struct {
 	TokenPage  string `json:"token_page,omitempty" yaml:"token_page,omitempty"`
 }
 
+// page is the page the user gave as holding the login form, or "".
+func (l *Login) page() string {
+	if l.Page != "" {
+		return l.Page
+	}
+	return l.TokenPage
+}
+
 // Verification is a GET request whose JSON answer, at Pointer (RFC 6901),
 // changes when a state-changing request takes effect.
 type Verification struct {

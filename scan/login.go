@@ -69,10 +69,7 @@ func (sc *scanner) findLogin(ctx context.Context, l *Login, start *response) (*l
 	if l.Path != "" {
 		action, _ = resolve(sc.target, l.Path) // validated
 	}
-	given := l.Page
-	if given == "" {
-		given = l.TokenPage
-	}
+	given := l.page()
 	var pages []*url.URL
 	if given != "" {
 		u, _ := resolve(sc.target, given) // validated

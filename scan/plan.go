@@ -33,10 +33,7 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 	sc := &scanner{cfg: cfg, target: target}
 	add("start page", sc.pageRequest(target, j, false))
 	if l := cfg.Login; l != nil {
-		page := l.Page
-		if page == "" {
-			page = l.TokenPage
-		}
+		page := l.page()
 		pu, _ := resolve(target, page) // validated; the target if empty
 		add("login page (holds the login form; its cookies are kept)", sc.pageRequest(pu, j, false))
 		path := l.Path
