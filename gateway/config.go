@@ -240,3 +240,30 @@ type Limits struct {
 	// after SIGTERM (or when the context given to Serve ends); default 30s.
 	ShutdownGrace time.Duration
 }
+
+// Files lists every file c names (certificates, keys, CA bundles, CRLs,
+// the token key ring), without duplicates, in config order. It does not
+// include the config file itself. When a file in the list changes, a
+// reload picks it up.
+func (c *Config) Files() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(ps ...string) {
+		for _, p := range ps {
+			if p != "" && !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	for _, l := range c.Listeners {
+		add(l.TLS.CertFile, l.TLS.KeyFile)
+		add(l.TLS.ClientCAFiles...)
+		add(l.TLS.CRLFiles...)
+	}
+	add(c.Tokens.KeyFile)
+	for _, r := range c.Routes {
+		add(r.UpstreamCAFile)
+	}
+	return out
+}

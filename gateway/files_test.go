@@ -1,0 +1,27 @@
+package gateway_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/gateway"
+)
+
+func TestConfigFiles(t *testing.T) {
+	cfg := &gateway.Config{
+		Listeners: []gateway.Listener{
+			{TLS: gateway.ListenerTLS{CertFile: "a.pem", KeyFile: "a.key", ClientCAFiles: []string{"ca.pem"}, CRLFiles: []string{"crl.pem"}}},
+			{TLS: gateway.ListenerTLS{CertFile: "a.pem", KeyFile: "a.key", ClientCAFiles: []string{"ca.pem", "ca2.pem"}}},
+		},
+		Tokens: gateway.Tokens{KeyFile: "csrf.keys"},
+		Routes: []gateway.Route{{Upstream: "https://u"}, {Upstream: "https://v", UpstreamCAFile: "up-ca.pem"}},
+	}
+	got := cfg.Files()
+	want := []string{"a.pem", "a.key", "ca.pem", "crl.pem", "ca2.pem", "csrf.keys", "up-ca.pem"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := (&gateway.Config{}).Files(); len(got) != 0 {
+		t.Errorf("empty config: got %q, want none", got)
+	}
+}
