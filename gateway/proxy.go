@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
@@ -22,22 +20,6 @@ import (
 // on Client-Cert or X-Forwarded-Client-Cert. Client-sent copies are
 // deleted, like every header whose name starts with "Forgeproof-".
 const HeaderClientIdentity = "Forgeproof-Client-Identity"
-
-// newTransport builds an upstream transport; roots, if not nil, verify
-// https upstreams instead of the system roots.
-func newTransport(l Limits, roots *x509.CertPool) *http.Transport {
-	d := &net.Dialer{Timeout: l.UpstreamDialTimeout}
-	return &http.Transport{
-		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		Proxy:                 nil, // never route upstream traffic through $HTTP_PROXY
-		DialContext:           d.DialContext,
-		TLSHandshakeTimeout:   l.UpstreamTLSHandshakeTimeout,
-		ResponseHeaderTimeout: l.UpstreamResponseHeaderTimeout,
-		IdleConnTimeout:       l.UpstreamIdleConnTimeout,
-		MaxIdleConnsPerHost:   l.UpstreamMaxIdleConnsPerHost,
-		ForceAttemptHTTP2:     true,
-	}
-}
 
 // closeIdle closes the idle upstream connections of a configuration that
 // is no longer current.
