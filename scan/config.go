@@ -139,7 +139,11 @@ const (
 	DefaultRate         = 10
 )
 
-var stateChangingMethods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
+// endpointMethods are the methods an Endpoint may have: the
+// state-changing ones, and GET for a service that changes state on GET
+// (tested as get-state-change). Discovery takes forms of these methods
+// except GET.
+var endpointMethods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
 
 // validate checks c and returns the parsed target.
 func (c *Config) validate() (*url.URL, error) {
@@ -186,7 +190,7 @@ func (c *Config) validate() (*url.URL, error) {
 
 func (e *Endpoint) validate() error {
 	m := strings.ToUpper(e.Method)
-	if !stateChangingMethods[m] {
+	if !endpointMethods[m] {
 		return fmt.Errorf("invalid method %q: want GET, POST, PUT, PATCH or DELETE", e.Method)
 	}
 	e.Method = m

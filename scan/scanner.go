@@ -322,7 +322,7 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 		}
 		sc.progress("discovering forms on %s", u.Redacted())
 		for _, f := range parseForms(resp.Body, u) {
-			if f.Method == "GET" || !stateChangingMethods[f.Method] {
+			if f.Method == "GET" || !endpointMethods[f.Method] {
 				continue
 			}
 			if !sameOrigin(f.Action, sc.target) {
