@@ -81,14 +81,15 @@ func FuzzParse(f *testing.F) {
 	f.Add(sample)
 	f.Add("BenchmarkOrigin/case=a/lib=b-2 10 x ns/op\n")
 	f.Add("BenchmarkToken/case=verify/lib=forgeproof 1 1e3 ns/op 5 B/op\n")
+	f.Add("BenchmarkToken/case=/lib=forgeproof 1 1 ns/op\n") // no case: must not parse
 	f.Fuzz(func(t *testing.T, in string) {
 		tb, err := parse(strings.NewReader(in))
 		if err != nil {
 			return
 		}
 		for _, k := range tb.rows {
-			if k.group == "" || k.lib == "" {
-				t.Errorf("row %+v: empty group or library", k)
+			if k.group == "" || k.cas == "" || k.lib == "" {
+				t.Errorf("row %+v: empty group, case or library", k)
 			}
 		}
 		_ = tb.markdown()
