@@ -99,6 +99,19 @@ type Route struct {
 	// UpstreamCAFile is a PEM bundle of the CAs that issue an https
 	// upstream's certificate; empty means the system roots.
 	UpstreamCAFile string
+	// UpstreamCertFile and UpstreamKeyFile are the PEM certificate (with
+	// any intermediates after it) and private key the gateway presents to
+	// an https upstream that asks for a client certificate: both or
+	// neither. The certificate must be valid now and, if it lists
+	// extended key usages, allow clientAuth. Empty means none is sent.
+	UpstreamCertFile string
+	UpstreamKeyFile  string
+	// UpstreamServerName is the name the https upstream's certificate is
+	// verified against and the TLS server name (SNI) sent to it, when it
+	// differs from the host in Upstream (for example an upstream at
+	// https://127.0.0.1:8443 whose certificate names svc.internal). An IP
+	// address is verified but not sent as SNI. Default: Upstream's host.
+	UpstreamServerName string
 
 	Allow Allow
 	// Browsers says whether browsers may use the route. When false, a
@@ -263,7 +276,7 @@ func (c *Config) Files() []string {
 	}
 	add(c.Tokens.KeyFile)
 	for _, r := range c.Routes {
-		add(r.UpstreamCAFile)
+		add(r.UpstreamCAFile, r.UpstreamCertFile, r.UpstreamKeyFile)
 	}
 	return out
 }

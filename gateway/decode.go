@@ -124,7 +124,10 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	abs(&c.Tokens.KeyFile)
 	for i := range c.Routes {
-		abs(&c.Routes[i].UpstreamCAFile)
+		r := &c.Routes[i]
+		abs(&r.UpstreamCAFile)
+		abs(&r.UpstreamCertFile)
+		abs(&r.UpstreamKeyFile)
 	}
 }
 
@@ -420,12 +423,15 @@ func (d *decoder) listener(n *yaml.Node, path string, l *Listener) {
 
 func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 	d.fields(n, path, map[string]func(string, *yaml.Node){
-		"name":             d.str(&r.Name),
-		"host":             d.str(&r.Host),
-		"path-prefix":      d.str(&r.PathPrefix),
-		"upstream":         d.str(&r.Upstream),
-		"upstream-ca-file": d.str(&r.UpstreamCAFile),
-		"browsers":         d.boolPtr(&r.Browsers),
+		"name":                 d.str(&r.Name),
+		"host":                 d.str(&r.Host),
+		"path-prefix":          d.str(&r.PathPrefix),
+		"upstream":             d.str(&r.Upstream),
+		"upstream-ca-file":     d.str(&r.UpstreamCAFile),
+		"upstream-cert-file":   d.str(&r.UpstreamCertFile),
+		"upstream-key-file":    d.str(&r.UpstreamKeyFile),
+		"upstream-server-name": d.str(&r.UpstreamServerName),
+		"browsers":             d.boolPtr(&r.Browsers),
 		"allow": func(p string, v *yaml.Node) {
 			a := &r.Allow
 			d.fields(v, p, map[string]func(string, *yaml.Node){

@@ -14,10 +14,14 @@ func TestConfigFiles(t *testing.T) {
 			{TLS: gateway.ListenerTLS{CertFile: "a.pem", KeyFile: "a.key", ClientCAFiles: []string{"ca.pem", "ca2.pem"}}},
 		},
 		Tokens: gateway.Tokens{KeyFile: "csrf.keys"},
-		Routes: []gateway.Route{{Upstream: "https://u"}, {Upstream: "https://v", UpstreamCAFile: "up-ca.pem"}},
+		Routes: []gateway.Route{
+			{Upstream: "https://u"},
+			{Upstream: "https://v", UpstreamCAFile: "up-ca.pem"},
+			{Upstream: "https://w", UpstreamCAFile: "up-ca.pem", UpstreamCertFile: "gw.pem", UpstreamKeyFile: "gw-key.pem", UpstreamServerName: "svc.internal"},
+		},
 	}
 	got := cfg.Files()
-	want := []string{"a.pem", "a.key", "ca.pem", "crl.pem", "ca2.pem", "csrf.keys", "up-ca.pem"}
+	want := []string{"a.pem", "a.key", "ca.pem", "crl.pem", "ca2.pem", "csrf.keys", "up-ca.pem", "gw.pem", "gw-key.pem"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
