@@ -3,7 +3,6 @@ package scan
 import (
 	"net/http"
 	"net/url"
-	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -279,29 +278,6 @@ func FuzzParseForms(f *testing.F) {
 			t.Fatalf("serviceReason: got %q, want only a reason code", r)
 		}
 	})
-}
-
-// TestShellQuote runs the quoted strings through bash and checks that it
-// gives back the originals.
-func TestShellQuote(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash")
-	}
-	tests := []string{"plain", "", "with space", "it's", `back\slash`, "a=1&b=2", "{\"to\":\"m\",\"x\":\"=\"}\r\n",
-		"--boundary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n", "tab\there", "\x01\x7f", "$HOME `x` !"}
-	for _, s := range tests {
-		out, err := exec.Command(bash, "-c", "printf %s "+shellQuote(s)).Output()
-		if err != nil {
-			t.Fatalf("%q: %v", s, err)
-		}
-		if string(out) != s {
-			t.Errorf("shellQuote(%q) = %s: bash gave back %q", s, shellQuote(s), out)
-		}
-		if strings.ContainsAny(shellQuote(s), "\r\n") {
-			t.Errorf("shellQuote(%q) spans lines: %s", s, shellQuote(s))
-		}
-	}
 }
 
 // TestRedaction: the curl commands (findings and dry runs) never show a

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/forgeproof/forgeproof/demo"
+	"github.com/forgeproof/forgeproof/internal/shellquote"
 )
 
 const demoUsage = `Usage: forgeproof demo [--listen ADDR] [--dir DIR] [--insecure-no-csrf] [flags]
@@ -123,7 +124,7 @@ func printDemo(w io.Writer, r *demo.Running) {
 	if r.ClientRevoked {
 		fmt.Fprintf(w, "  note: the CRL lists client.pem (revoked): the gateway will refuse it\n")
 	}
-	certs := fmt.Sprintf("--cacert %s --cert %s --key %s", shellQuote(f.CA), shellQuote(f.Client), shellQuote(f.ClientKey))
+	certs := fmt.Sprintf("--cacert %s --cert %s --key %s", shellquote.Quote(f.CA), shellquote.Quote(f.Client), shellquote.Quote(f.ClientKey))
 	fmt.Fprintf(w, "\nA service client (succeeds):\n\n  curl %s -H 'Content-Type: application/json' -d '{\"to\":\"bob\",\"amount\":5}' %s/api/transfers\n", certs, r.URL)
 	outcome := "refused with 403, reason cross-site"
 	if r.InsecureNoCSRF {
@@ -131,12 +132,4 @@ func printDemo(w io.Writer, r *demo.Running) {
 	}
 	fmt.Fprintf(w, "\nA forged cross-site request, as a browser sends it (%s):\n\n  curl %s -H 'Origin: %s' -H 'Sec-Fetch-Site: cross-site' -d 'to=mallory&amount=100' %s/transfer\n",
 		outcome, certs, r.AttackerURL, r.URL)
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-:") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

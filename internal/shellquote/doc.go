@@ -1,0 +1,9 @@
+// Package shellquote quotes strings as single words for a POSIX shell, so
+// that commands printed for people to copy (curl reproductions, the
+// demo's examples) run as shown.
+//
+// Quote leaves plain words alone, single-quotes the rest and, for strings
+// with control characters (the CRLF of a multipart body, say), uses
+// ANSI-C quoting ($'…', understood by bash, zsh, ksh and dash 0.5.12+) so
+// that the command stays on one line.
+package shellquote

@@ -1,0 +1,101 @@
+package shellquote_test
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/internal/shellquote"
+)
+
+var tests = []struct {
+	name, in, want string
+}{
+	{name: "plain word", in: "plain", want: "plain"},
+	{name: "path", in: "/tmp/demo-pki/client.pem", want: "/tmp/demo-pki/client.pem"},
+	{name: "url", in: "https://localhost:8443/a,2+3@x", want: "https://localhost:8443/a,2+3@x"},
+	{name: "url with query (? globs)", in: "https://localhost/t?a=1", want: "'https://localhost/t?a=1'"},
+	{name: "empty", in: "", want: "''"},
+	{name: "space", in: "with space", want: "'with space'"},
+	{name: "single quote", in: "it's", want: `'it'\''s'`},
+	{name: "backslash", in: `back\slash`, want: `'back\slash'`},
+	{name: "ampersand", in: "a=1&b=2", want: "'a=1&b=2'"},
+	{name: "leading equals (zsh expands =word)", in: "=ls", want: "'=ls'"},
+	{name: "equals inside", in: "to=bob", want: "to=bob"},
+	{name: "expansions", in: "$HOME `x` !", want: "'$HOME `x` !'"},
+	{name: "tilde and glob", in: "~/*.pem", want: "'~/*.pem'"},
+	{name: "crlf", in: "{\"to\":\"m\",\"x\":\"=\"}\r\n", want: `$'{"to":"m","x":"="}\r\n'`},
+	{name: "multipart", in: "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n", want: `$'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n'`},
+	{name: "tab", in: "tab\there", want: `$'tab\there'`},
+	{name: "other controls", in: "\x01\x7f'\\", want: `$'\x01\x7f\'\\'`},
+	{name: "utf-8", in: "café", want: "'café'"},
+}
+
+func TestQuote(t *testing.T) {
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := shellquote.Quote(tc.in); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestQuoteShells runs every quoted case through the shells at hand and
+// checks that each gives back the original, as one word on one line.
+func TestQuoteShells(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "ksh"} {
+		path, err := exec.LookPath(sh)
+		if err != nil {
+			continue
+		}
+		for _, tc := range tests {
+			t.Run(sh+"/"+tc.name, func(t *testing.T) {
+				roundTrip(t, path, tc.in)
+			})
+		}
+	}
+}
+
+func roundTrip(t *testing.T, shell, s string) {
+	t.Helper()
+	q := shellquote.Quote(s)
+	if strings.ContainsAny(q, "\r\n") {
+		t.Errorf("Quote(%q) spans lines: %s", s, q)
+	}
+	// Two words: the count proves the quoted string stayed one.
+	out, err := exec.Command(shell, "-c", "printf '%s|' "+q+" end").Output()
+	if err != nil {
+		t.Fatalf("%s -c on Quote(%q) = %s: %v", shell, s, q, err)
+	}
+	if got, want := string(out), s+"|end|"; got != want {
+		t.Errorf("Quote(%q) = %s: got %q, want %q", s, q, got, want)
+	}
+}
+
+// FuzzQuote: whatever the string (without NUL, which no argument can
+// hold), bash gives it back from its quoted form.
+func FuzzQuote(f *testing.F) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		f.Skip("no bash")
+	}
+	for _, tc := range tests {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.IndexByte(s, 0) >= 0 {
+			t.Skip("NUL cannot be in an argument")
+		}
+		roundTrip(t, bash, s)
+	})
+}
+
+func ExampleQuote() {
+	fmt.Println("curl --cert", shellquote.Quote("my certs/client.pem"),
+		"--data-binary", shellquote.Quote("to=bob&amount=1"),
+		shellquote.Quote("https://localhost:8443/transfer"))
+	// Output:
+	// curl --cert 'my certs/client.pem' --data-binary 'to=bob&amount=1' https://localhost:8443/transfer
+}
