@@ -123,10 +123,10 @@ func fixedToken(k *KeyRing, kind byte, binding []byte, seed byte) string {
 	rk := &k.keys[0]
 	raw[0] = tokenVersion
 	copy(raw[1:5], rk.id[:])
-	for i := 5; i < 5+nonceSize; i++ {
+	for i := 5; i < headerSize; i++ {
 		raw[i] = seed + byte(i)
 	}
-	rk.mac(raw[5+nonceSize:], kind, binding, raw[:5+nonceSize])
+	rk.tag((*[tagSize]byte)(raw[headerSize:]), (*[headerSize]byte)(raw[:headerSize]), kind, binding)
 	var masked [maskedSize]byte
 	for i := range rawSize {
 		masked[i] = seed*7 + byte(i)*13

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -59,9 +60,9 @@ func NewKeyRing(active []byte, older ...[]byte) (*KeyRing, error) {
 			return nil, fmt.Errorf("csrf: key %d repeats key %d (or shares its key ID): use distinct random keys", i+1, j+1)
 		}
 		seen[id] = i
-		secret := bytes.Clone(secret)
+		key := macKey(secret)
 		k.keys[i].id = id
-		k.keys[i].macs.New = func() any { return &macState{h: hmac.New(sha256.New, secret)} }
+		k.keys[i].macs.New = func() any { return &macState{h: hmac.New(sha256.New, key[:])} }
 	}
 	return k, nil
 }
@@ -151,6 +152,19 @@ func keyID(secret []byte) [4]byte {
 	return id
 }
 
+// macKeyLabel separates the token MAC key from every other use of a ring
+// key (the key ID hashes it under another label).
+const macKeyLabel = "forgeproof/csrf/v2 token key"
+
+// macKey derives the key that signs tokens from a ring key, once per ring:
+// the domain-separation label lives here rather than in every token's MAC
+// input, which keeps that input to one SHA-256 block.
+func macKey(secret []byte) [sha256.Size]byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte(macKeyLabel))
+	return [sha256.Size]byte(h.Sum(nil))
+}
+
 func (k *KeyRing) find(id []byte) *ringKey {
 	for i := range k.keys {
 		if string(k.keys[i].id[:]) == string(id) {
@@ -166,7 +180,7 @@ func (k *KeyRing) find(id []byte) *ringKey {
 // decoded on the stack) can stay where they are.
 type macState struct {
 	h   hash.Hash
-	buf [128]byte // holds a whole pre-session input; longer ones are written in pieces
+	buf [128]byte // holds a whole input for bindings up to 100 bytes; longer ones are written in pieces
 	n   int       // bytes in buf
 	sum [sha256.Size]byte
 }
@@ -184,17 +198,18 @@ func (st *macState) write(p []byte) {
 	}
 }
 
-// mac computes the token signature into out.
-func (rk *ringKey) mac(out []byte, kind byte, binding, idNonce []byte) {
+// tag computes a token's tag into out: HMAC-SHA256 under the ring key's
+// MAC key, truncated to tagSize, over the token's header (version, key ID,
+// nonce), the binding's kind, its length as a uvarint, and the binding.
+func (rk *ringKey) tag(out *[tagSize]byte, header *[headerSize]byte, kind byte, binding []byte) {
 	st := rk.macs.Get().(*macState)
 	st.h.Reset()
-	n := copy(st.buf[:], macLabel)
-	l := len(binding)
-	st.buf[n], st.buf[n+1], st.buf[n+2], st.buf[n+3], st.buf[n+4] = kind, byte(l>>24), byte(l>>16), byte(l>>8), byte(l)
-	st.n = n + 5
+	n := copy(st.buf[:], header[:])
+	st.buf[n] = kind
+	st.n = n + 1
+	st.n += binary.PutUvarint(st.buf[st.n:], uint64(len(binding)))
 	st.write(binding)
-	st.write(idNonce)
 	st.h.Write(st.buf[:st.n])
-	copy(out, st.h.Sum(st.sum[:0]))
+	copy(out[:], st.h.Sum(st.sum[:0]))
 	rk.macs.Put(st)
 }

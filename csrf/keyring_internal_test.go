@@ -8,32 +8,79 @@ import (
 	"testing"
 )
 
-// TestMACInput checks the token signature against HMAC-SHA256 computed
-// directly over the input the token format documents, for bindings short
-// and long enough to cross mac's scratch buffer, so buffering the input
-// cannot change a token (and tokens minted before stay valid).
-func TestMACInput(t *testing.T) {
-	key := bytes.Repeat([]byte{7}, 32)
-	ring, err := NewKeyRing(key)
+// TestTagInput checks the token tag against HMAC-SHA256 computed directly,
+// as the token format documents it: the MAC key derived from the ring key
+// under its label, the input header | kind | uvarint length | binding, the
+// sum truncated to 16 bytes. Bindings short and long enough to cross the
+// scratch buffer show that buffering the input cannot change a tag.
+func TestTagInput(t *testing.T) {
+	secret := bytes.Repeat([]byte{7}, 32)
+	ring, err := NewKeyRing(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	idNonce := []byte("\x01IDID0123456789abcdef")
-	for _, n := range []int{0, 1, 32, 103, 104, 105, 128, 300} {
+	kh := hmac.New(sha256.New, secret)
+	kh.Write([]byte("forgeproof/csrf/v2 token key"))
+	key := kh.Sum(nil)
+
+	header := [headerSize]byte([]byte("\x02IDID0123456789abcdef"))
+	for _, n := range []int{0, 1, 32, 103, 104, 105, 127, 128, 300} {
 		for _, kind := range []byte{kindSession, kindPreSession} {
 			binding := bytes.Repeat([]byte{byte(n)}, n)
-			var got [32]byte
-			ring.keys[0].mac(got[:], kind, binding, idNonce)
+			var got [tagSize]byte
+			ring.keys[0].tag(&got, &header, kind, binding)
 
 			h := hmac.New(sha256.New, key)
-			h.Write([]byte(macLabel))
+			h.Write(header[:])
 			h.Write([]byte{kind})
-			h.Write(binary.BigEndian.AppendUint32(nil, uint32(n)))
+			h.Write(binary.AppendUvarint(nil, uint64(n)))
 			h.Write(binding)
-			h.Write(idNonce)
-			if want := h.Sum(nil); !bytes.Equal(got[:], want) {
+			if want := h.Sum(nil)[:tagSize]; !bytes.Equal(got[:], want) {
 				t.Errorf("binding of %d bytes, kind %c: got %x, want %x", n, kind, got, want)
 			}
 		}
+	}
+}
+
+// TestTagInputFitsOneBlock pins the property the format was chosen for: a
+// 32-byte binding's input, with SHA-256's padding (0x80 and an 8-byte
+// length), fills exactly one 64-byte block.
+func TestTagInputFitsOneBlock(t *testing.T) {
+	got := headerSize + 1 + len(binary.AppendUvarint(nil, 32)) + 32
+	if got+1+8 > sha256.BlockSize {
+		t.Errorf("input for a 32-byte binding: got %d bytes, want at most %d", got, sha256.BlockSize-9)
+	}
+}
+
+// TestTagInputsDistinct: the input encodes (kind, binding) so that no two
+// pairs collide, even where a binding's bytes mimic another's length or
+// kind.
+func TestTagInputsDistinct(t *testing.T) {
+	header := [headerSize]byte{tokenVersion}
+	ring, err := NewKeyRing(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs := []struct {
+		kind    byte
+		binding []byte
+	}{
+		{kindSession, nil},
+		{kindPreSession, nil},
+		{kindSession, []byte{0}},
+		{kindSession, []byte{0, 0}},
+		{kindSession, []byte{1, 's'}},
+		{kindPreSession, []byte{1, 's'}},
+		{kindSession, bytes.Repeat([]byte{'x'}, 127)},
+		{kindSession, bytes.Repeat([]byte{'x'}, 128)},
+	}
+	seen := map[[tagSize]byte]int{}
+	for i, p := range pairs {
+		var tag [tagSize]byte
+		ring.keys[0].tag(&tag, &header, p.kind, p.binding)
+		if j, dup := seen[tag]; dup {
+			t.Errorf("pairs %d and %d sign alike", j, i)
+		}
+		seen[tag] = i
 	}
 }

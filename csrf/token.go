@@ -9,23 +9,37 @@ import (
 
 // A token, before masking, is
 //
-//	version (1) | key ID (4) | nonce (16) | HMAC-SHA256 (32)
+//	version (1) | key ID (4) | nonce (16) | tag (16)
 //
-// where the HMAC, under the key named by the key ID, covers a label, the
-// binding kind (session or pre-session), the binding value with its length,
-// the version, key ID and nonce. Each token sent out is masked with a fresh
-// one-time pad (pad | raw XOR pad) so that no two responses carry the same
-// bytes (BREACH), and encoded in unpadded base64url.
+// where the tag is HMAC-SHA256 truncated to 128 bits (HMAC-SHA-256-128,
+// as in RFC 4868 and NIST SP 800-107: a forger's chance per try stays
+// 2^-128) over
+//
+//	version | key ID | nonce | kind | uvarint(len(binding)) | binding
+//
+// under the MAC key derived from the ring key named by the key ID (see
+// [macKey]). The binding's kind (session or pre-session) and length are in
+// the input, and the length is prefix-free, so no two (kind, binding) pairs
+// sign the same bytes. For a 32-byte binding (a certificate's SPKI hash, a
+// pre-session value) the input is 55 bytes: one SHA-256 block.
+//
+// The nonce makes every raw token distinct (two in 2^64 collide only after
+// about 2^64 mints); 16 bytes still fit a 32-byte binding in one block, so
+// a shorter nonce would save no hashing.
+//
+// Each token sent out is masked with a fresh one-time pad (pad | raw XOR
+// pad) so that no two responses carry the same bytes (BREACH), and
+// encoded in unpadded base64url.
 const (
-	tokenVersion = 1
+	tokenVersion = 2
 	nonceSize    = 16
-	rawSize      = 1 + 4 + nonceSize + 32
+	tagSize      = 16
+	headerSize   = 1 + 4 + nonceSize // version, key ID, nonce: signed as sent
+	rawSize      = headerSize + tagSize
 	maskedSize   = 2 * rawSize
-
-	macLabel = "forgeproof/csrf/v1\x00"
 )
 
-// TokenLength is the length of an encoded token, in characters (142).
+// TokenLength is the length of an encoded token, in characters (99).
 const TokenLength = (maskedSize*8 + 5) / 6
 
 // Binding kinds: a token bound to a caller's session value can never verify
@@ -60,8 +74,8 @@ func (k *KeyRing) mintTo(dst *[TokenLength]byte, kind byte, binding []byte) {
 	rk := &k.keys[0]
 	raw[0] = tokenVersion
 	copy(raw[1:5], rk.id[:])
-	copy(raw[5:5+nonceSize], random[:nonceSize])
-	rk.mac(raw[5+nonceSize:], kind, binding, raw[:5+nonceSize])
+	copy(raw[5:headerSize], random[:nonceSize])
+	rk.tag((*[tagSize]byte)(raw[headerSize:]), (*[headerSize]byte)(raw[:headerSize]), kind, binding)
 
 	var masked [maskedSize]byte
 	copy(masked[:rawSize], random[nonceSize:])
@@ -72,7 +86,7 @@ func (k *KeyRing) mintTo(dst *[TokenLength]byte, kind byte, binding []byte) {
 }
 
 // verify checks a masked token against the binding in constant time with
-// respect to the signature.
+// respect to the tag.
 func (k *KeyRing) verify(tok string, kind byte, binding []byte) error {
 	if len(tok) != TokenLength {
 		return errTokenMalformed
@@ -94,9 +108,9 @@ func (k *KeyRing) verify(tok string, kind byte, binding []byte) error {
 	if rk == nil {
 		return errTokenKey
 	}
-	var want [32]byte
-	rk.mac(want[:], kind, binding, raw[:5+nonceSize])
-	if !hmac.Equal(want[:], raw[5+nonceSize:]) {
+	var want [tagSize]byte
+	rk.tag(&want, (*[headerSize]byte)(raw[:headerSize]), kind, binding)
+	if !hmac.Equal(want[:], raw[headerSize:]) {
 		return errTokenSignature
 	}
 	return nil
