@@ -97,7 +97,10 @@ type Endpoint struct {
 // that holds the login form (keeping the cookies it sets), then submit
 // that form from the page, with every field the page gave it (hidden
 // fields such as an anti-CSRF token included) and Form's fields over
-// them.
+// them. The login counts as refused (ReasonLogin) when its answer is a
+// 4xx or 5xx, a page that shows the login form again (a POST form to the
+// same action with a password field), or sets no cookie with a new value
+// other than an anti-CSRF cookie (no session started).
 type Login struct {
 	// Path is the login form's action. If empty, the login form is the
 	// page's form with a password field.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // maxLoginPages bounds the pages fetched to find the login form.
@@ -40,26 +42,79 @@ func (sc *scanner) logIn(ctx context.Context, l *Login, start *response) error {
 	if step.page != nil {
 		r.Header.Set("Referer", step.page.String())
 	}
+	before := map[string]string{}
+	for _, c := range sc.victim.cookies {
+		before[c.Name] = c.Value
+	}
 	resp, err := sc.send.send(ctx, r)
 	if err != nil {
 		return &Error{classify(err), fmt.Errorf("login: %s: POST %s: %w", step.desc, step.u.Redacted(), err)}
 	}
-	if resp.Status >= 400 {
-		return &Error{ReasonLogin, fmt.Errorf("login: %s: POST %s answered %d%s", step.desc, step.u.Redacted(), resp.Status, serviceReason(resp))}
+	if err := loginRefused(step, resp, before); err != nil {
+		return &Error{ReasonLogin, err}
 	}
 	cs := resp.cookies()
-	if len(cs) == 0 {
-		return &Error{ReasonLogin, fmt.Errorf("login: %s: POST %s answered %d and set no cookie (wrong credentials?)", step.desc, step.u.Redacted(), resp.Status)}
-	}
 	sc.victim.set(cs)
 	for _, c := range cs {
 		sc.setCookies[c.Name] = seenCookie{c, step.u.String()}
-		if c.MaxAge >= 0 && !tokenLike.MatchString(c.Name) {
+		if newSession(c, before) {
 			sc.sessionNames[c.Name] = true
 		}
 	}
 	sc.loginBase, sc.login = resp, step
 	return nil
+}
+
+// loginRefused tells a refused login by the signs a browser user sees:
+// an error status, the login form shown again, or no session cookie
+// started. It returns nil when none is seen. before holds the cookie
+// values the browser had when it submitted the form.
+func loginRefused(step *loginStep, resp *response, before map[string]string) error {
+	where := fmt.Sprintf("login: %s: POST %s answered %d", step.desc, step.u.Redacted(), resp.Status)
+	if resp.Status >= 400 {
+		return fmt.Errorf("%s%s", where, serviceReason(resp))
+	}
+	// A redirect's own body is never shown; a page's is. The login page
+	// shown again (often with a message and a 200) is a refusal.
+	if resp.Status < 300 && showsLoginForm(resp.Body, step.u) {
+		return fmt.Errorf("%s with the login form again (a POST form to %s with a password field): the login was refused (wrong credentials?)", where, step.u.Path)
+	}
+	var set []string
+	for _, c := range resp.cookies() {
+		if newSession(c, before) {
+			return nil
+		}
+		set = append(set, c.Name)
+	}
+	if len(set) == 0 {
+		return fmt.Errorf("%s and set no cookie, so no session started (wrong credentials?)", where)
+	}
+	return fmt.Errorf("%s and set no new session cookie (only %s, unchanged, expired or anti-CSRF), so no session started (wrong credentials?)", where, strings.Join(set, ", "))
+}
+
+// newSession reports whether the login answer's cookie c can hold a new
+// session: it is set with a value, is not an anti-CSRF cookie, and the
+// browser did not hold it with that value before (before: name → value).
+func newSession(c *http.Cookie, before map[string]string) bool {
+	if c.Value == "" || c.MaxAge < 0 || !c.Expires.IsZero() && c.Expires.Before(time.Now()) {
+		return false
+	}
+	if tokenLike.MatchString(c.Name) {
+		return false
+	}
+	old, had := before[c.Name]
+	return !had || old != c.Value
+}
+
+// showsLoginForm reports whether the page body, served at u, holds the
+// login form again: a POST form to u's path with a password field.
+func showsLoginForm(body []byte, u *url.URL) bool {
+	for _, f := range parseForms(body, u) {
+		if f.Method == "POST" && f.Password && f.Action.Path == u.Path {
+			return true
+		}
+	}
+	return false
 }
 
 // findLogin finds the login form on the given page or, if none is given,
