@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +25,10 @@ type Options struct {
 	// ErrorLog is the http.Server error log (malformed requests and the
 	// like). If nil, it is Logger's handler at Warn.
 	ErrorLog *slog.Logger
+	// LogTo, when Logger is nil, is where the gateway logs, in the format
+	// and at the level the config's log section names (NewLogHandler).
+	// forgeproof serve passes stderr. If both are nil, nothing is logged.
+	LogTo io.Writer
 }
 
 // A Gateway is a running (or ready to run) forgeproof gateway. Its
@@ -45,12 +50,22 @@ type Gateway struct {
 	shutdown  bool
 	// reloadMu serialises reloads, so two SIGHUPs cannot interleave.
 	reloadMu sync.Mutex
+	// loaded holds the contents' hashes of the running configuration's
+	// files, read just before they were loaded: WatchFile starts from
+	// them, so a change made before it started is not missed. Guarded by
+	// reloadMu.
+	loaded fileSums
 }
 
 // New validates cfg, loads the files it names and returns a Gateway ready
 // to Listen. The error is a ConfigErrors listing every problem.
 func New(cfg *Config, opts Options) (*Gateway, error) {
 	g := &Gateway{log: opts.Logger, errLog: opts.ErrorLog}
+	if g.log == nil && opts.LogTo != nil {
+		// An invalid log section fails compile below, before anything
+		// is logged.
+		g.log = slog.New(NewLogHandler(opts.LogTo, cfg.Log))
+	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -58,15 +73,38 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		g.errLog = g.log
 	}
 	g.metrics = newMetrics()
+	sums := hashFiles(cfg.Files()) // before compile reads them
 	c, err := compile(cfg, g.hooks(), nil)
 	if err != nil {
 		return nil, err
 	}
+	g.loaded = sums
 	g.state.Store(c)
 	g.metrics.observeCertificates(c)
 	g.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.serveHTTP(w, r, -1) })
 	return g, nil
 }
+
+// NewFromFile reads the config file at path (as LoadConfig does) and
+// returns New's Gateway for it, checking the config and reading the files
+// it names once. Pass the same path to ReloadFile and WatchFile.
+func NewFromFile(path string, opts Options) (*Gateway, error) {
+	sum := hashFile(path)
+	cfg, err := readConfig(path) // New validates
+	if err != nil {
+		return nil, err
+	}
+	g, err := New(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	g.loaded.add(path, sum)
+	return g, nil
+}
+
+// Logger returns the logger the gateway writes to (Options.Logger, or the
+// one it built for Options.LogTo), for the caller's own lines.
+func (g *Gateway) Logger() *slog.Logger { return g.log }
 
 // Handler returns the gateway's request handler: routing, authorization,
 // CSRF checks and proxying. Listen and Serve use it; it is exported for
@@ -300,29 +338,41 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 func (g *Gateway) Reload(cfg *Config) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
-	err := g.reload(cfg)
-	outcome := "success"
-	if err != nil {
-		outcome = "failure"
-		g.log.Error("reload refused, the previous configuration keeps serving", "error", err)
-	} else {
-		g.log.Info("reloaded")
-	}
-	g.metrics.reloads.WithLabelValues(outcome).Inc()
-	return err
+	return g.report(g.reload(cfg), nil)
 }
 
 // ReloadFile reads the config file at path (as LoadConfig does) and
 // reloads it (Reload, which validates it). A file that does not load
 // counts as a failed reload, and the old configuration keeps serving.
-func (g *Gateway) ReloadFile(path string) error {
-	cfg, err := readConfig(path) // Reload validates: the files are read once
-	if err != nil {
-		g.log.Error("reload refused, the previous configuration keeps serving", "error", err)
-		g.metrics.reloads.WithLabelValues("failure").Inc()
-		return err
+func (g *Gateway) ReloadFile(path string) error { return g.reloadFile(path, nil) }
+
+// reloadFile is ReloadFile with more attributes for its log line (what
+// triggered it).
+func (g *Gateway) reloadFile(path string, attrs []any) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	sum := hashFile(path)
+	cfg, err := readConfig(path) // reload validates: the files are read once
+	if err == nil {
+		err = g.reload(cfg)
 	}
-	return g.Reload(cfg)
+	if err == nil {
+		g.loaded.add(path, sum)
+	}
+	return g.report(err, append(attrs, "config", path))
+}
+
+// report logs and counts the outcome of a reload, one line each.
+func (g *Gateway) report(err error, attrs []any) error {
+	outcome := "success"
+	if err != nil {
+		outcome = "failure"
+		g.log.Error("reload refused, the previous configuration keeps serving", append(attrs, "error", err)...)
+	} else {
+		g.log.Info("reloaded", attrs...)
+	}
+	g.metrics.reloads.WithLabelValues(outcome).Inc()
+	return err
 }
 
 func (g *Gateway) reload(cfg *Config) error {
@@ -330,10 +380,12 @@ func (g *Gateway) reload(cfg *Config) error {
 	if err := sameAddresses(old.cfg, cfg); err != nil {
 		return err
 	}
+	sums := hashFiles(cfg.Files()) // before compile reads them
 	c, err := compile(cfg, g.hooks(), old)
 	if err != nil {
 		return err
 	}
+	g.loaded = sums
 	g.state.Store(c)
 	g.metrics.observeCertificates(c)
 	for _, key := range restartOnly(old.cfg, cfg) {
