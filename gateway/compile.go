@@ -46,8 +46,10 @@ type compiled struct {
 	proxies       []netip.Prefix
 	forwarders    []*mtls.ForwardedIdentity
 	forwardFormat mtls.ForwardedFormat
-	transport     *http.Transport   // shared by routes that use the system roots
-	transports    []*http.Transport // every transport, to close idle connections
+	// transports has one transport per distinct upstream TLS setting
+	// (upstreamTLSKey), shared by the routes that use it; a reload closes
+	// their idle connections.
+	transports []*http.Transport
 }
 
 // compile validates cfg and builds its runtime state, reading every file
@@ -154,12 +156,12 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		}
 		return cmp.Compare(len(b.prefix), len(a.prefix))
 	})
-	c.transport = newTransport(c.limits, nil)
-	c.transports = []*http.Transport{c.transport}
+	byTLS := map[upstreamTLSKey]*http.Transport{}
 	for _, rt := range c.routes {
-		tr := c.transport
-		if rt.upstreamCAs != nil {
-			tr = newTransport(c.limits, rt.upstreamCAs)
+		tr, ok := byTLS[rt.upstreamTLS.key]
+		if !ok {
+			tr = newTransport(c.limits, rt.upstreamTLS)
+			byTLS[rt.upstreamTLS.key] = tr
 			c.transports = append(c.transports, tr)
 		}
 		rt.proxy = newProxy(rt, tr, c, log)

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/http/httputil"
@@ -19,8 +18,9 @@ type route struct {
 	host     string // lower case, no port; "" matches any host
 	prefix   string // clean, no trailing slash except "/"
 	upstream *url.URL
-	// upstreamCAs verify an https upstream; nil means the system roots.
-	upstreamCAs *x509.CertPool
+	// upstreamTLS is how to talk to an https upstream; routes with equal
+	// keys share a transport.
+	upstreamTLS upstreamTLS
 
 	allowUnauthenticated bool
 	corsPreflights       bool // let preflights through without identity
@@ -56,18 +56,7 @@ func (p *problems) route(key string, index int, r Route, c *compiled) *route {
 	} else if strings.ContainsAny(rt.name, " \t\r\n\"") {
 		p.add(key+".name", "invalid name %q: must not contain spaces or quotes", r.Name)
 	}
-	if r.UpstreamCAFile != "" {
-		if rt.upstream != nil && rt.upstream.Scheme != "https" {
-			p.add(key+".upstream-ca-file", "is only for https upstreams, and %q is not one", r.Upstream)
-		} else if certs, err := readCerts(r.UpstreamCAFile); err != nil {
-			p.add(key+".upstream-ca-file", "%v", err)
-		} else {
-			rt.upstreamCAs = x509.NewCertPool()
-			for _, c := range certs {
-				rt.upstreamCAs.AddCert(c)
-			}
-		}
-	}
+	rt.upstreamTLS = p.upstreamTLS(key, r, rt.upstream)
 	rt.authorize = p.allow(key+".allow", r.Allow)
 	if rt.corsPreflights && !rt.browsers {
 		p.add(key+".allow.cors-preflights", "needs a route that serves browsers: only browsers send CORS preflights, and this route has browsers: false")

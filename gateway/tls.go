@@ -6,7 +6,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/forgeproof/forgeproof/mtls"
@@ -145,6 +148,11 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %q: %v", path, fileError(err))
 	}
+	return parseCerts(path, data)
+}
+
+// parseCerts parses every certificate of PEM data read from path.
+func parseCerts(path string, data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for {
 		var b *pem.Block
@@ -165,4 +173,128 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("%q holds no PEM certificate", path)
 	}
 	return certs, nil
+}
+
+// upstreamTLS checks a route's upstream TLS settings and loads the files
+// they name. upstream is the route's parsed URL (nil when invalid).
+func (p *problems) upstreamTLS(key string, r Route, upstream *url.URL) upstreamTLS {
+	ut := upstreamTLS{key: upstreamTLSKey{
+		caFile:     r.UpstreamCAFile,
+		certFile:   r.UpstreamCertFile,
+		keyFile:    r.UpstreamKeyFile,
+		serverName: r.UpstreamServerName,
+	}}
+	// httpsOnly reports whether the setting sub, set to v, may be used:
+	// TLS settings mean nothing to an http upstream, and a client
+	// certificate configured for one would silently never be sent.
+	httpsOnly := func(sub, v string) bool {
+		if v == "" {
+			return false
+		}
+		if upstream != nil && upstream.Scheme != "https" {
+			p.add(key+"."+sub, "is only for https upstreams, and %q is not one", r.Upstream)
+			return false
+		}
+		return true
+	}
+	if httpsOnly("upstream-ca-file", r.UpstreamCAFile) {
+		if certs, err := readCerts(r.UpstreamCAFile); err != nil {
+			p.add(key+".upstream-ca-file", "%v", err)
+		} else {
+			ut.roots = x509.NewCertPool()
+			for _, c := range certs {
+				ut.roots.AddCert(c)
+			}
+		}
+	}
+	if httpsOnly("upstream-server-name", r.UpstreamServerName) {
+		ut.serverName = p.upstreamServerName(key+".upstream-server-name", r.UpstreamServerName)
+	}
+	switch {
+	case r.UpstreamCertFile != "" && r.UpstreamKeyFile == "":
+		p.add(key+".upstream-key-file", "is required with upstream-cert-file: the private key of the certificate presented to the upstream")
+	case r.UpstreamKeyFile != "" && r.UpstreamCertFile == "":
+		p.add(key+".upstream-cert-file", "is required with upstream-key-file: the certificate presented to the upstream")
+	case httpsOnly("upstream-cert-file", r.UpstreamCertFile):
+		ut.cert = p.upstreamClientCert(key, r.UpstreamCertFile, r.UpstreamKeyFile, time.Now())
+	}
+	return ut
+}
+
+// upstreamClientCert loads the certificate chain and key a route presents
+// to its upstream and checks that an upstream could accept them at now:
+// the key matches, the certificate is within its validity period and, if
+// it lists extended key usages, clientAuth is one of them. A certificate
+// an upstream must refuse is a configuration error, not a 502 later.
+func (p *problems) upstreamClientCert(key, certFile, keyFile string, now time.Time) *tls.Certificate {
+	certKey, keyKey := key+".upstream-cert-file", key+".upstream-key-file"
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		p.add(certKey, "cannot read %q: %v", certFile, fileError(err))
+		return nil
+	}
+	if _, err := parseCerts(certFile, certPEM); err != nil {
+		p.add(certKey, "%v", err)
+		return nil
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		p.add(keyKey, "cannot read %q: %v", keyFile, fileError(err))
+		return nil
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		// The certificates parsed above: what is wrong is the key (none,
+		// unparsable, or not the certificate's).
+		p.add(keyKey, "cannot use %q as the key of %q: %s", keyFile, certFile, strings.TrimPrefix(err.Error(), "tls: "))
+		return nil
+	}
+	leaf := cert.Leaf
+	switch {
+	case now.Before(leaf.NotBefore):
+		p.add(certKey, "the certificate in %q is not valid until %s: the upstream would refuse it", certFile, leaf.NotBefore.UTC().Format(time.RFC3339))
+		return nil
+	case now.After(leaf.NotAfter):
+		p.add(certKey, "the certificate in %q expired at %s: the upstream would refuse it", certFile, leaf.NotAfter.UTC().Format(time.RFC3339))
+		return nil
+	case !forClientAuth(leaf):
+		p.add(certKey, "the certificate in %q is not for client authentication (its extended key usages are %s): the upstream would refuse it; issue one with clientAuth", certFile, strings.Join(extKeyUsageNames(leaf), ", "))
+		return nil
+	}
+	return &cert
+}
+
+// forClientAuth reports whether c may authenticate a TLS client: it lists
+// no extended key usage (any use), or clientAuth, or any.
+func forClientAuth(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(c.ExtKeyUsage, func(u x509.ExtKeyUsage) bool {
+		return u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny
+	})
+}
+
+// extKeyUsageNames names c's extended key usages as RFC 5280 does, with
+// the dotted OID for usages crypto/x509 does not name here.
+func extKeyUsageNames(c *x509.Certificate) []string {
+	names := map[x509.ExtKeyUsage]string{
+		x509.ExtKeyUsageServerAuth:      "serverAuth",
+		x509.ExtKeyUsageCodeSigning:     "codeSigning",
+		x509.ExtKeyUsageEmailProtection: "emailProtection",
+		x509.ExtKeyUsageTimeStamping:    "timeStamping",
+		x509.ExtKeyUsageOCSPSigning:     "OCSPSigning",
+	}
+	var out []string
+	for _, u := range c.ExtKeyUsage {
+		if n, ok := names[u]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, fmt.Sprintf("usage %d", u))
+		}
+	}
+	for _, oid := range c.UnknownExtKeyUsage {
+		out = append(out, oid.String())
+	}
+	return out
 }

@@ -257,26 +257,44 @@ func (p *problems) routeHost(key, s string) string {
 	if s == "" {
 		return ""
 	}
-	h := strings.ToLower(s)
+	h, why := hostName(s)
+	if why != "" {
+		p.add(key, "invalid host %q%s", s, why)
+	}
+	return h
+}
+
+// upstreamServerName checks and normalises a route's upstream server
+// name, with the rules of a route's host.
+func (p *problems) upstreamServerName(key, s string) string {
+	h, why := hostName(s)
+	if why != "" {
+		p.add(key, "invalid server name %q%s", s, why)
+	}
+	return h
+}
+
+// hostName normalises a DNS name or IP literal without a port to lower
+// case. why is empty when s is one, else the end of a message saying why
+// not (": leave the port out").
+func hostName(s string) (h, why string) {
+	h = strings.ToLower(s)
 	if strings.Contains(h, "://") || strings.ContainsAny(h, "/?#@ ") {
-		p.add(key, "invalid host %q: want a host name such as \"api.example.com\", not a URL", s)
-		return h
+		return h, ": want a host name such as \"api.example.com\", not a URL"
 	}
 	if _, _, err := net.SplitHostPort(h); err == nil {
-		p.add(key, "invalid host %q: leave the port out", s)
-		return h
+		return h, ": leave the port out"
 	}
 	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
 		h = h[1 : len(h)-1]
 	}
-	if _, err := netip.ParseAddr(h); err == nil {
-		return h
+	if ip, err := netip.ParseAddr(h); err == nil && ip.Zone() == "" {
+		return h, ""
 	}
 	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
 		if label == "" || len(label) > 63 || strings.Trim(label, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
-			p.add(key, "invalid host %q", s)
-			return h
+			return h, ": want a DNS name or an IP address"
 		}
 	}
-	return strings.TrimSuffix(h, ".")
+	return strings.TrimSuffix(h, "."), ""
 }
