@@ -46,49 +46,67 @@ var ErrNoKeys = errors.New("csrf: no key ring set: tokens are off")
 
 var errNoPreSession = errors.New("no pre-session cookie: the request did not pass through Protection.Handler and has no " + PreSessionCookie + " cookie")
 
-// requestState is what Handler stores in the request context for Token,
-// TemplateField and Rotate: the pre-session value tokens are bound to when
-// the binding reports no session. It is the request's cookie, read once,
-// or the new value the response carries when the handler sets one.
+// answer is the binding function's answer for a request, kept so the
+// function is called once per request: a session lookup may cost.
+type answer struct {
+	called  bool
+	session []byte
+	err     error
+}
+
+// requestState is what deciding on one request has learned so far: the
+// binding function's answer and the pre-session value, once read.
 type requestState struct {
+	bind          answer
 	preSession    [preSessionSize]byte
 	hasPreSession bool
 }
 
-type stateKey struct{}
+type answerKey struct{}
 
-// stateContext carries a requestState: one allocation instead of the two
-// of context.WithValue with a *requestState.
-type stateContext struct {
+// answerContext carries the binding function's answer from Handler to
+// Token, TemplateField and Rotate.
+type answerContext struct {
 	context.Context
-	st requestState
+	bind answer
 }
 
-func (c *stateContext) Value(key any) any {
-	if key == (stateKey{}) {
-		return &c.st
+func (c *answerContext) Value(key any) any {
+	if key == (answerKey{}) {
+		return &c.bind
 	}
 	return c.Context.Value(key)
 }
 
-func stateFrom(r *http.Request) *requestState {
-	st, _ := r.Context().Value(stateKey{}).(*requestState)
+// stateFrom returns a state holding the binding function's answer when
+// Handler passed one on with r.
+func stateFrom(r *http.Request) requestState {
+	var st requestState
+	if a, ok := r.Context().Value(answerKey{}).(*answer); ok {
+		st.bind = *a
+	}
 	return st
 }
 
-// bindingFor returns the value r's tokens are bound to and its kind. When
-// the binding reports no session, the pre-session value comes from st, or
-// else from r's cookie, which is then kept in st. The value returned may
-// point into st.
+// callBinding asks the binding function, unless st holds its answer.
+func (c *config) callBinding(r *http.Request, st *requestState) {
+	if c.binding != nil && !st.bind.called {
+		st.bind.session, st.bind.err = c.binding(r)
+		st.bind.called = true
+	}
+}
+
+// bindingFor returns the value r's tokens are bound to and its kind: the
+// session the binding function reports, else the pre-session value from
+// st, or else from r's cookie, which is then kept in st. The value
+// returned may point into st.
 func (c *config) bindingFor(r *http.Request, st *requestState) (byte, []byte, error) {
-	if c.binding != nil {
-		v, err := c.binding(r)
-		if err != nil {
-			return 0, nil, err
-		}
-		if len(v) > 0 {
-			return kindSession, v, nil
-		}
+	c.callBinding(r, st)
+	if st.bind.err != nil {
+		return 0, nil, st.bind.err
+	}
+	if len(st.bind.session) > 0 {
+		return kindSession, st.bind.session, nil
 	}
 	if !st.hasPreSession {
 		st.hasPreSession = c.readPreSession(r, &st.preSession)
@@ -142,18 +160,35 @@ func (c *config) readPreSession(r *http.Request, dst *[preSessionSize]byte) bool
 	return true
 }
 
-// setPreSession makes a new pre-session value in dst and sets its cookie
-// on w.
-func (c *config) setPreSession(w http.ResponseWriter, r *http.Request, dst *[preSessionSize]byte) {
+// setPreSession makes a new pre-session value in dst, sets its cookie on
+// w, and returns the cookie as r's Cookie header would carry it.
+func (c *config) setPreSession(w http.ResponseWriter, r *http.Request, dst *[preSessionSize]byte) (pair string) {
 	rand.Read(dst[:])
-	http.SetCookie(w, &http.Cookie{
+	ck := &http.Cookie{
 		Name:     c.preSessionName(r),
 		Value:    base64.RawURLEncoding.EncodeToString(dst[:]),
 		Path:     "/",
 		Secure:   !c.devCookies(r),
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
-	})
+	}
+	http.SetCookie(w, ck)
+	return ck.Name + "=" + ck.Value
+}
+
+// putCookieFirst puts the cookie pair ("name=value") before every other
+// cookie in h's Cookie header, where [cookie] and (*http.Request).Cookie
+// look first. The header's slice is replaced, not written to.
+func putCookieFirst(h http.Header, pair string) {
+	lines := h["Cookie"]
+	if len(lines) == 0 {
+		h["Cookie"] = []string{pair}
+		return
+	}
+	first := make([]string, len(lines))
+	copy(first, lines)
+	first[0] = pair + "; " + lines[0]
+	h["Cookie"] = first
 }
 
 func (c *config) setSPACookie(w http.ResponseWriter, r *http.Request, tok string) {
@@ -186,11 +221,7 @@ func (p *Protection) mintTo(dst *[TokenLength]byte, r *http.Request) error {
 	if c.keys == nil {
 		return ErrNoKeys
 	}
-	// A copy: several goroutines may mint for one request.
-	var st requestState
-	if s := stateFrom(r); s != nil {
-		st = *s
-	}
+	st := stateFrom(r)
 	kind, v, err := c.bindingFor(r, &st)
 	if err != nil {
 		return fmt.Errorf("csrf: cannot mint a token: %w", err)
@@ -220,20 +251,27 @@ func (p *Protection) TemplateField(r *http.Request) (template.HTML, error) {
 
 // Rotate sets a new pre-session cookie on w, so every token bound to the
 // old one stops working; call it when a user logs in or out, inside Handler
-// and before writing the response. Tokens from Token(r) after Rotate use the
-// new value (and the SPA cookie, when on, is replaced). When the binding
-// function reports a session, rotating that session (a new session ID at
-// login) is the caller's part.
+// and before writing the response. It also puts the new cookie first in
+// r's Cookie header, as the browser will send it from now on, so tokens
+// from Token(r) after Rotate use the new value (and the SPA cookie, when
+// on, is replaced); do not use r from other goroutines meanwhile. When the
+// binding function reports a session, rotating that session (a new session
+// ID at login) is the caller's part. It returns an error, and changes
+// nothing, when no key ring is set.
 func (p *Protection) Rotate(w http.ResponseWriter, r *http.Request) error {
 	c := p.load()
-	st := stateFrom(r)
-	if st == nil || c.keys == nil {
-		return errors.New("csrf: Rotate needs a request that passed through Protection.Handler with a key ring set")
+	if c.keys == nil {
+		return errors.New("csrf: Rotate needs a key ring set")
 	}
-	c.setPreSession(w, r, &st.preSession)
-	st.hasPreSession = true
+	var pre [preSessionSize]byte
+	pair := c.setPreSession(w, r, &pre)
+	if r.Header == nil {
+		r.Header = make(http.Header)
+	}
+	putCookieFirst(r.Header, pair)
 	if c.spa {
-		if kind, v, err := c.bindingFor(r, st); err == nil {
+		st := stateFrom(r)
+		if kind, v, err := c.bindingFor(r, &st); err == nil {
 			c.setSPACookie(w, r, c.keys.mint(kind, v))
 		}
 	}

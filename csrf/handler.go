@@ -26,7 +26,14 @@ import (
 // unless h sets its own: a shared cache must not hand one visitor's
 // pre-session cookie to another. It also makes [Protection.Token],
 // [Protection.TemplateField] and [Protection.Rotate] work for the request
-// it passes to h.
+// it passes to h: when it sets a new pre-session cookie, h gets a copy of
+// the request whose Cookie header holds it, as the browser will send it.
+//
+// Handler calls the binding function at most once per request, and only
+// when it needs the answer (a token to verify, no valid pre-session
+// cookie, or SPA on); it then passes the answer on in the request's
+// context, so Token does not call the function again. A request that
+// needed neither goes to h as it came, without a copy.
 func (p *Protection) Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := p.load()
@@ -63,29 +70,31 @@ func (c *config) denyResponse(w http.ResponseWriter, r *http.Request, e *Error) 
 	})
 }
 
-// prepareTokens sets the cookies tokens need and returns r with st, the
-// pre-session value when there is one, in its context.
+// prepareTokens sets the cookies tokens need and returns the request to
+// pass on: r itself when Token can learn all it needs from r (the hot
+// path: no copy, no allocation), else a copy carrying the binding
+// function's answer, so Token does not call it again, and, when a new
+// pre-session cookie was set, that cookie in a copy of the Cookie header.
 func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request, st *requestState) *http.Request {
-	// The binding function is called once here: a session lookup may cost.
-	var session []byte
-	var bindErr error
-	if c.binding != nil {
-		session, bindErr = c.binding(r)
-	}
-	setCookie := false
-	if bindErr == nil && len(session) == 0 && !st.hasPreSession {
+	if !st.hasPreSession {
 		st.hasPreSession = c.readPreSession(r, &st.preSession)
-		if !st.hasPreSession {
-			c.setPreSession(w, r, &st.preSession)
-			st.hasPreSession = true
-			setCookie = true
-		}
 	}
-	if c.spa && bindErr == nil {
+	if !st.hasPreSession || c.spa {
+		// Whether r has a session decides whether it needs a pre-session
+		// cookie, and what the SPA cookie's token is bound to.
+		c.callBinding(r, st)
+	}
+	var fresh string // the new pre-session cookie's pair, if one is set
+	if !st.hasPreSession && st.bind.err == nil && len(st.bind.session) == 0 {
+		fresh = c.setPreSession(w, r, &st.preSession)
+		st.hasPreSession = true
+	}
+	setCookie := fresh != ""
+	if c.spa && st.bind.err == nil {
 		// As bindingFor would answer: the session, else the pre-session
 		// value, which is now in st.
-		kind, v := kindSession, session
-		if len(session) == 0 {
+		kind, v := kindSession, st.bind.session
+		if len(v) == 0 {
 			kind, v = kindPreSession, st.preSession[:]
 		}
 		if ck, ok := cookie(r, SPACookie); !ok || c.keys.verify(ck, kind, v) != nil {
@@ -98,7 +107,21 @@ func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request, st *reque
 			w.Header().Set("Cache-Control", "no-store")
 		}
 	}
-	// Token and Rotate may be called on any request, so every request
-	// carries the state, in one allocation besides the request's copy.
-	return r.WithContext(&stateContext{Context: r.Context(), st: *st})
+	if !st.bind.called && fresh == "" {
+		return r
+	}
+	ctx := r.Context()
+	if st.bind.called {
+		ctx = &answerContext{Context: ctx, bind: st.bind}
+	}
+	r2 := r.WithContext(ctx)
+	if fresh != "" {
+		// A copy: the caller's request keeps the headers it was sent with.
+		r2.Header = r.Header.Clone()
+		if r2.Header == nil {
+			r2.Header = make(http.Header)
+		}
+		putCookieFirst(r2.Header, fresh)
+	}
+	return r2
 }

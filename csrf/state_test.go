@@ -1,0 +1,174 @@
+package csrf_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/csrf"
+)
+
+// The binding function may be a session lookup: Handler calls it at most
+// once per request and hands its answer to Token, which does not ask
+// again. The twin of each case counts the same request through a handler
+// that does not mint, to show what the middleware alone calls.
+func TestBindingCalledOncePerRequest(t *testing.T) {
+	ring := testRing(t)
+	// A visitor with a pre-session cookie and a token minted for it, and
+	// a session user's token.
+	_, cookie, preTok := preSessionVisitor(t)
+	tests := []struct {
+		name    string
+		session string // X-Test-Session, "" for none
+		req     *http.Request
+		mint    bool // the handler calls Token
+		want    int  // binding calls
+		status  int  // 0: the handler ran
+	}{
+		{name: "GET that mints, session", session: "alice", mint: true, want: 1,
+			req: request("GET", app+"/form", "Sec-Fetch-Site", "same-origin")},
+		{name: "GET that does not mint, session", session: "alice", want: 1,
+			req: request("GET", app+"/form", "Sec-Fetch-Site", "same-origin")},
+		{name: "GET that mints, pre-session cookie", mint: true, want: 1,
+			req: request("GET", app+"/form", "Sec-Fetch-Site", "same-origin", "Cookie", cookie)},
+		{name: "GET that does not mint, pre-session cookie", want: 0,
+			req: request("GET", app+"/form", "Sec-Fetch-Site", "same-origin", "Cookie", cookie)},
+		{name: "GET that mints, first visit", mint: true, want: 1,
+			req: request("GET", app+"/form", "Sec-Fetch-Site", "none")},
+		{name: "POST that verifies", want: 1,
+			req: request("POST", app+"/transfer", "Sec-Fetch-Site", "same-origin", "Cookie", cookie, csrf.HeaderName, preTok)},
+		{name: "POST that verifies and mints", mint: true, want: 1,
+			req: request("POST", app+"/transfer", "Sec-Fetch-Site", "same-origin", "Cookie", cookie, csrf.HeaderName, preTok)},
+		{name: "POST refused for its token", want: 1, status: http.StatusForbidden,
+			req: request("POST", app+"/transfer", "Sec-Fetch-Site", "same-origin", "Cookie", cookie, csrf.HeaderName, flip(preTok, 50))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			p := csrf.New()
+			must(t, p.SetMode(csrf.ModeOriginAndToken))
+			p.SetKeyRing(ring)
+			p.SetBinding(func(r *http.Request) ([]byte, error) {
+				calls++
+				return sessionBinding(r)
+			})
+			var tok string
+			h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.mint {
+					var err error
+					if tok, err = p.Token(r); err != nil {
+						t.Errorf("Token: got %v, want a token", err)
+					}
+				}
+			}))
+			if tt.session != "" {
+				tt.req.Header.Set("X-Test-Session", tt.session)
+			}
+			w := &statusWriter{h: http.Header{}}
+			h.ServeHTTP(w, tt.req)
+			if w.code != tt.status {
+				t.Fatalf("status: got %d, want %d", w.code, tt.status)
+			}
+			if calls != tt.want {
+				t.Errorf("binding calls: got %d, want %d", calls, tt.want)
+			}
+			if tt.mint && tok == "" {
+				t.Error("no token minted")
+			}
+		})
+	}
+}
+
+// Handler needs no copy of a request whose token state is all in the
+// request; when it sets a new pre-session cookie, the handler's request
+// carries it (so Token binds to it) and the caller's request is left as
+// it was sent.
+func TestNewPreSessionReachesTokenNotCaller(t *testing.T) {
+	p := csrf.New()
+	must(t, p.SetMode(csrf.ModeOriginAndToken))
+	p.SetKeyRing(testRing(t))
+	var tok string
+	h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		tok, err = p.Token(r)
+		must(t, err)
+	}))
+	r := request("GET", app+"/form", "Sec-Fetch-Site", "none", "Cookie", "a=1")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if got := r.Header.Values("Cookie"); len(got) != 1 || got[0] != "a=1" {
+		t.Errorf("caller's Cookie header: got %q, want %q", got, "a=1")
+	}
+	cks := rec.Result().Cookies()
+	if len(cks) != 1 {
+		t.Fatalf("got cookies %v, want the pre-session cookie", cks)
+	}
+	post := request("POST", app+"/transfer", "Sec-Fetch-Site", "same-origin", csrf.HeaderName, tok)
+	post.AddCookie(cks[0])
+	if err := p.Check(post); err != nil {
+		t.Errorf("token minted on the first visit, with the cookie set then: got %v, want nil", err)
+	}
+	// Its twin: without that cookie the token is refused.
+	post = request("POST", app+"/transfer", "Sec-Fetch-Site", "same-origin", csrf.HeaderName, tok, "Cookie", csrf.PreSessionCookie+"=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	if got := reasonOf(p.Check(post)); got != csrf.ReasonTokenInvalid {
+		t.Errorf("same token with another pre-session cookie: got %q, want %q", got, csrf.ReasonTokenInvalid)
+	}
+}
+
+// Rotate on a request that Handler passed on as it came (a login POST
+// with a valid token needs no copy): Token after Rotate mints for the new
+// cookie, tokens for the old one stop verifying, and Rotate without a key
+// ring fails and sets nothing.
+func TestRotateWithoutCopy(t *testing.T) {
+	_, cookie, oldTok := preSessionVisitor(t)
+	p := csrf.New()
+	must(t, p.SetMode(csrf.ModeOriginAndToken))
+	p.SetKeyRing(testRing(t))
+	var newTok string
+	var fresh *http.Cookie
+	h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		must(t, p.Rotate(w, r))
+		var err error
+		newTok, err = p.Token(r)
+		must(t, err)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, request("POST", app+"/login", "Sec-Fetch-Site", "same-origin", "Cookie", cookie, csrf.HeaderName, oldTok))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("login: got %d %q, want 200", rec.Code, rec.Body)
+	}
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == csrf.PreSessionCookie {
+			fresh = c
+		}
+	}
+	if fresh == nil {
+		t.Fatal("Rotate set no pre-session cookie")
+	}
+	tests := []struct {
+		name string
+		tok  string
+		want csrf.Reason
+	}{
+		{"token minted after Rotate", newTok, ""},
+		{"token minted before Rotate", oldTok, csrf.ReasonTokenInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := request("POST", app+"/transfer", "Sec-Fetch-Site", "same-origin", csrf.HeaderName, tt.tok)
+			r.AddCookie(fresh)
+			if got := reasonOf(p.Check(r)); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+
+	p.SetKeyRing(nil)
+	rec = httptest.NewRecorder()
+	if err := p.Rotate(rec, request("POST", app+"/login")); err == nil {
+		t.Error("Rotate without a key ring: got nil, want an error")
+	}
+	if got := rec.Header().Values("Set-Cookie"); len(got) != 0 {
+		t.Errorf("Rotate without a key ring: got Set-Cookie %q, want none", got)
+	}
+}
