@@ -51,14 +51,15 @@
 //
 // # Tokens (on when a key ring is set)
 //
-// A token is an HMAC-SHA256 over a random nonce, a key ID and a binding
-// value: what [Protection.SetBinding] returns for the request (a session ID,
-// or the SHA-256 of the client certificate's public key), or, when it
-// returns nothing, a random pre-session value that Handler keeps in the
-// "__Host-forgeproof-csrf" cookie (login forms, anonymous visitors). A token
-// minted for one binding fails for every other. Each token handed out is
-// masked with a fresh one-time pad, so no two responses contain the same
-// bytes (BREACH), and checked in constant time.
+// A token is an HMAC-SHA256, truncated to 128 bits, over a random nonce, a
+// key ID and a binding value: what [Protection.SetBinding] returns for the
+// request (a session ID, or the SHA-256 of the client certificate's public
+// key), or, when it returns nothing, a random pre-session value that
+// Handler keeps in the "__Host-forgeproof-csrf" cookie (login forms,
+// anonymous visitors). A token minted for one binding fails for every
+// other. Each token handed out is masked with a fresh one-time pad, so no
+// two responses contain the same bytes (BREACH), and checked in constant
+// time.
 //
 // [Protection.Token] returns a token for a request; [Protection.TemplateField]
 // a hidden form field for html/template; [Protection.Rotate] replaces the
