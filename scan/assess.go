@@ -192,6 +192,11 @@ func skip(rule string, found map[string]bool, sc *scanner, st *epState) bool {
 		return noOriginCheck
 	case RuleOriginScheme:
 		return noOriginCheck || found[RuleLegacyOrigin] || sc.target.Scheme != "https"
+	case RuleTokenNotRequired:
+		// A forgery found already left the token out, and its evidence
+		// says the token is not enforced.
+		return noOriginCheck || found[RuleOriginNull] || found[RuleLegacyOrigin] ||
+			found[RuleOriginScheme] || found[RuleSameSiteForgery]
 	}
 	return false
 }

@@ -32,7 +32,8 @@ type bankOptions struct {
 	//   "same-site"  refuses only Sec-Fetch-Site: cross-site
 	//   "null-ok"    compares Origin only, and lets "null" through
 	origin string
-	// token: "none", "unbound" (any token the bank issued), "bound" (HMAC of the session)
+	// token: "none", "unbound" (any token the bank issued), "bound" (HMAC
+	// of the session), "unchecked" (bound tokens in the form, never checked)
 	token string
 	// cookie is the session cookie's attributes after the value.
 	cookie     string
@@ -144,7 +145,7 @@ func randomString() string {
 
 func (b *bank) newToken(session string) string {
 	switch b.opts.token {
-	case "bound":
+	case "bound", "unchecked":
 		m := hmac.New(sha256.New, b.key)
 		m.Write([]byte(session))
 		return base64.RawURLEncoding.EncodeToString(m.Sum(nil))

@@ -111,6 +111,14 @@ var (
 	}, cookiesAll}
 	// A legitimate fetch() from the service's own page.
 	ctxSameOriginFetch = browserContext{"same-origin fetch", fetch("same-origin", "cors", "self"), cookiesAll}
+	// The legitimate form submission from a browser that sends neither
+	// Fetch Metadata nor Origin on same-origin POSTs (Firefox before 70):
+	// only a required token tells it from a forgery whose Referer the
+	// attacker's page suppressed.
+	ctxSameOriginLegacy = browserContext{"same-origin form POST from a browser without Fetch Metadata or Origin", func(h http.Header, t *url.URL) {
+		h.Set("Accept", acceptHTML)
+		h.Set("Referer", origin(t)+"/")
+	}, cookiesAll}
 	// A same-origin page load (token pages, start pages).
 	ctxPageLoad = browserContext{"page load", func(h http.Header, t *url.URL) {
 		navigate("none", "")(h, t)

@@ -88,6 +88,10 @@ func TestDemo(t *testing.T) {
 		if got := rulesOf(rep); !slices.Contains(got, scan.RuleCookieNoSameSite) {
 			t.Errorf("got %v, want %s among them", got, scan.RuleCookieNoSameSite)
 		}
+		// The gateway requires the token it puts in the transfer form.
+		if got := rulesOf(rep); slices.Contains(got, scan.RuleTokenNotRequired) {
+			t.Errorf("got %v, want no %s", got, scan.RuleTokenNotRequired)
+		}
 		if !slices.ContainsFunc(rep.Endpoints, func(e scan.EndpointResult) bool { return e.URL == r.URL+"/transfer" && e.Assessed }) {
 			t.Errorf("endpoints: got %+v, want /transfer (the session-cookie form) assessed", rep.Endpoints)
 		}

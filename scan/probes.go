@@ -111,6 +111,9 @@ func families(e *Endpoint) []family {
 	)
 	if e.TokenField != "" {
 		fs = append(fs,
+			family{rule: RuleTokenNotRequired, variants: []variant{
+				{label: "same-origin form POST without the token, from a browser without Fetch Metadata or Origin", ctx: ctxSameOriginLegacy, body: bodyNative, token: tokenNone},
+			}},
 			family{rule: RuleTokenEmpty, variants: []variant{
 				{label: "cross-site form POST with an empty token", ctx: ctxCrossSiteWindow, body: bodyForm, token: tokenEmpty},
 			}},

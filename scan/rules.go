@@ -20,6 +20,7 @@ const (
 	RuleSameSiteForgery    = "same-site-forgery"
 	RuleTokenEmpty         = "token-empty"
 	RuleTokenUnbound       = "token-unbound"
+	RuleTokenNotRequired   = "token-not-required"
 	RuleMethodDowngrade    = "method-downgrade"
 	RuleMethodOverride     = "method-override"
 	RuleGetStateChange     = "get-state-change"
@@ -53,6 +54,8 @@ var Rules = []Rule{
 		"A forged request with the token field present but empty was accepted. Reject empty tokens and compare in constant time."},
 	{RuleTokenUnbound, "Anti-CSRF token not bound to the session", SeverityHigh,
 		"A token issued to another session (the attacker's own) was accepted for the victim's. Bind tokens to the session or to the client certificate (sign them) so that one session's token is worthless in another."},
+	{RuleTokenNotRequired, "Anti-CSRF token served but not required", SeverityLow,
+		"The page puts an anti-CSRF token in the form, but a same-origin submission without it, from a browser that sends neither Fetch Metadata nor Origin, was accepted: the token protects nothing, and only the origin check guards this endpoint. A forgery from such a browser (an old one, with the Referer suppressed) looks the same. Verify the token on every state-changing request that lacks Sec-Fetch-Site and Origin (forgeproof's token-if-no-browser-headers or origin-and-token mode), or stop serving it."},
 	{RuleMethodDowngrade, "State change accepted over GET", SeverityHigh,
 		"The endpoint's parameters sent as a cross-site GET navigation were accepted. Top-level GET navigations carry SameSite=Lax cookies and the client certificate, and most defences let GET through. Accept state changes on POST (or PUT, PATCH, DELETE) only."},
 	{RuleMethodOverride, "Method override parameter honoured on a forged request", SeverityHigh,

@@ -76,6 +76,8 @@ func TestBrokenServers(t *testing.T) {
 			bankOptions{origin: "full", cookie: none}, []scan.Endpoint{transferNoTok}, scan.RuleOriginNull},
 		{"token not bound to the session", bankOptions{origin: "none", token: "unbound", cookie: noSameSite},
 			bankOptions{origin: "none", token: "bound", cookie: noSameSite}, []scan.Endpoint{transferForm}, scan.RuleTokenUnbound},
+		{"token served but not checked", bankOptions{origin: "full", token: "unchecked"},
+			bankOptions{origin: "full", token: "bound"}, []scan.Endpoint{transferForm}, scan.RuleTokenNotRequired},
 		{"CORS reflection with credentials", bankOptions{origin: "full", corsReflect: true},
 			bankOptions{origin: "full"}, []scan.Endpoint{transferNoTok}, scan.RuleCORSCredentials},
 		{"GET state change", bankOptions{origin: "full", getTransfer: true},
