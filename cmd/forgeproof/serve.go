@@ -5,26 +5,31 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/forgeproof/forgeproof/gateway"
 )
 
-const serveUsage = `Usage: forgeproof serve --config FILE
+const serveUsage = `Usage: forgeproof serve --config FILE [--watch=false] [--watch-interval DURATION]
 
 Runs the gateway in front of a service: terminates mutual TLS, authorizes
 client certificate identities per route, refuses forged browser requests
 and forwards the verified identity to the upstream. Every config key is
 documented in the README and in examples/forgeproof.yaml.
 
-Logs (JSON or text, one line per request) go to stderr. SIGHUP reloads the
-config file with its certificates, CAs, CRLs and token keys; a config with
-errors is refused and the running one keeps serving. SIGTERM or SIGINT
-drains: no new connections, in-flight requests get limits.shutdown-grace
-to finish.
+Logs (JSON or text, one line per request) go to stderr.
+
+Reload: the config file with its certificates, keys, CAs, CRLs and token
+keys is reloaded when any of these files changes (file events, and a poll
+every --watch-interval that compares contents, for filesystems whose
+events go missing) and on SIGHUP, with or without --watch. A config with
+errors, or a certificate whose key has not been written yet, is refused
+and the running one keeps serving; each attempt is logged with its
+trigger. SIGTERM or SIGINT drains: no new connections, in-flight requests
+get limits.shutdown-grace to finish.
 
 Exit status: 0 after a clean drain, 1 on a config or runtime error (or
 when the drain timed out), 2 on a usage error.
@@ -36,48 +41,70 @@ Example:
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveUsage, stdout)
 	configPath := fs.String("config", "", "the gateway's YAML config `file` (required)")
+	watch := fs.Bool("watch", true, "reload when the config file or a file it names changes (false: on SIGHUP only)")
+	interval := fs.Duration("watch-interval", gateway.DefaultWatchInterval, "with --watch, also compare the files' contents this often (0: never)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	if *configPath == "" {
 		return usageErrorf("serve: --config is required")
 	}
-	cfg, err := gateway.LoadConfig(*configPath)
+	if *interval < 0 {
+		return usageErrorf("serve: --watch-interval %v: must not be negative (0 turns polling off)", *interval)
+	}
+	g, err := gateway.NewFromFile(*configPath, gateway.Options{LogTo: stderr})
 	if err != nil {
 		return configFailure(err, stderr)
 	}
-	logger := slog.New(gateway.NewLogHandler(stderr, cfg.Log))
-	g, err := gateway.New(cfg, gateway.Options{Logger: logger})
-	if err != nil {
-		return configFailure(err, stderr)
-	}
+	logger := g.Logger()
 	if err := g.Listen(); err != nil {
 		return err
 	}
-	attrs := []any{"config", *configPath}
+	watchOpts := gateway.WatchOptions{Interval: *interval, NoEvents: !*watch}
+	if !*watch {
+		watchOpts.Interval = 0
+	}
+	attrs := []any{"config", *configPath, "watch", *watch, "watch_interval", watchOpts.Interval.String()}
 	for i, a := range g.Addrs() {
 		attrs = append(attrs, fmt.Sprintf("listener%d", i), a.String())
 	}
 	if a := g.AdminAddr(); a != nil {
 		attrs = append(attrs, "admin", a.String())
 	}
-	logger.Info("serving", attrs...)
-
+	// SIGHUP is caught before "serving" is logged: the default action of
+	// an uncaught SIGHUP ends the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	logger.Info("serving", attrs...)
+
 	serveCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer cancel()
+	// Every reload, SIGHUP or file change, goes through WatchFile's one
+	// loop, which logs and counts each outcome.
+	reloads := make(chan string)
+	watchOpts.Reload = reloads
+	wg.Add(2)
 	go func() {
+		defer wg.Done()
 		for {
 			select {
 			case <-hup:
-				logger.Info("SIGHUP: reloading", "config", *configPath)
-				g.ReloadFile(*configPath) // logs and counts its outcome
+				select {
+				case reloads <- "SIGHUP":
+				case <-serveCtx.Done():
+					return
+				}
 			case <-serveCtx.Done():
 				return
 			}
 		}
+	}()
+	go func() {
+		defer wg.Done()
+		g.WatchFile(serveCtx, *configPath, watchOpts) // returns when serving ends
 	}()
 
 	err = g.Serve(serveCtx)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -78,26 +79,10 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	}
 	writeConfig("")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stderr := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- runServe(ctx, []string{"--config", cfgPath}, io.Discard, stderr) }()
-
-	// The "serving" log line names the bound addresses.
-	var addrs struct {
-		Listener string `json:"listener0"`
-		Admin    string `json:"admin"`
-	}
-	waitFor(t, func() bool {
-		sc := bufio.NewScanner(strings.NewReader(stderr.String()))
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), `"msg":"serving"`) {
-				return json.Unmarshal(sc.Bytes(), &addrs) == nil
-			}
-		}
-		return false
-	})
+	// SIGHUP alone: file events would reload the config as soon as it is
+	// written (TestServeWatchesFiles).
+	sv := startServe(t, "--config", cfgPath, "--watch=false")
+	stderr, addrs := sv.stderr, sv.addrs
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: cli.ClientTLSConfig(ca)}, Timeout: 5 * time.Second}
 	status := func(path string) int {
 		resp, err := c.Get("https://localhost" + addrs.Listener[strings.LastIndex(addrs.Listener, ":"):] + path)
@@ -142,13 +127,111 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 		}
 	}
 
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve after the context ended: got %v, want nil", err)
-	}
+	sv.stop()
 	if !strings.Contains(stderr.String(), "drained, exiting") {
 		t.Errorf("log lacks the drain line:\n%s", stderr.String())
 	}
+}
+
+// TestServeWatchesFiles rotates the server certificate by rewriting its
+// files under two "forgeproof serve" runs: the default one picks it up by
+// itself and logs the trigger; its twin with --watch=false keeps the old
+// certificate until SIGHUP.
+func TestServeWatchesFiles(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := pki.NewCA(pki.CAOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
+	if err := old.Save(dir, "server.pem", "server-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "gw.yaml")
+	cfg := strings.Replace(serveTestConfig, "UPSTREAM", "http://127.0.0.1:1", 1)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	watching := startServe(t, "--config", cfgPath)
+	still := startServe(t, "--config", cfgPath, "--watch=false")
+	serial := func(sv *serving) string {
+		conn, err := tls.Dial("tcp", sv.addrs.Listener, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"})
+		if err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	for _, line := range []string{`"watch":true,"watch_interval":"1m0s"`, `"watch":false,"watch_interval":"0s"`} {
+		if !strings.Contains(watching.stderr.String()+still.stderr.String(), line) {
+			t.Errorf("serving lines lack %s", line)
+		}
+	}
+
+	next, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
+	if err := next.Save(dir, "server.pem", "server-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	want := next.Cert.SerialNumber.String()
+	waitFor(t, func() bool { return serial(watching) == want })
+	if !strings.Contains(watching.stderr.String(), `"msg":"reloaded","trigger":"file"`) {
+		t.Errorf("log lacks the reload line with its trigger:\n%s", watching.stderr.String())
+	}
+	if got := serial(still); got != old.Cert.SerialNumber.String() {
+		t.Fatalf("--watch=false before SIGHUP: got serial %v, want the old %v", got, old.Cert.SerialNumber)
+	}
+	if strings.Contains(still.stderr.String(), "reload") {
+		t.Fatalf("--watch=false reloaded without SIGHUP:\n%s", still.stderr.String())
+	}
+
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, func() bool { return serial(still) == want })
+	if !strings.Contains(still.stderr.String(), `"msg":"reloaded","trigger":"SIGHUP"`) {
+		t.Errorf("log lacks the SIGHUP reload line:\n%s", still.stderr.String())
+	}
+}
+
+// serving is a "forgeproof serve" run in this process.
+type serving struct {
+	stderr *syncBuffer
+	addrs  struct {
+		Listener string `json:"listener0"`
+		Admin    string `json:"admin"`
+	}
+	stop func() // cancels its context (as SIGTERM does) and checks it drained
+}
+
+// startServe runs "forgeproof serve args" until stop or the end of the
+// test, once its "serving" log line names the bound addresses.
+func startServe(t *testing.T, args ...string) *serving {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	sv := &serving{stderr: &syncBuffer{}}
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, args, io.Discard, sv.stderr) }()
+	var once sync.Once
+	sv.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve after the context ended: got %v, want nil", err)
+			}
+		})
+	}
+	t.Cleanup(sv.stop)
+	waitFor(t, func() bool {
+		sc := bufio.NewScanner(strings.NewReader(sv.stderr.String()))
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), `"msg":"serving"`) {
+				return json.Unmarshal(sc.Bytes(), &sv.addrs) == nil
+			}
+		}
+		return false
+	})
+	return sv
 }
 
 // waitFor polls cond for up to 10 seconds.
