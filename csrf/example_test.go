@@ -125,3 +125,31 @@ func ExampleReasonOf() {
 	// Output:
 	// same-site true true
 }
+
+// A WebSocket handshake is a GET, which Handler lets through as safe; a
+// proxy checks it as the unsafe request it is, and answers a refusal as
+// Handler would.
+func ExampleProtection_Refuse() {
+	p := csrf.New()
+	upgrade := func(w http.ResponseWriter, r *http.Request) {
+		asUnsafe := *r
+		asUnsafe.Method = http.MethodPost
+		if err := p.Check(&asUnsafe); err != nil {
+			e, _ := err.(*csrf.Error) // Check returns an *Error; Refuse refuses a nil one too
+			p.Refuse(w, r, e)
+			return
+		}
+		fmt.Fprintln(w, "upgraded")
+	}
+	for _, site := range []string{"same-origin", "cross-site"} {
+		r := httptest.NewRequest("GET", "https://chat.example.com/ws", nil)
+		r.Header.Set("Upgrade", "websocket")
+		r.Header.Set("Sec-Fetch-Site", site)
+		w := httptest.NewRecorder()
+		upgrade(w, r)
+		fmt.Printf("%s: %d %q %s", site, w.Code, w.Header().Values("Vary"), w.Body)
+	}
+	// Output:
+	// same-origin: 200 [] upgraded
+	// cross-site: 403 ["Origin, Sec-Fetch-Site" "Accept"] 403 refused as a possible cross-site request forgery: the browser reports that this request comes from another site (reason: cross-site)
+}

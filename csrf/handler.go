@@ -44,8 +44,7 @@ func (p *Protection) Handler(h http.Handler) http.Handler {
 				c.observer(r, e, !c.reportOnly)
 			}
 			if !c.reportOnly {
-				w.Header().Add("Vary", "Origin, Sec-Fetch-Site")
-				c.denyResponse(w, r, e)
+				c.refuse(w, r, e)
 				return
 			}
 			// Report-only: the refusal was reported; let it through.
@@ -57,7 +56,25 @@ func (p *Protection) Handler(h http.Handler) http.Handler {
 	})
 }
 
-func (c *config) denyResponse(w http.ResponseWriter, r *http.Request, e *Error) {
+// Refuse answers r exactly as Handler answers a request refused for e:
+// "Vary: Origin, Sec-Fetch-Site", then the deny handler's response (by
+// default 403 with an RFC 9457 problem document or text, the reason code,
+// its detail, "Vary: Accept" and "Cache-Control: no-store"). It neither
+// tells the observer nor looks at report-only mode: it is for callers of
+// [Protection.Check] that decide those themselves, such as a proxy that
+// checks a WebSocket handshake (a GET) as the unsafe request it is.
+//
+// A nil e is a caller's mistake: it is still refused, with no reason code,
+// rather than let through.
+func (p *Protection) Refuse(w http.ResponseWriter, r *http.Request, e *Error) {
+	if e == nil {
+		e = &Error{}
+	}
+	p.load().refuse(w, r, e)
+}
+
+func (c *config) refuse(w http.ResponseWriter, r *http.Request, e *Error) {
+	w.Header().Add("Vary", "Origin, Sec-Fetch-Site")
 	if c.deny != nil {
 		c.deny(w, r, e)
 		return

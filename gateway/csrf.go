@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/forgeproof/forgeproof/csrf"
-	"github.com/forgeproof/forgeproof/internal/problem"
 )
 
 // HeaderCSRFToken carries, on requests to routes whose CSRF mode uses
@@ -168,7 +167,8 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 			}
 			observe(r, e, !g.reportOnly)
 			if !g.reportOnly {
-				problem.Write(w, r, problem.Details{Status: http.StatusForbidden, Reason: string(e.Reason), Title: "refused as a possible cross-site request forgery"})
+				// The same body and headers as any refused POST on the route.
+				g.ws.Refuse(w, r, e)
 				return
 			}
 		}

@@ -1,0 +1,84 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"testing"
+)
+
+// TestWebSocketRefusalMatchesPOST: a refused WebSocket handshake gets
+// the same answer as a refused POST on the same route, for the same
+// reason: status, body (reason, title, detail) and headers (Vary, so no
+// cache serves one client's refusal to another; Cache-Control;
+// Content-Type), as JSON and as text. Its twin, a same-origin handshake,
+// reaches the upstream.
+func TestWebSocketRefusalMatchesPOST(t *testing.T) {
+	w := newWorld(t)
+	gw := w.start(w.config())
+	c := gw.client(w.web)
+	send := func(method string, h http.Header) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, gw.base+"/api/socket", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = h
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, body
+	}
+	handshake := func(site, origin, accept string) http.Header {
+		return http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Sec-Websocket-Version": {"13"},
+			"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Sec-Fetch-Site": {site}, "Sec-Fetch-Mode": {"websocket"},
+			"Origin": {origin}, "Accept": {accept}}
+	}
+	post := func(site, origin, accept string) http.Header {
+		return http.Header{"Sec-Fetch-Site": {site}, "Sec-Fetch-Mode": {"navigate"}, "Origin": {origin}, "Accept": {accept}}
+	}
+
+	for _, accept := range []string{"application/json", "text/html"} {
+		t.Run(accept, func(t *testing.T) {
+			wsResp, wsBody := send("GET", handshake("cross-site", "https://evil.example", accept))
+			postResp, postBody := send("POST", post("cross-site", "https://evil.example", accept))
+			if wsResp.StatusCode != http.StatusForbidden || postResp.StatusCode != http.StatusForbidden {
+				t.Fatalf("status: got handshake %d, POST %d, want 403 for both", wsResp.StatusCode, postResp.StatusCode)
+			}
+			for _, h := range []string{"Content-Type", "Cache-Control", "X-Content-Type-Options"} {
+				if got, want := wsResp.Header.Get(h), postResp.Header.Get(h); got != want {
+					t.Errorf("%s: got %q, want %q (the POST's)", h, got, want)
+				}
+			}
+			if got, want := wsResp.Header.Values("Vary"), postResp.Header.Values("Vary"); len(want) == 0 || !slices.Equal(got, want) {
+				t.Errorf("Vary: got %q, want %q (the POST's, not empty)", got, want)
+			}
+			if accept == "application/json" {
+				var ws, p map[string]any
+				if err := json.Unmarshal(wsBody, &ws); err != nil {
+					t.Fatalf("handshake body %q: %v", wsBody, err)
+				}
+				if err := json.Unmarshal(postBody, &p); err != nil {
+					t.Fatalf("POST body %q: %v", postBody, err)
+				}
+				for _, k := range []string{"type", "status", "reason", "title", "detail"} {
+					if ws[k] != p[k] || p[k] == nil {
+						t.Errorf("%s: got %v, want %v (the POST's, not empty)", k, ws[k], p[k])
+					}
+				}
+			} else if string(wsBody) != string(postBody) {
+				t.Errorf("body: got %q, want %q (the POST's)", wsBody, postBody)
+			}
+		})
+	}
+
+	// The twin: a same-origin handshake reaches the upstream.
+	before := w.upstream.count()
+	if resp, body := send("GET", handshake("same-origin", gw.base, "application/json")); resp.StatusCode != http.StatusOK || w.upstream.count() == before {
+		t.Errorf("same-origin handshake: got %d %s, want 200 from the upstream", resp.StatusCode, body)
+	}
+}
