@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLookupPointer(t *testing.T) {
@@ -251,6 +252,7 @@ func FuzzParseForms(f *testing.F) {
 	f.Add([]byte(`<form method=post action=//evil.example/><input name=a value=b><form>`))
 	f.Add([]byte(`<select name=s><option selected>`))
 	f.Add([]byte(`<form id=l method=post action=/login><input type=hidden name=csrf_token value=t><input type=password name=pw></form>`))
+	f.Add([]byte(`<p>Wrong password.</p><form method=post><input name=user><input type=password name=password></form>`))
 	f.Add([]byte(`{"reason":"token-missing"}`))
 	f.Add([]byte("403 refused (reason: token-missing)\n"))
 	base, _ := url.Parse("https://bank.example/")
@@ -272,6 +274,13 @@ func FuzzParseForms(f *testing.F) {
 		for _, action := range []*url.URL{login, nil} {
 			if fm, ok := loginForm(forms, action, base); ok && (fm.Method != "POST" || !sameOrigin(fm.Action, base)) {
 				t.Fatalf("login form %s %s: want a POST on the target", fm.Method, fm.Action)
+			}
+		}
+		// The refused-login page: a login form at the action's path that
+		// loginForm would pick (with its password field) from that page.
+		if showsLoginForm(body, login) {
+			if fm, ok := loginForm(parseForms(body, login), login, base); !ok || !fm.Password {
+				t.Fatalf("showsLoginForm: true, but loginForm finds no password form to %s", login.Path)
 			}
 		}
 		if r := serviceReason(&response{Body: body}); r != "" && !reasonText.MatchString(r) {
@@ -316,6 +325,57 @@ func TestRedaction(t *testing.T) {
 			}
 			if sent := string(r.Body) + r.URL.String(); tt.e != login && !strings.Contains(sent, "hunter2") {
 				t.Errorf("sent %q: want the real values sent", sent)
+			}
+		})
+	}
+}
+
+// TestNewSession: which cookies of a login answer start a session; each
+// refused case has its accepted twin.
+func TestNewSession(t *testing.T) {
+	before := map[string]string{"sid": "visitor-1"}
+	tests := []struct {
+		name string
+		c    *http.Cookie
+		want bool
+	}{
+		{"new cookie", &http.Cookie{Name: "session", Value: "s-1"}, true},
+		{"known cookie, new value", &http.Cookie{Name: "sid", Value: "s-2"}, true},
+		{"known cookie, same value", &http.Cookie{Name: "sid", Value: "visitor-1"}, false},
+		{"deleted (Max-Age)", &http.Cookie{Name: "session", Value: "s-1", MaxAge: -1}, false},
+		{"deleted (Expires in the past)", &http.Cookie{Name: "session", Value: "s-1", Expires: time.Unix(1, 0)}, false},
+		{"expires later", &http.Cookie{Name: "session", Value: "s-1", Expires: time.Now().Add(time.Hour)}, true},
+		{"empty value", &http.Cookie{Name: "session", Value: ""}, false},
+		{"anti-CSRF cookie", &http.Cookie{Name: "__Host-forgeproof-csrf", Value: "t-1"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := newSession(tt.c, before); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestShowsLoginForm: the refused-login page is told by a POST form to
+// the login action with a password field; pages without one are not.
+func TestShowsLoginForm(t *testing.T) {
+	at, _ := url.Parse("https://bank.example/login")
+	tests := []struct {
+		name, body string
+		want       bool
+	}{
+		{"form posting to itself", `<form method=post><input name=u><input type=password name=p></form>`, true},
+		{"form with the action", `<form method=post action="/login?next=/"><input type=password name=p></form>`, true},
+		{"app page", `<form method=post action=/transfer><input name=amount></form>`, false},
+		{"form to another action", `<form method=post action=/signup><input type=password name=p></form>`, false},
+		{"no password field", `<form method=post action=/login><input name=u></form>`, false},
+		{"GET form", `<form action=/login><input type=password name=p></form>`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := showsLoginForm([]byte(tt.body), at); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
 	}
