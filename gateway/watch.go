@@ -47,7 +47,8 @@ type WatchOptions struct {
 // WatchFile reloads the gateway from the config file at path (as
 // ReloadFile does) when that file or any file its configuration names
 // (Config.Files: certificates, keys, CAs, CRLs, the token key ring)
-// changes, until ctx ends; it returns ctx.Err(). Call it once the gateway
+// changes, until ctx ends; it returns ctx.Err(), or an error at once
+// for a negative Interval. Call it once the gateway
 // is built from path (NewFromFile), in its own goroutine.
 //
 // It watches the folders of those files, so files replaced by rename
@@ -56,8 +57,8 @@ type WatchOptions struct {
 // the writes to settle and reloads only if the contents of a file
 // changed (by SHA-256). Each reload validates first and keeps the old
 // configuration serving on any error; each attempt is logged once with
-// its trigger ("file" with the changed files, "poll", or a Reload value)
-// and counted like every reload. After each attempt the watch list is
+// its trigger ("file" or "poll", with the changed files, or a Reload
+// value) and counted like every reload. After each attempt the watch list is
 // computed again, from the running configuration and from the file at
 // path if it parses, so a config that names new files is followed even
 // when it was refused.
