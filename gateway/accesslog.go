@@ -21,8 +21,7 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, start time
 	if x.route != nil {
 		routeName = x.route.name
 	}
-	g.metrics.requests.WithLabelValues(routeName, statusLabel(status)).Inc()
-	g.metrics.duration.WithLabelValues(routeName).Observe(elapsed.Seconds())
+	g.metrics.observe(routeName, status, elapsed.Seconds())
 	if x.authzDenied {
 		g.metrics.authzDenials.WithLabelValues(routeName, x.reason).Inc()
 	}

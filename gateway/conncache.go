@@ -28,10 +28,11 @@ type connIdentity struct {
 }
 
 // forwardedHeaders are the headers that forward a connection's identity
-// in one format.
+// in one format: names[i] has the one value values[i].
 type forwardedHeaders struct {
 	format mtls.ForwardedFormat
-	h      http.Header
+	names  []string
+	values []string
 	err    error
 }
 
@@ -63,6 +64,9 @@ func connectionIdentity(r *http.Request) (mtls.Identity, bool) {
 // depend on nothing else but the format and the connection's chain, which
 // cannot change either; anything else (including options with By, which
 // the gateway does not set) is computed afresh.
+//
+// h must hold no identity header already: rewrite strips them all
+// (stripIdentityHeaders) before it calls this.
 func setForwardedHeaders(r *http.Request, h http.Header, id mtls.Identity, opts mtls.ForwardOptions) error {
 	c, _ := r.Context().Value(connKey{}).(*connIdentity)
 	if c == nil || id.Source != mtls.SourceConnection || id.Certificate == nil || len(opts.By) > 0 {
@@ -74,18 +78,41 @@ func setForwardedHeaders(r *http.Request, h http.Header, id mtls.Identity, opts 
 	}
 	f := c.fwd.Load()
 	if f == nil || f.format != opts.Format {
-		f = &forwardedHeaders{format: opts.Format, h: http.Header{}}
-		f.err = setForwardedHeadersUncached(f.h, id, opts)
+		f = newForwardedHeaders(id, opts)
 		c.fwd.Store(f)
 	}
-	mtls.StripForwardedHeaders(h)
 	if f.err != nil {
 		return f.err
 	}
-	for name, v := range f.h {
-		h[name] = append([]string(nil), v...) // its own slice: the request may be changed later
+	// One allocation for all the values; each header gets a slice of its
+	// own (capacity 1), so that adding to one later copies instead of
+	// writing into the next header's value.
+	values := append([]string(nil), f.values...)
+	for i, name := range f.names {
+		if v, ok := h[name]; ok {
+			h[name] = append(v, values[i]) // a second value of the same header
+			continue
+		}
+		h[name] = values[i : i+1 : i+1]
 	}
 	return nil
+}
+
+// newForwardedHeaders computes the headers that setForwardedHeaders
+// caches.
+func newForwardedHeaders(id mtls.Identity, opts mtls.ForwardOptions) *forwardedHeaders {
+	f := &forwardedHeaders{format: opts.Format}
+	h := http.Header{}
+	if f.err = setForwardedHeadersUncached(h, id, opts); f.err != nil {
+		return f
+	}
+	for name, v := range h {
+		for _, value := range v {
+			f.names = append(f.names, name)
+			f.values = append(f.values, value)
+		}
+	}
+	return f
 }
 
 func setForwardedHeadersUncached(h http.Header, id mtls.Identity, opts mtls.ForwardOptions) error {

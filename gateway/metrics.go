@@ -3,6 +3,8 @@ package gateway
 import (
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -21,6 +23,47 @@ type metrics struct {
 	handshakeFailures *prometheus.CounterVec
 	certNotAfter      *prometheus.GaugeVec
 	reloads           *prometheus.CounterVec
+
+	// routes caches, by route name, the children of requests and
+	// duration that every request updates (see routeMetrics).
+	routes sync.Map // string → *routeMetrics
+}
+
+// routeMetrics are one route's children of the request metrics.
+// WithLabelValues hashes the label values and takes a lock on every call;
+// a request only needs a map lookup here. Children stay valid because
+// requests and duration are never reset.
+type routeMetrics struct {
+	duration prometheus.Observer
+	codes    [len(statusLabels)]atomic.Pointer[counter] // by status code
+}
+
+type counter struct{ prometheus.Counter }
+
+// route returns the cached children of route name.
+func (m *metrics) route(name string) *routeMetrics {
+	if rm, ok := m.routes.Load(name); ok {
+		return rm.(*routeMetrics)
+	}
+	rm, _ := m.routes.LoadOrStore(name, &routeMetrics{duration: m.duration.WithLabelValues(name)})
+	return rm.(*routeMetrics)
+}
+
+// observe counts one request of the route with the status code and its
+// duration.
+func (m *metrics) observe(route string, status int, seconds float64) {
+	rm := m.route(route)
+	rm.duration.Observe(seconds)
+	if status < 0 || status >= len(rm.codes) {
+		m.requests.WithLabelValues(route, statusLabel(status)).Inc()
+		return
+	}
+	c := rm.codes[status].Load()
+	if c == nil {
+		c = &counter{m.requests.WithLabelValues(route, statusLabel(status))}
+		rm.codes[status].Store(c)
+	}
+	c.Inc()
 }
 
 func newMetrics() *metrics {

@@ -58,14 +58,23 @@ var copyBuffers httputil.BufferPool = &bufferPool{}
 
 type bufferPool struct{ p sync.Pool }
 
+const copyBufferSize = 32 * 1024 // the size ReverseProxy would allocate
+
 func (bp *bufferPool) Get() []byte {
-	if b, ok := bp.p.Get().(*[]byte); ok {
-		return *b
+	if b, ok := bp.p.Get().(*[copyBufferSize]byte); ok {
+		return b[:]
 	}
-	return make([]byte, 32*1024)
+	return new([copyBufferSize]byte)[:]
 }
 
-func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
+// Put takes back a buffer from Get. The pool holds array pointers, which
+// fit in an interface without the allocation a slice header would cost on
+// every response.
+func (bp *bufferPool) Put(b []byte) {
+	if cap(b) == copyBufferSize {
+		bp.p.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
+	}
+}
 
 // rewrite turns the client's request into the upstream's. ReverseProxy
 // has already removed hop-by-hop headers and every X-Forwarded-* and
@@ -77,8 +86,9 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	pr.Out.Host = pr.In.Host
 
 	// Forwarding headers are believed only from a trusted proxy; from
-	// anyone else they were dropped and are set afresh.
-	if inPrefixes(peerAddr(pr.In), c.proxies) {
+	// anyone else they were dropped and are set afresh. (Parsing the
+	// peer's address is skipped when no proxy is trusted.)
+	if len(c.proxies) > 0 && inPrefixes(peerAddr(pr.In), c.proxies) {
 		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-For")
 		copyHeader(pr.Out.Header, pr.In.Header, "Forwarded")
 		pr.SetXForwarded()
@@ -90,8 +100,7 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 
 	// Identity hygiene: no client-sent identity header reaches the
 	// upstream, under any spelling, and neither does any Forgeproof-*.
-	mtls.StripForwardedHeaders(pr.Out.Header)
-	stripOwnHeaders(pr.Out.Header)
+	stripIdentityHeaders(pr.Out.Header)
 
 	x := exchangeFrom(pr.In.Context())
 	if x == nil {
@@ -121,32 +130,39 @@ func copyHeader(dst, src http.Header, name string) {
 	}
 }
 
-// stripOwnHeaders deletes every header whose name starts with
-// "forgeproof-" in any case and with any punctuation ('_', '.') for '-',
-// as mtls.StripForwardedHeaders compares names: only the gateway sets
-// those.
-func stripOwnHeaders(h http.Header) {
-	const prefix = "forgeproof-"
+// stripIdentityHeaders deletes, in one pass over h, every header that
+// mtls.StripForwardedHeaders deletes and every header whose name starts
+// with "forgeproof-" in any case and with any punctuation ('_', '.') for
+// '-', as mtls compares names: only the gateway sets those.
+func stripIdentityHeaders(h http.Header) {
 	for name := range h {
-		if len(name) < len(prefix) {
-			continue
-		}
-		own := true
-		for i := 0; i < len(prefix) && own; i++ {
-			c := name[i]
-			switch {
-			case 'A' <= c && c <= 'Z':
-				c += 'a' - 'A'
-			case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-			default:
-				c = '-'
-			}
-			own = c == prefix[i]
-		}
-		if own {
+		if mtls.IsForwardedHeader(name) || isOwnHeader(name) {
 			delete(h, name)
 		}
 	}
+}
+
+// isOwnHeader reports whether name starts with "forgeproof-", compared as
+// stripIdentityHeaders says.
+func isOwnHeader(name string) bool {
+	const prefix = "forgeproof-"
+	if len(name) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := name[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		default:
+			c = '-'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // printable percent-encodes '%' and every byte outside printable ASCII, so

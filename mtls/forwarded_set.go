@@ -49,8 +49,9 @@ type ForwardOptions struct {
 //
 //   - RFC 9440: Client-Cert from id.Certificate, and Client-Cert-Chain
 //     from opts.Chain when it is not empty;
-//   - XFCC: one element with By, Hash (id.CertSHA256), Cert, Chain (leaf
-//     first) when the certificate is known, Subject, URI and DNS.
+//   - XFCC: one element with By, Hash (id.CertSHA256, or the hash of
+//     id.Certificate when that is zero), Cert, Chain (leaf first) when the
+//     certificate is known, Subject, URI and DNS.
 //
 // A gateway calls it on the outgoing request of a client that presented a
 // verified certificate, and StripForwardedHeaders alone for one that did
@@ -84,7 +85,11 @@ func SetForwardedHeaders(h http.Header, id Identity, opts ForwardOptions) error 
 			DNS:     id.DNSNames,
 		}
 		if id.Certificate != nil {
-			e.Hash = sha256.Sum256(id.Certificate.Raw)
+			if e.Hash == ([32]byte{}) {
+				// NewIdentity and IdentityFromTLS always set it; an
+				// Identity built by hand may not.
+				e.Hash = sha256.Sum256(id.Certificate.Raw)
+			}
 			if len(opts.Chain) > 0 {
 				e.Chain = append([]*x509.Certificate{id.Certificate}, opts.Chain...)
 			}

@@ -6,7 +6,8 @@ import (
 )
 
 // forwardedHeaders are the normalised names (see normaliseHeaderName) that
-// StripForwardedHeaders deletes. Keep ForwardedHeaderNames' doc in step.
+// StripForwardedHeaders deletes. Keep ForwardedHeaderNames' doc in step,
+// and IsForwardedHeader's length bounds (the shortest and longest here).
 var forwardedHeaders = []string{
 	"client-cert",                      // RFC 9440
 	"client-cert-chain",                // RFC 9440
@@ -37,9 +38,10 @@ func ForwardedHeaderNames() []string { return slices.Clone(forwardedHeaders) }
 // other punctuation) in place of '-', is one of ForwardedHeaderNames.
 func IsForwardedHeader(name string) bool {
 	// This runs on every header of every request: normalise into a stack
-	// buffer, and skip names longer than any we strip.
+	// buffer, and skip names shorter or longer than any we strip (most
+	// headers, Host, Accept, User-Agent, are shorter).
 	var buf [len("x-forwarded-tls-client-cert-info")]byte
-	if len(name) > len(buf) {
+	if len(name) < len("client-cert") || len(name) > len(buf) {
 		return false
 	}
 	n := normaliseHeaderName(buf[:0], name)

@@ -74,6 +74,12 @@ type Identity struct {
 // NewIdentity extracts the Identity of a certificate. It does not verify
 // the certificate: call it on a leaf that has been verified already.
 func NewIdentity(cert *x509.Certificate, src Source) Identity {
+	return newIdentity(cert, src, sha256.Sum256(cert.Raw), namesOf(cert))
+}
+
+// newIdentity is NewIdentity with the certificate's hash and names
+// computed already (IdentityFromTLS takes the names from a cache).
+func newIdentity(cert *x509.Certificate, src Source, certSHA256 [32]byte, n certNames) Identity {
 	return Identity{
 		SPIFFEID:           spiffeIDOf(cert.URIs),
 		URIs:               cert.URIs,
@@ -82,13 +88,13 @@ func NewIdentity(cert *x509.Certificate, src Source) Identity {
 		CommonName:         cert.Subject.CommonName,
 		Organization:       cert.Subject.Organization,
 		OrganizationalUnit: cert.Subject.OrganizationalUnit,
-		Subject:            cert.Subject.String(),
-		Issuer:             cert.Issuer.String(),
+		Subject:            n.subject,
+		Issuer:             n.issuer,
 		SerialNumber:       cert.SerialNumber,
 		NotBefore:          cert.NotBefore,
 		NotAfter:           cert.NotAfter,
-		SPKISHA256:         sha256.Sum256(cert.RawSubjectPublicKeyInfo),
-		CertSHA256:         sha256.Sum256(cert.Raw),
+		SPKISHA256:         n.spki,
+		CertSHA256:         certSHA256,
 		Source:             src,
 		Certificate:        cert,
 	}

@@ -36,6 +36,10 @@ func isVerified(c *x509.Certificate) bool {
 // crypto/tls itself (VerifiedChains, with ClientAuth VerifyClientCertIfGiven
 // or RequireAndVerifyClientCert). An unverified certificate (ClientAuth
 // RequestClientCert or RequireAnyClientCert without a Server) gives none.
+// The identity equals NewIdentity(cs.PeerCertificates[0],
+// SourceConnection); the subject and issuer strings come from a bounded
+// cache keyed by the certificate's SHA-256, so that a client that
+// reconnects does not have them built again.
 func IdentityFromTLS(cs *tls.ConnectionState) (Identity, bool) {
 	if cs == nil || len(cs.PeerCertificates) == 0 {
 		return Identity{}, false
@@ -44,5 +48,5 @@ func IdentityFromTLS(cs *tls.ConnectionState) (Identity, bool) {
 	if len(cs.VerifiedChains) == 0 && !isVerified(leaf) {
 		return Identity{}, false
 	}
-	return NewIdentity(leaf, SourceConnection), true
+	return identityNames.identity(leaf, SourceConnection), true
 }

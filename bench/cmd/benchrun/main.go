@@ -80,7 +80,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.json, "json", "", "write every run as JSON to this file")
 	fs.BoolVar(&c.smoke, "smoke", false, "one brief round of every phase, to check the harness (numbers mean nothing)")
 	fs.BoolVar(&c.strict, "strict", false, "fail when a server cannot run, instead of skipping it")
-	fs.StringVar(&profileDir, "profile", "", "folder for CPU and allocation profiles of forgeproof-api (the gateway served through its Go API) and the CPU profile of goproxy")
+	fs.StringVar(&profileDir, "profile", "", "folder for CPU and allocation profiles of forgeproof-api (the gateway served through its Go API) and the CPU profiles of goproxy and goproxy-pool")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working folder (configurations, logs) and print its path")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -56,10 +56,14 @@ var kinds = []kind{
 		about:   "the bare Go proxy with a `ReverseProxy.BufferPool` (not in the default comparison: it shows what pooling the copy buffers saves)",
 		version: func(bin string) (string, error) { return goVersion(), nil },
 		start: func(bin string, f files, port int, upstream string) (*process, error) {
-			return startProcess(f.Dir, "goproxy-pool", nil, filepath.Join(bin, "goproxy"),
+			argv := []string{filepath.Join(bin, "goproxy"),
 				"-listen", fmt.Sprintf("127.0.0.1:%d", port),
 				"-cert", f.Cert, "-key", f.Key, "-client-ca", f.CA,
-				"-upstream", "http://"+upstream, "-buffer-pool")
+				"-upstream", "http://" + upstream, "-buffer-pool"}
+			if profileDir != "" {
+				argv = append(argv, "-cpuprofile", filepath.Join(profileDir, "goproxy-pool.cpu.pprof"))
+			}
+			return startProcess(f.Dir, "goproxy-pool", nil, argv...)
 		},
 	},
 	{

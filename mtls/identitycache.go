@@ -1,0 +1,81 @@
+package mtls
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"sync"
+)
+
+// certNames are the parts of a certificate's Identity that cost the most
+// to compute: the RFC 2253 strings of its subject and issuer (about 30
+// allocations together) and the hash of its public key.
+type certNames struct {
+	subject, issuer string
+	spki            [32]byte
+}
+
+func namesOf(cert *x509.Certificate) certNames {
+	return certNames{
+		subject: cert.Subject.String(),
+		issuer:  cert.Issuer.String(),
+		spki:    sha256.Sum256(cert.RawSubjectPublicKeyInfo),
+	}
+}
+
+// Bounds of the names cache: at most maxCachedNames certificates, each
+// with subject and issuer strings of at most maxCachedNameBytes together
+// (a longer pair is computed every time instead).
+const (
+	maxCachedNames     = 1024
+	maxCachedNameBytes = 1024
+)
+
+// namesCache remembers certNames by the SHA-256 of the certificate's DER
+// encoding. Every new TLS connection parses its client certificate into a
+// new *x509.Certificate, so a cache by pointer would never hit; the names
+// are a function of the certificate's bytes alone, so a cache by their
+// hash is exact, and it holds no trust decision (IdentityFromTLS still
+// checks that the certificate of this connection was verified).
+type namesCache struct {
+	mu sync.Mutex
+	m  map[[32]byte]certNames
+}
+
+var identityNames namesCache
+
+// identity is NewIdentity(cert, src), with the names from the cache.
+func (nc *namesCache) identity(cert *x509.Certificate, src Source) Identity {
+	sum := sha256.Sum256(cert.Raw)
+	nc.mu.Lock()
+	n, ok := nc.m[sum]
+	nc.mu.Unlock()
+	if !ok {
+		n = namesOf(cert)
+		nc.put(sum, n)
+	}
+	return newIdentity(cert, src, sum, n)
+}
+
+func (nc *namesCache) put(sum [32]byte, n certNames) {
+	if len(n.subject)+len(n.issuer) > maxCachedNameBytes {
+		return
+	}
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	if nc.m == nil {
+		nc.m = make(map[[32]byte]certNames)
+	}
+	if _, ok := nc.m[sum]; !ok && len(nc.m) >= maxCachedNames {
+		for old := range nc.m { // evict one, any one
+			delete(nc.m, old)
+			break
+		}
+	}
+	nc.m[sum] = n
+}
+
+func (nc *namesCache) len() int {
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	return len(nc.m)
+}
