@@ -609,3 +609,39 @@ func BenchmarkUpstreamClientCertPaired(b *testing.B) {
 		})
 	}
 }
+
+// A route presents a client certificate to its https upstream with
+// upstream-cert-file and upstream-key-file, and verifies the name in
+// upstream-server-name on the upstream's certificate. Mistakes are found
+// when the config is loaded, not at the first request.
+func ExampleRoute_upstreamMTLS() {
+	yaml := `
+routes:
+  - name: payments
+    upstream: https://10.0.0.5:8443
+    upstream-cert-file: gateway.pem
+    upstream-server-name: payments.internal:8443
+    allow: {spiffe-ids: ["spiffe://example.org/web"]}
+  - name: legacy
+    upstream: http://10.0.0.6:8080
+    upstream-cert-file: gateway.pem
+    upstream-key-file: gateway-key.pem
+    allow: {spiffe-ids: ["spiffe://example.org/web"]}
+`
+	cfg, err := gateway.ParseConfig("gateway.yaml", []byte(yaml))
+	if err == nil {
+		err = cfg.Validate()
+	}
+	var errs gateway.ConfigErrors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			if strings.Contains(e.Key, "upstream-") {
+				fmt.Println(e)
+			}
+		}
+	}
+	// Output:
+	// gateway.yaml:3: routes[0].upstream-key-file: is required with upstream-cert-file: the private key of the certificate presented to the upstream
+	// gateway.yaml:6: routes[0].upstream-server-name: invalid server name "payments.internal:8443": leave the port out
+	// gateway.yaml:10: routes[1].upstream-cert-file: is only for https upstreams, and "http://10.0.0.6:8080" is not one
+}
