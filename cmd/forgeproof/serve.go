@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/forgeproof/forgeproof/gateway"
 )
@@ -42,15 +43,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("serve", serveUsage, stdout)
 	configPath := fs.String("config", "", "the gateway's YAML config `file` (required)")
 	watch := fs.Bool("watch", true, "reload when the config file or a file it names changes (false: on SIGHUP only)")
-	interval := fs.Duration("watch-interval", gateway.DefaultWatchInterval, "with --watch, also compare the files' contents this often (0: never)")
+	interval := fs.Duration("watch-interval", gateway.DefaultWatchInterval, "with --watch, also compare the files' contents this often (0: never; else at least 1s)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	if *configPath == "" {
 		return usageErrorf("serve: --config is required")
 	}
-	if *interval < 0 {
-		return usageErrorf("serve: --watch-interval %v: must not be negative (0 turns polling off)", *interval)
+	if *interval < 0 || (*interval > 0 && *interval < time.Second) {
+		// A poll reads and hashes every file: far below a second it
+		// would keep a core busy for nothing.
+		return usageErrorf("serve: --watch-interval %v: want 0 (no polling) or at least 1s", *interval)
 	}
 	g, err := gateway.NewFromFile(*configPath, gateway.Options{LogTo: stderr})
 	if err != nil {

@@ -245,3 +245,34 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestServeFlagExitCodes pins the exit status of serve's flag mistakes
+// (2) beside their twins that pass the flags and fail on the missing
+// config (1).
+func TestServeFlagExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"negative interval", []string{"--watch-interval", "-1s"}, 2, "--watch-interval -1s: want 0 (no polling) or at least 1s"},
+		{"interval below a second", []string{"--watch-interval=999ms"}, 2, "--watch-interval 999ms: want 0 (no polling) or at least 1s"},
+		{"unparsable interval", []string{"--watch-interval", "soon"}, 2, `invalid value "soon" for flag -watch-interval`},
+		{"unparsable watch", []string{"--watch=maybe"}, 2, `invalid boolean value "maybe" for -watch`},
+		{"no polling", []string{"--watch-interval", "0"}, 1, "no such file or directory"},
+		{"one second", []string{"--watch-interval", "1s"}, 1, "no such file or directory"},
+		{"watch off", []string{"--watch=false"}, 1, "no such file or directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			args := append([]string{"serve", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, tc.args...)
+			if got := run(context.Background(), args, io.Discard, &stderr); got != tc.wantCode {
+				t.Errorf("exit status: got %v, want %v", got, tc.wantCode)
+			}
+			if !strings.Contains(stderr.String(), tc.wantErr) {
+				t.Errorf("stderr: got %q, want it to contain %q", stderr.String(), tc.wantErr)
+			}
+		})
+	}
+}
