@@ -58,10 +58,10 @@ type WatchOptions struct {
 // changed (by SHA-256). Each reload validates first and keeps the old
 // configuration serving on any error; each attempt is logged once with
 // its trigger ("file" or "poll", with the changed files, or a Reload
-// value) and counted like every reload. After each attempt the watch list is
-// computed again, from the running configuration and from the file at
-// path if it parses, so a config that names new files is followed even
-// when it was refused.
+// value) and counted like every reload. After each attempt the watch
+// list is computed again, from the running configuration and from the
+// file at path if it parses, so a config that names new files is
+// followed even when it was refused.
 //
 // When file events are unavailable (the system's watch limit is reached,
 // say), WatchFile logs an error and keeps polling and serving Reload.
