@@ -91,6 +91,18 @@ func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.Ha
 		}
 		sc.ClientCAs = append(sc.ClientCAs, certs...)
 	}
+	// The CRL files are read by mtls.NewServer, which runs only when
+	// everything above loaded: open each one here too, so that every
+	// missing or unreadable file is listed in one run, under its own key.
+	for i, f := range t.CRLFiles {
+		fh, err := os.Open(f)
+		if err != nil {
+			p.add(fmt.Sprintf("%s.crl-files[%d]", key, i), "cannot read %q: %v", f, fileError(err))
+			ok = false
+			continue
+		}
+		fh.Close()
+	}
 	if t.CertFile != "" && t.KeyFile != "" {
 		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
 			p.add(key+".cert-file", "cannot load %q with key %q: %v", t.CertFile, t.KeyFile, fileError(err))
