@@ -60,7 +60,13 @@
 //     X-Forwarded-Client-Cert, per Config.IdentityForwarding),
 //     Forgeproof-Client-Identity, and X-Forwarded-For/-Proto/-Host
 //     (believed from the client only when it is a trusted proxy). The
-//     upstream sees the client's Host header.
+//     upstream sees the client's Host header. An https upstream's
+//     certificate is always verified (Route.UpstreamCAFile, else the
+//     system roots; Route.UpstreamServerName when its name is not the
+//     URL's host), and the gateway presents Route.UpstreamCertFile when
+//     the upstream asks for a client certificate, so that a service can
+//     trust the forwarded identity headers by the gateway's certificate
+//     (mtls.ForwardedIdentity) rather than by network address.
 //  7. Upstream failures become 502 (upstream-unavailable) or 504
 //     (upstream-timeout) problem responses without internal details.
 //
