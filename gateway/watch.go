@@ -150,6 +150,8 @@ type watcher struct {
 	// dirs are the folders given to fs: false when that failed (logged
 	// once, retried at each refresh).
 	dirs map[string]bool
+	// state is the running configuration the list was made from.
+	state *compiled
 }
 
 // check reloads when a watched file's contents changed since last seen.
@@ -163,8 +165,11 @@ func (w *watcher) check(trigger string) {
 	}
 	if len(changed) == 0 {
 		// A touch, a chmod, a write of the same bytes, or an event for
-		// another file: nothing to load.
-		w.refresh(now)
+		// another file: nothing to load. The list changes only if someone
+		// reloaded another way (Reload, ReloadFile).
+		if w.g.state.Load() != w.state {
+			w.refresh(now)
+		}
 		return
 	}
 	slices.Sort(changed)
@@ -193,8 +198,9 @@ func (w *watcher) hashes() fileSums {
 // (it may name files the refused config needs). Files in known keep that
 // hash; others are read now.
 func (w *watcher) refresh(known fileSums) {
+	w.state = w.g.state.Load()
 	files := []string{w.path}
-	files = append(files, w.g.state.Load().cfg.Files()...)
+	files = append(files, w.state.cfg.Files()...)
 	if cfg, err := readConfig(w.path); err == nil {
 		files = append(files, cfg.Files()...)
 	}
