@@ -62,27 +62,30 @@ type requestState struct {
 	hasPreSession bool
 }
 
-type answerKey struct{}
+// answerKey names the answer of one Protection's binding function: with
+// two Protections in a chain, each has its own.
+type answerKey struct{ p *Protection }
 
-// answerContext carries the binding function's answer from Handler to
-// Token, TemplateField and Rotate.
+// answerContext carries the binding function's answer from p's Handler to
+// p's Token, TemplateField and Rotate.
 type answerContext struct {
 	context.Context
+	p    *Protection
 	bind answer
 }
 
 func (c *answerContext) Value(key any) any {
-	if key == (answerKey{}) {
+	if key == (answerKey{c.p}) {
 		return &c.bind
 	}
 	return c.Context.Value(key)
 }
 
-// stateFrom returns a state holding the binding function's answer when
-// Handler passed one on with r.
-func stateFrom(r *http.Request) requestState {
+// stateFrom returns a state holding the answer of p's binding function
+// when p's Handler passed one on with r.
+func (p *Protection) stateFrom(r *http.Request) requestState {
 	var st requestState
-	if a, ok := r.Context().Value(answerKey{}).(*answer); ok {
+	if a, ok := r.Context().Value(answerKey{p}).(*answer); ok {
 		st.bind = *a
 	}
 	return st
@@ -221,7 +224,7 @@ func (p *Protection) mintTo(dst *[TokenLength]byte, r *http.Request) error {
 	if c.keys == nil {
 		return ErrNoKeys
 	}
-	st := stateFrom(r)
+	st := p.stateFrom(r)
 	kind, v, err := c.bindingFor(r, &st)
 	if err != nil {
 		return fmt.Errorf("csrf: cannot mint a token: %w", err)
@@ -270,7 +273,7 @@ func (p *Protection) Rotate(w http.ResponseWriter, r *http.Request) error {
 	}
 	putCookieFirst(r.Header, pair)
 	if c.spa {
-		st := stateFrom(r)
+		st := p.stateFrom(r)
 		if kind, v, err := c.bindingFor(r, &st); err == nil {
 			c.setSPACookie(w, r, c.keys.mint(kind, v))
 		}

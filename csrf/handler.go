@@ -50,7 +50,7 @@ func (p *Protection) Handler(h http.Handler) http.Handler {
 			// Report-only: the refusal was reported; let it through.
 		}
 		if c.keys != nil {
-			r = c.prepareTokens(w, r, &st)
+			r = c.prepareTokens(w, r, &st, p)
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -90,9 +90,10 @@ func (c *config) refuse(w http.ResponseWriter, r *http.Request, e *Error) {
 // prepareTokens sets the cookies tokens need and returns the request to
 // pass on: r itself when Token can learn all it needs from r (the hot
 // path: no copy, no allocation), else a copy carrying the binding
-// function's answer, so Token does not call it again, and, when a new
-// pre-session cookie was set, that cookie in a copy of the Cookie header.
-func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request, st *requestState) *http.Request {
+// function's answer for p's Token, so it does not call it again, and,
+// when a new pre-session cookie was set, that cookie in a copy of the
+// Cookie header.
+func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request, st *requestState, p *Protection) *http.Request {
 	if !st.hasPreSession {
 		st.hasPreSession = c.readPreSession(r, &st.preSession)
 	}
@@ -129,7 +130,7 @@ func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request, st *reque
 	}
 	ctx := r.Context()
 	if st.bind.called {
-		ctx = &answerContext{Context: ctx, bind: st.bind}
+		ctx = &answerContext{Context: ctx, p: p, bind: st.bind}
 	}
 	r2 := r.WithContext(ctx)
 	if fresh != "" {

@@ -172,3 +172,46 @@ func TestRotateWithoutCopy(t *testing.T) {
 		t.Errorf("Rotate without a key ring: got Set-Cookie %q, want none", got)
 	}
 }
+
+// Two Protections in a chain keep their binding functions' answers apart:
+// the inner one's Token asks its own function, not the outer's answer.
+func TestBindingAnswerPerProtection(t *testing.T) {
+	ring := testRing(t)
+	outerCalls, innerCalls := 0, 0
+	outer := csrf.New()
+	must(t, outer.SetMode(csrf.ModeOriginAndToken))
+	outer.SetKeyRing(ring)
+	outer.SetBinding(func(r *http.Request) ([]byte, error) { outerCalls++; return []byte("outer"), nil })
+	inner := csrf.New()
+	inner.SetKeyRing(ring)
+	inner.SetBinding(func(r *http.Request) ([]byte, error) { innerCalls++; return []byte("inner"), nil })
+
+	outerTok := func() string {
+		tok, err := outer.Token(request("GET", app+"/"))
+		must(t, err)
+		outerCalls = 0
+		return tok
+	}()
+	var innerTok string
+	h := outer.Handler(inner.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		innerTok, err = inner.Token(r)
+		must(t, err)
+	})))
+	w := &statusWriter{h: http.Header{}}
+	h.ServeHTTP(w, request("POST", app+"/", "Sec-Fetch-Site", "same-origin", csrf.HeaderName, outerTok))
+	if w.code != 0 {
+		t.Fatalf("got status %d, want the POST through both", w.code)
+	}
+	if outerCalls != 1 || innerCalls != 1 {
+		t.Errorf("binding calls: got outer %d, inner %d; want 1 and 1", outerCalls, innerCalls)
+	}
+	// The inner token is bound to the inner binding, not the outer one.
+	must(t, inner.SetMode(csrf.ModeOriginAndToken))
+	if err := inner.Check(request("POST", app+"/", csrf.HeaderName, innerTok)); err != nil {
+		t.Errorf("inner token under the inner binding: got %v, want nil", err)
+	}
+	if got := reasonOf(outer.Check(request("POST", app+"/", csrf.HeaderName, innerTok))); got != csrf.ReasonTokenInvalid {
+		t.Errorf("inner token under the outer binding: got %q, want %q", got, csrf.ReasonTokenInvalid)
+	}
+}
