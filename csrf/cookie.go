@@ -35,6 +35,10 @@ func cookie(r *http.Request, name string) (string, bool) {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			part = textproto.TrimString(part)
+			if !strings.HasPrefix(part, name) {
+				// Its name, which starts where part does, is another.
+				continue
+			}
 			k, v, _ := strings.Cut(part, "=")
 			// A name equal to name is a valid one: net/http's isToken
 			// check is implied.
