@@ -25,7 +25,11 @@
 // Gateway.Reload swaps in a new configuration (certificates, CAs, CRLs and
 // the token key ring are read again); a configuration with any problem is
 // refused and the old one keeps serving, and so is a CRL with a lower CRL
-// number than the one in use (a rollback). Gateway.Shutdown drains.
+// number than the one in use (a rollback). Gateway.WatchFile reloads by
+// itself when the config file or any file it names changes (file events,
+// plus a poll that compares contents), as "forgeproof serve" does unless
+// told --watch=false; NewFromFile loads the file and starts the gateway in
+// one step. Gateway.Shutdown drains.
 //
 // # What happens to a request
 //
