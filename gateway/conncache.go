@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -58,7 +60,8 @@ func connectionIdentity(r *http.Request) (mtls.Identity, bool) {
 
 // setForwardedHeaders is mtls.SetForwardedHeaders(h, id, opts) plus the
 // Forgeproof-Client-Identity header, with the values computed once per
-// connection and format. The cache is used only for the identity of the
+// connection and format (and shared between connections that present the
+// same certificate alone, see forwardedCache). The cache is used only for the identity of the
 // connection's own certificate (the same *x509.Certificate that
 // connectionIdentity returned, not one a forwarder sent), whose headers
 // depend on nothing else but the format and the connection's chain, which
@@ -78,7 +81,7 @@ func setForwardedHeaders(r *http.Request, h http.Header, id mtls.Identity, opts 
 	}
 	f := c.fwd.Load()
 	if f == nil || f.format != opts.Format {
-		f = newForwardedHeaders(id, opts)
+		f = sharedForwarded.get(id, opts)
 		c.fwd.Store(f)
 	}
 	if f.err != nil {
@@ -106,8 +109,8 @@ func newForwardedHeaders(id mtls.Identity, opts mtls.ForwardOptions) *forwardedH
 	if f.err = setForwardedHeadersUncached(h, id, opts); f.err != nil {
 		return f
 	}
-	for name, v := range h {
-		for _, value := range v {
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		for _, value := range h[name] {
 			f.names = append(f.names, name)
 			f.values = append(f.values, value)
 		}
@@ -121,4 +124,78 @@ func setForwardedHeadersUncached(h http.Header, id mtls.Identity, opts mtls.Forw
 	}
 	h.Set(HeaderClientIdentity, printable(id.String()))
 	return nil
+}
+
+// Bounds of forwardedCache: at most maxSharedForwarded certificates, each
+// with header values of at most maxSharedForwardedBytes together.
+const (
+	maxSharedForwarded      = 1024
+	maxSharedForwardedBytes = 8 << 10
+)
+
+// forwardedCache shares forwardedHeaders between the connections of a
+// client that reconnects: encoding its certificate again for every new
+// connection was a tenth of what the gateway adds to a full handshake.
+// The headers are a function of the certificate's bytes and the format
+// alone when the client sent no intermediates, so they are kept only then,
+// keyed by the certificate's SHA-256 (mtls.Identity.CertSHA256) and the
+// format; the connection's identity was verified before it gets here, and
+// the cache decides nothing.
+type forwardedCache struct {
+	mu sync.Mutex
+	m  map[forwardedKey]*forwardedHeaders
+}
+
+type forwardedKey struct {
+	cert   [32]byte
+	format mtls.ForwardedFormat
+}
+
+var sharedForwarded forwardedCache
+
+// get returns the headers of id in opts' format, from the cache when it
+// can be used, else newly computed (and kept when it can be).
+func (fc *forwardedCache) get(id mtls.Identity, opts mtls.ForwardOptions) *forwardedHeaders {
+	if len(opts.Chain) > 0 || len(opts.By) > 0 || id.CertSHA256 == ([32]byte{}) {
+		return newForwardedHeaders(id, opts)
+	}
+	k := forwardedKey{id.CertSHA256, opts.Format}
+	fc.mu.Lock()
+	f, ok := fc.m[k]
+	fc.mu.Unlock()
+	if ok {
+		return f
+	}
+	f = newForwardedHeaders(id, opts)
+	if f.size() > maxSharedForwardedBytes {
+		return f
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fc.m == nil {
+		fc.m = make(map[forwardedKey]*forwardedHeaders)
+	}
+	if _, ok := fc.m[k]; !ok && len(fc.m) >= maxSharedForwarded {
+		for old := range fc.m { // evict one, any one
+			delete(fc.m, old)
+			break
+		}
+	}
+	fc.m[k] = f
+	return f
+}
+
+func (fc *forwardedCache) len() int {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return len(fc.m)
+}
+
+// size is the length of the header values.
+func (f *forwardedHeaders) size() int {
+	n := 0
+	for _, v := range f.values {
+		n += len(v)
+	}
+	return n
 }
