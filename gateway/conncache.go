@@ -43,45 +43,49 @@ func withConnCache(ctx context.Context, _ net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, &connIdentity{})
 }
 
-// connectionIdentity is mtls.IdentityFromTLS(r.TLS), computed once per
-// connection when the request came through one of the gateway's
-// listeners.
-func connectionIdentity(r *http.Request) (mtls.Identity, bool) {
+// connectionIdentity is mtls.IdentityFromTLS(r.TLS), nil when there is
+// none, computed once per connection when the request came through one of
+// the gateway's listeners: the requests of a connection share the one
+// Identity, which nobody may modify.
+func connectionIdentity(r *http.Request) *mtls.Identity {
 	if r.TLS == nil {
-		return mtls.Identity{}, false
+		return nil
 	}
 	c, _ := r.Context().Value(connKey{}).(*connIdentity)
 	if c == nil {
-		return mtls.IdentityFromTLS(r.TLS) // Gateway.Handler behind a listener of one's own
+		// Gateway.Handler behind a listener of one's own.
+		if id, ok := mtls.IdentityFromTLS(r.TLS); ok {
+			return &id
+		}
+		return nil
 	}
 	c.once.Do(func() { c.id, c.ok = mtls.IdentityFromTLS(r.TLS) })
-	return c.id, c.ok
+	if !c.ok {
+		return nil
+	}
+	return &c.id
 }
 
 // setForwardedHeaders is mtls.SetForwardedHeaders(h, id, opts) plus the
 // Forgeproof-Client-Identity header, with the values computed once per
 // connection and format (and shared between connections that present the
 // same certificate alone, see forwardedCache). The cache is used only for the identity of the
-// connection's own certificate (the same *x509.Certificate that
+// connection's own certificate (the very Identity that
 // connectionIdentity returned, not one a forwarder sent), whose headers
 // depend on nothing else but the format and the connection's chain, which
 // cannot change either; anything else (including options with By, which
 // the gateway does not set) is computed afresh.
 //
 // h must hold no identity header already: rewrite strips them all
-// (stripIdentityHeaders) before it calls this.
-func setForwardedHeaders(r *http.Request, h http.Header, id mtls.Identity, opts mtls.ForwardOptions) error {
+// (withoutIdentityHeaders) before it calls this.
+func setForwardedHeaders(r *http.Request, h http.Header, id *mtls.Identity, opts mtls.ForwardOptions) error {
 	c, _ := r.Context().Value(connKey{}).(*connIdentity)
-	if c == nil || id.Source != mtls.SourceConnection || id.Certificate == nil || len(opts.By) > 0 {
-		return setForwardedHeadersUncached(h, id, opts)
-	}
-	cid, ok := connectionIdentity(r)
-	if !ok || cid.Certificate != id.Certificate {
-		return setForwardedHeadersUncached(h, id, opts)
+	if c == nil || id.Source != mtls.SourceConnection || id.Certificate == nil || len(opts.By) > 0 || connectionIdentity(r) != id {
+		return setForwardedHeadersUncached(h, *id, opts)
 	}
 	f := c.fwd.Load()
 	if f == nil || f.format != opts.Format {
-		f = sharedForwarded.get(id, opts)
+		f = sharedForwarded.get(*id, opts)
 		c.fwd.Store(f)
 	}
 	if f.err != nil {

@@ -20,9 +20,11 @@ const (
 // exchange is what the gateway learns about one request; the access log
 // and the metrics are written from it.
 type exchange struct {
-	route       *route
-	identity    mtls.Identity
-	hasIdentity bool
+	route *route
+	// identity is the request's verified client identity, nil when none;
+	// a connection's identity is shared by its requests: never modify it.
+	identity    *mtls.Identity
+	hasIdentity bool // identity != nil
 	decision    string
 	reason      string
 	authzDenied bool
@@ -85,13 +87,13 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		return
 	}
 
-	id, ok, status, reason := c.identify(r)
+	id, status, reason := c.identify(r)
 	if reason != "" {
 		g.refuse(rec, r, x, status, reason, "forwarded identity refused", "")
 		return
 	}
-	x.identity, x.hasIdentity = id, ok
-	if reason := rt.authorizeRequest(id, ok); reason != "" {
+	x.identity, x.hasIdentity = id, id != nil
+	if reason := rt.authorizeRequest(id); reason != "" {
 		x.authzDenied = true
 		g.refuse(rec, r, x, http.StatusForbidden, reason, "client identity refused", "")
 		return
@@ -115,16 +117,16 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, x *exchange, st
 	problem.Write(w, r, problem.Details{Status: status, Reason: reason, Title: title, Detail: detail})
 }
 
-// authorizeRequest returns "" when the identity (if any) may call the
+// authorizeRequest returns "" when the identity (nil: none) may call the
 // route, else the reason code.
-func (rt *route) authorizeRequest(id mtls.Identity, ok bool) string {
+func (rt *route) authorizeRequest(id *mtls.Identity) string {
 	if rt.allowUnauthenticated {
 		return ""
 	}
-	if !ok {
+	if id == nil {
 		return mtls.ReasonNoIdentity
 	}
-	return mtls.DenialReason(rt.authorize.Authorize(id))
+	return mtls.DenialReason(rt.authorize.Authorize(*id))
 }
 
 // isBrowser reports whether the request carries Fetch Metadata headers,
@@ -150,16 +152,21 @@ func hasDotSegments(p string) bool {
 // connection's certificate or, when the connection comes from a trusted
 // forwarder, the forwarder's header (never the forwarder's own
 // certificate). A non-empty
-// reason means the request must be refused with status.
-func (c *compiled) identify(r *http.Request) (id mtls.Identity, ok bool, status int, reason string) {
-	if id, ok, trusted, reason := c.forwardedIdentity(r); trusted {
+// reason means the request must be refused with status. The identity is
+// nil when there is none.
+func (c *compiled) identify(r *http.Request) (id *mtls.Identity, status int, reason string) {
+	if fid, ok, trusted, reason := c.forwardedIdentity(r); trusted {
 		if reason != "" {
-			return mtls.Identity{}, false, http.StatusBadRequest, reason
+			return nil, http.StatusBadRequest, reason
 		}
-		return id, ok, 0, ""
+		if !ok {
+			return nil, 0, ""
+		}
+		id := new(mtls.Identity) // allocated here, not for every request
+		*id = fid
+		return id, 0, ""
 	}
-	id, ok = connectionIdentity(r)
-	return id, ok, 0, ""
+	return connectionIdentity(r), 0, ""
 }
 
 // recorder remembers the status and size of a response for the access

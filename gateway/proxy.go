@@ -80,6 +80,12 @@ func (bp *bufferPool) Put(b []byte) {
 // has already removed hop-by-hop headers and every X-Forwarded-* and
 // Forwarded header from pr.Out.
 func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
+	// Identity hygiene: no client-sent identity header reaches the
+	// upstream, under any spelling, and neither does any Forgeproof-*.
+	// The copy has room for the headers set below and by the transport,
+	// which would otherwise grow the map ReverseProxy sized exactly.
+	pr.Out.Header = withoutIdentityHeaders(pr.Out.Header)
+
 	pr.SetURL(rt.upstream)
 	// The upstream sees the Host the client asked for, so that it can
 	// build its own URLs and origin; its address is in the URL.
@@ -97,10 +103,6 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	} else {
 		pr.SetXForwarded()
 	}
-
-	// Identity hygiene: no client-sent identity header reaches the
-	// upstream, under any spelling, and neither does any Forgeproof-*.
-	stripIdentityHeaders(pr.Out.Header)
 
 	x := exchangeFrom(pr.In.Context())
 	if x == nil {
@@ -130,20 +132,29 @@ func copyHeader(dst, src http.Header, name string) {
 	}
 }
 
-// stripIdentityHeaders deletes, in one pass over h, every header that
-// mtls.StripForwardedHeaders deletes and every header whose name starts
-// with "forgeproof-" in any case and with any punctuation ('_', '.') for
-// '-', as mtls compares names: only the gateway sets those.
-func stripIdentityHeaders(h http.Header) {
-	for name := range h {
-		if mtls.IsForwardedHeader(name) || isOwnHeader(name) {
-			delete(h, name)
+// addedHeaders is how many headers rewrite and the transport may add to
+// an upstream request: X-Forwarded-For, -Host and -Proto, Client-Cert,
+// Client-Cert-Chain, X-Forwarded-Client-Cert, Forgeproof-Client-Identity,
+// Forgeproof-Csrf-Token and Accept-Encoding.
+const addedHeaders = 9
+
+// withoutIdentityHeaders returns a copy of h, with room for addedHeaders
+// more, without every header that mtls.StripForwardedHeaders deletes and
+// every header whose name starts with "forgeproof-" in any case and with
+// any punctuation ('_', '.') for '-', as mtls compares names: only the
+// gateway sets those. The copy shares h's value slices.
+func withoutIdentityHeaders(h http.Header) http.Header {
+	out := make(http.Header, len(h)+addedHeaders)
+	for name, v := range h {
+		if !mtls.IsForwardedHeader(name) && !isOwnHeader(name) {
+			out[name] = v
 		}
 	}
+	return out
 }
 
 // isOwnHeader reports whether name starts with "forgeproof-", compared as
-// stripIdentityHeaders says.
+// withoutIdentityHeaders says.
 func isOwnHeader(name string) bool {
 	const prefix = "forgeproof-"
 	if len(name) < len(prefix) {
