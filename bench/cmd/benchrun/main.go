@@ -11,9 +11,12 @@
 //	    [-duration 10s] [-warmup 2s] [-latency-rate 0] [-out FILE] [-json FILE]
 //	benchrun -bin DIR -smoke
 //	benchrun -bin DIR -servers forgeproof-api,goproxy -profile DIR
+//	benchrun -bin DIR -servers forgeproof-base,forgeproof,goproxy-pool
 //
 // DIR holds the binaries forgeproof, fpgateway, goproxy and upstream
-// (bench/run.sh builds them); nginx and caddy are found on PATH. A server that cannot
+// (bench/run.sh builds them), and forgeproof-base when that server is
+// asked for (a forgeproof built from another commit, to compare before
+// and after in one run); nginx and caddy are found on PATH. A server that cannot
 // run here is skipped with the reason in the report, except in -strict
 // mode. -smoke runs every phase once, very briefly, to prove the harness
 // works; its numbers mean nothing.
@@ -94,7 +97,7 @@ func parseFlags(args []string) (config, error) {
 	for _, s := range strings.Split(*servers, ",") {
 		s = strings.TrimSpace(s)
 		if _, ok := kindNamed(s); !ok {
-			return c, fmt.Errorf("unknown server %q: want forgeproof, forgeproof-api, goproxy, goproxy-pool, nginx or caddy", s)
+			return c, fmt.Errorf("unknown server %q: want forgeproof, forgeproof-base, forgeproof-api, goproxy, goproxy-pool, nginx or caddy", s)
 		}
 		c.servers = append(c.servers, s)
 	}

@@ -40,6 +40,18 @@ var kinds = []kind{
 		start:   startForgeproof,
 	},
 	{
+		name:    "forgeproof-base",
+		about:   "`forgeproof serve` as above, from the binary named forgeproof-base in -bin (build it from another commit): for before/after comparisons in one run",
+		version: func(bin string) (string, error) { return run1(filepath.Join(bin, "forgeproof-base"), "version") },
+		start: func(bin string, f files, port int, upstream string) (*process, error) {
+			cfg, err := render(f.Dir, "forgeproof-base.yaml", forgeproofConfig, configData{f, port, upstream})
+			if err != nil {
+				return nil, err
+			}
+			return startProcess(f.Dir, "forgeproof-base", nil, filepath.Join(bin, "forgeproof-base"), "serve", "--config", cfg)
+		},
+	},
+	{
 		name:    "forgeproof-api",
 		about:   "the same configuration served through the gateway package's Go API (bench/cmd/fpgateway), which can write CPU profiles (-profile)",
 		version: func(bin string) (string, error) { return goVersion() + ", working tree", nil },
