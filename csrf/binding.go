@@ -38,7 +38,16 @@ const (
 	// devPreSessionCookie replaces PreSessionCookie on plain-HTTP
 	// localhost when SetInsecureLocalhostHTTP is on.
 	devPreSessionCookie = "forgeproof-csrf"
-	preSessionSize      = 32
+)
+
+// A pre-session value is preSessionRandom random bytes, and its cookie
+// their preSessionLen characters of unpadded base64url. Tokens are bound
+// to those characters, as sent: no decoding per request, and a 32-byte
+// binding keeps a token's MAC input in one SHA-256 block. 192 bits are
+// far beyond guessing.
+const (
+	preSessionRandom = 24
+	preSessionLen    = preSessionRandom * 4 / 3
 )
 
 // ErrNoKeys is returned by Token when no key ring is set.
@@ -58,7 +67,7 @@ type answer struct {
 // binding function's answer and the pre-session value, once read.
 type requestState struct {
 	bind          answer
-	preSession    [preSessionSize]byte
+	preSession    [preSessionLen]byte
 	hasPreSession bool
 }
 
@@ -140,36 +149,40 @@ func (c *config) preSessionName(r *http.Request) string {
 	return PreSessionCookie
 }
 
-// preSessionEncodedLen is the length of a pre-session cookie's value in
-// unpadded base64.
-const preSessionEncodedLen = (preSessionSize*8 + 5) / 6
-
-// readPreSession decodes r's pre-session cookie into dst and reports
-// whether it holds a valid one; dst is left alone when not.
-func (c *config) readPreSession(r *http.Request, dst *[preSessionSize]byte) bool {
+// readPreSession copies r's pre-session cookie into dst and reports
+// whether it holds a valid one: preSessionLen characters of base64url. dst
+// is left alone when not.
+func (c *config) readPreSession(r *http.Request, dst *[preSessionLen]byte) bool {
 	v, ok := cookie(r, c.preSessionName(r))
-	// Any other length never decodes to preSessionSize bytes: the cookie
-	// value has no line breaks for the decoder to skip.
-	if !ok || len(v) != preSessionEncodedLen {
+	if !ok || len(v) != preSessionLen {
 		return false
 	}
-	var enc [preSessionEncodedLen]byte
-	var dec [preSessionSize]byte
-	copy(enc[:], v)
-	if n, err := base64.RawURLEncoding.Decode(dec[:], enc[:]); err != nil || n != preSessionSize {
-		return false
+	for i := 0; i < len(v); i++ {
+		if !base64URLByte[v[i]] {
+			return false
+		}
 	}
-	*dst = dec
+	copy(dst[:], v)
 	return true
 }
 
+// base64URLByte says which bytes are in the base64url alphabet.
+var base64URLByte = func() (t [256]bool) {
+	for _, b := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[b] = true
+	}
+	return t
+}()
+
 // setPreSession makes a new pre-session value in dst, sets its cookie on
 // w, and returns the cookie as r's Cookie header would carry it.
-func (c *config) setPreSession(w http.ResponseWriter, r *http.Request, dst *[preSessionSize]byte) (pair string) {
-	rand.Read(dst[:])
+func (c *config) setPreSession(w http.ResponseWriter, r *http.Request, dst *[preSessionLen]byte) (pair string) {
+	var random [preSessionRandom]byte
+	rand.Read(random[:])
+	base64.RawURLEncoding.Encode(dst[:], random[:])
 	ck := &http.Cookie{
 		Name:     c.preSessionName(r),
-		Value:    base64.RawURLEncoding.EncodeToString(dst[:]),
+		Value:    string(dst[:]),
 		Path:     "/",
 		Secure:   !c.devCookies(r),
 		HttpOnly: true,
@@ -266,7 +279,7 @@ func (p *Protection) Rotate(w http.ResponseWriter, r *http.Request) error {
 	if c.keys == nil {
 		return errors.New("csrf: Rotate needs a key ring set")
 	}
-	var pre [preSessionSize]byte
+	var pre [preSessionLen]byte
 	pair := c.setPreSession(w, r, &pre)
 	if r.Header == nil {
 		r.Header = make(http.Header)

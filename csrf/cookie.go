@@ -22,12 +22,20 @@ const maxCookies = 3000
 // change maxCookies here (this scan allocates nothing).
 func cookie(r *http.Request, name string) (string, bool) {
 	lines := r.Header["Cookie"]
-	n := 0
+	size := 0
 	for _, line := range lines {
-		n += strings.Count(line, ";") + 1
+		size += len(line) + 1
 	}
-	if n > maxCookies {
-		return "", false
+	// A line of n bytes holds at most n+1 cookies: only long headers
+	// need counting.
+	if size > maxCookies {
+		n := 0
+		for _, line := range lines {
+			n += strings.Count(line, ";") + 1
+		}
+		if n > maxCookies {
+			return "", false
+		}
 	}
 	for _, line := range lines {
 		line = textproto.TrimString(line)
@@ -39,10 +47,17 @@ func cookie(r *http.Request, name string) (string, bool) {
 				// Its name, which starts where part does, is another.
 				continue
 			}
-			k, v, _ := strings.Cut(part, "=")
+			// net/http cuts part at its first '=' and trims the name:
+			// this is the cookie when name is followed by nothing, or
+			// by optional space and '=' (name, a token, has no '=').
 			// A name equal to name is a valid one: net/http's isToken
 			// check is implied.
-			if textproto.TrimString(k) != name {
+			var v string
+			switch rest := textproto.TrimString(part[len(name):]); {
+			case rest == "":
+			case rest[0] == '=':
+				v = rest[1:]
+			default:
 				continue
 			}
 			if v, ok := cookieValue(v); ok {

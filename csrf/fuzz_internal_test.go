@@ -192,6 +192,10 @@ func FuzzCookie(f *testing.F) {
 		f.Add(s, "")
 	}
 	f.Add("a=1", PreSessionCookie+"=in-the-second-line")
+	f.Add(PreSessionCookie+" \t= spaced", PreSessionCookie+"x=longer-name")
+	f.Add(strings.Repeat(";", maxCookies-1), PreSessionCookie+"=past-the-limit")
+	f.Add(strings.Repeat(";", maxCookies-2), PreSessionCookie+"=at-the-limit")
+	f.Add("a="+strings.Repeat("x", maxCookies), PreSessionCookie+"=long-but-few")
 	f.Fuzz(func(t *testing.T, line1, line2 string) {
 		r := &http.Request{Header: http.Header{"Cookie": {line1}}}
 		if line2 != "" {

@@ -3,6 +3,7 @@ package csrf_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/csrf"
@@ -109,7 +110,7 @@ func TestNewPreSessionReachesTokenNotCaller(t *testing.T) {
 		t.Errorf("token minted on the first visit, with the cookie set then: got %v, want nil", err)
 	}
 	// Its twin: without that cookie the token is refused.
-	post = request("POST", app+"/transfer", "Sec-Fetch-Site", "same-origin", csrf.HeaderName, tok, "Cookie", csrf.PreSessionCookie+"=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	post = request("POST", app+"/transfer", "Sec-Fetch-Site", "same-origin", csrf.HeaderName, tok, "Cookie", csrf.PreSessionCookie+"="+strings.Repeat("A", 32))
 	if got := reasonOf(p.Check(post)); got != csrf.ReasonTokenInvalid {
 		t.Errorf("same token with another pre-session cookie: got %q, want %q", got, csrf.ReasonTokenInvalid)
 	}
@@ -213,5 +214,45 @@ func TestBindingAnswerPerProtection(t *testing.T) {
 	}
 	if got := reasonOf(outer.Check(request("POST", app+"/", csrf.HeaderName, innerTok))); got != csrf.ReasonTokenInvalid {
 		t.Errorf("inner token under the outer binding: got %q, want %q", got, csrf.ReasonTokenInvalid)
+	}
+}
+
+// A pre-session cookie is valid only as Handler makes it: 32 base64url
+// characters. Anything else is replaced by a new one (and a token cannot
+// be bound to it); the valid twin is kept.
+func TestPreSessionCookieForm(t *testing.T) {
+	p := csrf.New()
+	p.SetKeyRing(testRing(t))
+	h := p.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	valid := "abcdefghijklmnopqrstuvwxyz-_0123"
+	tests := []struct {
+		name    string
+		value   string
+		replace bool
+	}{
+		{"valid", valid, false},
+		{"valid, quoted", `"` + valid + `"`, false},
+		{"one character short", valid[:31], true},
+		{"one character long", valid + "A", true},
+		{"standard base64 character", "+" + valid[1:], true},
+		{"padding", valid[:31] + "=", true},
+		{"not base64", "!" + valid[1:], true},
+		{"empty", "", true},
+		{"the 43-character form of 32 bytes", strings.Repeat("A", 43), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := request("GET", app+"/")
+			r.Header.Set("Cookie", csrf.PreSessionCookie+"="+tt.value)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if got := len(rec.Result().Cookies()) == 1; got != tt.replace {
+				t.Errorf("replaced: got %v, want %v", got, tt.replace)
+			}
+			_, err := p.Token(r)
+			if got := err != nil; got != tt.replace {
+				t.Errorf("Token on the request as sent: got error %v, want an error %v", err, tt.replace)
+			}
+		})
 	}
 }
