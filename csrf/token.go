@@ -3,6 +3,7 @@ package csrf
 import (
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 )
@@ -79,9 +80,7 @@ func (k *KeyRing) mintTo(dst *[TokenLength]byte, kind byte, binding []byte) {
 
 	var masked [maskedSize]byte
 	copy(masked[:rawSize], random[nonceSize:])
-	for i := range rawSize {
-		masked[rawSize+i] = raw[i] ^ masked[i]
-	}
+	subtle.XORBytes(masked[rawSize:], raw[:], masked[:rawSize])
 	tokenEncoding.Encode(dst[:], masked[:])
 }
 
@@ -98,9 +97,7 @@ func (k *KeyRing) verify(tok string, kind byte, binding []byte) error {
 		return errTokenMalformed
 	}
 	var raw [rawSize]byte
-	for i := range rawSize {
-		raw[i] = masked[rawSize+i] ^ masked[i]
-	}
+	subtle.XORBytes(raw[:], masked[rawSize:], masked[:rawSize])
 	if raw[0] != tokenVersion {
 		return errTokenMalformed
 	}
