@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/forgeproof/forgeproof/internal/netprefix"
 )
 
 // Protection guards a handler against cross-site request forgery. The zero
@@ -174,11 +176,12 @@ func (p *Protection) AddCanonicalOrigin(origin string) error {
 // in Forwarded (RFC 7239), else X-Forwarded-Proto and X-Forwarded-Host. From
 // any other peer those headers are ignored. Only the last value of each is
 // used: it is the one the trusted proxy added. Canonical origins, when set,
-// take precedence over forwarded headers.
+// take precedence over forwarded headers. It refuses, and changes nothing,
+// a prefix with host bits set ("10.0.0.1/8"), a /0 prefix, and zones.
 func (p *Protection) AddTrustedProxy(cidr string) error {
-	pfx, err := parseProxy(cidr)
+	pfx, err := netprefix.Parse(cidr)
 	if err != nil {
-		return fmt.Errorf("csrf: %w", err)
+		return fmt.Errorf("csrf: invalid trusted proxy %q: %w", cidr, err)
 	}
 	return p.update(func(c *config) error {
 		c.proxies = append(slices.Clip(c.proxies), pfx)

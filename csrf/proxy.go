@@ -1,39 +1,10 @@
 package csrf
 
 import (
-	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
 )
-
-// parseProxy accepts a CIDR prefix ("10.0.0.0/8", "fd00::/8") or a single
-// address ("127.0.0.1").
-func parseProxy(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("invalid trusted proxy %q: %w", s, err)
-		}
-		if p.Addr().Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("invalid trusted proxy %q: zones are not allowed", s)
-		}
-		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-			// Peers are compared unmapped: ::ffff:10.0.0.0/104 is 10.0.0.0/8.
-			return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked(), nil
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("invalid trusted proxy %q: not an IP address or CIDR prefix: %w", s, err)
-	}
-	if a.Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("invalid trusted proxy %q: zones are not allowed", s)
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
 
 // fromTrustedProxy reports whether the TCP peer is a trusted proxy. An
 // unparsable RemoteAddr (a handler called outside net/http) is not trusted.

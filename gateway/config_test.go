@@ -184,7 +184,8 @@ func TestValidate(t *testing.T) {
 			c.Tokens.KeyFile = w.write("open.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o644)
 		}, "is readable by others (mode 0644)"},
-		{"trusted proxy with host bits", func(c *gateway.Config) { c.TrustedProxies = []string{"10.1.2.3/8"} }, `trusted-proxies[0]: invalid CIDR prefix "10.1.2.3/8": host bits are set`},
+		{"trusted proxy with host bits", func(c *gateway.Config) { c.TrustedProxies = []string{"10.1.2.3/8"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "10.1.2.3/8": host bits are set (did you mean 10.1.2.3 or 10.0.0.0/8?)`},
+		{"trusted proxy /0", func(c *gateway.Config) { c.TrustedProxies = []string{"0.0.0.0/0"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "0.0.0.0/0": a /0 prefix would trust every peer`},
 		{"trusted proxies", func(c *gateway.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "::1"} }, ""},
 		{"forwarder naming nobody", func(c *gateway.Config) { c.TrustedForwarders = []gateway.Forwarder{{Header: "xfcc"}} }, "trusted-forwarders[0]: names no forwarder"},
 		{"forwarder without header", func(c *gateway.Config) { c.TrustedForwarders = []gateway.Forwarder{{Addresses: []string{"10.0.0.1"}}} }, "trusted-forwarders[0].header: is required"},

@@ -8,6 +8,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/forgeproof/forgeproof/internal/netprefix"
 )
 
 // Defaults of the optional settings.
@@ -168,34 +170,16 @@ func isLoopback(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// parsePrefixes parses CIDR prefixes or single IPs.
+// prefixes parses a list of trusted peers: IP addresses or CIDR prefixes.
 func (p *problems) prefixes(key string, list []string) []netip.Prefix {
 	var out []netip.Prefix
 	for i, s := range list {
-		k := fmt.Sprintf("%s[%d]", key, i)
-		if strings.Contains(s, "/") {
-			pfx, err := netip.ParsePrefix(s)
-			if err != nil {
-				p.add(k, "invalid CIDR prefix %q", s)
-				continue
-			}
-			if pfx != pfx.Masked() {
-				p.add(k, "invalid CIDR prefix %q: host bits are set (did you mean %q?)", s, pfx.Masked().String())
-				continue
-			}
-			if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
-				pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
-			}
-			out = append(out, pfx)
+		pfx, err := netprefix.Parse(s)
+		if err != nil {
+			p.add(fmt.Sprintf("%s[%d]", key, i), "invalid IP address or CIDR prefix %q: %v", s, err)
 			continue
 		}
-		ip, err := netip.ParseAddr(s)
-		if err != nil || ip.Zone() != "" {
-			p.add(k, "invalid IP address or CIDR prefix %q", s)
-			continue
-		}
-		ip = ip.Unmap()
-		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+		out = append(out, pfx)
 	}
 	return out
 }
