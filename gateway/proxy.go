@@ -134,9 +134,9 @@ func copyHeader(dst, src http.Header, name string) {
 
 // addedHeaders is how many headers rewrite and the transport may add to
 // an upstream request: X-Forwarded-For, -Host and -Proto, Client-Cert,
-// Client-Cert-Chain, X-Forwarded-Client-Cert, Forgeproof-Client-Identity,
-// Forgeproof-Csrf-Token and Accept-Encoding.
-const addedHeaders = 9
+// Client-Cert-Chain, X-Forwarded-Client-Cert, Forgeproof-Client-Identity
+// and Forgeproof-Csrf-Token.
+const addedHeaders = 8
 
 // withoutIdentityHeaders returns a copy of h, with room for addedHeaders
 // more, without every header that mtls.StripForwardedHeaders deletes and

@@ -47,5 +47,8 @@ func newTransport(l Limits, u upstreamTLS) *http.Transport {
 		IdleConnTimeout:       l.UpstreamIdleConnTimeout,
 		MaxIdleConnsPerHost:   l.UpstreamMaxIdleConnsPerHost,
 		ForceAttemptHTTP2:     true,
+		// Pass the client's Accept-Encoding through as sent; never add gzip
+		// and decompress the answer on the client's behalf.
+		DisableCompression: true,
 	}
 }

@@ -3,34 +3,21 @@ package mtls
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/forgeproof/forgeproof/internal/netprefix"
 )
 
 // ParseTrustedPeers parses addresses ("10.0.0.7", "::1") and CIDR prefixes
 // ("10.1.0.0/16") for ForwardedIdentity.TrustedPeers. An address is a
 // prefix of its full length. It refuses a prefix with host bits set
-// ("10.1.2.3/16": did you mean 10.1.0.0/16 or 10.1.2.3/32?), a /0 (it
-// would trust every peer) and addresses with a zone.
+// ("10.1.2.3/16": did you mean 10.1.2.3 or 10.1.0.0/16?), a /0 (it would
+// trust every peer) and addresses with a zone.
 func ParseTrustedPeers(peers ...string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(peers))
 	for _, s := range peers {
-		var p netip.Prefix
-		if a, err := netip.ParseAddr(s); err == nil {
-			if a.Zone() != "" {
-				return nil, fmt.Errorf("mtls: invalid trusted peer %q: zones are not supported", s)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		} else {
-			p, err = netip.ParsePrefix(s)
-			if err != nil {
-				return nil, fmt.Errorf("mtls: invalid trusted peer %q: not an IP address or CIDR prefix", s)
-			}
-			if p.Masked() != p {
-				return nil, fmt.Errorf("mtls: invalid trusted peer %q: host bits are set (did you mean %s or %s/%d?)", s, p.Masked(), p.Addr(), p.Addr().BitLen())
-			}
-		}
-		p = normalisePrefix(p)
-		if p.Bits() == 0 {
-			return nil, fmt.Errorf("mtls: invalid trusted peer %q: a /0 prefix would trust every peer", s)
+		p, err := netprefix.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("mtls: invalid trusted peer %q: %w", s, err)
 		}
 		out = append(out, p)
 	}

@@ -253,11 +253,11 @@ func TestParseTrustedPeers(t *testing.T) {
 		{"prefix", "10.1.0.0/16", "10.1.0.0/16", ""},
 		{"IPv4-mapped prefix", "::ffff:10.1.0.0/112", "10.1.0.0/16", ""},
 		{"IPv4-mapped address", "::ffff:10.1.2.3", "10.1.2.3/32", ""},
-		{"host bits set", "10.1.2.3/16", "", "host bits are set (did you mean 10.1.0.0/16 or 10.1.2.3/32?)"},
+		{"host bits set", "10.1.2.3/16", "", "host bits are set (did you mean 10.1.2.3 or 10.1.0.0/16?)"},
 		{"slash zero", "0.0.0.0/0", "", "a /0 prefix would trust every peer"},
 		{"IPv6 slash zero", "::/0", "", "a /0 prefix would trust every peer"},
 		{"mapped slash 96 is every IPv4 peer", "::ffff:0.0.0.0/96", "", "a /0 prefix"},
-		{"zone", "fe80::1%eth0", "", "zones are not supported"},
+		{"zone", "fe80::1%eth0", "", "zones are not allowed"},
 		{"garbage", "localhost", "", `invalid trusted peer "localhost": not an IP address or CIDR prefix`},
 	}
 	for _, tt := range tests {
