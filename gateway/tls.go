@@ -3,7 +3,6 @@ package gateway
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/pki"
 )
 
 // listenerTLS is the loaded TLS state of one listener: an mtls.Server that
@@ -163,26 +163,13 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 	return parseCerts(path, data)
 }
 
-// parseCerts parses every certificate of PEM data read from path.
+// parseCerts parses the PEM data read from path as pki.ParseCertsPEM
+// does (as mtls reads CA bundles): only CERTIFICATE blocks, at least one,
+// so that a key pasted into a certificate file is noticed.
 func parseCerts(path string, data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%q: %v", path, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("%q holds no PEM certificate", path)
+	certs, err := pki.ParseCertsPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %s", path, strings.TrimPrefix(err.Error(), "pki: "))
 	}
 	return certs, nil
 }

@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -439,6 +440,16 @@ func TestUpstreamTLSConfigErrors(t *testing.T) {
 	w.save("code-signing", pkitest.Client(t, w.ca, pki.ClientOptions{SPIFFEID: gatewayID,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning, x509.ExtKeyUsageEmailProtection}}))
 	w.save("no-ekus", noEKUCert(t, w.ca))
+	// A CA bundle with a key pasted in: refused, as mtls refuses it.
+	caPEM, err := os.ReadFile(w.path("ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := os.ReadFile(w.path("gw-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.write("ca-and-key.pem", append(caPEM, keyPEM...))
 
 	const base = `listeners:
   - address: "127.0.0.1:0"
@@ -475,7 +486,9 @@ routes:
 		{"missing key file", https, "    upstream-cert-file: gw.pem\n    upstream-key-file: nope-key.pem\n",
 			`$F:9: routes[0].upstream-key-file: cannot read "$D/nope-key.pem": no such file or directory`},
 		{"certificate file holding a key", https, "    upstream-cert-file: gw-key.pem\n    upstream-key-file: gw-key.pem\n",
-			`$F:8: routes[0].upstream-cert-file: "$D/gw-key.pem" holds no PEM certificate`},
+			`$F:8: routes[0].upstream-cert-file: "$D/gw-key.pem": PEM block 1 is "PRIVATE KEY", want "CERTIFICATE"`},
+		{"CA file with a key pasted in", https, "    upstream-ca-file: ca-and-key.pem\n",
+			`$F:8: routes[0].upstream-ca-file: "$D/ca-and-key.pem": PEM block 2 is "PRIVATE KEY", want "CERTIFICATE"`},
 		{"key file holding a certificate", https, "    upstream-cert-file: gw.pem\n    upstream-key-file: gw.pem\n",
 			`$F:9: routes[0].upstream-key-file: cannot use "$D/gw.pem" as the key of "$D/gw.pem": found a certificate rather than a key in the PEM for the private key`},
 		{"key of another certificate", https, "    upstream-cert-file: gw.pem\n    upstream-key-file: other-key.pem\n",
