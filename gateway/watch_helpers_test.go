@@ -56,7 +56,23 @@ func (w *fileWorld) path(name string) string { return filepath.Join(w.dir, name)
 
 // write replaces a file's contents in place (truncate and write), as
 // cron jobs and most tools do.
+// write replaces a file atomically (a new file renamed over the old), so
+// that the watcher never reads it half-written: tests that pin what a
+// reload saw stay deterministic on a loaded machine.
 func (w *fileWorld) write(name string, data []byte) {
+	w.t.Helper()
+	tmp := w.path(name) + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, w.path(name)); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// writeInPlace rewrites a file in place, as an operator's editor or a
+// naive script does (truncate, then write).
+func (w *fileWorld) writeInPlace(name string, data []byte) {
 	w.t.Helper()
 	if err := os.WriteFile(w.path(name), data, 0o600); err != nil {
 		w.t.Fatal(err)

@@ -24,8 +24,8 @@ func TestWatchFileRotatesServerCertificate(t *testing.T) {
 	gw.wantSerial(w.srv)
 
 	next := w.newServerCert()
-	w.write("server.pem", pki.EncodeCertsPEM(next.Cert))
-	w.write("server-key.pem", keyPEM(t, next))
+	w.writeInPlace("server.pem", pki.EncodeCertsPEM(next.Cert))
+	w.writeInPlace("server-key.pem", keyPEM(t, next))
 	gw.waitSerial(next)
 
 	lines := gw.waitReloads(1)
@@ -70,7 +70,7 @@ func TestWatchFileHalfRotatedPair(t *testing.T) {
 	}
 }
 
-// TestWatchFileBrokenConfig writes a broken config in place: it is
+// TestWatchFileBrokenConfig writes a broken config: it is
 // refused and logged, the old one keeps serving, and fixing the file
 // reloads it.
 func TestWatchFileBrokenConfig(t *testing.T) {
