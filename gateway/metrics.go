@@ -22,6 +22,7 @@ type metrics struct {
 	authzDenials      *prometheus.CounterVec
 	handshakeFailures *prometheus.CounterVec
 	certNotAfter      *prometheus.GaugeVec
+	upstreamNotAfter  *prometheus.GaugeVec
 	reloads           *prometheus.CounterVec
 
 	// routes caches, by route name, the children of requests and
@@ -94,12 +95,16 @@ func newMetrics() *metrics {
 			Name: "forgeproof_gateway_certificate_not_after_timestamp_seconds",
 			Help: "Expiry (Unix time) of the earliest-expiring certificate of each kind (server, client-ca) on each listener.",
 		}, []string{"listener", "kind"}),
+		upstreamNotAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "forgeproof_gateway_upstream_certificate_not_after_timestamp_seconds",
+			Help: "Expiry (Unix time) of the client certificate each route presents to its https upstream (upstream-cert-file).",
+		}, []string{"route"}),
 		reloads: counterVec("forgeproof_gateway_reloads_total",
 			"Configuration reloads, by outcome (success, failure).",
 			"outcome"),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.csrfRefusals, m.authzDenials,
-		m.handshakeFailures, m.certNotAfter, m.reloads,
+		m.handshakeFailures, m.certNotAfter, m.upstreamNotAfter, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start
@@ -122,6 +127,12 @@ func (m *metrics) observeCertificates(c *compiled) {
 		}
 		if !l.caNotAfter.IsZero() {
 			m.certNotAfter.WithLabelValues(name, "client-ca").Set(float64(l.caNotAfter.Unix()))
+		}
+	}
+	m.upstreamNotAfter.Reset()
+	for _, rt := range c.routes {
+		if cert := rt.upstreamTLS.cert; cert != nil && cert.Leaf != nil {
+			m.upstreamNotAfter.WithLabelValues(rt.name).Set(float64(cert.Leaf.NotAfter.Unix()))
 		}
 	}
 }
