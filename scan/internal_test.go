@@ -347,6 +347,14 @@ func TestNewSession(t *testing.T) {
 		{"expires later", &http.Cookie{Name: "session", Value: "s-1", Expires: time.Now().Add(time.Hour)}, true},
 		{"empty value", &http.Cookie{Name: "session", Value: ""}, false},
 		{"anti-CSRF cookie", &http.Cookie{Name: "__Host-forgeproof-csrf", Value: "t-1"}, false},
+		{"anti-CSRF cookie (Laravel, Angular)", &http.Cookie{Name: "XSRF-TOKEN", Value: "t-1"}, false},
+		{"anti-CSRF cookie (Django)", &http.Cookie{Name: "csrftoken", Value: "t-1"}, false},
+		{"anti-CSRF cookie (ASP.NET Core)", &http.Cookie{Name: ".AspNetCore.Antiforgery.x1", Value: "t-1"}, false},
+		// Session cookies whose names say "token" are sessions, not
+		// anti-CSRF cookies (NextAuth, JWTs in cookies).
+		{"session token cookie (NextAuth)", &http.Cookie{Name: "__Secure-next-auth.session-token", Value: "s-1"}, true},
+		{"JWT cookie", &http.Cookie{Name: "access_token", Value: "s-1"}, true},
+		{"remember token", &http.Cookie{Name: "remember_token", Value: "s-1"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -99,12 +99,17 @@ func newSession(c *http.Cookie, before map[string]string) bool {
 	if c.Value == "" || c.MaxAge < 0 || !c.Expires.IsZero() && c.Expires.Before(time.Now()) {
 		return false
 	}
-	if tokenLike.MatchString(c.Name) {
+	if csrfCookie.MatchString(c.Name) {
 		return false
 	}
 	old, had := before[c.Name]
 	return !had || old != c.Value
 }
+
+// csrfCookie matches the names of anti-CSRF cookies. It is narrower than
+// tokenLike: session cookies are often named "…token" (NextAuth's
+// "next-auth.session-token", JWTs in "access_token").
+var csrfCookie = regexp.MustCompile(`(?i)csrf|xsrf|antiforgery|requestverification`)
 
 // showsLoginForm reports whether the page body, served at u, holds the
 // login form again: a POST form to u's path with a password field.
