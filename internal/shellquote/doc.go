@@ -4,6 +4,6 @@
 //
 // Quote leaves plain words alone, single-quotes the rest and, for strings
 // with control characters (the CRLF of a multipart body, say), uses
-// ANSI-C quoting ($'…', understood by bash, zsh, ksh and dash 0.5.12+) so
-// that the command stays on one line.
+// ANSI-C quoting ($'…', understood by bash, zsh and ksh, but not by
+// dash 0.5.12, Debian's /bin/sh) so that the command stays on one line.
 package shellquote

@@ -34,7 +34,9 @@ func Quote(s string) string {
 			b.WriteString(`\t`)
 		default:
 			if isControl(rune(c)) {
-				fmt.Fprintf(&b, `\x%02x`, c)
+				// Octal, always three digits: ksh93 would read a
+				// hex digit after \xHH as part of the escape.
+				fmt.Fprintf(&b, `\%03o`, c)
 			} else {
 				b.WriteByte(c)
 			}

@@ -28,7 +28,10 @@ var tests = []struct {
 	{name: "crlf", in: "{\"to\":\"m\",\"x\":\"=\"}\r\n", want: `$'{"to":"m","x":"="}\r\n'`},
 	{name: "multipart", in: "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n", want: `$'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n'`},
 	{name: "tab", in: "tab\there", want: `$'tab\there'`},
-	{name: "other controls", in: "\x01\x7f'\\", want: `$'\x01\x7f\'\\'`},
+	{name: "other controls", in: "\x01\x7f'\\", want: `$'\001\177\'\\'`},
+	// ksh93 reads \x with every hex digit that follows (\x01a is \x1a):
+	// octal escapes stop at three digits in every shell.
+	{name: "control before a hex digit", in: "\x01a\x1b7", want: `$'\001a\0337'`},
 	{name: "utf-8", in: "café", want: "'café'"},
 }
 
@@ -75,11 +78,16 @@ func roundTrip(t *testing.T, shell, s string) {
 }
 
 // FuzzQuote: whatever the string (without NUL, which no argument can
-// hold), bash gives it back from its quoted form.
+// hold), every shell at hand gives it back from its quoted form.
 func FuzzQuote(f *testing.F) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		f.Skip("no bash")
+	var shells []string
+	for _, sh := range []string{"bash", "zsh", "ksh"} {
+		if path, err := exec.LookPath(sh); err == nil {
+			shells = append(shells, path)
+		}
+	}
+	if len(shells) == 0 {
+		f.Skip("no bash, zsh or ksh")
 	}
 	for _, tc := range tests {
 		f.Add(tc.in)
@@ -88,7 +96,9 @@ func FuzzQuote(f *testing.F) {
 		if strings.IndexByte(s, 0) >= 0 {
 			t.Skip("NUL cannot be in an argument")
 		}
-		roundTrip(t, bash, s)
+		for _, sh := range shells {
+			roundTrip(t, sh, s)
+		}
 	})
 }
 
