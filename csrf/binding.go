@@ -272,12 +272,19 @@ func (p *Protection) TemplateField(r *http.Request) (template.HTML, error) {
 // from Token(r) after Rotate use the new value (and the SPA cookie, when
 // on, is replaced); do not use r from other goroutines meanwhile. When the
 // binding function reports a session, rotating that session (a new session
-// ID at login) is the caller's part. It returns an error, and changes
-// nothing, when no key ring is set.
+// ID at login) is the caller's part; Token(r) after Rotate asks the
+// function again rather than reuse the answer Handler got before the
+// login or logout. It returns an error, and changes nothing, when no key
+// ring is set.
 func (p *Protection) Rotate(w http.ResponseWriter, r *http.Request) error {
 	c := p.load()
 	if c.keys == nil {
 		return errors.New("csrf: Rotate needs a key ring set")
+	}
+	if a, ok := r.Context().Value(answerKey{p}).(*answer); ok {
+		// The session it reports is the one before the login or logout.
+		// Written in place: r is not shared with other goroutines now.
+		*a = answer{}
 	}
 	var pre [preSessionLen]byte
 	pair := c.setPreSession(w, r, &pre)

@@ -32,8 +32,9 @@ import (
 // Handler calls the binding function at most once per request, and only
 // when it needs the answer (a token to verify, no valid pre-session
 // cookie, or SPA on); it then passes the answer on in the request's
-// context, so Token does not call the function again. A request that
-// needed neither goes to h as it came, without a copy.
+// context, so Token does not call the function again (until
+// [Protection.Rotate]: a login or logout changes the session). A request
+// that needed neither goes to h as it came, without a copy.
 func (p *Protection) Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := p.load()

@@ -256,3 +256,78 @@ func TestPreSessionCookieForm(t *testing.T) {
 		})
 	}
 }
+
+// Rotate marks a login or logout, where a session manager changes the
+// session in place (renews or destroys it in the request it was handed):
+// Token after Rotate must ask the binding function again, not reuse the
+// answer Handler got before the change, or the page rendered with the
+// login or logout carries a token for a session that no longer exists.
+// The twin: without Rotate, Token keeps Handler's answer, as documented.
+func TestRotateAsksBindingAgain(t *testing.T) {
+	ring := testRing(t)
+	_, preCookie, preTok := preSessionVisitor(t) // same ring
+	tests := []struct {
+		name   string
+		cookie string // the request's Cookie header
+		before string // X-Test-Session as sent, "" for none
+		after  string // the session once the handler has run
+		rotate bool
+		want   csrf.Reason // for the token minted after the change, sent with the new session
+	}{
+		{name: "logout, Rotate", cookie: preCookie, before: "alice", after: "", rotate: true},
+		{name: "login, Rotate", cookie: preCookie, before: "", after: "bob", rotate: true},
+		{name: "logout, no Rotate", cookie: preCookie, before: "alice", after: "", want: csrf.ReasonTokenInvalid},
+		{name: "login, no Rotate", cookie: preCookie, before: "", after: "bob", want: csrf.ReasonTokenInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tokenProtection(t, csrf.ModeOriginAndToken, ring)
+			var tok string
+			h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				r.Header.Del("X-Test-Session") // the session manager's change, in place
+				if tt.after != "" {
+					r.Header.Set("X-Test-Session", tt.after)
+				}
+				if tt.rotate {
+					must(t, p.Rotate(w, r))
+				}
+				var err error
+				tok, err = p.Token(r)
+				must(t, err)
+			}))
+			sentTok := preTok
+			if tt.before != "" {
+				sentTok = mintFor(t, p, tt.before)
+			}
+			r := request("POST", app+"/session", "Sec-Fetch-Site", "same-origin", csrf.HeaderName, sentTok)
+			if tt.cookie != "" {
+				r.Header.Set("Cookie", tt.cookie)
+			}
+			if tt.before != "" {
+				r.Header.Set("X-Test-Session", tt.before)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("got %d %q, want 200", rec.Code, rec.Body)
+			}
+
+			// The next request, as the browser sends it: the pre-session
+			// cookie the response set, else the one it had; the session
+			// as it now is.
+			next := request("POST", app+"/transfer", "Sec-Fetch-Site", "same-origin", csrf.HeaderName, tok, "Cookie", tt.cookie)
+			if cks := rec.Result().Cookies(); len(cks) > 0 {
+				next.Header.Del("Cookie")
+				for _, c := range cks {
+					next.AddCookie(c)
+				}
+			}
+			if tt.after != "" {
+				next.Header.Set("X-Test-Session", tt.after)
+			}
+			if got := reasonOf(p.Check(next)); got != tt.want {
+				t.Errorf("token minted after the change: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
