@@ -274,8 +274,9 @@ func (p *Protection) TemplateField(r *http.Request) (template.HTML, error) {
 // binding function reports a session, rotating that session (a new session
 // ID at login) is the caller's part; Token(r) after Rotate asks the
 // function again rather than reuse the answer Handler got before the
-// login or logout. It returns an error, and changes nothing, when no key
-// ring is set.
+// login or logout. Like Handler, it adds "Cache-Control: no-store" unless
+// w has a Cache-Control already. It returns an error, and changes
+// nothing, when no key ring is set.
 func (p *Protection) Rotate(w http.ResponseWriter, r *http.Request) error {
 	c := p.load()
 	if c.keys == nil {
@@ -288,6 +289,7 @@ func (p *Protection) Rotate(w http.ResponseWriter, r *http.Request) error {
 	}
 	var pre [preSessionLen]byte
 	pair := c.setPreSession(w, r, &pre)
+	noStore(w)
 	if r.Header == nil {
 		r.Header = make(http.Header)
 	}

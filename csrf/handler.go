@@ -122,9 +122,7 @@ func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request, st *reque
 		}
 	}
 	if setCookie {
-		if _, ok := w.Header()["Cache-Control"]; !ok {
-			w.Header().Set("Cache-Control", "no-store")
-		}
+		noStore(w)
 	}
 	if !st.bind.called && fresh == "" {
 		return r
@@ -143,4 +141,13 @@ func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request, st *reque
 		putCookieFirst(r2.Header, fresh)
 	}
 	return r2
+}
+
+// noStore keeps a response that sets a pre-session or SPA cookie out of
+// shared caches, which would hand one visitor's cookie to others, unless
+// the handler chose a Cache-Control of its own.
+func noStore(w http.ResponseWriter) {
+	if _, ok := w.Header()["Cache-Control"]; !ok {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 }

@@ -331,3 +331,39 @@ func TestRotateAsksBindingAgain(t *testing.T) {
 		})
 	}
 }
+
+// A response on which Rotate sets the new pre-session cookie is kept out
+// of shared caches, as Handler's are: a cached logout page would hand one
+// visitor's pre-session value to every other. The twin: a Cache-Control
+// the handler set first is left alone.
+func TestRotateNoStore(t *testing.T) {
+	tests := []struct {
+		name string
+		set  string // Cache-Control the handler sets before Rotate
+		want string
+	}{
+		{name: "none set", want: "no-store"},
+		{name: "handler's own", set: "private, max-age=60", want: "private, max-age=60"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := csrf.New()
+			p.SetKeyRing(testRing(t))
+			_, cookie, _ := preSessionVisitor(t)
+			h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.set != "" {
+					w.Header().Set("Cache-Control", tt.set)
+				}
+				must(t, p.Rotate(w, r))
+			}))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, request("GET", app+"/logout", "Sec-Fetch-Site", "same-origin", "Cookie", cookie))
+			if len(rec.Result().Cookies()) != 1 {
+				t.Fatalf("got cookies %v, want the new pre-session cookie", rec.Result().Cookies())
+			}
+			if got := rec.Header().Values("Cache-Control"); len(got) != 1 || got[0] != tt.want {
+				t.Errorf("Cache-Control: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
