@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/csrf"
@@ -363,6 +364,51 @@ func TestRotateNoStore(t *testing.T) {
 			}
 			if got := rec.Header().Values("Cache-Control"); len(got) != 1 || got[0] != tt.want {
 				t.Errorf("Cache-Control: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Several goroutines may mint for one request (a page rendered in
+// parts): Token reads what Handler passed on and writes nothing shared.
+// Run with -race. Each token verifies for the request's binding: a
+// session when the binding function reports one, else the pre-session
+// cookie Handler set.
+func TestConcurrentTokensOneRequest(t *testing.T) {
+	for _, session := range []string{"alice", ""} {
+		t.Run("session="+session, func(t *testing.T) {
+			p := tokenProtection(t, csrf.ModeOriginAndToken, testRing(t))
+			toks := make([]string, 8)
+			h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var wg sync.WaitGroup
+				for i := range toks {
+					wg.Go(func() {
+						tok, err := p.Token(r)
+						if err != nil {
+							t.Errorf("Token: %v", err)
+						}
+						toks[i] = tok
+					})
+				}
+				wg.Wait()
+			}))
+			r := request("GET", app+"/page", "Sec-Fetch-Site", "none")
+			if session != "" {
+				r.Header.Set("X-Test-Session", session)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			for i, tok := range toks {
+				next := request("POST", app+"/transfer", "Sec-Fetch-Site", "same-origin", csrf.HeaderName, tok)
+				for _, c := range rec.Result().Cookies() {
+					next.AddCookie(c)
+				}
+				if session != "" {
+					next.Header.Set("X-Test-Session", session)
+				}
+				if err := p.Check(next); err != nil {
+					t.Errorf("token %d: got %v, want nil", i, err)
+				}
 			}
 		})
 	}
