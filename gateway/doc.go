@@ -28,8 +28,9 @@
 // number than the one in use (a rollback). Gateway.WatchFile reloads by
 // itself when the config file or any file it names changes (file events,
 // plus a poll that compares contents), as "forgeproof serve" does unless
-// told --watch=false; NewFromFile loads the file and starts the gateway in
-// one step. Gateway.Shutdown drains.
+// told --watch=false; NewFromFile reads the config file and builds the
+// gateway in one step (Listen and Serve still start it). Gateway.Shutdown
+// drains.
 //
 // # What happens to a request
 //
