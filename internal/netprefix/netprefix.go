@@ -37,17 +37,19 @@ func Parse(s string) (netip.Prefix, error) {
 		}
 		return netip.Prefix{}, errors.New("not an IP address or CIDR prefix")
 	}
-	if p.Masked() != p {
-		return netip.Prefix{}, fmt.Errorf("host bits are set (did you mean %s or %s?)", p.Addr(), p.Masked())
-	}
+	named := p
 	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
 		// ::ffff:10.0.0.0/104 is 10.0.0.0/8. A shorter prefix is not an
 		// IPv4 range and stays IPv6: unmapping it would widen it to
 		// 0.0.0.0/0.
-		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		named = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 	}
-	if p.Bits() == 0 {
+	// Before the host bits: their hint would suggest a /0.
+	if named.Bits() == 0 {
 		return netip.Prefix{}, errors.New("a /0 prefix would trust every peer")
 	}
-	return p, nil
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("host bits are set (did you mean %s or %s?)", p.Addr(), p.Masked())
+	}
+	return named, nil
 }

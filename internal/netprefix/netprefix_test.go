@@ -27,6 +27,11 @@ func TestParse(t *testing.T) {
 		{name: "IPv6 host bits", in: "fd00::1/64", err: "host bits are set (did you mean fd00::1 or fd00::/64?)"},
 		{name: "IPv4 /0", in: "0.0.0.0/0", err: "a /0 prefix would trust every peer"},
 		{name: "IPv6 /0", in: "::/0", err: "a /0 prefix would trust every peer"},
+		// Not "did you mean … or 0.0.0.0/0?": that would suggest what is refused.
+		{name: "/0 with host bits", in: "10.0.0.1/0", err: "a /0 prefix would trust every peer"},
+		{name: "IPv6 /0 with host bits", in: "fd00::1/0", err: "a /0 prefix would trust every peer"},
+		{name: "all of IPv4, mapped, with host bits", in: "::ffff:10.0.0.0/96", err: "a /0 prefix would trust every peer"},
+		{name: "mapped host bits within IPv4", in: "::ffff:10.0.0.1/104", err: "host bits are set (did you mean ::ffff:10.0.0.1 or ::ffff:10.0.0.0/104?)"},
 		{name: "zone", in: "fe80::1%eth0", err: "zones are not allowed"},
 		{name: "zone in prefix", in: "fe80::%eth0/64", err: "zones are not allowed"},
 		{name: "host name", in: "proxy.internal", err: "not an IP address or CIDR prefix"},
