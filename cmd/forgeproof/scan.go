@@ -188,10 +188,10 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 		return cfg, 0, usageErrorf("scan: invalid --format %q: want text, json or sarif", f.format)
 	}
 	failOn := -1
-	if f.failOn != "none" {
+	if !strings.EqualFold(f.failOn, "none") {
 		s, err := scan.ParseSeverity(f.failOn)
 		if err != nil {
-			return cfg, 0, usageErrorf("scan: --fail-on: %v", err)
+			return cfg, 0, usageErrorf("scan: invalid --fail-on %q: want info, low, medium, high, critical or none", f.failOn)
 		}
 		failOn = int(s)
 	}
