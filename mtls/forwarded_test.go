@@ -1,6 +1,7 @@
 package mtls_test
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -337,6 +338,33 @@ func TestSetForwardedHeaders(t *testing.T) {
 			}
 			if back.String() != tt.id.String() || back.Source != mtls.SourceForwarded || back.CertSHA256 != tt.id.CertSHA256 {
 				t.Errorf("read back %q (%v), want %q (forwarded)", back, back.Source, tt.id)
+			}
+		})
+	}
+}
+
+// TestSetForwardedHeadersXFCCHash: the XFCC Hash is the certificate's
+// SHA-256 whether the Identity carries it (NewIdentity) or was built by
+// hand with only its Certificate.
+func TestSetForwardedHeadersXFCCHash(t *testing.T) {
+	c := certs(t)
+	sum := sha256.Sum256(c.clientCN.Cert.Raw)
+	want := "Hash=" + hex.EncodeToString(sum[:]) + ";"
+	tests := []struct {
+		name string
+		id   mtls.Identity
+	}{
+		{"from NewIdentity", mtls.NewIdentity(c.clientCN.Cert, mtls.SourceConnection)},
+		{"built by hand, no CertSHA256", mtls.Identity{Certificate: c.clientCN.Cert, Subject: "CN=x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			if err := mtls.SetForwardedHeaders(h, tt.id, mtls.ForwardOptions{Format: mtls.ForwardedXFCC}); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.Get(mtls.HeaderXFCC); !strings.HasPrefix(got, want) {
+				t.Errorf("got %s, want it to start with %s", got, want)
 			}
 		})
 	}
