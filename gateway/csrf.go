@@ -172,6 +172,12 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 				return
 			}
 		}
+		if r.Method != http.MethodGet {
+			// Not a handshake (RFC 6455: only a GET is), so the header
+			// must not spare it the route's checks: its token, above all.
+			checked.ServeHTTP(w, r)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

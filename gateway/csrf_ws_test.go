@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -80,5 +81,50 @@ func TestWebSocketRefusalMatchesPOST(t *testing.T) {
 	before := w.upstream.count()
 	if resp, body := send("GET", handshake("same-origin", gw.base, "application/json")); resp.StatusCode != http.StatusOK || w.upstream.count() == before {
 		t.Errorf("same-origin handshake: got %d %s, want 200 from the upstream", resp.StatusCode, body)
+	}
+}
+
+// Only a GET is a WebSocket handshake (RFC 6455): another method that
+// carries "Upgrade: websocket" is still an unsafe request of the route and
+// needs its token, not just the handshake's origin check. Its twins: the
+// same POST with a token, and a same-origin GET handshake, which cannot
+// carry one, reach the upstream.
+func TestUpgradeHeaderSkipsNoTokenCheck(t *testing.T) {
+	w, gw := tokenWorld(t)
+	c := gw.client(w.web)
+	tok, _ := tokenFor(t, gw, c, "")
+	upgrade := func(tok string) http.Header {
+		h := http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Sec-Websocket-Version": {"13"},
+			"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Sec-Fetch-Site": {"same-origin"}, "Origin": {gw.base},
+			"Accept": {"application/json"}}
+		if tok != "" {
+			h.Set("X-CSRF-Token", tok)
+		}
+		return h
+	}
+	tests := []struct {
+		name, method, tok string
+		wantStatus        int
+		wantReason        string
+	}{
+		{"POST with Upgrade, no token", "POST", "", 403, "token-missing"},
+		{"PUT with Upgrade, no token", "PUT", "", 403, "token-missing"},
+		{"POST with Upgrade and its token", "POST", tok, 200, ""},
+		{"GET handshake, no token", "GET", "", 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := w.upstream.count()
+			status, body := do(t, c, tt.method, gw.base+"/forms/socket", upgrade(tt.tok), "")
+			if status != tt.wantStatus {
+				t.Fatalf("got status %d, want %d (body %s)", status, tt.wantStatus, body)
+			}
+			if reached := w.upstream.count() > before; reached != (tt.wantStatus == 200) {
+				t.Errorf("upstream reached: got %v, want %v", reached, tt.wantStatus == 200)
+			}
+			if tt.wantReason != "" && !strings.Contains(body, `"reason":"`+tt.wantReason+`"`) {
+				t.Errorf("got body %s, want reason %q", body, tt.wantReason)
+			}
+		})
 	}
 }
