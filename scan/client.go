@@ -44,11 +44,12 @@ type response struct {
 }
 
 // location is the Location header's path, the part compared between a
-// baseline redirect and a probe's.
+// baseline redirect and a probe's. It stays escaped: evidence shows it,
+// and a decoded path may hold the service's control characters.
 func (r *response) location() string {
 	l := r.Header.Get("Location")
 	if u, err := url.Parse(l); err == nil {
-		return u.Path
+		return u.EscapedPath()
 	}
 	return l
 }

@@ -388,3 +388,42 @@ func TestShowsLoginForm(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginRefusedPrintable: a refused-login message names the form by
+// its id and action, which the service chose; control characters in them
+// (a terminal escape sequence, say) are never written raw to the
+// operator's terminal, and a plain id and action are shown as they are.
+func TestLoginRefusedPrintable(t *testing.T) {
+	page, _ := url.Parse("https://bank.example/")
+	tests := []struct {
+		name, body, want string
+	}{
+		{"plain", `<form id=login-form method=post action=/login><input type=password name=p></form>`,
+			"login: form #login-form on https://bank.example/: POST https://bank.example/login answered 200 with the login form again (a POST form to /login with a password field)"},
+		{"escape sequences", "<form id=\"x\x1b]0;owned\x07\" method=post action=\"/log%1b[2Jin\"><input type=password name=p></form>",
+			`login: form #"x\x1b]0;owned\a" on https://bank.example/: POST https://bank.example/log%1b[2Jin answered 200 with the login form again (a POST form to /log%1b[2Jin with a password field)`},
+	}
+	sc := &scanner{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forms := parseForms([]byte(tt.body), page)
+			if len(forms) != 1 {
+				t.Fatalf("got %d forms, want 1", len(forms))
+			}
+			step, err := sc.loginFromForm(&Login{Form: map[string]string{"p": "secret"}}, page, forms[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = loginRefused(step, &response{Status: 200, Body: []byte(tt.body)}, nil)
+			if err == nil {
+				t.Fatal("got nil, want the login form again")
+			}
+			if got := err.Error(); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("got %q, want it to start with %q", got, tt.want)
+			}
+			if strings.ContainsFunc(err.Error()+step.desc, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				t.Errorf("got a control character in %q", err)
+			}
+		})
+	}
+}

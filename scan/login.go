@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // maxLoginPages bounds the pages fetched to find the login form.
@@ -77,7 +79,7 @@ func loginRefused(step *loginStep, resp *response, before map[string]string) err
 	// A redirect's own body is never shown; a page's is. The login page
 	// shown again (often with a message and a 200) is a refusal.
 	if resp.Status < 300 && showsLoginForm(resp.Body, step.u) {
-		return fmt.Errorf("%s with the login form again (a POST form to %s with a password field): the login was refused (wrong credentials?)", where, step.u.Path)
+		return fmt.Errorf("%s with the login form again (a POST form to %s with a password field): the login was refused (wrong credentials?)", where, step.u.EscapedPath())
 	}
 	var set []string
 	for _, c := range resp.cookies() {
@@ -233,7 +235,7 @@ func loginForm(forms []form, action, target *url.URL) (form, bool) {
 func (sc *scanner) loginFromForm(l *Login, page *url.URL, f form) (*loginStep, error) {
 	desc := "login form"
 	if f.ID != "" {
-		desc = "form #" + f.ID
+		desc = "form #" + printable(f.ID)
 	}
 	desc += " on " + page.Redacted()
 	for _, p := range f.PasswordFields {
@@ -263,6 +265,15 @@ func (sc *scanner) loginFromForm(l *Login, page *url.URL, f form) (*loginStep, e
 	e := &Endpoint{Method: "POST", Path: u.RequestURI(), Form: fields, Multipart: f.Multipart,
 		TokenField: tokenField, TokenPage: page.RequestURI(), secret: true}
 	return &loginStep{e: e, u: u, page: page, desc: desc}, nil
+}
+
+// printable returns s as it is, or quoted when it holds a control
+// character: the service chose it, and messages go to a terminal.
+func printable(s string) string {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // reasonCode is the shape of a stable reason code (a service's own, such

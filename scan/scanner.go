@@ -329,7 +329,9 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 				sc.note("discovery: form on %s posts to another origin (%s): not tested", u.Redacted(), origin(f.Action))
 				continue
 			}
-			key := f.Method + " " + f.Action.Path
+			// Escaped: the key names the form in notes, and a decoded
+			// path may hold the service's control characters.
+			key := f.Method + " " + f.Action.EscapedPath()
 			if seen[key] {
 				continue
 			}

@@ -160,3 +160,47 @@ func TestDiscoveryErrorPage(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscoveryNotesPrintable: the notes name skipped forms by their
+// action, and the evidence names a redirect's target, which the service
+// chose; a percent-encoded control character in them stays encoded
+// (never a raw terminal escape in the report), and a plain action is
+// shown as it is.
+func TestDiscoveryNotesPrintable(t *testing.T) {
+	page := `<form method="post" action="/logout"></form>` +
+		`<form method="post" action="/logout%1b[2J"></form>` +
+		`<form method="post" action="/sign%1b]0;x%07in"><input type="password" name="p"></form>` +
+		`<form method="post" action="/act"><input name="a" value="1"></form>`
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, page) })
+	mux.HandleFunc("POST /act", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "/done%1b[2J")
+		w.WriteHeader(http.StatusSeeOther)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {})
+	srv := httptest.NewTLSServer(mux)
+	defer srv.Close()
+	rep, err := scan.Run(context.Background(), scan.Config{
+		Target: srv.URL, TLS: srv.Client().Transport.(*http.Transport).TLSClientConfig, Discover: true, Rate: 1000,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for _, want := range []string{
+		"discovery: POST /logout looks like a logout",
+		"discovery: POST /logout%1b[2J looks like a logout",
+		"discovery: POST /sign%1b]0;x%07in has a password field",
+	} {
+		if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, want) }) {
+			t.Errorf("got notes %q, want one starting %q", rep.Notes, want)
+		}
+	}
+	if len(rep.Findings) == 0 || !strings.Contains(rep.Findings[0].Evidence, "(redirect to /done%1b[2J)") {
+		t.Errorf("got findings %+v, want the forgery's evidence to name the redirect /done%%1b[2J", rep.Findings)
+	}
+	var text strings.Builder
+	scan.WriteText(&text, rep, scan.TextOptions{})
+	if strings.ContainsFunc(text.String(), func(r rune) bool { return r < 0x20 && r != '\n' || r == 0x7f }) {
+		t.Errorf("got a control character in the report:\n%q", text.String())
+	}
+}
