@@ -28,8 +28,8 @@ func isSafe(method string) bool {
 	return false
 }
 
-// check decides on r. st receives the pre-session value if the token check
-// reads it.
+// check decides on r. st receives what the token check learns, if it runs:
+// the binding function's answer and the pre-session value.
 func (c *config) check(r *http.Request, st *requestState) *Error {
 	if isSafe(r.Method) {
 		// Safe methods must not change state; an application that lets

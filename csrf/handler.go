@@ -38,7 +38,8 @@ import (
 func (p *Protection) Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := p.load()
-		// st keeps the pre-session cookie once read, for prepareTokens.
+		// st keeps what check learned (the binding function's answer, the
+		// pre-session cookie) for prepareTokens: neither is asked twice.
 		var st requestState
 		if e := c.check(r, &st); e != nil {
 			if c.observer != nil {
