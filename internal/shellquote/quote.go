@@ -3,6 +3,7 @@ package shellquote
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // plain are the bytes a word may hold unquoted: none of them is special
@@ -11,39 +12,50 @@ import (
 const plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+"
 
 // Quote returns s as one shell word: unchanged when it needs no quoting,
-// in single quotes when it has no control character, else in $'…'.
+// in single quotes when every byte may be printed as it is, else in
+// $'…' with control characters (C0, DEL and C1) and bytes that are not
+// UTF-8 escaped, so that the command neither spans lines nor reaches a
+// terminal as an escape sequence.
 func Quote(s string) string {
 	if s != "" && s[0] != '=' && strings.Trim(s, plain) == "" {
 		return s
 	}
-	if strings.IndexFunc(s, isControl) < 0 {
+	if printable(s) {
 		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 	}
 	var b strings.Builder
 	b.WriteString("$'")
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\', '\'':
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '\\' || r == '\'':
 			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '\r':
+			b.WriteRune(r)
+		case r == '\r':
 			b.WriteString(`\r`)
-		case '\n':
+		case r == '\n':
 			b.WriteString(`\n`)
-		case '\t':
+		case r == '\t':
 			b.WriteString(`\t`)
-		default:
-			if isControl(rune(c)) {
+		case isControl(r) || r == utf8.RuneError && n == 1:
+			for _, c := range []byte(s[i : i+n]) {
 				// Octal, always three digits: ksh93 would read a
 				// hex digit after \xHH as part of the escape.
 				fmt.Fprintf(&b, `\%03o`, c)
-			} else {
-				b.WriteByte(c)
 			}
+		default:
+			b.WriteString(s[i : i+n])
 		}
+		i += n
 	}
 	b.WriteByte('\'')
 	return b.String()
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+// printable reports whether s is UTF-8 without control characters.
+func printable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, isControl) < 0
+}
+
+// isControl reports whether r is a C0 or C1 control character or DEL.
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f }

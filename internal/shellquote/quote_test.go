@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/forgeproof/forgeproof/internal/shellquote"
 )
@@ -33,6 +34,11 @@ var tests = []struct {
 	// octal escapes stop at three digits in every shell.
 	{name: "control before a hex digit", in: "\x01a\x1b7", want: `$'\001a\0337'`},
 	{name: "utf-8", in: "café", want: "'café'"},
+	// C1 controls (U+009B is CSI) and bytes that are not UTF-8 (a lone
+	// 0x9b is CSI to a Latin-1 terminal) are escaped too: the command is
+	// printed to a terminal, and JSON would turn a bad byte into U+FFFD.
+	{name: "C1 control", in: "a\u009b2Jb", want: `$'a\302\2332Jb'`},
+	{name: "not UTF-8", in: "a\x9b\xffb", want: `$'a\233\377b'`},
 }
 
 func TestQuote(t *testing.T) {
@@ -64,8 +70,8 @@ func TestQuoteShells(t *testing.T) {
 func roundTrip(t *testing.T, shell, s string) {
 	t.Helper()
 	q := shellquote.Quote(s)
-	if strings.ContainsAny(q, "\r\n") {
-		t.Errorf("Quote(%q) spans lines: %s", s, q)
+	if !utf8.ValidString(q) || strings.ContainsFunc(q, func(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f }) {
+		t.Errorf("Quote(%q) = %q: want UTF-8 on one line, without control characters", s, q)
 	}
 	// Two words: the count proves the quoted string stayed one.
 	out, err := exec.Command(shell, "-c", "printf '%s|' "+q+" end").Output()
