@@ -88,7 +88,7 @@ func (s *Server) getConfigForClient(hello *tls.ClientHelloInfo) (*tls.Config, er
 	}
 	serverName := hello.ServerName
 	c.VerifyConnection = func(cs tls.ConnectionState) error {
-		herr := s.verify(st, &cs)
+		_, herr := s.verify(st, &cs, cs.DidResume)
 		if herr == nil {
 			return nil
 		}
@@ -104,13 +104,17 @@ func (s *Server) getConfigForClient(hello *tls.ClientHelloInfo) (*tls.Config, er
 	return c, nil
 }
 
-// verify runs every check on the client certificate of a handshake.
-func (s *Server) verify(st *state, cs *tls.ConnectionState) *HandshakeError {
+// verify runs every check on the client certificate of a connection
+// against st and returns the verified chain (nil when the client sent no
+// certificate and may do without). With cached, a chain verified against
+// st before for the same presented certificates is taken from st's cache
+// (see chainCache).
+func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x509.Certificate, *HandshakeError) {
 	if len(cs.PeerCertificates) == 0 {
 		if s.cfg.ClientAuth == VerifyClientCertIfGiven {
-			return nil // no identity; Guard enforces per route
+			return nil, nil // no identity; Guard enforces per route
 		}
-		return &HandshakeError{Reason: ReasonNoCertificate, Err: errNoCertificate}
+		return nil, &HandshakeError{Reason: ReasonNoCertificate, Err: errNoCertificate}
 	}
 	now := s.now()
 	leaf := cs.PeerCertificates[0]
@@ -119,7 +123,7 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState) *HandshakeError {
 	// signatures are not checked again (chainCache.get checks the
 	// validity period); revocation and authorization follow as always.
 	var chain []*x509.Certificate
-	if cs.DidResume {
+	if cached {
 		chain = st.verified.get(cs.PeerCertificates, now)
 	}
 	if chain == nil {
@@ -136,19 +140,19 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState) *HandshakeError {
 		}
 		chains, err := leaf.Verify(opts)
 		if err != nil {
-			return &HandshakeError{Reason: classify(err, leaf, now), Err: err}
+			return nil, &HandshakeError{Reason: classify(err, leaf, now), Err: err}
 		}
 		chain = chains[0]
 		st.verified.put(cs.PeerCertificates, chain)
 	}
 	if herr := st.checkRevocation(chain, now); herr != nil {
-		return herr
+		return nil, herr
 	}
 	if s.cfg.Authorizer != nil {
 		if err := s.cfg.Authorizer(NewIdentity(leaf, SourceConnection)); err != nil {
-			return &HandshakeError{Reason: DenialReason(err), Err: err}
+			return nil, &HandshakeError{Reason: DenialReason(err), Err: err}
 		}
 	}
 	markVerified(leaf)
-	return nil
+	return chain, nil
 }

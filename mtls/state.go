@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/forgeproof/forgeproof/pki"
@@ -23,15 +24,23 @@ type state struct {
 	crlGrace   time.Duration
 	allowStale bool
 	tlsConfig  *tls.Config // the template GetConfigForClient clones
+	// gen identifies this state among every state loaded in the process
+	// (Server.Generation).
+	gen uint64
 	// verified is the one mutable part: chains verified against roots,
 	// so that a reload starts with an empty cache (see chainCache).
 	verified *chainCache
 }
 
+// generations numbers the states loaded in the process, so that a
+// generation names one state of one Server: a Server that replaces
+// another (ServerConfig.Replaces) never repeats its numbers.
+var generations atomic.Uint64
+
 // load reads and validates a new state from cfg; prev (may be nil) is the
 // state in use, for the CRL rollback check.
 func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
-	st := &state{crlGrace: cfg.CRLGracePeriod, allowStale: cfg.InsecureAllowStaleCRL, verified: &chainCache{}}
+	st := &state{crlGrace: cfg.CRLGracePeriod, allowStale: cfg.InsecureAllowStaleCRL, verified: &chainCache{}, gen: generations.Add(1)}
 
 	switch {
 	case cfg.CertFile != "":
