@@ -27,6 +27,11 @@ type connIdentity struct {
 	// (a base64 encoding of the certificate per request was 3% of the
 	// gateway's allocated bytes).
 	fwd atomic.Pointer[forwardedHeaders]
+	// checked is the last verification of the connection's certificate
+	// against its listener's state (nil: none yet; see recheck), and
+	// checkMu serialises verifications.
+	checked atomic.Pointer[connCheck]
+	checkMu sync.Mutex
 }
 
 // forwardedHeaders are the headers that forward a connection's identity

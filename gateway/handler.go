@@ -62,6 +62,12 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	rec, x := &st.rec, &st.x
 	defer func() { g.finish(r, rec, x, start) }()
 
+	if listener >= 0 {
+		if herr := recheck(r, c.listeners[listener], start); herr != nil {
+			g.refuseConnection(rec, r, x, c.cfg.Listeners[listener].Address, herr)
+			return
+		}
+	}
 	if r.Method == http.MethodConnect {
 		// A reverse proxy has no tunnels to offer; forwarding CONNECT
 		// would ask the upstream for one.

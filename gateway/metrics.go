@@ -89,7 +89,7 @@ func newMetrics() *metrics {
 			"Requests refused because the client identity may not call the route, by route and reason code.",
 			"route", "reason"),
 		handshakeFailures: counterVec("forgeproof_gateway_tls_handshake_failures_total",
-			"Failed TLS handshakes, by listener address and reason.",
+			"Failed TLS handshakes, and requests on open connections whose client certificate a re-check after a reload or an expiry refused (the connection is closed), by listener address and reason.",
 			"listener", "reason"),
 		certNotAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "forgeproof_gateway_certificate_not_after_timestamp_seconds",
