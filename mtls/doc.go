@@ -36,8 +36,25 @@
 // Reload and Watch swap the whole state atomically: a reload that fails
 // (a key that does not match, a CRL not signed by a client CA or older
 // than the one in use, a stale CRL, an unreadable file) keeps the old
-// state and returns why. Connections already open keep the state they
-// were established with; a resumed session is checked against the new one.
+// state and returns why. New and resumed handshakes are checked against
+// the new state; a connection already open was verified once, at its
+// handshake, by the state of that time.
+//
+// # Open connections
+//
+// Server.Recheck verifies an open connection's certificate again against
+// the state loaded now (same checks and reason codes as a handshake, and
+// no OnHandshakeFailure call), so that a reload that revokes a
+// certificate, removes its CA or makes the Authorizer refuse it, or the
+// expiry of a certificate in the chain, also ends the requests of
+// keep-alive connections opened before. ConnectionIdentity and Guard do
+// not do this (they keep nothing per connection): to get it, keep a
+// Checked per connection (http.Server.ConnContext) and, on each request,
+// call Recheck when Checked.Expired says the Server's Generation changed
+// or Checked.Until passed (one atomic load and two comparisons when
+// nothing did); refuse the request and close the connection
+// (Connection: close) when it fails. The forgeproof gateway does exactly
+// this.
 //
 // # Identity and authorization
 //
@@ -92,7 +109,8 @@
 //     before that (no common protocol version or cipher suite, a bad
 //     handshake signature) only reach http.Server.ErrorLog.
 //   - Revoking a certificate does not close connections already open with
-//     it; their requests still carry its identity until they close.
+//     it: their requests still carry its identity until they close, unless
+//     the server calls Recheck (see Open connections).
 //   - A client certificate proves who the client is, not that the user
 //     meant the request: a browser presents it on cross-site requests.
 //     Pair this package with the csrf package.

@@ -14,7 +14,8 @@ import (
 // client CAs, CRLs) and hands out a tls.Config that verifies, checks
 // revocation and authorizes every client certificate in VerifyConnection,
 // on full and resumed handshakes alike. Reload swaps the state atomically:
-// new handshakes see it at once, open connections keep theirs.
+// new handshakes see it at once, open connections keep theirs unless the
+// caller re-checks them (Recheck).
 //
 // A Server is safe for concurrent use.
 type Server struct {
