@@ -16,7 +16,8 @@ import (
 func (s *Server) Generation() uint64 { return s.state.Load().gen }
 
 // Checked says under which state Recheck accepted a connection's client
-// certificate and until when that answer holds.
+// certificate and until when that answer holds. The zero Checked has
+// expired (no generation is 0): a connection not checked yet is checked.
 type Checked struct {
 	// Generation is the Server state the certificate was checked
 	// against; when Server.Generation differs, check again.

@@ -138,6 +138,9 @@ func TestRecheck(t *testing.T) {
 			cfg.OnHandshakeFailure = hook.add
 			s := newServer(t, cfg)
 			cs := openConn(t, s, ca, cli)
+			if !(mtls.Checked{}).Expired(s, time.Now()) {
+				t.Fatal("zero Checked: got not expired, want expired")
+			}
 			first, err := s.Recheck(&cs)
 			if err != nil {
 				t.Fatalf("before the change: got %v, want accepted", err)
