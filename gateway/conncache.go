@@ -18,7 +18,9 @@ type connKey struct{}
 // for the requests of a keep-alive connection. The certificate cannot
 // change on a connection (Go servers never renegotiate), and extracting
 // the identity (two SHA-256 sums, the subject and issuer strings) costs
-// more than the rest of the gateway's checks together.
+// more than the rest of the gateway's checks together. Whether the
+// certificate is still accepted is another matter, checked again after a
+// reload or an expiry (recheck).
 type connIdentity struct {
 	once sync.Once
 	id   mtls.Identity
