@@ -35,7 +35,10 @@
 // # What happens to a request
 //
 //  1. The TLS handshake verifies the client certificate, if one is sent,
-//     against the listener's CAs and CRLs.
+//     against the listener's CAs and CRLs. On a keep-alive connection the
+//     certificate is verified again after a reload or once a certificate
+//     of its chain expires (mtls.Server.Recheck); a refusal is 403 with
+//     the mtls reason code and closes the connection.
 //  2. The route is chosen by host and path prefix; paths with "." or ".."
 //     segments are refused (path-invalid), unknown ones get 404 (no-route).
 //     On a listener with ListenerTLS.CheckHost, a request on a connection

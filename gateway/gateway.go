@@ -167,7 +167,8 @@ func (g *Gateway) Listen() error {
 
 // newServer builds the http.Server of listener i. Its TLS configuration
 // is looked up per handshake, so a reload applies to new connections at
-// once and leaves open ones alone.
+// once; open keep-alive connections are verified again under the new
+// state at their next request (recheck.go).
 func (g *Gateway) newServer(i int, l Limits) *http.Server {
 	return &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
