@@ -52,6 +52,15 @@ type ServerConfig struct {
 	CertFile, KeyFile string
 	// Certificate is used when CertFile is empty.
 	Certificate *tls.Certificate
+	// Certificates and TLSCertificates are more server certificates, for
+	// serving several host names on one listener: the handshake presents
+	// the one whose DNS names match the client's SNI (see sni.go for the
+	// rules). The certificate above is the default, presented when the
+	// SNI matches no certificate or is absent; when neither is set, the
+	// first entry of Certificates (or else TLSCertificates) is the
+	// default. Files are read again by Reload; both lists are used.
+	Certificates    []CertKeyFile
+	TLSCertificates []tls.Certificate
 
 	// ClientCAFile is a PEM bundle of the CAs that issue client
 	// certificates.

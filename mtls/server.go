@@ -47,8 +47,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		GetConfigForClient: s.getConfigForClient,
 		// Set so that http.Server.ServeTLS and tools that look for a
 		// certificate find one; GetConfigForClient decides in practice.
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return s.state.Load().cert, nil
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.state.Load().certs.getCertificate(hello)
 		},
 	}
 	return s, nil
@@ -74,7 +74,8 @@ func (s *Server) Reload() error {
 	return nil
 }
 
-// Certificate returns the server certificate in use.
+// Certificate returns the default server certificate in use (see
+// Certificates for all of them).
 func (s *Server) Certificate() *x509.Certificate { return s.state.Load().cert.Leaf }
 
 // ClientCAs returns the client CA certificates in use.

@@ -16,7 +16,8 @@ import (
 // It is never modified after load (but for its cache of verified chains);
 // a reload swaps in a new one.
 type state struct {
-	cert       *tls.Certificate
+	cert       *tls.Certificate // the default: certs.all[0]
+	certs      *certSet
 	roots      *x509.CertPool
 	cas        []*x509.Certificate
 	crls       map[string]*crl
@@ -42,29 +43,12 @@ var generations atomic.Uint64
 func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 	st := &state{crlGrace: cfg.CRLGracePeriod, allowStale: cfg.InsecureAllowStaleCRL, verified: &chainCache{}, gen: generations.Add(1)}
 
-	switch {
-	case cfg.CertFile != "":
-		c, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("server certificate %s / key %s: %w", cfg.CertFile, cfg.KeyFile, err)
-		}
-		st.cert = &c
-	case cfg.Certificate != nil:
-		c := *cfg.Certificate
-		st.cert = &c
-	default:
-		return nil, errors.New("no server certificate: set CertFile and KeyFile, or Certificate")
+	certs, err := loadCertificates(cfg, now)
+	if err != nil {
+		return nil, err
 	}
-	if st.cert.Leaf == nil {
-		leaf, err := x509.ParseCertificate(st.cert.Certificate[0])
-		if err != nil {
-			return nil, fmt.Errorf("server certificate: %w", err)
-		}
-		st.cert.Leaf = leaf
-	}
-	if now.After(st.cert.Leaf.NotAfter) {
-		return nil, fmt.Errorf("server certificate %q expired at %s", st.cert.Leaf.Subject.String(), st.cert.Leaf.NotAfter.Format(time.RFC3339))
-	}
+	st.certs = certs
+	st.cert = certs.all[0]
 
 	switch {
 	case cfg.ClientCAFile != "":
@@ -152,7 +136,10 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 		protos = []string{"h2", "http/1.1"}
 	}
 	st.tlsConfig = &tls.Config{
-		Certificates: []tls.Certificate{*st.cert},
+		// One certificate here, the default; GetCertificate picks by SNI
+		// (certSet) and crypto/tls falls back to this one without SNI.
+		Certificates:   []tls.Certificate{*st.cert},
+		GetCertificate: st.certs.getCertificate,
 		// The chain is verified in VerifyConnection, not by crypto/tls, so
 		// that every refusal is classified and reported, and so that
 		// resumed sessions are checked against the current CAs and CRLs
