@@ -49,11 +49,25 @@ type Listener struct {
 	TLS     ListenerTLS
 }
 
+// ServerCertificate is a PEM server certificate file (with any
+// intermediates after it) and its key file.
+type ServerCertificate struct {
+	CertFile string
+	KeyFile  string
+}
+
 // ListenerTLS is a listener's TLS configuration. Files are PEM; they are
 // read again on every reload.
 type ListenerTLS struct {
+	// CertFile and KeyFile are the default server certificate (with any
+	// intermediates after it) and its key.
 	CertFile string
 	KeyFile  string
+	// Certificates are more server certificates for the same listener,
+	// each presented to clients whose SNI matches one of its DNS names
+	// (mtls.ServerConfig.Certificates has the rules); without CertFile,
+	// the first one is the default.
+	Certificates []ServerCertificate
 	// ClientCAFiles are the CA bundles client certificates must chain to.
 	ClientCAFiles []string
 	// ClientAuth is "require" (every connection presents a valid
@@ -271,6 +285,9 @@ func (c *Config) Files() []string {
 	}
 	for _, l := range c.Listeners {
 		add(l.TLS.CertFile, l.TLS.KeyFile)
+		for _, c := range l.TLS.Certificates {
+			add(c.CertFile, c.KeyFile)
+		}
 		add(l.TLS.ClientCAFiles...)
 		add(l.TLS.CRLFiles...)
 	}

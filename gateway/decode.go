@@ -119,6 +119,10 @@ func (c *Config) resolvePaths(dir string) {
 		t := &c.Listeners[i].TLS
 		abs(&t.CertFile)
 		abs(&t.KeyFile)
+		for j := range t.Certificates {
+			abs(&t.Certificates[j].CertFile)
+			abs(&t.Certificates[j].KeyFile)
+		}
 		all(t.ClientCAFiles)
 		all(t.CRLFiles)
 	}
@@ -410,6 +414,7 @@ func (d *decoder) listener(n *yaml.Node, path string, l *Listener) {
 			d.fields(v, p, map[string]func(string, *yaml.Node){
 				"cert-file":        d.str(&t.CertFile),
 				"key-file":         d.str(&t.KeyFile),
+				"certificates":     d.serverCertificates(&t.Certificates),
 				"client-ca-files":  d.strings(&t.ClientCAFiles),
 				"client-auth":      d.str(&t.ClientAuth),
 				"crl-files":        d.strings(&t.CRLFiles),
@@ -419,6 +424,21 @@ func (d *decoder) listener(n *yaml.Node, path string, l *Listener) {
 			})
 		},
 	})
+}
+
+// serverCertificates decodes listeners[].tls.certificates, a list of
+// {cert-file, key-file}.
+func (d *decoder) serverCertificates(dst *[]ServerCertificate) func(string, *yaml.Node) {
+	return func(path string, n *yaml.Node) {
+		d.list(n, path, func(p string, v *yaml.Node) {
+			*dst = append(*dst, ServerCertificate{})
+			c := &(*dst)[len(*dst)-1]
+			d.fields(v, p, map[string]func(string, *yaml.Node){
+				"cert-file": d.str(&c.CertFile),
+				"key-file":  d.str(&c.KeyFile),
+			})
+		})
+	}
 }
 
 func (d *decoder) route(n *yaml.Node, path string, r *Route) {

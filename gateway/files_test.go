@@ -12,6 +12,7 @@ func TestConfigFiles(t *testing.T) {
 		Listeners: []gateway.Listener{
 			{TLS: gateway.ListenerTLS{CertFile: "a.pem", KeyFile: "a.key", ClientCAFiles: []string{"ca.pem"}, CRLFiles: []string{"crl.pem"}}},
 			{TLS: gateway.ListenerTLS{CertFile: "a.pem", KeyFile: "a.key", ClientCAFiles: []string{"ca.pem", "ca2.pem"}}},
+			{TLS: gateway.ListenerTLS{Certificates: []gateway.ServerCertificate{{CertFile: "b.pem", KeyFile: "b.key"}, {CertFile: "a.pem", KeyFile: "a.key"}, {CertFile: "c.pem", KeyFile: "c.key"}}, ClientCAFiles: []string{"ca.pem"}}},
 		},
 		Tokens: gateway.Tokens{KeyFile: "csrf.keys"},
 		Routes: []gateway.Route{
@@ -21,7 +22,7 @@ func TestConfigFiles(t *testing.T) {
 		},
 	}
 	got := cfg.Files()
-	want := []string{"a.pem", "a.key", "ca.pem", "crl.pem", "ca2.pem", "csrf.keys", "up-ca.pem", "gw.pem", "gw-key.pem"}
+	want := []string{"a.pem", "a.key", "ca.pem", "crl.pem", "ca2.pem", "b.pem", "b.key", "c.pem", "c.key", "csrf.keys", "up-ca.pem", "gw.pem", "gw-key.pem"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}

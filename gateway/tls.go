@@ -23,7 +23,7 @@ import (
 type listenerTLS struct {
 	server     *mtls.Server
 	config     *tls.Config
-	notAfter   time.Time // of the server certificate
+	notAfter   time.Time // of the earliest-expiring server certificate
 	caNotAfter time.Time // of the earliest-expiring client CA; zero if none
 	// checkHost refuses requests whose Host is not the SNI of a
 	// connection with a client certificate (421).
@@ -67,13 +67,21 @@ func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.Ha
 		p.add(key+".crl-grace-period", "must not be negative")
 		ok = false
 	}
-	if t.CertFile == "" {
-		p.add(key+".cert-file", "is required")
+	// cert-file and key-file are the default certificate; without them,
+	// the first of certificates is.
+	if t.CertFile == "" && (t.KeyFile != "" || len(t.Certificates) == 0) {
+		p.add(key+".cert-file", "is required (or list the server certificates under certificates)")
 		ok = false
 	}
-	if t.KeyFile == "" {
-		p.add(key+".key-file", "is required")
+	if t.KeyFile == "" && (t.CertFile != "" || len(t.Certificates) == 0) {
+		p.add(key+".key-file", "is required (or list the server certificates under certificates)")
 		ok = false
+	}
+	for i, c := range t.Certificates {
+		sc.Certificates = append(sc.Certificates, mtls.CertKeyFile{CertFile: c.CertFile, KeyFile: c.KeyFile})
+		if !p.serverCertificate(fmt.Sprintf("%s.certificates[%d]", key, i), c) {
+			ok = false
+		}
 	}
 	if len(t.ClientCAFiles) == 0 {
 		p.add(key+".client-ca-files", "at least one CA file is required: without it no client certificate can be verified")
@@ -124,13 +132,47 @@ func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.Ha
 		// certificate would be verified. Refuse rather than serve.
 		p.add(key, "internal error: the mtls server config has no GetConfigForClient")
 	}
-	lt.notAfter = srv.Certificate().NotAfter
+	for _, c := range srv.Certificates() {
+		if lt.notAfter.IsZero() || c.NotAfter.Before(lt.notAfter) {
+			lt.notAfter = c.NotAfter
+		}
+	}
 	for _, ca := range srv.ClientCAs() {
 		if lt.caNotAfter.IsZero() || ca.NotAfter.Before(lt.caNotAfter) {
 			lt.caNotAfter = ca.NotAfter
 		}
 	}
 	return lt
+}
+
+// serverCertificate checks one entry of ListenerTLS.Certificates, each
+// file under its own key, so that one run lists every missing file. The
+// names shared by two certificates and expiry are checked by
+// mtls.NewServer.
+func (p *problems) serverCertificate(key string, c ServerCertificate) bool {
+	ok := true
+	for _, f := range []struct{ key, path string }{{key + ".cert-file", c.CertFile}, {key + ".key-file", c.KeyFile}} {
+		if f.path == "" {
+			p.add(f.key, "is required")
+			ok = false
+			continue
+		}
+		fh, err := os.Open(f.path)
+		if err != nil {
+			p.add(f.key, "cannot read %q: %v", f.path, fileError(err))
+			ok = false
+			continue
+		}
+		fh.Close()
+	}
+	if !ok {
+		return false
+	}
+	if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
+		p.add(key+".key-file", "cannot use %q as the key of %q: %v", c.KeyFile, c.CertFile, strings.TrimPrefix(err.Error(), "tls: "))
+		return false
+	}
+	return true
 }
 
 // tlsVersion parses a ListenerTLS.MinVersion.
