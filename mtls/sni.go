@@ -113,7 +113,10 @@ func (s *certSet) forName(serverName string) *tls.Certificate {
 	if c, ok := s.exact[name]; ok {
 		return c
 	}
-	if _, rest, ok := strings.Cut(name, "."); ok {
+	// A wildcard stands for one whole label of a host name, as
+	// crypto/x509 matches it: not an empty one, nor one with characters
+	// no host name has; "*.example.com" itself matches too (exactly).
+	if label, rest, ok := strings.Cut(name, "."); ok && (validLabel(label) || label == "*") {
 		if c, ok := s.wildcard[rest]; ok {
 			return c
 		}
@@ -124,6 +127,20 @@ func (s *certSet) forName(serverName string) *tls.Certificate {
 // getCertificate is the tls.Config.GetCertificate of a state.
 func (s *certSet) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return s.forName(hello.ServerName), nil
+}
+
+// validLabel reports whether s is one label of a (lower case) host name,
+// with the characters crypto/x509 accepts in one.
+func validLabel(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func normalizeName(name string) string {
