@@ -30,6 +30,8 @@ type Server struct {
 // file and what is wrong with it.
 func NewServer(cfg ServerConfig) (*Server, error) {
 	cfg.CRLFiles = append([]string(nil), cfg.CRLFiles...)
+	cfg.Certificates = append([]CertKeyFile(nil), cfg.Certificates...)
+	cfg.TLSCertificates = append([]tls.Certificate(nil), cfg.TLSCertificates...)
 	var prev *state
 	if cfg.Replaces != nil {
 		prev = cfg.Replaces.state.Load()

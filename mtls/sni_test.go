@@ -2,6 +2,7 @@ package mtls_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"math/big"
@@ -293,5 +294,35 @@ func TestSNIConfigErrors(t *testing.T) {
 				t.Fatalf("got %v, want %q in it", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestSNIWatch: Watch follows the additional certificate files too, in
+// their own folder.
+func TestSNIWatch(t *testing.T) {
+	ca := pkitest.CA(t)
+	_, cfg := pkiDir(t, ca)
+	other := t.TempDir()
+	if err := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"a.test"}}).Save(other, "a.pem", "a-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Certificates = []mtls.CertKeyFile{{CertFile: filepath.Join(other, "a.pem"), KeyFile: filepath.Join(other, "a-key.pem")}}
+	reloads := make(chan error, 16)
+	cfg.OnReload = func(err error) { reloads <- err }
+	s := newServer(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Watch(ctx)
+	time.Sleep(50 * time.Millisecond) // let the watcher start
+
+	a2 := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"a.test"}})
+	if err := a2.Save(other, "a.pem", "a-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitReload(t, reloads); err != nil {
+		t.Fatalf("got reload error %v, want success", err)
+	}
+	if got, want := s.Certificates()[1].SerialNumber, a2.Cert.SerialNumber; got.Cmp(want) != 0 {
+		t.Errorf("after a change on disk: got serial %v, want %v", got, want)
 	}
 }

@@ -92,7 +92,11 @@ func (s *Server) reloadAndReport() {
 // files lists the files the configuration reads.
 func (s *Server) files() []string {
 	var fs []string
-	for _, f := range []string{s.cfg.CertFile, s.cfg.KeyFile, s.cfg.ClientCAFile} {
+	names := []string{s.cfg.CertFile, s.cfg.KeyFile, s.cfg.ClientCAFile}
+	for _, c := range s.cfg.Certificates {
+		names = append(names, c.CertFile, c.KeyFile)
+	}
+	for _, f := range names {
 		if f != "" {
 			fs = append(fs, f)
 		}
