@@ -34,8 +34,9 @@
 //
 // # What happens to a request
 //
-//  1. The TLS handshake verifies the client certificate, if one is sent,
-//     against the listener's CAs and CRLs. On a keep-alive connection the
+//  1. The TLS handshake serves the listener's certificate for the
+//     client's SNI (ListenerTLS.Certificates) and verifies the client
+//     certificate, if one is sent, against the listener's CAs and CRLs. On a keep-alive connection the
 //     certificate is verified again after a reload or once a certificate
 //     of its chain expires (mtls.Server.Recheck); a refusal is 403 with
 //     the mtls reason code and closes the connection.

@@ -23,7 +23,10 @@
 //	srv.ServeTLS(ln, "", "")
 //
 // Server.TLSConfig returns a tls.Config whose GetConfigForClient hands
-// each handshake the current state (certificate, CAs, CRLs). The client
+// each handshake the current state (certificates, CAs, CRLs). Several
+// server certificates can share a listener (ServerConfig.Certificates):
+// the client's SNI picks the one whose DNS name matches, exact before
+// wildcard; no SNI or an unknown name gets the default (CertFile). The client
 // certificate is verified in VerifyConnection, which crypto/tls calls on
 // full and resumed handshakes alike (VerifyPeerCertificate is skipped on
 // resumption): chain to a current client CA, validity, clientAuth key
