@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/forgeproof/forgeproof/internal/boundedmap"
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
@@ -153,8 +154,7 @@ const (
 // format; the connection's identity was verified before it gets here, and
 // the cache decides nothing.
 type forwardedCache struct {
-	mu sync.Mutex
-	m  map[forwardedKey]*forwardedHeaders
+	m *boundedmap.Map[forwardedKey, *forwardedHeaders]
 }
 
 type forwardedKey struct {
@@ -162,7 +162,11 @@ type forwardedKey struct {
 	format mtls.ForwardedFormat
 }
 
-var sharedForwarded forwardedCache
+var sharedForwarded = newForwardedCache(maxSharedForwarded)
+
+func newForwardedCache(limit int) *forwardedCache {
+	return &forwardedCache{m: boundedmap.New[forwardedKey, *forwardedHeaders](limit)}
+}
 
 // get returns the headers of id in opts' format, from the cache when it
 // can be used, else newly computed (and kept when it can be).
@@ -171,9 +175,7 @@ func (fc *forwardedCache) get(id mtls.Identity, opts mtls.ForwardOptions) *forwa
 		return newForwardedHeaders(id, opts)
 	}
 	k := forwardedKey{id.CertSHA256, opts.Format}
-	fc.mu.Lock()
-	f, ok := fc.m[k]
-	fc.mu.Unlock()
+	f, ok := fc.m.Get(k)
 	if ok {
 		return f
 	}
@@ -181,26 +183,11 @@ func (fc *forwardedCache) get(id mtls.Identity, opts mtls.ForwardOptions) *forwa
 	if f.size() > maxSharedForwardedBytes {
 		return f
 	}
-	fc.mu.Lock()
-	defer fc.mu.Unlock()
-	if fc.m == nil {
-		fc.m = make(map[forwardedKey]*forwardedHeaders)
-	}
-	if _, ok := fc.m[k]; !ok && len(fc.m) >= maxSharedForwarded {
-		for old := range fc.m { // evict one, any one
-			delete(fc.m, old)
-			break
-		}
-	}
-	fc.m[k] = f
+	fc.m.Put(k, f)
 	return f
 }
 
-func (fc *forwardedCache) len() int {
-	fc.mu.Lock()
-	defer fc.mu.Unlock()
-	return len(fc.m)
-}
+func (fc *forwardedCache) len() int { return fc.m.Len() }
 
 // size is the length of the header values.
 func (f *forwardedHeaders) size() int {

@@ -33,7 +33,7 @@ func TestForwardedCacheShared(t *testing.T) {
 	xfcc := mtls.ForwardOptions{Format: mtls.ForwardedXFCC}
 	chain := mtls.ForwardOptions{Format: mtls.ForwardedRFC9440, Chain: []*x509.Certificate{ca.Cert}}
 
-	var fc forwardedCache
+	fc := newForwardedCache(maxSharedForwarded)
 	first := fc.get(reparse(alice), rfc)
 	tests := []struct {
 		name     string
@@ -75,7 +75,7 @@ func TestForwardedCacheShared(t *testing.T) {
 // TestForwardedCacheBounds: at most maxSharedForwarded entries, and none
 // for headers over maxSharedForwardedBytes.
 func TestForwardedCacheBounds(t *testing.T) {
-	var fc forwardedCache
+	fc := newForwardedCache(maxSharedForwarded)
 	id := func(i uint32, cn string) mtls.Identity {
 		raw := binary.BigEndian.AppendUint32([]byte("cert"), i)
 		var sum [32]byte
@@ -92,7 +92,7 @@ func TestForwardedCacheBounds(t *testing.T) {
 		t.Errorf("got %d entries, want %d", got, maxSharedForwarded)
 	}
 
-	var small forwardedCache
+	small := newForwardedCache(maxSharedForwarded)
 	big := id(1, strings.Repeat("x", maxSharedForwardedBytes))
 	if f := small.get(big, opts); f.err != nil || f.size() <= maxSharedForwardedBytes {
 		t.Fatalf("got size %d (error %v), want over %d", f.size(), f.err, maxSharedForwardedBytes)

@@ -5,9 +5,10 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/forgeproof/forgeproof/internal/boundedmap"
 )
 
 // maxVerifiedChains bounds a chainCache: at most this many distinct
@@ -23,10 +24,13 @@ const maxVerifiedChains = 1024
 // everything else (validity period, key usage, revocation,
 // authorization) is still checked on every handshake by Server.verify.
 type chainCache struct {
-	mu sync.Mutex
-	m  map[[32]byte][]*x509.Certificate // key → verified chain minus the leaf
+	m *boundedmap.Map[[32]byte, []*x509.Certificate] // key → verified chain minus the leaf
 	// hits counts lookups that skipped x509.Verify, for tests.
 	hits atomic.Int64
+}
+
+func newChainCache() *chainCache {
+	return &chainCache{m: boundedmap.New[[32]byte, []*x509.Certificate](maxVerifiedChains)}
 }
 
 // chainKey is the SHA-256 of the certificates exactly as presented (leaf
@@ -53,10 +57,7 @@ func (cc *chainCache) get(presented []*x509.Certificate, now time.Time) []*x509.
 	if cc == nil {
 		return nil
 	}
-	k := chainKey(presented)
-	cc.mu.Lock()
-	rest, ok := cc.m[k]
-	cc.mu.Unlock()
+	rest, ok := cc.m.Get(chainKey(presented))
 	if !ok {
 		return nil
 	}
@@ -86,24 +87,7 @@ func (cc *chainCache) put(presented, chain []*x509.Certificate) {
 	if cc == nil || len(chain) == 0 {
 		return
 	}
-	k := chainKey(presented)
-	rest := slices.Clone(chain[1:])
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	if cc.m == nil {
-		cc.m = make(map[[32]byte][]*x509.Certificate)
-	}
-	if _, ok := cc.m[k]; !ok && len(cc.m) >= maxVerifiedChains {
-		for old := range cc.m { // evict one, any one
-			delete(cc.m, old)
-			break
-		}
-	}
-	cc.m[k] = rest
+	cc.m.Put(chainKey(presented), slices.Clone(chain[1:]))
 }
 
-func (cc *chainCache) len() int {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	return len(cc.m)
-}
+func (cc *chainCache) len() int { return cc.m.Len() }

@@ -19,7 +19,7 @@ func fakeCert(n uint32, eku ...x509.ExtKeyUsage) *x509.Certificate {
 func TestChainCacheKey(t *testing.T) {
 	client := x509.ExtKeyUsageClientAuth
 	leaf, inter, other, root := fakeCert(1, client), fakeCert(2), fakeCert(3), fakeCert(4)
-	var cc chainCache
+	cc := newChainCache()
 	cc.put([]*x509.Certificate{leaf, inter}, []*x509.Certificate{leaf, inter, root})
 	now := time.Now()
 	sameBytes := *leaf // another object, same certificate
@@ -62,7 +62,7 @@ func TestChainCacheKey(t *testing.T) {
 // TestChainCacheBounded: the cache never holds more than
 // maxVerifiedChains entries.
 func TestChainCacheBounded(t *testing.T) {
-	var cc chainCache
+	cc := newChainCache()
 	root := fakeCert(0)
 	for i := range uint32(maxVerifiedChains + 100) {
 		leaf := fakeCert(i+1, x509.ExtKeyUsageClientAuth)

@@ -3,7 +3,8 @@ package mtls
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"sync"
+
+	"github.com/forgeproof/forgeproof/internal/boundedmap"
 )
 
 // certNames are the parts of a certificate's Identity that cost the most
@@ -37,18 +38,19 @@ const (
 // hash is exact, and it holds no trust decision (IdentityFromTLS still
 // checks that the certificate of this connection was verified).
 type namesCache struct {
-	mu sync.Mutex
-	m  map[[32]byte]certNames
+	m *boundedmap.Map[[32]byte, certNames]
 }
 
-var identityNames namesCache
+var identityNames = newNamesCache(maxCachedNames)
+
+func newNamesCache(limit int) *namesCache {
+	return &namesCache{m: boundedmap.New[[32]byte, certNames](limit)}
+}
 
 // identity is NewIdentity(cert, src), with the names from the cache.
 func (nc *namesCache) identity(cert *x509.Certificate, src Source) Identity {
 	sum := sha256.Sum256(cert.Raw)
-	nc.mu.Lock()
-	n, ok := nc.m[sum]
-	nc.mu.Unlock()
+	n, ok := nc.m.Get(sum)
 	if !ok {
 		n = namesOf(cert)
 		nc.put(sum, n)
@@ -60,22 +62,7 @@ func (nc *namesCache) put(sum [32]byte, n certNames) {
 	if len(n.subject)+len(n.issuer) > maxCachedNameBytes {
 		return
 	}
-	nc.mu.Lock()
-	defer nc.mu.Unlock()
-	if nc.m == nil {
-		nc.m = make(map[[32]byte]certNames)
-	}
-	if _, ok := nc.m[sum]; !ok && len(nc.m) >= maxCachedNames {
-		for old := range nc.m { // evict one, any one
-			delete(nc.m, old)
-			break
-		}
-	}
-	nc.m[sum] = n
+	nc.m.Put(sum, n)
 }
 
-func (nc *namesCache) len() int {
-	nc.mu.Lock()
-	defer nc.mu.Unlock()
-	return len(nc.m)
-}
+func (nc *namesCache) len() int { return nc.m.Len() }

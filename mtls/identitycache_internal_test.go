@@ -26,7 +26,7 @@ func TestNamesCacheIdentity(t *testing.T) {
 		{"DNS name", pkitest.Client(t, ca, pki.ClientOptions{CommonName: "bob", DNSNames: []string{"bob.example"}}).Cert},
 		{"SPIFFE ID, empty subject", pkitest.SPIFFE(t, ca, "spiffe://example.org/carol").Cert},
 	}
-	var nc namesCache
+	nc := newNamesCache(maxCachedNames)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			want := NewIdentity(tt.cert, SourceConnection)
@@ -51,7 +51,7 @@ func TestNamesCacheIdentity(t *testing.T) {
 // entries, and names longer than maxCachedNameBytes are not kept (but
 // still returned).
 func TestNamesCacheBounds(t *testing.T) {
-	var nc namesCache
+	nc := newNamesCache(maxCachedNames)
 	for i := range maxCachedNames + 10 {
 		raw := binary.BigEndian.AppendUint32([]byte("cert"), uint32(i))
 		nc.identity(&x509.Certificate{Raw: raw, Subject: pkix.Name{CommonName: "c"}}, SourceConnection)
@@ -60,7 +60,7 @@ func TestNamesCacheBounds(t *testing.T) {
 		t.Errorf("got %d entries, want %d", got, maxCachedNames)
 	}
 
-	var small namesCache
+	small := newNamesCache(maxCachedNames)
 	long := strings.Repeat("x", maxCachedNameBytes)
 	cert := &x509.Certificate{Raw: []byte("long"), Subject: pkix.Name{CommonName: long}}
 	if got := small.identity(cert, SourceConnection).Subject; got != "CN="+long {

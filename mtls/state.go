@@ -41,7 +41,7 @@ var generations atomic.Uint64
 // load reads and validates a new state from cfg; prev (may be nil) is the
 // state in use, for the CRL rollback check.
 func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
-	st := &state{crlGrace: cfg.CRLGracePeriod, allowStale: cfg.InsecureAllowStaleCRL, verified: &chainCache{}, gen: generations.Add(1)}
+	st := &state{crlGrace: cfg.CRLGracePeriod, allowStale: cfg.InsecureAllowStaleCRL, verified: newChainCache(), gen: generations.Add(1)}
 
 	certs, err := loadCertificates(cfg, now)
 	if err != nil {
