@@ -54,17 +54,7 @@ limits: {shutdown-grace: 5s}
 // (as SIGTERM does) drains and returns nil.
 func TestServeReloadsOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
-	ca, err := pki.NewCA(pki.CAOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ca.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	srv, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
-	if err := srv.Save(dir, "server.pem", "server-key.pem"); err != nil {
-		t.Fatal(err)
-	}
+	ca, _ := servePKI(t, dir)
 	cli, _ := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://test.example/web"})
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "upstream") }))
 	defer up.Close()
@@ -139,17 +129,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 // certificate until SIGHUP.
 func TestServeWatchesFiles(t *testing.T) {
 	dir := t.TempDir()
-	ca, err := pki.NewCA(pki.CAOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ca.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	old, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
-	if err := old.Save(dir, "server.pem", "server-key.pem"); err != nil {
-		t.Fatal(err)
-	}
+	ca, old := servePKI(t, dir)
 	cfgPath := filepath.Join(dir, "gw.yaml")
 	cfg := strings.Replace(serveTestConfig, "UPSTREAM", "http://127.0.0.1:1", 1)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -275,4 +255,25 @@ func TestServeFlagExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// servePKI writes a CA (ca.pem) and a server certificate for localhost
+// (server.pem, server-key.pem) into dir, as serveTestConfig names them.
+func servePKI(t *testing.T, dir string) (*pki.CA, *pki.Cert) {
+	t.Helper()
+	ca, err := pki.NewCA(pki.CAOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Save(dir, "server.pem", "server-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	return ca, srv
 }
