@@ -5,7 +5,7 @@ import "time"
 // Config is the whole gateway configuration: what LoadConfig reads from a
 // YAML file, or what a Go program builds directly. The zero values of the
 // optional fields mean the documented defaults (see Defaults and the
-// README); New validates the whole configuration before serving anything.
+// docs/gateway.md); New validates the whole configuration before serving anything.
 type Config struct {
 	// Listeners accept client connections; at least one is required.
 	Listeners []Listener
