@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,7 +53,7 @@ type valueKey struct{ url, key string }
 // oracle (discovery of JSON GETs, crawling and browser discovery call it).
 // JSON GETs are read as the page's script reads them.
 func (sc *scanner) addWatch(u *url.URL) {
-	if !sameOrigin(u, sc.target) || logoutLike.MatchString(u.Path) {
+	if !sameOrigin(u, sc.target) || logoutLike.MatchString(u.Path) || actionLink.MatchString(u.RequestURI()) || sc.exclude.excluded(u) {
 		return
 	}
 	for _, w := range sc.watch {
@@ -63,9 +65,10 @@ func (sc *scanner) addWatch(u *url.URL) {
 }
 
 // prepareWatch collects the URLs to watch when no Verify is given: the
-// start pages (or the target) and the same-origin JSON GETs their
-// scripts and links name, which answer 200 with JSON. No endpoint's own
-// URL is ever taken (its GET might change state).
+// start pages (or the target) and the same-origin JSON GETs that the
+// scripts and links of the pages fetched so far (start pages, crawled
+// pages) name, which answer 200 with JSON. No endpoint's own URL is ever
+// taken (its GET might change state), nor an excluded or action-like one.
 func (sc *scanner) prepareWatch(ctx context.Context, endpoints []Endpoint) error {
 	skip := map[string]bool{}
 	for _, e := range endpoints {
@@ -80,15 +83,19 @@ func (sc *scanner) prepareWatch(ctx context.Context, endpoints []Endpoint) error
 	var candidates []*url.URL
 	for _, p := range pages {
 		u, _ := resolve(sc.target, p) // validated
-		if skip[u.Path] {
-			continue
+		if !skip[u.Path] {
+			sc.addWatch(u)
 		}
-		sc.addWatch(u)
-		body, ok := sc.pages[u.String()]
-		if !ok {
-			continue
-		}
-		for _, c := range jsonCandidates(body, u) {
+	}
+	known := slices.Sorted(maps.Keys(sc.pages))
+	// The start pages' first.
+	sort.SliceStable(known, func(i, j int) bool {
+		return slices.ContainsFunc(sc.watch, func(w *url.URL) bool { return w.String() == known[i] }) &&
+			!slices.ContainsFunc(sc.watch, func(w *url.URL) bool { return w.String() == known[j] })
+	})
+	for _, k := range known {
+		u, _ := url.Parse(k) // stored from a URL
+		for _, c := range jsonCandidates(sc.pages[k], u) {
 			if sameOrigin(c, sc.target) && !skip[c.Path] {
 				candidates = append(candidates, c)
 			}
