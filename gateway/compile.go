@@ -44,6 +44,7 @@ type compiled struct {
 	limits        Limits
 	routes        []*route // most specific first
 	listeners     []*listenerTLS
+	proxy         []*proxyState // by listener; nil: no PROXY protocol
 	proxies       []netip.Prefix
 	forwarders    []*forwarded.Trust
 	forwardFormat forwarded.Format
@@ -79,6 +80,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 			replaces = prev.listeners[i].server // same address: Reload checked
 		}
 		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS, h.handshakeFailure(l.Address), replaces))
+		c.proxy = append(c.proxy, p.proxyProtocol(key+".proxy-protocol", l.ProxyProtocol))
 	}
 
 	c.proxies = p.prefixes("trusted-proxies", cfg.TrustedProxies)

@@ -32,6 +32,18 @@
 // gateway in one step (Listen and Serve still start it). Gateway.Shutdown
 // drains.
 //
+// # Behind a load balancer
+//
+// A listener with Listener.ProxyProtocol reads the PROXY protocol header
+// (v1 or v2) that an L4 balancer sends before TLS, from the balancers it
+// trusts only; every other peer is refused before the handshake. The
+// client address in the header is then the connection's peer for
+// everything below: trusted proxies, trusted forwarders, the access log,
+// handshake-failure logs and X-Forwarded-For. On SIGTERM (the end of
+// Serve's context) /readyz turns 503 first and the listeners keep serving
+// for limits.shutdown-delay, so balancers stop sending before the drain.
+// Replicas share nothing but files; docs/scale-out.md has the model.
+//
 // # What happens to a request
 //
 //  1. The TLS handshake serves the listener's certificate for the

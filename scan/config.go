@@ -43,6 +43,24 @@ type Config struct {
 	// StartPages are the paths or URLs fetched for discovery; the Target
 	// when empty.
 	StartPages []string
+	// CrawlDepth is how many links away from a start page discovery
+	// looks for forms. It follows same-origin links (a and area href,
+	// iframe and frame src, GET form actions, redirects) breadth first,
+	// never a link whose path or query names an action such as delete or
+	// remove (a GET there may change state). Zero means DefaultCrawlDepth;
+	// a negative value, the start pages only.
+	CrawlDepth int
+	// CrawlPages caps the pages discovery fetches, start pages included;
+	// zero means DefaultCrawlPages.
+	CrawlPages int
+	// Exclude are regular expressions (RE2 syntax, unanchored, case
+	// sensitive unless they start with (?i)) for URLs that discovery
+	// leaves alone: a page, link, form action or WebSocket URL that
+	// matches one of them, or DefaultExclude, is never fetched, tested or
+	// clicked. Each pattern is tried on the decoded path, on the path with
+	// the query as sent and on the whole URL. Endpoints given in
+	// Endpoints are tested as given.
+	Exclude []string
 
 	// Verify, if set, is the request whose answer changes when a
 	// state-changing request succeeds (for example a balance): probes are
@@ -185,7 +203,10 @@ func (c *Config) validate() (*url.URL, error) {
 			return nil, fmt.Errorf("start page: %w", err)
 		}
 	}
-	if c.Rate < 0 || c.Timeout < 0 || c.MaxEndpoints < 0 || c.MaxRequests < 0 {
+	if _, err := newExcluder(c.Exclude); err != nil {
+		return nil, err
+	}
+	if c.Rate < 0 || c.Timeout < 0 || c.MaxEndpoints < 0 || c.MaxRequests < 0 || c.CrawlPages < 0 {
 		return nil, fmt.Errorf("rate, timeout and limits must not be negative")
 	}
 	return u, nil

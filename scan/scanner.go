@@ -27,7 +27,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, &Error{ReasonConfig, err}
 	}
 	cfg.setDefaults()
+	exclude, _ := newExcluder(cfg.Exclude) // validated
 	sc := &scanner{
+		exclude:      exclude,
 		cfg:          cfg,
 		target:       target,
 		send:         newSender(target, cfg.TLS, cfg.AttackerTLS, cfg.Timeout, cfg.Rate, cfg.MaxRequests),
@@ -91,6 +93,7 @@ type scanner struct {
 	loginBase    *response // the answer to the login step
 	login        *loginStep
 	corsChecked  map[string]bool
+	exclude      *excluder // discovery's exclusions
 }
 
 func (sc *scanner) progress(format string, a ...any) {
@@ -283,14 +286,13 @@ func (sc *scanner) token(ctx context.Context, e *Endpoint, u *url.URL, anonymous
 	return t, nil
 }
 
-// logoutLike matches form actions that would end the scanner's session.
-var logoutLike = regexp.MustCompile(`(?i)log-?out|sign-?out|log-?off`)
+// logoutLike matches form actions that would end the scanner's session
+// (DefaultExclude).
+var logoutLike = regexp.MustCompile(DefaultExclude)
 
+// discover crawls from the start pages (see crawl) and returns the forms
+// found as endpoints, up to MaxEndpoints.
 func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, error) {
-	pages := sc.cfg.StartPages
-	if len(pages) == 0 {
-		pages = []string{sc.target.String()}
-	}
 	seen := map[string]bool{}
 	for _, e := range sc.cfg.Endpoints {
 		if u, err := resolve(sc.target, e.Path); err == nil {
@@ -298,30 +300,9 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 		}
 	}
 	var out []Endpoint
-	for _, p := range pages {
-		u, _ := resolve(sc.target, p) // validated
-		var resp *response
-		if u.String() == sc.target.String() && start != nil {
-			resp = start
-		} else {
-			r, err := sc.do(ctx, sc.pageRequest(u, sc.victim, false))
-			if err != nil {
-				if fatal(err) {
-					return nil, err
-				}
-				sc.note("discovery: GET %s failed: %v", u.Redacted(), err)
-				continue
-			}
-			resp = r
-		}
-		if resp.Status >= 400 {
-			// An error page's forms are not the service's endpoints; say
-			// so rather than scan them or skip the page silently.
-			sc.note("discovery: GET %s answered %d: no forms taken from it", u.Redacted(), resp.Status)
-			continue
-		}
-		sc.progress("discovering forms on %s", u.Redacted())
-		for _, f := range parseForms(resp.Body, u) {
+	err := sc.crawl(ctx, start, func(p crawledPage) bool {
+		u := p.u
+		for _, f := range parseForms(p.resp.Body, u) {
 			if f.Method == "GET" || !endpointMethods[f.Method] {
 				continue
 			}
@@ -340,6 +321,10 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 				sc.note("discovery: %s looks like a logout: not tested (it would end the session)", key)
 				continue
 			}
+			if sc.exclude.excluded(f.Action) {
+				sc.note("discovery: %s is excluded (--exclude): not tested", key)
+				continue
+			}
 			if f.Password {
 				if sc.login == nil || sc.login.u.Path != f.Action.Path {
 					sc.note("discovery: %s has a password field: not tested (give it as the login step)", key)
@@ -348,7 +333,7 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 			}
 			if len(out) >= sc.cfg.MaxEndpoints {
 				sc.note("discovery: more than %d forms found; the rest were not tested", sc.cfg.MaxEndpoints)
-				return out, nil
+				return false
 			}
 			e := Endpoint{Method: f.Method, Path: f.Action.RequestURI(), Form: f.Fields,
 				Multipart: f.Multipart, TokenField: f.TokenField, source: "discovered"}
@@ -357,8 +342,9 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 			}
 			out = append(out, e)
 		}
-	}
-	return out, nil
+		return true
+	})
+	return out, err
 }
 
 // checkCORS probes u for a CORS policy that reflects an arbitrary origin

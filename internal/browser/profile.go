@@ -1,4 +1,4 @@
-package e2e
+package browser
 
 import (
 	"bytes"
@@ -44,15 +44,15 @@ type Profile struct {
 
 func (p Profile) validate() error {
 	if len(bytes.TrimSpace(p.CACertsPEM)) == 0 {
-		return errors.New("e2e: profile: CACertsPEM is empty: the browser must trust the server's CA")
+		return errors.New("browser: profile: CACertsPEM is empty: the browser must trust the server's CA")
 	}
 	for _, o := range p.AutoSelect {
 		if err := checkOrigin(o); err != nil {
-			return fmt.Errorf("e2e: profile: auto-select origin %q: %w", o, err)
+			return fmt.Errorf("browser: profile: auto-select origin %q: %w", o, err)
 		}
 	}
 	if len(p.AutoSelect) > 0 && p.IssuerCN == "" {
-		return errors.New("e2e: profile: IssuerCN is required with AutoSelect: the rule selects the certificate by its issuer")
+		return errors.New("browser: profile: IssuerCN is required with AutoSelect: the rule selects the certificate by its issuer")
 	}
 	return nil
 }
@@ -91,12 +91,12 @@ func writeNSSDB(t Tools, home string, p Profile) error {
 		block, rest = pem.Decode(rest)
 		if block == nil {
 			if i == 0 {
-				return errors.New("e2e: profile: CACertsPEM holds no PEM block")
+				return errors.New("browser: profile: CACertsPEM holds no PEM block")
 			}
 			break
 		}
 		if block.Type != "CERTIFICATE" {
-			return fmt.Errorf("e2e: profile: CACertsPEM block %d is %q, want \"CERTIFICATE\"", i+1, block.Type)
+			return fmt.Errorf("browser: profile: CACertsPEM block %d is %q, want \"CERTIFICATE\"", i+1, block.Type)
 		}
 		f := filepath.Join(home, fmt.Sprintf("ca-%d.pem", i))
 		if err := os.WriteFile(f, pem.EncodeToMemory(block), 0o600); err != nil {
@@ -157,7 +157,7 @@ func writePreferences(userDataDir string, p Profile) error {
 func run(name string, args ...string) error {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("e2e: %s %s: %w: %s", filepath.Base(name), strings.Join(args, " "), err, bytes.TrimSpace(out))
+		return fmt.Errorf("browser: %s %s: %w: %s", filepath.Base(name), strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
 }

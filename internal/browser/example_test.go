@@ -1,4 +1,4 @@
-package e2e_test
+package browser_test
 
 import (
 	"context"
@@ -8,13 +8,13 @@ import (
 	"net/http/httptest"
 	"os"
 
-	"github.com/forgeproof/forgeproof/e2e"
+	"github.com/forgeproof/forgeproof/internal/browser"
 )
 
 // A Recorder in front of a handler keeps what each request carried and
 // the status answered, never cookie values.
 func ExampleRecorder() {
-	rec := e2e.NewRecorder(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rec := browser.NewRecorder(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forbidden", http.StatusForbidden)
 	}))
 	r := httptest.NewRequest("POST", "https://localhost:8443/transfer", nil)
@@ -31,15 +31,15 @@ func ExampleRecorder() {
 // Start a Chromium that trusts a CA and presents a client certificate to
 // https://localhost:8443 without asking, then open an attacker's page.
 func ExampleStart() {
-	tools, err := e2e.FindTools(os.Getenv(e2e.BrowserEnv))
+	tools, err := browser.FindTools(os.Getenv(browser.BrowserEnv))
 	if err != nil {
-		log.Fatalf("%v; %s", err, e2e.InstallHint)
+		log.Fatalf("%v; %s", err, browser.InstallHint)
 	}
 	caPEM, _ := os.ReadFile("ca.pem")
 	p12, _ := os.ReadFile("client.p12") // PKCS#12, empty password
-	b, err := e2e.Start(context.Background(), e2e.Options{
+	b, err := browser.Start(context.Background(), browser.Options{
 		Tools: tools,
-		Profile: e2e.Profile{
+		Profile: browser.Profile{
 			CACertsPEM: caPEM,
 			ClientP12:  p12,
 			AutoSelect: []string{"https://localhost:8443"},
@@ -55,7 +55,7 @@ func ExampleStart() {
 	if err := b.Open(context.Background(), "http://127.0.0.2:8080/form"); err != nil {
 		log.Fatal(err)
 	}
-	sent, err := b.WaitSent(context.Background(), mark, e2e.SentTo("POST", "https://localhost:8443/transfer"))
+	sent, err := b.WaitSent(context.Background(), mark, browser.SentTo("POST", "https://localhost:8443/transfer"))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package e2e
+package browser
 
 import (
 	"errors"
@@ -25,7 +25,7 @@ const InstallHint = "install them with \"apt-get install -y chromium libnss3-too
 
 // ErrMissingTool reports that a program the browser tests need is not
 // installed. FindTools wraps it.
-var ErrMissingTool = errors.New("e2e: missing tool")
+var ErrMissingTool = errors.New("browser: missing tool")
 
 // Tools holds the absolute paths of the programs a Browser needs.
 type Tools struct {

@@ -1,4 +1,4 @@
-package e2e_test
+package browser_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forgeproof/forgeproof/e2e"
+	"github.com/forgeproof/forgeproof/internal/browser"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -21,7 +21,7 @@ import (
 func TestRecorder(t *testing.T) {
 	ca := pkitest.CA(t)
 	client := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"})
-	rec := e2e.NewRecorder(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rec := browser.NewRecorder(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			http.Error(w, "forbidden", http.StatusForbidden)
 			return
@@ -40,7 +40,7 @@ func TestRecorder(t *testing.T) {
 		method string
 		cert   bool
 		header map[string]string
-		want   e2e.Request
+		want   browser.Request
 	}{
 		{
 			name: "browser-like POST with certificate", method: "POST", cert: true,
@@ -48,7 +48,7 @@ func TestRecorder(t *testing.T) {
 				"Origin": "http://127.0.0.2:1", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate",
 				"Sec-Fetch-Dest": "document", "Cookie": "sid=secret; csrf=t", "Content-Type": "text/plain",
 			},
-			want: e2e.Request{
+			want: browser.Request{
 				Method: "POST", Path: "/transfer?x=1", Origin: "http://127.0.0.2:1", HasOrigin: true,
 				SecFetchSite: "cross-site", SecFetchMode: "navigate", SecFetchDest: "document",
 				ContentType: "text/plain", Cookies: []string{"sid", "csrf"}, CertCN: "alice", Status: 403,
@@ -56,11 +56,11 @@ func TestRecorder(t *testing.T) {
 		},
 		{
 			name: "bare GET without certificate", method: "GET",
-			want: e2e.Request{Method: "GET", Path: "/transfer?x=1", Status: 200},
+			want: browser.Request{Method: "GET", Path: "/transfer?x=1", Status: 200},
 		},
 		{
 			name: "Origin null is present", method: "GET", header: map[string]string{"Origin": "null"},
-			want: e2e.Request{Method: "GET", Path: "/transfer?x=1", Origin: "null", HasOrigin: true, Status: 200},
+			want: browser.Request{Method: "GET", Path: "/transfer?x=1", Origin: "null", HasOrigin: true, Status: 200},
 		},
 	}
 	for _, tt := range tests {
@@ -84,7 +84,7 @@ func TestRecorder(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			got, err := rec.Wait(waitCtx(t), mark, e2e.To(tt.method, "/transfer"))
+			got, err := rec.Wait(waitCtx(t), mark, browser.To(tt.method, "/transfer"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +99,7 @@ func TestRecorder(t *testing.T) {
 // TestRecorderWait: Wait sees only requests after the mark, and gives up
 // when its context ends.
 func TestRecorderWait(t *testing.T) {
-	rec := e2e.NewRecorder(http.NotFoundHandler())
+	rec := browser.NewRecorder(http.NotFoundHandler())
 	do := func(method, path string) {
 		req, _ := http.NewRequest(method, "http://localhost"+path, nil)
 		rec.ServeHTTP(discardWriter{}, req)
@@ -109,12 +109,12 @@ func TestRecorderWait(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := rec.Wait(ctx, mark, e2e.To("POST", "/a")); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := rec.Wait(ctx, mark, browser.To("POST", "/a")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("waiting for a request before the mark: got %v, want %v", err, context.DeadlineExceeded)
 	}
 
 	go do("POST", "/a")
-	got, err := rec.Wait(waitCtx(t), mark, e2e.To("POST", "/a"))
+	got, err := rec.Wait(waitCtx(t), mark, browser.To("POST", "/a"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package e2e
+package browser
 
 import (
 	"context"
@@ -131,18 +131,18 @@ func (b *Browser) start(ctx context.Context, opts Options) error {
 			err = chromedp.Listen(b.tab, b.traffic.handle)
 		}
 		if err != nil {
-			return fmt.Errorf("e2e: start %s: %w", opts.Tools.Chromium, err)
+			return fmt.Errorf("browser: start %s: %w", opts.Tools.Chromium, err)
 		}
 		return nil
 	case <-timer.C:
-		err := fmt.Errorf("e2e: start %s: no answer within %v", opts.Tools.Chromium, startTimeout)
+		err := fmt.Errorf("browser: start %s: no answer within %v", opts.Tools.Chromium, startTimeout)
 		b.tabCancel()
 		<-done
 		return err
 	case <-ctx.Done():
 		b.tabCancel()
 		<-done
-		return fmt.Errorf("e2e: start %s: %w", opts.Tools.Chromium, ctx.Err())
+		return fmt.Errorf("browser: start %s: %w", opts.Tools.Chromium, ctx.Err())
 	}
 }
 
@@ -183,7 +183,7 @@ func fail(actx context.Context, what string, err error) error {
 	if actx.Err() != nil {
 		err = context.Cause(actx)
 	}
-	return fmt.Errorf("e2e: %s: %w", what, err)
+	return fmt.Errorf("browser: %s: %w", what, err)
 }
 
 // Navigate loads url in the tab, waits for the page to load and returns
@@ -286,7 +286,7 @@ func (b *Browser) Eval(ctx context.Context, expr string, out any) error {
 		return fail(actx, "eval", err)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("e2e: eval: decode %s: %w", raw, err)
+		return fmt.Errorf("browser: eval: decode %s: %w", raw, err)
 	}
 	return nil
 }

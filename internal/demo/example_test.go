@@ -10,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/forgeproof/forgeproof/demo"
+	"github.com/forgeproof/forgeproof/internal/demo"
 )
 
 // Start runs the bank behind the gateway, with its attacker sites, on

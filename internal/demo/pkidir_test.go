@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/forgeproof/forgeproof/demo"
+	"github.com/forgeproof/forgeproof/internal/demo"
 	"github.com/forgeproof/forgeproof/pki"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 )

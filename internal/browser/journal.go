@@ -1,4 +1,4 @@
-package e2e
+package browser
 
 import (
 	"context"
@@ -59,7 +59,7 @@ func (j *journal[T]) wait(ctx context.Context, mark int, what string, match func
 		case <-changed:
 		case <-ctx.Done():
 			var zero T
-			return zero, fmt.Errorf("e2e: waiting for %s: %w", what, context.Cause(ctx))
+			return zero, fmt.Errorf("browser: waiting for %s: %w", what, context.Cause(ctx))
 		}
 	}
 }

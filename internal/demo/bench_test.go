@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forgeproof/forgeproof/demo"
+	"github.com/forgeproof/forgeproof/internal/demo"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
 )

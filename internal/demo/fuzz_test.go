@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/forgeproof/forgeproof/demo"
+	"github.com/forgeproof/forgeproof/internal/demo"
 )
 
 // FuzzTransferAPI sends arbitrary bodies and content types to

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/forgeproof/forgeproof/demo"
+	"github.com/forgeproof/forgeproof/internal/demo"
 )
 
 // holderHeader lets these tests say who the certificate holder is without
