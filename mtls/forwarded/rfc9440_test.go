@@ -7,7 +7,6 @@ import (
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"strings"
 	"testing"
-
 )
 
 // clientCertCases are the Client-Cert table; FuzzRFC9440 is seeded from it.
