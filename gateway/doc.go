@@ -75,7 +75,7 @@
 //     report-only mode.
 //  6. The request goes to the upstream through httputil.ReverseProxy
 //     (Rewrite, never Director). Every client-sent identity header is
-//     deleted under every spelling (mtls.StripForwardedHeaders) along
+//     deleted under every spelling (forwarded.StripHeaders) along
 //     with every Forgeproof-* header; then the gateway sets the verified
 //     identity (RFC 9440 Client-Cert and Client-Cert-Chain, and/or Envoy
 //     X-Forwarded-Client-Cert, per Config.IdentityForwarding),
@@ -87,7 +87,7 @@
 //     URL's host), and the gateway presents Route.UpstreamCertFile when
 //     the upstream asks for a client certificate, so that a service can
 //     trust the forwarded identity headers by the gateway's certificate
-//     (mtls.ForwardedIdentity) rather than by network address.
+//     (forwarded.Trust) rather than by network address.
 //  7. Upstream failures become 502 (upstream-unavailable) or 504
 //     (upstream-timeout) problem responses without internal details.
 //
