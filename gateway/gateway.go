@@ -285,6 +285,15 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 		g.ready.Store(false)
 		if d := g.state.Load().limits.ShutdownDelay; d > 0 {
+			// Keep-alive connections end now: idle ones close, busy ones
+			// after their response (Connection: close). Their clients
+			// reconnect through the balancer, which sends them to this
+			// replica only until it sees /readyz fail.
+			g.mu.Lock()
+			for _, srv := range g.servers {
+				srv.SetKeepAlivesEnabled(false)
+			}
+			g.mu.Unlock()
 			g.log.Info("stopping: readiness is false; the listeners close after limits.shutdown-delay", "shutdown_delay", d.String())
 			t := time.NewTimer(d)
 			select {
