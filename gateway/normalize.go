@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -67,14 +68,32 @@ func (c *compiled) pathAmbiguous(host, escaped string, want *route) bool {
 	if !ok {
 		return true
 	}
-	var segs []string
+	var segs, prev []string
 	for _, f := range forms {
-		for _, m := range routerModes {
-			segs = m.segments(segs[:0], f)
+		fold, decoded := needsFold(f), decodeAll(f)
+		for i, m := range routerModes {
+			segs = m.segments(segs[:0], f, decoded)
+			if i > 0 && slices.Equal(segs, prev) {
+				continue // modes that differ on nothing in f
+			}
 			if !samePolicy(c.lookupSegments(host, segs, false), want) ||
-				!samePolicy(c.lookupSegments(host, segs, true), want) {
+				fold && !samePolicy(c.lookupSegments(host, segs, true), want) {
 				return true
 			}
+			segs, prev = prev, segs
+		}
+	}
+	return false
+}
+
+// needsFold reports whether a case-insensitive lookup of p could differ
+// from the exact one: p has upper case or bytes that are not ASCII
+// (strings.EqualFold folds "\u212a", the Kelvin sign, to "k") or percent
+// escapes that decode to either.
+func needsFold(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if b := p[i]; 'A' <= b && b <= 'Z' || b >= 0x80 || b == '%' {
+			return true
 		}
 	}
 	return false
@@ -99,38 +118,42 @@ func samePolicy(rt, want *route) bool {
 // (Windows file names, C strings). The first form is escaped itself. ok is
 // false when there would be more than maxReadings forms.
 func pathReadings(escaped string) (forms []string, ok bool) {
-	type state struct {
-		s       string
-		decodes int
-	}
-	seen := map[string]int{escaped: 0} // form → fewest decodes that reach it
-	queue := []state{{escaped, 0}}
-	forms = append(forms, escaped)
-	for len(queue) > 0 {
-		st := queue[0]
-		queue = queue[1:]
-		next := [...]string{stripParams(st.s), backslashToSlash(st.s), trimSegments(st.s), ""}
-		if st.decodes < maxWireDecodes {
-			next[3] = decodeAll(st.s)
+	// decodes[i] is the fewest decodes that reach forms[i]; forms[next:]
+	// are still to transform.
+	forms = append(make([]string, 0, 8), escaped)
+	decodes := append(make([]int, 0, 8), 0)
+	for next := 0; next < len(forms); next++ {
+		s, d := forms[next], decodes[next]
+		out := [...]string{stripParams(s), backslashToSlash(s), trimSegments(s), ""}
+		if d < maxWireDecodes {
+			out[3] = decodeAll(s)
 		}
-		for i, n := range next {
-			if n == "" || n == st.s {
+		for i, n := range out {
+			if n == "" || n == s {
 				continue
 			}
-			d := st.decodes
+			nd := d
 			if i == 3 {
-				d++
+				nd++
 			}
-			if prev, dup := seen[n]; dup && prev <= d {
-				continue
-			} else if !dup {
-				if len(forms) == maxReadings {
-					return nil, false
+			if j := slices.Index(forms, n); j >= 0 {
+				if decodes[j] > nd {
+					// Reached with fewer decodes: transform it again,
+					// it may decode once more now.
+					if len(forms) == maxReadings {
+						return nil, false
+					}
+					decodes[j] = nd
+					forms = append(forms, n)
+					decodes = append(decodes, nd)
 				}
-				forms = append(forms, n)
+				continue
 			}
-			seen[n] = d
-			queue = append(queue, state{n, d})
+			if len(forms) == maxReadings {
+				return nil, false
+			}
+			forms = append(forms, n)
+			decodes = append(decodes, nd)
 		}
 	}
 	return forms, true
@@ -168,10 +191,11 @@ var routerModes = func() []routerMode {
 	return ms
 }()
 
-// segments appends to dst the segments of the wire path p as m reads it.
-func (m routerMode) segments(dst []string, p string) []string {
+// segments appends to dst the segments of the wire path p as m reads it;
+// decoded is decodeAll(p).
+func (m routerMode) segments(dst []string, p, decoded string) []string {
 	if m.splitDecoded {
-		p = decodeAll(p)
+		p = decoded
 	}
 	p = strings.TrimPrefix(p, "/")
 	for seg := range strings.SplitSeq(p, "/") {
@@ -257,21 +281,24 @@ func decodeAll(s string) string { return decode(s, 0) }
 func decodeNonASCII(s string) string { return decode(s, 0x80) }
 
 func decode(s string, min byte) string {
-	i := strings.IndexByte(s, '%')
-	if i < 0 {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	b = append(b, s[:i]...)
-	for ; i < len(s); i++ {
+	var b []byte // allocated at the first byte decoded
+	for i := 0; i < len(s); i++ {
 		if s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
 			if v := unhex(s[i+1])<<4 | unhex(s[i+2]); v >= min {
+				if b == nil {
+					b = append(make([]byte, 0, len(s)), s[:i]...)
+				}
 				b = append(b, v)
 				i += 2
 				continue
 			}
 		}
-		b = append(b, s[i])
+		if b != nil {
+			b = append(b, s[i])
+		}
+	}
+	if b == nil {
+		return s
 	}
 	return string(b)
 }
@@ -327,6 +354,8 @@ const trimmed = ". \t\r\n\v\f"
 func trimSegments(s string) string {
 	if i := strings.IndexByte(s, 0); i >= 0 {
 		s = s[:i]
+	} else if !endsTrimmable(s) {
+		return s
 	}
 	var b strings.Builder
 	b.Grow(len(s))
@@ -347,6 +376,17 @@ func trimSegments(s string) string {
 		}
 		s = rest
 	}
+}
+
+// endsTrimmable reports whether a segment of s ends in a byte of
+// trimmed.
+func endsTrimmable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if (i+1 == len(s) || s[i+1] == '/') && strings.IndexByte(trimmed, s[i]) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // maxHostBytes is the longest name in DNS (253 characters without the

@@ -280,7 +280,7 @@ func FuzzPathReadings(f *testing.F) {
 		}
 		for _, f := range forms {
 			for _, m := range routerModes {
-				segs := m.segments(nil, f)
+				segs := m.segments(nil, f, decodeAll(f))
 				for _, fold := range []bool{false, true} {
 					if rt := c.lookupSegments("", segs, fold); rt == nil || rt.policy != want.policy {
 						t.Fatalf("%q accepted for route %s, but form %q read by %+v (fold %v) is %v", escaped, want.name, f, m, fold, rt)
@@ -289,7 +289,7 @@ func FuzzPathReadings(f *testing.F) {
 			}
 		}
 		// The gateway's own reading is one of them.
-		if rt := c.lookupSegments("", routerModes[len(routerModes)-1].segments(nil, escaped), false); rt != want {
+		if rt := c.lookupSegments("", routerModes[len(routerModes)-1].segments(nil, escaped, decodeAll(escaped)), false); rt != want {
 			t.Fatalf("%q: the gateway's reading gives %v, findRoute %v", escaped, rt, want)
 		}
 	})
@@ -343,4 +343,23 @@ func FuzzParseHost(f *testing.F) {
 			t.Fatalf("%q: a name ending in a number", in)
 		}
 	})
+}
+
+// BenchmarkRequestChecks: the Host and path checks of one request, on
+// the routes of the path tables.
+//
+//	go test -run '^$' -bench BenchmarkRequestChecks -benchmem ./gateway
+func BenchmarkRequestChecks(b *testing.B) {
+	c := normalizeRoutes()
+	for _, p := range []string{"/admin/users/42", "/Admin/Users/42", "/public/a%20b", "/app;jsessionid=ABC", "/public/..;/admin"} {
+		b.Run(strings.NewReplacer("/", "_").Replace(p), func(b *testing.B) {
+			u, _ := url.ParseRequestURI(p)
+			b.ReportAllocs()
+			for b.Loop() {
+				host, _ := parseHost("www.example:8443")
+				want := c.findRoute(host, u.Path)
+				c.pathAmbiguous(host, u.EscapedPath(), want)
+			}
+		})
+	}
 }
