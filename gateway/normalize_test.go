@@ -24,10 +24,10 @@ import (
 // for the admin certificate only, everything else (/) for any verified
 // certificate, all forwarded to a raw upstream that records the bytes it
 // receives.
-func normalizeWorld(t *testing.T) (*world, *gateway.Gateway, *running, *pathUpstream, *lockedBuffer) {
+func normalizeWorld(t *testing.T) (*world, *gateway.Gateway, *running, *recorded, *lockedBuffer) {
 	t.Helper()
 	w := newWorld(t)
-	u := newPathUpstream(t)
+	u := &recorded{newRawUpstream(t, respondOK), 0}
 	admin := gateway.Allow{SPIFFEIDs: []string{"spiffe://test.example/admin"}}
 	cfg := w.config()
 	cfg.Routes = []gateway.Route{
@@ -41,6 +41,37 @@ func normalizeWorld(t *testing.T) (*world, *gateway.Gateway, *running, *pathUpst
 		t.Fatal(err)
 	}
 	return w, g, startHandler(t, w, g), u, log
+}
+
+// recorded hands out what the raw upstream (rawupstream_test.go) received
+// since the last call: each of its connections carries one request.
+type recorded struct {
+	*rawUpstream
+	seen int
+}
+
+// heads returns the bytes of each request received since the last call.
+// The gateway has read the upstream's whole answer before its client
+// gets a response, so after a response the record is complete.
+func (u *recorded) heads() []string {
+	conns := u.snapshot()[u.seen:]
+	u.seen += len(conns)
+	var got []string
+	for _, c := range conns {
+		got = append(got, string(c.bytes))
+	}
+	return got
+}
+
+// rawExchange sends one raw HTTP/1.1 request on a new mTLS connection to
+// the gateway, presenting cert (none when nil), and returns the response
+// and its body.
+func (r *running) rawExchange(t testing.TB, cert *pki.Cert, raw string) (*http.Response, string) {
+	t.Helper()
+	c := r.dialRaw(t, cert)
+	defer c.Close()
+	c.send(raw)
+	return c.read()
 }
 
 // TestPathAmbiguity: each of issue 11's path divergences is refused with

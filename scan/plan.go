@@ -50,7 +50,7 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 	if cfg.Discover {
 		for _, p := range cfg.StartPages {
 			u, _ := resolve(target, p) // validated
-			add("discovery", sc.pageRequest(u, j, false))
+			add("discovery (then the same-origin pages it links to, within the crawl limits)", sc.pageRequest(u, j, false))
 		}
 	}
 	for i := range cfg.Endpoints {

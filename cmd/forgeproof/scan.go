@@ -29,7 +29,10 @@ reports what the service accepted. It sends real state-changing requests:
 use a test account.
 
 Endpoints come from --endpoint, from --endpoints-file FILE (YAML or JSON) and
-from the forms on the start pages (unless --no-discover).
+from the forms on the start pages and the same-origin pages they link to,
+--crawl-depth links deep (unless --no-discover). Discovery never fetches,
+tests or clicks a URL that matches --exclude or looks like a logout, and
+never follows a link that names an action (delete, remove, …).
 
 Exit status: 0 no finding at or above --fail-on, 1 findings at or above
 it, 2 usage error, 3 the scan could not run (unreachable target, failed
@@ -62,6 +65,8 @@ type scanFlags struct {
 	attackerCert, attackerKey          string
 	insecure                           bool
 	cookies, endpoints, starts         stringList
+	excludes                           stringList
+	crawlDepth, crawlPages             int
 	endpointsFile, tokenField, tokPage string
 	login, loginData, loginPage        string
 	verifyURL, verifyPointer           string
@@ -93,6 +98,9 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.endpointsFile, "endpoints-file", "", "YAML or JSON `file` of endpoints, login, verify and start pages")
 	fs.Var(&f.starts, "start", "start page `path` to discover forms on (repeatable; default: the target)")
 	fs.BoolVar(&f.noDiscover, "no-discover", false, "do not discover forms on the start pages")
+	fs.IntVar(&f.crawlDepth, "crawl-depth", scan.DefaultCrawlDepth, "follow same-origin links `n` deep from the start pages to find forms (0: the start pages only)")
+	fs.IntVar(&f.crawlPages, "crawl-pages", scan.DefaultCrawlPages, "fetch at most `n` pages for discovery, start pages included")
+	fs.Var(&f.excludes, "exclude", "never fetch, test or click URLs matching this `regexp` (repeatable; logout URLs always are)")
 	fs.StringVar(&f.verifyURL, "verify-url", "", "`path` of a JSON GET whose value changes with the state (confirms findings)")
 	fs.StringVar(&f.verifyPointer, "verify-pointer", "", "JSON `pointer` (RFC 6901) into the --verify-url answer, e.g. /balance")
 	fs.StringVar(&f.format, "format", "text", "output `format`: text, json or sarif")
@@ -195,8 +203,15 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 		}
 		failOn = int(s)
 	}
-	if f.rate <= 0 || f.timeout <= 0 || f.maxEndpoints <= 0 || f.maxRequests <= 0 {
-		return cfg, 0, usageErrorf("scan: --rate, --timeout, --max-endpoints and --max-requests must be positive")
+	if f.rate <= 0 || f.timeout <= 0 || f.maxEndpoints <= 0 || f.maxRequests <= 0 || f.crawlPages <= 0 {
+		return cfg, 0, usageErrorf("scan: --rate, --timeout, --max-endpoints, --max-requests and --crawl-pages must be positive")
+	}
+	if f.crawlDepth < 0 {
+		return cfg, 0, usageErrorf("scan: --crawl-depth must not be negative")
+	}
+	crawlDepth := f.crawlDepth
+	if crawlDepth == 0 {
+		crawlDepth = -1 // the start pages only (zero is the default in scan.Config)
 	}
 	tlsCfg, curlArgs, err := f.tlsConfig()
 	if err != nil {
@@ -216,7 +231,8 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 	}
 	cfg = scan.Config{
 		Target: f.target, TLS: tlsCfg, AttackerTLS: attackerTLS, CurlTLSArgs: curlArgs,
-		Discover: !f.noDiscover, StartPages: f.starts,
+		Discover: !f.noDiscover, StartPages: f.starts, Exclude: f.excludes,
+		CrawlDepth: crawlDepth, CrawlPages: f.crawlPages,
 		Rate: f.rate, Timeout: f.timeout, MaxEndpoints: f.maxEndpoints, MaxRequests: f.maxRequests,
 	}
 	for _, c := range f.cookies {
