@@ -34,6 +34,7 @@ const (
 	RuleCookieNoHostPrefix = "cookie-no-host-prefix"
 	RuleCookieNotHTTPOnly  = "cookie-not-httponly"
 	RuleCookieWideDomain   = "cookie-wide-domain"
+	RuleWebSocketCrossSite = "websocket-cross-site"
 )
 
 // Rules lists every rule the scanner can report, in a stable order.
@@ -68,6 +69,8 @@ var Rules = []Rule{
 		"The forgery succeeded only with a cookie that has no SameSite attribute. Chromium sends such cookies on cross-site top-level POSTs for two minutes after they are set (Lax+POST), so a user who just logged in is exposed. Set SameSite explicitly and check the origin."},
 	{RuleCertOnly, "State change authorized by the client certificate alone", SeverityLow,
 		"The endpoint accepted a request that carried the client certificate and no cookie. Browsers present the certificate on forged requests whatever SameSite says, so the origin check is the only defence here. Keep it on, or also require a session."},
+	{RuleWebSocketCrossSite, "WebSocket handshake accepted from another site (cross-site WebSocket hijacking)", SeverityHigh,
+		"A page on another site opened this WebSocket as the user: browsers present the client certificate and SameSite=None cookies on a cross-site handshake, which is a GET that CORS does not restrict, and the page can then send messages and read the answers. Check the Origin of every handshake against the service's own origin (and trusted ones) and refuse others with 403, for example with forgeproof serve's WebSocket origin check or forgeproof's csrf package (Protection.Check on the handshake as if it were a POST)."},
 	{RuleLoginCSRF, "Login accepts a cross-site POST (login CSRF)", SeverityMedium,
 		"A cross-site page can log the victim into the attacker's account and watch what they do there. Check the origin on the login form too."},
 	{RuleCookieSameSiteNone, "Session cookie is SameSite=None", SeverityMedium,
