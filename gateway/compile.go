@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 // hooks connect a configuration to the Gateway that runs it; the zero
@@ -43,9 +44,10 @@ type compiled struct {
 	limits        Limits
 	routes        []*route // most specific first
 	listeners     []*listenerTLS
+	proxy         []*proxyState // by listener; nil: no PROXY protocol
 	proxies       []netip.Prefix
-	forwarders    []*mtls.ForwardedIdentity
-	forwardFormat mtls.ForwardedFormat
+	forwarders    []*forwarded.Trust
+	forwardFormat forwarded.Format
 	// transports has one transport per distinct upstream TLS setting
 	// (upstreamTLSKey), shared by the routes that use it; a reload closes
 	// their idle connections.
@@ -78,6 +80,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 			replaces = prev.listeners[i].server // same address: Reload checked
 		}
 		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS, h.handshakeFailure(l.Address), replaces))
+		c.proxy = append(c.proxy, p.proxyProtocol(key+".proxy-protocol", l.ProxyProtocol))
 	}
 
 	c.proxies = p.prefixes("trusted-proxies", cfg.TrustedProxies)
@@ -85,9 +88,9 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		c.forwarders = append(c.forwarders, p.forwarder(fmt.Sprintf("trusted-forwarders[%d]", i), f))
 	}
 
-	c.forwardFormat = mtls.ForwardedRFC9440
+	c.forwardFormat = forwarded.RFC9440
 	if cfg.IdentityForwarding != "" {
-		f, err := mtls.ParseForwardedFormat(cfg.IdentityForwarding)
+		f, err := forwarded.ParseFormat(cfg.IdentityForwarding)
 		if err != nil {
 			p.add("identity-forwarding", "unknown format %q: want rfc9440, xfcc or both", cfg.IdentityForwarding)
 		}

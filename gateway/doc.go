@@ -32,6 +32,18 @@
 // gateway in one step (Listen and Serve still start it). Gateway.Shutdown
 // drains.
 //
+// # Behind a load balancer
+//
+// A listener with Listener.ProxyProtocol reads the PROXY protocol header
+// (v1 or v2) that an L4 balancer sends before TLS, from the balancers it
+// trusts only; every other peer is refused before the handshake. The
+// client address in the header is then the connection's peer for
+// everything below: trusted proxies, trusted forwarders, the access log,
+// handshake-failure logs and X-Forwarded-For. On SIGTERM (the end of
+// Serve's context) /readyz turns 503 first and the listeners keep serving
+// for limits.shutdown-delay, so balancers stop sending before the drain.
+// Replicas share nothing but files; docs/scale-out.md has the model.
+//
 // # What happens to a request
 //
 //  1. The TLS handshake serves the listener's certificate for the
@@ -63,7 +75,7 @@
 //     report-only mode.
 //  6. The request goes to the upstream through httputil.ReverseProxy
 //     (Rewrite, never Director). Every client-sent identity header is
-//     deleted under every spelling (mtls.StripForwardedHeaders) along
+//     deleted under every spelling (forwarded.StripHeaders) along
 //     with every Forgeproof-* header; then the gateway sets the verified
 //     identity (RFC 9440 Client-Cert and Client-Cert-Chain, and/or Envoy
 //     X-Forwarded-Client-Cert, per Config.IdentityForwarding),
@@ -75,7 +87,7 @@
 //     URL's host), and the gateway presents Route.UpstreamCertFile when
 //     the upstream asks for a client certificate, so that a service can
 //     trust the forwarded identity headers by the gateway's certificate
-//     (mtls.ForwardedIdentity) rather than by network address.
+//     (forwarded.Trust) rather than by network address.
 //  7. Upstream failures become 502 (upstream-unavailable) or 504
 //     (upstream-timeout) problem responses without internal details.
 //

@@ -48,6 +48,10 @@ type Gateway struct {
 	ready     atomic.Bool
 	serveErr  chan error
 	shutdown  bool
+	// stopping is closed when Shutdown starts; it cuts Serve's
+	// shutdown-delay short.
+	stopping     chan struct{}
+	stoppingOnce sync.Once
 	// reloadMu serialises reloads, so two SIGHUPs cannot interleave.
 	reloadMu sync.Mutex
 	// loaded holds the contents' hashes of the running configuration's
@@ -60,7 +64,7 @@ type Gateway struct {
 // New validates cfg, loads the files it names and returns a Gateway ready
 // to Listen. The error is a ConfigErrors listing every problem.
 func New(cfg *Config, opts Options) (*Gateway, error) {
-	g := &Gateway{log: opts.Logger, errLog: opts.ErrorLog}
+	g := &Gateway{log: opts.Logger, errLog: opts.ErrorLog, stopping: make(chan struct{})}
 	if g.log == nil && opts.LogTo != nil {
 		// An invalid log section fails compile below, before anything
 		// is logged.
@@ -136,6 +140,9 @@ func (g *Gateway) Listen() error {
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("gateway: listeners[%d]: %w", i, err)
+		}
+		if l.ProxyProtocol != nil {
+			ln = newProxyListener(ln, g, i, l.Address)
 		}
 		lns = append(lns, ln)
 	}
@@ -239,8 +246,11 @@ func (g *Gateway) AdminAddr() net.Addr {
 }
 
 // Serve listens (unless Listen was called) and serves until ctx ends, then
-// shuts down gracefully: it stops accepting connections and waits for
-// in-flight requests up to limits.shutdown-grace before closing the rest.
+// shuts down gracefully: /readyz turns 503 at once, the listeners keep
+// serving for limits.shutdown-delay (so that load balancers stop sending
+// first; a call to Shutdown cuts it short), then they stop accepting
+// connections and in-flight requests get up to limits.shutdown-grace
+// before the rest are closed.
 // It returns nil after a clean drain, the error of a listener that failed,
 // or context.DeadlineExceeded when the grace period ran out.
 func (g *Gateway) Serve(ctx context.Context) error {
@@ -272,6 +282,25 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	var err error
 	select {
 	case <-ctx.Done():
+		g.ready.Store(false)
+		if d := g.state.Load().limits.ShutdownDelay; d > 0 {
+			// Keep-alive connections end now: idle ones close, busy ones
+			// after their response (Connection: close). Their clients
+			// reconnect through the balancer, which sends them to this
+			// replica only until it sees /readyz fail.
+			g.mu.Lock()
+			for _, srv := range g.servers {
+				srv.SetKeepAlivesEnabled(false)
+			}
+			g.mu.Unlock()
+			g.log.Info("stopping: readiness is false; the listeners close after limits.shutdown-delay", "shutdown_delay", d.String())
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-g.stopping:
+				t.Stop()
+			}
+		}
 	case err = <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil // someone called Shutdown
@@ -292,6 +321,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 // is returned. The admin listener closes last.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.ready.Store(false)
+	g.stoppingOnce.Do(func() { close(g.stopping) })
 	g.mu.Lock()
 	g.shutdown = true
 	servers, admin := g.servers, g.admin
@@ -407,6 +437,9 @@ func sameAddresses(old, cfg *Config) error {
 		for i := range cfg.Listeners {
 			if cfg.Listeners[i].Address != old.Listeners[i].Address {
 				p.add(fmt.Sprintf("listeners[%d].address", i), "changed from %q to %q: restart to apply", old.Listeners[i].Address, cfg.Listeners[i].Address)
+			}
+			if (cfg.Listeners[i].ProxyProtocol == nil) != (old.Listeners[i].ProxyProtocol == nil) {
+				p.add(fmt.Sprintf("listeners[%d].proxy-protocol", i), "turned on or off: restart to apply")
 			}
 		}
 	}

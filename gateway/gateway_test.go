@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -276,7 +276,7 @@ func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
 				}
 				return
 			}
-			if want := mtls.FormatClientCert(tt.cert.Cert); got != want {
+			if want := forwarded.FormatClientCert(tt.cert.Cert); got != want {
 				t.Errorf("got Client-Cert %q, want the gateway's %q", got, want)
 			}
 			if got, want := strings.Join(seen.Header["Forgeproof-Client-Identity"], ","), "spiffe://test.example/web"; got != want {

@@ -64,7 +64,7 @@
 // Identity (identity.go) is what a verified certificate says: SPIFFE ID,
 // SANs, subject, issuer, serial, validity, SPKI and certificate SHA-256.
 // ConnectionIdentity stores the connection's identity in the request
-// context; IdentityFromContext reads it; ForwardedIdentity may replace it
+// context; IdentityFromContext reads it; forwarded.Trust (package mtls/forwarded) may replace it
 // with a client identity forwarded by a trusted proxy (RFC 9440 or Envoy's
 // x-forwarded-client-cert). IdentityFromTLS only returns an identity for a
 // certificate that was verified, by a Server or by crypto/tls itself.

@@ -139,7 +139,8 @@ func TestWebSocketCrossSite(t *testing.T) {
 				if f.Rule == scan.RuleWebSocketCrossSite {
 					got = append(got, f.URL[strings.LastIndex(f.URL, "/"):])
 					if !strings.HasPrefix(f.URL, "wss://") || f.Method != "WS" || f.Severity != scan.SeverityHigh ||
-						!strings.Contains(f.Reproduce, "-H 'Origin: https://attacker.invalid'") || !strings.Contains(f.Reproduce, "--http1.1") {
+						!strings.Contains(f.Reproduce, "-H 'Origin: https://attacker.invalid'") || !strings.Contains(f.Reproduce, "--http1.1") ||
+						!strings.Contains(f.Fix, "Origin of every WebSocket handshake") {
 						t.Errorf("finding: got %+v", f)
 					}
 				}

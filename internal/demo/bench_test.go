@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/internal/demo"
-	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
@@ -45,7 +45,7 @@ func BenchmarkTransfer(b *testing.B) {
 		for b.Loop() {
 			req, _ := http.NewRequest("POST", r.UpstreamURL+"/api/transfers", strings.NewReader(transferBody))
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set(mtls.HeaderClientCert, clientCert)
+			req.Header.Set(forwarded.HeaderClientCert, clientCert)
 			doBench(b, c, req)
 			payBack(b)
 		}
@@ -80,7 +80,7 @@ func startBench(b *testing.B) (*demo.Running, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return r, mtls.FormatClientCert(cert)
+	return r, forwarded.FormatClientCert(cert)
 }
 
 func doBench(b *testing.B, c *http.Client, req *http.Request) {
@@ -106,7 +106,7 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 	for b.Loop() {
 		req, _ := http.NewRequest("POST", r.UpstreamURL+"/api/transfers", strings.NewReader(transferBody))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(mtls.HeaderClientCert, clientCert)
+		req.Header.Set(forwarded.HeaderClientCert, clientCert)
 		t0 := time.Now()
 		doBench(b, direct, req)
 		tDirect += time.Since(t0)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/gateway"
-	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 // Default addresses of Start.
@@ -165,7 +165,7 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 		done:           make(chan struct{}),
 	}
 
-	peers, err := mtls.ParseTrustedPeers("127.0.0.1", "::1")
+	peers, err := forwarded.ParseTrustedPeers("127.0.0.1", "::1")
 	if err != nil {
 		return fail(err)
 	}
@@ -192,7 +192,7 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 	// The bank believes the identity header only from loopback peers:
 	// that is the gateway (and anything else on this machine; see the
 	// package documentation).
-	fwd := &mtls.ForwardedIdentity{TrustedPeers: peers, Formats: mtls.ForwardedRFC9440}
+	fwd := &forwarded.Trust{TrustedPeers: peers, Formats: forwarded.RFC9440}
 	bankSrv := newServer(fwd.Handler(r.Bank))
 	attacker := NewAttacker(r.URL)
 	attackerSrv := newServer(attacker)

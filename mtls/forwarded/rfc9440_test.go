@@ -1,13 +1,12 @@
-package mtls_test
+package forwarded_test
 
 import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"strings"
 	"testing"
-
-	"github.com/forgeproof/forgeproof/mtls"
 )
 
 // clientCertCases are the Client-Cert table; FuzzRFC9440 is seeded from it.
@@ -64,8 +63,8 @@ func TestParseClientCert(t *testing.T) {
 	want := certs(t).client.Cert
 	for _, tt := range clientCertCases {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := mtls.ParseClientCert(expandAll(t, tt.values))
-			checkErr(t, err, tt.wantErr, mtls.HeaderClientCert)
+			got, err := forwarded.ParseClientCert(expandAll(t, tt.values))
+			checkErr(t, err, tt.wantErr, forwarded.HeaderClientCert)
 			if tt.wantErr == "" && !got.Equal(want) {
 				t.Errorf("got certificate %q, want %q", got.Subject, want.Subject)
 			}
@@ -74,7 +73,7 @@ func TestParseClientCert(t *testing.T) {
 }
 
 // checkErr checks that err is nil when wantErr is "", and otherwise a
-// *HeaderError about header whose message contains wantErr.
+// *Error about header whose message contains wantErr.
 func checkErr(t *testing.T, err error, wantErr, header string) {
 	t.Helper()
 	if wantErr == "" {
@@ -86,21 +85,21 @@ func checkErr(t *testing.T, err error, wantErr, header string) {
 	if err == nil {
 		t.Fatalf("got no error, want one containing %q", wantErr)
 	}
-	var he *mtls.HeaderError
+	var he *forwarded.Error
 	if !errors.As(err, &he) {
-		t.Fatalf("got %T, want *mtls.HeaderError", err)
+		t.Fatalf("got %T, want *forwarded.Error", err)
 	}
 	if he.Header != header {
 		t.Errorf("got header %q, want %q", he.Header, header)
 	}
-	if he.ReasonCode() != mtls.ReasonForwardedIdentityInvalid {
-		t.Errorf("got reason %q, want %q", he.ReasonCode(), mtls.ReasonForwardedIdentityInvalid)
+	if forwarded.ReasonOf(err) != forwarded.ReasonInvalid {
+		t.Errorf("got reason %q, want %q", forwarded.ReasonOf(err), forwarded.ReasonInvalid)
 	}
 	if !strings.Contains(err.Error(), wantErr) {
 		t.Errorf("got error %q, want it to contain %q", err, wantErr)
 	}
-	if !strings.HasPrefix(err.Error(), "mtls: invalid "+header+" header") {
-		t.Errorf("got error %q, want the prefix %q", err, "mtls: invalid "+header+" header")
+	if !strings.HasPrefix(err.Error(), "forwarded: invalid "+header+" header") {
+		t.Errorf("got error %q, want the prefix %q", err, "forwarded: invalid "+header+" header")
 	}
 }
 
@@ -129,8 +128,8 @@ var clientCertChainCases = []struct {
 func TestParseClientCertChain(t *testing.T) {
 	for _, tt := range clientCertChainCases {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := mtls.ParseClientCertChain(expandAll(t, tt.values))
-			checkErr(t, err, tt.wantErr, mtls.HeaderClientCertChain)
+			got, err := forwarded.ParseClientCertChain(expandAll(t, tt.values))
+			checkErr(t, err, tt.wantErr, forwarded.HeaderClientCertChain)
 			if tt.wantErr == "" && len(got) != tt.want {
 				t.Errorf("got %d certificates, want %d", len(got), tt.want)
 			}
@@ -140,7 +139,7 @@ func TestParseClientCertChain(t *testing.T) {
 
 func TestClientCertRoundTrip(t *testing.T) {
 	c := certs(t)
-	got, err := mtls.ParseClientCert([]string{mtls.FormatClientCert(c.client.Cert)})
+	got, err := forwarded.ParseClientCert([]string{forwarded.FormatClientCert(c.client.Cert)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,14 +147,14 @@ func TestClientCertRoundTrip(t *testing.T) {
 		t.Errorf("got %q, want %q", got.Subject, c.client.Cert.Subject)
 	}
 	chain := []*x509.Certificate{c.gateway.Cert, c.ca.Cert}
-	gotChain, err := mtls.ParseClientCertChain([]string{mtls.FormatClientCertChain(chain)})
+	gotChain, err := forwarded.ParseClientCertChain([]string{forwarded.FormatClientCertChain(chain)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(gotChain) != 2 || !gotChain[0].Equal(chain[0]) || !gotChain[1].Equal(chain[1]) {
 		t.Errorf("got %d certificates, want the 2 sent in order", len(gotChain))
 	}
-	if got := mtls.FormatClientCertChain(nil); got != "" {
+	if got := forwarded.FormatClientCertChain(nil); got != "" {
 		t.Errorf("empty chain: got %q, want \"\"", got)
 	}
 }
@@ -171,17 +170,17 @@ func FuzzRFC9440(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		lines := strings.Split(in, "\n")
-		if chain, err := mtls.ParseClientCertChain(lines); err == nil {
-			again, err := mtls.ParseClientCertChain([]string{mtls.FormatClientCertChain(chain)})
+		if chain, err := forwarded.ParseClientCertChain(lines); err == nil {
+			again, err := forwarded.ParseClientCertChain([]string{forwarded.FormatClientCertChain(chain)})
 			if err != nil || len(again) != len(chain) {
 				t.Fatalf("chain round trip: got %d certificates, error %v; want %d", len(again), err, len(chain))
 			}
 		}
-		cert, err := mtls.ParseClientCert(lines)
+		cert, err := forwarded.ParseClientCert(lines)
 		if err != nil {
 			return
 		}
-		again, err := mtls.ParseClientCert([]string{mtls.FormatClientCert(cert)})
+		again, err := forwarded.ParseClientCert([]string{forwarded.FormatClientCert(cert)})
 		if err != nil || !again.Equal(cert) {
 			t.Fatalf("round trip: got error %v", err)
 		}
@@ -189,10 +188,10 @@ func FuzzRFC9440(f *testing.F) {
 }
 
 func BenchmarkParseClientCert(b *testing.B) {
-	v := []string{mtls.FormatClientCert(certs(b).client.Cert)}
+	v := []string{forwarded.FormatClientCert(certs(b).client.Cert)}
 	b.SetBytes(int64(len(v[0])))
 	for b.Loop() {
-		if _, err := mtls.ParseClientCert(v); err != nil {
+		if _, err := forwarded.ParseClientCert(v); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -212,10 +211,10 @@ func BenchmarkParseClientCertDERBaseline(b *testing.B) {
 
 func BenchmarkParseClientCertChain(b *testing.B) {
 	c := certs(b)
-	v := []string{mtls.FormatClientCertChain([]*x509.Certificate{c.gateway.Cert, c.ca.Cert})}
+	v := []string{forwarded.FormatClientCertChain([]*x509.Certificate{c.gateway.Cert, c.ca.Cert})}
 	b.SetBytes(int64(len(v[0])))
 	for b.Loop() {
-		if _, err := mtls.ParseClientCertChain(v); err != nil {
+		if _, err := forwarded.ParseClientCertChain(v); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -224,6 +223,6 @@ func BenchmarkParseClientCertChain(b *testing.B) {
 func BenchmarkFormatClientCert(b *testing.B) {
 	cert := certs(b).client.Cert
 	for b.Loop() {
-		_ = mtls.FormatClientCert(cert)
+		_ = forwarded.FormatClientCert(cert)
 	}
 }

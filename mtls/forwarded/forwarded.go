@@ -1,18 +1,16 @@
-package mtls
+package forwarded
 
 import (
-	"context"
 	"fmt"
+	"github.com/forgeproof/forgeproof/mtls"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"slices"
 
 	"github.com/forgeproof/forgeproof/internal/problem"
-	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
-// ForwardedIdentity accepts a client identity that a proxy in front of this
+// Trust accepts a client identity that a proxy in front of this
 // service (a forwarder: forgeproof serve, Envoy, a load balancer) verified
 // and passed on in a header, and only when the request comes from a
 // forwarder it trusts. The zero value trusts no one: it strips the headers
@@ -24,7 +22,7 @@ import (
 // passes, and at least one is configured:
 //
 //   - TrustForwarder: the peer presented a certificate on this TLS
-//     connection, a Server or crypto/tls verified it (IdentityFromTLS: an
+//     connection, a Server or crypto/tls verified it (mtls.IdentityFromTLS: an
 //     unverified certificate, as tls.RequireAnyClientCert alone accepts,
 //     does not count) and the authorizer accepts its identity;
 //   - TrustedPeers: the peer's address (r.RemoteAddr, the TCP peer, never a
@@ -37,18 +35,18 @@ import (
 // # What the middleware does
 //
 //   - From anyone else, it deletes every identity header under every
-//     spelling (StripForwardedHeaders) and leaves the context as it is: a
+//     spelling (StripHeaders) and leaves the context as it is: a
 //     connection identity stored by an earlier middleware is the client's.
 //   - From a trusted forwarder with no identity header, the client had no
 //     certificate: it removes any identity from the context, because the
 //     connection identity is the forwarder's, not the client's.
 //   - From a trusted forwarder with a valid header, it stores the forwarded
-//     identity (Source SourceForwarded) with ContextWithIdentity; it
+//     identity (Source mtls.SourceForwarded) with mtls.ContextWithIdentity; it
 //     replaces the forwarder's connection identity.
 //   - From a trusted forwarder with a malformed header, or with RFC 9440
 //     and XFCC headers that name different certificates, it refuses the
 //     request with 400 and reason forwarded-identity-invalid (see
-//     ReasonForwardedIdentityInvalid) rather than serve it as anonymous.
+//     ReasonInvalid) rather than serve it as anonymous.
 //
 // Headers of the enabled formats from a trusted forwarder stay on the
 // request (a handler may want the chain); every other spelling and format
@@ -64,42 +62,38 @@ import (
 // Configure the forwarder to verify client certificates against the CA
 // this service would trust, and to delete client-sent copies of these
 // headers (forgeproof serve does both).
-type ForwardedIdentity struct {
+type Trust struct {
 	// TrustForwarder, if not nil, must accept the identity of the verified
 	// certificate the peer presented on this connection. Use an authorizer
 	// that names the forwarder exactly (its SPIFFE ID, DNS name or SPKI),
 	// not one that accepts any verified certificate: every client of a
 	// shared CA has one.
-	TrustForwarder Authorizer
+	TrustForwarder mtls.Authorizer
 
 	// TrustedPeers, if not empty, must contain the peer's address. Build it
 	// with ParseTrustedPeers, which refuses prefixes with host bits set and
 	// /0. IPv4-mapped IPv6 addresses and prefixes are compared as IPv4.
 	TrustedPeers []netip.Prefix
 
-	// Formats lists the header formats to read; zero means ForwardedBoth.
-	Formats ForwardedFormat
+	// Formats selects the header formats to read; zero means both
+	// (Both).
+	Formats Format
 
-	// OnInvalid, if not nil, is called with the *HeaderError of each request
+	// OnInvalid, if not nil, is called with the *Error of each request
 	// refused for a malformed header from a trusted forwarder, for logs and
 	// metrics. The response does not contain the error's details.
 	OnInvalid func(r *http.Request, err error)
 }
 
-func (f *ForwardedIdentity) formats() ForwardedFormat {
-	if f.Formats == 0 {
-		return ForwardedBoth
-	}
-	return f.Formats
-}
+func (f *Trust) formats() Format { return f.Formats }
 
 // Trusted reports whether r comes from a trusted forwarder.
-func (f *ForwardedIdentity) Trusted(r *http.Request) bool {
+func (f *Trust) Trusted(r *http.Request) bool {
 	if f.TrustForwarder == nil && len(f.TrustedPeers) == 0 {
 		return false
 	}
 	if f.TrustForwarder != nil {
-		fid, ok := IdentityFromTLS(r.TLS)
+		fid, ok := mtls.IdentityFromTLS(r.TLS)
 		if !ok || f.TrustForwarder(fid) != nil {
 			return false
 		}
@@ -121,45 +115,45 @@ func (f *ForwardedIdentity) Trusted(r *http.Request) bool {
 // trusted forwarder and carries an identity header of an enabled format.
 // It returns false and no error when the forwarder is not trusted (the
 // headers are then ignored, whatever they hold) or sent no identity, and a
-// *HeaderError when a trusted forwarder sent a malformed header. It does
+// *Error when a trusted forwarder sent a malformed header. It does
 // not modify r.
 //
 // When both formats are enabled and present, they must name the same
 // certificate: the XFCC element must carry a Hash or Cert that matches
 // Client-Cert. The identity then comes from Client-Cert.
-func (f *ForwardedIdentity) Identity(r *http.Request) (Identity, bool, error) {
+func (f *Trust) Identity(r *http.Request) (mtls.Identity, bool, error) {
 	if !f.Trusted(r) {
-		return Identity{}, false, nil
+		return mtls.Identity{}, false, nil
 	}
 	return forwardedIdentity(r.Header, f.formats())
 }
 
-func forwardedIdentity(h http.Header, formats ForwardedFormat) (Identity, bool, error) {
-	var rfc, xfcc *Identity
-	if formats&ForwardedRFC9440 != 0 {
+func forwardedIdentity(h http.Header, formats Format) (mtls.Identity, bool, error) {
+	var rfc, xfcc *mtls.Identity
+	if formats.rfc9440() {
 		certs, chain := h.Values(HeaderClientCert), h.Values(HeaderClientCertChain)
 		if len(certs) == 0 && len(chain) > 0 {
-			return Identity{}, false, &HeaderError{Header: HeaderClientCertChain, Detail: "present without Client-Cert"}
+			return mtls.Identity{}, false, &Error{Reason: ReasonInvalid, Header: HeaderClientCertChain, Detail: "present without Client-Cert"}
 		}
 		if len(certs) > 0 {
 			cert, err := ParseClientCert(certs)
 			if err != nil {
-				return Identity{}, false, err
+				return mtls.Identity{}, false, err
 			}
 			// The chain is checked for syntax only: a handler that wants it
 			// parses it again from the header, which stays on the request.
 			if _, err := ParseClientCertChain(chain); err != nil {
-				return Identity{}, false, err
+				return mtls.Identity{}, false, err
 			}
-			id := NewIdentity(cert, SourceForwarded)
+			id := mtls.NewIdentity(cert, mtls.SourceForwarded)
 			rfc = &id
 		}
 	}
-	if formats&ForwardedXFCC != 0 {
+	if formats.xfcc() {
 		if v := h.Values(HeaderXFCC); len(v) > 0 {
 			elems, err := ParseXFCC(v)
 			if err != nil {
-				return Identity{}, false, err
+				return mtls.Identity{}, false, err
 			}
 			// The last element is the one the nearest proxy (the trusted
 			// forwarder) added about its own client; earlier ones were
@@ -175,7 +169,7 @@ func forwardedIdentity(h http.Header, formats ForwardedFormat) (Identity, bool, 
 			if xfcc.CertSHA256 == ([32]byte{}) {
 				reason = "has no Hash or Cert to match Client-Cert, which is also present"
 			}
-			return Identity{}, false, &HeaderError{Header: HeaderXFCC, Detail: reason}
+			return mtls.Identity{}, false, &Error{Reason: ReasonInvalid, Header: HeaderXFCC, Detail: reason}
 		}
 		return *rfc, true, nil
 	case rfc != nil:
@@ -183,16 +177,16 @@ func forwardedIdentity(h http.Header, formats ForwardedFormat) (Identity, bool, 
 	case xfcc != nil:
 		return *xfcc, true, nil
 	}
-	return Identity{}, false, nil
+	return mtls.Identity{}, false, nil
 }
 
 // Handler returns middleware that applies the rules in the type's
 // documentation and calls next with the forwarded identity in the request
-// context (IdentityFromContext).
-func (f *ForwardedIdentity) Handler(next http.Handler) http.Handler {
+// context (mtls.IdentityFromContext).
+func (f *Trust) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !f.Trusted(r) {
-			StripForwardedHeaders(r.Header)
+			StripHeaders(r.Header)
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -203,13 +197,13 @@ func (f *ForwardedIdentity) Handler(next http.Handler) http.Handler {
 				f.OnInvalid(r, err)
 			}
 			detail := "a trusted forwarder sent a malformed client identity header"
-			if he, isHE := err.(*HeaderError); isHE {
+			if he, isHE := err.(*Error); isHE {
 				// The header's name only: its value is not echoed back.
 				detail = fmt.Sprintf("a trusted forwarder sent a malformed %s header", he.Header)
 			}
 			problem.Write(w, r, problem.Details{
 				Status: http.StatusBadRequest,
-				Reason: ReasonForwardedIdentityInvalid,
+				Reason: string(ReasonInvalid),
 				Title:  "invalid forwarded client identity",
 				Detail: detail,
 			})
@@ -218,9 +212,11 @@ func (f *ForwardedIdentity) Handler(next http.Handler) http.Handler {
 		keepEnabledHeaders(r.Header, formats)
 		ctx := r.Context()
 		if ok {
-			ctx = ContextWithIdentity(ctx, id)
+			ctx = mtls.ContextWithIdentity(ctx, id)
 		} else {
-			ctx = withoutIdentity(ctx)
+			// The connection identity is the forwarder's, not the
+			// client's: hide it.
+			ctx = mtls.ContextWithIdentity(ctx, mtls.Identity{})
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -228,12 +224,12 @@ func (f *ForwardedIdentity) Handler(next http.Handler) http.Handler {
 
 // keepEnabledHeaders deletes every identity header except the canonical
 // ones of the enabled formats.
-func keepEnabledHeaders(h http.Header, formats ForwardedFormat) {
+func keepEnabledHeaders(h http.Header, formats Format) {
 	var keep []string
-	if formats&ForwardedRFC9440 != 0 {
+	if formats.rfc9440() {
 		keep = append(keep, HeaderClientCert, HeaderClientCertChain)
 	}
-	if formats&ForwardedXFCC != 0 {
+	if formats.xfcc() {
 		keep = append(keep, HeaderXFCC)
 	}
 	saved := make(map[string][]string, len(keep))
@@ -242,29 +238,8 @@ func keepEnabledHeaders(h http.Header, formats ForwardedFormat) {
 			saved[k] = v
 		}
 	}
-	StripForwardedHeaders(h)
+	StripHeaders(h)
 	for k, v := range saved {
 		h[k] = v
 	}
-}
-
-// withoutIdentity hides any Identity stored in ctx from IdentityFromContext.
-func withoutIdentity(ctx context.Context) context.Context {
-	if _, ok := IdentityFromContext(ctx); !ok {
-		return ctx
-	}
-	return context.WithValue(ctx, identityKey{}, nil)
-}
-
-// spiffeIDOf returns the SPIFFE ID of the only URI SAN, if it is one (the
-// rule of NewIdentity and XFCCElement.Identity). A SPIFFE X509-SVID has
-// exactly one URI SAN; a certificate with more than one is not an SVID,
-// whatever its URIs say.
-func spiffeIDOf(uris []*url.URL) spiffeid.ID {
-	if len(uris) == 1 && uris[0].Scheme == "spiffe" {
-		if id, err := spiffeid.FromURI(uris[0]); err == nil {
-			return id
-		}
-	}
-	return spiffeid.ID{}
 }

@@ -1,9 +1,10 @@
-package mtls_test
+package forwarded_test
 
 import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"io"
 	"log"
 	"net/http"
@@ -49,7 +50,7 @@ func ptr[T any](v T) *T { return &v }
 
 func testForwardedOverTLS(t *testing.T, cfg *tls.Config) {
 	c := certs(t)
-	mw := mtls.ForwardedIdentity{TrustForwarder: trustSPIFFE(gatewayID)}
+	mw := forwarded.Trust{TrustForwarder: trustSPIFFE(gatewayID)}
 	srv := httptest.NewUnstartedServer(mtls.ConnectionIdentity(mw.Handler(http.HandlerFunc(recordingHandler))))
 	srv.TLS = cfg
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below is expected
@@ -68,14 +69,14 @@ func testForwardedOverTLS(t *testing.T, cfg *tls.Config) {
 	}
 
 	// The headers the gateway sets for the end user's verified identity.
-	forwarded := http.Header{}
+	fwdHeaders := http.Header{}
 	user := mtls.NewIdentity(c.client.Cert, mtls.SourceConnection)
-	if err := mtls.SetForwardedHeaders(forwarded, user, mtls.ForwardOptions{Format: mtls.ForwardedBoth, By: []string{gatewayID}}); err != nil {
+	if err := forwarded.SetHeaders(fwdHeaders, user, forwarded.Options{Format: forwarded.Both, By: []string{gatewayID}}); err != nil {
 		t.Fatal(err)
 	}
-	spoofed := forwarded.Clone()
+	spoofed := fwdHeaders.Clone()
 	spoofed["X_forwarded_client_cert"] = []string{"URI=" + clientID}
-	malformed := http.Header{mtls.HeaderXFCC: {"URI=" + clientID + `;Subject="unterminated`}}
+	malformed := http.Header{forwarded.HeaderXFCC: {"URI=" + clientID + `;Subject="unterminated`}}
 
 	tests := []struct {
 		name          string
@@ -85,15 +86,15 @@ func testForwardedOverTLS(t *testing.T, cfg *tls.Config) {
 		want          seen
 		wantHandshake bool // false: the TLS handshake must fail
 	}{
-		{"trusted forwarder", c.gateway, forwarded, 200, seen{clientID, "forwarded", []string{"Client-Cert", "X-Forwarded-Client-Cert"}}, true},
-		{"same headers from another client of the CA", c.impostor, forwarded, 200, seen{impostorID, "connection", nil}, true},
-		{"same headers without a certificate", nil, forwarded, 200, seen{"", "", nil}, true},
+		{"trusted forwarder", c.gateway, fwdHeaders, 200, seen{clientID, "forwarded", []string{"Client-Cert", "X-Forwarded-Client-Cert"}}, true},
+		{"same headers from another client of the CA", c.impostor, fwdHeaders, 200, seen{impostorID, "connection", nil}, true},
+		{"same headers without a certificate", nil, fwdHeaders, 200, seen{"", "", nil}, true},
 		{"spoofed variant alongside, untrusted", c.impostor, spoofed, 200, seen{impostorID, "connection", nil}, true},
 		{"spoofed variant alongside, trusted: only canonical headers survive", c.gateway, spoofed, 200, seen{clientID, "forwarded", []string{"Client-Cert", "X-Forwarded-Client-Cert"}}, true},
 		{"trusted forwarder, no header", c.gateway, http.Header{}, 200, seen{"", "", nil}, true},
 		{"trusted forwarder, malformed header", c.gateway, malformed, 400, seen{}, true},
 		{"untrusted client, malformed header", c.impostor, malformed, 200, seen{impostorID, "connection", nil}, true},
-		{"forwarder's SPIFFE ID from another CA", c.foreignGW, forwarded, 0, seen{}, false},
+		{"forwarder's SPIFFE ID from another CA", c.foreignGW, fwdHeaders, 0, seen{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,8 +122,8 @@ func testForwardedOverTLS(t *testing.T, cfg *tls.Config) {
 				t.Fatalf("status: got %d, want %d (%s)", resp.StatusCode, tt.wantStatus, body)
 			}
 			if tt.wantStatus != 200 {
-				if !strings.Contains(string(body), mtls.ReasonForwardedIdentityInvalid) {
-					t.Errorf("body: got %q, want reason %q", body, mtls.ReasonForwardedIdentityInvalid)
+				if !strings.Contains(string(body), string(forwarded.ReasonInvalid)) {
+					t.Errorf("body: got %q, want reason %q", body, forwarded.ReasonInvalid)
 				}
 				return
 			}

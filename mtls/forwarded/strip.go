@@ -1,4 +1,4 @@
-package mtls
+package forwarded
 
 import (
 	"net/http"
@@ -6,8 +6,8 @@ import (
 )
 
 // forwardedHeaders are the normalised names (see normaliseHeaderName) that
-// StripForwardedHeaders deletes. Keep ForwardedHeaderNames' doc in step,
-// and IsForwardedHeader's length bounds (the shortest and longest here).
+// StripHeaders deletes. Keep HeaderNames' doc in step,
+// and IsHeader's length bounds (the shortest and longest here).
 var forwardedHeaders = []string{
 	"client-cert",                      // RFC 9440
 	"client-cert-chain",                // RFC 9440
@@ -19,8 +19,8 @@ var forwardedHeaders = []string{
 	"x-forwarded-tls-client-cert-info", // Traefik
 }
 
-// ForwardedHeaderNames returns the names of the headers that
-// StripForwardedHeaders deletes, in normalised form (lower case, with every
+// HeaderNames returns the names of the headers that
+// StripHeaders deletes, in normalised form (lower case, with every
 // character other than a letter or digit written as '-'):
 //
 //   - client-cert, client-cert-chain: RFC 9440, which forgeproof emits;
@@ -32,11 +32,11 @@ var forwardedHeaders = []string{
 //     HAProxy, Traefik) use for the same purpose. forgeproof neither reads
 //     nor writes them, but a backend behind it might trust them, so a
 //     client must not be able to send them through.
-func ForwardedHeaderNames() []string { return slices.Clone(forwardedHeaders) }
+func HeaderNames() []string { return slices.Clone(forwardedHeaders) }
 
-// IsForwardedHeader reports whether name, in any case and with '_' (or any
-// other punctuation) in place of '-', is one of ForwardedHeaderNames.
-func IsForwardedHeader(name string) bool {
+// IsHeader reports whether name, in any case and with '_' (or any
+// other punctuation) in place of '-', is one of HeaderNames.
+func IsHeader(name string) bool {
 	// This runs on every header of every request: normalise into a stack
 	// buffer, and skip names shorter or longer than any we strip (most
 	// headers, Host, Accept, User-Agent, are shorter).
@@ -53,17 +53,17 @@ func IsForwardedHeader(name string) bool {
 	return false
 }
 
-// StripForwardedHeaders deletes from h every header that claims a client
-// identity (ForwardedHeaderNames), under any spelling: Go canonicalises
+// StripHeaders deletes from h every header that claims a client
+// identity (HeaderNames), under any spelling: Go canonicalises
 // only hyphenated names, so X_Forwarded_Client_Cert, client_cert and
 // CLIENT-CERT arrive as separate keys that a CGI-style backend or another
 // proxy may still read as the real header. A gateway calls it on every
 // request before it adds its own identity headers. It returns how many
 // header keys it deleted.
-func StripForwardedHeaders(h http.Header) int {
+func StripHeaders(h http.Header) int {
 	n := 0
 	for name := range h {
-		if IsForwardedHeader(name) {
+		if IsHeader(name) {
 			delete(h, name)
 			n++
 		}

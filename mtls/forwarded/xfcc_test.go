@@ -1,10 +1,11 @@
-package mtls_test
+package forwarded_test
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"net/url"
 	"strings"
 	"testing"
@@ -138,7 +139,7 @@ func xfccReplacer(tb testing.TB) *strings.Replacer {
 
 // summarize prints elements compactly for comparison: Hash by its first
 // four bytes, Cert by its SPIFFE ID or subject, Chain by its length.
-func summarize(elems []mtls.XFCCElement) string {
+func summarize(elems []forwarded.XFCCElement) string {
 	var out []string
 	for _, e := range elems {
 		var f []string
@@ -176,8 +177,8 @@ func TestParseXFCC(t *testing.T) {
 			for _, v := range tt.values {
 				values = append(values, r.Replace(v))
 			}
-			elems, err := mtls.ParseXFCC(values)
-			checkErr(t, err, tt.wantErr, mtls.HeaderXFCC)
+			elems, err := forwarded.ParseXFCC(values)
+			checkErr(t, err, tt.wantErr, forwarded.HeaderXFCC)
 			if tt.wantErr != "" {
 				return
 			}
@@ -185,9 +186,9 @@ func TestParseXFCC(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, want)
 			}
 			// Round trip: what we emit parses back to the same elements.
-			again, err := mtls.ParseXFCC([]string{mtls.FormatXFCC(elems)})
+			again, err := forwarded.ParseXFCC([]string{forwarded.FormatXFCC(elems)})
 			if err != nil {
-				t.Fatalf("parsing FormatXFCC output %q: %v", mtls.FormatXFCC(elems), err)
+				t.Fatalf("parsing XFCC output %q: %v", forwarded.FormatXFCC(elems), err)
 			}
 			if got, want := summarize(again), summarize(elems); got != want {
 				t.Errorf("round trip: got %s, want %s", got, want)
@@ -203,16 +204,16 @@ func TestXFCCElementIdentity(t *testing.T) {
 	other, _ := url.Parse("https://example.org/x")
 	tests := []struct {
 		name       string
-		elem       mtls.XFCCElement
+		elem       forwarded.XFCCElement
 		wantString string
 		wantSPIFFE string
 		wantCN     string
 		wantHash   [32]byte
 		wantSPKI   bool
 	}{
-		{"cert", mtls.XFCCElement{Cert: c.clientCN.Cert}, c.clientCN.Cert.Subject.String(), "", c.clientCN.Cert.Subject.CommonName, sha256.Sum256(c.clientCN.Cert.Raw), true},
-		{"fields only", mtls.XFCCElement{Hash: sum, URI: []*url.URL{spiffe}, DNS: []string{"a.example"}, Subject: "CN=x"}, clientID, clientID, "", sum, false},
-		{"two URIs: no SPIFFE ID", mtls.XFCCElement{URI: []*url.URL{spiffe, other}, Subject: "CN=x"}, "CN=x", "", "", [32]byte{}, false},
+		{"cert", forwarded.XFCCElement{Cert: c.clientCN.Cert}, c.clientCN.Cert.Subject.String(), "", c.clientCN.Cert.Subject.CommonName, sha256.Sum256(c.clientCN.Cert.Raw), true},
+		{"fields only", forwarded.XFCCElement{Hash: sum, URI: []*url.URL{spiffe}, DNS: []string{"a.example"}, Subject: "CN=x"}, clientID, clientID, "", sum, false},
+		{"two URIs: no SPIFFE ID", forwarded.XFCCElement{URI: []*url.URL{spiffe, other}, Subject: "CN=x"}, "CN=x", "", "", [32]byte{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,18 +248,18 @@ func TestFormatXFCCQuoting(t *testing.T) {
 	u, _ := url.Parse("spiffe://example.org/a")
 	tests := []struct {
 		name string
-		elem mtls.XFCCElement
+		elem forwarded.XFCCElement
 		want string
 	}{
-		{"subject always quoted", mtls.XFCCElement{Subject: "CN=a"}, `Subject="CN=a"`},
-		{"quote and backslash escaped", mtls.XFCCElement{Subject: `CN=a "b" \,c`}, `Subject="CN=a \"b\" \\,c"`},
-		{"bare URI", mtls.XFCCElement{URI: []*url.URL{u}}, `URI=spiffe://example.org/a`},
-		{"DNS with a comma is quoted", mtls.XFCCElement{DNS: []string{"a,b"}}, `DNS="a,b"`},
-		{"empty element", mtls.XFCCElement{}, `Subject=""`},
+		{"subject always quoted", forwarded.XFCCElement{Subject: "CN=a"}, `Subject="CN=a"`},
+		{"quote and backslash escaped", forwarded.XFCCElement{Subject: `CN=a "b" \,c`}, `Subject="CN=a \"b\" \\,c"`},
+		{"bare URI", forwarded.XFCCElement{URI: []*url.URL{u}}, `URI=spiffe://example.org/a`},
+		{"DNS with a comma is quoted", forwarded.XFCCElement{DNS: []string{"a,b"}}, `DNS="a,b"`},
+		{"empty element", forwarded.XFCCElement{}, `Subject=""`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := mtls.FormatXFCC([]mtls.XFCCElement{tt.elem}); got != tt.want {
+			if got := forwarded.FormatXFCC([]forwarded.XFCCElement{tt.elem}); got != tt.want {
 				t.Errorf("got %s, want %s", got, tt.want)
 			}
 		})
@@ -273,16 +274,16 @@ func FuzzParseXFCC(f *testing.F) {
 		f.Add(r.Replace(strings.Join(tt.values, "\n")))
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		elems, err := mtls.ParseXFCC(strings.Split(in, "\n"))
+		elems, err := forwarded.ParseXFCC(strings.Split(in, "\n"))
 		if err != nil {
 			return
 		}
-		first := mtls.FormatXFCC(elems)
-		again, err := mtls.ParseXFCC([]string{first})
+		first := forwarded.FormatXFCC(elems)
+		again, err := forwarded.ParseXFCC([]string{first})
 		if err != nil {
 			t.Fatalf("parsing our own output %q: %v", first, err)
 		}
-		if second := mtls.FormatXFCC(again); second != first {
+		if second := forwarded.FormatXFCC(again); second != first {
 			t.Fatalf("not stable:\n%q\n%q", first, second)
 		}
 		for _, e := range elems {
@@ -301,7 +302,7 @@ func BenchmarkParseXFCC(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(v[0])))
 			for b.Loop() {
-				if _, err := mtls.ParseXFCC(v); err != nil {
+				if _, err := forwarded.ParseXFCC(v); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -312,8 +313,8 @@ func BenchmarkParseXFCC(b *testing.B) {
 func BenchmarkFormatXFCC(b *testing.B) {
 	c := certs(b)
 	id := mtls.NewIdentity(c.client.Cert, mtls.SourceConnection)
-	e := []mtls.XFCCElement{{By: []string{gatewayID}, Hash: id.CertSHA256, Cert: id.Certificate, Subject: id.Subject, URI: id.URIs}}
+	e := []forwarded.XFCCElement{{By: []string{gatewayID}, Hash: id.CertSHA256, Cert: id.Certificate, Subject: id.Subject, URI: id.URIs}}
 	for b.Loop() {
-		_ = mtls.FormatXFCC(e)
+		_ = forwarded.FormatXFCC(e)
 	}
 }

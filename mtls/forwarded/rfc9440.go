@@ -1,4 +1,4 @@
-package mtls
+package forwarded
 
 import (
 	"crypto/x509"
@@ -56,7 +56,7 @@ func formatSFBinary(der []byte) string {
 // accepted only from a trusted forwarder.
 func ParseClientCert(values []string) (*x509.Certificate, error) {
 	fail := func(format string, args ...any) error {
-		return &HeaderError{Header: HeaderClientCert, Detail: fmt.Sprintf(format, args...)}
+		return &Error{Reason: ReasonInvalid, Header: HeaderClientCert, Detail: fmt.Sprintf(format, args...)}
 	}
 	switch len(values) {
 	case 0:
@@ -96,7 +96,7 @@ func ParseClientCertChain(values []string) ([]*x509.Certificate, error) {
 		for !p.done() {
 			member++
 			fail := func(format string, args ...any) error {
-				return &HeaderError{Header: HeaderClientCertChain, Element: member, Detail: fmt.Sprintf(format, args...)}
+				return &Error{Reason: ReasonInvalid, Header: HeaderClientCertChain, Element: member, Detail: fmt.Sprintf(format, args...)}
 			}
 			if member > maxChainCerts {
 				return nil, fail("more than %d certificates", maxChainCerts)

@@ -1,4 +1,4 @@
-package mtls_test
+package forwarded_test
 
 import (
 	"fmt"

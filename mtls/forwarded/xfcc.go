@@ -1,4 +1,4 @@
-package mtls
+package forwarded
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"github.com/forgeproof/forgeproof/mtls"
 	"net/url"
 	"slices"
 	"strings"
@@ -53,10 +54,10 @@ type XFCCElement struct {
 // quote, a Hash that is not 64 hexadecimal digits, a URI that is not an
 // absolute URI, a Cert or Chain that is not PEM certificates, a Hash that
 // does not match Cert, or a Chain whose first certificate is not Cert is
-// a *HeaderError naming the element, the key and the cause.
+// a *Error naming the element, the key and the cause.
 //
 // It does not verify any certificate: accept an XFCC header only from a
-// trusted forwarder (see ForwardedIdentity). When several proxies appended
+// trusted forwarder (see Trust). When several proxies appended
 // their element, the last one is from the proxy nearest to this server.
 func ParseXFCC(values []string) ([]XFCCElement, error) {
 	var elems []XFCCElement
@@ -68,11 +69,11 @@ func ParseXFCC(values []string) ([]XFCCElement, error) {
 		}
 		elems = append(elems, got...)
 		if len(elems) > maxXFCCElements {
-			return nil, &HeaderError{Header: HeaderXFCC, Detail: fmt.Sprintf("more than %d elements", maxXFCCElements)}
+			return nil, &Error{Reason: ReasonInvalid, Header: HeaderXFCC, Detail: fmt.Sprintf("more than %d elements", maxXFCCElements)}
 		}
 	}
 	if len(elems) == 0 {
-		return nil, &HeaderError{Header: HeaderXFCC, Detail: "header is missing"}
+		return nil, &Error{Reason: ReasonInvalid, Header: HeaderXFCC, Detail: "header is missing"}
 	}
 	return elems, nil
 }
@@ -85,7 +86,7 @@ type xfccParser struct {
 }
 
 func (p *xfccParser) fail(format string, args ...any) error {
-	return &HeaderError{Header: HeaderXFCC, Element: p.element, Key: p.key, Detail: fmt.Sprintf(format, args...)}
+	return &Error{Reason: ReasonInvalid, Header: HeaderXFCC, Element: p.element, Key: p.key, Detail: fmt.Sprintf(format, args...)}
 }
 
 func (p *xfccParser) done() bool { return p.i >= len(p.s) }
@@ -147,7 +148,7 @@ func (p *xfccParser) parse() ([]XFCCElement, error) {
 		p.i++ // ','
 		p.element++
 		if p.element > maxXFCCElements {
-			return nil, &HeaderError{Header: HeaderXFCC, Detail: fmt.Sprintf("more than %d elements", maxXFCCElements)}
+			return nil, &Error{Reason: ReasonInvalid, Header: HeaderXFCC, Detail: fmt.Sprintf("more than %d elements", maxXFCCElements)}
 		}
 	}
 }
@@ -351,32 +352,32 @@ func (p *xfccParser) check(e *XFCCElement) error {
 }
 
 // Identity returns what the element says about the client, with Source
-// SourceForwarded. With a Cert it is NewIdentity of that certificate;
+// mtls.SourceForwarded. With a Cert it is mtls.NewIdentity of that certificate;
 // otherwise it holds only what the proxy sent: Hash as CertSHA256, Subject,
 // URI (and the SPIFFE ID when there is exactly one URI and it is one) and
 // DNS. CommonName, Organization, OrganizationalUnit, Issuer, SerialNumber,
 // validity and SPKISHA256 are then unknown (zero): authorizers that need
 // them refuse such an identity, so forward Cert when they are used.
-func (e XFCCElement) Identity() Identity {
+func (e XFCCElement) Identity() mtls.Identity {
 	if e.Cert != nil {
-		return NewIdentity(e.Cert, SourceForwarded)
+		return mtls.NewIdentity(e.Cert, mtls.SourceForwarded)
 	}
-	return Identity{
-		SPIFFEID:   spiffeIDOf(e.URI),
+	return mtls.Identity{
+		SPIFFEID:   mtls.SPIFFEIDOf(e.URI),
 		URIs:       e.URI,
 		DNSNames:   e.DNS,
 		Subject:    e.Subject,
 		CertSHA256: e.Hash,
-		Source:     SourceForwarded,
+		Source:     mtls.SourceForwarded,
 	}
 }
 
-// FormatXFCC returns the x-forwarded-client-cert value of elems, in the
+// XFCC returns the x-forwarded-client-cert value of elems, in the
 // order given, with each element's keys in Envoy's order (By, Hash, Cert,
 // Chain, Subject, URI, DNS). Subject, Cert and Chain are always quoted, as
 // Envoy does; other values only when they need it. An element with no
 // field set is written as Subject="". Values must not contain control
-// characters, which the format cannot carry (SetForwardedHeaders checks).
+// characters, which the format cannot carry (SetHeaders checks).
 func FormatXFCC(elems []XFCCElement) string {
 	var b strings.Builder
 	for i, e := range elems {

@@ -1,13 +1,12 @@
-package mtls_test
+package forwarded_test
 
 import (
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/forgeproof/forgeproof/mtls"
 )
 
 func TestStripForwardedHeaders(t *testing.T) {
@@ -41,7 +40,7 @@ func TestStripForwardedHeaders(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := http.Header{tt.key: {"spoofed"}, "Accept": {"*/*"}}
-			n := mtls.StripForwardedHeaders(h)
+			n := forwarded.StripHeaders(h)
 			_, kept := h[tt.key]
 			if got := !kept; got != tt.strip {
 				t.Errorf("stripped %q: got %v, want %v", tt.key, got, tt.strip)
@@ -52,8 +51,8 @@ func TestStripForwardedHeaders(t *testing.T) {
 			if h.Get("Accept") != "*/*" {
 				t.Errorf("Accept was removed")
 			}
-			if got := mtls.IsForwardedHeader(tt.key); got != tt.strip {
-				t.Errorf("IsForwardedHeader(%q): got %v, want %v", tt.key, got, tt.strip)
+			if got := forwarded.IsHeader(tt.key); got != tt.strip {
+				t.Errorf("IsHeader(%q): got %v, want %v", tt.key, got, tt.strip)
 			}
 		})
 	}
@@ -67,7 +66,7 @@ func TestStripForwardedHeadersAllVariantsAtOnce(t *testing.T) {
 	h["Client_cert"] = []string{":AAAA:"}
 	h.Add("Client-Cert", ":AAAA:")
 	h.Add("X-Request-Id", "1")
-	if got := mtls.StripForwardedHeaders(h); got != 5 {
+	if got := forwarded.StripHeaders(h); got != 5 {
 		t.Errorf("got %d stripped, want 5", got)
 	}
 	if got := slices.Collect(maps.Keys(h)); len(got) != 1 || got[0] != "X-Request-Id" {
@@ -76,15 +75,15 @@ func TestStripForwardedHeadersAllVariantsAtOnce(t *testing.T) {
 }
 
 func TestForwardedHeaderNames(t *testing.T) {
-	names := mtls.ForwardedHeaderNames()
+	names := forwarded.HeaderNames()
 	for _, want := range []string{"client-cert", "client-cert-chain", "x-forwarded-client-cert", "forgeproof-client-identity"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("got %v, want it to contain %q", names, want)
 		}
 	}
 	names[0] = "mutated"
-	if mtls.ForwardedHeaderNames()[0] == "mutated" {
-		t.Errorf("ForwardedHeaderNames returns the package's own slice")
+	if forwarded.HeaderNames()[0] == "mutated" {
+		t.Errorf("HeaderNames returns the package's own slice")
 	}
 }
 
@@ -106,9 +105,9 @@ func FuzzIsForwardedHeader(f *testing.F) {
 				b.WriteByte('-')
 			}
 		}
-		want := slices.Contains(mtls.ForwardedHeaderNames(), b.String())
-		if got := mtls.IsForwardedHeader(name); got != want {
-			t.Fatalf("IsForwardedHeader(%q): got %v, want %v", name, got, want)
+		want := slices.Contains(forwarded.HeaderNames(), b.String())
+		if got := forwarded.IsHeader(name); got != want {
+			t.Fatalf("IsHeader(%q): got %v, want %v", name, got, want)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package mtls_test
+package forwarded_test
 
 import (
 	"crypto/sha256"
@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -30,7 +31,7 @@ func recordingHandler(w http.ResponseWriter, r *http.Request) {
 		s.Identity, s.Source = id.String(), id.Source.String()
 	}
 	for k := range r.Header {
-		if mtls.IsForwardedHeader(k) {
+		if forwarded.IsHeader(k) {
 			s.Headers = append(s.Headers, k)
 		}
 	}
@@ -58,14 +59,14 @@ func (p peer) apply(r *http.Request, ca *x509.Certificate) {
 
 func TestForwardedIdentityHandler(t *testing.T) {
 	c := certs(t)
-	loopback, err := mtls.ParseTrustedPeers("127.0.0.0/8", "::1")
+	loopback, err := forwarded.ParseTrustedPeers("127.0.0.0/8", "::1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	byCert := mtls.ForwardedIdentity{TrustForwarder: trustSPIFFE(gatewayID)}
-	byAddr := mtls.ForwardedIdentity{TrustedPeers: loopback}
-	byBoth := mtls.ForwardedIdentity{TrustForwarder: trustSPIFFE(gatewayID), TrustedPeers: loopback}
-	xfccOnly := mtls.ForwardedIdentity{TrustForwarder: trustSPIFFE(gatewayID), Formats: mtls.ForwardedXFCC}
+	byCert := forwarded.Trust{TrustForwarder: trustSPIFFE(gatewayID)}
+	byAddr := forwarded.Trust{TrustedPeers: loopback}
+	byBoth := forwarded.Trust{TrustForwarder: trustSPIFFE(gatewayID), TrustedPeers: loopback}
+	xfccOnly := forwarded.Trust{TrustForwarder: trustSPIFFE(gatewayID), Formats: forwarded.XFCC}
 
 	gw := peer{"10.9.8.7:4000", c.gateway, true}
 	gwLoop := peer{"127.0.0.1:4000", c.gateway, true}
@@ -77,7 +78,7 @@ func TestForwardedIdentityHandler(t *testing.T) {
 	remote := peer{"192.0.2.10:4000", nil, false}
 	unix := peer{"@", nil, false}
 
-	clientCert := map[string]string{"Client-Cert": mtls.FormatClientCert(c.client.Cert)}
+	clientCert := map[string]string{"Client-Cert": forwarded.FormatClientCert(c.client.Cert)}
 	clientXFCC := map[string]string{"X-Forwarded-Client-Cert": "By=" + gatewayID + ";URI=" + clientID}
 	otherXFCC := map[string]string{"X-Forwarded-Client-Cert": "URI=" + impostorID}
 	chainedXFCC := map[string]string{"X-Forwarded-Client-Cert": "URI=" + impostorID + ",URI=" + clientID}
@@ -85,15 +86,15 @@ func TestForwardedIdentityHandler(t *testing.T) {
 	badXFCC := map[string]string{"X-Forwarded-Client-Cert": "URI=" + clientID + ";Role=admin"}
 	badCert := map[string]string{"Client-Cert": ":bm90IGEgY2VydA==:"}
 	sum := mtls.NewIdentity(c.client.Cert, mtls.SourceForwarded).CertSHA256
-	agree := map[string]string{"Client-Cert": mtls.FormatClientCert(c.client.Cert), "X-Forwarded-Client-Cert": "Hash=" + hex.EncodeToString(sum[:]) + ";URI=" + clientID}
-	disagree := map[string]string{"Client-Cert": mtls.FormatClientCert(c.client.Cert), "X-Forwarded-Client-Cert": "Hash=" + strings.Repeat("ab", 32)}
-	noHash := map[string]string{"Client-Cert": mtls.FormatClientCert(c.client.Cert), "X-Forwarded-Client-Cert": "URI=" + clientID}
-	chainOnly := map[string]string{"Client-Cert-Chain": mtls.FormatClientCertChain([]*x509.Certificate{c.ca.Cert})}
-	spoofVariants := map[string]string{"X_Forwarded_Client_Cert": "URI=" + impostorID, "client_cert": mtls.FormatClientCert(c.impostor.Cert)}
+	agree := map[string]string{"Client-Cert": forwarded.FormatClientCert(c.client.Cert), "X-Forwarded-Client-Cert": "Hash=" + hex.EncodeToString(sum[:]) + ";URI=" + clientID}
+	disagree := map[string]string{"Client-Cert": forwarded.FormatClientCert(c.client.Cert), "X-Forwarded-Client-Cert": "Hash=" + strings.Repeat("ab", 32)}
+	noHash := map[string]string{"Client-Cert": forwarded.FormatClientCert(c.client.Cert), "X-Forwarded-Client-Cert": "URI=" + clientID}
+	chainOnly := map[string]string{"Client-Cert-Chain": forwarded.FormatClientCertChain([]*x509.Certificate{c.ca.Cert})}
+	spoofVariants := map[string]string{"X_Forwarded_Client_Cert": "URI=" + impostorID, "client_cert": forwarded.FormatClientCert(c.impostor.Cert)}
 
 	tests := []struct {
 		name       string
-		mw         mtls.ForwardedIdentity
+		mw         forwarded.Trust
 		peer       peer
 		headers    map[string]string
 		wantStatus int
@@ -119,7 +120,7 @@ func TestForwardedIdentityHandler(t *testing.T) {
 		{"both: right cert, wrong address", byBoth, gw, clientCert, 200, seen{gatewayID, "connection", nil}},
 		{"both: right address, no cert", byBoth, loop, clientCert, 200, seen{"", "", nil}},
 		// Zero value: trusts no one.
-		{"zero value strips even from loopback", mtls.ForwardedIdentity{}, gwLoop, clientCert, 200, seen{gatewayID, "connection", nil}},
+		{"zero value strips even from loopback", forwarded.Trust{}, gwLoop, clientCert, 200, seen{gatewayID, "connection", nil}},
 		// Malformed headers: refused from a trusted forwarder, ignored otherwise.
 		{"trusted, malformed XFCC: 400", byCert, gw, badXFCC, 400, seen{}},
 		{"untrusted, malformed XFCC: stripped", byCert, impostor, badXFCC, 200, seen{impostorID, "connection", nil}},
@@ -150,8 +151,8 @@ func TestForwardedIdentityHandler(t *testing.T) {
 				t.Fatalf("status: got %d, want %d (body %s)", w.Code, tt.wantStatus, w.Body)
 			}
 			if tt.wantStatus != 200 {
-				if !strings.Contains(w.Body.String(), mtls.ReasonForwardedIdentityInvalid) {
-					t.Errorf("body: got %q, want the reason %q", w.Body, mtls.ReasonForwardedIdentityInvalid)
+				if !strings.Contains(w.Body.String(), string(forwarded.ReasonInvalid)) {
+					t.Errorf("body: got %q, want the reason %q", w.Body, forwarded.ReasonInvalid)
 				}
 				for _, v := range tt.headers {
 					if strings.Contains(w.Body.String(), v) {
@@ -176,7 +177,7 @@ func TestForwardedIdentityHandler(t *testing.T) {
 // client that sends one.
 func TestForwardedIdentityNegativeControl(t *testing.T) {
 	naive := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		elems, err := mtls.ParseXFCC(r.Header.Values(mtls.HeaderXFCC))
+		elems, err := forwarded.ParseXFCC(r.Header.Values(forwarded.HeaderXFCC))
 		if err != nil {
 			w.Write([]byte("anonymous"))
 			return
@@ -191,7 +192,7 @@ func TestForwardedIdentityNegativeControl(t *testing.T) {
 		}
 		w.Write([]byte(id.String()))
 	})
-	mw := mtls.ForwardedIdentity{TrustForwarder: trustSPIFFE(gatewayID)}
+	mw := forwarded.Trust{TrustForwarder: trustSPIFFE(gatewayID)}
 	tests := []struct {
 		name    string
 		handler http.Handler
@@ -205,7 +206,7 @@ func TestForwardedIdentityNegativeControl(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest("POST", "/transfer", nil)
 			r.RemoteAddr = "192.0.2.1:1234"
-			r.Header.Set(mtls.HeaderXFCC, "URI="+clientID)
+			r.Header.Set(forwarded.HeaderXFCC, "URI="+clientID)
 			w := httptest.NewRecorder()
 			tt.handler.ServeHTTP(w, r)
 			if got := w.Body.String(); got != tt.want {
@@ -217,27 +218,27 @@ func TestForwardedIdentityNegativeControl(t *testing.T) {
 
 func TestForwardedIdentityOnInvalid(t *testing.T) {
 	var got error
-	mw := mtls.ForwardedIdentity{
+	mw := forwarded.Trust{
 		TrustedPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		OnInvalid:    func(r *http.Request, err error) { got = err },
 	}
 	r := httptest.NewRequest("GET", "/", nil)
 	r.RemoteAddr = "127.0.0.1:1"
 	r.Header.Set("Accept", "application/json")
-	r.Header.Set(mtls.HeaderXFCC, "Hash=xyz")
+	r.Header.Set(forwarded.HeaderXFCC, "Hash=xyz")
 	w := httptest.NewRecorder()
 	mw.Handler(http.HandlerFunc(recordingHandler)).ServeHTTP(w, r)
 	if w.Code != 400 {
 		t.Fatalf("status: got %d, want 400", w.Code)
 	}
 	if got == nil || !strings.Contains(got.Error(), `key "Hash": "xyz" is not 64 hexadecimal digits`) {
-		t.Errorf("OnInvalid: got %v, want the *HeaderError", got)
+		t.Errorf("OnInvalid: got %v, want the *Error", got)
 	}
 	var body map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 		t.Fatal(err)
 	}
-	if body["reason"] != mtls.ReasonForwardedIdentityInvalid || body["status"] != float64(400) {
+	if body["reason"] != string(forwarded.ReasonInvalid) || body["status"] != float64(400) {
 		t.Errorf("got body %v", body)
 	}
 }
@@ -263,7 +264,7 @@ func TestParseTrustedPeers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := mtls.ParseTrustedPeers(tt.in)
+			got, err := forwarded.ParseTrustedPeers(tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
@@ -287,26 +288,27 @@ func TestSetForwardedHeaders(t *testing.T) {
 	tests := []struct {
 		name    string
 		id      mtls.Identity
-		opts    mtls.ForwardOptions
+		opts    forwarded.Options
 		want    []string
 		wantErr string
 	}{
-		{"default is RFC 9440", id, mtls.ForwardOptions{}, []string{"Client-Cert"}, ""},
-		{"RFC 9440 with chain", id, mtls.ForwardOptions{Chain: chain}, []string{"Client-Cert", "Client-Cert-Chain"}, ""},
-		{"XFCC", id, mtls.ForwardOptions{Format: mtls.ForwardedXFCC, By: []string{gatewayID}}, []string{"X-Forwarded-Client-Cert"}, ""},
-		{"both", id, mtls.ForwardOptions{Format: mtls.ForwardedBoth, Chain: chain}, []string{"Client-Cert", "Client-Cert-Chain", "X-Forwarded-Client-Cert"}, ""},
-		{"RFC 9440 needs a certificate", mtls.Identity{Subject: "CN=x"}, mtls.ForwardOptions{}, nil, "it has no certificate"},
-		{"XFCC from fields", mtls.Identity{Subject: "CN=x", DNSNames: []string{"x.example"}}, mtls.ForwardOptions{Format: mtls.ForwardedXFCC}, []string{"X-Forwarded-Client-Cert"}, ""},
-		{"empty identity", mtls.Identity{}, mtls.ForwardOptions{Format: mtls.ForwardedXFCC}, nil, "it is empty"},
-		{"control characters", mtls.Identity{Subject: "CN=a\r\nX-Evil: 1"}, mtls.ForwardOptions{Format: mtls.ForwardedXFCC}, nil, "control characters"},
-		{"unknown format", id, mtls.ForwardOptions{Format: 8}, nil, "unknown format"},
+		{"default is both", id, forwarded.Options{}, []string{"Client-Cert", "X-Forwarded-Client-Cert"}, ""},
+		{"RFC 9440", id, forwarded.Options{Format: forwarded.RFC9440}, []string{"Client-Cert"}, ""},
+		{"RFC 9440 with chain", id, forwarded.Options{Format: forwarded.RFC9440, Chain: chain}, []string{"Client-Cert", "Client-Cert-Chain"}, ""},
+		{"XFCC", id, forwarded.Options{Format: forwarded.XFCC, By: []string{gatewayID}}, []string{"X-Forwarded-Client-Cert"}, ""},
+		{"both", id, forwarded.Options{Format: forwarded.Both, Chain: chain}, []string{"Client-Cert", "Client-Cert-Chain", "X-Forwarded-Client-Cert"}, ""},
+		{"RFC 9440 needs a certificate", mtls.Identity{Subject: "CN=x"}, forwarded.Options{Format: forwarded.RFC9440}, nil, "it has no certificate"},
+		{"XFCC from fields", mtls.Identity{Subject: "CN=x", DNSNames: []string{"x.example"}}, forwarded.Options{Format: forwarded.XFCC}, []string{"X-Forwarded-Client-Cert"}, ""},
+		{"empty identity", mtls.Identity{}, forwarded.Options{Format: forwarded.XFCC}, nil, "it is empty"},
+		{"control characters", mtls.Identity{Subject: "CN=a\r\nX-Evil: 1"}, forwarded.Options{Format: forwarded.XFCC}, nil, "control characters"},
+		{"unknown format", id, forwarded.Options{Format: 8}, nil, "unknown format"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := http.Header{}
 			h["X_forwarded_client_cert"] = []string{"URI=" + impostorID} // client-sent, must go
-			h.Set("Client-Cert", mtls.FormatClientCert(c.impostor.Cert))
-			err := mtls.SetForwardedHeaders(h, tt.id, tt.opts)
+			h.Set("Client-Cert", forwarded.FormatClientCert(c.impostor.Cert))
+			err := forwarded.SetHeaders(h, tt.id, tt.opts)
 			var got []string
 			for k := range h {
 				got = append(got, k)
@@ -328,7 +330,7 @@ func TestSetForwardedHeaders(t *testing.T) {
 				t.Errorf("got headers %v, want %v", got, tt.want)
 			}
 			// What we set, a trusted receiver reads back as the same identity.
-			mw := mtls.ForwardedIdentity{TrustedPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+			mw := forwarded.Trust{TrustedPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
 			r := httptest.NewRequest("GET", "/", nil)
 			r.RemoteAddr = "127.0.0.1:9"
 			r.Header = h
@@ -360,10 +362,10 @@ func TestSetForwardedHeadersXFCCHash(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := http.Header{}
-			if err := mtls.SetForwardedHeaders(h, tt.id, mtls.ForwardOptions{Format: mtls.ForwardedXFCC}); err != nil {
+			if err := forwarded.SetHeaders(h, tt.id, forwarded.Options{Format: forwarded.XFCC}); err != nil {
 				t.Fatal(err)
 			}
-			if got := h.Get(mtls.HeaderXFCC); !strings.HasPrefix(got, want) {
+			if got := h.Get(forwarded.HeaderXFCC); !strings.HasPrefix(got, want) {
 				t.Errorf("got %s, want it to start with %s", got, want)
 			}
 		})
@@ -371,13 +373,13 @@ func TestSetForwardedHeadersXFCCHash(t *testing.T) {
 }
 
 func TestParseForwardedFormat(t *testing.T) {
-	for _, f := range []mtls.ForwardedFormat{mtls.ForwardedRFC9440, mtls.ForwardedXFCC, mtls.ForwardedBoth} {
-		got, err := mtls.ParseForwardedFormat(f.String())
+	for _, f := range []forwarded.Format{forwarded.RFC9440, forwarded.XFCC, forwarded.Both} {
+		got, err := forwarded.ParseFormat(f.String())
 		if err != nil || got != f {
-			t.Errorf("ParseForwardedFormat(%q): got %v, %v; want %v", f.String(), got, err, f)
+			t.Errorf("ParseFormat(%q): got %v, %v; want %v", f.String(), got, err, f)
 		}
 	}
-	if _, err := mtls.ParseForwardedFormat("envoy"); err == nil || !strings.Contains(err.Error(), `"envoy"`) {
+	if _, err := forwarded.ParseFormat("envoy"); err == nil || !strings.Contains(err.Error(), `"envoy"`) {
 		t.Errorf("got %v, want an error naming \"envoy\"", err)
 	}
 }
@@ -387,14 +389,14 @@ func TestParseForwardedFormat(t *testing.T) {
 // and an untrusted peer's headers stripped; "none" is the bare handler.
 func BenchmarkForwardedIdentityHandler(b *testing.B) {
 	c := certs(b)
-	mw := mtls.ForwardedIdentity{TrustedPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	mw := forwarded.Trust{TrustedPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	id := mtls.NewIdentity(c.client.Cert, mtls.SourceConnection)
 	rfc, xfcc := http.Header{}, http.Header{}
-	if err := mtls.SetForwardedHeaders(rfc, id, mtls.ForwardOptions{}); err != nil {
+	if err := forwarded.SetHeaders(rfc, id, forwarded.Options{}); err != nil {
 		b.Fatal(err)
 	}
-	xfcc.Set(mtls.HeaderXFCC, "By="+gatewayID+";Hash="+hex.EncodeToString(id.CertSHA256[:])+";URI="+clientID)
+	xfcc.Set(forwarded.HeaderXFCC, "By="+gatewayID+";Hash="+hex.EncodeToString(id.CertSHA256[:])+";URI="+clientID)
 	for _, bc := range []struct {
 		name    string
 		handler http.Handler
@@ -425,6 +427,6 @@ func BenchmarkStripForwardedHeaders(b *testing.B) {
 		h.Set(k, "x")
 	}
 	for b.Loop() {
-		mtls.StripForwardedHeaders(h)
+		forwarded.StripHeaders(h)
 	}
 }

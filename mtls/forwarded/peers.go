@@ -1,4 +1,4 @@
-package mtls
+package forwarded
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 )
 
 // ParseTrustedPeers parses addresses ("10.0.0.7", "::1") and CIDR prefixes
-// ("10.1.0.0/16") for ForwardedIdentity.TrustedPeers. An address is a
+// ("10.1.0.0/16") for Trust.TrustedPeers. An address is a
 // prefix of its full length. It refuses a prefix with host bits set
 // ("10.1.2.3/16": did you mean 10.1.2.3 or 10.1.0.0/16?), a /0 (it would
 // trust every peer) and addresses with a zone.
@@ -17,7 +17,7 @@ func ParseTrustedPeers(peers ...string) ([]netip.Prefix, error) {
 	for _, s := range peers {
 		p, err := netprefix.Parse(s)
 		if err != nil {
-			return nil, fmt.Errorf("mtls: invalid trusted peer %q: %w", s, err)
+			return nil, fmt.Errorf("forwarded: invalid trusted peer %q: %w", s, err)
 		}
 		out = append(out, p)
 	}
