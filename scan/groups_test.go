@@ -40,6 +40,9 @@ type groupsOptions struct {
 	// loginRequired redirects every page to /login/ without a session;
 	// alice/wonderland and mallory/hunter2 can log in there.
 	loginRequired bool
+	// noSameSite sets the session cookie without a SameSite attribute
+	// (Chromium's Lax+POST window then sends it on cross-site POSTs).
+	noSameSite bool
 }
 
 type groups struct {
@@ -88,7 +91,11 @@ func (g *groups) newSession(w http.ResponseWriter, user string) string {
 	g.mu.Lock()
 	g.sessions[id] = user
 	g.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: "sessionid", Value: id, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	c := &http.Cookie{Name: "sessionid", Value: id, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if g.opts.noSameSite {
+		c.SameSite = 0
+	}
+	http.SetCookie(w, c)
 	return id
 }
 
