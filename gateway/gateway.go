@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/watch"
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
@@ -58,7 +59,7 @@ type Gateway struct {
 	// files, read just before they were loaded: WatchFile starts from
 	// them, so a change made before it started is not missed. Guarded by
 	// reloadMu.
-	loaded fileSums
+	loaded watch.Sums
 }
 
 // New validates cfg, loads the files it names and returns a Gateway ready
@@ -77,7 +78,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		g.errLog = g.log
 	}
 	g.metrics = newMetrics()
-	sums := hashFiles(cfg.Files()) // before compile reads them
+	sums := watch.HashFiles(cfg.Files()) // before compile reads them
 	c, err := compile(cfg, g.hooks(), nil)
 	if err != nil {
 		return nil, err
@@ -93,7 +94,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 // returns New's Gateway for it, checking the config and reading the files
 // it names once. Pass the same path to ReloadFile and WatchFile.
 func NewFromFile(path string, opts Options) (*Gateway, error) {
-	sum := hashFile(path)
+	sum := watch.HashFile(path)
 	cfg, err := readConfig(path) // New validates
 	if err != nil {
 		return nil, err
@@ -102,7 +103,7 @@ func NewFromFile(path string, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.loaded.add(path, sum)
+	g.loaded[watch.Abs(path)] = sum
 	return g, nil
 }
 
@@ -284,6 +285,15 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 		g.ready.Store(false)
 		if d := g.state.Load().limits.ShutdownDelay; d > 0 {
+			// Keep-alive connections end now: idle ones close, busy ones
+			// after their response (Connection: close). Their clients
+			// reconnect through the balancer, which sends them to this
+			// replica only until it sees /readyz fail.
+			g.mu.Lock()
+			for _, srv := range g.servers {
+				srv.SetKeepAlivesEnabled(false)
+			}
+			g.mu.Unlock()
 			g.log.Info("stopping: readiness is false; the listeners close after limits.shutdown-delay", "shutdown_delay", d.String())
 			t := time.NewTimer(d)
 			select {
@@ -373,13 +383,13 @@ func (g *Gateway) ReloadFile(path string) error { return g.reloadFile(path, nil)
 func (g *Gateway) reloadFile(path string, attrs []any) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
-	sum := hashFile(path)
+	sum := watch.HashFile(path)
 	cfg, err := readConfig(path) // reload validates: the files are read once
 	if err == nil {
 		err = g.reload(cfg)
 	}
 	if err == nil {
-		g.loaded.add(path, sum)
+		g.loaded[watch.Abs(path)] = sum
 	}
 	return g.report(err, append(attrs, "config", path))
 }
@@ -402,7 +412,7 @@ func (g *Gateway) reload(cfg *Config) error {
 	if err := sameAddresses(old.cfg, cfg); err != nil {
 		return err
 	}
-	sums := hashFiles(cfg.Files()) // before compile reads them
+	sums := watch.HashFiles(cfg.Files()) // before compile reads them
 	c, err := compile(cfg, g.hooks(), old)
 	if err != nil {
 		return err

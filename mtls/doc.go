@@ -15,7 +15,7 @@
 //			logger.Warn("tls handshake refused", "reason", f.Reason, "peer", f.RemoteAddr, "err", f.Err)
 //		},
 //	})
-//	go s.Watch(ctx) // reload on file change (and every ReloadInterval)
+//	go s.Watch(ctx) // reload when a file's contents change
 //
 //	admin := &mtls.Guard{Authorizer: mustAuth(mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/admin"))}
 //	mux.Handle("/admin/", admin.Handler(adminHandler))

@@ -27,6 +27,12 @@ type Config struct {
 	// certificate, so a token bound to the certificate is never mistaken
 	// for an unbound one.
 	AttackerTLS *tls.Config
+	// AttackerLogin, if set, logs the attacker in (with AttackerTLS),
+	// exactly as Login logs the victim in, before the attacker fetches
+	// their own token: for services that show the form (and its token)
+	// to logged-in users only. Its Path, Page and TokenField default to
+	// Login's.
+	AttackerLogin *Login
 
 	// Cookies are the victim's session cookies, sent as a browser would.
 	// Their attributes are unknown, so they are treated as having no
@@ -109,6 +115,11 @@ type Endpoint struct {
 	source string
 	// secret: every field value is redacted in output (login forms).
 	secret bool
+	// filled: the form fields the page left empty and the scanner fills
+	// (name → input type); each request gets its own value (see fresh).
+	filled map[string]string
+	// page is the page the form was found on, for discovered endpoints.
+	page string
 }
 
 // Login is a form login step, done as a browser does it: GET the page
@@ -187,6 +198,19 @@ func (c *Config) validate() (*url.URL, error) {
 		for _, p := range []string{l.Path, l.Page, l.TokenPage} {
 			if _, err := resolve(u, p); err != nil {
 				return nil, fmt.Errorf("login: %w", err)
+			}
+		}
+	}
+	if l := c.AttackerLogin; l != nil {
+		if len(l.Form) == 0 {
+			return nil, fmt.Errorf("attacker login: the login fields are required")
+		}
+		if l.Path == "" && l.Page == "" && l.TokenPage == "" && c.Login == nil {
+			return nil, fmt.Errorf("attacker login: path or page is required (or a Login to take them from)")
+		}
+		for _, p := range []string{l.Path, l.Page, l.TokenPage} {
+			if _, err := resolve(u, p); err != nil {
+				return nil, fmt.Errorf("attacker login: %w", err)
 			}
 		}
 	}

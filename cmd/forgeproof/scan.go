@@ -43,8 +43,19 @@ login form (--login-page, or found), keeps the cookies it sets, and submits
 that form with its hidden fields (an anti-CSRF token among them) and the
 --login-data fields over them.
 
+--attacker-login-data logs the attacker (--attacker-cert, or no certificate)
+in through the same login form, so that token-unbound can fetch the
+attacker's own token on pages that only logged-in users see.
+
+Without --verify-url, the scan re-reads the start pages and the JSON GETs
+their scripts name before and after each legitimate request: a value that
+changed with it, and not with a reload, confirms findings ("verification
+(discovered)"). Findings carry their fix, for the framework the scan
+recognised (Go, Django, Rails, Express) when it did.
+
 The PKCS#12 password is read from $FORGEPROOF_P12_PASSWORD (empty if unset);
-the login fields may come from $FORGEPROOF_LOGIN_DATA instead of --login-data.
+the login fields may come from $FORGEPROOF_LOGIN_DATA instead of --login-data,
+the attacker's from $FORGEPROOF_ATTACKER_LOGIN_DATA.
 
 Example:
 
@@ -69,6 +80,7 @@ type scanFlags struct {
 	crawlDepth, crawlPages             int
 	endpointsFile, tokenField, tokPage string
 	login, loginData, loginPage        string
+	attackerLoginData                  string
 	verifyURL, verifyPointer           string
 	noDiscover, dryRun, quiet          bool
 	format, output, failOn             string
@@ -92,6 +104,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.login, "login", "", "login form action `path`: log in first, submitting that form as a browser does")
 	fs.StringVar(&f.loginPage, "login-page", "", "`path` of the page that holds the login form (default: found on the target, where it redirects, the --login path and the start pages)")
 	fs.StringVar(&f.loginData, "login-data", "", "login form `fields`, urlencoded (username=alice&password=…); default $FORGEPROOF_LOGIN_DATA")
+	fs.StringVar(&f.attackerLoginData, "attacker-login-data", "", "log the attacker in too, through the same login form, with these `fields` (for token-unbound on pages only logged-in users see); default $FORGEPROOF_ATTACKER_LOGIN_DATA")
 	fs.Var(&f.endpoints, "endpoint", "state-changing endpoint `\"METHOD PATH [BODY]\"`; BODY urlencoded or JSON (repeatable)")
 	fs.StringVar(&f.tokenField, "token-field", "", "anti-CSRF token form `field` of the --endpoint forms")
 	fs.StringVar(&f.tokPage, "token-page", "", "`path` of the page whose form holds a fresh token (default: the target)")
@@ -252,7 +265,7 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 			return cfg, 0, usageErrorf("scan: %v", err)
 		}
 		cfg.Endpoints = append(cfg.Endpoints, file.Endpoints...)
-		cfg.Login, cfg.Verify = file.Login, file.Verify
+		cfg.Login, cfg.Verify, cfg.AttackerLogin = file.Login, file.Verify, file.AttackerLogin
 		cfg.StartPages = append(cfg.StartPages, file.StartPages...)
 	}
 	for _, s := range f.endpoints {
@@ -284,6 +297,24 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 		cfg.Login = &scan.Login{Path: f.login, Page: f.loginPage, Form: fields}
 	} else if f.loginData != "" { // the flag; a variable set in the environment is fine
 		return cfg, 0, usageErrorf("scan: --login-data needs --login or --login-page")
+	}
+	attackerData := f.attackerLoginData
+	if attackerData == "" {
+		attackerData = os.Getenv("FORGEPROOF_ATTACKER_LOGIN_DATA")
+	}
+	switch {
+	case attackerData == "":
+	case cfg.Login == nil && f.attackerLoginData != "":
+		return cfg, 0, usageErrorf("scan: --attacker-login-data needs --login or --login-page (the attacker logs in through the same form)")
+	case cfg.Login != nil:
+		fields, err := parseFields(attackerData)
+		if err != nil {
+			return cfg, 0, usageErrorf("scan: invalid --attacker-login-data: %v", err)
+		}
+		if len(fields) == 0 {
+			return cfg, 0, usageErrorf("scan: --attacker-login-data has no field")
+		}
+		cfg.AttackerLogin = &scan.Login{Path: cfg.Login.Path, Page: cfg.Login.Page, TokenPage: cfg.Login.TokenPage, TokenField: cfg.Login.TokenField, Form: fields}
 	}
 	if (f.verifyURL == "") != (f.verifyPointer == "") {
 		return cfg, 0, usageErrorf("scan: --verify-url and --verify-pointer go together")
