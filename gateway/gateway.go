@@ -40,6 +40,10 @@ type Gateway struct {
 	metrics *metrics
 	state   atomic.Pointer[compiled]
 	handler http.Handler
+	// uncheckedRequests turns off the path and Host checks of
+	// checkRequest, for the tests' negative controls only (set through
+	// export_test.go).
+	uncheckedRequests atomic.Bool
 
 	mu        sync.Mutex
 	listeners []net.Listener
