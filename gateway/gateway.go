@@ -219,7 +219,7 @@ func (g *Gateway) hooks() hooks {
 		log: g.log,
 		now: g.now,
 		onHandshakeFailure: func(listener string, f mtls.HandshakeFailure) {
-			g.metrics.handshakeFailures.WithLabelValues(listener, f.Reason).Inc()
+			g.metrics.handshakeFailures.WithLabelValues(listener, string(f.Reason)).Inc()
 			attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}
 			if f.Certificate != nil {
 				attrs = append(attrs, "subject", f.Certificate.Subject.String(), "serial", f.Certificate.SerialNumber.String())
