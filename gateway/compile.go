@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -131,6 +132,15 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		for _, b := range c.routes[:i] {
 			if a.host == b.host && a.prefix == b.prefix {
 				p.add(fmt.Sprintf("routes[%d]", a.index), "same host %q and path prefix %q as route %q: it would never match", a.host, a.prefix, b.name)
+			}
+		}
+	}
+	for i, rt := range c.routes {
+		rt.policy = i
+		for j := range i {
+			if reflect.DeepEqual(policyOf(cfg.Routes[i]), policyOf(cfg.Routes[j])) {
+				rt.policy = c.routes[j].policy
+				break
 			}
 		}
 	}

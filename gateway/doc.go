@@ -52,11 +52,18 @@
 //     certificate is verified again after a reload or once a certificate
 //     of its chain expires (mtls.Server.Recheck); a refusal is 403 with
 //     the mtls reason code and closes the connection.
-//  2. The route is chosen by host and path prefix; paths with "." or ".."
-//     segments are refused (path-invalid), unknown ones get 404 (no-route).
-//     On a listener with ListenerTLS.CheckHost, a request on a connection
-//     with a client certificate whose Host is not the connection's SNI
-//     gets 421 (misdirected-request) first.
+//  2. The route is chosen by host and path prefix. First a Host that is
+//     not one host[:port] is refused with 400 (host-invalid: two ports,
+//     "admin.example..", 127.1; one trailing dot is removed for routing),
+//     then a path with "." or ".." segments (path-invalid). On a listener
+//     with ListenerTLS.CheckHost, a request on a connection with a client
+//     certificate whose Host is not the connection's SNI gets 421
+//     (misdirected-request). Unknown paths get 404 (no-route). A path
+//     that a common upstream could read as a route of other settings
+//     (";params" removed, case folded, decoded again, '\' as '/',
+//     trailing dots, spaces or NUL trimmed, slashes not merged, and
+//     combinations) is refused with 400 (path-ambiguous); the readings
+//     are listed in docs/security-model.md.
 //  3. The identity comes from the connection's certificate, or from a
 //     trusted forwarder's header (Config.TrustedForwarders). It must be on
 //     the route's allow list, else 403 with the mtls reason code

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/watch"
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
@@ -39,6 +40,10 @@ type Gateway struct {
 	metrics *metrics
 	state   atomic.Pointer[compiled]
 	handler http.Handler
+	// uncheckedRequests turns off the path and Host checks of
+	// checkRequest, for the tests' negative controls only (set through
+	// export_test.go).
+	uncheckedRequests atomic.Bool
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -58,7 +63,7 @@ type Gateway struct {
 	// files, read just before they were loaded: WatchFile starts from
 	// them, so a change made before it started is not missed. Guarded by
 	// reloadMu.
-	loaded fileSums
+	loaded watch.Sums
 }
 
 // New validates cfg, loads the files it names and returns a Gateway ready
@@ -77,7 +82,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		g.errLog = g.log
 	}
 	g.metrics = newMetrics()
-	sums := hashFiles(cfg.Files()) // before compile reads them
+	sums := watch.HashFiles(cfg.Files()) // before compile reads them
 	c, err := compile(cfg, g.hooks(), nil)
 	if err != nil {
 		return nil, err
@@ -93,7 +98,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 // returns New's Gateway for it, checking the config and reading the files
 // it names once. Pass the same path to ReloadFile and WatchFile.
 func NewFromFile(path string, opts Options) (*Gateway, error) {
-	sum := hashFile(path)
+	sum := watch.HashFile(path)
 	cfg, err := readConfig(path) // New validates
 	if err != nil {
 		return nil, err
@@ -102,7 +107,7 @@ func NewFromFile(path string, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.loaded.add(path, sum)
+	g.loaded[watch.Abs(path)] = sum
 	return g, nil
 }
 
@@ -205,7 +210,7 @@ func (g *Gateway) hooks() hooks {
 	return hooks{
 		log: g.log,
 		onHandshakeFailure: func(listener string, f mtls.HandshakeFailure) {
-			g.metrics.handshakeFailures.WithLabelValues(listener, f.Reason).Inc()
+			g.metrics.handshakeFailures.WithLabelValues(listener, string(f.Reason)).Inc()
 			attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}
 			if f.Certificate != nil {
 				attrs = append(attrs, "subject", f.Certificate.Subject.String(), "serial", f.Certificate.SerialNumber.String())
@@ -382,13 +387,13 @@ func (g *Gateway) ReloadFile(path string) error { return g.reloadFile(path, nil)
 func (g *Gateway) reloadFile(path string, attrs []any) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
-	sum := hashFile(path)
+	sum := watch.HashFile(path)
 	cfg, err := readConfig(path) // reload validates: the files are read once
 	if err == nil {
 		err = g.reload(cfg)
 	}
 	if err == nil {
-		g.loaded.add(path, sum)
+		g.loaded[watch.Abs(path)] = sum
 	}
 	return g.report(err, append(attrs, "config", path))
 }
@@ -411,7 +416,7 @@ func (g *Gateway) reload(cfg *Config) error {
 	if err := sameAddresses(old.cfg, cfg); err != nil {
 		return err
 	}
-	sums := hashFiles(cfg.Files()) // before compile reads them
+	sums := watch.HashFiles(cfg.Files()) // before compile reads them
 	c, err := compile(cfg, g.hooks(), old)
 	if err != nil {
 		return err

@@ -36,7 +36,9 @@ func TestAuthorizationPerRoute(t *testing.T) {
 		{"prefix matches whole segments only", w.admin, "/adminx", 404, "no-route"},
 		{"dot segments are refused", w.web, "/api/../admin/users", 400, "path-invalid"},
 		{"encoded dot segments are refused", w.web, "/api/%2e%2e/admin/users", 400, "path-invalid"},
-		{"a double slash cannot dodge the admin route", w.web, "//admin/users", 403, "spiffe-id-denied"},
+		// An upstream that does not merge slashes reads "//admin" as no
+		// route of the gateway (issue 11): refused before authorization.
+		{"a double slash cannot dodge the admin route", w.web, "//admin/users", 400, "path-ambiguous"},
 		{"a double slash on an allowed route", w.web, "/api//items", 200, ""},
 	}
 	for _, tt := range tests {
