@@ -20,6 +20,16 @@
 // two-minute Lax+POST window) and the client certificate, which browsers
 // present whatever SameSite says.
 //
+// # WebSockets
+//
+// An Endpoint with Method "WS" (given, or discovered as a ws: or wss: URL
+// or a new WebSocket(…) argument in a crawled page or its scripts) is
+// probed with opening handshakes only: the same-origin one is the
+// baseline, and a cross-site one (Origin of another site, the client
+// certificate, SameSite=None cookies, as Chromium sends it) that is
+// upgraded as well is reported as websocket-cross-site. No message is
+// sent.
+//
 // # Oracles
 //
 // A probe is judged by the verification request when one is configured
