@@ -326,29 +326,16 @@ func TestNewServerErrors(t *testing.T) {
 	}
 }
 
-// pkiDir writes a CA, a server certificate and an empty CRL to a folder
-// as forgeproof pki does, and returns a file-based configuration.
+// pkiDir writes a PKI of ca to disk (pkitest.Dir) and returns its folder
+// and a ServerConfig that reads its files.
 func pkiDir(t testing.TB, ca *pki.CA) (string, mtls.ServerConfig) {
 	t.Helper()
-	dir := t.TempDir()
-	if err := ca.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := pkitest.Server(t, ca).Save(dir, pki.ServerFile, pki.ServerKeyFile); err != nil {
-		t.Fatal(err)
-	}
-	der, err := ca.Revoke(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pki.SaveCRL(dir, der); err != nil {
-		t.Fatal(err)
-	}
-	return dir, mtls.ServerConfig{
-		CertFile:     filepath.Join(dir, pki.ServerFile),
-		KeyFile:      filepath.Join(dir, pki.ServerKeyFile),
-		ClientCAFile: filepath.Join(dir, pki.CAFile),
-		CRLFiles:     []string{filepath.Join(dir, pki.CRLFile)},
+	d := pkitest.NewDir(t, ca)
+	return d.Path, mtls.ServerConfig{
+		CertFile:     d.File(pki.ServerFile),
+		KeyFile:      d.File(pki.ServerKeyFile),
+		ClientCAFile: d.File(pki.CAFile),
+		CRLFiles:     []string{d.File(pki.CRLFile)},
 	}
 }
 
