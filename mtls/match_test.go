@@ -30,6 +30,7 @@ var spiffeMatchTests = []struct {
 }
 
 func TestSPIFFEIDPatternMatch(t *testing.T) {
+	t.Parallel()
 	for _, tt := range spiffeMatchTests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := mtls.ParseSPIFFEIDPattern(tt.pattern)
@@ -47,6 +48,7 @@ func TestSPIFFEIDPatternMatch(t *testing.T) {
 }
 
 func TestParseSPIFFEIDPatternErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, pattern, want string }{
 		{name: "scheme", pattern: "https://prod.example/web", want: "scheme"},
 		{name: "wildcard trust domain", pattern: "spiffe://*.example/web", want: "trust domain"},
@@ -85,6 +87,7 @@ var dnsMatchTests = []struct {
 }
 
 func TestDNSPatternMatch(t *testing.T) {
+	t.Parallel()
 	for _, tt := range dnsMatchTests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := mtls.ParseDNSPattern(tt.pattern)
@@ -99,6 +102,7 @@ func TestDNSPatternMatch(t *testing.T) {
 }
 
 func TestParseDNSPatternErrors(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"", "*", "*.", "a.*.com", "a*.com", "**.com", "a..com", "a b.com", "a.com.", strings.Repeat("a", 64) + ".com"} {
 		if p, err := mtls.ParseDNSPattern(s); err == nil {
 			t.Errorf("ParseDNSPattern(%q): got %v, want an error", s, p)

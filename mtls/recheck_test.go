@@ -61,6 +61,7 @@ func openConn(t testing.TB, s *mtls.Server, ca *pki.CA, cert *pki.Cert) tls.Conn
 // an open connection's Recheck with the same reason, and the hook is not
 // called; the unchanged twin passes.
 func TestRecheck(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	tests := []struct {
 		name string
@@ -191,6 +192,7 @@ func TestRecheck(t *testing.T) {
 // time the CRL goes stale, whichever comes first; with stale CRLs
 // allowed the CRL does not count.
 func TestRecheckUntil(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	soon := time.Now().Add(time.Hour).Truncate(time.Second)
 	tests := []struct {
@@ -236,6 +238,7 @@ func TestRecheckUntil(t *testing.T) {
 // TestRecheckNoCertificate: without a certificate, Recheck passes where
 // the handshake does (verify-if-given) and refuses where it does not.
 func TestRecheckNoCertificate(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	tests := []struct {
 		name       string
@@ -270,6 +273,7 @@ func TestRecheckNoCertificate(t *testing.T) {
 // TestRecheckUsesChainCache: after a reload the first Recheck verifies
 // the chain in full, the next ones take it from the new state's cache.
 func TestRecheckUsesChainCache(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	_, cfg := pkiDir(t, ca)
 	s := newServer(t, cfg)

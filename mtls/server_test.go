@@ -115,6 +115,7 @@ func newServer(t testing.TB, cfg mtls.ServerConfig) *mtls.Server {
 }
 
 func TestHandshake(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	other := pkitest.CA(t)
 	srv := pkitest.Server(t, ca)
@@ -211,6 +212,7 @@ func TestHandshake(t *testing.T) {
 // TestTLS12Refused shows that the default minimum is TLS 1.3 and that
 // TLS 1.2 works only when allowed.
 func TestMinVersion(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	srv := pkitest.Server(t, ca).TLSCertificate()
 	cli := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"})
@@ -241,6 +243,7 @@ func TestMinVersion(t *testing.T) {
 }
 
 func TestCRLPolicy(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	ca2 := pkitest.CA(t)
 	srv := pkitest.Server(t, ca).TLSCertificate()
@@ -290,6 +293,7 @@ func TestCRLPolicy(t *testing.T) {
 }
 
 func TestNewServerErrors(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	other := pkitest.CA(t)
 	srv := pkitest.Server(t, ca).TLSCertificate()
@@ -357,6 +361,7 @@ func revokeInDir(t testing.TB, ca *pki.CA, dir string, serials ...*big.Int) {
 // TestResumedSessionRechecked proves that revocation and authorization
 // run on resumed TLS sessions too (VerifyPeerCertificate would not).
 func TestResumedSessionRechecked(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	cli := pkitest.Client(t, ca, pki.ClientOptions{SPIFFEID: "spiffe://prod.example/web"})
 	tests := []struct {
@@ -429,6 +434,7 @@ func TestResumedSessionRechecked(t *testing.T) {
 }
 
 func TestReloadKeepsStateOnError(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	dir, cfg := pkiDir(t, ca)
 	s := newServer(t, cfg)
