@@ -63,7 +63,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	defer func() { g.finish(r, rec, x, start) }()
 
 	if listener >= 0 {
-		if herr := recheck(r, c.listeners[listener], start); herr != nil {
+		if herr := recheck(r, c.listeners[listener], g.now()); herr != nil {
 			g.refuseConnection(rec, r, x, c.cfg.Listeners[listener].Address, herr)
 			return
 		}
