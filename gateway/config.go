@@ -246,6 +246,12 @@ type Tokens struct {
 	// is required when a route's CSRF mode uses tokens, and must not be
 	// readable by group or others.
 	KeyFile string
+	// InsecureAllowGroupReadableKeyFile accepts a KeyFile that its group
+	// may read (never others): on Kubernetes, a Secret mounted for a
+	// non-root container with fsGroup is mode 0440, group the pod's
+	// fsGroup, and the kubelet cannot make it owned by the container's
+	// user. Anyone in that group can read the keys. Default false.
+	InsecureAllowGroupReadableKeyFile bool
 	// SessionCookie names the application's session cookie: when a request
 	// carries it, tokens are bound to its value; else to the client
 	// certificate's public key; else to a random pre-session cookie.

@@ -188,6 +188,29 @@ func TestValidate(t *testing.T) {
 			c.Tokens.KeyFile = w.write("open.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o644)
 		}, "is readable by others (mode 0644)"},
+		{"key file readable by group", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Tokens.KeyFile = w.write("group.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			chmod(t, c.Tokens.KeyFile, 0o440)
+		}, "is readable by others (mode 0440)"},
+		{"key file readable by group, allowed (Kubernetes fsGroup)", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Tokens.KeyFile = w.write("group-ok.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			chmod(t, c.Tokens.KeyFile, 0o440)
+			c.Tokens.InsecureAllowGroupReadableKeyFile = true
+		}, ""},
+		{"key file readable by others, group allowed", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Tokens.KeyFile = w.write("others.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			chmod(t, c.Tokens.KeyFile, 0o444)
+			c.Tokens.InsecureAllowGroupReadableKeyFile = true
+		}, "is readable by others (mode 0444)"},
+		{"key file writable by group", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Tokens.KeyFile = w.write("gw.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			chmod(t, c.Tokens.KeyFile, 0o460)
+			c.Tokens.InsecureAllowGroupReadableKeyFile = true
+		}, "is writable by its group (mode 0460)"},
 		{"trusted proxy with host bits", func(c *gateway.Config) { c.TrustedProxies = []string{"10.1.2.3/8"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "10.1.2.3/8": host bits are set (did you mean 10.1.2.3 or 10.0.0.0/8?)`},
 		{"trusted proxy /0", func(c *gateway.Config) { c.TrustedProxies = []string{"0.0.0.0/0"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "0.0.0.0/0": a /0 prefix would trust every peer`},
 		{"trusted proxies", func(c *gateway.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "::1"} }, ""},

@@ -371,6 +371,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			d.fields(v, p, map[string]func(string, *yaml.Node){
 				"key-file":       d.str(&c.Tokens.KeyFile),
 				"session-cookie": d.str(&c.Tokens.SessionCookie),
+				"insecure-allow-group-readable-key-file": d.boolean(&c.Tokens.InsecureAllowGroupReadableKeyFile),
 			})
 		},
 		"identity-forwarding": d.str(&c.IdentityForwarding),
