@@ -26,7 +26,7 @@ type exchange struct {
 	identity    *mtls.Identity
 	hasIdentity bool // identity != nil
 	decision    string
-	reason      string
+	reason      Reason
 	authzDenied bool
 	// csrfReason is the CSRF guard's refusal, enforced or (report-only)
 	// not.
@@ -65,7 +65,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	defer func() { g.finish(r, rec, x, start) }()
 
 	if listener >= 0 {
-		if herr := recheck(r, c.listeners[listener], start); herr != nil {
+		if herr := recheck(r, c.listeners[listener], g.now()); herr != nil {
 			g.refuseConnection(rec, r, x, c.cfg.Listeners[listener].Address, herr)
 			return
 		}
@@ -85,17 +85,30 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		g.refuse(rec, r, x, http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "method not allowed", "CONNECT is not proxied")
 		return
 	}
+	host, why := parseHost(r.Host)
+	if why != "" {
+		if !g.uncheckedRequests.Load() {
+			g.refuseAmbiguous(rec, r, x, ReasonHostInvalid, "invalid Host", "the Host is not one host[:port]: it has "+why)
+			return
+		}
+		host = requestHost(r.Host)
+	}
 	if hasDotSegments(r.URL.Path) {
-		g.refuse(rec, r, x, http.StatusBadRequest, ReasonPathInvalid, "invalid path", "the path has . or .. segments")
+		g.refuseAmbiguous(rec, r, x, ReasonPathInvalid, "invalid path", "the path has . or .. segments")
 		return
 	}
 	if listener >= 0 && c.listeners[listener].checkHost && misdirected(r) {
-		g.refuse(rec, r, x, http.StatusMisdirectedRequest, mtls.ReasonMisdirected, "request sent on a connection for another host", "open a new connection to this host")
+		g.refuse(rec, r, x, http.StatusMisdirectedRequest, Reason(mtls.ReasonMisdirected), "request sent on a connection for another host", "open a new connection to this host")
 		return
 	}
-	rt := c.findRoute(r)
+	rt := c.findRoute(host, r.URL.Path)
 	if rt == nil {
 		g.refuse(rec, r, x, http.StatusNotFound, ReasonNoRoute, "no route", "no route serves this host and path")
+		return
+	}
+	if c.pathAmbiguous(host, r.URL.EscapedPath(), rt) && !g.uncheckedRequests.Load() {
+		g.refuseAmbiguous(rec, r, x, ReasonPathAmbiguous, "ambiguous path",
+			"an upstream could read this path as another route's (path parameters, case, encoding, backslashes or trailing characters): send it in its plain form")
 		return
 	}
 	x.route = rt
@@ -129,21 +142,28 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 }
 
 // refuse writes a problem response and records the decision.
-func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, x *exchange, status int, reason, title, detail string) {
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, x *exchange, status int, reason Reason, title, detail string) {
 	x.decision, x.reason = decisionDeny, reason
-	problem.Write(w, r, problem.Details{Status: status, Reason: reason, Title: title, Detail: detail})
+	problem.Write(w, r, problem.Details{Status: status, Reason: string(reason), Title: title, Detail: detail})
+}
+
+// refuseAmbiguous refuses with 400 a request the upstream could read
+// differently from the gateway, and counts it.
+func (g *Gateway) refuseAmbiguous(w http.ResponseWriter, r *http.Request, x *exchange, reason Reason, title, detail string) {
+	g.metrics.ambiguous.WithLabelValues(string(reason)).Inc()
+	g.refuse(w, r, x, http.StatusBadRequest, reason, title, detail)
 }
 
 // authorizeRequest returns "" when the identity (nil: none) may call the
 // route, else the reason code.
-func (rt *route) authorizeRequest(id *mtls.Identity) string {
+func (rt *route) authorizeRequest(id *mtls.Identity) Reason {
 	if rt.allowUnauthenticated {
 		return ""
 	}
 	if id == nil {
-		return mtls.ReasonNoIdentity
+		return Reason(mtls.ReasonNoIdentity)
 	}
-	return mtls.DenialReason(rt.authorize.Authorize(*id))
+	return Reason(mtls.ReasonOf(rt.authorize.Authorize(*id)))
 }
 
 // isBrowser reports whether the request carries Fetch Metadata headers,
@@ -171,7 +191,7 @@ func hasDotSegments(p string) bool {
 // certificate). A non-empty
 // reason means the request must be refused with status. The identity is
 // nil when there is none.
-func (c *compiled) identify(r *http.Request) (id *mtls.Identity, status int, reason string) {
+func (c *compiled) identify(r *http.Request) (id *mtls.Identity, status int, reason Reason) {
 	if fid, ok, trusted, reason := c.forwardedIdentity(r); trusted {
 		if reason != "" {
 			return nil, http.StatusBadRequest, reason
@@ -233,6 +253,5 @@ var hostCheck = &mtls.Guard{CheckHost: true}
 // authenticate requests for another.
 func misdirected(r *http.Request) bool {
 	_, err := hostCheck.Check(r)
-	_, is := err.(*mtls.MisdirectedError)
-	return is
+	return mtls.ReasonOf(err) == mtls.ReasonMisdirected
 }

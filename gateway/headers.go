@@ -5,14 +5,14 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 // What the gateway forwards (issue 11): no header may mean one thing to the
 // gateway and another to the upstream. Before a request is forwarded,
 // withoutClientHeaders drops
 //
-//   - every identity header of forgeproof and mtls (mtls.IsForwardedHeader,
+//   - every identity header of forgeproof and mtls (forwarded.IsHeader,
 //     Forgeproof-*), as before;
 //   - identity-like headers of other products (identityLikeNames and
 //     identityLikePrefixes, plus the config's strip-request-headers), under
@@ -212,7 +212,7 @@ func (hp *headerPolicy) identityLike(n []byte) bool {
 // under which kind ("" when it is kept or is forgeproof's own identity
 // header, which is not counted: it was always dropped).
 func (hp *headerPolicy) headerVerdict(name string, allowUnderscore bool) (drop bool, kind string) {
-	if mtls.IsForwardedHeader(name) || isOwnHeader(name) {
+	if forwarded.IsHeader(name) || isOwnHeader(name) {
 		return true, ""
 	}
 	var buf [64]byte

@@ -88,3 +88,41 @@ func BenchmarkWithoutClientHeaders(b *testing.B) {
 		hp.withoutClientHeaders(h, false, &d)
 	}
 }
+
+// TestStripRequestHeadersConfig: strip-request-headers entries must be
+// header names or prefixes ending in '*'; errors name the key and entry.
+func TestStripRequestHeadersConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		list    []string
+		wantErr string
+	}{
+		{"names and prefixes", []string{"X-Corp-Auth-*", "X_Employee_Id"}, ""},
+		{"empty entry", []string{""}, `entry 0 "" is not a header name`},
+		{"a lone star", []string{"*"}, `entry 0 "*" is not a header name`},
+		{"a space", []string{"X Corp"}, `entry 0 "X Corp" is not a header name`},
+		{"a colon", []string{"X-Corp:"}, `entry 0 "X-Corp:" is not a header name`},
+		{"a star inside", []string{"X-*-Auth"}, ``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &problems{cfg: &Config{}}
+			hp := p.parseStripHeaders("strip-request-headers", tt.list)
+			var got string
+			if len(p.errs) > 0 {
+				got = p.errs[0].Error()
+			}
+			if tt.wantErr == "" && got != "" || tt.wantErr != "" && !strings.Contains(got, tt.wantErr) {
+				t.Fatalf("got error %q, want %q", got, tt.wantErr)
+			}
+			if tt.name == "names and prefixes" {
+				if !hp.identityLike(normaliseName(nil, "x_corp_auth_user")) || !hp.identityLike(normaliseName(nil, "X-EMPLOYEE-ID")) {
+					t.Errorf("configured names not matched under another spelling")
+				}
+				if hp.identityLike(normaliseName(nil, "X-Employee-Ids")) {
+					t.Errorf("a name is matched as a prefix")
+				}
+			}
+		})
+	}
+}

@@ -197,7 +197,7 @@ func TestUnaskedSwitch(t *testing.T) {
 				if !check {
 					want = gateway.ReasonUpstreamUnavailable
 				}
-				if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, want) {
+				if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, string(want)) {
 					t.Fatalf("got %d %s, want 502 %s", resp.StatusCode, body, want)
 				}
 				c.send("GET /admin/secret HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -306,7 +306,7 @@ func TestIdentityLikeHeaders(t *testing.T) {
 		"X-Ms-Client-Principal", "X-Ms-Client-Principal-Name", "X-Goog-Authenticated-User-Email", "X-Goog-Iap-Jwt-Assertion",
 		"WL-Proxy-Client-Cert", "WL-Proxy-SSL", "Remote-User", "X-Remote-User", "X-Forwarded-User", "X-Forwarded-Email",
 		"X-Auth-Request-Email", "X-Corp-Auth-User", "x_corp_auth_role", "X-Employee-Id"}
-	// mtls's own list (mtls.IsForwardedHeader), which the switch leaves on.
+	// mtls/forwarded's own list (forwarded.IsHeader), which the switch leaves on.
 	mtlsList := []string{"X-Client-Cert", "X-SSL-Client-Cert", "X-Forwarded-Tls-Client-Cert", "X-Forwarded-Tls-Client-Cert-Info", "x_ssl_client_cert"}
 	allowed := []string{"X-Client-Id", "X-Request-Id", "X-Sslish", "X-Employee-Ids", "X-Corp-Authx", "X-Amzn-Trace-Id", "Client-Hint"}
 	for _, check := range []bool{true, false} {
@@ -334,7 +334,7 @@ func TestIdentityLikeHeaders(t *testing.T) {
 			}
 			for _, n := range mtlsList {
 				if strings.Contains(got, "v-"+n+"\r\n") {
-					t.Errorf("%s (mtls's list, not switched off) reached the upstream", n)
+					t.Errorf("%s (mtls/forwarded's list, not switched off) reached the upstream", n)
 				}
 			}
 			for _, n := range allowed {

@@ -22,6 +22,8 @@ type metrics struct {
 	authzDenials      *prometheus.CounterVec
 	handshakeFailures *prometheus.CounterVec
 	headersDropped    *prometheus.CounterVec
+	ambiguous         *prometheus.CounterVec
+	proxyRefusals     *prometheus.CounterVec
 	certNotAfter      *prometheus.GaugeVec
 	upstreamNotAfter  *prometheus.GaugeVec
 	reloads           *prometheus.CounterVec
@@ -95,6 +97,12 @@ func newMetrics() *metrics {
 		headersDropped: counterVec("forgeproof_gateway_request_headers_dropped_total",
 			"Client request headers not forwarded, by route and kind: underscore (a name with '_' or other punctuation), identity-like (another product's identity header), upgrade (an Upgrade that is not a WebSocket handshake, HTTP2-Settings).",
 			"route", "kind"),
+		ambiguous: counterVec("forgeproof_gateway_ambiguous_requests_total",
+			"Requests refused before routing because an upstream could read their path or Host as another route's (path-invalid, path-ambiguous, host-invalid), by reason code.",
+			"reason"),
+		proxyRefusals: counterVec("forgeproof_gateway_proxy_protocol_refusals_total",
+			"Connections a PROXY protocol listener refused before the TLS handshake (untrusted peer, header missing or invalid), by listener address and reason.",
+			"listener", "reason"),
 		certNotAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "forgeproof_gateway_certificate_not_after_timestamp_seconds",
 			Help: "Expiry (Unix time) of the earliest-expiring certificate of each kind (server, client-ca) on each listener.",
@@ -108,10 +116,13 @@ func newMetrics() *metrics {
 			"outcome"),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.csrfRefusals, m.authzDenials,
-		m.handshakeFailures, m.headersDropped, m.certNotAfter, m.upstreamNotAfter, m.reloads,
+		m.handshakeFailures, m.headersDropped, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start
+	}
+	for _, r := range []Reason{ReasonPathInvalid, ReasonPathAmbiguous, ReasonHostInvalid} {
+		m.ambiguous.WithLabelValues(string(r))
 	}
 	return m
 }

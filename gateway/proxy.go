@@ -12,6 +12,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/internal/problem"
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 // HeaderClientIdentity carries a readable name of the verified client to
@@ -119,7 +120,7 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 		return
 	}
 	if x.hasIdentity {
-		opts := mtls.ForwardOptions{Format: c.forwardFormat}
+		opts := forwarded.Options{Format: c.forwardFormat}
 		if pr.In.TLS != nil && x.identity.Source == mtls.SourceConnection && len(pr.In.TLS.PeerCertificates) > 1 {
 			opts.Chain = pr.In.TLS.PeerCertificates[1:]
 		}
@@ -127,7 +128,7 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 			// The identity cannot be expressed in the configured format
 			// (a forwarded XFCC identity without its certificate): the
 			// upstream gets no identity header rather than a partial one.
-			mtls.StripForwardedHeaders(pr.Out.Header)
+			forwarded.StripHeaders(pr.Out.Header)
 			pr.Out.Header.Del(HeaderClientIdentity)
 		}
 	}
@@ -237,9 +238,9 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func writeProblem(w http.ResponseWriter, r *http.Request, status int, reason, title string) {
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, reason Reason, title string) {
 	if x := exchangeFrom(r.Context()); x != nil {
 		x.decision, x.reason = decisionDeny, reason
 	}
-	problem.Write(w, r, problem.Details{Status: status, Reason: reason, Title: title})
+	problem.Write(w, r, problem.Details{Status: status, Reason: string(reason), Title: title})
 }

@@ -111,10 +111,18 @@ type ServerConfig struct {
 	// for concurrent use and should return quickly.
 	OnHandshakeFailure func(HandshakeFailure)
 
-	// ReloadInterval makes Watch reload every interval; zero disables the
-	// timer (Watch still reloads on file changes).
+	// ReloadInterval makes Watch read the files every interval and reload
+	// when their contents changed, which catches what file events miss
+	// (network filesystems); zero disables polling while file events
+	// work.
 	ReloadInterval time.Duration
 	// OnReload, if set, is called by Watch after every reload it starts,
 	// with nil or the reason the new state was rejected (the old one stays).
 	OnReload func(error)
+
+	// Time returns the current time, for the checks that depend on it
+	// (certificate validity, CRL freshness, re-checks of open
+	// connections). If nil, time.Now is used. As tls.Config.Time, it is
+	// for tests and for systems whose clock is not the wall clock.
+	Time func() time.Time
 }

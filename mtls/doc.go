@@ -15,7 +15,7 @@
 //			logger.Warn("tls handshake refused", "reason", f.Reason, "peer", f.RemoteAddr, "err", f.Err)
 //		},
 //	})
-//	go s.Watch(ctx) // reload on file change (and every ReloadInterval)
+//	go s.Watch(ctx) // reload when a file's contents change
 //
 //	admin := &mtls.Guard{Authorizer: mustAuth(mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/admin"))}
 //	mux.Handle("/admin/", admin.Handler(adminHandler))
@@ -64,7 +64,7 @@
 // Identity (identity.go) is what a verified certificate says: SPIFFE ID,
 // SANs, subject, issuer, serial, validity, SPKI and certificate SHA-256.
 // ConnectionIdentity stores the connection's identity in the request
-// context; IdentityFromContext reads it; ForwardedIdentity may replace it
+// context; IdentityFromContext reads it; forwarded.Trust (package mtls/forwarded) may replace it
 // with a client identity forwarded by a trusted proxy (RFC 9440 or Envoy's
 // x-forwarded-client-cert). IdentityFromTLS only returns an identity for a
 // certificate that was verified, by a Server or by crypto/tls itself.
@@ -73,8 +73,7 @@
 // IDs (exact or with "*" path segments), trust domains, DNS SANs (exact or
 // "*." plus one label), common names, OUs and SPKI pins, and combine with
 // AuthorizeAnyOf and AuthorizeAllOf. Everything denies by default: a nil
-// Authorizer, an empty any-of, a zero Guard. Every denial is a
-// *DenialError with a stable reason code (DenialReason).
+// Authorizer, an empty any-of, a zero Guard.
 //
 // Guard authorizes per route and answers 403 with an RFC 9457 problem
 // body carrying only the reason code; with CheckHost it answers 421 to a
@@ -82,13 +81,15 @@
 // presented a certificate (browsers reuse HTTP/2 connections across names
 // that share a server certificate).
 //
-// # Reason codes
+// # Reasons
 //
+// Every refusal is an *Error with a typed Reason (ReasonOf), whose text is
+// stable: logs, metrics and problem bodies carry it.
 // Handshake (HandshakeFailure.Reason): no-certificate, unknown-authority,
 // expired, not-yet-valid, wrong-key-usage, bad-certificate, revoked,
 // crl-stale, crl-missing, and the authorizer's code.
 //
-// Authorization (DenialError.Reason, 403 bodies): identity-missing,
+// Authorization (Authorizer, Guard; 403 bodies): identity-missing,
 // identity-denied, spiffe-id-denied, trust-domain-denied, dns-name-denied,
 // common-name-denied, organizational-unit-denied, spki-denied; 421 bodies:
 // misdirected-request.

@@ -6,8 +6,11 @@ type Rule struct {
 	ID       string
 	Title    string
 	Severity Severity
-	// Help says why it matters and how to fix it.
+	// Help says why it matters.
 	Help string
+	// Fix says what to change, for any framework. A finding's Fix adds
+	// the advice for the framework the scan recognised (see Advice).
+	Fix string
 }
 
 // The rule IDs.
@@ -34,54 +37,80 @@ const (
 	RuleCookieNoHostPrefix = "cookie-no-host-prefix"
 	RuleCookieNotHTTPOnly  = "cookie-not-httponly"
 	RuleCookieWideDomain   = "cookie-wide-domain"
+	RuleWebSocketCrossSite = "websocket-cross-site"
 )
 
 // Rules lists every rule the scanner can report, in a stable order.
 var Rules = []Rule{
 	{RuleCrossSiteForgery, "Cross-site form POST accepted", SeverityHigh,
-		"A page on another site made the browser send this state-changing request, with the client certificate and the cookies a browser attaches, and the service accepted it. Check the origin of every state-changing browser request (Sec-Fetch-Site, then the full Origin) and refuse cross-site ones, for example with forgeproof's csrf middleware."},
+		"A page on another site made the browser send this state-changing request, with the client certificate and the cookies a browser attaches, and the service accepted it.",
+		"Check the origin of every state-changing browser request (Sec-Fetch-Site, then the full Origin) and refuse cross-site ones."},
 	{RuleTextPlainJSON, "JSON endpoint accepts a cross-site text/plain body", SeverityHigh,
-		"A cross-site HTML form with enctype=text/plain can send a JSON-shaped body without a CORS preflight. The endpoint parsed it as JSON. Require Content-Type: application/json (which forces a preflight) and check the origin."},
+		"A cross-site HTML form with enctype=text/plain can send a JSON-shaped body without a CORS preflight. The endpoint parsed it as JSON.",
+		"Require Content-Type: application/json (which forces a preflight) and check the origin."},
 	{RuleOriginNull, "Request with Origin: null accepted", SeverityHigh,
-		"Sandboxed iframes, data: URLs and some redirects send Origin: null, and any site can produce them. Never treat null as a trusted origin."},
+		"Sandboxed iframes, data: URLs and some redirects send Origin: null, and any site can produce them.",
+		"Never treat Origin: null as a trusted origin: refuse it on state-changing requests."},
 	{RuleLegacyOrigin, "Cross-site Origin accepted without Fetch Metadata", SeverityHigh,
-		"Browsers that do not send Sec-Fetch-Site still send Origin on cross-site POSTs. A defence that only reads Sec-Fetch-Site, and allows requests without it, lets them through. Fall back to comparing the full Origin with the service's own origin."},
+		"Browsers that do not send Sec-Fetch-Site still send Origin on cross-site POSTs. A defence that only reads Sec-Fetch-Site, and allows requests without it, lets them through.",
+		"When Sec-Fetch-Site is absent, compare the full Origin with the service's own origin and refuse any other."},
 	{RuleOriginScheme, "Origin compared by host only (http:// accepted on https://)", SeverityMedium,
-		"An Origin with the service's host but the http scheme was accepted: the check compares hosts, not origins (the weakness of CrossOriginProtection's fallback). A network attacker who can answer for http://host can forge requests. Compare scheme, host and port."},
+		"An Origin with the service's host but the http scheme was accepted: the check compares hosts, not origins (the weakness of CrossOriginProtection's fallback). A network attacker who can answer for http://host can forge requests.",
+		"Compare the whole origin: scheme, host and port."},
 	{RuleSameSiteForgery, "Same-site sibling origin accepted", SeverityMedium,
-		"A request from another origin of the same site (another subdomain or port) was accepted. Same-site requests carry even SameSite=Strict cookies and the client certificate; a compromised or user-controlled sibling can forge them. Refuse Sec-Fetch-Site: same-site unless that origin is trusted explicitly."},
+		"A request from another origin of the same site (another subdomain or port) was accepted. Same-site requests carry even SameSite=Strict cookies and the client certificate; a compromised or user-controlled sibling can forge them.",
+		"Refuse Sec-Fetch-Site: same-site unless that origin is trusted explicitly."},
 	{RuleTokenEmpty, "Empty anti-CSRF token accepted", SeverityHigh,
-		"A forged request with the token field present but empty was accepted. Reject empty tokens and compare in constant time."},
+		"A forged request with the token field present but empty was accepted.",
+		"Reject empty tokens and compare tokens in constant time."},
 	{RuleTokenUnbound, "Anti-CSRF token not bound to the session", SeverityHigh,
-		"A token issued to another session (the attacker's own) was accepted for the victim's. Bind tokens to the session or to the client certificate (sign them) so that one session's token is worthless in another."},
+		"A token issued to another session (the attacker's own) was accepted for the victim's.",
+		"Bind tokens to the session or to the client certificate (sign them) so that one session's token is worthless in another."},
 	{RuleTokenNotRequired, "Anti-CSRF token served but not required", SeverityLow,
-		"The page puts an anti-CSRF token in the form, but a same-origin submission without it, from a browser that sends neither Fetch Metadata nor Origin, was accepted: the token protects nothing, and only the origin check guards this endpoint. A forgery from such a browser (an old one, with the Referer suppressed) looks the same. Verify the token on every state-changing request that lacks Sec-Fetch-Site and Origin (forgeproof's token-if-no-browser-headers or origin-and-token mode), or stop serving it."},
+		"The page puts an anti-CSRF token in the form, but a same-origin submission without it, from a browser that sends neither Fetch Metadata nor Origin, was accepted: the token protects nothing, and only the origin check guards this endpoint. A forgery from such a browser (an old one, with the Referer suppressed) looks the same.",
+		"Verify the token on every state-changing request that lacks Sec-Fetch-Site and Origin (forgeproof's token-if-no-browser-headers or origin-and-token mode), or stop serving it."},
 	{RuleMethodDowngrade, "State change accepted over GET", SeverityHigh,
-		"The endpoint's parameters sent as a cross-site GET navigation were accepted. Top-level GET navigations carry SameSite=Lax cookies and the client certificate, and most defences let GET through. Accept state changes on POST (or PUT, PATCH, DELETE) only."},
+		"The endpoint's parameters sent as a cross-site GET navigation were accepted. Top-level GET navigations carry SameSite=Lax cookies and the client certificate, and most defences let GET through.",
+		"Accept state changes on POST (or PUT, PATCH, DELETE) only; answer 405 to a GET."},
 	{RuleMethodOverride, "Method override parameter honoured on a forged request", SeverityHigh,
-		"A _method parameter let a cross-site form reach a method that a form cannot send. Disable method overrides for browser requests, or apply the origin check after the override."},
+		"A _method parameter let a cross-site form reach a method that a form cannot send.",
+		"Disable method overrides for browser requests, or apply the origin check after the override."},
 	{RuleGetStateChange, "State-changing GET accepted cross-site", SeverityHigh,
-		"This state-changing endpoint is a GET and a cross-site navigation reached it. Origin checks skip GET by design: move the state change to POST."},
+		"This state-changing endpoint is a GET and a cross-site navigation reached it. Origin checks skip GET by design.",
+		"Move the state change to POST (and check its origin)."},
 	{RuleCORSCredentials, "CORS reflects an arbitrary origin with credentials", SeverityHigh,
-		"The response allowed an arbitrary origin with Access-Control-Allow-Credentials: true, so any site can read responses (tokens, balances) and send preflighted requests with the user's cookies and certificate. Allow a fixed list of origins."},
+		"The response allowed an arbitrary origin with Access-Control-Allow-Credentials: true, so any site can read responses (tokens, balances) and send preflighted requests with the user's cookies and certificate.",
+		"Allow a fixed list of origins; never echo the request's Origin with credentials."},
 	{RuleLaxPostWindow, "Forgery works through the Lax+POST window", SeverityHigh,
-		"The forgery succeeded only with a cookie that has no SameSite attribute. Chromium sends such cookies on cross-site top-level POSTs for two minutes after they are set (Lax+POST), so a user who just logged in is exposed. Set SameSite explicitly and check the origin."},
+		"The forgery succeeded only with a cookie that has no SameSite attribute. Chromium sends such cookies on cross-site top-level POSTs for two minutes after they are set (Lax+POST), so a user who just logged in is exposed.",
+		"Set SameSite explicitly on the session cookie and check the origin."},
 	{RuleCertOnly, "State change authorized by the client certificate alone", SeverityLow,
-		"The endpoint accepted a request that carried the client certificate and no cookie. Browsers present the certificate on forged requests whatever SameSite says, so the origin check is the only defence here. Keep it on, or also require a session."},
+		"The endpoint accepted a request that carried the client certificate and no cookie. Browsers present the certificate on forged requests whatever SameSite says, so the origin check is the only defence here.",
+		"Keep the origin check on, or also require a session."},
+	{RuleWebSocketCrossSite, "WebSocket handshake accepted from another site (cross-site WebSocket hijacking)", SeverityHigh,
+		"A page on another site opened this WebSocket as the user: browsers present the client certificate and SameSite=None cookies on a cross-site handshake, a GET that CORS does not restrict, and the page can then send messages on the socket and read the answers.",
+		"Check the Origin of every WebSocket handshake against the service's own origin (and the ones it trusts) and refuse the others with 403, as forgeproof serve does on every route; in Go, run csrf.Protection's Check on the handshake as if it were a POST."},
 	{RuleLoginCSRF, "Login accepts a cross-site POST (login CSRF)", SeverityMedium,
-		"A cross-site page can log the victim into the attacker's account and watch what they do there. Check the origin on the login form too."},
+		"A cross-site page can log the victim into the attacker's account and watch what they do there.",
+		"Check the origin on the login form too (and bind its token to a pre-session cookie)."},
 	{RuleCookieSameSiteNone, "Session cookie is SameSite=None", SeverityMedium,
-		"The cookie rides every cross-site request. Use SameSite=Lax or Strict."},
+		"The cookie rides every cross-site request.",
+		"Use SameSite=Lax or Strict."},
 	{RuleCookieNoSameSite, "Session cookie has no SameSite attribute", SeverityLow,
-		"Browsers differ on the default, and Chromium's Lax+POST exception sends it on cross-site POSTs for two minutes after it is set. Set SameSite=Lax or Strict."},
+		"Browsers differ on the default, and Chromium's Lax+POST exception sends it on cross-site POSTs for two minutes after it is set.",
+		"Set SameSite=Lax or Strict."},
 	{RuleCookieNotSecure, "Session cookie lacks Secure", SeverityMedium,
-		"It can be sent over plain HTTP and overwritten by a network attacker. Set Secure."},
+		"It can be sent over plain HTTP and overwritten by a network attacker.",
+		"Set Secure."},
 	{RuleCookieNoHostPrefix, "Session cookie does not use the __Host- prefix", SeverityLow,
-		"Without __Host- a sibling subdomain or plain-HTTP page can set or shadow the cookie (cookie tossing), which defeats double-submit tokens. Name it __Host-… with Secure, Path=/ and no Domain."},
+		"Without __Host- a sibling subdomain or plain-HTTP page can set or shadow the cookie (cookie tossing), which defeats double-submit tokens.",
+		"Name it __Host-… with Secure, Path=/ and no Domain."},
 	{RuleCookieNotHTTPOnly, "Session cookie lacks HttpOnly", SeverityLow,
-		"Script on any page of the site can read the session. Set HttpOnly."},
+		"Script on any page of the site can read the session.",
+		"Set HttpOnly."},
 	{RuleCookieWideDomain, "Session cookie is shared with sibling hosts (Domain attribute)", SeverityLow,
-		"A Domain attribute sends the cookie to every subdomain, so any of them can use or overwrite the session. Omit Domain."},
+		"A Domain attribute sends the cookie to every subdomain, so any of them can use or overwrite the session.",
+		"Omit Domain."},
 }
 
 // RuleByID returns the rule with the given ID.
