@@ -199,3 +199,22 @@ func TestDiscoveredOracle(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedWithTheFormAgain: a service that refuses a forgery by
+// showing the form again with 200 and an error (as Symfony's forms do),
+// while a success also shows a page with the form, is judged refused
+// without any oracle; its twin with the origin check off is found.
+func TestRefusedWithTheFormAgain(t *testing.T) {
+	p := newTestPKI(t)
+	for _, check := range []bool{true, false} {
+		g := newGroups(groupsOptions{originCheck: check, symfony: true, hideState: true})
+		rep := scanGroups(t, p, g.start(t, p).URL, scan.Config{})
+		e := endpointOf(t, rep, "/add/")
+		if !e.Assessed || e.Oracle != scan.OracleBaseline {
+			t.Fatalf("origin check %v: got assessed %v by %q (%s), want by the baseline", check, e.Assessed, e.Oracle, e.Note)
+		}
+		if _, found := findingOf(rep, scan.RuleCrossSiteForgery); found == check {
+			t.Errorf("origin check %v: cross-site-forgery got %v (%v), want %v", check, found, rulesOf(rep), !check)
+		}
+	}
+}
