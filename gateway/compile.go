@@ -21,6 +21,9 @@ type hooks struct {
 	log *slog.Logger
 	// onHandshakeFailure is told about every refused handshake.
 	onHandshakeFailure func(listener string, f mtls.HandshakeFailure)
+	// forwarded is the Gateway's cache of identity headers, kept across
+	// reloads; nil gets a fresh one.
+	forwarded *forwardedCache
 }
 
 func (h hooks) logger() *slog.Logger {
@@ -49,6 +52,8 @@ type compiled struct {
 	proxies       []netip.Prefix
 	forwarders    []*forwarded.Trust
 	forwardFormat forwarded.Format
+	// forwarded shares identity headers between connections (hooks).
+	forwarded *forwardedCache
 	// transports has one transport per distinct upstream TLS setting
 	// (upstreamTLSKey), shared by the routes that use it; a reload closes
 	// their idle connections.
@@ -62,7 +67,10 @@ type compiled struct {
 func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	log := h.logger()
 	p := &problems{cfg: cfg}
-	c := &compiled{cfg: cfg, limits: cfg.Limits.withDefaults()}
+	c := &compiled{cfg: cfg, limits: cfg.Limits.withDefaults(), forwarded: h.forwarded}
+	if c.forwarded == nil {
+		c.forwarded = newForwardedCache(maxSharedForwarded)
+	}
 	p.limits(cfg.Limits)
 
 	if len(cfg.Listeners) == 0 {

@@ -369,8 +369,8 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 		},
 		"tokens": func(p string, v *yaml.Node) {
 			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"key-file":       d.str(&c.Tokens.KeyFile),
-				"session-cookie": d.str(&c.Tokens.SessionCookie),
+				"key-file":                               d.str(&c.Tokens.KeyFile),
+				"session-cookie":                         d.str(&c.Tokens.SessionCookie),
 				"insecure-allow-group-readable-key-file": d.boolean(&c.Tokens.InsecureAllowGroupReadableKeyFile),
 			})
 		},

@@ -184,7 +184,7 @@ func TestHostInvalid(t *testing.T) {
 		name, target, host string
 		status             int
 		reason             gateway.Reason // in the body; "" for Go's own refusal
-		forwardedHost      string // the Host the upstream gets, when allowed
+		forwardedHost      string         // the Host the upstream gets, when allowed
 	}{
 		{"two trailing dots", "/x", "admin.example..", 400, "host-invalid", ""},
 		{"twin: one trailing dot, web certificate", "/x", "admin.example.", 403, "spiffe-id-denied", ""},
