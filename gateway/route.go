@@ -137,6 +137,12 @@ func cleanPath(p string) string {
 func policyOf(r Route) Route {
 	r.Name, r.Host, r.PathPrefix = "", "", ""
 	r.Upstream, r.UpstreamCAFile, r.UpstreamCertFile, r.UpstreamKeyFile, r.UpstreamServerName = "", "", "", "", ""
+	// Defaults written out or left out are the same policy.
+	browsers := r.Browsers == nil || *r.Browsers
+	r.Browsers = &browsers
+	if r.CSRF.Mode == "" {
+		r.CSRF.Mode = CSRFOriginOnly
+	}
 	return r
 }
 
