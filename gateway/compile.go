@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
@@ -21,6 +22,8 @@ type hooks struct {
 	log *slog.Logger
 	// onHandshakeFailure is told about every refused handshake.
 	onHandshakeFailure func(listener string, f mtls.HandshakeFailure)
+	// now is the clock of the listeners' mtls.Servers (nil: time.Now).
+	now func() time.Time
 }
 
 func (h hooks) logger() *slog.Logger {
@@ -49,6 +52,8 @@ type compiled struct {
 	proxies       []netip.Prefix
 	forwarders    []*forwarded.Trust
 	forwardFormat forwarded.Format
+	// headers: what client headers are not forwarded (headers.go).
+	headers headerPolicy
 	// transports has one transport per distinct upstream TLS setting
 	// (upstreamTLSKey), shared by the routes that use it; a reload closes
 	// their idle connections.
@@ -80,7 +85,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		if prev != nil && i < len(prev.listeners) {
 			replaces = prev.listeners[i].server // same address: Reload checked
 		}
-		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS, h.handshakeFailure(l.Address), replaces))
+		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS, h.handshakeFailure(l.Address), replaces, h.now))
 		c.proxy = append(c.proxy, p.proxyProtocol(key+".proxy-protocol", l.ProxyProtocol))
 	}
 
@@ -89,6 +94,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		c.forwarders = append(c.forwarders, p.forwarder(fmt.Sprintf("trusted-forwarders[%d]", i), f))
 	}
 
+	c.headers = p.parseStripHeaders("strip-request-headers", cfg.StripRequestHeaders)
 	c.forwardFormat = forwarded.RFC9440
 	if cfg.IdentityForwarding != "" {
 		f, err := forwarded.ParseFormat(cfg.IdentityForwarding)

@@ -38,6 +38,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.Replaces = nil // no chain of old servers kept alive
 	}
 	s := &Server{cfg: cfg, now: time.Now}
+	if cfg.Time != nil {
+		s.now = cfg.Time
+	}
 	st, err := load(&s.cfg, prev, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("mtls: %w", err)

@@ -105,7 +105,6 @@ var forgeproofAdvice = map[adviceClass]string{
 	adviceOrigin:    "Or put forgeproof serve in front of the service (any language): it checks the origin of every state-changing browser request; Go services can use the csrf package directly.",
 	adviceToken:     "Or put forgeproof serve in front with csrf mode origin-and-token; Go services can use the csrf package's bound tokens directly.",
 	adviceOverride:  "forgeproof serve checks the origin of every POST, whatever _method says.",
-	adviceCookie:    "forgeproof serve can harden the session cookie's attributes on the way out.",
 	adviceWebSocket: "Or put forgeproof serve in front: it checks the Origin of every WebSocket handshake as it checks a POST.",
 }
 

@@ -95,6 +95,15 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 	}
 	if cfg.Verify != nil {
 		add("verification (before and after each probe)", sc.verifyRequest(j))
+	} else {
+		pages := cfg.StartPages
+		if len(pages) == 0 {
+			pages = []string{target.String()}
+		}
+		for _, p := range pages {
+			u, _ := resolve(target, p) // validated
+			add("verification (discovered): read twice before and after each baseline, with the JSON GETs the pages name, and after each probe if a value changed with the baseline", sc.pageRequest(u, j, false))
+		}
 	}
 	return out, nil
 }
