@@ -315,7 +315,7 @@ func TestNewServerErrors(t *testing.T) {
 		{name: "no certificate", cfg: mtls.ServerConfig{ClientCAs: cas}, want: "no server certificate"},
 		{name: "no client CA", cfg: mtls.ServerConfig{Certificate: &srv}, want: "no client CA"},
 		{name: "missing files", cfg: mtls.ServerConfig{CertFile: filepath.Join(dir, "nope.pem"), KeyFile: filepath.Join(dir, "nope-key.pem"), ClientCAs: cas}, want: "nope.pem"},
-		{name: "missing CA file", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAFile: filepath.Join(dir, "ca.pem")}, want: "ca.pem"},
+		{name: "missing CA file", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAFiles: []string{filepath.Join(dir, "ca.pem")}}, want: "ca.pem"},
 		{name: "leaf as CA", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAs: []*x509.Certificate{leafCA.Cert}}, want: "is not a CA"},
 		{name: "stale CRL", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAs: cas, CRLs: [][]byte{stale}}, want: "is stale"},
 		{name: "foreign CRL", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAs: cas, CRLs: [][]byte{foreignCRL}}, want: "not signed by any client CA"},
@@ -339,10 +339,10 @@ func pkiDir(t testing.TB, ca *pki.CA) (string, mtls.ServerConfig) {
 	t.Helper()
 	d := pkitest.NewDir(t, ca)
 	return d.Path, mtls.ServerConfig{
-		CertFile:     d.File(pki.ServerFile),
-		KeyFile:      d.File(pki.ServerKeyFile),
-		ClientCAFile: d.File(pki.CAFile),
-		CRLFiles:     []string{d.File(pki.CRLFile)},
+		CertFile:      d.File(pki.ServerFile),
+		KeyFile:       d.File(pki.ServerKeyFile),
+		ClientCAFiles: []string{d.File(pki.CAFile)},
+		CRLFiles:      []string{d.File(pki.CRLFile)},
 	}
 }
 
