@@ -88,7 +88,7 @@ func ExampleAuthorizeAnyOf() {
 func ExampleServer_Handler() {
 	s, err := mtls.NewServer(mtls.ServerConfig{
 		CertFile: "server.pem", KeyFile: "server-key.pem",
-		ClientCAFile: "ca.pem", CRLFiles: []string{"crl.pem"},
+		ClientCAFiles: []string{"ca.pem"}, CRLFiles: []string{"crl.pem"},
 	})
 	if err != nil {
 		log.Fatal(err)
