@@ -476,5 +476,19 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 				"spa":             d.boolean(&c.SPA),
 			})
 		},
+		"cookies": func(p string, v *yaml.Node) {
+			c := &r.Cookies
+			d.fields(v, p, map[string]func(string, *yaml.Node){
+				"secure":             d.boolean(&c.Secure),
+				"http-only":          d.boolean(&c.HTTPOnly),
+				"same-site":          d.str(&c.SameSite),
+				"override-same-site": d.boolean(&c.OverrideSameSite),
+				"host-prefix":        d.str(&c.HostPrefix),
+			})
+			// A cookies mapping without same-site adds SameSite=Lax.
+			if v.Kind == yaml.MappingNode && c.SameSite == "" {
+				c.SameSite = SameSiteLax
+			}
+		},
 	})
 }
