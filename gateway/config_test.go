@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
 // configCases are YAML configs and the first error each must produce
@@ -44,6 +46,8 @@ routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true, cors-pr
 	{"empty", "", "empty config"},
 	{"comment only", "# nothing\n", "empty config"},
 	{"scalar document", "hello\n", "must be a mapping"},
+	{"cookies unknown key", "routes: [{cookies: {samesite: lax}}]\n", "c.yaml:1: routes[0].cookies.samesite: unknown key"},
+	{"cookies not a boolean", "routes: [{cookies: {secure: yes}}]\n", `routes[0].cookies.secure: must be true or false, not "yes"`},
 }
 
 func TestParseConfig(t *testing.T) {
@@ -80,6 +84,8 @@ routes:
     browsers: false
     allow: {spiffe-ids: ["spiffe://a/b"], trust-domains: [a], dns-names: ["*.svc"], common-names: [x], organizational-units: [y], spki-pins: [z], any-verified: true, unauthenticated: false}
     csrf: {mode: origin-and-token, report-only: true, trusted-origins: ["https://a.example"], allow-same-site: true, spa: true}
+    cookies: {secure: true, host-prefix: sid}
+  - upstream: http://127.0.0.1:9001
 trusted-proxies: [10.0.0.0/8]
 trusted-forwarders: [{addresses: [10.1.0.1], spiffe-ids: ["spiffe://a/lb"], header: xfcc}]
 tokens: {key-file: keys, session-cookie: sid}
@@ -107,6 +113,10 @@ limits: {read-header-timeout: 1s, read-timeout: 2s, write-timeout: 3s, idle-time
 		{"max-body-bytes", cfg.Limits.MaxBodyBytes, int64(1000)},
 		{"shutdown-grace", cfg.Limits.ShutdownGrace, 10 * time.Second},
 		{"upstream-max-idle-conns-per-host", cfg.Limits.UpstreamMaxIdleConnsPerHost, 9},
+		{"cookies secure", r.Cookies.Secure, true},
+		{"cookies same-site defaults to lax", r.Cookies.SameSite, "lax"},
+		{"cookies host-prefix", r.Cookies.HostPrefix, "sid"},
+		{"no cookies mapping, no same-site", cfg.Routes[1].Cookies.SameSite, ""},
 	}
 	for _, tt := range tests {
 		if !equal(tt.got, tt.want) {
@@ -203,6 +213,14 @@ func TestValidate(t *testing.T) {
 		{"log level", func(c *gateway.Config) { c.Log.Level = "loud" }, `log.level: unknown level "loud"`},
 		{"tiny header limit", func(c *gateway.Config) { c.Limits.MaxHeaderBytes = 100 }, "limits.max-header-bytes: 100 is too small"},
 		{"negative grace", func(c *gateway.Config) { c.Limits.ShutdownGrace = -time.Second }, "limits.shutdown-grace: must not be negative"},
+		{"cookie hardening", func(c *gateway.Config) {
+			c.Routes[0].Cookies = gateway.Cookies{Secure: true, HTTPOnly: true, SameSite: "strict", OverrideSameSite: true, HostPrefix: "sid"}
+		}, ""},
+		{"cookies same-site none weakens", func(c *gateway.Config) { c.Routes[0].Cookies.SameSite = "none" }, `routes[0].cookies.same-site: "none" would weaken`},
+		{"cookies same-site unknown", func(c *gateway.Config) { c.Routes[0].Cookies.SameSite = "loose" }, `routes[0].cookies.same-site: unknown value "loose"`},
+		{"cookies override without a value", func(c *gateway.Config) { c.Routes[0].Cookies.OverrideSameSite = true }, "routes[0].cookies.override-same-site: needs same-site"},
+		{"cookies host prefix not a name", func(c *gateway.Config) { c.Routes[0].Cookies.HostPrefix = "a b" }, `routes[0].cookies.host-prefix: invalid cookie name "a b"`},
+		{"cookies host prefix already prefixed", func(c *gateway.Config) { c.Routes[0].Cookies.HostPrefix = "__Host-sid" }, "already has a prefix"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,12 +290,16 @@ func TestExampleConfig(t *testing.T) {
 	if err := os.Mkdir(w.path("pki"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"ca.pem", "server.pem", "server-key.pem"} {
-		b, err := os.ReadFile(w.path(f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.write("pki/"+f, b)
+	b, err := os.ReadFile(w.path("ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.write("pki/ca.pem", b)
+	// The example's route host must be covered by the listener's
+	// certificate (check-config checks what clients will check).
+	srv := pkitest.ServerWith(t, w.ca, pki.ServerOptions{DNSNames: []string{"bank.example.com", "localhost"}})
+	if err := srv.Save(w.path("pki"), "server.pem", "server-key.pem"); err != nil {
+		t.Fatal(err)
 	}
 	w.crl("pki/crl.pem")
 	w.write("pki/csrf.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))

@@ -135,7 +135,7 @@ func (g *Gateway) Listen() error {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("gateway: listeners[%d]: %w", i, err)
+			return fmt.Errorf("gateway: listeners[%d].address %q: %w", i, l.Address, err)
 		}
 		lns = append(lns, ln)
 	}
@@ -146,7 +146,7 @@ func (g *Gateway) Listen() error {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("gateway: admin: %w", err)
+			return fmt.Errorf("gateway: admin.address %q: %w", a, err)
 		}
 		g.adminLn = ln
 	}
@@ -179,7 +179,7 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 		WriteTimeout:      l.WriteTimeout,
 		IdleTimeout:       l.IdleTimeout,
 		MaxHeaderBytes:    l.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(g.errLog.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(g.serverErrorLog().Handler(), slog.LevelWarn),
 		ConnContext:       withConnCache,
 		TLSConfig: &tls.Config{
 			GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
