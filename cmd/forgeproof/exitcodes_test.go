@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestUsageExitCodes: every usage or bad-value error exits 2 with one
+// "forgeproof CMD: error:" line naming the flag (issue 12), and its good
+// twin does not fail as a usage error.
+func TestUsageExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"unknown flag", []string{"serve", "--nope"}, "--nope"},
+		{"bad flag value", []string{"pki", "init", "--dir", dir, "--key", "dsa"}, `invalid value "dsa" for --key`},
+		{"flag without value", []string{"scan", "--target"}, "--target needs a value"},
+		{"spiffe id of another scheme", []string{"pki", "issue-client", "--dir", dir, "--spiffe-id", "http://x/y"}, `invalid --spiffe-id "http://x/y"`},
+		{"dns name with spaces", []string{"pki", "issue-server", "--dir", dir, "--dns", "bad name!"}, `invalid --dns "bad name!"`},
+		{"email without @", []string{"pki", "issue-client", "--dir", dir, "--email", "notanemail"}, `invalid --email "notanemail"`},
+		{"name escaping the folder", []string{"pki", "issue-client", "--dir", dir, "--cn", "x", "--name", "../x"}, `invalid --name "../x"`},
+		{"missing password file", []string{"pki", "issue-client", "--dir", dir, "--cn", "x", "--p12", "--p12-password-file", "/nonexistent"}, `--p12-password-file "/nonexistent"`},
+		{"demo listen without port", []string{"demo", "--dir", dir, "--listen", "localhost"}, `invalid --listen "localhost"`},
+		{"init without upstream", []string{"init", "--dir", dir}, "--upstream is required"},
+		{"init upstream without scheme", []string{"init", "--dir", dir, "--upstream", "127.0.0.1:8080"}, `invalid --upstream "127.0.0.1:8080"`},
+		{"init upstream ftp", []string{"init", "--dir", dir, "--upstream", "ftp://x"}, "scheme must be http or https"},
+		{"init host not a DNS name", []string{"init", "--dir", dir, "--upstream", "http://127.0.0.1:1", "--host", "a_b!"}, `invalid --host "a_b!"`},
+		{"init host a URL", []string{"init", "--dir", dir, "--upstream", "http://127.0.0.1:1", "--host", "https://a.example"}, `invalid --host "https://a.example"`},
+		{"init listen without port", []string{"init", "--dir", dir, "--upstream", "http://127.0.0.1:1", "--listen", "localhost"}, `invalid --listen "localhost"`},
+		{"init public admin", []string{"init", "--dir", dir, "--upstream", "http://127.0.0.1:1", "--admin", "0.0.0.0:9090"}, `invalid --admin "0.0.0.0:9090": must be a loopback address`},
+		{"init cert without key", []string{"init", "--dir", dir, "--upstream", "http://127.0.0.1:1", "--cert-file", "x.pem"}, "--cert-file and --key-file go together"},
+		{"init missing CA file", []string{"init", "--dir", dir, "--upstream", "http://127.0.0.1:1", "--ca-file", "/nonexistent"}, `--ca-file "/nonexistent"`},
+		{"check-config without a file", []string{"check-config"}, "want exactly one config file"},
+		{"demo attacker off loopback", []string{"demo", "--dir", dir, "--attacker", "192.0.2.1:8444"}, `invalid --attacker "192.0.2.1:8444": the demo serves on loopback only`},
+		{"serve with a bad interval", []string{"serve", "--watch-interval", "1ms"}, "--watch-interval"},
+		{"boolean flag with a value", []string{"serve", "--watch=maybe"}, `invalid boolean value "maybe" for --watch`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != 2 {
+				t.Errorf("exit status %d, want 2; stderr:\n%s", code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr %q, want it to contain %q", stderr.String(), tt.want)
+			}
+			first, _, _ := strings.Cut(stderr.String(), "\n")
+			if cmd, _, _ := strings.Cut(first, ": error: "); cmd != "forgeproof "+tt.args[0] && !strings.HasPrefix(cmd, "forgeproof "+tt.args[0]+" ") {
+				t.Errorf("first line %q, want the prefix \"forgeproof %s[ SUB]: error: \"", first, tt.args[0])
+			}
+			if strings.Contains(stderr.String(), " -"+strings.TrimLeft(tt.want, "-")) && strings.HasPrefix(tt.want, "--") {
+				t.Errorf("stderr %q spells the flag with one dash", stderr.String())
+			}
+		})
+	}
+}
