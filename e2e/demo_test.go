@@ -14,8 +14,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/forgeproof/forgeproof/csrf"
-	"github.com/forgeproof/forgeproof/demo"
-	"github.com/forgeproof/forgeproof/e2e"
+	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/internal/demo"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
@@ -47,15 +47,15 @@ func TestDemoInBrowser(t *testing.T) {
 // cookies do not survive a browser restart.
 type scenario struct {
 	run      *demo.Running
-	b        *e2e.Browser
-	gw       *e2e.AccessLog
+	b        *browser.Browser
+	gw       *browser.AccessLog
 	insecure bool
 	report   []reportRow
 }
 
-func startScenario(t *testing.T, tools e2e.Tools, insecure bool) *scenario {
+func startScenario(t *testing.T, tools browser.Tools, insecure bool) *scenario {
 	t.Helper()
-	gw := &e2e.AccessLog{}
+	gw := &browser.AccessLog{}
 	run, err := demo.Start(t.Context(), demo.Options{
 		Dir:            t.TempDir(),
 		Listen:         "localhost:0",
@@ -82,7 +82,7 @@ func startScenario(t *testing.T, tools e2e.Tools, insecure bool) *scenario {
 	if err != nil {
 		t.Fatalf("%s: %v", run.Files.CA, err)
 	}
-	b := startBrowser(t, tools, e2e.Profile{
+	b := startBrowser(t, tools, browser.Profile{
 		CACertsPEM: caPEM,
 		ClientP12:  p12,
 		AutoSelect: []string{run.URL},
@@ -124,23 +124,23 @@ func effect(before, after state) string {
 // reportRow is one line of the per-case table.
 type reportRow struct {
 	name, from       string
-	sent             e2e.Sent
-	gw               e2e.Access
+	sent             browser.Sent
+	gw               browser.Access
 	effect, verdict  string
 	browserSentKnown bool
 }
 
 // observe waits until the gateway has handled the request and the
 // browser has finished it, then records a report row.
-func (s *scenario) observe(t *testing.T, name, from string, gwMark, sentMark int, method, path string, fromBrowser bool) (e2e.Access, e2e.Sent) {
+func (s *scenario) observe(t *testing.T, name, from string, gwMark, sentMark int, method, path string, fromBrowser bool) (browser.Access, browser.Sent) {
 	t.Helper()
-	acc, err := s.gw.Wait(waitCtx(t), gwMark, e2e.Handled(method, path))
+	acc, err := s.gw.Wait(waitCtx(t), gwMark, browser.Handled(method, path))
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	var sent e2e.Sent
+	var sent browser.Sent
 	if fromBrowser {
-		sent, err = s.b.WaitSent(t.Context(), sentMark, e2e.SentTo(method, s.run.URL+strings.SplitN(path, "?", 2)[0]))
+		sent, err = s.b.WaitSent(t.Context(), sentMark, browser.SentTo(method, s.run.URL+strings.SplitN(path, "?", 2)[0]))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/forgeproof/forgeproof/e2e"
+	"github.com/forgeproof/forgeproof/internal/browser"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -23,7 +22,7 @@ import (
 type harness struct {
 	ca       *pki.CA
 	client   *pki.Cert
-	rec      *e2e.Recorder
+	rec      *browser.Recorder
 	target   string // https://localhost:PORT
 	attacker string // http://127.0.0.2:PORT
 }
@@ -50,7 +49,7 @@ func newHarness(t *testing.T) *harness {
 	mux.HandleFunc("POST /transfer", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "transferred")
 	})
-	h.rec = e2e.NewRecorder(mux)
+	h.rec = browser.NewRecorder(mux)
 	srv := pkitest.Server(t, ca)
 	port := serve(t, "127.0.0.1:0", &tls.Config{
 		Certificates: []tls.Certificate{srv.TLSCertificate()},
@@ -73,9 +72,9 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-func (h *harness) profile(t *testing.T, withCert bool) e2e.Profile {
+func (h *harness) profile(t *testing.T, withCert bool) browser.Profile {
 	t.Helper()
-	p := e2e.Profile{
+	p := browser.Profile{
 		CACertsPEM: pki.EncodeCertsPEM(h.ca.Cert),
 		AutoSelect: []string{h.target},
 		IssuerCN:   harnessCAName,
@@ -113,7 +112,7 @@ func TestCrossSiteFormCarriesCertificate(t *testing.T) {
 			if _, err := b.Navigate(t.Context(), h.target+"/"); err != nil {
 				t.Fatal(err)
 			}
-			visit, err := h.rec.Wait(waitCtx(t), mark, e2e.To("GET", "/"))
+			visit, err := h.rec.Wait(waitCtx(t), mark, browser.To("GET", "/"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +131,7 @@ func TestCrossSiteFormCarriesCertificate(t *testing.T) {
 			if err := b.Open(t.Context(), h.attacker+"/form"); err != nil {
 				t.Fatal(err)
 			}
-			got, err := h.rec.Wait(waitCtx(t), mark, e2e.To("POST", "/transfer"))
+			got, err := h.rec.Wait(waitCtx(t), mark, browser.To("POST", "/transfer"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +155,7 @@ func TestCrossSiteFormCarriesCertificate(t *testing.T) {
 			}
 
 			// The browser's own account of the same request agrees.
-			sent, err := b.WaitSent(t.Context(), 0, e2e.SentTo("POST", h.target+"/transfer"))
+			sent, err := b.WaitSent(t.Context(), 0, browser.SentTo("POST", h.target+"/transfer"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +196,7 @@ func TestThirdPartyCookieSetting(t *testing.T) {
 			if _, err := b.Navigate(t.Context(), h.attacker+"/fetch"); err != nil {
 				t.Fatal(err)
 			}
-			got, err := h.rec.Wait(waitCtx(t), mark, e2e.To("POST", "/transfer"))
+			got, err := h.rec.Wait(waitCtx(t), mark, browser.To("POST", "/transfer"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -233,44 +232,5 @@ func TestCertificatePickerFailsFast(t *testing.T) {
 		if r.Path == "/" {
 			t.Errorf("the request reached the server, so no picker was pending: %+v", r)
 		}
-	}
-}
-
-func TestStartRejectsBadProfile(t *testing.T) {
-	ca := pkitest.CA(t)
-	caPEM := pki.EncodeCertsPEM(ca.Cert)
-	tests := []struct {
-		name    string
-		profile e2e.Profile
-		want    string // substring of the error
-	}{
-		{name: "no CA", profile: e2e.Profile{}, want: "CACertsPEM is empty"},
-		{name: "http origin", profile: e2e.Profile{CACertsPEM: caPEM, AutoSelect: []string{"http://localhost:1"}, IssuerCN: "x"}, want: "scheme must be https"},
-		{name: "no port", profile: e2e.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost"}, IssuerCN: "x"}, want: "host and port are required"},
-		{name: "path", profile: e2e.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost:1/x"}, IssuerCN: "x"}, want: "scheme://host:port only"},
-		{name: "no issuer", profile: e2e.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost:1"}}, want: "IssuerCN is required"},
-		{name: "valid profile, no tools", profile: e2e.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost:1"}, IssuerCN: "x"}, want: "Options.Tools is incomplete"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b, err := e2e.Start(t.Context(), e2e.Options{Profile: tt.profile})
-			if err == nil {
-				b.Close()
-				t.Fatalf("got no error, want one containing %q", tt.want)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %v, want an error containing %q", err, tt.want)
-			}
-		})
-	}
-}
-
-func TestFindToolsNamesWhatIsMissing(t *testing.T) {
-	_, err := e2e.FindTools("no-such-browser-forgeproof")
-	if !errors.Is(err, e2e.ErrMissingTool) {
-		t.Fatalf("got %v, want %v", err, e2e.ErrMissingTool)
-	}
-	if want := `browser "no-such-browser-forgeproof"`; !strings.Contains(err.Error(), want) {
-		t.Errorf("got %v, want it to name %s", err, want)
 	}
 }

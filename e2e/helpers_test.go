@@ -12,43 +12,43 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/forgeproof/forgeproof/e2e"
+	"github.com/forgeproof/forgeproof/internal/browser"
 )
 
 // needTools returns the browser tools, or skips the test when they are
 // missing, unless FORGEPROOF_E2E=require makes that a failure.
-func needTools(t *testing.T) e2e.Tools {
+func needTools(t *testing.T) browser.Tools {
 	t.Helper()
 	var required bool
-	switch v := os.Getenv(e2e.RequireEnv); v {
+	switch v := os.Getenv(browser.RequireEnv); v {
 	case "":
 	case "require":
 		required = true
 	case "skip":
-		t.Skipf("browser test skipped: %s=skip", e2e.RequireEnv)
+		t.Skipf("browser test skipped: %s=skip", browser.RequireEnv)
 	default:
 		// A typo must not turn a required run into a silent skip.
-		t.Fatalf("%s=%q: want \"require\", \"skip\" or nothing", e2e.RequireEnv, v)
+		t.Fatalf("%s=%q: want \"require\", \"skip\" or nothing", browser.RequireEnv, v)
 	}
 	if testing.Short() && !required {
 		t.Skip("browser test skipped in -short mode")
 	}
-	tools, err := e2e.FindTools(os.Getenv(e2e.BrowserEnv))
+	tools, err := browser.FindTools(os.Getenv(browser.BrowserEnv))
 	if err != nil {
 		if required {
-			t.Fatalf("%v (%s=require)", err, e2e.RequireEnv)
+			t.Fatalf("%v (%s=require)", err, browser.RequireEnv)
 		}
-		t.Skipf("%v; %s", err, e2e.InstallHint)
+		t.Skipf("%v; %s", err, browser.InstallHint)
 	}
 	return tools
 }
 
 // startBrowser starts a browser for the test and stops it at cleanup; the
 // browser's own output is printed only when the test fails.
-func startBrowser(t *testing.T, tools e2e.Tools, p e2e.Profile) *e2e.Browser {
+func startBrowser(t *testing.T, tools browser.Tools, p browser.Profile) *browser.Browser {
 	t.Helper()
 	var out lockedBuffer
-	b, err := e2e.Start(t.Context(), e2e.Options{Tools: tools, Profile: p, Output: &out})
+	b, err := browser.Start(t.Context(), browser.Options{Tools: tools, Profile: p, Output: &out})
 	if err != nil {
 		t.Fatalf("start browser: %v\n%s", err, out.String())
 	}
@@ -86,7 +86,7 @@ var discardLog = log.New(io.Discard, "", 0)
 
 // waitCtx bounds a wait for the browser's request.
 func waitCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), e2e.DefaultActionTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), browser.DefaultActionTimeout)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -7,10 +7,12 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 // hooks connect a configuration to the Gateway that runs it; the zero
@@ -43,9 +45,10 @@ type compiled struct {
 	limits        Limits
 	routes        []*route // most specific first
 	listeners     []*listenerTLS
+	proxy         []*proxyState // by listener; nil: no PROXY protocol
 	proxies       []netip.Prefix
-	forwarders    []*mtls.ForwardedIdentity
-	forwardFormat mtls.ForwardedFormat
+	forwarders    []*forwarded.Trust
+	forwardFormat forwarded.Format
 	// transports has one transport per distinct upstream TLS setting
 	// (upstreamTLSKey), shared by the routes that use it; a reload closes
 	// their idle connections.
@@ -78,6 +81,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 			replaces = prev.listeners[i].server // same address: Reload checked
 		}
 		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS, h.handshakeFailure(l.Address), replaces))
+		c.proxy = append(c.proxy, p.proxyProtocol(key+".proxy-protocol", l.ProxyProtocol))
 	}
 
 	c.proxies = p.prefixes("trusted-proxies", cfg.TrustedProxies)
@@ -85,9 +89,9 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		c.forwarders = append(c.forwarders, p.forwarder(fmt.Sprintf("trusted-forwarders[%d]", i), f))
 	}
 
-	c.forwardFormat = mtls.ForwardedRFC9440
+	c.forwardFormat = forwarded.RFC9440
 	if cfg.IdentityForwarding != "" {
-		f, err := mtls.ParseForwardedFormat(cfg.IdentityForwarding)
+		f, err := forwarded.ParseFormat(cfg.IdentityForwarding)
 		if err != nil {
 			p.add("identity-forwarding", "unknown format %q: want rfc9440, xfcc or both", cfg.IdentityForwarding)
 		}
@@ -128,6 +132,15 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		for _, b := range c.routes[:i] {
 			if a.host == b.host && a.prefix == b.prefix {
 				p.add(fmt.Sprintf("routes[%d]", a.index), "same host %q and path prefix %q as route %q: it would never match", a.host, a.prefix, b.name)
+			}
+		}
+	}
+	for i, rt := range c.routes {
+		rt.policy = i
+		for j := range i {
+			if reflect.DeepEqual(policyOf(cfg.Routes[i]), policyOf(cfg.Routes[j])) {
+				rt.policy = c.routes[j].policy
+				break
 			}
 		}
 	}

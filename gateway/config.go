@@ -5,7 +5,7 @@ import "time"
 // Config is the whole gateway configuration: what LoadConfig reads from a
 // YAML file, or what a Go program builds directly. The zero values of the
 // optional fields mean the documented defaults (see Defaults and the
-// README); New validates the whole configuration before serving anything.
+// docs/gateway.md); New validates the whole configuration before serving anything.
 type Config struct {
 	// Listeners accept client connections; at least one is required.
 	Listeners []Listener
@@ -47,6 +47,36 @@ type Listener struct {
 	// (see Gateway.Addrs).
 	Address string
 	TLS     ListenerTLS
+	// ProxyProtocol, when set, makes the listener read a PROXY protocol
+	// header (v1 or v2) at the start of every connection, from a trusted
+	// L4 balancer only, and use the client address it carries. Nil: the
+	// TCP peer is the client. Turning it on or off needs a restart.
+	ProxyProtocol *ProxyProtocol
+}
+
+// ProxyProtocol is the PROXY protocol (HAProxy's, v1 text or v2 binary)
+// on a listener behind an L4 load balancer. Connections from any peer
+// outside Trusted are refused and logged (reason proxy-untrusted-peer),
+// header or not: on such a listener a header is a claim about the
+// client's address that only a balancer may make. A trusted balancer's
+// connection without a header, or with a malformed one, is refused too
+// (proxy-header-missing, proxy-header-invalid) unless Optional is set.
+// The client address from the header is then the connection's peer for
+// everything: Config.TrustedProxies, Config.TrustedForwarders' addresses,
+// the access log, handshake-failure logs and X-Forwarded-For.
+type ProxyProtocol struct {
+	// Trusted are the balancers' addresses (CIDR prefixes or single
+	// IPs), as the gateway sees them (the TCP peer); required.
+	Trusted []string
+	// Optional serves a trusted balancer's connection that carries no
+	// header under the balancer's own address instead of refusing it
+	// (for a balancer being switched over). Default false: fail closed.
+	Optional bool
+	// HeaderTimeout bounds how long a trusted balancer may take to send
+	// the header after connecting; then the connection is refused
+	// (proxy-header-missing), or served without a header when Optional.
+	// Default 5s (DefaultProxyHeaderTimeout).
+	HeaderTimeout time.Duration
 }
 
 // ServerCertificate is a PEM server certificate file (with any
@@ -246,6 +276,12 @@ type Tokens struct {
 	// is required when a route's CSRF mode uses tokens, and must not be
 	// readable by group or others.
 	KeyFile string
+	// InsecureAllowGroupReadableKeyFile accepts a KeyFile that its group
+	// may read (never others): on Kubernetes, a Secret mounted for a
+	// non-root container with fsGroup is mode 0440, group the pod's
+	// fsGroup, and the kubelet cannot make it owned by the container's
+	// user. Anyone in that group can read the keys. Default false.
+	InsecureAllowGroupReadableKeyFile bool
 	// SessionCookie names the application's session cookie: when a request
 	// carries it, tokens are bound to its value; else to the client
 	// certificate's public key; else to a random pre-session cookie.
@@ -296,6 +332,13 @@ type Limits struct {
 	// ShutdownGrace is how long in-flight requests may take to finish
 	// after SIGTERM (or when the context given to Serve ends); default 30s.
 	ShutdownGrace time.Duration
+	// ShutdownDelay is how long the gateway keeps serving, with /readyz
+	// already answering 503, between SIGTERM (or the end of Serve's
+	// context) and closing its listeners: time for load balancers'
+	// health checks to see it go and stop sending new connections, so
+	// that none is refused. Set it above the balancer's check interval
+	// times its fall count. Default 0 (close at once).
+	ShutdownDelay time.Duration
 }
 
 // Files lists every file c names (certificates, keys, CA bundles, CRLs,

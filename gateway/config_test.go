@@ -92,7 +92,7 @@ tokens: {key-file: keys, session-cookie: sid}
 identity-forwarding: both
 admin: {address: "127.0.0.1:9999", insecure-allow-non-loopback: false}
 log: {format: text, level: debug}
-limits: {read-header-timeout: 1s, read-timeout: 2s, write-timeout: 3s, idle-timeout: 4s, max-header-bytes: 8192, max-body-bytes: 1000, upstream-dial-timeout: 5s, upstream-tls-handshake-timeout: 6s, upstream-response-header-timeout: 7s, upstream-idle-conn-timeout: 8s, upstream-max-idle-conns-per-host: 9, shutdown-grace: 10s}
+limits: {read-header-timeout: 1s, read-timeout: 2s, write-timeout: 3s, idle-timeout: 4s, max-header-bytes: 8192, max-body-bytes: 1000, upstream-dial-timeout: 5s, upstream-tls-handshake-timeout: 6s, upstream-response-header-timeout: 7s, upstream-idle-conn-timeout: 8s, upstream-max-idle-conns-per-host: 9, shutdown-grace: 10s, shutdown-delay: 11s}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +112,7 @@ limits: {read-header-timeout: 1s, read-timeout: 2s, write-timeout: 3s, idle-time
 		{"session cookie", cfg.Tokens.SessionCookie, "sid"},
 		{"max-body-bytes", cfg.Limits.MaxBodyBytes, int64(1000)},
 		{"shutdown-grace", cfg.Limits.ShutdownGrace, 10 * time.Second},
+		{"shutdown-delay", cfg.Limits.ShutdownDelay, 11 * time.Second},
 		{"upstream-max-idle-conns-per-host", cfg.Limits.UpstreamMaxIdleConnsPerHost, 9},
 		{"cookies secure", r.Cookies.Secure, true},
 		{"cookies same-site defaults to lax", r.Cookies.SameSite, "lax"},
@@ -194,6 +195,29 @@ func TestValidate(t *testing.T) {
 			c.Tokens.KeyFile = w.write("open.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o644)
 		}, "is readable by others (mode 0644)"},
+		{"key file readable by group", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Tokens.KeyFile = w.write("group.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			chmod(t, c.Tokens.KeyFile, 0o440)
+		}, "is readable by others (mode 0440)"},
+		{"key file readable by group, allowed (Kubernetes fsGroup)", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Tokens.KeyFile = w.write("group-ok.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			chmod(t, c.Tokens.KeyFile, 0o440)
+			c.Tokens.InsecureAllowGroupReadableKeyFile = true
+		}, ""},
+		{"key file readable by others, group allowed", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Tokens.KeyFile = w.write("others.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			chmod(t, c.Tokens.KeyFile, 0o444)
+			c.Tokens.InsecureAllowGroupReadableKeyFile = true
+		}, "is readable by others (mode 0444)"},
+		{"key file writable by group", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Tokens.KeyFile = w.write("gw.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			chmod(t, c.Tokens.KeyFile, 0o460)
+			c.Tokens.InsecureAllowGroupReadableKeyFile = true
+		}, "is writable by its group (mode 0460)"},
 		{"trusted proxy with host bits", func(c *gateway.Config) { c.TrustedProxies = []string{"10.1.2.3/8"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "10.1.2.3/8": host bits are set (did you mean 10.1.2.3 or 10.0.0.0/8?)`},
 		{"trusted proxy /0", func(c *gateway.Config) { c.TrustedProxies = []string{"0.0.0.0/0"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "0.0.0.0/0": a /0 prefix would trust every peer`},
 		{"trusted proxies", func(c *gateway.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "::1"} }, ""},
@@ -221,6 +245,10 @@ func TestValidate(t *testing.T) {
 		{"cookies override without a value", func(c *gateway.Config) { c.Routes[0].Cookies.OverrideSameSite = true }, "routes[0].cookies.override-same-site: needs same-site"},
 		{"cookies host prefix not a name", func(c *gateway.Config) { c.Routes[0].Cookies.HostPrefix = "a b" }, `routes[0].cookies.host-prefix: invalid cookie name "a b"`},
 		{"cookies host prefix already prefixed", func(c *gateway.Config) { c.Routes[0].Cookies.HostPrefix = "__Host-sid" }, "already has a prefix"},
+		{"negative delay", func(c *gateway.Config) { c.Limits.ShutdownDelay = -time.Second }, "limits.shutdown-delay: must not be negative"},
+		{"negative proxy header timeout", func(c *gateway.Config) {
+			c.Listeners[0].ProxyProtocol = &gateway.ProxyProtocol{Trusted: []string{"10.0.0.1"}, HeaderTimeout: -time.Second}
+		}, "listeners[0].proxy-protocol.header-timeout: must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/internal/boundedmap"
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 type connKey struct{}
@@ -40,7 +41,7 @@ type connIdentity struct {
 // forwardedHeaders are the headers that forward a connection's identity
 // in one format: names[i] has the one value values[i].
 type forwardedHeaders struct {
-	format mtls.ForwardedFormat
+	format forwarded.Format
 	names  []string
 	values []string
 	err    error
@@ -74,7 +75,7 @@ func connectionIdentity(r *http.Request) *mtls.Identity {
 	return &c.id
 }
 
-// setForwardedHeaders is mtls.SetForwardedHeaders(h, id, opts) plus the
+// setForwardedHeaders is forwarded.SetHeaders(h, id, opts) plus the
 // Forgeproof-Client-Identity header, with the values computed once per
 // connection and format (and shared between connections that present the
 // same certificate alone, see forwardedCache). The cache is used only for the identity of the
@@ -86,7 +87,7 @@ func connectionIdentity(r *http.Request) *mtls.Identity {
 //
 // h must hold no identity header already: rewrite strips them all
 // (withoutIdentityHeaders) before it calls this.
-func setForwardedHeaders(r *http.Request, h http.Header, id *mtls.Identity, opts mtls.ForwardOptions) error {
+func setForwardedHeaders(r *http.Request, h http.Header, id *mtls.Identity, opts forwarded.Options) error {
 	c, _ := r.Context().Value(connKey{}).(*connIdentity)
 	if c == nil || id.Source != mtls.SourceConnection || id.Certificate == nil || len(opts.By) > 0 || connectionIdentity(r) != id {
 		return setForwardedHeadersUncached(h, *id, opts)
@@ -115,7 +116,7 @@ func setForwardedHeaders(r *http.Request, h http.Header, id *mtls.Identity, opts
 
 // newForwardedHeaders computes the headers that setForwardedHeaders
 // caches.
-func newForwardedHeaders(id mtls.Identity, opts mtls.ForwardOptions) *forwardedHeaders {
+func newForwardedHeaders(id mtls.Identity, opts forwarded.Options) *forwardedHeaders {
 	f := &forwardedHeaders{format: opts.Format}
 	h := http.Header{}
 	if f.err = setForwardedHeadersUncached(h, id, opts); f.err != nil {
@@ -130,8 +131,8 @@ func newForwardedHeaders(id mtls.Identity, opts mtls.ForwardOptions) *forwardedH
 	return f
 }
 
-func setForwardedHeadersUncached(h http.Header, id mtls.Identity, opts mtls.ForwardOptions) error {
-	if err := mtls.SetForwardedHeaders(h, id, opts); err != nil {
+func setForwardedHeadersUncached(h http.Header, id mtls.Identity, opts forwarded.Options) error {
+	if err := forwarded.SetHeaders(h, id, opts); err != nil {
 		return err
 	}
 	h.Set(HeaderClientIdentity, printable(id.String()))
@@ -159,7 +160,7 @@ type forwardedCache struct {
 
 type forwardedKey struct {
 	cert   [32]byte
-	format mtls.ForwardedFormat
+	format forwarded.Format
 }
 
 var sharedForwarded = newForwardedCache(maxSharedForwarded)
@@ -170,7 +171,7 @@ func newForwardedCache(limit int) *forwardedCache {
 
 // get returns the headers of id in opts' format, from the cache when it
 // can be used, else newly computed (and kept when it can be).
-func (fc *forwardedCache) get(id mtls.Identity, opts mtls.ForwardOptions) *forwardedHeaders {
+func (fc *forwardedCache) get(id mtls.Identity, opts forwarded.Options) *forwardedHeaders {
 	if len(opts.Chain) > 0 || len(opts.By) > 0 || id.CertSHA256 == ([32]byte{}) {
 		return newForwardedHeaders(id, opts)
 	}

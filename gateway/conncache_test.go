@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/forgeproof/forgeproof/gateway"
-	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
@@ -57,7 +57,7 @@ func TestIdentityPerKeepAliveConnection(t *testing.T) {
 				}
 				wantCert := ""
 				if c.cert != nil {
-					wantCert = mtls.FormatClientCert(c.cert.Cert)
+					wantCert = forwarded.FormatClientCert(c.cert.Cert)
 				}
 				if got := strings.Join(seen.Header["Client-Cert"], ","); got != wantCert {
 					t.Errorf("round %d: upstream got Client-Cert %q, want %q", round, got, wantCert)

@@ -106,8 +106,13 @@ func (p *problems) tokens(t Tokens, need bool, routes []*route) {
 	if fi, err := os.Stat(t.KeyFile); err != nil {
 		p.add("tokens.key-file", "cannot read %q: %v", t.KeyFile, fileError(err))
 		return
-	} else if fi.Mode().Perm()&0o077 != 0 {
-		p.add("tokens.key-file", "%q is readable by others (mode %04o): chmod 600 it", t.KeyFile, fi.Mode().Perm())
+	} else if perm := fi.Mode().Perm(); perm&0o007 != 0 || (perm&0o070 != 0 && !t.InsecureAllowGroupReadableKeyFile) {
+		p.add("tokens.key-file", "%q is readable by others (mode %04o): chmod 600 it", t.KeyFile, perm)
+		return
+	} else if perm&0o020 != 0 {
+		// Group-readable is tolerated with the Insecure option (fails
+		// open for Kubernetes fsGroup mounts); group-writable never.
+		p.add("tokens.key-file", "%q is writable by its group (mode %04o): chmod 640 it at most", t.KeyFile, perm)
 		return
 	}
 	ring, err := csrf.LoadKeyRing(t.KeyFile)

@@ -369,8 +369,9 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 		},
 		"tokens": func(p string, v *yaml.Node) {
 			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"key-file":       d.str(&c.Tokens.KeyFile),
-				"session-cookie": d.str(&c.Tokens.SessionCookie),
+				"key-file":                               d.str(&c.Tokens.KeyFile),
+				"session-cookie":                         d.str(&c.Tokens.SessionCookie),
+				"insecure-allow-group-readable-key-file": d.boolean(&c.Tokens.InsecureAllowGroupReadableKeyFile),
 			})
 		},
 		"identity-forwarding": d.str(&c.IdentityForwarding),
@@ -401,6 +402,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"upstream-idle-conn-timeout":       d.duration(&l.UpstreamIdleConnTimeout),
 				"upstream-max-idle-conns-per-host": d.intField(&l.UpstreamMaxIdleConnsPerHost),
 				"shutdown-grace":                   d.duration(&l.ShutdownGrace),
+				"shutdown-delay":                   d.duration(&l.ShutdownDelay),
 			})
 		},
 	})
@@ -409,6 +411,18 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 func (d *decoder) listener(n *yaml.Node, path string, l *Listener) {
 	d.fields(n, path, map[string]func(string, *yaml.Node){
 		"address": d.str(&l.Address),
+		"proxy-protocol": func(p string, v *yaml.Node) {
+			pp := &ProxyProtocol{}
+			if !d.kind(v, p, yaml.MappingNode, "a mapping (trusted, optional, header-timeout)") {
+				return
+			}
+			l.ProxyProtocol = pp
+			d.fields(v, p, map[string]func(string, *yaml.Node){
+				"trusted":        d.strings(&pp.Trusted),
+				"optional":       d.boolean(&pp.Optional),
+				"header-timeout": d.duration(&pp.HeaderTimeout),
+			})
+		},
 		"tls": func(p string, v *yaml.Node) {
 			t := &l.TLS
 			d.fields(v, p, map[string]func(string, *yaml.Node){

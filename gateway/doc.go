@@ -32,6 +32,18 @@
 // gateway in one step (Listen and Serve still start it). Gateway.Shutdown
 // drains.
 //
+// # Behind a load balancer
+//
+// A listener with Listener.ProxyProtocol reads the PROXY protocol header
+// (v1 or v2) that an L4 balancer sends before TLS, from the balancers it
+// trusts only; every other peer is refused before the handshake. The
+// client address in the header is then the connection's peer for
+// everything below: trusted proxies, trusted forwarders, the access log,
+// handshake-failure logs and X-Forwarded-For. On SIGTERM (the end of
+// Serve's context) /readyz turns 503 first and the listeners keep serving
+// for limits.shutdown-delay, so balancers stop sending before the drain.
+// Replicas share nothing but files; docs/scale-out.md has the model.
+//
 // # What happens to a request
 //
 //  1. The TLS handshake serves the listener's certificate for the
@@ -40,11 +52,18 @@
 //     certificate is verified again after a reload or once a certificate
 //     of its chain expires (mtls.Server.Recheck); a refusal is 403 with
 //     the mtls reason code and closes the connection.
-//  2. The route is chosen by host and path prefix; paths with "." or ".."
-//     segments are refused (path-invalid), unknown ones get 404 (no-route).
-//     On a listener with ListenerTLS.CheckHost, a request on a connection
-//     with a client certificate whose Host is not the connection's SNI
-//     gets 421 (misdirected-request) first.
+//  2. The route is chosen by host and path prefix. First a Host that is
+//     not one host[:port] is refused with 400 (host-invalid: two ports,
+//     "admin.example..", 127.1; one trailing dot is removed for routing),
+//     then a path with "." or ".." segments (path-invalid). On a listener
+//     with ListenerTLS.CheckHost, a request on a connection with a client
+//     certificate whose Host is not the connection's SNI gets 421
+//     (misdirected-request). Unknown paths get 404 (no-route). A path
+//     that a common upstream could read as a route of other settings
+//     (";params" removed, case folded, decoded again, '\' as '/',
+//     trailing dots, spaces or NUL trimmed, slashes not merged, and
+//     combinations) is refused with 400 (path-ambiguous); the readings
+//     are listed in docs/security-model.md.
 //  3. The identity comes from the connection's certificate, or from a
 //     trusted forwarder's header (Config.TrustedForwarders). It must be on
 //     the route's allow list, else 403 with the mtls reason code
@@ -63,7 +82,7 @@
 //     report-only mode.
 //  6. The request goes to the upstream through httputil.ReverseProxy
 //     (Rewrite, never Director). Every client-sent identity header is
-//     deleted under every spelling (mtls.StripForwardedHeaders) along
+//     deleted under every spelling (forwarded.StripHeaders) along
 //     with every Forgeproof-* header; then the gateway sets the verified
 //     identity (RFC 9440 Client-Cert and Client-Cert-Chain, and/or Envoy
 //     X-Forwarded-Client-Cert, per Config.IdentityForwarding),
@@ -75,7 +94,7 @@
 //     URL's host), and the gateway presents Route.UpstreamCertFile when
 //     the upstream asks for a client certificate, so that a service can
 //     trust the forwarded identity headers by the gateway's certificate
-//     (mtls.ForwardedIdentity) rather than by network address.
+//     (forwarded.Trust) rather than by network address.
 //  7. Upstream failures become 502 (upstream-unavailable) or 504
 //     (upstream-timeout) problem responses without internal details.
 //

@@ -4,17 +4,18 @@ import (
 	"net/http"
 
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 // forwarder turns a Forwarder into the mtls rule that decides when
 // a request's identity header may be believed.
-func (p *problems) forwarder(key string, f Forwarder) *mtls.ForwardedIdentity {
-	fw := &mtls.ForwardedIdentity{}
+func (p *problems) forwarder(key string, f Forwarder) *forwarded.Trust {
+	fw := &forwarded.Trust{}
 	if len(f.Addresses) == 0 && len(f.SPIFFEIDs) == 0 {
 		p.add(key, "names no forwarder: set addresses, spiffe-ids or both")
 	}
 	if len(f.Addresses) > 0 {
-		peers, err := mtls.ParseTrustedPeers(f.Addresses...)
+		peers, err := forwarded.ParseTrustedPeers(f.Addresses...)
 		if err != nil {
 			p.add(key+".addresses", "%v", err)
 		}
@@ -31,7 +32,7 @@ func (p *problems) forwarder(key string, f Forwarder) *mtls.ForwardedIdentity {
 	case "":
 		p.add(key+".header", "is required: rfc9440, xfcc or both")
 	default:
-		format, err := mtls.ParseForwardedFormat(f.Header)
+		format, err := forwarded.ParseFormat(f.Header)
 		if err != nil {
 			p.add(key+".header", "unknown format %q: want rfc9440, xfcc or both", f.Header)
 		}
@@ -51,7 +52,7 @@ func (c *compiled) forwardedIdentity(r *http.Request) (id mtls.Identity, ok, tru
 		}
 		id, ok, err := fw.Identity(r)
 		if err != nil {
-			return mtls.Identity{}, false, true, mtls.ReasonForwardedIdentityInvalid
+			return mtls.Identity{}, false, true, string(forwarded.ReasonInvalid)
 		}
 		return id, ok, true, ""
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -29,16 +30,16 @@ func TestForwardedCacheShared(t *testing.T) {
 		}
 		return mtls.NewIdentity(again, mtls.SourceConnection)
 	}
-	rfc := mtls.ForwardOptions{Format: mtls.ForwardedRFC9440}
-	xfcc := mtls.ForwardOptions{Format: mtls.ForwardedXFCC}
-	chain := mtls.ForwardOptions{Format: mtls.ForwardedRFC9440, Chain: []*x509.Certificate{ca.Cert}}
+	rfc := forwarded.Options{Format: forwarded.RFC9440}
+	xfcc := forwarded.Options{Format: forwarded.XFCC}
+	chain := forwarded.Options{Format: forwarded.RFC9440, Chain: []*x509.Certificate{ca.Cert}}
 
 	fc := newForwardedCache(maxSharedForwarded)
 	first := fc.get(reparse(alice), rfc)
 	tests := []struct {
 		name     string
 		id       mtls.Identity
-		opts     mtls.ForwardOptions
+		opts     forwarded.Options
 		shared   bool // the very object first is
 		wantSize int  // entries after the call
 	}{
@@ -67,7 +68,7 @@ func TestForwardedCacheShared(t *testing.T) {
 	for i, name := range fc.get(reparse(bob), rfc).names {
 		h.Add(name, fc.get(reparse(bob), rfc).values[i])
 	}
-	if got, want := h.Get(mtls.HeaderClientCert), mtls.FormatClientCert(bob); got != want {
+	if got, want := h.Get(forwarded.HeaderClientCert), forwarded.FormatClientCert(bob); got != want {
 		t.Errorf("got Client-Cert %q, want bob's %q", got, want)
 	}
 }
@@ -84,7 +85,7 @@ func TestForwardedCacheBounds(t *testing.T) {
 		c.Subject.CommonName = cn
 		return mtls.Identity{Certificate: c, CertSHA256: sum, Subject: "CN=" + cn, Source: mtls.SourceConnection}
 	}
-	opts := mtls.ForwardOptions{Format: mtls.ForwardedRFC9440}
+	opts := forwarded.Options{Format: forwarded.RFC9440}
 	for i := range maxSharedForwarded + 10 {
 		fc.get(id(uint32(i), "c"), opts)
 	}

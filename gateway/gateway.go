@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/watch"
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
@@ -39,6 +40,10 @@ type Gateway struct {
 	metrics *metrics
 	state   atomic.Pointer[compiled]
 	handler http.Handler
+	// uncheckedRequests turns off the path and Host checks of
+	// checkRequest, for the tests' negative controls only (set through
+	// export_test.go).
+	uncheckedRequests atomic.Bool
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -48,19 +53,23 @@ type Gateway struct {
 	ready     atomic.Bool
 	serveErr  chan error
 	shutdown  bool
+	// stopping is closed when Shutdown starts; it cuts Serve's
+	// shutdown-delay short.
+	stopping     chan struct{}
+	stoppingOnce sync.Once
 	// reloadMu serialises reloads, so two SIGHUPs cannot interleave.
 	reloadMu sync.Mutex
 	// loaded holds the contents' hashes of the running configuration's
 	// files, read just before they were loaded: WatchFile starts from
 	// them, so a change made before it started is not missed. Guarded by
 	// reloadMu.
-	loaded fileSums
+	loaded watch.Sums
 }
 
 // New validates cfg, loads the files it names and returns a Gateway ready
 // to Listen. The error is a ConfigErrors listing every problem.
 func New(cfg *Config, opts Options) (*Gateway, error) {
-	g := &Gateway{log: opts.Logger, errLog: opts.ErrorLog}
+	g := &Gateway{log: opts.Logger, errLog: opts.ErrorLog, stopping: make(chan struct{})}
 	if g.log == nil && opts.LogTo != nil {
 		// An invalid log section fails compile below, before anything
 		// is logged.
@@ -73,7 +82,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		g.errLog = g.log
 	}
 	g.metrics = newMetrics()
-	sums := hashFiles(cfg.Files()) // before compile reads them
+	sums := watch.HashFiles(cfg.Files()) // before compile reads them
 	c, err := compile(cfg, g.hooks(), nil)
 	if err != nil {
 		return nil, err
@@ -89,7 +98,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 // returns New's Gateway for it, checking the config and reading the files
 // it names once. Pass the same path to ReloadFile and WatchFile.
 func NewFromFile(path string, opts Options) (*Gateway, error) {
-	sum := hashFile(path)
+	sum := watch.HashFile(path)
 	cfg, err := readConfig(path) // New validates
 	if err != nil {
 		return nil, err
@@ -98,7 +107,7 @@ func NewFromFile(path string, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.loaded.add(path, sum)
+	g.loaded[watch.Abs(path)] = sum
 	return g, nil
 }
 
@@ -136,6 +145,9 @@ func (g *Gateway) Listen() error {
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("gateway: listeners[%d].address %q: %w", i, l.Address, err)
+		}
+		if l.ProxyProtocol != nil {
+			ln = newProxyListener(ln, g, i, l.Address)
 		}
 		lns = append(lns, ln)
 	}
@@ -239,8 +251,11 @@ func (g *Gateway) AdminAddr() net.Addr {
 }
 
 // Serve listens (unless Listen was called) and serves until ctx ends, then
-// shuts down gracefully: it stops accepting connections and waits for
-// in-flight requests up to limits.shutdown-grace before closing the rest.
+// shuts down gracefully: /readyz turns 503 at once, the listeners keep
+// serving for limits.shutdown-delay (so that load balancers stop sending
+// first; a call to Shutdown cuts it short), then they stop accepting
+// connections and in-flight requests get up to limits.shutdown-grace
+// before the rest are closed.
 // It returns nil after a clean drain, the error of a listener that failed,
 // or context.DeadlineExceeded when the grace period ran out.
 func (g *Gateway) Serve(ctx context.Context) error {
@@ -272,6 +287,25 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	var err error
 	select {
 	case <-ctx.Done():
+		g.ready.Store(false)
+		if d := g.state.Load().limits.ShutdownDelay; d > 0 {
+			// Keep-alive connections end now: idle ones close, busy ones
+			// after their response (Connection: close). Their clients
+			// reconnect through the balancer, which sends them to this
+			// replica only until it sees /readyz fail.
+			g.mu.Lock()
+			for _, srv := range g.servers {
+				srv.SetKeepAlivesEnabled(false)
+			}
+			g.mu.Unlock()
+			g.log.Info("stopping: readiness is false; the listeners close after limits.shutdown-delay", "shutdown_delay", d.String())
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-g.stopping:
+				t.Stop()
+			}
+		}
 	case err = <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil // someone called Shutdown
@@ -292,6 +326,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 // is returned. The admin listener closes last.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.ready.Store(false)
+	g.stoppingOnce.Do(func() { close(g.stopping) })
 	g.mu.Lock()
 	g.shutdown = true
 	servers, admin := g.servers, g.admin
@@ -352,13 +387,13 @@ func (g *Gateway) ReloadFile(path string) error { return g.reloadFile(path, nil)
 func (g *Gateway) reloadFile(path string, attrs []any) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
-	sum := hashFile(path)
+	sum := watch.HashFile(path)
 	cfg, err := readConfig(path) // reload validates: the files are read once
 	if err == nil {
 		err = g.reload(cfg)
 	}
 	if err == nil {
-		g.loaded.add(path, sum)
+		g.loaded[watch.Abs(path)] = sum
 	}
 	return g.report(err, append(attrs, "config", path))
 }
@@ -381,7 +416,7 @@ func (g *Gateway) reload(cfg *Config) error {
 	if err := sameAddresses(old.cfg, cfg); err != nil {
 		return err
 	}
-	sums := hashFiles(cfg.Files()) // before compile reads them
+	sums := watch.HashFiles(cfg.Files()) // before compile reads them
 	c, err := compile(cfg, g.hooks(), old)
 	if err != nil {
 		return err
@@ -407,6 +442,9 @@ func sameAddresses(old, cfg *Config) error {
 		for i := range cfg.Listeners {
 			if cfg.Listeners[i].Address != old.Listeners[i].Address {
 				p.add(fmt.Sprintf("listeners[%d].address", i), "changed from %q to %q: restart to apply", old.Listeners[i].Address, cfg.Listeners[i].Address)
+			}
+			if (cfg.Listeners[i].ProxyProtocol == nil) != (old.Listeners[i].ProxyProtocol == nil) {
+				p.add(fmt.Sprintf("listeners[%d].proxy-protocol", i), "turned on or off: restart to apply")
 			}
 		}
 	}

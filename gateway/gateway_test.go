@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -36,7 +36,9 @@ func TestAuthorizationPerRoute(t *testing.T) {
 		{"prefix matches whole segments only", w.admin, "/adminx", 404, "no-route"},
 		{"dot segments are refused", w.web, "/api/../admin/users", 400, "path-invalid"},
 		{"encoded dot segments are refused", w.web, "/api/%2e%2e/admin/users", 400, "path-invalid"},
-		{"a double slash cannot dodge the admin route", w.web, "//admin/users", 403, "spiffe-id-denied"},
+		// An upstream that does not merge slashes reads "//admin" as no
+		// route of the gateway (issue 11): refused before authorization.
+		{"a double slash cannot dodge the admin route", w.web, "//admin/users", 400, "path-ambiguous"},
 		{"a double slash on an allowed route", w.web, "/api//items", 200, ""},
 	}
 	for _, tt := range tests {
@@ -276,7 +278,7 @@ func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
 				}
 				return
 			}
-			if want := mtls.FormatClientCert(tt.cert.Cert); got != want {
+			if want := forwarded.FormatClientCert(tt.cert.Cert); got != want {
 				t.Errorf("got Client-Cert %q, want the gateway's %q", got, want)
 			}
 			if got, want := strings.Join(seen.Header["Forgeproof-Client-Identity"], ","), "spiffe://test.example/web"; got != want {

@@ -74,17 +74,30 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		g.refuse(rec, r, x, http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "method not allowed", "CONNECT is not proxied")
 		return
 	}
+	host, why := parseHost(r.Host)
+	if why != "" {
+		if !g.uncheckedRequests.Load() {
+			g.refuseAmbiguous(rec, r, x, ReasonHostInvalid, "invalid Host", "the Host is not one host[:port]: it has "+why)
+			return
+		}
+		host = requestHost(r.Host)
+	}
 	if hasDotSegments(r.URL.Path) {
-		g.refuse(rec, r, x, http.StatusBadRequest, ReasonPathInvalid, "invalid path", "the path has . or .. segments")
+		g.refuseAmbiguous(rec, r, x, ReasonPathInvalid, "invalid path", "the path has . or .. segments")
 		return
 	}
 	if listener >= 0 && c.listeners[listener].checkHost && misdirected(r) {
 		g.refuse(rec, r, x, http.StatusMisdirectedRequest, mtls.ReasonMisdirected, "request sent on a connection for another host", "open a new connection to this host")
 		return
 	}
-	rt := c.findRoute(r)
+	rt := c.findRoute(host, r.URL.Path)
 	if rt == nil {
 		g.refuse(rec, r, x, http.StatusNotFound, ReasonNoRoute, "no route", "no route serves this host and path")
+		return
+	}
+	if c.pathAmbiguous(host, r.URL.EscapedPath(), rt) && !g.uncheckedRequests.Load() {
+		g.refuseAmbiguous(rec, r, x, ReasonPathAmbiguous, "ambiguous path",
+			"an upstream could read this path as another route's (path parameters, case, encoding, backslashes or trailing characters): send it in its plain form")
 		return
 	}
 	x.route = rt
@@ -126,6 +139,13 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, x *exchange, status int, reason, title, detail string) {
 	x.decision, x.reason = decisionDeny, reason
 	problem.Write(w, r, problem.Details{Status: status, Reason: reason, Title: title, Detail: detail})
+}
+
+// refuseAmbiguous refuses with 400 a request the upstream could read
+// differently from the gateway, and counts it.
+func (g *Gateway) refuseAmbiguous(w http.ResponseWriter, r *http.Request, x *exchange, reason, title, detail string) {
+	g.metrics.ambiguous.WithLabelValues(reason).Inc()
+	g.refuse(w, r, x, http.StatusBadRequest, reason, title, detail)
 }
 
 // authorizeRequest returns "" when the identity (nil: none) may call the

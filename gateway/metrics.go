@@ -21,6 +21,8 @@ type metrics struct {
 	csrfRefusals      *prometheus.CounterVec
 	authzDenials      *prometheus.CounterVec
 	handshakeFailures *prometheus.CounterVec
+	ambiguous         *prometheus.CounterVec
+	proxyRefusals     *prometheus.CounterVec
 	certNotAfter      *prometheus.GaugeVec
 	upstreamNotAfter  *prometheus.GaugeVec
 	reloads           *prometheus.CounterVec
@@ -91,6 +93,12 @@ func newMetrics() *metrics {
 		handshakeFailures: counterVec("forgeproof_gateway_tls_handshake_failures_total",
 			"Failed TLS handshakes, and requests on open connections whose client certificate a re-check after a reload or an expiry refused (the connection is closed), by listener address and reason.",
 			"listener", "reason"),
+		ambiguous: counterVec("forgeproof_gateway_ambiguous_requests_total",
+			"Requests refused before routing because an upstream could read their path or Host as another route's (path-invalid, path-ambiguous, host-invalid), by reason code.",
+			"reason"),
+		proxyRefusals: counterVec("forgeproof_gateway_proxy_protocol_refusals_total",
+			"Connections a PROXY protocol listener refused before the TLS handshake (untrusted peer, header missing or invalid), by listener address and reason.",
+			"listener", "reason"),
 		certNotAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "forgeproof_gateway_certificate_not_after_timestamp_seconds",
 			Help: "Expiry (Unix time) of the earliest-expiring certificate of each kind (server, client-ca) on each listener.",
@@ -104,10 +112,13 @@ func newMetrics() *metrics {
 			"outcome"),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.csrfRefusals, m.authzDenials,
-		m.handshakeFailures, m.certNotAfter, m.upstreamNotAfter, m.reloads,
+		m.handshakeFailures, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start
+	}
+	for _, r := range []string{ReasonPathInvalid, ReasonPathAmbiguous, ReasonHostInvalid} {
+		m.ambiguous.WithLabelValues(r)
 	}
 	return m
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/internal/problem"
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 // HeaderClientIdentity carries a readable name of the verified client to
@@ -112,7 +113,7 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 		return
 	}
 	if x.hasIdentity {
-		opts := mtls.ForwardOptions{Format: c.forwardFormat}
+		opts := forwarded.Options{Format: c.forwardFormat}
 		if pr.In.TLS != nil && x.identity.Source == mtls.SourceConnection && len(pr.In.TLS.PeerCertificates) > 1 {
 			opts.Chain = pr.In.TLS.PeerCertificates[1:]
 		}
@@ -120,7 +121,7 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 			// The identity cannot be expressed in the configured format
 			// (a forwarded XFCC identity without its certificate): the
 			// upstream gets no identity header rather than a partial one.
-			mtls.StripForwardedHeaders(pr.Out.Header)
+			forwarded.StripHeaders(pr.Out.Header)
 			pr.Out.Header.Del(HeaderClientIdentity)
 		}
 	}
@@ -142,14 +143,14 @@ func copyHeader(dst, src http.Header, name string) {
 const addedHeaders = 8
 
 // withoutIdentityHeaders returns a copy of h, with room for addedHeaders
-// more, without every header that mtls.StripForwardedHeaders deletes and
+// more, without every header that forwarded.StripHeaders deletes and
 // every header whose name starts with "forgeproof-" in any case and with
 // any punctuation ('_', '.') for '-', as mtls compares names: only the
 // gateway sets those. The copy shares h's value slices.
 func withoutIdentityHeaders(h http.Header) http.Header {
 	out := make(http.Header, len(h)+addedHeaders)
 	for name, v := range h {
-		if !mtls.IsForwardedHeader(name) && !isOwnHeader(name) {
+		if !forwarded.IsHeader(name) && !isOwnHeader(name) {
 			out[name] = v
 		}
 	}

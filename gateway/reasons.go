@@ -13,6 +13,15 @@ const (
 	// ReasonPathInvalid: the path has dot segments ("/a/../b"), which
 	// could make the gateway and the upstream disagree on the route (400).
 	ReasonPathInvalid = "path-invalid"
+	// ReasonPathAmbiguous: a common upstream could read the path as
+	// another route's (";params" removed, case folded, decoded again,
+	// '\' as '/', trailing dots or spaces trimmed, …; see
+	// docs/security-model.md), so the route's authorization would not be
+	// the one that applies (400).
+	ReasonPathAmbiguous = "path-ambiguous"
+	// ReasonHostInvalid: the Host (or HTTP/2 :authority) is not one
+	// host[:port], which upstreams could read as another host (400).
+	ReasonHostInvalid = "host-invalid"
 	// ReasonMethodNotAllowed: CONNECT, which a reverse proxy does not
 	// tunnel (405).
 	ReasonMethodNotAllowed = "method-not-allowed"

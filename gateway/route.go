@@ -13,7 +13,11 @@ import (
 
 // route is a compiled Route.
 type route struct {
-	index    int // position in the config, for errors
+	index int // position in the config, for errors
+	// policy is the index of the first route in the config whose
+	// settings other than name, host, path prefix and upstream are the
+	// same (policyOf): readings of a path may pick either (pathAmbiguous).
+	policy   int
 	name     string
 	host     string // lower case, no port; "" matches any host
 	prefix   string // clean, no trailing slash except "/"
@@ -96,10 +100,10 @@ func (r *route) matches(host, path string) bool {
 	return strings.HasPrefix(path, r.prefix) && (len(path) == len(r.prefix) || path[len(r.prefix)] == '/')
 }
 
-// findRoute returns the most specific route for the request, or nil.
-func (c *compiled) findRoute(req *http.Request) *route {
-	host := requestHost(req)
-	p := cleanPath(req.URL.Path)
+// findRoute returns the most specific route for a request to host (its
+// routing form, see parseHost) and path (decoded: URL.Path), or nil.
+func (c *compiled) findRoute(host, path string) *route {
+	p := cleanPath(path)
 	for _, r := range c.routes {
 		if r.matches(host, p) {
 			return r
@@ -108,10 +112,11 @@ func (c *compiled) findRoute(req *http.Request) *route {
 	return nil
 }
 
-// requestHost is the request's Host in lower case without port or
-// trailing dot.
-func requestHost(req *http.Request) string {
-	h := strings.ToLower(req.Host)
+// requestHost is a Host in lower case without port, brackets or one
+// trailing dot, however malformed: the routing form of a Host that
+// parseHost refused, for the negative controls of the tests.
+func requestHost(h string) string {
+	h = strings.ToLower(h)
 	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
 		h = h[:i]
 	}
@@ -127,6 +132,16 @@ func cleanPath(p string) string {
 		p = "/" + p
 	}
 	return path.Clean(p)
+}
+
+// policyOf is what of r decides how a request is authorized and checked:
+// everything but where it goes (name, host, path prefix, upstream). A
+// field added to Route counts unless it is cleared here, which fails
+// closed (routes that differ in it are different policies).
+func policyOf(r Route) Route {
+	r.Name, r.Host, r.PathPrefix = "", "", ""
+	r.Upstream, r.UpstreamCAFile, r.UpstreamCertFile, r.UpstreamKeyFile, r.UpstreamServerName = "", "", "", "", ""
+	return r
 }
 
 func (r *route) String() string { return fmt.Sprintf("route %q", r.name) }

@@ -21,7 +21,7 @@ func TestRequestHost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := &http.Request{Host: tt.host}
-		if got := requestHost(r); got != tt.want {
+		if got := requestHost(r.Host); got != tt.want {
 			t.Errorf("%s: requestHost(%q): got %q, want %q", tt.name, tt.host, got, tt.want)
 		}
 	}
@@ -67,12 +67,12 @@ func FuzzRouting(f *testing.F) {
 		if hasDotSegments(path) {
 			return
 		}
-		rt := c.findRoute(r)
+		rt := c.findRoute(requestHost(r.Host), path)
 		if rt == nil {
 			return
 		}
 		clean := cleanPath(path)
-		if rt.host != "" && rt.host != requestHost(r) {
+		if rt.host != "" && rt.host != requestHost(r.Host) {
 			t.Fatalf("route %s (host %q) chosen for host %q", rt.name, rt.host, host)
 		}
 		if !strings.HasPrefix(clean, rt.prefix) {

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/pemutil"
 	"github.com/forgeproof/forgeproof/mtls"
-	"github.com/forgeproof/forgeproof/pki"
 )
 
 // listenerTLS is the loaded TLS state of one listener: an mtls.Server that
@@ -212,13 +212,13 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 	return parseCerts(path, data)
 }
 
-// parseCerts parses the PEM data read from path as pki.ParseCertsPEM
-// does (as mtls reads CA bundles): only CERTIFICATE blocks, at least one,
+// parseCerts parses the PEM data read from path as mtls reads CA
+// bundles: only CERTIFICATE blocks, at least one,
 // so that a key pasted into a certificate file is noticed.
 func parseCerts(path string, data []byte) ([]*x509.Certificate, error) {
-	certs, err := pki.ParseCertsPEM(data)
+	certs, err := pemutil.ParseCerts(data)
 	if err != nil {
-		return nil, fmt.Errorf("%q: %s", path, strings.TrimPrefix(err.Error(), "pki: "))
+		return nil, fmt.Errorf("%q: %w", path, err)
 	}
 	return certs, nil
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/gateway"
-	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
@@ -77,7 +77,7 @@ func TestUpstreamFailures(t *testing.T) {
 func TestTrustedForwarder(t *testing.T) {
 	w := newWorld(t)
 	alice := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/admin")
-	forwarded := mtls.FormatClientCert(alice.Cert)
+	fwdCert := forwarded.FormatClientCert(alice.Cert)
 	lb := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/lb")
 
 	run := func(t *testing.T, fw []gateway.Forwarder, header string) (int, string) {
@@ -97,9 +97,9 @@ func TestTrustedForwarder(t *testing.T) {
 		wantStatus int
 		wantReason string
 	}{
-		{"forwarded admin from the trusted forwarder", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, SPIFFEIDs: []string{"spiffe://test.example/lb"}, Header: "rfc9440"}}, forwarded, 200, ""},
-		{"same header from an untrusted peer", []gateway.Forwarder{{Addresses: []string{"10.9.9.9"}, Header: "rfc9440"}}, forwarded, 403, "spiffe-id-denied"},
-		{"same header with no forwarder configured", nil, forwarded, 403, "spiffe-id-denied"},
+		{"forwarded admin from the trusted forwarder", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, SPIFFEIDs: []string{"spiffe://test.example/lb"}, Header: "rfc9440"}}, fwdCert, 200, ""},
+		{"same header from an untrusted peer", []gateway.Forwarder{{Addresses: []string{"10.9.9.9"}, Header: "rfc9440"}}, fwdCert, 403, "spiffe-id-denied"},
+		{"same header with no forwarder configured", nil, fwdCert, 403, "spiffe-id-denied"},
 		{"forwarder sending garbage", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, Header: "rfc9440"}}, ":not base64:", 400, "forwarded-identity-invalid"},
 		{"forwarder sending nothing: the client had no certificate", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, Header: "rfc9440"}}, "", 403, "identity-missing"},
 	}
@@ -114,7 +114,7 @@ func TestTrustedForwarder(t *testing.T) {
 			}
 			if status == 200 {
 				seen := mustJSON(t, body)
-				if got := strings.Join(seen.Header["Client-Cert"], ","); got != forwarded {
+				if got := strings.Join(seen.Header["Client-Cert"], ","); got != fwdCert {
 					t.Errorf("upstream got Client-Cert %q, want the forwarded client's", got)
 				}
 			}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -33,7 +34,7 @@ const gatewayID = "spiffe://test.example/gateway"
 // mtls package, as a Go service behind the gateway would be: it verifies
 // the certificate the gateway presents (mtls.Server), stores identities
 // with mtls.ConnectionIdentity and, when configured, accepts forwarded
-// identities with mtls.ForwardedIdentity. It answers with what it saw, as
+// identities with forwarded.Trust. It answers with what it saw, as
 // JSON (tlsSeen), and counts the connections it accepted.
 type tlsUpstream struct {
 	URL   string
@@ -44,7 +45,7 @@ type tlsUpstreamOptions struct {
 	cert      *pki.Cert // the upstream's server certificate
 	clientCAs []*x509.Certificate
 	auth      mtls.ClientAuthMode
-	forwarded *mtls.ForwardedIdentity // nil: connection identities only
+	forwarded *forwarded.Trust // nil: connection identities only
 }
 
 // tlsSeen is what the upstream saw of one request. A request with
@@ -80,7 +81,7 @@ func newTLSUpstream(t testing.TB, o tlsUpstreamOptions) *tlsUpstream {
 		if id, ok := mtls.IdentityFromContext(r.Context()); ok {
 			s.Identity, s.Source = id.SPIFFEID.String(), id.Source.String()
 		}
-		s.ClientCert = r.Header.Get(mtls.HeaderClientCert) != ""
+		s.ClientCert = r.Header.Get(forwarded.HeaderClientCert) != ""
 		if r.URL.Query().Has("close") {
 			w.Header().Set("Connection", "close")
 		}
@@ -199,7 +200,7 @@ func TestUpstreamClientCertificate(t *testing.T) {
 
 // TestForwardedIdentityByGatewayCertificate is the flagship architecture
 // end to end: the gateway terminates the client's mTLS and forwards its
-// identity to a Go service whose mtls.ForwardedIdentity trusts the
+// identity to a Go service whose forwarded.Trust trusts the
 // gateway by its certificate alone (no address). The negative controls:
 // a gateway presenting another verified certificate, or none, gets its
 // forwarded headers deleted, and the service never sees the client's
@@ -214,13 +215,13 @@ func TestForwardedIdentityByGatewayCertificate(t *testing.T) {
 		cert:      w.upstreamCert(),
 		clientCAs: []*x509.Certificate{w.ca.Cert},
 		auth:      mtls.VerifyClientCertIfGiven,
-		forwarded: &mtls.ForwardedIdentity{TrustForwarder: trustGateway},
+		forwarded: &forwarded.Trust{TrustForwarder: trustGateway},
 	})
 	trustedFile, trustedKey := w.save("gateway", pkitest.SPIFFE(t, w.ca, gatewayID))
 	// Verified by the same CA, so the TLS handshake succeeds: only the
 	// forwarder check tells it apart.
 	intruderFile, intruderKey := w.save("intruder", pkitest.SPIFFE(t, w.ca, "spiffe://test.example/intruder"))
-	forged := mtls.FormatClientCert(w.admin.Cert)
+	forged := forwarded.FormatClientCert(w.admin.Cert)
 
 	tests := []struct {
 		name              string

@@ -120,6 +120,7 @@ func (p *problems) limits(l Limits) {
 		{"limits.upstream-response-header-timeout", l.UpstreamResponseHeaderTimeout},
 		{"limits.upstream-idle-conn-timeout", l.UpstreamIdleConnTimeout},
 		{"limits.shutdown-grace", l.ShutdownGrace},
+		{"limits.shutdown-delay", l.ShutdownDelay},
 	} {
 		if d.v < 0 {
 			p.add(d.key, "must not be negative")

@@ -2,17 +2,11 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
-	"io"
 	"maps"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
+	"github.com/forgeproof/forgeproof/internal/watch"
 )
 
 // DefaultWatchInterval is the polling interval forgeproof serve uses
@@ -64,231 +58,62 @@ type WatchOptions struct {
 // followed even when it was refused.
 //
 // When file events are unavailable (the system's watch limit is reached,
-// say), WatchFile logs an error and keeps polling and serving Reload.
+// say), WatchFile logs a warning and polls instead: every Interval, or
+// every 10 seconds when Interval is zero.
 func (g *Gateway) WatchFile(ctx context.Context, path string, opts WatchOptions) error {
-	if opts.Interval < 0 {
-		return errors.New("gateway: watch: the interval must not be negative")
+	w, onChange, err := g.watcher(path, opts, nil)
+	if err != nil {
+		return err
 	}
-	w := &watcher{g: g, path: path, dirs: map[string]bool{}}
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	if !opts.NoEvents {
-		fw, err := fsnotify.NewWatcher()
-		if err != nil {
-			// Fail open to polling: the gateway serves with the files it
-			// loaded either way, and a restart would not fix the limit.
-			g.log.Error("watch: file events unavailable; reloading on poll and on request only", "error", err)
-		} else {
-			defer fw.Close()
-			w.fs, events, errs = fw, fw.Events, fw.Errors
-		}
+	return w.Run(ctx, onChange)
+}
+
+// watcher builds WatchFile's watcher and what it calls on a change; tune,
+// when not nil, adjusts the watcher's options (tests).
+func (g *Gateway) watcher(path string, opts WatchOptions, tune func(*watch.Options)) (*watch.Watcher, func(watch.Change), error) {
+	if opts.Interval < 0 {
+		return nil, nil, errors.New("gateway: watch: the interval must not be negative")
 	}
 	// Start from the files as they were loaded, so a change made since
-	// then is seen: at once when watching events (none is coming for
-	// it), at the first poll otherwise.
+	// then is seen.
 	g.reloadMu.Lock()
 	loaded := maps.Clone(g.loaded)
 	g.reloadMu.Unlock()
-	w.refresh(loaded)
-	if w.fs != nil {
-		w.check("file")
+	wo := watch.Options{
+		Files:    func() []string { return g.watchList(path) },
+		Baseline: loaded,
+		Interval: opts.Interval,
+		Settle:   settle,
+		NoEvents: opts.NoEvents,
+		Trigger:  opts.Reload,
+		// Events unavailable or a folder that cannot be watched: the
+		// watcher polls instead, and the gateway serves with the files
+		// it loaded either way.
+		OnError: func(err error) { g.log.Warn(err.Error()) },
 	}
-
-	var tick <-chan time.Time
-	if opts.Interval > 0 {
-		t := time.NewTicker(opts.Interval)
-		defer t.Stop()
-		tick = t.C
+	if tune != nil {
+		tune(&wo)
 	}
-	pending := time.NewTimer(settle)
-	pending.Stop()
-	defer pending.Stop()
-	requests := opts.Reload
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			if w.relevant(ev.Name) {
-				pending.Reset(settle)
-			}
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			g.log.Warn("watch: file events", "error", err)
-		case <-pending.C:
-			w.check("file")
-		case <-tick:
-			w.check("poll")
-		case trigger, ok := <-requests:
-			if !ok {
-				requests = nil
-				continue
-			}
-			w.reload(w.hashes(), "trigger", trigger)
+	w, err := watch.New(wo)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, func(c watch.Change) {
+		attrs := []any{"trigger", c.Trigger}
+		if c.Trigger == "file" || c.Trigger == "poll" {
+			attrs = append(attrs, "changed", c.Changed)
 		}
-	}
+		g.reloadFile(path, attrs) // logs and counts its outcome
+	}, nil
 }
 
-// A watcher is the state of one WatchFile loop.
-type watcher struct {
-	g    *Gateway
-	path string
-	fs   *fsnotify.Watcher // nil when file events are off
-	// sums holds the contents' hash of every watched file as last seen
-	// (zero when it could not be read).
-	sums fileSums
-	// names are the watched files and their symlink targets, to filter
-	// events.
-	names map[string]bool
-	// dirs are the folders given to fs: false when that failed (logged
-	// once, retried at each refresh).
-	dirs map[string]bool
-	// state is the running configuration the list was made from.
-	state *compiled
-}
-
-// check reloads when a watched file's contents changed since last seen.
-func (w *watcher) check(trigger string) {
-	now := w.hashes()
-	var changed []string
-	for f, sum := range now {
-		if w.sums[f] != sum {
-			changed = append(changed, f)
-		}
-	}
-	if len(changed) == 0 {
-		// A touch, a chmod, a write of the same bytes, or an event for
-		// another file: nothing to load. The list changes only if someone
-		// reloaded another way (Reload, ReloadFile).
-		if w.g.state.Load() != w.state {
-			w.refresh(now)
-		}
-		return
-	}
-	slices.Sort(changed)
-	w.reload(now, "trigger", trigger, "changed", changed)
-}
-
-// reload reloads the config file and refreshes the watch list. before
-// holds the files' hashes as read before the reload, so that a file
-// changed during it differs at the next check.
-func (w *watcher) reload(before fileSums, attrs ...any) {
-	w.g.reloadFile(w.path, attrs) // logs and counts its outcome
-	w.refresh(before)
-}
-
-// hashes reads every watched file again.
-func (w *watcher) hashes() fileSums {
-	out := make(fileSums, len(w.sums))
-	for f := range w.sums {
-		out[f] = hashFile(f)
-	}
-	return out
-}
-
-// refresh computes the watch list again: the config file, the files of
-// the running configuration and those of the config file as it is now
-// (it may name files the refused config needs). Files in known keep that
-// hash; others are read now.
-func (w *watcher) refresh(known fileSums) {
-	w.state = w.g.state.Load()
-	files := []string{w.path}
-	files = append(files, w.state.cfg.Files()...)
-	if cfg, err := readConfig(w.path); err == nil {
+// watchList is what WatchFile watches: the config file, the files of the
+// running configuration and those of the config file as it is now (it
+// may name files that a refused config needs).
+func (g *Gateway) watchList(path string) []string {
+	files := append([]string{path}, g.state.Load().cfg.Files()...)
+	if cfg, err := readConfig(path); err == nil {
 		files = append(files, cfg.Files()...)
 	}
-	sums := fileSums{}
-	names := map[string]bool{}
-	dirs := map[string]bool{}
-	for _, f := range files {
-		f = absPath(f)
-		if sum, ok := known[f]; ok {
-			sums[f] = sum
-		} else {
-			sums[f] = hashFile(f)
-		}
-		names[f] = true
-		dirs[filepath.Dir(f)] = true
-		if t, err := filepath.EvalSymlinks(f); err == nil && t != f {
-			names[t] = true
-			dirs[filepath.Dir(t)] = true
-		}
-	}
-	w.sums, w.names = sums, names
-	if w.fs == nil {
-		return
-	}
-	for d := range dirs {
-		if w.dirs[d] {
-			continue
-		}
-		_, tried := w.dirs[d]
-		err := w.fs.Add(d)
-		if err != nil && !tried {
-			w.g.log.Warn("watch: cannot watch a folder; polling still reads its files", "folder", d, "error", err)
-		}
-		w.dirs[d] = err == nil
-	}
-	for d, added := range w.dirs {
-		if !dirs[d] {
-			if added {
-				w.fs.Remove(d) // fails when the folder is gone, which removed it
-			}
-			delete(w.dirs, d)
-		}
-	}
-}
-
-// relevant reports whether an event for name may change a watched file.
-func (w *watcher) relevant(name string) bool {
-	// "..data" is the symlink Kubernetes swaps to update a secret volume,
-	// "..2026_11_27…" the folder it points to.
-	return w.names[filepath.Clean(name)] || strings.HasPrefix(filepath.Base(name), "..")
-}
-
-// fileSums maps absolute file names to the SHA-256 of their contents.
-type fileSums map[string][sha256.Size]byte
-
-// hashFiles reads files and hashes them.
-func hashFiles(files []string) fileSums {
-	s := fileSums{}
-	for _, f := range files {
-		s.add(f, hashFile(f))
-	}
-	return s
-}
-
-func (s fileSums) add(path string, sum [sha256.Size]byte) { s[absPath(path)] = sum }
-
-// absPath makes path absolute, as events name files; it is left alone
-// in the odd case that the working folder cannot be found.
-func absPath(path string) string {
-	if abs, err := filepath.Abs(path); err == nil {
-		return abs
-	}
-	return path
-}
-
-// hashFile returns the SHA-256 of a file's contents, or zero when it
-// cannot be read (missing, say): a file that comes back differs.
-func hashFile(path string) [sha256.Size]byte {
-	var sum [sha256.Size]byte
-	f, err := os.Open(path)
-	if err != nil {
-		return sum
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return sum
-	}
-	h.Sum(sum[:0])
-	return sum
+	return files
 }

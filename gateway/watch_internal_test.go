@@ -2,22 +2,26 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/forgeproof/forgeproof/internal/watch"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
 // pollWorld writes a config with its PKI to a folder and builds a gateway
-// and a watcher (no file events, no loop) for it, so a test can call
-// check itself, deterministically.
-func pollWorld(tb testing.TB) (dir string, w *watcher, log *bytes.Buffer) {
+// and runs its watcher with polls the test sends (no file events), so a
+// test can poll itself, deterministically.
+func pollWorld(tb testing.TB) (dir string, pw *polled, log *syncBuffer) {
 	tb.Helper()
 	dir = tb.TempDir()
 	ca := pkitest.CA(tb)
@@ -37,24 +41,71 @@ routes:
   - {name: api, upstream: "http://127.0.0.1:1", allow: {any-verified: true}}
 admin: {address: "off"}
 `))
-	log = &bytes.Buffer{}
+	log = &syncBuffer{}
 	path := filepath.Join(dir, "gw.yaml")
 	g, err := NewFromFile(path, Options{Logger: slog.New(slog.NewJSONHandler(log, nil))})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w = &watcher{g: g, path: path, dirs: map[string]bool{}}
-	w.refresh(maps.Clone(g.loaded))
-	return dir, w, log
+	pw = &polled{g: g, path: path, tick: make(chan time.Time), looks: make(chan watch.Change)}
+	w, onChange, err := g.watcher(path, WatchOptions{NoEvents: true}, func(o *watch.Options) {
+		o.Tick = pw.tick
+		o.OnLook = func(c watch.Change) { pw.looks <- c }
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx, onChange) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	<-w.Ready()
+	return dir, pw, log
+}
+
+// polled is a gateway's watcher driven by the test.
+type polled struct {
+	g     *Gateway
+	path  string
+	tick  chan time.Time
+	looks chan watch.Change
+}
+
+// poll makes the watcher look at the files once and returns what it saw.
+func (p *polled) poll() watch.Change {
+	p.tick <- time.Now()
+	return <-p.looks
+}
+
+// syncBuffer is a bytes.Buffer safe for the watcher's goroutine and the
+// test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // TestWatcherReloadsOnlyOnNewContents rewrites a file with the same
 // bytes (a poll finds nothing to load), then with new ones (a poll
 // reloads, naming that file only).
 func TestWatcherReloadsOnlyOnNewContents(t *testing.T) {
+	t.Parallel()
 	dir, w, log := pollWorld(t)
 	ca := filepath.Join(dir, "ca.pem")
-	if got, want := slices.Sorted(maps.Keys(w.sums)), []string{ca, filepath.Join(dir, "gw.yaml"), filepath.Join(dir, "server-key.pem"), filepath.Join(dir, "server.pem")}; !slices.Equal(got, want) {
+	want := []string{ca, filepath.Join(dir, "gw.yaml"), filepath.Join(dir, "server-key.pem"), filepath.Join(dir, "server.pem")}
+	got := slices.Sorted(maps.Keys(watch.HashFiles(w.g.watchList(w.path))))
+	if !slices.Equal(got, want) {
 		t.Fatalf("watched: got %v, want %v", got, want)
 	}
 
@@ -65,7 +116,7 @@ func TestWatcherReloadsOnlyOnNewContents(t *testing.T) {
 	if err := os.WriteFile(ca, same, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w.check("poll")
+	w.poll()
 	if got := strings.Count(log.String(), `"msg":"reloaded"`); got != 0 {
 		t.Fatalf("reloads after a write of the same bytes: got %v, want 0", got)
 	}
@@ -74,11 +125,11 @@ func TestWatcherReloadsOnlyOnNewContents(t *testing.T) {
 	if err := os.WriteFile(ca, append(same, pki.EncodeCertsPEM(other.Cert)...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w.check("poll")
+	w.poll()
 	if got := strings.Count(log.String(), `"msg":"reloaded","trigger":"poll","changed":["`+ca+`"]`); got != 1 {
 		t.Fatalf("reloads after new contents: got %v, want 1; log:\n%s", got, log)
 	}
-	w.check("poll")
+	w.poll()
 	if got := strings.Count(log.String(), `"msg":"reloaded"`); got != 1 {
 		t.Fatalf("reloads after a second poll: got %v, want 1", got)
 	}
@@ -90,7 +141,7 @@ func BenchmarkWatchPoll(b *testing.B) {
 	_, w, _ := pollWorld(b)
 	b.Run("hash-unchanged", func(b *testing.B) {
 		for b.Loop() {
-			w.check("poll")
+			w.poll()
 		}
 	})
 	b.Run("reload-always", func(b *testing.B) {

@@ -111,8 +111,10 @@ type ServerConfig struct {
 	// for concurrent use and should return quickly.
 	OnHandshakeFailure func(HandshakeFailure)
 
-	// ReloadInterval makes Watch reload every interval; zero disables the
-	// timer (Watch still reloads on file changes).
+	// ReloadInterval makes Watch read the files every interval and reload
+	// when their contents changed, which catches what file events miss
+	// (network filesystems); zero disables polling while file events
+	// work.
 	ReloadInterval time.Duration
 	// OnReload, if set, is called by Watch after every reload it starts,
 	// with nil or the reason the new state was rejected (the old one stays).

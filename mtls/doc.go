@@ -15,7 +15,7 @@
 //			logger.Warn("tls handshake refused", "reason", f.Reason, "peer", f.RemoteAddr, "err", f.Err)
 //		},
 //	})
-//	go s.Watch(ctx) // reload on file change (and every ReloadInterval)
+//	go s.Watch(ctx) // reload when a file's contents change
 //
 //	admin := &mtls.Guard{Authorizer: mustAuth(mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/admin"))}
 //	mux.Handle("/admin/", admin.Handler(adminHandler))
@@ -64,7 +64,7 @@
 // Identity (identity.go) is what a verified certificate says: SPIFFE ID,
 // SANs, subject, issuer, serial, validity, SPKI and certificate SHA-256.
 // ConnectionIdentity stores the connection's identity in the request
-// context; IdentityFromContext reads it; ForwardedIdentity may replace it
+// context; IdentityFromContext reads it; forwarded.Trust (package mtls/forwarded) may replace it
 // with a client identity forwarded by a trusted proxy (RFC 9440 or Envoy's
 // x-forwarded-client-cert). IdentityFromTLS only returns an identity for a
 // certificate that was verified, by a Server or by crypto/tls itself.

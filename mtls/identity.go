@@ -81,7 +81,7 @@ func NewIdentity(cert *x509.Certificate, src Source) Identity {
 // computed already (IdentityFromTLS takes the names from a cache).
 func newIdentity(cert *x509.Certificate, src Source, certSHA256 [32]byte, n certNames) Identity {
 	return Identity{
-		SPIFFEID:           spiffeIDOf(cert.URIs),
+		SPIFFEID:           SPIFFEIDOf(cert.URIs),
 		URIs:               cert.URIs,
 		DNSNames:           cert.DNSNames,
 		EmailAddresses:     cert.EmailAddresses,
@@ -119,14 +119,36 @@ func (id Identity) String() string {
 
 type identityKey struct{}
 
-// ContextWithIdentity returns a copy of ctx that carries id.
+// ContextWithIdentity returns a copy of ctx that carries id. The zero
+// Identity (no Source) hides any identity stored in ctx before: a
+// forwarded-identity middleware stores it when a trusted forwarder, whose
+// connection identity is not the client's, forwards none.
 func ContextWithIdentity(ctx context.Context, id Identity) context.Context {
+	if id.Source == 0 {
+		if _, ok := IdentityFromContext(ctx); !ok {
+			return ctx
+		}
+		return context.WithValue(ctx, identityKey{}, nil)
+	}
 	return context.WithValue(ctx, identityKey{}, id)
 }
 
 // IdentityFromContext returns the Identity that the middleware of this
-// package stored in ctx, and whether there was one.
+// package (or mtls/forwarded) stored in ctx, and whether there was one.
 func IdentityFromContext(ctx context.Context) (Identity, bool) {
 	id, ok := ctx.Value(identityKey{}).(Identity)
 	return id, ok
+}
+
+// SPIFFEIDOf returns the SPIFFE ID of the only URI SAN, if it is one (the
+// rule of NewIdentity, and of identities built from forwarded fields). A
+// SPIFFE X509-SVID has exactly one URI SAN; a certificate with more than
+// one is not an SVID, whatever its URIs say.
+func SPIFFEIDOf(uris []*url.URL) spiffeid.ID {
+	if len(uris) == 1 && uris[0].Scheme == "spiffe" {
+		if id, err := spiffeid.FromURI(uris[0]); err == nil {
+			return id
+		}
+	}
+	return spiffeid.ID{}
 }

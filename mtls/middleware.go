@@ -16,7 +16,7 @@ const ReasonMisdirected = "misdirected-request"
 // connection's verified client certificate (IdentityFromTLS) in the
 // request context, where Guard and handlers find it with
 // IdentityFromContext. Requests without a verified certificate pass
-// unchanged. Put it first; ForwardedIdentity, if used, goes after it
+// unchanged. Put it first; forwarded.Trust, if used, goes after it
 // (it replaces a trusted forwarder's own identity with the client's).
 func ConnectionIdentity(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

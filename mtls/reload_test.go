@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/watch"
 	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
@@ -125,30 +126,73 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 }
 
-func TestWatch(t *testing.T) {
-	ca := pkitest.CA(t)
-	dir, cfg := pkiDir(t, ca)
-	reloads := make(chan error, 16)
-	cfg.OnReload = func(err error) { reloads <- err }
+// watching runs s's watcher until the test ends and returns once it
+// watches; tune adjusts its options.
+type watching struct {
+	reloads chan error        // OnReload
+	looks   chan watch.Change // every look at the files
+	tick    chan time.Time    // polls, when tune keeps Tick
+}
+
+func startWatch(t *testing.T, cfg mtls.ServerConfig, tune func(*watch.Options)) (*mtls.Server, *watching) {
+	t.Helper()
+	wt := &watching{reloads: make(chan error, 64), looks: make(chan watch.Change, 64), tick: make(chan time.Time)}
+	cfg.OnReload = func(err error) { wt.reloads <- err }
 	s := newServer(t, cfg)
+	w, onChange, err := mtls.Watcher(s, func(o *watch.Options) {
+		o.Tick = wt.tick
+		o.OnLook = func(c watch.Change) { wt.looks <- c }
+		if tune != nil {
+			tune(o)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Watch(ctx) }()
-	defer func() {
+	go func() { done <- w.Run(ctx, onChange) }()
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != context.Canceled {
 			t.Errorf("Watch returned %v, want context.Canceled", err)
 		}
-	}()
-	time.Sleep(50 * time.Millisecond) // let the watcher start
+	})
+	<-w.Ready()
+	return s, wt
+}
+
+// waitReload waits for a reload that ok accepts (a certificate and its key
+// written one after the other may take two reloads: the first, with a
+// mismatched pair, fails) and returns its error.
+func (wt *watching) waitReload(t *testing.T, ok func(error) bool) error {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case err := <-wt.reloads:
+			if ok(err) {
+				return err
+			}
+		case <-timeout:
+			t.Fatal("no matching reload within 10s")
+			return nil
+		}
+	}
+}
+
+func TestWatch(t *testing.T) {
+	t.Parallel()
+	ca := pkitest.CA(t)
+	dir, cfg := pkiDir(t, ca)
+	s, wt := startWatch(t, cfg, nil)
 
 	before := s.Certificate()
-	if err := pkitest.Server(t, ca).Save(dir, pki.ServerFile, pki.ServerKeyFile); err != nil {
+	next := pkitest.Server(t, ca)
+	if err := next.Save(dir, pki.ServerFile, pki.ServerKeyFile); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitReload(t, reloads); err != nil {
-		t.Fatalf("got reload error %v, want success", err)
-	}
+	wt.waitReload(t, func(err error) bool { return err == nil && s.Certificate().Equal(next.Cert) })
 	if s.Certificate().Equal(before) {
 		t.Error("got the old certificate after a change on disk")
 	}
@@ -158,55 +202,56 @@ func TestWatch(t *testing.T) {
 	if err := pki.WritePublicFile(filepath.Join(dir, pki.CAFile), []byte("not pem")); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitReload(t, reloads); err == nil {
-		t.Fatal("got a successful reload of a broken CA file, want an error")
-	}
+	wt.waitReload(t, func(err error) bool { return err != nil })
 	if s.Certificate() != good {
 		t.Error("got a new state after a failed reload")
 	}
 }
 
-func TestWatchTimer(t *testing.T) {
+// TestWatchPoll: with file events off, a poll reloads when a file
+// changed, and only then.
+func TestWatchPoll(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
-	srv := pkitest.Server(t, ca).TLSCertificate()
-	reloads := make(chan error, 16)
-	report := func(err error) {
-		select {
-		case reloads <- err:
-		default: // the test has what it needs
-		}
+	dir, cfg := pkiDir(t, ca)
+	s, wt := startWatch(t, cfg, func(o *watch.Options) { o.NoEvents = true })
+
+	wt.tick <- time.Now()
+	if c := <-wt.looks; len(c.Changed) != 0 {
+		t.Fatalf("a poll with nothing changed saw %v", c.Changed)
 	}
-	s := newServer(t, mtls.ServerConfig{Certificate: &srv, ClientCAs: []*x509.Certificate{ca.Cert}, ReloadInterval: 10 * time.Millisecond, OnReload: report})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Watch(ctx)
-	for i := 0; i < 3; i++ { // three ticks, no file involved
-		select {
-		case err := <-reloads:
-			if err != nil {
-				t.Errorf("got %v, want a successful timed reload", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("no timed reload within 10s")
-		}
+	select {
+	case err := <-wt.reloads:
+		t.Fatalf("got a reload (%v) with nothing changed, want none", err)
+	default:
+	}
+
+	next := pkitest.Server(t, ca)
+	if err := next.Save(dir, pki.ServerFile, pki.ServerKeyFile); err != nil {
+		t.Fatal(err)
+	}
+	wt.tick <- time.Now()
+	if c := <-wt.looks; len(c.Changed) != 2 {
+		t.Fatalf("a poll after a rotation saw %v, want the certificate and the key", c.Changed)
+	}
+	if err := <-wt.reloads; err != nil {
+		t.Fatalf("got reload error %v, want success", err)
+	}
+	if !s.Certificate().Equal(next.Cert) {
+		t.Error("got the old certificate after a poll")
 	}
 }
 
-func waitReload(t *testing.T, reloads chan error) error {
-	t.Helper()
-	select {
-	case err := <-reloads:
-		// Drain reloads of the same burst of writes.
-		for {
-			select {
-			case e := <-reloads:
-				err = e
-			case <-time.After(500 * time.Millisecond):
-				return err
-			}
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no reload within 10s")
-		return nil
+// TestWatchWithoutFiles: a server built from values has nothing to
+// watch; Watch returns when ctx ends.
+func TestWatchWithoutFiles(t *testing.T) {
+	t.Parallel()
+	ca := pkitest.CA(t)
+	srv := pkitest.Server(t, ca).TLSCertificate()
+	s := newServer(t, mtls.ServerConfig{Certificate: &srv, ClientCAs: []*x509.Certificate{ca.Cert}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Watch(ctx); err != context.Canceled {
+		t.Errorf("got %v, want %v", err, context.Canceled)
 	}
 }

@@ -2,7 +2,6 @@ package mtls_test
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"math/big"
@@ -300,6 +299,7 @@ func TestSNIConfigErrors(t *testing.T) {
 // TestSNIWatch: Watch follows the additional certificate files too, in
 // their own folder.
 func TestSNIWatch(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	_, cfg := pkiDir(t, ca)
 	other := t.TempDir()
@@ -307,22 +307,14 @@ func TestSNIWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Certificates = []mtls.CertKeyFile{{CertFile: filepath.Join(other, "a.pem"), KeyFile: filepath.Join(other, "a-key.pem")}}
-	reloads := make(chan error, 16)
-	cfg.OnReload = func(err error) { reloads <- err }
-	s := newServer(t, cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Watch(ctx)
-	time.Sleep(50 * time.Millisecond) // let the watcher start
+	s, wt := startWatch(t, cfg, nil)
 
 	a2 := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"a.test"}})
 	if err := a2.Save(other, "a.pem", "a-key.pem"); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitReload(t, reloads); err != nil {
-		t.Fatalf("got reload error %v, want success", err)
-	}
-	if got, want := s.Certificates()[1].SerialNumber, a2.Cert.SerialNumber; got.Cmp(want) != 0 {
-		t.Errorf("after a change on disk: got serial %v, want %v", got, want)
-	}
+	// Fails after 10s unless a reload brings the new certificate.
+	wt.waitReload(t, func(err error) bool {
+		return err == nil && s.Certificates()[1].SerialNumber.Cmp(a2.Cert.SerialNumber) == 0
+	})
 }

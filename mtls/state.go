@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/internal/pemutil"
 )
 
 // state is everything a handshake needs, loaded and validated as a whole.
@@ -56,7 +56,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 		if err != nil {
 			return nil, fmt.Errorf("client CA file: %w", err)
 		}
-		if st.cas, err = pki.ParseCertsPEM(data); err != nil {
+		if st.cas, err = pemutil.ParseCerts(data); err != nil {
 			return nil, fmt.Errorf("client CA file %s: %w", cfg.ClientCAFile, err)
 		}
 	case len(cfg.ClientCAs) > 0:

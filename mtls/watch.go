@@ -3,11 +3,9 @@ package mtls
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
+	"github.com/forgeproof/forgeproof/internal/watch"
 )
 
 // settle is how long Watch waits after the last change to a file before
@@ -15,78 +13,54 @@ import (
 // other are read together.
 const settle = 200 * time.Millisecond
 
-// Watch reloads the state when one of the configured files changes and
-// every ServerConfig.ReloadInterval, until ctx is done, reporting every
-// attempt to ServerConfig.OnReload. It watches the folders of the files,
-// so files replaced by rename (atomic writes, Kubernetes secret volumes)
-// are seen. It returns ctx.Err(), or an error if it cannot watch.
+// Watch reloads the state when the contents of one of the configured files
+// change, until ctx is done, reporting every attempt to
+// ServerConfig.OnReload; it returns ctx.Err(). It watches the folders of
+// the files, so files replaced by rename (atomic writes) and Kubernetes
+// secret volumes (which swap a "..data" symlink) are seen, waits for a
+// burst of writes to settle, and reloads only when a file's contents
+// changed (by SHA-256): a touch or a write of the same bytes is no
+// reload. It also reads the files every ServerConfig.ReloadInterval.
+//
+// Where file events are unavailable (the system's watch limit is
+// reached, say), Watch reports that to OnReload as an error and polls
+// instead: every ReloadInterval, or every 10 seconds when it is zero.
 //
 // Run it in its own goroutine: go s.Watch(ctx).
 func (s *Server) Watch(ctx context.Context) error {
-	files := s.files()
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	watched := map[string]bool{}
-	if len(files) > 0 {
-		w, err := fsnotify.NewWatcher()
-		if err != nil {
-			return fmt.Errorf("mtls: watch: %w", err)
-		}
-		defer w.Close()
-		dirs := map[string]bool{}
-		for _, f := range files {
-			abs, err := filepath.Abs(f)
-			if err != nil {
-				return fmt.Errorf("mtls: watch %s: %w", f, err)
-			}
-			watched[abs] = true
-			dirs[filepath.Dir(abs)] = true
-		}
-		for d := range dirs {
-			if err := w.Add(d); err != nil {
-				return fmt.Errorf("mtls: watch %s: %w", d, err)
-			}
-		}
-		events, errs = w.Events, w.Errors
+	w, onChange, err := s.watcher(nil)
+	if err != nil {
+		return err
 	}
-	var tick <-chan time.Time
-	if s.cfg.ReloadInterval > 0 {
-		t := time.NewTicker(s.cfg.ReloadInterval)
-		defer t.Stop()
-		tick = t.C
-	}
-	pending := time.NewTimer(settle)
-	pending.Stop()
-	defer pending.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case ev, ok := <-events:
-			if !ok {
-				return fmt.Errorf("mtls: watch: watcher closed")
-			}
-			// "..data" is the symlink Kubernetes swaps to update a secret.
-			if watched[filepath.Clean(ev.Name)] || strings.HasPrefix(filepath.Base(ev.Name), "..data") {
-				pending.Reset(settle)
-			}
-		case err, ok := <-errs:
-			if ok && s.cfg.OnReload != nil {
-				s.cfg.OnReload(fmt.Errorf("mtls: watch: %w", err))
-			}
-		case <-tick:
-			s.reloadAndReport()
-		case <-pending.C:
-			s.reloadAndReport()
-		}
-	}
+	return w.Run(ctx, onChange)
 }
 
-func (s *Server) reloadAndReport() {
-	err := s.Reload()
-	if s.cfg.OnReload != nil {
-		s.cfg.OnReload(err)
+// watcher builds Watch's watcher and what it calls on a change; tune, when
+// not nil, adjusts the watcher's options (tests).
+func (s *Server) watcher(tune func(*watch.Options)) (*watch.Watcher, func(watch.Change), error) {
+	o := watch.Options{
+		Files:    s.files,
+		Interval: s.cfg.ReloadInterval,
+		Settle:   settle,
+		OnError: func(err error) {
+			if s.cfg.OnReload != nil {
+				s.cfg.OnReload(fmt.Errorf("mtls: %w", err))
+			}
+		},
 	}
+	if tune != nil {
+		tune(&o)
+	}
+	w, err := watch.New(o)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mtls: %w", err)
+	}
+	return w, func(watch.Change) {
+		err := s.Reload()
+		if s.cfg.OnReload != nil {
+			s.cfg.OnReload(err)
+		}
+	}, nil
 }
 
 // files lists the files the configuration reads.

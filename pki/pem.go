@@ -6,11 +6,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+
+	"github.com/forgeproof/forgeproof/internal/pemutil"
 )
 
 // PEM block types.
 const (
-	certificateBlock = "CERTIFICATE"
+	certificateBlock = pemutil.CertificateBlock
 	privateKeyBlock  = "PRIVATE KEY"
 	crlBlock         = "X509 CRL"
 )
@@ -42,24 +44,9 @@ func EncodeCRLPEM(der []byte) []byte {
 // ParseCertsPEM parses every CERTIFICATE block in data. Other block types
 // are an error, so a key pasted into a certificate file is noticed.
 func ParseCertsPEM(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for i := 1; ; i++ {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != certificateBlock {
-			return nil, fmt.Errorf("pki: PEM block %d is %q, want %q", i, b.Type, certificateBlock)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("pki: PEM block %d: %w", i, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("pki: no PEM CERTIFICATE block found")
+	certs, err := pemutil.ParseCerts(data)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
 	}
 	return certs, nil
 }

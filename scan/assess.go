@@ -13,11 +13,25 @@ type epState struct {
 	e    *Endpoint
 	u    *url.URL
 	base *response
-	// sensitive: the verification request changed with the baseline, so
-	// probes are judged by the state change.
+	page []byte // the page the form came from, if the scan has it
+	// sensitive: the verification request (or a discovered value)
+	// changed with the baseline, so probes are judged by the state
+	// change.
 	sensitive bool
-	last      string // the verification value after the latest request
+	last      string      // the verification value after the latest request
+	disc      *discovered // the discovered oracle, when there is no Verify
 }
+
+// A verdict is what one probe's answer says.
+type verdict int
+
+const (
+	verdictRefused verdict = iota
+	verdictAccepted
+	// verdictInconclusive: the answer proves nothing either way (the
+	// reason comes with it).
+	verdictInconclusive
+)
 
 // read fetches the verification value.
 func (sc *scanner) read(ctx context.Context) (string, error) {
@@ -55,17 +69,29 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 	defer func() { sc.report.Endpoints = append(sc.report.Endpoints, res) }()
 	sc.progress("testing %s %s", e.Method, u.Redacted())
 
-	st := &epState{e: e, u: u}
+	st := &epState{e: e, u: u, page: sc.formPage(e)}
 	before, verr := "", error(nil)
+	var b1, b2 snapshot
+	discover := sc.cfg.Verify == nil && len(sc.watch) > 0
 	if sc.cfg.Verify != nil {
 		before, verr = sc.read(ctx)
 		if fatal(verr) {
 			return false, verr
 		}
+	} else if discover {
+		// Twice: what changes between two harmless reloads (timestamps,
+		// tokens, nonces) can never be the oracle.
+		var err error
+		if b1, err = sc.snapshot(ctx, sc.watch); err != nil {
+			return false, err
+		}
+		if b2, err = sc.snapshot(ctx, sc.watch); err != nil {
+			return false, err
+		}
 	}
 	token := ""
 	if e.TokenField != "" {
-		t, err := sc.token(ctx, e, u, false)
+		t, err := sc.token(ctx, e, u, ownerVictim)
 		if err != nil {
 			if fatal(err) {
 				return false, err
@@ -74,8 +100,11 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 			return false, nil
 		}
 		token = t
+		if st.page == nil {
+			st.page = sc.formPage(e)
+		}
 	}
-	br := build(e, u, baselineVariant(e), token, sc.victim, sc.target)
+	br := build(sc.fresh(e), u, baselineVariant(e), token, sc.victim, sc.target)
 	base, err := sc.do(ctx, br)
 	if err != nil {
 		if fatal(err) {
@@ -104,13 +133,40 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 			st.sensitive, st.last = true, after
 			res.Oracle = OracleVerification
 		}
+	} else if discover {
+		d, err := sc.discoverOracle(ctx, b1, b2)
+		if err != nil {
+			return true, err
+		}
+		if d != nil {
+			st.sensitive, st.disc = true, d
+			res.Oracle, res.Verification = OracleDiscovered, d.describe()
+		} else {
+			res.Note = "no value on the start pages or their JSON GETs changed with the legitimate request alone; judged by the baseline"
+		}
+	}
+	if !st.sensitive {
+		// The form shown again with an error (a duplicate name, a
+		// missing field) is a refusal, whatever its 200 says.
+		if again, marks := reshowsForm(base, e, u, st.page); again {
+			res.Assessed, res.Oracle = false, ""
+			res.Note = fmt.Sprintf("the legitimate request was answered %d with its form again and %d error mark(s) (a validation error such as a duplicate value), so it was refused and forgeries cannot be judged; check the fields", base.Status, marks)
+			return false, nil
+		}
 	}
 
 	found := map[string]bool{}
+	outcome := func(rule string, o Outcome, reason string) {
+		res.Families = append(res.Families, FamilyResult{Rule: rule, Outcome: o, Reason: reason})
+	}
 	for _, f := range families(e) {
-		if skip(f.rule, found, sc, st) {
+		if why := skipReason(f.rule, found, sc, st); why != "" {
+			outcome(f.rule, OutcomeSkipped, why)
 			continue
 		}
+		o, why := OutcomeRefused, ""
+		failed := 0
+	variants:
 		for _, v := range f.variants {
 			tok := ""
 			if v.token == tokenForeign {
@@ -120,29 +176,42 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 						return true, err
 					}
 					sc.note("%s %s: token-unbound not tested: no token of another session: %v", e.Method, u.Redacted(), err)
+					o, why = OutcomeSkipped, "no token of another session: "+err.Error()
 					break
 				}
 				tok = t
 			}
-			r := build(e, u, v, tok, sc.victim, sc.target)
+			r := build(sc.fresh(e), u, v, tok, sc.victim, sc.target)
 			var control *request
 			if f.control != nil {
 				control = controlRequest(u, *f.control, sc.victim, sc.target)
 			}
-			ok, evidence, err := sc.judge(ctx, st, r, control)
+			vd, evidence, err := sc.judge(ctx, st, r, control)
 			if err != nil {
 				if fatal(err) {
 					return true, err
 				}
 				sc.note("%s %s: probe %q failed: %v", e.Method, u.Redacted(), v.label, err)
+				failed++
+				if failed == len(f.variants) {
+					o, why = OutcomeInconclusive, fmt.Sprintf("the probe failed: %v", err)
+				}
 				continue
 			}
-			if ok {
+			switch vd {
+			case verdictAccepted:
 				found[f.rule] = true
 				sc.add(sc.finding(f.rule, st, v, r, evidence))
-				break
+				o, why = OutcomeFound, ""
+				break variants
+			case verdictInconclusive:
+				o, why = OutcomeInconclusive, evidence
 			}
 		}
+		outcome(f.rule, o, why)
+	}
+	for _, sk := range notApplicable(e) {
+		outcome(sk.Rule, OutcomeSkipped, sk.Reason)
 	}
 
 	if e.Method != "GET" {
@@ -152,16 +221,43 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 	}
 	switch {
 	case !sc.hasClientCert():
+		outcome(RuleCertOnly, OutcomeSkipped, "the scan presents no client certificate")
 	case len(br.Cookies) == 0:
 		// The legitimate request itself carried no cookie.
 		sc.add(sc.finding(RuleCertOnly, st, baselineVariant(e), br,
 			fmt.Sprintf("the legitimate request carried no cookie at all and was answered %d", base.Status)))
+		outcome(RuleCertOnly, OutcomeFound, "")
 	default:
-		if err := sc.certOnly(ctx, st); err != nil {
+		o, why, err := sc.certOnly(ctx, st)
+		if err != nil {
 			return true, err
 		}
+		outcome(RuleCertOnly, o, why)
 	}
 	return true, nil
+}
+
+// notApplicable lists the families that e's shape rules out, with why,
+// so that a report never drops them silently.
+func notApplicable(e *Endpoint) []FamilyResult {
+	if e.Method != "POST" {
+		return nil
+	}
+	var out []FamilyResult
+	if e.TokenField == "" {
+		why := "the form has no anti-CSRF token field (none recognised by name; give its name as the endpoint's token field if it has one)"
+		if len(e.JSON) > 0 {
+			why = "a JSON body carries no form token"
+		}
+		for _, r := range []string{RuleTokenNotRequired, RuleTokenEmpty, RuleTokenUnbound} {
+			out = append(out, FamilyResult{Rule: r, Outcome: OutcomeSkipped, Reason: why})
+		}
+	}
+	if len(e.JSON) > 0 && flatJSON(e.JSON) == nil {
+		out = append(out, FamilyResult{Rule: RuleMethodDowngrade, Outcome: OutcomeSkipped,
+			Reason: "the JSON body is not a flat object of scalars, so it has no query-string form"})
+	}
+	return out
 }
 
 func (sc *scanner) hasClientCert() bool {
@@ -178,59 +274,79 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// skip says whether a family adds nothing given what was found already:
-// once a plain cross-site forgery works, the origin variants and token
-// tricks would only repeat it (one finding per endpoint and issue).
-func skip(rule string, found map[string]bool, sc *scanner, st *epState) bool {
-	noOriginCheck := found[RuleCrossSiteForgery] || found[RuleTextPlainJSON] || found[RuleLaxPostWindow]
+// skipReason says why a family adds nothing given what was found
+// already ("" if it runs): once a plain cross-site forgery works, the
+// origin variants and token tricks would only repeat it (one finding per
+// endpoint and issue).
+func skipReason(rule string, found map[string]bool, sc *scanner, st *epState) string {
+	covered := func(rules ...string) string {
+		for _, r := range rules {
+			if found[r] {
+				return "covered by the " + r + " finding on this endpoint"
+			}
+		}
+		return ""
+	}
+	noOriginCheck := covered(RuleCrossSiteForgery, RuleTextPlainJSON, RuleLaxPostWindow)
 	switch rule {
 	case RuleLaxPostWindow:
+		if noOriginCheck != "" {
+			return noOriginCheck
+		}
 		// Only meaningful when cookies without SameSite exist: otherwise
 		// the request is the cross-site one again.
-		return noOriginCheck || len(sc.victim.pick(cookiesLaxPOSTWindow)) == len(sc.victim.pick(cookiesCrossSitePOST))
+		if len(sc.victim.pick(cookiesLaxPOSTWindow)) == len(sc.victim.pick(cookiesCrossSitePOST)) {
+			return "no cookie without a SameSite attribute, so the probe would repeat the cross-site one"
+		}
 	case RuleOriginNull, RuleLegacyOrigin, RuleSameSiteForgery, RuleTokenEmpty, RuleTokenUnbound:
 		return noOriginCheck
 	case RuleOriginScheme:
-		return noOriginCheck || found[RuleLegacyOrigin] || sc.target.Scheme != "https"
+		if c := covered(RuleCrossSiteForgery, RuleTextPlainJSON, RuleLaxPostWindow, RuleLegacyOrigin); c != "" {
+			return c
+		}
+		if sc.target.Scheme != "https" {
+			return "the target is not https"
+		}
 	case RuleTokenNotRequired:
 		// A forgery found already left the token out, and its evidence
 		// says the token is not enforced.
-		return noOriginCheck || found[RuleOriginNull] || found[RuleLegacyOrigin] ||
-			found[RuleOriginScheme] || found[RuleSameSiteForgery]
+		return covered(RuleCrossSiteForgery, RuleTextPlainJSON, RuleLaxPostWindow,
+			RuleOriginNull, RuleLegacyOrigin, RuleOriginScheme, RuleSameSiteForgery)
 	}
-	return false
+	return ""
 }
 
-// judge sends a probe and decides whether it was accepted.
-func (sc *scanner) judge(ctx context.Context, st *epState, r, control *request) (bool, string, error) {
+// judge sends a probe and decides whether it was accepted. With a
+// control (GET downgrades), a baseline-judged acceptance counts only when
+// the control is refused, or when the probe's answer is the POST's
+// success and not the form page (see getLikeSuccess); otherwise it is
+// inconclusive, and the evidence says why.
+func (sc *scanner) judge(ctx context.Context, st *epState, r, control *request) (verdict, string, error) {
 	resp, err := sc.send.send(ctx, r)
 	if err != nil {
-		return false, "", err
+		return verdictRefused, "", err
 	}
 	if st.sensitive {
-		now, err := sc.read(ctx)
-		if err != nil {
-			return false, "", fmt.Errorf("verification after the probe: %w", err)
-		}
-		prev := st.last
-		st.last = now
-		if now != prev {
-			return true, fmt.Sprintf("the verification value at %s %s changed from %s to %s (the probe answered %d)", sc.cfg.Verify.Path, sc.cfg.Verify.Pointer, prev, now, resp.Status), nil
-		}
-		return false, "", nil
+		return sc.judgeByState(ctx, st, resp)
 	}
 	if !accepted(st.base, resp) {
-		return false, "", nil
+		return verdictRefused, "", nil
+	}
+	if again, _ := reshowsForm(resp, st.e, st.u, st.page); again {
+		return verdictRefused, "", nil
 	}
 	if control != nil {
 		cresp, err := sc.send.send(ctx, control)
 		if err != nil {
-			return false, "", err
+			return verdictRefused, "", err
 		}
 		if accepted(st.base, cresp) {
+			if ev, ok := getLikeSuccess(st, resp); ok {
+				return verdictAccepted, ev, nil
+			}
 			// The page answers the same without the fields: the probe
-			// proves nothing.
-			return false, "", nil
+			// alone proves nothing.
+			return verdictInconclusive, fmt.Sprintf("the GET answered %d like the legitimate request, but so did the same GET without the fields, and the answer cannot be told from the form page (or is a redirect): a verification request would decide", resp.Status), nil
 		}
 	}
 	ev := fmt.Sprintf("the probe answered %d like the legitimate request", resp.Status)
@@ -239,12 +355,66 @@ func (sc *scanner) judge(ctx context.Context, st *epState, r, control *request) 
 	} else {
 		ev += fmt.Sprintf(" (body %.0f%% similar)", 100*similarity(st.base.Body, resp.Body))
 	}
-	return true, ev, nil
+	return verdictAccepted, ev, nil
+}
+
+// getLikeSuccess tells a GET whose answer is the POST's success from a
+// page that answers the same whatever the parameters: both are 2xx (a
+// redirect, a 404 or 405 and a login page never count), the GET's body
+// is like the success body, and neither is like the page the form came
+// from nor shows the form. It is the evidence for an inferred
+// method-downgrade when no oracle decides.
+func getLikeSuccess(st *epState, resp *response) (string, bool) {
+	if st.page == nil || resp.Status < 200 || resp.Status >= 300 || st.base.Status < 200 || st.base.Status >= 300 {
+		return "", false
+	}
+	baseSim := similarity(st.base.Body, resp.Body)
+	pageBase, pageProbe := similarity(st.page, st.base.Body), similarity(st.page, resp.Body)
+	if baseSim < similarityThreshold || pageBase >= similarityThreshold || pageProbe >= similarityThreshold {
+		return "", false
+	}
+	for _, f := range parseForms(resp.Body, st.u) {
+		if f.Method == st.e.Method && f.Action.Path == st.u.Path {
+			return "", false // the form page, or a page that holds it
+		}
+	}
+	if hasPasswordForm(resp.Body, st.u) {
+		return "", false // a login page
+	}
+	return fmt.Sprintf("the GET answered %d with the body of the POST's success (%.0f%% similar), not the form page (%.0f%% similar); the same GET without the fields answered alike, so the endpoint seems to change state on any GET", resp.Status, 100*baseSim, 100*pageProbe), true
+}
+
+// judgeByState judges a probe by the verification value (the user's,
+// or the discovered one).
+func (sc *scanner) judgeByState(ctx context.Context, st *epState, resp *response) (verdict, string, error) {
+	if st.disc != nil {
+		ev, changed, err := sc.discoveredChanged(ctx, st.disc)
+		if err != nil {
+			return verdictRefused, "", fmt.Errorf("discovered verification after the probe: %w", err)
+		}
+		if changed {
+			return verdictAccepted, ev + fmt.Sprintf(" (the probe answered %d)", resp.Status), nil
+		}
+		return verdictRefused, "", nil
+	}
+	now, err := sc.read(ctx)
+	if err != nil {
+		return verdictRefused, "", fmt.Errorf("verification after the probe: %w", err)
+	}
+	prev := st.last
+	st.last = now
+	if now != prev {
+		return verdictAccepted, fmt.Sprintf("the verification value at %s %s changed from %s to %s (the probe answered %d)", sc.cfg.Verify.Path, sc.cfg.Verify.Pointer, prev, now, resp.Status), nil
+	}
+	return verdictRefused, "", nil
 }
 
 func (sc *scanner) finding(rule string, st *epState, v variant, r *request, evidence string) Finding {
 	conf, oracle := Inferred, OracleBaseline
-	if st.sensitive {
+	switch {
+	case st.disc != nil:
+		conf, oracle = Confirmed, OracleDiscovered
+	case st.sensitive:
 		conf, oracle = Confirmed, OracleVerification
 	}
 	var names []string
@@ -286,7 +456,7 @@ func (sc *scanner) finding(rule string, st *epState, v variant, r *request, evid
 // cookie and without the victim's certificate, as an attacker fetches
 // their own.
 func (sc *scanner) foreignToken(ctx context.Context, e *Endpoint, u *url.URL) (string, error) {
-	return sc.token(ctx, e, u, true)
+	return sc.token(ctx, e, u, ownerAttacker)
 }
 
 // preflight checks whether a CORS preflight for e lets an arbitrary
@@ -320,32 +490,33 @@ func (sc *scanner) preflight(ctx context.Context, e *Endpoint, u *url.URL) error
 }
 
 // certOnly checks whether the legitimate request works with the client
-// certificate and no cookie.
-func (sc *scanner) certOnly(ctx context.Context, st *epState) error {
+// certificate and no cookie, and returns the family's outcome.
+func (sc *scanner) certOnly(ctx context.Context, st *epState) (Outcome, string, error) {
 	e := st.e
 	token := ""
 	if e.TokenField != "" {
-		t, err := sc.token(ctx, e, st.u, false)
+		t, err := sc.token(ctx, e, st.u, ownerVictim)
 		if err != nil {
 			if fatal(err) {
-				return err
+				return "", "", err
 			}
-			return nil
+			return OutcomeSkipped, "no fresh token: " + err.Error(), nil
 		}
 		token = t
 	}
 	v := certOnlyVariant(e)
-	r := build(e, st.u, v, token, sc.victim, sc.target)
-	ok, ev, err := sc.judge(ctx, st, r, nil)
+	r := build(sc.fresh(e), st.u, v, token, sc.victim, sc.target)
+	vd, ev, err := sc.judge(ctx, st, r, nil)
 	if err != nil {
 		if fatal(err) {
-			return err
+			return "", "", err
 		}
 		sc.note("%s %s: certificate-only check failed: %v", e.Method, st.u.Redacted(), err)
-		return nil
+		return OutcomeInconclusive, "the probe failed: " + err.Error(), nil
 	}
-	if ok {
+	if vd == verdictAccepted {
 		sc.add(sc.finding(RuleCertOnly, st, v, r, ev))
+		return OutcomeFound, "", nil
 	}
-	return nil
+	return OutcomeRefused, "", nil
 }

@@ -27,6 +27,12 @@ type Config struct {
 	// certificate, so a token bound to the certificate is never mistaken
 	// for an unbound one.
 	AttackerTLS *tls.Config
+	// AttackerLogin, if set, logs the attacker in (with AttackerTLS),
+	// exactly as Login logs the victim in, before the attacker fetches
+	// their own token: for services that show the form (and its token)
+	// to logged-in users only. Its Path, Page and TokenField default to
+	// Login's.
+	AttackerLogin *Login
 
 	// Cookies are the victim's session cookies, sent as a browser would.
 	// Their attributes are unknown, so they are treated as having no
@@ -43,6 +49,24 @@ type Config struct {
 	// StartPages are the paths or URLs fetched for discovery; the Target
 	// when empty.
 	StartPages []string
+	// CrawlDepth is how many links away from a start page discovery
+	// looks for forms. It follows same-origin links (a and area href,
+	// iframe and frame src, GET form actions, redirects) breadth first,
+	// never a link whose path or query names an action such as delete or
+	// remove (a GET there may change state). Zero means DefaultCrawlDepth;
+	// a negative value, the start pages only.
+	CrawlDepth int
+	// CrawlPages caps the pages discovery fetches, start pages included;
+	// zero means DefaultCrawlPages.
+	CrawlPages int
+	// Exclude are regular expressions (RE2 syntax, unanchored, case
+	// sensitive unless they start with (?i)) for URLs that discovery
+	// leaves alone: a page, link, form action or WebSocket URL that
+	// matches one of them, or DefaultExclude, is never fetched, tested or
+	// clicked. Each pattern is tried on the decoded path, on the path with
+	// the query as sent and on the whole URL. Endpoints given in
+	// Endpoints are tested as given.
+	Exclude []string
 
 	// Verify, if set, is the request whose answer changes when a
 	// state-changing request succeeds (for example a balance): probes are
@@ -91,6 +115,11 @@ type Endpoint struct {
 	source string
 	// secret: every field value is redacted in output (login forms).
 	secret bool
+	// filled: the form fields the page left empty and the scanner fills
+	// (name → input type); each request gets its own value (see fresh).
+	filled map[string]string
+	// page is the page the form was found on, for discovered endpoints.
+	page string
 }
 
 // Login is a form login step, done as a browser does it: GET the page
@@ -172,6 +201,19 @@ func (c *Config) validate() (*url.URL, error) {
 			}
 		}
 	}
+	if l := c.AttackerLogin; l != nil {
+		if len(l.Form) == 0 {
+			return nil, fmt.Errorf("attacker login: the login fields are required")
+		}
+		if l.Path == "" && l.Page == "" && l.TokenPage == "" && c.Login == nil {
+			return nil, fmt.Errorf("attacker login: path or page is required (or a Login to take them from)")
+		}
+		for _, p := range []string{l.Path, l.Page, l.TokenPage} {
+			if _, err := resolve(u, p); err != nil {
+				return nil, fmt.Errorf("attacker login: %w", err)
+			}
+		}
+	}
 	if c.Verify != nil {
 		if _, err := resolve(u, c.Verify.Path); err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
@@ -185,7 +227,10 @@ func (c *Config) validate() (*url.URL, error) {
 			return nil, fmt.Errorf("start page: %w", err)
 		}
 	}
-	if c.Rate < 0 || c.Timeout < 0 || c.MaxEndpoints < 0 || c.MaxRequests < 0 {
+	if _, err := newExcluder(c.Exclude); err != nil {
+		return nil, err
+	}
+	if c.Rate < 0 || c.Timeout < 0 || c.MaxEndpoints < 0 || c.MaxRequests < 0 || c.CrawlPages < 0 {
 		return nil, fmt.Errorf("rate, timeout and limits must not be negative")
 	}
 	return u, nil

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/forgeproof/forgeproof/demo"
+	"github.com/forgeproof/forgeproof/internal/demo"
 	"github.com/forgeproof/forgeproof/scan"
 )
 

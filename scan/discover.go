@@ -25,6 +25,9 @@ type form struct {
 	// (a browser would send them empty).
 	PasswordFields []string
 	Filled         map[string]bool
+	// Types holds the input type of each Filled field ("textarea" for a
+	// textarea), so that a scan can give each request its own value.
+	Types map[string]string
 	// ID is the form's id attribute, for messages.
 	ID string
 }
@@ -85,6 +88,7 @@ func parseForms(body []byte, base *url.URL) []form {
 				cur = &form{
 					ID:        id,
 					Filled:    map[string]bool{},
+					Types:     map[string]string{},
 					Method:    m,
 					Action:    base.ResolveReference(ref),
 					Fields:    map[string]string{},
@@ -117,6 +121,7 @@ func parseForms(body []byte, base *url.URL) []form {
 				if val == "" && typ != "hidden" {
 					val = placeholderValue(typ)
 					cur.Filled[name] = true
+					cur.Types[name] = typ
 				}
 				cur.Fields[name] = val
 				if typ == "hidden" && cur.TokenField == "" && tokenLike.MatchString(name) {
@@ -126,6 +131,7 @@ func parseForms(body []byte, base *url.URL) []form {
 				if name, _ := attr("name"); cur != nil && name != "" {
 					cur.Fields[name] = "forgeproof"
 					cur.Filled[name] = true
+					cur.Types[name] = "textarea"
 				}
 			case "select":
 				if name, _ := attr("name"); cur != nil && name != "" {

@@ -6,7 +6,8 @@
 // form, keeps the cookies that page sets and submits the form with its
 // hidden fields, an anti-CSRF token among them, and the user's
 // credentials over them), collects the state-changing endpoints (configured, read from a
-// File, or discovered from the forms of start pages) and, for each one,
+// File, or discovered from the forms of the start pages and of the
+// same-origin pages they link to) and, for each one,
 // sends first the legitimate request (the baseline) and then forged
 // variants of it. Every variant uses only header combinations that a real
 // browser produces from an attacker's page: cross-site form
@@ -45,7 +46,11 @@
 // go to the target's origin only (form actions elsewhere are skipped,
 // redirects are not followed), at most Config.Rate per second, each
 // bounded by Config.Timeout, at most Config.MaxRequests in all, and
-// discovery stops at Config.MaxEndpoints. Plan lists the requests without
+// discovery stops at Config.MaxEndpoints. Discovery crawls within
+// Config.CrawlDepth and Config.CrawlPages and never fetches, tests or
+// clicks a URL that matches DefaultExclude (logout URLs) or
+// Config.Exclude, nor follows a link that names an action (delete,
+// remove, …), since a GET there may change state. Plan lists the requests without
 // sending any.
 //
 // A non-nil error from Run is an *Error whose Reason says why the scan

@@ -22,15 +22,18 @@ import (
 //	    path: /api/transfers
 //	    json: {to: mallory, amount: 1}
 //	login: {path: /login, page: /, form: {user: alice, password: secret}}
+//	attacker_login: {form: {user: mallory, password: secret2}}  # path, page: login's
 //	verify: {path: /api/balance, pointer: /balance}
 //	start_pages: [/, /settings]
 //
 // Unknown keys are errors.
 type File struct {
-	Endpoints  []Endpoint    `json:"endpoints"`
-	Login      *Login        `json:"login,omitempty"`
-	Verify     *Verification `json:"verify,omitempty"`
-	StartPages []string      `json:"start_pages,omitempty"`
+	Endpoints []Endpoint `json:"endpoints"`
+	Login     *Login     `json:"login,omitempty"`
+	// AttackerLogin is Config.AttackerLogin.
+	AttackerLogin *Login        `json:"attacker_login,omitempty"`
+	Verify        *Verification `json:"verify,omitempty"`
+	StartPages    []string      `json:"start_pages,omitempty"`
 }
 
 // maxFileSize bounds the endpoints file.
@@ -70,6 +73,9 @@ func ParseFile(name string, data []byte) (*File, error) {
 	}
 	if f.Login != nil && f.Login.Path == "" && f.Login.Page == "" && f.Login.TokenPage == "" {
 		return nil, fmt.Errorf("%s: login: path or page is required", name)
+	}
+	if f.AttackerLogin != nil && len(f.AttackerLogin.Form) == 0 {
+		return nil, fmt.Errorf("%s: attacker_login: form is required", name)
 	}
 	if f.Verify != nil {
 		if f.Verify.Path == "" {

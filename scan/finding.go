@@ -69,8 +69,13 @@ type Oracle string
 
 const (
 	OracleVerification Oracle = "verification" // the user's verification request changed
-	OracleBaseline     Oracle = "baseline"     // compared with the legitimate baseline response
-	OracleObserved     Oracle = "observed"     // a header or cookie attribute seen directly
+	// OracleDiscovered: a value the scanner found on its own (on a start
+	// page or a same-origin JSON GET) changed with the legitimate request
+	// and not with a harmless reload, and judged the probes as the
+	// verification request does. Shown as "verification (discovered)".
+	OracleDiscovered Oracle = "verification-discovered"
+	OracleBaseline   Oracle = "baseline" // compared with the legitimate baseline response
+	OracleObserved   Oracle = "observed" // a header or cookie attribute seen directly
 )
 
 // A Finding is one issue on one endpoint (or one cookie, or one URL for
@@ -95,6 +100,28 @@ type Finding struct {
 	// certificate flags and with secrets (cookie values, tokens,
 	// passwords) replaced by REDACTED.
 	Reproduce string `json:"reproduce,omitempty"`
+	// Fix says what to change, for the framework the scan recognised
+	// (Report.Framework) when it did: see Advice.
+	Fix string `json:"fix,omitempty"`
+}
+
+// Outcome says what became of one probe family on one endpoint.
+type Outcome string
+
+const (
+	OutcomeFound        Outcome = "found"        // a probe was accepted: a finding
+	OutcomeRefused      Outcome = "refused"      // every probe was refused
+	OutcomeSkipped      Outcome = "skipped"      // not sent; Reason says why
+	OutcomeInconclusive Outcome = "inconclusive" // sent, but the answers prove nothing either way; Reason says why
+)
+
+// A FamilyResult is the outcome of one rule's probes on one endpoint.
+// Its JSON name is "family", not "rule", so that a search of a report for
+// a finding's "rule" never matches a family that was merely tested.
+type FamilyResult struct {
+	Rule    string  `json:"family"`
+	Outcome Outcome `json:"outcome"`
+	Reason  string  `json:"reason,omitempty"`
 }
 
 // EndpointResult says whether an endpoint could be assessed.
@@ -107,7 +134,13 @@ type EndpointResult struct {
 	// or failed, so no forgery could be judged; Note says why.
 	Assessed bool   `json:"assessed"`
 	Oracle   Oracle `json:"oracle,omitempty"`
-	Note     string `json:"note,omitempty"`
+	// Verification names the value that judged the probes when Oracle is
+	// OracleDiscovered (for example "GET https://…/api/groups /count").
+	Verification string `json:"verification,omitempty"`
+	Note         string `json:"note,omitempty"`
+	// Families lists every probe family of the endpoint with its outcome:
+	// those skipped or inconclusive say why.
+	Families []FamilyResult `json:"families,omitempty"`
 }
 
 // A Report is the outcome of a scan.
@@ -118,6 +151,9 @@ type Report struct {
 	Requests  int              `json:"requests"`
 	Endpoints []EndpointResult `json:"endpoints"`
 	Findings  []Finding        `json:"findings"`
+	// Framework is the server framework recognised from the responses
+	// (nil if none), which Finding.Fix is written for.
+	Framework *FrameworkHint `json:"framework,omitempty"`
 	// Notes are things the operator should know that are not findings
 	// (a probe that could not run, a discovered form that was skipped).
 	Notes []string `json:"notes,omitempty"`

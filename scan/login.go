@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -31,7 +32,7 @@ type loginStep struct {
 // that form from the page with its hidden fields and the user's fields.
 // start is the start page's answer, reused when the form is on it.
 func (sc *scanner) logIn(ctx context.Context, l *Login, start *response) error {
-	step, err := sc.findLogin(ctx, l, start)
+	step, err := sc.findLogin(ctx, l, start, browser{sc.victim, false})
 	if err != nil {
 		return err
 	}
@@ -65,6 +66,87 @@ func (sc *scanner) logIn(ctx context.Context, l *Login, start *response) error {
 	}
 	sc.loginBase, sc.login = resp, step
 	return nil
+}
+
+// A browser is whose cookies (and, anonymous, which certificate: the
+// attacker's or none) a page request goes with.
+type browser struct {
+	jar       *jar
+	anonymous bool
+}
+
+// get loads page u in browser b, keeping the cookies it sets.
+func (sc *scanner) get(ctx context.Context, b browser, u *url.URL) (*response, error) {
+	if !b.anonymous {
+		return sc.do(ctx, sc.pageRequest(u, b.jar, false))
+	}
+	resp, err := sc.send.send(ctx, sc.pageRequest(u, b.jar, true))
+	if err == nil {
+		b.jar.set(resp.cookies())
+	}
+	return resp, err
+}
+
+// logInAttacker logs the attacker's browser (AttackerTLS, or no
+// certificate) in with l, by the same form flow as the victim's login,
+// so that token-unbound can fetch the attacker's own token on a page
+// that only logged-in users see. l's Path, Page and TokenField default
+// to Login's.
+func (sc *scanner) logInAttacker(ctx context.Context, l *Login) error {
+	al := *l
+	if v := sc.cfg.Login; v != nil && al.Path == "" && al.Page == "" && al.TokenPage == "" {
+		al.Path, al.Page, al.TokenPage = v.Path, v.Page, v.TokenPage
+		if al.TokenField == "" {
+			al.TokenField = v.TokenField
+		}
+	}
+	attacker := &jar{}
+	wrap := func(err error) error {
+		var se *Error
+		if errors.As(err, &se) {
+			return &Error{se.Reason, fmt.Errorf("attacker %w", se.Err)}
+		}
+		return &Error{classify(err), fmt.Errorf("attacker login: %w", err)}
+	}
+	step, err := sc.findLogin(ctx, &al, nil, browser{attacker, true})
+	if err != nil {
+		return wrap(err)
+	}
+	sc.progress("logging the attacker in with the %s", step.desc)
+	tok := ""
+	if step.e.TokenField != "" {
+		tok = step.e.Form[step.e.TokenField]
+	}
+	r := build(step.e, step.u, baselineVariant(step.e), tok, attacker, sc.target)
+	r.Anonymous = true
+	if step.page != nil {
+		r.Header.Set("Referer", step.page.String())
+	}
+	before := map[string]string{}
+	for _, c := range attacker.cookies {
+		before[c.Name] = c.Value
+	}
+	resp, err := sc.send.send(ctx, r)
+	if err != nil {
+		return wrap(fmt.Errorf("%s: POST %s: %w", step.desc, step.u.Redacted(), err))
+	}
+	if err := loginRefused(step, resp, before); err != nil {
+		return &Error{ReasonLogin, fmt.Errorf("attacker %w", err)}
+	}
+	attacker.set(resp.cookies())
+	sc.attacker = attacker
+	return nil
+}
+
+// hasPasswordForm reports whether the page holds a POST form with a
+// password field (a login form).
+func hasPasswordForm(body []byte, u *url.URL) bool {
+	for _, f := range parseForms(body, u) {
+		if f.Method == "POST" && f.Password {
+			return true
+		}
+	}
+	return false
 }
 
 // loginRefused tells a refused login by the signs a browser user sees:
@@ -126,7 +208,7 @@ func showsLoginForm(body []byte, u *url.URL) bool {
 
 // findLogin finds the login form on the given page or, if none is given,
 // on the likely ones, and merges its fields with the user's.
-func (sc *scanner) findLogin(ctx context.Context, l *Login, start *response) (*loginStep, error) {
+func (sc *scanner) findLogin(ctx context.Context, l *Login, start *response, b browser) (*loginStep, error) {
 	var action *url.URL
 	if l.Path != "" {
 		action, _ = resolve(sc.target, l.Path) // validated
@@ -161,7 +243,7 @@ func (sc *scanner) findLogin(ctx context.Context, l *Login, start *response) (*l
 		resp := start
 		if page.String() != sc.target.String() || start == nil {
 			sc.progress("looking for the login form on %s", page.Redacted())
-			r, err := sc.do(ctx, sc.pageRequest(page, sc.victim, false))
+			r, err := sc.get(ctx, b, page)
 			if err != nil {
 				if fatal(err) || given != "" {
 					return nil, &Error{classify(err), fmt.Errorf("login: GET %s: %w", page.Redacted(), err)}
@@ -309,7 +391,7 @@ func (sc *scanner) loginCSRF(ctx context.Context) error {
 	tok := ""
 	v := variant{label: "cross-site login form POST", ctx: ctxCrossSiteWindow, body: bodyForm, token: tokenNone}
 	if e.TokenField != "" {
-		t, err := sc.foreignToken(ctx, e, u)
+		t, err := sc.token(ctx, e, u, ownerFresh)
 		if err != nil {
 			if fatal(err) {
 				return err

@@ -32,10 +32,10 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 	}
 	sc := &scanner{cfg: cfg, target: target}
 	add("start page", sc.pageRequest(target, j, false))
-	if l := cfg.Login; l != nil {
+	planLogin := func(who string, l *Login, j *jar, anonymous bool) {
 		page := l.page()
 		pu, _ := resolve(target, page) // validated; the target if empty
-		add("login page (holds the login form; its cookies are kept)", sc.pageRequest(pu, j, false))
+		add(who+"login page (holds the login form; its cookies are kept)", sc.pageRequest(pu, j, anonymous))
 		path := l.Path
 		if path == "" {
 			path = page // the form's action is known only from the live page
@@ -43,14 +43,25 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 		u, _ := resolve(target, path) // validated
 		e := &Endpoint{Method: "POST", Path: path, Form: l.Form, TokenField: l.TokenField, secret: true}
 		r := build(e, u, baselineVariant(e), "<token>", j, target)
+		r.Anonymous = anonymous
 		r.Header.Set("Referer", pu.String())
-		add("login (with the login form's hidden fields from the page)", r)
+		add(who+"login (with the login form's hidden fields from the page)", r)
 		j.set([]*http.Cookie{{Name: "<session>", Value: "<session>"}})
+	}
+	if l := cfg.Login; l != nil {
+		planLogin("", l, j, false)
+	}
+	if l := cfg.AttackerLogin; l != nil {
+		al := *l
+		if v := cfg.Login; v != nil && al.Path == "" && al.Page == "" && al.TokenPage == "" {
+			al.Path, al.Page, al.TokenPage = v.Path, v.Page, v.TokenPage
+		}
+		planLogin("attacker ", &al, &jar{}, true)
 	}
 	if cfg.Discover {
 		for _, p := range cfg.StartPages {
 			u, _ := resolve(target, p) // validated
-			add("discovery", sc.pageRequest(u, j, false))
+			add("discovery (then the same-origin pages it links to, within the crawl limits)", sc.pageRequest(u, j, false))
 		}
 	}
 	for i := range cfg.Endpoints {

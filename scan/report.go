@@ -40,14 +40,25 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 		}
 	}
 	fmt.Fprintf(&b, "%s (%d assessed), %s, %s\n\n", plural(len(r.Endpoints), "endpoint"), assessed, plural(r.Requests, "request"), r.Duration.Round(1e6))
+	if fw := r.Framework; fw != nil {
+		fmt.Fprintf(&b, "framework: %s (%s); fixes are written for it\n\n", fw.Name, fw.Evidence)
+	}
 	for _, e := range r.Endpoints {
-		state := "assessed by " + string(e.Oracle)
+		state := "assessed by " + oracleText(e.Oracle)
 		if !e.Assessed {
 			state = "NOT assessed"
 		}
 		fmt.Fprintf(&b, "  %-6s %s  [%s, %s]\n", e.Method, e.URL, e.Source, state)
+		if e.Verification != "" {
+			fmt.Fprintf(&b, "         verification (discovered): %s\n", e.Verification)
+		}
 		if e.Note != "" {
 			fmt.Fprintf(&b, "         note: %s\n", e.Note)
+		}
+		for _, f := range e.Families {
+			if f.Outcome == OutcomeSkipped || f.Outcome == OutcomeInconclusive {
+				fmt.Fprintf(&b, "         %s %s: %s\n", f.Outcome, f.Rule, f.Reason)
+			}
 		}
 	}
 	if len(r.Findings) == 0 {
@@ -69,13 +80,16 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 		}
 		fmt.Fprintf(&b, "\n%s [%s] %s\n", sev, f.Rule, f.Title)
 		fmt.Fprintf(&b, "  at:         %s\n", loc)
-		fmt.Fprintf(&b, "  confidence: %s (%s)\n", f.Confidence, f.Oracle)
+		fmt.Fprintf(&b, "  confidence: %s (%s)\n", f.Confidence, oracleText(f.Oracle))
 		if f.Probe != "" {
 			fmt.Fprintf(&b, "  probe:      %s\n", f.Probe)
 		}
 		fmt.Fprintf(&b, "  evidence:   %s\n", f.Evidence)
 		if f.Reproduce != "" {
 			fmt.Fprintf(&b, "  reproduce:  %s\n", f.Reproduce)
+		}
+		if f.Fix != "" {
+			fmt.Fprintf(&b, "  fix:        %s\n", f.Fix)
 		}
 	}
 	if len(r.Notes) > 0 {
@@ -86,6 +100,14 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// oracleText is how the text report names an oracle.
+func oracleText(o Oracle) string {
+	if o == OracleDiscovered {
+		return "verification (discovered)"
+	}
+	return string(o)
 }
 
 func plural(n int, noun string) string {

@@ -64,8 +64,16 @@ func TestSARIFSchema(t *testing.T) {
 		return schema.Validate(inst)
 	}
 
+	rep := sampleReport(t)
+	// An endpoint whose families were inconclusive and skipped: a result
+	// of kind "open" and a notification (issue 16: nothing dropped).
+	rep.Endpoints = append(rep.Endpoints, scan.EndpointResult{Method: "POST", URL: "https://127.0.0.1:1/x", Source: "flag", Assessed: true, Oracle: scan.OracleBaseline,
+		Families: []scan.FamilyResult{
+			{Rule: scan.RuleMethodDowngrade, Outcome: scan.OutcomeInconclusive, Reason: "the GET answered 200 like the legitimate request, but so did the same GET without the fields"},
+			{Rule: scan.RuleTokenUnbound, Outcome: scan.OutcomeSkipped, Reason: "no token of another session: token page answered 302, a redirect to /login/"},
+		}})
 	var out bytes.Buffer
-	if err := scan.WriteSARIF(&out, sampleReport(t), "test"); err != nil {
+	if err := scan.WriteSARIF(&out, rep, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if err := valid(t, out.Bytes()); err != nil {
@@ -95,8 +103,17 @@ func TestSARIFSchema(t *testing.T) {
 					}
 				}
 			}
+			Invocations []struct {
+				ToolExecutionNotifications []struct {
+					Message        struct{ Text string }
+					AssociatedRule struct{ ID string }
+				}
+			}
 			Results []struct {
 				RuleID    string
+				Kind      string
+				Level     string
+				Message   struct{ Text string }
 				Locations []struct {
 					PhysicalLocation struct{ ArtifactLocation struct{ URI string } }
 				}
@@ -115,9 +132,71 @@ func TestSARIFSchema(t *testing.T) {
 			t.Errorf("rule %s: got help %q, security-severity %v, want both", r.ID, r.Help.Text, r.Properties["security-severity"])
 		}
 	}
+	open, notified := 0, false
+	for _, n := range log.Runs[0].Invocations[0].ToolExecutionNotifications {
+		if n.AssociatedRule.ID == scan.RuleTokenUnbound && strings.Contains(n.Message.Text, "redirect to /login/") {
+			notified = true
+		}
+	}
+	if !notified {
+		t.Errorf("no notification for the skipped token-unbound family")
+	}
 	for _, res := range log.Runs[0].Results {
+		if res.Kind == "open" {
+			open++
+			if res.Level != "none" || res.RuleID != scan.RuleMethodDowngrade {
+				t.Errorf("open result: got %s level %q, want method-downgrade level none", res.RuleID, res.Level)
+			}
+			continue
+		}
+		if !strings.Contains(res.Message.Text, "Fix: ") {
+			t.Errorf("result %s: message %q carries no fix", res.RuleID, res.Message.Text)
+		}
 		if uri := res.Locations[0].PhysicalLocation.ArtifactLocation.URI; !strings.HasPrefix(uri, "https://127.0.0.1:") {
 			t.Errorf("result %s: location got %q, want the URL", res.RuleID, uri)
+		}
+	}
+	if open != 1 {
+		t.Errorf("open results: got %d, want 1", open)
+	}
+}
+
+// TestReportsCarryFixes (issue 16, "done when" 4): text and JSON findings
+// carry fix advice written for the framework the scan recognised (the
+// groups service sets Django's cookies), and skipped families say why in
+// both.
+func TestReportsCarryFixes(t *testing.T) {
+	p := newTestPKI(t)
+	g := newGroups(groupsOptions{})
+	rep := scanGroups(t, p, g.start(t, p).URL, scan.Config{})
+	if rep.Framework == nil || rep.Framework.Name != scan.FrameworkDjango {
+		t.Fatalf("framework: got %+v, want django", rep.Framework)
+	}
+	f, ok := findingOf(rep, scan.RuleCrossSiteForgery)
+	if !ok || !strings.Contains(f.Fix, "CsrfViewMiddleware") || !strings.Contains(f.Fix, "forgeproof serve") {
+		t.Fatalf("cross-site-forgery fix: got %q (found %v)", f.Fix, ok)
+	}
+	var text, js bytes.Buffer
+	if err := scan.WriteText(&text, rep, scan.TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := scan.WriteJSON(&js, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"framework: django (", "  fix:        Check the origin", "CsrfViewMiddleware",
+		"skipped token-unbound: the form has no anti-CSRF token field", "assessed by verification (discovered)", "verification (discovered): GET "} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report: want %q in\n%s", want, text.String())
+		}
+	}
+	for _, want := range []string{`"fix": "Check the origin`, `"framework": {`, `"name": "django"`, `"family": "token-unbound"`, `"outcome": "skipped"`, `"oracle": "verification-discovered"`} {
+		if !strings.Contains(js.String(), want) {
+			t.Errorf("JSON report: want %q in\n%s", want, js.String())
+		}
+	}
+	for _, f := range rep.Findings {
+		if f.Fix == "" {
+			t.Errorf("%s: no fix", f.Rule)
 		}
 	}
 }

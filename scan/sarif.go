@@ -2,6 +2,7 @@ package scan
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 )
 
@@ -64,13 +65,24 @@ type sarifInvocation struct {
 }
 
 type sarifNotification struct {
-	Message sarifText `json:"message"`
-	Level   string    `json:"level"`
+	Message        sarifText          `json:"message"`
+	Level          string             `json:"level"`
+	Locations      []sarifLocation    `json:"locations,omitempty"`
+	AssociatedRule *sarifReportingRef `json:"associatedRule,omitempty"`
+}
+
+// sarifReportingRef is a reportingDescriptorReference (§3.52).
+type sarifReportingRef struct {
+	ID    string `json:"id"`
+	Index int    `json:"index"`
 }
 
 type sarifResult struct {
-	RuleID     string            `json:"ruleId"`
-	RuleIndex  int               `json:"ruleIndex"`
+	RuleID    string `json:"ruleId"`
+	RuleIndex int    `json:"ruleIndex"`
+	// Kind is "fail" (absent) for findings and "open" for a family whose
+	// answers proved nothing either way (§3.27.9); Level is then "none".
+	Kind       string            `json:"kind,omitempty"`
 	Level      string            `json:"level"`
 	Message    sarifText         `json:"message"`
 	Locations  []sarifLocation   `json:"locations"`
@@ -99,6 +111,7 @@ type sarifResultProps struct {
 	Cookie           string `json:"cookie,omitempty"`
 	Probe            string `json:"probe,omitempty"`
 	Reproduce        string `json:"reproduce,omitempty"`
+	Fix              string `json:"fix,omitempty"`
 }
 
 // securitySeverity is the CVSS-like score GitHub code scanning reads.
@@ -117,7 +130,13 @@ func sarifLevel(s Severity) string {
 }
 
 // WriteSARIF writes the report as a SARIF 2.1.0 log: every rule with its
-// help, one result per finding with the URL as its location.
+// help and generic fix, one result per finding with the URL as its
+// location and the fix for the recognised framework in its message and
+// properties. A probe family that was inconclusive on an endpoint is a
+// result of kind "open" (evaluated, not enough information to conclude)
+// and level "none"; a family that was skipped is a tool execution
+// notification (level "note") naming the rule and the endpoint, as are
+// the report's notes.
 func WriteSARIF(w io.Writer, r *Report, toolVersion string) error {
 	d := sarifDriver{Name: "forgeproof-scan", InformationURI: "https://github.com/forgeproof/forgeproof", Version: toolVersion}
 	index := map[string]int{}
@@ -127,7 +146,7 @@ func WriteSARIF(w io.Writer, r *Report, toolVersion string) error {
 			ID: rule.ID, Name: rule.ID,
 			ShortDescription:     sarifText{rule.Title},
 			FullDescription:      sarifText{rule.Help},
-			Help:                 sarifText{rule.Help},
+			Help:                 sarifText{rule.Help + " Fix: " + Advice(rule.ID, FrameworkUnknown)},
 			DefaultConfiguration: sarifConfiguration{sarifLevel(rule.Severity)},
 			Properties:           sarifRuleProperties{securitySeverity[rule.Severity], []string{"security", "csrf"}},
 		})
@@ -135,11 +154,41 @@ func WriteSARIF(w io.Writer, r *Report, toolVersion string) error {
 	run := sarifRun{Tool: sarifTool{d}, Results: []sarifResult{}}
 	inv := sarifInvocation{ExecutionSuccessful: true}
 	for _, n := range r.Notes {
-		inv.ToolExecutionNotifs = append(inv.ToolExecutionNotifs, sarifNotification{sarifText{n}, "note"})
+		inv.ToolExecutionNotifs = append(inv.ToolExecutionNotifs, sarifNotification{Message: sarifText{n}, Level: "note"})
+	}
+	for _, e := range r.Endpoints {
+		for _, f := range e.Families {
+			i, known := index[f.Rule]
+			if !known {
+				continue
+			}
+			loc := []sarifLocation{{sarifPhysical{sarifArtifact{e.URL}}}}
+			switch f.Outcome {
+			case OutcomeSkipped:
+				inv.ToolExecutionNotifs = append(inv.ToolExecutionNotifs, sarifNotification{
+					Message: sarifText{fmt.Sprintf("%s not tested on %s %s: %s", f.Rule, e.Method, e.URL, f.Reason)},
+					Level:   "note", Locations: loc, AssociatedRule: &sarifReportingRef{f.Rule, i},
+				})
+			case OutcomeInconclusive:
+				run.Results = append(run.Results, sarifResult{
+					RuleID: f.Rule, RuleIndex: i, Kind: "open", Level: "none",
+					Message:   sarifText{fmt.Sprintf("%s inconclusive on %s %s: %s", f.Rule, e.Method, e.URL, f.Reason)},
+					Locations: loc,
+					Properties: sarifResultProps{
+						Severity: Rules[i].Severity.String(), SecuritySeverity: securitySeverity[Rules[i].Severity],
+						Confidence: "inconclusive", Oracle: string(e.Oracle), Method: e.Method,
+					},
+					Partial: map[string]string{"forgeproof/v1": f.Rule + " " + e.Method + " " + e.URL + " open"},
+				})
+			}
+		}
 	}
 	run.Invocations = []sarifInvocation{inv}
 	for _, f := range r.Findings {
 		msg := f.Title + ": " + f.Evidence
+		if f.Fix != "" {
+			msg += " Fix: " + f.Fix
+		}
 		run.Results = append(run.Results, sarifResult{
 			RuleID: f.Rule, RuleIndex: index[f.Rule], Level: sarifLevel(f.Severity),
 			Message:   sarifText{msg},
@@ -147,7 +196,7 @@ func WriteSARIF(w io.Writer, r *Report, toolVersion string) error {
 			Properties: sarifResultProps{
 				Severity: f.Severity.String(), SecuritySeverity: securitySeverity[f.Severity],
 				Confidence: string(f.Confidence), Oracle: string(f.Oracle),
-				Method: f.Method, Cookie: f.Cookie, Probe: f.Probe, Reproduce: f.Reproduce,
+				Method: f.Method, Cookie: f.Cookie, Probe: f.Probe, Reproduce: f.Reproduce, Fix: f.Fix,
 			},
 			Partial: map[string]string{"forgeproof/v1": f.Rule + " " + f.Method + " " + f.URL + " " + f.Cookie},
 		})

@@ -27,7 +27,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, &Error{ReasonConfig, err}
 	}
 	cfg.setDefaults()
+	exclude, _ := newExcluder(cfg.Exclude) // validated
 	sc := &scanner{
+		exclude:      exclude,
 		cfg:          cfg,
 		target:       target,
 		send:         newSender(target, cfg.TLS, cfg.AttackerTLS, cfg.Timeout, cfg.Rate, cfg.MaxRequests),
@@ -37,6 +39,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		sessionNames: map[string]bool{},
 		setCookies:   map[string]seenCookie{},
 		corsChecked:  map[string]bool{},
+		pages:        map[string][]byte{},
 	}
 	defer sc.send.close()
 	for _, c := range cfg.Cookies {
@@ -91,6 +94,17 @@ type scanner struct {
 	loginBase    *response // the answer to the login step
 	login        *loginStep
 	corsChecked  map[string]bool
+	exclude      *excluder // discovery's exclusions
+
+	runID string            // makes the values the scan fills unique (see fresh)
+	seq   int               // counts them
+	pages map[string][]byte // page bodies by URL (see rememberPage)
+	// attacker is the attacker's browser once AttackerLogin logged it in;
+	// nil before (their token is then fetched with no cookie).
+	attacker *jar
+	// watch are the pages and JSON GETs re-read to discover an oracle
+	// when no Verify is given (see discoverOracle).
+	watch []*url.URL
 }
 
 func (sc *scanner) progress(format string, a ...any) {
@@ -125,6 +139,10 @@ func (sc *scanner) do(ctx context.Context, r *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Method == "GET" {
+		sc.rememberPage(r.URL, resp)
+	}
+	sc.observeFramework(resp, r.URL.Redacted())
 	if !r.Anonymous {
 		cs := resp.cookies()
 		sc.victim.set(cs)
@@ -161,6 +179,11 @@ func (sc *scanner) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if l := sc.cfg.AttackerLogin; l != nil {
+		if err := sc.logInAttacker(ctx, l); err != nil {
+			return err
+		}
+	}
 
 	// 3. Endpoints: configured, then discovered.
 	endpoints := append([]Endpoint(nil), sc.cfg.Endpoints...)
@@ -183,10 +206,12 @@ func (sc *scanner) run(ctx context.Context) error {
 		return &Error{ReasonNoEndpoints, fmt.Errorf("no state-changing endpoint to test at %s: give endpoints, or start pages with forms", sc.target.Redacted())}
 	}
 
-	// 4. The verification request.
+	// 4. The verification request, or the pages to discover one on.
 	if v := sc.cfg.Verify; v != nil {
 		u, _ := resolve(sc.target, v.Path) // validated
 		sc.checkCORS(ctx, u)
+	} else if err := sc.prepareWatch(ctx, endpoints); err != nil {
+		return err
 	}
 
 	// 5. Probes, endpoint by endpoint.
@@ -232,6 +257,7 @@ func (sc *scanner) finish() {
 			sc.add(f)
 		}
 	}
+	sc.addFixes()
 	sort.SliceStable(sc.report.Findings, func(i, j int) bool {
 		a, b := sc.report.Findings[i], sc.report.Findings[j]
 		if a.Severity != b.Severity {
@@ -250,10 +276,23 @@ func (sc *scanner) finish() {
 	}
 }
 
+// Whose browser fetches a token page.
+type tokenOwner int
+
+const (
+	ownerVictim tokenOwner = iota
+	// ownerAttacker: the attacker's own session, logged in by
+	// AttackerLogin if given, else a fresh one (no cookie).
+	ownerAttacker
+	// ownerFresh: a fresh attacker session, never logged in (login CSRF).
+	ownerFresh
+)
+
 // token fetches a fresh anti-CSRF token for e: the victim's, keeping the
-// cookies the page sets as do does, or with anonymous set another
-// session's (see foreignToken).
-func (sc *scanner) token(ctx context.Context, e *Endpoint, u *url.URL, anonymous bool) (string, error) {
+// cookies the page sets as do does, or another session's (see
+// foreignToken). Its errors say why there is none: the page refused,
+// redirected (to a login page, say) or lacks the field.
+func (sc *scanner) token(ctx context.Context, e *Endpoint, u *url.URL, who tokenOwner) (string, error) {
 	page := sc.target
 	if e.TokenPage != "" {
 		p, err := resolve(sc.target, e.TokenPage)
@@ -264,33 +303,67 @@ func (sc *scanner) token(ctx context.Context, e *Endpoint, u *url.URL, anonymous
 	}
 	var resp *response
 	var err error
-	if anonymous {
+	whose := ""
+	switch {
+	case who == ownerAttacker && sc.attacker != nil:
+		// The attacker's logged-in session, with their certificate.
+		whose = "the attacker's session: "
+		resp, err = sc.send.send(ctx, sc.pageRequest(page, sc.attacker, true))
+		if err == nil {
+			sc.attacker.set(resp.cookies())
+		}
+	case who != ownerVictim:
 		// No cookies: an attacker's fresh session, which the scan never reuses.
+		whose = "the attacker's browser (no session): "
 		resp, err = sc.send.send(ctx, sc.pageRequest(page, nil, true))
-	} else {
+	default:
 		resp, err = sc.do(ctx, sc.pageRequest(page, sc.victim, false))
 	}
 	if err != nil {
-		return "", fmt.Errorf("token page %s: %w", page.Redacted(), err)
+		return "", fmt.Errorf("%stoken page %s: %w", whose, page.Redacted(), err)
+	}
+	if resp.Status >= 300 && resp.Status < 400 {
+		loc := resp.location()
+		why := ""
+		if loginLike.MatchString(loc) {
+			why = ": a login page, so the page needs a session"
+			if who == ownerAttacker && sc.attacker == nil {
+				why += " (log the attacker in: --attacker-login-data)"
+			}
+		}
+		return "", fmt.Errorf("%stoken page %s answered %d, a redirect to %s%s", whose, page.Redacted(), resp.Status, loc, why)
 	}
 	if resp.Status >= 400 {
-		return "", fmt.Errorf("token page %s answered %d", page.Redacted(), resp.Status)
+		why := ""
+		if resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden {
+			why = ": it needs a session or a client certificate"
+			if who == ownerAttacker && sc.attacker == nil {
+				why += " (log the attacker in with --attacker-login-data, or give --attacker-cert)"
+			}
+		}
+		return "", fmt.Errorf("%stoken page %s answered %d%s", whose, page.Redacted(), resp.Status, why)
 	}
 	t, ok := findToken(resp.Body, page, u, e.TokenField)
 	if !ok {
-		return "", fmt.Errorf("token page %s has no form field %q", page.Redacted(), e.TokenField)
+		why := ""
+		if who == ownerAttacker && sc.attacker == nil && hasPasswordForm(resp.Body, page) {
+			why = " (it shows a login form instead: log the attacker in with --attacker-login-data)"
+		}
+		return "", fmt.Errorf("%stoken page %s has no form field %q%s", whose, page.Redacted(), e.TokenField, why)
 	}
 	return t, nil
 }
 
-// logoutLike matches form actions that would end the scanner's session.
-var logoutLike = regexp.MustCompile(`(?i)log-?out|sign-?out|log-?off`)
+// loginLike matches the paths of login pages a service redirects to.
+var loginLike = regexp.MustCompile(`(?i)log-?in|sign-?in|auth|session`)
 
+// logoutLike matches form actions that would end the scanner's session
+// (DefaultExclude).
+var logoutLike = regexp.MustCompile(DefaultExclude)
+
+// discover crawls from the start pages (see crawl) and returns the forms
+// found as endpoints, up to MaxEndpoints.
 func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, error) {
-	pages := sc.cfg.StartPages
-	if len(pages) == 0 {
-		pages = []string{sc.target.String()}
-	}
 	seen := map[string]bool{}
 	for _, e := range sc.cfg.Endpoints {
 		if u, err := resolve(sc.target, e.Path); err == nil {
@@ -298,30 +371,9 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 		}
 	}
 	var out []Endpoint
-	for _, p := range pages {
-		u, _ := resolve(sc.target, p) // validated
-		var resp *response
-		if u.String() == sc.target.String() && start != nil {
-			resp = start
-		} else {
-			r, err := sc.do(ctx, sc.pageRequest(u, sc.victim, false))
-			if err != nil {
-				if fatal(err) {
-					return nil, err
-				}
-				sc.note("discovery: GET %s failed: %v", u.Redacted(), err)
-				continue
-			}
-			resp = r
-		}
-		if resp.Status >= 400 {
-			// An error page's forms are not the service's endpoints; say
-			// so rather than scan them or skip the page silently.
-			sc.note("discovery: GET %s answered %d: no forms taken from it", u.Redacted(), resp.Status)
-			continue
-		}
-		sc.progress("discovering forms on %s", u.Redacted())
-		for _, f := range parseForms(resp.Body, u) {
+	err := sc.crawl(ctx, start, func(p crawledPage) bool {
+		u := p.u
+		for _, f := range parseForms(p.resp.Body, u) {
 			if f.Method == "GET" || !endpointMethods[f.Method] {
 				continue
 			}
@@ -340,6 +392,10 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 				sc.note("discovery: %s looks like a logout: not tested (it would end the session)", key)
 				continue
 			}
+			if sc.exclude.excluded(f.Action) {
+				sc.note("discovery: %s is excluded (--exclude): not tested", key)
+				continue
+			}
 			if f.Password {
 				if sc.login == nil || sc.login.u.Path != f.Action.Path {
 					sc.note("discovery: %s has a password field: not tested (give it as the login step)", key)
@@ -348,17 +404,19 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 			}
 			if len(out) >= sc.cfg.MaxEndpoints {
 				sc.note("discovery: more than %d forms found; the rest were not tested", sc.cfg.MaxEndpoints)
-				return out, nil
+				return false
 			}
 			e := Endpoint{Method: f.Method, Path: f.Action.RequestURI(), Form: f.Fields,
-				Multipart: f.Multipart, TokenField: f.TokenField, source: "discovered"}
+				Multipart: f.Multipart, TokenField: f.TokenField, source: "discovered",
+				filled: f.Types, page: u.String()}
 			if f.TokenField != "" {
 				e.TokenPage = u.RequestURI()
 			}
 			out = append(out, e)
 		}
-	}
-	return out, nil
+		return true
+	})
+	return out, err
 }
 
 // checkCORS probes u for a CORS policy that reflects an arbitrary origin

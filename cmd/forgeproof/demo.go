@@ -13,7 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/forgeproof/forgeproof/demo"
+	"github.com/forgeproof/forgeproof/internal/demo"
 	"github.com/forgeproof/forgeproof/internal/shellquote"
 )
 

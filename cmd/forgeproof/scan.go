@@ -29,7 +29,10 @@ reports what the service accepted. It sends real state-changing requests:
 use a test account.
 
 Endpoints come from --endpoint, from --endpoints-file FILE (YAML or JSON) and
-from the forms on the start pages (unless --no-discover).
+from the forms on the start pages and the same-origin pages they link to,
+--crawl-depth links deep (unless --no-discover). Discovery never fetches,
+tests or clicks a URL that matches --exclude or looks like a logout, and
+never follows a link that names an action (delete, remove, …).
 
 Exit status: 0 no finding at or above --fail-on, 1 findings at or above
 it, 2 usage error, 3 the scan could not run (unreachable target, failed
@@ -40,8 +43,19 @@ login form (--login-page, or found), keeps the cookies it sets, and submits
 that form with its hidden fields (an anti-CSRF token among them) and the
 --login-data fields over them.
 
+--attacker-login-data logs the attacker (--attacker-cert, or no certificate)
+in through the same login form, so that token-unbound can fetch the
+attacker's own token on pages that only logged-in users see.
+
+Without --verify-url, the scan re-reads the start pages and the JSON GETs
+their scripts name before and after each legitimate request: a value that
+changed with it, and not with a reload, confirms findings ("verification
+(discovered)"). Findings carry their fix, for the framework the scan
+recognised (Go, Django, Rails, Express) when it did.
+
 The PKCS#12 password is read from $FORGEPROOF_P12_PASSWORD (empty if unset);
-the login fields may come from $FORGEPROOF_LOGIN_DATA instead of --login-data.
+the login fields may come from $FORGEPROOF_LOGIN_DATA instead of --login-data,
+the attacker's from $FORGEPROOF_ATTACKER_LOGIN_DATA.
 
 Example:
 
@@ -62,8 +76,11 @@ type scanFlags struct {
 	attackerCert, attackerKey          string
 	insecure                           bool
 	cookies, endpoints, starts         stringList
+	excludes                           stringList
+	crawlDepth, crawlPages             int
 	endpointsFile, tokenField, tokPage string
 	login, loginData, loginPage        string
+	attackerLoginData                  string
 	verifyURL, verifyPointer           string
 	noDiscover, dryRun, quiet          bool
 	format, output, failOn             string
@@ -87,12 +104,16 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.login, "login", "", "login form action `path`: log in first, submitting that form as a browser does")
 	fs.StringVar(&f.loginPage, "login-page", "", "`path` of the page that holds the login form (default: found on the target, where it redirects, the --login path and the start pages)")
 	fs.StringVar(&f.loginData, "login-data", "", "login form `fields`, urlencoded (username=alice&password=…); default $FORGEPROOF_LOGIN_DATA")
+	fs.StringVar(&f.attackerLoginData, "attacker-login-data", "", "log the attacker in too, through the same login form, with these `fields` (for token-unbound on pages only logged-in users see); default $FORGEPROOF_ATTACKER_LOGIN_DATA")
 	fs.Var(&f.endpoints, "endpoint", "state-changing endpoint `\"METHOD PATH [BODY]\"`; BODY urlencoded or JSON (repeatable)")
 	fs.StringVar(&f.tokenField, "token-field", "", "anti-CSRF token form `field` of the --endpoint forms")
 	fs.StringVar(&f.tokPage, "token-page", "", "`path` of the page whose form holds a fresh token (default: the target)")
 	fs.StringVar(&f.endpointsFile, "endpoints-file", "", "YAML or JSON `file` of endpoints, login, verify and start pages")
 	fs.Var(&f.starts, "start", "start page `path` to discover forms on (repeatable; default: the target)")
 	fs.BoolVar(&f.noDiscover, "no-discover", false, "do not discover forms on the start pages")
+	fs.IntVar(&f.crawlDepth, "crawl-depth", scan.DefaultCrawlDepth, "follow same-origin links `n` deep from the start pages to find forms (0: the start pages only)")
+	fs.IntVar(&f.crawlPages, "crawl-pages", scan.DefaultCrawlPages, "fetch at most `n` pages for discovery, start pages included")
+	fs.Var(&f.excludes, "exclude", "never fetch, test or click URLs matching this `regexp` (repeatable; logout URLs always are)")
 	fs.StringVar(&f.verifyURL, "verify-url", "", "`path` of a JSON GET whose value changes with the state (confirms findings)")
 	fs.StringVar(&f.verifyPointer, "verify-pointer", "", "JSON `pointer` (RFC 6901) into the --verify-url answer, e.g. /balance")
 	fs.StringVar(&f.format, "format", "text", "output `format`: text, json or sarif")
@@ -195,8 +216,15 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 		}
 		failOn = int(s)
 	}
-	if f.rate <= 0 || f.timeout <= 0 || f.maxEndpoints <= 0 || f.maxRequests <= 0 {
-		return cfg, 0, usageErrorf("scan: --rate, --timeout, --max-endpoints and --max-requests must be positive")
+	if f.rate <= 0 || f.timeout <= 0 || f.maxEndpoints <= 0 || f.maxRequests <= 0 || f.crawlPages <= 0 {
+		return cfg, 0, usageErrorf("scan: --rate, --timeout, --max-endpoints, --max-requests and --crawl-pages must be positive")
+	}
+	if f.crawlDepth < 0 {
+		return cfg, 0, usageErrorf("scan: --crawl-depth must not be negative")
+	}
+	crawlDepth := f.crawlDepth
+	if crawlDepth == 0 {
+		crawlDepth = -1 // the start pages only (zero is the default in scan.Config)
 	}
 	tlsCfg, curlArgs, err := f.tlsConfig()
 	if err != nil {
@@ -216,7 +244,8 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 	}
 	cfg = scan.Config{
 		Target: f.target, TLS: tlsCfg, AttackerTLS: attackerTLS, CurlTLSArgs: curlArgs,
-		Discover: !f.noDiscover, StartPages: f.starts,
+		Discover: !f.noDiscover, StartPages: f.starts, Exclude: f.excludes,
+		CrawlDepth: crawlDepth, CrawlPages: f.crawlPages,
 		Rate: f.rate, Timeout: f.timeout, MaxEndpoints: f.maxEndpoints, MaxRequests: f.maxRequests,
 	}
 	for _, c := range f.cookies {
@@ -236,7 +265,7 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 			return cfg, 0, usageErrorf("scan: %v", err)
 		}
 		cfg.Endpoints = append(cfg.Endpoints, file.Endpoints...)
-		cfg.Login, cfg.Verify = file.Login, file.Verify
+		cfg.Login, cfg.Verify, cfg.AttackerLogin = file.Login, file.Verify, file.AttackerLogin
 		cfg.StartPages = append(cfg.StartPages, file.StartPages...)
 	}
 	for _, s := range f.endpoints {
@@ -268,6 +297,24 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 		cfg.Login = &scan.Login{Path: f.login, Page: f.loginPage, Form: fields}
 	} else if f.loginData != "" { // the flag; a variable set in the environment is fine
 		return cfg, 0, usageErrorf("scan: --login-data needs --login or --login-page")
+	}
+	attackerData := f.attackerLoginData
+	if attackerData == "" {
+		attackerData = os.Getenv("FORGEPROOF_ATTACKER_LOGIN_DATA")
+	}
+	switch {
+	case attackerData == "":
+	case cfg.Login == nil && f.attackerLoginData != "":
+		return cfg, 0, usageErrorf("scan: --attacker-login-data needs --login or --login-page (the attacker logs in through the same form)")
+	case cfg.Login != nil:
+		fields, err := parseFields(attackerData)
+		if err != nil {
+			return cfg, 0, usageErrorf("scan: invalid --attacker-login-data: %v", err)
+		}
+		if len(fields) == 0 {
+			return cfg, 0, usageErrorf("scan: --attacker-login-data has no field")
+		}
+		cfg.AttackerLogin = &scan.Login{Path: cfg.Login.Path, Page: cfg.Login.Page, TokenPage: cfg.Login.TokenPage, TokenField: cfg.Login.TokenField, Form: fields}
 	}
 	if (f.verifyURL == "") != (f.verifyPointer == "") {
 		return cfg, 0, usageErrorf("scan: --verify-url and --verify-pointer go together")

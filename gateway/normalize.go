@@ -1,0 +1,493 @@
+package gateway
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// One meaning per request: the gateway authorizes by route, so a request
+// whose path or Host a common upstream reads as another route's is
+// refused before routing (issue 11). The principle and the list of
+// readings are in docs/security-model.md, "Request normalisation"; keep
+// them in step with this file.
+
+// maxCheckedPathBytes bounds the escaped paths whose readings are
+// computed: longer ones that need more than the gateway's own reading are
+// refused (path-ambiguous). Computing the readings costs a few copies of
+// the path each; nginx, Tomcat and Apache refuse request lines beyond
+// 8 KiB anyway.
+const maxCheckedPathBytes = 16 << 10
+
+// maxReadings bounds the distinct forms of one path (see pathReadings);
+// more is only possible with layered encodings no client sends, and is
+// refused: failing closed costs nothing real.
+const maxReadings = 64
+
+// maxWireDecodes is how many times a hop in front of the router may
+// percent-decode the path (the router decodes once more): /%252561dmin
+// is /admin to an upstream stack that decodes three times.
+const maxWireDecodes = 2
+
+// pathAmbiguous reports whether escaped, a request path as the upstream
+// will receive it (URL.EscapedPath), selects on host a route of a policy
+// other than want's under any reading listed in pathReadings. want is the
+// route of the gateway's own reading (findRoute), never nil. An ordinary
+// path (no ';', '%', '\\', "//", segment ending in '.', upper case) has
+// one reading and costs one scan, without allocating; upper case costs
+// one case-insensitive lookup more.
+func (c *compiled) pathAmbiguous(host, escaped string, want *route) bool {
+	slow, upper := false, false
+	for i := 0; i < len(escaped); i++ {
+		switch b := escaped[i]; {
+		case b == ';' || b == '%' || b == '\\':
+			slow = true
+		case b == '/':
+			slow = slow || i+1 < len(escaped) && escaped[i+1] == '/'
+		case b == '.':
+			slow = slow || i+1 == len(escaped) || escaped[i+1] == '/'
+		case 'A' <= b && b <= 'Z':
+			upper = true
+		}
+		if slow {
+			break
+		}
+	}
+	if !slow {
+		if !upper {
+			return false
+		}
+		// Case-insensitive routers (IIS, Spring with
+		// setCaseSensitive(false), Express by default).
+		return !samePolicy(c.lookupFold(host, escaped), want)
+	}
+	if len(escaped) > maxCheckedPathBytes {
+		return true
+	}
+	forms, ok := pathReadings(escaped)
+	if !ok {
+		return true
+	}
+	var segs, prev []string
+	for _, f := range forms {
+		fold, decoded := needsFold(f), decodeAll(f)
+		for i, m := range routerModes {
+			segs = m.segments(segs[:0], f, decoded)
+			if i > 0 && slices.Equal(segs, prev) {
+				continue // modes that differ on nothing in f
+			}
+			if !samePolicy(c.lookupSegments(host, segs, false), want) ||
+				fold && !samePolicy(c.lookupSegments(host, segs, true), want) {
+				return true
+			}
+			segs, prev = prev, segs
+		}
+	}
+	return false
+}
+
+// needsFold reports whether a case-insensitive lookup of p could differ
+// from the exact one: p has upper case or bytes that are not ASCII
+// (strings.EqualFold folds "\u212a", the Kelvin sign, to "k") or percent
+// escapes that decode to either.
+func needsFold(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if b := p[i]; 'A' <= b && b <= 'Z' || b >= 0x80 || b == '%' {
+			return true
+		}
+	}
+	return false
+}
+
+// samePolicy reports whether a route chosen by another reading
+// authorizes like want: the same route, or one whose settings other than
+// name, host, path prefix and upstream are the same (route.policy). No
+// route (nil) is another policy: "/public/..;/internal" must not reach a
+// Tomcat's /internal because the gateway has no route for it.
+func samePolicy(rt, want *route) bool {
+	return rt != nil && rt.policy == want.policy
+}
+
+// pathReadings returns the forms an escaped path takes after the hops an
+// upstream stack may put in front of its router, applied in any order and
+// combination (a Tomcat behind IIS): percent-decoding once more (at most
+// maxWireDecodes times), removing ";params" from each segment
+// (Tomcat, Jetty, Spring: the "..;" bypass), reading '\' as '/' (IIS,
+// Windows, some Node and Python routers) and trimming each segment's
+// trailing dots, spaces and control characters and cutting at NUL
+// (Windows file names, C strings). The first form is escaped itself. ok is
+// false when there would be more than maxReadings forms.
+func pathReadings(escaped string) (forms []string, ok bool) {
+	// decodes[i] is the fewest decodes that reach forms[i]; forms[next:]
+	// are still to transform.
+	forms = append(make([]string, 0, 8), escaped)
+	decodes := append(make([]int, 0, 8), 0)
+	for next := 0; next < len(forms); next++ {
+		s, d := forms[next], decodes[next]
+		out := [...]string{stripParams(s), backslashToSlash(s), trimSegments(s), ""}
+		if d < maxWireDecodes {
+			out[3] = decodeAll(s)
+		}
+		for i, n := range out {
+			if n == "" || n == s {
+				continue
+			}
+			nd := d
+			if i == 3 {
+				nd++
+			}
+			if j := slices.Index(forms, n); j >= 0 {
+				if decodes[j] > nd {
+					// Reached with fewer decodes: transform it again,
+					// it may decode once more now.
+					if len(forms) == maxReadings {
+						return nil, false
+					}
+					decodes[j] = nd
+					forms = append(forms, n)
+					decodes = append(decodes, nd)
+				}
+				continue
+			}
+			if len(forms) == maxReadings {
+				return nil, false
+			}
+			forms = append(forms, n)
+			decodes = append(decodes, nd)
+		}
+	}
+	return forms, true
+}
+
+// routerMode is how a router turns a (wire) path into segments.
+type routerMode struct {
+	// decode: the router's own decoding, applied after splitting at '/'
+	// unless splitDecoded.
+	decode       decodeMode
+	splitDecoded bool // %2F is a separator (Go's URL.Path, the gateway)
+	merge        bool // empty segments dropped ("//admin" is "/admin")
+	resolve      bool // "." and ".." resolved
+}
+
+type decodeMode int
+
+const (
+	decodeNone     decodeMode = iota // only %XX above 0x7F (UTF-8) decoded: Envoy without normalize_path
+	decodeSegments                   // each segment decoded, %2F kept in it: Go's ServeMux, Envoy's KEEP_UNCHANGED
+)
+
+// routerModes are the routers of the readings. Case folding is the
+// lookup's business (lookupSegments).
+var routerModes = func() []routerMode {
+	var ms []routerMode
+	for _, m := range []routerMode{{decode: decodeNone}, {decode: decodeSegments}, {splitDecoded: true}} {
+		for _, merge := range []bool{false, true} {
+			for _, resolve := range []bool{false, true} {
+				m.merge, m.resolve = merge, resolve
+				ms = append(ms, m)
+			}
+		}
+	}
+	return ms
+}()
+
+// segments appends to dst the segments of the wire path p as m reads it;
+// decoded is decodeAll(p).
+func (m routerMode) segments(dst []string, p, decoded string) []string {
+	if m.splitDecoded {
+		p = decoded
+	}
+	p = strings.TrimPrefix(p, "/")
+	for seg := range strings.SplitSeq(p, "/") {
+		switch {
+		case m.splitDecoded:
+		case m.decode == decodeSegments:
+			seg = decodeAll(seg)
+		default:
+			seg = decodeNonASCII(seg)
+		}
+		switch {
+		case seg == "" && m.merge:
+			continue
+		case seg == "." && m.resolve:
+			continue
+		case seg == ".." && m.resolve:
+			if len(dst) > 0 {
+				dst = dst[:len(dst)-1]
+			}
+			continue
+		}
+		dst = append(dst, seg)
+	}
+	return dst
+}
+
+// lookupSegments is findRoute for a path given as segments, its prefixes
+// compared case-insensitively when fold is set.
+func (c *compiled) lookupSegments(host string, segs []string, fold bool) *route {
+	for _, r := range c.routes {
+		if r.host != "" && r.host != host {
+			continue
+		}
+		if prefixMatches(r.prefix, segs, fold) {
+			return r
+		}
+	}
+	return nil
+}
+
+// prefixMatches reports whether a route prefix ("/" or "/a/b") covers
+// segs.
+func prefixMatches(prefix string, segs []string, fold bool) bool {
+	rest := prefix[1:]
+	for i := 0; rest != ""; i++ {
+		if i == len(segs) {
+			return false
+		}
+		want, tail, _ := strings.Cut(rest, "/")
+		if segs[i] != want && (!fold || !strings.EqualFold(segs[i], want)) {
+			return false
+		}
+		rest = tail
+	}
+	return true
+}
+
+// lookupFold is findRoute for a path without '%', ';', '\\', "//" or
+// dot segments, prefixes compared case-insensitively. It does not
+// allocate.
+func (c *compiled) lookupFold(host, p string) *route {
+	for _, r := range c.routes {
+		if r.host != "" && r.host != host {
+			continue
+		}
+		if r.prefix == "/" {
+			return r
+		}
+		if len(p) >= len(r.prefix) && strings.EqualFold(p[:len(r.prefix)], r.prefix) &&
+			(len(p) == len(r.prefix) || p[len(r.prefix)] == '/') {
+			return r
+		}
+	}
+	return nil
+}
+
+// decodeAll percent-decodes every valid %XX of s; other '%' stay.
+func decodeAll(s string) string { return decode(s, 0) }
+
+// decodeNonASCII decodes only the %XX above 0x7F (UTF-8 bytes), as a
+// router that compares encoded paths still matches a non-ASCII prefix
+// sent percent-encoded.
+func decodeNonASCII(s string) string { return decode(s, 0x80) }
+
+func decode(s string, min byte) string {
+	var b []byte // allocated at the first byte decoded
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
+			if v := unhex(s[i+1])<<4 | unhex(s[i+2]); v >= min {
+				if b == nil {
+					b = append(make([]byte, 0, len(s)), s[:i]...)
+				}
+				b = append(b, v)
+				i += 2
+				continue
+			}
+		}
+		if b != nil {
+			b = append(b, s[i])
+		}
+	}
+	if b == nil {
+		return s
+	}
+	return string(b)
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// stripParams removes ";params" from every segment: "/a;x/..;/b" is
+// "/a/../b".
+func stripParams(s string) string {
+	if !strings.Contains(s, ";") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for len(s) > 0 {
+		i := strings.IndexByte(s, ';')
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		if j := strings.IndexByte(s, '/'); j >= 0 {
+			s = s[j:]
+		} else {
+			s = ""
+		}
+	}
+	return b.String()
+}
+
+func backslashToSlash(s string) string { return strings.ReplaceAll(s, `\`, "/") }
+
+// trimmed are the bytes Windows and string-trimming routers drop from
+// the end of a segment.
+const trimmed = ". \t\r\n\v\f"
+
+// trimSegments cuts s at its first NUL and trims trailing dots, spaces
+// and control characters from every segment ("a. " is "a", ".. " is
+// "..").
+func trimSegments(s string) string {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	} else if !endsTrimmable(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; ; i++ {
+		seg, rest, more := strings.Cut(s, "/")
+		// ".. " is ".." to Windows, not "": dots go only after a name.
+		if t := strings.TrimRight(seg, trimmed[1:]); t == "." || t == ".." {
+			seg = t
+		} else {
+			seg = strings.TrimRight(seg, trimmed)
+		}
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(seg)
+		if !more {
+			return b.String()
+		}
+		s = rest
+	}
+}
+
+// endsTrimmable reports whether a segment of s ends in a byte of
+// trimmed.
+func endsTrimmable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if (i+1 == len(s) || s[i+1] == '/') && strings.IndexByte(trimmed, s[i]) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// maxHostBytes is the longest name in DNS (253 characters without the
+// root's trailing dot).
+const maxHostBytes = 253
+
+// parseHost checks that h, a request's Host (or :authority), is
+// host[:port] as RFC 3986 and RFC 9110 define it, narrowed so that no
+// common parser reads it as another host: a DNS name (labels of letters,
+// digits, '-' and '_', 1 to 63 bytes each, at most one trailing dot), a
+// dotted-quad IPv4 address in canonical form, or a bracketed IPv6 address
+// in canonical form without zone; then at most one ":port" of 1 to 5
+// digits in 1-65535 without leading zero. host is h's routing form: lower
+// case, no port, brackets or trailing dot. why is empty when h is valid,
+// else says what is wrong. It does not allocate for a lower-case h.
+func parseHost(h string) (host, why string) {
+	if h == "" {
+		return "", "the request has no Host"
+	}
+	name, port := h, ""
+	if h[0] == '[' {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return "", "'[' without ']'"
+		}
+		name, port = h[1:end], h[end+1:]
+		if port != "" && port[0] != ':' {
+			return "", "bytes after ']' that are not a port"
+		}
+		a, err := netip.ParseAddr(name)
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return "", "not an IPv6 address between '[' and ']'"
+		}
+		var buf [64]byte
+		if !strings.EqualFold(string(a.AppendTo(buf[:0])), name) {
+			return "", "an IPv6 address not in canonical form (RFC 5952)"
+		}
+	} else if i := strings.IndexByte(h, ':'); i >= 0 {
+		name, port = h[:i], h[i:]
+	}
+	if port != "" {
+		p := port[1:]
+		if p == "" || len(p) > 5 || p[0] == '0' {
+			return "", "an empty port, a port with a leading zero or too long"
+		}
+		n := 0
+		for i := 0; i < len(p); i++ {
+			if p[i] < '0' || p[i] > '9' {
+				return "", "a port that is not only digits (or more than one port)"
+			}
+			n = n*10 + int(p[i]-'0')
+		}
+		if n > 65535 {
+			return "", "a port above 65535"
+		}
+	}
+	if h[0] == '[' {
+		return strings.ToLower(name), ""
+	}
+	name = strings.TrimSuffix(name, ".")
+	if name == "" || len(name) > maxHostBytes {
+		return "", "an empty or too long host name"
+	}
+	last := name
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > 63 {
+			return "", "an empty label (\"..\") or a label longer than 63 bytes"
+		}
+		for i := 0; i < len(label); i++ {
+			if b := label[i]; !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_') {
+				return "", "a byte that is not a letter, digit, '-', '_' or '.'"
+			}
+		}
+		last = label
+	}
+	// A name ending in a number is an IPv4 address to URL parsers
+	// (WHATWG) and inet_aton, which accept 127.1, 0x7f.1 and 0177.0.0.1:
+	// only the canonical dotted quad has one reading.
+	if endsInNumber(last) {
+		if a, err := netip.ParseAddr(name); err != nil || !a.Is4() {
+			return "", "a name ending in a number that is not a dotted-quad IPv4 address"
+		}
+	}
+	return strings.ToLower(name), ""
+}
+
+// endsInNumber reports whether a last label reads as a number to the
+// WHATWG URL host parser: decimal digits, or "0x" and hex digits.
+func endsInNumber(label string) bool {
+	if len(label) >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X') {
+		for i := 2; i < len(label); i++ {
+			if !ishex(label[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(label); i++ {
+		if label[i] < '0' || label[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

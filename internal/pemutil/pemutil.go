@@ -1,0 +1,40 @@
+// Package pemutil parses the PEM files that mtls, the gateway and the
+// dev PKI read: certificate bundles that must hold certificates only, so
+// that a key pasted into a certificate file is noticed.
+package pemutil
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+)
+
+// CertificateBlock is the PEM type of a certificate.
+const CertificateBlock = "CERTIFICATE"
+
+// ParseCerts parses every CERTIFICATE block in data. Another block type,
+// a certificate that does not parse, or no block at all is an error that
+// says which block (1-based) and why, without a package prefix.
+func ParseCerts(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for i := 1; ; i++ {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != CertificateBlock {
+			return nil, fmt.Errorf("PEM block %d is %q, want %q", i, b.Type, CertificateBlock)
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d: %w", i, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no PEM CERTIFICATE block found")
+	}
+	return certs, nil
+}

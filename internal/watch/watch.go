@@ -1,0 +1,345 @@
+// Package watch tells when the contents of files change. It is the one
+// file watcher of mtls and the gateway: both reload certificates, keys,
+// CAs, CRLs and configuration with it.
+//
+// A [Watcher] watches the folders of its files with file events
+// (fsnotify), so that files replaced by rename (atomic writes) and the
+// "..data" symlink swap of Kubernetes secret and config-map volumes are
+// seen, and waits for a burst of events to settle before it reads the
+// files. It also reads them every [Options.Interval] (polling), which
+// catches what events miss (network filesystems, folders that could not
+// be watched) and stands in for events where none are available. It
+// compares the files by content (SHA-256): a touch, a chmod or a write of
+// the same bytes is no change. The files are read in full at each look;
+// they are certificates and configuration, not logs.
+package watch
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// DefaultSettle is how long a Watcher waits after the last file event
+// before it reads the files, unless told otherwise: long enough that a
+// certificate and its key written one after the other are read together.
+const DefaultSettle = 200 * time.Millisecond
+
+// FallbackInterval is how often a Watcher polls when file events are
+// unavailable and Options.Interval is zero: without events, polling is the
+// only way to see a change.
+const FallbackInterval = 10 * time.Second
+
+// Sum is the SHA-256 of a file's contents, zero when it cannot be read.
+type Sum [sha256.Size]byte
+
+// Sums maps absolute file names to their contents' hashes.
+type Sums map[string]Sum
+
+// HashFiles reads and hashes files, keyed by absolute name. A loader calls
+// it just before it reads the files, and hands the result to
+// Options.Baseline, so that a change made between the load and the start
+// of the watch is seen.
+func HashFiles(files []string) Sums {
+	s := Sums{}
+	for _, f := range files {
+		f = Abs(f)
+		s[f] = HashFile(f)
+	}
+	return s
+}
+
+// HashFile returns the SHA-256 of a file's contents, or zero when it
+// cannot be read (missing, say): a file that comes back differs.
+func HashFile(path string) Sum {
+	var sum Sum
+	f, err := os.Open(path)
+	if err != nil {
+		return sum
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return sum
+	}
+	h.Sum(sum[:0])
+	return sum
+}
+
+// Abs makes path absolute and clean, as file events name files; it is
+// left alone in the odd case that the working folder cannot be found.
+func Abs(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
+
+// Change is what a Watcher reports to its callback.
+type Change struct {
+	// Trigger is what led to the look: "file" (file events), "poll" (the
+	// interval) or a value received from Options.Trigger.
+	Trigger string
+	// Changed lists the files whose contents differ from the last look,
+	// sorted; empty for a Trigger value when nothing changed.
+	Changed []string
+}
+
+// Options configure a Watcher. Only Files is required.
+type Options struct {
+	// Files returns the files to watch. The Watcher calls it at the start
+	// and after every look, so the list may change (a configuration that
+	// names new files). Relative names are made absolute at once.
+	Files func() []string
+	// Baseline holds the files' hashes as they were loaded (HashFiles).
+	// A file listed there that reads differently at the start is reported
+	// at once (at the first poll without file events); files missing from
+	// it are hashed at the start.
+	Baseline Sums
+	// Interval is how often every file is read and hashed again. Zero
+	// disables polling while file events work, and means
+	// FallbackInterval when they do not. It must not be negative.
+	Interval time.Duration
+	// Settle is how long to wait after the last file event before
+	// reading the files; zero means DefaultSettle.
+	Settle time.Duration
+	// NoEvents turns file events off: the Watcher then polls only.
+	NoEvents bool
+	// Trigger, when not nil, makes the Watcher call the callback for
+	// every value received, whether or not a file changed, with the value
+	// as Change.Trigger.
+	Trigger <-chan string
+	// OnError, when not nil, receives the problems that do not stop the
+	// watch: file events unavailable (the Watcher polls instead), a folder
+	// that cannot be watched (its files are still polled), errors from
+	// the event source. It is called from the Watcher's goroutine.
+	OnError func(error)
+	// OnLook, when not nil, is called after every look at the files,
+	// with what it found (nothing changed when Changed is empty), after
+	// the callback if any. Tests wait on it instead of sleeping.
+	OnLook func(Change)
+	// Tick, when not nil, replaces the Interval's ticker: every value
+	// received is a poll. Tests drive polling with it.
+	Tick <-chan time.Time
+}
+
+// A Watcher watches files; see the package doc. Create it with New, run
+// it with Run.
+type Watcher struct {
+	opts  Options
+	ready chan struct{}
+	// newEvents creates the file event source; tests replace it to see
+	// the fallback to polling.
+	newEvents func() (*fsnotify.Watcher, error)
+
+	fs    *fsnotify.Watcher // nil when file events are off or unavailable
+	sums  Sums              // the files' hashes as last seen
+	names map[string]bool   // the files and their symlink targets, to filter events
+	dirs  map[string]bool   // folders given to fs: false when that failed (reported once)
+}
+
+// New returns a Watcher; it does nothing until Run.
+func New(opts Options) (*Watcher, error) {
+	if opts.Files == nil {
+		return nil, errors.New("watch: Options.Files is required")
+	}
+	if opts.Interval < 0 {
+		return nil, fmt.Errorf("watch: the interval must not be negative, got %v", opts.Interval)
+	}
+	if opts.Settle <= 0 {
+		opts.Settle = DefaultSettle
+	}
+	return &Watcher{opts: opts, ready: make(chan struct{}), newEvents: fsnotify.NewWatcher, dirs: map[string]bool{}}, nil
+}
+
+// Ready is closed once Run watches: its folders are registered for file
+// events and the files hashed, so any later change is seen.
+func (w *Watcher) Ready() <-chan struct{} { return w.ready }
+
+// Run watches until ctx ends and returns ctx.Err(). It calls onChange,
+// from its own goroutine, when the contents of a file changed (after a
+// file event settled, or at a poll) and for every Options.Trigger value.
+// Run it once.
+func (w *Watcher) Run(ctx context.Context, onChange func(Change)) error {
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	interval := w.opts.Interval
+	if !w.opts.NoEvents {
+		fs, err := w.newEvents()
+		if err != nil {
+			// Fail open to polling: the files loaded keep serving either
+			// way, and polling still sees every change, later.
+			w.report(fmt.Errorf("watch: file events unavailable, polling instead: %w", err))
+			if interval == 0 {
+				interval = FallbackInterval
+			}
+		} else {
+			defer fs.Close()
+			w.fs, events, errs = fs, fs.Events, fs.Errors
+		}
+	} else if interval == 0 && w.opts.Tick == nil {
+		interval = FallbackInterval
+	}
+	w.refresh(w.opts.Baseline)
+	close(w.ready)
+	// A change made since the baseline was taken is reported at once when
+	// watching events (none is coming for it), at the first poll
+	// otherwise.
+	if w.fs != nil {
+		if now := w.hashes(); w.differs(now) {
+			w.look(now, "file", false, onChange)
+		}
+	}
+
+	tick := w.opts.Tick
+	if tick == nil && interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	pending := time.NewTimer(w.opts.Settle)
+	pending.Stop()
+	defer pending.Stop()
+	triggers := w.opts.Trigger
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if w.relevant(ev.Name) {
+				pending.Reset(w.opts.Settle)
+			}
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			w.report(fmt.Errorf("watch: file events: %w", err))
+		case <-pending.C:
+			w.look(w.hashes(), "file", false, onChange)
+		case <-tick:
+			w.look(w.hashes(), "poll", false, onChange)
+		case trigger, ok := <-triggers:
+			if !ok {
+				triggers = nil
+				continue
+			}
+			w.look(w.hashes(), trigger, true, onChange)
+		}
+	}
+}
+
+// look compares now with the last look, calls onChange when a file changed
+// or when forced (a Trigger value), and computes the watch list again.
+func (w *Watcher) look(now Sums, trigger string, forced bool, onChange func(Change)) {
+	c := Change{Trigger: trigger}
+	for f, sum := range now {
+		if w.sums[f] != sum {
+			c.Changed = append(c.Changed, f)
+		}
+	}
+	slices.Sort(c.Changed)
+	if len(c.Changed) > 0 || forced {
+		onChange(c)
+	}
+	// now holds the hashes read before onChange, so that a file changed
+	// while it ran differs at the next look.
+	w.refresh(now)
+	if w.opts.OnLook != nil {
+		w.opts.OnLook(c)
+	}
+}
+
+func (w *Watcher) differs(now Sums) bool {
+	for f, sum := range now {
+		if w.sums[f] != sum {
+			return true
+		}
+	}
+	return false
+}
+
+// hashes reads every watched file again.
+func (w *Watcher) hashes() Sums {
+	out := make(Sums, len(w.sums))
+	for f := range w.sums {
+		out[f] = HashFile(f)
+	}
+	return out
+}
+
+// refresh computes the watch list again from Options.Files. Files in
+// known keep that hash; others are read now.
+func (w *Watcher) refresh(known Sums) {
+	sums := Sums{}
+	names := map[string]bool{}
+	dirs := map[string]bool{}
+	for _, f := range w.opts.Files() {
+		if f == "" {
+			continue
+		}
+		f = Abs(f)
+		if sum, ok := known[f]; ok {
+			sums[f] = sum
+		} else {
+			sums[f] = HashFile(f)
+		}
+		names[f] = true
+		dirs[filepath.Dir(f)] = true
+		// A symlink's target may live elsewhere (a Kubernetes volume's
+		// "..data/name" is a symlink to "..2026_12_02…/name").
+		if t, err := filepath.EvalSymlinks(f); err == nil && t != f {
+			names[t] = true
+			dirs[filepath.Dir(t)] = true
+		}
+	}
+	w.sums, w.names = sums, names
+	if w.fs == nil {
+		return
+	}
+	for d := range dirs {
+		if w.dirs[d] {
+			continue
+		}
+		_, tried := w.dirs[d]
+		err := w.fs.Add(d)
+		if err != nil && !tried {
+			w.report(fmt.Errorf("watch: cannot watch folder %s, polling still reads its files: %w", d, err))
+		}
+		w.dirs[d] = err == nil
+	}
+	for d, added := range w.dirs {
+		if !dirs[d] {
+			if added {
+				w.fs.Remove(d) // fails when the folder is gone, which removed it
+			}
+			delete(w.dirs, d)
+		}
+	}
+}
+
+// relevant reports whether an event for name may change a watched file.
+func (w *Watcher) relevant(name string) bool {
+	// "..data" is the symlink Kubernetes swaps to update a secret volume,
+	// "..2026_12_02…" the folder it points to.
+	return w.names[filepath.Clean(name)] || strings.HasPrefix(filepath.Base(name), "..")
+}
+
+func (w *Watcher) report(err error) {
+	if w.opts.OnError != nil {
+		w.opts.OnError(err)
+	}
+}

@@ -1,0 +1,347 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// run is a Watcher over the files in list (relative to dir), running
+// until the test ends, with a short settle time. It waits until the
+// Watcher is ready.
+type run struct {
+	t       *testing.T
+	dir     string
+	changes chan Change // what the callback got
+	looks   chan Change // every look (OnLook)
+	errs    chan error  // OnError
+	tick    chan time.Time
+	trigger chan string
+	mu      sync.Mutex
+	list    []string
+}
+
+func newRun(t *testing.T, dir string, files []string, tune func(*Options, *Watcher)) *run {
+	t.Helper()
+	r := &run{
+		t: t, dir: dir,
+		changes: make(chan Change, 16), looks: make(chan Change, 64), errs: make(chan error, 16),
+		tick: make(chan time.Time), trigger: make(chan string),
+	}
+	r.setFiles(files...)
+	opts := Options{
+		Files:   r.files,
+		Settle:  10 * time.Millisecond,
+		Tick:    r.tick,
+		Trigger: r.trigger,
+		OnError: func(err error) { r.errs <- err },
+		OnLook:  func(c Change) { r.looks <- c },
+	}
+	w, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tune != nil {
+		tune(&w.opts, w)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, func(c Change) { r.changes <- c }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != context.Canceled {
+			t.Errorf("Run: got %v, want %v", err, context.Canceled)
+		}
+	})
+	select {
+	case <-w.Ready():
+	case err := <-done:
+		t.Fatalf("Run returned before it was ready: %v", err)
+	}
+	return r
+}
+
+func (r *run) setFiles(names ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.list = nil
+	for _, n := range names {
+		r.list = append(r.list, filepath.Join(r.dir, n))
+	}
+}
+
+func (r *run) files() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.list
+}
+
+func (r *run) path(name string) string { return filepath.Join(r.dir, name) }
+
+// wantChange waits for the callback and checks what it got, then for the
+// end of that look (the watch list is computed again after the callback).
+func (r *run) wantChange(trigger string, changed ...string) {
+	r.t.Helper()
+	want := Change{Trigger: trigger}
+	for _, n := range changed {
+		want.Changed = append(want.Changed, r.path(n))
+	}
+	select {
+	case got := <-r.changes:
+		if !reflect.DeepEqual(got, want) {
+			r.t.Fatalf("got %+v, want %+v", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		r.t.Fatalf("no change reported within 10s, want %+v", want)
+	}
+	for {
+		select {
+		case c := <-r.looks:
+			if reflect.DeepEqual(c, want) {
+				return
+			}
+		case <-time.After(10 * time.Second):
+			r.t.Fatal("the look did not end within 10s")
+		}
+	}
+}
+
+// wantQuietLook waits for a look that found nothing, and checks that the
+// callback was not called.
+func (r *run) wantQuietLook() {
+	r.t.Helper()
+	for {
+		select {
+		case c := <-r.looks:
+			if len(c.Changed) > 0 {
+				continue // an earlier look
+			}
+			select {
+			case got := <-r.changes:
+				r.t.Fatalf("got a change %+v, want none", got)
+			default:
+			}
+			return
+		case <-time.After(10 * time.Second):
+			r.t.Fatal("no look within 10s")
+		}
+	}
+}
+
+// poll sends one poll and waits until the Watcher took it.
+func (r *run) poll() {
+	r.t.Helper()
+	select {
+	case r.tick <- time.Now():
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("the watcher took no poll within 10s")
+	}
+}
+
+func write(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeAtomic writes a temporary file and renames it over path.
+func writeAtomic(t *testing.T, path, data string) {
+	t.Helper()
+	write(t, path+".tmp", data)
+	if err := os.Rename(path+".tmp", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInPlaceWrite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "cert.pem"), "one")
+	write(t, filepath.Join(dir, "key.pem"), "one")
+	r := newRun(t, dir, []string{"cert.pem", "key.pem"}, nil)
+	write(t, r.path("cert.pem"), "two")
+	r.wantChange("file", "cert.pem")
+}
+
+func TestRenameOver(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "cert.pem"), "one")
+	r := newRun(t, dir, []string{"cert.pem"}, nil)
+	writeAtomic(t, r.path("cert.pem"), "two")
+	r.wantChange("file", "cert.pem")
+}
+
+// TestSameContentsNoChange: a file replaced by the same bytes, or touched,
+// is an event but no change; its twin is TestRenameOver.
+func TestSameContentsNoChange(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "cert.pem"), "one")
+	r := newRun(t, dir, []string{"cert.pem"}, nil)
+	writeAtomic(t, r.path("cert.pem"), "one")
+	r.wantQuietLook()
+	if err := os.Chtimes(r.path("cert.pem"), time.Now(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r.wantQuietLook()
+	r.poll()
+	r.wantQuietLook()
+}
+
+// TestKubernetesSwap updates a volume the way the kubelet does: the files
+// are symlinks through "..data", a symlink to a timestamped folder, and an
+// update writes a new folder and renames a new "..data" over the old.
+func TestKubernetesSwap(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	volume := func(stamp, data string) {
+		if err := os.Mkdir(filepath.Join(dir, stamp), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(dir, stamp, "tls.crt"), data)
+		if err := os.Symlink(stamp, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	volume("..2026_12_02_10_00_00.1", "one")
+	if err := os.Symlink(filepath.Join("..data", "tls.crt"), filepath.Join(dir, "tls.crt")); err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t, dir, []string{"tls.crt"}, nil)
+	volume("..2026_12_02_10_01_00.2", "two")
+	if err := os.RemoveAll(filepath.Join(dir, "..2026_12_02_10_00_00.1")); err != nil {
+		t.Fatal(err)
+	}
+	r.wantChange("file", "tls.crt")
+}
+
+func TestDeleteAndRecreate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "crl.pem"), "one")
+	r := newRun(t, dir, []string{"crl.pem"}, nil)
+	if err := os.Remove(r.path("crl.pem")); err != nil {
+		t.Fatal(err)
+	}
+	r.wantChange("file", "crl.pem") // the caller's reload fails and keeps the old state
+	write(t, r.path("crl.pem"), "one")
+	r.wantChange("file", "crl.pem") // back, even with the same contents
+}
+
+// TestNoEventsPolls: with file events unavailable the Watcher reports
+// it, and polling sees the change.
+func TestNoEventsPolls(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "cert.pem"), "one")
+	unavailable := errors.New("too many open files")
+	r := newRun(t, dir, []string{"cert.pem"}, func(_ *Options, w *Watcher) {
+		w.newEvents = func() (*fsnotify.Watcher, error) { return nil, unavailable }
+	})
+	select {
+	case err := <-r.errs:
+		if !errors.Is(err, unavailable) || !strings.Contains(err.Error(), "polling instead") {
+			t.Errorf("got %v, want file events unavailable, polling instead", err)
+		}
+	default:
+		t.Error("got no error for unavailable file events")
+	}
+	write(t, r.path("cert.pem"), "two")
+	r.poll()
+	r.wantChange("poll", "cert.pem")
+	r.poll()
+	r.wantQuietLook()
+}
+
+// TestNoEventsOption: Options.NoEvents polls only, and a write is seen at
+// the next poll, not before.
+func TestNoEventsOption(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "cert.pem"), "one")
+	r := newRun(t, dir, []string{"cert.pem"}, func(o *Options, _ *Watcher) { o.NoEvents = true })
+	write(t, r.path("cert.pem"), "two")
+	select {
+	case c := <-r.looks:
+		t.Fatalf("got a look %+v before any poll, want none", c)
+	default:
+	}
+	r.poll()
+	r.wantChange("poll", "cert.pem")
+}
+
+// TestBaseline: a file that changed between the load and the start of the
+// watch is reported at once; its twin has an up-to-date baseline.
+func TestBaseline(t *testing.T) {
+	t.Parallel()
+	for _, stale := range []bool{true, false} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "cert.pem")
+		write(t, path, "one")
+		base := HashFiles([]string{path})
+		if stale {
+			write(t, path, "two")
+		}
+		r := newRun(t, dir, []string{"cert.pem"}, func(o *Options, _ *Watcher) { o.Baseline = base })
+		if stale {
+			r.wantChange("file", "cert.pem")
+		} else {
+			r.poll()
+			r.wantQuietLook()
+		}
+	}
+}
+
+// TestTrigger: a Trigger value is reported whether or not a file changed.
+func TestTrigger(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.pem"), "one")
+	r := newRun(t, dir, []string{"a.pem"}, func(o *Options, _ *Watcher) { o.NoEvents = true })
+	r.trigger <- "SIGHUP"
+	r.wantChange("SIGHUP")
+	write(t, r.path("a.pem"), "two")
+	r.trigger <- "SIGHUP"
+	r.wantChange("SIGHUP", "a.pem")
+}
+
+// TestListFollows: the file list is asked again after each look, so a
+// file named later, in another folder, is watched too.
+func TestListFollows(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "other"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "gw.yaml"), "one")
+	write(t, filepath.Join(dir, "other", "ca.pem"), "one")
+	r := newRun(t, dir, []string{"gw.yaml"}, nil)
+	r.setFiles("gw.yaml", filepath.Join("other", "ca.pem"))
+	writeAtomic(t, r.path("gw.yaml"), "two")
+	r.wantChange("file", "gw.yaml")
+	writeAtomic(t, r.path(filepath.Join("other", "ca.pem")), "two")
+	r.wantChange("file", filepath.Join("other", "ca.pem"))
+}
+
+func TestNewRejects(t *testing.T) {
+	t.Parallel()
+	if _, err := New(Options{}); err == nil {
+		t.Error("New without Files: got no error, want one")
+	}
+	if _, err := New(Options{Files: func() []string { return nil }, Interval: -time.Second}); err == nil {
+		t.Error("New with a negative interval: got no error, want one")
+	}
+}

@@ -1,0 +1,469 @@
+package forwarded
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"github.com/forgeproof/forgeproof/mtls"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// HeaderXFCC is Envoy's x-forwarded-client-cert header, in Go's canonical
+// form.
+const HeaderXFCC = "X-Forwarded-Client-Cert"
+
+// maxXFCCElements bounds how many elements (proxies) an XFCC header may
+// list. A request crosses a handful of proxies, not hundreds.
+const maxXFCCElements = 32
+
+// An XFCCElement is one element of an x-forwarded-client-cert header: what
+// one proxy says about the client certificate it verified. Every field is
+// optional; the proxy's configuration decides which it sends.
+type XFCCElement struct {
+	// By lists the URI SANs of the proxy's own certificate.
+	By []string
+	// Hash is the SHA-256 of the client's DER certificate; zero when absent.
+	Hash [32]byte
+	// Cert is the client's certificate (sent URL-encoded PEM); nil when
+	// absent.
+	Cert *x509.Certificate
+	// Chain is the client's chain, leaf first (sent URL-encoded PEM).
+	Chain []*x509.Certificate
+	// Subject is the certificate's subject as the proxy printed it.
+	Subject string
+	// URI and DNS are the certificate's URI and DNS SANs.
+	URI []*url.URL
+	DNS []string
+}
+
+// ParseXFCC parses the values of an x-forwarded-client-cert header (all
+// its lines, as http.Header.Values returns them) as Envoy documents it:
+// elements separated by ',', each a list of key=value pairs separated by
+// ';'. Keys are By, Hash, Cert, Chain, Subject, URI and DNS, in any case;
+// By, URI and DNS may repeat, the others may not. A value that holds ',',
+// ';', '=' or '"' is double-quoted, with '"' written as \" (and '\' as
+// \\; any other backslash is kept as is, so an RFC 4514 "\," in a subject
+// survives). Cert and Chain are URL-encoded PEM.
+//
+// The parser is strict: an unknown key, an empty element, an unterminated
+// quote, a Hash that is not 64 hexadecimal digits, a URI that is not an
+// absolute URI, a Cert or Chain that is not PEM certificates, a Hash that
+// does not match Cert, or a Chain whose first certificate is not Cert is
+// a *Error naming the element, the key and the cause.
+//
+// It does not verify any certificate: accept an XFCC header only from a
+// trusted forwarder (see Trust). When several proxies appended
+// their element, the last one is from the proxy nearest to this server.
+func ParseXFCC(values []string) ([]XFCCElement, error) {
+	var elems []XFCCElement
+	for _, v := range values {
+		p := xfccParser{s: v, element: len(elems) + 1}
+		got, err := p.parse()
+		if err != nil {
+			return nil, err
+		}
+		elems = append(elems, got...)
+		if len(elems) > maxXFCCElements {
+			return nil, &Error{Reason: ReasonInvalid, Header: HeaderXFCC, Detail: fmt.Sprintf("more than %d elements", maxXFCCElements)}
+		}
+	}
+	if len(elems) == 0 {
+		return nil, &Error{Reason: ReasonInvalid, Header: HeaderXFCC, Detail: "header is missing"}
+	}
+	return elems, nil
+}
+
+type xfccParser struct {
+	s       string
+	i       int
+	element int // 1-based number of the element being parsed
+	key     string
+}
+
+func (p *xfccParser) fail(format string, args ...any) error {
+	return &Error{Reason: ReasonInvalid, Header: HeaderXFCC, Element: p.element, Key: p.key, Detail: fmt.Sprintf(format, args...)}
+}
+
+func (p *xfccParser) done() bool { return p.i >= len(p.s) }
+
+func (p *xfccParser) skipOWS() {
+	for !p.done() && (p.s[p.i] == ' ' || p.s[p.i] == '\t') {
+		p.i++
+	}
+}
+
+func (p *xfccParser) parse() ([]XFCCElement, error) {
+	var elems []XFCCElement
+	for {
+		p.skipOWS()
+		if p.done() || p.s[p.i] == ',' {
+			return nil, p.fail("empty element")
+		}
+		var e XFCCElement
+		var seen uint8 // bit i: xfccKeys[i] was set
+		for {
+			p.key = ""
+			p.skipOWS()
+			if p.done() || p.s[p.i] == ';' || p.s[p.i] == ',' {
+				return nil, p.fail("empty key=value pair")
+			}
+			key, err := p.readKey()
+			if err != nil {
+				return nil, err
+			}
+			p.key = key
+			val, err := p.readValue()
+			if err != nil {
+				return nil, err
+			}
+			k := slices.IndexFunc(xfccKeys[:], func(name string) bool { return strings.EqualFold(name, key) })
+			if k < 0 {
+				return nil, p.fail("unknown key (want By, Hash, Cert, Chain, Subject, URI or DNS)")
+			}
+			if seen&(1<<k) != 0 && !xfccRepeatable(k) {
+				return nil, p.fail("key appears more than once in the element")
+			}
+			seen |= 1 << k
+			if err := p.set(&e, xfccKeys[k], val); err != nil {
+				return nil, err
+			}
+			if p.done() || p.s[p.i] == ',' {
+				break
+			}
+			p.i++ // ';'
+		}
+		p.key = ""
+		if err := p.check(&e); err != nil {
+			return nil, err
+		}
+		elems = append(elems, e)
+		if p.done() {
+			return elems, nil
+		}
+		p.i++ // ','
+		p.element++
+		if p.element > maxXFCCElements {
+			return nil, &Error{Reason: ReasonInvalid, Header: HeaderXFCC, Detail: fmt.Sprintf("more than %d elements", maxXFCCElements)}
+		}
+	}
+}
+
+// readKey reads a key up to '=' and leaves p.i after the '='.
+func (p *xfccParser) readKey() (string, error) {
+	start := p.i
+	for !p.done() && isAlnum(p.s[p.i]) {
+		p.i++
+	}
+	key := p.s[start:p.i]
+	if p.done() || p.s[p.i] != '=' {
+		end := p.i
+		for end < len(p.s) && p.s[end] != ';' && p.s[end] != ',' && p.s[end] != '=' {
+			end++
+		}
+		return "", p.fail("%q is not key=value", truncate(p.s[start:end]))
+	}
+	if key == "" {
+		return "", p.fail("empty key")
+	}
+	p.i++
+	return key, nil
+}
+
+// readValue reads a quoted or bare value and leaves p.i on the ';' or ','
+// that follows it, or at the end.
+func (p *xfccParser) readValue() (string, error) {
+	if !p.done() && p.s[p.i] == '"' {
+		p.i++
+		// Fast path: no backslash before the closing quote, so the value
+		// is a substring (a URL-encoded Cert is kilobytes of this).
+		for j := p.i; j < len(p.s) && p.s[j] != '\\'; j++ {
+			if c := p.s[j]; c == '"' {
+				v := p.s[p.i:j]
+				p.i = j + 1
+				return v, p.afterQuoted()
+			} else if isCTL(c) {
+				p.i = j
+				return "", p.fail("control character %q in value", c)
+			}
+		}
+		var b strings.Builder
+		for {
+			if p.done() {
+				return "", p.fail("unterminated quoted value")
+			}
+			c := p.s[p.i]
+			switch {
+			case c == '"':
+				p.i++
+				return b.String(), p.afterQuoted()
+			case c == '\\' && p.i+1 < len(p.s) && (p.s[p.i+1] == '"' || p.s[p.i+1] == '\\'):
+				b.WriteByte(p.s[p.i+1])
+				p.i += 2
+			case isCTL(c):
+				return "", p.fail("control character %q in value", c)
+			default:
+				b.WriteByte(c)
+				p.i++
+			}
+		}
+	}
+	start := p.i
+	for !p.done() && p.s[p.i] != ';' && p.s[p.i] != ',' {
+		c := p.s[p.i]
+		if c == '"' {
+			return "", p.fail("'\"' inside an unquoted value")
+		}
+		if isCTL(c) {
+			return "", p.fail("control character %q in value", c)
+		}
+		p.i++
+	}
+	return strings.TrimRight(p.s[start:p.i], " \t"), nil
+}
+
+// afterQuoted checks that only whitespace separates a closing quote from
+// the next ';' or ','.
+func (p *xfccParser) afterQuoted() error {
+	p.skipOWS()
+	if !p.done() && p.s[p.i] != ';' && p.s[p.i] != ',' {
+		return p.fail("unexpected %q after the quoted value", truncate(p.s[p.i:]))
+	}
+	return nil
+}
+
+func isCTL(c byte) bool { return (c < 0x20 && c != '\t') || c == 0x7f }
+
+// xfccKeys are the keys Envoy documents, in the order it writes them.
+var xfccKeys = [...]string{"By", "Hash", "Cert", "Chain", "Subject", "URI", "DNS"}
+
+// xfccRepeatable reports whether xfccKeys[k] may appear more than once in
+// an element (one per SAN).
+func xfccRepeatable(k int) bool {
+	switch xfccKeys[k] {
+	case "By", "URI", "DNS":
+		return true
+	}
+	return false
+}
+
+// set stores val under name, one of xfccKeys.
+func (p *xfccParser) set(e *XFCCElement, name, val string) error {
+	switch name {
+	case "By":
+		if val == "" {
+			return p.fail("empty value")
+		}
+		e.By = append(e.By, val)
+	case "Hash":
+		if len(val) != 2*sha256.Size {
+			return p.fail("%q is not 64 hexadecimal digits", truncate(val))
+		}
+		if _, err := hex.Decode(e.Hash[:], []byte(val)); err != nil {
+			return p.fail("%q is not 64 hexadecimal digits", truncate(val))
+		}
+	case "Cert":
+		certs, err := p.pemCerts(val)
+		if err != nil {
+			return err
+		}
+		if len(certs) != 1 {
+			return p.fail("holds %d certificates, want 1", len(certs))
+		}
+		e.Cert = certs[0]
+	case "Chain":
+		certs, err := p.pemCerts(val)
+		if err != nil {
+			return err
+		}
+		e.Chain = certs
+	case "Subject":
+		e.Subject = val
+	case "URI":
+		u, err := url.Parse(val)
+		if err != nil || u.Scheme == "" || val == "" {
+			return p.fail("%q is not an absolute URI", truncate(val))
+		}
+		e.URI = append(e.URI, u)
+	case "DNS":
+		if val == "" || strings.ContainsAny(val, " \t") {
+			return p.fail("%q is not a DNS name", truncate(val))
+		}
+		e.DNS = append(e.DNS, val)
+	}
+	return nil
+}
+
+// pemCerts decodes URL-encoded PEM holding only CERTIFICATE blocks.
+func (p *xfccParser) pemCerts(val string) ([]*x509.Certificate, error) {
+	// PathUnescape, not QueryUnescape: a '+' left unencoded is base64, not
+	// a space.
+	raw, err := url.PathUnescape(val)
+	if err != nil {
+		return nil, p.fail("invalid URL encoding: %v", err)
+	}
+	rest := []byte(raw)
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, p.fail("PEM block %q, want CERTIFICATE", truncate(block.Type))
+		}
+		if len(certs) == maxChainCerts {
+			return nil, p.fail("more than %d certificates", maxChainCerts)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, p.fail("certificate %d: %v", len(certs)+1, err)
+		}
+		certs = append(certs, cert)
+	}
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, p.fail("not PEM certificates (unexpected %q)", truncate(string(bytes.TrimSpace(rest))))
+	}
+	if len(certs) == 0 {
+		return nil, p.fail("no PEM certificate")
+	}
+	return certs, nil
+}
+
+// check refuses an element whose fields contradict each other.
+func (p *xfccParser) check(e *XFCCElement) error {
+	if e.Cert == nil {
+		return nil
+	}
+	if e.Hash != ([32]byte{}) && e.Hash != sha256.Sum256(e.Cert.Raw) {
+		p.key = "Hash"
+		return p.fail("does not match the SHA-256 of Cert")
+	}
+	if len(e.Chain) > 0 && !e.Chain[0].Equal(e.Cert) {
+		p.key = "Chain"
+		return p.fail("first certificate is not Cert")
+	}
+	return nil
+}
+
+// Identity returns what the element says about the client, with Source
+// mtls.SourceForwarded. With a Cert it is mtls.NewIdentity of that certificate;
+// otherwise it holds only what the proxy sent: Hash as CertSHA256, Subject,
+// URI (and the SPIFFE ID when there is exactly one URI and it is one) and
+// DNS. CommonName, Organization, OrganizationalUnit, Issuer, SerialNumber,
+// validity and SPKISHA256 are then unknown (zero): authorizers that need
+// them refuse such an identity, so forward Cert when they are used.
+func (e XFCCElement) Identity() mtls.Identity {
+	if e.Cert != nil {
+		return mtls.NewIdentity(e.Cert, mtls.SourceForwarded)
+	}
+	return mtls.Identity{
+		SPIFFEID:   mtls.SPIFFEIDOf(e.URI),
+		URIs:       e.URI,
+		DNSNames:   e.DNS,
+		Subject:    e.Subject,
+		CertSHA256: e.Hash,
+		Source:     mtls.SourceForwarded,
+	}
+}
+
+// XFCC returns the x-forwarded-client-cert value of elems, in the
+// order given, with each element's keys in Envoy's order (By, Hash, Cert,
+// Chain, Subject, URI, DNS). Subject, Cert and Chain are always quoted, as
+// Envoy does; other values only when they need it. An element with no
+// field set is written as Subject="". Values must not contain control
+// characters, which the format cannot carry (SetHeaders checks).
+func FormatXFCC(elems []XFCCElement) string {
+	var b strings.Builder
+	for i, e := range elems {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		n := 0
+		pair := func(key, val string, quote bool) {
+			if n > 0 {
+				b.WriteByte(';')
+			}
+			n++
+			b.WriteString(key)
+			b.WriteByte('=')
+			if quote || needsQuote(val) {
+				writeQuoted(&b, val)
+			} else {
+				b.WriteString(val)
+			}
+		}
+		for _, by := range e.By {
+			pair("By", by, false)
+		}
+		if e.Hash != ([32]byte{}) {
+			pair("Hash", hex.EncodeToString(e.Hash[:]), false)
+		}
+		if e.Cert != nil {
+			pair("Cert", urlEncodePEM(e.Cert), true)
+		}
+		if len(e.Chain) > 0 {
+			pair("Chain", urlEncodePEM(e.Chain...), true)
+		}
+		if e.Subject != "" {
+			pair("Subject", e.Subject, true)
+		}
+		for _, u := range e.URI {
+			pair("URI", u.String(), false)
+		}
+		for _, d := range e.DNS {
+			pair("DNS", d, false)
+		}
+		if n == 0 {
+			// An element cannot be empty; Envoy writes an empty subject
+			// this way too.
+			pair("Subject", "", true)
+		}
+	}
+	return b.String()
+}
+
+func needsQuote(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case ',', ';', '=', '"', '\\', ' ', '\t':
+			return true
+		}
+	}
+	return false
+}
+
+func writeQuoted(b *strings.Builder, v string) {
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '"' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(v[i])
+	}
+	b.WriteByte('"')
+}
+
+// urlEncodePEM percent-encodes the PEM of certs, leaving only RFC 3986
+// unreserved characters bare, so any URL decoder reads it back.
+func urlEncodePEM(certs ...*x509.Certificate) string {
+	var p []byte
+	for _, c := range certs {
+		p = append(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	const hexDigits = "0123456789ABCDEF"
+	out := make([]byte, 0, len(p)*3/2)
+	for _, c := range p {
+		if isAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~' {
+			out = append(out, c)
+			continue
+		}
+		out = append(out, '%', hexDigits[c>>4], hexDigits[c&15])
+	}
+	return string(out)
+}

@@ -1,0 +1,129 @@
+package scan
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// newRunID is a short random ID that makes this scan's values unique.
+func newRunID() string {
+	b := make([]byte, 3)
+	rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+// fresh returns e with a value of its own in every field the scanner
+// fills (the text fields a discovered form left empty): a re-scan, or
+// the next probe of this one, would otherwise submit the same name and
+// be refused as a duplicate ("already exists") whatever the origin
+// check says. The values hold digits, so the baseline comparison masks
+// them where a service echoes them.
+func (sc *scanner) fresh(e *Endpoint) *Endpoint {
+	if len(e.filled) == 0 {
+		return e
+	}
+	c := *e
+	c.Form = maps.Clone(e.Form)
+	for name, typ := range e.filled {
+		if v, ok := sc.uniqueValue(typ); ok {
+			c.Form[name] = v
+		}
+	}
+	return &c
+}
+
+// uniqueValue is a new value for a field of type typ, or false when
+// the type's placeholder is kept (numbers, dates, colours…).
+func (sc *scanner) uniqueValue(typ string) (string, bool) {
+	if sc.runID == "" {
+		sc.runID = newRunID()
+	}
+	sc.seq++
+	id := fmt.Sprintf("forgeproof-%s-%d", sc.runID, sc.seq)
+	switch typ {
+	case "", "text", "search", "textarea":
+		return id, true
+	case "email":
+		return id + "@example.com", true
+	case "url":
+		return "https://example.com/" + id, true
+	}
+	return "", false
+}
+
+// errorMarkers are the marks frameworks put on a form shown again with
+// a validation error: Django's errorlist, Rails' field_with_errors and
+// error_explanation, Bootstrap's is-invalid and invalid-feedback,
+// aria-invalid, role="alert".
+var errorMarkers = regexp.MustCompile(`(?i)class\s*=\s*["'][^"']*\b(errorlist|errornote|field_with_errors|error_explanation|is-invalid|invalid-feedback|has-error|field-error|form-error|errors?)\b|aria-invalid\s*=\s*["']?true|role\s*=\s*["']?alert`)
+
+// reshowsForm reports whether resp, the answer to a POST of e at u,
+// shows e's form again (a form with the same method and action, holding
+// e's fields) with more error marks than the page the form came from
+// (page; nil if unknown): the service refused the submission and asks
+// the user to correct it. It returns the marks' count for messages.
+func reshowsForm(resp *response, e *Endpoint, u *url.URL, page []byte) (bool, int) {
+	if resp.Status < 200 || resp.Status >= 300 || len(e.Form) == 0 {
+		return false, 0
+	}
+	found := false
+	for _, f := range parseForms(resp.Body, u) {
+		if f.Method != e.Method || f.Action.Path != u.Path {
+			continue
+		}
+		all := true
+		for k := range e.Form {
+			if _, ok := f.Fields[k]; !ok && k != e.TokenField {
+				all = false
+				break
+			}
+		}
+		if all {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return false, 0
+	}
+	n := len(errorMarkers.FindAllIndex(resp.Body, -1))
+	if page != nil {
+		n -= len(errorMarkers.FindAllIndex(page, -1))
+	}
+	return n > 0, max(n, 0)
+}
+
+// formPage is the body of the page e's form was found on (or its token
+// page), if the scan fetched it.
+func (sc *scanner) formPage(e *Endpoint) []byte {
+	for _, p := range []string{e.page, e.TokenPage} {
+		if p == "" {
+			continue
+		}
+		if u, err := resolve(sc.target, p); err == nil {
+			if b, ok := sc.pages[u.String()]; ok {
+				return b
+			}
+		}
+	}
+	return nil
+}
+
+// rememberPage keeps a page's body for formPage, within a bound.
+func (sc *scanner) rememberPage(u *url.URL, resp *response) {
+	if resp.Status != 200 || !strings.Contains(strings.ToLower(resp.Header.Get("Content-Type")), "html") {
+		return
+	}
+	if _, ok := sc.pages[u.String()]; !ok && len(sc.pages) >= maxRememberedPages {
+		return
+	}
+	sc.pages[u.String()] = resp.Body
+}
+
+// maxRememberedPages bounds the page bodies a scan keeps.
+const maxRememberedPages = 64
