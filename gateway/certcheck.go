@@ -230,7 +230,9 @@ func (p *problems) checkNames(cfg *Config, listeners []*listenerTLS) {
 		p.add(fmt.Sprintf("listeners[%d].tls", i), "the server certificates do not cover \"localhost\" (they name %s), and the listener is bound to loopback (%s): local clients that connect to localhost refuse them; issue one for localhost (\"forgeproof pki issue-server\" does by default)",
 			listenerNames(listeners[i]), l.Address)
 	}
-	if !loaded {
+	if !loaded || len(cfg.TrustedForwarders) > 0 {
+		// With a trusted forwarder (a load balancer that terminates TLS),
+		// clients connect to it under the route hosts, not to us.
 		return
 	}
 	for i, r := range cfg.Routes {
