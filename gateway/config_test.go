@@ -43,6 +43,9 @@ routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true, cors-pr
 	{"alias only", "log: &x {level: info}\nadmin: *x\n", "admin: YAML aliases are not supported"},
 	{"two documents", "log: {}\n---\nlog: {}\n", "more than one YAML document"},
 	{"syntax error", "log: {level: info\n", "c.yaml:"},
+	// issue 12: go-yaml says no line for errors on line 1.
+	{"syntax error on line 1", "log: a: b\n", "c.yaml:1: mapping values are not allowed in this context"},
+	{"syntax error on line 2", "log: {}\nadmin: a: b\n", "c.yaml:2: mapping values are not allowed in this context"},
 	{"empty", "", "empty config"},
 	{"comment only", "# nothing\n", "empty config"},
 	{"scalar document", "hello\n", "must be a mapping"},

@@ -139,7 +139,8 @@ func (c *Config) resolvePaths(dir string) {
 // not allowed in this context") into a ConfigError with its line.
 func yamlError(file string, err error) *ConfigError {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	e := &ConfigError{File: file, Msg: msg}
+	// go-yaml leaves the line out of errors on the first line.
+	e := &ConfigError{File: file, Line: 1, Msg: msg}
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if num, after, ok := strings.Cut(rest, ": "); ok {
 			if n, err := strconv.Atoi(num); err == nil {
