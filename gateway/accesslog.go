@@ -23,7 +23,7 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, start time
 	}
 	g.metrics.observe(routeName, status, elapsed.Seconds())
 	if x.authzDenied {
-		g.metrics.authzDenials.WithLabelValues(routeName, x.reason).Inc()
+		g.metrics.authzDenials.WithLabelValues(routeName, string(x.reason)).Inc()
 	}
 	if x.csrfReason != "" {
 		mode := "enforced"
@@ -48,7 +48,7 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, start time
 		slog.String("decision", x.decision),
 	}
 	if x.reason != "" {
-		attrs = append(attrs, slog.String("reason", x.reason))
+		attrs = append(attrs, slog.String("reason", string(x.reason)))
 	}
 	if x.preflight {
 		// Let through without an identity: say so.

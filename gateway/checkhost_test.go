@@ -33,6 +33,8 @@ func TestCheckHost(t *testing.T) {
 	}{
 		{"Host matches SNI", strictGW, w.web, "localhost", "/api/x", 200, ""},
 		{"Host matches SNI, with port and in upper case", strictGW, w.web, "LOCALHOST:8443", "/api/x", 200, ""},
+		{"Host with a trailing dot matches SNI", strictGW, w.web, "localhost.:8443", "/api/x", 200, ""},
+		{"Host with two trailing dots is invalid, not misdirected", strictGW, w.web, "localhost..", "/api/x", 400, "host-invalid"},
 		{"Host differs from SNI", strictGW, w.web, "other.example", "/api/x", 421, "misdirected-request"},
 		{"Host differs from SNI on a public route", strictGW, w.web, "other.example", "/public/x", 421, "misdirected-request"},
 		{"no certificate, Host differs", strictGW, nil, "other.example", "/public/x", 200, ""},

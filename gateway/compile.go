@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
@@ -21,6 +22,8 @@ type hooks struct {
 	log *slog.Logger
 	// onHandshakeFailure is told about every refused handshake.
 	onHandshakeFailure func(listener string, f mtls.HandshakeFailure)
+	// now is the clock of the listeners' mtls.Servers (nil: time.Now).
+	now func() time.Time
 }
 
 func (h hooks) logger() *slog.Logger {
@@ -80,7 +83,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		if prev != nil && i < len(prev.listeners) {
 			replaces = prev.listeners[i].server // same address: Reload checked
 		}
-		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS, h.handshakeFailure(l.Address), replaces))
+		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS, h.handshakeFailure(l.Address), replaces, h.now))
 		c.proxy = append(c.proxy, p.proxyProtocol(key+".proxy-protocol", l.ProxyProtocol))
 	}
 

@@ -134,7 +134,7 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 	observe := func(r *http.Request, err *csrf.Error, enforced bool) {
 		if x := exchangeFrom(r.Context()); x != nil {
 			x.csrfReason, x.csrfEnforced = string(err.Reason), enforced
-			x.reason = string(err.Reason)
+			x.reason = Reason(err.Reason)
 			x.decision = decisionReportOnly
 			if enforced {
 				x.decision = decisionDeny

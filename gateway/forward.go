@@ -45,14 +45,14 @@ func (p *problems) forwarder(key string, f Forwarder) *forwarded.Trust {
 // whether the request came from one, and the refusal reason when the
 // forwarder sent a malformed header (fail closed: a trusted forwarder that
 // sends garbage is misconfigured or compromised).
-func (c *compiled) forwardedIdentity(r *http.Request) (id mtls.Identity, ok, trusted bool, reason string) {
+func (c *compiled) forwardedIdentity(r *http.Request) (id mtls.Identity, ok, trusted bool, reason Reason) {
 	for _, fw := range c.forwarders {
 		if !fw.Trusted(r) {
 			continue
 		}
 		id, ok, err := fw.Identity(r)
 		if err != nil {
-			return mtls.Identity{}, false, true, string(forwarded.ReasonInvalid)
+			return mtls.Identity{}, false, true, Reason(forwarded.ReasonInvalid)
 		}
 		return id, ok, true, ""
 	}

@@ -30,6 +30,10 @@ type Options struct {
 	// and at the level the config's log section names (NewLogHandler).
 	// forgeproof serve passes stderr. If both are nil, nothing is logged.
 	LogTo io.Writer
+	// Time returns the current time for the client certificate checks
+	// (validity, CRL freshness, the re-check of open connections, see
+	// mtls.ServerConfig.Time). If nil, time.Now is used.
+	Time func() time.Time
 }
 
 // A Gateway is a running (or ready to run) forgeproof gateway. Its
@@ -37,6 +41,7 @@ type Options struct {
 type Gateway struct {
 	log     *slog.Logger
 	errLog  *slog.Logger
+	now     func() time.Time // Options.Time
 	metrics *metrics
 	state   atomic.Pointer[compiled]
 	handler http.Handler
@@ -69,7 +74,10 @@ type Gateway struct {
 // New validates cfg, loads the files it names and returns a Gateway ready
 // to Listen. The error is a ConfigErrors listing every problem.
 func New(cfg *Config, opts Options) (*Gateway, error) {
-	g := &Gateway{log: opts.Logger, errLog: opts.ErrorLog, stopping: make(chan struct{})}
+	g := &Gateway{log: opts.Logger, errLog: opts.ErrorLog, now: opts.Time, stopping: make(chan struct{})}
+	if g.now == nil {
+		g.now = time.Now
+	}
 	if g.log == nil && opts.LogTo != nil {
 		// An invalid log section fails compile below, before anything
 		// is logged.
@@ -209,8 +217,9 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 func (g *Gateway) hooks() hooks {
 	return hooks{
 		log: g.log,
+		now: g.now,
 		onHandshakeFailure: func(listener string, f mtls.HandshakeFailure) {
-			g.metrics.handshakeFailures.WithLabelValues(listener, f.Reason).Inc()
+			g.metrics.handshakeFailures.WithLabelValues(listener, string(f.Reason)).Inc()
 			attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}
 			if f.Certificate != nil {
 				attrs = append(attrs, "subject", f.Certificate.Subject.String(), "serial", f.Certificate.SerialNumber.String())

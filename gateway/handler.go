@@ -26,7 +26,7 @@ type exchange struct {
 	identity    *mtls.Identity
 	hasIdentity bool // identity != nil
 	decision    string
-	reason      string
+	reason      Reason
 	authzDenied bool
 	// csrfReason is the CSRF guard's refusal, enforced or (report-only)
 	// not.
@@ -63,7 +63,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	defer func() { g.finish(r, rec, x, start) }()
 
 	if listener >= 0 {
-		if herr := recheck(r, c.listeners[listener], start); herr != nil {
+		if herr := recheck(r, c.listeners[listener], g.now()); herr != nil {
 			g.refuseConnection(rec, r, x, c.cfg.Listeners[listener].Address, herr)
 			return
 		}
@@ -87,7 +87,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		return
 	}
 	if listener >= 0 && c.listeners[listener].checkHost && misdirected(r) {
-		g.refuse(rec, r, x, http.StatusMisdirectedRequest, mtls.ReasonMisdirected, "request sent on a connection for another host", "open a new connection to this host")
+		g.refuse(rec, r, x, http.StatusMisdirectedRequest, Reason(mtls.ReasonMisdirected), "request sent on a connection for another host", "open a new connection to this host")
 		return
 	}
 	rt := c.findRoute(host, r.URL.Path)
@@ -136,28 +136,28 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 }
 
 // refuse writes a problem response and records the decision.
-func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, x *exchange, status int, reason, title, detail string) {
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, x *exchange, status int, reason Reason, title, detail string) {
 	x.decision, x.reason = decisionDeny, reason
-	problem.Write(w, r, problem.Details{Status: status, Reason: reason, Title: title, Detail: detail})
+	problem.Write(w, r, problem.Details{Status: status, Reason: string(reason), Title: title, Detail: detail})
 }
 
 // refuseAmbiguous refuses with 400 a request the upstream could read
 // differently from the gateway, and counts it.
-func (g *Gateway) refuseAmbiguous(w http.ResponseWriter, r *http.Request, x *exchange, reason, title, detail string) {
-	g.metrics.ambiguous.WithLabelValues(reason).Inc()
+func (g *Gateway) refuseAmbiguous(w http.ResponseWriter, r *http.Request, x *exchange, reason Reason, title, detail string) {
+	g.metrics.ambiguous.WithLabelValues(string(reason)).Inc()
 	g.refuse(w, r, x, http.StatusBadRequest, reason, title, detail)
 }
 
 // authorizeRequest returns "" when the identity (nil: none) may call the
 // route, else the reason code.
-func (rt *route) authorizeRequest(id *mtls.Identity) string {
+func (rt *route) authorizeRequest(id *mtls.Identity) Reason {
 	if rt.allowUnauthenticated {
 		return ""
 	}
 	if id == nil {
-		return mtls.ReasonNoIdentity
+		return Reason(mtls.ReasonNoIdentity)
 	}
-	return mtls.DenialReason(rt.authorize.Authorize(*id))
+	return Reason(mtls.ReasonOf(rt.authorize.Authorize(*id)))
 }
 
 // isBrowser reports whether the request carries Fetch Metadata headers,
@@ -185,7 +185,7 @@ func hasDotSegments(p string) bool {
 // certificate). A non-empty
 // reason means the request must be refused with status. The identity is
 // nil when there is none.
-func (c *compiled) identify(r *http.Request) (id *mtls.Identity, status int, reason string) {
+func (c *compiled) identify(r *http.Request) (id *mtls.Identity, status int, reason Reason) {
 	if fid, ok, trusted, reason := c.forwardedIdentity(r); trusted {
 		if reason != "" {
 			return nil, http.StatusBadRequest, reason
@@ -247,6 +247,5 @@ var hostCheck = &mtls.Guard{CheckHost: true}
 // authenticate requests for another.
 func misdirected(r *http.Request) bool {
 	_, err := hostCheck.Check(r)
-	_, is := err.(*mtls.MisdirectedError)
-	return is
+	return mtls.ReasonOf(err) == mtls.ReasonMisdirected
 }

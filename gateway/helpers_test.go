@@ -85,7 +85,13 @@ func (w *world) config() *gateway.Config {
 // start runs a gateway for cfg until the test ends.
 func (w *world) start(cfg *gateway.Config) *running {
 	w.t.Helper()
-	g, err := gateway.New(cfg, gateway.Options{})
+	return w.startWith(cfg, gateway.Options{})
+}
+
+// startWith is start with options.
+func (w *world) startWith(cfg *gateway.Config, opts gateway.Options) *running {
+	w.t.Helper()
+	g, err := gateway.New(cfg, opts)
 	if err != nil {
 		w.t.Fatalf("New: %v", err)
 	}
@@ -239,3 +245,24 @@ func chmod(t testing.TB, path string, mode os.FileMode) {
 }
 
 func serverOptions() pki.ServerOptions { return pki.ServerOptions{DNSNames: []string{"localhost"}} }
+
+// clock is a clock a test moves (gateway.Options.Time), safe for
+// concurrent use.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}

@@ -117,8 +117,8 @@ func newMetrics() *metrics {
 	for _, o := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start
 	}
-	for _, r := range []string{ReasonPathInvalid, ReasonPathAmbiguous, ReasonHostInvalid} {
-		m.ambiguous.WithLabelValues(r)
+	for _, r := range []Reason{ReasonPathInvalid, ReasonPathAmbiguous, ReasonHostInvalid} {
+		m.ambiguous.WithLabelValues(string(r))
 	}
 	return m
 }

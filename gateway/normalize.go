@@ -172,7 +172,7 @@ type routerMode struct {
 type decodeMode int
 
 const (
-	decodeNone     decodeMode = iota // only %XX above 0x7F (UTF-8) decoded: Envoy without normalize_path
+	decodeNone     decodeMode = iota // only %XX above 0x7F (UTF-8) decoded (decodeNonASCII): Envoy without normalize_path
 	decodeSegments                   // each segment decoded, %2F kept in it: Go's ServeMux, Envoy's KEEP_UNCHANGED
 )
 
@@ -275,15 +275,19 @@ func (c *compiled) lookupFold(host, p string) *route {
 // decodeAll percent-decodes every valid %XX of s; other '%' stay.
 func decodeAll(s string) string { return decode(s, 0) }
 
-// decodeNonASCII decodes only the %XX above 0x7F (UTF-8 bytes), as a
-// router that compares encoded paths still matches a non-ASCII prefix
-// sent percent-encoded.
+// decodeNonASCII decodes only the %XX above 0x7F (UTF-8 bytes) written
+// in upper case: a router that compares encoded paths matches a
+// non-ASCII prefix only as browsers encode it ("/caf%C3%A9", not
+// "/caf%c3%a9").
 func decodeNonASCII(s string) string { return decode(s, 0x80) }
 
+// decode decodes the %XX of s; with min > 0, only those of at least min
+// in upper-case hex.
 func decode(s string, min byte) string {
 	var b []byte // allocated at the first byte decoded
 	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
+		if s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) &&
+			(min == 0 || isupperhex(s[i+1]) && isupperhex(s[i+2])) {
 			if v := unhex(s[i+1])<<4 | unhex(s[i+2]); v >= min {
 				if b == nil {
 					b = append(make([]byte, 0, len(s)), s[:i]...)
@@ -306,6 +310,8 @@ func decode(s string, min byte) string {
 func ishex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
+
+func isupperhex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }
 
 func unhex(c byte) byte {
 	switch {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/netip"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,7 +59,7 @@ var pathCases = []struct {
 	{"decoding: /%61dmin is /admin to the gateway, not to Envoy", "/%61dmin", true},
 	{"decoding: %20 below a route", "/public/a%20b", false},
 	{"decoding: UTF-8 prefix sent encoded", "/caf%C3%A9/menu", false},
-	{"decoding: UTF-8 prefix sent encoded, lower-case hex", "/caf%c3%a9", false},
+	{"decoding: UTF-8 prefix sent encoded, lower-case hex (not as browsers send it)", "/caf%c3%a9", true},
 	{"trim: NUL", "/admin%00", true},
 	{"trim: NUL with an extension", "/admin%00.jpg", true},
 	{"trim: NUL below a route", "/admin/x%00", false},
@@ -288,6 +289,15 @@ func FuzzPathReadings(f *testing.F) {
 				}
 			}
 		}
+		// Upstreams emulated independently of pathReadings, with net/url
+		// and path: each must agree too.
+		for _, emu := range upstreamEmulations {
+			if p, fold, ok := emu.read(escaped); ok {
+				if rt := c.findRouteFold(p, fold, emu.escaped); rt == nil || rt.policy != want.policy {
+					t.Fatalf("%q accepted for route %s, but %s reads %q: route %v", escaped, want.name, emu.name, p, rt)
+				}
+			}
+		}
 		// The gateway's own reading is one of them.
 		if rt := c.lookupSegments("", routerModes[len(routerModes)-1].segments(nil, escaped, decodeAll(escaped)), false); rt != want {
 			t.Fatalf("%q: the gateway's reading gives %v, findRoute %v", escaped, rt, want)
@@ -362,4 +372,77 @@ func BenchmarkRequestChecks(b *testing.B) {
 			}
 		})
 	}
+}
+
+// upstreamEmulations read an escaped path as real upstreams do, written
+// with net/url and path rather than with normalize.go's helpers, as the
+// fuzz target's oracle. read returns the cleaned path the upstream
+// routes on, whether it matches case-insensitively, and false when it
+// would refuse the path.
+var upstreamEmulations = []struct {
+	name string
+	// read returns the path the upstream routes on; escaped: it compares
+	// it with the prefix as browsers encode it.
+	read    func(escaped string) (p string, fold, ok bool)
+	escaped bool
+}{
+	{"Tomcat (;params removed, then decoded, then normalised)", func(e string) (string, bool, bool) {
+		var segs []string
+		for seg := range strings.SplitSeq(e, "/") {
+			seg, _, _ = strings.Cut(seg, ";")
+			segs = append(segs, seg)
+		}
+		p, err := url.PathUnescape(strings.Join(segs, "/"))
+		return path.Clean("/" + p), false, err == nil
+	}, false},
+	{"IIS (decoded, backslash as slash, trailing dots and spaces trimmed, case-insensitive)", func(e string) (string, bool, bool) {
+		p, err := url.PathUnescape(e)
+		if err != nil {
+			return "", false, false
+		}
+		p = strings.ReplaceAll(p, `\`, "/")
+		var segs []string
+		for seg := range strings.SplitSeq(p, "/") {
+			if seg != "." && seg != ".." {
+				seg = strings.TrimRight(seg, ". ")
+			}
+			segs = append(segs, seg)
+		}
+		return path.Clean("/" + strings.Join(segs, "/")), true, true
+	}, false},
+	{"double decoding", func(e string) (string, bool, bool) {
+		p, err := url.PathUnescape(e)
+		if err == nil {
+			p, err = url.PathUnescape(p)
+		}
+		return path.Clean("/" + p), false, err == nil
+	}, false},
+	{"C string (cut at NUL)", func(e string) (string, bool, bool) {
+		p, err := url.PathUnescape(e)
+		p, _, _ = strings.Cut(p, "\x00")
+		return path.Clean("/" + p), false, err == nil
+	}, false},
+	{"Envoy (not decoded, slashes kept)", func(e string) (string, bool, bool) {
+		return e, false, true
+	}, true},
+}
+
+// findRouteFold is route.matches over the routes, the prefix compared
+// case-insensitively when fold is set (by lower-casing both), and
+// percent-encoded as by browsers when escaped is.
+func (c *compiled) findRouteFold(p string, fold, escaped bool) *route {
+	for _, r := range c.routes {
+		rr := *r
+		q := p
+		if escaped {
+			rr.prefix = (&url.URL{Path: r.prefix}).EscapedPath()
+		}
+		if fold {
+			rr.prefix, q = strings.ToLower(rr.prefix), strings.ToLower(p)
+		}
+		if rr.matches("", q) {
+			return r
+		}
+	}
+	return nil
 }

@@ -145,7 +145,7 @@ func TestPathAmbiguity(t *testing.T) {
 	}
 	refusals := 0
 	for _, l := range log.lines(t) {
-		if l["msg"] == "request" && l["reason"] == gateway.ReasonPathAmbiguous {
+		if l["msg"] == "request" && l["reason"] == string(gateway.ReasonPathAmbiguous) {
 			refusals++
 		}
 	}
@@ -190,8 +190,8 @@ func TestHostInvalid(t *testing.T) {
 	tests := []struct {
 		name, target, host string
 		status             int
-		reason             string // in the body; "" for Go's own refusal
-		forwardedHost      string // the Host the upstream gets, when allowed
+		reason             gateway.Reason // in the body; "" for Go's own refusal
+		forwardedHost      string         // the Host the upstream gets, when allowed
 	}{
 		{"two trailing dots", "/x", "admin.example..", 400, "host-invalid", ""},
 		{"twin: one trailing dot, web certificate", "/x", "admin.example.", 403, "spiffe-id-denied", ""},
@@ -213,7 +213,7 @@ func TestHostInvalid(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := gw.rawExchange(t, w.web, "GET "+tt.target+" HTTP/1.1\r\nHost: "+tt.host+"\r\n\r\n")
 			heads := u.heads()
-			if resp.StatusCode != tt.status || !strings.Contains(body, tt.reason) {
+			if resp.StatusCode != tt.status || !strings.Contains(body, string(tt.reason)) {
 				t.Fatalf("got %d %q, want %d %s", resp.StatusCode, body, tt.status, tt.reason)
 			}
 			if tt.status != 200 {
@@ -238,7 +238,7 @@ func TestHostInvalid(t *testing.T) {
 	}
 	refusals := 0
 	for _, l := range log.lines(t) {
-		if l["msg"] == "request" && l["reason"] == gateway.ReasonHostInvalid {
+		if l["msg"] == "request" && l["reason"] == string(gateway.ReasonHostInvalid) {
 			refusals++
 		}
 	}
@@ -295,7 +295,7 @@ func TestHostInvalidHTTP2(t *testing.T) {
 			t.Errorf(":authority %q: got %d %q, want %d", tt.authority, status, body, tt.status)
 			continue
 		}
-		if status == 400 && (!strings.Contains(body, gateway.ReasonHostInvalid) || len(heads) != 0) {
+		if status == 400 && (!strings.Contains(body, string(gateway.ReasonHostInvalid)) || len(heads) != 0) {
 			t.Errorf(":authority %q: body %q, upstream %q; want host-invalid and nothing upstream", tt.authority, body, heads)
 		}
 		if status == 200 && (len(heads) != 1 || !strings.Contains(heads[0], "\r\nHost: "+tt.authority+"\r\n")) {

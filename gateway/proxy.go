@@ -239,9 +239,9 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func writeProblem(w http.ResponseWriter, r *http.Request, status int, reason, title string) {
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, reason Reason, title string) {
 	if x := exchangeFrom(r.Context()); x != nil {
 		x.decision, x.reason = decisionDeny, reason
 	}
-	problem.Write(w, r, problem.Details{Status: status, Reason: reason, Title: title})
+	problem.Write(w, r, problem.Details{Status: status, Reason: string(reason), Title: title})
 }

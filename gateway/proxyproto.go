@@ -24,14 +24,14 @@ const (
 	// ProxyProtocol.Trusted. Only a balancer may open connections on a
 	// PROXY protocol listener, header or not: anyone else could claim
 	// any client address.
-	ReasonProxyUntrustedPeer = "proxy-untrusted-peer"
+	ReasonProxyUntrustedPeer Reason = "proxy-untrusted-peer"
 	// ReasonProxyHeaderMissing: a trusted balancer's connection did not
 	// start with a PROXY header within ProxyProtocol.HeaderTimeout (and
 	// ProxyProtocol.Optional is false).
-	ReasonProxyHeaderMissing = "proxy-header-missing"
+	ReasonProxyHeaderMissing Reason = "proxy-header-missing"
 	// ReasonProxyHeaderInvalid: the header is malformed, or carries an
 	// address that is not TCP over IPv4 or IPv6.
-	ReasonProxyHeaderInvalid = "proxy-header-invalid"
+	ReasonProxyHeaderInvalid Reason = "proxy-header-invalid"
 )
 
 // proxyState is a listener's compiled ProxyProtocol; nil when the
@@ -152,9 +152,9 @@ func (pl *proxyListener) handshake(raw net.Conn) {
 
 // refuse counts and logs, then closes raw (so a peer that sees the close
 // finds the refusal recorded).
-func (pl *proxyListener) refuse(raw net.Conn, reason string, err error) {
+func (pl *proxyListener) refuse(raw net.Conn, reason Reason, err error) {
 	defer raw.Close()
-	pl.g.metrics.proxyRefusals.WithLabelValues(pl.name, reason).Inc()
+	pl.g.metrics.proxyRefusals.WithLabelValues(pl.name, string(reason)).Inc()
 	pl.g.log.Warn("connection refused: PROXY protocol", "listener", pl.name, "reason", reason, "peer", addrString(raw.RemoteAddr()), "error", err)
 }
 

@@ -171,7 +171,7 @@ func TestProxyProtocolUntrustedPeer(t *testing.T) {
 		t.Fatalf("got %d refusal log lines, want 3: %v", len(r), r)
 	}
 	for _, l := range r {
-		if l["reason"] != gateway.ReasonProxyUntrustedPeer || !strings.HasPrefix(l["peer"].(string), "127.0.0.1:") || l["level"] != "WARN" {
+		if l["reason"] != string(gateway.ReasonProxyUntrustedPeer) || !strings.HasPrefix(l["peer"].(string), "127.0.0.1:") || l["level"] != "WARN" {
 			t.Errorf("refusal line: got %v, want reason %s, the real peer, WARN", l, gateway.ReasonProxyUntrustedPeer)
 		}
 	}
@@ -208,7 +208,7 @@ func TestProxyProtocolBadHeaders(t *testing.T) {
 	cases := []struct {
 		name   string
 		header func(net.Conn) []byte
-		reason string
+		reason gateway.Reason
 	}{
 		{"no header", raw(""), gateway.ReasonProxyHeaderMissing},
 		{"v1 bad address", raw("PROXY TCP4 203.0.113.x 127.0.0.1 1 2\r\n"), gateway.ReasonProxyHeaderInvalid},
@@ -240,7 +240,7 @@ func TestProxyProtocolBadHeaders(t *testing.T) {
 		var want []string
 		for _, tc := range cases {
 			if !(optional && tc.reason == gateway.ReasonProxyHeaderMissing) {
-				want = append(want, tc.reason)
+				want = append(want, string(tc.reason))
 			}
 		}
 		if strings.Join(got, " ") != strings.Join(want, " ") {
@@ -267,7 +267,7 @@ func TestProxyProtocolHeaderTimeout(t *testing.T) {
 	if n, err := conn.Read(make([]byte, 1)); err == nil || n != 0 {
 		t.Fatalf("read: got %d bytes, %v; want the connection closed", n, err)
 	}
-	if r := refusals(t, buf); len(r) != 1 || r[0]["reason"] != gateway.ReasonProxyHeaderMissing {
+	if r := refusals(t, buf); len(r) != 1 || r[0]["reason"] != string(gateway.ReasonProxyHeaderMissing) {
 		t.Fatalf("refusals: got %v, want one %s", r, gateway.ReasonProxyHeaderMissing)
 	}
 }

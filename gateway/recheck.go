@@ -15,7 +15,7 @@ type connCheck struct {
 	mtls.Checked
 	// refused is why the certificate was refused; a refused connection
 	// stays refused (it is closed after the refusal anyway).
-	refused *mtls.HandshakeError
+	refused *mtls.Error
 }
 
 // recheckOff turns the re-check off, for the negative control of the
@@ -32,7 +32,7 @@ var recheckOff atomic.Bool
 // between the handshake and the request). When nothing changed this is
 // two atomic loads and two comparisons; a verification after a change
 // runs once per connection, as its requests wait for it.
-func recheck(r *http.Request, lt *listenerTLS, now time.Time) *mtls.HandshakeError {
+func recheck(r *http.Request, lt *listenerTLS, now time.Time) *mtls.Error {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || lt.server == nil {
 		return nil // no certificate: no identity to withdraw
 	}
@@ -55,7 +55,7 @@ func recheck(r *http.Request, lt *listenerTLS, now time.Time) *mtls.HandshakeErr
 	v := &connCheck{Checked: checked}
 	if err != nil && !errors.As(err, &v.refused) {
 		// Recheck returns only HandshakeErrors; fail closed all the same.
-		v.refused = &mtls.HandshakeError{Reason: mtls.ReasonBadCertificate, Err: err}
+		v.refused = &mtls.Error{Reason: mtls.ReasonBadCertificate, Err: err}
 	}
 	ci.checked.Store(v)
 	return v.refused
@@ -66,13 +66,13 @@ func recheck(r *http.Request, lt *listenerTLS, now time.Time) *mtls.HandshakeErr
 // Connection: close, so that the client has to handshake again (and is
 // refused there). It is counted and logged as a refused handshake of the
 // listener, with open_connection=true in the log.
-func (g *Gateway) refuseConnection(w http.ResponseWriter, r *http.Request, x *exchange, listener string, herr *mtls.HandshakeError) {
-	g.metrics.handshakeFailures.WithLabelValues(listener, herr.Reason).Inc()
+func (g *Gateway) refuseConnection(w http.ResponseWriter, r *http.Request, x *exchange, listener string, herr *mtls.Error) {
+	g.metrics.handshakeFailures.WithLabelValues(listener, string(herr.Reason)).Inc()
 	leaf := r.TLS.PeerCertificates[0]
 	g.log.Warn("client certificate refused on an open connection", "listener", listener, "reason", herr.Reason,
 		"peer", r.RemoteAddr, "server_name", r.TLS.ServerName, "open_connection", true, "error", herr.Err,
 		"subject", leaf.Subject.String(), "serial", leaf.SerialNumber.String())
 	w.Header().Set("Connection", "close")
-	g.refuse(w, r, x, http.StatusForbidden, herr.Reason, "client certificate refused",
+	g.refuse(w, r, x, http.StatusForbidden, Reason(herr.Reason), "client certificate refused",
 		"the connection's client certificate is no longer accepted (checked again after a reload or an expiry); open a new connection")
 }

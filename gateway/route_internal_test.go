@@ -83,3 +83,17 @@ func FuzzRouting(f *testing.F) {
 		}
 	})
 }
+
+// TestRouteHostCanonical: a route's IP host is kept in the canonical form
+// requests are routed by (parseHost refuses others).
+func TestRouteHostCanonical(t *testing.T) {
+	p := &problems{cfg: &Config{}}
+	for in, want := range map[string]string{"[::0001]": "::1", "::0001": "::1", "127.0.0.1": "127.0.0.1", "API.example.": "api.example"} {
+		if got := p.routeHost("host", in); got != want {
+			t.Errorf("routeHost(%q): got %q, want %q", in, got, want)
+		}
+	}
+	if len(p.errs) != 0 {
+		t.Errorf("errors: %v", p.errs)
+	}
+}

@@ -38,8 +38,9 @@ var nextProtos = []string{"http/1.1"}
 // listenerTLS loads a listener's TLS state. replaces, if not nil, is the
 // listener's state in use (a reload): its CRL numbers are the floor, so
 // that an older CRL put back in place cannot un-revoke a certificate.
-func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.HandshakeFailure), replaces *mtls.Server) *listenerTLS {
+func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.HandshakeFailure), replaces *mtls.Server, now func() time.Time) *listenerTLS {
 	sc := mtls.ServerConfig{
+		Time:               now,
 		Replaces:           replaces,
 		CertFile:           t.CertFile,
 		KeyFile:            t.KeyFile,

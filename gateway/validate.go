@@ -245,6 +245,15 @@ func (p *problems) routeHost(key, s string) string {
 	h, why := hostName(s)
 	if why != "" {
 		p.add(key, "invalid host %q%s", s, why)
+		return h
+	}
+	// The form requests are routed by (parseHost): an IP address in
+	// canonical form, and no name that requests are refused for.
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.String()
+	}
+	if _, why := parseHost(h); why != "" {
+		p.add(key, "invalid host %q: it would match no request, whose Host is refused (host-invalid) when it has %s", s, why)
 	}
 	return h
 }

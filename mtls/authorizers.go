@@ -43,7 +43,7 @@ func AuthorizeSPIFFEID(patterns ...string) (Authorizer, error) {
 			return errNoIdentity()
 		}
 		if id.SPIFFEID.IsZero() {
-			return &DenialError{Reason: ReasonSPIFFEIDDenied, Detail: "certificate has no SPIFFE ID"}
+			return &Error{Reason: ReasonSPIFFEIDDenied, Detail: "certificate has no SPIFFE ID"}
 		}
 		if exact[id.SPIFFEID.String()] {
 			return nil
@@ -73,7 +73,7 @@ func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 			return errNoIdentity()
 		}
 		if id.SPIFFEID.IsZero() {
-			return &DenialError{Reason: ReasonTrustDomainDenied, Detail: "certificate has no SPIFFE ID"}
+			return &Error{Reason: ReasonTrustDomainDenied, Detail: "certificate has no SPIFFE ID"}
 		}
 		if allowed[id.SPIFFEID.TrustDomain().Name()] {
 			return nil
@@ -194,26 +194,26 @@ func AuthorizeAnyOf(as ...Authorizer) Authorizer {
 	as = slices.Clone(as)
 	return func(id Identity) error {
 		if len(as) == 0 {
-			return &DenialError{Reason: ReasonIdentityDenied, Detail: "empty any-of (deny by default)"}
+			return &Error{Reason: ReasonIdentityDenied, Detail: "empty any-of (deny by default)"}
 		}
 		var first error
-		reason := ""
+		var reason Reason
 		for _, a := range as {
 			err := a.Authorize(id)
 			if err == nil {
 				return nil
 			}
-			r := DenialReason(err)
+			r := ReasonOf(err)
 			if first == nil {
 				first, reason = err, r
 			} else if r != reason {
 				reason = ReasonIdentityDenied
 			}
 		}
-		if reason == DenialReason(first) {
+		if reason == ReasonOf(first) {
 			return first
 		}
-		return &DenialError{Reason: reason, Detail: "no alternative allowed it; first: " + first.Error()}
+		return &Error{Reason: reason, Detail: "no alternative allowed it; first: " + first.Error()}
 	}
 }
 
@@ -224,7 +224,7 @@ func AuthorizeAllOf(as ...Authorizer) Authorizer {
 	as = slices.Clone(as)
 	return func(id Identity) error {
 		if len(as) == 0 {
-			return &DenialError{Reason: ReasonIdentityDenied, Detail: "empty all-of (deny by default)"}
+			return &Error{Reason: ReasonIdentityDenied, Detail: "empty all-of (deny by default)"}
 		}
 		for _, a := range as {
 			if err := a.Authorize(id); err != nil {
@@ -238,7 +238,7 @@ func AuthorizeAllOf(as ...Authorizer) Authorizer {
 // DenyAll denies every identity.
 func DenyAll() Authorizer {
 	return func(Identity) error {
-		return &DenialError{Reason: ReasonIdentityDenied, Detail: "no identity is allowed here"}
+		return &Error{Reason: ReasonIdentityDenied, Detail: "no identity is allowed here"}
 	}
 }
 

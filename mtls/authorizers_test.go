@@ -38,7 +38,7 @@ func TestAuthorizers(t *testing.T) {
 		name       string
 		authorizer mtls.Authorizer
 		id         mtls.Identity
-		wantReason string // "" = allowed
+		wantReason mtls.Reason // "" = allowed
 	}{
 		{name: "any verified allows", authorizer: mtls.AuthorizeAnyVerified(), id: plain},
 		{name: "any verified denies none", authorizer: mtls.AuthorizeAnyVerified(), id: none, wantReason: mtls.ReasonNoIdentity},
@@ -74,7 +74,7 @@ func TestAuthorizers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.authorizer.Authorize(tt.id)
-			if got := mtls.DenialReason(err); got != tt.wantReason {
+			if got := mtls.ReasonOf(err); got != tt.wantReason {
 				t.Errorf("got reason %q (%v), want %q", got, err, tt.wantReason)
 			}
 			if err != nil && !strings.HasPrefix(err.Error(), "mtls: ") && tt.name != "custom error is a denial" {

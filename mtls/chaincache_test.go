@@ -34,7 +34,7 @@ func TestResumedSessionCachedChain(t *testing.T) {
 	tests := []struct {
 		name       string
 		change     func(*testing.T, env)
-		wantReason string
+		wantReason mtls.Reason
 	}{
 		{name: "unchanged resumes from the cache", change: func(*testing.T, env) {}},
 		{name: "later but valid resumes from the cache", change: func(_ *testing.T, e env) {
@@ -71,7 +71,7 @@ func TestResumedSessionCachedChain(t *testing.T) {
 				if e.allowed.Load() {
 					return nil
 				}
-				return &mtls.DenialError{Reason: mtls.ReasonIdentityDenied, Detail: "switched off"}
+				return &mtls.Error{Reason: mtls.ReasonIdentityDenied, Detail: "switched off"}
 			}
 			var got failures
 			cfg.OnHandshakeFailure = got.add

@@ -119,4 +119,10 @@ type ServerConfig struct {
 	// OnReload, if set, is called by Watch after every reload it starts,
 	// with nil or the reason the new state was rejected (the old one stays).
 	OnReload func(error)
+
+	// Time returns the current time, for the checks that depend on it
+	// (certificate validity, CRL freshness, re-checks of open
+	// connections). If nil, time.Now is used. As tls.Config.Time, it is
+	// for tests and for systems whose clock is not the wall clock.
+	Time func() time.Time
 }

@@ -73,8 +73,7 @@
 // IDs (exact or with "*" path segments), trust domains, DNS SANs (exact or
 // "*." plus one label), common names, OUs and SPKI pins, and combine with
 // AuthorizeAnyOf and AuthorizeAllOf. Everything denies by default: a nil
-// Authorizer, an empty any-of, a zero Guard. Every denial is a
-// *DenialError with a stable reason code (DenialReason).
+// Authorizer, an empty any-of, a zero Guard.
 //
 // Guard authorizes per route and answers 403 with an RFC 9457 problem
 // body carrying only the reason code; with CheckHost it answers 421 to a
@@ -82,13 +81,15 @@
 // presented a certificate (browsers reuse HTTP/2 connections across names
 // that share a server certificate).
 //
-// # Reason codes
+// # Reasons
 //
+// Every refusal is an *Error with a typed Reason (ReasonOf), whose text is
+// stable: logs, metrics and problem bodies carry it.
 // Handshake (HandshakeFailure.Reason): no-certificate, unknown-authority,
 // expired, not-yet-valid, wrong-key-usage, bad-certificate, revoked,
 // crl-stale, crl-missing, and the authorizer's code.
 //
-// Authorization (DenialError.Reason, 403 bodies): identity-missing,
+// Authorization (Authorizer, Guard; 403 bodies): identity-missing,
 // identity-denied, spiffe-id-denied, trust-domain-denied, dns-name-denied,
 // common-name-denied, organizational-unit-denied, spki-denied; 421 bodies:
 // misdirected-request.

@@ -71,7 +71,7 @@ func ExampleAuthorizeAnyOf() {
 		nil, // deny by default
 	} {
 		err := a.Authorize(id)
-		fmt.Printf("%q\n", mtls.DenialReason(err))
+		fmt.Printf("%q\n", mtls.ReasonOf(err))
 	}
 	// Output:
 	// "spiffe-id-denied"

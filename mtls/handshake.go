@@ -7,33 +7,9 @@ import (
 	"time"
 )
 
-// Reason codes of a HandshakeError. An authorizer's denial keeps its own
-// code (ReasonIdentityDenied or a finer one).
-const (
-	ReasonNoCertificate    = "no-certificate"
-	ReasonUnknownAuthority = "unknown-authority"
-	ReasonExpired          = "expired"
-	ReasonNotYetValid      = "not-yet-valid"
-	ReasonWrongKeyUsage    = "wrong-key-usage"
-	ReasonBadCertificate   = "bad-certificate"
-	ReasonRevoked          = "revoked"
-	ReasonCRLStale         = "crl-stale"
-	ReasonCRLMissing       = "crl-missing"
-)
-
-// HandshakeError is why this package refused a client in the handshake.
-// The peer only gets a TLS alert (bad_certificate); the reason stays here.
-type HandshakeError struct {
-	Reason string
-	Err    error
-}
-
-func (e *HandshakeError) Error() string { return "mtls: " + e.Reason + ": " + e.Err.Error() }
-func (e *HandshakeError) Unwrap() error { return e.Err }
-
 // HandshakeFailure is what ServerConfig.OnHandshakeFailure receives.
 type HandshakeFailure struct {
-	Reason     string
+	Reason     Reason
 	Err        error
 	RemoteAddr net.Addr
 	// ServerName is the SNI the client asked for, possibly empty.
@@ -46,7 +22,7 @@ type HandshakeFailure struct {
 }
 
 // classify turns an x509 verification error into a reason code.
-func classify(err error, leaf *x509.Certificate, now time.Time) string {
+func classify(err error, leaf *x509.Certificate, now time.Time) Reason {
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
 		return ReasonUnknownAuthority

@@ -9,9 +9,6 @@ import (
 	"github.com/forgeproof/forgeproof/internal/problem"
 )
 
-// ReasonMisdirected is the reason code of a 421 from Guard.CheckHost.
-const ReasonMisdirected = "misdirected-request"
-
 // ConnectionIdentity returns middleware that stores the identity of the
 // connection's verified client certificate (IdentityFromTLS) in the
 // request context, where Guard and handlers find it with
@@ -47,11 +44,11 @@ type Guard struct {
 
 	// OnDeny, if set, is called for every refused request with the reason
 	// code and the error, for logs and metrics.
-	OnDeny func(r *http.Request, reason string, err error)
+	OnDeny func(r *http.Request, reason Reason, err error)
 }
 
 // Check returns the identity of r if the Guard lets it through, else an
-// error: a *DenialError (403) or a *MisdirectedError (421).
+// *Error: ReasonMisdirected (answer 421) or another reason (403).
 func (g *Guard) Check(r *http.Request) (Identity, error) {
 	if g.CheckHost {
 		if err := checkHost(r); err != nil {
@@ -77,19 +74,19 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if me, ok := err.(*MisdirectedError); ok {
+		reason := ReasonOf(err)
+		if reason == ReasonMisdirected {
 			if g.OnDeny != nil {
-				g.OnDeny(r, ReasonMisdirected, me)
+				g.OnDeny(r, reason, err)
 			}
 			problem.Write(w, r, problem.Details{
 				Status: http.StatusMisdirectedRequest,
-				Reason: ReasonMisdirected,
+				Reason: string(reason),
 				Title:  "request sent on a connection for another host",
 				Detail: "open a new connection to this host",
 			})
 			return
 		}
-		reason := DenialReason(err)
 		if g.OnDeny != nil {
 			g.OnDeny(r, reason, err)
 		}
@@ -99,18 +96,8 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 		}
 		// The body carries the reason code only: the identity's details
 		// stay in the OnDeny hook.
-		problem.Write(w, r, problem.Details{Status: http.StatusForbidden, Reason: reason, Title: title})
+		problem.Write(w, r, problem.Details{Status: http.StatusForbidden, Reason: string(reason), Title: title})
 	})
-}
-
-// MisdirectedError is Guard's refusal of a request whose Host does not
-// match the connection's TLS server name.
-type MisdirectedError struct {
-	Host, ServerName string
-}
-
-func (e *MisdirectedError) Error() string {
-	return "mtls: " + ReasonMisdirected + ": host " + strconv.Quote(e.Host) + " on a connection for server name " + strconv.Quote(e.ServerName)
 }
 
 func checkHost(r *http.Request) error {
@@ -130,5 +117,5 @@ func checkHost(r *http.Request) error {
 	} else if host == sni {
 		return nil
 	}
-	return &MisdirectedError{Host: r.Host, ServerName: r.TLS.ServerName}
+	return &Error{Reason: ReasonMisdirected, Detail: "host " + strconv.Quote(r.Host) + " on a connection for server name " + strconv.Quote(r.TLS.ServerName)}
 }

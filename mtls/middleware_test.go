@@ -40,7 +40,7 @@ func httpClient(ca *pki.CA, cert *pki.Cert) *http.Client {
 
 type response struct {
 	status int
-	reason string
+	reason mtls.Reason
 	body   string
 }
 
@@ -61,7 +61,7 @@ func get(t *testing.T, c *http.Client, url, host string) response {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	var p struct {
-		Reason string `json:"reason"`
+		Reason mtls.Reason `json:"reason"`
 	}
 	if resp.StatusCode != http.StatusOK {
 		if err := json.Unmarshal(body, &p); err != nil {
@@ -84,13 +84,13 @@ func TestGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var denied []string
+	var denied []mtls.Reason
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := mtls.IdentityFromContext(r.Context())
 		io.WriteString(w, id.String())
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/admin", (&mtls.Guard{Authorizer: webOnly, OnDeny: func(r *http.Request, reason string, err error) { denied = append(denied, reason) }}).Handler(ok))
+	mux.Handle("/admin", (&mtls.Guard{Authorizer: webOnly, OnDeny: func(r *http.Request, reason mtls.Reason, err error) { denied = append(denied, reason) }}).Handler(ok))
 	mux.Handle("/any", (&mtls.Guard{Authorizer: mtls.AuthorizeAnyVerified()}).Handler(ok))
 	mux.Handle("/zero", (&mtls.Guard{}).Handler(ok))
 	mux.Handle("/open", ok) // negative control: no Guard
@@ -102,7 +102,7 @@ func TestGuard(t *testing.T) {
 		client     *pki.Cert
 		path, host string
 		wantStatus int
-		wantReason string
+		wantReason mtls.Reason
 	}{
 		{name: "allowed identity", client: web, path: "/admin", wantStatus: 200},
 		{name: "disallowed identity", client: api, path: "/admin", wantStatus: 403, wantReason: mtls.ReasonSPIFFEIDDenied},

@@ -41,7 +41,7 @@ func (c Checked) Expired(s *Server, now time.Time) bool {
 // VerifyConnection does on a handshake: chain to a current client CA,
 // validity of every certificate now, clientAuth key usage, revocation by
 // the current CRLs and policy, then ServerConfig.Authorizer. It returns
-// the *HandshakeError (with the same reason code) that a new handshake
+// the *Error (with the same reason code) that a new handshake
 // with this certificate would get, but does not call OnHandshakeFailure:
 // the caller decides what to do with the connection (refuse its request,
 // close it) and how to report it.
@@ -59,7 +59,7 @@ func (c Checked) Expired(s *Server, now time.Time) bool {
 // allows that (VerifyClientCertIfGiven), with a zero Checked.Until.
 func (s *Server) Recheck(cs *tls.ConnectionState) (Checked, error) {
 	if cs == nil {
-		return Checked{}, &HandshakeError{Reason: ReasonNoCertificate, Err: errNoCertificate}
+		return Checked{}, &Error{Reason: ReasonNoCertificate, Err: errNoCertificate}
 	}
 	st := s.state.Load()
 	chain, herr := s.verify(st, cs, true)

@@ -50,10 +50,10 @@ func ExampleServer_Recheck() {
 			last := r.Context().Value(checkedKey{}).(*atomic.Pointer[mtls.Checked])
 			if c := last.Load(); c == nil || c.Expired(s, time.Now()) {
 				checked, err := s.Recheck(r.TLS)
-				var herr *mtls.HandshakeError
+				var herr *mtls.Error
 				if errors.As(err, &herr) {
 					w.Header().Set("Connection", "close") // the next handshake is refused
-					http.Error(w, herr.Reason, http.StatusForbidden)
+					http.Error(w, string(herr.Reason), http.StatusForbidden)
 					return
 				}
 				last.Store(&checked)

@@ -68,8 +68,8 @@ func TestRecheck(t *testing.T) {
 		// clock moves s's clock.
 		change     func(t *testing.T, s *mtls.Server, dir string, cli *pki.Cert, deny *atomic.Bool)
 		clock      time.Duration
-		shortLived bool   // the client certificate expires in an hour
-		wantReason string // "" means accepted
+		shortLived bool        // the client certificate expires in an hour
+		wantReason mtls.Reason // "" means accepted
 		wantNewGen bool
 	}{
 		{name: "unchanged"},
@@ -130,7 +130,7 @@ func TestRecheck(t *testing.T) {
 			var deny atomic.Bool
 			cfg.Authorizer = func(id mtls.Identity) error {
 				if deny.Load() {
-					return &mtls.DenialError{Reason: mtls.ReasonIdentityDenied, Detail: id.String()}
+					return &mtls.Error{Reason: mtls.ReasonIdentityDenied, Detail: id.String()}
 				}
 				return nil
 			}
@@ -158,7 +158,7 @@ func TestRecheck(t *testing.T) {
 				t.Errorf("Expired: got %v, want %v", got, wantExpired)
 			}
 			checked, err := s.Recheck(&cs)
-			var herr *mtls.HandshakeError
+			var herr *mtls.Error
 			switch {
 			case tt.wantReason == "" && err != nil:
 				t.Fatalf("got %v, want accepted", err)
@@ -240,7 +240,7 @@ func TestRecheckNoCertificate(t *testing.T) {
 	tests := []struct {
 		name       string
 		mode       mtls.ClientAuthMode
-		wantReason string
+		wantReason mtls.Reason
 	}{
 		{"verify-if-given", mtls.VerifyClientCertIfGiven, ""},
 		{"require", mtls.RequireClientCert, mtls.ReasonNoCertificate},
@@ -252,7 +252,7 @@ func TestRecheckNoCertificate(t *testing.T) {
 			s := newServer(t, cfg)
 			var cs tls.ConnectionState // what a connection without a certificate has
 			got, err := s.Recheck(&cs)
-			var herr *mtls.HandshakeError
+			var herr *mtls.Error
 			switch {
 			case tt.wantReason == "" && (err != nil || !got.Until.IsZero()):
 				t.Errorf("got %+v, %v, want accepted with no Until", got, err)

@@ -141,7 +141,7 @@ func (c *crl) stale(now time.Time, grace time.Duration) bool {
 // The chain ends at a client CA, which may itself be an intermediate
 // issued by another client CA (bundles often list both): its issuer's
 // CRL is checked too.
-func (st *state) checkRevocation(chain []*x509.Certificate, now time.Time) *HandshakeError {
+func (st *state) checkRevocation(chain []*x509.Certificate, now time.Time) *Error {
 	if len(st.crls) == 0 {
 		return nil
 	}
@@ -150,7 +150,7 @@ func (st *state) checkRevocation(chain []*x509.Certificate, now time.Time) *Hand
 		c := st.crls[crlKey(issuer)]
 		if c == nil {
 			if i == 0 {
-				return &HandshakeError{Reason: ReasonCRLMissing, Err: fmt.Errorf("no CRL for issuer %q", issuer.Subject.String())}
+				return &Error{Reason: ReasonCRLMissing, Err: fmt.Errorf("no CRL for issuer %q", issuer.Subject.String())}
 			}
 			continue
 		}
@@ -166,12 +166,12 @@ func (st *state) checkRevocation(chain []*x509.Certificate, now time.Time) *Hand
 }
 
 // checkOne checks cert against c, the CRL of its issuer.
-func (st *state) checkOne(c *crl, cert *x509.Certificate, now time.Time) *HandshakeError {
+func (st *state) checkOne(c *crl, cert *x509.Certificate, now time.Time) *Error {
 	if !st.allowStale && c.stale(now, st.crlGrace) {
-		return &HandshakeError{Reason: ReasonCRLStale, Err: fmt.Errorf("CRL %s of %q passed its next update %s", c.source, c.list.Issuer.String(), c.list.NextUpdate.Format(time.RFC3339))}
+		return &Error{Reason: ReasonCRLStale, Err: fmt.Errorf("CRL %s of %q passed its next update %s", c.source, c.list.Issuer.String(), c.list.NextUpdate.Format(time.RFC3339))}
 	}
 	if c.revoked[string(cert.SerialNumber.Bytes())] {
-		return &HandshakeError{Reason: ReasonRevoked, Err: fmt.Errorf("certificate serial %s is revoked by CRL %s (number %s)", cert.SerialNumber.Text(16), c.source, c.list.Number)}
+		return &Error{Reason: ReasonRevoked, Err: fmt.Errorf("certificate serial %s is revoked by CRL %s (number %s)", cert.SerialNumber.Text(16), c.source, c.list.Number)}
 	}
 	return nil
 }

@@ -173,7 +173,7 @@ func TestCRLAcrossCARenewal(t *testing.T) {
 		name       string
 		cas        []*x509.Certificate
 		client     *pki.Cert
-		wantReason string
+		wantReason mtls.Reason
 	}{
 		{name: "current CA only: accepted", cas: []*x509.Certificate{ca.Cert}, client: good},
 		{name: "expired old CA listed first: accepted", cas: []*x509.Certificate{expiredOld, ca.Cert}, client: good},
@@ -259,7 +259,7 @@ func TestRevokedIntermediateInBundle(t *testing.T) {
 		name       string
 		cas        []*x509.Certificate
 		crls       [][]byte
-		wantReason string
+		wantReason mtls.Reason
 	}{
 		{name: "intermediate not revoked: accepted", cas: []*x509.Certificate{root.Cert, inter.Cert}, crls: [][]byte{rootEmpty, interCRL}},
 		{name: "intermediate revoked by the root: refused", cas: []*x509.Certificate{root.Cert, inter.Cert}, crls: [][]byte{rootRevokes, interCRL}, wantReason: mtls.ReasonRevoked},

@@ -38,6 +38,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.Replaces = nil // no chain of old servers kept alive
 	}
 	s := &Server{cfg: cfg, now: time.Now}
+	if cfg.Time != nil {
+		s.now = cfg.Time
+	}
 	st, err := load(&s.cfg, prev, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("mtls: %w", err)
@@ -113,12 +116,12 @@ func (s *Server) getConfigForClient(hello *tls.ClientHelloInfo) (*tls.Config, er
 // certificate and may do without). With cached, a chain verified against
 // st before for the same presented certificates is taken from st's cache
 // (see chainCache).
-func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x509.Certificate, *HandshakeError) {
+func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x509.Certificate, *Error) {
 	if len(cs.PeerCertificates) == 0 {
 		if s.cfg.ClientAuth == VerifyClientCertIfGiven {
 			return nil, nil // no identity; Guard enforces per route
 		}
-		return nil, &HandshakeError{Reason: ReasonNoCertificate, Err: errNoCertificate}
+		return nil, &Error{Reason: ReasonNoCertificate, Err: errNoCertificate}
 	}
 	now := s.now()
 	leaf := cs.PeerCertificates[0]
@@ -144,7 +147,7 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x50
 		}
 		chains, err := leaf.Verify(opts)
 		if err != nil {
-			return nil, &HandshakeError{Reason: classify(err, leaf, now), Err: err}
+			return nil, &Error{Reason: classify(err, leaf, now), Err: err}
 		}
 		chain = chains[0]
 		st.verified.put(cs.PeerCertificates, chain)
@@ -154,7 +157,7 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x50
 	}
 	if s.cfg.Authorizer != nil {
 		if err := s.cfg.Authorizer(NewIdentity(leaf, SourceConnection)); err != nil {
-			return nil, &HandshakeError{Reason: DenialReason(err), Err: err}
+			return nil, asError(err)
 		}
 	}
 	markVerified(leaf)

@@ -142,7 +142,7 @@ func TestHandshake(t *testing.T) {
 		name       string
 		cfg        mtls.ServerConfig
 		client     *pki.Cert
-		wantReason string // "" = accepted
+		wantReason mtls.Reason // "" = accepted
 		wantName   string
 	}{
 		{name: "trusted CA accepted", client: good, wantName: "spiffe://prod.example/ns/a/sa/web"},
@@ -256,7 +256,7 @@ func TestCRLPolicy(t *testing.T) {
 		cfg        mtls.ServerConfig
 		clock      time.Duration // how far the server's clock runs ahead after loading
 		client     *pki.Cert
-		wantReason string
+		wantReason mtls.Reason
 	}{
 		{name: "fresh CRL accepted", client: cli},
 		{name: "stale CRL refused", clock: 2 * time.Hour, client: cli, wantReason: mtls.ReasonCRLStale},
@@ -375,7 +375,7 @@ func TestResumedSessionRechecked(t *testing.T) {
 	tests := []struct {
 		name       string
 		change     func(t *testing.T, s *mtls.Server, dir string, allowed *atomic.Bool)
-		wantReason string
+		wantReason mtls.Reason
 	}{
 		{name: "unchanged resumes", change: func(*testing.T, *mtls.Server, string, *atomic.Bool) {}},
 		{name: "revoked since refused", change: func(t *testing.T, s *mtls.Server, dir string, _ *atomic.Bool) {
@@ -411,7 +411,7 @@ func TestResumedSessionRechecked(t *testing.T) {
 				if allowed.Load() {
 					return nil
 				}
-				return &mtls.DenialError{Reason: mtls.ReasonIdentityDenied, Detail: "switched off"}
+				return &mtls.Error{Reason: mtls.ReasonIdentityDenied, Detail: "switched off"}
 			}
 			var got failures
 			cfg.OnHandshakeFailure = got.add

@@ -30,12 +30,13 @@ type FrameworkHint struct {
 type adviceClass int
 
 const (
-	adviceOrigin   adviceClass = iota // the origin check is missing or weak
-	adviceToken                       // the anti-CSRF token is weak
-	adviceMethod                      // state changes over GET
-	adviceOverride                    // _method overrides
-	adviceCORS                        // CORS with credentials
-	adviceCookie                      // session cookie attributes
+	adviceOrigin    adviceClass = iota // the origin check is missing or weak
+	adviceToken                        // the anti-CSRF token is weak
+	adviceMethod                       // state changes over GET
+	adviceOverride                     // _method overrides
+	adviceCORS                         // CORS with credentials
+	adviceCookie                       // session cookie attributes
+	adviceWebSocket                    // the Origin of WebSocket handshakes
 )
 
 func classOf(rule string) adviceClass {
@@ -48,6 +49,8 @@ func classOf(rule string) adviceClass {
 		return adviceOverride
 	case RuleCORSCredentials:
 		return adviceCORS
+	case RuleWebSocketCrossSite:
+		return adviceWebSocket
 	case RuleCookieSameSiteNone, RuleCookieNoSameSite, RuleCookieNotSecure,
 		RuleCookieNoHostPrefix, RuleCookieNotHTTPOnly, RuleCookieWideDomain:
 		return adviceCookie
@@ -59,46 +62,50 @@ func classOf(rule string) adviceClass {
 // framework and class of rule. A missing entry adds nothing.
 var frameworkAdvice = map[Framework]map[adviceClass]string{
 	FrameworkGo: {
-		adviceOrigin:   "In Go, wrap the handlers in forgeproof's csrf package (csrf.New().Handler(mux)): it reads Sec-Fetch-Site, then the whole Origin, then the Referer; net/http's CrossOriginProtection compares only the Origin host when Sec-Fetch-Site is missing.",
-		adviceToken:    "In Go, forgeproof's csrf package issues signed tokens bound to what Protection.SetBinding returns (the session ID, or the client certificate's SPKI hash).",
-		adviceMethod:   "In Go, register the handler with a method pattern (mux.HandleFunc(\"POST /path\", …)) so that GET answers 405.",
-		adviceOverride: "In Go, drop the middleware that rewrites r.Method from a form field, or run csrf.Protection's check after it.",
-		adviceCORS:     "In Go, give the CORS middleware a fixed list of allowed origins.",
-		adviceCookie:   "In Go, set the attributes on the http.Cookie: Name \"__Host-…\", Path \"/\", Secure, HttpOnly, SameSite: http.SameSiteLaxMode, no Domain.",
+		adviceOrigin:    "In Go, wrap the handlers in forgeproof's csrf package (csrf.New().Handler(mux)): it reads Sec-Fetch-Site, then the whole Origin, then the Referer; net/http's CrossOriginProtection compares only the Origin host when Sec-Fetch-Site is missing.",
+		adviceToken:     "In Go, forgeproof's csrf package issues signed tokens bound to what Protection.SetBinding returns (the session ID, or the client certificate's SPKI hash).",
+		adviceMethod:    "In Go, register the handler with a method pattern (mux.HandleFunc(\"POST /path\", …)) so that GET answers 405.",
+		adviceOverride:  "In Go, drop the middleware that rewrites r.Method from a form field, or run csrf.Protection's check after it.",
+		adviceCORS:      "In Go, give the CORS middleware a fixed list of allowed origins.",
+		adviceCookie:    "In Go, set the attributes on the http.Cookie: Name \"__Host-…\", Path \"/\", Secure, HttpOnly, SameSite: http.SameSiteLaxMode, no Domain.",
+		adviceWebSocket: "In Go, check the Origin in the upgrade handler: gorilla/websocket's Upgrader.CheckOrigin must not return true for every origin (its nil default compares with Host), coder/websocket's AcceptOptions must not set InsecureSkipVerify, and golang.org/x/net/websocket's Server needs a Handshake that checks Config.Origin.",
 	},
 	FrameworkDjango: {
-		adviceOrigin:   "In Django, keep django.middleware.csrf.CsrfViewMiddleware in MIDDLEWARE, remove @csrf_exempt from this view, and list only your own origins (with scheme) in CSRF_TRUSTED_ORIGINS.",
-		adviceToken:    "In Django, render {% csrf_token %} with CsrfViewMiddleware on, and set CSRF_USE_SESSIONS = True to keep the token in the session instead of the csrftoken cookie.",
-		adviceMethod:   "In Django, decorate the view with @require_POST (django.views.decorators.http) and change state only under request.method == \"POST\".",
-		adviceOverride: "In Django, do not map a _method field to another view method without CsrfViewMiddleware's check.",
-		adviceCORS:     "In Django (django-cors-headers), set CORS_ALLOWED_ORIGINS to a fixed list; never CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS.",
-		adviceCookie:   "In Django, set SESSION_COOKIE_SECURE = True, SESSION_COOKIE_HTTPONLY = True, SESSION_COOKIE_SAMESITE = \"Lax\", SESSION_COOKIE_NAME = \"__Host-sessionid\" and leave SESSION_COOKIE_DOMAIN = None.",
+		adviceOrigin:    "In Django, keep django.middleware.csrf.CsrfViewMiddleware in MIDDLEWARE, remove @csrf_exempt from this view, and list only your own origins (with scheme) in CSRF_TRUSTED_ORIGINS.",
+		adviceToken:     "In Django, render {% csrf_token %} with CsrfViewMiddleware on, and set CSRF_USE_SESSIONS = True to keep the token in the session instead of the csrftoken cookie.",
+		adviceMethod:    "In Django, decorate the view with @require_POST (django.views.decorators.http) and change state only under request.method == \"POST\".",
+		adviceOverride:  "In Django, do not map a _method field to another view method without CsrfViewMiddleware's check.",
+		adviceCORS:      "In Django (django-cors-headers), set CORS_ALLOWED_ORIGINS to a fixed list; never CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS.",
+		adviceCookie:    "In Django, set SESSION_COOKIE_SECURE = True, SESSION_COOKIE_HTTPONLY = True, SESSION_COOKIE_SAMESITE = \"Lax\", SESSION_COOKIE_NAME = \"__Host-sessionid\" and leave SESSION_COOKIE_DOMAIN = None.",
+		adviceWebSocket: "In Django Channels, wrap the websocket application in channels.security.websocket.AllowedHostsOriginValidator (or OriginValidator with your own origins).",
 	},
 	FrameworkRails: {
-		adviceOrigin:   "In Rails, keep protect_from_forgery with: :exception in ApplicationController (no skip_forgery_protection for this action) and set config.action_controller.forgery_protection_origin_check = true.",
-		adviceToken:    "In Rails, render the form with form_with (or csrf_meta_tags) under protect_from_forgery: its per-session authenticity token is checked by verify_authenticity_token; do not skip that callback.",
-		adviceMethod:   "In Rails, route the action with post, patch or delete only (not get, or match … via: :all).",
-		adviceOverride: "In Rails, Rack::MethodOverride turns _method into the verb: keep protect_from_forgery on for every overridden verb.",
-		adviceCORS:     "In Rails (rack-cors), list fixed origins in allow do … origins; never a pattern that matches every origin with credentials: true.",
-		adviceCookie:   "In Rails, configure the session store with key: \"__Host-…\", secure: true, httponly: true, same_site: :lax.",
+		adviceOrigin:    "In Rails, keep protect_from_forgery with: :exception in ApplicationController (no skip_forgery_protection for this action) and set config.action_controller.forgery_protection_origin_check = true.",
+		adviceToken:     "In Rails, render the form with form_with (or csrf_meta_tags) under protect_from_forgery: its per-session authenticity token is checked by verify_authenticity_token; do not skip that callback.",
+		adviceMethod:    "In Rails, route the action with post, patch or delete only (not get, or match … via: :all).",
+		adviceOverride:  "In Rails, Rack::MethodOverride turns _method into the verb: keep protect_from_forgery on for every overridden verb.",
+		adviceCORS:      "In Rails (rack-cors), list fixed origins in allow do … origins; never a pattern that matches every origin with credentials: true.",
+		adviceCookie:    "In Rails, configure the session store with key: \"__Host-…\", secure: true, httponly: true, same_site: :lax.",
+		adviceWebSocket: "In Rails (Action Cable), set config.action_cable.allowed_request_origins to your own origins and keep disable_request_forgery_protection false.",
 	},
 	FrameworkExpress: {
-		adviceOrigin:   "Express has no built-in CSRF defence (csurf is deprecated): mount a middleware before the routes that refuses state-changing requests whose Sec-Fetch-Site (or, without it, Origin) is not your own.",
-		adviceToken:    "In Express, use a maintained signed double-submit library (csrf-csrf) whose getSessionIdentifier returns the session ID.",
-		adviceMethod:   "In Express, register the handler with app.post (not app.get or app.all).",
-		adviceOverride: "In Express, mount method-override after the CSRF check, or not at all.",
-		adviceCORS:     "In Express (cors), give origin a fixed list, not true or a function that accepts every origin, with credentials: true.",
-		adviceCookie:   "In Express (express-session), set name: \"__Host-sid\" and cookie: {secure: true, httpOnly: true, sameSite: \"lax\"}.",
+		adviceOrigin:    "Express has no built-in CSRF defence (csurf is deprecated): mount a middleware before the routes that refuses state-changing requests whose Sec-Fetch-Site (or, without it, Origin) is not your own.",
+		adviceToken:     "In Express, use a maintained signed double-submit library (csrf-csrf) whose getSessionIdentifier returns the session ID.",
+		adviceMethod:    "In Express, register the handler with app.post (not app.get or app.all).",
+		adviceOverride:  "In Express, mount method-override after the CSRF check, or not at all.",
+		adviceCORS:      "In Express (cors), give origin a fixed list, not true or a function that accepts every origin, with credentials: true.",
+		adviceCookie:    "In Express (express-session), set name: \"__Host-sid\" and cookie: {secure: true, httpOnly: true, sameSite: \"lax\"}.",
+		adviceWebSocket: "In Node, check the Origin before the upgrade: ws's verifyClient (info.origin), or socket.io's allowRequest with cors.origin a fixed list.",
 	},
 }
 
 // forgeproofAdvice points at forgeproof itself, for the classes it fixes
 // in front of any service.
 var forgeproofAdvice = map[adviceClass]string{
-	adviceOrigin:   "Or put forgeproof serve in front of the service (any language): it checks the origin of every state-changing browser request; Go services can use the csrf package directly.",
-	adviceToken:    "Or put forgeproof serve in front with csrf mode origin-and-token; Go services can use the csrf package's bound tokens directly.",
-	adviceOverride: "forgeproof serve checks the origin of every POST, whatever _method says.",
-	adviceCookie:   "forgeproof serve can harden the session cookie's attributes on the way out.",
+	adviceOrigin:    "Or put forgeproof serve in front of the service (any language): it checks the origin of every state-changing browser request; Go services can use the csrf package directly.",
+	adviceToken:     "Or put forgeproof serve in front with csrf mode origin-and-token; Go services can use the csrf package's bound tokens directly.",
+	adviceOverride:  "forgeproof serve checks the origin of every POST, whatever _method says.",
+	adviceWebSocket: "Or put forgeproof serve in front: it checks the Origin of every WebSocket handshake as it checks a POST.",
 }
 
 // Advice is the fix for a rule's finding on a service built with fw:

@@ -66,7 +66,17 @@ func (sc *scanner) verifyRequest(j *jar) *request {
 func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 	u, _ := resolve(sc.target, e.Path) // validated
 	res := EndpointResult{Method: e.Method, URL: u.String(), Source: e.source}
-	defer func() { sc.report.Endpoints = append(sc.report.Endpoints, res) }()
+	defer func() {
+		if !res.Assessed && len(res.Families) == 0 {
+			// Nothing was sent: every family says so, with the note.
+			why := "the endpoint was not assessed: " + res.Note
+			for _, f := range families(e) {
+				res.Families = append(res.Families, FamilyResult{Rule: f.rule, Outcome: OutcomeSkipped, Reason: why})
+			}
+			res.Families = append(res.Families, FamilyResult{Rule: RuleCertOnly, Outcome: OutcomeSkipped, Reason: why})
+		}
+		sc.report.Endpoints = append(sc.report.Endpoints, res)
+	}()
 	sc.progress("testing %s %s", e.Method, u.Redacted())
 
 	st := &epState{e: e, u: u, page: sc.formPage(e)}
@@ -100,9 +110,7 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 			return false, nil
 		}
 		token = t
-		if st.page == nil {
-			st.page = sc.formPage(e)
-		}
+		st.page = sc.formPage(e) // the token page, just fetched
 	}
 	br := build(sc.fresh(e), u, baselineVariant(e), token, sc.victim, sc.target)
 	base, err := sc.do(ctx, br)

@@ -66,11 +66,14 @@ var errScope = errors.New("request outside the target")
 // sender sends requests to the target only, one at a time, at most rate
 // per second, each bounded by a timeout, at most max in all.
 type sender struct {
-	target  *url.URL
-	victim  *http.Client
-	anon    *http.Client
-	timeout time.Duration
-	max     int
+	target *url.URL
+	// victimTLS and anonTLS are the clients' TLS configurations, for the
+	// WebSocket handshakes that dial on their own.
+	victimTLS, anonTLS *tls.Config
+	victim             *http.Client
+	anon               *http.Client
+	timeout            time.Duration
+	max                int
 
 	mu    sync.Mutex
 	gap   time.Duration
@@ -89,12 +92,14 @@ func newSender(target *url.URL, victimTLS, attackerTLS *tls.Config, timeout time
 		}
 	}
 	return &sender{
-		target:  target,
-		victim:  newClient(victimTLS),
-		anon:    newClient(attackerTLS),
-		timeout: timeout,
-		max:     max,
-		gap:     time.Duration(float64(time.Second) / rate),
+		victimTLS: victimTLS,
+		anonTLS:   attackerTLS,
+		target:    target,
+		victim:    newClient(victimTLS),
+		anon:      newClient(attackerTLS),
+		timeout:   timeout,
+		max:       max,
+		gap:       time.Duration(float64(time.Second) / rate),
 	}
 }
 

@@ -187,7 +187,7 @@ func (c *Config) validate() (*url.URL, error) {
 		if err := e.validate(); err != nil {
 			return nil, fmt.Errorf("endpoint %d: %w", i+1, err)
 		}
-		if _, err := resolve(u, e.Path); err != nil {
+		if _, err := resolve(u, wsToHTTP(e.Path)); err != nil {
 			return nil, fmt.Errorf("endpoint %d: %w", i+1, err)
 		}
 	}
@@ -238,8 +238,18 @@ func (c *Config) validate() (*url.URL, error) {
 
 func (e *Endpoint) validate() error {
 	m := strings.ToUpper(e.Method)
+	if m == methodWS {
+		e.Method = m
+		switch {
+		case e.Path == "":
+			return fmt.Errorf("path is required")
+		case len(e.Form) > 0 || len(e.JSON) > 0 || e.Multipart || e.TokenField != "" || e.TokenPage != "":
+			return fmt.Errorf("WS %s: a WebSocket endpoint has no body and no token", e.Path)
+		}
+		return nil
+	}
 	if !endpointMethods[m] {
-		return fmt.Errorf("invalid method %q: want GET, POST, PUT, PATCH or DELETE", e.Method)
+		return fmt.Errorf("invalid method %q: want GET, POST, PUT, PATCH, DELETE or WS", e.Method)
 	}
 	e.Method = m
 	if e.Path == "" {

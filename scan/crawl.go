@@ -80,6 +80,9 @@ type crawledPage struct {
 	u     *url.URL
 	depth int
 	resp  *response
+	// script: a same-origin script of a page, read for WebSocket URLs
+	// only.
+	script bool
 }
 
 // crawl fetches the start pages, then follows same-origin links breadth
@@ -105,9 +108,10 @@ func (sc *scanner) crawl(ctx context.Context, start *response, visit func(p craw
 	}
 
 	type item struct {
-		u     *url.URL
-		depth int
-		from  string // the page that linked here; "" for a start page
+		u      *url.URL
+		depth  int
+		from   string // the page that linked here; "" for a start page
+		script bool
 	}
 	var queue []item
 	seen := map[string]bool{}
@@ -115,7 +119,7 @@ func (sc *scanner) crawl(ctx context.Context, start *response, visit func(p craw
 	// enqueue adds u unless it was seen, is excluded, leaves the origin
 	// or names an action; start pages are taken as given (but for the
 	// exclusions).
-	enqueue := func(u *url.URL, depth int, from string) {
+	enqueue := func(u *url.URL, depth int, from string, script bool) {
 		u = cloneURL(u)
 		u.Fragment, u.RawFragment = "", ""
 		if u.Path == "" {
@@ -133,7 +137,7 @@ func (sc *scanner) crawl(ctx context.Context, start *response, visit func(p craw
 			sc.note("discovery: %s is excluded (--exclude or the default logout patterns): not fetched", u.Redacted())
 			return
 		}
-		if from != "" && actionLink.MatchString(u.RequestURI()) {
+		if from != "" && !script && actionLink.MatchString(u.RequestURI()) {
 			sc.note("discovery: link to %s on %s names an action: not followed (a GET there may change state; give it as an endpoint to test it)", u.Redacted(), from)
 			return
 		}
@@ -143,11 +147,11 @@ func (sc *scanner) crawl(ctx context.Context, start *response, visit func(p craw
 			}
 			perPath[u.EscapedPath()]++
 		}
-		queue = append(queue, item{u, depth, from})
+		queue = append(queue, item{u, depth, from, script})
 	}
 	for _, p := range pages {
 		u, _ := resolve(sc.target, p) // validated
-		enqueue(u, 0, "")
+		enqueue(u, 0, "", false)
 	}
 
 	fetched := 0
@@ -176,7 +180,7 @@ func (sc *scanner) crawl(ctx context.Context, start *response, visit func(p craw
 		if resp.Status >= 300 && resp.Status < 400 {
 			// Where a page redirects is that page: same depth.
 			if loc, err := it.u.Parse(resp.Header.Get("Location")); err == nil && resp.Header.Get("Location") != "" {
-				enqueue(loc, it.depth, it.u.String())
+				enqueue(loc, it.depth, it.u.String(), it.script)
 			}
 			continue
 		}
@@ -186,18 +190,30 @@ func (sc *scanner) crawl(ctx context.Context, start *response, visit func(p craw
 			sc.note("discovery: GET %s answered %d: no forms taken from it", it.u.Redacted(), resp.Status)
 			continue
 		}
+		if it.script {
+			if !visit(crawledPage{it.u, it.depth, resp, true}) {
+				return nil
+			}
+			continue
+		}
 		if !isHTML(resp) {
 			continue
 		}
 		sc.progress("discovering forms on %s", it.u.Redacted())
-		if !visit(crawledPage{it.u, it.depth, resp}) {
+		if !visit(crawledPage{it.u, it.depth, resp, false}) {
 			return nil
+		}
+		links, scripts := parseLinks(resp.Body, it.u)
+		for _, l := range scripts {
+			// A page's own scripts, whatever the depth: they may name
+			// its WebSocket.
+			enqueue(l, it.depth, it.u.Redacted(), true)
 		}
 		if it.depth >= maxDepth {
 			continue
 		}
-		for _, l := range parseLinks(resp.Body, it.u) {
-			enqueue(l, it.depth+1, it.u.Redacted())
+		for _, l := range links {
+			enqueue(l, it.depth+1, it.u.Redacted(), false)
 		}
 	}
 	return nil
@@ -223,16 +239,15 @@ const maxLinks = 1000
 
 // parseLinks returns the URLs a page links to, resolved against the page
 // (or its <base href>): a and area href, iframe and frame src, and the
-// actions of GET forms (without their fields). Links that do not parse
-// are skipped.
-func parseLinks(body []byte, page *url.URL) []*url.URL {
+// actions of GET forms (without their fields); and the src of its
+// scripts. Links that do not parse are skipped.
+func parseLinks(body []byte, page *url.URL) (links, scripts []*url.URL) {
 	z := html.NewTokenizer(bytes.NewReader(body))
 	base := page
-	var out []*url.URL
-	for len(out) < maxLinks {
+	for len(links)+len(scripts) < maxLinks {
 		tt := z.Next()
 		if tt == html.ErrorToken {
-			return out
+			break
 		}
 		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
 			continue
@@ -247,8 +262,11 @@ func parseLinks(body []byte, page *url.URL) []*url.URL {
 			return "", false
 		}
 		var ref string
-		var ok bool
+		var ok, script bool
 		switch t.Data {
+		case "script":
+			ref, ok = attr("src")
+			script = true
 		case "base":
 			// The first <base href> counts, as in browsers.
 			if h, ok := attr("href"); ok && base == page {
@@ -279,7 +297,11 @@ func parseLinks(body []byte, page *url.URL) []*url.URL {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			continue
 		}
-		out = append(out, u)
+		if script {
+			scripts = append(scripts, u)
+		} else {
+			links = append(links, u)
+		}
 	}
-	return out
+	return links, scripts
 }

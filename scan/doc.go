@@ -20,24 +20,52 @@
 // two-minute Lax+POST window) and the client certificate, which browsers
 // present whatever SameSite says.
 //
+// # WebSockets
+//
+// An Endpoint with Method "WS" (given, or discovered as a ws: or wss: URL
+// or a new WebSocket(…) argument in a crawled page or its scripts) is
+// probed with opening handshakes only: the same-origin one is the
+// baseline, and a cross-site one (Origin of another site, the client
+// certificate, SameSite=None cookies, as Chromium sends it) that is
+// upgraded as well is reported as websocket-cross-site. No message is
+// sent.
+//
 // # Oracles
 //
 // A probe is judged by the verification request when one is configured
 // (Config.Verify: a GET whose JSON value at a pointer changes when the
 // state changes, such as a balance) and that request reacted to the
-// baseline: the finding is then Confirmed. Otherwise the probe's answer is
-// compared with the baseline's (status, redirect target, body similarity
-// with numbers masked) and the finding is Inferred. GET downgrades also
-// need a control request without the fields to answer differently.
+// baseline: the finding is then Confirmed. Without Config.Verify, the
+// scanner discovers one: it reads the start pages and the same-origin
+// JSON GETs their scripts name twice before the baseline and twice after
+// it, and a value that stayed put over the reloads, changed with the
+// baseline and stayed changed becomes the endpoint's oracle
+// (OracleDiscovered, EndpointResult.Verification names it). Otherwise the
+// probe's answer is compared with the baseline's (status, redirect target,
+// body similarity with numbers masked) and the finding is Inferred. GET
+// downgrades also need a control request without the fields to answer
+// differently, or an answer that is the POST's 2xx success body and not
+// the form page; else that family is inconclusive.
+//
+// A 2xx answer that shows the endpoint's form again with validation
+// errors is a refusal. Every text field a discovered form left empty gets
+// a value of its own in each request, so that duplicates ("already
+// exists") never decide a probe, in this scan or the next.
 //
 // # Findings
 //
-// Rules lists the rule IDs with their severity and help. The scanner
-// reports each rule at most once per endpoint (or cookie, or URL), with
-// the curl command that reproduces the request; cookie values, tokens and
-// password-like fields are redacted in it. WriteText, WriteJSON and
-// WriteSARIF (SARIF 2.1.0, with security-severity for code scanning)
-// render a Report.
+// Rules lists the rule IDs with their severity, help and generic fix. The
+// scanner reports each rule at most once per endpoint (or cookie, or
+// URL), with the curl command that reproduces the request (cookie values,
+// tokens and password-like fields are redacted in it) and its fix: Advice
+// for the Framework recognised from the responses (Report.Framework).
+// Every probe family of an endpoint has an outcome in
+// EndpointResult.Families, with the reason when it was skipped or
+// inconclusive. WriteText, WriteJSON and WriteSARIF (SARIF 2.1.0, with
+// security-severity for code scanning) render a Report.
+//
+// Config.AttackerLogin logs the attacker in, by the same form flow as
+// Config.Login, for token-unbound on pages that only logged-in users see.
 //
 // # Safety
 //

@@ -58,7 +58,7 @@ func ExampleParseEndpoint() {
 	fmt.Println(err)
 	// Output:
 	// POST /transfer mallory 1
-	// invalid endpoint "TRACE /x": invalid method "TRACE": want GET, POST, PUT, PATCH or DELETE
+	// invalid endpoint "TRACE /x": invalid method "TRACE": want GET, POST, PUT, PATCH, DELETE or WS
 }
 
 // Plan prints what a scan would send, and sends nothing.

@@ -9,7 +9,12 @@ import (
 	"github.com/forgeproof/forgeproof/scan"
 )
 
-var groupsCount = &scan.Verification{Path: "/api/groups", Pointer: "/count"}
+var (
+	groupsCount = &scan.Verification{Path: "/api/groups", Pointer: "/count"}
+	// addGiven is the add form given by hand, with a name of its own (the
+	// service accepts duplicates unless told otherwise).
+	addGiven = []scan.Endpoint{{Method: "POST", Path: "/add/", Form: map[string]string{"name": "given"}}}
+)
 
 func scanGroups(t *testing.T, p *testPKI, url string, cfg scan.Config) *scan.Report {
 	t.Helper()
@@ -65,22 +70,25 @@ func TestGetStateChangeInferred(t *testing.T) {
 		name     string
 		opts     groupsOptions
 		verify   *scan.Verification
+		eps      []scan.Endpoint
 		want     bool
 		conf     scan.Confidence
 		oracle   scan.Oracle
 		families scan.Outcome
 	}{
-		{"GET adds, no oracle", groupsOptions{originCheck: true, getAdds: true, hideState: true}, nil, true, scan.Inferred, scan.OracleBaseline, scan.OutcomeFound},
-		{"GET adds, verification", groupsOptions{originCheck: true, getAdds: true, hideState: true}, groupsCount, true, scan.Confirmed, scan.OracleVerification, scan.OutcomeFound},
-		{"GET adds, discovered verification", groupsOptions{originCheck: true, getAdds: true}, nil, true, scan.Confirmed, scan.OracleDiscovered, scan.OutcomeFound},
-		{"GET answers 405", groupsOptions{originCheck: true, hideState: true}, nil, false, "", "", scan.OutcomeRefused},
-		{"GET shows the form page", groupsOptions{originCheck: true, getForm: true, hideState: true}, nil, false, "", "", scan.OutcomeRefused},
-		{"GET shows the form page, verification", groupsOptions{originCheck: true, getForm: true, hideState: true}, groupsCount, false, "", "", scan.OutcomeRefused},
+		{"GET adds, no oracle", groupsOptions{originCheck: true, getAdds: true, hideState: true}, nil, nil, true, scan.Inferred, scan.OracleBaseline, scan.OutcomeFound},
+		{"GET adds, given endpoint, no oracle", groupsOptions{originCheck: true, getAdds: true, hideState: true}, nil, addGiven, true, scan.Inferred, scan.OracleBaseline, scan.OutcomeFound},
+		{"GET adds, verification", groupsOptions{originCheck: true, getAdds: true, hideState: true}, groupsCount, nil, true, scan.Confirmed, scan.OracleVerification, scan.OutcomeFound},
+		{"GET adds, discovered verification", groupsOptions{originCheck: true, getAdds: true}, nil, nil, true, scan.Confirmed, scan.OracleDiscovered, scan.OutcomeFound},
+		{"GET answers 405", groupsOptions{originCheck: true, hideState: true}, nil, nil, false, "", "", scan.OutcomeRefused},
+		{"GET answers 405, given endpoint", groupsOptions{originCheck: true, hideState: true}, nil, addGiven, false, "", "", scan.OutcomeRefused},
+		{"GET shows the form page", groupsOptions{originCheck: true, getForm: true, hideState: true}, nil, nil, false, "", "", scan.OutcomeRefused},
+		{"GET shows the form page, verification", groupsOptions{originCheck: true, getForm: true, hideState: true}, groupsCount, nil, false, "", "", scan.OutcomeRefused},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := newGroups(tt.opts)
-			rep := scanGroups(t, p, g.start(t, p).URL, scan.Config{Verify: tt.verify})
+			rep := scanGroups(t, p, g.start(t, p).URL, scan.Config{Verify: tt.verify, Endpoints: tt.eps})
 			f, got := findingOf(rep, scan.RuleMethodDowngrade)
 			if got != tt.want {
 				t.Fatalf("method-downgrade: got %v (%v), want %v; endpoints %+v", got, rulesOf(rep), tt.want, rep.Endpoints)
@@ -189,5 +197,24 @@ func TestDiscoveredOracle(t *testing.T) {
 				t.Errorf("got %s by %s, want confirmed by the discovered verification", f.Confidence, f.Oracle)
 			}
 		})
+	}
+}
+
+// TestRefusedWithTheFormAgain: a service that refuses a forgery by
+// showing the form again with 200 and an error (as Symfony's forms do),
+// while a success also shows a page with the form, is judged refused
+// without any oracle; its twin with the origin check off is found.
+func TestRefusedWithTheFormAgain(t *testing.T) {
+	p := newTestPKI(t)
+	for _, check := range []bool{true, false} {
+		g := newGroups(groupsOptions{originCheck: check, symfony: true, hideState: true})
+		rep := scanGroups(t, p, g.start(t, p).URL, scan.Config{})
+		e := endpointOf(t, rep, "/add/")
+		if !e.Assessed || e.Oracle != scan.OracleBaseline {
+			t.Fatalf("origin check %v: got assessed %v by %q (%s), want by the baseline", check, e.Assessed, e.Oracle, e.Note)
+		}
+		if _, found := findingOf(rep, scan.RuleCrossSiteForgery); found == check {
+			t.Errorf("origin check %v: cross-site-forgery got %v (%v), want %v", check, found, rulesOf(rep), !check)
+		}
 	}
 }

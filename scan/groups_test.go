@@ -43,6 +43,11 @@ type groupsOptions struct {
 	// noSameSite sets the session cookie without a SameSite attribute
 	// (Chromium's Lax+POST window then sends it on cross-site POSTs).
 	noSameSite bool
+	// symfony answers as Symfony's forms do: a success shows the page
+	// again (the list, a message and an empty form), and a refused
+	// forgery (origin or token) shows the form again with 200 and an
+	// error, instead of a 403.
+	symfony bool
 }
 
 type groups struct {
@@ -150,7 +155,10 @@ func (g *groups) form(session, errors string) string {
 		`<label>Name <input type="text" name="name" maxlength="150"></label><input type="submit" value="Save"></form>`
 }
 
-func (g *groups) page(w http.ResponseWriter, session string) {
+func (g *groups) page(w http.ResponseWriter, session string) { g.pageWith(w, session, "") }
+
+// pageWith is the page with errors (an errorlist, or "") in its form.
+func (g *groups) pageWith(w http.ResponseWriter, session, errors string) {
 	g.mu.Lock()
 	g.loads++
 	loads := g.loads
@@ -160,6 +168,11 @@ func (g *groups) page(w http.ResponseWriter, session string) {
 	g.mu.Unlock()
 	var b strings.Builder
 	b.WriteString(groupsStyle)
+	if g.opts.symfony {
+		// A real layout's navigation and footer, the same on every page.
+		b.WriteString(`<nav><a href="/">Home</a> <a href="/users">Users</a> <a href="/roles">Roles</a> <a href="/settings">Settings</a> <a href="/help">Help and documentation</a></nav>
+<footer>Administration console of the example organisation, version five; all rights reserved by the authors of this small application for testing</footer>`)
+	}
 	// Changes with every load, like a clock or a nonce: never an oracle.
 	fmt.Fprintf(&b, `<p id="served">page %d</p>`, loads)
 	if msg != "" {
@@ -173,7 +186,7 @@ func (g *groups) page(w http.ResponseWriter, session string) {
 		}
 		b.WriteString(`</table><script>fetch("/api/groups").then(r => r.json())</script>`)
 	}
-	b.WriteString(g.form(session, "") + `</body></html>`)
+	b.WriteString(g.form(session, errors) + `</body></html>`)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprint(w, b.String())
 }
@@ -245,12 +258,12 @@ func (g *groups) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.mu.Unlock()
 		json.NewEncoder(w).Encode(doc)
 	case r.URL.Path == "/add/" && r.Method == http.MethodPost:
-		if !g.originOK(r) {
+		if !g.originOK(r) || !g.tokenOK(session, r.PostFormValue("csrfmiddlewaretoken")) {
+			if g.opts.symfony {
+				g.pageWith(w, session, `<ul class="form-error"><li>The CSRF token is invalid.</li></ul>`)
+				return
+			}
 			http.Error(w, "CSRF verification failed. Request aborted.", http.StatusForbidden)
-			return
-		}
-		if !g.tokenOK(session, r.PostFormValue("csrfmiddlewaretoken")) {
-			http.Error(w, "CSRF token missing or incorrect.", http.StatusForbidden)
 			return
 		}
 		name := r.PostFormValue("name")
@@ -259,6 +272,10 @@ func (g *groups) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if g.add(w, session, name) {
+			if g.opts.symfony {
+				g.page(w, session)
+				return
+			}
 			g.success(w, name)
 		}
 	case r.URL.Path == "/add/" && r.Method == http.MethodGet && g.opts.getAdds:

@@ -66,6 +66,21 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 	}
 	for i := range cfg.Endpoints {
 		e := &cfg.Endpoints[i]
+		if e.Method == methodWS {
+			u, _ := resolve(target, wsToHTTP(e.Path)) // validated
+			args := append([]string{"--http1.1"}, cfg.CurlTLSArgs...)
+			for _, p := range []struct {
+				purpose string
+				r       *request
+			}{
+				{"WebSocket baseline (same-origin handshake)", wsRequest(u, ctxWSSameOrigin, j, target, false)},
+				{"probe " + RuleWebSocketCrossSite + ": " + ctxWSCrossSite.name, wsRequest(u, ctxWSCrossSite, j, target, false)},
+			} {
+				p.r.Header.Set("Sec-WebSocket-Key", "<random>")
+				out = append(out, PlannedRequest{p.purpose, curlCommand(p.r, args)})
+			}
+			continue
+		}
 		u, _ := resolve(target, e.Path) // validated
 		add("baseline", build(e, u, baselineVariant(e), "<token>", j, target))
 		for _, f := range families(e) {
@@ -80,6 +95,15 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 	}
 	if cfg.Verify != nil {
 		add("verification (before and after each probe)", sc.verifyRequest(j))
+	} else {
+		pages := cfg.StartPages
+		if len(pages) == 0 {
+			pages = []string{target.String()}
+		}
+		for _, p := range pages {
+			u, _ := resolve(target, p) // validated
+			add("verification (discovered): read twice before and after each baseline, with the JSON GETs the pages name, and after each probe if a value changed with the baseline", sc.pageRequest(u, j, false))
+		}
 	}
 	return out, nil
 }

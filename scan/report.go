@@ -56,6 +56,9 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 			fmt.Fprintf(&b, "         note: %s\n", e.Note)
 		}
 		for _, f := range e.Families {
+			if !e.Assessed {
+				break // the note says why nothing was sent
+			}
 			if f.Outcome == OutcomeSkipped || f.Outcome == OutcomeInconclusive {
 				fmt.Fprintf(&b, "         %s %s: %s\n", f.Outcome, f.Rule, f.Reason)
 			}

@@ -37,6 +37,7 @@ const (
 	RuleCookieNoHostPrefix = "cookie-no-host-prefix"
 	RuleCookieNotHTTPOnly  = "cookie-not-httponly"
 	RuleCookieWideDomain   = "cookie-wide-domain"
+	RuleWebSocketCrossSite = "websocket-cross-site"
 )
 
 // Rules lists every rule the scanner can report, in a stable order.
@@ -86,6 +87,9 @@ var Rules = []Rule{
 	{RuleCertOnly, "State change authorized by the client certificate alone", SeverityLow,
 		"The endpoint accepted a request that carried the client certificate and no cookie. Browsers present the certificate on forged requests whatever SameSite says, so the origin check is the only defence here.",
 		"Keep the origin check on, or also require a session."},
+	{RuleWebSocketCrossSite, "WebSocket handshake accepted from another site (cross-site WebSocket hijacking)", SeverityHigh,
+		"A page on another site opened this WebSocket as the user: browsers present the client certificate and SameSite=None cookies on a cross-site handshake, a GET that CORS does not restrict, and the page can then send messages on the socket and read the answers.",
+		"Check the Origin of every WebSocket handshake against the service's own origin (and the ones it trusts) and refuse the others with 403, as forgeproof serve does on every route; in Go, run csrf.Protection's Check on the handshake as if it were a POST."},
 	{RuleLoginCSRF, "Login accepts a cross-site POST (login CSRF)", SeverityMedium,
 		"A cross-site page can log the victim into the attacker's account and watch what they do there.",
 		"Check the origin on the login form too (and bind its token to a pre-session cookie)."},

@@ -214,11 +214,15 @@ func (sc *scanner) run(ctx context.Context) error {
 		return err
 	}
 
-	// 5. Probes, endpoint by endpoint.
+	// 5. Probes, endpoint by endpoint; WebSockets by handshakes.
 	assessed := 0
 	for i := range endpoints {
 		e := &endpoints[i]
-		ok, err := sc.assess(ctx, e)
+		probe := sc.assess
+		if e.Method == methodWS {
+			probe = sc.probeWebSocket
+		}
+		ok, err := probe(ctx, e)
 		if err != nil {
 			return err
 		}
@@ -366,13 +370,36 @@ var logoutLike = regexp.MustCompile(DefaultExclude)
 func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, error) {
 	seen := map[string]bool{}
 	for _, e := range sc.cfg.Endpoints {
-		if u, err := resolve(sc.target, e.Path); err == nil {
+		if u, err := resolve(sc.target, wsToHTTP(e.Path)); err == nil {
 			seen[e.Method+" "+u.Path] = true
+			if e.Method == methodWS {
+				seen[e.Method+" "+u.String()] = true
+			}
 		}
 	}
 	var out []Endpoint
 	err := sc.crawl(ctx, start, func(p crawledPage) bool {
 		u := p.u
+		for _, w := range findWebSockets(p.resp.Body, u) {
+			key := methodWS + " " + w.String()
+			switch {
+			case seen[key]:
+				continue
+			case !sameOrigin(w, sc.target):
+				sc.note("discovery: %s names a WebSocket on another origin (%s): not tested", u.Redacted(), httpToWS(&url.URL{Scheme: w.Scheme, Host: w.Host}))
+			case sc.exclude.excluded(w):
+				sc.note("discovery: WebSocket %s is excluded (--exclude): not tested", httpToWS(w))
+			case len(out) >= sc.cfg.MaxEndpoints:
+				sc.note("discovery: more than %d endpoints found; the rest were not tested", sc.cfg.MaxEndpoints)
+				return false
+			default:
+				out = append(out, Endpoint{Method: methodWS, Path: w.String(), source: "discovered"})
+			}
+			seen[key] = true
+		}
+		if p.script {
+			return true
+		}
 		for _, f := range parseForms(p.resp.Body, u) {
 			if f.Method == "GET" || !endpointMethods[f.Method] {
 				continue

@@ -58,9 +58,10 @@ func (sc *scanner) uniqueValue(typ string) (string, bool) {
 
 // errorMarkers are the marks frameworks put on a form shown again with
 // a validation error: Django's errorlist, Rails' field_with_errors and
-// error_explanation, Bootstrap's is-invalid and invalid-feedback,
-// aria-invalid, role="alert".
-var errorMarkers = regexp.MustCompile(`(?i)class\s*=\s*["'][^"']*\b(errorlist|errornote|field_with_errors|error_explanation|is-invalid|invalid-feedback|has-error|field-error|form-error|errors?)\b|aria-invalid\s*=\s*["']?true|role\s*=\s*["']?alert`)
+// error_explanation, Bootstrap's is-invalid, invalid-feedback and
+// alert-danger, aria-invalid. (Not role="alert": success messages use
+// it too.)
+var errorMarkers = regexp.MustCompile(`(?i)class\s*=\s*["'][^"']*\b(errorlist|errornote|field_with_errors|error_explanation|is-invalid|invalid-feedback|has-error|field-error|form-error|alert-danger|alert-error|errors?)\b|aria-invalid\s*=\s*["']?true`)
 
 // reshowsForm reports whether resp, the answer to a POST of e at u,
 // shows e's form again (a form with the same method and action, holding
@@ -99,9 +100,9 @@ func reshowsForm(resp *response, e *Endpoint, u *url.URL, page []byte) (bool, in
 }
 
 // formPage is the body of the page e's form was found on (or its token
-// page), if the scan fetched it.
+// page, or else the target's start page), if the scan fetched it.
 func (sc *scanner) formPage(e *Endpoint) []byte {
-	for _, p := range []string{e.page, e.TokenPage} {
+	for _, p := range []string{e.page, e.TokenPage, sc.target.String()} {
 		if p == "" {
 			continue
 		}

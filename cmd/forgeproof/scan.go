@@ -105,7 +105,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.loginPage, "login-page", "", "`path` of the page that holds the login form (default: found on the target, where it redirects, the --login path and the start pages)")
 	fs.StringVar(&f.loginData, "login-data", "", "login form `fields`, urlencoded (username=alice&password=…); default $FORGEPROOF_LOGIN_DATA")
 	fs.StringVar(&f.attackerLoginData, "attacker-login-data", "", "log the attacker in too, through the same login form, with these `fields` (for token-unbound on pages only logged-in users see); default $FORGEPROOF_ATTACKER_LOGIN_DATA")
-	fs.Var(&f.endpoints, "endpoint", "state-changing endpoint `\"METHOD PATH [BODY]\"`; BODY urlencoded or JSON (repeatable)")
+	fs.Var(&f.endpoints, "endpoint", "state-changing endpoint `\"METHOD PATH [BODY]\"`; BODY urlencoded or JSON; \"WS PATH\" for a WebSocket (repeatable)")
 	fs.StringVar(&f.tokenField, "token-field", "", "anti-CSRF token form `field` of the --endpoint forms")
 	fs.StringVar(&f.tokPage, "token-page", "", "`path` of the page whose form holds a fresh token (default: the target)")
 	fs.StringVar(&f.endpointsFile, "endpoints-file", "", "YAML or JSON `file` of endpoints, login, verify and start pages")
@@ -273,7 +273,7 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 		if err != nil {
 			return cfg, 0, usageErrorf("scan: --endpoint: %v", err)
 		}
-		if len(e.JSON) == 0 {
+		if len(e.JSON) == 0 && e.Method != "WS" {
 			e.TokenField, e.TokenPage = f.tokenField, f.tokPage
 		}
 		cfg.Endpoints = append(cfg.Endpoints, e)

@@ -1,0 +1,105 @@
+package mtls
+
+import "errors"
+
+// Reason is the stable, machine-readable code of a refusal: of a
+// handshake (HandshakeFailure.Reason, the gateway's handshake metrics), of
+// an open connection's certificate checked again, or of a request (403
+// and 421 problem bodies). Reasons are part of the API and will not change
+// meaning.
+type Reason string
+
+// Handshake reasons: the client certificate itself. An authorizer's
+// denial in the handshake keeps its own reason (ReasonIdentityDenied or a
+// finer one).
+const (
+	ReasonNoCertificate    Reason = "no-certificate"
+	ReasonUnknownAuthority Reason = "unknown-authority"
+	ReasonExpired          Reason = "expired"
+	ReasonNotYetValid      Reason = "not-yet-valid"
+	ReasonWrongKeyUsage    Reason = "wrong-key-usage"
+	ReasonBadCertificate   Reason = "bad-certificate"
+	ReasonRevoked          Reason = "revoked"
+	// ReasonCRLStale: a CRL covering the chain passed its NextUpdate (plus
+	// CRLGracePeriod).
+	ReasonCRLStale Reason = "crl-stale"
+	// ReasonCRLMissing: CRLs are configured but none covers the issuer
+	// (revocation checking fails closed).
+	ReasonCRLMissing Reason = "crl-missing"
+)
+
+// Authorization reasons (Authorizer, Guard).
+const (
+	// ReasonIdentityDenied: the identity is not allowed (the generic code,
+	// used when no finer one applies, e.g. by AuthorizeAnyOf over mixed
+	// matchers, by a nil Authorizer, or for an error that is not an
+	// *Error from a custom Authorizer).
+	ReasonIdentityDenied Reason = "identity-denied"
+	// ReasonNoIdentity: there is no verified identity at all (no client
+	// certificate on the connection and none forwarded).
+	ReasonNoIdentity Reason = "identity-missing"
+	// ReasonSPIFFEIDDenied: the SPIFFE ID (or its absence) is not allowed.
+	ReasonSPIFFEIDDenied Reason = "spiffe-id-denied"
+	// ReasonTrustDomainDenied: the SPIFFE trust domain is not allowed.
+	ReasonTrustDomainDenied Reason = "trust-domain-denied"
+	// ReasonDNSNameDenied: no DNS SAN is allowed.
+	ReasonDNSNameDenied Reason = "dns-name-denied"
+	// ReasonCommonNameDenied: the subject common name is not allowed.
+	ReasonCommonNameDenied Reason = "common-name-denied"
+	// ReasonOrganizationalUnitDenied: no subject OU is allowed.
+	ReasonOrganizationalUnitDenied Reason = "organizational-unit-denied"
+	// ReasonSPKIDenied: the public key is not pinned.
+	ReasonSPKIDenied Reason = "spki-denied"
+	// ReasonMisdirected: Guard.CheckHost refused (421) a request whose
+	// Host is not the TLS server name of its connection.
+	ReasonMisdirected Reason = "misdirected-request"
+)
+
+// Error is every refusal of this package: a handshake's, an open
+// connection's (Server.Handler), an Authorizer's or Guard's. Use ReasonOf
+// or errors.As to get at it.
+type Error struct {
+	Reason Reason
+	// Detail says why in words, for logs. It may quote certificate fields
+	// and the request's Host, never other request headers.
+	Detail string
+	// Err is the underlying cause when there is one (x509's verification
+	// error, a custom Authorizer's error).
+	Err error
+}
+
+func (e *Error) Error() string {
+	s := "mtls: " + string(e.Reason)
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReasonOf returns the Reason of the *Error in err's chain,
+// ReasonIdentityDenied for any other non-nil error (a custom Authorizer
+// may return any error: it still counts as a denial), and "" for nil.
+func ReasonOf(err error) Reason {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ReasonIdentityDenied
+}
+
+// asError returns err as an *Error: itself when it is one, else wrapped
+// with ReasonOf's reason.
+func asError(err error) *Error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	return &Error{Reason: ReasonOf(err), Err: err}
+}
