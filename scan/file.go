@@ -54,13 +54,13 @@ type fileKey struct {
 type valueKind int
 
 const (
-	kindString    valueKind = iota
-	kindBool                // true or false
-	kindStrings             // a list of strings
-	kindFields              // a mapping of names to scalar values (a form)
-	kindAny                 // any value (a JSON body)
-	kindMapping             // a mapping with the keys of sub
-	kindList                // a list of mappings with the keys of sub
+	kindString  valueKind = iota
+	kindBool              // true or false
+	kindStrings           // a list of strings
+	kindFields            // a mapping of names to scalar values (a form)
+	kindAny               // any value (a JSON body)
+	kindMapping           // a mapping with the keys of sub
+	kindList              // a list of mappings with the keys of sub
 )
 
 var (
