@@ -2,6 +2,7 @@ package csrf
 
 import (
 	"net/http"
+	"strings"
 )
 
 // Check applies the checks to r and returns nil when it may proceed, or an
@@ -65,7 +66,13 @@ func (c *config) tokenRequired(browserless bool) bool {
 // checkOrigin decides from Sec-Fetch-Site, then Origin, then Referer.
 // browserless reports that neither Sec-Fetch-Site nor Origin was sent.
 func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
-	switch site := header(r, "Sec-Fetch-Site"); site {
+	site, e := repeatedDecisionHeader(r)
+	if e != nil {
+		// Two copies of a header the decision rests on: whichever copy is
+		// read here, something behind may read the other.
+		return e, false
+	}
+	switch site {
 	case "":
 		// Not sent: an old browser, a plain-HTTP page on a non-local host,
 		// or no browser at all. The Origin decides.
@@ -134,6 +141,57 @@ func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
 	return nil, true
 }
 
+// repeatedDecisionHeader refuses a request that carries Sec-Fetch-Site,
+// Origin or Referer more than once: on separate lines, or joined into one
+// value with a comma as a proxy folding the lines would. No Origin or
+// Sec-Fetch-Site value has a comma; a Referer URL may, so for it only a
+// comma followed by another absolute URL ("scheme://") counts. It returns
+// the Sec-Fetch-Site value ("" when absent) so the ladder need not look it
+// up again: this runs on every unsafe request.
+func repeatedDecisionHeader(r *http.Request) (site string, e *Error) {
+	sv, ov, rv := r.Header["Sec-Fetch-Site"], r.Header["Origin"], r.Header["Referer"]
+	if len(sv) > 1 || len(sv) == 1 && strings.IndexByte(sv[0], ',') >= 0 {
+		return "", repeated("Sec-Fetch-Site", sv)
+	}
+	if len(ov) > 1 || len(ov) == 1 && strings.IndexByte(ov[0], ',') >= 0 {
+		return "", repeated("Origin", ov)
+	}
+	if len(rv) > 1 || len(rv) == 1 && joinedURLs(rv[0]) {
+		return "", repeated("Referer", rv)
+	}
+	if len(sv) == 1 {
+		site = sv[0]
+	}
+	return site, nil
+}
+
+// repeated is the refusal of a repeated header: its value is the last copy
+// (with two lines, the one a first-value reader would not see).
+func repeated(name string, v []string) *Error {
+	return &Error{Reason: ReasonHeaderRepeated, Header: name, Value: v[len(v)-1]}
+}
+
+// joinedURLs reports whether v holds a comma followed, after optional
+// spaces or tabs, by "scheme://": two URLs joined into one value.
+func joinedURLs(v string) bool {
+	for {
+		i := strings.IndexByte(v, ',')
+		if i < 0 {
+			return false
+		}
+		v = strings.TrimLeft(v[i+1:], " \t")
+		j := 0
+		for j < len(v) && (isAlpha(v[j]) || j > 0 && (isDigit(v[j]) || v[j] == '+' || v[j] == '-' || v[j] == '.')) {
+			j++
+		}
+		if j > 0 && strings.HasPrefix(v[j:], "://") {
+			return true
+		}
+	}
+}
+
+func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
 // header is r.Header.Get for a key already in canonical form, without
 // canonicalizing it again on every call: the accept path is hot.
 func header(r *http.Request, canonicalKey string) string {
@@ -161,7 +219,8 @@ func (c *config) ownOrigin(r *http.Request) (scheme, host string, e *Error) {
 	}
 	if len(c.canonical) > 1 {
 		for _, o := range c.canonical {
-			if stripDefaultPort(r.Host, o.scheme) == o.host {
+			// Host names compare case-insensitively (RFC 3986 §3.2.2).
+			if strings.EqualFold(stripDefaultPort(r.Host, o.scheme), o.host) {
 				return o.scheme, o.host, nil
 			}
 		}

@@ -25,6 +25,12 @@
 // GET, HEAD and OPTIONS pass: they must not change state. Every other
 // method, including unknown ones and TRACE, is checked, in this order:
 //
+//  0. A request that carries Sec-Fetch-Site, Origin or Referer more than
+//     once (two lines, or two values joined with a comma; for Referer a
+//     comma followed by another "scheme://") is refused with
+//     [ReasonHeaderRepeated]: browsers send each once, and a check that
+//     reads one copy while the application reads the other decides
+//     nothing.
 //  1. Sec-Fetch-Site: "same-origin" and "none" pass; "cross-site" is
 //     refused; "same-site" (another port or subdomain of the same site) is
 //     refused unless [Protection.SetAllowSameSite]; any other value is
@@ -32,7 +38,9 @@
 //  2. Without Sec-Fetch-Site, the whole Origin (scheme, host and port) must
 //     equal the request's own origin or a trusted one, so http://app posting
 //     to https://app is refused (net/http's CrossOriginProtection compares
-//     hosts only and lets it through). "Origin: null" is refused.
+//     hosts only and lets it through). "Origin: null" is refused. Scheme
+//     and host compare case-insensitively ("Host: APP.example", as some
+//     proxies pass it, is the origin https://app.example).
 //  3. Without either, the origin of the Referer must match the same way.
 //  4. With none of the three, the request comes from a program, not a
 //     page, and passes, unless the mode requires a token (see Modes).

@@ -210,3 +210,22 @@ func FuzzCookie(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJoinedURLs: joinedURLs (the Referer half of the repeated-header
+// check) never panics, finds nothing in a value without a comma, and
+// always finds two absolute URLs joined with a comma.
+func FuzzJoinedURLs(f *testing.F) {
+	for _, s := range []string{"https://app.example/form", "https://app.example/form, https://evil.example/",
+		"https://app.example/a?x=1,2", "https://a/,HTTP://b/", "a,b://", ",://", ", \t1x://", "https://a/,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got := joinedURLs(v)
+		if got && !strings.Contains(v, ",") {
+			t.Fatalf("joinedURLs(%q) = true without a comma", v)
+		}
+		if !joinedURLs(v + ", https://evil.example/") {
+			t.Fatalf("joinedURLs(%q + a second URL) = false", v)
+		}
+	})
+}

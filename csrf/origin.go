@@ -17,10 +17,13 @@ func sameOrigin(o, scheme, host string) bool {
 	if scheme == "" || host == "" {
 		return false
 	}
+	// Scheme and host compare case-insensitively (RFC 3986 §3.1, §3.2.2):
+	// browsers send a lower-case Origin, but a proxy may pass on
+	// "Host: EXAMPLE.com", which is the same origin.
 	return len(o) == len(scheme)+3+len(host) &&
-		o[:len(scheme)] == scheme &&
+		strings.EqualFold(o[:len(scheme)], scheme) &&
 		o[len(scheme):len(scheme)+3] == "://" &&
-		o[len(scheme)+3:] == host
+		strings.EqualFold(o[len(scheme)+3:], host)
 }
 
 // stripDefaultPort removes ":443" from an https host and ":80" from an http

@@ -45,6 +45,12 @@ const (
 	// ReasonBindingUnavailable: a token is required and the binding function
 	// failed, or the pre-session cookie is missing.
 	ReasonBindingUnavailable Reason = "binding-unavailable"
+	// ReasonHeaderRepeated: Origin, Sec-Fetch-Site or Referer appears
+	// more than once (separate lines, or values joined with a comma), so
+	// the request has no single meaning: a check that reads the first copy
+	// and an application that reads another would disagree. Browsers send
+	// each at most once. Error.Header names the repeated header.
+	ReasonHeaderRepeated Reason = "header-repeated"
 	// ReasonNoKeys: a token is required by the mode but no key ring is set
 	// (a configuration error; refused so it cannot go unnoticed).
 	ReasonNoKeys Reason = "no-keys"

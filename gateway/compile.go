@@ -52,6 +52,8 @@ type compiled struct {
 	proxies       []netip.Prefix
 	forwarders    []*forwarded.Trust
 	forwardFormat forwarded.Format
+	// headers: what client headers are not forwarded (headers.go).
+	headers headerPolicy
 	// transports has one transport per distinct upstream TLS setting
 	// (upstreamTLSKey), shared by the routes that use it; a reload closes
 	// their idle connections.
@@ -92,6 +94,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		c.forwarders = append(c.forwarders, p.forwarder(fmt.Sprintf("trusted-forwarders[%d]", i), f))
 	}
 
+	c.headers = p.parseStripHeaders("strip-request-headers", cfg.StripRequestHeaders)
 	c.forwardFormat = forwarded.RFC9440
 	if cfg.IdentityForwarding != "" {
 		f, err := forwarded.ParseFormat(cfg.IdentityForwarding)

@@ -31,6 +31,12 @@ type Config struct {
 	// upstream: "rfc9440" (Client-Cert and Client-Cert-Chain, the
 	// default), "xfcc" (Envoy's X-Forwarded-Client-Cert) or "both".
 	IdentityForwarding string
+	// StripRequestHeaders names more client request headers never to
+	// forward, beside the built-in list of other products' identity
+	// headers (docs/security-model.md, "What the gateway forwards"): header
+	// names, or prefixes ending in '*' ("X-Corp-Auth-*"). Names match in
+	// any case and with '_' or any other punctuation for '-'.
+	StripRequestHeaders []string
 
 	Admin  Admin
 	Log    Log
@@ -163,7 +169,17 @@ type Route struct {
 	// (Sec-Fetch-Site, Sec-Fetch-Mode) is refused with reason
 	// "browser-not-allowed". Default true (nil).
 	Browsers *bool
-	CSRF     RouteCSRF
+	// AllowUnderscoreHeaders forwards client headers whose names have '_'
+	// (or another character than a letter, digit or '-'). By default they
+	// are dropped, as nginx does (underscores_in_headers off): CGI, WSGI,
+	// Rack and PHP upstreams read X_Forwarded_For as X-Forwarded-For
+	// (Puma's CVE-2024-45614). Even when true, the twins of headers the
+	// gateway sets, strips or decides on (X-Forwarded-*, X-Real-IP,
+	// Forwarded, Content-Length, Transfer-Encoding, Connection, Upgrade,
+	// Origin, Referer, Sec-Fetch-*, Cookie, Authorization, X-CSRF-Token, the
+	// identity headers, …) are dropped.
+	AllowUnderscoreHeaders bool
+	CSRF                   RouteCSRF
 	// Cookies hardens the cookies the upstream sets. The zero value
 	// leaves them as they are.
 	Cookies Cookies

@@ -375,7 +375,8 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"insecure-allow-group-readable-key-file": d.boolean(&c.Tokens.InsecureAllowGroupReadableKeyFile),
 			})
 		},
-		"identity-forwarding": d.str(&c.IdentityForwarding),
+		"identity-forwarding":   d.str(&c.IdentityForwarding),
+		"strip-request-headers": d.strings(&c.StripRequestHeaders),
 		"admin": func(p string, v *yaml.Node) {
 			d.fields(v, p, map[string]func(string, *yaml.Node){
 				"address":                     d.str(&c.Admin.Address),
@@ -458,15 +459,16 @@ func (d *decoder) serverCertificates(dst *[]ServerCertificate) func(string, *yam
 
 func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 	d.fields(n, path, map[string]func(string, *yaml.Node){
-		"name":                 d.str(&r.Name),
-		"host":                 d.str(&r.Host),
-		"path-prefix":          d.str(&r.PathPrefix),
-		"upstream":             d.str(&r.Upstream),
-		"upstream-ca-file":     d.str(&r.UpstreamCAFile),
-		"upstream-cert-file":   d.str(&r.UpstreamCertFile),
-		"upstream-key-file":    d.str(&r.UpstreamKeyFile),
-		"upstream-server-name": d.str(&r.UpstreamServerName),
-		"browsers":             d.boolPtr(&r.Browsers),
+		"name":                     d.str(&r.Name),
+		"host":                     d.str(&r.Host),
+		"path-prefix":              d.str(&r.PathPrefix),
+		"upstream":                 d.str(&r.Upstream),
+		"upstream-ca-file":         d.str(&r.UpstreamCAFile),
+		"upstream-cert-file":       d.str(&r.UpstreamCertFile),
+		"upstream-key-file":        d.str(&r.UpstreamKeyFile),
+		"upstream-server-name":     d.str(&r.UpstreamServerName),
+		"browsers":                 d.boolPtr(&r.Browsers),
+		"allow-underscore-headers": d.boolean(&r.AllowUnderscoreHeaders),
 		"allow": func(p string, v *yaml.Node) {
 			a := &r.Allow
 			d.fields(v, p, map[string]func(string, *yaml.Node){

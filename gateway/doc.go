@@ -83,7 +83,15 @@
 //  6. The request goes to the upstream through httputil.ReverseProxy
 //     (Rewrite, never Director). Every client-sent identity header is
 //     deleted under every spelling (forwarded.StripHeaders) along
-//     with every Forgeproof-* header; then the gateway sets the verified
+//     with every Forgeproof-* header, other products' identity headers
+//     (SSL_CLIENT_CERT, X-SSL-Client-*, X-Amzn-Mtls-Clientcert, …, and
+//     Config.StripRequestHeaders), names with '_' unless
+//     Route.AllowUnderscoreHeaders (never twins of the gateway's own
+//     headers), and every Upgrade but a GET's WebSocket handshake, with
+//     HTTP2-Settings; an unasked 101 from the upstream is refused (502
+//     upstream-upgrade-refused), and the connection is closed after a
+//     chunked request (docs/security-model.md, "What the gateway
+//     forwards"). Then the gateway sets the verified
 //     identity (RFC 9440 Client-Cert and Client-Cert-Chain, and/or Envoy
 //     X-Forwarded-Client-Cert, per Config.IdentityForwarding),
 //     Forgeproof-Client-Identity, and X-Forwarded-For/-Proto/-Host

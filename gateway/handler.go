@@ -36,6 +36,8 @@ type exchange struct {
 	// preflight: a CORS preflight let through without identity; its
 	// upstream answer is trimmed to the CORS headers.
 	preflight bool
+	// dropped counts the client headers not forwarded (headers.go).
+	dropped dropped
 }
 
 type exchangeKey struct{}
@@ -67,6 +69,15 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 			g.refuseConnection(rec, r, x, c.cfg.Listeners[listener].Address, herr)
 			return
 		}
+	}
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 && !chunkedCloseOff.Load() {
+		// A chunked HTTP/1.1 request may also have carried Content-Length
+		// (request smuggling, RFC 9112 §6.1: close after it). net/http
+		// deletes that Content-Length before the handler runs, so the two
+		// cannot be told apart here: every chunked request's connection is
+		// closed after the answer, and bytes after its body are never read
+		// as another request. Browsers never send chunked requests.
+		rec.Header().Set("Connection", "close")
 	}
 	if r.Method == http.MethodConnect {
 		// A reverse proxy has no tunnels to offer; forwarding CONNECT

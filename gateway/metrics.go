@@ -21,6 +21,7 @@ type metrics struct {
 	csrfRefusals      *prometheus.CounterVec
 	authzDenials      *prometheus.CounterVec
 	handshakeFailures *prometheus.CounterVec
+	headersDropped    *prometheus.CounterVec
 	ambiguous         *prometheus.CounterVec
 	proxyRefusals     *prometheus.CounterVec
 	certNotAfter      *prometheus.GaugeVec
@@ -93,6 +94,9 @@ func newMetrics() *metrics {
 		handshakeFailures: counterVec("forgeproof_gateway_tls_handshake_failures_total",
 			"Failed TLS handshakes, and requests on open connections whose client certificate a re-check after a reload or an expiry refused (the connection is closed), by listener address and reason.",
 			"listener", "reason"),
+		headersDropped: counterVec("forgeproof_gateway_request_headers_dropped_total",
+			"Client request headers not forwarded, by route and kind: underscore (a name with '_' or other punctuation), identity-like (another product's identity header), upgrade (an Upgrade that is not a WebSocket handshake, HTTP2-Settings).",
+			"route", "kind"),
 		ambiguous: counterVec("forgeproof_gateway_ambiguous_requests_total",
 			"Requests refused before routing because an upstream could read their path or Host as another route's (path-invalid, path-ambiguous, host-invalid), by reason code.",
 			"reason"),
@@ -112,7 +116,7 @@ func newMetrics() *metrics {
 			"outcome"),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.csrfRefusals, m.authzDenials,
-		m.handshakeFailures, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads,
+		m.handshakeFailures, m.headersDropped, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start
@@ -121,6 +125,18 @@ func newMetrics() *metrics {
 		m.ambiguous.WithLabelValues(string(r))
 	}
 	return m
+}
+
+// countDropped counts the headers not forwarded from one request.
+func (m *metrics) countDropped(route string, d dropped) {
+	for _, k := range [...]struct {
+		kind string
+		n    int
+	}{{dropUnderscore, d.underscore}, {dropIdentityLike, d.identityLike}, {dropUpgrade, d.upgrade}} {
+		if k.n > 0 {
+			m.headersDropped.WithLabelValues(route, k.kind).Add(float64(k.n))
+		}
+	}
 }
 
 // counterVec makes a counter with the given labels.

@@ -21,9 +21,9 @@ import (
 )
 
 // normalizeWorld is issue 11's setup: /admin and the admin.example host
-// for the admin certificate only, everything else (/) for any verified
-// certificate, all forwarded to a raw upstream that records the bytes it
-// receives.
+// for the admin certificate only, everything else (/, /public, and
+// /nocsrf without CSRF checks) for any verified certificate, all
+// forwarded to a raw upstream that records the bytes it receives.
 func normalizeWorld(t *testing.T) (*world, *gateway.Gateway, *running, *recorded, *lockedBuffer) {
 	t.Helper()
 	w := newWorld(t)
@@ -34,6 +34,10 @@ func normalizeWorld(t *testing.T) (*world, *gateway.Gateway, *running, *recorded
 		{Name: "admin-host", Host: "admin.example", Upstream: u.URL, Allow: admin},
 		{Name: "admin", PathPrefix: "/admin", Upstream: u.URL, Allow: admin},
 		{Name: "any", PathPrefix: "/", Upstream: u.URL, Allow: gateway.Allow{AnyVerified: true}},
+		// The settings of "any" under another name: the same policy.
+		{Name: "public", PathPrefix: "/public", Upstream: u.URL + "/", Allow: gateway.Allow{AnyVerified: true}},
+		// The settings of "any" but CSRF: another policy.
+		{Name: "nocsrf", PathPrefix: "/nocsrf", Upstream: u.URL, Allow: gateway.Allow{AnyVerified: true}, CSRF: gateway.RouteCSRF{Mode: "insecure-off"}},
 	}
 	// A route's host must be covered by a listener's certificate
 	// (certcheck.go): admin.example gets its own, picked by SNI.
@@ -96,6 +100,8 @@ func TestPathAmbiguity(t *testing.T) {
 	}{
 		{name: "params hide /admin (Tomcat, Spring)", path: "/admin;x", refused: true},
 		{name: "twin: ;jsessionid under /", path: "/app;jsessionid=ABC"},
+		{name: "twin: params across routes of one policy (/ and /public)", path: "/public;v=1/x"},
+		{name: "params across routes of two policies (/ and /nocsrf)", path: "/nocsrf;v=1/x", refused: true},
 		{name: "..; climbs out of /public (Tomcat)", path: "/public/..;/admin", refused: true},
 		{name: "twin: ..; within /", path: "/public/x/..;/y"},
 		{name: "case folded (IIS, Express)", path: "/ADMIN", refused: true},
@@ -149,11 +155,11 @@ func TestPathAmbiguity(t *testing.T) {
 			refusals++
 		}
 	}
-	if want := 12; refusals != want {
+	if want := 13; refusals != want {
 		t.Errorf("%d access-log lines with reason path-ambiguous, want %d", refusals, want)
 	}
 	_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
-	if want := `forgeproof_gateway_ambiguous_requests_total{reason="path-ambiguous"} 12`; !strings.Contains(metrics, want) {
+	if want := `forgeproof_gateway_ambiguous_requests_total{reason="path-ambiguous"} 13`; !strings.Contains(metrics, want) {
 		t.Errorf("metrics lack %s", want)
 	}
 }

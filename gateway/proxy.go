@@ -36,6 +36,9 @@ func newProxy(rt *route, tr *http.Transport, c *compiled, log *slog.Logger) *htt
 		Transport: tr,
 		Rewrite:   func(pr *httputil.ProxyRequest) { c.rewrite(pr, rt) },
 		ModifyResponse: func(resp *http.Response) error {
+			if err := checkSwitch(resp); err != nil {
+				return err
+			}
 			if x := exchangeFrom(resp.Request.Context()); x != nil && x.preflight {
 				trimPreflightResponse(resp)
 			}
@@ -84,11 +87,19 @@ func (bp *bufferPool) Put(b []byte) {
 // has already removed hop-by-hop headers and every X-Forwarded-* and
 // Forwarded header from pr.Out.
 func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
+	x := exchangeFrom(pr.In.Context())
+	var d dropped
 	// Identity hygiene: no client-sent identity header reaches the
-	// upstream, under any spelling, and neither does any Forgeproof-*.
+	// upstream, under any spelling, and neither does any Forgeproof-*,
+	// another product's identity header or a name with '_' (headers.go).
 	// The copy has room for the headers set below and by the transport,
 	// which would otherwise grow the map ReverseProxy sized exactly.
-	pr.Out.Header = withoutIdentityHeaders(pr.Out.Header)
+	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, rt.allowUnderscoreHeaders, &d)
+	// Only a checked WebSocket handshake may switch protocols.
+	forwardUpgrade(pr.In, pr.Out.Header, &d)
+	if x != nil {
+		x.dropped = d
+	}
 
 	pr.SetURL(rt.upstream)
 	// The upstream sees the Host the client asked for, so that it can
@@ -108,7 +119,6 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 		pr.SetXForwarded()
 	}
 
-	x := exchangeFrom(pr.In.Context())
 	if x == nil {
 		return
 	}
@@ -142,23 +152,9 @@ func copyHeader(dst, src http.Header, name string) {
 // and Forgeproof-Csrf-Token.
 const addedHeaders = 8
 
-// withoutIdentityHeaders returns a copy of h, with room for addedHeaders
-// more, without every header that forwarded.StripHeaders deletes and
-// every header whose name starts with "forgeproof-" in any case and with
-// any punctuation ('_', '.') for '-', as mtls compares names: only the
-// gateway sets those. The copy shares h's value slices.
-func withoutIdentityHeaders(h http.Header) http.Header {
-	out := make(http.Header, len(h)+addedHeaders)
-	for name, v := range h {
-		if !forwarded.IsHeader(name) && !isOwnHeader(name) {
-			out[name] = v
-		}
-	}
-	return out
-}
-
-// isOwnHeader reports whether name starts with "forgeproof-", compared as
-// withoutIdentityHeaders says.
+// isOwnHeader reports whether name starts with "forgeproof-" in any case
+// and with any punctuation ('_', '.') for '-', as mtls compares names:
+// only the gateway sets those.
 func isOwnHeader(name string) bool {
 	const prefix = "forgeproof-"
 	if len(name) < len(prefix) {
@@ -214,7 +210,13 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 		x.decision = decisionDeny
 	}
 	var maxErr *http.MaxBytesError
+	var switchErr errUnexpectedSwitch
 	switch {
+	case errors.As(err, &switchErr):
+		// Fail closed: relaying it would make the connection a tunnel past
+		// every check (headers.go, checkSwitch).
+		log.Warn("upstream switched protocols unasked: refused", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
+		writeProblem(w, r, http.StatusBadGateway, ReasonUpstreamUpgradeRefused, "upstream switched protocols unasked")
 	case errors.As(err, &maxErr):
 		writeProblem(w, r, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "request body too large")
 	case errors.Is(r.Context().Err(), context.Canceled):

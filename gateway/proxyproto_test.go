@@ -15,6 +15,7 @@ import (
 	"github.com/pires/go-proxyproto"
 
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
 // proxyClient is an HTTP client whose every connection starts with the
@@ -408,11 +409,16 @@ func TestShutdownDelay(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	// Not ready, still serving, on a new connection (keep-alive off).
-	c := gw.client(w.web)
-	c.Transport.(*http.Transport).DisableKeepAlives = true
-	if status, _ := do(t, c, "GET", gw.base+"/api/during", nil, ""); status != 200 {
-		t.Fatalf("during the delay: got %d, want 200", status)
+	// Not ready, still serving, on a new connection, which the answer
+	// closes (Connection: close) so that the client comes back through
+	// the balancer.
+	resp, err := gw.client(w.web).Get(gw.base + "/api/during")
+	if err != nil {
+		t.Fatalf("during the delay: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !resp.Close {
+		t.Fatalf("during the delay: got %d, Connection: close %v; want 200 and close", resp.StatusCode, resp.Close)
 	}
 	select {
 	case err := <-gw.done:
@@ -443,4 +449,26 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestProxyProtocolHandshakeLog: a refused TLS handshake behind the
+// balancer is logged with the client's address from the header.
+func TestProxyProtocolHandshakeLog(t *testing.T) {
+	_, gw, buf := proxyWorld(t, &gateway.ProxyProtocol{Trusted: []string{"127.0.0.1"}})
+	c := gw.proxyClient(v2("203.0.113.44:4444"))
+	other := pkitest.SPIFFE(t, pkitest.CA(t), "spiffe://other.example/x") // another CA: refused at the handshake
+	tc := other.TLSCertificate()
+	c.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tc, nil }
+	if _, err := c.Get(gw.base + "/api/x"); err == nil {
+		t.Fatal("a certificate of another CA was accepted")
+	}
+	var peers []string
+	for _, l := range buf.lines(t) {
+		if l["msg"] == "TLS handshake refused" {
+			peers = append(peers, l["peer"].(string))
+		}
+	}
+	if len(peers) != 1 || peers[0] != "203.0.113.44:4444" {
+		t.Fatalf("handshake refusal peers %q, want the client's 203.0.113.44:4444", peers)
+	}
 }

@@ -34,6 +34,11 @@ const (
 	// ReasonUpstreamUnavailable: the upstream could not be reached or
 	// failed mid-response (502).
 	ReasonUpstreamUnavailable Reason = "upstream-unavailable"
+	// ReasonUpstreamUpgradeRefused: the upstream answered 101 Switching
+	// Protocols to a request the gateway did not forward as a WebSocket
+	// handshake (or switched to another protocol); relaying it would
+	// have made the connection a tunnel past every check (502).
+	ReasonUpstreamUpgradeRefused Reason = "upstream-upgrade-refused"
 	// ReasonUpstreamTimeout: the upstream did not answer in time (504).
 	ReasonUpstreamTimeout Reason = "upstream-timeout"
 	// ReasonBodyTooLarge: the request body exceeds limits.max-body-bytes

@@ -30,6 +30,8 @@ type route struct {
 	corsPreflights       bool // let preflights through without identity
 	authorize            mtls.Authorizer
 	browsers             bool
+	// allowUnderscoreHeaders: forward names with '_' (headers.go).
+	allowUnderscoreHeaders bool
 
 	csrfMode string
 	guard    *csrfGuard // nil when csrfMode is insecure-off
@@ -48,15 +50,16 @@ func (r *route) usesTokens() bool {
 
 func (p *problems) route(key string, index int, r Route, c *compiled) *route {
 	rt := &route{
-		index:                index,
-		name:                 r.Name,
-		host:                 p.routeHost(key+".host", r.Host),
-		prefix:               p.pathPrefix(key+".path-prefix", r.PathPrefix),
-		upstream:             p.upstreamURL(key+".upstream", r.Upstream),
-		allowUnauthenticated: r.Allow.Unauthenticated,
-		corsPreflights:       r.Allow.CORSPreflights,
-		browsers:             r.Browsers == nil || *r.Browsers,
-		csrfMode:             r.CSRF.Mode,
+		index:                  index,
+		name:                   r.Name,
+		host:                   p.routeHost(key+".host", r.Host),
+		prefix:                 p.pathPrefix(key+".path-prefix", r.PathPrefix),
+		upstream:               p.upstreamURL(key+".upstream", r.Upstream),
+		allowUnauthenticated:   r.Allow.Unauthenticated,
+		corsPreflights:         r.Allow.CORSPreflights,
+		browsers:               r.Browsers == nil || *r.Browsers,
+		allowUnderscoreHeaders: r.AllowUnderscoreHeaders,
+		csrfMode:               r.CSRF.Mode,
 	}
 	if rt.name == "" {
 		rt.name = key
@@ -141,6 +144,12 @@ func cleanPath(p string) string {
 func policyOf(r Route) Route {
 	r.Name, r.Host, r.PathPrefix = "", "", ""
 	r.Upstream, r.UpstreamCAFile, r.UpstreamCertFile, r.UpstreamKeyFile, r.UpstreamServerName = "", "", "", "", ""
+	// Defaults written out or left out are the same policy.
+	browsers := r.Browsers == nil || *r.Browsers
+	r.Browsers = &browsers
+	if r.CSRF.Mode == "" {
+		r.CSRF.Mode = CSRFOriginOnly
+	}
 	return r
 }
 

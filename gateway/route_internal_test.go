@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -95,5 +96,27 @@ func TestRouteHostCanonical(t *testing.T) {
 	}
 	if len(p.errs) != 0 {
 		t.Errorf("errors: %v", p.errs)
+	}
+}
+
+// TestRoutePolicy: routes differing only in where they go share a
+// policy; any other setting makes another.
+func TestRoutePolicy(t *testing.T) {
+	yes := true
+	base := Route{Name: "a", PathPrefix: "/a", Upstream: "http://a", Allow: Allow{AnyVerified: true}}
+	same := Route{Name: "b", Host: "b.example", PathPrefix: "/b", Upstream: "https://b", UpstreamServerName: "b", Browsers: &yes, CSRF: RouteCSRF{Mode: CSRFOriginOnly}, Allow: Allow{AnyVerified: true}}
+	if !reflect.DeepEqual(policyOf(base), policyOf(same)) {
+		t.Errorf("routes differing in name, host, prefix, upstream and written-out defaults: different policies")
+	}
+	for name, change := range map[string]func(*Route){
+		"allow":    func(r *Route) { r.Allow.Unauthenticated = true },
+		"browsers": func(r *Route) { r.Browsers = new(false) },
+		"csrf":     func(r *Route) { r.CSRF.Mode = CSRFInsecureOff },
+	} {
+		other := base
+		change(&other)
+		if reflect.DeepEqual(policyOf(base), policyOf(other)) {
+			t.Errorf("routes differing in %s: same policy", name)
+		}
 	}
 }

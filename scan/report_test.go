@@ -3,7 +3,10 @@ package scan_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -110,11 +113,12 @@ func TestSARIFSchema(t *testing.T) {
 				}
 			}
 			Results []struct {
-				RuleID    string
-				Kind      string
-				Level     string
-				Message   struct{ Text string }
-				Locations []struct {
+				RuleID     string
+				Properties map[string]any
+				Kind       string
+				Level      string
+				Message    struct{ Text string }
+				Locations  []struct {
 					PhysicalLocation struct{ ArtifactLocation struct{ URI string } }
 				}
 			}
@@ -144,8 +148,8 @@ func TestSARIFSchema(t *testing.T) {
 	for _, res := range log.Runs[0].Results {
 		if res.Kind == "open" {
 			open++
-			if res.Level != "none" || res.RuleID != scan.RuleMethodDowngrade {
-				t.Errorf("open result: got %s level %q, want method-downgrade level none", res.RuleID, res.Level)
+			if res.Level != "none" || res.RuleID != scan.RuleMethodDowngrade || res.Properties["security-severity"] != nil {
+				t.Errorf("open result: got %s level %q, %v, want method-downgrade level none without security-severity", res.RuleID, res.Level, res.Properties)
 			}
 			continue
 		}
@@ -236,6 +240,57 @@ func TestWriteText(t *testing.T) {
 			for _, want := range []string{"[lax-post-window]", "reproduce:  curl", "--cert c.pem", "cookie session"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("text report: want %q in\n%s", want, out.String())
+				}
+			}
+		})
+	}
+}
+
+// TestFrameworkAdviceLive: the same broken bank behind the headers of
+// Express, Rails or nothing gets the advice of that framework, or the
+// generic one; no advice names a framework the service did not show.
+func TestFrameworkAdviceLive(t *testing.T) {
+	p := newTestPKI(t)
+	tests := []struct {
+		name   string
+		header string
+		value  string
+		want   scan.Framework
+		advice string
+	}{
+		{"Express", "X-Powered-By", "Express", scan.FrameworkExpress, "csurf is deprecated"},
+		{"Rails", "X-Runtime", "0.004", scan.FrameworkRails, "protect_from_forgery"},
+		{"none", "Server", "example", scan.FrameworkUnknown, "forgeproof serve"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBank(bankOptions{origin: "none", cookie: "Path=/; Secure; HttpOnly; SameSite=None"})
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set(tt.header, tt.value)
+				b.ServeHTTP(w, r)
+			}))
+			srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool, ClientAuth: tls.VerifyClientCertIfGiven}
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			rep, err := scan.Run(context.Background(), scan.Config{Target: srv.URL, TLS: p.clientTLS(), Rate: 1000,
+				Endpoints: []scan.Endpoint{transferNoTok}, Verify: balance})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := scan.FrameworkUnknown
+			if rep.Framework != nil {
+				got = rep.Framework.Name
+			}
+			if got != tt.want {
+				t.Fatalf("framework: got %q, want %q", got, tt.want)
+			}
+			f, ok := findingOf(rep, scan.RuleCrossSiteForgery)
+			if !ok || !strings.Contains(f.Fix, tt.advice) {
+				t.Errorf("fix: got %q, want %q in it", f.Fix, tt.advice)
+			}
+			for _, other := range []string{"CsrfViewMiddleware", "protect_from_forgery", "csurf", "csrf.New().Handler"} {
+				if !strings.Contains(tt.advice, other) && strings.Contains(f.Fix, other) && !(tt.want == scan.FrameworkExpress && other == "csurf") {
+					t.Errorf("fix %q names %s", f.Fix, other)
 				}
 			}
 		})

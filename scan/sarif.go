@@ -103,8 +103,11 @@ type sarifArtifact struct {
 }
 
 type sarifResultProps struct {
-	Severity         string `json:"severity"`
-	SecuritySeverity string `json:"security-severity"`
+	Severity string `json:"severity"`
+	// SecuritySeverity is left out of "open" results, so that readers
+	// that ignore kind (GitHub code scanning does not document it) do
+	// not score an inconclusive family as a vulnerability.
+	SecuritySeverity string `json:"security-severity,omitempty"`
 	Confidence       string `json:"confidence"`
 	Oracle           string `json:"oracle"`
 	Method           string `json:"method,omitempty"`
@@ -175,8 +178,7 @@ func WriteSARIF(w io.Writer, r *Report, toolVersion string) error {
 					Message:   sarifText{fmt.Sprintf("%s inconclusive on %s %s: %s", f.Rule, e.Method, e.URL, f.Reason)},
 					Locations: loc,
 					Properties: sarifResultProps{
-						Severity: Rules[i].Severity.String(), SecuritySeverity: securitySeverity[Rules[i].Severity],
-						Confidence: "inconclusive", Oracle: string(e.Oracle), Method: e.Method,
+						Severity: Rules[i].Severity.String(), Confidence: "inconclusive", Oracle: string(e.Oracle), Method: e.Method,
 					},
 					Partial: map[string]string{"forgeproof/v1": f.Rule + " " + e.Method + " " + e.URL + " open"},
 				})

@@ -1,0 +1,319 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
+)
+
+// What the gateway forwards (issue 11): no header may mean one thing to the
+// gateway and another to the upstream. Before a request is forwarded,
+// withoutClientHeaders drops
+//
+//   - every identity header of forgeproof and mtls (forwarded.IsHeader,
+//     Forgeproof-*), as before;
+//   - identity-like headers of other products (identityLikeNames and
+//     identityLikePrefixes, plus the config's strip-request-headers), under
+//     any spelling: an upstream written for nginx, HAProxy, Apache, IIS,
+//     a cloud load balancer or an identity-aware proxy may trust them;
+//   - every header whose name has a character other than a letter, a digit
+//     or '-' ("X_Forwarded_For"): CGI, WSGI, Rack and PHP map '-' and '_'
+//     to the same variable, so the twin can override the gateway's own
+//     header (Puma's CVE-2024-45614). A route with allow-underscore-headers
+//     keeps them, except twins of a header the gateway sets, strips or
+//     decides on (gatewayHeaders), which are always dropped;
+//   - every Upgrade but a WebSocket handshake on GET (after its origin
+//     check), HTTP2-Settings, and any mention of them in Connection
+//     (forwardUpgrade): an h2c upgrade the upstream accepts would turn the
+//     connection into a tunnel nothing checks.
+//
+// Names are compared normalised: lower case, every byte other than a
+// letter or digit as '-' (normaliseName, as mtls compares them).
+
+// identityLikeNames are normalised names of headers that carry a client
+// certificate, its fields or its verification result, or a verified user,
+// in other products. Keep docs/security-model.md in step (a test checks).
+var identityLikeNames = []string{
+	"x-ssl",                          // HAProxy convention: "1" when the client used TLS
+	"x-ssl-cert",                     // nginx/HAProxy convention
+	"x-client-verify",                // nginx/HAProxy convention ($ssl_client_verify)
+	"x-client-dn",                    // nginx/HAProxy convention
+	"x-client-s-dn",                  // nginx/HAProxy convention
+	"x-client-i-dn",                  // nginx/HAProxy convention
+	"x-client-subject",               // ad hoc
+	"x-client-issuer",                // ad hoc
+	"x-client-serial",                // ad hoc
+	"x-client-fingerprint",           // ad hoc
+	"x-arr-ssl",                      // IIS Application Request Routing
+	"wl-proxy-ssl",                   // Oracle WebLogic proxy plug-in
+	"x-remote-user",                  // Apache/nginx REMOTE_USER conventions
+	"remote-user",                    // Apache/nginx REMOTE_USER conventions
+	"x-forwarded-user",               // oauth2-proxy
+	"x-forwarded-email",              // oauth2-proxy
+	"x-forwarded-groups",             // oauth2-proxy
+	"x-forwarded-preferred-username", // oauth2-proxy
+	"x-goog-iap-jwt-assertion",       // Google Cloud IAP
+}
+
+// identityLikePrefixes are normalised name prefixes of such headers.
+var identityLikePrefixes = []string{
+	"ssl-client-",                 // Apache mod_ssl variables passed as headers (SSL_CLIENT_CERT, SSL_CLIENT_S_DN, …), ingress-nginx ssl-client-*
+	"x-ssl-client-",               // nginx/HAProxy conventions: X-SSL-Client-Cert, -DN, -Verify, -CN, …
+	"x-client-cert",               // X-Client-Cert, X-Client-Certificate, Google Cloud LB mTLS X-Client-Cert-*
+	"x-arr-clientcert",            // IIS ARR, Azure App Service
+	"x-amzn-mtls-clientcert",      // AWS ALB mTLS: X-Amzn-Mtls-Clientcert and -Serial-Number, -Issuer, -Subject, -Validity, -Leaf
+	"x-amzn-oidc-",                // AWS ALB authentication
+	"x-forwarded-tls-client-cert", // Traefik: X-Forwarded-Tls-Client-Cert and -Info
+	"cf-client-cert",              // Cloudflare mTLS
+	"cf-access-",                  // Cloudflare Access: Cf-Access-Jwt-Assertion, -Authenticated-User-Email
+	"x-ms-client-principal",       // Azure App Service authentication
+	"x-goog-authenticated-user-",  // Google Cloud IAP
+	"wl-proxy-client-",            // Oracle WebLogic: WL-Proxy-Client-Cert, -IP
+	"x-tls-client-",               // ad hoc
+	"x-mtls-",                     // ad hoc
+	"x-auth-request-",             // oauth2-proxy (nginx auth_request)
+}
+
+// gatewayHeaders are normalised names of headers the gateway sets, strips
+// or decides on: their twins with '_' are dropped even on a route that
+// allows such names, since a CGI-style upstream would read the twin as the
+// header the gateway vouched for (or removed).
+var gatewayHeaders = map[string]bool{
+	"x-forwarded-for": true, "x-forwarded-host": true, "x-forwarded-proto": true,
+	"x-forwarded-port": true, "x-forwarded-prefix": true, "x-forwarded-server": true,
+	"x-forwarded-ssl": true, "x-forwarded-scheme": true, "x-real-ip": true, "forwarded": true,
+	"host": true, "content-length": true, "transfer-encoding": true, "te": true, "trailer": true,
+	"connection": true, "keep-alive": true, "proxy-connection": true, "upgrade": true,
+	"http2-settings": true, "proxy-authorization": true, "proxy-authenticate": true,
+	"origin": true, "referer": true, "sec-fetch-site": true, "sec-fetch-mode": true,
+	"sec-fetch-dest": true, "sec-fetch-user": true, "cookie": true, "authorization": true,
+	"x-csrf-token": true, "sec-websocket-key": true, "sec-websocket-version": true,
+	"sec-websocket-protocol": true, "sec-websocket-extensions": true,
+}
+
+// Kinds of dropped headers, the "kind" label of
+// forgeproof_gateway_request_headers_dropped_total.
+const (
+	dropUnderscore   = "underscore"    // a name with '_' or other punctuation
+	dropIdentityLike = "identity-like" // another product's identity header
+	dropUpgrade      = "upgrade"       // an Upgrade that is not a WebSocket handshake, HTTP2-Settings
+)
+
+// dropped counts what withoutClientHeaders and forwardUpgrade removed from
+// one request, for the metric.
+type dropped struct{ underscore, identityLike, upgrade int }
+
+// Negative-control switches for the tests (export_test.go); never set in
+// production. Each turns one check of this file off.
+var (
+	upgradeCheckOff      atomic.Bool
+	underscoreCheckOff   atomic.Bool
+	identityLikeCheckOff atomic.Bool
+	chunkedCloseOff      atomic.Bool
+)
+
+// headerPolicy is the compiled header configuration: the extra names and
+// prefixes of strip-request-headers, normalised.
+type headerPolicy struct {
+	names    map[string]bool
+	prefixes []string
+}
+
+// parseStripHeaders compiles strip-request-headers: header names, or
+// prefixes ending in '*'.
+func (p *problems) parseStripHeaders(key string, list []string) headerPolicy {
+	var hp headerPolicy
+	for i, s := range list {
+		name, prefix := strings.CutSuffix(s, "*")
+		if name == "" || !validHeaderName(name) {
+			p.add(key, "entry %d %q is not a header name or a prefix ending in '*'", i, s)
+			continue
+		}
+		n := string(normaliseName(nil, name))
+		if prefix {
+			hp.prefixes = append(hp.prefixes, n)
+			continue
+		}
+		if hp.names == nil {
+			hp.names = map[string]bool{}
+		}
+		hp.names[n] = true
+	}
+	return hp
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return len(s) > 0
+}
+
+// normaliseName appends name to dst lower-cased, with every byte that is
+// not a letter or digit written as '-'.
+func normaliseName(dst []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		default:
+			c = '-'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// punctuated reports whether name has a byte other than a letter, digit or
+// '-': a name some upstream could read as a dashed one.
+func punctuated(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return true
+		}
+	}
+	return false
+}
+
+// identityLike reports whether the normalised name n is an identity-like
+// header: the default lists or the configured ones.
+func (hp *headerPolicy) identityLike(n []byte) bool {
+	for _, f := range identityLikeNames {
+		if string(n) == f {
+			return true
+		}
+	}
+	for _, f := range identityLikePrefixes {
+		if len(n) >= len(f) && string(n[:len(f)]) == f {
+			return true
+		}
+	}
+	if hp.names[string(n)] {
+		return true
+	}
+	for _, f := range hp.prefixes {
+		if len(n) >= len(f) && string(n[:len(f)]) == f {
+			return true
+		}
+	}
+	return false
+}
+
+// headerVerdict says whether a client-sent header name is dropped, and
+// under which kind ("" when it is kept or is forgeproof's own identity
+// header, which is not counted: it was always dropped).
+func (hp *headerPolicy) headerVerdict(name string, allowUnderscore bool) (drop bool, kind string) {
+	if forwarded.IsHeader(name) || isOwnHeader(name) {
+		return true, ""
+	}
+	var buf [64]byte
+	n := normaliseName(buf[:0], name)
+	if !identityLikeCheckOff.Load() && hp.identityLike(n) {
+		return true, dropIdentityLike
+	}
+	if punctuated(name) && !underscoreCheckOff.Load() {
+		if !allowUnderscore || gatewayHeaders[string(n)] {
+			return true, dropUnderscore
+		}
+	}
+	return false, ""
+}
+
+// withoutClientHeaders returns a copy of h, with room for addedHeaders
+// more, without the headers this file's doc lists (except the upgrade
+// ones, see forwardUpgrade). The copy shares h's value slices.
+func (hp *headerPolicy) withoutClientHeaders(h http.Header, allowUnderscore bool, d *dropped) http.Header {
+	out := make(http.Header, len(h)+addedHeaders)
+	for name, v := range h {
+		drop, kind := hp.headerVerdict(name, allowUnderscore)
+		switch kind {
+		case dropIdentityLike:
+			d.identityLike++
+		case dropUnderscore:
+			d.underscore++
+		}
+		if !drop {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// forwardUpgrade decides what the upstream request out says about
+// upgrades. ReverseProxy has already removed the hop-by-hop headers and,
+// when the client's Connection named Upgrade, put back "Connection:
+// Upgrade" and the client's first Upgrade value, and it relays a 101
+// whose Upgrade equals it. Only a WebSocket handshake is a protocol the
+// gateway checks (its origin, in the CSRF guard): on a GET whose Upgrade
+// names websocket, out says exactly "Upgrade: websocket". Every other
+// Upgrade, and HTTP2-Settings, is removed with Connection, so the
+// upstream has nothing to switch to. It reports whether a WebSocket
+// upgrade is forwarded.
+func forwardUpgrade(in *http.Request, out http.Header, d *dropped) (websocket bool) {
+	if upgradeCheckOff.Load() {
+		return upgradeType(out) != ""
+	}
+	for _, name := range []string{"Http2-Settings", "Upgrade", "Connection"} {
+		if _, ok := out[name]; ok {
+			if name != "Connection" {
+				d.upgrade++
+			}
+			delete(out, name)
+		}
+	}
+	// Not from out: a client could name only h2c in its first Upgrade line.
+	if in.Method == http.MethodGet && upgradeType(in.Header) != "" && isWebSocketHandshake(in) {
+		out["Connection"] = []string{"Upgrade"}
+		out["Upgrade"] = []string{"websocket"}
+		d.upgrade-- // the one kept
+		return true
+	}
+	return false
+}
+
+// upgradeType is the Upgrade value ReverseProxy acts on: the first one,
+// when Connection names Upgrade.
+func upgradeType(h http.Header) string {
+	for _, v := range h["Connection"] {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), "upgrade") {
+				return h.Get("Upgrade")
+			}
+		}
+	}
+	return ""
+}
+
+// errUnexpectedSwitch is an upstream's 101 to a request the gateway did
+// not forward as a WebSocket handshake, or one that switches to another
+// protocol.
+type errUnexpectedSwitch struct{ upgrade string }
+
+func (e errUnexpectedSwitch) Error() string {
+	return "upstream switched protocols (Upgrade " + quoteHeader(e.upgrade) + ") on a request not forwarded as a WebSocket handshake: refused, a tunnel would carry unchecked requests"
+}
+
+func quoteHeader(s string) string { return "\"" + printable(s) + "\"" }
+
+// checkSwitch fails closed on a 101 the gateway did not ask for: relayed,
+// it would make the connection a tunnel to the upstream past every check.
+func checkSwitch(resp *http.Response) error {
+	if resp.StatusCode != http.StatusSwitchingProtocols || upgradeCheckOff.Load() {
+		return nil
+	}
+	asked := resp.Request != nil && strings.EqualFold(upgradeType(resp.Request.Header), "websocket")
+	got := upgradeType(resp.Header)
+	if !asked || !strings.EqualFold(strings.TrimSpace(got), "websocket") {
+		return errUnexpectedSwitch{upgrade: resp.Header.Get("Upgrade")}
+	}
+	return nil
+}
