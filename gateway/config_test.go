@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"errors"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -142,6 +143,13 @@ func equal(a, b any) bool {
 // passes, on configs built in Go around real certificate files.
 func TestValidate(t *testing.T) {
 	w := newWorld(t)
+	// A route's host must be covered by a listener's certificate
+	// (certcheck.go): the cases with hosts add this one.
+	hosts := pkitest.ServerWith(t, w.ca, pki.ServerOptions{DNSNames: []string{"api.example.com"}, IPAddresses: []net.IP{net.IPv6loopback}})
+	if err := hosts.Save(w.dir, "hosts.pem", "hosts-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	hostsCert := []gateway.ServerCertificate{{CertFile: w.path("hosts.pem"), KeyFile: w.path("hosts-key.pem")}}
 	tests := []struct {
 		name   string
 		change func(*gateway.Config)
@@ -176,8 +184,14 @@ func TestValidate(t *testing.T) {
 		{"host with port", func(c *gateway.Config) { c.Routes[0].Host = "api.example.com:443" }, "leave the port out"},
 		{"host as URL", func(c *gateway.Config) { c.Routes[0].Host = "https://api.example.com" }, "not a URL"},
 		{"host ending in a number", func(c *gateway.Config) { c.Routes[0].Host = "127.1" }, `routes[0].host: invalid host "127.1": it would match no request`},
-		{"host with a trailing dot", func(c *gateway.Config) { c.Routes[0].Host = "api.example.com." }, ""},
-		{"IPv6 host not in canonical form", func(c *gateway.Config) { c.Routes[0].Host = "[::0001]" }, ""},
+		{"host with a trailing dot", func(c *gateway.Config) {
+			c.Routes[0].Host = "api.example.com."
+			c.Listeners[0].TLS.Certificates = hostsCert
+		}, ""},
+		{"IPv6 host not in canonical form", func(c *gateway.Config) {
+			c.Routes[0].Host = "[::0001]"
+			c.Listeners[0].TLS.Certificates = hostsCert
+		}, ""},
 		{"same host and prefix twice", func(c *gateway.Config) { c.Routes[1].PathPrefix = "/api" }, "it would never match"},
 		{"same name twice", func(c *gateway.Config) { c.Routes[1].Name = "api" }, `route name "api" is also used`},
 		{"allows nobody", func(c *gateway.Config) { c.Routes[0].Allow = gateway.Allow{} }, "routes[0].allow: allows nobody"},
