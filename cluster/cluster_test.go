@@ -803,8 +803,11 @@ func (c *cluster) scenarioCRL(fig *figures, l *load) {
 		worst = max(worst, d)
 		fig.add("3 CRL written: revoked client refused by %-35s after %v", p.name, d.Round(time.Millisecond))
 	}
-	if worst > watchInterval+time.Second {
-		t.Errorf("3: slowest refusal after %v, want within the watch interval %v (+1s)", worst, watchInterval)
+	// The bound: a missed file event is caught by the next poll (the
+	// watch interval); events wait 0.5s for writes to settle; the rest
+	// is slack for a loaded machine.
+	if worst > watchInterval+2*time.Second {
+		t.Errorf("3: slowest refusal after %v, want within the watch interval %v (+2s)", worst, watchInterval)
 	}
 	p := l.phase("3 CRL update")
 	l.mustBeClean(p)

@@ -130,6 +130,8 @@ func (r Reason) detail() string {
 		return "the CSRF token cannot be checked: no session or pre-session cookie"
 	case ReasonNoKeys:
 		return "a CSRF token is required but the server has no token keys"
+	case ReasonHeaderRepeated:
+		return "the request carries Origin, Sec-Fetch-Site or Referer more than once"
 	}
 	return ""
 }

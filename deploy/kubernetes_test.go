@@ -26,6 +26,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -42,6 +43,7 @@ type manifests struct {
 	services    []*corev1.Service
 	configMaps  map[string]*corev1.ConfigMap
 	pdbs        []*policyv1.PodDisruptionBudget
+	policies    []*networkingv1.NetworkPolicy
 }
 
 // decodeStrict decodes one YAML document into the typed object of its
@@ -66,6 +68,9 @@ func decodeStrict(doc []byte, m *manifests) error {
 		c := &corev1.ConfigMap{}
 		obj = c
 		defer func() { m.configMaps[c.Name] = c }()
+	case "networking.k8s.io/v1 NetworkPolicy":
+		n := &networkingv1.NetworkPolicy{}
+		m.policies, obj = append(m.policies, n), n
 	case "policy/v1 PodDisruptionBudget":
 		p := &policyv1.PodDisruptionBudget{}
 		m.pdbs, obj = append(m.pdbs, p), p
@@ -115,8 +120,8 @@ func load(t *testing.T) *manifests {
 			}
 		}
 	}
-	if len(m.deployments) != 1 || len(m.services) != 1 || len(m.pdbs) != 1 {
-		t.Fatalf("want one Deployment, one Service and one PodDisruptionBudget; got %d, %d, %d", len(m.deployments), len(m.services), len(m.pdbs))
+	if len(m.deployments) != 1 || len(m.services) != 1 || len(m.pdbs) != 1 || len(m.policies) != 1 {
+		t.Fatalf("want one Deployment, Service, PodDisruptionBudget and NetworkPolicy; got %d, %d, %d, %d", len(m.deployments), len(m.services), len(m.pdbs), len(m.policies))
 	}
 	return m
 }
@@ -264,6 +269,37 @@ func TestManifests(t *testing.T) {
 	}
 	if pdb.Spec.MaxUnavailable == nil && pdb.Spec.MinAvailable == nil {
 		t.Error("the PodDisruptionBudget sets neither maxUnavailable nor minAvailable")
+	}
+	// The NetworkPolicy: the listener is open, the admin port only to
+	// named sources.
+	np := m.policies[0]
+	if sel, err := metav1Selector(np.Spec.PodSelector.MatchLabels); err != nil || !sel.Matches(podLabels) {
+		t.Error("the NetworkPolicy's podSelector does not match the pods")
+	}
+	openPorts := map[int32]bool{}
+	adminFrom := false
+	for _, rule := range np.Spec.Ingress {
+		for _, p := range rule.Ports {
+			if p.Port == nil {
+				t.Errorf("a NetworkPolicy rule allows every port")
+				continue
+			}
+			n := resolvePort(t, c, *p.Port)
+			if len(rule.From) == 0 {
+				openPorts[n] = true
+			} else if n == adminPort {
+				adminFrom = true
+			}
+		}
+		if len(rule.Ports) == 0 {
+			t.Errorf("a NetworkPolicy rule allows every port")
+		}
+	}
+	if openPorts[adminPort] || !adminFrom {
+		t.Errorf("the admin port must be reachable from named sources only (open %v, restricted rule %v)", openPorts, adminFrom)
+	}
+	if !openPorts[port("https")] {
+		t.Error("the NetworkPolicy does not let clients reach the listener")
 	}
 	// The drain fits the grace period: delay + grace, plus slack.
 	lim := cfg.Limits

@@ -25,6 +25,9 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, start time
 	if x.authzDenied {
 		g.metrics.authzDenials.WithLabelValues(routeName, string(x.reason)).Inc()
 	}
+	if x.reason == ReasonUpstreamUpgradeRefused {
+		g.metrics.upstreamRefusals.WithLabelValues(routeName, string(x.reason)).Inc()
+	}
 	if d := x.dropped; d != (dropped{}) {
 		g.metrics.countDropped(routeName, d)
 	}

@@ -22,6 +22,9 @@ type hooks struct {
 	log *slog.Logger
 	// onHandshakeFailure is told about every refused handshake.
 	onHandshakeFailure func(listener string, f mtls.HandshakeFailure)
+	// forwarded is the Gateway's cache of identity headers, kept across
+	// reloads; nil gets a fresh one.
+	forwarded *forwardedCache
 	// now is the clock of the listeners' mtls.Servers (nil: time.Now).
 	now func() time.Time
 }
@@ -52,6 +55,8 @@ type compiled struct {
 	proxies       []netip.Prefix
 	forwarders    []*forwarded.Trust
 	forwardFormat forwarded.Format
+	// forwarded shares identity headers between connections (hooks).
+	forwarded *forwardedCache
 	// headers: what client headers are not forwarded (headers.go).
 	headers headerPolicy
 	// transports has one transport per distinct upstream TLS setting
@@ -67,7 +72,10 @@ type compiled struct {
 func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	log := h.logger()
 	p := &problems{cfg: cfg}
-	c := &compiled{cfg: cfg, limits: cfg.Limits.withDefaults()}
+	c := &compiled{cfg: cfg, limits: cfg.Limits.withDefaults(), forwarded: h.forwarded}
+	if c.forwarded == nil {
+		c.forwarded = newForwardedCache(maxSharedForwarded)
+	}
 	p.limits(cfg.Limits)
 
 	if len(cfg.Listeners) == 0 {

@@ -1,12 +1,9 @@
 package gateway
 
 import (
-	"context"
 	"maps"
-	"net"
 	"net/http"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"github.com/forgeproof/forgeproof/internal/boundedmap"
@@ -16,26 +13,13 @@ import (
 
 type connKey struct{}
 
-// connIdentity caches the identity of a connection's client certificate
-// for the requests of a keep-alive connection. The certificate cannot
-// change on a connection (Go servers never renegotiate), and extracting
-// the identity (two SHA-256 sums, the subject and issuer strings) costs
-// more than the rest of the gateway's checks together. Whether the
-// certificate is still accepted is another matter, checked again after a
-// reload or an expiry (recheck).
-type connIdentity struct {
-	once sync.Once
-	id   mtls.Identity
-	ok   bool
-	// fwd holds the identity headers last computed for this connection
-	// (a base64 encoding of the certificate per request was 3% of the
-	// gateway's allocated bytes).
+// connForwarded caches, per connection, the identity headers last
+// computed for the connection's own certificate (a base64 encoding of the
+// certificate per request was 3% of the gateway's allocated bytes). The
+// identity itself, and its re-check after a reload or an expiry, are the
+// listener's mtls.Server's (Check).
+type connForwarded struct {
 	fwd atomic.Pointer[forwardedHeaders]
-	// checked is the last verification of the connection's certificate
-	// against its listener's state (nil: none yet; see recheck), and
-	// checkMu serialises verifications.
-	checked atomic.Pointer[connCheck]
-	checkMu sync.Mutex
 }
 
 // forwardedHeaders are the headers that forward a connection's identity
@@ -47,55 +31,29 @@ type forwardedHeaders struct {
 	err    error
 }
 
-// withConnCache is the listeners' http.Server.ConnContext.
-func withConnCache(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &connIdentity{})
-}
-
-// connectionIdentity is mtls.IdentityFromTLS(r.TLS), nil when there is
-// none, computed once per connection when the request came through one of
-// the gateway's listeners: the requests of a connection share the one
-// Identity, which nobody may modify.
-func connectionIdentity(r *http.Request) *mtls.Identity {
-	if r.TLS == nil {
-		return nil
-	}
-	c, _ := r.Context().Value(connKey{}).(*connIdentity)
-	if c == nil {
-		// Gateway.Handler behind a listener of one's own.
-		if id, ok := mtls.IdentityFromTLS(r.TLS); ok {
-			return &id
-		}
-		return nil
-	}
-	c.once.Do(func() { c.id, c.ok = mtls.IdentityFromTLS(r.TLS) })
-	if !c.ok {
-		return nil
-	}
-	return &c.id
-}
-
 // setForwardedHeaders is forwarded.SetHeaders(h, id, opts) plus the
 // Forgeproof-Client-Identity header, with the values computed once per
 // connection and format (and shared between connections that present the
-// same certificate alone, see forwardedCache). The cache is used only for the identity of the
-// connection's own certificate (the very Identity that
-// connectionIdentity returned, not one a forwarder sent), whose headers
-// depend on nothing else but the format and the connection's chain, which
-// cannot change either; anything else (including options with By, which
-// the gateway does not set) is computed afresh.
+// same certificate alone, see forwardedCache). The cache is used only for
+// the identity of the connection's own certificate (Source connection,
+// whose Certificate is the connection's leaf, not one a forwarder sent),
+// whose headers depend on nothing else but the format and the
+// connection's chain, which cannot change either; anything else
+// (including options with By, which the gateway does not set) is
+// computed afresh.
 //
 // h must hold no identity header already: rewrite strips them all
 // (withoutIdentityHeaders) before it calls this.
-func setForwardedHeaders(r *http.Request, h http.Header, id *mtls.Identity, opts forwarded.Options) error {
-	c, _ := r.Context().Value(connKey{}).(*connIdentity)
-	if c == nil || id.Source != mtls.SourceConnection || id.Certificate == nil || len(opts.By) > 0 || connectionIdentity(r) != id {
+func (c *compiled) setForwardedHeaders(r *http.Request, h http.Header, id *mtls.Identity, opts forwarded.Options) error {
+	cf, _ := r.Context().Value(connKey{}).(*connForwarded)
+	if cf == nil || id.Source != mtls.SourceConnection || id.Certificate == nil || len(opts.By) > 0 ||
+		r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0] != id.Certificate {
 		return setForwardedHeadersUncached(h, *id, opts)
 	}
-	f := c.fwd.Load()
+	f := cf.fwd.Load()
 	if f == nil || f.format != opts.Format {
-		f = sharedForwarded.get(*id, opts)
-		c.fwd.Store(f)
+		f = c.forwarded.get(*id, opts)
+		cf.fwd.Store(f)
 	}
 	if f.err != nil {
 		return f.err
@@ -162,8 +120,6 @@ type forwardedKey struct {
 	cert   [32]byte
 	format forwarded.Format
 }
-
-var sharedForwarded = newForwardedCache(maxSharedForwarded)
 
 func newForwardedCache(limit int) *forwardedCache {
 	return &forwardedCache{m: boundedmap.New[forwardedKey, *forwardedHeaders](limit)}

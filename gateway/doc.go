@@ -50,7 +50,7 @@
 //     client's SNI (ListenerTLS.Certificates) and verifies the client
 //     certificate, if one is sent, against the listener's CAs and CRLs. On a keep-alive connection the
 //     certificate is verified again after a reload or once a certificate
-//     of its chain expires (mtls.Server.Recheck); a refusal is 403 with
+//     of its chain expires (mtls.Server.Check); a refusal is 403 with
 //     the mtls reason code and closes the connection.
 //  2. The route is chosen by host and path prefix. First a Host that is
 //     not one host[:port] is refused with 400 (host-invalid: two ports,

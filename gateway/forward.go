@@ -45,7 +45,15 @@ func (p *problems) forwarder(key string, f Forwarder) *forwarded.Trust {
 // whether the request came from one, and the refusal reason when the
 // forwarder sent a malformed header (fail closed: a trusted forwarder that
 // sends garbage is misconfigured or compromised).
-func (c *compiled) forwardedIdentity(r *http.Request) (id mtls.Identity, ok, trusted bool, reason Reason) {
+func (c *compiled) forwardedIdentity(r *http.Request, connID *mtls.Identity) (id mtls.Identity, ok, trusted bool, reason Reason) {
+	if len(c.forwarders) == 0 {
+		return mtls.Identity{}, false, false, ""
+	}
+	if connID != nil {
+		// forwarded.Trust finds the forwarder's verified identity in the
+		// context, where mtls.Server.Handler would have put it.
+		r = r.WithContext(mtls.ContextWithIdentity(r.Context(), *connID))
+	}
 	for _, fw := range c.forwarders {
 		if !fw.Trusted(r) {
 			continue

@@ -49,6 +49,12 @@ type Gateway struct {
 	// checkRequest, for the tests' negative controls only (set through
 	// export_test.go).
 	uncheckedRequests atomic.Bool
+	// noRecheck serves open connections whose certificate the re-check
+	// refused, for the tests' negative controls only (export_test.go).
+	noRecheck atomic.Bool
+	// forwarded shares identity headers between the connections of a
+	// client that reconnects (forwardedCache), across reloads.
+	forwarded *forwardedCache
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -74,7 +80,7 @@ type Gateway struct {
 // New validates cfg, loads the files it names and returns a Gateway ready
 // to Listen. The error is a ConfigErrors listing every problem.
 func New(cfg *Config, opts Options) (*Gateway, error) {
-	g := &Gateway{log: opts.Logger, errLog: opts.ErrorLog, now: opts.Time, stopping: make(chan struct{})}
+	g := &Gateway{log: opts.Logger, errLog: opts.ErrorLog, now: opts.Time, stopping: make(chan struct{}), forwarded: newForwardedCache(maxSharedForwarded)}
 	if g.now == nil {
 		g.now = time.Now
 	}
@@ -125,8 +131,10 @@ func (g *Gateway) Logger() *slog.Logger { return g.log }
 
 // Handler returns the gateway's request handler: routing, authorization,
 // CSRF checks and proxying. Listen and Serve use it; it is exported for
-// embedding the gateway behind a listener of one's own (the request must
-// then carry the TLS state of a verified connection in r.TLS).
+// embedding the gateway behind a listener of one's own: the client
+// identity is then the one in the request context (mtls.Server.Handler
+// stores it), else that of a connection crypto/tls verified
+// (mtls.IdentityFromTLS), and open connections are not re-checked.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
 // Listen binds every listener and the admin listener. Addresses ending in
@@ -188,7 +196,7 @@ func (g *Gateway) Listen() error {
 // newServer builds the http.Server of listener i. Its TLS configuration
 // is looked up per handshake, so a reload applies to new connections at
 // once; open keep-alive connections are verified again under the new
-// state at their next request (recheck.go).
+// state at their next request (mtls.Server.Check, in serveHTTP).
 func (g *Gateway) newServer(i int, l Limits) *http.Server {
 	return &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -200,7 +208,15 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 		IdleTimeout:       l.IdleTimeout,
 		MaxHeaderBytes:    l.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(g.serverErrorLog().Handler(), slog.LevelWarn),
-		ConnContext:       withConnCache,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			// The connection's state for mtls.Server.Check (any of the
+			// listener's Servers: it is not tied to one) and the
+			// gateway's own cache of its forwarded headers.
+			if s := g.state.Load().listeners[i].server; s != nil {
+				ctx = s.ConnContext(ctx, c)
+			}
+			return context.WithValue(ctx, connKey{}, &connForwarded{})
+		},
 		TLSConfig: &tls.Config{
 			GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 				// The mtls.Server's own per-handshake config carries the
@@ -216,8 +232,9 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 // metrics.
 func (g *Gateway) hooks() hooks {
 	return hooks{
-		log: g.log,
-		now: g.now,
+		log:       g.log,
+		now:       g.now,
+		forwarded: g.forwarded,
 		onHandshakeFailure: func(listener string, f mtls.HandshakeFailure) {
 			g.metrics.handshakeFailures.WithLabelValues(listener, string(f.Reason)).Inc()
 			attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}

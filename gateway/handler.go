@@ -64,11 +64,19 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	rec, x := &st.rec, &st.x
 	defer func() { g.finish(r, rec, x, start) }()
 
-	if listener >= 0 {
-		if herr := recheck(r, c.listeners[listener], g.now()); herr != nil {
-			g.refuseConnection(rec, r, x, c.cfg.Listeners[listener].Address, herr)
+	// The connection's identity, verified again when a reload or an
+	// expiry may have changed the answer (two atomic loads when nothing
+	// did).
+	var connID *mtls.Identity
+	if s := c.listenerServer(listener); s != nil {
+		id, err := s.Check(r)
+		if err != nil && !g.noRecheck.Load() {
+			g.refuseConnection(rec, r, x, c.cfg.Listeners[listener].Address, err)
 			return
 		}
+		connID = id
+	} else {
+		connID = embeddedIdentity(r)
 	}
 	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 && !chunkedCloseOff.Load() {
 		// A chunked HTTP/1.1 request may also have carried Content-Length
@@ -117,7 +125,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		return
 	}
 
-	id, status, reason := c.identify(r)
+	id, status, reason := c.identify(r, connID)
 	if reason != "" {
 		g.refuse(rec, r, x, status, reason, "forwarded identity refused", "")
 		return
@@ -196,8 +204,8 @@ func hasDotSegments(p string) bool {
 // certificate). A non-empty
 // reason means the request must be refused with status. The identity is
 // nil when there is none.
-func (c *compiled) identify(r *http.Request) (id *mtls.Identity, status int, reason Reason) {
-	if fid, ok, trusted, reason := c.forwardedIdentity(r); trusted {
+func (c *compiled) identify(r *http.Request, connID *mtls.Identity) (id *mtls.Identity, status int, reason Reason) {
+	if fid, ok, trusted, reason := c.forwardedIdentity(r, connID); trusted {
 		if reason != "" {
 			return nil, http.StatusBadRequest, reason
 		}
@@ -208,7 +216,48 @@ func (c *compiled) identify(r *http.Request) (id *mtls.Identity, status int, rea
 		*id = fid
 		return id, 0, ""
 	}
-	return connectionIdentity(r), 0, ""
+	return connID, 0, ""
+}
+
+// listenerServer is the mtls.Server of listener, nil when the handler is
+// embedded (listener -1) or the listener has none.
+func (c *compiled) listenerServer(listener int) *mtls.Server {
+	if listener < 0 {
+		return nil
+	}
+	return c.listeners[listener].server
+}
+
+// embeddedIdentity is the client identity of a request to the embedded
+// handler (Gateway.Handler): the connection identity in its context
+// (mtls.Server.Handler), else that of a connection crypto/tls verified.
+func embeddedIdentity(r *http.Request) *mtls.Identity {
+	id, ok := mtls.IdentityFromContext(r.Context())
+	if !ok || id.Source != mtls.SourceConnection {
+		if id, ok = mtls.IdentityFromTLS(r.TLS); !ok {
+			return nil
+		}
+	}
+	return &id
+}
+
+// refuseConnection answers a request whose connection's certificate the
+// re-check refused: 403 with the reason a new handshake would get, and
+// Connection: close, so that the client has to handshake again (and is
+// refused there). It is counted and logged as a refused handshake of the
+// listener, with open_connection=true in the log.
+func (g *Gateway) refuseConnection(w http.ResponseWriter, r *http.Request, x *exchange, listener string, err error) {
+	reason := mtls.ReasonOf(err)
+	g.metrics.handshakeFailures.WithLabelValues(listener, string(reason)).Inc()
+	attrs := []any{"listener", listener, "reason", reason, "peer", r.RemoteAddr, "server_name", r.TLS.ServerName, "open_connection", true, "error", err}
+	if len(r.TLS.PeerCertificates) > 0 {
+		leaf := r.TLS.PeerCertificates[0]
+		attrs = append(attrs, "subject", leaf.Subject.String(), "serial", leaf.SerialNumber.String())
+	}
+	g.log.Warn("client certificate refused on an open connection", attrs...)
+	w.Header().Set("Connection", "close")
+	g.refuse(w, r, x, http.StatusForbidden, Reason(reason), "client certificate refused",
+		"the connection's client certificate is no longer accepted (checked again after a reload or an expiry); open a new connection")
 }
 
 // recorder remembers the status and size of a response for the access

@@ -204,6 +204,12 @@ func TestUnaskedSwitch(t *testing.T) {
 				if resp, _ := c.read(); resp.StatusCode != http.StatusForbidden {
 					t.Errorf("second request: got %d, want 403 from the gateway", resp.StatusCode)
 				}
+				if check {
+					_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
+					if m := `forgeproof_gateway_upstream_refusals_total{reason="upstream-upgrade-refused",route="public"} 1`; !strings.Contains(metrics, m) {
+						t.Errorf("metrics lack %s", m)
+					}
+				}
 				c.Close()
 				if got := received(u.wait()); strings.Contains(got, "/admin/secret") {
 					t.Errorf("GET /admin/secret reached the upstream: %q", got)
@@ -462,7 +468,7 @@ func TestRepeatedDecisionHeadersGateway(t *testing.T) {
 			if resp.StatusCode != tt.want {
 				t.Fatalf("got %d %s, want %d", resp.StatusCode, body, tt.want)
 			}
-			if tt.want == 403 && !strings.Contains(body, `"reason":"header-repeated"`) {
+			if tt.want == 403 && (!strings.Contains(body, `"reason":"header-repeated"`) || !strings.Contains(body, "more than once")) {
 				t.Errorf("got %s, want reason header-repeated", body)
 			}
 			c.Close()

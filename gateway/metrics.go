@@ -22,6 +22,7 @@ type metrics struct {
 	authzDenials      *prometheus.CounterVec
 	handshakeFailures *prometheus.CounterVec
 	headersDropped    *prometheus.CounterVec
+	upstreamRefusals  *prometheus.CounterVec
 	ambiguous         *prometheus.CounterVec
 	proxyRefusals     *prometheus.CounterVec
 	certNotAfter      *prometheus.GaugeVec
@@ -94,6 +95,9 @@ func newMetrics() *metrics {
 		handshakeFailures: counterVec("forgeproof_gateway_tls_handshake_failures_total",
 			"Failed TLS handshakes, and requests on open connections whose client certificate a re-check after a reload or an expiry refused (the connection is closed), by listener address and reason.",
 			"listener", "reason"),
+		upstreamRefusals: counterVec("forgeproof_gateway_upstream_refusals_total",
+			"Upstream answers the gateway refused to relay, by route and reason code (upstream-upgrade-refused: a 101 the gateway did not ask for).",
+			"route", "reason"),
 		headersDropped: counterVec("forgeproof_gateway_request_headers_dropped_total",
 			"Client request headers not forwarded, by route and kind: underscore (a name with '_' or other punctuation), identity-like (another product's identity header), upgrade (an Upgrade that is not a WebSocket handshake, HTTP2-Settings).",
 			"route", "kind"),
@@ -116,7 +120,7 @@ func newMetrics() *metrics {
 			"outcome"),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.csrfRefusals, m.authzDenials,
-		m.handshakeFailures, m.headersDropped, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads,
+		m.handshakeFailures, m.headersDropped, m.upstreamRefusals, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start

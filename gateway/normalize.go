@@ -115,7 +115,10 @@ func samePolicy(rt, want *route) bool {
 // (Tomcat, Jetty, Spring: the "..;" bypass), reading '\' as '/' (IIS,
 // Windows, some Node and Python routers) and trimming each segment's
 // trailing dots, spaces and control characters and cutting at NUL
-// (Windows file names, C strings). The first form is escaped itself. ok is
+// (Windows file names, C strings), and cutting at a '?' or '#' that a
+// decoding revealed (a hop that forwards the decoded path, whose next
+// hop parses it as a URL again: "/admin%3Fx"). The first form is escaped
+// itself. ok is
 // false when there would be more than maxReadings forms.
 func pathReadings(escaped string) (forms []string, ok bool) {
 	// decodes[i] is the fewest decodes that reach forms[i]; forms[next:]
@@ -124,16 +127,17 @@ func pathReadings(escaped string) (forms []string, ok bool) {
 	decodes := append(make([]int, 0, 8), 0)
 	for next := 0; next < len(forms); next++ {
 		s, d := forms[next], decodes[next]
-		out := [...]string{stripParams(s), backslashToSlash(s), trimSegments(s), ""}
+		out := [...]string{stripParams(s), backslashToSlash(s), trimSegments(s), cutQuery(s), ""}
+		const decoded = len(out) - 1
 		if d < maxWireDecodes {
-			out[3] = decodeAll(s)
+			out[decoded] = decodeAll(s)
 		}
 		for i, n := range out {
 			if n == "" || n == s {
 				continue
 			}
 			nd := d
-			if i == 3 {
+			if i == decoded {
 				nd++
 			}
 			if j := slices.Index(forms, n); j >= 0 {
@@ -346,6 +350,14 @@ func stripParams(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// cutQuery cuts s at its first '?' or '#'.
+func cutQuery(s string) string {
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 func backslashToSlash(s string) string { return strings.ReplaceAll(s, `\`, "/") }

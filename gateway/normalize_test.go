@@ -119,6 +119,8 @@ func TestPathAmbiguity(t *testing.T) {
 		{name: "twin: encoded backslash under /", path: `/public%5cx`},
 		{name: "raw backslash", path: `/public\..\admin`, refused: true},
 		{name: "twin: raw backslash under / (sent encoded)", path: `/public\x`, upstream: "GET /public%5Cx HTTP/1.1"},
+		{name: "decoded ? ends the path for the next hop", path: "/admin%3Fx", refused: true},
+		{name: "twin: %3F under /", path: "/public/a%3Fb"},
 		{name: "encoded slash splits only for the gateway", path: "/admin%2fx", refused: true},
 		{name: "twin: encoded slash under /", path: "/public%2fx"},
 		{name: "double slash not merged upstream", path: "//admin", refused: true},
@@ -155,11 +157,11 @@ func TestPathAmbiguity(t *testing.T) {
 			refusals++
 		}
 	}
-	if want := 13; refusals != want {
+	if want := 14; refusals != want {
 		t.Errorf("%d access-log lines with reason path-ambiguous, want %d", refusals, want)
 	}
 	_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
-	if want := `forgeproof_gateway_ambiguous_requests_total{reason="path-ambiguous"} 13`; !strings.Contains(metrics, want) {
+	if want := `forgeproof_gateway_ambiguous_requests_total{reason="path-ambiguous"} 14`; !strings.Contains(metrics, want) {
 		t.Errorf("metrics lack %s", want)
 	}
 }

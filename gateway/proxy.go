@@ -127,7 +127,7 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 		if pr.In.TLS != nil && x.identity.Source == mtls.SourceConnection && len(pr.In.TLS.PeerCertificates) > 1 {
 			opts.Chain = pr.In.TLS.PeerCertificates[1:]
 		}
-		if err := setForwardedHeaders(pr.In, pr.Out.Header, x.identity, opts); err != nil {
+		if err := c.setForwardedHeaders(pr.In, pr.Out.Header, x.identity, opts); err != nil {
 			// The identity cannot be expressed in the configured format
 			// (a forwarded XFCC identity without its certificate): the
 			// upstream gets no identity header rather than a partial one.

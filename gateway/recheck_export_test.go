@@ -1,5 +1,5 @@
 package gateway
 
-// SetRecheck turns the re-check of open connections' certificates on or
-// off, for the tests' negative controls. Not for parallel tests.
-func SetRecheck(on bool) { recheckOff.Store(!on) }
+// SetRecheck turns the refusal of open connections whose certificate the
+// re-check refused on or off in g, for the tests' negative controls.
+func SetRecheck(g *Gateway, on bool) { g.noRecheck.Store(!on) }

@@ -81,12 +81,11 @@ func TestRecheckRevokedByReload(t *testing.T) {
 			name = "negative control: recheck off"
 		}
 		t.Run(name, func(t *testing.T) {
-			gateway.SetRecheck(recheck)
-			defer gateway.SetRecheck(true)
 			w := newWorld(t)
 			cfg := w.config()
 			cfg.Listeners[0].TLS.CRLFiles = []string{w.crlNumbered("crl.pem", 1)}
 			gw := w.start(cfg)
+			gateway.SetRecheck(gw.g, recheck)
 			web, admin := gw.client(w.web), gw.client(w.admin)
 			if a := send(t, web, gw.base+"/api/x"); a.status != http.StatusOK {
 				t.Fatalf("web before the reload: got %d, want 200", a.status)

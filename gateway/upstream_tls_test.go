@@ -33,7 +33,7 @@ const gatewayID = "spiffe://test.example/gateway"
 // tlsUpstream is an https service on loopback built with forgeproof's own
 // mtls package, as a Go service behind the gateway would be: it verifies
 // the certificate the gateway presents (mtls.Server), stores identities
-// with mtls.ConnectionIdentity and, when configured, accepts forwarded
+// with mtls.Server.Handler and, when configured, accepts forwarded
 // identities with forwarded.Trust. It answers with what it saw, as
 // JSON (tlsSeen), and counts the connections it accepted.
 type tlsUpstream struct {
@@ -93,7 +93,8 @@ func newTLSUpstream(t testing.TB, o tlsUpstreamOptions) *tlsUpstream {
 	}
 	u := &tlsUpstream{}
 	hs := &http.Server{
-		Handler:           mtls.ConnectionIdentity(h),
+		Handler:           srv.Handler(h),
+		ConnContext:       srv.ConnContext,
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0), // refused handshakes are expected here
 		ConnState: func(_ net.Conn, s http.ConnState) {

@@ -19,7 +19,7 @@
 //
 //	admin := &mtls.Guard{Authorizer: mustAuth(mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/admin"))}
 //	mux.Handle("/admin/", admin.Handler(adminHandler))
-//	srv := &http.Server{Handler: mtls.ConnectionIdentity(mux), TLSConfig: s.TLSConfig()}
+//	srv := &http.Server{Handler: s.Handler(mux), ConnContext: s.ConnContext, TLSConfig: s.TLSConfig()}
 //	srv.ServeTLS(ln, "", "")
 //
 // Server.TLSConfig returns a tls.Config whose GetConfigForClient hands
@@ -40,34 +40,31 @@
 // (a key that does not match, a CRL not signed by a client CA or older
 // than the one in use, a stale CRL, an unreadable file) keeps the old
 // state and returns why. New and resumed handshakes are checked against
-// the new state; a connection already open was verified once, at its
-// handshake, by the state of that time.
+// the new state.
 //
 // # Open connections
 //
-// Server.Recheck verifies an open connection's certificate again against
-// the state loaded now (same checks and reason codes as a handshake, and
-// no OnHandshakeFailure call), so that a reload that revokes a
-// certificate, removes its CA or makes the Authorizer refuse it, or the
-// expiry of a certificate in the chain, also ends the requests of
-// keep-alive connections opened before. ConnectionIdentity and Guard do
-// not do this (they keep nothing per connection): to get it, keep a
-// Checked per connection (http.Server.ConnContext) and, on each request,
-// call Recheck when Checked.Expired says the Server's Generation changed
-// or Checked.Until passed (one atomic load and two comparisons when
-// nothing did); refuse the request and close the connection
-// (Connection: close) when it fails. The forgeproof gateway does exactly
-// this.
+// Server.Handler, with Server.ConnContext on the http.Server, puts the
+// connection's identity in the request context and verifies an open
+// connection's certificate again, against the state loaded now, at its
+// first request after a reload or after a certificate of its chain or a
+// CRL expired: a reload that revokes a certificate, removes its CA or
+// makes the Authorizer refuse it ends the requests of keep-alive
+// connections opened before (403 with the handshake's reason,
+// Connection: close, OnHandshakeFailure with OpenConnection). When
+// nothing changed this costs two atomic loads. Server.Check is the same
+// decision for callers that answer themselves; the forgeproof gateway
+// uses it.
 //
 // # Identity and authorization
 //
 // Identity (identity.go) is what a verified certificate says: SPIFFE ID,
 // SANs, subject, issuer, serial, validity, SPKI and certificate SHA-256.
-// ConnectionIdentity stores the connection's identity in the request
-// context; IdentityFromContext reads it; forwarded.Trust (package mtls/forwarded) may replace it
-// with a client identity forwarded by a trusted proxy (RFC 9440 or Envoy's
-// x-forwarded-client-cert). IdentityFromTLS only returns an identity for a
-// certificate that was verified, by a Server or by crypto/tls itself.
+// Server.Handler stores the connection's identity in the request context;
+// IdentityFromContext reads it; forwarded.Trust (package mtls/forwarded)
+// may replace it with a client identity forwarded by a trusted proxy
+// (RFC 9440 or Envoy's x-forwarded-client-cert). Without a Server,
+// IdentityFromTLS gives the identity of a certificate crypto/tls verified.
 //
 // An Authorizer is a func(Identity) error. The constructors match SPIFFE
 // IDs (exact or with "*" path segments), trust domains, DNS SANs (exact or
@@ -113,8 +110,10 @@
 //     before that (no common protocol version or cipher suite, a bad
 //     handshake signature) only reach http.Server.ErrorLog.
 //   - Revoking a certificate does not close connections already open with
-//     it: their requests still carry its identity until they close, unless
-//     the server calls Recheck (see Open connections).
+//     it: served without Handler (or Check), their requests still carry
+//     its identity until they close (see Open connections). An Authorizer
+//     that changes its answer by itself is asked again at the next reload
+//     or expiry, not at every request.
 //   - A client certificate proves who the client is, not that the user
 //     meant the request: a browser presents it on cross-site requests.
 //     Pair this package with the csrf package.

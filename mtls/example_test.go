@@ -1,10 +1,12 @@
 package mtls_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"strings"
@@ -34,7 +36,7 @@ func ExampleNewServer() {
 		fmt.Fprintf(w, "hello %s", id)
 	})))
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := &http.Server{Handler: mtls.ConnectionIdentity(mux), TLSConfig: s.TLSConfig()}
+	srv := &http.Server{Handler: s.Handler(mux), ConnContext: s.ConnContext, TLSConfig: s.TLSConfig()}
 	go srv.ServeTLS(ln, "", "")
 	defer srv.Close()
 
@@ -78,4 +80,24 @@ func ExampleAuthorizeAnyOf() {
 	// "identity-denied"
 	// ""
 	// "identity-denied"
+}
+
+// Served through Handler with ConnContext, an open keep-alive connection
+// is verified again after each reload and expiry: a certificate that a
+// new CRL revokes is refused (403, Connection: close) at its next request.
+func ExampleServer_Handler() {
+	s, err := mtls.NewServer(mtls.ServerConfig{
+		CertFile: "server.pem", KeyFile: "server-key.pem",
+		ClientCAFile: "ca.pem", CRLFiles: []string{"crl.pem"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go s.Watch(context.Background()) // reload when the files change
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := mtls.IdentityFromContext(r.Context())
+		fmt.Fprintf(w, "hello %s\n", id)
+	})
+	srv := &http.Server{Addr: ":8443", Handler: s.Handler(app), ConnContext: s.ConnContext, TLSConfig: s.TLSConfig()}
+	log.Fatal(srv.ListenAndServeTLS("", ""))
 }

@@ -19,6 +19,10 @@ type HandshakeFailure struct {
 	Certificate *x509.Certificate
 	// Resumed says the refused handshake resumed an earlier session.
 	Resumed bool
+	// OpenConnection says the certificate was refused on a connection
+	// already open, checked again after a reload or an expiry (Handler),
+	// not in a handshake.
+	OpenConnection bool
 }
 
 // classify turns an x509 verification error into a reason code.

@@ -3,6 +3,7 @@ package mtls
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"math/big"
@@ -78,7 +79,7 @@ func NewIdentity(cert *x509.Certificate, src Source) Identity {
 }
 
 // newIdentity is NewIdentity with the certificate's hash and names
-// computed already (IdentityFromTLS takes the names from a cache).
+// computed already (Server.Check takes the names from a cache).
 func newIdentity(cert *x509.Certificate, src Source, certSHA256 [32]byte, n certNames) Identity {
 	return Identity{
 		SPIFFEID:           SPIFFEIDOf(cert.URIs),
@@ -151,4 +152,17 @@ func SPIFFEIDOf(uris []*url.URL) spiffeid.ID {
 		}
 	}
 	return spiffeid.ID{}
+}
+
+// IdentityFromTLS returns the identity of the client certificate on a
+// connection that crypto/tls verified itself (VerifiedChains: ClientAuth
+// VerifyClientCertIfGiven or RequireAndVerifyClientCert, without a
+// Server). A Server verifies in VerifyConnection instead, which leaves
+// VerifiedChains empty: use Server.Check or Server.Handler for its
+// connections. An unverified certificate gives none.
+func IdentityFromTLS(cs *tls.ConnectionState) (Identity, bool) {
+	if cs == nil || len(cs.PeerCertificates) == 0 || len(cs.VerifiedChains) == 0 {
+		return Identity{}, false
+	}
+	return NewIdentity(cs.PeerCertificates[0], SourceConnection), true
 }

@@ -35,13 +35,11 @@ const (
 // encoding. Every new TLS connection parses its client certificate into a
 // new *x509.Certificate, so a cache by pointer would never hit; the names
 // are a function of the certificate's bytes alone, so a cache by their
-// hash is exact, and it holds no trust decision (IdentityFromTLS still
-// checks that the certificate of this connection was verified).
+// hash is exact, and it holds no trust decision (Check verifies the
+// certificate of the connection before it asks). Each Server has one.
 type namesCache struct {
 	m *boundedmap.Map[[32]byte, certNames]
 }
-
-var identityNames = newNamesCache(maxCachedNames)
 
 func newNamesCache(limit int) *namesCache {
 	return &namesCache{m: boundedmap.New[[32]byte, certNames](limit)}

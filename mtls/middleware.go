@@ -9,23 +9,8 @@ import (
 	"github.com/forgeproof/forgeproof/internal/problem"
 )
 
-// ConnectionIdentity returns middleware that stores the identity of the
-// connection's verified client certificate (IdentityFromTLS) in the
-// request context, where Guard and handlers find it with
-// IdentityFromContext. Requests without a verified certificate pass
-// unchanged. Put it first; forwarded.Trust, if used, goes after it
-// (it replaces a trusted forwarder's own identity with the client's).
-func ConnectionIdentity(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id, ok := IdentityFromTLS(r.TLS); ok {
-			r = r.WithContext(ContextWithIdentity(r.Context(), id))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // Guard authorizes each request by the identity in its context (see
-// ConnectionIdentity) and refuses with 403 and a problem body carrying
+// Server.Handler) and refuses with 403 and a problem body carrying
 // the denial's reason code. Use one Guard per route or group of routes.
 //
 // The zero Guard denies every request: set Authorizer.

@@ -95,7 +95,7 @@ func TestGuard(t *testing.T) {
 	mux.Handle("/zero", (&mtls.Guard{}).Handler(ok))
 	mux.Handle("/open", ok) // negative control: no Guard
 	mux.Handle("/host", (&mtls.Guard{Authorizer: mtls.AuthorizeAnyVerified(), CheckHost: true}).Handler(ok))
-	base := serveHTTP(t, s.TLSConfig(), mtls.ConnectionIdentity(mux))
+	base := serveHTTP(t, s.TLSConfig(), s.Handler(mux))
 
 	tests := []struct {
 		name       string

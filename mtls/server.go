@@ -14,8 +14,8 @@ import (
 // client CAs, CRLs) and hands out a tls.Config that verifies, checks
 // revocation and authorizes every client certificate in VerifyConnection,
 // on full and resumed handshakes alike. Reload swaps the state atomically:
-// new handshakes see it at once, open connections keep theirs unless the
-// caller re-checks them (Recheck).
+// new handshakes see it at once, and open connections at their next
+// request when served through Handler (or Check) with ConnContext.
 //
 // A Server is safe for concurrent use.
 type Server struct {
@@ -24,6 +24,11 @@ type Server struct {
 	reload sync.Mutex // one reload at a time
 	base   *tls.Config
 	now    func() time.Time
+	// names caches the costly parts of connection identities (Check).
+	names *namesCache
+	// noRecheck turns the re-check of open connections off, for the
+	// negative controls of tests only (export_test.go).
+	noRecheck bool
 }
 
 // NewServer loads and validates the configuration. The error names the
@@ -37,7 +42,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		prev = cfg.Replaces.state.Load()
 		cfg.Replaces = nil // no chain of old servers kept alive
 	}
-	s := &Server{cfg: cfg, now: time.Now}
+	s := &Server{cfg: cfg, now: time.Now, names: newNamesCache(maxCachedNames)}
 	if cfg.Time != nil {
 		s.now = cfg.Time
 	}
@@ -160,6 +165,5 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x50
 			return nil, asError(err)
 		}
 	}
-	markVerified(leaf)
 	return chain, nil
 }

@@ -64,8 +64,11 @@ func serve(t testing.TB, conf *tls.Config) string {
 				}
 				cs := tc.ConnectionState()
 				name := "anonymous"
-				if id, ok := mtls.IdentityFromTLS(&cs); ok {
-					name = id.String()
+				// A Server's configuration (GetConfigForClient) verified
+				// the certificate in VerifyConnection; crypto/tls's own
+				// verification fills VerifiedChains.
+				if len(cs.PeerCertificates) > 0 && (len(cs.VerifiedChains) > 0 || conf.GetConfigForClient != nil) {
+					name = mtls.NewIdentity(cs.PeerCertificates[0], mtls.SourceConnection).String()
 				}
 				tc.Write([]byte(name + "\n"))
 			}()

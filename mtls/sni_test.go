@@ -203,7 +203,7 @@ func TestSNIReload(t *testing.T) {
 
 	a2 := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"a.test"}})
 	save(a2, "a.pem", "a-key.pem")
-	gen := s.Generation()
+	gen := mtls.Generation(s)
 	if err := s.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestSNIReload(t *testing.T) {
 	if got, want := served("b.test"), b.Cert.SerialNumber; got.Cmp(want) != 0 {
 		t.Errorf("after reload, other name: got serial %v, want %v", got, want)
 	}
-	if s.Generation() == gen {
+	if mtls.Generation(s) == gen {
 		t.Errorf("Generation(): got %v after reloading an additional certificate, want a new one", gen)
 	}
 
@@ -222,7 +222,7 @@ func TestSNIReload(t *testing.T) {
 	if err := pki.WritePublicFile(p("b.pem"), pki.EncodeCertsPEM(b2.Cert)); err != nil {
 		t.Fatal(err)
 	}
-	gen = s.Generation()
+	gen = mtls.Generation(s)
 	err := s.Reload()
 	if err == nil {
 		t.Fatal("reload with a mismatched pair: got nil, want an error")
@@ -230,7 +230,7 @@ func TestSNIReload(t *testing.T) {
 	if got, want := err.Error(), p("b-key.pem"); !strings.Contains(got, want) {
 		t.Errorf("reload error: got %v, want it to name %v", got, want)
 	}
-	if got, want := s.Generation(), gen; got != want {
+	if got, want := mtls.Generation(s), gen; got != want {
 		t.Errorf("Generation() after a refused reload: got %v, want %v", got, want)
 	}
 	if got, want := served("b.test"), b.Cert.SerialNumber; got.Cmp(want) != 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 )
 
@@ -450,6 +451,14 @@ func (sc *scanner) finding(rule string, st *epState, v variant, r *request, evid
 	evidence = "A " + v.ctx.name + " carrying " + carried + " was accepted: " + evidence + "."
 	if st.e.TokenField != "" && v.token == tokenNone && rule != RuleCertOnly {
 		evidence += " The anti-CSRF token field " + st.e.TokenField + " was left out: the service does not enforce it."
+	}
+	if len(st.e.Headers) > 0 && !v.legit {
+		names := make([]string, 0, len(st.e.Headers))
+		for k := range st.e.Headers {
+			names = append(names, http.CanonicalHeaderKey(k))
+		}
+		sort.Strings(names)
+		evidence += " The page's own request sends the header " + strings.Join(names, ", ") + ", which a page on another site cannot set without a CORS preflight; the forgery went without it: the service does not require it."
 	}
 	return newFinding(rule, conf, oracle, Finding{
 		Method:    st.e.Method,

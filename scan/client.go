@@ -35,6 +35,9 @@ type request struct {
 	// (tokens, passwords) replaced by REDACTED, for curl commands.
 	shownBody []byte
 	shownURL  *url.URL
+	// secretHeaders are headers whose values curl commands show as
+	// REDACTED (an endpoint's token header).
+	secretHeaders map[string]bool
 }
 
 type response struct {

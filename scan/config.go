@@ -68,6 +68,14 @@ type Config struct {
 	// Endpoints are tested as given.
 	Exclude []string
 
+	// Browser, if set (and Discover is), loads the start pages and the
+	// pages the crawl found in a real browser and adds the
+	// state-changing requests their scripts send as endpoints (source
+	// "browser"), and the WebSockets they open. If it fails (no
+	// Chromium, say), a note says so and discovery keeps what the HTML
+	// gave.
+	Browser Browser
+
 	// Verify, if set, is the request whose answer changes when a
 	// state-changing request succeeds (for example a balance): probes are
 	// then confirmed by the state change instead of inferred.
@@ -110,6 +118,11 @@ type Endpoint struct {
 	// is the page (path) whose form holds a fresh token.
 	TokenField string `json:"token_field,omitempty" yaml:"token_field,omitempty"`
 	TokenPage  string `json:"token_page,omitempty" yaml:"token_page,omitempty"`
+	// Headers are sent by the legitimate request only, as the service's
+	// own script sends them (a token header such as X-CSRF-Token): a
+	// cross-site page cannot set them without a CORS preflight, so no
+	// forgery carries them. Their values are redacted in output.
+	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
 
 	// source is "flag", "file" or "discovered".
 	source string
@@ -255,6 +268,11 @@ func (e *Endpoint) validate() error {
 	if e.Path == "" {
 		return fmt.Errorf("path is required")
 	}
+	for k, v := range e.Headers {
+		if !validHeader(k, v) {
+			return fmt.Errorf("%s %s: invalid header %q", e.Method, e.Path, k)
+		}
+	}
 	if len(e.JSON) > 0 {
 		if len(e.Form) > 0 || e.Multipart {
 			return fmt.Errorf("%s %s: form and json are exclusive", e.Method, e.Path)
@@ -267,6 +285,22 @@ func (e *Endpoint) validate() error {
 		}
 	}
 	return nil
+}
+
+// validHeader reports whether a header an endpoint adds is well-formed
+// and one a script may set (fetch refuses forbidden names such as Cookie,
+// Origin and Sec-*).
+func validHeader(k, v string) bool {
+	lk := strings.ToLower(k)
+	if k == "" || browserHeaders[lk] || strings.HasPrefix(lk, "sec-") || strings.HasPrefix(lk, "proxy-") {
+		return false
+	}
+	for _, r := range k {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) {
+			return false
+		}
+	}
+	return !strings.ContainsAny(v, "\r\n\x00")
 }
 
 // parseTarget parses an absolute http(s) URL without user information.

@@ -13,10 +13,11 @@ import (
 )
 
 // DefaultExclude is the pattern discovery always excludes, whatever
-// Config.Exclude adds: the URLs that would end the scanner's session
-// (log out, log off, sign out, sign off, end session, with or without a
-// hyphen or underscore, in any case).
-const DefaultExclude = `(?i)log[-_]?(?:out|off)|sign[-_]?(?:out|off)|end[-_]?session`
+// Config.Exclude adds: the URLs (and, in the browser, the buttons) that
+// would end the scanner's session (log out, log off, sign out, sign off,
+// end session, with or without a hyphen, underscore or space, in any
+// case).
+const DefaultExclude = `(?i)log[-_ ]?(?:out|off)|sign[-_ ]?(?:out|off)|end[-_ ]?session`
 
 // Crawl defaults.
 const (
@@ -70,6 +71,20 @@ func (x *excluder) excluded(u *url.URL) bool {
 			if re.MatchString(s) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// excludedLabel reports whether an element's text, id, name, href or
+// action matches a pattern: the browser neither clicks nor submits it.
+func (x *excluder) excludedLabel(s string) bool {
+	if x == nil {
+		return false
+	}
+	for _, re := range x.res {
+		if re.MatchString(s) {
+			return true
 		}
 	}
 	return false

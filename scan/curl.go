@@ -40,6 +40,9 @@ func curlCommand(r *request, tlsArgs []string) string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		for _, v := range r.Header[k] {
+			if r.secretHeaders[k] && v != "" {
+				v = redacted
+			}
 			b.WriteString(" -H " + shellquote.Quote(k+": "+v))
 		}
 	}

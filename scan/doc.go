@@ -20,6 +20,15 @@
 // two-minute Lax+POST window) and the client certificate, which browsers
 // present whatever SameSite says.
 //
+// # Single-page apps
+//
+// With Config.Browser (internal/scanbrowser drives Chromium), discovery
+// also loads the pages in a real browser, clicks their buttons and adds
+// the state-changing requests their scripts tried to send as endpoints;
+// the browser holds every such request back, and the scanner sends it
+// under its own rules. An Endpoint's Headers (a token header the page's
+// script sets) go with the legitimate request only.
+//
 // # WebSockets
 //
 // An Endpoint with Method "WS" (given, or discovered as a ws: or wss: URL

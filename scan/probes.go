@@ -41,6 +41,9 @@ type variant struct {
 	method string // overrides the endpoint's method when set
 	// override is sent as the _method field (method-override probes).
 	override string
+	// legit: the service's own page sends it, with the endpoint's
+	// Headers (a token header); forgeries never carry them.
+	legit bool
 }
 
 // A family is the set of variants that test one rule on one endpoint: the
@@ -139,11 +142,12 @@ func families(e *Endpoint) []family {
 func baselineVariant(e *Endpoint) variant {
 	switch {
 	case e.Method == "GET":
-		return variant{label: "legitimate same-origin GET", ctx: ctxPageLoad, body: bodyQuery}
-	case len(e.JSON) > 0:
-		return variant{label: "legitimate same-origin fetch", ctx: ctxSameOriginFetch, body: bodyNative}
+		return variant{label: "legitimate same-origin GET", ctx: ctxPageLoad, body: bodyQuery, legit: true}
+	case len(e.JSON) > 0 || len(e.Headers) > 0:
+		// Only a script sets headers: the page's own fetch.
+		return variant{label: "legitimate same-origin fetch", ctx: ctxSameOriginFetch, body: bodyNative, legit: true}
 	}
-	return variant{label: "legitimate same-origin form submission", ctx: ctxSameOrigin, body: bodyNative}
+	return variant{label: "legitimate same-origin form submission", ctx: ctxSameOrigin, body: bodyNative, legit: true}
 }
 
 // certOnlyVariant is the baseline without any cookie.
@@ -169,6 +173,16 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 	r := &request{Method: method, URL: cloneURL(u), Header: http.Header{}}
 	r.Header.Set("User-Agent", userAgent)
 	v.ctx.headers(r.Header, target)
+	if v.legit {
+		for k, val := range e.Headers {
+			k = http.CanonicalHeaderKey(k)
+			r.Header.Set(k, val)
+			if r.secretHeaders == nil {
+				r.secretHeaders = map[string]bool{}
+			}
+			r.secretHeaders[k] = true // a page's own header: a token, most often
+		}
+	}
 	if j != nil {
 		r.Cookies = j.pick(v.ctx.cookies)
 	}

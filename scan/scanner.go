@@ -378,8 +378,12 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 		}
 	}
 	var out []Endpoint
+	var pages []*url.URL // the HTML pages, for the browser
 	err := sc.crawl(ctx, start, func(p crawledPage) bool {
 		u := p.u
+		if !p.script && len(pages) < maxBrowserPages {
+			pages = append(pages, u)
+		}
 		for _, w := range findWebSockets(p.resp.Body, u) {
 			key := methodWS + " " + w.String()
 			switch {
@@ -443,8 +447,21 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 		}
 		return true
 	})
-	return out, err
+	if err != nil || sc.cfg.Browser == nil || len(pages) == 0 {
+		return out, err
+	}
+	for _, e := range sc.explore(ctx, pages, seen) {
+		if len(out) >= sc.cfg.MaxEndpoints {
+			sc.note("discovery: more than %d endpoints found; the rest were not tested", sc.cfg.MaxEndpoints)
+			break
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
+
+// maxBrowserPages bounds the pages the browser loads.
+const maxBrowserPages = 10
 
 // checkCORS probes u for a CORS policy that reflects an arbitrary origin
 // with credentials, once per URL.

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/internal/scanbrowser"
 	"github.com/forgeproof/forgeproof/scan"
 	"software.sslmate.com/src/go-pkcs12"
 )
@@ -32,7 +34,11 @@ Endpoints come from --endpoint, from --endpoints-file FILE (YAML or JSON) and
 from the forms on the start pages and the same-origin pages they link to,
 --crawl-depth links deep (unless --no-discover). Discovery never fetches,
 tests or clicks a URL that matches --exclude or looks like a logout, and
-never follows a link that names an action (delete, remove, …).
+never follows a link that names an action (delete, remove, …). With
+--browser, the pages are also loaded in headless Chromium holding the
+client certificate: the scan clicks their buttons and records the
+state-changing requests their scripts send (held back, never sent by the
+browser), and tests them as endpoints.
 
 Exit status: 0 no finding at or above --fail-on, 1 findings at or above
 it, 2 usage error, 3 the scan could not run (unreachable target, failed
@@ -83,6 +89,7 @@ type scanFlags struct {
 	attackerLoginData                  string
 	verifyURL, verifyPointer           string
 	noDiscover, dryRun, quiet          bool
+	browser                            bool
 	format, output, failOn             string
 	rate                               float64
 	timeout                            time.Duration
@@ -111,6 +118,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.endpointsFile, "endpoints-file", "", "YAML or JSON `file` of endpoints, login, verify and start pages")
 	fs.Var(&f.starts, "start", "start page `path` to discover forms on (repeatable; default: the target)")
 	fs.BoolVar(&f.noDiscover, "no-discover", false, "do not discover forms on the start pages")
+	fs.BoolVar(&f.browser, "browser", false, "also load the pages in headless Chromium holding the client certificate and test the requests their scripts send (needs chromium, libnss3-tools and --ca)")
 	fs.IntVar(&f.crawlDepth, "crawl-depth", scan.DefaultCrawlDepth, "follow same-origin links `n` deep from the start pages to find forms (0: the start pages only)")
 	fs.IntVar(&f.crawlPages, "crawl-pages", scan.DefaultCrawlPages, "fetch at most `n` pages for discovery, start pages included")
 	fs.Var(&f.excludes, "exclude", "never fetch, test or click URLs matching this `regexp` (repeatable; logout URLs always are)")
@@ -151,6 +159,13 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		})
 	}
 
+	if f.browser {
+		b, err := f.explorer(cfg.TLS, stderr)
+		if err != nil {
+			return err
+		}
+		cfg.Browser = b
+	}
 	if !f.quiet {
 		cfg.Progress = func(msg string) { fmt.Fprintf(stderr, "forgeproof scan: %s\n", msg) }
 	}
@@ -323,6 +338,36 @@ func (f *scanFlags) config() (scan.Config, int, error) {
 		cfg.Verify = &scan.Verification{Path: f.verifyURL, Pointer: f.verifyPointer}
 	}
 	return cfg, failOn, nil
+}
+
+// explorer is the browser of --browser. Without Chromium it says so on
+// stderr (whatever --quiet says) and returns a browser that fails, so
+// that the report says so too and discovery falls back to the HTML.
+func (f *scanFlags) explorer(tlsCfg *tls.Config, stderr io.Writer) (scan.Browser, error) {
+	if f.noDiscover {
+		return nil, usageErrorf("scan: --browser explores the start pages: it needs discovery (drop --no-discover)")
+	}
+	if f.ca == "" {
+		return nil, usageErrorf("scan: --browser needs --ca: the browser is given the CA that verifies the server")
+	}
+	caPEM, err := os.ReadFile(f.ca)
+	if err != nil {
+		return nil, usageErrorf("scan: --ca: %v", err)
+	}
+	tools, err := browser.FindTools(os.Getenv(browser.BrowserEnv))
+	if err != nil {
+		fmt.Fprintf(stderr, "forgeproof: scan: --browser: %v (install chromium and libnss3-tools); discovering from the HTML only\n", err)
+		return scanbrowser.Unavailable(err), nil
+	}
+	var client *tls.Certificate
+	if len(tlsCfg.Certificates) > 0 {
+		client = &tlsCfg.Certificates[0]
+	}
+	x, err := scanbrowser.New(scanbrowser.Options{Tools: tools, CACertsPEM: caPEM, Client: client})
+	if err != nil {
+		return nil, usageErrorf("scan: --browser: %v", err)
+	}
+	return x, nil
 }
 
 // tlsConfig loads the client certificate and the server's trust, and

@@ -33,8 +33,10 @@ every --watch-interval that compares contents, for filesystems whose
 events go missing) and on SIGHUP, with or without --watch. A config with
 errors, or a certificate whose key has not been written yet, is refused
 and the running one keeps serving; each attempt is logged with its
-trigger. SIGTERM or SIGINT drains: no new connections, in-flight requests
-get limits.shutdown-grace to finish.
+trigger. SIGTERM or SIGINT drains: /readyz answers 503 at once, the
+listeners serve limits.shutdown-delay more (so load balancers stop
+sending first), then accept no new connections; in-flight requests get
+limits.shutdown-grace to finish.
 
 Exit status: 0 after a clean drain, 1 on a config or runtime error (or
 when the drain timed out), 2 on a usage error.

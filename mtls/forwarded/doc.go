@@ -12,7 +12,7 @@
 // otherwise:
 //
 //	fwd := &forwarded.Trust{TrustForwarder: gatewayOnly}
-//	handler := mtls.ConnectionIdentity(fwd.Handler(app))
+//	handler := srv.Handler(fwd.Handler(app)) // srv is an *mtls.Server
 //
 // The codecs (ParseClientCert, FormatClientCert, ParseXFCC, FormatXFCC and
 // friends) are strict: every malformed header is an *Error that names the

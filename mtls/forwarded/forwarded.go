@@ -22,9 +22,11 @@ import (
 // passes, and at least one is configured:
 //
 //   - TrustForwarder: the peer presented a certificate on this TLS
-//     connection, a Server or crypto/tls verified it (mtls.IdentityFromTLS: an
-//     unverified certificate, as tls.RequireAnyClientCert alone accepts,
-//     does not count) and the authorizer accepts its identity;
+//     connection, an mtls.Server verified it (its Handler stored the
+//     connection identity in the context) or crypto/tls did
+//     (mtls.IdentityFromTLS; an unverified certificate, as
+//     tls.RequireAnyClientCert alone accepts, does not count), and the
+//     authorizer accepts its identity;
 //   - TrustedPeers: the peer's address (r.RemoteAddr, the TCP peer, never a
 //     header) is inside one of the prefixes.
 //
@@ -50,10 +52,10 @@ import (
 //
 // Headers of the enabled formats from a trusted forwarder stay on the
 // request (a handler may want the chain); every other spelling and format
-// is deleted. Run Handler after ConnectionIdentity (or any middleware that
+// is deleted. Run Handler after mtls.Server.Handler (or any middleware that
 // stores the connection identity), so that its decision is the last word:
 //
-//	handler := mtls.ConnectionIdentity(fwd.Handler(app))
+//	handler := srv.Handler(fwd.Handler(app))
 //
 // Its methods are safe for concurrent use; do not change the fields after
 // the first request.
@@ -93,7 +95,7 @@ func (f *Trust) Trusted(r *http.Request) bool {
 		return false
 	}
 	if f.TrustForwarder != nil {
-		fid, ok := mtls.IdentityFromTLS(r.TLS)
+		fid, ok := connectionIdentity(r)
 		if !ok || f.TrustForwarder(fid) != nil {
 			return false
 		}
@@ -109,6 +111,17 @@ func (f *Trust) Trusted(r *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// connectionIdentity is the identity of the certificate the peer presented
+// on r's connection, verified: the one mtls.Server.Handler stored in the
+// context (Source mtls.SourceConnection; a forwarded one is the client's,
+// not the peer's), else one crypto/tls verified itself.
+func connectionIdentity(r *http.Request) (mtls.Identity, bool) {
+	if id, ok := mtls.IdentityFromContext(r.Context()); ok {
+		return id, id.Source == mtls.SourceConnection
+	}
+	return mtls.IdentityFromTLS(r.TLS)
 }
 
 // Identity returns the identity forwarded on r and true when r comes from a

@@ -146,7 +146,7 @@ func TestForwardedIdentityHandler(t *testing.T) {
 				r.Header[k] = []string{v} // raw keys: variants stay as sent
 			}
 			w := httptest.NewRecorder()
-			mtls.ConnectionIdentity(tt.mw.Handler(http.HandlerFunc(recordingHandler))).ServeHTTP(w, r)
+			connectionIdentity(tt.mw.Handler(http.HandlerFunc(recordingHandler))).ServeHTTP(w, r)
 			if w.Code != tt.wantStatus {
 				t.Fatalf("status: got %d, want %d (body %s)", w.Code, tt.wantStatus, w.Body)
 			}

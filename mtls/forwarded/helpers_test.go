@@ -2,6 +2,7 @@ package forwarded_test
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"sync"
 	"testing"
@@ -68,4 +69,16 @@ func trustSPIFFE(want string) mtls.Authorizer {
 		}
 		return nil
 	}
+}
+
+// connectionIdentity stores the identity of a connection that crypto/tls
+// verified (mtls.IdentityFromTLS) in the request context, as
+// mtls.Server.Handler does for its own connections.
+func connectionIdentity(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := mtls.IdentityFromTLS(r.TLS); ok {
+			r = r.WithContext(mtls.ContextWithIdentity(r.Context(), id))
+		}
+		next.ServeHTTP(w, r)
+	})
 }

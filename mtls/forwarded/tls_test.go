@@ -1,12 +1,14 @@
 package forwarded_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,27 +34,27 @@ func TestForwardedIdentityOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	configs := map[string]*tls.Config{
-		"mtls.Server": mtlsServer.TLSConfig(),
-		"crypto/tls": {
+	t.Run("mtls.Server", func(t *testing.T) {
+		testForwardedOverTLS(t, mtlsServer.TLSConfig(), mtlsServer.Handler, mtlsServer.ConnContext)
+	})
+	t.Run("crypto/tls", func(t *testing.T) {
+		testForwardedOverTLS(t, &tls.Config{
 			Certificates: []tls.Certificate{c.server.TLSCertificate()},
 			ClientAuth:   tls.VerifyClientCertIfGiven,
 			ClientCAs:    c.ca.Pool(),
 			MinVersion:   tls.VersionTLS12,
-		},
-	}
-	for name, cfg := range configs {
-		t.Run(name, func(t *testing.T) { testForwardedOverTLS(t, cfg) })
-	}
+		}, connectionIdentity, nil)
+	})
 }
 
 func ptr[T any](v T) *T { return &v }
 
-func testForwardedOverTLS(t *testing.T, cfg *tls.Config) {
+func testForwardedOverTLS(t *testing.T, cfg *tls.Config, identify func(http.Handler) http.Handler, connContext func(context.Context, net.Conn) context.Context) {
 	c := certs(t)
 	mw := forwarded.Trust{TrustForwarder: trustSPIFFE(gatewayID)}
-	srv := httptest.NewUnstartedServer(mtls.ConnectionIdentity(mw.Handler(http.HandlerFunc(recordingHandler))))
+	srv := httptest.NewUnstartedServer(identify(mw.Handler(http.HandlerFunc(recordingHandler))))
 	srv.TLS = cfg
+	srv.Config.ConnContext = connContext
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below is expected
 	srv.StartTLS()
 	defer srv.Close()

@@ -1,10 +1,16 @@
 package mtls_test
 
 import (
+	"context"
 	"crypto/tls"
-	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,10 +63,10 @@ func openConn(t testing.TB, s *mtls.Server, ca *pki.CA, cert *pki.Cert) tls.Conn
 	return r.cs
 }
 
-// TestRecheck: each change a new handshake would be refused for refuses
-// an open connection's Recheck with the same reason, and the hook is not
-// called; the unchanged twin passes.
-func TestRecheck(t *testing.T) {
+// TestCheck: each change a new handshake would be refused for refuses an
+// open connection's next Check with the same reason, and the hook is not
+// called (Check reports nothing; Handler does); the unchanged twin passes.
+func TestCheck(t *testing.T) {
 	ca := pkitest.CA(t)
 	tests := []struct {
 		name string
@@ -111,9 +117,19 @@ func TestRecheck(t *testing.T) {
 			wantNewGen: true,
 		},
 		{
-			name:       "authorization withdrawn",
-			change:     func(_ *testing.T, _ *mtls.Server, _ string, _ *pki.Cert, deny *atomic.Bool) { deny.Store(true) },
+			name: "authorization withdrawn, then a reload",
+			change: func(t *testing.T, s *mtls.Server, _ string, _ *pki.Cert, deny *atomic.Bool) {
+				deny.Store(true)
+				mustReload(t, s)
+			},
 			wantReason: mtls.ReasonIdentityDenied,
+			wantNewGen: true,
+		},
+		{
+			// An Authorizer that changes its answer by itself is asked
+			// again at the next reload or expiry, not at every request.
+			name:   "authorization withdrawn without a reload: kept",
+			change: func(_ *testing.T, _ *mtls.Server, _ string, _ *pki.Cert, deny *atomic.Bool) { deny.Store(true) },
 		},
 		{name: "expired since the handshake", clock: 2 * time.Hour, shortLived: true, wantReason: mtls.ReasonExpired},
 		{name: "not expired yet", clock: 30 * time.Minute, shortLived: true},
@@ -137,38 +153,30 @@ func TestRecheck(t *testing.T) {
 			var hook failures
 			cfg.OnHandshakeFailure = hook.add
 			s := newServer(t, cfg)
-			cs := openConn(t, s, ca, cli)
-			if !(mtls.Checked{}).Expired(s, time.Now()) {
-				t.Fatal("zero Checked: got not expired, want expired")
+			r := connRequest(s, openConn(t, s, ca, cli))
+			if id, err := s.Check(r); err != nil || id == nil || id.CommonName != "web" {
+				t.Fatalf("before the change: got %v, %v, want web accepted", id, err)
 			}
-			first, err := s.Recheck(&cs)
-			if err != nil {
-				t.Fatalf("before the change: got %v, want accepted", err)
-			}
-			if first.Generation != s.Generation() || first.Expired(s, time.Now()) {
-				t.Fatalf("before the change: got %+v, want generation %d, not expired", first, s.Generation())
+			gen, _ := mtls.LastCheck(r)
+			if gen != mtls.Generation(s) {
+				t.Fatalf("before the change: checked under %d, want %d", gen, mtls.Generation(s))
 			}
 			if tt.change != nil {
 				tt.change(t, s, dir, cli, &deny)
 			}
 			now := time.Now().Add(tt.clock)
 			mtls.SetNow(s, func() time.Time { return now })
-			wantExpired := tt.wantNewGen || now.After(first.Until)
-			if got := first.Expired(s, now); got != wantExpired {
-				t.Errorf("Expired: got %v, want %v", got, wantExpired)
-			}
-			checked, err := s.Recheck(&cs)
-			var herr *mtls.Error
+			id, err := s.Check(r)
 			switch {
 			case tt.wantReason == "" && err != nil:
 				t.Fatalf("got %v, want accepted", err)
-			case tt.wantReason != "" && (!errors.As(err, &herr) || herr.Reason != tt.wantReason):
+			case tt.wantReason != "" && mtls.ReasonOf(err) != tt.wantReason:
 				t.Fatalf("got %v, want reason %s", err, tt.wantReason)
-			case tt.wantReason == "" && (checked.Generation != s.Generation() || checked.Expired(s, now)):
-				t.Errorf("got %+v, want generation %d, not expired", checked, s.Generation())
+			case tt.wantReason != "" && (id == nil || id.CommonName != "web"):
+				t.Errorf("refused: got identity %v, want the refused one", id)
 			}
-			if (first.Generation != s.Generation()) != tt.wantNewGen {
-				t.Errorf("generation %d → %d, want changed %v", first.Generation, s.Generation(), tt.wantNewGen)
+			if got, _ := mtls.LastCheck(r); (got != gen) != tt.wantNewGen {
+				t.Errorf("generation %d → %d, want changed %v", gen, got, tt.wantNewGen)
 			}
 			if f, ok := hook.last(); ok {
 				t.Errorf("OnHandshakeFailure called with %s, want not called", f.Reason)
@@ -187,10 +195,40 @@ func TestRecheck(t *testing.T) {
 	}
 }
 
-// TestRecheckUntil: Until is the earliest NotAfter in the chain or the
-// time the CRL goes stale, whichever comes first; with stale CRLs
-// allowed the CRL does not count.
-func TestRecheckUntil(t *testing.T) {
+// connRequest is a request on the connection cs, with the connection
+// state of s.ConnContext (one per call: one connection).
+func connRequest(s *mtls.Server, cs tls.ConnectionState) *http.Request {
+	return (&http.Request{TLS: &cs}).WithContext(s.ConnContext(context.Background(), nil))
+}
+
+// TestCheckNegativeControl: with the re-check off, the certificate that a
+// reload revoked is still accepted on its open connection (the attack
+// TestCheck's "revoked by reload" stops).
+func TestCheckNegativeControl(t *testing.T) {
+	ca := pkitest.CA(t)
+	dir, cfg := pkiDir(t, ca)
+	s := newServer(t, cfg)
+	cli := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "web"})
+	r := connRequest(s, openConn(t, s, ca, cli))
+	if _, err := s.Check(r); err != nil {
+		t.Fatal(err)
+	}
+	mtls.SetRecheck(s, false)
+	revokeInDir(t, ca, dir, cli.Cert.SerialNumber)
+	mustReload(t, s)
+	if _, err := s.Check(r); err != nil {
+		t.Fatalf("re-check off: got %v, want the revoked certificate accepted", err)
+	}
+	mtls.SetRecheck(s, true)
+	if _, err := s.Check(r); mtls.ReasonOf(err) != mtls.ReasonRevoked {
+		t.Fatalf("re-check on: got %v, want revoked", err)
+	}
+}
+
+// TestCheckUntil: a connection's check holds until the earliest NotAfter
+// in the chain or the time the CRL goes stale, whichever comes first;
+// with stale CRLs allowed the CRL does not count.
+func TestCheckUntil(t *testing.T) {
 	ca := pkitest.CA(t)
 	soon := time.Now().Add(time.Hour).Truncate(time.Second)
 	tests := []struct {
@@ -210,11 +248,11 @@ func TestRecheckUntil(t *testing.T) {
 			cfg.CRLGracePeriod, cfg.InsecureAllowStaleCRL = tt.grace, tt.allowStale
 			s := newServer(t, cfg)
 			cli := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "web", NotAfter: tt.notAfter})
-			cs := openConn(t, s, ca, cli)
-			got, err := s.Recheck(&cs)
-			if err != nil {
+			r := connRequest(s, openConn(t, s, ca, cli))
+			if _, err := s.Check(r); err != nil {
 				t.Fatal(err)
 			}
+			_, got := mtls.LastCheck(r)
 			crl, err := pki.LoadCRL(filepath.Dir(cfg.CRLFiles[0]))
 			if err != nil {
 				t.Fatal(err)
@@ -226,16 +264,17 @@ func TestRecheckUntil(t *testing.T) {
 			if tt.want != nil {
 				want = tt.want(crl.NextUpdate)
 			}
-			if !got.Until.Equal(want) {
-				t.Errorf("got Until %v, want %v", got.Until, want)
+			if !got.Equal(want) {
+				t.Errorf("got until %v, want %v", got, want)
 			}
 		})
 	}
 }
 
-// TestRecheckNoCertificate: without a certificate, Recheck passes where
-// the handshake does (verify-if-given) and refuses where it does not.
-func TestRecheckNoCertificate(t *testing.T) {
+// TestCheckNoCertificate: without a certificate, Check passes with no
+// identity where the handshake does (verify-if-given) and refuses where it
+// does not; a request not over TLS has no identity.
+func TestCheckNoCertificate(t *testing.T) {
 	ca := pkitest.CA(t)
 	tests := []struct {
 		name       string
@@ -250,38 +289,111 @@ func TestRecheckNoCertificate(t *testing.T) {
 			_, cfg := pkiDir(t, ca)
 			cfg.ClientAuth = tt.mode
 			s := newServer(t, cfg)
-			var cs tls.ConnectionState // what a connection without a certificate has
-			got, err := s.Recheck(&cs)
-			var herr *mtls.Error
-			switch {
-			case tt.wantReason == "" && (err != nil || !got.Until.IsZero()):
-				t.Errorf("got %+v, %v, want accepted with no Until", got, err)
-			case tt.wantReason != "" && (!errors.As(err, &herr) || herr.Reason != tt.wantReason):
-				t.Errorf("got %v, want reason %s", err, tt.wantReason)
+			id, err := s.Check(connRequest(s, tls.ConnectionState{}))
+			if id != nil || mtls.ReasonOf(err) != tt.wantReason {
+				t.Errorf("got %v, %v, want no identity and reason %q", id, err, tt.wantReason)
 			}
 		})
 	}
 	s := newServer(t, func() mtls.ServerConfig { _, c := pkiDir(t, ca); return c }())
-	if _, err := s.Recheck(nil); err == nil {
-		t.Error("Recheck(nil): got nil, want an error")
+	if id, err := s.Check(&http.Request{}); id != nil || err != nil {
+		t.Errorf("not over TLS: got %v, %v, want no identity, no error", id, err)
 	}
 }
 
-// TestRecheckUsesChainCache: after a reload the first Recheck verifies
-// the chain in full, the next ones take it from the new state's cache.
-func TestRecheckUsesChainCache(t *testing.T) {
+// TestCheckUsesChainCache: after a reload the first check of a connection
+// verifies the chain in full, the next connections' take it from the new
+// state's cache, and a connection checked since is not checked again.
+func TestCheckUsesChainCache(t *testing.T) {
 	ca := pkitest.CA(t)
 	_, cfg := pkiDir(t, ca)
 	s := newServer(t, cfg)
 	cs := openConn(t, s, ca, pkitest.Client(t, ca, pki.ClientOptions{CommonName: "web"}))
 	mustReload(t, s)
-	for i, want := range []int64{0, 1, 2} {
-		if _, err := s.Recheck(&cs); err != nil {
+	r := connRequest(s, cs)
+	for i, want := range []int64{0, 1, 1} {
+		if i == 1 {
+			r = connRequest(s, cs) // another connection with the same certificates
+		}
+		if _, err := s.Check(r); err != nil {
 			t.Fatal(err)
 		}
 		if hits, _ := mtls.VerifiedChainHits(s); hits != want {
-			t.Errorf("Recheck %d: got %d cache hits, want %d", i+1, hits, want)
+			t.Errorf("Check %d: got %d cache hits, want %d", i+1, hits, want)
 		}
+	}
+}
+
+// TestCheckConcurrent: requests of one connection that arrive together
+// after a reload all pass, under -race, and leave the connection checked
+// under the new generation.
+func TestCheckConcurrent(t *testing.T) {
+	ca := pkitest.CA(t)
+	_, cfg := pkiDir(t, ca)
+	s := newServer(t, cfg)
+	r := connRequest(s, openConn(t, s, ca, pkitest.Client(t, ca, pki.ClientOptions{CommonName: "web"})))
+	if _, err := s.Check(r); err != nil {
+		t.Fatal(err)
+	}
+	mustReload(t, s)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := s.Check(r); err != nil {
+				t.Errorf("after the reload: got %v, want accepted", err)
+			}
+		})
+	}
+	wg.Wait()
+	if gen, _ := mtls.LastCheck(r); gen != mtls.Generation(s) {
+		t.Errorf("generation: got %d, want %d", gen, mtls.Generation(s))
+	}
+}
+
+// TestHandlerOpenConnection: over real keep-alive HTTPS, Handler serves a
+// connection's identity, and after a reload that revokes its certificate
+// answers its next request on the same connection with 403 revoked and
+// Connection: close, reported to OnHandshakeFailure as OpenConnection.
+func TestHandlerOpenConnection(t *testing.T) {
+	ca := pkitest.CA(t)
+	dir, cfg := pkiDir(t, ca)
+	var hook failures
+	cfg.OnHandshakeFailure = hook.add
+	s := newServer(t, cfg)
+	cli := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "web"})
+	srv := httptest.NewUnstartedServer(s.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := mtls.IdentityFromContext(r.Context())
+		io.WriteString(w, id.CommonName)
+	})))
+	srv.TLS, srv.Config.ConnContext = s.TLSConfig(), s.ConnContext
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake at the end
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	client := httpClient(ca, cli)
+	if got := get(t, client, srv.URL+"/", ""); got.status != 200 || got.body != "web" {
+		t.Fatalf("before the reload: got %d %q, want 200 web", got.status, got.body)
+	}
+	revokeInDir(t, ca, dir, cli.Cert.SerialNumber)
+	mustReload(t, s)
+	var reused bool
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", srv.URL+"/", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !reused {
+		t.Errorf("after the reload: got %d, reused %v; want 403 on the open connection", resp.StatusCode, reused)
+	}
+	if f, ok := hook.last(); !ok || f.Reason != mtls.ReasonRevoked || !f.OpenConnection {
+		t.Errorf("hook: got %+v, want revoked on an open connection", f)
+	}
+	// The connection was closed: the next request needs a handshake,
+	// which is refused.
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("next request: got %d, want a refused handshake", resp.StatusCode)
 	}
 }
 
@@ -299,9 +411,9 @@ func write(t *testing.T, path string, data []byte) {
 	}
 }
 
-// BenchmarkRecheck compares what a request on a keep-alive connection
-// pays when nothing changed (Checked.Expired) with a Recheck from the
-// chain cache (after a reload) and one in full (a cache miss):
+// BenchmarkRecheck measures what Check costs a request on a keep-alive
+// connection when nothing changed, after a reload (a verification from
+// the chain cache) and on a cache miss:
 //
 //	go test -run '^$' -bench BenchmarkRecheck ./mtls
 func BenchmarkRecheck(b *testing.B) {
@@ -309,21 +421,20 @@ func BenchmarkRecheck(b *testing.B) {
 	_, cfg := pkiDir(b, ca)
 	s := newServer(b, cfg)
 	cs := openConn(b, s, ca, pkitest.Client(b, ca, pki.ClientOptions{CommonName: "web"}))
-	checked, err := s.Recheck(&cs)
-	if err != nil {
+	r := connRequest(s, cs)
+	if _, err := s.Check(r); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("unchanged", func(b *testing.B) {
-		now := time.Now()
 		for b.Loop() {
-			if checked.Expired(s, now) {
-				b.Fatal("expired")
+			if _, err := s.Check(r); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("cached", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.Recheck(&cs); err != nil {
+			if _, err := s.Check(connRequest(s, cs)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -335,7 +446,7 @@ func BenchmarkRecheck(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
-			if _, err := s.Recheck(&cs); err != nil {
+			if _, err := s.Check(r); err != nil {
 				b.Fatal(err)
 			}
 		}
