@@ -22,13 +22,13 @@ func AuthorizeAnyVerified() Authorizer {
 }
 
 // AuthorizeSPIFFEID allows identities whose SPIFFE ID matches one of the
-// patterns (see ParseSPIFFEIDPattern: exact, or "*" path segments). An
+// patterns (see parseSPIFFEIDPattern: exact, or "*" path segments). An
 // identity without a SPIFFE ID is denied.
 func AuthorizeSPIFFEID(patterns ...string) (Authorizer, error) {
 	exact := map[string]bool{}
-	var wild []SPIFFEIDPattern
+	var wild []spiffeIDPattern
 	for _, s := range patterns {
-		p, err := ParseSPIFFEIDPattern(s)
+		p, err := parseSPIFFEIDPattern(s)
 		if err != nil {
 			return nil, err
 		}
@@ -83,11 +83,11 @@ func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 }
 
 // AuthorizeDNSName allows identities with at least one DNS SAN matching
-// one of the patterns (see ParseDNSPattern: exact, or "*." + one label).
+// one of the patterns (see parseDNSPattern: exact, or "*." + one label).
 func AuthorizeDNSName(patterns ...string) (Authorizer, error) {
-	ps := make([]DNSPattern, 0, len(patterns))
+	ps := make([]dnsPattern, 0, len(patterns))
 	for _, s := range patterns {
-		p, err := ParseDNSPattern(s)
+		p, err := parseDNSPattern(s)
 		if err != nil {
 			return nil, err
 		}
@@ -147,7 +147,7 @@ func AuthorizeOrganizationalUnit(units ...string) Authorizer {
 func AuthorizeSPKI(pins ...string) (Authorizer, error) {
 	allowed := map[[32]byte]bool{}
 	for _, s := range pins {
-		pin, err := ParseSPKIPin(s)
+		pin, err := parseSPKIPin(s)
 		if err != nil {
 			return nil, err
 		}
@@ -164,8 +164,8 @@ func AuthorizeSPKI(pins ...string) (Authorizer, error) {
 	}, nil
 }
 
-// ParseSPKIPin parses an SPKI SHA-256 pin (see AuthorizeSPKI).
-func ParseSPKIPin(s string) ([32]byte, error) {
+// parseSPKIPin parses an SPKI SHA-256 pin (see AuthorizeSPKI).
+func parseSPKIPin(s string) ([32]byte, error) {
 	var pin [32]byte
 	v := s
 	if rest, ok := strings.CutPrefix(v, "sha256/"); ok {

@@ -7,36 +7,36 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
-// SPIFFEIDPattern matches SPIFFE IDs: an exact ID, or one whose path
+// spiffeIDPattern matches SPIFFE IDs: an exact ID, or one whose path
 // segments may be "*", standing for exactly one whole, non-empty segment
 // (spiffe://prod.example/ns/*/sa/web). The trust domain is always exact.
-type SPIFFEIDPattern struct {
+type spiffeIDPattern struct {
 	td       string
 	segments []string // path segments; "*" is the wildcard
 }
 
-// ParseSPIFFEIDPattern parses a SPIFFE ID pattern. A "*" that is not a
+// parseSPIFFEIDPattern parses a SPIFFE ID pattern. A "*" that is not a
 // whole segment ("web-*") is an error, not a literal.
-func ParseSPIFFEIDPattern(s string) (SPIFFEIDPattern, error) {
+func parseSPIFFEIDPattern(s string) (spiffeIDPattern, error) {
 	rest, ok := strings.CutPrefix(s, "spiffe://")
 	if !ok {
-		return SPIFFEIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: scheme must be spiffe://", s)
+		return spiffeIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: scheme must be spiffe://", s)
 	}
 	td, path, _ := strings.Cut(rest, "/")
 	if _, err := spiffeid.TrustDomainFromString(td); err != nil || strings.Contains(td, "*") {
-		return SPIFFEIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: bad trust domain %q", s, td)
+		return spiffeIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: bad trust domain %q", s, td)
 	}
-	p := SPIFFEIDPattern{td: td}
+	p := spiffeIDPattern{td: td}
 	if path == "" && !strings.HasSuffix(rest, "/") {
 		return p, nil
 	}
 	for _, seg := range strings.Split(path, "/") {
 		if seg != "*" {
 			if strings.Contains(seg, "*") {
-				return SPIFFEIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: %q: a wildcard must be a whole path segment", s, seg)
+				return spiffeIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: %q: a wildcard must be a whole path segment", s, seg)
 			}
 			if err := spiffeid.ValidatePathSegment(seg); err != nil {
-				return SPIFFEIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: path segment %q: %v", s, seg, err)
+				return spiffeIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: path segment %q: %v", s, seg, err)
 			}
 		}
 		p.segments = append(p.segments, seg)
@@ -45,7 +45,7 @@ func ParseSPIFFEIDPattern(s string) (SPIFFEIDPattern, error) {
 }
 
 // Match reports whether id matches the pattern. The zero ID never matches.
-func (p SPIFFEIDPattern) Match(id spiffeid.ID) bool {
+func (p spiffeIDPattern) Match(id spiffeid.ID) bool {
 	if id.IsZero() || id.TrustDomain().Name() != p.td {
 		return false
 	}
@@ -82,29 +82,29 @@ func (p SPIFFEIDPattern) Match(id spiffeid.ID) bool {
 }
 
 // String returns the pattern as it was written.
-func (p SPIFFEIDPattern) String() string {
+func (p spiffeIDPattern) String() string {
 	if len(p.segments) == 0 {
 		return "spiffe://" + p.td
 	}
 	return "spiffe://" + p.td + "/" + strings.Join(p.segments, "/")
 }
 
-// DNSPattern matches DNS names: an exact name, or "*.suffix", where "*"
+// dnsPattern matches DNS names: an exact name, or "*.suffix", where "*"
 // stands for exactly one whole, non-empty label (*.example.com matches
 // a.example.com, not example.com nor a.b.example.com). Matching ignores
 // ASCII case.
-type DNSPattern struct {
+type dnsPattern struct {
 	wildcard bool
 	name     string // lower case; without "*." when wildcard
 }
 
-// ParseDNSPattern parses a DNS name pattern.
-func ParseDNSPattern(s string) (DNSPattern, error) {
+// parseDNSPattern parses a DNS name pattern.
+func parseDNSPattern(s string) (dnsPattern, error) {
 	name, wildcard := strings.CutPrefix(strings.ToLower(s), "*.")
 	if err := checkDNSName(name); err != nil {
-		return DNSPattern{}, fmt.Errorf("invalid DNS name pattern %q: %v", s, err)
+		return dnsPattern{}, fmt.Errorf("invalid DNS name pattern %q: %v", s, err)
 	}
-	return DNSPattern{wildcard: wildcard, name: name}, nil
+	return dnsPattern{wildcard: wildcard, name: name}, nil
 }
 
 func checkDNSName(name string) error {
@@ -137,7 +137,7 @@ func checkDNSName(name string) error {
 // Match reports whether the DNS name matches the pattern. A name that is
 // itself a wildcard ("*.example.com" in a certificate) or is malformed
 // never matches.
-func (p DNSPattern) Match(name string) bool {
+func (p dnsPattern) Match(name string) bool {
 	name = strings.ToLower(name)
 	if checkDNSName(name) != nil {
 		return false
@@ -150,7 +150,7 @@ func (p DNSPattern) Match(name string) bool {
 }
 
 // String returns the pattern in lower case.
-func (p DNSPattern) String() string {
+func (p dnsPattern) String() string {
 	if p.wildcard {
 		return "*." + p.name
 	}

@@ -1,10 +1,9 @@
-package mtls_test
+package mtls
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
@@ -32,7 +31,7 @@ var spiffeMatchTests = []struct {
 func TestSPIFFEIDPatternMatch(t *testing.T) {
 	for _, tt := range spiffeMatchTests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := mtls.ParseSPIFFEIDPattern(tt.pattern)
+			p, err := parseSPIFFEIDPattern(tt.pattern)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +58,7 @@ func TestParseSPIFFEIDPatternErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := mtls.ParseSPIFFEIDPattern(tt.pattern)
+			_, err := parseSPIFFEIDPattern(tt.pattern)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got error %v, want one containing %q", err, tt.want)
 			}
@@ -87,7 +86,7 @@ var dnsMatchTests = []struct {
 func TestDNSPatternMatch(t *testing.T) {
 	for _, tt := range dnsMatchTests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := mtls.ParseDNSPattern(tt.pattern)
+			p, err := parseDNSPattern(tt.pattern)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,8 +99,8 @@ func TestDNSPatternMatch(t *testing.T) {
 
 func TestParseDNSPatternErrors(t *testing.T) {
 	for _, s := range []string{"", "*", "*.", "a.*.com", "a*.com", "**.com", "a..com", "a b.com", "a.com.", strings.Repeat("a", 64) + ".com"} {
-		if p, err := mtls.ParseDNSPattern(s); err == nil {
-			t.Errorf("ParseDNSPattern(%q): got %v, want an error", s, p)
+		if p, err := parseDNSPattern(s); err == nil {
+			t.Errorf("parseDNSPattern(%q): got %v, want an error", s, p)
 		}
 	}
 }
@@ -111,7 +110,7 @@ func FuzzSPIFFEIDPattern(f *testing.F) {
 		f.Add(tt.pattern, tt.id)
 	}
 	f.Fuzz(func(t *testing.T, pattern, id string) {
-		p, err := mtls.ParseSPIFFEIDPattern(pattern)
+		p, err := parseSPIFFEIDPattern(pattern)
 		if err != nil {
 			return
 		}
@@ -137,7 +136,7 @@ func FuzzSPIFFEIDPattern(f *testing.F) {
 			}
 		}
 		// The pattern round-trips.
-		if p2, err := mtls.ParseSPIFFEIDPattern(p.String()); err != nil || p2.String() != p.String() {
+		if p2, err := parseSPIFFEIDPattern(p.String()); err != nil || p2.String() != p.String() {
 			t.Fatalf("pattern %q does not round-trip: %v", pattern, err)
 		}
 	})
@@ -148,7 +147,7 @@ func FuzzDNSPattern(f *testing.F) {
 		f.Add(tt.pattern, tt.dns)
 	}
 	f.Fuzz(func(t *testing.T, pattern, name string) {
-		p, err := mtls.ParseDNSPattern(pattern)
+		p, err := parseDNSPattern(pattern)
 		if err != nil {
 			return
 		}

@@ -78,3 +78,11 @@ func ExamplePlan() {
 	// probe cross-site-forgery: cross-site form POST, urlencoded
 	// curl -sS -i -X POST --cert client.pem --key client-key.pem -H 'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' -H 'Content-Type: application/x-www-form-urlencoded' -H 'Origin: https://attacker.invalid' -H 'Referer: https://attacker.invalid/' -H 'Sec-Fetch-Dest: document' -H 'Sec-Fetch-Mode: navigate' -H 'Sec-Fetch-Site: cross-site' -H 'User-Agent: Mozilla/5.0 (compatible; forgeproof-scan)' --data-binary amount=1 https://bank.example/transfer
 }
+
+// Advice is the fix a finding carries: the rule's own, then the setting
+// of the framework the scan recognised.
+func ExampleAdvice() {
+	fmt.Println(scan.Advice(scan.RuleMethodDowngrade, scan.FrameworkDjango))
+	// Output:
+	// Accept state changes on POST (or PUT, PATCH, DELETE) only; answer 405 to a GET. In Django, decorate the view with @require_POST (django.views.decorators.http) and change state only under request.method == "POST".
+}

@@ -3,7 +3,9 @@ package scanbrowser_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -55,7 +57,8 @@ const caName = "forgeproof scanbrowser test CA"
 // spa is a single-page app over mTLS: the page's script renders a note
 // editor and, on "Save", sends fetch POST /api/notes with a JSON body and
 // an X-CSRF-Token header taken from a meta tag; "Log out" sends POST
-// /api/logout. There is no HTML form. If checkToken, /api/notes requires
+// /api/session/close; the script opens a WebSocket to /live, whose URL
+// it builds at run time. There is no HTML form. If checkToken, /api/notes requires
 // the header's token (a cross-site page cannot set it); otherwise it
 // takes any body it can parse as JSON, whatever its Content-Type.
 type spa struct {
@@ -90,6 +93,8 @@ document.getElementById("save").onclick = () => fetch("/api/notes", {method: "PO
   headers: {"Content-Type": "application/json", "X-CSRF-Token": document.querySelector("meta[name=csrf]").content},
   body: JSON.stringify({text: document.getElementById("text").value})});
 document.getElementById("bye").onclick = () => fetch("/api/session/close", {method: "POST"});
+const live = ["", "live"].join("/"); // built at run time: only a browser sees it
+new WebSocket("wss://" + location.host + live);
 </script>`, sid)
 	})
 	mux.HandleFunc("POST /api/notes", func(w http.ResponseWriter, r *http.Request) {
@@ -113,6 +118,21 @@ document.getElementById("bye").onclick = () => fetch("/api/session/close", {meth
 		fmt.Fprint(w, `{"saved":true}`)
 	})
 	mux.HandleFunc("POST /api/session/close", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("GET /live", func(w http.ResponseWriter, r *http.Request) {
+		// The twin that checks the token checks the handshake's Origin too.
+		if s.checkToken && r.Header.Get("Origin") != "https://"+r.Host {
+			http.Error(w, "cross-origin WebSocket refused", http.StatusForbidden)
+			return
+		}
+		sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(sum[:]))
+		rw.Flush()
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.hits[r.Method+" "+r.URL.Path]++
@@ -158,7 +178,9 @@ func (w *world) config(target string, b scan.Browser) scan.Config {
 // browser the scan finds it, replays it with the page's token header as
 // the baseline, and reports that a cross-site text/plain form is
 // accepted; its twin that requires the header is assessed and clean. The
-// logout button is never clicked and its request never sent.
+// WebSocket whose URL the script builds at run time is found through the
+// browser alone, and reported only where the handshake's Origin is not
+// checked. The logout button is never clicked and its request never sent.
 func TestSinglePageApp(t *testing.T) {
 	tools := needTools(t)
 	w := newWorld(t)
@@ -210,6 +232,17 @@ func TestSinglePageApp(t *testing.T) {
 						t.Errorf("%s: the reproduction shows the token: %s", f.Rule, f.Reproduce)
 					}
 				}
+			}
+			ws := false
+			for _, e := range rep.Endpoints {
+				ws = ws || e.Method == "WS" && strings.HasSuffix(e.URL, "/live") && e.Source == "browser" && e.Assessed
+			}
+			if !ws {
+				t.Errorf("endpoints %+v: want the WebSocket the page opened, from the browser, assessed", rep.Endpoints)
+			}
+			wsFound := slices.ContainsFunc(rep.Findings, func(f scan.Finding) bool { return f.Rule == scan.RuleWebSocketCrossSite })
+			if wsFound != tt.want {
+				t.Errorf("websocket-cross-site reported: got %v, want %v", wsFound, tt.want)
 			}
 			if got := slices.Contains(rules, scan.RuleTextPlainJSON); got != tt.want {
 				t.Errorf("text-plain-json reported: got %v (rules %v), want %v", got, rules, tt.want)
