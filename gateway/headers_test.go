@@ -369,17 +369,27 @@ func TestIdentityLikeHeaders(t *testing.T) {
 // the close off the smuggled request is answered and reaches the
 // upstream.
 func TestChunkedRequestCloses(t *testing.T) {
-	for _, check := range []bool{true, false} {
-		t.Run(map[bool]string{true: "checked", false: "negative control"}[check], func(t *testing.T) {
+	tests := []struct {
+		name, path string
+		check      bool
+		want       int
+	}{
+		{"forwarded", "/public/x", true, http.StatusOK},
+		{"refused by the gateway", "/admin/x", true, http.StatusForbidden},
+		{"negative control", "/public/x", false, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			check := tt.check
 			gateway.SetChunkedClose(check)
 			defer gateway.SetChunkedClose(true)
 			w, gw, u := rawWorld(t, respondOK)
 			c := gw.dialRaw(t, w.web)
-			c.send("POST /public/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			c.send("POST " + tt.path + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n" +
 				"0\r\n\r\n" + "GET /public/smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n")
 			resp, body := c.read()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("got %d %s, want 200", resp.StatusCode, body)
+			if resp.StatusCode != tt.want {
+				t.Fatalf("got %d %s, want %d", resp.StatusCode, body, tt.want)
 			}
 			_, _, err := c.next()
 			if answered := err == nil; answered == check {
@@ -390,8 +400,8 @@ func TestChunkedRequestCloses(t *testing.T) {
 			if reached := strings.Contains(got, "/public/smuggled"); reached == check {
 				t.Errorf("smuggled request reached the upstream: %v, want %v", reached, !check)
 			}
-			if !strings.Contains(got, "POST /public/x") {
-				t.Errorf("the chunked request itself did not reach the upstream: %q", got)
+			if reached := strings.Contains(got, "POST "+tt.path); reached != (tt.want == http.StatusOK) {
+				t.Errorf("the chunked request itself reached the upstream: %v, want %v", reached, tt.want == http.StatusOK)
 			}
 		})
 	}
@@ -476,5 +486,55 @@ func TestRepeatedDecisionHeadersGateway(t *testing.T) {
 				t.Errorf("upstream reached: %v, want %v", reached, tt.want == 200)
 			}
 		})
+	}
+}
+
+// TestH2PriorKnowledgeNotForwarded: the other way to start h2c, the HTTP/2
+// connection preface sent as if it were an HTTP/1.1 request ("PRI *
+// HTTP/2.0"), never reaches the upstream, with or without a Host; its
+// twin, an ordinary request on a fresh connection, does.
+func TestH2PriorKnowledgeNotForwarded(t *testing.T) {
+	for _, preface := range []string{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "PRI * HTTP/2.0\r\nHost: localhost\r\n\r\nSM\r\n\r\n"} {
+		w, gw, u := rawWorld(t, respondAnyUpgrade)
+		c := gw.dialRaw(t, w.web)
+		c.send(preface)
+		if resp, _, err := c.next(); err == nil && resp.StatusCode < 400 {
+			t.Errorf("%q: got %d, want a refusal", preface, resp.StatusCode)
+		}
+		c.Close()
+		c = gw.dialRaw(t, w.web)
+		c.send("GET /public/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		if resp, _ := c.read(); resp.StatusCode != http.StatusOK {
+			t.Errorf("the twin: got %d, want 200", resp.StatusCode)
+		}
+		c.Close()
+		if got := received(u.wait()); strings.Contains(got, "PRI") || !strings.Contains(got, "GET /public/x") {
+			t.Errorf("%q: upstream got %q, want only the twin", preface, got)
+		}
+	}
+}
+
+// TestRequestTrailersNotForwarded: fields in a chunked request's trailer
+// section (after the body) never reach the upstream, neither their values
+// nor their announcement in Trailer: they would bypass the header filter
+// (an upstream that merges trailers into headers would read Client-Cert or
+// X-Forwarded-For from them). The twin: the body itself arrives.
+func TestRequestTrailersNotForwarded(t *testing.T) {
+	w, gw, u := rawWorld(t, respondOK)
+	c := gw.dialRaw(t, w.web)
+	c.send("POST /public/x HTTP/1.1\r\nHost: localhost\r\nTrailer: Client-Cert, X-Forwarded-For\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"4\r\nbody\r\n0\r\nClient-Cert: :ZXZpbA==:\r\nX-Forwarded-For: 6.6.6.6\r\nX_Forwarded_Host: evil\r\n\r\n")
+	if resp, body := c.read(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("got %d %s, want 200", resp.StatusCode, body)
+	}
+	c.Close()
+	got := received(u.wait())
+	for _, bad := range []string{"ZXZpbA", "6.6.6.6", "evil", "Trailer:"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("upstream got %q from the trailer: %q", bad, got)
+		}
+	}
+	if !strings.Contains(got, "4\r\nbody\r\n") {
+		t.Errorf("upstream did not get the body: %q", got)
 	}
 }

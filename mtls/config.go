@@ -43,9 +43,10 @@ func ParseClientAuthMode(s string) (ClientAuthMode, error) {
 	return 0, fmt.Errorf("invalid client auth mode %q: want require or verify-if-given", s)
 }
 
-// ServerConfig configures NewServer. Each of the server certificate, the
-// client CAs and the CRLs comes either from files, which Reload reads again,
-// or from values, which stay fixed; files win when both are set.
+// ServerConfig configures NewServer. The server certificate, the client CAs
+// and the CRLs come from files, which Reload reads again, or from values,
+// which stay fixed; the client CAs and CRLs of both are used. An error
+// about a file names its field ("ClientCAFiles[1]: cannot read …").
 type ServerConfig struct {
 	// CertFile and KeyFile are the PEM server certificate (with any
 	// intermediates after it) and its private key (ECDSA, RSA or Ed25519).
@@ -62,10 +63,11 @@ type ServerConfig struct {
 	Certificates    []CertKeyFile
 	TLSCertificates []tls.Certificate
 
-	// ClientCAFile is a PEM bundle of the CAs that issue client
-	// certificates.
-	ClientCAFile string
-	// ClientCAs is used when ClientCAFile is empty.
+	// ClientCAFiles are PEM bundles of the CAs that issue client
+	// certificates (CERTIFICATE blocks only, so that a key pasted into one
+	// is noticed).
+	ClientCAFiles []string
+	// ClientCAs are more client CAs, beside those of ClientCAFiles.
 	ClientCAs []*x509.Certificate
 
 	// CRLFiles are certificate revocation lists, DER or PEM. Each must be
@@ -74,7 +76,7 @@ type ServerConfig struct {
 	// revocation checking fails closed. With no CRLs, nothing is checked
 	// for revocation.
 	CRLFiles []string
-	// CRLs (DER or PEM) are used when CRLFiles is empty.
+	// CRLs (DER or PEM) are more CRLs, beside those of CRLFiles.
 	CRLs [][]byte
 	// CRLGracePeriod lets a CRL be used for this long after its NextUpdate.
 	// After that (or at once, when zero) the CRL is stale and every

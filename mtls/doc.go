@@ -8,7 +8,7 @@
 //
 //	s, err := mtls.NewServer(mtls.ServerConfig{
 //		CertFile: "server.pem", KeyFile: "server-key.pem",
-//		ClientCAFile: "ca.pem",
+//		ClientCAFiles: []string{"ca.pem"},
 //		CRLFiles:     []string{"crl.pem"},
 //		ClientAuth:   mtls.VerifyClientCertIfGiven, // browsers too
 //		OnHandshakeFailure: func(f mtls.HandshakeFailure) {

@@ -50,9 +50,9 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	swap("a")
 	s := newServer(t, mtls.ServerConfig{
-		CertFile:     filepath.Join(current, pki.ServerFile),
-		KeyFile:      filepath.Join(current, pki.ServerKeyFile),
-		ClientCAFile: filepath.Join(current, pki.CAFile),
+		CertFile:      filepath.Join(current, pki.ServerFile),
+		KeyFile:       filepath.Join(current, pki.ServerKeyFile),
+		ClientCAFiles: []string{filepath.Join(current, pki.CAFile)},
 	})
 	addr := serve(t, s.TLSConfig())
 

@@ -35,6 +35,7 @@ type Server struct {
 // file and what is wrong with it.
 func NewServer(cfg ServerConfig) (*Server, error) {
 	cfg.CRLFiles = append([]string(nil), cfg.CRLFiles...)
+	cfg.ClientCAFiles = append([]string(nil), cfg.ClientCAFiles...)
 	cfg.Certificates = append([]CertKeyFile(nil), cfg.Certificates...)
 	cfg.TLSCertificates = append([]tls.Certificate(nil), cfg.TLSCertificates...)
 	var prev *state

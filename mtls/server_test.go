@@ -311,7 +311,7 @@ func TestNewServerErrors(t *testing.T) {
 		{name: "no certificate", cfg: mtls.ServerConfig{ClientCAs: cas}, want: "no server certificate"},
 		{name: "no client CA", cfg: mtls.ServerConfig{Certificate: &srv}, want: "no client CA"},
 		{name: "missing files", cfg: mtls.ServerConfig{CertFile: filepath.Join(dir, "nope.pem"), KeyFile: filepath.Join(dir, "nope-key.pem"), ClientCAs: cas}, want: "nope.pem"},
-		{name: "missing CA file", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAFile: filepath.Join(dir, "ca.pem")}, want: "ca.pem"},
+		{name: "missing CA file", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAFiles: []string{filepath.Join(dir, "ca.pem")}}, want: "ca.pem"},
 		{name: "leaf as CA", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAs: []*x509.Certificate{leafCA.Cert}}, want: "is not a CA"},
 		{name: "stale CRL", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAs: cas, CRLs: [][]byte{stale}}, want: "is stale"},
 		{name: "foreign CRL", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAs: cas, CRLs: [][]byte{foreignCRL}}, want: "not signed by any client CA"},
@@ -348,10 +348,10 @@ func pkiDir(t testing.TB, ca *pki.CA) (string, mtls.ServerConfig) {
 		t.Fatal(err)
 	}
 	return dir, mtls.ServerConfig{
-		CertFile:     filepath.Join(dir, pki.ServerFile),
-		KeyFile:      filepath.Join(dir, pki.ServerKeyFile),
-		ClientCAFile: filepath.Join(dir, pki.CAFile),
-		CRLFiles:     []string{filepath.Join(dir, pki.CRLFile)},
+		CertFile:      filepath.Join(dir, pki.ServerFile),
+		KeyFile:       filepath.Join(dir, pki.ServerKeyFile),
+		ClientCAFiles: []string{filepath.Join(dir, pki.CAFile)},
+		CRLFiles:      []string{filepath.Join(dir, pki.CRLFile)},
 	}
 }
 

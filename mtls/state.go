@@ -50,19 +50,20 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 	st.certs = certs
 	st.cert = certs.all[0]
 
-	switch {
-	case cfg.ClientCAFile != "":
-		data, err := os.ReadFile(cfg.ClientCAFile)
+	for i, f := range cfg.ClientCAFiles {
+		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("client CA file: %w", err)
+			return nil, fmt.Errorf("ClientCAFiles[%d]: cannot read %q: %w", i, f, pathErr(err))
 		}
-		if st.cas, err = pemutil.ParseCerts(data); err != nil {
-			return nil, fmt.Errorf("client CA file %s: %w", cfg.ClientCAFile, err)
+		cas, err := pemutil.ParseCerts(data)
+		if err != nil {
+			return nil, fmt.Errorf("ClientCAFiles[%d]: %q: %w", i, f, err)
 		}
-	case len(cfg.ClientCAs) > 0:
-		st.cas = cfg.ClientCAs
-	default:
-		return nil, errors.New("no client CA: set ClientCAFile or ClientCAs")
+		st.cas = append(st.cas, cas...)
+	}
+	st.cas = append(st.cas, cfg.ClientCAs...)
+	if len(st.cas) == 0 {
+		return nil, errors.New("no client CA: set ClientCAFiles or ClientCAs")
 	}
 	st.roots = x509.NewCertPool()
 	for _, ca := range st.cas {
@@ -88,21 +89,18 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 		}
 		return nil
 	}
-	if len(cfg.CRLFiles) > 0 {
-		for _, f := range cfg.CRLFiles {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("crl: %w", err)
-			}
-			if err := add(data, f); err != nil {
-				return nil, err
-			}
+	for i, f := range cfg.CRLFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("CRLFiles[%d]: cannot read %q: %w", i, f, pathErr(err))
 		}
-	} else {
-		for i, data := range cfg.CRLs {
-			if err := add(data, fmt.Sprintf("CRLs[%d]", i)); err != nil {
-				return nil, err
-			}
+		if err := add(data, f); err != nil {
+			return nil, err
+		}
+	}
+	for i, data := range cfg.CRLs {
+		if err := add(data, fmt.Sprintf("CRLs[%d]", i)); err != nil {
+			return nil, err
 		}
 	}
 	var prevCRLs map[string]*crl
@@ -150,4 +148,14 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 		NextProtos: protos,
 	}
 	return st, nil
+}
+
+// pathErr drops the path from an *os.PathError: the messages that wrap it
+// name the file and the field already.
+func pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -66,7 +66,7 @@ func (s *Server) watcher(tune func(*watch.Options)) (*watch.Watcher, func(watch.
 // files lists the files the configuration reads.
 func (s *Server) files() []string {
 	var fs []string
-	names := []string{s.cfg.CertFile, s.cfg.KeyFile, s.cfg.ClientCAFile}
+	names := append([]string{s.cfg.CertFile, s.cfg.KeyFile}, s.cfg.ClientCAFiles...)
 	for _, c := range s.cfg.Certificates {
 		names = append(names, c.CertFile, c.KeyFile)
 	}

@@ -55,13 +55,8 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 		if e.Note != "" {
 			fmt.Fprintf(&b, "         note: %s\n", e.Note)
 		}
-		for _, f := range e.Families {
-			if !e.Assessed {
-				break // the note says why nothing was sent
-			}
-			if f.Outcome == OutcomeSkipped || f.Outcome == OutcomeInconclusive {
-				fmt.Fprintf(&b, "         %s %s: %s\n", f.Outcome, f.Rule, f.Reason)
-			}
+		if e.Assessed { // else the note says why nothing was sent
+			writeFamilies(&b, e.Families)
 		}
 	}
 	if len(r.Findings) == 0 {
@@ -103,6 +98,30 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeFamilies lists the skipped and inconclusive families, those with
+// the same outcome and reason on one line.
+func writeFamilies(b *strings.Builder, fs []FamilyResult) {
+	type key struct {
+		o Outcome
+		r string
+	}
+	var order []key
+	rules := map[key][]string{}
+	for _, f := range fs {
+		if f.Outcome != OutcomeSkipped && f.Outcome != OutcomeInconclusive {
+			continue
+		}
+		k := key{f.Outcome, f.Reason}
+		if _, ok := rules[k]; !ok {
+			order = append(order, k)
+		}
+		rules[k] = append(rules[k], f.Rule)
+	}
+	for _, k := range order {
+		fmt.Fprintf(b, "         %s %s: %s\n", k.o, strings.Join(rules[k], ", "), k.r)
+	}
 }
 
 // oracleText is how the text report names an oracle.

@@ -188,7 +188,7 @@ func TestReportsCarryFixes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"framework: django (", "  fix:        Check the origin", "CsrfViewMiddleware",
-		"skipped token-unbound: the form has no anti-CSRF token field", "assessed by verification (discovered)", "verification (discovered): GET "} {
+		"skipped token-not-required, token-empty, token-unbound: the form has no anti-CSRF token field", "assessed by verification (discovered)", "verification (discovered): GET "} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report: want %q in\n%s", want, text.String())
 		}
