@@ -55,6 +55,7 @@ routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true, cors-pr
 }
 
 func TestParseConfig(t *testing.T) {
+	t.Parallel()
 	for _, tt := range configCases {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := gateway.ParseConfig("c.yaml", []byte(tt.yaml))
@@ -76,6 +77,7 @@ func TestParseConfig(t *testing.T) {
 }
 
 func TestParseConfigValues(t *testing.T) {
+	t.Parallel()
 	cfg, err := gateway.ParseConfig("c.yaml", []byte(`
 listeners:
   - address: ":8443"
@@ -142,6 +144,7 @@ func equal(a, b any) bool {
 // TestValidate checks the semantic errors, each with its twin that
 // passes, on configs built in Go around real certificate files.
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	// A route's host must be covered by a listener's certificate
 	// (certcheck.go): the cases with hosts add this one.
@@ -291,6 +294,7 @@ func TestValidate(t *testing.T) {
 // TestValidateTrustedProxyOnce: a bad trusted-proxies entry is one
 // problem, not one more per route with a CSRF guard.
 func TestValidateTrustedProxyOnce(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfg := w.config()
 	cfg.TrustedProxies = []string{"127.0.0.1", "bogus"}
@@ -330,6 +334,7 @@ func FuzzParseConfig(f *testing.F) {
 // TestExampleConfig keeps examples/forgeproof.yaml in step with the
 // parser and the validator (its files are made here).
 func TestExampleConfig(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("../examples/forgeproof.yaml")
 	if err != nil {
 		t.Fatal(err)
