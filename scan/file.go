@@ -83,6 +83,7 @@ var (
 			"json":        {tag: "json", kind: kindAny},
 			"token-field": {tag: "token_field"},
 			"token-page":  {tag: "token_page"},
+			"headers":     {tag: "headers", kind: kindFields},
 		}},
 		"login":          {tag: "login", kind: kindMapping, sub: loginKeys},
 		"attacker-login": {tag: "attacker_login", kind: kindMapping, sub: loginKeys},

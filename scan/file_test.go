@@ -63,6 +63,11 @@ start-pages: [/, /settings]
 			}
 		}},
 		{"attacker login without form", "attacker-login: {path: /login}\n", "scan.yaml:1: attacker-login: form is required", nil},
+		{"headers", "endpoints: [{method: POST, path: /x, json: {a: 1}, headers: {X-CSRF-Token: t}}]\n", "", func(t *testing.T, f *scan.File) {
+			if f.Endpoints[0].Headers["X-CSRF-Token"] != "t" {
+				t.Errorf("headers: got %v", f.Endpoints[0].Headers)
+			}
+		}},
 		{"user data keeps underscores", "endpoints: [{method: POST, path: /x, form: {csrf_token: a, to_account: b}}]\n", "", func(t *testing.T, f *scan.File) {
 			if f.Endpoints[0].Form["csrf_token"] != "a" || f.Endpoints[0].Form["to_account"] != "b" {
 				t.Errorf("form fields renamed: %v", f.Endpoints[0].Form)
