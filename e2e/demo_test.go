@@ -26,6 +26,7 @@ import (
 // in the log says, per case, what the browser sent, what the gateway saw
 // and decided, and what happened to the money.
 func TestDemoInBrowser(t *testing.T) {
+	t.Parallel()
 	tools := needTools(t)
 	for _, mode := range []struct {
 		name     string
@@ -35,6 +36,7 @@ func TestDemoInBrowser(t *testing.T) {
 		{name: "insecure-no-csrf (negative control)", insecure: true},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel() // a demo and a browser of its own
 			s := startScenario(t, tools, mode.insecure)
 			defer s.printReport(t)
 			t.Run("legitimate", s.testLegitimate)

@@ -94,6 +94,7 @@ func (h *harness) profile(t *testing.T, withCert bool) browser.Profile {
 // arrives with the victim's client certificate. Its negative control: a
 // browser that holds no certificate sends none.
 func TestCrossSiteFormCarriesCertificate(t *testing.T) {
+	t.Parallel()
 	tools := needTools(t)
 	h := newHarness(t)
 	tests := []struct {
@@ -174,6 +175,7 @@ func TestCrossSiteFormCarriesCertificate(t *testing.T) {
 // and the certificate; with Chromium's headless default it carries the
 // certificate only.
 func TestThirdPartyCookieSetting(t *testing.T) {
+	t.Parallel()
 	tools := needTools(t)
 	h := newHarness(t)
 	tests := []struct {
@@ -216,6 +218,7 @@ func TestThirdPartyCookieSetting(t *testing.T) {
 // test. Its twin, the same navigation with the rule, is the visit in
 // TestCrossSiteFormCarriesCertificate.
 func TestCertificatePickerFailsFast(t *testing.T) {
+	t.Parallel()
 	tools := needTools(t)
 	h := newHarness(t)
 	p := h.profile(t, true)

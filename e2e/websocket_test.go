@@ -21,6 +21,7 @@ import (
 // ride cross-site subresource requests (SameSite=None). Its negative
 // control: a browser that holds no certificate presents none.
 func TestCrossSiteWebSocketCarriesCertificate(t *testing.T) {
+	t.Parallel()
 	tools := needTools(t)
 	ca, err := pki.NewCA(pki.CAOptions{CommonName: harnessCAName})
 	if err != nil {

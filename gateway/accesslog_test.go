@@ -37,6 +37,7 @@ func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
 }
 
 func TestAccessLog(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	buf := &lockedBuffer{}
 	g, err := gateway.New(w.config(), gateway.Options{Logger: slog.New(slog.NewJSONHandler(buf, nil))})

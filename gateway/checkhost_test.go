@@ -16,6 +16,7 @@ import (
 // (the negative control) the certificate asked for "localhost"
 // authenticates a request for another host.
 func TestCheckHost(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	strict := w.config()
 	strict.Listeners[0].TLS.CheckHost = true

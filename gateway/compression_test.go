@@ -10,6 +10,7 @@ import (
 // transport never adds gzip of its own (and then decompresses the answer
 // on the client's behalf).
 func TestAcceptEncodingPassedThrough(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	r := w.start(w.config())
 	c := r.client(w.web)

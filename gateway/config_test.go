@@ -47,6 +47,7 @@ routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true, cors-pr
 }
 
 func TestParseConfig(t *testing.T) {
+	t.Parallel()
 	for _, tt := range configCases {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := gateway.ParseConfig("c.yaml", []byte(tt.yaml))
@@ -68,6 +69,7 @@ func TestParseConfig(t *testing.T) {
 }
 
 func TestParseConfigValues(t *testing.T) {
+	t.Parallel()
 	cfg, err := gateway.ParseConfig("c.yaml", []byte(`
 listeners:
   - address: ":8443"
@@ -128,6 +130,7 @@ func equal(a, b any) bool {
 // TestValidate checks the semantic errors, each with its twin that
 // passes, on configs built in Go around real certificate files.
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tests := []struct {
 		name   string
@@ -256,6 +259,7 @@ func TestValidate(t *testing.T) {
 // TestValidateTrustedProxyOnce: a bad trusted-proxies entry is one
 // problem, not one more per route with a CSRF guard.
 func TestValidateTrustedProxyOnce(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfg := w.config()
 	cfg.TrustedProxies = []string{"127.0.0.1", "bogus"}
@@ -295,6 +299,7 @@ func FuzzParseConfig(f *testing.F) {
 // TestExampleConfig keeps examples/forgeproof.yaml in step with the
 // parser and the validator (its files are made here).
 func TestExampleConfig(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("../examples/forgeproof.yaml")
 	if err != nil {
 		t.Fatal(err)

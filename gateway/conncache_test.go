@@ -19,6 +19,7 @@ import (
 // Client-Cert, cached per connection too, is the connection's own
 // certificate on every request, never a client-sent one.
 func TestIdentityPerKeepAliveConnection(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gw := w.start(w.config())
 	clients := []struct {

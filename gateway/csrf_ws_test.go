@@ -16,6 +16,7 @@ import (
 // Content-Type), as JSON and as text. Its twin, a same-origin handshake,
 // reaches the upstream.
 func TestWebSocketRefusalMatchesPOST(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gw := w.start(w.config())
 	c := gw.client(w.web)
@@ -90,6 +91,7 @@ func TestWebSocketRefusalMatchesPOST(t *testing.T) {
 // same POST with a token, and a same-origin GET handshake, which cannot
 // carry one, reach the upstream.
 func TestUpgradeHeaderSkipsNoTokenCheck(t *testing.T) {
+	t.Parallel()
 	w, gw := tokenWorld(t)
 	c := gw.client(w.web)
 	tok, _ := tokenFor(t, gw, c, "")

@@ -8,6 +8,7 @@ import (
 )
 
 func TestConfigFiles(t *testing.T) {
+	t.Parallel()
 	cfg := &gateway.Config{
 		Listeners: []gateway.Listener{
 			{TLS: gateway.ListenerTLS{CertFile: "a.pem", KeyFile: "a.key", ClientCAFiles: []string{"ca.pem"}, CRLFiles: []string{"crl.pem"}}},

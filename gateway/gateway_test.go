@@ -16,6 +16,7 @@ import (
 )
 
 func TestAuthorizationPerRoute(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gw := w.start(w.config())
 	stranger := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/stranger")
@@ -60,6 +61,7 @@ func TestAuthorizationPerRoute(t *testing.T) {
 }
 
 func TestConnectRefused(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gw := w.start(w.config())
 	conn, err := tls.Dial("tcp", strings.TrimPrefix(gw.base, "https://"), &tls.Config{RootCAs: w.ca.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{w.web.TLSCertificate()}})
@@ -97,6 +99,7 @@ func TestConnectRefused(t *testing.T) {
 }
 
 func TestHandshakeRefusals(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	revoked := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/revoked")
 	expired := pkitest.Client(t, w.ca, pki.ClientOptions{SPIFFEID: "spiffe://test.example/web", NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
@@ -137,6 +140,7 @@ func TestHandshakeRefusals(t *testing.T) {
 }
 
 func TestForgedCrossSiteRequest(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gw := w.start(w.config())
 	c := gw.client(w.web)
@@ -191,6 +195,7 @@ func TestForgedCrossSiteRequest(t *testing.T) {
 }
 
 func TestReportOnlyLetsForgeryThroughAndCountsIt(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfg := w.config()
 	cfg.Routes[0].CSRF.ReportOnly = true
@@ -207,6 +212,7 @@ func TestReportOnlyLetsForgeryThroughAndCountsIt(t *testing.T) {
 }
 
 func TestBrowsersRefusedOnServiceOnlyRoute(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfg := w.config()
 	no := false
@@ -243,6 +249,7 @@ var spoofHeaders = []string{
 const spoofValue = "spoofed-by-client"
 
 func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gw := w.start(w.config())
 	tests := []struct {
@@ -291,6 +298,7 @@ func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
 // TestSpoofNegativeControl shows the spoofing test can fail: a bare
 // reverse proxy passes the forged headers through.
 func TestSpoofNegativeControl(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	status, body := do(t, http.DefaultClient, "GET", w.upstream.URL+"/x", http.Header{"X_Forwarded_Client_Cert": {spoofValue}}, "")
 	if status != 200 || !strings.Contains(body, spoofValue) {
@@ -299,6 +307,7 @@ func TestSpoofNegativeControl(t *testing.T) {
 }
 
 func TestForwardingHeaders(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	client := http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Host": {"evil.example"}, "X-Forwarded-Proto": {"http"}, "Forwarded": {"for=203.0.113.9;proto=http"}}
 	tests := []struct {
@@ -339,6 +348,7 @@ func TestForwardingHeaders(t *testing.T) {
 // sends the client certificate on a cross-site one, so it is checked like
 // an unsafe request (cross-site WebSocket hijacking).
 func TestCrossSiteWebSocket(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gw := w.start(w.config())
 	c := gw.client(w.web)

@@ -513,3 +513,28 @@ func TestH2PriorKnowledgeNotForwarded(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestTrailersNotForwarded: fields in a chunked request's trailer
+// section (after the body) never reach the upstream, neither their values
+// nor their announcement in Trailer: they would bypass the header filter
+// (an upstream that merges trailers into headers would read Client-Cert or
+// X-Forwarded-For from them). The twin: the body itself arrives.
+func TestRequestTrailersNotForwarded(t *testing.T) {
+	w, gw, u := rawWorld(t, respondOK)
+	c := gw.dialRaw(t, w.web)
+	c.send("POST /public/x HTTP/1.1\r\nHost: localhost\r\nTrailer: Client-Cert, X-Forwarded-For\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"4\r\nbody\r\n0\r\nClient-Cert: :ZXZpbA==:\r\nX-Forwarded-For: 6.6.6.6\r\nX_Forwarded_Host: evil\r\n\r\n")
+	if resp, body := c.read(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("got %d %s, want 200", resp.StatusCode, body)
+	}
+	c.Close()
+	got := received(u.wait())
+	for _, bad := range []string{"ZXZpbA", "6.6.6.6", "evil", "Trailer:"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("upstream got %q from the trailer: %q", bad, got)
+		}
+	}
+	if !strings.Contains(got, "4\r\nbody\r\n") {
+		t.Errorf("upstream did not get the body: %q", got)
+	}
+}

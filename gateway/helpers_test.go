@@ -20,11 +20,13 @@ import (
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
-// world is a PKI on disk, an upstream on loopback and clients, for one
-// test.
+// world is the gateway tests' fixture: a PKI on disk (pkitest.Dir: ca.pem,
+// server.pem, server-key.pem, crl.pem), an upstream on loopback and
+// clients, for one test.
 type world struct {
 	t        testing.TB
-	dir      string
+	pki      *pkitest.Dir
+	dir      string // pki.Path
 	ca       *pki.CA
 	upstream *upstream
 	web      *pki.Cert // spiffe://test.example/web
@@ -33,12 +35,8 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	w := &world{t: t, dir: t.TempDir(), ca: pkitest.CA(t)}
-	srv := pkitest.ServerWith(t, w.ca, serverOptions())
-	w.write("ca.pem", pki.EncodeCertsPEM(w.ca.Cert))
-	if err := srv.Save(w.dir, "server.pem", "server-key.pem"); err != nil {
-		t.Fatal(err)
-	}
+	d := pkitest.NewDir(t, nil)
+	w := &world{t: t, pki: d, dir: d.Path, ca: d.CA}
 	w.web = pkitest.SPIFFE(t, w.ca, "spiffe://test.example/web")
 	w.admin = pkitest.SPIFFE(t, w.ca, "spiffe://test.example/admin")
 	w.upstream = newUpstream(t)
@@ -47,13 +45,18 @@ func newWorld(t testing.TB) *world {
 
 func (w *world) path(name string) string { return filepath.Join(w.dir, name) }
 
+// write replaces a file atomically (a new file renamed over the old), so
+// that a watcher never reads it half-written, and returns its path.
 func (w *world) write(name string, data []byte) string {
 	w.t.Helper()
-	p := w.path(name)
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		w.t.Fatal(err)
-	}
-	return p
+	return w.pki.Write(name, data)
+}
+
+// writeInPlace rewrites a file in place, as an operator's editor or a
+// naive script does (truncate, then write).
+func (w *world) writeInPlace(name string, data []byte) string {
+	w.t.Helper()
+	return w.pki.WriteInPlace(name, data)
 }
 
 // config is a gateway config with one verify-if-given listener and these

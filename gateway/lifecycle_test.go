@@ -18,6 +18,7 @@ import (
 )
 
 func TestReloadUnderLoadLosesNoRequest(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gw := w.start(w.config())
 
@@ -99,6 +100,7 @@ func TestReloadUnderLoadLosesNoRequest(t *testing.T) {
 }
 
 func TestBadReloadKeepsOldConfig(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfgPath := w.write("gw.yaml", []byte("listeners: [}\n"))
 	gw := w.start(w.config())
@@ -148,6 +150,7 @@ func TestBadReloadKeepsOldConfig(t *testing.T) {
 }
 
 func TestGracefulDrain(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gw := w.start(w.config())
 	c := gw.client(w.web)
@@ -203,6 +206,7 @@ func TestGracefulDrain(t *testing.T) {
 }
 
 func TestDrainGraceExpires(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gw := w.start(w.config())
 	go func() {
@@ -222,6 +226,7 @@ func TestDrainGraceExpires(t *testing.T) {
 // TestReloadPicksUpNewCRL: revoking a certificate and reloading refuses
 // it on the next handshake; its twin (another client) keeps working.
 func TestReloadPicksUpNewCRL(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfg := w.config()
 	cfg.Listeners[0].TLS.CRLFiles = []string{w.crl("crl.pem")} // revokes nothing

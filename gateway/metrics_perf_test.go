@@ -12,6 +12,7 @@ import (
 // every request under its own route and code, across routes and codes
 // and on repeated use of a cached child.
 func TestRequestMetricsCounted(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gw := w.start(w.config())
 	web, anon := gw.client(w.web), gw.client(nil)

@@ -83,6 +83,7 @@ func (r *running) rawExchange(t testing.TB, cert *pki.Cert, raw string) (*http.R
 // allowed twin reaches the upstream exactly as sent. The requests are
 // raw bytes: Go's client would clean or re-encode these paths.
 func TestPathAmbiguity(t *testing.T) {
+	t.Parallel()
 	w, _, gw, u, log := normalizeWorld(t)
 	tests := []struct {
 		name, path string
@@ -163,6 +164,7 @@ func TestPathAmbiguity(t *testing.T) {
 // bypasses of issue 11 reach the upstream under the / route with the web
 // certificate, which /admin refuses.
 func TestPathAmbiguityOff(t *testing.T) {
+	t.Parallel()
 	w, g, gw, u, _ := normalizeWorld(t)
 	if resp, _ := gw.rawExchange(t, w.web, "GET /admin HTTP/1.1\r\nHost: localhost\r\n\r\n"); resp.StatusCode != 403 {
 		t.Fatalf("/admin with the web certificate: got %d, want 403", resp.StatusCode)
@@ -187,6 +189,7 @@ func TestPathAmbiguityOff(t *testing.T) {
 // absolute-form request target sets the Host without that check, and so
 // does HTTP/2's :authority, which is why the gateway checks every Host.
 func TestHostInvalid(t *testing.T) {
+	t.Parallel()
 	w, _, gw, u, log := normalizeWorld(t)
 	tests := []struct {
 		name, target, host string
@@ -253,6 +256,7 @@ func TestHostInvalid(t *testing.T) {
 // admin.example reaches the upstream under the catch-all route, with the
 // web certificate.
 func TestHostInvalidOff(t *testing.T) {
+	t.Parallel()
 	w, g, gw, u, _ := normalizeWorld(t)
 	gateway.SetRequestChecks(g, false)
 	for _, h := range []string{"admin.example..", "admin.example:443:1"} {
@@ -270,6 +274,7 @@ func TestHostInvalidOff(t *testing.T) {
 // Hosts there. The request is written frame by frame: Go's client
 // refuses to send such an authority.
 func TestHostInvalidHTTP2(t *testing.T) {
+	t.Parallel()
 	w, g, _, u, _ := normalizeWorld(t)
 	srv := httptest.NewUnstartedServer(g.Handler())
 	srv.EnableHTTP2 = true

@@ -53,6 +53,7 @@ func (u *corsUpstream) seen() (int, http.Header) {
 // the option is the negative control (today's refusal), and the
 // unauthenticated route shows what the trimming of the answer hides.
 func TestCORSPreflights(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	up := newCORSUpstream(t)
 	cfg := w.config()
@@ -181,6 +182,7 @@ func TestCORSPreflights(t *testing.T) {
 // with a certificate; the ordinary request on the same connection has
 // its identity and no mark.
 func TestAccessLogCORSPreflight(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfg := w.config()
 	cfg.Routes[0].Allow.CORSPreflights = true // api

@@ -94,6 +94,11 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, rt.allowUnderscoreHeaders, &d)
 	// Only a checked WebSocket handshake may switch protocols.
 	forwardUpgrade(pr.In, pr.Out.Header, &d)
+	// No request trailers: their fields would reach the upstream unfiltered
+	// after the body (Client-Cert, X-Forwarded-For). ReverseProxy copies
+	// only the announced names, never their values, so this drops the
+	// announcement and keeps that true if it ever changes.
+	pr.Out.Trailer = nil
 	if x != nil {
 		x.dropped = d
 	}

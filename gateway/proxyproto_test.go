@@ -123,6 +123,7 @@ func metricsText(t *testing.T, r *running) string {
 // (IPv4 and IPv6 clients) make the client's address the one the upstream
 // gets in X-Forwarded-For and the access log records.
 func TestProxyProtocolTrusted(t *testing.T) {
+	t.Parallel()
 	_, gw, buf := proxyWorld(t, &gateway.ProxyProtocol{Trusted: []string{"127.0.0.1"}})
 	for _, tc := range []struct {
 		name, path string
@@ -158,6 +159,7 @@ func TestProxyProtocolTrusted(t *testing.T) {
 // negative control is the same header from a trusted peer: the claimed
 // address is believed (what an attacker would get without the check).
 func TestProxyProtocolUntrustedPeer(t *testing.T) {
+	t.Parallel()
 	_, gw, buf := proxyWorld(t, &gateway.ProxyProtocol{Trusted: []string{"192.0.2.0/24"}})
 	for _, h := range []func(net.Conn) []byte{v1("203.0.113.66:1234"), v2("203.0.113.66:1234"), raw("")} {
 		if _, err := gw.proxyClient(h).Get(gw.base + "/api/spoof"); err == nil {
@@ -194,6 +196,7 @@ func TestProxyProtocolUntrustedPeer(t *testing.T) {
 // reason; with optional, a connection without a client address is served
 // under the balancer's address, and a malformed one is still refused.
 func TestProxyProtocolBadHeaders(t *testing.T) {
+	t.Parallel()
 	v2udp := func(c net.Conn) []byte {
 		h := &proxyproto.Header{Version: 2, Command: proxyproto.PROXY, TransportProtocol: proxyproto.UDPv4,
 			SourceAddr: &net.UDPAddr{IP: net.ParseIP("203.0.113.7"), Port: 1}, DestinationAddr: &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: 2}}
@@ -258,6 +261,7 @@ func TestProxyProtocolBadHeaders(t *testing.T) {
 // TestProxyProtocolHeaderTimeout: a trusted balancer that connects and
 // sends nothing is cut off after the header timeout, not held open.
 func TestProxyProtocolHeaderTimeout(t *testing.T) {
+	t.Parallel()
 	_, gw, buf := proxyWorld(t, &gateway.ProxyProtocol{Trusted: []string{"127.0.0.1"}, HeaderTimeout: 50 * time.Millisecond})
 	conn, err := net.Dial("tcp", strings.TrimPrefix(gw.base, "https://"))
 	if err != nil {
@@ -278,6 +282,7 @@ func TestProxyProtocolHeaderTimeout(t *testing.T) {
 // trusted proxy has its X-Forwarded-For believed, another client's is
 // replaced (its twin).
 func TestProxyProtocolFeedsTrustedProxies(t *testing.T) {
+	t.Parallel()
 	_, gw, _ := proxyWorld(t, &gateway.ProxyProtocol{Trusted: []string{"127.0.0.1"}}, func(c *gateway.Config) {
 		c.TrustedProxies = []string{"203.0.113.7"}
 	})
@@ -302,6 +307,7 @@ func TestProxyProtocolFeedsTrustedProxies(t *testing.T) {
 // TestProxyProtocolOff: on a listener without proxy-protocol a PROXY
 // header is not believed: it is not TLS, so the handshake fails.
 func TestProxyProtocolOff(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gw := w.start(w.config())
 	if _, err := gw.proxyClient(v1("203.0.113.7:1")).Get(gw.base + "/api/x"); err == nil {
@@ -313,6 +319,7 @@ func TestProxyProtocolOff(t *testing.T) {
 }
 
 func TestProxyProtocolConfig(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	for _, tc := range []struct {
 		name, yaml, want string
@@ -364,6 +371,7 @@ routes:
 // TestProxyProtocolReload: the trusted list reloads; turning the
 // protocol on or off needs a restart.
 func TestProxyProtocolReload(t *testing.T) {
+	t.Parallel()
 	w, gw, _ := proxyWorld(t, &gateway.ProxyProtocol{Trusted: []string{"192.0.2.1"}})
 	client := gw.proxyClient(v1("203.0.113.7:1"))
 	if _, err := client.Get(gw.base + "/api/x"); err == nil {
@@ -390,6 +398,7 @@ func TestProxyProtocolReload(t *testing.T) {
 // refused; Shutdown cuts the delay short. Its twin without a delay
 // (TestGracefulDrain) refuses new connections once drained.
 func TestShutdownDelay(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfg := w.config()
 	cfg.Limits.ShutdownDelay = time.Hour

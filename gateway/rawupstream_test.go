@@ -298,6 +298,7 @@ func (c *rawClient) next() (*http.Response, string, error) {
 // through the gateway arrives at the raw upstream (plain and TLS) with the
 // gateway's headers.
 func TestRawUpstreamRecords(t *testing.T) {
+	t.Parallel()
 	for _, useTLS := range []bool{false, true} {
 		t.Run(map[bool]string{false: "tcp", true: "tls"}[useTLS], func(t *testing.T) {
 			w := newWorld(t)
@@ -337,6 +338,7 @@ func TestRawUpstreamRecords(t *testing.T) {
 // same-origin handshake through the gateway is answered 101 by the raw
 // upstream, and the bytes the client sends after it arrive as tunneled.
 func TestRawUpstreamTunnel(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	u := newRawUpstream(t, respondH2C)
 	cfg := w.config()

@@ -123,6 +123,7 @@ func TestRecheckRevokedByReload(t *testing.T) {
 // the open connection of a client it issued (unknown-authority); a client
 // of the CA that stays keeps its connection.
 func TestRecheckCARemovedByReload(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	other := pkitest.CA(t)
 	w.write("other-ca.pem", pki.EncodeCertsPEM(other.Cert))
@@ -149,6 +150,7 @@ func TestRecheckCARemovedByReload(t *testing.T) {
 // (routes authorize every request); the connection stays open for the
 // routes it may still call, since its certificate is still good.
 func TestRecheckAuthorizationWithdrawn(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfg := w.config()
 	gw := w.start(cfg)
@@ -171,6 +173,7 @@ func TestRecheckAuthorizationWithdrawn(t *testing.T) {
 // connection stays open is served before its NotAfter and refused
 // (expired) after it, with no reload in between.
 func TestRecheckExpiredWhileConnected(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	clk := newClock()
 	gw := w.startWith(w.config(), gateway.Options{Time: clk.Now})
@@ -194,6 +197,7 @@ func TestRecheckExpiredWhileConnected(t *testing.T) {
 // its connection's certificate: revoked by a reload, its open connection
 // is refused like any other.
 func TestRecheckForwarderRevoked(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfg := w.config()
 	cfg.Listeners[0].TLS.CRLFiles = []string{w.crlNumbered("crl.pem", 1)}
@@ -214,6 +218,7 @@ func TestRecheckForwarderRevoked(t *testing.T) {
 // verify-if-given listener has nothing to re-check and keeps working
 // across a reload.
 func TestRecheckNoCertificate(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfg := w.config()
 	gw := w.start(cfg)

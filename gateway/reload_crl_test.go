@@ -30,6 +30,7 @@ func (w *world) crlNumbered(name string, number int64, certs ...*pki.Cert) strin
 // CRL is taken. The negative control is a gateway started afresh with the
 // older CRL: without the previous state to compare with, it un-revokes.
 func TestReloadRefusesCRLRollback(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfg := w.config()
 	cfg.Listeners[0].TLS.CRLFiles = []string{w.crlNumbered("crl.pem", 2, w.web)}

@@ -78,6 +78,7 @@ func sniGet(t *testing.T, gw *running, sni string, skipVerify bool, host, path s
 }
 
 func TestSNIListener(t *testing.T) {
+	t.Parallel()
 	w := newSNIWorld(t)
 	gw := w.start(w.cfg)
 	def, err := pki.LoadCert(w.path("server.pem"), w.path("server-key.pem"))
@@ -144,6 +145,7 @@ func TestSNIListener(t *testing.T) {
 }
 
 func TestSNIReload(t *testing.T) {
+	t.Parallel()
 	w := newSNIWorld(t)
 	gw := w.start(w.cfg)
 	served := func(sni string) *big.Int {
@@ -186,6 +188,7 @@ func TestSNIReload(t *testing.T) {
 }
 
 func TestSNIConfigErrors(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	for _, name := range []string{"a", "b", "a2"} {
 		dns := strings.TrimSuffix(name, "2") + ".test"

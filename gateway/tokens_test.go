@@ -57,6 +57,7 @@ func tokenFor(t *testing.T, gw *running, c *http.Client, cookies string) (string
 }
 
 func TestTokensForUpstreamForms(t *testing.T) {
+	t.Parallel()
 	w, gw := tokenWorld(t)
 	web := gw.client(w.web)
 	other := gw.client(pkitest.SPIFFE(t, w.ca, "spiffe://test.example/other"))
@@ -113,6 +114,7 @@ func TestTokensForUpstreamForms(t *testing.T) {
 }
 
 func TestTokensAnonymousPreSessionAndSPA(t *testing.T) {
+	t.Parallel()
 	_, gw := tokenWorld(t)
 	anon := gw.client(nil)
 	tok, cookies := tokenFor(t, gw, anon, "")

@@ -13,6 +13,7 @@ import (
 // certificate to its upstream exports that certificate's expiry; a route
 // that presents none exports nothing.
 func TestUpstreamCertificateExpiryMetric(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gwCert := pkitest.SPIFFE(t, w.ca, gatewayID)
 	gwFile, gwKey := w.save("gateway", gwCert)

@@ -17,6 +17,7 @@ import (
 )
 
 func TestUpstreamFailures(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	// A port with nothing listening: bind, note it, close.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -75,6 +76,7 @@ func TestUpstreamFailures(t *testing.T) {
 // TestTrustedForwarder: a proxy in front of the gateway may vouch for a
 // client certificate in a header; anyone else's header is ignored.
 func TestTrustedForwarder(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	alice := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/admin")
 	fwdCert := forwarded.FormatClientCert(alice.Cert)
@@ -126,6 +128,7 @@ func TestTrustedForwarder(t *testing.T) {
 // route names the CA, and is refused (502) when it does not: the system
 // roots do not trust it.
 func TestHTTPSUpstream(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	upCert := pkitest.ServerWith(t, w.ca, pki.ServerOptions{IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { io.WriteString(rw, "secure upstream") }))

@@ -147,6 +147,7 @@ func seen(t testing.TB, c *http.Client, url string) tlsSeen {
 // certificate refuses the gateway without upstream-cert-file (502 with a
 // problem body) and sees the gateway's certificate with it.
 func TestUpstreamClientCertificate(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	up := newTLSUpstream(t, tlsUpstreamOptions{cert: w.upstreamCert(), clientCAs: []*x509.Certificate{w.ca.Cert}, auth: mtls.RequireClientCert})
 	gwCert := pkitest.SPIFFE(t, w.ca, gatewayID)
@@ -207,6 +208,7 @@ func TestUpstreamClientCertificate(t *testing.T) {
 // forwarded headers deleted, and the service never sees the client's
 // identity.
 func TestForwardedIdentityByGatewayCertificate(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	trustGateway, err := mtls.AuthorizeSPIFFEID(gatewayID)
 	if err != nil {
@@ -273,6 +275,7 @@ func TestForwardedIdentityByGatewayCertificate(t *testing.T) {
 // upstream-server-name, which is then also the SNI; a wrong name is
 // refused.
 func TestUpstreamServerName(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	up := newTLSUpstream(t, tlsUpstreamOptions{
 		cert:      pkitest.ServerWith(t, w.ca, pki.ServerOptions{DNSNames: []string{"svc.internal"}}),
@@ -323,6 +326,7 @@ func TestUpstreamServerName(t *testing.T) {
 // server name gets connections of its own, presenting its own
 // certificate.
 func TestUpstreamTransportSharing(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gwCert := pkitest.SPIFFE(t, w.ca, gatewayID)
 	gwFile, gwKey := w.save("gateway", gwCert)
@@ -375,6 +379,7 @@ func TestUpstreamTransportSharing(t *testing.T) {
 // connection, and a failed reload (a key that does not match) keeps the
 // loaded certificate serving.
 func TestUpstreamCertificateReload(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	up := newTLSUpstream(t, tlsUpstreamOptions{cert: w.upstreamCert(), clientCAs: []*x509.Certificate{w.ca.Cert}, auth: mtls.RequireClientCert})
 	first := pkitest.SPIFFE(t, w.ca, gatewayID)
@@ -430,6 +435,7 @@ func TestUpstreamCertificateReload(t *testing.T) {
 // problem, at its file, line and key, and keeps an accepted twin for
 // each kind of certificate.
 func TestUpstreamTLSConfigErrors(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.save("gw", pkitest.SPIFFE(t, w.ca, gatewayID))
 	w.save("other", pkitest.SPIFFE(t, w.ca, gatewayID))

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,13 +18,11 @@ import (
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
-// fileWorld is a gateway config on disk, with its PKI beside it, for
-// tests that change files under a running gateway.
+// fileWorld is the gateway fixture (world) with a config file on disk,
+// for tests that change files under a running gateway.
 type fileWorld struct {
+	*world
 	t   *testing.T
-	dir string
-	ca  *pki.CA
-	up  *upstream
 	srv *pki.Cert // the server certificate written last
 }
 
@@ -43,45 +39,15 @@ limits: {shutdown-grace: 5s}
 
 func newFileWorld(t *testing.T) *fileWorld {
 	t.Helper()
-	w := &fileWorld{t: t, dir: t.TempDir(), ca: pkitest.CA(t), up: newUpstream(t)}
-	w.write("ca.pem", pki.EncodeCertsPEM(w.ca.Cert))
-	w.srv = pkitest.ServerWith(t, w.ca, serverOptions())
-	w.write("server.pem", pki.EncodeCertsPEM(w.srv.Cert))
-	w.write("server-key.pem", keyPEM(t, w.srv))
+	w := &fileWorld{world: newWorld(t), t: t}
+	w.srv = w.pki.Server
 	w.writeConfig(watchConfig)
 	return w
 }
 
-func (w *fileWorld) path(name string) string { return filepath.Join(w.dir, name) }
-
-// write replaces a file's contents in place (truncate and write), as
-// cron jobs and most tools do.
-// write replaces a file atomically (a new file renamed over the old), so
-// that the watcher never reads it half-written: tests that pin what a
-// reload saw stay deterministic on a loaded machine.
-func (w *fileWorld) write(name string, data []byte) {
-	w.t.Helper()
-	tmp := w.path(name) + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		w.t.Fatal(err)
-	}
-	if err := os.Rename(tmp, w.path(name)); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-// writeInPlace rewrites a file in place, as an operator's editor or a
-// naive script does (truncate, then write).
-func (w *fileWorld) writeInPlace(name string, data []byte) {
-	w.t.Helper()
-	if err := os.WriteFile(w.path(name), data, 0o600); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
 func (w *fileWorld) writeConfig(cfg string) {
 	w.t.Helper()
-	w.write("gw.yaml", []byte(strings.ReplaceAll(cfg, "UP", w.up.URL)))
+	w.write("gw.yaml", []byte(strings.ReplaceAll(cfg, "UP", w.upstream.URL)))
 }
 
 // newServerCert mints a server certificate that is not yet on disk.

@@ -20,6 +20,7 @@ import (
 // and key in place: new connections see the new certificate with no
 // signal and no call, and the log names the trigger and the files.
 func TestWatchFileRotatesServerCertificate(t *testing.T) {
+	t.Parallel()
 	w := newFileWorld(t)
 	gw := w.start(true, gateway.WatchOptions{})
 	gw.wantSerial(w.srv)
@@ -56,6 +57,7 @@ func TestWatchFileRotatesServerCertificate(t *testing.T) {
 // the reload is refused (the key does not match) and the old pair keeps
 // serving; writing the key completes the rotation.
 func TestWatchFileHalfRotatedPair(t *testing.T) {
+	t.Parallel()
 	w := newFileWorld(t)
 	gw := w.start(true, gateway.WatchOptions{})
 
@@ -85,6 +87,7 @@ func TestWatchFileHalfRotatedPair(t *testing.T) {
 // refused and logged, the old one keeps serving, and fixing the file
 // reloads it.
 func TestWatchFileBrokenConfig(t *testing.T) {
+	t.Parallel()
 	w := newFileWorld(t)
 	gw := w.start(true, gateway.WatchOptions{})
 	web := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/web")
@@ -117,6 +120,7 @@ func TestWatchFileBrokenConfig(t *testing.T) {
 // of that CA fails on a new connection, a client of the CA that stays
 // keeps working.
 func TestWatchFileCABundle(t *testing.T) {
+	t.Parallel()
 	w := newFileWorld(t)
 	other := pkitest.CA(t)
 	w.write("ca.pem", pki.EncodeCertsPEM(w.ca.Cert, other.Cert))
@@ -140,6 +144,7 @@ func TestWatchFileCABundle(t *testing.T) {
 // volume does: the files are symlinks through "..data", which is swapped
 // to a new folder by rename, and the old folder is deleted.
 func TestWatchFileSymlinkSwap(t *testing.T) {
+	t.Parallel()
 	w := newFileWorld(t)
 	secret := func(version string, c *pki.Cert) {
 		t.Helper()
@@ -191,6 +196,7 @@ func TestWatchFileOffNeedsReload(t *testing.T) {
 // TestWatchFilePollOnly turns file events off: the poll alone picks up a
 // rotation.
 func TestWatchFilePollOnly(t *testing.T) {
+	t.Parallel()
 	w := newFileWorld(t)
 	gw := w.start(true, gateway.WatchOptions{NoEvents: true, Interval: 100 * time.Millisecond})
 
@@ -207,6 +213,7 @@ func TestWatchFilePollOnly(t *testing.T) {
 // TestWatchFileFollowsNewFiles points the config at other certificate
 // files: after that reload, the new files are the ones watched.
 func TestWatchFileFollowsNewFiles(t *testing.T) {
+	t.Parallel()
 	w := newFileWorld(t)
 	gw := w.start(true, gateway.WatchOptions{})
 
@@ -225,6 +232,7 @@ func TestWatchFileFollowsNewFiles(t *testing.T) {
 // certificate file does not exist yet: it is refused, and the file's
 // arrival (which only the refused config names) reloads it.
 func TestWatchFileRefusedConfigNamesMissingFile(t *testing.T) {
+	t.Parallel()
 	w := newFileWorld(t)
 	gw := w.start(true, gateway.WatchOptions{})
 
@@ -240,6 +248,7 @@ func TestWatchFileRefusedConfigNamesMissingFile(t *testing.T) {
 }
 
 func TestWatchFileNegativeInterval(t *testing.T) {
+	t.Parallel()
 	w := newFileWorld(t)
 	g, err := gateway.NewFromFile(w.path("gw.yaml"), gateway.Options{})
 	if err != nil {

@@ -27,6 +27,7 @@ func mustAuth(t testing.TB) func(mtls.Authorizer, error) mtls.Authorizer {
 }
 
 func TestAuthorizers(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	web := identityOf(t, ca, pki.ClientOptions{CommonName: "web", OrganizationalUnit: []string{"payments"}, SPIFFEID: "spiffe://prod.example/ns/payments/sa/web", DNSNames: []string{"web.prod.example"}})
 	api := identityOf(t, ca, pki.ClientOptions{CommonName: "api", OrganizationalUnit: []string{"search"}, SPIFFEID: "spiffe://dev.example/ns/search/sa/api", DNSNames: []string{"a.b.prod.example"}})
@@ -85,6 +86,7 @@ func TestAuthorizers(t *testing.T) {
 }
 
 func TestSPKIPinForms(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	id := identityOf(t, ca, pki.ClientOptions{CommonName: "a"})
 	hexPin := id.SPKIHex()
@@ -114,6 +116,7 @@ func TestSPKIPinForms(t *testing.T) {
 }
 
 func TestAuthorizerConstructorErrors(t *testing.T) {
+	t.Parallel()
 	if _, err := mtls.AuthorizeSPIFFEID("spiffe://x/web-*"); err == nil {
 		t.Error("AuthorizeSPIFFEID: got no error for a partial wildcard")
 	}
@@ -126,6 +129,7 @@ func TestAuthorizerConstructorErrors(t *testing.T) {
 }
 
 func TestParseClientAuthMode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		in      string

@@ -17,6 +17,7 @@ import (
 // is still refused once its CA is removed, its certificate revoked, its
 // certificate expired or its identity disallowed.
 func TestResumedSessionCachedChain(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	start := time.Now()
 	cli := pkitest.Client(t, ca, pki.ClientOptions{SPIFFEID: "spiffe://prod.example/web", NotAfter: start.Add(time.Hour)})

@@ -29,6 +29,7 @@ var spiffeMatchTests = []struct {
 }
 
 func TestSPIFFEIDPatternMatch(t *testing.T) {
+	t.Parallel()
 	for _, tt := range spiffeMatchTests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := parseSPIFFEIDPattern(tt.pattern)
@@ -46,6 +47,7 @@ func TestSPIFFEIDPatternMatch(t *testing.T) {
 }
 
 func TestParseSPIFFEIDPatternErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, pattern, want string }{
 		{name: "scheme", pattern: "https://prod.example/web", want: "scheme"},
 		{name: "wildcard trust domain", pattern: "spiffe://*.example/web", want: "trust domain"},
@@ -84,6 +86,7 @@ var dnsMatchTests = []struct {
 }
 
 func TestDNSPatternMatch(t *testing.T) {
+	t.Parallel()
 	for _, tt := range dnsMatchTests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := parseDNSPattern(tt.pattern)
@@ -98,6 +101,7 @@ func TestDNSPatternMatch(t *testing.T) {
 }
 
 func TestParseDNSPatternErrors(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"", "*", "*.", "a.*.com", "a*.com", "**.com", "a..com", "a b.com", "a.com.", strings.Repeat("a", 64) + ".com"} {
 		if p, err := parseDNSPattern(s); err == nil {
 			t.Errorf("parseDNSPattern(%q): got %v, want an error", s, p)

@@ -75,6 +75,7 @@ func get(t *testing.T, c *http.Client, url, host string) response {
 }
 
 func TestGuard(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	srvCert := pkitest.Server(t, ca).TLSCertificate()
 	web := pkitest.SPIFFE(t, ca, "spiffe://prod.example/ns/a/sa/web")
@@ -135,6 +136,7 @@ func TestGuard(t *testing.T) {
 // TestIdentityFromTLS shows that only verified certificates make an
 // identity: a certificate that crypto/tls merely requested does not.
 func TestIdentityFromTLS(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	other := pkitest.CA(t)
 	srvCert := pkitest.Server(t, ca).TLSCertificate()

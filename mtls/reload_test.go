@@ -24,6 +24,7 @@ import (
 // keep connecting. Each handshake uses one whole state: a client whose CA
 // issued the server certificate it saw must get in, the others must not.
 func TestReloadUnderLoad(t *testing.T) {
+	t.Parallel()
 	cas := []*pki.CA{pkitest.CA(t), pkitest.CA(t)}
 	outsider := pkitest.CA(t)
 	root := t.TempDir()

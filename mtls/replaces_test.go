@@ -17,6 +17,7 @@ import (
 // does; without Replaces (the negative control) the older CRL is taken
 // and the revoked certificate connects again.
 func TestNewServerReplacesRefusesCRLRollback(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	dir, cfg := pkiDir(t, ca)
 	cli := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"})

@@ -54,6 +54,7 @@ func crlWith(t testing.TB, ca *pki.CA, number int64, ext []pkix.Extension, entry
 // only CA certificates or one partition; read as complete CRLs, they
 // un-revoke every certificate they do not list.
 func TestCRLScopeExtensionsRefused(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	srv := pkitest.Server(t, ca).TLSCertificate()
 	base, _ := asn1.Marshal(1)
@@ -94,6 +95,7 @@ func TestCRLScopeExtensionsRefused(t *testing.T) {
 // can replace the CRL file swaps the complete CRL for a newer delta CRL of
 // the same CA, which does not list the revoked certificate again.
 func TestDeltaCRLCannotUnrevoke(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	base, _ := asn1.Marshal(1)
 	for _, tt := range []struct {
@@ -159,6 +161,7 @@ func renewedCA(t testing.TB, ca *pki.CA, notBefore, notAfter time.Time) *x509.Ce
 // over. The CA's CRL covers certificates however their chain is built;
 // it must not be tied to one of the two CA certificates.
 func TestCRLAcrossCARenewal(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	srv := pkitest.Server(t, ca).TLSCertificate()
 	now := time.Now()
@@ -240,6 +243,7 @@ func rootAndIntermediate(t testing.TB) (root, inter *pki.CA) {
 // a trust anchor, but the root's CRL that revokes it is loaded and must
 // still refuse everything the intermediate issued.
 func TestRevokedIntermediateInBundle(t *testing.T) {
+	t.Parallel()
 	root, inter := rootAndIntermediate(t)
 	srv := pkitest.Server(t, root).TLSCertificate()
 	cli := pkitest.Client(t, inter, pki.ClientOptions{CommonName: "alice"})

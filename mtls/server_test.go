@@ -118,6 +118,7 @@ func newServer(t testing.TB, cfg mtls.ServerConfig) *mtls.Server {
 }
 
 func TestHandshake(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	other := pkitest.CA(t)
 	srv := pkitest.Server(t, ca)
@@ -214,6 +215,7 @@ func TestHandshake(t *testing.T) {
 // TestTLS12Refused shows that the default minimum is TLS 1.3 and that
 // TLS 1.2 works only when allowed.
 func TestMinVersion(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	srv := pkitest.Server(t, ca).TLSCertificate()
 	cli := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"})
@@ -244,6 +246,7 @@ func TestMinVersion(t *testing.T) {
 }
 
 func TestCRLPolicy(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	ca2 := pkitest.CA(t)
 	srv := pkitest.Server(t, ca).TLSCertificate()
@@ -293,6 +296,7 @@ func TestCRLPolicy(t *testing.T) {
 }
 
 func TestNewServerErrors(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	other := pkitest.CA(t)
 	srv := pkitest.Server(t, ca).TLSCertificate()
@@ -329,29 +333,16 @@ func TestNewServerErrors(t *testing.T) {
 	}
 }
 
-// pkiDir writes a CA, a server certificate and an empty CRL to a folder
-// as forgeproof pki does, and returns a file-based configuration.
+// pkiDir writes a PKI of ca to disk (pkitest.Dir) and returns its folder
+// and a ServerConfig that reads its files.
 func pkiDir(t testing.TB, ca *pki.CA) (string, mtls.ServerConfig) {
 	t.Helper()
-	dir := t.TempDir()
-	if err := ca.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := pkitest.Server(t, ca).Save(dir, pki.ServerFile, pki.ServerKeyFile); err != nil {
-		t.Fatal(err)
-	}
-	der, err := ca.Revoke(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pki.SaveCRL(dir, der); err != nil {
-		t.Fatal(err)
-	}
-	return dir, mtls.ServerConfig{
-		CertFile:      filepath.Join(dir, pki.ServerFile),
-		KeyFile:       filepath.Join(dir, pki.ServerKeyFile),
-		ClientCAFiles: []string{filepath.Join(dir, pki.CAFile)},
-		CRLFiles:      []string{filepath.Join(dir, pki.CRLFile)},
+	d := pkitest.NewDir(t, ca)
+	return d.Path, mtls.ServerConfig{
+		CertFile:      d.File(pki.ServerFile),
+		KeyFile:       d.File(pki.ServerKeyFile),
+		ClientCAFiles: []string{d.File(pki.CAFile)},
+		CRLFiles:      []string{d.File(pki.CRLFile)},
 	}
 }
 
@@ -373,6 +364,7 @@ func revokeInDir(t testing.TB, ca *pki.CA, dir string, serials ...*big.Int) {
 // TestResumedSessionRechecked proves that revocation and authorization
 // run on resumed TLS sessions too (VerifyPeerCertificate would not).
 func TestResumedSessionRechecked(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	cli := pkitest.Client(t, ca, pki.ClientOptions{SPIFFEID: "spiffe://prod.example/web"})
 	tests := []struct {
@@ -445,6 +437,7 @@ func TestResumedSessionRechecked(t *testing.T) {
 }
 
 func TestReloadKeepsStateOnError(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	dir, cfg := pkiDir(t, ca)
 	s := newServer(t, cfg)

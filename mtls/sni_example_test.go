@@ -21,45 +21,16 @@ func ExampleServerConfig_sni() {
 
 	defCert := def.TLSCertificate()
 	srv, err := mtls.NewServer(mtls.ServerConfig{
-		Certificate:     &defCert, // the default
-		TLSCertificates: []tls.Certificate{api.TLSCertificate()},
-		// Or, from files that Reload reads again:
-		// Certificates: []mtls.CertKeyFile{{CertFile: "api.pem", KeyFile: "api-key.pem"}},
-		ClientCAs: []*x509.Certificate{ca.Cert},
+		Certificate:     &defCert,                                // the default
+		TLSCertificates: []tls.Certificate{api.TLSCertificate()}, // or Certificates: files
+		ClientCAs:       []*x509.Certificate{ca.Cert},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv.TLSConfig())
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.(*tls.Conn).Handshake()
-			c.Write([]byte{1}) // TLS 1.3: the client certificate is checked by now
-			c.Close()
-		}
-	}()
-
+	addr := handshakeServer(srv.TLSConfig())
 	for _, sni := range []string{"api.example.test", "www.example.test", "other.example.test", ""} {
-		conf := &tls.Config{
-			ServerName:         sni,
-			InsecureSkipVerify: true, // to see what is served for any name; never in real clients
-			Certificates:       []tls.Certificate{client.TLSCertificate()},
-		}
-		c, err := tls.Dial("tcp", ln.Addr().String(), conf)
-		if err != nil {
-			log.Fatal(err)
-		}
-		c.Read(make([]byte, 1))
-		fmt.Printf("SNI %q: served %s\n", sni, c.ConnectionState().PeerCertificates[0].DNSNames[0])
-		c.Close()
+		fmt.Printf("SNI %q: served %s\n", sni, servedName(addr, sni, client))
 	}
 	for _, c := range srv.Certificates() {
 		fmt.Println("in use:", c.DNSNames[0])
@@ -71,4 +42,41 @@ func ExampleServerConfig_sni() {
 	// SNI "": served www.example.test
 	// in use: www.example.test
 	// in use: api.example.test
+}
+
+// handshakeServer accepts TLS connections on a loopback port with conf,
+// completes each handshake and closes it; it returns the address.
+func handshakeServer(conf *tls.Config) string {
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", conf)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.(*tls.Conn).Handshake()
+			c.Write([]byte{1}) // TLS 1.3: the client certificate is checked by now
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// servedName connects to addr with sni, presenting client, and returns
+// the first DNS name of the certificate the server presented.
+func servedName(addr, sni string, client *pki.Cert) string {
+	c, err := tls.Dial("tcp", addr, &tls.Config{
+		ServerName:         sni,
+		InsecureSkipVerify: true, // to see what is served for any name; never in real clients
+		Certificates:       []tls.Certificate{client.TLSCertificate()},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	c.Read(make([]byte, 1))
+	return c.ConnectionState().PeerCertificates[0].DNSNames[0]
 }

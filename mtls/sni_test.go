@@ -55,6 +55,7 @@ func sniDial(t testing.TB, addr, sni string, ca *pki.CA, cert *pki.Cert) (*big.I
 }
 
 func TestSNISelectsCertificate(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	def := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"default.test"}})
 	a := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"a.test"}})
@@ -142,6 +143,7 @@ func TestSNISelectsCertificate(t *testing.T) {
 
 // TestSNIAuthorizer: the Authorizer runs whichever certificate was served.
 func TestSNIAuthorizer(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	def := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"default.test"}})
 	a := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"a.test"}})
@@ -164,6 +166,7 @@ func TestSNIAuthorizer(t *testing.T) {
 }
 
 func TestSNIReload(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	dir := t.TempDir()
 	save := func(c *pki.Cert, cert, key string) {
@@ -242,6 +245,7 @@ func TestSNIReload(t *testing.T) {
 }
 
 func TestSNIConfigErrors(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	dir := t.TempDir()
 	p := func(name string) string { return filepath.Join(dir, name) }

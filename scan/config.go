@@ -124,7 +124,7 @@ type Endpoint struct {
 	// forgery carries them. Their values are redacted in output.
 	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
 
-	// source is "flag", "file" or "discovered".
+	// source is "flag", "file", "discovered" or "browser".
 	source string
 	// secret: every field value is redacted in output (login forms).
 	secret bool

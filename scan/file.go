@@ -21,6 +21,9 @@ import (
 //	  - method: POST
 //	    path: /api/transfers
 //	    json: {to: mallory, amount: 1}
+//	    headers: {X-CSRF-Token: "…"}   # the legitimate request's only
+//	  - method: WS                     # a WebSocket: handshakes only
+//	    path: /live
 //	login: {path: /login, page: /, form: {user: alice, password: secret}}
 //	attacker_login: {form: {user: mallory, password: secret2}}  # path, page: login's
 //	verify: {path: /api/balance, pointer: /balance}

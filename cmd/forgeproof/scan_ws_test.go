@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
 	"github.com/forgeproof/forgeproof/scan"
 )
 
@@ -25,8 +26,8 @@ import (
 // so a scan reports nothing; its negative control, the same upstream on a
 // route with CSRF off, is reported as websocket-cross-site.
 func TestScanWebSocketBehindServe(t *testing.T) {
-	dir := t.TempDir()
-	ca, _ := servePKI(t, dir)
+	d := pkitest.NewDir(t, nil)
+	dir, ca := d.Path, d.CA
 	cli, err := ca.IssueClient(pki.ClientOptions{CommonName: "alice"})
 	if err != nil {
 		t.Fatal(err)

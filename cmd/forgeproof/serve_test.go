@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test at once.
@@ -53,8 +54,8 @@ limits: {shutdown-grace: 5s}
 // is refused while the old one keeps serving, and cancelling the context
 // (as SIGTERM does) drains and returns nil.
 func TestServeReloadsOnSIGHUP(t *testing.T) {
-	dir := t.TempDir()
-	ca, _ := servePKI(t, dir)
+	d := pkitest.NewDir(t, nil)
+	dir, ca := d.Path, d.CA
 	cli, _ := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://test.example/web"})
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "upstream") }))
 	defer up.Close()
@@ -128,8 +129,8 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 // itself and logs the trigger; its twin with --watch=false keeps the old
 // certificate until SIGHUP.
 func TestServeWatchesFiles(t *testing.T) {
-	dir := t.TempDir()
-	ca, old := servePKI(t, dir)
+	d := pkitest.NewDir(t, nil)
+	dir, ca, old := d.Path, d.CA, d.Server
 	cfgPath := filepath.Join(dir, "gw.yaml")
 	cfg := strings.Replace(serveTestConfig, "UPSTREAM", "http://127.0.0.1:1", 1)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -151,10 +152,7 @@ func TestServeWatchesFiles(t *testing.T) {
 		}
 	}
 
-	next, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
-	if err := next.Save(dir, "server.pem", "server-key.pem"); err != nil {
-		t.Fatal(err)
-	}
+	next := d.RotateServer()
 	want := next.Cert.SerialNumber.String()
 	waitFor(t, func() bool { return serial(watching) == want })
 	if !strings.Contains(watching.stderr.String(), `"msg":"reloaded","trigger":"file"`) {
@@ -255,25 +253,4 @@ func TestServeFlagExitCodes(t *testing.T) {
 			}
 		})
 	}
-}
-
-// servePKI writes a CA (ca.pem) and a server certificate for localhost
-// (server.pem, server-key.pem) into dir, as serveTestConfig names them.
-func servePKI(t *testing.T, dir string) (*pki.CA, *pki.Cert) {
-	t.Helper()
-	ca, err := pki.NewCA(pki.CAOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ca.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Save(dir, "server.pem", "server-key.pem"); err != nil {
-		t.Fatal(err)
-	}
-	return ca, srv
 }

@@ -4,11 +4,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
@@ -30,20 +30,9 @@ func ExampleTrust() {
 		fmt.Fprint(w, "anonymous")
 	}))
 
-	send := func(peer *pki.Cert) {
-		r := httptest.NewRequest("GET", "/", nil)
-		// What crypto/tls reports for a verified client certificate.
-		r.TLS = &tls.ConnectionState{
-			PeerCertificates: []*x509.Certificate{peer.Cert},
-			VerifiedChains:   [][]*x509.Certificate{{peer.Cert, ca.Cert}},
-		}
-		r.Header.Set(forwarded.HeaderClientCert, forwarded.FormatClientCert(user.Cert))
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		fmt.Println(w.Body)
-	}
-	send(gateway) // the gateway forwards the user's certificate
-	send(user)    // the user sends the same header directly: ignored
+	header := forwarded.FormatClientCert(user.Cert)
+	fmt.Println(sendFrom(h, gateway, ca, header)) // the gateway forwards the user's certificate
+	fmt.Println(sendFrom(h, user, ca, header))    // the user sends the same header directly: ignored
 	// Output:
 	// spiffe://example.org/ns/prod/sa/web (forwarded)
 	// anonymous
@@ -108,4 +97,19 @@ func ExampleParseClientCert() {
 	// Output:
 	// alice <nil>
 	// forwarded: invalid Client-Cert header: header appears 2 times, want once
+}
+
+// sendFrom serves h a request from a peer whose certificate crypto/tls
+// verified, carrying the Client-Cert header clientCert, and returns the
+// body.
+func sendFrom(h http.Handler, peer *pki.Cert, ca *pki.CA, clientCert string) string {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.TLS = &tls.ConnectionState{
+		PeerCertificates: []*x509.Certificate{peer.Cert},
+		VerifiedChains:   [][]*x509.Certificate{{peer.Cert, ca.Cert}},
+	}
+	r.Header.Set(forwarded.HeaderClientCert, clientCert)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Body.String()
 }

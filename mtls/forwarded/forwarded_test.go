@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
 )
 

@@ -4,9 +4,10 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
-	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 // clientCertCases are the Client-Cert table; FuzzRFC9440 is seeded from it.

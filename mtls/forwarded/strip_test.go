@@ -1,12 +1,13 @@
 package forwarded_test
 
 import (
-	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 func TestStripForwardedHeaders(t *testing.T) {

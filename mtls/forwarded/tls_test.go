@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"io"
 	"log"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
 )
 

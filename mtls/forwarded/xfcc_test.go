@@ -5,12 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 // Placeholders of the XFCC table, filled in by expandXFCC:
