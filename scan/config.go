@@ -131,6 +131,8 @@ type Endpoint struct {
 	// filled: the form fields the page left empty and the scanner fills
 	// (name → input type); each request gets its own value (see fresh).
 	filled map[string]string
+	// filledMax: their maxlength, where the page gives one.
+	filledMax map[string]int
 	// page is the page the form was found on, for discovered endpoints.
 	page string
 }
