@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -58,5 +61,37 @@ func TestUsageExitCodes(t *testing.T) {
 				t.Errorf("stderr %q spells the flag with one dash", stderr.String())
 			}
 		})
+	}
+}
+
+// TestServeAdminPortInUse (issue 12): an admin port in use is reported
+// with the config key at fault, admin.address. (Its twin, the same config
+// with a free admin port serving, is testdata/init.txt.)
+func TestServeAdminPortInUse(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := free.Addr().(*net.TCPAddr).Port
+	free.Close()
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"init", "--dir", dir, "--upstream", "http://127.0.0.1:1",
+		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--admin", taken.Addr().String()}, &stdout, &stderr); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, stderr.String())
+	}
+	stderr.Reset()
+	code := run(context.Background(), []string{"serve", "--config", filepath.Join(dir, "forgeproof.yaml")}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("serve: exit %d, want 1; stderr:\n%s", code, stderr.String())
+	}
+	want := fmt.Sprintf("forgeproof serve: error: %s: admin.address %q: ", filepath.Join(dir, "forgeproof.yaml"), taken.Addr().String())
+	if !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "address already in use") {
+		t.Errorf("stderr %q, want %q … address already in use", stderr.String(), want)
 	}
 }
