@@ -122,7 +122,7 @@ func (r *cookieRules) rewriteResponse(h http.Header) {
 func (r *cookieRules) rewriteSetCookie(line string) string {
 	nameValue, attrs, _ := strings.Cut(line, ";")
 	name, _, hasEq := strings.Cut(nameValue, "=")
-	name = strings.TrimSpace(name)
+	name = trimWS(name)
 	// What the upstream set, read as a browser (and net/http) reads it:
 	// the last occurrence of an attribute wins.
 	var secure, httpOnly, hasSameSite bool
@@ -134,16 +134,22 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 	// for neither reader.
 	best := 0
 	for a := range strings.SplitSeq(attrs, ";") {
-		k, v, _ := strings.Cut(a, "=")
-		switch strings.ToLower(strings.TrimSpace(k)) {
+		// net/http trims the attribute, not the name before '=' nor the
+		// value after it; browsers trim both. An attribute counts as set
+		// only when both read it so; otherwise ours is appended, which
+		// changes nothing for a reader that already saw it.
+		k, v, _ := strings.Cut(trimWS(a), "=")
+		switch strings.ToLower(k) {
 		case "secure":
 			secure = true
 		case "httponly":
 			httpOnly = true
 		case "samesite":
 			hasSameSite = true
-			sameSite = strings.TrimSpace(v)
-			best = max(best, sameSiteRank(strings.Trim(sameSite, `"`)))
+			sameSite = v
+		}
+		if strings.EqualFold(trimWS(k), "samesite") {
+			best = max(best, sameSiteRank(strings.Trim(trimWS(v), `"`)))
 		}
 	}
 	var b strings.Builder
@@ -153,10 +159,10 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 		// upstream's Domain and Path and add what the prefix needs, or
 		// the browser would refuse the cookie.
 		b.WriteString(HostPrefix)
-		b.WriteString(strings.TrimLeft(nameValue, " \t"))
+		b.WriteString(strings.TrimLeft(nameValue, " \t\r\n"))
 		for a := range strings.SplitSeq(attrs, ";") {
 			k, _, _ := strings.Cut(a, "=")
-			switch strings.ToLower(strings.TrimSpace(k)) {
+			switch strings.ToLower(trimWS(k)) {
 			case "domain", "path", "":
 				continue
 			}
@@ -193,6 +199,12 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 	}
 	return b.String()
 }
+
+// trimWS trims what net/http's cookie parser trims (textproto.TrimString:
+// space, tab, CR, LF; browsers trim space and tab, and never see CR or LF
+// in a header); strings.TrimSpace would trim more (a form feed) than
+// either reader does.
+func trimWS(s string) string { return strings.Trim(s, " \t\r\n") }
 
 // rewriteRequest renames the client's HostPrefix cookie back to the name
 // the upstream set and deletes every cookie the client sent under the

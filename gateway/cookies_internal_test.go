@@ -134,3 +134,38 @@ func FuzzRewriteSetCookie(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRewriteRequestCookies: whatever Cookie header a client sends, the
+// upstream never gets a cookie under the bare name that did not come from
+// the __Host- cookie (a tossed copy), and every other cookie pair is kept.
+func FuzzRewriteRequestCookies(f *testing.F) {
+	f.Add("__Host-session=abc; theme=dark", "session")
+	f.Add("session=evil; __Host-session=abc", "session")
+	f.Add("session=evil", "session")
+	f.Add(" ; ;session = x;__Host-session", "session")
+	f.Fuzz(func(t *testing.T, cookie, name string) {
+		if !validCookieName(name) {
+			return
+		}
+		r := &cookieRules{hostPrefix: name}
+		h := http.Header{"Cookie": {cookie}}
+		r.rewriteRequest(h)
+		prefixed := 0
+		for pair := range strings.SplitSeq(cookie, ";") {
+			if n, _, _ := strings.Cut(strings.TrimSpace(pair), "="); strings.TrimSpace(n) == HostPrefix+name {
+				prefixed++
+			}
+		}
+		bare := 0
+		for _, l := range h["Cookie"] {
+			for pair := range strings.SplitSeq(l, ";") {
+				if n, _, _ := strings.Cut(strings.TrimSpace(pair), "="); strings.TrimSpace(n) == name {
+					bare++
+				}
+			}
+		}
+		if bare > prefixed {
+			t.Fatalf("Cookie %q with host-prefix %q became %q: %d bare cookies from %d __Host- ones", cookie, name, h["Cookie"], bare, prefixed)
+		}
+	})
+}
