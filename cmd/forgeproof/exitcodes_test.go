@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,5 +95,59 @@ func TestServeAdminPortInUse(t *testing.T) {
 	want := fmt.Sprintf("forgeproof serve: error: %s: admin.address %q: ", filepath.Join(dir, "forgeproof.yaml"), taken.Addr().String())
 	if !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "address already in use") {
 		t.Errorf("stderr %q, want %q … address already in use", stderr.String(), want)
+	}
+}
+
+// TestInitChecksGivenFiles: init checks --cert-file and --ca-file as
+// check-config does (a client certificate is neither a server
+// certificate nor a CA) and refuses them before writing anything; the
+// twin with a server certificate and the CA writes the config.
+func TestInitChecksGivenFiles(t *testing.T) {
+	dir := t.TempDir()
+	pkiDir := filepath.Join(dir, "pki")
+	for _, args := range [][]string{
+		{"pki", "init", "--dir", pkiDir},
+		{"pki", "issue-server", "--dir", pkiDir},
+		{"pki", "issue-client", "--dir", pkiDir, "--dns", "localhost"},
+	} {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), args, io.Discard, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr.String())
+		}
+	}
+	p := func(f string) string { return filepath.Join(pkiDir, f) }
+	tests := []struct {
+		name string
+		args []string
+		want string // "" for success
+	}{
+		{"client certificate as server certificate", []string{"--cert-file", p("client.pem"), "--key-file", p("client-key.pem"), "--ca-file", p("ca.pem")}, "is for client authentication only"},
+		{"key of another certificate", []string{"--cert-file", p("server.pem"), "--key-file", p("client-key.pem"), "--ca-file", p("ca.pem")}, "private key does not match"},
+		{"server certificate without --host", []string{"--cert-file", p("server.pem"), "--key-file", p("server-key.pem"), "--host", "app.example", "--ca-file", p("ca.pem")}, `does not cover "app.example"`},
+		{"client certificate as CA", []string{"--ca-file", p("client.pem")}, "is not a CA certificate"},
+		{"server certificate and CA", []string{"--cert-file", p("server.pem"), "--key-file", p("server-key.pem"), "--ca-file", p("ca.pem")}, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(dir, fmt.Sprint(i))
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), append([]string{"init", "--dir", out, "--upstream", "http://127.0.0.1:1"}, tt.args...), &stdout, &stderr)
+			if tt.want == "" {
+				if code != 0 {
+					t.Fatalf("exit %d: %s", code, stderr.String())
+				}
+				cfg, err := os.ReadFile(filepath.Join(out, "forgeproof.yaml"))
+				if err != nil || !strings.Contains(string(cfg), p("server.pem")) || strings.Contains(stdout.String(), "client.p12") {
+					t.Errorf("config %q (%v), stdout %q: want the given files and no dev client certificate", cfg, err, stdout.String())
+				}
+				return
+			}
+			if code != 2 || !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr.String(), tt.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("%s was created by a refused init", out)
+			}
+		})
 	}
 }
