@@ -159,6 +159,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		}
 	}
 	p.tokens(cfg.Tokens, needTokens, c.routes)
+	p.checkNames(cfg, c.listeners)
 	if len(p.errs) > 0 {
 		// In file order; problems without a line (missing keys of a
 		// config built in Go) keep their order at the end.

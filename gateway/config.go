@@ -180,6 +180,36 @@ type Route struct {
 	// identity headers, …) are dropped.
 	AllowUnderscoreHeaders bool
 	CSRF                   RouteCSRF
+	// Cookies hardens the cookies the upstream sets. The zero value
+	// leaves them as they are.
+	Cookies Cookies
+}
+
+// Cookies adds the attributes an application forgot to the cookies its
+// responses set (Set-Cookie), as nginx's proxy_cookie_flags does. An
+// attribute the upstream set is kept; a setting only ever makes a cookie
+// stricter. LoadConfig sets SameSite to "lax" when a route has a cookies
+// mapping without same-site.
+type Cookies struct {
+	// Secure adds Secure: the browser sends the cookie over HTTPS only.
+	Secure bool
+	// HTTPOnly adds HttpOnly: page scripts cannot read the cookie.
+	HTTPOnly bool
+	// SameSite is added to cookies that have no (valid) SameSite
+	// attribute: "lax", "strict", or "off" or "" to add none. "none" is
+	// refused: it would weaken a cookie.
+	SameSite string
+	// OverrideSameSite also replaces a weaker SameSite the upstream set
+	// (None, or Lax when SameSite is "strict"). Default false: the
+	// upstream's explicit choice is kept.
+	OverrideSameSite bool
+	// HostPrefix names the upstream's session cookie that browsers get as
+	// "__Host-" + HostPrefix, with Secure, Path=/ and no Domain (what the
+	// prefix requires; the upstream's Domain and Path are dropped). On the
+	// way in the gateway renames it back, and deletes any cookie a client
+	// sends under the bare name: a sibling subdomain or a plain-HTTP page
+	// could have set that one (cookie tossing). Default: none.
+	HostPrefix string
 }
 
 // Allow lists who may call a route. A request is allowed when its verified

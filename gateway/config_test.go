@@ -2,12 +2,15 @@ package gateway_test
 
 import (
 	"errors"
+	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
 // configCases are YAML configs and the first error each must produce
@@ -41,9 +44,14 @@ routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true, cors-pr
 	{"alias only", "log: &x {level: info}\nadmin: *x\n", "admin: YAML aliases are not supported"},
 	{"two documents", "log: {}\n---\nlog: {}\n", "more than one YAML document"},
 	{"syntax error", "log: {level: info\n", "c.yaml:"},
+	// issue 12: go-yaml says no line for errors on line 1.
+	{"syntax error on line 1", "log: a: b\n", "c.yaml:1: mapping values are not allowed in this context"},
+	{"syntax error on line 2", "log: {}\nadmin: a: b\n", "c.yaml:2: mapping values are not allowed in this context"},
 	{"empty", "", "empty config"},
 	{"comment only", "# nothing\n", "empty config"},
 	{"scalar document", "hello\n", "must be a mapping"},
+	{"cookies unknown key", "routes: [{cookies: {samesite: lax}}]\n", "c.yaml:1: routes[0].cookies.samesite: unknown key"},
+	{"cookies not a boolean", "routes: [{cookies: {secure: yes}}]\n", `routes[0].cookies.secure: must be true or false, not "yes"`},
 }
 
 func TestParseConfig(t *testing.T) {
@@ -82,6 +90,8 @@ routes:
     browsers: false
     allow: {spiffe-ids: ["spiffe://a/b"], trust-domains: [a], dns-names: ["*.svc"], common-names: [x], organizational-units: [y], spki-pins: [z], any-verified: true, unauthenticated: false}
     csrf: {mode: origin-and-token, report-only: true, trusted-origins: ["https://a.example"], allow-same-site: true, spa: true}
+    cookies: {secure: true, host-prefix: sid}
+  - upstream: http://127.0.0.1:9001
 trusted-proxies: [10.0.0.0/8]
 trusted-forwarders: [{addresses: [10.1.0.1], spiffe-ids: ["spiffe://a/lb"], header: xfcc}]
 tokens: {key-file: keys, session-cookie: sid}
@@ -110,6 +120,10 @@ limits: {read-header-timeout: 1s, read-timeout: 2s, write-timeout: 3s, idle-time
 		{"shutdown-grace", cfg.Limits.ShutdownGrace, 10 * time.Second},
 		{"shutdown-delay", cfg.Limits.ShutdownDelay, 11 * time.Second},
 		{"upstream-max-idle-conns-per-host", cfg.Limits.UpstreamMaxIdleConnsPerHost, 9},
+		{"cookies secure", r.Cookies.Secure, true},
+		{"cookies same-site defaults to lax", r.Cookies.SameSite, "lax"},
+		{"cookies host-prefix", r.Cookies.HostPrefix, "sid"},
+		{"no cookies mapping, no same-site", cfg.Routes[1].Cookies.SameSite, ""},
 	}
 	for _, tt := range tests {
 		if !equal(tt.got, tt.want) {
@@ -132,6 +146,13 @@ func equal(a, b any) bool {
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
+	// A route's host must be covered by a listener's certificate
+	// (certcheck.go): the cases with hosts add this one.
+	hosts := pkitest.ServerWith(t, w.ca, pki.ServerOptions{DNSNames: []string{"api.example.com"}, IPAddresses: []net.IP{net.IPv6loopback}})
+	if err := hosts.Save(w.dir, "hosts.pem", "hosts-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	hostsCert := []gateway.ServerCertificate{{CertFile: w.path("hosts.pem"), KeyFile: w.path("hosts-key.pem")}}
 	tests := []struct {
 		name   string
 		change func(*gateway.Config)
@@ -166,8 +187,14 @@ func TestValidate(t *testing.T) {
 		{"host with port", func(c *gateway.Config) { c.Routes[0].Host = "api.example.com:443" }, "leave the port out"},
 		{"host as URL", func(c *gateway.Config) { c.Routes[0].Host = "https://api.example.com" }, "not a URL"},
 		{"host ending in a number", func(c *gateway.Config) { c.Routes[0].Host = "127.1" }, `routes[0].host: invalid host "127.1": it would match no request`},
-		{"host with a trailing dot", func(c *gateway.Config) { c.Routes[0].Host = "api.example.com." }, ""},
-		{"IPv6 host not in canonical form", func(c *gateway.Config) { c.Routes[0].Host = "[::0001]" }, ""},
+		{"host with a trailing dot", func(c *gateway.Config) {
+			c.Routes[0].Host = "api.example.com."
+			c.Listeners[0].TLS.Certificates = hostsCert
+		}, ""},
+		{"IPv6 host not in canonical form", func(c *gateway.Config) {
+			c.Routes[0].Host = "[::0001]"
+			c.Listeners[0].TLS.Certificates = hostsCert
+		}, ""},
 		{"same host and prefix twice", func(c *gateway.Config) { c.Routes[1].PathPrefix = "/api" }, "it would never match"},
 		{"same name twice", func(c *gateway.Config) { c.Routes[1].Name = "api" }, `route name "api" is also used`},
 		{"allows nobody", func(c *gateway.Config) { c.Routes[0].Allow = gateway.Allow{} }, "routes[0].allow: allows nobody"},
@@ -233,6 +260,14 @@ func TestValidate(t *testing.T) {
 		{"log level", func(c *gateway.Config) { c.Log.Level = "loud" }, `log.level: unknown level "loud"`},
 		{"tiny header limit", func(c *gateway.Config) { c.Limits.MaxHeaderBytes = 100 }, "limits.max-header-bytes: 100 is too small"},
 		{"negative grace", func(c *gateway.Config) { c.Limits.ShutdownGrace = -time.Second }, "limits.shutdown-grace: must not be negative"},
+		{"cookie hardening", func(c *gateway.Config) {
+			c.Routes[0].Cookies = gateway.Cookies{Secure: true, HTTPOnly: true, SameSite: "strict", OverrideSameSite: true, HostPrefix: "sid"}
+		}, ""},
+		{"cookies same-site none weakens", func(c *gateway.Config) { c.Routes[0].Cookies.SameSite = "none" }, `routes[0].cookies.same-site: "none" would weaken`},
+		{"cookies same-site unknown", func(c *gateway.Config) { c.Routes[0].Cookies.SameSite = "loose" }, `routes[0].cookies.same-site: unknown value "loose"`},
+		{"cookies override without a value", func(c *gateway.Config) { c.Routes[0].Cookies.OverrideSameSite = true }, "routes[0].cookies.override-same-site: needs same-site"},
+		{"cookies host prefix not a name", func(c *gateway.Config) { c.Routes[0].Cookies.HostPrefix = "a b" }, `routes[0].cookies.host-prefix: invalid cookie name "a b"`},
+		{"cookies host prefix already prefixed", func(c *gateway.Config) { c.Routes[0].Cookies.HostPrefix = "__Host-sid" }, "already has a prefix"},
 		{"negative delay", func(c *gateway.Config) { c.Limits.ShutdownDelay = -time.Second }, "limits.shutdown-delay: must not be negative"},
 		{"negative proxy header timeout", func(c *gateway.Config) {
 			c.Listeners[0].ProxyProtocol = &gateway.ProxyProtocol{Trusted: []string{"10.0.0.1"}, HeaderTimeout: -time.Second}
@@ -308,12 +343,16 @@ func TestExampleConfig(t *testing.T) {
 	if err := os.Mkdir(w.path("pki"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"ca.pem", "server.pem", "server-key.pem"} {
-		b, err := os.ReadFile(w.path(f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.write("pki/"+f, b)
+	b, err := os.ReadFile(w.path("ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.write("pki/ca.pem", b)
+	// The example's route host must be covered by the listener's
+	// certificate (check-config checks what clients will check).
+	srv := pkitest.ServerWith(t, w.ca, pki.ServerOptions{DNSNames: []string{"bank.example.com", "localhost"}})
+	if err := srv.Save(w.path("pki"), "server.pem", "server-key.pem"); err != nil {
+		t.Fatal(err)
 	}
 	w.crl("pki/crl.pem")
 	w.write("pki/csrf.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))

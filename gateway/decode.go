@@ -139,7 +139,8 @@ func (c *Config) resolvePaths(dir string) {
 // not allowed in this context") into a ConfigError with its line.
 func yamlError(file string, err error) *ConfigError {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	e := &ConfigError{File: file, Msg: msg}
+	// go-yaml leaves the line out of errors on the first line.
+	e := &ConfigError{File: file, Line: 1, Msg: msg}
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if num, after, ok := strings.Cut(rest, ": "); ok {
 			if n, err := strconv.Atoi(num); err == nil {
@@ -491,6 +492,20 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 				"allow-same-site": d.boolean(&c.AllowSameSite),
 				"spa":             d.boolean(&c.SPA),
 			})
+		},
+		"cookies": func(p string, v *yaml.Node) {
+			c := &r.Cookies
+			d.fields(v, p, map[string]func(string, *yaml.Node){
+				"secure":             d.boolean(&c.Secure),
+				"http-only":          d.boolean(&c.HTTPOnly),
+				"same-site":          d.str(&c.SameSite),
+				"override-same-site": d.boolean(&c.OverrideSameSite),
+				"host-prefix":        d.str(&c.HostPrefix),
+			})
+			// A cookies mapping without same-site adds SameSite=Lax.
+			if v.Kind == yaml.MappingNode && c.SameSite == "" {
+				c.SameSite = SameSiteLax
+			}
 		},
 	})
 }

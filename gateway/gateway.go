@@ -160,7 +160,7 @@ func (g *Gateway) Listen() error {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("gateway: listeners[%d]: %w", i, err)
+			return fmt.Errorf("gateway: listeners[%d].address %q: %w", i, l.Address, err)
 		}
 		if l.ProxyProtocol != nil {
 			ln = newProxyListener(ln, g, i, l.Address)
@@ -174,7 +174,7 @@ func (g *Gateway) Listen() error {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("gateway: admin: %w", err)
+			return fmt.Errorf("gateway: admin.address %q: %w", a, err)
 		}
 		g.adminLn = ln
 	}
@@ -207,7 +207,7 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 		WriteTimeout:      l.WriteTimeout,
 		IdleTimeout:       l.IdleTimeout,
 		MaxHeaderBytes:    l.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(g.errLog.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(g.serverErrorLog().Handler(), slog.LevelWarn),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			// The connection's state for mtls.Server.Check (any of the
 			// listener's Servers: it is not tied to one) and the

@@ -143,6 +143,11 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	if max := c.limits.MaxBodyBytes; max > 0 && r.Body != nil {
 		r.Body = http.MaxBytesReader(rec, r.Body, max)
 	}
+	if rt.cookies != nil {
+		// Before the CSRF guard, which may bind tokens to the session
+		// cookie under the upstream's name.
+		rt.cookies.rewriteRequest(r.Header)
+	}
 	// The identity travels in the exchange (tokenBinding reads it there),
 	// not in an mtls context value: one context value per request, not two.
 	ctx := context.WithValue(r.Context(), exchangeKey{}, x)

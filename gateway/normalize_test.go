@@ -39,6 +39,13 @@ func normalizeWorld(t *testing.T) (*world, *gateway.Gateway, *running, *recorded
 		// The settings of "any" but CSRF: another policy.
 		{Name: "nocsrf", PathPrefix: "/nocsrf", Upstream: u.URL, Allow: gateway.Allow{AnyVerified: true}, CSRF: gateway.RouteCSRF{Mode: "insecure-off"}},
 	}
+	// A route's host must be covered by a listener's certificate
+	// (certcheck.go): admin.example gets its own, picked by SNI.
+	adminCert := pkitest.ServerWith(t, w.ca, pki.ServerOptions{DNSNames: []string{"admin.example"}})
+	if err := adminCert.Save(w.dir, "admin-host.pem", "admin-host-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listeners[0].TLS.Certificates = []gateway.ServerCertificate{{CertFile: w.path("admin-host.pem"), KeyFile: w.path("admin-host-key.pem")}}
 	log := &lockedBuffer{}
 	g, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(log, nil))})
 	if err != nil {

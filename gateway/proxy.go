@@ -42,6 +42,9 @@ func newProxy(rt *route, tr *http.Transport, c *compiled, log *slog.Logger) *htt
 			if x := exchangeFrom(resp.Request.Context()); x != nil && x.preflight {
 				trimPreflightResponse(resp)
 			}
+			if rt.cookies != nil {
+				rt.cookies.rewriteResponse(resp.Header)
+			}
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

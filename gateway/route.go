@@ -35,6 +35,9 @@ type route struct {
 
 	csrfMode string
 	guard    *csrfGuard // nil when csrfMode is insecure-off
+	// cookies hardens the upstream's Set-Cookie headers (and renames the
+	// __Host- cookie back on the way in); nil when the route has none.
+	cookies *cookieRules
 
 	proxy *httputil.ReverseProxy
 	// handler is the proxy behind the CSRF guard (when there is one).
@@ -81,6 +84,7 @@ func (p *problems) route(key string, index int, r Route, c *compiled) *route {
 	if r.CSRF.SPA && !rt.usesTokens() {
 		p.add(key+".csrf.spa", "needs a token mode (%s or %s), not %q", CSRFToken, CSRFTokenWhenNoBrowserHeaders, rt.csrfMode)
 	}
+	rt.cookies = p.cookies(key+".cookies", r.Cookies)
 	if rt.csrfMode != CSRFInsecureOff {
 		rt.guard = p.csrfGuard(key+".csrf", r.CSRF, rt, c)
 	}

@@ -209,7 +209,11 @@ func TestSNIConfigErrors(t *testing.T) {
 		want string // every error, "" when the config is sound; $F is the config file, $D its folder
 	}{
 		{"default and certificates", "      cert-file: server.pem\n      key-file: server-key.pem\n      certificates:\n        - {cert-file: a.pem, key-file: a-key.pem}\n", ""},
-		{"certificates alone", "      certificates:\n        - {cert-file: a.pem, key-file: a-key.pem}\n        - cert-file: b.pem\n          key-file: b-key.pem\n", ""},
+		{"certificates alone", "      certificates:\n        - {cert-file: a.pem, key-file: a-key.pem}\n        - cert-file: b.pem\n          key-file: b-key.pem\n        - {cert-file: server.pem, key-file: server-key.pem}\n", ""},
+		// issue 12: a listener bound to loopback must cover localhost, or
+		// local clients refuse its certificate.
+		{"certificates alone, none for localhost", "      certificates:\n        - {cert-file: a.pem, key-file: a-key.pem}\n        - cert-file: b.pem\n          key-file: b-key.pem\n",
+			`$F:3: listeners[0].tls: the server certificates do not cover "localhost" (they name a.test; b.test), and the listener is bound to loopback (127.0.0.1:0): local clients that connect to localhost refuse them; issue one for localhost ("forgeproof pki issue-server" does by default)`},
 		{"no certificate at all", "",
 			"$F:3: listeners[0].tls.cert-file: is required (or list the server certificates under certificates)\n" +
 				"$F:3: listeners[0].tls.key-file: is required (or list the server certificates under certificates)"},

@@ -98,6 +98,10 @@ func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.Ha
 			ok = false
 			continue
 		}
+		if !p.checkCACerts(fmt.Sprintf("%s.client-ca-files[%d]", key, i), f, certs) {
+			ok = false
+			continue
+		}
 		sc.ClientCAs = append(sc.ClientCAs, certs...)
 	}
 	// The CRL files are read by mtls.NewServer, which runs only when
@@ -124,6 +128,9 @@ func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.Ha
 	srv, err := mtls.NewServer(sc)
 	if err != nil {
 		p.add(key, "%v", err)
+		return lt
+	}
+	if !p.checkServerCerts(key, t, srv.Certificates(), time.Now()) {
 		return lt
 	}
 	lt.server = srv
@@ -322,6 +329,7 @@ func forClientAuth(c *x509.Certificate) bool {
 func extKeyUsageNames(c *x509.Certificate) []string {
 	names := map[x509.ExtKeyUsage]string{
 		x509.ExtKeyUsageServerAuth:      "serverAuth",
+		x509.ExtKeyUsageClientAuth:      "clientAuth",
 		x509.ExtKeyUsageCodeSigning:     "codeSigning",
 		x509.ExtKeyUsageEmailProtection: "emailProtection",
 		x509.ExtKeyUsageTimeStamping:    "timeStamping",

@@ -124,13 +124,15 @@ type Endpoint struct {
 	// forgery carries them. Their values are redacted in output.
 	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
 
-	// source is "flag", "file" or "discovered".
+	// source is "flag", "file", "discovered" or "browser".
 	source string
 	// secret: every field value is redacted in output (login forms).
 	secret bool
 	// filled: the form fields the page left empty and the scanner fills
 	// (name → input type); each request gets its own value (see fresh).
 	filled map[string]string
+	// filledMax: their maxlength, where the page gives one.
+	filledMax map[string]int
 	// page is the page the form was found on, for discovered endpoints.
 	page string
 }

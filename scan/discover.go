@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -28,6 +29,8 @@ type form struct {
 	// Types holds the input type of each Filled field ("textarea" for a
 	// textarea), so that a scan can give each request its own value.
 	Types map[string]string
+	// MaxLen holds the maxlength of Filled fields that have one.
+	MaxLen map[string]int
 	// ID is the form's id attribute, for messages.
 	ID string
 }
@@ -89,6 +92,7 @@ func parseForms(body []byte, base *url.URL) []form {
 					ID:        id,
 					Filled:    map[string]bool{},
 					Types:     map[string]string{},
+					MaxLen:    map[string]int{},
 					Method:    m,
 					Action:    base.ResolveReference(ref),
 					Fields:    map[string]string{},
@@ -122,6 +126,9 @@ func parseForms(body []byte, base *url.URL) []form {
 					val = placeholderValue(typ)
 					cur.Filled[name] = true
 					cur.Types[name] = typ
+					if n, err := strconv.Atoi(maxLen(t)); err == nil && n > 0 {
+						cur.MaxLen[name] = n
+					}
 				}
 				cur.Fields[name] = val
 				if typ == "hidden" && cur.TokenField == "" && tokenLike.MatchString(name) {
@@ -132,6 +139,9 @@ func parseForms(body []byte, base *url.URL) []form {
 					cur.Fields[name] = "forgeproof"
 					cur.Filled[name] = true
 					cur.Types[name] = "textarea"
+					if n, err := strconv.Atoi(maxLen(t)); err == nil && n > 0 {
+						cur.MaxLen[name] = n
+					}
 				}
 			case "select":
 				if name, _ := attr("name"); cur != nil && name != "" {
@@ -171,6 +181,16 @@ func parseForms(body []byte, base *url.URL) []form {
 		}
 	}
 	return forms
+}
+
+// maxLen is the maxlength attribute of an input or textarea token.
+func maxLen(t html.Token) string {
+	for _, a := range t.Attr {
+		if a.Key == "maxlength" {
+			return strings.TrimSpace(a.Val)
+		}
+	}
+	return ""
 }
 
 // placeholderValue fills a visible field that has no value.

@@ -123,9 +123,10 @@ func (sc *scanner) prepareWatch(ctx context.Context, endpoints []Endpoint) error
 	return nil
 }
 
-// jsonPath matches quoted absolute paths in scripts (jsonCandidates
-// keeps those that look like JSON APIs).
-var jsonPath = regexp.MustCompile(`["'\x60](/[A-Za-z0-9_\-./~%?=&]*)["'\x60]`)
+// jsonPath matches quoted URLs and paths in scripts, absolute ("/api/x",
+// "https://host/api/x") or relative ("api/x"); jsonCandidates keeps
+// those that look like JSON APIs, and prepareWatch the same-origin ones.
+var jsonPath = regexp.MustCompile(`["'\x60]((?:https?://[A-Za-z0-9.\-:\[\]]+)?[A-Za-z0-9_\-./~%?=&]*)["'\x60]`)
 
 // jsonCandidates are the JSON GET URLs a page names: quoted paths with
 // /api/ or .json in inline scripts and in href, src and data- attributes.
@@ -133,7 +134,7 @@ func jsonCandidates(body []byte, base *url.URL) []*url.URL {
 	var out []*url.URL
 	add := func(s string) {
 		s = strings.TrimSpace(s)
-		if !strings.Contains(s, "/api") && !strings.Contains(s, ".json") {
+		if !strings.Contains(s, "/api") && !strings.HasPrefix(s, "api/") && !strings.Contains(s, ".json") {
 			return
 		}
 		if r, err := url.Parse(s); err == nil {

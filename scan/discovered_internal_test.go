@@ -40,13 +40,13 @@ func TestExtractValues(t *testing.T) {
 func TestJSONCandidates(t *testing.T) {
 	base, _ := url.Parse("https://app.example/dash/")
 	body := `<a href="/api/me">me</a><a href="/about">about</a><div data-src="data.json"></div>
-<script>fetch("/api/groups?x=1"); const u = '/static/app.js'; fetch(` + "`/api/v2/items`" + `)</script>
+<script>fetch("/api/groups?x=1"); const u = '/static/app.js'; fetch(` + "`/api/v2/items`" + `); axios.get('api/rel'); fetch("https://app.example/api/abs"); const s = "hello world"</script>
 <script src="/api/not-a-fetch.js"></script>`
 	var got []string
 	for _, u := range jsonCandidates([]byte(body), base) {
 		got = append(got, u.String())
 	}
-	want := []string{"https://app.example/api/me", "https://app.example/dash/data.json", "https://app.example/api/groups?x=1", "https://app.example/api/v2/items"}
+	want := []string{"https://app.example/api/me", "https://app.example/dash/data.json", "https://app.example/api/groups?x=1", "https://app.example/api/v2/items", "https://app.example/dash/api/rel", "https://app.example/api/abs"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("got %q, want %q", got, want)
 	}
@@ -113,5 +113,34 @@ func TestShown(t *testing.T) {
 	}
 	if got := shown(strings.Repeat("x", 100)); !utf8.ValidString(got) || len(got) > 70 {
 		t.Errorf("got %q: want it cut", got)
+	}
+}
+
+// TestUniqueValue: every value the scanner fills is new, and fits the
+// field's maxlength as a browser would enforce it.
+func TestUniqueValue(t *testing.T) {
+	sc := &scanner{runID: "abc123"}
+	seen := map[string]bool{}
+	for _, tt := range []struct {
+		typ   string
+		limit int
+	}{{"text", 0}, {"text", 0}, {"textarea", 0}, {"email", 0}, {"url", 0}, {"text", 12}, {"text", 4}, {"email", 25}, {"", 150}} {
+		v, ok := sc.uniqueValue(tt.typ, tt.limit)
+		if !ok {
+			t.Fatalf("%s: no value", tt.typ)
+		}
+		if tt.limit > 0 && len(v) > tt.limit {
+			t.Errorf("%s maxlength %d: got %q", tt.typ, tt.limit, v)
+		}
+		if seen[v] {
+			t.Errorf("%s: %q again", tt.typ, v)
+		}
+		seen[v] = true
+		if tt.typ == "email" && !strings.HasSuffix(v, "@example.com") {
+			t.Errorf("email: got %q", v)
+		}
+	}
+	if _, ok := sc.uniqueValue("number", 0); ok {
+		t.Errorf("number: want the placeholder kept")
 	}
 }

@@ -20,14 +20,14 @@ endpoints:
   - method: post
     path: /transfer
     form: {to: mallory, amount: "1"}
-    token_field: csrf_token
-    token_page: /
+    token-field: csrf_token
+    token-page: /
   - method: POST
     path: /api/transfers
     json: {to: mallory, amount: 1}
 login: {path: /login, form: {user: alice, password: secret}}
 verify: {path: /api/balance, pointer: /balance}
-start_pages: [/, /settings]
+start-pages: [/, /settings]
 `, "", func(t *testing.T, f *scan.File) {
 			if len(f.Endpoints) != 2 || f.Endpoints[0].Method != "POST" || f.Endpoints[0].TokenField != "csrf_token" {
 				t.Errorf("endpoints: got %+v", f.Endpoints)
@@ -44,12 +44,40 @@ start_pages: [/, /settings]
 				t.Errorf("got %+v", f.Endpoints)
 			}
 		}},
-		{"unknown key", `{"endpoints": [], "endpoint": []}`, `unknown field "endpoint"`, nil},
+		{"unknown key", `{"endpoints": [], "endpoint": []}`, `scan.yaml:1: endpoint: unknown key`, nil},
+		// issue 12: one spelling, dashes, as in the gateway config; the
+		// old underscore spelling says what to write.
+		{"underscore key", "endpoints:\n  - method: POST\n    path: /x\n    token_field: t\n", `scan.yaml:4: endpoints[0].token_field: unknown key: write "token-field"`, nil},
+		{"underscore top-level key", "start_pages: [/]\n", `scan.yaml:1: start_pages: unknown key: write "start-pages"`, nil},
+		{"unknown nested key on its line", "endpoints:\n  - method: POST\n    path: /x\n    fom: {a: b}\n", "scan.yaml:4: endpoints[0].fom: unknown key", nil},
+		{"wrong type on its line", "endpoints:\n  - method: [POST]\n    path: /x\n", "scan.yaml:2: endpoints[0].method: must be a single value", nil},
+		{"form not a mapping", "endpoints:\n  - {method: POST, path: /x, form: a=b}\n", "scan.yaml:2: endpoints[0].form: must be a mapping", nil},
+		{"multipart not a boolean", "endpoints: [{method: POST, path: /x, multipart: yes}]\n", "endpoints[0].multipart: must be true or false", nil},
+		{"endpoint error on its line", "verify: {path: /b, pointer: /b}\nendpoints:\n  - {method: HEAD, path: /x}\n", `scan.yaml:3: endpoints[0]: invalid method "HEAD"`, nil},
+		{"syntax error on line 1 keeps its line", "endpoints: [{method: POST, path: /x}\n", "scan.yaml:1: ", nil},
+		{"syntax error on line 1, no line from yaml", "a: b: c\n", "scan.yaml:1: mapping values are not allowed", nil},
+		{"syntax error on line 2", "start-pages: /\n  y: 2\n", "scan.yaml:2: mapping values are not allowed", nil},
+		{"attacker login", "login: {page: /, form: {password: x}}\nattacker-login: {form: {password: y}}\n", "", func(t *testing.T, f *scan.File) {
+			if f.AttackerLogin == nil || f.AttackerLogin.Form["password"] != "y" {
+				t.Errorf("got %+v", f.AttackerLogin)
+			}
+		}},
+		{"attacker login without form", "attacker-login: {path: /login}\n", "scan.yaml:1: attacker-login: form is required", nil},
+		{"headers", "endpoints: [{method: POST, path: /x, json: {a: 1}, headers: {X-CSRF-Token: t}}]\n", "", func(t *testing.T, f *scan.File) {
+			if f.Endpoints[0].Headers["X-CSRF-Token"] != "t" {
+				t.Errorf("headers: got %v", f.Endpoints[0].Headers)
+			}
+		}},
+		{"user data keeps underscores", "endpoints: [{method: POST, path: /x, form: {csrf_token: a, to_account: b}}]\n", "", func(t *testing.T, f *scan.File) {
+			if f.Endpoints[0].Form["csrf_token"] != "a" || f.Endpoints[0].Form["to_account"] != "b" {
+				t.Errorf("form fields renamed: %v", f.Endpoints[0].Form)
+			}
+		}},
 		{"bad method", `endpoints: [{method: HEAD, path: /x}]`, `invalid method "HEAD"`, nil},
 		{"no path", `endpoints: [{method: POST}]`, "path is required", nil},
 		{"form and json", `endpoints: [{method: POST, path: /x, form: {a: b}, json: {a: b}}]`, "exclusive", nil},
-		{"token on json", `endpoints: [{method: POST, path: /x, json: {a: b}, token_field: t}]`, "forms only", nil},
-		{"bad pointer", `verify: {path: /b, pointer: balance}`, "invalid JSON pointer", nil},
+		{"token on json", `endpoints: [{method: POST, path: /x, json: {a: b}, token-field: t}]`, "forms only", nil},
+		{"bad pointer", `verify: {path: /b, pointer: balance}`, "scan.yaml:1: verify.pointer: invalid JSON pointer", nil},
 		{"verify without path", `verify: {pointer: /balance}`, "verify: path is required", nil},
 		{"login without path or page", `login: {form: {password: x}}`, "login: path or page is required", nil},
 		{"login by its page", `login: {page: /, form: {password: x}}`, "", func(t *testing.T, f *scan.File) {
@@ -70,6 +98,9 @@ start_pages: [/, /settings]
 				}
 				if !strings.HasPrefix(err.Error(), "scan.yaml") {
 					t.Errorf("got %q, want the file name first", err)
+				}
+				if strings.Contains(strings.ToLower(err.Error()), "json:") || strings.Contains(err.Error(), "unknown field") {
+					t.Errorf("got %q: a YAML file's error in JSON decoder terms", err)
 				}
 				return
 			}
@@ -125,9 +156,9 @@ func TestParseEndpoint(t *testing.T) {
 
 func FuzzParseFile(f *testing.F) {
 	for _, s := range []string{
-		"endpoints: [{method: POST, path: /transfer, form: {to: m}, token_field: t}]",
+		"endpoints: [{method: POST, path: /transfer, form: {to: m}, token-field: t}]",
 		`{"endpoints": [{"method": "POST", "path": "/x", "json": [1, 2]}], "verify": {"path": "/b", "pointer": "/a~1b/0"}}`,
-		"login: {path: /login}\nstart_pages: [/]",
+		"login: {path: /login}\nstart-pages: [/]",
 		"endpoints: &a [*a]",
 	} {
 		f.Add([]byte(s))

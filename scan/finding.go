@@ -128,7 +128,9 @@ type FamilyResult struct {
 type EndpointResult struct {
 	Method string `json:"method"`
 	URL    string `json:"url"`
-	// Source is "flag", "file" or "discovered".
+	// Source is "flag", "file", "discovered" (forms and WebSockets in
+	// the crawled pages) or "browser" (requests and WebSockets a page's
+	// scripts sent in Config.Browser).
 	Source string `json:"source"`
 	// Assessed is false when the legitimate baseline request was refused
 	// or failed, so no forgery could be judged; Note says why.

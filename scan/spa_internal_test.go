@@ -86,3 +86,21 @@ func TestEndpointHeaders(t *testing.T) {
 		t.Errorf("header value with CRLF: got no error")
 	}
 }
+
+func FuzzRecordedEndpoint(f *testing.F) {
+	f.Add("POST", "application/json", []byte(`{"text":"a","csrf":"t"}`))
+	f.Add("PUT", "application/x-www-form-urlencoded", []byte("a=1&b=%zz"))
+	f.Add("POST", "multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--x--\r\n"))
+	f.Add("DELETE", "text/plain", []byte("[1,2"))
+	target, _ := url.Parse("https://app.example/")
+	f.Fuzz(func(t *testing.T, method, ct string, body []byte) {
+		r := RecordedRequest{Method: method, URL: "https://app.example/x", Header: http.Header{"Content-Type": {ct}}, Body: body}
+		e, err := recordedEndpoint(r, target)
+		if err != nil {
+			return
+		}
+		if e.validate() != nil || e.Method == "GET" || (len(e.JSON) > 0 && len(e.Form) > 0) {
+			t.Fatalf("endpoint %+v from %q %q %q", e, method, ct, body)
+		}
+	})
+}

@@ -30,7 +30,7 @@ func (sc *scanner) fresh(e *Endpoint) *Endpoint {
 	c := *e
 	c.Form = maps.Clone(e.Form)
 	for name, typ := range e.filled {
-		if v, ok := sc.uniqueValue(typ); ok {
+		if v, ok := sc.uniqueValue(typ, e.filledMax[name]); ok {
 			c.Form[name] = v
 		}
 	}
@@ -39,19 +39,36 @@ func (sc *scanner) fresh(e *Endpoint) *Endpoint {
 
 // uniqueValue is a new value for a field of type typ, or false when
 // the type's placeholder is kept (numbers, dates, colours…).
-func (sc *scanner) uniqueValue(typ string) (string, bool) {
+//
+// A value fits the field's maxlength (limit, 0 if none), as a browser
+// would make it: the long form where it fits, else a short one that is
+// still unique (fp plus the run and the count), cut to max at worst.
+func (sc *scanner) uniqueValue(typ string, limit int) (string, bool) {
 	if sc.runID == "" {
 		sc.runID = newRunID()
 	}
 	sc.seq++
-	id := fmt.Sprintf("forgeproof-%s-%d", sc.runID, sc.seq)
+	long := fmt.Sprintf("forgeproof-%s-%d", sc.runID, sc.seq)
+	short := fmt.Sprintf("fp%s%d", sc.runID, sc.seq)
+	fit := func(prefix, suffix string) string {
+		v := prefix + long + suffix
+		if limit <= 0 || len(v) <= limit {
+			return v
+		}
+		v = prefix + short + suffix
+		if len(v) <= limit {
+			return v
+		}
+		// Keep the end: the count, which makes it unique in this run.
+		return short[max(0, len(short)-limit):]
+	}
 	switch typ {
 	case "", "text", "search", "textarea":
-		return id, true
+		return fit("", ""), true
 	case "email":
-		return id + "@example.com", true
+		return fit("", "@example.com"), true
 	case "url":
-		return "https://example.com/" + id, true
+		return fit("https://example.com/", ""), true
 	}
 	return "", false
 }

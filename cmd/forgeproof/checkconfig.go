@@ -29,7 +29,7 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 		return usageErrorf("check-config: want exactly one config file, got %d arguments", fs.NArg())
 	}
 	if _, err := gateway.LoadConfig(fs.Arg(0)); err != nil {
-		return configFailure(err, stderr)
+		return configFailure("check-config", err, stderr)
 	}
 	fmt.Fprintln(stdout, "ok")
 	return nil

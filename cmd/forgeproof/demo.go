@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +48,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	selfTest := fs.Bool("self-test", false, "send a service request and the forgeries, print what happened, and exit (1 if unexpected)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
+	}
+	for _, f := range []struct{ flag, addr string }{{"--listen", *listen}, {"--attacker", *attacker}, {"--sibling", *sibling}} {
+		if err := checkDemoAddr(f.addr); err != nil {
+			return usageErrorf("demo: invalid %s %q: %v", f.flag, f.addr, err)
+		}
 	}
 	if *dir == "" {
 		cache, err := os.UserCacheDir()
@@ -132,4 +139,17 @@ func printDemo(w io.Writer, r *demo.Running) {
 	}
 	fmt.Fprintf(w, "\nA forged cross-site request, as a browser sends it (%s):\n\n  curl %s -H 'Origin: %s' -H 'Sec-Fetch-Site: cross-site' -d 'to=mallory&amount=100' %s/transfer\n",
 		outcome, certs, r.AttackerURL, r.URL)
+}
+
+// checkDemoAddr checks a demo address: host:port on loopback (an empty
+// host means localhost).
+func checkDemoAddr(addr string) error {
+	if err := checkListen(addr, false); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if ip, err := netip.ParseAddr(host); host != "" && host != "localhost" && (err != nil || !ip.IsLoopback()) {
+		return errors.New("the demo serves on loopback only: use localhost, 127.0.0.1 or ::1")
+	}
+	return nil
 }

@@ -10,7 +10,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -25,6 +27,7 @@ type command struct {
 
 // commands is the dispatch table; each subcommand lives in its own file.
 var commands = []command{
+	{"init", "write a gateway config, a dev PKI and a CSRF key for a service", runInit},
 	{"demo", "run the attack-and-defence demo on this machine", runDemo},
 	{"serve", "run the gateway in front of a service", runServe},
 	{"check-config", "validate a gateway config file without serving", runCheckConfig},
@@ -103,26 +106,59 @@ func (e *exitError) Error() string {
 func (e *exitError) Unwrap() error { return e.err }
 
 // exitCode prints err (if any) from the subcommand name and maps it to an
-// exit status.
+// exit status. Every line starts with "forgeproof CMD:", where CMD is the
+// subcommand (with its own subcommand, "pki issue-client", when the
+// message starts with it).
 func exitCode(name string, err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "forgeproof: error: %s\n", ue.msg)
-		fmt.Fprintf(stderr, "forgeproof: hint: run \"forgeproof help %s\" for its flags\n", name)
+		cmd, msg := commandPrefix(name, ue.msg)
+		fmt.Fprintf(stderr, "forgeproof %s: error: %s\n", cmd, msg)
+		fmt.Fprintf(stderr, "forgeproof %s: hint: run \"forgeproof help %s\" for its flags\n", cmd, name)
 		return 2
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "forgeproof: error: %s\n", ee.err)
+			cmd, msg := commandPrefix(name, ee.err.Error())
+			fmt.Fprintf(stderr, "forgeproof %s: error: %s\n", cmd, msg)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "forgeproof: error: %s\n", err)
+	cmd, msg := commandPrefix(name, err.Error())
+	fmt.Fprintf(stderr, "forgeproof %s: error: %s\n", cmd, msg)
 	return 1
+}
+
+// commandPrefix splits a message that starts with the command's name
+// ("serve: …", "pki issue-client: …") into the command and the rest; a
+// message without it belongs to name.
+func commandPrefix(name, msg string) (cmd, rest string) {
+	if r, ok := strings.CutPrefix(msg, name+": "); ok {
+		return name, r
+	}
+	if r, ok := strings.CutPrefix(msg, name+" "); ok {
+		if sub, r, ok := strings.Cut(r, ": "); ok && sub != "" && !strings.ContainsAny(sub, " \"'") {
+			return name + " " + sub, r
+		}
+	}
+	return name, msg
+}
+
+// prefixed returns err with the message prefixed by cmd ("pki init: …")
+// unless it has it already, keeping usage errors usage errors.
+func prefixed(cmd string, err error) error {
+	if err == nil || errors.Is(err, flag.ErrHelp) || strings.HasPrefix(err.Error(), cmd+": ") {
+		return err
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return usageErrorf("%s: %s", cmd, ue.msg)
+	}
+	return fmt.Errorf("%s: %w", cmd, err)
 }
 
 // newFlagSet returns a flag set for a subcommand that reports errors
@@ -155,12 +191,32 @@ func parseFlags(fs *flag.FlagSet, args []string, allowArgs bool) error {
 			printUsage()
 			return flag.ErrHelp
 		}
-		return usageErrorf("%s: %v", fs.Name(), err)
+		return usageErrorf("%s: %s", cmdName(fs), flagError(err))
 	}
 	if !allowArgs && fs.NArg() > 0 {
-		return usageErrorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		return usageErrorf("%s: unexpected argument %q", cmdName(fs), fs.Arg(0))
 	}
 	return nil
+}
+
+// cmdName is the subcommand of a flag set from newFlagSet ("pki init").
+func cmdName(fs *flag.FlagSet) string { return strings.TrimPrefix(fs.Name(), "forgeproof ") }
+
+// flagRefs finds the flag names in the flag package's errors, which it
+// spells with one dash ("-key") whatever the user typed.
+var flagRefs = regexp.MustCompile(`(defined: |argument: |for flag |for )-+([A-Za-z0-9][A-Za-z0-9_.-]*)`)
+
+// flagError rewrites an error of the flag package in our style: flags
+// spelled --name, as the docs and the usage texts spell them.
+func flagError(err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		return "unknown flag --" + strings.TrimLeft(name, "-")
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		return "--" + strings.TrimLeft(name, "-") + " needs a value"
+	}
+	return flagRefs.ReplaceAllString(strings.Replace(msg, " for flag ", " for ", 1), "$1--$2")
 }
 
 func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -49,13 +49,13 @@ func runPKI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stdout, pkiUsage)
 		return flag.ErrHelp
 	case "init":
-		return pkiInit(args[1:], stdout)
+		return prefixed("pki init", pkiInit(args[1:], stdout))
 	case "issue-server":
-		return pkiIssueServer(args[1:], stdout)
+		return prefixed("pki issue-server", pkiIssueServer(args[1:], stdout))
 	case "issue-client":
-		return pkiIssueClient(args[1:], stdout)
+		return prefixed("pki issue-client", pkiIssueClient(args[1:], stdout))
 	case "revoke":
-		return pkiRevoke(args[1:], stdout)
+		return prefixed("pki revoke", pkiRevoke(args[1:], stdout))
 	}
 	return usageErrorf("pki: unknown subcommand %q: want init, issue-server, issue-client or revoke", args[0])
 }
@@ -164,11 +164,29 @@ func (c *pkiCommon) loadCA() (*pki.CA, error) {
 
 // checkName refuses names that would write outside the folder or over the
 // CA's files.
-func checkName(name string) error {
+func checkName(cmd, name string) error {
 	const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
-	if name == "" || name == "ca" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-") ||
-		strings.Trim(name, chars) != "" {
-		return usageErrorf("invalid --name %q: want letters, digits, '.', '_' or '-', not \"ca\"", name)
+	switch {
+	case name == "":
+		return usageErrorf("pki %s: invalid --name \"\": want a file name such as web", cmd)
+	case name == "ca" || name == "crl":
+		return usageErrorf("pki %s: invalid --name %q: the CA's files are named so; choose another name", cmd, name)
+	case strings.ContainsAny(name, `/\`):
+		return usageErrorf("pki %s: invalid --name %q: a file name in --dir, without '/' or '\\'", cmd, name)
+	case strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-"):
+		return usageErrorf("pki %s: invalid --name %q: must not start with '.' or '-'", cmd, name)
+	case strings.Trim(name, chars) != "":
+		return usageErrorf("pki %s: invalid --name %q: want letters, digits, '.', '_' or '-'", cmd, name)
+	}
+	return nil
+}
+
+// checkDNSFlags checks every --dns value.
+func checkDNSFlags(cmd string, names []string) error {
+	for _, n := range names {
+		if err := checkDNSName(n, true); err != nil {
+			return usageErrorf("pki %s: invalid --dns %q: %v", cmd, n, err)
+		}
 	}
 	return nil
 }
@@ -291,7 +309,10 @@ Example:
 	if err := l.check("issue-server"); err != nil {
 		return err
 	}
-	if err := checkName(l.name); err != nil {
+	if err := checkName("issue-server", l.name); err != nil {
+		return err
+	}
+	if err := checkDNSFlags("issue-server", l.dns); err != nil {
 		return err
 	}
 	opts := pki.ServerOptions{DNSNames: l.dns, CommonName: l.cn, KeyAlgorithm: l.key.a, NotAfter: time.Now().Add(l.validity.d)}
@@ -350,8 +371,21 @@ Examples:
 	if err := l.check("issue-client"); err != nil {
 		return err
 	}
-	if err := checkName(l.name); err != nil {
+	if err := checkName("issue-client", l.name); err != nil {
 		return err
+	}
+	if err := checkDNSFlags("issue-client", l.dns); err != nil {
+		return err
+	}
+	for _, e := range emails {
+		if err := checkEmail(e); err != nil {
+			return usageErrorf("pki issue-client: invalid --email %q: %v", e, err)
+		}
+	}
+	if *spiffeID != "" {
+		if err := checkSPIFFEID(*spiffeID); err != nil {
+			return usageErrorf("pki issue-client: invalid --spiffe-id %q: %v", *spiffeID, err)
+		}
 	}
 	if l.cn == "" && *spiffeID == "" && len(l.dns) == 0 && len(emails) == 0 {
 		return usageErrorf("pki issue-client: say who the certificate is for with --cn, --spiffe-id, --dns or --email")
@@ -363,7 +397,7 @@ Examples:
 	if *p12PassFile != "" {
 		b, err := os.ReadFile(*p12PassFile)
 		if err != nil {
-			return err
+			return usageErrorf("pki issue-client: --p12-password-file %q: %v", *p12PassFile, fileErr(err))
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	}

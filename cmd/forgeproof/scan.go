@@ -167,7 +167,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		cfg.Browser = b
 	}
 	if !f.quiet {
-		cfg.Progress = func(msg string) { fmt.Fprintf(stderr, "forgeproof: scan: %s\n", msg) }
+		cfg.Progress = func(msg string) { fmt.Fprintf(stderr, "forgeproof scan: %s\n", msg) }
 	}
 	report, err := scan.Run(ctx, cfg)
 	if err != nil {

@@ -196,7 +196,7 @@ func TestScanOutputFormats(t *testing.T) {
 			if stdout.Len() != 0 {
 				t.Errorf("stdout: got %q, want nothing (the report went to --output)", stdout.String())
 			}
-			if !strings.Contains(stderr.String(), "forgeproof: scan: testing POST") {
+			if !strings.Contains(stderr.String(), "forgeproof scan: testing POST") {
 				t.Errorf("stderr: want progress, got\n%s", stderr.String())
 			}
 			st, err := os.Stat(out)

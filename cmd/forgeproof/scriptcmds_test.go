@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,9 @@ import (
 //	expand FILE             replace $NAME in FILE with the environment's
 //	upstream NAME           start an echo upstream on loopback; NAME=its URL
 //	fetch [flags] URL       send a request; print "STATUS\nBODY" to stdout
+//	perm FILE MODE          fail unless FILE's permissions are MODE (octal)
+//	cutkey FILE KEY         delete the YAML key KEY (and what is indented
+//	                        under it) wherever it is in FILE
 func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"mkpki":    cmdMkpki,
@@ -37,6 +41,8 @@ func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args 
 		"expand":   cmdExpand,
 		"upstream": cmdUpstream,
 		"fetch":    cmdFetch,
+		"perm":     cmdPerm,
+		"cutkey":   cmdCutKey,
 	}
 }
 
@@ -99,12 +105,19 @@ func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdUpstream starts a plain-HTTP upstream that answers with the method,
-// path and headers it received, as JSON.
+// path and headers it received, as JSON. With --set-cookie VALUE, every
+// answer also sets that cookie (a session cookie as a plain app sets it).
 func cmdUpstream(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: upstream NAME")
+	fs := flag.NewFlagSet("upstream", flag.ContinueOnError)
+	setCookie := fs.String("set-cookie", "", "")
+	if err := fs.Parse(args); neg || err != nil || fs.NArg() != 1 {
+		ts.Fatalf("usage: upstream [--set-cookie VALUE] NAME")
 	}
+	args = fs.Args()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if *setCookie != "" {
+			w.Header().Add("Set-Cookie", *setCookie)
+		}
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "header": r.Header})
@@ -116,7 +129,8 @@ func cmdUpstream(ts *testscript.TestScript, neg bool, args []string) {
 // cmdFetch sends one request and prints the status code and the body.
 // Flags: --cert NAME (uses NAME.pem and NAME-key.pem), --ca FILE,
 // -X METHOD, -H "Name: value" (repeatable), --data BODY, --wait (retry
-// for up to 20s until the server answers).
+// for up to 20s until the server answers). Set-Cookie headers are printed
+// after the status, one "Set-Cookie: VALUE" line each.
 func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
 	certName := fs.String("cert", "", "")
@@ -163,10 +177,54 @@ func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		fmt.Fprintf(ts.Stdout(), "%d\n%s\n", resp.StatusCode, body)
+		fmt.Fprintf(ts.Stdout(), "%d\n", resp.StatusCode)
+		for _, c := range resp.Header.Values("Set-Cookie") {
+			fmt.Fprintf(ts.Stdout(), "Set-Cookie: %s\n", c)
+		}
+		fmt.Fprintf(ts.Stdout(), "%s\n", body)
 		if neg {
 			ts.Fatalf("fetch %s: succeeded with status %d, want a connection error", fs.Arg(0), resp.StatusCode)
 		}
 		return
 	}
+}
+
+func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: perm FILE MODE")
+	}
+	want, err := strconv.ParseUint(args[1], 8, 32)
+	ts.Check(err)
+	fi, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if got := fi.Mode().Perm(); (uint64(got) == want) == neg {
+		ts.Fatalf("%s: mode %04o, want %s%04o", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
+	}
+}
+
+func cmdCutKey(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: cutkey FILE KEY")
+	}
+	var out []string
+	cutIndent := -1
+	found := false
+	for _, line := range strings.Split(ts.ReadFile(args[0]), "\n") {
+		indent := len(line) - len(strings.TrimLeft(line, " "))
+		if cutIndent >= 0 {
+			if strings.TrimSpace(line) == "" || indent > cutIndent {
+				continue
+			}
+			cutIndent = -1
+		}
+		if strings.HasPrefix(strings.TrimSpace(line), args[1]+":") {
+			cutIndent, found = indent, true
+			continue
+		}
+		out = append(out, line)
+	}
+	if !found {
+		ts.Fatalf("%s: no key %q", args[0], args[1])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(out, "\n")), 0o600))
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -14,12 +15,15 @@ import (
 	"github.com/forgeproof/forgeproof/gateway"
 )
 
-const serveUsage = `Usage: forgeproof serve --config FILE [--watch=false] [--watch-interval DURATION]
+const serveUsage = `Usage: forgeproof serve [--config FILE] [--watch=false] [--watch-interval DURATION]
 
 Runs the gateway in front of a service: terminates mutual TLS, authorizes
 client certificate identities per route, refuses forged browser requests
-and forwards the verified identity to the upstream. Every config key is
-documented in the README and in examples/forgeproof.yaml.
+and forwards the verified identity to the upstream. Without --config it
+reads ./forgeproof.yaml, which "forgeproof init --upstream URL" writes.
+Every config key is described in docs/gateway.md and, with its default,
+in the example config examples/forgeproof.yaml of the source tree; run
+"forgeproof check-config FILE" to check a config.
 
 Logs (JSON or text, one line per request) go to stderr.
 
@@ -37,33 +41,39 @@ limits.shutdown-grace to finish.
 Exit status: 0 after a clean drain, 1 on a config or runtime error (or
 when the drain timed out), 2 on a usage error.
 
-Example:
+Examples:
 
+  forgeproof init --upstream http://127.0.0.1:8080 && forgeproof serve
   forgeproof check-config gateway.yaml && forgeproof serve --config gateway.yaml`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveUsage, stdout)
-	configPath := fs.String("config", "", "the gateway's YAML config `file` (required)")
+	configPath := fs.String("config", "", "the gateway's YAML config `file` (default: ./forgeproof.yaml)")
 	watch := fs.Bool("watch", true, "reload when the config file or a file it names changes (false: on SIGHUP only)")
 	interval := fs.Duration("watch-interval", gateway.DefaultWatchInterval, "with --watch, also compare the files' contents this often (0: never; else at least 1s)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
-	}
-	if *configPath == "" {
-		return usageErrorf("serve: --config is required")
 	}
 	if *interval < 0 || (*interval > 0 && *interval < time.Second) {
 		// A poll reads and hashes every file: far below a second it
 		// would keep a core busy for nothing.
 		return usageErrorf("serve: --watch-interval %v: want 0 (no polling) or at least 1s", *interval)
 	}
+	if *configPath == "" {
+		if _, err := os.Stat(defaultConfigFile); err != nil {
+			return usageErrorf("serve: no --config given and no ./%s here: run \"forgeproof init --upstream URL\" to write one, or pass --config FILE", defaultConfigFile)
+		}
+		*configPath = defaultConfigFile
+	}
 	g, err := gateway.NewFromFile(*configPath, gateway.Options{LogTo: stderr})
 	if err != nil {
-		return configFailure(err, stderr)
+		return configFailure("serve", err, stderr)
 	}
 	logger := g.Logger()
 	if err := g.Listen(); err != nil {
-		return err
+		// "gateway: admin.address …: bind: address already in use":
+		// the message names the config key at fault.
+		return fmt.Errorf("serve: %s: %s", *configPath, strings.TrimPrefix(err.Error(), "gateway: "))
 	}
 	watchOpts := gateway.WatchOptions{Interval: *interval, NoEvents: !*watch}
 	if !*watch {
@@ -123,20 +133,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// configFailure prints every problem of a config on its own line and
-// returns an exit status 1 with a summary.
-func configFailure(err error, stderr io.Writer) error {
+// configFailure prints every problem of a config on its own line, as
+// "forgeproof CMD: error: FILE:LINE: KEY: …", and returns an exit status
+// 1 with a summary.
+func configFailure(cmd string, err error, stderr io.Writer) error {
 	var errs gateway.ConfigErrors
 	if !errors.As(err, &errs) {
 		return err
 	}
 	for _, e := range errs {
-		fmt.Fprintf(stderr, "forgeproof: error: %s\n", e)
+		fmt.Fprintf(stderr, "forgeproof %s: error: %s\n", cmd, e)
 	}
 	noun := "problems"
 	if len(errs) == 1 {
 		noun = "problem"
 	}
-	fmt.Fprintf(stderr, "forgeproof: %d config %s; nothing is served\n", len(errs), noun)
+	fmt.Fprintf(stderr, "forgeproof %s: %d config %s; nothing is served\n", cmd, len(errs), noun)
 	return &exitError{code: 1}
 }

@@ -236,8 +236,8 @@ func TestServeFlagExitCodes(t *testing.T) {
 	}{
 		{"negative interval", []string{"--watch-interval", "-1s"}, 2, "--watch-interval -1s: want 0 (no polling) or at least 1s"},
 		{"interval below a second", []string{"--watch-interval=999ms"}, 2, "--watch-interval 999ms: want 0 (no polling) or at least 1s"},
-		{"unparsable interval", []string{"--watch-interval", "soon"}, 2, `invalid value "soon" for flag -watch-interval`},
-		{"unparsable watch", []string{"--watch=maybe"}, 2, `invalid boolean value "maybe" for -watch`},
+		{"unparsable interval", []string{"--watch-interval", "soon"}, 2, `invalid value "soon" for --watch-interval`},
+		{"unparsable watch", []string{"--watch=maybe"}, 2, `invalid boolean value "maybe" for --watch`},
 		{"no polling", []string{"--watch-interval", "0"}, 1, "no such file or directory"},
 		{"one second", []string{"--watch-interval", "1s"}, 1, "no such file or directory"},
 		{"watch off", []string{"--watch=false"}, 1, "no such file or directory"},

@@ -1,0 +1,248 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Cookie hardening (Route.Cookies): the gateway adds the attributes an
+// application forgot to the cookies it sets, as nginx's proxy_cookie_flags
+// does, and can move a session cookie under the __Host- prefix.
+//
+// The Set-Cookie line is rewritten as text: attributes are appended or
+// removed, everything else the upstream wrote (unknown attributes,
+// Partitioned, Priority, the value's exact bytes) stays. Browsers use the
+// last occurrence of an attribute (RFC 6265bis, section 5.7), and so does
+// net/http's ParseSetCookie, so an appended SameSite wins over an earlier
+// one; the gateway only ever appends a stricter one.
+
+// HostPrefix is the cookie-name prefix browsers accept only on cookies
+// with Secure, Path=/ and no Domain (RFC 6265bis, section 4.1.3.2): no
+// other host, not even a sibling subdomain, can set or overwrite them.
+const HostPrefix = "__Host-"
+
+// SameSite values of Cookies.SameSite.
+const (
+	SameSiteLax    = "lax"
+	SameSiteStrict = "strict"
+	SameSiteOff    = "off"
+)
+
+// sameSiteRank orders SameSite values by strength. An absent or
+// unrecognised attribute ranks with None: Firefox and Safari treat such a
+// cookie as None, and Chromium sends it on cross-site POSTs for two
+// minutes after it is set.
+func sameSiteRank(v string) int {
+	switch strings.ToLower(v) {
+	case "lax":
+		return 2
+	case "strict":
+		return 3
+	}
+	return 0
+}
+
+// cookieRules is a route's compiled Cookies.
+type cookieRules struct {
+	secure   bool
+	httpOnly bool
+	// sameSite is the attribute added ("Lax" or "Strict"), "" for none.
+	sameSite string
+	// overrideSameSite raises a weaker SameSite the upstream set.
+	overrideSameSite bool
+	// hostPrefix is the upstream's name of the cookie the client sees as
+	// HostPrefix+hostPrefix; "" for none.
+	hostPrefix string
+}
+
+// p.cookies compiles a route's Cookies; nil when it changes nothing.
+func (p *problems) cookies(key string, c Cookies) *cookieRules {
+	r := &cookieRules{secure: c.Secure, httpOnly: c.HTTPOnly, overrideSameSite: c.OverrideSameSite}
+	switch strings.ToLower(c.SameSite) {
+	case "", SameSiteOff:
+	case SameSiteLax:
+		r.sameSite = "Lax"
+	case SameSiteStrict:
+		r.sameSite = "Strict"
+	case "none":
+		p.add(key+".same-site", "%q would weaken the upstream's cookies: want lax, strict or off", c.SameSite)
+	default:
+		p.add(key+".same-site", "unknown value %q: want lax, strict or off", c.SameSite)
+	}
+	if c.OverrideSameSite && r.sameSite == "" {
+		p.add(key+".override-same-site", "needs same-site lax or strict: the value that replaces a weaker one")
+	}
+	if n := c.HostPrefix; n != "" {
+		switch {
+		case !validCookieName(n):
+			p.add(key+".host-prefix", "invalid cookie name %q", n)
+		case strings.HasPrefix(strings.ToLower(n), "__host-") || strings.HasPrefix(strings.ToLower(n), "__secure-"):
+			p.add(key+".host-prefix", "%q already has a prefix: name the cookie as the upstream sets it", n)
+		}
+		r.hostPrefix = n
+	}
+	if !r.secure && !r.httpOnly && r.sameSite == "" && r.hostPrefix == "" {
+		return nil
+	}
+	return r
+}
+
+// validCookieName reports whether s is a cookie name (an RFC 7230 token).
+func validCookieName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// rewriteResponse hardens every Set-Cookie header of an upstream
+// response.
+func (r *cookieRules) rewriteResponse(h http.Header) {
+	lines := h["Set-Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = r.rewriteSetCookie(l)
+	}
+	h["Set-Cookie"] = out
+}
+
+// rewriteSetCookie returns line with the rules' attributes added. It
+// never removes an attribute the upstream set except, on the cookie moved
+// under HostPrefix, Domain and Path, which that prefix forbids (Path
+// becomes "/").
+func (r *cookieRules) rewriteSetCookie(line string) string {
+	nameValue, attrs, _ := strings.Cut(line, ";")
+	name, _, hasEq := strings.Cut(nameValue, "=")
+	name = trimWS(name)
+	// What the upstream set, read as a browser (and net/http) reads it:
+	// the last occurrence of an attribute wins.
+	var secure, httpOnly, hasSameSite bool
+	sameSite := ""
+	// best is the strongest SameSite of any occurrence, quotes removed:
+	// net/http skips a value it cannot parse and keeps an earlier one,
+	// and unquotes; browsers take the last one as written. An added
+	// SameSite is never weaker than best, so that it weakens the cookie
+	// for neither reader.
+	best := 0
+	for a := range strings.SplitSeq(attrs, ";") {
+		// net/http trims the attribute, not the name before '=' nor the
+		// value after it; browsers trim both. An attribute counts as set
+		// only when both read it so; otherwise ours is appended, which
+		// changes nothing for a reader that already saw it.
+		k, v, _ := strings.Cut(trimWS(a), "=")
+		switch strings.ToLower(k) {
+		case "secure":
+			secure = true
+		case "httponly":
+			httpOnly = true
+		case "samesite":
+			hasSameSite = true
+			sameSite = v
+		}
+		if strings.EqualFold(trimWS(k), "samesite") {
+			best = max(best, sameSiteRank(strings.Trim(trimWS(v), `"`)))
+		}
+	}
+	var b strings.Builder
+	b.Grow(len(line) + 40)
+	if r.hostPrefix != "" && hasEq && name == r.hostPrefix {
+		// __Host- requires Secure, Path=/ and no Domain: drop the
+		// upstream's Domain and Path and add what the prefix needs, or
+		// the browser would refuse the cookie.
+		b.WriteString(HostPrefix)
+		b.WriteString(strings.TrimLeft(nameValue, " \t\r\n"))
+		for a := range strings.SplitSeq(attrs, ";") {
+			k, _, _ := strings.Cut(a, "=")
+			switch strings.ToLower(trimWS(k)) {
+			case "domain", "path", "":
+				continue
+			}
+			b.WriteByte(';')
+			b.WriteString(a)
+		}
+		b.WriteString("; Path=/")
+		if !secure {
+			b.WriteString("; Secure")
+			secure = true
+		}
+	} else {
+		b.WriteString(line)
+	}
+	if r.secure && !secure {
+		b.WriteString("; Secure")
+	}
+	if r.httpOnly && !httpOnly {
+		b.WriteString("; HttpOnly")
+	}
+	if r.sameSite != "" {
+		have, want := sameSiteRank(sameSite), sameSiteRank(r.sameSite)
+		add := r.sameSite
+		if best > want {
+			add = "Strict"
+		}
+		switch {
+		case !hasSameSite || have == 0 && !strings.EqualFold(sameSite, "none"):
+			// None set, or a value browsers do not know: add ours.
+			b.WriteString("; SameSite=" + add)
+		case r.overrideSameSite && have < want:
+			b.WriteString("; SameSite=" + add)
+		}
+	}
+	return b.String()
+}
+
+// trimWS trims what net/http's cookie parser trims (textproto.TrimString:
+// space, tab, CR, LF; browsers trim space and tab, and never see CR or LF
+// in a header); strings.TrimSpace would trim more (a form feed) than
+// either reader does.
+func trimWS(s string) string { return strings.Trim(s, " \t\r\n") }
+
+// rewriteRequest renames the client's HostPrefix cookie back to the name
+// the upstream set and deletes every cookie the client sent under the
+// upstream's bare name: that copy could have been set by a sibling host
+// (cookie tossing), which is what the prefix is there to prevent.
+func (r *cookieRules) rewriteRequest(h http.Header) {
+	if r.hostPrefix == "" {
+		return
+	}
+	lines := h["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	prefixed := HostPrefix + r.hostPrefix
+	var b strings.Builder
+	for _, l := range lines {
+		for pair := range strings.SplitSeq(l, ";") {
+			pair = strings.TrimSpace(pair)
+			if pair == "" {
+				continue
+			}
+			name, value, _ := strings.Cut(pair, "=")
+			name = strings.TrimSpace(name)
+			switch name {
+			case r.hostPrefix:
+				continue
+			case prefixed:
+				pair = r.hostPrefix + "=" + value
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(pair)
+		}
+	}
+	if b.Len() == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = []string{b.String()}
+}

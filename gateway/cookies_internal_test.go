@@ -1,0 +1,171 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+var cookieCases = []struct {
+	name  string
+	rules cookieRules
+	in    string
+	want  string
+}{
+	{"bare cookie gets everything", cookieRules{secure: true, httpOnly: true, sameSite: "Lax"},
+		"session=abc", "session=abc; Secure; HttpOnly; SameSite=Lax"},
+	{"attributes kept, none repeated", cookieRules{secure: true, httpOnly: true, sameSite: "Lax"},
+		"session=abc; Path=/app; secure; HTTPONLY; Max-Age=60; Partitioned", "session=abc; Path=/app; secure; HTTPONLY; Max-Age=60; Partitioned; SameSite=Lax"},
+	{"strict kept under lax", cookieRules{sameSite: "Lax"},
+		"s=1; SameSite=Strict", "s=1; SameSite=Strict"},
+	{"none kept without override", cookieRules{sameSite: "Lax"},
+		"s=1; SameSite=None; Secure", "s=1; SameSite=None; Secure"},
+	{"none raised with override", cookieRules{sameSite: "Lax", overrideSameSite: true},
+		"s=1; SameSite=None; Secure", "s=1; SameSite=None; Secure; SameSite=Lax"},
+	{"lax raised to strict with override", cookieRules{sameSite: "Strict", overrideSameSite: true},
+		"s=1; SameSite=Lax", "s=1; SameSite=Lax; SameSite=Strict"},
+	{"strict never lowered by override", cookieRules{sameSite: "Lax", overrideSameSite: true},
+		"s=1; SameSite=Strict", "s=1; SameSite=Strict"},
+	{"unknown samesite value replaced", cookieRules{sameSite: "Lax"},
+		"s=1; SameSite=Bogus", "s=1; SameSite=Bogus; SameSite=Lax"},
+	{"last samesite counts", cookieRules{sameSite: "Lax"},
+		"s=1; SameSite=Strict; SameSite=None", "s=1; SameSite=Strict; SameSite=None"},
+	{"nothing asked, nothing changed", cookieRules{},
+		"s=1", "s=1"},
+	{"host prefix: domain and path dropped, secure added", cookieRules{hostPrefix: "session"},
+		"session=abc; Domain=example.com; Path=/app; HttpOnly", "__Host-session=abc; HttpOnly; Path=/; Secure"},
+	{"host prefix leaves other cookies", cookieRules{hostPrefix: "session"},
+		"other=1; Domain=example.com", "other=1; Domain=example.com"},
+	{"host prefix deletion cookie", cookieRules{hostPrefix: "session", sameSite: "Lax"},
+		"session=; Max-Age=0", "__Host-session=; Max-Age=0; Path=/; Secure; SameSite=Lax"},
+	{"host prefix only on the exact name", cookieRules{hostPrefix: "session"},
+		"session2=x", "session2=x"},
+}
+
+func TestRewriteSetCookie(t *testing.T) {
+	for _, tt := range cookieCases {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.rules.rewriteSetCookie(tt.in); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRewriteRequestCookies(t *testing.T) {
+	r := &cookieRules{hostPrefix: "session"}
+	tests := []struct {
+		name string
+		in   []string
+		want []string // nil: no Cookie header
+	}{
+		{"renamed back", []string{"__Host-session=abc; theme=dark"}, []string{"session=abc; theme=dark"}},
+		// A tossed bare cookie (set by a sibling host) never reaches the
+		// upstream: the refused twin of "renamed back".
+		{"tossed bare copy dropped", []string{"session=evil; __Host-session=abc"}, []string{"session=abc"}},
+		{"only the tossed copy", []string{"session=evil"}, nil},
+		{"several headers joined", []string{"a=1", "__Host-session=abc"}, []string{"a=1; session=abc"}},
+		{"others untouched", []string{"sessionx=1; b=2"}, []string{"sessionx=1; b=2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{"Cookie": tt.in}
+			r.rewriteRequest(h)
+			got := h["Cookie"]
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") || (got == nil) != (tt.want == nil) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzRewriteSetCookie checks, for any Set-Cookie line net/http can
+// parse, that the rewritten line still parses to the same cookie name (or
+// its __Host- form) and value, with every attribute asked for, and never
+// weaker than the original.
+func FuzzRewriteSetCookie(f *testing.F) {
+	for _, tt := range cookieCases {
+		f.Add(tt.in, tt.rules.secure, tt.rules.httpOnly, tt.rules.sameSite == "Strict", tt.rules.overrideSameSite, tt.rules.hostPrefix != "")
+	}
+	f.Fuzz(func(t *testing.T, line string, secure, httpOnly, strict, override, prefix bool) {
+		r := cookieRules{secure: secure, httpOnly: httpOnly, sameSite: "Lax", overrideSameSite: override}
+		if strict {
+			r.sameSite = "Strict"
+		}
+		before, err := http.ParseSetCookie(line)
+		if err != nil {
+			return
+		}
+		if prefix {
+			r.hostPrefix = before.Name
+		}
+		out := r.rewriteSetCookie(line)
+		after, err := http.ParseSetCookie(out)
+		if err != nil {
+			t.Fatalf("%q became %q, which does not parse: %v", line, out, err)
+		}
+		wantName := before.Name
+		if prefix {
+			wantName = HostPrefix + before.Name
+		}
+		if after.Name != wantName || after.Value != before.Value {
+			t.Fatalf("%q became %q: cookie %s=%s, want %s=%s", line, out, after.Name, after.Value, wantName, before.Value)
+		}
+		if before.Secure && !after.Secure || secure && !after.Secure || before.HttpOnly && !after.HttpOnly || httpOnly && !after.HttpOnly {
+			t.Fatalf("%q became %q: Secure %v HttpOnly %v", line, out, after.Secure, after.HttpOnly)
+		}
+		rank := func(m http.SameSite) int {
+			switch m {
+			case http.SameSiteLaxMode:
+				return 2
+			case http.SameSiteStrictMode:
+				return 3
+			}
+			return 0
+		}
+		if rank(after.SameSite) < rank(before.SameSite) {
+			t.Fatalf("%q became %q: SameSite weakened", line, out)
+		}
+		if before.SameSite != http.SameSiteNoneMode && rank(after.SameSite) < sameSiteRank(r.sameSite) && rank(before.SameSite) < sameSiteRank(r.sameSite) && (before.SameSite == 0 || before.SameSite == http.SameSiteDefaultMode) {
+			t.Fatalf("%q became %q: SameSite %v, want at least %s", line, out, after.SameSite, r.sameSite)
+		}
+		if prefix && (!after.Secure || after.Path != "/" || after.Domain != "") {
+			t.Fatalf("%q became %q: a __Host- cookie needs Secure, Path=/ and no Domain", line, out)
+		}
+	})
+}
+
+// FuzzRewriteRequestCookies: whatever Cookie header a client sends, the
+// upstream never gets a cookie under the bare name that did not come from
+// the __Host- cookie (a tossed copy), and every other cookie pair is kept.
+func FuzzRewriteRequestCookies(f *testing.F) {
+	f.Add("__Host-session=abc; theme=dark", "session")
+	f.Add("session=evil; __Host-session=abc", "session")
+	f.Add("session=evil", "session")
+	f.Add(" ; ;session = x;__Host-session", "session")
+	f.Fuzz(func(t *testing.T, cookie, name string) {
+		if !validCookieName(name) {
+			return
+		}
+		r := &cookieRules{hostPrefix: name}
+		h := http.Header{"Cookie": {cookie}}
+		r.rewriteRequest(h)
+		prefixed := 0
+		for pair := range strings.SplitSeq(cookie, ";") {
+			if n, _, _ := strings.Cut(strings.TrimSpace(pair), "="); strings.TrimSpace(n) == HostPrefix+name {
+				prefixed++
+			}
+		}
+		bare := 0
+		for _, l := range h["Cookie"] {
+			for pair := range strings.SplitSeq(l, ";") {
+				if n, _, _ := strings.Cut(strings.TrimSpace(pair), "="); strings.TrimSpace(n) == name {
+					bare++
+				}
+			}
+		}
+		if bare > prefixed {
+			t.Fatalf("Cookie %q with host-prefix %q became %q: %d bare cookies from %d __Host- ones", cookie, name, h["Cookie"], bare, prefixed)
+		}
+	})
+}
