@@ -70,7 +70,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	var connID *mtls.Identity
 	if s := c.listenerServer(listener); s != nil {
 		id, err := s.Check(r)
-		if err != nil && !g.noRecheck.Load() {
+		if err != nil && !g.checksOff.off(checkRecheck) {
 			g.refuseConnection(rec, r, x, c.cfg.Listeners[listener].Address, err)
 			return
 		}
@@ -78,7 +78,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	} else {
 		connID = embeddedIdentity(r)
 	}
-	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 && !chunkedCloseOff.Load() {
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 && !g.checksOff.off(checkChunkedClose) {
 		// A chunked HTTP/1.1 request may also have carried Content-Length
 		// (request smuggling, RFC 9112 §6.1: close after it). net/http
 		// deletes that Content-Length before the handler runs, so the two
@@ -95,7 +95,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	}
 	host, why := parseHost(r.Host)
 	if why != "" {
-		if !g.uncheckedRequests.Load() {
+		if !g.checksOff.off(checkRequests) {
 			g.refuseAmbiguous(rec, r, x, ReasonHostInvalid, "invalid Host", "the Host is not one host[:port]: it has "+why)
 			return
 		}
@@ -114,7 +114,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		g.refuse(rec, r, x, http.StatusNotFound, ReasonNoRoute, "no route", "no route serves this host and path")
 		return
 	}
-	if c.pathAmbiguous(host, r.URL.EscapedPath(), rt) && !g.uncheckedRequests.Load() {
+	if c.pathAmbiguous(host, r.URL.EscapedPath(), rt) && !g.checksOff.off(checkRequests) {
 		g.refuseAmbiguous(rec, r, x, ReasonPathAmbiguous, "ambiguous path",
 			"an upstream could read this path as another route's (path parameters, case, encoding, backslashes or trailing characters): send it in its plain form")
 		return
