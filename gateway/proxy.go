@@ -57,7 +57,7 @@ func newProxy(rt *route, tr *http.Transport, c *compiled, log *slog.Logger) *htt
 
 // copyBuffers lends ReverseProxy its 32 KiB copy buffers. Without a pool
 // it allocates one per response, which was most of the gateway's
-// allocated bytes and a good part of its CPU (BENCHMARKS.md). A buffer
+// allocated bytes and a good part of its CPU (bench/NOTES.md). A buffer
 // only ever holds body bytes in transit and is overwritten by the next
 // Read before it is written anywhere, so sharing it between requests
 // leaks nothing.
