@@ -27,6 +27,9 @@ type hooks struct {
 	forwarded *forwardedCache
 	// now is the clock of the listeners' mtls.Servers (nil: time.Now).
 	now func() time.Time
+	// checksOff is the Gateway's negative-control switches (nil: every
+	// check on).
+	checksOff *checksOff
 }
 
 func (h hooks) logger() *slog.Logger {
@@ -61,6 +64,8 @@ type compiled struct {
 	headers headerPolicy
 	// authz is the decision service's state, nil for "forgeproof serve".
 	authz *authzState
+	// checksOff is the Gateway's negative-control switches (hooks).
+	checksOff *checksOff
 	// transports has one transport per distinct upstream TLS setting
 	// (upstreamTLSKey), shared by the routes that use it; a reload closes
 	// their idle connections.
@@ -111,6 +116,8 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	}
 
 	c.headers = p.parseStripHeaders("strip-request-headers", cfg.StripRequestHeaders)
+	c.headers.checks = h.checksOff
+	c.checksOff = h.checksOff
 	c.forwardFormat = forwarded.RFC9440
 	if cfg.IdentityForwarding != "" {
 		f, err := forwarded.ParseFormat(cfg.IdentityForwarding)

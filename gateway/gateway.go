@@ -45,13 +45,9 @@ type Gateway struct {
 	metrics *metrics
 	state   atomic.Pointer[compiled]
 	handler http.Handler
-	// uncheckedRequests turns off the path and Host checks of
-	// checkRequest, for the tests' negative controls only (set through
-	// export_test.go).
-	uncheckedRequests atomic.Bool
-	// noRecheck serves open connections whose certificate the re-check
-	// refused, for the tests' negative controls only (export_test.go).
-	noRecheck atomic.Bool
+	// checksOff turns single checks off, for the tests' negative controls
+	// only (set through export_test.go).
+	checksOff checksOff
 	// forwarded shares identity headers between the connections of a
 	// client that reconnects (forwardedCache), across reloads.
 	forwarded *forwardedCache
@@ -235,6 +231,7 @@ func (g *Gateway) hooks() hooks {
 		log:       g.log,
 		now:       g.now,
 		forwarded: g.forwarded,
+		checksOff: &g.checksOff,
 		onHandshakeFailure: func(listener string, f mtls.HandshakeFailure) {
 			g.metrics.handshakeFailures.WithLabelValues(listener, string(f.Reason)).Inc()
 			attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}

@@ -70,7 +70,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	var connID *mtls.Identity
 	if s := c.listenerServer(listener); s != nil {
 		id, err := s.Check(r)
-		if err != nil && !g.noRecheck.Load() {
+		if err != nil && !g.checksOff.off(checkRecheck) {
 			g.refuseConnection(rec, r, x, c.cfg.Listeners[listener].Address, err)
 			return
 		}
@@ -78,7 +78,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	} else {
 		connID = embeddedIdentity(r)
 	}
-	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 && !chunkedCloseOff.Load() {
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 && !g.checksOff.off(checkChunkedClose) {
 		// A chunked HTTP/1.1 request may also have carried Content-Length
 		// (request smuggling, RFC 9112 §6.1: close after it). net/http
 		// deletes that Content-Length before the handler runs, so the two
@@ -87,7 +87,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		// as another request. Browsers never send chunked requests.
 		rec.Header().Set("Connection", "close")
 	}
-	v := c.decide(r, listener, connID, g.uncheckedRequests.Load())
+	v := c.decide(r, listener, connID, g.checksOff.off(checkRequests))
 	x.route = v.route
 	x.identity, x.hasIdentity = v.identity, v.identity != nil
 	switch {
