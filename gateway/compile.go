@@ -62,6 +62,8 @@ type compiled struct {
 	forwarded *forwardedCache
 	// headers: what client headers are not forwarded (headers.go).
 	headers headerPolicy
+	// authz is the decision service's state, nil for "forgeproof serve".
+	authz *authzState
 	// checksOff is the Gateway's negative-control switches (hooks).
 	checksOff *checksOff
 	// transports has one transport per distinct upstream TLS setting
@@ -83,7 +85,13 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	}
 	p.limits(cfg.Limits)
 
-	if len(cfg.Listeners) == 0 {
+	if cfg.Authz != nil {
+		var prevAuthz *authzState
+		if prev != nil {
+			prevAuthz = prev.authz
+		}
+		c.authz = p.authz(cfg, prevAuthz, h.now)
+	} else if len(cfg.Listeners) == 0 {
 		p.add("listeners", "at least one listener is required")
 	}
 	seenAddr := map[string]string{}
@@ -193,6 +201,9 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	})
 	byTLS := map[upstreamTLSKey]*http.Transport{}
 	for _, rt := range c.routes {
+		if rt.upstream == nil {
+			continue // forgeproof authz: the proxy forwards
+		}
 		tr, ok := byTLS[rt.upstreamTLS.key]
 		if !ok {
 			tr = newTransport(c.limits, rt.upstreamTLS)

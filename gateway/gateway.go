@@ -471,6 +471,17 @@ func sameAddresses(old, cfg *Config) error {
 			}
 		}
 	}
+	switch a, b := old.Authz, cfg.Authz; {
+	case (a == nil) != (b == nil):
+		p.add("authz", "added or removed: a config is for serve or for authz; restart to apply")
+	case a == nil:
+	case a.Address != b.Address:
+		p.add("authz.address", "changed from %q to %q: restart to apply", a.Address, b.Address)
+	case a.Proxy != b.Proxy:
+		p.add("authz.proxy", "changed from %q to %q: restart to apply", a.Proxy, b.Proxy)
+	case (a.TLS == nil) != (b.TLS == nil):
+		p.add("authz.tls", "turned on or off: restart to apply")
+	}
 	if cfg.Admin != old.Admin {
 		p.add("admin", "changed: restart to apply")
 	}
