@@ -127,6 +127,15 @@ func (c *Config) resolvePaths(dir string) {
 		all(t.CRLFiles)
 	}
 	abs(&c.Tokens.KeyFile)
+	if a := c.Authz; a != nil {
+		if a.TLS != nil {
+			abs(&a.TLS.CertFile)
+			abs(&a.TLS.KeyFile)
+			all(a.TLS.ClientCAFiles)
+		}
+		all(a.ClientCertificates.CAFiles)
+		all(a.ClientCertificates.CRLFiles)
+	}
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		abs(&r.UpstreamCAFile)
@@ -375,6 +384,13 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"insecure-allow-group-readable-key-file": d.boolean(&c.Tokens.InsecureAllowGroupReadableKeyFile),
 			})
 		},
+		"authz": func(p string, v *yaml.Node) {
+			if !d.kind(v, p, yaml.MappingNode, "a mapping") {
+				return
+			}
+			c.Authz = &Authz{}
+			d.authz(v, p, c.Authz)
+		},
 		"identity-forwarding":   d.str(&c.IdentityForwarding),
 		"strip-request-headers": d.strings(&c.StripRequestHeaders),
 		"admin": func(p string, v *yaml.Node) {
@@ -442,6 +458,55 @@ func (d *decoder) listener(n *yaml.Node, path string, l *Listener) {
 	})
 }
 
+// allow decodes an allow list (routes[].allow, authz.tls.allow).
+func (d *decoder) allow(a *Allow) func(string, *yaml.Node) {
+	return func(p string, v *yaml.Node) {
+		d.fields(v, p, map[string]func(string, *yaml.Node){
+			"any-verified":         d.boolean(&a.AnyVerified),
+			"unauthenticated":      d.boolean(&a.Unauthenticated),
+			"cors-preflights":      d.boolean(&a.CORSPreflights),
+			"spiffe-ids":           d.strings(&a.SPIFFEIDs),
+			"trust-domains":        d.strings(&a.TrustDomains),
+			"dns-names":            d.strings(&a.DNSNames),
+			"common-names":         d.strings(&a.CommonNames),
+			"organizational-units": d.strings(&a.OrganizationalUnits),
+			"spki-pins":            d.strings(&a.SPKIPins),
+		})
+	}
+}
+
+// authz decodes the authz section.
+func (d *decoder) authz(n *yaml.Node, path string, a *Authz) {
+	d.fields(n, path, map[string]func(string, *yaml.Node){
+		"address":         d.str(&a.Address),
+		"proxy":           d.str(&a.Proxy),
+		"trusted-callers": d.strings(&a.TrustedCallers),
+		"header-tokens":   d.boolean(&a.HeaderTokens),
+		"tls": func(p string, v *yaml.Node) {
+			if !d.kind(v, p, yaml.MappingNode, "a mapping (cert-file, key-file, client-ca-files, allow)") {
+				return
+			}
+			t := &AuthzTLS{}
+			a.TLS = t
+			d.fields(v, p, map[string]func(string, *yaml.Node){
+				"cert-file":       d.str(&t.CertFile),
+				"key-file":        d.str(&t.KeyFile),
+				"client-ca-files": d.strings(&t.ClientCAFiles),
+				"allow":           d.allow(&t.Allow),
+			})
+		},
+		"client-certificates": func(p string, v *yaml.Node) {
+			c := &a.ClientCertificates
+			d.fields(v, p, map[string]func(string, *yaml.Node){
+				"verified-by-proxy": d.boolean(&c.VerifiedByProxy),
+				"ca-files":          d.strings(&c.CAFiles),
+				"crl-files":         d.strings(&c.CRLFiles),
+				"crl-grace-period":  d.duration(&c.CRLGracePeriod),
+			})
+		},
+	})
+}
+
 // serverCertificates decodes listeners[].tls.certificates, a list of
 // {cert-file, key-file}.
 func (d *decoder) serverCertificates(dst *[]ServerCertificate) func(string, *yaml.Node) {
@@ -469,20 +534,7 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 		"upstream-server-name":     d.str(&r.UpstreamServerName),
 		"browsers":                 d.boolPtr(&r.Browsers),
 		"allow-underscore-headers": d.boolean(&r.AllowUnderscoreHeaders),
-		"allow": func(p string, v *yaml.Node) {
-			a := &r.Allow
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"any-verified":         d.boolean(&a.AnyVerified),
-				"unauthenticated":      d.boolean(&a.Unauthenticated),
-				"cors-preflights":      d.boolean(&a.CORSPreflights),
-				"spiffe-ids":           d.strings(&a.SPIFFEIDs),
-				"trust-domains":        d.strings(&a.TrustDomains),
-				"dns-names":            d.strings(&a.DNSNames),
-				"common-names":         d.strings(&a.CommonNames),
-				"organizational-units": d.strings(&a.OrganizationalUnits),
-				"spki-pins":            d.strings(&a.SPKIPins),
-			})
-		},
+		"allow":                    d.allow(&r.Allow),
 		"csrf": func(p string, v *yaml.Node) {
 			c := &r.CSRF
 			d.fields(v, p, map[string]func(string, *yaml.Node){
