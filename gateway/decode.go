@@ -414,6 +414,9 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"idle-timeout":                     d.duration(&l.IdleTimeout),
 				"max-header-bytes":                 d.intField(&l.MaxHeaderBytes),
 				"max-body-bytes":                   d.integer(&l.MaxBodyBytes),
+				"http2-max-concurrent-streams":     d.intField(&l.HTTP2MaxConcurrentStreams),
+				"http2-read-idle-timeout":          d.duration(&l.HTTP2ReadIdleTimeout),
+				"http2-ping-timeout":               d.duration(&l.HTTP2PingTimeout),
 				"upstream-dial-timeout":            d.duration(&l.UpstreamDialTimeout),
 				"upstream-tls-handshake-timeout":   d.duration(&l.UpstreamTLSHandshakeTimeout),
 				"upstream-response-header-timeout": d.duration(&l.UpstreamResponseHeaderTimeout),
@@ -429,6 +432,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 func (d *decoder) listener(n *yaml.Node, path string, l *Listener) {
 	d.fields(n, path, map[string]func(string, *yaml.Node){
 		"address": d.str(&l.Address),
+		"http2":   d.str(&l.HTTP2),
 		"proxy-protocol": func(p string, v *yaml.Node) {
 			pp := &ProxyProtocol{}
 			if !d.kind(v, p, yaml.MappingNode, "a mapping (trusted, optional, header-timeout)") {
