@@ -27,6 +27,9 @@ type hooks struct {
 	forwarded *forwardedCache
 	// now is the clock of the listeners' mtls.Servers (nil: time.Now).
 	now func() time.Time
+	// checksOff is the Gateway's negative-control switches (nil: every
+	// check on).
+	checksOff *checksOff
 }
 
 func (h hooks) logger() *slog.Logger {
@@ -59,6 +62,10 @@ type compiled struct {
 	forwarded *forwardedCache
 	// headers: what client headers are not forwarded (headers.go).
 	headers headerPolicy
+	// authz is the decision service's state, nil for "forgeproof serve".
+	authz *authzState
+	// checksOff is the Gateway's negative-control switches (hooks).
+	checksOff *checksOff
 	// transports has one transport per distinct upstream TLS setting
 	// (upstreamTLSKey), shared by the routes that use it; a reload closes
 	// their idle connections.
@@ -90,7 +97,13 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	}
 	p.limits(cfg.Limits)
 
-	if len(cfg.Listeners) == 0 {
+	if cfg.Authz != nil {
+		var prevAuthz *authzState
+		if prev != nil {
+			prevAuthz = prev.authz
+		}
+		c.authz = p.authz(cfg, prevAuthz, h.now)
+	} else if len(cfg.Listeners) == 0 {
 		p.add("listeners", "at least one listener is required")
 	}
 	seenAddr := map[string]string{}
@@ -115,6 +128,8 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	}
 
 	c.headers = p.parseStripHeaders("strip-request-headers", cfg.StripRequestHeaders)
+	c.headers.checks = h.checksOff
+	c.checksOff = h.checksOff
 	c.forwardFormat = forwarded.RFC9440
 	if f := cfg.IdentityForwarding; f != nil {
 		if _, err := f.MarshalText(); err != nil {
@@ -189,6 +204,9 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	})
 	byTLS := map[upstreamTLSKey]*http.Transport{}
 	for _, rt := range c.routes {
+		if rt.upstream == nil {
+			continue // forgeproof authz: the proxy forwards
+		}
 		tr, ok := byTLS[rt.upstreamTLS.key]
 		if !ok {
 			tr = newTransport(c.limits, rt.upstreamTLS)

@@ -51,6 +51,11 @@ type Config struct {
 	Log    Log    `key:"log"`
 	Limits Limits `key:"limits"`
 
+	// Authz, when set, makes this the configuration of "forgeproof
+	// authz", the decision service for a proxy (see Authz), instead of
+	// "forgeproof serve".
+	Authz *Authz `key:"authz"`
+
 	// file and lines locate keys in the file LoadConfig read, for errors.
 	file  string
 	lines map[string]int
@@ -396,6 +401,14 @@ func (c *Config) Files() []string {
 		add(l.TLS.CRLFiles...)
 	}
 	add(c.Tokens.KeyFile)
+	if a := c.Authz; a != nil {
+		if a.TLS != nil {
+			add(a.TLS.CertFile, a.TLS.KeyFile)
+			add(a.TLS.ClientCAFiles...)
+		}
+		add(a.ClientCertificates.CAFiles...)
+		add(a.ClientCertificates.CRLFiles...)
+	}
 	for _, r := range c.Routes {
 		add(r.UpstreamCAFile, r.UpstreamCertFile, r.UpstreamKeyFile)
 	}
@@ -441,4 +454,70 @@ func (v *TLSVersion) UnmarshalText(text []byte) error {
 		return fmt.Errorf("unknown TLS version %q: want \"1.2\" or \"1.3\"", text)
 	}
 	return nil
+}
+
+// Authz configures "forgeproof authz", the decision service that a proxy
+// which terminates TLS itself (nginx auth_request, Caddy forward_auth,
+// Traefik ForwardAuth, Envoy ext_authz) asks about every request. A config
+// with an authz section is for "forgeproof authz" only: it has no
+// listeners (the proxy has them), its routes need no upstream, and
+// Gateway.Decide makes the decisions (docs/integrations/).
+type Authz struct {
+	// Address is the host:port the decision service listens on;
+	// required. ":0" picks a free port.
+	Address string `key:"address"`
+	// Proxy is the proxy that asks, which fixes the headers that carry
+	// the original request and the client certificate: "nginx", "caddy"
+	// or "traefik" (HTTP), or "envoy" (gRPC ext_authz). Only that
+	// proxy's headers are read: the others could come from the client.
+	Proxy string `key:"proxy"`
+	// TrustedCallers are the addresses (CIDR prefixes or single IPs) of
+	// the proxies that may ask. A request from any other peer is refused
+	// (caller-untrusted). Required unless TLS is set; with both, a caller
+	// must pass both.
+	TrustedCallers []string `key:"trusted-callers"`
+	// TLS, when set, serves the decision service over mutual TLS: a
+	// caller must present a certificate that verifies against
+	// TLS.ClientCAFiles and that TLS.Allow allows.
+	TLS *AuthzTLS `key:"tls"`
+	// ClientCertificates says how the client certificate the proxy passes
+	// on is checked.
+	ClientCertificates ClientCertificates `key:"client-certificates"`
+	// HeaderTokens declares that every client of a route whose CSRF mode
+	// uses tokens sends the token in the X-CSRF-Token (or, with SPA,
+	// X-XSRF-TOKEN) header. A proxy's question carries no request body,
+	// so a token in a csrf_token form field cannot be checked: without
+	// this, such a route is a configuration error. Default false.
+	HeaderTokens bool `key:"header-tokens"`
+}
+
+// AuthzTLS is the decision service's own mutual TLS with its callers.
+type AuthzTLS struct {
+	// CertFile and KeyFile are the decision service's certificate (with
+	// any intermediates after it) and key.
+	CertFile string `key:"cert-file"`
+	KeyFile  string `key:"key-file"`
+	// ClientCAFiles are the CA bundles the callers' (proxies')
+	// certificates must chain to; required.
+	ClientCAFiles []string `key:"client-ca-files"`
+	// Allow lists the callers' identities; deny by default.
+	// Unauthenticated and CORSPreflights are not allowed here.
+	Allow Allow `key:"allow"`
+}
+
+// ClientCertificates is how "forgeproof authz" checks the client
+// certificate a proxy passes on.
+type ClientCertificates struct {
+	// VerifiedByProxy trusts the proxy's verification (nginx
+	// ssl_verify_client on, Caddy client_auth require_and_verify): the
+	// certificate is parsed and used, not verified again. Default false:
+	// it is verified against CAFiles and CRLFiles, as a handshake with
+	// "forgeproof serve" would be. One of the two is required.
+	VerifiedByProxy bool `key:"verified-by-proxy"`
+	// CAFiles are the CA bundles client certificates must chain to.
+	CAFiles []string `key:"ca-files"`
+	// CRLFiles are revocation lists of those CAs (PEM or DER).
+	CRLFiles []string `key:"crl-files"`
+	// CRLGracePeriod lets a CRL be used this long after its NextUpdate.
+	CRLGracePeriod time.Duration `key:"crl-grace-period"`
 }

@@ -154,15 +154,7 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 			checked.ServeHTTP(w, r)
 			return
 		}
-		// Checked as the unsafe request it is (a copy says POST); passed
-		// on unchanged.
-		asUnsafe := *r
-		asUnsafe.Method = http.MethodPost
-		if err := g.ws.Check(&asUnsafe); err != nil {
-			e, ok := err.(*csrf.Error)
-			if !ok {
-				e = &csrf.Error{Reason: "csrf-error", Err: err} // Check returns *csrf.Error only; fail closed on anything else
-			}
+		if e := g.checkWebSocket(r); e != nil {
 			observe(r, e, !g.reportOnly)
 			if !g.reportOnly {
 				// The same body and headers as any refused POST on the route.
@@ -178,6 +170,40 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// checkWebSocket checks a WebSocket handshake as the unsafe request it
+// is (a copy says POST); r is not changed.
+func (g *csrfGuard) checkWebSocket(r *http.Request) *csrf.Error {
+	asUnsafe := *r
+	asUnsafe.Method = http.MethodPost
+	if err := g.ws.Check(&asUnsafe); err != nil {
+		e, ok := err.(*csrf.Error)
+		if !ok {
+			e = &csrf.Error{Reason: "csrf-error", Err: err} // Check returns *csrf.Error only; fail closed on anything else
+		}
+		return e
+	}
+	return nil
+}
+
+// check is the guard's decision on r without answering it (Decide): a
+// WebSocket handshake's origin, else the route's csrf.Protection.Check.
+func (g *csrfGuard) check(r *http.Request) *csrf.Error {
+	if isWebSocketHandshake(r) {
+		if e := g.checkWebSocket(r); e != nil || r.Method == http.MethodGet {
+			return e
+		}
+		// Not a handshake (RFC 6455: only a GET is): the route's checks.
+	}
+	if err := g.prot.Check(r); err != nil {
+		e, ok := err.(*csrf.Error)
+		if !ok {
+			e = &csrf.Error{Reason: "csrf-error", Err: err} // fail closed
+		}
+		return e
+	}
+	return nil
 }
 
 // isWebSocketHandshake reports whether r asks to upgrade to WebSocket.

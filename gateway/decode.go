@@ -176,6 +176,15 @@ func (c *Config) resolvePaths(dir string) {
 		all(t.CRLFiles)
 	}
 	abs(&c.Tokens.KeyFile)
+	if a := c.Authz; a != nil {
+		if a.TLS != nil {
+			abs(&a.TLS.CertFile)
+			abs(&a.TLS.KeyFile)
+			all(a.TLS.ClientCAFiles)
+		}
+		all(a.ClientCertificates.CAFiles)
+		all(a.ClientCertificates.CRLFiles)
+	}
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		abs(&r.UpstreamCAFile)

@@ -32,6 +32,31 @@
 // gateway in one step (Listen and Serve still start it). Gateway.Shutdown
 // drains.
 //
+// # Decisions for a proxy that serves the request itself
+//
+// "forgeproof authz" (package authz) answers nginx auth_request, Caddy
+// forward_auth, Traefik ForwardAuth and Envoy ext_authz with the decision
+// this gateway would make, from the same code. Its config is a gateway
+// config with an authz section (Config.Authz: no listeners, routes
+// without upstreams); a Gateway built from it answers Decide:
+//
+//	g, err := gateway.NewFromFile("authz.yaml", gateway.Options{Logger: logger})
+//	d := g.Decide(&gateway.Attributes{
+//		Method: "POST", URI: "/pay?x=1", Host: "bank.example", Scheme: "https",
+//		Header:     clientHeaders, // Origin, Referer, Sec-Fetch-*, Cookie, X-CSRF-Token, Accept
+//		RemoteAddr: clientAddr,
+//		Chain:      clientChain, // leaf first; verified here unless the proxy did
+//	})
+//	if d.Allowed {
+//		// set d.Set on the upstream request, delete d.Remove
+//	} else {
+//		d.WriteProblem(w, r) // d.Status, the problem document and d.Reason, as serve's
+//	}
+//
+// Decide runs steps 2 to 5 below on the described request (decide.go
+// holds steps 2 to 4 for both); Gateway.CallerAllowed says whether the
+// peer asking is a trusted proxy. Reload and WatchFile work as for serve.
+//
 // # Configuration keys
 //
 // Config is both the Go API and the YAML file: each field that is a key

@@ -45,13 +45,9 @@ type Gateway struct {
 	metrics *metrics
 	state   atomic.Pointer[compiled]
 	handler http.Handler
-	// uncheckedRequests turns off the path and Host checks of
-	// checkRequest, for the tests' negative controls only (set through
-	// export_test.go).
-	uncheckedRequests atomic.Bool
-	// noRecheck serves open connections whose certificate the re-check
-	// refused, for the tests' negative controls only (export_test.go).
-	noRecheck atomic.Bool
+	// checksOff turns single checks off, for the tests' negative controls
+	// only (set through export_test.go).
+	checksOff checksOff
 	// forwarded shares identity headers between the connections of a
 	// client that reconnects (forwardedCache), across reloads.
 	forwarded *forwardedCache
@@ -235,6 +231,7 @@ func (g *Gateway) hooks() hooks {
 		log:       g.log,
 		now:       g.now,
 		forwarded: g.forwarded,
+		checksOff: &g.checksOff,
 		onHandshakeFailure: func(listener string, f mtls.HandshakeFailure) {
 			g.metrics.handshakeFailures.WithLabelValues(listener, string(f.Reason)).Inc()
 			attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}
@@ -473,6 +470,17 @@ func sameAddresses(old, cfg *Config) error {
 				p.add(fmt.Sprintf("listeners[%d].proxy-protocol", i), "turned on or off: restart to apply")
 			}
 		}
+	}
+	switch a, b := old.Authz, cfg.Authz; {
+	case (a == nil) != (b == nil):
+		p.add("authz", "added or removed: a config is for serve or for authz; restart to apply")
+	case a == nil:
+	case a.Address != b.Address:
+		p.add("authz.address", "changed from %q to %q: restart to apply", a.Address, b.Address)
+	case a.Proxy != b.Proxy:
+		p.add("authz.proxy", "changed from %q to %q: restart to apply", a.Proxy, b.Proxy)
+	case (a.TLS == nil) != (b.TLS == nil):
+		p.add("authz.tls", "turned on or off: restart to apply")
 	}
 	if cfg.Admin != old.Admin {
 		p.add("admin", "changed: restart to apply")

@@ -70,7 +70,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	var connID *mtls.Identity
 	if s := c.listenerServer(listener); s != nil {
 		id, err := s.Check(r)
-		if err != nil && !g.noRecheck.Load() {
+		if err != nil && !g.checksOff.off(checkRecheck) {
 			g.refuseConnection(rec, r, x, c.cfg.Listeners[listener].Address, err)
 			return
 		}
@@ -78,7 +78,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	} else {
 		connID = embeddedIdentity(r)
 	}
-	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 && !chunkedCloseOff.Load() {
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 && !g.checksOff.off(checkChunkedClose) {
 		// A chunked HTTP/1.1 request may also have carried Content-Length
 		// (request smuggling, RFC 9112 §6.1: close after it). net/http
 		// deletes that Content-Length before the handler runs, so the two
@@ -87,59 +87,22 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		// as another request. Browsers never send chunked requests.
 		rec.Header().Set("Connection", "close")
 	}
-	if r.Method == http.MethodConnect {
-		// A reverse proxy has no tunnels to offer; forwarding CONNECT
-		// would ask the upstream for one.
-		g.refuse(rec, r, x, http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "method not allowed", "CONNECT is not proxied")
+	v := c.decide(r, listener, connID, g.checksOff.off(checkRequests))
+	x.route = v.route
+	x.identity, x.hasIdentity = v.identity, v.identity != nil
+	switch {
+	case v.preflight:
+		g.servePreflight(rec, r, x, v.route)
 		return
-	}
-	host, why := parseHost(r.Host)
-	if why != "" {
-		if !g.uncheckedRequests.Load() {
-			g.refuseAmbiguous(rec, r, x, ReasonHostInvalid, "invalid Host", "the Host is not one host[:port]: it has "+why)
-			return
+	case v.reason != "":
+		if v.ambiguous {
+			g.metrics.ambiguous.WithLabelValues(string(v.reason)).Inc()
 		}
-		host = requestHost(r.Host)
-	}
-	if hasDotSegments(r.URL.Path) {
-		g.refuseAmbiguous(rec, r, x, ReasonPathInvalid, "invalid path", "the path has . or .. segments")
+		x.authzDenied = v.authzDenied
+		g.refuse(rec, r, x, v.status, v.reason, v.title, v.detail)
 		return
 	}
-	if listener >= 0 && c.listeners[listener].checkHost && misdirected(r) {
-		g.refuse(rec, r, x, http.StatusMisdirectedRequest, Reason(mtls.ReasonMisdirected), "request sent on a connection for another host", "open a new connection to this host")
-		return
-	}
-	rt := c.findRoute(host, r.URL.Path)
-	if rt == nil {
-		g.refuse(rec, r, x, http.StatusNotFound, ReasonNoRoute, "no route", "no route serves this host and path")
-		return
-	}
-	if c.pathAmbiguous(host, r.URL.EscapedPath(), rt) && !g.uncheckedRequests.Load() {
-		g.refuseAmbiguous(rec, r, x, ReasonPathAmbiguous, "ambiguous path",
-			"an upstream could read this path as another route's (path parameters, case, encoding, backslashes or trailing characters): send it in its plain form")
-		return
-	}
-	x.route = rt
-	if rt.corsPreflights && isPreflight(r) {
-		g.servePreflight(rec, r, x, rt)
-		return
-	}
-
-	id, status, reason := c.identify(r, connID)
-	if reason != "" {
-		g.refuse(rec, r, x, status, reason, "forwarded identity refused", "")
-		return
-	}
-	x.identity, x.hasIdentity = id, id != nil
-	if reason := rt.authorizeRequest(id); reason != "" {
-		x.authzDenied = true
-		g.refuse(rec, r, x, http.StatusForbidden, reason, "client identity refused", "")
-		return
-	}
-	if !rt.browsers && isBrowser(r) {
-		g.refuse(rec, r, x, http.StatusForbidden, ReasonBrowserNotAllowed, "browsers are not served here", "this route serves programmatic clients only")
-		return
-	}
+	rt := v.route
 	if max := c.limits.MaxBodyBytes; max > 0 && r.Body != nil {
 		r.Body = http.MaxBytesReader(rec, r.Body, max)
 	}
@@ -158,13 +121,6 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, x *exchange, status int, reason Reason, title, detail string) {
 	x.decision, x.reason = decisionDeny, reason
 	problem.Write(w, r, problem.Details{Status: status, Reason: string(reason), Title: title, Detail: detail})
-}
-
-// refuseAmbiguous refuses with 400 a request the upstream could read
-// differently from the gateway, and counts it.
-func (g *Gateway) refuseAmbiguous(w http.ResponseWriter, r *http.Request, x *exchange, reason Reason, title, detail string) {
-	g.metrics.ambiguous.WithLabelValues(string(reason)).Inc()
-	g.refuse(w, r, x, http.StatusBadRequest, reason, title, detail)
 }
 
 // authorizeRequest returns "" when the identity (nil: none) may call the

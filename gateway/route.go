@@ -56,7 +56,7 @@ func (p *compiler) route(key string, index int, r Route, c *compiled) *route {
 		name:                   r.Name,
 		host:                   p.routeHost(key+".host", r.Host),
 		prefix:                 p.pathPrefix(key+".path-prefix", r.PathPrefix),
-		upstream:               p.upstreamURL(key+".upstream", r.Upstream),
+		upstream:               p.upstreamURL(key+".upstream", r.Upstream, c.authz != nil),
 		allowUnauthenticated:   r.Allow.Unauthenticated,
 		corsPreflights:         r.Allow.CORSPreflights,
 		browsers:               r.Browsers == nil || *r.Browsers,

@@ -173,8 +173,12 @@ func (p *compiler) prefixes(key string, list []string) []netip.Prefix {
 	return out
 }
 
-// upstreamURL checks a route's upstream.
-func (p *compiler) upstreamURL(key, s string) *url.URL {
+// upstreamURL checks a route's upstream; optional says it may be absent
+// (forgeproof authz, where the proxy forwards).
+func (p *compiler) upstreamURL(key, s string, optional bool) *url.URL {
+	if s == "" && optional {
+		return nil
+	}
 	if s == "" {
 		p.add(key, "is required (for example \"http://127.0.0.1:8080\")")
 		return nil

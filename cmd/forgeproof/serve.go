@@ -69,6 +69,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return configFailure("serve", err, stderr)
 	}
+	if g.AuthzProxy() != "" {
+		return usageErrorf("serve: %s has an authz section: it configures the decision service; run \"forgeproof authz --config %s\"", *configPath, *configPath)
+	}
 	logger := g.Logger()
 	if err := g.Listen(); err != nil {
 		// "gateway: admin.address …: bind: address already in use":
