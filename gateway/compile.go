@@ -118,7 +118,10 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		if prev != nil && i < len(prev.listeners) {
 			replaces = prev.listeners[i].server // same address: Reload checked
 		}
-		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS, h.handshakeFailure(l.Address), replaces, h.now))
+		offerHTTP2, checkHTTP2 := p.http2Mode(key+".http2", l.HTTP2)
+		lt := p.listenerTLS(key+".tls", l.TLS, offerHTTP2, h.handshakeFailure(l.Address), replaces, h.now)
+		lt.checkHTTP2 = checkHTTP2
+		c.listeners = append(c.listeners, lt)
 		c.proxy = append(c.proxy, p.proxyProtocol(key+".proxy-protocol", l.ProxyProtocol))
 	}
 

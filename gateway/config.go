@@ -72,7 +72,33 @@ type Listener struct {
 	// L4 balancer only, and use the client address it carries. Nil: the
 	// TCP peer is the client. Turning it on or off needs a restart.
 	ProxyProtocol *ProxyProtocol `key:"proxy-protocol"`
+	// HTTP2 says whether the listener offers HTTP/2 in ALPN beside
+	// HTTP/1.1: HTTP2On ("on", the default when empty), HTTP2Off
+	// ("off": HTTP/1.1 only) or HTTP2InsecureOnWithoutCheckHost.
+	//
+	// Over HTTP/2 a browser reuses one connection, and the client
+	// certificate presented on it, for every host name the server
+	// certificate covers (and that resolves to the same address). So
+	// on an HTTP/2 connection with a client certificate, a request
+	// whose Host (:authority) is not the connection's TLS server name
+	// is always refused with 421 Misdirected Request (reason
+	// misdirected-request), on which browsers retry on a new
+	// connection for that name; ListenerTLS.CheckHost extends the check
+	// to HTTP/1.1 connections. HTTP2InsecureOnWithoutCheckHost turns
+	// that check off for HTTP/2 too: a certificate asked for one host
+	// name then authenticates requests for every other.
+	//
+	// A reload changes what new connections are offered; open HTTP/2
+	// connections stay HTTP/2. Stream and header limits are in Limits.
+	HTTP2 string `key:"http2"`
 }
+
+// Values of Listener.HTTP2.
+const (
+	HTTP2On                         = "on"
+	HTTP2Off                        = "off"
+	HTTP2InsecureOnWithoutCheckHost = "insecure-on-without-check-host"
+)
 
 // ProxyProtocol is the PROXY protocol (HAProxy's, v1 text or v2 binary)
 // on a listener behind an L4 load balancer. Connections from any peer
@@ -137,12 +163,17 @@ type ListenerTLS struct {
 	// value) or tls.VersionTLS12. In YAML: "1.3" or "1.2".
 	MinVersion TLSVersion `key:"min-version"`
 	// CheckHost refuses with 421 (reason misdirected-request) a request
-	// on a connection that presented a client certificate when its Host
-	// is not the connection's TLS server name (SNI): a certificate asked
-	// for one host name then never authenticates requests for another
-	// that shares the listener. A connection without SNI serves only
-	// IP-literal hosts. Connections without a certificate are not
-	// checked. Default false.
+	// on an HTTP/1.1 connection that presented a client certificate when
+	// its Host is not the connection's TLS server name (SNI): a
+	// certificate asked for one host name then never authenticates
+	// requests for another that shares the listener. A connection
+	// without SNI serves only IP-literal hosts. Connections without a
+	// certificate are not checked. Requests on HTTP/2 connections, the
+	// only ones browsers reuse across host names, are checked whatever
+	// CheckHost says (see Listener.HTTP2). Default false: browsers never
+	// send a request for another host on an HTTP/1.1 connection, and
+	// other clients that connect by IP address with a server name set
+	// keep working.
 	CheckHost bool `key:"check-host"`
 }
 
@@ -351,11 +382,30 @@ type Limits struct {
 	ReadTimeout time.Duration `key:"read-timeout"`
 	// WriteTimeout bounds writing a response; 0 means none (streaming),
 	// the default.
-	WriteTimeout   time.Duration `key:"write-timeout"`
-	IdleTimeout    time.Duration `key:"idle-timeout"`     // default 120s
-	MaxHeaderBytes int           `key:"max-header-bytes"` // default 65536
+	WriteTimeout time.Duration `key:"write-timeout"`
+	IdleTimeout  time.Duration `key:"idle-timeout"` // default 120s
+	// MaxHeaderBytes bounds a request's header: the HTTP/1.1 request
+	// line and header fields, and on HTTP/2 the decoded header list
+	// (announced as SETTINGS_MAX_HEADER_LIST_SIZE; a header block sent
+	// in HEADERS and CONTINUATION frames that exceeds it ends the
+	// connection). Default 65536.
+	MaxHeaderBytes int `key:"max-header-bytes"`
 	// MaxBodyBytes bounds a request body; 0 means no limit (the default).
 	MaxBodyBytes int64 `key:"max-body-bytes"`
+
+	// HTTP2MaxConcurrentStreams is how many requests one HTTP/2
+	// connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS);
+	// at most this many of its handlers run, and a client that keeps
+	// opening and resetting streams beyond it (rapid reset,
+	// CVE-2023-44487) has its connection closed. Default 100, at most
+	// 1000.
+	HTTP2MaxConcurrentStreams int `key:"http2-max-concurrent-streams"`
+	// HTTP2ReadIdleTimeout: when nothing arrives on an HTTP/2 connection
+	// for this long, the gateway sends a PING; default 30s.
+	HTTP2ReadIdleTimeout time.Duration `key:"http2-read-idle-timeout"`
+	// HTTP2PingTimeout: an HTTP/2 connection whose PING is not answered
+	// within this long is closed; default 15s.
+	HTTP2PingTimeout time.Duration `key:"http2-ping-timeout"`
 
 	UpstreamDialTimeout           time.Duration `key:"upstream-dial-timeout"`            // default 5s
 	UpstreamTLSHandshakeTimeout   time.Duration `key:"upstream-tls-handshake-timeout"`   // default 5s

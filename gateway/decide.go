@@ -43,6 +43,13 @@ func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, 
 		// would ask the upstream for one.
 		return refusal(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "method not allowed", "CONNECT is not proxied")
 	}
+	if r.ProtoMajor == 2 {
+		if why := authorityMismatch(r); why != "" && !unchecked {
+			v := refusal(http.StatusBadRequest, ReasonAuthorityMismatch, "Host differs from :authority", why)
+			v.ambiguous = true
+			return v
+		}
+	}
 	host, why := parseHost(r.Host)
 	if why != "" {
 		if !unchecked {
@@ -57,7 +64,7 @@ func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, 
 		v.ambiguous = true
 		return v
 	}
-	if listener >= 0 && c.listeners[listener].checkHost && misdirected(r) {
+	if listener >= 0 && c.listeners[listener].checksHost(r) && misdirected(r) {
 		return refusal(http.StatusMisdirectedRequest, Reason(mtls.ReasonMisdirected), "request sent on a connection for another host", "open a new connection to this host")
 	}
 	rt := c.findRoute(host, r.URL.Path)

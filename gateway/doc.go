@@ -100,10 +100,12 @@
 //  2. The route is chosen by host and path prefix. First a Host that is
 //     not one host[:port] is refused with 400 (host-invalid: two ports,
 //     "admin.example..", 127.1; one trailing dot is removed for routing),
-//     then a path with "." or ".." segments (path-invalid). On a listener
-//     with ListenerTLS.CheckHost, a request on a connection with a client
-//     certificate whose Host is not the connection's SNI gets 421
-//     (misdirected-request). Unknown paths get 404 (no-route). A path
+//     then a path with "." or ".." segments (path-invalid), and an HTTP/2
+//     request whose Host header is not its :authority
+//     (authority-mismatch). On an HTTP/2 connection with a client
+//     certificate (Listener.HTTP2), and on every connection of a listener
+//     with ListenerTLS.CheckHost, a request whose Host is not the
+//     connection's SNI gets 421 (misdirected-request). Unknown paths get 404 (no-route). A path
 //     that a common upstream could read as a route of other settings
 //     (";params" removed, case folded, decoded again, '\' as '/',
 //     trailing dots, spaces or NUL trimmed, slashes not merged, and

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,6 +177,11 @@ func (g *Gateway) Listen() error {
 		g.adminLn = ln
 	}
 	g.listeners = lns
+	if strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1") {
+		// Go then announces extended CONNECT (RFC 8441), and browsers
+		// send WebSockets over HTTP/2 as CONNECT, which serveHTTP refuses.
+		g.log.Warn("GODEBUG=http2xconnect=1: browsers will try WebSockets over HTTP/2 (extended CONNECT), which the gateway refuses with 405; unset it so that they use HTTP/1.1")
+	}
 	for i := range lns {
 		g.servers = append(g.servers, g.newServer(i, c.limits))
 	}
@@ -194,7 +201,18 @@ func (g *Gateway) Listen() error {
 // once; open keep-alive connections are verified again under the new
 // state at their next request (mtls.Server.Check, in serveHTTP).
 func (g *Gateway) newServer(i int, l Limits) *http.Server {
+	// Both protocols are served; which one a connection speaks is the
+	// ALPN list of the listener's current TLS config (Listener.HTTP2).
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
 	return &http.Server{
+		Protocols: &protocols,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: l.HTTP2MaxConcurrentStreams,
+			SendPingTimeout:      l.HTTP2ReadIdleTimeout,
+			PingTimeout:          l.HTTP2PingTimeout,
+		},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			g.serveHTTP(w, r, i)
 		}),
@@ -214,6 +232,9 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 			return context.WithValue(ctx, connKey{}, &connForwarded{})
 		},
 		TLSConfig: &tls.Config{
+			// Only what makes http.Server.Serve set up HTTP/2: each
+			// handshake uses the listener's own list (GetConfigForClient).
+			NextProtos: []string{"h2", "http/1.1"},
 			GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 				// The mtls.Server's own per-handshake config carries the
 				// verification (VerifyConnection); crypto/tls does not
@@ -503,6 +524,9 @@ func restartOnly(old, cfg *Config) []string {
 		{"limits.write-timeout", o.WriteTimeout != n.WriteTimeout},
 		{"limits.idle-timeout", o.IdleTimeout != n.IdleTimeout},
 		{"limits.max-header-bytes", o.MaxHeaderBytes != n.MaxHeaderBytes},
+		{"limits.http2-max-concurrent-streams", o.HTTP2MaxConcurrentStreams != n.HTTP2MaxConcurrentStreams},
+		{"limits.http2-read-idle-timeout", o.HTTP2ReadIdleTimeout != n.HTTP2ReadIdleTimeout},
+		{"limits.http2-ping-timeout", o.HTTP2PingTimeout != n.HTTP2PingTimeout},
 		{"log", old.Log != cfg.Log},
 	} {
 		if f.changed {

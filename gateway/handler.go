@@ -75,6 +75,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 			return
 		}
 		connID = id
+		g.countConnection(r, c.cfg.Listeners[listener].Address)
 	} else {
 		connID = embeddedIdentity(r)
 	}
@@ -115,6 +116,20 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	// not in an mtls context value: one context value per request, not two.
 	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
 	rt.handler.ServeHTTP(rec, r.WithContext(ctx))
+}
+
+// countConnection counts r's connection in the connections metric if r
+// is its first request.
+func (g *Gateway) countConnection(r *http.Request, listener string) {
+	cf, _ := r.Context().Value(connKey{}).(*connForwarded)
+	if cf == nil || cf.counted.Load() || !cf.counted.CompareAndSwap(false, true) {
+		return
+	}
+	proto := "http/1.1"
+	if r.ProtoMajor == 2 {
+		proto = "h2"
+	}
+	g.metrics.connections.WithLabelValues(listener, proto).Inc()
 }
 
 // refuse writes a problem response and records the decision.
@@ -251,6 +266,32 @@ func (r *recorder) Flush() {
 		}
 		f.Flush()
 	}
+}
+
+// checksHost reports whether the listener checks r's Host against its
+// connection's SNI: on every connection with check-host, on HTTP/2
+// connections unless the config says insecure.
+func (l *listenerTLS) checksHost(r *http.Request) bool {
+	return l.checkHost || (r.ProtoMajor == 2 && l.checkHTTP2)
+}
+
+// authorityMismatch returns why an HTTP/2 request's Host header, if it
+// has one, does not agree with its :authority (r.Host), else "". Go's
+// HTTP/2 server takes :authority for r.Host and leaves a Host header in
+// r.Header, which an upstream that reads headers could believe instead.
+// An agreeing Host header is deleted: the upstream gets r.Host.
+func authorityMismatch(r *http.Request) string {
+	hs, ok := r.Header["Host"]
+	switch {
+	case !ok:
+		return ""
+	case len(hs) > 1:
+		return "the request has more than one Host header"
+	case !strings.EqualFold(hs[0], r.Host):
+		return "the Host header is not the :authority pseudo-header"
+	}
+	delete(r.Header, "Host")
+	return ""
 }
 
 // hostCheck is mtls's Host-versus-SNI check; misdirected uses only that
