@@ -297,24 +297,26 @@ func (g *Gateway) AuthzTLSConfig() *tls.Config {
 	}
 }
 
-// CallerAllowed says whether r, a question to the decision service, comes
-// from a trusted proxy: its TCP peer is in authz.trusted-callers (when
-// set) and, with authz.tls, its connection's certificate verifies and is
-// allowed now (checked again after a reload). A refusal is an error with
-// ReasonCallerUntrusted's text.
-func (g *Gateway) CallerAllowed(r *http.Request) error {
+// CallerAllowed says whether a question to the decision service comes
+// from a trusted proxy: remoteAddr, its TCP peer ("ip:port"), is in
+// authz.trusted-callers (when set) and, with authz.tls, cs, its
+// connection's TLS state, has a client certificate that verifies and is
+// allowed now (checked again after a reload). A refusal is an error that
+// starts with ReasonCallerUntrusted.
+func (g *Gateway) CallerAllowed(remoteAddr string, cs *tls.ConnectionState) error {
 	a := g.state.Load().authz
 	if a == nil {
 		return errors.New(string(ReasonAuthzNotConfigured))
 	}
+	r := &http.Request{RemoteAddr: remoteAddr, TLS: cs}
 	if len(a.callers) > 0 && !inPrefixes(peerAddr(r), a.callers) {
-		return fmt.Errorf("%s: peer %s is not in authz.trusted-callers", ReasonCallerUntrusted, r.RemoteAddr)
+		return fmt.Errorf("%s: peer %q is not in authz.trusted-callers", ReasonCallerUntrusted, remoteAddr)
 	}
 	if a.callerTLS != nil {
-		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		if cs == nil || len(cs.PeerCertificates) == 0 {
 			return fmt.Errorf("%s: no client certificate (authz.tls)", ReasonCallerUntrusted)
 		}
-		if _, err := a.callerTLS.Check(r); err != nil {
+		if _, err := a.callerTLS.Check(r.WithContext(context.Background())); err != nil {
 			return fmt.Errorf("%s: %w", ReasonCallerUntrusted, err)
 		}
 	}
