@@ -322,6 +322,8 @@ func (r *rig) checkForgeries() {
 		{"certificate of another CA", r.stranger, "GET", "/api/balance", hdr(), "", 403, "unknown-authority"},
 		{"no certificate, public route", nil, "GET", "/public/rates", hdr(), "", 200, ""},
 		{"no certificate, private route", nil, "GET", "/api/balance", hdr(), "", 403, "identity-missing"},
+		{"cross-site POST described as a GET by the client", r.client, "POST", "/api/pay", hdr("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.test", "Content-Type", form,
+			"X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/rates", "X-Forwarded-Host", "evil.test", "X-Forwarded-Proto", "http"), "amount=1000", 403, "cross-site"},
 		{"ambiguous path (serve's 400)", r.client, "GET", "/public/..;/api/balance", hdr(), "", 400, "path-ambiguous"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -373,7 +375,8 @@ func (r *rig) checkSpoofedIdentity() {
 			t.Fatalf("got %d %q, want 200", got.status, got.body)
 		}
 		for _, name := range identityHeaders {
-			if v := r.up.last().Values(name); len(v) > 0 {
+			// Caddy 2.6 copies unset answer headers as empty ones.
+			if v := r.up.last().Values(name); len(v) > 0 && !(len(v) == 1 && v[0] == "") {
 				t.Errorf("the upstream received the client's %s: %q", name, v)
 			}
 		}
@@ -391,7 +394,7 @@ func (r *rig) checkSpoofedIdentity() {
 			t.Errorf("Forgeproof-Client-Identity upstream: got %q", got)
 		}
 		for _, name := range []string{"X-Forwarded-Client-Cert", "X-Forwarded-Tls-Client-Cert", "X-Ssl-Client-Cert", "X-Client-Cert"} {
-			if v := up.Values(name); len(v) > 0 {
+			if v := up.Values(name); len(v) > 0 && !(len(v) == 1 && v[0] == "") {
 				t.Errorf("the upstream received the client's %s: %q", name, v)
 			}
 		}
@@ -468,5 +471,56 @@ func TestNginxWithoutAuthz(t *testing.T) {
 		if got := r.send(r.client, "POST", "/api/pay", h, "amount=1000"); got.status != 200 || r.up.count() != before+1 {
 			t.Fatalf("without auth_request: got %d, upstream +%d; want the forgery through", got.status, r.up.count()-before)
 		}
+	}
+}
+
+// startCaddy runs Caddy with the docs' site block; without auth, the
+// forward_auth block is removed (the negative control).
+func (r *rig) startCaddy(withAuth bool) {
+	t := r.t
+	bin := needBinary(t, "caddy")
+	addr := freePort(t)
+	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	site := fill(t, docBlock(t, "../docs/integrations/caddy.md", "caddyfile"),
+		"bank.example.com:443", "https://localhost:"+port,
+		"/etc/forgeproof/", r.pki.Path+"/",
+		"127.0.0.1:9191", r.authz,
+		"127.0.0.1:8080", strings.TrimPrefix(r.up.URL, "http://"))
+	if !withAuth {
+		i := strings.Index(site, "\t\tforward_auth")
+		j := strings.Index(site[i:], "\t\t}\n")
+		site = site[:i] + site[i+j+len("\t\t}\n"):]
+	}
+	dir := t.TempDir()
+	conf := "{\n\tadmin off\n\tauto_https off\n}\n" + site + "\n"
+	path := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_DATA_HOME", dir)
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	t.Setenv("HOME", dir)
+	run(t, addr, bin, "run", "--adapter", "caddyfile", "--config", path)
+	r.base = "https://localhost:" + port
+}
+
+func TestCaddy(t *testing.T) {
+	r := newRig(t)
+	r.startAuthz("../docs/integrations/caddy.md")
+	r.startCaddy(true)
+	r.checkForgeries()
+	r.checkSpoofedIdentity()
+	r.checkCallers("/caddy")
+}
+
+// TestCaddyWithoutAuthz is the negative control: the same site without
+// forward_auth lets the forgeries through.
+func TestCaddyWithoutAuthz(t *testing.T) {
+	r := newRig(t)
+	r.startCaddy(false)
+	before := r.up.count()
+	h := hdr("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.test", "Content-Type", "application/x-www-form-urlencoded")
+	if got := r.send(r.client, "POST", "/api/pay", h, "amount=1000"); got.status != 200 || r.up.count() != before+1 {
+		t.Fatalf("without forward_auth: got %d, upstream +%d; want the forgery through", got.status, r.up.count()-before)
 	}
 }

@@ -95,9 +95,13 @@ type Decision struct {
 	guard   *csrfGuard
 }
 
+// NumIdentityHeaders is how many headers a Decision may set: they are
+// the first entries of every Decision.Remove.
+const NumIdentityHeaders = 5
+
 // identityHeaders are the headers a Decision may set: the proxy deletes
 // every client-sent copy.
-var identityHeaders = []string{
+var identityHeaders = [NumIdentityHeaders]string{
 	forwarded.HeaderClientCert, forwarded.HeaderClientCertChain, forwarded.HeaderXFCC,
 	HeaderClientIdentity, HeaderCSRFToken,
 }
@@ -118,7 +122,7 @@ func (d *Decision) WriteProblem(w http.ResponseWriter, r *http.Request) {
 }
 
 func deny(status int, reason Reason, title, detail string) *Decision {
-	return &Decision{Status: status, Reason: reason, Title: title, Detail: detail, Remove: identityHeaders}
+	return &Decision{Status: status, Reason: reason, Title: title, Detail: detail, Remove: identityHeaders[:]}
 }
 
 // Decide answers a proxy that asks whether a request may pass: the
@@ -155,7 +159,7 @@ func (g *Gateway) Decide(a *Attributes) *Decision {
 	}
 
 	v := c.decide(r, -1, connID, false)
-	d := &Decision{Identity: v.identity, Remove: identityHeaders}
+	d := &Decision{Identity: v.identity, Remove: identityHeaders[:]}
 	if v.route != nil {
 		d.Route = v.route.name
 	}
@@ -198,14 +202,14 @@ func (g *Gateway) Decide(a *Attributes) *Decision {
 		}
 	}
 	for name := range a.Header {
-		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders); drop && !slices.Contains(identityHeaders, name) {
-			if len(d.Remove) == len(identityHeaders) {
+		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders); drop && !slices.Contains(identityHeaders[:], name) {
+			if len(d.Remove) == NumIdentityHeaders {
 				d.Remove = slices.Clip(d.Remove) // append copies, never writes into identityHeaders
 			}
 			d.Remove = append(d.Remove, name)
 		}
 	}
-	slices.Sort(d.Remove[len(identityHeaders):])
+	slices.Sort(d.Remove[NumIdentityHeaders:])
 	return d
 }
 
