@@ -89,8 +89,22 @@ func freePort(t *testing.T) string {
 // every request it receives.
 type recorder struct {
 	*httptest.Server
-	mu   sync.Mutex
-	seen []http.Header
+	mu    sync.Mutex
+	seen  []http.Header
+	lines []string // "METHOD /path" of each
+}
+
+// countOf is how many requests "METHOD /path" the upstream received.
+func (r *recorder) countOf(line string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, l := range r.lines {
+		if l == line {
+			n++
+		}
+	}
+	return n
 }
 
 func newRecorder(t *testing.T) *recorder {
@@ -99,7 +113,16 @@ func newRecorder(t *testing.T) *recorder {
 		io.Copy(io.Discard, r.Body)
 		rec.mu.Lock()
 		rec.seen = append(rec.seen, r.Header.Clone())
+		rec.lines = append(rec.lines, r.Method+" "+r.URL.Path)
 		rec.mu.Unlock()
+		if r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/form") {
+			// The service's own page: a form that posts to it.
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, `<!doctype html><title>transfer</title>
+<form id="f" method="POST" action="/api/transfer"><input name="to" value="bob"><input name="amount" value="1"></form>
+<script>document.getElementById("f").submit()</script>`)
+			return
+		}
 		io.WriteString(w, "upstream ok")
 	}))
 	t.Cleanup(rec.Close)
@@ -130,8 +153,11 @@ type rig struct {
 	stranger *pki.Cert // of another CA
 }
 
-func newRig(t *testing.T) *rig {
-	d := pkitest.NewDir(t, nil)
+func newRig(t *testing.T) *rig { return newRigCA(t, nil) }
+
+// newRigCA is newRig with a CA of the test's (nil: a new one).
+func newRigCA(t *testing.T, ca *pki.CA) *rig {
+	d := pkitest.NewDir(t, ca)
 	r := &rig{t: t, pki: d, up: newRecorder(t), authz: freePort(t)}
 	r.client = pkitest.SPIFFE(t, d.CA, "spiffe://bank.test/teller")
 	r.revoked = pkitest.SPIFFE(t, d.CA, "spiffe://bank.test/former")
