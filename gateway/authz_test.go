@@ -276,3 +276,65 @@ func TestAuthzConfigErrors(t *testing.T) {
 }
 
 func base64Key() string { return base64.StdEncoding.EncodeToString(csrf.GenerateKey()) }
+
+// The decision core for a proxy that terminates TLS itself: the same
+// routes as serve, no listeners, and the proxy's description of each
+// request.
+func ExampleGateway_Decide() {
+	ca, _ := pki.NewCA(pki.CAOptions{})
+	client, _ := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://example.org/web"})
+	g, err := gateway.New(&gateway.Config{
+		Routes: []gateway.Route{{Name: "app", Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://example.org/web"}}}},
+		Authz: &gateway.Authz{
+			Address:            "127.0.0.1:0",
+			Proxy:              gateway.ProxyNginx,
+			TrustedCallers:     []string{"127.0.0.1"},
+			ClientCertificates: gateway.ClientCertificates{VerifiedByProxy: true}, // nginx: ssl_verify_client on
+		},
+		Admin: gateway.Admin{Address: "off"},
+	}, gateway.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, site := range []string{"same-origin", "cross-site"} {
+		d := g.Decide(&gateway.Attributes{
+			Method: "POST", URI: "/transfer", Host: "bank.example", Scheme: "https",
+			Header: http.Header{"Sec-Fetch-Site": {site}, "Origin": {"https://bank.example"}},
+			Chain:  []*x509.Certificate{client.Cert},
+		})
+		fmt.Println(site, d.Status, d.Reason, d.Set.Get(gateway.HeaderClientIdentity))
+	}
+	// Output:
+	// same-origin 200  spiffe://example.org/web
+	// cross-site 403 cross-site
+}
+
+// TestDecideAfterReload: a reload that revokes a certificate applies to
+// the next decision; the reload before it kept the certificate allowed.
+func TestDecideAfterReload(t *testing.T) {
+	w := newWorld(t)
+	crl := w.crl("reload-crl.pem")
+	dec, err := gateway.New(w.authzConfig(crl), gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &gateway.Attributes{Method: "GET", URI: "/api/x", Host: "localhost", Chain: []*x509.Certificate{w.web.Cert}}
+	if d := dec.Decide(a); !d.Allowed {
+		t.Fatalf("before: got %d %q, want allowed", d.Status, d.Reason)
+	}
+	w.crl("reload-crl.pem", w.web.Cert.SerialNumber)
+	if err := dec.Reload(w.authzConfig(crl)); err != nil {
+		t.Fatal(err)
+	}
+	if d := dec.Decide(a); d.Allowed || d.Reason != "revoked" {
+		t.Fatalf("after: got %d %q, want revoked", d.Status, d.Reason)
+	}
+	// A reload that moves the decision service is refused: it needs a
+	// restart (new socket).
+	moved := w.authzConfig(crl)
+	moved.Authz.Address = "127.0.0.1:1"
+	if err := dec.Reload(moved); err == nil || !strings.Contains(err.Error(), "authz.address") {
+		t.Fatalf("moved address: got %v, want an authz.address error", err)
+	}
+}
