@@ -882,3 +882,30 @@ limits:
 		t.Errorf("got %+v %+v", cfg.Listeners[0], cfg.Limits)
 	}
 }
+
+// TestHTTP2Documented keeps the HTTP/2 keys, values and defaults in step
+// with docs/gateway.md and examples/forgeproof.yaml.
+func TestHTTP2Documented(t *testing.T) {
+	t.Parallel()
+	for _, file := range []string{"../docs/gateway.md", "../examples/forgeproof.yaml"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := string(b)
+		for _, want := range []string{
+			"http2", gateway.HTTP2On, gateway.HTTP2Off, gateway.HTTP2InsecureOnWithoutCheckHost,
+			fmt.Sprintf("http2-max-concurrent-streams: %d", gateway.DefaultHTTP2MaxConcurrentStreams),
+			fmt.Sprintf("http2-read-idle-timeout: %v", gateway.DefaultHTTP2ReadIdleTimeout),
+			fmt.Sprintf("http2-ping-timeout: %v", gateway.DefaultHTTP2PingTimeout),
+		} {
+			if strings.HasSuffix(file, ".md") {
+				// The reference says "key` DEFAULT" in its list of limits.
+				want = strings.Replace(want, ": ", "` ", 1)
+			}
+			if !strings.Contains(doc, want) {
+				t.Errorf("%s does not mention %q", file, want)
+			}
+		}
+	}
+}
