@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
 
 	"github.com/forgeproof/forgeproof/csrf"
+	"github.com/forgeproof/forgeproof/internal/problem"
 )
 
 // HeaderCSRFToken carries, on requests to routes whose CSRF mode uses
@@ -27,17 +29,10 @@ type csrfGuard struct {
 	reportOnly bool
 }
 
-func (p *problems) csrfGuard(key string, c RouteCSRF, rt *route, cc *compiled) *csrfGuard {
-	mode := csrf.ModeOriginOnly
-	switch rt.csrfMode {
-	case CSRFToken:
-		mode = csrf.ModeOriginAndToken
-	case CSRFTokenWhenNoBrowserHeaders:
-		mode = csrf.ModeTokenIfNoBrowserHeaders
-	}
+func (p *compiler) csrfGuard(key string, c RouteCSRF, rt *route, cc *compiled) *csrfGuard {
 	g := &csrfGuard{prot: csrf.New(), ws: csrf.New(), reportOnly: c.ReportOnly}
-	if err := g.prot.SetMode(mode); err != nil {
-		p.add(key+".mode", "%v", err)
+	if err := g.prot.SetMode(rt.csrfMode); err != nil {
+		return g // route reported it
 	}
 	for _, prot := range []*csrf.Protection{g.prot, g.ws} {
 		report := prot == g.prot // report each mistake once
@@ -56,7 +51,30 @@ func (p *problems) csrfGuard(key string, c RouteCSRF, rt *route, cc *compiled) *
 	}
 	g.prot.SetSPA(c.SPA)
 	g.prot.SetBinding(tokenBinding(cc.cfg.Tokens.SessionCookie))
+	g.prot.SetDenyHandler(denyCSRF)
 	return g
+}
+
+// tokenMissingDetail says, behind the gateway, where the app finds the
+// token it did not put in the page. A token-missing request has passed
+// the origin checks: it is not called cross-site.
+const tokenMissingDetail = "the request passed the origin checks, but this route also requires a CSRF token and the page that sent it did not include one: " +
+	"the app receives a fresh token in the " + HeaderCSRFToken + " request header and must put it into its forms as the csrf_token field, " +
+	"or into the " + csrf.HeaderName + " header of fetch requests (or use csrf mode origin-only)"
+
+// denyCSRF answers a CSRF refusal as the csrf package does, except that a
+// missing token's detail names the header the upstream gets it in.
+func denyCSRF(w http.ResponseWriter, r *http.Request, e *csrf.Error) {
+	if e.Reason == csrf.ReasonTokenMissing && !errors.Is(e.Err, csrf.ErrFormTooLarge) {
+		problem.Write(w, r, problem.Details{
+			Status: http.StatusForbidden,
+			Reason: string(e.Reason),
+			Title:  "refused: the request carries no CSRF token",
+			Detail: tokenMissingDetail,
+		})
+		return
+	}
+	csrf.WriteProblem(w, r, e)
 }
 
 // tokenBinding returns what a request's tokens are bound to: the
@@ -96,7 +114,7 @@ func tokenBinding(sessionCookie string) func(*http.Request) ([]byte, error) {
 
 // tokens loads the key ring when some route needs it, and gives it to the
 // routes' guards.
-func (p *problems) tokens(t Tokens, need bool, routes []*route) {
+func (p *compiler) tokens(t Tokens, need bool, routes []*route) {
 	if t.KeyFile == "" {
 		if need {
 			p.add("tokens.key-file", "is required: a route's CSRF mode uses tokens")

@@ -479,7 +479,7 @@ func (g *Gateway) reload(cfg *Config) error {
 
 // sameAddresses refuses reloads that would need new sockets.
 func sameAddresses(old, cfg *Config) error {
-	p := &problems{cfg: cfg}
+	p := &compiler{cfg: cfg}
 	if len(cfg.Listeners) != len(old.Listeners) {
 		p.add("listeners", "the number of listeners changed from %d to %d: restart to apply", len(old.Listeners), len(cfg.Listeners))
 	} else {
