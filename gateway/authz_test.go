@@ -338,3 +338,43 @@ func TestDecideAfterReload(t *testing.T) {
 		t.Fatalf("moved address: got %v, want an authz.address error", err)
 	}
 }
+
+// TestDecideHeaderTokens: with authz.header-tokens a token route works
+// where the token travels in a header: an allowed request hands the
+// upstream a token bound to the client certificate; an unsafe request
+// with it passes, without it is token-missing, and with it under another
+// certificate is token-invalid.
+func TestDecideHeaderTokens(t *testing.T) {
+	w := newWorld(t)
+	key := w.write("authz-token-keys", []byte(base64Key()+"\n"))
+	chmod(t, key, 0o600)
+	cfg := w.authzConfig("")
+	cfg.Tokens.KeyFile = key
+	cfg.Authz.HeaderTokens = true
+	for i := range cfg.Routes {
+		if cfg.Routes[i].Name == "api" {
+			cfg.Routes[i].CSRF.Mode = csrf.ModeOriginAndToken
+		}
+	}
+	dec, err := gateway.New(cfg, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(method string, cert *pki.Cert, h http.Header) *gateway.Decision {
+		return dec.Decide(&gateway.Attributes{Method: method, URI: "/api/x", Host: "localhost", Header: h, Chain: []*x509.Certificate{cert.Cert}})
+	}
+	page := ask("GET", w.web, nil)
+	tok := page.Set.Get(gateway.HeaderCSRFToken)
+	if !page.Allowed || tok == "" {
+		t.Fatalf("GET: allowed %v, token %q; want a token for the upstream", page.Allowed, tok)
+	}
+	if d := ask("POST", w.web, http.Header{"X-Csrf-Token": {tok}}); !d.Allowed {
+		t.Fatalf("POST with the token: got %d %q", d.Status, d.Reason)
+	}
+	if d := ask("POST", w.web, nil); d.Reason != "token-missing" {
+		t.Fatalf("POST without a token: got %d %q, want token-missing", d.Status, d.Reason)
+	}
+	if d := ask("POST", w.admin, http.Header{"X-Csrf-Token": {tok}}); d.Reason != "token-invalid" {
+		t.Fatalf("POST with another certificate's token: got %d %q, want token-invalid", d.Status, d.Reason)
+	}
+}
