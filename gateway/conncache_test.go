@@ -65,4 +65,3 @@ func TestIdentityPerKeepAliveConnection(t *testing.T) {
 		}
 	}
 }
-
