@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"text/tabwriter"
+	"time"
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/internal/browser"
@@ -53,6 +54,11 @@ type scenario struct {
 	gw       *browser.AccessLog
 	insecure bool
 	report   []reportRow
+	// aliceSince is when the browser last logged in as alice, zero when
+	// its session may be another (or none): the forgeries log in again
+	// only then, or when the cookie's Lax+POST window (two minutes from
+	// when it was set) nears its end.
+	aliceSince time.Time
 }
 
 func startScenario(t *testing.T, tools browser.Tools, insecure bool) *scenario {
@@ -189,6 +195,7 @@ func (s *scenario) login(t *testing.T) {
 	if via != "session" {
 		t.Fatalf("after logging in the bank acts by %q, want \"session\"", via)
 	}
+	s.aliceSince = time.Now()
 }
 
 // testLegitimate: what a real user and a real service do must work, with
@@ -379,13 +386,17 @@ func (s *scenario) testForgeries(t *testing.T) {
 		for _, f := range forgeries {
 			name := site.name + ": " + f.name()
 			t.Run(name, func(t *testing.T) {
-				// A fresh alice session (the login CSRF replaces it), or
-				// none at all.
-				s.login(t)
+				// An alice session (the login CSRF replaces it, so it is
+				// logged in again after one), or none at all.
+				loggedIn := s.aliceSince
+				s.aliceSince = time.Time{} // until this case ends as it should
 				if f.noCookie {
 					if err := s.b.ClearCookies(t.Context()); err != nil {
 						t.Fatal(err)
 					}
+				} else if loggedIn.IsZero() || time.Since(loggedIn) > time.Minute {
+					s.login(t)
+					loggedIn = s.aliceSince
 				}
 				before := s.state()
 				gwMark, sentMark := s.gw.Mark(), s.b.Mark()
@@ -441,6 +452,9 @@ func (s *scenario) testForgeries(t *testing.T) {
 					t.Errorf("gateway: got %d %q, want %d %q", acc.Status, acc.Reason, http.StatusForbidden, site.name)
 				}
 				s.undo(t, before)
+				if !f.noCookie && f.attack.Target != "/login" && !t.Failed() {
+					s.aliceSince = loggedIn
+				}
 			})
 		}
 	}

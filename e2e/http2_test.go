@@ -15,6 +15,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -80,7 +81,7 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 						CertFile:      filepath.Join(dir, "server.pem"),
 						KeyFile:       filepath.Join(dir, "server-key.pem"),
 						ClientCAFiles: []string{filepath.Join(dir, "ca.pem")},
-						ClientAuth:    "verify-if-given",
+						ClientAuth:    mtls.VerifyClientCertIfGiven,
 					},
 				}},
 				Routes: []gateway.Route{{Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}}},

@@ -95,9 +95,13 @@ type Decision struct {
 	guard   *csrfGuard
 }
 
+// NumIdentityHeaders is how many headers a Decision may set: they are
+// the first entries of every Decision.Remove.
+const NumIdentityHeaders = 5
+
 // identityHeaders are the headers a Decision may set: the proxy deletes
 // every client-sent copy.
-var identityHeaders = []string{
+var identityHeaders = [NumIdentityHeaders]string{
 	forwarded.HeaderClientCert, forwarded.HeaderClientCertChain, forwarded.HeaderXFCC,
 	HeaderClientIdentity, HeaderCSRFToken,
 }
@@ -118,7 +122,7 @@ func (d *Decision) WriteProblem(w http.ResponseWriter, r *http.Request) {
 }
 
 func deny(status int, reason Reason, title, detail string) *Decision {
-	return &Decision{Status: status, Reason: reason, Title: title, Detail: detail, Remove: identityHeaders}
+	return &Decision{Status: status, Reason: reason, Title: title, Detail: detail, Remove: identityHeaders[:]}
 }
 
 // Decide answers a proxy that asks whether a request may pass: the
@@ -155,7 +159,7 @@ func (g *Gateway) Decide(a *Attributes) *Decision {
 	}
 
 	v := c.decide(r, -1, connID, false)
-	d := &Decision{Identity: v.identity, Remove: identityHeaders}
+	d := &Decision{Identity: v.identity, Remove: identityHeaders[:]}
 	if v.route != nil {
 		d.Route = v.route.name
 	}
@@ -198,14 +202,14 @@ func (g *Gateway) Decide(a *Attributes) *Decision {
 		}
 	}
 	for name := range a.Header {
-		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders); drop && !slices.Contains(identityHeaders, name) {
-			if len(d.Remove) == len(identityHeaders) {
+		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders); drop && !slices.Contains(identityHeaders[:], name) {
+			if len(d.Remove) == NumIdentityHeaders {
 				d.Remove = slices.Clip(d.Remove) // append copies, never writes into identityHeaders
 			}
 			d.Remove = append(d.Remove, name)
 		}
 	}
-	slices.Sort(d.Remove[len(identityHeaders):])
+	slices.Sort(d.Remove[NumIdentityHeaders:])
 	return d
 }
 
@@ -297,24 +301,26 @@ func (g *Gateway) AuthzTLSConfig() *tls.Config {
 	}
 }
 
-// CallerAllowed says whether r, a question to the decision service, comes
-// from a trusted proxy: its TCP peer is in authz.trusted-callers (when
-// set) and, with authz.tls, its connection's certificate verifies and is
-// allowed now (checked again after a reload). A refusal is an error with
-// ReasonCallerUntrusted's text.
-func (g *Gateway) CallerAllowed(r *http.Request) error {
+// CallerAllowed says whether a question to the decision service comes
+// from a trusted proxy: remoteAddr, its TCP peer ("ip:port"), is in
+// authz.trusted-callers (when set) and, with authz.tls, cs, its
+// connection's TLS state, has a client certificate that verifies and is
+// allowed now (checked again after a reload). A refusal is an error that
+// starts with ReasonCallerUntrusted.
+func (g *Gateway) CallerAllowed(remoteAddr string, cs *tls.ConnectionState) error {
 	a := g.state.Load().authz
 	if a == nil {
 		return errors.New(string(ReasonAuthzNotConfigured))
 	}
+	r := &http.Request{RemoteAddr: remoteAddr, TLS: cs}
 	if len(a.callers) > 0 && !inPrefixes(peerAddr(r), a.callers) {
-		return fmt.Errorf("%s: peer %s is not in authz.trusted-callers", ReasonCallerUntrusted, r.RemoteAddr)
+		return fmt.Errorf("%s: peer %q is not in authz.trusted-callers", ReasonCallerUntrusted, remoteAddr)
 	}
 	if a.callerTLS != nil {
-		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		if cs == nil || len(cs.PeerCertificates) == 0 {
 			return fmt.Errorf("%s: no client certificate (authz.tls)", ReasonCallerUntrusted)
 		}
-		if _, err := a.callerTLS.Check(r); err != nil {
+		if _, err := a.callerTLS.Check(r.WithContext(context.Background())); err != nil {
 			return fmt.Errorf("%s: %w", ReasonCallerUntrusted, err)
 		}
 	}

@@ -882,3 +882,54 @@ limits:
 		t.Errorf("got %+v %+v", cfg.Listeners[0], cfg.Limits)
 	}
 }
+
+// TestHTTP2Documented keeps the HTTP/2 keys, values and defaults in step
+// with docs/gateway.md and examples/forgeproof.yaml.
+func TestHTTP2Documented(t *testing.T) {
+	t.Parallel()
+	defaults := []string{
+		fmt.Sprint(gateway.DefaultHTTP2MaxConcurrentStreams),
+		fmt.Sprint(gateway.DefaultHTTP2ReadIdleTimeout),
+		fmt.Sprint(gateway.DefaultHTTP2PingTimeout),
+	}
+	modes := []string{gateway.HTTP2On, gateway.HTTP2Off, gateway.HTTP2InsecureOnWithoutCheckHost}
+	read := func(file string) string {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// The reference: one row for listeners[].http2 with every mode, one
+	// for the HTTP/2 limits with every default.
+	row := func(doc, key string) string {
+		for l := range strings.SplitSeq(doc, "\n") {
+			if strings.HasPrefix(l, "| `"+key+"`") {
+				return l
+			}
+		}
+		t.Errorf("docs/gateway.md has no row for %s", key)
+		return ""
+	}
+	doc := read("../docs/gateway.md")
+	for _, m := range modes {
+		if r := row(doc, "listeners[].http2"); !strings.Contains(r, "`"+m+"`") {
+			t.Errorf("docs/gateway.md, listeners[].http2: %q is not described", m)
+		}
+	}
+	for _, d := range defaults {
+		if r := row(doc, "limits.http2-max-concurrent-streams"); !strings.Contains(r, d) {
+			t.Errorf("docs/gateway.md, HTTP/2 limits: default %s is not given", d)
+		}
+	}
+	// The example: every key with its default.
+	ex := read("../examples/forgeproof.yaml")
+	for _, want := range append(modes,
+		"http2-max-concurrent-streams: "+defaults[0],
+		"http2-read-idle-timeout: "+defaults[1],
+		"http2-ping-timeout: "+defaults[2]) {
+		if !strings.Contains(ex, want) {
+			t.Errorf("examples/forgeproof.yaml does not mention %q", want)
+		}
+	}
+}

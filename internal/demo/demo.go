@@ -18,6 +18,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
@@ -303,10 +304,8 @@ func (r *Running) TLSConfig(withCert bool) *tls.Config {
 
 // gatewayConfig is the demo's gateway configuration.
 func gatewayConfig(listen, upstream string, f Files, keyFile string, insecureNoCSRF bool) *gateway.Config {
-	apiCSRF, browserCSRF := gateway.CSRFOriginOnly, gateway.CSRFToken
-	if insecureNoCSRF {
-		apiCSRF, browserCSRF = gateway.CSRFInsecureOff, gateway.CSRFInsecureOff
-	}
+	apiCSRF := gateway.RouteCSRF{Mode: csrf.ModeOriginOnly, InsecureOff: insecureNoCSRF}
+	browserCSRF := gateway.RouteCSRF{Mode: csrf.ModeOriginAndToken, InsecureOff: insecureNoCSRF}
 	return &gateway.Config{
 		Listeners: []gateway.Listener{{
 			Address: listen,
@@ -314,7 +313,7 @@ func gatewayConfig(listen, upstream string, f Files, keyFile string, insecureNoC
 				CertFile:      f.Server,
 				KeyFile:       f.ServerKey,
 				ClientCAFiles: []string{f.CA},
-				ClientAuth:    "verify-if-given",
+				ClientAuth:    mtls.VerifyClientCertIfGiven,
 				CRLFiles:      []string{f.CRL},
 			},
 		}},
@@ -324,18 +323,18 @@ func gatewayConfig(listen, upstream string, f Files, keyFile string, insecureNoC
 				PathPrefix: "/api",
 				Upstream:   upstream,
 				Allow:      gateway.Allow{AnyVerified: true},
-				CSRF:       gateway.RouteCSRF{Mode: apiCSRF},
+				CSRF:       apiCSRF,
 			},
 			{
 				Name:       "bank",
 				PathPrefix: "/",
 				Upstream:   upstream,
 				Allow:      gateway.Allow{AnyVerified: true, Unauthenticated: true},
-				CSRF:       gateway.RouteCSRF{Mode: browserCSRF},
+				CSRF:       browserCSRF,
 			},
 		},
 		Tokens:             gateway.Tokens{KeyFile: keyFile, SessionCookie: SessionCookie},
-		IdentityForwarding: "rfc9440",
+		IdentityForwarding: new(forwarded.RFC9440),
 		Admin:              gateway.Admin{Address: "off"},
 	}
 }
