@@ -195,6 +195,7 @@ func (s *scenario) login(t *testing.T) {
 	if via != "session" {
 		t.Fatalf("after logging in the bank acts by %q, want \"session\"", via)
 	}
+
 	s.aliceSince = time.Now()
 }
 
@@ -397,6 +398,7 @@ func (s *scenario) testForgeries(t *testing.T) {
 				} else if loggedIn.IsZero() || time.Since(loggedIn) > time.Minute {
 					s.login(t)
 					loggedIn = s.aliceSince
+					s.aliceSince = time.Time{} // login sets it; a login CSRF must not leave it set
 				}
 				before := s.state()
 				gwMark, sentMark := s.gw.Mark(), s.b.Mark()
