@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
@@ -330,5 +331,29 @@ func TestIstioConfig(t *testing.T) {
 	if !maps.Equal(sel, patch.GetWorkloadSelector().GetLabels()) || !maps.Equal(sel, gw.GetSelector()) {
 		t.Errorf("istio.yaml: the policy (%v), the EnvoyFilter (%v) and the Gateway (%v) select different workloads",
 			sel, patch.GetWorkloadSelector().GetLabels(), gw.GetSelector())
+	}
+}
+
+// TestEnvoyDocShowsFiles keeps docs/integrations/envoy.md in step with
+// the files the other tests use: the yaml block under each file's heading
+// is that file, byte for byte.
+func TestEnvoyDocShowsFiles(t *testing.T) {
+	doc := string(mustRead(t, filepath.Join(docsDir, "..", "envoy.md")))
+	for _, name := range []string{"forgeproof.yaml", "envoy.yaml", "istio.yaml"} {
+		heading := "### `envoy/" + name + "`\n"
+		_, after, ok := strings.Cut(doc, heading)
+		if !ok {
+			t.Errorf("envoy.md: no heading %q", strings.TrimSpace(heading))
+			continue
+		}
+		_, block, ok := strings.Cut(after, "```yaml\n")
+		block, _, ok2 := strings.Cut(block, "```\n")
+		if !ok || !ok2 {
+			t.Errorf("envoy.md: no yaml block after %q", strings.TrimSpace(heading))
+			continue
+		}
+		if want := string(mustRead(t, filepath.Join(docsDir, name))); block != want {
+			t.Errorf("envoy.md shows a %s that differs from docs/integrations/envoy/%s: copy the file into the page", name, name)
+		}
 	}
 }
