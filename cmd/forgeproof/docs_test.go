@@ -20,7 +20,7 @@ var pkiSubcommands = []string{"init", "issue-server", "issue-client", "revoke"}
 // FlagSet prints for --help (PrintDefaults: one "  -name" line per flag).
 func commandFlags(t *testing.T) map[string][]string {
 	t.Helper()
-		out := map[string][]string{}
+	out := map[string][]string{}
 	var names [][]string
 	for _, c := range commands {
 		if c.name == "pki" {
