@@ -344,6 +344,7 @@ func (r *rig) checkForgeries() {
 		{"legacy cross-origin (Referer only)", r.client, "POST", "/api/pay", hdr("Referer", "https://evil.test/page", "Content-Type", form), "amount=1000", 403, "referer-mismatch"},
 		{"legacy same-origin (Origin only)", r.client, "POST", "/api/pay", hdr("Origin", self, "Content-Type", form), "amount=1", 200, ""},
 		{"legacy cross-origin (Origin only)", r.client, "POST", "/api/pay", hdr("Origin", "https://evil.test", "Content-Type", form), "amount=1000", 403, "origin-mismatch"},
+		{"cross-site with neither Origin nor Referer", r.client, "POST", "/api/pay", hdr("Sec-Fetch-Site", "cross-site", "Content-Type", form), "amount=1000", 403, "cross-site"},
 		{"user navigation (Sec-Fetch-Site none)", r.client, "POST", "/api/pay", hdr("Sec-Fetch-Site", "none", "Content-Type", form), "amount=1", 200, ""},
 		{"certificate of this CA", r.client, "GET", "/api/balance", hdr(), "", 200, ""},
 		{"revoked certificate", r.revoked, "GET", "/api/balance", hdr(), "", 403, "revoked"},
