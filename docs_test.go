@@ -15,11 +15,14 @@ var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 func docFiles(t *testing.T) []string {
 	t.Helper()
 	files := []string{"README.md", "BENCHMARKS.md", "bench/NOTES.md"}
-	more, err := filepath.Glob("docs/*.md")
-	if err != nil {
-		t.Fatal(err)
+	for _, pattern := range []string{"docs/*.md", "docs/*/*.md"} {
+		more, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, more...)
 	}
-	return append(files, more...)
+	return files
 }
 
 // TestDocLinks checks that every relative link in the docs names a file

@@ -110,9 +110,11 @@ func (r *recorder) countOf(line string) int {
 func newRecorder(t *testing.T) *recorder {
 	rec := &recorder{}
 	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		body, _ := io.ReadAll(r.Body)
 		rec.mu.Lock()
-		rec.seen = append(rec.seen, r.Header.Clone())
+		h := r.Header.Clone()
+		h.Set("X-Test-Body", string(body)) // what arrived, for the tests
+		rec.seen = append(rec.seen, h)
 		rec.lines = append(rec.lines, r.Method+" "+r.URL.Path)
 		rec.mu.Unlock()
 		if r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/form") {
@@ -361,6 +363,9 @@ func (r *rig) checkForgeries() {
 			reached := r.up.count() - before
 			if tc.status == 200 && reached != 1 {
 				t.Fatalf("allowed, but the upstream received %d requests", reached)
+			}
+			if tc.status == 200 && r.up.last().Get("X-Test-Body") != tc.body {
+				t.Fatalf("allowed, but the upstream received the body %q, want %q", r.up.last().Get("X-Test-Body"), tc.body)
 			}
 			if tc.status != 200 && reached != 0 {
 				t.Fatalf("refused, but the upstream received %d requests", reached)

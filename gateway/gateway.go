@@ -148,7 +148,9 @@ func (g *Gateway) Listen() error {
 		return errors.New("gateway: shut down")
 	}
 	c := g.state.Load()
-	var lns []net.Listener
+	// Not nil, even without listeners (forgeproof authz): Listen and
+	// Serve tell "listening" by it.
+	lns := make([]net.Listener, 0, len(c.cfg.Listeners))
 	closeAll := func() {
 		for _, ln := range lns {
 			ln.Close()
