@@ -160,7 +160,10 @@ func Handler(g *gateway.Gateway, log *slog.Logger) http.Handler {
 			return
 		}
 		d := g.Decide(a)
-		attrs := []any{"method", a.Method, "host", a.Host, "uri", a.URI, "route", d.Route, "status", d.Status, "reason", d.Reason}
+		attrs := []any{"method", a.Method, "host", a.Host, "uri", a.URI, "route", d.Route, "status", d.Status}
+		if d.Reason != "" {
+			attrs = append(attrs, "reason", d.Reason)
+		}
 		if d.Identity != nil {
 			attrs = append(attrs, "identity", d.Identity.String())
 		}

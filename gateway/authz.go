@@ -188,14 +188,18 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 	}
 	d.Allowed, d.Status = true, http.StatusOK
 	if v.identity != nil {
-		d.Set = http.Header{}
 		opts := forwarded.Options{Format: c.forwardFormat}
 		if len(a.Chain) > 1 {
 			opts.Chain = a.Chain[1:]
 		}
-		if err := setForwardedHeadersUncached(d.Set, *v.identity, opts); err != nil {
+		// Shared with serve's connections: the certificate's headers are
+		// encoded once, not per decision.
+		if f := c.forwarded.get(*v.identity, opts); f.err == nil {
 			// As rewrite: no identity header rather than a partial one.
-			d.Set = nil
+			d.Set = make(http.Header, len(f.names)+1)
+			for i, name := range f.names {
+				d.Set[name] = append(d.Set[name], f.values[i])
+			}
 		}
 	}
 	if rt.guard != nil && rt.usesTokens() {

@@ -140,8 +140,9 @@ func cmdUpstream(ts *testscript.TestScript, neg bool, args []string) {
 // cmdFetch sends one request and prints the status code and the body.
 // Flags: --cert NAME (uses NAME.pem and NAME-key.pem), --ca FILE,
 // -X METHOD, -H "Name: value" (repeatable), --data BODY, --wait (retry
-// for up to 20s until the server answers). Set-Cookie headers are printed
-// after the status, one "Set-Cookie: VALUE" line each.
+// for up to 20s until the server answers), --wait-status CODE (retry for
+// up to 20s until it answers CODE: after a reload). Set-Cookie headers
+// are printed after the status, one "Set-Cookie: VALUE" line each.
 func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
 	certName := fs.String("cert", "", "")
@@ -149,6 +150,7 @@ func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
 	method := fs.String("X", "GET", "")
 	data := fs.String("data", "", "")
 	wait := fs.Bool("wait", false, "")
+	waitStatus := fs.Int("wait-status", 0, "")
 	var headers []string
 	fs.Func("H", "", func(s string) error { headers = append(headers, s); return nil })
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
@@ -188,6 +190,10 @@ func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if *waitStatus != 0 && resp.StatusCode != *waitStatus && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		fmt.Fprintf(ts.Stdout(), "%d\n", resp.StatusCode)
 		for _, c := range resp.Header.Values("Set-Cookie") {
 			fmt.Fprintf(ts.Stdout(), "Set-Cookie: %s\n", c)

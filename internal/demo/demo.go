@@ -73,6 +73,10 @@ type Running struct {
 	// Files are the PKI files; Created lists those this Start wrote.
 	Files   Files
 	Created []string
+	// Renewed lists those of Created that replaced a file that was there
+	// but unusable, expired or about to expire: a browser holding the old
+	// client.p12 must import the new one.
+	Renewed []string
 	// TokenKeyFile is the path of the CSRF token key file.
 	TokenKeyFile string
 	// ClientRevoked says the CRL lists the client certificate (someone ran
@@ -159,6 +163,7 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 		SiblingURL:     "https://" + urlHost(siblingAddr, siblingLn.Addr()),
 		Files:          p.files,
 		Created:        p.created,
+		Renewed:        p.renewed,
 		TokenKeyFile:   keyFile,
 		ClientRevoked:  p.revoked(p.client),
 		InsecureNoCSRF: opts.InsecureNoCSRF,
@@ -170,7 +175,14 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 	if err != nil {
 		return fail(err)
 	}
-	gw, err := gateway.New(gatewayConfig(listen, r.UpstreamURL, p.files, keyFile, opts.InsecureNoCSRF), gateway.Options{Logger: opts.Logger})
+	// The gateway's access log also goes to answers, from which the
+	// attacker pages tell what the bank answered their forgeries.
+	var next slog.Handler
+	if opts.Logger != nil {
+		next = opts.Logger.Handler()
+	}
+	ans := newAnswers(next)
+	gw, err := gateway.New(gatewayConfig(listen, r.UpstreamURL, p.files, keyFile, opts.InsecureNoCSRF), gateway.Options{Logger: slog.New(ans)})
 	if err != nil {
 		return fail(fmt.Errorf("demo: gateway: %w", err))
 	}
@@ -184,7 +196,9 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 		banner = "CSRF protection is OFF (--insecure-no-csrf): forged requests reach this bank and move money."
 	}
 	r.Bank = NewBank(BankOptions{
-		Banner: banner,
+		Banner:    banner,
+		ClientP12: p.files.ClientP12,
+		CAFile:    p.files.CA,
 		Links: []Link{
 			{"cross-site attacker (" + r.AttackerURL + ")", r.AttackerURL + "/"},
 			{"same-site attacker (" + r.SiblingURL + ")", r.SiblingURL + "/"},
@@ -195,9 +209,8 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 	// package documentation).
 	fwd := &forwarded.Trust{TrustedPeers: peers, Formats: forwarded.RFC9440}
 	bankSrv := newServer(fwd.Handler(r.Bank))
-	attacker := NewAttacker(r.URL)
-	attackerSrv := newServer(attacker)
-	siblingSrv := newServer(attacker)
+	attackerSrv := newServer(NewAttacker(r.URL, AttackerOptions{InsecureNoCSRF: opts.InsecureNoCSRF, Bank: r.Bank, answers: ans}))
+	siblingSrv := newServer(NewAttacker(r.URL, AttackerOptions{InsecureNoCSRF: opts.InsecureNoCSRF, SameSite: true, Bank: r.Bank, answers: ans}))
 	serverCert := p.server.TLSCertificate()
 	siblingSrv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}
 
