@@ -14,7 +14,7 @@ var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 // docFiles are the Markdown files of the repository's documentation.
 func docFiles(t *testing.T) []string {
 	t.Helper()
-	files := []string{"README.md", "BENCHMARKS.md"}
+	files := []string{"README.md", "BENCHMARKS.md", "bench/NOTES.md"}
 	more, err := filepath.Glob("docs/*.md")
 	if err != nil {
 		t.Fatal(err)

@@ -127,7 +127,7 @@ bench/run.sh
 It installs nginx and Caddy from Debian's packages when missing, builds
 forgeproof from the working tree, and rewrites this file. \`bench/run.sh
 --smoke\` runs everything for a few seconds (CI does, so the harness cannot
-rot). The harness is described in the README's Performance section and in
+rot). The harness is described in [docs/performance.md](docs/performance.md) and in
 \`go doc\` of \`bench/load\`, \`bench/csrfbench\` and \`bench/cmd/benchrun\`.
 
 - Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/run.sh\` with
@@ -142,7 +142,31 @@ rot). The harness is described in the README's Performance section and in
   bench/go.mod ($(grep -E 'filippo.io/csrf |gorilla/csrf |justinas/nosurf ' go.mod | awk '{printf "%s %s; ", $1, $2}' | sed 's/; $//')).
 
 HEADER
-  if [ -f ../bench/NOTES.md ]; then cat ../bench/NOTES.md; echo; fi
+  cat <<'HOWTO'
+## How to read these numbers
+
+- Every process of the comparison (servers, upstream, load generator, the
+  benchmark binary) shares the machine's cores, and so did other work on
+  the machine during the run (see the load averages given with each part).
+  Absolute numbers are therefore low and noisy; compare the ratios, which
+  come from runs interleaved with each other, and prefer "server CPU per
+  request" for the gateways: it counts what the server itself spent
+  (`/proc/PID/stat`) and moves much less with other load than requests/s.
+- The load generator speaks HTTP/1.1 over TLS 1.3 with X25519 to every
+  server (Go servers would otherwise pick the post-quantum hybrid, which
+  OpenSSL 3.0 in nginx lacks). Certificates are ECDSA P-256, minted by the
+  `pki` package for each run.
+- The gateways forward `GET /`: no CSRF decision is needed on a safe
+  method, so the comparison with nginx and Caddy (which do no CSRF checks)
+  is like for like. forgeproof still routes, authorizes the client's common
+  name and forwards its identity (RFC 9440 headers) on every request, which
+  the others do not. Its access log is off (log level warn), as nginx's
+  is; metrics are kept.
+
+The profiling history (what the profiles showed and the changes made since,
+with before/after numbers) is in [bench/NOTES.md](bench/NOTES.md).
+
+HOWTO
   cat <<MICRO
 ## 1. CSRF middleware and the gateway's own cost (go test -bench)
 

@@ -18,7 +18,10 @@ var (
 	canonicalSPAHeader  = http.CanonicalHeaderKey(SPAHeader)
 )
 
-var errFormTooLarge = errors.New("form body is larger than the limit searched for the csrf_token field: send the token in the " + HeaderName + " header")
+// ErrFormTooLarge is the cause (in [Error].Err) of a [ReasonTokenMissing]
+// refusal of a form body larger than the limit searched for the token
+// field (see [Protection.SetMaxFormBytes]).
+var ErrFormTooLarge = errors.New("form body is larger than the limit searched for the csrf_token field: send the token in the " + HeaderName + " header")
 
 // checkToken verifies the token r carries against r's binding (see
 // bindingFor for st).
@@ -100,7 +103,7 @@ func (c *config) peekBody(r *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("reading form body: %w", err)
 	}
 	if int64(len(body)) > c.maxFormBytes {
-		return nil, errFormTooLarge
+		return nil, ErrFormTooLarge
 	}
 	return body, nil
 }

@@ -2,8 +2,6 @@ package csrf
 
 import (
 	"net/http"
-
-	"github.com/forgeproof/forgeproof/internal/problem"
 )
 
 // Handler returns a handler that checks each request as [Protection.Check]
@@ -81,12 +79,7 @@ func (c *config) refuse(w http.ResponseWriter, r *http.Request, e *Error) {
 		c.deny(w, r, e)
 		return
 	}
-	problem.Write(w, r, problem.Details{
-		Status: http.StatusForbidden,
-		Reason: string(e.Reason),
-		Title:  problemTitle,
-		Detail: e.Reason.detail(),
-	})
+	WriteProblem(w, r, e)
 }
 
 // prepareTokens sets the cookies tokens need and returns the request to

@@ -3,6 +3,9 @@ package csrf
 import (
 	"errors"
 	"fmt"
+	"net/http"
+
+	"github.com/forgeproof/forgeproof/internal/problem"
 )
 
 // Reason is the stable, machine-readable code of a refusal. Reasons are part
@@ -97,8 +100,49 @@ func ReasonOf(err error) (Reason, bool) {
 	return "", false
 }
 
-// problemTitle is the human summary of every refusal in problem responses.
+// problemTitle is the human summary of a refusal by the origin checks in
+// problem responses. A token refusal has its own (tokenTitle): the
+// request passed the origin checks, so it is not called cross-site.
 const problemTitle = "refused as a possible cross-site request forgery"
+
+// title is the human summary of a refusal for r.
+func (r Reason) title() string {
+	switch r {
+	case ReasonTokenMissing:
+		return "refused: the request carries no CSRF token"
+	case ReasonTokenInvalid:
+		return "refused: the CSRF token is not valid"
+	case ReasonBindingUnavailable, ReasonNoKeys:
+		return "refused: the CSRF token cannot be checked"
+	}
+	return problemTitle
+}
+
+// WriteProblem is the default [DenyHandler]: it answers 403 with an RFC
+// 9457 problem document (application/problem+json) when the client
+// accepts JSON, plain text otherwise, both carrying the reason code, a
+// title and a detail that depend on the reason only, and "Vary: Accept"
+// and "Cache-Control: no-store". A DenyHandler that rewords some reasons
+// can hand the others to it.
+func WriteProblem(w http.ResponseWriter, r *http.Request, err *Error) {
+	if err == nil {
+		err = &Error{}
+	}
+	problem.Write(w, r, problem.Details{
+		Status: http.StatusForbidden,
+		Reason: string(err.Reason),
+		Title:  err.Reason.title(),
+		Detail: err.detail(),
+	})
+}
+
+// detail explains e in problem responses without quoting the request.
+func (e *Error) detail() string {
+	if e.Reason == ReasonTokenMissing && errors.Is(e.Err, ErrFormTooLarge) {
+		return ErrFormTooLarge.Error()
+	}
+	return e.Reason.detail()
+}
 
 // detail explains a reason in problem responses without quoting the
 // request: attacker-controlled values never reach the response body.
@@ -123,7 +167,8 @@ func (r Reason) detail() string {
 	case ReasonForwardedInvalid:
 		return "a trusted proxy sent a malformed Forwarded or X-Forwarded header"
 	case ReasonTokenMissing:
-		return "a CSRF token is required and none was sent"
+		return "the request passed the origin checks, but this service also requires a CSRF token and the page that sent it did not include one: " +
+			"put the token the server issued into the form as the csrf_token field, or into the " + HeaderName + " header of fetch requests"
 	case ReasonTokenInvalid:
 		return "the CSRF token is not valid for this session"
 	case ReasonBindingUnavailable:

@@ -51,7 +51,13 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, start time
 		slog.Int64("bytes", rec.bytes),
 		slog.Duration("duration", elapsed),
 		slog.String("peer", r.RemoteAddr),
+		slog.String("proto", r.Proto),
 		slog.String("decision", x.decision),
+	}
+	if r.TLS != nil {
+		// The connection's SNI: with the peer address, which connection
+		// a request came on (HTTP/2 reuses one across host names).
+		attrs = append(attrs, slog.String("server_name", r.TLS.ServerName))
 	}
 	if x.reason != "" {
 		attrs = append(attrs, slog.String("reason", string(x.reason)))

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/internal/pemutil"
 )
 
 // The checks in this file refuse, at start-up, on reload and in
@@ -81,9 +81,9 @@ func CheckCACertificate(c *x509.Certificate) error {
 // CheckCAFile parses PEM data as a CA bundle and checks every
 // certificate in it with CheckCACertificate.
 func CheckCAFile(data []byte) error {
-	certs, err := pki.ParseCertsPEM(data)
+	certs, err := pemutil.ParseCerts(data)
 	if err != nil {
-		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "pki: "))
+		return err
 	}
 	for _, c := range certs {
 		if err := CheckCACertificate(c); err != nil {

@@ -27,6 +27,9 @@ type hooks struct {
 	forwarded *forwardedCache
 	// now is the clock of the listeners' mtls.Servers (nil: time.Now).
 	now func() time.Time
+	// checksOff is the Gateway's negative-control switches (nil: every
+	// check on).
+	checksOff *checksOff
 }
 
 func (h hooks) logger() *slog.Logger {
@@ -59,6 +62,10 @@ type compiled struct {
 	forwarded *forwardedCache
 	// headers: what client headers are not forwarded (headers.go).
 	headers headerPolicy
+	// authz is the decision service's state, nil for "forgeproof serve".
+	authz *authzState
+	// checksOff is the Gateway's negative-control switches (hooks).
+	checksOff *checksOff
 	// transports has one transport per distinct upstream TLS setting
 	// (upstreamTLSKey), shared by the routes that use it; a reload closes
 	// their idle connections.
@@ -78,7 +85,13 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	}
 	p.limits(cfg.Limits)
 
-	if len(cfg.Listeners) == 0 {
+	if cfg.Authz != nil {
+		var prevAuthz *authzState
+		if prev != nil {
+			prevAuthz = prev.authz
+		}
+		c.authz = p.authz(cfg, prevAuthz, h.now)
+	} else if len(cfg.Listeners) == 0 {
 		p.add("listeners", "at least one listener is required")
 	}
 	seenAddr := map[string]string{}
@@ -93,7 +106,10 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		if prev != nil && i < len(prev.listeners) {
 			replaces = prev.listeners[i].server // same address: Reload checked
 		}
-		c.listeners = append(c.listeners, p.listenerTLS(key+".tls", l.TLS, h.handshakeFailure(l.Address), replaces, h.now))
+		offerHTTP2, checkHTTP2 := p.http2Mode(key+".http2", l.HTTP2)
+		lt := p.listenerTLS(key+".tls", l.TLS, offerHTTP2, h.handshakeFailure(l.Address), replaces, h.now)
+		lt.checkHTTP2 = checkHTTP2
+		c.listeners = append(c.listeners, lt)
 		c.proxy = append(c.proxy, p.proxyProtocol(key+".proxy-protocol", l.ProxyProtocol))
 	}
 
@@ -103,6 +119,8 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	}
 
 	c.headers = p.parseStripHeaders("strip-request-headers", cfg.StripRequestHeaders)
+	c.headers.checks = h.checksOff
+	c.checksOff = h.checksOff
 	c.forwardFormat = forwarded.RFC9440
 	if cfg.IdentityForwarding != "" {
 		f, err := forwarded.ParseFormat(cfg.IdentityForwarding)
@@ -186,6 +204,9 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	})
 	byTLS := map[upstreamTLSKey]*http.Transport{}
 	for _, rt := range c.routes {
+		if rt.upstream == nil {
+			continue // forgeproof authz: the proxy forwards
+		}
 		tr, ok := byTLS[rt.upstreamTLS.key]
 		if !ok {
 			tr = newTransport(c.limits, rt.upstreamTLS)

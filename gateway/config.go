@@ -42,6 +42,11 @@ type Config struct {
 	Log    Log
 	Limits Limits
 
+	// Authz, when set, makes this the configuration of "forgeproof
+	// authz", the decision service for a proxy (see Authz), instead of
+	// "forgeproof serve".
+	Authz *Authz
+
 	// file and lines locate keys in the file LoadConfig read, for errors.
 	file  string
 	lines map[string]int
@@ -58,7 +63,33 @@ type Listener struct {
 	// L4 balancer only, and use the client address it carries. Nil: the
 	// TCP peer is the client. Turning it on or off needs a restart.
 	ProxyProtocol *ProxyProtocol
+	// HTTP2 says whether the listener offers HTTP/2 in ALPN beside
+	// HTTP/1.1: HTTP2On ("on", the default when empty), HTTP2Off
+	// ("off": HTTP/1.1 only) or HTTP2InsecureOnWithoutCheckHost.
+	//
+	// Over HTTP/2 a browser reuses one connection, and the client
+	// certificate presented on it, for every host name the server
+	// certificate covers (and that resolves to the same address). So
+	// on an HTTP/2 connection with a client certificate, a request
+	// whose Host (:authority) is not the connection's TLS server name
+	// is always refused with 421 Misdirected Request (reason
+	// misdirected-request), on which browsers retry on a new
+	// connection for that name; ListenerTLS.CheckHost extends the check
+	// to HTTP/1.1 connections. HTTP2InsecureOnWithoutCheckHost turns
+	// that check off for HTTP/2 too: a certificate asked for one host
+	// name then authenticates requests for every other.
+	//
+	// A reload changes what new connections are offered; open HTTP/2
+	// connections stay HTTP/2. Stream and header limits are in Limits.
+	HTTP2 string
 }
+
+// Values of Listener.HTTP2.
+const (
+	HTTP2On                         = "on"
+	HTTP2Off                        = "off"
+	HTTP2InsecureOnWithoutCheckHost = "insecure-on-without-check-host"
+)
 
 // ProxyProtocol is the PROXY protocol (HAProxy's, v1 text or v2 binary)
 // on a listener behind an L4 load balancer. Connections from any peer
@@ -121,12 +152,17 @@ type ListenerTLS struct {
 	// MinVersion is "1.2" or "1.3" (default).
 	MinVersion string
 	// CheckHost refuses with 421 (reason misdirected-request) a request
-	// on a connection that presented a client certificate when its Host
-	// is not the connection's TLS server name (SNI): a certificate asked
-	// for one host name then never authenticates requests for another
-	// that shares the listener. A connection without SNI serves only
-	// IP-literal hosts. Connections without a certificate are not
-	// checked. Default false.
+	// on an HTTP/1.1 connection that presented a client certificate when
+	// its Host is not the connection's TLS server name (SNI): a
+	// certificate asked for one host name then never authenticates
+	// requests for another that shares the listener. A connection
+	// without SNI serves only IP-literal hosts. Connections without a
+	// certificate are not checked. Requests on HTTP/2 connections, the
+	// only ones browsers reuse across host names, are checked whatever
+	// CheckHost says (see Listener.HTTP2). Default false: browsers never
+	// send a request for another host on an HTTP/1.1 connection, and
+	// other clients that connect by IP address with a server name set
+	// keep working.
 	CheckHost bool
 }
 
@@ -331,11 +367,30 @@ type Limits struct {
 	ReadTimeout time.Duration
 	// WriteTimeout bounds writing a response; 0 means none (streaming),
 	// the default.
-	WriteTimeout   time.Duration
-	IdleTimeout    time.Duration // default 120s
-	MaxHeaderBytes int           // default 65536
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration // default 120s
+	// MaxHeaderBytes bounds a request's header: the HTTP/1.1 request
+	// line and header fields, and on HTTP/2 the decoded header list
+	// (announced as SETTINGS_MAX_HEADER_LIST_SIZE; a header block sent
+	// in HEADERS and CONTINUATION frames that exceeds it ends the
+	// connection). Default 65536.
+	MaxHeaderBytes int
 	// MaxBodyBytes bounds a request body; 0 means no limit (the default).
 	MaxBodyBytes int64
+
+	// HTTP2MaxConcurrentStreams is how many requests one HTTP/2
+	// connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS);
+	// at most this many of its handlers run, and a client that keeps
+	// opening and resetting streams beyond it (rapid reset,
+	// CVE-2023-44487) has its connection closed. Default 100, at most
+	// 1000.
+	HTTP2MaxConcurrentStreams int
+	// HTTP2ReadIdleTimeout: when nothing arrives on an HTTP/2 connection
+	// for this long, the gateway sends a PING; default 30s.
+	HTTP2ReadIdleTimeout time.Duration
+	// HTTP2PingTimeout: an HTTP/2 connection whose PING is not answered
+	// within this long is closed; default 15s.
+	HTTP2PingTimeout time.Duration
 
 	UpstreamDialTimeout           time.Duration // default 5s
 	UpstreamTLSHandshakeTimeout   time.Duration // default 5s
@@ -381,8 +436,82 @@ func (c *Config) Files() []string {
 		add(l.TLS.CRLFiles...)
 	}
 	add(c.Tokens.KeyFile)
+	if a := c.Authz; a != nil {
+		if a.TLS != nil {
+			add(a.TLS.CertFile, a.TLS.KeyFile)
+			add(a.TLS.ClientCAFiles...)
+		}
+		add(a.ClientCertificates.CAFiles...)
+		add(a.ClientCertificates.CRLFiles...)
+	}
 	for _, r := range c.Routes {
 		add(r.UpstreamCAFile, r.UpstreamCertFile, r.UpstreamKeyFile)
 	}
 	return out
+}
+
+// Authz configures "forgeproof authz", the decision service that a proxy
+// which terminates TLS itself (nginx auth_request, Caddy forward_auth,
+// Traefik ForwardAuth, Envoy ext_authz) asks about every request. A config
+// with an authz section is for "forgeproof authz" only: it has no
+// listeners (the proxy has them), its routes need no upstream, and
+// Gateway.Decide makes the decisions (docs/integrations/).
+type Authz struct {
+	// Address is the host:port the decision service listens on;
+	// required. ":0" picks a free port.
+	Address string
+	// Proxy is the proxy that asks, which fixes the headers that carry
+	// the original request and the client certificate: "nginx", "caddy"
+	// or "traefik" (HTTP), or "envoy" (gRPC ext_authz). Only that
+	// proxy's headers are read: the others could come from the client.
+	Proxy string
+	// TrustedCallers are the addresses (CIDR prefixes or single IPs) of
+	// the proxies that may ask. A request from any other peer is refused
+	// (caller-untrusted). Required unless TLS is set; with both, a caller
+	// must pass both.
+	TrustedCallers []string
+	// TLS, when set, serves the decision service over mutual TLS: a
+	// caller must present a certificate that verifies against
+	// TLS.ClientCAFiles and that TLS.Allow allows.
+	TLS *AuthzTLS
+	// ClientCertificates says how the client certificate the proxy passes
+	// on is checked.
+	ClientCertificates ClientCertificates
+	// HeaderTokens declares that every client of a route whose CSRF mode
+	// uses tokens sends the token in the X-CSRF-Token (or, with SPA,
+	// X-XSRF-TOKEN) header. A proxy's question carries no request body,
+	// so a token in a csrf_token form field cannot be checked: without
+	// this, such a route is a configuration error. Default false.
+	HeaderTokens bool
+}
+
+// AuthzTLS is the decision service's own mutual TLS with its callers.
+type AuthzTLS struct {
+	// CertFile and KeyFile are the decision service's certificate (with
+	// any intermediates after it) and key.
+	CertFile string
+	KeyFile  string
+	// ClientCAFiles are the CA bundles the callers' (proxies')
+	// certificates must chain to; required.
+	ClientCAFiles []string
+	// Allow lists the callers' identities; deny by default.
+	// Unauthenticated and CORSPreflights are not allowed here.
+	Allow Allow
+}
+
+// ClientCertificates is how "forgeproof authz" checks the client
+// certificate a proxy passes on.
+type ClientCertificates struct {
+	// VerifiedByProxy trusts the proxy's verification (nginx
+	// ssl_verify_client on, Caddy client_auth require_and_verify): the
+	// certificate is parsed and used, not verified again. Default false:
+	// it is verified against CAFiles and CRLFiles, as a handshake with
+	// "forgeproof serve" would be. One of the two is required.
+	VerifiedByProxy bool
+	// CAFiles are the CA bundles client certificates must chain to.
+	CAFiles []string
+	// CRLFiles are revocation lists of those CAs (PEM or DER).
+	CRLFiles []string
+	// CRLGracePeriod lets a CRL be used this long after its NextUpdate.
+	CRLGracePeriod time.Duration
 }

@@ -20,6 +20,9 @@ type connKey struct{}
 // listener's mtls.Server's (Check).
 type connForwarded struct {
 	fwd atomic.Pointer[forwardedHeaders]
+	// counted is set by the connection's first request, which counts
+	// the connection in the connections metric (countConnection).
+	counted atomic.Bool
 }
 
 // forwardedHeaders are the headers that forward a connection's identity

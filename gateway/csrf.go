@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
 
 	"github.com/forgeproof/forgeproof/csrf"
+	"github.com/forgeproof/forgeproof/internal/problem"
 )
 
 // HeaderCSRFToken carries, on requests to routes whose CSRF mode uses
@@ -56,7 +58,30 @@ func (p *problems) csrfGuard(key string, c RouteCSRF, rt *route, cc *compiled) *
 	}
 	g.prot.SetSPA(c.SPA)
 	g.prot.SetBinding(tokenBinding(cc.cfg.Tokens.SessionCookie))
+	g.prot.SetDenyHandler(denyCSRF)
 	return g
+}
+
+// tokenMissingDetail says, behind the gateway, where the app finds the
+// token it did not put in the page. A token-missing request has passed
+// the origin checks: it is not called cross-site.
+const tokenMissingDetail = "the request passed the origin checks, but this route also requires a CSRF token and the page that sent it did not include one: " +
+	"the app receives a fresh token in the " + HeaderCSRFToken + " request header and must put it into its forms as the csrf_token field, " +
+	"or into the " + csrf.HeaderName + " header of fetch requests (or use csrf mode origin-only)"
+
+// denyCSRF answers a CSRF refusal as the csrf package does, except that a
+// missing token's detail names the header the upstream gets it in.
+func denyCSRF(w http.ResponseWriter, r *http.Request, e *csrf.Error) {
+	if e.Reason == csrf.ReasonTokenMissing && !errors.Is(e.Err, csrf.ErrFormTooLarge) {
+		problem.Write(w, r, problem.Details{
+			Status: http.StatusForbidden,
+			Reason: string(e.Reason),
+			Title:  "refused: the request carries no CSRF token",
+			Detail: tokenMissingDetail,
+		})
+		return
+	}
+	csrf.WriteProblem(w, r, e)
 }
 
 // tokenBinding returns what a request's tokens are bound to: the
@@ -161,15 +186,7 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 			checked.ServeHTTP(w, r)
 			return
 		}
-		// Checked as the unsafe request it is (a copy says POST); passed
-		// on unchanged.
-		asUnsafe := *r
-		asUnsafe.Method = http.MethodPost
-		if err := g.ws.Check(&asUnsafe); err != nil {
-			e, ok := err.(*csrf.Error)
-			if !ok {
-				e = &csrf.Error{Reason: "csrf-error", Err: err} // Check returns *csrf.Error only; fail closed on anything else
-			}
+		if e := g.checkWebSocket(r); e != nil {
 			observe(r, e, !g.reportOnly)
 			if !g.reportOnly {
 				// The same body and headers as any refused POST on the route.
@@ -185,6 +202,40 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// checkWebSocket checks a WebSocket handshake as the unsafe request it
+// is (a copy says POST); r is not changed.
+func (g *csrfGuard) checkWebSocket(r *http.Request) *csrf.Error {
+	asUnsafe := *r
+	asUnsafe.Method = http.MethodPost
+	if err := g.ws.Check(&asUnsafe); err != nil {
+		e, ok := err.(*csrf.Error)
+		if !ok {
+			e = &csrf.Error{Reason: "csrf-error", Err: err} // Check returns *csrf.Error only; fail closed on anything else
+		}
+		return e
+	}
+	return nil
+}
+
+// check is the guard's decision on r without answering it (Decide): a
+// WebSocket handshake's origin, else the route's csrf.Protection.Check.
+func (g *csrfGuard) check(r *http.Request) *csrf.Error {
+	if isWebSocketHandshake(r) {
+		if e := g.checkWebSocket(r); e != nil || r.Method == http.MethodGet {
+			return e
+		}
+		// Not a handshake (RFC 6455: only a GET is): the route's checks.
+	}
+	if err := g.prot.Check(r); err != nil {
+		e, ok := err.(*csrf.Error)
+		if !ok {
+			e = &csrf.Error{Reason: "csrf-error", Err: err} // fail closed
+		}
+		return e
+	}
+	return nil
 }
 
 // isWebSocketHandshake reports whether r asks to upgrade to WebSocket.

@@ -127,6 +127,15 @@ func (c *Config) resolvePaths(dir string) {
 		all(t.CRLFiles)
 	}
 	abs(&c.Tokens.KeyFile)
+	if a := c.Authz; a != nil {
+		if a.TLS != nil {
+			abs(&a.TLS.CertFile)
+			abs(&a.TLS.KeyFile)
+			all(a.TLS.ClientCAFiles)
+		}
+		all(a.ClientCertificates.CAFiles)
+		all(a.ClientCertificates.CRLFiles)
+	}
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		abs(&r.UpstreamCAFile)
@@ -375,6 +384,13 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"insecure-allow-group-readable-key-file": d.boolean(&c.Tokens.InsecureAllowGroupReadableKeyFile),
 			})
 		},
+		"authz": func(p string, v *yaml.Node) {
+			if !d.kind(v, p, yaml.MappingNode, "a mapping") {
+				return
+			}
+			c.Authz = &Authz{}
+			d.authz(v, p, c.Authz)
+		},
 		"identity-forwarding":   d.str(&c.IdentityForwarding),
 		"strip-request-headers": d.strings(&c.StripRequestHeaders),
 		"admin": func(p string, v *yaml.Node) {
@@ -398,6 +414,9 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"idle-timeout":                     d.duration(&l.IdleTimeout),
 				"max-header-bytes":                 d.intField(&l.MaxHeaderBytes),
 				"max-body-bytes":                   d.integer(&l.MaxBodyBytes),
+				"http2-max-concurrent-streams":     d.intField(&l.HTTP2MaxConcurrentStreams),
+				"http2-read-idle-timeout":          d.duration(&l.HTTP2ReadIdleTimeout),
+				"http2-ping-timeout":               d.duration(&l.HTTP2PingTimeout),
 				"upstream-dial-timeout":            d.duration(&l.UpstreamDialTimeout),
 				"upstream-tls-handshake-timeout":   d.duration(&l.UpstreamTLSHandshakeTimeout),
 				"upstream-response-header-timeout": d.duration(&l.UpstreamResponseHeaderTimeout),
@@ -413,6 +432,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 func (d *decoder) listener(n *yaml.Node, path string, l *Listener) {
 	d.fields(n, path, map[string]func(string, *yaml.Node){
 		"address": d.str(&l.Address),
+		"http2":   d.str(&l.HTTP2),
 		"proxy-protocol": func(p string, v *yaml.Node) {
 			pp := &ProxyProtocol{}
 			if !d.kind(v, p, yaml.MappingNode, "a mapping (trusted, optional, header-timeout)") {
@@ -437,6 +457,55 @@ func (d *decoder) listener(n *yaml.Node, path string, l *Listener) {
 				"crl-grace-period": d.duration(&t.CRLGracePeriod),
 				"min-version":      d.str(&t.MinVersion),
 				"check-host":       d.boolean(&t.CheckHost),
+			})
+		},
+	})
+}
+
+// allow decodes an allow list (routes[].allow, authz.tls.allow).
+func (d *decoder) allow(a *Allow) func(string, *yaml.Node) {
+	return func(p string, v *yaml.Node) {
+		d.fields(v, p, map[string]func(string, *yaml.Node){
+			"any-verified":         d.boolean(&a.AnyVerified),
+			"unauthenticated":      d.boolean(&a.Unauthenticated),
+			"cors-preflights":      d.boolean(&a.CORSPreflights),
+			"spiffe-ids":           d.strings(&a.SPIFFEIDs),
+			"trust-domains":        d.strings(&a.TrustDomains),
+			"dns-names":            d.strings(&a.DNSNames),
+			"common-names":         d.strings(&a.CommonNames),
+			"organizational-units": d.strings(&a.OrganizationalUnits),
+			"spki-pins":            d.strings(&a.SPKIPins),
+		})
+	}
+}
+
+// authz decodes the authz section.
+func (d *decoder) authz(n *yaml.Node, path string, a *Authz) {
+	d.fields(n, path, map[string]func(string, *yaml.Node){
+		"address":         d.str(&a.Address),
+		"proxy":           d.str(&a.Proxy),
+		"trusted-callers": d.strings(&a.TrustedCallers),
+		"header-tokens":   d.boolean(&a.HeaderTokens),
+		"tls": func(p string, v *yaml.Node) {
+			if !d.kind(v, p, yaml.MappingNode, "a mapping (cert-file, key-file, client-ca-files, allow)") {
+				return
+			}
+			t := &AuthzTLS{}
+			a.TLS = t
+			d.fields(v, p, map[string]func(string, *yaml.Node){
+				"cert-file":       d.str(&t.CertFile),
+				"key-file":        d.str(&t.KeyFile),
+				"client-ca-files": d.strings(&t.ClientCAFiles),
+				"allow":           d.allow(&t.Allow),
+			})
+		},
+		"client-certificates": func(p string, v *yaml.Node) {
+			c := &a.ClientCertificates
+			d.fields(v, p, map[string]func(string, *yaml.Node){
+				"verified-by-proxy": d.boolean(&c.VerifiedByProxy),
+				"ca-files":          d.strings(&c.CAFiles),
+				"crl-files":         d.strings(&c.CRLFiles),
+				"crl-grace-period":  d.duration(&c.CRLGracePeriod),
 			})
 		},
 	})
@@ -469,20 +538,7 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 		"upstream-server-name":     d.str(&r.UpstreamServerName),
 		"browsers":                 d.boolPtr(&r.Browsers),
 		"allow-underscore-headers": d.boolean(&r.AllowUnderscoreHeaders),
-		"allow": func(p string, v *yaml.Node) {
-			a := &r.Allow
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"any-verified":         d.boolean(&a.AnyVerified),
-				"unauthenticated":      d.boolean(&a.Unauthenticated),
-				"cors-preflights":      d.boolean(&a.CORSPreflights),
-				"spiffe-ids":           d.strings(&a.SPIFFEIDs),
-				"trust-domains":        d.strings(&a.TrustDomains),
-				"dns-names":            d.strings(&a.DNSNames),
-				"common-names":         d.strings(&a.CommonNames),
-				"organizational-units": d.strings(&a.OrganizationalUnits),
-				"spki-pins":            d.strings(&a.SPKIPins),
-			})
-		},
+		"allow":                    d.allow(&r.Allow),
 		"csrf": func(p string, v *yaml.Node) {
 			c := &r.CSRF
 			d.fields(v, p, map[string]func(string, *yaml.Node){

@@ -32,6 +32,31 @@
 // gateway in one step (Listen and Serve still start it). Gateway.Shutdown
 // drains.
 //
+// # Decisions for a proxy that serves the request itself
+//
+// "forgeproof authz" (package authz) answers nginx auth_request, Caddy
+// forward_auth, Traefik ForwardAuth and Envoy ext_authz with the decision
+// this gateway would make, from the same code. Its config is a gateway
+// config with an authz section (Config.Authz: no listeners, routes
+// without upstreams); a Gateway built from it answers Decide:
+//
+//	g, err := gateway.NewFromFile("authz.yaml", gateway.Options{Logger: logger})
+//	d := g.Decide(&gateway.Attributes{
+//		Method: "POST", URI: "/pay?x=1", Host: "bank.example", Scheme: "https",
+//		Header:     clientHeaders, // Origin, Referer, Sec-Fetch-*, Cookie, X-CSRF-Token, Accept
+//		RemoteAddr: clientAddr,
+//		Chain:      clientChain, // leaf first; verified here unless the proxy did
+//	})
+//	if d.Allowed {
+//		// set d.Set on the upstream request, delete d.Remove
+//	} else {
+//		d.WriteProblem(w, r) // d.Status, the problem document and d.Reason, as serve's
+//	}
+//
+// Decide runs steps 2 to 5 below on the described request (decide.go
+// holds steps 2 to 4 for both); Gateway.CallerAllowed says whether the
+// peer asking is a trusted proxy. Reload and WatchFile work as for serve.
+//
 // # Behind a load balancer
 //
 // A listener with Listener.ProxyProtocol reads the PROXY protocol header
@@ -55,10 +80,12 @@
 //  2. The route is chosen by host and path prefix. First a Host that is
 //     not one host[:port] is refused with 400 (host-invalid: two ports,
 //     "admin.example..", 127.1; one trailing dot is removed for routing),
-//     then a path with "." or ".." segments (path-invalid). On a listener
-//     with ListenerTLS.CheckHost, a request on a connection with a client
-//     certificate whose Host is not the connection's SNI gets 421
-//     (misdirected-request). Unknown paths get 404 (no-route). A path
+//     then a path with "." or ".." segments (path-invalid), and an HTTP/2
+//     request whose Host header is not its :authority
+//     (authority-mismatch). On an HTTP/2 connection with a client
+//     certificate (Listener.HTTP2), and on every connection of a listener
+//     with ListenerTLS.CheckHost, a request whose Host is not the
+//     connection's SNI gets 421 (misdirected-request). Unknown paths get 404 (no-route). A path
 //     that a common upstream could read as a route of other settings
 //     (";params" removed, case folded, decoded again, '\' as '/',
 //     trailing dots, spaces or NUL trimmed, slashes not merged, and

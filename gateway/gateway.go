@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,13 +47,9 @@ type Gateway struct {
 	metrics *metrics
 	state   atomic.Pointer[compiled]
 	handler http.Handler
-	// uncheckedRequests turns off the path and Host checks of
-	// checkRequest, for the tests' negative controls only (set through
-	// export_test.go).
-	uncheckedRequests atomic.Bool
-	// noRecheck serves open connections whose certificate the re-check
-	// refused, for the tests' negative controls only (export_test.go).
-	noRecheck atomic.Bool
+	// checksOff turns single checks off, for the tests' negative controls
+	// only (set through export_test.go).
+	checksOff checksOff
 	// forwarded shares identity headers between the connections of a
 	// client that reconnects (forwardedCache), across reloads.
 	forwarded *forwardedCache
@@ -179,6 +177,11 @@ func (g *Gateway) Listen() error {
 		g.adminLn = ln
 	}
 	g.listeners = lns
+	if strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1") {
+		// Go then announces extended CONNECT (RFC 8441), and browsers
+		// send WebSockets over HTTP/2 as CONNECT, which serveHTTP refuses.
+		g.log.Warn("GODEBUG=http2xconnect=1: browsers will try WebSockets over HTTP/2 (extended CONNECT), which the gateway refuses with 405; unset it so that they use HTTP/1.1")
+	}
 	for i := range lns {
 		g.servers = append(g.servers, g.newServer(i, c.limits))
 	}
@@ -198,7 +201,18 @@ func (g *Gateway) Listen() error {
 // once; open keep-alive connections are verified again under the new
 // state at their next request (mtls.Server.Check, in serveHTTP).
 func (g *Gateway) newServer(i int, l Limits) *http.Server {
+	// Both protocols are served; which one a connection speaks is the
+	// ALPN list of the listener's current TLS config (Listener.HTTP2).
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
 	return &http.Server{
+		Protocols: &protocols,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: l.HTTP2MaxConcurrentStreams,
+			SendPingTimeout:      l.HTTP2ReadIdleTimeout,
+			PingTimeout:          l.HTTP2PingTimeout,
+		},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			g.serveHTTP(w, r, i)
 		}),
@@ -218,6 +232,9 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 			return context.WithValue(ctx, connKey{}, &connForwarded{})
 		},
 		TLSConfig: &tls.Config{
+			// Only what makes http.Server.Serve set up HTTP/2: each
+			// handshake uses the listener's own list (GetConfigForClient).
+			NextProtos: []string{"h2", "http/1.1"},
 			GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 				// The mtls.Server's own per-handshake config carries the
 				// verification (VerifyConnection); crypto/tls does not
@@ -235,6 +252,7 @@ func (g *Gateway) hooks() hooks {
 		log:       g.log,
 		now:       g.now,
 		forwarded: g.forwarded,
+		checksOff: &g.checksOff,
 		onHandshakeFailure: func(listener string, f mtls.HandshakeFailure) {
 			g.metrics.handshakeFailures.WithLabelValues(listener, string(f.Reason)).Inc()
 			attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}
@@ -474,6 +492,17 @@ func sameAddresses(old, cfg *Config) error {
 			}
 		}
 	}
+	switch a, b := old.Authz, cfg.Authz; {
+	case (a == nil) != (b == nil):
+		p.add("authz", "added or removed: a config is for serve or for authz; restart to apply")
+	case a == nil:
+	case a.Address != b.Address:
+		p.add("authz.address", "changed from %q to %q: restart to apply", a.Address, b.Address)
+	case a.Proxy != b.Proxy:
+		p.add("authz.proxy", "changed from %q to %q: restart to apply", a.Proxy, b.Proxy)
+	case (a.TLS == nil) != (b.TLS == nil):
+		p.add("authz.tls", "turned on or off: restart to apply")
+	}
 	if cfg.Admin != old.Admin {
 		p.add("admin", "changed: restart to apply")
 	}
@@ -495,6 +524,9 @@ func restartOnly(old, cfg *Config) []string {
 		{"limits.write-timeout", o.WriteTimeout != n.WriteTimeout},
 		{"limits.idle-timeout", o.IdleTimeout != n.IdleTimeout},
 		{"limits.max-header-bytes", o.MaxHeaderBytes != n.MaxHeaderBytes},
+		{"limits.http2-max-concurrent-streams", o.HTTP2MaxConcurrentStreams != n.HTTP2MaxConcurrentStreams},
+		{"limits.http2-read-idle-timeout", o.HTTP2ReadIdleTimeout != n.HTTP2ReadIdleTimeout},
+		{"limits.http2-ping-timeout", o.HTTP2PingTimeout != n.HTTP2PingTimeout},
 		{"log", old.Log != cfg.Log},
 	} {
 		if f.changed {

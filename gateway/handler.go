@@ -70,15 +70,16 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	var connID *mtls.Identity
 	if s := c.listenerServer(listener); s != nil {
 		id, err := s.Check(r)
-		if err != nil && !g.noRecheck.Load() {
+		if err != nil && !g.checksOff.off(checkRecheck) {
 			g.refuseConnection(rec, r, x, c.cfg.Listeners[listener].Address, err)
 			return
 		}
 		connID = id
+		g.countConnection(r, c.cfg.Listeners[listener].Address)
 	} else {
 		connID = embeddedIdentity(r)
 	}
-	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 && !chunkedCloseOff.Load() {
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 && !g.checksOff.off(checkChunkedClose) {
 		// A chunked HTTP/1.1 request may also have carried Content-Length
 		// (request smuggling, RFC 9112 §6.1: close after it). net/http
 		// deletes that Content-Length before the handler runs, so the two
@@ -87,59 +88,22 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		// as another request. Browsers never send chunked requests.
 		rec.Header().Set("Connection", "close")
 	}
-	if r.Method == http.MethodConnect {
-		// A reverse proxy has no tunnels to offer; forwarding CONNECT
-		// would ask the upstream for one.
-		g.refuse(rec, r, x, http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "method not allowed", "CONNECT is not proxied")
+	v := c.decide(r, listener, connID, g.checksOff.off(checkRequests))
+	x.route = v.route
+	x.identity, x.hasIdentity = v.identity, v.identity != nil
+	switch {
+	case v.preflight:
+		g.servePreflight(rec, r, x, v.route)
 		return
-	}
-	host, why := parseHost(r.Host)
-	if why != "" {
-		if !g.uncheckedRequests.Load() {
-			g.refuseAmbiguous(rec, r, x, ReasonHostInvalid, "invalid Host", "the Host is not one host[:port]: it has "+why)
-			return
+	case v.reason != "":
+		if v.ambiguous {
+			g.metrics.ambiguous.WithLabelValues(string(v.reason)).Inc()
 		}
-		host = requestHost(r.Host)
-	}
-	if hasDotSegments(r.URL.Path) {
-		g.refuseAmbiguous(rec, r, x, ReasonPathInvalid, "invalid path", "the path has . or .. segments")
+		x.authzDenied = v.authzDenied
+		g.refuse(rec, r, x, v.status, v.reason, v.title, v.detail)
 		return
 	}
-	if listener >= 0 && c.listeners[listener].checkHost && misdirected(r) {
-		g.refuse(rec, r, x, http.StatusMisdirectedRequest, Reason(mtls.ReasonMisdirected), "request sent on a connection for another host", "open a new connection to this host")
-		return
-	}
-	rt := c.findRoute(host, r.URL.Path)
-	if rt == nil {
-		g.refuse(rec, r, x, http.StatusNotFound, ReasonNoRoute, "no route", "no route serves this host and path")
-		return
-	}
-	if c.pathAmbiguous(host, r.URL.EscapedPath(), rt) && !g.uncheckedRequests.Load() {
-		g.refuseAmbiguous(rec, r, x, ReasonPathAmbiguous, "ambiguous path",
-			"an upstream could read this path as another route's (path parameters, case, encoding, backslashes or trailing characters): send it in its plain form")
-		return
-	}
-	x.route = rt
-	if rt.corsPreflights && isPreflight(r) {
-		g.servePreflight(rec, r, x, rt)
-		return
-	}
-
-	id, status, reason := c.identify(r, connID)
-	if reason != "" {
-		g.refuse(rec, r, x, status, reason, "forwarded identity refused", "")
-		return
-	}
-	x.identity, x.hasIdentity = id, id != nil
-	if reason := rt.authorizeRequest(id); reason != "" {
-		x.authzDenied = true
-		g.refuse(rec, r, x, http.StatusForbidden, reason, "client identity refused", "")
-		return
-	}
-	if !rt.browsers && isBrowser(r) {
-		g.refuse(rec, r, x, http.StatusForbidden, ReasonBrowserNotAllowed, "browsers are not served here", "this route serves programmatic clients only")
-		return
-	}
+	rt := v.route
 	if max := c.limits.MaxBodyBytes; max > 0 && r.Body != nil {
 		r.Body = http.MaxBytesReader(rec, r.Body, max)
 	}
@@ -154,17 +118,24 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	rt.handler.ServeHTTP(rec, r.WithContext(ctx))
 }
 
+// countConnection counts r's connection in the connections metric if r
+// is its first request.
+func (g *Gateway) countConnection(r *http.Request, listener string) {
+	cf, _ := r.Context().Value(connKey{}).(*connForwarded)
+	if cf == nil || cf.counted.Load() || !cf.counted.CompareAndSwap(false, true) {
+		return
+	}
+	proto := "http/1.1"
+	if r.ProtoMajor == 2 {
+		proto = "h2"
+	}
+	g.metrics.connections.WithLabelValues(listener, proto).Inc()
+}
+
 // refuse writes a problem response and records the decision.
 func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, x *exchange, status int, reason Reason, title, detail string) {
 	x.decision, x.reason = decisionDeny, reason
 	problem.Write(w, r, problem.Details{Status: status, Reason: string(reason), Title: title, Detail: detail})
-}
-
-// refuseAmbiguous refuses with 400 a request the upstream could read
-// differently from the gateway, and counts it.
-func (g *Gateway) refuseAmbiguous(w http.ResponseWriter, r *http.Request, x *exchange, reason Reason, title, detail string) {
-	g.metrics.ambiguous.WithLabelValues(string(reason)).Inc()
-	g.refuse(w, r, x, http.StatusBadRequest, reason, title, detail)
 }
 
 // authorizeRequest returns "" when the identity (nil: none) may call the
@@ -295,6 +266,32 @@ func (r *recorder) Flush() {
 		}
 		f.Flush()
 	}
+}
+
+// checksHost reports whether the listener checks r's Host against its
+// connection's SNI: on every connection with check-host, on HTTP/2
+// connections unless the config says insecure.
+func (l *listenerTLS) checksHost(r *http.Request) bool {
+	return l.checkHost || (r.ProtoMajor == 2 && l.checkHTTP2)
+}
+
+// authorityMismatch returns why an HTTP/2 request's Host header, if it
+// has one, does not agree with its :authority (r.Host), else "". Go's
+// HTTP/2 server takes :authority for r.Host and leaves a Host header in
+// r.Header, which an upstream that reads headers could believe instead.
+// An agreeing Host header is deleted: the upstream gets r.Host.
+func authorityMismatch(r *http.Request) string {
+	hs, ok := r.Header["Host"]
+	switch {
+	case !ok:
+		return ""
+	case len(hs) > 1:
+		return "the request has more than one Host header"
+	case !strings.EqualFold(hs[0], r.Host):
+		return "the Host header is not the :authority pseudo-header"
+	}
+	delete(r.Header, "Host")
+	return ""
 }
 
 // hostCheck is mtls's Host-versus-SNI check; misdirected uses only that

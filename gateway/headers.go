@@ -105,20 +105,36 @@ const (
 // one request, for the metric.
 type dropped struct{ underscore, identityLike, upgrade int }
 
-// Negative-control switches for the tests (export_test.go); never set in
-// production. Each turns one check of this file off.
-var (
-	upgradeCheckOff      atomic.Bool
-	underscoreCheckOff   atomic.Bool
-	identityLikeCheckOff atomic.Bool
-	chunkedCloseOff      atomic.Bool
+// A check names one check that a test's negative control may turn off.
+type check uint8
+
+const (
+	checkRequests     check = iota // the Host and path checks (host-invalid, path-ambiguous)
+	checkRecheck                   // refusing open connections the re-check refused
+	checkUpgrade                   // Upgrade stripping and the refusal of unasked 101s
+	checkUnderscore                // dropping names with '_'
+	checkIdentityLike              // dropping other products' identity headers
+	checkChunkedClose              // closing after a chunked HTTP/1.1 request
+	numChecks
 )
+
+// checksOff holds the checks turned off, for the tests' negative controls
+// only: a Gateway's own is set through export_test.go, never in
+// production. The Gateway's compiled configurations point at it, so a
+// switch holds across reloads, and tests of different Gateways can run in
+// parallel. A nil *checksOff (Validate, the internal tests) has every
+// check on.
+type checksOff [numChecks]atomic.Bool
+
+// off reports whether c is turned off.
+func (o *checksOff) off(c check) bool { return o != nil && o[c].Load() }
 
 // headerPolicy is the compiled header configuration: the extra names and
 // prefixes of strip-request-headers, normalised.
 type headerPolicy struct {
 	names    map[string]bool
 	prefixes []string
+	checks   *checksOff // the Gateway's negative-control switches
 }
 
 // parseStripHeaders compiles strip-request-headers: header names, or
@@ -217,10 +233,10 @@ func (hp *headerPolicy) headerVerdict(name string, allowUnderscore bool) (drop b
 	}
 	var buf [64]byte
 	n := normaliseName(buf[:0], name)
-	if !identityLikeCheckOff.Load() && hp.identityLike(n) {
+	if !hp.checks.off(checkIdentityLike) && hp.identityLike(n) {
 		return true, dropIdentityLike
 	}
-	if punctuated(name) && !underscoreCheckOff.Load() {
+	if punctuated(name) && !hp.checks.off(checkUnderscore) {
 		if !allowUnderscore || gatewayHeaders[string(n)] {
 			return true, dropUnderscore
 		}
@@ -258,8 +274,8 @@ func (hp *headerPolicy) withoutClientHeaders(h http.Header, allowUnderscore bool
 // Upgrade, and HTTP2-Settings, is removed with Connection, so the
 // upstream has nothing to switch to. It reports whether a WebSocket
 // upgrade is forwarded.
-func forwardUpgrade(in *http.Request, out http.Header, d *dropped) (websocket bool) {
-	if upgradeCheckOff.Load() {
+func forwardUpgrade(in *http.Request, out http.Header, d *dropped, checks *checksOff) (websocket bool) {
+	if checks.off(checkUpgrade) {
 		return upgradeType(out) != ""
 	}
 	for _, name := range []string{"Http2-Settings", "Upgrade", "Connection"} {
@@ -306,8 +322,8 @@ func quoteHeader(s string) string { return "\"" + printable(s) + "\"" }
 
 // checkSwitch fails closed on a 101 the gateway did not ask for: relayed,
 // it would make the connection a tunnel to the upstream past every check.
-func checkSwitch(resp *http.Response) error {
-	if resp.StatusCode != http.StatusSwitchingProtocols || upgradeCheckOff.Load() {
+func checkSwitch(resp *http.Response, checks *checksOff) error {
+	if resp.StatusCode != http.StatusSwitchingProtocols || checks.off(checkUpgrade) {
 		return nil
 	}
 	asked := resp.Request != nil && strings.EqualFold(upgradeType(resp.Request.Header), "websocket")

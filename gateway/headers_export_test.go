@@ -1,19 +1,19 @@
 package gateway
 
-// Switches for the negative controls of the header checks (headers.go).
-// Not for parallel tests: each test that turns one off turns it back on.
+// Switches for the negative controls of the header checks (headers.go),
+// per Gateway: tests of different Gateways may run in parallel.
 
-// SetUpgradeCheck turns the Upgrade stripping and the refusal of unasked
-// 101 answers on or off.
-func SetUpgradeCheck(on bool) { upgradeCheckOff.Store(!on) }
+// SetUpgradeCheck turns g's Upgrade stripping and refusal of unasked 101
+// answers on or off.
+func SetUpgradeCheck(g *Gateway, on bool) { g.checksOff[checkUpgrade].Store(!on) }
 
-// SetUnderscoreCheck turns the dropping of names with '_' on or off.
-func SetUnderscoreCheck(on bool) { underscoreCheckOff.Store(!on) }
+// SetUnderscoreCheck turns g's dropping of names with '_' on or off.
+func SetUnderscoreCheck(g *Gateway, on bool) { g.checksOff[checkUnderscore].Store(!on) }
 
-// SetIdentityLikeCheck turns the dropping of other products' identity
+// SetIdentityLikeCheck turns g's dropping of other products' identity
 // headers on or off.
-func SetIdentityLikeCheck(on bool) { identityLikeCheckOff.Store(!on) }
+func SetIdentityLikeCheck(g *Gateway, on bool) { g.checksOff[checkIdentityLike].Store(!on) }
 
-// SetChunkedClose turns closing the connection after a chunked HTTP/1.1
-// request on or off.
-func SetChunkedClose(on bool) { chunkedCloseOff.Store(!on) }
+// SetChunkedClose turns g's closing of the connection after a chunked
+// HTTP/1.1 request on or off.
+func SetChunkedClose(g *Gateway, on bool) { g.checksOff[checkChunkedClose].Store(!on) }

@@ -12,7 +12,7 @@ import (
 // each sends raw bytes through a real gateway to the raw upstream
 // (rawupstream_test.go) and checks what the upstream received, not only
 // the status the client saw. Each refused case has its allowed twin and
-// each check a negative control with it switched off (export_test).
+// each check a negative control with it switched off (export_test.go).
 
 // rawWorld is a world whose routes all go to one raw upstream, plus a
 // route "legacy" (/legacy, anyone) with allow-underscore-headers, and one
@@ -61,9 +61,8 @@ func hasHeader(h http.Header, want string) bool {
 func TestUpgradeSmuggling(t *testing.T) {
 	for _, check := range []bool{true, false} {
 		t.Run(map[bool]string{true: "checked", false: "negative control"}[check], func(t *testing.T) {
-			gateway.SetUpgradeCheck(check)
-			defer gateway.SetUpgradeCheck(true)
 			w, gw, u := rawWorld(t, respondH2C)
+			gateway.SetUpgradeCheck(gw.g, check)
 			c := gw.dialRaw(t, w.web)
 			c.send("GET /public/x HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\n" +
 				"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
@@ -187,9 +186,8 @@ func TestUnaskedSwitch(t *testing.T) {
 				continue
 			}
 			t.Run(tt.name+map[bool]string{true: "", false: " (negative control)"}[check], func(t *testing.T) {
-				gateway.SetUpgradeCheck(check)
-				defer gateway.SetUpgradeCheck(true)
 				w, gw, u := rawWorld(t, tt.respond)
+				gateway.SetUpgradeCheck(gw.g, check)
 				c := gw.dialRaw(t, w.web)
 				c.send(tt.request)
 				resp, body := c.read()
@@ -258,9 +256,8 @@ func TestUnderscoreTwins(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			gateway.SetUnderscoreCheck(tt.check)
-			defer gateway.SetUnderscoreCheck(true)
 			w, gw, u := rawWorld(t, respondOK)
+			gateway.SetUnderscoreCheck(gw.g, tt.check)
 			send(t, gw, w, tt.path)
 			conns := u.wait()
 			if len(conns) != 1 {
@@ -317,9 +314,8 @@ func TestIdentityLikeHeaders(t *testing.T) {
 	allowed := []string{"X-Client-Id", "X-Request-Id", "X-Sslish", "X-Employee-Ids", "X-Corp-Authx", "X-Amzn-Trace-Id", "Client-Hint"}
 	for _, check := range []bool{true, false} {
 		t.Run(map[bool]string{true: "checked", false: "negative control"}[check], func(t *testing.T) {
-			gateway.SetIdentityLikeCheck(check)
-			defer gateway.SetIdentityLikeCheck(true)
 			w, gw, u := rawWorld(t, respondOK)
+			gateway.SetIdentityLikeCheck(gw.g, check)
 			c := gw.dialRaw(t, w.web)
 			var b strings.Builder
 			b.WriteString("GET /legacy/x HTTP/1.1\r\nHost: localhost\r\n")
@@ -381,9 +377,8 @@ func TestChunkedRequestCloses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			check := tt.check
-			gateway.SetChunkedClose(check)
-			defer gateway.SetChunkedClose(true)
 			w, gw, u := rawWorld(t, respondOK)
+			gateway.SetChunkedClose(gw.g, check)
 			c := gw.dialRaw(t, w.web)
 			c.send("POST " + tt.path + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n" +
 				"0\r\n\r\n" + "GET /public/smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n")

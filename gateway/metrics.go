@@ -28,6 +28,7 @@ type metrics struct {
 	certNotAfter      *prometheus.GaugeVec
 	upstreamNotAfter  *prometheus.GaugeVec
 	reloads           *prometheus.CounterVec
+	connections       *prometheus.CounterVec
 
 	// routes caches, by route name, the children of requests and
 	// duration that every request updates (see routeMetrics).
@@ -102,7 +103,7 @@ func newMetrics() *metrics {
 			"Client request headers not forwarded, by route and kind: underscore (a name with '_' or other punctuation), identity-like (another product's identity header), upgrade (an Upgrade that is not a WebSocket handshake, HTTP2-Settings).",
 			"route", "kind"),
 		ambiguous: counterVec("forgeproof_gateway_ambiguous_requests_total",
-			"Requests refused before routing because an upstream could read their path or Host as another route's (path-invalid, path-ambiguous, host-invalid), by reason code.",
+			"Requests refused before routing because an upstream could read their path or Host as another route's (path-invalid, path-ambiguous, host-invalid, authority-mismatch), by reason code.",
 			"reason"),
 		proxyRefusals: counterVec("forgeproof_gateway_proxy_protocol_refusals_total",
 			"Connections a PROXY protocol listener refused before the TLS handshake (untrusted peer, header missing or invalid), by listener address and reason.",
@@ -118,14 +119,17 @@ func newMetrics() *metrics {
 		reloads: counterVec("forgeproof_gateway_reloads_total",
 			"Configuration reloads, by outcome (success, failure).",
 			"outcome"),
+		connections: counterVec("forgeproof_gateway_connections_total",
+			"Client connections that carried at least one request, by listener address and protocol (http/1.1, h2).",
+			"listener", "protocol"),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.csrfRefusals, m.authzDenials,
-		m.handshakeFailures, m.headersDropped, m.upstreamRefusals, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads,
+		m.handshakeFailures, m.headersDropped, m.upstreamRefusals, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads, m.connections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start
 	}
-	for _, r := range []Reason{ReasonPathInvalid, ReasonPathAmbiguous, ReasonHostInvalid} {
+	for _, r := range []Reason{ReasonPathInvalid, ReasonPathAmbiguous, ReasonHostInvalid, ReasonAuthorityMismatch} {
 		m.ambiguous.WithLabelValues(string(r))
 	}
 	return m

@@ -2,4 +2,4 @@ package gateway
 
 // SetRequestChecks turns g's Host and path checks (host-invalid,
 // path-ambiguous) on or off, for the tests' negative controls.
-func SetRequestChecks(g *Gateway, on bool) { g.uncheckedRequests.Store(!on) }
+func SetRequestChecks(g *Gateway, on bool) { g.checksOff[checkRequests].Store(!on) }

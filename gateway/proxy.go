@@ -36,7 +36,7 @@ func newProxy(rt *route, tr *http.Transport, c *compiled, log *slog.Logger) *htt
 		Transport: tr,
 		Rewrite:   func(pr *httputil.ProxyRequest) { c.rewrite(pr, rt) },
 		ModifyResponse: func(resp *http.Response) error {
-			if err := checkSwitch(resp); err != nil {
+			if err := checkSwitch(resp, c.checksOff); err != nil {
 				return err
 			}
 			if x := exchangeFrom(resp.Request.Context()); x != nil && x.preflight {
@@ -57,7 +57,7 @@ func newProxy(rt *route, tr *http.Transport, c *compiled, log *slog.Logger) *htt
 
 // copyBuffers lends ReverseProxy its 32 KiB copy buffers. Without a pool
 // it allocates one per response, which was most of the gateway's
-// allocated bytes and a good part of its CPU (BENCHMARKS.md). A buffer
+// allocated bytes and a good part of its CPU (bench/NOTES.md). A buffer
 // only ever holds body bytes in transit and is overwritten by the next
 // Read before it is written anywhere, so sharing it between requests
 // leaks nothing.
@@ -96,7 +96,7 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	// which would otherwise grow the map ReverseProxy sized exactly.
 	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, rt.allowUnderscoreHeaders, &d)
 	// Only a checked WebSocket handshake may switch protocols.
-	forwardUpgrade(pr.In, pr.Out.Header, &d)
+	forwardUpgrade(pr.In, pr.Out.Header, &d, c.checksOff)
 	// No request trailers: their fields would reach the upstream unfiltered
 	// after the body (Client-Cert, X-Forwarded-For). ReverseProxy copies
 	// only the announced names, never their values, so this drops the

@@ -28,8 +28,12 @@ const (
 	// ReasonHostInvalid: the Host (or HTTP/2 :authority) is not one
 	// host[:port], which upstreams could read as another host (400).
 	ReasonHostInvalid Reason = "host-invalid"
+	// ReasonAuthorityMismatch: an HTTP/2 request carries a Host header
+	// that is not its :authority (or more than one), so the gateway and
+	// an upstream could read different hosts (400; RFC 9113 §8.3.1).
+	ReasonAuthorityMismatch Reason = "authority-mismatch"
 	// ReasonMethodNotAllowed: CONNECT, which a reverse proxy does not
-	// tunnel (405).
+	// tunnel, including HTTP/2's extended CONNECT (RFC 8441) (405).
 	ReasonMethodNotAllowed Reason = "method-not-allowed"
 	// ReasonUpstreamUnavailable: the upstream could not be reached or
 	// failed mid-response (502).

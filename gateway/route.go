@@ -54,7 +54,7 @@ func (p *problems) route(key string, index int, r Route, c *compiled) *route {
 		name:                   r.Name,
 		host:                   p.routeHost(key+".host", r.Host),
 		prefix:                 p.pathPrefix(key+".path-prefix", r.PathPrefix),
-		upstream:               p.upstreamURL(key+".upstream", r.Upstream),
+		upstream:               p.upstreamURL(key+".upstream", r.Upstream, c.authz != nil),
 		allowUnauthenticated:   r.Allow.Unauthenticated,
 		corsPreflights:         r.Allow.CORSPreflights,
 		browsers:               r.Browsers == nil || *r.Browsers,

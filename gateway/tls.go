@@ -26,19 +26,40 @@ type listenerTLS struct {
 	notAfter   time.Time // of the earliest-expiring server certificate
 	caNotAfter time.Time // of the earliest-expiring client CA; zero if none
 	// checkHost refuses requests whose Host is not the SNI of a
-	// connection with a client certificate (421).
-	checkHost bool
+	// connection with a client certificate (421), on every connection;
+	// checkHTTP2 on HTTP/2 connections (Listener.HTTP2).
+	checkHost, checkHTTP2 bool
 }
 
-// nextProtos offers HTTP/1.1 only. HTTP/2 would let a browser reuse one
-// connection, and the client certificate presented on it, for every host
-// name the server certificate covers.
-var nextProtos = []string{"http/1.1"}
+// ALPN protocol lists. HTTP/2 lets a browser reuse one connection, and the
+// client certificate presented on it, for every host name the server
+// certificate covers: it is offered only where the Host check refuses
+// such requests with 421 (or where the config says insecure).
+var (
+	alpnHTTP1 = []string{"http/1.1"}
+	alpnHTTP2 = []string{"h2", "http/1.1"}
+)
+
+// http2Mode checks a Listener.HTTP2 value and returns whether HTTP/2 is
+// offered and whether requests on HTTP/2 connections are checked against
+// the SNI.
+func (p *problems) http2Mode(key, mode string) (offer, check bool) {
+	switch mode {
+	case "", HTTP2On:
+		return true, true
+	case HTTP2Off:
+		return false, true
+	case HTTP2InsecureOnWithoutCheckHost:
+		return true, false
+	}
+	p.add(key, "unknown value %q: want %q (the default), %q or %q", mode, HTTP2On, HTTP2Off, HTTP2InsecureOnWithoutCheckHost)
+	return false, true
+}
 
 // listenerTLS loads a listener's TLS state. replaces, if not nil, is the
 // listener's state in use (a reload): its CRL numbers are the floor, so
 // that an older CRL put back in place cannot un-revoke a certificate.
-func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.HandshakeFailure), replaces *mtls.Server, now func() time.Time) *listenerTLS {
+func (p *problems) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFailure func(mtls.HandshakeFailure), replaces *mtls.Server, now func() time.Time) *listenerTLS {
 	sc := mtls.ServerConfig{
 		Time:               now,
 		Replaces:           replaces,
@@ -46,8 +67,11 @@ func (p *problems) listenerTLS(key string, t ListenerTLS, onFailure func(mtls.Ha
 		KeyFile:            t.KeyFile,
 		CRLFiles:           t.CRLFiles,
 		CRLGracePeriod:     t.CRLGracePeriod,
-		NextProtos:         nextProtos,
+		NextProtos:         alpnHTTP1,
 		OnHandshakeFailure: onFailure,
+	}
+	if offerHTTP2 {
+		sc.NextProtos = alpnHTTP2
 	}
 	ok := true
 	if v, good := tlsVersion(t.MinVersion); good {

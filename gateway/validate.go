@@ -24,6 +24,9 @@ const (
 	DefaultUpstreamIdleConnTimeout       = 90 * time.Second
 	DefaultUpstreamMaxIdleConnsPerHost   = 64
 	DefaultShutdownGrace                 = 30 * time.Second
+	DefaultHTTP2MaxConcurrentStreams     = 100
+	DefaultHTTP2ReadIdleTimeout          = 30 * time.Second
+	DefaultHTTP2PingTimeout              = 15 * time.Second
 )
 
 // CSRF modes of a route.
@@ -97,6 +100,11 @@ func (l Limits) withDefaults() Limits {
 	set(&l.UpstreamResponseHeaderTimeout, DefaultUpstreamResponseHeaderTimeout)
 	set(&l.UpstreamIdleConnTimeout, DefaultUpstreamIdleConnTimeout)
 	set(&l.ShutdownGrace, DefaultShutdownGrace)
+	set(&l.HTTP2ReadIdleTimeout, DefaultHTTP2ReadIdleTimeout)
+	set(&l.HTTP2PingTimeout, DefaultHTTP2PingTimeout)
+	if l.HTTP2MaxConcurrentStreams == 0 {
+		l.HTTP2MaxConcurrentStreams = DefaultHTTP2MaxConcurrentStreams
+	}
 	if l.MaxHeaderBytes == 0 {
 		l.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
@@ -121,6 +129,8 @@ func (p *problems) limits(l Limits) {
 		{"limits.upstream-idle-conn-timeout", l.UpstreamIdleConnTimeout},
 		{"limits.shutdown-grace", l.ShutdownGrace},
 		{"limits.shutdown-delay", l.ShutdownDelay},
+		{"limits.http2-read-idle-timeout", l.HTTP2ReadIdleTimeout},
+		{"limits.http2-ping-timeout", l.HTTP2PingTimeout},
 	} {
 		if d.v < 0 {
 			p.add(d.key, "must not be negative")
@@ -138,7 +148,22 @@ func (p *problems) limits(l Limits) {
 	if l.UpstreamMaxIdleConnsPerHost < 0 {
 		p.add("limits.upstream-max-idle-conns-per-host", "must not be negative")
 	}
+	switch n := l.HTTP2MaxConcurrentStreams; {
+	case n < 0:
+		p.add("limits.http2-max-concurrent-streams", "must not be negative (0 means the default, %d)", DefaultHTTP2MaxConcurrentStreams)
+	case n > maxHTTP2Streams:
+		p.add("limits.http2-max-concurrent-streams", "%d is more than %d: every stream can hold a request to the upstream, so one connection could hold that many", n, maxHTTP2Streams)
+	}
+	if d := l.HTTP2PingTimeout; d > 0 && d < time.Second {
+		p.add("limits.http2-ping-timeout", "%v is too short: a client on a slow network would be cut off; use at least 1s", d)
+	}
+	if d := l.HTTP2ReadIdleTimeout; d > 0 && d < time.Second {
+		p.add("limits.http2-read-idle-timeout", "%v is too short: every connection would be pinged all the time; use at least 1s", d)
+	}
 }
+
+// maxHTTP2Streams bounds limits.http2-max-concurrent-streams.
+const maxHTTP2Streams = 1000
 
 // hostPort checks a listen address.
 func (p *problems) hostPort(key, addr string) {
@@ -185,8 +210,12 @@ func (p *problems) prefixes(key string, list []string) []netip.Prefix {
 	return out
 }
 
-// upstreamURL checks a route's upstream.
-func (p *problems) upstreamURL(key, s string) *url.URL {
+// upstreamURL checks a route's upstream; optional says it may be absent
+// (forgeproof authz, where the proxy forwards).
+func (p *problems) upstreamURL(key, s string, optional bool) *url.URL {
+	if s == "" && optional {
+		return nil
+	}
 	if s == "" {
 		p.add(key, "is required (for example \"http://127.0.0.1:8080\")")
 		return nil

@@ -122,6 +122,13 @@ type ServerConfig struct {
 	// with nil or the reason the new state was rejected (the old one stays).
 	OnReload func(error)
 
+	// VerifyOnly builds a Server without a server certificate that only
+	// verifies chains handed to VerifyChain: for a decision service
+	// behind a proxy that terminates TLS itself and passes the client
+	// certificate on. Its TLSConfig must not be served. Setting a server
+	// certificate as well is an error.
+	VerifyOnly bool
+
 	// Time returns the current time, for the checks that depend on it
 	// (certificate validity, CRL freshness, re-checks of open
 	// connections). If nil, time.Now is used. As tls.Config.Time, it is

@@ -87,7 +87,30 @@ func (s *Server) Reload() error {
 
 // Certificate returns the default server certificate in use (see
 // Certificates for all of them).
-func (s *Server) Certificate() *x509.Certificate { return s.state.Load().cert.Leaf }
+// It is nil for a ServerConfig.VerifyOnly Server.
+func (s *Server) Certificate() *x509.Certificate {
+	if c := s.state.Load().cert; c != nil {
+		return c.Leaf
+	}
+	return nil
+}
+
+// VerifyChain verifies a client certificate chain (leaf first, then any
+// intermediates the client sent) that reached this process some other way
+// than a handshake with it, such as from a proxy that terminated TLS, with
+// every check of a handshake: the chain to the client CAs, validity, key
+// usage, revocation and ServerConfig.Authorizer. It returns the identity
+// of the leaf, or an *Error with the reason a handshake would have been
+// refused for. It is how a ServerConfig.VerifyOnly Server is used.
+func (s *Server) VerifyChain(chain []*x509.Certificate) (Identity, error) {
+	if len(chain) == 0 {
+		return Identity{}, &Error{Reason: ReasonNoCertificate, Err: errNoCertificate}
+	}
+	if _, err := s.verify(s.state.Load(), &tls.ConnectionState{PeerCertificates: chain}, true); err != nil {
+		return Identity{}, err
+	}
+	return s.names.identity(chain[0], SourceConnection), nil
+}
 
 // ClientCAs returns the client CA certificates in use.
 func (s *Server) ClientCAs() []*x509.Certificate { return s.state.Load().cas }

@@ -54,6 +54,12 @@ func loadCertificates(cfg *ServerConfig, now time.Time) (*certSet, error) {
 	for i := range cfg.TLSCertificates {
 		srcs = append(srcs, source{name: fmt.Sprintf("TLSCertificates[%d]", i), value: &cfg.TLSCertificates[i]})
 	}
+	if cfg.VerifyOnly {
+		if len(srcs) > 0 {
+			return nil, fmt.Errorf("VerifyOnly takes no server certificate: it serves no handshake")
+		}
+		return &certSet{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}}, nil
+	}
 	if len(srcs) == 0 {
 		return nil, fmt.Errorf("no server certificate: set CertFile and KeyFile, Certificate, Certificates or TLSCertificates")
 	}

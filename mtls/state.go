@@ -48,7 +48,9 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 		return nil, err
 	}
 	st.certs = certs
-	st.cert = certs.all[0]
+	if len(certs.all) > 0 { // none with VerifyOnly
+		st.cert = certs.all[0]
+	}
 
 	for i, f := range cfg.ClientCAFiles {
 		data, err := os.ReadFile(f)
@@ -134,9 +136,6 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 		protos = []string{"h2", "http/1.1"}
 	}
 	st.tlsConfig = &tls.Config{
-		// One certificate here, the default; GetCertificate picks by SNI
-		// (certSet) and crypto/tls falls back to this one without SNI.
-		Certificates:   []tls.Certificate{*st.cert},
 		GetCertificate: st.certs.getCertificate,
 		// The chain is verified in VerifyConnection, not by crypto/tls, so
 		// that every refusal is classified and reported, and so that
@@ -146,6 +145,11 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 		ClientCAs:  st.roots, // only advertised to the client, as a hint
 		MinVersion: minVersion,
 		NextProtos: protos,
+	}
+	if st.cert != nil {
+		// One certificate here, the default; GetCertificate picks by SNI
+		// (certSet) and crypto/tls falls back to this one without SNI.
+		st.tlsConfig.Certificates = []tls.Certificate{*st.cert}
 	}
 	return st, nil
 }

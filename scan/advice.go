@@ -108,9 +108,22 @@ var forgeproofAdvice = map[adviceClass]string{
 	adviceWebSocket: "Or put forgeproof serve in front: it checks the Origin of every WebSocket handshake as it checks a POST.",
 }
 
+// forgeproofCookieAdvice is the route setting of forgeproof serve's
+// cookie hardening (gateway.Cookies, docs/gateway.md) that fixes each
+// cookie rule on the way out, for services whose code cannot change.
+var forgeproofCookieAdvice = map[string]string{
+	RuleCookieSameSiteNone: "Or let forgeproof serve harden it on the way out: cookies: {same-site: lax, override-same-site: true} on the route.",
+	RuleCookieNoSameSite:   "Or let forgeproof serve harden it on the way out: cookies: {same-site: lax} on the route.",
+	RuleCookieNotSecure:    "Or let forgeproof serve harden it on the way out: cookies: {secure: true} on the route.",
+	RuleCookieNoHostPrefix: "Or let forgeproof serve rename it on the way out: cookies: {host-prefix: NAME} on the route gives browsers __Host-NAME and renames it back for the service.",
+	RuleCookieNotHTTPOnly:  "Or let forgeproof serve harden it on the way out (if the pages' scripts never read it): cookies: {http-only: true} on the route.",
+	RuleCookieWideDomain:   "Or let forgeproof serve drop the Domain on the way out: cookies: {host-prefix: NAME} on the route (__Host- cookies have no Domain).",
+}
+
 // Advice is the fix for a rule's finding on a service built with fw:
 // the rule's Fix, the framework's own setting when fw is known, and
-// where forgeproof (forgeproof serve, the csrf package) applies. It is
+// where forgeproof (forgeproof serve, its cookie hardening, the csrf
+// package) applies. It is
 // what Finding.Fix holds.
 func Advice(ruleID string, fw Framework) string {
 	r, ok := RuleByID(ruleID)
@@ -123,6 +136,9 @@ func Advice(ruleID string, fw Framework) string {
 		parts = append(parts, a)
 	}
 	if a := forgeproofAdvice[c]; a != "" && !(fw == FrameworkGo && c == adviceToken) {
+		parts = append(parts, a)
+	}
+	if a := forgeproofCookieAdvice[ruleID]; a != "" {
 		parts = append(parts, a)
 	}
 	return strings.Join(parts, " ")

@@ -3,8 +3,11 @@ package scan
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/gateway"
 )
 
 // TestFrameworkHints: each framework is told by its own signs, and a
@@ -76,7 +79,12 @@ func TestAdvice(t *testing.T) {
 		{RuleCrossSiteForgery, FrameworkUnknown, []string{"forgeproof serve"}},
 		{RuleTokenUnbound, FrameworkGo, []string{"SetBinding"}},
 		{RuleMethodDowngrade, FrameworkDjango, []string{"@require_POST"}},
-		{RuleCookieNoSameSite, FrameworkRails, []string{"same_site: :lax"}},
+		{RuleCookieNoSameSite, FrameworkRails, []string{"same_site: :lax", "forgeproof serve", "same-site: lax"}},
+		{RuleCookieSameSiteNone, FrameworkUnknown, []string{"override-same-site: true"}},
+		{RuleCookieNotSecure, FrameworkDjango, []string{"SESSION_COOKIE_SECURE", "secure: true"}},
+		{RuleCookieNoHostPrefix, FrameworkUnknown, []string{"host-prefix: NAME"}},
+		{RuleCookieWideDomain, FrameworkExpress, []string{"host-prefix: NAME"}},
+		{RuleCookieNotHTTPOnly, FrameworkGo, []string{"http-only: true"}},
 	} {
 		a := Advice(tt.rule, tt.fw)
 		for _, w := range tt.want {
@@ -90,5 +98,31 @@ func TestAdvice(t *testing.T) {
 	}
 	if Advice("no-such-rule", FrameworkGo) != "" {
 		t.Errorf("unknown rule: want no advice")
+	}
+}
+
+// TestCookieAdviceConfig: the route settings that the cookie advice names
+// are keys the gateway's config decoder takes (strictly), each setting
+// something, so that the advice cannot drift from gateway.Cookies.
+func TestCookieAdviceConfig(t *testing.T) {
+	snippet := regexp.MustCompile(`cookies: \{[^}]*\}`)
+	for _, r := range Rules {
+		if classOf(r.ID) != adviceCookie {
+			continue
+		}
+		m := snippet.FindString(Advice(r.ID, FrameworkUnknown))
+		if m == "" {
+			t.Errorf("%s: advice %q names no route setting of forgeproof serve", r.ID, Advice(r.ID, FrameworkUnknown))
+			continue
+		}
+		yaml := "routes:\n  - " + strings.ReplaceAll(m, "NAME", "session") + "\n"
+		cfg, err := gateway.ParseConfig("advice.yaml", []byte(yaml))
+		if err != nil {
+			t.Errorf("%s: %q: %v", r.ID, m, err)
+			continue
+		}
+		if cfg.Routes[0].Cookies == (gateway.Cookies{}) {
+			t.Errorf("%s: %q sets nothing", r.ID, m)
+		}
 	}
 }

@@ -283,7 +283,7 @@ func (e *Endpoint) validate() error {
 			return fmt.Errorf("%s %s: json body is not valid JSON", e.Method, e.Path)
 		}
 		if e.TokenField != "" {
-			return fmt.Errorf("%s %s: token_field applies to forms only", e.Method, e.Path)
+			return fmt.Errorf("%s %s: token-field applies to forms only", e.Method, e.Path)
 		}
 	}
 	return nil

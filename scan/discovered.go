@@ -18,7 +18,8 @@ import (
 )
 
 // Verification without hints: with no Config.Verify, the scanner re-reads
-// the start pages and the same-origin JSON GETs it found on them twice
+// the start pages and the same-origin JSON GETs it found on them (or saw
+// their scripts send, in browser mode) twice
 // before each legitimate request and twice after it. A value that stayed
 // put over the two reloads before, changed with the legitimate request,
 // and then stayed put again (so it is not a flash message that the next
@@ -50,8 +51,8 @@ type discovered struct {
 type valueKey struct{ url, key string }
 
 // addWatch adds a same-origin GET to the pages re-read to discover an
-// oracle (discovery of JSON GETs, crawling and browser discovery call it).
-// JSON GETs are read as the page's script reads them.
+// oracle (prepareWatch calls it). JSON GETs are read as the page's script
+// reads them.
 func (sc *scanner) addWatch(u *url.URL) {
 	if !sameOrigin(u, sc.target) || logoutLike.MatchString(u.Path) || actionLink.MatchString(u.RequestURI()) || sc.exclude.excluded(u) {
 		return
@@ -66,9 +67,10 @@ func (sc *scanner) addWatch(u *url.URL) {
 
 // prepareWatch collects the URLs to watch when no Verify is given: the
 // start pages (or the target) and the same-origin JSON GETs that the
-// scripts and links of the pages fetched so far (start pages, crawled
-// pages) name, which answer 200 with JSON. No endpoint's own URL is ever
-// taken (its GET might change state), nor an excluded or action-like one.
+// browser saw the pages' scripts send (browser mode) or that the scripts
+// and links of the pages fetched so far (start pages, crawled pages)
+// name, which answer 200 with JSON. No endpoint's own URL is ever taken
+// (its GET might change state), nor an excluded or action-like one.
 func (sc *scanner) prepareWatch(ctx context.Context, endpoints []Endpoint) error {
 	skip := map[string]bool{}
 	for _, e := range endpoints {
@@ -80,7 +82,14 @@ func (sc *scanner) prepareWatch(ctx context.Context, endpoints []Endpoint) error
 	if len(pages) == 0 {
 		pages = []string{sc.target.String()}
 	}
+	// What the scripts were seen to fetch comes first: it is what the app
+	// itself reads.
 	var candidates []*url.URL
+	for _, u := range sc.fetched {
+		if !skip[u.Path] {
+			candidates = append(candidates, u)
+		}
+	}
 	for _, p := range pages {
 		u, _ := resolve(sc.target, p) // validated
 		if !skip[u.Path] {

@@ -46,7 +46,8 @@
 // state changes, such as a balance) and that request reacted to the
 // baseline: the finding is then Confirmed. Without Config.Verify, the
 // scanner discovers one: it reads the start pages and the same-origin
-// JSON GETs their scripts name twice before the baseline and twice after
+// JSON GETs their scripts name (or, with Config.Browser, were seen to
+// send: Explored.Fetches) twice before the baseline and twice after
 // it, and a value that stayed put over the reloads, changed with the
 // baseline and stayed changed becomes the endpoint's oracle
 // (OracleDiscovered, EndpointResult.Verification names it). Otherwise the

@@ -218,3 +218,47 @@ func TestRefusedWithTheFormAgain(t *testing.T) {
 		}
 	}
 }
+
+// fetchingBrowser is a scan.Browser that saw the pages' scripts fetch
+// the given paths and recorded no state-changing request.
+type fetchingBrowser []string
+
+func (b fetchingBrowser) Explore(_ context.Context, x scan.Exploration) (*scan.Explored, error) {
+	out := &scan.Explored{}
+	for _, p := range b {
+		out.Fetches = append(out.Fetches, x.Target.JoinPath(p).String())
+	}
+	return out, nil
+}
+
+// TestBrowserFetchWatched: in browser mode, a JSON GET that the page's
+// script sends but does not name in a way HTML discovery can read (a
+// single-page app builds its URLs at run time) is watched for the
+// discovered oracle. The twin whose browser saw no fetch has nothing to
+// watch and is judged by the baseline.
+func TestBrowserFetchWatched(t *testing.T) {
+	p := newTestPKI(t)
+	for _, tt := range []struct {
+		name    string
+		fetches fetchingBrowser
+		oracle  scan.Oracle
+	}{
+		{"the script fetched /api/groups", fetchingBrowser{"api/groups"}, scan.OracleDiscovered},
+		{"no fetch seen", fetchingBrowser{}, scan.OracleBaseline},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGroups(groupsOptions{hideState: true})
+			rep := scanGroups(t, p, g.start(t, p).URL, scan.Config{Browser: tt.fetches})
+			e := endpointOf(t, rep, "/add/")
+			if e.Oracle != tt.oracle {
+				t.Fatalf("oracle: got %q (%s), want %q", e.Oracle, e.Note, tt.oracle)
+			}
+			if tt.oracle == scan.OracleDiscovered && !strings.Contains(e.Verification, "/api/groups") {
+				t.Errorf("verification %q: want the fetched JSON GET", e.Verification)
+			}
+			if f, found := findingOf(rep, scan.RuleCrossSiteForgery); !found || f.Oracle != tt.oracle {
+				t.Errorf("cross-site-forgery: got %v by %q, want found by %q", found, f.Oracle, tt.oracle)
+			}
+		})
+	}
+}

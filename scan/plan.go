@@ -102,7 +102,7 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 		}
 		for _, p := range pages {
 			u, _ := resolve(target, p) // validated
-			add("verification (discovered): read twice before and after each baseline, with the JSON GETs the pages name, and after each probe if a value changed with the baseline", sc.pageRequest(u, j, false))
+			add("verification (discovered): read twice before and after each baseline, with the JSON GETs the pages name (or, with --browser, their scripts send), and after each probe if a value changed with the baseline", sc.pageRequest(u, j, false))
 		}
 	}
 	return out, nil

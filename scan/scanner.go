@@ -105,6 +105,9 @@ type scanner struct {
 	// watch are the pages and JSON GETs re-read to discover an oracle
 	// when no Verify is given (see discoverOracle).
 	watch []*url.URL
+	// fetched are the same-origin GETs the browser saw the pages'
+	// scripts send (Explored.Fetches): candidates for watch.
+	fetched []*url.URL
 }
 
 func (sc *scanner) progress(format string, a ...any) {

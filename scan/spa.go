@@ -47,6 +47,11 @@ type Explored struct {
 	Requests []RecordedRequest
 	// WebSockets are the WebSocket URLs the pages opened.
 	WebSockets []string
+	// Fetches are the URLs of the GETs the pages' scripts sent (fetch,
+	// XMLHttpRequest) to the target: the scanner watches those that
+	// answer JSON for a discovered oracle, as it watches the JSON GETs a
+	// page names, since a single-page app shows its state only there.
+	Fetches []string
 	// Cookies are the browser's cookies for the target afterwards: the
 	// scanner's session continues with them (tokens in recorded
 	// requests may be bound to them).
@@ -228,6 +233,12 @@ func (sc *scanner) explore(ctx context.Context, pages []*url.URL, seen map[strin
 		}
 		seen[key] = true
 		out = append(out, e)
+	}
+	for _, f := range res.Fetches {
+		if u, err := url.Parse(f); err == nil && sameOrigin(u, sc.target) {
+			u.Fragment = ""
+			sc.fetched = append(sc.fetched, u)
+		}
 	}
 	for _, w := range res.WebSockets {
 		u, err := url.Parse(wsToHTTP(w))

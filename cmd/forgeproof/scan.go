@@ -54,7 +54,8 @@ in through the same login form, so that token-unbound can fetch the
 attacker's own token on pages that only logged-in users see.
 
 Without --verify-url, the scan re-reads the start pages and the JSON GETs
-their scripts name before and after each legitimate request: a value that
+their scripts name (with --browser: send) before and after each
+legitimate request: a value that
 changed with it, and not with a reload, confirms findings ("verification
 (discovered)"). Findings carry their fix, for the framework the scan
 recognised (Go, Django, Rails, Express) when it did.

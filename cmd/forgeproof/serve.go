@@ -69,6 +69,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return configFailure("serve", err, stderr)
 	}
+	if g.AuthzProxy() != "" {
+		return usageErrorf("serve: %s has an authz section: it configures the decision service; run \"forgeproof authz --config %s\"", *configPath, *configPath)
+	}
 	logger := g.Logger()
 	if err := g.Listen(); err != nil {
 		// "gateway: admin.address …: bind: address already in use":
@@ -94,33 +97,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger.Info("serving", attrs...)
 
 	serveCtx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	// Every reload, SIGHUP or file change, goes through WatchFile's one
-	// loop, which logs and counts each outcome.
-	reloads := make(chan string)
-	watchOpts.Reload = reloads
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-hup:
-				select {
-				case reloads <- "SIGHUP":
-				case <-serveCtx.Done():
-					return
-				}
-			case <-serveCtx.Done():
-				return
-			}
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		g.WatchFile(serveCtx, *configPath, watchOpts) // returns when serving ends
-	}()
+	defer startReloads(serveCtx, cancel, g, *configPath, hup, watchOpts)()
 
 	err = g.Serve(serveCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -131,6 +108,40 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger.Info("drained, exiting")
 	return nil
+}
+
+// startReloads reloads g from path on every SIGHUP (hup) and, per opts,
+// when the files change, through WatchFile's one loop, which logs and
+// counts each outcome; until ctx ends. The function it returns cancels
+// ctx (with cancel) and waits for the loop to end.
+func startReloads(ctx context.Context, cancel context.CancelFunc, g *gateway.Gateway, path string, hup <-chan os.Signal, opts gateway.WatchOptions) func() {
+	var wg sync.WaitGroup
+	reloads := make(chan string)
+	opts.Reload = reloads
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-hup:
+				select {
+				case reloads <- "SIGHUP":
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		g.WatchFile(ctx, path, opts) // returns when ctx ends
+	}()
+	return func() {
+		cancel()
+		wg.Wait()
+	}
 }
 
 // configFailure prints every problem of a config on its own line, as

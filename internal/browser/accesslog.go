@@ -17,6 +17,11 @@ type Access struct {
 	// Identity names the verified client certificate (its SPIFFE ID or
 	// subject), "" when none was presented.
 	Identity string
+	// Host is the request's Host (HTTP/2: :authority); Proto its
+	// protocol ("HTTP/1.1", "HTTP/2.0"); ServerName the TLS server name
+	// (SNI) of the connection it came on, and Peer that connection's
+	// client address: together they tell which connection carried it.
+	Host, Proto, ServerName, Peer string
 }
 
 // AccessLog is a slog.Handler that keeps the gateway's access-log records
@@ -51,6 +56,14 @@ func (a *AccessLog) Handle(_ context.Context, r slog.Record) error {
 			x.Reason = v.String()
 		case "identity":
 			x.Identity = v.String()
+		case "host":
+			x.Host = v.String()
+		case "proto":
+			x.Proto = v.String()
+		case "server_name":
+			x.ServerName = v.String()
+		case "peer":
+			x.Peer = v.String()
 		}
 		return true
 	})

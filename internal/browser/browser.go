@@ -87,6 +87,9 @@ func (b *Browser) start(ctx context.Context, opts Options) error {
 	if err := writePreferences(userData, opts.Profile); err != nil {
 		return err
 	}
+	if err := writeLocalState(userData, opts.Profile); err != nil {
+		return err
+	}
 	flags := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(opts.Tools.Chromium),
 		chromedp.Env("HOME=" + home), // where Chromium finds .pki/nssdb

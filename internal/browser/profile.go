@@ -40,6 +40,16 @@ type Profile struct {
 	// case for a defender, because fetch and <img> requests from another
 	// site then carry SameSite=None cookies.
 	BlockThirdPartyCookies bool
+
+	// H2ClientCertCoalescingHosts lets Chromium reuse an HTTP/2
+	// connection on which it presented a client certificate for other
+	// host names the server certificate covers: host patterns as
+	// Chromium's HTTP2ClientCertCoalescingHosts policy takes them
+	// ("example.com" matches it and its subdomains, ".example.com" the
+	// name alone). Without it (the default) Chromium never reuses such a
+	// connection for another name. It is written to the profile's Local
+	// State, where the policy's preference lives.
+	H2ClientCertCoalescingHosts []string
 }
 
 func (p Profile) validate() error {
@@ -151,6 +161,27 @@ func writePreferences(userDataDir string, p Profile) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "Preferences"), b, 0o600)
+}
+
+// writeLocalState writes <userDataDir>/Local State before the browser
+// starts: the browser-wide preferences (ssl.client_certs.h2_coalescing_hosts).
+func writeLocalState(userDataDir string, p Profile) error {
+	if len(p.H2ClientCertCoalescingHosts) == 0 {
+		return nil
+	}
+	state := map[string]any{
+		"ssl": map[string]any{
+			"client_certs": map[string]any{"h2_coalescing_hosts": p.H2ClientCertCoalescingHosts},
+		},
+	}
+	b, err := json.MarshalIndent(state, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(userDataDir, 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(userDataDir, "Local State"), b, 0o600)
 }
 
 // run runs a tool and puts its output in the error when it fails.

@@ -9,7 +9,8 @@
 // excludes, is failed unsent; a state-changing one (any method but GET,
 // HEAD and OPTIONS) is recorded and failed unsent, for the scanner to
 // test under its own rules; the rest (page loads, scripts, JSON GETs) go
-// to the target. Elements whose label (text, id, name, href, form action,
+// to the target, and the GETs the scripts send are reported (the scanner
+// watches the JSON ones for a discovered oracle). Elements whose label (text, id, name, href, form action,
 // onclick) matches an exclusion, and elements of forms with a password
 // field, are never clicked.
 package scanbrowser
@@ -168,7 +169,7 @@ func (x *Explorer) Explore(ctx context.Context, ex scan.Exploration) (*scan.Expl
 	}
 	defer b.Close()
 
-	rec := &recorder{b: b, ex: ex, target: ex.Target, last: time.Now()}
+	rec := &recorder{b: b, ex: ex, target: ex.Target, last: time.Now(), seen: map[string]bool{}}
 	if err := b.Listen(rec.event); err != nil {
 		return nil, err
 	}
@@ -288,6 +289,7 @@ type recorder struct {
 	requests      []scan.RecordedRequest
 	seen          map[string]bool
 	sockets       []string
+	fetches       []string // GETs the scripts sent (fetch, XMLHttpRequest)
 	notes         []string
 	noted         map[string]bool
 	elsewhere     int
@@ -381,6 +383,15 @@ func (r *recorder) paused(ev *fetch.EventRequestPaused) {
 	}
 	switch ev.Request.Method {
 	case "GET", "HEAD", "OPTIONS":
+		if ev.Request.Method == "GET" && (ev.ResourceType == network.ResourceTypeFetch || ev.ResourceType == network.ResourceTypeXHR) {
+			// What the app reads its state from: a candidate oracle.
+			r.mu.Lock()
+			if !r.seen["GET "+ev.Request.URL] {
+				r.seen["GET "+ev.Request.URL] = true
+				r.fetches = append(r.fetches, ev.Request.URL)
+			}
+			r.mu.Unlock()
+		}
 		chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
 		return
 	}
@@ -394,9 +405,6 @@ func (r *recorder) paused(ev *fetch.EventRequestPaused) {
 	}
 	r.mu.Lock()
 	key := ev.Request.Method + " " + ev.Request.URL
-	if r.seen == nil {
-		r.seen = map[string]bool{}
-	}
 	if !r.seen[key] {
 		r.seen[key] = true
 		r.requests = append(r.requests, scan.RecordedRequest{
@@ -412,7 +420,7 @@ func (r *recorder) paused(ev *fetch.EventRequestPaused) {
 func (r *recorder) result() *scan.Explored {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := &scan.Explored{Requests: r.requests, WebSockets: r.sockets, Notes: r.notes}
+	out := &scan.Explored{Requests: r.requests, WebSockets: r.sockets, Fetches: r.fetches, Notes: r.notes}
 	if r.elsewhere > 0 {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d requests to other origins were blocked (the browser stays on the target's origin)", r.elsewhere))
 	}

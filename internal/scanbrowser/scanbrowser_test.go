@@ -58,7 +58,9 @@ const caName = "forgeproof scanbrowser test CA"
 // editor and, on "Save", sends fetch POST /api/notes with a JSON body and
 // an X-CSRF-Token header taken from a meta tag; "Log out" sends POST
 // /api/session/close; the script opens a WebSocket to /live, whose URL
-// it builds at run time. There is no HTML form. If checkToken, /api/notes requires
+// it builds at run time, and fetches the app's state from GET /state
+// ({"notes": N}), a URL it builds too. There is no HTML form. If
+// checkToken, /api/notes requires
 // the header's token (a cross-site page cannot set it); otherwise it
 // takes any body it can parse as JSON, whatever its Content-Type.
 type spa struct {
@@ -95,6 +97,7 @@ document.getElementById("save").onclick = () => fetch("/api/notes", {method: "PO
 document.getElementById("bye").onclick = () => fetch("/api/session/close", {method: "POST"});
 const live = ["", "live"].join("/"); // built at run time: only a browser sees it
 new WebSocket("wss://" + location.host + live);
+fetch(["", "state"].join("/")).then(r => r.json()); // the app's state, likewise
 </script>`, sid)
 	})
 	mux.HandleFunc("POST /api/notes", func(w http.ResponseWriter, r *http.Request) {
@@ -116,6 +119,12 @@ new WebSocket("wss://" + location.host + live);
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"saved":true}`)
+	})
+	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"notes":%d}`, s.notes)
 	})
 	mux.HandleFunc("POST /api/session/close", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("GET /live", func(w http.ResponseWriter, r *http.Request) {
@@ -180,7 +189,10 @@ func (w *world) config(target string, b scan.Browser) scan.Config {
 // accepted; its twin that requires the header is assessed and clean. The
 // WebSocket whose URL the script builds at run time is found through the
 // browser alone, and reported only where the handshake's Origin is not
-// checked. The logout button is never clicked and its request never sent.
+// checked. The JSON GET of the app's state, whose URL the script also
+// builds, is watched as the discovered oracle (TestBrowserFetchWatched in
+// scan has the twin without it). The logout button is never clicked and
+// its request never sent.
 func TestSinglePageApp(t *testing.T) {
 	tools := needTools(t)
 	w := newWorld(t)
@@ -223,6 +235,9 @@ func TestSinglePageApp(t *testing.T) {
 			}
 			if ep == nil || ep.Source != "browser" || !ep.Assessed {
 				t.Fatalf("endpoints: got %+v, want POST /api/notes from the browser, assessed; notes %q", rep.Endpoints, rep.Notes)
+			}
+			if ep.Oracle != scan.OracleDiscovered || !strings.Contains(ep.Verification, "/state") {
+				t.Errorf("oracle: got %q %q (%s), want the discovered verification on the JSON GET the script sent", ep.Oracle, ep.Verification, ep.Note)
 			}
 			var rules []string
 			for _, f := range rep.Findings {

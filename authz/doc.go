@@ -1,0 +1,49 @@
+// Package authz is "forgeproof authz": the decision service that a proxy
+// which terminates TLS itself asks about every request (nginx
+// auth_request, Caddy forward_auth, Traefik ForwardAuth; Envoy ext_authz
+// over gRPC). The proxy keeps the data path; forgeproof decides, with the
+// gateway's own decision core (gateway.Gateway.Decide), so that "serve"
+// and "authz" refuse and allow the same requests for the same reasons.
+//
+// # API
+//
+// A Server answers for a Gateway built from a config with an authz
+// section (gateway.Config.Authz):
+//
+//	g, err := gateway.NewFromFile("authz.yaml", gateway.Options{LogTo: os.Stderr})
+//	s := authz.NewServer(g)
+//	if err := s.Listen(); err != nil { … } // authz.address
+//	err = s.Serve(ctx)                    // until ctx ends, then drains
+//
+// Handler is the HTTP endpoint alone. Every transport does the same three
+// things: refuse a caller that is not a trusted proxy
+// (gateway.Gateway.CallerAllowed), describe the original request as
+// gateway.Attributes, and turn the gateway.Decision into the proxy's
+// answer: allowed with d.Set as headers to copy upstream (and d.Remove to
+// delete), or refused with d.WriteProblem's status and problem document.
+//
+// # What the HTTP proxies send
+//
+// The proxy sends its question as a request whose headers are the
+// client's, plus (set by the proxy, replacing any client copy; the docs'
+// configurations in docs/integrations/ do so):
+//
+//   - X-Forwarded-Method, X-Forwarded-Uri (the request target as sent,
+//     with the query), X-Forwarded-Host (the Host as sent, with the port)
+//     and X-Forwarded-Proto: the original request;
+//   - X-Forwarded-For: the client's address (its last value is used);
+//   - X-Forwarded-Tls-Client-Cert: the client certificate, when there is
+//     one, as nginx's $ssl_client_escaped_cert (URL-escaped PEM), Caddy's
+//     {http.request.tls.client.certificate_der_base64} (base64 DER) or
+//     Traefik's passTLSClientCert (URL-escaped base64 DER, a chain
+//     separated by commas). ParseCertificates reads all three.
+//
+// These headers, hop-by-hop headers and the question's own Host are not
+// the client's: they never reach the decision as client headers. The
+// answer is 200 with the identity headers to set upstream (Client-Cert,
+// Client-Cert-Chain and/or X-Forwarded-Client-Cert,
+// Forgeproof-Client-Identity, Forgeproof-Csrf-Token), or the refusal with
+// the same problem document and reason code as "forgeproof serve", and a
+// Forgeproof-Reason header for proxies that cannot relay a body (nginx
+// relays it through error_page; see docs/integrations/nginx.md).
+package authz

@@ -1,0 +1,472 @@
+package authz_test
+
+// Real proxies in front of "forgeproof authz": nginx (auth_request) and
+// Caddy (forward_auth) terminate mTLS on loopback and ask the decision
+// service, configured with the files of docs/integrations/ (read from
+// the Markdown pages; only paths, ports and the host name are replaced).
+// The proxies are Debian's nginx-light and caddy, which .ci/run
+// installs; without them the tests skip, except under CI.
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/authz"
+	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
+)
+
+// needBinary returns the path of a proxy binary, skipping the test when
+// it is missing outside CI.
+func needBinary(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("FORGEPROOF_E2E") == "require" {
+			t.Fatalf("%s is not installed (.ci/run installs it): %v", name, err)
+		}
+		t.Skipf("%s is not installed", name)
+	}
+	return p
+}
+
+// docBlock returns the first fenced block of language lang in the
+// Markdown file at path.
+func docBlock(t *testing.T, path, lang string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)\n```" + regexp.QuoteMeta(lang) + "\n(.*?)\n```\n").FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("%s: no ```%s block", path, lang)
+	}
+	return string(m[1])
+}
+
+// fill replaces each old string of a doc's block by its new value; a
+// doc that no longer has one fails the test (the docs drifted).
+func fill(t *testing.T, text string, pairs ...string) string {
+	t.Helper()
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !strings.Contains(text, pairs[i]) {
+			t.Fatalf("the docs' block has no %q any more: update the test with the docs", pairs[i])
+		}
+		text = strings.ReplaceAll(text, pairs[i], pairs[i+1])
+	}
+	return text
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// recorder is the upstream: it answers 200 and remembers the headers of
+// every request it receives.
+type recorder struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []http.Header
+}
+
+func newRecorder(t *testing.T) *recorder {
+	rec := &recorder{}
+	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		rec.mu.Lock()
+		rec.seen = append(rec.seen, r.Header.Clone())
+		rec.mu.Unlock()
+		io.WriteString(w, "upstream ok")
+	}))
+	t.Cleanup(rec.Close)
+	return rec
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.seen)
+}
+
+func (r *recorder) last() http.Header {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen[len(r.seen)-1]
+}
+
+// rig is a proxy in front of forgeproof authz and an upstream.
+type rig struct {
+	t        *testing.T
+	pki      *pkitest.Dir
+	up       *recorder
+	authz    string // the decision service's address
+	base     string // https://localhost:PORT, the proxy
+	client   *pki.Cert
+	revoked  *pki.Cert
+	stranger *pki.Cert // of another CA
+}
+
+func newRig(t *testing.T) *rig {
+	d := pkitest.NewDir(t, nil)
+	r := &rig{t: t, pki: d, up: newRecorder(t), authz: freePort(t)}
+	r.client = pkitest.SPIFFE(t, d.CA, "spiffe://bank.test/teller")
+	r.revoked = pkitest.SPIFFE(t, d.CA, "spiffe://bank.test/former")
+	d.Revoke(r.revoked.Cert.SerialNumber)
+	r.stranger = pkitest.SPIFFE(t, pkitest.CA(t), "spiffe://bank.test/teller")
+	return r
+}
+
+// startAuthz runs forgeproof authz in this process with the config of
+// the doc page, as "forgeproof authz --config" builds it.
+func (r *rig) startAuthz(page string) {
+	t := r.t
+	cfg := fill(t, docBlock(t, page, "yaml"),
+		"127.0.0.1:9191", r.authz,
+		"/etc/forgeproof/", r.pki.Path+"/",
+		"127.0.0.1:9090", "off")
+	path := filepath.Join(r.pki.Path, "authz.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.NewFromFile(path, gateway.Options{})
+	if err != nil {
+		t.Fatalf("the docs' authz config: %v", err)
+	}
+	s := authz.NewServer(g)
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// run starts a proxy process and waits until addr accepts connections.
+func run(t *testing.T, addr string, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, out.String())
+		}
+	})
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-exited:
+			t.Fatalf("%s exited: %s", name, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not listen on %s: %s", name, addr, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startNginx runs nginx with the docs' server block; without auth, the
+// auth_request lines are removed (the negative control).
+func (r *rig) startNginx(withAuth bool) {
+	t := r.t
+	bin := needBinary(t, "nginx")
+	addr := freePort(t)
+	server := fill(t, docBlock(t, "../docs/integrations/nginx.md", "nginx"),
+		"listen 443 ssl;", "listen "+addr+" ssl;",
+		"bank.example.com", "localhost",
+		"/etc/forgeproof/", r.pki.Path+"/",
+		"127.0.0.1:9191", r.authz,
+		"127.0.0.1:8080", strings.TrimPrefix(r.up.URL, "http://"))
+	if !withAuth {
+		server = fill(t, server, "auth_request /_forgeproof;", "", "error_page 403 = @forgeproof_refused;", "")
+	}
+	dir := t.TempDir()
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path %[1]s/body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+%[2]s
+}
+`, dir, server)
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, addr, bin, "-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log"))
+	r.base = "https://localhost:" + addr[strings.LastIndexByte(addr, ':')+1:]
+}
+
+// httpClient talks to the proxy over TLS, presenting cert (none when
+// nil).
+func (r *rig) httpClient(cert *pki.Cert) *http.Client {
+	cfg := &tls.Config{RootCAs: r.pki.CA.Pool(), ServerName: "localhost"}
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		if cert == nil {
+			return &tls.Certificate{}, nil
+		}
+		c := cert.TLSCertificate()
+		return &c, nil
+	}
+	tr := &http.Transport{TLSClientConfig: cfg}
+	r.t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+type answer struct {
+	status int
+	reason string
+	body   string
+}
+
+func (r *rig) send(cert *pki.Cert, method, path string, hdr http.Header, body string) answer {
+	r.t.Helper()
+	req, err := http.NewRequest(method, r.base+path, strings.NewReader(body))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	resp, err := r.httpClient(cert).Do(req)
+	if err != nil {
+		r.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var p struct{ Reason string }
+	json.Unmarshal(b, &p)
+	return answer{resp.StatusCode, p.Reason, string(b)}
+}
+
+func hdr(kv ...string) http.Header {
+	h := http.Header{"Accept": {"application/json"}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Add(kv[i], kv[i+1])
+	}
+	return h
+}
+
+// forgeryCases are the requests every proxy must decide as serve does:
+// each refused one has its allowed twin right before it.
+func (r *rig) checkForgeries() {
+	t := r.t
+	self := r.base
+	form := "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name   string
+		cert   *pki.Cert
+		method string
+		path   string
+		h      http.Header
+		body   string
+		status int
+		reason string
+	}{
+		{"service client", r.client, "POST", "/api/pay", hdr("Content-Type", "application/json"), `{"amount":1}`, 200, ""},
+		{"same-origin form POST", r.client, "POST", "/api/pay", hdr("Sec-Fetch-Site", "same-origin", "Origin", self, "Content-Type", form), "amount=1", 200, ""},
+		{"cross-site form POST", r.client, "POST", "/api/pay", hdr("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.test", "Content-Type", form), "amount=1000", 403, "cross-site"},
+		{"text/plain JSON forgery", r.client, "POST", "/api/pay", hdr("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.test", "Content-Type", "text/plain"), `{"amount":1000,"x":"="}`, 403, "cross-site"},
+		{"Origin null", r.client, "POST", "/api/pay", hdr("Origin", "null", "Content-Type", form), "amount=1000", 403, "origin-null"},
+		{"legacy same-origin (Referer only)", r.client, "POST", "/api/pay", hdr("Referer", self+"/form", "Content-Type", form), "amount=1", 200, ""},
+		{"legacy cross-origin (Referer only)", r.client, "POST", "/api/pay", hdr("Referer", "https://evil.test/page", "Content-Type", form), "amount=1000", 403, "referer-mismatch"},
+		{"legacy same-origin (Origin only)", r.client, "POST", "/api/pay", hdr("Origin", self, "Content-Type", form), "amount=1", 200, ""},
+		{"legacy cross-origin (Origin only)", r.client, "POST", "/api/pay", hdr("Origin", "https://evil.test", "Content-Type", form), "amount=1000", 403, "origin-mismatch"},
+		{"user navigation (Sec-Fetch-Site none)", r.client, "POST", "/api/pay", hdr("Sec-Fetch-Site", "none", "Content-Type", form), "amount=1", 200, ""},
+		{"certificate of this CA", r.client, "GET", "/api/balance", hdr(), "", 200, ""},
+		{"revoked certificate", r.revoked, "GET", "/api/balance", hdr(), "", 403, "revoked"},
+		{"certificate of another CA", r.stranger, "GET", "/api/balance", hdr(), "", 403, "unknown-authority"},
+		{"no certificate, public route", nil, "GET", "/public/rates", hdr(), "", 200, ""},
+		{"no certificate, private route", nil, "GET", "/api/balance", hdr(), "", 403, "identity-missing"},
+		{"ambiguous path (serve's 400)", r.client, "GET", "/public/..;/api/balance", hdr(), "", 400, "path-ambiguous"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := r.up.count()
+			got := r.send(tc.cert, tc.method, tc.path, tc.h, tc.body)
+			if got.status != tc.status || got.reason != tc.reason {
+				t.Fatalf("got %d %q (%q), want %d %q", got.status, got.reason, got.body, tc.status, tc.reason)
+			}
+			reached := r.up.count() - before
+			if tc.status == 200 && reached != 1 {
+				t.Fatalf("allowed, but the upstream received %d requests", reached)
+			}
+			if tc.status != 200 && reached != 0 {
+				t.Fatalf("refused, but the upstream received %d requests", reached)
+			}
+		})
+	}
+}
+
+// checkSpoofedIdentity: identity headers a client sends never reach the
+// upstream as identity, with or without a certificate of its own; and a
+// certificate passed in the proxy's own question header by the client is
+// not believed.
+func (r *rig) checkSpoofedIdentity() {
+	t := r.t
+	other := pkitest.SPIFFE(t, r.pki.CA, "spiffe://bank.test/admin")
+	otherPEM := string(pki.EncodeCertsPEM(other.Cert))
+	spoof := hdr(
+		"Client-Cert", ":"+strings.TrimSpace(pemBody(otherPEM))+":",
+		"X-Forwarded-Client-Cert", "By=spiffe://bank.test/app;URI=spiffe://bank.test/admin",
+		"X-Forwarded-Tls-Client-Cert", url.QueryEscape(otherPEM),
+		"X-Ssl-Client-Cert", url.QueryEscape(otherPEM),
+		"X-Client-Cert", url.QueryEscape(otherPEM),
+		"Forgeproof-Client-Identity", "spiffe://bank.test/admin",
+	)
+	identityHeaders := []string{"Client-Cert", "X-Forwarded-Client-Cert", "X-Forwarded-Tls-Client-Cert", "X-Ssl-Client-Cert", "X-Client-Cert", "Forgeproof-Client-Identity"}
+
+	t.Run("spoofed identity without a certificate, private route", func(t *testing.T) {
+		before := r.up.count()
+		if got := r.send(nil, "GET", "/api/balance", spoof, ""); got.status != 403 || got.reason != "identity-missing" {
+			t.Fatalf("got %d %q, want 403 identity-missing: a client-sent certificate header was believed", got.status, got.reason)
+		}
+		if r.up.count() != before {
+			t.Fatal("the upstream received the refused request")
+		}
+	})
+	t.Run("spoofed identity without a certificate, public route", func(t *testing.T) {
+		if got := r.send(nil, "GET", "/public/rates", spoof, ""); got.status != 200 {
+			t.Fatalf("got %d %q, want 200", got.status, got.body)
+		}
+		for _, name := range identityHeaders {
+			if v := r.up.last().Values(name); len(v) > 0 {
+				t.Errorf("the upstream received the client's %s: %q", name, v)
+			}
+		}
+	})
+	t.Run("spoofed identity with a certificate", func(t *testing.T) {
+		if got := r.send(r.client, "GET", "/api/balance", spoof, ""); got.status != 200 {
+			t.Fatalf("got %d %q, want 200", got.status, got.body)
+		}
+		up := r.up.last()
+		want := ":" + pemBody(string(pki.EncodeCertsPEM(r.client.Cert))) + ":"
+		if got := up.Get("Client-Cert"); got != want {
+			t.Errorf("Client-Cert upstream: got %q, want the client's own certificate %q", got, want)
+		}
+		if got := up.Get("Forgeproof-Client-Identity"); got != "spiffe://bank.test/teller" {
+			t.Errorf("Forgeproof-Client-Identity upstream: got %q", got)
+		}
+		for _, name := range []string{"X-Forwarded-Client-Cert", "X-Forwarded-Tls-Client-Cert", "X-Ssl-Client-Cert", "X-Client-Cert"} {
+			if v := up.Values(name); len(v) > 0 {
+				t.Errorf("the upstream received the client's %s: %q", name, v)
+			}
+		}
+	})
+}
+
+// pemBody is the base64 of a one-certificate PEM, without lines.
+func pemBody(p string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(p, "\n") {
+		if !strings.HasPrefix(line, "-----") {
+			b.WriteString(strings.TrimSpace(line))
+		}
+	}
+	return b.String()
+}
+
+// checkCallers: the decision service answers the proxy's address only.
+// A question from 127.0.0.2 (another loopback address) claiming a
+// certificate is refused; the same question from 127.0.0.1 is answered.
+func (r *rig) checkCallers(path string) {
+	t := r.t
+	ask := func(local string) int {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+		c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: 10 * time.Second}
+		defer c.CloseIdleConnections()
+		req, _ := http.NewRequest("GET", "http://"+r.authz+path, nil)
+		req.Header.Set("X-Forwarded-Method", "POST")
+		req.Header.Set("X-Forwarded-Uri", "/api/pay")
+		req.Header.Set("X-Forwarded-Host", "localhost")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-Tls-Client-Cert", url.QueryEscape(string(pki.EncodeCertsPEM(r.client.Cert))))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 && resp.Header.Get(authz.HeaderReason) != "caller-untrusted" {
+			t.Errorf("from %s: reason %q, want caller-untrusted", local, resp.Header.Get(authz.HeaderReason))
+		}
+		return resp.StatusCode
+	}
+	t.Run("caller not the proxy", func(t *testing.T) {
+		if got := ask("127.0.0.2"); got != 403 {
+			t.Fatalf("from 127.0.0.2: got %d, want 403", got)
+		}
+	})
+	t.Run("caller the proxy's address", func(t *testing.T) {
+		if got := ask("127.0.0.1"); got != 200 {
+			t.Fatalf("from 127.0.0.1: got %d, want 200", got)
+		}
+	})
+}
+
+func TestNginx(t *testing.T) {
+	r := newRig(t)
+	r.startAuthz("../docs/integrations/nginx.md")
+	r.startNginx(true)
+	r.checkForgeries()
+	r.checkSpoofedIdentity()
+	r.checkCallers("/nginx")
+}
+
+// TestNginxWithoutAuthz is the negative control: the same nginx block
+// without auth_request lets the forgeries through.
+func TestNginxWithoutAuthz(t *testing.T) {
+	r := newRig(t)
+	r.startNginx(false)
+	for _, h := range []http.Header{
+		hdr("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.test", "Content-Type", "application/x-www-form-urlencoded"),
+		hdr("Origin", "null", "Content-Type", "text/plain"),
+	} {
+		before := r.up.count()
+		if got := r.send(r.client, "POST", "/api/pay", h, "amount=1000"); got.status != 200 || r.up.count() != before+1 {
+			t.Fatalf("without auth_request: got %d, upstream +%d; want the forgery through", got.status, r.up.count()-before)
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package csrf_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/csrf"
+)
+
+// A same-origin request refused for its token is not called a cross-site
+// request forgery: the text says the page did not include the token and
+// where to put it (issue 12). Its twin, a cross-site refusal, still says
+// cross-site; and the same-origin request with its token passes.
+func TestRefusalTextNamesTheCause(t *testing.T) {
+	p := tokenProtection(t, csrf.ModeOriginAndToken, testRing(t))
+	tok := mintFor(t, p, "alice")
+	h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	tests := []struct {
+		name, site, body string
+		maxBytes         int64
+		wantStatus       int
+		wantReason       string
+		want, notWant    []string
+	}{
+		{"same-origin form without its token", "same-origin", "amount=1", 0, 403, "token-missing",
+			[]string{"did not include", "csrf_token", csrf.HeaderName, "passed the origin checks"}, []string{"cross-site", "forgery"}},
+		{"same-origin form with a wrong token", "same-origin", "csrf_token=" + flip(tok, 7), 0, 403, "token-invalid",
+			[]string{"not valid"}, []string{"cross-site", "forgery"}},
+		{"same-origin form larger than the token search", "same-origin", "amount=1&" + csrf.FormField + "=" + tok, 8, 403, "token-missing",
+			[]string{"larger than the limit", csrf.HeaderName}, []string{"cross-site", "forgery"}},
+		{"cross-site form (the twin)", "cross-site", "amount=1&" + csrf.FormField + "=" + tok, 0, 403, "cross-site",
+			[]string{"cross-site request forgery", "another site"}, nil},
+		{"same-origin form with its token (allowed)", "same-origin", "amount=1&" + csrf.FormField + "=" + tok, 0, 204, "", nil, nil},
+	}
+	for _, tt := range tests {
+		for _, accept := range []string{"text/html", "application/json"} {
+			t.Run(tt.name+", "+accept, func(t *testing.T) {
+				p.SetMaxFormBytes(tt.maxBytes)
+				r := request("POST", app+"/", "X-Test-Session", "alice", "Sec-Fetch-Site", tt.site,
+					"Content-Type", "application/x-www-form-urlencoded", "Accept", accept)
+				r.Body = io.NopCloser(strings.NewReader(tt.body))
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, r)
+				if rec.Code != tt.wantStatus {
+					t.Fatalf("status: got %d, want %d (%s)", rec.Code, tt.wantStatus, rec.Body)
+				}
+				text := rec.Body.String()
+				if accept == "application/json" && tt.wantStatus == 403 {
+					var doc struct{ Reason, Title, Detail string }
+					if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || doc.Reason != tt.wantReason {
+						t.Fatalf("got %s (%v), want reason %q", text, err, tt.wantReason)
+					}
+					text = doc.Title + ": " + doc.Detail
+				}
+				for _, s := range tt.want {
+					if !strings.Contains(text, s) {
+						t.Errorf("got %q, want it to contain %q", text, s)
+					}
+				}
+				for _, s := range tt.notWant {
+					if strings.Contains(text, s) {
+						t.Errorf("got %q, want no %q", text, s)
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,324 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/forgeproof/forgeproof/csrf"
+	"github.com/forgeproof/forgeproof/internal/problem"
+	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
+)
+
+// Reasons of the decision service's own refusals.
+const (
+	// ReasonAuthzRequestInvalid: the proxy's description of the request
+	// (method, URI, Host, client certificate) is malformed, so there is
+	// nothing to decide on (400; the proxy then refuses the request).
+	ReasonAuthzRequestInvalid Reason = "authz-request-invalid"
+	// ReasonCallerUntrusted: the question came from a peer that is not a
+	// trusted proxy (authz.trusted-callers, authz.tls) (403).
+	ReasonCallerUntrusted Reason = "caller-untrusted"
+	// ReasonAuthzNotConfigured: Decide was called on a gateway whose
+	// configuration has no authz section (500).
+	ReasonAuthzNotConfigured Reason = "authz-not-configured"
+)
+
+// Attributes describe a request that a proxy received and asks the
+// decision service about. The proxy adapters (package authz) fill them
+// from what the proxy sends; every field is untrusted input.
+type Attributes struct {
+	// Method is the request's method.
+	Method string
+	// URI is the request target as the client sent it, in origin form:
+	// the escaped path and optional query ("/a%20b?x=1").
+	URI string
+	// Host is the request's Host (HTTP/2 :authority).
+	Host string
+	// Scheme of the client's connection to the proxy: "https" or
+	// "http". Empty means "https".
+	Scheme string
+	// Header holds the client's request headers, with canonical keys
+	// (Origin, Referer, Sec-Fetch-*, Cookie, X-CSRF-Token, Accept, …).
+	// Decide does not modify it.
+	Header http.Header
+	// RemoteAddr is the client's address as the proxy saw it ("ip:port"
+	// or "ip"), for config.trusted-proxies; empty when unknown.
+	RemoteAddr string
+	// Chain is the client's certificate chain, leaf first, as the proxy
+	// received it; nil when the client sent none. It is verified against
+	// authz.client-certificates unless that says the proxy verified it.
+	Chain []*x509.Certificate
+}
+
+// Decision is the answer to a proxy's question (Gateway.Decide).
+type Decision struct {
+	// Allowed says the proxy may forward the request.
+	Allowed bool
+	// Status is 200 when Allowed, else the refusal's status: 403 for
+	// identity and CSRF refusals, 400, 404 or 405 for requests that
+	// "forgeproof serve" refuses with those.
+	Status int
+	// Reason is the stable reason code of the refusal (the same as
+	// "forgeproof serve" gives); when Allowed, the CSRF reason that a
+	// report-only route let through, or "".
+	Reason Reason
+	// Title and Detail are the problem document's (see WriteProblem).
+	Title, Detail string
+	// Route is the name of the request's route, "" when none matched.
+	Route string
+	// Identity is the verified client identity, nil when none.
+	Identity *mtls.Identity
+	// Set holds the headers the proxy sets on the upstream request when
+	// Allowed, replacing any copy the client sent: the identity (RFC
+	// 9440 Client-Cert and Client-Cert-Chain and/or
+	// X-Forwarded-Client-Cert, per identity-forwarding),
+	// Forgeproof-Client-Identity, and on token routes
+	// Forgeproof-Csrf-Token. Nil when there are none.
+	Set http.Header
+	// Remove names the headers the proxy deletes from the upstream
+	// request: the identity headers Set may hold (always, so that no
+	// client-sent copy survives when Set has none), then every client
+	// header that "forgeproof serve" would not forward (other spellings
+	// of identity headers, other products' identity headers, names with
+	// '_'), as the client spelt them.
+	Remove []string
+
+	csrfErr *csrf.Error
+	guard   *csrfGuard
+}
+
+// identityHeaders are the headers a Decision may set: the proxy deletes
+// every client-sent copy.
+var identityHeaders = []string{
+	forwarded.HeaderClientCert, forwarded.HeaderClientCertChain, forwarded.HeaderXFCC,
+	HeaderClientIdentity, HeaderCSRFToken,
+}
+
+// WriteProblem answers r, the refused request (only its Accept header is
+// read), as "forgeproof serve" would have: the status, an RFC 9457
+// problem document when r accepts JSON, plain text otherwise, with the
+// reason code. It writes nothing for an allowed decision.
+func (d *Decision) WriteProblem(w http.ResponseWriter, r *http.Request) {
+	if d.Allowed {
+		return
+	}
+	if d.csrfErr != nil && d.guard != nil {
+		d.guard.prot.Refuse(w, r, d.csrfErr)
+		return
+	}
+	problem.Write(w, r, problem.Details{Status: d.Status, Reason: string(d.Reason), Title: d.Title, Detail: d.Detail})
+}
+
+func deny(status int, reason Reason, title, detail string) *Decision {
+	return &Decision{Status: status, Reason: reason, Title: title, Detail: detail, Remove: identityHeaders}
+}
+
+// Decide answers a proxy that asks whether a request may pass: the
+// decision "forgeproof serve" would make on it, from the same compiled
+// configuration and the same code (route, Host and path checks, the
+// client certificate's verification and authorization, browsers, CSRF),
+// and, when it passes, the headers to set and remove upstream. The
+// configuration must have an authz section. It is safe for concurrent
+// use, and every reload applies to the next call.
+func (g *Gateway) Decide(a *Attributes) *Decision {
+	c := g.state.Load()
+	if c.authz == nil {
+		return deny(http.StatusInternalServerError, ReasonAuthzNotConfigured, "the decision service is not configured", "the configuration has no authz section")
+	}
+	r, why := a.request()
+	if why != "" {
+		return deny(http.StatusBadRequest, ReasonAuthzRequestInvalid, "invalid request description", why)
+	}
+
+	// The client certificate, verified as a handshake would verify it.
+	var connID *mtls.Identity
+	if len(a.Chain) > 0 {
+		var id mtls.Identity
+		if v := c.authz.verifier; v != nil {
+			var err error
+			if id, err = v.VerifyChain(a.Chain); err != nil {
+				d := deny(http.StatusForbidden, Reason(mtls.ReasonOf(err)), "client certificate refused", "")
+				return d
+			}
+		} else {
+			id = mtls.NewIdentity(a.Chain[0], mtls.SourceConnection)
+		}
+		connID = &id
+	}
+
+	v := c.decide(r, -1, connID, false)
+	d := &Decision{Identity: v.identity, Remove: identityHeaders}
+	if v.route != nil {
+		d.Route = v.route.name
+	}
+	if v.reason != "" {
+		d.Status, d.Reason, d.Title, d.Detail = v.status, v.reason, v.title, v.detail
+		return d
+	}
+	rt := v.route
+	x := &exchange{route: rt, identity: v.identity, hasIdentity: v.identity != nil}
+	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
+	if rt.guard != nil {
+		if e := rt.guard.check(r); e != nil {
+			if !rt.guard.reportOnly {
+				d.Status, d.Reason, d.csrfErr, d.guard = http.StatusForbidden, Reason(e.Reason), e, rt.guard
+				return d
+			}
+			d.Reason = Reason(e.Reason) // report-only: let through
+		}
+	}
+	d.Allowed, d.Status = true, http.StatusOK
+	if v.identity != nil {
+		d.Set = http.Header{}
+		opts := forwarded.Options{Format: c.forwardFormat}
+		if len(a.Chain) > 1 {
+			opts.Chain = a.Chain[1:]
+		}
+		if err := setForwardedHeadersUncached(d.Set, *v.identity, opts); err != nil {
+			// As rewrite: no identity header rather than a partial one.
+			d.Set = nil
+		}
+	}
+	if rt.guard != nil && rt.usesTokens() {
+		// No token when the request has no binding: the upstream then
+		// renders none, and the next unsafe request is refused.
+		if tok, err := rt.guard.prot.Token(r); err == nil {
+			if d.Set == nil {
+				d.Set = http.Header{}
+			}
+			d.Set.Set(HeaderCSRFToken, tok)
+		}
+	}
+	for name := range a.Header {
+		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders); drop && !slices.Contains(identityHeaders, name) {
+			if len(d.Remove) == len(identityHeaders) {
+				d.Remove = slices.Clip(d.Remove) // append copies, never writes into identityHeaders
+			}
+			d.Remove = append(d.Remove, name)
+		}
+	}
+	slices.Sort(d.Remove[len(identityHeaders):])
+	return d
+}
+
+// request turns the attributes into the server request the gateway's
+// checks read, or says what is wrong with them.
+func (a *Attributes) request() (*http.Request, string) {
+	if a.Method == "" || !validMethod(a.Method) {
+		return nil, "the method is missing or not a token"
+	}
+	if a.URI == "" || a.URI[0] != '/' {
+		return nil, "the URI is missing or not in origin form (it must start with \"/\")"
+	}
+	u, err := url.ParseRequestURI(a.URI)
+	if err != nil {
+		return nil, "the URI does not parse as a request target"
+	}
+	r := &http.Request{
+		Method:     a.Method,
+		URL:        u,
+		RequestURI: a.URI,
+		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Host:       a.Host,
+		Header:     a.Header,
+		Body:       http.NoBody,
+		RemoteAddr: a.RemoteAddr,
+	}
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	switch a.Scheme {
+	case "", "https":
+		// The csrf checks take the request's own scheme from r.TLS.
+		r.TLS = &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: a.Chain}
+	case "http":
+	default:
+		return nil, "the scheme is neither http nor https"
+	}
+	return r.WithContext(context.Background()), ""
+}
+
+// validMethod reports whether m is an RFC 9110 token.
+func validMethod(m string) bool {
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// AuthzProxy is the config's authz.proxy ("nginx", "caddy", "traefik"
+// or "envoy"), "" when it has no authz section. It cannot change on
+// reload: Reload refuses a change of proxy.
+func (g *Gateway) AuthzProxy() string {
+	if a := g.state.Load().authz; a != nil {
+		return a.proxy
+	}
+	return ""
+}
+
+// AuthzAddress is the config's authz.address, "" when it has no authz
+// section. It cannot change on reload.
+func (g *Gateway) AuthzAddress() string {
+	if a := g.state.Load().authz; a != nil {
+		return a.address
+	}
+	return ""
+}
+
+// AuthzTLSConfig is the TLS configuration of the decision service when
+// the config has authz.tls, else nil: callers must present a certificate
+// of authz.tls.client-ca-files that authz.tls.allow allows. Every
+// handshake uses the configuration loaded at that moment (Reload).
+func (g *Gateway) AuthzTLSConfig() *tls.Config {
+	a := g.state.Load().authz
+	if a == nil || a.callerTLS == nil {
+		return nil
+	}
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			cur := g.state.Load().authz
+			if cur == nil || cur.callerTLS == nil {
+				return nil, errors.New("authz: TLS is no longer configured")
+			}
+			return cur.callerTLS.TLSConfig().GetConfigForClient(hello)
+		},
+	}
+}
+
+// CallerAllowed says whether a question to the decision service comes
+// from a trusted proxy: remoteAddr, its TCP peer ("ip:port"), is in
+// authz.trusted-callers (when set) and, with authz.tls, cs, its
+// connection's TLS state, has a client certificate that verifies and is
+// allowed now (checked again after a reload). A refusal is an error that
+// starts with ReasonCallerUntrusted.
+func (g *Gateway) CallerAllowed(remoteAddr string, cs *tls.ConnectionState) error {
+	a := g.state.Load().authz
+	if a == nil {
+		return errors.New(string(ReasonAuthzNotConfigured))
+	}
+	r := &http.Request{RemoteAddr: remoteAddr, TLS: cs}
+	if len(a.callers) > 0 && !inPrefixes(peerAddr(r), a.callers) {
+		return fmt.Errorf("%s: peer %q is not in authz.trusted-callers", ReasonCallerUntrusted, remoteAddr)
+	}
+	if a.callerTLS != nil {
+		if cs == nil || len(cs.PeerCertificates) == 0 {
+			return fmt.Errorf("%s: no client certificate (authz.tls)", ReasonCallerUntrusted)
+		}
+		if _, err := a.callerTLS.Check(r.WithContext(context.Background())); err != nil {
+			return fmt.Errorf("%s: %w", ReasonCallerUntrusted, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,278 @@
+package gateway_test
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/csrf"
+	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
+)
+
+// authzConfig is w.config() for "forgeproof authz": the same routes,
+// without listeners and upstreams, with client certificates verified
+// against the test CA (and crl, when not empty).
+func (w *world) authzConfig(crl string) *gateway.Config {
+	cfg := w.config()
+	cfg.Listeners = nil
+	for i := range cfg.Routes {
+		cfg.Routes[i].Upstream = ""
+	}
+	cfg.Authz = &gateway.Authz{
+		Address:            "127.0.0.1:0",
+		Proxy:              gateway.ProxyNginx,
+		TrustedCallers:     []string{"127.0.0.1"},
+		ClientCertificates: gateway.ClientCertificates{CAFiles: []string{w.path("ca.pem")}},
+	}
+	if crl != "" {
+		cfg.Authz.ClientCertificates.CRLFiles = []string{crl}
+	}
+	return cfg
+}
+
+func reasonOf(t *testing.T, body string) string {
+	t.Helper()
+	var p struct{ Reason string }
+	if err := json.Unmarshal([]byte(body), &p); err != nil {
+		return "" // not a problem document: the upstream's answer
+	}
+	return p.Reason
+}
+
+// TestDecideIsServe sends the same requests to a running "forgeproof
+// serve" gateway over real mTLS and to Gateway.Decide built from the same
+// routes, and wants the same status and reason from both: one decision
+// core. Every refused case has an allowed twin.
+func TestDecideIsServe(t *testing.T) {
+	w := newWorld(t)
+	srv := w.start(w.config())
+	dec, err := gateway.New(w.authzConfig(""), gateway.Options{})
+	if err != nil {
+		t.Fatalf("New(authz config): %v", err)
+	}
+	host := strings.TrimPrefix(srv.base, "https://")
+	self := srv.base
+	h := func(kv ...string) http.Header {
+		out := http.Header{"Accept": {"application/json"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			out.Add(kv[i], kv[i+1])
+		}
+		return out
+	}
+	cases := []struct {
+		name   string
+		cert   *pki.Cert
+		method string
+		uri    string
+		host   string // default: the gateway's address
+		header http.Header
+		status int
+		reason string
+	}{
+		{"service client", w.web, "POST", "/api/pay", "", h(), 200, ""},
+		{"same-origin form", w.web, "POST", "/api/pay", "", h("Sec-Fetch-Site", "same-origin", "Origin", self, "Content-Type", "application/x-www-form-urlencoded"), 200, ""},
+		{"cross-site form", w.web, "POST", "/api/pay", "", h("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example", "Content-Type", "application/x-www-form-urlencoded"), 403, "cross-site"},
+		{"text/plain JSON forgery", w.web, "POST", "/api/pay", "", h("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example", "Content-Type", "text/plain"), 403, "cross-site"},
+		{"Origin null", w.web, "POST", "/api/pay", "", h("Origin", "null"), 403, "origin-null"},
+		{"legacy cross-origin (Origin only)", w.web, "POST", "/api/pay", "", h("Origin", "https://evil.example"), 403, "origin-mismatch"},
+		{"legacy same-origin (Origin only)", w.web, "POST", "/api/pay", "", h("Origin", self), 200, ""},
+		{"legacy cross-origin (Referer only)", w.web, "POST", "/api/pay", "", h("Referer", "https://evil.example/page"), 403, "referer-mismatch"},
+		{"legacy same-origin (Referer only)", w.web, "POST", "/api/pay", "", h("Referer", self+"/page"), 200, ""},
+		{"http origin to https", w.web, "POST", "/api/pay", "", h("Origin", "http://"+host), 403, "origin-mismatch"},
+		{"GET cross-site is safe", w.web, "GET", "/api/pay", "", h("Sec-Fetch-Site", "cross-site"), 200, ""},
+		{"identity denied", w.web, "GET", "/admin/x", "", h(), 403, "spiffe-id-denied"},
+		{"identity allowed", w.admin, "GET", "/admin/x", "", h(), 200, ""},
+		{"no certificate", nil, "GET", "/api/x", "", h(), 403, "identity-missing"},
+		{"no certificate, public", nil, "GET", "/public/x", "", h(), 200, ""},
+		{"no route", w.web, "GET", "/nowhere", "", h(), 404, "no-route"},
+		{"ambiguous path", w.web, "GET", "/public/..;/admin", "", h(), 400, "path-ambiguous"},
+		{"invalid Host", w.web, "GET", "/api/x", "127.1", h(), 400, "host-invalid"},
+		{"csrf off (negative control)", w.web, "POST", "/nocsrf/x", "", h("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"), 200, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hostHdr := tc.host
+			if hostHdr == "" {
+				hostHdr = host
+			}
+			// serve, over mTLS.
+			req, err := http.NewRequest(tc.method, srv.base+tc.uri, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header = tc.header.Clone()
+			req.Host = hostHdr
+			resp, err := srv.client(tc.cert).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body strings.Builder
+			_, _ = io.Copy(&body, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || reasonOf(t, body.String()) != tc.reason {
+				t.Fatalf("serve: got %d %q, want %d %q", resp.StatusCode, reasonOf(t, body.String()), tc.status, tc.reason)
+			}
+
+			// authz, from the same request's attributes.
+			a := &gateway.Attributes{Method: tc.method, URI: tc.uri, Host: hostHdr, Header: tc.header, RemoteAddr: "192.0.2.1:1234"}
+			if tc.cert != nil {
+				a.Chain = []*x509.Certificate{tc.cert.Cert}
+			}
+			d := dec.Decide(a)
+			if d.Status != tc.status || string(d.Reason) != tc.reason || d.Allowed != (tc.status == 200) {
+				t.Fatalf("Decide: got %d %q (allowed %v), want %d %q", d.Status, d.Reason, d.Allowed, tc.status, tc.reason)
+			}
+			if !d.Allowed {
+				rec := httptest.NewRecorder()
+				d.WriteProblem(rec, &http.Request{Header: tc.header})
+				if rec.Code != tc.status || reasonOf(t, rec.Body.String()) != tc.reason {
+					t.Fatalf("WriteProblem: got %d %q, want %d %q", rec.Code, rec.Body.String(), tc.status, tc.reason)
+				}
+			}
+		})
+	}
+}
+
+// TestDecideIdentityHeaders: an allowed request with a certificate gets
+// the identity headers serve would forward, and the client's own copies
+// (any spelling) are on the list to remove.
+func TestDecideIdentityHeaders(t *testing.T) {
+	w := newWorld(t)
+	dec, err := gateway.New(w.authzConfig(""), gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := http.Header{"Client-Cert": {":Zm9v:"}, "X-Forwarded-Client-Cert": {"Hash=00"}, "Client_cert": {"x"}, "Accept": {"*/*"}}
+	d := dec.Decide(&gateway.Attributes{Method: "GET", URI: "/api/x", Host: "localhost", Header: hdr, Chain: []*x509.Certificate{w.web.Cert}})
+	if !d.Allowed {
+		t.Fatalf("got %d %q, want allowed", d.Status, d.Reason)
+	}
+	if got := d.Set.Get("Client-Cert"); !strings.HasPrefix(got, ":") || got == ":Zm9v:" {
+		t.Errorf("Client-Cert: got %q, want the verified certificate", got)
+	}
+	if got := d.Set.Get(gateway.HeaderClientIdentity); got != "spiffe://test.example/web" {
+		t.Errorf("%s: got %q", gateway.HeaderClientIdentity, got)
+	}
+	for _, name := range []string{"Client-Cert", "Client-Cert-Chain", "X-Forwarded-Client-Cert", "Client_cert", gateway.HeaderClientIdentity, gateway.HeaderCSRFToken} {
+		if !slices.Contains(d.Remove, name) {
+			t.Errorf("Remove %v lacks %q", d.Remove, name)
+		}
+	}
+	if slices.Contains(d.Remove, "Accept") {
+		t.Errorf("Remove %v has Accept", d.Remove)
+	}
+	// Allowed twin: no certificate, a public route: nothing set, the
+	// client's copies still removed.
+	d = dec.Decide(&gateway.Attributes{Method: "GET", URI: "/public/x", Host: "localhost", Header: hdr})
+	if !d.Allowed || d.Set.Get("Client-Cert") != "" || !slices.Contains(d.Remove, "Client-Cert") {
+		t.Fatalf("public without certificate: allowed %v, set %v, remove %v", d.Allowed, d.Set, d.Remove)
+	}
+}
+
+// TestDecideVerifiesCertificate: unless the proxy verified it, the
+// passed certificate is verified against the CAs and CRLs: a revoked one
+// and one of another CA are refused, the valid twin passes, and with
+// verified-by-proxy (the negative control) the revoked one would pass.
+func TestDecideVerifiesCertificate(t *testing.T) {
+	w := newWorld(t)
+	revoked := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/web")
+	crl := w.crl("authz-crl.pem", revoked.Cert.SerialNumber)
+	dec, err := gateway.New(w.authzConfig(crl), gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := pkitest.SPIFFE(t, pkitest.CA(t), "spiffe://test.example/web")
+	for _, tc := range []struct {
+		name   string
+		cert   *pki.Cert
+		reason string
+	}{
+		{"valid", w.web, ""},
+		{"revoked", revoked, "revoked"},
+		{"unknown CA", other, "unknown-authority"},
+	} {
+		d := dec.Decide(&gateway.Attributes{Method: "GET", URI: "/api/x", Host: "localhost", Chain: []*x509.Certificate{tc.cert.Cert}})
+		if string(d.Reason) != tc.reason || d.Allowed != (tc.reason == "") {
+			t.Errorf("%s: got %d %q, want %q", tc.name, d.Status, d.Reason, tc.reason)
+		}
+	}
+	cfg := w.authzConfig("")
+	cfg.Authz.ClientCertificates = gateway.ClientCertificates{VerifiedByProxy: true}
+	trusting, err := gateway.New(cfg, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := trusting.Decide(&gateway.Attributes{Method: "GET", URI: "/api/x", Host: "localhost", Chain: []*x509.Certificate{revoked.Cert}}); !d.Allowed {
+		t.Fatalf("verified-by-proxy: got %d %q, want allowed (the proxy checks revocation)", d.Status, d.Reason)
+	}
+}
+
+// TestDecideMalformedAttributes: what a proxy (or a fuzzer) sends that
+// describes no request is refused with authz-request-invalid.
+func TestDecideMalformedAttributes(t *testing.T) {
+	w := newWorld(t)
+	dec, err := gateway.New(w.authzConfig(""), gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []gateway.Attributes{
+		{Method: "", URI: "/public", Host: "localhost"},
+		{Method: "GE T", URI: "/public", Host: "localhost"},
+		{Method: "GET", URI: "", Host: "localhost"},
+		{Method: "GET", URI: "http://evil/public", Host: "localhost"},
+		{Method: "GET", URI: "/public", Host: "localhost", Scheme: "gopher"},
+	} {
+		if d := dec.Decide(&a); d.Allowed || d.Reason != gateway.ReasonAuthzRequestInvalid {
+			t.Errorf("%+v: got %d %q, want %q", a, d.Status, d.Reason, gateway.ReasonAuthzRequestInvalid)
+		}
+	}
+	if d := dec.Decide(&gateway.Attributes{Method: "GET", URI: "/public/x?y=" + url.QueryEscape("a b"), Host: "localhost"}); !d.Allowed {
+		t.Errorf("allowed twin: got %d %q", d.Status, d.Reason)
+	}
+}
+
+// TestAuthzConfigErrors: what a decision service cannot enforce is a
+// configuration error that names the key, each with a valid twin.
+func TestAuthzConfigErrors(t *testing.T) {
+	w := newWorld(t)
+	ca := w.path("ca.pem")
+	base := "admin: {address: off}\nroutes: [{allow: {any-verified: true}, csrf: {mode: %s}}]\nauthz: {address: \"127.0.0.1:0\", proxy: %s, trusted-callers: %s, header-tokens: %s, client-certificates: {ca-files: [" + ca + "]}}\n"
+	key := w.write("authz-keys", []byte(base64Key()+"\n"))
+	chmod(t, key, 0o600)
+	withTokens := "tokens: {key-file: " + key + "}\n"
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"valid", fmt.Sprintf(base, "origin-only", "nginx", "[127.0.0.1]", "false"), ""},
+		{"form tokens", withTokens + fmt.Sprintf(base, "origin-and-token", "nginx", "[127.0.0.1]", "false"), `routes[0].csrf.mode: "origin-and-token" reads the token from the csrf_token form field`},
+		{"header tokens", withTokens + fmt.Sprintf(base, "origin-and-token", "nginx", "[127.0.0.1]", "true"), ""},
+		{"no callers", fmt.Sprintf(base, "origin-only", "nginx", "[]", "false"), "authz.trusted-callers: is required unless authz.tls is set"},
+		{"unknown proxy", fmt.Sprintf(base, "origin-only", "apache", "[127.0.0.1]", "false"), `authz.proxy: unknown proxy "apache"`},
+		{"listeners", "listeners: [{address: \":8443\"}]\n" + fmt.Sprintf(base, "origin-only", "nginx", "[127.0.0.1]", "false"), "listeners: are not used by forgeproof authz"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := gateway.ParseConfig("a.yaml", []byte(tc.yaml))
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if tc.want == "" && err != nil {
+				t.Fatalf("got %v, want no error", err)
+			}
+			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func base64Key() string { return base64.StdEncoding.EncodeToString(csrf.GenerateKey()) }

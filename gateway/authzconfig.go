@@ -1,0 +1,201 @@
+package gateway
+
+import (
+	"crypto/x509"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/forgeproof/forgeproof/mtls"
+)
+
+// Proxies that "forgeproof authz" answers (Authz.Proxy).
+const (
+	ProxyNginx   = "nginx"
+	ProxyCaddy   = "caddy"
+	ProxyTraefik = "traefik"
+	ProxyEnvoy   = "envoy"
+)
+
+// authzState is a compiled Authz section.
+type authzState struct {
+	address string
+	proxy   string
+	callers []netip.Prefix
+	// callerTLS is the decision service's own mTLS server, nil without
+	// Authz.TLS; callerAllow authorizes its callers' certificates.
+	callerTLS   *mtls.Server
+	callerAllow mtls.Authorizer
+	// verifier verifies the client certificates the proxy passes on; nil
+	// when the proxy verified them (ClientCertificates.VerifiedByProxy).
+	verifier *mtls.Server
+}
+
+// authz compiles cfg.Authz and checks that the rest of cfg is something
+// a decision service can enforce. prev is the state in use (a reload):
+// its CRL numbers are the floor, as for a listener.
+func (p *problems) authz(cfg *Config, prev *authzState, now func() time.Time) *authzState {
+	a := cfg.Authz
+	st := &authzState{address: a.Address, proxy: a.Proxy}
+	p.hostPort("authz.address", a.Address)
+	switch a.Proxy {
+	case ProxyNginx, ProxyCaddy, ProxyTraefik, ProxyEnvoy:
+	case "":
+		p.add("authz.proxy", "is required: nginx, caddy, traefik or envoy (only that proxy's headers are read)")
+	default:
+		p.add("authz.proxy", "unknown proxy %q: want nginx, caddy, traefik or envoy", a.Proxy)
+	}
+	st.callers = p.prefixes("authz.trusted-callers", a.TrustedCallers)
+	if len(a.TrustedCallers) == 0 && a.TLS == nil {
+		p.add("authz.trusted-callers", "is required unless authz.tls is set: without it any peer could ask, and claim any client certificate")
+	}
+	if t := a.TLS; t != nil {
+		st.callerTLS, st.callerAllow = p.authzTLS(t, prevCallerTLS(prev), now)
+	}
+
+	cc := a.ClientCertificates
+	switch {
+	case cc.VerifiedByProxy && (len(cc.CAFiles) > 0 || len(cc.CRLFiles) > 0):
+		p.add("authz.client-certificates.verified-by-proxy", "is true, so ca-files and crl-files would not be used: remove them, or set verified-by-proxy: false to verify here")
+	case !cc.VerifiedByProxy && len(cc.CAFiles) == 0:
+		p.add("authz.client-certificates.ca-files", "is required to verify the client certificates the proxy passes on (or set verified-by-proxy: true when the proxy verifies them against its CAs and CRLs)")
+	case !cc.VerifiedByProxy:
+		st.verifier = p.clientVerifier(cc, prevVerifier(prev), now)
+	}
+
+	// What a decision service cannot do.
+	if len(cfg.Listeners) > 0 {
+		p.add("listeners", "are not used by forgeproof authz: the proxy terminates TLS; put the client CAs and CRLs under authz.client-certificates and the service's address under authz.address")
+	}
+	if len(cfg.TrustedForwarders) > 0 {
+		p.add("trusted-forwarders", "are not used by forgeproof authz: the proxy passes the client certificate itself (authz.proxy)")
+	}
+	for i, r := range cfg.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		if r.Cookies != (Cookies{}) {
+			p.add(key+".cookies", "is not supported by forgeproof authz, which never sees responses: harden cookies in the proxy (nginx proxy_cookie_flags, Caddy header_down)")
+		}
+		if r.Allow.CORSPreflights {
+			p.add(key+".allow.cors-preflights", "is not supported by forgeproof authz, which cannot trim the upstream's answer to the CORS headers: answer preflights in the proxy")
+		}
+		switch r.CSRF.Mode {
+		case CSRFToken, CSRFTokenWhenNoBrowserHeaders:
+			if !a.HeaderTokens {
+				p.add(key+".csrf.mode", "%q reads the token from the csrf_token form field when no X-CSRF-Token header is sent, but a proxy's question to forgeproof authz carries no request body, so a form token can never be checked: use origin-only, or set authz.header-tokens: true if every client of the route sends the token in a header", r.CSRF.Mode)
+			}
+		}
+	}
+	return st
+}
+
+func prevCallerTLS(prev *authzState) *mtls.Server {
+	if prev == nil {
+		return nil
+	}
+	return prev.callerTLS
+}
+
+func prevVerifier(prev *authzState) *mtls.Server {
+	if prev == nil {
+		return nil
+	}
+	return prev.verifier
+}
+
+// authzTLS loads the decision service's own mutual TLS.
+func (p *problems) authzTLS(t *AuthzTLS, replaces *mtls.Server, now func() time.Time) (*mtls.Server, mtls.Authorizer) {
+	const key = "authz.tls"
+	ok := true
+	if t.CertFile == "" {
+		p.add(key+".cert-file", "is required")
+		ok = false
+	}
+	if t.KeyFile == "" {
+		p.add(key+".key-file", "is required")
+		ok = false
+	}
+	if t.Allow.Unauthenticated || t.Allow.CORSPreflights {
+		p.add(key+".allow", "must name the proxies' certificates: unauthenticated and cors-preflights are route settings")
+		ok = false
+	}
+	az := p.allow(key+".allow", t.Allow)
+	cas, good := p.caFiles(key+".client-ca-files", t.ClientCAFiles)
+	if !good || !ok {
+		return nil, az
+	}
+	srv, err := mtls.NewServer(mtls.ServerConfig{
+		Time:       now,
+		Replaces:   replaces,
+		CertFile:   t.CertFile,
+		KeyFile:    t.KeyFile,
+		ClientCAs:  cas,
+		Authorizer: az,
+	})
+	if err != nil {
+		p.add(key, "%v", err)
+		return nil, az
+	}
+	if err := CheckServerCertificate(srv.Certificate(), time.Now()); err != nil {
+		p.add(key+".cert-file", "%q: %v", t.CertFile, err)
+		return nil, az
+	}
+	return srv, az
+}
+
+// clientVerifier loads the CAs and CRLs that verify the client
+// certificates a proxy passes on: the same checks as a listener's
+// handshake (mtls.Server.VerifyChain).
+func (p *problems) clientVerifier(cc ClientCertificates, replaces *mtls.Server, now func() time.Time) *mtls.Server {
+	const key = "authz.client-certificates"
+	cas, ok := p.caFiles(key+".ca-files", cc.CAFiles)
+	for i, f := range cc.CRLFiles {
+		fh, err := os.Open(f)
+		if err != nil {
+			p.add(fmt.Sprintf("%s.crl-files[%d]", key, i), "cannot read %q: %v", f, fileError(err))
+			ok = false
+			continue
+		}
+		fh.Close()
+	}
+	if !ok {
+		return nil
+	}
+	srv, err := mtls.NewServer(mtls.ServerConfig{
+		VerifyOnly:     true,
+		Time:           now,
+		Replaces:       replaces,
+		ClientCAs:      cas,
+		CRLFiles:       cc.CRLFiles,
+		CRLGracePeriod: cc.CRLGracePeriod,
+	})
+	if err != nil {
+		p.add(key, "%v", err)
+		return nil
+	}
+	return srv
+}
+
+// caFiles reads CA bundles, each blamed by its own key.
+func (p *problems) caFiles(key string, files []string) (cas []*x509.Certificate, ok bool) {
+	ok = true
+	if len(files) == 0 {
+		p.add(key, "at least one CA file is required")
+		return nil, false
+	}
+	for i, f := range files {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		certs, err := readCerts(f)
+		if err != nil {
+			p.add(k, "%v", err)
+			ok = false
+			continue
+		}
+		if !p.checkCACerts(k, f, certs) {
+			ok = false
+			continue
+		}
+		cas = append(cas, certs...)
+	}
+	return cas, ok
+}

@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/forgeproof/forgeproof/mtls"
+)
+
+// verdict is the gateway's decision on a request before its CSRF check
+// (steps 2 to 4 of the package doc): serveHTTP and Decide both take it
+// from decide, so "forgeproof serve" and "forgeproof authz" route,
+// authenticate and authorize alike.
+type verdict struct {
+	// route is the request's route, nil when it was refused before one
+	// was chosen (or its path was ambiguous).
+	route *route
+	// identity is the verified client identity, nil when none.
+	identity *mtls.Identity
+	// preflight: a CORS preflight the route lets through without identity.
+	preflight bool
+
+	// A refusal, when reason is not empty.
+	status        int
+	reason        Reason
+	title, detail string
+	ambiguous     bool // counted as a request of two meanings
+	authzDenied   bool // the identity is not on the route's allow list
+}
+
+func refusal(status int, reason Reason, title, detail string) verdict {
+	return verdict{status: status, reason: reason, title: title, detail: detail}
+}
+
+// decide routes r and checks who sent it: the method, the Host, the
+// path and the route it selects, the identity (connID, the connection's,
+// or a trusted forwarder's) against the route's allow list, and whether
+// the route serves browsers. listener is the index of the listener r came
+// on, -1 when none (an embedded handler, or Decide). unchecked turns the
+// Host and path checks off (the tests' negative controls).
+func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, unchecked bool) verdict {
+	if r.Method == http.MethodConnect {
+		// A reverse proxy has no tunnels to offer; forwarding CONNECT
+		// would ask the upstream for one.
+		return refusal(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "method not allowed", "CONNECT is not proxied")
+	}
+	if r.ProtoMajor == 2 {
+		if why := authorityMismatch(r); why != "" && !unchecked {
+			v := refusal(http.StatusBadRequest, ReasonAuthorityMismatch, "Host differs from :authority", why)
+			v.ambiguous = true
+			return v
+		}
+	}
+	host, why := parseHost(r.Host)
+	if why != "" {
+		if !unchecked {
+			v := refusal(http.StatusBadRequest, ReasonHostInvalid, "invalid Host", "the Host is not one host[:port]: it has "+why)
+			v.ambiguous = true
+			return v
+		}
+		host = requestHost(r.Host)
+	}
+	if hasDotSegments(r.URL.Path) {
+		v := refusal(http.StatusBadRequest, ReasonPathInvalid, "invalid path", "the path has . or .. segments")
+		v.ambiguous = true
+		return v
+	}
+	if listener >= 0 && c.listeners[listener].checksHost(r) && misdirected(r) {
+		return refusal(http.StatusMisdirectedRequest, Reason(mtls.ReasonMisdirected), "request sent on a connection for another host", "open a new connection to this host")
+	}
+	rt := c.findRoute(host, r.URL.Path)
+	if rt == nil {
+		return refusal(http.StatusNotFound, ReasonNoRoute, "no route", "no route serves this host and path")
+	}
+	if c.pathAmbiguous(host, r.URL.EscapedPath(), rt) && !unchecked {
+		v := refusal(http.StatusBadRequest, ReasonPathAmbiguous, "ambiguous path",
+			"an upstream could read this path as another route's (path parameters, case, encoding, backslashes or trailing characters): send it in its plain form")
+		v.ambiguous = true
+		return v
+	}
+	if rt.corsPreflights && isPreflight(r) {
+		return verdict{route: rt, preflight: true}
+	}
+
+	id, status, reason := c.identify(r, connID)
+	if reason != "" {
+		v := refusal(status, reason, "forwarded identity refused", "")
+		v.route = rt
+		return v
+	}
+	v := verdict{route: rt, identity: id}
+	if reason := rt.authorizeRequest(id); reason != "" {
+		v.status, v.reason, v.title, v.authzDenied = http.StatusForbidden, reason, "client identity refused", true
+		return v
+	}
+	if !rt.browsers && isBrowser(r) {
+		v.status, v.reason, v.title, v.detail = http.StatusForbidden, ReasonBrowserNotAllowed, "browsers are not served here", "this route serves programmatic clients only"
+	}
+	return v
+}
