@@ -1,11 +1,14 @@
 package forgeproof_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/gateway"
 )
 
 // mdLink matches an inline Markdown link target: [text](target).
@@ -15,11 +18,14 @@ var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 func docFiles(t *testing.T) []string {
 	t.Helper()
 	files := []string{"README.md", "BENCHMARKS.md", "bench/NOTES.md"}
-	more, err := filepath.Glob("docs/*.md")
-	if err != nil {
-		t.Fatal(err)
+	for _, pattern := range []string{"docs/*.md", "docs/*/*.md"} {
+		more, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, more...)
 	}
-	return append(files, more...)
+	return files
 }
 
 // TestDocLinks checks that every relative link in the docs names a file
@@ -114,4 +120,53 @@ func anchor(heading string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestDocYAMLConfigsParse decodes every YAML block of the README and
+// docs/ that is a gateway or authz config (its first key is one of the
+// config's top-level keys) with the gateway's strict decoder: a key the
+// decoder does not know, a misspelling or an underscore fails the test,
+// so the examples cannot drift from the code. Fragments (indented blocks)
+// are skipped.
+func TestDocYAMLConfigsParse(t *testing.T) {
+	gatewayTop := map[string]bool{"listeners": true, "routes": true, "tokens": true, "authz": true, "admin": true, "identity-forwarding": true, "trusted-proxies": true, "log": true}
+	files := []string{"README.md"}
+	err := filepath.WalkDir("docs", func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".md") {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(b), "\n")
+		for i := 0; i < len(lines); i++ {
+			if strings.TrimSpace(lines[i]) != "```yaml" {
+				continue
+			}
+			start := i + 1
+			for i++; i < len(lines) && !strings.HasPrefix(strings.TrimSpace(lines[i]), "```"); i++ {
+			}
+			// "{…}" stands for a mapping left out.
+			block := strings.ReplaceAll(strings.Join(lines[start:i], "\n"), "{…}", "{}")
+			first, _, _ := strings.Cut(block, ":")
+			if !gatewayTop[first] {
+				continue
+			}
+			checked++
+			if _, err := gateway.ParseConfig(fmt.Sprintf("%s:%d", f, start), []byte(block)); err != nil {
+				t.Errorf("%s:%d: the YAML example does not decode: %v", f, start, err)
+			}
+		}
+	}
+	if checked < 5 {
+		t.Errorf("checked %d YAML configs in the docs, want at least 5: is the scan still finding them?", checked)
+	}
 }

@@ -85,7 +85,7 @@ func Attributes(q *http.Request) (*gateway.Attributes, error) {
 	if len(certs) > 1 {
 		return nil, errors.New(HeaderClientCert + " is repeated")
 	}
-	if len(certs) == 1 {
+	if len(certs) == 1 && !unsetPlaceholder(certs[0]) {
 		if a.Chain, err = ParseCertificates(certs[0]); err != nil {
 			return nil, err
 		}
@@ -96,6 +96,13 @@ func Attributes(q *http.Request) (*gateway.Attributes, error) {
 		}
 	}
 	return a, nil
+}
+
+// unsetPlaceholder reports whether v is a Caddy placeholder that Caddy
+// left as it is because it has no value: the certificate placeholders of
+// a connection without a client certificate.
+func unsetPlaceholder(v string) bool {
+	return strings.HasPrefix(v, "{http.request.tls.client.") && strings.HasSuffix(v, "}")
 }
 
 // clientAddr is the last address of an X-Forwarded-For value as
@@ -153,7 +160,10 @@ func Handler(g *gateway.Gateway, log *slog.Logger) http.Handler {
 			return
 		}
 		d := g.Decide(a)
-		attrs := []any{"method", a.Method, "host", a.Host, "uri", a.URI, "route", d.Route, "status", d.Status, "reason", d.Reason}
+		attrs := []any{"method", a.Method, "host", a.Host, "uri", a.URI, "route", d.Route, "status", d.Status}
+		if d.Reason != "" {
+			attrs = append(attrs, "reason", d.Reason)
+		}
 		if d.Identity != nil {
 			attrs = append(attrs, "identity", d.Identity.String())
 		}
@@ -171,6 +181,14 @@ func Handler(g *gateway.Gateway, log *slog.Logger) http.Handler {
 			return
 		}
 		log.Info("authz: allow", attrs...)
+		if g.AuthzProxy() == gateway.ProxyCaddy {
+			// Caddy 2.6's copy_headers copies a header the answer lacks
+			// as the literal text of its placeholder: every header
+			// forgeproof may set is in the answer, empty when unset.
+			for _, name := range d.Remove[:gateway.NumIdentityHeaders] {
+				w.Header()[name] = []string{""}
+			}
+		}
 		for name, v := range d.Set {
 			w.Header()[name] = v
 		}

@@ -39,7 +39,7 @@ func (s *Server) Listen() error {
 	case "":
 		return errors.New("authz: the config has no authz section")
 	case gateway.ProxyEnvoy:
-		return errors.New("authz: authz.proxy envoy (gRPC ext_authz) is not served by this build")
+		return errors.New("authz: authz.proxy envoy is gRPC ext_authz: package authz/envoy serves it")
 	}
 	ln, err := net.Listen("tcp", s.g.AuthzAddress())
 	if err != nil {

@@ -13,7 +13,7 @@
 #      cost (go test -bench, repeated for benchstat), summarised by
 #      benchstat and by benchtab (ratios, targets);
 #   2. benchrun: forgeproof serve, the bare Go proxy, nginx and Caddy on
-#      loopback, in alternation.
+#      loopback, in alternation, over HTTP/1.1 and (keep-alive) HTTP/2.
 # Environment: BENCH_COUNT, BENCH_BENCHTIME, BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP,
 # BENCH_SERVERS override the full run's settings.
 set -euo pipefail
@@ -154,8 +154,11 @@ HEADER
   (`/proc/PID/stat`) and moves much less with other load than requests/s.
 - The load generator speaks HTTP/1.1 over TLS 1.3 with X25519 to every
   server (Go servers would otherwise pick the post-quantum hybrid, which
-  OpenSSL 3.0 in nginx lacks). Certificates are ECDSA P-256, minted by the
-  `pki` package for each run.
+  OpenSSL 3.0 in nginx lacks); the HTTP/2 table is the same load as
+  HTTP/2 streams, 8 to a connection, sent by Go's HTTP/2 client (which
+  costs the loader more CPU than its HTTP/1.1 writer: compare the servers'
+  CPU per request more than requests/s across the two tables).
+  Certificates are ECDSA P-256, minted by the `pki` package for each run.
 - The gateways forward `GET /`: no CSRF decision is needed on a safe
   method, so the comparison with nginx and Caddy (which do no CSRF checks)
   is like for like. forgeproof still routes, authorizes the client's common

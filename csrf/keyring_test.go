@@ -101,7 +101,7 @@ func TestGenerateKey(t *testing.T) {
 	}
 }
 
-func TestParseMode(t *testing.T) {
+func TestModeText(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
@@ -113,9 +113,13 @@ func TestParseMode(t *testing.T) {
 		{"legacy", "token-if-no-browser-headers", csrf.ModeTokenIfNoBrowserHeaders, ""},
 		{"unknown", "tokens", 0, `csrf: unknown mode "tokens": want origin-only, origin-and-token or token-if-no-browser-headers`},
 	}
+	if _, err := csrf.Mode(7).MarshalText(); err == nil {
+		t.Error("MarshalText(Mode(7)): got no error")
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := csrf.ParseMode(tt.in)
+			var got csrf.Mode
+			err := got.UnmarshalText([]byte(tt.in))
 			gotErr := ""
 			if err != nil {
 				gotErr = err.Error()
@@ -123,8 +127,10 @@ func TestParseMode(t *testing.T) {
 			if got != tt.want || gotErr != tt.wantErr {
 				t.Errorf("got %v, %v; want %v, %v", got, gotErr, tt.want, tt.wantErr)
 			}
-			if err == nil && got.String() != tt.in {
-				t.Errorf("String: got %q, want %q", got.String(), tt.in)
+			if err == nil {
+				if b, err := got.MarshalText(); err != nil || string(b) != tt.in {
+					t.Errorf("MarshalText: got %q, %v; want %q", b, err, tt.in)
+				}
 			}
 		})
 	}

@@ -67,15 +67,27 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
-// ParseMode returns the Mode named s, as Mode.String prints it:
+// MarshalText returns the name of m, as String does; it fails for a Mode
+// that is not one of the constants.
+func (m Mode) MarshalText() ([]byte, error) {
+	switch m {
+	case ModeOriginOnly, ModeOriginAndToken, ModeTokenIfNoBrowserHeaders:
+		return []byte(m.String()), nil
+	}
+	return nil, fmt.Errorf("csrf: invalid mode %d", int(m))
+}
+
+// UnmarshalText sets m to the Mode named text, as String prints it:
 // "origin-only", "origin-and-token" or "token-if-no-browser-headers".
-func ParseMode(s string) (Mode, error) {
-	for _, m := range []Mode{ModeOriginOnly, ModeOriginAndToken, ModeTokenIfNoBrowserHeaders} {
-		if s == m.String() {
-			return m, nil
+// Configuration files use these names.
+func (m *Mode) UnmarshalText(text []byte) error {
+	for _, v := range []Mode{ModeOriginOnly, ModeOriginAndToken, ModeTokenIfNoBrowserHeaders} {
+		if string(text) == v.String() {
+			*m = v
+			return nil
 		}
 	}
-	return 0, fmt.Errorf("csrf: unknown mode %q: want origin-only, origin-and-token or token-if-no-browser-headers", s)
+	return fmt.Errorf("csrf: unknown mode %q: want origin-only, origin-and-token or token-if-no-browser-headers", text)
 }
 
 // config is one immutable snapshot of the settings. Writers copy it, change

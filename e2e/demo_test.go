@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"text/tabwriter"
+	"time"
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/internal/browser"
@@ -53,6 +54,11 @@ type scenario struct {
 	gw       *browser.AccessLog
 	insecure bool
 	report   []reportRow
+	// aliceSince is when the browser last logged in as alice, zero when
+	// its session may be another (or none): the forgeries log in again
+	// only then, or when the cookie's Lax+POST window (two minutes from
+	// when it was set) nears its end.
+	aliceSince time.Time
 }
 
 func startScenario(t *testing.T, tools browser.Tools, insecure bool) *scenario {
@@ -189,6 +195,8 @@ func (s *scenario) login(t *testing.T) {
 	if via != "session" {
 		t.Fatalf("after logging in the bank acts by %q, want \"session\"", via)
 	}
+
+	s.aliceSince = time.Now()
 }
 
 // testLegitimate: what a real user and a real service do must work, with
@@ -272,13 +280,28 @@ type forgery struct {
 	// noCookie clears every cookie first: the certificate is the only
 	// credential the forged request carries.
 	noCookie bool
+	// top opens the page's top-level variant (?top=1): the form is
+	// submitted as a navigation of the tab, as a real attack page does,
+	// and carries the session cookie (Chromium's Lax+POST window); the
+	// page then shows the bank's answer, not its own report.
+	top bool
 }
 
 func (f forgery) name() string {
-	if f.noCookie {
+	switch {
+	case f.noCookie:
 		return f.attack.Description + ", certificate only (no cookie)"
+	case f.top:
+		return f.attack.Description + ", at the top level"
 	}
 	return f.attack.Description
+}
+
+func (f forgery) path() string {
+	if f.top {
+		return f.attack.Path + "?top=1"
+	}
+	return f.attack.Path
 }
 
 // wantEffect is what the forgery achieves when nothing stops it.
@@ -303,6 +326,46 @@ func (f forgery) outcome(insecure bool) string {
 	return "blocked"
 }
 
+// wantVerdict is what the attack page shows once the bank has answered.
+func (f forgery) wantVerdict(insecure bool) string {
+	switch {
+	case f.attack.Method == "GET":
+		return strings.ToUpper(demo.VerdictNoChange)
+	case !insecure:
+		return strings.ToUpper(demo.VerdictBlocked)
+	case f.attack.Target == "/login":
+		return strings.ToUpper(demo.VerdictLogin)
+	}
+	return strings.ToUpper(demo.VerdictMoneyMoved)
+}
+
+// pageReport is what an attack page shows about its forgery.
+type pageReport struct {
+	Verdict, Answer             string
+	BeforeMallory, AfterMallory string
+	Back, GuardOff              bool
+}
+
+// pageReport waits until the attack page in the tab shows its verdict
+// and returns what it shows.
+func (s *scenario) pageReport(t *testing.T) pageReport {
+	t.Helper()
+	var r pageReport
+	err := s.b.Eval(waitCtx(t), `new Promise(resolve => {
+		const text = id => document.getElementById(id)?.textContent ?? "";
+		(function wait() {
+			if (!text("verdict")) { setTimeout(wait, 50); return; }
+			resolve({Verdict: text("verdict"), Answer: text("answer"),
+				BeforeMallory: text("before-mallory"), AfterMallory: text("after-mallory"),
+				Back: !!document.querySelector('a[href="/"]'), GuardOff: text("mode").includes("OFF")});
+		})();
+	})`, &r)
+	if err != nil {
+		t.Fatalf("the attack page shows no verdict: %v", err)
+	}
+	return r
+}
+
 // testForgeries opens every attack page from the cross-site and the
 // same-site attacker. With the defence on nothing may change; with it off
 // every forgery but the image GET must work, or the test proves nothing.
@@ -313,6 +376,9 @@ func (s *scenario) testForgeries(t *testing.T) {
 		if a.Path == "/form" {
 			forgeries = append(forgeries, forgery{attack: a, noCookie: true})
 		}
+		if a.Path == "/form" || a.Path == "/login" {
+			forgeries = append(forgeries, forgery{attack: a, top: true})
+		}
 	}
 	for _, site := range []struct{ name, url string }{
 		{"cross-site", s.run.AttackerURL},
@@ -321,17 +387,22 @@ func (s *scenario) testForgeries(t *testing.T) {
 		for _, f := range forgeries {
 			name := site.name + ": " + f.name()
 			t.Run(name, func(t *testing.T) {
-				// A fresh alice session (the login CSRF replaces it), or
-				// none at all.
-				s.login(t)
+				// An alice session (the login CSRF replaces it, so it is
+				// logged in again after one), or none at all.
+				loggedIn := s.aliceSince
+				s.aliceSince = time.Time{} // until this case ends as it should
 				if f.noCookie {
 					if err := s.b.ClearCookies(t.Context()); err != nil {
 						t.Fatal(err)
 					}
+				} else if loggedIn.IsZero() || time.Since(loggedIn) > time.Minute {
+					s.login(t)
+					loggedIn = s.aliceSince
+					s.aliceSince = time.Time{} // login sets it; a login CSRF must not leave it set
 				}
 				before := s.state()
 				gwMark, sentMark := s.gw.Mark(), s.b.Mark()
-				if err := s.b.Open(t.Context(), site.url+f.attack.Path); err != nil {
+				if err := s.b.Open(t.Context(), site.url+f.path()); err != nil {
 					t.Fatal(err)
 				}
 				acc, sent := s.observe(t, name, site.url, gwMark, sentMark, f.attack.Method, f.attack.Target, true)
@@ -344,6 +415,22 @@ func (s *scenario) testForgeries(t *testing.T) {
 				s.conclude(got, verdict(ok, f.outcome(s.insecure)))
 				if !ok {
 					t.Errorf("effect: got %q, want %q (gateway: %d %s %s)", got, want, acc.Status, acc.Decision, acc.Reason)
+				}
+
+				// The page itself says what happened, before undo changes
+				// the balances back: "blocked" with the guard on, "money
+				// moved" with it off (issue 12).
+				if !f.top { // a top-level variant's tab shows the bank's answer instead
+					shown := s.pageReport(t)
+					if w := f.wantVerdict(s.insecure); shown.Verdict != w {
+						t.Errorf("the page shows verdict %q, want %q (answer %q)", shown.Verdict, w, shown.Answer)
+					}
+					if !shown.Back || shown.BeforeMallory == "" || shown.AfterMallory == "" || shown.Answer == "" {
+						t.Errorf("the page lacks a link back, the balances or the answer: %+v", shown)
+					}
+					if s.insecure != shown.GuardOff {
+						t.Errorf("the page says the guard is off: %v, want %v", shown.GuardOff, s.insecure)
+					}
 				}
 
 				// The premises: the browser really sent the forgery from
@@ -367,6 +454,9 @@ func (s *scenario) testForgeries(t *testing.T) {
 					t.Errorf("gateway: got %d %q, want %d %q", acc.Status, acc.Reason, http.StatusForbidden, site.name)
 				}
 				s.undo(t, before)
+				if !f.noCookie && f.attack.Target != "/login" && !t.Failed() {
+					s.aliceSince = loggedIn
+				}
 			})
 		}
 	}

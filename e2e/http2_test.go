@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -53,6 +56,18 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ws" {
+			// Any WebSocket handshake is accepted: that it arrived is the point.
+			sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+			conn, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(sum[:]))
+			rw.Flush() // and close: the gateway's tunnel ends, its access-log line is written
+			return
+		}
 		fmt.Fprintf(w, "<!doctype html><title>%s</title>ok", r.Host)
 	}))
 	t.Cleanup(up.Close)
@@ -80,7 +95,7 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 						CertFile:      filepath.Join(dir, "server.pem"),
 						KeyFile:       filepath.Join(dir, "server-key.pem"),
 						ClientCAFiles: []string{filepath.Join(dir, "ca.pem")},
-						ClientAuth:    "verify-if-given",
+						ClientAuth:    mtls.VerifyClientCertIfGiven,
 					},
 				}},
 				Routes: []gateway.Route{{Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}}},
@@ -145,6 +160,26 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 				}
 			} else if len(misdirected) != 0 {
 				t.Errorf("421s: got %+v, want none", misdirected)
+			}
+			if tc.want421 {
+				// WebSockets still work with HTTP/2 on: the gateway does not
+				// announce extended CONNECT, so Chromium opens an HTTP/1.1
+				// connection for the handshake, whose origin the gateway
+				// checks as ever.
+				mark := log.Mark()
+				var opened string
+				js := fmt.Sprintf(`new Promise(r => { const w = new WebSocket("wss://b.app.localhost:%s/ws"); w.onopen = () => { r("open"); w.close() }; w.onerror = () => r("error") })`, port)
+				if err := br.Eval(t.Context(), js, &opened); err != nil || opened != "open" {
+					t.Fatalf("WebSocket: %q %v", opened, err)
+				}
+				ws, err := log.Wait(waitCtx(t), mark, func(x browser.Access) bool { return x.Path == "/ws" })
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("WebSocket handshake: %d %s on the connection of %s, identity %q", ws.Status, ws.Proto, ws.ServerName, ws.Identity)
+				if ws.Status != http.StatusSwitchingProtocols || ws.Proto != "HTTP/1.1" || ws.Identity == "" {
+					t.Errorf("WebSocket handshake: got %+v, want 101 over HTTP/1.1 with the client certificate", ws)
+				}
 			}
 			// The gateway's metrics agree.
 			m := metrics(t, "http://"+g.AdminAddr().String()+"/metrics")

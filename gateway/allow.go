@@ -9,7 +9,7 @@ import (
 // allow compiles an Allow list into an mtls.Authorizer that allows an
 // identity matched by any entry. Deny by default: an empty list allows
 // nobody.
-func (p *problems) allow(key string, a Allow) mtls.Authorizer {
+func (p *compiler) allow(key string, a Allow) mtls.Authorizer {
 	var any []mtls.Authorizer
 	if a.AnyVerified {
 		any = append(any, mtls.AuthorizeAnyVerified())

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/internal/problem"
@@ -95,9 +96,13 @@ type Decision struct {
 	guard   *csrfGuard
 }
 
+// NumIdentityHeaders is how many headers a Decision may set: they are
+// the first entries of every Decision.Remove.
+const NumIdentityHeaders = 5
+
 // identityHeaders are the headers a Decision may set: the proxy deletes
 // every client-sent copy.
-var identityHeaders = []string{
+var identityHeaders = [NumIdentityHeaders]string{
 	forwarded.HeaderClientCert, forwarded.HeaderClientCertChain, forwarded.HeaderXFCC,
 	HeaderClientIdentity, HeaderCSRFToken,
 }
@@ -118,7 +123,7 @@ func (d *Decision) WriteProblem(w http.ResponseWriter, r *http.Request) {
 }
 
 func deny(status int, reason Reason, title, detail string) *Decision {
-	return &Decision{Status: status, Reason: reason, Title: title, Detail: detail, Remove: identityHeaders}
+	return &Decision{Status: status, Reason: reason, Title: title, Detail: detail, Remove: identityHeaders[:]}
 }
 
 // Decide answers a proxy that asks whether a request may pass: the
@@ -128,7 +133,11 @@ func deny(status int, reason Reason, title, detail string) *Decision {
 // and, when it passes, the headers to set and remove upstream. The
 // configuration must have an authz section. It is safe for concurrent
 // use, and every reload applies to the next call.
-func (g *Gateway) Decide(a *Attributes) *Decision {
+func (g *Gateway) Decide(a *Attributes) (d *Decision) {
+	start := time.Now()
+	var v verdict
+	csrfMode := ""
+	defer func() { g.countDecision(d, &v, csrfMode, start) }()
 	c := g.state.Load()
 	if c.authz == nil {
 		return deny(http.StatusInternalServerError, ReasonAuthzNotConfigured, "the decision service is not configured", "the configuration has no authz section")
@@ -154,8 +163,8 @@ func (g *Gateway) Decide(a *Attributes) *Decision {
 		connID = &id
 	}
 
-	v := c.decide(r, -1, connID, false)
-	d := &Decision{Identity: v.identity, Remove: identityHeaders}
+	v = c.decide(r, -1, connID, false)
+	d = &Decision{Identity: v.identity, Remove: identityHeaders[:]}
 	if v.route != nil {
 		d.Route = v.route.name
 	}
@@ -170,21 +179,27 @@ func (g *Gateway) Decide(a *Attributes) *Decision {
 		if e := rt.guard.check(r); e != nil {
 			if !rt.guard.reportOnly {
 				d.Status, d.Reason, d.csrfErr, d.guard = http.StatusForbidden, Reason(e.Reason), e, rt.guard
+				csrfMode = "enforced"
 				return d
 			}
 			d.Reason = Reason(e.Reason) // report-only: let through
+			csrfMode = "report-only"
 		}
 	}
 	d.Allowed, d.Status = true, http.StatusOK
 	if v.identity != nil {
-		d.Set = http.Header{}
 		opts := forwarded.Options{Format: c.forwardFormat}
 		if len(a.Chain) > 1 {
 			opts.Chain = a.Chain[1:]
 		}
-		if err := setForwardedHeadersUncached(d.Set, *v.identity, opts); err != nil {
+		// Shared with serve's connections: the certificate's headers are
+		// encoded once, not per decision.
+		if f := c.forwarded.get(*v.identity, opts); f.err == nil {
 			// As rewrite: no identity header rather than a partial one.
-			d.Set = nil
+			d.Set = make(http.Header, len(f.names)+1)
+			for i, name := range f.names {
+				d.Set[name] = append(d.Set[name], f.values[i])
+			}
 		}
 	}
 	if rt.guard != nil && rt.usesTokens() {
@@ -198,15 +213,30 @@ func (g *Gateway) Decide(a *Attributes) *Decision {
 		}
 	}
 	for name := range a.Header {
-		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders); drop && !slices.Contains(identityHeaders, name) {
-			if len(d.Remove) == len(identityHeaders) {
+		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders); drop && !slices.Contains(identityHeaders[:], name) {
+			if len(d.Remove) == NumIdentityHeaders {
 				d.Remove = slices.Clip(d.Remove) // append copies, never writes into identityHeaders
 			}
 			d.Remove = append(d.Remove, name)
 		}
 	}
-	slices.Sort(d.Remove[len(identityHeaders):])
+	slices.Sort(d.Remove[NumIdentityHeaders:])
 	return d
+}
+
+// countDecision counts a decision in the metrics serve counts requests
+// in (forgeproof_gateway_requests_total and the refusal counters), with
+// its status and route: one dashboard for both.
+func (g *Gateway) countDecision(d *Decision, v *verdict, csrfMode string, start time.Time) {
+	g.metrics.observe(d.Route, d.Status, time.Since(start).Seconds())
+	switch {
+	case v.ambiguous:
+		g.metrics.ambiguous.WithLabelValues(string(v.reason)).Inc()
+	case v.authzDenied:
+		g.metrics.authzDenials.WithLabelValues(d.Route, string(v.reason)).Inc()
+	case csrfMode != "":
+		g.metrics.csrfRefusals.WithLabelValues(d.Route, string(d.Reason), csrfMode).Inc()
+	}
 }
 
 // request turns the attributes into the server request the gateway's

@@ -276,3 +276,105 @@ func TestAuthzConfigErrors(t *testing.T) {
 }
 
 func base64Key() string { return base64.StdEncoding.EncodeToString(csrf.GenerateKey()) }
+
+// The decision core for a proxy that terminates TLS itself: the same
+// routes as serve, no listeners, and the proxy's description of each
+// request.
+func ExampleGateway_Decide() {
+	ca, _ := pki.NewCA(pki.CAOptions{})
+	client, _ := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://example.org/web"})
+	g, err := gateway.New(&gateway.Config{
+		Routes: []gateway.Route{{Name: "app", Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://example.org/web"}}}},
+		Authz: &gateway.Authz{
+			Address:            "127.0.0.1:0",
+			Proxy:              gateway.ProxyNginx,
+			TrustedCallers:     []string{"127.0.0.1"},
+			ClientCertificates: gateway.ClientCertificates{VerifiedByProxy: true}, // nginx: ssl_verify_client on
+		},
+		Admin: gateway.Admin{Address: "off"},
+	}, gateway.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, site := range []string{"same-origin", "cross-site"} {
+		d := g.Decide(&gateway.Attributes{
+			Method: "POST", URI: "/transfer", Host: "bank.example", Scheme: "https",
+			Header: http.Header{"Sec-Fetch-Site": {site}, "Origin": {"https://bank.example"}},
+			Chain:  []*x509.Certificate{client.Cert},
+		})
+		fmt.Println(site, d.Status, d.Reason, d.Set.Get(gateway.HeaderClientIdentity))
+	}
+	// Output:
+	// same-origin 200  spiffe://example.org/web
+	// cross-site 403 cross-site
+}
+
+// TestDecideAfterReload: a reload that revokes a certificate applies to
+// the next decision; the reload before it kept the certificate allowed.
+func TestDecideAfterReload(t *testing.T) {
+	w := newWorld(t)
+	crl := w.crl("reload-crl.pem")
+	dec, err := gateway.New(w.authzConfig(crl), gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &gateway.Attributes{Method: "GET", URI: "/api/x", Host: "localhost", Chain: []*x509.Certificate{w.web.Cert}}
+	if d := dec.Decide(a); !d.Allowed {
+		t.Fatalf("before: got %d %q, want allowed", d.Status, d.Reason)
+	}
+	w.crl("reload-crl.pem", w.web.Cert.SerialNumber)
+	if err := dec.Reload(w.authzConfig(crl)); err != nil {
+		t.Fatal(err)
+	}
+	if d := dec.Decide(a); d.Allowed || d.Reason != "revoked" {
+		t.Fatalf("after: got %d %q, want revoked", d.Status, d.Reason)
+	}
+	// A reload that moves the decision service is refused: it needs a
+	// restart (new socket).
+	moved := w.authzConfig(crl)
+	moved.Authz.Address = "127.0.0.1:1"
+	if err := dec.Reload(moved); err == nil || !strings.Contains(err.Error(), "authz.address") {
+		t.Fatalf("moved address: got %v, want an authz.address error", err)
+	}
+}
+
+// TestDecideHeaderTokens: with authz.header-tokens a token route works
+// where the token travels in a header: an allowed request hands the
+// upstream a token bound to the client certificate; an unsafe request
+// with it passes, without it is token-missing, and with it under another
+// certificate is token-invalid.
+func TestDecideHeaderTokens(t *testing.T) {
+	w := newWorld(t)
+	key := w.write("authz-token-keys", []byte(base64Key()+"\n"))
+	chmod(t, key, 0o600)
+	cfg := w.authzConfig("")
+	cfg.Tokens.KeyFile = key
+	cfg.Authz.HeaderTokens = true
+	for i := range cfg.Routes {
+		if cfg.Routes[i].Name == "api" {
+			cfg.Routes[i].CSRF.Mode = csrf.ModeOriginAndToken
+		}
+	}
+	dec, err := gateway.New(cfg, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(method string, cert *pki.Cert, h http.Header) *gateway.Decision {
+		return dec.Decide(&gateway.Attributes{Method: method, URI: "/api/x", Host: "localhost", Header: h, Chain: []*x509.Certificate{cert.Cert}})
+	}
+	page := ask("GET", w.web, nil)
+	tok := page.Set.Get(gateway.HeaderCSRFToken)
+	if !page.Allowed || tok == "" {
+		t.Fatalf("GET: allowed %v, token %q; want a token for the upstream", page.Allowed, tok)
+	}
+	if d := ask("POST", w.web, http.Header{"X-Csrf-Token": {tok}}); !d.Allowed {
+		t.Fatalf("POST with the token: got %d %q", d.Status, d.Reason)
+	}
+	if d := ask("POST", w.web, nil); d.Reason != "token-missing" {
+		t.Fatalf("POST without a token: got %d %q, want token-missing", d.Status, d.Reason)
+	}
+	if d := ask("POST", w.admin, http.Header{"X-Csrf-Token": {tok}}); d.Reason != "token-invalid" {
+		t.Fatalf("POST with another certificate's token: got %d %q, want token-invalid", d.Status, d.Reason)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
@@ -35,7 +36,7 @@ type authzState struct {
 // authz compiles cfg.Authz and checks that the rest of cfg is something
 // a decision service can enforce. prev is the state in use (a reload):
 // its CRL numbers are the floor, as for a listener.
-func (p *problems) authz(cfg *Config, prev *authzState, now func() time.Time) *authzState {
+func (p *compiler) authz(cfg *Config, prev *authzState, now func() time.Time) *authzState {
 	a := cfg.Authz
 	st := &authzState{address: a.Address, proxy: a.Proxy}
 	p.hostPort("authz.address", a.Address)
@@ -79,10 +80,9 @@ func (p *problems) authz(cfg *Config, prev *authzState, now func() time.Time) *a
 		if r.Allow.CORSPreflights {
 			p.add(key+".allow.cors-preflights", "is not supported by forgeproof authz, which cannot trim the upstream's answer to the CORS headers: answer preflights in the proxy")
 		}
-		switch r.CSRF.Mode {
-		case CSRFToken, CSRFTokenWhenNoBrowserHeaders:
+		if !r.CSRF.InsecureOff && r.CSRF.Mode != csrf.ModeOriginOnly {
 			if !a.HeaderTokens {
-				p.add(key+".csrf.mode", "%q reads the token from the csrf_token form field when no X-CSRF-Token header is sent, but a proxy's question to forgeproof authz carries no request body, so a form token can never be checked: use origin-only, or set authz.header-tokens: true if every client of the route sends the token in a header", r.CSRF.Mode)
+				p.add(key+".csrf.mode", "%q reads the token from the csrf_token form field when no X-CSRF-Token header is sent, but a proxy's question to forgeproof authz carries no request body, so a form token can never be checked: use origin-only, or set authz.header-tokens: true if every client of the route sends the token in a header", r.CSRF.Mode.String())
 			}
 		}
 	}
@@ -104,7 +104,7 @@ func prevVerifier(prev *authzState) *mtls.Server {
 }
 
 // authzTLS loads the decision service's own mutual TLS.
-func (p *problems) authzTLS(t *AuthzTLS, replaces *mtls.Server, now func() time.Time) (*mtls.Server, mtls.Authorizer) {
+func (p *compiler) authzTLS(t *AuthzTLS, replaces *mtls.Server, now func() time.Time) (*mtls.Server, mtls.Authorizer) {
 	const key = "authz.tls"
 	ok := true
 	if t.CertFile == "" {
@@ -146,7 +146,7 @@ func (p *problems) authzTLS(t *AuthzTLS, replaces *mtls.Server, now func() time.
 // clientVerifier loads the CAs and CRLs that verify the client
 // certificates a proxy passes on: the same checks as a listener's
 // handshake (mtls.Server.VerifyChain).
-func (p *problems) clientVerifier(cc ClientCertificates, replaces *mtls.Server, now func() time.Time) *mtls.Server {
+func (p *compiler) clientVerifier(cc ClientCertificates, replaces *mtls.Server, now func() time.Time) *mtls.Server {
 	const key = "authz.client-certificates"
 	cas, ok := p.caFiles(key+".ca-files", cc.CAFiles)
 	for i, f := range cc.CRLFiles {
@@ -177,7 +177,7 @@ func (p *problems) clientVerifier(cc ClientCertificates, replaces *mtls.Server, 
 }
 
 // caFiles reads CA bundles, each blamed by its own key.
-func (p *problems) caFiles(key string, files []string) (cas []*x509.Certificate, ok bool) {
+func (p *compiler) caFiles(key string, files []string) (cas []*x509.Certificate, ok bool) {
 	ok = true
 	if len(files) == 0 {
 		p.add(key, "at least one CA file is required")

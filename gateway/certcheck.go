@@ -159,7 +159,7 @@ func keyUsageNames(ku x509.KeyUsage) string {
 // checkServerCerts checks a listener's loaded server certificates (the
 // default first, then ListenerTLS.Certificates, as mtls.Server lists
 // them) with CheckServerCertificate, each under its config key.
-func (p *problems) checkServerCerts(key string, t ListenerTLS, leaves []*x509.Certificate, now time.Time) bool {
+func (p *compiler) checkServerCerts(key string, t ListenerTLS, leaves []*x509.Certificate, now time.Time) bool {
 	var keys, files []string
 	if t.CertFile != "" {
 		keys, files = append(keys, key+".cert-file"), append(files, t.CertFile)
@@ -183,7 +183,7 @@ func (p *problems) checkServerCerts(key string, t ListenerTLS, leaves []*x509.Ce
 
 // checkCACerts checks the certificates of one CA file with
 // CheckCACertificate.
-func (p *problems) checkCACerts(key, file string, certs []*x509.Certificate) bool {
+func (p *compiler) checkCACerts(key, file string, certs []*x509.Certificate) bool {
 	for _, c := range certs {
 		if err := CheckCACertificate(c); err != nil {
 			p.add(key, "%q: %v", file, err)
@@ -198,7 +198,7 @@ func (p *problems) checkCACerts(key, file string, certs []*x509.Certificate) boo
 // cover localhost (or the IP address it is bound to), and every route's
 // host must be covered by some listener. Listeners whose certificates did
 // not load are skipped (their error is reported already).
-func (p *problems) checkNames(cfg *Config, listeners []*listenerTLS) {
+func (p *compiler) checkNames(cfg *Config, listeners []*listenerTLS) {
 	covers := func(lt *listenerTLS, name string) bool {
 		if lt == nil || lt.server == nil {
 			return true // not loaded: reported elsewhere

@@ -71,13 +71,25 @@ type compiled struct {
 	transports []*upstreamTransport
 }
 
+// sortErrors puts errs in file order; problems without a line (missing
+// keys of a config built in Go) keep their order at the end.
+func sortErrors(errs ConfigErrors) {
+	order := func(e *ConfigError) int {
+		if e.Line == 0 {
+			return math.MaxInt
+		}
+		return e.Line
+	}
+	slices.SortStableFunc(errs, func(a, b *ConfigError) int { return cmp.Compare(order(a), order(b)) })
+}
+
 // compile validates cfg and builds its runtime state, reading every file
 // it names. All problems are returned together as ConfigErrors. prev, if
 // not nil, is the configuration in use (a reload): a CRL older than the
 // one its listener uses is refused (rollback).
 func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	log := h.logger()
-	p := &problems{cfg: cfg}
+	p := &compiler{cfg: cfg}
 	c := &compiled{cfg: cfg, limits: cfg.Limits.withDefaults(), forwarded: h.forwarded}
 	if c.forwarded == nil {
 		c.forwarded = newForwardedCache(maxSharedForwarded)
@@ -121,12 +133,11 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	c.headers.checks = h.checksOff
 	c.checksOff = h.checksOff
 	c.forwardFormat = forwarded.RFC9440
-	if cfg.IdentityForwarding != "" {
-		f, err := forwarded.ParseFormat(cfg.IdentityForwarding)
-		if err != nil {
-			p.add("identity-forwarding", "unknown format %q: want rfc9440, xfcc or both", cfg.IdentityForwarding)
+	if f := cfg.IdentityForwarding; f != nil {
+		if _, err := f.MarshalText(); err != nil {
+			p.add("identity-forwarding", "%s", withoutPackage(err))
 		}
-		c.forwardFormat = f
+		c.forwardFormat = *f
 	}
 
 	if a := cfg.Admin.Address; a != "" && a != "off" {
@@ -178,15 +189,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	p.tokens(cfg.Tokens, needTokens, c.routes)
 	p.checkNames(cfg, c.listeners)
 	if len(p.errs) > 0 {
-		// In file order; problems without a line (missing keys of a
-		// config built in Go) keep their order at the end.
-		order := func(e *ConfigError) int {
-			if e.Line == 0 {
-				return math.MaxInt
-			}
-			return e.Line
-		}
-		slices.SortStableFunc(p.errs, func(a, b *ConfigError) int { return cmp.Compare(order(a), order(b)) })
+		sortErrors(p.errs)
 		return nil, p.errs
 	}
 

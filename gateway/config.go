@@ -1,6 +1,14 @@
 package gateway
 
-import "time"
+import (
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"github.com/forgeproof/forgeproof/csrf"
+	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
+)
 
 // Config is the whole gateway configuration: what LoadConfig reads from a
 // YAML file, or what a Go program builds directly. The zero values of the
@@ -8,44 +16,45 @@ import "time"
 // docs/gateway.md); New validates the whole configuration before serving anything.
 type Config struct {
 	// Listeners accept client connections; at least one is required.
-	Listeners []Listener
+	Listeners []Listener `key:"listeners"`
 	// Routes map a host and path prefix to an upstream; at least one is
 	// required. The most specific route wins (see Route).
-	Routes []Route
+	Routes []Route `key:"routes"`
 
 	// TrustedProxies are the addresses (CIDR prefixes or single IPs) of
 	// proxies in front of the gateway whose X-Forwarded-For,
 	// X-Forwarded-Proto, X-Forwarded-Host and Forwarded headers may be
 	// believed. From any other peer those headers are discarded.
-	TrustedProxies []string
+	TrustedProxies []string `key:"trusted-proxies"`
 	// TrustedForwarders may vouch for a client certificate in a request
 	// header (for a TLS-terminating load balancer in front of the
 	// gateway). Empty means no forwarded identity is ever accepted.
-	TrustedForwarders []Forwarder
+	TrustedForwarders []Forwarder `key:"trusted-forwarders"`
 
 	// Tokens configures CSRF tokens, used by routes whose CSRF mode needs
 	// them.
-	Tokens Tokens
+	Tokens Tokens `key:"tokens"`
 
 	// IdentityForwarding is how the verified client identity reaches the
-	// upstream: "rfc9440" (Client-Cert and Client-Cert-Chain, the
-	// default), "xfcc" (Envoy's X-Forwarded-Client-Cert) or "both".
-	IdentityForwarding string
+	// upstream: forwarded.RFC9440 (Client-Cert and Client-Cert-Chain; the
+	// default, when nil), forwarded.XFCC (Envoy's X-Forwarded-Client-Cert)
+	// or forwarded.Both. In YAML: rfc9440, xfcc or both.
+	IdentityForwarding *forwarded.Format `key:"identity-forwarding"`
 	// StripRequestHeaders names more client request headers never to
 	// forward, beside the built-in list of other products' identity
 	// headers (docs/security-model.md, "What the gateway forwards"): header
 	// names, or prefixes ending in '*' ("X-Corp-Auth-*"). Names match in
 	// any case and with '_' or any other punctuation for '-'.
-	StripRequestHeaders []string
+	StripRequestHeaders []string `key:"strip-request-headers"`
 
-	Admin  Admin
-	Log    Log
-	Limits Limits
+	Admin  Admin  `key:"admin"`
+	Log    Log    `key:"log"`
+	Limits Limits `key:"limits"`
 
 	// Authz, when set, makes this the configuration of "forgeproof
 	// authz", the decision service for a proxy (see Authz), instead of
 	// "forgeproof serve".
-	Authz *Authz
+	Authz *Authz `key:"authz"`
 
 	// file and lines locate keys in the file LoadConfig read, for errors.
 	file  string
@@ -56,13 +65,13 @@ type Config struct {
 type Listener struct {
 	// Address is host:port; ":0" and "127.0.0.1:0" pick a free port
 	// (see Gateway.Addrs).
-	Address string
-	TLS     ListenerTLS
+	Address string      `key:"address"`
+	TLS     ListenerTLS `key:"tls"`
 	// ProxyProtocol, when set, makes the listener read a PROXY protocol
 	// header (v1 or v2) at the start of every connection, from a trusted
 	// L4 balancer only, and use the client address it carries. Nil: the
 	// TCP peer is the client. Turning it on or off needs a restart.
-	ProxyProtocol *ProxyProtocol
+	ProxyProtocol *ProxyProtocol `key:"proxy-protocol"`
 	// HTTP2 says whether the listener offers HTTP/2 in ALPN beside
 	// HTTP/1.1: HTTP2On ("on", the default when empty), HTTP2Off
 	// ("off": HTTP/1.1 only) or HTTP2InsecureOnWithoutCheckHost.
@@ -81,7 +90,7 @@ type Listener struct {
 	//
 	// A reload changes what new connections are offered; open HTTP/2
 	// connections stay HTTP/2. Stream and header limits are in Limits.
-	HTTP2 string
+	HTTP2 string `key:"http2"`
 }
 
 // Values of Listener.HTTP2.
@@ -104,23 +113,23 @@ const (
 type ProxyProtocol struct {
 	// Trusted are the balancers' addresses (CIDR prefixes or single
 	// IPs), as the gateway sees them (the TCP peer); required.
-	Trusted []string
+	Trusted []string `key:"trusted"`
 	// Optional serves a trusted balancer's connection that carries no
 	// header under the balancer's own address instead of refusing it
 	// (for a balancer being switched over). Default false: fail closed.
-	Optional bool
+	Optional bool `key:"optional"`
 	// HeaderTimeout bounds how long a trusted balancer may take to send
 	// the header after connecting; then the connection is refused
 	// (proxy-header-missing), or served without a header when Optional.
 	// Default 5s (DefaultProxyHeaderTimeout).
-	HeaderTimeout time.Duration
+	HeaderTimeout time.Duration `key:"header-timeout"`
 }
 
 // ServerCertificate is a PEM server certificate file (with any
 // intermediates after it) and its key file.
 type ServerCertificate struct {
-	CertFile string
-	KeyFile  string
+	CertFile string `key:"cert-file"`
+	KeyFile  string `key:"key-file"`
 }
 
 // ListenerTLS is a listener's TLS configuration. Files are PEM; they are
@@ -128,29 +137,31 @@ type ServerCertificate struct {
 type ListenerTLS struct {
 	// CertFile and KeyFile are the default server certificate (with any
 	// intermediates after it) and its key.
-	CertFile string
-	KeyFile  string
+	CertFile string `key:"cert-file"`
+	KeyFile  string `key:"key-file"`
 	// Certificates are more server certificates for the same listener,
 	// each presented to clients whose SNI matches one of its DNS names
 	// (mtls.ServerConfig.Certificates has the rules); without CertFile,
 	// the first one is the default.
-	Certificates []ServerCertificate
+	Certificates []ServerCertificate `key:"certificates"`
 	// ClientCAFiles are the CA bundles client certificates must chain to.
-	ClientCAFiles []string
-	// ClientAuth is "require" (every connection presents a valid
-	// certificate; for service-only listeners) or "verify-if-given" (a
-	// certificate is asked for and verified when sent; for hosts that also
-	// serve browsers and CORS preflights). Default "require".
-	ClientAuth string
+	ClientCAFiles []string `key:"client-ca-files"`
+	// ClientAuth is mtls.RequireClientCert (the zero value: every
+	// connection presents a valid certificate; for service-only
+	// listeners) or mtls.VerifyClientCertIfGiven (a certificate is asked
+	// for and verified when sent; for hosts that also serve browsers and
+	// CORS preflights). In YAML: require or verify-if-given.
+	ClientAuth mtls.ClientAuthMode `key:"client-auth"`
 	// CRLFiles are certificate revocation lists (PEM or DER) of the client
 	// CAs; a revoked client certificate is refused at the handshake.
-	CRLFiles []string
+	CRLFiles []string `key:"crl-files"`
 	// CRLGracePeriod lets a CRL be used this long after its NextUpdate;
 	// after that every certificate it covers is refused until a fresh CRL
 	// is loaded (fail closed). Default 0.
-	CRLGracePeriod time.Duration
-	// MinVersion is "1.2" or "1.3" (default).
-	MinVersion string
+	CRLGracePeriod time.Duration `key:"crl-grace-period"`
+	// MinVersion is the oldest TLS version accepted: TLS 1.3 (the zero
+	// value) or tls.VersionTLS12. In YAML: "1.3" or "1.2".
+	MinVersion TLSVersion `key:"min-version"`
 	// CheckHost refuses with 421 (reason misdirected-request) a request
 	// on an HTTP/1.1 connection that presented a client certificate when
 	// its Host is not the connection's TLS server name (SNI): a
@@ -163,7 +174,7 @@ type ListenerTLS struct {
 	// send a request for another host on an HTTP/1.1 connection, and
 	// other clients that connect by IP address with a server name set
 	// keep working.
-	CheckHost bool
+	CheckHost bool `key:"check-host"`
 }
 
 // Route sends requests for a host and path prefix to an upstream.
@@ -173,38 +184,38 @@ type ListenerTLS struct {
 // the one with a Host wins, then the longest PathPrefix, then the first.
 type Route struct {
 	// Name labels the route in logs and metrics; default "routes[N]".
-	Name string
-	Host string
+	Name string `key:"name"`
+	Host string `key:"host"`
 	// PathPrefix is matched against the cleaned request path at segment
 	// boundaries: "/api" matches "/api" and "/api/x", not "/apix".
 	// Default "/".
-	PathPrefix string
+	PathPrefix string `key:"path-prefix"`
 	// Upstream is the http or https URL requests are forwarded to; its
 	// path is prepended to the request path.
-	Upstream string
+	Upstream string `key:"upstream"`
 	// UpstreamCAFile is a PEM bundle of the CAs that issue an https
 	// upstream's certificate; empty means the system roots.
-	UpstreamCAFile string
+	UpstreamCAFile string `key:"upstream-ca-file"`
 	// UpstreamCertFile and UpstreamKeyFile are the PEM certificate (with
 	// any intermediates after it) and private key the gateway presents to
 	// an https upstream that asks for a client certificate: both or
 	// neither. The certificate must be valid now and, if it lists
 	// extended key usages, allow clientAuth. Empty means none is sent.
-	UpstreamCertFile string
-	UpstreamKeyFile  string
+	UpstreamCertFile string `key:"upstream-cert-file"`
+	UpstreamKeyFile  string `key:"upstream-key-file"`
 	// UpstreamServerName is the name the https upstream's certificate is
 	// verified against and the TLS server name (SNI) sent to it, when it
 	// differs from the host in Upstream (for example an upstream at
 	// https://127.0.0.1:8443 whose certificate names svc.internal). An IP
 	// address is verified but not sent as SNI. Default: Upstream's host.
-	UpstreamServerName string
+	UpstreamServerName string `key:"upstream-server-name"`
 
-	Allow Allow
+	Allow Allow `key:"allow"`
 	// Browsers says whether browsers may use the route. When false, a
 	// request carrying browser-only Fetch Metadata headers
 	// (Sec-Fetch-Site, Sec-Fetch-Mode) is refused with reason
 	// "browser-not-allowed". Default true (nil).
-	Browsers *bool
+	Browsers *bool `key:"browsers"`
 	// AllowUnderscoreHeaders forwards client headers whose names have '_'
 	// (or another character than a letter, digit or '-'). By default they
 	// are dropped, as nginx does (underscores_in_headers off): CGI, WSGI,
@@ -214,11 +225,11 @@ type Route struct {
 	// Forwarded, Content-Length, Transfer-Encoding, Connection, Upgrade,
 	// Origin, Referer, Sec-Fetch-*, Cookie, Authorization, X-CSRF-Token, the
 	// identity headers, …) are dropped.
-	AllowUnderscoreHeaders bool
-	CSRF                   RouteCSRF
+	AllowUnderscoreHeaders bool      `key:"allow-underscore-headers"`
+	CSRF                   RouteCSRF `key:"csrf"`
 	// Cookies hardens the cookies the upstream sets. The zero value
 	// leaves them as they are.
-	Cookies Cookies
+	Cookies Cookies `key:"cookies"`
 }
 
 // Cookies adds the attributes an application forgot to the cookies its
@@ -228,24 +239,24 @@ type Route struct {
 // mapping without same-site.
 type Cookies struct {
 	// Secure adds Secure: the browser sends the cookie over HTTPS only.
-	Secure bool
+	Secure bool `key:"secure"`
 	// HTTPOnly adds HttpOnly: page scripts cannot read the cookie.
-	HTTPOnly bool
+	HTTPOnly bool `key:"http-only"`
 	// SameSite is added to cookies that have no (valid) SameSite
 	// attribute: "lax", "strict", or "off" or "" to add none. "none" is
 	// refused: it would weaken a cookie.
-	SameSite string
+	SameSite string `key:"same-site"`
 	// OverrideSameSite also replaces a weaker SameSite the upstream set
 	// (None, or Lax when SameSite is "strict"). Default false: the
 	// upstream's explicit choice is kept.
-	OverrideSameSite bool
+	OverrideSameSite bool `key:"override-same-site"`
 	// HostPrefix names the upstream's session cookie that browsers get as
 	// "__Host-" + HostPrefix, with Secure, Path=/ and no Domain (what the
 	// prefix requires; the upstream's Domain and Path are dropped). On the
 	// way in the gateway renames it back, and deletes any cookie a client
 	// sends under the bare name: a sibling subdomain or a plain-HTTP page
 	// could have set that one (cookie tossing). Default: none.
-	HostPrefix string
+	HostPrefix string `key:"host-prefix"`
 }
 
 // Allow lists who may call a route. A request is allowed when its verified
@@ -253,12 +264,12 @@ type Cookies struct {
 type Allow struct {
 	// AnyVerified allows every client certificate that verified against
 	// the listener's CAs.
-	AnyVerified bool
+	AnyVerified bool `key:"any-verified"`
 	// Unauthenticated allows every request, with or without a client
 	// certificate (a public page on a verify-if-given listener); the
 	// upstream still gets the verified identity when there is one, and
 	// CSRF checks still apply.
-	Unauthenticated bool
+	Unauthenticated bool `key:"unauthenticated"`
 	// CORSPreflights lets CORS preflights through without a client
 	// certificate (browsers never send one on a preflight): OPTIONS
 	// requests with Origin and Access-Control-Request-Method and no body.
@@ -266,43 +277,46 @@ type Allow struct {
 	// status and the Access-Control-* and Vary headers of its answer go
 	// back. Every other request still needs an allowed identity. Only for
 	// routes that serve browsers.
-	CORSPreflights bool
+	CORSPreflights bool `key:"cors-preflights"`
 	// SPIFFEIDs are SPIFFE IDs, exact or with "*" matching one path
 	// segment: "spiffe://prod.example/ns/*/sa/web".
-	SPIFFEIDs []string
+	SPIFFEIDs []string `key:"spiffe-ids"`
 	// TrustDomains allow every SPIFFE ID in these trust domains.
-	TrustDomains []string
+	TrustDomains []string `key:"trust-domains"`
 	// DNSNames match a DNS SAN, exactly or with a leading "*." matching
 	// one label.
-	DNSNames            []string
-	CommonNames         []string
-	OrganizationalUnits []string
+	DNSNames            []string `key:"dns-names"`
+	CommonNames         []string `key:"common-names"`
+	OrganizationalUnits []string `key:"organizational-units"`
 	// SPKIPins are hex SHA-256 digests of the certificate's public key
 	// (SubjectPublicKeyInfo).
-	SPKIPins []string
+	SPKIPins []string `key:"spki-pins"`
 }
 
 // RouteCSRF is the cross-site request forgery guard of a route.
 type RouteCSRF struct {
-	// Mode is "origin-only" (default: Fetch Metadata and Origin checks),
-	// "origin-and-token" (origin checks plus a valid token on every unsafe request),
-	// "token-if-no-browser-headers" (a token only when a request has
-	// neither Sec-Fetch-Site nor Origin) or "insecure-off" (no CSRF
-	// protection at all).
-	Mode string
+	// Mode is when a token is required on top of the origin checks:
+	// csrf.ModeOriginOnly (the zero value), csrf.ModeOriginAndToken or
+	// csrf.ModeTokenIfNoBrowserHeaders. In YAML: origin-only,
+	// origin-and-token, token-if-no-browser-headers, or insecure-off,
+	// which sets InsecureOff.
+	Mode csrf.Mode `key:"mode"`
+	// InsecureOff turns CSRF protection off for the route (YAML: mode:
+	// insecure-off); the other settings are then ignored.
+	InsecureOff bool
 	// ReportOnly computes and reports decisions but lets refused requests
 	// through: for rolling out.
-	ReportOnly bool
+	ReportOnly bool `key:"report-only"`
 	// TrustedOrigins may send unsafe cross-origin requests: exact origins
 	// ("https://admin.example.com") or one-label wildcards
 	// ("https://*.example.com"); the scheme is required.
-	TrustedOrigins []string
+	TrustedOrigins []string `key:"trusted-origins"`
 	// AllowSameSite lets Sec-Fetch-Site: same-site requests through
 	// (other subdomains and ports of the same site).
-	AllowSameSite bool
+	AllowSameSite bool `key:"allow-same-site"`
 	// SPA sets the XSRF-TOKEN cookie on responses to safe requests and
 	// accepts its value back in the X-XSRF-TOKEN header (token modes).
-	SPA bool
+	SPA bool `key:"spa"`
 }
 
 // Forwarder is a proxy in front of the gateway that may pass a verified
@@ -312,14 +326,15 @@ type RouteCSRF struct {
 type Forwarder struct {
 	// Addresses are CIDR prefixes or single IPs of the forwarder (the TCP
 	// peer, never a header).
-	Addresses []string
+	Addresses []string `key:"addresses"`
 	// SPIFFEIDs, if set, must match the SPIFFE ID of the certificate the
 	// forwarder itself presents on its connection. Both Addresses and
 	// SPIFFEIDs is the strictest setting; at least one is required.
-	SPIFFEIDs []string
-	// Header is the format the forwarder uses: "rfc9440", "xfcc" or
-	// "both" (then both must name the same certificate).
-	Header string
+	SPIFFEIDs []string `key:"spiffe-ids"`
+	// Header is the format the forwarder uses, required:
+	// forwarded.RFC9440, forwarded.XFCC or forwarded.Both (then both
+	// must name the same certificate). In YAML: rfc9440, xfcc or both.
+	Header *forwarded.Format `key:"header"`
 }
 
 // Tokens configures the CSRF token key ring and what tokens are bound to.
@@ -327,17 +342,17 @@ type Tokens struct {
 	// KeyFile holds the key ring (see the csrf package for its format). It
 	// is required when a route's CSRF mode uses tokens, and must not be
 	// readable by group or others.
-	KeyFile string
+	KeyFile string `key:"key-file"`
 	// InsecureAllowGroupReadableKeyFile accepts a KeyFile that its group
 	// may read (never others): on Kubernetes, a Secret mounted for a
 	// non-root container with fsGroup is mode 0440, group the pod's
 	// fsGroup, and the kubelet cannot make it owned by the container's
 	// user. Anyone in that group can read the keys. Default false.
-	InsecureAllowGroupReadableKeyFile bool
+	InsecureAllowGroupReadableKeyFile bool `key:"insecure-allow-group-readable-key-file"`
 	// SessionCookie names the application's session cookie: when a request
 	// carries it, tokens are bound to its value; else to the client
 	// certificate's public key; else to a random pre-session cookie.
-	SessionCookie string
+	SessionCookie string `key:"session-cookie"`
 }
 
 // Admin is the listener for /healthz, /readyz and /metrics.
@@ -345,38 +360,38 @@ type Admin struct {
 	// Address is host:port; default "127.0.0.1:9090"; "off" disables the
 	// admin listener. It must be a loopback address unless
 	// InsecureAllowNonLoopback is set.
-	Address                  string
-	InsecureAllowNonLoopback bool
+	Address                  string `key:"address"`
+	InsecureAllowNonLoopback bool   `key:"insecure-allow-non-loopback"`
 }
 
 // Log configures the binary's logs; the gateway package itself logs only
 // to the *slog.Logger given in Options.
 type Log struct {
 	// Format is "json" (default) or "text".
-	Format string
+	Format string `key:"format"`
 	// Level is "debug", "info" (default), "warn" or "error".
-	Level string
+	Level string `key:"level"`
 }
 
 // Limits bound what clients and upstreams may cost. Zero means the
 // default given for each field.
 type Limits struct {
-	ReadHeaderTimeout time.Duration // default 10s
+	ReadHeaderTimeout time.Duration `key:"read-header-timeout"` // default 10s
 	// ReadTimeout bounds reading a whole request, body included; 0 means
 	// none (long uploads), the default.
-	ReadTimeout time.Duration
+	ReadTimeout time.Duration `key:"read-timeout"`
 	// WriteTimeout bounds writing a response; 0 means none (streaming),
 	// the default.
-	WriteTimeout time.Duration
-	IdleTimeout  time.Duration // default 120s
+	WriteTimeout time.Duration `key:"write-timeout"`
+	IdleTimeout  time.Duration `key:"idle-timeout"` // default 120s
 	// MaxHeaderBytes bounds a request's header: the HTTP/1.1 request
 	// line and header fields, and on HTTP/2 the decoded header list
 	// (announced as SETTINGS_MAX_HEADER_LIST_SIZE; a header block sent
 	// in HEADERS and CONTINUATION frames that exceeds it ends the
 	// connection). Default 65536.
-	MaxHeaderBytes int
+	MaxHeaderBytes int `key:"max-header-bytes"`
 	// MaxBodyBytes bounds a request body; 0 means no limit (the default).
-	MaxBodyBytes int64
+	MaxBodyBytes int64 `key:"max-body-bytes"`
 
 	// HTTP2MaxConcurrentStreams is how many requests one HTTP/2
 	// connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS);
@@ -384,32 +399,32 @@ type Limits struct {
 	// opening and resetting streams beyond it (rapid reset,
 	// CVE-2023-44487) has its connection closed. Default 100, at most
 	// 1000.
-	HTTP2MaxConcurrentStreams int
+	HTTP2MaxConcurrentStreams int `key:"http2-max-concurrent-streams"`
 	// HTTP2ReadIdleTimeout: when nothing arrives on an HTTP/2 connection
 	// for this long, the gateway sends a PING; default 30s.
-	HTTP2ReadIdleTimeout time.Duration
+	HTTP2ReadIdleTimeout time.Duration `key:"http2-read-idle-timeout"`
 	// HTTP2PingTimeout: an HTTP/2 connection whose PING is not answered
 	// within this long is closed; default 15s.
-	HTTP2PingTimeout time.Duration
+	HTTP2PingTimeout time.Duration `key:"http2-ping-timeout"`
 
-	UpstreamDialTimeout           time.Duration // default 5s
-	UpstreamTLSHandshakeTimeout   time.Duration // default 5s
-	UpstreamResponseHeaderTimeout time.Duration // default 30s
-	UpstreamIdleConnTimeout       time.Duration // default 90s
+	UpstreamDialTimeout           time.Duration `key:"upstream-dial-timeout"`            // default 5s
+	UpstreamTLSHandshakeTimeout   time.Duration `key:"upstream-tls-handshake-timeout"`   // default 5s
+	UpstreamResponseHeaderTimeout time.Duration `key:"upstream-response-header-timeout"` // default 30s
+	UpstreamIdleConnTimeout       time.Duration `key:"upstream-idle-conn-timeout"`       // default 90s
 	// UpstreamMaxIdleConnsPerHost is the keep-alive pool per upstream;
 	// default 64.
-	UpstreamMaxIdleConnsPerHost int
+	UpstreamMaxIdleConnsPerHost int `key:"upstream-max-idle-conns-per-host"`
 
 	// ShutdownGrace is how long in-flight requests may take to finish
 	// after SIGTERM (or when the context given to Serve ends); default 30s.
-	ShutdownGrace time.Duration
+	ShutdownGrace time.Duration `key:"shutdown-grace"`
 	// ShutdownDelay is how long the gateway keeps serving, with /readyz
 	// already answering 503, between SIGTERM (or the end of Serve's
 	// context) and closing its listeners: time for load balancers'
 	// health checks to see it go and stop sending new connections, so
 	// that none is refused. Set it above the balancer's check interval
 	// times its fall count. Default 0 (close at once).
-	ShutdownDelay time.Duration
+	ShutdownDelay time.Duration `key:"shutdown-delay"`
 }
 
 // Files lists every file c names (certificates, keys, CA bundles, CRLs,
@@ -450,6 +465,47 @@ func (c *Config) Files() []string {
 	return out
 }
 
+// TLSVersion is the oldest TLS version a listener accepts: TLS 1.3 (the
+// zero value, or tls.VersionTLS13) or tls.VersionTLS12. It reads and
+// writes itself as "1.3" or "1.2".
+type TLSVersion uint16
+
+// uint16 returns the crypto/tls version, or 0 for a value that is none
+// of the accepted ones.
+func (v TLSVersion) uint16() uint16 {
+	switch v {
+	case 0, tls.VersionTLS13:
+		return tls.VersionTLS13
+	case tls.VersionTLS12:
+		return tls.VersionTLS12
+	}
+	return 0
+}
+
+// MarshalText returns "1.2" or "1.3"; it fails for other versions.
+func (v TLSVersion) MarshalText() ([]byte, error) {
+	switch v.uint16() {
+	case tls.VersionTLS13:
+		return []byte("1.3"), nil
+	case tls.VersionTLS12:
+		return []byte("1.2"), nil
+	}
+	return nil, fmt.Errorf("unsupported TLS version %#04x: want 1.2 or 1.3", uint16(v))
+}
+
+// UnmarshalText reads "1.2" or "1.3".
+func (v *TLSVersion) UnmarshalText(text []byte) error {
+	switch string(text) {
+	case "1.3":
+		*v = tls.VersionTLS13
+	case "1.2":
+		*v = tls.VersionTLS12
+	default:
+		return fmt.Errorf("unknown TLS version %q: want \"1.2\" or \"1.3\"", text)
+	}
+	return nil
+}
+
 // Authz configures "forgeproof authz", the decision service that a proxy
 // which terminates TLS itself (nginx auth_request, Caddy forward_auth,
 // Traefik ForwardAuth, Envoy ext_authz) asks about every request. A config
@@ -459,44 +515,44 @@ func (c *Config) Files() []string {
 type Authz struct {
 	// Address is the host:port the decision service listens on;
 	// required. ":0" picks a free port.
-	Address string
+	Address string `key:"address"`
 	// Proxy is the proxy that asks, which fixes the headers that carry
 	// the original request and the client certificate: "nginx", "caddy"
 	// or "traefik" (HTTP), or "envoy" (gRPC ext_authz). Only that
 	// proxy's headers are read: the others could come from the client.
-	Proxy string
+	Proxy string `key:"proxy"`
 	// TrustedCallers are the addresses (CIDR prefixes or single IPs) of
 	// the proxies that may ask. A request from any other peer is refused
 	// (caller-untrusted). Required unless TLS is set; with both, a caller
 	// must pass both.
-	TrustedCallers []string
+	TrustedCallers []string `key:"trusted-callers"`
 	// TLS, when set, serves the decision service over mutual TLS: a
 	// caller must present a certificate that verifies against
 	// TLS.ClientCAFiles and that TLS.Allow allows.
-	TLS *AuthzTLS
+	TLS *AuthzTLS `key:"tls"`
 	// ClientCertificates says how the client certificate the proxy passes
 	// on is checked.
-	ClientCertificates ClientCertificates
+	ClientCertificates ClientCertificates `key:"client-certificates"`
 	// HeaderTokens declares that every client of a route whose CSRF mode
 	// uses tokens sends the token in the X-CSRF-Token (or, with SPA,
 	// X-XSRF-TOKEN) header. A proxy's question carries no request body,
 	// so a token in a csrf_token form field cannot be checked: without
 	// this, such a route is a configuration error. Default false.
-	HeaderTokens bool
+	HeaderTokens bool `key:"header-tokens"`
 }
 
 // AuthzTLS is the decision service's own mutual TLS with its callers.
 type AuthzTLS struct {
 	// CertFile and KeyFile are the decision service's certificate (with
 	// any intermediates after it) and key.
-	CertFile string
-	KeyFile  string
+	CertFile string `key:"cert-file"`
+	KeyFile  string `key:"key-file"`
 	// ClientCAFiles are the CA bundles the callers' (proxies')
 	// certificates must chain to; required.
-	ClientCAFiles []string
+	ClientCAFiles []string `key:"client-ca-files"`
 	// Allow lists the callers' identities; deny by default.
 	// Unauthenticated and CORSPreflights are not allowed here.
-	Allow Allow
+	Allow Allow `key:"allow"`
 }
 
 // ClientCertificates is how "forgeproof authz" checks the client
@@ -507,11 +563,11 @@ type ClientCertificates struct {
 	// certificate is parsed and used, not verified again. Default false:
 	// it is verified against CAFiles and CRLFiles, as a handshake with
 	// "forgeproof serve" would be. One of the two is required.
-	VerifiedByProxy bool
+	VerifiedByProxy bool `key:"verified-by-proxy"`
 	// CAFiles are the CA bundles client certificates must chain to.
-	CAFiles []string
+	CAFiles []string `key:"ca-files"`
 	// CRLFiles are revocation lists of those CAs (PEM or DER).
-	CRLFiles []string
+	CRLFiles []string `key:"crl-files"`
 	// CRLGracePeriod lets a CRL be used this long after its NextUpdate.
-	CRLGracePeriod time.Duration
+	CRLGracePeriod time.Duration `key:"crl-grace-period"`
 }

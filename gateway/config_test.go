@@ -1,14 +1,19 @@
 package gateway_test
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -51,6 +56,17 @@ routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true, cors-pr
 	{"comment only", "# nothing\n", "empty config"},
 	{"scalar document", "hello\n", "must be a mapping"},
 	{"cookies unknown key", "routes: [{cookies: {samesite: lax}}]\n", "c.yaml:1: routes[0].cookies.samesite: unknown key"},
+	{"csrf mode", "routes: [{csrf: {mode: token-if-no-browser-headers}}]\n", ""},
+	{"csrf mode insecure-off", "routes: [{csrf: {mode: insecure-off}}]\n", ""},
+	{"csrf mode unknown", "routes:\n  - csrf: {mode: tokens}\n", `c.yaml:2: routes[0].csrf.mode: unknown mode "tokens": want origin-only, origin-and-token, token-if-no-browser-headers or insecure-off`},
+	{"csrf off spelled plainly", "routes: [{csrf: {mode: \"off\"}}]\n", `routes[0].csrf.mode: "off" is not a mode: to turn CSRF protection off, write "insecure-off"`},
+	{"client-auth unknown", "listeners: [{tls: {client-auth: optional}}]\n", `c.yaml:1: listeners[0].tls.client-auth: unknown client auth mode "optional": want require or verify-if-given`},
+	{"min-version unknown", "listeners: [{tls: {min-version: \"1.1\"}}]\n", `listeners[0].tls.min-version: unknown TLS version "1.1": want "1.2" or "1.3"`},
+	{"min-version as a number", "listeners: [{tls: {min-version: 1.2}}]\n", ""},
+	{"identity-forwarding unknown", "identity-forwarding: envoy\n", `c.yaml:1: identity-forwarding: unknown format "envoy": want rfc9440, xfcc or both`},
+	{"forwarder header unknown", "trusted-forwarders: [{header: XFCC}]\n", `trusted-forwarders[0].header: unknown format "XFCC"`},
+	{"misspelt key", "listeners: [{tls: {client_auth: require}}]\n", `listeners[0].tls.client_auth: unknown key (did you mean "client-auth"?)`},
+	{"unknown key far from any", "log: {colour: red}\n", `log.colour: unknown key (want one of: format, level)`},
 	{"cookies not a boolean", "routes: [{cookies: {secure: yes}}]\n", `routes[0].cookies.secure: must be true or false, not "yes"`},
 }
 
@@ -112,9 +128,12 @@ limits: {read-header-timeout: 1s, read-timeout: 2s, write-timeout: 3s, idle-time
 		{"crl-grace-period", cfg.Listeners[0].TLS.CRLGracePeriod, time.Hour},
 		{"host", r.Host, "API.example.com"},
 		{"browsers", *r.Browsers, false},
-		{"csrf mode", r.CSRF.Mode, "origin-and-token"},
+		{"csrf mode", r.CSRF.Mode, csrf.ModeOriginAndToken},
+		{"client-auth", cfg.Listeners[0].TLS.ClientAuth, mtls.VerifyClientCertIfGiven},
+		{"min-version", cfg.Listeners[0].TLS.MinVersion, gateway.TLSVersion(tls.VersionTLS12)},
+		{"identity-forwarding", *cfg.IdentityForwarding, forwarded.Both},
 		{"spa", r.CSRF.SPA, true},
-		{"forwarder header", cfg.TrustedForwarders[0].Header, "xfcc"},
+		{"forwarder header", *cfg.TrustedForwarders[0].Header, forwarded.XFCC},
 		{"session cookie", cfg.Tokens.SessionCookie, "sid"},
 		{"max-body-bytes", cfg.Limits.MaxBodyBytes, int64(1000)},
 		{"shutdown-grace", cfg.Limits.ShutdownGrace, 10 * time.Second},
@@ -163,10 +182,10 @@ func TestValidate(t *testing.T) {
 		{"no address", func(c *gateway.Config) { c.Listeners[0].Address = "" }, "listeners[0].address: is required"},
 		{"address without port", func(c *gateway.Config) { c.Listeners[0].Address = "localhost" }, `listeners[0].address: invalid address "localhost"`},
 		{"no CA", func(c *gateway.Config) { c.Listeners[0].TLS.ClientCAFiles = nil }, "listeners[0].tls.client-ca-files: at least one CA file is required"},
-		{"TLS 1.2 allowed", func(c *gateway.Config) { c.Listeners[0].TLS.MinVersion = "1.2" }, ""},
-		{"TLS 1.1 refused", func(c *gateway.Config) { c.Listeners[0].TLS.MinVersion = "1.1" }, `unknown TLS version "1.1"`},
-		{"require mode", func(c *gateway.Config) { c.Listeners[0].TLS.ClientAuth = "require" }, ""},
-		{"unknown client-auth", func(c *gateway.Config) { c.Listeners[0].TLS.ClientAuth = "optional" }, `unknown mode "optional"`},
+		{"TLS 1.2 allowed", func(c *gateway.Config) { c.Listeners[0].TLS.MinVersion = tls.VersionTLS12 }, ""},
+		{"TLS 1.1 refused", func(c *gateway.Config) { c.Listeners[0].TLS.MinVersion = tls.VersionTLS11 }, `listeners[0].tls.min-version: unsupported TLS version 0x0302: want 1.2 or 1.3`},
+		{"require mode", func(c *gateway.Config) { c.Listeners[0].TLS.ClientAuth = mtls.RequireClientCert }, ""},
+		{"unknown client-auth", func(c *gateway.Config) { c.Listeners[0].TLS.ClientAuth = 7 }, `listeners[0].tls.client-auth: invalid client auth mode 7`},
 		{"no routes", func(c *gateway.Config) { c.Routes = nil }, "routes: at least one route is required"},
 		{"upstream missing", func(c *gateway.Config) { c.Routes[0].Upstream = "" }, "routes[0].upstream: is required"},
 		{"upstream without scheme", func(c *gateway.Config) { c.Routes[0].Upstream = "127.0.0.1:9000" }, "routes[0].upstream"},
@@ -207,36 +226,37 @@ func TestValidate(t *testing.T) {
 			c.Routes[0].Browsers = new(false)
 		}, "routes[0].allow.cors-preflights: needs a route that serves browsers"},
 		{"CORS preflights alone allow nobody", func(c *gateway.Config) { c.Routes[0].Allow = gateway.Allow{CORSPreflights: true} }, "routes[0].allow: allows nobody"},
-		{"csrf off spelled plainly", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = "off" }, `write "insecure-off"`},
-		{"csrf off spelled insecurely", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = "insecure-off" }, ""},
+		{"unknown csrf mode", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = 7 }, `routes[0].csrf.mode: invalid mode 7`},
+		{"unknown csrf mode, off", func(c *gateway.Config) { c.Routes[0].CSRF = gateway.RouteCSRF{Mode: 7, InsecureOff: true} }, ""},
+		{"csrf off spelled insecurely", func(c *gateway.Config) { c.Routes[0].CSRF.InsecureOff = true }, ""},
 		{"host-only trusted origin", func(c *gateway.Config) { c.Routes[0].CSRF.TrustedOrigins = []string{"example.com"} }, "routes[0].csrf.trusted-origins[0]"},
 		{"trusted origin with scheme", func(c *gateway.Config) { c.Routes[0].CSRF.TrustedOrigins = []string{"https://*.example.com"} }, ""},
 		{"SPA without tokens", func(c *gateway.Config) { c.Routes[0].CSRF.SPA = true }, "routes[0].csrf.spa: needs a token mode"},
-		{"token mode without key", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = "origin-and-token" }, "tokens.key-file: is required"},
+		{"token mode without key", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken }, "tokens.key-file: is required"},
 		{"key file readable by others", func(c *gateway.Config) {
-			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
 			c.Tokens.KeyFile = w.write("open.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o644)
 		}, "is readable by others (mode 0644)"},
 		{"key file readable by group", func(c *gateway.Config) {
-			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
 			c.Tokens.KeyFile = w.write("group.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o440)
 		}, "is readable by others (mode 0440)"},
 		{"key file readable by group, allowed (Kubernetes fsGroup)", func(c *gateway.Config) {
-			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
 			c.Tokens.KeyFile = w.write("group-ok.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o440)
 			c.Tokens.InsecureAllowGroupReadableKeyFile = true
 		}, ""},
 		{"key file readable by others, group allowed", func(c *gateway.Config) {
-			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
 			c.Tokens.KeyFile = w.write("others.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o444)
 			c.Tokens.InsecureAllowGroupReadableKeyFile = true
 		}, "is readable by others (mode 0444)"},
 		{"key file writable by group", func(c *gateway.Config) {
-			c.Routes[0].CSRF.Mode = "origin-and-token"
+			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
 			c.Tokens.KeyFile = w.write("gw.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o460)
 			c.Tokens.InsecureAllowGroupReadableKeyFile = true
@@ -244,13 +264,13 @@ func TestValidate(t *testing.T) {
 		{"trusted proxy with host bits", func(c *gateway.Config) { c.TrustedProxies = []string{"10.1.2.3/8"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "10.1.2.3/8": host bits are set (did you mean 10.1.2.3 or 10.0.0.0/8?)`},
 		{"trusted proxy /0", func(c *gateway.Config) { c.TrustedProxies = []string{"0.0.0.0/0"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "0.0.0.0/0": a /0 prefix would trust every peer`},
 		{"trusted proxies", func(c *gateway.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "::1"} }, ""},
-		{"forwarder naming nobody", func(c *gateway.Config) { c.TrustedForwarders = []gateway.Forwarder{{Header: "xfcc"}} }, "trusted-forwarders[0]: names no forwarder"},
+		{"forwarder naming nobody", func(c *gateway.Config) { c.TrustedForwarders = []gateway.Forwarder{{Header: new(forwarded.XFCC)}} }, "trusted-forwarders[0]: names no forwarder"},
 		{"forwarder without header", func(c *gateway.Config) { c.TrustedForwarders = []gateway.Forwarder{{Addresses: []string{"10.0.0.1"}}} }, "trusted-forwarders[0].header: is required"},
 		{"forwarder trusting everyone", func(c *gateway.Config) {
-			c.TrustedForwarders = []gateway.Forwarder{{Addresses: []string{"0.0.0.0/0"}, Header: "xfcc"}}
+			c.TrustedForwarders = []gateway.Forwarder{{Addresses: []string{"0.0.0.0/0"}, Header: new(forwarded.XFCC)}}
 		}, "trusted-forwarders[0].addresses"},
-		{"identity forwarding unknown", func(c *gateway.Config) { c.IdentityForwarding = "envoy" }, `identity-forwarding: unknown format "envoy"`},
-		{"identity forwarding xfcc", func(c *gateway.Config) { c.IdentityForwarding = "xfcc" }, ""},
+		{"identity forwarding unknown", func(c *gateway.Config) { c.IdentityForwarding = new(forwarded.Format(9)) }, `identity-forwarding: invalid format 9`},
+		{"identity forwarding xfcc", func(c *gateway.Config) { c.IdentityForwarding = new(forwarded.XFCC) }, ""},
 		{"public admin", func(c *gateway.Config) { c.Admin.Address = ":9090" }, "admin.address: \":9090\" is not a loopback address"},
 		{"public admin, insecurely allowed", func(c *gateway.Config) {
 			c.Admin = gateway.Admin{Address: ":9090", InsecureAllowNonLoopback: true}
@@ -359,5 +379,52 @@ func TestExampleConfig(t *testing.T) {
 	path := w.write("forgeproof.yaml", data)
 	if _, err := gateway.LoadConfig(path); err != nil {
 		t.Fatalf("examples/forgeproof.yaml: %v", err)
+	}
+}
+
+// TestLoadConfigListsEveryProblem: keys that cannot be decoded and the
+// problems validation finds in the rest come in one error, in file order,
+// and a key in error is not reported again by validation ("header: is
+// required" after "header: unknown format").
+func TestLoadConfigListsEveryProblem(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	yaml := `listeners:
+  - address: ":8443"
+    tls: {cert-file: s.pem, key-file: k.pem, client-ca-files: [ca.pem], client-auth: sometimes}
+routes:
+  - upstream: http://127.0.0.1:9000
+    allow: {any-verified: true}
+    csrf: {mode: tokens, trusted-origins: [example.com]}
+trusted-forwarders: [{addresses: [10.0.0.1], header: envoy}]
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := gateway.LoadConfig(path)
+	var errs gateway.ConfigErrors
+	if !errors.As(err, &errs) {
+		t.Fatalf("got %v, want ConfigErrors", err)
+	}
+	count := map[string]int{}
+	for _, e := range errs {
+		count[e.Key]++
+	}
+	for _, key := range []string{
+		"listeners[0].tls.client-auth",        // decoding
+		"listeners[0].tls.client-ca-files[0]", // validation: no such file
+		"routes[0].csrf.mode",                 // decoding
+		"routes[0].csrf.trusted-origins[0]",   // validation
+		"trusted-forwarders[0].header",        // decoding, not "is required" too
+	} {
+		if count[key] != 1 {
+			t.Errorf("%s: got %d errors, want 1; all: %v", key, count[key], err)
+		}
+	}
+	for i := 1; i < len(errs); i++ {
+		if errs[i].Line < errs[i-1].Line {
+			t.Errorf("errors not in file order: %v", err)
+		}
 	}
 }

@@ -56,7 +56,7 @@ type cookieRules struct {
 }
 
 // p.cookies compiles a route's Cookies; nil when it changes nothing.
-func (p *problems) cookies(key string, c Cookies) *cookieRules {
+func (p *compiler) cookies(key string, c Cookies) *cookieRules {
 	r := &cookieRules{secure: c.Secure, httpOnly: c.HTTPOnly, overrideSameSite: c.OverrideSameSite}
 	switch strings.ToLower(c.SameSite) {
 	case "", SameSiteOff:

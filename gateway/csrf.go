@@ -29,17 +29,10 @@ type csrfGuard struct {
 	reportOnly bool
 }
 
-func (p *problems) csrfGuard(key string, c RouteCSRF, rt *route, cc *compiled) *csrfGuard {
-	mode := csrf.ModeOriginOnly
-	switch rt.csrfMode {
-	case CSRFToken:
-		mode = csrf.ModeOriginAndToken
-	case CSRFTokenWhenNoBrowserHeaders:
-		mode = csrf.ModeTokenIfNoBrowserHeaders
-	}
+func (p *compiler) csrfGuard(key string, c RouteCSRF, rt *route, cc *compiled) *csrfGuard {
 	g := &csrfGuard{prot: csrf.New(), ws: csrf.New(), reportOnly: c.ReportOnly}
-	if err := g.prot.SetMode(mode); err != nil {
-		p.add(key+".mode", "%v", err)
+	if err := g.prot.SetMode(rt.csrfMode); err != nil {
+		return g // route reported it
 	}
 	for _, prot := range []*csrf.Protection{g.prot, g.ws} {
 		report := prot == g.prot // report each mistake once
@@ -121,7 +114,7 @@ func tokenBinding(sessionCookie string) func(*http.Request) ([]byte, error) {
 
 // tokens loads the key ring when some route needs it, and gives it to the
 // routes' guards.
-func (p *problems) tokens(t Tokens, need bool, routes []*route) {
+func (p *compiler) tokens(t Tokens, need bool, routes []*route) {
 	if t.KeyFile == "" {
 		if need {
 			p.add("tokens.key-file", "is required: a route's CSRF mode uses tokens")

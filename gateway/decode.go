@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,18 +39,45 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // readConfig is LoadConfig without the validation, for callers that
-// compile the config next anyway (Gateway.ReloadFile).
+// compile the config next anyway (Gateway.ReloadFile). When some keys
+// cannot be decoded it validates the rest, so that the error lists every
+// problem of the file at once.
 func readConfig(path string) (*Config, error) {
 	data, err := readLimited(path)
 	if err != nil {
 		return nil, ConfigErrors{{File: path, Msg: err.Error()}}
 	}
-	cfg, err := ParseConfig(path, data)
-	if err != nil {
-		return nil, err
+	cfg, errs := parseConfig(path, data)
+	if cfg != nil {
+		cfg.resolvePaths(filepath.Dir(path))
 	}
-	cfg.resolvePaths(filepath.Dir(path))
-	return cfg, nil
+	if len(errs) == 0 {
+		return cfg, nil
+	}
+	if cfg != nil {
+		errs = withValidation(errs, cfg.Validate())
+	}
+	return nil, errs
+}
+
+// withValidation adds to the decoding errors errs the validation errors of
+// err, except those about a key that could not be decoded (its zero value
+// is not what the file says), in file order.
+func withValidation(errs ConfigErrors, err error) ConfigErrors {
+	var verrs ConfigErrors
+	if !errors.As(err, &verrs) {
+		return errs
+	}
+	out := slices.Clone(errs)
+	for _, v := range verrs {
+		if !slices.ContainsFunc(errs, func(e *ConfigError) bool {
+			return v.Key == e.Key || strings.HasPrefix(v.Key, e.Key+".") || strings.HasPrefix(v.Key, e.Key+"[")
+		}) {
+			out = append(out, v)
+		}
+	}
+	sortErrors(out)
+	return out
 }
 
 func readLimited(path string) ([]byte, error) {
@@ -72,6 +102,17 @@ func readLimited(path string) ([]byte, error) {
 // file's folder). Unknown keys, wrong types, duplicate keys, aliases and
 // malformed durations are errors.
 func ParseConfig(name string, data []byte) (*Config, error) {
+	cfg, errs := parseConfig(name, data)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+// parseConfig is ParseConfig that also returns what it could decode when
+// the only errors are values their keys' types refused; the Config is nil
+// after any other error.
+func parseConfig(name string, data []byte) (*Config, ConfigErrors) {
 	d := &decoder{lines: map[string]int{}}
 	cfg := &Config{file: name, lines: d.lines}
 
@@ -93,14 +134,22 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
-	d.config(root, cfg)
-	if len(d.errs) > 0 {
-		for _, e := range d.errs {
-			e.File = name
-		}
-		return nil, d.errs
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return nil, ConfigErrors{{File: name, Line: root.Line, Msg: "empty config"}}
 	}
-	return cfg, nil
+	if root.Kind != yaml.MappingNode {
+		d.kind(root, "", yaml.MappingNode, "a mapping")
+		cfg = nil
+	} else {
+		d.mapping(root, "", reflect.ValueOf(cfg).Elem())
+	}
+	for _, e := range d.errs {
+		e.File = name
+	}
+	if d.malformed {
+		cfg = nil
+	}
+	return cfg, d.errs
 }
 
 // resolvePaths makes the relative file names of c relative to dir.
@@ -160,25 +209,143 @@ func yamlError(file string, err error) *ConfigError {
 	return e
 }
 
-// decoder walks the YAML node tree, records the line of every key it
-// decodes (for validation errors later) and collects every error.
+// decoder walks the YAML node tree into a Config by the `key` tags of its
+// fields (see configKeys), records the line of every key it decodes (for
+// validation errors later) and collects every error.
 type decoder struct {
 	lines map[string]int
 	errs  ConfigErrors
+	// malformed is set by every error but a value that its type refused
+	// (valueErrorf): the file's structure is then not what the Config
+	// says, and validating the rest would report problems that are not.
+	malformed bool
 }
 
 func (d *decoder) errorf(n *yaml.Node, key, format string, a ...any) {
+	d.malformed = true
+	d.valueErrorf(n, key, format, a...)
+}
+
+// valueErrorf reports a value its key's type refused (an unknown mode):
+// the key keeps its zero value and the rest of the config is sound.
+func (d *decoder) valueErrorf(n *yaml.Node, key, format string, a ...any) {
 	d.errs = append(d.errs, &ConfigError{Line: n.Line, Key: key, Msg: fmt.Sprintf(format, a...)})
 }
 
-// fields decodes a mapping: each key must be one of fields.
-func (d *decoder) fields(n *yaml.Node, path string, fields map[string]func(key string, v *yaml.Node)) {
+// keyDecoder is a config struct that decodes one of its keys itself: ok
+// is false for the keys it leaves to the decoder.
+type keyDecoder interface {
+	decodeKey(key string, n *yaml.Node) (ok bool, err error)
+}
+
+// decodedHook is a config struct that completes itself after its mapping
+// was decoded.
+type decodedHook interface {
+	decoded()
+}
+
+var (
+	durationType        = reflect.TypeFor[time.Duration]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// value decodes n into v (addressable), for the key path.
+func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
+	t := v.Type()
+	switch {
+	case t == durationType:
+		d.duration(n, path, v)
+		return
+	case reflect.PointerTo(t).Implements(textUnmarshalerType):
+		s, ok := d.scalar(n, path)
+		if !ok || n.Tag == "!!null" {
+			return
+		}
+		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+			d.valueErrorf(n, path, "%s", withoutPackage(err))
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.String:
+		if s, ok := d.scalar(n, path); ok && n.Tag != "!!null" {
+			v.SetString(s)
+		}
+	case reflect.Bool:
+		s, ok := d.scalar(n, path)
+		if !ok {
+			return
+		}
+		switch s {
+		case "true":
+			v.SetBool(true)
+		case "false":
+			v.SetBool(false)
+		default:
+			d.errorf(n, path, "must be true or false, not %q", s)
+		}
+	case reflect.Int, reflect.Int64:
+		s, ok := d.scalar(n, path)
+		if !ok {
+			return
+		}
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || i < 0 {
+			d.errorf(n, path, "invalid number %q: want a non-negative integer", s)
+			return
+		}
+		if v.OverflowInt(i) || t.Kind() == reflect.Int && i > 1<<31-1 {
+			d.errorf(n, path, "number %d is too large", i)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Pointer:
+		// Absent or null leaves nil; a mapping of a struct, or a value,
+		// sets it.
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			return
+		}
+		if t.Elem().Kind() == reflect.Struct && !d.kind(n, path, yaml.MappingNode, "a mapping ("+strings.Join(keysOf(t.Elem()), ", ")+")") {
+			return
+		}
+		p := reflect.New(t.Elem())
+		before := len(d.errs)
+		d.value(n, path, p.Elem())
+		if len(d.errs) == before || t.Elem().Kind() == reflect.Struct {
+			v.Set(p)
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.String {
+			d.strings(n, path, v)
+			return
+		}
+		if !d.kind(n, path, yaml.SequenceNode, "a list") {
+			return
+		}
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			d.lines[p] = c.Line
+			v.Set(reflect.Append(v, reflect.New(t.Elem()).Elem()))
+			d.value(c, p, v.Index(v.Len()-1))
+		}
+	case reflect.Struct:
+		d.mapping(n, path, v)
+	default:
+		panic(fmt.Sprintf("gateway: config key %s has type %s, which the decoder does not know", path, t))
+	}
+}
+
+// mapping decodes a YAML mapping into the struct v: each key must be the
+// `key` tag of one of its fields.
+func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value) {
 	if !d.kind(n, path, yaml.MappingNode, "a mapping") {
 		return
 	}
+	fields := fieldsOf(v.Type())
+	kd, _ := v.Addr().Interface().(keyDecoder)
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+		k, val := n.Content[i], n.Content[i+1]
 		key := k.Value
 		full := key
 		if path != "" {
@@ -193,18 +360,74 @@ func (d *decoder) fields(n *yaml.Node, path string, fields map[string]func(key s
 			continue
 		}
 		seen[key] = true
-		f, ok := fields[key]
+		index, ok := fields[key]
 		if !ok {
-			d.errorf(k, full, "unknown key")
+			d.errorf(k, full, "unknown key%s", suggestKey(key, keysOf(v.Type())))
 			continue
 		}
 		d.lines[full] = k.Line
-		if v.Kind == yaml.AliasNode {
-			d.errorf(v, full, "YAML aliases are not supported")
+		if val.Kind == yaml.AliasNode {
+			d.errorf(val, full, "YAML aliases are not supported")
 			continue
 		}
-		f(full, v)
+		if kd != nil {
+			if ok, err := kd.decodeKey(key, val); ok {
+				if err != nil {
+					d.valueErrorf(val, full, "%v", err)
+				}
+				continue
+			}
+		}
+		d.value(val, full, v.Field(index))
 	}
+	if h, ok := v.Addr().Interface().(decodedHook); ok {
+		h.decoded()
+	}
+}
+
+// suggestKey is the end of an "unknown key" message: the known key it is
+// probably a misspelling of, else the keys allowed here.
+func suggestKey(key string, known []string) string {
+	norm := func(s string) string {
+		return strings.NewReplacer("_", "", "-", "", " ", "").Replace(strings.ToLower(s))
+	}
+	for _, k := range known {
+		if norm(k) == norm(key) || editDistance(k, key) <= 2 {
+			return fmt.Sprintf(" (did you mean %q?)", k)
+		}
+	}
+	return " (want one of: " + strings.Join(known, ", ") + ")"
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// withoutPackage drops the "csrf: " or "mtls: " prefix of a library's
+// error: a config error names the key instead.
+func withoutPackage(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"csrf: ", "mtls: ", "forwarded: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return msg
 }
 
 // kind checks n's kind; a YAML null counts as absent and reports false
@@ -232,336 +455,63 @@ func (d *decoder) scalar(n *yaml.Node, path string) (string, bool) {
 	return n.Value, true
 }
 
-func (d *decoder) str(dst *string) func(string, *yaml.Node) {
-	return func(path string, n *yaml.Node) {
-		if s, ok := d.scalar(n, path); ok && n.Tag != "!!null" {
-			*dst = s
-		}
+func (d *decoder) duration(n *yaml.Node, path string, v reflect.Value) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return
 	}
-}
-
-func (d *decoder) boolean(dst *bool) func(string, *yaml.Node) {
-	return func(path string, n *yaml.Node) {
-		s, ok := d.scalar(n, path)
-		if !ok {
-			return
-		}
-		switch s {
-		case "true":
-			*dst = true
-		case "false":
-			*dst = false
-		default:
-			d.errorf(n, path, "must be true or false, not %q", s)
-		}
+	dur, err := time.ParseDuration(s)
+	if err != nil || dur < 0 {
+		d.errorf(n, path, "invalid duration %q: want a non-negative Go duration such as \"30s\" or \"1m30s\"", s)
+		return
 	}
-}
-
-func (d *decoder) boolPtr(dst **bool) func(string, *yaml.Node) {
-	return func(path string, n *yaml.Node) {
-		var b bool
-		before := len(d.errs)
-		d.boolean(&b)(path, n)
-		if len(d.errs) == before {
-			*dst = &b
-		}
-	}
-}
-
-func (d *decoder) duration(dst *time.Duration) func(string, *yaml.Node) {
-	return func(path string, n *yaml.Node) {
-		s, ok := d.scalar(n, path)
-		if !ok {
-			return
-		}
-		v, err := time.ParseDuration(s)
-		if err != nil || v < 0 {
-			d.errorf(n, path, "invalid duration %q: want a non-negative Go duration such as \"30s\" or \"1m30s\"", s)
-			return
-		}
-		*dst = v
-	}
-}
-
-func (d *decoder) integer(dst *int64) func(string, *yaml.Node) {
-	return func(path string, n *yaml.Node) {
-		s, ok := d.scalar(n, path)
-		if !ok {
-			return
-		}
-		v, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || v < 0 {
-			d.errorf(n, path, "invalid number %q: want a non-negative integer", s)
-			return
-		}
-		*dst = v
-	}
-}
-
-func (d *decoder) intField(dst *int) func(string, *yaml.Node) {
-	return func(path string, n *yaml.Node) {
-		var v int64
-		before := len(d.errs)
-		d.integer(&v)(path, n)
-		if len(d.errs) > before {
-			return
-		}
-		if v > 1<<31-1 {
-			d.errorf(n, path, "number %d is too large", v)
-			return
-		}
-		*dst = int(v)
-	}
+	v.SetInt(int64(dur))
 }
 
 // strings decodes a sequence of strings; a single string is accepted as a
 // one-element list.
-func (d *decoder) strings(dst *[]string) func(string, *yaml.Node) {
-	return func(path string, n *yaml.Node) {
-		if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
-			*dst = []string{n.Value}
-			return
-		}
-		if !d.kind(n, path, yaml.SequenceNode, "a list of strings") {
-			return
-		}
-		for i, item := range n.Content {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			d.lines[p] = item.Line
-			if s, ok := d.scalar(item, p); ok {
-				*dst = append(*dst, s)
-			}
-		}
-	}
-}
-
-// list decodes a sequence of mappings, calling item for each.
-func (d *decoder) list(n *yaml.Node, path string, item func(path string, n *yaml.Node)) {
-	if !d.kind(n, path, yaml.SequenceNode, "a list") {
+func (d *decoder) strings(n *yaml.Node, path string, v reflect.Value) {
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		v.Set(reflect.ValueOf([]string{n.Value}))
 		return
 	}
-	for i, c := range n.Content {
+	if !d.kind(n, path, yaml.SequenceNode, "a list of strings") {
+		return
+	}
+	for i, item := range n.Content {
 		p := fmt.Sprintf("%s[%d]", path, i)
-		d.lines[p] = c.Line
-		item(p, c)
+		d.lines[p] = item.Line
+		if s, ok := d.scalar(item, p); ok {
+			v.Set(reflect.Append(v, reflect.ValueOf(s)))
+		}
 	}
 }
 
-func (d *decoder) config(n *yaml.Node, c *Config) {
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		d.errorf(n, "", "empty config")
-		return
+// decodeKey decodes csrf.mode, whose YAML values are csrf's modes and
+// insecure-off.
+func (c *RouteCSRF) decodeKey(key string, n *yaml.Node) (bool, error) {
+	if key != "mode" || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return false, nil
 	}
-	d.fields(n, "", map[string]func(string, *yaml.Node){
-		"listeners": func(p string, v *yaml.Node) {
-			d.list(v, p, func(p string, v *yaml.Node) {
-				c.Listeners = append(c.Listeners, Listener{})
-				d.listener(v, p, &c.Listeners[len(c.Listeners)-1])
-			})
-		},
-		"routes": func(p string, v *yaml.Node) {
-			d.list(v, p, func(p string, v *yaml.Node) {
-				c.Routes = append(c.Routes, Route{})
-				d.route(v, p, &c.Routes[len(c.Routes)-1])
-			})
-		},
-		"trusted-proxies": d.strings(&c.TrustedProxies),
-		"trusted-forwarders": func(p string, v *yaml.Node) {
-			d.list(v, p, func(p string, v *yaml.Node) {
-				c.TrustedForwarders = append(c.TrustedForwarders, Forwarder{})
-				f := &c.TrustedForwarders[len(c.TrustedForwarders)-1]
-				d.fields(v, p, map[string]func(string, *yaml.Node){
-					"addresses":  d.strings(&f.Addresses),
-					"spiffe-ids": d.strings(&f.SPIFFEIDs),
-					"header":     d.str(&f.Header),
-				})
-			})
-		},
-		"tokens": func(p string, v *yaml.Node) {
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"key-file":                               d.str(&c.Tokens.KeyFile),
-				"session-cookie":                         d.str(&c.Tokens.SessionCookie),
-				"insecure-allow-group-readable-key-file": d.boolean(&c.Tokens.InsecureAllowGroupReadableKeyFile),
-			})
-		},
-		"authz": func(p string, v *yaml.Node) {
-			if !d.kind(v, p, yaml.MappingNode, "a mapping") {
-				return
-			}
-			c.Authz = &Authz{}
-			d.authz(v, p, c.Authz)
-		},
-		"identity-forwarding":   d.str(&c.IdentityForwarding),
-		"strip-request-headers": d.strings(&c.StripRequestHeaders),
-		"admin": func(p string, v *yaml.Node) {
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"address":                     d.str(&c.Admin.Address),
-				"insecure-allow-non-loopback": d.boolean(&c.Admin.InsecureAllowNonLoopback),
-			})
-		},
-		"log": func(p string, v *yaml.Node) {
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"format": d.str(&c.Log.Format),
-				"level":  d.str(&c.Log.Level),
-			})
-		},
-		"limits": func(p string, v *yaml.Node) {
-			l := &c.Limits
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"read-header-timeout":              d.duration(&l.ReadHeaderTimeout),
-				"read-timeout":                     d.duration(&l.ReadTimeout),
-				"write-timeout":                    d.duration(&l.WriteTimeout),
-				"idle-timeout":                     d.duration(&l.IdleTimeout),
-				"max-header-bytes":                 d.intField(&l.MaxHeaderBytes),
-				"max-body-bytes":                   d.integer(&l.MaxBodyBytes),
-				"http2-max-concurrent-streams":     d.intField(&l.HTTP2MaxConcurrentStreams),
-				"http2-read-idle-timeout":          d.duration(&l.HTTP2ReadIdleTimeout),
-				"http2-ping-timeout":               d.duration(&l.HTTP2PingTimeout),
-				"upstream-dial-timeout":            d.duration(&l.UpstreamDialTimeout),
-				"upstream-tls-handshake-timeout":   d.duration(&l.UpstreamTLSHandshakeTimeout),
-				"upstream-response-header-timeout": d.duration(&l.UpstreamResponseHeaderTimeout),
-				"upstream-idle-conn-timeout":       d.duration(&l.UpstreamIdleConnTimeout),
-				"upstream-max-idle-conns-per-host": d.intField(&l.UpstreamMaxIdleConnsPerHost),
-				"shutdown-grace":                   d.duration(&l.ShutdownGrace),
-				"shutdown-delay":                   d.duration(&l.ShutdownDelay),
-			})
-		},
-	})
-}
-
-func (d *decoder) listener(n *yaml.Node, path string, l *Listener) {
-	d.fields(n, path, map[string]func(string, *yaml.Node){
-		"address": d.str(&l.Address),
-		"http2":   d.str(&l.HTTP2),
-		"proxy-protocol": func(p string, v *yaml.Node) {
-			pp := &ProxyProtocol{}
-			if !d.kind(v, p, yaml.MappingNode, "a mapping (trusted, optional, header-timeout)") {
-				return
-			}
-			l.ProxyProtocol = pp
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"trusted":        d.strings(&pp.Trusted),
-				"optional":       d.boolean(&pp.Optional),
-				"header-timeout": d.duration(&pp.HeaderTimeout),
-			})
-		},
-		"tls": func(p string, v *yaml.Node) {
-			t := &l.TLS
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"cert-file":        d.str(&t.CertFile),
-				"key-file":         d.str(&t.KeyFile),
-				"certificates":     d.serverCertificates(&t.Certificates),
-				"client-ca-files":  d.strings(&t.ClientCAFiles),
-				"client-auth":      d.str(&t.ClientAuth),
-				"crl-files":        d.strings(&t.CRLFiles),
-				"crl-grace-period": d.duration(&t.CRLGracePeriod),
-				"min-version":      d.str(&t.MinVersion),
-				"check-host":       d.boolean(&t.CheckHost),
-			})
-		},
-	})
-}
-
-// allow decodes an allow list (routes[].allow, authz.tls.allow).
-func (d *decoder) allow(a *Allow) func(string, *yaml.Node) {
-	return func(p string, v *yaml.Node) {
-		d.fields(v, p, map[string]func(string, *yaml.Node){
-			"any-verified":         d.boolean(&a.AnyVerified),
-			"unauthenticated":      d.boolean(&a.Unauthenticated),
-			"cors-preflights":      d.boolean(&a.CORSPreflights),
-			"spiffe-ids":           d.strings(&a.SPIFFEIDs),
-			"trust-domains":        d.strings(&a.TrustDomains),
-			"dns-names":            d.strings(&a.DNSNames),
-			"common-names":         d.strings(&a.CommonNames),
-			"organizational-units": d.strings(&a.OrganizationalUnits),
-			"spki-pins":            d.strings(&a.SPKIPins),
-		})
+	switch n.Value {
+	case csrfInsecureOff:
+		c.InsecureOff = true
+		return true, nil
+	case "off", "none", "disabled", "false":
+		return true, fmt.Errorf("%q is not a mode: to turn CSRF protection off, write %q", n.Value, csrfInsecureOff)
 	}
-}
-
-// authz decodes the authz section.
-func (d *decoder) authz(n *yaml.Node, path string, a *Authz) {
-	d.fields(n, path, map[string]func(string, *yaml.Node){
-		"address":         d.str(&a.Address),
-		"proxy":           d.str(&a.Proxy),
-		"trusted-callers": d.strings(&a.TrustedCallers),
-		"header-tokens":   d.boolean(&a.HeaderTokens),
-		"tls": func(p string, v *yaml.Node) {
-			if !d.kind(v, p, yaml.MappingNode, "a mapping (cert-file, key-file, client-ca-files, allow)") {
-				return
-			}
-			t := &AuthzTLS{}
-			a.TLS = t
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"cert-file":       d.str(&t.CertFile),
-				"key-file":        d.str(&t.KeyFile),
-				"client-ca-files": d.strings(&t.ClientCAFiles),
-				"allow":           d.allow(&t.Allow),
-			})
-		},
-		"client-certificates": func(p string, v *yaml.Node) {
-			c := &a.ClientCertificates
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"verified-by-proxy": d.boolean(&c.VerifiedByProxy),
-				"ca-files":          d.strings(&c.CAFiles),
-				"crl-files":         d.strings(&c.CRLFiles),
-				"crl-grace-period":  d.duration(&c.CRLGracePeriod),
-			})
-		},
-	})
-}
-
-// serverCertificates decodes listeners[].tls.certificates, a list of
-// {cert-file, key-file}.
-func (d *decoder) serverCertificates(dst *[]ServerCertificate) func(string, *yaml.Node) {
-	return func(path string, n *yaml.Node) {
-		d.list(n, path, func(p string, v *yaml.Node) {
-			*dst = append(*dst, ServerCertificate{})
-			c := &(*dst)[len(*dst)-1]
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"cert-file": d.str(&c.CertFile),
-				"key-file":  d.str(&c.KeyFile),
-			})
-		})
+	if err := c.Mode.UnmarshalText([]byte(n.Value)); err != nil {
+		return true, fmt.Errorf("unknown mode %q: want origin-only, origin-and-token, token-if-no-browser-headers or %s", n.Value, csrfInsecureOff)
 	}
+	return true, nil
 }
 
-func (d *decoder) route(n *yaml.Node, path string, r *Route) {
-	d.fields(n, path, map[string]func(string, *yaml.Node){
-		"name":                     d.str(&r.Name),
-		"host":                     d.str(&r.Host),
-		"path-prefix":              d.str(&r.PathPrefix),
-		"upstream":                 d.str(&r.Upstream),
-		"upstream-ca-file":         d.str(&r.UpstreamCAFile),
-		"upstream-cert-file":       d.str(&r.UpstreamCertFile),
-		"upstream-key-file":        d.str(&r.UpstreamKeyFile),
-		"upstream-server-name":     d.str(&r.UpstreamServerName),
-		"browsers":                 d.boolPtr(&r.Browsers),
-		"allow-underscore-headers": d.boolean(&r.AllowUnderscoreHeaders),
-		"allow":                    d.allow(&r.Allow),
-		"csrf": func(p string, v *yaml.Node) {
-			c := &r.CSRF
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"mode":            d.str(&c.Mode),
-				"report-only":     d.boolean(&c.ReportOnly),
-				"trusted-origins": d.strings(&c.TrustedOrigins),
-				"allow-same-site": d.boolean(&c.AllowSameSite),
-				"spa":             d.boolean(&c.SPA),
-			})
-		},
-		"cookies": func(p string, v *yaml.Node) {
-			c := &r.Cookies
-			d.fields(v, p, map[string]func(string, *yaml.Node){
-				"secure":             d.boolean(&c.Secure),
-				"http-only":          d.boolean(&c.HTTPOnly),
-				"same-site":          d.str(&c.SameSite),
-				"override-same-site": d.boolean(&c.OverrideSameSite),
-				"host-prefix":        d.str(&c.HostPrefix),
-			})
-			// A cookies mapping without same-site adds SameSite=Lax.
-			if v.Kind == yaml.MappingNode && c.SameSite == "" {
-				c.SameSite = SameSiteLax
-			}
-		},
-	})
+// csrfInsecureOff is the csrf.mode that sets RouteCSRF.InsecureOff.
+const csrfInsecureOff = "insecure-off"
+
+// decoded makes a cookies mapping without same-site add SameSite=Lax.
+func (c *Cookies) decoded() {
+	if c.SameSite == "" {
+		c.SameSite = SameSiteLax
+	}
 }

@@ -57,6 +57,26 @@
 // holds steps 2 to 4 for both); Gateway.CallerAllowed says whether the
 // peer asking is a trusted proxy. Reload and WatchFile work as for serve.
 //
+// # Configuration keys
+//
+// Config is both the Go API and the YAML file: each field that is a key
+// carries a `key:"kebab-name"` struct tag, and those tags are the one
+// table of keys (configKeys in keys.go) that the decoder reads, that
+// "unknown key" errors suggest from, and that a test checks against the
+// "Config keys" table of docs/gateway.md and the key paths the compiler's
+// messages name. Values with a name, not a number, use the libraries'
+// own types (csrf.Mode, mtls.ClientAuthMode, forwarded.Format,
+// TLSVersion), decoded by their UnmarshalText; a bad value is reported
+// as file:line: key: message, together with every other problem.
+//
+// To add a key: add the field with its tag and a doc comment (a new type
+// implements encoding.TextUnmarshaler, and MarshalText that refuses
+// values out of range for configs built in Go); check it in the compiler
+// (validate.go and the file of its feature: the compiler turns a Config
+// into the runtime state, reporting each problem under its key path); add
+// its row to docs/gateway.md. TestConfigKeysDocumented and
+// TestErrorKeysAreConfigKeys fail until all three agree.
+//
 // # Behind a load balancer
 //
 // A listener with Listener.ProxyProtocol reads the PROXY protocol header

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
@@ -38,7 +39,7 @@ func ExampleNew() {
 				CertFile:      filepath.Join(dir, "server.pem"),
 				KeyFile:       filepath.Join(dir, "server-key.pem"),
 				ClientCAFiles: []string{filepath.Join(dir, "ca.pem")},
-				ClientAuth:    "verify-if-given",
+				ClientAuth:    mtls.VerifyClientCertIfGiven,
 			},
 		}},
 		Routes: []gateway.Route{{
@@ -83,8 +84,8 @@ func port(g *gateway.Gateway) string {
 	return p
 }
 
-// Every problem of a config, with its file, line and key; the files it
-// names are read too.
+// Every key that cannot be decoded, with its file, line and key path.
+// LoadConfig also validates the rest and reads the files it names.
 func ExampleParseConfig() {
 	yaml := `
 listeners:
@@ -92,13 +93,10 @@ listeners:
     tls: {cert-file: server.pem, key-file: server-key.pem, client-ca-files: [ca.pem], client-auth: sometimes}
 routes:
   - upstream: http://127.0.0.1:9000
-    allow: {spiffe-ids: ["spiffe://example.org/web"]}
     csrf: {mode: "off", trusted-origins: [example.com]}
+    alow: {spiffe-ids: ["spiffe://example.org/web"]}
 `
-	cfg, err := gateway.ParseConfig("gateway.yaml", []byte(yaml))
-	if err == nil {
-		err = cfg.Validate()
-	}
+	_, err := gateway.ParseConfig("gateway.yaml", []byte(yaml))
 	var errs gateway.ConfigErrors
 	if errors.As(err, &errs) {
 		for _, e := range errs {
@@ -106,9 +104,7 @@ routes:
 		}
 	}
 	// Output:
-	// gateway.yaml:4: listeners[0].tls.client-auth: unknown mode "sometimes": want require or verify-if-given
-	// gateway.yaml:4: listeners[0].tls.client-ca-files[0]: cannot read "ca.pem": no such file or directory
-	// gateway.yaml:4: listeners[0].tls.cert-file: cannot load "server.pem" with key "server-key.pem": no such file or directory
-	// gateway.yaml:8: routes[0].csrf.mode: "off" is not a mode: to turn CSRF protection off, write "insecure-off"
-	// gateway.yaml:8: routes[0].csrf.trusted-origins[0]: csrf: trusted origin: invalid origin "example.com": scheme is required, as in "https://example.com"
+	// gateway.yaml:4: listeners[0].tls.client-auth: unknown client auth mode "sometimes": want require or verify-if-given
+	// gateway.yaml:7: routes[0].csrf.mode: "off" is not a mode: to turn CSRF protection off, write "insecure-off"
+	// gateway.yaml:8: routes[0].alow: unknown key (did you mean "allow"?)
 }

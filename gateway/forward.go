@@ -9,7 +9,7 @@ import (
 
 // forwarder turns a Forwarder into the mtls rule that decides when
 // a request's identity header may be believed.
-func (p *problems) forwarder(key string, f Forwarder) *forwarded.Trust {
+func (p *compiler) forwarder(key string, f Forwarder) *forwarded.Trust {
 	fw := &forwarded.Trust{}
 	if len(f.Addresses) == 0 && len(f.SPIFFEIDs) == 0 {
 		p.add(key, "names no forwarder: set addresses, spiffe-ids or both")
@@ -28,15 +28,13 @@ func (p *problems) forwarder(key string, f Forwarder) *forwarded.Trust {
 		}
 		fw.TrustForwarder = az
 	}
-	switch f.Header {
-	case "":
+	if f.Header == nil {
 		p.add(key+".header", "is required: rfc9440, xfcc or both")
-	default:
-		format, err := forwarded.ParseFormat(f.Header)
-		if err != nil {
-			p.add(key+".header", "unknown format %q: want rfc9440, xfcc or both", f.Header)
+	} else {
+		if _, err := f.Header.MarshalText(); err != nil {
+			p.add(key+".header", "%s", withoutPackage(err))
 		}
-		fw.Formats = format
+		fw.Formats = *f.Header
 	}
 	return fw
 }

@@ -148,7 +148,9 @@ func (g *Gateway) Listen() error {
 		return errors.New("gateway: shut down")
 	}
 	c := g.state.Load()
-	var lns []net.Listener
+	// Not nil, even without listeners (forgeproof authz): Listen and
+	// Serve tell "listening" by it.
+	lns := make([]net.Listener, 0, len(c.cfg.Listeners))
 	closeAll := func() {
 		for _, ln := range lns {
 			ln.Close()
@@ -479,7 +481,7 @@ func (g *Gateway) reload(cfg *Config) error {
 
 // sameAddresses refuses reloads that would need new sockets.
 func sameAddresses(old, cfg *Config) error {
-	p := &problems{cfg: cfg}
+	p := &compiler{cfg: cfg}
 	if len(cfg.Listeners) != len(old.Listeners) {
 		p.add("listeners", "the number of listeners changed from %d to %d: restart to apply", len(old.Listeners), len(cfg.Listeners))
 	} else {

@@ -143,7 +143,7 @@ type headerPolicy struct {
 
 // parseStripHeaders compiles strip-request-headers: header names, or
 // prefixes ending in '*'.
-func (p *problems) parseStripHeaders(key string, list []string) headerPolicy {
+func (p *compiler) parseStripHeaders(key string, list []string) headerPolicy {
 	var hp headerPolicy
 	for i, s := range list {
 		name, prefix := strings.CutSuffix(s, "*")

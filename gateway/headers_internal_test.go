@@ -106,7 +106,7 @@ func TestStripRequestHeadersConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &problems{cfg: &Config{}}
+			p := &compiler{cfg: &Config{}}
 			hp := p.parseStripHeaders("strip-request-headers", tt.list)
 			var got string
 			if len(p.errs) > 0 {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -71,14 +72,14 @@ func (w *world) config() *gateway.Config {
 				CertFile:      w.path("server.pem"),
 				KeyFile:       w.path("server-key.pem"),
 				ClientCAFiles: []string{w.path("ca.pem")},
-				ClientAuth:    "verify-if-given",
+				ClientAuth:    mtls.VerifyClientCertIfGiven,
 			},
 		}},
 		Routes: []gateway.Route{
 			{Name: "api", PathPrefix: "/api", Upstream: up, Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://test.example/web", "spiffe://test.example/admin"}}},
 			{Name: "admin", PathPrefix: "/admin", Upstream: up, Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://test.example/admin"}}},
 			{Name: "public", PathPrefix: "/public", Upstream: up, Allow: gateway.Allow{Unauthenticated: true}},
-			{Name: "nocsrf", PathPrefix: "/nocsrf", Upstream: up, Allow: gateway.Allow{AnyVerified: true}, CSRF: gateway.RouteCSRF{Mode: "insecure-off"}},
+			{Name: "nocsrf", PathPrefix: "/nocsrf", Upstream: up, Allow: gateway.Allow{AnyVerified: true}, CSRF: gateway.RouteCSRF{InsecureOff: true}},
 		},
 		Admin:  gateway.Admin{Address: "127.0.0.1:0"},
 		Limits: gateway.Limits{ShutdownGrace: 5 * time.Second},

@@ -882,3 +882,111 @@ limits:
 		t.Errorf("got %+v %+v", cfg.Listeners[0], cfg.Limits)
 	}
 }
+
+// TestHTTP2Documented keeps the HTTP/2 keys, values and defaults in step
+// with docs/gateway.md and examples/forgeproof.yaml.
+func TestHTTP2Documented(t *testing.T) {
+	t.Parallel()
+	defaults := []string{
+		fmt.Sprint(gateway.DefaultHTTP2MaxConcurrentStreams),
+		fmt.Sprint(gateway.DefaultHTTP2ReadIdleTimeout),
+		fmt.Sprint(gateway.DefaultHTTP2PingTimeout),
+	}
+	modes := []string{gateway.HTTP2On, gateway.HTTP2Off, gateway.HTTP2InsecureOnWithoutCheckHost}
+	read := func(file string) string {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// The reference: one row for listeners[].http2 with every mode, one
+	// for the HTTP/2 limits with every default.
+	row := func(doc, key string) string {
+		for l := range strings.SplitSeq(doc, "\n") {
+			if strings.HasPrefix(l, "| `"+key+"`") {
+				return l
+			}
+		}
+		t.Errorf("docs/gateway.md has no row for %s", key)
+		return ""
+	}
+	doc := read("../docs/gateway.md")
+	for _, m := range modes {
+		if r := row(doc, "listeners[].http2"); !strings.Contains(r, "`"+m+"`") {
+			t.Errorf("docs/gateway.md, listeners[].http2: %q is not described", m)
+		}
+	}
+	for _, d := range defaults {
+		if r := row(doc, "limits.http2-max-concurrent-streams"); !strings.Contains(r, d) {
+			t.Errorf("docs/gateway.md, HTTP/2 limits: default %s is not given", d)
+		}
+	}
+	// The example: every key with its default.
+	ex := read("../examples/forgeproof.yaml")
+	for _, want := range append(modes,
+		"http2-max-concurrent-streams: "+defaults[0],
+		"http2-read-idle-timeout: "+defaults[1],
+		"http2-ping-timeout: "+defaults[2]) {
+		if !strings.Contains(ex, want) {
+			t.Errorf("examples/forgeproof.yaml does not mention %q", want)
+		}
+	}
+}
+
+// TestHTTP2Drain: during limits.shutdown-delay an HTTP/2 connection is
+// still served, and gets GOAWAY (NO_ERROR) after its answer, so the client
+// reconnects through the balancer, as an HTTP/1.1 client gets
+// Connection: close; a connection idle throughout the delay gets GOAWAY
+// when the listeners close. Neither loses a request.
+func TestHTTP2Drain(t *testing.T) {
+	t.Parallel()
+	w, cfg := h2World(t)
+	cfg.Limits.ShutdownDelay = time.Hour // cut short by Shutdown below
+	gw := w.start(cfg)
+	busy := dialH2Raw(t, gw, "localhost", w.web)
+	idle := dialH2Raw(t, gw, "localhost", w.web)
+	gw.stop() // SIGTERM: the drain starts
+	for {
+		resp, err := http.Get(gw.admin + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	busy.request(1, get("localhost", "/api/x")...)
+	if a, err := busy.answer(1); err != nil || a.status != http.StatusOK {
+		t.Fatalf("request during the delay: got %+v %v, want 200", a, err)
+	}
+	if code, err := goAway(busy); err != nil || code != http2.ErrCodeNo {
+		t.Errorf("after the answer: got GOAWAY %v (%v), want NO_ERROR", code, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- gw.g.Shutdown(context.Background()) }()
+	if code, err := goAway(idle); err != nil || code != http2.ErrCodeNo {
+		t.Errorf("idle connection at shutdown: got GOAWAY %v (%v), want NO_ERROR", code, err)
+	}
+	idle.conn.Close()
+	busy.conn.Close()
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+// goAway reads frames until a GOAWAY and returns its code.
+func goAway(h *h2Raw) (http2.ErrCode, error) {
+	h.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			return 0, err
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			return g.ErrCode, nil
+		}
+	}
+}

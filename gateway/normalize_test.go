@@ -37,7 +37,7 @@ func normalizeWorld(t *testing.T) (*world, *gateway.Gateway, *running, *recorded
 		// The settings of "any" under another name: the same policy.
 		{Name: "public", PathPrefix: "/public", Upstream: u.URL + "/", Allow: gateway.Allow{AnyVerified: true}},
 		// The settings of "any" but CSRF: another policy.
-		{Name: "nocsrf", PathPrefix: "/nocsrf", Upstream: u.URL, Allow: gateway.Allow{AnyVerified: true}, CSRF: gateway.RouteCSRF{Mode: "insecure-off"}},
+		{Name: "nocsrf", PathPrefix: "/nocsrf", Upstream: u.URL, Allow: gateway.Allow{AnyVerified: true}, CSRF: gateway.RouteCSRF{InsecureOff: true}},
 	}
 	// A route's host must be covered by a listener's certificate
 	// (certcheck.go): admin.example gets its own, picked by SNI.

@@ -43,7 +43,7 @@ type proxyState struct {
 }
 
 // proxyProtocol checks listener key's proxy-protocol section.
-func (p *problems) proxyProtocol(key string, pp *ProxyProtocol) *proxyState {
+func (p *compiler) proxyProtocol(key string, pp *ProxyProtocol) *proxyState {
 	if pp == nil {
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -201,7 +202,7 @@ func TestRecheckForwarderRevoked(t *testing.T) {
 	w := newWorld(t)
 	cfg := w.config()
 	cfg.Listeners[0].TLS.CRLFiles = []string{w.crlNumbered("crl.pem", 1)}
-	cfg.TrustedForwarders = []gateway.Forwarder{{SPIFFEIDs: []string{"spiffe://test.example/admin"}, Header: "rfc9440"}}
+	cfg.TrustedForwarders = []gateway.Forwarder{{SPIFFEIDs: []string{"spiffe://test.example/admin"}, Header: new(forwarded.RFC9440)}}
 	gw := w.start(cfg)
 	fwd := gw.client(w.admin)
 	if a := send(t, fwd, gw.base+"/public/x"); a.status != http.StatusOK {

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
@@ -33,8 +34,9 @@ type route struct {
 	// allowUnderscoreHeaders: forward names with '_' (headers.go).
 	allowUnderscoreHeaders bool
 
-	csrfMode string
-	guard    *csrfGuard // nil when csrfMode is insecure-off
+	csrfMode csrf.Mode
+	csrfOff  bool       // RouteCSRF.InsecureOff
+	guard    *csrfGuard // nil when csrfOff
 	// cookies hardens the upstream's Set-Cookie headers (and renames the
 	// __Host- cookie back on the way in); nil when the route has none.
 	cookies *cookieRules
@@ -45,10 +47,10 @@ type route struct {
 }
 
 func (r *route) usesTokens() bool {
-	return r.csrfMode == CSRFToken || r.csrfMode == CSRFTokenWhenNoBrowserHeaders
+	return !r.csrfOff && r.csrfMode != csrf.ModeOriginOnly
 }
 
-func (p *problems) route(key string, index int, r Route, c *compiled) *route {
+func (p *compiler) route(key string, index int, r Route, c *compiled) *route {
 	rt := &route{
 		index:                  index,
 		name:                   r.Name,
@@ -60,6 +62,7 @@ func (p *problems) route(key string, index int, r Route, c *compiled) *route {
 		browsers:               r.Browsers == nil || *r.Browsers,
 		allowUnderscoreHeaders: r.AllowUnderscoreHeaders,
 		csrfMode:               r.CSRF.Mode,
+		csrfOff:                r.CSRF.InsecureOff,
 	}
 	if rt.name == "" {
 		rt.name = key
@@ -71,21 +74,18 @@ func (p *problems) route(key string, index int, r Route, c *compiled) *route {
 	if rt.corsPreflights && !rt.browsers {
 		p.add(key+".allow.cors-preflights", "needs a route that serves browsers: only browsers send CORS preflights, and this route has browsers: false")
 	}
-	switch r.CSRF.Mode {
-	case "":
-		rt.csrfMode = CSRFOriginOnly
-	case CSRFOriginOnly, CSRFToken, CSRFTokenWhenNoBrowserHeaders, CSRFInsecureOff:
-	case "off", "none", "disabled":
-		p.add(key+".csrf.mode", "%q is not a mode: to turn CSRF protection off, write %q", r.CSRF.Mode, CSRFInsecureOff)
-	default:
-		p.add(key+".csrf.mode", "unknown mode %q: want %s, %s, %s or %s", r.CSRF.Mode,
-			CSRFOriginOnly, CSRFToken, CSRFTokenWhenNoBrowserHeaders, CSRFInsecureOff)
+	if _, err := r.CSRF.Mode.MarshalText(); err != nil && !rt.csrfOff {
+		p.add(key+".csrf.mode", "%s", withoutPackage(err))
 	}
 	if r.CSRF.SPA && !rt.usesTokens() {
-		p.add(key+".csrf.spa", "needs a token mode (%s or %s), not %q", CSRFToken, CSRFTokenWhenNoBrowserHeaders, rt.csrfMode)
+		mode := rt.csrfMode.String()
+		if rt.csrfOff {
+			mode = csrfInsecureOff
+		}
+		p.add(key+".csrf.spa", "needs a token mode (%s or %s), not %s", csrf.ModeOriginAndToken, csrf.ModeTokenIfNoBrowserHeaders, mode)
 	}
 	rt.cookies = p.cookies(key+".cookies", r.Cookies)
-	if rt.csrfMode != CSRFInsecureOff {
+	if !rt.csrfOff {
 		rt.guard = p.csrfGuard(key+".csrf", r.CSRF, rt, c)
 	}
 	return rt
@@ -147,9 +147,6 @@ func policyOf(r Route) Route {
 	// Defaults written out or left out are the same policy.
 	browsers := r.Browsers == nil || *r.Browsers
 	r.Browsers = &browsers
-	if r.CSRF.Mode == "" {
-		r.CSRF.Mode = CSRFOriginOnly
-	}
 	return r
 }
 

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/csrf"
 )
 
 func TestRequestHost(t *testing.T) {
@@ -88,7 +90,7 @@ func FuzzRouting(f *testing.F) {
 // TestRouteHostCanonical: a route's IP host is kept in the canonical form
 // requests are routed by (parseHost refuses others).
 func TestRouteHostCanonical(t *testing.T) {
-	p := &problems{cfg: &Config{}}
+	p := &compiler{cfg: &Config{}}
 	for in, want := range map[string]string{"[::0001]": "::1", "::0001": "::1", "127.0.0.1": "127.0.0.1", "API.example.": "api.example"} {
 		if got := p.routeHost("host", in); got != want {
 			t.Errorf("routeHost(%q): got %q, want %q", in, got, want)
@@ -104,14 +106,14 @@ func TestRouteHostCanonical(t *testing.T) {
 func TestRoutePolicy(t *testing.T) {
 	yes := true
 	base := Route{Name: "a", PathPrefix: "/a", Upstream: "http://a", Allow: Allow{AnyVerified: true}}
-	same := Route{Name: "b", Host: "b.example", PathPrefix: "/b", Upstream: "https://b", UpstreamServerName: "b", Browsers: &yes, CSRF: RouteCSRF{Mode: CSRFOriginOnly}, Allow: Allow{AnyVerified: true}}
+	same := Route{Name: "b", Host: "b.example", PathPrefix: "/b", Upstream: "https://b", UpstreamServerName: "b", Browsers: &yes, CSRF: RouteCSRF{Mode: csrf.ModeOriginOnly}, Allow: Allow{AnyVerified: true}}
 	if !reflect.DeepEqual(policyOf(base), policyOf(same)) {
 		t.Errorf("routes differing in name, host, prefix, upstream and written-out defaults: different policies")
 	}
 	for name, change := range map[string]func(*Route){
 		"allow":    func(r *Route) { r.Allow.Unauthenticated = true },
 		"browsers": func(r *Route) { r.Browsers = new(false) },
-		"csrf":     func(r *Route) { r.CSRF.Mode = CSRFInsecureOff },
+		"csrf":     func(r *Route) { r.CSRF.InsecureOff = true },
 	} {
 		other := base
 		change(&other)

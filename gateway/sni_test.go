@@ -228,7 +228,7 @@ func TestSNIConfigErrors(t *testing.T) {
 		{"two certificates for one name", "      certificates:\n        - {cert-file: a.pem, key-file: a-key.pem}\n        - {cert-file: a2.pem, key-file: a2-key.pem}\n",
 			`$F:3: listeners[0].tls: mtls: server certificates $D/a.pem and $D/a2.pem both cover DNS name "a.test": give each name one certificate`},
 		{"unknown key", "      certificates:\n        - {cert-file: a.pem, key-file: a-key.pem, sni: a.test}\n",
-			`$F:6: listeners[0].tls.certificates[0].sni: unknown key`},
+			`$F:6: listeners[0].tls.certificates[0].sni: unknown key (want one of: cert-file, key-file)`},
 		{"not a list", "      certificates: a.pem\n",
 			`$F:5: listeners[0].tls.certificates: must be a list`},
 	}

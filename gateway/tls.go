@@ -43,7 +43,7 @@ var (
 // http2Mode checks a Listener.HTTP2 value and returns whether HTTP/2 is
 // offered and whether requests on HTTP/2 connections are checked against
 // the SNI.
-func (p *problems) http2Mode(key, mode string) (offer, check bool) {
+func (p *compiler) http2Mode(key, mode string) (offer, check bool) {
 	switch mode {
 	case "", HTTP2On:
 		return true, true
@@ -59,7 +59,7 @@ func (p *problems) http2Mode(key, mode string) (offer, check bool) {
 // listenerTLS loads a listener's TLS state. replaces, if not nil, is the
 // listener's state in use (a reload): its CRL numbers are the floor, so
 // that an older CRL put back in place cannot un-revoke a certificate.
-func (p *problems) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFailure func(mtls.HandshakeFailure), replaces *mtls.Server, now func() time.Time) *listenerTLS {
+func (p *compiler) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFailure func(mtls.HandshakeFailure), replaces *mtls.Server, now func() time.Time) *listenerTLS {
 	sc := mtls.ServerConfig{
 		Time:               now,
 		Replaces:           replaces,
@@ -74,19 +74,15 @@ func (p *problems) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFai
 		sc.NextProtos = alpnHTTP2
 	}
 	ok := true
-	if v, good := tlsVersion(t.MinVersion); good {
-		sc.MinVersion = v
-	} else {
-		p.add(key+".min-version", "unknown TLS version %q: want \"1.2\" or \"1.3\"", t.MinVersion)
+	sc.MinVersion = t.MinVersion.uint16()
+	if _, err := t.MinVersion.MarshalText(); err != nil {
+		p.add(key+".min-version", "%v", err)
 		ok = false
 	}
-	if t.ClientAuth != "" {
-		mode, err := mtls.ParseClientAuthMode(t.ClientAuth)
-		if err != nil {
-			p.add(key+".client-auth", "unknown mode %q: want require or verify-if-given", t.ClientAuth)
-			ok = false
-		}
-		sc.ClientAuth = mode
+	sc.ClientAuth = t.ClientAuth
+	if _, err := t.ClientAuth.MarshalText(); err != nil {
+		p.add(key+".client-auth", "%s", withoutPackage(err))
+		ok = false
 	}
 	if t.CRLGracePeriod < 0 {
 		p.add(key+".crl-grace-period", "must not be negative")
@@ -181,7 +177,7 @@ func (p *problems) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFai
 // file under its own key, so that one run lists every missing file. The
 // names shared by two certificates and expiry are checked by
 // mtls.NewServer.
-func (p *problems) serverCertificate(key string, c ServerCertificate) bool {
+func (p *compiler) serverCertificate(key string, c ServerCertificate) bool {
 	ok := true
 	for _, f := range []struct{ key, path string }{{key + ".cert-file", c.CertFile}, {key + ".key-file", c.KeyFile}} {
 		if f.path == "" {
@@ -205,17 +201,6 @@ func (p *problems) serverCertificate(key string, c ServerCertificate) bool {
 		return false
 	}
 	return true
-}
-
-// tlsVersion parses a ListenerTLS.MinVersion.
-func tlsVersion(s string) (uint16, bool) {
-	switch s {
-	case "", "1.3":
-		return tls.VersionTLS13, true
-	case "1.2":
-		return tls.VersionTLS12, true
-	}
-	return 0, false
 }
 
 // fileError drops the path from an *os.PathError (the message names the
@@ -250,7 +235,7 @@ func parseCerts(path string, data []byte) ([]*x509.Certificate, error) {
 
 // upstreamTLS checks a route's upstream TLS settings and loads the files
 // they name. upstream is the route's parsed URL (nil when invalid).
-func (p *problems) upstreamTLS(key string, r Route, upstream *url.URL) upstreamTLS {
+func (p *compiler) upstreamTLS(key string, r Route, upstream *url.URL) upstreamTLS {
 	ut := upstreamTLS{key: upstreamTLSKey{
 		caFile:     r.UpstreamCAFile,
 		certFile:   r.UpstreamCertFile,
@@ -299,7 +284,7 @@ func (p *problems) upstreamTLS(key string, r Route, upstream *url.URL) upstreamT
 // the key matches, the certificate is within its validity period and, if
 // it lists extended key usages, clientAuth is one of them. A certificate
 // an upstream must refuse is a configuration error, not a 502 later.
-func (p *problems) upstreamClientCert(key, certFile, keyFile string, now time.Time) *tls.Certificate {
+func (p *compiler) upstreamClientCert(key, certFile, keyFile string, now time.Time) *tls.Certificate {
 	certKey, keyKey := key+".upstream-cert-file", key+".upstream-key-file"
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {

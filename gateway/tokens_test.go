@@ -25,7 +25,7 @@ func tokenWorld(t *testing.T) (*world, *running) {
 	cfg.Routes = append(cfg.Routes, gateway.Route{
 		Name: "forms", PathPrefix: "/forms", Upstream: w.upstream.URL,
 		Allow: gateway.Allow{AnyVerified: true, Unauthenticated: true},
-		CSRF:  gateway.RouteCSRF{Mode: "origin-and-token", SPA: true},
+		CSRF:  gateway.RouteCSRF{Mode: csrf.ModeOriginAndToken, SPA: true},
 	})
 	return w, w.start(cfg)
 }

@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"crypto/tls"
-	"github.com/forgeproof/forgeproof/pki"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/forgeproof/forgeproof/pki"
 
 	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
@@ -99,11 +100,11 @@ func TestTrustedForwarder(t *testing.T) {
 		wantStatus int
 		wantReason string
 	}{
-		{"forwarded admin from the trusted forwarder", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, SPIFFEIDs: []string{"spiffe://test.example/lb"}, Header: "rfc9440"}}, fwdCert, 200, ""},
-		{"same header from an untrusted peer", []gateway.Forwarder{{Addresses: []string{"10.9.9.9"}, Header: "rfc9440"}}, fwdCert, 403, "spiffe-id-denied"},
+		{"forwarded admin from the trusted forwarder", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, SPIFFEIDs: []string{"spiffe://test.example/lb"}, Header: new(forwarded.RFC9440)}}, fwdCert, 200, ""},
+		{"same header from an untrusted peer", []gateway.Forwarder{{Addresses: []string{"10.9.9.9"}, Header: new(forwarded.RFC9440)}}, fwdCert, 403, "spiffe-id-denied"},
 		{"same header with no forwarder configured", nil, fwdCert, 403, "spiffe-id-denied"},
-		{"forwarder sending garbage", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, Header: "rfc9440"}}, ":not base64:", 400, "forwarded-identity-invalid"},
-		{"forwarder sending nothing: the client had no certificate", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, Header: "rfc9440"}}, "", 403, "identity-missing"},
+		{"forwarder sending garbage", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, Header: new(forwarded.RFC9440)}}, ":not base64:", 400, "forwarded-identity-invalid"},
+		{"forwarder sending nothing: the client had no certificate", []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, Header: new(forwarded.RFC9440)}}, "", 403, "identity-missing"},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,21 +29,6 @@ const (
 	DefaultHTTP2PingTimeout              = 15 * time.Second
 )
 
-// CSRF modes of a route.
-const (
-	CSRFOriginOnly                = "origin-only"
-	CSRFToken                     = "origin-and-token"
-	CSRFTokenWhenNoBrowserHeaders = "token-if-no-browser-headers"
-	CSRFInsecureOff               = "insecure-off"
-)
-
-// Identity forwarding formats.
-const (
-	ForwardRFC9440 = "rfc9440"
-	ForwardXFCC    = "xfcc"
-	ForwardBoth    = "both"
-)
-
 // Validate checks the whole configuration, including that the files it
 // names can be read and parsed, and returns every problem as ConfigErrors,
 // or nil. It does not modify c.
@@ -52,13 +37,16 @@ func (c *Config) Validate() error {
 	return err
 }
 
-// problems collects ConfigErrors and places them in the file.
-type problems struct {
+// compiler turns a Config into the runtime state a Gateway serves
+// (compile), collecting every problem on the way as ConfigErrors placed
+// in the file. Its methods check one part of the config each and build
+// what the request path needs from it.
+type compiler struct {
 	cfg  *Config
 	errs ConfigErrors
 }
 
-func (p *problems) add(key, format string, a ...any) {
+func (p *compiler) add(key, format string, a ...any) {
 	e := &ConfigError{File: p.cfg.file, Key: key, Msg: fmt.Sprintf(format, a...)}
 	// The line of the key, else of the nearest enclosing key that has one
 	// (a required key that is missing is reported at its parent).
@@ -79,7 +67,7 @@ func parentKey(k string) string {
 	return k[:i]
 }
 
-func (p *problems) err() error {
+func (p *compiler) err() error {
 	if len(p.errs) == 0 {
 		return nil
 	}
@@ -114,7 +102,7 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-func (p *problems) limits(l Limits) {
+func (p *compiler) limits(l Limits) {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
@@ -166,7 +154,7 @@ func (p *problems) limits(l Limits) {
 const maxHTTP2Streams = 1000
 
 // hostPort checks a listen address.
-func (p *problems) hostPort(key, addr string) {
+func (p *compiler) hostPort(key, addr string) {
 	if addr == "" {
 		p.add(key, "is required (host:port, for example \":8443\")")
 		return
@@ -197,7 +185,7 @@ func isLoopback(addr string) bool {
 }
 
 // prefixes parses a list of trusted peers: IP addresses or CIDR prefixes.
-func (p *problems) prefixes(key string, list []string) []netip.Prefix {
+func (p *compiler) prefixes(key string, list []string) []netip.Prefix {
 	var out []netip.Prefix
 	for i, s := range list {
 		pfx, err := netprefix.Parse(s)
@@ -212,7 +200,7 @@ func (p *problems) prefixes(key string, list []string) []netip.Prefix {
 
 // upstreamURL checks a route's upstream; optional says it may be absent
 // (forgeproof authz, where the proxy forwards).
-func (p *problems) upstreamURL(key, s string, optional bool) *url.URL {
+func (p *compiler) upstreamURL(key, s string, optional bool) *url.URL {
 	if s == "" && optional {
 		return nil
 	}
@@ -243,7 +231,7 @@ func (p *problems) upstreamURL(key, s string, optional bool) *url.URL {
 // pathPrefix checks and normalises a route's path prefix: it must be a
 // clean absolute path; a trailing slash is dropped (matching is by
 // segments).
-func (p *problems) pathPrefix(key, s string) string {
+func (p *compiler) pathPrefix(key, s string) string {
 	if s == "" {
 		return "/"
 	}
@@ -267,7 +255,7 @@ func (p *problems) pathPrefix(key, s string) string {
 
 // routeHost checks and normalises a route's host: a DNS name or IP
 // literal without a port, lower case.
-func (p *problems) routeHost(key, s string) string {
+func (p *compiler) routeHost(key, s string) string {
 	if s == "" {
 		return ""
 	}
@@ -289,7 +277,7 @@ func (p *problems) routeHost(key, s string) string {
 
 // upstreamServerName checks and normalises a route's upstream server
 // name, with the rules of a route's host.
-func (p *problems) upstreamServerName(key, s string) string {
+func (p *compiler) upstreamServerName(key, s string) string {
 	h, why := hostName(s)
 	if why != "" {
 		p.add(key, "invalid server name %q%s", s, why)

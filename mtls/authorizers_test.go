@@ -128,7 +128,7 @@ func TestAuthorizerConstructorErrors(t *testing.T) {
 	}
 }
 
-func TestParseClientAuthMode(t *testing.T) {
+func TestClientAuthModeText(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
@@ -143,13 +143,20 @@ func TestParseClientAuthMode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := mtls.ParseClientAuthMode(tt.in)
+			var got mtls.ClientAuthMode
+			err := got.UnmarshalText([]byte(tt.in))
 			if gotErr := err != nil; gotErr != tt.wantErr {
 				t.Fatalf("got error %v, want error %v", err, tt.wantErr)
 			}
-			if err == nil && (got != tt.want || got.String() != tt.in) {
+			if err == nil && got != tt.want {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
+			if b, err := got.MarshalText(); err == nil && !tt.wantErr && string(b) != tt.in {
+				t.Errorf("MarshalText: got %q, want %q", b, tt.in)
+			}
 		})
+	}
+	if _, err := mtls.ClientAuthMode(7).MarshalText(); err == nil {
+		t.Error("MarshalText(ClientAuthMode(7)): got no error")
 	}
 }

@@ -21,7 +21,7 @@ const (
 	VerifyClientCertIfGiven
 )
 
-// String returns the name ParseClientAuthMode accepts.
+// String returns the name UnmarshalText accepts.
 func (m ClientAuthMode) String() string {
 	switch m {
 	case RequireClientCert:
@@ -32,15 +32,28 @@ func (m ClientAuthMode) String() string {
 	return fmt.Sprintf("ClientAuthMode(%d)", int(m))
 }
 
-// ParseClientAuthMode parses "require" or "verify-if-given".
-func ParseClientAuthMode(s string) (ClientAuthMode, error) {
-	switch s {
-	case "require":
-		return RequireClientCert, nil
-	case "verify-if-given":
-		return VerifyClientCertIfGiven, nil
+// MarshalText returns the name of m; it fails for a mode that is not one
+// of the constants.
+func (m ClientAuthMode) MarshalText() ([]byte, error) {
+	switch m {
+	case RequireClientCert, VerifyClientCertIfGiven:
+		return []byte(m.String()), nil
 	}
-	return 0, fmt.Errorf("invalid client auth mode %q: want require or verify-if-given", s)
+	return nil, fmt.Errorf("mtls: invalid client auth mode %d", int(m))
+}
+
+// UnmarshalText sets m from its name, "require" or "verify-if-given", for
+// configuration files and flags.
+func (m *ClientAuthMode) UnmarshalText(text []byte) error {
+	switch string(text) {
+	case "require":
+		*m = RequireClientCert
+	case "verify-if-given":
+		*m = VerifyClientCertIfGiven
+	default:
+		return fmt.Errorf("mtls: unknown client auth mode %q: want require or verify-if-given", text)
+	}
+	return nil
 }
 
 // ServerConfig configures NewServer. The server certificate, the client CAs

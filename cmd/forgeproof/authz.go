@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -12,17 +13,19 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/authz"
+	"github.com/forgeproof/forgeproof/authz/envoy"
 	"github.com/forgeproof/forgeproof/gateway"
 )
 
 const authzUsage = `Usage: forgeproof authz --config FILE [--watch=false] [--watch-interval DURATION]
 
 Runs the decision service for a proxy that terminates TLS itself: nginx
-(auth_request), Caddy (forward_auth) or Traefik (ForwardAuth) asks it
-about every request and forwards, or refuses, as it answers. It makes
-the decision "forgeproof serve" would make (routes, client certificate
-identities, CSRF), answers 200 with the identity headers to set upstream
-or 403 with the same problem document and reason code as serve.
+(auth_request), Caddy (forward_auth) or Traefik (ForwardAuth) over HTTP,
+or Envoy and Istio (ext_authz v3) over gRPC, asks it about every request
+and forwards, or refuses, as it answers. It makes the decision
+"forgeproof serve" would make (routes, client certificate identities,
+CSRF), answers with the identity headers to set upstream or a refusal
+with the same problem document and reason code as serve.
 
 The config is a gateway config with an authz section (address, proxy,
 trusted-callers, tls, client-certificates, header-tokens) and no
@@ -40,6 +43,14 @@ a usage error.
 Example:
 
   forgeproof check-config authz.yaml && forgeproof authz --config authz.yaml`
+
+// decisionService is what the authz transports have in common: the HTTP
+// service of package authz and Envoy's gRPC service.
+type decisionService interface {
+	Listen() error
+	Addr() net.Addr
+	Serve(context.Context) error
+}
 
 func runAuthz(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("authz", authzUsage, stdout)
@@ -63,7 +74,10 @@ func runAuthz(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageErrorf("authz: %s has no authz section: it configures the gateway; run \"forgeproof serve --config %s\", or add authz (docs/integrations/)", *configPath, *configPath)
 	}
 	logger := g.Logger()
-	s := authz.NewServer(g)
+	var s decisionService = authz.NewServer(g)
+	if g.AuthzProxy() == gateway.ProxyEnvoy {
+		s = envoy.NewServer(g) // gRPC ext_authz
+	}
 	if err := s.Listen(); err != nil {
 		return fmt.Errorf("authz: %s: %s", *configPath, strings.TrimPrefix(err.Error(), "authz: "))
 	}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -33,6 +34,7 @@ and reused afterwards. Stop with Ctrl-C.
 Examples:
 
   forgeproof demo
+  forgeproof demo --reset                     # new CA and certificates
   forgeproof demo --insecure-no-csrf          # the same attacks succeed
   forgeproof demo --listen localhost:9443 --dir ./demo-pki
   forgeproof demo --self-test                 # check, print and exit`
@@ -46,6 +48,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	insecure := fs.Bool("insecure-no-csrf", false, "turn the CSRF guard off: forged requests succeed (the negative control)")
 	quiet := fs.Bool("quiet", false, "do not print the gateway's access log on stderr")
 	selfTest := fs.Bool("self-test", false, "send a service request and the forgeries, print what happened, and exit (1 if unexpected)")
+	reset := fs.Bool("reset", false, "delete the demo's files in the PKI folder first: a new CA and new certificates (import client.p12 and ca.pem again)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -60,6 +63,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("no cache folder for the demo PKI (%v): pass --dir", err)
 		}
 		*dir = filepath.Join(cache, "forgeproof", "demo")
+	}
+	if *reset {
+		removed, err := demo.ResetPKI(*dir)
+		if err != nil {
+			return err
+		}
+		if len(removed) > 0 {
+			fmt.Fprintf(stderr, "forgeproof demo: reset: deleted %s from %s\n", strings.Join(removed, " "), *dir)
+		}
 	}
 	var logger *slog.Logger
 	if !*quiet && !*selfTest {
@@ -76,8 +88,19 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("%w (is another demo running? choose other ports with --listen, --attacker and --sibling)", err)
 	}
+	if errors.Is(err, demo.ErrStalePKI) {
+		return fmt.Errorf("%w (the folder is %s)", err, *dir)
+	}
 	if err != nil {
 		return err
+	}
+	if r.ClientRevoked {
+		// Caught here, not at the first handshake: every browser and curl
+		// with this certificate would be refused with a bare TLS alert.
+		cerr := r.Close()
+		return errors.Join(fmt.Errorf("the client certificate %s is revoked (%s lists it): browsers and curl presenting it would be refused at the handshake; "+
+			"start afresh with --reset (a new CA and certificates: import client.p12 and ca.pem again), or delete %s",
+			r.Files.Client, r.Files.CRL, r.Files.Dir), cerr)
 	}
 	printDemo(stdout, r)
 	if *selfTest {
@@ -128,8 +151,8 @@ func printDemo(w io.Writer, r *demo.Running) {
 	if len(r.Created) > 0 {
 		fmt.Fprintf(w, "  created in %s: %s\n", f.Dir, strings.Join(r.Created, " "))
 	}
-	if r.ClientRevoked {
-		fmt.Fprintf(w, "  note: the CRL lists client.pem (revoked): the gateway will refuse it\n")
+	if slices.Contains(r.Renewed, "client.p12") {
+		fmt.Fprintf(w, "  note: the client certificate was issued again (the old one was unusable or about to expire): import client.p12 into your browser again\n")
 	}
 	certs := fmt.Sprintf("--cacert %s --cert %s --key %s", shellquote.Quote(f.CA), shellquote.Quote(f.Client), shellquote.Quote(f.ClientKey))
 	fmt.Fprintf(w, "\nA service client (succeeds):\n\n  curl %s -H 'Content-Type: application/json' -d '{\"to\":\"bob\",\"amount\":5}' %s/api/transfers\n", certs, r.URL)

@@ -30,7 +30,7 @@ var commands = []command{
 	{"init", "write a gateway config, a dev PKI and a CSRF key for a service", runInit},
 	{"demo", "run the attack-and-defence demo on this machine", runDemo},
 	{"serve", "run the gateway in front of a service", runServe},
-	{"authz", "answer nginx, Caddy or Traefik: may this request pass", runAuthz},
+	{"authz", "answer nginx, Caddy, Traefik or Envoy: may this request pass", runAuthz},
 	{"check-config", "validate a gateway or authz config file without serving", runCheckConfig},
 	{"scan", "audit a live service for CSRF exposure", runScan},
 	{"pki", "create a development CA and issue certificates", runPKI},

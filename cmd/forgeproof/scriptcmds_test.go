@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -11,11 +12,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/pki"
@@ -34,6 +40,10 @@ import (
 //	perm FILE MODE          fail unless FILE's permissions are MODE (octal)
 //	cutkey FILE KEY         delete the YAML key KEY (and what is indented
 //	                        under it) wherever it is in FILE
+//	extauthz [flags] ADDR METHOD PATH HOST ['K: V'...]
+//	                        ask an Envoy ext_authz gRPC service, as Envoy
+//	                        does; print "OK" and the headers it sets and
+//	                        removes, or "DENIED STATUS REASON"
 func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"mkpki":    cmdMkpki,
@@ -43,6 +53,7 @@ func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args 
 		"fetch":    cmdFetch,
 		"perm":     cmdPerm,
 		"cutkey":   cmdCutKey,
+		"extauthz": cmdExtAuthz,
 	}
 }
 
@@ -129,8 +140,9 @@ func cmdUpstream(ts *testscript.TestScript, neg bool, args []string) {
 // cmdFetch sends one request and prints the status code and the body.
 // Flags: --cert NAME (uses NAME.pem and NAME-key.pem), --ca FILE,
 // -X METHOD, -H "Name: value" (repeatable), --data BODY, --wait (retry
-// for up to 20s until the server answers). Set-Cookie headers are printed
-// after the status, one "Set-Cookie: VALUE" line each.
+// for up to 20s until the server answers), --wait-status CODE (retry for
+// up to 20s until it answers CODE: after a reload). Set-Cookie headers
+// are printed after the status, one "Set-Cookie: VALUE" line each.
 func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
 	certName := fs.String("cert", "", "")
@@ -138,6 +150,7 @@ func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
 	method := fs.String("X", "GET", "")
 	data := fs.String("data", "", "")
 	wait := fs.Bool("wait", false, "")
+	waitStatus := fs.Int("wait-status", 0, "")
 	var headers []string
 	fs.Func("H", "", func(s string) error { headers = append(headers, s); return nil })
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
@@ -177,6 +190,10 @@ func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if *waitStatus != 0 && resp.StatusCode != *waitStatus && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		fmt.Fprintf(ts.Stdout(), "%d\n", resp.StatusCode)
 		for _, c := range resp.Header.Values("Set-Cookie") {
 			fmt.Fprintf(ts.Stdout(), "Set-Cookie: %s\n", c)
@@ -227,4 +244,69 @@ func cmdCutKey(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s: no key %q", args[0], args[1])
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(out, "\n")), 0o600))
+}
+
+// cmdExtAuthz sends one CheckRequest over plaintext gRPC, as Envoy's
+// ext_authz filter builds it for a request over TLS. Flags: --cert NAME
+// (the client certificate Envoy verified: NAME.pem, sent as
+// attributes.source.certificate), --wait (retry for up to 20s until the
+// service answers).
+func cmdExtAuthz(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("extauthz", flag.ContinueOnError)
+	certName := fs.String("cert", "", "")
+	wait := fs.Bool("wait", false, "")
+	if err := fs.Parse(args); err != nil || fs.NArg() < 4 || neg {
+		ts.Fatalf("usage: extauthz [--cert NAME] [--wait] ADDR METHOD PATH HOST ['K: V'...]")
+	}
+	addr, method, path, host := fs.Arg(0), fs.Arg(1), fs.Arg(2), fs.Arg(3)
+	headers := map[string]string{":method": method, ":path": path, ":authority": host, ":scheme": "https"}
+	for _, h := range fs.Args()[4:] {
+		k, v, _ := strings.Cut(h, ":")
+		headers[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+	}
+	src := &authv3.AttributeContext_Peer{}
+	if *certName != "" {
+		src.Certificate = url.PathEscape(ts.ReadFile(*certName + ".pem"))
+	}
+	cr := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Source: src, Request: &authv3.AttributeContext_Request{
+		Http: &authv3.AttributeContext_HttpRequest{Method: method, Path: path, Host: host, Scheme: "https", Headers: headers},
+	}}}
+	cc, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	ts.Check(err)
+	defer cc.Close()
+	client := authv3.NewAuthorizationClient(cc)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := client.Check(ctx, cr)
+		cancel()
+		if err != nil {
+			if *wait && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			ts.Fatalf("extauthz %s: %v", addr, err)
+		}
+		switch r := resp.GetHttpResponse().(type) {
+		case *authv3.CheckResponse_OkResponse:
+			fmt.Fprintln(ts.Stdout(), "OK")
+			for _, h := range r.OkResponse.GetHeaders() {
+				fmt.Fprintf(ts.Stdout(), "set %s: %s\n", h.GetHeader().GetKey(), h.GetHeader().GetValue())
+			}
+			for _, k := range r.OkResponse.GetHeadersToRemove() {
+				fmt.Fprintf(ts.Stdout(), "remove %s\n", k)
+			}
+		case *authv3.CheckResponse_DeniedResponse:
+			reason := ""
+			for _, h := range r.DeniedResponse.GetHeaders() {
+				if h.GetHeader().GetKey() == "forgeproof-reason" {
+					reason = h.GetHeader().GetValue()
+				}
+			}
+			fmt.Fprintf(ts.Stdout(), "DENIED %d %s\n%s", r.DeniedResponse.GetStatus().GetCode(), reason, r.DeniedResponse.GetBody())
+		default:
+			ts.Fatalf("extauthz: neither OK nor denied: %v", resp)
+		}
+		return
+	}
 }

@@ -49,21 +49,34 @@ func SentTo(method, rawURL string) func(Sent) bool {
 	}
 }
 
-// extraInfoGrace is how long a completed hop waits for the event that
-// carries its on-wire headers before it is recorded without them (a
-// cached response never gets one).
-const extraInfoGrace = 250 * time.Millisecond
+// How long a completed hop waits for the event that carries its on-wire
+// headers before it is recorded with the headers the page asked for. A
+// hop whose response said that event comes (hasExtraInfo) waits up to
+// expectedGrace, only so that a lost event cannot hold its chain forever:
+// under load the event came more than 250 ms after the response, and a
+// Sent without Sec-Fetch-Site was recorded (a TestDemoInBrowser flake).
+// Any other hop (a failed load; a response that said no, which Chromium
+// 156 says of no-cors fetches that then do get on-wire headers; a cached
+// response, which never does) waits unknownGrace.
+const (
+	expectedGrace = 30 * time.Second
+	unknownGrace  = 2 * time.Second
+)
 
 // traffic turns the tab's network events into Sent records, one per hop
 // of a redirect chain, recorded once the hop's response has arrived or its
-// loading failed.
+// loading failed, and its on-wire headers have come or will not.
 //
 // Chromium gives no order between requestWillBeSent and the
 // requestWillBeSentExtraInfo that carries the on-wire headers, not even
-// across the hops of a redirect; but it sends one of each per hop, in hop
-// order. So headers are queued per request and paired with hops by index.
+// across the hops of a redirect; but it sends one of each per hop that
+// went to the network, in hop order. So headers are queued per request
+// and paired with those hops in order.
 type traffic struct {
 	log journal[Sent]
+	// grace is the wait of a hop whose headers may or may not come
+	// (unknownGrace; shorter in tests).
+	grace time.Duration
 
 	mu     sync.Mutex
 	chains map[network.RequestID]*chain
@@ -72,17 +85,19 @@ type traffic struct {
 type chain struct {
 	hops     []*hop
 	extras   []http.Header // on-wire request headers, in hop order
+	used     int           // extras already given to hops
 	recorded int           // hops already in the log
 }
 
 type hop struct {
 	sent     Sent
 	complete bool // response arrived or loading failed
+	expected bool // the response said on-wire headers come
 	timer    bool // a grace timer is pending
 }
 
 func newTraffic() *traffic {
-	return &traffic{chains: map[network.RequestID]*chain{}}
+	return &traffic{chains: map[network.RequestID]*chain{}, grace: unknownGrace}
 }
 
 func (t *traffic) chain(id network.RequestID) *chain {
@@ -107,12 +122,19 @@ func (c *chain) last() *hop {
 func (t *traffic) flush(id network.RequestID, c *chain, force bool) {
 	for c.recorded < len(c.hops) && c.hops[c.recorded].complete {
 		h := c.hops[c.recorded]
-		if c.recorded < len(c.extras) {
-			h.sent.Header = c.extras[c.recorded]
-		} else if !force {
+		switch {
+		case c.used < len(c.extras):
+			h.sent.Header = c.extras[c.used]
+			c.used++
+		case force:
+		default:
 			if !h.timer {
 				h.timer = true
-				time.AfterFunc(extraInfoGrace, func() {
+				wait := t.grace
+				if h.expected {
+					wait = expectedGrace
+				}
+				time.AfterFunc(wait, func() {
 					t.mu.Lock()
 					defer t.mu.Unlock()
 					t.flush(id, c, true)
@@ -134,7 +156,7 @@ func (t *traffic) handle(ev any) {
 	case *network.EventRequestWillBeSent:
 		c := t.chain(ev.RequestID)
 		if h := c.last(); h != nil && ev.RedirectResponse != nil {
-			h.sent.Status, h.complete = int(ev.RedirectResponse.Status), true
+			h.sent.Status, h.complete, h.expected = int(ev.RedirectResponse.Status), true, ev.RedirectHasExtraInfo
 		}
 		c.hops = append(c.hops, &hop{sent: Sent{
 			Method: ev.Request.Method,
@@ -150,7 +172,7 @@ func (t *traffic) handle(ev any) {
 	case *network.EventResponseReceived:
 		c := t.chain(ev.RequestID)
 		if h := c.last(); h != nil {
-			h.sent.Status, h.complete = int(ev.Response.Status), true
+			h.sent.Status, h.complete, h.expected = int(ev.Response.Status), true, ev.HasExtraInfo
 			t.flush(ev.RequestID, c, false)
 		}
 	case *network.EventLoadingFailed:

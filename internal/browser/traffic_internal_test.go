@@ -22,7 +22,7 @@ func TestTrafficPairsHeadersWithHops(t *testing.T) {
 			Request:   &network.Request{Method: method, URL: url, Headers: network.Headers{"Origin": "page"}},
 		}
 		if redirect != 0 {
-			ev.RedirectResponse = &network.Response{Status: redirect}
+			ev.RedirectResponse, ev.RedirectHasExtraInfo = &network.Response{Status: redirect}, true
 		}
 		return ev
 	}
@@ -31,7 +31,7 @@ func TestTrafficPairsHeadersWithHops(t *testing.T) {
 			Headers: network.Headers{"Origin": origin, "Sec-Fetch-Site": "cross-site", "Cookie": "a=1; b=2"}}
 	}
 	response := func(id string, status int64) *network.EventResponseReceived {
-		return &network.EventResponseReceived{RequestID: network.RequestID(id), Response: &network.Response{Status: status}}
+		return &network.EventResponseReceived{RequestID: network.RequestID(id), Response: &network.Response{Status: status}, HasExtraInfo: true}
 	}
 	tests := []struct {
 		name   string
@@ -67,6 +67,25 @@ func TestTrafficPairsHeadersWithHops(t *testing.T) {
 			origins: []string{"https://evil"},
 		},
 		{
+			name: "from the cache: the response says no on-wire headers come, and none do",
+			events: []any{
+				sent("4", "GET", "https://bank/style.css", network.ResourceTypeStylesheet, 0),
+				&network.EventResponseReceived{RequestID: "4", Response: &network.Response{Status: 200}, HasExtraInfo: false},
+			},
+			want:    []Sent{{Method: "GET", URL: "https://bank/style.css", Type: "Stylesheet", Status: 200}},
+			origins: []string{"page"},
+		},
+		{
+			name: "no-cors fetch: the response says none come, but they do",
+			events: []any{
+				sent("5", "POST", "https://bank/api", network.ResourceTypeFetch, 0),
+				&network.EventResponseReceived{RequestID: "5", Response: &network.Response{Status: 0}, HasExtraInfo: false},
+				wire("5", "https://evil"),
+			},
+			want:    []Sent{{Method: "POST", URL: "https://bank/api", Type: "Fetch"}},
+			origins: []string{"https://evil"},
+		},
+		{
 			name: "failed, no on-wire headers ever",
 			events: []any{
 				sent("3", "GET", "https://bank/img", network.ResourceTypeImage, 0),
@@ -79,15 +98,16 @@ func TestTrafficPairsHeadersWithHops(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := newTraffic()
+			tr.grace = 20 * time.Millisecond
 			for _, ev := range tt.events {
 				tr.handle(ev)
 			}
-			ctx, cancel := context.WithTimeout(t.Context(), 10*extraInfoGrace)
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
 			if _, err := tr.log.wait(ctx, len(tt.want)-1, "the last hop", func(Sent) bool { return true }); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(2 * extraInfoGrace) // nothing more may come
+			time.Sleep(2 * tr.grace) // nothing more may come
 			got := tr.log.all()
 			var origins []string
 			for j := range got {
@@ -101,6 +121,29 @@ func TestTrafficPairsHeadersWithHops(t *testing.T) {
 				t.Errorf("Origin per hop: got %q, want %q", origins, tt.origins)
 			}
 		})
+	}
+}
+
+// TestTrafficWaitsForLateHeaders: the on-wire headers (Sec-Fetch-Site,
+// Cookie) of a request whose response said they come are waited for,
+// however late they are: under load they came more than the former
+// 250 ms grace after the response, and the hop was recorded without
+// Sec-Fetch-Site (a TestDemoInBrowser flake). No timer decides it.
+func TestTrafficWaitsForLateHeaders(t *testing.T) {
+	tr := newTraffic()
+	tr.grace = time.Nanosecond // would fire at once if it were used
+	tr.handle(&network.EventRequestWillBeSent{RequestID: "1", Type: network.ResourceTypeDocument,
+		Request: &network.Request{Method: "POST", URL: "https://bank/transfer"}})
+	tr.handle(&network.EventResponseReceived{RequestID: "1", Response: &network.Response{Status: 403}, HasExtraInfo: true})
+	tr.handle(&network.EventLoadingFinished{RequestID: "1"})
+	time.Sleep(50 * time.Millisecond) // a grace timer would have fired
+	if n := len(tr.log.all()); n != 0 {
+		t.Fatalf("recorded %d hops before their on-wire headers came", n)
+	}
+	tr.handle(&network.EventRequestWillBeSentExtraInfo{RequestID: "1", Headers: network.Headers{"Sec-Fetch-Site": "cross-site"}})
+	got := tr.log.all()
+	if len(got) != 1 || got[0].Header.Get("Sec-Fetch-Site") != "cross-site" {
+		t.Fatalf("got %+v, want the hop with its on-wire Sec-Fetch-Site", got)
 	}
 }
 

@@ -46,6 +46,12 @@ type BankOptions struct {
 
 	// Links are shown on the page as links to the attacker sites.
 	Links []Link
+
+	// ClientP12 and CAFile, if set, are the paths of the client
+	// certificate (PKCS#12, empty password) and the CA certificate that a
+	// page served without a client certificate tells the visitor to
+	// import.
+	ClientP12, CAFile string
 }
 
 // A Link is a named URL shown on the bank's page.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
@@ -72,6 +73,10 @@ type Running struct {
 	// Files are the PKI files; Created lists those this Start wrote.
 	Files   Files
 	Created []string
+	// Renewed lists those of Created that replaced a file that was there
+	// but unusable, expired or about to expire: a browser holding the old
+	// client.p12 must import the new one.
+	Renewed []string
 	// TokenKeyFile is the path of the CSRF token key file.
 	TokenKeyFile string
 	// ClientRevoked says the CRL lists the client certificate (someone ran
@@ -158,6 +163,7 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 		SiblingURL:     "https://" + urlHost(siblingAddr, siblingLn.Addr()),
 		Files:          p.files,
 		Created:        p.created,
+		Renewed:        p.renewed,
 		TokenKeyFile:   keyFile,
 		ClientRevoked:  p.revoked(p.client),
 		InsecureNoCSRF: opts.InsecureNoCSRF,
@@ -169,7 +175,14 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 	if err != nil {
 		return fail(err)
 	}
-	gw, err := gateway.New(gatewayConfig(listen, r.UpstreamURL, p.files, keyFile, opts.InsecureNoCSRF), gateway.Options{Logger: opts.Logger})
+	// The gateway's access log also goes to answers, from which the
+	// attacker pages tell what the bank answered their forgeries.
+	var next slog.Handler
+	if opts.Logger != nil {
+		next = opts.Logger.Handler()
+	}
+	ans := newAnswers(next)
+	gw, err := gateway.New(gatewayConfig(listen, r.UpstreamURL, p.files, keyFile, opts.InsecureNoCSRF), gateway.Options{Logger: slog.New(ans)})
 	if err != nil {
 		return fail(fmt.Errorf("demo: gateway: %w", err))
 	}
@@ -183,7 +196,9 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 		banner = "CSRF protection is OFF (--insecure-no-csrf): forged requests reach this bank and move money."
 	}
 	r.Bank = NewBank(BankOptions{
-		Banner: banner,
+		Banner:    banner,
+		ClientP12: p.files.ClientP12,
+		CAFile:    p.files.CA,
 		Links: []Link{
 			{"cross-site attacker (" + r.AttackerURL + ")", r.AttackerURL + "/"},
 			{"same-site attacker (" + r.SiblingURL + ")", r.SiblingURL + "/"},
@@ -194,9 +209,8 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 	// package documentation).
 	fwd := &forwarded.Trust{TrustedPeers: peers, Formats: forwarded.RFC9440}
 	bankSrv := newServer(fwd.Handler(r.Bank))
-	attacker := NewAttacker(r.URL)
-	attackerSrv := newServer(attacker)
-	siblingSrv := newServer(attacker)
+	attackerSrv := newServer(NewAttacker(r.URL, AttackerOptions{InsecureNoCSRF: opts.InsecureNoCSRF, Bank: r.Bank, answers: ans}))
+	siblingSrv := newServer(NewAttacker(r.URL, AttackerOptions{InsecureNoCSRF: opts.InsecureNoCSRF, SameSite: true, Bank: r.Bank, answers: ans}))
 	serverCert := p.server.TLSCertificate()
 	siblingSrv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}
 
@@ -290,10 +304,8 @@ func (r *Running) TLSConfig(withCert bool) *tls.Config {
 
 // gatewayConfig is the demo's gateway configuration.
 func gatewayConfig(listen, upstream string, f Files, keyFile string, insecureNoCSRF bool) *gateway.Config {
-	apiCSRF, browserCSRF := gateway.CSRFOriginOnly, gateway.CSRFToken
-	if insecureNoCSRF {
-		apiCSRF, browserCSRF = gateway.CSRFInsecureOff, gateway.CSRFInsecureOff
-	}
+	apiCSRF := gateway.RouteCSRF{Mode: csrf.ModeOriginOnly, InsecureOff: insecureNoCSRF}
+	browserCSRF := gateway.RouteCSRF{Mode: csrf.ModeOriginAndToken, InsecureOff: insecureNoCSRF}
 	return &gateway.Config{
 		Listeners: []gateway.Listener{{
 			Address: listen,
@@ -301,7 +313,7 @@ func gatewayConfig(listen, upstream string, f Files, keyFile string, insecureNoC
 				CertFile:      f.Server,
 				KeyFile:       f.ServerKey,
 				ClientCAFiles: []string{f.CA},
-				ClientAuth:    "verify-if-given",
+				ClientAuth:    mtls.VerifyClientCertIfGiven,
 				CRLFiles:      []string{f.CRL},
 			},
 		}},
@@ -311,18 +323,18 @@ func gatewayConfig(listen, upstream string, f Files, keyFile string, insecureNoC
 				PathPrefix: "/api",
 				Upstream:   upstream,
 				Allow:      gateway.Allow{AnyVerified: true},
-				CSRF:       gateway.RouteCSRF{Mode: apiCSRF},
+				CSRF:       apiCSRF,
 			},
 			{
 				Name:       "bank",
 				PathPrefix: "/",
 				Upstream:   upstream,
 				Allow:      gateway.Allow{AnyVerified: true, Unauthenticated: true},
-				CSRF:       gateway.RouteCSRF{Mode: browserCSRF},
+				CSRF:       browserCSRF,
 			},
 		},
 		Tokens:             gateway.Tokens{KeyFile: keyFile, SessionCookie: SessionCookie},
-		IdentityForwarding: "rfc9440",
+		IdentityForwarding: new(forwarded.RFC9440),
 		Admin:              gateway.Admin{Address: "off"},
 	}
 }

@@ -22,6 +22,8 @@ type pageData struct {
 	Accounts []accountRow
 	Links    []Link
 	Password string
+
+	ClientP12, CAFile string
 }
 
 type accountRow struct {
@@ -63,7 +65,16 @@ td, th { padding: .2rem 1rem .2rem 0; text-align: left; }
 <p>There is no account named {{.User}}.</p>
 {{end}}
 {{else}}
-<p>Not logged in, and no client certificate was presented.</p>
+<div id="no-certificate">
+<p><b>Your browser presented no client certificate</b>, and you are not logged in.</p>
+<p>To present alice's certificate, import {{with .ClientP12}}<code id="p12">{{.}}</code>{{else}}the demo's <code>client.p12</code>{{end}} (the password is empty) into your browser:</p>
+<ul>
+<li><b>Chrome, Chromium, Edge</b>: open <code>chrome://certificate-manager</code> (Settings &rarr; Privacy and security &rarr; Security &rarr; Manage certificates) &rarr; <i>Your certificates</i> &rarr; <b>Import</b>. On macOS, double-click the file instead (Keychain).</li>
+<li><b>Firefox</b>: Settings &rarr; Privacy &amp; Security &rarr; Certificates &rarr; <b>View Certificates&hellip;</b> &rarr; <i>Your Certificates</i> &rarr; <b>Import&hellip;</b></li>
+</ul>
+<p>To trust this site without a warning, import {{with .CAFile}}<code>{{.}}</code>{{else}}the demo's <code>ca.pem</code>{{end}} as a certificate authority the same way (Chrome: <i>Trusted certificates</i>; Firefox: <i>Authorities</i>, "Trust this CA to identify websites").</p>
+<p>Then <b>restart the browser</b> (it remembers "no certificate" for this site until then), reload this page and pick alice's certificate (issuer "forgeproof demo CA") when asked. Or log in below with a password.</p>
+</div>
 {{end}}
 
 <h2>Log in</h2>
@@ -105,6 +116,9 @@ func (b *Bank) render(w http.ResponseWriter, r *http.Request, status int, msg st
 		Token:    r.Header.Get(TokenHeader),
 		Links:    b.opts.Links,
 		Password: Password,
+
+		ClientP12: b.opts.ClientP12,
+		CAFile:    b.opts.CAFile,
 	}
 	d.User, d.Via, _ = b.user(r)
 	d.Holder, _ = b.holder(r)

@@ -59,6 +59,35 @@ type devPKI struct {
 	client  *pki.Cert
 	crl     *x509.RevocationList // the CRL refreshCRL found (re-signing keeps its entries); nil if none was usable
 	created []string             // base names of the files written this time
+	renewed []string             // those of created that replaced an unusable or expiring file
+	now     time.Time
+}
+
+// ErrStalePKI is wrapped by the errors of a PKI folder that the demo
+// cannot use as it is and must not repair by itself (an expired CA): a
+// browser may trust the CA, so only the user may replace it, with
+// ResetPKI or by deleting the folder.
+var ErrStalePKI = errors.New("the demo PKI must be reset")
+
+// resetFiles are the files ResetPKI deletes.
+var resetFiles = []string{pki.CAFile, pki.CAKeyFile, pki.ServerFile, pki.ServerKeyFile,
+	pki.ClientFile, pki.ClientKeyFile, pki.ClientP12File, pki.CRLFile, TokenKeyFile}
+
+// ResetPKI deletes the demo's files in dir (and nothing else), so the
+// next Start creates a new CA and new certificates. It returns the base
+// names of the files it deleted.
+func ResetPKI(dir string) ([]string, error) {
+	var removed []string
+	for _, name := range resetFiles {
+		err := os.Remove(filepath.Join(dir, name))
+		switch {
+		case err == nil:
+			removed = append(removed, name)
+		case !errors.Is(err, os.ErrNotExist):
+			return removed, fmt.Errorf("demo: reset: %w", err)
+		}
+	}
+	return removed, nil
 }
 
 // PreparePKI creates the demo's development PKI in dir, or reuses the one
@@ -78,10 +107,23 @@ func preparePKI(dir string, now time.Time) (*devPKI, error) {
 	if dir == "" {
 		return nil, errors.New("demo: no PKI folder given")
 	}
-	p := &devPKI{files: FilesIn(dir)}
+	p := &devPKI{files: FilesIn(dir), now: now}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
+	var existed []string
+	for _, name := range resetFiles {
+		if exists(filepath.Join(dir, name)) {
+			existed = append(existed, name)
+		}
+	}
+	defer func() {
+		for _, name := range p.created {
+			if slices.Contains(existed, name) {
+				p.renewed = append(p.renewed, name)
+			}
+		}
+	}()
 	if err := p.loadOrCreateCA(); err != nil {
 		return nil, err
 	}
@@ -113,6 +155,12 @@ func (p *devPKI) loadOrCreateCA() error {
 		if err != nil {
 			// Never replace a CA silently: a browser may trust it.
 			return fmt.Errorf("demo: the CA in %q is unusable (%v): remove the folder or choose another --dir", p.files.Dir, err)
+		}
+		if !p.now.Add(renewBefore).Before(ca.Cert.NotAfter) {
+			// Never replace a CA silently (a browser may trust it), nor
+			// issue from one that has run out.
+			return fmt.Errorf("demo: the CA in %q expired on %s (or expires within a day): start afresh with --reset, or delete the folder: %w",
+				p.files.Dir, ca.Cert.NotAfter.UTC().Format(time.DateOnly), ErrStalePKI)
 		}
 		p.ca = ca
 		return nil

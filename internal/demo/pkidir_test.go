@@ -1,11 +1,13 @@
 package demo_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/forgeproof/forgeproof/internal/demo"
 	"github.com/forgeproof/forgeproof/pki"
@@ -163,4 +165,33 @@ func readAll(t *testing.T, dir string) map[string]string {
 		m[name] = string(b)
 	}
 	return m
+}
+
+// An expired CA is reported with the way out, never replaced silently
+// (a browser may trust it) nor used to issue certificates no one accepts;
+// a fresh CA is the twin that works.
+func TestPreparePKIExpiredCA(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := pki.NewCA(pki.CAOptions{CommonName: "forgeproof demo CA",
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = demo.PreparePKI(dir)
+	if !errors.Is(err, demo.ErrStalePKI) || !strings.Contains(err.Error(), "expired") || !strings.Contains(err.Error(), "--reset") {
+		t.Fatalf("got %v, want an expired-CA error wrapping ErrStalePKI with the --reset hint", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, pki.ClientFile)); err == nil {
+		t.Errorf("a client certificate was issued from the expired CA")
+	}
+	removed, err := demo.ResetPKI(dir)
+	if err != nil || len(removed) != 2 {
+		t.Fatalf("ResetPKI: removed %v, %v; want ca.pem and ca-key.pem", removed, err)
+	}
+	if _, _, err := demo.PreparePKI(dir); err != nil {
+		t.Fatalf("after ResetPKI: %v", err)
+	}
 }

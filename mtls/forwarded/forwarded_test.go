@@ -372,15 +372,23 @@ func TestSetForwardedHeadersXFCCHash(t *testing.T) {
 	}
 }
 
-func TestParseForwardedFormat(t *testing.T) {
+func TestFormatText(t *testing.T) {
 	for _, f := range []forwarded.Format{forwarded.RFC9440, forwarded.XFCC, forwarded.Both} {
-		got, err := forwarded.ParseFormat(f.String())
-		if err != nil || got != f {
-			t.Errorf("ParseFormat(%q): got %v, %v; want %v", f.String(), got, err, f)
+		b, err := f.MarshalText()
+		var got forwarded.Format
+		if err == nil {
+			err = got.UnmarshalText(b)
+		}
+		if err != nil || got != f || string(b) != f.String() {
+			t.Errorf("%v: got %q, %v, %v; want a round trip", f, b, got, err)
 		}
 	}
-	if _, err := forwarded.ParseFormat("envoy"); err == nil || !strings.Contains(err.Error(), `"envoy"`) {
+	var f forwarded.Format
+	if err := f.UnmarshalText([]byte("envoy")); err == nil || !strings.Contains(err.Error(), `"envoy"`) {
 		t.Errorf("got %v, want an error naming \"envoy\"", err)
+	}
+	if _, err := forwarded.Format(9).MarshalText(); err == nil {
+		t.Error("MarshalText(Format(9)): got no error")
 	}
 }
 

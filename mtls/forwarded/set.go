@@ -26,7 +26,7 @@ const (
 func (f Format) rfc9440() bool { return f == Both || f == RFC9440 }
 func (f Format) xfcc() bool    { return f == Both || f == XFCC }
 
-// String returns the name ParseFormat accepts.
+// String returns the name UnmarshalText accepts.
 func (f Format) String() string {
 	switch f {
 	case RFC9440:
@@ -110,13 +110,24 @@ func SetHeaders(h http.Header, id mtls.Identity, opts Options) error {
 	return nil
 }
 
-// ParseFormat parses "rfc9440", "xfcc" or "both", the names
-// Format.String returns, for configuration files and flags.
-func ParseFormat(s string) (Format, error) {
-	for _, f := range []Format{RFC9440, XFCC, Both} {
-		if s == f.String() {
-			return f, nil
+// MarshalText returns the name of f, as String does; it fails for a
+// Format that is not one of the constants.
+func (f Format) MarshalText() ([]byte, error) {
+	switch f {
+	case RFC9440, XFCC, Both:
+		return []byte(f.String()), nil
+	}
+	return nil, fmt.Errorf("forwarded: invalid format %d", int(f))
+}
+
+// UnmarshalText sets f from its name, "rfc9440", "xfcc" or "both" (as
+// String prints it), for configuration files and flags.
+func (f *Format) UnmarshalText(text []byte) error {
+	for _, v := range []Format{RFC9440, XFCC, Both} {
+		if string(text) == v.String() {
+			*f = v
+			return nil
 		}
 	}
-	return 0, fmt.Errorf("forwarded: invalid forwarded identity format %q: want rfc9440, xfcc or both", s)
+	return fmt.Errorf("forwarded: unknown format %q: want rfc9440, xfcc or both", text)
 }

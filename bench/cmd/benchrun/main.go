@@ -56,6 +56,7 @@ type config struct {
 	warmup      time.Duration
 	conns       int
 	hsConns     int
+	h2Streams   int
 	latencyConn int
 	latencyRate float64
 	latencyDur  time.Duration
@@ -76,6 +77,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load before each window")
 	fs.IntVar(&c.conns, "conns", 64, "keep-alive connections at saturation")
 	fs.IntVar(&c.hsConns, "handshake-conns", 16, "concurrent workers in the handshake runs")
+	fs.IntVar(&c.h2Streams, "h2-streams", 8, "concurrent streams per connection in the HTTP/2 keep-alive runs (-conns streams in all)")
 	fs.IntVar(&c.latencyConn, "latency-conns", 64, "keep-alive connections in the latency runs")
 	fs.Float64Var(&c.latencyRate, "latency-rate", 0, "requests per second in the latency runs; 0 means half of the bare Go proxy's keep-alive saturation (median)")
 	fs.DurationVar(&c.latencyDur, "latency-duration", 0, "measured window of the latency runs; 0 means -duration")
@@ -119,7 +121,7 @@ func parseFlags(args []string) (config, error) {
 	if c.latencyDur == 0 {
 		c.latencyDur = c.duration
 	}
-	if c.rounds < 1 || c.duration <= 0 || c.conns < 1 || c.hsConns < 1 || c.latencyConn < 1 || c.latencyRate < 0 {
+	if c.rounds < 1 || c.duration <= 0 || c.conns < 1 || c.hsConns < 1 || c.latencyConn < 1 || c.latencyRate < 0 || c.h2Streams < 1 {
 		return c, errors.New("-rounds, -duration and the connection counts must be positive, -latency-rate not negative")
 	}
 	return c, nil

@@ -23,9 +23,10 @@ const (
 	phaseFull      = "full-handshake"
 	phaseResumed   = "resumed-handshake"
 	phaseLatency   = "latency"
+	phaseH2        = "h2-keepalive"
 )
 
-var phases = []string{phaseKeepAlive, phaseFull, phaseResumed, phaseLatency}
+var phases = []string{phaseKeepAlive, phaseFull, phaseResumed, phaseH2, phaseLatency}
 
 // clientCN is the common name of the benchmark's client certificate; the
 // forgeproof route allows exactly this name.
@@ -123,6 +124,8 @@ func measure(ctx context.Context, c config) (*report, error) {
 			res, err = load.Handshakes(ctx, s.target, opts(c.hsConns, c.duration, &cpu, s.proc), false)
 		case phaseResumed:
 			res, err = load.Handshakes(ctx, s.target, opts(c.hsConns, c.duration, &cpu, s.proc), true)
+		case phaseH2:
+			res, err = load.KeepAliveH2(ctx, s.target, opts(c.conns, c.duration, &cpu, s.proc), c.h2Streams)
 		case phaseLatency:
 			res, err = load.Latency(ctx, s.target, rate, opts(c.latencyConn, c.latencyDur, &cpu, s.proc))
 		}
@@ -136,11 +139,14 @@ func measure(ctx context.Context, c config) (*report, error) {
 
 	// Throughput phases: round after round, each server in turn.
 	for round := range c.rounds {
-		for _, phase := range []string{phaseKeepAlive, phaseFull, phaseResumed} {
+		for _, phase := range []string{phaseKeepAlive, phaseFull, phaseResumed, phaseH2} {
 			if !c.phases[phase] {
 				continue
 			}
 			for _, s := range servers {
+				if phase == phaseH2 && !s.kind.h2 {
+					continue
+				}
 				if err := runPhase(round, phase, s, 0); err != nil {
 					return nil, err
 				}

@@ -24,6 +24,9 @@ type report struct {
 	Conns             int
 	HandshakeConns    int
 	LatencyConns      int
+	// H2Streams is the number of streams per connection in the HTTP/2
+	// keep-alive runs (Conns streams in all).
+	H2Streams int
 	// LatencyRate is the request rate of the latency runs, per second.
 	LatencyRate float64
 	Servers     []serverInfo
@@ -77,6 +80,7 @@ func newReport(c config) *report {
 		Conns:           c.conns,
 		HandshakeConns:  c.hsConns,
 		LatencyConns:    c.latencyConn,
+		H2Streams:       c.h2Streams,
 	}
 }
 
@@ -178,6 +182,11 @@ func (r *report) has(server string) bool {
 	return false
 }
 
+// hasPhase reports whether any run measured phase.
+func (r *report) hasPhase(phase string) bool {
+	return slices.ContainsFunc(r.Runs, func(x sample) bool { return x.Phase == phase })
+}
+
 // errorsIn sums the failed requests of server in phase.
 func (r *report) errorsIn(server, phase string) (n int64, first string) {
 	for _, x := range r.Runs {
@@ -246,6 +255,24 @@ func (r *report) markdown() string {
 			fmtStat(r.stat(s.Name, phaseKeepAlive, cpuPerRequest), "%.0f"),
 			fmtStat(r.stat(s.Name, phaseFull, cpuPerRequest), "%.0f"),
 			fmtStat(r.stat(s.Name, phaseResumed, cpuPerRequest), "%.0f"))
+	}
+
+	if r.hasPhase(phaseH2) {
+		p("\n### HTTP/2 keep-alive (%d concurrent streams over %d connections, %d a connection)\n\n", r.Conns, (r.Conns+r.H2Streams-1)/r.H2Streams, r.H2Streams)
+		p("The same load as the keep-alive column above, as HTTP/2 streams; the upstream is spoken to in HTTP/1.1 by every server.\n\n")
+		p("| server | h2 req/s | vs forgeproof | h2 server CPU µs/request | vs its HTTP/1.1 keep-alive CPU |\n|---|--:|--:|--:|--:|\n")
+		for _, s := range servers {
+			if r.stat(s.Name, phaseH2, perSecond).N == 0 {
+				continue
+			}
+			vsH1 := "–"
+			if h1 := r.stat(s.Name, phaseKeepAlive, cpuPerRequest).Median; h1 > 0 {
+				vsH1 = fmt.Sprintf("%.2f×", r.stat(s.Name, phaseH2, cpuPerRequest).Median/h1)
+			}
+			p("| %s | %s | %s | %s | %s |\n", s.Name,
+				fmtStat(r.stat(s.Name, phaseH2, perSecond), "%.0f"), ratio(s.Name, phaseH2, perSecond),
+				fmtStat(r.stat(s.Name, phaseH2, cpuPerRequest), "%.0f"), vsH1)
+		}
 	}
 
 	p("\n### Latency at %.0f requests/s, open loop, corrected for coordinated omission (ms, lower is better)\n\n", r.LatencyRate)

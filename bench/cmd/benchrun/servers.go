@@ -29,15 +29,18 @@ type kind struct {
 	// start writes its configuration in f.Dir and starts it listening on
 	// 127.0.0.1:port in front of upstream (a host:port).
 	start func(bin string, f files, port int, upstream string) (*process, error)
+	// h2: the server speaks HTTP/2 to clients (the h2-keepalive phase).
+	h2 bool
 }
 
 // kinds lists the servers in the order runs alternate through them.
 var kinds = []kind{
 	{
 		name:    "forgeproof",
-		about:   "`forgeproof serve`: one listener (client-auth require), one route allowing the client's CN, CSRF origin-only (the default), identity forwarded as RFC 9440, log level warn (no access log), admin listener off",
+		about:   "`forgeproof serve`: one listener (client-auth require), one route allowing the client's CN, CSRF origin-only (the default), identity forwarded as RFC 9440, log level warn (no access log), admin listener off, HTTP/2 on (the default)",
 		version: forgeproofVersion,
 		start:   startForgeproof,
+		h2:      true,
 	},
 	{
 		name:    "forgeproof-base",
@@ -56,12 +59,14 @@ var kinds = []kind{
 		about:   "the same configuration served through the gateway package's Go API (bench/cmd/fpgateway), which can write CPU profiles (-profile)",
 		version: func(bin string) (string, error) { return goVersion() + ", working tree", nil },
 		start:   startFpgateway,
+		h2:      true,
 	},
 	{
 		name:    "goproxy",
 		about:   "bare `httputil.ReverseProxy` with `tls.RequireAndVerifyClientCert` (bench/cmd/goproxy), 64 idle upstream connections",
 		version: func(bin string) (string, error) { return goVersion(), nil },
 		start:   startGoproxy,
+		h2:      true,
 	},
 	{
 		name:    "goproxy-pool",
@@ -77,18 +82,21 @@ var kinds = []kind{
 			}
 			return startProcess(f.Dir, "goproxy-pool", nil, argv...)
 		},
+		h2: true,
 	},
 	{
 		name:    "nginx",
-		about:   "nginx from Debian: `ssl_verify_client on`, `proxy_pass` to an upstream block with `keepalive 64`, `proxy_http_version 1.1`, `worker_processes auto`, access log off",
+		about:   "nginx from Debian: `ssl_verify_client on`, `proxy_pass` to an upstream block with `keepalive 64`, `proxy_http_version 1.1`, `worker_processes auto`, access log off, `listen … ssl http2` (HTTP/2 to clients that ask for it)",
 		version: nginxVersion,
 		start:   startNginx,
+		h2:      true,
 	},
 	{
 		name:    "caddy",
 		about:   "Caddy from Debian: `client_auth { mode require_and_verify }`, `reverse_proxy` with `keepalive_idle_conns_per_host 64`, admin off, HTTP/1.1 and HTTP/2 only",
 		version: caddyVersion,
 		start:   startCaddy,
+		h2:      true,
 	},
 }
 
@@ -235,7 +243,7 @@ http {
         keepalive 64;
     }
     server {
-        listen 127.0.0.1:{{.Port}} ssl;
+        listen 127.0.0.1:{{.Port}} ssl http2;
         server_name localhost;
         ssl_certificate {{.Cert}};
         ssl_certificate_key {{.Key}};

@@ -1,0 +1,36 @@
+// Package envoy is "forgeproof authz" for Envoy and Istio: the external
+// authorization gRPC service (envoy.service.auth.v3.Authorization, the
+// ext_authz v3 API) answering with a gateway's decisions, the same that
+// "forgeproof serve" makes and package authz gives nginx, Caddy and
+// Traefik. It is a package of its own so that only programs that serve
+// Envoy link gRPC and Envoy's API.
+//
+//	g, err := gateway.NewFromFile("authz.yaml", gateway.Options{LogTo: os.Stderr}) // authz.proxy: envoy
+//	s := envoy.NewServer(g)
+//	if err := s.Listen(); err != nil { … } // authz.address; mutual TLS with authz.tls
+//	err = s.Serve(ctx)                    // until ctx ends, then drains
+//
+// # What Envoy sends
+//
+// Envoy's HTTP ext_authz filter sends, in attributes.request.http, the
+// method, the path (with the query, as sent), the host, the scheme and the
+// client's headers with lower-case names, the pseudo-headers (:method,
+// :path, :authority) among them; with encode_raw_headers, header_map
+// instead of headers. With include_peer_certificate: true,
+// attributes.source.certificate holds the client certificate Envoy
+// verified, URL-encoded PEM, the leaf alone. Check reads nothing else:
+// no body (with_request_body should be off), no metadata.
+//
+// # What it answers
+//
+// Every answer is a CheckResponse, never a gRPC error, so that Envoy
+// relays forgeproof's status and problem document rather than its own:
+// OK with headers to set and to remove, or Denied with the status, the
+// problem document and a forgeproof-reason header (see Server.Check).
+// Envoy applies an OK answer's headers by setting first and removing
+// after, so a header name forgeproof sets is never in headers_to_remove;
+// setting it with OVERWRITE_IF_EXISTS_OR_ADD replaces the client's copy.
+//
+// docs/integrations/envoy.md has a working Envoy configuration, the Istio
+// CUSTOM provider, and what was and was not run against a live Envoy.
+package envoy

@@ -1,0 +1,158 @@
+package authz_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/authz"
+	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
+)
+
+// serveConfig runs a decision service for a YAML config written to dir,
+// and returns its address.
+func serveConfig(t *testing.T, dir, yaml string) string {
+	t.Helper()
+	path := filepath.Join(dir, "authz.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.NewFromFile(path, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := authz.NewServer(g)
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s.Addr().String()
+}
+
+// question asks as Traefik would (passTLSClientCert: URL-escaped base64
+// DER, a chain separated by commas) about a cross-site or same-origin
+// POST of a client holding cert.
+func question(t *testing.T, c *http.Client, url_ string, cert *pki.Cert, site string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url_, nil)
+	req.Header.Set("X-Forwarded-Method", "POST")
+	req.Header.Set("X-Forwarded-Uri", "/transfer?to=bob")
+	req.Header.Set("X-Forwarded-Host", "bank.test")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("X-Forwarded-For", "192.0.2.7, 127.0.0.1")
+	req.Header.Set("Sec-Fetch-Site", site)
+	req.Header.Set("Origin", "https://bank.test")
+	req.Header.Set("Accept", "application/json")
+	if cert != nil {
+		b64 := base64.StdEncoding.EncodeToString(cert.Cert.Raw)
+		req.Header.Set("X-Forwarded-Tls-Client-Cert", url.QueryEscape(b64+","+base64.StdEncoding.EncodeToString(cert.Issuer.Raw)))
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// TestTraefikAnswers: the Traefik dialect (a chain in passTLSClientCert's
+// encoding) gets the identity headers on 200 and the real status on a
+// refusal, which Traefik relays.
+func TestTraefikAnswers(t *testing.T) {
+	d := pkitest.NewDir(t, nil)
+	client := pkitest.SPIFFE(t, d.CA, "spiffe://bank.test/teller")
+	addr := serveConfig(t, d.Path, `authz:
+  address: 127.0.0.1:0
+  proxy: traefik
+  trusted-callers: [127.0.0.1]
+  client-certificates: {ca-files: [ca.pem], crl-files: [crl.pem]}
+admin: {address: "off"}
+identity-forwarding: both
+routes: [{allow: {any-verified: true}}]
+`)
+	c := &http.Client{Timeout: 10 * time.Second}
+	ok := question(t, c, "http://"+addr+"/traefik", client, "same-origin")
+	if ok.StatusCode != 200 || ok.Header.Get("Forgeproof-Client-Identity") != "spiffe://bank.test/teller" ||
+		!strings.HasPrefix(ok.Header.Get("Client-Cert"), ":") || !strings.Contains(ok.Header.Get("X-Forwarded-Client-Cert"), "URI=spiffe://bank.test/teller") {
+		t.Fatalf("same-origin: got %d %v", ok.StatusCode, ok.Header)
+	}
+	if ok.Header.Get("Client-Cert-Chain") == "" {
+		t.Error("the issuer sent after the leaf is not in Client-Cert-Chain")
+	}
+	bad := question(t, c, "http://"+addr+"/traefik", client, "cross-site")
+	if bad.StatusCode != 403 || bad.Header.Get(authz.HeaderReason) != "cross-site" || bad.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("cross-site: got %d %q %q", bad.StatusCode, bad.Header.Get(authz.HeaderReason), bad.Header.Get("Content-Type"))
+	}
+	if bad.Header.Get("Client-Cert") != "" {
+		t.Error("a refusal carries identity headers")
+	}
+}
+
+// TestCallerTLS: with authz.tls only a proxy whose certificate verifies
+// and is allowed may ask; the allowed twin is answered.
+func TestCallerTLS(t *testing.T) {
+	d := pkitest.NewDir(t, nil)
+	proxyCA := pkitest.CA(t)
+	if err := os.WriteFile(filepath.Join(d.Path, "proxy-ca.pem"), pki.EncodeCertsPEM(proxyCA.Cert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nginx := pkitest.SPIFFE(t, proxyCA, "spiffe://mesh.test/nginx")
+	other := pkitest.SPIFFE(t, proxyCA, "spiffe://mesh.test/someone-else")
+	client := pkitest.SPIFFE(t, d.CA, "spiffe://bank.test/teller")
+	addr := serveConfig(t, d.Path, `authz:
+  address: 127.0.0.1:0
+  proxy: caddy
+  tls:
+    cert-file: server.pem
+    key-file: server-key.pem
+    client-ca-files: [proxy-ca.pem]
+    allow: {spiffe-ids: ["spiffe://mesh.test/nginx"]}
+  client-certificates: {ca-files: [ca.pem]}
+admin: {address: "off"}
+routes: [{allow: {any-verified: true}}]
+`)
+	ask := func(cert *pki.Cert) (int, error) {
+		cfg := &tls.Config{RootCAs: d.CA.Pool(), ServerName: "localhost"}
+		if cert != nil {
+			cfg.Certificates = []tls.Certificate{cert.TLSCertificate()}
+		}
+		tr := &http.Transport{TLSClientConfig: cfg}
+		defer tr.CloseIdleConnections()
+		req, _ := http.NewRequest("GET", "https://"+addr+"/caddy", nil)
+		req.Header.Set("X-Forwarded-Method", "GET")
+		req.Header.Set("X-Forwarded-Uri", "/")
+		req.Header.Set("X-Forwarded-Host", "bank.test")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-Tls-Client-Cert", base64.StdEncoding.EncodeToString(client.Cert.Raw))
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := ask(nginx); err != nil || code != 200 {
+		t.Fatalf("the allowed proxy: got %d, %v; want 200", code, err)
+	}
+	if code, err := ask(other); err == nil {
+		t.Errorf("a proxy certificate not on the allow list: got %d, want a refused handshake", code)
+	}
+	if code, err := ask(nil); err == nil {
+		t.Errorf("no certificate: got %d, want a refused handshake", code)
+	}
+	if code, err := ask(client); err == nil {
+		t.Errorf("a certificate of another CA: got %d, want a refused handshake", code)
+	}
+}

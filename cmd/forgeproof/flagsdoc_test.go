@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// flagLine matches a flag in a --help listing ("  -name value").
+var flagLine = regexp.MustCompile(`(?m)^  -([a-z0-9][a-z0-9-]*)`)
+
+// flagDocs is the page of docs/ that documents a command's flags, when
+// docs/cli.md points there.
+var flagDocs = map[string]string{
+	"scan": "scanner.md",
+	"demo": "demo.md",
+}
+
+// TestFlagsDocumented keeps the docs and the flags in step: every flag a
+// command's --help lists is named (--name) in docs/cli.md or the
+// command's own page, so a new flag cannot ship undocumented.
+func TestFlagsDocumented(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile("../../docs/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	cli := read("cli.md")
+	var invocations [][]string
+	for _, c := range commands {
+		switch c.name {
+		case "version":
+		case "pki":
+			for _, sub := range []string{"init", "issue-server", "issue-client", "revoke"} {
+				invocations = append(invocations, []string{"pki", sub})
+			}
+		default:
+			invocations = append(invocations, []string{c.name})
+		}
+	}
+	for _, inv := range invocations {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), append(inv, "--help"), &stdout, &stderr); code != 0 {
+			t.Fatalf("%v --help: exit %d: %s", inv, code, stderr.String())
+		}
+		docs := cli
+		if f, ok := flagDocs[inv[0]]; ok {
+			docs += read(f)
+		}
+		flags := flagLine.FindAllStringSubmatch(stdout.String(), -1)
+		if len(flags) == 0 && inv[0] != "check-config" {
+			t.Errorf("%v --help lists no flags", inv)
+		}
+		for _, m := range flags {
+			if !regexp.MustCompile(`--` + regexp.QuoteMeta(m[1]) + `([^a-z0-9-]|$)`).MatchString(docs) {
+				t.Errorf("forgeproof %s: flag --%s is not documented (docs/cli.md %s)", strings.Join(inv, " "), m[1], flagDocs[inv[0]])
+			}
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package gateway
+
+import (
+	"bufio"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestConfigKeysDocumented keeps the "Config keys" table of
+// docs/gateway.md and configKeys, the keys the decoder reads, in step: a
+// documented key that does not exist fails, and so does a key without a
+// row. A row's first cell names keys in backquotes: the first in full,
+// the others as siblings ("`listeners[].tls.cert-file`, `key-file`").
+func TestConfigKeysDocumented(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open("../docs/gateway.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	quoted := regexp.MustCompile("`([^`]+)`")
+	var documented []string
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "## ") {
+			in = line == "## Config keys"
+			continue
+		}
+		if !in || !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cell := strings.Split(line, "|")[1]
+		parent := ""
+		for i, m := range quoted.FindAllStringSubmatch(cell, -1) {
+			key := m[1]
+			if i > 0 && !strings.ContainsAny(key, ".[") {
+				key = parent + key
+			}
+			parent = key[:strings.LastIndexAny(key, ".]")+1]
+			documented = append(documented, key)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(documented) == 0 {
+		t.Fatal(`docs/gateway.md: no rows found under "## Config keys"`)
+	}
+	for _, k := range documented {
+		if !slices.Contains(configKeys, k) {
+			t.Errorf("docs/gateway.md documents %q, which is not a config key (configKeys)", k)
+		}
+	}
+	for _, k := range configKeys {
+		if !slices.Contains(documented, k) {
+			t.Errorf("config key %q has no row in docs/gateway.md's Config keys table", k)
+		}
+	}
+}
+
+// TestErrorKeysAreConfigKeys: every key path the compiler's messages
+// name in the source ("tokens.key-file", key+".csrf.mode",
+// "%s.crl-files[%d]") is one of configKeys, or its end.
+func TestErrorKeysAreConfigKeys(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := map[string]bool{}
+	for _, k := range configKeys {
+		top[k[:strings.IndexAny(k+".", ".[")]] = true
+	}
+	keyLike := regexp.MustCompile(`^(%s)?(\.?[a-z][a-z0-9-]*(\[(%d)?\])?)+$`)
+	normal := strings.NewReplacer("[%d]", "[]", "%s", "")
+	fset := token.NewFileSet()
+	checked := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			s, err := strconv.Unquote(lit.Value)
+			if err != nil || !keyLike.MatchString(s) {
+				return true
+			}
+			// An item of a list of strings is its key with [N].
+			k := strings.TrimSuffix(normal.Replace(s), "[]")
+			switch {
+			case strings.HasPrefix(k, "."):
+				// The end of a key: key+".csrf.mode", "%s.crl-files[%d]".
+				if k == "." || !slices.ContainsFunc(configKeys, func(c string) bool {
+					return strings.HasSuffix(c, k) || strings.Contains(c, k+".") || strings.Contains(c, k+"[]")
+				}) {
+					if k != "." {
+						t.Errorf("%s: %q names no config key", fset.Position(lit.Pos()), s)
+					}
+					return true
+				}
+				checked++
+			case top[k[:strings.IndexAny(k+".", ".[")]] && strings.ContainsAny(k, ".["):
+				if !isConfigKey(strings.ReplaceAll(k, "[]", "[0]")) {
+					t.Errorf("%s: %q names no config key", fset.Position(lit.Pos()), s)
+				}
+				checked++
+			}
+			return true
+		})
+	}
+	if checked < 50 {
+		t.Errorf("checked %d key paths in the source, want at least 50: is the scan still finding them?", checked)
+	}
+}
