@@ -45,7 +45,9 @@ var proxyHeaders = map[string]bool{
 	HeaderClientCert: true, "X-Forwarded-Tls-Client-Cert-Info": true,
 	"X-Forwarded-Port": true, "X-Forwarded-Prefix": true, "X-Forwarded-Server": true, "X-Real-Ip": true,
 	"Forwarded": true, "Via": true, "Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
-	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Content-Length": true,
+	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Content-Length": true,
+	// Upgrade is the client's: a WebSocket handshake is checked as the
+	// unsafe request it is (cross-site WebSocket hijacking).
 }
 
 // Attributes reads the proxy's description of the original request from

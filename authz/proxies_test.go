@@ -344,6 +344,7 @@ func (r *rig) checkForgeries() {
 		{"legacy cross-origin (Referer only)", r.client, "POST", "/api/pay", hdr("Referer", "https://evil.test/page", "Content-Type", form), "amount=1000", 403, "referer-mismatch"},
 		{"legacy same-origin (Origin only)", r.client, "POST", "/api/pay", hdr("Origin", self, "Content-Type", form), "amount=1", 200, ""},
 		{"legacy cross-origin (Origin only)", r.client, "POST", "/api/pay", hdr("Origin", "https://evil.test", "Content-Type", form), "amount=1000", 403, "origin-mismatch"},
+		{"cross-site with neither Origin nor Referer", r.client, "POST", "/api/pay", hdr("Sec-Fetch-Site", "cross-site", "Content-Type", form), "amount=1000", 403, "cross-site"},
 		{"user navigation (Sec-Fetch-Site none)", r.client, "POST", "/api/pay", hdr("Sec-Fetch-Site", "none", "Content-Type", form), "amount=1", 200, ""},
 		{"certificate of this CA", r.client, "GET", "/api/balance", hdr(), "", 200, ""},
 		{"revoked certificate", r.revoked, "GET", "/api/balance", hdr(), "", 403, "revoked"},
@@ -352,6 +353,8 @@ func (r *rig) checkForgeries() {
 		{"no certificate, private route", nil, "GET", "/api/balance", hdr(), "", 403, "identity-missing"},
 		{"cross-site POST described as a GET by the client", r.client, "POST", "/api/pay", hdr("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.test", "Content-Type", form,
 			"X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/rates", "X-Forwarded-Host", "evil.test", "X-Forwarded-Proto", "http"), "amount=1000", 403, "cross-site"},
+		{"same-origin WebSocket handshake", r.client, "GET", "/api/ws", hdr("Connection", "Upgrade", "Upgrade", "websocket", "Sec-Websocket-Version", "13", "Sec-Websocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Origin", self, "Sec-Fetch-Site", "same-origin"), "", 200, ""},
+		{"cross-site WebSocket handshake", r.client, "GET", "/api/ws", hdr("Connection", "Upgrade", "Upgrade", "websocket", "Sec-Websocket-Version", "13", "Sec-Websocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Origin", "https://evil.test", "Sec-Fetch-Site", "cross-site"), "", 403, "cross-site"},
 		{"ambiguous path (serve's 400)", r.client, "GET", "/public/..;/api/balance", hdr(), "", 400, "path-ambiguous"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
