@@ -149,7 +149,10 @@ func (rt *route) authorizeRequest(id *mtls.Identity) Reason {
 	if id == nil {
 		return Reason(mtls.ReasonNoIdentity)
 	}
-	return Reason(mtls.ReasonOf(rt.authorize.Authorize(*id)))
+	if rt.authorize == nil {
+		return Reason(mtls.ReasonIdentityDenied) // deny by default
+	}
+	return Reason(mtls.ReasonOf(rt.authorize(*id)))
 }
 
 // isBrowser reports whether the request carries Fetch Metadata headers,
@@ -206,7 +209,7 @@ func (c *compiled) listenerServer(listener int) *mtls.Server {
 // (mtls.Server.Handler), else that of a connection crypto/tls verified.
 func embeddedIdentity(r *http.Request) *mtls.Identity {
 	id, ok := mtls.IdentityFromContext(r.Context())
-	if !ok || id.Source != mtls.SourceConnection {
+	if !ok || id.Forwarded {
 		if id, ok = mtls.IdentityFromTLS(r.TLS); !ok {
 			return nil
 		}

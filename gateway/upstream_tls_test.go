@@ -63,10 +63,10 @@ func newTLSUpstream(t testing.TB, o tlsUpstreamOptions) *tlsUpstream {
 	t.Helper()
 	tc := o.cert.TLSCertificate()
 	srv, err := mtls.NewServer(mtls.ServerConfig{
-		Certificate: &tc,
-		ClientCAs:   o.clientCAs,
-		ClientAuth:  o.auth,
-		NextProtos:  []string{"http/1.1"},
+		Certificates: []mtls.KeyPair{{Certificate: &tc}},
+		ClientCAs:    []mtls.Source{{Data: pki.EncodeCertsPEM(o.clientCAs...)}},
+		ClientAuth:   o.auth,
+		NextProtos:   []string{"http/1.1"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -76,10 +76,10 @@ func newTLSUpstream(t testing.TB, o tlsUpstreamOptions) *tlsUpstream {
 		s.ServerName = r.TLS.ServerName
 		if pc := r.TLS.PeerCertificates; len(pc) > 0 {
 			s.PeerSerial = pc[0].SerialNumber.String()
-			s.PeerID = mtls.NewIdentity(pc[0], mtls.SourceConnection).SPIFFEID.String()
+			s.PeerID = mtls.NewIdentity(pc[0]).SPIFFEID.String()
 		}
 		if id, ok := mtls.IdentityFromContext(r.Context()); ok {
-			s.Identity, s.Source = id.SPIFFEID.String(), id.Source.String()
+			s.Identity, s.Source = id.SPIFFEID.String(), identitySource(id)
 		}
 		s.ClientCert = r.Header.Get(forwarded.HeaderClientCert) != ""
 		if r.URL.Query().Has("close") {
@@ -665,4 +665,12 @@ routes:
 	// gateway.yaml:3: routes[0].upstream-key-file: is required with upstream-cert-file: the private key of the certificate presented to the upstream
 	// gateway.yaml:6: routes[0].upstream-server-name: invalid server name "payments.internal:8443": leave the port out
 	// gateway.yaml:10: routes[1].upstream-cert-file: is only for https upstreams, and "http://10.0.0.6:8080" is not one
+}
+
+// identitySource says where an identity came from, as the access log does.
+func identitySource(id mtls.Identity) string {
+	if id.Forwarded {
+		return "forwarded"
+	}
+	return "connection"
 }

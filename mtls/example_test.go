@@ -3,7 +3,6 @@ package mtls_test
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"log"
@@ -22,7 +21,7 @@ func ExampleNewServer() {
 	cert := srvCert.TLSCertificate()
 
 	s, err := mtls.NewServer(mtls.ServerConfig{
-		Certificate: &cert, ClientCAs: []*x509.Certificate{ca.Cert},
+		Certificates: []mtls.KeyPair{{Certificate: &cert}}, ClientCAs: pemCAs(ca.Cert),
 		ClientAuth: mtls.VerifyClientCertIfGiven, // browsers too: Guard decides per route
 	})
 	if err != nil {
@@ -48,7 +47,7 @@ func ExampleNewServer() {
 func ExampleAuthorizeAnyOf() {
 	ca, _ := pki.NewCA(pki.CAOptions{})
 	cert, _ := ca.IssueClient(pki.ClientOptions{CommonName: "batch", SPIFFEID: "spiffe://prod.example/ns/jobs/sa/batch"})
-	id := mtls.NewIdentity(cert.Cert, mtls.SourceConnection)
+	id := mtls.NewIdentity(cert.Cert)
 
 	web, _ := mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/web")
 	ops := mtls.AuthorizeOrganizationalUnit("ops")
@@ -56,16 +55,14 @@ func ExampleAuthorizeAnyOf() {
 		web,
 		mtls.AuthorizeAnyOf(web, ops),
 		mtls.AuthorizeAnyOf(web, mtls.AuthorizeCommonName("batch")),
-		nil, // deny by default
 	} {
-		err := a.Authorize(id)
+		err := a(id)
 		fmt.Printf("%q\n", mtls.ReasonOf(err))
 	}
 	// Output:
 	// "spiffe-id-denied"
 	// "identity-denied"
 	// ""
-	// "identity-denied"
 }
 
 // Served through Handler with ConnContext, an open keep-alive connection
@@ -73,8 +70,9 @@ func ExampleAuthorizeAnyOf() {
 // new CRL revokes is refused (403, Connection: close) at its next request.
 func ExampleServer_Handler() {
 	s, err := mtls.NewServer(mtls.ServerConfig{
-		CertFile: "server.pem", KeyFile: "server-key.pem",
-		ClientCAFiles: []string{"ca.pem"}, CRLFiles: []string{"crl.pem"},
+		Certificates: []mtls.KeyPair{{CertFile: "server.pem", KeyFile: "server-key.pem"}},
+		ClientCAs:    []mtls.Source{{File: "ca.pem"}},
+		CRLs:         []mtls.Source{{File: "crl.pem"}},
 	})
 	if err != nil {
 		log.Fatal(err)
