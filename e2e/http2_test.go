@@ -24,17 +24,19 @@ import (
 
 // TestHTTP2MisdirectedInChromium proves in Chromium what the gateway's
 // HTTP/2 default rests on. The gateway serves a.app.localhost and
-// b.app.localhost with one certificate over HTTP/2, and Chromium presents a
-// client certificate to both. With the coalescing policy on (Chromium's
-// HTTP2ClientCertCoalescingHosts, without which it never reuses a
-// connection that carried a client certificate for another name), the
-// navigation to b.app.localhost goes first on the HTTP/2 connection opened
-// for a.app.localhost; the gateway answers 421 misdirected-request, and
-// Chromium retries on a new connection whose SNI is b.app.localhost,
-// presenting the certificate again, where the page is served. The
+// b.app.localhost with one certificate over HTTP/2; Chromium holds
+// alice's client certificate for the first and bob's for the second.
+// With the coalescing policy on (Chromium's HTTP2ClientCertCoalescingHosts,
+// without which it never reuses a connection that carried a client
+// certificate for another name), the navigation to b.app.localhost goes
+// first on the HTTP/2 connection opened for a.app.localhost, where alice's
+// certificate was presented; the gateway answers 421 misdirected-request,
+// and Chromium retries on a new connection whose SNI is b.app.localhost,
+// presenting bob's certificate, where the page is served to bob. The
 // negative control (http2: insecure-on-without-check-host) serves the
-// request for b.app.localhost on a.app.localhost's connection. The third case
-// records Chromium's default: no reuse, so no 421.
+// request for b.app.localhost on a.app.localhost's connection, as alice:
+// the lent certificate. The third case records Chromium's default: no
+// reuse, so no 421. A WebSocket opened next goes over HTTP/1.1.
 func TestHTTP2MisdirectedInChromium(t *testing.T) {
 	t.Parallel()
 	tools := needTools(t)
@@ -42,8 +44,14 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"})
-	p12, err := client.PKCS12("")
+	// Chromium holds one certificate per site name: alice's for
+	// a.app.localhost, bob's for b.app.localhost. A request for b served
+	// on a's connection would carry alice's: the lent certificate.
+	alice, err := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"}).PKCS12("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "bob"}).PKCS12("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +122,10 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 			port := strings.TrimPrefix(g.Addrs()[0].String(), "127.0.0.1:")
 			a, b := "https://a.app.localhost:"+port, "https://b.app.localhost:"+port
 
-			p := browser.Profile{CACertsPEM: pki.EncodeCertsPEM(ca.Cert), ClientP12: p12, AutoSelect: []string{a, b}, IssuerCN: harnessCAName}
+			p := browser.Profile{CACertsPEM: pki.EncodeCertsPEM(ca.Cert), Clients: []browser.Client{
+				{P12: alice, CommonName: "alice", Origins: []string{a}},
+				{P12: bob, CommonName: "bob", Origins: []string{b}},
+			}}
 			if tc.coalesce {
 				p.H2ClientCertCoalescingHosts = []string{"localhost"}
 			}
@@ -126,8 +137,8 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if first.Proto != "HTTP/2.0" || first.ServerName != "a.app.localhost" || first.Identity == "" {
-				t.Fatalf("a.app.localhost: got %+v, want HTTP/2.0 with SNI a.app.localhost and a client certificate", first)
+			if first.Proto != "HTTP/2.0" || first.ServerName != "a.app.localhost" || first.Identity != "CN=alice" {
+				t.Fatalf("a.app.localhost: got %+v, want HTTP/2.0 with SNI a.app.localhost and alice's certificate", first)
 			}
 			mark := log.Mark()
 			if status, err := br.Navigate(t.Context(), b+"/"); err != nil || status != http.StatusOK {
@@ -151,8 +162,11 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 			if tc.reuse && served.ServerName != "a.app.localhost" || !tc.reuse && served.ServerName != "b.app.localhost" {
 				t.Errorf("b.app.localhost served on a connection with SNI %q", served.ServerName)
 			}
-			if served.Identity == "" || served.Proto != "HTTP/2.0" {
-				t.Errorf("b.app.localhost served: got %+v, want HTTP/2.0 with a client certificate", served)
+			// Served on a's connection, the request for b carries alice's
+			// certificate (lent); on its own, bob's.
+			wantID := map[bool]string{true: "CN=alice", false: "CN=bob"}[tc.reuse]
+			if served.Identity != wantID || served.Proto != "HTTP/2.0" {
+				t.Errorf("b.app.localhost served: got %+v, want HTTP/2.0 with identity %s", served, wantID)
 			}
 			if tc.want421 {
 				if len(misdirected) != 1 || misdirected[0].Peer != first.Peer || misdirected[0].ServerName != "a.app.localhost" || misdirected[0].Reason != "misdirected-request" {
@@ -177,8 +191,8 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Logf("WebSocket handshake: %d %s on the connection of %s, identity %q", ws.Status, ws.Proto, ws.ServerName, ws.Identity)
-				if ws.Status != http.StatusSwitchingProtocols || ws.Proto != "HTTP/1.1" || ws.Identity == "" {
-					t.Errorf("WebSocket handshake: got %+v, want 101 over HTTP/1.1 with the client certificate", ws)
+				if ws.Status != http.StatusSwitchingProtocols || ws.Proto != "HTTP/1.1" || ws.Identity != "CN=bob" {
+					t.Errorf("WebSocket handshake: got %+v, want 101 over HTTP/1.1 with bob's certificate", ws)
 				}
 			}
 			// The gateway's metrics agree.

@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/forgeproof/forgeproof/mtls"
 )
 
 // finish writes the access-log line and the request metrics of one
@@ -69,8 +72,25 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, start time
 	if x.hasIdentity {
 		attrs = append(attrs,
 			slog.String("identity", x.identity.String()),
-			slog.String("identity_source", x.identity.Source.String()),
-			slog.String("spki_sha256", x.identity.SPKIHex()))
+			slog.String("identity_source", identitySource(*x.identity)),
+			slog.String("spki_sha256", spkiHex(*x.identity)))
 	}
 	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// identitySource is how the access log says where an identity came from.
+func identitySource(id mtls.Identity) string {
+	if id.Forwarded {
+		return "forwarded"
+	}
+	return "connection"
+}
+
+// spkiHex is the identity's SPKI SHA-256 in hexadecimal, or "" when
+// unknown (a forwarded identity without its certificate).
+func spkiHex(id mtls.Identity) string {
+	if id.SPKISHA256 == ([32]byte{}) {
+		return ""
+	}
+	return hex.EncodeToString(id.SPKISHA256[:])
 }

@@ -158,7 +158,7 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 				return d
 			}
 		} else {
-			id = mtls.NewIdentity(a.Chain[0], mtls.SourceConnection)
+			id = mtls.NewIdentity(a.Chain[0])
 		}
 		connID = &id
 	}

@@ -1,10 +1,8 @@
 package gateway
 
 import (
-	"crypto/x509"
 	"fmt"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/forgeproof/forgeproof/csrf"
@@ -120,23 +118,22 @@ func (p *compiler) authzTLS(t *AuthzTLS, replaces *mtls.Server, now func() time.
 		ok = false
 	}
 	az := p.allow(key+".allow", t.Allow)
-	cas, good := p.caFiles(key+".client-ca-files", t.ClientCAFiles)
-	if !good || !ok {
-		return nil, az
+	if len(t.ClientCAFiles) == 0 {
+		p.add(key+".client-ca-files", "at least one CA file is required")
+		ok = false
 	}
-	srv, err := mtls.NewServer(mtls.ServerConfig{
-		Time:       now,
-		Replaces:   replaces,
-		CertFile:   t.CertFile,
-		KeyFile:    t.KeyFile,
-		ClientCAs:  cas,
-		Authorizer: az,
+	srv := p.newServer(serverKeys{base: key, certs: []string{key + ".cert-file"}, clientCAs: key + ".client-ca-files"}, mtls.ServerConfig{
+		Time:         now,
+		Replaces:     replaces,
+		Certificates: []mtls.KeyPair{{CertFile: t.CertFile, KeyFile: t.KeyFile}},
+		ClientCAs:    sources(t.ClientCAFiles),
+		Authorizer:   az,
 	})
-	if err != nil {
-		p.add(key, "%v", err)
+	if srv == nil || !ok {
 		return nil, az
 	}
-	if err := CheckServerCertificate(srv.Certificate(), time.Now()); err != nil {
+	leaves, _ := srv.Certificates()
+	if err := CheckServerCertificate(leaves[0], time.Now()); err != nil {
 		p.add(key+".cert-file", "%q: %v", t.CertFile, err)
 		return nil, az
 	}
@@ -148,54 +145,16 @@ func (p *compiler) authzTLS(t *AuthzTLS, replaces *mtls.Server, now func() time.
 // handshake (mtls.Server.VerifyChain).
 func (p *compiler) clientVerifier(cc ClientCertificates, replaces *mtls.Server, now func() time.Time) *mtls.Server {
 	const key = "authz.client-certificates"
-	cas, ok := p.caFiles(key+".ca-files", cc.CAFiles)
-	for i, f := range cc.CRLFiles {
-		fh, err := os.Open(f)
-		if err != nil {
-			p.add(fmt.Sprintf("%s.crl-files[%d]", key, i), "cannot read %q: %v", f, fileError(err))
-			ok = false
-			continue
-		}
-		fh.Close()
-	}
-	if !ok {
+	if len(cc.CAFiles) == 0 {
+		p.add(key+".ca-files", "at least one CA file is required")
 		return nil
 	}
-	srv, err := mtls.NewServer(mtls.ServerConfig{
+	return p.newServer(serverKeys{base: key, clientCAs: key + ".ca-files", crls: key + ".crl-files"}, mtls.ServerConfig{
 		VerifyOnly:     true,
 		Time:           now,
 		Replaces:       replaces,
-		ClientCAs:      cas,
-		CRLFiles:       cc.CRLFiles,
+		ClientCAs:      sources(cc.CAFiles),
+		CRLs:           sources(cc.CRLFiles),
 		CRLGracePeriod: cc.CRLGracePeriod,
 	})
-	if err != nil {
-		p.add(key, "%v", err)
-		return nil
-	}
-	return srv
-}
-
-// caFiles reads CA bundles, each blamed by its own key.
-func (p *compiler) caFiles(key string, files []string) (cas []*x509.Certificate, ok bool) {
-	ok = true
-	if len(files) == 0 {
-		p.add(key, "at least one CA file is required")
-		return nil, false
-	}
-	for i, f := range files {
-		k := fmt.Sprintf("%s[%d]", key, i)
-		certs, err := readCerts(f)
-		if err != nil {
-			p.add(k, "%v", err)
-			ok = false
-			continue
-		}
-		if !p.checkCACerts(k, f, certs) {
-			ok = false
-			continue
-		}
-		cas = append(cas, certs...)
-	}
-	return cas, ok
 }

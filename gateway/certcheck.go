@@ -181,18 +181,6 @@ func (p *compiler) checkServerCerts(key string, t ListenerTLS, leaves []*x509.Ce
 	return ok
 }
 
-// checkCACerts checks the certificates of one CA file with
-// CheckCACertificate.
-func (p *compiler) checkCACerts(key, file string, certs []*x509.Certificate) bool {
-	for _, c := range certs {
-		if err := CheckCACertificate(c); err != nil {
-			p.add(key, "%q: %v", file, err)
-			return false
-		}
-	}
-	return true
-}
-
 // checkNames checks that the listeners' server certificates cover the
 // names clients will connect with: a listener bound to loopback must
 // cover localhost (or the IP address it is bound to), and every route's
@@ -203,7 +191,8 @@ func (p *compiler) checkNames(cfg *Config, listeners []*listenerTLS) {
 		if lt == nil || lt.server == nil {
 			return true // not loaded: reported elsewhere
 		}
-		for _, c := range lt.server.Certificates() {
+		leaves, _ := lt.server.Certificates()
+		for _, c := range leaves {
 			if c.VerifyHostname(name) == nil {
 				return true
 			}
@@ -255,7 +244,8 @@ func (p *compiler) checkNames(cfg *Config, listeners []*listenerTLS) {
 
 func listenerNames(lt *listenerTLS) string {
 	var names []string
-	for _, c := range lt.server.Certificates() {
+	leaves, _ := lt.server.Certificates()
+	for _, c := range leaves {
 		names = append(names, certNames(c))
 	}
 	return strings.Join(names, "; ")

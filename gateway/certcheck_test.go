@@ -112,9 +112,9 @@ func TestServerCertificateChecks(t *testing.T) {
 			c.Listeners[0].TLS.Certificates = []gateway.ServerCertificate{{CertFile: w.path("api.pem"), KeyFile: w.path("api-key.pem")}}
 		}, ""},
 		{"client CA file holding a leaf", func(c *gateway.Config) { c.Listeners[0].TLS.ClientCAFiles = []string{w.path("server.pem")} },
-			"listeners[0].tls.client-ca-files[0]: \"" + w.path("server.pem") + "\": the certificate \"localhost\" is not a CA certificate"},
+			"listeners[0].tls.client-ca-files[0]: \"" + w.path("server.pem") + "\": \"CN=localhost\" is not a CA certificate"},
 		{"client CA file holding a client certificate", func(c *gateway.Config) { c.Listeners[0].TLS.ClientCAFiles = []string{w.path("clientonly.pem")} },
-			`the certificate "clientonly" is not a CA certificate`},
+			`"CN=clientonly" is not a CA certificate`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -49,7 +49,7 @@ type forwardedHeaders struct {
 // (withoutIdentityHeaders) before it calls this.
 func (c *compiled) setForwardedHeaders(r *http.Request, h http.Header, id *mtls.Identity, opts forwarded.Options) error {
 	cf, _ := r.Context().Value(connKey{}).(*connForwarded)
-	if cf == nil || id.Source != mtls.SourceConnection || id.Certificate == nil || len(opts.By) > 0 ||
+	if cf == nil || id.Forwarded || id.Certificate == nil || len(opts.By) > 0 ||
 		r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0] != id.Certificate {
 		return setForwardedHeadersUncached(h, *id, opts)
 	}

@@ -28,7 +28,7 @@ func TestForwardedCacheShared(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return mtls.NewIdentity(again, mtls.SourceConnection)
+		return mtls.NewIdentity(again)
 	}
 	rfc := forwarded.Options{Format: forwarded.RFC9440}
 	xfcc := forwarded.Options{Format: forwarded.XFCC}
@@ -83,7 +83,7 @@ func TestForwardedCacheBounds(t *testing.T) {
 		copy(sum[:], raw)
 		c := &x509.Certificate{Raw: raw}
 		c.Subject.CommonName = cn
-		return mtls.Identity{Certificate: c, CertSHA256: sum, Subject: "CN=" + cn, Source: mtls.SourceConnection}
+		return mtls.Identity{Certificate: c, CertSHA256: sum, Subject: "CN=" + cn}
 	}
 	opts := forwarded.Options{Format: forwarded.RFC9440}
 	for i := range maxSharedForwarded + 10 {

@@ -149,7 +149,10 @@ func (rt *route) authorizeRequest(id *mtls.Identity) Reason {
 	if id == nil {
 		return Reason(mtls.ReasonNoIdentity)
 	}
-	return Reason(mtls.ReasonOf(rt.authorize.Authorize(*id)))
+	if rt.authorize == nil {
+		return Reason(mtls.ReasonIdentityDenied) // deny by default
+	}
+	return Reason(mtls.ReasonOf(rt.authorize(*id)))
 }
 
 // isBrowser reports whether the request carries Fetch Metadata headers,
@@ -206,7 +209,7 @@ func (c *compiled) listenerServer(listener int) *mtls.Server {
 // (mtls.Server.Handler), else that of a connection crypto/tls verified.
 func embeddedIdentity(r *http.Request) *mtls.Identity {
 	id, ok := mtls.IdentityFromContext(r.Context())
-	if !ok || id.Source != mtls.SourceConnection {
+	if !ok || id.Forwarded {
 		if id, ok = mtls.IdentityFromTLS(r.TLS); !ok {
 			return nil
 		}
@@ -244,6 +247,13 @@ type recorder struct {
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+	}
+	if _, ok := r.Header()["Content-Type"]; !ok {
+		// Never sniff: a proxy passes on the upstream's Content-Type or
+		// none. (net/http sniffs when the first body bytes come before
+		// the header is flushed, which for ReverseProxy's streamed
+		// answers depends on timing.) A nil value is not sent.
+		r.Header()["Content-Type"] = nil
 	}
 	r.ResponseWriter.WriteHeader(code)
 }

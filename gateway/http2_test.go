@@ -990,3 +990,37 @@ func goAway(h *h2Raw) (http2.ErrCode, error) {
 		}
 	}
 }
+
+// TestHTTP2Reload: a reload changes what new connections are offered
+// (http2: on → off → on); an open HTTP/2 connection stays HTTP/2 and
+// keeps its Host check.
+func TestHTTP2Reload(t *testing.T) {
+	t.Parallel()
+	w, cfg := h2World(t)
+	gw := w.start(cfg)
+	open := h2Conn(t, gw, "a.test", w.web)
+	negotiated := func() string {
+		t.Helper()
+		c, err := dialTLS(t, gw, "a.test", []string{"h2", "http/1.1"}, w.web)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().NegotiatedProtocol
+	}
+	for _, mode := range []string{gateway.HTTP2Off, gateway.HTTP2On} {
+		next := *cfg
+		next.Listeners = slices.Clone(cfg.Listeners)
+		next.Listeners[0].HTTP2 = mode
+		if err := gw.g.Reload(&next); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{gateway.HTTP2Off: "http/1.1", gateway.HTTP2On: "h2"}[mode]
+		if got := negotiated(); got != want {
+			t.Errorf("after a reload to http2: %s: negotiated %q, want %q", mode, got, want)
+		}
+		if status, reason, _ := rt(t, open, "GET", "b.test", "/api/x", nil, ""); status != http.StatusMisdirectedRequest {
+			t.Errorf("http2: %s: b.test on the open h2 connection for a.test: got %d %q, want 421", mode, status, reason)
+		}
+	}
+}

@@ -129,3 +129,26 @@ func TestErrorKeysAreConfigKeys(t *testing.T) {
 		t.Errorf("checked %d key paths in the source, want at least 50: is the scan still finding them?", checked)
 	}
 }
+
+// TestServerKeys: the fields mtls.NewServer's errors name map to the
+// config keys they came from, and a message without a field stays at the
+// mapping's key.
+func TestServerKeys(t *testing.T) {
+	t.Parallel()
+	k := serverKeys{base: "listeners[0].tls", certs: []string{"listeners[0].tls.cert-file", "listeners[0].tls.certificates[0].cert-file"}, clientCAs: "listeners[0].tls.client-ca-files", crls: "listeners[0].tls.crl-files"}
+	tests := []struct{ msg, key, rest string }{
+		{"mtls: Certificates[0].CertFile: cannot read", "listeners[0].tls.cert-file", "cannot read"},
+		{"mtls: Certificates[1].KeyFile: cannot read", "listeners[0].tls.certificates[0].key-file", "cannot read"},
+		{`mtls: Certificates[1].CertFile: "b.pem" and Certificates[0] ("a.pem") both cover`, "listeners[0].tls.certificates[0].cert-file", `"b.pem" and listeners[0].tls.cert-file ("a.pem") both cover`},
+		{"mtls: Certificates: no server certificate", "listeners[0].tls.cert-file", "no server certificate"},
+		{"mtls: ClientCAs[2]: cannot read", "listeners[0].tls.client-ca-files[2]", "cannot read"},
+		{"mtls: reload: CRLs[1]: crl x: stale", "listeners[0].tls.crl-files[1]", "crl x: stale"},
+		{"mtls: MinVersion: 0x0302", "listeners[0].tls", "MinVersion: 0x0302"},
+	}
+	for _, tt := range tests {
+		key, rest := k.key(tt.msg)
+		if key != tt.key || rest != tt.rest {
+			t.Errorf("%q: got %q, %q; want %q, %q", tt.msg, key, rest, tt.key, tt.rest)
+		}
+	}
+}

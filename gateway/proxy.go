@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/forgeproof/forgeproof/internal/problem"
-	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
@@ -31,7 +30,7 @@ func (c *compiled) closeIdle() {
 }
 
 // newProxy builds the reverse proxy of a route.
-func newProxy(rt *route, tr *http.Transport, c *compiled, log *slog.Logger) *httputil.ReverseProxy {
+func newProxy(rt *route, tr http.RoundTripper, c *compiled, log *slog.Logger) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Transport: tr,
 		Rewrite:   func(pr *httputil.ProxyRequest) { c.rewrite(pr, rt) },
@@ -129,7 +128,7 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	}
 	if x.hasIdentity {
 		opts := forwarded.Options{Format: c.forwardFormat}
-		if pr.In.TLS != nil && x.identity.Source == mtls.SourceConnection && len(pr.In.TLS.PeerCertificates) > 1 {
+		if pr.In.TLS != nil && !x.identity.Forwarded && len(pr.In.TLS.PeerCertificates) > 1 {
 			opts.Chain = pr.In.TLS.PeerCertificates[1:]
 		}
 		if err := c.setForwardedHeaders(pr.In, pr.Out.Header, x.identity, opts); err != nil {

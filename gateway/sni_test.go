@@ -226,7 +226,7 @@ func TestSNIConfigErrors(t *testing.T) {
 		{"key of another certificate", "      certificates:\n        - {cert-file: a.pem, key-file: a-key.pem}\n        - {cert-file: b.pem, key-file: a-key.pem}\n",
 			`$F:7: listeners[0].tls.certificates[1].key-file: cannot use "$D/a-key.pem" as the key of "$D/b.pem": private key does not match public key`},
 		{"two certificates for one name", "      certificates:\n        - {cert-file: a.pem, key-file: a-key.pem}\n        - {cert-file: a2.pem, key-file: a2-key.pem}\n",
-			`$F:3: listeners[0].tls: mtls: server certificates $D/a.pem and $D/a2.pem both cover DNS name "a.test": give each name one certificate`},
+			`$F:7: listeners[0].tls.certificates[1].cert-file: "$D/a2.pem" and listeners[0].tls.certificates[0].cert-file ("$D/a.pem") both cover DNS name "a.test": give each name one certificate`},
 		{"unknown key", "      certificates:\n        - {cert-file: a.pem, key-file: a-key.pem, sni: a.test}\n",
 			`$F:6: listeners[0].tls.certificates[0].sni: unknown key (want one of: cert-file, key-file)`},
 		{"not a list", "      certificates: a.pem\n",

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,29 +61,29 @@ func (p *compiler) http2Mode(key, mode string) (offer, check bool) {
 // listenerTLS loads a listener's TLS state. replaces, if not nil, is the
 // listener's state in use (a reload): its CRL numbers are the floor, so
 // that an older CRL put back in place cannot un-revoke a certificate.
+// mtls.NewServer reads every file once; its errors name the field, which
+// serverKeys maps to the key.
 func (p *compiler) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFailure func(mtls.HandshakeFailure), replaces *mtls.Server, now func() time.Time) *listenerTLS {
 	sc := mtls.ServerConfig{
 		Time:               now,
 		Replaces:           replaces,
-		CertFile:           t.CertFile,
-		KeyFile:            t.KeyFile,
-		CRLFiles:           t.CRLFiles,
 		CRLGracePeriod:     t.CRLGracePeriod,
 		NextProtos:         alpnHTTP1,
 		OnHandshakeFailure: onFailure,
+		MinVersion:         t.MinVersion.uint16(),
+		ClientAuth:         t.ClientAuth,
 	}
 	if offerHTTP2 {
 		sc.NextProtos = alpnHTTP2
 	}
 	ok := true
-	sc.MinVersion = t.MinVersion.uint16()
 	if _, err := t.MinVersion.MarshalText(); err != nil {
 		p.add(key+".min-version", "%v", err)
 		ok = false
 	}
-	sc.ClientAuth = t.ClientAuth
 	if _, err := t.ClientAuth.MarshalText(); err != nil {
 		p.add(key+".client-auth", "%s", withoutPackage(err))
+		sc.ClientAuth = mtls.RequireClientCert
 		ok = false
 	}
 	if t.CRLGracePeriod < 0 {
@@ -90,6 +92,7 @@ func (p *compiler) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFai
 	}
 	// cert-file and key-file are the default certificate; without them,
 	// the first of certificates is.
+	keys := serverKeys{base: key, clientCAs: key + ".client-ca-files", crls: key + ".crl-files"}
 	if t.CertFile == "" && (t.KeyFile != "" || len(t.Certificates) == 0) {
 		p.add(key+".cert-file", "is required (or list the server certificates under certificates)")
 		ok = false
@@ -98,59 +101,27 @@ func (p *compiler) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFai
 		p.add(key+".key-file", "is required (or list the server certificates under certificates)")
 		ok = false
 	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		sc.Certificates = append(sc.Certificates, mtls.KeyPair{CertFile: t.CertFile, KeyFile: t.KeyFile})
+		keys.certs = append(keys.certs, key+".cert-file")
+	}
 	for i, c := range t.Certificates {
-		sc.Certificates = append(sc.Certificates, mtls.CertKeyFile{CertFile: c.CertFile, KeyFile: c.KeyFile})
-		if !p.serverCertificate(fmt.Sprintf("%s.certificates[%d]", key, i), c) {
-			ok = false
-		}
+		sc.Certificates = append(sc.Certificates, mtls.KeyPair{CertFile: c.CertFile, KeyFile: c.KeyFile})
+		keys.certs = append(keys.certs, fmt.Sprintf("%s.certificates[%d].cert-file", key, i))
 	}
 	if len(t.ClientCAFiles) == 0 {
 		p.add(key+".client-ca-files", "at least one CA file is required: without it no client certificate can be verified")
 		ok = false
 	}
+	sc.ClientCAs = sources(t.ClientCAFiles)
+	sc.CRLs = sources(t.CRLFiles)
 	lt := &listenerTLS{checkHost: t.CheckHost}
-	// The CA files are read here (mtls takes one file or values) so each
-	// can be blamed by its own key; a reload reads them again.
-	for i, f := range t.ClientCAFiles {
-		certs, err := readCerts(f)
-		if err != nil {
-			p.add(fmt.Sprintf("%s.client-ca-files[%d]", key, i), "%v", err)
-			ok = false
-			continue
-		}
-		if !p.checkCACerts(fmt.Sprintf("%s.client-ca-files[%d]", key, i), f, certs) {
-			ok = false
-			continue
-		}
-		sc.ClientCAs = append(sc.ClientCAs, certs...)
-	}
-	// The CRL files are read by mtls.NewServer, which runs only when
-	// everything above loaded: open each one here too, so that every
-	// missing or unreadable file is listed in one run, under its own key.
-	for i, f := range t.CRLFiles {
-		fh, err := os.Open(f)
-		if err != nil {
-			p.add(fmt.Sprintf("%s.crl-files[%d]", key, i), "cannot read %q: %v", f, fileError(err))
-			ok = false
-			continue
-		}
-		fh.Close()
-	}
-	if t.CertFile != "" && t.KeyFile != "" {
-		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
-			p.add(key+".cert-file", "cannot load %q with key %q: %v", t.CertFile, t.KeyFile, fileError(err))
-			ok = false
-		}
-	}
-	if !ok {
+	srv := p.newServer(keys, sc)
+	if srv == nil || !ok {
 		return lt
 	}
-	srv, err := mtls.NewServer(sc)
-	if err != nil {
-		p.add(key, "%v", err)
-		return lt
-	}
-	if !p.checkServerCerts(key, t, srv.Certificates(), time.Now()) {
+	leaves, cas := srv.Certificates()
+	if !p.checkServerCerts(key, t, leaves, time.Now()) {
 		return lt
 	}
 	lt.server = srv
@@ -160,12 +131,12 @@ func (p *compiler) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFai
 		// certificate would be verified. Refuse rather than serve.
 		p.add(key, "internal error: the mtls server config has no GetConfigForClient")
 	}
-	for _, c := range srv.Certificates() {
+	for _, c := range leaves {
 		if lt.notAfter.IsZero() || c.NotAfter.Before(lt.notAfter) {
 			lt.notAfter = c.NotAfter
 		}
 	}
-	for _, ca := range srv.ClientCAs() {
+	for _, ca := range cas {
 		if lt.caNotAfter.IsZero() || ca.NotAfter.Before(lt.caNotAfter) {
 			lt.caNotAfter = ca.NotAfter
 		}
@@ -173,34 +144,91 @@ func (p *compiler) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFai
 	return lt
 }
 
-// serverCertificate checks one entry of ListenerTLS.Certificates, each
-// file under its own key, so that one run lists every missing file. The
-// names shared by two certificates and expiry are checked by
-// mtls.NewServer.
-func (p *compiler) serverCertificate(key string, c ServerCertificate) bool {
-	ok := true
-	for _, f := range []struct{ key, path string }{{key + ".cert-file", c.CertFile}, {key + ".key-file", c.KeyFile}} {
-		if f.path == "" {
-			p.add(f.key, "is required")
-			ok = false
-			continue
+// sources are mtls sources of files.
+func sources(files []string) []mtls.Source {
+	var out []mtls.Source
+	for _, f := range files {
+		out = append(out, mtls.Source{File: f})
+	}
+	return out
+}
+
+// serverKeys are the config keys of the fields of an mtls.ServerConfig,
+// for its errors.
+type serverKeys struct {
+	base      string   // the TLS mapping: problems of no one field
+	certs     []string // the cert-file key of each Certificates[i]; its key-file is beside it
+	clientCAs string   // ClientCAs[i] is clientCAs[i]
+	crls      string   // CRLs[i] is crls[i]
+}
+
+// mtlsField matches the field at the start of an mtls.NewServer error.
+var mtlsField = regexp.MustCompile(`^mtls: (?:reload: )?(Certificates|ClientCAs|CRLs)(?:\[(\d+)\])?(?:\.(\w+))?: `)
+
+// otherCert matches a certificate named in an mtls.NewServer message.
+var otherCert = regexp.MustCompile(`Certificates\[\d+\]`)
+
+// key returns the config key an mtls.NewServer error is about, and the
+// error's message without its field.
+func (k serverKeys) key(msg string) (string, string) {
+	m := mtlsField.FindStringSubmatch(msg)
+	if m == nil {
+		return k.base, strings.TrimPrefix(msg, "mtls: ")
+	}
+	// Other certificates the message names are named by their keys.
+	rest := otherCert.ReplaceAllStringFunc(msg[len(m[0]):], func(f string) string {
+		if j, err := strconv.Atoi(f[len("Certificates[") : len(f)-1]); err == nil && j < len(k.certs) {
+			return k.certs[j]
 		}
-		fh, err := os.Open(f.path)
+		return f
+	})
+	i, err := strconv.Atoi(m[2])
+	switch {
+	case m[1] == "Certificates" && m[2] == "":
+		return k.base + ".cert-file", rest
+	case m[1] == "Certificates" && err == nil && i < len(k.certs):
+		if m[3] == "KeyFile" {
+			return strings.TrimSuffix(k.certs[i], "cert-file") + "key-file", rest
+		}
+		return k.certs[i], rest
+	case m[1] == "ClientCAs" && k.clientCAs != "":
 		if err != nil {
-			p.add(f.key, "cannot read %q: %v", f.path, fileError(err))
-			ok = false
-			continue
+			return k.clientCAs, rest
 		}
-		fh.Close()
+		return fmt.Sprintf("%s[%d]", k.clientCAs, i), rest
+	case m[1] == "CRLs" && k.crls != "" && err == nil:
+		return fmt.Sprintf("%s[%d]", k.crls, i), rest
 	}
-	if !ok {
-		return false
+	return k.base, strings.TrimPrefix(msg, "mtls: ")
+}
+
+// newServer is mtls.NewServer, with each of its problems reported under
+// the key of its field (once: a key the compiler reported already, such as
+// a missing cert-file, is not reported again).
+func (p *compiler) newServer(k serverKeys, sc mtls.ServerConfig) *mtls.Server {
+	srv, err := mtls.NewServer(sc)
+	if err == nil {
+		return srv
 	}
-	if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
-		p.add(key+".key-file", "cannot use %q as the key of %q: %v", c.KeyFile, c.CertFile, strings.TrimPrefix(err.Error(), "tls: "))
-		return false
+	reported := map[string]bool{}
+	for _, e := range p.errs {
+		reported[e.Key] = true
 	}
-	return true
+	for _, e := range joined(err) {
+		key, msg := k.key(e.Error())
+		if !reported[key] {
+			p.add(key, "%s", msg)
+		}
+	}
+	return nil
+}
+
+// joined lists the errors errors.Join joined into err, or err alone.
+func joined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // fileError drops the path from an *os.PathError (the message names the

@@ -63,10 +63,10 @@ func newTLSUpstream(t testing.TB, o tlsUpstreamOptions) *tlsUpstream {
 	t.Helper()
 	tc := o.cert.TLSCertificate()
 	srv, err := mtls.NewServer(mtls.ServerConfig{
-		Certificate: &tc,
-		ClientCAs:   o.clientCAs,
-		ClientAuth:  o.auth,
-		NextProtos:  []string{"http/1.1"},
+		Certificates: []mtls.KeyPair{{Certificate: &tc}},
+		ClientCAs:    []mtls.Source{{Data: pki.EncodeCertsPEM(o.clientCAs...)}},
+		ClientAuth:   o.auth,
+		NextProtos:   []string{"http/1.1"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -76,10 +76,10 @@ func newTLSUpstream(t testing.TB, o tlsUpstreamOptions) *tlsUpstream {
 		s.ServerName = r.TLS.ServerName
 		if pc := r.TLS.PeerCertificates; len(pc) > 0 {
 			s.PeerSerial = pc[0].SerialNumber.String()
-			s.PeerID = mtls.NewIdentity(pc[0], mtls.SourceConnection).SPIFFEID.String()
+			s.PeerID = mtls.NewIdentity(pc[0]).SPIFFEID.String()
 		}
 		if id, ok := mtls.IdentityFromContext(r.Context()); ok {
-			s.Identity, s.Source = id.SPIFFEID.String(), id.Source.String()
+			s.Identity, s.Source = id.SPIFFEID.String(), identitySource(id)
 		}
 		s.ClientCert = r.Header.Get(forwarded.HeaderClientCert) != ""
 		if r.URL.Query().Has("close") {
@@ -494,9 +494,9 @@ routes:
 		{"missing key file", https, "    upstream-cert-file: gw.pem\n    upstream-key-file: nope-key.pem\n",
 			`$F:9: routes[0].upstream-key-file: cannot read "$D/nope-key.pem": no such file or directory`},
 		{"certificate file holding a key", https, "    upstream-cert-file: gw-key.pem\n    upstream-key-file: gw-key.pem\n",
-			`$F:8: routes[0].upstream-cert-file: "$D/gw-key.pem": PEM block 1 is "PRIVATE KEY", want "CERTIFICATE"`},
+			`$F:8: routes[0].upstream-cert-file: "$D/gw-key.pem": PEM block 1 is a private key, want a certificate: keep keys out of certificate files`},
 		{"CA file with a key pasted in", https, "    upstream-ca-file: ca-and-key.pem\n",
-			`$F:8: routes[0].upstream-ca-file: "$D/ca-and-key.pem": PEM block 2 is "PRIVATE KEY", want "CERTIFICATE"`},
+			`$F:8: routes[0].upstream-ca-file: "$D/ca-and-key.pem": PEM block 2 is a private key, want a certificate: keep keys out of certificate files`},
 		{"key file holding a certificate", https, "    upstream-cert-file: gw.pem\n    upstream-key-file: gw.pem\n",
 			`$F:9: routes[0].upstream-key-file: cannot use "$D/gw.pem" as the key of "$D/gw.pem": found a certificate rather than a key in the PEM for the private key`},
 		{"key of another certificate", https, "    upstream-cert-file: gw.pem\n    upstream-key-file: other-key.pem\n",
@@ -649,20 +649,22 @@ routes:
     upstream-key-file: gateway-key.pem
     allow: {spiffe-ids: ["spiffe://example.org/web"]}
 `
-	cfg, err := gateway.ParseConfig("gateway.yaml", []byte(yaml))
-	if err == nil {
-		err = cfg.Validate()
-	}
-	var errs gateway.ConfigErrors
-	if errors.As(err, &errs) {
-		for _, e := range errs {
-			if strings.Contains(e.Key, "upstream-") {
-				fmt.Println(e)
-			}
+	cfg, _ := gateway.ParseConfig("gateway.yaml", []byte(yaml))
+	for _, e := range cfg.Validate().(gateway.ConfigErrors) {
+		if strings.Contains(e.Key, "upstream-") {
+			fmt.Println(e)
 		}
 	}
 	// Output:
 	// gateway.yaml:3: routes[0].upstream-key-file: is required with upstream-cert-file: the private key of the certificate presented to the upstream
 	// gateway.yaml:6: routes[0].upstream-server-name: invalid server name "payments.internal:8443": leave the port out
 	// gateway.yaml:10: routes[1].upstream-cert-file: is only for https upstreams, and "http://10.0.0.6:8080" is not one
+}
+
+// identitySource says where an identity came from, as the access log does.
+func identitySource(id mtls.Identity) string {
+	if id.Forwarded {
+		return "forwarded"
+	}
+	return "connection"
 }

@@ -67,8 +67,8 @@ func TestWatchFileHalfRotatedPair(t *testing.T) {
 	if got, want := lines[0]["msg"], "reload refused, the previous configuration keeps serving"; got != want {
 		t.Fatalf("after the certificate alone, log msg: got %v, want %v", got, want)
 	}
-	if got, _ := lines[0]["error"].(string); !strings.Contains(got, "listeners[0].tls.cert-file") || !strings.Contains(got, "private key does not match") {
-		t.Errorf("refusal error: got %q, want the key mismatch of listeners[0].tls.cert-file", got)
+	if got, _ := lines[0]["error"].(string); !strings.Contains(got, "listeners[0].tls.key-file") || !strings.Contains(got, "private key does not match") {
+		t.Errorf("refusal error: got %q, want the key mismatch of listeners[0].tls.key-file", got)
 	}
 	gw.wantSerial(w.srv)
 

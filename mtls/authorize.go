@@ -20,8 +20,8 @@ func errNoIdentity() error {
 	return &Error{Reason: ReasonNoIdentity, Detail: "no verified client certificate"}
 }
 
-// Authorize runs a on id; a nil Authorizer denies.
-func (a Authorizer) Authorize(id Identity) error {
+// authorize runs a on id; a nil Authorizer denies.
+func authorize(a Authorizer, id Identity) error {
 	if a == nil {
 		return &Error{Reason: ReasonIdentityDenied, Detail: "no authorizer configured (deny by default)"}
 	}

@@ -14,7 +14,7 @@ import (
 // connection or by a trusted forwarder) and denies the zero Identity.
 func AuthorizeAnyVerified() Authorizer {
 	return func(id Identity) error {
-		if id.Source == 0 {
+		if id.isZero() {
 			return errNoIdentity()
 		}
 		return nil
@@ -39,7 +39,7 @@ func AuthorizeSPIFFEID(patterns ...string) (Authorizer, error) {
 		}
 	}
 	return func(id Identity) error {
-		if id.Source == 0 {
+		if id.isZero() {
 			return errNoIdentity()
 		}
 		if id.SPIFFEID.IsZero() {
@@ -69,7 +69,7 @@ func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 		allowed[td.Name()] = true
 	}
 	return func(id Identity) error {
-		if id.Source == 0 {
+		if id.isZero() {
 			return errNoIdentity()
 		}
 		if id.SPIFFEID.IsZero() {
@@ -94,7 +94,7 @@ func AuthorizeDNSName(patterns ...string) (Authorizer, error) {
 		ps = append(ps, p)
 	}
 	return func(id Identity) error {
-		if id.Source == 0 {
+		if id.isZero() {
 			return errNoIdentity()
 		}
 		for _, name := range id.DNSNames {
@@ -113,7 +113,7 @@ func AuthorizeDNSName(patterns ...string) (Authorizer, error) {
 func AuthorizeCommonName(names ...string) Authorizer {
 	allowed := setOf(names)
 	return func(id Identity) error {
-		if id.Source == 0 {
+		if id.isZero() {
 			return errNoIdentity()
 		}
 		if id.CommonName != "" && allowed[id.CommonName] {
@@ -128,7 +128,7 @@ func AuthorizeCommonName(names ...string) Authorizer {
 func AuthorizeOrganizationalUnit(units ...string) Authorizer {
 	allowed := setOf(units)
 	return func(id Identity) error {
-		if id.Source == 0 {
+		if id.isZero() {
 			return errNoIdentity()
 		}
 		for _, ou := range id.OrganizationalUnit {
@@ -143,7 +143,7 @@ func AuthorizeOrganizationalUnit(units ...string) Authorizer {
 // AuthorizeSPKI allows identities whose public key is pinned: each pin is
 // the SHA-256 of the DER SubjectPublicKeyInfo, in hexadecimal (colons
 // allowed) or standard base64, optionally prefixed "sha256/" or "sha256:".
-// Identity.SPKIHex prints the value to pin.
+// fmt.Sprintf("%x", id.SPKISHA256) prints the value to pin.
 func AuthorizeSPKI(pins ...string) (Authorizer, error) {
 	allowed := map[[32]byte]bool{}
 	for _, s := range pins {
@@ -154,13 +154,13 @@ func AuthorizeSPKI(pins ...string) (Authorizer, error) {
 		allowed[pin] = true
 	}
 	return func(id Identity) error {
-		if id.Source == 0 {
+		if id.isZero() {
 			return errNoIdentity()
 		}
 		if id.SPKISHA256 != ([32]byte{}) && allowed[id.SPKISHA256] {
 			return nil
 		}
-		return deny(ReasonSPKIDenied, "public key %s is not pinned", id.SPKIHex())
+		return deny(ReasonSPKIDenied, "public key %x is not pinned", id.SPKISHA256)
 	}, nil
 }
 
@@ -199,7 +199,7 @@ func AuthorizeAnyOf(as ...Authorizer) Authorizer {
 		var first error
 		var reason Reason
 		for _, a := range as {
-			err := a.Authorize(id)
+			err := authorize(a, id)
 			if err == nil {
 				return nil
 			}
@@ -214,31 +214,6 @@ func AuthorizeAnyOf(as ...Authorizer) Authorizer {
 			return first
 		}
 		return &Error{Reason: reason, Detail: "no alternative allowed it; first: " + first.Error()}
-	}
-}
-
-// AuthorizeAllOf allows an identity that every one of as allows, and
-// returns the first denial otherwise. With no authorizers it denies
-// everything.
-func AuthorizeAllOf(as ...Authorizer) Authorizer {
-	as = slices.Clone(as)
-	return func(id Identity) error {
-		if len(as) == 0 {
-			return &Error{Reason: ReasonIdentityDenied, Detail: "empty all-of (deny by default)"}
-		}
-		for _, a := range as {
-			if err := a.Authorize(id); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
-
-// DenyAll denies every identity.
-func DenyAll() Authorizer {
-	return func(Identity) error {
-		return &Error{Reason: ReasonIdentityDenied, Detail: "no identity is allowed here"}
 	}
 }
 

@@ -76,8 +76,8 @@ func TestResumedSessionCachedChain(t *testing.T) {
 			}
 			var got failures
 			cfg.OnHandshakeFailure = got.add
+			cfg.Time = func() time.Time { return time.Now().Add(time.Duration(e.clock.Load())) }
 			e.s = newServer(t, cfg)
-			mtls.SetNow(e.s, func() time.Time { return time.Now().Add(time.Duration(e.clock.Load())) })
 			addr := serve(t, e.s.TLSConfig())
 			cache := tls.NewLRUClientSessionCache(4)
 			if r, err := dial(t, addr, ca, cli, cache); err != nil || r.resumed {

@@ -2,8 +2,10 @@ package mtls
 
 import (
 	"crypto/tls"
-	"crypto/x509"
+	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 )
 
@@ -21,23 +23,14 @@ const (
 	VerifyClientCertIfGiven
 )
 
-// String returns the name UnmarshalText accepts.
-func (m ClientAuthMode) String() string {
-	switch m {
-	case RequireClientCert:
-		return "require"
-	case VerifyClientCertIfGiven:
-		return "verify-if-given"
-	}
-	return fmt.Sprintf("ClientAuthMode(%d)", int(m))
-}
-
-// MarshalText returns the name of m; it fails for a mode that is not one
-// of the constants.
+// MarshalText returns the name of m, "require" or "verify-if-given"; it
+// fails for a mode that is not one of the constants.
 func (m ClientAuthMode) MarshalText() ([]byte, error) {
 	switch m {
-	case RequireClientCert, VerifyClientCertIfGiven:
-		return []byte(m.String()), nil
+	case RequireClientCert:
+		return []byte("require"), nil
+	case VerifyClientCertIfGiven:
+		return []byte("verify-if-given"), nil
 	}
 	return nil, fmt.Errorf("mtls: invalid client auth mode %d", int(m))
 }
@@ -56,41 +49,32 @@ func (m *ClientAuthMode) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// ServerConfig configures NewServer. The server certificate, the client CAs
-// and the CRLs come from files, which Reload reads again, or from values,
-// which stay fixed; the client CAs and CRLs of both are used. An error
-// about a file names its field ("ClientCAFiles[1]: cannot read …").
+// ServerConfig configures NewServer. The certificates, client CAs and
+// CRLs come from sources: files, which Reload (and Watch) read again, or
+// values, which stay fixed. NewServer and Reload report every problem at
+// once (errors.Join), each line starting with "mtls: " and the field it
+// is about: "mtls: ClientCAs[1]: cannot read "ca.pem": no such file or
+// directory", "mtls: Certificates[0].KeyFile: …". Programs that read their own
+// configuration map those fields to their keys.
 type ServerConfig struct {
-	// CertFile and KeyFile are the PEM server certificate (with any
-	// intermediates after it) and its private key (ECDSA, RSA or Ed25519).
-	CertFile, KeyFile string
-	// Certificate is used when CertFile is empty.
-	Certificate *tls.Certificate
-	// Certificates and TLSCertificates are more server certificates, for
-	// serving several host names on one listener: the handshake presents
-	// the one whose DNS names match the client's SNI (see sni.go for the
-	// rules). The certificate above is the default, presented when the
-	// SNI matches no certificate or is absent; when neither is set, the
-	// first entry of Certificates (or else TLSCertificates) is the
-	// default. Files are read again by Reload; both lists are used.
-	Certificates    []CertKeyFile
-	TLSCertificates []tls.Certificate
+	// Certificates are the server certificates: the handshake presents
+	// the one whose DNS names match the client's SNI (an exact name
+	// first, then a "*." wildcard of one label), else the first, the
+	// default, also when the client sends no SNI. Two certificates for
+	// one name are refused. At least one is required, unless VerifyOnly.
+	Certificates []KeyPair
 
-	// ClientCAFiles are PEM bundles of the CAs that issue client
-	// certificates (CERTIFICATE blocks only, so that a key pasted into one
-	// is noticed).
-	ClientCAFiles []string
-	// ClientCAs are more client CAs, beside those of ClientCAFiles.
-	ClientCAs []*x509.Certificate
+	// ClientCAs are PEM bundles of the CAs that issue client
+	// certificates (CERTIFICATE blocks only, so that a key pasted into
+	// one is noticed; every certificate must be a CA); at least one.
+	ClientCAs []Source
 
-	// CRLFiles are certificate revocation lists, DER or PEM. Each must be
-	// signed by one of the client CAs. When any CRL is configured, a client
-	// certificate whose issuer has no CRL is refused (ReasonCRLMissing):
-	// revocation checking fails closed. With no CRLs, nothing is checked
-	// for revocation.
-	CRLFiles []string
-	// CRLs (DER or PEM) are more CRLs, beside those of CRLFiles.
-	CRLs [][]byte
+	// CRLs are certificate revocation lists, DER or PEM (several X509 CRL
+	// blocks). Each must be signed by one of the client CAs. When any CRL
+	// is configured, a client certificate whose issuer has no CRL is
+	// refused (ReasonCRLMissing): revocation checking fails closed. With
+	// no CRLs, nothing is checked for revocation.
+	CRLs []Source
 	// CRLGracePeriod lets a CRL be used for this long after its NextUpdate.
 	// After that (or at once, when zero) the CRL is stale and every
 	// certificate it covers is refused (ReasonCRLStale), until a fresh
@@ -147,4 +131,44 @@ type ServerConfig struct {
 	// connections). If nil, time.Now is used. As tls.Config.Time, it is
 	// for tests and for systems whose clock is not the wall clock.
 	Time func() time.Time
+}
+
+// Source is certificate material: the File it is read from, again on
+// every Reload, or fixed Data. Exactly one is set.
+type Source struct {
+	File string
+	Data []byte
+}
+
+// read returns the source's bytes.
+func (s Source) read() ([]byte, error) {
+	switch {
+	case s.File != "" && s.Data != nil:
+		return nil, errors.New("set File or Data, not both")
+	case s.File != "":
+		data, err := os.ReadFile(s.File)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read %q: %w", s.File, pathErr(err))
+		}
+		return data, nil
+	case len(s.Data) == 0:
+		return nil, errors.New("empty: set File or Data")
+	}
+	return s.Data, nil
+}
+
+// what names the source in messages: its file, quoted, or "data".
+func (s Source) what() string {
+	if s.File != "" {
+		return strconv.Quote(s.File)
+	}
+	return "data"
+}
+
+// KeyPair is a server certificate (PEM, with any intermediates after it)
+// and its private key (ECDSA, RSA or Ed25519): files, which Reload reads
+// again, or a Certificate value.
+type KeyPair struct {
+	CertFile, KeyFile string
+	Certificate       *tls.Certificate
 }

@@ -99,7 +99,7 @@ func (s *Server) Check(r *http.Request) (*Identity, error) {
 	}
 	c.once.Do(func() {
 		if len(r.TLS.PeerCertificates) > 0 {
-			c.id, c.ok = s.names.identity(r.TLS.PeerCertificates[0], SourceConnection), true
+			c.id, c.ok = s.names.identity(r.TLS.PeerCertificates[0]), true
 		}
 	})
 	if !c.ok {

@@ -152,6 +152,8 @@ func TestCheck(t *testing.T) {
 			}
 			var hook failures
 			cfg.OnHandshakeFailure = hook.add
+			var clock atomic.Int64 // checked tt.clock later, after the change
+			cfg.Time = func() time.Time { return time.Now().Add(time.Duration(clock.Load())) }
 			s := newServer(t, cfg)
 			r := connRequest(s, openConn(t, s, ca, cli))
 			if id, err := s.Check(r); err != nil || id == nil || id.CommonName != "web" {
@@ -164,8 +166,7 @@ func TestCheck(t *testing.T) {
 			if tt.change != nil {
 				tt.change(t, s, dir, cli, &deny)
 			}
-			now := time.Now().Add(tt.clock)
-			mtls.SetNow(s, func() time.Time { return now })
+			clock.Store(int64(tt.clock))
 			id, err := s.Check(r)
 			switch {
 			case tt.wantReason == "" && err != nil:
@@ -253,7 +254,7 @@ func TestCheckUntil(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, got := mtls.LastCheck(r)
-			crl, err := pki.LoadCRL(filepath.Dir(cfg.CRLFiles[0]))
+			crl, err := pki.LoadCRL(filepath.Dir(cfg.CRLs[0].File))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,7 +3,6 @@ package mtls_test
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"log"
@@ -16,25 +15,21 @@ import (
 )
 
 func ExampleNewServer() {
-	ca, _ := pki.NewCA(pki.CAOptions{})
-	srvCert, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
-	client, _ := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://example.org/ns/prod/sa/web"})
-	cert := srvCert.TLSCertificate()
-
+	ca, cert, client := examplePKI() // a dev CA, a server and a client certificate
 	s, err := mtls.NewServer(mtls.ServerConfig{
-		Certificate: &cert, ClientCAs: []*x509.Certificate{ca.Cert},
-		ClientAuth: mtls.VerifyClientCertIfGiven, // browsers too: Guard decides per route
+		Certificates: []mtls.KeyPair{{Certificate: &cert}},
+		ClientCAs:    []mtls.Source{{Data: pki.EncodeCertsPEM(ca.Cert)}},
+		ClientAuth:   mtls.VerifyClientCertIfGiven, // browsers too: Guard decides per route
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	web, _ := mtls.AuthorizeSPIFFEID("spiffe://example.org/ns/*/sa/web")
-	mux := http.NewServeMux()
-	mux.Handle("/", (&mtls.Guard{Authorizer: web}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := mtls.IdentityFromContext(r.Context())
 		fmt.Fprintf(w, "hello %s", id)
-	})))
-	srv := &http.Server{Handler: s.Handler(mux), ConnContext: s.ConnContext, TLSConfig: s.TLSConfig()}
+	})
+	srv := &http.Server{Handler: s.Handler((&mtls.Guard{Authorizer: web}).Handler(hello)), ConnContext: s.ConnContext, TLSConfig: s.TLSConfig()}
 	url := serveExample(srv)
 	defer srv.Close()
 
@@ -48,7 +43,7 @@ func ExampleNewServer() {
 func ExampleAuthorizeAnyOf() {
 	ca, _ := pki.NewCA(pki.CAOptions{})
 	cert, _ := ca.IssueClient(pki.ClientOptions{CommonName: "batch", SPIFFEID: "spiffe://prod.example/ns/jobs/sa/batch"})
-	id := mtls.NewIdentity(cert.Cert, mtls.SourceConnection)
+	id := mtls.NewIdentity(cert.Cert)
 
 	web, _ := mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/web")
 	ops := mtls.AuthorizeOrganizationalUnit("ops")
@@ -56,16 +51,14 @@ func ExampleAuthorizeAnyOf() {
 		web,
 		mtls.AuthorizeAnyOf(web, ops),
 		mtls.AuthorizeAnyOf(web, mtls.AuthorizeCommonName("batch")),
-		nil, // deny by default
 	} {
-		err := a.Authorize(id)
+		err := a(id)
 		fmt.Printf("%q\n", mtls.ReasonOf(err))
 	}
 	// Output:
 	// "spiffe-id-denied"
 	// "identity-denied"
 	// ""
-	// "identity-denied"
 }
 
 // Served through Handler with ConnContext, an open keep-alive connection
@@ -73,8 +66,9 @@ func ExampleAuthorizeAnyOf() {
 // new CRL revokes is refused (403, Connection: close) at its next request.
 func ExampleServer_Handler() {
 	s, err := mtls.NewServer(mtls.ServerConfig{
-		CertFile: "server.pem", KeyFile: "server-key.pem",
-		ClientCAFiles: []string{"ca.pem"}, CRLFiles: []string{"crl.pem"},
+		Certificates: []mtls.KeyPair{{CertFile: "server.pem", KeyFile: "server-key.pem"}},
+		ClientCAs:    []mtls.Source{{File: "ca.pem"}},
+		CRLs:         []mtls.Source{{File: "crl.pem"}},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -89,6 +83,15 @@ func ExampleServer_Handler() {
 }
 
 // serveExample serves srv on a loopback port and returns its URL.
+// examplePKI issues a development CA, a server certificate for localhost
+// and a client certificate for spiffe://example.org/ns/prod/sa/web.
+func examplePKI() (*pki.CA, tls.Certificate, *pki.Cert) {
+	ca, _ := pki.NewCA(pki.CAOptions{})
+	srv, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
+	client, _ := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://example.org/ns/prod/sa/web"})
+	return ca, srv.TLSCertificate(), client
+}
+
 func serveExample(srv *http.Server) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -5,35 +5,12 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"math/big"
 	"net/url"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
-
-// Source says where an Identity came from.
-type Source int
-
-const (
-	// SourceConnection: the certificate was presented and verified on this
-	// TLS connection.
-	SourceConnection Source = iota + 1
-	// SourceForwarded: a trusted forwarder (a proxy in front of this
-	// service) vouched for the certificate in a request header.
-	SourceForwarded
-)
-
-func (s Source) String() string {
-	switch s {
-	case SourceConnection:
-		return "connection"
-	case SourceForwarded:
-		return "forwarded"
-	}
-	return "unknown"
-}
 
 // Identity is what a verified client certificate says about its holder.
 //
@@ -68,21 +45,31 @@ type Identity struct {
 	// Envoy forwards as Hash). Zero when unknown.
 	CertSHA256 [32]byte
 
-	Source      Source
+	// Forwarded is set when a trusted forwarder (a proxy in front of this
+	// service) vouched for the certificate in a request header
+	// (mtls/forwarded); otherwise it was presented and verified on this
+	// TLS connection.
+	Forwarded   bool
 	Certificate *x509.Certificate
+}
+
+// isZero reports whether id identifies nobody: the zero Identity, which
+// authorizers refuse with ReasonNoIdentity.
+func (id Identity) isZero() bool {
+	return id.Certificate == nil && id.CertSHA256 == [32]byte{} && id.Subject == "" && len(id.URIs) == 0 && len(id.DNSNames) == 0
 }
 
 // NewIdentity extracts the Identity of a certificate. It does not verify
 // the certificate: call it on a leaf that has been verified already.
-func NewIdentity(cert *x509.Certificate, src Source) Identity {
-	return newIdentity(cert, src, sha256.Sum256(cert.Raw), namesOf(cert))
+func NewIdentity(cert *x509.Certificate) Identity {
+	return newIdentity(cert, sha256.Sum256(cert.Raw), namesOf(cert))
 }
 
 // newIdentity is NewIdentity with the certificate's hash and names
 // computed already (Server.Check takes the names from a cache).
-func newIdentity(cert *x509.Certificate, src Source, certSHA256 [32]byte, n certNames) Identity {
+func newIdentity(cert *x509.Certificate, certSHA256 [32]byte, n certNames) Identity {
 	return Identity{
-		SPIFFEID:           SPIFFEIDOf(cert.URIs),
+		SPIFFEID:           spiffeIDOf(cert.URIs),
 		URIs:               cert.URIs,
 		DNSNames:           cert.DNSNames,
 		EmailAddresses:     cert.EmailAddresses,
@@ -96,17 +83,8 @@ func newIdentity(cert *x509.Certificate, src Source, certSHA256 [32]byte, n cert
 		NotAfter:           cert.NotAfter,
 		SPKISHA256:         n.spki,
 		CertSHA256:         certSHA256,
-		Source:             src,
 		Certificate:        cert,
 	}
-}
-
-// SPKIHex is SPKISHA256 in lower-case hexadecimal, or "" when unknown.
-func (id Identity) SPKIHex() string {
-	if id.SPKISHA256 == ([32]byte{}) {
-		return ""
-	}
-	return hex.EncodeToString(id.SPKISHA256[:])
 }
 
 // String names the identity for logs: the SPIFFE ID when there is one,
@@ -121,11 +99,11 @@ func (id Identity) String() string {
 type identityKey struct{}
 
 // ContextWithIdentity returns a copy of ctx that carries id. The zero
-// Identity (no Source) hides any identity stored in ctx before: a
+// Identity hides any identity stored in ctx before: a
 // forwarded-identity middleware stores it when a trusted forwarder, whose
 // connection identity is not the client's, forwards none.
 func ContextWithIdentity(ctx context.Context, id Identity) context.Context {
-	if id.Source == 0 {
+	if id.isZero() {
 		if _, ok := IdentityFromContext(ctx); !ok {
 			return ctx
 		}
@@ -141,11 +119,11 @@ func IdentityFromContext(ctx context.Context) (Identity, bool) {
 	return id, ok
 }
 
-// SPIFFEIDOf returns the SPIFFE ID of the only URI SAN, if it is one (the
+// spiffeIDOf returns the SPIFFE ID of the only URI SAN, if it is one (the
 // rule of NewIdentity, and of identities built from forwarded fields). A
 // SPIFFE X509-SVID has exactly one URI SAN; a certificate with more than
 // one is not an SVID, whatever its URIs say.
-func SPIFFEIDOf(uris []*url.URL) spiffeid.ID {
+func spiffeIDOf(uris []*url.URL) spiffeid.ID {
 	if len(uris) == 1 && uris[0].Scheme == "spiffe" {
 		if id, err := spiffeid.FromURI(uris[0]); err == nil {
 			return id
@@ -164,5 +142,5 @@ func IdentityFromTLS(cs *tls.ConnectionState) (Identity, bool) {
 	if cs == nil || len(cs.PeerCertificates) == 0 || len(cs.VerifiedChains) == 0 {
 		return Identity{}, false
 	}
-	return NewIdentity(cs.PeerCertificates[0], SourceConnection), true
+	return NewIdentity(cs.PeerCertificates[0]), true
 }

@@ -45,15 +45,15 @@ func newNamesCache(limit int) *namesCache {
 	return &namesCache{m: boundedmap.New[[32]byte, certNames](limit)}
 }
 
-// identity is NewIdentity(cert, src), with the names from the cache.
-func (nc *namesCache) identity(cert *x509.Certificate, src Source) Identity {
+// identity is NewIdentity(cert), with the names from the cache.
+func (nc *namesCache) identity(cert *x509.Certificate) Identity {
 	sum := sha256.Sum256(cert.Raw)
 	n, ok := nc.m.Get(sum)
 	if !ok {
 		n = namesOf(cert)
 		nc.put(sum, n)
 	}
-	return newIdentity(cert, src, sum, n)
+	return newIdentity(cert, sum, n)
 }
 
 func (nc *namesCache) put(sum [32]byte, n certNames) {

@@ -29,14 +29,14 @@ func TestNamesCacheIdentity(t *testing.T) {
 	nc := newNamesCache(maxCachedNames)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := NewIdentity(tt.cert, SourceConnection)
+			want := NewIdentity(tt.cert)
 			for _, step := range []string{"miss", "hit"} {
 				again, err := x509.ParseCertificate(tt.cert.Raw) // a new connection's copy
 				if err != nil {
 					t.Fatal(err)
 				}
 				want.Certificate = again
-				if got := nc.identity(again, SourceConnection); !reflect.DeepEqual(got, want) {
+				if got := nc.identity(again); !reflect.DeepEqual(got, want) {
 					t.Errorf("%s: got %+v, want %+v", step, got, want)
 				}
 			}
@@ -54,7 +54,7 @@ func TestNamesCacheBounds(t *testing.T) {
 	nc := newNamesCache(maxCachedNames)
 	for i := range maxCachedNames + 10 {
 		raw := binary.BigEndian.AppendUint32([]byte("cert"), uint32(i))
-		nc.identity(&x509.Certificate{Raw: raw, Subject: pkix.Name{CommonName: "c"}}, SourceConnection)
+		nc.identity(&x509.Certificate{Raw: raw, Subject: pkix.Name{CommonName: "c"}})
 	}
 	if got := nc.len(); got != maxCachedNames {
 		t.Errorf("got %d entries, want %d", got, maxCachedNames)
@@ -63,14 +63,14 @@ func TestNamesCacheBounds(t *testing.T) {
 	small := newNamesCache(maxCachedNames)
 	long := strings.Repeat("x", maxCachedNameBytes)
 	cert := &x509.Certificate{Raw: []byte("long"), Subject: pkix.Name{CommonName: long}}
-	if got := small.identity(cert, SourceConnection).Subject; got != "CN="+long {
+	if got := small.identity(cert).Subject; got != "CN="+long {
 		t.Errorf("got subject of %d bytes, want %d", len(got), len(long)+3)
 	}
 	if got := small.len(); got != 0 {
 		t.Errorf("got %d entries for an oversized name, want 0", got)
 	}
 	short := &x509.Certificate{Raw: []byte("short"), Subject: pkix.Name{CommonName: "short"}}
-	small.identity(short, SourceConnection)
+	small.identity(short)
 	if got := small.len(); got != 1 {
 		t.Errorf("got %d entries for a short name, want 1", got)
 	}

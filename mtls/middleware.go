@@ -44,7 +44,7 @@ func (g *Guard) Check(r *http.Request) (Identity, error) {
 	if !ok {
 		return Identity{}, errNoIdentity()
 	}
-	if err := g.Authorizer.Authorize(id); err != nil {
+	if err := authorize(g.Authorizer, id); err != nil {
 		return id, err
 	}
 	return id, nil

@@ -2,7 +2,6 @@ package mtls_test
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net"
@@ -80,7 +79,7 @@ func TestGuard(t *testing.T) {
 	srvCert := pkitest.Server(t, ca).TLSCertificate()
 	web := pkitest.SPIFFE(t, ca, "spiffe://prod.example/ns/a/sa/web")
 	api := pkitest.SPIFFE(t, ca, "spiffe://prod.example/ns/a/sa/api")
-	s := newServer(t, mtls.ServerConfig{Certificate: &srvCert, ClientCAs: []*x509.Certificate{ca.Cert}, ClientAuth: mtls.VerifyClientCertIfGiven})
+	s := newServer(t, mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srvCert}}, ClientCAs: pemCAs(ca.Cert), ClientAuth: mtls.VerifyClientCertIfGiven})
 	webOnly, err := mtls.AuthorizeSPIFFEID("spiffe://prod.example/ns/*/sa/web")
 	if err != nil {
 		t.Fatal(err)

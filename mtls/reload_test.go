@@ -6,8 +6,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,9 +54,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	swap("a")
 	s := newServer(t, mtls.ServerConfig{
-		CertFile:      filepath.Join(current, pki.ServerFile),
-		KeyFile:       filepath.Join(current, pki.ServerKeyFile),
-		ClientCAFiles: []string{filepath.Join(current, pki.CAFile)},
+		Certificates: []mtls.KeyPair{{CertFile: filepath.Join(current, pki.ServerFile), KeyFile: filepath.Join(current, pki.ServerKeyFile)}},
+		ClientCAs:    files(filepath.Join(current, pki.CAFile)),
 	})
 	addr := serve(t, s.TLSConfig())
 
@@ -188,23 +190,23 @@ func TestWatch(t *testing.T) {
 	dir, cfg := pkiDir(t, ca)
 	s, wt := startWatch(t, cfg, nil)
 
-	before := s.Certificate()
+	before := defaultCert(s)
 	next := pkitest.Server(t, ca)
 	if err := next.Save(dir, pki.ServerFile, pki.ServerKeyFile); err != nil {
 		t.Fatal(err)
 	}
-	wt.waitReload(t, func(err error) bool { return err == nil && s.Certificate().Equal(next.Cert) })
-	if s.Certificate().Equal(before) {
+	wt.waitReload(t, func(err error) bool { return err == nil && defaultCert(s).Equal(next.Cert) })
+	if defaultCert(s).Equal(before) {
 		t.Error("got the old certificate after a change on disk")
 	}
 
 	// A broken file is reported and the working state stays.
-	good := s.Certificate()
+	good := defaultCert(s)
 	if err := pki.WritePublicFile(filepath.Join(dir, pki.CAFile), []byte("not pem")); err != nil {
 		t.Fatal(err)
 	}
 	wt.waitReload(t, func(err error) bool { return err != nil })
-	if s.Certificate() != good {
+	if defaultCert(s) != good {
 		t.Error("got a new state after a failed reload")
 	}
 }
@@ -238,7 +240,7 @@ func TestWatchPoll(t *testing.T) {
 	if err := <-wt.reloads; err != nil {
 		t.Fatalf("got reload error %v, want success", err)
 	}
-	if !s.Certificate().Equal(next.Cert) {
+	if !defaultCert(s).Equal(next.Cert) {
 		t.Error("got the old certificate after a poll")
 	}
 }
@@ -249,10 +251,85 @@ func TestWatchWithoutFiles(t *testing.T) {
 	t.Parallel()
 	ca := pkitest.CA(t)
 	srv := pkitest.Server(t, ca).TLSCertificate()
-	s := newServer(t, mtls.ServerConfig{Certificate: &srv, ClientCAs: []*x509.Certificate{ca.Cert}})
+	s := newServer(t, mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: pemCAs(ca.Cert)})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := s.Watch(ctx); err != context.Canceled {
 		t.Errorf("got %v, want %v", err, context.Canceled)
+	}
+}
+
+// TestWatchSeesChangeBeforeStart: a file that changed between NewServer
+// (which read it) and the start of Watch is reloaded at once, because
+// Watch compares with what the Server read, not with the files as it
+// finds them. Negative control: without that baseline the change is
+// taken as the starting point and never loaded.
+func TestWatchSeesChangeBeforeStart(t *testing.T) {
+	t.Parallel()
+	for _, baseline := range []bool{true, false} {
+		t.Run(fmt.Sprintf("baseline=%v", baseline), func(t *testing.T) {
+			t.Parallel()
+			ca := pkitest.CA(t)
+			dir, cfg := pkiDir(t, ca)
+			reloads := make(chan error, 8)
+			cfg.OnReload = func(err error) { reloads <- err }
+			s := newServer(t, cfg)
+			gen := mtls.Generation(s)
+
+			// A new CRL lands after the load, before the watch.
+			prev, err := pki.LoadCRL(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			der, err := ca.Revoke(prev, big.NewInt(4242))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pki.SaveCRL(dir, der); err != nil {
+				t.Fatal(err)
+			}
+
+			looks, tick := make(chan watch.Change, 8), make(chan time.Time)
+			w, onChange, err := mtls.Watcher(s, func(o *watch.Options) {
+				o.Tick = tick
+				o.OnLook = func(c watch.Change) { looks <- c }
+				if !baseline {
+					o.Baseline = nil
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx, onChange) }()
+			defer func() { cancel(); <-done }()
+			<-w.Ready()
+			// One poll, so that there is a look with or without file events.
+			go func() {
+				select {
+				case tick <- time.Now():
+				case <-ctx.Done():
+				}
+			}()
+			var look watch.Change
+			select {
+			case look = <-looks:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no look at the files within 10s")
+			}
+			if baseline {
+				if len(look.Changed) != 1 || !strings.HasSuffix(look.Changed[0], pki.CRLFile) {
+					t.Fatalf("first look: got changed %v, want the CRL", look.Changed)
+				}
+				if err := <-reloads; err != nil || mtls.Generation(s) == gen {
+					t.Fatalf("got reload error %v, generation %d (was %d); want the new CRL loaded", err, mtls.Generation(s), gen)
+				}
+				return
+			}
+			if len(look.Changed) != 0 || len(reloads) != 0 || mtls.Generation(s) != gen {
+				t.Fatalf("negative control: got changed %v, %d reloads; want the change missed", look.Changed, len(reloads))
+			}
+		})
 	}
 }

@@ -6,12 +6,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
 // crl is one loaded revocation list, already checked against its issuer.
 type crl struct {
 	source  string // file name or "CRLs[i]"
+	field   string // "CRLs[i]"
 	list    *x509.RevocationList
 	revoked map[string]bool // serial numbers, big-endian bytes
 }
@@ -31,6 +33,10 @@ func parseCRLs(data []byte, source string) ([]*x509.RevocationList, error) {
 		b, data = pem.Decode(data)
 		if b == nil {
 			break
+		}
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
+			// Not even its type: messages never name key material.
+			return nil, fmt.Errorf("crl %s: PEM block is a private key, want \"X509 CRL\"", source)
 		}
 		if b.Type != "X509 CRL" {
 			return nil, fmt.Errorf("crl %s: PEM block %q, want \"X509 CRL\"", source, b.Type)
@@ -55,10 +61,11 @@ func crlKey(ca *x509.Certificate) string {
 // the newest list of each CA by crlKey. prev (may be nil) is the
 // current state: a list older than the one in use is refused, so an
 // attacker who can swap files cannot roll revocations back.
-func loadCRLs(lists []*x509.RevocationList, sources []string, cas []*x509.Certificate, prev map[string]*crl) (map[string]*crl, error) {
+func loadCRLs(lists []*x509.RevocationList, sources, fields []string, cas []*x509.Certificate, prev map[string]*crl) (map[string]*crl, []error) {
 	out := map[string]*crl{}
+	var errs []error
 	for i, l := range lists {
-		src := sources[i]
+		src, field := sources[i], fields[i]
 		var issuer *x509.Certificate
 		for _, ca := range cas {
 			if string(ca.RawSubject) == string(l.RawIssuer) && l.CheckSignatureFrom(ca) == nil {
@@ -67,27 +74,31 @@ func loadCRLs(lists []*x509.RevocationList, sources []string, cas []*x509.Certif
 			}
 		}
 		if issuer == nil {
-			return nil, fmt.Errorf("crl %s: not signed by any client CA", src)
+			errs = append(errs, fmt.Errorf("%s: crl %s: not signed by any client CA", field, src))
+			continue
 		}
 		if l.Number == nil {
-			return nil, fmt.Errorf("crl %s: no CRL number", src)
+			errs = append(errs, fmt.Errorf("%s: crl %s: no CRL number", field, src))
+			continue
 		}
 		if err := checkCRLScope(l); err != nil {
-			return nil, fmt.Errorf("crl %s: %w", src, err)
+			errs = append(errs, fmt.Errorf("%s: crl %s: %w", field, src, err))
+			continue
 		}
-		c := &crl{source: src, list: l, revoked: make(map[string]bool, len(l.RevokedCertificateEntries))}
+		c := &crl{source: src, field: field, list: l, revoked: make(map[string]bool, len(l.RevokedCertificateEntries))}
 		for _, e := range l.RevokedCertificateEntries {
 			c.revoked[string(e.SerialNumber.Bytes())] = true
 		}
 		key := crlKey(issuer)
 		if old := prev[key]; old != nil && l.Number.Cmp(old.list.Number) < 0 {
-			return nil, fmt.Errorf("crl %s: CRL number %s is older than the one in use (%s)", src, l.Number, old.list.Number)
+			errs = append(errs, fmt.Errorf("%s: crl %s: CRL number %s is older than the one in use (%s)", field, src, l.Number, old.list.Number))
+			continue
 		}
 		if have := out[key]; have == nil || l.Number.Cmp(have.list.Number) > 0 {
 			out[key] = c
 		}
 	}
-	return out, nil
+	return out, errs
 }
 
 // OIDs of the CRL extensions checkCRLScope knows (RFC 5280 §5.2, §5.3).

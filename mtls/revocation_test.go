@@ -77,7 +77,7 @@ func TestCRLScopeExtensionsRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := mtls.NewServer(mtls.ServerConfig{Certificate: &srv, ClientCAs: []*x509.Certificate{ca.Cert}, CRLs: [][]byte{tt.crl}})
+			_, err := mtls.NewServer(mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: pemCAs(ca.Cert), CRLs: crlData(tt.crl)})
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("got %v, want accepted", err)
@@ -186,7 +186,7 @@ func TestCRLAcrossCARenewal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got failures
-			s := newServer(t, mtls.ServerConfig{Certificate: &srv, ClientCAs: tt.cas, CRLs: [][]byte{crl}, OnHandshakeFailure: got.add})
+			s := newServer(t, mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: pemCAs(tt.cas...), CRLs: crlData(crl), OnHandshakeFailure: got.add})
 			addr := serve(t, s.TLSConfig())
 			_, err := dial(t, addr, ca, tt.client, nil)
 			f, _ := got.last()
@@ -275,7 +275,7 @@ func TestRevokedIntermediateInBundle(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got failures
-			s := newServer(t, mtls.ServerConfig{Certificate: &srv, ClientCAs: tt.cas, CRLs: tt.crls, OnHandshakeFailure: got.add})
+			s := newServer(t, mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: pemCAs(tt.cas...), CRLs: crlData(tt.crls...), OnHandshakeFailure: got.add})
 			addr := serve(t, s.TLSConfig())
 			_, err := dial(t, addr, root, cli, nil)
 			f, _ := got.last()

@@ -3,7 +3,6 @@ package mtls
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -31,13 +30,12 @@ type Server struct {
 	noRecheck bool
 }
 
-// NewServer loads and validates the configuration. The error names the
-// file and what is wrong with it.
+// NewServer loads and validates the configuration. The error lists every
+// problem, each starting with its field (see ServerConfig).
 func NewServer(cfg ServerConfig) (*Server, error) {
-	cfg.CRLFiles = append([]string(nil), cfg.CRLFiles...)
-	cfg.ClientCAFiles = append([]string(nil), cfg.ClientCAFiles...)
-	cfg.Certificates = append([]CertKeyFile(nil), cfg.Certificates...)
-	cfg.TLSCertificates = append([]tls.Certificate(nil), cfg.TLSCertificates...)
+	cfg.Certificates = append([]KeyPair(nil), cfg.Certificates...)
+	cfg.ClientCAs = append([]Source(nil), cfg.ClientCAs...)
+	cfg.CRLs = append([]Source(nil), cfg.CRLs...)
 	var prev *state
 	if cfg.Replaces != nil {
 		prev = cfg.Replaces.state.Load()
@@ -47,9 +45,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Time != nil {
 		s.now = cfg.Time
 	}
-	st, err := load(&s.cfg, prev, s.now())
-	if err != nil {
-		return nil, fmt.Errorf("mtls: %w", err)
+	st, errs := load(&s.cfg, prev, s.now())
+	if errs != nil {
+		return nil, joinErrors("mtls: ", errs)
 	}
 	s.state.Store(st)
 	s.base = &tls.Config{
@@ -77,21 +75,11 @@ func (s *Server) TLSConfig() *tls.Config { return s.base }
 func (s *Server) Reload() error {
 	s.reload.Lock()
 	defer s.reload.Unlock()
-	st, err := load(&s.cfg, s.state.Load(), s.now())
-	if err != nil {
-		return fmt.Errorf("mtls: reload: %w", err)
+	st, errs := load(&s.cfg, s.state.Load(), s.now())
+	if errs != nil {
+		return joinErrors("mtls: reload: ", errs)
 	}
 	s.state.Store(st)
-	return nil
-}
-
-// Certificate returns the default server certificate in use (see
-// Certificates for all of them).
-// It is nil for a ServerConfig.VerifyOnly Server.
-func (s *Server) Certificate() *x509.Certificate {
-	if c := s.state.Load().cert; c != nil {
-		return c.Leaf
-	}
 	return nil
 }
 
@@ -109,11 +97,8 @@ func (s *Server) VerifyChain(chain []*x509.Certificate) (Identity, error) {
 	if _, err := s.verify(s.state.Load(), &tls.ConnectionState{PeerCertificates: chain}, true); err != nil {
 		return Identity{}, err
 	}
-	return s.names.identity(chain[0], SourceConnection), nil
+	return s.names.identity(chain[0]), nil
 }
-
-// ClientCAs returns the client CA certificates in use.
-func (s *Server) ClientCAs() []*x509.Certificate { return s.state.Load().cas }
 
 func (s *Server) getConfigForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 	st := s.state.Load()
@@ -185,7 +170,7 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x50
 		return nil, herr
 	}
 	if s.cfg.Authorizer != nil {
-		if err := s.cfg.Authorizer(NewIdentity(leaf, SourceConnection)); err != nil {
+		if err := s.cfg.Authorizer(NewIdentity(leaf)); err != nil {
 			return nil, asError(err)
 		}
 	}

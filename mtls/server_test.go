@@ -68,7 +68,7 @@ func serve(t testing.TB, conf *tls.Config) string {
 				// the certificate in VerifyConnection; crypto/tls's own
 				// verification fills VerifiedChains.
 				if len(cs.PeerCertificates) > 0 && (len(cs.VerifiedChains) > 0 || conf.GetConfigForClient != nil) {
-					name = mtls.NewIdentity(cs.PeerCertificates[0], mtls.SourceConnection).String()
+					name = mtls.NewIdentity(cs.PeerCertificates[0]).String()
 				}
 				tc.Write([]byte(name + "\n"))
 			}()
@@ -158,24 +158,24 @@ func TestHandshake(t *testing.T) {
 		{name: "no certificate refused (require)", client: nil, wantReason: mtls.ReasonNoCertificate},
 		{name: "no certificate accepted (verify-if-given)", cfg: mtls.ServerConfig{ClientAuth: mtls.VerifyClientCertIfGiven}, client: nil, wantName: "anonymous"},
 		{name: "unknown CA refused (verify-if-given)", cfg: mtls.ServerConfig{ClientAuth: mtls.VerifyClientCertIfGiven}, client: foreign, wantReason: mtls.ReasonUnknownAuthority},
-		{name: "revoked refused", cfg: mtls.ServerConfig{CRLs: [][]byte{crl}}, client: revoked, wantReason: mtls.ReasonRevoked},
-		{name: "not revoked accepted", cfg: mtls.ServerConfig{CRLs: [][]byte{pki.EncodeCRLPEM(crl)}}, client: good, wantName: "spiffe://prod.example/ns/a/sa/web"},
+		{name: "revoked refused", cfg: mtls.ServerConfig{CRLs: crlData(crl)}, client: revoked, wantReason: mtls.ReasonRevoked},
+		{name: "not revoked accepted", cfg: mtls.ServerConfig{CRLs: crlData(pki.EncodeCRLPEM(crl))}, client: good, wantName: "spiffe://prod.example/ns/a/sa/web"},
 		{name: "revoked accepted without CRL (negative control)", client: revoked, wantName: "spiffe://prod.example/ns/a/sa/web"},
 		{name: "allowed identity accepted", cfg: mtls.ServerConfig{Authorizer: webOnly}, client: good, wantName: "spiffe://prod.example/ns/a/sa/web"},
 		{name: "disallowed identity refused", cfg: mtls.ServerConfig{Authorizer: webOnly}, client: denied, wantReason: mtls.ReasonSPIFFEIDDenied},
 		{name: "disallowed identity accepted without authorizer (negative control)", client: denied, wantName: "spiffe://prod.example/ns/a/sa/api"},
 		{name: "tls 1.2 accepted", cfg: mtls.ServerConfig{MinVersion: tls.VersionTLS12}, client: good, wantName: "spiffe://prod.example/ns/a/sa/web"},
-		{name: "rsa server accepted", cfg: mtls.ServerConfig{Certificate: &rsaSrvCert}, client: good, wantName: "spiffe://prod.example/ns/a/sa/web"},
-		{name: "rsa server unknown CA refused", cfg: mtls.ServerConfig{Certificate: &rsaSrvCert}, client: foreign, wantReason: mtls.ReasonUnknownAuthority},
+		{name: "rsa server accepted", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &rsaSrvCert}}}, client: good, wantName: "spiffe://prod.example/ns/a/sa/web"},
+		{name: "rsa server unknown CA refused", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &rsaSrvCert}}}, client: foreign, wantReason: mtls.ReasonUnknownAuthority},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got failures
 			cfg := tt.cfg
-			if cfg.Certificate == nil {
-				cfg.Certificate = &srvCert
+			if cfg.Certificates == nil {
+				cfg.Certificates = []mtls.KeyPair{{Certificate: &srvCert}}
 			}
-			cfg.ClientCAs = []*x509.Certificate{ca.Cert}
+			cfg.ClientCAs = pemCAs(ca.Cert)
 			cfg.OnHandshakeFailure = got.add
 			s := newServer(t, cfg)
 			addr := serve(t, s.TLSConfig())
@@ -228,7 +228,7 @@ func TestMinVersion(t *testing.T) {
 		{name: "tls 1.2 allowed", min: tls.VersionTLS12},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newServer(t, mtls.ServerConfig{Certificate: &srv, ClientCAs: []*x509.Certificate{ca.Cert}, MinVersion: tt.min})
+			s := newServer(t, mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: pemCAs(ca.Cert), MinVersion: tt.min})
 			addr := serve(t, s.TLSConfig())
 			conf := cli.ClientTLSConfig(ca)
 			conf.ServerName = "localhost"
@@ -275,13 +275,15 @@ func TestCRLPolicy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var got failures
 			cfg := tt.cfg
-			cfg.Certificate = &srv
-			cfg.ClientCAs = []*x509.Certificate{ca.Cert, ca2.Cert}
-			cfg.CRLs = [][]byte{fresh}
+			cfg.Certificates = []mtls.KeyPair{{Certificate: &srv}}
+			cfg.ClientCAs = pemCAs(ca.Cert, ca2.Cert)
+			cfg.CRLs = crlData(fresh)
 			cfg.OnHandshakeFailure = got.add
+			var clock atomic.Int64 // loaded now, handshakes tt.clock later
+			cfg.Time = func() time.Time { return time.Now().Add(time.Duration(clock.Load())) }
 			s := newServer(t, cfg)
 			// Client certificates are valid for a year: only the CRL ages.
-			mtls.SetNow(s, func() time.Time { return time.Now().Add(tt.clock) })
+			clock.Store(int64(tt.clock))
 			addr := serve(t, s.TLSConfig())
 			_, err := dial(t, addr, ca, tt.client, nil)
 			f, _ := got.last()
@@ -312,16 +314,18 @@ func TestNewServerErrors(t *testing.T) {
 		cfg  mtls.ServerConfig
 		want string
 	}{
-		{name: "no certificate", cfg: mtls.ServerConfig{ClientCAs: cas}, want: "no server certificate"},
-		{name: "no client CA", cfg: mtls.ServerConfig{Certificate: &srv}, want: "no client CA"},
-		{name: "missing files", cfg: mtls.ServerConfig{CertFile: filepath.Join(dir, "nope.pem"), KeyFile: filepath.Join(dir, "nope-key.pem"), ClientCAs: cas}, want: "nope.pem"},
-		{name: "missing CA file", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAFiles: []string{filepath.Join(dir, "ca.pem")}}, want: "ca.pem"},
-		{name: "leaf as CA", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAs: []*x509.Certificate{leafCA.Cert}}, want: "is not a CA"},
-		{name: "stale CRL", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAs: cas, CRLs: [][]byte{stale}}, want: "is stale"},
-		{name: "foreign CRL", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAs: cas, CRLs: [][]byte{foreignCRL}}, want: "not signed by any client CA"},
-		{name: "garbage CRL", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAs: cas, CRLs: [][]byte{[]byte("nope")}}, want: "CRLs[0]"},
-		{name: "tls 1.1", cfg: mtls.ServerConfig{Certificate: &srv, ClientCAs: cas, MinVersion: tls.VersionTLS11}, want: "MinVersion"},
-		{name: "expired server certificate", cfg: mtls.ServerConfig{Certificate: &expiredSrv, ClientCAs: cas}, want: "expired"},
+		{name: "no certificate", cfg: mtls.ServerConfig{ClientCAs: pemCAs(cas...)}, want: "no server certificate"},
+		{name: "no client CA", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}}, want: "no client CA"},
+		{name: "missing files", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{CertFile: filepath.Join(dir, "nope.pem"), KeyFile: filepath.Join(dir, "nope-key.pem")}}, ClientCAs: pemCAs(cas...)}, want: "Certificates[0].CertFile: cannot read"},
+		{name: "files and a value", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{CertFile: "a.pem", Certificate: &srv}}, ClientCAs: pemCAs(cas...)}, want: "Certificates[0]: set CertFile and KeyFile, or Certificate, not both"},
+		{name: "file and data", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: []mtls.Source{{File: "ca.pem", Data: []byte("x")}}}, want: "ClientCAs[0]: set File or Data, not both"},
+		{name: "missing CA file", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: files(filepath.Join(dir, "ca.pem"))}, want: "ClientCAs[0]: cannot read"},
+		{name: "leaf as CA", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: pemCAs(leafCA.Cert)}, want: "is not a CA"},
+		{name: "stale CRL", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: pemCAs(cas...), CRLs: crlData(stale)}, want: "is stale"},
+		{name: "foreign CRL", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: pemCAs(cas...), CRLs: crlData(foreignCRL)}, want: "not signed by any client CA"},
+		{name: "garbage CRL", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: pemCAs(cas...), CRLs: crlData([]byte("nope"))}, want: "CRLs[0]"},
+		{name: "tls 1.1", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: pemCAs(cas...), MinVersion: tls.VersionTLS11}, want: "MinVersion"},
+		{name: "expired server certificate", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &expiredSrv}}, ClientCAs: pemCAs(cas...)}, want: "expired"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -339,10 +343,9 @@ func pkiDir(t testing.TB, ca *pki.CA) (string, mtls.ServerConfig) {
 	t.Helper()
 	d := pkitest.NewDir(t, ca)
 	return d.Path, mtls.ServerConfig{
-		CertFile:      d.File(pki.ServerFile),
-		KeyFile:       d.File(pki.ServerKeyFile),
-		ClientCAFiles: []string{d.File(pki.CAFile)},
-		CRLFiles:      []string{d.File(pki.CRLFile)},
+		Certificates: []mtls.KeyPair{{CertFile: d.File(pki.ServerFile), KeyFile: d.File(pki.ServerKeyFile)}},
+		ClientCAs:    files(d.File(pki.CAFile)),
+		CRLs:         files(d.File(pki.CRLFile)),
 	}
 }
 
@@ -441,7 +444,7 @@ func TestReloadKeepsStateOnError(t *testing.T) {
 	ca := pkitest.CA(t)
 	dir, cfg := pkiDir(t, ca)
 	s := newServer(t, cfg)
-	before := s.Certificate()
+	before := defaultCert(s)
 	// A key that does not match the certificate.
 	if err := pki.WriteSecretFile(filepath.Join(dir, pki.ServerKeyFile), mustKeyPEM(t)); err != nil {
 		t.Fatal(err)
@@ -450,7 +453,7 @@ func TestReloadKeepsStateOnError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), pki.ServerKeyFile) {
 		t.Fatalf("got %v, want an error naming %s", err, pki.ServerKeyFile)
 	}
-	if s.Certificate() != before {
+	if defaultCert(s) != before {
 		t.Error("got a new certificate after a failed reload, want the old one")
 	}
 	addr := serve(t, s.TLSConfig())
@@ -489,3 +492,33 @@ func mustKeyPEM(t testing.TB) []byte {
 
 var _ = errors.New
 var _ = os.ReadFile
+
+// TestNewServerListsEveryProblem: NewServer reads every source and
+// reports every problem at once, one line each, starting with its field;
+// its twin with the files in place loads.
+func TestNewServerListsEveryProblem(t *testing.T) {
+	t.Parallel()
+	dir, good := pkiDir(t, pkitest.CA(t))
+	if _, err := mtls.NewServer(good); err != nil {
+		t.Fatalf("twin: %v", err)
+	}
+	p := func(name string) string { return filepath.Join(dir, name) }
+	bad := good
+	bad.Certificates = []mtls.KeyPair{{CertFile: p(pki.ServerFile), KeyFile: p("nope-key.pem")}, {CertFile: p("nope.pem"), KeyFile: p(pki.ServerKeyFile)}}
+	bad.ClientCAs = []mtls.Source{{File: p(pki.CAFile)}, {File: p("nope-ca.pem")}}
+	bad.CRLs = []mtls.Source{{Data: []byte("garbage")}}
+	_, err := mtls.NewServer(bad)
+	if err == nil {
+		t.Fatal("got no error")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	want := []string{"mtls: Certificates[0].KeyFile: cannot read", "mtls: Certificates[1].CertFile: cannot read", "mtls: ClientCAs[1]: cannot read", "mtls: CRLs[0]: "}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("problem %d: got %q, want it to start with %q", i, lines[i], w)
+		}
+	}
+}

@@ -3,16 +3,14 @@ package mtls
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
-)
 
-// CertKeyFile names a PEM server certificate (with any intermediates after
-// it) and its private key, for ServerConfig.Certificates.
-type CertKeyFile struct {
-	CertFile, KeyFile string
-}
+	"github.com/forgeproof/forgeproof/internal/pemutil"
+)
 
 // certSet is the server certificates of a state and how the handshake
 // picks one by SNI, as nginx picks a server block: an exact DNS name
@@ -30,84 +28,120 @@ type certSet struct {
 }
 
 // loadCertificates reads and validates every server certificate of cfg:
-// each pair must load, its leaf parse, and it must not have expired.
-func loadCertificates(cfg *ServerConfig, now time.Time) (*certSet, error) {
-	type source struct {
-		name      string // for errors: the file, or the field
-		cert, key string // files; empty for values
-		value     *tls.Certificate
-	}
-	var srcs []source
-	switch {
-	case cfg.CertFile != "":
-		srcs = append(srcs, source{name: cfg.CertFile, cert: cfg.CertFile, key: cfg.KeyFile})
-	case cfg.Certificate != nil:
-		srcs = append(srcs, source{name: "Certificate", value: cfg.Certificate})
-	}
-	for i, f := range cfg.Certificates {
-		name := f.CertFile
-		if name == "" {
-			name = fmt.Sprintf("Certificates[%d]", i)
-		}
-		srcs = append(srcs, source{name: name, cert: f.CertFile, key: f.KeyFile})
-	}
-	for i := range cfg.TLSCertificates {
-		srcs = append(srcs, source{name: fmt.Sprintf("TLSCertificates[%d]", i), value: &cfg.TLSCertificates[i]})
-	}
-	if cfg.VerifyOnly {
-		if len(srcs) > 0 {
-			return nil, fmt.Errorf("VerifyOnly takes no server certificate: it serves no handshake")
-		}
-		return &certSet{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}}, nil
-	}
-	if len(srcs) == 0 {
-		return nil, fmt.Errorf("no server certificate: set CertFile and KeyFile, Certificate, Certificates or TLSCertificates")
-	}
-
+// each pair must load, its leaf parse, and it must not have expired. It
+// returns every problem, each naming its field; read records the files it
+// read.
+func loadCertificates(cfg *ServerConfig, now time.Time, read func(file string, data []byte)) (*certSet, []error) {
 	set := &certSet{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}}
-	owner := map[string]int{} // DNS name -> index in srcs, for the duplicate error
-	for i, src := range srcs {
-		var c tls.Certificate
-		if src.value != nil {
-			c = *src.value
-		} else {
-			if src.cert == "" || src.key == "" {
-				return nil, fmt.Errorf("server certificate %s: both a certificate file and a key file are required", src.name)
-			}
-			var err error
-			if c, err = tls.LoadX509KeyPair(src.cert, src.key); err != nil {
-				return nil, fmt.Errorf("server certificate %s / key %s: %w", src.cert, src.key, err)
-			}
+	if cfg.VerifyOnly {
+		if len(cfg.Certificates) > 0 {
+			return nil, []error{errors.New("Certificates: VerifyOnly takes no server certificate: it serves no handshake")}
 		}
-		if len(c.Certificate) == 0 || c.PrivateKey == nil {
-			return nil, fmt.Errorf("server certificate %s: no certificate or no private key", src.name)
-		}
-		if c.Leaf == nil {
-			leaf, err := x509.ParseCertificate(c.Certificate[0])
-			if err != nil {
-				return nil, fmt.Errorf("server certificate %s: %w", src.name, err)
-			}
-			c.Leaf = leaf
+		return set, nil
+	}
+	if len(cfg.Certificates) == 0 {
+		return nil, []error{errors.New("Certificates: no server certificate")}
+	}
+	var errs []error
+	owner := map[string]int{} // DNS name -> index, for the duplicate error
+	for i, kp := range cfg.Certificates {
+		field := fmt.Sprintf("Certificates[%d]", i)
+		c, err := kp.load(field, read)
+		if err != nil {
+			errs = append(errs, err...)
+			continue
 		}
 		if now.After(c.Leaf.NotAfter) {
-			return nil, fmt.Errorf("server certificate %s (%q) expired at %s", src.name, c.Leaf.Subject.String(), c.Leaf.NotAfter.Format(time.RFC3339))
+			errs = append(errs, fmt.Errorf("%s: %s (%q) expired at %s", kp.field(field), kp.what(), c.Leaf.Subject.String(), c.Leaf.NotAfter.Format(time.RFC3339)))
+			continue
 		}
-		cp := &c
 		for _, dns := range c.Leaf.DNSNames {
 			name := normalizeName(dns)
 			if prev, dup := owner[name]; dup && prev != i {
-				return nil, fmt.Errorf("server certificates %s and %s both cover DNS name %q: give each name one certificate", srcs[prev].name, src.name, name)
+				errs = append(errs, fmt.Errorf("%s: %s and Certificates[%d] (%s) both cover DNS name %q: give each name one certificate", kp.field(field), kp.what(), prev, cfg.Certificates[prev].what(), name))
+				continue
 			}
 			owner[name] = i
 			if rest, ok := strings.CutPrefix(name, "*."); ok {
-				set.wildcard[rest] = cp
+				set.wildcard[rest] = c
 			} else {
-				set.exact[name] = cp
+				set.exact[name] = c
 			}
 		}
-		set.all = append(set.all, cp)
+		set.all = append(set.all, c)
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return set, nil
+}
+
+// field is the field an error about the certificate of k names: its
+// CertFile, or Certificate.
+func (k KeyPair) field(prefix string) string {
+	if k.Certificate != nil {
+		return prefix + ".Certificate"
+	}
+	return prefix + ".CertFile"
+}
+
+// what names the certificate of k in messages.
+func (k KeyPair) what() string {
+	if k.Certificate != nil {
+		return "the certificate"
+	}
+	return strconv.Quote(k.CertFile)
+}
+
+// load returns the certificate of k with its Leaf, or every problem, each
+// naming its field (prefix.CertFile, prefix.KeyFile, prefix.Certificate).
+func (k KeyPair) load(prefix string, read func(file string, data []byte)) (*tls.Certificate, []error) {
+	var c tls.Certificate
+	switch {
+	case k.Certificate != nil && (k.CertFile != "" || k.KeyFile != ""):
+		return nil, []error{fmt.Errorf("%s: set CertFile and KeyFile, or Certificate, not both", prefix)}
+	case k.Certificate != nil:
+		c = *k.Certificate
+		if len(c.Certificate) == 0 || c.PrivateKey == nil {
+			return nil, []error{fmt.Errorf("%s.Certificate: no certificate or no private key", prefix)}
+		}
+	default:
+		var errs []error
+		files := map[string][]byte{}
+		for _, f := range []struct{ field, file string }{{"CertFile", k.CertFile}, {"KeyFile", k.KeyFile}} {
+			if f.file == "" {
+				errs = append(errs, fmt.Errorf("%s.%s: is required", prefix, f.field))
+				continue
+			}
+			data, err := Source{File: f.file}.read()
+			read(f.file, data)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.%s: %w", prefix, f.field, err))
+				continue
+			}
+			files[f.field] = data
+		}
+		if len(errs) > 0 {
+			return nil, errs
+		}
+		if _, err := pemutil.ParseCerts(files["CertFile"]); err != nil {
+			return nil, []error{fmt.Errorf("%s.CertFile: %q: %w", prefix, k.CertFile, err)}
+		}
+		var err error
+		if c, err = tls.X509KeyPair(files["CertFile"], files["KeyFile"]); err != nil {
+			// The certificates parsed: what is wrong is the key (none,
+			// unparsable, or not the certificate's).
+			return nil, []error{fmt.Errorf("%s.KeyFile: cannot use %q as the key of %q: %s", prefix, k.KeyFile, k.CertFile, strings.TrimPrefix(err.Error(), "tls: "))}
+		}
+	}
+	if c.Leaf == nil {
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			return nil, []error{fmt.Errorf("%s: %w", k.field(prefix), err)}
+		}
+		c.Leaf = leaf
+	}
+	return &c, nil
 }
 
 // forName returns the certificate for a client's SNI, or the default.
@@ -153,14 +187,14 @@ func normalizeName(name string) string {
 	return strings.ToLower(strings.TrimSuffix(name, "."))
 }
 
-// Certificates returns the leaves of the server certificates in use, the
-// default (Certificate) first, in the order of ServerConfig. Use it to
-// watch the expiry of each.
-func (s *Server) Certificates() []*x509.Certificate {
-	all := s.state.Load().certs.all
-	out := make([]*x509.Certificate, len(all))
-	for i, c := range all {
-		out[i] = c.Leaf
+// Certificates returns the certificates in use: the leaves of the server
+// certificates, in the order of ServerConfig.Certificates (the default
+// first; none for VerifyOnly), and the client CAs. Use it to watch the
+// expiry of each.
+func (s *Server) Certificates() (server, clientCAs []*x509.Certificate) {
+	st := s.state.Load()
+	for _, c := range st.certs.all {
+		server = append(server, c.Leaf)
 	}
-	return out
+	return server, st.cas
 }

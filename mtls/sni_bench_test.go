@@ -28,8 +28,8 @@ func BenchmarkHandshakeSNI(b *testing.B) {
 		more = append(more, pkitest.ServerWith(b, ca, pki.ServerOptions{DNSNames: []string{fmt.Sprintf("host%d.test", i)}}).TLSCertificate())
 	}
 	cas := []*x509.Certificate{ca.Cert}
-	one := newServer(b, mtls.ServerConfig{Certificate: &def, ClientCAs: cas}).TLSConfig()
-	many := newServer(b, mtls.ServerConfig{Certificate: &def, TLSCertificates: more, ClientCAs: cas}).TLSConfig()
+	one := newServer(b, mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &def}}, ClientCAs: pemCAs(cas...)}).TLSConfig()
+	many := newServer(b, mtls.ServerConfig{Certificates: append([]mtls.KeyPair{{Certificate: &def}}, pairs(more...)...), ClientCAs: pemCAs(cas...)}).TLSConfig()
 	bareWith := func(certs []tls.Certificate) *tls.Config {
 		return &tls.Config{
 			Certificates: certs,

@@ -2,7 +2,6 @@ package mtls_test
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log"
 
@@ -19,11 +18,10 @@ func ExampleServerConfig_sni() {
 	api, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"api.example.test"}})
 	client, _ := ca.IssueClient(pki.ClientOptions{CommonName: "alice"})
 
-	defCert := def.TLSCertificate()
+	defCert, apiCert := def.TLSCertificate(), api.TLSCertificate()
 	srv, err := mtls.NewServer(mtls.ServerConfig{
-		Certificate:     &defCert,                                // the default
-		TLSCertificates: []tls.Certificate{api.TLSCertificate()}, // or Certificates: files
-		ClientCAs:       []*x509.Certificate{ca.Cert},
+		Certificates: []mtls.KeyPair{{Certificate: &defCert}, {Certificate: &apiCert}}, // the first is the default
+		ClientCAs:    []mtls.Source{{Data: pki.EncodeCertsPEM(ca.Cert)}},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -32,16 +30,11 @@ func ExampleServerConfig_sni() {
 	for _, sni := range []string{"api.example.test", "www.example.test", "other.example.test", ""} {
 		fmt.Printf("SNI %q: served %s\n", sni, servedName(addr, sni, client))
 	}
-	for _, c := range srv.Certificates() {
-		fmt.Println("in use:", c.DNSNames[0])
-	}
 	// Output:
 	// SNI "api.example.test": served api.example.test
 	// SNI "www.example.test": served www.example.test
 	// SNI "other.example.test": served www.example.test
 	// SNI "": served www.example.test
-	// in use: www.example.test
-	// in use: api.example.test
 }
 
 // handshakeServer accepts TLS connections on a loopback port with conf,

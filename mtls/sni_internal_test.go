@@ -19,9 +19,13 @@ func FuzzSNI(f *testing.F) {
 	for _, names := range [][]string{{"default.test"}, {"a.test"}, {"b.test", "B2.test"}, {"*.wild.test", "wild.test"}, {"*.x.wild.test"}} {
 		certs = append(certs, pkitest.ServerWith(f, ca, pki.ServerOptions{DNSNames: names}).TLSCertificate())
 	}
-	set, err := loadCertificates(&ServerConfig{TLSCertificates: certs}, time.Now())
-	if err != nil {
-		f.Fatal(err)
+	var kps []KeyPair
+	for i := range certs {
+		kps = append(kps, KeyPair{Certificate: &certs[i]})
+	}
+	set, errs := loadCertificates(&ServerConfig{Certificates: kps}, time.Now(), func(string, []byte) {})
+	if errs != nil {
+		f.Fatal(errs)
 	}
 	for _, s := range []string{"", "a.test", "A.TEST", "a.test.", "b2.test", "x.wild.test", "y.x.wild.test", "x.y.wild.test", "wild.test", "unknown.test", ".", "..", "*.wild.test", "a..test", ".wild.test"} {
 		f.Add(s)

@@ -70,17 +70,18 @@ func TestSNISelectsCertificate(t *testing.T) {
 
 	defCert := def.TLSCertificate()
 	s := newServer(t, mtls.ServerConfig{
-		Certificate:     &defCert,
-		Certificates:    []mtls.CertKeyFile{{CertFile: filepath.Join(dir, "a.pem"), KeyFile: filepath.Join(dir, "a-key.pem")}},
-		TLSCertificates: []tls.Certificate{b.TLSCertificate(), wild.TLSCertificate()},
-		ClientCAs:       []*x509.Certificate{ca.Cert},
+		Certificates: append([]mtls.KeyPair{
+			{Certificate: &defCert},
+			{CertFile: filepath.Join(dir, "a.pem"), KeyFile: filepath.Join(dir, "a-key.pem")},
+		}, pairs(b.TLSCertificate(), wild.TLSCertificate())...),
+		ClientCAs: pemCAs(ca.Cert),
 	})
 	addr := serve(t, s.TLSConfig())
 
-	if got, want := len(s.Certificates()), 4; got != want {
+	if got, want := len(leaves(s)), 4; got != want {
 		t.Fatalf("Certificates(): got %v, want %v", got, want)
 	}
-	if got, want := s.Certificate().SerialNumber, def.Cert.SerialNumber; got.Cmp(want) != 0 {
+	if got, want := defaultCert(s).SerialNumber, def.Cert.SerialNumber; got.Cmp(want) != 0 {
 		t.Errorf("Certificate(): got serial %v, want the default's %v", got, want)
 	}
 
@@ -148,9 +149,9 @@ func TestSNIAuthorizer(t *testing.T) {
 	def := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"default.test"}})
 	a := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"a.test"}})
 	s := newServer(t, mtls.ServerConfig{
-		TLSCertificates: []tls.Certificate{def.TLSCertificate(), a.TLSCertificate()},
-		ClientCAs:       []*x509.Certificate{ca.Cert},
-		Authorizer:      mtls.AuthorizeCommonName("alice"),
+		Certificates: pairs(def.TLSCertificate(), a.TLSCertificate()),
+		ClientCAs:    pemCAs(ca.Cert),
+		Authorizer:   mtls.AuthorizeCommonName("alice"),
 	})
 	addr := serve(t, s.TLSConfig())
 	alice := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"})
@@ -183,12 +184,12 @@ func TestSNIReload(t *testing.T) {
 	save(b, "b.pem", "b-key.pem")
 	p := func(name string) string { return filepath.Join(dir, name) }
 	s := newServer(t, mtls.ServerConfig{
-		CertFile: p("def.pem"), KeyFile: p("def-key.pem"),
-		Certificates: []mtls.CertKeyFile{
+		Certificates: []mtls.KeyPair{
+			{CertFile: p("def.pem"), KeyFile: p("def-key.pem")},
 			{CertFile: p("a.pem"), KeyFile: p("a-key.pem")},
 			{CertFile: p("b.pem"), KeyFile: p("b-key.pem")},
 		},
-		ClientCAs: []*x509.Certificate{ca.Cert},
+		ClientCAs: pemCAs(ca.Cert),
 	})
 	addr := serve(t, s.TLSConfig())
 	client := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"})
@@ -261,7 +262,7 @@ func TestSNIConfigErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	cas := []*x509.Certificate{ca.Cert}
-	aFile := mtls.CertKeyFile{CertFile: p("a.pem"), KeyFile: p("a-key.pem")}
+	aFile := mtls.KeyPair{CertFile: p("a.pem"), KeyFile: p("a-key.pem")}
 	noKey := a.TLSCertificate()
 	noKey.PrivateKey = nil
 
@@ -270,20 +271,20 @@ func TestSNIConfigErrors(t *testing.T) {
 		cfg  mtls.ServerConfig
 		want string // in the error; "" = no error
 	}{
-		{name: "files alone", cfg: mtls.ServerConfig{Certificates: []mtls.CertKeyFile{aFile}, ClientCAs: cas}},
-		{name: "values alone", cfg: mtls.ServerConfig{TLSCertificates: []tls.Certificate{a.TLSCertificate(), w1.TLSCertificate()}, ClientCAs: cas}},
-		{name: "none", cfg: mtls.ServerConfig{ClientCAs: cas}, want: "no server certificate"},
-		{name: "same name twice", cfg: mtls.ServerConfig{Certificates: []mtls.CertKeyFile{aFile}, TLSCertificates: []tls.Certificate{a2.TLSCertificate()}, ClientCAs: cas}, want: `server certificates ` + p("a.pem") + ` and TLSCertificates[0] both cover DNS name "a.test"`},
-		{name: "same wildcard twice", cfg: mtls.ServerConfig{TLSCertificates: []tls.Certificate{w1.TLSCertificate(), w2.TLSCertificate()}, ClientCAs: cas}, want: `both cover DNS name "*.w.test"`},
-		{name: "same file twice", cfg: mtls.ServerConfig{Certificates: []mtls.CertKeyFile{aFile, aFile}, ClientCAs: cas}, want: `both cover DNS name "a.test"`},
-		{name: "default and additional overlap", cfg: mtls.ServerConfig{CertFile: p("a.pem"), KeyFile: p("a-key.pem"), Certificates: []mtls.CertKeyFile{aFile}, ClientCAs: cas}, want: `both cover DNS name "a.test"`},
-		{name: "missing key file", cfg: mtls.ServerConfig{Certificates: []mtls.CertKeyFile{{CertFile: p("a.pem")}}, ClientCAs: cas}, want: "server certificate " + p("a.pem") + ": both a certificate file and a key file are required"},
-		{name: "missing cert file", cfg: mtls.ServerConfig{Certificates: []mtls.CertKeyFile{{KeyFile: p("a-key.pem")}}, ClientCAs: cas}, want: "server certificate Certificates[0]: both"},
-		{name: "unreadable file", cfg: mtls.ServerConfig{Certificates: []mtls.CertKeyFile{{CertFile: p("nope.pem"), KeyFile: p("a-key.pem")}}, ClientCAs: cas}, want: p("nope.pem")},
-		{name: "not PEM", cfg: mtls.ServerConfig{Certificates: []mtls.CertKeyFile{{CertFile: p("garbage.pem"), KeyFile: p("a-key.pem")}}, ClientCAs: cas}, want: "server certificate " + p("garbage.pem") + " / key " + p("a-key.pem")},
-		{name: "expired additional", cfg: mtls.ServerConfig{Certificates: []mtls.CertKeyFile{aFile}, TLSCertificates: []tls.Certificate{expired.TLSCertificate()}, ClientCAs: cas}, want: `server certificate TLSCertificates[0] ("CN=old.test") expired at`},
-		{name: "value without key", cfg: mtls.ServerConfig{Certificates: []mtls.CertKeyFile{aFile}, TLSCertificates: []tls.Certificate{noKey}, ClientCAs: cas}, want: "server certificate TLSCertificates[0]: no certificate or no private key"},
-		{name: "empty value", cfg: mtls.ServerConfig{TLSCertificates: []tls.Certificate{{}}, ClientCAs: cas}, want: "server certificate TLSCertificates[0]: no certificate"},
+		{name: "files alone", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{aFile}, ClientCAs: pemCAs(cas...)}},
+		{name: "values alone", cfg: mtls.ServerConfig{Certificates: pairs(a.TLSCertificate(), w1.TLSCertificate()), ClientCAs: pemCAs(cas...)}},
+		{name: "none", cfg: mtls.ServerConfig{ClientCAs: pemCAs(cas...)}, want: "no server certificate"},
+		{name: "same name twice", cfg: mtls.ServerConfig{Certificates: append([]mtls.KeyPair{aFile}, pairs(a2.TLSCertificate())...), ClientCAs: pemCAs(cas...)}, want: `Certificates[1].Certificate: the certificate and Certificates[0] ("` + p("a.pem") + `") both cover DNS name "a.test"`},
+		{name: "same wildcard twice", cfg: mtls.ServerConfig{Certificates: pairs(w1.TLSCertificate(), w2.TLSCertificate()), ClientCAs: pemCAs(cas...)}, want: `both cover DNS name "*.w.test"`},
+		{name: "same file twice", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{aFile, aFile}, ClientCAs: pemCAs(cas...)}, want: `both cover DNS name "a.test"`},
+		{name: "same file twice, names", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{aFile, aFile}, ClientCAs: pemCAs(cas...)}, want: `Certificates[1].CertFile: "` + p("a.pem") + `" and Certificates[0] ("` + p("a.pem") + `") both cover DNS name "a.test"`},
+		{name: "missing key file", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{CertFile: p("a.pem")}}, ClientCAs: pemCAs(cas...)}, want: "Certificates[0].KeyFile: is required"},
+		{name: "missing cert file", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{KeyFile: p("a-key.pem")}}, ClientCAs: pemCAs(cas...)}, want: "Certificates[0].CertFile: is required"},
+		{name: "unreadable file", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{CertFile: p("nope.pem"), KeyFile: p("a-key.pem")}}, ClientCAs: pemCAs(cas...)}, want: `Certificates[0].CertFile: cannot read "` + p("nope.pem") + `"`},
+		{name: "not PEM", cfg: mtls.ServerConfig{Certificates: []mtls.KeyPair{{CertFile: p("garbage.pem"), KeyFile: p("a-key.pem")}}, ClientCAs: pemCAs(cas...)}, want: `Certificates[0].CertFile: "` + p("garbage.pem") + `": `},
+		{name: "expired additional", cfg: mtls.ServerConfig{Certificates: append([]mtls.KeyPair{aFile}, pairs(expired.TLSCertificate())...), ClientCAs: pemCAs(cas...)}, want: `Certificates[1].Certificate: the certificate ("CN=old.test") expired at`},
+		{name: "value without key", cfg: mtls.ServerConfig{Certificates: append([]mtls.KeyPair{aFile}, pairs(noKey)...), ClientCAs: pemCAs(cas...)}, want: "Certificates[1].Certificate: no certificate or no private key"},
+		{name: "empty value", cfg: mtls.ServerConfig{Certificates: pairs(tls.Certificate{}), ClientCAs: pemCAs(cas...)}, want: "Certificates[0].Certificate: no certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -310,7 +311,7 @@ func TestSNIWatch(t *testing.T) {
 	if err := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"a.test"}}).Save(other, "a.pem", "a-key.pem"); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Certificates = []mtls.CertKeyFile{{CertFile: filepath.Join(other, "a.pem"), KeyFile: filepath.Join(other, "a-key.pem")}}
+	cfg.Certificates = append(cfg.Certificates, mtls.KeyPair{CertFile: filepath.Join(other, "a.pem"), KeyFile: filepath.Join(other, "a-key.pem")})
 	s, wt := startWatch(t, cfg, nil)
 
 	a2 := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"a.test"}})
@@ -319,6 +320,6 @@ func TestSNIWatch(t *testing.T) {
 	}
 	// Fails after 10s unless a reload brings the new certificate.
 	wt.waitReload(t, func(err error) bool {
-		return err == nil && s.Certificates()[1].SerialNumber.Cmp(a2.Cert.SerialNumber) == 0
+		return err == nil && leaves(s)[1].SerialNumber.Cmp(a2.Cert.SerialNumber) == 0
 	})
 }

@@ -1,6 +1,7 @@
 package mtls
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/internal/pemutil"
+	"github.com/forgeproof/forgeproof/internal/watch"
 )
 
 // state is everything a handshake needs, loaded and validated as a whole.
@@ -31,6 +33,23 @@ type state struct {
 	// verified is the one mutable part: chains verified against roots,
 	// so that a reload starts with an empty cache (see chainCache).
 	verified *chainCache
+	// sums are the hashes of the files as this state read them (Watch's
+	// baseline).
+	sums watch.Sums
+}
+
+// checkCA reports why c cannot verify client certificates: it must be a
+// CA (basic constraints) and, when it has a key usage extension, allow
+// certificate signing. A client certificate pasted into a CA file
+// verifies nothing.
+func checkCA(c *x509.Certificate) error {
+	if !c.BasicConstraintsValid || !c.IsCA {
+		return fmt.Errorf("%q is not a CA certificate (no CA basic constraint): put the certificate of the CA that issued the client certificates here", c.Subject.String())
+	}
+	if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return fmt.Errorf("%q is a CA whose key usage does not allow signing certificates", c.Subject.String())
+	}
+	return nil
 }
 
 // generations numbers the states loaded in the process, so that a
@@ -39,84 +58,103 @@ type state struct {
 var generations atomic.Uint64
 
 // load reads and validates a new state from cfg; prev (may be nil) is the
-// state in use, for the CRL rollback check.
-func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
-	st := &state{crlGrace: cfg.CRLGracePeriod, allowStale: cfg.InsecureAllowStaleCRL, verified: newChainCache(), gen: generations.Add(1)}
-
-	certs, err := loadCertificates(cfg, now)
-	if err != nil {
-		return nil, err
+// state in use, for the CRL rollback check. It returns every problem it
+// finds, each starting with its field.
+func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
+	st := &state{crlGrace: cfg.CRLGracePeriod, allowStale: cfg.InsecureAllowStaleCRL, verified: newChainCache(), gen: generations.Add(1), sums: watch.Sums{}}
+	// read records what each file held when it was read: Watch's
+	// baseline, so that a change made after this load is seen.
+	read := func(file string, data []byte) {
+		var sum watch.Sum
+		if data != nil {
+			sum = sha256.Sum256(data)
+		}
+		st.sums[watch.Abs(file)] = sum
 	}
-	st.certs = certs
-	if len(certs.all) > 0 { // none with VerifyOnly
-		st.cert = certs.all[0]
+	var errs []error
+
+	certs, certErrs := loadCertificates(cfg, now, read)
+	errs = append(errs, certErrs...)
+	if certs != nil {
+		st.certs = certs
+		if len(certs.all) > 0 { // none with VerifyOnly
+			st.cert = certs.all[0]
+		}
 	}
 
-	for i, f := range cfg.ClientCAFiles {
-		data, err := os.ReadFile(f)
+	if len(cfg.ClientCAs) == 0 {
+		errs = append(errs, errors.New("ClientCAs: no client CA: without one no client certificate can be verified"))
+	}
+	for i, src := range cfg.ClientCAs {
+		field := fmt.Sprintf("ClientCAs[%d]", i)
+		data, err := src.read()
+		if src.File != "" {
+			read(src.File, data)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("ClientCAFiles[%d]: cannot read %q: %w", i, f, pathErr(err))
+			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			continue
 		}
 		cas, err := pemutil.ParseCerts(data)
 		if err != nil {
-			return nil, fmt.Errorf("ClientCAFiles[%d]: %q: %w", i, f, err)
+			errs = append(errs, fmt.Errorf("%s: %s: %w", field, src.what(), err))
+			continue
+		}
+		for _, ca := range cas {
+			if err := checkCA(ca); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s: %w", field, src.what(), err))
+			}
 		}
 		st.cas = append(st.cas, cas...)
 	}
-	st.cas = append(st.cas, cfg.ClientCAs...)
-	if len(st.cas) == 0 {
-		return nil, errors.New("no client CA: set ClientCAFiles or ClientCAs")
-	}
 	st.roots = x509.NewCertPool()
 	for _, ca := range st.cas {
-		if !ca.IsCA {
-			return nil, fmt.Errorf("client CA %q is not a CA certificate (basic constraints)", ca.Subject.String())
-		}
 		st.roots.AddCert(ca)
 	}
 
 	var lists []*x509.RevocationList
-	var sources []string
-	add := func(data []byte, src string) error {
-		ls, err := parseCRLs(data, src)
-		if err != nil {
-			return err
+	var sources, fields []string
+	for i, src := range cfg.CRLs {
+		field := fmt.Sprintf("CRLs[%d]", i)
+		data, err := src.read()
+		if src.File != "" {
+			read(src.File, data)
 		}
-		if len(ls) == 0 {
-			return fmt.Errorf("crl %s: %w", src, errNoCRLs)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			continue
+		}
+		name := field
+		if src.File != "" {
+			name = src.File
+		}
+		ls, err := parseCRLs(data, name)
+		if err == nil && len(ls) == 0 {
+			err = fmt.Errorf("crl %s: %w", name, errNoCRLs)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			continue
 		}
 		for _, l := range ls {
 			lists = append(lists, l)
-			sources = append(sources, src)
-		}
-		return nil
-	}
-	for i, f := range cfg.CRLFiles {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("CRLFiles[%d]: cannot read %q: %w", i, f, pathErr(err))
-		}
-		if err := add(data, f); err != nil {
-			return nil, err
+			sources = append(sources, name)
+			fields = append(fields, field)
 		}
 	}
-	for i, data := range cfg.CRLs {
-		if err := add(data, fmt.Sprintf("CRLs[%d]", i)); err != nil {
-			return nil, err
-		}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	var prevCRLs map[string]*crl
 	if prev != nil {
 		prevCRLs = prev.crls
 	}
-	crls, err := loadCRLs(lists, sources, st.cas, prevCRLs)
-	if err != nil {
-		return nil, err
-	}
+	crls, crlErrs := loadCRLs(lists, sources, fields, st.cas, prevCRLs)
+	errs = append(errs, crlErrs...)
 	if !st.allowStale {
 		for _, c := range crls {
 			if c.stale(now, st.crlGrace) {
-				return nil, fmt.Errorf("crl %s is stale: next update %s has passed (fetch a new CRL, or set a grace period)", c.source, c.list.NextUpdate.Format(time.RFC3339))
+				errs = append(errs, fmt.Errorf("%s: crl %s is stale: next update %s has passed (fetch a new CRL, or set a grace period)", c.field, c.source, c.list.NextUpdate.Format(time.RFC3339)))
 			}
 		}
 	}
@@ -129,7 +167,10 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 		minVersion = tls.VersionTLS13
 	case tls.VersionTLS12, tls.VersionTLS13:
 	default:
-		return nil, fmt.Errorf("MinVersion %#04x: want TLS 1.2 (%#04x) or 1.3 (%#04x)", minVersion, tls.VersionTLS12, tls.VersionTLS13)
+		errs = append(errs, fmt.Errorf("MinVersion: %#04x: want TLS 1.2 (%#04x) or 1.3 (%#04x)", minVersion, tls.VersionTLS12, tls.VersionTLS13))
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	protos := cfg.NextProtos
 	if protos == nil {
@@ -152,6 +193,15 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, error) {
 		st.tlsConfig.Certificates = []tls.Certificate{*st.cert}
 	}
 	return st, nil
+}
+
+// joinErrors joins errs into one error, each line starting with prefix.
+func joinErrors(prefix string, errs []error) error {
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Errorf("%s%w", prefix, e)
+	}
+	return errors.Join(out...)
 }
 
 // pathErr drops the path from an *os.PathError: the messages that wrap it

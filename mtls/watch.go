@@ -40,6 +40,7 @@ func (s *Server) Watch(ctx context.Context) error {
 func (s *Server) watcher(tune func(*watch.Options)) (*watch.Watcher, func(watch.Change), error) {
 	o := watch.Options{
 		Files:    s.files,
+		Baseline: s.state.Load().sums,
 		Interval: s.cfg.ReloadInterval,
 		Settle:   settle,
 		OnError: func(err error) {
@@ -66,14 +67,20 @@ func (s *Server) watcher(tune func(*watch.Options)) (*watch.Watcher, func(watch.
 // files lists the files the configuration reads.
 func (s *Server) files() []string {
 	var fs []string
-	names := append([]string{s.cfg.CertFile, s.cfg.KeyFile}, s.cfg.ClientCAFiles...)
-	for _, c := range s.cfg.Certificates {
-		names = append(names, c.CertFile, c.KeyFile)
-	}
-	for _, f := range names {
+	add := func(f string) {
 		if f != "" {
 			fs = append(fs, f)
 		}
 	}
-	return append(fs, s.cfg.CRLFiles...)
+	for _, c := range s.cfg.Certificates {
+		add(c.CertFile)
+		add(c.KeyFile)
+	}
+	for _, src := range s.cfg.ClientCAs {
+		add(src.File)
+	}
+	for _, src := range s.cfg.CRLs {
+		add(src.File)
+	}
+	return fs
 }

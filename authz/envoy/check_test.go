@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"sort"
 	"strings"
 	"testing"
 
@@ -57,6 +58,11 @@ func TestCheck(t *testing.T) {
 		{"dot segments", envoyCheck("POST", "/a/../transfer", host, w.alice, "accept", json), 400, "path-invalid"},
 		{"Host with two ports", envoyCheck("POST", "/transfer", "bank.example:1:2", w.alice, "accept", json), 400, "host-invalid"},
 		{"CONNECT", envoyCheck("CONNECT", "/", host, w.alice, "accept", json), 405, "method-not-allowed"},
+
+		// encode_raw_headers: header_map instead of headers, repeated
+		// fields kept apart.
+		{"header_map same-origin", raw(envoyCheck("POST", "/transfer", host, w.alice, "sec-fetch-site", "same-origin", "origin", self)), 0, ""},
+		{"header_map cross-site", raw(envoyCheck("POST", "/transfer", host, w.alice, "sec-fetch-site", "cross-site", "origin", evil, "accept", json)), 403, "cross-site"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +99,10 @@ func TestCheck(t *testing.T) {
 // names forgeproof sets are never also in headers_to_remove, which Envoy
 // applies after setting: that would delete the identity itself.
 func TestCheckIdentityHeaders(t *testing.T) {
-	w := newWorld(t, nil)
+	w := newWorld(t, func(cfg *gateway.Config) {
+		cfg.Routes = append(cfg.Routes, gateway.Route{Name: "public", Host: "bank.example", PathPrefix: "/public",
+			Allow: gateway.Allow{Unauthenticated: true}})
+	})
 	c := w.client(t, "127.0.0.1", w.envoy, false)
 	forged := []string{
 		"client-cert", ":Zm9yZ2Vk:",
@@ -109,14 +118,16 @@ func TestCheckIdentityHeaders(t *testing.T) {
 	leaf := sha256.Sum256(w.alice.Cert.Raw)
 	tests := []struct {
 		name     string
+		path     string
 		cert     *pki.Cert
 		identity bool // forgeproof's identity headers expected
 	}{
-		{"with a client certificate", w.alice, true},
+		{"with a client certificate", "/transfer", w.alice, true},
+		{"without a certificate, on a public route", "/public/rates", nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cr := envoyCheck("POST", "/transfer", "bank.example", tt.cert, forged...)
+			cr := envoyCheck("POST", tt.path, "bank.example", tt.cert, forged...)
 			resp, err := c.Check(context.Background(), cr)
 			if err != nil {
 				t.Fatal(err)
@@ -144,6 +155,9 @@ func TestCheckIdentityHeaders(t *testing.T) {
 				}
 			}
 			if !tt.identity {
+				if len(set) != 0 {
+					t.Errorf("identity headers set without a certificate: %v", a.ok.GetHeaders())
+				}
 				return
 			}
 			if got, want := up["client-cert"], ":"+b64(w.alice.Cert.Raw)+":"; got != want {
@@ -284,6 +298,23 @@ func TestCheckMalformed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// raw turns a CheckRequest's headers into header_map, as Envoy sends
+// them with encode_raw_headers: true.
+func raw(cr *authv3.CheckRequest) *authv3.CheckRequest {
+	hr := cr.Attributes.Request.Http
+	hr.HeaderMap = &corev3.HeaderMap{}
+	keys := make([]string, 0, len(hr.Headers))
+	for k := range hr.Headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		hr.HeaderMap.Headers = append(hr.HeaderMap.Headers, &corev3.HeaderValue{Key: k, RawValue: []byte(hr.Headers[k])})
+	}
+	hr.Headers = nil
+	return cr
 }
 
 func setPath(cr *authv3.CheckRequest, p string) {

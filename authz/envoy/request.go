@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/textproto"
+	"slices"
 	"strings"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -25,11 +26,8 @@ type request struct {
 	method string
 	target string // origin-form request target: path and query, as sent
 	host   string
-	scheme string // "https" or "http" as Envoy saw it; "" when not said
-	header http.Header
-	// keys are the header names as Envoy sent them (lower case), by
-	// canonical name, so that an answer can remove exactly those.
-	keys map[string][]string
+	scheme string      // "https" or "http" as Envoy saw it; "" when not said
+	header http.Header // canonical names; Envoy's are their lower case
 	// cert is attributes.source.certificate as sent: the URL-encoded PEM
 	// of the client certificate Envoy verified, "" when there was none.
 	cert string
@@ -55,6 +53,9 @@ func invalid(format string, args ...any) *attributeError {
 	return &attributeError{fmt.Sprintf(format, args...)}
 }
 
+// pseudoNames are the pseudo-headers readRequest reads, in its order.
+var pseudoNames = [4]string{":method", ":path", ":authority", ":scheme"}
+
 // readRequest takes the request attributes out of a CheckRequest, as
 // Envoy's HTTP ext_authz filter fills them: method, path (with query),
 // host and lower-case headers in attributes.request.http (headers, or
@@ -73,9 +74,16 @@ func readRequest(cr *authv3.CheckRequest) (*request, *attributeError) {
 		// Envoy's HTTP filter: there is no request to decide on.
 		return nil, missing("the CheckRequest has no attributes.request.http (is this Envoy's HTTP ext_authz filter?)")
 	}
+	raw := h.GetHeaderMap().GetHeaders()
+	n := len(raw) + len(h.GetHeaders())
+	switch {
+	case len(raw) > 0 && len(h.GetHeaders()) > 0:
+		return nil, invalid("the request has both headers and header_map: which one did the client send?")
+	case n > maxHeaders:
+		return nil, invalid("the request has more than %d headers", maxHeaders)
+	}
 	rq := &request{
-		header: make(http.Header, len(h.GetHeaders())),
-		keys:   make(map[string][]string, len(h.GetHeaders())),
+		header: make(http.Header, n),
 		cert:   attrs.GetSource().GetCertificate(),
 	}
 	if sa := attrs.GetSource().GetAddress().GetSocketAddress(); sa != nil {
@@ -83,13 +91,24 @@ func readRequest(cr *authv3.CheckRequest) (*request, *attributeError) {
 			rq.remoteAddr = netip.AddrPortFrom(ip, uint16(sa.GetPortValue())).String()
 		}
 	}
-	pseudo := map[string]string{}
+	// The pseudo-headers the decision reads: :method, :path, :authority,
+	// :scheme. Others (:protocol) are not read.
+	var pseudo [4]string
+	var seen [4]bool
+	// One backing array for the values, as net/textproto does: a
+	// header's slice is capped, so a repeated one is copied, not
+	// overwritten.
+	vals := make([]string, 0, n)
 	add := func(key, value string) *attributeError {
 		if strings.HasPrefix(key, ":") {
-			if _, dup := pseudo[key]; dup {
+			i := slices.Index(pseudoNames[:], key)
+			if i < 0 {
+				return nil
+			}
+			if seen[i] {
 				return invalid("a pseudo-header is repeated")
 			}
-			pseudo[key] = value
+			pseudo[i], seen[i] = value, true
 			return nil
 		}
 		if !httpguts.ValidHeaderFieldName(key) {
@@ -99,18 +118,13 @@ func readRequest(cr *authv3.CheckRequest) (*request, *attributeError) {
 			return invalid("a header value has control characters")
 		}
 		ck := textproto.CanonicalMIMEHeaderKey(key)
-		rq.header[ck] = append(rq.header[ck], value)
-		if ks := rq.keys[ck]; len(ks) == 0 || ks[len(ks)-1] != key {
-			rq.keys[ck] = append(ks, key)
+		if old, ok := rq.header[ck]; ok {
+			rq.header[ck] = append(old, value)
+			return nil
 		}
+		vals = append(vals, value)
+		rq.header[ck] = vals[len(vals)-1 : len(vals) : len(vals)]
 		return nil
-	}
-	raw := h.GetHeaderMap().GetHeaders()
-	switch {
-	case len(raw) > 0 && len(h.GetHeaders()) > 0:
-		return nil, invalid("the request has both headers and header_map: which one did the client send?")
-	case len(raw)+len(h.GetHeaders()) > maxHeaders:
-		return nil, invalid("the request has more than %d headers", maxHeaders)
 	}
 	for _, hv := range raw {
 		v := hv.GetValue()
@@ -128,16 +142,16 @@ func readRequest(cr *authv3.CheckRequest) (*request, *attributeError) {
 	}
 
 	var err *attributeError
-	if rq.method, err = pick("method", h.GetMethod(), pseudo[":method"]); err != nil {
+	if rq.method, err = pick("method", h.GetMethod(), pseudo[0]); err != nil {
 		return nil, err
 	}
-	if rq.target, err = pick("path", h.GetPath(), pseudo[":path"]); err != nil {
+	if rq.target, err = pick("path", h.GetPath(), pseudo[1]); err != nil {
 		return nil, err
 	}
-	if rq.host, err = pick("host", h.GetHost(), pseudo[":authority"]); err != nil {
+	if rq.host, err = pick("host", h.GetHost(), pseudo[2]); err != nil {
 		return nil, err
 	}
-	if rq.scheme, err = pick("scheme", h.GetScheme(), pseudo[":scheme"]); err != nil {
+	if rq.scheme, err = pick("scheme", h.GetScheme(), pseudo[3]); err != nil {
 		return nil, err
 	}
 	if hosts := rq.header["Host"]; len(hosts) > 0 {

@@ -14,7 +14,9 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/forgeproof/forgeproof/authz"
+	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/internal/problem"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 // MetadataReason is the key of the reason code in the dynamic metadata of
@@ -24,22 +26,20 @@ const MetadataReason = "reason"
 
 // allow answers OK: Envoy sets every header of set on the upstream
 // request (replacing the client's copies of the same name) and removes
-// the client's headers named in strip (canonical names, as in
-// gateway.Attributes.Header) under every spelling the client sent (keys,
-// by canonical name), except the names it sets. Envoy applies removals
-// after setting, so removing a name that is also set would remove the
-// forwarded identity itself.
-func allow(keys map[string][]string, set http.Header, strip []string) *authv3.CheckResponse {
+// the headers named in strip (canonical names, as in
+// gateway.Attributes.Header) that the client sent (sent), except the
+// names it sets. Envoy applies removals after setting, so removing a name
+// that is also set would remove the forwarded identity itself. Envoy
+// matches names in any case; its own are lower case.
+func allow(sent http.Header, set http.Header, strip []string) *authv3.CheckResponse {
 	ok := &authv3.OkHttpResponse{}
 	names := make([]string, 0, len(set))
 	for k := range set {
 		names = append(names, k)
 	}
 	sort.Strings(names) // a stable answer, for logs and tests
-	setLower := make(map[string]bool, len(names))
 	for _, k := range names {
-		lk := strings.ToLower(k)
-		setLower[lk] = true
+		lk := lower(k)
 		ok.Headers = append(ok.Headers, &corev3.HeaderValueOption{
 			Header: &corev3.HeaderValue{Key: lk, Value: strings.Join(set[k], ", ")},
 			// Every forwarded identity header is a list (RFC 9440 §2,
@@ -48,22 +48,40 @@ func allow(keys map[string][]string, set http.Header, strip []string) *authv3.Ch
 			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
 		})
 	}
-	seen := map[string]bool{}
 	for _, ck := range strip {
-		for _, key := range keys[ck] {
-			lk := strings.ToLower(key)
-			if setLower[lk] || seen[lk] {
-				continue
-			}
-			seen[lk] = true
-			ok.HeadersToRemove = append(ok.HeadersToRemove, lk)
+		if _, sentIt := sent[ck]; !sentIt {
+			continue
 		}
+		if _, setIt := set[ck]; setIt {
+			continue
+		}
+		ok.HeadersToRemove = append(ok.HeadersToRemove, lower(ck))
 	}
 	sort.Strings(ok.HeadersToRemove)
 	return &authv3.CheckResponse{
 		Status:       &rpcstatus.Status{Code: int32(code.Code_OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok},
 	}
+}
+
+// lowerNames are the lower-case names of the headers an answer sets, so
+// that writing them costs nothing.
+var lowerNames = map[string]string{}
+
+func init() {
+	for _, n := range []string{forwarded.HeaderClientCert, forwarded.HeaderClientCertChain, forwarded.HeaderXFCC,
+		gateway.HeaderClientIdentity, gateway.HeaderCSRFToken, authz.HeaderReason,
+		"Content-Type", "Cache-Control", "X-Content-Type-Options", "Vary"} {
+		lowerNames[n] = strings.ToLower(n)
+	}
+}
+
+// lower is the lower-case form of a canonical header name.
+func lower(name string) string {
+	if l, ok := lowerNames[name]; ok {
+		return l
+	}
+	return strings.ToLower(name)
 }
 
 // deny answers Denied: Envoy sends the client status with the body and
@@ -86,7 +104,7 @@ func deny(accept []string, status int, reason string, write func(http.ResponseWr
 	}
 	for _, k := range names {
 		denied.Headers = append(denied.Headers, &corev3.HeaderValueOption{
-			Header:       &corev3.HeaderValue{Key: strings.ToLower(k), Value: strings.Join(w.header[k], ", ")},
+			Header:       &corev3.HeaderValue{Key: lower(k), Value: strings.Join(w.header[k], ", ")},
 			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
 		})
 	}

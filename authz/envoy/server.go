@@ -74,7 +74,7 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.Ch
 			Title: "not a trusted proxy", Detail: "only the proxies in authz.trusted-callers (or with an allowed authz.tls certificate) may ask",
 		})), nil
 	}
-	a, keys, aerr := attributes(cr)
+	a, aerr := attributes(cr)
 	if aerr != nil {
 		s.log.Warn("authz: malformed question refused", "peer", remote, "error", aerr)
 		return deny(acceptOf(cr), http.StatusBadRequest, string(gateway.ReasonAuthzRequestInvalid), problemWriter(problem.Details{
@@ -92,19 +92,18 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.Ch
 		return deny(a.Header["Accept"], d.Status, string(d.Reason), d.WriteProblem), nil
 	}
 	s.log.Info("authz: allow", attrs...)
-	return allow(keys, d.Set, d.Remove), nil
+	return allow(a.Header, d.Set, d.Remove), nil
 }
 
-// attributes describes the request of a CheckRequest for the decision,
-// with the header names as Envoy sent them.
-func attributes(cr *authv3.CheckRequest) (*gateway.Attributes, map[string][]string, *attributeError) {
+// attributes describes the request of a CheckRequest for the decision.
+func attributes(cr *authv3.CheckRequest) (*gateway.Attributes, *attributeError) {
 	rq, aerr := readRequest(cr)
 	if aerr != nil {
-		return nil, nil, aerr
+		return nil, aerr
 	}
 	chain, err := authz.ParseCertificates(rq.cert)
 	if err != nil {
-		return nil, nil, invalid("attributes.source.certificate: %s", strings.TrimPrefix(err.Error(), "certificate header: "))
+		return nil, invalid("attributes.source.certificate: %s", strings.TrimPrefix(err.Error(), "certificate header: "))
 	}
 	return &gateway.Attributes{
 		Method:     rq.method,
@@ -114,7 +113,7 @@ func attributes(cr *authv3.CheckRequest) (*gateway.Attributes, map[string][]stri
 		Header:     rq.header,
 		RemoteAddr: rq.remoteAddr,
 		Chain:      chain,
-	}, rq.keys, nil
+	}, nil
 }
 
 // acceptOf is the client's Accept header in a CheckRequest, read

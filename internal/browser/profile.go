@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -41,6 +42,11 @@ type Profile struct {
 	// site then carry SameSite=None cookies.
 	BlockThirdPartyCookies bool
 
+	// Clients are more client certificates, each presented to its own
+	// origins and picked there by its subject's common name, for tests
+	// in which the browser holds one certificate per site.
+	Clients []Client
+
 	// H2ClientCertCoalescingHosts lets Chromium reuse an HTTP/2
 	// connection on which it presented a client certificate for other
 	// host names the server certificate covers: host patterns as
@@ -52,6 +58,19 @@ type Profile struct {
 	H2ClientCertCoalescingHosts []string
 }
 
+// Client is one more client certificate of a Profile.
+type Client struct {
+	// P12 is a PKCS#12 file with an empty password holding the
+	// certificate and its key.
+	P12 []byte
+	// CommonName is the certificate's subject common name, which the
+	// auto-select rule matches.
+	CommonName string
+	// Origins are where the browser presents it without asking
+	// ("https://a.localhost:8443"); none may be in Profile.AutoSelect.
+	Origins []string
+}
+
 func (p Profile) validate() error {
 	if len(bytes.TrimSpace(p.CACertsPEM)) == 0 {
 		return errors.New("browser: profile: CACertsPEM is empty: the browser must trust the server's CA")
@@ -59,6 +78,19 @@ func (p Profile) validate() error {
 	for _, o := range p.AutoSelect {
 		if err := checkOrigin(o); err != nil {
 			return fmt.Errorf("browser: profile: auto-select origin %q: %w", o, err)
+		}
+	}
+	for i, c := range p.Clients {
+		if len(c.P12) == 0 || c.CommonName == "" || len(c.Origins) == 0 {
+			return fmt.Errorf("browser: profile: Clients[%d]: P12, CommonName and Origins are required", i)
+		}
+		for _, o := range c.Origins {
+			if err := checkOrigin(o); err != nil {
+				return fmt.Errorf("browser: profile: Clients[%d]: origin %q: %w", i, o, err)
+			}
+			if slices.Contains(p.AutoSelect, o) {
+				return fmt.Errorf("browser: profile: Clients[%d]: origin %q is also in AutoSelect: one rule per origin", i, o)
+			}
 		}
 	}
 	if len(p.AutoSelect) > 0 && p.IssuerCN == "" {
@@ -118,14 +150,23 @@ func writeNSSDB(t Tools, home string, p Profile) error {
 			return err
 		}
 	}
-	if p.ClientP12 == nil {
-		return nil
+	p12s := [][]byte{p.ClientP12}
+	for _, c := range p.Clients {
+		p12s = append(p12s, c.P12)
 	}
-	f := filepath.Join(home, "client.p12")
-	if err := os.WriteFile(f, p.ClientP12, 0o600); err != nil {
-		return err
+	for i, b := range p12s {
+		if b == nil {
+			continue
+		}
+		f := filepath.Join(home, fmt.Sprintf("client-%d.p12", i))
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			return err
+		}
+		if err := run(t.Pk12util, "-i", f, "-d", db, "-W", ""); err != nil {
+			return err
+		}
 	}
-	return run(t.Pk12util, "-i", f, "-d", db, "-W", "")
+	return nil
 }
 
 // writePreferences writes <userDataDir>/Default/Preferences before the
@@ -137,6 +178,15 @@ func writePreferences(userDataDir string, p Profile) error {
 			"setting": map[string]any{
 				"filters": []any{map[string]any{"ISSUER": map[string]string{"CN": p.IssuerCN}}},
 			},
+		}
+	}
+	for _, c := range p.Clients {
+		for _, o := range c.Origins {
+			rules[o+",*"] = map[string]any{
+				"setting": map[string]any{
+					"filters": []any{map[string]any{"SUBJECT": map[string]string{"CN": c.CommonName}}},
+				},
+			}
 		}
 	}
 	cookieMode := 0 // allow third-party cookies

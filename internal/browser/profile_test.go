@@ -23,6 +23,9 @@ func TestStartRejectsBadProfile(t *testing.T) {
 		{name: "no port", profile: browser.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost"}, IssuerCN: "x"}, want: "host and port are required"},
 		{name: "path", profile: browser.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost:1/x"}, IssuerCN: "x"}, want: "scheme://host:port only"},
 		{name: "no issuer", profile: browser.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost:1"}}, want: "IssuerCN is required"},
+		{name: "client without origins", profile: browser.Profile{CACertsPEM: caPEM, Clients: []browser.Client{{P12: []byte("x"), CommonName: "bob"}}}, want: "Clients[0]: P12, CommonName and Origins are required"},
+		{name: "client origin twice", profile: browser.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost:1"}, IssuerCN: "x", Clients: []browser.Client{{P12: []byte("x"), CommonName: "bob", Origins: []string{"https://localhost:1"}}}}, want: "also in AutoSelect"},
+		{name: "client origin with a path", profile: browser.Profile{CACertsPEM: caPEM, Clients: []browser.Client{{P12: []byte("x"), CommonName: "bob", Origins: []string{"https://localhost:1/x"}}}}, want: "scheme://host:port only"},
 		{name: "valid profile, no tools", profile: browser.Profile{CACertsPEM: caPEM, AutoSelect: []string{"https://localhost:1"}, IssuerCN: "x"}, want: "Options.Tools is incomplete"},
 	}
 	for _, tt := range tests {

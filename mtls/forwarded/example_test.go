@@ -24,7 +24,7 @@ func ExampleTrust() {
 	fwd := forwarded.Trust{TrustForwarder: trustGateway}
 	h := fwd.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if id, ok := mtls.IdentityFromContext(r.Context()); ok {
-			fmt.Fprintf(w, "%s (%s)", id, id.Source)
+			fmt.Fprintf(w, "%s (forwarded: %v)", id, id.Forwarded)
 			return
 		}
 		fmt.Fprint(w, "anonymous")
@@ -34,7 +34,7 @@ func ExampleTrust() {
 	fmt.Println(sendFrom(h, gateway, ca, header)) // the gateway forwards the user's certificate
 	fmt.Println(sendFrom(h, user, ca, header))    // the user sends the same header directly: ignored
 	// Output:
-	// spiffe://example.org/ns/prod/sa/web (forwarded)
+	// spiffe://example.org/ns/prod/sa/web (forwarded: true)
 	// anonymous
 }
 
@@ -46,7 +46,7 @@ func ExampleSetHeaders() {
 
 	out := http.Header{}
 	out["X_forwarded_client_cert"] = []string{"URI=spiffe://example.org/admin"} // sent by the client
-	id := mtls.NewIdentity(user.Cert, mtls.SourceConnection)
+	id := mtls.NewIdentity(user.Cert)
 	err := forwarded.SetHeaders(out, id, forwarded.Options{
 		Format: forwarded.XFCC,
 		By:     []string{"spiffe://example.org/gateway"},

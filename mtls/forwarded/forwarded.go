@@ -43,7 +43,7 @@ import (
 //     certificate: it removes any identity from the context, because the
 //     connection identity is the forwarder's, not the client's.
 //   - From a trusted forwarder with a valid header, it stores the forwarded
-//     identity (Source mtls.SourceForwarded) with mtls.ContextWithIdentity; it
+//     identity (Forwarded set) with mtls.ContextWithIdentity; it
 //     replaces the forwarder's connection identity.
 //   - From a trusted forwarder with a malformed header, or with RFC 9440
 //     and XFCC headers that name different certificates, it refuses the
@@ -115,11 +115,11 @@ func (f *Trust) Trusted(r *http.Request) bool {
 
 // connectionIdentity is the identity of the certificate the peer presented
 // on r's connection, verified: the one mtls.Server.Handler stored in the
-// context (Source mtls.SourceConnection; a forwarded one is the client's,
+// context (not Forwarded; a forwarded one is the client's,
 // not the peer's), else one crypto/tls verified itself.
 func connectionIdentity(r *http.Request) (mtls.Identity, bool) {
 	if id, ok := mtls.IdentityFromContext(r.Context()); ok {
-		return id, id.Source == mtls.SourceConnection
+		return id, !id.Forwarded
 	}
 	return mtls.IdentityFromTLS(r.TLS)
 }
@@ -158,7 +158,8 @@ func forwardedIdentity(h http.Header, formats Format) (mtls.Identity, bool, erro
 			if _, err := ParseClientCertChain(chain); err != nil {
 				return mtls.Identity{}, false, err
 			}
-			id := mtls.NewIdentity(cert, mtls.SourceForwarded)
+			id := mtls.NewIdentity(cert)
+			id.Forwarded = true
 			rfc = &id
 		}
 	}

@@ -28,7 +28,7 @@ type seen struct {
 func recordingHandler(w http.ResponseWriter, r *http.Request) {
 	var s seen
 	if id, ok := mtls.IdentityFromContext(r.Context()); ok {
-		s.Identity, s.Source = id.String(), id.Source.String()
+		s.Identity, s.Source = id.String(), identitySource(id)
 	}
 	for k := range r.Header {
 		if forwarded.IsHeader(k) {
@@ -85,7 +85,7 @@ func TestForwardedIdentityHandler(t *testing.T) {
 	chainedXFCCReversed := map[string]string{"X-Forwarded-Client-Cert": "URI=" + clientID + ",URI=" + impostorID}
 	badXFCC := map[string]string{"X-Forwarded-Client-Cert": "URI=" + clientID + ";Role=admin"}
 	badCert := map[string]string{"Client-Cert": ":bm90IGEgY2VydA==:"}
-	sum := mtls.NewIdentity(c.client.Cert, mtls.SourceForwarded).CertSHA256
+	sum := mtls.NewIdentity(c.client.Cert).CertSHA256
 	agree := map[string]string{"Client-Cert": forwarded.FormatClientCert(c.client.Cert), "X-Forwarded-Client-Cert": "Hash=" + hex.EncodeToString(sum[:]) + ";URI=" + clientID}
 	disagree := map[string]string{"Client-Cert": forwarded.FormatClientCert(c.client.Cert), "X-Forwarded-Client-Cert": "Hash=" + strings.Repeat("ab", 32)}
 	noHash := map[string]string{"Client-Cert": forwarded.FormatClientCert(c.client.Cert), "X-Forwarded-Client-Cert": "URI=" + clientID}
@@ -283,7 +283,7 @@ func TestParseTrustedPeers(t *testing.T) {
 
 func TestSetForwardedHeaders(t *testing.T) {
 	c := certs(t)
-	id := mtls.NewIdentity(c.clientCN.Cert, mtls.SourceConnection)
+	id := mtls.NewIdentity(c.clientCN.Cert)
 	chain := []*x509.Certificate{c.ca.Cert}
 	tests := []struct {
 		name    string
@@ -338,8 +338,8 @@ func TestSetForwardedHeaders(t *testing.T) {
 			if err != nil || !ok {
 				t.Fatalf("reading back: got ok=%v, error %v", ok, err)
 			}
-			if back.String() != tt.id.String() || back.Source != mtls.SourceForwarded || back.CertSHA256 != tt.id.CertSHA256 {
-				t.Errorf("read back %q (%v), want %q (forwarded)", back, back.Source, tt.id)
+			if back.String() != tt.id.String() || !back.Forwarded || back.CertSHA256 != tt.id.CertSHA256 {
+				t.Errorf("read back %q (%v), want %q (forwarded)", back, back.Forwarded, tt.id)
 			}
 		})
 	}
@@ -356,7 +356,7 @@ func TestSetForwardedHeadersXFCCHash(t *testing.T) {
 		name string
 		id   mtls.Identity
 	}{
-		{"from NewIdentity", mtls.NewIdentity(c.clientCN.Cert, mtls.SourceConnection)},
+		{"from NewIdentity", mtls.NewIdentity(c.clientCN.Cert)},
 		{"built by hand, no CertSHA256", mtls.Identity{Certificate: c.clientCN.Cert, Subject: "CN=x"}},
 	}
 	for _, tt := range tests {
@@ -399,7 +399,7 @@ func BenchmarkForwardedIdentityHandler(b *testing.B) {
 	c := certs(b)
 	mw := forwarded.Trust{TrustedPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	id := mtls.NewIdentity(c.client.Cert, mtls.SourceConnection)
+	id := mtls.NewIdentity(c.client.Cert)
 	rfc, xfcc := http.Header{}, http.Header{}
 	if err := forwarded.SetHeaders(rfc, id, forwarded.Options{}); err != nil {
 		b.Fatal(err)

@@ -82,3 +82,12 @@ func connectionIdentity(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// identitySource says where an identity came from, as the gateway's
+// access log does.
+func identitySource(id mtls.Identity) string {
+	if id.Forwarded {
+		return "forwarded"
+	}
+	return "connection"
+}

@@ -3,7 +3,6 @@ package forwarded_test
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log"
@@ -27,9 +26,9 @@ func TestForwardedIdentityOverTLS(t *testing.T) {
 	// Once with this package's Server, which verifies client certificates
 	// in VerifyConnection, once with crypto/tls verifying them itself.
 	mtlsServer, err := mtls.NewServer(mtls.ServerConfig{
-		Certificate: ptr(c.server.TLSCertificate()),
-		ClientCAs:   []*x509.Certificate{c.ca.Cert},
-		ClientAuth:  mtls.VerifyClientCertIfGiven,
+		Certificates: []mtls.KeyPair{{Certificate: ptr(c.server.TLSCertificate())}},
+		ClientCAs:    []mtls.Source{{Data: pki.EncodeCertsPEM(c.ca.Cert)}},
+		ClientAuth:   mtls.VerifyClientCertIfGiven,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +71,7 @@ func testForwardedOverTLS(t *testing.T, cfg *tls.Config, identify func(http.Hand
 
 	// The headers the gateway sets for the end user's verified identity.
 	fwdHeaders := http.Header{}
-	user := mtls.NewIdentity(c.client.Cert, mtls.SourceConnection)
+	user := mtls.NewIdentity(c.client.Cert)
 	if err := forwarded.SetHeaders(fwdHeaders, user, forwarded.Options{Format: forwarded.Both, By: []string{gatewayID}}); err != nil {
 		t.Fatal(err)
 	}

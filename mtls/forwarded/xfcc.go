@@ -351,8 +351,8 @@ func (p *xfccParser) check(e *XFCCElement) error {
 	return nil
 }
 
-// Identity returns what the element says about the client, with Source
-// mtls.SourceForwarded. With a Cert it is mtls.NewIdentity of that certificate;
+// Identity returns what the element says about the client, with Forwarded
+// set. With a Cert it is mtls.NewIdentity of that certificate;
 // otherwise it holds only what the proxy sent: Hash as CertSHA256, Subject,
 // URI (and the SPIFFE ID when there is exactly one URI and it is one) and
 // DNS. CommonName, Organization, OrganizationalUnit, Issuer, SerialNumber,
@@ -360,15 +360,19 @@ func (p *xfccParser) check(e *XFCCElement) error {
 // them refuse such an identity, so forward Cert when they are used.
 func (e XFCCElement) Identity() mtls.Identity {
 	if e.Cert != nil {
-		return mtls.NewIdentity(e.Cert, mtls.SourceForwarded)
+		id := mtls.NewIdentity(e.Cert)
+		id.Forwarded = true
+		return id
 	}
+	// The SPIFFE ID as NewIdentity reads it from the URI SANs.
+	uris := mtls.NewIdentity(&x509.Certificate{URIs: e.URI})
 	return mtls.Identity{
-		SPIFFEID:   mtls.SPIFFEIDOf(e.URI),
+		SPIFFEID:   uris.SPIFFEID,
 		URIs:       e.URI,
 		DNSNames:   e.DNS,
 		Subject:    e.Subject,
 		CertSHA256: e.Hash,
-		Source:     mtls.SourceForwarded,
+		Forwarded:  true,
 	}
 }
 

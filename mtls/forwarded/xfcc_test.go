@@ -150,7 +150,7 @@ func summarize(elems []forwarded.XFCCElement) string {
 			f = append(f, "Hash="+hex.EncodeToString(e.Hash[:4]))
 		}
 		if e.Cert != nil {
-			f = append(f, "Cert="+mtls.NewIdentity(e.Cert, mtls.SourceForwarded).String())
+			f = append(f, "Cert="+mtls.NewIdentity(e.Cert).String())
 		}
 		if len(e.Chain) > 0 {
 			f = append(f, fmt.Sprintf("Chain=%d", len(e.Chain)))
@@ -218,8 +218,8 @@ func TestXFCCElementIdentity(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id := tt.elem.Identity()
-			if id.Source != mtls.SourceForwarded {
-				t.Errorf("Source: got %v, want %v", id.Source, mtls.SourceForwarded)
+			if !id.Forwarded {
+				t.Error("Forwarded: got false, want true")
 			}
 			if got := id.String(); got != tt.wantString {
 				t.Errorf("String: got %q, want %q", got, tt.wantString)
@@ -237,7 +237,7 @@ func TestXFCCElementIdentity(t *testing.T) {
 			if id.CertSHA256 != tt.wantHash {
 				t.Errorf("CertSHA256: got %x, want %x", id.CertSHA256, tt.wantHash)
 			}
-			if got := id.SPKIHex() != ""; got != tt.wantSPKI {
+			if got := id.SPKISHA256 != [32]byte{}; got != tt.wantSPKI {
 				t.Errorf("SPKI known: got %v, want %v", got, tt.wantSPKI)
 			}
 		})
@@ -312,7 +312,7 @@ func BenchmarkParseXFCC(b *testing.B) {
 
 func BenchmarkFormatXFCC(b *testing.B) {
 	c := certs(b)
-	id := mtls.NewIdentity(c.client.Cert, mtls.SourceConnection)
+	id := mtls.NewIdentity(c.client.Cert)
 	e := []forwarded.XFCCElement{{By: []string{gatewayID}, Hash: id.CertSHA256, Cert: id.Certificate, Subject: id.Subject, URI: id.URIs}}
 	for b.Loop() {
 		_ = forwarded.FormatXFCC(e)

@@ -23,6 +23,10 @@ type process struct {
 	log  string // file holding its stdout and stderr
 	done chan struct{}
 	err  error // set when done is closed
+	// also are processes started with this one that belong to the same
+	// server under test (forgeproof authz behind nginx): they are
+	// measured, checked and stopped with it.
+	also []*process
 }
 
 // startProcess runs argv with its output in dir/name.log.
@@ -52,6 +56,11 @@ func startProcess(dir, name string, env []string, argv ...string) (*process, err
 
 // exited reports whether the process has ended, with its log's tail.
 func (p *process) exited() error {
+	for _, a := range p.also {
+		if err := a.exited(); err != nil {
+			return err
+		}
+	}
 	select {
 	case <-p.done:
 		return fmt.Errorf("%s exited (%v): %s", p.name, p.err, tail(p.log, 600))
@@ -63,6 +72,11 @@ func (p *process) exited() error {
 // stop ends the process group with SIGTERM, then SIGKILL after a grace
 // period. It signals only the group this program created.
 func (p *process) stop() {
+	defer func() {
+		for _, a := range p.also {
+			a.stop()
+		}
+	}()
 	pgid := p.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
@@ -73,7 +87,8 @@ func (p *process) stop() {
 	}
 }
 
-// tree returns the process and all its descendants, from /proc.
+// tree returns the process and all its descendants, and those of the
+// processes in also, from /proc.
 func (p *process) tree() []int {
 	children := map[int][]int{}
 	entries, _ := os.ReadDir("/proc")
@@ -88,6 +103,9 @@ func (p *process) tree() []int {
 	}
 	var out []int
 	queue := []int{p.cmd.Process.Pid}
+	for _, a := range p.also {
+		queue = append(queue, a.cmd.Process.Pid)
+	}
 	for len(queue) > 0 {
 		pid := queue[0]
 		queue = queue[1:]

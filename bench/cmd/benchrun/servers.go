@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -90,6 +91,36 @@ var kinds = []kind{
 		version: nginxVersion,
 		start:   startNginx,
 		h2:      true,
+	},
+	{
+		name:  "nginx-authz",
+		about: "nginx as above in front of `forgeproof authz` (log level warn, admin off), with the server block of docs/integrations/nginx.md: `ssl_verify_client optional_no_ca`, `auth_request` to forgeproof (which verifies the certificate against the CA, authorizes the client's CN and checks CSRF), the identity headers it answers set upstream; one new HTTP/1.0 connection to forgeproof per request, as the docs' `proxy_pass` does; the upstream block with `keepalive 64` as above. Server CPU is nginx's and forgeproof's together",
+		version: func(bin string) (string, error) {
+			v, err := nginxVersion(bin)
+			if err != nil {
+				return "", err
+			}
+			fv, err := forgeproofVersion(bin)
+			return v + "; " + fv, err
+		},
+		start: func(bin string, f files, port int, upstream string) (*process, error) {
+			return startNginxAuthz(bin, f, port, upstream, false)
+		},
+	},
+	{
+		name:  "nginx-authz-ka",
+		about: "nginx-authz with keep-alive connections to `forgeproof authz` (an upstream block with `keepalive 16`, `proxy_http_version 1.1`): not in the docs' configuration; shows what reusing the connection to the decision service saves",
+		version: func(bin string) (string, error) {
+			v, err := nginxVersion(bin)
+			if err != nil {
+				return "", err
+			}
+			fv, err := forgeproofVersion(bin)
+			return v + "; " + fv, err
+		},
+		start: func(bin string, f files, port int, upstream string) (*process, error) {
+			return startNginxAuthz(bin, f, port, upstream, true)
+		},
 	},
 	{
 		name:    "caddy",
@@ -268,6 +299,160 @@ func startNginx(_ string, f files, port int, upstream string) (*process, error) 
 		return nil, err
 	}
 	return startProcess(f.Dir, "nginx", nil, "nginx", "-c", cfg, "-p", f.Dir)
+}
+
+// authzConfig is forgeproof authz's, as benchmarked: the client's CN is
+// allowed, CSRF is origin-only (the default).
+const authzConfig = `# forgeproof authz, as benchmarked
+authz:
+  address: 127.0.0.1:{{.AuthzPort}}
+  proxy: nginx
+  trusted-callers: [127.0.0.1]
+  client-certificates:
+    ca-files: [{{.CA}}]
+routes:
+  - name: bench
+    allow:
+      common-names: [` + clientCN + `]
+admin:
+  address: "off"
+log:
+  level: warn
+`
+
+// nginxAuthzConfig is nginxConfig with the server block of
+// docs/integrations/nginx.md (paths, ports and the upstream filled in).
+const nginxAuthzConfig = `# nginx + forgeproof authz, as benchmarked
+daemon off;
+master_process on;
+worker_processes auto;
+pid {{.Dir}}/nginx-authz.pid;
+error_log {{.Dir}}/nginx-authz-error.log warn;
+events {
+    worker_connections 4096;
+}
+http {
+    access_log off;
+    client_body_temp_path {{.Dir}}/nginx-body;
+    proxy_temp_path {{.Dir}}/nginx-proxy;
+    upstream backend {
+        server {{.Upstream}};
+        keepalive 64;
+    }
+    upstream forgeproof {
+        server 127.0.0.1:{{.AuthzPort}};
+        keepalive 16;
+    }
+    server {
+        listen 127.0.0.1:{{.Port}} ssl http2;
+        server_name localhost;
+        ssl_certificate {{.Cert}};
+        ssl_certificate_key {{.Key}};
+        ssl_verify_client optional_no_ca;
+        ssl_client_certificate {{.CA}};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {
+            auth_request /_forgeproof;
+            error_page 403 = @forgeproof_refused;
+            auth_request_set $fp_client_cert $upstream_http_client_cert;
+            auth_request_set $fp_client_cert_chain $upstream_http_client_cert_chain;
+            auth_request_set $fp_xfcc $upstream_http_x_forwarded_client_cert;
+            auth_request_set $fp_identity $upstream_http_forgeproof_client_identity;
+            auth_request_set $fp_csrf_token $upstream_http_forgeproof_csrf_token;
+            proxy_set_header Client-Cert $fp_client_cert;
+            proxy_set_header Client-Cert-Chain $fp_client_cert_chain;
+            proxy_set_header X-Forwarded-Client-Cert $fp_xfcc;
+            proxy_set_header Forgeproof-Client-Identity $fp_identity;
+            proxy_set_header Forgeproof-Csrf-Token $fp_csrf_token;
+            proxy_set_header X-Forwarded-Tls-Client-Cert "";
+            proxy_set_header X-Forwarded-Tls-Client-Cert-Info "";
+            proxy_set_header X-SSL-Client-Cert "";
+            proxy_set_header X-Client-Cert "";
+            proxy_set_header SSL-Client-Cert "";
+            proxy_set_header Host $http_host;
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location = /_forgeproof {
+            internal;
+{{- if .KeepAlive}}
+            proxy_pass http://forgeproof/nginx;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+{{- else}}
+            proxy_pass http://127.0.0.1:{{.AuthzPort}}/nginx;
+{{- end}}
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Forwarded-Method $request_method;
+            proxy_set_header X-Forwarded-Uri $request_uri;
+            proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Tls-Client-Cert $ssl_client_escaped_cert;
+        }
+        location @forgeproof_refused {
+            rewrite ^ /nginx/refusal break;
+            proxy_pass http://127.0.0.1:{{.AuthzPort}};
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Forwarded-Method $request_method;
+            proxy_set_header X-Forwarded-Uri $request_uri;
+            proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Tls-Client-Cert $ssl_client_escaped_cert;
+        }
+    }
+}
+`
+
+type authzData struct {
+	configData
+	AuthzPort int
+	KeepAlive bool
+}
+
+// startNginxAuthz starts forgeproof authz, waits until it listens, then
+// nginx asking it; the returned process stands for both (CPU, memory and
+// stop cover the two).
+func startNginxAuthz(bin string, f files, port int, upstream string, keepAlive bool) (*process, error) {
+	ap, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	d := authzData{configData{f, port, upstream}, ap, keepAlive}
+	name := "nginx-authz"
+	if keepAlive {
+		name = "nginx-authz-ka"
+	}
+	acfg, err := render(f.Dir, name+"-authz.yaml", authzConfig, d)
+	if err != nil {
+		return nil, err
+	}
+	authz, err := startProcess(f.Dir, name+"-forgeproof", nil, filepath.Join(bin, "forgeproof"), "authz", "--config", acfg, "--watch=false")
+	if err != nil {
+		return nil, err
+	}
+	if err := waitTCP(context.Background(), authz, fmt.Sprintf("127.0.0.1:%d", ap)); err != nil {
+		authz.stop()
+		return nil, err
+	}
+	ncfg, err := render(f.Dir, name+".conf", nginxAuthzConfig, d)
+	if err == nil {
+		_, err = run1("nginx", "-t", "-q", "-c", ncfg, "-p", f.Dir)
+	}
+	var ngx *process
+	if err == nil {
+		ngx, err = startProcess(f.Dir, name, nil, "nginx", "-c", ncfg, "-p", f.Dir)
+	}
+	if err != nil {
+		authz.stop()
+		return nil, err
+	}
+	ngx.also = append(ngx.also, authz)
+	return ngx, nil
 }
 
 const caddyConfig = `# Caddy, as benchmarked
