@@ -649,16 +649,10 @@ routes:
     upstream-key-file: gateway-key.pem
     allow: {spiffe-ids: ["spiffe://example.org/web"]}
 `
-	cfg, err := gateway.ParseConfig("gateway.yaml", []byte(yaml))
-	if err == nil {
-		err = cfg.Validate()
-	}
-	var errs gateway.ConfigErrors
-	if errors.As(err, &errs) {
-		for _, e := range errs {
-			if strings.Contains(e.Key, "upstream-") {
-				fmt.Println(e)
-			}
+	cfg, _ := gateway.ParseConfig("gateway.yaml", []byte(yaml))
+	for _, e := range cfg.Validate().(gateway.ConfigErrors) {
+		if strings.Contains(e.Key, "upstream-") {
+			fmt.Println(e)
 		}
 	}
 	// Output:
