@@ -153,26 +153,13 @@ func (c *config) preSessionName(r *http.Request) string {
 // whether it holds a valid one: preSessionLen characters of base64url. dst
 // is left alone when not.
 func (c *config) readPreSession(r *http.Request, dst *[preSessionLen]byte) bool {
-	v, ok := cookie(r, c.preSessionName(r))
-	if !ok || len(v) != preSessionLen {
+	v, cls, ok := cookieClass(r, c.preSessionName(r))
+	if !ok || len(v) != preSessionLen || cls&isBase64URL == 0 {
 		return false
-	}
-	for i := 0; i < len(v); i++ {
-		if !base64URLByte[v[i]] {
-			return false
-		}
 	}
 	copy(dst[:], v)
 	return true
 }
-
-// base64URLByte says which bytes are in the base64url alphabet.
-var base64URLByte = func() (t [256]bool) {
-	for _, b := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
-		t[b] = true
-	}
-	return t
-}()
 
 // setPreSession makes a new pre-session value in dst, sets its cookie on
 // w, and returns the cookie as r's Cookie header would carry it.

@@ -66,13 +66,13 @@ func (c *config) tokenRequired(browserless bool) bool {
 // checkOrigin decides from Sec-Fetch-Site, then Origin, then Referer.
 // browserless reports that neither Sec-Fetch-Site nor Origin was sent.
 func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
-	site, e := repeatedDecisionHeader(r)
+	d, e := decisionHeaders(r)
 	if e != nil {
 		// Two copies of a header the decision rests on: whichever copy is
 		// read here, something behind may read the other.
 		return e, false
 	}
-	switch site {
+	switch d.site {
 	case "":
 		// Not sent: an old browser, a plain-HTTP page on a non-local host,
 		// or no browser at all. The Origin decides.
@@ -81,23 +81,23 @@ func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
 		// address bar): no other page caused it.
 		return nil, false
 	case "same-site":
-		if c.allowSameSite || c.trustedOriginHeader(r) {
+		if c.allowSameSite || c.trustedOriginHeader(d.origin) {
 			return nil, false
 		}
-		return &Error{Reason: ReasonSameSite, Header: "Sec-Fetch-Site", Value: site}, false
+		return &Error{Reason: ReasonSameSite, Header: "Sec-Fetch-Site", Value: d.site}, false
 	case "cross-site":
-		if c.trustedOriginHeader(r) {
+		if c.trustedOriginHeader(d.origin) {
 			return nil, false
 		}
-		return &Error{Reason: ReasonCrossSite, Header: "Sec-Fetch-Site", Value: site}, false
+		return &Error{Reason: ReasonCrossSite, Header: "Sec-Fetch-Site", Value: d.site}, false
 	default:
-		if c.trustedOriginHeader(r) {
+		if c.trustedOriginHeader(d.origin) {
 			return nil, false
 		}
-		return &Error{Reason: ReasonFetchSiteInvalid, Header: "Sec-Fetch-Site", Value: site}, false
+		return &Error{Reason: ReasonFetchSiteInvalid, Header: "Sec-Fetch-Site", Value: d.site}, false
 	}
 
-	if origin := header(r, "Origin"); origin != "" {
+	if origin := d.origin; origin != "" {
 		if origin == "null" {
 			return &Error{Reason: ReasonOriginNull, Header: "Origin", Value: origin}, false
 		}
@@ -114,7 +114,7 @@ func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
 		return &Error{Reason: ReasonOriginMismatch, Header: "Origin", Value: origin}, false
 	}
 
-	if ref := header(r, "Referer"); ref != "" {
+	if ref := d.referer; ref != "" {
 		// Strict Referer checking, as Django does on HTTPS, applied on
 		// both schemes: a browser that sends neither Sec-Fetch-Site nor
 		// Origin still names the page that sent the request here.
@@ -141,28 +141,54 @@ func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
 	return nil, true
 }
 
-// repeatedDecisionHeader refuses a request that carries Sec-Fetch-Site,
-// Origin or Referer more than once: on separate lines, or joined into one
-// value with a comma as a proxy folding the lines would. No Origin or
-// Sec-Fetch-Site value has a comma; a Referer URL may, so for it only a
-// comma followed by another absolute URL ("scheme://") counts. It returns
-// the Sec-Fetch-Site value ("" when absent) so the ladder need not look it
-// up again: this runs on every unsafe request.
-func repeatedDecisionHeader(r *http.Request) (site string, e *Error) {
+// decision holds the values of the headers the origin decision rests on,
+// each "" when absent.
+type decision struct {
+	site, origin, referer string
+}
+
+// decisionHeaders reads Sec-Fetch-Site, Origin and Referer, once each (the
+// ladder does not look them up again: this runs on every unsafe request),
+// and refuses a request that carries one of them more than once: on
+// separate lines, or joined into one value with a comma as a proxy folding
+// the lines would. No Origin or Sec-Fetch-Site value has a comma; a
+// Referer URL may, so for it only a comma followed by another absolute URL
+// ("scheme://") counts.
+func decisionHeaders(r *http.Request) (d decision, e *Error) {
 	sv, ov, rv := r.Header["Sec-Fetch-Site"], r.Header["Origin"], r.Header["Referer"]
-	if len(sv) > 1 || len(sv) == 1 && strings.IndexByte(sv[0], ',') >= 0 {
-		return "", repeated("Sec-Fetch-Site", sv)
+	switch len(sv) {
+	case 0:
+	case 1:
+		switch d.site = sv[0]; d.site {
+		case "same-origin", "none", "same-site", "cross-site":
+			// The four values browsers send: no comma to look for.
+		default:
+			if strings.IndexByte(d.site, ',') >= 0 {
+				return decision{}, repeated("Sec-Fetch-Site", sv)
+			}
+		}
+	default:
+		return decision{}, repeated("Sec-Fetch-Site", sv)
 	}
-	if len(ov) > 1 || len(ov) == 1 && strings.IndexByte(ov[0], ',') >= 0 {
-		return "", repeated("Origin", ov)
+	switch len(ov) {
+	case 0:
+	case 1:
+		if d.origin = ov[0]; strings.IndexByte(d.origin, ',') >= 0 {
+			return decision{}, repeated("Origin", ov)
+		}
+	default:
+		return decision{}, repeated("Origin", ov)
 	}
-	if len(rv) > 1 || len(rv) == 1 && joinedURLs(rv[0]) {
-		return "", repeated("Referer", rv)
+	switch len(rv) {
+	case 0:
+	case 1:
+		if d.referer = rv[0]; joinedURLs(d.referer) {
+			return decision{}, repeated("Referer", rv)
+		}
+	default:
+		return decision{}, repeated("Referer", rv)
 	}
-	if len(sv) == 1 {
-		site = sv[0]
-	}
-	return site, nil
+	return d, nil
 }
 
 // repeated is the refusal of a repeated header: its value is the last copy
@@ -201,11 +227,12 @@ func header(r *http.Request, canonicalKey string) string {
 	return ""
 }
 
-func (c *config) trustedOriginHeader(r *http.Request) bool {
+// trustedOriginHeader reports whether o, the request's Origin ("" when
+// absent), is a trusted origin.
+func (c *config) trustedOriginHeader(o string) bool {
 	if len(c.exact) == 0 && len(c.wildcards) == 0 {
 		return false
 	}
-	o := header(r, "Origin")
 	return o != "" && c.trusted(o)
 }
 

@@ -21,6 +21,15 @@ const maxCookies = 3000
 // httpcookiemaxnum setting, which bounds net/http's allocations, does not
 // change maxCookies here (this scan allocates nothing).
 func cookie(r *http.Request, name string) (string, bool) {
+	v, _, ok := cookieClass(r, name)
+	return v, ok
+}
+
+// cookieClass is cookie, and also reports the classes of the value's bytes
+// (the bits of cookieByte every byte has), so that a caller that wants a
+// narrower alphabet (the pre-session value is base64url) does not loop
+// over the value a second time.
+func cookieClass(r *http.Request, name string) (string, uint8, bool) {
 	lines := r.Header["Cookie"]
 	size := 0
 	for _, line := range lines {
@@ -34,7 +43,7 @@ func cookie(r *http.Request, name string) (string, bool) {
 			n += strings.Count(line, ";") + 1
 		}
 		if n > maxCookies {
-			return "", false
+			return "", 0, false
 		}
 	}
 	for _, line := range lines {
@@ -60,34 +69,48 @@ func cookie(r *http.Request, name string) (string, bool) {
 			default:
 				continue
 			}
-			if v, ok := cookieValue(v); ok {
-				return v, true
+			if v, cls := cookieValue(v); cls&isCookieOctet != 0 {
+				return v, cls, true
 			}
 		}
 	}
-	return "", false
+	return "", 0, false
 }
 
 // cookieValue is net/http's parseCookieValue(raw, true): one pair of
 // surrounding double quotes is removed, and every byte left must be a
-// cookie-octet or space or comma.
-func cookieValue(raw string) (string, bool) {
+// cookie-octet or space or comma. It returns the value and the classes
+// all its bytes share: the value is valid when that has isCookieOctet.
+func cookieValue(raw string) (string, uint8) {
 	if len(raw) > 1 && raw[0] == '"' && raw[len(raw)-1] == '"' {
 		raw = raw[1 : len(raw)-1]
 	}
+	cls := isCookieOctet | isBase64URL
 	for i := 0; i < len(raw); i++ {
-		if !cookieValueByte[raw[i]] {
-			return "", false
-		}
+		cls &= cookieByte[raw[i]]
 	}
-	return raw, true
+	if cls&isCookieOctet == 0 {
+		return "", 0
+	}
+	return raw, cls
 }
 
-// cookieValueByte says which bytes cookieValue accepts: a table, because
-// this loop runs over every byte of the cookies tokens are bound to.
-var cookieValueByte = func() (t [256]bool) {
+// Classes of cookie value bytes.
+const (
+	isCookieOctet uint8 = 1 << iota // accepted by cookieValue
+	isBase64URL                     // in the base64url alphabet
+)
+
+// cookieByte gives each byte its classes: a table, because this loop runs
+// over every byte of the cookies tokens are bound to.
+var cookieByte = func() (t [256]uint8) {
 	for b := 0x20; b < 0x7f; b++ {
-		t[b] = b != '"' && b != ';' && b != '\\'
+		if b != '"' && b != ';' && b != '\\' {
+			t[b] = isCookieOctet
+		}
+	}
+	for _, b := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[b] |= isBase64URL
 	}
 	return t
 }()

@@ -229,3 +229,58 @@ func FuzzJoinedURLs(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeToken: decodeToken accepts exactly the strings of
+// TokenLength characters that tokenEncoding (strict unpadded base64url)
+// decodes into a masked token (encoding/base64 skips '\r' and '\n',
+// which the length rules out), and decodes them to the same bytes.
+func FuzzDecodeToken(f *testing.F) {
+	ring, err := NewKeyRing(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	tok := fixedToken(ring, kindSession, []byte("alice"), 0)
+	f.Add(tok)
+	f.Add(tok[:TokenLength-1] + "B") // the last character's spare bits set: not strict
+	f.Add(tok[:TokenLength-1] + "=")
+	f.Add(tok[:10] + "+" + tok[11:]) // standard alphabet
+	f.Add(tok[:10] + "\xff" + tok[11:])
+	f.Add(tok[:TokenLength-1])
+	f.Add(tok + "A")
+	f.Add(strings.Repeat("_", TokenLength))
+	f.Add(tok[:50] + "\r" + tok[50:])
+	f.Add(tok[:50] + "\n" + tok[51:])
+	f.Fuzz(func(t *testing.T, s string) {
+		var got [maskedSize]byte
+		ok := decodeToken(&got, s)
+		want, err := tokenEncoding.DecodeString(s)
+		wantOK := len(s) == TokenLength && err == nil && len(want) == maskedSize
+		if ok != wantOK || ok && !bytes.Equal(got[:], want) {
+			t.Fatalf("decodeToken(%q) = %x, %v; encoding/base64: %x, %v", s, got, ok, want, err)
+		}
+	})
+}
+
+// FuzzCookieClass: the classes cookieClass reports are those of the value
+// it returns (the pre-session check relies on isBase64URL).
+func FuzzCookieClass(f *testing.F) {
+	for _, s := range []string{PreSessionCookie + "=abc-_09", PreSessionCookie + `="abc"`, PreSessionCookie + "=a+b", PreSessionCookie + "=a b", PreSessionCookie + "=", PreSessionCookie + "=a\\b; " + PreSessionCookie + "=ok"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		r := &http.Request{Header: http.Header{"Cookie": {line}}}
+		v, cls, ok := cookieClass(r, PreSessionCookie)
+		if !ok {
+			return
+		}
+		b64 := true
+		for i := 0; i < len(v); i++ {
+			if !strings.ContainsRune("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", rune(v[i])) {
+				b64 = false
+			}
+		}
+		if cls&isCookieOctet == 0 || (cls&isBase64URL != 0) != b64 {
+			t.Fatalf("cookieClass(%q) = %q, classes %b; base64url: %v", line, v, cls, b64)
+		}
+	})
+}

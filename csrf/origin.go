@@ -20,9 +20,13 @@ func sameOrigin(o, scheme, host string) bool {
 	// Scheme and host compare case-insensitively (RFC 3986 §3.1, §3.2.2):
 	// browsers send a lower-case Origin, but a proxy may pass on
 	// "Host: EXAMPLE.com", which is the same origin.
-	return len(o) == len(scheme)+3+len(host) &&
-		strings.EqualFold(o[:len(scheme)], scheme) &&
-		o[len(scheme):len(scheme)+3] == "://" &&
+	if len(o) != len(scheme)+3+len(host) || o[len(scheme):len(scheme)+3] != "://" {
+		return false
+	}
+	if o[:len(scheme)] == scheme && o[len(scheme)+3:] == host {
+		return true // the common case, without folding case
+	}
+	return strings.EqualFold(o[:len(scheme)], scheme) &&
 		strings.EqualFold(o[len(scheme)+3:], host)
 }
 

@@ -373,6 +373,15 @@ func TestDecideHeaderTokens(t *testing.T) {
 	}
 	if d := ask("POST", w.web, nil); d.Reason != "token-missing" {
 		t.Fatalf("POST without a token: got %d %q, want token-missing", d.Status, d.Reason)
+	} else {
+		// The refusal the proxy relays says what the page lacks, as serve's
+		// does, and does not call the request cross-site (issue 12).
+		rec := httptest.NewRecorder()
+		d.WriteProblem(rec, httptest.NewRequest("POST", "/api/x", nil))
+		if body := rec.Body.String(); rec.Code != 403 || !strings.Contains(body, "did not include") ||
+			!strings.Contains(body, gateway.HeaderCSRFToken) || strings.Contains(body, "cross-site") {
+			t.Errorf("token-missing refusal: %d %s", rec.Code, body)
+		}
 	}
 	if d := ask("POST", w.admin, http.Header{"X-Csrf-Token": {tok}}); d.Reason != "token-invalid" {
 		t.Fatalf("POST with another certificate's token: got %d %q, want token-invalid", d.Status, d.Reason)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/http"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -69,7 +68,7 @@ type compiled struct {
 	// transports has one transport per distinct upstream TLS setting
 	// (upstreamTLSKey), shared by the routes that use it; a reload closes
 	// their idle connections.
-	transports []*http.Transport
+	transports []*upstreamTransport
 }
 
 // sortErrors puts errs in file order; problems without a line (missing
@@ -205,14 +204,14 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		}
 		return cmp.Compare(len(b.prefix), len(a.prefix))
 	})
-	byTLS := map[upstreamTLSKey]*http.Transport{}
+	byTLS := map[upstreamTLSKey]*upstreamTransport{}
 	for _, rt := range c.routes {
 		if rt.upstream == nil {
 			continue // forgeproof authz: the proxy forwards
 		}
 		tr, ok := byTLS[rt.upstreamTLS.key]
 		if !ok {
-			tr = newTransport(c.limits, rt.upstreamTLS)
+			tr = newUpstreamTransport(c.limits, newTransport(c.limits, rt.upstreamTLS), c.checksOff)
 			byTLS[rt.upstreamTLS.key] = tr
 			c.transports = append(c.transports, tr)
 		}

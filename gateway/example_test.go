@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,59 +20,30 @@ import (
 // The gateway in-process, as the demo runs it: a development PKI on disk,
 // an upstream on loopback, a config built in Go, free ports.
 func ExampleNew() {
-	dir, _ := os.MkdirTemp("", "gateway-example")
+	dir, ca, client := examplePKI() // ca.pem, server.pem, server-key.pem
 	defer os.RemoveAll(dir)
-	ca, _ := pki.NewCA(pki.CAOptions{})
-	ca.Save(dir) // ca.pem, ca-key.pem
-	srv, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
-	srv.Save(dir, "server.pem", "server-key.pem")
-	client, _ := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://example.org/web"})
-
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello %s", r.Header.Get(gateway.HeaderClientIdentity))
 	}))
 	defer upstream.Close()
-
-	cfg := &gateway.Config{
-		Listeners: []gateway.Listener{{
-			Address: "127.0.0.1:0",
-			TLS: gateway.ListenerTLS{
-				CertFile:      filepath.Join(dir, "server.pem"),
-				KeyFile:       filepath.Join(dir, "server-key.pem"),
-				ClientCAFiles: []string{filepath.Join(dir, "ca.pem")},
-				ClientAuth:    mtls.VerifyClientCertIfGiven,
-			},
-		}},
-		Routes: []gateway.Route{{
-			Upstream: upstream.URL,
-			Allow:    gateway.Allow{SPIFFEIDs: []string{"spiffe://example.org/*"}},
-		}},
-		Admin: gateway.Admin{Address: "off"},
-	}
-	g, err := gateway.New(cfg, gateway.Options{})
+	g, err := gateway.New(&gateway.Config{
+		Listeners: []gateway.Listener{{Address: "127.0.0.1:0", TLS: gateway.ListenerTLS{
+			CertFile: filepath.Join(dir, "server.pem"), KeyFile: filepath.Join(dir, "server-key.pem"),
+			ClientCAFiles: []string{filepath.Join(dir, "ca.pem")}, ClientAuth: mtls.VerifyClientCertIfGiven,
+		}}},
+		Routes: []gateway.Route{{Upstream: upstream.URL, Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://example.org/*"}}}},
+		Admin:  gateway.Admin{Address: "off"},
+	}, gateway.Options{})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	if err := g.Listen(); err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
 	served := make(chan error)
 	go func() { served <- g.Serve(ctx) }()
-
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: client.ClientTLSConfig(ca)}}
-	resp, err := c.Get("https://localhost:" + port(g) + "/")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	fmt.Println(resp.StatusCode, string(body))
-
+	fmt.Println(exampleGet(g, ca, client))
 	stop() // graceful drain
 	fmt.Println("drained:", <-served)
 	// Output:
@@ -79,9 +51,31 @@ func ExampleNew() {
 	// drained: <nil>
 }
 
-func port(g *gateway.Gateway) string {
-	_, p, _ := net.SplitHostPort(g.Addrs()[0].String())
-	return p
+// examplePKI writes a development CA (ca.pem) and a server certificate for
+// localhost (server.pem, server-key.pem) to a new folder, and issues a
+// client certificate for spiffe://example.org/web.
+func examplePKI() (dir string, ca *pki.CA, client *pki.Cert) {
+	dir, _ = os.MkdirTemp("", "gateway-example")
+	ca, _ = pki.NewCA(pki.CAOptions{})
+	ca.Save(dir)
+	srv, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
+	srv.Save(dir, "server.pem", "server-key.pem")
+	client, _ = ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://example.org/web"})
+	return dir, ca, client
+}
+
+// exampleGet sends GET / to g's first listener with client's certificate
+// and returns the status and the body.
+func exampleGet(g *gateway.Gateway, ca *pki.CA, client *pki.Cert) string {
+	_, port, _ := net.SplitHostPort(g.Addrs()[0].String())
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: client.ClientTLSConfig(ca)}}
+	resp, err := c.Get("https://localhost:" + port + "/")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return fmt.Sprint(resp.StatusCode, " ", string(body))
 }
 
 // Every key that cannot be decoded, with its file, line and key path.

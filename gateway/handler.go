@@ -248,6 +248,13 @@ func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
 	}
+	if _, ok := r.Header()["Content-Type"]; !ok {
+		// Never sniff: a proxy passes on the upstream's Content-Type or
+		// none. (net/http sniffs when the first body bytes come before
+		// the header is flushed, which for ReverseProxy's streamed
+		// answers depends on timing.) A nil value is not sent.
+		r.Header()["Content-Type"] = nil
+	}
 	r.ResponseWriter.WriteHeader(code)
 }
 

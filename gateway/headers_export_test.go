@@ -17,3 +17,8 @@ func SetIdentityLikeCheck(g *Gateway, on bool) { g.checksOff[checkIdentityLike].
 // SetChunkedClose turns g's closing of the connection after a chunked
 // HTTP/1.1 request on or off.
 func SetChunkedClose(g *Gateway, on bool) { g.checksOff[checkChunkedClose].Store(!on) }
+
+// SetFastUpstream sends g's plain-HTTP upstream requests over the
+// gateway's own HTTP/1.1 connections (on, the default) or through
+// net/http's Transport (off), for the tests that compare the two.
+func SetFastUpstream(g *Gateway, on bool) { g.checksOff[checkFastUpstream].Store(!on) }

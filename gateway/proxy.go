@@ -30,7 +30,7 @@ func (c *compiled) closeIdle() {
 }
 
 // newProxy builds the reverse proxy of a route.
-func newProxy(rt *route, tr *http.Transport, c *compiled, log *slog.Logger) *httputil.ReverseProxy {
+func newProxy(rt *route, tr http.RoundTripper, c *compiled, log *slog.Logger) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Transport: tr,
 		Rewrite:   func(pr *httputil.ProxyRequest) { c.rewrite(pr, rt) },

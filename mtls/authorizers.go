@@ -143,7 +143,7 @@ func AuthorizeOrganizationalUnit(units ...string) Authorizer {
 // AuthorizeSPKI allows identities whose public key is pinned: each pin is
 // the SHA-256 of the DER SubjectPublicKeyInfo, in hexadecimal (colons
 // allowed) or standard base64, optionally prefixed "sha256/" or "sha256:".
-// Identity.SPKIHex prints the value to pin.
+// fmt.Sprintf("%x", id.SPKISHA256) prints the value to pin.
 func AuthorizeSPKI(pins ...string) (Authorizer, error) {
 	allowed := map[[32]byte]bool{}
 	for _, s := range pins {

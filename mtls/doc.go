@@ -7,9 +7,9 @@
 // # Serving
 //
 //	s, err := mtls.NewServer(mtls.ServerConfig{
-//		CertFile: "server.pem", KeyFile: "server-key.pem",
-//		ClientCAFiles: []string{"ca.pem"},
-//		CRLFiles:     []string{"crl.pem"},
+//		Certificates: []mtls.KeyPair{{CertFile: "server.pem", KeyFile: "server-key.pem"}},
+//		ClientCAs:    []mtls.Source{{File: "ca.pem"}},
+//		CRLs:         []mtls.Source{{File: "crl.pem"}},
 //		ClientAuth:   mtls.VerifyClientCertIfGiven, // browsers too
 //		OnHandshakeFailure: func(f mtls.HandshakeFailure) {
 //			logger.Warn("tls handshake refused", "reason", f.Reason, "peer", f.RemoteAddr, "err", f.Err)
@@ -26,7 +26,7 @@
 // each handshake the current state (certificates, CAs, CRLs). Several
 // server certificates can share a listener (ServerConfig.Certificates):
 // the client's SNI picks the one whose DNS name matches, exact before
-// wildcard; no SNI or an unknown name gets the default (CertFile). The client
+// wildcard; no SNI or an unknown name gets the default (the first). The client
 // certificate is verified in VerifyConnection, which crypto/tls calls on
 // full and resumed handshakes alike (VerifyPeerCertificate is skipped on
 // resumption): chain to a current client CA, validity, clientAuth key
@@ -36,11 +36,22 @@
 // peer a bad_certificate alert and nothing else; the reason goes to
 // OnHandshakeFailure with the peer address. The library never logs.
 //
+// # Certificate material
+//
+// Each server certificate is a KeyPair, each client CA bundle and CRL a
+// Source: a file, which Reload reads again, or a value, which stays fixed.
+// NewServer and Reload read every source and report every problem at
+// once, one line each, starting with its field ("mtls: ClientCAs[1]:
+// cannot read ..."), so that a program with its own configuration file
+// can point at its keys (the gateway does) without reading the files
+// itself.
+//
 // Reload and Watch swap the whole state atomically: a reload that fails
 // (a key that does not match, a CRL not signed by a client CA or older
 // than the one in use, a stale CRL, an unreadable file) keeps the old
 // state and returns why. New and resumed handshakes are checked against
-// the new state.
+// the new state. Watch starts from the contents the last load read, so a
+// file changed between NewServer and Watch is reloaded at once.
 //
 // # Open connections
 //
@@ -69,8 +80,9 @@
 // An Authorizer is a func(Identity) error. The constructors match SPIFFE
 // IDs (exact or with "*" path segments), trust domains, DNS SANs (exact or
 // "*." plus one label), common names, OUs and SPKI pins, and combine with
-// AuthorizeAnyOf and AuthorizeAllOf. Everything denies by default: a nil
-// Authorizer, an empty any-of, a zero Guard.
+// AuthorizeAnyOf. Everything denies by default: a nil Authorizer (in a
+// Guard), an empty any-of, a zero Guard. Identity.Forwarded tells a
+// forwarded identity from the connection's own.
 //
 // Guard authorizes per route and answers 403 with an RFC 9457 problem
 // body carrying only the reason code; with CheckHost it answers 421 to a
@@ -97,7 +109,7 @@
 //     no per-path renegotiation in Go. CORS preflights never carry a
 //     certificate, so a host that serves browsers should use
 //     VerifyClientCertIfGiven and a Guard on each route.
-//   - Revocation comes from CRLs only (CRLFiles or CRLs; no OCSP). With
+//   - Revocation comes from CRLs only (ServerConfig.CRLs; no OCSP). With
 //     any CRL configured, a leaf whose issuer has no CRL is refused, and a
 //     CRL past NextUpdate (plus CRLGracePeriod) refuses everything it
 //     covers, until a fresh one is loaded. Without CRLs, nothing is checked. Only

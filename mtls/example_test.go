@@ -15,25 +15,21 @@ import (
 )
 
 func ExampleNewServer() {
-	ca, _ := pki.NewCA(pki.CAOptions{})
-	srvCert, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
-	client, _ := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://example.org/ns/prod/sa/web"})
-	cert := srvCert.TLSCertificate()
-
+	ca, cert, client := examplePKI() // a dev CA, a server and a client certificate
 	s, err := mtls.NewServer(mtls.ServerConfig{
-		Certificates: []mtls.KeyPair{{Certificate: &cert}}, ClientCAs: pemCAs(ca.Cert),
-		ClientAuth: mtls.VerifyClientCertIfGiven, // browsers too: Guard decides per route
+		Certificates: []mtls.KeyPair{{Certificate: &cert}},
+		ClientCAs:    []mtls.Source{{Data: pki.EncodeCertsPEM(ca.Cert)}},
+		ClientAuth:   mtls.VerifyClientCertIfGiven, // browsers too: Guard decides per route
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	web, _ := mtls.AuthorizeSPIFFEID("spiffe://example.org/ns/*/sa/web")
-	mux := http.NewServeMux()
-	mux.Handle("/", (&mtls.Guard{Authorizer: web}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := mtls.IdentityFromContext(r.Context())
 		fmt.Fprintf(w, "hello %s", id)
-	})))
-	srv := &http.Server{Handler: s.Handler(mux), ConnContext: s.ConnContext, TLSConfig: s.TLSConfig()}
+	})
+	srv := &http.Server{Handler: s.Handler((&mtls.Guard{Authorizer: web}).Handler(hello)), ConnContext: s.ConnContext, TLSConfig: s.TLSConfig()}
 	url := serveExample(srv)
 	defer srv.Close()
 
@@ -87,6 +83,15 @@ func ExampleServer_Handler() {
 }
 
 // serveExample serves srv on a loopback port and returns its URL.
+// examplePKI issues a development CA, a server certificate for localhost
+// and a client certificate for spiffe://example.org/ns/prod/sa/web.
+func examplePKI() (*pki.CA, tls.Certificate, *pki.Cert) {
+	ca, _ := pki.NewCA(pki.CAOptions{})
+	srv, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
+	client, _ := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://example.org/ns/prod/sa/web"})
+	return ca, srv.TLSCertificate(), client
+}
+
 func serveExample(srv *http.Server) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,10 @@ func parseCRLs(data []byte, source string) ([]*x509.RevocationList, error) {
 		b, data = pem.Decode(data)
 		if b == nil {
 			break
+		}
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
+			// Not even its type: messages never name key material.
+			return nil, fmt.Errorf("crl %s: PEM block is a private key, want \"X509 CRL\"", source)
 		}
 		if b.Type != "X509 CRL" {
 			return nil, fmt.Errorf("crl %s: PEM block %q, want \"X509 CRL\"", source, b.Type)

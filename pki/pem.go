@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/forgeproof/forgeproof/internal/pemutil"
 )
@@ -74,20 +75,25 @@ func ParseKeyPEM(data []byte) (crypto.Signer, error) {
 		}
 		var key any
 		var err error
+		var form string // named in errors instead of the block type: messages never name key material
 		switch b.Type {
 		case privateKeyBlock:
 			key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
+			form = "PKCS #8"
 		case "EC PRIVATE KEY":
 			key, err = x509.ParseECPrivateKey(b.Bytes)
+			form = "SEC 1 (EC)"
 		case "RSA PRIVATE KEY":
 			key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+			form = "PKCS #1 (RSA)"
 		case "ENCRYPTED PRIVATE KEY":
 			return nil, errors.New("pki: encrypted private keys are not supported")
 		default:
 			continue // e.g. "EC PARAMETERS" before the key
 		}
 		if err != nil {
-			return nil, fmt.Errorf("pki: parsing %s: %w", b.Type, err)
+			// Not wrapped: a parser error is no help, and must never quote key bytes.
+			return nil, fmt.Errorf("pki: the %s private key does not parse (damaged, or not a key of that form)", form)
 		}
 		s, ok := key.(crypto.Signer)
 		if !ok {
@@ -101,6 +107,9 @@ func ParseKeyPEM(data []byte) (crypto.Signer, error) {
 // the signature: use (*x509.RevocationList).CheckSignatureFrom.
 func ParseCRL(data []byte) (*x509.RevocationList, error) {
 	if b, _ := pem.Decode(data); b != nil {
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
+			return nil, fmt.Errorf("pki: the PEM block is a private key, want %q", crlBlock)
+		}
 		if b.Type != crlBlock {
 			return nil, fmt.Errorf("pki: PEM block is %q, want %q", b.Type, crlBlock)
 		}

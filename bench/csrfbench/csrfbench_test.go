@@ -46,10 +46,12 @@ func serve(b *testing.B, h http.Handler, tc tcase) {
 		b.Fatalf("accepted: got %v (status %d), want %v", got, w.status(), tc.accept)
 	}
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	for b.Loop() {
 		w.reset()
 		h.ServeHTTP(w, tc.req)
 	}
+	cpu.stop()
 	if got := accepted(w.status()); got != tc.accept {
 		b.Fatalf("accepted after the loop: got %v (status %d), want %v", got, w.status(), tc.accept)
 	}
@@ -75,9 +77,11 @@ func BenchmarkOriginCheck(b *testing.B) {
 					b.Fatalf("accepted: got %v, want %v", got, tc.accept)
 				}
 				b.ReportAllocs()
+				cpu := startCPU(b)
 				for b.Loop() {
 					_ = c.check(tc.req)
 				}
+				cpu.stop()
 			})
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // CertificateBlock is the PEM type of a certificate.
@@ -23,6 +24,10 @@ func ParseCerts(data []byte) ([]*x509.Certificate, error) {
 		b, data = pem.Decode(data)
 		if b == nil {
 			break
+		}
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
+			// Not its type either: error messages never name key material.
+			return nil, fmt.Errorf("PEM block %d is a private key, want a certificate: keep keys out of certificate files", i)
 		}
 		if b.Type != CertificateBlock {
 			return nil, fmt.Errorf("PEM block %d is %q, want %q", i, b.Type, CertificateBlock)

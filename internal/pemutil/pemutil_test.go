@@ -41,7 +41,7 @@ func TestParseCerts(t *testing.T) {
 	}{
 		{name: "one", data: cert, want: 1},
 		{name: "two", data: append(append([]byte{}, cert...), cert...), want: 2},
-		{name: "key after cert", data: append(append([]byte{}, cert...), key...), wantErr: `PEM block 2 is "PRIVATE KEY", want "CERTIFICATE"`},
+		{name: "key after cert", data: append(append([]byte{}, cert...), key...), wantErr: `PEM block 2 is a private key, want a certificate`},
 		{name: "empty", data: nil, wantErr: "no PEM CERTIFICATE block found"},
 		{name: "garbage cert", data: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2}}), wantErr: "PEM block 1: x509:"},
 	}

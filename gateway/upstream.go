@@ -1,0 +1,472 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
+	"time"
+)
+
+// upstreamTransport is the RoundTripper of the routes' ReverseProxy. It
+// sends plain-HTTP (http://) requests that ask for no protocol upgrade
+// over its own pool of HTTP/1.1 connections, on the handler's goroutine,
+// with net/http's request writer and response reader
+// ((*http.Request).Write, http.ReadResponse); everything else (https
+// upstreams, which may speak HTTP/2, and WebSocket handshakes, whose 101
+// ReverseProxy turns into a tunnel) goes to the standard transport.
+//
+// Why: net/http's Transport runs a read and a write goroutine per
+// upstream connection and hands every request and response between them
+// and the handler over channels, and its read goroutine keeps a read
+// pending on every idle connection. Profiles of the gateway under
+// keep-alive load put that machinery, and the extra reads and wake-ups,
+// among its largest costs (bench/NOTES.md). A reverse proxy that owns its
+// pool needs none of it for a request without a body: it writes the
+// request and reads the answer where it is.
+//
+// What it keeps of the Transport: the dial timeout; the response header
+// timeout (a read deadline: a timeout answers 504); informational (1xx)
+// answers passed to ReverseProxy through httptrace as the Transport does;
+// its 10 MiB limit on a response header (on all of them together when
+// nobody takes the 1xx answers);
+// cancellation when the client goes away; no compression of its own; a
+// connection goes back to the pool only after its answer's body was read
+// to the end, when neither side asked to close and the request was
+// written whole; a failed connection is never reused; idle connections are
+// closed after the idle timeout, beyond the per-host limit and on
+// CloseIdleConnections, and an idle connection the upstream closed or
+// sent unasked bytes on is not used (the Transport's read on idle
+// connections finds that out; a non-blocking peek does here); a request
+// without a body that failed on a reused connection before any byte of an
+// answer came back is sent again on another when it could not be written
+// or is idempotent, as the Transport does. A request body is written by a
+// goroutine of its own while the answer is read, so that both stream and
+// an early answer (413 before the whole body) reaches the client.
+type upstreamTransport struct {
+	std    *http.Transport
+	dialer net.Dialer
+	limits Limits
+	checks *checksOff // checkFastUpstream off: everything goes to std
+
+	mu    sync.Mutex
+	hosts map[string]*hostPool
+}
+
+func newUpstreamTransport(l Limits, std *http.Transport, checks *checksOff) *upstreamTransport {
+	return &upstreamTransport{
+		std:    std,
+		dialer: net.Dialer{Timeout: l.UpstreamDialTimeout},
+		limits: l,
+		checks: checks,
+		hosts:  map[string]*hostPool{},
+	}
+}
+
+// maxResponseHeaderBytes is the Transport's default limit on a response
+// header (MaxResponseHeaderBytes 0).
+const maxResponseHeaderBytes = 10 << 20
+
+func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" || t.checks.off(checkFastUpstream) || req.Header["Upgrade"] != nil {
+		return t.std.RoundTrip(req)
+	}
+	return t.roundTrip(req)
+}
+
+// CloseIdleConnections closes the idle connections of both paths.
+func (t *upstreamTransport) CloseIdleConnections() {
+	t.std.CloseIdleConnections()
+	t.mu.Lock()
+	hosts := make([]*hostPool, 0, len(t.hosts))
+	for _, hp := range t.hosts {
+		hosts = append(hosts, hp)
+	}
+	t.mu.Unlock()
+	for _, hp := range hosts {
+		hp.closeIdle()
+	}
+}
+
+func (t *upstreamTransport) host(addr string) *hostPool {
+	t.mu.Lock()
+	hp := t.hosts[addr]
+	if hp == nil {
+		hp = &hostPool{max: t.limits.UpstreamMaxIdleConnsPerHost, idleTimeout: t.limits.UpstreamIdleConnTimeout}
+		if hp.max <= 0 {
+			hp.max = http.DefaultMaxIdleConnsPerHost
+		}
+		t.hosts[addr] = hp
+	}
+	t.mu.Unlock()
+	return hp
+}
+
+// hostPool is the idle connections to one upstream address, the most
+// recently used last.
+type hostPool struct {
+	max         int
+	idleTimeout time.Duration
+
+	mu       sync.Mutex
+	idle     []*upConn
+	sweeping bool // a sweep of expired idle connections is scheduled
+}
+
+// get returns an idle connection, nil when there is none. It closes those
+// past the idle timeout and those the upstream closed or sent unasked
+// bytes on.
+func (hp *hostPool) get() *upConn {
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	for len(hp.idle) > 0 {
+		pc := hp.idle[len(hp.idle)-1]
+		hp.idle[len(hp.idle)-1] = nil
+		hp.idle = hp.idle[:len(hp.idle)-1]
+		if hp.idleTimeout > 0 && time.Since(pc.idleAt) > hp.idleTimeout || !pc.idleAlive() {
+			pc.conn.Close()
+			continue
+		}
+		return pc
+	}
+	return nil
+}
+
+// put takes back a connection whose exchange ended cleanly.
+func (hp *hostPool) put(pc *upConn) {
+	pc.reused = true
+	pc.idleAt = time.Now()
+	hp.mu.Lock()
+	if len(hp.idle) >= hp.max {
+		hp.mu.Unlock()
+		pc.conn.Close()
+		return
+	}
+	hp.idle = append(hp.idle, pc)
+	if hp.idleTimeout > 0 && !hp.sweeping {
+		hp.sweeping = true
+		time.AfterFunc(hp.idleTimeout, hp.sweep)
+	}
+	hp.mu.Unlock()
+}
+
+// sweep closes the idle connections past the idle timeout, and comes
+// back while any are left.
+func (hp *hostPool) sweep() {
+	hp.mu.Lock()
+	keep := hp.idle[:0]
+	var next time.Duration
+	for _, pc := range hp.idle {
+		if age := time.Since(pc.idleAt); age >= hp.idleTimeout {
+			pc.conn.Close()
+		} else {
+			keep = append(keep, pc)
+			if left := hp.idleTimeout - age; next == 0 || left < next {
+				next = left
+			}
+		}
+	}
+	clear(hp.idle[len(keep):])
+	hp.idle = keep
+	hp.sweeping = len(keep) > 0
+	if hp.sweeping {
+		time.AfterFunc(next, hp.sweep)
+	}
+	hp.mu.Unlock()
+}
+
+func (hp *hostPool) closeIdle() {
+	hp.mu.Lock()
+	idle := hp.idle
+	hp.idle = nil
+	hp.mu.Unlock()
+	for _, pc := range idle {
+		pc.conn.Close()
+	}
+}
+
+// upConn is one upstream connection. Reads go through it so that the
+// response header's size is limited and a test can tell whether any byte
+// of an answer arrived.
+type upConn struct {
+	conn   net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	reused bool      // it served an exchange before
+	idleAt time.Time // when it went back to the pool
+
+	limit int64 // bytes the header may still take; <0: no limit
+	read  int64 // bytes read in the current exchange
+}
+
+var errResponseHeaderTooLarge = fmt.Errorf("upstream response header larger than %d bytes", maxResponseHeaderBytes)
+
+func (pc *upConn) Read(p []byte) (int, error) {
+	if pc.limit >= 0 {
+		if pc.limit == 0 {
+			return 0, errResponseHeaderTooLarge
+		}
+		if int64(len(p)) > pc.limit {
+			p = p[:pc.limit]
+		}
+	}
+	n, err := pc.conn.Read(p)
+	pc.read += int64(n)
+	if pc.limit >= 0 {
+		pc.limit -= int64(n)
+	}
+	return n, err
+}
+
+// aLongTimeAgo is a deadline in the past: it interrupts blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (t *upstreamTransport) dial(ctx context.Context, addr string) (*upConn, error) {
+	conn, err := t.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	pc := &upConn{conn: conn, limit: -1}
+	pc.br = bufio.NewReader(pc)
+	pc.bw = bufio.NewWriter(conn)
+	return pc, nil
+}
+
+// canonicalAddr is the URL's host with the default port added.
+func canonicalAddr(host string) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	return net.JoinHostPort(trimBrackets(host), "80")
+}
+
+func trimBrackets(h string) string {
+	if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+		return h[1 : len(h)-1]
+	}
+	return h
+}
+
+func (t *upstreamTransport) roundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	hp := t.host(canonicalAddr(req.URL.Host))
+	noBody := req.Body == nil || req.Body == http.NoBody
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		pc := hp.get()
+		if pc == nil {
+			var err error
+			if pc, err = t.dial(ctx, canonicalAddr(req.URL.Host)); err != nil {
+				return nil, err
+			}
+		}
+		resp, err, retry := t.exchange(ctx, hp, pc, req, noBody)
+		if err == nil {
+			return resp, nil
+		}
+		if !retry || !noBody {
+			return nil, err
+		}
+	}
+}
+
+// replayable is the Transport's rule for sending a request again:
+// idempotent by method, or marked with an idempotency key.
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case "", "GET", "HEAD", "OPTIONS", "TRACE":
+		return true
+	}
+	return req.Header["Idempotency-Key"] != nil || req.Header["X-Idempotency-Key"] != nil
+}
+
+// exchange sends req on pc and reads the answer's header. retry reports
+// that the exchange failed in a way that allows sending req again (see
+// fail).
+func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upConn, req *http.Request, noBody bool) (resp *http.Response, err error, retry bool) {
+	// The client going away ends the exchange, and the answer's body.
+	stop := context.AfterFunc(ctx, func() { pc.conn.SetDeadline(aLongTimeAgo) })
+	// A reused connection that fails before any byte of an answer came
+	// back may have been closed by the upstream while idle, and the
+	// request never seen: the Transport sends a request without a body
+	// again then if it could not be written (nothingWrittenError) or is
+	// idempotent.
+	fail := func(err error) (*http.Response, error, bool) {
+		stop()
+		pc.conn.Close()
+		return nil, err, pc.reused && pc.read == 0 && replayable(req)
+	}
+	failWrite := func(err error) (*http.Response, error, bool) {
+		stop()
+		pc.conn.Close()
+		return nil, err, pc.reused && pc.read == 0
+	}
+	pc.read = 0
+
+	var wrote chan error // the body writer's result; nil without a body
+	var body *bodyReader
+	if noBody {
+		if err := req.Write(pc.bw); err != nil {
+			return failWrite(err)
+		}
+		if err := pc.bw.Flush(); err != nil {
+			return failWrite(err)
+		}
+	} else {
+		// The body is written while the answer is read: both may stream,
+		// and an upstream may answer before it has read it all.
+		body = &bodyReader{ReadCloser: req.Body}
+		out := *req
+		out.Body = body
+		wrote = make(chan error, 1)
+		go func() {
+			err := out.Write(pc.bw)
+			if err == nil {
+				err = pc.bw.Flush()
+			}
+			if err != nil {
+				// Unblock the reader: the exchange is over.
+				pc.conn.SetReadDeadline(aLongTimeAgo)
+			}
+			wrote <- err
+		}()
+	}
+	// writeFailed reports the body writer's error once it has ended; a
+	// failure to read the client's body (its size limit: 413) wins.
+	writeFailed := func(readErr error) error {
+		pc.conn.SetDeadline(aLongTimeAgo) // ends the writer if it still runs
+		werr := <-wrote
+		if body.err != nil {
+			return body.err
+		}
+		if werr != nil && !isTimeout(werr) && ctx.Err() == nil {
+			return werr
+		}
+		return readErr
+	}
+
+	if d := t.limits.UpstreamResponseHeaderTimeout; d > 0 {
+		pc.conn.SetReadDeadline(time.Now().Add(d))
+	}
+	trace := httptrace.ContextClientTrace(ctx)
+	pc.limit = maxResponseHeaderBytes
+	for {
+		resp, err = http.ReadResponse(pc.br, req)
+		if err != nil {
+			if wrote != nil {
+				err = writeFailed(err)
+			}
+			return fail(err)
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+		// An informational answer: pass it on and read the next. As the
+		// Transport does, the header limit starts again when someone took
+		// it (ReverseProxy relays it to the client).
+		if trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				return fail(err)
+			}
+			pc.limit = maxResponseHeaderBytes
+		}
+	}
+	pc.limit = -1
+	if t.limits.UpstreamResponseHeaderTimeout > 0 {
+		pc.conn.SetReadDeadline(time.Time{})
+		if ctx.Err() != nil {
+			// The client left meanwhile: keep the cancellation's deadline.
+			pc.conn.SetDeadline(aLongTimeAgo)
+		}
+	}
+
+	ub := &upstreamBody{rc: resp.Body, pc: pc, hp: hp, stop: stop, wrote: wrote,
+		reuse: !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols}
+	if resp.Body == http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
+		// Nothing to read: the exchange is over now.
+		ub.finish(true)
+		return resp, nil, false
+	}
+	resp.Body = ub
+	return resp, nil, false
+}
+
+// bodyReader keeps the error of reading a request body, so that the
+// client's failure (a body over the size limit) is told from the
+// upstream's.
+type bodyReader struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// upstreamBody is an answer's body: read to its end, it gives the
+// connection back to the pool when it may be reused; closed before, it
+// closes the connection (draining an answer of unknown length could take
+// forever).
+type upstreamBody struct {
+	rc    io.ReadCloser
+	pc    *upConn
+	hp    *hostPool
+	stop  func() bool
+	wrote chan error // the request body writer's result, nil without a body
+	reuse bool
+	done  bool
+}
+
+func (b *upstreamBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.rc.Read(p)
+	if err != nil {
+		b.finish(err == io.EOF)
+	}
+	return n, err
+}
+
+func (b *upstreamBody) Close() error {
+	if !b.done {
+		b.finish(false)
+	}
+	return nil
+}
+
+// finish ends the exchange: clean (the body read to its end) or not.
+func (b *upstreamBody) finish(clean bool) {
+	b.done = true
+	if !b.stop() {
+		// The client left: the cancellation set a deadline on the
+		// connection, or is about to.
+		clean = false
+	}
+	if clean && b.reuse && b.wrote != nil {
+		// Reuse only a connection whose request was written whole; a
+		// writer still busy means the upstream answered early.
+		select {
+		case err := <-b.wrote:
+			clean = err == nil
+		default:
+			clean = false
+		}
+	}
+	if clean && b.reuse {
+		b.hp.put(b.pc)
+		return
+	}
+	b.pc.conn.Close()
+}

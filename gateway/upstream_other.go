@@ -1,0 +1,9 @@
+//go:build !unix
+
+package gateway
+
+// idleAlive reports whether an idle upstream connection can carry
+// another request. Without a non-blocking peek, only bytes already read
+// tell; a connection the upstream closed while idle fails the request,
+// which is sent again when it may be (upstream.go).
+func (pc *upConn) idleAlive() bool { return pc.br.Buffered() == 0 }
