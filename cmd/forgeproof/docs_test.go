@@ -177,3 +177,61 @@ func TestDocsCommandsAndFlagsExist(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsCommandsExercised: every command the docs show, and every flag
+// they show it with, is run by some testscript script (testdata/*.txt:
+// "exec forgeproof CMD … --flag"), so a documented invocation is one the
+// tests run, not only one that parses.
+func TestDocsCommandsExercised(t *testing.T) {
+	scripts, err := filepath.Glob("testdata/*.txt*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := regexp.MustCompile(`exec forgeproof ([a-z-]+)((?: [^\s&]+)*)`)
+	ran := map[string]bool{}
+	for _, s := range scripts {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range exec.FindAllStringSubmatch(string(b), -1) {
+			name, words := m[1], strings.Fields(m[2])
+			if name == "pki" && len(words) > 0 {
+				name += " " + words[0]
+			}
+			ran[name] = true
+			for _, w := range words {
+				if f, ok := strings.CutPrefix(w, "--"); ok {
+					f, _, _ = strings.Cut(f, "=")
+					ran[name+" --"+f] = true
+				}
+			}
+		}
+	}
+	if len(ran) < 50 {
+		t.Fatalf("found %d commands and flags in the scripts: is the scan broken?", len(ran))
+	}
+	for _, c := range docCommands(t) {
+		name, args := c.words[0], c.words[1:]
+		if name == "help" || strings.ToUpper(name) == name {
+			continue
+		}
+		if name == "pki" && len(args) > 0 && slices.Contains(pkiSubcommands, args[0]) {
+			name, args = name+" "+args[0], args[1:]
+		}
+		if !ran[name] {
+			t.Errorf("%s: forgeproof %s: no script runs it", c.where, name)
+		}
+		for _, a := range args {
+			f, ok := strings.CutPrefix(a, "--")
+			if !ok || f == "" || f == "help" {
+				continue
+			}
+			f, _, _ = strings.Cut(f, "=")
+			f = strings.TrimRight(f, ".,:;`'\"")
+			if !ran[name+" --"+f] {
+				t.Errorf("%s: forgeproof %s --%s: no script runs it with this flag", c.where, name, f)
+			}
+		}
+	}
+}
