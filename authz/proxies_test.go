@@ -169,10 +169,12 @@ func newRigCA(t *testing.T, ca *pki.CA) *rig {
 }
 
 // startAuthz runs forgeproof authz in this process with the config of
-// the doc page, as "forgeproof authz --config" builds it.
-func (r *rig) startAuthz(page string) {
+// the doc page, as "forgeproof authz --config" builds it; edits are more
+// fill pairs.
+func (r *rig) startAuthz(page string, edits ...string) {
 	t := r.t
-	cfg := fill(t, docBlock(t, page, "yaml"),
+	cfg := fill(t, docBlock(t, page, "yaml"), edits...)
+	cfg = fill(t, cfg,
 		"127.0.0.1:9191", r.authz,
 		"/etc/forgeproof/", r.pki.Path+"/",
 		"127.0.0.1:9090", "off")
@@ -231,8 +233,9 @@ func run(t *testing.T, addr string, name string, args ...string) {
 }
 
 // startNginx runs nginx with the docs' server block; without auth, the
-// auth_request lines are removed (the negative control).
-func (r *rig) startNginx(withAuth bool) {
+// auth_request lines are removed (the negative control); edits are more
+// fill pairs.
+func (r *rig) startNginx(withAuth bool, edits ...string) {
 	t := r.t
 	bin := needBinary(t, "nginx")
 	addr := freePort(t)
@@ -245,6 +248,7 @@ func (r *rig) startNginx(withAuth bool) {
 	if !withAuth {
 		server = fill(t, server, "auth_request /_forgeproof;", "", "error_page 403 = @forgeproof_refused;", "")
 	}
+	server = fill(t, server, edits...)
 	dir := t.TempDir()
 	conf := fmt.Sprintf(`daemon off;
 master_process off;
@@ -490,6 +494,41 @@ func TestNginx(t *testing.T) {
 	r.checkForgeries()
 	r.checkSpoofedIdentity()
 	r.checkCallers("/nginx")
+}
+
+// TestNginxVerifiedByProxy: the alternative nginx.md describes, nginx
+// verifying the certificate (ssl_verify_client optional, ssl_crl) and
+// forgeproof trusting it (verified-by-proxy): a valid certificate passes
+// with its identity and forgeries are still refused; a revoked one or
+// one of another CA is nginx's own 400, and nothing reaches the upstream.
+func TestNginxVerifiedByProxy(t *testing.T) {
+	r := newRig(t)
+	r.startAuthz("../docs/integrations/nginx.md",
+		"client-certificates:\n    ca-files: [/etc/forgeproof/ca.pem]\n    crl-files: [/etc/forgeproof/crl.pem]", "client-certificates: {verified-by-proxy: true}")
+	r.startNginx(true, "ssl_verify_client      optional_no_ca;", "ssl_verify_client optional; ssl_crl "+r.pki.Path+"/crl.pem;")
+	before := r.up.count()
+	for _, tc := range []struct {
+		name   string
+		cert   *pki.Cert
+		h      http.Header
+		status int
+	}{
+		{"valid", r.client, hdr(), 200},
+		{"valid, cross-site", r.client, hdr("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.test"), 403},
+		{"revoked", r.revoked, hdr(), 400},
+		{"another CA", r.stranger, hdr(), 400},
+	} {
+		got := r.send(tc.cert, "POST", "/api/pay", tc.h, "amount=1")
+		if got.status != tc.status {
+			t.Errorf("%s: got %d %q, want %d", tc.name, got.status, got.reason, tc.status)
+		}
+	}
+	if got := r.up.count() - before; got != 1 {
+		t.Fatalf("the upstream received %d requests, want 1 (the valid one)", got)
+	}
+	if got := r.up.last().Get("Forgeproof-Client-Identity"); got != "spiffe://bank.test/teller" {
+		t.Fatalf("identity upstream: %q", got)
+	}
 }
 
 // TestNginxWithoutAuthz is the negative control: the same nginx block
