@@ -654,30 +654,37 @@ func TestHTTP2StreamLimit(t *testing.T) {
 			for range limit {
 				<-up.arrived
 			}
-			if now, _, _ := up.stats(); now != limit {
-				t.Errorf("held at once: got %d, want %d", now, limit)
+			// The refusals come while the first streams are held (the
+			// upstream lets nothing go before they are all in).
+			answered, refused := 0, 0
+			read := func(until func() bool) {
+				t.Helper()
+				h.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				for !until() {
+					f, err := h.fr.ReadFrame()
+					if err != nil {
+						t.Fatalf("after %d answers and %d refusals: %v", answered, refused, err)
+					}
+					switch f := f.(type) {
+					case *http2.MetaHeadersFrame:
+						if f.StreamEnded() {
+							answered++
+						}
+					case *http2.DataFrame:
+						if f.StreamEnded() {
+							answered++
+						}
+					case *http2.RSTStreamFrame:
+						refused++
+					}
+				}
+			}
+			read(func() bool { return refused >= 6-limit })
+			if now, _, _ := up.stats(); now != limit || answered != 0 {
+				t.Errorf("held at once: got %d (answered %d), want %d", now, answered, limit)
 			}
 			up.free()
-			answered, refused := 0, 0
-			h.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			for answered+refused < 6 {
-				f, err := h.fr.ReadFrame()
-				if err != nil {
-					t.Fatalf("after %d answers and %d refusals: %v", answered, refused, err)
-				}
-				switch f := f.(type) {
-				case *http2.MetaHeadersFrame:
-					if f.StreamEnded() {
-						answered++
-					}
-				case *http2.DataFrame:
-					if f.StreamEnded() {
-						answered++
-					}
-				case *http2.RSTStreamFrame:
-					refused++
-				}
-			}
+			read(func() bool { return answered+refused >= 6 })
 			if answered != limit || refused != 6-limit {
 				t.Errorf("answered %d, refused %d; want %d and %d", answered, refused, limit, 6-limit)
 			}
