@@ -40,8 +40,9 @@
 //
 // nginx also sets Upgrade from the client's ($http_upgrade), which it
 // would not pass on by itself, so that a WebSocket handshake is checked
-// as serve checks it. These headers, the other hop-by-hop headers and the
-// question's own Host are not the client's: they never reach the decision as client headers. The
+// as serve checks it. The headers of the list above, the hop-by-hop
+// headers other than Upgrade and the question's own Host are not the
+// client's: they never reach the decision as client headers. The
 // answer is 200 with the identity headers to set upstream (Client-Cert,
 // Client-Cert-Chain and/or X-Forwarded-Client-Cert,
 // Forgeproof-Client-Identity, Forgeproof-Csrf-Token), or the refusal with

@@ -17,4 +17,12 @@
 // variable FORGEPROOF_E2E is "require": then a missing tool fails them
 // ("skip" skips them even where the tools are installed).
 // FORGEPROOF_E2E_BROWSER names the Chromium binary to use.
+//
+// # Screenshots
+//
+// TestDemoScreenshots writes the demo's screenshots in docs/images (shown
+// in docs/demo.md), checking what each page says first. It runs only
+// with FORGEPROOF_SCREENSHOTS=1, never in CI:
+//
+//	FORGEPROOF_SCREENSHOTS=1 go test -run TestDemoScreenshots ./e2e/
 package e2e

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -654,30 +655,37 @@ func TestHTTP2StreamLimit(t *testing.T) {
 			for range limit {
 				<-up.arrived
 			}
-			if now, _, _ := up.stats(); now != limit {
-				t.Errorf("held at once: got %d, want %d", now, limit)
+			// The refusals come while the first streams are held (the
+			// upstream lets nothing go before they are all in).
+			answered, refused := 0, 0
+			read := func(until func() bool) {
+				t.Helper()
+				h.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				for !until() {
+					f, err := h.fr.ReadFrame()
+					if err != nil {
+						t.Fatalf("after %d answers and %d refusals: %v", answered, refused, err)
+					}
+					switch f := f.(type) {
+					case *http2.MetaHeadersFrame:
+						if f.StreamEnded() {
+							answered++
+						}
+					case *http2.DataFrame:
+						if f.StreamEnded() {
+							answered++
+						}
+					case *http2.RSTStreamFrame:
+						refused++
+					}
+				}
+			}
+			read(func() bool { return refused >= 6-limit })
+			if now, _, _ := up.stats(); now != limit || answered != 0 {
+				t.Errorf("held at once: got %d (answered %d), want %d", now, answered, limit)
 			}
 			up.free()
-			answered, refused := 0, 0
-			h.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			for answered+refused < 6 {
-				f, err := h.fr.ReadFrame()
-				if err != nil {
-					t.Fatalf("after %d answers and %d refusals: %v", answered, refused, err)
-				}
-				switch f := f.(type) {
-				case *http2.MetaHeadersFrame:
-					if f.StreamEnded() {
-						answered++
-					}
-				case *http2.DataFrame:
-					if f.StreamEnded() {
-						answered++
-					}
-				case *http2.RSTStreamFrame:
-					refused++
-				}
-			}
+			read(func() bool { return answered+refused >= 6 })
 			if answered != limit || refused != 6-limit {
 				t.Errorf("answered %d, refused %d; want %d and %d", answered, refused, limit, 6-limit)
 			}
@@ -1023,4 +1031,37 @@ func TestHTTP2Reload(t *testing.T) {
 			t.Errorf("http2: %s: b.test on the open h2 connection for a.test: got %d %q, want 421", mode, status, reason)
 		}
 	}
+}
+
+// TestHTTP2XConnectWarning: with GODEBUG=http2xconnect=1 (Go then
+// announces extended CONNECT, and browsers send WebSockets over HTTP/2,
+// which the gateway refuses) the gateway warns at start; without it, not.
+func TestHTTP2XConnectWarning(t *testing.T) {
+	for _, godebug := range []string{"http2xconnect=1", ""} {
+		t.Run("GODEBUG="+godebug, func(t *testing.T) {
+			t.Setenv("GODEBUG", godebug)
+			w := newWorld(t)
+			var buf bytes.Buffer
+			var mu sync.Mutex
+			log := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+			w.startWith(w.config(), gateway.Options{Logger: log})
+			mu.Lock()
+			got := strings.Contains(buf.String(), "GODEBUG=http2xconnect=1")
+			mu.Unlock()
+			if want := godebug != ""; got != want {
+				t.Errorf("warning logged: got %v, want %v\n%s", got, want, buf.String())
+			}
+		})
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

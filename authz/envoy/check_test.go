@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/forgeproof/forgeproof/authz/envoy"
 	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 	"github.com/forgeproof/forgeproof/pki"
@@ -181,6 +182,27 @@ func TestCheckIdentityHeaders(t *testing.T) {
 	}
 	if _, ok := upstream(cr, bad)["client-cert"]; ok {
 		t.Error("the Envoy emulation keeps a header that is set and removed: it cannot catch that mistake")
+	}
+}
+
+// TestCheckReportOnly: a route in report-only mode lets a forgery
+// through and says why in the dynamic metadata, for Envoy's access log;
+// its twin, the same route enforcing, refuses it.
+func TestCheckReportOnly(t *testing.T) {
+	forgery := func(w *world) *authv3.CheckRequest {
+		return envoyCheck("POST", "/transfer", "bank.example", w.alice, "sec-fetch-site", "cross-site", "origin", "https://evil.example")
+	}
+	w := newWorld(t, nil)
+	if a := read(t, mustCheck(t, w.client(t, "127.0.0.1", w.envoy, false), forgery(w))); a.allowed || a.reason != "cross-site" {
+		t.Fatalf("enforcing: got allowed=%v %s, want cross-site", a.allowed, a.reason)
+	}
+	w = newWorld(t, func(cfg *gateway.Config) { cfg.Routes[0].CSRF.ReportOnly = true })
+	resp := mustCheck(t, w.client(t, "127.0.0.1", w.envoy, false), forgery(w))
+	if a := read(t, resp); !a.allowed {
+		t.Fatalf("report-only: got %d %s, want allowed", a.status, a.reason)
+	}
+	if got := resp.GetDynamicMetadata().GetFields()[envoy.MetadataReason].GetStringValue(); got != "cross-site" {
+		t.Errorf("report-only: dynamic metadata reason %q, want cross-site", got)
 	}
 }
 

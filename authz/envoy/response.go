@@ -20,8 +20,9 @@ import (
 )
 
 // MetadataReason is the key of the reason code in the dynamic metadata of
-// a denial, which Envoy stores under the filter's name: an access log can
-// print it with %DYNAMIC_METADATA(envoy.filters.http.ext_authz:reason)%.
+// a denial (and of a request a report-only route let through), which
+// Envoy stores under the filter's name: an access log can print it with
+// %DYNAMIC_METADATA(envoy.filters.http.ext_authz:reason)%.
 const MetadataReason = "reason"
 
 // allow answers OK: Envoy sets every header of set on the upstream
@@ -30,8 +31,10 @@ const MetadataReason = "reason"
 // gateway.Attributes.Header) that the client sent (sent), except the
 // names it sets. Envoy applies removals after setting, so removing a name
 // that is also set would remove the forwarded identity itself. Envoy
-// matches names in any case; its own are lower case.
-func allow(sent http.Header, set http.Header, strip []string) *authv3.CheckResponse {
+// matches names in any case; its own are lower case. reportOnly is the
+// reason a report-only route let the request through despite, "" when
+// none: it goes into the dynamic metadata, for Envoy's access log.
+func allow(sent http.Header, set http.Header, strip []string, reportOnly string) *authv3.CheckResponse {
 	ok := &authv3.OkHttpResponse{}
 	names := make([]string, 0, len(set))
 	for k := range set {
@@ -58,10 +61,16 @@ func allow(sent http.Header, set http.Header, strip []string) *authv3.CheckRespo
 		ok.HeadersToRemove = append(ok.HeadersToRemove, lower(ck))
 	}
 	sort.Strings(ok.HeadersToRemove)
-	return &authv3.CheckResponse{
+	resp := &authv3.CheckResponse{
 		Status:       &rpcstatus.Status{Code: int32(code.Code_OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok},
 	}
+	if reportOnly != "" {
+		resp.DynamicMetadata = &structpb.Struct{Fields: map[string]*structpb.Value{
+			MetadataReason: structpb.NewStringValue(reportOnly),
+		}}
+	}
+	return resp
 }
 
 // lowerNames are the lower-case names of the headers an answer sets, so
