@@ -14,8 +14,17 @@ import (
 // body (up to the limit of [Protection.SetMaxFormBytes]) to find the
 // csrf_token field, and puts the bytes back in r.Body.
 func (p *Protection) Check(r *http.Request) error {
+	c := p.load()
+	if c.keys == nil {
+		// No tokens: no state to keep (and none to clear on the hot
+		// path).
+		if e := c.check(r, nil); e != nil {
+			return e
+		}
+		return nil
+	}
 	var st requestState
-	if e := p.load().check(r, &st); e != nil {
+	if e := c.check(r, &st); e != nil {
 		return e
 	}
 	return nil
@@ -30,7 +39,8 @@ func isSafe(method string) bool {
 }
 
 // check decides on r. st receives what the token check learns, if it runs:
-// the binding function's answer and the pre-session value.
+// the binding function's answer and the pre-session value. st may be nil
+// when c has no key ring (the token check then refuses before using it).
 func (c *config) check(r *http.Request, st *requestState) *Error {
 	if isSafe(r.Method) {
 		// Safe methods must not change state; an application that lets
@@ -66,8 +76,8 @@ func (c *config) tokenRequired(browserless bool) bool {
 // checkOrigin decides from Sec-Fetch-Site, then Origin, then Referer.
 // browserless reports that neither Sec-Fetch-Site nor Origin was sent.
 func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
-	d, e := decisionHeaders(r)
-	if e != nil {
+	var d decision
+	if e := decisionHeaders(r, &d); e != nil {
 		// Two copies of a header the decision rests on: whichever copy is
 		// read here, something behind may read the other.
 		return e, false
@@ -147,14 +157,14 @@ type decision struct {
 	site, origin, referer string
 }
 
-// decisionHeaders reads Sec-Fetch-Site, Origin and Referer, once each (the
+// decisionHeaders reads Sec-Fetch-Site, Origin and Referer into d, once each (the
 // ladder does not look them up again: this runs on every unsafe request),
 // and refuses a request that carries one of them more than once: on
 // separate lines, or joined into one value with a comma as a proxy folding
 // the lines would. No Origin or Sec-Fetch-Site value has a comma; a
 // Referer URL may, so for it only a comma followed by another absolute URL
 // ("scheme://") counts.
-func decisionHeaders(r *http.Request) (d decision, e *Error) {
+func decisionHeaders(r *http.Request, d *decision) *Error {
 	sv, ov, rv := r.Header["Sec-Fetch-Site"], r.Header["Origin"], r.Header["Referer"]
 	switch len(sv) {
 	case 0:
@@ -164,31 +174,31 @@ func decisionHeaders(r *http.Request) (d decision, e *Error) {
 			// The four values browsers send: no comma to look for.
 		default:
 			if strings.IndexByte(d.site, ',') >= 0 {
-				return decision{}, repeated("Sec-Fetch-Site", sv)
+				return repeated("Sec-Fetch-Site", sv)
 			}
 		}
 	default:
-		return decision{}, repeated("Sec-Fetch-Site", sv)
+		return repeated("Sec-Fetch-Site", sv)
 	}
 	switch len(ov) {
 	case 0:
 	case 1:
 		if d.origin = ov[0]; strings.IndexByte(d.origin, ',') >= 0 {
-			return decision{}, repeated("Origin", ov)
+			return repeated("Origin", ov)
 		}
 	default:
-		return decision{}, repeated("Origin", ov)
+		return repeated("Origin", ov)
 	}
 	switch len(rv) {
 	case 0:
 	case 1:
 		if d.referer = rv[0]; joinedURLs(d.referer) {
-			return decision{}, repeated("Referer", rv)
+			return repeated("Referer", rv)
 		}
 	default:
-		return decision{}, repeated("Referer", rv)
+		return repeated("Referer", rv)
 	}
-	return d, nil
+	return nil
 }
 
 // repeated is the refusal of a repeated header: its value is the last copy

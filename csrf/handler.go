@@ -36,24 +36,36 @@ import (
 func (p *Protection) Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := p.load()
+		if c.keys == nil {
+			// Origin checks only: no state to keep.
+			if e := c.check(r, nil); e != nil && c.refused(w, r, e) {
+				return
+			}
+			h.ServeHTTP(w, r)
+			return
+		}
 		// st keeps what check learned (the binding function's answer, the
 		// pre-session cookie) for prepareTokens: neither is asked twice.
 		var st requestState
-		if e := c.check(r, &st); e != nil {
-			if c.observer != nil {
-				c.observer(r, e, !c.reportOnly)
-			}
-			if !c.reportOnly {
-				c.refuse(w, r, e)
-				return
-			}
-			// Report-only: the refusal was reported; let it through.
+		if e := c.check(r, &st); e != nil && c.refused(w, r, e) {
+			return
 		}
-		if c.keys != nil {
-			r = c.prepareTokens(w, r, &st, p)
-		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, c.prepareTokens(w, r, &st, p))
 	})
+}
+
+// refused tells the observer about e and, unless in report-only mode,
+// answers r with the refusal. It reports whether it answered.
+func (c *config) refused(w http.ResponseWriter, r *http.Request, e *Error) bool {
+	if c.observer != nil {
+		c.observer(r, e, !c.reportOnly)
+	}
+	if c.reportOnly {
+		// Report-only: the refusal was reported; let it through.
+		return false
+	}
+	c.refuse(w, r, e)
+	return true
 }
 
 // Refuse answers r exactly as Handler answers a request refused for e:
