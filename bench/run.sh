@@ -165,6 +165,14 @@ HEADER
   name and forwards its identity (RFC 9440 headers) on every request, which
   the others do not. Its access log is off (log level warn), as nginx's
   is; metrics are kept.
+- The micro-benchmarks report two times per operation: ns/op, the wall
+  clock, and CPU ns/op, the benchmark process's CPU time (getrusage, every
+  thread). On two cores the garbage collector's workers run on the core
+  the benchmark leaves idle, so the wall clock leaves out most of what a
+  library's allocations cost, and on a busy machine it counts waiting for
+  a core; CPU time counts the first and not the second. A server spends
+  CPU time, not wall time: where the two ratios differ, the CPU one is
+  the cost a service pays.
 
 The profiling history (what the profiles showed and the changes made since,
 with before/after numbers) is in [bench/NOTES.md](bench/NOTES.md).
@@ -181,8 +189,8 @@ binaries of both run $count times in alternation, each
 \`-test.run '^\$' -test.bench . -test.benchmem -test.benchtime $benchtime
 -test.count 1\` (the same as \`go test -bench . -benchmem -count $count\`, but
 with the libraries interleaved). Load average during this part: $loadavg_before before,
-$loadavg_after after. Medians of $count runs; "time ÷ forgeproof's" above 1
-means forgeproof is faster.
+$loadavg_after after. Medians of $count runs; "time ÷ forgeproof's" and
+"CPU ÷ forgeproof's" above 1 mean forgeproof is faster.
 
 MICRO
   cat "$work/micro.md"

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -1030,4 +1031,37 @@ func TestHTTP2Reload(t *testing.T) {
 			t.Errorf("http2: %s: b.test on the open h2 connection for a.test: got %d %q, want 421", mode, status, reason)
 		}
 	}
+}
+
+// TestHTTP2XConnectWarning: with GODEBUG=http2xconnect=1 (Go then
+// announces extended CONNECT, and browsers send WebSockets over HTTP/2,
+// which the gateway refuses) the gateway warns at start; without it, not.
+func TestHTTP2XConnectWarning(t *testing.T) {
+	for _, godebug := range []string{"http2xconnect=1", ""} {
+		t.Run("GODEBUG="+godebug, func(t *testing.T) {
+			t.Setenv("GODEBUG", godebug)
+			w := newWorld(t)
+			var buf bytes.Buffer
+			var mu sync.Mutex
+			log := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+			w.startWith(w.config(), gateway.Options{Logger: log})
+			mu.Lock()
+			got := strings.Contains(buf.String(), "GODEBUG=http2xconnect=1")
+			mu.Unlock()
+			if want := godebug != ""; got != want {
+				t.Errorf("warning logged: got %v, want %v\n%s", got, want, buf.String())
+			}
+		})
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -202,6 +202,8 @@ type upConn struct {
 
 	limit int64 // bytes the header may still take; <0: no limit
 	read  int64 // bytes read in the current exchange
+
+	peekState // idleAlive's (upstream_unix.go)
 }
 
 var errResponseHeaderTooLarge = fmt.Errorf("upstream response header larger than %d bytes", maxResponseHeaderBytes)

@@ -7,3 +7,6 @@ package gateway
 // tell; a connection the upstream closed while idle fails the request,
 // which is sent again when it may be (upstream.go).
 func (pc *upConn) idleAlive() bool { return pc.br.Buffered() == 0 }
+
+// peekState is what idleAlive keeps per connection: nothing here.
+type peekState struct{}

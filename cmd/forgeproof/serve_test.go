@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -250,6 +251,33 @@ func TestServeFlagExitCodes(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tc.wantErr) {
 				t.Errorf("stderr: got %q, want it to contain %q", stderr.String(), tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestServeGCDefault: serve sets its GOGC default only when the
+// environment sets none.
+func TestServeGCDefault(t *testing.T) {
+	orig := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(orig) })
+	for _, tc := range []struct {
+		name, env string
+		want      int
+	}{
+		{"no GOGC: the default", "", serveGCPercent},
+		{"GOGC set: left alone", "50", 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetGCPercent(100)
+			defaultGC(func(k string) string {
+				if k == "GOGC" {
+					return tc.env
+				}
+				return ""
+			})
+			if got := debug.SetGCPercent(100); got != tc.want {
+				t.Errorf("got GOGC %d, want %d", got, tc.want)
 			}
 		})
 	}
