@@ -57,7 +57,7 @@ install_servers
 
 log "building"
 mkdir -p "$work/bin"
-go build -o "$work/bin/" ./cmd/upstream ./cmd/goproxy ./cmd/fpgateway ./cmd/benchrun ./cmd/benchtab
+go build -o "$work/bin/" ./cmd/upstream ./cmd/goproxy ./cmd/fpgateway ./cmd/benchrun ./cmd/benchtab ./cmd/authzload
 (cd .. && GOFLAGS="$main_goflags" go build -o "$work/bin/forgeproof" ./cmd/forgeproof)
 
 if [ "$mode" = smoke ]; then
@@ -103,11 +103,18 @@ log "gateways ($servers)"
 "$work/bin/benchrun" -bin "$work/bin" -servers "$servers" "${runflags[@]}" \
   -out "$work/gateways.md" -json "$work/gateways.json"
 
+log "forgeproof authz per transport"
 if [ "$mode" = smoke ]; then
-  for f in micro.txt benchstat.txt micro.md gateways.md gateways.json; do
+  "$work/bin/authzload" -bin "$work/bin" -rounds 1 -duration 300ms -conns 4 > "$work/authz.md"
+else
+  "$work/bin/authzload" -bin "$work/bin" -rounds "${BENCH_ROUNDS:-5}" -duration "${BENCH_DURATION:-5s}" > "$work/authz.md"
+fi
+
+if [ "$mode" = smoke ]; then
+  for f in micro.txt benchstat.txt micro.md gateways.md gateways.json authz.md; do
     [ -s "$work/$f" ] || { log "smoke: $f is empty"; exit 1; }
   done
-  cat "$work/micro.md" "$work/gateways.md"
+  cat "$work/micro.md" "$work/gateways.md" "$work/authz.md"
   log "smoke run passed"
   exit 0
 fi
@@ -198,6 +205,19 @@ MICRO
   cat "$work/benchstat.txt"
   printf '```\n\n## 2. Gateways (bench/cmd/benchrun)\n\n'
   cat "$work/gateways.md"
+  cat <<AUTHZ
+
+## 3. forgeproof authz: one question per transport (bench/cmd/authzload)
+
+\`forgeproof authz\` alone, asked the same allowed same-origin POST with a
+client certificate over loopback: the HTTP question nginx, Caddy and
+Traefik send (Caddy's form, keep-alive connections) and Envoy's ext_authz
+gRPC \`Check\` (one HTTP/2 connection). Server CPU is the forgeproof
+process's; the decision itself is about 30 µs of it (BenchmarkDecision in
+authz/envoy).
+
+AUTHZ
+  cat "$work/authz.md"
 } > "$out"
 cp "$work/gateways.json" ../bench/last-run.json 2>/dev/null || true
 log "wrote BENCHMARKS.md"

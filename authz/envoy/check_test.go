@@ -296,6 +296,8 @@ func TestCheckMalformed(t *testing.T) {
 		{"path and :path differ", edit(func(cr *authv3.CheckRequest) { hr(cr).Headers[":path"] = "/admin" }), 400, invalid, "differ"},
 		{"absolute-form path", edit(func(cr *authv3.CheckRequest) { setPath(cr, "https://evil.example/transfer") }), 400, invalid, "origin form"},
 		{"asterisk path", edit(func(cr *authv3.CheckRequest) { setPath(cr, "*") }), 400, invalid, "origin form"},
+		{"relative path", edit(func(cr *authv3.CheckRequest) { setPath(cr, "transfer") }), 400, invalid, "origin form"},
+		{"bad percent-encoding in the path", edit(func(cr *authv3.CheckRequest) { setPath(cr, "/trans%zzfer") }), 400, invalid, "does not parse"},
 		{"path with a control character", edit(func(cr *authv3.CheckRequest) { setPath(cr, "/a\x7fb") }), 400, invalid, "does not parse"},
 		{"huge path", edit(func(cr *authv3.CheckRequest) { setPath(cr, "/"+strings.Repeat("a", 20000)) }), 400, invalid, "longer than"},
 		{"method not a token", edit(func(cr *authv3.CheckRequest) { hr(cr).Method = "PO ST"; hr(cr).Headers[":method"] = "PO ST" }), 400, invalid, "not a token"},

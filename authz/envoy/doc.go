@@ -27,9 +27,10 @@
 // relays forgeproof's status and problem document rather than its own:
 // OK with headers to set and to remove, or Denied with the status, the
 // problem document and a forgeproof-reason header (see Server.Check).
-// Envoy applies an OK answer's headers by setting first and removing
-// after, so a header name forgeproof sets is never in headers_to_remove;
-// setting it with OVERWRITE_IF_EXISTS_OR_ADD replaces the client's copy.
+// A header name forgeproof sets is never in headers_to_remove: Envoy's
+// filter (in the source read) sets first and removes after, which would
+// delete the identity; setting with OVERWRITE_IF_EXISTS_OR_ADD replaces
+// the client's copy whatever the order.
 //
 // docs/integrations/envoy.md has a working Envoy configuration, the Istio
 // CUSTOM provider, and what was and was not run against a live Envoy.

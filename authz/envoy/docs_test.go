@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -251,8 +252,8 @@ func TestIstioConfig(t *testing.T) {
 		}
 		docs = append(docs, doc)
 	}
-	if len(docs) != 4 {
-		t.Fatalf("istio.yaml: %d documents, want 4 (mesh config, AuthorizationPolicy, EnvoyFilter, Gateway)", len(docs))
+	if len(docs) != 5 {
+		t.Fatalf("istio.yaml: %d documents, want 5 (mesh config, CUSTOM AuthorizationPolicy, EnvoyFilter, Gateway, ALLOW AuthorizationPolicy)", len(docs))
 	}
 	sub := func(name string, v any, msg proto.Message) {
 		t.Helper()
@@ -327,6 +328,24 @@ func TestIstioConfig(t *testing.T) {
 			t.Errorf("istio.yaml: Gateway server %s: TLS mode %v, want OPTIONAL_MUTUAL", s.GetPort().GetName(), s.GetTls().GetMode())
 		}
 	}
+
+	kind(docs[4], "security.istio.io/v1", "AuthorizationPolicy")
+	var callers securityv1beta1.AuthorizationPolicy
+	sub("AuthorizationPolicy (callers)", docs[4]["spec"], &callers)
+	var principals, ports []string
+	for _, r := range callers.GetRules() {
+		for _, f := range r.GetFrom() {
+			principals = append(principals, f.GetSource().GetPrincipals()...)
+		}
+		for _, to := range r.GetTo() {
+			ports = append(ports, to.GetOperation().GetPorts()...)
+		}
+	}
+	if callers.GetAction() != securityv1beta1.AuthorizationPolicy_ALLOW || len(principals) == 0 || !slices.Equal(ports, []string{authzPort}) {
+		t.Errorf("istio.yaml: the callers' policy: action %v, principals %v, ports %v; want ALLOW, the gateway's principal, port %s",
+			callers.GetAction(), principals, ports, authzPort)
+	}
+
 	sel := policy.GetSelector().GetMatchLabels()
 	if !maps.Equal(sel, patch.GetWorkloadSelector().GetLabels()) || !maps.Equal(sel, gw.GetSelector()) {
 		t.Errorf("istio.yaml: the policy (%v), the EnvoyFilter (%v) and the Gateway (%v) select different workloads",

@@ -339,7 +339,7 @@ iframe { display: none; }
 {{define "form"}}{{template "head" "urlencoded form"}}<body>
 <h1>An auto-submitted form</h1>
 {{template "top" .}}
-<p>This page submitted, as soon as it loaded, a hidden form: <code>POST {{.Bank}}/transfer</code> with <code>to=mallory&amp;amount=100</code> (urlencoded), {{if .Top}}at the top level: your browser now shows the bank's answer (use Back to return).{{else}}into a hidden frame. <a href="?top=1">Send it at the top level instead</a>, as a real attack page would (then your session cookie rides along too).{{end}}</p>
+<p>This page submitted, as soon as it loaded, a hidden form: <code>POST {{.Bank}}/transfer</code> with <code>to=mallory&amp;amount=100</code> (urlencoded), {{if .Top}}at the top level: your browser now shows the bank's answer (use Back to return).{{else}}into a hidden frame. <a href="?top=1">Send it at the top level instead</a>, as a real attack page would: then your session cookie can ride along too (Chromium sends one without SameSite on a cross-site top-level POST for two minutes after you log in).{{end}}</p>
 {{template "site" .}}
 {{if not .Top}}<iframe name="sink" title="sink"></iframe>{{end}}
 <form method="post" action="{{.Bank}}/transfer"{{if not .Top}} target="sink"{{end}}>
@@ -352,7 +352,7 @@ iframe { display: none; }
 {{define "multipart"}}{{template "head" "multipart form"}}<body>
 <h1>An auto-submitted multipart form</h1>
 {{template "top" .}}
-<p>This page submitted, as soon as it loaded, a hidden <code>multipart/form-data</code> form: <code>POST {{.Bank}}/transfer</code> with <code>to=mallory</code>, <code>amount=100</code>, {{if .Top}}at the top level: your browser now shows the bank's answer (use Back to return).{{else}}into a hidden frame. <a href="?top=1">Send it at the top level instead</a>, as a real attack page would (then your session cookie rides along too).{{end}}</p>
+<p>This page submitted, as soon as it loaded, a hidden <code>multipart/form-data</code> form: <code>POST {{.Bank}}/transfer</code> with <code>to=mallory</code>, <code>amount=100</code>, {{if .Top}}at the top level: your browser now shows the bank's answer (use Back to return).{{else}}into a hidden frame. <a href="?top=1">Send it at the top level instead</a>, as a real attack page would: then your session cookie can ride along too (Chromium sends one without SameSite on a cross-site top-level POST for two minutes after you log in).{{end}}</p>
 {{template "site" .}}
 {{if not .Top}}<iframe name="sink" title="sink"></iframe>{{end}}
 <form method="post" enctype="multipart/form-data" action="{{.Bank}}/transfer"{{if not .Top}} target="sink"{{end}}>

@@ -80,7 +80,9 @@ type Running struct {
 	// TokenKeyFile is the path of the CSRF token key file.
 	TokenKeyFile string
 	// ClientRevoked says the CRL lists the client certificate (someone ran
-	// "forgeproof pki revoke" on it): the gateway refuses it.
+	// "forgeproof pki revoke" on it): the gateway refuses it. The demo
+	// runs anyway (a test of revocation); "forgeproof demo" stops with
+	// the way out (--reset) instead.
 	ClientRevoked bool
 
 	// InsecureNoCSRF echoes Options.InsecureNoCSRF.

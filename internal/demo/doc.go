@@ -12,9 +12,14 @@
 // which is the negative control the tests and the scanner rely on.
 //
 // The attacker site (NewAttacker) serves one page per forgery a browser
-// can really be made to send (see Attacks). The pages record nothing: the
-// bank's balances and login counts (Bank.Balances, Bank.Logins, and
-// GET /api/accounts) are the oracle.
+// can really be made to send (see Attacks). Each page sends its forgery
+// from a hidden frame (or fetch, or an image) and stays, showing what it
+// sent, whether the guard is on, and, once the gateway has answered, the
+// answer (read from the gateway's access log), the balances before and
+// after and a verdict (VerdictBlocked, VerdictMoneyMoved, …), which it
+// polls from /result on its own site. The bank's balances and login
+// counts (Bank.Balances, Bank.Logins, and GET /api/accounts) are the
+// oracle.
 //
 // # Addresses
 //

@@ -1,0 +1,65 @@
+package scan
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestEndpointsFileDocumented keeps docs/scanner.md and the endpoints
+// file's keys (fileKeys, what ParseFile reads) in step: the YAML example
+// there decodes, and every key of the file appears in it or in
+// backquotes in the text.
+func TestEndpointsFileDocumented(t *testing.T) {
+	b, err := os.ReadFile("../docs/scanner.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	lines := strings.Split(doc, "\n")
+	var examples []string
+	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "```yaml" {
+			continue
+		}
+		indent := len(lines[i]) - len(strings.TrimLeft(lines[i], " "))
+		var block []string
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+			block = append(block, strings.TrimPrefix(lines[i], strings.Repeat(" ", indent)))
+		}
+		if len(block) > 0 && strings.HasPrefix(block[0], "endpoints:") {
+			examples = append(examples, strings.Join(block, "\n"))
+		}
+	}
+	if len(examples) == 0 {
+		t.Fatal("docs/scanner.md: no endpoints file example (a yaml block starting with endpoints:)")
+	}
+	for _, ex := range examples {
+		if _, err := ParseFile("docs/scanner.md", []byte(ex)); err != nil {
+			t.Errorf("the endpoints file example does not decode: %v\n%s", err, ex)
+		}
+	}
+	var walk func(prefix string, keys map[string]fileKey)
+	walk = func(prefix string, keys map[string]fileKey) {
+		for k, fk := range keys {
+			shown := regexp.MustCompile(`(?m)(^|[\s{,])` + regexp.QuoteMeta(k) + `:`)
+			if !anyMatches(examples, shown) && !strings.Contains(doc, "`"+k+"`") && !strings.Contains(doc, "`"+k+":") {
+				t.Errorf("endpoints file key %s%s is documented neither in the example nor in backquotes in docs/scanner.md", prefix, k)
+			}
+			if fk.sub != nil {
+				walk(prefix+k+".", fk.sub)
+			}
+		}
+	}
+	walk("", fileKeys)
+}
+
+func anyMatches(examples []string, re *regexp.Regexp) bool {
+	for _, ex := range examples {
+		if re.MatchString(ex) {
+			return true
+		}
+	}
+	return false
+}
