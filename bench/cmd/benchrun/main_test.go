@@ -150,19 +150,26 @@ func TestTargets(t *testing.T) {
 	mk := func(server, phase string, ok int64, p99 time.Duration) sample {
 		return sample{Server: server, Phase: phase, Round: 1, Result: load.Result{Elapsed: time.Second, OK: ok, Latency: load.Percentiles{P99: p99}}}
 	}
+	withCPU := func(x sample, cpu time.Duration) sample { x.ServerCPU = cpu; return x }
 	tests := []struct {
 		name string
-		fp   int64 // forgeproof's keep-alive and full-handshake rate
+		fp   int64         // forgeproof's keep-alive and full-handshake rate
+		cpu  time.Duration // forgeproof's server CPU in the keep-alive run (nginx: 60ms for 2000)
 		p99  time.Duration
 		want []string
 	}{
-		{name: "faster than Caddy, slower than nginx", fp: 1000, p99: 1500 * time.Microsecond, want: []string{
+		{name: "faster than Caddy, slower than nginx", fp: 1000, cpu: 60 * time.Millisecond, p99: 1500 * time.Microsecond, want: []string{
 			"≥ Caddy's (forgeproof ÷ Caddy ≥ 1) | 1.25× | yes",
-			"≥ 0.7× nginx's | 0.50× | no",
+			"≥ 0.85× nginx's | 0.50× | no",
+			"CPU per request ≤ 1.5× nginx's | 2.00× | no",
 			"≥ 0.95× the bare Go proxy's | 1.00× | yes",
 			"< 1 ms | 0.50 ms | yes",
 		}},
-		{name: "slower than everyone", fp: 700, p99: 3 * time.Millisecond, want: []string{
+		{name: "CPU within 1.5× of nginx's", fp: 1700, cpu: 45 * time.Millisecond, p99: 500 * time.Microsecond, want: []string{
+			"≥ 0.85× nginx's | 0.85× | yes",
+			"CPU per request ≤ 1.5× nginx's | 0.88× | yes",
+		}},
+		{name: "slower than everyone", fp: 700, cpu: 60 * time.Millisecond, p99: 3 * time.Millisecond, want: []string{
 			"(forgeproof ÷ Caddy ≥ 1) | 0.88× | no",
 			"the bare Go proxy's | 0.70× | no",
 			"< 1 ms | 2.00 ms | no",
@@ -175,7 +182,8 @@ func TestTargets(t *testing.T) {
 				r.Servers = append(r.Servers, serverInfo{Name: s})
 			}
 			r.Runs = []sample{
-				mk("forgeproof", phaseKeepAlive, tc.fp, 0), mk("caddy", phaseKeepAlive, 800, 0), mk("nginx", phaseKeepAlive, 2000, 0),
+				withCPU(mk("forgeproof", phaseKeepAlive, tc.fp, 0), tc.cpu), mk("caddy", phaseKeepAlive, 800, 0),
+				withCPU(mk("nginx", phaseKeepAlive, 2000, 0), 60*time.Millisecond),
 				mk("forgeproof", phaseFull, tc.fp, 0), mk("goproxy", phaseFull, 1000, 0),
 				mk("forgeproof", phaseLatency, 1, tc.p99), mk("goproxy", phaseLatency, 1, time.Millisecond),
 			}

@@ -343,7 +343,10 @@ func (r *report) targets(p func(string, ...any)) {
 		check("keep-alive throughput ≥ Caddy's (forgeproof ÷ Caddy ≥ 1)", fp(phaseKeepAlive)/r.stat("caddy", phaseKeepAlive, perSecond).Median, 1, true, "×")
 	}
 	if r.has("nginx") {
-		check("keep-alive throughput ≥ 0.7× nginx's", fp(phaseKeepAlive)/r.stat("nginx", phaseKeepAlive, perSecond).Median, 0.7, true, "×")
+		check("keep-alive throughput ≥ 0.85× nginx's", fp(phaseKeepAlive)/r.stat("nginx", phaseKeepAlive, perSecond).Median, 0.85, true, "×")
+		cpu := r.stat(base, phaseKeepAlive, cpuPerRequest).Median / r.stat("nginx", phaseKeepAlive, cpuPerRequest).Median
+		// At most 1.5×: "less than" a hair above it.
+		check("keep-alive server CPU per request ≤ 1.5× nginx's", cpu, 1.5+1e-9, false, "×")
 	}
 	if r.has("goproxy") {
 		check("full-handshake rate ≥ 0.95× the bare Go proxy's", fp(phaseFull)/r.stat("goproxy", phaseFull, perSecond).Median, 0.95, true, "×")
