@@ -166,39 +166,24 @@ type decision struct {
 // ("scheme://") counts.
 func decisionHeaders(r *http.Request, d *decision) *Error {
 	sv, ov, rv := r.Header["Sec-Fetch-Site"], r.Header["Origin"], r.Header["Referer"]
-	switch len(sv) {
-	case 0:
-	case 1:
-		switch d.site = sv[0]; d.site {
-		case "same-origin", "none", "same-site", "cross-site":
-			// The four values browsers send: no comma to look for.
-		default:
-			if strings.IndexByte(d.site, ',') >= 0 {
-				return repeated("Sec-Fetch-Site", sv)
-			}
-		}
-	default:
+	if d.site = only(sv); len(sv) > 1 || strings.IndexByte(d.site, ',') >= 0 {
 		return repeated("Sec-Fetch-Site", sv)
 	}
-	switch len(ov) {
-	case 0:
-	case 1:
-		if d.origin = ov[0]; strings.IndexByte(d.origin, ',') >= 0 {
-			return repeated("Origin", ov)
-		}
-	default:
+	if d.origin = only(ov); len(ov) > 1 || strings.IndexByte(d.origin, ',') >= 0 {
 		return repeated("Origin", ov)
 	}
-	switch len(rv) {
-	case 0:
-	case 1:
-		if d.referer = rv[0]; joinedURLs(d.referer) {
-			return repeated("Referer", rv)
-		}
-	default:
+	if d.referer = only(rv); len(rv) > 1 || joinedURLs(d.referer) {
 		return repeated("Referer", rv)
 	}
 	return nil
+}
+
+// only is a header's value when it came on one line, else "".
+func only(v []string) string {
+	if len(v) == 1 {
+		return v[0]
+	}
+	return ""
 }
 
 // repeated is the refusal of a repeated header: its value is the last copy
