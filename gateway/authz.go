@@ -213,7 +213,7 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 		}
 	}
 	for name := range a.Header {
-		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders); drop && !slices.Contains(identityHeaders[:], name) {
+		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders, c.checksOff); drop && !slices.Contains(identityHeaders[:], name) {
 			if len(d.Remove) == NumIdentityHeaders {
 				d.Remove = slices.Clip(d.Remove) // append copies, never writes into identityHeaders
 			}

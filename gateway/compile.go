@@ -130,7 +130,6 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	}
 
 	c.headers = p.parseStripHeaders("strip-request-headers", cfg.StripRequestHeaders)
-	c.headers.checks = h.checksOff
 	c.checksOff = h.checksOff
 	c.forwardFormat = forwarded.RFC9440
 	if f := cfg.IdentityForwarding; f != nil {

@@ -138,7 +138,6 @@ func (o *checksOff) off(c check) bool { return o != nil && o[c].Load() }
 type headerPolicy struct {
 	names    map[string]bool
 	prefixes []string
-	checks   *checksOff // the Gateway's negative-control switches
 }
 
 // parseStripHeaders compiles strip-request-headers: header names, or
@@ -230,17 +229,18 @@ func (hp *headerPolicy) identityLike(n []byte) bool {
 
 // headerVerdict says whether a client-sent header name is dropped, and
 // under which kind ("" when it is kept or is forgeproof's own identity
-// header, which is not counted: it was always dropped).
-func (hp *headerPolicy) headerVerdict(name string, allowUnderscore bool) (drop bool, kind string) {
+// header, which is not counted: it was always dropped). checks are the
+// Gateway's negative-control switches.
+func (hp *headerPolicy) headerVerdict(name string, allowUnderscore bool, checks *checksOff) (drop bool, kind string) {
 	if forwarded.IsHeader(name) || isOwnHeader(name) {
 		return true, ""
 	}
 	var buf [64]byte
 	n := normaliseName(buf[:0], name)
-	if !hp.checks.off(checkIdentityLike) && hp.identityLike(n) {
+	if !checks.off(checkIdentityLike) && hp.identityLike(n) {
 		return true, dropIdentityLike
 	}
-	if punctuated(name) && !hp.checks.off(checkUnderscore) {
+	if punctuated(name) && !checks.off(checkUnderscore) {
 		if !allowUnderscore || gatewayHeaders[string(n)] {
 			return true, dropUnderscore
 		}
@@ -251,10 +251,10 @@ func (hp *headerPolicy) headerVerdict(name string, allowUnderscore bool) (drop b
 // withoutClientHeaders returns a copy of h, with room for addedHeaders
 // more, without the headers this file's doc lists (except the upgrade
 // ones, see forwardUpgrade). The copy shares h's value slices.
-func (hp *headerPolicy) withoutClientHeaders(h http.Header, allowUnderscore bool, d *dropped) http.Header {
+func (hp *headerPolicy) withoutClientHeaders(h http.Header, allowUnderscore bool, checks *checksOff, d *dropped) http.Header {
 	out := make(http.Header, len(h)+addedHeaders)
 	for name, v := range h {
-		drop, kind := hp.headerVerdict(name, allowUnderscore)
+		drop, kind := hp.headerVerdict(name, allowUnderscore, checks)
 		switch kind {
 		case dropIdentityLike:
 			d.identityLike++

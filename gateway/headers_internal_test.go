@@ -20,8 +20,8 @@ func FuzzHeaderVerdict(f *testing.F) {
 	}
 	hp := &headerPolicy{names: map[string]bool{"x-employee-id": true}, prefixes: []string{"x-corp-auth-"}}
 	f.Fuzz(func(t *testing.T, name string) {
-		dropAllow, kindAllow := hp.headerVerdict(name, true)
-		drop, _ := hp.headerVerdict(name, false)
+		dropAllow, kindAllow := hp.headerVerdict(name, true, nil)
+		drop, _ := hp.headerVerdict(name, false, nil)
 		if dropAllow && !drop {
 			t.Fatalf("%q: dropped on a route allowing '_' but kept on one that does not", name)
 		}
@@ -32,7 +32,7 @@ func FuzzHeaderVerdict(f *testing.F) {
 		if kindAllow == dropIdentityLike {
 			for _, v := range []string{asciiCase(name, 'a', 'z', 'A'-'a'), asciiCase(name, 'A', 'Z', 'a'-'A'), strings.ReplaceAll(name, "-", "_"),
 				strings.ReplaceAll(name, "-", "."), strings.ReplaceAll(strings.ReplaceAll(name, "_", "-"), ".", "-")} {
-				if d, _ := hp.headerVerdict(v, true); !d {
+				if d, _ := hp.headerVerdict(v, true, nil); !d {
 					t.Fatalf("%q is dropped as identity-like but its spelling %q is kept", name, v)
 				}
 			}
@@ -85,7 +85,7 @@ func BenchmarkWithoutClientHeaders(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var d dropped
-		hp.withoutClientHeaders(h, false, &d)
+		hp.withoutClientHeaders(h, false, nil, &d)
 	}
 }
 

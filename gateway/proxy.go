@@ -93,7 +93,7 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	// another product's identity header or a name with '_' (headers.go).
 	// The copy has room for the headers set below and by the transport,
 	// which would otherwise grow the map ReverseProxy sized exactly.
-	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, rt.allowUnderscoreHeaders, &d)
+	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, rt.allowUnderscoreHeaders, c.checksOff, &d)
 	// Only a checked WebSocket handshake may switch protocols.
 	forwardUpgrade(pr.In, pr.Out.Header, &d, c.checksOff)
 	// No request trailers: their fields would reach the upstream unfiltered
