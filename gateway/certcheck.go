@@ -12,8 +12,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/forgeproof/forgeproof/internal/pemutil"
 )
 
 // The checks in this file refuse, at start-up, on reload and in
@@ -64,35 +62,6 @@ func forServerAuth(c *x509.Certificate) bool {
 	})
 }
 
-// CheckCACertificate reports why c cannot be a CA that verifies
-// certificates, or nil: it must be a CA (basic constraints) and, when it
-// has a key usage extension, allow certificate signing. A client or
-// server certificate pasted into a CA file verifies nothing.
-func CheckCACertificate(c *x509.Certificate) error {
-	if !c.BasicConstraintsValid || !c.IsCA {
-		return fmt.Errorf("%s is not a CA certificate (no CA basic constraint): put the certificate of the CA that issued it here", describeCert(c))
-	}
-	if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return fmt.Errorf("%s is a CA whose key usage (%s) does not allow signing certificates", describeCert(c), keyUsageNames(c.KeyUsage))
-	}
-	return nil
-}
-
-// CheckCAFile parses PEM data as a CA bundle and checks every
-// certificate in it with CheckCACertificate.
-func CheckCAFile(data []byte) error {
-	certs, err := pemutil.ParseCerts(data)
-	if err != nil {
-		return err
-	}
-	for _, c := range certs {
-		if err := CheckCACertificate(c); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // CheckServerCertificateFiles loads a PEM certificate and key, checks that
 // they match and that the certificate passes CheckServerCertificate now
 // and covers every name (DNS names or IP addresses).
@@ -110,13 +79,6 @@ func CheckServerCertificateFiles(certFile, keyFile string, names []string) error
 		}
 	}
 	return nil
-}
-
-func describeCert(c *x509.Certificate) string {
-	if c.Subject.CommonName != "" {
-		return fmt.Sprintf("the certificate %q", c.Subject.CommonName)
-	}
-	return fmt.Sprintf("the certificate with subject %q", c.Subject.String())
 }
 
 // certNames lists the DNS names and IP addresses of c.

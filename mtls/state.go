@@ -38,20 +38,6 @@ type state struct {
 	sums watch.Sums
 }
 
-// checkCA reports why c cannot verify client certificates: it must be a
-// CA (basic constraints) and, when it has a key usage extension, allow
-// certificate signing. A client certificate pasted into a CA file
-// verifies nothing.
-func checkCA(c *x509.Certificate) error {
-	if !c.BasicConstraintsValid || !c.IsCA {
-		return fmt.Errorf("%q is not a CA certificate (no CA basic constraint): put the certificate of the CA that issued the client certificates here", c.Subject.String())
-	}
-	if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return fmt.Errorf("%q is a CA whose key usage does not allow signing certificates", c.Subject.String())
-	}
-	return nil
-}
-
 // generations numbers the states loaded in the process, so that a
 // generation names one state of one Server: a Server that replaces
 // another (ServerConfig.Replaces) never repeats its numbers.
@@ -101,7 +87,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 			continue
 		}
 		for _, ca := range cas {
-			if err := checkCA(ca); err != nil {
+			if err := pemutil.CheckCA(ca); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %s: %w", field, src.what(), err))
 			}
 		}

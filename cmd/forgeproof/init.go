@@ -19,6 +19,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/internal/pemutil"
 	"github.com/forgeproof/forgeproof/internal/shellquote"
 	"github.com/forgeproof/forgeproof/pki"
 )
@@ -168,7 +169,7 @@ func checkInit(upstream string, hosts []string, listen, dir, caFile, certFile, k
 		if err != nil {
 			return nil, usageErrorf("init: --ca-file %q: %v", caFile, fileErr(err))
 		}
-		if err := gateway.CheckCAFile(data); err != nil {
+		if err := checkCAFile(data); err != nil {
 			return nil, usageErrorf("init: --ca-file %q: %v", caFile, err)
 		}
 	}
@@ -178,6 +179,21 @@ func checkInit(upstream string, hosts []string, listen, dir, caFile, certFile, k
 		}
 	}
 	return p, nil
+}
+
+// checkCAFile checks a client CA bundle as mtls will when the gateway
+// loads it: certificates only, each a CA.
+func checkCAFile(data []byte) error {
+	cas, err := pemutil.ParseCerts(data)
+	if err != nil {
+		return err
+	}
+	for _, ca := range cas {
+		if err := pemutil.CheckCA(ca); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkListen checks a host:port listen address; loopback requires a

@@ -1,6 +1,7 @@
 // Package pemutil parses the PEM files that mtls, the gateway and the
 // dev PKI read: certificate bundles that must hold certificates only, so
-// that a key pasted into a certificate file is noticed.
+// that a key pasted into a certificate file is noticed, and client CA
+// bundles that must hold CAs only (CheckCA).
 package pemutil
 
 import (
@@ -42,4 +43,18 @@ func ParseCerts(data []byte) ([]*x509.Certificate, error) {
 		return nil, errors.New("no PEM CERTIFICATE block found")
 	}
 	return certs, nil
+}
+
+// CheckCA reports why c cannot verify client certificates: it must be a
+// CA (basic constraints) and, when it has a key usage extension, allow
+// certificate signing. A client certificate pasted into a CA file
+// verifies nothing.
+func CheckCA(c *x509.Certificate) error {
+	if !c.BasicConstraintsValid || !c.IsCA {
+		return fmt.Errorf("%q is not a CA certificate (no CA basic constraint): put the certificate of the CA that issued the client certificates here", c.Subject.String())
+	}
+	if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return fmt.Errorf("%q is a CA whose key usage does not allow signing certificates", c.Subject.String())
+	}
+	return nil
 }

@@ -60,3 +60,34 @@ func TestParseCerts(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckCA(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		cert    x509.Certificate
+		wantErr string
+	}{
+		{name: "CA", cert: x509.Certificate{BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign}},
+		{name: "CA without key usage", cert: x509.Certificate{BasicConstraintsValid: true, IsCA: true}},
+		{name: "leaf", cert: x509.Certificate{KeyUsage: x509.KeyUsageDigitalSignature}, wantErr: `"CN=t" is not a CA certificate`},
+		{name: "basic constraints, not a CA", cert: x509.Certificate{BasicConstraintsValid: true}, wantErr: "is not a CA certificate"},
+		{name: "CA that cannot sign certificates", cert: x509.Certificate{BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCRLSign}, wantErr: "does not allow signing certificates"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.cert
+			c.Subject = pkix.Name{CommonName: "t"}
+			err := pemutil.CheckCA(&c)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
