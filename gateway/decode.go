@@ -319,15 +319,10 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 			d.strings(n, path, v)
 			return
 		}
-		if !d.kind(n, path, yaml.SequenceNode, "a list") {
-			return
-		}
-		for i, c := range n.Content {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			d.lines[p] = c.Line
+		d.list(n, path, "a list", func(c *yaml.Node, p string) {
 			v.Set(reflect.Append(v, reflect.New(t.Elem()).Elem()))
 			d.value(c, p, v.Index(v.Len()-1))
-		}
+		})
 	case reflect.Struct:
 		d.mapping(n, path, v)
 	default:
@@ -475,15 +470,24 @@ func (d *decoder) strings(n *yaml.Node, path string, v reflect.Value) {
 		v.Set(reflect.ValueOf([]string{n.Value}))
 		return
 	}
-	if !d.kind(n, path, yaml.SequenceNode, "a list of strings") {
-		return
-	}
-	for i, item := range n.Content {
-		p := fmt.Sprintf("%s[%d]", path, i)
-		d.lines[p] = item.Line
+	d.list(n, path, "a list of strings", func(item *yaml.Node, p string) {
 		if s, ok := d.scalar(item, p); ok {
 			v.Set(reflect.Append(v, reflect.ValueOf(s)))
 		}
+	})
+}
+
+// list decodes the sequence n (what names it in the error when n is
+// something else) with item, called with each item and its key path
+// after the item's line is recorded.
+func (d *decoder) list(n *yaml.Node, path, what string, item func(n *yaml.Node, path string)) {
+	if !d.kind(n, path, yaml.SequenceNode, what) {
+		return
+	}
+	for i, c := range n.Content {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		d.lines[p] = c.Line
+		item(c, p)
 	}
 }
 
