@@ -256,7 +256,8 @@ func trimBrackets(h string) string {
 
 func (t *upstreamTransport) roundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	hp := t.host(canonicalAddr(req.URL.Host))
+	addr := canonicalAddr(req.URL.Host)
+	hp := t.host(addr)
 	noBody := req.Body == nil || req.Body == http.NoBody
 	for {
 		if err := ctx.Err(); err != nil {
@@ -265,7 +266,7 @@ func (t *upstreamTransport) roundTrip(req *http.Request) (*http.Response, error)
 		pc := hp.get()
 		if pc == nil {
 			var err error
-			if pc, err = t.dial(ctx, canonicalAddr(req.URL.Host)); err != nil {
+			if pc, err = t.dial(ctx, addr); err != nil {
 				return nil, err
 			}
 		}
@@ -291,7 +292,7 @@ func replayable(req *http.Request) bool {
 
 // exchange sends req on pc and reads the answer's header. retry reports
 // that the exchange failed in a way that allows sending req again (see
-// fail).
+// failReplay).
 func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upConn, req *http.Request, noBody bool) (resp *http.Response, err error, retry bool) {
 	// The client going away ends the exchange, and the answer's body.
 	stop := context.AfterFunc(ctx, func() { pc.conn.SetDeadline(aLongTimeAgo) })
@@ -300,26 +301,23 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	// request never seen: the Transport sends a request without a body
 	// again then if it could not be written (nothingWrittenError) or is
 	// idempotent.
-	fail := func(err error) (*http.Response, error, bool) {
+	failReplay := func(err error, replay bool) (*http.Response, error, bool) {
 		stop()
 		pc.conn.Close()
-		return nil, err, pc.reused && pc.read == 0 && replayable(req)
+		return nil, err, pc.reused && pc.read == 0 && replay
 	}
-	failWrite := func(err error) (*http.Response, error, bool) {
-		stop()
-		pc.conn.Close()
-		return nil, err, pc.reused && pc.read == 0
-	}
+	fail := func(err error) (*http.Response, error, bool) { return failReplay(err, replayable(req)) }
 	pc.read = 0
 
 	var wrote chan error // the body writer's result; nil without a body
 	var body *bodyReader
 	if noBody {
-		if err := req.Write(pc.bw); err != nil {
-			return failWrite(err)
+		err = req.Write(pc.bw)
+		if err == nil {
+			err = pc.bw.Flush()
 		}
-		if err := pc.bw.Flush(); err != nil {
-			return failWrite(err)
+		if err != nil {
+			return failReplay(err, true) // not written: any method
 		}
 	} else {
 		// The body is written while the answer is read: both may stream,
