@@ -210,7 +210,7 @@ func yamlError(file string, err error) *ConfigError {
 }
 
 // decoder walks the YAML node tree into a Config by the `key` tags of its
-// fields (see configKeys), records the line of every key it decodes (for
+// fields (fieldsOf), records the line of every key it decodes (for
 // validation errors later) and collects every error.
 type decoder struct {
 	lines map[string]int
@@ -328,6 +328,28 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 	default:
 		panic(fmt.Sprintf("gateway: config key %s has type %s, which the decoder does not know", path, t))
 	}
+}
+
+// fieldsOf maps the keys of the struct type t to its field indexes.
+func fieldsOf(t reflect.Type) map[string]int {
+	m := map[string]int{}
+	for i := range t.NumField() {
+		if name, ok := t.Field(i).Tag.Lookup("key"); ok {
+			m[name] = i
+		}
+	}
+	return m
+}
+
+// keysOf lists the keys of the struct type t, in field order.
+func keysOf(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		if name, ok := t.Field(i).Tag.Lookup("key"); ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // mapping decodes a YAML mapping into the struct v: each key must be the

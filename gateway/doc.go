@@ -61,8 +61,8 @@
 //
 // Config is both the Go API and the YAML file: each field that is a key
 // carries a `key:"kebab-name"` struct tag, and those tags are the one
-// table of keys (configKeys in keys.go) that the decoder reads, that
-// "unknown key" errors suggest from, and that a test checks against the
+// table of keys: the decoder reads them, "unknown key" errors suggest
+// from them, and a test checks the key paths they make against the
 // "Config keys" table of docs/gateway.md and the key paths the compiler's
 // messages name. Values with a name, not a number, use the libraries'
 // own types (csrf.Mode, mtls.ClientAuthMode, forwarded.Format,

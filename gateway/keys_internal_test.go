@@ -7,12 +7,71 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
+
+// configKeys is every key path of the YAML config, with "[]" for list
+// items ("listeners[].tls.client-auth"), in the order of the fields, read
+// from the `key` tags the decoder reads (fieldsOf). The tests check it
+// against the "Config keys" table of docs/gateway.md and the keys the
+// compiler's messages name.
+var configKeys = keyPaths(reflect.TypeFor[Config](), "")
+
+// keyPaths lists the key paths of the struct type t under prefix.
+func keyPaths(t reflect.Type, prefix string) []string {
+	var out []string
+	for _, f := range reflect.VisibleFields(t) {
+		name, ok := f.Tag.Lookup("key")
+		if !ok {
+			continue
+		}
+		path := prefix + name
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case ft.Kind() == reflect.Struct:
+			out = append(out, keyPaths(ft, path+".")...)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			out = append(out, keyPaths(ft.Elem(), path+"[].")...)
+		default:
+			out = append(out, path)
+		}
+	}
+	return out
+}
+
+// isConfigKey reports whether key, a key path with indexes
+// ("routes[2].csrf.mode") or a prefix of one ("routes[2]"), names a key
+// or a mapping of the table.
+func isConfigKey(key string) bool {
+	var b strings.Builder
+	for i := 0; i < len(key); i++ {
+		if key[i] == '[' {
+			j := strings.IndexByte(key[i:], ']')
+			if j < 0 {
+				return false
+			}
+			b.WriteString("[]")
+			i += j
+			continue
+		}
+		b.WriteByte(key[i])
+	}
+	k := b.String()
+	for _, c := range configKeys {
+		if c == k || strings.HasPrefix(c, k+".") || strings.HasPrefix(c, k+"[]") || c+"[]" == k {
+			return true
+		}
+	}
+	return false
+}
 
 // TestConfigKeysDocumented keeps the "Config keys" table of
 // docs/gateway.md and configKeys, the keys the decoder reads, in step: a
