@@ -122,8 +122,8 @@ type ServerConfig struct {
 	// VerifyOnly builds a Server without a server certificate that only
 	// verifies chains handed to VerifyChain: for a decision service
 	// behind a proxy that terminates TLS itself and passes the client
-	// certificate on. Its TLSConfig must not be served. Setting a server
-	// certificate as well is an error.
+	// certificate on. Its TLSConfig refuses every handshake. Setting a
+	// server certificate as well is an error.
 	VerifyOnly bool
 
 	// Time returns the current time, for the checks that depend on it

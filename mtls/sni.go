@@ -164,10 +164,16 @@ func (s *certSet) forName(serverName string) *tls.Certificate {
 	return s.all[0]
 }
 
-// getCertificate is the tls.Config.GetCertificate of a state.
+// getCertificate is the tls.Config.GetCertificate of a state. A
+// VerifyOnly state has no certificate: its handshakes fail.
 func (s *certSet) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if len(s.all) == 0 {
+		return nil, errVerifyOnly
+	}
 	return s.forName(hello.ServerName), nil
 }
+
+var errVerifyOnly = errors.New("mtls: a VerifyOnly server serves no handshake")
 
 // validLabel reports whether s is one label of a (lower case) host name,
 // with the characters crypto/x509 accepts in one.
