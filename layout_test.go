@@ -63,16 +63,16 @@ func deps(pkgs map[string][]string, pkg string) map[string]bool {
 }
 
 // TestImportBoundaries keeps the layout of docs/development.md: library
-// packages never import the dev PKI, the demo or the browser harness (so
-// a library user's build never sees chromedp), csrf and mtls do not import
-// each other, and the browser packages are reached only by the command
-// and the tests that drive a browser.
+// packages never import the dev PKI, the demo, the browser harness or the
+// tests' helpers (so a library user's build never sees chromedp), csrf and
+// mtls do not import each other, and the browser packages are reached
+// only by the command and the tests that drive a browser.
 func TestImportBoundaries(t *testing.T) {
 	pkgs := modulePackages(t)
 	if len(pkgs["gateway"]) == 0 || len(pkgs["cmd/forgeproof"]) == 0 {
 		t.Fatalf("found %d packages, not this module's layout", len(pkgs))
 	}
-	devOnly := []string{"pki", "pki/pkitest", "internal/demo", "internal/browser", "internal/scanbrowser"}
+	devOnly := []string{"pki", "pki/pkitest", "internal/demo", "internal/browser", "internal/scanbrowser", "internal/mdtest"}
 	// The command and the tests and harnesses that need a PKI, the demo
 	// or a browser.
 	mayUseDev := []string{"cmd/forgeproof", "e2e", "cluster", "examples"}
@@ -82,7 +82,7 @@ func TestImportBoundaries(t *testing.T) {
 		}
 		for d := range deps(pkgs, pkg) {
 			if slices.Contains(devOnly, d) {
-				t.Errorf("%s imports %s (directly or not): production packages never import the dev PKI, the demo or the browser harness", pkg, d)
+				t.Errorf("%s imports %s (directly or not): production packages never import the dev PKI, the demo, the browser harness or test helpers", pkg, d)
 			}
 		}
 	}
