@@ -7,33 +7,15 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/internal/browser/browsertest"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
 const browserCAName = "forgeproof authz browser test CA"
-
-// needBrowser returns the browser tools, or skips the test when they are
-// missing, unless FORGEPROOF_E2E=require (CI) makes that a failure.
-func needBrowser(t *testing.T) browser.Tools {
-	t.Helper()
-	required := os.Getenv(browser.RequireEnv) == "require"
-	if os.Getenv(browser.RequireEnv) == "skip" || testing.Short() && !required {
-		t.Skip("browser test skipped")
-	}
-	tools, err := browser.FindTools(os.Getenv(browser.BrowserEnv))
-	if err != nil {
-		if required {
-			t.Fatalf("%v (%s=require)", err, browser.RequireEnv)
-		}
-		t.Skipf("%v; %s", err, browser.InstallHint)
-	}
-	return tools
-}
 
 // TestChromiumThroughNginx: a real Chromium that holds the client
 // certificate is made to forge a form POST by a cross-site page, through
@@ -43,7 +25,7 @@ func needBrowser(t *testing.T) browser.Tools {
 // identity. The negative control is the same nginx without auth_request,
 // which lets the forgery through.
 func TestChromiumThroughNginx(t *testing.T) {
-	tools := needBrowser(t)
+	tools := browsertest.Tools(t)
 	needBinary(t, "nginx")
 	ca, err := pki.NewCA(pki.CAOptions{CommonName: browserCAName})
 	if err != nil {

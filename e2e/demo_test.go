@@ -16,6 +16,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/internal/browser/browsertest"
 	"github.com/forgeproof/forgeproof/internal/demo"
 	"github.com/forgeproof/forgeproof/pki"
 )
@@ -28,7 +29,7 @@ import (
 // and decided, and what happened to the money.
 func TestDemoInBrowser(t *testing.T) {
 	t.Parallel()
-	tools := needTools(t)
+	tools := browsertest.Tools(t)
 	for _, mode := range []struct {
 		name     string
 		insecure bool

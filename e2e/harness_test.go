@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/internal/browser/browsertest"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -95,7 +96,7 @@ func (h *harness) profile(t *testing.T, withCert bool) browser.Profile {
 // browser that holds no certificate sends none.
 func TestCrossSiteFormCarriesCertificate(t *testing.T) {
 	t.Parallel()
-	tools := needTools(t)
+	tools := browsertest.Tools(t)
 	h := newHarness(t)
 	tests := []struct {
 		name     string
@@ -176,7 +177,7 @@ func TestCrossSiteFormCarriesCertificate(t *testing.T) {
 // certificate only.
 func TestThirdPartyCookieSetting(t *testing.T) {
 	t.Parallel()
-	tools := needTools(t)
+	tools := browsertest.Tools(t)
 	h := newHarness(t)
 	tests := []struct {
 		name       string
@@ -219,7 +220,7 @@ func TestThirdPartyCookieSetting(t *testing.T) {
 // TestCrossSiteFormCarriesCertificate.
 func TestCertificatePickerFailsFast(t *testing.T) {
 	t.Parallel()
-	tools := needTools(t)
+	tools := browsertest.Tools(t)
 	h := newHarness(t)
 	p := h.profile(t, true)
 	p.AutoSelect, p.IssuerCN = nil, ""

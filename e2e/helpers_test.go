@@ -11,40 +11,11 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/internal/browser"
 )
-
-// needTools returns the browser tools, or skips the test when they are
-// missing, unless FORGEPROOF_E2E=require makes that a failure.
-func needTools(t *testing.T) browser.Tools {
-	t.Helper()
-	var required bool
-	switch v := os.Getenv(browser.RequireEnv); v {
-	case "":
-	case "require":
-		required = true
-	case "skip":
-		t.Skipf("browser test skipped: %s=skip", browser.RequireEnv)
-	default:
-		// A typo must not turn a required run into a silent skip.
-		t.Fatalf("%s=%q: want \"require\", \"skip\" or nothing", browser.RequireEnv, v)
-	}
-	if testing.Short() && !required {
-		t.Skip("browser test skipped in -short mode")
-	}
-	tools, err := browser.FindTools(os.Getenv(browser.BrowserEnv))
-	if err != nil {
-		if required {
-			t.Fatalf("%v (%s=require)", err, browser.RequireEnv)
-		}
-		t.Skipf("%v; %s", err, browser.InstallHint)
-	}
-	return tools
-}
 
 // startBrowser starts a browser for the test and stops it at cleanup; the
 // browser's own output is printed only when the test fails.

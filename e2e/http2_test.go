@@ -15,6 +15,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/internal/browser/browsertest"
 	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
@@ -37,7 +38,7 @@ import (
 // reuse, so no 421. A WebSocket opened next goes over HTTP/1.1.
 func TestHTTP2MisdirectedInChromium(t *testing.T) {
 	t.Parallel()
-	tools := needTools(t)
+	tools := browsertest.Tools(t)
 	ca, err := pki.NewCA(pki.CAOptions{CommonName: harnessCAName})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/internal/browser/browsertest"
 	"github.com/forgeproof/forgeproof/internal/demo"
 	"github.com/forgeproof/forgeproof/pki"
 )
@@ -31,7 +32,7 @@ func TestDemoScreenshots(t *testing.T) {
 	if os.Getenv(ScreenshotsEnv) == "" {
 		t.Skipf("writes docs/images/*.png: set %s=1 to run", ScreenshotsEnv)
 	}
-	tools := needTools(t)
+	tools := browsertest.Tools(t)
 	out := filepath.Join("..", "docs", "images")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)

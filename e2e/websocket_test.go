@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/internal/browser/browsertest"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -20,7 +21,7 @@ import (
 // control: a browser that holds no certificate presents none.
 func TestCrossSiteWebSocketCarriesCertificate(t *testing.T) {
 	t.Parallel()
-	tools := needTools(t)
+	tools := browsertest.Tools(t)
 	ca, err := pki.NewCA(pki.CAOptions{CommonName: harnessCAName})
 	if err != nil {
 		t.Fatal(err)

@@ -12,45 +12,18 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/internal/browser/browsertest"
 	"github.com/forgeproof/forgeproof/internal/scanbrowser"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 	"github.com/forgeproof/forgeproof/scan"
 )
-
-// needTools returns the browser tools, or skips the test when they are
-// missing, unless FORGEPROOF_E2E=require makes that a failure (as in e2e).
-func needTools(t *testing.T) browser.Tools {
-	t.Helper()
-	required := false
-	switch v := os.Getenv(browser.RequireEnv); v {
-	case "":
-	case "require":
-		required = true
-	case "skip":
-		t.Skipf("browser test skipped: %s=skip", browser.RequireEnv)
-	default:
-		t.Fatalf("%s=%q: want \"require\", \"skip\" or nothing", browser.RequireEnv, v)
-	}
-	if testing.Short() && !required {
-		t.Skip("browser test skipped in -short mode")
-	}
-	tools, err := browser.FindTools(os.Getenv(browser.BrowserEnv))
-	if err != nil {
-		if required {
-			t.Fatalf("%v (%s=require)", err, browser.RequireEnv)
-		}
-		t.Skipf("%v; %s", err, browser.InstallHint)
-	}
-	return tools
-}
 
 const caName = "forgeproof scanbrowser test CA"
 
@@ -194,7 +167,7 @@ func (w *world) config(target string, b scan.Browser) scan.Config {
 // scan has the twin without it). The logout button is never clicked and
 // its request never sent.
 func TestSinglePageApp(t *testing.T) {
-	tools := needTools(t)
+	tools := browsertest.Tools(t)
 	w := newWorld(t)
 	var out bytes.Buffer
 	x, err := scanbrowser.New(scanbrowser.Options{Tools: tools, CACertsPEM: w.caPEM, Client: &w.client, Output: &out})
