@@ -3,10 +3,7 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
 	"crypto/tls"
-	"encoding/base64"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -52,20 +49,6 @@ func serve(t *testing.T, addr string, cfg *tls.Config, h http.Handler) int {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// acceptWebSocket answers any WebSocket handshake with 101 Switching
-// Protocols and closes the connection: the tests look at the handshake
-// that arrived, not at a conversation.
-func acceptWebSocket(w http.ResponseWriter, r *http.Request) {
-	sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	conn, rw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(sum[:]))
-	rw.Flush()
 }
 
 // discardLog drops the server's own log: Chromium's speculative

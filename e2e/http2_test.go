@@ -66,7 +66,7 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 		if r.URL.Path == "/ws" {
 			// Closed at once: the gateway's tunnel ends, its access-log
 			// line is written.
-			acceptWebSocket(w, r)
+			browsertest.AcceptWebSocket(w, r)
 			return
 		}
 		fmt.Fprintf(w, "<!doctype html><title>%s</title>ok", r.Host)

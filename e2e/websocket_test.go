@@ -37,7 +37,7 @@ func TestCrossSiteWebSocketCarriesCertificate(t *testing.T) {
 		}
 		fmt.Fprint(w, "<!doctype html><title>target</title>ok")
 	})
-	mux.HandleFunc("GET /ws", acceptWebSocket) // what arrived is the point
+	mux.HandleFunc("GET /ws", browsertest.AcceptWebSocket) // what arrived is the point
 	rec := browser.NewRecorder(mux)
 	srv := pkitest.Server(t, ca)
 	port := serve(t, "127.0.0.1:0", &tls.Config{
