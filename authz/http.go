@@ -134,12 +134,13 @@ func Handler(g *gateway.Gateway, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	proxy := g.AuthzProxy() // a reload cannot change it
 	return http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
 		// nginx's auth_request relays only 401 and 403 (any other status
 		// becomes its 500): its question gets 403 for every refusal, and
 		// the error_page's second question, on .../refusal, the real one.
 		nginxRefusal := false
-		if g.AuthzProxy() == gateway.ProxyNginx {
+		if proxy == gateway.ProxyNginx {
 			if strings.HasSuffix(q.URL.Path, "/refusal") {
 				nginxRefusal = true
 			} else {
@@ -183,7 +184,7 @@ func Handler(g *gateway.Gateway, log *slog.Logger) http.Handler {
 			return
 		}
 		log.Info("authz: allow", attrs...)
-		if g.AuthzProxy() == gateway.ProxyCaddy {
+		if proxy == gateway.ProxyCaddy {
 			// Caddy 2.6's copy_headers copies a header the answer lacks
 			// as the literal text of its placeholder: every header
 			// forgeproof may set is in the answer, empty when unset.

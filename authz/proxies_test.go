@@ -9,7 +9,6 @@ package authz_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -28,7 +27,6 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/authz"
-	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -178,22 +176,7 @@ func (r *rig) startAuthz(page string, edits ...string) {
 		"127.0.0.1:9191", r.authz,
 		"/etc/forgeproof/", r.pki.Path+"/",
 		"127.0.0.1:9090", "off")
-	path := filepath.Join(r.pki.Path, "authz.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, err := gateway.NewFromFile(path, gateway.Options{})
-	if err != nil {
-		t.Fatalf("the docs' authz config: %v", err)
-	}
-	s := authz.NewServer(g)
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	serveConfig(t, r.pki.Path, cfg)
 }
 
 // run starts a proxy process and waits until addr accepts connections.
@@ -536,13 +519,20 @@ func TestNginxVerifiedByProxy(t *testing.T) {
 func TestNginxWithoutAuthz(t *testing.T) {
 	r := newRig(t)
 	r.startNginx(false)
+	r.checkForgeriesThrough("without auth_request")
+}
+
+// checkForgeriesThrough is the negative control of checkForgeries: the
+// proxy without forgeproof (what) lets forgeries reach the upstream.
+func (r *rig) checkForgeriesThrough(what string) {
+	r.t.Helper()
 	for _, h := range []http.Header{
 		hdr("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.test", "Content-Type", "application/x-www-form-urlencoded"),
 		hdr("Origin", "null", "Content-Type", "text/plain"),
 	} {
 		before := r.up.count()
 		if got := r.send(r.client, "POST", "/api/pay", h, "amount=1000"); got.status != 200 || r.up.count() != before+1 {
-			t.Fatalf("without auth_request: got %d, upstream +%d; want the forgery through", got.status, r.up.count()-before)
+			r.t.Fatalf("%s: got %d, upstream +%d; want the forgery through", what, got.status, r.up.count()-before)
 		}
 	}
 }
@@ -591,9 +581,5 @@ func TestCaddy(t *testing.T) {
 func TestCaddyWithoutAuthz(t *testing.T) {
 	r := newRig(t)
 	r.startCaddy(false)
-	before := r.up.count()
-	h := hdr("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.test", "Content-Type", "application/x-www-form-urlencoded")
-	if got := r.send(r.client, "POST", "/api/pay", h, "amount=1000"); got.status != 200 || r.up.count() != before+1 {
-		t.Fatalf("without forward_auth: got %d, upstream +%d; want the forgery through", got.status, r.up.count()-before)
-	}
+	r.checkForgeriesThrough("without forward_auth")
 }

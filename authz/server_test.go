@@ -28,7 +28,7 @@ func serveConfig(t *testing.T, dir, yaml string) string {
 	}
 	g, err := gateway.NewFromFile(path, gateway.Options{})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	s := authz.NewServer(g)
 	if err := s.Listen(); err != nil {

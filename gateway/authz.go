@@ -273,7 +273,7 @@ func (a *Attributes) request() (*http.Request, string) {
 	default:
 		return nil, "the scheme is neither http nor https"
 	}
-	return r.WithContext(context.Background()), ""
+	return r, "" // a nil context is context.Background
 }
 
 // validMethod reports whether m is an RFC 9110 token.
@@ -346,7 +346,10 @@ func (g *Gateway) CallerAllowed(remoteAddr string, cs *tls.ConnectionState) erro
 		if cs == nil || len(cs.PeerCertificates) == 0 {
 			return fmt.Errorf("%s: no client certificate (authz.tls)", ReasonCallerUntrusted)
 		}
-		if _, err := a.callerTLS.Check(r.WithContext(context.Background())); err != nil {
+		// Without a connection's state in r's context, Check verifies the
+		// caller's certificate on every question (its chain from the
+		// Server's cache).
+		if _, err := a.callerTLS.Check(r); err != nil {
 			return fmt.Errorf("%s: %w", ReasonCallerUntrusted, err)
 		}
 	}

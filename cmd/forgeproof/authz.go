@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/forgeproof/forgeproof/authz"
 	"github.com/forgeproof/forgeproof/authz/envoy"
@@ -55,13 +54,13 @@ type decisionService interface {
 func runAuthz(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("authz", authzUsage, stdout)
 	configPath := fs.String("config", "", "the decision service's YAML config `file` (required)")
-	watch := fs.Bool("watch", true, "reload when the config file or a file it names changes (false: on SIGHUP only)")
-	interval := fs.Duration("watch-interval", gateway.DefaultWatchInterval, "with --watch, also compare the files' contents this often (0: never; else at least 1s)")
+	watchOptions := watchFlags(fs, "authz")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	if *interval < 0 || (*interval > 0 && *interval < time.Second) {
-		return usageErrorf("authz: --watch-interval %v: want 0 (no polling) or at least 1s", *interval)
+	watchOpts, err := watchOptions()
+	if err != nil {
+		return err
 	}
 	if *configPath == "" {
 		return usageErrorf("authz: --config FILE is required (docs/integrations/ has examples)")
@@ -84,11 +83,7 @@ func runAuthz(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := g.Listen(); err != nil { // the admin listener
 		return fmt.Errorf("authz: %s: %s", *configPath, strings.TrimPrefix(err.Error(), "gateway: "))
 	}
-	watchOpts := gateway.WatchOptions{Interval: *interval, NoEvents: !*watch}
-	if !*watch {
-		watchOpts.Interval = 0
-	}
-	attrs := []any{"config", *configPath, "proxy", g.AuthzProxy(), "address", s.Addr().String(), "watch", *watch}
+	attrs := []any{"config", *configPath, "proxy", g.AuthzProxy(), "address", s.Addr().String(), "watch", !watchOpts.NoEvents}
 	if a := g.AdminAddr(); a != nil {
 		attrs = append(attrs, "admin", a.String())
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -66,15 +67,13 @@ func defaultGC(getenv func(string) string) {
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveUsage, stdout)
 	configPath := fs.String("config", "", "the gateway's YAML config `file` (default: ./forgeproof.yaml)")
-	watch := fs.Bool("watch", true, "reload when the config file or a file it names changes (false: on SIGHUP only)")
-	interval := fs.Duration("watch-interval", gateway.DefaultWatchInterval, "with --watch, also compare the files' contents this often (0: never; else at least 1s)")
+	watchOptions := watchFlags(fs, "serve")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	if *interval < 0 || (*interval > 0 && *interval < time.Second) {
-		// A poll reads and hashes every file: far below a second it
-		// would keep a core busy for nothing.
-		return usageErrorf("serve: --watch-interval %v: want 0 (no polling) or at least 1s", *interval)
+	watchOpts, err := watchOptions()
+	if err != nil {
+		return err
 	}
 	if *configPath == "" {
 		if _, err := os.Stat(defaultConfigFile); err != nil {
@@ -96,11 +95,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// the message names the config key at fault.
 		return fmt.Errorf("serve: %s: %s", *configPath, strings.TrimPrefix(err.Error(), "gateway: "))
 	}
-	watchOpts := gateway.WatchOptions{Interval: *interval, NoEvents: !*watch}
-	if !*watch {
-		watchOpts.Interval = 0
-	}
-	attrs := []any{"config", *configPath, "watch", *watch, "watch_interval", watchOpts.Interval.String()}
+	attrs := []any{"config", *configPath, "watch", !watchOpts.NoEvents, "watch_interval", watchOpts.Interval.String()}
 	for i, a := range g.Addrs() {
 		attrs = append(attrs, fmt.Sprintf("listener%d", i), a.String())
 	}
@@ -126,6 +121,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger.Info("drained, exiting")
 	return nil
+}
+
+// watchFlags defines --watch and --watch-interval (serve and authz) on
+// fs; the function it returns, called after parsing, checks them and
+// gives the reload options for startReloads.
+func watchFlags(fs *flag.FlagSet, cmd string) func() (gateway.WatchOptions, error) {
+	watch := fs.Bool("watch", true, "reload when the config file or a file it names changes (false: on SIGHUP only)")
+	interval := fs.Duration("watch-interval", gateway.DefaultWatchInterval, "with --watch, also compare the files' contents this often (0: never; else at least 1s)")
+	return func() (gateway.WatchOptions, error) {
+		if *interval < 0 || (*interval > 0 && *interval < time.Second) {
+			// A poll reads and hashes every file: far below a second it
+			// would keep a core busy for nothing.
+			return gateway.WatchOptions{}, usageErrorf("%s: --watch-interval %v: want 0 (no polling) or at least 1s", cmd, *interval)
+		}
+		if !*watch {
+			return gateway.WatchOptions{NoEvents: true}, nil
+		}
+		return gateway.WatchOptions{Interval: *interval}, nil
+	}
 }
 
 // startReloads reloads g from path on every SIGHUP (hup) and, per opts,
