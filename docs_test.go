@@ -9,34 +9,18 @@ import (
 	"testing"
 
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/internal/mdtest"
 )
 
 // mdLink matches an inline Markdown link target: [text](target).
 var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 
-// docFiles are the Markdown files of the repository's documentation.
-func docFiles(t *testing.T) []string {
-	t.Helper()
-	files := []string{"README.md", "BENCHMARKS.md", "bench/NOTES.md"}
-	for _, pattern := range []string{"docs/*.md", "docs/*/*.md"} {
-		more, err := filepath.Glob(pattern)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, more...)
-	}
-	return files
-}
-
 // TestDocLinks checks that every relative link in the docs names a file
 // that exists and, with a #fragment, a heading of that file.
 func TestDocLinks(t *testing.T) {
-	for _, f := range docFiles(t) {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range mdLink.FindAllStringSubmatch(stripCode(string(b)), -1) {
+	for _, doc := range mdtest.Docs(t, ".", "BENCHMARKS.md", "bench/NOTES.md") {
+		f := doc.Path
+		for _, m := range mdLink.FindAllStringSubmatch(strings.Join(mdtest.Prose(doc.Text), "\n"), -1) {
 			target := m[1]
 			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
 				continue
@@ -71,23 +55,6 @@ func TestREADMEShort(t *testing.T) {
 	}
 }
 
-// stripCode removes fenced code blocks, whose brackets are not links.
-func stripCode(s string) string {
-	var b strings.Builder
-	in := false
-	for line := range strings.SplitSeq(s, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "```") {
-			in = !in
-			continue
-		}
-		if !in {
-			b.WriteString(line)
-			b.WriteByte('\n')
-		}
-	}
-	return b.String()
-}
-
 // hasAnchor reports whether a Markdown file has a heading whose
 // GitHub-style anchor is frag.
 func hasAnchor(t *testing.T, path, frag string) bool {
@@ -96,7 +63,7 @@ func hasAnchor(t *testing.T, path, frag string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for line := range strings.SplitSeq(stripCode(string(b)), "\n") {
+	for _, line := range mdtest.Prose(string(b)) {
 		if !strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -130,39 +97,21 @@ func anchor(heading string) string {
 // are skipped.
 func TestDocYAMLConfigsParse(t *testing.T) {
 	gatewayTop := map[string]bool{"listeners": true, "routes": true, "tokens": true, "authz": true, "admin": true, "identity-forwarding": true, "trusted-proxies": true, "log": true}
-	files := []string{"README.md"}
-	err := filepath.WalkDir("docs", func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".md") {
-			files = append(files, path)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	checked := 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines := strings.Split(string(b), "\n")
-		for i := 0; i < len(lines); i++ {
-			if strings.TrimSpace(lines[i]) != "```yaml" {
+	for _, doc := range mdtest.Docs(t, ".") {
+		for _, b := range mdtest.Blocks(doc.Text) {
+			if b.Lang != "yaml" {
 				continue
 			}
-			start := i + 1
-			for i++; i < len(lines) && !strings.HasPrefix(strings.TrimSpace(lines[i]), "```"); i++ {
-			}
 			// "{…}" stands for a mapping left out.
-			block := strings.ReplaceAll(strings.Join(lines[start:i], "\n"), "{…}", "{}")
+			block := strings.ReplaceAll(b.Text(), "{…}", "{}")
 			first, _, _ := strings.Cut(block, ":")
 			if !gatewayTop[first] {
 				continue
 			}
 			checked++
-			if _, err := gateway.ParseConfig(fmt.Sprintf("%s:%d", f, start), []byte(block)); err != nil {
-				t.Errorf("%s:%d: the YAML example does not decode: %v", f, start, err)
+			if _, err := gateway.ParseConfig(fmt.Sprintf("%s:%d", doc.Path, b.Line), []byte(block)); err != nil {
+				t.Errorf("%s:%d: the YAML example does not decode: %v", doc.Path, b.Line, err)
 			}
 		}
 	}

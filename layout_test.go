@@ -63,26 +63,31 @@ func deps(pkgs map[string][]string, pkg string) map[string]bool {
 }
 
 // TestImportBoundaries keeps the layout of docs/development.md: library
-// packages never import the dev PKI, the demo or the browser harness (so
-// a library user's build never sees chromedp), csrf and mtls do not import
-// each other, and the browser packages are reached only by the command
-// and the tests that drive a browser.
+// packages never import the dev PKI, the demo, the browser harness or the
+// tests' helpers (so a library user's build never sees chromedp), csrf and
+// mtls do not import each other, and the browser packages are reached
+// only by the command and the tests that drive a browser.
 func TestImportBoundaries(t *testing.T) {
 	pkgs := modulePackages(t)
 	if len(pkgs["gateway"]) == 0 || len(pkgs["cmd/forgeproof"]) == 0 {
 		t.Fatalf("found %d packages, not this module's layout", len(pkgs))
 	}
-	devOnly := []string{"pki", "pki/pkitest", "internal/demo", "internal/browser", "internal/scanbrowser"}
+	// Dev-only packages and the ones under them (pki/pkitest,
+	// internal/browser/browsertest).
+	devOnly := []string{"pki", "internal/demo", "internal/browser", "internal/scanbrowser", "internal/mdtest"}
 	// The command and the tests and harnesses that need a PKI, the demo
 	// or a browser.
 	mayUseDev := []string{"cmd/forgeproof", "e2e", "cluster", "examples"}
+	under := func(roots []string, pkg string) bool {
+		return slices.ContainsFunc(roots, func(p string) bool { return pkg == p || strings.HasPrefix(pkg, p+"/") })
+	}
 	for pkg := range pkgs {
-		if slices.Contains(devOnly, pkg) || slices.ContainsFunc(mayUseDev, func(p string) bool { return pkg == p || strings.HasPrefix(pkg, p+"/") }) {
+		if under(devOnly, pkg) || under(mayUseDev, pkg) {
 			continue
 		}
 		for d := range deps(pkgs, pkg) {
-			if slices.Contains(devOnly, d) {
-				t.Errorf("%s imports %s (directly or not): production packages never import the dev PKI, the demo or the browser harness", pkg, d)
+			if under(devOnly, d) {
+				t.Errorf("%s imports %s (directly or not): production packages never import the dev PKI, the demo, the browser harness or test helpers", pkg, d)
 			}
 		}
 	}

@@ -1,11 +1,11 @@
 package gateway
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/internal/mdtest"
 )
 
 // TestDocKeyPathsExist checks every key path the README and docs/ write
@@ -21,26 +21,12 @@ func TestDocKeyPathsExist(t *testing.T) {
 		tops[k[:strings.IndexAny(k+".[", ".[")]] = true
 	}
 	path := regexp.MustCompile("`([a-z][a-z0-9-]*(?:\\[[0-9]*\\])?(?:\\.[a-z][a-z0-9-]*(?:\\[[0-9]*\\])?)+)`")
-	files := []string{"../README.md"}
-	err := filepath.WalkDir("../docs", func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".md") {
-			files = append(files, p)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Last labels of host and file names that look like key paths
 	// ("authz.internal", "admin.example").
 	notKey := map[string]bool{"example": true, "internal": true, "local": true, "com": true, "org": true, "net": true, "pem": true, "yaml": true, "key": true, "md": true}
 	checked := 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, line := range strings.Split(string(b), "\n") {
+	for _, doc := range mdtest.Docs(t, "..") {
+		for i, line := range strings.Split(doc.Text, "\n") {
 			for _, m := range path.FindAllStringSubmatch(line, -1) {
 				k := m[1]
 				top := k[:strings.IndexAny(k+".[", ".[")]
@@ -50,7 +36,7 @@ func TestDocKeyPathsExist(t *testing.T) {
 				}
 				checked++
 				if !isConfigKey(strings.ReplaceAll(k, "[]", "[0]")) {
-					t.Errorf("%s:%d: `%s` is not a config key", strings.TrimPrefix(f, "../"), i+1, k)
+					t.Errorf("%s:%d: `%s` is not a config key", doc.Path, i+1, k)
 				}
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/internal/mdtest"
 )
 
 // TestEndpointsFileDocumented keeps docs/scanner.md and the endpoints
@@ -17,19 +19,10 @@ func TestEndpointsFileDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(b)
-	lines := strings.Split(doc, "\n")
 	var examples []string
-	for i := 0; i < len(lines); i++ {
-		if strings.TrimSpace(lines[i]) != "```yaml" {
-			continue
-		}
-		indent := len(lines[i]) - len(strings.TrimLeft(lines[i], " "))
-		var block []string
-		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
-			block = append(block, strings.TrimPrefix(lines[i], strings.Repeat(" ", indent)))
-		}
-		if len(block) > 0 && strings.HasPrefix(block[0], "endpoints:") {
-			examples = append(examples, strings.Join(block, "\n"))
+	for _, b := range mdtest.Blocks(doc) {
+		if b.Lang == "yaml" && len(b.Lines) > 0 && strings.HasPrefix(b.Lines[0], "endpoints:") {
+			examples = append(examples, b.Text())
 		}
 	}
 	if len(examples) == 0 {

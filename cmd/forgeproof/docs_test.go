@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/internal/mdtest"
 )
 
 // pkiSubcommands are the subcommands of "forgeproof pki".
@@ -46,22 +48,6 @@ func commandFlags(t *testing.T) map[string][]string {
 	return out
 }
 
-// docFiles are the Markdown files a user reads: the README and docs/.
-func docFiles(t *testing.T) []string {
-	t.Helper()
-	files := []string{"../../README.md"}
-	err := filepath.WalkDir("../../docs", func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".md") {
-			files = append(files, path)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
-
 // A docCommand is a "forgeproof CMD [SUB] [args]" line of the docs.
 type docCommand struct {
 	where string // file:line
@@ -82,48 +68,38 @@ var (
 func docCommands(t *testing.T) []docCommand {
 	t.Helper()
 	var out []docCommand
-	for _, f := range docFiles(t) {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in, lang := false, ""
-		lines := strings.Split(string(b), "\n")
-		for i := 0; i < len(lines); i++ {
-			line := lines[i]
-			if trimmed := strings.TrimSpace(line); strings.HasPrefix(trimmed, "```") {
-				in, lang = !in, strings.TrimPrefix(trimmed, "```")
-				continue
+	add := func(where, candidate string) {
+		for _, m := range invocation.FindAllStringSubmatch(candidate, -1) {
+			words := strings.Fields(m[1])
+			if slices.ContainsFunc(words, func(w string) bool { return strings.HasSuffix(w, ":") }) {
+				continue // a message ("forgeproof serve: error: …"), not a command
 			}
-			where := strings.TrimPrefix(f, "../../") + ":" + strconv.Itoa(i+1)
-			var candidates []string
-			switch {
-			case in && (lang == "yaml" || lang == "go" || lang == "json" || lang == "html"):
-				// Comments there may mention a command in prose.
-			case in:
-				for strings.HasSuffix(line, `\`) && i+1 < len(lines) {
+			out = append(out, docCommand{where, words})
+		}
+	}
+	for _, doc := range mdtest.Docs(t, "../..") {
+		at := func(n int) string { return doc.Path + ":" + strconv.Itoa(n) }
+		for i, line := range mdtest.Prose(doc.Text) {
+			for _, m := range inlineCode.FindAllStringSubmatch(line, -1) {
+				if strings.HasPrefix(m[1], "forgeproof ") {
+					add(at(i+1), m[1])
+				}
+			}
+		}
+		for _, b := range mdtest.Blocks(doc.Text) {
+			if b.Lang == "yaml" || b.Lang == "go" || b.Lang == "json" || b.Lang == "html" {
+				continue // comments there may mention a command in prose
+			}
+			for i := 0; i < len(b.Lines); i++ {
+				n, line := b.Line+1+i, b.Lines[i]
+				for strings.HasSuffix(line, `\`) && i+1 < len(b.Lines) {
 					i++
-					line = strings.TrimSuffix(line, `\`) + " " + lines[i]
+					line = strings.TrimSuffix(line, `\`) + " " + b.Lines[i]
 				}
 				if c, _, ok := strings.Cut(line, " #"); ok {
 					line = c
 				}
-				candidates = append(candidates, line)
-			default:
-				for _, m := range inlineCode.FindAllStringSubmatch(line, -1) {
-					if strings.HasPrefix(m[1], "forgeproof ") {
-						candidates = append(candidates, m[1])
-					}
-				}
-			}
-			for _, c := range candidates {
-				for _, m := range invocation.FindAllStringSubmatch(c, -1) {
-					words := strings.Fields(m[1])
-					if slices.ContainsFunc(words, func(w string) bool { return strings.HasSuffix(w, ":") }) {
-						continue // a message ("forgeproof serve: error: …"), not a command
-					}
-					out = append(out, docCommand{where, words})
-				}
+				add(at(n), line)
 			}
 		}
 	}
