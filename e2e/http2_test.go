@@ -2,8 +2,6 @@ package e2e_test
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -66,15 +64,9 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 	}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/ws" {
-			// Any WebSocket handshake is accepted: that it arrived is the point.
-			sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-			conn, rw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-			fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(sum[:]))
-			rw.Flush() // and close: the gateway's tunnel ends, its access-log line is written
+			// Closed at once: the gateway's tunnel ends, its access-log
+			// line is written.
+			browsertest.AcceptWebSocket(w, r)
 			return
 		}
 		fmt.Fprintf(w, "<!doctype html><title>%s</title>ok", r.Host)

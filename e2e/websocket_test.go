@@ -1,9 +1,7 @@
 package e2e_test
 
 import (
-	"crypto/sha1"
 	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"slices"
@@ -39,17 +37,7 @@ func TestCrossSiteWebSocketCarriesCertificate(t *testing.T) {
 		}
 		fmt.Fprint(w, "<!doctype html><title>target</title>ok")
 	})
-	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
-		// The server accepts any handshake: what arrived is the point.
-		sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		conn, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(sum[:]))
-		rw.Flush()
-	})
+	mux.HandleFunc("GET /ws", browsertest.AcceptWebSocket) // what arrived is the point
 	rec := browser.NewRecorder(mux)
 	srv := pkitest.Server(t, ca)
 	port := serve(t, "127.0.0.1:0", &tls.Config{

@@ -4,25 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/accesslog"
 )
 
 // Access is one access-log record of the forgeproof gateway: the request
 // as the gateway saw it and what it decided.
-type Access struct {
-	Method, Path string
-	Status       int
-	// Decision and Reason are the gateway's verdict and its stable reason
-	// code ("cross-site", "token-missing", …; "" when allowed).
-	Decision, Reason string
-	// Identity names the verified client certificate (its SPIFFE ID or
-	// subject), "" when none was presented.
-	Identity string
-	// Host is the request's Host (HTTP/2: :authority); Proto its
-	// protocol ("HTTP/1.1", "HTTP/2.0"); ServerName the TLS server name
-	// (SNI) of the connection it came on, and Peer that connection's
-	// client address: together they tell which connection carried it.
-	Host, Proto, ServerName, Peer string
-}
+type Access = accesslog.Record
 
 // AccessLog is a slog.Handler that keeps the gateway's access-log records
 // (message "request") so that a test can wait for the gateway to have
@@ -37,37 +25,9 @@ func (a *AccessLog) Enabled(_ context.Context, l slog.Level) bool { return l >= 
 
 // Handle keeps access-log records and drops everything else.
 func (a *AccessLog) Handle(_ context.Context, r slog.Record) error {
-	if r.Message != "request" {
-		return nil
+	if x, ok := accesslog.Parse(r); ok {
+		a.log.add(x)
 	}
-	var x Access
-	r.Attrs(func(at slog.Attr) bool {
-		v := at.Value.Resolve()
-		switch at.Key {
-		case "method":
-			x.Method = v.String()
-		case "path":
-			x.Path = v.String()
-		case "status":
-			x.Status = int(v.Int64())
-		case "decision":
-			x.Decision = v.String()
-		case "reason":
-			x.Reason = v.String()
-		case "identity":
-			x.Identity = v.String()
-		case "host":
-			x.Host = v.String()
-		case "proto":
-			x.Proto = v.String()
-		case "server_name":
-			x.ServerName = v.String()
-		case "peer":
-			x.Peer = v.String()
-		}
-		return true
-	})
-	a.log.add(x)
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/forgeproof/forgeproof/internal/accesslog"
 )
 
 // An Attack is one page of the attacker site: what it makes a visiting
@@ -213,7 +215,7 @@ func (s *attackerSite) result(w http.ResponseWriter, r *http.Request) {
 }
 
 // judge says what an attempt achieved.
-func judge(at *attempt, ans Answer, after map[string]int64, logins map[string]int) Result {
+func judge(at *attempt, ans accesslog.Record, after map[string]int64, logins map[string]int) Result {
 	res := Result{
 		Done:   true,
 		Status: ans.Status,

@@ -9,10 +9,12 @@ import (
 	"github.com/forgeproof/forgeproof/internal/demo"
 )
 
-func attackPage(t *testing.T, path string) string {
+// attackPage is the attacker site's page at path, for the bank at
+// https://localhost:8443.
+func attackPage(t *testing.T, opts demo.AttackerOptions, path string) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	demo.NewAttacker("https://localhost:8443/", demo.AttackerOptions{}).ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	demo.NewAttacker("https://localhost:8443/", opts).ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 	if rec.Code != 200 {
 		t.Fatalf("GET %s: got status %d, want 200", path, rec.Code)
 	}
@@ -22,7 +24,7 @@ func attackPage(t *testing.T, path string) string {
 // A text/plain form sends name=value: the page must split the JSON body
 // so that the "=" lands inside a string.
 func TestTextPlainFormBody(t *testing.T) {
-	page := attackPage(t, "/text-plain")
+	page := attackPage(t, demo.AttackerOptions{}, "/text-plain")
 	m := regexp.MustCompile(`name='([^']*)' value='([^']*)'`).FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("no name/value pair in the page:\n%s", page)
@@ -50,7 +52,7 @@ func TestAttackPagesTarget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			page := attackPage(t, tt.path)
+			page := attackPage(t, demo.AttackerOptions{}, tt.path)
 			for _, w := range tt.want {
 				if !strings.Contains(page, w) {
 					t.Errorf("page lacks %q:\n%s", w, page)
@@ -60,7 +62,7 @@ func TestAttackPagesTarget(t *testing.T) {
 	}
 	// Every listed attack has a page, and nothing else does.
 	for _, a := range demo.Attacks {
-		attackPage(t, a.Path)
+		attackPage(t, demo.AttackerOptions{}, a.Path)
 	}
 	rec := httptest.NewRecorder()
 	demo.NewAttacker("https://localhost:8443", demo.AttackerOptions{}).ServeHTTP(rec, httptest.NewRequest("GET", "/nope", nil))
@@ -72,11 +74,6 @@ func TestAttackPagesTarget(t *testing.T) {
 // The pages say whether the guard is on, and the same-site pages what
 // makes them same-site (issue 12).
 func TestAttackPagesExplain(t *testing.T) {
-	get := func(opts demo.AttackerOptions, path string) string {
-		rec := httptest.NewRecorder()
-		demo.NewAttacker("https://localhost:8443", opts).ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
-		return rec.Body.String()
-	}
 	tests := []struct {
 		name    string
 		opts    demo.AttackerOptions
@@ -91,7 +88,7 @@ func TestAttackPagesExplain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			page := get(tt.opts, tt.path)
+			page := attackPage(t, tt.opts, tt.path)
 			for _, w := range tt.want {
 				if !strings.Contains(page, w) {
 					t.Errorf("page lacks %q:\n%s", w, page)

@@ -94,7 +94,8 @@ func TestBankPageWithoutCertificate(t *testing.T) {
 	}
 }
 
-// Each refusal is one access-log line (issue 12: it was two).
+// Each refusal is one access-log line (issue 12: it was two), as is
+// each allowed request (its twin: a same-origin transfer).
 func TestRefusalLoggedOnce(t *testing.T) {
 	var buf bytes.Buffer
 	mu := &syncWriter{w: &buf}
@@ -105,10 +106,17 @@ func TestRefusalLoggedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := send(t, browserClient(r, true), "POST", r.URL+"/transfer", fetchMeta{origin: r.AttackerURL, site: "cross-site", mode: "navigate", dest: "document"},
+	t.Cleanup(func() { r.Close() })
+	c := browserClient(r, true)
+	s := send(t, c, "POST", r.URL+"/transfer", fetchMeta{origin: r.AttackerURL, site: "cross-site", mode: "navigate", dest: "document"},
 		"application/x-www-form-urlencoded", "to=mallory&amount=1")
 	if s.status != 403 {
-		t.Fatalf("got status %d, want 403", s.status)
+		t.Fatalf("cross-site: got status %d, want 403", s.status)
+	}
+	s = send(t, c, "POST", r.URL+"/api/transfers", fetchMeta{origin: r.URL, site: "same-origin", mode: "cors", dest: "empty"},
+		"application/json", `{"to":"bob","amount":1}`)
+	if s.status != 201 {
+		t.Fatalf("same-origin: got status %d, want 201", s.status)
 	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
@@ -116,6 +124,9 @@ func TestRefusalLoggedOnce(t *testing.T) {
 	log := mu.String()
 	if n := strings.Count(log, "reason=cross-site"); n != 1 {
 		t.Errorf("the refusal is logged %d times, want once:\n%s", n, log)
+	}
+	if n := strings.Count(log, "path=/api/transfers"); n != 1 || !strings.Contains(log, "decision=allow") {
+		t.Errorf("the allowed transfer is logged %d times, want once with decision=allow:\n%s", n, log)
 	}
 }
 

@@ -10,9 +10,9 @@
 // HEAD and OPTIONS) is recorded and failed unsent, for the scanner to
 // test under its own rules; the rest (page loads, scripts, JSON GETs) go
 // to the target, and the GETs the scripts send are reported (the scanner
-// watches the JSON ones for a discovered oracle). Elements whose label (text, id, name, href, form action,
-// onclick) matches an exclusion, and elements of forms with a password
-// field, are never clicked.
+// watches the JSON ones for a discovered oracle). Elements whose label
+// (text, id, name, href, form action, onclick) matches an exclusion, and
+// elements of forms with a password field, are never clicked.
 package scanbrowser
 
 import (

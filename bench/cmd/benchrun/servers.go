@@ -40,20 +40,14 @@ var kinds = []kind{
 		name:    "forgeproof",
 		about:   "`forgeproof serve`: one listener (client-auth require), one route allowing the client's CN, CSRF origin-only (the default), identity forwarded as RFC 9440, log level warn (no access log), admin listener off, HTTP/2 on (the default)",
 		version: forgeproofVersion,
-		start:   startForgeproof,
+		start:   forgeproofServe("forgeproof"),
 		h2:      true,
 	},
 	{
 		name:    "forgeproof-base",
 		about:   "`forgeproof serve` as above, from the binary named forgeproof-base in -bin (build it from another commit): for before/after comparisons in one run",
 		version: func(bin string) (string, error) { return run1(filepath.Join(bin, "forgeproof-base"), "version") },
-		start: func(bin string, f files, port int, upstream string) (*process, error) {
-			cfg, err := render(f.Dir, "forgeproof-base.yaml", forgeproofConfig, configData{f, port, upstream})
-			if err != nil {
-				return nil, err
-			}
-			return startProcess(f.Dir, "forgeproof-base", nil, filepath.Join(bin, "forgeproof-base"), "serve", "--config", cfg)
-		},
+		start:   forgeproofServe("forgeproof-base"),
 	},
 	{
 		name:    "forgeproof-api",
@@ -66,24 +60,15 @@ var kinds = []kind{
 		name:    "goproxy",
 		about:   "bare `httputil.ReverseProxy` with `tls.RequireAndVerifyClientCert` (bench/cmd/goproxy), 64 idle upstream connections",
 		version: func(bin string) (string, error) { return goVersion(), nil },
-		start:   startGoproxy,
+		start:   goproxy("goproxy"),
 		h2:      true,
 	},
 	{
 		name:    "goproxy-pool",
 		about:   "the bare Go proxy with a `ReverseProxy.BufferPool` (not in the default comparison: it shows what pooling the copy buffers saves)",
 		version: func(bin string) (string, error) { return goVersion(), nil },
-		start: func(bin string, f files, port int, upstream string) (*process, error) {
-			argv := []string{filepath.Join(bin, "goproxy"),
-				"-listen", fmt.Sprintf("127.0.0.1:%d", port),
-				"-cert", f.Cert, "-key", f.Key, "-client-ca", f.CA,
-				"-upstream", "http://" + upstream, "-buffer-pool"}
-			if profileDir != "" {
-				argv = append(argv, "-cpuprofile", filepath.Join(profileDir, "goproxy-pool.cpu.pprof"))
-			}
-			return startProcess(f.Dir, "goproxy-pool", nil, argv...)
-		},
-		h2: true,
+		start:   goproxy("goproxy-pool", "-buffer-pool"),
+		h2:      true,
 	},
 	{
 		name:    "nginx",
@@ -93,34 +78,16 @@ var kinds = []kind{
 		h2:      true,
 	},
 	{
-		name:  "nginx-authz",
-		about: "nginx as above in front of `forgeproof authz` (log level warn, admin off), with the server block of docs/integrations/nginx.md: `ssl_verify_client optional_no_ca`, `auth_request` to forgeproof (which verifies the certificate against the CA, authorizes the client's CN and checks CSRF), the identity headers it answers set upstream; one new HTTP/1.0 connection to forgeproof per request, as the docs' `proxy_pass` does; the upstream block with `keepalive 64` as above. Server CPU is nginx's and forgeproof's together",
-		version: func(bin string) (string, error) {
-			v, err := nginxVersion(bin)
-			if err != nil {
-				return "", err
-			}
-			fv, err := forgeproofVersion(bin)
-			return v + "; " + fv, err
-		},
-		start: func(bin string, f files, port int, upstream string) (*process, error) {
-			return startNginxAuthz(bin, f, port, upstream, false)
-		},
+		name:    "nginx-authz",
+		about:   "nginx as above in front of `forgeproof authz` (log level warn, admin off), with the server block of docs/integrations/nginx.md: `ssl_verify_client optional_no_ca`, `auth_request` to forgeproof (which verifies the certificate against the CA, authorizes the client's CN and checks CSRF), the identity headers it answers set upstream; one new HTTP/1.0 connection to forgeproof per request, as the docs' `proxy_pass` does; the upstream block with `keepalive 64` as above. Server CPU is nginx's and forgeproof's together",
+		version: nginxAuthzVersion,
+		start:   nginxAuthz(false),
 	},
 	{
-		name:  "nginx-authz-ka",
-		about: "nginx-authz with keep-alive connections to `forgeproof authz` (an upstream block with `keepalive 16`, `proxy_http_version 1.1`): not in the docs' configuration; shows what reusing the connection to the decision service saves",
-		version: func(bin string) (string, error) {
-			v, err := nginxVersion(bin)
-			if err != nil {
-				return "", err
-			}
-			fv, err := forgeproofVersion(bin)
-			return v + "; " + fv, err
-		},
-		start: func(bin string, f files, port int, upstream string) (*process, error) {
-			return startNginxAuthz(bin, f, port, upstream, true)
-		},
+		name:    "nginx-authz-ka",
+		about:   "nginx-authz with keep-alive connections to `forgeproof authz` (an upstream block with `keepalive 16`, `proxy_http_version 1.1`): not in the docs' configuration; shows what reusing the connection to the decision service saves",
+		version: nginxAuthzVersion,
+		start:   nginxAuthz(true),
 	},
 	{
 		name:    "caddy",
@@ -163,6 +130,15 @@ func nginxVersion(string) (string, error) {
 		v += ", " + lines[1]
 	}
 	return v, nil
+}
+
+func nginxAuthzVersion(bin string) (string, error) {
+	v, err := nginxVersion(bin)
+	if err != nil {
+		return "", err
+	}
+	fv, err := forgeproofVersion(bin)
+	return v + "; " + fv, err
 }
 
 func caddyVersion(string) (string, error) {
@@ -220,12 +196,16 @@ log:
   level: warn
 `
 
-func startForgeproof(bin string, f files, port int, upstream string) (*process, error) {
-	cfg, err := render(f.Dir, "forgeproof.yaml", forgeproofConfig, configData{f, port, upstream})
-	if err != nil {
-		return nil, err
+// forgeproofServe returns the start of "NAME serve", NAME a binary in
+// bin (forgeproof, or forgeproof-base from another commit).
+func forgeproofServe(name string) func(string, files, int, string) (*process, error) {
+	return func(bin string, f files, port int, upstream string) (*process, error) {
+		cfg, err := render(f.Dir, name+".yaml", forgeproofConfig, configData{f, port, upstream})
+		if err != nil {
+			return nil, err
+		}
+		return startProcess(f.Dir, name, nil, filepath.Join(bin, name), "serve", "--config", cfg)
 	}
-	return startProcess(f.Dir, "forgeproof", nil, filepath.Join(bin, "forgeproof"), "serve", "--config", cfg)
 }
 
 // profileDir, when set (-profile), is where fpgateway writes its CPU and
@@ -245,15 +225,20 @@ func startFpgateway(bin string, f files, port int, upstream string) (*process, e
 	return startProcess(f.Dir, "fpgateway", nil, argv...)
 }
 
-func startGoproxy(bin string, f files, port int, upstream string) (*process, error) {
-	argv := []string{filepath.Join(bin, "goproxy"),
-		"-listen", fmt.Sprintf("127.0.0.1:%d", port),
-		"-cert", f.Cert, "-key", f.Key, "-client-ca", f.CA,
-		"-upstream", "http://" + upstream}
-	if profileDir != "" {
-		argv = append(argv, "-cpuprofile", filepath.Join(profileDir, "goproxy.cpu.pprof"))
+// goproxy returns the start of bench/cmd/goproxy as the server name,
+// with more flags.
+func goproxy(name string, flags ...string) func(string, files, int, string) (*process, error) {
+	return func(bin string, f files, port int, upstream string) (*process, error) {
+		argv := []string{filepath.Join(bin, "goproxy"),
+			"-listen", fmt.Sprintf("127.0.0.1:%d", port),
+			"-cert", f.Cert, "-key", f.Key, "-client-ca", f.CA,
+			"-upstream", "http://" + upstream}
+		argv = append(argv, flags...)
+		if profileDir != "" {
+			argv = append(argv, "-cpuprofile", filepath.Join(profileDir, name+".cpu.pprof"))
+		}
+		return startProcess(f.Dir, name, nil, argv...)
 	}
-	return startProcess(f.Dir, "goproxy", nil, argv...)
 }
 
 const nginxConfig = `# nginx, as benchmarked
@@ -412,6 +397,13 @@ type authzData struct {
 	configData
 	AuthzPort int
 	KeepAlive bool
+}
+
+// nginxAuthz returns the start of nginx-authz (keepAlive: nginx-authz-ka).
+func nginxAuthz(keepAlive bool) func(string, files, int, string) (*process, error) {
+	return func(bin string, f files, port int, upstream string) (*process, error) {
+		return startNginxAuthz(bin, f, port, upstream, keepAlive)
+	}
 }
 
 // startNginxAuthz starts forgeproof authz, waits until it listens, then

@@ -1,8 +1,13 @@
 // Package browsertest is what every real-browser test does first: find
-// the tools, or skip, or fail, as browser.RequireEnv says.
+// the tools, or skip, or fail, as browser.RequireEnv says; and the
+// WebSocket endpoint their servers offer the browser.
 package browsertest
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"net/http"
 	"os"
 	"testing"
 
@@ -37,4 +42,18 @@ func Tools(tb testing.TB) browser.Tools {
 		tb.Skipf("%v; %s", err, browser.InstallHint)
 	}
 	return tools
+}
+
+// AcceptWebSocket answers any WebSocket handshake with 101 Switching
+// Protocols and closes the connection: browser tests look at the
+// handshake that arrived, not at a conversation.
+func AcceptWebSocket(w http.ResponseWriter, r *http.Request) {
+	sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(sum[:]))
+	rw.Flush()
 }
