@@ -202,14 +202,7 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 func (g *csrfGuard) checkWebSocket(r *http.Request) *csrf.Error {
 	asUnsafe := *r
 	asUnsafe.Method = http.MethodPost
-	if err := g.ws.Check(&asUnsafe); err != nil {
-		e, ok := err.(*csrf.Error)
-		if !ok {
-			e = &csrf.Error{Reason: "csrf-error", Err: err} // Check returns *csrf.Error only; fail closed on anything else
-		}
-		return e
-	}
-	return nil
+	return csrfError(g.ws.Check(&asUnsafe))
 }
 
 // check is the guard's decision on r without answering it (Decide): a
@@ -221,14 +214,19 @@ func (g *csrfGuard) check(r *http.Request) *csrf.Error {
 		}
 		// Not a handshake (RFC 6455: only a GET is): the route's checks.
 	}
-	if err := g.prot.Check(r); err != nil {
-		e, ok := err.(*csrf.Error)
-		if !ok {
-			e = &csrf.Error{Reason: "csrf-error", Err: err} // fail closed
-		}
+	return csrfError(g.prot.Check(r))
+}
+
+// csrfError is the error of csrf.Protection.Check as a *csrf.Error, nil
+// for nil. Check returns *csrf.Error only; anything else fails closed.
+func csrfError(err error) *csrf.Error {
+	if err == nil {
+		return nil
+	}
+	if e, ok := err.(*csrf.Error); ok {
 		return e
 	}
-	return nil
+	return &csrf.Error{Reason: "csrf-error", Err: err}
 }
 
 // isWebSocketHandshake reports whether r asks to upgrade to WebSocket.
