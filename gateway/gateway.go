@@ -231,7 +231,9 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 			if s := g.state.Load().listeners[i].server; s != nil {
 				ctx = s.ConnContext(ctx, c)
 			}
-			return context.WithValue(ctx, connKey{}, &connForwarded{})
+			cf := &connForwarded{}
+			cf.framing, _ = c.(*framingConn) // nil for HTTP/2
+			return context.WithValue(ctx, connKey{}, cf)
 		},
 		TLSConfig: &tls.Config{
 			// Only what makes http.Server.Serve set up HTTP/2: each
@@ -321,7 +323,9 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	errc := make(chan error, len(g.servers)+1)
 	g.serveErr = errc
 	for i, srv := range g.servers {
-		ln := tls.NewListener(g.listeners[i], srv.TLSConfig)
+		// tls.NewListener, with the handshake done before Accept so
+		// that HTTP/1.x connections get a framingConn.
+		ln := newTLSListener(g.listeners[i], srv)
 		go func() { errc <- srv.Serve(ln) }()
 	}
 	if g.admin != nil {

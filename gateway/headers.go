@@ -115,6 +115,7 @@ const (
 	checkUnderscore                // dropping names with '_'
 	checkIdentityLike              // dropping other products' identity headers
 	checkChunkedClose              // closing after a chunked HTTP/1.1 request
+	checkFraming                   // refusing Content-Length with Transfer-Encoding (framing-ambiguous)
 	// checkFastUpstream is no check: off, every upstream request goes
 	// through net/http's Transport instead of the gateway's own HTTP/1.1
 	// connections (upstream.go), for the tests that compare the two.
