@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/forgeproof/forgeproof/bench/internal/proc"
 )
 
 // files are the paths of the development PKI every server uses.
@@ -29,7 +31,7 @@ type kind struct {
 	version func(bin string) (string, error)
 	// start writes its configuration in f.Dir and starts it listening on
 	// 127.0.0.1:port in front of upstream (a host:port).
-	start func(bin string, f files, port int, upstream string) (*process, error)
+	start func(bin string, f files, port int, upstream string) (*proc.Process, error)
 	// h2: the server speaks HTTP/2 to clients (the h2-keepalive phase).
 	h2 bool
 }
@@ -198,13 +200,13 @@ log:
 
 // forgeproofServe returns the start of "NAME serve", NAME a binary in
 // bin (forgeproof, or forgeproof-base from another commit).
-func forgeproofServe(name string) func(string, files, int, string) (*process, error) {
-	return func(bin string, f files, port int, upstream string) (*process, error) {
+func forgeproofServe(name string) func(string, files, int, string) (*proc.Process, error) {
+	return func(bin string, f files, port int, upstream string) (*proc.Process, error) {
 		cfg, err := render(f.Dir, name+".yaml", forgeproofConfig, configData{f, port, upstream})
 		if err != nil {
 			return nil, err
 		}
-		return startProcess(f.Dir, name, nil, filepath.Join(bin, name), "serve", "--config", cfg)
+		return proc.Start(f.Dir, name, nil, filepath.Join(bin, name), "serve", "--config", cfg)
 	}
 }
 
@@ -212,7 +214,7 @@ func forgeproofServe(name string) func(string, files, int, string) (*process, er
 // allocation profiles, and goproxy its CPU profile.
 var profileDir string
 
-func startFpgateway(bin string, f files, port int, upstream string) (*process, error) {
+func startFpgateway(bin string, f files, port int, upstream string) (*proc.Process, error) {
 	cfg, err := render(f.Dir, "fpgateway.yaml", forgeproofConfig, configData{f, port, upstream})
 	if err != nil {
 		return nil, err
@@ -222,13 +224,13 @@ func startFpgateway(bin string, f files, port int, upstream string) (*process, e
 		argv = append(argv, "-cpuprofile", filepath.Join(profileDir, "forgeproof.cpu.pprof"),
 			"-memprofile", filepath.Join(profileDir, "forgeproof.allocs.pprof"))
 	}
-	return startProcess(f.Dir, "fpgateway", nil, argv...)
+	return proc.Start(f.Dir, "fpgateway", nil, argv...)
 }
 
 // goproxy returns the start of bench/cmd/goproxy as the server name,
 // with more flags.
-func goproxy(name string, flags ...string) func(string, files, int, string) (*process, error) {
-	return func(bin string, f files, port int, upstream string) (*process, error) {
+func goproxy(name string, flags ...string) func(string, files, int, string) (*proc.Process, error) {
+	return func(bin string, f files, port int, upstream string) (*proc.Process, error) {
 		argv := []string{filepath.Join(bin, "goproxy"),
 			"-listen", fmt.Sprintf("127.0.0.1:%d", port),
 			"-cert", f.Cert, "-key", f.Key, "-client-ca", f.CA,
@@ -237,7 +239,7 @@ func goproxy(name string, flags ...string) func(string, files, int, string) (*pr
 		if profileDir != "" {
 			argv = append(argv, "-cpuprofile", filepath.Join(profileDir, name+".cpu.pprof"))
 		}
-		return startProcess(f.Dir, name, nil, argv...)
+		return proc.Start(f.Dir, name, nil, argv...)
 	}
 }
 
@@ -275,7 +277,7 @@ http {
 }
 `
 
-func startNginx(_ string, f files, port int, upstream string) (*process, error) {
+func startNginx(_ string, f files, port int, upstream string) (*proc.Process, error) {
 	cfg, err := render(f.Dir, "nginx.conf", nginxConfig, configData{f, port, upstream})
 	if err != nil {
 		return nil, err
@@ -283,7 +285,7 @@ func startNginx(_ string, f files, port int, upstream string) (*process, error) 
 	if _, err := run1("nginx", "-t", "-q", "-c", cfg, "-p", f.Dir); err != nil {
 		return nil, err
 	}
-	return startProcess(f.Dir, "nginx", nil, "nginx", "-c", cfg, "-p", f.Dir)
+	return proc.Start(f.Dir, "nginx", nil, "nginx", "-c", cfg, "-p", f.Dir)
 }
 
 // authzConfig is forgeproof authz's, as benchmarked: the client's CN is
@@ -400,8 +402,8 @@ type authzData struct {
 }
 
 // nginxAuthz returns the start of nginx-authz (keepAlive: nginx-authz-ka).
-func nginxAuthz(keepAlive bool) func(string, files, int, string) (*process, error) {
-	return func(bin string, f files, port int, upstream string) (*process, error) {
+func nginxAuthz(keepAlive bool) func(string, files, int, string) (*proc.Process, error) {
+	return func(bin string, f files, port int, upstream string) (*proc.Process, error) {
 		return startNginxAuthz(bin, f, port, upstream, keepAlive)
 	}
 }
@@ -409,8 +411,8 @@ func nginxAuthz(keepAlive bool) func(string, files, int, string) (*process, erro
 // startNginxAuthz starts forgeproof authz, waits until it listens, then
 // nginx asking it; the returned process stands for both (CPU, memory and
 // stop cover the two).
-func startNginxAuthz(bin string, f files, port int, upstream string, keepAlive bool) (*process, error) {
-	ap, err := freePort()
+func startNginxAuthz(bin string, f files, port int, upstream string, keepAlive bool) (*proc.Process, error) {
+	ap, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -423,27 +425,27 @@ func startNginxAuthz(bin string, f files, port int, upstream string, keepAlive b
 	if err != nil {
 		return nil, err
 	}
-	authz, err := startProcess(f.Dir, name+"-forgeproof", nil, filepath.Join(bin, "forgeproof"), "authz", "--config", acfg, "--watch=false")
+	authz, err := proc.Start(f.Dir, name+"-forgeproof", nil, filepath.Join(bin, "forgeproof"), "authz", "--config", acfg, "--watch=false")
 	if err != nil {
 		return nil, err
 	}
-	if err := waitTCP(context.Background(), authz, fmt.Sprintf("127.0.0.1:%d", ap)); err != nil {
-		authz.stop()
+	if err := authz.WaitTCP(context.Background(), fmt.Sprintf("127.0.0.1:%d", ap)); err != nil {
+		authz.Stop()
 		return nil, err
 	}
 	ncfg, err := render(f.Dir, name+".conf", nginxAuthzConfig, d)
 	if err == nil {
 		_, err = run1("nginx", "-t", "-q", "-c", ncfg, "-p", f.Dir)
 	}
-	var ngx *process
+	var ngx *proc.Process
 	if err == nil {
-		ngx, err = startProcess(f.Dir, name, nil, "nginx", "-c", ncfg, "-p", f.Dir)
+		ngx, err = proc.Start(f.Dir, name, nil, "nginx", "-c", ncfg, "-p", f.Dir)
 	}
 	if err != nil {
-		authz.stop()
+		authz.Stop()
 		return nil, err
 	}
-	ngx.also = append(ngx.also, authz)
+	ngx.Also = append(ngx.Also, authz)
 	return ngx, nil
 }
 
@@ -474,11 +476,11 @@ https://localhost:{{.Port}} {
 }
 `
 
-func startCaddy(_ string, f files, port int, upstream string) (*process, error) {
+func startCaddy(_ string, f files, port int, upstream string) (*proc.Process, error) {
 	cfg, err := render(f.Dir, "Caddyfile", caddyConfig, configData{f, port, upstream})
 	if err != nil {
 		return nil, err
 	}
 	env := []string{"HOME=" + f.Dir, "XDG_DATA_HOME=" + f.Dir, "XDG_CONFIG_HOME=" + f.Dir}
-	return startProcess(f.Dir, "caddy", env, "caddy", "run", "--config", cfg, "--adapter", "caddyfile")
+	return proc.Start(f.Dir, "caddy", env, "caddy", "run", "--config", cfg, "--adapter", "caddyfile")
 }
