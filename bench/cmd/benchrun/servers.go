@@ -11,6 +11,7 @@ import (
 	"text/template"
 
 	"github.com/forgeproof/forgeproof/bench/internal/proc"
+	"github.com/forgeproof/forgeproof/internal/mdtest"
 )
 
 // files are the paths of the development PKI every server uses.
@@ -81,7 +82,7 @@ var kinds = []kind{
 	},
 	{
 		name:    "nginx-authz",
-		about:   "nginx as above in front of `forgeproof authz` (log level warn, admin off), with the server block of docs/integrations/nginx.md: `ssl_verify_client optional_no_ca`, `auth_request` to forgeproof (which verifies the certificate against the CA, authorizes the client's CN and checks CSRF), the identity headers it answers set upstream; one new HTTP/1.0 connection to forgeproof per request, as the docs' `proxy_pass` does; the upstream block with `keepalive 64` as above. Server CPU is nginx's and forgeproof's together",
+		about:   "nginx as above in front of `forgeproof authz` (log level warn, admin off), running the server block of docs/integrations/nginx.md as the page shows it (read at run time; only the listen address, server name, file paths and ports are replaced): `ssl_verify_client optional_no_ca`, `auth_request` to forgeproof (which verifies the certificate against the CA, authorizes the client's CN and checks CSRF), the identity headers it answers set upstream; one new HTTP/1.0 connection to forgeproof per request, as the docs' `proxy_pass` does. Its `proxy_pass` to the application goes to the upstream block with `keepalive 64` (`proxy_http_version 1.1`), as nginx's above. Server CPU is nginx's and forgeproof's together",
 		version: nginxAuthzVersion,
 		start:   nginxAuthz(false),
 	},
@@ -307,8 +308,8 @@ log:
   level: warn
 `
 
-// nginxAuthzConfig is nginxConfig with the server block of
-// docs/integrations/nginx.md (paths, ports and the upstream filled in).
+// nginxAuthzConfig is nginxConfig around the server block of
+// docs/integrations/nginx.md, which nginxAuthzServer fills in.
 const nginxAuthzConfig = `# nginx + forgeproof authz, as benchmarked
 daemon off;
 master_process on;
@@ -330,75 +331,69 @@ http {
         server 127.0.0.1:{{.AuthzPort}};
         keepalive 16;
     }
-    server {
-        listen 127.0.0.1:{{.Port}} ssl http2;
-        server_name localhost;
-        ssl_certificate {{.Cert}};
-        ssl_certificate_key {{.Key}};
-        ssl_verify_client optional_no_ca;
-        ssl_client_certificate {{.CA}};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        location / {
-            auth_request /_forgeproof;
-            error_page 403 = @forgeproof_refused;
-            auth_request_set $fp_client_cert $upstream_http_client_cert;
-            auth_request_set $fp_client_cert_chain $upstream_http_client_cert_chain;
-            auth_request_set $fp_xfcc $upstream_http_x_forwarded_client_cert;
-            auth_request_set $fp_identity $upstream_http_forgeproof_client_identity;
-            auth_request_set $fp_csrf_token $upstream_http_forgeproof_csrf_token;
-            proxy_set_header Client-Cert $fp_client_cert;
-            proxy_set_header Client-Cert-Chain $fp_client_cert_chain;
-            proxy_set_header X-Forwarded-Client-Cert $fp_xfcc;
-            proxy_set_header Forgeproof-Client-Identity $fp_identity;
-            proxy_set_header Forgeproof-Csrf-Token $fp_csrf_token;
-            proxy_set_header X-Forwarded-Tls-Client-Cert "";
-            proxy_set_header X-Forwarded-Tls-Client-Cert-Info "";
-            proxy_set_header X-SSL-Client-Cert "";
-            proxy_set_header X-Client-Cert "";
-            proxy_set_header SSL-Client-Cert "";
-            proxy_set_header Host $http_host;
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-        location = /_forgeproof {
-            internal;
-{{- if .KeepAlive}}
-            proxy_pass http://forgeproof/nginx;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-{{- else}}
-            proxy_pass http://127.0.0.1:{{.AuthzPort}}/nginx;
-{{- end}}
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Forwarded-Method $request_method;
-            proxy_set_header X-Forwarded-Uri $request_uri;
-            proxy_set_header X-Forwarded-Host $http_host;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Forwarded-Tls-Client-Cert $ssl_client_escaped_cert;
-        }
-        location @forgeproof_refused {
-            rewrite ^ /nginx/refusal break;
-            proxy_pass http://127.0.0.1:{{.AuthzPort}};
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Forwarded-Method $request_method;
-            proxy_set_header X-Forwarded-Uri $request_uri;
-            proxy_set_header X-Forwarded-Host $http_host;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Forwarded-Tls-Client-Cert $ssl_client_escaped_cert;
-        }
-    }
+{{.Server}}
 }
 `
+
+// nginxDoc is the page whose server block nginx-authz runs (-nginx-doc).
+var nginxDoc string
+
+// nginxAuthzServer returns the server block of the page at doc (its one
+// nginx code block) as nginx-authz runs it: only the listen address,
+// server name, file paths and forgeproof's address are replaced, and the
+// application's proxy_pass goes to the upstream block with keep-alive
+// connections, as every server's does here; with keepAlive, the
+// question's too (nginx-authz-ka). A replaced line the page no longer
+// has is an error: the benchmark must follow the docs, not guess.
+func nginxAuthzServer(doc string, d authzData) (string, error) {
+	b, err := os.ReadFile(doc)
+	if err != nil {
+		return "", fmt.Errorf("nginx-authz runs the server block of docs/integrations/nginx.md (-nginx-doc): %w", err)
+	}
+	var blocks []string
+	for _, blk := range mdtest.Blocks(string(b)) {
+		if blk.Lang == "nginx" {
+			blocks = append(blocks, blk.Text())
+		}
+	}
+	if len(blocks) != 1 {
+		return "", fmt.Errorf("%s: %d nginx code blocks, want the one server block", doc, len(blocks))
+	}
+	authz := fmt.Sprintf("127.0.0.1:%d", d.AuthzPort)
+	keepAlive := "proxy_http_version 1.1;\n        proxy_set_header Connection \"\";"
+	pairs := []string{
+		"listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", d.Port),
+		"server_name bank.example.com;", "server_name localhost;",
+		"/etc/forgeproof/server.pem", d.Cert,
+		"/etc/forgeproof/server-key.pem", d.Key,
+		"/etc/forgeproof/ca.pem", d.CA,
+		"proxy_pass http://127.0.0.1:8080;", "proxy_pass http://backend;\n        " + keepAlive,
+	}
+	if d.KeepAlive {
+		pairs = append(pairs, "proxy_pass http://127.0.0.1:9191/nginx;", "proxy_pass http://forgeproof/nginx;\n        "+keepAlive)
+	}
+	pairs = append(pairs, "127.0.0.1:9191", authz)
+	server := blocks[0]
+	for i := 0; i < len(pairs); i += 2 {
+		if !strings.Contains(server, pairs[i]) {
+			return "", fmt.Errorf("%s: the server block has no %q any more: update bench/cmd/benchrun with the docs", doc, pairs[i])
+		}
+		server = strings.ReplaceAll(server, pairs[i], pairs[i+1])
+	}
+	lines := strings.Split(server, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = "    " + l
+		}
+	}
+	return strings.Join(lines, "\n"), nil
+}
 
 type authzData struct {
 	configData
 	AuthzPort int
 	KeepAlive bool
+	Server    string // the server block, filled in (nginxAuthzServer)
 }
 
 // nginxAuthz returns the start of nginx-authz (keepAlive: nginx-authz-ka).
@@ -416,13 +411,15 @@ func startNginxAuthz(bin string, f files, port int, upstream string, keepAlive b
 	if err != nil {
 		return nil, err
 	}
-	d := authzData{configData{f, port, upstream}, ap, keepAlive}
 	name := "nginx-authz"
 	if keepAlive {
 		name = "nginx-authz-ka"
 	}
-	acfg, err := render(f.Dir, name+"-authz.yaml", authzConfig, d)
+	acfg, ncfg, err := writeNginxAuthz(name, authzData{configData: configData{f, port, upstream}, AuthzPort: ap, KeepAlive: keepAlive})
 	if err != nil {
+		return nil, err
+	}
+	if _, err := run1("nginx", "-t", "-q", "-c", ncfg, "-p", f.Dir); err != nil {
 		return nil, err
 	}
 	authz, err := proc.Start(f.Dir, name+"-forgeproof", nil, filepath.Join(bin, "forgeproof"), "authz", "--config", acfg, "--watch=false")
@@ -433,20 +430,27 @@ func startNginxAuthz(bin string, f files, port int, upstream string, keepAlive b
 		authz.Stop()
 		return nil, err
 	}
-	ncfg, err := render(f.Dir, name+".conf", nginxAuthzConfig, d)
-	if err == nil {
-		_, err = run1("nginx", "-t", "-q", "-c", ncfg, "-p", f.Dir)
-	}
-	var ngx *proc.Process
-	if err == nil {
-		ngx, err = proc.Start(f.Dir, name, nil, "nginx", "-c", ncfg, "-p", f.Dir)
-	}
+	ngx, err := proc.Start(f.Dir, name, nil, "nginx", "-c", ncfg, "-p", f.Dir)
 	if err != nil {
 		authz.Stop()
 		return nil, err
 	}
 	ngx.Also = append(ngx.Also, authz)
 	return ngx, nil
+}
+
+// writeNginxAuthz writes the configurations of forgeproof authz and of
+// nginx for the server name (nginx-authz, nginx-authz-ka) into d.Dir and
+// returns their paths.
+func writeNginxAuthz(name string, d authzData) (authzCfg, nginxCfg string, err error) {
+	if d.Server, err = nginxAuthzServer(nginxDoc, d); err != nil {
+		return "", "", err
+	}
+	if authzCfg, err = render(d.Dir, name+"-authz.yaml", authzConfig, d); err != nil {
+		return "", "", err
+	}
+	nginxCfg, err = render(d.Dir, name+".conf", nginxAuthzConfig, d)
+	return authzCfg, nginxCfg, err
 }
 
 const caddyConfig = `# Caddy, as benchmarked
