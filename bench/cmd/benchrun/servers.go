@@ -160,16 +160,23 @@ func caddyVersion(string) (string, error) {
 
 // render executes a configuration template into dir/name.
 func render(dir, name, tmpl string, data any) (string, error) {
-	t, err := template.New(name).Parse(tmpl)
+	text, err := execute(tmpl, data)
 	if err != nil {
 		return "", err
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
+	path := filepath.Join(dir, name)
+	return path, os.WriteFile(path, []byte(text), 0o600)
+}
+
+// execute fills a template.
+func execute(tmpl string, data any) (string, error) {
+	t, err := template.New("").Parse(tmpl)
+	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, name)
-	return path, os.WriteFile(path, b.Bytes(), 0o600)
+	var b strings.Builder
+	err = t.Execute(&b, data)
+	return b.String(), err
 }
 
 type configData struct {
@@ -244,12 +251,15 @@ func goproxy(name string, flags ...string) func(string, files, int, string) (*pr
 	}
 }
 
-const nginxConfig = `# nginx, as benchmarked
+// nginxConfig is the frame of the nginx servers' configurations: the
+// upstream block every nginx server proxies to, with keep-alive
+// connections, and .Server, the server block (and other upstreams).
+const nginxConfig = `# {{.Name}}, as benchmarked
 daemon off;
 master_process on;
 worker_processes auto;
-pid {{.Dir}}/nginx.pid;
-error_log {{.Dir}}/nginx-error.log warn;
+pid {{.Dir}}/{{.Name}}.pid;
+error_log {{.Dir}}/{{.Name}}-error.log warn;
 events {
     worker_connections 4096;
 }
@@ -261,7 +271,19 @@ http {
         server {{.Upstream}};
         keepalive 64;
     }
-    server {
+{{.Server}}
+}
+`
+
+// nginxData fills nginxConfig.
+type nginxData struct {
+	configData
+	Name   string // the server under test's: nginx, nginx-authz, …
+	Server string // the server block, filled in
+}
+
+// nginxServer is plain nginx's server block.
+const nginxServer = `    server {
         listen 127.0.0.1:{{.Port}} ssl http2;
         server_name localhost;
         ssl_certificate {{.Cert}};
@@ -274,12 +296,15 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }
-    }
-}
-`
+    }`
 
 func startNginx(_ string, f files, port int, upstream string) (*proc.Process, error) {
-	cfg, err := render(f.Dir, "nginx.conf", nginxConfig, configData{f, port, upstream})
+	d := nginxData{configData: configData{f, port, upstream}, Name: "nginx"}
+	var err error
+	if d.Server, err = execute(nginxServer, d); err != nil {
+		return nil, err
+	}
+	cfg, err := render(f.Dir, "nginx.conf", nginxConfig, d)
 	if err != nil {
 		return nil, err
 	}
@@ -306,33 +331,6 @@ admin:
   address: "off"
 log:
   level: warn
-`
-
-// nginxAuthzConfig is nginxConfig around the server block of
-// docs/integrations/nginx.md, which nginxAuthzServer fills in.
-const nginxAuthzConfig = `# nginx + forgeproof authz, as benchmarked
-daemon off;
-master_process on;
-worker_processes auto;
-pid {{.Dir}}/nginx-authz.pid;
-error_log {{.Dir}}/nginx-authz-error.log warn;
-events {
-    worker_connections 4096;
-}
-http {
-    access_log off;
-    client_body_temp_path {{.Dir}}/nginx-body;
-    proxy_temp_path {{.Dir}}/nginx-proxy;
-    upstream backend {
-        server {{.Upstream}};
-        keepalive 64;
-    }
-    upstream forgeproof {
-        server 127.0.0.1:{{.AuthzPort}};
-        keepalive 16;
-    }
-{{.Server}}
-}
 `
 
 // nginxDoc is the page whose server block nginx-authz runs (-nginx-doc).
@@ -389,11 +387,11 @@ func nginxAuthzServer(doc string, d authzData) (string, error) {
 	return strings.Join(lines, "\n"), nil
 }
 
+// authzData fills authzConfig and nginxConfig for nginx-authz.
 type authzData struct {
-	configData
+	nginxData
 	AuthzPort int
 	KeepAlive bool
-	Server    string // the server block, filled in (nginxAuthzServer)
 }
 
 // nginxAuthz returns the start of nginx-authz (keepAlive: nginx-authz-ka).
@@ -415,7 +413,7 @@ func startNginxAuthz(bin string, f files, port int, upstream string, keepAlive b
 	if keepAlive {
 		name = "nginx-authz-ka"
 	}
-	acfg, ncfg, err := writeNginxAuthz(name, authzData{configData: configData{f, port, upstream}, AuthzPort: ap, KeepAlive: keepAlive})
+	acfg, ncfg, err := writeNginxAuthz(authzData{nginxData{configData{f, port, upstream}, name, ""}, ap, keepAlive})
 	if err != nil {
 		return nil, err
 	}
@@ -440,16 +438,19 @@ func startNginxAuthz(bin string, f files, port int, upstream string, keepAlive b
 }
 
 // writeNginxAuthz writes the configurations of forgeproof authz and of
-// nginx for the server name (nginx-authz, nginx-authz-ka) into d.Dir and
-// returns their paths.
-func writeNginxAuthz(name string, d authzData) (authzCfg, nginxCfg string, err error) {
-	if d.Server, err = nginxAuthzServer(nginxDoc, d); err != nil {
+// nginx for the server d.Name (nginx-authz, nginx-authz-ka) into d.Dir
+// and returns their paths.
+func writeNginxAuthz(d authzData) (authzCfg, nginxCfg string, err error) {
+	server, err := nginxAuthzServer(nginxDoc, d)
+	if err != nil {
 		return "", "", err
 	}
-	if authzCfg, err = render(d.Dir, name+"-authz.yaml", authzConfig, d); err != nil {
+	// The upstream nginx-authz-ka asks forgeproof through.
+	d.Server = fmt.Sprintf("    upstream forgeproof {\n        server 127.0.0.1:%d;\n        keepalive 16;\n    }\n", d.AuthzPort) + server
+	if authzCfg, err = render(d.Dir, d.Name+"-authz.yaml", authzConfig, d); err != nil {
 		return "", "", err
 	}
-	nginxCfg, err = render(d.Dir, name+".conf", nginxAuthzConfig, d)
+	nginxCfg, err = render(d.Dir, d.Name+".conf", nginxConfig, d)
 	return authzCfg, nginxCfg, err
 }
 

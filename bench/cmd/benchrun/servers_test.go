@@ -41,8 +41,8 @@ func TestNginxAuthzFollowsDoc(t *testing.T) {
 	for _, keepAlive := range []bool{false, true} {
 		name := map[bool]string{false: "nginx-authz", true: "nginx-authz-ka"}[keepAlive]
 		t.Run(name, func(t *testing.T) {
-			d := authzData{configData: configData{f, 8443, "127.0.0.1:8000"}, AuthzPort: 9000, KeepAlive: keepAlive}
-			_, ncfg, err := writeNginxAuthz(name, d)
+			d := authzData{nginxData{configData{f, 8443, "127.0.0.1:8000"}, name, ""}, 9000, keepAlive}
+			_, ncfg, err := writeNginxAuthz(d)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func TestNginxAuthzFollowsDoc(t *testing.T) {
 			}
 			for _, want := range []string{
 				"listen 127.0.0.1:8443 ssl http2;", "ssl_certificate_key " + f.Key + ";",
-				"proxy_pass http://backend;",
+				"proxy_pass http://backend;", "pid " + f.Dir + "/" + name + ".pid;",
 				map[bool]string{false: "proxy_pass http://127.0.0.1:9000/nginx;", true: "proxy_pass http://forgeproof/nginx;"}[keepAlive],
 			} {
 				if !strings.Contains(conf, want) {
@@ -126,7 +126,7 @@ func TestNginxAuthzDocDrift(t *testing.T) {
 			if err := os.WriteFile(nginxDoc, []byte(tc.page), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := nginxAuthzServer(nginxDoc, authzData{configData: configData{files{Dir: dir}, 8443, "127.0.0.1:8000"}, AuthzPort: 9000})
+			_, err := nginxAuthzServer(nginxDoc, authzData{nginxData{configData{files{Dir: dir}, 8443, "127.0.0.1:8000"}, "nginx-authz", ""}, 9000, false})
 			got := ""
 			if err != nil {
 				got = err.Error()
