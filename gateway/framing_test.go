@@ -37,7 +37,11 @@ const (
 // Content-Length POST followed by more requests on the connection (the
 // scanner keeps in step, also when a body looks like a head), an
 // HTTP/1.0 request with both fields (Go frames it by Content-Length and
-// ignores Transfer-Encoding). The negative controls are in
+// ignores Transfer-Encoding), and "OPTIONS *", which net/http's server
+// answers itself before any handler (so a chunked one kept its
+// connection, the smuggled request after it answered) unless told not to,
+// as the gateway does, answering it the same way after the framing
+// checks. The negative controls are in
 // TestFramingAmbiguousNegativeControl.
 func TestFramingAmbiguousRefused(t *testing.T) {
 	t.Parallel()
@@ -62,6 +66,8 @@ func TestFramingAmbiguousRefused(t *testing.T) {
 		{"head written byte by byte", clte + smuggled, true, []answer{{400, true}}, true, nil},
 		{"refused before authorization", strings.Replace(clte, "/public/x", "/admin/x", 1) + smuggled,
 			false, []answer{{400, true}}, true, nil},
+		{"OPTIONS * (answered by net/http itself, were it not for the gateway)",
+			strings.Replace(clte, "POST /public/x", "OPTIONS *", 1) + smuggled, false, []answer{{400, true}}, true, nil},
 		{"after a Content-Length POST", "POST /public/a HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello" + clte + smuggled,
 			false, []answer{{200, false}, {400, true}}, true, []string{"POST /public/a HTTP/1.1"}},
 
@@ -75,6 +81,10 @@ func TestFramingAmbiguousRefused(t *testing.T) {
 		{"a body that looks like CL+TE, then chunked", "POST /public/a HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + strconv.Itoa(len(headLike)) + "\r\n\r\n" +
 			headLike + chunked + smuggled,
 			false, []answer{{200, false}, {200, false}}, true, []string{"POST /public/a HTTP/1.1", "POST /public/x HTTP/1.1"}},
+		{"OPTIONS *: net/http's answer, kept", "OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n" + "GET /public/b HTTP/1.1\r\nHost: localhost\r\n\r\n",
+			false, []answer{{200, false}, {200, false}}, false, []string{"GET /public/b HTTP/1.1"}},
+		{"chunked OPTIONS *: answered, then closed", strings.Replace(chunked, "POST /public/x", "OPTIONS *", 1) + smuggled,
+			false, []answer{{200, false}}, true, nil},
 		{"HTTP/1.0 with both: framed by Content-Length", "POST /public/a HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n" +
 			"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello" + "GET /public/b HTTP/1.1\r\nHost: localhost\r\n\r\n",
 			false, []answer{{200, false}, {200, false}}, false, []string{"POST /public/a HTTP/1.1", "GET /public/b HTTP/1.1"}},
@@ -243,5 +253,33 @@ func TestChunkedRequestCloses(t *testing.T) {
 		if !strings.Contains(got, "POST /public/x") {
 			t.Errorf("check %v: the chunked request did not reach the upstream: %q", check, got)
 		}
+	}
+}
+
+// TestOptionsStarNegativeControl: why the gateway's servers set
+// http.Server.DisableGeneralOptionsHandler. Without it net/http answers
+// a chunked "OPTIONS *" itself, before any handler could refuse or
+// close, keeps the connection and serves the request smuggled after it.
+func TestOptionsStarNegativeControl(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	var seen []string
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Method+" "+r.RequestURI)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pkitest.ServerWith(t, w.ca, serverOptions()).TLSCertificate()}}
+	srv.StartTLS()
+	defer srv.Close()
+	c := (&running{w: w, base: srv.URL}).dialRaw(t, nil)
+	c.send(strings.Replace(clte, "POST /public/x", "OPTIONS *", 1) + smuggled)
+	for i := range 2 {
+		if resp, body := c.read(); resp.StatusCode != http.StatusOK {
+			t.Fatalf("answer %d: got %d %s, want 200", i, resp.StatusCode, body)
+		}
+	}
+	c.Close()
+	srv.Close()
+	if strings.Join(seen, ",") != "GET /public/smuggled" {
+		t.Errorf("the handler saw %q, want only the smuggled GET", seen)
 	}
 }

@@ -133,6 +133,12 @@ func (g *Gateway) Logger() *slog.Logger { return g.log }
 // identity is then the one in the request context (mtls.Server.Handler
 // stores it), else that of a connection crypto/tls verified
 // (mtls.IdentityFromTLS), and open connections are not re-checked.
+// Nor can it refuse an HTTP/1.1 request with both Content-Length and
+// Transfer-Encoding (ReasonFramingAmbiguous), which net/http hands it
+// as a plain chunked request: the gateway's own listeners read the
+// framing from the connection. It forwards such a request and closes
+// the connection after it, as after every chunked HTTP/1.1 request, so
+// nothing after its body is read as another request.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
 // Listen binds every listener and the admin listener. Addresses ending in
@@ -218,12 +224,15 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			g.serveHTTP(w, r, i)
 		}),
-		ReadHeaderTimeout: l.ReadHeaderTimeout,
-		ReadTimeout:       l.ReadTimeout,
-		WriteTimeout:      l.WriteTimeout,
-		IdleTimeout:       l.IdleTimeout,
-		MaxHeaderBytes:    l.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(g.serverErrorLog().Handler(), slog.LevelWarn),
+		// "OPTIONS *" reaches serveHTTP, whose framing checks come
+		// before its answer (serveOptionsStar).
+		DisableGeneralOptionsHandler: true,
+		ReadHeaderTimeout:            l.ReadHeaderTimeout,
+		ReadTimeout:                  l.ReadTimeout,
+		WriteTimeout:                 l.WriteTimeout,
+		IdleTimeout:                  l.IdleTimeout,
+		MaxHeaderBytes:               l.MaxHeaderBytes,
+		ErrorLog:                     slog.NewLogLogger(g.serverErrorLog().Handler(), slog.LevelWarn),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			// The connection's state for mtls.Server.Check (any of the
 			// listener's Servers: it is not tied to one) and the

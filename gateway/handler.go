@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -102,6 +103,14 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 			return
 		}
 	}
+	if listener >= 0 && r.Method == http.MethodOptions && r.RequestURI == "*" {
+		// net/http's own answer to "OPTIONS *", which its server gives
+		// before any handler unless DisableGeneralOptionsHandler is set
+		// (newServer sets it, so that the checks above apply: a chunked
+		// OPTIONS * would otherwise keep its connection).
+		serveOptionsStar(rec, r)
+		return
+	}
 	v := c.decide(r, listener, connID, g.checksOff.off(checkRequests))
 	x.route = v.route
 	x.identity, x.hasIdentity = v.identity, v.identity != nil
@@ -144,6 +153,16 @@ func (g *Gateway) countConnection(r *http.Request, listener string) {
 		proto = "h2"
 	}
 	g.metrics.connections.WithLabelValues(listener, proto).Inc()
+}
+
+// serveOptionsStar answers "OPTIONS *" as net/http's server does
+// (globalOptionsHandler): 200, no body, and up to 4 KiB of a request body
+// read (more closes the connection).
+func serveOptionsStar(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 4<<10))
+	}
 }
 
 // chunkedWithContentLength reports whether r, a chunked HTTP/1.1
