@@ -73,8 +73,9 @@ func TestImportBoundaries(t *testing.T) {
 		t.Fatalf("found %d packages, not this module's layout", len(pkgs))
 	}
 	// Dev-only packages and the ones under them (pki/pkitest,
-	// internal/browser/browsertest).
-	devOnly := []string{"pki", "internal/demo", "internal/browser", "internal/scanbrowser", "internal/mdtest"}
+	// internal/browser/browsertest). internal/accesslog reads the
+	// gateway's access log back for the demo and the browser harness.
+	devOnly := []string{"pki", "internal/demo", "internal/browser", "internal/scanbrowser", "internal/mdtest", "internal/accesslog"}
 	// The command and the tests and harnesses that need a PKI, the demo
 	// or a browser.
 	mayUseDev := []string{"cmd/forgeproof", "e2e", "cluster", "examples"}

@@ -20,13 +20,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/forgeproof/forgeproof/authz"
+	"github.com/forgeproof/forgeproof/internal/mdtest"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -45,19 +45,24 @@ func needBinary(t *testing.T, name string) string {
 	return p
 }
 
-// docBlock returns the first fenced block of language lang in the
-// Markdown file at path.
+// docBlock returns the fenced block of language lang in the Markdown
+// file at path; a page with none, or with more than one, fails the test.
 func docBlock(t *testing.T, path, lang string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)\n```" + regexp.QuoteMeta(lang) + "\n(.*?)\n```\n").FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("%s: no ```%s block", path, lang)
+	var found []mdtest.Block
+	for _, blk := range mdtest.Blocks(string(b)) {
+		if blk.Lang == lang {
+			found = append(found, blk)
+		}
 	}
-	return string(m[1])
+	if len(found) != 1 {
+		t.Fatalf("%s: %d ```%s blocks, want 1", path, len(found), lang)
+	}
+	return found[0].Text()
 }
 
 // fill replaces each old string of a doc's block by its new value; a

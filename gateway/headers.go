@@ -115,6 +115,7 @@ const (
 	checkUnderscore                // dropping names with '_'
 	checkIdentityLike              // dropping other products' identity headers
 	checkChunkedClose              // closing after a chunked HTTP/1.1 request
+	checkFraming                   // refusing Content-Length with Transfer-Encoding (framing-ambiguous)
 	// checkFastUpstream is no check: off, every upstream request goes
 	// through net/http's Transport instead of the gateway's own HTTP/1.1
 	// connections (upstream.go), for the tests that compare the two.
@@ -178,17 +179,20 @@ func validHeaderName(s string) bool {
 // not a letter or digit written as '-'.
 func normaliseName(dst []byte, name string) []byte {
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-		default:
-			c = '-'
-		}
-		dst = append(dst, c)
+		dst = append(dst, normaliseByte(name[i]))
 	}
 	return dst
+}
+
+// normaliseByte is one byte of normaliseName.
+func normaliseByte(c byte) byte {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return c + 'a' - 'A'
+	case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		return c
+	}
+	return '-'
 }
 
 // punctuated reports whether name has a byte other than a letter, digit or

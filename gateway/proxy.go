@@ -165,15 +165,7 @@ func isOwnHeader(name string) bool {
 		return false
 	}
 	for i := 0; i < len(prefix); i++ {
-		c := name[i]
-		switch {
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-		default:
-			c = '-'
-		}
-		if c != prefix[i] {
+		if normaliseByte(name[i]) != prefix[i] {
 			return false
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	securityv1beta1 "istio.io/api/security/v1beta1"
 
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/internal/mdtest"
 )
 
 // docsDir is the folder of the Envoy integration's files, which the docs
@@ -354,25 +355,28 @@ func TestIstioConfig(t *testing.T) {
 }
 
 // TestEnvoyDocShowsFiles keeps docs/integrations/envoy.md in step with
-// the files the other tests use: the yaml block under each file's heading
-// is that file, byte for byte.
+// the files the other tests use: the block under each file's heading is
+// a yaml block and that file, byte for byte.
 func TestEnvoyDocShowsFiles(t *testing.T) {
 	doc := string(mustRead(t, filepath.Join(docsDir, "..", "envoy.md")))
+	prose, blocks := mdtest.Prose(doc), mdtest.Blocks(doc)
 	for _, name := range []string{"forgeproof.yaml", "envoy.yaml", "istio.yaml"} {
-		heading := "### `envoy/" + name + "`\n"
-		_, after, ok := strings.Cut(doc, heading)
-		if !ok {
-			t.Errorf("envoy.md: no heading %q", strings.TrimSpace(heading))
+		heading := "### `envoy/" + name + "`"
+		at := slices.Index(prose, heading) + 1 // its line number
+		if at == 0 {
+			t.Errorf("envoy.md: no heading %q", heading)
 			continue
 		}
-		_, block, ok := strings.Cut(after, "```yaml\n")
-		block, _, ok2 := strings.Cut(block, "```\n")
-		if !ok || !ok2 {
-			t.Errorf("envoy.md: no yaml block after %q", strings.TrimSpace(heading))
+		// The first block after the heading, before the next one.
+		i := slices.IndexFunc(blocks, func(b mdtest.Block) bool { return b.Line > at })
+		if i < 0 || blocks[i].Lang != "yaml" || slices.ContainsFunc(prose[at:blocks[i].Line-1], isHeading) {
+			t.Errorf("envoy.md: no yaml block under %q", heading)
 			continue
 		}
-		if want := string(mustRead(t, filepath.Join(docsDir, name))); block != want {
+		if want := string(mustRead(t, filepath.Join(docsDir, name))); blocks[i].Text()+"\n" != want {
 			t.Errorf("envoy.md shows a %s that differs from docs/integrations/envoy/%s: copy the file into the page", name, name)
 		}
 	}
 }
+
+func isHeading(line string) bool { return strings.HasPrefix(line, "#") }

@@ -1,7 +1,8 @@
 // Package mdtest reads the repository's Markdown for the tests that keep
 // the docs in step with the code: the pages a user reads (README.md and
-// docs/), their prose and their fenced code blocks. It is for tests only,
-// and fails the test on error.
+// docs/), their prose and their fenced code blocks. It is for tests (and
+// the benchmark harness, which runs docs/integrations/nginx.md's server
+// block), never for the product, and Docs fails the test on error.
 package mdtest
 
 import (

@@ -19,24 +19,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/forgeproof/forgeproof/bench/internal/proc"
+	"github.com/forgeproof/forgeproof/bench/internal/summary"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
@@ -113,7 +110,7 @@ func run() error {
 	}
 	fmt.Printf("| transport | questions/s | server CPU µs a question |\n|---|--:|--:|\n")
 	for _, t := range []string{"http", "grpc"} {
-		fmt.Printf("| %s | %.0f | %.0f |\n", t, median(rates[t]), median(results[t]))
+		fmt.Printf("| %s | %.0f | %.0f |\n", t, summary.Of(rates[t]).Median, summary.Of(results[t]).Median)
 	}
 	fmt.Printf("\nMedians of %d rounds; %d concurrent questions; windows of %v; load average after: %s", *rounds, *conns, *dur, loadavg())
 	return nil
@@ -123,34 +120,23 @@ func run() error {
 // second of warm-up, and returns questions per second and CPU µs per
 // question of the server process.
 func measure(bin, dir, transport, escaped string, conns int, d time.Duration) (float64, float64, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := proc.FreePort()
 	if err != nil {
 		return 0, 0, err
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	proxy := map[string]string{"http": "caddy", "grpc": "envoy"}[transport]
 	cfg := filepath.Join(dir, transport+".yaml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, configTmpl, port, proxy), 0o600); err != nil {
 		return 0, 0, err
 	}
-	cmd := exec.Command(filepath.Join(bin, "forgeproof"), "authz", "--config", cfg, "--watch=false")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	p, err := proc.Start(dir, "forgeproof-authz-"+transport, nil, filepath.Join(bin, "forgeproof"), "authz", "--config", cfg, "--watch=false")
+	if err != nil {
 		return 0, 0, err
 	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	defer p.Stop()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i > 200 {
-			return 0, 0, fmt.Errorf("forgeproof authz not listening on %s", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := p.WaitTCP(context.Background(), addr); err != nil {
+		return 0, 0, err
 	}
 	var ask func() error
 	switch transport {
@@ -204,20 +190,25 @@ func measure(bin, dir, transport, escaped string, conns int, d time.Duration) (f
 			return nil
 		}
 	}
+	// forgeproof's log (its refusals, at level warn) explains a failed
+	// question.
+	withLog := func(err error) error {
+		return fmt.Errorf("%w; %s's log: %s", err, p.Name, proc.Tail(p.Log, 600))
+	}
 	if err := ask(); err != nil {
-		return 0, 0, err
+		return 0, 0, withLog(err)
 	}
 	if _, err := load(ask, conns, time.Second); err != nil {
-		return 0, 0, err
+		return 0, 0, withLog(err)
 	}
-	t0 := cpuTicks(cmd.Process.Pid)
+	t0 := p.CPUTime()
 	start := time.Now()
 	n, err := load(ask, conns, d)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, withLog(err)
 	}
 	el := time.Since(start)
-	cpu := float64(cpuTicks(cmd.Process.Pid)-t0) / 100 * 1e6 // USER_HZ ticks to µs
+	cpu := float64((p.CPUTime() - t0).Microseconds())
 	return float64(n) / el.Seconds(), cpu / float64(n), nil
 }
 
@@ -241,28 +232,6 @@ func load(ask func() error, conns int, d time.Duration) (int64, error) {
 	}
 	wg.Wait()
 	return n.Load(), first
-}
-
-// cpuTicks is utime plus stime of pid, in USER_HZ (100 a second).
-func cpuTicks(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + st
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	return s[len(s)/2]
 }
 
 func loadavg() string {

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/forgeproof/forgeproof/bench/internal/proc"
 	"github.com/forgeproof/forgeproof/bench/load"
 )
 
@@ -74,23 +74,23 @@ func TestStartServerChecksClientAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upPort, err := freePort()
+	upPort, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	upAddr := fmt.Sprintf("127.0.0.1:%d", upPort)
-	up, err := startProcess(dir, "upstream", nil, filepath.Join(bin, "upstream"), "-listen", upAddr)
+	up, err := proc.Start(dir, "upstream", nil, filepath.Join(bin, "upstream"), "-listen", upAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer up.stop()
-	if err := waitTCP(context.Background(), up, upAddr); err != nil {
+	defer up.Stop()
+	if err := up.WaitTCP(context.Background(), upAddr); err != nil {
 		t.Fatal(err)
 	}
 
 	insecure := kind{name: "goproxy-without-client-auth", version: func(string) (string, error) { return "test", nil },
-		start: func(bin string, f files, port int, upstream string) (*process, error) {
-			return startProcess(f.Dir, "insecure", nil, filepath.Join(bin, "goproxy"),
+		start: func(bin string, f files, port int, upstream string) (*proc.Process, error) {
+			return proc.Start(f.Dir, "insecure", nil, filepath.Join(bin, "goproxy"),
 				"-listen", fmt.Sprintf("127.0.0.1:%d", port), "-cert", f.Cert, "-key", f.Key, "-client-ca", f.CA,
 				"-upstream", "http://"+upstream, "-insecure-no-client-auth")
 		}}
@@ -109,7 +109,7 @@ func TestStartServerChecksClientAuth(t *testing.T) {
 			var info serverInfo
 			s, err := startServer(context.Background(), c, tc.k, f, client, upAddr, &info)
 			if s != nil {
-				defer s.proc.stop()
+				defer s.proc.Stop()
 			}
 			got := ""
 			if err != nil {
@@ -119,28 +119,6 @@ func TestStartServerChecksClientAuth(t *testing.T) {
 				t.Errorf("got error %q, want one containing %q", got, tc.wantErr)
 			}
 		})
-	}
-}
-
-func TestSummarise(t *testing.T) {
-	tests := []struct {
-		name string
-		in   []float64
-		want stat
-	}{
-		{name: "odd", in: []float64{3, 1, 2}, want: stat{Median: 2, Min: 1, Max: 3, N: 3}},
-		{name: "even", in: []float64{4, 1, 3, 2}, want: stat{Median: 2.5, Min: 1, Max: 4, N: 4}},
-		{name: "one", in: []float64{7}, want: stat{Median: 7, Min: 7, Max: 7, N: 1}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := summarise(tc.in); got != tc.want {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
-		})
-	}
-	if got := summarise(nil); !math.IsNaN(got.Median) || got.N != 0 {
-		t.Errorf("empty: got %v, want NaN median and N 0", got)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/forgeproof/forgeproof/bench/internal/proc"
 	"github.com/forgeproof/forgeproof/bench/load"
 	"github.com/forgeproof/forgeproof/pki"
 )
@@ -35,7 +36,7 @@ const clientCN = "bench client"
 // running is a server under test that came up.
 type running struct {
 	kind   kind
-	proc   *process
+	proc   *proc.Process
 	target load.Target
 }
 
@@ -55,24 +56,24 @@ func measure(ctx context.Context, c config) (*report, error) {
 	}
 
 	rep := newReport(c)
-	upPort, err := freePort()
+	upPort, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	upstream := fmt.Sprintf("127.0.0.1:%d", upPort)
-	up, err := startProcess(dir, "upstream", nil, filepath.Join(c.bin, "upstream"), "-listen", upstream)
+	up, err := proc.Start(dir, "upstream", nil, filepath.Join(c.bin, "upstream"), "-listen", upstream)
 	if err != nil {
 		return nil, err
 	}
-	defer up.stop()
-	if err := waitTCP(ctx, up, upstream); err != nil {
+	defer up.Stop()
+	if err := up.WaitTCP(ctx, upstream); err != nil {
 		return nil, err
 	}
 
 	var servers []*running
 	defer func() {
 		for _, s := range servers {
-			s.proc.stop()
+			s.proc.Stop()
 		}
 	}()
 	for _, name := range c.servers {
@@ -94,16 +95,16 @@ func measure(ctx context.Context, c config) (*report, error) {
 		return nil, errors.New("no server under test could start")
 	}
 
-	opts := func(conns int, d time.Duration, cpu *time.Duration, p *process) load.Options {
+	opts := func(conns int, d time.Duration, cpu *time.Duration, p *proc.Process) load.Options {
 		var mu sync.Mutex
 		var at time.Duration
 		return load.Options{Conns: conns, Warmup: c.warmup, Duration: d, Window: func(open bool) {
 			mu.Lock()
 			defer mu.Unlock()
 			if open {
-				at = p.cpuTime()
+				at = p.CPUTime()
 			} else {
-				*cpu = p.cpuTime() - at
+				*cpu = p.CPUTime() - at
 			}
 		}}
 	}
@@ -111,7 +112,7 @@ func measure(ctx context.Context, c config) (*report, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.proc.exited(); err != nil {
+		if err := s.proc.Exited(); err != nil {
 			return err
 		}
 		var res load.Result
@@ -170,7 +171,7 @@ func measure(ctx context.Context, c config) (*report, error) {
 	for _, s := range servers {
 		for i := range rep.Servers {
 			if rep.Servers[i].Name == s.kind.name {
-				rep.Servers[i].PeakRSS = s.proc.peakRSS()
+				rep.Servers[i].PeakRSS = s.proc.PeakRSS()
 			}
 		}
 	}
@@ -186,7 +187,7 @@ func startServer(ctx context.Context, c config, k kind, f files, client *tls.Con
 		return nil, err
 	}
 	info.Version = v
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -196,13 +197,13 @@ func startServer(ctx context.Context, c config, k kind, f files, client *tls.Con
 	}
 	s := &running{kind: k, proc: p, target: load.Target{Addr: fmt.Sprintf("127.0.0.1:%d", port), TLS: client}}
 	if err := waitReady(ctx, s); err != nil {
-		p.stop()
+		p.Stop()
 		return nil, err
 	}
 	noCert := client.Clone()
 	noCert.Certificates = nil
 	if err := load.Probe(ctx, load.Target{Addr: s.target.Addr, TLS: noCert}); err == nil {
-		p.stop()
+		p.Stop()
 		return nil, errors.New("answered a client without a certificate: misconfigured, not comparable")
 	}
 	return s, nil
@@ -212,7 +213,7 @@ func startServer(ctx context.Context, c config, k kind, f files, client *tls.Con
 func waitReady(ctx context.Context, s *running) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if err := s.proc.exited(); err != nil {
+		if err := s.proc.Exited(); err != nil {
 			return err
 		}
 		err := load.Probe(ctx, s.target)
@@ -220,28 +221,9 @@ func waitReady(ctx context.Context, s *running) error {
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("not ready after 15s: %v; log: %s", err, tail(s.proc.log, 600))
+			return fmt.Errorf("not ready after 15s: %v; log: %s", err, proc.Tail(s.proc.Log, 600))
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// waitTCP waits until addr accepts TCP connections, for up to 10s.
-func waitTCP(ctx context.Context, p *process, addr string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if err := p.exited(); err != nil {
-			return err
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%s not listening on %s: %v", p.name, addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

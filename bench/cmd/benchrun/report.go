@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/bench/internal/proc"
+	"github.com/forgeproof/forgeproof/bench/internal/summary"
 	"github.com/forgeproof/forgeproof/bench/load"
 )
 
@@ -67,7 +69,7 @@ func newReport(c config) *report {
 		Machine: machine{
 			CPU:        cpuModel(),
 			Cores:      runtime.NumCPU(),
-			MemoryKB:   procKB("/proc/meminfo", "MemTotal:"),
+			MemoryKB:   proc.KB("/proc/meminfo", "MemTotal:"),
 			Kernel:     strings.TrimSpace(readFile("/proc/sys/kernel/osrelease")),
 			LoadBefore: loadAvg(),
 		},
@@ -89,24 +91,6 @@ func (r *report) finish() {
 	r.Machine.LoadAfter = loadAvg()
 }
 
-// stat is the median and the spread of one figure over the rounds.
-type stat struct {
-	Median, Min, Max float64
-	N                int
-}
-
-func summarise(xs []float64) stat {
-	if len(xs) == 0 {
-		return stat{Median: math.NaN()}
-	}
-	s := slices.Sorted(slices.Values(xs))
-	m := s[len(s)/2]
-	if len(s)%2 == 0 {
-		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return stat{Median: m, Min: s[0], Max: s[len(s)-1], N: len(s)}
-}
-
 // values collects one figure of every run of server in phase.
 func (r *report) values(server, phase string, f func(sample) float64) []float64 {
 	var xs []float64
@@ -118,8 +102,8 @@ func (r *report) values(server, phase string, f func(sample) float64) []float64 
 	return xs
 }
 
-func (r *report) stat(server, phase string, f func(sample) float64) stat {
-	return summarise(r.values(server, phase, f))
+func (r *report) stat(server, phase string, f func(sample) float64) summary.Stat {
+	return summary.Of(r.values(server, phase, f))
 }
 
 func perSecond(x sample) float64 { return x.Result.PerSecond() }
@@ -356,7 +340,7 @@ func (r *report) targets(p func(string, ...any)) {
 	}
 }
 
-func fmtStat(s stat, f string) string {
+func fmtStat(s summary.Stat, f string) string {
 	if s.N == 0 || math.IsNaN(s.Median) {
 		return "–"
 	}

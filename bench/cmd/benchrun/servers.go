@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/forgeproof/forgeproof/bench/internal/proc"
+	"github.com/forgeproof/forgeproof/internal/mdtest"
 )
 
 // files are the paths of the development PKI every server uses.
@@ -29,7 +32,7 @@ type kind struct {
 	version func(bin string) (string, error)
 	// start writes its configuration in f.Dir and starts it listening on
 	// 127.0.0.1:port in front of upstream (a host:port).
-	start func(bin string, f files, port int, upstream string) (*process, error)
+	start func(bin string, f files, port int, upstream string) (*proc.Process, error)
 	// h2: the server speaks HTTP/2 to clients (the h2-keepalive phase).
 	h2 bool
 }
@@ -79,7 +82,7 @@ var kinds = []kind{
 	},
 	{
 		name:    "nginx-authz",
-		about:   "nginx as above in front of `forgeproof authz` (log level warn, admin off), with the server block of docs/integrations/nginx.md: `ssl_verify_client optional_no_ca`, `auth_request` to forgeproof (which verifies the certificate against the CA, authorizes the client's CN and checks CSRF), the identity headers it answers set upstream; one new HTTP/1.0 connection to forgeproof per request, as the docs' `proxy_pass` does; the upstream block with `keepalive 64` as above. Server CPU is nginx's and forgeproof's together",
+		about:   "nginx as above in front of `forgeproof authz` (log level warn, admin off), running the server block of docs/integrations/nginx.md as the page shows it (read at run time; only the listen address, server name, file paths and ports are replaced): `ssl_verify_client optional_no_ca`, `auth_request` to forgeproof (which verifies the certificate against the CA, authorizes the client's CN and checks CSRF), the identity headers it answers set upstream; one new HTTP/1.0 connection to forgeproof per request, as the docs' `proxy_pass` does. Its `proxy_pass` to the application goes to the upstream block with `keepalive 64` (`proxy_http_version 1.1`), as nginx's above. Server CPU is nginx's and forgeproof's together",
 		version: nginxAuthzVersion,
 		start:   nginxAuthz(false),
 	},
@@ -157,16 +160,23 @@ func caddyVersion(string) (string, error) {
 
 // render executes a configuration template into dir/name.
 func render(dir, name, tmpl string, data any) (string, error) {
-	t, err := template.New(name).Parse(tmpl)
+	text, err := execute(tmpl, data)
 	if err != nil {
 		return "", err
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
+	path := filepath.Join(dir, name)
+	return path, os.WriteFile(path, []byte(text), 0o600)
+}
+
+// execute fills a template.
+func execute(tmpl string, data any) (string, error) {
+	t, err := template.New("").Parse(tmpl)
+	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, name)
-	return path, os.WriteFile(path, b.Bytes(), 0o600)
+	var b strings.Builder
+	err = t.Execute(&b, data)
+	return b.String(), err
 }
 
 type configData struct {
@@ -198,13 +208,13 @@ log:
 
 // forgeproofServe returns the start of "NAME serve", NAME a binary in
 // bin (forgeproof, or forgeproof-base from another commit).
-func forgeproofServe(name string) func(string, files, int, string) (*process, error) {
-	return func(bin string, f files, port int, upstream string) (*process, error) {
+func forgeproofServe(name string) func(string, files, int, string) (*proc.Process, error) {
+	return func(bin string, f files, port int, upstream string) (*proc.Process, error) {
 		cfg, err := render(f.Dir, name+".yaml", forgeproofConfig, configData{f, port, upstream})
 		if err != nil {
 			return nil, err
 		}
-		return startProcess(f.Dir, name, nil, filepath.Join(bin, name), "serve", "--config", cfg)
+		return proc.Start(f.Dir, name, nil, filepath.Join(bin, name), "serve", "--config", cfg)
 	}
 }
 
@@ -212,7 +222,7 @@ func forgeproofServe(name string) func(string, files, int, string) (*process, er
 // allocation profiles, and goproxy its CPU profile.
 var profileDir string
 
-func startFpgateway(bin string, f files, port int, upstream string) (*process, error) {
+func startFpgateway(bin string, f files, port int, upstream string) (*proc.Process, error) {
 	cfg, err := render(f.Dir, "fpgateway.yaml", forgeproofConfig, configData{f, port, upstream})
 	if err != nil {
 		return nil, err
@@ -222,13 +232,13 @@ func startFpgateway(bin string, f files, port int, upstream string) (*process, e
 		argv = append(argv, "-cpuprofile", filepath.Join(profileDir, "forgeproof.cpu.pprof"),
 			"-memprofile", filepath.Join(profileDir, "forgeproof.allocs.pprof"))
 	}
-	return startProcess(f.Dir, "fpgateway", nil, argv...)
+	return proc.Start(f.Dir, "fpgateway", nil, argv...)
 }
 
 // goproxy returns the start of bench/cmd/goproxy as the server name,
 // with more flags.
-func goproxy(name string, flags ...string) func(string, files, int, string) (*process, error) {
-	return func(bin string, f files, port int, upstream string) (*process, error) {
+func goproxy(name string, flags ...string) func(string, files, int, string) (*proc.Process, error) {
+	return func(bin string, f files, port int, upstream string) (*proc.Process, error) {
 		argv := []string{filepath.Join(bin, "goproxy"),
 			"-listen", fmt.Sprintf("127.0.0.1:%d", port),
 			"-cert", f.Cert, "-key", f.Key, "-client-ca", f.CA,
@@ -237,16 +247,19 @@ func goproxy(name string, flags ...string) func(string, files, int, string) (*pr
 		if profileDir != "" {
 			argv = append(argv, "-cpuprofile", filepath.Join(profileDir, name+".cpu.pprof"))
 		}
-		return startProcess(f.Dir, name, nil, argv...)
+		return proc.Start(f.Dir, name, nil, argv...)
 	}
 }
 
-const nginxConfig = `# nginx, as benchmarked
+// nginxConfig is the frame of the nginx servers' configurations: the
+// upstream block every nginx server proxies to, with keep-alive
+// connections, and .Server, the server block (and other upstreams).
+const nginxConfig = `# {{.Name}}, as benchmarked
 daemon off;
 master_process on;
 worker_processes auto;
-pid {{.Dir}}/nginx.pid;
-error_log {{.Dir}}/nginx-error.log warn;
+pid {{.Dir}}/{{.Name}}.pid;
+error_log {{.Dir}}/{{.Name}}-error.log warn;
 events {
     worker_connections 4096;
 }
@@ -258,7 +271,19 @@ http {
         server {{.Upstream}};
         keepalive 64;
     }
-    server {
+{{.Server}}
+}
+`
+
+// nginxData fills nginxConfig.
+type nginxData struct {
+	configData
+	Name   string // the server under test's: nginx, nginx-authz, …
+	Server string // the server block, filled in
+}
+
+// nginxServer is plain nginx's server block.
+const nginxServer = `    server {
         listen 127.0.0.1:{{.Port}} ssl http2;
         server_name localhost;
         ssl_certificate {{.Cert}};
@@ -271,19 +296,22 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }
-    }
-}
-`
+    }`
 
-func startNginx(_ string, f files, port int, upstream string) (*process, error) {
-	cfg, err := render(f.Dir, "nginx.conf", nginxConfig, configData{f, port, upstream})
+func startNginx(_ string, f files, port int, upstream string) (*proc.Process, error) {
+	d := nginxData{configData: configData{f, port, upstream}, Name: "nginx"}
+	var err error
+	if d.Server, err = execute(nginxServer, d); err != nil {
+		return nil, err
+	}
+	cfg, err := render(f.Dir, "nginx.conf", nginxConfig, d)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := run1("nginx", "-t", "-q", "-c", cfg, "-p", f.Dir); err != nil {
 		return nil, err
 	}
-	return startProcess(f.Dir, "nginx", nil, "nginx", "-c", cfg, "-p", f.Dir)
+	return proc.Start(f.Dir, "nginx", nil, "nginx", "-c", cfg, "-p", f.Dir)
 }
 
 // authzConfig is forgeproof authz's, as benchmarked: the client's CN is
@@ -305,103 +333,70 @@ log:
   level: warn
 `
 
-// nginxAuthzConfig is nginxConfig with the server block of
-// docs/integrations/nginx.md (paths, ports and the upstream filled in).
-const nginxAuthzConfig = `# nginx + forgeproof authz, as benchmarked
-daemon off;
-master_process on;
-worker_processes auto;
-pid {{.Dir}}/nginx-authz.pid;
-error_log {{.Dir}}/nginx-authz-error.log warn;
-events {
-    worker_connections 4096;
-}
-http {
-    access_log off;
-    client_body_temp_path {{.Dir}}/nginx-body;
-    proxy_temp_path {{.Dir}}/nginx-proxy;
-    upstream backend {
-        server {{.Upstream}};
-        keepalive 64;
-    }
-    upstream forgeproof {
-        server 127.0.0.1:{{.AuthzPort}};
-        keepalive 16;
-    }
-    server {
-        listen 127.0.0.1:{{.Port}} ssl http2;
-        server_name localhost;
-        ssl_certificate {{.Cert}};
-        ssl_certificate_key {{.Key}};
-        ssl_verify_client optional_no_ca;
-        ssl_client_certificate {{.CA}};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        location / {
-            auth_request /_forgeproof;
-            error_page 403 = @forgeproof_refused;
-            auth_request_set $fp_client_cert $upstream_http_client_cert;
-            auth_request_set $fp_client_cert_chain $upstream_http_client_cert_chain;
-            auth_request_set $fp_xfcc $upstream_http_x_forwarded_client_cert;
-            auth_request_set $fp_identity $upstream_http_forgeproof_client_identity;
-            auth_request_set $fp_csrf_token $upstream_http_forgeproof_csrf_token;
-            proxy_set_header Client-Cert $fp_client_cert;
-            proxy_set_header Client-Cert-Chain $fp_client_cert_chain;
-            proxy_set_header X-Forwarded-Client-Cert $fp_xfcc;
-            proxy_set_header Forgeproof-Client-Identity $fp_identity;
-            proxy_set_header Forgeproof-Csrf-Token $fp_csrf_token;
-            proxy_set_header X-Forwarded-Tls-Client-Cert "";
-            proxy_set_header X-Forwarded-Tls-Client-Cert-Info "";
-            proxy_set_header X-SSL-Client-Cert "";
-            proxy_set_header X-Client-Cert "";
-            proxy_set_header SSL-Client-Cert "";
-            proxy_set_header Host $http_host;
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-        location = /_forgeproof {
-            internal;
-{{- if .KeepAlive}}
-            proxy_pass http://forgeproof/nginx;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-{{- else}}
-            proxy_pass http://127.0.0.1:{{.AuthzPort}}/nginx;
-{{- end}}
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Forwarded-Method $request_method;
-            proxy_set_header X-Forwarded-Uri $request_uri;
-            proxy_set_header X-Forwarded-Host $http_host;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Forwarded-Tls-Client-Cert $ssl_client_escaped_cert;
-        }
-        location @forgeproof_refused {
-            rewrite ^ /nginx/refusal break;
-            proxy_pass http://127.0.0.1:{{.AuthzPort}};
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Forwarded-Method $request_method;
-            proxy_set_header X-Forwarded-Uri $request_uri;
-            proxy_set_header X-Forwarded-Host $http_host;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Forwarded-Tls-Client-Cert $ssl_client_escaped_cert;
-        }
-    }
-}
-`
+// nginxDoc is the page whose server block nginx-authz runs (-nginx-doc).
+var nginxDoc string
 
+// nginxAuthzServer returns the server block of the page at doc (its one
+// nginx code block) as nginx-authz runs it: only the listen address,
+// server name, file paths and forgeproof's address are replaced, and the
+// application's proxy_pass goes to the upstream block with keep-alive
+// connections, as every server's does here; with keepAlive, the
+// question's too (nginx-authz-ka). A replaced line the page no longer
+// has is an error: the benchmark must follow the docs, not guess.
+func nginxAuthzServer(doc string, d authzData) (string, error) {
+	b, err := os.ReadFile(doc)
+	if err != nil {
+		return "", fmt.Errorf("nginx-authz runs the server block of docs/integrations/nginx.md (-nginx-doc): %w", err)
+	}
+	var blocks []string
+	for _, blk := range mdtest.Blocks(string(b)) {
+		if blk.Lang == "nginx" {
+			blocks = append(blocks, blk.Text())
+		}
+	}
+	if len(blocks) != 1 {
+		return "", fmt.Errorf("%s: %d nginx code blocks, want the one server block", doc, len(blocks))
+	}
+	authz := fmt.Sprintf("127.0.0.1:%d", d.AuthzPort)
+	keepAlive := "proxy_http_version 1.1;\n        proxy_set_header Connection \"\";"
+	pairs := []string{
+		"listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", d.Port),
+		"server_name bank.example.com;", "server_name localhost;",
+		"/etc/forgeproof/server.pem", d.Cert,
+		"/etc/forgeproof/server-key.pem", d.Key,
+		"/etc/forgeproof/ca.pem", d.CA,
+		"proxy_pass http://127.0.0.1:8080;", "proxy_pass http://backend;\n        " + keepAlive,
+	}
+	if d.KeepAlive {
+		pairs = append(pairs, "proxy_pass http://127.0.0.1:9191/nginx;", "proxy_pass http://forgeproof/nginx;\n        "+keepAlive)
+	}
+	pairs = append(pairs, "127.0.0.1:9191", authz)
+	server := blocks[0]
+	for i := 0; i < len(pairs); i += 2 {
+		if !strings.Contains(server, pairs[i]) {
+			return "", fmt.Errorf("%s: the server block has no %q any more: update bench/cmd/benchrun with the docs", doc, pairs[i])
+		}
+		server = strings.ReplaceAll(server, pairs[i], pairs[i+1])
+	}
+	lines := strings.Split(server, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = "    " + l
+		}
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+// authzData fills authzConfig and nginxConfig for nginx-authz.
 type authzData struct {
-	configData
+	nginxData
 	AuthzPort int
 	KeepAlive bool
 }
 
 // nginxAuthz returns the start of nginx-authz (keepAlive: nginx-authz-ka).
-func nginxAuthz(keepAlive bool) func(string, files, int, string) (*process, error) {
-	return func(bin string, f files, port int, upstream string) (*process, error) {
+func nginxAuthz(keepAlive bool) func(string, files, int, string) (*proc.Process, error) {
+	return func(bin string, f files, port int, upstream string) (*proc.Process, error) {
 		return startNginxAuthz(bin, f, port, upstream, keepAlive)
 	}
 }
@@ -409,42 +404,54 @@ func nginxAuthz(keepAlive bool) func(string, files, int, string) (*process, erro
 // startNginxAuthz starts forgeproof authz, waits until it listens, then
 // nginx asking it; the returned process stands for both (CPU, memory and
 // stop cover the two).
-func startNginxAuthz(bin string, f files, port int, upstream string, keepAlive bool) (*process, error) {
-	ap, err := freePort()
+func startNginxAuthz(bin string, f files, port int, upstream string, keepAlive bool) (*proc.Process, error) {
+	ap, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	d := authzData{configData{f, port, upstream}, ap, keepAlive}
 	name := "nginx-authz"
 	if keepAlive {
 		name = "nginx-authz-ka"
 	}
-	acfg, err := render(f.Dir, name+"-authz.yaml", authzConfig, d)
+	acfg, ncfg, err := writeNginxAuthz(authzData{nginxData{configData{f, port, upstream}, name, ""}, ap, keepAlive})
 	if err != nil {
 		return nil, err
 	}
-	authz, err := startProcess(f.Dir, name+"-forgeproof", nil, filepath.Join(bin, "forgeproof"), "authz", "--config", acfg, "--watch=false")
+	if _, err := run1("nginx", "-t", "-q", "-c", ncfg, "-p", f.Dir); err != nil {
+		return nil, err
+	}
+	authz, err := proc.Start(f.Dir, name+"-forgeproof", nil, filepath.Join(bin, "forgeproof"), "authz", "--config", acfg, "--watch=false")
 	if err != nil {
 		return nil, err
 	}
-	if err := waitTCP(context.Background(), authz, fmt.Sprintf("127.0.0.1:%d", ap)); err != nil {
-		authz.stop()
+	if err := authz.WaitTCP(context.Background(), fmt.Sprintf("127.0.0.1:%d", ap)); err != nil {
+		authz.Stop()
 		return nil, err
 	}
-	ncfg, err := render(f.Dir, name+".conf", nginxAuthzConfig, d)
-	if err == nil {
-		_, err = run1("nginx", "-t", "-q", "-c", ncfg, "-p", f.Dir)
-	}
-	var ngx *process
-	if err == nil {
-		ngx, err = startProcess(f.Dir, name, nil, "nginx", "-c", ncfg, "-p", f.Dir)
-	}
+	ngx, err := proc.Start(f.Dir, name, nil, "nginx", "-c", ncfg, "-p", f.Dir)
 	if err != nil {
-		authz.stop()
+		authz.Stop()
 		return nil, err
 	}
-	ngx.also = append(ngx.also, authz)
+	ngx.Also = append(ngx.Also, authz)
 	return ngx, nil
+}
+
+// writeNginxAuthz writes the configurations of forgeproof authz and of
+// nginx for the server d.Name (nginx-authz, nginx-authz-ka) into d.Dir
+// and returns their paths.
+func writeNginxAuthz(d authzData) (authzCfg, nginxCfg string, err error) {
+	server, err := nginxAuthzServer(nginxDoc, d)
+	if err != nil {
+		return "", "", err
+	}
+	// The upstream nginx-authz-ka asks forgeproof through.
+	d.Server = fmt.Sprintf("    upstream forgeproof {\n        server 127.0.0.1:%d;\n        keepalive 16;\n    }\n", d.AuthzPort) + server
+	if authzCfg, err = render(d.Dir, d.Name+"-authz.yaml", authzConfig, d); err != nil {
+		return "", "", err
+	}
+	nginxCfg, err = render(d.Dir, d.Name+".conf", nginxConfig, d)
+	return authzCfg, nginxCfg, err
 }
 
 const caddyConfig = `# Caddy, as benchmarked
@@ -474,11 +481,11 @@ https://localhost:{{.Port}} {
 }
 `
 
-func startCaddy(_ string, f files, port int, upstream string) (*process, error) {
+func startCaddy(_ string, f files, port int, upstream string) (*proc.Process, error) {
 	cfg, err := render(f.Dir, "Caddyfile", caddyConfig, configData{f, port, upstream})
 	if err != nil {
 		return nil, err
 	}
 	env := []string{"HOME=" + f.Dir, "XDG_DATA_HOME=" + f.Dir, "XDG_CONFIG_HOME=" + f.Dir}
-	return startProcess(f.Dir, "caddy", env, "caddy", "run", "--config", cfg, "--adapter", "caddyfile")
+	return proc.Start(f.Dir, "caddy", env, "caddy", "run", "--config", cfg, "--adapter", "caddyfile")
 }

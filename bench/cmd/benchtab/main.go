@@ -17,8 +17,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/bench/internal/summary"
 )
 
 func main() {
@@ -130,14 +131,11 @@ func isDigits(s string) bool {
 var errNoSamples = errors.New("no samples")
 
 func median(xs []float64) (float64, error) {
-	if len(xs) == 0 {
+	s := summary.Of(xs)
+	if s.N == 0 {
 		return 0, errNoSamples
 	}
-	s := slices.Sorted(slices.Values(xs))
-	if len(s)%2 == 1 {
-		return s[len(s)/2], nil
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2, nil
+	return s.Median, nil
 }
 
 // med is the median ns/op, B/op and allocs/op of k; ok is false when k
