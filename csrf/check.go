@@ -172,8 +172,8 @@ func decisionHeaders(r *http.Request, d *decision) *Error {
 	if d.origin = only(ov); len(ov) > 1 || strings.IndexByte(d.origin, ',') >= 0 {
 		return repeated("Origin", ov)
 	}
-	// Most unsafe requests carry no Referer (or Origin decides first):
-	// skip the call when there is nothing to scan.
+	// No call when there is no Referer to scan (programs; pages with a
+	// no-referrer policy).
 	if d.referer = only(rv); len(rv) > 1 || d.referer != "" && joinedURLs(d.referer) {
 		return repeated("Referer", rv)
 	}
