@@ -103,6 +103,11 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	pr.Out.Trailer = nil
 	if x != nil {
 		x.dropped = d
+		if x.preflight {
+			for _, name := range preflightCredentials {
+				delete(pr.Out.Header, name)
+			}
+		}
 	}
 
 	pr.SetURL(rt.upstream)
