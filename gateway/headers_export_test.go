@@ -22,3 +22,7 @@ func SetChunkedClose(g *Gateway, on bool) { g.checksOff[checkChunkedClose].Store
 // gateway's own HTTP/1.1 connections (on, the default) or through
 // net/http's Transport (off), for the tests that compare the two.
 func SetFastUpstream(g *Gateway, on bool) { g.checksOff[checkFastUpstream].Store(!on) }
+
+// SetForwardingCheck turns g's dropping of path overrides and of
+// forwarding headers from untrusted peers on or off.
+func SetForwardingCheck(g *Gateway, on bool) { g.checksOff[checkForwarding].Store(!on) }

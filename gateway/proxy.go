@@ -93,7 +93,9 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	// another product's identity header or a name with '_' (headers.go).
 	// The copy has room for the headers set below and by the transport,
 	// which would otherwise grow the map ReverseProxy sized exactly.
-	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, rt.allowUnderscoreHeaders, c.checksOff, &d)
+	// (Parsing the peer's address is skipped when no proxy is trusted.)
+	trustedPeer := len(c.proxies) > 0 && inPrefixes(peerAddr(pr.In), c.proxies)
+	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff, &d)
 	// Only a checked WebSocket handshake may switch protocols.
 	forwardUpgrade(pr.In, pr.Out.Header, &d, c.checksOff)
 	// No request trailers: their fields would reach the upstream unfiltered
@@ -116,9 +118,8 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	pr.Out.Host = pr.In.Host
 
 	// Forwarding headers are believed only from a trusted proxy; from
-	// anyone else they were dropped and are set afresh. (Parsing the
-	// peer's address is skipped when no proxy is trusted.)
-	if len(c.proxies) > 0 && inPrefixes(peerAddr(pr.In), c.proxies) {
+	// anyone else they were dropped and are set afresh.
+	if trustedPeer {
 		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-For")
 		copyHeader(pr.Out.Header, pr.In.Header, "Forwarded")
 		pr.SetXForwarded()
