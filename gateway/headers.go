@@ -165,6 +165,7 @@ const (
 	checkIdentityLike              // dropping other products' identity headers
 	checkChunkedClose              // closing after a chunked HTTP/1.1 request
 	checkForwarding                // dropping path overrides and untrusted forwarding headers
+	checkBodyFraming               // dropping Expect, closing after bodies of bodyless methods
 	// checkFastUpstream is no check: off, every upstream request goes
 	// through net/http's Transport instead of the gateway's own HTTP/1.1
 	// connections (upstream.go), for the tests that compare the two.
@@ -395,4 +396,27 @@ func checkSwitch(resp *http.Response, checks *checksOff) error {
 		return errUnexpectedSwitch{upgrade: resp.Header.Get("Upgrade")}
 	}
 	return nil
+}
+
+// frameBody makes the upstream request out safe to send on a connection
+// that other clients' requests reuse (framing_test.go): an upstream that
+// does not read a body parses it as a request of its own, one nothing
+// checked ("CL.0" desync). Servers skip the bodies of methods for which a
+// body has no defined meaning (RFC 9110 §9.3: GET, HEAD, OPTIONS, DELETE,
+// TRACE), so such a body goes with "Connection: close": the upstream reads
+// no request after it, and the connection is not reused. Expect is never
+// forwarded: net/http has already answered 100-continue to the client
+// when the body is read (as Envoy does), and an upstream that answers
+// Expect with a final status may not read the body either.
+func frameBody(out *http.Request, checks *checksOff) {
+	if checks.off(checkBodyFraming) {
+		return
+	}
+	delete(out.Header, "Expect")
+	if out.ContentLength != 0 && out.Body != nil && out.Body != http.NoBody {
+		switch out.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodTrace:
+			out.Close = true
+		}
+	}
 }

@@ -98,6 +98,9 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff, &d)
 	// Only a checked WebSocket handshake may switch protocols.
 	forwardUpgrade(pr.In, pr.Out.Header, &d, c.checksOff)
+	// No body left on a reused connection for the upstream to read as a
+	// request of its own, and no Expect.
+	frameBody(pr.Out, c.checksOff)
 	// No request trailers: their fields would reach the upstream unfiltered
 	// after the body (Client-Cert, X-Forwarded-For). ReverseProxy copies
 	// only the announced names, never their values, so this drops the
