@@ -96,7 +96,11 @@
 //     certificate, if one is sent, against the listener's CAs and CRLs. On a keep-alive connection the
 //     certificate is verified again after a reload or once a certificate
 //     of its chain expires (mtls.Server.Check); a refusal is 403 with
-//     the mtls reason code and closes the connection.
+//     the mtls reason code and closes the connection. An HTTP/1.1
+//     request with both Content-Length and Transfer-Encoding (request
+//     smuggling) is refused with 400 (framing-ambiguous) and the
+//     connection closed; the gateway's listeners read the framing from
+//     the connection, since net/http hides it from handlers.
 //  2. The route is chosen by host and path prefix. First a Host that is
 //     not one host[:port] is refused with 400 (host-invalid: two ports,
 //     "admin.example..", 127.1; one trailing dot is removed for routing),
@@ -138,7 +142,9 @@
 //     HTTP2-Settings; an unasked 101 from the upstream is refused (502
 //     upstream-upgrade-refused), and the connection is closed after a
 //     chunked request (docs/security-model.md, "What the gateway
-//     forwards"). Then the gateway sets the verified
+//     forwards"; with Handler mounted on a server of one's own, this
+//     close is the only defence against Content-Length with
+//     Transfer-Encoding). Then the gateway sets the verified
 //     identity (RFC 9440 Client-Cert and Client-Cert-Chain, and/or Envoy
 //     X-Forwarded-Client-Cert, per Config.IdentityForwarding),
 //     Forgeproof-Client-Identity, and X-Forwarded-For/-Proto/-Host

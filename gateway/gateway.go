@@ -133,6 +133,12 @@ func (g *Gateway) Logger() *slog.Logger { return g.log }
 // identity is then the one in the request context (mtls.Server.Handler
 // stores it), else that of a connection crypto/tls verified
 // (mtls.IdentityFromTLS), and open connections are not re-checked.
+// Nor can it refuse an HTTP/1.1 request with both Content-Length and
+// Transfer-Encoding (ReasonFramingAmbiguous), which net/http hands it
+// as a plain chunked request: the gateway's own listeners read the
+// framing from the connection. It forwards such a request and closes
+// the connection after it, as after every chunked HTTP/1.1 request, so
+// nothing after its body is read as another request.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
 // Listen binds every listener and the admin listener. Addresses ending in
@@ -218,12 +224,15 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			g.serveHTTP(w, r, i)
 		}),
-		ReadHeaderTimeout: l.ReadHeaderTimeout,
-		ReadTimeout:       l.ReadTimeout,
-		WriteTimeout:      l.WriteTimeout,
-		IdleTimeout:       l.IdleTimeout,
-		MaxHeaderBytes:    l.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(g.serverErrorLog().Handler(), slog.LevelWarn),
+		// "OPTIONS *" reaches serveHTTP, whose framing checks come
+		// before its answer (serveOptionsStar).
+		DisableGeneralOptionsHandler: true,
+		ReadHeaderTimeout:            l.ReadHeaderTimeout,
+		ReadTimeout:                  l.ReadTimeout,
+		WriteTimeout:                 l.WriteTimeout,
+		IdleTimeout:                  l.IdleTimeout,
+		MaxHeaderBytes:               l.MaxHeaderBytes,
+		ErrorLog:                     slog.NewLogLogger(g.serverErrorLog().Handler(), slog.LevelWarn),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			// The connection's state for mtls.Server.Check (any of the
 			// listener's Servers: it is not tied to one) and the
@@ -231,7 +240,9 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 			if s := g.state.Load().listeners[i].server; s != nil {
 				ctx = s.ConnContext(ctx, c)
 			}
-			return context.WithValue(ctx, connKey{}, &connForwarded{})
+			cf := &connForwarded{}
+			cf.framing, _ = c.(*framingConn) // nil for HTTP/2
+			return context.WithValue(ctx, connKey{}, cf)
 		},
 		TLSConfig: &tls.Config{
 			// Only what makes http.Server.Serve set up HTTP/2: each
@@ -321,7 +332,9 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	errc := make(chan error, len(g.servers)+1)
 	g.serveErr = errc
 	for i, srv := range g.servers {
-		ln := tls.NewListener(g.listeners[i], srv.TLSConfig)
+		// tls.NewListener, with the handshake done before Accept so
+		// that HTTP/1.x connections get a framingConn.
+		ln := newTLSListener(g.listeners[i], srv)
 		go func() { errc <- srv.Serve(ln) }()
 	}
 	if g.admin != nil {

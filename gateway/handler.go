@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -81,14 +82,34 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	} else {
 		connID = embeddedIdentity(r)
 	}
-	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 && !g.checksOff.off(checkChunkedClose) {
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
 		// A chunked HTTP/1.1 request may also have carried Content-Length
 		// (request smuggling, RFC 9112 §6.1: close after it). net/http
-		// deletes that Content-Length before the handler runs, so the two
-		// cannot be told apart here: every chunked request's connection is
-		// closed after the answer, and bytes after its body are never read
-		// as another request. Browsers never send chunked requests.
-		rec.Header().Set("Connection", "close")
+		// deletes that Content-Length before the handler runs; the
+		// gateway's own listener reads it from the connection
+		// (framingConn) and the request is refused. Either way every
+		// chunked request's connection is closed after the answer, so
+		// bytes after its body are never read as another request (and a
+		// scanner that went astray errs safely, see framingScanner).
+		// Browsers never send chunked requests.
+		if !g.checksOff.off(checkChunkedClose) {
+			rec.Header().Set("Connection", "close")
+		}
+		if chunkedWithContentLength(r) && !g.checksOff.off(checkFraming) {
+			rec.Header().Set("Connection", "close")
+			g.metrics.ambiguous.WithLabelValues(string(ReasonFramingAmbiguous)).Inc()
+			g.refuse(rec, r, x, http.StatusBadRequest, ReasonFramingAmbiguous, "ambiguous framing",
+				"the request has both Content-Length and Transfer-Encoding")
+			return
+		}
+	}
+	if listener >= 0 && r.Method == http.MethodOptions && r.RequestURI == "*" {
+		// net/http's own answer to "OPTIONS *", which its server gives
+		// before any handler unless DisableGeneralOptionsHandler is set
+		// (newServer sets it, so that the checks above apply: a chunked
+		// OPTIONS * would otherwise keep its connection).
+		serveOptionsStar(rec, r)
+		return
 	}
 	v := c.decide(r, listener, connID, g.checksOff.off(checkRequests))
 	x.route = v.route
@@ -132,6 +153,24 @@ func (g *Gateway) countConnection(r *http.Request, listener string) {
 		proto = "h2"
 	}
 	g.metrics.connections.WithLabelValues(listener, proto).Inc()
+}
+
+// serveOptionsStar answers "OPTIONS *" as net/http's server does
+// (globalOptionsHandler): 200, no body, and up to 4 KiB of a request body
+// read (more closes the connection).
+func serveOptionsStar(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 4<<10))
+	}
+}
+
+// chunkedWithContentLength reports whether r, a chunked HTTP/1.1
+// request, also carried Content-Length: known only on a connection the
+// gateway's listener accepted (false otherwise).
+func chunkedWithContentLength(r *http.Request) bool {
+	cf, _ := r.Context().Value(connKey{}).(*connForwarded)
+	return cf != nil && cf.framing != nil && cf.framing.ChunkedWithContentLength()
 }
 
 // refuse writes a problem response and records the decision.

@@ -164,6 +164,7 @@ const (
 	checkUnderscore                // dropping names with '_'
 	checkIdentityLike              // dropping other products' identity headers
 	checkChunkedClose              // closing after a chunked HTTP/1.1 request
+	checkFraming                   // refusing Content-Length with Transfer-Encoding (framing-ambiguous)
 	checkForwarding                // dropping path overrides and untrusted forwarding headers
 	checkBodyFraming               // dropping Expect, closing after bodies of bodyless methods
 	// checkFastUpstream is no check: off, every upstream request goes

@@ -18,6 +18,10 @@ func SetIdentityLikeCheck(g *Gateway, on bool) { g.checksOff[checkIdentityLike].
 // HTTP/1.1 request on or off.
 func SetChunkedClose(g *Gateway, on bool) { g.checksOff[checkChunkedClose].Store(!on) }
 
+// SetFramingCheck turns g's refusal of HTTP/1.1 requests with both
+// Content-Length and Transfer-Encoding (framing-ambiguous) on or off.
+func SetFramingCheck(g *Gateway, on bool) { g.checksOff[checkFraming].Store(!on) }
+
 // SetFastUpstream sends g's plain-HTTP upstream requests over the
 // gateway's own HTTP/1.1 connections (on, the default) or through
 // net/http's Transport (off), for the tests that compare the two.

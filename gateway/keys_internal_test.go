@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -13,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/mtls"
 )
 
 // configKeys is every key path of the YAML config, with "[]" for list
@@ -189,25 +193,40 @@ func TestErrorKeysAreConfigKeys(t *testing.T) {
 	}
 }
 
-// TestServerKeys: the fields mtls.NewServer's errors name map to the
-// config keys they came from, and a message without a field stays at the
-// mapping's key.
+// TestServerKeys: the fields mtls.NewServer's errors name
+// (mtls.Error.Field) map to the config keys they came from, with the other
+// certificates a message names; a field without a key of its own stays at
+// the mapping's key, named.
 func TestServerKeys(t *testing.T) {
 	t.Parallel()
 	k := serverKeys{base: "listeners[0].tls", certs: []string{"listeners[0].tls.cert-file", "listeners[0].tls.certificates[0].cert-file"}, clientCAs: "listeners[0].tls.client-ca-files", crls: "listeners[0].tls.crl-files"}
-	tests := []struct{ msg, key, rest string }{
-		{"mtls: Certificates[0].CertFile: cannot read", "listeners[0].tls.cert-file", "cannot read"},
-		{"mtls: Certificates[1].KeyFile: cannot read", "listeners[0].tls.certificates[0].key-file", "cannot read"},
-		{`mtls: Certificates[1].CertFile: "b.pem" and Certificates[0] ("a.pem") both cover`, "listeners[0].tls.certificates[0].cert-file", `"b.pem" and listeners[0].tls.cert-file ("a.pem") both cover`},
-		{"mtls: Certificates: no server certificate", "listeners[0].tls.cert-file", "no server certificate"},
-		{"mtls: ClientCAs[2]: cannot read", "listeners[0].tls.client-ca-files[2]", "cannot read"},
-		{"mtls: reload: CRLs[1]: crl x: stale", "listeners[0].tls.crl-files[1]", "crl x: stale"},
-		{"mtls: MinVersion: 0x0302", "listeners[0].tls", "MinVersion: 0x0302"},
+	sc := mtls.ServerConfig{ClientCAs: make([]mtls.Source, 3), CRLs: make([]mtls.Source, 2)}
+	tests := []struct {
+		field, text string
+		key, msg    string
+	}{
+		{"Certificates[0].CertFile", "cannot read", "listeners[0].tls.cert-file", "cannot read"},
+		{"Certificates[1].KeyFile", "cannot read", "listeners[0].tls.certificates[0].key-file", "cannot read"},
+		{"Certificates[1].CertFile", `"b.pem" and Certificates[0] ("a.pem") both cover`, "listeners[0].tls.certificates[0].cert-file", `"b.pem" and listeners[0].tls.cert-file ("a.pem") both cover`},
+		{"Certificates", "no server certificate", "listeners[0].tls.cert-file", "no server certificate"},
+		{"ClientCAs[2]", "cannot read", "listeners[0].tls.client-ca-files[2]", "cannot read"},
+		{"ClientCAs", "no client CA", "listeners[0].tls.client-ca-files", "no client CA"},
+		{"CRLs[1]", "crl x: stale", "listeners[0].tls.crl-files[1]", "crl x: stale"},
+		{"MinVersion", "0x0302", "listeners[0].tls", "MinVersion: 0x0302"},
 	}
 	for _, tt := range tests {
-		key, rest := k.key(tt.msg)
-		if key != tt.key || rest != tt.rest {
-			t.Errorf("%q: got %q, %q; want %q, %q", tt.msg, key, rest, tt.key, tt.rest)
+		for _, reload := range []bool{false, true} {
+			var err error = &mtls.Error{Reason: mtls.ReasonInvalidConfig, Field: tt.field, Err: errors.New(tt.text)}
+			if reload {
+				err = fmt.Errorf("mtls: reload: %w", err)
+			}
+			key, msg := k.key(k.fields(sc), err)
+			if key != tt.key || msg != tt.msg {
+				t.Errorf("%s %q (reload %v): got %q, %q; want %q, %q", tt.field, tt.text, reload, key, msg, tt.key, tt.msg)
+			}
 		}
+	}
+	if key, msg := k.key(k.fields(sc), errors.New("mtls: something else")); key != k.base || msg != "something else" {
+		t.Errorf("an error without a field: got %q, %q; want %q, %q", key, msg, k.base, "something else")
 	}
 }

@@ -32,6 +32,15 @@ const (
 	// that is not its :authority (or more than one), so the gateway and
 	// an upstream could read different hosts (400; RFC 9113 §8.3.1).
 	ReasonAuthorityMismatch Reason = "authority-mismatch"
+	// ReasonFramingAmbiguous: an HTTP/1.1 request with both
+	// Content-Length and Transfer-Encoding: chunked (request smuggling:
+	// a server in front may have framed it by the Content-Length). The
+	// gateway answers 400 and closes the connection (RFC 9112 §6.1).
+	// Seen only on the gateway's own listeners: net/http deletes the
+	// Content-Length before any handler runs, so Handler mounted on
+	// another server cannot tell, and closes the connection after every
+	// chunked request instead.
+	ReasonFramingAmbiguous Reason = "framing-ambiguous"
 	// ReasonMethodNotAllowed: CONNECT, which a reverse proxy does not
 	// tunnel, including HTTP/2's extended CONNECT (RFC 8441) (405).
 	ReasonMethodNotAllowed Reason = "method-not-allowed"

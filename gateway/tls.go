@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,8 +59,8 @@ func (p *compiler) http2Mode(key, mode string) (offer, check bool) {
 // listenerTLS loads a listener's TLS state. replaces, if not nil, is the
 // listener's state in use (a reload): its CRL numbers are the floor, so
 // that an older CRL put back in place cannot un-revoke a certificate.
-// mtls.NewServer reads every file once; its errors name the field, which
-// serverKeys maps to the key.
+// mtls.NewServer reads every file once; its errors name the field
+// (mtls.Error.Field), which serverKeys maps to the key.
 func (p *compiler) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFailure func(mtls.HandshakeFailure), replaces *mtls.Server, now func() time.Time) *listenerTLS {
 	sc := mtls.ServerConfig{
 		Time:               now,
@@ -162,49 +160,34 @@ type serverKeys struct {
 	crls      string   // CRLs[i] is crls[i]
 }
 
-// mtlsField matches the field at the start of an mtls.NewServer error.
-var mtlsField = regexp.MustCompile(`^mtls: (?:reload: )?(Certificates|ClientCAs|CRLs)(?:\[(\d+)\])?(?:\.(\w+))?: `)
-
-// otherCert matches a certificate named in an mtls.NewServer message.
-var otherCert = regexp.MustCompile(`Certificates\[\d+\]`)
-
-// key returns the config key an mtls.NewServer error is about, and the
-// error's message without its field.
-func (k serverKeys) key(msg string) (string, string) {
-	m := mtlsField.FindStringSubmatch(msg)
-	if m == nil {
-		return k.base, strings.TrimPrefix(msg, "mtls: ")
+// fields maps the fields an mtls.NewServer error about sc may name
+// (mtls.Error.Field) to their config keys.
+func (k serverKeys) fields(sc mtls.ServerConfig) map[string]string {
+	m := map[string]string{"Certificates": k.base + ".cert-file"}
+	for i, c := range k.certs {
+		f := fmt.Sprintf("Certificates[%d]", i)
+		m[f], m[f+".CertFile"], m[f+".Certificate"] = c, c, c
+		m[f+".KeyFile"] = strings.TrimSuffix(c, "cert-file") + "key-file"
 	}
-	// Other certificates the message names are named by their keys.
-	rest := otherCert.ReplaceAllStringFunc(msg[len(m[0]):], func(f string) string {
-		if j, err := strconv.Atoi(f[len("Certificates[") : len(f)-1]); err == nil && j < len(k.certs) {
-			return k.certs[j]
+	list := func(field, key string, n int) {
+		if key == "" {
+			return
 		}
-		return f
-	})
-	i, err := strconv.Atoi(m[2])
-	switch {
-	case m[1] == "Certificates" && m[2] == "":
-		return k.base + ".cert-file", rest
-	case m[1] == "Certificates" && err == nil && i < len(k.certs):
-		if m[3] == "KeyFile" {
-			return strings.TrimSuffix(k.certs[i], "cert-file") + "key-file", rest
+		m[field] = key
+		for i := range n {
+			m[fmt.Sprintf("%s[%d]", field, i)] = fmt.Sprintf("%s[%d]", key, i)
 		}
-		return k.certs[i], rest
-	case m[1] == "ClientCAs" && k.clientCAs != "":
-		if err != nil {
-			return k.clientCAs, rest
-		}
-		return fmt.Sprintf("%s[%d]", k.clientCAs, i), rest
-	case m[1] == "CRLs" && k.crls != "" && err == nil:
-		return fmt.Sprintf("%s[%d]", k.crls, i), rest
 	}
-	return k.base, strings.TrimPrefix(msg, "mtls: ")
+	list("ClientCAs", k.clientCAs, len(sc.ClientCAs))
+	list("CRLs", k.crls, len(sc.CRLs))
+	return m
 }
 
 // newServer is mtls.NewServer, with each of its problems reported under
 // the key of its field (once: a key the compiler reported already, such as
-// a missing cert-file, is not reported again).
+// a missing cert-file, is not reported again). A problem about a field
+// with no key of its own (MinVersion) is reported at the mapping's key,
+// with the field's name.
 func (p *compiler) newServer(k serverKeys, sc mtls.ServerConfig) *mtls.Server {
 	srv, err := mtls.NewServer(sc)
 	if err == nil {
@@ -214,13 +197,45 @@ func (p *compiler) newServer(k serverKeys, sc mtls.ServerConfig) *mtls.Server {
 	for _, e := range p.errs {
 		reported[e.Key] = true
 	}
+	fields := k.fields(sc)
 	for _, e := range joined(err) {
-		key, msg := k.key(e.Error())
-		if !reported[key] {
+		if key, msg := k.key(fields, e); !reported[key] {
 			p.add(key, "%s", msg)
 		}
 	}
 	return nil
+}
+
+// key returns the config key of one of mtls.NewServer's errors, from
+// fields (k.fields), and its message without its package and field, where
+// the other certificates it names are named by their keys.
+func (k serverKeys) key(fields map[string]string, err error) (key, msg string) {
+	var e *mtls.Error
+	if !errors.As(err, &e) || e.Field == "" {
+		return k.base, withoutPackage(err)
+	}
+	var others []string
+	for i, c := range k.certs {
+		others = append(others, fmt.Sprintf("Certificates[%d]", i), c)
+	}
+	msg = strings.NewReplacer(others...).Replace(errorText(e))
+	if key, ok := fields[e.Field]; ok {
+		return key, msg
+	}
+	return k.base, e.Field + ": " + msg
+}
+
+// errorText is the text of an mtls error after its field: its Detail and
+// its Err.
+func errorText(e *mtls.Error) string {
+	var parts []string
+	if e.Detail != "" {
+		parts = append(parts, e.Detail)
+	}
+	if e.Err != nil {
+		parts = append(parts, e.Err.Error())
+	}
+	return strings.Join(parts, ": ")
 }
 
 // joined lists the errors errors.Join joined into err, or err alone.

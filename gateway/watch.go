@@ -74,14 +74,16 @@ func (g *Gateway) watcher(path string, opts WatchOptions, tune func(*watch.Optio
 	if opts.Interval < 0 {
 		return nil, nil, errors.New("gateway: watch: the interval must not be negative")
 	}
-	// Start from the files as they were loaded, so a change made since
-	// then is seen.
-	g.reloadMu.Lock()
-	loaded := maps.Clone(g.loaded)
-	g.reloadMu.Unlock()
 	wo := watch.Options{
-		Files:    func() []string { return g.watchList(path) },
-		Baseline: loaded,
+		Files: func() []string { return g.watchList(path) },
+		// A file starts from its hash as it was loaded, so a change made
+		// since then is seen: before the watch started, or right after
+		// the reload that named the file.
+		Baseline: func() watch.Sums {
+			g.reloadMu.Lock()
+			defer g.reloadMu.Unlock()
+			return maps.Clone(g.loaded)
+		},
 		Interval: opts.Interval,
 		Settle:   settle,
 		NoEvents: opts.NoEvents,

@@ -52,10 +52,10 @@ func (m *ClientAuthMode) UnmarshalText(text []byte) error {
 // ServerConfig configures NewServer. The certificates, client CAs and
 // CRLs come from sources: files, which Reload (and Watch) read again, or
 // values, which stay fixed. NewServer and Reload report every problem at
-// once (errors.Join), each line starting with "mtls: " and the field it
-// is about: "mtls: ClientCAs[1]: cannot read "ca.pem": no such file or
-// directory", "mtls: Certificates[0].KeyFile: …". Programs that read their own
-// configuration map those fields to their keys.
+// once (errors.Join), each an *Error whose Field names the field it is
+// about, one line each: "mtls: ClientCAs[1]: cannot read "ca.pem": no
+// such file or directory", "mtls: Certificates[0].KeyFile: …". Programs
+// that read their own configuration map Error.Field to their keys.
 type ServerConfig struct {
 	// Certificates are the server certificates: the handshake presents
 	// the one whose DNS names match the client's SNI (an exact name

@@ -42,9 +42,9 @@
 // Source: a file, which Reload reads again, or a value, which stays fixed.
 // NewServer and Reload read every source and report every problem at
 // once, one line each, starting with its field ("mtls: ClientCAs[1]:
-// cannot read ..."), so that a program with its own configuration file
-// can point at its keys (the gateway does) without reading the files
-// itself.
+// cannot read ..."). Each is an *Error whose Field names the field, so
+// that a program with its own configuration file can point at its keys
+// (the gateway does) without reading the files itself.
 //
 // Reload and Watch swap the whole state atomically: a reload that fails
 // (a key that does not match, a CRL not signed by a client CA or older

@@ -55,11 +55,26 @@ const (
 	ReasonMisdirected Reason = "misdirected-request"
 )
 
+// ReasonInvalidConfig is the reason of every problem NewServer and
+// Reload find in a ServerConfig or in the files it names; Error.Field
+// says which field.
+const ReasonInvalidConfig Reason = "invalid-config"
+
 // Error is every refusal of this package: a handshake's, an open
-// connection's (Server.Handler), an Authorizer's or Guard's. Use ReasonOf
-// or errors.As to get at it.
+// connection's (Server.Handler), an Authorizer's or Guard's; and every
+// problem NewServer and Reload find in the configuration (Reason
+// ReasonInvalidConfig, with its Field). Use ReasonOf or errors.As to get
+// at it.
 type Error struct {
 	Reason Reason
+	// Field is the ServerConfig field a configuration problem is about,
+	// written as in Go: "Certificates" (the list), "Certificates[1]",
+	// "Certificates[1].CertFile", "Certificates[1].KeyFile",
+	// "Certificates[1].Certificate", "ClientCAs", "ClientCAs[0]",
+	// "CRLs[2]", "MinVersion". The text names any other field it
+	// mentions the same way. Programs that read their own configuration
+	// map it to their keys. Empty for refusals.
+	Field string
 	// Detail says why in words, for logs. It may quote certificate fields
 	// and the request's Host, never other request headers.
 	Detail string
@@ -68,8 +83,13 @@ type Error struct {
 	Err error
 }
 
+// Error reads "mtls: " and the Field (or, for a refusal, the Reason),
+// then the Detail and the Err, each after ": ".
 func (e *Error) Error() string {
 	s := "mtls: " + string(e.Reason)
+	if e.Field != "" {
+		s = "mtls: " + e.Field
+	}
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}

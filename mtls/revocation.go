@@ -74,15 +74,15 @@ func loadCRLs(lists []*x509.RevocationList, sources, fields []string, cas []*x50
 			}
 		}
 		if issuer == nil {
-			errs = append(errs, fmt.Errorf("%s: crl %s: not signed by any client CA", field, src))
+			errs = append(errs, configErrorf(field, "crl %s: not signed by any client CA", src))
 			continue
 		}
 		if l.Number == nil {
-			errs = append(errs, fmt.Errorf("%s: crl %s: no CRL number", field, src))
+			errs = append(errs, configErrorf(field, "crl %s: no CRL number", src))
 			continue
 		}
 		if err := checkCRLScope(l); err != nil {
-			errs = append(errs, fmt.Errorf("%s: crl %s: %w", field, src, err))
+			errs = append(errs, configErrorf(field, "crl %s: %w", src, err))
 			continue
 		}
 		c := &crl{source: src, field: field, list: l, revoked: make(map[string]bool, len(l.RevokedCertificateEntries))}
@@ -91,7 +91,7 @@ func loadCRLs(lists []*x509.RevocationList, sources, fields []string, cas []*x50
 		}
 		key := crlKey(issuer)
 		if old := prev[key]; old != nil && l.Number.Cmp(old.list.Number) < 0 {
-			errs = append(errs, fmt.Errorf("%s: crl %s: CRL number %s is older than the one in use (%s)", field, src, l.Number, old.list.Number))
+			errs = append(errs, configErrorf(field, "crl %s: CRL number %s is older than the one in use (%s)", src, l.Number, old.list.Number))
 			continue
 		}
 		if have := out[key]; have == nil || l.Number.Cmp(have.list.Number) > 0 {

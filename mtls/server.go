@@ -3,6 +3,7 @@ package mtls
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -30,8 +31,9 @@ type Server struct {
 	noRecheck bool
 }
 
-// NewServer loads and validates the configuration. The error lists every
-// problem, each starting with its field (see ServerConfig).
+// NewServer loads and validates the configuration. The error joins every
+// problem (errors.Join), each an *Error with Reason ReasonInvalidConfig
+// and the Field it is about (see ServerConfig).
 func NewServer(cfg ServerConfig) (*Server, error) {
 	cfg.Certificates = append([]KeyPair(nil), cfg.Certificates...)
 	cfg.ClientCAs = append([]Source(nil), cfg.ClientCAs...)
@@ -47,7 +49,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	st, errs := load(&s.cfg, prev, s.now())
 	if errs != nil {
-		return nil, joinErrors("mtls: ", errs)
+		return nil, errors.Join(errs...)
 	}
 	s.state.Store(st)
 	s.base = &tls.Config{
@@ -71,13 +73,17 @@ func (s *Server) TLSConfig() *tls.Config { return s.base }
 
 // Reload reads the files again and, if the new state is valid, makes new
 // handshakes use it. On error the previous state stays in use and the
-// error says why. Values given in ServerConfig (not files) do not change.
+// error says why, as NewServer's does, with "mtls: reload: " at the start
+// of each line. Values given in ServerConfig (not files) do not change.
 func (s *Server) Reload() error {
 	s.reload.Lock()
 	defer s.reload.Unlock()
 	st, errs := load(&s.cfg, s.state.Load(), s.now())
 	if errs != nil {
-		return joinErrors("mtls: reload: ", errs)
+		for i, e := range errs {
+			errs[i] = reloadError{e}
+		}
+		return errors.Join(errs...)
 	}
 	s.state.Store(st)
 	return nil

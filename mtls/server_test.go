@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -490,9 +491,6 @@ func mustKeyPEM(t testing.TB) []byte {
 	return b
 }
 
-var _ = errors.New
-var _ = os.ReadFile
-
 // TestNewServerListsEveryProblem: NewServer reads every source and
 // reports every problem at once, one line each, starting with its field;
 // its twin with the files in place loads.
@@ -521,4 +519,46 @@ func TestNewServerListsEveryProblem(t *testing.T) {
 			t.Errorf("problem %d: got %q, want it to start with %q", i, lines[i], w)
 		}
 	}
+	// Each problem is an *Error naming its field, for programs that map
+	// fields to their own keys; so are Reload's.
+	wantFields := []string{"Certificates[0].KeyFile", "Certificates[1].CertFile", "ClientCAs[1]", "CRLs[0]"}
+	if got := errorFields(t, err); !slices.Equal(got, wantFields) {
+		t.Errorf("fields: got %q, want %q", got, wantFields)
+	}
+	s, err := mtls.NewServer(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(p(pki.CAFile)); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Reload()
+	if got, want := errorFields(t, err), []string{"ClientCAs[0]"}; !slices.Equal(got, want) {
+		t.Errorf("reload fields: got %q, want %q", got, want)
+	}
+	if got, want := err.Error(), "mtls: reload: ClientCAs[0]: cannot read"; !strings.HasPrefix(got, want) {
+		t.Errorf("reload error: got %q, want it to start with %q", got, want)
+	}
+}
+
+// errorFields returns the Field of each *mtls.Error that err joins, and
+// fails unless each is one, with ReasonInvalidConfig.
+func errorFields(t *testing.T, err error) []string {
+	t.Helper()
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		t.Fatalf("%v: not joined errors", err)
+	}
+	var fields []string
+	for _, e := range j.Unwrap() {
+		var me *mtls.Error
+		if !errors.As(e, &me) {
+			t.Fatalf("%v: not an *mtls.Error", e)
+		}
+		if got, want := mtls.ReasonOf(e), mtls.ReasonInvalidConfig; got != want {
+			t.Errorf("%v: reason %q, want %q", e, got, want)
+		}
+		fields = append(fields, me.Field)
+	}
+	return fields
 }

@@ -35,12 +35,12 @@ func loadCertificates(cfg *ServerConfig, now time.Time, read func(file string, d
 	set := &certSet{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}}
 	if cfg.VerifyOnly {
 		if len(cfg.Certificates) > 0 {
-			return nil, []error{errors.New("Certificates: VerifyOnly takes no server certificate: it serves no handshake")}
+			return nil, []error{configErrorf("Certificates", "VerifyOnly takes no server certificate: it serves no handshake")}
 		}
 		return set, nil
 	}
 	if len(cfg.Certificates) == 0 {
-		return nil, []error{errors.New("Certificates: no server certificate")}
+		return nil, []error{configErrorf("Certificates", "no server certificate")}
 	}
 	var errs []error
 	owner := map[string]int{} // DNS name -> index, for the duplicate error
@@ -52,13 +52,13 @@ func loadCertificates(cfg *ServerConfig, now time.Time, read func(file string, d
 			continue
 		}
 		if now.After(c.Leaf.NotAfter) {
-			errs = append(errs, fmt.Errorf("%s: %s (%q) expired at %s", kp.field(field), kp.what(), c.Leaf.Subject.String(), c.Leaf.NotAfter.Format(time.RFC3339)))
+			errs = append(errs, configErrorf(kp.field(field), "%s (%q) expired at %s", kp.what(), c.Leaf.Subject.String(), c.Leaf.NotAfter.Format(time.RFC3339)))
 			continue
 		}
 		for _, dns := range c.Leaf.DNSNames {
 			name := normalizeName(dns)
 			if prev, dup := owner[name]; dup && prev != i {
-				errs = append(errs, fmt.Errorf("%s: %s and Certificates[%d] (%s) both cover DNS name %q: give each name one certificate", kp.field(field), kp.what(), prev, cfg.Certificates[prev].what(), name))
+				errs = append(errs, configErrorf(kp.field(field), "%s and Certificates[%d] (%s) both cover DNS name %q: give each name one certificate", kp.what(), prev, cfg.Certificates[prev].what(), name))
 				continue
 			}
 			owner[name] = i
@@ -99,24 +99,24 @@ func (k KeyPair) load(prefix string, read func(file string, data []byte)) (*tls.
 	var c tls.Certificate
 	switch {
 	case k.Certificate != nil && (k.CertFile != "" || k.KeyFile != ""):
-		return nil, []error{fmt.Errorf("%s: set CertFile and KeyFile, or Certificate, not both", prefix)}
+		return nil, []error{configErrorf(prefix, "set CertFile and KeyFile, or Certificate, not both")}
 	case k.Certificate != nil:
 		c = *k.Certificate
 		if len(c.Certificate) == 0 || c.PrivateKey == nil {
-			return nil, []error{fmt.Errorf("%s.Certificate: no certificate or no private key", prefix)}
+			return nil, []error{configErrorf(prefix+".Certificate", "no certificate or no private key")}
 		}
 	default:
 		var errs []error
 		files := map[string][]byte{}
 		for _, f := range []struct{ field, file string }{{"CertFile", k.CertFile}, {"KeyFile", k.KeyFile}} {
 			if f.file == "" {
-				errs = append(errs, fmt.Errorf("%s.%s: is required", prefix, f.field))
+				errs = append(errs, configErrorf(prefix+"."+f.field, "is required"))
 				continue
 			}
 			data, err := Source{File: f.file}.read()
 			read(f.file, data)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s.%s: %w", prefix, f.field, err))
+				errs = append(errs, configErrorf(prefix+"."+f.field, "%w", err))
 				continue
 			}
 			files[f.field] = data
@@ -125,19 +125,19 @@ func (k KeyPair) load(prefix string, read func(file string, data []byte)) (*tls.
 			return nil, errs
 		}
 		if _, err := pemutil.ParseCerts(files["CertFile"]); err != nil {
-			return nil, []error{fmt.Errorf("%s.CertFile: %q: %w", prefix, k.CertFile, err)}
+			return nil, []error{configErrorf(prefix+".CertFile", "%q: %w", k.CertFile, err)}
 		}
 		var err error
 		if c, err = tls.X509KeyPair(files["CertFile"], files["KeyFile"]); err != nil {
 			// The certificates parsed: what is wrong is the key (none,
 			// unparsable, or not the certificate's).
-			return nil, []error{fmt.Errorf("%s.KeyFile: cannot use %q as the key of %q: %s", prefix, k.KeyFile, k.CertFile, strings.TrimPrefix(err.Error(), "tls: "))}
+			return nil, []error{configErrorf(prefix+".KeyFile", "cannot use %q as the key of %q: %s", k.KeyFile, k.CertFile, strings.TrimPrefix(err.Error(), "tls: "))}
 		}
 	}
 	if c.Leaf == nil {
 		leaf, err := x509.ParseCertificate(c.Certificate[0])
 		if err != nil {
-			return nil, []error{fmt.Errorf("%s: %w", k.field(prefix), err)}
+			return nil, []error{configErrorf(k.field(prefix), "%w", err)}
 		}
 		c.Leaf = leaf
 	}

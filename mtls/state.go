@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -69,7 +70,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 	}
 
 	if len(cfg.ClientCAs) == 0 {
-		errs = append(errs, errors.New("ClientCAs: no client CA: without one no client certificate can be verified"))
+		errs = append(errs, configErrorf("ClientCAs", "no client CA: without one no client certificate can be verified"))
 	}
 	for i, src := range cfg.ClientCAs {
 		field := fmt.Sprintf("ClientCAs[%d]", i)
@@ -78,17 +79,17 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 			read(src.File, data)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			errs = append(errs, configErrorf(field, "%w", err))
 			continue
 		}
 		cas, err := pemutil.ParseCerts(data)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %s: %w", field, src.what(), err))
+			errs = append(errs, configErrorf(field, "%s: %w", src.what(), err))
 			continue
 		}
 		for _, ca := range cas {
 			if err := pemutil.CheckCA(ca); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s: %w", field, src.what(), err))
+				errs = append(errs, configErrorf(field, "%s: %w", src.what(), err))
 			}
 		}
 		st.cas = append(st.cas, cas...)
@@ -107,7 +108,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 			read(src.File, data)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			errs = append(errs, configErrorf(field, "%w", err))
 			continue
 		}
 		name := field
@@ -119,7 +120,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 			err = fmt.Errorf("crl %s: %w", name, errNoCRLs)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			errs = append(errs, configErrorf(field, "%w", err))
 			continue
 		}
 		for _, l := range ls {
@@ -140,7 +141,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 	if !st.allowStale {
 		for _, c := range crls {
 			if c.stale(now, st.crlGrace) {
-				errs = append(errs, fmt.Errorf("%s: crl %s is stale: next update %s has passed (fetch a new CRL, or set a grace period)", c.field, c.source, c.list.NextUpdate.Format(time.RFC3339)))
+				errs = append(errs, configErrorf(c.field, "crl %s is stale: next update %s has passed (fetch a new CRL, or set a grace period)", c.source, c.list.NextUpdate.Format(time.RFC3339)))
 			}
 		}
 	}
@@ -153,7 +154,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 		minVersion = tls.VersionTLS13
 	case tls.VersionTLS12, tls.VersionTLS13:
 	default:
-		errs = append(errs, fmt.Errorf("MinVersion: %#04x: want TLS 1.2 (%#04x) or 1.3 (%#04x)", minVersion, tls.VersionTLS12, tls.VersionTLS13))
+		errs = append(errs, configErrorf("MinVersion", "%#04x: want TLS 1.2 (%#04x) or 1.3 (%#04x)", minVersion, tls.VersionTLS12, tls.VersionTLS13))
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -181,14 +182,20 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 	return st, nil
 }
 
-// joinErrors joins errs into one error, each line starting with prefix.
-func joinErrors(prefix string, errs []error) error {
-	out := make([]error, len(errs))
-	for i, e := range errs {
-		out[i] = fmt.Errorf("%s%w", prefix, e)
-	}
-	return errors.Join(out...)
+// configErrorf is a problem of the configuration, about field.
+func configErrorf(field, format string, args ...any) error {
+	return &Error{Reason: ReasonInvalidConfig, Field: field, Err: fmt.Errorf(format, args...)}
 }
+
+// reloadError is a problem Reload found: its text says so ("mtls: reload:
+// …"); errors.As finds the *Error.
+type reloadError struct{ err error }
+
+func (e reloadError) Error() string {
+	return "mtls: reload: " + strings.TrimPrefix(e.err.Error(), "mtls: ")
+}
+
+func (e reloadError) Unwrap() error { return e.err }
 
 // pathErr drops the path from an *os.PathError: the messages that wrap it
 // name the file and the field already.

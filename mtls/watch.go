@@ -40,7 +40,7 @@ func (s *Server) Watch(ctx context.Context) error {
 func (s *Server) watcher(tune func(*watch.Options)) (*watch.Watcher, func(watch.Change), error) {
 	o := watch.Options{
 		Files:    s.files,
-		Baseline: s.state.Load().sums,
+		Baseline: func() watch.Sums { return s.state.Load().sums },
 		Interval: s.cfg.ReloadInterval,
 		Settle:   settle,
 		OnError: func(err error) {

@@ -46,9 +46,9 @@ type Sum [sha256.Size]byte
 type Sums map[string]Sum
 
 // HashFiles reads and hashes files, keyed by absolute name. A loader calls
-// it just before it reads the files, and hands the result to
-// Options.Baseline, so that a change made between the load and the start
-// of the watch is seen.
+// it just before it reads the files, and hands the result to the Watcher
+// through Options.Baseline, so that a change made between the load and
+// the Watcher's first look at a file is seen.
 func HashFiles(files []string) Sums {
 	s := Sums{}
 	for _, f := range files {
@@ -100,11 +100,15 @@ type Options struct {
 	// and after every look, so the list may change (a configuration that
 	// names new files). Relative names are made absolute at once.
 	Files func() []string
-	// Baseline holds the files' hashes as they were loaded (HashFiles).
-	// A file listed there that reads differently at the start is reported
-	// at once (at the first poll without file events); files missing from
-	// it are hashed at the start.
-	Baseline Sums
+	// Baseline, when not nil, returns the files' hashes as the caller last
+	// loaded them (HashFiles, taken just before it read them). The Watcher
+	// asks for it whenever it starts watching a file: at the start, and
+	// when the list grows after a look (a reload that named a new file).
+	// Such a file starts from its Baseline hash, so a change made between
+	// the load and that moment is seen: at the start after the settle
+	// time when watching events (none is coming for it), at the next poll
+	// otherwise. Files missing from it are hashed when first watched.
+	Baseline func() Sums
 	// Interval is how often every file is read and hashed again. Zero
 	// disables polling while file events work, and means
 	// FallbackInterval when they do not. It must not be negative.
@@ -189,16 +193,8 @@ func (w *Watcher) Run(ctx context.Context, onChange func(Change)) error {
 	} else if interval == 0 && w.opts.Tick == nil {
 		interval = FallbackInterval
 	}
-	w.refresh(w.opts.Baseline)
+	w.refresh(nil)
 	close(w.ready)
-	// A change made since the baseline was taken is reported at once when
-	// watching events (none is coming for it), at the first poll
-	// otherwise.
-	if w.fs != nil {
-		if now := w.hashes(); w.differs(now) {
-			w.look(now, "file", false, onChange)
-		}
-	}
 
 	tick := w.opts.Tick
 	if tick == nil && interval > 0 {
@@ -209,6 +205,14 @@ func (w *Watcher) Run(ctx context.Context, onChange func(Change)) error {
 	pending := time.NewTimer(w.opts.Settle)
 	pending.Stop()
 	defer pending.Stop()
+	// A change made since the baseline was taken gets no event: when
+	// watching events, look after the settle time as for one, so that a
+	// rotation under way now is read once it is done, not half-written
+	// (its later writes do send events, which push the look back).
+	// Without events, the first poll sees it.
+	if w.fs != nil && w.differs(w.hashes()) {
+		pending.Reset(w.opts.Settle)
+	}
 	triggers := w.opts.Trigger
 	for {
 		select {
@@ -282,11 +286,13 @@ func (w *Watcher) hashes() Sums {
 }
 
 // refresh computes the watch list again from Options.Files. Files in
-// known keep that hash; others are read now.
+// known keep that hash; others take their Baseline hash, or are read now.
 func (w *Watcher) refresh(known Sums) {
 	sums := Sums{}
 	names := map[string]bool{}
 	dirs := map[string]bool{}
+	var base Sums
+	asked := false
 	for _, f := range w.opts.Files() {
 		if f == "" {
 			continue
@@ -295,7 +301,17 @@ func (w *Watcher) refresh(known Sums) {
 		if sum, ok := known[f]; ok {
 			sums[f] = sum
 		} else {
-			sums[f] = HashFile(f)
+			// A file new to the watch: the loader may have read it, and
+			// it may have changed since (a write right after the reload
+			// that named it): start from what the loader read.
+			if !asked && w.opts.Baseline != nil {
+				base, asked = w.opts.Baseline(), true
+			}
+			if sum, ok := base[f]; ok {
+				sums[f] = sum
+			} else {
+				sums[f] = HashFile(f)
+			}
 		}
 		names[f] = true
 		dirs[filepath.Dir(f)] = true

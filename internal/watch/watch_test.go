@@ -3,9 +3,12 @@ package watch
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -295,13 +298,111 @@ func TestBaseline(t *testing.T) {
 		if stale {
 			write(t, path, "two")
 		}
-		r := newRun(t, dir, []string{"cert.pem"}, func(o *Options, _ *Watcher) { o.Baseline = base })
+		r := newRun(t, dir, []string{"cert.pem"}, func(o *Options, _ *Watcher) { o.Baseline = func() Sums { return base } })
 		if stale {
 			r.wantChange("file", "cert.pem")
 		} else {
 			r.poll()
 			r.wantQuietLook()
 		}
+	}
+}
+
+// TestBaselineSettles: a change made before the start is read after the
+// settle time, like one seen by its events, so a pair being rotated at
+// the start is read whole. Here the settle time is too long to elapse,
+// and the key is written after the start: the look (a poll) names both.
+// Its twin is TestBaseline, where the settle time elapses. The
+// gateway's TestWatchFileRotatesServerCertificate failed on this: the
+// look came at once, between the certificate and the key.
+func TestBaselineSettles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "cert.pem"), "one")
+	write(t, filepath.Join(dir, "key.pem"), "one")
+	base := HashFiles([]string{filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")})
+	write(t, filepath.Join(dir, "cert.pem"), "two")
+	r := newRun(t, dir, []string{"cert.pem", "key.pem"}, func(o *Options, _ *Watcher) {
+		o.Baseline = func() Sums { return base }
+		o.Settle = time.Hour
+	})
+	write(t, r.path("key.pem"), "two")
+	r.poll()
+	r.wantChange("poll", "cert.pem", "key.pem")
+}
+
+// TestBaselineOfNewFile: a file that the list names for the first time
+// after a look starts from the hash its loader read, so a write right
+// after the reload that named it (before the Watcher hashed it) is seen.
+// The negative control is a loader that does not report the file: that
+// write is lost. The gateway's TestWatchFileFollowsNewFiles failed on
+// this.
+func TestBaselineOfNewFile(t *testing.T) {
+	t.Parallel()
+	for _, reported := range []bool{true, false} {
+		t.Run(fmt.Sprint("reported=", reported), func(t *testing.T) {
+			dir := t.TempDir()
+			a, b := filepath.Join(dir, "a.pem"), filepath.Join(dir, "b.pem")
+			write(t, a, "one")
+			write(t, b, "one")
+			var mu sync.Mutex
+			files := []string{a}
+			loaded := HashFiles(files)
+			tick, looks := make(chan time.Time), make(chan Change, 4)
+			w, err := New(Options{
+				Files:    func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(files) },
+				Baseline: func() Sums { mu.Lock(); defer mu.Unlock(); return maps.Clone(loaded) },
+				NoEvents: true,
+				Tick:     tick,
+				OnLook:   func(c Change) { looks <- c },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			written := make(chan error, 1)
+			// The reload: it now names b too and reads it, and b is
+			// rotated at once, before the Watcher looks at it.
+			onChange := func(Change) {
+				mu.Lock()
+				files = []string{a, b}
+				if reported {
+					loaded = HashFiles(files)
+				}
+				mu.Unlock()
+				written <- os.WriteFile(b, []byte("two"), 0o600)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx, onChange) }()
+			t.Cleanup(func() { cancel(); <-done })
+			<-w.Ready()
+			look := func() Change {
+				t.Helper()
+				tick <- time.Now()
+				select {
+				case c := <-looks:
+					return c
+				case <-time.After(10 * time.Second):
+					t.Fatal("no look within 10s")
+					return Change{}
+				}
+			}
+
+			write(t, a, "two")
+			if got, want := look(), (Change{Trigger: "poll", Changed: []string{a}}); !reflect.DeepEqual(got, want) {
+				t.Fatalf("first look: got %+v, want %+v", got, want)
+			}
+			if err := <-written; err != nil {
+				t.Fatal(err)
+			}
+			want := Change{Trigger: "poll", Changed: []string{b}}
+			if !reported {
+				want.Changed = nil
+			}
+			if got := look(); !reflect.DeepEqual(got, want) {
+				t.Errorf("after the write of b: got %+v, want %+v", got, want)
+			}
+		})
 	}
 }
 

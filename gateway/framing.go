@@ -1,0 +1,328 @@
+package gateway
+
+import (
+	"bytes"
+	"math"
+	"sync/atomic"
+)
+
+// A framingScanner follows the HTTP/1.x requests in the bytes a client
+// connection reads, as net/http's server frames them, to answer one
+// question net/http hides from handlers: did the chunked request being
+// served also carry Content-Length? Go's server reads such a request as
+// chunked and deletes its Content-Length before any handler runs (RFC
+// 9112 §6.1 allows that, but the request is a smuggling attempt: a
+// Content-Length reader in front of the gateway took a different part of
+// the stream for its body), so the gateway reads the framing itself.
+//
+// The scanner sees every byte the server reads, in order, once (the
+// connection's Read feeds it) and keeps O(1) state: no head is buffered,
+// only the first bytes of the current line (enough to recognise a field
+// name) and the last bytes of the request line (its HTTP version). Per
+// request it finds the head (lines up to the first empty one; CR LF or a
+// bare LF ends a line, as in net/textproto; lines that start with a space
+// or a tab continue the previous field and name nothing), notes whether
+// it has a Content-Length and a Transfer-Encoding field (the exact name,
+// in any case, followed by ':'; Go refuses a space before the colon),
+// skips a Content-Length body by count, and goes on with the next head.
+// It stops for good at:
+//
+//   - an HTTP/1.1 head with Transfer-Encoding (Go ignores it in HTTP/1.0
+//     requests and frames them by Content-Length, and so does the
+//     scanner): Go either refuses it (501, not one "chunked") and closes,
+//     or reads a chunked body the scanner does not follow; the gateway
+//     then closes the connection after answering;
+//   - a Content-Length Go cannot parse (empty, not digits, over 2^63-1):
+//     Go refuses the request with 400 and closes.
+//
+// Leading CR and LF bytes before a request line are skipped (Go skips up
+// to four after a POST, and refuses a request line that starts with
+// others). Where a head is malformed the scanner is lenient and may go
+// wrong, but Go refuses that head and closes the connection, so no later
+// request follows it. It matches Go exactly on every head Go accepts.
+//
+// # Why a misaligned scanner fails safe
+//
+// Should the scanner ever disagree with Go about where a head starts
+// (a Go change, a case missed here), the handler asks it about the wrong
+// head, and either way the outcome is safe:
+//   - a false "yes" refuses a chunked request with 400: the sender's own
+//     request on its own connection, nobody else's;
+//   - a false "no" forwards the chunked request and closes the
+//     connection after it, which is what the gateway did before it had a
+//     scanner, and what it still does for every chunked request: nothing
+//     after the body is read as a request.
+//
+// Its methods are not safe for concurrent use, except Verdict: net/http
+// reads a connection from one goroutine at a time.
+type framingScanner struct {
+	state scanState
+	// verdict is set once, when the scanner stops (verdictCLTE,
+	// verdictTE, verdictInvalid); handlers read it from other goroutines.
+	verdict atomic.Uint32
+
+	bodyLeft int64 // Content-Length body bytes still to skip (scanBody)
+	headState
+}
+
+// headState is what a framingScanner knows about the current head.
+type headState struct {
+	// The current line.
+	line   lineKind
+	prefix [len(nameTransferEncoding)]byte // its first bytes (field lines)
+	np     int
+	tail   [len(http10Suffix) + 1]byte // the request line's last bytes
+	nt     int
+
+	http10  bool  // the request line ends in HTTP/1.0
+	sawCL   bool  // a Content-Length field
+	sawTE   bool  // a Transfer-Encoding field
+	badCL   bool  // a Content-Length Go refuses
+	lastCL  bool  // the last field line was Content-Length (for continuations)
+	clState uint8 // the value being read: clEmpty, clDigits, clAfter, clBad
+	clValue int64
+}
+
+type scanState uint8
+
+const (
+	scanHeadStart scanState = iota // before a request line: CR and LF are skipped
+	scanHead                       // in a head, state in line
+	scanBody                       // skipping bodyLeft bytes
+	scanStopped                    // for good; see verdict
+)
+
+type lineKind uint8
+
+const (
+	lineRequest lineKind = iota // the request line
+	lineField                   // a field line, its name not yet known
+	lineCL                      // Content-Length's value (or its continuation)
+	lineOther                   // anything else, skipped up to LF
+)
+
+// The states of a Content-Length value, read byte by byte as Go reads
+// it: optional blanks, digits, optional blanks.
+const (
+	clEmpty uint8 = iota
+	clDigits
+	clAfter
+	clBad
+)
+
+// Verdicts of a stopped scanner.
+const (
+	verdictScanning uint32 = iota // not stopped
+	verdictTE                     // stopped at an HTTP/1.1 head with Transfer-Encoding
+	verdictCLTE                   // the same, with Content-Length too
+	verdictInvalid                // stopped at a head Go refuses (Content-Length)
+)
+
+const (
+	nameContentLength    = "content-length:"
+	nameTransferEncoding = "transfer-encoding:"
+	http10Suffix         = " HTTP/1.0"
+)
+
+// Verdict is the scanner's verdict: verdictScanning until it stopped.
+func (s *framingScanner) Verdict() uint32 { return s.verdict.Load() }
+
+// Scan feeds the scanner the next bytes the connection read.
+func (s *framingScanner) Scan(p []byte) {
+	for len(p) > 0 {
+		switch s.state {
+		case scanStopped:
+			return
+		case scanBody:
+			n := int64(len(p))
+			if n >= s.bodyLeft {
+				n = s.bodyLeft
+				s.state = scanHeadStart
+			}
+			s.bodyLeft -= n
+			p = p[n:]
+		case scanHeadStart:
+			if p[0] == '\r' || p[0] == '\n' {
+				p = p[1:]
+				continue
+			}
+			s.state, s.headState = scanHead, headState{line: lineRequest}
+		case scanHead:
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				s.feed(p)
+				return
+			}
+			s.feed(p[:i])
+			p = p[i+1:]
+			s.endLine()
+		}
+	}
+}
+
+// feed takes the next bytes of the current line (no LF among them).
+func (s *framingScanner) feed(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	switch s.line {
+	case lineRequest:
+		s.keepTail(b)
+	case lineField:
+		if s.np == 0 && (b[0] == ' ' || b[0] == '\t') {
+			// A continuation (obs-fold): Go appends it, after a space,
+			// to the previous field's value.
+			s.line = lineOther
+			if s.lastCL {
+				s.line = lineCL
+				s.value(b)
+			}
+			return
+		}
+		if s.np == 0 && b[0] != '\r' && b[0]|0x20 != 'c' && b[0]|0x20 != 't' {
+			// Neither name nor the empty line: the common case, decided
+			// by the first byte.
+			s.endValue()
+			s.line, s.lastCL = lineOther, false
+			return
+		}
+		n := copy(s.prefix[s.np:], b)
+		s.np += n
+		if s.np == len(s.prefix) {
+			s.field()
+			if s.line == lineCL {
+				s.value(b[n:])
+			}
+		}
+	case lineCL:
+		s.value(b)
+	}
+}
+
+// endLine ends the current line.
+func (s *framingScanner) endLine() {
+	switch s.line {
+	case lineRequest:
+		t := s.tail[:s.nt]
+		t = bytes.TrimSuffix(t, []byte{'\r'})
+		s.http10 = bytes.HasSuffix(t, []byte(http10Suffix))
+	case lineField:
+		if s.np == 0 || s.np == 1 && s.prefix[0] == '\r' {
+			s.endHead()
+			return
+		}
+		s.field() // a short line
+	}
+	if s.line == lineCL && s.clState == clDigits {
+		s.clState = clAfter // Go joins a continuation with a space
+	}
+	s.line = lineField
+	s.np = 0
+}
+
+// field names the field line whose first bytes are in prefix, and starts
+// reading its value when it is Content-Length.
+func (s *framingScanner) field() {
+	// The previous field has ended, unless this line continues it, which
+	// feed tells before calling field.
+	s.endValue()
+	p := s.prefix[:s.np]
+	s.line, s.lastCL = lineOther, false
+	switch {
+	case hasPrefixFold(p, nameTransferEncoding):
+		s.sawTE = true
+	case hasPrefixFold(p, nameContentLength):
+		s.sawCL, s.lastCL = true, true
+		s.line = lineCL
+		s.clState, s.clValue = clEmpty, 0
+		s.value(p[len(nameContentLength):])
+	}
+}
+
+// endValue checks the value of a Content-Length field that has ended.
+func (s *framingScanner) endValue() {
+	if s.lastCL && s.clState != clDigits && s.clState != clAfter {
+		s.badCL = true // empty, or not a number Go reads
+	}
+}
+
+// value reads bytes of a Content-Length value as strconv.ParseUint(v, 10,
+// 63) does after Go trims blanks from both ends (and CR: lenient, see
+// framingScanner). Go refuses two Content-Lengths that differ, so the
+// last one is the one.
+func (s *framingScanner) value(b []byte) {
+	for _, c := range b {
+		switch {
+		case s.clState == clBad:
+			return
+		case c == ' ' || c == '\t' || c == '\r':
+			if s.clState == clDigits {
+				s.clState = clAfter
+			}
+		case '0' <= c && c <= '9' && s.clState != clAfter:
+			d := int64(c - '0')
+			if s.clValue > (math.MaxInt64-d)/10 {
+				s.clState = clBad
+				return
+			}
+			s.clValue = s.clValue*10 + d
+			s.clState = clDigits
+		default:
+			s.clState = clBad
+		}
+	}
+}
+
+// endHead ends a head at its empty line: the scanner stops, skips the
+// body or expects the next request line.
+func (s *framingScanner) endHead() {
+	s.endValue()
+	switch {
+	case s.badCL:
+		s.stop(verdictInvalid)
+	case s.sawTE && !s.http10:
+		if s.sawCL {
+			s.stop(verdictCLTE)
+		} else {
+			s.stop(verdictTE)
+		}
+	case s.sawCL && s.clValue > 0:
+		s.state, s.bodyLeft = scanBody, s.clValue
+	default:
+		s.state = scanHeadStart
+	}
+}
+
+func (s *framingScanner) stop(v uint32) {
+	s.state = scanStopped
+	s.verdict.Store(v)
+}
+
+// keepTail keeps the last len(tail) bytes of the request line.
+func (s *framingScanner) keepTail(b []byte) {
+	if len(b) >= len(s.tail) {
+		s.nt = copy(s.tail[:], b[len(b)-len(s.tail):])
+		return
+	}
+	keep := min(s.nt, len(s.tail)-len(b))
+	copy(s.tail[:], s.tail[s.nt-keep:s.nt])
+	s.nt = keep + copy(s.tail[keep:], b)
+}
+
+// hasPrefixFold reports whether p starts with lower, ASCII letters
+// compared without case (only letters: Go's header names are tokens).
+func hasPrefixFold(p []byte, lower string) bool {
+	if len(p) < len(lower) {
+		return false
+	}
+	for i := 0; i < len(lower); i++ {
+		c := p[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}

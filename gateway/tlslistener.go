@@ -1,0 +1,210 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// A tlsListener is tls.NewListener for an http.Server, with the TLS
+// handshake moved from the server to the listener, so that an HTTP/1.x
+// connection can be handed to the server as a framingConn: its bytes then
+// pass a framingScanner, which tells the handler when a chunked request
+// also carried Content-Length (net/http hides it; see framingScanner).
+//
+// net/http serves HTTP/2 only on a *tls.Conn, so a wrapper must not reach
+// the server before ALPN has chosen: the listener completes each
+// handshake in a goroutine of its own (a slow client delays nobody else),
+// then Accept returns HTTP/2 connections as the *tls.Conn (the server
+// finds the handshake done) and every other one as a framingConn, which
+// implements ConnectionState (so the server sets Request.TLS) and
+// CloseWrite like *tls.Conn. What http.Server does for a handshake it
+// runs, the listener does the same way: the time limit is the smallest
+// positive of ReadHeaderTimeout, ReadTimeout and WriteTimeout; a failure
+// is logged to the server's ErrorLog as "http: TLS handshake error from
+// ADDR: ERR" (errorlog.go filters the ones mtls has logged); a client that
+// spoke plain HTTP gets net/http's 400.
+type tlsListener struct {
+	net.Listener
+	srv *http.Server
+
+	ready chan net.Conn
+	errs  chan error
+	done  chan struct{}
+
+	mu      sync.Mutex
+	closed  bool
+	pending map[net.Conn]struct{} // handshaking; closed by Close
+}
+
+func newTLSListener(ln net.Listener, srv *http.Server) *tlsListener {
+	l := &tlsListener{
+		Listener: ln, srv: srv,
+		ready:   make(chan net.Conn),
+		errs:    make(chan error),
+		done:    make(chan struct{}),
+		pending: make(map[net.Conn]struct{}),
+	}
+	go l.loop()
+	return l
+}
+
+func (l *tlsListener) loop() {
+	for {
+		raw, err := l.Listener.Accept()
+		if err != nil {
+			select {
+			case l.errs <- err: // http.Server retries temporary errors
+			case <-l.done:
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		go l.handshake(raw)
+	}
+}
+
+// handshake runs raw's TLS handshake and queues the connection for
+// Accept, or logs the failure and closes it.
+func (l *tlsListener) handshake(raw net.Conn) {
+	tc := tls.Server(raw, l.srv.TLSConfig)
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		raw.Close()
+		return
+	}
+	l.pending[raw] = struct{}{}
+	l.mu.Unlock()
+
+	timeout := handshakeTimeout(l.srv)
+	if timeout > 0 {
+		dl := time.Now().Add(timeout)
+		tc.SetReadDeadline(dl)
+		tc.SetWriteDeadline(dl)
+	}
+	err := tc.Handshake()
+	l.mu.Lock()
+	delete(l.pending, raw)
+	closed := l.closed
+	l.mu.Unlock()
+	if err != nil {
+		if !closed {
+			l.logFailure(tc, err)
+		}
+		tc.Close()
+		return
+	}
+	if timeout > 0 {
+		tc.SetReadDeadline(time.Time{})
+		tc.SetWriteDeadline(time.Time{})
+	}
+	var c net.Conn = tc
+	switch tc.ConnectionState().NegotiatedProtocol {
+	case "", "http/1.1", "http/1.0": // the ones http.Server serves as HTTP/1.x
+		c = &framingConn{Conn: tc}
+	}
+	select {
+	case l.ready <- c:
+	case <-l.done:
+		tc.Close()
+	}
+}
+
+// logFailure is http.Server's handling of a failed handshake.
+func (l *tlsListener) logFailure(tc *tls.Conn, err error) {
+	reason := err.Error()
+	var re tls.RecordHeaderError
+	if errors.As(err, &re) && re.Conn != nil && recordLooksLikeHTTP(re.RecordHeader) {
+		io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+		re.Conn.Close()
+		reason = "client sent an HTTP request to an HTTPS server"
+	}
+	logf := log.Printf
+	if l.srv.ErrorLog != nil {
+		logf = l.srv.ErrorLog.Printf
+	}
+	logf("http: TLS handshake error from %s: %v", tc.RemoteAddr(), reason)
+}
+
+// recordLooksLikeHTTP is net/http's tlsRecordHeaderLooksLikeHTTP.
+func recordLooksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
+}
+
+// handshakeTimeout is http.Server's limit for a TLS handshake: the
+// smallest positive of its ReadHeaderTimeout, ReadTimeout and
+// WriteTimeout, or zero for none.
+func handshakeTimeout(srv *http.Server) time.Duration {
+	var d time.Duration
+	for _, v := range [...]time.Duration{srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout} {
+		if v > 0 && (d == 0 || v < d) {
+			d = v
+		}
+	}
+	return d
+}
+
+// Accept returns the next connection whose handshake completed.
+func (l *tlsListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ready:
+		return c, nil
+	case err := <-l.errs:
+		return nil, err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops accepting and closes the connections still in their
+// handshake.
+func (l *tlsListener) Close() error {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.done)
+		for raw := range l.pending {
+			raw.Close() // the handshake fails, and closes the rest
+		}
+	}
+	l.mu.Unlock()
+	return l.Listener.Close()
+}
+
+// A framingConn is a client's HTTP/1.x connection after its TLS
+// handshake (see tlsListener): a *tls.Conn whose Read feeds a
+// framingScanner. ChunkedWithContentLength reports what the scanner found.
+type framingConn struct {
+	*tls.Conn
+	scan framingScanner
+}
+
+func (c *framingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.scan.state != scanStopped {
+		c.scan.Scan(p[:n])
+	}
+	return n, err
+}
+
+// ChunkedWithContentLength reports, for the handler of an HTTP/1.1
+// request with Transfer-Encoding chunked, whether the request's head also
+// carried Content-Length. It is meaningful for the connection's first
+// chunked request (the gateway closes the connection after it); a
+// misaligned scanner answers safely either way (see framingScanner).
+func (c *framingConn) ChunkedWithContentLength() bool {
+	return c.scan.Verdict() == verdictCLTE
+}
