@@ -212,8 +212,9 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 			d.Set.Set(HeaderCSRFToken, tok)
 		}
 	}
+	trustedPeer := len(c.proxies) > 0 && inPrefixes(peerAddr(r), c.proxies)
 	for name := range a.Header {
-		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders, c.checksOff); drop && !slices.Contains(identityHeaders[:], name) {
+		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff); drop && !slices.Contains(identityHeaders[:], name) {
 			if len(d.Remove) == NumIdentityHeaders {
 				d.Remove = slices.Clip(d.Remove) // append copies, never writes into identityHeaders
 			}
