@@ -55,7 +55,8 @@
 //
 // Decide runs steps 2 to 5 below on the described request (decide.go
 // holds steps 2 to 4 for both); Gateway.CallerAllowed says whether the
-// peer asking is a trusted proxy. Reload and WatchFile work as for serve.
+// peer asking is a trusted proxy, and refuses it with a Decision of its
+// own otherwise. Reload and WatchFile work as for serve.
 //
 // # Configuration keys
 //
