@@ -64,7 +64,9 @@ func clientWithSubject(t *testing.T, w *world, rdns pkix.RDNSequence) *pki.Cert 
 // verified certificate: it reaches the upstream, whose reading is then
 // its own business.)
 func TestCommonNameAmbiguous(t *testing.T) {
-	cn := func(v string) pkix.AttributeTypeAndValue { return pkix.AttributeTypeAndValue{Type: oidCommonName, Value: v} }
+	cn := func(v string) pkix.AttributeTypeAndValue {
+		return pkix.AttributeTypeAndValue{Type: oidCommonName, Value: v}
+	}
 	tests := []struct {
 		name, path string
 		subject    pkix.RDNSequence
