@@ -147,11 +147,10 @@ func Handler(g *gateway.Gateway, log *slog.Logger) http.Handler {
 				w = forbidden{w}
 			}
 		}
-		if err := g.CallerAllowed(q.RemoteAddr, q.TLS); err != nil {
-			log.Warn("authz: question from an untrusted caller refused", "peer", q.RemoteAddr, "error", err)
-			w.Header().Set(HeaderReason, string(gateway.ReasonCallerUntrusted))
-			problem.Write(w, q, problem.Details{Status: http.StatusForbidden, Reason: string(gateway.ReasonCallerUntrusted),
-				Title: "not a trusted proxy", Detail: "only the proxies in authz.trusted-callers (or with an allowed authz.tls certificate) may ask"})
+		if d := g.CallerAllowed(q.RemoteAddr, q.TLS); d != nil {
+			log.Warn("authz: question from an untrusted caller refused", "peer", q.RemoteAddr, "reason", d.Reason, "error", d.Cause)
+			w.Header().Set(HeaderReason, string(d.Reason))
+			d.WriteProblem(w, q)
 			return
 		}
 		a, err := Attributes(q)
@@ -169,6 +168,9 @@ func Handler(g *gateway.Gateway, log *slog.Logger) http.Handler {
 		}
 		if d.Identity != nil {
 			attrs = append(attrs, "identity", d.Identity.String())
+		}
+		if d.Cause != nil {
+			attrs = append(attrs, "error", d.Cause)
 		}
 		if !d.Allowed {
 			log.Info("authz: deny", attrs...)

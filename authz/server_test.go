@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -154,5 +157,57 @@ routes: [{allow: {any-verified: true}}]
 	}
 	if code, err := ask(client); err == nil {
 		t.Errorf("a certificate of another CA: got %d, want a refused handshake", code)
+	}
+}
+
+// TestUntrustedCallerRefusal: the HTTP transport answers an untrusted
+// caller with the gateway's refusal (Gateway.CallerAllowed), as the gRPC
+// one does; the same question from the trusted address is answered.
+func TestUntrustedCallerRefusal(t *testing.T) {
+	d := pkitest.NewDir(t, nil)
+	path := filepath.Join(d.Path, "authz.yaml")
+	if err := os.WriteFile(path, []byte(`authz:
+  address: 127.0.0.1:0
+  proxy: traefik
+  trusted-callers: [127.0.0.1]
+  client-certificates: {ca-files: [ca.pem]}
+admin: {address: "off"}
+routes: [{allow: {unauthenticated: true}}]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.NewFromFile(path, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(authz.Handler(g, nil))
+	defer srv.Close()
+	for _, from := range []string{"127.0.0.1", "127.0.0.2"} {
+		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}, Timeout: 10 * time.Second}
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req.Header.Set("X-Forwarded-Method", "GET")
+		req.Header.Set("X-Forwarded-Uri", "/")
+		req.Header.Set("X-Forwarded-Host", "bank.test")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("Accept", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		c.CloseIdleConnections()
+		if from == "127.0.0.1" {
+			if resp.StatusCode != 200 {
+				t.Errorf("from %s: got %d %s, want 200", from, resp.StatusCode, body)
+			}
+			continue
+		}
+		want := httptest.NewRecorder()
+		g.CallerAllowed(from+":1", nil).WriteProblem(want, req)
+		if resp.StatusCode != 403 || resp.Header.Get(authz.HeaderReason) != "caller-untrusted" || string(body) != want.Body.String() {
+			t.Errorf("from %s: got %d %s %q, want 403 caller-untrusted %q", from, resp.StatusCode, resp.Header.Get(authz.HeaderReason), body, want.Body.String())
+		}
 	}
 }

@@ -42,9 +42,11 @@ func isSafe(method string) bool {
 // the binding function's answer and the pre-session value. st may be nil
 // when c has no key ring (the token check then refuses before using it).
 func (c *config) check(r *http.Request, st *requestState) *Error {
-	if isSafe(r.Method) {
+	if isSafe(r.Method) && !UnsafeMethodOverride(r) {
 		// Safe methods must not change state; an application that lets
-		// them is outside what any CSRF defence can fix.
+		// them is outside what any CSRF defence can fix. One that a method
+		// override (_method, X-HTTP-Method-Override) turns into another
+		// method is checked as that method (override.go).
 		return nil
 	}
 	e, browserless := c.checkOrigin(r)

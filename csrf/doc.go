@@ -113,6 +113,11 @@
 // # Caveats
 //
 // Safe methods are never checked: a GET that changes state is unprotected.
+// A GET, HEAD or OPTIONS whose method override (a _method query parameter,
+// X-HTTP-Method-Override, X-HTTP-Method or X-Method-Override) names
+// another method is checked as unsafe, since an application with
+// method-override middleware reads it as that method
+// ([UnsafeMethodOverride]).
 // A same-site sibling (another subdomain or port) is a different origin and
 // is refused by default; allow same-site only if every sibling is as trusted
 // as this origin, since a taken-over subdomain could then forge requests.

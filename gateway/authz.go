@@ -27,8 +27,8 @@ const (
 	// ReasonCallerUntrusted: the question came from a peer that is not a
 	// trusted proxy (authz.trusted-callers, authz.tls) (403).
 	ReasonCallerUntrusted Reason = "caller-untrusted"
-	// ReasonAuthzNotConfigured: Decide was called on a gateway whose
-	// configuration has no authz section (500).
+	// ReasonAuthzNotConfigured: Decide or CallerAllowed was called on a
+	// gateway whose configuration has no authz section (500).
 	ReasonAuthzNotConfigured Reason = "authz-not-configured"
 )
 
@@ -73,6 +73,10 @@ type Decision struct {
 	Reason Reason
 	// Title and Detail are the problem document's (see WriteProblem).
 	Title, Detail string
+	// Cause says why in words, for logs, where the problem document
+	// does not (it is never sent to the client): why CallerAllowed
+	// refused a caller, why Decide refused a client certificate.
+	Cause error
 	// Route is the name of the request's route, "" when none matched.
 	Route string
 	// Identity is the verified client identity, nil when none.
@@ -140,7 +144,7 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 	defer func() { g.countDecision(d, &v, csrfMode, start) }()
 	c := g.state.Load()
 	if c.authz == nil {
-		return deny(http.StatusInternalServerError, ReasonAuthzNotConfigured, "the decision service is not configured", "the configuration has no authz section")
+		return notConfigured()
 	}
 	r, why := a.request()
 	if why != "" {
@@ -155,6 +159,7 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 			var err error
 			if id, err = v.VerifyChain(a.Chain); err != nil {
 				d := deny(http.StatusForbidden, Reason(mtls.ReasonOf(err)), "client certificate refused", "")
+				d.Cause = err
 				return d
 			}
 		} else {
@@ -212,8 +217,9 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 			d.Set.Set(HeaderCSRFToken, tok)
 		}
 	}
+	trustedPeer := len(c.proxies) > 0 && inPrefixes(peerAddr(r), c.proxies)
 	for name := range a.Header {
-		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders, c.checksOff); drop && !slices.Contains(identityHeaders[:], name) {
+		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff); drop && !slices.Contains(identityHeaders[:], name) {
 			if len(d.Remove) == NumIdentityHeaders {
 				d.Remove = slices.Clip(d.Remove) // append copies, never writes into identityHeaders
 			}
@@ -331,27 +337,39 @@ func (g *Gateway) AuthzTLSConfig() *tls.Config {
 // from a trusted proxy: remoteAddr, its TCP peer ("ip:port"), is in
 // authz.trusted-callers (when set) and, with authz.tls, cs, its
 // connection's TLS state, has a client certificate that verifies and is
-// allowed now (checked again after a reload). A refusal is an error that
-// starts with ReasonCallerUntrusted.
-func (g *Gateway) CallerAllowed(remoteAddr string, cs *tls.ConnectionState) error {
+// allowed now (checked again after a reload). It returns nil when the
+// caller may ask, else the refusal to answer with: 403
+// ReasonCallerUntrusted, the same problem document for every caller, and
+// the Cause for the log.
+func (g *Gateway) CallerAllowed(remoteAddr string, cs *tls.ConnectionState) *Decision {
 	a := g.state.Load().authz
 	if a == nil {
-		return errors.New(string(ReasonAuthzNotConfigured))
+		return notConfigured()
+	}
+	untrusted := func(cause error) *Decision {
+		d := deny(http.StatusForbidden, ReasonCallerUntrusted, "not a trusted proxy", "only the proxies in authz.trusted-callers (or with an allowed authz.tls certificate) may ask")
+		d.Cause = cause
+		return d
 	}
 	r := &http.Request{RemoteAddr: remoteAddr, TLS: cs}
 	if len(a.callers) > 0 && !inPrefixes(peerAddr(r), a.callers) {
-		return fmt.Errorf("%s: peer %q is not in authz.trusted-callers", ReasonCallerUntrusted, remoteAddr)
+		return untrusted(fmt.Errorf("peer %q is not in authz.trusted-callers", remoteAddr))
 	}
 	if a.callerTLS != nil {
 		if cs == nil || len(cs.PeerCertificates) == 0 {
-			return fmt.Errorf("%s: no client certificate (authz.tls)", ReasonCallerUntrusted)
+			return untrusted(errors.New("no client certificate (authz.tls)"))
 		}
 		// Without a connection's state in r's context, Check verifies the
 		// caller's certificate on every question (its chain from the
 		// Server's cache).
 		if _, err := a.callerTLS.Check(r); err != nil {
-			return fmt.Errorf("%s: %w", ReasonCallerUntrusted, err)
+			return untrusted(err)
 		}
 	}
 	return nil
+}
+
+// notConfigured is the refusal of a gateway without an authz section.
+func notConfigured() *Decision {
+	return deny(http.StatusInternalServerError, ReasonAuthzNotConfigured, "the decision service is not configured", "the configuration has no authz section")
 }

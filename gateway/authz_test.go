@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -385,5 +386,78 @@ func TestDecideHeaderTokens(t *testing.T) {
 	}
 	if d := ask("POST", w.admin, http.Header{"X-Csrf-Token": {tok}}); d.Reason != "token-invalid" {
 		t.Fatalf("POST with another certificate's token: got %d %q, want token-invalid", d.Status, d.Reason)
+	}
+}
+
+// TestCallerAllowed: a question comes from a trusted proxy, by address
+// (authz.trusted-callers) and by certificate (authz.tls), or gets the one
+// refusal both transports answer with: 403 caller-untrusted with the
+// same problem document for every caller, and the reason for the log
+// only in Cause. Each refused caller has its allowed twin; a gateway
+// without an authz section refuses every question (500).
+func TestCallerAllowed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	proxyCA := pkitest.CA(t)
+	w.write("proxy-ca.pem", pki.EncodeCertsPEM(proxyCA.Cert))
+	nginx := pkitest.SPIFFE(t, proxyCA, "spiffe://mesh.test/nginx")
+	other := pkitest.SPIFFE(t, proxyCA, "spiffe://mesh.test/someone-else")
+	cfg := w.authzConfig("")
+	cfg.Authz.TLS = &gateway.AuthzTLS{CertFile: w.path("server.pem"), KeyFile: w.path("server-key.pem"),
+		ClientCAFiles: []string{w.path("proxy-ca.pem")}, Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://mesh.test/nginx"}}}
+	g, err := gateway.New(cfg, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func(c *pki.Cert) *tls.ConnectionState {
+		if c == nil {
+			return &tls.ConnectionState{}
+		}
+		return &tls.ConnectionState{PeerCertificates: []*x509.Certificate{c.Cert}}
+	}
+	tests := []struct {
+		name   string
+		remote string
+		cert   *pki.Cert
+		cause  string // "" when allowed
+	}{
+		{"the proxy, from its address", "127.0.0.1:40000", nginx, ""},
+		{"the proxy's certificate, from another address", "127.0.0.2:40000", nginx, `peer "127.0.0.2:40000" is not in authz.trusted-callers`},
+		{"no certificate, from the proxy's address", "127.0.0.1:40000", nil, "no client certificate (authz.tls)"},
+		{"a certificate authz.tls.allow does not name", "127.0.0.1:40000", other, "spiffe-id-denied"},
+	}
+	var bodies []string
+	for _, tt := range tests {
+		d := g.CallerAllowed(tt.remote, state(tt.cert))
+		if tt.cause == "" {
+			if d != nil {
+				t.Errorf("%s: got %d %s (%v), want allowed", tt.name, d.Status, d.Reason, d.Cause)
+			}
+			continue
+		}
+		if d == nil {
+			t.Errorf("%s: allowed, want refused", tt.name)
+			continue
+		}
+		if d.Allowed || d.Status != 403 || d.Reason != gateway.ReasonCallerUntrusted || d.Cause == nil || !strings.Contains(d.Cause.Error(), tt.cause) {
+			t.Errorf("%s: got allowed=%v %d %s, cause %v; want 403 caller-untrusted, cause %q", tt.name, d.Allowed, d.Status, d.Reason, d.Cause, tt.cause)
+		}
+		rec := httptest.NewRecorder()
+		d.WriteProblem(rec, &http.Request{Header: http.Header{"Accept": {"application/json"}}})
+		bodies = append(bodies, rec.Body.String())
+	}
+	// One text for every caller: the cause goes to the log, not to it.
+	for _, b := range bodies {
+		if b != bodies[0] || reasonOf(t, b) != "caller-untrusted" || strings.Contains(b, "127.0.0.2") {
+			t.Errorf("refusal body: got %q, want %q, the same for every caller", b, bodies[0])
+		}
+	}
+
+	serve, err := gateway.New(w.config(), gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := serve.CallerAllowed("127.0.0.1:40000", nil); d == nil || d.Status != 500 || d.Reason != gateway.ReasonAuthzNotConfigured {
+		t.Errorf("without an authz section: got %+v, want 500 authz-not-configured", d)
 	}
 }

@@ -208,8 +208,10 @@ func trimWS(s string) string { return strings.Trim(s, " \t\r\n") }
 
 // rewriteRequest renames the client's HostPrefix cookie back to the name
 // the upstream set and deletes every cookie the client sent under the
-// upstream's bare name: that copy could have been set by a sibling host
-// (cookie tossing), which is what the prefix is there to prevent.
+// upstream's bare name, or under any spelling an upstream reads as that
+// name or as the prefixed one (cookieNameKey): such a copy could have
+// been set by a sibling host (cookie tossing), which is what the prefix
+// is there to prevent.
 func (r *cookieRules) rewriteRequest(h http.Header) {
 	if r.hostPrefix == "" {
 		return
@@ -219,6 +221,7 @@ func (r *cookieRules) rewriteRequest(h http.Header) {
 		return
 	}
 	prefixed := HostPrefix + r.hostPrefix
+	bareKey, prefixedKey := cookieNameKey(r.hostPrefix), cookieNameKey(prefixed)
 	var b strings.Builder
 	for _, l := range lines {
 		for pair := range strings.SplitSeq(l, ";") {
@@ -233,6 +236,10 @@ func (r *cookieRules) rewriteRequest(h http.Header) {
 				continue
 			case prefixed:
 				pair = r.hostPrefix + "=" + value
+			default:
+				if k := cookieNameKey(name); k == bareKey || k == prefixedKey {
+					continue // a twin: %73ession, SESSION, my.session
+				}
 			}
 			if b.Len() > 0 {
 				b.WriteString("; ")
@@ -245,4 +252,44 @@ func (r *cookieRules) rewriteRequest(h http.Header) {
 		return
 	}
 	h["Cookie"] = []string{b.String()}
+}
+
+// cookieNameKey is a cookie name as the most lenient common upstream
+// reads it: percent-decoded, twice at most, with '+' as a space, invalid
+// escapes kept (PHP, Rack; a stack of them), ' ', '.' and '[' as '_'
+// (PHP), and without case (ASP.NET Core). Two names with the same key may
+// be the same cookie to an upstream.
+func cookieNameKey(name string) string {
+	for range 2 {
+		if !strings.ContainsAny(name, "%+") {
+			break
+		}
+		name = lenientUnescape(name)
+	}
+	b := []byte(strings.ToLower(name))
+	for i, c := range b {
+		switch c {
+		case ' ', '.', '[':
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// lenientUnescape decodes %XX escapes and '+' as PHP's urldecode does:
+// an invalid escape is kept as it is.
+func lenientUnescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b.WriteByte(' ')
+		case c == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]):
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }

@@ -66,6 +66,8 @@ func TestRewriteRequestCookies(t *testing.T) {
 		{"only the tossed copy", []string{"session=evil"}, nil},
 		{"several headers joined", []string{"a=1", "__Host-session=abc"}, []string{"a=1; session=abc"}},
 		{"others untouched", []string{"sessionx=1; b=2"}, []string{"sessionx=1; b=2"}},
+		// Twins an upstream reads as the bare name (cookietoss_test.go).
+		{"tossed twins dropped", []string{"%73ession=e1; SESSION=e2; %2573ession=e3; __host-session=e4; __Host-session=abc; %zz=1"}, []string{"session=abc; %zz=1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

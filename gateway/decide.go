@@ -59,6 +59,11 @@ func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, 
 		}
 		host = requestHost(r.Host)
 	}
+	if !unchecked && !isPathTarget(r) {
+		v := refusal(http.StatusBadRequest, ReasonPathInvalid, "invalid path", "the request target is neither a path nor an absolute URL with one")
+		v.ambiguous = true
+		return v
+	}
 	if hasDotSegments(r.URL.Path) {
 		v := refusal(http.StatusBadRequest, ReasonPathInvalid, "invalid path", "the path has . or .. segments")
 		v.ambiguous = true
@@ -96,4 +101,16 @@ func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, 
 		v.status, v.reason, v.title, v.detail = http.StatusForbidden, ReasonBrowserNotAllowed, "browsers are not served here", "this route serves programmatic clients only"
 	}
 	return v
+}
+
+// isPathTarget reports whether r's request target is a path (origin
+// form) or an absolute URL whose path is empty or one. net/http's server
+// also accepts "a:admin/secret" (a scheme and an opaque part) and "*" on
+// any method: the gateway would route them by their empty path or "*",
+// and the upstream, sent "admin/secret" or "/%2A", may read a path of
+// another route. ("OPTIONS *" is answered before, see serveHTTP; HTTP/2's
+// :path is checked by net/http.)
+func isPathTarget(r *http.Request) bool {
+	p := r.URL.Path
+	return r.URL.Opaque == "" && (p == "" || p[0] == '/')
 }

@@ -55,7 +55,8 @@
 //
 // Decide runs steps 2 to 5 below on the described request (decide.go
 // holds steps 2 to 4 for both); Gateway.CallerAllowed says whether the
-// peer asking is a trusted proxy. Reload and WatchFile work as for serve.
+// peer asking is a trusted proxy, and refuses it with a Decision of its
+// own otherwise. Reload and WatchFile work as for serve.
 //
 // # Configuration keys
 //
@@ -104,7 +105,8 @@
 //  2. The route is chosen by host and path prefix. First a Host that is
 //     not one host[:port] is refused with 400 (host-invalid: two ports,
 //     "admin.example..", 127.1; one trailing dot is removed for routing),
-//     then a path with "." or ".." segments (path-invalid), and an HTTP/2
+//     then a request target that is no path ("a:admin", "*" on a GET) or
+//     a path with "." or ".." segments (path-invalid), and an HTTP/2
 //     request whose Host header is not its :authority
 //     (authority-mismatch). On an HTTP/2 connection with a client
 //     certificate (Listener.HTTP2), and on every connection of a listener

@@ -76,6 +76,54 @@ var identityLikePrefixes = []string{
 	"x-auth-request-",             // oauth2-proxy (nginx auth_request)
 }
 
+// pathOverrideNames are normalised names of headers that name another
+// path than the request line's, which some upstreams route by: IIS URL
+// Rewrite and ARR, Symfony before CVE-2018-14773, Zend/Laminas and Drupal
+// (X-Original-URL, X-Rewrite-URL), and conventions of nginx, Traefik and
+// Envoy. The gateway chose the route from the request line, so they are
+// dropped from every peer, trusted proxies included. Keep
+// docs/security-model.md in step (a test checks).
+var pathOverrideNames = map[string]bool{
+	"x-original-url":        true, // IIS URL Rewrite and ARR, Symfony, Zend/Laminas, Drupal
+	"x-rewrite-url":         true, // IIS ISAPI_Rewrite, Symfony, Zend/Laminas
+	"x-original-uri":        true, // nginx auth_request convention
+	"x-forwarded-uri":       true, // Traefik
+	"x-forwarded-path":      true, // ad hoc
+	"x-envoy-original-path": true, // Envoy
+}
+
+// forwardingNames are normalised names of headers that a proxy sets to
+// say where the request came from or how the client addressed it, and
+// that upstreams believe: the client's IP (allow-lists, rate limits,
+// audit logs) and the scheme, port, prefix or host to build URLs,
+// redirects and cookies with. The gateway sets X-Forwarded-For, -Host and
+// -Proto itself; these it drops unless the peer is a trusted proxy
+// (trusted-proxies), as it drops those. Keep docs/security-model.md in
+// step (a test checks).
+var forwardingNames = map[string]bool{
+	"x-real-ip":                true, // nginx convention
+	"x-client-ip":              true, // ad hoc, Apache mod_remoteip configurations
+	"true-client-ip":           true, // Akamai, Cloudflare Enterprise
+	"x-cluster-client-ip":      true, // Rackspace, Riverbed
+	"cf-connecting-ip":         true, // Cloudflare
+	"fastly-client-ip":         true, // Fastly
+	"x-original-forwarded-for": true, // ingress-nginx behind another proxy
+	"x-forwarded":              true, // ad hoc
+	"forwarded-for":            true, // ad hoc
+	"x-envoy-external-address": true, // Envoy
+	"x-azure-clientip":         true, // Azure Front Door
+	"x-forwarded-port":         true, // AWS ELB, Spring, Express
+	"x-forwarded-prefix":       true, // Spring, Traefik, ASP.NET Core
+	"x-forwarded-server":       true, // Apache mod_proxy
+	"x-forwarded-ssl":          true, // Rack, Rails
+	"x-forwarded-scheme":       true, // Rack, nginx conventions
+	"x-forwarded-protocol":     true, // Microsoft conventions
+	"x-url-scheme":             true, // Rack
+	"front-end-https":          true, // Microsoft OWA, Rack
+	"x-original-host":          true, // Azure, IIS ARR
+	"x-host":                   true, // ad hoc, some PHP frameworks
+}
+
 // gatewayHeaders are normalised names of headers the gateway sets, strips
 // or decides on: their twins with '_' are dropped even on a route that
 // allows such names, since a CGI-style upstream would read the twin as the
@@ -99,11 +147,12 @@ const (
 	dropUnderscore   = "underscore"    // a name with '_' or other punctuation
 	dropIdentityLike = "identity-like" // another product's identity header
 	dropUpgrade      = "upgrade"       // an Upgrade that is not a WebSocket handshake, HTTP2-Settings
+	dropForwarding   = "forwarding"    // a path override, or a forwarding header from an untrusted peer
 )
 
 // dropped counts what withoutClientHeaders and forwardUpgrade removed from
 // one request, for the metric.
-type dropped struct{ underscore, identityLike, upgrade int }
+type dropped struct{ underscore, identityLike, upgrade, forwarding int }
 
 // A check names one check that a test's negative control may turn off.
 type check uint8
@@ -116,6 +165,8 @@ const (
 	checkIdentityLike              // dropping other products' identity headers
 	checkChunkedClose              // closing after a chunked HTTP/1.1 request
 	checkFraming                   // refusing Content-Length with Transfer-Encoding (framing-ambiguous)
+	checkForwarding                // dropping path overrides and untrusted forwarding headers
+	checkBodyFraming               // dropping Expect, closing after bodies of bodyless methods
 	// checkFastUpstream is no check: off, every upstream request goes
 	// through net/http's Transport instead of the gateway's own HTTP/1.1
 	// connections (upstream.go), for the tests that compare the two.
@@ -233,9 +284,10 @@ func (hp *headerPolicy) identityLike(n []byte) bool {
 
 // headerVerdict says whether a client-sent header name is dropped, and
 // under which kind ("" when it is kept or is forgeproof's own identity
-// header, which is not counted: it was always dropped). checks are the
-// Gateway's negative-control switches.
-func (hp *headerPolicy) headerVerdict(name string, allowUnderscore bool, checks *checksOff) (drop bool, kind string) {
+// header, which is not counted: it was always dropped). trustedPeer: the
+// request's peer is a trusted proxy, whose forwarding headers are kept.
+// checks are the Gateway's negative-control switches.
+func (hp *headerPolicy) headerVerdict(name string, allowUnderscore, trustedPeer bool, checks *checksOff) (drop bool, kind string) {
 	if forwarded.IsHeader(name) || isOwnHeader(name) {
 		return true, ""
 	}
@@ -243,6 +295,9 @@ func (hp *headerPolicy) headerVerdict(name string, allowUnderscore bool, checks 
 	n := normaliseName(buf[:0], name)
 	if !checks.off(checkIdentityLike) && hp.identityLike(n) {
 		return true, dropIdentityLike
+	}
+	if (pathOverrideNames[string(n)] || !trustedPeer && forwardingNames[string(n)]) && !checks.off(checkForwarding) {
+		return true, dropForwarding
 	}
 	if punctuated(name) && !checks.off(checkUnderscore) {
 		if !allowUnderscore || gatewayHeaders[string(n)] {
@@ -255,15 +310,17 @@ func (hp *headerPolicy) headerVerdict(name string, allowUnderscore bool, checks 
 // withoutClientHeaders returns a copy of h, with room for addedHeaders
 // more, without the headers this file's doc lists (except the upgrade
 // ones, see forwardUpgrade). The copy shares h's value slices.
-func (hp *headerPolicy) withoutClientHeaders(h http.Header, allowUnderscore bool, checks *checksOff, d *dropped) http.Header {
+func (hp *headerPolicy) withoutClientHeaders(h http.Header, allowUnderscore, trustedPeer bool, checks *checksOff, d *dropped) http.Header {
 	out := make(http.Header, len(h)+addedHeaders)
 	for name, v := range h {
-		drop, kind := hp.headerVerdict(name, allowUnderscore, checks)
+		drop, kind := hp.headerVerdict(name, allowUnderscore, trustedPeer, checks)
 		switch kind {
 		case dropIdentityLike:
 			d.identityLike++
 		case dropUnderscore:
 			d.underscore++
+		case dropForwarding:
+			d.forwarding++
 		}
 		if !drop {
 			out[name] = v
@@ -340,4 +397,27 @@ func checkSwitch(resp *http.Response, checks *checksOff) error {
 		return errUnexpectedSwitch{upgrade: resp.Header.Get("Upgrade")}
 	}
 	return nil
+}
+
+// frameBody makes the upstream request out safe to send on a connection
+// that other clients' requests reuse (framing_test.go): an upstream that
+// does not read a body parses it as a request of its own, one nothing
+// checked ("CL.0" desync). Servers skip the bodies of methods for which a
+// body has no defined meaning (RFC 9110 §9.3: GET, HEAD, OPTIONS, DELETE,
+// TRACE), so such a body goes with "Connection: close": the upstream reads
+// no request after it, and the connection is not reused. Expect is never
+// forwarded: net/http has already answered 100-continue to the client
+// when the body is read (as Envoy does), and an upstream that answers
+// Expect with a final status may not read the body either.
+func frameBody(out *http.Request, checks *checksOff) {
+	if checks.off(checkBodyFraming) {
+		return
+	}
+	delete(out.Header, "Expect")
+	if out.ContentLength != 0 && out.Body != nil && out.Body != http.NoBody {
+		switch out.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodTrace:
+			out.Close = true
+		}
+	}
 }

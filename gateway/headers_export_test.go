@@ -26,3 +26,11 @@ func SetFramingCheck(g *Gateway, on bool) { g.checksOff[checkFraming].Store(!on)
 // gateway's own HTTP/1.1 connections (on, the default) or through
 // net/http's Transport (off), for the tests that compare the two.
 func SetFastUpstream(g *Gateway, on bool) { g.checksOff[checkFastUpstream].Store(!on) }
+
+// SetForwardingCheck turns g's dropping of path overrides and of
+// forwarding headers from untrusted peers on or off.
+func SetForwardingCheck(g *Gateway, on bool) { g.checksOff[checkForwarding].Store(!on) }
+
+// SetBodyFraming turns g's dropping of Expect and closing of upstream
+// connections after the bodies of bodyless methods on or off.
+func SetBodyFraming(g *Gateway, on bool) { g.checksOff[checkBodyFraming].Store(!on) }

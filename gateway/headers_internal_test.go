@@ -15,13 +15,13 @@ import (
 func FuzzHeaderVerdict(f *testing.F) {
 	for _, s := range []string{"X_Forwarded_For", "x-forwarded-for", "SSL_CLIENT_CERT", "X-SSL-Client-Verify", "X-Amzn-Mtls-Clientcert-Leaf",
 		"My_Custom", "X-Normal-Header", "Transfer_Encoding", "Forgeproof_Csrf_Token", "x.forwarded.host", "X-Corp-Auth-User", "",
-		"Cf-Access-Jwt-Assertion", strings.Repeat("x-ssl-client-", 10)} {
+		"Cf-Access-Jwt-Assertion", strings.Repeat("x-ssl-client-", 10), "X-Real-IP", "X-Original-URL", "x_rewrite_url", "X-Forwarded-Prefix"} {
 		f.Add(s)
 	}
 	hp := &headerPolicy{names: map[string]bool{"x-employee-id": true}, prefixes: []string{"x-corp-auth-"}}
 	f.Fuzz(func(t *testing.T, name string) {
-		dropAllow, kindAllow := hp.headerVerdict(name, true, nil)
-		drop, _ := hp.headerVerdict(name, false, nil)
+		dropAllow, kindAllow := hp.headerVerdict(name, true, false, nil)
+		drop, _ := hp.headerVerdict(name, false, false, nil)
 		if dropAllow && !drop {
 			t.Fatalf("%q: dropped on a route allowing '_' but kept on one that does not", name)
 		}
@@ -32,10 +32,20 @@ func FuzzHeaderVerdict(f *testing.F) {
 		if kindAllow == dropIdentityLike {
 			for _, v := range []string{asciiCase(name, 'a', 'z', 'A'-'a'), asciiCase(name, 'A', 'Z', 'a'-'A'), strings.ReplaceAll(name, "-", "_"),
 				strings.ReplaceAll(name, "-", "."), strings.ReplaceAll(strings.ReplaceAll(name, "_", "-"), ".", "-")} {
-				if d, _ := hp.headerVerdict(v, true, nil); !d {
+				if d, _ := hp.headerVerdict(v, true, false, nil); !d {
 					t.Fatalf("%q is dropped as identity-like but its spelling %q is kept", name, v)
 				}
 			}
+		}
+		dropTrusted, _ := hp.headerVerdict(name, false, true, nil)
+		if dropTrusted && !drop {
+			t.Fatalf("%q: dropped from a trusted proxy but kept from an untrusted peer", name)
+		}
+		if (forwardingNames[n] || pathOverrideNames[n]) && !drop {
+			t.Fatalf("%q: forwarding header %q kept from an untrusted peer", name, n)
+		}
+		if pathOverrideNames[n] && !dropTrusted {
+			t.Fatalf("%q: path override %q kept from a trusted proxy", name, n)
 		}
 		if !punctuated(name) && !drop && n != asciiCase(name, 'A', 'Z', 'a'-'A') {
 			t.Fatalf("%q: normalisation changed a plain name to %q", name, n)
@@ -75,6 +85,22 @@ func TestIdentityLikeListDocumented(t *testing.T) {
 	}
 }
 
+// TestForwardingListsDocumented: every path-override and forwarding
+// header name is listed in docs/security-model.md.
+func TestForwardingListsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/security-model.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []map[string]bool{pathOverrideNames, forwardingNames} {
+		for n := range m {
+			if !strings.Contains(string(doc), "`"+n+"`") {
+				t.Errorf("docs/security-model.md does not list `%s`", n)
+			}
+		}
+	}
+}
+
 // BenchmarkWithoutClientHeaders: the header filter on a browser-like
 // request (every request pays it).
 func BenchmarkWithoutClientHeaders(b *testing.B) {
@@ -85,7 +111,7 @@ func BenchmarkWithoutClientHeaders(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var d dropped
-		hp.withoutClientHeaders(h, false, nil, &d)
+		hp.withoutClientHeaders(h, false, false, nil, &d)
 	}
 }
 

@@ -100,7 +100,7 @@ func newMetrics() *metrics {
 			"Upstream answers the gateway refused to relay, by route and reason code (upstream-upgrade-refused: a 101 the gateway did not ask for).",
 			"route", "reason"),
 		headersDropped: counterVec("forgeproof_gateway_request_headers_dropped_total",
-			"Client request headers not forwarded, by route and kind: underscore (a name with '_' or other punctuation), identity-like (another product's identity header), upgrade (an Upgrade that is not a WebSocket handshake, HTTP2-Settings).",
+			"Client request headers not forwarded, by route and kind: underscore (a name with '_' or other punctuation), identity-like (another product's identity header), upgrade (an Upgrade that is not a WebSocket handshake, HTTP2-Settings), forwarding (a path override such as X-Original-URL, or a forwarding header such as X-Real-IP from a peer that is not a trusted proxy).",
 			"route", "kind"),
 		ambiguous: counterVec("forgeproof_gateway_ambiguous_requests_total",
 			"Requests refused before routing because an upstream could read their path or Host as another route's (path-invalid, path-ambiguous, host-invalid, authority-mismatch) or their body framing otherwise (framing-ambiguous), by reason code.",
@@ -140,7 +140,7 @@ func (m *metrics) countDropped(route string, d dropped) {
 	for _, k := range [...]struct {
 		kind string
 		n    int
-	}{{dropUnderscore, d.underscore}, {dropIdentityLike, d.identityLike}, {dropUpgrade, d.upgrade}} {
+	}{{dropUnderscore, d.underscore}, {dropIdentityLike, d.identityLike}, {dropUpgrade, d.upgrade}, {dropForwarding, d.forwarding}} {
 		if k.n > 0 {
 			m.headersDropped.WithLabelValues(route, k.kind).Add(float64(k.n))
 		}

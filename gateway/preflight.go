@@ -4,19 +4,31 @@ import (
 	"context"
 	"net/http"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/csrf"
 )
 
 // isPreflight reports whether r has the shape of a CORS preflight: an
-// OPTIONS request with Origin and Access-Control-Request-Method, no body
-// and no Upgrade. Anyone can send these headers; what makes letting them
+// OPTIONS request with Origin and Access-Control-Request-Method, no body,
+// no Upgrade and no method override naming an unsafe method (an upstream
+// that honours X-HTTP-Method-Override or _method on every method would
+// read it as a DELETE from nobody; browsers never add one to a
+// preflight). Anyone can send these headers; what makes letting them
 // through safe is what servePreflight does with them, not the shape.
 func isPreflight(r *http.Request) bool {
 	return r.Method == http.MethodOptions &&
 		r.Header.Get("Origin") != "" &&
 		r.Header.Get("Access-Control-Request-Method") != "" &&
 		r.ContentLength == 0 && len(r.TransferEncoding) == 0 &&
-		r.Header.Get("Upgrade") == ""
+		r.Header.Get("Upgrade") == "" &&
+		!csrf.UnsafeMethodOverride(r)
 }
+
+// preflightCredentials are the request headers that carry credentials,
+// which browsers never send on a preflight: a preflight is forwarded
+// without them, so that the upstream's answer to a request that passed
+// without a certificate never depends on someone's session.
+var preflightCredentials = [...]string{"Cookie", "Authorization"}
 
 // servePreflight sends a CORS preflight to the route's upstream without
 // an identity: browsers never present a client certificate on a

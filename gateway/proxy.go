@@ -93,9 +93,14 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	// another product's identity header or a name with '_' (headers.go).
 	// The copy has room for the headers set below and by the transport,
 	// which would otherwise grow the map ReverseProxy sized exactly.
-	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, rt.allowUnderscoreHeaders, c.checksOff, &d)
+	// (Parsing the peer's address is skipped when no proxy is trusted.)
+	trustedPeer := len(c.proxies) > 0 && inPrefixes(peerAddr(pr.In), c.proxies)
+	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff, &d)
 	// Only a checked WebSocket handshake may switch protocols.
 	forwardUpgrade(pr.In, pr.Out.Header, &d, c.checksOff)
+	// No body left on a reused connection for the upstream to read as a
+	// request of its own, and no Expect.
+	frameBody(pr.Out, c.checksOff)
 	// No request trailers: their fields would reach the upstream unfiltered
 	// after the body (Client-Cert, X-Forwarded-For). ReverseProxy copies
 	// only the announced names, never their values, so this drops the
@@ -103,6 +108,11 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	pr.Out.Trailer = nil
 	if x != nil {
 		x.dropped = d
+		if x.preflight {
+			for _, name := range preflightCredentials {
+				delete(pr.Out.Header, name)
+			}
+		}
 	}
 
 	pr.SetURL(rt.upstream)
@@ -111,9 +121,8 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	pr.Out.Host = pr.In.Host
 
 	// Forwarding headers are believed only from a trusted proxy; from
-	// anyone else they were dropped and are set afresh. (Parsing the
-	// peer's address is skipped when no proxy is trusted.)
-	if len(c.proxies) > 0 && inPrefixes(peerAddr(pr.In), c.proxies) {
+	// anyone else they were dropped and are set afresh.
+	if trustedPeer {
 		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-For")
 		copyHeader(pr.Out.Header, pr.In.Header, "Forwarded")
 		pr.SetXForwarded()

@@ -16,7 +16,8 @@ const (
 	ReasonBrowserNotAllowed Reason = "browser-not-allowed"
 	// ReasonNoRoute: no route matches the request's host and path (404).
 	ReasonNoRoute Reason = "no-route"
-	// ReasonPathInvalid: the path has dot segments ("/a/../b"), which
+	// ReasonPathInvalid: the path has dot segments ("/a/../b"), or the
+	// request target is no path ("a:admin/secret", "*" on a GET), which
 	// could make the gateway and the upstream disagree on the route (400).
 	ReasonPathInvalid Reason = "path-invalid"
 	// ReasonPathAmbiguous: a common upstream could read the path as

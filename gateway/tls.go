@@ -323,31 +323,22 @@ func (p *compiler) upstreamTLS(key string, r Route, upstream *url.URL) upstreamT
 }
 
 // upstreamClientCert loads the certificate chain and key a route presents
-// to its upstream and checks that an upstream could accept them at now:
-// the key matches, the certificate is within its validity period and, if
-// it lists extended key usages, clientAuth is one of them. A certificate
-// an upstream must refuse is a configuration error, not a 502 later.
+// to its upstream, as mtls loads a server certificate (with the same
+// messages), and checks that an upstream could accept them at now:
+// the certificate is within its validity period and, if it lists extended
+// key usages, clientAuth is one of them. A certificate an upstream must
+// refuse is a configuration error, not a 502 later.
 func (p *compiler) upstreamClientCert(key, certFile, keyFile string, now time.Time) *tls.Certificate {
-	certKey, keyKey := key+".upstream-cert-file", key+".upstream-key-file"
-	certPEM, err := os.ReadFile(certFile)
-	if err != nil {
-		p.add(certKey, "cannot read %q: %v", certFile, fileError(err))
-		return nil
+	certKey := key + ".upstream-cert-file"
+	cert, errs := pemutil.LoadKeyPair(certFile, keyFile, nil)
+	for _, err := range errs {
+		if e, ok := err.(*pemutil.KeyPairError); ok && e.KeyFile {
+			p.add(key+".upstream-key-file", "%v", err)
+		} else {
+			p.add(certKey, "%v", err)
+		}
 	}
-	if _, err := parseCerts(certFile, certPEM); err != nil {
-		p.add(certKey, "%v", err)
-		return nil
-	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		p.add(keyKey, "cannot read %q: %v", keyFile, fileError(err))
-		return nil
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		// The certificates parsed above: what is wrong is the key (none,
-		// unparsable, or not the certificate's).
-		p.add(keyKey, "cannot use %q as the key of %q: %s", keyFile, certFile, strings.TrimPrefix(err.Error(), "tls: "))
+	if cert == nil {
 		return nil
 	}
 	leaf := cert.Leaf
@@ -362,7 +353,7 @@ func (p *compiler) upstreamClientCert(key, certFile, keyFile string, now time.Ti
 		p.add(certKey, "the certificate in %q is not for client authentication (its extended key usages are %s): the upstream would refuse it; issue one with clientAuth", certFile, strings.Join(extKeyUsageNames(leaf), ", "))
 		return nil
 	}
-	return &cert
+	return cert
 }
 
 // forClientAuth reports whether c may authenticate a TLS client: it lists

@@ -493,6 +493,9 @@ routes:
 			`$F:8: routes[0].upstream-cert-file: cannot read "$D/nope.pem": no such file or directory`},
 		{"missing key file", https, "    upstream-cert-file: gw.pem\n    upstream-key-file: nope-key.pem\n",
 			`$F:9: routes[0].upstream-key-file: cannot read "$D/nope-key.pem": no such file or directory`},
+		{"missing certificate and key files", https, "    upstream-cert-file: nope.pem\n    upstream-key-file: nope-key.pem\n",
+			`$F:8: routes[0].upstream-cert-file: cannot read "$D/nope.pem": no such file or directory` + "\n" +
+				`$F:9: routes[0].upstream-key-file: cannot read "$D/nope-key.pem": no such file or directory`},
 		{"certificate file holding a key", https, "    upstream-cert-file: gw-key.pem\n    upstream-key-file: gw-key.pem\n",
 			`$F:8: routes[0].upstream-cert-file: "$D/gw-key.pem": PEM block 1 is a private key, want a certificate: keep keys out of certificate files`},
 		{"CA file with a key pasted in", https, "    upstream-ca-file: ca-and-key.pem\n",

@@ -106,33 +106,18 @@ func (k KeyPair) load(prefix string, read func(file string, data []byte)) (*tls.
 			return nil, []error{configErrorf(prefix+".Certificate", "no certificate or no private key")}
 		}
 	default:
-		var errs []error
-		files := map[string][]byte{}
-		for _, f := range []struct{ field, file string }{{"CertFile", k.CertFile}, {"KeyFile", k.KeyFile}} {
-			if f.file == "" {
-				errs = append(errs, configErrorf(prefix+"."+f.field, "is required"))
-				continue
+		pair, errs := pemutil.LoadKeyPair(k.CertFile, k.KeyFile, read)
+		for i, err := range errs {
+			field := prefix + ".CertFile"
+			if e, ok := err.(*pemutil.KeyPairError); ok && e.KeyFile {
+				field = prefix + ".KeyFile"
 			}
-			data, err := Source{File: f.file}.read()
-			read(f.file, data)
-			if err != nil {
-				errs = append(errs, configErrorf(prefix+"."+f.field, "%w", err))
-				continue
-			}
-			files[f.field] = data
+			errs[i] = configErrorf(field, "%w", err)
 		}
-		if len(errs) > 0 {
+		if errs != nil {
 			return nil, errs
 		}
-		if _, err := pemutil.ParseCerts(files["CertFile"]); err != nil {
-			return nil, []error{configErrorf(prefix+".CertFile", "%q: %w", k.CertFile, err)}
-		}
-		var err error
-		if c, err = tls.X509KeyPair(files["CertFile"], files["KeyFile"]); err != nil {
-			// The certificates parsed: what is wrong is the key (none,
-			// unparsable, or not the certificate's).
-			return nil, []error{configErrorf(prefix+".KeyFile", "cannot use %q as the key of %q: %s", k.KeyFile, k.CertFile, strings.TrimPrefix(err.Error(), "tls: "))}
-		}
+		c = *pair
 	}
 	if c.Leaf == nil {
 		leaf, err := x509.ParseCertificate(c.Certificate[0])

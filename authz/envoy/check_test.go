@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -221,6 +223,13 @@ func TestCheckUntrustedCaller(t *testing.T) {
 	a := read(t, mustCheck(t, w.client(t, "127.0.0.2", w.envoy, false), cr))
 	if a.allowed || a.status != 403 || a.reason != string(gateway.ReasonCallerUntrusted) {
 		t.Errorf("from 127.0.0.2: got allowed=%v %d %s, want 403 caller-untrusted", a.allowed, a.status, a.reason)
+	}
+	// The refusal is the gateway's (Gateway.CallerAllowed), which the
+	// HTTP transport sends too.
+	want := httptest.NewRecorder()
+	w.g.CallerAllowed("127.0.0.2:1", nil).WriteProblem(want, &http.Request{Header: http.Header{}})
+	if a.body != want.Body.String() {
+		t.Errorf("from 127.0.0.2: body %q, want the gateway's refusal %q", a.body, want.Body.String())
 	}
 
 	// A certificate of the proxy CA that authz.tls.allow does not name,

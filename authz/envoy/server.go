@@ -67,12 +67,9 @@ func NewServer(g *gateway.Gateway) *Server {
 // status message and in the dynamic metadata (MetadataReason).
 func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	remote, state := caller(ctx)
-	if err := s.g.CallerAllowed(remote, state); err != nil {
-		s.log.Warn("authz: question from an untrusted caller refused", "peer", remote, "error", err)
-		return deny(acceptOf(cr), http.StatusForbidden, string(gateway.ReasonCallerUntrusted), problemWriter(problem.Details{
-			Status: http.StatusForbidden, Reason: string(gateway.ReasonCallerUntrusted),
-			Title: "not a trusted proxy", Detail: "only the proxies in authz.trusted-callers (or with an allowed authz.tls certificate) may ask",
-		})), nil
+	if d := s.g.CallerAllowed(remote, state); d != nil {
+		s.log.Warn("authz: question from an untrusted caller refused", "peer", remote, "reason", d.Reason, "error", d.Cause)
+		return deny(acceptOf(cr), d.Status, string(d.Reason), d.WriteProblem), nil
 	}
 	a, aerr := attributes(cr)
 	if aerr != nil {
@@ -86,6 +83,9 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.Ch
 	attrs := []any{"method", a.Method, "host", a.Host, "uri", a.URI, "route", d.Route, "status", d.Status, "reason", d.Reason}
 	if d.Identity != nil {
 		attrs = append(attrs, "identity", d.Identity.String())
+	}
+	if d.Cause != nil {
+		attrs = append(attrs, "error", d.Cause)
 	}
 	if !d.Allowed {
 		s.log.Info("authz: deny", attrs...)

@@ -1,14 +1,17 @@
 // Package pemutil parses the PEM files that mtls, the gateway and the
 // dev PKI read: certificate bundles that must hold certificates only, so
-// that a key pasted into a certificate file is noticed, and client CA
-// bundles that must hold CAs only (CheckCA).
+// that a key pasted into a certificate file is noticed, client CA
+// bundles that must hold CAs only (CheckCA), and certificate and key
+// pairs (LoadKeyPair).
 package pemutil
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -57,4 +60,80 @@ func CheckCA(c *x509.Certificate) error {
 		return fmt.Errorf("%q is a CA whose key usage does not allow signing certificates", c.Subject.String())
 	}
 	return nil
+}
+
+// KeyPairError is a problem of one file of a certificate and key pair
+// (LoadKeyPair): the key file's when KeyFile is true, else the
+// certificate file's. Its text names neither the field nor the package:
+// callers prefix their own key.
+type KeyPairError struct {
+	KeyFile bool
+	Err     error
+}
+
+func (e *KeyPairError) Error() string { return e.Err.Error() }
+
+func (e *KeyPairError) Unwrap() error { return e.Err }
+
+// LoadKeyPair reads a certificate chain (PEM, CERTIFICATE blocks only, as
+// ParseCerts reads them) and its private key from files, and checks that
+// the key is the certificate's; the result's Leaf is set. It returns every
+// problem it finds, each a *KeyPairError: a file name that is empty ("is
+// required") or a file that cannot be read (both files are read either
+// way), then certificates that do not parse, then a key that is missing,
+// does not parse or is not the certificate's. read, when not nil, is
+// called with each named file and its contents as read (nil when it could
+// not be read).
+func LoadKeyPair(certFile, keyFile string, read func(file string, data []byte)) (*tls.Certificate, []error) {
+	var errs []error
+	fail := func(key bool, format string, args ...any) {
+		errs = append(errs, &KeyPairError{KeyFile: key, Err: fmt.Errorf(format, args...)})
+	}
+	var data [2][]byte
+	for i, file := range []string{certFile, keyFile} {
+		if file == "" {
+			fail(i == 1, "is required")
+			continue
+		}
+		d, err := os.ReadFile(file)
+		if read != nil {
+			read(file, d)
+		}
+		if err != nil {
+			fail(i == 1, "cannot read %q: %w", file, pathErr(err))
+			continue
+		}
+		data[i] = d
+	}
+	if errs != nil {
+		return nil, errs
+	}
+	if _, err := ParseCerts(data[0]); err != nil {
+		fail(false, "%q: %w", certFile, err)
+		return nil, errs
+	}
+	c, err := tls.X509KeyPair(data[0], data[1])
+	if err != nil {
+		// The certificates parsed: what is wrong is the key (none,
+		// unparsable, or not the certificate's).
+		fail(true, "cannot use %q as the key of %q: %s", keyFile, certFile, strings.TrimPrefix(err.Error(), "tls: "))
+		return nil, errs
+	}
+	if c.Leaf == nil { // x509keypairleaf=0
+		if c.Leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
+			fail(false, "%q: %w", certFile, err)
+			return nil, errs
+		}
+	}
+	return &c, nil
+}
+
+// pathErr drops the path from an *os.PathError: the messages that wrap it
+// name the file already.
+func pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

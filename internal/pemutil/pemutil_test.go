@@ -7,7 +7,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -17,16 +21,27 @@ import (
 
 func selfSigned(t *testing.T) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, _ := selfSignedPair(t)
+	return cert
+}
+
+// selfSignedPair returns a self-signed certificate and its key, in PEM.
+func selfSignedPair(t *testing.T) (cert, key []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "t"}, NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<31, 0)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})
 }
 
 func TestParseCerts(t *testing.T) {
@@ -87,6 +102,79 @@ func TestCheckCA(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("got %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestLoadKeyPair: each problem names its file (KeyPairError.KeyFile) and
+// says why; every problem of reading is reported at once; the sound pair
+// loads, with its leaf.
+func TestLoadKeyPair(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cert, key := selfSignedPair(t)
+	_, otherKey := selfSignedPair(t)
+	files := map[string][]byte{"cert.pem": cert, "key.pem": key, "other-key.pem": otherKey}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := func(name string) string {
+		if name == "" {
+			return ""
+		}
+		return filepath.Join(dir, name)
+	}
+	type problem struct {
+		keyFile bool
+		text    string
+	}
+	tests := []struct {
+		name          string
+		certFile, key string
+		want          []problem
+	}{
+		{name: "sound pair", certFile: "cert.pem", key: "key.pem"},
+		{name: "no names", want: []problem{{false, "is required"}, {true, "is required"}}},
+		{name: "both missing", certFile: "nope.pem", key: "nope-key.pem", want: []problem{
+			{false, `cannot read "` + p("nope.pem") + `": no such file or directory`},
+			{true, `cannot read "` + p("nope-key.pem") + `": no such file or directory`}}},
+		{name: "key missing", certFile: "cert.pem", key: "nope-key.pem", want: []problem{{true, `cannot read "` + p("nope-key.pem") + `": no such file or directory`}}},
+		{name: "key in the certificate file", certFile: "key.pem", key: "key.pem", want: []problem{{false, `"` + p("key.pem") + `": PEM block 1 is a private key, want a certificate: keep keys out of certificate files`}}},
+		{name: "certificate in the key file", certFile: "cert.pem", key: "cert.pem", want: []problem{{true, `cannot use "` + p("cert.pem") + `" as the key of "` + p("cert.pem") + `": found a certificate rather than a key in the PEM for the private key`}}},
+		{name: "key of another certificate", certFile: "cert.pem", key: "other-key.pem", want: []problem{{true, `cannot use "` + p("other-key.pem") + `" as the key of "` + p("cert.pem") + `": private key does not match public key`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var read []string
+			c, errs := pemutil.LoadKeyPair(p(tt.certFile), p(tt.key), func(file string, _ []byte) { read = append(read, file) })
+			var got []problem
+			for _, err := range errs {
+				var e *pemutil.KeyPairError
+				if !errors.As(err, &e) {
+					t.Fatalf("%v: not a *KeyPairError", err)
+				}
+				got = append(got, problem{e.KeyFile, err.Error()})
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+			if tt.want == nil && (c == nil || c.Leaf == nil || c.Leaf.Subject.CommonName != "t") {
+				t.Errorf("got certificate %v, want the pair with its leaf", c)
+			}
+			if tt.want != nil && c != nil {
+				t.Errorf("got a certificate with problems")
+			}
+			var want []string
+			for _, f := range []string{tt.certFile, tt.key} {
+				if f != "" {
+					want = append(want, p(f))
+				}
+			}
+			if !reflect.DeepEqual(read, want) {
+				t.Errorf("read: got %q, want %q", read, want)
 			}
 		})
 	}

@@ -1,0 +1,91 @@
+package gateway_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/gateway"
+)
+
+// TestForwardingHeadersUntrusted (redteam finding): headers that a proxy sets to
+// say where a request came from, or which path or host it was for, and
+// that upstreams believe. Before, a client of the /public route (anyone)
+// reached the upstream with X-Original-URL: /admin/secret (IIS URL
+// Rewrite, Symfony before CVE-2018-14773, Zend/Laminas and Drupal route by
+// it: the route the gateway authorized is not the one served) and with
+// X-Real-IP: 10.0.0.1 (an upstream's IP allow-list believes it), next to
+// the gateway's own X-Forwarded-For. Now path overrides are dropped from
+// every peer and forwarding headers from peers that are not trusted
+// proxies; from a trusted proxy the forwarding headers are kept. Allowed
+// twins: ordinary headers with similar names. Negative control: with the
+// check off they reach the upstream.
+func TestForwardingHeadersUntrusted(t *testing.T) {
+	pathOverrides := []string{"X-Original-URL", "X-Rewrite-URL", "X-Original-URI", "X-Forwarded-Uri", "X-Forwarded-Path", "X-Envoy-Original-Path"}
+	forwarding := []string{"X-Real-IP", "X-Client-IP", "True-Client-IP", "X-Cluster-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP",
+		"X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For", "X-Envoy-External-Address", "X-Azure-ClientIP",
+		"X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Forwarded-Ssl", "X-Forwarded-Scheme",
+		"X-Forwarded-Protocol", "X-Url-Scheme", "Front-End-Https", "X-Original-Host", "X-Host"}
+	allowed := []string{"X-Request-Id", "X-Real-Name", "X-Original-Title", "X-Hosted-By", "X-Forwarded-Ok"}
+	tests := []struct {
+		name           string
+		trusted, check bool
+	}{
+		{"untrusted peer", false, true},
+		{"trusted proxy", true, true},
+		{"negative control", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			u := newRawUpstream(t, respondOK)
+			cfg := w.config()
+			for i := range cfg.Routes {
+				cfg.Routes[i].Upstream = u.URL
+			}
+			if tt.trusted {
+				cfg.TrustedProxies = []string{"127.0.0.1/32"}
+			}
+			gw := w.start(cfg)
+			gateway.SetForwardingCheck(gw.g, tt.check)
+			c := gw.dialRaw(t, nil)
+			var b strings.Builder
+			b.WriteString("GET /public/x HTTP/1.1\r\nHost: localhost\r\n")
+			for _, n := range append(append(append([]string(nil), pathOverrides...), forwarding...), allowed...) {
+				v := "v-" + n
+				if n == "X-Original-URL" || n == "X-Rewrite-URL" {
+					v = "/admin/secret?" + v
+				}
+				b.WriteString(n + ": " + v + "\r\n")
+			}
+			c.send(b.String() + "\r\n")
+			if resp, body := c.read(); resp.StatusCode != http.StatusOK {
+				t.Fatalf("got %d %s, want 200", resp.StatusCode, body)
+			}
+			c.Close()
+			got := received(u.wait())
+			for _, n := range pathOverrides {
+				if reached := strings.Contains(got, "v-"+n+"\r\n"); reached == tt.check {
+					t.Errorf("path override %s reached the upstream: %v, want %v", n, reached, !tt.check)
+				}
+			}
+			for _, n := range forwarding {
+				want := !tt.check || tt.trusted
+				if reached := strings.Contains(got, "v-"+n+"\r\n"); reached != want {
+					t.Errorf("forwarding header %s reached the upstream: %v, want %v", n, reached, want)
+				}
+			}
+			for _, n := range allowed {
+				if !strings.Contains(got, "v-"+n+"\r\n") {
+					t.Errorf("%s did not reach the upstream (an ordinary header)", n)
+				}
+			}
+			if tt.check && !tt.trusted {
+				_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
+				if want := `forgeproof_gateway_request_headers_dropped_total{kind="forwarding",route="public"} 27`; !strings.Contains(metrics, want) {
+					t.Errorf("metrics lack %s", want)
+				}
+			}
+		})
+	}
+}

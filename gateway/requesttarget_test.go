@@ -1,0 +1,63 @@
+package gateway_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/gateway"
+)
+
+// TestRequestTargetNotAPath (redteam finding): net/http's server accepts
+// a request target "a:admin/secret" (a URL with a scheme and an opaque
+// part, no path) or "*" on a GET. The gateway routed them by their empty
+// path (or "*") to a catch-all route open to anyone, and the upstream
+// received "GET admin/secret" or "GET /%2A": a server that reads a
+// relative target as a path (or resolves it against "/") serves
+// /admin/secret to a client the /admin route refuses. A request target
+// that is neither a path nor an absolute URL with one is refused before
+// routing (400 path-invalid). Allowed twins: the origin form, and an
+// absolute URL without a path (its path is "/"). Negative control: with
+// the request checks off, the opaque target reaches the upstream.
+func TestRequestTargetNotAPath(t *testing.T) {
+	tests := []struct {
+		name, target string
+		check        bool
+		want         int
+		upstream     string // request line the upstream gets; "" for none
+	}{
+		{"scheme and opaque part", "a:admin/secret", true, 400, ""},
+		{"http: without //", "http:admin/secret", true, 400, ""},
+		{"https: without //", "https:admin", true, 400, ""},
+		{"asterisk on GET", "*", true, 400, ""},
+		{"origin form", "/x", true, 200, "GET /x HTTP/1.1"},
+		{"absolute URL without a path", "https://localhost", true, 200, "GET / HTTP/1.1"},
+		{"negative control: opaque target, checks off", "a:admin/secret", false, 502, "GET admin/secret HTTP/1.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			u := newRawUpstream(t, respondOK)
+			cfg := w.config()
+			cfg.Routes = append(cfg.Routes, gateway.Route{Name: "root", PathPrefix: "/", Allow: gateway.Allow{Unauthenticated: true}})
+			for i := range cfg.Routes {
+				cfg.Routes[i].Upstream = u.URL
+			}
+			gw := w.start(cfg)
+			gateway.SetRequestChecks(gw.g, tt.check)
+			c := gw.dialRaw(t, nil)
+			c.send("GET " + tt.target + " HTTP/1.1\r\nHost: localhost\r\n\r\n")
+			resp, body := c.read()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("got %d %s, want %d", resp.StatusCode, body, tt.want)
+			}
+			if tt.want == 400 && !strings.Contains(body, "path-invalid") {
+				t.Errorf("got %s, want reason path-invalid", body)
+			}
+			c.Close()
+			got := received(u.wait())
+			if line, _, _ := strings.Cut(got, "\r\n"); line != tt.upstream {
+				t.Errorf("upstream got %q, want %q", line, tt.upstream)
+			}
+		})
+	}
+}

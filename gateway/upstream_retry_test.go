@@ -1,0 +1,184 @@
+package gateway_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/gateway"
+)
+
+// droppingUpstream is a keep-alive HTTP/1.1 upstream on a bare TCP
+// listener that answers every request with 200 "ok", except that, once
+// armed, it reads the next request that arrives on a connection it has
+// served before (or, with fresh, on a new connection), body and all, and
+// then closes that connection without a byte of answer, or resets it.
+// That is what a gateway meets when an upstream closes a keep-alive
+// connection it kept idle just as a request is sent on it: the request
+// may or may not have been seen.
+type droppingUpstream struct {
+	URL   string
+	reset bool // drop with a TCP reset (SO_LINGER 0) instead of a close
+
+	mu    sync.Mutex
+	armed bool
+	fresh bool // the armed drop is for a request on a new connection
+	conns int
+	seen  []string // "conn N: METHOD /path body", in arrival order
+}
+
+func newDroppingUpstream(t *testing.T, reset bool) *droppingUpstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &droppingUpstream{URL: "http://" + ln.Addr().String(), reset: reset}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u.mu.Lock()
+			u.conns++
+			n := u.conns
+			u.mu.Unlock()
+			wg.Add(1)
+			go func() { defer wg.Done(); u.serve(conn.(*net.TCPConn), n) }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return u
+}
+
+func (u *droppingUpstream) arm(fresh bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.armed, u.fresh = true, fresh
+}
+
+func (u *droppingUpstream) serve(conn *net.TCPConn, n int) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
+	br := bufio.NewReader(conn)
+	for served := 0; ; served++ {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		body, _ := io.ReadAll(req.Body)
+		u.mu.Lock()
+		u.seen = append(u.seen, strings.TrimSpace(fmt.Sprintf("conn %d: ", n)+req.Method+" "+req.URL.Path+" "+string(body)))
+		drop := u.armed && u.fresh == (served == 0)
+		if drop {
+			u.armed = false
+		}
+		u.mu.Unlock()
+		if drop {
+			if u.reset {
+				conn.SetLinger(0)
+			}
+			return
+		}
+		answer := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+		if req.Method == "HEAD" {
+			answer = strings.TrimSuffix(answer, "ok")
+		}
+		if _, err := io.WriteString(conn, answer); err != nil {
+			return
+		}
+	}
+}
+
+func (u *droppingUpstream) requests() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.seen)
+}
+
+// TestUpstreamRetryAfterIdleClose: when a pooled keep-alive connection
+// turns out closed (or reset) by the upstream with no byte of answer, the
+// gateway's own upstream connections send an idempotent request again on
+// a new connection, and it succeeds; a POST, whose bytes may have reached
+// the upstream (here they did), is not replayed: 502, seen once. A POST
+// without a body is not replayed either, unless it carries an
+// Idempotency-Key (net/http's Transport rule). The same drop on a
+// connection's first request is a broken upstream, not an idle race:
+// not retried, even for GET.
+func TestUpstreamRetryAfterIdleClose(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		fresh      bool // drop the first request of a new connection instead
+		method     string
+		header     http.Header
+		body       string
+		wantStatus int
+		wantSeen   []string // after the warm-up GET /r/warm on conn 1, if any
+	}{
+		{name: "GET: sent again on a new connection", method: "GET",
+			wantStatus: 200, wantSeen: []string{"conn 1: GET /r/x", "conn 2: GET /r/x"}},
+		{name: "HEAD: sent again on a new connection", method: "HEAD",
+			wantStatus: 200, wantSeen: []string{"conn 1: HEAD /r/x", "conn 2: HEAD /r/x"}},
+		{name: "POST with a body: not replayed", method: "POST", body: "amount=100",
+			wantStatus: 502, wantSeen: []string{"conn 1: POST /r/x amount=100"}},
+		{name: "POST without a body: not replayed", method: "POST",
+			wantStatus: 502, wantSeen: []string{"conn 1: POST /r/x"}},
+		{name: "POST without a body, with an Idempotency-Key: sent again", method: "POST", header: http.Header{"Idempotency-Key": {"k1"}},
+			wantStatus: 200, wantSeen: []string{"conn 1: POST /r/x", "conn 2: POST /r/x"}},
+		{name: "POST with a body and an Idempotency-Key: not replayed (the body is gone)", method: "POST", header: http.Header{"Idempotency-Key": {"k1"}}, body: "amount=100",
+			wantStatus: 502, wantSeen: []string{"conn 1: POST /r/x amount=100"}},
+		{name: "GET dropped on a new connection: not sent again", fresh: true, method: "GET",
+			wantStatus: 502, wantSeen: []string{"conn 1: GET /r/x"}},
+	}
+	for _, reset := range []bool{false, true} {
+		for _, tt := range tests {
+			name := tt.name + ", closed"
+			if reset {
+				name = tt.name + ", reset"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				w := newWorld(t)
+				up := newDroppingUpstream(t, reset)
+				cfg := w.config()
+				cfg.Routes = append(cfg.Routes, gateway.Route{Name: "retry", PathPrefix: "/r/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
+				gw := w.start(cfg)
+				c := gw.client(w.web)
+
+				var want []string
+				if !tt.fresh {
+					// A keep-alive connection to the upstream, idle in the
+					// gateway's pool once the answer was read to its end.
+					if status, body := do(t, c, "GET", gw.base+"/r/warm", nil, ""); status != 200 || body != "ok" {
+						t.Fatalf("warm-up: got %d %q, want 200 ok", status, body)
+					}
+					want = append(want, "conn 1: GET /r/warm")
+				}
+				up.arm(tt.fresh)
+				status, body := do(t, c, tt.method, gw.base+"/r/x", tt.header, tt.body)
+				if status != tt.wantStatus {
+					t.Errorf("status: got %d, want %d", status, tt.wantStatus)
+				}
+				if status == 502 && !strings.Contains(body, "upstream-unavailable") {
+					t.Errorf("502 body: got %q, want the reason upstream-unavailable", body)
+				}
+				want = append(want, tt.wantSeen...)
+				if got := up.requests(); !slices.Equal(got, want) {
+					t.Errorf("the upstream saw:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,199 @@
+package gateway_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/gateway"
+)
+
+// Framing toward the upstream (redteam finding): the gateway reuses its
+// upstream connections across clients, so a request whose body an
+// upstream does not read leaves that body on the connection, where the
+// upstream parses it as a request of its own ("CL.0" desync): one that
+// no route, identity or CSRF check saw, carrying whatever headers the
+// attacker wrote into it (Client-Cert, X-Forwarded-For). Servers skip the
+// bodies of methods whose body has no defined meaning (GET, HEAD,
+// OPTIONS, DELETE, TRACE: RFC 9110 §9.3) and of requests they answer
+// before reading (Expect: 100-continue answered with a final status).
+// The gateway forwards such a body with "Connection: close", so the
+// upstream reads no request after it, and never forwards Expect (it
+// answers 100-continue to the client itself, as Envoy does).
+
+// cl0Upstream is a keep-alive HTTP/1.1 upstream that, like a server that
+// skips bodies, never reads the body of a GET, HEAD, OPTIONS, DELETE or
+// TRACE, nor of a request with Expect: 100-continue (which it answers
+// 200 without sending 100): what follows the header is parsed as the
+// next request (once its bytes have arrived). It honours "Connection:
+// close". It records every request
+// line it parsed and the headers of each.
+type cl0Upstream struct {
+	URL string
+	ln  net.Listener
+	wg  sync.WaitGroup
+
+	mu       sync.Mutex
+	requests []string
+	headers  []http.Header
+}
+
+func newCL0Upstream(t *testing.T) *cl0Upstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &cl0Upstream{URL: "http://" + ln.Addr().String(), ln: ln}
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u.wg.Add(1)
+			go u.serve(conn)
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return u
+}
+
+func (u *cl0Upstream) serve(conn net.Conn) {
+	defer u.wg.Done()
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
+	br := bufio.NewReader(conn)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		u.mu.Lock()
+		u.requests = append(u.requests, req.Method+" "+req.RequestURI)
+		u.headers = append(u.headers, req.Header.Clone())
+		u.mu.Unlock()
+		switch req.Method {
+		case "GET", "HEAD", "OPTIONS", "DELETE", "TRACE":
+			// The body is left on the connection. It waits until the
+			// body's bytes are there, as they are when they came in the
+			// same segment as the header: otherwise whether the gateway
+			// had written them before reading the answer is a race.
+			if req.ContentLength > 0 {
+				br.Peek(int(req.ContentLength))
+			}
+		default:
+			if req.Header.Get("Expect") == "" {
+				io.Copy(io.Discard, req.Body)
+			}
+		}
+		answer := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+		if req.Close {
+			answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+		}
+		if _, err := io.WriteString(conn, answer); err != nil || req.Close {
+			return
+		}
+	}
+}
+
+// wait stops the upstream, waits for its connections to end (the
+// gateway's idle ones are closed by closing the gateway first) and
+// returns the request lines and headers it parsed.
+func (u *cl0Upstream) wait() ([]string, []http.Header) {
+	u.ln.Close()
+	u.wg.Wait()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.requests, u.headers
+}
+
+// TestBodyDesync: a client allowed only /public sends a body that is a
+// whole request for /admin/secret with a forged Client-Cert. The upstream
+// must parse only the client's own request. Allowed twins: the POST with
+// the same body, which the upstream reads as a body. Negative control:
+// with the check off, the GET's smuggled request reaches the upstream.
+// (Whether the Expect one does without the check depends on whether the
+// upstream's early answer beats the body's bytes: no stable control.)
+func TestBodyDesync(t *testing.T) {
+	const smuggled = "GET /admin/secret HTTP/1.1\r\nHost: localhost\r\nClient-Cert: :Zm9yZ2Vk:\r\n\r\n"
+	tests := []struct {
+		name, head string
+		closes     bool // the upstream request says Connection: close
+	}{
+		{"GET with a body", "GET /public/x HTTP/1.1\r\n", true},
+		{"HEAD with a body", "HEAD /public/x HTTP/1.1\r\n", true},
+		{"OPTIONS with a body", "OPTIONS /public/x HTTP/1.1\r\n", true},
+		{"DELETE with a body", "DELETE /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", true},
+		{"POST with Expect: 100-continue", "POST /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\nExpect: 100-continue\r\n", false},
+		{"POST, the twin", "POST /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", false},
+		{"negative control: GET with a body, check off", "GET /public/x HTTP/1.1\r\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			u := newCL0Upstream(t)
+			cfg := w.config()
+			for i := range cfg.Routes {
+				cfg.Routes[i].Upstream = u.URL
+			}
+			gw := w.start(cfg)
+			control := strings.HasPrefix(tt.name, "negative control")
+			gateway.SetBodyFraming(gw.g, !control)
+			c := gw.dialRaw(t, nil)
+			c.send(tt.head + "Host: localhost\r\nContent-Length: " + itoa(len(smuggled)) + "\r\n\r\n" + smuggled)
+			method, _, _ := strings.Cut(tt.head, " ")
+			resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
+			for err == nil && resp.StatusCode == http.StatusContinue {
+				resp, err = http.ReadResponse(c.br, &http.Request{Method: method})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("got %d, want 200", resp.StatusCode)
+			}
+			c.Close()
+			gw.close()
+			requests, headers := u.wait()
+			if control {
+				// The attack works without the check: the smuggled request
+				// reaches the upstream, forged identity and all.
+				if len(requests) != 2 || requests[1] != "GET /admin/secret" || headers[1].Get("Client-Cert") == "" {
+					t.Fatalf("upstream parsed %q, want the smuggled GET /admin/secret with its Client-Cert too", requests)
+				}
+				return
+			}
+			if len(requests) != 1 || requests[0] != method+" /public/x" {
+				t.Fatalf("upstream parsed %q, want only %s /public/x", requests, method)
+			}
+			if got := headers[0].Get("Connection") == "close"; got != tt.closes {
+				t.Errorf("upstream request Connection: close: %v, want %v", got, tt.closes)
+			}
+			if got := headers[0].Get("Expect"); got != "" {
+				t.Errorf("upstream got Expect %q, want none", got)
+			}
+		})
+	}
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
