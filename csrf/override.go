@@ -34,39 +34,72 @@ const overrideParam = "_method"
 // preflights without a client certificate) uses it to do the same. Form
 // bodies are not read: no browser sends a form with a safe method.
 func UnsafeMethodOverride(r *http.Request) bool {
-	for _, name := range overrideHeaders {
-		for _, v := range r.Header[name] {
-			if unsafeOverride(v) {
+	h := r.Header
+	if len(h) > 0 {
+		// Three lookups of absent keys on every safe request: the common
+		// case.
+		for _, name := range &overrideHeaders {
+			if v, ok := h[name]; ok && unsafeOverrides(v) {
 				return true
 			}
 		}
 	}
-	if q := r.URL.RawQuery; q != "" && strings.ContainsAny(q, "_%") {
+	if q := r.URL.RawQuery; len(q) >= len(overrideParam) {
 		return overriddenInQuery(q)
+	}
+	return false
+}
+
+func unsafeOverrides(v []string) bool {
+	for _, s := range v {
+		if unsafeOverride(s) {
+			return true
+		}
 	}
 	return false
 }
 
 // overriddenInQuery reports whether the raw query q has a _method
 // parameter naming an unsafe method. Both '&' and ';' separate
-// parameters (older parsers split at ';' too).
+// parameters (older parsers split at ';' too). Only keys of the length
+// of "_method", or longer with a '%', can be it: the others are skipped
+// without decoding.
 func overriddenInQuery(q string) bool {
-	for q != "" {
-		var kv string
-		if i := strings.IndexAny(q, "&;"); i >= 0 {
-			kv, q = q[:i], q[i+1:]
-		} else {
-			kv, q = q, ""
+	for len(q) > 0 {
+		end := len(q)
+		eq := -1
+		for i := 0; i < len(q); i++ {
+			c := q[i]
+			if c == '&' || c == ';' {
+				end = i
+				break
+			}
+			if c == '=' && eq < 0 {
+				eq = i
+			}
 		}
-		k, v, _ := strings.Cut(kv, "=")
-		if !strings.EqualFold(k, overrideParam) {
-			if !strings.Contains(k, "%") {
+		kv := q[:end]
+		if end < len(q) {
+			q = q[end+1:]
+		} else {
+			q = ""
+		}
+		k, v := kv, ""
+		if eq >= 0 {
+			k, v = kv[:eq], kv[eq+1:]
+		}
+		switch {
+		case len(k) == len(overrideParam):
+			if !strings.EqualFold(k, overrideParam) {
 				continue
 			}
+		case len(k) > len(overrideParam) && strings.IndexByte(k, '%') >= 0:
 			dk, err := url.QueryUnescape(k)
 			if err != nil || !strings.EqualFold(dk, overrideParam) {
 				continue
 			}
+		default:
+			continue
 		}
 		if dv, err := url.QueryUnescape(v); err == nil {
 			v = dv
