@@ -77,39 +77,62 @@ func (c *config) tokenRequired(browserless bool) bool {
 
 // checkOrigin decides from Sec-Fetch-Site, then Origin, then Referer.
 // browserless reports that neither Sec-Fetch-Site nor Origin was sent.
+//
+// It reads the three headers once each (the rest of the ladder gets their
+// values: this runs on every unsafe request), and refuses a request that
+// carries one of them more than once: on separate lines, or joined into
+// one value with a comma as a proxy folding the lines would. No Origin or
+// Sec-Fetch-Site value has a comma; a Referer URL may, so for it only a
+// comma followed by another absolute URL ("scheme://") counts.
 func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
-	var d decision
-	if e := decisionHeaders(r, &d); e != nil {
-		// Two copies of a header the decision rests on: whichever copy is
-		// read here, something behind may read the other.
-		return e, false
+	sv, ov, rv := r.Header["Sec-Fetch-Site"], r.Header["Origin"], r.Header["Referer"]
+	site, origin, referer := only(sv), only(ov), only(rv)
+	fetch := fetchSiteOf(site)
+	// Two copies of a header the decision rests on: whichever copy is read
+	// here, something behind may read the other. The values browsers send
+	// in Sec-Fetch-Site need no comma scan, nor does an absent Referer
+	// (programs; pages with a no-referrer policy).
+	switch {
+	case len(sv) > 1 || fetch == fetchOther && strings.IndexByte(site, ',') >= 0:
+		return repeated("Sec-Fetch-Site", sv), false
+	case len(ov) > 1 || strings.IndexByte(origin, ',') >= 0:
+		return repeated("Origin", ov), false
+	case len(rv) > 1 || referer != "" && joinedURLs(referer):
+		return repeated("Referer", rv), false
 	}
-	switch d.site {
-	case "":
+	switch fetch {
+	case fetchAbsent:
 		// Not sent: an old browser, a plain-HTTP page on a non-local host,
-		// or no browser at all. The Origin decides.
-	case "same-origin", "none":
-		// "none" is a navigation the user started (a bookmark, the
-		// address bar): no other page caused it.
+		// or no browser at all. The Origin decides, or the Referer.
+		return c.checkOriginReferer(r, origin, referer)
+	case fetchAllowed:
+		// "same-origin", or "none": a navigation the user started (a
+		// bookmark, the address bar): no other page caused it.
 		return nil, false
-	case "same-site":
-		if c.allowSameSite || c.trustedOriginHeader(d.origin) {
+	case fetchSameSite:
+		if c.allowSameSite || c.trustedOriginHeader(origin) {
 			return nil, false
 		}
-		return &Error{Reason: ReasonSameSite, Header: "Sec-Fetch-Site", Value: d.site}, false
-	case "cross-site":
-		if c.trustedOriginHeader(d.origin) {
+		return &Error{Reason: ReasonSameSite, Header: "Sec-Fetch-Site", Value: site}, false
+	case fetchCrossSite:
+		if c.trustedOriginHeader(origin) {
 			return nil, false
 		}
-		return &Error{Reason: ReasonCrossSite, Header: "Sec-Fetch-Site", Value: d.site}, false
-	default:
-		if c.trustedOriginHeader(d.origin) {
-			return nil, false
-		}
-		return &Error{Reason: ReasonFetchSiteInvalid, Header: "Sec-Fetch-Site", Value: d.site}, false
+		return &Error{Reason: ReasonCrossSite, Header: "Sec-Fetch-Site", Value: site}, false
 	}
+	if c.trustedOriginHeader(origin) {
+		return nil, false
+	}
+	return &Error{Reason: ReasonFetchSiteInvalid, Header: "Sec-Fetch-Site", Value: site}, false
+}
 
-	if origin := d.origin; origin != "" {
+// checkOriginReferer is the rest of the ladder, for a request without
+// Sec-Fetch-Site: origin and referer are its headers' values ("" when
+// absent), already checked for copies. A function of its own so that
+// checkOrigin, which decides the usual request from Sec-Fetch-Site, stays
+// small (a few percent faster on a same-origin POST than with this inline).
+func (c *config) checkOriginReferer(r *http.Request, origin, referer string) (e *Error, browserless bool) {
+	if origin != "" {
 		if origin == "null" {
 			return &Error{Reason: ReasonOriginNull, Header: "Origin", Value: origin}, false
 		}
@@ -126,13 +149,13 @@ func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
 		return &Error{Reason: ReasonOriginMismatch, Header: "Origin", Value: origin}, false
 	}
 
-	if ref := d.referer; ref != "" {
+	if referer != "" {
 		// Strict Referer checking, as Django does on HTTPS, applied on
 		// both schemes: a browser that sends neither Sec-Fetch-Site nor
 		// Origin still names the page that sent the request here.
-		o, ok := refererOrigin(ref)
+		o, ok := refererOrigin(referer)
 		if !ok {
-			return &Error{Reason: ReasonRefererInvalid, Header: "Referer", Value: ref}, true
+			return &Error{Reason: ReasonRefererInvalid, Header: "Referer", Value: referer}, true
 		}
 		scheme, host, e := c.ownOrigin(r)
 		if e != nil {
@@ -141,7 +164,7 @@ func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
 		if sameOrigin(o, scheme, host) || c.trusted(o) {
 			return nil, true
 		}
-		return &Error{Reason: ReasonRefererMismatch, Header: "Referer", Value: ref}, true
+		return &Error{Reason: ReasonRefererMismatch, Header: "Referer", Value: referer}, true
 	}
 
 	// Fail open, deliberately: with no Sec-Fetch-Site, Origin or Referer
@@ -153,44 +176,30 @@ func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
 	return nil, true
 }
 
-// decision holds the values of the headers the origin decision rests on,
-// each "" when absent.
-type decision struct {
-	site, origin, referer string
-}
+// fetchSite classes a Sec-Fetch-Site value, so the ladder compares the
+// string once.
+type fetchSite uint8
 
-// decisionHeaders reads Sec-Fetch-Site, Origin and Referer into d, once each (the
-// ladder does not look them up again: this runs on every unsafe request),
-// and refuses a request that carries one of them more than once: on
-// separate lines, or joined into one value with a comma as a proxy folding
-// the lines would. No Origin or Sec-Fetch-Site value has a comma; a
-// Referer URL may, so for it only a comma followed by another absolute URL
-// ("scheme://") counts.
-func decisionHeaders(r *http.Request, d *decision) *Error {
-	sv, ov, rv := r.Header["Sec-Fetch-Site"], r.Header["Origin"], r.Header["Referer"]
-	if d.site = only(sv); len(sv) > 1 || siteJoined(d.site) {
-		return repeated("Sec-Fetch-Site", sv)
-	}
-	if d.origin = only(ov); len(ov) > 1 || strings.IndexByte(d.origin, ',') >= 0 {
-		return repeated("Origin", ov)
-	}
-	// Most unsafe requests carry no Referer (or Origin decides first):
-	// skip the call when there is nothing to scan.
-	if d.referer = only(rv); len(rv) > 1 || d.referer != "" && joinedURLs(d.referer) {
-		return repeated("Referer", rv)
-	}
-	return nil
-}
+const (
+	fetchAbsent    fetchSite = iota // not sent
+	fetchAllowed                    // "same-origin" or "none"
+	fetchSameSite                   // "same-site"
+	fetchCrossSite                  // "cross-site"
+	fetchOther                      // anything else: invalid
+)
 
-// siteJoined reports whether a Sec-Fetch-Site value has a comma. The
-// values browsers send are answered without a scan: this runs on every
-// unsafe request, and the scan costs a call.
-func siteJoined(v string) bool {
+func fetchSiteOf(v string) fetchSite {
 	switch v {
-	case "same-origin", "none", "same-site", "cross-site":
-		return false
+	case "":
+		return fetchAbsent
+	case "same-origin", "none":
+		return fetchAllowed
+	case "same-site":
+		return fetchSameSite
+	case "cross-site":
+		return fetchCrossSite
 	}
-	return v != "" && strings.IndexByte(v, ',') >= 0
+	return fetchOther
 }
 
 // only is a header's value when it came on one line, else "".

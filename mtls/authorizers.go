@@ -1,6 +1,8 @@
 package mtls
 
 import (
+	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -109,12 +111,18 @@ func AuthorizeDNSName(patterns ...string) (Authorizer, error) {
 }
 
 // AuthorizeCommonName allows identities whose subject common name is one
-// of names, compared exactly (case matters).
+// of names, compared exactly (case matters). A certificate whose subject
+// has more than one common name is refused: Go reads the last, OpenSSL,
+// Java and most upstreams that parse the forwarded certificate the first,
+// so the name allowed here would not be the one they believe.
 func AuthorizeCommonName(names ...string) Authorizer {
 	allowed := setOf(names)
 	return func(id Identity) error {
 		if id.isZero() {
 			return errNoIdentity()
+		}
+		if n := commonNames(id.Certificate); n > 1 {
+			return deny(ReasonCommonNameDenied, "the subject has %d common names: which one is the client's depends on who reads it", n)
 		}
 		if id.CommonName != "" && allowed[id.CommonName] {
 			return nil
@@ -224,3 +232,21 @@ func setOf(xs []string) map[string]bool {
 	}
 	return m
 }
+
+// commonNames counts the common name attributes in cert's subject, in
+// every RDN (multi-valued ones included); 0 when cert is nil.
+func commonNames(cert *x509.Certificate) int {
+	if cert == nil {
+		return 0
+	}
+	n := 0
+	for _, atv := range cert.Subject.Names {
+		if atv.Type.Equal(oidCommonName) {
+			n++
+		}
+	}
+	return n
+}
+
+// oidCommonName is the X.520 commonName attribute type (2.5.4.3).
+var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}

@@ -1,0 +1,107 @@
+package gateway_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/pki"
+)
+
+// oidCommonName is the X.520 commonName attribute type.
+var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
+
+// clientWithSubject issues a client certificate from w's CA whose subject
+// is exactly rdns, as a CA that signs what a CSR asks for would.
+func clientWithSubject(t *testing.T, w *world, rdns pkix.RDNSequence) *pki.Cert {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := asn1.Marshal(rdns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		RawSubject:   raw,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, w.ca.Cert, &key.PublicKey, w.ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pki.Cert{Cert: cert, Key: key, Issuer: w.ca.Cert}
+}
+
+// TestCommonNameAmbiguous (redteam finding): a subject with two common
+// names (CN=admin, then CN=web) means "web" to Go, which keeps the last,
+// and "admin" to OpenSSL-based upstreams, Java and most others, which
+// read the first from the Client-Cert the gateway forwards. A route that
+// allows common name "web" let such a certificate through, and the
+// upstream believed it was "admin". A certificate whose subject has more
+// than one common name (in separate RDNs or one multi-valued RDN) is now
+// refused by a common-names allow list (403 common-name-denied); the twin
+// with one CN=web passes. (The negative control is the allowed twin's
+// request with the two-CN certificate on a route that allows any
+// verified certificate: it reaches the upstream, whose reading is then
+// its own business.)
+func TestCommonNameAmbiguous(t *testing.T) {
+	cn := func(v string) pkix.AttributeTypeAndValue {
+		return pkix.AttributeTypeAndValue{Type: oidCommonName, Value: v}
+	}
+	tests := []struct {
+		name, path string
+		subject    pkix.RDNSequence
+		want       int
+	}{
+		{"two CN RDNs", "/cn/x", pkix.RDNSequence{{cn("admin")}, {cn("web")}}, 403},
+		{"one multi-valued RDN", "/cn/x", pkix.RDNSequence{{cn("admin"), cn("web")}}, 403},
+		{"the same CN twice", "/cn/x", pkix.RDNSequence{{cn("web")}, {cn("web")}}, 403},
+		{"one CN", "/cn/x", pkix.RDNSequence{{cn("web")}}, 200},
+		{"two CNs on an any-verified route", "/nocsrf/x", pkix.RDNSequence{{cn("admin")}, {cn("web")}}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			u := newRawUpstream(t, respondOK)
+			cfg := w.config()
+			cfg.Routes = append(cfg.Routes, gateway.Route{Name: "cn", PathPrefix: "/cn", Allow: gateway.Allow{CommonNames: []string{"web"}}})
+			for i := range cfg.Routes {
+				cfg.Routes[i].Upstream = u.URL
+			}
+			gw := w.start(cfg)
+			c := gw.dialRaw(t, clientWithSubject(t, w, tt.subject))
+			c.send("GET " + tt.path + " HTTP/1.1\r\nHost: localhost\r\n\r\n")
+			resp, body := c.read()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("got %d %s, want %d", resp.StatusCode, body, tt.want)
+			}
+			if tt.want == 403 && !strings.Contains(body, "common-name-denied") {
+				t.Errorf("got %s, want reason common-name-denied", body)
+			}
+			c.Close()
+			got := received(u.wait())
+			if reached := got != ""; reached != (tt.want == http.StatusOK) {
+				t.Errorf("upstream got %q, want the request: %v", got, tt.want == http.StatusOK)
+			}
+		})
+	}
+}
