@@ -36,7 +36,7 @@ func NewServer(g *gateway.Gateway) *Server {
 func (s *Server) Listen() error {
 	proxy := s.g.AuthzProxy()
 	switch proxy {
-	case "":
+	case 0:
 		return errors.New("authz: the config has no authz section")
 	case gateway.ProxyEnvoy:
 		return errors.New("authz: authz.proxy envoy is gRPC ext_authz: package authz/envoy serves it")

@@ -75,7 +75,7 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 
 	for _, tc := range []struct {
 		name     string
-		mode     string
+		mode     gateway.HTTP2Mode
 		coalesce bool
 		// want421: the request for b.app.localhost went first on a.app.localhost's
 		// connection and got 421; reuse: it went there and was served.

@@ -293,14 +293,14 @@ func validMethod(m string) bool {
 	return true
 }
 
-// AuthzProxy is the config's authz.proxy ("nginx", "caddy", "traefik"
-// or "envoy"), "" when it has no authz section. It cannot change on
-// reload: Reload refuses a change of proxy.
-func (g *Gateway) AuthzProxy() string {
+// AuthzProxy is the config's authz.proxy, zero (none) when it has no
+// authz section. It cannot change on reload: Reload refuses a change of
+// proxy.
+func (g *Gateway) AuthzProxy() Proxy {
 	if a := g.state.Load().authz; a != nil {
 		return a.proxy
 	}
-	return ""
+	return 0
 }
 
 // AuthzAddress is the config's authz.address, "" when it has no authz

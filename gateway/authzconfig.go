@@ -9,18 +9,54 @@ import (
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
-// Proxies that "forgeproof authz" answers (Authz.Proxy).
+// Proxy is a proxy that "forgeproof authz" answers (Authz.Proxy). It
+// reads and writes itself as "nginx", "caddy", "traefik" or "envoy"; the
+// zero value is none (an authz section must name one).
+type Proxy int
+
+// Values of Authz.Proxy.
 const (
-	ProxyNginx   = "nginx"
-	ProxyCaddy   = "caddy"
-	ProxyTraefik = "traefik"
-	ProxyEnvoy   = "envoy"
+	ProxyNginx Proxy = iota + 1
+	ProxyCaddy
+	ProxyTraefik
+	ProxyEnvoy
 )
+
+var proxies = [...]string{"", "nginx", "caddy", "traefik", "envoy"}
+
+// String returns p's name: "" for none, "Proxy(n)" for a value that is
+// none of the constants.
+func (p Proxy) String() string {
+	if p >= 0 && int(p) < len(proxies) {
+		return proxies[p]
+	}
+	return fmt.Sprintf("Proxy(%d)", int(p))
+}
+
+// MarshalText returns p's name, "" for none; it fails for a value that is
+// none of the constants.
+func (p Proxy) MarshalText() ([]byte, error) {
+	if p < 0 || int(p) >= len(proxies) {
+		return nil, fmt.Errorf("invalid proxy %d", int(p))
+	}
+	return []byte(proxies[p]), nil
+}
+
+// UnmarshalText sets p from its name.
+func (p *Proxy) UnmarshalText(text []byte) error {
+	for i, name := range proxies[1:] {
+		if string(text) == name {
+			*p = Proxy(i + 1)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown proxy %q: want nginx, caddy, traefik or envoy", text)
+}
 
 // authzState is a compiled Authz section.
 type authzState struct {
 	address string
-	proxy   string
+	proxy   Proxy
 	callers []netip.Prefix
 	// callerTLS is the decision service's own mTLS server, nil without
 	// Authz.TLS; callerAllow authorizes its callers' certificates.
@@ -38,12 +74,10 @@ func (p *compiler) authz(cfg *Config, prev *authzState, now func() time.Time) *a
 	a := cfg.Authz
 	st := &authzState{address: a.Address, proxy: a.Proxy}
 	p.hostPort("authz.address", a.Address)
-	switch a.Proxy {
-	case ProxyNginx, ProxyCaddy, ProxyTraefik, ProxyEnvoy:
-	case "":
+	if a.Proxy == 0 {
 		p.add("authz.proxy", "is required: nginx, caddy, traefik or envoy (only that proxy's headers are read)")
-	default:
-		p.add("authz.proxy", "unknown proxy %q: want nginx, caddy, traefik or envoy", a.Proxy)
+	} else if _, err := a.Proxy.MarshalText(); err != nil {
+		p.add("authz.proxy", "%v", err) // a Config built in Go
 	}
 	st.callers = p.prefixes("authz.trusted-callers", a.TrustedCallers)
 	if len(a.TrustedCallers) == 0 && a.TLS == nil {

@@ -73,8 +73,8 @@ type Listener struct {
 	// TCP peer is the client. Turning it on or off needs a restart.
 	ProxyProtocol *ProxyProtocol `key:"proxy-protocol"`
 	// HTTP2 says whether the listener offers HTTP/2 in ALPN beside
-	// HTTP/1.1: HTTP2On ("on", the default when empty), HTTP2Off
-	// ("off": HTTP/1.1 only) or HTTP2InsecureOnWithoutCheckHost.
+	// HTTP/1.1: HTTP2On ("on", the default), HTTP2Off ("off": HTTP/1.1
+	// only) or HTTP2InsecureOnWithoutCheckHost.
 	//
 	// Over HTTP/2 a browser reuses one connection, and the client
 	// certificate presented on it, for every host name the server
@@ -90,15 +90,50 @@ type Listener struct {
 	//
 	// A reload changes what new connections are offered; open HTTP/2
 	// connections stay HTTP/2. Stream and header limits are in Limits.
-	HTTP2 string `key:"http2"`
+	HTTP2 HTTP2Mode `key:"http2"`
 }
+
+// HTTP2Mode is Listener.HTTP2. It reads and writes itself as "on",
+// "off" or "insecure-on-without-check-host".
+type HTTP2Mode int
 
 // Values of Listener.HTTP2.
 const (
-	HTTP2On                         = "on"
-	HTTP2Off                        = "off"
-	HTTP2InsecureOnWithoutCheckHost = "insecure-on-without-check-host"
+	HTTP2On                         HTTP2Mode = iota // the zero value
+	HTTP2Off                                         // HTTP/1.1 only
+	HTTP2InsecureOnWithoutCheckHost                  // HTTP/2 without the Host check
 )
+
+var http2Modes = [...]string{"on", "off", "insecure-on-without-check-host"}
+
+// String returns m's name, or "HTTP2Mode(n)" for a value that is none of
+// the constants.
+func (m HTTP2Mode) String() string {
+	if b, err := m.MarshalText(); err == nil {
+		return string(b)
+	}
+	return fmt.Sprintf("HTTP2Mode(%d)", int(m))
+}
+
+// MarshalText returns m's name; it fails for a value that is none of
+// the constants.
+func (m HTTP2Mode) MarshalText() ([]byte, error) {
+	if m < 0 || int(m) >= len(http2Modes) {
+		return nil, fmt.Errorf("invalid HTTP/2 mode %d", int(m))
+	}
+	return []byte(http2Modes[m]), nil
+}
+
+// UnmarshalText sets m from its name.
+func (m *HTTP2Mode) UnmarshalText(text []byte) error {
+	for i, name := range http2Modes {
+		if string(text) == name {
+			*m = HTTP2Mode(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown value %q: want %q (the default), %q or %q", text, http2Modes[0], http2Modes[1], http2Modes[2])
+}
 
 // ProxyProtocol is the PROXY protocol (HAProxy's, v1 text or v2 binary)
 // on a listener behind an L4 load balancer. Connections from any peer
@@ -243,9 +278,10 @@ type Cookies struct {
 	// HTTPOnly adds HttpOnly: page scripts cannot read the cookie.
 	HTTPOnly bool `key:"http-only"`
 	// SameSite is added to cookies that have no (valid) SameSite
-	// attribute: "lax", "strict", or "off" or "" to add none. "none" is
+	// attribute: SameSiteLax ("lax"), SameSiteStrict ("strict"), or
+	// SameSiteOff ("off") or the zero value to add none. "none" is
 	// refused: it would weaken a cookie.
-	SameSite string `key:"same-site"`
+	SameSite SameSite `key:"same-site"`
 	// OverrideSameSite also replaces a weaker SameSite the upstream set
 	// (None, or Lax when SameSite is "strict"). Default false: the
 	// upstream's explicit choice is kept.
@@ -367,10 +403,11 @@ type Admin struct {
 // Log configures the binary's logs; the gateway package itself logs only
 // to the *slog.Logger given in Options.
 type Log struct {
-	// Format is "json" (default) or "text".
-	Format string `key:"format"`
-	// Level is "debug", "info" (default), "warn" or "error".
-	Level string `key:"level"`
+	// Format is LogJSON ("json", the default) or LogText ("text").
+	Format LogFormat `key:"format"`
+	// Level is the lowest level logged: "debug", "info" (the default),
+	// "warn" or "error".
+	Level LogLevel `key:"level"`
 }
 
 // Limits bound what clients and upstreams may cost. Zero means the
@@ -518,9 +555,10 @@ type Authz struct {
 	Address string `key:"address"`
 	// Proxy is the proxy that asks, which fixes the headers that carry
 	// the original request and the client certificate: "nginx", "caddy"
-	// or "traefik" (HTTP), or "envoy" (gRPC ext_authz). Only that
-	// proxy's headers are read: the others could come from the client.
-	Proxy string `key:"proxy"`
+	// or "traefik" (HTTP), or "envoy" (gRPC ext_authz); required. Only
+	// that proxy's headers are read: the others could come from the
+	// client.
+	Proxy Proxy `key:"proxy"`
 	// TrustedCallers are the addresses (CIDR prefixes or single IPs) of
 	// the proxies that may ask. A request from any other peer is refused
 	// (caller-untrusted). Required unless TLS is set; with both, a caller

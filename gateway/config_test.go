@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -68,6 +69,18 @@ routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true, cors-pr
 	{"misspelt key", "listeners: [{tls: {client_auth: require}}]\n", `listeners[0].tls.client_auth: unknown key (did you mean "client-auth"?)`},
 	{"unknown key far from any", "log: {colour: red}\n", `log.colour: unknown key (want one of: format, level)`},
 	{"cookies not a boolean", "routes: [{cookies: {secure: yes}}]\n", `routes[0].cookies.secure: must be true or false, not "yes"`},
+	// Typed values: a bad one is reported where it is, by its type; each
+	// has a good twin.
+	{"http2 off", "listeners: [{http2: \"off\"}]\n", ""},
+	{"http2 unknown", "listeners:\n  - http2: \"yes\"\n", `c.yaml:2: listeners[0].http2: unknown value "yes": want "on" (the default), "off" or "insecure-on-without-check-host"`},
+	{"authz proxy", "authz: {proxy: envoy}\n", ""},
+	{"authz proxy unknown", "authz:\n  proxy: apache\n", `c.yaml:2: authz.proxy: unknown proxy "apache": want nginx, caddy, traefik or envoy`},
+	{"log format and level", "log: {format: text, level: WARNING}\n", ""},
+	{"log format unknown", "log:\n  format: xml\n", `c.yaml:2: log.format: unknown format "xml": want json or text`},
+	{"log level unknown", "log:\n  level: loud\n", `c.yaml:2: log.level: unknown level "loud": want debug, info, warn or error`},
+	{"cookies same-site", "routes: [{cookies: {same-site: Strict}}]\n", ""},
+	{"cookies same-site none", "routes:\n  - cookies: {same-site: none}\n", `c.yaml:2: routes[0].cookies.same-site: "none" would weaken the upstream's cookies: want lax, strict or off`},
+	{"cookies same-site unknown", "routes:\n  - cookies: {same-site: loose}\n", `c.yaml:2: routes[0].cookies.same-site: unknown value "loose": want lax, strict or off`},
 }
 
 func TestParseConfig(t *testing.T) {
@@ -140,9 +153,11 @@ limits: {read-header-timeout: 1s, read-timeout: 2s, write-timeout: 3s, idle-time
 		{"shutdown-delay", cfg.Limits.ShutdownDelay, 11 * time.Second},
 		{"upstream-max-idle-conns-per-host", cfg.Limits.UpstreamMaxIdleConnsPerHost, 9},
 		{"cookies secure", r.Cookies.Secure, true},
-		{"cookies same-site defaults to lax", r.Cookies.SameSite, "lax"},
+		{"cookies same-site defaults to lax", r.Cookies.SameSite, gateway.SameSiteLax},
 		{"cookies host-prefix", r.Cookies.HostPrefix, "sid"},
-		{"no cookies mapping, no same-site", cfg.Routes[1].Cookies.SameSite, ""},
+		{"no cookies mapping, no same-site", cfg.Routes[1].Cookies.SameSite, gateway.SameSite(0)},
+		{"log format", cfg.Log.Format, gateway.LogText},
+		{"log level", cfg.Log.Level, gateway.LogLevel(slog.LevelDebug)},
 	}
 	for _, tt := range tests {
 		if !equal(tt.got, tt.want) {
@@ -276,15 +291,17 @@ func TestValidate(t *testing.T) {
 			c.Admin = gateway.Admin{Address: ":9090", InsecureAllowNonLoopback: true}
 		}, ""},
 		{"admin off", func(c *gateway.Config) { c.Admin.Address = "off" }, ""},
-		{"log format", func(c *gateway.Config) { c.Log.Format = "xml" }, `log.format: unknown format "xml"`},
-		{"log level", func(c *gateway.Config) { c.Log.Level = "loud" }, `log.level: unknown level "loud"`},
+		{"log format that is no constant", func(c *gateway.Config) { c.Log.Format = 7 }, `log.format: invalid format 7`},
+		{"log level that is none of the four", func(c *gateway.Config) { c.Log.Level = 2 }, `log.level: invalid level 2`},
+		{"log text, debug", func(c *gateway.Config) {
+			c.Log = gateway.Log{Format: gateway.LogText, Level: gateway.LogLevel(slog.LevelDebug)}
+		}, ""},
 		{"tiny header limit", func(c *gateway.Config) { c.Limits.MaxHeaderBytes = 100 }, "limits.max-header-bytes: 100 is too small"},
 		{"negative grace", func(c *gateway.Config) { c.Limits.ShutdownGrace = -time.Second }, "limits.shutdown-grace: must not be negative"},
 		{"cookie hardening", func(c *gateway.Config) {
-			c.Routes[0].Cookies = gateway.Cookies{Secure: true, HTTPOnly: true, SameSite: "strict", OverrideSameSite: true, HostPrefix: "sid"}
+			c.Routes[0].Cookies = gateway.Cookies{Secure: true, HTTPOnly: true, SameSite: gateway.SameSiteStrict, OverrideSameSite: true, HostPrefix: "sid"}
 		}, ""},
-		{"cookies same-site none weakens", func(c *gateway.Config) { c.Routes[0].Cookies.SameSite = "none" }, `routes[0].cookies.same-site: "none" would weaken`},
-		{"cookies same-site unknown", func(c *gateway.Config) { c.Routes[0].Cookies.SameSite = "loose" }, `routes[0].cookies.same-site: unknown value "loose"`},
+		{"cookies same-site that is no constant", func(c *gateway.Config) { c.Routes[0].Cookies.SameSite = 9 }, `routes[0].cookies.same-site: invalid SameSite value 9`},
 		{"cookies override without a value", func(c *gateway.Config) { c.Routes[0].Cookies.OverrideSameSite = true }, "routes[0].cookies.override-same-site: needs same-site"},
 		{"cookies host prefix not a name", func(c *gateway.Config) { c.Routes[0].Cookies.HostPrefix = "a b" }, `routes[0].cookies.host-prefix: invalid cookie name "a b"`},
 		{"cookies host prefix already prefixed", func(c *gateway.Config) { c.Routes[0].Cookies.HostPrefix = "__Host-sid" }, "already has a prefix"},

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -21,12 +22,46 @@ import (
 // other host, not even a sibling subdomain, can set or overwrite them.
 const HostPrefix = "__Host-"
 
-// SameSite values of Cookies.SameSite.
+// SameSite is Cookies.SameSite: the SameSite attribute the gateway adds
+// to cookies without a valid one. It reads itself from "lax", "strict"
+// or "off", in any case, and writes itself in lower case. The zero value
+// adds none, like SameSiteOff; a config file's cookies mapping without
+// same-site gets SameSiteLax.
+type SameSite int
+
+// Values of Cookies.SameSite.
 const (
-	SameSiteLax    = "lax"
-	SameSiteStrict = "strict"
-	SameSiteOff    = "off"
+	SameSiteLax SameSite = iota + 1
+	SameSiteStrict
+	SameSiteOff
 )
+
+var sameSites = [...]string{"", "lax", "strict", "off"}
+
+// MarshalText returns s's name, "" for the zero value; it fails for a
+// value that is none of the constants.
+func (s SameSite) MarshalText() ([]byte, error) {
+	if s < 0 || int(s) >= len(sameSites) {
+		return nil, fmt.Errorf("invalid SameSite value %d", int(s))
+	}
+	return []byte(sameSites[s]), nil
+}
+
+// UnmarshalText sets s from its name. "none" is refused: it would weaken
+// the upstream's cookies.
+func (s *SameSite) UnmarshalText(text []byte) error {
+	v := strings.ToLower(string(text))
+	for i, name := range sameSites[1:] {
+		if v == name {
+			*s = SameSite(i + 1)
+			return nil
+		}
+	}
+	if v == "none" {
+		return fmt.Errorf("%q would weaken the upstream's cookies: want lax, strict or off", text)
+	}
+	return fmt.Errorf("unknown value %q: want lax, strict or off", text)
+}
 
 // sameSiteRank orders SameSite values by strength. An absent or
 // unrecognised attribute ranks with None: Firefox and Safari treat such a
@@ -58,16 +93,15 @@ type cookieRules struct {
 // p.cookies compiles a route's Cookies; nil when it changes nothing.
 func (p *compiler) cookies(key string, c Cookies) *cookieRules {
 	r := &cookieRules{secure: c.Secure, httpOnly: c.HTTPOnly, overrideSameSite: c.OverrideSameSite}
-	switch strings.ToLower(c.SameSite) {
-	case "", SameSiteOff:
+	switch c.SameSite {
+	case 0, SameSiteOff:
 	case SameSiteLax:
 		r.sameSite = "Lax"
 	case SameSiteStrict:
 		r.sameSite = "Strict"
-	case "none":
-		p.add(key+".same-site", "%q would weaken the upstream's cookies: want lax, strict or off", c.SameSite)
-	default:
-		p.add(key+".same-site", "unknown value %q: want lax, strict or off", c.SameSite)
+	default: // a Config built in Go: files are checked as they are decoded
+		_, err := c.SameSite.MarshalText()
+		p.add(key+".same-site", "%v", err)
 	}
 	if c.OverrideSameSite && r.sameSite == "" {
 		p.add(key+".override-same-site", "needs same-site lax or strict: the value that replaces a weaker one")

@@ -26,7 +26,7 @@ func TestCookieHardening(t *testing.T) {
 	cfg := w.config()
 	cfg.Routes = []gateway.Route{
 		{Name: "hardened", PathPrefix: "/hardened", Upstream: app.URL, Allow: gateway.Allow{AnyVerified: true},
-			Cookies: gateway.Cookies{Secure: true, HTTPOnly: true, SameSite: "lax", HostPrefix: "session"}},
+			Cookies: gateway.Cookies{Secure: true, HTTPOnly: true, SameSite: gateway.SameSiteLax, HostPrefix: "session"}},
 		{Name: "plain", PathPrefix: "/plain", Upstream: app.URL, Allow: gateway.Allow{AnyVerified: true}},
 	}
 	r := w.start(cfg)

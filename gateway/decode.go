@@ -537,7 +537,7 @@ const csrfInsecureOff = "insecure-off"
 
 // decoded makes a cookies mapping without same-site add SameSite=Lax.
 func (c *Cookies) decoded() {
-	if c.SameSite == "" {
+	if c.SameSite == 0 {
 		c.SameSite = SameSiteLax
 	}
 }

@@ -170,7 +170,7 @@ func newPathPair(t testing.TB, answer func(*http.Request) (string, bool), edit f
 		cfg := w.config()
 		cfg.Routes = append(cfg.Routes, gateway.Route{
 			Name: "scripted", PathPrefix: "/s/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true},
-			Cookies: gateway.Cookies{Secure: true, HTTPOnly: true, SameSite: "lax"},
+			Cookies: gateway.Cookies{Secure: true, HTTPOnly: true, SameSite: gateway.SameSiteLax},
 		})
 		cfg.Limits.MaxBodyBytes = 1 << 16
 		if edit != nil {

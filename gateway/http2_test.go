@@ -150,15 +150,14 @@ func metricValue(t *testing.T, gw *running, prefix string) float64 {
 func TestHTTP2ALPN(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		mode string
+		mode gateway.HTTP2Mode
 		want string // negotiated by a client offering h2 and http/1.1
 	}{
-		{"", "h2"},
-		{gateway.HTTP2On, "h2"},
+		{gateway.HTTP2On, "h2"}, // the zero value
 		{gateway.HTTP2InsecureOnWithoutCheckHost, "h2"},
 		{gateway.HTTP2Off, "http/1.1"},
 	} {
-		t.Run("mode="+tc.mode, func(t *testing.T) {
+		t.Run("mode="+tc.mode.String(), func(t *testing.T) {
 			t.Parallel()
 			w, cfg := h2World(t)
 			cfg.Listeners[0].HTTP2 = tc.mode
@@ -835,8 +834,8 @@ func TestHTTP2ConfigErrors(t *testing.T) {
 		set  func(*gateway.Config)
 		want string
 	}{
-		{"unknown mode", func(c *gateway.Config) { c.Listeners[0].HTTP2 = "yes" },
-			`listeners[0].http2: unknown value "yes": want "on" (the default), "off" or "insecure-on-without-check-host"`},
+		{"mode that is no constant", func(c *gateway.Config) { c.Listeners[0].HTTP2 = 9 },
+			`listeners[0].http2: invalid HTTP/2 mode 9`},
 		{"negative streams", func(c *gateway.Config) { c.Limits.HTTP2MaxConcurrentStreams = -1 },
 			`limits.http2-max-concurrent-streams: must not be negative (0 means the default, 100)`},
 		{"too many streams", func(c *gateway.Config) { c.Limits.HTTP2MaxConcurrentStreams = 5000 },
@@ -886,7 +885,7 @@ limits:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listeners[0].HTTP2 != "off" || cfg.Limits.HTTP2MaxConcurrentStreams != 50 || cfg.Limits.HTTP2ReadIdleTimeout != time.Minute || cfg.Limits.HTTP2PingTimeout != 5*time.Second {
+	if cfg.Listeners[0].HTTP2 != gateway.HTTP2Off || cfg.Limits.HTTP2MaxConcurrentStreams != 50 || cfg.Limits.HTTP2ReadIdleTimeout != time.Minute || cfg.Limits.HTTP2PingTimeout != 5*time.Second {
 		t.Errorf("got %+v %+v", cfg.Listeners[0], cfg.Limits)
 	}
 }
@@ -900,7 +899,10 @@ func TestHTTP2Documented(t *testing.T) {
 		fmt.Sprint(gateway.DefaultHTTP2ReadIdleTimeout),
 		fmt.Sprint(gateway.DefaultHTTP2PingTimeout),
 	}
-	modes := []string{gateway.HTTP2On, gateway.HTTP2Off, gateway.HTTP2InsecureOnWithoutCheckHost}
+	var modes []string
+	for _, m := range []gateway.HTTP2Mode{gateway.HTTP2On, gateway.HTTP2Off, gateway.HTTP2InsecureOnWithoutCheckHost} {
+		modes = append(modes, m.String())
+	}
 	read := func(file string) string {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -1016,14 +1018,14 @@ func TestHTTP2Reload(t *testing.T) {
 		defer c.Close()
 		return c.ConnectionState().NegotiatedProtocol
 	}
-	for _, mode := range []string{gateway.HTTP2Off, gateway.HTTP2On} {
+	for _, mode := range []gateway.HTTP2Mode{gateway.HTTP2Off, gateway.HTTP2On} {
 		next := *cfg
 		next.Listeners = slices.Clone(cfg.Listeners)
 		next.Listeners[0].HTTP2 = mode
 		if err := gw.g.Reload(&next); err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]string{gateway.HTTP2Off: "http/1.1", gateway.HTTP2On: "h2"}[mode]
+		want := map[gateway.HTTP2Mode]string{gateway.HTTP2Off: "http/1.1", gateway.HTTP2On: "h2"}[mode]
 		if got := negotiated(); got != want {
 			t.Errorf("after a reload to http2: %s: negotiated %q, want %q", mode, got, want)
 		}

@@ -40,19 +40,21 @@ var (
 	alpnHTTP2 = []string{"h2", "http/1.1"}
 )
 
-// http2Mode checks a Listener.HTTP2 value and returns whether HTTP/2 is
-// offered and whether requests on HTTP/2 connections are checked against
-// the SNI.
-func (p *compiler) http2Mode(key, mode string) (offer, check bool) {
+// http2Mode returns whether a listener in mode offers HTTP/2 and
+// whether requests on HTTP/2 connections are checked against the SNI.
+// A file's values are checked as they are decoded; a Config built in Go
+// may hold another.
+func (p *compiler) http2Mode(key string, mode HTTP2Mode) (offer, check bool) {
 	switch mode {
-	case "", HTTP2On:
+	case HTTP2On:
 		return true, true
 	case HTTP2Off:
 		return false, true
 	case HTTP2InsecureOnWithoutCheckHost:
 		return true, false
 	}
-	p.add(key, "unknown value %q: want %q (the default), %q or %q", mode, HTTP2On, HTTP2Off, HTTP2InsecureOnWithoutCheckHost)
+	_, err := mode.MarshalText()
+	p.add(key, "%v", err)
 	return false, true
 }
 

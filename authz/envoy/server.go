@@ -154,7 +154,7 @@ func caller(ctx context.Context) (string, *tls.ConnectionState) {
 // client speaks to a cluster without a transport socket, and
 // authz.trusted-callers carries the trust.
 func (s *Server) Listen() error {
-	if s.g.AuthzProxy() == "" {
+	if s.g.AuthzProxy() == 0 {
 		return errors.New("authz: the config has no authz section")
 	}
 	ln, err := net.Listen("tcp", s.g.AuthzAddress())

@@ -69,7 +69,7 @@ func runAuthz(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return configFailure("authz", err, stderr)
 	}
-	if g.AuthzProxy() == "" {
+	if g.AuthzProxy() == 0 {
 		return usageErrorf("authz: %s has no authz section: it configures the gateway; run \"forgeproof serve --config %s\", or add authz (docs/integrations/)", *configPath, *configPath)
 	}
 	logger := g.Logger()

@@ -86,7 +86,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return configFailure("serve", err, stderr)
 	}
 	defaultGC(os.Getenv)
-	if g.AuthzProxy() != "" {
+	if g.AuthzProxy() != 0 {
 		return usageErrorf("serve: %s has an authz section: it configures the decision service; run \"forgeproof authz --config %s\"", *configPath, *configPath)
 	}
 	logger := g.Logger()
