@@ -122,12 +122,16 @@
 //     the route's allow list, else 403 with the mtls reason code
 //     (identity-missing, spiffe-id-denied, …). On a route with
 //     Allow.CORSPreflights, a CORS preflight (which never carries a
-//     certificate) goes to the upstream without any identity, and only
-//     the CORS headers of the answer come back.
+//     certificate) goes to the upstream without any identity, Cookie or
+//     Authorization, and only the CORS headers of the answer come back;
+//     an OPTIONS whose method override names an unsafe method is no
+//     preflight.
 //  4. A route that does not serve browsers refuses requests carrying
 //     Fetch Metadata headers (browser-not-allowed).
 //  5. The route's CSRF guard (package csrf) checks unsafe requests:
-//     Sec-Fetch-Site, Origin, Referer and, in token modes, a token.
+//     Sec-Fetch-Site, Origin, Referer and, in token modes, a token. A
+//     safe method that a method override (_method, X-HTTP-Method-Override)
+//     turns into an unsafe one is checked as unsafe.
 //     WebSocket handshakes, GETs that a browser sends cross-site with the
 //     client certificate, get the origin checks too. Refusals are 403 with
 //     the csrf reason code (cross-site,
@@ -140,8 +144,13 @@
 //     (SSL_CLIENT_CERT, X-SSL-Client-*, X-Amzn-Mtls-Clientcert, …, and
 //     Config.StripRequestHeaders), names with '_' unless
 //     Route.AllowUnderscoreHeaders (never twins of the gateway's own
-//     headers), and every Upgrade but a GET's WebSocket handshake, with
-//     HTTP2-Settings; an unasked 101 from the upstream is refused (502
+//     headers), path overrides (X-Original-URL, X-Rewrite-URL, …),
+//     forwarding headers (X-Real-IP, X-Forwarded-Port, …) unless the peer
+//     is a trusted proxy, Expect, and every Upgrade but a GET's WebSocket
+//     handshake, with HTTP2-Settings; a GET, HEAD, OPTIONS, DELETE or
+//     TRACE with a body goes with Connection: close (an upstream that
+//     skips the body would read it as a request); an unasked 101 from the
+//     upstream is refused (502
 //     upstream-upgrade-refused), and the connection is closed after a
 //     chunked request (docs/security-model.md, "What the gateway
 //     forwards"; with Handler mounted on a server of one's own, this
