@@ -55,6 +55,19 @@ var identityLikeNames = []string{
 	"x-forwarded-groups",             // oauth2-proxy
 	"x-forwarded-preferred-username", // oauth2-proxy
 	"x-goog-iap-jwt-assertion",       // Google Cloud IAP
+	"remote-email",                   // Authelia (with Remote-User), Caddy forward_auth
+	"remote-groups",                  // Authelia
+	"remote-name",                    // Authelia
+	"x-forwarded-access-token",       // oauth2-proxy
+	"x-auth-username",                // Keycloak Gatekeeper / Louketo
+	"x-auth-email",                   // Keycloak Gatekeeper / Louketo
+	"x-auth-roles",                   // Keycloak Gatekeeper / Louketo
+	"x-auth-groups",                  // Keycloak Gatekeeper / Louketo
+	"x-auth-subject",                 // Keycloak Gatekeeper / Louketo
+	"x-auth-userid",                  // Keycloak Gatekeeper / Louketo
+	"x-credential-identifier",        // Kong
+	"x-anonymous-consumer",           // Kong
+	"x-userinfo",                     // Kong OpenID Connect
 }
 
 // identityLikePrefixes are normalised name prefixes of such headers.
@@ -74,6 +87,12 @@ var identityLikePrefixes = []string{
 	"x-tls-client-",               // ad hoc
 	"x-mtls-",                     // ad hoc
 	"x-auth-request-",             // oauth2-proxy (nginx auth_request)
+	"x-webauth-",                  // Grafana and Gitea/Forgejo reverse-proxy authentication: X-WEBAUTH-USER, -EMAIL, -FULLNAME
+	"x-pomerium-",                 // Pomerium: X-Pomerium-Jwt-Assertion, X-Pomerium-Claim-*
+	"x-authentik-",                // authentik proxy outpost
+	"tailscale-user-",             // Tailscale serve: Tailscale-User-Login, -Name, -Profile-Pic
+	"x-consumer-",                 // Kong: X-Consumer-ID, -Custom-ID, -Username, -Groups
+	"x-ms-token-",                 // Azure App Service authentication tokens
 }
 
 // pathOverrideNames are normalised names of headers that name another
