@@ -74,8 +74,9 @@ func TestImportBoundaries(t *testing.T) {
 	}
 	// Dev-only packages and the ones under them (pki/pkitest,
 	// internal/browser/browsertest). internal/accesslog reads the
-	// gateway's access log back for the demo and the browser harness.
-	devOnly := []string{"pki", "internal/demo", "internal/browser", "internal/scanbrowser", "internal/mdtest", "internal/accesslog"}
+	// gateway's access log back for the demo and the browser harness;
+	// internal/freeport picks ports for tests' child processes.
+	devOnly := []string{"pki", "internal/demo", "internal/browser", "internal/scanbrowser", "internal/mdtest", "internal/accesslog", "internal/freeport"}
 	// The command and the tests and harnesses that need a PKI, the demo
 	// or a browser.
 	mayUseDev := []string{"cmd/forgeproof", "e2e", "cluster", "examples"}

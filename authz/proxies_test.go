@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/authz"
+	"github.com/forgeproof/forgeproof/internal/freeport"
 	"github.com/forgeproof/forgeproof/internal/mdtest"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
@@ -80,12 +81,11 @@ func fill(t *testing.T, text string, pairs ...string) string {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Loopback()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
 // recorder is the upstream: it answers 200 and remembers the headers of

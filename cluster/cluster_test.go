@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/csrf"
+	"github.com/forgeproof/forgeproof/internal/freeport"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
@@ -232,12 +233,11 @@ func (c *cluster) put(r *replica, name string, data []byte) {
 }
 
 func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Loopback()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
 func (c *cluster) start(r *replica) {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/internal/freeport"
 )
 
 // TestUsageExitCodes: every usage or bad-value error exits 2 with one
@@ -75,12 +77,10 @@ func TestServeAdminPortInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	free, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Loopback()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := free.Addr().(*net.TCPAddr).Port
-	free.Close()
 	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"init", "--dir", dir, "--upstream", "http://127.0.0.1:1",

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/forgeproof/forgeproof/csrf"
+	"github.com/forgeproof/forgeproof/internal/freeport"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -99,10 +100,9 @@ func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: freeport NAME...")
 	}
 	for _, name := range args {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := freeport.Loopback()
 		ts.Check(err)
-		ts.Setenv(name, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
-		ln.Close()
+		ts.Setenv(name, fmt.Sprint(port))
 	}
 }
 

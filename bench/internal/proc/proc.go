@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/forgeproof/forgeproof/internal/freeport"
 )
 
 // A Process is a program a benchmark started, in its own process group
@@ -226,12 +228,7 @@ func KB(path, field string) int64 {
 // FreePort returns a loopback TCP port that was free a moment ago, for
 // a process to listen on.
 func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return freeport.Loopback()
 }
 
 // Tail returns the last n bytes of a file (a Log), for error messages.
