@@ -158,6 +158,8 @@ var gatewayHeaders = map[string]bool{
 	"sec-fetch-dest": true, "sec-fetch-user": true, "cookie": true, "authorization": true,
 	"x-csrf-token": true, "sec-websocket-key": true, "sec-websocket-version": true,
 	"sec-websocket-protocol": true, "sec-websocket-extensions": true,
+	// Method overrides, which the CSRF guard decides on (csrf.UnsafeMethodOverride).
+	"x-http-method-override": true, "x-http-method": true, "x-method-override": true,
 }
 
 // Kinds of dropped headers, the "kind" label of
