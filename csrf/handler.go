@@ -12,9 +12,10 @@ import (
 // Refusals carry "Vary: Origin, Sec-Fetch-Site" (the default deny response
 // adds "Vary: Accept" and "Cache-Control: no-store") so that no cache
 // serves one client's refusal to another. Allowed responses get no Vary:
-// only unsafe methods are ever refused, and caches never answer an unsafe
-// request from storage, nor a GET (which is always allowed) with a
-// decision.
+// only unsafe methods (and safe ones a method override makes unsafe, see
+// [UnsafeMethodOverride]) are ever refused, caches never answer an unsafe
+// request from storage, and a stored answer to an allowed GET, served to
+// a request that would have been refused, changes no state.
 //
 // With a key ring set, Handler also sets the pre-session cookie on
 // responses to requests that have no valid one and whose binding function
