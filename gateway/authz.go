@@ -227,7 +227,39 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 		}
 	}
 	slices.Sort(d.Remove[NumIdentityHeaders:])
+	if c.authz.proxy != ProxyEnvoy {
+		if why := unremovable(a, d.Remove[NumIdentityHeaders:]); why != "" {
+			v.ambiguous, v.reason = true, ReasonHeaderUnremovable
+			d = deny(http.StatusBadRequest, ReasonHeaderUnremovable, "header the proxy cannot remove", why)
+			d.Route, d.Identity = rt.name, v.identity
+			d.Cause = errors.New(why)
+		}
+	}
 	return d
+}
+
+// unremovable says why a request that a proxy without per-request header
+// removal (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth:
+// they copy the answer's headers, never delete others) asks about must
+// be refused, or "" when it need not be: it carries headers that serve
+// would not forward (extra, the Decision's Remove past the identity
+// headers: other spellings and products' identity headers, names with
+// '_', path overrides, untrusted forwarding headers), or an upgrade that
+// serve would strip (anything but a WebSocket handshake on GET, or
+// HTTP2-Settings: h2c smuggling). Forwarded as sent, each could make the
+// upstream read another identity, method, path or protocol than the one
+// decided on.
+func unremovable(a *Attributes, extra []string) string {
+	if len(extra) > 0 {
+		return fmt.Sprintf("the request carries %q, which the proxy would forward and an upstream could read as identity, path, method or address: send it without", extra)
+	}
+	if _, ok := a.Header["Http2-Settings"]; ok {
+		return "the request carries HTTP2-Settings (an h2c upgrade), which the proxy would forward: send it without"
+	}
+	if up, ok := a.Header["Upgrade"]; ok && !(a.Method == http.MethodGet && len(up) == 1 && strings.EqualFold(strings.TrimSpace(up[0]), "websocket")) {
+		return fmt.Sprintf("the request asks to upgrade to %q, which the proxy would forward: only a WebSocket handshake on GET is checked and passed", up)
+	}
+	return ""
 }
 
 // countDecision counts a decision in the metrics serve counts requests

@@ -146,10 +146,13 @@ func TestDecideIsServe(t *testing.T) {
 
 // TestDecideIdentityHeaders: an allowed request with a certificate gets
 // the identity headers serve would forward, and the client's own copies
-// (any spelling) are on the list to remove.
+// (any spelling) are on the list to remove, for Envoy, which removes them
+// (headers_to_remove).
 func TestDecideIdentityHeaders(t *testing.T) {
 	w := newWorld(t)
-	dec, err := gateway.New(w.authzConfig(""), gateway.Options{})
+	cfg := w.authzConfig("")
+	cfg.Authz.Proxy = gateway.ProxyEnvoy
+	dec, err := gateway.New(cfg, gateway.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +180,68 @@ func TestDecideIdentityHeaders(t *testing.T) {
 	d = dec.Decide(&gateway.Attributes{Method: "GET", URI: "/public/x", Host: "localhost", Header: hdr})
 	if !d.Allowed || d.Set.Get("Client-Cert") != "" || !slices.Contains(d.Remove, "Client-Cert") {
 		t.Fatalf("public without certificate: allowed %v, set %v, remove %v", d.Allowed, d.Set, d.Remove)
+	}
+}
+
+// TestDecideUnremovable: nginx, Caddy and Traefik copy the answer's
+// headers upstream but cannot delete others per request, so a request
+// carrying a header serve would not forward, or an upgrade serve would
+// strip, is refused (400 header-unremovable) instead of reaching the
+// upstream as sent; each beside its allowed twin. With Envoy, which
+// applies Decision.Remove, the same requests pass with the header on
+// the list to remove (the negative control: the check is what refuses).
+func TestDecideUnremovable(t *testing.T) {
+	w := newWorld(t)
+	for _, proxy := range []gateway.Proxy{gateway.ProxyNginx, gateway.ProxyCaddy, gateway.ProxyTraefik, gateway.ProxyEnvoy} {
+		cfg := w.authzConfig("")
+		cfg.Authz.Proxy = proxy
+		dec, err := gateway.New(cfg, gateway.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name    string
+			method  string
+			header  http.Header
+			refused bool
+			remove  string // the name Envoy is told to remove
+		}{
+			{"underscore twin of Client-Cert", "GET", http.Header{"Client_cert": {":Zm9v:"}}, true, "Client_cert"},
+			{"underscore method override", "GET", http.Header{"X_http_method_override": {"DELETE"}}, true, "X_http_method_override"},
+			{"another product's identity header", "GET", http.Header{"Remote-User": {"admin"}}, true, "Remote-User"},
+			{"path override", "GET", http.Header{"X-Original-Url": {"/admin"}}, true, "X-Original-Url"},
+			{"untrusted forwarding header", "GET", http.Header{"True-Client-Ip": {"10.0.0.1"}}, true, "True-Client-Ip"},
+			{"h2c upgrade", "GET", http.Header{"Upgrade": {"h2c"}, "Http2-Settings": {"AAMAAABkAARAAAAAAAIAAAAA"}}, true, ""},
+			{"HTTP2-Settings alone", "GET", http.Header{"Http2-Settings": {"AAMAAABkAARAAAAAAAIAAAAA"}}, true, ""},
+			{"WebSocket upgrade on POST", "POST", http.Header{"Upgrade": {"websocket"}}, true, ""},
+			{"two upgrades", "GET", http.Header{"Upgrade": {"websocket", "h2c"}}, true, ""},
+			// Allowed twins.
+			{"plain request", "GET", http.Header{"Accept": {"*/*"}}, false, ""},
+			{"WebSocket handshake", "GET", http.Header{"Upgrade": {"websocket"}}, false, ""},
+			{"forgeproof's own identity header (the proxy replaces it)", "GET", http.Header{"Client-Cert": {":Zm9v:"}}, false, "Client-Cert"},
+		} {
+			t.Run(proxy.String()+"/"+tc.name, func(t *testing.T) {
+				d := dec.Decide(&gateway.Attributes{Method: tc.method, URI: "/api/x", Host: "localhost", Header: tc.header, Chain: []*x509.Certificate{w.web.Cert},
+					RemoteAddr: "192.0.2.1:1234"})
+				refused := tc.refused && proxy != gateway.ProxyEnvoy
+				if refused {
+					if d.Allowed || d.Status != 400 || d.Reason != gateway.ReasonHeaderUnremovable || d.Cause == nil {
+						t.Fatalf("got %d %q (allowed %v), want 400 %s", d.Status, d.Reason, d.Allowed, gateway.ReasonHeaderUnremovable)
+					}
+					return
+				}
+				if tc.refused && tc.method == "POST" {
+					// Envoy: a POST is checked for CSRF whatever it upgrades to.
+					return
+				}
+				if !d.Allowed {
+					t.Fatalf("got %d %q (%v), want allowed", d.Status, d.Reason, d.Cause)
+				}
+				if tc.remove != "" && !slices.Contains(d.Remove, tc.remove) {
+					t.Fatalf("Remove %v lacks %q", d.Remove, tc.remove)
+				}
+			})
+		}
 	}
 }
 

@@ -42,6 +42,14 @@ const (
 	// another server cannot tell, and closes the connection after every
 	// chunked request instead.
 	ReasonFramingAmbiguous Reason = "framing-ambiguous"
+	// ReasonHeaderUnremovable: forgeproof authz for an HTTP proxy (nginx,
+	// Caddy, Traefik), which cannot remove headers per request, was asked
+	// about a request carrying a header that serve would not forward
+	// (another product's identity header, a name with '_', a path
+	// override, an untrusted forwarding header) or an upgrade other than
+	// a WebSocket handshake: forwarded as sent, the upstream could read
+	// another identity, method, path or protocol (400).
+	ReasonHeaderUnremovable Reason = "header-unremovable"
 	// ReasonMethodNotAllowed: CONNECT, which a reverse proxy does not
 	// tunnel, including HTTP/2's extended CONNECT (RFC 8441) (405).
 	ReasonMethodNotAllowed Reason = "method-not-allowed"
