@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/forgeproof/forgeproof/mtls"
 )
@@ -38,9 +39,11 @@ func refusal(status int, reason Reason, title, detail string) verdict {
 // on, -1 when none (an embedded handler, or Decide). unchecked turns the
 // Host and path checks off (the tests' negative controls).
 func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, unchecked bool) verdict {
-	if r.Method == http.MethodConnect {
+	if strings.EqualFold(r.Method, http.MethodConnect) {
 		// A reverse proxy has no tunnels to offer; forwarding CONNECT
-		// would ask the upstream for one.
+		// would ask the upstream for one. Methods are case-sensitive,
+		// but an upstream that upper-cases them would read "connect" as
+		// CONNECT too, and no client means anything else by it.
 		return refusal(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "method not allowed", "CONNECT is not proxied")
 	}
 	if r.ProtoMajor == 2 {

@@ -74,6 +74,7 @@ func TestConnectRefused(t *testing.T) {
 		wantStatus    int
 	}{
 		{"CONNECT is refused", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405},
+		{"connect in lower case is refused", "connect /api/x HTTP/1.1\r\nHost: localhost\r\n\r\n", 405},
 		{"GET on the same connection passes", "GET /api/x HTTP/1.1\r\nHost: localhost\r\n\r\n", 200},
 	}
 	br := bufio.NewReader(conn)
