@@ -156,6 +156,16 @@ type rig struct {
 	client   *pki.Cert
 	revoked  *pki.Cert
 	stranger *pki.Cert // of another CA
+	// upstream is the address the proxy forwards to; "" is up's.
+	upstream string
+}
+
+// upstreamAddr is the address the proxy forwards to.
+func (r *rig) upstreamAddr() string {
+	if r.upstream != "" {
+		return r.upstream
+	}
+	return strings.TrimPrefix(r.up.URL, "http://")
 }
 
 func newRig(t *testing.T) *rig { return newRigCA(t, nil) }
@@ -232,7 +242,7 @@ func (r *rig) startNginx(withAuth bool, edits ...string) {
 		"bank.example.com", "localhost",
 		"/etc/forgeproof/", r.pki.Path+"/",
 		"127.0.0.1:9191", r.authz,
-		"127.0.0.1:8080", strings.TrimPrefix(r.up.URL, "http://"))
+		"127.0.0.1:8080", r.upstreamAddr())
 	if !withAuth {
 		server = fill(t, server, "auth_request /_forgeproof;", "", "error_page 403 = @forgeproof_refused;", "")
 	}
@@ -547,8 +557,9 @@ func (r *rig) checkForgeriesThrough(what string) {
 }
 
 // startCaddy runs Caddy with the docs' site block; without auth, the
-// forward_auth block is removed (the negative control).
-func (r *rig) startCaddy(withAuth bool) {
+// forward_auth block is removed (the negative control); edits are more
+// fill pairs.
+func (r *rig) startCaddy(withAuth bool, edits ...string) {
 	t := r.t
 	bin := needBinary(t, "caddy")
 	addr := freePort(t)
@@ -557,12 +568,13 @@ func (r *rig) startCaddy(withAuth bool) {
 		"bank.example.com:443", "https://localhost:"+port,
 		"/etc/forgeproof/", r.pki.Path+"/",
 		"127.0.0.1:9191", r.authz,
-		"127.0.0.1:8080", strings.TrimPrefix(r.up.URL, "http://"))
+		"127.0.0.1:8080", r.upstreamAddr())
 	if !withAuth {
 		i := strings.Index(site, "\t\tforward_auth")
 		j := strings.Index(site[i:], "\t\t}\n")
 		site = site[:i] + site[i+j+len("\t\t}\n"):]
 	}
+	site = fill(t, site, edits...)
 	dir := t.TempDir()
 	conf := "{\n\tadmin off\n\tauto_https off\n}\n" + site + "\n"
 	path := filepath.Join(dir, "Caddyfile")

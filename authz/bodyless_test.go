@@ -1,0 +1,175 @@
+package authz_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lazyUpstream is an HTTP/1.1 upstream that, like the servers that skip
+// the bodies of methods for which a body has no defined meaning, never
+// reads the body of a GET, HEAD, OPTIONS, DELETE or TRACE: the body's
+// bytes stay on the connection and are parsed as the next request
+// ("CL.0" desync). It reads the bodies of other methods, keeps
+// connections open unless asked to close, and records every request
+// line with its Client-Cert.
+type lazyUpstream struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	lines []string
+}
+
+func newLazyUpstream(t *testing.T) *lazyUpstream {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &lazyUpstream{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go u.serve(c)
+		}
+	}()
+	return u
+}
+
+func (u *lazyUpstream) serve(c net.Conn) {
+	defer c.Close()
+	tp := textproto.NewReader(bufio.NewReader(c))
+	for {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := tp.ReadLine()
+		if err != nil {
+			return
+		}
+		h, err := tp.ReadMIMEHeader()
+		if err != nil {
+			return
+		}
+		u.mu.Lock()
+		u.lines = append(u.lines, line+" cert="+h.Get("Client-Cert"))
+		u.mu.Unlock()
+		method, _, _ := strings.Cut(line, " ")
+		switch method {
+		case "GET", "HEAD", "OPTIONS", "DELETE", "TRACE":
+		default:
+			if n, err := strconv.Atoi(h.Get("Content-Length")); err == nil {
+				buf := make([]byte, n)
+				if _, err := tp.R.Read(buf); err != nil {
+					return
+				}
+			}
+		}
+		closing := strings.EqualFold(h.Get("Connection"), "close")
+		conn := "keep-alive"
+		if closing {
+			conn = "close"
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: %s\r\n\r\nupstream ok", conn)
+		if closing {
+			return
+		}
+	}
+}
+
+func (u *lazyUpstream) received() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]string(nil), u.lines...)
+}
+
+// smuggled is a request hidden in a GET's body: a private route, with
+// a forged identity, that forgeproof never saw.
+const smuggled = "GET /api/balance HTTP/1.1\r\nHost: localhost\r\nClient-Cert: :Zm9yZ2Vk:\r\n\r\n"
+
+// sendBodyOnGET sends a public GET whose body is another request, then
+// a plain GET, and returns the request lines the upstream received.
+func (r *rig) sendBodyOnGET(u *lazyUpstream) []string {
+	t := r.t
+	before := len(u.received())
+	if got := r.send(nil, "GET", "/public/rates", hdr("Content-Type", "text/plain"), smuggled); got.status != 200 {
+		t.Fatalf("GET with a body: got %d %q", got.status, got.body)
+	}
+	// Another request, which the proxy may send on the same upstream
+	// connection.
+	if got := r.send(nil, "GET", "/public/rates", hdr(), ""); got.status != 200 {
+		t.Fatalf("next GET: got %d %q", got.status, got.body)
+	}
+	// The upstream records a request before it answers it, and parses
+	// a hidden one before the next: both are recorded by now.
+	return u.received()[before:]
+}
+
+// checkBodyOnGET: a public GET whose body is another request reaches
+// the lazy upstream as the GET alone (the proxy closes the upstream
+// connection after a request of a bodyless method, as serve does), and
+// its allowed twin, a POST with a body, arrives as one request.
+func (r *rig) checkBodyOnGET(u *lazyUpstream) {
+	t := r.t
+	t.Run("GET whose body is a request", func(t *testing.T) {
+		got := r.sendBodyOnGET(u)
+		for _, line := range got {
+			if strings.HasPrefix(line, "GET /api/balance") {
+				t.Fatalf("the upstream received the request hidden in the body: %q", got)
+			}
+		}
+		if len(got) != 2 {
+			t.Fatalf("the upstream received %q, want the two GETs", got)
+		}
+	})
+	t.Run("POST with a body (allowed twin)", func(t *testing.T) {
+		before := len(u.received())
+		if got := r.send(r.client, "POST", "/api/pay", hdr("Content-Type", "application/json"), `{"amount":1}`); got.status != 200 {
+			t.Fatalf("got %d %q", got.status, got.body)
+		}
+		if got := u.received()[before:]; len(got) != 1 || !strings.HasPrefix(got[0], "POST /api/pay") {
+			t.Fatalf("the upstream received %q, want the POST", got)
+		}
+	})
+}
+
+func TestNginxBodyOnGET(t *testing.T) {
+	r := newRig(t)
+	u := newLazyUpstream(t)
+	r.upstream = u.ln.Addr().String()
+	r.startAuthz("../docs/integrations/nginx.md")
+	r.startNginx(true)
+	r.checkBodyOnGET(u)
+}
+
+func TestCaddyBodyOnGET(t *testing.T) {
+	r := newRig(t)
+	u := newLazyUpstream(t)
+	r.upstream = u.ln.Addr().String()
+	r.startAuthz("../docs/integrations/caddy.md")
+	r.startCaddy(true)
+	r.checkBodyOnGET(u)
+}
+
+// TestCaddyBodyOnGETKeepalive is the negative control: with the upstream
+// connections of bodyless methods kept alive, the request hidden in a
+// GET's body reaches the upstream with its forged Client-Cert.
+func TestCaddyBodyOnGETKeepalive(t *testing.T) {
+	r := newRig(t)
+	u := newLazyUpstream(t)
+	r.upstream = u.ln.Addr().String()
+	r.startAuthz("../docs/integrations/caddy.md")
+	r.startCaddy(true, "keepalive off", "keepalive 2m")
+	for _, line := range r.sendBodyOnGET(u) {
+		if line == "GET /api/balance HTTP/1.1 cert=:Zm9yZ2Vk:" {
+			return
+		}
+	}
+	t.Fatalf("the hidden request did not reach the upstream: %q", u.received())
+}
