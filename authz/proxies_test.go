@@ -576,7 +576,7 @@ func (r *rig) startCaddy(withAuth bool, edits ...string) {
 	}
 	site = fill(t, site, edits...)
 	dir := t.TempDir()
-	conf := "{\n\tadmin off\n\tauto_https off\n}\n" + site + "\n"
+	conf := "{\n\tadmin off\n\tauto_https off\n\tdefault_bind 127.0.0.1\n}\n" + site + "\n"
 	path := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
