@@ -50,4 +50,12 @@
 // the same problem document and reason code as "forgeproof serve", and a
 // Forgeproof-Reason header for proxies that cannot relay a body (nginx
 // relays it through error_page; see docs/integrations/nginx.md).
+//
+// These proxies copy the answer's headers upstream but cannot delete the
+// client's other headers per request, so a request carrying one that
+// serve would not forward (names with '_', other products' identity
+// headers, path overrides such as X-Original-URL, untrusted forwarding
+// headers) or an Upgrade other than a WebSocket handshake on GET is
+// refused, 400 header-unremovable (gateway.ReasonHeaderUnremovable),
+// instead of reaching the upstream as sent.
 package authz

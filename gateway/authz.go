@@ -93,7 +93,10 @@ type Decision struct {
 	// client-sent copy survives when Set has none), then every client
 	// header that "forgeproof serve" would not forward (other spellings
 	// of identity headers, other products' identity headers, names with
-	// '_'), as the client spelt them.
+	// '_'), as the client spelt them. Only Envoy can delete them
+	// (headers_to_remove): for the other proxies (nginx, Caddy,
+	// Traefik) a request that would have more than the identity
+	// headers here is refused instead (ReasonHeaderUnremovable).
 	Remove []string
 
 	csrfErr *csrf.Error

@@ -245,6 +245,29 @@ func TestDecideUnremovable(t *testing.T) {
 	}
 }
 
+// TestDecideUnremovableTrustedProxy: behind a CDN listed in
+// trusted-proxies, its forwarding headers are kept, so nginx may pass
+// them on: allowed; the same header from any other client is refused.
+func TestDecideUnremovableTrustedProxy(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.authzConfig("")
+	cfg.TrustedProxies = []string{"192.0.2.0/24"}
+	dec, err := gateway.New(cfg, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		peer    string
+		allowed bool
+	}{{"192.0.2.1:1234", true}, {"198.51.100.1:1234", false}} {
+		d := dec.Decide(&gateway.Attributes{Method: "GET", URI: "/api/x", Host: "localhost", Header: http.Header{"True-Client-Ip": {"10.0.0.1"}},
+			Chain: []*x509.Certificate{w.web.Cert}, RemoteAddr: tc.peer})
+		if d.Allowed != tc.allowed || !tc.allowed && d.Reason != gateway.ReasonHeaderUnremovable {
+			t.Errorf("from %s: got %d %q, want allowed %v", tc.peer, d.Status, d.Reason, tc.allowed)
+		}
+	}
+}
+
 // TestDecideVerifiesCertificate: unless the proxy verified it, the
 // passed certificate is verified against the CAs and CRLs: a revoked one
 // and one of another CA are refused, the valid twin passes, and with
