@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -203,6 +204,10 @@ type upConn struct {
 	limit int64 // bytes the header may still take; <0: no limit
 	read  int64 // bytes read in the current exchange
 
+	// writeFailed is set by an exchange's body writer before it ends the
+	// reader with a past deadline (see exchange).
+	writeFailed atomic.Bool
+
 	peekState // idleAlive's (upstream_unix.go)
 }
 
@@ -308,6 +313,7 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	}
 	fail := func(err error) (*http.Response, error, bool) { return failReplay(err, replayable(req)) }
 	pc.read = 0
+	pc.writeFailed.Store(false)
 
 	var wrote chan error // the body writer's result; nil without a body
 	var body *bodyReader
@@ -333,6 +339,7 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 			}
 			if err != nil {
 				// Unblock the reader: the exchange is over.
+				pc.writeFailed.Store(true)
 				pc.conn.SetReadDeadline(aLongTimeAgo)
 			}
 			wrote <- err
@@ -354,6 +361,14 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 
 	if d := t.limits.UpstreamResponseHeaderTimeout; d > 0 {
 		pc.conn.SetReadDeadline(time.Now().Add(d))
+		// The body writer may have failed, or the client left, before
+		// this deadline replaced their past one: the reader would then
+		// wait for an answer the upstream never sends (it still waits
+		// for the body) until the timeout. Whichever sets its deadline
+		// last, a past one stays.
+		if pc.writeFailed.Load() || ctx.Err() != nil {
+			pc.conn.SetReadDeadline(aLongTimeAgo)
+		}
 	}
 	trace := httptrace.ContextClientTrace(ctx)
 	pc.limit = maxResponseHeaderBytes
