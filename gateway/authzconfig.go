@@ -27,8 +27,8 @@ var proxies = [...]string{"", "nginx", "caddy", "traefik", "envoy"}
 // String returns p's name: "" for none, "Proxy(n)" for a value that is
 // none of the constants.
 func (p Proxy) String() string {
-	if p >= 0 && int(p) < len(proxies) {
-		return proxies[p]
+	if b, err := p.MarshalText(); err == nil {
+		return string(b)
 	}
 	return fmt.Sprintf("Proxy(%d)", int(p))
 }
@@ -36,19 +36,14 @@ func (p Proxy) String() string {
 // MarshalText returns p's name, "" for none; it fails for a value that is
 // none of the constants.
 func (p Proxy) MarshalText() ([]byte, error) {
-	if p < 0 || int(p) >= len(proxies) {
-		return nil, fmt.Errorf("invalid proxy %d", int(p))
-	}
-	return []byte(proxies[p]), nil
+	return enumText(proxies[:], p, "proxy")
 }
 
 // UnmarshalText sets p from its name.
 func (p *Proxy) UnmarshalText(text []byte) error {
-	for i, name := range proxies[1:] {
-		if string(text) == name {
-			*p = Proxy(i + 1)
-			return nil
-		}
+	if i := enumIndex(proxies[:], string(text)); i >= 0 {
+		*p = Proxy(i)
+		return nil
 	}
 	return fmt.Errorf("unknown proxy %q: want nginx, caddy, traefik or envoy", text)
 }

@@ -118,19 +118,14 @@ func (m HTTP2Mode) String() string {
 // MarshalText returns m's name; it fails for a value that is none of
 // the constants.
 func (m HTTP2Mode) MarshalText() ([]byte, error) {
-	if m < 0 || int(m) >= len(http2Modes) {
-		return nil, fmt.Errorf("invalid HTTP/2 mode %d", int(m))
-	}
-	return []byte(http2Modes[m]), nil
+	return enumText(http2Modes[:], m, "HTTP/2 mode")
 }
 
 // UnmarshalText sets m from its name.
 func (m *HTTP2Mode) UnmarshalText(text []byte) error {
-	for i, name := range http2Modes {
-		if string(text) == name {
-			*m = HTTP2Mode(i)
-			return nil
-		}
+	if i := enumIndex(http2Modes[:], string(text)); i >= 0 {
+		*m = HTTP2Mode(i)
+		return nil
 	}
 	return fmt.Errorf("unknown value %q: want %q (the default), %q or %q", text, http2Modes[0], http2Modes[1], http2Modes[2])
 }

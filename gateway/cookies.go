@@ -41,21 +41,16 @@ var sameSites = [...]string{"", "lax", "strict", "off"}
 // MarshalText returns s's name, "" for the zero value; it fails for a
 // value that is none of the constants.
 func (s SameSite) MarshalText() ([]byte, error) {
-	if s < 0 || int(s) >= len(sameSites) {
-		return nil, fmt.Errorf("invalid SameSite value %d", int(s))
-	}
-	return []byte(sameSites[s]), nil
+	return enumText(sameSites[:], s, "SameSite value")
 }
 
 // UnmarshalText sets s from its name. "none" is refused: it would weaken
 // the upstream's cookies.
 func (s *SameSite) UnmarshalText(text []byte) error {
 	v := strings.ToLower(string(text))
-	for i, name := range sameSites[1:] {
-		if v == name {
-			*s = SameSite(i + 1)
-			return nil
-		}
+	if i := enumIndex(sameSites[:], v); i >= 0 {
+		*s = SameSite(i)
+		return nil
 	}
 	if v == "none" {
 		return fmt.Errorf("%q would weaken the upstream's cookies: want lax, strict or off", text)

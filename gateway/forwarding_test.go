@@ -37,16 +37,11 @@ func TestForwardingHeadersUntrusted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			u := newRawUpstream(t, respondOK)
-			cfg := w.config()
-			for i := range cfg.Routes {
-				cfg.Routes[i].Upstream = u.URL
-			}
-			if tt.trusted {
-				cfg.TrustedProxies = []string{"127.0.0.1/32"}
-			}
-			gw := w.start(cfg)
+			_, gw, u := rawWorldWith(t, respondOK, func(cfg *gateway.Config) {
+				if tt.trusted {
+					cfg.TrustedProxies = []string{"127.0.0.1/32"}
+				}
+			})
 			gateway.SetForwardingCheck(gw.g, tt.check)
 			c := gw.dialRaw(t, nil)
 			var b strings.Builder

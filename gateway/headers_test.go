@@ -19,14 +19,25 @@ import (
 // extra identity-like header list entry.
 func rawWorld(t *testing.T, respond func(*http.Request) string) (*world, *running, *rawUpstream) {
 	t.Helper()
+	return rawWorldWith(t, respond, func(cfg *gateway.Config) {
+		cfg.Routes = append(cfg.Routes, gateway.Route{Name: "legacy", PathPrefix: "/legacy", Allow: gateway.Allow{Unauthenticated: true}, AllowUnderscoreHeaders: true})
+		cfg.StripRequestHeaders = []string{"X-Corp-Auth-*", "X-Employee-Id"}
+	})
+}
+
+// rawWorldWith is a world whose routes, those edit adds included, all go
+// to one raw upstream.
+func rawWorldWith(t *testing.T, respond func(*http.Request) string, edit ...func(*gateway.Config)) (*world, *running, *rawUpstream) {
+	t.Helper()
 	w := newWorld(t)
 	u := newRawUpstream(t, respond)
 	cfg := w.config()
-	cfg.Routes = append(cfg.Routes, gateway.Route{Name: "legacy", PathPrefix: "/legacy", Allow: gateway.Allow{Unauthenticated: true}, AllowUnderscoreHeaders: true})
+	for _, e := range edit {
+		e(cfg)
+	}
 	for i := range cfg.Routes {
 		cfg.Routes[i].Upstream = u.URL
 	}
-	cfg.StripRequestHeaders = []string{"X-Corp-Auth-*", "X-Employee-Id"}
 	return w, w.start(cfg), u
 }
 

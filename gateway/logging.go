@@ -22,19 +22,14 @@ var logFormats = [...]string{"json", "text"}
 // MarshalText returns f's name; it fails for a value that is none of
 // the constants.
 func (f LogFormat) MarshalText() ([]byte, error) {
-	if f < 0 || int(f) >= len(logFormats) {
-		return nil, fmt.Errorf("invalid format %d", int(f))
-	}
-	return []byte(logFormats[f]), nil
+	return enumText(logFormats[:], f, "format")
 }
 
 // UnmarshalText sets f from its name.
 func (f *LogFormat) UnmarshalText(text []byte) error {
-	for i, name := range logFormats {
-		if string(text) == name {
-			*f = LogFormat(i)
-			return nil
-		}
+	if i := enumIndex(logFormats[:], string(text)); i >= 0 {
+		*f = LogFormat(i)
+		return nil
 	}
 	return fmt.Errorf("unknown format %q: want json or text", text)
 }

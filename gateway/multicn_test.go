@@ -80,14 +80,9 @@ func TestCommonNameAmbiguous(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			u := newRawUpstream(t, respondOK)
-			cfg := w.config()
-			cfg.Routes = append(cfg.Routes, gateway.Route{Name: "cn", PathPrefix: "/cn", Allow: gateway.Allow{CommonNames: []string{"web"}}})
-			for i := range cfg.Routes {
-				cfg.Routes[i].Upstream = u.URL
-			}
-			gw := w.start(cfg)
+			w, gw, u := rawWorldWith(t, respondOK, func(cfg *gateway.Config) {
+				cfg.Routes = append(cfg.Routes, gateway.Route{Name: "cn", PathPrefix: "/cn", Allow: gateway.Allow{CommonNames: []string{"web"}}})
+			})
 			c := gw.dialRaw(t, clientWithSubject(t, w, tt.subject))
 			c.send("GET " + tt.path + " HTTP/1.1\r\nHost: localhost\r\n\r\n")
 			resp, body := c.read()

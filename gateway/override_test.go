@@ -21,15 +21,10 @@ import (
 // plus "spa" (/spa, admin only, with allow.cors-preflights).
 func overrideWorld(t *testing.T) (*world, *running, *rawUpstream) {
 	t.Helper()
-	w := newWorld(t)
-	u := newRawUpstream(t, respondOK)
-	cfg := w.config()
-	cfg.Routes = append(cfg.Routes, gateway.Route{Name: "spa", PathPrefix: "/spa",
-		Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://test.example/admin"}, CORSPreflights: true}})
-	for i := range cfg.Routes {
-		cfg.Routes[i].Upstream = u.URL
-	}
-	return w, w.start(cfg), u
+	return rawWorldWith(t, respondOK, func(cfg *gateway.Config) {
+		cfg.Routes = append(cfg.Routes, gateway.Route{Name: "spa", PathPrefix: "/spa",
+			Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://test.example/admin"}, CORSPreflights: true}})
+	})
 }
 
 // TestMethodOverrideGateway: a cross-site GET that an override makes a

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/pires/go-proxyproto"
@@ -71,44 +70,16 @@ func (p *compiler) proxyProtocol(key string, pp *ProxyProtocol) *proxyState {
 // the client's. From there on, trusted-proxy decisions, the access log,
 // handshake-failure logs and X-Forwarded-For all see the client address.
 type proxyListener struct {
-	net.Listener
+	handoffListener
 	g     *Gateway
 	index int
 	name  string // the listener's configured address, for logs and metrics
-
-	ready chan net.Conn
-	errs  chan error
-	done  chan struct{}
-	once  sync.Once
 }
 
 func newProxyListener(ln net.Listener, g *Gateway, index int, name string) *proxyListener {
-	pl := &proxyListener{
-		Listener: ln, g: g, index: index, name: name,
-		ready: make(chan net.Conn),
-		errs:  make(chan error),
-		done:  make(chan struct{}),
-	}
-	go pl.loop()
+	pl := &proxyListener{g: g, index: index, name: name}
+	pl.start(ln, pl.handshake)
 	return pl
-}
-
-func (pl *proxyListener) loop() {
-	for {
-		raw, err := pl.Listener.Accept()
-		if err != nil {
-			select {
-			case pl.errs <- err: // http.Server backs off on temporary errors
-			case <-pl.done:
-				return
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		go pl.handshake(raw)
-	}
 }
 
 // handshake reads raw's PROXY header and queues the connection for
@@ -143,11 +114,7 @@ func (pl *proxyListener) handshake(raw net.Conn) {
 		pl.refuse(raw, reason, err)
 		return
 	}
-	select {
-	case pl.ready <- pc:
-	case <-pl.done:
-		pc.Close()
-	}
+	pl.handOver(pc)
 }
 
 // refuse counts and logs, then closes raw (so a peer that sees the close
@@ -190,20 +157,4 @@ func netAddrIP(a net.Addr) netip.Addr {
 		return ip.Unmap()
 	}
 	return netip.Addr{}
-}
-
-func (pl *proxyListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-pl.ready:
-		return c, nil
-	case err := <-pl.errs:
-		return nil, err
-	case <-pl.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (pl *proxyListener) Close() error {
-	pl.once.Do(func() { close(pl.done) })
-	return pl.Listener.Close()
 }

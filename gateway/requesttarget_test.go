@@ -35,14 +35,9 @@ func TestRequestTargetNotAPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			u := newRawUpstream(t, respondOK)
-			cfg := w.config()
-			cfg.Routes = append(cfg.Routes, gateway.Route{Name: "root", PathPrefix: "/", Allow: gateway.Allow{Unauthenticated: true}})
-			for i := range cfg.Routes {
-				cfg.Routes[i].Upstream = u.URL
-			}
-			gw := w.start(cfg)
+			_, gw, u := rawWorldWith(t, respondOK, func(cfg *gateway.Config) {
+				cfg.Routes = append(cfg.Routes, gateway.Route{Name: "root", PathPrefix: "/", Allow: gateway.Allow{Unauthenticated: true}})
+			})
 			gateway.SetRequestChecks(gw.g, tt.check)
 			c := gw.dialRaw(t, nil)
 			c.send("GET " + tt.target + " HTTP/1.1\r\nHost: localhost\r\n\r\n")

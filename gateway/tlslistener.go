@@ -30,12 +30,8 @@ import (
 // ADDR: ERR" (errorlog.go filters the ones mtls has logged); a client that
 // spoke plain HTTP gets net/http's 400.
 type tlsListener struct {
-	net.Listener
+	handoffListener
 	srv *http.Server
-
-	ready chan net.Conn
-	errs  chan error
-	done  chan struct{}
 
 	mu      sync.Mutex
 	closed  bool
@@ -43,33 +39,9 @@ type tlsListener struct {
 }
 
 func newTLSListener(ln net.Listener, srv *http.Server) *tlsListener {
-	l := &tlsListener{
-		Listener: ln, srv: srv,
-		ready:   make(chan net.Conn),
-		errs:    make(chan error),
-		done:    make(chan struct{}),
-		pending: make(map[net.Conn]struct{}),
-	}
-	go l.loop()
+	l := &tlsListener{srv: srv, pending: make(map[net.Conn]struct{})}
+	l.start(ln, l.handshake)
 	return l
-}
-
-func (l *tlsListener) loop() {
-	for {
-		raw, err := l.Listener.Accept()
-		if err != nil {
-			select {
-			case l.errs <- err: // http.Server retries temporary errors
-			case <-l.done:
-				return
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		go l.handshake(raw)
-	}
 }
 
 // handshake runs raw's TLS handshake and queues the connection for
@@ -112,11 +84,7 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	case "", "http/1.1", "http/1.0": // the ones http.Server serves as HTTP/1.x
 		c = &framingConn{Conn: tc}
 	}
-	select {
-	case l.ready <- c:
-	case <-l.done:
-		tc.Close()
-	}
+	l.handOver(c) // closing c closes tc
 }
 
 // logFailure is http.Server's handling of a failed handshake.
@@ -157,25 +125,13 @@ func handshakeTimeout(srv *http.Server) time.Duration {
 	return d
 }
 
-// Accept returns the next connection whose handshake completed.
-func (l *tlsListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ready:
-		return c, nil
-	case err := <-l.errs:
-		return nil, err
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
 // Close stops accepting and closes the connections still in their
 // handshake.
 func (l *tlsListener) Close() error {
 	l.mu.Lock()
 	if !l.closed {
 		l.closed = true
-		close(l.done)
+		l.stop()
 		for raw := range l.pending {
 			raw.Close() // the handshake fails, and closes the rest
 		}

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -31,11 +32,10 @@ func listenerWorld(t *testing.T, limits gateway.Limits) (*world, *running, *logB
 // logs a failed handshake after closing the connection).
 func waitLog(t *testing.T, logs *logBuffer, sub string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), sub); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line with %q in:\n%s", sub, logs)
-		}
-	}
+	eventually(t, fmt.Sprintf("a log line with %q", sub), func() (bool, string) {
+		s := logs.String()
+		return strings.Contains(s, sub), "\n" + s
+	})
 }
 
 // TestListenerHandshakeFailures: the gateway's listener runs the TLS

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,7 +149,7 @@ func TestBodyDesync(t *testing.T) {
 			control := strings.HasPrefix(tt.name, "negative control")
 			gateway.SetBodyFraming(gw.g, !control)
 			c := gw.dialRaw(t, nil)
-			c.send(tt.head + "Host: localhost\r\nContent-Length: " + itoa(len(smuggled)) + "\r\n\r\n" + smuggled)
+			c.send(tt.head + "Host: localhost\r\nContent-Length: " + strconv.Itoa(len(smuggled)) + "\r\n\r\n" + smuggled)
 			method, _, _ := strings.Cut(tt.head, " ")
 			resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
 			for err == nil && resp.StatusCode == http.StatusContinue {
@@ -182,18 +183,5 @@ func TestBodyDesync(t *testing.T) {
 				t.Errorf("upstream got Expect %q, want none", got)
 			}
 		})
-	}
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
 	}
 }

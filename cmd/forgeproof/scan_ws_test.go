@@ -3,11 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/forgeproof/forgeproof/internal/browser/browsertest"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 	"github.com/forgeproof/forgeproof/scan"
@@ -40,15 +37,7 @@ func TestScanWebSocketBehindServe(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		conn, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(sum[:]))
-		rw.Flush()
-		io.Copy(io.Discard, conn) // until the client closes
+		browsertest.AcceptWebSocket(w, r)
 	}))
 	defer up.Close()
 	cfg := strings.Replace(serveTestConfig, "UPSTREAM", up.URL, 1)
