@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/forgeproof/forgeproof/internal/pemutil"
 )
 
 // ClientAuthMode says whether a server requires a client certificate.
@@ -148,7 +150,7 @@ func (s Source) read() ([]byte, error) {
 	case s.File != "":
 		data, err := os.ReadFile(s.File)
 		if err != nil {
-			return nil, fmt.Errorf("cannot read %q: %w", s.File, pathErr(err))
+			return nil, fmt.Errorf("cannot read %q: %w", s.File, pemutil.PathErr(err))
 		}
 		return data, nil
 	case len(s.Data) == 0:

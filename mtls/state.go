@@ -4,9 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -196,13 +194,3 @@ func (e reloadError) Error() string {
 }
 
 func (e reloadError) Unwrap() error { return e.err }
-
-// pathErr drops the path from an *os.PathError: the messages that wrap it
-// name the file and the field already.
-func pathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}

@@ -151,7 +151,7 @@ func checkInit(upstream string, hosts []string, listen, dir, caFile, certFile, k
 			return "", nil
 		}
 		if _, err := os.Stat(f); err != nil {
-			return "", usageErrorf("init: %s %q: %v", flag, f, fileErr(err))
+			return "", usageErrorf("init: %s %q: %v", flag, f, pemutil.PathErr(err))
 		}
 		return filepath.Abs(f)
 	}
@@ -167,7 +167,7 @@ func checkInit(upstream string, hosts []string, listen, dir, caFile, certFile, k
 	if p.caFile != "" {
 		data, err := os.ReadFile(p.caFile)
 		if err != nil {
-			return nil, usageErrorf("init: --ca-file %q: %v", caFile, fileErr(err))
+			return nil, usageErrorf("init: --ca-file %q: %v", caFile, pemutil.PathErr(err))
 		}
 		if err := checkCAFile(data); err != nil {
 			return nil, usageErrorf("init: --ca-file %q: %v", caFile, err)
@@ -226,16 +226,6 @@ func checkListen(addr string, loopback bool) error {
 		return errors.New("must be a loopback address such as 127.0.0.1:9090")
 	}
 	return nil
-}
-
-// fileErr is the reason of an *os.PathError, without the path (the
-// message names the file).
-func fileErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // serverNames are the names the server certificate must cover: localhost

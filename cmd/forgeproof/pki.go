@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/pemutil"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
@@ -397,7 +398,7 @@ Examples:
 	if *p12PassFile != "" {
 		b, err := os.ReadFile(*p12PassFile)
 		if err != nil {
-			return usageErrorf("pki issue-client: --p12-password-file %q: %v", *p12PassFile, fileErr(err))
+			return usageErrorf("pki issue-client: --p12-password-file %q: %v", *p12PassFile, pemutil.PathErr(err))
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	}

@@ -2,7 +2,8 @@
 // dev PKI read: certificate bundles that must hold certificates only, so
 // that a key pasted into a certificate file is noticed, client CA
 // bundles that must hold CAs only (CheckCA), and certificate and key
-// pairs (LoadKeyPair).
+// pairs (LoadKeyPair); PathErr shortens the error of a file that cannot
+// be read, for the messages of every reader of these files.
 package pemutil
 
 import (
@@ -100,7 +101,7 @@ func LoadKeyPair(certFile, keyFile string, read func(file string, data []byte)) 
 			read(file, d)
 		}
 		if err != nil {
-			fail(i == 1, "cannot read %q: %w", file, pathErr(err))
+			fail(i == 1, "cannot read %q: %w", file, PathErr(err))
 			continue
 		}
 		data[i] = d
@@ -128,9 +129,10 @@ func LoadKeyPair(certFile, keyFile string, read func(file string, data []byte)) 
 	return &c, nil
 }
 
-// pathErr drops the path from an *os.PathError: the messages that wrap it
-// name the file already.
-func pathErr(err error) error {
+// PathErr drops the path from an *os.PathError, for messages that name
+// the file already ("cannot read %q: %w"); other errors are returned as
+// they are.
+func PathErr(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
