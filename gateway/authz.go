@@ -220,7 +220,7 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 			d.Set.Set(HeaderCSRFToken, tok)
 		}
 	}
-	trustedPeer := len(c.proxies) > 0 && inPrefixes(peerAddr(r), c.proxies)
+	trustedPeer := c.trustedPeer(r)
 	for name := range a.Header {
 		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff); drop && !slices.Contains(identityHeaders[:], name) {
 			if len(d.Remove) == NumIdentityHeaders {

@@ -66,13 +66,15 @@
 // from them, and a test checks the key paths they make against the
 // "Config keys" table of docs/gateway.md and the key paths the compiler's
 // messages name. Values with a name, not a number, use the libraries'
-// own types (csrf.Mode, mtls.ClientAuthMode, forwarded.Format,
-// TLSVersion), decoded by their UnmarshalText; a bad value is reported
-// as file:line: key: message, together with every other problem.
+// own types (csrf.Mode, mtls.ClientAuthMode, forwarded.Format) and this
+// package's (TLSVersion, HTTP2Mode, SameSite, LogFormat, LogLevel,
+// Proxy), decoded by their UnmarshalText; a bad value is reported as
+// file:line: key: message, together with every other problem.
 //
 // To add a key: add the field with its tag and a doc comment (a new type
 // implements encoding.TextUnmarshaler, and MarshalText that refuses
-// values out of range for configs built in Go); check it in the compiler
+// values out of range for configs built in Go; a table of names can use
+// enumText and enumIndex); check it in the compiler
 // (validate.go and the file of its feature: the compiler turns a Config
 // into the runtime state, reporting each problem under its key path); add
 // its row to docs/gateway.md. TestConfigKeysDocumented and

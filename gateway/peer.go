@@ -33,3 +33,10 @@ func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
 	}
 	return false
 }
+
+// trustedPeer reports whether r's peer is one of trusted-proxies, whose
+// forwarding headers are believed. (Parsing the peer's address is
+// skipped when no proxy is trusted.)
+func (c *compiled) trustedPeer(r *http.Request) bool {
+	return len(c.proxies) > 0 && inPrefixes(peerAddr(r), c.proxies)
+}

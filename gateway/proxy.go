@@ -93,8 +93,7 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	// another product's identity header or a name with '_' (headers.go).
 	// The copy has room for the headers set below and by the transport,
 	// which would otherwise grow the map ReverseProxy sized exactly.
-	// (Parsing the peer's address is skipped when no proxy is trusted.)
-	trustedPeer := len(c.proxies) > 0 && inPrefixes(peerAddr(pr.In), c.proxies)
+	trustedPeer := c.trustedPeer(pr.In)
 	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff, &d)
 	// Only a checked WebSocket handshake may switch protocols.
 	forwardUpgrade(pr.In, pr.Out.Header, &d, c.checksOff)
