@@ -18,10 +18,10 @@
 // Handler is the HTTP endpoint alone. Every transport does the same three
 // things: refuse a caller that is not a trusted proxy with the
 // gateway.Decision of gateway.Gateway.CallerAllowed, describe the
-// original request as
-// gateway.Attributes, and turn the gateway.Decision into the proxy's
-// answer: allowed with d.Set as headers to copy upstream (and d.Remove to
-// delete), or refused with d.WriteProblem's status and problem document.
+// original request as gateway.Attributes, and turn the gateway.Decision
+// into the proxy's answer: allowed with d.Set as headers to copy
+// upstream (and d.Remove to delete), or refused with d.WriteProblem's
+// status and problem document.
 //
 // # What the HTTP proxies send
 //

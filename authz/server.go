@@ -73,7 +73,8 @@ func (s *Server) Addr() net.Addr {
 }
 
 // Serve answers questions until ctx ends, then lets the questions in
-// flight finish (for at most 10s: each is one decision) and returns. It calls Listen when it was not called.
+// flight finish (for at most 10s: each is one decision) and returns. It
+// calls Listen when it was not called.
 func (s *Server) Serve(ctx context.Context) error {
 	if s.Addr() == nil {
 		if err := s.Listen(); err != nil {
