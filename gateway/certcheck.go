@@ -4,14 +4,16 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/forgeproof/forgeproof/internal/pemutil"
 )
 
 // The checks in this file refuse, at start-up, on reload and in
@@ -62,13 +64,15 @@ func forServerAuth(c *x509.Certificate) bool {
 	})
 }
 
-// CheckServerCertificateFiles loads a PEM certificate and key, checks that
-// they match and that the certificate passes CheckServerCertificate now
-// and covers every name (DNS names or IP addresses).
+// CheckServerCertificateFiles loads a PEM certificate and key as the
+// gateway's listeners do (certificates only in the certificate file),
+// checks that they match and that the certificate passes
+// CheckServerCertificate now and covers every name (DNS names or IP
+// addresses).
 func CheckServerCertificateFiles(certFile, keyFile string, names []string) error {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return fmt.Errorf("cannot use it with key %q: %v", keyFile, strings.TrimPrefix(fileError(err).Error(), "tls: "))
+	cert, errs := pemutil.LoadKeyPair(certFile, keyFile, nil)
+	if errs != nil {
+		return errors.Join(errs...)
 	}
 	if err := CheckServerCertificate(cert.Leaf, time.Now()); err != nil {
 		return err

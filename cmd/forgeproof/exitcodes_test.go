@@ -116,6 +116,11 @@ func TestInitChecksGivenFiles(t *testing.T) {
 		}
 	}
 	p := func(f string) string { return filepath.Join(pkiDir, f) }
+	// serve refuses a certificate file with the key pasted in: so must init.
+	withKey := append(mustRead(t, p("server.pem")), mustRead(t, p("server-key.pem"))...)
+	if err := os.WriteFile(p("server-with-key.pem"), withKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -123,6 +128,7 @@ func TestInitChecksGivenFiles(t *testing.T) {
 	}{
 		{"client certificate as server certificate", []string{"--cert-file", p("client.pem"), "--key-file", p("client-key.pem"), "--ca-file", p("ca.pem")}, "is for client authentication only"},
 		{"key of another certificate", []string{"--cert-file", p("server.pem"), "--key-file", p("client-key.pem"), "--ca-file", p("ca.pem")}, "private key does not match"},
+		{"key in the certificate file", []string{"--cert-file", p("server-with-key.pem"), "--key-file", p("server-key.pem"), "--ca-file", p("ca.pem")}, "keep keys out of certificate files"},
 		{"server certificate without --host", []string{"--cert-file", p("server.pem"), "--key-file", p("server-key.pem"), "--host", "app.example", "--ca-file", p("ca.pem")}, `does not cover "app.example"`},
 		{"client certificate as CA", []string{"--ca-file", p("client.pem")}, "is not a CA certificate"},
 		{"server certificate and CA", []string{"--cert-file", p("server.pem"), "--key-file", p("server-key.pem"), "--ca-file", p("ca.pem")}, ""},
