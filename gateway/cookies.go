@@ -295,14 +295,15 @@ func cookieNameKey(name string) string {
 		}
 		name = lenientUnescape(name)
 	}
-	b := []byte(strings.ToLower(name))
-	for i, c := range b {
-		switch c {
+	// No allocation for a lower-case name without ' ', '.' or '[' (the
+	// usual cookie, on every request of a route with host-prefix).
+	return strings.Map(func(r rune) rune {
+		switch r {
 		case ' ', '.', '[':
-			b[i] = '_'
+			return '_'
 		}
-	}
-	return string(b)
+		return r
+	}, strings.ToLower(name))
 }
 
 // lenientUnescape decodes %XX escapes and '+' as PHP's urldecode does:
