@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/forgeproof/forgeproof/csrf"
+	"github.com/forgeproof/forgeproof/internal/pemutil"
 	"github.com/forgeproof/forgeproof/internal/problem"
 )
 
@@ -122,7 +123,7 @@ func (p *compiler) tokens(t Tokens, need bool, routes []*route) {
 		return
 	}
 	if fi, err := os.Stat(t.KeyFile); err != nil {
-		p.add("tokens.key-file", "cannot read %q: %v", t.KeyFile, fileError(err))
+		p.add("tokens.key-file", "cannot read %q: %v", t.KeyFile, pemutil.PathErr(err))
 		return
 	} else if perm := fi.Mode().Perm(); perm&0o007 != 0 || (perm&0o070 != 0 && !t.InsecureAllowGroupReadableKeyFile) {
 		p.add("tokens.key-file", "%q is readable by others (mode %04o): chmod 600 it", t.KeyFile, perm)

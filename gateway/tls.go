@@ -248,21 +248,11 @@ func joined(err error) []error {
 	return []error{err}
 }
 
-// fileError drops the path from an *os.PathError (the message names the
-// file already).
-func fileError(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
 // readCerts reads every certificate of a PEM file.
 func readCerts(path string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %q: %v", path, fileError(err))
+		return nil, fmt.Errorf("cannot read %q: %v", path, pemutil.PathErr(err))
 	}
 	return parseCerts(path, data)
 }
