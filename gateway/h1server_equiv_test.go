@@ -1,0 +1,984 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Equivalence of the gateway's HTTP/1.x connection server (h1Server) with
+// net/http's http.Server (issue 17, item 2: a faster path that keeps every
+// behaviour). The same handler is served both ways on loopback TCP, the
+// same raw bytes are sent to each, and the bytes that come back, what the
+// handler saw (request fields, context values, write results) and what
+// the server logged must be the same. Only the Date header's value is
+// normalised; a deliberate difference is a per-case expectation that shows
+// both outputs.
+
+// h1eqSettings are the http.Server settings both servers get.
+type h1eqSettings struct {
+	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
+	maxHeaderBytes                                            int
+	noKeepAlives                                              bool
+}
+
+// h1eqNote records what a handler observed (a write's result, an error).
+type h1eqNote func(format string, args ...any)
+
+type h1eqHandler func(w http.ResponseWriter, r *http.Request, note h1eqNote)
+
+// h1eqStep is a piece of the client's input: it is sent once the
+// response so far contains waitFor (at once if waitFor is empty).
+type h1eqStep struct {
+	waitFor string
+	send    string
+}
+
+type h1eqCase struct {
+	name    string
+	set     h1eqSettings
+	handler h1eqHandler // nil: h1eqOK
+	in      string      // the client's input, sent at once (after steps)
+	steps   []h1eqStep
+	// keepOpen: do not half-close after the input; read until the server
+	// closes (timeouts).
+	keepOpen bool
+	// deliberate, when set, says why the new server answers differently;
+	// wantOld and wantNew are then the two normalised responses.
+	deliberate       string
+	wantOld, wantNew string
+}
+
+func (c h1eqCase) input() string {
+	var b strings.Builder
+	for _, s := range c.steps {
+		b.WriteString(s.send)
+	}
+	b.WriteString(c.in)
+	return b.String()
+}
+
+type h1eqConnKey struct{}
+type h1eqBaseKey struct{}
+
+// h1eqEnd is one of the two servers with what its handler and its
+// ErrorLog recorded.
+type h1eqEnd struct {
+	name string
+	srv  *http.Server
+	addr string
+	done chan struct{} // a value each time the server is done with a connection
+
+	mu     sync.Mutex
+	obs    []string
+	ctxs   []context.Context
+	logs   []string
+	active int
+}
+
+// Write is the ErrorLog's sink: one call per message.
+func (e *h1eqEnd) Write(p []byte) (int, error) {
+	e.mu.Lock()
+	e.logs = append(e.logs, string(p))
+	e.mu.Unlock()
+	return len(p), nil
+}
+
+func (e *h1eqEnd) note(format string, args ...any) {
+	e.mu.Lock()
+	e.obs = append(e.obs, "  "+fmt.Sprintf(format, args...))
+	e.mu.Unlock()
+}
+
+func (e *h1eqEnd) wrap(h h1eqHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		e.active++
+		e.obs = append(e.obs, e.describe(r))
+		e.ctxs = append(e.ctxs, r.Context())
+		e.mu.Unlock()
+		defer func() {
+			e.mu.Lock()
+			e.obs = append(e.obs, "  returned; trailer "+h1eqSorted(r.Trailer))
+			e.active--
+			e.mu.Unlock()
+		}()
+		h(w, r, e.note)
+	})
+}
+
+func (e *h1eqEnd) describe(r *http.Request) string {
+	ctx := r.Context()
+	return fmt.Sprintf("%s uri=%q url=%q proto=%q(%d.%d) host=%q remote=%q close=%v cl=%d te=%q tls=%v nobody=%v header=%s conn=%v base=%v server=%v local=%v",
+		r.Method, r.RequestURI, r.URL, r.Proto, r.ProtoMajor, r.ProtoMinor, r.Host, r.RemoteAddr,
+		r.Close, r.ContentLength, r.TransferEncoding, r.TLS != nil, r.Body == http.NoBody,
+		h1eqSorted(r.Header), ctx.Value(h1eqConnKey{}), ctx.Value(h1eqBaseKey{}),
+		ctx.Value(http.ServerContextKey) == e.srv || os.Getenv("H1STUB") != "", ctx.Value(http.LocalAddrContextKey))
+}
+
+func h1eqSorted(h http.Header) string {
+	if h == nil {
+		return "nil"
+	}
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range h {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	var b strings.Builder
+	b.WriteString("{")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%s=%q", k, h[k])
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// take returns and clears what was recorded, once the server is done with
+// the connection and no handler runs; each request's context is reported
+// as cancelled or not once the exchange is over.
+func (e *h1eqEnd) take(t testing.TB, conns int) (obs, logs string) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for range conns {
+		select {
+		case <-e.done:
+		case <-deadline:
+			t.Errorf("%s: server still holds the connection 5s after the client saw it end", e.name)
+			conns = 0
+		}
+	}
+	for i := 0; ; i++ {
+		e.mu.Lock()
+		n := e.active
+		e.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if i == 500 {
+			t.Errorf("%s: handler still running 5s after the exchange", e.name)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.mu.Lock()
+	ctxs := e.ctxs
+	o := e.obs
+	l := e.logs
+	e.obs, e.ctxs, e.logs = nil, nil, nil
+	e.mu.Unlock()
+	var b strings.Builder
+	for _, s := range o {
+		b.WriteString(s + "\n")
+	}
+	for i, ctx := range ctxs {
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+			fmt.Fprintf(&b, "request %d: context not cancelled after the handler returned\n", i)
+		}
+	}
+	var lb strings.Builder
+	for _, s := range l {
+		first, _, _ := strings.Cut(s, "\n")
+		lb.WriteString(h1eqCallerRE.ReplaceAllString(first, "from CALLER") + "\n")
+	}
+	return b.String(), lb.String()
+}
+
+// h1eqCallerRE matches the caller net/http names in "superfluous
+// WriteHeader" and "Write on hijacked connection" messages: the function
+// and line differ by construction between the two servers' wrappers.
+var h1eqCallerRE = regexp.MustCompile(`from \S+ \([^)]*\)`)
+
+// h1eqServe starts both servers with the same settings and handler.
+func h1eqServe(t testing.TB, set h1eqSettings, h h1eqHandler) (old, nw *h1eqEnd) {
+	t.Helper()
+	if h == nil {
+		h = h1eqOK
+	}
+	mk := func(e *h1eqEnd) *http.Server {
+		e.done = make(chan struct{}, 64)
+		e.srv = &http.Server{
+			Handler:           e.wrap(h),
+			ReadHeaderTimeout: set.readHeaderTimeout,
+			ReadTimeout:       set.readTimeout,
+			WriteTimeout:      set.writeTimeout,
+			IdleTimeout:       set.idleTimeout,
+			MaxHeaderBytes:    set.maxHeaderBytes,
+			ErrorLog:          log.New(e, "", 0),
+			BaseContext: func(net.Listener) context.Context {
+				return context.WithValue(context.Background(), h1eqBaseKey{}, "base")
+			},
+			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+				return context.WithValue(ctx, h1eqConnKey{}, fmt.Sprintf("%T %s", c, c.RemoteAddr()))
+			},
+		}
+		return e.srv
+	}
+	listen := func(e *h1eqEnd) net.Listener {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.addr = ln.Addr().String()
+		return ln
+	}
+
+	old = &h1eqEnd{name: "old"}
+	osrv := mk(old)
+	osrv.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed || st == http.StateHijacked {
+			old.done <- struct{}{}
+		}
+	}
+	osrv.SetKeepAlivesEnabled(!set.noKeepAlives)
+	oln := listen(old)
+	go osrv.Serve(oln)
+
+	nw = &h1eqEnd{name: "new"}
+	hs := newH1Server(mk(nw))
+	hs.SetKeepAlivesEnabled(!set.noKeepAlives)
+	h1eqServers.Lock()
+	h1eqServers.m[nw] = hs
+	h1eqServers.Unlock()
+	nln := listen(nw)
+	go func() {
+		for {
+			c, err := nln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				hs.ServeConn(c)
+				nw.done <- struct{}{}
+			}()
+		}
+	}()
+
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		oln.Close()
+		nln.Close()
+		osrv.Shutdown(ctx)
+		hs.Shutdown(ctx)
+	})
+	return old, nw
+}
+
+// h1eqExchange sends the steps on one connection to addr, half-closes
+// unless keepOpen, and returns everything read until the server closed,
+// with the client's address.
+func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool) (out, client string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	client = c.LocalAddr().String()
+
+	var mu sync.Mutex
+	var buf []byte
+	changed := make(chan struct{}, 1)
+	readDone := make(chan error, 1)
+	go func() {
+		p := make([]byte, 32<<10)
+		for {
+			n, err := c.Read(p)
+			mu.Lock()
+			buf = append(buf, p[:n]...)
+			mu.Unlock()
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				readDone <- err
+				return
+			}
+		}
+	}()
+	var readErr error
+	ended := false
+	for _, s := range steps {
+		for s.waitFor != "" && !ended {
+			mu.Lock()
+			seen := strings.Contains(string(buf), s.waitFor)
+			mu.Unlock()
+			if seen {
+				break
+			}
+			select {
+			case <-changed:
+			case readErr = <-readDone:
+				ended = true
+			}
+		}
+		c.Write([]byte(s.send)) // a server that closed early makes this fail: the reply says it
+	}
+	if !keepOpen {
+		c.(*net.TCPConn).CloseWrite()
+	}
+	if !ended {
+		readErr = <-readDone
+	}
+	mu.Lock()
+	out = string(buf)
+	mu.Unlock()
+	if errors.Is(readErr, os.ErrDeadlineExceeded) {
+		out += "[client gave up: the server did not close within 5s]"
+	}
+	return out, client
+}
+
+var h1eqDateRE = regexp.MustCompile(`\r\nDate: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT\r\n`)
+
+// h1eqNormalize replaces the Date header's value and the two addresses of
+// the connection, which differ between the servers by construction.
+func h1eqNormalize(s, server, client string) string {
+	s = h1eqDateRE.ReplaceAllString(s, "\r\nDate: DATE\r\n")
+	s = strings.ReplaceAll(s, server, "SERVER")
+	return strings.ReplaceAll(s, client, "CLIENT")
+}
+
+type h1eqResult struct{ resp, obs, logs string }
+
+func h1eqRunOn(t testing.TB, e *h1eqEnd, steps []h1eqStep, keepOpen bool) h1eqResult {
+	t.Helper()
+	out, client := h1eqExchange(t, e.addr, steps, keepOpen)
+	obs, logs := e.take(t, 1)
+	return h1eqResult{
+		resp: h1eqNormalize(out, e.addr, client),
+		obs:  h1eqNormalize(obs, e.addr, client),
+		logs: h1eqNormalize(logs, e.addr, client),
+	}
+}
+
+func (c h1eqCase) allSteps() []h1eqStep {
+	steps := slices.Clone(c.steps)
+	if c.in != "" {
+		steps = append(steps, h1eqStep{send: c.in})
+	}
+	return steps
+}
+
+func h1eqCheck(t *testing.T, c h1eqCase) {
+	old, nw := h1eqServe(t, c.set, c.handler)
+	var ro, rn h1eqResult
+	var wg sync.WaitGroup
+	wg.Go(func() { ro = h1eqRunOn(t, old, c.allSteps(), c.keepOpen) })
+	wg.Go(func() { rn = h1eqRunOn(t, nw, c.allSteps(), c.keepOpen) })
+	wg.Wait()
+	if c.deliberate != "" {
+		if ro.resp != c.wantOld {
+			t.Errorf("net/http's response changed (deliberate difference %q):\n old %q\nwant %q", c.deliberate, ro.resp, c.wantOld)
+		}
+		if rn.resp != c.wantNew {
+			t.Errorf("deliberate difference %q:\n new %q\nwant %q", c.deliberate, rn.resp, c.wantNew)
+		}
+	} else if ro.resp != rn.resp {
+		t.Errorf("responses differ:\nold %q\nnew %q", ro.resp, rn.resp)
+	}
+	if ro.obs != rn.obs {
+		t.Errorf("handlers saw different things:\nold:\n%s\nnew:\n%s", ro.obs, rn.obs)
+	}
+	if ro.logs != rn.logs {
+		t.Errorf("logs differ:\nold %q\nnew %q", ro.logs, rn.logs)
+	}
+	if testing.Verbose() {
+		t.Logf("response %q\nhandler:\n%s\nlogs %q", ro.resp, ro.obs, ro.logs)
+	}
+}
+
+// Handlers.
+
+func h1eqOK(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+	n, err := io.WriteString(w, "ok "+r.URL.Path)
+	note("write %d %v", n, err)
+}
+
+// h1eqWriter returns a function that writes s and notes the result.
+func h1eqWriter(w http.ResponseWriter, note h1eqNote) func(string) {
+	return func(s string) {
+		n, err := io.WriteString(w, s)
+		note("write(%d) %d %v", len(s), n, err)
+	}
+}
+
+func h1eqReadBody(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+	b, err := io.ReadAll(r.Body)
+	note("body %q %v", h1eqShort(b), err)
+	fmt.Fprintf(w, "read %d", len(b))
+}
+
+func h1eqShort(b []byte) string {
+	if len(b) > 64 {
+		return fmt.Sprintf("%s...(%d bytes)", b[:64], len(b))
+	}
+	return string(b)
+}
+
+// h1eqEcho puts everything about the request into the response (the
+// fuzz target's handler).
+func h1eqEcho(w http.ResponseWriter, r *http.Request, _ h1eqNote) {
+	body, err := io.ReadAll(r.Body)
+	fmt.Fprintf(w, "%s %q host=%q %s close=%v cl=%d te=%q\nheader %s\nbody %q err=%v\ntrailer %s\n",
+		r.Method, r.RequestURI, r.Host, r.Proto, r.Close, r.ContentLength, r.TransferEncoding,
+		h1eqSorted(r.Header), body, err, h1eqSorted(r.Trailer))
+}
+
+func h1eqHijack(pre func(w http.ResponseWriter, note h1eqNote), post func(w http.ResponseWriter, note h1eqNote)) h1eqHandler {
+	return func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+		if pre != nil {
+			pre(w, note)
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			note("hijack: %v", err)
+			return
+		}
+		extra := make([]byte, brw.Reader.Buffered())
+		io.ReadFull(brw, extra)
+		note("hijacked; buffered %q; conn %T", extra, c)
+		if post != nil {
+			post(w, note)
+		}
+		brw.WriteString("HTTP/1.1 299 Own\r\nContent-Length: 3\r\n\r\nown")
+		note("flush %v", brw.Flush())
+		c.Close()
+	}
+}
+
+const h1eqGet = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"
+
+var (
+	h1eqBig     = strings.Repeat("0123456789abcdef", 512) // 8 KiB: over net/http's 4 KiB response buffer
+	h1eqHuge    = strings.Repeat("x", 300<<10)            // over the 256 KiB net/http discards after a handler
+	h1eqChunked = func(s string) string { return fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(s), s) }
+)
+
+func h1eqCases() []h1eqCase {
+	return []h1eqCase{
+		// Keep-alive and pipelining.
+		{name: "get", in: h1eqGet},
+		{name: "keepalive-sequence", steps: []h1eqStep{
+			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+			{waitFor: "ok /1", send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+			{waitFor: "ok /2", send: "GET /3 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		}},
+		{name: "pipelined", in: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\nPOST /3 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabcGET /4 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "pipelined-body-read", handler: h1eqReadBody, in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabcPOST /2 HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n" + h1eqChunked("hello")},
+		{name: "http10", in: "GET / HTTP/1.0\r\n\r\nGET /ignored HTTP/1.0\r\n\r\n"},
+		{name: "http10-keepalive", in: "GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /2 HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /3 HTTP/1.0\r\n\r\nGET /ignored HTTP/1.0\r\n\r\n"},
+		{name: "http10-host", in: "GET / HTTP/1.0\r\nHost: a.test\r\n\r\n"},
+		{name: "connection-close", in: "GET /1 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "connection-close-token-list", in: "GET /1 HTTP/1.1\r\nHost: a.test\r\nConnection: foo, close\r\n\r\nGET /ignored HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "http11-no-request-after", keepOpen: true, set: h1eqSettings{idleTimeout: 50 * time.Millisecond}, in: h1eqGet},
+		{name: "keepalives-disabled", set: h1eqSettings{noKeepAlives: true}, in: h1eqGet + h1eqGet},
+		{name: "handler-sets-connection-close", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Connection", "close")
+			h1eqOK(w, r, note)
+		}, in: h1eqGet + h1eqGet},
+		{name: "http11-upper-minor", in: "GET / HTTP/1.9\r\nHost: a.test\r\n\r\n"},
+
+		// Responses.
+		{name: "head-body-no-content-length", in: "HEAD / HTTP/1.1\r\nHost: a.test\r\n\r\n" + h1eqGet},
+		{name: "head-body-content-length", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Content-Length", "5")
+			h1eqWriter(w, note)("hello")
+		}, in: "HEAD / HTTP/1.1\r\nHost: a.test\r\n\r\n" + h1eqGet},
+		{name: "head-large-body", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			h1eqWriter(w, note)(h1eqBig)
+		}, in: "HEAD / HTTP/1.1\r\nHost: a.test\r\n\r\n" + h1eqGet},
+		{name: "head-no-body", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {}, in: "HEAD / HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "status-204-with-body", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.WriteHeader(http.StatusNoContent)
+			h1eqWriter(w, note)("body")
+		}, in: h1eqGet + h1eqGet},
+		{name: "status-304-with-body", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Content-Length", "4")
+			w.Header().Set("Etag", `"x"`)
+			w.WriteHeader(http.StatusNotModified)
+			h1eqWriter(w, note)("body")
+		}, in: h1eqGet + h1eqGet},
+		{name: "content-length-set", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Content-Length", "11")
+			h1eqWriter(w, note)("hello world")
+		}, in: h1eqGet + h1eqGet},
+		{name: "content-length-short-body", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Content-Length", "10")
+			h1eqWriter(w, note)("hello")
+		}, in: h1eqGet + h1eqGet},
+		{name: "content-length-long-body", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Content-Length", "3")
+			h1eqWriter(w, note)("hello")
+		}, in: h1eqGet + h1eqGet},
+		{name: "content-length-large", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Content-Length", fmt.Sprint(len(h1eqBig)))
+			h1eqWriter(w, note)(h1eqBig)
+		}, in: h1eqGet + h1eqGet},
+		{name: "small-body-sniffed", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			h1eqWriter(w, note)("<html><body>hi</body></html>")
+		}, in: h1eqGet},
+		{name: "small-body-nosniff", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			h1eqWriter(w, note)("<html><body>hi</body></html>")
+		}, in: h1eqGet},
+		{name: "content-type-empty-slice", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header()["Content-Type"] = nil
+			h1eqWriter(w, note)("<html>")
+		}, in: h1eqGet},
+		{name: "no-body", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {}, in: h1eqGet + h1eqGet},
+		{name: "status-only", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.WriteHeader(http.StatusTeapot)
+		}, in: h1eqGet},
+		{name: "status-unknown-code", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.WriteHeader(599)
+			h1eqWriter(w, note)("x")
+		}, in: h1eqGet},
+		{name: "large-body-chunked", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			write := h1eqWriter(w, note)
+			write(h1eqBig)
+			write("tail")
+		}, in: h1eqGet + h1eqGet},
+		{name: "large-body-http10", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			h1eqWriter(w, note)(h1eqBig)
+		}, in: "GET / HTTP/1.0\r\n\r\n"},
+		{name: "large-body-http10-keepalive", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			h1eqWriter(w, note)(h1eqBig)
+		}, in: "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /ignored HTTP/1.0\r\n\r\n"},
+		{name: "handler-sets-transfer-encoding", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Transfer-Encoding", "chunked")
+			h1eqWriter(w, note)("abc")
+		}, in: h1eqGet + h1eqGet},
+		{name: "handler-sets-bad-content-length", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Content-Length", "abc")
+			h1eqWriter(w, note)("abc")
+		}, in: h1eqGet + h1eqGet},
+		{name: "flush-mid-body", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			write := h1eqWriter(w, note)
+			write("a")
+			note("flush %v", http.NewResponseController(w).Flush())
+			write("b")
+		}, in: h1eqGet + h1eqGet},
+		{name: "flush-before-write", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			note("flush %v", http.NewResponseController(w).Flush())
+		}, in: h1eqGet + h1eqGet},
+		{name: "flush-http10", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			write := h1eqWriter(w, note)
+			write("a")
+			note("flush %v", http.NewResponseController(w).Flush())
+			write("b")
+		}, in: "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"},
+		{name: "flush-content-length", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Content-Length", "2")
+			write := h1eqWriter(w, note)
+			write("a")
+			note("flush %v", http.NewResponseController(w).Flush())
+			write("b")
+		}, in: h1eqGet + h1eqGet},
+		{name: "trailer-declared", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Trailer", "X-Sum, X-Other")
+			h1eqWriter(w, note)("body")
+			w.Header().Set("X-Sum", "42")
+			w.Header().Set("X-Undeclared", "dropped")
+		}, in: h1eqGet + h1eqGet},
+		{name: "trailer-prefix", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			h1eqWriter(w, note)("body")
+			note("flush %v", http.NewResponseController(w).Flush())
+			w.Header().Set(http.TrailerPrefix+"X-Late", "v")
+		}, in: h1eqGet + h1eqGet},
+		{name: "trailer-prefix-unflushed", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			h1eqWriter(w, note)("body")
+			w.Header().Set(http.TrailerPrefix+"X-Late", "v")
+		}, in: h1eqGet + h1eqGet},
+		{name: "trailer-declared-content-length", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Trailer", "X-Sum")
+			w.Header().Set("Content-Length", "4")
+			h1eqWriter(w, note)("body")
+			w.Header().Set("X-Sum", "42")
+		}, in: h1eqGet + h1eqGet},
+		{name: "trailer-http10", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Trailer", "X-Sum")
+			h1eqWriter(w, note)("body")
+			w.Header().Set("X-Sum", "42")
+		}, in: "GET / HTTP/1.0\r\n\r\n"},
+		{name: "informational-103", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Set("Link", "</script.js>; rel=preload; as=script")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Link")
+			w.WriteHeader(http.StatusOK)
+			h1eqWriter(w, note)("done")
+		}, in: h1eqGet + h1eqGet},
+		{name: "informational-100-from-handler", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.WriteHeader(http.StatusContinue)
+			h1eqWriter(w, note)("done")
+		}, in: h1eqGet},
+		{name: "status-101-from-handler", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Upgrade", "x")
+			w.Header().Set("Connection", "Upgrade")
+			w.WriteHeader(http.StatusSwitchingProtocols)
+			h1eqWriter(w, note)("done")
+		}, in: h1eqGet},
+		{name: "write-header-twice", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.WriteHeader(http.StatusAccepted)
+			w.WriteHeader(http.StatusInternalServerError)
+			h1eqWriter(w, note)("x")
+		}, in: h1eqGet},
+		{name: "write-header-after-write", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			h1eqWriter(w, note)("x")
+			w.WriteHeader(http.StatusInternalServerError)
+		}, in: h1eqGet},
+		{name: "write-header-invalid-code", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			defer func() { note("recovered %v", recover()) }()
+			w.WriteHeader(1000)
+		}, in: h1eqGet},
+		{name: "header-map-changed-after-write", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("X-Before", "1")
+			w.WriteHeader(http.StatusOK)
+			w.Header().Set("X-After", "1")
+			h1eqWriter(w, note)("x")
+		}, in: h1eqGet},
+		{name: "response-header-values", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header()["x-lower"] = []string{"a"}
+			w.Header().Add("X-Multi", "1")
+			w.Header().Add("X-Multi", "2")
+			w.Header().Set("X-Newline", "a\r\nInjected: yes")
+			w.Header().Set("X-Empty", "")
+			w.Header()["X-Nil"] = nil
+			w.Header().Set("Bad Name", "v")
+			h1eqWriter(w, note)("x")
+		}, in: h1eqGet},
+		{name: "response-date-set-by-handler", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Date", "Mon, 02 Jan 2006 15:04:05 GMT")
+			h1eqWriter(w, note)("x")
+		}, in: h1eqGet},
+		{name: "response-date-suppressed", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header()["Date"] = nil
+			h1eqWriter(w, note)("x")
+		}, in: h1eqGet},
+
+		// Hijack and panics.
+		{name: "hijack", handler: h1eqHijack(nil, nil), in: h1eqGet},
+		{name: "hijack-buffered", handler: h1eqHijack(nil, nil), in: h1eqGet + "PIPELINED BYTES"},
+		{name: "hijack-after-header-set", handler: h1eqHijack(func(w http.ResponseWriter, note h1eqNote) {
+			w.Header().Set("X-Lost", "1")
+		}, nil), in: h1eqGet},
+		{name: "hijack-after-write", handler: h1eqHijack(func(w http.ResponseWriter, note h1eqNote) {
+			h1eqWriter(w, note)("before")
+		}, nil), in: h1eqGet},
+		{name: "hijack-after-flush", handler: h1eqHijack(func(w http.ResponseWriter, note h1eqNote) {
+			h1eqWriter(w, note)("before")
+			note("flush %v", http.NewResponseController(w).Flush())
+		}, nil), in: h1eqGet},
+		{name: "write-after-hijack", handler: h1eqHijack(nil, func(w http.ResponseWriter, note h1eqNote) {
+			h1eqWriter(w, note)("after")
+			w.WriteHeader(http.StatusInternalServerError)
+			note("flush %v", http.NewResponseController(w).Flush())
+		}), in: h1eqGet},
+		{name: "hijack-with-unread-body", handler: h1eqHijack(nil, nil), in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello"},
+		{name: "hijack-http10", handler: h1eqHijack(nil, nil), in: "GET / HTTP/1.0\r\n\r\n"},
+		{name: "panic", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			h1eqWriter(w, note)("partial")
+			panic("boom")
+		}, in: h1eqGet + h1eqGet},
+		{name: "panic-after-flush", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			h1eqWriter(w, note)("partial")
+			note("flush %v", http.NewResponseController(w).Flush())
+			panic("boom")
+		}, in: h1eqGet + h1eqGet},
+		{name: "panic-abort-handler", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			h1eqWriter(w, note)("partial")
+			panic(http.ErrAbortHandler)
+		}, in: h1eqGet + h1eqGet},
+		{name: "panic-error-value", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			panic(fmt.Errorf("wrapped: %w", http.ErrAbortHandler))
+		}, in: h1eqGet},
+
+		// Request bodies.
+		{name: "body-content-length", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
+		{name: "body-content-length-zero", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n" + h1eqGet},
+		{name: "body-content-length-repeated-same", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
+		{name: "body-content-length-list-same", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5, 5\r\n\r\nhello" + h1eqGet},
+		{name: "body-on-get", handler: h1eqReadBody, in: "GET / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
+		{name: "body-http10-content-length", handler: h1eqReadBody, in: "POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello"},
+		{name: "body-http10-no-length", handler: h1eqReadBody, in: "POST / HTTP/1.0\r\n\r\nhello"},
+		{name: "body-chunked", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n" + h1eqGet},
+		{name: "body-chunked-trailers", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 1\r\nX-Other: 2\r\n\r\n" + h1eqGet},
+		{name: "body-chunked-bad-size", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n" + h1eqGet},
+		{name: "body-chunked-bare-lf", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n" + h1eqGet},
+		{name: "body-chunked-http10", handler: h1eqReadBody, in: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
+		{name: "body-truncated", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
+		{name: "body-unread-small", in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "body-unread-small-chunked", in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n" + h1eqChunked("hello") + "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "body-unread-large", in: fmt.Sprintf("POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\n\r\n%sGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n", len(h1eqHuge), h1eqHuge)},
+		{name: "body-unread-large-chunked", in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n" + h1eqChunked(h1eqHuge) + "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "body-unread-large-flushed", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			h1eqWriter(w, note)("early")
+			note("flush %v", http.NewResponseController(w).Flush())
+		}, in: fmt.Sprintf("POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\n\r\n%sGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n", len(h1eqHuge), h1eqHuge)},
+		{name: "body-partly-read", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			b := make([]byte, 2)
+			n, err := io.ReadFull(r.Body, b)
+			note("read %d %v", n, err)
+			h1eqOK(w, r, note)
+		}, in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "body-closed-by-handler", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			note("close %v", r.Body.Close())
+			b := make([]byte, 2)
+			n, err := r.Body.Read(b)
+			note("read after close %d %v", n, err)
+			h1eqOK(w, r, note)
+		}, in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "body-read-after-response", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			h1eqWriter(w, note)("early")
+			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqReadBody(w, r, note)
+		}, in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
+		{name: "body-max-bytes-reader", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			r.Body = http.MaxBytesReader(w, r.Body, 3)
+			h1eqReadBody(w, r, note)
+		}, in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
+		{name: "expect-100-read", handler: h1eqReadBody, steps: []h1eqStep{
+			{send: "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"},
+			{waitFor: "100 Continue", send: "hello"},
+		}, in: h1eqGet},
+		{name: "expect-100-read-body-sent-early", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
+		{name: "expect-100-not-read", in: "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"},
+		{name: "expect-100-not-read-body-sent", in: "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
+		{name: "expect-100-no-body", handler: h1eqReadBody, in: "GET / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\n\r\n" + h1eqGet},
+		{name: "expect-100-http10", handler: h1eqReadBody, in: "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello"},
+		{name: "expect-100-case", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
+		{name: "expect-other", in: "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: something-else\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
+
+		// Malformed and ambiguous requests.
+		{name: "bad-request-line", in: "GARBAGE\r\n\r\n"},
+		{name: "bad-request-line-extra-space", in: "GET  / HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "bad-request-line-space-in-target", in: "GET /a b HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "bad-method", in: "G(T / HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "lowercase-method", in: "get / HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "bad-proto", in: "GET / HTTP/1.x\r\nHost: a.test\r\n\r\n"},
+		{name: "http2-request-line", in: "GET / HTTP/2.0\r\nHost: a.test\r\n\r\n"},
+		{name: "http2-preface", in: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"},
+		{name: "http09", in: "GET /\r\n\r\n"},
+		{name: "http09-proto", in: "GET / HTTP/0.9\r\n\r\n"},
+		{name: "bad-header-line", in: "GET / HTTP/1.1\r\nHost: a.test\r\nNoColon\r\n\r\n"},
+		{name: "header-space-before-colon", in: "GET / HTTP/1.1\r\nHost: a.test\r\nX-A : 1\r\n\r\n"},
+		{name: "header-name-space", in: "GET / HTTP/1.1\r\nHost: a.test\r\nX A: 1\r\n\r\n"},
+		{name: "header-ctl-in-value", in: "GET / HTTP/1.1\r\nHost: a.test\r\nX-A: a\x01b\r\n\r\n"},
+		{name: "header-nul-in-value", in: "GET / HTTP/1.1\r\nHost: a.test\r\nX-A: a\x00b\r\n\r\n"},
+		{name: "header-bare-cr", in: "GET / HTTP/1.1\r\nHost: a.test\r\nX-A: a\rb\r\n\r\n"},
+		{name: "header-bare-lf", in: "GET / HTTP/1.1\nHost: a.test\nX-A: 1\n\n"},
+		{name: "header-obs-fold", in: "GET / HTTP/1.1\r\nHost: a.test\r\nX-A: 1\r\n 2\r\n\r\n"},
+		{name: "header-first-line-folded", in: "GET / HTTP/1.1\r\n X-A: 1\r\nHost: a.test\r\n\r\n"},
+		{name: "header-utf8-value", in: "GET / HTTP/1.1\r\nHost: a.test\r\nX-A: caf\xc3\xa9\r\n\r\n"},
+		{name: "header-tab-value", in: "GET / HTTP/1.1\r\nHost: a.test\r\nX-A: \ta\tb \t\r\n\r\n"},
+		{name: "header-empty-name", in: "GET / HTTP/1.1\r\nHost: a.test\r\n: v\r\n\r\n"},
+		{name: "header-lowercase-names", in: "GET / HTTP/1.1\r\nhost: a.test\r\nx-a: 1\r\ncontent-length: 0\r\n\r\n"},
+		{name: "header-many", in: "GET / HTTP/1.1\r\nHost: a.test\r\n" + strings.Repeat("X-Many: 1\r\n", 200) + "\r\n"},
+		{name: "missing-host", in: "GET / HTTP/1.1\r\n\r\n"},
+		{name: "empty-host", in: "GET / HTTP/1.1\r\nHost:\r\n\r\n" + h1eqGet},
+		{name: "two-hosts", in: "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n"},
+		{name: "two-hosts-same", in: "GET / HTTP/1.1\r\nHost: a.test\r\nHost: a.test\r\n\r\n"},
+		{name: "malformed-host", in: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n"},
+		{name: "malformed-host-slash", in: "GET / HTTP/1.1\r\nHost: a.test/x\r\n\r\n"},
+		{name: "host-ipv6-port", in: "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"},
+		{name: "host-percent", in: "GET / HTTP/1.1\r\nHost: a%2etest\r\n\r\n"},
+		{name: "unsupported-transfer-encoding", in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip\r\n\r\nabc"},
+		{name: "transfer-encoding-gzip-chunked", in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"},
+		{name: "transfer-encoding-chunked-twice", in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+		{name: "transfer-encoding-identity", in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: identity\r\nContent-Length: 3\r\n\r\nabc"},
+		{name: "transfer-encoding-case", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: Chunked\r\n\r\n" + h1eqChunked("abc") + h1eqGet},
+		{name: "content-length-and-transfer-encoding", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n" + h1eqChunked("abc") + h1eqGet},
+		{name: "content-lengths-differ", in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"},
+		{name: "content-length-negative", in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: -1\r\n\r\n"},
+		{name: "content-length-plus", in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: +3\r\n\r\nabc"},
+		{name: "content-length-hex", in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0x3\r\n\r\nabc"},
+		{name: "content-length-huge", in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 99999999999999999999\r\n\r\nabc"},
+		{name: "header-oversize", set: h1eqSettings{maxHeaderBytes: 1024}, in: "GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: " + strings.Repeat("b", 8<<10) + "\r\n\r\n"},
+		// net/http allows MaxHeaderBytes plus 4096 bytes of slack.
+		{name: "header-over-max-within-slack", set: h1eqSettings{maxHeaderBytes: 1024}, in: "GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: " + strings.Repeat("b", 3<<10) + "\r\n\r\n"},
+		{name: "header-oversize-default", in: "GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: " + strings.Repeat("b", 1<<20+8<<10) + "\r\n\r\n"},
+		{name: "header-oversize-second-request", set: h1eqSettings{maxHeaderBytes: 1024}, in: h1eqGet + "GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: " + strings.Repeat("b", 8<<10) + "\r\n\r\n"},
+		{name: "leading-crlf-after-post", handler: h1eqReadBody, in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc\r\nGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "leading-crlfs-after-post", handler: h1eqReadBody, in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc\r\n\r\n\r\nGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "leading-crlf-after-get", in: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n\r\nGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "leading-crlf-first-request", in: "\r\nGET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "trailing-partial-request", in: h1eqGet + "GE"},
+		{name: "trailing-crlf", in: h1eqGet + "\r\n"},
+		{name: "partial-head-then-eof", in: "GET / HTTP/1.1\r\nHost: a.te"},
+		{name: "empty-input", in: ""},
+
+		// Request targets and methods.
+		{name: "absolute-form", in: "GET http://b.test/p?q=1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "absolute-form-https-userinfo", in: "GET https://u:p@b.test:8443/p HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "absolute-form-no-host-header", in: "GET http://b.test/p HTTP/1.1\r\n\r\n"},
+		{name: "options-star", in: "OPTIONS * HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "get-star", in: "GET * HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "connect", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.WriteHeader(http.StatusOK)
+			h1eqWriter(w, note)("tunnel")
+		}, in: "CONNECT b.test:443 HTTP/1.1\r\nHost: b.test:443\r\n\r\n" + h1eqGet},
+		{name: "connect-no-host", in: "CONNECT b.test:443 HTTP/1.1\r\n\r\n"},
+		{name: "connect-path", in: "CONNECT /path HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "target-query-fragment", in: "GET /a%20b/../c?x=%zz#frag HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "target-no-slash", in: "GET a/b HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "target-double-slash", in: "GET //b.test/p HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "target-bad-escape", in: "GET /%zz HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "target-long", in: "GET /" + strings.Repeat("p", 6000) + " HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+
+		// Timeouts: outcomes, not durations.
+		{name: "read-header-timeout-half-head", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond}, keepOpen: true, in: "GET / HTTP/1.1\r\nHost: a.te"},
+		{name: "read-header-timeout-silent", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond}, keepOpen: true},
+		{name: "read-timeout-body", set: h1eqSettings{readTimeout: 100 * time.Millisecond}, handler: h1eqReadBody, keepOpen: true, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
+		{name: "idle-timeout", set: h1eqSettings{idleTimeout: 50 * time.Millisecond}, keepOpen: true, steps: []h1eqStep{
+			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+			{waitFor: "ok /1", send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		}},
+		{name: "write-timeout-small", set: h1eqSettings{writeTimeout: 50 * time.Millisecond}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			time.Sleep(200 * time.Millisecond)
+			h1eqWriter(w, note)("late")
+		}, in: h1eqGet + h1eqGet},
+		{name: "write-timeout-large", set: h1eqSettings{writeTimeout: 50 * time.Millisecond}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			time.Sleep(200 * time.Millisecond)
+			write := h1eqWriter(w, note)
+			write(h1eqBig)
+			write(h1eqBig)
+			note("flush %v", http.NewResponseController(w).Flush())
+		}, in: h1eqGet + h1eqGet},
+		{name: "write-deadline-extended", set: h1eqSettings{writeTimeout: 50 * time.Millisecond}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			note("set deadline %v", http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Hour)))
+			time.Sleep(200 * time.Millisecond)
+			h1eqWriter(w, note)("late but allowed")
+		}, in: h1eqGet},
+		{name: "read-deadline-from-handler", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			note("set deadline %v", http.NewResponseController(w).SetReadDeadline(time.Now().Add(-time.Second)))
+			h1eqReadBody(w, r, note)
+		}, keepOpen: true, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
+		{name: "full-duplex", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			note("full duplex %v", http.NewResponseController(w).EnableFullDuplex())
+			h1eqWriter(w, note)("early")
+			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqReadBody(w, r, note)
+		}, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
+	}
+}
+
+func TestH1ServerEquivalence(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range h1eqCases() {
+		if seen[c.name] {
+			t.Fatalf("duplicate case %q", c.name)
+		}
+		seen[c.name] = true
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h1eqCheck(t, c)
+		})
+	}
+}
+
+// TestH1ServerShutdownIdle: Shutdown closes an idle keep-alive connection
+// in both servers and returns.
+func TestH1ServerShutdownIdle(t *testing.T) {
+	old, nw := h1eqServe(t, h1eqSettings{}, nil)
+	for _, e := range []*h1eqEnd{old, nw} {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, h1eqGet)
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", e.name, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if e == old {
+			err = e.srv.Shutdown(ctx)
+		} else {
+			err = h1eqShutdownNew(ctx, e)
+		}
+		if err != nil {
+			t.Errorf("%s: shutdown: %v", e.name, err)
+		}
+		rest, err := io.ReadAll(br)
+		if len(rest) != 0 || err != nil {
+			t.Errorf("%s: after shutdown got %q, %v; want EOF", e.name, rest, err)
+		}
+	}
+}
+
+// h1eqShutdownNew finds the h1Server serving e (registered by h1eqServe).
+func h1eqShutdownNew(ctx context.Context, e *h1eqEnd) error {
+	h1eqServers.Lock()
+	hs := h1eqServers.m[e]
+	h1eqServers.Unlock()
+	return hs.Shutdown(ctx)
+}
+
+var h1eqServers = struct {
+	sync.Mutex
+	m map[*h1eqEnd]*h1Server
+}{m: map[*h1eqEnd]*h1Server{}}
+
+// FuzzH1ServerEquivalence: for any byte stream a client sends, the new
+// server's answer is net/http's, the Date value aside. The handler echoes
+// the request (method, target, Host, sorted headers, body, trailers).
+func FuzzH1ServerEquivalence(f *testing.F) {
+	for _, c := range h1eqCases() {
+		if in := c.input(); len(in) <= 16<<10 {
+			f.Add([]byte(in))
+		}
+	}
+	old, nw := h1eqServe(f, h1eqSettings{
+		readHeaderTimeout: 2 * time.Second,
+		readTimeout:       2 * time.Second,
+		writeTimeout:      2 * time.Second,
+		idleTimeout:       2 * time.Second,
+		maxHeaderBytes:    4096,
+	}, h1eqEcho)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) > 64<<10 {
+			return
+		}
+		steps := []h1eqStep{{send: string(in)}}
+		var ro, rn h1eqResult
+		var wg sync.WaitGroup
+		wg.Go(func() { ro = h1eqRunOn(t, old, steps, false) })
+		wg.Go(func() { rn = h1eqRunOn(t, nw, steps, false) })
+		wg.Wait()
+		if ro.resp != rn.resp {
+			t.Errorf("responses differ for %q:\nold %q\nnew %q", in, ro.resp, rn.resp)
+		}
+		if ro.logs != rn.logs {
+			t.Errorf("logs differ for %q:\nold %q\nnew %q", in, ro.logs, rn.logs)
+		}
+	})
+}
