@@ -32,6 +32,9 @@ import (
 type tlsListener struct {
 	handoffListener
 	srv *http.Server
+	// h1, when set, serves the HTTP/1.x connections in their handshake's
+	// goroutine; srv gets only HTTP/2 ones.
+	h1 *h1Server
 
 	mu      sync.Mutex
 	closed  bool
@@ -83,6 +86,10 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	switch tc.ConnectionState().NegotiatedProtocol {
 	case "", "http/1.1", "http/1.0": // the ones http.Server serves as HTTP/1.x
 		c = &framingConn{Conn: tc}
+		if l.h1 != nil {
+			l.h1.ServeConn(c)
+			return
+		}
 	}
 	l.handOver(c) // closing c closes tc
 }
