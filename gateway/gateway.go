@@ -194,7 +194,9 @@ func (g *Gateway) Listen() error {
 	for i := range lns {
 		srv := g.newServer(i, c.limits)
 		g.servers = append(g.servers, srv)
-		g.h1s = append(g.h1s, newH1Server(srv))
+		h1 := newH1Server(srv)
+		h1.checks = &g.checksOff
+		g.h1s = append(g.h1s, h1)
 	}
 	if g.adminLn != nil {
 		g.admin = &http.Server{
@@ -337,8 +339,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	for i, srv := range g.servers {
 		// tls.NewListener, with the handshake done before Accept so
 		// that HTTP/1.x connections get a framingConn.
-		ln := newTLSListener(g.listeners[i], srv)
-		ln.h1 = g.h1s[i]
+		ln := newTLSListener(g.listeners[i], srv, g.h1s[i])
 		go func() { errc <- srv.Serve(ln) }()
 	}
 	if g.admin != nil {

@@ -35,7 +35,8 @@ import (
 // ReadTimeout, WriteTimeout, IdleTimeout, MaxHeaderBytes, ErrorLog,
 // ConnContext and BaseContext.
 type h1Server struct {
-	srv *http.Server
+	srv    *http.Server
+	checks *checksOff // the gateway's (nil: every check on)
 
 	mu           sync.Mutex
 	conns        map[*h1Conn]struct{}
@@ -544,7 +545,9 @@ func (c *h1Conn) watch(w *h1Response) {
 	c.r.mu.Lock()
 	c.r.watched = w
 	c.r.mu.Unlock()
-	c.bg.Reset(bgReadDelay)
+	if !c.s.checks.off(checkClientWatch) {
+		c.bg.Reset(bgReadDelay)
+	}
 }
 
 // stopWatching disarms the watch and ends its read if it started.
@@ -687,12 +690,10 @@ func (b *h1Body) Close() error {
 
 // An h1ContinueReader sends "100 Continue" on the body's first read.
 type h1ContinueReader struct {
-	rc         io.ReadCloser
-	w          *h1Response
-	closed     atomic.Bool
-	sawEOF     atomic.Bool
-	once       sync.Once
-	readCalled bool
+	rc     io.ReadCloser
+	w      *h1Response
+	closed atomic.Bool
+	sawEOF atomic.Bool
 }
 
 func (ecr *h1ContinueReader) Read(p []byte) (int, error) {

@@ -41,8 +41,8 @@ type tlsListener struct {
 	pending map[net.Conn]struct{} // handshaking; closed by Close
 }
 
-func newTLSListener(ln net.Listener, srv *http.Server) *tlsListener {
-	l := &tlsListener{srv: srv, pending: make(map[net.Conn]struct{})}
+func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server) *tlsListener {
+	l := &tlsListener{srv: srv, h1: h1, pending: make(map[net.Conn]struct{})}
 	l.start(ln, l.handshake)
 	return l
 }
@@ -86,7 +86,7 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	switch tc.ConnectionState().NegotiatedProtocol {
 	case "", "http/1.1", "http/1.0": // the ones http.Server serves as HTTP/1.x
 		c = &framingConn{Conn: tc}
-		if l.h1 != nil {
+		if l.h1 != nil && !l.h1.checks.off(checkOwnServer) {
 			l.h1.ServeConn(c)
 			return
 		}
