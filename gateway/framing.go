@@ -61,6 +61,11 @@ type framingScanner struct {
 	// verdictTE, verdictInvalid); handlers read it from other goroutines.
 	verdict atomic.Uint32
 
+	// dupHost is set, for good, at the first head with more than one
+	// Host field (net/http refuses those; http.ReadRequest, which the
+	// gateway's h1Server reads requests with, keeps the first).
+	dupHost atomic.Bool
+
 	bodyLeft int64 // Content-Length body bytes still to skip (scanBody)
 	headState
 }
@@ -77,6 +82,7 @@ type headState struct {
 	http10  bool  // the request line ends in HTTP/1.0
 	sawCL   bool  // a Content-Length field
 	sawTE   bool  // a Transfer-Encoding field
+	hosts   uint8 // Host fields, counted up to 2
 	badCL   bool  // a Content-Length Go refuses
 	lastCL  bool  // the last field line was Content-Length (for continuations)
 	clState uint8 // the value being read: clEmpty, clDigits, clAfter, clBad
@@ -121,6 +127,7 @@ const (
 const (
 	nameContentLength    = "content-length:"
 	nameTransferEncoding = "transfer-encoding:"
+	nameHost             = "host:"
 	http10Suffix         = " HTTP/1.0"
 )
 
@@ -179,7 +186,7 @@ func (s *framingScanner) feed(b []byte) {
 			}
 			return
 		}
-		if s.np == 0 && b[0] != '\r' && b[0]|0x20 != 'c' && b[0]|0x20 != 't' {
+		if s.np == 0 && b[0] != '\r' && b[0]|0x20 != 'c' && b[0]|0x20 != 't' && b[0]|0x20 != 'h' {
 			// Neither name nor the empty line: the common case, decided
 			// by the first byte.
 			s.endValue()
@@ -231,6 +238,10 @@ func (s *framingScanner) field() {
 	switch {
 	case hasPrefixFold(p, nameTransferEncoding):
 		s.sawTE = true
+	case hasPrefixFold(p, nameHost):
+		if s.hosts < 2 {
+			s.hosts++
+		}
 	case hasPrefixFold(p, nameContentLength):
 		s.sawCL, s.lastCL = true, true
 		s.line = lineCL
@@ -277,6 +288,9 @@ func (s *framingScanner) value(b []byte) {
 // body or expects the next request line.
 func (s *framingScanner) endHead() {
 	s.endValue()
+	if s.hosts > 1 {
+		s.dupHost.Store(true)
+	}
 	switch {
 	case s.badCL:
 		s.stop(verdictInvalid)

@@ -57,6 +57,7 @@ type Gateway struct {
 	mu        sync.Mutex
 	listeners []net.Listener
 	servers   []*http.Server
+	h1s       []*h1Server // HTTP/1.x connections of servers[i]
 	adminLn   net.Listener
 	admin     *http.Server
 	ready     atomic.Bool
@@ -191,7 +192,11 @@ func (g *Gateway) Listen() error {
 		g.log.Warn("GODEBUG=http2xconnect=1: browsers will try WebSockets over HTTP/2 (extended CONNECT), which the gateway refuses with 405; unset it so that they use HTTP/1.1")
 	}
 	for i := range lns {
-		g.servers = append(g.servers, g.newServer(i, c.limits))
+		srv := g.newServer(i, c.limits)
+		g.servers = append(g.servers, srv)
+		h1 := newH1Server(srv)
+		h1.checks = &g.checksOff
+		g.h1s = append(g.h1s, h1)
 	}
 	if g.adminLn != nil {
 		g.admin = &http.Server{
@@ -334,7 +339,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	for i, srv := range g.servers {
 		// tls.NewListener, with the handshake done before Accept so
 		// that HTTP/1.x connections get a framingConn.
-		ln := newTLSListener(g.listeners[i], srv)
+		ln := newTLSListener(g.listeners[i], srv, g.h1s[i])
 		go func() { errc <- srv.Serve(ln) }()
 	}
 	if g.admin != nil {
@@ -353,8 +358,9 @@ func (g *Gateway) Serve(ctx context.Context) error {
 			// reconnect through the balancer, which sends them to this
 			// replica only until it sees /readyz fail.
 			g.mu.Lock()
-			for _, srv := range g.servers {
+			for i, srv := range g.servers {
 				srv.SetKeepAlivesEnabled(false)
+				g.h1s[i].SetKeepAlivesEnabled(false)
 			}
 			g.mu.Unlock()
 			g.log.Info("stopping: readiness is false; the listeners close after limits.shutdown-delay", "shutdown_delay", d.String())
@@ -388,7 +394,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.stoppingOnce.Do(func() { close(g.stopping) })
 	g.mu.Lock()
 	g.shutdown = true
-	servers, admin := g.servers, g.admin
+	servers, h1s, admin := g.servers, g.h1s, g.admin
 	g.mu.Unlock()
 
 	var wg sync.WaitGroup
@@ -397,8 +403,17 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Shutdown(ctx); err != nil {
+			// HTTP/2 connections and the listener (srv), HTTP/1.x
+			// connections (h1s[i]), both drained together.
+			h1err := make(chan error, 1)
+			go func() { h1err <- h1s[i].Shutdown(ctx) }()
+			err := srv.Shutdown(ctx)
+			if err2 := <-h1err; err == nil {
+				err = err2
+			}
+			if err != nil {
 				srv.Close()
+				h1s[i].Close()
 				errs[i] = err
 			}
 		}()

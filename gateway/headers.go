@@ -192,6 +192,11 @@ const (
 	// through net/http's Transport instead of the gateway's own HTTP/1.1
 	// connections (upstream.go), for the tests that compare the two.
 	checkFastUpstream
+	checkClientWatch // noticing a client gone while its handler runs (h1Server)
+	// checkOwnServer is no check: off, HTTP/1.x connections are served by
+	// net/http's server instead of the gateway's h1Server, for the tests
+	// that compare the two.
+	checkOwnServer
 	numChecks
 )
 

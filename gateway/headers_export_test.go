@@ -34,3 +34,10 @@ func SetForwardingCheck(g *Gateway, on bool) { g.checksOff[checkForwarding].Stor
 // SetBodyFraming turns g's dropping of Expect and closing of upstream
 // connections after the bodies of bodyless methods on or off.
 func SetBodyFraming(g *Gateway, on bool) { g.checksOff[checkBodyFraming].Store(!on) }
+
+// SetClientWatch turns the watch for clients gone mid-request on or off.
+func SetClientWatch(g *Gateway, on bool) { g.checksOff[checkClientWatch].Store(!on) }
+
+// SetOwnServer chooses the gateway's h1Server (on) or net/http's server
+// (off) for HTTP/1.x connections accepted from now on.
+func SetOwnServer(g *Gateway, on bool) { g.checksOff[checkOwnServer].Store(!on) }

@@ -32,14 +32,17 @@ import (
 type tlsListener struct {
 	handoffListener
 	srv *http.Server
+	// h1, when set, serves the HTTP/1.x connections in their handshake's
+	// goroutine; srv gets only HTTP/2 ones.
+	h1 *h1Server
 
 	mu      sync.Mutex
 	closed  bool
 	pending map[net.Conn]struct{} // handshaking; closed by Close
 }
 
-func newTLSListener(ln net.Listener, srv *http.Server) *tlsListener {
-	l := &tlsListener{srv: srv, pending: make(map[net.Conn]struct{})}
+func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server) *tlsListener {
+	l := &tlsListener{srv: srv, h1: h1, pending: make(map[net.Conn]struct{})}
 	l.start(ln, l.handshake)
 	return l
 }
@@ -83,6 +86,10 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	switch tc.ConnectionState().NegotiatedProtocol {
 	case "", "http/1.1", "http/1.0": // the ones http.Server serves as HTTP/1.x
 		c = &framingConn{Conn: tc}
+		if l.h1 != nil && !l.h1.checks.off(checkOwnServer) {
+			l.h1.ServeConn(c)
+			return
+		}
 	}
 	l.handOver(c) // closing c closes tc
 }

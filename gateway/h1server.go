@@ -1,0 +1,1279 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// An h1Server serves HTTP/1.x connections for an http.Server's handler,
+// in place of the server's own connection loop; HTTP/2 stays with the
+// http.Server. It parses with http.ReadRequest (the parser net/http's
+// server runs) and answers as net/http does, byte for byte on the wire
+// (h1server_equiv_test.go compares the two), but per request it skips
+// what costs a reverse proxy most in the standard server: the goroutine
+// that reads ahead on the connection to notice a client that went away
+// starts only when a handler is still running after bgReadDelay (a
+// proxied request waiting for a slow upstream), not for every request,
+// and nothing is buffered twice. Measured in bench/NOTES.md.
+//
+// Settings are the http.Server's: Handler, ReadHeaderTimeout,
+// ReadTimeout, WriteTimeout, IdleTimeout, MaxHeaderBytes, ErrorLog,
+// ConnContext and BaseContext.
+type h1Server struct {
+	srv    *http.Server
+	checks *checksOff // the gateway's (nil: every check on)
+
+	mu           sync.Mutex
+	conns        map[*h1Conn]struct{}
+	shuttingDown atomic.Bool
+	noKeepAlives atomic.Bool
+	done         chan struct{} // closed by Shutdown and Close
+	doneOnce     sync.Once
+}
+
+// bgReadDelay is how long a handler runs before its connection is watched
+// for the client going away (which cancels the request's context). Most
+// proxied requests are answered sooner, and watching costs a goroutine,
+// a read and two deadline changes per request.
+const bgReadDelay = 50 * time.Millisecond
+
+// maxPostHandlerReadBytes is net/http's limit on the unread request body
+// the server reads after the handler to keep the connection.
+const maxPostHandlerReadBytes = 256 << 10
+
+// bufferBeforeChunking is net/http's: a handler that finishes having
+// written no more than this without a Content-Length gets one.
+const bufferBeforeChunking = 2048
+
+func newH1Server(srv *http.Server) *h1Server {
+	return &h1Server{srv: srv, conns: make(map[*h1Conn]struct{}), done: make(chan struct{})}
+}
+
+func (s *h1Server) logf(format string, args ...any) {
+	if s.srv.ErrorLog != nil {
+		s.srv.ErrorLog.Printf(format, args...)
+	} else {
+		log.Printf(format, args...)
+	}
+}
+
+func (s *h1Server) maxHeaderBytes() int64 {
+	if s.srv.MaxHeaderBytes > 0 {
+		return int64(s.srv.MaxHeaderBytes)
+	}
+	return http.DefaultMaxHeaderBytes
+}
+
+func (s *h1Server) readHeaderTimeout() time.Duration {
+	if s.srv.ReadHeaderTimeout != 0 {
+		return s.srv.ReadHeaderTimeout
+	}
+	return s.srv.ReadTimeout
+}
+
+func (s *h1Server) idleTimeout() time.Duration {
+	if s.srv.IdleTimeout != 0 {
+		return s.srv.IdleTimeout
+	}
+	return s.srv.ReadTimeout
+}
+
+// SetKeepAlivesEnabled is http.Server's: with false, idle connections
+// close now and busy ones after their response.
+func (s *h1Server) SetKeepAlivesEnabled(v bool) {
+	s.noKeepAlives.Store(!v)
+	if !v {
+		s.closeIdle()
+	}
+}
+
+// closeIdle closes the connections waiting for a request.
+func (s *h1Server) closeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		switch st := c.state.Load(); {
+		case st == connIdle:
+			c.rwc.Close()
+		case st == connNew && time.Since(c.created) > 5*time.Second:
+			// net/http's rule: a connection that has sent nothing
+			// for 5s is idle too.
+			c.rwc.Close()
+		}
+	}
+}
+
+// Shutdown stops the connections gracefully: idle ones close now, busy
+// ones after their response; it returns when all are closed, or ctx's
+// error when ctx ends first (then Close ends the rest).
+func (s *h1Server) Shutdown(ctx context.Context) error {
+	s.shuttingDown.Store(true)
+	s.doneOnce.Do(func() { close(s.done) })
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.closeIdle()
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Close closes every connection at once.
+func (s *h1Server) Close() {
+	s.shuttingDown.Store(true)
+	s.doneOnce.Do(func() { close(s.done) })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.rwc.Close()
+	}
+}
+
+const (
+	connNew int32 = iota
+	connActive
+	connIdle
+)
+
+// An h1Conn is one client connection.
+type h1Conn struct {
+	s          *h1Server
+	rwc        net.Conn
+	remoteAddr string
+	tlsState   *tls.ConnectionState
+	created    time.Time
+	state      atomic.Int32
+
+	r    h1ConnReader
+	bufr *bufio.Reader
+	bufw *bufio.Writer
+	werr error // the first write error on the connection
+
+	lastMethod string
+	hijacked   bool
+
+	// scan follows the requests' framing (framing.go): the gateway's
+	// framingConn's scanner, or the connection's own.
+	scan    *framingScanner
+	ownScan bool
+
+	// bg watches the connection while a handler runs (see bgReadDelay).
+	bg *time.Timer
+
+	pending []byte // the responses' body buffer (h1Response.pending)
+}
+
+// ServeConn serves HTTP/1.x on c until the client or the server closes
+// it, or a handler hijacks it.
+func (s *h1Server) ServeConn(rwc net.Conn) {
+	c := &h1Conn{s: s, rwc: rwc, created: time.Now()}
+	if ra := rwc.RemoteAddr(); ra != nil {
+		c.remoteAddr = ra.String()
+	}
+	if fc, ok := rwc.(*framingConn); ok {
+		c.scan = &fc.scan
+	} else {
+		c.scan, c.ownScan = new(framingScanner), true
+	}
+	if cs, ok := rwc.(interface{ ConnectionState() tls.ConnectionState }); ok {
+		st := cs.ConnectionState()
+		c.tlsState = &st
+	}
+	s.mu.Lock()
+	if s.shuttingDown.Load() {
+		s.mu.Unlock()
+		rwc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	c.serve()
+}
+
+func (c *h1Conn) forget() {
+	c.s.mu.Lock()
+	delete(c.s.conns, c)
+	c.s.mu.Unlock()
+}
+
+// checkConnErrorWriter is net/http's: it notes the connection's first
+// write error (the connection is not reused after one).
+type h1ErrWriter struct{ c *h1Conn }
+
+func (w h1ErrWriter) Write(p []byte) (int, error) {
+	n, err := w.c.rwc.Write(p)
+	if err != nil && w.c.werr == nil {
+		w.c.werr = err
+	}
+	return n, err
+}
+
+func (c *h1Conn) serve() {
+	s := c.s
+	ctx := context.Background()
+	if s.srv.BaseContext != nil {
+		ctx = s.srv.BaseContext(nil)
+	}
+	ctx = context.WithValue(ctx, http.ServerContextKey, s.srv)
+	ctx = context.WithValue(ctx, http.LocalAddrContextKey, c.rwc.LocalAddr())
+	if s.srv.ConnContext != nil {
+		ctx = s.srv.ConnContext(ctx, c.rwc)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var inFlight *h1Response
+	defer func() {
+		if err := recover(); err != nil && err != http.ErrAbortHandler {
+			const size = 64 << 10
+			buf := make([]byte, size)
+			buf = buf[:runtime.Stack(buf, false)]
+			s.logf("http: panic serving %v: %v\n%s", c.remoteAddr, err, buf)
+		}
+		if inFlight != nil {
+			inFlight.cancel()
+		}
+		if !c.hijacked {
+			if inFlight != nil {
+				c.stopWatching()
+				inFlight.req.Body.Close()
+			}
+			c.bufw.Flush()
+			c.rwc.Close()
+		}
+		c.forget()
+	}()
+
+	c.r.c = c
+	c.r.cond.L = &c.r.mu
+	c.bufr = bufio.NewReaderSize(&c.r, 4096)
+	c.bufw = bufio.NewWriterSize(h1ErrWriter{c}, 4096)
+	c.pending = make([]byte, 0, bufferBeforeChunking)
+	c.bg = time.AfterFunc(time.Hour, c.r.startBackgroundRead)
+	c.bg.Stop()
+
+	if d := s.readHeaderTimeout(); d > 0 {
+		c.rwc.SetReadDeadline(time.Now().Add(d))
+	}
+	for {
+		w, err := c.readRequest(ctx)
+		if c.r.remain != s.maxHeaderBytes()+4096 {
+			c.state.Store(connActive)
+		}
+		if s.shuttingDown.Load() {
+			return
+		}
+		if err != nil {
+			c.answerReadError(err)
+			return
+		}
+		req := w.req
+		if expectsContinue(req) {
+			if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
+				w.ecr = &h1ContinueReader{rc: req.Body, w: w}
+				req.Body = w.ecr
+				w.canWriteContinue.Store(true)
+			}
+		} else if req.Header.Get("Expect") != "" {
+			w.sendExpectationFailed()
+			return
+		}
+
+		inFlight = w
+		c.watch(w)
+		s.srv.Handler.ServeHTTP(w, req)
+		inFlight = nil
+		w.cancel()
+		if c.hijacked {
+			return
+		}
+		c.stopWatching()
+		w.finishRequest()
+		c.rwc.SetWriteDeadline(time.Time{})
+		if !w.shouldReuseConnection() {
+			if w.requestBodyLimitHit || w.closedRequestBodyEarly() {
+				c.closeWriteAndWait()
+			}
+			return
+		}
+		c.state.Store(connIdle)
+		if s.noKeepAlives.Load() || s.shuttingDown.Load() {
+			return
+		}
+		if d := s.idleTimeout(); d > 0 {
+			c.rwc.SetReadDeadline(time.Now().Add(d))
+		} else {
+			c.rwc.SetReadDeadline(time.Time{})
+		}
+		// Wait for the next request's first bytes under the idle
+		// timeout, then give its head the header timeout.
+		if _, err := c.bufr.Peek(4); err != nil {
+			return
+		}
+		if d := s.readHeaderTimeout(); d > 0 {
+			c.rwc.SetReadDeadline(time.Now().Add(d))
+		} else {
+			c.rwc.SetReadDeadline(time.Time{})
+		}
+	}
+}
+
+// closeWriteAndWait is net/http's: flush, half-close, and give the client
+// a moment to read the answer before the connection closes.
+func (c *h1Conn) closeWriteAndWait() {
+	c.bufw.Flush()
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	time.Sleep(500 * time.Millisecond)
+}
+
+// answerReadError writes net/http's answer to a request that could not
+// be read, or nothing when the client went away.
+func (c *h1Conn) answerReadError(err error) {
+	const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+	var se h1StatusError
+	switch {
+	case errors.Is(err, errH1TooLarge):
+		const publicErr = "431 Request Header Fields Too Large"
+		fmt.Fprintf(c.rwc, "HTTP/1.1 "+publicErr+errorHeaders+publicErr)
+		c.closeWriteAndWait()
+	case fmt.Sprintf("%T", err) == "*http.unsupportedTEError":
+		code := http.StatusNotImplemented
+		fmt.Fprintf(c.rwc, "HTTP/1.1 %d %s%sUnsupported transfer encoding", code, http.StatusText(code), errorHeaders)
+	case isCommonNetReadError(err):
+	case errors.As(err, &se):
+		fmt.Fprintf(c.rwc, "HTTP/1.1 %d %s: %s%s%d %s: %s", se.code, http.StatusText(se.code), se.text, errorHeaders, se.code, http.StatusText(se.code), se.text)
+	default:
+		const publicErr = "400 Bad Request"
+		fmt.Fprintf(c.rwc, "HTTP/1.1 "+publicErr+errorHeaders+publicErr)
+	}
+}
+
+func isCommonNetReadError(err error) bool {
+	if err == io.EOF {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "read"
+}
+
+type h1StatusError struct {
+	code int
+	text string
+}
+
+func (e h1StatusError) Error() string { return http.StatusText(e.code) + ": " + e.text }
+
+var errH1TooLarge = errors.New("http: request too large")
+
+func badRequest(text string) error { return h1StatusError{http.StatusBadRequest, text} }
+
+// readRequest is net/http's (*conn).readRequest over http.ReadRequest.
+func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
+	s := c.s
+	t0 := time.Now()
+	var wholeReqDeadline time.Time
+	if d := s.srv.ReadTimeout; d > 0 {
+		wholeReqDeadline = t0.Add(d)
+	}
+	if d := s.srv.WriteTimeout; d > 0 {
+		defer c.rwc.SetWriteDeadline(time.Now().Add(d))
+	}
+	c.r.remain = s.maxHeaderBytes() + 4096
+	if c.lastMethod == "POST" {
+		// RFC 7230 section 3 tolerance for old buggy clients.
+		peek, _ := c.bufr.Peek(4)
+		c.bufr.Discard(numLeadingCRorLF(peek))
+	}
+	req, err := http.ReadRequest(c.bufr)
+	if err != nil {
+		if c.r.remain <= 0 {
+			return nil, errH1TooLarge
+		}
+		return nil, err
+	}
+	if !supportsRequest(req) {
+		return nil, h1StatusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
+	}
+	c.lastMethod = req.Method
+	c.r.remain = 1<<63 - 1
+
+	// http.ReadRequest deletes the Host header it took r.Host from, so
+	// net/http's checks of it are made on r.Host and on what the framing
+	// scanner saw: a head with two Host fields on this connection, so
+	// far (it reads ahead of pipelined requests: an earlier request of
+	// the same client may be refused for a later one's head, and the
+	// connection closes). Stricter than net/http: an empty Host is
+	// missing.
+	if c.scan.dupHost.Load() {
+		return nil, badRequest("too many Host headers")
+	}
+	if req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != "CONNECT" && !isH2Upgrade(req) {
+		return nil, badRequest("missing required Host header")
+	}
+	if !httpguts.ValidHostHeader(req.Host) {
+		return nil, badRequest("malformed Host header")
+	}
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return nil, badRequest("invalid header name")
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, badRequest("invalid header value")
+			}
+		}
+	}
+
+	rctx, cancel := context.WithCancel(ctx)
+	req = req.WithContext(rctx)
+	req.RemoteAddr = c.remoteAddr
+	req.TLS = c.tlsState
+	c.rwc.SetReadDeadline(wholeReqDeadline)
+
+	w := &h1Response{
+		conn:             c,
+		req:              req,
+		cancel:           cancel,
+		handlerHeader:    make(http.Header),
+		contentLength:    -1,
+		wants10KeepAlive: wants10KeepAlive(req),
+		wantsClose:       req.Close || hasToken(req.Header.Get("Connection"), "close"),
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		w.body = &h1Body{rc: req.Body, w: w}
+		req.Body = w.body
+	}
+	if isH2Upgrade(req) {
+		w.closeAfterReply = true
+	}
+	return w, nil
+}
+
+func supportsRequest(req *http.Request) bool {
+	if req.ProtoMajor == 1 {
+		return true
+	}
+	return req.ProtoMajor == 2 && req.ProtoMinor == 0 && req.Method == "PRI" && req.RequestURI == "*"
+}
+
+func isH2Upgrade(r *http.Request) bool {
+	return r.Method == "PRI" && len(r.Header) == 0 && r.URL.Path == "*" && r.Proto == "HTTP/2.0"
+}
+
+func expectsContinue(r *http.Request) bool {
+	return hasToken(r.Header.Get("Expect"), "100-continue")
+}
+
+func wants10KeepAlive(r *http.Request) bool {
+	if r.ProtoMajor != 1 || r.ProtoMinor != 0 {
+		return false
+	}
+	return hasToken(r.Header.Get("Connection"), "keep-alive")
+}
+
+// hasToken is net/http's: whether v, a comma-separated list, holds token
+// (ASCII case-insensitively).
+func hasToken(v, token string) bool {
+	if len(token) > len(v) || token == "" {
+		return false
+	}
+	if v == token {
+		return true
+	}
+	for sp := 0; sp <= len(v)-len(token); sp++ {
+		if b := v[sp]; b != token[0] && b|0x20 != token[0] {
+			continue
+		}
+		if sp > 0 && !isTokenBoundary(v[sp-1]) {
+			continue
+		}
+		if endPos := sp + len(token); endPos != len(v) && !isTokenBoundary(v[endPos]) {
+			continue
+		}
+		if strings.EqualFold(v[sp:sp+len(token)], token) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTokenBoundary(b byte) bool { return b == ' ' || b == ',' || b == '\t' }
+
+func numLeadingCRorLF(v []byte) (n int) {
+	for _, b := range v {
+		if b == '\r' || b == '\n' {
+			n++
+			continue
+		}
+		break
+	}
+	return
+}
+
+// watch arms the connection's watch for w's handler (see bgReadDelay).
+func (c *h1Conn) watch(w *h1Response) {
+	c.r.mu.Lock()
+	c.r.watched = w
+	c.r.mu.Unlock()
+	if !c.s.checks.off(checkClientWatch) {
+		c.bg.Reset(bgReadDelay)
+	}
+}
+
+// stopWatching disarms the watch and ends its read if it started.
+func (c *h1Conn) stopWatching() {
+	c.bg.Stop()
+	c.r.mu.Lock()
+	c.r.watched = nil
+	c.r.mu.Unlock()
+	c.r.abortPendingRead()
+}
+
+// An h1ConnReader is the connection's reader under its bufio.Reader:
+// net/http's connReader. It counts down the header size limit, and can
+// read one byte in the background while a handler runs, to cancel the
+// request's context when the client goes away.
+type h1ConnReader struct {
+	c      *h1Conn
+	remain int64 // bytes left before the header limit
+
+	mu      sync.Mutex
+	cond    sync.Cond
+	watched *h1Response // the request being watched, or nil
+	inRead  bool
+	aborted bool
+	hasByte bool
+	byteBuf [1]byte
+}
+
+func (cr *h1ConnReader) Read(p []byte) (int, error) {
+	cr.mu.Lock()
+	if cr.inRead {
+		cr.mu.Unlock()
+		// Only a handler that reads its body after returning it at EOF
+		// gets here, which net/http forbids too.
+		panic("invalid concurrent Body.Read call")
+	}
+	if cr.remain <= 0 {
+		cr.mu.Unlock()
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		cr.mu.Unlock()
+		return 0, nil
+	}
+	if int64(len(p)) > cr.remain {
+		p = p[:cr.remain]
+	}
+	if cr.hasByte {
+		p[0] = cr.byteBuf[0]
+		cr.hasByte = false
+		cr.mu.Unlock()
+		return 1, nil
+	}
+	cr.inRead = true
+	cr.mu.Unlock()
+	n, err := cr.c.rwc.Read(p)
+	if n > 0 && cr.c.ownScan {
+		cr.c.scan.Scan(p[:n])
+	}
+	cr.mu.Lock()
+	cr.inRead = false
+	cr.remain -= int64(n)
+	cr.mu.Unlock()
+	cr.cond.Broadcast()
+	return n, err
+}
+
+// startBackgroundRead runs as the watch timer's function: it reads one
+// byte while the handler runs, if the request's body is done (a body
+// still being read owns the connection's reads).
+func (cr *h1ConnReader) startBackgroundRead() {
+	cr.mu.Lock()
+	w := cr.watched
+	if w == nil || cr.inRead || cr.hasByte || (w.body != nil && !w.body.sawEOF.Load()) {
+		cr.mu.Unlock()
+		return
+	}
+	cr.inRead = true
+	cr.c.rwc.SetReadDeadline(time.Time{})
+	cr.mu.Unlock()
+
+	n, err := cr.c.rwc.Read(cr.byteBuf[:])
+	if n > 0 && cr.c.ownScan {
+		cr.c.scan.Scan(cr.byteBuf[:n])
+	}
+	cr.mu.Lock()
+	if n == 1 {
+		// A pipelined request: net/http leaves its context alone too.
+		cr.hasByte = true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && cr.aborted && ne.Timeout() {
+		// abortPendingRead's deadline, not the client.
+	} else if err != nil && cr.watched == w {
+		w.cancel()
+	}
+	cr.aborted = false
+	cr.inRead = false
+	cr.mu.Unlock()
+	cr.cond.Broadcast()
+}
+
+func (cr *h1ConnReader) abortPendingRead() {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if !cr.inRead {
+		return
+	}
+	cr.aborted = true
+	cr.c.rwc.SetReadDeadline(aLongTimeAgo)
+	for cr.inRead {
+		cr.cond.Wait()
+	}
+	cr.c.rwc.SetReadDeadline(time.Time{})
+}
+
+// An h1Body is a request body as the handler reads it: it notes when the
+// body is done (the watch may start then) and how the handler left it.
+type h1Body struct {
+	rc     io.ReadCloser
+	w      *h1Response
+	sawEOF atomic.Bool
+	closed atomic.Bool
+	read   atomic.Int64
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.read.Add(int64(n))
+	if err == io.EOF {
+		b.sawEOF.Store(true)
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	b.closed.Store(true)
+	return b.rc.Close()
+}
+
+// An h1ContinueReader sends "100 Continue" on the body's first read.
+type h1ContinueReader struct {
+	rc     io.ReadCloser
+	w      *h1Response
+	closed atomic.Bool
+	sawEOF atomic.Bool
+}
+
+func (ecr *h1ContinueReader) Read(p []byte) (int, error) {
+	if ecr.closed.Load() {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	w := ecr.w
+	if w.canWriteContinue.Load() {
+		w.writeContinueMu.Lock()
+		if w.canWriteContinue.Load() {
+			w.conn.bufw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			w.conn.bufw.Flush()
+			w.canWriteContinue.Store(false)
+		}
+		w.writeContinueMu.Unlock()
+	}
+	n, err := ecr.rc.Read(p)
+	if err == io.EOF {
+		ecr.sawEOF.Store(true)
+	}
+	return n, err
+}
+
+func (ecr *h1ContinueReader) Close() error {
+	ecr.closed.Store(true)
+	return ecr.rc.Close()
+}
+
+// An h1Response is the http.ResponseWriter of one request: net/http's
+// response and chunkWriter in one.
+type h1Response struct {
+	conn   *h1Conn
+	req    *http.Request
+	body   *h1Body
+	ecr    *h1ContinueReader
+	cancel context.CancelFunc
+
+	handlerHeader http.Header
+	snapshot      http.Header // the header as of WriteHeader, when changed after it
+	calledHeader  bool
+	wroteHeader   bool // a final status was (logically) written
+	committed     bool // the header is on the wire (in bufw)
+	handlerDone   bool
+	status        int
+
+	wants10KeepAlive bool
+	wantsClose       bool
+	closeAfterReply  bool
+
+	requestBodyLimitHit bool
+
+	canWriteContinue atomic.Bool
+	writeContinueMu  sync.Mutex
+
+	contentLength int64 // from the header, or -1
+	written       int64
+	chunking      bool
+	trailers      []string
+	pending       []byte // body bytes before the header is committed
+	dateBuf       [len(http.TimeFormat)]byte
+	clenBuf       [20]byte
+}
+
+func (w *h1Response) Header() http.Header {
+	if w.snapshot == nil && w.wroteHeader && !w.committed {
+		w.snapshot = w.handlerHeader.Clone()
+	}
+	w.calledHeader = true
+	return w.handlerHeader
+}
+
+func (w *h1Response) WriteHeader(code int) {
+	if w.conn.hijacked {
+		w.conn.s.logf("http: response.WriteHeader on hijacked connection")
+		return
+	}
+	if w.wroteHeader {
+		w.conn.s.logf("http: superfluous response.WriteHeader call")
+		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if code < 101 || code > 199 {
+		w.disableWriteContinue()
+	}
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		bw := w.conn.bufw
+		writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
+		w.handlerHeader.WriteSubset(bw, excludedHeadersNoBody)
+		bw.WriteString("\r\n")
+		bw.Flush()
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	if cl := w.handlerHeader.Get("Content-Length"); cl != "" {
+		v, err := strconv.ParseInt(cl, 10, 64)
+		if err == nil && v >= 0 {
+			w.contentLength = v
+		} else {
+			w.conn.s.logf("http: invalid Content-Length of %q", cl)
+			w.handlerHeader.Del("Content-Length")
+		}
+	}
+	if w.headerFinal() {
+		// What net/http would send later is known now: write it, and
+		// skip the snapshot and the body buffer.
+		w.commit(nil)
+		return
+	}
+	if w.calledHeader && w.snapshot == nil {
+		w.snapshot = w.handlerHeader.Clone()
+	}
+}
+
+// headerFinal reports whether the header, as it is at WriteHeader, is
+// what commit would write after the handler: no Content-Length to
+// compute and no Content-Type to sniff from the body, no request body to
+// read what is left of, no trailers. A proxied answer with a length
+// (ReverseProxy sets the Content-Type key, nil when the upstream sent
+// none: see recorder.WriteHeader) to a request without a body is.
+func (w *h1Response) headerFinal() bool {
+	h := w.handlerHeader
+	if w.contentLength < 0 || w.body != nil || w.req.Method == "HEAD" {
+		return false
+	}
+	if _, ok := h["Content-Type"]; !ok {
+		return false
+	}
+	if _, ok := h["Trailer"]; ok {
+		return false
+	}
+	if _, ok := h["Transfer-Encoding"]; ok {
+		return false
+	}
+	for k := range h {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return false
+		}
+	}
+	return true
+}
+
+var excludedHeadersNoBody = map[string]bool{"Content-Length": true, "Transfer-Encoding": true}
+
+func (w *h1Response) disableWriteContinue() {
+	w.writeContinueMu.Lock()
+	w.canWriteContinue.Store(false)
+	w.writeContinueMu.Unlock()
+}
+
+func (w *h1Response) bodyAllowed() bool {
+	if !w.wroteHeader {
+		panic("")
+	}
+	return bodyAllowedForStatus(w.status)
+}
+
+func bodyAllowedForStatus(status int) bool {
+	switch {
+	case status >= 100 && status <= 199:
+		return false
+	case status == 204, status == 304:
+		return false
+	}
+	return true
+}
+
+func (w *h1Response) Write(p []byte) (int, error) {
+	if w.conn.hijacked {
+		if len(p) > 0 {
+			w.conn.s.logf("http: response.Write on hijacked connection")
+		}
+		return 0, http.ErrHijacked
+	}
+	if w.canWriteContinue.Load() {
+		w.disableWriteContinue()
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !w.bodyAllowed() {
+		return 0, http.ErrBodyNotAllowed
+	}
+	w.written += int64(len(p))
+	if w.contentLength != -1 && w.written > w.contentLength {
+		return 0, http.ErrContentLength
+	}
+	if !w.committed {
+		if len(w.pending)+len(p) <= bufferBeforeChunking {
+			if w.pending == nil {
+				w.pending = w.conn.pending[:0]
+			}
+			w.pending = append(w.pending, p...)
+			return len(p), nil
+		}
+		w.commit(append(w.pending, p...))
+		return len(p), w.conn.werr
+	}
+	return w.writeBody(p)
+}
+
+func (w *h1Response) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
+
+// writeBody writes p after the committed header.
+func (w *h1Response) writeBody(p []byte) (int, error) {
+	if w.req.Method == "HEAD" {
+		return len(p), nil
+	}
+	bw := w.conn.bufw
+	if w.chunking {
+		var hex [16]byte
+		bw.Write(strconv.AppendUint(hex[:0], uint64(len(p)), 16))
+		bw.WriteString("\r\n")
+	}
+	n, err := bw.Write(p)
+	if w.chunking && err == nil {
+		_, err = bw.WriteString("\r\n")
+	}
+	if err != nil {
+		return n, err
+	}
+	return len(p), nil
+}
+
+// commit writes the header, with body, the first bytes of the body
+// (which it sniffs for a Content-Type when none is set): net/http's
+// chunkWriter.writeHeader.
+func (w *h1Response) commit(body []byte) {
+	if w.committed {
+		return
+	}
+	w.committed = true
+	w.pending = nil
+	c := w.conn
+	keepAlivesEnabled := !c.s.noKeepAlives.Load() && !c.s.shuttingDown.Load()
+	isHEAD := w.req.Method == "HEAD"
+
+	header := w.snapshot
+	owned := header != nil
+	if !owned {
+		header = w.handlerHeader
+	}
+	var exclude map[string]bool
+	delHeader := func(key string) {
+		if owned {
+			header.Del(key)
+			return
+		}
+		if _, ok := header[key]; !ok {
+			return
+		}
+		if exclude == nil {
+			exclude = make(map[string]bool)
+		}
+		exclude[key] = true
+	}
+	var extra struct {
+		contentType, connection, transferEncoding string
+		date, contentLength                       []byte
+	}
+
+	hasTrailers := false
+	for k := range w.snapshot {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			if exclude == nil {
+				exclude = make(map[string]bool)
+			}
+			exclude[k] = true
+			hasTrailers = true
+		}
+	}
+	for _, v := range w.snapshot["Trailer"] {
+		hasTrailers = true
+		for _, k := range strings.Split(v, ",") {
+			if k = textprotoTrim(k); k != "" {
+				w.declareTrailer(k)
+			}
+		}
+	}
+
+	te := header.Get("Transfer-Encoding")
+	hasTE := te != ""
+
+	if w.handlerDone && !hasTrailers && !hasTE && bodyAllowedForStatus(w.status) && !hasHeader(header, "Content-Length") && (!isHEAD || len(body) > 0) {
+		w.contentLength = int64(len(body))
+		extra.contentLength = strconv.AppendInt(w.clenBuf[:0], int64(len(body)), 10)
+	}
+
+	if w.wants10KeepAlive && keepAlivesEnabled {
+		if header.Get("Content-Length") != "" && header.Get("Connection") == "keep-alive" {
+			w.closeAfterReply = false
+		}
+	}
+	hasCL := w.contentLength != -1
+	if w.wants10KeepAlive && (isHEAD || hasCL || !bodyAllowedForStatus(w.status)) {
+		if _, set := header["Connection"]; !set {
+			extra.connection = "keep-alive"
+		}
+	} else if !w.req.ProtoAtLeast(1, 1) || w.wantsClose {
+		w.closeAfterReply = true
+	}
+	if header.Get("Connection") == "close" || !keepAlivesEnabled {
+		w.closeAfterReply = true
+	}
+	if w.ecr != nil && !w.ecr.sawEOF.Load() {
+		w.closeAfterReply = true
+	}
+
+	// Read what the handler left of the body, up to a limit, to keep the
+	// connection; beyond it, close.
+	if w.req.ContentLength != 0 && !w.closeAfterReply && w.body != nil && w.ecr == nil {
+		var discard, tooBig bool
+		switch {
+		case w.body.closed.Load():
+			if !w.body.sawEOF.Load() {
+				w.closeAfterReply = true
+			}
+		case w.req.ContentLength > 0 && w.req.ContentLength-w.body.read.Load() >= maxPostHandlerReadBytes:
+			tooBig = true
+		default:
+			discard = true
+		}
+		if discard {
+			_, err := io.CopyN(io.Discard, w.body, maxPostHandlerReadBytes+1)
+			switch err {
+			case nil:
+				tooBig = true
+			case http.ErrBodyReadAfterClose:
+			case io.EOF:
+				if err := w.body.Close(); err != nil {
+					w.closeAfterReply = true
+				}
+			default:
+				w.closeAfterReply = true
+			}
+		}
+		if tooBig {
+			w.requestBodyLimitHit = true
+			w.closeAfterReply = true
+			delHeader("Connection")
+			extra.connection = "close"
+		}
+	}
+
+	code := w.status
+	if bodyAllowedForStatus(code) {
+		_, haveType := header["Content-Type"]
+		if header.Get("Content-Encoding") == "" && !haveType && !hasTE && len(body) > 0 {
+			extra.contentType = http.DetectContentType(body)
+		}
+	} else {
+		for _, k := range suppressedHeaders(code) {
+			delHeader(k)
+		}
+	}
+	if !hasHeader(header, "Date") {
+		extra.date = time.Now().UTC().AppendFormat(w.dateBuf[:0], http.TimeFormat)
+	}
+	if hasCL && hasTE && te != "identity" {
+		c.s.logf("http: WriteHeader called with both Transfer-Encoding of %q and a Content-Length of %d", te, w.contentLength)
+		delHeader("Content-Length")
+		hasCL = false
+	}
+	switch {
+	case isHEAD || !bodyAllowedForStatus(code) || code == http.StatusNoContent:
+		delHeader("Transfer-Encoding")
+	case hasCL:
+		delHeader("Transfer-Encoding")
+	case w.req.ProtoAtLeast(1, 1):
+		if hasTE && te == "identity" {
+			w.chunking = false
+			w.closeAfterReply = true
+			delHeader("Transfer-Encoding")
+		} else {
+			w.chunking = true
+			extra.transferEncoding = "chunked"
+			if hasTE && te == "chunked" {
+				delHeader("Transfer-Encoding")
+			}
+		}
+	default:
+		w.closeAfterReply = true
+		delHeader("Transfer-Encoding")
+	}
+	if w.chunking {
+		delHeader("Content-Length")
+	}
+	if !w.req.ProtoAtLeast(1, 0) {
+		return
+	}
+	// Only announce the closing if the client can see it.
+	if w.closeAfterReply && (!keepAlivesEnabled || !hasToken(header.Get("Connection"), "close")) {
+		delHeader("Connection")
+		if w.req.ProtoAtLeast(1, 1) {
+			extra.connection = "close"
+		}
+	}
+
+	bw := c.bufw
+	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
+	header.WriteSubset(bw, exclude)
+	if extra.date != nil {
+		bw.WriteString("Date: ")
+		bw.Write(extra.date)
+		bw.WriteString("\r\n")
+	}
+	if extra.contentLength != nil {
+		bw.WriteString("Content-Length: ")
+		bw.Write(extra.contentLength)
+		bw.WriteString("\r\n")
+	}
+	for i, v := range [...]string{extra.contentType, extra.connection, extra.transferEncoding} {
+		if v != "" {
+			bw.WriteString([...]string{"Content-Type", "Connection", "Transfer-Encoding"}[i])
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	bw.WriteString("\r\n")
+	if len(body) > 0 && bodyAllowedForStatus(code) {
+		w.writeBody(body)
+	}
+}
+
+func hasHeader(h http.Header, key string) bool {
+	_, ok := h[key]
+	return ok
+}
+
+func textprotoTrim(s string) string { return strings.Trim(s, " \t") }
+
+func (w *h1Response) declareTrailer(k string) {
+	k = http.CanonicalHeaderKey(k)
+	if !httpguts.ValidTrailerHeader(k) {
+		return
+	}
+	w.trailers = append(w.trailers, k)
+}
+
+func suppressedHeaders(status int) []string {
+	switch {
+	case status == 304:
+		return []string{"Content-Type", "Content-Length", "Transfer-Encoding"}
+	case !bodyAllowedForStatus(status):
+		return []string{"Content-Length", "Transfer-Encoding"}
+	}
+	return nil
+}
+
+// writeStatusLine is net/http's.
+func writeStatusLine(bw *bufio.Writer, is11 bool, code int) {
+	if is11 {
+		bw.WriteString("HTTP/1.1 ")
+	} else {
+		bw.WriteString("HTTP/1.0 ")
+	}
+	var b [3]byte
+	bw.Write(strconv.AppendInt(b[:0], int64(code), 10))
+	bw.WriteByte(' ')
+	text := http.StatusText(code)
+	if text == "" {
+		text = "status code " + strconv.Itoa(code)
+	}
+	bw.WriteString(text)
+	bw.WriteString("\r\n")
+}
+
+// finalTrailers is net/http's.
+func (w *h1Response) finalTrailers() http.Header {
+	var t http.Header
+	for k, vv := range w.handlerHeader {
+		if kk, found := strings.CutPrefix(k, http.TrailerPrefix); found {
+			if t == nil {
+				t = make(http.Header)
+			}
+			t[kk] = vv
+		}
+	}
+	for _, k := range w.trailers {
+		if t == nil {
+			t = make(http.Header)
+		}
+		for _, v := range w.handlerHeader[k] {
+			t.Add(k, v)
+		}
+	}
+	return t
+}
+
+// finishRequest completes the response after the handler returned.
+func (w *h1Response) finishRequest() {
+	w.handlerDone = true
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(w.pending)
+	}
+	if w.chunking {
+		bw := w.conn.bufw
+		bw.WriteString("0\r\n")
+		if t := w.finalTrailers(); t != nil {
+			t.Write(bw)
+		}
+		bw.WriteString("\r\n")
+	}
+	// Flush unless the next request is already here (pipelining).
+	if w.conn.bufr.Buffered() == 0 || w.closeAfterReply {
+		w.conn.bufw.Flush()
+	}
+	w.req.Body.Close()
+}
+
+func (w *h1Response) shouldReuseConnection() bool {
+	if w.closeAfterReply {
+		return false
+	}
+	if w.req.Method != "HEAD" && w.contentLength != -1 && bodyAllowedForStatus(w.status) && w.contentLength != w.written {
+		return false
+	}
+	if w.conn.werr != nil {
+		return false
+	}
+	return !w.closedRequestBodyEarly()
+}
+
+func (w *h1Response) closedRequestBodyEarly() bool {
+	return w.body != nil && w.body.closed.Load() && !w.body.sawEOF.Load() && w.req.ContentLength != 0
+}
+
+func (w *h1Response) sendExpectationFailed() {
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(http.StatusExpectationFailed)
+	w.finishRequest()
+}
+
+// Flush sends what is buffered to the client.
+func (w *h1Response) Flush() { w.FlushError() }
+
+// FlushError is Flush, with the write error (http.ResponseController).
+func (w *h1Response) FlushError() error {
+	if w.conn.hijacked {
+		return http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(w.pending)
+	}
+	return w.conn.bufw.Flush()
+}
+
+// Hijack hands the connection to the handler, with the connection's
+// reader: what the client sent beyond the request is in it.
+func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c := w.conn
+	if c.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	if w.wroteHeader && !w.committed {
+		w.commit(w.pending)
+	}
+	c.stopWatching()
+	if err := c.bufw.Flush(); err != nil {
+		return nil, nil, err
+	}
+	c.hijacked = true
+	c.forget()
+	c.r.remain = 1<<63 - 1
+	c.rwc.SetDeadline(time.Time{})
+	return c.rwc, bufio.NewReadWriter(c.bufr, bufio.NewWriter(c.rwc)), nil
+}
+
+// SetReadDeadline and SetWriteDeadline serve http.ResponseController.
+func (w *h1Response) SetReadDeadline(t time.Time) error  { return w.conn.rwc.SetReadDeadline(t) }
+func (w *h1Response) SetWriteDeadline(t time.Time) error { return w.conn.rwc.SetWriteDeadline(t) }

@@ -1,0 +1,160 @@
+package gateway_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/gateway"
+)
+
+// waitingUpstream answers after release is closed or after its own
+// timeout, and reports on gone each request whose context ended first
+// (the gateway closed the upstream connection: the client went away).
+type waitingUpstream struct {
+	*httptest.Server
+	started chan struct{}
+	gone    chan struct{}
+	release chan struct{}
+}
+
+func newWaitingUpstream(t *testing.T, timeout time.Duration) *waitingUpstream {
+	u := &waitingUpstream{started: make(chan struct{}, 10), gone: make(chan struct{}, 10), release: make(chan struct{})}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.started <- struct{}{}
+		select {
+		case <-r.Context().Done():
+			u.gone <- struct{}{}
+			return
+		case <-u.release:
+		case <-time.After(timeout):
+		}
+		io.WriteString(w, "late answer")
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func startWaiting(t *testing.T, u *waitingUpstream) (*running, *world) {
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.Routes = append([]gateway.Route{{Name: "slow", PathPrefix: "/slow", Upstream: u.URL, Allow: gateway.Allow{AnyVerified: true}}}, cfg.Routes...)
+	return w.start(cfg), w
+}
+
+func dialGateway(t *testing.T, gw *running, w *world) *tls.Conn {
+	t.Helper()
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(gw.base, "https://"), &tls.Config{
+		RootCAs: w.ca.Pool(), ServerName: "localhost", NextProtos: []string{"http/1.1"},
+		Certificates: []tls.Certificate{w.web.TLSCertificate()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func waitFor(t *testing.T, ch chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second): // a hang guard, not a speed limit
+		t.Fatalf("timed out waiting: %s", what)
+	}
+}
+
+// A client that closes its connection while the upstream works on its
+// request gets the upstream request cancelled, as net/http's server
+// does (its context ends).
+func TestClientGoneCancelsUpstreamRequest(t *testing.T) {
+	u := newWaitingUpstream(t, 30*time.Second)
+	gw, w := startWaiting(t, u)
+	conn := dialGateway(t, gw, w)
+	io.WriteString(conn, "GET /slow/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	waitFor(t, u.started, "the request to reach the upstream")
+	conn.Close()
+	waitFor(t, u.gone, "the upstream request to be cancelled after the client left")
+}
+
+// The allowed twin: a client that waits gets the answer on the same
+// connection, and its next request too.
+func TestClientWaitingGetsSlowAnswer(t *testing.T) {
+	u := newWaitingUpstream(t, 30*time.Second)
+	gw, w := startWaiting(t, u)
+	conn := dialGateway(t, gw, w)
+	br := bufio.NewReader(conn)
+	for i := range 2 {
+		io.WriteString(conn, "GET /slow/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		waitFor(t, u.started, "the request to reach the upstream")
+		time.Sleep(150 * time.Millisecond) // past bgReadDelay: the watch is running
+		if i == 0 {
+			close(u.release)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(body) != "late answer" {
+			t.Fatalf("request %d: got %d %q", i, resp.StatusCode, body)
+		}
+	}
+	select {
+	case <-u.gone:
+		t.Fatal("an upstream request was cancelled although the client stayed")
+	default:
+	}
+}
+
+// The negative control: without the watch, the upstream works on for a
+// client long gone.
+func TestClientGoneUnnoticedWithoutWatch(t *testing.T) {
+	u := newWaitingUpstream(t, time.Second)
+	gw, w := startWaiting(t, u)
+	gateway.SetClientWatch(gw.g, false)
+	conn := dialGateway(t, gw, w)
+	io.WriteString(conn, "GET /slow/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	waitFor(t, u.started, "the request to reach the upstream")
+	conn.Close()
+	time.Sleep(1500 * time.Millisecond) // the upstream's own timeout has passed
+	select {
+	case <-u.gone:
+		t.Fatal("the upstream request was cancelled with the watch off: the control shows nothing")
+	default:
+	}
+}
+
+// Two Host fields in one head are refused, as net/http refuses them,
+// though http.ReadRequest keeps the first; one Host field is served.
+func TestDuplicateHostRefused(t *testing.T) {
+	w := newWorld(t)
+	gw := w.start(w.config())
+	for _, tc := range []struct {
+		name, head string
+		want       int
+	}{
+		{"one Host", "GET /public/x HTTP/1.1\r\nHost: localhost\r\n\r\n", 200},
+		{"two Hosts", "GET /public/x HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n", 400},
+		{"two Hosts, case", "GET /public/x HTTP/1.1\r\nhost: localhost\r\nHOST: localhost\r\n\r\n", 400},
+		{"after a body", "POST /public/x HTTP/1.1\r\nHost: localhost\r\nOrigin: https://localhost\r\nSec-Fetch-Site: same-origin\r\nContent-Length: 5\r\n\r\nHost:" +
+			"GET /public/x HTTP/1.1\r\nHost: localhost\r\n\r\n", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := dialGateway(t, gw, w)
+			io.WriteString(conn, tc.head)
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.want {
+				t.Fatalf("got %d, want %d", resp.StatusCode, tc.want)
+			}
+		})
+	}
+}
