@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
 // Equivalence of the gateway's HTTP/1.x connection server (h1Server) with
@@ -35,6 +39,7 @@ type h1eqSettings struct {
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 	maxHeaderBytes                                            int
 	noKeepAlives                                              bool
+	tls                                                       *tls.Config // both listeners wrapped by tls.NewListener
 }
 
 // h1eqNote records what a handler observed (a write's result, an error).
@@ -59,6 +64,9 @@ type h1eqCase struct {
 	// keepOpen: do not half-close after the input; read until the server
 	// closes (timeouts).
 	keepOpen bool
+	// clientTLS: with set.tls, the client speaks TLS with this config
+	// (nil: plain bytes to the TLS listener).
+	clientTLS *tls.Config
 	// deliberate, when set, says why the new server answers differently;
 	// wantOld and wantNew are then the two normalised responses.
 	deliberate       string
@@ -129,7 +137,19 @@ func (e *h1eqEnd) describe(r *http.Request) string {
 		r.Method, r.RequestURI, r.URL, r.Proto, r.ProtoMajor, r.ProtoMinor, r.Host, r.RemoteAddr,
 		r.Close, r.ContentLength, r.TransferEncoding, r.TLS != nil, r.Body == http.NoBody,
 		h1eqSorted(r.Header), ctx.Value(h1eqConnKey{}), ctx.Value(h1eqBaseKey{}),
-		ctx.Value(http.ServerContextKey) == e.srv || os.Getenv("H1STUB") != "", ctx.Value(http.LocalAddrContextKey))
+		ctx.Value(http.ServerContextKey) == e.srv || os.Getenv("H1STUB") != "", ctx.Value(http.LocalAddrContextKey)) + h1eqTLS(r.TLS)
+}
+
+func h1eqTLS(st *tls.ConnectionState) string {
+	if st == nil {
+		return ""
+	}
+	var peers []string
+	for _, c := range st.PeerCertificates {
+		peers = append(peers, c.Subject.CommonName)
+	}
+	return fmt.Sprintf(" tls{complete=%v version=%x sni=%q alpn=%q peers=%q chains=%d resumed=%v}",
+		st.HandshakeComplete, st.Version, st.ServerName, st.NegotiatedProtocol, peers, len(st.VerifiedChains), st.DidResume)
 }
 
 func h1eqSorted(h http.Header) string {
@@ -255,6 +275,9 @@ func h1eqServe(t testing.TB, set h1eqSettings, h h1eqHandler) (old, nw *h1eqEnd)
 	}
 	osrv.SetKeepAlivesEnabled(!set.noKeepAlives)
 	oln := listen(old)
+	if set.tls != nil {
+		oln = tls.NewListener(oln, set.tls)
+	}
 	go osrv.Serve(oln)
 
 	nw = &h1eqEnd{name: "new"}
@@ -264,6 +287,9 @@ func h1eqServe(t testing.TB, set h1eqSettings, h h1eqHandler) (old, nw *h1eqEnd)
 	h1eqServers.m[nw] = hs
 	h1eqServers.Unlock()
 	nln := listen(nw)
+	if set.tls != nil {
+		nln = tls.NewListener(nln, set.tls)
+	}
 	go func() {
 		for {
 			c, err := nln.Accept()
@@ -291,15 +317,19 @@ func h1eqServe(t testing.TB, set h1eqSettings, h h1eqHandler) (old, nw *h1eqEnd)
 // h1eqExchange sends the steps on one connection to addr, half-closes
 // unless keepOpen, and returns everything read until the server closed,
 // with the client's address.
-func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool) (out, client string) {
+func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config) (out, client string) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	tc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	client = c.LocalAddr().String()
+	defer tc.Close()
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	client = tc.LocalAddr().String()
+	c := tc
+	if clientTLS != nil {
+		c = tls.Client(tc, clientTLS)
+	}
 
 	var mu sync.Mutex
 	var buf []byte
@@ -342,7 +372,7 @@ func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool) (o
 		c.Write([]byte(s.send)) // a server that closed early makes this fail: the reply says it
 	}
 	if !keepOpen {
-		c.(*net.TCPConn).CloseWrite()
+		c.(interface{ CloseWrite() error }).CloseWrite()
 	}
 	if !ended {
 		readErr = <-readDone
@@ -368,9 +398,9 @@ func h1eqNormalize(s, server, client string) string {
 
 type h1eqResult struct{ resp, obs, logs string }
 
-func h1eqRunOn(t testing.TB, e *h1eqEnd, steps []h1eqStep, keepOpen bool) h1eqResult {
+func h1eqRunOn(t testing.TB, e *h1eqEnd, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config) h1eqResult {
 	t.Helper()
-	out, client := h1eqExchange(t, e.addr, steps, keepOpen)
+	out, client := h1eqExchange(t, e.addr, steps, keepOpen, clientTLS)
 	obs, logs := e.take(t, 1)
 	return h1eqResult{
 		resp: h1eqNormalize(out, e.addr, client),
@@ -391,8 +421,8 @@ func h1eqCheck(t *testing.T, c h1eqCase) {
 	old, nw := h1eqServe(t, c.set, c.handler)
 	var ro, rn h1eqResult
 	var wg sync.WaitGroup
-	wg.Go(func() { ro = h1eqRunOn(t, old, c.allSteps(), c.keepOpen) })
-	wg.Go(func() { rn = h1eqRunOn(t, nw, c.allSteps(), c.keepOpen) })
+	wg.Go(func() { ro = h1eqRunOn(t, old, c.allSteps(), c.keepOpen, c.clientTLS) })
+	wg.Go(func() { rn = h1eqRunOn(t, nw, c.allSteps(), c.keepOpen, c.clientTLS) })
 	wg.Wait()
 	if c.deliberate != "" {
 		if ro.resp != c.wantOld {
@@ -1032,6 +1062,33 @@ func TestH1ServerEquivalence(t *testing.T) {
 	}
 }
 
+// TestH1ServerEquivalenceTLS: the same over TLS (tls.NewListener hands
+// both servers a *tls.Conn before its handshake), with the project's dev
+// PKI: r.TLS, handshake failures and plain HTTP sent to the TLS port.
+func TestH1ServerEquivalenceTLS(t *testing.T) {
+	ca := pkitest.CA(t)
+	srvCert := pkitest.Server(t, ca)
+	client := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "client-a"})
+	set := h1eqSettings{tls: srvCert.ServerTLSConfig(ca), readHeaderTimeout: 2 * time.Second}
+	withCert := client.ClientTLSConfig(ca)
+	withCert.ServerName = "localhost"
+	noCert := withCert.Clone()
+	noCert.Certificates = nil
+	for _, c := range []h1eqCase{
+		{name: "get", clientTLS: withCert, in: h1eqGet + h1eqGet},
+		{name: "body", clientTLS: withCert, handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n" + h1eqChunked("hello") + h1eqGet},
+		{name: "no-client-cert", clientTLS: noCert, in: h1eqGet},
+		{name: "plain-http-to-tls-port", in: h1eqGet},
+		{name: "garbage-to-tls-port", in: "\x16\x03\x01\x00\x05hello"},
+	} {
+		c.set = set
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h1eqCheck(t, c)
+		})
+	}
+}
+
 // TestH1ServerShutdownIdle: Shutdown closes an idle keep-alive connection
 // in both servers and returns.
 func TestH1ServerShutdownIdle(t *testing.T) {
@@ -1103,8 +1160,8 @@ func FuzzH1ServerEquivalence(f *testing.F) {
 		steps := []h1eqStep{{send: string(in)}}
 		var ro, rn h1eqResult
 		var wg sync.WaitGroup
-		wg.Go(func() { ro = h1eqRunOn(t, old, steps, false) })
-		wg.Go(func() { rn = h1eqRunOn(t, nw, steps, false) })
+		wg.Go(func() { ro = h1eqRunOn(t, old, steps, false, nil) })
+		wg.Go(func() { rn = h1eqRunOn(t, nw, steps, false, nil) })
 		wg.Wait()
 		if ro.resp != rn.resp {
 			t.Errorf("responses differ for %q:\n%s", in, h1eqDiff("old", ro.resp, "new", rn.resp))
