@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,7 +320,14 @@ func h1eqServe(t testing.TB, set h1eqSettings, h h1eqHandler) (old, nw *h1eqEnd)
 // with the client's address.
 func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config) (out, client string) {
 	t.Helper()
-	tc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	// Each connection from a client address of its own in 127/8: a
+	// half-closing client ends in TIME-WAIT, and the fuzz target opens
+	// thousands of connections a second, more than one source address
+	// has ports for.
+	n := h1eqSource.Add(1)
+	src := net.IPv4(127, 1+byte(n/250%250), 1+byte(n%250), 1)
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: src}}
+	tc, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,6 +385,9 @@ func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, cl
 	if !ended {
 		readErr = <-readDone
 	}
+	// The server has closed (or the deadline passed): reset rather than
+	// close, so that the server keeps no TIME-WAIT for this connection.
+	tc.(*net.TCPConn).SetLinger(0)
 	mu.Lock()
 	out = string(buf)
 	mu.Unlock()
@@ -385,6 +396,9 @@ func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, cl
 	}
 	return out, client
 }
+
+// h1eqSource numbers the client's source addresses.
+var h1eqSource atomic.Uint32
 
 var h1eqDateRE = regexp.MustCompile(`\r\nDate: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT\r\n`)
 
