@@ -34,6 +34,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/bench/internal/proc"
 	"github.com/forgeproof/forgeproof/bench/internal/summary"
+	"github.com/forgeproof/forgeproof/internal/freeport"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
@@ -120,7 +121,7 @@ func run() error {
 // second of warm-up, and returns questions per second and CPU µs per
 // question of the server process.
 func measure(bin, dir, transport, escaped string, conns int, d time.Duration) (float64, float64, error) {
-	port, err := proc.FreePort()
+	port, err := freeport.Loopback()
 	if err != nil {
 		return 0, 0, err
 	}

@@ -22,8 +22,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/forgeproof/forgeproof/internal/freeport"
 )
 
 // A Process is a program a benchmark started, in its own process group
@@ -223,12 +221,6 @@ func KB(path, field string) int64 {
 		}
 	}
 	return 0
-}
-
-// FreePort returns a loopback TCP port that was free a moment ago, for
-// a process to listen on.
-func FreePort() (int, error) {
-	return freeport.Loopback()
 }
 
 // Tail returns the last n bytes of a file (a Log), for error messages.

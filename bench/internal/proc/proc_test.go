@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/bench/internal/proc"
+	"github.com/forgeproof/forgeproof/internal/freeport"
 )
 
 // The test binary doubles as the programs the tests start: with
@@ -164,7 +165,7 @@ func TestStopEndsTheGroup(t *testing.T) {
 // TestWaitTCP: a process that listens is waited for; one that exits is
 // reported at once, with its output.
 func TestWaitTCP(t *testing.T) {
-	port, err := proc.FreePort()
+	port, err := freeport.Loopback()
 	if err != nil {
 		t.Fatal(err)
 	}
