@@ -113,7 +113,7 @@ func run() error {
 	for _, t := range []string{"http", "grpc"} {
 		fmt.Printf("| %s | %.0f | %.0f |\n", t, summary.Of(rates[t]).Median, summary.Of(results[t]).Median)
 	}
-	fmt.Printf("\nMedians of %d rounds; %d concurrent questions; windows of %v; load average after: %s", *rounds, *conns, *dur, loadavg())
+	fmt.Printf("\nMedians of %d rounds; %d concurrent questions; windows of %v; load average after: %s\n", *rounds, *conns, *dur, proc.LoadAvg())
 	return nil
 }
 
@@ -233,9 +233,4 @@ func load(ask func() error, conns int, d time.Duration) (int64, error) {
 	}
 	wg.Wait()
 	return n.Load(), first
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	return string(b)
 }

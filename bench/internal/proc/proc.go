@@ -223,6 +223,17 @@ func KB(path, field string) int64 {
 	return 0
 }
 
+// LoadAvg is the machine's 1, 5 and 15 minute load averages, for a
+// report to say how busy the machine was ("unknown" off Linux).
+func LoadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 // Tail returns the last n bytes of a file (a Log), for error messages.
 func Tail(path string, n int) string {
 	b, _ := os.ReadFile(path)

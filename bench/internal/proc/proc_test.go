@@ -201,3 +201,16 @@ func TestKB(t *testing.T) {
 		t.Errorf("MemTotal: got %d, want > 0", got)
 	}
 }
+
+// TestLoadAvg: three load averages, as /proc/loadavg starts with them.
+func TestLoadAvg(t *testing.T) {
+	f := strings.Fields(proc.LoadAvg())
+	if len(f) != 3 {
+		t.Fatalf("got %q, want three numbers", proc.LoadAvg())
+	}
+	for _, v := range f {
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			t.Errorf("got %q, want three numbers: %v", proc.LoadAvg(), err)
+		}
+	}
+}
