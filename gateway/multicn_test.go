@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,9 +9,6 @@ import (
 	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
-
-// oidCommonName is the X.520 commonName attribute type.
-var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
 
 // TestCommonNameAmbiguous (redteam finding): a subject with two common
 // names (CN=admin, then CN=web) means "web" to Go, which keeps the last,
@@ -27,9 +23,7 @@ var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
 // verified certificate: it reaches the upstream, whose reading is then
 // its own business.)
 func TestCommonNameAmbiguous(t *testing.T) {
-	cn := func(v string) pkix.AttributeTypeAndValue {
-		return pkix.AttributeTypeAndValue{Type: oidCommonName, Value: v}
-	}
+	cn := pkitest.CommonName
 	tests := []struct {
 		name, path string
 		subject    pkix.RDNSequence

@@ -2,7 +2,6 @@ package mtls_test
 
 import (
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/mtls"
@@ -18,9 +17,7 @@ import (
 // CommonName as before.
 func TestAuthorizeCommonNameAmbiguous(t *testing.T) {
 	ca := pkitest.CA(t)
-	cn := func(v string) pkix.AttributeTypeAndValue {
-		return pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: v}
-	}
+	cn := pkitest.CommonName
 	issue := func(rdns pkix.RDNSequence) mtls.Identity {
 		return mtls.NewIdentity(pkitest.ClientWithSubject(t, ca, rdns).Cert)
 	}

@@ -69,6 +69,11 @@ func SPIFFE(tb testing.TB, ca *pki.CA, id string) *pki.Cert {
 	return Client(tb, ca, pki.ClientOptions{SPIFFEID: id})
 }
 
+// CommonName is the subject attribute commonName=v, for ClientWithSubject.
+func CommonName(v string) pkix.AttributeTypeAndValue {
+	return pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: v}
+}
+
 // ClientWithSubject issues a client certificate (ECDSA P-256, clientAuth)
 // whose subject is exactly the given RDN sequence, as a CA that signs
 // what a CSR asks for would. pki.ClientOptions cannot spell such subjects

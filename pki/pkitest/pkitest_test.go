@@ -14,10 +14,7 @@ import (
 // and all, and the certificate verifies as a client certificate from ca.
 func TestClientWithSubject(t *testing.T) {
 	ca := pkitest.CA(t)
-	cn := func(v string) pkix.AttributeTypeAndValue {
-		return pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: v}
-	}
-	subject := pkix.RDNSequence{{cn("admin")}, {cn("web")}}
+	subject := pkix.RDNSequence{{pkitest.CommonName("admin")}, {pkitest.CommonName("web")}}
 	c := pkitest.ClientWithSubject(t, ca, subject)
 	want, err := asn1.Marshal(subject)
 	if err != nil {
@@ -25,6 +22,9 @@ func TestClientWithSubject(t *testing.T) {
 	}
 	if !bytes.Equal(c.Cert.RawSubject, want) {
 		t.Errorf("got subject %q, want %q", c.Cert.Subject, subject)
+	}
+	if got := c.Cert.Subject.Names; len(got) != 2 || got[0].Value != "admin" || got[1].Value != "web" || !got[1].Type.Equal(asn1.ObjectIdentifier{2, 5, 4, 3}) {
+		t.Errorf("got subject attributes %v, want CN=admin, CN=web", got)
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert)
