@@ -41,8 +41,15 @@ func TestMethodOverrideGateway(t *testing.T) {
 		{"cross-site GET, ?_method=DELETE", "/api/x?_method=DELETE", "Sec-Fetch-Site: cross-site\r\n", 403},
 		{"GET from another Origin, ?%5Fmethod=put", "/api/x?%5Fmethod=put", "Origin: https://evil.example\r\n", 403},
 		{"cross-site HEAD, X-Method-Override: POST", "/api/x", "Sec-Fetch-Site: cross-site\r\nX-Method-Override: POST\r\n", 403},
+		{"cross-site GET, ?_method[]=DELETE", "/api/x?_method[]=DELETE", "Sec-Fetch-Site: cross-site\r\n", 403},
+		{"cross-site GET, ?%255Fmethod=DELETE", "/api/x?%255Fmethod=DELETE", "Sec-Fetch-Site: cross-site\r\n", 403},
+		{"cross-site GET, ?.method=+delete", "/api/x?.method=+delete", "Sec-Fetch-Site: cross-site\r\n", 403},
+		{"cross-site GET, X-HTTP-Method-Override: GET, delete", "/api/x", "Sec-Fetch-Site: cross-site\r\nX-HTTP-Method-Override: GET, delete\r\n", 403},
 		{"same-origin GET, ?_method=DELETE", "/api/x?_method=DELETE", "Sec-Fetch-Site: same-origin\r\n", 200},
+		{"cross-site GET, ?_method[]=get", "/api/x?_method[]=get", "Sec-Fetch-Site: cross-site\r\n", 200},
+		{"cross-site GET, ?%255Fmethod=HEAD", "/api/x?%255Fmethod=HEAD", "Sec-Fetch-Site: cross-site\r\n", 200},
 		{"cross-site GET without an override", "/api/x?method=DELETE", "Sec-Fetch-Site: cross-site\r\n", 200},
+		{"negative control: CSRF off, ?_method[]=DELETE", "/nocsrf/x?_method[]=DELETE", "Sec-Fetch-Site: cross-site\r\n", 200},
 		{"negative control: CSRF off", "/nocsrf/x?_method=DELETE", "Sec-Fetch-Site: cross-site\r\nX-HTTP-Method-Override: DELETE\r\n", 200},
 	}
 	for _, tt := range tests {
