@@ -12,7 +12,7 @@ import (
 // gateway and another to the upstream. Before a request is forwarded,
 // withoutClientHeaders drops
 //
-//   - every identity header of forgeproof and mtls (forwarded.IsHeader,
+//   - every identity header of forgeproof and mtls (forwarded.HeaderNames,
 //     Forgeproof-*), as before;
 //   - identity-like headers of other products (identityLikeNames and
 //     identityLikePrefixes, plus the config's strip-request-headers), under
@@ -162,13 +162,14 @@ var gatewayHeaders = []string{
 	"x-http-method-override", "x-http-method", "x-method-override",
 }
 
-// A headerKind is what the lists above say of one normalised name; a
-// name may be on several (x-real-ip is a forwarding header the gateway
-// decides on).
+// A headerKind is what the lists above, and forwarded.HeaderNames, say
+// of one normalised name; a name may be on several (x-real-ip is a
+// forwarding header the gateway decides on).
 type headerKind uint8
 
 const (
-	kindIdentityLike headerKind = 1 << iota // identityLikeNames
+	kindOwn          headerKind = 1 << iota // forwarded.HeaderNames: forgeproof's own identity headers
+	kindIdentityLike                        // identityLikeNames
 	kindPathOverride                        // pathOverrideNames
 	kindForwarding                          // forwardingNames
 	kindGateway                             // gatewayHeaders
@@ -182,7 +183,8 @@ var headerKinds = func() map[string]headerKind {
 	for _, l := range []struct {
 		names []string
 		kind  headerKind
-	}{{identityLikeNames, kindIdentityLike}, {pathOverrideNames, kindPathOverride}, {forwardingNames, kindForwarding}, {gatewayHeaders, kindGateway}} {
+	}{{forwarded.HeaderNames(), kindOwn}, {identityLikeNames, kindIdentityLike}, {pathOverrideNames, kindPathOverride},
+		{forwardingNames, kindForwarding}, {gatewayHeaders, kindGateway}} {
 		for _, n := range l.names {
 			m[n] |= l.kind
 		}
@@ -356,12 +358,14 @@ func hasPrefix(n []byte, prefix string) bool {
 // request's peer is a trusted proxy, whose forwarding headers are kept.
 // checks are the Gateway's negative-control switches.
 func (hp *headerPolicy) headerVerdict(name string, allowUnderscore, trustedPeer bool, checks *checksOff) (drop bool, kind string) {
-	if forwarded.IsHeader(name) || isOwnHeader(name) {
-		return true, ""
-	}
 	var buf [64]byte
 	n := normaliseName(buf[:0], name)
 	k := headerKinds[string(n)]
+	// forwarded.IsHeader(name), without normalising name a second time:
+	// it compares names normalised as normaliseName does.
+	if k&kindOwn != 0 || isOwnHeader(name) {
+		return true, ""
+	}
 	if !checks.off(checkIdentityLike) && hp.identityLike(n, k) {
 		return true, dropIdentityLike
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 // FuzzHeaderVerdict checks the header-name normalisation behind
@@ -39,6 +41,9 @@ func FuzzHeaderVerdict(f *testing.F) {
 					t.Fatalf("%q is dropped as identity-like but its spelling %q is kept", name, v)
 				}
 			}
+		}
+		if forwarded.IsHeader(name) && (!dropAllow || kindAllow != "") {
+			t.Fatalf("%q: forgeproof's own identity header got drop %v, kind %q; want dropped, uncounted", name, dropAllow, kindAllow)
 		}
 		dropTrusted, _ := hp.headerVerdict(name, false, true, nil)
 		if dropTrusted && !drop {
@@ -112,6 +117,9 @@ func TestForwardingListsDocumented(t *testing.T) {
 // list's kind, and nothing else; identityLikeStems finds every prefix.
 func TestHeaderKinds(t *testing.T) {
 	want := map[string]headerKind{}
+	for _, n := range forwarded.HeaderNames() {
+		want[n] |= kindOwn
+	}
 	for _, n := range identityLikeNames {
 		want[n] |= kindIdentityLike
 	}
