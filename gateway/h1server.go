@@ -175,6 +175,7 @@ type h1Conn struct {
 
 	lastMethod string
 	hijacked   bool
+	heads      uint64 // requests read (the next head's index)
 
 	// scan follows the requests' framing (framing.go): the gateway's
 	// framingConn's scanner, or the connection's own.
@@ -305,7 +306,11 @@ func (c *h1Conn) serve() {
 
 		inFlight = w
 		c.watch(w)
-		s.srv.Handler.ServeHTTP(w, req)
+		var h http.Handler = s.srv.Handler
+		if !s.srv.DisableGeneralOptionsHandler && req.RequestURI == "*" && req.Method == "OPTIONS" {
+			h = http.HandlerFunc(globalOptions)
+		}
+		h.ServeHTTP(w, req)
 		inFlight = nil
 		w.cancel()
 		if c.hijacked {
@@ -355,6 +360,7 @@ func (c *h1Conn) closeWriteAndWait() {
 // answerReadError writes net/http's answer to a request that could not
 // be read, or nothing when the client went away.
 func (c *h1Conn) answerReadError(err error) {
+	c.bufw.Flush() // what came before, first
 	const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
 	var se h1StatusError
 	switch {
@@ -427,19 +433,25 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	c.lastMethod = req.Method
 	c.r.remain = 1<<63 - 1
 
-	// http.ReadRequest deletes the Host header it took r.Host from, so
-	// net/http's checks of it are made on r.Host and on what the framing
-	// scanner saw: a head with two Host fields on this connection, so
-	// far (it reads ahead of pipelined requests: an earlier request of
-	// the same client may be refused for a later one's head, and the
-	// connection closes). Stricter than net/http: an empty Host is
-	// missing.
-	if c.scan.dupHost.Load() {
+	// http.ReadRequest deletes the Host field it took r.Host from, so
+	// net/http's checks of it are made on what the framing scanner
+	// counted in this head. Where it cannot tell (it stopped at a chunked
+	// request, which the gateway closes after), the request is read as
+	// http.ReadRequest reads it: the first Host field, or the target's
+	// authority.
+	hosts, known := c.scan.hostFields(c.heads)
+	c.heads++
+	switch {
+	case known && hosts > 1:
 		return nil, badRequest("too many Host headers")
-	}
-	if req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != "CONNECT" && !isH2Upgrade(req) {
+	case known && hosts == 0 && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT" && !isH2Upgrade(req):
+		return nil, badRequest("missing required Host header")
+	case !known && req.Host == "" && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT" && !isH2Upgrade(req):
 		return nil, badRequest("missing required Host header")
 	}
+	// With an absolute-form target r.Host is the target's authority and
+	// the field's value is gone: only r.Host is checked (net/http checks
+	// the field; the upstream gets r.Host either way).
 	if !httpguts.ValidHostHeader(req.Host) {
 		return nil, badRequest("malformed Host header")
 	}
@@ -538,6 +550,14 @@ func numLeadingCRorLF(v []byte) (n int) {
 		break
 	}
 	return
+}
+
+// globalOptions is net/http's answer to "OPTIONS *".
+func globalOptions(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 4<<10))
+	}
 }
 
 // watch arms the connection's watch for w's handler (see bgReadDelay).
@@ -667,14 +687,22 @@ func (cr *h1ConnReader) abortPendingRead() {
 // An h1Body is a request body as the handler reads it: it notes when the
 // body is done (the watch may start then) and how the handler left it.
 type h1Body struct {
-	rc     io.ReadCloser
-	w      *h1Response
-	sawEOF atomic.Bool
-	closed atomic.Bool
-	read   atomic.Int64
+	rc         io.ReadCloser
+	w          *h1Response
+	sawEOF     atomic.Bool
+	closed     atomic.Bool
+	earlyClose atomic.Bool // closed with more than maxPostHandlerReadBytes left
+	read       atomic.Int64
 }
 
 func (b *h1Body) Read(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	return b.readBody(p)
+}
+
+func (b *h1Body) readBody(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.read.Add(int64(n))
 	if err == io.EOF {
@@ -683,9 +711,28 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// Close is net/http's server-side Close: it reads what is left of the
+// body up to maxPostHandlerReadBytes, so that the connection can serve
+// the next request, and otherwise marks it closed early (the connection
+// then closes after the answer). The body's own Close would read all of
+// it.
 func (b *h1Body) Close() error {
-	b.closed.Store(true)
-	return b.rc.Close()
+	if b.closed.Swap(true) || b.sawEOF.Load() {
+		return nil
+	}
+	n, err := io.CopyN(io.Discard, readerFunc(b.readBody), maxPostHandlerReadBytes)
+	if err == io.EOF {
+		b.sawEOF.Store(true)
+		return nil
+	}
+	if n == maxPostHandlerReadBytes || err != nil {
+		b.earlyClose.Store(true)
+	}
+	return nil
 }
 
 // An h1ContinueReader sends "100 Continue" on the body's first read.
@@ -1206,10 +1253,7 @@ func (w *h1Response) finishRequest() {
 		}
 		bw.WriteString("\r\n")
 	}
-	// Flush unless the next request is already here (pipelining).
-	if w.conn.bufr.Buffered() == 0 || w.closeAfterReply {
-		w.conn.bufw.Flush()
-	}
+	w.conn.bufw.Flush()
 	w.req.Body.Close()
 }
 
@@ -1227,7 +1271,7 @@ func (w *h1Response) shouldReuseConnection() bool {
 }
 
 func (w *h1Response) closedRequestBodyEarly() bool {
-	return w.body != nil && w.body.closed.Load() && !w.body.sawEOF.Load() && w.req.ContentLength != 0
+	return w.body != nil && w.body.earlyClose.Load()
 }
 
 func (w *h1Response) sendExpectationFailed() {
