@@ -11,6 +11,7 @@ import (
 	"text/template"
 
 	"github.com/forgeproof/forgeproof/bench/internal/proc"
+	"github.com/forgeproof/forgeproof/internal/freeport"
 	"github.com/forgeproof/forgeproof/internal/mdtest"
 )
 
@@ -417,7 +418,7 @@ func nginxAuthz(keepAlive bool) func(string, files, int, string) (*proc.Process,
 // nginx asking it; the returned process stands for both (CPU, memory and
 // stop cover the two).
 func startNginxAuthz(bin string, f files, port int, upstream string, keepAlive bool) (*proc.Process, error) {
-	ap, err := proc.FreePort()
+	ap, err := freeport.Loopback()
 	if err != nil {
 		return nil, err
 	}
