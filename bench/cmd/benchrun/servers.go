@@ -75,6 +75,18 @@ var kinds = []kind{
 		h2:      true,
 	},
 	{
+		name:    "goloop",
+		about:   "the floor of a Go gateway without net/http's server and ReverseProxy (bench/cmd/goproxy -loop): per connection, `http.ReadRequest`, then `(*http.Request).Write` and `http.ReadResponse` on a pool of upstream connections, and `(*http.Response).Write` back; TLS as goproxy; no checks and no header handling, so not a proxy to deploy: it shows what the standard library's parsers, crypto/tls and the syscalls cost alone",
+		version: func(bin string) (string, error) { return goVersion(), nil },
+		start:   goproxy("goloop", "-loop"),
+	},
+	{
+		name:    "goloop-rp",
+		about:   "goproxy-pool's `httputil.ReverseProxy` (with `http.Transport` and the buffer pool) served by goloop's connection loop and a minimal ResponseWriter instead of net/http's server (bench/cmd/goproxy -loop-rp): what net/http's server costs a proxy",
+		version: func(bin string) (string, error) { return goVersion(), nil },
+		start:   goproxy("goloop-rp", "-loop-rp"),
+	},
+	{
 		name:    "nginx",
 		about:   "nginx from Debian: `ssl_verify_client on`, `proxy_pass` to an upstream block with `keepalive 64`, `proxy_http_version 1.1`, `worker_processes auto`, access log off, `listen … ssl http2` (HTTP/2 to clients that ask for it)",
 		version: nginxVersion,
