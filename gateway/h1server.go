@@ -1196,22 +1196,44 @@ func suppressedHeaders(status int) []string {
 	return nil
 }
 
-// writeStatusLine is net/http's.
+// writeStatusLine is net/http's, from lines made once for the codes
+// that have a text.
 func writeStatusLine(bw *bufio.Writer, is11 bool, code int) {
-	if is11 {
-		bw.WriteString("HTTP/1.1 ")
-	} else {
-		bw.WriteString("HTTP/1.0 ")
+	if code >= 100 && code < len(statusLines) {
+		if l := statusLines[code][b2i(is11)]; l != "" {
+			bw.WriteString(l)
+			return
+		}
 	}
-	var b [3]byte
-	bw.Write(strconv.AppendInt(b[:0], int64(code), 10))
-	bw.WriteByte(' ')
+	bw.WriteString(statusLine(is11, code))
+}
+
+var statusLines = func() (lines [600][2]string) {
+	for code := 100; code < len(lines); code++ {
+		if http.StatusText(code) != "" {
+			lines[code] = [2]string{statusLine(false, code), statusLine(true, code)}
+		}
+	}
+	return lines
+}()
+
+func statusLine(is11 bool, code int) string {
+	proto := "HTTP/1.0 "
+	if is11 {
+		proto = "HTTP/1.1 "
+	}
 	text := http.StatusText(code)
 	if text == "" {
 		text = "status code " + strconv.Itoa(code)
 	}
-	bw.WriteString(text)
-	bw.WriteString("\r\n")
+	return proto + strconv.Itoa(code) + " " + text + "\r\n"
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // finalTrailers is net/http's.
