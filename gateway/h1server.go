@@ -10,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"path"
 	"runtime"
 	"strconv"
 	"strings"
@@ -22,18 +23,32 @@ import (
 
 // An h1Server serves HTTP/1.x connections for an http.Server's handler,
 // in place of the server's own connection loop; HTTP/2 stays with the
-// http.Server. It parses with http.ReadRequest (the parser net/http's
-// server runs) and answers as net/http does, byte for byte on the wire
-// (h1server_equiv_test.go compares the two), but per request it skips
-// what costs a reverse proxy most in the standard server: the goroutine
-// that reads ahead on the connection to notice a client that went away
-// starts only when a handler is still running after bgReadDelay (a
-// proxied request waiting for a slow upstream), not for every request,
-// and nothing is buffered twice. Measured in bench/NOTES.md.
+// http.Server. It reads requests with http.ReadRequest (the parser
+// net/http's server runs) and answers as net/http does, byte for byte
+// on the wire: h1server_equiv_test.go sends the same bytes to both and
+// compares what comes back. Per request it skips what costs a reverse
+// proxy most in the standard server: the goroutine that reads ahead on
+// the connection to notice a client that went away starts only when a
+// handler still runs after bgReadDelay (a request waiting for a slow
+// upstream), not for every request. Measured in bench/NOTES.md.
+//
+// Where it differs from net/http, on purpose:
+//   - A client that half-closes its side after a request (legal in
+//     HTTP/1.1) gets its answer when the handler is done within
+//     bgReadDelay; net/http cancels such a request at once.
+//   - http.ReadRequest deletes the Host field, so the Host checks count
+//     fields with the framing scanner (framing.go), which stops at a
+//     chunked request: after one (the gateway closes the connection
+//     after it) the first Host field counts, as ReadRequest reads it.
+//     With an absolute-form target, only the target's authority, which
+//     becomes r.Host, is checked.
+//   - http.MaxBytesReader cannot tell it to close the connection (the
+//     hook is net/http's own): a handler that refuses a body too large
+//     says "Connection: close" itself, as the gateway's 413 does.
 //
 // Settings are the http.Server's: Handler, ReadHeaderTimeout,
 // ReadTimeout, WriteTimeout, IdleTimeout, MaxHeaderBytes, ErrorLog,
-// ConnContext and BaseContext.
+// ConnContext, BaseContext and DisableGeneralOptionsHandler.
 type h1Server struct {
 	srv    *http.Server
 	checks *checksOff // the gateway's (nil: every check on)
@@ -185,12 +200,22 @@ type h1Conn struct {
 	// bg watches the connection while a handler runs (see bgReadDelay).
 	bg *time.Timer
 
-	pending []byte // the responses' body buffer (h1Response.pending)
+	cw      h1ChunkWriter
+	bodyBuf *bufio.Writer // see h1Response.buffer
 }
 
 // ServeConn serves HTTP/1.x on c until the client or the server closes
 // it, or a handler hijacks it.
 func (s *h1Server) ServeConn(rwc net.Conn) {
+	if tc, ok := rwc.(*tls.Conn); ok && !tc.ConnectionState().HandshakeComplete {
+		// net/http's order: the handshake first, so that every request
+		// sees the connection's TLS state.
+		if err := runHandshake(s.srv, tc); err != nil {
+			logHandshakeFailure(s.srv, tc, err)
+			tc.Close()
+			return
+		}
+	}
 	c := &h1Conn{s: s, rwc: rwc, created: time.Now()}
 	if ra := rwc.RemoteAddr(); ra != nil {
 		c.remoteAddr = ra.String()
@@ -273,7 +298,7 @@ func (c *h1Conn) serve() {
 	c.r.cond.L = &c.r.mu
 	c.bufr = bufio.NewReaderSize(&c.r, 4096)
 	c.bufw = bufio.NewWriterSize(h1ErrWriter{c}, 4096)
-	c.pending = make([]byte, 0, bufferBeforeChunking)
+	c.bodyBuf = bufio.NewWriterSize(&c.cw, bufferBeforeChunking)
 	c.bg = time.AfterFunc(time.Hour, c.r.startBackgroundRead)
 	c.bg.Stop()
 
@@ -552,6 +577,27 @@ func numLeadingCRorLF(v []byte) (n int) {
 	return
 }
 
+// relevantCaller is net/http's: the first caller outside net/http and
+// this server, as "function (file:line)", for the log lines about a
+// handler's misuse of its ResponseWriter.
+func relevantCaller() string {
+	pc := make([]uintptr, 16)
+	n := runtime.Callers(1, pc)
+	frames := runtime.CallersFrames(pc[:n])
+	var frame runtime.Frame
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "net/http.") && !strings.Contains(f.Function, "gateway.(*h1Response)") && !strings.HasSuffix(f.Function, "gateway.relevantCaller") {
+			frame = f
+			break
+		}
+		if !more {
+			break
+		}
+	}
+	return fmt.Sprintf("%s (%s:%d)", frame.Function, path.Base(frame.File), frame.Line)
+}
+
 // globalOptions is net/http's answer to "OPTIONS *".
 func globalOptions(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", "0")
@@ -799,7 +845,8 @@ type h1Response struct {
 	written       int64
 	chunking      bool
 	trailers      []string
-	pending       []byte // body bytes before the header is committed
+	w             *bufio.Writer // the body buffer while it is in use (see buffer)
+	fullDuplex    bool
 	dateBuf       [len(http.TimeFormat)]byte
 	clenBuf       [20]byte
 }
@@ -814,11 +861,11 @@ func (w *h1Response) Header() http.Header {
 
 func (w *h1Response) WriteHeader(code int) {
 	if w.conn.hijacked {
-		w.conn.s.logf("http: response.WriteHeader on hijacked connection")
+		w.conn.s.logf("http: response.WriteHeader on hijacked connection from %s", relevantCaller())
 		return
 	}
 	if w.wroteHeader {
-		w.conn.s.logf("http: superfluous response.WriteHeader call")
+		w.conn.s.logf("http: superfluous response.WriteHeader call from %s", relevantCaller())
 		return
 	}
 	if code < 100 || code > 999 {
@@ -837,13 +884,10 @@ func (w *h1Response) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
-	if cl := w.handlerHeader.Get("Content-Length"); cl != "" {
-		v, err := strconv.ParseInt(cl, 10, 64)
-		if err == nil && v >= 0 {
+	cl := w.handlerHeader.Get("Content-Length")
+	if cl != "" {
+		if v, err := strconv.ParseInt(cl, 10, 64); err == nil && v >= 0 {
 			w.contentLength = v
-		} else {
-			w.conn.s.logf("http: invalid Content-Length of %q", cl)
-			w.handlerHeader.Del("Content-Length")
 		}
 	}
 	if w.headerFinal() {
@@ -854,6 +898,10 @@ func (w *h1Response) WriteHeader(code int) {
 	}
 	if w.calledHeader && w.snapshot == nil {
 		w.snapshot = w.handlerHeader.Clone()
+	}
+	if cl != "" && w.contentLength < 0 {
+		w.conn.s.logf("http: invalid Content-Length of %q", cl)
+		w.handlerHeader.Del("Content-Length")
 	}
 }
 
@@ -913,7 +961,7 @@ func bodyAllowedForStatus(status int) bool {
 func (w *h1Response) Write(p []byte) (int, error) {
 	if w.conn.hijacked {
 		if len(p) > 0 {
-			w.conn.s.logf("http: response.Write on hijacked connection")
+			w.conn.s.logf("http: response.Write on hijacked connection from %s", relevantCaller())
 		}
 		return 0, http.ErrHijacked
 	}
@@ -933,16 +981,35 @@ func (w *h1Response) Write(p []byte) (int, error) {
 	if w.contentLength != -1 && w.written > w.contentLength {
 		return 0, http.ErrContentLength
 	}
+	if w.committed && w.w == nil {
+		return w.writeBody(p)
+	}
+	return w.buffer().Write(p)
+}
+
+// buffer is the response's body buffer: net/http's bufio.Writer of
+// bufferBeforeChunking bytes in front of its chunk writer, so that a
+// small answer gets a Content-Length and chunks are cut where net/http
+// cuts them. The connection's, reset for each response.
+func (w *h1Response) buffer() *bufio.Writer {
+	if w.w == nil {
+		c := w.conn
+		c.cw.w = w
+		c.bodyBuf.Reset(&c.cw)
+		w.w = c.bodyBuf
+	}
+	return w.w
+}
+
+// An h1ChunkWriter takes the body from the response's buffer: the first
+// bytes commit the header (sniffed, and measured when the handler is
+// done), the rest is framed.
+type h1ChunkWriter struct{ w *h1Response }
+
+func (cw *h1ChunkWriter) Write(p []byte) (int, error) {
+	w := cw.w
 	if !w.committed {
-		if len(w.pending)+len(p) <= bufferBeforeChunking {
-			if w.pending == nil {
-				w.pending = w.conn.pending[:0]
-			}
-			w.pending = append(w.pending, p...)
-			return len(p), nil
-		}
-		w.commit(append(w.pending, p...))
-		return len(p), w.conn.werr
+		return w.commit(p)
 	}
 	return w.writeBody(p)
 }
@@ -973,12 +1040,11 @@ func (w *h1Response) writeBody(p []byte) (int, error) {
 // commit writes the header, with body, the first bytes of the body
 // (which it sniffs for a Content-Type when none is set): net/http's
 // chunkWriter.writeHeader.
-func (w *h1Response) commit(body []byte) {
+func (w *h1Response) commit(body []byte) (int, error) {
 	if w.committed {
-		return
+		return 0, nil
 	}
 	w.committed = true
-	w.pending = nil
 	c := w.conn
 	keepAlivesEnabled := !c.s.noKeepAlives.Load() && !c.s.shuttingDown.Load()
 	isHEAD := w.req.Method == "HEAD"
@@ -1056,7 +1122,7 @@ func (w *h1Response) commit(body []byte) {
 
 	// Read what the handler left of the body, up to a limit, to keep the
 	// connection; beyond it, close.
-	if w.req.ContentLength != 0 && !w.closeAfterReply && w.body != nil && w.ecr == nil {
+	if w.req.ContentLength != 0 && !w.closeAfterReply && !w.fullDuplex && w.body != nil && w.ecr == nil {
 		var discard, tooBig bool
 		switch {
 		case w.body.closed.Load():
@@ -1134,7 +1200,7 @@ func (w *h1Response) commit(body []byte) {
 		delHeader("Content-Length")
 	}
 	if !w.req.ProtoAtLeast(1, 0) {
-		return
+		return len(body), nil
 	}
 	// Only announce the closing if the client can see it.
 	if w.closeAfterReply && (!keepAlivesEnabled || !hasToken(header.Get("Connection"), "close")) {
@@ -1167,8 +1233,9 @@ func (w *h1Response) commit(body []byte) {
 	}
 	bw.WriteString("\r\n")
 	if len(body) > 0 && bodyAllowedForStatus(code) {
-		w.writeBody(body)
+		return w.writeBody(body)
 	}
+	return len(body), nil
 }
 
 func hasHeader(h http.Header, key string) bool {
@@ -1264,8 +1331,12 @@ func (w *h1Response) finishRequest() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	if w.w != nil {
+		w.w.Flush()
+		w.w = nil
+	}
 	if !w.committed {
-		w.commit(w.pending)
+		w.commit(nil)
 	}
 	if w.chunking {
 		bw := w.conn.bufw
@@ -1313,10 +1384,25 @@ func (w *h1Response) FlushError() error {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if !w.committed {
-		w.commit(w.pending)
+	var err error
+	if w.w != nil {
+		err = w.w.Flush()
 	}
-	return w.conn.bufw.Flush()
+	if !w.committed {
+		w.commit(nil)
+	}
+	if err2 := w.conn.bufw.Flush(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// EnableFullDuplex lets the handler read the request body after it has
+// started writing the answer (http.ResponseController): what is left of
+// the body is then not read before the header is written.
+func (w *h1Response) EnableFullDuplex() error {
+	w.fullDuplex = true
+	return nil
 }
 
 // Hijack hands the connection to the handler, with the connection's
@@ -1327,7 +1413,7 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, http.ErrHijacked
 	}
 	if w.wroteHeader && !w.committed {
-		w.commit(w.pending)
+		w.commit(nil) // net/http's: what the body buffer holds is dropped
 	}
 	c.stopWatching()
 	if err := c.bufw.Flush(); err != nil {
