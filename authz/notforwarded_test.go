@@ -1,7 +1,10 @@
 package authz_test
 
 import (
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -80,31 +83,86 @@ func (r *rig) checkNotForwarded() {
 }
 
 // checkForwardingHeaders: the client's forwarding headers never reach
-// the upstream as sent. The proxy sets X-Forwarded-For, -Host and -Proto
-// afresh and deletes the rest (the decision service does not see them:
-// the proxy's question sets them itself), as serve does.
+// the upstream as sent, and the ones the upstream relies on always reach
+// it as the proxy saw the request. The proxy sets X-Forwarded-For, -Host
+// and -Proto afresh and deletes the rest (the decision service does not
+// see them: the proxy's question sets them itself), as serve does. A
+// missing X-Forwarded-* is a failure, not a pass: an upstream told to
+// trust its proxy falls back on the proxy's own address (127.0.0.1, to
+// many an "internal" caller), its own scheme and Host when one is absent.
+// The twin: a request without forwarding headers gets the same ones.
 func (r *rig) checkForwardingHeaders() {
 	t := r.t
-	t.Run("client's forwarding headers", func(t *testing.T) {
-		h := hdr("X-Forwarded-For", "10.0.0.8", "X-Forwarded-Host", "admin.evil.test", "X-Forwarded-Proto", "http",
+	host := strings.TrimPrefix(r.base, "https://")
+	want := map[string]string{
+		"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": host, "X-Forwarded-Proto": "https",
+		"X-Real-IP": "", "Forwarded": "", "X-Forwarded-Uri": "", "X-Forwarded-Method": "",
+		"X-Forwarded-Port": "", "X-Forwarded-Prefix": "", "X-Forwarded-Server": "",
+	}
+	for _, tc := range []struct {
+		name string
+		h    http.Header
+	}{
+		{"client's forwarding headers", hdr("X-Forwarded-For", "10.0.0.8", "X-Forwarded-Host", "admin.evil.test", "X-Forwarded-Proto", "http",
 			"X-Real-IP", "10.0.0.9", "Forwarded", "for=10.0.0.7;host=admin.evil.test;proto=http",
 			"X-Forwarded-Uri", "/api/balance", "X-Forwarded-Method", "DELETE",
-			"X-Forwarded-Port", "8443", "X-Forwarded-Prefix", "/admin", "X-Forwarded-Server", "admin.evil.test")
-		if got := r.send(nil, "GET", "/public/rates", h, ""); got.status != 200 {
-			t.Fatalf("got %d %q, want 200", got.status, got.body)
-		}
-		host := strings.TrimPrefix(r.base, "https://")
-		for name, want := range map[string]string{
-			"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": host, "X-Forwarded-Proto": "https", "X-Real-IP": "127.0.0.1",
-			"Forwarded": "", "X-Forwarded-Uri": "", "X-Forwarded-Method": "",
-			"X-Forwarded-Port": "", "X-Forwarded-Prefix": "", "X-Forwarded-Server": "",
-		} {
-			got := r.up.received(name)
-			if want == "" && len(got) > 0 || want != "" && !(len(got) == 0 || len(got) == 1 && got[0] == want) {
-				t.Errorf("the upstream received %s: %q, want %q or none", name, got, want)
+			"X-Forwarded-Port", "8443", "X-Forwarded-Prefix", "/admin", "X-Forwarded-Server", "admin.evil.test")},
+		{"no forwarding headers", hdr()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := r.send(nil, "GET", "/public/rates", tc.h, ""); got.status != 200 {
+				t.Fatalf("got %d %q, want 200", got.status, got.body)
 			}
+			for _, p := range forwardingProblems(r.up.received, want) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+// forwardingProblems says how the headers an upstream received (every
+// value of a name: received) differ from want: exactly one value, want's,
+// for a name with a value; none for a name without.
+func forwardingProblems(received func(name string) []string, want map[string]string) []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		got, w := received(name), want[name]
+		switch {
+		case w == "" && len(got) > 0:
+			out = append(out, fmt.Sprintf("the upstream received %s: %q, want none", name, got))
+		case w != "" && (len(got) != 1 || got[0] != w):
+			out = append(out, fmt.Sprintf("the upstream received %s: %q, want exactly %q", name, got, w))
 		}
-	})
+	}
+	return out
+}
+
+// TestForwardingProblems is checkForwardingHeaders' negative control,
+// without a proxy: it must fail when a header the upstream relies on is
+// missing (it once passed then), repeated or the client's, or when one
+// that should be gone arrived; the twin, what nginx and Caddy send as
+// configured, passes.
+func TestForwardingProblems(t *testing.T) {
+	want := map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "https", "X-Real-IP": ""}
+	for _, tc := range []struct {
+		name     string
+		received http.Header
+		problems int
+	}{
+		{"as configured", http.Header{"X-Forwarded-For": {"127.0.0.1"}, "X-Forwarded-Proto": {"https"}}, 0},
+		{"X-Forwarded-Proto missing", http.Header{"X-Forwarded-For": {"127.0.0.1"}}, 1},
+		{"nothing set", http.Header{}, 2},
+		{"the client's X-Forwarded-For kept", http.Header{"X-Forwarded-For": {"10.0.0.8, 127.0.0.1"}, "X-Forwarded-Proto": {"https"}}, 1},
+		{"X-Forwarded-Proto twice", http.Header{"X-Forwarded-For": {"127.0.0.1"}, "X-Forwarded-Proto": {"http", "https"}}, 1},
+		{"the client's X-Real-IP kept", http.Header{"X-Forwarded-For": {"127.0.0.1"}, "X-Forwarded-Proto": {"https"}, "X-Real-Ip": {"10.0.0.9"}}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := forwardingProblems(func(name string) []string { return tc.received.Values(name) }, want)
+			if len(got) != tc.problems {
+				t.Errorf("got %d problems %q, want %d", len(got), got, tc.problems)
+			}
+		})
+	}
 }
 
 // checkHeadersThrough is the negative control of checkNotForwarded and

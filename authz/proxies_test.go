@@ -495,6 +495,26 @@ func TestNginx(t *testing.T) {
 	r.checkCallers("/nginx")
 }
 
+// TestNginxForwardingHeaderMissing is checkForwardingHeaders' negative
+// control with a real proxy: the docs' block without its
+// X-Forwarded-Proto line sends the upstream none for a request that
+// carried none, and the check reports exactly that (it once passed such a
+// block); the twin, the block as documented, is TestNginx's.
+func TestNginxForwardingHeaderMissing(t *testing.T) {
+	r := newRig(t)
+	r.startAuthz("../docs/integrations/nginx.md")
+	const line = "proxy_set_header X-Forwarded-Proto $scheme;\n        proxy_set_header X-Forwarded-Uri \"\";"
+	r.startNginx(true, line, `proxy_set_header X-Forwarded-Uri "";`)
+	if got := r.send(nil, "GET", "/public/rates", hdr(), ""); got.status != 200 {
+		t.Fatalf("got %d %q, want 200", got.status, got.body)
+	}
+	host := strings.TrimPrefix(r.base, "https://")
+	got := forwardingProblems(r.up.received, map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": host, "X-Forwarded-Proto": "https"})
+	if len(got) != 1 || !strings.Contains(got[0], "X-Forwarded-Proto: [], want exactly \"https\"") {
+		t.Fatalf("got %q, want the missing X-Forwarded-Proto reported", got)
+	}
+}
+
 // TestNginxVerifiedByProxy: the alternative nginx.md describes, nginx
 // verifying the certificate (ssl_verify_client optional, ssl_crl) and
 // forgeproof trusting it (verified-by-proxy): a valid certificate passes

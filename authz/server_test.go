@@ -211,3 +211,45 @@ routes: [{allow: {unauthenticated: true}}]
 		}
 	}
 }
+
+// TestListenRefusesEnvoy is the twin of authz/envoy's
+// TestListenRefusesOtherProxies: the HTTP service refuses a config for
+// Envoy, whose decisions leave to Envoy the removal of headers that nginx,
+// Caddy and Traefik would forward, and binds nothing; the same config for
+// each HTTP proxy listens.
+func TestListenRefusesEnvoy(t *testing.T) {
+	d := pkitest.NewDir(t, nil)
+	for _, proxy := range []string{"envoy", "nginx", "caddy", "traefik"} {
+		t.Run(proxy, func(t *testing.T) {
+			path := filepath.Join(d.Path, proxy+".yaml")
+			yaml := "authz:\n  address: 127.0.0.1:0\n  proxy: " + proxy + "\n  trusted-callers: [127.0.0.1]\n" +
+				"  client-certificates: {ca-files: [ca.pem]}\nadmin: {address: \"off\"}\nroutes: [{allow: {any-verified: true}}]\n"
+			if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			g, err := gateway.NewFromFile(path, gateway.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := authz.NewServer(g)
+			err = s.Listen()
+			if proxy != "envoy" {
+				if err != nil {
+					t.Fatalf("got %v, want it to listen", err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				if err := s.Serve(ctx); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if want := "authz: authz.proxy envoy is gRPC ext_authz: package authz/envoy serves it"; err == nil || err.Error() != want {
+				t.Fatalf("got %v, want %q", err, want)
+			}
+			if a := s.Addr(); a != nil {
+				t.Errorf("refused, but bound %s", a)
+			}
+		})
+	}
+}

@@ -225,3 +225,34 @@ type statusWriter struct {
 func (w *statusWriter) Header() http.Header         { return w.h }
 func (w *statusWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *statusWriter) WriteHeader(code int)        { w.code = code }
+
+// BenchmarkOverride is UnsafeMethodOverride on safe requests: without a
+// query, with an ordinary one, with bracketed names a GET form sends
+// (decoded to look for _method[…]), with an encoded URL in a value (decoded
+// to look for a hidden "&_method="), and with overrides. The first two are
+// the common path and must not allocate.
+func BenchmarkOverride(b *testing.B) {
+	for _, sc := range []struct {
+		name string
+		r    *http.Request
+		want bool
+	}{
+		{"no-query", request("GET", app+"/account", "Sec-Fetch-Site", "cross-site", "Accept", "text/html"), false},
+		{"plain-query", request("GET", app+"/search?q=caf%C3%A9+au+lait&page=2&sort=name", "Sec-Fetch-Site", "cross-site"), false},
+		{"bracket-names", request("GET", app+"/search?filter%5Bstatus%5D=open&filter%5Bowner%5D=me", "Sec-Fetch-Site", "cross-site"), false},
+		{"encoded-url-value", request("GET", app+"/login?next=%2Fsearch%3Fq%3Da%26page%3D2", "Sec-Fetch-Site", "cross-site"), false},
+		{"query-override", request("GET", app+"/account?id=7&_method=DELETE", "Sec-Fetch-Site", "cross-site"), true},
+		{"double-encoded-override", request("GET", app+"/account?id=7&%255Fmethod%5B%5D=DELETE", "Sec-Fetch-Site", "cross-site"), true},
+		{"header-override", request("GET", app+"/account", "Sec-Fetch-Site", "cross-site", "X-HTTP-Method-Override", "delete"), true},
+	} {
+		b.Run(sc.name, func(b *testing.B) {
+			if got := csrf.UnsafeMethodOverride(sc.r); got != sc.want {
+				b.Fatalf("got %v, want %v", got, sc.want)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				csrf.UnsafeMethodOverride(sc.r)
+			}
+		})
+	}
+}

@@ -114,6 +114,7 @@
 //
 // Safe methods are never checked: a GET that changes state is unprotected.
 // A GET, HEAD or OPTIONS whose method override (a _method query parameter,
+// in any spelling a common parser reads as _method, or
 // X-HTTP-Method-Override, X-HTTP-Method or X-Method-Override) names
 // another method is checked as unsafe, since an application with
 // method-override middleware reads it as that method

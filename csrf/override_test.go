@@ -31,6 +31,18 @@ func TestCheckMethodOverride(t *testing.T) {
 		{name: "cross-site OPTIONS with an override refused", req: get("OPTIONS", app+"/", with(cross, "X-HTTP-Method-Override", "DELETE")...), want: csrf.ReasonCrossSite},
 		{name: "same-origin GET with X-HTTP-Method-Override: DELETE allowed", req: get("GET", app+"/", with(same, "X-HTTP-Method-Override", "DELETE")...)},
 		{name: "cross-site GET with X-HTTP-Method-Override: GET allowed", req: get("GET", app+"/", with(cross, "X-HTTP-Method-Override", "get")...)},
+		// Value spellings in the headers: any case, spaces around it, a
+		// list (Express takes its first element, others the whole line),
+		// a second line.
+		{name: "cross-site GET with X-HTTP-Method-Override: delete refused", req: get("GET", app+"/", with(cross, "X-HTTP-Method-Override", "delete")...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET with X-HTTP-Method-Override: ' DELETE ' refused", req: get("GET", app+"/", with(cross, "X-HTTP-Method-Override", " DELETE ")...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET with X-HTTP-Method-Override: GET, DELETE refused", req: get("GET", app+"/", with(cross, "X-HTTP-Method-Override", "GET, DELETE")...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET with X-HTTP-Method: GET,delete refused", req: get("GET", app+"/", with(cross, "X-HTTP-Method", "GET,delete")...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET with X-HTTP-Method-Override on two lines refused", req: get("GET", app+"/", with(cross, "X-HTTP-Method-Override", "GET", "X-HTTP-Method-Override", "DELETE")...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET with X-Method-Override: \tput\t refused", req: get("GET", app+"/", with(cross, "X-Method-Override", "\tput\t")...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET with X-HTTP-Method-Override: OPTIONſ refused (no Unicode case folding)", req: get("GET", app+"/", with(cross, "X-HTTP-Method-Override", "OPTIONſ")...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET with X-HTTP-Method-Override: ' get , HEAD ' allowed", req: get("GET", app+"/", with(cross, "X-HTTP-Method-Override", " get , HEAD ")...)},
+		{name: "cross-site GET with X-HTTP-Method-Override: Options allowed", req: get("GET", app+"/", with(cross, "X-HTTP-Method-Override", "Options")...)},
 		{name: "cross-site GET with an empty override allowed", req: get("GET", app+"/", with(cross, "X-HTTP-Method-Override", "")...)},
 
 		{name: "cross-site GET ?_method=DELETE refused", req: get("GET", app+"/account?_method=DELETE", cross...), want: csrf.ReasonCrossSite},
@@ -44,6 +56,34 @@ func TestCheckMethodOverride(t *testing.T) {
 		{name: "cross-site GET ?x=_method allowed", req: get("GET", app+"/account?x=_method&y=DELETE", cross...)},
 		{name: "cross-site GET ?my_method=DELETE allowed", req: get("GET", app+"/account?my_method=DELETE", cross...)},
 		{name: "cross-site GET without an override allowed", req: get("GET", app+"/account", cross...)},
+
+		// Other spellings of the key that some reader takes for _method
+		// (override.go says which): a cross-site GET with each is refused,
+		// and the same key naming GET is allowed.
+		{name: "cross-site GET ?_method[]=DELETE refused (PHP, Rack, qs arrays)", req: get("GET", app+"/account?_method[]=DELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?_method[0]=DELETE refused", req: get("GET", app+"/account?_method[0]=DELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?_method%5B%5D=DELETE refused (qs decodes, then reads brackets)", req: get("GET", app+"/account?_method%5B%5D=DELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?%255Fmethod=DELETE refused (decoded twice)", req: get("GET", app+"/account?%255Fmethod=DELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?%25255Fmethod=DELETE refused (decoded three times)", req: get("GET", app+"/account?%25255Fmethod=DELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?.method=DELETE refused (PHP reads . as _)", req: get("GET", app+"/account?.method=DELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?+_method=DELETE refused (PHP drops leading spaces)", req: get("GET", app+"/account?+_method=DELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?x=1&%20_method=DELETE refused (PHP drops leading spaces, decoded)", req: get("GET", app+"/account?x=1&%20_method=DELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?_method%00x=DELETE refused (PHP cuts names at NUL)", req: get("GET", app+"/account?_method%00x=DELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?[_method]=DELETE refused (Rack 2 drops leading brackets)", req: get("GET", app+"/account?[_method]=DELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?_method]=DELETE refused (Rack 2 drops trailing brackets)", req: get("GET", app+"/account?_method]=DELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?%u005Fmethod=DELETE refused (ASP.NET decodes %u)", req: get("GET", app+"/account?%u005Fmethod=DELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?_method%3DDELETE refused (decoded before split)", req: get("GET", app+"/account?_method%3DDELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?x=1%26_method%3DDELETE refused (decoded before split)", req: get("GET", app+"/account?x=1%26_method%3DDELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?_method=+delete refused (value in lower case, with a space)", req: get("GET", app+"/account?_method=+delete", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?_method=GET%2CDELETE refused (a list)", req: get("GET", app+"/account?_method=GET%2CDELETE", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?_method=OPTION%C5%BF refused (no Unicode case folding)", req: get("GET", app+"/account?_method=OPTION%C5%BF", cross...), want: csrf.ReasonCrossSite},
+		{name: "cross-site GET ?_method[]=GET allowed", req: get("GET", app+"/account?_method[]=GET", cross...)},
+		{name: "cross-site GET ?%255Fmethod=get allowed", req: get("GET", app+"/account?%255Fmethod=get", cross...)},
+		{name: "cross-site GET ?.method=+head+ allowed", req: get("GET", app+"/account?.method=+head+", cross...)},
+		{name: "cross-site GET ?_methods=DELETE allowed", req: get("GET", app+"/account?_methods=DELETE", cross...)},
+		{name: "cross-site GET ?q=%25_method allowed", req: get("GET", app+"/account?q=%25_method&y=DELETE", cross...)},
+		{name: "cross-site GET ?next=%2Fa%3Fb%3D1%26c%3D2 allowed", req: get("GET", app+"/account?next=%2Fa%3Fb%3D1%26c%3D2", cross...)},
+		{name: "cross-site GET ?method=DELETE allowed (another name)", req: get("GET", app+"/account?method=DELETE", cross...)},
 
 		{name: "cross-site POST with _method=GET refused as ever", req: get("POST", app+"/account?_method=GET", cross...), want: csrf.ReasonCrossSite},
 	})

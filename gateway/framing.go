@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"math"
+	"sync"
 	"sync/atomic"
 )
 
@@ -61,10 +62,14 @@ type framingScanner struct {
 	// verdictTE, verdictInvalid); handlers read it from other goroutines.
 	verdict atomic.Uint32
 
-	// dupHost is set, for good, at the first head with more than one
-	// Host field (net/http refuses those; http.ReadRequest, which the
-	// gateway's h1Server reads requests with, keeps the first).
-	dupHost atomic.Bool
+	// heads counts the heads scanned; odd notes those whose number of
+	// Host fields is not one (net/http refuses none and two, and
+	// http.ReadRequest, which the gateway's h1Server reads with, deletes
+	// the field: hostFields answers for it).
+	heads  atomic.Uint64
+	oddMu  sync.Mutex
+	odd    []oddHead
+	oddCut bool // more odd heads than odd holds: answer "unknown"
 
 	bodyLeft int64 // Content-Length body bytes still to skip (scanBody)
 	headState
@@ -115,6 +120,37 @@ const (
 	clAfter
 	clBad
 )
+
+// An oddHead is a head with no Host field or more than one.
+type oddHead struct {
+	head  uint64 // its index among the connection's heads, from 0
+	hosts uint8  // 0, or 2 for two or more
+}
+
+// maxOddHeads bounds the odd heads noted per connection; the first one
+// already ends it (a 400), so more come only from a pipelining client.
+const maxOddHeads = 8
+
+// hostFields returns the number of Host fields (0, 1, or 2 for more) of
+// the connection's head number i (from 0), and whether the scanner knows
+// it: not when it stopped before that head (after a chunked request), or
+// noted more odd heads than it keeps.
+func (s *framingScanner) hostFields(i uint64) (n int, known bool) {
+	if i >= s.heads.Load() {
+		return 0, false
+	}
+	s.oddMu.Lock()
+	defer s.oddMu.Unlock()
+	for _, o := range s.odd {
+		if o.head == i {
+			return int(o.hosts), true
+		}
+	}
+	if s.oddCut {
+		return 0, false
+	}
+	return 1, true
+}
 
 // Verdicts of a stopped scanner.
 const (
@@ -288,9 +324,16 @@ func (s *framingScanner) value(b []byte) {
 // body or expects the next request line.
 func (s *framingScanner) endHead() {
 	s.endValue()
-	if s.hosts > 1 {
-		s.dupHost.Store(true)
+	if s.hosts != 1 {
+		s.oddMu.Lock()
+		if len(s.odd) < maxOddHeads {
+			s.odd = append(s.odd, oddHead{head: s.heads.Load(), hosts: s.hosts})
+		} else {
+			s.oddCut = true
+		}
+		s.oddMu.Unlock()
 	}
+	s.heads.Add(1)
 	switch {
 	case s.badCL:
 		s.stop(verdictInvalid)

@@ -12,7 +12,7 @@ import (
 // gateway and another to the upstream. Before a request is forwarded,
 // withoutClientHeaders drops
 //
-//   - every identity header of forgeproof and mtls (forwarded.IsHeader,
+//   - every identity header of forgeproof and mtls (forwarded.HeaderNames,
 //     Forgeproof-*), as before;
 //   - identity-like headers of other products (identityLikeNames and
 //     identityLikePrefixes, plus the config's strip-request-headers), under
@@ -102,13 +102,13 @@ var identityLikePrefixes = []string{
 // Envoy. The gateway chose the route from the request line, so they are
 // dropped from every peer, trusted proxies included. Keep
 // docs/security-model.md in step (a test checks).
-var pathOverrideNames = map[string]bool{
-	"x-original-url":        true, // IIS URL Rewrite and ARR, Symfony, Zend/Laminas, Drupal
-	"x-rewrite-url":         true, // IIS ISAPI_Rewrite, Symfony, Zend/Laminas
-	"x-original-uri":        true, // nginx auth_request convention
-	"x-forwarded-uri":       true, // Traefik
-	"x-forwarded-path":      true, // ad hoc
-	"x-envoy-original-path": true, // Envoy
+var pathOverrideNames = []string{
+	"x-original-url",        // IIS URL Rewrite and ARR, Symfony, Zend/Laminas, Drupal
+	"x-rewrite-url",         // IIS ISAPI_Rewrite, Symfony, Zend/Laminas
+	"x-original-uri",        // nginx auth_request convention
+	"x-forwarded-uri",       // Traefik
+	"x-forwarded-path",      // ad hoc
+	"x-envoy-original-path", // Envoy
 }
 
 // forwardingNames are normalised names of headers that a proxy sets to
@@ -119,48 +119,93 @@ var pathOverrideNames = map[string]bool{
 // -Proto itself; these it drops unless the peer is a trusted proxy
 // (trusted-proxies), as it drops those. Keep docs/security-model.md in
 // step (a test checks).
-var forwardingNames = map[string]bool{
-	"x-real-ip":                true, // nginx convention
-	"x-client-ip":              true, // ad hoc, Apache mod_remoteip configurations
-	"true-client-ip":           true, // Akamai, Cloudflare Enterprise
-	"x-cluster-client-ip":      true, // Rackspace, Riverbed
-	"cf-connecting-ip":         true, // Cloudflare
-	"fastly-client-ip":         true, // Fastly
-	"x-original-forwarded-for": true, // ingress-nginx behind another proxy
-	"x-forwarded":              true, // ad hoc
-	"forwarded-for":            true, // ad hoc
-	"x-envoy-external-address": true, // Envoy
-	"x-azure-clientip":         true, // Azure Front Door
-	"x-forwarded-port":         true, // AWS ELB, Spring, Express
-	"x-forwarded-prefix":       true, // Spring, Traefik, ASP.NET Core
-	"x-forwarded-server":       true, // Apache mod_proxy
-	"x-forwarded-ssl":          true, // Rack, Rails
-	"x-forwarded-scheme":       true, // Rack, nginx conventions
-	"x-forwarded-protocol":     true, // Microsoft conventions
-	"x-url-scheme":             true, // Rack
-	"front-end-https":          true, // Microsoft OWA, Rack
-	"x-original-host":          true, // Azure, IIS ARR
-	"x-host":                   true, // ad hoc, some PHP frameworks
+var forwardingNames = []string{
+	"x-real-ip",                // nginx convention
+	"x-client-ip",              // ad hoc, Apache mod_remoteip configurations
+	"true-client-ip",           // Akamai, Cloudflare Enterprise
+	"x-cluster-client-ip",      // Rackspace, Riverbed
+	"cf-connecting-ip",         // Cloudflare
+	"fastly-client-ip",         // Fastly
+	"x-original-forwarded-for", // ingress-nginx behind another proxy
+	"x-forwarded",              // ad hoc
+	"forwarded-for",            // ad hoc
+	"x-envoy-external-address", // Envoy
+	"x-azure-clientip",         // Azure Front Door
+	"x-forwarded-port",         // AWS ELB, Spring, Express
+	"x-forwarded-prefix",       // Spring, Traefik, ASP.NET Core
+	"x-forwarded-server",       // Apache mod_proxy
+	"x-forwarded-ssl",          // Rack, Rails
+	"x-forwarded-scheme",       // Rack, nginx conventions
+	"x-forwarded-protocol",     // Microsoft conventions
+	"x-url-scheme",             // Rack
+	"front-end-https",          // Microsoft OWA, Rack
+	"x-original-host",          // Azure, IIS ARR
+	"x-host",                   // ad hoc, some PHP frameworks
 }
 
 // gatewayHeaders are normalised names of headers the gateway sets, strips
 // or decides on: their twins with '_' are dropped even on a route that
 // allows such names, since a CGI-style upstream would read the twin as the
 // header the gateway vouched for (or removed).
-var gatewayHeaders = map[string]bool{
-	"x-forwarded-for": true, "x-forwarded-host": true, "x-forwarded-proto": true,
-	"x-forwarded-port": true, "x-forwarded-prefix": true, "x-forwarded-server": true,
-	"x-forwarded-ssl": true, "x-forwarded-scheme": true, "x-real-ip": true, "forwarded": true,
-	"host": true, "content-length": true, "transfer-encoding": true, "te": true, "trailer": true,
-	"connection": true, "keep-alive": true, "proxy-connection": true, "upgrade": true,
-	"http2-settings": true, "proxy-authorization": true, "proxy-authenticate": true,
-	"origin": true, "referer": true, "sec-fetch-site": true, "sec-fetch-mode": true,
-	"sec-fetch-dest": true, "sec-fetch-user": true, "cookie": true, "authorization": true,
-	"x-csrf-token": true, "sec-websocket-key": true, "sec-websocket-version": true,
-	"sec-websocket-protocol": true, "sec-websocket-extensions": true,
+var gatewayHeaders = []string{
+	"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
+	"x-forwarded-port", "x-forwarded-prefix", "x-forwarded-server",
+	"x-forwarded-ssl", "x-forwarded-scheme", "x-real-ip", "forwarded",
+	"host", "content-length", "transfer-encoding", "te", "trailer",
+	"connection", "keep-alive", "proxy-connection", "upgrade",
+	"http2-settings", "proxy-authorization", "proxy-authenticate",
+	"origin", "referer", "sec-fetch-site", "sec-fetch-mode",
+	"sec-fetch-dest", "sec-fetch-user", "cookie", "authorization",
+	"x-csrf-token", "sec-websocket-key", "sec-websocket-version",
+	"sec-websocket-protocol", "sec-websocket-extensions",
 	// Method overrides, which the CSRF guard decides on (csrf.UnsafeMethodOverride).
-	"x-http-method-override": true, "x-http-method": true, "x-method-override": true,
+	"x-http-method-override", "x-http-method", "x-method-override",
 }
+
+// A headerKind is what the lists above, and forwarded.HeaderNames, say
+// of one normalised name; a name may be on several (x-real-ip is a
+// forwarding header the gateway decides on).
+type headerKind uint8
+
+const (
+	kindOwn          headerKind = 1 << iota // forwarded.HeaderNames: forgeproof's own identity headers
+	kindIdentityLike                        // identityLikeNames
+	kindPathOverride                        // pathOverrideNames
+	kindForwarding                          // forwardingNames
+	kindGateway                             // gatewayHeaders
+)
+
+// headerKinds maps every name on the lists above to its kinds, so that
+// headerVerdict looks a request header up once instead of comparing it
+// with each list.
+var headerKinds = func() map[string]headerKind {
+	m := map[string]headerKind{}
+	for _, l := range []struct {
+		names []string
+		kind  headerKind
+	}{{forwarded.HeaderNames(), kindOwn}, {identityLikeNames, kindIdentityLike}, {pathOverrideNames, kindPathOverride},
+		{forwardingNames, kindForwarding}, {gatewayHeaders, kindGateway}} {
+		for _, n := range l.names {
+			m[n] |= l.kind
+		}
+	}
+	return m
+}()
+
+// identityLikeStems indexes identityLikePrefixes by their first
+// stemLen bytes, the length of the shortest, so that a name is compared
+// only with the prefixes that start as it does.
+var identityLikeStems = func() map[string][]string {
+	m := map[string][]string{}
+	for _, p := range identityLikePrefixes {
+		m[p[:stemLen]] = append(m[p[:stemLen]], p)
+	}
+	return m
+}()
+
+// stemLen is the length of the shortest of identityLikePrefixes
+// (TestHeaderKinds checks).
+const stemLen = len("x-mtls-")
 
 // Kinds of dropped headers, the "kind" label of
 // forgeproof_gateway_request_headers_dropped_total.
@@ -284,28 +329,32 @@ func punctuated(name string) bool {
 	return false
 }
 
-// identityLike reports whether the normalised name n is an identity-like
-// header: the default lists or the configured ones.
-func (hp *headerPolicy) identityLike(n []byte) bool {
-	for _, f := range identityLikeNames {
-		if string(n) == f {
-			return true
-		}
-	}
-	for _, f := range identityLikePrefixes {
-		if len(n) >= len(f) && string(n[:len(f)]) == f {
-			return true
-		}
-	}
-	if hp.names[string(n)] {
+// identityLike reports whether the normalised name n, whose kinds in
+// headerKinds are k, is an identity-like header: the default lists or the
+// configured ones.
+func (hp *headerPolicy) identityLike(n []byte, k headerKind) bool {
+	if k&kindIdentityLike != 0 || hp.names[string(n)] {
 		return true
 	}
+	if len(n) >= stemLen {
+		for _, f := range identityLikeStems[string(n[:stemLen])] {
+			if hasPrefix(n, f) {
+				return true
+			}
+		}
+	}
 	for _, f := range hp.prefixes {
-		if len(n) >= len(f) && string(n[:len(f)]) == f {
+		if hasPrefix(n, f) {
 			return true
 		}
 	}
 	return false
+}
+
+// hasPrefix is strings.HasPrefix for a byte slice, without a conversion
+// that allocates.
+func hasPrefix(n []byte, prefix string) bool {
+	return len(n) >= len(prefix) && string(n[:len(prefix)]) == prefix
 }
 
 // headerVerdict says whether a client-sent header name is dropped, and
@@ -314,19 +363,22 @@ func (hp *headerPolicy) identityLike(n []byte) bool {
 // request's peer is a trusted proxy, whose forwarding headers are kept.
 // checks are the Gateway's negative-control switches.
 func (hp *headerPolicy) headerVerdict(name string, allowUnderscore, trustedPeer bool, checks *checksOff) (drop bool, kind string) {
-	if forwarded.IsHeader(name) || isOwnHeader(name) {
-		return true, ""
-	}
 	var buf [64]byte
 	n := normaliseName(buf[:0], name)
-	if !checks.off(checkIdentityLike) && hp.identityLike(n) {
+	k := headerKinds[string(n)]
+	// forwarded.IsHeader(name), without normalising name a second time:
+	// it compares names normalised as normaliseName does.
+	if k&kindOwn != 0 || isOwnHeader(name) {
+		return true, ""
+	}
+	if !checks.off(checkIdentityLike) && hp.identityLike(n, k) {
 		return true, dropIdentityLike
 	}
-	if (pathOverrideNames[string(n)] || !trustedPeer && forwardingNames[string(n)]) && !checks.off(checkForwarding) {
+	if (k&kindPathOverride != 0 || !trustedPeer && k&kindForwarding != 0) && !checks.off(checkForwarding) {
 		return true, dropForwarding
 	}
 	if punctuated(name) && !checks.off(checkUnderscore) {
-		if !allowUnderscore || gatewayHeaders[string(n)] {
+		if !allowUnderscore || k&kindGateway != 0 {
 			return true, dropUnderscore
 		}
 	}

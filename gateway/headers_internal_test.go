@@ -1,9 +1,14 @@
 package gateway
 
 import (
+	"maps"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
 // FuzzHeaderVerdict checks the header-name normalisation behind
@@ -26,7 +31,7 @@ func FuzzHeaderVerdict(f *testing.F) {
 			t.Fatalf("%q: dropped on a route allowing '_' but kept on one that does not", name)
 		}
 		n := string(normaliseName(nil, name))
-		if punctuated(name) && gatewayHeaders[n] && !dropAllow {
+		if punctuated(name) && headerKinds[n]&kindGateway != 0 && !dropAllow {
 			t.Fatalf("%q: twin of %q kept on a route allowing '_'", name, n)
 		}
 		if kindAllow == dropIdentityLike {
@@ -37,14 +42,17 @@ func FuzzHeaderVerdict(f *testing.F) {
 				}
 			}
 		}
+		if forwarded.IsHeader(name) && (!dropAllow || kindAllow != "") {
+			t.Fatalf("%q: forgeproof's own identity header got drop %v, kind %q; want dropped, uncounted", name, dropAllow, kindAllow)
+		}
 		dropTrusted, _ := hp.headerVerdict(name, false, true, nil)
 		if dropTrusted && !drop {
 			t.Fatalf("%q: dropped from a trusted proxy but kept from an untrusted peer", name)
 		}
-		if (forwardingNames[n] || pathOverrideNames[n]) && !drop {
+		if headerKinds[n]&(kindForwarding|kindPathOverride) != 0 && !drop {
 			t.Fatalf("%q: forwarding header %q kept from an untrusted peer", name, n)
 		}
-		if pathOverrideNames[n] && !dropTrusted {
+		if headerKinds[n]&kindPathOverride != 0 && !dropTrusted {
 			t.Fatalf("%q: path override %q kept from a trusted proxy", name, n)
 		}
 		if !punctuated(name) && !drop && n != asciiCase(name, 'A', 'Z', 'a'-'A') {
@@ -65,38 +73,119 @@ func asciiCase(s string, lo, hi byte, delta int) string {
 	return string(b)
 }
 
-// TestIdentityLikeListDocumented: every default identity-like name and
-// prefix is listed in docs/security-model.md, the one place users read
-// it (one source per fact, with a test that fails when they drift).
+// TestIdentityLikeListDocumented: the default identity-like names and
+// prefixes are the ones docs/security-model.md lists under "Identity
+// headers", the one place users read them (one source per fact, with a
+// test that fails when they drift either way).
 func TestIdentityLikeListDocumented(t *testing.T) {
-	doc, err := os.ReadFile("../docs/security-model.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range identityLikeNames {
-		if !strings.Contains(string(doc), "`"+n+"`") {
-			t.Errorf("docs/security-model.md does not list `%s`", n)
+	sec := docSection(t, "### Identity headers")
+	var names, prefixes []string
+	for line := range strings.Lines(sec) {
+		// The first cell of each table row.
+		if cell, ok := strings.CutPrefix(line, "| `"); ok {
+			cell, _, _ = strings.Cut(cell, "|")
+			for _, n := range docNames("`" + cell) {
+				if p, ok := strings.CutSuffix(n, "*"); ok {
+					prefixes = append(prefixes, p)
+				} else {
+					names = append(names, n)
+				}
+			}
 		}
 	}
+	sameNames(t, "identity-like names", identityLikeNames, names)
+	sameNames(t, "identity-like prefixes", identityLikePrefixes, prefixes)
+}
+
+// TestForwardingListsDocumented: the path-override and forwarding header
+// names are the ones docs/security-model.md lists in its sections on them
+// (the names after each section's last colon).
+func TestForwardingListsDocumented(t *testing.T) {
+	for _, tt := range []struct {
+		heading string
+		names   []string
+	}{
+		{"### Path overrides, from every peer", pathOverrideNames},
+		{"### Forwarding headers, from untrusted peers", forwardingNames},
+	} {
+		sec := docSection(t, tt.heading)
+		sameNames(t, tt.heading, tt.names, docNames(sec[strings.LastIndex(sec, ":"):]))
+	}
+}
+
+// TestHeaderKinds: headerKinds has every name of every list, with that
+// list's kind, and nothing else; identityLikeStems finds every prefix.
+func TestHeaderKinds(t *testing.T) {
+	want := map[string]headerKind{}
+	for _, n := range forwarded.HeaderNames() {
+		want[n] |= kindOwn
+	}
+	for _, n := range identityLikeNames {
+		want[n] |= kindIdentityLike
+	}
+	for _, n := range pathOverrideNames {
+		want[n] |= kindPathOverride
+	}
+	for _, n := range forwardingNames {
+		want[n] |= kindForwarding
+	}
+	for _, n := range gatewayHeaders {
+		want[n] |= kindGateway
+	}
+	if !maps.Equal(headerKinds, want) {
+		t.Errorf("got %v, want %v", headerKinds, want)
+	}
+	if got := slices.MinFunc(identityLikePrefixes, func(a, b string) int { return len(a) - len(b) }); len(got) != stemLen {
+		t.Errorf("stemLen is %d, want %d, the length of %q", stemLen, len(got), got)
+	}
+	var hp headerPolicy
 	for _, p := range identityLikePrefixes {
-		if !strings.Contains(string(doc), "`"+p+"*`") {
-			t.Errorf("docs/security-model.md does not list `%s*`", p)
+		for _, n := range []string{p, p + "x"} {
+			if !hp.identityLike([]byte(n), headerKinds[n]) {
+				t.Errorf("%q, which starts with %q, is not identity-like", n, p)
+			}
 		}
 	}
 }
 
-// TestForwardingListsDocumented: every path-override and forwarding
-// header name is listed in docs/security-model.md.
-func TestForwardingListsDocumented(t *testing.T) {
+// docSection is the text of docs/security-model.md from the heading to
+// the next heading.
+func docSection(t *testing.T, heading string) string {
+	t.Helper()
 	doc, err := os.ReadFile("../docs/security-model.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []map[string]bool{pathOverrideNames, forwardingNames} {
-		for n := range m {
-			if !strings.Contains(string(doc), "`"+n+"`") {
-				t.Errorf("docs/security-model.md does not list `%s`", n)
-			}
+	_, sec, ok := strings.Cut(string(doc), "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("docs/security-model.md has no heading %q", heading)
+	}
+	sec, _, _ = strings.Cut(sec, "\n#")
+	return sec
+}
+
+// docNames are the normalised header names and prefixes (ending in '*')
+// that text quotes in backticks.
+func docNames(text string) []string {
+	var names []string
+	for _, m := range regexp.MustCompile("`([a-z0-9][a-z0-9-]*\\*?)`").FindAllStringSubmatch(text, -1) {
+		names = append(names, m[1])
+	}
+	return names
+}
+
+// sameNames fails unless the code's list and the docs' list hold the
+// same names.
+func sameNames(t *testing.T, what string, code, doc []string) {
+	t.Helper()
+	for _, n := range code {
+		if !slices.Contains(doc, n) {
+			t.Errorf("%s: docs/security-model.md does not list `%s` (code does)", what, n)
+		}
+	}
+	for _, n := range doc {
+		if !slices.Contains(code, n) {
+			t.Errorf("%s: docs/security-model.md lists `%s`, code does not", what, n)
 		}
 	}
 }
@@ -142,10 +231,14 @@ func TestStripRequestHeadersConfig(t *testing.T) {
 				t.Fatalf("got error %q, want %q", got, tt.wantErr)
 			}
 			if tt.name == "names and prefixes" {
-				if !hp.identityLike(normaliseName(nil, "x_corp_auth_user")) || !hp.identityLike(normaliseName(nil, "X-EMPLOYEE-ID")) {
+				identityLike := func(name string) bool {
+					n := normaliseName(nil, name)
+					return hp.identityLike(n, headerKinds[string(n)])
+				}
+				if !identityLike("x_corp_auth_user") || !identityLike("X-EMPLOYEE-ID") {
 					t.Errorf("configured names not matched under another spelling")
 				}
-				if hp.identityLike(normaliseName(nil, "X-Employee-Ids")) {
+				if identityLike("X-Employee-Ids") {
 					t.Errorf("a name is matched as a prefix")
 				}
 			}

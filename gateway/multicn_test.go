@@ -1,55 +1,14 @@
 package gateway_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
-	"math/big"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/forgeproof/forgeproof/gateway"
-	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
-
-// oidCommonName is the X.520 commonName attribute type.
-var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
-
-// clientWithSubject issues a client certificate from w's CA whose subject
-// is exactly rdns, as a CA that signs what a CSR asks for would.
-func clientWithSubject(t *testing.T, w *world, rdns pkix.RDNSequence) *pki.Cert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := asn1.Marshal(rdns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		RawSubject:   raw,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, w.ca.Cert, &key.PublicKey, w.ca.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &pki.Cert{Cert: cert, Key: key, Issuer: w.ca.Cert}
-}
 
 // TestCommonNameAmbiguous (redteam finding): a subject with two common
 // names (CN=admin, then CN=web) means "web" to Go, which keeps the last,
@@ -64,9 +23,7 @@ func clientWithSubject(t *testing.T, w *world, rdns pkix.RDNSequence) *pki.Cert 
 // verified certificate: it reaches the upstream, whose reading is then
 // its own business.)
 func TestCommonNameAmbiguous(t *testing.T) {
-	cn := func(v string) pkix.AttributeTypeAndValue {
-		return pkix.AttributeTypeAndValue{Type: oidCommonName, Value: v}
-	}
+	cn := pkitest.CommonName
 	tests := []struct {
 		name, path string
 		subject    pkix.RDNSequence
@@ -83,7 +40,7 @@ func TestCommonNameAmbiguous(t *testing.T) {
 			w, gw, u := rawWorldWith(t, respondOK, func(cfg *gateway.Config) {
 				cfg.Routes = append(cfg.Routes, gateway.Route{Name: "cn", PathPrefix: "/cn", Allow: gateway.Allow{CommonNames: []string{"web"}}})
 			})
-			c := gw.dialRaw(t, clientWithSubject(t, w, tt.subject))
+			c := gw.dialRaw(t, pkitest.ClientWithSubject(t, w.ca, tt.subject))
 			c.send("GET " + tt.path + " HTTP/1.1\r\nHost: localhost\r\n\r\n")
 			resp, body := c.read()
 			if resp.StatusCode != tt.want {

@@ -229,6 +229,10 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 		log.Warn("upstream switched protocols unasked: refused", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
 		writeProblem(w, r, http.StatusBadGateway, ReasonUpstreamUpgradeRefused, "upstream switched protocols unasked")
 	case errors.As(err, &maxErr):
+		// The rest of the body is not read: the connection ends with
+		// the answer (net/http's server would close it for
+		// MaxBytesReader; the gateway's h1Server is told here).
+		w.Header().Set("Connection", "close")
 		writeProblem(w, r, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "request body too large")
 	case errors.Is(r.Context().Err(), context.Canceled):
 		// The client left; there is no one to answer.

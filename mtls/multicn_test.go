@@ -1,15 +1,8 @@
 package mtls_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
-	"math/big"
 	"testing"
-	"time"
 
 	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
@@ -24,28 +17,9 @@ import (
 // CommonName as before.
 func TestAuthorizeCommonNameAmbiguous(t *testing.T) {
 	ca := pkitest.CA(t)
-	cn := func(v string) pkix.AttributeTypeAndValue {
-		return pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: v}
-	}
+	cn := pkitest.CommonName
 	issue := func(rdns pkix.RDNSequence) mtls.Identity {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := asn1.Marshal(rdns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(1), RawSubject: raw,
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}, ca.Cert, &key.PublicKey, ca.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return mtls.NewIdentity(cert)
+		return mtls.NewIdentity(pkitest.ClientWithSubject(t, ca, rdns).Cert)
 	}
 	auth := mtls.AuthorizeCommonName("web")
 	tests := []struct {

@@ -80,15 +80,9 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 			errs = append(errs, configErrorf(field, "%w", err))
 			continue
 		}
-		cas, err := pemutil.ParseCerts(data)
-		if err != nil {
+		cas, caErrs := pemutil.ParseCAs(data)
+		for _, err := range caErrs {
 			errs = append(errs, configErrorf(field, "%s: %w", src.what(), err))
-			continue
-		}
-		for _, ca := range cas {
-			if err := pemutil.CheckCA(ca); err != nil {
-				errs = append(errs, configErrorf(field, "%s: %w", src.what(), err))
-			}
 		}
 		st.cas = append(st.cas, cas...)
 	}

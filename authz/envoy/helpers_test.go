@@ -44,6 +44,28 @@ type world struct {
 // before the gateway is built.
 func newWorld(t testing.TB, edit func(*gateway.Config)) *world {
 	t.Helper()
+	w := newGateway(t, edit)
+	srv := envoy.NewServer(w.g)
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	w.addr = srv.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ctx); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return w
+}
+
+// newGateway is newWorld's gateway, not served yet (w.addr is empty).
+func newGateway(t testing.TB, edit func(*gateway.Config)) *world {
+	t.Helper()
 	dir := t.TempDir()
 	must := func(err error) {
 		t.Helper()
@@ -88,20 +110,6 @@ func newWorld(t testing.TB, edit func(*gateway.Config)) *world {
 	}
 	w.g, err = gateway.New(cfg, gateway.Options{})
 	must(err)
-
-	srv := envoy.NewServer(w.g)
-	must(srv.Listen())
-	w.addr = srv.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := srv.Serve(ctx); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
 	return w
 }
 

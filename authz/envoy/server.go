@@ -152,10 +152,18 @@ func caller(ctx context.Context) (string, *tls.ConnectionState) {
 // authz.tls the service speaks mutual TLS (gateway.Gateway.AuthzTLSConfig,
 // HTTP/2 by ALPN); without it, plaintext HTTP/2, which Envoy's gRPC
 // client speaks to a cluster without a transport socket, and
-// authz.trusted-callers carries the trust.
+// authz.trusted-callers carries the trust. It refuses a config without an
+// authz section, or whose authz.proxy is not envoy: the gateway decides
+// for the proxy the config names (for nginx, Caddy and Traefik it refuses
+// requests with headers they cannot remove, where Envoy removes them),
+// and package authz serves those over HTTP.
 func (s *Server) Listen() error {
-	if s.g.AuthzProxy() == 0 {
+	switch proxy := s.g.AuthzProxy(); proxy {
+	case 0:
 		return errors.New("authz: the config has no authz section")
+	case gateway.ProxyEnvoy:
+	default:
+		return fmt.Errorf("authz: authz.proxy %s is not envoy: package authz serves it over HTTP", proxy)
 	}
 	ln, err := net.Listen("tcp", s.g.AuthzAddress())
 	if err != nil {

@@ -169,8 +169,9 @@ func checkInit(upstream string, hosts []string, listen, dir, caFile, certFile, k
 		if err != nil {
 			return nil, usageErrorf("init: --ca-file %q: %v", caFile, pemutil.PathErr(err))
 		}
-		if err := checkCAFile(data); err != nil {
-			return nil, usageErrorf("init: --ca-file %q: %v", caFile, err)
+		// As mtls will check it when the gateway loads it.
+		if _, errs := pemutil.ParseCAs(data); len(errs) > 0 {
+			return nil, usageErrorf("init: --ca-file %q: %v", caFile, errs[0])
 		}
 	}
 	if p.certFile != "" {
@@ -179,21 +180,6 @@ func checkInit(upstream string, hosts []string, listen, dir, caFile, certFile, k
 		}
 	}
 	return p, nil
-}
-
-// checkCAFile checks a client CA bundle as mtls will when the gateway
-// loads it: certificates only, each a CA.
-func checkCAFile(data []byte) error {
-	cas, err := pemutil.ParseCerts(data)
-	if err != nil {
-		return err
-	}
-	for _, ca := range cas {
-		if err := pemutil.CheckCA(ca); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // checkListen checks a host:port listen address; loopback requires a

@@ -1,7 +1,7 @@
 // Package pemutil parses the PEM files that mtls, the gateway and the
 // dev PKI read: certificate bundles that must hold certificates only, so
 // that a key pasted into a certificate file is noticed, client CA
-// bundles that must hold CAs only (CheckCA), and certificate and key
+// bundles that must hold CAs only (ParseCAs, CheckCA), and certificate and key
 // pairs (LoadKeyPair); PathErr shortens the error of a file that cannot
 // be read, for the messages of every reader of these files.
 package pemutil
@@ -61,6 +61,23 @@ func CheckCA(c *x509.Certificate) error {
 		return fmt.Errorf("%q is a CA whose key usage does not allow signing certificates", c.Subject.String())
 	}
 	return nil
+}
+
+// ParseCAs parses a client CA bundle as mtls loads it: ParseCerts, then
+// CheckCA on every certificate. errs holds ParseCerts' error alone (and
+// cas is nil), or one error per certificate that is not a CA: all of
+// them, so that a config check names every problem at once.
+func ParseCAs(data []byte) (cas []*x509.Certificate, errs []error) {
+	cas, err := ParseCerts(data)
+	if err != nil {
+		return nil, []error{err}
+	}
+	for _, ca := range cas {
+		if err := CheckCA(ca); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return cas, errs
 }
 
 // KeyPairError is a problem of one file of a certificate and key pair

@@ -1,6 +1,7 @@
 package pemutil_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -105,6 +106,58 @@ func TestCheckCA(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParseCAs: a bundle of CAs parses; each certificate that is not a
+// CA is one error, and a bundle that does not parse is ParseCerts' error
+// alone.
+func TestParseCAs(t *testing.T) {
+	t.Parallel()
+	ca := caPEM(t)
+	leaf := selfSigned(t)
+	key := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}})
+	cat := func(b ...[]byte) []byte { return bytes.Join(b, nil) }
+	tests := []struct {
+		name     string
+		data     []byte
+		wantCAs  int
+		wantErrs []string
+	}{
+		{"two CAs", cat(ca, ca), 2, nil},
+		{"a leaf between CAs", cat(ca, leaf, ca), 3, []string{`"CN=t" is not a CA certificate`}},
+		{"two leaves", cat(leaf, ca, leaf), 3, []string{"is not a CA", "is not a CA"}},
+		{"a key", cat(ca, key), 0, []string{"PEM block 2 is a private key"}},
+		{"empty", nil, 0, []string{"no PEM CERTIFICATE block found"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cas, errs := pemutil.ParseCAs(tt.data)
+			if len(cas) != tt.wantCAs || len(errs) != len(tt.wantErrs) {
+				t.Fatalf("got %d certificates and errors %v, want %d and %q", len(cas), errs, tt.wantCAs, tt.wantErrs)
+			}
+			for i, err := range errs {
+				if !strings.Contains(err.Error(), tt.wantErrs[i]) {
+					t.Errorf("got error %v, want %q", err, tt.wantErrs[i])
+				}
+			}
+		})
+	}
+}
+
+// caPEM returns a self-signed CA certificate, in PEM.
+func caPEM(t *testing.T) []byte {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<31, 0),
+		BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 // TestLoadKeyPair: each problem names its file (KeyPairError.KeyFile) and

@@ -3,10 +3,18 @@
 package pkitest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
+	"math/big"
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/forgeproof/forgeproof/pki"
 )
@@ -59,4 +67,47 @@ func Client(tb testing.TB, ca *pki.CA, opts pki.ClientOptions) *pki.Cert {
 func SPIFFE(tb testing.TB, ca *pki.CA, id string) *pki.Cert {
 	tb.Helper()
 	return Client(tb, ca, pki.ClientOptions{SPIFFEID: id})
+}
+
+// CommonName is the subject attribute commonName=v, for ClientWithSubject.
+func CommonName(v string) pkix.AttributeTypeAndValue {
+	return pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: v}
+}
+
+// ClientWithSubject issues a client certificate (ECDSA P-256, clientAuth)
+// whose subject is exactly the given RDN sequence, as a CA that signs
+// what a CSR asks for would. pki.ClientOptions cannot spell such subjects
+// (two common names, a multi-valued RDN); tests of how they are read
+// can.
+func ClientWithSubject(tb testing.TB, ca *pki.CA, subject pkix.RDNSequence) *pki.Cert {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	raw, err := asn1.Marshal(subject)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial.Add(serial, big.NewInt(1)),
+		RawSubject:   raw,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &pki.Cert{Cert: cert, Key: key, Issuer: ca.Cert}
 }

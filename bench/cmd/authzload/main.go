@@ -34,6 +34,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/bench/internal/proc"
 	"github.com/forgeproof/forgeproof/bench/internal/summary"
+	"github.com/forgeproof/forgeproof/internal/freeport"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
@@ -112,7 +113,7 @@ func run() error {
 	for _, t := range []string{"http", "grpc"} {
 		fmt.Printf("| %s | %.0f | %.0f |\n", t, summary.Of(rates[t]).Median, summary.Of(results[t]).Median)
 	}
-	fmt.Printf("\nMedians of %d rounds; %d concurrent questions; windows of %v; load average after: %s", *rounds, *conns, *dur, loadavg())
+	fmt.Printf("\nMedians of %d rounds; %d concurrent questions; windows of %v; load average after: %s\n", *rounds, *conns, *dur, proc.LoadAvg())
 	return nil
 }
 
@@ -120,7 +121,7 @@ func run() error {
 // second of warm-up, and returns questions per second and CPU µs per
 // question of the server process.
 func measure(bin, dir, transport, escaped string, conns int, d time.Duration) (float64, float64, error) {
-	port, err := proc.FreePort()
+	port, err := freeport.Loopback()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -232,9 +233,4 @@ func load(ask func() error, conns int, d time.Duration) (int64, error) {
 	}
 	wg.Wait()
 	return n.Load(), first
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	return string(b)
 }

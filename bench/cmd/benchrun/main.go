@@ -105,7 +105,7 @@ func parseFlags(args []string) (config, error) {
 	for _, s := range strings.Split(*servers, ",") {
 		s = strings.TrimSpace(s)
 		if _, ok := kindNamed(s); !ok {
-			return c, fmt.Errorf("unknown server %q: want forgeproof, forgeproof-base, forgeproof-api, goproxy, goproxy-pool, nginx, nginx-authz, nginx-authz-ka or caddy", s)
+			return c, fmt.Errorf("unknown server %q: want forgeproof, forgeproof-base, forgeproof-api, goproxy, goproxy-pool, goloop, goloop-rp, nginx, nginx-authz, nginx-authz-ka or caddy", s)
 		}
 		c.servers = append(c.servers, s)
 	}

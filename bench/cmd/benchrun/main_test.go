@@ -11,6 +11,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/bench/internal/proc"
 	"github.com/forgeproof/forgeproof/bench/load"
+	"github.com/forgeproof/forgeproof/internal/freeport"
 )
 
 // buildTools builds the upstream and the bare Go proxy into a temporary
@@ -74,7 +75,7 @@ func TestStartServerChecksClientAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upPort, err := proc.FreePort()
+	upPort, err := freeport.Loopback()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/bench/internal/proc"
 	"github.com/forgeproof/forgeproof/bench/load"
+	"github.com/forgeproof/forgeproof/internal/freeport"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
@@ -56,7 +57,7 @@ func measure(ctx context.Context, c config) (*report, error) {
 	}
 
 	rep := newReport(c)
-	upPort, err := proc.FreePort()
+	upPort, err := freeport.Loopback()
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +188,7 @@ func startServer(ctx context.Context, c config, k kind, f files, client *tls.Con
 		return nil, err
 	}
 	info.Version = v
-	port, err := proc.FreePort()
+	port, err := freeport.Loopback()
 	if err != nil {
 		return nil, err
 	}

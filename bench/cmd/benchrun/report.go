@@ -71,7 +71,7 @@ func newReport(c config) *report {
 			Cores:      runtime.NumCPU(),
 			MemoryKB:   proc.KB("/proc/meminfo", "MemTotal:"),
 			Kernel:     strings.TrimSpace(readFile("/proc/sys/kernel/osrelease")),
-			LoadBefore: loadAvg(),
+			LoadBefore: proc.LoadAvg(),
 		},
 		Command:         strings.Join(os.Args, " "),
 		Smoke:           c.smoke,
@@ -88,7 +88,7 @@ func newReport(c config) *report {
 
 func (r *report) finish() {
 	r.Finished = time.Now().UTC()
-	r.Machine.LoadAfter = loadAvg()
+	r.Machine.LoadAfter = proc.LoadAvg()
 }
 
 // values collects one figure of every run of server in phase.
@@ -362,13 +362,4 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
-}
-
-// loadAvg is the 1, 5 and 15 minute load averages.
-func loadAvg() string {
-	f := strings.Fields(readFile("/proc/loadavg"))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -11,6 +11,7 @@ import (
 	"text/template"
 
 	"github.com/forgeproof/forgeproof/bench/internal/proc"
+	"github.com/forgeproof/forgeproof/internal/freeport"
 	"github.com/forgeproof/forgeproof/internal/mdtest"
 )
 
@@ -72,6 +73,18 @@ var kinds = []kind{
 		version: func(bin string) (string, error) { return goVersion(), nil },
 		start:   goproxy("goproxy-pool", "-buffer-pool"),
 		h2:      true,
+	},
+	{
+		name:    "goloop",
+		about:   "the floor of a Go gateway without net/http's server and ReverseProxy (bench/cmd/goproxy -loop): per connection, `http.ReadRequest`, then `(*http.Request).Write` and `http.ReadResponse` on a pool of upstream connections, and `(*http.Response).Write` back; TLS as goproxy; no checks and no header handling, so not a proxy to deploy: it shows what the standard library's parsers, crypto/tls and the syscalls cost alone",
+		version: func(bin string) (string, error) { return goVersion(), nil },
+		start:   goproxy("goloop", "-loop"),
+	},
+	{
+		name:    "goloop-rp",
+		about:   "goproxy-pool's `httputil.ReverseProxy` (with `http.Transport` and the buffer pool) served by goloop's connection loop and a minimal ResponseWriter instead of net/http's server (bench/cmd/goproxy -loop-rp): what net/http's server costs a proxy",
+		version: func(bin string) (string, error) { return goVersion(), nil },
+		start:   goproxy("goloop-rp", "-loop-rp"),
 	},
 	{
 		name:    "nginx",
@@ -405,7 +418,7 @@ func nginxAuthz(keepAlive bool) func(string, files, int, string) (*proc.Process,
 // nginx asking it; the returned process stands for both (CPU, memory and
 // stop cover the two).
 func startNginxAuthz(bin string, f files, port int, upstream string, keepAlive bool) (*proc.Process, error) {
-	ap, err := proc.FreePort()
+	ap, err := freeport.Loopback()
 	if err != nil {
 		return nil, err
 	}

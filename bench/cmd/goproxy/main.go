@@ -2,6 +2,8 @@
 // net/http/httputil.ReverseProxy behind a TLS listener that requires and
 // verifies a client certificate (tls.RequireAndVerifyClientCert), and does
 // nothing else: no authorization, no CSRF checks, no logging, no metrics.
+// With -loop-rp the same proxy is served without net/http's server, and
+// with -loop without the ReverseProxy either (loop.go).
 //
 // Usage:
 //
@@ -37,6 +39,8 @@ func main() {
 	upstream := flag.String("upstream", "", "upstream URL")
 	noClientAuth := flag.Bool("insecure-no-client-auth", false, "do not ask for client certificates (only to test that the harness notices)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file, until SIGTERM or SIGINT")
+	loopRP := flag.Bool("loop-rp", false, "serve the ReverseProxy (with the buffer pool) from a loop over http.ReadRequest and a minimal ResponseWriter instead of net/http's server")
+	loop := flag.Bool("loop", false, "no net/http server and no ReverseProxy: relay with http.ReadRequest, Request.Write, http.ReadResponse and Response.Write (a floor, not a proxy)")
 	bufferPool := flag.Bool("buffer-pool", false, "reuse the proxy's copy buffers (httputil.ReverseProxy.BufferPool) instead of allocating 32 KiB per response")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -47,7 +51,7 @@ func main() {
 		}
 		defer stop()
 	}
-	if err := run(*listen, *certFile, *keyFile, *caFile, *upstream, *noClientAuth, *bufferPool); err != nil {
+	if err := run(*listen, *certFile, *keyFile, *caFile, *upstream, *noClientAuth, *bufferPool, *loop, *loopRP); err != nil {
 		fmt.Fprintf(os.Stderr, "goproxy: error: %v\n", err)
 		os.Exit(1)
 	}
@@ -74,7 +78,7 @@ func profile(path string) (stop func(), err error) {
 	return stop, nil
 }
 
-func run(listen, certFile, keyFile, caFile, upstream string, noClientAuth, bufferPool bool) error {
+func run(listen, certFile, keyFile, caFile, upstream string, noClientAuth, bufferPool, loop, loopRP bool) error {
 	if certFile == "" || keyFile == "" || caFile == "" || upstream == "" {
 		return errors.New("-cert, -key, -client-ca and -upstream are required")
 	}
@@ -119,8 +123,14 @@ func run(listen, certFile, keyFile, caFile, upstream string, noClientAuth, buffe
 	if noClientAuth {
 		clientAuth = tls.NoClientCert
 	}
-	if bufferPool {
+	if loop {
+		return serveLoop(ln, &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: clientAuth, ClientCAs: pool}, up.Host)
+	}
+	if bufferPool || loopRP {
 		proxy.BufferPool = &bufferPool32K{}
+	}
+	if loopRP {
+		return serveLoopHandler(ln, &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: clientAuth, ClientCAs: pool}, proxy)
 	}
 	srv := &http.Server{
 		Handler: proxy,

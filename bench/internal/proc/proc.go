@@ -22,8 +22,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/forgeproof/forgeproof/internal/freeport"
 )
 
 // A Process is a program a benchmark started, in its own process group
@@ -225,10 +223,15 @@ func KB(path, field string) int64 {
 	return 0
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago, for
-// a process to listen on.
-func FreePort() (int, error) {
-	return freeport.Loopback()
+// LoadAvg is the machine's 1, 5 and 15 minute load averages, for a
+// report to say how busy the machine was ("unknown" off Linux).
+func LoadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // Tail returns the last n bytes of a file (a Log), for error messages.

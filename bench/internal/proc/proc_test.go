@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/bench/internal/proc"
+	"github.com/forgeproof/forgeproof/internal/freeport"
 )
 
 // The test binary doubles as the programs the tests start: with
@@ -164,7 +165,7 @@ func TestStopEndsTheGroup(t *testing.T) {
 // TestWaitTCP: a process that listens is waited for; one that exits is
 // reported at once, with its output.
 func TestWaitTCP(t *testing.T) {
-	port, err := proc.FreePort()
+	port, err := freeport.Loopback()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,5 +199,18 @@ func TestKB(t *testing.T) {
 	}
 	if got := proc.KB("/proc/meminfo", "MemTotal:"); got <= 0 {
 		t.Errorf("MemTotal: got %d, want > 0", got)
+	}
+}
+
+// TestLoadAvg: three load averages, as /proc/loadavg starts with them.
+func TestLoadAvg(t *testing.T) {
+	f := strings.Fields(proc.LoadAvg())
+	if len(f) != 3 {
+		t.Fatalf("got %q, want three numbers", proc.LoadAvg())
+	}
+	for _, v := range f {
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			t.Errorf("got %q, want three numbers: %v", proc.LoadAvg(), err)
+		}
 	}
 }

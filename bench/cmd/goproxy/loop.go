@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"sync"
+)
+
+// serveLoop is the floor without net/http's server: one goroutine per
+// connection reading requests with http.ReadRequest, writing them upstream
+// with (*http.Request).Write over a pool of connections and the answer back
+// with (*http.Response).Write. No checks, no hop-by-hop handling: a
+// measurement of the standard library's parsers and writers alone.
+func serveLoop(ln net.Listener, cfg *tls.Config, upAddr string) error {
+	pool := &loopPool{addr: upAddr}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go loopConn(tls.Server(c, cfg), pool)
+	}
+}
+
+type loopUp struct {
+	c  net.Conn
+	br *bufio.Reader
+	bw *bufio.Writer
+}
+
+type loopPool struct {
+	addr string
+	mu   sync.Mutex
+	idle []*loopUp
+}
+
+func (p *loopPool) get() (*loopUp, error) {
+	p.mu.Lock()
+	if n := len(p.idle); n > 0 {
+		u := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return u, nil
+	}
+	p.mu.Unlock()
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		return nil, err
+	}
+	return &loopUp{c: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c)}, nil
+}
+
+func (p *loopPool) put(u *loopUp) {
+	p.mu.Lock()
+	p.idle = append(p.idle, u)
+	p.mu.Unlock()
+}
+
+func loopConn(c *tls.Conn, pool *loopPool) {
+	defer c.Close()
+	if err := c.Handshake(); err != nil {
+		return
+	}
+	br := bufio.NewReader(c)
+	bw := bufio.NewWriter(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		u, err := pool.get()
+		if err != nil {
+			return
+		}
+		if err := req.Write(u.bw); err != nil {
+			u.c.Close()
+			return
+		}
+		if err := u.bw.Flush(); err != nil {
+			u.c.Close()
+			return
+		}
+		resp, err := http.ReadResponse(u.br, req)
+		if err != nil {
+			u.c.Close()
+			return
+		}
+		err = resp.Write(bw)
+		resp.Body.Close()
+		pool.put(u)
+		if err != nil {
+			return
+		}
+		if br.Buffered() == 0 {
+			if err := bw.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// serveLoopHandler is serveLoop with an http.Handler behind a minimal
+// ResponseWriter: what net/http's server costs beyond the parsing.
+func serveLoopHandler(ln net.Listener, cfg *tls.Config, h http.Handler) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go loopHandlerConn(tls.Server(c, cfg), h)
+	}
+}
+
+type loopRW struct {
+	bw      *bufio.Writer
+	h       http.Header
+	wrote   bool
+	chunked bool
+	cw      io.WriteCloser
+}
+
+func (w *loopRW) Header() http.Header { return w.h }
+
+func (w *loopRW) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	if _, ok := w.h["Content-Length"]; !ok {
+		w.chunked = true
+		w.h.Set("Transfer-Encoding", "chunked")
+	}
+	w.bw.WriteString("HTTP/1.1 ")
+	w.bw.WriteString(strconv.Itoa(code))
+	w.bw.WriteByte(' ')
+	w.bw.WriteString(http.StatusText(code))
+	w.bw.WriteString("\r\n")
+	w.h.Write(w.bw)
+	w.bw.WriteString("\r\n")
+	if w.chunked {
+		w.cw = httputil.NewChunkedWriter(w.bw)
+	}
+}
+
+func (w *loopRW) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(200)
+	}
+	if w.chunked {
+		return w.cw.Write(p)
+	}
+	return w.bw.Write(p)
+}
+
+func (w *loopRW) Flush() { w.bw.Flush() }
+
+func (w *loopRW) finish() {
+	if !w.wrote {
+		w.WriteHeader(200)
+	}
+	if w.chunked {
+		w.cw.Close()
+		w.bw.WriteString("\r\n")
+	}
+}
+
+func loopHandlerConn(c *tls.Conn, h http.Handler) {
+	defer c.Close()
+	if err := c.Handshake(); err != nil {
+		return
+	}
+	br := bufio.NewReader(c)
+	bw := bufio.NewWriter(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		req.RemoteAddr = c.RemoteAddr().String()
+		w := &loopRW{bw: bw, h: make(http.Header)}
+		h.ServeHTTP(w, req)
+		w.finish()
+		io.Copy(io.Discard, req.Body)
+		if br.Buffered() == 0 {
+			if err := bw.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
