@@ -843,6 +843,8 @@ func h1eqCases(upstream *url.URL) []h1eqCase {
 		{name: "body-chunked-bad-size", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n" + h1eqGet},
 		{name: "body-chunked-bare-lf", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n" + h1eqGet},
 		{name: "body-chunked-http10", handler: h1eqReadBody, in: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
+		{name: "body-chunked-truncated-trailer", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"},
+		{name: "body-chunked-truncated", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"},
 		{name: "body-truncated", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
 		{name: "body-unread-small", in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		{name: "body-unread-small-chunked", in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n" + h1eqChunked("hello") + "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
