@@ -89,10 +89,11 @@ type h1eqBaseKey struct{}
 // h1eqEnd is one of the two servers with what its handler and its
 // ErrorLog recorded.
 type h1eqEnd struct {
-	name string
-	srv  *http.Server
-	addr string
-	done chan struct{} // a value each time the server is done with a connection
+	name     string
+	srv      *http.Server
+	shutdown func(context.Context) error // the server's Shutdown
+	addr     string
+	done     chan struct{} // a value each time the server is done with a connection
 
 	mu     sync.Mutex
 	obs    []string
@@ -275,6 +276,7 @@ func h1eqServe(t testing.TB, set h1eqSettings, h h1eqHandler) (old, nw *h1eqEnd)
 		}
 	}
 	osrv.SetKeepAlivesEnabled(!set.noKeepAlives)
+	old.shutdown = osrv.Shutdown
 	oln := listen(old)
 	if set.tls != nil {
 		oln = tls.NewListener(oln, set.tls)
@@ -284,9 +286,7 @@ func h1eqServe(t testing.TB, set h1eqSettings, h h1eqHandler) (old, nw *h1eqEnd)
 	nw = &h1eqEnd{name: "new"}
 	hs := newH1Server(mk(nw))
 	hs.SetKeepAlivesEnabled(!set.noKeepAlives)
-	h1eqServers.Lock()
-	h1eqServers.m[nw] = hs
-	h1eqServers.Unlock()
+	nw.shutdown = hs.Shutdown
 	nln := listen(nw)
 	if set.tls != nil {
 		nln = tls.NewListener(nln, set.tls)
@@ -1125,12 +1125,7 @@ func TestH1ServerShutdownIdle(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if e == old {
-			err = e.srv.Shutdown(ctx)
-		} else {
-			err = h1eqShutdownNew(ctx, e)
-		}
-		if err != nil {
+		if err := e.shutdown(ctx); err != nil {
 			t.Errorf("%s: shutdown: %v", e.name, err)
 		}
 		rest, err := io.ReadAll(br)
@@ -1140,18 +1135,82 @@ func TestH1ServerShutdownIdle(t *testing.T) {
 	}
 }
 
-// h1eqShutdownNew finds the h1Server serving e (registered by h1eqServe).
-func h1eqShutdownNew(ctx context.Context, e *h1eqEnd) error {
-	h1eqServers.Lock()
-	hs := h1eqServers.m[e]
-	h1eqServers.Unlock()
-	return hs.Shutdown(ctx)
+// TestH1ServerShutdownActive: Shutdown waits for a running handler, whose
+// response then says Connection: close, and returns once the connection
+// is closed; both servers answer with the same bytes.
+func TestH1ServerShutdownActive(t *testing.T) {
+	started := make(chan struct{}, 1)
+	release := make(chan struct{}, 1)
+	old, nw := h1eqServe(t, h1eqSettings{}, func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+		started <- struct{}{}
+		<-release
+		h1eqOK(w, r, note)
+	})
+	var got [2]string
+	for i, e := range []*h1eqEnd{old, nw} {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, h1eqGet)
+		<-started
+		errc := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			errc <- e.shutdown(ctx)
+		}()
+		h1eqAwaitShutdown(t, e)
+		select {
+		case err := <-errc:
+			t.Errorf("%s: Shutdown returned %v while a handler ran", e.name, err)
+		default:
+		}
+		release <- struct{}{}
+		out, err := io.ReadAll(c)
+		if err != nil {
+			t.Errorf("%s: reading the response: %v", e.name, err)
+		}
+		if err := <-errc; err != nil {
+			t.Errorf("%s: Shutdown: %v", e.name, err)
+		}
+		got[i] = h1eqNormalize(string(out), e.addr, c.LocalAddr().String())
+		e.take(t, 1)
+	}
+	if got[0] != got[1] {
+		t.Errorf("responses differ:\n%s", h1eqDiff("old", got[0], "new", got[1]))
+	}
+	if !strings.Contains(got[0], "Connection: close\r\n") {
+		t.Errorf("old response %q lacks Connection: close", got[0])
+	}
 }
 
-var h1eqServers = struct {
-	sync.Mutex
-	m map[*h1eqEnd]*h1Server
-}{m: map[*h1eqEnd]*h1Server{}}
+// h1eqAwaitShutdown returns once e's server refuses new connections: the
+// old one closes its listener, the new one closes each connection handed
+// to ServeConn at once.
+func h1eqAwaitShutdown(t *testing.T, e *h1eqEnd) {
+	t.Helper()
+	for range 250 {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			return
+		}
+		c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+		if errors.Is(err, io.EOF) {
+			// The probe was a connection: let the server account for it.
+			select {
+			case <-e.done:
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+	}
+	t.Fatalf("%s: server still accepts connections 5s after Shutdown", e.name)
+}
 
 // FuzzH1ServerEquivalence: for any byte stream a client sends, the new
 // server's answer is net/http's, the Date value aside. The handler echoes
