@@ -191,6 +191,9 @@ type h1Conn struct {
 	lastMethod string
 	hijacked   bool
 	heads      uint64 // requests read (the next head's index)
+	// writeDeadline: a write deadline is set (WriteTimeout, or the
+	// handler's), to be cleared after the response.
+	writeDeadline bool
 
 	// scan follows the requests' framing (framing.go): the gateway's
 	// framingConn's scanner, or the connection's own.
@@ -343,7 +346,10 @@ func (c *h1Conn) serve() {
 		}
 		c.stopWatching()
 		w.finishRequest()
-		c.rwc.SetWriteDeadline(time.Time{})
+		if c.writeDeadline {
+			c.rwc.SetWriteDeadline(time.Time{})
+			c.writeDeadline = false
+		}
 		if !w.shouldReuseConnection() {
 			if w.requestBodyLimitHit || w.closedRequestBodyEarly() {
 				c.closeWriteAndWait()
@@ -437,6 +443,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 		wholeReqDeadline = t0.Add(d)
 	}
 	if d := s.srv.WriteTimeout; d > 0 {
+		c.writeDeadline = true
 		defer c.rwc.SetWriteDeadline(time.Now().Add(d))
 	}
 	c.r.remain = s.maxHeaderBytes() + 4096
@@ -1427,5 +1434,8 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // SetReadDeadline and SetWriteDeadline serve http.ResponseController.
-func (w *h1Response) SetReadDeadline(t time.Time) error  { return w.conn.rwc.SetReadDeadline(t) }
-func (w *h1Response) SetWriteDeadline(t time.Time) error { return w.conn.rwc.SetWriteDeadline(t) }
+func (w *h1Response) SetReadDeadline(t time.Time) error { return w.conn.rwc.SetReadDeadline(t) }
+func (w *h1Response) SetWriteDeadline(t time.Time) error {
+	w.conn.writeDeadline = true
+	return w.conn.rwc.SetWriteDeadline(t)
+}
