@@ -601,6 +601,9 @@ func h1eqCases(upstream *url.URL) []h1eqCase {
 			{waitFor: "ok /2", send: "GET /3 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		}},
 		{name: "pipelined", in: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\nPOST /3 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabcGET /4 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "pipelined-many", in: strings.Repeat("GET /p HTTP/1.1\r\nHost: a.test\r\nX-Pad: "+strings.Repeat("z", 100)+"\r\n\r\n", 60)},
+		{name: "pipelined-bodies-across-reads", handler: h1eqReadBody, in: strings.Repeat("POST /p HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("b", 1000), 12)},
+		{name: "pipelined-expect-100-unread", in: "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet + h1eqGet},
 		{name: "pipelined-body-read", handler: h1eqReadBody, in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabcPOST /2 HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n" + h1eqChunked("hello")},
 		{name: "http10", in: "GET / HTTP/1.0\r\n\r\nGET /ignored HTTP/1.0\r\n\r\n"},
 		{name: "http10-keepalive", in: "GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /2 HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /3 HTTP/1.0\r\n\r\nGET /ignored HTTP/1.0\r\n\r\n"},
@@ -612,6 +615,13 @@ func h1eqCases(upstream *url.URL) []h1eqCase {
 		{name: "handler-sets-connection-close", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			w.Header().Set("Connection", "close")
 			h1eqOK(w, r, note)
+		}, in: h1eqGet + h1eqGet},
+		{name: "connection-keepalive-and-close", in: "GET /1 HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive, close\r\n\r\n" + h1eqGet},
+		{name: "http10-keepalive-and-close", in: "GET /1 HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n" + h1eqGet},
+		{name: "http10-no-body", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {}, in: "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n"},
+		{name: "content-length-zero-with-body", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Content-Length", "0")
+			h1eqWriter(w, note)("x")
 		}, in: h1eqGet + h1eqGet},
 		{name: "http11-upper-minor", in: "GET / HTTP/1.9\r\nHost: a.test\r\n\r\n"},
 
@@ -962,6 +972,13 @@ func h1eqCases(upstream *url.URL) []h1eqCase {
 		{name: "target-no-slash", in: "GET a/b HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		{name: "target-double-slash", in: "GET //b.test/p HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		{name: "target-bad-escape", in: "GET /%zz HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "target-nul-escape", in: "GET /a%00b HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "absolute-form-no-path", in: "GET http://b.test HTTP/1.1\r\nHost: b.test\r\n\r\n"},
+		{name: "absolute-form-bad-scheme", in: "GET ftp://b.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n"},
+		{name: "pri-method", in: "PRI / HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "host-port", in: "GET / HTTP/1.1\r\nHost: a.test:80\r\n\r\n"},
+		{name: "host-trailing-dot-underscore", in: "GET / HTTP/1.1\r\nHost: a_b.test.\r\n\r\n"},
+		{name: "header-underscore", in: "GET / HTTP/1.1\r\nHost: a.test\r\nX_A: 1\r\n\r\n"},
 		{name: "target-long", in: "GET /" + strings.Repeat("p", 6000) + " HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 
 		// Timeouts: outcomes, not durations.
