@@ -850,6 +850,8 @@ func h1eqCases(upstream *url.URL) []h1eqCase {
 		{name: "body-http10-no-length", handler: h1eqReadBody, in: "POST / HTTP/1.0\r\n\r\nhello"},
 		{name: "body-chunked", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n" + h1eqGet},
 		{name: "body-chunked-trailers", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 1\r\nX-Other: 2\r\n\r\n" + h1eqGet},
+		{name: "body-chunked-undeclared-trailer", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-U: 1\r\n\r\n" + h1eqGet},
+		{name: "body-chunked-numeric-trailer-name", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n0:\r\n\r\n" + h1eqGet},
 		{name: "body-chunked-bad-size", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n" + h1eqGet},
 		{name: "body-chunked-bare-lf", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n" + h1eqGet},
 		{name: "body-chunked-http10", handler: h1eqReadBody, in: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
