@@ -976,6 +976,8 @@ func h1eqCases(upstream *url.URL) []h1eqCase {
 		{name: "target-bad-escape", in: "GET /%zz HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		{name: "target-nul-escape", in: "GET /a%00b HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		{name: "absolute-form-no-path", in: "GET http://b.test HTTP/1.1\r\nHost: b.test\r\n\r\n"},
+		{name: "absolute-form-bad-authority", in: "GET http://a\"b/ HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		{name: "absolute-form-bad-authority-http10", in: "GET A://\" HTTP/1.0\r\n\r\n"},
 		{name: "absolute-form-bad-scheme", in: "GET ftp://b.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n"},
 		{name: "pri-method", in: "PRI / HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		{name: "host-port", in: "GET / HTTP/1.1\r\nHost: a.test:80\r\n\r\n"},
