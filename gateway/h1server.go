@@ -745,6 +745,7 @@ type h1Body struct {
 	sawEOF     atomic.Bool
 	closed     atomic.Bool
 	earlyClose atomic.Bool // closed with more than maxPostHandlerReadBytes left
+	failed     atomic.Bool // a read failed: where the body ends is unknown
 	read       atomic.Int64
 }
 
@@ -760,6 +761,8 @@ func (b *h1Body) readBody(p []byte) (int, error) {
 	b.read.Add(int64(n))
 	if err == io.EOF {
 		b.sawEOF.Store(true)
+	} else if err != nil {
+		b.failed.Store(true)
 	}
 	return n, err
 }
@@ -965,9 +968,16 @@ func bodyAllowedForStatus(status int) bool {
 	return true
 }
 
-func (w *h1Response) Write(p []byte) (int, error) {
+func (w *h1Response) Write(p []byte) (int, error) { return w.write(len(p), p, "") }
+
+// WriteString is Write for a string, which net/http's buffer copies in
+// pieces where it hands a large []byte on whole: chunks differ.
+func (w *h1Response) WriteString(s string) (int, error) { return w.write(len(s), nil, s) }
+
+// write is Write of p, or of s when p is nil (net/http's response.write).
+func (w *h1Response) write(lenData int, p []byte, str string) (int, error) {
 	if w.conn.hijacked {
-		if len(p) > 0 {
+		if lenData > 0 {
 			w.conn.s.logf("http: response.Write on hijacked connection from %s", relevantCaller())
 		}
 		return 0, http.ErrHijacked
@@ -978,20 +988,26 @@ func (w *h1Response) Write(p []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if len(p) == 0 {
+	if lenData == 0 {
 		return 0, nil
 	}
 	if !w.bodyAllowed() {
 		return 0, http.ErrBodyNotAllowed
 	}
-	w.written += int64(len(p))
+	w.written += int64(lenData)
 	if w.contentLength != -1 && w.written > w.contentLength {
 		return 0, http.ErrContentLength
 	}
 	if w.committed && w.w == nil {
+		if p == nil {
+			p = []byte(str)
+		}
 		return w.writeBody(p)
 	}
-	return w.buffer().Write(p)
+	if p != nil {
+		return w.buffer().Write(p)
+	}
+	return w.buffer().WriteString(str)
 }
 
 // buffer is the response's body buffer: net/http's bufio.Writer of
@@ -1020,8 +1036,6 @@ func (cw *h1ChunkWriter) Write(p []byte) (int, error) {
 	}
 	return w.writeBody(p)
 }
-
-func (w *h1Response) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
 
 // writeBody writes p after the committed header.
 func (w *h1Response) writeBody(p []byte) (int, error) {
@@ -1132,7 +1146,8 @@ func (w *h1Response) commit(body []byte) (int, error) {
 	if w.req.ContentLength != 0 && !w.closeAfterReply && !w.fullDuplex && w.body != nil && w.ecr == nil {
 		var discard, tooBig bool
 		switch {
-		case w.body.closed.Load():
+		case w.body.closed.Load() || w.body.failed.Load():
+			// net/http's body is closed after a failed read too.
 			if !w.body.sawEOF.Load() {
 				w.closeAfterReply = true
 			}
