@@ -1016,6 +1016,8 @@ func h1eqCases(upstream *url.URL) []h1eqCase {
 			deliberate: "an absolute-form target's authority, which becomes r.Host, is checked as a Host field",
 			wantOld:    "HTTP/1.0 200 OK\r\nDate: DATE\r\nContent-Length: 3\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nok ",
 			wantNew:    h1eqMalformedHost},
+		{name: "absolute-form-malformed-host-field", in: "GET http://b.test/ HTTP/1.1\r\nHost: a\"b\r\n\r\n"},
+		{name: "absolute-form-malformed-host-field-http10", in: "GET http://b.test/ HTTP/1.0\r\nHost: a\"b\r\n\r\n"},
 		{name: "absolute-form-bad-scheme", in: "GET ftp://b.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n"},
 		{name: "pri-method", in: "PRI / HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		{name: "host-port", in: "GET / HTTP/1.1\r\nHost: a.test:80\r\n\r\n"},
