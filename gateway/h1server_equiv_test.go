@@ -1026,6 +1026,10 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 			w.WriteHeader(http.StatusOK)
 			h1eqWriter(w, note)("tunnel")
 		}, in: "CONNECT b.test:443 HTTP/1.1\r\nHost: b.test:443\r\n\r\n" + h1eqGet},
+		{name: "connect-bad-authority", in: "CONNECT a\"b:443 HTTP/1.1\r\nHost: a.test\r\n\r\n",
+			deliberate: "a target's authority, which becomes r.Host, is checked as a Host field",
+			wantOld:    "HTTP/1.1 200 OK\r\nDate: DATE\r\nContent-Length: 3\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nok ",
+			wantNew:    h1eqMalformedHost},
 		{name: "connect-no-host", in: "CONNECT b.test:443 HTTP/1.1\r\n\r\n"},
 		{name: "connect-path", in: "CONNECT /path HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		{name: "target-query-fragment", in: "GET /a%20b/../c?x=%zz#frag HTTP/1.1\r\nHost: a.test\r\n\r\n"},
@@ -1321,13 +1325,15 @@ func h1eqDeliberateEcho(old, nw string) string {
 	start := strings.LastIndex(old[:i], "\nHTTP/1.") + 1
 	o, n := old[start:], nw[start:]
 
-	// An absolute-form target's authority, which becomes r.Host, is
-	// checked as a Host field: net/http's handler echoed a host that is
-	// not a valid Host field, h1Server refused.
+	// An absolute-form (or CONNECT's authority-form) target's authority,
+	// which becomes r.Host, is checked as a Host field: net/http's
+	// handler echoed a host that is not a valid Host field, h1Server
+	// refused.
 	if n == h1eqMalformedHost {
 		if m := h1eqEchoHostRE.FindStringSubmatch(o); m != nil {
-			if host, err := strconv.Unquote(m[2]); err == nil && strings.Contains(m[1], "://") && !httpguts.ValidHostHeader(host) {
-				return "absolute-form authority checked as a Host field"
+			host, err := strconv.Unquote(m[3])
+			if err == nil && (strings.Contains(m[2], "://") || m[1] == "CONNECT") && !httpguts.ValidHostHeader(host) {
+				return "a target's authority checked as a Host field"
 			}
 		}
 	}
@@ -1343,7 +1349,7 @@ func h1eqDeliberateEcho(old, nw string) string {
 
 var (
 	// h1eqEchoHostRE matches h1eqEcho's first line: method, target, host.
-	h1eqEchoHostRE = regexp.MustCompile(`\r\n\r\n[^ \n]* ("(?:[^"\\]|\\.)*") host=("(?:[^"\\]|\\.)*")`)
+	h1eqEchoHostRE = regexp.MustCompile(`\r\n\r\n([^ \n]*) ("(?:[^"\\]|\\.)*") host=("(?:[^"\\]|\\.)*")`)
 	// h1eqEchoBodyErrRE matches h1eqEcho's body line when the read failed.
 	h1eqEchoBodyErrRE = regexp.MustCompile(`\nbody "(?:[^"\\]|\\.)*" err=[^<]`)
 )
