@@ -113,9 +113,23 @@ func FuzzFramingScanner(f *testing.F) {
 			split = split*31 + 7
 		}
 		got := s.Verdict()
-		want, claim := referenceFraming(stream)
+		want, hosts, claim := referenceFraming(stream)
 		if claim && got != want {
 			t.Fatalf("%q: scanner says %s, net/http %s", stream, scanVerdicts[got], scanVerdicts[want])
+		}
+		// The Host fields of every head net/http read whole, which
+		// h1Server's Host checks rely on.
+		for i, want := range hosts {
+			n, known := s.hostFields(uint64(i))
+			if !known {
+				if s.oddCut {
+					break
+				}
+				t.Fatalf("%q: head %d: the scanner does not know its Host fields", stream, i)
+			}
+			if n != min(want, 2) {
+				t.Fatalf("%q: head %d: the scanner counts %d Host fields, net/textproto %d", stream, i, n, want)
+			}
 		}
 		if got == verdictCLTE && !bytes.Contains(bytes.ToLower(stream), []byte("content-length:")) {
 			t.Fatalf("%q: CL+TE claimed without a Content-Length", stream)
@@ -124,11 +138,12 @@ func FuzzFramingScanner(f *testing.F) {
 }
 
 // referenceFraming frames stream as net/http's server does and returns
-// the verdict a scanner must reach; claim is false when net/http would
+// the verdict a scanner must reach, and the number of Host fields of each
+// head read before it stopped; claim is false when net/http would
 // refuse a request (or close after one) before the stream ends, after
 // which the scanner may say anything but CL+TE for a head without
 // Content-Length.
-func referenceFraming(stream []byte) (verdict uint32, claim bool) {
+func referenceFraming(stream []byte) (verdict uint32, hosts []int, claim bool) {
 	off, lastPOST := 0, false
 	for off < len(stream) {
 		rest := stream[off:]
@@ -146,32 +161,33 @@ func referenceFraming(stream []byte) (verdict uint32, claim bool) {
 		br := bufio.NewReader(rd)
 		req, err := http.ReadRequest(br)
 		if err != nil {
-			return 0, false
+			return 0, hosts, false
 		}
+		tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(rest)))
+		if _, err := tp.ReadLine(); err != nil {
+			return 0, hosts, false
+		}
+		h, err := tp.ReadMIMEHeader()
+		if err != nil {
+			return 0, hosts, false
+		}
+		hosts = append(hosts, len(h["Host"]))
 		if req.ProtoMajor != 1 || req.Close {
-			return 0, false // refused (505), or the last request
+			return 0, hosts, false // refused (505), or the last request
 		}
 		if len(req.TransferEncoding) > 0 {
-			tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(rest)))
-			if _, err := tp.ReadLine(); err != nil {
-				return 0, false
-			}
-			h, err := tp.ReadMIMEHeader()
-			if err != nil {
-				return 0, false
-			}
 			if _, ok := h["Content-Length"]; ok {
-				return verdictCLTE, true
+				return verdictCLTE, hosts, true
 			}
-			return verdictTE, true
+			return verdictTE, hosts, true
 		}
 		if _, err := io.Copy(io.Discard, req.Body); err != nil {
-			return 0, false
+			return 0, hosts, false
 		}
 		off += len(rest) - rd.Len() - br.Buffered()
 		lastPOST = req.Method == "POST"
 	}
-	return verdictScanning, true
+	return verdictScanning, hosts, true
 }
 
 // BenchmarkFramingScanner is the scanner's cost per request on a

@@ -10,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"path"
 	"runtime"
 	"strconv"
 	"strings"
@@ -22,18 +23,32 @@ import (
 
 // An h1Server serves HTTP/1.x connections for an http.Server's handler,
 // in place of the server's own connection loop; HTTP/2 stays with the
-// http.Server. It parses with http.ReadRequest (the parser net/http's
-// server runs) and answers as net/http does, byte for byte on the wire
-// (h1server_equiv_test.go compares the two), but per request it skips
-// what costs a reverse proxy most in the standard server: the goroutine
-// that reads ahead on the connection to notice a client that went away
-// starts only when a handler is still running after bgReadDelay (a
-// proxied request waiting for a slow upstream), not for every request,
-// and nothing is buffered twice. Measured in bench/NOTES.md.
+// http.Server. It reads requests with http.ReadRequest (the parser
+// net/http's server runs) and answers as net/http does, byte for byte
+// on the wire: h1server_equiv_test.go sends the same bytes to both and
+// compares what comes back. Per request it skips what costs a reverse
+// proxy most in the standard server: the goroutine that reads ahead on
+// the connection to notice a client that went away starts only when a
+// handler still runs after bgReadDelay (a request waiting for a slow
+// upstream), not for every request. Measured in bench/NOTES.md.
+//
+// Where it differs from net/http, on purpose:
+//   - A client that half-closes its side after a request (legal in
+//     HTTP/1.1) gets its answer when the handler is done within
+//     bgReadDelay; net/http cancels such a request at once.
+//   - http.ReadRequest deletes the Host field, so the Host checks count
+//     fields with the framing scanner (framing.go), which stops at a
+//     chunked request: after one (the gateway closes the connection
+//     after it) the first Host field counts, as ReadRequest reads it.
+//     With an absolute-form target, only the target's authority, which
+//     becomes r.Host, is checked.
+//   - http.MaxBytesReader cannot tell it to close the connection (the
+//     hook is net/http's own): a handler that refuses a body too large
+//     says "Connection: close" itself, as the gateway's 413 does.
 //
 // Settings are the http.Server's: Handler, ReadHeaderTimeout,
 // ReadTimeout, WriteTimeout, IdleTimeout, MaxHeaderBytes, ErrorLog,
-// ConnContext and BaseContext.
+// ConnContext, BaseContext and DisableGeneralOptionsHandler.
 type h1Server struct {
 	srv    *http.Server
 	checks *checksOff // the gateway's (nil: every check on)
@@ -176,6 +191,9 @@ type h1Conn struct {
 	lastMethod string
 	hijacked   bool
 	heads      uint64 // requests read (the next head's index)
+	// writeDeadline: a write deadline is set (WriteTimeout, or the
+	// handler's), to be cleared after the response.
+	writeDeadline bool
 
 	// scan follows the requests' framing (framing.go): the gateway's
 	// framingConn's scanner, or the connection's own.
@@ -185,12 +203,22 @@ type h1Conn struct {
 	// bg watches the connection while a handler runs (see bgReadDelay).
 	bg *time.Timer
 
-	pending []byte // the responses' body buffer (h1Response.pending)
+	cw      h1ChunkWriter
+	bodyBuf *bufio.Writer // see h1Response.buffer
 }
 
 // ServeConn serves HTTP/1.x on c until the client or the server closes
 // it, or a handler hijacks it.
 func (s *h1Server) ServeConn(rwc net.Conn) {
+	if tc, ok := rwc.(*tls.Conn); ok && !tc.ConnectionState().HandshakeComplete {
+		// net/http's order: the handshake first, so that every request
+		// sees the connection's TLS state.
+		if err := runHandshake(s.srv, tc); err != nil {
+			logHandshakeFailure(s.srv, tc, err)
+			tc.Close()
+			return
+		}
+	}
 	c := &h1Conn{s: s, rwc: rwc, created: time.Now()}
 	if ra := rwc.RemoteAddr(); ra != nil {
 		c.remoteAddr = ra.String()
@@ -273,7 +301,7 @@ func (c *h1Conn) serve() {
 	c.r.cond.L = &c.r.mu
 	c.bufr = bufio.NewReaderSize(&c.r, 4096)
 	c.bufw = bufio.NewWriterSize(h1ErrWriter{c}, 4096)
-	c.pending = make([]byte, 0, bufferBeforeChunking)
+	c.bodyBuf = bufio.NewWriterSize(&c.cw, bufferBeforeChunking)
 	c.bg = time.AfterFunc(time.Hour, c.r.startBackgroundRead)
 	c.bg.Stop()
 
@@ -318,7 +346,10 @@ func (c *h1Conn) serve() {
 		}
 		c.stopWatching()
 		w.finishRequest()
-		c.rwc.SetWriteDeadline(time.Time{})
+		if c.writeDeadline {
+			c.rwc.SetWriteDeadline(time.Time{})
+			c.writeDeadline = false
+		}
 		if !w.shouldReuseConnection() {
 			if w.requestBodyLimitHit || w.closedRequestBodyEarly() {
 				c.closeWriteAndWait()
@@ -412,6 +443,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 		wholeReqDeadline = t0.Add(d)
 	}
 	if d := s.srv.WriteTimeout; d > 0 {
+		c.writeDeadline = true
 		defer c.rwc.SetWriteDeadline(time.Now().Add(d))
 	}
 	c.r.remain = s.maxHeaderBytes() + 4096
@@ -550,6 +582,27 @@ func numLeadingCRorLF(v []byte) (n int) {
 		break
 	}
 	return
+}
+
+// relevantCaller is net/http's: the first caller outside net/http and
+// this server, as "function (file:line)", for the log lines about a
+// handler's misuse of its ResponseWriter.
+func relevantCaller() string {
+	pc := make([]uintptr, 16)
+	n := runtime.Callers(1, pc)
+	frames := runtime.CallersFrames(pc[:n])
+	var frame runtime.Frame
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "net/http.") && !strings.Contains(f.Function, "gateway.(*h1Response)") && !strings.HasSuffix(f.Function, "gateway.relevantCaller") {
+			frame = f
+			break
+		}
+		if !more {
+			break
+		}
+	}
+	return fmt.Sprintf("%s (%s:%d)", frame.Function, path.Base(frame.File), frame.Line)
 }
 
 // globalOptions is net/http's answer to "OPTIONS *".
@@ -692,6 +745,7 @@ type h1Body struct {
 	sawEOF     atomic.Bool
 	closed     atomic.Bool
 	earlyClose atomic.Bool // closed with more than maxPostHandlerReadBytes left
+	failed     atomic.Bool // a read failed: where the body ends is unknown
 	read       atomic.Int64
 }
 
@@ -707,6 +761,8 @@ func (b *h1Body) readBody(p []byte) (int, error) {
 	b.read.Add(int64(n))
 	if err == io.EOF {
 		b.sawEOF.Store(true)
+	} else if err != nil {
+		b.failed.Store(true)
 	}
 	return n, err
 }
@@ -799,7 +855,8 @@ type h1Response struct {
 	written       int64
 	chunking      bool
 	trailers      []string
-	pending       []byte // body bytes before the header is committed
+	w             *bufio.Writer // the body buffer while it is in use (see buffer)
+	fullDuplex    bool
 	dateBuf       [len(http.TimeFormat)]byte
 	clenBuf       [20]byte
 }
@@ -814,11 +871,11 @@ func (w *h1Response) Header() http.Header {
 
 func (w *h1Response) WriteHeader(code int) {
 	if w.conn.hijacked {
-		w.conn.s.logf("http: response.WriteHeader on hijacked connection")
+		w.conn.s.logf("http: response.WriteHeader on hijacked connection from %s", relevantCaller())
 		return
 	}
 	if w.wroteHeader {
-		w.conn.s.logf("http: superfluous response.WriteHeader call")
+		w.conn.s.logf("http: superfluous response.WriteHeader call from %s", relevantCaller())
 		return
 	}
 	if code < 100 || code > 999 {
@@ -837,13 +894,10 @@ func (w *h1Response) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
-	if cl := w.handlerHeader.Get("Content-Length"); cl != "" {
-		v, err := strconv.ParseInt(cl, 10, 64)
-		if err == nil && v >= 0 {
+	cl := w.handlerHeader.Get("Content-Length")
+	if cl != "" {
+		if v, err := strconv.ParseInt(cl, 10, 64); err == nil && v >= 0 {
 			w.contentLength = v
-		} else {
-			w.conn.s.logf("http: invalid Content-Length of %q", cl)
-			w.handlerHeader.Del("Content-Length")
 		}
 	}
 	if w.headerFinal() {
@@ -854,6 +908,10 @@ func (w *h1Response) WriteHeader(code int) {
 	}
 	if w.calledHeader && w.snapshot == nil {
 		w.snapshot = w.handlerHeader.Clone()
+	}
+	if cl != "" && w.contentLength < 0 {
+		w.conn.s.logf("http: invalid Content-Length of %q", cl)
+		w.handlerHeader.Del("Content-Length")
 	}
 }
 
@@ -910,10 +968,17 @@ func bodyAllowedForStatus(status int) bool {
 	return true
 }
 
-func (w *h1Response) Write(p []byte) (int, error) {
+func (w *h1Response) Write(p []byte) (int, error) { return w.write(len(p), p, "") }
+
+// WriteString is Write for a string, which net/http's buffer copies in
+// pieces where it hands a large []byte on whole: chunks differ.
+func (w *h1Response) WriteString(s string) (int, error) { return w.write(len(s), nil, s) }
+
+// write is Write of p, or of s when p is nil (net/http's response.write).
+func (w *h1Response) write(lenData int, p []byte, str string) (int, error) {
 	if w.conn.hijacked {
-		if len(p) > 0 {
-			w.conn.s.logf("http: response.Write on hijacked connection")
+		if lenData > 0 {
+			w.conn.s.logf("http: response.Write on hijacked connection from %s", relevantCaller())
 		}
 		return 0, http.ErrHijacked
 	}
@@ -923,31 +988,54 @@ func (w *h1Response) Write(p []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if len(p) == 0 {
+	if lenData == 0 {
 		return 0, nil
 	}
 	if !w.bodyAllowed() {
 		return 0, http.ErrBodyNotAllowed
 	}
-	w.written += int64(len(p))
+	w.written += int64(lenData)
 	if w.contentLength != -1 && w.written > w.contentLength {
 		return 0, http.ErrContentLength
 	}
-	if !w.committed {
-		if len(w.pending)+len(p) <= bufferBeforeChunking {
-			if w.pending == nil {
-				w.pending = w.conn.pending[:0]
-			}
-			w.pending = append(w.pending, p...)
-			return len(p), nil
+	if w.committed && w.w == nil {
+		if p == nil {
+			p = []byte(str)
 		}
-		w.commit(append(w.pending, p...))
-		return len(p), w.conn.werr
+		return w.writeBody(p)
+	}
+	if p != nil {
+		return w.buffer().Write(p)
+	}
+	return w.buffer().WriteString(str)
+}
+
+// buffer is the response's body buffer: net/http's bufio.Writer of
+// bufferBeforeChunking bytes in front of its chunk writer, so that a
+// small answer gets a Content-Length and chunks are cut where net/http
+// cuts them. The connection's, reset for each response.
+func (w *h1Response) buffer() *bufio.Writer {
+	if w.w == nil {
+		c := w.conn
+		c.cw.w = w
+		c.bodyBuf.Reset(&c.cw)
+		w.w = c.bodyBuf
+	}
+	return w.w
+}
+
+// An h1ChunkWriter takes the body from the response's buffer: the first
+// bytes commit the header (sniffed, and measured when the handler is
+// done), the rest is framed.
+type h1ChunkWriter struct{ w *h1Response }
+
+func (cw *h1ChunkWriter) Write(p []byte) (int, error) {
+	w := cw.w
+	if !w.committed {
+		return w.commit(p)
 	}
 	return w.writeBody(p)
 }
-
-func (w *h1Response) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
 
 // writeBody writes p after the committed header.
 func (w *h1Response) writeBody(p []byte) (int, error) {
@@ -973,12 +1061,11 @@ func (w *h1Response) writeBody(p []byte) (int, error) {
 // commit writes the header, with body, the first bytes of the body
 // (which it sniffs for a Content-Type when none is set): net/http's
 // chunkWriter.writeHeader.
-func (w *h1Response) commit(body []byte) {
+func (w *h1Response) commit(body []byte) (int, error) {
 	if w.committed {
-		return
+		return 0, nil
 	}
 	w.committed = true
-	w.pending = nil
 	c := w.conn
 	keepAlivesEnabled := !c.s.noKeepAlives.Load() && !c.s.shuttingDown.Load()
 	isHEAD := w.req.Method == "HEAD"
@@ -1056,10 +1143,11 @@ func (w *h1Response) commit(body []byte) {
 
 	// Read what the handler left of the body, up to a limit, to keep the
 	// connection; beyond it, close.
-	if w.req.ContentLength != 0 && !w.closeAfterReply && w.body != nil && w.ecr == nil {
+	if w.req.ContentLength != 0 && !w.closeAfterReply && !w.fullDuplex && w.body != nil && w.ecr == nil {
 		var discard, tooBig bool
 		switch {
-		case w.body.closed.Load():
+		case w.body.closed.Load() || w.body.failed.Load():
+			// net/http's body is closed after a failed read too.
 			if !w.body.sawEOF.Load() {
 				w.closeAfterReply = true
 			}
@@ -1134,7 +1222,7 @@ func (w *h1Response) commit(body []byte) {
 		delHeader("Content-Length")
 	}
 	if !w.req.ProtoAtLeast(1, 0) {
-		return
+		return len(body), nil
 	}
 	// Only announce the closing if the client can see it.
 	if w.closeAfterReply && (!keepAlivesEnabled || !hasToken(header.Get("Connection"), "close")) {
@@ -1167,8 +1255,9 @@ func (w *h1Response) commit(body []byte) {
 	}
 	bw.WriteString("\r\n")
 	if len(body) > 0 && bodyAllowedForStatus(code) {
-		w.writeBody(body)
+		return w.writeBody(body)
 	}
+	return len(body), nil
 }
 
 func hasHeader(h http.Header, key string) bool {
@@ -1196,22 +1285,44 @@ func suppressedHeaders(status int) []string {
 	return nil
 }
 
-// writeStatusLine is net/http's.
+// writeStatusLine is net/http's, from lines made once for the codes
+// that have a text.
 func writeStatusLine(bw *bufio.Writer, is11 bool, code int) {
-	if is11 {
-		bw.WriteString("HTTP/1.1 ")
-	} else {
-		bw.WriteString("HTTP/1.0 ")
+	if code >= 100 && code < len(statusLines) {
+		if l := statusLines[code][b2i(is11)]; l != "" {
+			bw.WriteString(l)
+			return
+		}
 	}
-	var b [3]byte
-	bw.Write(strconv.AppendInt(b[:0], int64(code), 10))
-	bw.WriteByte(' ')
+	bw.WriteString(statusLine(is11, code))
+}
+
+var statusLines = func() (lines [600][2]string) {
+	for code := 100; code < len(lines); code++ {
+		if http.StatusText(code) != "" {
+			lines[code] = [2]string{statusLine(false, code), statusLine(true, code)}
+		}
+	}
+	return lines
+}()
+
+func statusLine(is11 bool, code int) string {
+	proto := "HTTP/1.0 "
+	if is11 {
+		proto = "HTTP/1.1 "
+	}
 	text := http.StatusText(code)
 	if text == "" {
 		text = "status code " + strconv.Itoa(code)
 	}
-	bw.WriteString(text)
-	bw.WriteString("\r\n")
+	return proto + strconv.Itoa(code) + " " + text + "\r\n"
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // finalTrailers is net/http's.
@@ -1242,8 +1353,12 @@ func (w *h1Response) finishRequest() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	if w.w != nil {
+		w.w.Flush()
+		w.w = nil
+	}
 	if !w.committed {
-		w.commit(w.pending)
+		w.commit(nil)
 	}
 	if w.chunking {
 		bw := w.conn.bufw
@@ -1291,10 +1406,25 @@ func (w *h1Response) FlushError() error {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if !w.committed {
-		w.commit(w.pending)
+	var err error
+	if w.w != nil {
+		err = w.w.Flush()
 	}
-	return w.conn.bufw.Flush()
+	if !w.committed {
+		w.commit(nil)
+	}
+	if err2 := w.conn.bufw.Flush(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// EnableFullDuplex lets the handler read the request body after it has
+// started writing the answer (http.ResponseController): what is left of
+// the body is then not read before the header is written.
+func (w *h1Response) EnableFullDuplex() error {
+	w.fullDuplex = true
+	return nil
 }
 
 // Hijack hands the connection to the handler, with the connection's
@@ -1305,7 +1435,7 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, http.ErrHijacked
 	}
 	if w.wroteHeader && !w.committed {
-		w.commit(w.pending)
+		w.commit(nil) // net/http's: what the body buffer holds is dropped
 	}
 	c.stopWatching()
 	if err := c.bufw.Flush(); err != nil {
@@ -1319,5 +1449,8 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // SetReadDeadline and SetWriteDeadline serve http.ResponseController.
-func (w *h1Response) SetReadDeadline(t time.Time) error  { return w.conn.rwc.SetReadDeadline(t) }
-func (w *h1Response) SetWriteDeadline(t time.Time) error { return w.conn.rwc.SetWriteDeadline(t) }
+func (w *h1Response) SetReadDeadline(t time.Time) error { return w.conn.rwc.SetReadDeadline(t) }
+func (w *h1Response) SetWriteDeadline(t time.Time) error {
+	w.conn.writeDeadline = true
+	return w.conn.rwc.SetWriteDeadline(t)
+}

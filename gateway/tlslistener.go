@@ -60,27 +60,17 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	l.pending[raw] = struct{}{}
 	l.mu.Unlock()
 
-	timeout := handshakeTimeout(l.srv)
-	if timeout > 0 {
-		dl := time.Now().Add(timeout)
-		tc.SetReadDeadline(dl)
-		tc.SetWriteDeadline(dl)
-	}
-	err := tc.Handshake()
+	err := runHandshake(l.srv, tc)
 	l.mu.Lock()
 	delete(l.pending, raw)
 	closed := l.closed
 	l.mu.Unlock()
 	if err != nil {
 		if !closed {
-			l.logFailure(tc, err)
+			logHandshakeFailure(l.srv, tc, err)
 		}
 		tc.Close()
 		return
-	}
-	if timeout > 0 {
-		tc.SetReadDeadline(time.Time{})
-		tc.SetWriteDeadline(time.Time{})
 	}
 	var c net.Conn = tc
 	switch tc.ConnectionState().NegotiatedProtocol {
@@ -94,8 +84,26 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	l.handOver(c) // closing c closes tc
 }
 
-// logFailure is http.Server's handling of a failed handshake.
-func (l *tlsListener) logFailure(tc *tls.Conn, err error) {
+// runHandshake runs tc's handshake under srv's time limit for it.
+func runHandshake(srv *http.Server, tc *tls.Conn) error {
+	timeout := handshakeTimeout(srv)
+	if timeout > 0 {
+		dl := time.Now().Add(timeout)
+		tc.SetReadDeadline(dl)
+		tc.SetWriteDeadline(dl)
+	}
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	if timeout > 0 {
+		tc.SetReadDeadline(time.Time{})
+		tc.SetWriteDeadline(time.Time{})
+	}
+	return nil
+}
+
+// logHandshakeFailure is http.Server's handling of a failed handshake.
+func logHandshakeFailure(srv *http.Server, tc *tls.Conn, err error) {
 	reason := err.Error()
 	var re tls.RecordHeaderError
 	if errors.As(err, &re) && re.Conn != nil && recordLooksLikeHTTP(re.RecordHeader) {
@@ -104,8 +112,8 @@ func (l *tlsListener) logFailure(tc *tls.Conn, err error) {
 		reason = "client sent an HTTP request to an HTTPS server"
 	}
 	logf := log.Printf
-	if l.srv.ErrorLog != nil {
-		logf = l.srv.ErrorLog.Printf
+	if srv.ErrorLog != nil {
+		logf = srv.ErrorLog.Printf
 	}
 	logf("http: TLS handshake error from %s: %v", tc.RemoteAddr(), reason)
 }

@@ -18,12 +18,17 @@ import (
 // measurement of the standard library's parsers and writers alone.
 func serveLoop(ln net.Listener, cfg *tls.Config, upAddr string) error {
 	pool := &loopPool{addr: upAddr}
+	return acceptTLS(ln, cfg, func(c *tls.Conn) { loopConn(c, pool) })
+}
+
+// acceptTLS serves each connection ln accepts as TLS, in a goroutine.
+func acceptTLS(ln net.Listener, cfg *tls.Config, serve func(*tls.Conn)) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return err
 		}
-		go loopConn(tls.Server(c, cfg), pool)
+		go serve(tls.Server(c, cfg))
 	}
 }
 
@@ -107,13 +112,7 @@ func loopConn(c *tls.Conn, pool *loopPool) {
 // serveLoopHandler is serveLoop with an http.Handler behind a minimal
 // ResponseWriter: what net/http's server costs beyond the parsing.
 func serveLoopHandler(ln net.Listener, cfg *tls.Config, h http.Handler) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		go loopHandlerConn(tls.Server(c, cfg), h)
-	}
+	return acceptTLS(ln, cfg, func(c *tls.Conn) { loopHandlerConn(c, h) })
 }
 
 type loopRW struct {
