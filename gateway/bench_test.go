@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
@@ -122,4 +124,47 @@ func benchSetup(b *testing.B) (*world, *running, string) {
 	b.Cleanup(bare.Close)
 
 	return w, gw, bare.URL
+}
+
+// BenchmarkProxyPaths compares the direct path (direct.go) with
+// httputil.ReverseProxy, alternating, through the embedded handler (no
+// TLS, no client: the proxy's own cost and the upstream's stand out) with
+// a browser-like GET to the public route.
+//
+//	go test -run '^$' -bench BenchmarkProxyPaths -benchmem ./gateway
+func BenchmarkProxyPaths(b *testing.B) {
+	w := newWorld(b)
+	g, err := gateway.New(w.config(), gateway.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := g.Handler()
+	ctx, cancel := context.WithCancel(context.Background()) // the direct path wants one that can end
+	defer cancel()
+	for _, direct := range []bool{false, true} {
+		name := "reverseproxy"
+		if direct {
+			name = "direct"
+		}
+		b.Run(name, func(b *testing.B) {
+			gateway.SetDirectProxy(g, direct)
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequestWithContext(ctx, "GET", "https://localhost/public/items?quiet", nil)
+				r.RemoteAddr = "192.0.2.1:1234"
+				r.Header.Set("User-Agent", "Mozilla/5.0")
+				r.Header.Set("Accept", "text/html,application/xhtml+xml")
+				r.Header.Set("Accept-Encoding", "gzip, deflate, br")
+				r.Header.Set("Accept-Language", "en-US,en;q=0.9")
+				r.Header.Set("Sec-Fetch-Site", "same-origin")
+				r.Header.Set("Sec-Fetch-Mode", "navigate")
+				r.Header.Set("Connection", "keep-alive")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, r)
+				if rec.Code != 200 {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
+	}
 }

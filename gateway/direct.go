@@ -13,10 +13,10 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -254,15 +254,7 @@ func isPrint(s string) bool {
 func (c *compiled) outHeader(in http.Header, allowUnderscore, trustedPeer bool, d *dropped) http.Header {
 	// ReverseProxy's removeHopByHopHeaders: h.Del of each name in
 	// Connection, canonicalised.
-	var buf [4]string
-	named := buf[:0]
-	for _, f := range in["Connection"] {
-		for sf := range strings.SplitSeq(f, ",") {
-			if sf = textproto.TrimString(sf); sf != "" {
-				named = append(named, textproto.CanonicalMIMEHeaderKey(sf))
-			}
-		}
-	}
+	connection := in["Connection"]
 	out := make(http.Header, len(in)+addedHeaders)
 	for name, v := range in {
 		switch name {
@@ -271,7 +263,7 @@ func (c *compiled) outHeader(in http.Header, allowUnderscore, trustedPeer bool, 
 			"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto": // deleted before Rewrite
 			continue
 		}
-		if slices.Contains(named, name) {
+		if connection != nil && namedIn(connection, name) {
 			continue
 		}
 		if c.headers.keep(name, allowUnderscore, trustedPeer, c.checksOff, d) {
@@ -284,6 +276,49 @@ func (c *compiled) outHeader(in http.Header, allowUnderscore, trustedPeer bool, 
 		out["Te"] = []string{"trailers"}
 	}
 	return out
+}
+
+// namedIn reports whether ReverseProxy's removeHopByHopHeaders deletes
+// the field name because the Connection values name it: a name in them,
+// trimmed and canonicalised, is name.
+func namedIn(connection []string, name string) bool {
+	for _, f := range connection {
+		for sf := range strings.SplitSeq(f, ",") {
+			if sf = textproto.TrimString(sf); sf != "" && canonicalIs(sf, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// canonicalIs reports whether textproto.CanonicalMIMEHeaderKey(s) is
+// name, without building the canonical form: s unchanged when it has a
+// byte that is not a token character, else s with its first letter and
+// every letter after '-' upper case and the others lower case.
+func canonicalIs(s, name string) bool {
+	if len(s) != len(name) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf || !httpguts.IsTokenRune(rune(s[i])) {
+			return s == name
+		}
+	}
+	upper := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != name[i] {
+			return false
+		}
+		upper = c == '-'
+	}
+	return true
 }
 
 // removeHopByHopHeaders is ReverseProxy's, for an answer.
