@@ -5,6 +5,8 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // A framingScanner follows the HTTP/1.x requests in the bytes a client
@@ -84,14 +86,20 @@ type headState struct {
 	tail   [len(http10Suffix) + 1]byte // the request line's last bytes
 	nt     int
 
-	http10  bool  // the request line ends in HTTP/1.0
-	sawCL   bool  // a Content-Length field
-	sawTE   bool  // a Transfer-Encoding field
-	hosts   uint8 // Host fields, counted up to 2
-	badCL   bool  // a Content-Length Go refuses
-	lastCL  bool  // the last field line was Content-Length (for continuations)
-	clState uint8 // the value being read: clEmpty, clDigits, clAfter, clBad
-	clValue int64
+	http10 bool  // the request line ends in HTTP/1.0
+	sawCL  bool  // a Content-Length field
+	sawTE  bool  // a Transfer-Encoding field
+	hosts  uint8 // Host fields, counted up to 2
+	// The first Host field's value, checked byte by byte as
+	// httpguts.ValidHostHeader checks it after Go trims its blanks.
+	lastHost bool  // the last field line was that Host field
+	hostSeen bool  // a byte of the value, not a blank
+	hostWS   bool  // a blank after one
+	hostBad  bool  // a byte Go's check refuses
+	badCL    bool  // a Content-Length Go refuses
+	lastCL   bool  // the last field line was Content-Length (for continuations)
+	clState  uint8 // the value being read: clEmpty, clDigits, clAfter, clBad
+	clValue  int64
 }
 
 type scanState uint8
@@ -109,6 +117,7 @@ const (
 	lineRequest lineKind = iota // the request line
 	lineField                   // a field line, its name not yet known
 	lineCL                      // Content-Length's value (or its continuation)
+	lineHost                    // the first Host field's value (or its continuation)
 	lineOther                   // anything else, skipped up to LF
 )
 
@@ -121,10 +130,12 @@ const (
 	clBad
 )
 
-// An oddHead is a head with no Host field or more than one.
+// An oddHead is a head with no Host field, more than one, or one whose
+// value Go refuses.
 type oddHead struct {
 	head  uint64 // its index among the connection's heads, from 0
-	hosts uint8  // 0, or 2 for two or more
+	hosts uint8  // 0, 1, or 2 for two or more
+	bad   bool   // the first Host field's value is not a valid Host
 }
 
 // maxOddHeads bounds the odd heads noted per connection; the first one
@@ -132,24 +143,25 @@ type oddHead struct {
 const maxOddHeads = 8
 
 // hostFields returns the number of Host fields (0, 1, or 2 for more) of
-// the connection's head number i (from 0), and whether the scanner knows
-// it: not when it stopped before that head (after a chunked request), or
+// the connection's head number i (from 0), whether the first one's value
+// is one httpguts.ValidHostHeader refuses, and whether the scanner knows:
+// not when it stopped before that head (after a chunked request), or
 // noted more odd heads than it keeps.
-func (s *framingScanner) hostFields(i uint64) (n int, known bool) {
+func (s *framingScanner) hostFields(i uint64) (n int, bad, known bool) {
 	if i >= s.heads.Load() {
-		return 0, false
+		return 0, false, false
 	}
 	s.oddMu.Lock()
 	defer s.oddMu.Unlock()
 	for _, o := range s.odd {
 		if o.head == i {
-			return int(o.hosts), true
+			return int(o.hosts), o.bad, true
 		}
 	}
 	if s.oddCut {
-		return 0, false
+		return 0, false, false
 	}
-	return 1, true
+	return 1, false, true
 }
 
 // Verdicts of a stopped scanner.
@@ -216,9 +228,18 @@ func (s *framingScanner) feed(b []byte) {
 			// A continuation (obs-fold): Go appends it, after a space,
 			// to the previous field's value.
 			s.line = lineOther
-			if s.lastCL {
+			switch {
+			case s.lastCL:
 				s.line = lineCL
 				s.value(b)
+			case s.lastHost:
+				// Go joins the lines with a space, which stays in the
+				// value unless nothing came before it.
+				s.line, s.hostWS = lineHost, false
+				if s.hostSeen {
+					s.hostBad = true
+				}
+				s.hostValue(b)
 			}
 			return
 		}
@@ -226,19 +247,24 @@ func (s *framingScanner) feed(b []byte) {
 			// Neither name nor the empty line: the common case, decided
 			// by the first byte.
 			s.endValue()
-			s.line, s.lastCL = lineOther, false
+			s.line, s.lastCL, s.lastHost = lineOther, false, false
 			return
 		}
 		n := copy(s.prefix[s.np:], b)
 		s.np += n
 		if s.np == len(s.prefix) {
 			s.field()
-			if s.line == lineCL {
+			switch s.line {
+			case lineCL:
 				s.value(b[n:])
+			case lineHost:
+				s.hostValue(b[n:])
 			}
 		}
 	case lineCL:
 		s.value(b)
+	case lineHost:
+		s.hostValue(b)
 	}
 }
 
@@ -270,13 +296,17 @@ func (s *framingScanner) field() {
 	// feed tells before calling field.
 	s.endValue()
 	p := s.prefix[:s.np]
-	s.line, s.lastCL = lineOther, false
+	s.line, s.lastCL, s.lastHost = lineOther, false, false
 	switch {
 	case hasPrefixFold(p, nameTransferEncoding):
 		s.sawTE = true
 	case hasPrefixFold(p, nameHost):
 		if s.hosts < 2 {
 			s.hosts++
+		}
+		if s.hosts == 1 {
+			s.line, s.lastHost = lineHost, true
+			s.hostValue(p[len(nameHost):])
 		}
 	case hasPrefixFold(p, nameContentLength):
 		s.sawCL, s.lastCL = true, true
@@ -285,6 +315,30 @@ func (s *framingScanner) field() {
 		s.value(p[len(nameContentLength):])
 	}
 }
+
+// hostValue reads bytes of the first Host field's value.
+func (s *framingScanner) hostValue(b []byte) {
+	for _, c := range b {
+		switch {
+		case c == ' ' || c == '\t' || c == '\r':
+			// Trimmed at the ends; inside, refused (and a continuation
+			// is joined with a space).
+			s.hostWS = s.hostSeen
+		case s.hostWS || !validHostByte[c]:
+			s.hostBad, s.hostSeen = true, true
+		default:
+			s.hostSeen = true
+		}
+	}
+}
+
+// validHostByte is httpguts.ValidHostHeader's byte set.
+var validHostByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = httpguts.ValidHostHeader(string(rune(c))) && c < 0x80
+	}
+	return t
+}()
 
 // endValue checks the value of a Content-Length field that has ended.
 func (s *framingScanner) endValue() {
@@ -324,10 +378,10 @@ func (s *framingScanner) value(b []byte) {
 // body or expects the next request line.
 func (s *framingScanner) endHead() {
 	s.endValue()
-	if s.hosts != 1 {
+	if s.hosts != 1 || s.hostBad {
 		s.oddMu.Lock()
 		if len(s.odd) < maxOddHeads {
-			s.odd = append(s.odd, oddHead{head: s.heads.Load(), hosts: s.hosts})
+			s.odd = append(s.odd, oddHead{head: s.heads.Load(), hosts: s.hosts, bad: s.hostBad})
 		} else {
 			s.oddCut = true
 		}

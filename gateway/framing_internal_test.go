@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"golang.org/x/net/http/httpguts"
 	"io"
 	"net/http"
 	"net/textproto"
@@ -120,15 +121,18 @@ func FuzzFramingScanner(f *testing.F) {
 		// The Host fields of every head net/http read whole, which
 		// h1Server's Host checks rely on.
 		for i, want := range hosts {
-			n, known := s.hostFields(uint64(i))
+			n, bad, known := s.hostFields(uint64(i))
 			if !known {
 				if s.oddCut {
 					break
 				}
 				t.Fatalf("%q: head %d: the scanner does not know its Host fields", stream, i)
 			}
-			if n != min(want, 2) {
-				t.Fatalf("%q: head %d: the scanner counts %d Host fields, net/textproto %d", stream, i, n, want)
+			if n != min(len(want), 2) {
+				t.Fatalf("%q: head %d: the scanner counts %d Host fields, net/textproto %d", stream, i, n, len(want))
+			}
+			if n == 1 && bad == httpguts.ValidHostHeader(want[0]) {
+				t.Fatalf("%q: head %d: the scanner says the Host %q is bad: %v, httpguts %v", stream, i, want[0], bad, !bad)
 			}
 		}
 		if got == verdictCLTE && !bytes.Contains(bytes.ToLower(stream), []byte("content-length:")) {
@@ -143,7 +147,7 @@ func FuzzFramingScanner(f *testing.F) {
 // refuse a request (or close after one) before the stream ends, after
 // which the scanner may say anything but CL+TE for a head without
 // Content-Length.
-func referenceFraming(stream []byte) (verdict uint32, hosts []int, claim bool) {
+func referenceFraming(stream []byte) (verdict uint32, hosts [][]string, claim bool) {
 	off, lastPOST := 0, false
 	for off < len(stream) {
 		rest := stream[off:]
@@ -171,7 +175,7 @@ func referenceFraming(stream []byte) (verdict uint32, hosts []int, claim bool) {
 		if err != nil {
 			return 0, hosts, false
 		}
-		hosts = append(hosts, len(h["Host"]))
+		hosts = append(hosts, h["Host"])
 		if req.ProtoMajor != 1 || req.Close {
 			return 0, hosts, false // refused (505), or the last request
 		}

@@ -37,11 +37,12 @@ import (
 //     HTTP/1.1) gets its answer when the handler is done within
 //     bgReadDelay; net/http cancels such a request at once.
 //   - http.ReadRequest deletes the Host field, so the Host checks count
-//     fields with the framing scanner (framing.go), which stops at a
-//     chunked request: after one (the gateway closes the connection
-//     after it) the first Host field counts, as ReadRequest reads it.
-//     With an absolute-form target, only the target's authority, which
-//     becomes r.Host, is checked.
+//     fields and checks the first one's value with the framing scanner
+//     (framing.go), which stops at a chunked request: after one (the
+//     gateway closes the connection after it) the first Host field
+//     counts, as ReadRequest reads it. With an absolute-form target the
+//     target's authority, which becomes r.Host, is checked too (net/http
+//     does not).
 //   - http.MaxBytesReader cannot tell it to close the connection (the
 //     hook is net/http's own): a handler that refuses a body too large
 //     says "Connection: close" itself, as the gateway's 413 does.
@@ -471,7 +472,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	// request, which the gateway closes after), the request is read as
 	// http.ReadRequest reads it: the first Host field, or the target's
 	// authority.
-	hosts, known := c.scan.hostFields(c.heads)
+	hosts, bad, known := c.scan.hostFields(c.heads)
 	c.heads++
 	switch {
 	case known && hosts > 1:
@@ -480,10 +481,12 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 		return nil, badRequest("missing required Host header")
 	case !known && req.Host == "" && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT" && !isH2Upgrade(req):
 		return nil, badRequest("missing required Host header")
+	case known && bad:
+		return nil, badRequest("malformed Host header")
 	}
-	// With an absolute-form target r.Host is the target's authority and
-	// the field's value is gone: only r.Host is checked (net/http checks
-	// the field; the upstream gets r.Host either way).
+	// r.Host is the Host field, or with an absolute-form target the
+	// target's authority: checked too, as Go's server leaves it unchecked
+	// there but the upstream gets it.
 	if !httpguts.ValidHostHeader(req.Host) {
 		return nil, badRequest("malformed Host header")
 	}
@@ -499,7 +502,9 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	}
 
 	rctx, cancel := context.WithCancel(ctx)
-	req = req.WithContext(rctx)
+	// In place: the body, which fills in r.Trailer at its end, holds
+	// this *Request.
+	*req = *req.WithContext(rctx)
 	req.RemoteAddr = c.remoteAddr
 	req.TLS = c.tlsState
 	c.rwc.SetReadDeadline(wholeReqDeadline)

@@ -131,7 +131,9 @@ func TestClientGoneUnnoticedWithoutWatch(t *testing.T) {
 }
 
 // Two Host fields in one head are refused, as net/http refuses them,
-// though http.ReadRequest keeps the first; one Host field is served.
+// though http.ReadRequest keeps the first; so are none and a malformed
+// one beside an absolute-form target (whose authority ReadRequest takes).
+// One Host field is served.
 func TestDuplicateHostRefused(t *testing.T) {
 	w := newWorld(t)
 	gw := w.start(w.config())
@@ -142,6 +144,10 @@ func TestDuplicateHostRefused(t *testing.T) {
 		{"one Host", "GET /public/x HTTP/1.1\r\nHost: localhost\r\n\r\n", 200},
 		{"two Hosts", "GET /public/x HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n", 400},
 		{"two Hosts, case", "GET /public/x HTTP/1.1\r\nhost: localhost\r\nHOST: localhost\r\n\r\n", 400},
+		{"absolute-form, Host field", "GET https://localhost/public/x HTTP/1.1\r\nHost: localhost\r\n\r\n", 200},
+		{"absolute-form, malformed Host field", "GET https://localhost/public/x HTTP/1.1\r\nHost: local\"host\r\n\r\n", 400},
+		{"absolute-form, no Host field", "GET https://localhost/public/x HTTP/1.1\r\n\r\n", 400},
+		{"Host folded onto two lines", "GET /public/x HTTP/1.1\r\nHost: localhost\r\n :443\r\n\r\n", 400},
 		{"after a body", "POST /public/x HTTP/1.1\r\nHost: localhost\r\nOrigin: https://localhost\r\nSec-Fetch-Site: same-origin\r\nContent-Length: 5\r\n\r\nHost:" +
 			"GET /public/x HTTP/1.1\r\nHost: localhost\r\n\r\n", 200},
 	} {
