@@ -1,8 +1,13 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"mime"
+	"net/http"
+	"net/http/httputil"
 	"net/textproto"
+	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -35,4 +40,43 @@ func FuzzEventStreamTest(f *testing.F) {
 			t.Errorf("%q is an event stream to mime.ParseMediaType, not to containsFoldASCII", ct)
 		}
 	})
+}
+
+// TestSetXForwarded: setXForwarded sets what ProxyRequest.SetXForwarded
+// sets.
+func TestSetXForwarded(t *testing.T) {
+	for _, tt := range []struct {
+		name, remote string
+		tls          bool
+		prior        []string
+	}{
+		{"plain", "192.0.2.1:1234", false, nil},
+		{"tls", "[2001:db8::1]:443", true, nil},
+		{"prior values", "192.0.2.1:1234", true, []string{"10.0.0.1", "10.0.0.2, 10.0.0.3"}},
+		{"no port", "192.0.2.1", true, []string{"10.0.0.1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &http.Request{RemoteAddr: tt.remote, Host: "app.example", Header: http.Header{}}
+			if tt.tls {
+				in.TLS = &tls.ConnectionState{}
+			}
+			headers := [2]http.Header{}
+			for i := range headers {
+				h := http.Header{"Accept": {"*/*"}}
+				if tt.prior != nil {
+					h["X-Forwarded-For"] = slices.Clone(tt.prior)
+				}
+				pr := &httputil.ProxyRequest{In: in, Out: &http.Request{Header: h}}
+				if i == 0 {
+					pr.SetXForwarded()
+				} else {
+					setXForwarded(pr)
+				}
+				headers[i] = h
+			}
+			if !reflect.DeepEqual(headers[0], headers[1]) {
+				t.Errorf("got %v, want %v", headers[1], headers[0])
+			}
+		})
+	}
 }
