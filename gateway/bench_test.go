@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
@@ -122,4 +124,69 @@ func benchSetup(b *testing.B) (*world, *running, string) {
 	b.Cleanup(bare.Close)
 
 	return w, gw, bare.URL
+}
+
+// BenchmarkProxyPaths compares the direct path (direct.go) with
+// httputil.ReverseProxy through the embedded handler (no TLS, no client:
+// the proxy's own cost and the upstream's stand out) with a browser-like
+// GET to the public route: allocations per request on each path, and
+// ("paired") the ratio of their times with one request on each in turn,
+// so that both see the same machine load.
+//
+//	go test -run '^$' -bench BenchmarkProxyPaths -benchmem ./gateway
+func BenchmarkProxyPaths(b *testing.B) {
+	w := newWorld(b)
+	ctx, cancel := context.WithCancel(context.Background()) // the direct path wants one that can end
+	defer cancel()
+	handler := func(direct bool) http.Handler {
+		g, err := gateway.New(w.config(), gateway.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		gateway.SetDirectProxy(g, direct)
+		return g.Handler()
+	}
+	rp, direct := handler(false), handler(true)
+	serve := func(b *testing.B, h http.Handler) {
+		r := httptest.NewRequestWithContext(ctx, "GET", "https://localhost/public/items?quiet", nil)
+		r.RemoteAddr = "192.0.2.1:1234"
+		r.Header.Set("User-Agent", "Mozilla/5.0")
+		r.Header.Set("Accept", "text/html,application/xhtml+xml")
+		r.Header.Set("Accept-Encoding", "gzip, deflate, br")
+		r.Header.Set("Accept-Language", "en-US,en;q=0.9")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		r.Header.Set("Sec-Fetch-Mode", "navigate")
+		r.Header.Set("Connection", "keep-alive")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code != 200 {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+	b.Run("reverseproxy", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			serve(b, rp)
+		}
+	})
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			serve(b, direct)
+		}
+	})
+	b.Run("paired", func(b *testing.B) {
+		var tRP, tDirect time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			serve(b, rp)
+			t1 := time.Now()
+			serve(b, direct)
+			tRP += t1.Sub(t0)
+			tDirect += time.Since(t1)
+		}
+		b.ReportMetric(float64(tRP.Nanoseconds())/float64(b.N), "reverseproxy-ns/req")
+		b.ReportMetric(float64(tDirect.Nanoseconds())/float64(b.N), "direct-ns/req")
+		b.ReportMetric(float64(tDirect)/float64(tRP), "direct/reverseproxy")
+	})
 }

@@ -140,7 +140,9 @@
 //     origin-mismatch, token-missing, …), or only counted and logged in
 //     report-only mode.
 //  6. The request goes to the upstream through httputil.ReverseProxy
-//     (Rewrite, never Director). Every client-sent identity header is
+//     (Rewrite, never Director), or for a plain request to an http://
+//     upstream through a direct path that does what ReverseProxy does
+//     (direct.go). Every client-sent identity header is
 //     deleted under every spelling (forwarded.StripHeaders) along
 //     with every Forgeproof-* header, other products' identity headers
 //     (SSL_CLIENT_CERT, X-SSL-Client-*, X-Amzn-Mtls-Clientcert, …, and

@@ -1,10 +1,12 @@
 package gateway_test
 
-// The gateway's own HTTP/1.1 upstream connections (upstream.go) against
-// net/http's Transport, the path they replace for plain-HTTP upstreams:
-// the same client request must reach the upstream as the same bytes, and
-// the same upstream answer must reach the client as the same bytes (the
-// Date header aside).
+// The gateway's fast paths against the standard library's, for
+// plain-HTTP upstreams: the direct path (direct.go) against
+// httputil.ReverseProxy, and the gateway's own HTTP/1.1 upstream
+// connections (upstream.go) against net/http's Transport. The same client
+// request must reach the upstream as the same bytes, and the same upstream
+// answer must reach the client as the same bytes (the Date header and the
+// framing aside).
 
 import (
 	"bufio"
@@ -155,18 +157,44 @@ func writeFields(b *strings.Builder, h http.Header) {
 	}
 }
 
-// pathPair is two gateways with the same configuration, one on each
-// upstream path, each with its own scripted upstream.
-type pathPair struct {
-	fast, std     *running
-	fastUp, stdUp *scriptedUpstream
+// A pathMode is one way the gateway proxies a plain-HTTP upstream: its
+// test switches.
+type pathMode struct {
+	name string
+	set  func(*gateway.Gateway)
 }
 
-func newPathPair(t testing.TB, answer func(*http.Request) (string, bool), edit func(*gateway.Config)) *pathPair {
+var (
+	// reverseProxyPath is httputil.ReverseProxy over the gateway's own
+	// upstream connections: the reference the others are compared with.
+	reverseProxyPath = pathMode{"ReverseProxy", func(g *gateway.Gateway) { gateway.SetDirectProxy(g, false) }}
+	// directPath is the default: the direct path (direct.go) over the
+	// own connections.
+	directPath = pathMode{"direct path", func(*gateway.Gateway) {}}
+	// transportPath is ReverseProxy over net/http's Transport.
+	transportPath = pathMode{"net/http's Transport", func(g *gateway.Gateway) {
+		gateway.SetDirectProxy(g, false)
+		gateway.SetFastUpstream(g, false)
+	}}
+	allPaths = []pathMode{reverseProxyPath, directPath, transportPath}
+)
+
+// pathSet is gateways with the same configuration, one per pathMode, each
+// with its own scripted upstream; the first is the reference.
+type pathSet struct {
+	modes []pathMode
+	gws   []*running
+	ups   []*scriptedUpstream
+}
+
+// newPathSet starts a gateway per mode; edit changes the configuration
+// and set, when not nil, the gateways.
+func newPathSet(t testing.TB, modes []pathMode, answer func(*http.Request) (string, bool), edit func(*gateway.Config), set func(*gateway.Gateway)) *pathSet {
 	t.Helper()
 	w := newWorld(t)
-	p := &pathPair{fastUp: newScriptedUpstream(t, answer), stdUp: newScriptedUpstream(t, answer)}
-	start := func(up *scriptedUpstream, fast bool) *running {
+	p := &pathSet{modes: modes}
+	for _, m := range modes {
+		up := newScriptedUpstream(t, answer)
 		cfg := w.config()
 		cfg.Routes = append(cfg.Routes, gateway.Route{
 			Name: "scripted", PathPrefix: "/s/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true},
@@ -180,37 +208,73 @@ func newPathPair(t testing.TB, answer func(*http.Request) (string, bool), edit f
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
-		gateway.SetFastUpstream(g, fast)
-		return startHandler(t, w, g)
+		m.set(g)
+		if set != nil {
+			set(g)
+		}
+		p.gws = append(p.gws, startHandler(t, w, g))
+		p.ups = append(p.ups, up)
 	}
-	p.fast, p.std = start(p.fastUp, true), start(p.stdUp, false)
 	return p
 }
 
-// compare sends raw through both gateways and fails when the upstreams
-// received different bytes or the clients different answers.
-func (p *pathPair) compare(t testing.TB, raw string) (answer string) {
+// compare sends raw through every gateway and fails when an upstream
+// received other bytes than the reference's, or a client another answer.
+// It returns the reference's answer.
+func (p *pathSet) compare(t testing.TB, raw string) (answer string) {
 	t.Helper()
-	gotStd, okStd := exchangeRaw(t, p.std, raw)
-	gotFast, okFast := exchangeRaw(t, p.fast, raw)
+	got := make([]string, len(p.gws))
+	ok := make([]bool, len(p.gws))
+	for i, gw := range p.gws {
+		got[i], ok[i] = exchangeRaw(t, gw, raw)
+	}
 	// The upstream has read the request before it answered; give a body
 	// writer that outlived an early answer a moment to finish.
-	waitQuiet(p.stdUp)
-	waitQuiet(p.fastUp)
-	upStd, upFast := p.stdUp.take(), p.fastUp.take()
-	if upFast != upStd {
-		t.Errorf("upstream received different bytes:\nTransport:\n%q\nown connections:\n%q", upStd, upFast)
+	up := make([]string, len(p.ups))
+	for i, u := range p.ups {
+		waitQuiet(u)
+		up[i] = u.take()
 	}
-	switch {
-	case okStd != okFast:
-		t.Errorf("client received a complete answer on one path only:\nTransport:\n%q\nown connections:\n%q", gotStd, gotFast)
-	case okStd && gotFast != gotStd:
-		t.Errorf("client received different answers:\nTransport:\n%q\nown connections:\n%q", gotStd, gotFast)
+	ref := p.modes[0].name
+	for i := 1; i < len(p.gws); i++ {
+		name := p.modes[i].name
+		if up[i] != up[0] {
+			t.Errorf("upstream received different bytes:\n%s:\n%q\n%s:\n%q", ref, up[0], name, up[i])
+		}
+		switch {
+		case ok[0] != ok[i]:
+			t.Errorf("client received a complete answer on one path only:\n%s:\n%q\n%s:\n%q", ref, got[0], name, got[i])
+		case ok[0] && got[i] != got[0]:
+			t.Errorf("client received different answers:\n%s:\n%q\n%s:\n%q", ref, got[0], name, got[i])
+		}
 	}
-	// An answer whose body failed is aborted on both paths; how much of
-	// it the client saw first depends on when ReverseProxy's first flush
-	// ran, on either path.
-	return gotFast
+	// An answer whose body failed is aborted on every path; how much of
+	// it the client saw first depends on when the first flush ran.
+	return got[0]
+}
+
+// compareMetrics fails when the gateways counted requests or dropped
+// headers differently.
+func (p *pathSet) compareMetrics(t *testing.T) {
+	t.Helper()
+	counted := func(gw *running) string {
+		var b strings.Builder
+		for l := range strings.SplitSeq(metricsText(t, gw), "\n") {
+			if strings.HasPrefix(l, "forgeproof_gateway_requests_total{") || strings.HasPrefix(l, "forgeproof_gateway_request_headers_dropped_total{") {
+				b.WriteString(l + "\n")
+			}
+		}
+		return b.String()
+	}
+	ref := counted(p.gws[0])
+	if ref == "" {
+		t.Fatal("no request counted")
+	}
+	for i := 1; i < len(p.gws); i++ {
+		if got := counted(p.gws[i]); got != ref {
+			t.Errorf("metrics differ:\n%s:\n%s\n%s:\n%s", p.modes[0].name, ref, p.modes[i].name, got)
+		}
+	}
 }
 
 // waitQuiet waits until u has received nothing new for a moment (at most
@@ -236,24 +300,32 @@ var answers = map[string]struct {
 	raw   string
 	close bool
 }{
-	"cl":         {"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-Upstream: 1\r\n\r\nhello", false},
-	"head":       {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false},
-	"chunked":    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Sum: 5\r\n\r\n", false},
-	"eof":        {"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the upstream closes", true},
-	"204":        {"HTTP/1.1 204 No Content\r\nX-A: b\r\n\r\n", false},
-	"304":        {"HTTP/1.1 304 Not Modified\r\nEtag: \"v1\"\r\n\r\n", false},
-	"hints":      {"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false},
-	"http10":     {"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", true},
-	"close":      {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", true},
-	"gzip":       {"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\nVary: Accept-Encoding\r\n\r\n\x1f\x8b\x08\x00", false},
-	"cookie":     {"HTTP/1.1 200 OK\r\nSet-Cookie: sid=1; Path=/\r\nSet-Cookie: pref=x; SameSite=Strict\r\nContent-Length: 0\r\n\r\n", false},
-	"hop":        {"HTTP/1.1 200 OK\r\nConnection: X-Hop, close\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nok", true},
-	"nothing":    {"", true},
-	"garbage":    {"this is not HTTP\r\n\r\n", true},
-	"switch":     {"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", true},
-	"short":      {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", true},
-	"bad-chunks": {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", true},
-	"created":    {"HTTP/1.1 201 Created\r\nLocation: /s/cl\r\nContent-Length: 0\r\n\r\n", false},
+	"cl":            {"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-Upstream: 1\r\n\r\nhello", false},
+	"head":          {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false},
+	"chunked":       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Sum: 5\r\n\r\n", false},
+	"eof":           {"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the upstream closes", true},
+	"204":           {"HTTP/1.1 204 No Content\r\nX-A: b\r\n\r\n", false},
+	"304":           {"HTTP/1.1 304 Not Modified\r\nEtag: \"v1\"\r\n\r\n", false},
+	"hints":         {"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false},
+	"http10":        {"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", true},
+	"close":         {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", true},
+	"gzip":          {"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\nVary: Accept-Encoding\r\n\r\n\x1f\x8b\x08\x00", false},
+	"cookie":        {"HTTP/1.1 200 OK\r\nSet-Cookie: sid=1; Path=/\r\nSet-Cookie: pref=x; SameSite=Strict\r\nContent-Length: 0\r\n\r\n", false},
+	"hop":           {"HTTP/1.1 200 OK\r\nConnection: X-Hop, close\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nok", true},
+	"nothing":       {"", true},
+	"garbage":       {"this is not HTTP\r\n\r\n", true},
+	"switch":        {"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", true},
+	"short":         {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", true},
+	"bad-chunks":    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", true},
+	"created":       {"HTTP/1.1 201 Created\r\nLocation: /s/cl\r\nContent-Length: 0\r\n\r\n", false},
+	"hop-kept":      {"HTTP/1.1 200 OK\r\nConnection: X-Hop, Cache-Control\r\nCache-Control: no-store\r\nX-Hop: 1\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\nTe: trailers\r\nTrailer: X-None\r\nProxy-Authenticate: Basic\r\nX-Kept: 1\r\nContent-Length: 2\r\n\r\nok", false},
+	"late-trailer":  {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Late: 1\r\n\r\n", false},
+	"1xx-series":    {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </b.js>; rel=preload\r\nX-Hint: 2\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false},
+	"sse":           {"HTTP/1.1 200 OK\r\nContent-Type: Text/Event-Stream; charset=utf-8\r\nContent-Length: 20\r\n\r\ndata: 1\n\ndata: 2\n\n\n\n", false},
+	"sse-chunked":   {"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n9\r\ndata: 1\n\n\r\n0\r\n\r\n", false},
+	"sse-bad-param": {"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; a=1; a=2\r\nContent-Length: 9\r\n\r\ndata: 1\n\n", false},
+	"500":           {"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nbad", false},
+	"empty-eof":     {"HTTP/1.1 200 OK\r\n\r\n", true},
 }
 
 func scripted(r *http.Request) (string, bool) {
@@ -266,10 +338,12 @@ func scripted(r *http.Request) (string, bool) {
 
 // TestUpstreamPathsEquivalent: over a table of requests and answers, the
 // upstream receives the same bytes and the client the same answer through
-// the gateway's own connections as through net/http's Transport.
+// the direct path as through ReverseProxy, and through ReverseProxy on the
+// gateway's own connections as on net/http's Transport; the gateways count
+// the same.
 func TestUpstreamPathsEquivalent(t *testing.T) {
 	t.Parallel()
-	p := newPathPair(t, scripted, nil)
+	p := newPathSet(t, allPaths, scripted, nil, nil)
 	get := func(path, extra string) string {
 		return "GET /s/" + path + " HTTP/1.1\r\nHost: localhost\r\n" + extra + "\r\n"
 	}
@@ -308,6 +382,25 @@ func TestUpstreamPathsEquivalent(t *testing.T) {
 		{"no user-agent", get("cl", ""), "hello"},
 		{"options", "OPTIONS /s/cl HTTP/1.1\r\nHost: localhost\r\n\r\n", "hello"},
 		{"delete", "DELETE /s/204 HTTP/1.1\r\nHost: localhost\r\n\r\n", "204"},
+		{"connection-named request headers", get("cl", "Connection: keep-alive, X-Named, accept-language\r\nX-Named: 1\r\nAccept-Language: en\r\nTE: gzip, trailers\r\nProxy-Authorization: Basic Zm9v\r\nForwarded: for=192.0.2.1\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: http\r\n"), "hello"},
+		{"te without trailers", get("cl", "TE: gzip\r\n"), "hello"},
+		{"connection names te", get("cl", "Connection: TE\r\nTE: trailers\r\n"), "hello"},
+		{"connection upgrade without upgrade", get("cl", "Connection: Upgrade\r\n"), "hello"},
+		{"upgrade without connection", get("cl", "Upgrade: websocket\r\n"), "hello"},
+		{"dropped client headers", get("cl", "X_Custom: 1\r\nX-Ssl-Client-Cert: x\r\nX-Real-Ip: 192.0.2.1\r\nX-Original-Url: /admin\r\nHttp2-Settings: x\r\n"), "hello"},
+		{"repeated headers", get("cl", "Accept: a\r\nAccept: b\r\nX-Multi: 1\r\nX-Multi: 2\r\nX-Multi: 3\r\n"), "hello"},
+		{"query cleaned", get("cl?a=1;b=2&c=%zz&d=%41", ""), "hello"},
+		{"response hop-by-hop removed", get("hop-kept", ""), `X-Kept: ["1"]`},
+		{"undeclared trailer", get("late-trailer", "TE: trailers\r\n"), `X-Late: ["1"]`},
+		{"1xx series", get("1xx-series", ""), `X-Hint: ["2"]`},
+		{"server-sent events", get("sse", "Accept: text/event-stream\r\n"), "data: 2"},
+		{"server-sent events chunked", get("sse-chunked", ""), "data: 1"},
+		{"event stream with a bad parameter", get("sse-bad-param", ""), "data: 1"},
+		{"head of a stream", "HEAD /s/sse HTTP/1.1\r\nHost: localhost\r\n\r\n", "200 OK"},
+		{"upstream 500", get("500", ""), "500 Internal Server Error"},
+		{"empty close-delimited", get("empty-eof", ""), "200 OK"},
+		{"post chunked to a stream", "POST /s/sse-chunked HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "data: 1"},
+		{"post with no body", "POST /s/created HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n", "201 Created"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,17 +410,117 @@ func TestUpstreamPathsEquivalent(t *testing.T) {
 			}
 		})
 	}
+	p.compareMetrics(t)
+}
+
+// TestUpstreamPathsUpgradeCheckOff: with the refusal of unasked 101s
+// turned off (the negative control of headers_test.go), such an answer
+// still ends in 502 on every path: ReverseProxy refuses a switch nobody
+// asked for, and the direct path does as it does.
+func TestUpstreamPathsUpgradeCheckOff(t *testing.T) {
+	t.Parallel()
+	p := newPathSet(t, allPaths, scripted, nil, func(g *gateway.Gateway) { gateway.SetUpgradeCheck(g, false) })
+	switches := map[string]string{
+		"switch":       answers["switch"].raw,
+		"switch-bare":  "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+		"switch-upper": "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: \x80\r\n\r\n",
+	}
+	for path, raw := range switches {
+		answers := func(*http.Request) (string, bool) { return raw, true }
+		for _, u := range p.ups {
+			u.mu.Lock()
+			u.answer = answers
+			u.mu.Unlock()
+		}
+		got := p.compare(t, "GET /s/"+path+" HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n")
+		if !strings.Contains(got, "502 Bad Gateway") {
+			t.Errorf("%s: got %q, want 502", path, got)
+		}
+	}
+}
+
+// TestUpstreamPathsStream: a server-sent event stream, even one of known
+// length, and an answer of unknown length reach the client as they come,
+// on the direct path as through ReverseProxy: the upstream sends the
+// rest only after the client has read the first event.
+func TestUpstreamPathsStream(t *testing.T) {
+	t.Parallel()
+	heads := map[string]string{
+		"sse":     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 19\r\n\r\n",
+		"chunked": "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+	}
+	for _, m := range []pathMode{reverseProxyPath, directPath} {
+		for name, head := range heads {
+			t.Run(m.name+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				chunked := name == "chunked"
+				event := func(s string) string {
+					if chunked {
+						return fmt.Sprintf("%x\r\n%s\r\n", len(s), s)
+					}
+					return s
+				}
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				read := make(chan struct{})
+				go func() {
+					conn, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					defer conn.Close()
+					if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
+						return
+					}
+					io.WriteString(conn, head+event("data: first\n\n"))
+					<-read
+					rest := event("next\n\n")
+					if chunked {
+						rest += "0\r\n\r\n"
+					}
+					io.WriteString(conn, rest)
+				}()
+				w := newWorld(t)
+				cfg := w.config()
+				cfg.Routes = append(cfg.Routes, gateway.Route{Name: "stream", PathPrefix: "/s/", Upstream: "http://" + ln.Addr().String(), Allow: gateway.Allow{AnyVerified: true}})
+				g, err := gateway.New(cfg, gateway.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.set(g)
+				gw := startHandler(t, w, g)
+				c := gw.dialRaw(t, w.web)
+				c.send("GET /s/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+				resp, err := http.ReadResponse(c.br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				first := make([]byte, len("data: first\n\n"))
+				if _, err := io.ReadFull(resp.Body, first); err != nil {
+					t.Fatalf("first event: %v", err)
+				}
+				close(read)
+				rest, err := io.ReadAll(resp.Body)
+				if err != nil || string(rest) != "next\n\n" {
+					t.Errorf("rest: %q, %v; want %q", rest, err, "next\n\n")
+				}
+			})
+		}
+	}
 }
 
 // TestUpstreamPathsTimeout: an upstream that does not answer in time is
-// 504 upstream-timeout on both paths.
+// 504 upstream-timeout on every path.
 func TestUpstreamPathsTimeout(t *testing.T) {
 	t.Parallel()
 	slow := func(r *http.Request) (string, bool) {
 		time.Sleep(300 * time.Millisecond)
 		return answers["cl"].raw, false
 	}
-	p := newPathPair(t, slow, func(cfg *gateway.Config) { cfg.Limits.UpstreamResponseHeaderTimeout = 50 * time.Millisecond })
+	p := newPathSet(t, allPaths, slow, func(cfg *gateway.Config) { cfg.Limits.UpstreamResponseHeaderTimeout = 50 * time.Millisecond }, nil)
 	got := p.compare(t, "GET /s/cl HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n")
 	if !strings.Contains(got, "504 Gateway Timeout") || !strings.Contains(got, "upstream-timeout") {
 		t.Errorf("got %q, want 504 upstream-timeout", got)
@@ -338,9 +531,18 @@ func TestUpstreamPathsTimeout(t *testing.T) {
 // only after an answer read to its end, never after a failure, and a
 // request without a body that meets a connection the upstream closed while
 // idle is sent again on a new one. Each "not reused" case has its reused
-// twin.
+// twin. It holds on the direct path as through ReverseProxy.
 func TestUpstreamConnectionReuse(t *testing.T) {
 	t.Parallel()
+	for _, m := range []pathMode{reverseProxyPath, directPath} {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			testUpstreamConnectionReuse(t, m)
+		})
+	}
+}
+
+func testUpstreamConnectionReuse(t *testing.T, m pathMode) {
 	w := newWorld(t)
 	var mu sync.Mutex
 	closeNext := false // the upstream closes after its next answer, without saying so
@@ -359,7 +561,12 @@ func TestUpstreamConnectionReuse(t *testing.T) {
 	})
 	cfg := w.config()
 	cfg.Routes = append(cfg.Routes, gateway.Route{Name: "scripted", PathPrefix: "/s/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
-	gw := w.start(cfg)
+	g, err := gateway.New(cfg, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.set(g)
+	gw := startHandler(t, w, g)
 	c := gw.client(w.web)
 
 	get := func(path string) int {
@@ -407,8 +614,9 @@ func TestUpstreamConnectionReuse(t *testing.T) {
 }
 
 // FuzzUpstreamPaths: for any request the gateway forwards and any bytes an
-// upstream answers with, the gateway's own connections and net/http's
-// Transport deliver the same bytes to the upstream and to the client.
+// upstream answers with, the direct path and ReverseProxy, and the
+// gateway's own connections and net/http's Transport, deliver the same
+// bytes to the upstream and to the client.
 func FuzzUpstreamPaths(f *testing.F) {
 	for _, a := range answers {
 		f.Add(uint8(0), "x", "", a.raw)
@@ -416,17 +624,19 @@ func FuzzUpstreamPaths(f *testing.F) {
 	f.Add(uint8(1), "y", "X-Custom: v\r\nAccept-Encoding: gzip\r\n", answers["chunked"].raw)
 	f.Add(uint8(2), "z", "Content-Type: text/plain\r\n", answers["hints"].raw)
 	f.Add(uint8(3), "a?b=c", "Accept: */*\r\n", "HTTP/1.1 200 OK\r\nTrailer: X-A\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-A: 1\r\n\r\n")
+	f.Add(uint8(4), "q?a=1;b=2&c=%zz", "Connection: keep-alive, X-Named\r\nX-Named: 1\r\nTE: trailers\r\nX_Under: 1\r\n", answers["hop"].raw)
+	f.Add(uint8(0), "sse", "Accept: text/event-stream\r\n", answers["sse"].raw)
 	var mu sync.Mutex
 	answer := ""
 	// The upstream closes after every answer, so that no connection
 	// carries the state one input left (an answer longer or shorter than
 	// its framing says) into the next: each input is judged alone.
 	// Reuse is TestUpstreamConnectionReuse's and the table's business.
-	p := newPathPair(f, func(*http.Request) (string, bool) {
+	p := newPathSet(f, allPaths, func(*http.Request) (string, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		return answer, true
-	}, func(cfg *gateway.Config) { cfg.Limits.UpstreamResponseHeaderTimeout = 2 * time.Second })
+	}, func(cfg *gateway.Config) { cfg.Limits.UpstreamResponseHeaderTimeout = 2 * time.Second }, nil)
 	methods := []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}
 	f.Fuzz(func(t *testing.T, method uint8, path, headers, raw string) {
 		// The request must be one the gateway forwards as it is: a valid
@@ -450,7 +660,8 @@ func FuzzUpstreamPaths(f *testing.F) {
 }
 
 // validHeaderBlock reports whether s is zero or more "Name: value\r\n"
-// lines with a token name, a printable value, and no framing header.
+// lines with a token name, a printable value, and no framing header
+// (hop-by-hop headers are welcome: Connection, TE, Upgrade, Trailer).
 func validHeaderBlock(s string) bool {
 	for s != "" {
 		line, rest, ok := strings.Cut(s, "\r\n")
@@ -474,7 +685,7 @@ func validHeaderBlock(s string) bool {
 			}
 		}
 		switch strings.ToLower(name) {
-		case "content-length", "transfer-encoding", "host", "expect", "connection", "upgrade", "trailer", "te":
+		case "content-length", "transfer-encoding", "host", "expect":
 			return false
 		}
 	}

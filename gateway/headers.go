@@ -242,6 +242,10 @@ const (
 	// net/http's server instead of the gateway's h1Server, for the tests
 	// that compare the two.
 	checkOwnServer
+	// checkDirectProxy is no check: off, every request goes through
+	// httputil.ReverseProxy instead of the direct path (direct.go), for
+	// the tests that compare the two.
+	checkDirectProxy
 	numChecks
 )
 
@@ -391,20 +395,26 @@ func (hp *headerPolicy) headerVerdict(name string, allowUnderscore, trustedPeer 
 func (hp *headerPolicy) withoutClientHeaders(h http.Header, allowUnderscore, trustedPeer bool, checks *checksOff, d *dropped) http.Header {
 	out := make(http.Header, len(h)+addedHeaders)
 	for name, v := range h {
-		drop, kind := hp.headerVerdict(name, allowUnderscore, trustedPeer, checks)
-		switch kind {
-		case dropIdentityLike:
-			d.identityLike++
-		case dropUnderscore:
-			d.underscore++
-		case dropForwarding:
-			d.forwarding++
-		}
-		if !drop {
+		if hp.keep(name, allowUnderscore, trustedPeer, checks, d) {
 			out[name] = v
 		}
 	}
 	return out
+}
+
+// keep reports whether withoutClientHeaders keeps the client-sent header
+// name, and counts it in d when it does not.
+func (hp *headerPolicy) keep(name string, allowUnderscore, trustedPeer bool, checks *checksOff, d *dropped) bool {
+	drop, kind := hp.headerVerdict(name, allowUnderscore, trustedPeer, checks)
+	switch kind {
+	case dropIdentityLike:
+		d.identityLike++
+	case dropUnderscore:
+		d.underscore++
+	case dropForwarding:
+		d.forwarding++
+	}
+	return !drop
 }
 
 // forwardUpgrade decides what the upstream request out says about

@@ -41,3 +41,8 @@ func SetClientWatch(g *Gateway, on bool) { g.checksOff[checkClientWatch].Store(!
 // SetOwnServer chooses the gateway's h1Server (on) or net/http's server
 // (off) for HTTP/1.x connections accepted from now on.
 func SetOwnServer(g *Gateway, on bool) { g.checksOff[checkOwnServer].Store(!on) }
+
+// SetDirectProxy sends g's requests through the direct proxy path where
+// it applies (on, the default) or always through httputil.ReverseProxy
+// (off), for the tests that compare the two.
+func SetDirectProxy(g *Gateway, on bool) { g.checksOff[checkDirectProxy].Store(!on) }

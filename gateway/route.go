@@ -3,7 +3,6 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"path"
 	"strings"
@@ -41,7 +40,7 @@ type route struct {
 	// __Host- cookie back on the way in); nil when the route has none.
 	cookies *cookieRules
 
-	proxy *httputil.ReverseProxy
+	proxy *directProxy
 	// handler is the proxy behind the CSRF guard (when there is one).
 	handler http.Handler
 }

@@ -33,7 +33,8 @@ import (
 //
 // What it keeps of the Transport: the dial timeout; the response header
 // timeout (a read deadline: a timeout answers 504); informational (1xx)
-// answers passed to ReverseProxy through httptrace as the Transport does;
+// answers passed to ReverseProxy through httptrace as the Transport does
+// (to the direct path's hook, direct.go);
 // its 10 MiB limit on a response header (on all of them together when
 // nobody takes the 1xx answers);
 // cancellation when the client goes away; no compression of its own; a
@@ -74,10 +75,19 @@ func newUpstreamTransport(l Limits, std *http.Transport, checks *checksOff) *ups
 const maxResponseHeaderBytes = 10 << 20
 
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != "http" || t.checks.off(checkFastUpstream) || req.Header["Upgrade"] != nil {
+	if !t.fast(req) {
 		return t.std.RoundTrip(req)
 	}
-	return t.roundTrip(req)
+	var got1xx func(int, textproto.MIMEHeader) error
+	if trace := httptrace.ContextClientTrace(req.Context()); trace != nil {
+		got1xx = trace.Got1xxResponse
+	}
+	return t.roundTrip(req, got1xx)
+}
+
+// fast reports whether req goes over the transport's own connections.
+func (t *upstreamTransport) fast(req *http.Request) bool {
+	return req.URL.Scheme == "http" && !t.checks.off(checkFastUpstream) && req.Header["Upgrade"] == nil
 }
 
 // CloseIdleConnections closes the idle connections of both paths.
@@ -259,7 +269,9 @@ func trimBrackets(h string) string {
 	return h
 }
 
-func (t *upstreamTransport) roundTrip(req *http.Request) (*http.Response, error) {
+// roundTrip sends req over the own connections; got1xx, when not nil,
+// takes the informational answers.
+func (t *upstreamTransport) roundTrip(req *http.Request, got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
 	ctx := req.Context()
 	addr := canonicalAddr(req.URL.Host)
 	hp := t.host(addr)
@@ -275,7 +287,7 @@ func (t *upstreamTransport) roundTrip(req *http.Request) (*http.Response, error)
 				return nil, err
 			}
 		}
-		resp, err, retry := t.exchange(ctx, hp, pc, req, noBody)
+		resp, err, retry := t.exchange(ctx, hp, pc, req, noBody, got1xx)
 		if err == nil {
 			return resp, nil
 		}
@@ -298,7 +310,7 @@ func replayable(req *http.Request) bool {
 // exchange sends req on pc and reads the answer's header. retry reports
 // that the exchange failed in a way that allows sending req again (see
 // failReplay).
-func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upConn, req *http.Request, noBody bool) (resp *http.Response, err error, retry bool) {
+func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upConn, req *http.Request, noBody bool, got1xx func(int, textproto.MIMEHeader) error) (resp *http.Response, err error, retry bool) {
 	// The client going away ends the exchange, and the answer's body.
 	stop := context.AfterFunc(ctx, func() { pc.conn.SetDeadline(aLongTimeAgo) })
 	// A reused connection that fails before any byte of an answer came
@@ -370,7 +382,6 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 			pc.conn.SetReadDeadline(aLongTimeAgo)
 		}
 	}
-	trace := httptrace.ContextClientTrace(ctx)
 	pc.limit = maxResponseHeaderBytes
 	for {
 		resp, err = http.ReadResponse(pc.br, req)
@@ -386,8 +397,8 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 		// An informational answer: pass it on and read the next. As the
 		// Transport does, the header limit starts again when someone took
 		// it (ReverseProxy relays it to the client).
-		if trace != nil && trace.Got1xxResponse != nil {
-			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+		if got1xx != nil {
+			if err := got1xx(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
 				return fail(err)
 			}
 			pc.limit = maxResponseHeaderBytes
