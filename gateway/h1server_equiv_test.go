@@ -1030,6 +1030,8 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 			deliberate: "a target's authority, which becomes r.Host, is checked as a Host field",
 			wantOld:    "HTTP/1.1 200 OK\r\nDate: DATE\r\nContent-Length: 3\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nok ",
 			wantNew:    h1eqMalformedHost},
+		{name: "connect-bad-authority-bad-header-name", in: "CONNECT a\"b:443 HTTP/1.1\r\nHost: a.test\r\nX A: 1\r\n\r\n"},
+		{name: "absolute-form-bad-authority-bad-header-name", in: "GET http://a\"b/ HTTP/1.1\r\nHost: a.test\r\nX A: 1\r\n\r\n"},
 		{name: "connect-no-host", in: "CONNECT b.test:443 HTTP/1.1\r\n\r\n"},
 		{name: "connect-path", in: "CONNECT /path HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		{name: "target-query-fragment", in: "GET /a%20b/../c?x=%zz#frag HTTP/1.1\r\nHost: a.test\r\n\r\n"},
