@@ -60,6 +60,7 @@ func newProxy(rt *route, tr *upstreamTransport, c *compiled, log *slog.Logger) *
 }
 
 func (p *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	rw = withKeptHeaders(rw, p.c.checksOff)
 	if !p.applies(req) {
 		p.rp.ServeHTTP(rw, req)
 		return

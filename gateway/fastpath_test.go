@@ -691,3 +691,77 @@ func validHeaderBlock(s string) bool {
 	}
 	return true
 }
+
+// TestUpstreamPathsHTTP2: requests from an HTTP/2 client take the direct
+// path too; the upstream receives the same bytes and the client the same
+// answer as through ReverseProxy.
+func TestUpstreamPathsHTTP2(t *testing.T) {
+	t.Parallel()
+	p := newPathSet(t, []pathMode{reverseProxyPath, directPath}, scripted, nil, nil)
+	tests := []struct {
+		name, method, path string
+		header             http.Header
+		body               string
+		unknownLength      bool
+		want               string
+	}{
+		{"content-length", "GET", "cl", http.Header{"Accept": {"*/*"}}, "", false, `"hello"`},
+		{"chunked with trailers", "GET", "chunked", http.Header{"Te": {"trailers"}}, "", false, `X-Sum: ["5"]`},
+		{"undeclared trailer", "GET", "late-trailer", nil, "", false, `X-Late: ["1"]`},
+		{"server-sent events", "GET", "sse", nil, "", false, "data: 2"},
+		{"early hints", "GET", "hints", nil, "", false, `"ok"`},
+		{"204", "GET", "204", nil, "", false, "204 No Content"},
+		{"head", "HEAD", "head", nil, "", false, "200 OK"},
+		{"response hop-by-hop removed", "GET", "hop-kept", nil, "", false, `X-Kept: ["1"]`},
+		{"cookies hardened", "GET", "cookie", nil, "", false, "SameSite=Lax"},
+		{"not HTTP", "GET", "garbage", http.Header{"Accept": {"application/json"}}, "", false, "upstream-unavailable"},
+		{"post", "POST", "created", http.Header{"Content-Type": {"application/json"}}, `{"a":1}`, false, "201 Created"},
+		{"post of unknown length", "POST", "created", nil, "hello", true, "201 Created"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := make([]string, len(p.gws))
+			for i, gw := range p.gws {
+				var body io.Reader
+				if tt.body != "" {
+					body = strings.NewReader(tt.body)
+					if tt.unknownLength {
+						body = io.MultiReader(body) // no length known
+					}
+				}
+				req, err := http.NewRequest(tt.method, gw.base+"/s/"+tt.path, body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Host = "localhost" // the connection's SNI
+				maps.Copy(req.Header, tt.header)
+				resp, err := h2Conn(t, gw, "localhost", gw.w.web).RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var sb strings.Builder
+				fmt.Fprintf(&sb, "%s %s\n", resp.Proto, resp.Status)
+				writeFields(&sb, resp.Header)
+				fmt.Fprintf(&sb, "\n%q\n", b)
+				writeFields(&sb, resp.Trailer)
+				got[i] = sb.String()
+			}
+			up := make([]string, len(p.ups))
+			for i, u := range p.ups {
+				waitQuiet(u)
+				up[i] = u.take()
+			}
+			if up[1] != up[0] {
+				t.Errorf("upstream received different bytes:\nReverseProxy:\n%q\ndirect path:\n%q", up[0], up[1])
+			}
+			if got[1] != got[0] {
+				t.Errorf("client received different answers:\nReverseProxy:\n%q\ndirect path:\n%q", got[0], got[1])
+			}
+			if !strings.Contains(got[0], tt.want) || !strings.HasPrefix(got[0], "HTTP/2.0") {
+				t.Errorf("answer %q does not contain %q over HTTP/2", got[0], tt.want)
+			}
+		})
+	}
+}

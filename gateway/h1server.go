@@ -466,12 +466,12 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	c.lastMethod = req.Method
 	c.r.remain = 1<<63 - 1
 
-	// http.ReadRequest deletes the Host field it took r.Host from, so
-	// net/http's checks of it are made on what the framing scanner
-	// counted in this head. Where it cannot tell (it stopped at a chunked
-	// request, which the gateway closes after), the request is read as
-	// http.ReadRequest reads it: the first Host field, or the target's
-	// authority.
+	// http.ReadRequest refuses two Host fields itself, but deletes the
+	// one it took r.Host from (or ignores it beside an absolute-form
+	// target), so net/http's checks of it are made on what the framing
+	// scanner saw in this head. Where it cannot tell (it stopped at a
+	// chunked request, which the gateway closes after), the request is
+	// read as http.ReadRequest reads it.
 	hosts, bad, known := c.scan.hostFields(c.heads)
 	c.heads++
 	switch {
@@ -484,12 +484,6 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	case known && bad:
 		return nil, badRequest("malformed Host header")
 	}
-	// r.Host is the Host field, or with an absolute-form target the
-	// target's authority: checked too, as Go's server leaves it unchecked
-	// there but the upstream gets it.
-	if !httpguts.ValidHostHeader(req.Host) {
-		return nil, badRequest("malformed Host header")
-	}
 	for k, vv := range req.Header {
 		if !httpguts.ValidHeaderFieldName(k) {
 			return nil, badRequest("invalid header name")
@@ -499,6 +493,12 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 				return nil, badRequest("invalid header value")
 			}
 		}
+	}
+	// After net/http's checks, in its order: r.Host is the Host field,
+	// or with an absolute-form target the target's authority, which Go's
+	// server leaves unchecked but the upstream gets.
+	if !httpguts.ValidHostHeader(req.Host) {
+		return nil, badRequest("malformed Host header")
 	}
 
 	rctx, cancel := context.WithCancel(ctx)

@@ -284,6 +284,12 @@ type recorder struct {
 }
 
 func (r *recorder) WriteHeader(code int) {
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		// An upstream's informational answer, relayed: the log records
+		// the final status.
+		r.ResponseWriter.WriteHeader(code)
+		return
+	}
 	if r.status == 0 {
 		r.status = code
 	}

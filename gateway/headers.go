@@ -246,6 +246,7 @@ const (
 	// httputil.ReverseProxy instead of the direct path (direct.go), for
 	// the tests that compare the two.
 	checkDirectProxy
+	checkKeepHeaders // keeping the gateway's own header fields across an upstream's 1xx (keepHeaders)
 	numChecks
 )
 

@@ -46,3 +46,7 @@ func SetOwnServer(g *Gateway, on bool) { g.checksOff[checkOwnServer].Store(!on) 
 // it applies (on, the default) or always through httputil.ReverseProxy
 // (off), for the tests that compare the two.
 func SetDirectProxy(g *Gateway, on bool) { g.checksOff[checkDirectProxy].Store(!on) }
+
+// SetKeepHeaders turns on or off keeping the gateway's own answer header
+// fields across an upstream's 1xx answer.
+func SetKeepHeaders(g *Gateway, on bool) { g.checksOff[checkKeepHeaders].Store(!on) }
