@@ -103,7 +103,12 @@
 //     request with both Content-Length and Transfer-Encoding (request
 //     smuggling) is refused with 400 (framing-ambiguous) and the
 //     connection closed; the gateway's listeners read the framing from
-//     the connection, since net/http hides it from handlers.
+//     the connection, since net/http hides it from handlers. HTTP/1.x
+//     connections are served by the gateway's own connection loop over
+//     net/http's request parser (h1server.go: net/http's behaviour, byte
+//     for byte, without its per-request background read), HTTP/2 ones by
+//     net/http's server; a head with no Host field, two, or a malformed
+//     one is refused with 400 as net/http refuses it.
 //  2. The route is chosen by host and path prefix. First a Host that is
 //     not one host[:port] is refused with 400 (host-invalid: two ports,
 //     "admin.example..", 127.1; one trailing dot is removed for routing),
