@@ -21,9 +21,11 @@ import (
 // the server before ALPN has chosen: the listener completes each
 // handshake in a goroutine of its own (a slow client delays nobody else),
 // then Accept returns HTTP/2 connections as the *tls.Conn (the server
-// finds the handshake done) and every other one as a framingConn, which
+// finds the handshake done). Every other one becomes a framingConn, which
 // implements ConnectionState (so the server sets Request.TLS) and
-// CloseWrite like *tls.Conn. What http.Server does for a handshake it
+// CloseWrite like *tls.Conn, and is served right there by the gateway's
+// h1Server when the listener has one, else returned by Accept to the
+// http.Server. What http.Server does for a handshake it
 // runs, the listener does the same way: the time limit is the smallest
 // positive of ReadHeaderTimeout, ReadTimeout and WriteTimeout; a failure
 // is logged to the server's ErrorLog as "http: TLS handshake error from
@@ -77,6 +79,10 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	case "", "http/1.1", "http/1.0": // the ones http.Server serves as HTTP/1.x
 		c = &framingConn{Conn: tc}
 		if l.h1 != nil && !l.h1.checks.off(checkOwnServer) {
+			if closed {
+				c.Close() // as handOver does once the listener is closed
+				return
+			}
 			l.h1.ServeConn(c)
 			return
 		}
