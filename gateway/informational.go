@@ -34,13 +34,16 @@ func withKeptHeaders(w http.ResponseWriter, checks *checksOff) http.ResponseWrit
 func (k *keepHeaders) WriteHeader(code int) {
 	h := k.ResponseWriter.Header()
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
-		// h holds own's values, then the 1xx's (added after them):
-		// send the 1xx's only.
-		for name, vv := range k.own {
-			if rest := h[name][min(len(vv), len(h[name])):]; len(rest) > 0 {
-				h[name] = rest
-			} else {
-				delete(h, name)
+		// Before the first 1xx, h holds own's values, then the 1xx's
+		// (added after them): send the 1xx's only. After it, the proxy
+		// has cleared h, and own's values are no longer there.
+		if !k.after1xx {
+			for name, vv := range k.own {
+				if rest := h[name][min(len(vv), len(h[name])):]; len(rest) > 0 {
+					h[name] = rest
+				} else {
+					delete(h, name)
+				}
 			}
 		}
 		k.after1xx = true

@@ -21,8 +21,8 @@ func (l *headerLog) WriteHeader(code int) {
 	l.log = append(l.log, fmt.Sprintf("%d %v", code, l.h))
 }
 
-// keepHeaders, driven as ReverseProxy drives its ResponseWriter for a
-// 103 and then a 200: the gateway's fields (several values, a name the
+// keepHeaders, driven as ReverseProxy drives its ResponseWriter for two
+// 103s and then a 200: the gateway's fields (several values, a name the
 // upstream uses too) stay off the 103 and come first in the 200.
 func TestKeepHeadersAcross1xx(t *testing.T) {
 	l := &headerLog{h: http.Header{"Vary": {"Origin"}, "Set-Cookie": {"a=1", "b=2"}, "Cache-Control": {"no-store"}}}
@@ -37,10 +37,14 @@ func TestKeepHeadersAcross1xx(t *testing.T) {
 	add(http.Header{"Link": {"</s.css>"}, "Vary": {"Accept"}})
 	w.WriteHeader(103)
 	clear(w.Header()) // ReverseProxy's Got1xxResponse
+	add(http.Header{"Link": {"</t.js>"}, "Vary": {"Accept"}}) // a second 1xx
+	w.WriteHeader(103)
+	clear(w.Header())
 	add(http.Header{"Content-Type": {"text/plain"}, "Vary": {"Cookie"}})
 	w.WriteHeader(200)
 	want := []string{
 		"103 map[Link:[</s.css>] Vary:[Accept]]",
+		"103 map[Link:[</t.js>] Vary:[Accept]]",
 		"200 map[Cache-Control:[no-store] Content-Type:[text/plain] Set-Cookie:[a=1 b=2] Vary:[Origin Cookie]]",
 	}
 	if fmt.Sprint(l.log) != fmt.Sprint(want) {
