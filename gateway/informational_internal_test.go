@@ -36,7 +36,7 @@ func TestKeepHeadersAcross1xx(t *testing.T) {
 	}
 	add(http.Header{"Link": {"</s.css>"}, "Vary": {"Accept"}})
 	w.WriteHeader(103)
-	clear(w.Header()) // ReverseProxy's Got1xxResponse
+	clear(w.Header())                                         // ReverseProxy's Got1xxResponse
 	add(http.Header{"Link": {"</t.js>"}, "Vary": {"Accept"}}) // a second 1xx
 	w.WriteHeader(103)
 	clear(w.Header())
