@@ -36,8 +36,9 @@ func TestKeepHeadersAcross1xx(t *testing.T) {
 	}
 	add(http.Header{"Link": {"</s.css>"}, "Vary": {"Accept"}})
 	w.WriteHeader(103)
-	clear(w.Header())                                         // ReverseProxy's Got1xxResponse
-	add(http.Header{"Link": {"</t.js>"}, "Vary": {"Accept"}}) // a second 1xx
+	clear(w.Header()) // ReverseProxy's Got1xxResponse
+	// A second 1xx.
+	add(http.Header{"Link": {"</t.js>"}, "Vary": {"Accept"}})
 	w.WriteHeader(103)
 	clear(w.Header())
 	add(http.Header{"Content-Type": {"text/plain"}, "Vary": {"Cookie"}})
