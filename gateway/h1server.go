@@ -955,13 +955,6 @@ func (w *h1Response) disableWriteContinue() {
 	w.writeContinueMu.Unlock()
 }
 
-func (w *h1Response) bodyAllowed() bool {
-	if !w.wroteHeader {
-		panic("")
-	}
-	return bodyAllowedForStatus(w.status)
-}
-
 func bodyAllowedForStatus(status int) bool {
 	switch {
 	case status >= 100 && status <= 199:
@@ -995,7 +988,7 @@ func (w *h1Response) write(lenData int, p []byte, str string) (int, error) {
 	if lenData == 0 {
 		return 0, nil
 	}
-	if !w.bodyAllowed() {
+	if !bodyAllowedForStatus(w.status) { // w.status is set: WriteHeader ran
 		return 0, http.ErrBodyNotAllowed
 	}
 	w.written += int64(lenData)
