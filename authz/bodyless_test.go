@@ -3,6 +3,7 @@ package authz_test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/textproto"
 	"strconv"
@@ -66,7 +67,7 @@ func (u *lazyUpstream) serve(c net.Conn) {
 		default:
 			if n, err := strconv.Atoi(h.Get("Content-Length")); err == nil {
 				buf := make([]byte, n)
-				if _, err := tp.R.Read(buf); err != nil {
+				if _, err := io.ReadFull(tp.R, buf); err != nil {
 					return
 				}
 			}
