@@ -253,8 +253,9 @@ func (c *h1Conn) forget() {
 	c.s.mu.Unlock()
 }
 
-// checkConnErrorWriter is net/http's: it notes the connection's first
-// write error (the connection is not reused after one).
+// h1ErrWriter is net/http's checkConnErrorWriter: it notes the
+// connection's first write error (the connection is not reused after
+// one).
 type h1ErrWriter struct{ c *h1Conn }
 
 func (w h1ErrWriter) Write(p []byte) (int, error) {
