@@ -3,6 +3,7 @@ package authz_test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/textproto"
 	"strconv"
@@ -66,7 +67,7 @@ func (u *lazyUpstream) serve(c net.Conn) {
 		default:
 			if n, err := strconv.Atoi(h.Get("Content-Length")); err == nil {
 				buf := make([]byte, n)
-				if _, err := tp.R.Read(buf); err != nil {
+				if _, err := io.ReadFull(tp.R, buf); err != nil {
 					return
 				}
 			}
@@ -139,20 +140,24 @@ func (r *rig) checkBodyOnGET(u *lazyUpstream) {
 	})
 }
 
-func TestNginxBodyOnGET(t *testing.T) {
+// newLazyRig is a rig whose upstream is a lazyUpstream, with forgeproof
+// authz started as the integration page says.
+func newLazyRig(t *testing.T, page string) (*rig, *lazyUpstream) {
 	r := newRig(t)
 	u := newLazyUpstream(t)
 	r.upstream = u.ln.Addr().String()
-	r.startAuthz("../docs/integrations/nginx.md")
+	r.startAuthz(page)
+	return r, u
+}
+
+func TestNginxBodyOnGET(t *testing.T) {
+	r, u := newLazyRig(t, "../docs/integrations/nginx.md")
 	r.startNginx(true)
 	r.checkBodyOnGET(u)
 }
 
 func TestCaddyBodyOnGET(t *testing.T) {
-	r := newRig(t)
-	u := newLazyUpstream(t)
-	r.upstream = u.ln.Addr().String()
-	r.startAuthz("../docs/integrations/caddy.md")
+	r, u := newLazyRig(t, "../docs/integrations/caddy.md")
 	r.startCaddy(true)
 	r.checkBodyOnGET(u)
 }
@@ -161,10 +166,7 @@ func TestCaddyBodyOnGET(t *testing.T) {
 // connections of bodyless methods kept alive, the request hidden in a
 // GET's body reaches the upstream with its forged Client-Cert.
 func TestCaddyBodyOnGETKeepalive(t *testing.T) {
-	r := newRig(t)
-	u := newLazyUpstream(t)
-	r.upstream = u.ln.Addr().String()
-	r.startAuthz("../docs/integrations/caddy.md")
+	r, u := newLazyRig(t, "../docs/integrations/caddy.md")
 	r.startCaddy(true, "keepalive off", "keepalive 2m")
 	for _, line := range r.sendBodyOnGET(u) {
 		if line == "GET /api/balance HTTP/1.1 cert=:Zm9yZ2Vk:" {

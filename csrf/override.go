@@ -102,40 +102,13 @@ type text interface{ ~string | ~[]byte }
 // decoded and read again (overriddenDecoded).
 func overriddenInQuery(q string) bool {
 	for len(q) > 0 {
-		// One pass finds the parameter's end, its '=' and whether it has
-		// a '%' at all (a plain query has few).
-		end, eq, pct := len(q), -1, false
-		for i := 0; i < len(q); i++ {
-			switch q[i] {
-			case '&', ';':
-				end = i
-			case '=':
-				if eq < 0 {
-					eq = i
-				}
-				continue
-			case '%':
-				pct = true
-				continue
-			default:
-				continue
-			}
-			break
-		}
-		kv := q[:end]
-		if end < len(q) {
-			q = q[end+1:]
-		} else {
-			q = ""
-		}
-		k, v := kv, ""
-		if eq >= 0 {
-			k, v = kv[:eq], kv[eq+1:]
-		}
+		var kv string
+		kv, q = nextParam(q)
+		k, v := cutParam(kv)
 		if isOverrideKey(k) && unsafeOverrideValue(v) {
 			return true
 		}
-		if pct && (strings.IndexByte(k, '%') >= 0 || encodesSeparator(v)) && overriddenDecoded(kv) {
+		if (strings.IndexByte(k, '%') >= 0 || encodesSeparator(v)) && overriddenDecoded(kv) {
 			return true
 		}
 	}

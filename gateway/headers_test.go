@@ -41,6 +41,34 @@ func rawWorldWith(t *testing.T, respond func(*http.Request) string, edit ...func
 	return w, w.start(cfg), u
 }
 
+// forwardOK sends raw on c, wants the gateway's 200, closes c and
+// returns what the upstream u received.
+func forwardOK(t *testing.T, c *rawClient, u *rawUpstream, raw string) string {
+	t.Helper()
+	c.send(raw)
+	if resp, body := c.read(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("got %d %s, want 200", resp.StatusCode, body)
+	}
+	c.Close()
+	return received(u.wait())
+}
+
+// namedHeaders is one header line "name: v-name" for each name;
+// reachedUpstream tells whether the upstream got such a line's value.
+func namedHeaders(names ...[]string) string {
+	var b strings.Builder
+	for _, l := range names {
+		for _, n := range l {
+			b.WriteString(n + ": v-" + n + "\r\n")
+		}
+	}
+	return b.String()
+}
+
+// reachedUpstream reports whether got, what the upstream received, has
+// the value namedHeaders gave the header name.
+func reachedUpstream(got, name string) bool { return strings.Contains(got, "v-"+name+"\r\n") }
+
 // respondAnyUpgrade is an upstream that accepts every upgrade it is
 // offered (h2c, websocket, anything), answering 101 with that protocol.
 func respondAnyUpgrade(r *http.Request) string {
@@ -327,31 +355,20 @@ func TestIdentityLikeHeaders(t *testing.T) {
 		t.Run(map[bool]string{true: "checked", false: "negative control"}[check], func(t *testing.T) {
 			w, gw, u := rawWorld(t, respondOK)
 			gateway.SetIdentityLikeCheck(gw.g, check)
-			c := gw.dialRaw(t, w.web)
-			var b strings.Builder
-			b.WriteString("GET /legacy/x HTTP/1.1\r\nHost: localhost\r\n")
-			for _, n := range append(append(refused, mtlsList...), allowed...) {
-				b.WriteString(n + ": v-" + n + "\r\n")
-			}
-			c.send(b.String() + "\r\n")
-			if resp, body := c.read(); resp.StatusCode != http.StatusOK {
-				t.Fatalf("got %d %s, want 200", resp.StatusCode, body)
-			}
-			c.Close()
-			conns := u.wait()
-			got := received(conns)
+			got := forwardOK(t, gw.dialRaw(t, w.web), u,
+				"GET /legacy/x HTTP/1.1\r\nHost: localhost\r\n"+namedHeaders(refused, mtlsList, allowed)+"\r\n")
 			for _, n := range refused {
-				if reached := strings.Contains(got, "v-"+n+"\r\n"); reached == check {
+				if reached := reachedUpstream(got, n); reached == check {
 					t.Errorf("%s reached the upstream: %v, want %v", n, reached, !check)
 				}
 			}
 			for _, n := range mtlsList {
-				if strings.Contains(got, "v-"+n+"\r\n") {
+				if reachedUpstream(got, n) {
 					t.Errorf("%s (mtls/forwarded's list, not switched off) reached the upstream", n)
 				}
 			}
 			for _, n := range allowed {
-				if !strings.Contains(got, "v-"+n+"\r\n") {
+				if !reachedUpstream(got, n) {
 					t.Errorf("%s did not reach the upstream (an ordinary header)", n)
 				}
 			}
@@ -479,14 +496,9 @@ func TestH2PriorKnowledgeNotForwarded(t *testing.T) {
 // X-Forwarded-For from them). The twin: the body itself arrives.
 func TestRequestTrailersNotForwarded(t *testing.T) {
 	w, gw, u := rawWorld(t, respondOK)
-	c := gw.dialRaw(t, w.web)
-	c.send("POST /public/x HTTP/1.1\r\nHost: localhost\r\nTrailer: Client-Cert, X-Forwarded-For\r\nTransfer-Encoding: chunked\r\n\r\n" +
-		"4\r\nbody\r\n0\r\nClient-Cert: :ZXZpbA==:\r\nX-Forwarded-For: 6.6.6.6\r\nX_Forwarded_Host: evil\r\n\r\n")
-	if resp, body := c.read(); resp.StatusCode != http.StatusOK {
-		t.Fatalf("got %d %s, want 200", resp.StatusCode, body)
-	}
-	c.Close()
-	got := received(u.wait())
+	got := forwardOK(t, gw.dialRaw(t, w.web), u,
+		"POST /public/x HTTP/1.1\r\nHost: localhost\r\nTrailer: Client-Cert, X-Forwarded-For\r\nTransfer-Encoding: chunked\r\n\r\n"+
+			"4\r\nbody\r\n0\r\nClient-Cert: :ZXZpbA==:\r\nX-Forwarded-For: 6.6.6.6\r\nX_Forwarded_Host: evil\r\n\r\n")
 	for _, bad := range []string{"ZXZpbA", "6.6.6.6", "evil", "Trailer:"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("upstream got %q from the trailer: %q", bad, got)

@@ -18,17 +18,43 @@ import (
 // measurement of the standard library's parsers and writers alone.
 func serveLoop(ln net.Listener, cfg *tls.Config, upAddr string) error {
 	pool := &loopPool{addr: upAddr}
-	return acceptTLS(ln, cfg, func(c *tls.Conn) { loopConn(c, pool) })
+	return acceptLoop(ln, cfg, pool.proxy)
 }
 
-// acceptTLS serves each connection ln accepts as TLS, in a goroutine.
-func acceptTLS(ln net.Listener, cfg *tls.Config, serve func(*tls.Conn)) error {
+// acceptLoop serves each connection ln accepts as TLS, in a goroutine of
+// its own: after the handshake, it reads requests with http.ReadRequest
+// and answers each with serve (given the connection), which returns false
+// to close it. Answers are flushed when no further request is buffered.
+func acceptLoop(ln net.Listener, cfg *tls.Config, serve func(c net.Conn, req *http.Request, bw *bufio.Writer) bool) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return err
 		}
-		go serve(tls.Server(c, cfg))
+		go loopConn(tls.Server(c, cfg), serve)
+	}
+}
+
+func loopConn(c *tls.Conn, serve func(c net.Conn, req *http.Request, bw *bufio.Writer) bool) {
+	defer c.Close()
+	if err := c.Handshake(); err != nil {
+		return
+	}
+	br := bufio.NewReader(c)
+	bw := bufio.NewWriter(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		if !serve(c, req, bw) {
+			return
+		}
+		if br.Buffered() == 0 {
+			if err := bw.Flush(); err != nil {
+				return
+			}
+		}
 	}
 }
 
@@ -66,53 +92,42 @@ func (p *loopPool) put(u *loopUp) {
 	p.mu.Unlock()
 }
 
-func loopConn(c *tls.Conn, pool *loopPool) {
-	defer c.Close()
-	if err := c.Handshake(); err != nil {
-		return
+// proxy writes req to a pooled upstream connection and its answer to bw.
+func (p *loopPool) proxy(_ net.Conn, req *http.Request, bw *bufio.Writer) bool {
+	u, err := p.get()
+	if err != nil {
+		return false
 	}
-	br := bufio.NewReader(c)
-	bw := bufio.NewWriter(c)
-	for {
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
-		}
-		u, err := pool.get()
-		if err != nil {
-			return
-		}
-		if err := req.Write(u.bw); err != nil {
-			u.c.Close()
-			return
-		}
-		if err := u.bw.Flush(); err != nil {
-			u.c.Close()
-			return
-		}
-		resp, err := http.ReadResponse(u.br, req)
-		if err != nil {
-			u.c.Close()
-			return
-		}
-		err = resp.Write(bw)
-		resp.Body.Close()
-		pool.put(u)
-		if err != nil {
-			return
-		}
-		if br.Buffered() == 0 {
-			if err := bw.Flush(); err != nil {
-				return
-			}
-		}
+	if err := req.Write(u.bw); err != nil {
+		u.c.Close()
+		return false
 	}
+	if err := u.bw.Flush(); err != nil {
+		u.c.Close()
+		return false
+	}
+	resp, err := http.ReadResponse(u.br, req)
+	if err != nil {
+		u.c.Close()
+		return false
+	}
+	err = resp.Write(bw)
+	resp.Body.Close()
+	p.put(u)
+	return err == nil
 }
 
 // serveLoopHandler is serveLoop with an http.Handler behind a minimal
 // ResponseWriter: what net/http's server costs beyond the parsing.
 func serveLoopHandler(ln net.Listener, cfg *tls.Config, h http.Handler) error {
-	return acceptTLS(ln, cfg, func(c *tls.Conn) { loopHandlerConn(c, h) })
+	return acceptLoop(ln, cfg, func(c net.Conn, req *http.Request, bw *bufio.Writer) bool {
+		req.RemoteAddr = c.RemoteAddr().String()
+		w := &loopRW{bw: bw, h: make(http.Header)}
+		h.ServeHTTP(w, req)
+		w.finish()
+		io.Copy(io.Discard, req.Body)
+		return true
+	})
 }
 
 type loopRW struct {
@@ -165,30 +180,5 @@ func (w *loopRW) finish() {
 	if w.chunked {
 		w.cw.Close()
 		w.bw.WriteString("\r\n")
-	}
-}
-
-func loopHandlerConn(c *tls.Conn, h http.Handler) {
-	defer c.Close()
-	if err := c.Handshake(); err != nil {
-		return
-	}
-	br := bufio.NewReader(c)
-	bw := bufio.NewWriter(c)
-	for {
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
-		}
-		req.RemoteAddr = c.RemoteAddr().String()
-		w := &loopRW{bw: bw, h: make(http.Header)}
-		h.ServeHTTP(w, req)
-		w.finish()
-		io.Copy(io.Discard, req.Body)
-		if br.Buffered() == 0 {
-			if err := bw.Flush(); err != nil {
-				return
-			}
-		}
 	}
 }

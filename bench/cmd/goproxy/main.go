@@ -119,26 +119,22 @@ func run(listen, certFile, keyFile, caFile, upstream string, noClientAuth, buffe
 		},
 		ErrorLog: log.New(os.Stderr, "goproxy: ", 0),
 	}
-	clientAuth := tls.RequireAndVerifyClientCert
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
 	if noClientAuth {
-		clientAuth = tls.NoClientCert
+		tlsCfg.ClientAuth = tls.NoClientCert
 	}
 	if loop {
-		return serveLoop(ln, &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: clientAuth, ClientCAs: pool}, up.Host)
+		return serveLoop(ln, tlsCfg, up.Host)
 	}
 	if bufferPool || loopRP {
 		proxy.BufferPool = &bufferPool32K{}
 	}
 	if loopRP {
-		return serveLoopHandler(ln, &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: clientAuth, ClientCAs: pool}, proxy)
+		return serveLoopHandler(ln, tlsCfg, proxy)
 	}
 	srv := &http.Server{
-		Handler: proxy,
-		TLSConfig: &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			ClientAuth:   clientAuth,
-			ClientCAs:    pool,
-		},
+		Handler:           proxy,
+		TLSConfig:         tlsCfg, // ServeTLS clones it and adds h2
 		ReadHeaderTimeout: 10 * time.Second,
 		// TLS handshake errors (the load generator resets connections) are
 		// noise here.
