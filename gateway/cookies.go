@@ -293,7 +293,9 @@ func cookieNameKey(name string) string {
 		if !strings.ContainsAny(name, "%+") {
 			break
 		}
-		name = lenientUnescape(name)
+		// '+' is a space, as to PHP's urldecode; decodeAll keeps invalid
+		// escapes.
+		name = decodeAll(strings.ReplaceAll(name, "+", " "))
 	}
 	// No allocation for a lower-case name without ' ', '.' or '[' (the
 	// usual cookie, on every request of a route with host-prefix).
@@ -304,22 +306,4 @@ func cookieNameKey(name string) string {
 		}
 		return r
 	}, strings.ToLower(name))
-}
-
-// lenientUnescape decodes %XX escapes and '+' as PHP's urldecode does:
-// an invalid escape is kept as it is.
-func lenientUnescape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '+':
-			b.WriteByte(' ')
-		case c == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]):
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
