@@ -64,10 +64,11 @@ type framingScanner struct {
 	// verdictTE, verdictInvalid); handlers read it from other goroutines.
 	verdict atomic.Uint32
 
-	// heads counts the heads scanned; odd notes those whose number of
-	// Host fields is not one (net/http refuses none and two, and
-	// http.ReadRequest, which the gateway's h1Server reads with, deletes
-	// the field: hostFields answers for it).
+	// heads counts the heads scanned; odd notes those without a Host
+	// field or whose first one's value is not valid (net/http refuses
+	// both, and http.ReadRequest, which the gateway's h1Server reads
+	// with, deletes the field: hostFields answers for it; ReadRequest
+	// refuses two Host fields itself).
 	heads  atomic.Uint64
 	oddMu  sync.Mutex
 	odd    []oddHead
@@ -86,10 +87,10 @@ type headState struct {
 	tail   [len(http10Suffix) + 1]byte // the request line's last bytes
 	nt     int
 
-	http10 bool  // the request line ends in HTTP/1.0
-	sawCL  bool  // a Content-Length field
-	sawTE  bool  // a Transfer-Encoding field
-	hosts  uint8 // Host fields, counted up to 2
+	http10 bool // the request line ends in HTTP/1.0
+	sawCL  bool // a Content-Length field
+	sawTE  bool // a Transfer-Encoding field
+	host   bool // a Host field
 	// The first Host field's value, checked byte by byte as
 	// httpguts.ValidHostHeader checks it after Go trims its blanks.
 	lastHost bool  // the last field line was that Host field
@@ -130,38 +131,38 @@ const (
 	clBad
 )
 
-// An oddHead is a head with no Host field, more than one, or one whose
-// value Go refuses.
+// An oddHead is a head with no Host field, or whose first one's value
+// Go refuses.
 type oddHead struct {
-	head  uint64 // its index among the connection's heads, from 0
-	hosts uint8  // 0, 1, or 2 for two or more
-	bad   bool   // the first Host field's value is not a valid Host
+	head uint64 // its index among the connection's heads, from 0
+	host bool   // it has a Host field
+	bad  bool   // the first Host field's value is not a valid Host
 }
 
 // maxOddHeads bounds the odd heads noted per connection; the first one
 // already ends it (a 400), so more come only from a pipelining client.
 const maxOddHeads = 8
 
-// hostFields returns the number of Host fields (0, 1, or 2 for more) of
-// the connection's head number i (from 0), whether the first one's value
-// is one httpguts.ValidHostHeader refuses, and whether the scanner knows:
-// not when it stopped before that head (after a chunked request), or
-// noted more odd heads than it keeps.
-func (s *framingScanner) hostFields(i uint64) (n int, bad, known bool) {
+// hostFields returns whether the connection's head number i (from 0)
+// has a Host field, whether the first one's value is one
+// httpguts.ValidHostHeader refuses, and whether the scanner knows: not
+// when it stopped before that head (after a chunked request), or noted
+// more odd heads than it keeps.
+func (s *framingScanner) hostFields(i uint64) (host, bad, known bool) {
 	if i >= s.heads.Load() {
-		return 0, false, false
+		return false, false, false
 	}
 	s.oddMu.Lock()
 	defer s.oddMu.Unlock()
 	for _, o := range s.odd {
 		if o.head == i {
-			return int(o.hosts), o.bad, true
+			return o.host, o.bad, true
 		}
 	}
 	if s.oddCut {
-		return 0, false, false
+		return false, false, false
 	}
-	return 1, false, true
+	return true, false, true
 }
 
 // Verdicts of a stopped scanner.
@@ -301,10 +302,8 @@ func (s *framingScanner) field() {
 	case hasPrefixFold(p, nameTransferEncoding):
 		s.sawTE = true
 	case hasPrefixFold(p, nameHost):
-		if s.hosts < 2 {
-			s.hosts++
-		}
-		if s.hosts == 1 {
+		if !s.host {
+			s.host = true
 			s.line, s.lastHost = lineHost, true
 			s.hostValue(p[len(nameHost):])
 		}
@@ -378,10 +377,10 @@ func (s *framingScanner) value(b []byte) {
 // body or expects the next request line.
 func (s *framingScanner) endHead() {
 	s.endValue()
-	if s.hosts != 1 || s.hostBad {
+	if !s.host || s.hostBad {
 		s.oddMu.Lock()
 		if len(s.odd) < maxOddHeads {
-			s.odd = append(s.odd, oddHead{head: s.heads.Load(), hosts: s.hosts, bad: s.hostBad})
+			s.odd = append(s.odd, oddHead{head: s.heads.Load(), host: s.host, bad: s.hostBad})
 		} else {
 			s.oddCut = true
 		}

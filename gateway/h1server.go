@@ -36,8 +36,8 @@ import (
 //   - A client that half-closes its side after a request (legal in
 //     HTTP/1.1) gets its answer when the handler is done within
 //     bgReadDelay; net/http cancels such a request at once.
-//   - http.ReadRequest deletes the Host field, so the Host checks count
-//     fields and checks the first one's value with the framing scanner
+//   - http.ReadRequest deletes the Host field, so the Host checks see
+//     whether there is one and check its value with the framing scanner
 //     (framing.go), which stops at a chunked request: after one (the
 //     gateway closes the connection after it) the first Host field
 //     counts, as ReadRequest reads it. With an absolute-form target the
@@ -466,18 +466,17 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	c.lastMethod = req.Method
 	c.r.remain = 1<<63 - 1
 
-	// http.ReadRequest refuses two Host fields itself, but deletes the
-	// one it took r.Host from (or ignores it beside an absolute-form
-	// target), so net/http's checks of it are made on what the framing
-	// scanner saw in this head. Where it cannot tell (it stopped at a
-	// chunked request, which the gateway closes after), the request is
-	// read as http.ReadRequest reads it.
-	hosts, bad, known := c.scan.hostFields(c.heads)
+	// http.ReadRequest refuses two Host fields itself (a plain 400, as
+	// net/http's server answers), but deletes the one it took r.Host
+	// from (or ignores it beside an absolute-form target), so net/http's
+	// other checks of it are made on what the framing scanner saw in
+	// this head. Where it cannot tell (it stopped at a chunked request,
+	// which the gateway closes after), the request is read as
+	// http.ReadRequest reads it.
+	host, bad, known := c.scan.hostFields(c.heads)
 	c.heads++
 	switch {
-	case known && hosts > 1:
-		return nil, badRequest("too many Host headers")
-	case known && hosts == 0 && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT" && !isH2Upgrade(req):
+	case known && !host && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT" && !isH2Upgrade(req):
 		return nil, badRequest("missing required Host header")
 	case !known && req.Host == "" && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT" && !isH2Upgrade(req):
 		return nil, badRequest("missing required Host header")
@@ -956,13 +955,6 @@ func (w *h1Response) disableWriteContinue() {
 	w.writeContinueMu.Unlock()
 }
 
-func (w *h1Response) bodyAllowed() bool {
-	if !w.wroteHeader {
-		panic("")
-	}
-	return bodyAllowedForStatus(w.status)
-}
-
 func bodyAllowedForStatus(status int) bool {
 	switch {
 	case status >= 100 && status <= 199:
@@ -996,7 +988,7 @@ func (w *h1Response) write(lenData int, p []byte, str string) (int, error) {
 	if lenData == 0 {
 		return 0, nil
 	}
-	if !w.bodyAllowed() {
+	if !bodyAllowedForStatus(w.status) { // w.status is set: WriteHeader ran
 		return 0, http.ErrBodyNotAllowed
 	}
 	w.written += int64(lenData)

@@ -130,8 +130,8 @@ func TestClientGoneUnnoticedWithoutWatch(t *testing.T) {
 	}
 }
 
-// Two Host fields in one head are refused, as net/http refuses them,
-// though http.ReadRequest keeps the first; so are none and a malformed
+// Two Host fields in one head are refused (http.ReadRequest refuses
+// them, as net/http's server does); so are none and a malformed
 // one beside an absolute-form target (whose authority ReadRequest takes).
 // One Host field is served.
 func TestDuplicateHostRefused(t *testing.T) {
