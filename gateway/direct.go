@@ -258,10 +258,11 @@ func (c *compiled) outHeader(in http.Header, allowUnderscore, trustedPeer bool, 
 	connection := in["Connection"]
 	out := make(http.Header, len(in)+addedHeaders)
 	for name, v := range in {
+		if hopHeader(name) {
+			continue
+		}
 		switch name {
-		case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-			"Te", "Trailer", "Transfer-Encoding", "Upgrade", // ReverseProxy's hopHeaders
-			"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto": // deleted before Rewrite
+		case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto": // deleted before Rewrite
 			continue
 		}
 		if connection != nil && namedIn(connection, name) {
@@ -331,10 +332,22 @@ func removeHopByHopHeaders(h http.Header) {
 			}
 		}
 	}
-	for _, f := range []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"} {
-		delete(h, f) // canonical already: h.Del without canonicalising
+	for name := range h {
+		if hopHeader(name) {
+			delete(h, name)
+		}
 	}
+}
+
+// hopHeader reports whether name is one of ReverseProxy's hopHeaders,
+// which are canonical: a field of that name is deleted, as h.Del would.
+func hopHeader(name string) bool {
+	switch name {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // copyHeaders is ReverseProxy's copyHeader (dst.Add of every value),

@@ -1,11 +1,15 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
+	"maps"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/textproto"
+	"net/url"
 	"reflect"
 	"slices"
 	"testing"
@@ -76,6 +80,50 @@ func TestSetXForwarded(t *testing.T) {
 			}
 			if !reflect.DeepEqual(headers[0], headers[1]) {
 				t.Errorf("got %v, want %v", headers[1], headers[0])
+			}
+		})
+	}
+}
+
+// TestDirectProxyApplies: the direct path takes the common request, so
+// that fastpath_test.go's comparisons compare it with ReverseProxy (were
+// applies always false, they would compare ReverseProxy with itself and
+// pass); each request it leaves to ReverseProxy has its taken twin.
+func TestDirectProxyApplies(t *testing.T) {
+	if queryReencoded() {
+		t.Skip("GODEBUG names urlmaxqueryparams: ReverseProxy serves every request")
+	}
+	plain, _ := url.Parse("http://127.0.0.1:8080")
+	tlsUp, _ := url.Parse("https://127.0.0.1:8443")
+	live, cancel := context.WithCancel(context.Background()) // as under a server
+	defer cancel()
+	tests := []struct {
+		name     string
+		upstream *url.URL
+		ctx      context.Context
+		header   http.Header
+		off      []check // the checks turned off
+		want     bool
+	}{
+		{"common request", plain, live, http.Header{"Connection": {"keep-alive"}, "Accept": {"*/*"}}, nil, true},
+		{"Upgrade header", plain, live, http.Header{"Upgrade": {"websocket"}}, nil, false},
+		{"Connection names upgrade", plain, live, http.Header{"Connection": {"keep-alive, Upgrade"}}, nil, false},
+		{"TLS upstream", tlsUp, live, nil, nil, false},
+		{"context that cannot end", plain, context.Background(), nil, nil, false},
+		{"direct path off", plain, live, nil, []check{checkDirectProxy}, false},
+		{"own upstream connections off", plain, live, nil, []check{checkFastUpstream}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var off checksOff
+			for _, c := range tt.off {
+				off[c].Store(true)
+			}
+			p := &directProxy{rt: &route{upstream: tt.upstream}, c: &compiled{checksOff: &off}}
+			req := httptest.NewRequestWithContext(tt.ctx, "GET", "/x", nil)
+			maps.Copy(req.Header, tt.header)
+			if got := p.applies(req); got != tt.want {
+				t.Errorf("applies = %v, want %v", got, tt.want)
 			}
 		})
 	}
