@@ -88,11 +88,14 @@ func (s *h1Server) logf(format string, args ...any) {
 	}
 }
 
-func (s *h1Server) maxHeaderBytes() int64 {
+// initialReadLimit is net/http's initialReadLimitSize: what a request's
+// head may take, MaxHeaderBytes and 4096 bytes of slack.
+func (s *h1Server) initialReadLimit() int64 {
+	n := int64(http.DefaultMaxHeaderBytes)
 	if s.srv.MaxHeaderBytes > 0 {
-		return int64(s.srv.MaxHeaderBytes)
+		n = int64(s.srv.MaxHeaderBytes)
 	}
-	return http.DefaultMaxHeaderBytes
+	return n + 4096
 }
 
 func (s *h1Server) readHeaderTimeout() time.Duration {
@@ -250,8 +253,9 @@ func (c *h1Conn) forget() {
 	c.s.mu.Unlock()
 }
 
-// checkConnErrorWriter is net/http's: it notes the connection's first
-// write error (the connection is not reused after one).
+// h1ErrWriter is net/http's checkConnErrorWriter: it notes the
+// connection's first write error (the connection is not reused after
+// one).
 type h1ErrWriter struct{ c *h1Conn }
 
 func (w h1ErrWriter) Write(p []byte) (int, error) {
@@ -311,7 +315,7 @@ func (c *h1Conn) serve() {
 	}
 	for {
 		w, err := c.readRequest(ctx)
-		if c.r.remain != s.maxHeaderBytes()+4096 {
+		if c.r.remain != s.initialReadLimit() { // it read something
 			c.state.Store(connActive)
 		}
 		if s.shuttingDown.Load() {
@@ -447,7 +451,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 		c.writeDeadline = true
 		defer c.rwc.SetWriteDeadline(time.Now().Add(d))
 	}
-	c.r.remain = s.maxHeaderBytes() + 4096
+	c.r.remain = s.initialReadLimit()
 	if c.lastMethod == "POST" {
 		// RFC 7230 section 3 tolerance for old buggy clients.
 		peek, _ := c.bufr.Peek(4)
