@@ -473,7 +473,7 @@ func cleanQueryParams(s string) string {
 		case ';':
 			return reencode(s)
 		case '%':
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			if i+2 >= len(s) || !ishex(s[i+1]) || !ishex(s[i+2]) {
 				return reencode(s)
 			}
 			i += 3
@@ -482,10 +482,6 @@ func cleanQueryParams(s string) string {
 		}
 	}
 	return s
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // queryReencoded reports whether GODEBUG names urlmaxqueryparams, in the
