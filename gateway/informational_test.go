@@ -29,6 +29,7 @@ func TestInformationalKeepsGatewayHeaders(t *testing.T) {
 		// The negative control: without keepHeaders the 103 takes the
 		// gateway's Connection: close and the final answer loses it.
 		{"direct, chunked, keep off", true, false, true, false},
+		{"ReverseProxy, chunked, keep off", false, false, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			up := newRawUpstream(t, func(*http.Request) string { return earlyHints })
