@@ -209,6 +209,11 @@ type h1Conn struct {
 
 	cw      h1ChunkWriter
 	bodyBuf *bufio.Writer // see h1Response.buffer
+
+	// ownCtx: the connection's context can never be cancelled, so each
+	// request gets an h1ReqCtx (h1context.go) rather than a
+	// context.WithCancel.
+	ownCtx bool
 }
 
 // ServeConn serves HTTP/1.x on c until the client or the server closes
@@ -277,8 +282,13 @@ func (c *h1Conn) serve() {
 	if s.srv.ConnContext != nil {
 		ctx = s.srv.ConnContext(ctx, c.rwc)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	if ctx.Done() == nil && !s.checks.off(checkOwnContext) {
+		c.ownCtx = true
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+	}
 
 	var inFlight *h1Response
 	defer func() {
@@ -504,7 +514,21 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 		return nil, badRequest("malformed Host header")
 	}
 
-	rctx, cancel := context.WithCancel(ctx)
+	w := &h1Response{
+		conn:             c,
+		req:              req,
+		handlerHeader:    make(http.Header),
+		contentLength:    -1,
+		wants10KeepAlive: wants10KeepAlive(req),
+		wantsClose:       req.Close || hasToken(req.Header.Get("Connection"), "close"),
+	}
+	var rctx context.Context
+	if c.ownCtx {
+		w.ctx.Context = ctx
+		rctx = &w.ctx
+	} else {
+		rctx, w.cancelFunc = context.WithCancel(ctx)
+	}
 	// In place: the body, which fills in r.Trailer at its end, holds
 	// this *Request.
 	*req = *req.WithContext(rctx)
@@ -512,15 +536,6 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	req.TLS = c.tlsState
 	c.rwc.SetReadDeadline(wholeReqDeadline)
 
-	w := &h1Response{
-		conn:             c,
-		req:              req,
-		cancel:           cancel,
-		handlerHeader:    make(http.Header),
-		contentLength:    -1,
-		wants10KeepAlive: wants10KeepAlive(req),
-		wantsClose:       req.Close || hasToken(req.Header.Get("Connection"), "close"),
-	}
 	if req.Body != nil && req.Body != http.NoBody {
 		w.body = &h1Body{rc: req.Body, w: w}
 		req.Body = w.body
@@ -836,11 +851,14 @@ func (ecr *h1ContinueReader) Close() error {
 // An h1Response is the http.ResponseWriter of one request: net/http's
 // response and chunkWriter in one.
 type h1Response struct {
-	conn   *h1Conn
-	req    *http.Request
-	body   *h1Body
-	ecr    *h1ContinueReader
-	cancel context.CancelFunc
+	conn *h1Conn
+	req  *http.Request
+	body *h1Body
+	ecr  *h1ContinueReader
+	// The request's context: ctx, or with a connection context that can
+	// be cancelled, a context.WithCancel's (cancelFunc).
+	ctx        h1ReqCtx
+	cancelFunc context.CancelFunc
 
 	handlerHeader http.Header
 	snapshot      http.Header // the header as of WriteHeader, when changed after it
@@ -867,6 +885,15 @@ type h1Response struct {
 	fullDuplex    bool
 	dateBuf       [len(http.TimeFormat)]byte
 	clenBuf       [20]byte
+}
+
+// cancel cancels the request's context.
+func (w *h1Response) cancel() {
+	if w.cancelFunc != nil {
+		w.cancelFunc()
+		return
+	}
+	w.ctx.cancel()
 }
 
 func (w *h1Response) Header() http.Header {
