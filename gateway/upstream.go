@@ -330,7 +330,7 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	var wrote chan error // the body writer's result; nil without a body
 	var body *bodyReader
 	if noBody {
-		err = req.Write(pc.bw)
+		err = writeRequest(pc.bw, req)
 		if err == nil {
 			err = pc.bw.Flush()
 		}
