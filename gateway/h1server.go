@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -381,9 +382,14 @@ func (c *h1Conn) serve() {
 			c.rwc.SetReadDeadline(time.Time{})
 		}
 		// Wait for the next request's first bytes under the idle
-		// timeout, then give its head the header timeout.
+		// timeout, then give its head the header timeout, unless it
+		// is in the buffer whole: reading it then reads nothing from
+		// the connection, and readRequest sets the body's deadline.
 		if _, err := c.bufr.Peek(4); err != nil {
 			return
+		}
+		if c.headBuffered() {
+			continue
 		}
 		if d := s.readHeaderTimeout(); d > 0 {
 			c.rwc.SetReadDeadline(time.Now().Add(d))
@@ -392,6 +398,18 @@ func (c *h1Conn) serve() {
 		}
 	}
 }
+
+// headBuffered reports whether the read buffer holds a whole request
+// head: an empty line ends it (after the CR and LF bytes readRequest may
+// skip). A head whose lines end in bare LF is not recognised, and gets
+// the header timeout as any other.
+func (c *h1Conn) headBuffered() bool {
+	buf, _ := c.bufr.Peek(c.bufr.Buffered())
+	buf = buf[numLeadingCRorLF(buf):]
+	return bytes.Contains(buf, crlfcrlf)
+}
+
+var crlfcrlf = []byte("\r\n\r\n")
 
 // closeWriteAndWait is net/http's: flush, half-close, and give the client
 // a moment to read the answer before the connection closes.
@@ -452,10 +470,9 @@ func badRequest(text string) error { return h1StatusError{http.StatusBadRequest,
 // readRequest is net/http's (*conn).readRequest over http.ReadRequest.
 func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	s := c.s
-	t0 := time.Now()
 	var wholeReqDeadline time.Time
 	if d := s.srv.ReadTimeout; d > 0 {
-		wholeReqDeadline = t0.Add(d)
+		wholeReqDeadline = time.Now().Add(d)
 	}
 	if d := s.srv.WriteTimeout; d > 0 {
 		c.writeDeadline = true
