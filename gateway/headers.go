@@ -247,6 +247,10 @@ const (
 	// the tests that compare the two.
 	checkDirectProxy
 	checkKeepHeaders // keeping the gateway's own header fields across an upstream's 1xx (keepHeaders)
+	// checkOwnContext is no check: off, h1Server gives each request a
+	// context.WithCancel instead of an h1ReqCtx (h1context.go), for the
+	// tests that compare the two.
+	checkOwnContext
 	numChecks
 )
 
