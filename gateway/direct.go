@@ -75,7 +75,16 @@ func (p *directProxy) applies(req *http.Request) bool {
 	return !p.c.checksOff.off(checkDirectProxy) && p.rt.upstream.Scheme == "http" &&
 		!p.c.checksOff.off(checkFastUpstream) && req.Header["Upgrade"] == nil &&
 		!httpguts.HeaderValuesContainsToken(req.Header["Connection"], "upgrade") &&
-		req.Context().Done() != nil && !queryReencoded()
+		cancellable(req.Context()) && !queryReencoded()
+}
+
+// cancellable reports whether ctx.Done() != nil, without making the Done
+// channel of an h1ReqCtx (never nil) that nothing waits on.
+func cancellable(ctx context.Context) bool {
+	if _, ok := withoutExchange(ctx).(*h1ReqCtx); ok {
+		return true
+	}
+	return ctx.Done() != nil
 }
 
 // directRequest is what the direct path allocates per request, in one

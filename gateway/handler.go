@@ -76,6 +76,16 @@ func (c *exchangeContext) Value(key any) any {
 
 func (c *exchangeContext) String() string { return "gateway.exchangeContext" }
 
+// withoutExchange is ctx without serveHTTP's exchange value on top, if it
+// has one: the context the exchange was added to, whose Done channel ctx
+// shares. (An h1ReqCtx makes its channel only when asked for it.)
+func withoutExchange(ctx context.Context) context.Context {
+	if c, ok := ctx.(*exchangeContext); ok {
+		return c.Context
+	}
+	return ctx
+}
+
 func exchangeFrom(ctx context.Context) *exchange {
 	if c, ok := ctx.(*exchangeContext); ok {
 		return c.x // the usual case: the request serveHTTP passed on
