@@ -12,8 +12,10 @@
 #   1. the csrf middleware micro-benchmarks and the gateway's in-process
 #      cost (go test -bench, repeated for benchstat), summarised by
 #      benchstat and by benchtab (ratios, targets);
-#   2. benchrun: forgeproof serve, the bare Go proxy, nginx and Caddy on
-#      loopback, in alternation, over HTTP/1.1 and (keep-alive) HTTP/2.
+#   2. benchrun: forgeproof serve, the bare Go proxies, nginx (plain,
+#      forwarding the client's certificate upstream as nginx-cert, and
+#      asking forgeproof authz as nginx-authz) and Caddy on loopback, in
+#      alternation, over HTTP/1.1 and (keep-alive) HTTP/2.
 # Environment: BENCH_COUNT, BENCH_BENCHTIME, BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP,
 # BENCH_SERVERS override the full run's settings.
 set -euo pipefail
@@ -65,11 +67,11 @@ if [ "$mode" = smoke ]; then
   go vet ./...
   go test -short -count=1 ./...
   count=1; benchtime=200x
-  servers=${BENCH_SERVERS:-forgeproof,forgeproof-api,goproxy,goproxy-pool,goloop,goloop-rp,nginx,nginx-authz,caddy}
+  servers=${BENCH_SERVERS:-forgeproof,forgeproof-api,goproxy,goproxy-pool,goloop,goloop-rp,nginx,nginx-cert,nginx-authz,caddy}
   runflags=(-smoke -strict)
 else
   count=${BENCH_COUNT:-10}; benchtime=${BENCH_BENCHTIME:-500ms}
-  servers=${BENCH_SERVERS:-forgeproof,goproxy,goproxy-pool,goloop,goloop-rp,nginx,nginx-authz,caddy}
+  servers=${BENCH_SERVERS:-forgeproof,goproxy,goproxy-pool,goloop,goloop-rp,nginx,nginx-cert,nginx-authz,caddy}
   runflags=(-rounds "${BENCH_ROUNDS:-5}" -duration "${BENCH_DURATION:-5s}" -warmup "${BENCH_WARMUP:-1s}")
 fi
 

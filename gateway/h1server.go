@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -209,6 +210,11 @@ type h1Conn struct {
 
 	cw      h1ChunkWriter
 	bodyBuf *bufio.Writer // see h1Response.buffer
+
+	// ownCtx: the connection's context can never be cancelled, so each
+	// request gets an h1ReqCtx (h1context.go) rather than a
+	// context.WithCancel.
+	ownCtx bool
 }
 
 // ServeConn serves HTTP/1.x on c until the client or the server closes
@@ -277,8 +283,13 @@ func (c *h1Conn) serve() {
 	if s.srv.ConnContext != nil {
 		ctx = s.srv.ConnContext(ctx, c.rwc)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	if ctx.Done() == nil && !s.checks.off(checkOwnContext) {
+		c.ownCtx = true
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+	}
 
 	var inFlight *h1Response
 	defer func() {
@@ -371,9 +382,14 @@ func (c *h1Conn) serve() {
 			c.rwc.SetReadDeadline(time.Time{})
 		}
 		// Wait for the next request's first bytes under the idle
-		// timeout, then give its head the header timeout.
+		// timeout, then give its head the header timeout, unless it
+		// is in the buffer whole: reading it then reads nothing from
+		// the connection, and readRequest sets the body's deadline.
 		if _, err := c.bufr.Peek(4); err != nil {
 			return
+		}
+		if c.headBuffered() {
+			continue
 		}
 		if d := s.readHeaderTimeout(); d > 0 {
 			c.rwc.SetReadDeadline(time.Now().Add(d))
@@ -382,6 +398,18 @@ func (c *h1Conn) serve() {
 		}
 	}
 }
+
+// headBuffered reports whether the read buffer holds a whole request
+// head: an empty line ends it (after the CR and LF bytes readRequest may
+// skip). A head whose lines end in bare LF is not recognised, and gets
+// the header timeout as any other.
+func (c *h1Conn) headBuffered() bool {
+	buf, _ := c.bufr.Peek(c.bufr.Buffered())
+	buf = buf[numLeadingCRorLF(buf):]
+	return bytes.Contains(buf, crlfcrlf)
+}
+
+var crlfcrlf = []byte("\r\n\r\n")
 
 // closeWriteAndWait is net/http's: flush, half-close, and give the client
 // a moment to read the answer before the connection closes.
@@ -442,10 +470,9 @@ func badRequest(text string) error { return h1StatusError{http.StatusBadRequest,
 // readRequest is net/http's (*conn).readRequest over http.ReadRequest.
 func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	s := c.s
-	t0 := time.Now()
 	var wholeReqDeadline time.Time
 	if d := s.srv.ReadTimeout; d > 0 {
-		wholeReqDeadline = t0.Add(d)
+		wholeReqDeadline = time.Now().Add(d)
 	}
 	if d := s.srv.WriteTimeout; d > 0 {
 		c.writeDeadline = true
@@ -504,7 +531,21 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 		return nil, badRequest("malformed Host header")
 	}
 
-	rctx, cancel := context.WithCancel(ctx)
+	w := &h1Response{
+		conn:             c,
+		req:              req,
+		handlerHeader:    make(http.Header),
+		contentLength:    -1,
+		wants10KeepAlive: wants10KeepAlive(req),
+		wantsClose:       req.Close || hasToken(req.Header.Get("Connection"), "close"),
+	}
+	var rctx context.Context
+	if c.ownCtx {
+		w.ctx.Context = ctx
+		rctx = &w.ctx
+	} else {
+		rctx, w.cancelFunc = context.WithCancel(ctx)
+	}
 	// In place: the body, which fills in r.Trailer at its end, holds
 	// this *Request.
 	*req = *req.WithContext(rctx)
@@ -512,15 +553,6 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	req.TLS = c.tlsState
 	c.rwc.SetReadDeadline(wholeReqDeadline)
 
-	w := &h1Response{
-		conn:             c,
-		req:              req,
-		cancel:           cancel,
-		handlerHeader:    make(http.Header),
-		contentLength:    -1,
-		wants10KeepAlive: wants10KeepAlive(req),
-		wantsClose:       req.Close || hasToken(req.Header.Get("Connection"), "close"),
-	}
 	if req.Body != nil && req.Body != http.NoBody {
 		w.body = &h1Body{rc: req.Body, w: w}
 		req.Body = w.body
@@ -836,11 +868,14 @@ func (ecr *h1ContinueReader) Close() error {
 // An h1Response is the http.ResponseWriter of one request: net/http's
 // response and chunkWriter in one.
 type h1Response struct {
-	conn   *h1Conn
-	req    *http.Request
-	body   *h1Body
-	ecr    *h1ContinueReader
-	cancel context.CancelFunc
+	conn *h1Conn
+	req  *http.Request
+	body *h1Body
+	ecr  *h1ContinueReader
+	// The request's context: ctx, or with a connection context that can
+	// be cancelled, a context.WithCancel's (cancelFunc).
+	ctx        h1ReqCtx
+	cancelFunc context.CancelFunc
 
 	handlerHeader http.Header
 	snapshot      http.Header // the header as of WriteHeader, when changed after it
@@ -874,6 +909,15 @@ type h1Response struct {
 	// WriteHeader.
 	adopted bool
 	final   bool // headerFinal held at WriteHeader: no trailers
+}
+
+// cancel cancels the request's context.
+func (w *h1Response) cancel() {
+	if w.cancelFunc != nil {
+		w.cancelFunc()
+		return
+	}
+	w.ctx.cancel()
 }
 
 func (w *h1Response) Header() http.Header {

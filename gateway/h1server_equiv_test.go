@@ -1060,6 +1060,19 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		// Timeouts: outcomes, not durations.
 		{name: "read-header-timeout-half-head", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond}, keepOpen: true, in: "GET / HTTP/1.1\r\nHost: a.te"},
 		{name: "read-header-timeout-silent", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond}, keepOpen: true},
+		// A keep-alive connection's next head: h1Server skips the header
+		// timeout when the head is whole in its buffer (headBuffered),
+		// and keeps it for one that is not, or ends in bare LF.
+		{name: "read-header-timeout-second-half-head", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond, idleTimeout: 20 * time.Second}, keepOpen: true, steps: []h1eqStep{
+			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+			{waitFor: "ok /1", send: "GET /2 HTTP/1.1\r\nHost: a.te"},
+		}},
+		{name: "read-header-timeout-second-head-crlf-split", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond, idleTimeout: 20 * time.Second}, keepOpen: true, steps: []h1eqStep{
+			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+			{waitFor: "ok /1", send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r"},
+		}},
+		{name: "read-header-timeout-pipelined-whole-heads", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond}, keepOpen: true,
+			in: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /3 HTTP/1.1\r\nHost: a.test\n\n"},
 		{name: "read-timeout-body", set: h1eqSettings{readTimeout: 100 * time.Millisecond}, handler: h1eqReadBody, keepOpen: true, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
 		{name: "idle-timeout", set: h1eqSettings{idleTimeout: 50 * time.Millisecond}, keepOpen: true, steps: []h1eqStep{
 			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},

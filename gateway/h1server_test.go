@@ -71,22 +71,39 @@ func waitFor(t *testing.T, ch chan struct{}, what string) {
 
 // A client that closes its connection while the upstream works on its
 // request gets the upstream request cancelled, as net/http's server
-// does (its context ends).
+// does (its context ends): with h1Server's own request context and with
+// a context.WithCancel (the path taken under a cancellable
+// BaseContext).
 func TestClientGoneCancelsUpstreamRequest(t *testing.T) {
-	u := newWaitingUpstream(t, 30*time.Second)
-	gw, w := startWaiting(t, u)
-	conn := dialGateway(t, gw, w)
-	io.WriteString(conn, "GET /slow/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
-	waitFor(t, u.started, "the request to reach the upstream")
-	conn.Close()
-	waitFor(t, u.gone, "the upstream request to be cancelled after the client left")
+	forEachContextKind(t, func(t *testing.T, own bool) {
+		u := newWaitingUpstream(t, 30*time.Second)
+		gw, w := startWaiting(t, u)
+		gateway.SetOwnContext(gw.g, own)
+		conn := dialGateway(t, gw, w)
+		io.WriteString(conn, "GET /slow/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		waitFor(t, u.started, "the request to reach the upstream")
+		conn.Close()
+		waitFor(t, u.gone, "the upstream request to be cancelled after the client left")
+	})
+}
+
+// forEachContextKind runs f with h1Server's own request contexts and
+// with context.WithCancel's.
+func forEachContextKind(t *testing.T, f func(t *testing.T, own bool)) {
+	t.Run("h1ReqCtx", func(t *testing.T) { f(t, true) })
+	t.Run("WithCancel", func(t *testing.T) { f(t, false) })
 }
 
 // The allowed twin: a client that waits gets the answer on the same
 // connection, and its next request too.
 func TestClientWaitingGetsSlowAnswer(t *testing.T) {
+	forEachContextKind(t, testClientWaitingGetsSlowAnswer)
+}
+
+func testClientWaitingGetsSlowAnswer(t *testing.T, own bool) {
 	u := newWaitingUpstream(t, 30*time.Second)
 	gw, w := startWaiting(t, u)
+	gateway.SetOwnContext(gw.g, own)
 	conn := dialGateway(t, gw, w)
 	br := bufio.NewReader(conn)
 	for i := range 2 {

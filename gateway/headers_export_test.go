@@ -50,3 +50,7 @@ func SetDirectProxy(g *Gateway, on bool) { g.checksOff[checkDirectProxy].Store(!
 // SetKeepHeaders turns on or off keeping the gateway's own answer header
 // fields across an upstream's 1xx answer.
 func SetKeepHeaders(g *Gateway, on bool) { g.checksOff[checkKeepHeaders].Store(!on) }
+
+// SetOwnContext switches h1Server's request contexts between h1ReqCtx
+// (on) and context.WithCancel (off).
+func SetOwnContext(g *Gateway, on bool) { g.checksOff[checkOwnContext].Store(!on) }

@@ -312,14 +312,14 @@ func replayable(req *http.Request) bool {
 // failReplay).
 func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upConn, req *http.Request, noBody bool, got1xx func(int, textproto.MIMEHeader) error) (resp *http.Response, err error, retry bool) {
 	// The client going away ends the exchange, and the answer's body.
-	stop := context.AfterFunc(ctx, func() { pc.conn.SetDeadline(aLongTimeAgo) })
+	watch := watchCancel(ctx, pc.conn)
 	// A reused connection that fails before any byte of an answer came
 	// back may have been closed by the upstream while idle, and the
 	// request never seen: the Transport sends a request without a body
 	// again then if it could not be written (nothingWrittenError) or is
 	// idempotent.
 	failReplay := func(err error, replay bool) (*http.Response, error, bool) {
-		stop()
+		watch.end()
 		pc.conn.Close()
 		return nil, err, pc.reused && pc.read == 0 && replay
 	}
@@ -330,7 +330,7 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	var wrote chan error // the body writer's result; nil without a body
 	var body *bodyReader
 	if noBody {
-		err = req.Write(pc.bw)
+		err = writeRequest(pc.bw, req)
 		if err == nil {
 			err = pc.bw.Flush()
 		}
@@ -413,7 +413,7 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 		}
 	}
 
-	ub := &upstreamBody{rc: resp.Body, pc: pc, hp: hp, stop: stop, wrote: wrote,
+	ub := &upstreamBody{rc: resp.Body, pc: pc, hp: hp, watch: watch, wrote: wrote,
 		reuse: !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols}
 	if resp.Body == http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
 		// Nothing to read: the exchange is over now.
@@ -448,7 +448,7 @@ type upstreamBody struct {
 	rc    io.ReadCloser
 	pc    *upConn
 	hp    *hostPool
-	stop  func() bool
+	watch cancelWatch
 	wrote chan error // the request body writer's result, nil without a body
 	reuse bool
 	done  bool
@@ -475,7 +475,7 @@ func (b *upstreamBody) Close() error {
 // finish ends the exchange: clean (the body read to its end) or not.
 func (b *upstreamBody) finish(clean bool) {
 	b.done = true
-	if !b.stop() {
+	if !b.watch.end() {
 		// The client left: the cancellation set a deadline on the
 		// connection, or is about to.
 		clean = false

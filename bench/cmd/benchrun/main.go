@@ -1,7 +1,9 @@
 // Command benchrun runs the gateway comparison of forgeproof's benchmarks:
 // it mints a development PKI, starts a tiny upstream and every server under
 // test on loopback (forgeproof serve, a bare Go reverse proxy, nginx and
-// Caddy; nginx-authz is nginx asking forgeproof authz with auth_request),
+// Caddy; nginx-cert is nginx forwarding the client's certificate upstream
+// as forgeproof does, nginx-authz nginx asking forgeproof authz with
+// auth_request),
 // checks that each one refuses a client without a certificate,
 // then measures them in alternation (A B C D A B C D …) and writes the
 // tables as Markdown, with the raw runs as JSON.
@@ -105,7 +107,7 @@ func parseFlags(args []string) (config, error) {
 	for _, s := range strings.Split(*servers, ",") {
 		s = strings.TrimSpace(s)
 		if _, ok := kindNamed(s); !ok {
-			return c, fmt.Errorf("unknown server %q: want forgeproof, forgeproof-base, forgeproof-api, goproxy, goproxy-pool, goloop, goloop-rp, nginx, nginx-authz, nginx-authz-ka or caddy", s)
+			return c, fmt.Errorf("unknown server %q: want one of %s", s, kindNames())
 		}
 		c.servers = append(c.servers, s)
 	}

@@ -176,6 +176,45 @@ func TestTargets(t *testing.T) {
 	}
 }
 
+// TestTargetsAgainstPlainNginx: with nginx-cert in the run, the targets
+// are still computed against plain nginx, and forgeproof ÷ nginx-cert is
+// a line of its own below them, labelled as not a target; without
+// nginx-cert there is no such line (the twin).
+func TestTargetsAgainstPlainNginx(t *testing.T) {
+	mk := func(server string, ok int64, cpu time.Duration) sample {
+		return sample{Server: server, Phase: phaseKeepAlive, Round: 1, Result: load.Result{Elapsed: time.Second, OK: ok}, ServerCPU: cpu}
+	}
+	for _, withCert := range []bool{true, false} {
+		t.Run(fmt.Sprintf("nginx-cert %v", withCert), func(t *testing.T) {
+			r := &report{Rounds: 1}
+			// nginx: 30 µs a request; forgeproof and nginx-cert: 60 µs.
+			r.Runs = []sample{mk("forgeproof", 1000, 60*time.Millisecond), mk("nginx", 2000, 60*time.Millisecond)}
+			for _, s := range []string{"forgeproof", "nginx"} {
+				r.Servers = append(r.Servers, serverInfo{Name: s})
+			}
+			if withCert {
+				r.Servers = append(r.Servers, serverInfo{Name: "nginx-cert"})
+				r.Runs = append(r.Runs, mk("nginx-cert", 1000, 60*time.Millisecond))
+			}
+			md := r.markdown()
+			for _, w := range []string{"≥ 0.85× nginx's | 0.50× | no", "CPU per request ≤ 1.5× nginx's | 2.00× | no"} {
+				if !strings.Contains(md, w) {
+					t.Errorf("markdown lacks %q:\n%s", w, md)
+				}
+			}
+			info := "For information, not a target (the targets compare with plain nginx): against nginx-cert"
+			want := info + ", nginx forwarding the client's certificate and identity upstream as forgeproof does, " +
+				"forgeproof's keep-alive throughput is 1.00× and its keep-alive server CPU per request 1.00×."
+			if got := strings.Contains(md, want); got != withCert {
+				t.Errorf("line %q present: got %v, want %v:\n%s", want, got, withCert, md)
+			}
+			if !withCert && strings.Contains(md, info) {
+				t.Errorf("the nginx-cert line without nginx-cert:\n%s", md)
+			}
+		})
+	}
+}
+
 func TestParseFlags(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -185,6 +224,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "minimal", args: []string{"-bin", "x"}},
 		{name: "no bin", args: nil, wantErr: true},
 		{name: "unknown server", args: []string{"-bin", "x", "-servers", "goproxy,apache"}, wantErr: true},
+		{name: "nginx-cert", args: []string{"-bin", "x", "-servers", "nginx,nginx-cert"}},
 		{name: "zero rounds", args: []string{"-bin", "x", "-rounds", "0"}, wantErr: true},
 		{name: "stray argument", args: []string{"-bin", "x", "extra"}, wantErr: true},
 		{name: "some phases", args: []string{"-bin", "x", "-phases", "keepalive,latency"}},

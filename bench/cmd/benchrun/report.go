@@ -338,6 +338,22 @@ func (r *report) targets(p func(string, ...any)) {
 		check(fmt.Sprintf("p99 added over the bare Go proxy at %.0f req/s < 1 ms", r.LatencyRate),
 			r.stat(base, phaseLatency, p99).Median-r.stat("goproxy", phaseLatency, p99).Median, 1, false, " ms")
 	}
+	// Below the table: a comparison that is not one of the targets.
+	if r.has("nginx-cert") {
+		ka := fp(phaseKeepAlive) / r.stat("nginx-cert", phaseKeepAlive, perSecond).Median
+		cpu := r.stat(base, phaseKeepAlive, cpuPerRequest).Median / r.stat("nginx-cert", phaseKeepAlive, cpuPerRequest).Median
+		p("\nFor information, not a target (the targets compare with plain nginx): against nginx-cert, "+
+			"nginx forwarding the client's certificate and identity upstream as forgeproof does, forgeproof's keep-alive throughput is %s "+
+			"and its keep-alive server CPU per request %s.\n", times(ka), times(cpu))
+	}
+}
+
+// times formats a ratio, "–" when it is not a number.
+func times(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", x)
 }
 
 func fmtStat(s summary.Stat, f string) string {

@@ -1,0 +1,238 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+type ctxTestKey struct{}
+
+// newTestReqCtx is an h1ReqCtx under a values-only parent, as h1Server
+// makes it.
+func newTestReqCtx() *h1ReqCtx {
+	return &h1ReqCtx{Context: context.WithValue(context.Background(), ctxTestKey{}, "conn")}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// An h1ReqCtx behaves as a context.WithCancel of its parent: values,
+// Done, Err and Cause, before and after its cancellation, whether Done
+// was asked for before or after.
+func TestH1ReqCtxCancels(t *testing.T) {
+	for _, doneFirst := range []bool{true, false} {
+		rc := newTestReqCtx()
+		if rc.Value(ctxTestKey{}) != "conn" || rc.Value(h1ReqCtxKey{}) != rc {
+			t.Fatal("values: the parent's and the context itself")
+		}
+		if rc.Err() != nil || context.Cause(rc) != nil {
+			t.Fatalf("Err %v, Cause %v before cancel", rc.Err(), context.Cause(rc))
+		}
+		if _, ok := rc.Deadline(); ok {
+			t.Fatal("a deadline")
+		}
+		var done <-chan struct{}
+		if doneFirst {
+			done = rc.Done()
+			if done == nil || isClosed(done) {
+				t.Fatal("Done nil or closed before cancel")
+			}
+		}
+		rc.cancel()
+		rc.cancel() // a second cancel does nothing
+		if !doneFirst {
+			done = rc.Done()
+		}
+		if !isClosed(done) || rc.Done() != done {
+			t.Fatal("Done not closed, or not the same channel, after cancel")
+		}
+		if !errors.Is(rc.Err(), context.Canceled) || !errors.Is(context.Cause(rc), context.Canceled) {
+			t.Fatalf("Err %v, Cause %v after cancel", rc.Err(), context.Cause(rc))
+		}
+	}
+}
+
+// Contexts derived from an h1ReqCtx end with it (through its AfterFunc
+// method), and one derived with its own
+// cancellation ends alone; context.AfterFunc's functions run after the
+// cancellation and not after their stop.
+func TestH1ReqCtxDerived(t *testing.T) {
+	rc := newTestReqCtx()
+	child, cancelChild := context.WithCancel(context.WithValue(rc, ctxTestKey{}, "request"))
+	defer cancelChild()
+	ran := make(chan struct{})
+	context.AfterFunc(rc, func() { close(ran) })
+	stopped := make(chan struct{})
+	stop := context.AfterFunc(rc, func() { close(stopped) })
+	if !stop() {
+		t.Fatal("stop before the cancellation reported the function ran")
+	}
+	other, cancelOther := context.WithCancel(rc)
+	cancelOther()
+	if rc.Err() != nil || child.Err() != nil {
+		t.Fatal("a derived context's cancellation reached its parent or sibling")
+	}
+	if isClosed(ran) {
+		t.Fatal("an AfterFunc function ran before the cancellation")
+	}
+	_ = other
+
+	rc.cancel()
+	select {
+	case <-child.Done():
+	case <-time.After(10 * time.Second): // a hang guard
+		t.Fatal("the derived context did not end with its parent")
+	}
+	if !errors.Is(child.Err(), context.Canceled) || child.Value(ctxTestKey{}) != "request" {
+		t.Fatalf("derived: Err %v, value %v", child.Err(), child.Value(ctxTestKey{}))
+	}
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the AfterFunc function did not run after the cancellation")
+	}
+	if isClosed(stopped) {
+		t.Fatal("a stopped AfterFunc function ran")
+	}
+	// Registered after the cancellation: runs at once.
+	late := make(chan struct{})
+	if stop := context.AfterFunc(rc, func() { close(late) }); stop() {
+		t.Fatal("stop stopped a function registered on a cancelled context")
+	}
+	select {
+	case <-late:
+	case <-time.After(10 * time.Second):
+		t.Fatal("an AfterFunc registered after the cancellation did not run")
+	}
+}
+
+// tcpPair is a connected loopback pair.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+// readResult reads once from conn in the background.
+func readResult(conn net.Conn) chan error {
+	ch := make(chan error, 1)
+	go func() {
+		_, err := conn.Read(make([]byte, 1))
+		ch <- err
+	}()
+	return ch
+}
+
+// watchCancel interrupts the upstream connection's blocked read when the
+// request's context ends: through the h1ReqCtx for the request's own
+// context and values on it, through context.AfterFunc for a context
+// derived with a cancellation of its own (a handler's timeout), which
+// the h1ReqCtx alone would miss.
+func TestWatchCancel(t *testing.T) {
+	t.Run("own-context", func(t *testing.T) {
+		rc := newTestReqCtx()
+		conn, _ := tcpPair(t)
+		w := watchCancel(context.WithValue(rc, ctxTestKey{}, 1), conn)
+		if w.rc != rc {
+			t.Fatal("a value on the request's context did not use the h1ReqCtx")
+		}
+		if watchCancel(rc, conn).rc != nil {
+			t.Fatal("a second watch took the h1ReqCtx's one slot")
+		}
+		read := readResult(conn)
+		rc.cancel()
+		if err := <-read; !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read after the cancellation: %v, want a deadline error", err)
+		}
+		if w.end() {
+			t.Fatal("end reported no interruption after the cancellation")
+		}
+	})
+	t.Run("exchange-over-own-context", func(t *testing.T) {
+		// serveHTTP's exchange on top: the h1ReqCtx serves, and its Done
+		// channel is not made (nothing waits on it).
+		rc := newTestReqCtx()
+		conn, _ := tcpPair(t)
+		ctx := &exchangeContext{Context: rc, x: &exchange{}}
+		if !cancellable(ctx) {
+			t.Fatal("cancellable: got false for a request's context")
+		}
+		w := watchCancel(ctx, conn)
+		if w.rc != rc {
+			t.Fatal("the exchange on the request's context did not use the h1ReqCtx")
+		}
+		if rc.done != nil {
+			t.Fatal("the h1ReqCtx's Done channel was made")
+		}
+		read := readResult(conn)
+		rc.cancel()
+		if err := <-read; !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read after the cancellation: %v, want a deadline error", err)
+		}
+		if w.end() {
+			t.Fatal("end reported no interruption after the cancellation")
+		}
+	})
+	t.Run("own-context-not-cancelled", func(t *testing.T) {
+		rc := newTestReqCtx()
+		conn, peer := tcpPair(t)
+		w := watchCancel(rc, conn)
+		read := readResult(conn)
+		peer.Write([]byte("x"))
+		if err := <-read; err != nil {
+			t.Fatalf("read without a cancellation: %v", err)
+		}
+		if !w.end() {
+			t.Fatal("end reported an interruption without a cancellation")
+		}
+		rc.cancel() // after end: the connection is left alone
+		read = readResult(conn)
+		peer.Write([]byte("y"))
+		if err := <-read; err != nil {
+			t.Fatalf("read after the watch ended and the context was cancelled: %v", err)
+		}
+	})
+	t.Run("derived-timeout", func(t *testing.T) {
+		rc := newTestReqCtx()
+		conn, _ := tcpPair(t)
+		ctx, cancel := context.WithTimeout(rc, 50*time.Millisecond)
+		defer cancel()
+		w := watchCancel(ctx, conn)
+		if w.rc != nil {
+			t.Fatal("a context with its own cancellation used the h1ReqCtx")
+		}
+		read := readResult(conn)
+		if err := <-read; !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read after the derived timeout: %v, want a deadline error", err)
+		}
+		if rc.Err() != nil {
+			t.Fatal("the request's context ended")
+		}
+		if w.end() {
+			t.Fatal("end reported no interruption after the timeout")
+		}
+	})
+}
