@@ -15,7 +15,7 @@ import (
 // valid field name left out, each value with CR and LF replaced by
 // spaces and then trimmed. Unlike WriteSubset it takes no sorter from a
 // sync.Pool, sorts the few fields of a common answer by insertion on the
-// stack and leaves a value without CR or LF to the trim alone. A
+// stack and writes the values with writeHeaderValue (reqwrite.go). A
 // bufio.Writer ignores what is written after an error, as WriteSubset
 // stops at one.
 func writeFields(bw *bufio.Writer, h http.Header, exclude map[string]bool) {
@@ -41,13 +41,9 @@ func writeFields(bw *bufio.Writer, h http.Header, exclude map[string]bool) {
 			continue
 		}
 		for _, v := range kv.values {
-			if hasCRorLF(v) {
-				v = headerNewlineToSpace.Replace(v)
-			}
-			v = textproto.TrimString(v)
 			bw.WriteString(kv.name)
 			bw.WriteString(": ")
-			bw.WriteString(v)
+			writeHeaderValue(bw, v)
 			bw.WriteString("\r\n")
 		}
 	}
@@ -56,18 +52,6 @@ func writeFields(bw *bufio.Writer, h http.Header, exclude map[string]bool) {
 type headerField struct {
 	name   string
 	values []string
-}
-
-// headerNewlineToSpace is net/http's.
-var headerNewlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")
-
-func hasCRorLF(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\r' || s[i] == '\n' {
-			return true
-		}
-	}
-	return false
 }
 
 // adoptHeader makes h the header map of w's h1Response, in place of a
