@@ -155,7 +155,12 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 	if !p.modifyResponse(rw, res, outreq) {
 		return
 	}
-	copyHeaders(rw.Header(), res.Header)
+	// ReverseProxy: copyHeader(rw.Header(), res.Header). The gateway's
+	// own server takes res.Header as it is instead (h1fields.go): it is
+	// not used after, but to find whether the answer is a stream.
+	if !adoptHeader(rw, res.Header) {
+		copyHeaders(rw.Header(), res.Header)
+	}
 	// ReverseProxy: the Trailer header is built up from res.Trailer.
 	announcedTrailers := len(res.Trailer)
 	if announcedTrailers > 0 {
@@ -183,7 +188,11 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 		http.NewResponseController(rw).Flush()
 	}
 	if len(res.Trailer) == announcedTrailers {
-		copyHeaders(rw.Header(), res.Trailer)
+		if announcedTrailers > 0 {
+			// Not rw.Header() for nothing: an answer still in the body
+			// buffer would take a snapshot of its header.
+			copyHeaders(rw.Header(), res.Trailer)
+		}
 		return
 	}
 	for k, vv := range res.Trailer {
@@ -440,7 +449,7 @@ func (p *directProxy) copyResponse(rw http.ResponseWriter, body io.Reader, strea
 // non-ASCII rune lower-cases to one of that name's letters (only U+0130
 // and U+212A lower-case to ASCII: 'i', 'k').
 func streaming(res *http.Response) bool {
-	if ct := res.Header.Get("Content-Type"); containsFoldASCII(ct, "text/event-stream") {
+	if ct := field(res.Header, "Content-Type"); containsFoldASCII(ct, "text/event-stream") {
 		if base, _, _ := mime.ParseMediaType(ct); base == "text/event-stream" {
 			return true
 		}
