@@ -21,10 +21,18 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, start time
 		}
 	}
 	routeName := ""
+	var rm *routeMetrics
 	if x.route != nil {
 		routeName = x.route.name
+		// The route's children, kept on the route: no lookup by name.
+		if rm = x.route.metrics.Load(); rm == nil {
+			rm = g.metrics.route(routeName)
+			x.route.metrics.Store(rm)
+		}
+	} else {
+		rm = g.metrics.route("")
 	}
-	g.metrics.observe(routeName, status, elapsed.Seconds())
+	g.metrics.observeRoute(rm, routeName, status, elapsed.Seconds())
 	if x.authzDenied {
 		g.metrics.authzDenials.WithLabelValues(routeName, string(x.reason)).Inc()
 	}

@@ -171,7 +171,7 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 		connID = &id
 	}
 
-	v = c.decide(r, -1, connID, false)
+	v = c.decide(r, -1, connID, nil, false)
 	d = &Decision{Identity: v.identity, Remove: identityHeaders[:]}
 	if v.route != nil {
 		d.Route = v.route.name

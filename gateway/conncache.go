@@ -27,6 +27,11 @@ type connForwarded struct {
 	// framing is the connection when the gateway's own listener
 	// accepted it as HTTP/1.x (tlsListener); nil for HTTP/2.
 	framing *framingConn
+	// authz is the connection's last authorization (authzmemo.go).
+	authz authzMemo
+	// xf is the X-Forwarded-* values of the connection's last request
+	// (setXForwardedConn).
+	xf atomic.Pointer[xForwarded]
 }
 
 // forwardedHeaders are the headers that forward a connection's identity
@@ -51,8 +56,7 @@ type forwardedHeaders struct {
 //
 // h must hold no identity header already: rewrite strips them all
 // (withoutIdentityHeaders) before it calls this.
-func (c *compiled) setForwardedHeaders(r *http.Request, h http.Header, id *mtls.Identity, opts forwarded.Options) error {
-	cf, _ := r.Context().Value(connKey{}).(*connForwarded)
+func (c *compiled) setForwardedHeaders(cf *connForwarded, r *http.Request, h http.Header, id *mtls.Identity, opts forwarded.Options) error {
 	if cf == nil || id.Forwarded || id.Certificate == nil || len(opts.By) > 0 ||
 		r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0] != id.Certificate {
 		return setForwardedHeadersUncached(h, *id, opts)
@@ -65,16 +69,17 @@ func (c *compiled) setForwardedHeaders(r *http.Request, h http.Header, id *mtls.
 	if f.err != nil {
 		return f.err
 	}
-	// One allocation for all the values; each header gets a slice of its
+	// No allocation: each header gets a slice of the cached values of its
 	// own (capacity 1), so that adding to one later copies instead of
-	// writing into the next header's value.
-	values := append([]string(nil), f.values...)
+	// writing into the next header's value, or into the cache. Nothing
+	// assigns to the elements of an upstream request's header values (see
+	// outHeader).
 	for i, name := range f.names {
 		if v, ok := h[name]; ok {
-			h[name] = append(v, values[i]) // a second value of the same header
+			h[name] = append(v, f.values[i]) // a second value of the same header
 			continue
 		}
-		h[name] = values[i : i+1 : i+1]
+		h[name] = f.values[i : i+1 : i+1]
 	}
 	return nil
 }

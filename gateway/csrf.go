@@ -232,7 +232,7 @@ func csrfError(err error) *csrf.Error {
 
 // isWebSocketHandshake reports whether r asks to upgrade to WebSocket.
 func isWebSocketHandshake(r *http.Request) bool {
-	for _, v := range r.Header.Values("Upgrade") {
+	for _, v := range r.Header["Upgrade"] { // r.Header.Values("Upgrade")
 		for p := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(p), "websocket") {
 				return true

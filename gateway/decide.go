@@ -36,9 +36,10 @@ func refusal(status int, reason Reason, title, detail string) verdict {
 // path and the route it selects, the identity (connID, the connection's,
 // or a trusted forwarder's) against the route's allow list, and whether
 // the route serves browsers. listener is the index of the listener r came
-// on, -1 when none (an embedded handler, or Decide). unchecked turns the
-// Host and path checks off (the tests' negative controls).
-func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, unchecked bool) verdict {
+// on, -1 when none (an embedded handler, or Decide); cf is the gateway's
+// state of its connection, nil when none. unchecked turns the Host and
+// path checks off (the tests' negative controls).
+func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, cf *connForwarded, unchecked bool) verdict {
 	if strings.EqualFold(r.Method, http.MethodConnect) {
 		// A reverse proxy has no tunnels to offer; forwarding CONNECT
 		// would ask the upstream for one. Methods are case-sensitive,
@@ -96,7 +97,7 @@ func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, 
 		return v
 	}
 	v := verdict{route: rt, identity: id}
-	if reason := rt.authorizeRequest(id); reason != "" {
+	if reason := rt.authorizeConn(id, connID, cf); reason != "" {
 		v.status, v.reason, v.title, v.authzDenied = http.StatusForbidden, reason, "client identity refused", true
 		return v
 	}

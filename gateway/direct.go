@@ -75,7 +75,16 @@ func (p *directProxy) applies(req *http.Request) bool {
 	return !p.c.checksOff.off(checkDirectProxy) && p.rt.upstream.Scheme == "http" &&
 		!p.c.checksOff.off(checkFastUpstream) && req.Header["Upgrade"] == nil &&
 		!httpguts.HeaderValuesContainsToken(req.Header["Connection"], "upgrade") &&
-		req.Context().Done() != nil && !queryReencoded()
+		cancellable(req.Context()) && !queryReencoded()
+}
+
+// cancellable reports whether ctx.Done() != nil, without making the Done
+// channel of an h1ReqCtx (never nil) that nothing waits on.
+func cancellable(ctx context.Context) bool {
+	if _, ok := withoutExchange(ctx).(*h1ReqCtx); ok {
+		return true
+	}
+	return ctx.Done() != nil
 }
 
 // directRequest is what the direct path allocates per request, in one
@@ -117,7 +126,7 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 	// both in one copy.
 	var d dropped
 	trustedPeer := c.trustedPeer(req)
-	outreq.Header = c.outHeader(req.Header, rt.allowUnderscoreHeaders, trustedPeer, &d)
+	outreq.Header = c.outHeader(req.Header, c.addedRoom(req, trustedPeer), rt.allowUnderscoreHeaders, trustedPeer, &d)
 	outreq.URL.RawQuery = cleanQueryParams(outreq.URL.RawQuery)
 	st.pr = httputil.ProxyRequest{In: req, Out: outreq}
 	c.rewriteFiltered(&st.pr, rt, trustedPeer, d)
@@ -146,7 +155,12 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 	if !p.modifyResponse(rw, res, outreq) {
 		return
 	}
-	copyHeaders(rw.Header(), res.Header)
+	// ReverseProxy: copyHeader(rw.Header(), res.Header). The gateway's
+	// own server takes res.Header as it is instead (h1fields.go): it is
+	// not used after, but to find whether the answer is a stream.
+	if !adoptHeader(rw, res.Header) {
+		copyHeaders(rw.Header(), res.Header)
+	}
 	// ReverseProxy: the Trailer header is built up from res.Trailer.
 	announcedTrailers := len(res.Trailer)
 	if announcedTrailers > 0 {
@@ -174,7 +188,11 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 		http.NewResponseController(rw).Flush()
 	}
 	if len(res.Trailer) == announcedTrailers {
-		copyHeaders(rw.Header(), res.Trailer)
+		if announcedTrailers > 0 {
+			// Not rw.Header() for nothing: an answer still in the body
+			// buffer would take a snapshot of its header.
+			copyHeaders(rw.Header(), res.Trailer)
+		}
 		return
 	}
 	for k, vv := range res.Trailer {
@@ -252,11 +270,13 @@ func isPrint(s string) bool {
 // withoutClientHeaders drops (counted in d). The values are the client's
 // slices, capped so that an append copies: nothing assigns to their
 // elements (ReverseProxy's deep copy is for a Rewrite that would).
-func (c *compiled) outHeader(in http.Header, allowUnderscore, trustedPeer bool, d *dropped) http.Header {
+//
+// The map has room for the client's headers and room more (addedRoom).
+func (c *compiled) outHeader(in http.Header, room int, allowUnderscore, trustedPeer bool, d *dropped) http.Header {
 	// ReverseProxy's removeHopByHopHeaders: h.Del of each name in
 	// Connection, canonicalised.
 	connection := in["Connection"]
-	out := make(http.Header, len(in)+addedHeaders)
+	out := make(http.Header, len(in)+room)
 	for name, v := range in {
 		if hopHeader(name) {
 			continue
@@ -279,6 +299,46 @@ func (c *compiled) outHeader(in http.Header, allowUnderscore, trustedPeer bool, 
 	}
 	return out
 }
+
+// addedRoom is at least how many headers rewriteFiltered and serveDirect
+// add to the upstream request of req (see addedHeaders), as exactly as
+// is cheap to know: outHeader sizes its map with it, and a map made for
+// up to 8 fields is one group (two allocations, where a larger one takes
+// four), enough for a common keep-alive request and its identity. A
+// wrong count costs only the map's growth.
+func (c *compiled) addedRoom(req *http.Request, trustedPeer bool) int {
+	x := exchangeFrom(req.Context())
+	if x == nil {
+		return addedHeaders + 1
+	}
+	n := 3 // X-Forwarded-For, -Host and -Proto
+	if trustedPeer {
+		n++ // Forwarded
+	}
+	if req.Header["User-Agent"] == nil {
+		n++ // set to ""
+	}
+	if x.csrfToken != "" {
+		n++
+	}
+	if x.hasIdentity {
+		// The connection's headers when they were cached for this
+		// format, else every identity header there is.
+		ids := maxIdentityHeaders
+		if cf := x.conn; cf != nil && !x.identity.Forwarded {
+			if f := cf.fwd.Load(); f != nil && f.format == c.forwardFormat {
+				ids = len(f.names)
+			}
+		}
+		n += ids
+	}
+	return n
+}
+
+// maxIdentityHeaders is how many headers forward an identity at most:
+// Client-Cert, Client-Cert-Chain, X-Forwarded-Client-Cert and
+// Forgeproof-Client-Identity.
+const maxIdentityHeaders = 4
 
 // namedIn reports whether ReverseProxy's removeHopByHopHeaders deletes
 // the field name because the Connection values name it: a name in them,
@@ -389,7 +449,7 @@ func (p *directProxy) copyResponse(rw http.ResponseWriter, body io.Reader, strea
 // non-ASCII rune lower-cases to one of that name's letters (only U+0130
 // and U+212A lower-case to ASCII: 'i', 'k').
 func streaming(res *http.Response) bool {
-	if ct := res.Header.Get("Content-Type"); containsFoldASCII(ct, "text/event-stream") {
+	if ct := field(res.Header, "Content-Type"); containsFoldASCII(ct, "text/event-stream") {
 		if base, _, _ := mime.ParseMediaType(ct); base == "text/event-stream" {
 			return true
 		}
@@ -461,6 +521,9 @@ func (p *directProxy) copyBuffer(dst io.Writer, src io.Reader, buf []byte) error
 // leaves that case to ReverseProxy): a query with a ';', a bad escape or
 // more than 10000 parameters is re-encoded, dropping what does not parse.
 func cleanQueryParams(s string) string {
+	if s == "" {
+		return s
+	}
 	reencode := func(s string) string {
 		v, _ := url.ParseQuery(s)
 		return v.Encode()

@@ -64,22 +64,41 @@ func TestSetXForwarded(t *testing.T) {
 			if tt.tls {
 				in.TLS = &tls.ConnectionState{}
 			}
-			headers := [2]http.Header{}
+			// setXForwardedConn on a new connection, then on the same
+			// connection again (its values cached), then after a request
+			// with another Host (the cache replaced).
+			cf := &connForwarded{}
+			headers := [5]http.Header{}
 			for i := range headers {
 				h := http.Header{"Accept": {"*/*"}}
 				if tt.prior != nil {
 					h["X-Forwarded-For"] = slices.Clone(tt.prior)
 				}
 				pr := &httputil.ProxyRequest{In: in, Out: &http.Request{Header: h}}
-				if i == 0 {
+				switch i {
+				case 0:
 					pr.SetXForwarded()
-				} else {
+				case 1:
 					setXForwarded(pr)
+				case 4:
+					other := *in
+					other.Host = "other.example"
+					setXForwardedConn(&httputil.ProxyRequest{In: &other, Out: &http.Request{Header: http.Header{}}}, cf)
+					fallthrough
+				default:
+					setXForwardedConn(pr, cf)
 				}
 				headers[i] = h
 			}
-			if !reflect.DeepEqual(headers[0], headers[1]) {
-				t.Errorf("got %v, want %v", headers[1], headers[0])
+			for i, h := range headers[1:] {
+				if !reflect.DeepEqual(h, headers[0]) {
+					t.Errorf("call %d: got %v, want %v", i+1, h, headers[0])
+				}
+				for name, v := range h {
+					if cap(v) != len(v) {
+						t.Errorf("call %d: %s has room to append in place (len %d, cap %d)", i+1, name, len(v), cap(v))
+					}
+				}
 			}
 		})
 	}

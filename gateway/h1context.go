@@ -174,7 +174,7 @@ type cancelWatch struct {
 // A context derived with its own cancellation (a handler's WithTimeout)
 // has a channel of its own and goes through context.AfterFunc.
 func watchCancel(ctx context.Context, conn net.Conn) cancelWatch {
-	if rc, ok := ctx.Value(h1ReqCtxKey{}).(*h1ReqCtx); ok && (ctx == context.Context(rc) || ctx.Done() == rc.Done()) && rc.watchConn(conn) {
+	if rc, ok := ctx.Value(h1ReqCtxKey{}).(*h1ReqCtx); ok && (withoutExchange(ctx) == context.Context(rc) || ctx.Done() == rc.Done()) && rc.watchConn(conn) {
 		return cancelWatch{rc: rc}
 	}
 	return cancelWatch{stop: context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })}

@@ -171,6 +171,31 @@ func TestWatchCancel(t *testing.T) {
 			t.Fatal("end reported no interruption after the cancellation")
 		}
 	})
+	t.Run("exchange-over-own-context", func(t *testing.T) {
+		// serveHTTP's exchange on top: the h1ReqCtx serves, and its Done
+		// channel is not made (nothing waits on it).
+		rc := newTestReqCtx()
+		conn, _ := tcpPair(t)
+		ctx := &exchangeContext{Context: rc, x: &exchange{}}
+		if !cancellable(ctx) {
+			t.Fatal("cancellable: got false for a request's context")
+		}
+		w := watchCancel(ctx, conn)
+		if w.rc != rc {
+			t.Fatal("the exchange on the request's context did not use the h1ReqCtx")
+		}
+		if rc.done != nil {
+			t.Fatal("the h1ReqCtx's Done channel was made")
+		}
+		read := readResult(conn)
+		rc.cancel()
+		if err := <-read; !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read after the cancellation: %v, want a deadline error", err)
+		}
+		if w.end() {
+			t.Fatal("end reported no interruption after the cancellation")
+		}
+	})
 	t.Run("own-context-not-cancelled", func(t *testing.T) {
 		rc := newTestReqCtx()
 		conn, peer := tcpPair(t)

@@ -514,14 +514,15 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	case known && bad:
 		return nil, badRequest("malformed Host header")
 	}
-	for k, vv := range req.Header {
+	// net/http's server also checks every field value
+	// (httpguts.ValidHeaderFieldValue, "invalid header value"), which
+	// cannot fail here: http.ReadRequest has already refused each byte
+	// that check refuses (textproto's validHeaderValueByte, the same set:
+	// TestHeaderValuesCheckedByReadRequest), in every value it keeps.
+	// Names it lets have spaces.
+	for k := range req.Header {
 		if !httpguts.ValidHeaderFieldName(k) {
 			return nil, badRequest("invalid header name")
-		}
-		for _, v := range vv {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return nil, badRequest("invalid header value")
-			}
 		}
 	}
 	// After net/http's checks, in its order: r.Host is the Host field,
@@ -902,6 +903,13 @@ type h1Response struct {
 	fullDuplex    bool
 	dateBuf       [len(http.TimeFormat)]byte
 	clenBuf       [20]byte
+
+	// adopted: handlerHeader is a map handed over by adoptHeader
+	// (h1fields.go), changed after WriteHeader only through Header, so
+	// that the snapshot is taken there, when it is needed, and not at
+	// WriteHeader.
+	adopted bool
+	final   bool // headerFinal held at WriteHeader: no trailers
 }
 
 // cancel cancels the request's context.
@@ -939,14 +947,14 @@ func (w *h1Response) WriteHeader(code int) {
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		bw := w.conn.bufw
 		writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
-		w.handlerHeader.WriteSubset(bw, excludedHeadersNoBody)
+		writeFields(bw, w.handlerHeader, excludedHeadersNoBody)
 		bw.WriteString("\r\n")
 		bw.Flush()
 		return
 	}
 	w.wroteHeader = true
 	w.status = code
-	cl := w.handlerHeader.Get("Content-Length")
+	cl := field(w.handlerHeader, "Content-Length")
 	if cl != "" {
 		if v, err := strconv.ParseInt(cl, 10, 64); err == nil && v >= 0 {
 			w.contentLength = v
@@ -955,10 +963,13 @@ func (w *h1Response) WriteHeader(code int) {
 	if w.headerFinal() {
 		// What net/http would send later is known now: write it, and
 		// skip the snapshot and the body buffer.
+		w.final = true
 		w.commit(nil)
 		return
 	}
-	if w.calledHeader && w.snapshot == nil {
+	if w.calledHeader && w.snapshot == nil && (!w.adopted || cl != "" && w.contentLength < 0) {
+		// The snapshot keeps an invalid Content-Length, deleted below
+		// from the handler's map only (net/http's order).
 		w.snapshot = w.handlerHeader.Clone()
 	}
 	if cl != "" && w.contentLength < 0 {
@@ -974,25 +985,22 @@ func (w *h1Response) WriteHeader(code int) {
 // (ReverseProxy sets the Content-Type key, nil when the upstream sent
 // none: see recorder.WriteHeader) to a request without a body is.
 func (w *h1Response) headerFinal() bool {
-	h := w.handlerHeader
 	if w.contentLength < 0 || w.body != nil || w.req.Method == "HEAD" {
 		return false
 	}
-	if _, ok := h["Content-Type"]; !ok {
-		return false
-	}
-	if _, ok := h["Trailer"]; ok {
-		return false
-	}
-	if _, ok := h["Transfer-Encoding"]; ok {
-		return false
-	}
-	for k := range h {
+	haveType := false
+	for k := range w.handlerHeader {
+		switch k {
+		case "Content-Type":
+			haveType = true
+		case "Trailer", "Transfer-Encoding":
+			return false
+		}
 		if strings.HasPrefix(k, http.TrailerPrefix) {
 			return false
 		}
 	}
-	return true
+	return haveType
 }
 
 var excludedHeadersNoBody = map[string]bool{"Content-Length": true, "Transfer-Encoding": true}
@@ -1139,8 +1147,14 @@ func (w *h1Response) commit(body []byte) (int, error) {
 		date, contentLength                       []byte
 	}
 
+	// The trailers are those of the header as of WriteHeader: the
+	// snapshot, or an adopted header nobody changed since.
+	snapshot := w.snapshot
+	if snapshot == nil && w.adopted && !w.final {
+		snapshot = w.handlerHeader
+	}
 	hasTrailers := false
-	for k := range w.snapshot {
+	for k := range snapshot {
 		if strings.HasPrefix(k, http.TrailerPrefix) {
 			if exclude == nil {
 				exclude = make(map[string]bool)
@@ -1149,7 +1163,7 @@ func (w *h1Response) commit(body []byte) (int, error) {
 			hasTrailers = true
 		}
 	}
-	for _, v := range w.snapshot["Trailer"] {
+	for _, v := range snapshot["Trailer"] {
 		hasTrailers = true
 		for _, k := range strings.Split(v, ",") {
 			if k = textprotoTrim(k); k != "" {
@@ -1158,7 +1172,7 @@ func (w *h1Response) commit(body []byte) (int, error) {
 		}
 	}
 
-	te := header.Get("Transfer-Encoding")
+	te := field(header, "Transfer-Encoding")
 	hasTE := te != ""
 
 	if w.handlerDone && !hasTrailers && !hasTE && bodyAllowedForStatus(w.status) && !hasHeader(header, "Content-Length") && (!isHEAD || len(body) > 0) {
@@ -1167,7 +1181,7 @@ func (w *h1Response) commit(body []byte) (int, error) {
 	}
 
 	if w.wants10KeepAlive && keepAlivesEnabled {
-		if header.Get("Content-Length") != "" && header.Get("Connection") == "keep-alive" {
+		if field(header, "Content-Length") != "" && field(header, "Connection") == "keep-alive" {
 			w.closeAfterReply = false
 		}
 	}
@@ -1179,7 +1193,7 @@ func (w *h1Response) commit(body []byte) (int, error) {
 	} else if !w.req.ProtoAtLeast(1, 1) || w.wantsClose {
 		w.closeAfterReply = true
 	}
-	if header.Get("Connection") == "close" || !keepAlivesEnabled {
+	if field(header, "Connection") == "close" || !keepAlivesEnabled {
 		w.closeAfterReply = true
 	}
 	if w.ecr != nil && !w.ecr.sawEOF.Load() {
@@ -1202,7 +1216,10 @@ func (w *h1Response) commit(body []byte) (int, error) {
 			discard = true
 		}
 		if discard {
-			_, err := io.CopyN(io.Discard, w.body, maxPostHandlerReadBytes+1)
+			err := io.EOF // a body read to its end (the proxied one) reads nothing more
+			if !w.body.sawEOF.Load() {
+				_, err = io.CopyN(io.Discard, w.body, maxPostHandlerReadBytes+1)
+			}
 			switch err {
 			case nil:
 				tooBig = true
@@ -1226,7 +1243,7 @@ func (w *h1Response) commit(body []byte) (int, error) {
 	code := w.status
 	if bodyAllowedForStatus(code) {
 		_, haveType := header["Content-Type"]
-		if header.Get("Content-Encoding") == "" && !haveType && !hasTE && len(body) > 0 {
+		if field(header, "Content-Encoding") == "" && !haveType && !hasTE && len(body) > 0 {
 			extra.contentType = http.DetectContentType(body)
 		}
 	} else {
@@ -1270,7 +1287,7 @@ func (w *h1Response) commit(body []byte) (int, error) {
 		return len(body), nil
 	}
 	// Only announce the closing if the client can see it.
-	if w.closeAfterReply && (!keepAlivesEnabled || !hasToken(header.Get("Connection"), "close")) {
+	if w.closeAfterReply && (!keepAlivesEnabled || !hasToken(field(header, "Connection"), "close")) {
 		delHeader("Connection")
 		if w.req.ProtoAtLeast(1, 1) {
 			extra.connection = "close"
@@ -1279,7 +1296,7 @@ func (w *h1Response) commit(body []byte) (int, error) {
 
 	bw := c.bufw
 	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
-	header.WriteSubset(bw, exclude)
+	writeFields(bw, header, exclude)
 	if extra.date != nil {
 		bw.WriteString("Date: ")
 		bw.Write(extra.date)
@@ -1303,6 +1320,14 @@ func (w *h1Response) commit(body []byte) (int, error) {
 		return w.writeBody(body)
 	}
 	return len(body), nil
+}
+
+// field is h.Get(key) for a canonical key: the first value, or "".
+func field(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func hasHeader(h http.Header, key string) bool {
@@ -1409,7 +1434,7 @@ func (w *h1Response) finishRequest() {
 		bw := w.conn.bufw
 		bw.WriteString("0\r\n")
 		if t := w.finalTrailers(); t != nil {
-			t.Write(bw)
+			writeFields(bw, t, nil)
 		}
 		bw.WriteString("\r\n")
 	}

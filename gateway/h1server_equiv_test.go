@@ -1177,7 +1177,7 @@ func TestH1ServerEquivalence(t *testing.T) {
 	up := httptest.NewServer(&h1eqUpstream{next: next})
 	t.Cleanup(up.Close) // after the parallel subtests
 	upURL, _ := url.Parse(up.URL)
-	for _, c := range h1eqCases(upURL, next) {
+	for _, c := range append(h1eqCases(upURL, next), h1eqAdoptCases()...) {
 		if seen[c.name] {
 			t.Fatalf("duplicate case %q", c.name)
 		}

@@ -41,17 +41,55 @@ type exchange struct {
 	preflight bool
 	// dropped counts the client headers not forwarded (headers.go).
 	dropped dropped
+	// conn is the gateway's state of the request's connection, nil when
+	// the handler is embedded (Gateway.Handler): looked up once per
+	// request rather than by every step that uses it.
+	conn *connForwarded
 }
 
 type exchangeKey struct{}
 
-// requestState is what serveHTTP allocates per request, in one piece.
+// requestState is what serveHTTP allocates per request, in one piece:
+// the recorder, the exchange, and the request the route's handler gets,
+// whose context carries the exchange (three allocations fewer than
+// context.WithValue and Request.WithContext of their own).
 type requestState struct {
 	rec recorder
 	x   exchange
+	ctx exchangeContext
+	req http.Request
+}
+
+// exchangeContext is context.WithValue(Context, exchangeKey{}, x),
+// allocated as part of a requestState.
+type exchangeContext struct {
+	context.Context
+	x *exchange
+}
+
+func (c *exchangeContext) Value(key any) any {
+	if _, ok := key.(exchangeKey); ok {
+		return c.x
+	}
+	return c.Context.Value(key)
+}
+
+func (c *exchangeContext) String() string { return "gateway.exchangeContext" }
+
+// withoutExchange is ctx without serveHTTP's exchange value on top, if it
+// has one: the context the exchange was added to, whose Done channel ctx
+// shares. (An h1ReqCtx makes its channel only when asked for it.)
+func withoutExchange(ctx context.Context) context.Context {
+	if c, ok := ctx.(*exchangeContext); ok {
+		return c.Context
+	}
+	return ctx
 }
 
 func exchangeFrom(ctx context.Context) *exchange {
+	if c, ok := ctx.(*exchangeContext); ok {
+		return c.x // the usual case: the request serveHTTP passed on
+	}
 	x, _ := ctx.Value(exchangeKey{}).(*exchange)
 	return x
 }
@@ -67,6 +105,9 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	rec, x := &st.rec, &st.x
 	defer func() { g.finish(r, rec, x, start) }()
 
+	if listener >= 0 {
+		x.conn, _ = r.Context().Value(connKey{}).(*connForwarded)
+	}
 	// The connection's identity, verified again when a reload or an
 	// expiry may have changed the answer (two atomic loads when nothing
 	// did).
@@ -78,7 +119,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 			return
 		}
 		connID = id
-		g.countConnection(r, c.cfg.Listeners[listener].Address)
+		g.countConnection(x.conn, r, c.cfg.Listeners[listener].Address)
 	} else {
 		connID = embeddedIdentity(r)
 	}
@@ -95,7 +136,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		if !g.checksOff.off(checkChunkedClose) {
 			rec.Header().Set("Connection", "close")
 		}
-		if chunkedWithContentLength(r) && !g.checksOff.off(checkFraming) {
+		if chunkedWithContentLength(x.conn) && !g.checksOff.off(checkFraming) {
 			rec.Header().Set("Connection", "close")
 			g.metrics.ambiguous.WithLabelValues(string(ReasonFramingAmbiguous)).Inc()
 			g.refuse(rec, r, x, http.StatusBadRequest, ReasonFramingAmbiguous, "ambiguous framing",
@@ -111,7 +152,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		serveOptionsStar(rec, r)
 		return
 	}
-	v := c.decide(r, listener, connID, g.checksOff.off(checkRequests))
+	v := c.decide(r, listener, connID, x.conn, g.checksOff.off(checkRequests))
 	x.route = v.route
 	x.identity, x.hasIdentity = v.identity, v.identity != nil
 	switch {
@@ -137,14 +178,14 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	}
 	// The identity travels in the exchange (tokenBinding reads it there),
 	// not in an mtls context value: one context value per request, not two.
-	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
-	rt.handler.ServeHTTP(rec, r.WithContext(ctx))
+	st.ctx = exchangeContext{Context: r.Context(), x: x}
+	st.req = *r.WithContext(&st.ctx)
+	rt.handler.ServeHTTP(rec, &st.req)
 }
 
-// countConnection counts r's connection in the connections metric if r
-// is its first request.
-func (g *Gateway) countConnection(r *http.Request, listener string) {
-	cf, _ := r.Context().Value(connKey{}).(*connForwarded)
+// countConnection counts the connection cf (nil: none) in the
+// connections metric if r is its first request.
+func (g *Gateway) countConnection(cf *connForwarded, r *http.Request, listener string) {
 	if cf == nil || cf.counted.Load() || !cf.counted.CompareAndSwap(false, true) {
 		return
 	}
@@ -165,11 +206,10 @@ func serveOptionsStar(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// chunkedWithContentLength reports whether r, a chunked HTTP/1.1
-// request, also carried Content-Length: known only on a connection the
-// gateway's listener accepted (false otherwise).
-func chunkedWithContentLength(r *http.Request) bool {
-	cf, _ := r.Context().Value(connKey{}).(*connForwarded)
+// chunkedWithContentLength reports whether a chunked HTTP/1.1 request on
+// the connection cf also carried Content-Length: known only on a
+// connection the gateway's listener accepted (false otherwise).
+func chunkedWithContentLength(cf *connForwarded) bool {
 	return cf != nil && cf.framing != nil && cf.framing.ChunkedWithContentLength()
 }
 
@@ -197,7 +237,14 @@ func (rt *route) authorizeRequest(id *mtls.Identity) Reason {
 // isBrowser reports whether the request carries Fetch Metadata headers,
 // which only browsers send (page scripts cannot set Sec- headers).
 func isBrowser(r *http.Request) bool {
-	return r.Header.Get("Sec-Fetch-Site") != "" || r.Header.Get("Sec-Fetch-Mode") != ""
+	// r.Header.Get without canonicalising the canonical names.
+	first := func(name string) string {
+		if v := r.Header[name]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return first("Sec-Fetch-Site") != "" || first("Sec-Fetch-Mode") != ""
 }
 
 // hasDotSegments reports whether a (decoded) path has "." or ".."

@@ -270,6 +270,35 @@ func (o *checksOff) off(c check) bool { return o != nil && o[c].Load() }
 type headerPolicy struct {
 	names    map[string]bool
 	prefixes []string
+	// plain holds the names of commonHeaders that headerVerdict keeps
+	// under every setting, so that it answers for them with one lookup
+	// (normalising the name and looking it up in the lists took about
+	// 70 ns per header). nil: none, every name takes the long way.
+	plain map[string]bool
+}
+
+// commonHeaders are the names, in net/http's canonical spelling, of
+// request headers that browsers and HTTP libraries send on most requests.
+var commonHeaders = []string{
+	"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
+	"Content-Length", "Content-Type", "Dnt", "If-Modified-Since", "If-None-Match",
+	"Pragma", "Priority", "Sec-Ch-Ua", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Platform",
+	"Sec-Fetch-Dest", "Sec-Fetch-User", "Upgrade-Insecure-Requests", "User-Agent",
+	"Cookie", "Origin", "Referer", "Sec-Fetch-Mode", "Sec-Fetch-Site",
+}
+
+// plainNames returns the names of commonHeaders that headerVerdict keeps
+// under its strictest settings (no underscore names allowed, no trusted
+// peer, every check on), and so under every setting: each setting only
+// spares a header a drop, it never adds one.
+func (hp *headerPolicy) plainNames() map[string]bool {
+	plain := map[string]bool{}
+	for _, name := range commonHeaders {
+		if drop, kind := hp.headerVerdict(name, false, false, nil); !drop && kind == "" {
+			plain[name] = true
+		}
+	}
+	return plain
 }
 
 // parseStripHeaders compiles strip-request-headers: header names, or
@@ -292,6 +321,7 @@ func (p *compiler) parseStripHeaders(key string, list []string) headerPolicy {
 		}
 		hp.names[n] = true
 	}
+	hp.plain = hp.plainNames()
 	return hp
 }
 
@@ -372,6 +402,9 @@ func hasPrefix(n []byte, prefix string) bool {
 // request's peer is a trusted proxy, whose forwarding headers are kept.
 // checks are the Gateway's negative-control switches.
 func (hp *headerPolicy) headerVerdict(name string, allowUnderscore, trustedPeer bool, checks *checksOff) (drop bool, kind string) {
+	if hp.plain[name] {
+		return false, ""
+	}
 	var buf [64]byte
 	n := normaliseName(buf[:0], name)
 	k := headerKinds[string(n)]

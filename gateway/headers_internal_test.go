@@ -245,3 +245,41 @@ func TestStripRequestHeadersConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestPlainHeaders: the shortcut for common header names (plainNames)
+// gives headerVerdict's own answer, for every setting and every check
+// turned off, with no strip-request-headers and with entries that name
+// common headers (which then take the long way, and are dropped); a name
+// off the common list is answered the long way too.
+func TestPlainHeaders(t *testing.T) {
+	names := append(slices.Clone(commonHeaders), "X-Forwarded-For", "X_User_Agent", "X-Client-Cert", "Forgeproof-Client-Identity", "X-Custom", "Te")
+	for _, strip := range [][]string{nil, {"User-Agent", "Sec-Ch-*"}} {
+		p := &compiler{cfg: &Config{}}
+		hp := p.parseStripHeaders("strip-request-headers", strip)
+		slow := hp
+		slow.plain = nil
+		if strip == nil && len(hp.plain) != len(commonHeaders) {
+			t.Errorf("plain has %d of %d common names (%v): a common name it lacks takes the long way anyway", len(hp.plain), len(commonHeaders), hp.plain)
+		}
+		if strip != nil && (hp.plain["User-Agent"] || hp.plain["Sec-Ch-Ua"]) {
+			t.Errorf("strip %v: plain has a stripped name: %v", strip, hp.plain)
+		}
+		for _, name := range names {
+			for off := -1; off < int(numChecks); off++ {
+				var checks checksOff
+				if off >= 0 {
+					checks[off].Store(true)
+				}
+				for _, underscore := range []bool{false, true} {
+					for _, trusted := range []bool{false, true} {
+						gd, gk := hp.headerVerdict(name, underscore, trusted, &checks)
+						wd, wk := slow.headerVerdict(name, underscore, trusted, &checks)
+						if gd != wd || gk != wk {
+							t.Errorf("strip %v, %s, check %d off, underscore %v, trusted %v: got %v %q, want %v %q", strip, name, off, underscore, trusted, gd, gk, wd, wk)
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -58,7 +58,12 @@ func (m *metrics) route(name string) *routeMetrics {
 // observe counts one request of the route with the status code and its
 // duration.
 func (m *metrics) observe(route string, status int, seconds float64) {
-	rm := m.route(route)
+	m.observeRoute(m.route(route), route, status, seconds)
+}
+
+// observeRoute is observe with the route's children (m.route(route)) at
+// hand.
+func (m *metrics) observeRoute(rm *routeMetrics, route string, status int, seconds float64) {
 	rm.duration.Observe(seconds)
 	if status < 0 || status >= len(rm.codes) {
 		m.requests.WithLabelValues(route, statusLabel(status)).Inc()

@@ -435,7 +435,7 @@ var upstreamEmulations = []struct {
 // percent-encoded as by browsers when escaped is.
 func (c *compiled) findRouteFold(p string, fold, escaped bool) *route {
 	for _, r := range c.routes {
-		rr := *r
+		rr := route{host: r.host, prefix: r.prefix} // what matches reads
 		q := p
 		if escaped {
 			rr.prefix = (&url.URL{Path: r.prefix}).EscapedPath()

@@ -142,6 +142,8 @@ func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trusted
 		setXForwarded(pr)
 		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-Host")
 		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-Proto")
+	} else if x != nil {
+		setXForwardedConn(pr, x.conn)
 	} else {
 		setXForwarded(pr)
 	}
@@ -154,7 +156,7 @@ func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trusted
 		if pr.In.TLS != nil && !x.identity.Forwarded && len(pr.In.TLS.PeerCertificates) > 1 {
 			opts.Chain = pr.In.TLS.PeerCertificates[1:]
 		}
-		if err := c.setForwardedHeaders(pr.In, pr.Out.Header, x.identity, opts); err != nil {
+		if err := c.setForwardedHeaders(x.conn, pr.In, pr.Out.Header, x.identity, opts); err != nil {
 			// The identity cannot be expressed in the configured format
 			// (a forwarded XFCC identity without its certificate): the
 			// upstream gets no identity header rather than a partial one.
@@ -188,6 +190,59 @@ func setXForwarded(pr *httputil.ProxyRequest) {
 		v[2] = "https"
 	}
 	h["X-Forwarded-Proto"] = v[2:3:3]
+}
+
+// xForwarded is what setXForwarded sets for a request without prior
+// X-Forwarded-For values, from its peer address, Host and scheme.
+type xForwarded struct {
+	remoteAddr, host string
+	tls              bool
+	// forFound: RemoteAddr has a host and port, and v[0] is its host;
+	// else X-Forwarded-For is deleted.
+	forFound bool
+	v        [3]string
+}
+
+func newXForwarded(in *http.Request) *xForwarded {
+	xf := &xForwarded{remoteAddr: in.RemoteAddr, host: in.Host, tls: in.TLS != nil}
+	if clientIP, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		xf.v[0], xf.forFound = clientIP, true
+	}
+	xf.v[1] = in.Host
+	xf.v[2] = "http"
+	if xf.tls {
+		xf.v[2] = "https"
+	}
+	return xf
+}
+
+// setXForwardedConn is setXForwarded for a request on the connection cf
+// (nil: none), with the values of the connection's last request when its
+// peer address, Host and scheme are the same: no allocation for the
+// usual keep-alive request. The slices are shared between those
+// requests, capped so that an append copies; nothing assigns to the
+// elements of an upstream request's header values (see outHeader).
+// Prior X-Forwarded-For values (a trusted proxy's) are joined as
+// setXForwarded joins them.
+func setXForwardedConn(pr *httputil.ProxyRequest, cf *connForwarded) {
+	h := pr.Out.Header
+	if cf == nil || len(h["X-Forwarded-For"]) > 0 {
+		setXForwarded(pr)
+		return
+	}
+	in := pr.In
+	xf := cf.xf.Load()
+	if xf == nil || xf.remoteAddr != in.RemoteAddr || xf.host != in.Host || xf.tls != (in.TLS != nil) {
+		xf = newXForwarded(in)
+		cf.xf.Store(xf)
+	}
+	if xf.forFound {
+		h["X-Forwarded-For"] = xf.v[0:1:1]
+	} else {
+		delete(h, "X-Forwarded-For")
+	}
+	h["X-Forwarded-Host"] = xf.v[1:2:2]
+	h["X-Forwarded-Proto"] = xf.v[2:3:3]
 }
 
 func copyHeader(dst, src http.Header, name string) {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync/atomic"
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/mtls"
@@ -29,7 +30,12 @@ type route struct {
 	allowUnauthenticated bool
 	corsPreflights       bool // let preflights through without identity
 	authorize            mtls.Authorizer
-	browsers             bool
+	// authzKey tells this route's allow list apart from every other
+	// route's, of this configuration and of every other one (a reload
+	// compiles new routes): the key of a connection's remembered
+	// authorization (authzMemo).
+	authzKey uint64
+	browsers bool
 	// allowUnderscoreHeaders: forward names with '_' (headers.go).
 	allowUnderscoreHeaders bool
 
@@ -43,6 +49,9 @@ type route struct {
 	proxy *directProxy
 	// handler is the proxy behind the CSRF guard (when there is one).
 	handler http.Handler
+	// metrics is the route's children of the request metrics, once its
+	// first request is served (a configuration serves one Gateway).
+	metrics atomic.Pointer[routeMetrics]
 }
 
 func (r *route) usesTokens() bool {
@@ -70,6 +79,7 @@ func (p *compiler) route(key string, index int, r Route, c *compiled) *route {
 	}
 	rt.upstreamTLS = p.upstreamTLS(key, r, rt.upstream)
 	rt.authorize = p.allow(key+".allow", r.Allow)
+	rt.authzKey = authzKeys.Add(1)
 	if rt.corsPreflights && !rt.browsers {
 		p.add(key+".allow.cors-preflights", "needs a route that serves browsers: only browsers send CORS preflights, and this route has browsers: false")
 	}
