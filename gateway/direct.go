@@ -156,7 +156,7 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 	// ReverseProxy: copyHeader(rw.Header(), res.Header). The gateway's
-	// own server takes res.Header as it is instead (h1fields.go): it is
+	// own server takes res.Header as it is instead (h1proxied.go): it is
 	// not used after, but to find whether the answer is a stream.
 	if !adoptHeader(rw, res.Header) {
 		copyHeaders(rw.Header(), res.Header)
@@ -173,7 +173,7 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 	stream := streaming(res)
 	rw.WriteHeader(res.StatusCode)
 
-	if err := p.copyResponse(rw, res.Body, stream); err != nil {
+	if err := p.copyResponse(rw, res.Body, stream, res.ContentLength); err != nil {
 		defer res.Body.Close()
 		// ReverseProxy (Issue 23643): abort the answer, under a server.
 		if req.Context().Value(http.ServerContextKey) == nil {
@@ -432,12 +432,17 @@ func copyHeaders(dst, src http.Header) {
 // ReverseProxy flushes such an answer's header from a timer of -1, which
 // fires at once; here it is flushed before the body is copied, one of
 // the orders ReverseProxy's goroutines may take.
-func (p *directProxy) copyResponse(rw http.ResponseWriter, body io.Reader, stream bool) error {
+// A body of known length (other than a stream) that fits in the
+// gateway's own server's idle body buffer is copied through it
+// (copyScratch).
+func (p *directProxy) copyResponse(rw http.ResponseWriter, body io.Reader, stream bool, length int64) error {
 	var w io.Writer = rw
 	if stream {
 		flush := http.NewResponseController(rw).Flush
 		flush()
 		w = flushWriter{rw, flush}
+	} else if buf := copyScratch(rw, length); buf != nil {
+		return p.copyBuffer(w, body, buf)
 	}
 	buf := copyBuffers.Get()
 	defer copyBuffers.Put(buf)

@@ -326,6 +326,9 @@ var answers = map[string]struct {
 	"sse-bad-param": {"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; a=1; a=2\r\nContent-Length: 9\r\n\r\ndata: 1\n\n", false},
 	"500":           {"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nbad", false},
 	"empty-eof":     {"HTTP/1.1 200 OK\r\n\r\n", true},
+	"cl-2047":       {"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2047\r\n\r\n" + strings.Repeat("a", 2047), false},
+	"cl-2048":       {"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2048\r\n\r\n" + strings.Repeat("b", 2048), false},
+	"cl-large":      {"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("0123456789", 10000), false},
 	"empty-value":   {"HTTP/1.1 200 OK\r\nX-Empty:\r\nx-lower: 1\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok", false},
 }
 
@@ -403,7 +406,7 @@ func TestUpstreamPathsEquivalent(t *testing.T) {
 		{"post chunked to a stream", "POST /s/sse-chunked HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "data: 1"},
 		{"post with no body", "POST /s/created HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n", "201 Created"},
 		// The answer's header handed to the gateway's server, not copied
-		// (h1fields.go), after a request with a body too: the header
+		// (h1proxied.go), after a request with a body too: the header
 		// as of WriteHeader goes out, trailers after the body.
 		{"post to chunked with trailers", "POST /s/chunked HTTP/1.1\r\nHost: localhost\r\nTE: trailers\r\nContent-Length: 2\r\n\r\nhi", `X-Sum: ["5"]`},
 		{"post to an undeclared trailer", "POST /s/late-trailer HTTP/1.1\r\nHost: localhost\r\nTE: trailers\r\nContent-Length: 2\r\n\r\nhi", `X-Late: ["1"]`},
@@ -412,6 +415,15 @@ func TestUpstreamPathsEquivalent(t *testing.T) {
 		{"post to close-delimited", "POST /s/eof HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi", "until the upstream closes"},
 		{"post to 304", "POST /s/304 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi", "304 Not Modified"},
 		{"empty and lower-case field", get("empty-value", ""), `X-Empty: [""]`},
+		// The body copied through the connection's idle body buffer
+		// (copyScratch) up to its size, through 32 KiB beyond.
+		{"body filling the scratch but one byte", get("cl-2047", ""), strings.Repeat("a", 2047)},
+		{"body the size of the scratch", get("cl-2048", ""), strings.Repeat("b", 2048)},
+		{"large body", get("cl-large", ""), "0123456789" + strings.Repeat("0123456789", 9998) + "0123456789"},
+		{"large body to a post", "POST /s/cl-large HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi", "0123456789\""},
+		{"small body to a post", "POST /s/cl-2047 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi", "aaaa\""},
+		{"body the size of the scratch to a post", "POST /s/cl-2048 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi", "bbbb\""},
+		{"small body after a large one", get("cl", ""), `"hello"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

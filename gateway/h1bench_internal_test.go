@@ -75,7 +75,7 @@ func BenchmarkH1ProxiedAnswer(b *testing.B) {
 					copyHeaders(rec.Header(), h)
 				}
 				rec.WriteHeader(http.StatusOK)
-				p.copyResponse(rec, bytes.NewReader(body), false)
+				p.copyResponse(rec, bytes.NewReader(body), false, int64(len(body)))
 			})
 			s := newH1Server(&http.Server{Handler: handler})
 			b.ReportAllocs()

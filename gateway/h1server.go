@@ -905,7 +905,7 @@ type h1Response struct {
 	clenBuf       [20]byte
 
 	// adopted: handlerHeader is a map handed over by adoptHeader
-	// (h1fields.go), changed after WriteHeader only through Header, so
+	// (h1proxied.go), changed after WriteHeader only through Header, so
 	// that the snapshot is taken there, when it is needed, and not at
 	// WriteHeader.
 	adopted bool

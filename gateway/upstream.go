@@ -58,6 +58,16 @@ type upstreamTransport struct {
 
 	mu    sync.Mutex
 	hosts map[string]*hostPool
+	// last is the pool of the host most recently asked for: a route's
+	// upstream is one host, so most requests find theirs here without
+	// the port parsing, lock and map lookup.
+	last atomic.Pointer[lastHost]
+}
+
+// lastHost is a request URL's host and its pool.
+type lastHost struct {
+	host string
+	hp   *hostPool
 }
 
 func newUpstreamTransport(l Limits, std *http.Transport, checks *checksOff) *upstreamTransport {
@@ -108,7 +118,7 @@ func (t *upstreamTransport) host(addr string) *hostPool {
 	t.mu.Lock()
 	hp := t.hosts[addr]
 	if hp == nil {
-		hp = &hostPool{max: t.limits.UpstreamMaxIdleConnsPerHost, idleTimeout: t.limits.UpstreamIdleConnTimeout}
+		hp = &hostPool{addr: addr, max: t.limits.UpstreamMaxIdleConnsPerHost, idleTimeout: t.limits.UpstreamIdleConnTimeout}
 		if hp.max <= 0 {
 			hp.max = http.DefaultMaxIdleConnsPerHost
 		}
@@ -121,6 +131,7 @@ func (t *upstreamTransport) host(addr string) *hostPool {
 // hostPool is the idle connections to one upstream address, the most
 // recently used last.
 type hostPool struct {
+	addr        string // host:port
 	max         int
 	idleTimeout time.Duration
 
@@ -273,8 +284,13 @@ func trimBrackets(h string) string {
 // takes the informational answers.
 func (t *upstreamTransport) roundTrip(req *http.Request, got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
 	ctx := req.Context()
-	addr := canonicalAddr(req.URL.Host)
-	hp := t.host(addr)
+	var hp *hostPool
+	if last := t.last.Load(); last != nil && last.host == req.URL.Host {
+		hp = last.hp
+	} else {
+		hp = t.host(canonicalAddr(req.URL.Host))
+		t.last.Store(&lastHost{req.URL.Host, hp})
+	}
 	noBody := req.Body == nil || req.Body == http.NoBody
 	for {
 		if err := ctx.Err(); err != nil {
@@ -283,7 +299,7 @@ func (t *upstreamTransport) roundTrip(req *http.Request, got1xx func(int, textpr
 		pc := hp.get()
 		if pc == nil {
 			var err error
-			if pc, err = t.dial(ctx, addr); err != nil {
+			if pc, err = t.dial(ctx, hp.addr); err != nil {
 				return nil, err
 			}
 		}

@@ -1,5 +1,11 @@
 package gateway
 
+// The h1Server's shortcuts for a proxied answer: its header written
+// without net/http's sorter, the upstream's header map taken over
+// instead of copied, and the connection's idle body buffer lent to the
+// direct path's body copy. Each keeps net/http's bytes on the wire
+// (h1server_equiv_test.go, fastpath_test.go).
+
 import (
 	"bufio"
 	"net/http"
@@ -94,4 +100,37 @@ func (w *h1Response) adoptHeader(h http.Header) bool {
 	w.calledHeader = true
 	w.adopted = true
 	return true
+}
+
+// copyScratch returns memory the direct path may copy an answer's body
+// through in place of a 32 KiB buffer from copyBuffers (which costs a
+// channel operation on a lock shared by every request, twice): the
+// connection's body buffer, which a response no longer uses once its
+// header is on the wire with the body going straight to the connection
+// (committed, no body buffer in use). Only for an unchunked body of
+// length bytes that fits in it: the sizes of the reads then change
+// nothing the client sees (chunks would), and a larger body would take
+// more reads and writes than with 32 KiB. Otherwise nil.
+func copyScratch(w http.ResponseWriter, length int64) []byte {
+	for {
+		switch rw := w.(type) {
+		case *h1Response:
+			return rw.copyScratch(length)
+		case *recorder:
+			w = rw.ResponseWriter
+		default:
+			return nil
+		}
+	}
+}
+
+func (w *h1Response) copyScratch(length int64) []byte {
+	if !w.committed || w.w != nil || w.chunking || w.conn.hijacked || length < 0 {
+		return nil
+	}
+	b := w.conn.bodyBuf.AvailableBuffer()
+	if int64(cap(b)) <= length {
+		return nil
+	}
+	return b[:cap(b)]
 }

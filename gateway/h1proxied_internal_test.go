@@ -149,7 +149,7 @@ func upstreamHeader(kv ...string) http.Header {
 }
 
 // h1eqAdoptCases are the equivalence cases of a header adopted by the
-// h1Server (h1fields.go) against net/http's server, which copies it: the
+// h1Server (h1proxied.go) against net/http's server, which copies it: the
 // header as of WriteHeader is what goes out, whatever changes after it
 // (net/http's snapshot), trailers announced and not, 1xx answers first,
 // HEAD, 204 and 304, lengths set and computed, chunks, and the headers
@@ -331,6 +331,64 @@ func TestAdoptHeader(t *testing.T) {
 			h := w.Header()
 			if tt.adopt && reflect.ValueOf(h).UnsafePointer() != reflect.ValueOf(tt.h).UnsafePointer() {
 				t.Errorf("w.Header() is not the adopted map")
+			}
+		})
+	}
+}
+
+// TestCopyScratch: the direct path copies a body through the connection's
+// body buffer only when nothing else writes there while it does (the
+// header committed without the buffer, no chunks), only for a body that
+// fits, and never through the connection's write buffer.
+func TestCopyScratch(t *testing.T) {
+	fresh := func(mod func(w *h1Response)) http.ResponseWriter {
+		c := &h1Conn{}
+		c.bufw = bufio.NewWriterSize(io.Discard, 4096)
+		c.bodyBuf = bufio.NewWriterSize(&c.cw, bufferBeforeChunking)
+		w := &h1Response{conn: c, handlerHeader: http.Header{}, contentLength: -1, committed: true}
+		if mod != nil {
+			mod(w)
+		}
+		return w
+	}
+	tests := []struct {
+		name   string
+		w      http.ResponseWriter
+		length int64
+		want   bool
+	}{
+		{"committed, small body", fresh(nil), 3, true},
+		{"through the recorder", &recorder{ResponseWriter: fresh(nil)}, 3, true},
+		{"empty body", fresh(nil), 0, true},
+		{"body filling it but one byte", fresh(nil), bufferBeforeChunking - 1, true},
+		{"body the size of it", fresh(nil), bufferBeforeChunking, false},
+		{"unknown length", fresh(nil), -1, false},
+		{"not committed", fresh(func(w *h1Response) { w.committed = false }), 3, false},
+		{"body buffer in use", fresh(func(w *h1Response) { w.w = w.conn.bodyBuf }), 3, false},
+		{"chunked", fresh(func(w *h1Response) { w.chunking = true }), 3, false},
+		{"hijacked", fresh(func(w *h1Response) { w.conn.hijacked = true }), 3, false},
+		{"keepHeaders", &keepHeaders{ResponseWriter: fresh(nil), own: http.Header{}}, 3, false},
+		{"net/http's recorder", httptest.NewRecorder(), 3, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := copyScratch(tt.w, tt.length)
+			if got := b != nil; got != tt.want {
+				t.Fatalf("copyScratch = %d bytes, want a buffer: %v", len(b), tt.want)
+			}
+			if b == nil {
+				return
+			}
+			if int64(len(b)) <= tt.length {
+				t.Errorf("copyScratch = %d bytes, not more than the body's %d", len(b), tt.length)
+			}
+			w := tt.w
+			if r, ok := w.(*recorder); ok {
+				w = r.ResponseWriter
+			}
+			c := w.(*h1Response).conn
+			if &b[0] != &c.bodyBuf.AvailableBuffer()[:1][0] || &b[0] == &c.bufw.AvailableBuffer()[:1][0] {
+				t.Errorf("copyScratch is not the body buffer's memory")
 			}
 		})
 	}
