@@ -1,9 +1,12 @@
 package gateway_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/gateway"
@@ -171,5 +174,69 @@ func TestXForwardedPerConnection(t *testing.T) {
 		if seen.Host != host {
 			t.Errorf("request %d: upstream got Host %q, want %q", i, seen.Host, host)
 		}
+	}
+}
+
+// TestConnMemosHTTP2Concurrent: the requests of one HTTP/2 connection
+// run at the same time and share its memos: concurrent streams that
+// alternate between a route that allows the client and one that does
+// not, and between two Host names (with the Host check off, so that both
+// are served on one connection), each get their own answer and their own
+// X-Forwarded-Host. Run with -race.
+func TestConnMemosHTTP2Concurrent(t *testing.T) {
+	t.Parallel()
+	w, cfg := h2World(t)
+	cfg.Listeners[0].HTTP2 = gateway.HTTP2InsecureOnWithoutCheckHost
+	gw := w.start(cfg)
+	cc := h2Conn(t, gw, "localhost", w.web)
+	cases := []struct {
+		host, path string
+		status     int
+		reason     string
+	}{
+		{"a.test", "/api/x", http.StatusOK, ""},
+		{"b.test", "/admin/x", http.StatusForbidden, "spiffe-id-denied"},
+		{"b.test", "/api/x", http.StatusOK, ""},
+		{"a.test", "/admin/x", http.StatusForbidden, "spiffe-id-denied"},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8*12)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 12 {
+				tt := cases[(g+i)%len(cases)]
+				req, err := http.NewRequest("GET", "https://"+tt.host+tt.path, nil)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				req.Header.Set("Accept", "application/json")
+				resp, err := cc.RoundTrip(req)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				switch {
+				case resp.StatusCode != tt.status:
+					errs <- fmt.Sprintf("%s%s: got %d %s, want %d", tt.host, tt.path, resp.StatusCode, body, tt.status)
+				case tt.reason != "" && !strings.Contains(string(body), `"reason":"`+tt.reason+`"`):
+					errs <- fmt.Sprintf("%s%s: got %s, want reason %q", tt.host, tt.path, body, tt.reason)
+				case tt.status == http.StatusOK:
+					var seen seenRequest
+					if err := json.Unmarshal(body, &seen); err != nil {
+						errs <- err.Error()
+					} else if got := strings.Join(seen.Header["X-Forwarded-Host"], ","); got != tt.host {
+						errs <- fmt.Sprintf("%s%s: upstream got X-Forwarded-Host %q", tt.host, tt.path, got)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
