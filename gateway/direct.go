@@ -301,8 +301,9 @@ func (c *compiled) outHeader(in http.Header, room int, allowUnderscore, trustedP
 }
 
 // addedRoom is at least how many headers rewriteFiltered and serveDirect
-// add to the upstream request of req (see addedHeaders), as exactly as
-// is cheap to know: outHeader sizes its map with it, and a map made for
+// (or ReverseProxy) add to the upstream request of req (see
+// addedHeaders), as exactly as is cheap to know: outHeader and
+// withoutClientHeaders size their maps with it, and a map made for
 // up to 8 fields is one group (two allocations, where a larger one takes
 // four), enough for a common keep-alive request and its identity. A
 // wrong count costs only the map's growth.

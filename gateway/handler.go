@@ -252,10 +252,20 @@ func isBrowser(r *http.Request) bool {
 // requests have them, and they could make the gateway's route and the
 // upstream's idea of the path differ.
 func hasDotSegments(p string) bool {
-	for seg := range strings.SplitSeq(p, "/") {
-		if seg == "." || seg == ".." {
+	// strings.SplitSeq(p, "/") has a segment "." or "..", without the
+	// iterator: a segment starts at p's start or after a '/', and ends at
+	// the next '/' or p's end.
+	for start := 0; start <= len(p); {
+		end := strings.IndexByte(p[start:], '/')
+		if end < 0 {
+			end = len(p)
+		} else {
+			end += start
+		}
+		if seg := p[start:end]; seg == "." || seg == ".." {
 			return true
 		}
+		start = end + 1
 	}
 	return false
 }
@@ -267,6 +277,11 @@ func hasDotSegments(p string) bool {
 // reason means the request must be refused with status. The identity is
 // nil when there is none.
 func (c *compiled) identify(r *http.Request, connID *mtls.Identity) (id *mtls.Identity, status int, reason Reason) {
+	if len(c.forwarders) == 0 {
+		// No forwarder to believe (forwardedIdentity would say so, with
+		// a zero Identity of some 300 bytes to return).
+		return connID, 0, ""
+	}
 	if fid, ok, trusted, reason := c.forwardedIdentity(r, connID); trusted {
 		if reason != "" {
 			return nil, http.StatusBadRequest, reason

@@ -427,11 +427,11 @@ func (hp *headerPolicy) headerVerdict(name string, allowUnderscore, trustedPeer 
 	return false, ""
 }
 
-// withoutClientHeaders returns a copy of h, with room for addedHeaders
-// more, without the headers this file's doc lists (except the upgrade
-// ones, see forwardUpgrade). The copy shares h's value slices.
-func (hp *headerPolicy) withoutClientHeaders(h http.Header, allowUnderscore, trustedPeer bool, checks *checksOff, d *dropped) http.Header {
-	out := make(http.Header, len(h)+addedHeaders)
+// withoutClientHeaders returns a copy of h, with room for room more,
+// without the headers this file's doc lists (except the upgrade ones, see
+// forwardUpgrade). The copy shares h's value slices.
+func (hp *headerPolicy) withoutClientHeaders(h http.Header, room int, allowUnderscore, trustedPeer bool, checks *checksOff, d *dropped) http.Header {
+	out := make(http.Header, len(h)+room)
 	for name, v := range h {
 		if hp.keep(name, allowUnderscore, trustedPeer, checks, d) {
 			out[name] = v

@@ -200,7 +200,7 @@ func BenchmarkWithoutClientHeaders(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var d dropped
-		hp.withoutClientHeaders(h, false, false, nil, &d)
+		hp.withoutClientHeaders(h, addedHeaders, false, false, nil, &d)
 	}
 }
 

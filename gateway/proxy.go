@@ -98,10 +98,11 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	// Identity hygiene: no client-sent identity header reaches the
 	// upstream, under any spelling, and neither does any Forgeproof-*,
 	// another product's identity header or a name with '_' (headers.go).
-	// The copy has room for the headers set below and by the transport,
-	// which would otherwise grow the map ReverseProxy sized exactly.
+	// The copy has room for the headers set below and by ReverseProxy
+	// (addedRoom), which would otherwise grow the map ReverseProxy sized
+	// exactly.
 	trustedPeer := c.trustedPeer(pr.In)
-	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff, &d)
+	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, c.addedRoom(pr.In, trustedPeer), rt.allowUnderscoreHeaders, trustedPeer, c.checksOff, &d)
 	c.rewriteFiltered(pr, rt, trustedPeer, d)
 }
 
