@@ -552,7 +552,14 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	*req = *req.WithContext(rctx)
 	req.RemoteAddr = c.remoteAddr
 	req.TLS = c.tlsState
-	c.rwc.SetReadDeadline(wholeReqDeadline)
+	if !wholeReqDeadline.IsZero() || req.Body != http.NoBody {
+		c.rwc.SetReadDeadline(wholeReqDeadline)
+	}
+	// Else nothing reads the connection until the idle wait sets its
+	// own deadline: a request without a body gives its handler nothing
+	// to read, and the watch's background read and Hijack clear the
+	// deadline themselves. Clearing the idle or header deadline here
+	// would cost a timer update per request for nothing.
 
 	if req.Body != nil && req.Body != http.NoBody {
 		w.body = &h1Body{rc: req.Body, w: w}

@@ -1078,6 +1078,21 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 			{waitFor: "ok /1", send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		}},
+		// A request without a body keeps the idle or header deadline
+		// through its handler (h1Server does not clear it): a handler
+		// slower than either still answers, and the next request is read.
+		{name: "slow-bodyless-handler-past-idle-timeout", set: h1eqSettings{idleTimeout: 50 * time.Millisecond}, keepOpen: true, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			time.Sleep(200 * time.Millisecond)
+			h1eqWriter(w, note)("late " + r.URL.Path)
+		}, steps: []h1eqStep{
+			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+			{waitFor: "late /1", send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+			{waitFor: "late /2"},
+		}},
+		{name: "slow-bodyless-handler-past-header-timeout", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			time.Sleep(200 * time.Millisecond)
+			h1eqWriter(w, note)("late " + r.URL.Path)
+		}, in: h1eqGet + h1eqGet},
 		{name: "write-timeout-small", set: h1eqSettings{writeTimeout: 50 * time.Millisecond}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			time.Sleep(200 * time.Millisecond)
 			h1eqWriter(w, note)("late")

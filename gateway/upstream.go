@@ -150,7 +150,17 @@ func (hp *hostPool) get() *upConn {
 		pc := hp.idle[len(hp.idle)-1]
 		hp.idle[len(hp.idle)-1] = nil
 		hp.idle = hp.idle[:len(hp.idle)-1]
-		if hp.idleTimeout > 0 && time.Since(pc.idleAt) > hp.idleTimeout || !pc.idleAlive() {
+		now := time.Now()
+		if hp.idleTimeout > 0 && now.Sub(pc.idleAt) > hp.idleTimeout {
+			pc.conn.Close()
+			continue
+		}
+		if !pc.deadlineAt.IsZero() && !now.Before(pc.deadlineAt) {
+			// A past deadline would fail idleAlive's peek.
+			pc.conn.SetReadDeadline(time.Time{})
+			pc.deadlineAt = time.Time{}
+		}
+		if !pc.idleAlive() {
 			pc.conn.Close()
 			continue
 		}
@@ -221,6 +231,9 @@ type upConn struct {
 	bw     *bufio.Writer
 	reused bool      // it served an exchange before
 	idleAt time.Time // when it went back to the pool
+	// deadlineAt is the read deadline left on it by an exchange whose
+	// answer needed no read after its header (bodyBuffered), or zero.
+	deadlineAt time.Time
 
 	limit int64 // bytes the header may still take; <0: no limit
 	read  int64 // bytes read in the current exchange
@@ -387,8 +400,10 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 		return readErr
 	}
 
+	var deadline time.Time
 	if d := t.limits.UpstreamResponseHeaderTimeout; d > 0 {
-		pc.conn.SetReadDeadline(time.Now().Add(d))
+		deadline = time.Now().Add(d)
+		pc.conn.SetReadDeadline(deadline)
 		// The body writer may have failed, or the client left, before
 		// this deadline replaced their past one: the reader would then
 		// wait for an answer the upstream never sends (it still waits
@@ -421,11 +436,20 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 		}
 	}
 	pc.limit = -1
-	if t.limits.UpstreamResponseHeaderTimeout > 0 {
-		pc.conn.SetReadDeadline(time.Time{})
-		if ctx.Err() != nil {
-			// The client left meanwhile: keep the cancellation's deadline.
-			pc.conn.SetDeadline(aLongTimeAgo)
+	if d := t.limits.UpstreamResponseHeaderTimeout; d > 0 {
+		if bodyBuffered(resp, pc.br) {
+			// Nothing more is read on this exchange: the deadline can
+			// stay, and saves a timer update per request. The next
+			// exchange sets its own; hostPool.get clears it once past,
+			// for idleAlive's peek.
+			pc.deadlineAt = deadline
+		} else {
+			pc.conn.SetReadDeadline(time.Time{})
+			pc.deadlineAt = time.Time{}
+			if ctx.Err() != nil {
+				// The client left meanwhile: keep the cancellation's deadline.
+				pc.conn.SetDeadline(aLongTimeAgo)
+			}
 		}
 	}
 
@@ -438,6 +462,16 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	}
 	resp.Body = ub
 	return resp, nil, false
+}
+
+// bodyBuffered reports whether reading resp's body to its end reads
+// nothing more from the connection: it has none, or a length that br
+// already holds.
+func bodyBuffered(resp *http.Response, br *bufio.Reader) bool {
+	if resp.Body == http.NoBody {
+		return resp.StatusCode != http.StatusSwitchingProtocols
+	}
+	return len(resp.TransferEncoding) == 0 && resp.ContentLength >= 0 && int64(br.Buffered()) >= resp.ContentLength
 }
 
 // bodyReader keeps the error of reading a request body, so that the

@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
+	"time"
 )
 
 // Requests to two upstream hosts through one transport, alternating and
@@ -46,5 +48,65 @@ func TestUpstreamTransportHosts(t *testing.T) {
 		if len(seen) != 1 {
 			t.Errorf("host %s saw %d connections, want 1 (reused)", name, len(seen))
 		}
+	}
+}
+
+// An exchange whose answer was read whole with its header leaves the
+// response header timeout's deadline on the connection (no timer update
+// to clear it). The connection is reused after the deadline passed
+// (hostPool.get clears it for idleAlive's peek), the timeout still ends
+// a slow answer on a reused connection, and a body that streams for
+// longer than the timeout is read whole.
+func TestUpstreamHeaderDeadlineLeftOn(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	var mu sync.Mutex
+	conns := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr]++
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/slow":
+			time.Sleep(3 * timeout)
+		case "/stream":
+			w.Header().Set("Content-Length", "6")
+			w.Write([]byte("abc"))
+			w.(http.Flusher).Flush()
+			time.Sleep(2 * timeout)
+			w.Write([]byte("def"))
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	tr := newUpstreamTransport(Limits{UpstreamMaxIdleConnsPerHost: 4, UpstreamResponseHeaderTimeout: timeout}, &http.Transport{}, nil)
+	defer tr.CloseIdleConnections()
+	get := func(path string) (string, error) {
+		u, _ := url.Parse(srv.URL + path)
+		res, err := tr.RoundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}})
+		if err != nil {
+			return "", err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return string(b), err
+	}
+	if body, err := get("/"); err != nil || body != "ok" {
+		t.Fatalf("first: %q, %v", body, err)
+	}
+	time.Sleep(2 * timeout) // the left deadline passes while the connection idles
+	if body, err := get("/"); err != nil || body != "ok" {
+		t.Fatalf("after the deadline passed: %q, %v", body, err)
+	}
+	mu.Lock()
+	if len(conns) != 1 {
+		t.Fatalf("%d upstream connections, want 1: the idle connection was not reused", len(conns))
+	}
+	mu.Unlock()
+	if _, err := get("/slow"); err == nil || !isTimeout(err) {
+		t.Fatalf("slow answer on a reused connection: %v, want a timeout", err)
+	}
+	if body, err := get("/stream"); err != nil || body != "abcdef" {
+		t.Fatalf("a body streaming past the header timeout: %q, %v", body, err)
 	}
 }
