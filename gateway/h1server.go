@@ -318,7 +318,7 @@ func (c *h1Conn) serve() {
 	c.bufr = bufio.NewReaderSize(&c.r, 4096)
 	c.bufw = bufio.NewWriterSize(h1ErrWriter{c}, 4096)
 	c.bodyBuf = bufio.NewWriterSize(&c.cw, bufferBeforeChunking)
-	c.bg = time.AfterFunc(time.Hour, c.r.startBackgroundRead)
+	c.bg = time.AfterFunc(time.Hour, c.r.watchTimer)
 	c.bg.Stop()
 
 	if d := s.readHeaderTimeout(); d > 0 {
@@ -662,18 +662,49 @@ func globalOptions(w http.ResponseWriter, r *http.Request) {
 }
 
 // watch arms the connection's watch for w's handler (see bgReadDelay).
+//
+// The timer is not reset and stopped per request, which cost two timer
+// updates each: it is armed when it is not already, and when it fires
+// (watchTimer) it starts the watch if the current request has run for
+// bgReadDelay, waits out the rest if a newer request has not, and
+// stays unarmed if none runs. A connection busy with short requests
+// sees it fire about once per bgReadDelay.
 func (c *h1Conn) watch(w *h1Response) {
+	on := !c.s.checks.off(checkClientWatch)
+	arm := false
 	c.r.mu.Lock()
 	c.r.watched = w
+	if on {
+		c.r.watchedAt = time.Now()
+		arm = !c.r.timerArmed
+		c.r.timerArmed = true
+	}
 	c.r.mu.Unlock()
-	if !c.s.checks.off(checkClientWatch) {
+	if arm {
 		c.bg.Reset(bgReadDelay)
 	}
 }
 
+// watchTimer is the watch timer's function (see watch).
+func (cr *h1ConnReader) watchTimer() {
+	cr.mu.Lock()
+	if cr.watched == nil {
+		cr.timerArmed = false
+		cr.mu.Unlock()
+		return
+	}
+	if left := bgReadDelay - time.Since(cr.watchedAt); left > 0 {
+		cr.mu.Unlock()
+		cr.c.bg.Reset(left) // still armed
+		return
+	}
+	cr.timerArmed = false
+	cr.mu.Unlock()
+	cr.startBackgroundRead()
+}
+
 // stopWatching disarms the watch and ends its read if it started.
 func (c *h1Conn) stopWatching() {
-	c.bg.Stop()
 	c.r.mu.Lock()
 	c.r.watched = nil
 	c.r.mu.Unlock()
@@ -691,10 +722,14 @@ type h1ConnReader struct {
 	mu      sync.Mutex
 	cond    sync.Cond
 	watched *h1Response // the request being watched, or nil
-	inRead  bool
-	aborted bool
-	hasByte bool
-	byteBuf [1]byte
+	// watchedAt is when watched began; timerArmed, whether the watch
+	// timer will fire (see watch).
+	watchedAt  time.Time
+	timerArmed bool
+	inRead     bool
+	aborted    bool
+	hasByte    bool
+	byteBuf    [1]byte
 }
 
 func (cr *h1ConnReader) Read(p []byte) (int, error) {

@@ -87,6 +87,31 @@ func TestClientGoneCancelsUpstreamRequest(t *testing.T) {
 	})
 }
 
+// The watch timer is armed once and re-armed for what is left when a
+// newer request runs (watch): a slow request that starts while the timer
+// armed for a quick one on the same connection is still pending (it
+// fires when the slow one is younger than bgReadDelay) still gets its
+// upstream request cancelled when the client leaves.
+func TestClientGoneAfterQuickRequest(t *testing.T) {
+	u := newWaitingUpstream(t, 30*time.Second)
+	gw, w := startWaiting(t, u)
+	for _, gap := range []time.Duration{5 * time.Millisecond, 20 * time.Millisecond, 35 * time.Millisecond} {
+		conn := dialGateway(t, gw, w)
+		br := bufio.NewReader(conn)
+		io.WriteString(conn, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n") // arms the timer
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		time.Sleep(gap)
+		io.WriteString(conn, "GET /slow/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		waitFor(t, u.started, "the request to reach the upstream")
+		conn.Close()
+		waitFor(t, u.gone, "the upstream request to be cancelled after the client left")
+	}
+}
+
 // forEachContextKind runs f with h1Server's own request contexts and
 // with context.WithCancel's.
 func forEachContextKind(t *testing.T, f func(t *testing.T, own bool)) {
