@@ -16,11 +16,11 @@ var authzKeys atomic.Uint64
 // identity (id). Running the allow list was about 0.9 µs of every
 // keep-alive request, for an answer that cannot change while the route
 // and the identity are the same: an allow list is a function of the
-// identity alone, a connection's identity is verified once (mtls.Server
-// Check returns the same *Identity for every request of the connection,
-// after re-verifying its certificate when a reload, a CRL or an expiry
-// may have changed the verdict, which is why serveHTTP calls it first),
-// and a reload compiles new routes, with new keys. One entry: a
+// identity alone, a connection's identity is verified once
+// (mtls.Server.Check returns the same *Identity for every request of the
+// connection, after re-verifying its certificate when a reload, a CRL or
+// an expiry may have changed the verdict, which is why serveHTTP calls it
+// first), and a reload compiles new routes, with new keys. One entry: a
 // connection that alternates between routes runs the allow list each
 // time, as without the memo.
 type authzMemo struct {
