@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ type h1ReqCtx struct {
 	mu        sync.Mutex
 	done      chan struct{} // made by Done, or closed ready-made by cancel
 	conn      net.Conn      // interrupted on cancellation (watchConn)
+	traced    bool          // the parent carries an httptrace.ClientTrace
 	funcs     []*h1AfterFunc
 }
 
@@ -187,4 +189,16 @@ func (w cancelWatch) end() bool {
 		return w.rc.unwatchConn()
 	}
 	return w.stop()
+}
+
+// clientTraced reports whether ctx carries an httptrace.ClientTrace. For
+// a request h1Server serves, with nothing but the gateway's exchange on
+// its context, the answer was found once per connection; any other
+// context is searched (httptrace.ContextClientTrace walks the whole
+// chain of values, about 0.3 µs per request under load).
+func clientTraced(ctx context.Context) bool {
+	if rc, ok := withoutExchange(ctx).(*h1ReqCtx); ok {
+		return rc.traced
+	}
+	return httptrace.ContextClientTrace(ctx) != nil
 }

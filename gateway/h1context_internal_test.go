@@ -1,9 +1,13 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptrace"
 	"os"
 	"testing"
 	"time"
@@ -235,4 +239,31 @@ func TestWatchCancel(t *testing.T) {
 			t.Fatal("end reported no interruption after the timeout")
 		}
 	})
+}
+
+// h1Server finds a client trace on the connection's context (from
+// ConnContext) once per connection, and its requests' contexts report
+// it; without one they report none.
+func TestH1ServerTracedConnection(t *testing.T) {
+	trace := &httptrace.ClientTrace{WroteHeaderField: func(string, []string) {}}
+	for _, withTrace := range []bool{true, false} {
+		got := make(chan bool, 1)
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got <- clientTraced(r.Context())
+		})}
+		if withTrace {
+			srv.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+				return httptrace.WithClientTrace(ctx, trace)
+			}
+		}
+		client, server := tcpPair(t)
+		go newH1Server(srv).ServeConn(server)
+		io.WriteString(client, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+		if _, err := http.ReadResponse(bufio.NewReader(client), nil); err != nil {
+			t.Fatal(err)
+		}
+		if traced := <-got; traced != withTrace {
+			t.Fatalf("ConnContext with a trace %v: the request's context reported %v", withTrace, traced)
+		}
+	}
 }

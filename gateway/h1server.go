@@ -11,6 +11,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"path"
 	"runtime"
 	"strconv"
@@ -215,6 +216,9 @@ type h1Conn struct {
 	// request gets an h1ReqCtx (h1context.go) rather than a
 	// context.WithCancel.
 	ownCtx bool
+	// traced: the connection's context carries an httptrace.ClientTrace
+	// (never the gateway's; see clientTraced).
+	traced bool
 }
 
 // ServeConn serves HTTP/1.x on c until the client or the server closes
@@ -285,6 +289,7 @@ func (c *h1Conn) serve() {
 	}
 	if ctx.Done() == nil && !s.checks.off(checkOwnContext) {
 		c.ownCtx = true
+		c.traced = httptrace.ContextClientTrace(ctx) != nil
 	} else {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
@@ -543,6 +548,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	var rctx context.Context
 	if c.ownCtx {
 		w.ctx.Context = ctx
+		w.ctx.traced = c.traced
 		rctx = &w.ctx
 	} else {
 		rctx, w.cancelFunc = context.WithCancel(ctx)

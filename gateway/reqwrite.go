@@ -3,7 +3,6 @@ package gateway
 import (
 	"bufio"
 	"net/http"
-	"net/http/httptrace"
 	"net/textproto"
 	"slices"
 	"strings"
@@ -123,7 +122,7 @@ func writesOwnHead(req *http.Request) bool {
 	if strings.HasPrefix(host, "[") {
 		return false // Request.Write removes an IPv6 zone
 	}
-	return httptrace.ContextClientTrace(req.Context()) == nil
+	return !clientTraced(req.Context())
 }
 
 // headerNewlineToSpace is net/http's.

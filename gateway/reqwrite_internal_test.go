@@ -172,3 +172,30 @@ func FuzzWriteRequest(f *testing.F) {
 		}
 	})
 }
+
+// clientTraced finds a trace wherever it is: on the request's own
+// context (found once per connection), on a context over it, or on any
+// other; a request's context without one is written directly.
+func TestClientTraced(t *testing.T) {
+	trace := &httptrace.ClientTrace{WroteHeaderField: func(string, []string) {}}
+	untraced := newTestReqCtx()
+	traced := &h1ReqCtx{Context: httptrace.WithClientTrace(context.Background(), trace), traced: true}
+	cases := []struct {
+		name string
+		ctx  context.Context
+		want bool
+	}{
+		{"own-context", untraced, false},
+		{"exchange-on-own-context", &exchangeContext{Context: untraced, x: &exchange{}}, false},
+		{"trace-on-own-context", httptrace.WithClientTrace(untraced, trace), true},
+		{"trace-under-own-context", traced, true},
+		{"exchange-on-traced-own-context", &exchangeContext{Context: traced, x: &exchange{}}, true},
+		{"plain-context", context.Background(), false},
+		{"plain-traced", httptrace.WithClientTrace(context.Background(), trace), true},
+	}
+	for _, c := range cases {
+		if got := clientTraced(c.ctx); got != c.want {
+			t.Errorf("%s: clientTraced = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
