@@ -75,14 +75,21 @@ type headerField struct {
 // h1Response.Header). Writers that keep header fields of their own
 // (keepHeaders) are not unwrapped: their header is not empty.
 func adoptHeader(w http.ResponseWriter, h http.Header) bool {
+	rw := h1ResponseOf(w)
+	return rw != nil && rw.adoptHeader(h)
+}
+
+// h1ResponseOf is the h1Response w is, or is a recorder in front of;
+// nil for any other writer.
+func h1ResponseOf(w http.ResponseWriter) *h1Response {
 	for {
 		switch rw := w.(type) {
 		case *h1Response:
-			return rw.adoptHeader(h)
+			return rw
 		case *recorder:
 			w = rw.ResponseWriter
 		default:
-			return false
+			return nil
 		}
 	}
 }
@@ -112,16 +119,10 @@ func (w *h1Response) adoptHeader(h http.Header) bool {
 // nothing the client sees (chunks would), and a larger body would take
 // more reads and writes than with 32 KiB. Otherwise nil.
 func copyScratch(w http.ResponseWriter, length int64) []byte {
-	for {
-		switch rw := w.(type) {
-		case *h1Response:
-			return rw.copyScratch(length)
-		case *recorder:
-			w = rw.ResponseWriter
-		default:
-			return nil
-		}
+	if rw := h1ResponseOf(w); rw != nil {
+		return rw.copyScratch(length)
 	}
+	return nil
 }
 
 func (w *h1Response) copyScratch(length int64) []byte {
