@@ -79,12 +79,18 @@ func TestClientGoneCancelsUpstreamRequest(t *testing.T) {
 		u := newWaitingUpstream(t, 30*time.Second)
 		gw, w := startWaiting(t, u)
 		gateway.SetOwnContext(gw.g, own)
-		conn := dialGateway(t, gw, w)
-		io.WriteString(conn, "GET /slow/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
-		waitFor(t, u.started, "the request to reach the upstream")
-		conn.Close()
+		leaveDuringSlowRequest(t, dialGateway(t, gw, w), u)
 		waitFor(t, u.gone, "the upstream request to be cancelled after the client left")
 	})
+}
+
+// leaveDuringSlowRequest sends a request the upstream holds and closes
+// conn once the upstream has it.
+func leaveDuringSlowRequest(t *testing.T, conn io.WriteCloser, u *waitingUpstream) {
+	t.Helper()
+	io.WriteString(conn, "GET /slow/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	waitFor(t, u.started, "the request to reach the upstream")
+	conn.Close()
 }
 
 // The watch timer is armed once and re-armed for what is left when a
@@ -105,9 +111,7 @@ func TestClientGoneAfterQuickRequest(t *testing.T) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		time.Sleep(gap)
-		io.WriteString(conn, "GET /slow/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
-		waitFor(t, u.started, "the request to reach the upstream")
-		conn.Close()
+		leaveDuringSlowRequest(t, conn, u)
 		waitFor(t, u.gone, "the upstream request to be cancelled after the client left")
 	}
 }
@@ -160,10 +164,7 @@ func TestClientGoneUnnoticedWithoutWatch(t *testing.T) {
 	u := newWaitingUpstream(t, time.Second)
 	gw, w := startWaiting(t, u)
 	gateway.SetClientWatch(gw.g, false)
-	conn := dialGateway(t, gw, w)
-	io.WriteString(conn, "GET /slow/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
-	waitFor(t, u.started, "the request to reach the upstream")
-	conn.Close()
+	leaveDuringSlowRequest(t, dialGateway(t, gw, w), u)
 	time.Sleep(1500 * time.Millisecond) // the upstream's own timeout has passed
 	select {
 	case <-u.gone:
