@@ -150,6 +150,20 @@ func readResult(conn net.Conn) chan error {
 	return ch
 }
 
+// cancelInterrupts checks that cancelling rc interrupts a read blocked
+// on conn, and that w's end reports the interruption.
+func cancelInterrupts(t *testing.T, rc *h1ReqCtx, conn net.Conn, w cancelWatch) {
+	t.Helper()
+	read := readResult(conn)
+	rc.cancel()
+	if err := <-read; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read after the cancellation: %v, want a deadline error", err)
+	}
+	if w.end() {
+		t.Fatal("end reported no interruption after the cancellation")
+	}
+}
+
 // watchCancel interrupts the upstream connection's blocked read when the
 // request's context ends: through the h1ReqCtx for the request's own
 // context and values on it, through context.AfterFunc for a context
@@ -166,14 +180,7 @@ func TestWatchCancel(t *testing.T) {
 		if watchCancel(rc, conn).rc != nil {
 			t.Fatal("a second watch took the h1ReqCtx's one slot")
 		}
-		read := readResult(conn)
-		rc.cancel()
-		if err := <-read; !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("read after the cancellation: %v, want a deadline error", err)
-		}
-		if w.end() {
-			t.Fatal("end reported no interruption after the cancellation")
-		}
+		cancelInterrupts(t, rc, conn, w)
 	})
 	t.Run("exchange-over-own-context", func(t *testing.T) {
 		// serveHTTP's exchange on top: the h1ReqCtx serves, and its Done
@@ -191,14 +198,7 @@ func TestWatchCancel(t *testing.T) {
 		if rc.done != nil {
 			t.Fatal("the h1ReqCtx's Done channel was made")
 		}
-		read := readResult(conn)
-		rc.cancel()
-		if err := <-read; !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("read after the cancellation: %v, want a deadline error", err)
-		}
-		if w.end() {
-			t.Fatal("end reported no interruption after the cancellation")
-		}
+		cancelInterrupts(t, rc, conn, w)
 	})
 	t.Run("own-context-not-cancelled", func(t *testing.T) {
 		rc := newTestReqCtx()
