@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/textproto"
 	"path"
 	"runtime"
 	"strconv"
@@ -1214,7 +1215,7 @@ func (w *h1Response) commit(body []byte) (int, error) {
 	for _, v := range snapshot["Trailer"] {
 		hasTrailers = true
 		for _, k := range strings.Split(v, ",") {
-			if k = textprotoTrim(k); k != "" {
+			if k = textproto.TrimString(k); k != "" {
 				w.declareTrailer(k)
 			}
 		}
@@ -1382,8 +1383,6 @@ func hasHeader(h http.Header, key string) bool {
 	_, ok := h[key]
 	return ok
 }
-
-func textprotoTrim(s string) string { return strings.Trim(s, " \t") }
 
 func (w *h1Response) declareTrailer(k string) {
 	k = http.CanonicalHeaderKey(k)

@@ -768,6 +768,12 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 			w.Header().Set("X-Sum", "42")
 			w.Header().Set("X-Undeclared", "dropped")
 		}, in: h1eqGet + h1eqGet},
+		{name: "trailer-declared-space-around", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header()["Trailer"] = []string{"X-Sum\n, \rX-Other\t,\r\n"}
+			h1eqWriter(w, note)("body")
+			w.Header().Set("X-Sum", "42")
+			w.Header().Set("X-Other", "7")
+		}, in: h1eqGet + h1eqGet},
 		{name: "trailer-prefix", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			h1eqWriter(w, note)("body")
 			note("flush %v", http.NewResponseController(w).Flush())
