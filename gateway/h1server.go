@@ -52,7 +52,9 @@ import (
 //
 // Settings are the http.Server's: Handler, ReadHeaderTimeout,
 // ReadTimeout, WriteTimeout, IdleTimeout, MaxHeaderBytes, ErrorLog,
-// ConnContext, BaseContext and DisableGeneralOptionsHandler.
+// ConnContext, BaseContext (called per connection, with a nil listener:
+// h1Server is handed connections, not a listener) and
+// DisableGeneralOptionsHandler.
 type h1Server struct {
 	srv    *http.Server
 	checks *checksOff // the gateway's (nil: every check on)
