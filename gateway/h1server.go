@@ -384,11 +384,7 @@ func (c *h1Conn) serve() {
 		if s.noKeepAlives.Load() || s.shuttingDown.Load() {
 			return
 		}
-		if d := s.idleTimeout(); d > 0 {
-			c.rwc.SetReadDeadline(time.Now().Add(d))
-		} else {
-			c.rwc.SetReadDeadline(time.Time{})
-		}
+		c.setReadTimeout(s.idleTimeout())
 		// Wait for the next request's first bytes under the idle
 		// timeout, then give its head the header timeout, unless it
 		// is in the buffer whole: reading it then reads nothing from
@@ -399,12 +395,18 @@ func (c *h1Conn) serve() {
 		if c.headBuffered() {
 			continue
 		}
-		if d := s.readHeaderTimeout(); d > 0 {
-			c.rwc.SetReadDeadline(time.Now().Add(d))
-		} else {
-			c.rwc.SetReadDeadline(time.Time{})
-		}
+		c.setReadTimeout(s.readHeaderTimeout())
 	}
+}
+
+// setReadTimeout gives the connection's reads d from now, or no deadline
+// when d is not positive.
+func (c *h1Conn) setReadTimeout(d time.Duration) {
+	var dl time.Time
+	if d > 0 {
+		dl = time.Now().Add(d)
+	}
+	c.rwc.SetReadDeadline(dl)
 }
 
 // headBuffered reports whether the read buffer holds a whole request
