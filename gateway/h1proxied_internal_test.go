@@ -221,7 +221,7 @@ func h1eqAdoptCases() []h1eqCase {
 			h1eqAdopt(w, upstreamHeader("Content-Type", "text/plain", "Trailer", "X-Sum"))
 			w.WriteHeader(http.StatusOK)
 			h1eqWriter(w, note)("body")
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 			w.Header().Set("X-Sum", "42")
 		}, in: h1eqGet + post},
 		{name: "adopted-trailers-announced-content-length", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
@@ -240,7 +240,7 @@ func h1eqAdoptCases() []h1eqCase {
 			h1eqAdopt(w, upstreamHeader("Content-Type", "text/plain", "Content-Length", "4"))
 			w.WriteHeader(http.StatusOK)
 			h1eqWriter(w, note)("body")
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 			w.Header().Set(http.TrailerPrefix+"X-Late", "v")
 		}, in: h1eqGet + post},
 		{name: "adopted-trailer-prefix-in-header", handler: proxied("Content-Type", "text/plain", http.TrailerPrefix+"X-Early", "v"), in: h1eqGet + post},
@@ -256,7 +256,7 @@ func h1eqAdoptCases() []h1eqCase {
 		{name: "adopted-flush-before-write", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			h1eqAdopt(w, upstreamHeader("Content-Type", "text/event-stream"))
 			w.WriteHeader(http.StatusOK)
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 			h1eqWriter(w, note)("data: 1\n\n")
 		}, in: h1eqGet + post},
 		{name: "adopted-header-values", handler: proxied("X-Multi", "1", "X-Multi", "2", "X-Newline", "a\r\nInjected: yes", "X-Empty", "", "X-Space", "  v  "), in: h1eqGet},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -174,13 +175,7 @@ func h1eqSorted(h http.Header) string {
 	if h == nil {
 		return "nil"
 	}
-	keys := slices.Sorted(func(yield func(string) bool) {
-		for k := range h {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	keys := slices.Sorted(maps.Keys(h))
 	var b strings.Builder
 	b.WriteString("{")
 	for i, k := range keys {
@@ -562,6 +557,11 @@ func h1eqWriter(w http.ResponseWriter, note h1eqNote) func(string) {
 	}
 }
 
+// h1eqFlush flushes w and notes the result.
+func h1eqFlush(w http.ResponseWriter, note h1eqNote) {
+	note("flush %v", http.NewResponseController(w).Flush())
+}
+
 func h1eqReadBody(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 	b, err := io.ReadAll(r.Body)
 	note("body %q %v", h1eqShort(b), err)
@@ -743,23 +743,23 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		{name: "flush-mid-body", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			write := h1eqWriter(w, note)
 			write("a")
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 			write("b")
 		}, in: h1eqGet + h1eqGet},
 		{name: "flush-before-write", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 		}, in: h1eqGet + h1eqGet},
 		{name: "flush-http10", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			write := h1eqWriter(w, note)
 			write("a")
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 			write("b")
 		}, in: "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"},
 		{name: "flush-content-length", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			w.Header().Set("Content-Length", "2")
 			write := h1eqWriter(w, note)
 			write("a")
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 			write("b")
 		}, in: h1eqGet + h1eqGet},
 		{name: "trailer-declared", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
@@ -776,7 +776,7 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		}, in: h1eqGet + h1eqGet},
 		{name: "trailer-prefix", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			h1eqWriter(w, note)("body")
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 			w.Header().Set(http.TrailerPrefix+"X-Late", "v")
 		}, in: h1eqGet + h1eqGet},
 		{name: "trailer-prefix-unflushed", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
@@ -862,7 +862,7 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		}, nil), in: h1eqGet},
 		{name: "hijack-after-flush", handler: h1eqHijack(func(w http.ResponseWriter, note h1eqNote) {
 			h1eqWriter(w, note)("before")
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 		}, nil), in: h1eqGet},
 		{name: "write-after-hijack", handler: h1eqHijack(nil, func(w http.ResponseWriter, note h1eqNote) {
 			h1eqWriter(w, note)("after")
@@ -876,7 +876,7 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		}, in: h1eqGet + h1eqGet},
 		{name: "panic-after-flush", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			h1eqWriter(w, note)("partial")
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 			panic("boom")
 		}, in: h1eqGet + h1eqGet},
 		{name: "panic-abort-handler", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
@@ -914,7 +914,7 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		{name: "body-unread-large-chunked", in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n" + h1eqChunked(h1eqHuge) + "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		{name: "body-unread-large-flushed", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			h1eqWriter(w, note)("early")
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 		}, in: fmt.Sprintf("POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\n\r\n%sGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n", len(h1eqHuge), h1eqHuge)},
 		{name: "body-partly-read", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			b := make([]byte, 2)
@@ -931,7 +931,7 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		}, in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		{name: "body-read-after-response", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			h1eqWriter(w, note)("early")
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 			h1eqReadBody(w, r, note)
 		}, in: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
 		{name: "body-max-bytes-reader", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
@@ -1108,7 +1108,7 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 			write := h1eqWriter(w, note)
 			write(h1eqBig)
 			write(h1eqBig)
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 		}, in: h1eqGet + h1eqGet},
 		{name: "write-deadline-extended", set: h1eqSettings{writeTimeout: 50 * time.Millisecond}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			note("set deadline %v", http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Hour)))
@@ -1148,7 +1148,7 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		{name: "slow-handler-flushes-then-reads-body", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			time.Sleep(200 * time.Millisecond)
 			w.WriteHeader(http.StatusOK)
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 			h1eqReadBody(w, r, note)
 		}, steps: []h1eqStep{
 			{send: "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhe"},
@@ -1186,7 +1186,7 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		{name: "full-duplex", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			note("full duplex %v", http.NewResponseController(w).EnableFullDuplex())
 			h1eqWriter(w, note)("early")
-			note("flush %v", http.NewResponseController(w).Flush())
+			h1eqFlush(w, note)
 			h1eqReadBody(w, r, note)
 		}, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
 	}
