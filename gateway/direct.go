@@ -50,13 +50,22 @@ import (
 type directProxy struct {
 	rp *httputil.ReverseProxy
 	tr *upstreamTransport
+	// hp is tr's pool of the route's upstream host, which rewrite puts in
+	// every upstream request's URL (SetURL); nil unless the upstream is
+	// plain HTTP. The transport is shared by routes to other hosts: found
+	// here, the pool needs no lookup per request.
+	hp *hostPool
 	rt *route
 	c  *compiled
 }
 
 // newProxy builds the proxy of a route.
 func newProxy(rt *route, tr *upstreamTransport, c *compiled, log *slog.Logger) *directProxy {
-	return &directProxy{rp: newReverseProxy(rt, tr, c, log), tr: tr, rt: rt, c: c}
+	p := &directProxy{rp: newReverseProxy(rt, tr, c, log), tr: tr, rt: rt, c: c}
+	if rt.upstream.Scheme == "http" {
+		p.hp = tr.host(canonicalAddr(rt.upstream.Host))
+	}
+	return p
 }
 
 func (p *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
@@ -140,7 +149,7 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	res, err := p.tr.roundTrip(outreq, st.got1xx)
+	res, err := p.tr.roundTrip(outreq, p.hp, st.got1xx)
 	if err != nil {
 		p.rp.ErrorHandler(rw, outreq, err)
 		return

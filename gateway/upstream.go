@@ -58,16 +58,6 @@ type upstreamTransport struct {
 
 	mu    sync.Mutex
 	hosts map[string]*hostPool
-	// last is the pool of the host most recently asked for: a route's
-	// upstream is one host, so most requests find theirs here without
-	// the port parsing, lock and map lookup.
-	last atomic.Pointer[lastHost]
-}
-
-// lastHost is a request URL's host and its pool.
-type lastHost struct {
-	host string
-	hp   *hostPool
 }
 
 func newUpstreamTransport(l Limits, std *http.Transport, checks *checksOff) *upstreamTransport {
@@ -92,7 +82,7 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if trace := httptrace.ContextClientTrace(req.Context()); trace != nil {
 		got1xx = trace.Got1xxResponse
 	}
-	return t.roundTrip(req, got1xx)
+	return t.roundTrip(req, nil, got1xx)
 }
 
 // fast reports whether req goes over the transport's own connections.
@@ -114,6 +104,8 @@ func (t *upstreamTransport) CloseIdleConnections() {
 	}
 }
 
+// host returns the pool of the upstream address addr (host:port, see
+// canonicalAddr), made on first use.
 func (t *upstreamTransport) host(addr string) *hostPool {
 	t.mu.Lock()
 	hp := t.hosts[addr]
@@ -293,16 +285,13 @@ func trimBrackets(h string) string {
 	return h
 }
 
-// roundTrip sends req over the own connections; got1xx, when not nil,
-// takes the informational answers.
-func (t *upstreamTransport) roundTrip(req *http.Request, got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
+// roundTrip sends req over the own connections of hp, the pool of
+// req.URL.Host (nil: looked up here); got1xx, when not nil, takes the
+// informational answers.
+func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
 	ctx := req.Context()
-	var hp *hostPool
-	if last := t.last.Load(); last != nil && last.host == req.URL.Host {
-		hp = last.hp
-	} else {
+	if hp == nil {
 		hp = t.host(canonicalAddr(req.URL.Host))
-		t.last.Store(&lastHost{req.URL.Host, hp})
 	}
 	noBody := req.Body == nil || req.Body == http.NoBody
 	for {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,8 +12,8 @@ import (
 )
 
 // Requests to two upstream hosts through one transport, alternating and
-// in runs, each reach their own host (the transport remembers the last
-// host's pool) and reuse that host's connections.
+// in runs, each reach their own host (the transport looks up each host's
+// pool) and reuse that host's connections.
 func TestUpstreamTransportHosts(t *testing.T) {
 	conns := map[string]map[string]bool{}
 	newHost := func(name string) *httptest.Server {
@@ -47,6 +48,38 @@ func TestUpstreamTransportHosts(t *testing.T) {
 	for name, seen := range conns {
 		if len(seen) != 1 {
 			t.Errorf("host %s saw %d connections, want 1 (reused)", name, len(seen))
+		}
+	}
+}
+
+// A route's proxy holds the transport's pool of its upstream host, the
+// one RoundTrip finds for that host: routes to the same host, with the
+// default port written or not, share it, and the direct path and
+// ReverseProxy (RoundTrip) share its connections; a route to another
+// host has its own, and an https route none (its requests go to the
+// standard transport).
+func TestDirectProxyHostPool(t *testing.T) {
+	tr := newUpstreamTransport(Limits{}, &http.Transport{}, nil)
+	proxy := func(upstream string) *directProxy {
+		u, err := url.Parse(upstream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newProxy(&route{upstream: u}, tr, &compiled{}, slog.New(slog.DiscardHandler))
+	}
+	a, a80, b, tls := proxy("http://a.test"), proxy("http://a.test:80/x"), proxy("http://b.test:8080"), proxy("https://a.test")
+	if a.hp == nil || a.hp.addr != "a.test:80" || a80.hp != a.hp {
+		t.Errorf("routes to a.test: pools %p (%+v) and %p, want one for a.test:80", a.hp, a.hp, a80.hp)
+	}
+	if b.hp == nil || b.hp.addr != "b.test:8080" || b.hp == a.hp {
+		t.Errorf("route to b.test:8080: pool %+v, want its own", b.hp)
+	}
+	if tls.hp != nil {
+		t.Errorf("https route: pool %+v, want none", tls.hp)
+	}
+	for _, host := range []string{"a.test", "a.test:80"} {
+		if hp := tr.host(canonicalAddr(host)); hp != a.hp {
+			t.Errorf("RoundTrip's pool for %s is not the route's", host)
 		}
 	}
 }

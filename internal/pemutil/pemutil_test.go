@@ -29,20 +29,28 @@ func selfSigned(t *testing.T) []byte {
 // selfSignedPair returns a self-signed certificate and its key, in PEM.
 func selfSignedPair(t *testing.T) (cert, key []byte) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "t"}, NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<31, 0)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, k := selfSignedFrom(t, &x509.Certificate{Subject: pkix.Name{CommonName: "t"}})
 	pkcs8, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})
+	return cert, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})
+}
+
+// selfSignedFrom returns tmpl self-signed with a new ECDSA P-256 key, in
+// PEM, and the key; it fills in the serial number and validity.
+func selfSignedFrom(t *testing.T, tmpl *x509.Certificate) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.SerialNumber, tmpl.NotBefore, tmpl.NotAfter = big.NewInt(1), time.Unix(0, 0), time.Unix(1<<31, 0)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), k
 }
 
 func TestParseCerts(t *testing.T) {
@@ -147,17 +155,8 @@ func TestParseCAs(t *testing.T) {
 // caPEM returns a self-signed CA certificate, in PEM.
 func caPEM(t *testing.T) []byte {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<31, 0),
-		BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	cert, _ := selfSignedFrom(t, &x509.Certificate{Subject: pkix.Name{CommonName: "ca"}, BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign})
+	return cert
 }
 
 // TestLoadKeyPair: each problem names its file (KeyPairError.KeyFile) and
