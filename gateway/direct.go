@@ -110,13 +110,13 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 	c, rt := p.c, p.rt
 	st := &directRequest{rw: rw}
 	// ReverseProxy: outreq := req.Clone(ctx). Of the copy the gateway
-	// needs its own URL and header map (rewrite changes both) and
-	// Trailer; the rest is shared with req, which nothing changes.
+	// needs its own URL and header map (rewrite changes both); the rest
+	// is shared with req, which nothing changes (rewrite sets the copy's
+	// Trailer to nil, it does not change the map).
 	outreq := &st.out
 	*outreq = *req
 	st.url = *req.URL
 	outreq.URL = &st.url
-	outreq.Trailer = req.Trailer.Clone()
 	if req.ContentLength == 0 {
 		outreq.Body = nil // ReverseProxy: Issue 16036
 	}

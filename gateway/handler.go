@@ -238,13 +238,7 @@ func (rt *route) authorizeRequest(id *mtls.Identity) Reason {
 // which only browsers send (page scripts cannot set Sec- headers).
 func isBrowser(r *http.Request) bool {
 	// r.Header.Get without canonicalising the canonical names.
-	first := func(name string) string {
-		if v := r.Header[name]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	return first("Sec-Fetch-Site") != "" || first("Sec-Fetch-Mode") != ""
+	return field(r.Header, "Sec-Fetch-Site") != "" || field(r.Header, "Sec-Fetch-Mode") != ""
 }
 
 // hasDotSegments reports whether a (decoded) path has "." or ".."

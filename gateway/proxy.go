@@ -173,24 +173,11 @@ func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trusted
 // setXForwarded is pr.SetXForwarded with the three values in one
 // allocation instead of three.
 func setXForwarded(pr *httputil.ProxyRequest) {
-	h := pr.Out.Header
-	v := make([]string, 3)
-	if clientIP, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
-		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-			clientIP = strings.Join(prior, ", ") + ", " + clientIP
-		}
-		v[0] = clientIP
-		h["X-Forwarded-For"] = v[0:1:1]
-	} else {
-		delete(h, "X-Forwarded-For")
+	xf := newXForwarded(pr.In)
+	if prior := pr.Out.Header["X-Forwarded-For"]; len(prior) > 0 && xf.forFound {
+		xf.v[0] = strings.Join(prior, ", ") + ", " + xf.v[0]
 	}
-	v[1] = pr.In.Host
-	h["X-Forwarded-Host"] = v[1:2:2]
-	v[2] = "http"
-	if pr.In.TLS != nil {
-		v[2] = "https"
-	}
-	h["X-Forwarded-Proto"] = v[2:3:3]
+	xf.set(pr.Out.Header)
 }
 
 // xForwarded is what setXForwarded sets for a request without prior
@@ -217,17 +204,27 @@ func newXForwarded(in *http.Request) *xForwarded {
 	return xf
 }
 
+// set puts xf's values in h, each in a slice of its own capped so that
+// an append copies.
+func (xf *xForwarded) set(h http.Header) {
+	if xf.forFound {
+		h["X-Forwarded-For"] = xf.v[0:1:1]
+	} else {
+		delete(h, "X-Forwarded-For")
+	}
+	h["X-Forwarded-Host"] = xf.v[1:2:2]
+	h["X-Forwarded-Proto"] = xf.v[2:3:3]
+}
+
 // setXForwardedConn is setXForwarded for a request on the connection cf
 // (nil: none), with the values of the connection's last request when its
 // peer address, Host and scheme are the same: no allocation for the
 // usual keep-alive request. The slices are shared between those
-// requests, capped so that an append copies; nothing assigns to the
-// elements of an upstream request's header values (see outHeader).
-// Prior X-Forwarded-For values (a trusted proxy's) are joined as
-// setXForwarded joins them.
+// requests; nothing assigns to the elements of an upstream request's
+// header values (see outHeader). A request with prior X-Forwarded-For
+// values (a trusted proxy's) gets setXForwarded's.
 func setXForwardedConn(pr *httputil.ProxyRequest, cf *connForwarded) {
-	h := pr.Out.Header
-	if cf == nil || len(h["X-Forwarded-For"]) > 0 {
+	if cf == nil || len(pr.Out.Header["X-Forwarded-For"]) > 0 {
 		setXForwarded(pr)
 		return
 	}
@@ -237,13 +234,7 @@ func setXForwardedConn(pr *httputil.ProxyRequest, cf *connForwarded) {
 		xf = newXForwarded(in)
 		cf.xf.Store(xf)
 	}
-	if xf.forFound {
-		h["X-Forwarded-For"] = xf.v[0:1:1]
-	} else {
-		delete(h, "X-Forwarded-For")
-	}
-	h["X-Forwarded-Host"] = xf.v[1:2:2]
-	h["X-Forwarded-Proto"] = xf.v[2:3:3]
+	xf.set(pr.Out.Header)
 }
 
 func copyHeader(dst, src http.Header, name string) {
