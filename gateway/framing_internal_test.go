@@ -3,12 +3,13 @@ package gateway
 import (
 	"bufio"
 	"bytes"
-	"golang.org/x/net/http/httpguts"
 	"io"
 	"net/http"
 	"net/textproto"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // scanVerdicts are the framingScanner verdicts by name, for messages.
