@@ -81,7 +81,7 @@ func TestH1ReqCtxDerived(t *testing.T) {
 	if !stop() {
 		t.Fatal("stop before the cancellation reported the function ran")
 	}
-	other, cancelOther := context.WithCancel(rc)
+	_, cancelOther := context.WithCancel(rc)
 	cancelOther()
 	if rc.Err() != nil || child.Err() != nil {
 		t.Fatal("a derived context's cancellation reached its parent or sibling")
@@ -89,7 +89,6 @@ func TestH1ReqCtxDerived(t *testing.T) {
 	if isClosed(ran) {
 		t.Fatal("an AfterFunc function ran before the cancellation")
 	}
-	_ = other
 
 	rc.cancel()
 	select {
