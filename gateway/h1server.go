@@ -63,8 +63,6 @@ type h1Server struct {
 	conns        map[*h1Conn]struct{}
 	shuttingDown atomic.Bool
 	noKeepAlives atomic.Bool
-	done         chan struct{} // closed by Shutdown and Close
-	doneOnce     sync.Once
 }
 
 // bgReadDelay is how long a handler runs before its connection is watched
@@ -82,7 +80,7 @@ const maxPostHandlerReadBytes = 256 << 10
 const bufferBeforeChunking = 2048
 
 func newH1Server(srv *http.Server) *h1Server {
-	return &h1Server{srv: srv, conns: make(map[*h1Conn]struct{}), done: make(chan struct{})}
+	return &h1Server{srv: srv, conns: make(map[*h1Conn]struct{})}
 }
 
 func (s *h1Server) logf(format string, args ...any) {
@@ -147,7 +145,6 @@ func (s *h1Server) closeIdle() {
 // error when ctx ends first (then Close ends the rest).
 func (s *h1Server) Shutdown(ctx context.Context) error {
 	s.shuttingDown.Store(true)
-	s.doneOnce.Do(func() { close(s.done) })
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -169,7 +166,6 @@ func (s *h1Server) Shutdown(ctx context.Context) error {
 // Close closes every connection at once.
 func (s *h1Server) Close() {
 	s.shuttingDown.Store(true)
-	s.doneOnce.Do(func() { close(s.done) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
