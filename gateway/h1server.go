@@ -512,10 +512,11 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	// http.ReadRequest reads it.
 	host, bad, known := c.scan.hostFields(c.heads)
 	c.heads++
+	if !known {
+		host = req.Host != ""
+	}
 	switch {
-	case known && !host && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT" && !isH2Upgrade(req):
-		return nil, badRequest("missing required Host header")
-	case !known && req.Host == "" && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT" && !isH2Upgrade(req):
+	case !host && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT" && !isH2Upgrade(req):
 		return nil, badRequest("missing required Host header")
 	case known && bad:
 		return nil, badRequest("malformed Host header")

@@ -990,6 +990,10 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		{name: "header-lowercase-names", in: "GET / HTTP/1.1\r\nhost: a.test\r\nx-a: 1\r\ncontent-length: 0\r\n\r\n"},
 		{name: "header-many", in: "GET / HTTP/1.1\r\nHost: a.test\r\n" + strings.Repeat("X-Many: 1\r\n", 200) + "\r\n"},
 		{name: "missing-host", in: "GET / HTTP/1.1\r\n\r\n"},
+		// After a chunked request the framing scanner has stopped: the
+		// check falls back to r.Host (transfer-encoding-case is the
+		// twin with a Host field).
+		{name: "missing-host-after-chunked", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n" + h1eqChunked("abc") + "GET / HTTP/1.1\r\n\r\n"},
 		{name: "empty-host", in: "GET / HTTP/1.1\r\nHost:\r\n\r\n" + h1eqGet},
 		{name: "two-hosts", in: "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n"},
 		{name: "two-hosts-same", in: "GET / HTTP/1.1\r\nHost: a.test\r\nHost: a.test\r\n\r\n"},
