@@ -83,9 +83,13 @@ func newH1Server(srv *http.Server) *h1Server {
 	return &h1Server{srv: srv, conns: make(map[*h1Conn]struct{})}
 }
 
-func (s *h1Server) logf(format string, args ...any) {
-	if s.srv.ErrorLog != nil {
-		s.srv.ErrorLog.Printf(format, args...)
+func (s *h1Server) logf(format string, args ...any) { serverLogf(s.srv, format, args...) }
+
+// serverLogf logs where srv logs: to its ErrorLog, or without one to
+// the log package's standard logger.
+func serverLogf(srv *http.Server, format string, args ...any) {
+	if srv.ErrorLog != nil {
+		srv.ErrorLog.Printf(format, args...)
 	} else {
 		log.Printf(format, args...)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"sync"
@@ -117,11 +116,7 @@ func logHandshakeFailure(srv *http.Server, tc *tls.Conn, err error) {
 		re.Conn.Close()
 		reason = "client sent an HTTP request to an HTTPS server"
 	}
-	logf := log.Printf
-	if srv.ErrorLog != nil {
-		logf = srv.ErrorLog.Printf
-	}
-	logf("http: TLS handshake error from %s: %v", tc.RemoteAddr(), reason)
+	serverLogf(srv, "http: TLS handshake error from %s: %v", tc.RemoteAddr(), reason)
 }
 
 // recordLooksLikeHTTP is net/http's tlsRecordHeaderLooksLikeHTTP.
