@@ -437,6 +437,22 @@ func h1eqRunOn(t testing.TB, e *h1eqEnd, steps []h1eqStep, keepOpen bool, client
 	}
 }
 
+// h1eqRunBoth sends the same steps to both servers, at once unless
+// serial (the old one's exchange, then the new one's). The steps are
+// only read.
+func h1eqRunBoth(t testing.TB, old, nw *h1eqEnd, steps []h1eqStep, keepOpen, serial bool, clientTLS *tls.Config) (ro, rn h1eqResult) {
+	if serial {
+		ro = h1eqRunOn(t, old, steps, keepOpen, clientTLS)
+		rn = h1eqRunOn(t, nw, steps, keepOpen, clientTLS)
+		return ro, rn
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { ro = h1eqRunOn(t, old, steps, keepOpen, clientTLS) })
+	wg.Go(func() { rn = h1eqRunOn(t, nw, steps, keepOpen, clientTLS) })
+	wg.Wait()
+	return ro, rn
+}
+
 func (c h1eqCase) allSteps() []h1eqStep {
 	steps := slices.Clone(c.steps)
 	if c.in != "" {
@@ -447,16 +463,7 @@ func (c h1eqCase) allSteps() []h1eqStep {
 
 func h1eqCheck(t *testing.T, c h1eqCase) {
 	old, nw := h1eqServe(t, c.set, c.handler)
-	var ro, rn h1eqResult
-	if c.serial {
-		ro = h1eqRunOn(t, old, c.allSteps(), c.keepOpen, c.clientTLS)
-		rn = h1eqRunOn(t, nw, c.allSteps(), c.keepOpen, c.clientTLS)
-	} else {
-		var wg sync.WaitGroup
-		wg.Go(func() { ro = h1eqRunOn(t, old, c.allSteps(), c.keepOpen, c.clientTLS) })
-		wg.Go(func() { rn = h1eqRunOn(t, nw, c.allSteps(), c.keepOpen, c.clientTLS) })
-		wg.Wait()
-	}
+	ro, rn := h1eqRunBoth(t, old, nw, c.allSteps(), c.keepOpen, c.serial, c.clientTLS)
 	if c.deliberate != "" {
 		if ro.resp != c.wantOld {
 			t.Errorf("net/http's response changed (deliberate difference %q):\n%s", c.deliberate, h1eqDiff("old", ro.resp, "want", c.wantOld))
@@ -1421,12 +1428,7 @@ func FuzzH1ServerEquivalence(f *testing.F) {
 		if len(in) > h1eqFuzzMax {
 			return
 		}
-		steps := []h1eqStep{{send: string(in)}}
-		var ro, rn h1eqResult
-		var wg sync.WaitGroup
-		wg.Go(func() { ro = h1eqRunOn(t, old, steps, false, nil) })
-		wg.Go(func() { rn = h1eqRunOn(t, nw, steps, false, nil) })
-		wg.Wait()
+		ro, rn := h1eqRunBoth(t, old, nw, []h1eqStep{{send: string(in)}}, false, false, nil)
 		if why := h1eqDeliberateEcho(ro.resp, rn.resp); why != "" {
 			t.Logf("deliberate difference (%s) for %q:\n%s", why, in, h1eqDiff("old", ro.resp, "new", rn.resp))
 			return
