@@ -25,7 +25,7 @@ import (
 // bufio.Writer ignores what is written after an error, as WriteSubset
 // stops at one.
 func writeFields(bw *bufio.Writer, h http.Header, exclude map[string]bool) {
-	var stack [16]headerField
+	var stack [32]headerField
 	kvs := stack[:0]
 	for k, vv := range h {
 		if !exclude[k] {

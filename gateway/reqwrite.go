@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net/http"
 	"net/textproto"
-	"slices"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
@@ -19,8 +18,9 @@ import (
 // gateway's CPU per request, most of it in writing the header: a sort
 // through a sync.Pool and a comparison function, and a strings.Replacer
 // run over every value, the forwarded certificate's 540 bytes among
-// them (bench/NOTES.md). Here the names are sorted in place on the stack
-// and a value is copied as it is when it has nothing to replace or trim.
+// them (bench/NOTES.md). Here writeFields (h1proxied.go) sorts the names
+// on the stack and copies a value as it is when it has nothing to
+// replace or trim.
 // TestWriteRequestMatches and FuzzWriteRequest compare the two writers.
 func writeRequest(bw *bufio.Writer, req *http.Request) error {
 	if !writesOwnHead(req) {
@@ -68,33 +68,8 @@ func writeRequest(bw *bufio.Writer, req *http.Request) error {
 		bw.WriteString("Content-Length: 0\r\n")
 	}
 
-	// Header.writeSubset with reqWriteExcludeHeader: the names in order,
-	// the invalid ones dropped.
-	var stack [32]string
-	keys := stack[:0]
-	for k := range req.Header {
-		switch k {
-		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
-			continue
-		}
-		keys = append(keys, k)
-	}
-	if len(keys) <= len(stack) {
-		insertionSort(keys)
-	} else {
-		slices.Sort(keys)
-	}
-	for _, k := range keys {
-		if !httpguts.ValidHeaderFieldName(k) {
-			continue
-		}
-		for _, v := range req.Header[k] {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			writeHeaderValue(bw, v)
-			bw.WriteString("\r\n")
-		}
-	}
+	// Header.writeSubset with net/http's reqWriteExcludeHeader.
+	writeFields(bw, req.Header, reqWriteExclude)
 	_, err := bw.WriteString("\r\n")
 	return err
 }
@@ -137,6 +112,10 @@ func writeHeaderValue(bw *bufio.Writer, v string) {
 	bw.WriteString(textproto.TrimString(v))
 }
 
+// reqWriteExclude is net/http's reqWriteExcludeHeader: the fields
+// Request.Write writes itself or leaves out.
+var reqWriteExclude = map[string]bool{"Host": true, "User-Agent": true, "Content-Length": true, "Transfer-Encoding": true, "Trailer": true}
+
 // containsCTL is net/http's stringContainsCTLByte.
 func containsCTL(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -145,13 +124,4 @@ func containsCTL(s string) bool {
 		}
 	}
 	return false
-}
-
-// insertionSort sorts a few strings in place, as slices.Sort would.
-func insertionSort(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
