@@ -442,10 +442,12 @@ func (c *h1Conn) answerReadError(err error) {
 		const publicErr = "431 Request Header Fields Too Large"
 		fmt.Fprintf(c.rwc, "HTTP/1.1 "+publicErr+errorHeaders+publicErr)
 		c.closeWriteAndWait()
+	case isCommonNetReadError(err):
+		// First: a connection's every end comes here, and the case
+		// below formats the error's type (the two never overlap).
 	case fmt.Sprintf("%T", err) == "*http.unsupportedTEError":
 		code := http.StatusNotImplemented
 		fmt.Fprintf(c.rwc, "HTTP/1.1 %d %s%sUnsupported transfer encoding", code, http.StatusText(code), errorHeaders)
-	case isCommonNetReadError(err):
 	case errors.As(err, &se):
 		fmt.Fprintf(c.rwc, "HTTP/1.1 %d %s: %s%s%d %s: %s", se.code, http.StatusText(se.code), se.text, errorHeaders, se.code, http.StatusText(se.code), se.text)
 	default:
