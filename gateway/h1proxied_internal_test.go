@@ -7,17 +7,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // writeFieldsBoth returns what net/http's Header.WriteSubset and
-// writeFields write for h.
-func writeFieldsBoth(h http.Header, exclude map[string]bool) (std, own string) {
+// writeFields (sorting in buf) write for h.
+func writeFieldsBoth(h http.Header, exclude map[string]bool, buf *fieldBuf) (std, own string) {
 	var a, b strings.Builder
 	h.WriteSubset(&a, exclude)
 	bw := bufio.NewWriter(&b)
-	writeFields(bw, h, exclude)
+	writeFields(bw, h, exclude, buf)
 	bw.Flush()
 	return a.String(), b.String()
 }
@@ -35,7 +36,8 @@ func lettersDescending(n int) http.Header {
 // TestWriteFieldsIsWriteSubset: writeFields writes what WriteSubset
 // writes, for the edges its shortcuts skip: many fields (the sort beyond
 // the stack), invalid names, CR and LF in values, surrounding space,
-// empty values, nil and empty value lists, exclusions.
+// empty values, nil and empty value lists, exclusions; each in a new
+// fieldBuf and in one that every case before it used (a connection's).
 func TestWriteFieldsIsWriteSubset(t *testing.T) {
 	many := http.Header{}
 	for i := range 40 {
@@ -63,11 +65,17 @@ func TestWriteFieldsIsWriteSubset(t *testing.T) {
 		{"non-canonical names", http.Header{"x-lower": {"1"}, "X-Lower": {"2"}, "X-LOWER": {"3"}}, nil},
 		{"bytes sort", http.Header{"a": {"1"}, "B": {"2"}, "_": {"3"}, "Z": {"4"}, "~": {"5"}, "0": {"6"}}, nil},
 	}
+	var used fieldBuf
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			std, own := writeFieldsBoth(tt.h, tt.exclude)
-			if own != std {
-				t.Errorf("got %q, want %q", own, std)
+			for _, buf := range []*fieldBuf{new(fieldBuf), &used} {
+				std, own := writeFieldsBoth(tt.h, tt.exclude, buf)
+				if own != std {
+					t.Errorf("got %q, want %q", own, std)
+				}
+				if len(*buf) != 0 || slices.ContainsFunc((*buf)[:cap(*buf)], func(f headerField) bool { return f.name != "" || f.values != nil }) {
+					t.Errorf("fieldBuf left with %d fields or keeps a header's: %q", len(*buf), (*buf)[:cap(*buf)])
+				}
 			}
 		})
 	}
@@ -95,7 +103,7 @@ func FuzzWriteFields(f *testing.F) {
 				exclude[name] = true
 			}
 		}
-		std, own := writeFieldsBoth(h, exclude)
+		std, own := writeFieldsBoth(h, exclude, new(fieldBuf))
 		if own != std {
 			t.Fatalf("got %q, want %q", own, std)
 		}
@@ -117,8 +125,9 @@ func BenchmarkWriteFields(b *testing.B) {
 	})
 	b.Run("writeFields", func(b *testing.B) {
 		b.ReportAllocs()
+		var buf fieldBuf
 		for b.Loop() {
-			writeFields(bw, h, nil)
+			writeFields(bw, h, nil, &buf)
 		}
 	})
 }

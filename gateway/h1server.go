@@ -214,6 +214,7 @@ type h1Conn struct {
 
 	cw      h1ChunkWriter
 	bodyBuf *bufio.Writer // see h1Response.buffer
+	fields  fieldBuf      // writeFields' for the answers
 
 	// ownCtx: the connection's context can never be cancelled, so each
 	// request gets an h1ReqCtx (h1context.go) rather than a
@@ -1003,7 +1004,7 @@ func (w *h1Response) WriteHeader(code int) {
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		bw := w.conn.bufw
 		writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
-		writeFields(bw, w.handlerHeader, excludedHeadersNoBody)
+		writeFields(bw, w.handlerHeader, excludedHeadersNoBody, &w.conn.fields)
 		bw.WriteString("\r\n")
 		bw.Flush()
 		return
@@ -1352,7 +1353,7 @@ func (w *h1Response) commit(body []byte) (int, error) {
 
 	bw := c.bufw
 	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
-	writeFields(bw, header, exclude)
+	writeFields(bw, header, exclude, &c.fields)
 	if extra.date != nil {
 		bw.WriteString("Date: ")
 		bw.Write(extra.date)
@@ -1488,7 +1489,7 @@ func (w *h1Response) finishRequest() {
 		bw := w.conn.bufw
 		bw.WriteString("0\r\n")
 		if t := w.finalTrailers(); t != nil {
-			writeFields(bw, t, nil)
+			writeFields(bw, t, nil, &w.conn.fields)
 		}
 		bw.WriteString("\r\n")
 	}

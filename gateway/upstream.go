@@ -227,6 +227,8 @@ type upConn struct {
 	// answer needed no read after its header (bodyBuffered), or zero.
 	deadlineAt time.Time
 
+	fields fieldBuf // writeRequest's
+
 	limit int64 // bytes the header may still take; <0: no limit
 	read  int64 // bytes read in the current exchange
 
@@ -348,7 +350,7 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	var wrote chan error // the body writer's result; nil without a body
 	var body *bodyReader
 	if noBody {
-		err = writeRequest(pc.bw, req)
+		err = writeRequest(pc.bw, req, &pc.fields)
 		if err == nil {
 			err = pc.bw.Flush()
 		}
