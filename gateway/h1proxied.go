@@ -17,17 +17,19 @@ import (
 )
 
 // writeFields writes h as net/http's Header.WriteSubset(bw, exclude)
-// does, byte for byte: the fields sorted by name, a name that is not a
+// does (a name is excluded where exclude, when not nil, is true), byte
+// for byte: the fields sorted by name, a name that is not a
 // valid field name left out, each value with CR and LF replaced by
 // spaces and then trimmed. Unlike WriteSubset it takes no sorter from a
 // sync.Pool, sorts the few fields of a common answer by insertion in
 // buf (see fieldBuf) and writes the values with writeHeaderValue
-// (reqwrite.go). A bufio.Writer ignores what is written after an error,
+// (reqwrite.go); the fixed exclusions are switches, not maps to hash
+// every name for. A bufio.Writer ignores what is written after an error,
 // as WriteSubset stops at one.
-func writeFields(bw *bufio.Writer, h http.Header, exclude map[string]bool, buf *fieldBuf) {
+func writeFields(bw *bufio.Writer, h http.Header, exclude func(name string) bool, buf *fieldBuf) {
 	kvs := (*buf)[:0]
 	for k, vv := range h {
-		if len(exclude) == 0 || !exclude[k] {
+		if exclude == nil || !exclude(k) {
 			kvs = append(kvs, headerField{k, vv})
 		}
 	}

@@ -18,7 +18,11 @@ func writeFieldsBoth(h http.Header, exclude map[string]bool, buf *fieldBuf) (std
 	var a, b strings.Builder
 	h.WriteSubset(&a, exclude)
 	bw := bufio.NewWriter(&b)
-	writeFields(bw, h, exclude, buf)
+	var excluded func(string) bool
+	if exclude != nil {
+		excluded = func(name string) bool { return exclude[name] }
+	}
+	writeFields(bw, h, excluded, buf)
 	bw.Flush()
 	return a.String(), b.String()
 }
@@ -57,7 +61,7 @@ func TestWriteFieldsIsWriteSubset(t *testing.T) {
 		{"exactly thirty-two", lettersDescending(32), nil},
 		{"thirty-three", lettersDescending(33), nil},
 		{"many", many, map[string]bool{"X-F07": true}},
-		{"excluded", http.Header{"Content-Length": {"1"}, "Transfer-Encoding": {"chunked"}, "X-A": {"1"}}, excludedHeadersNoBody},
+		{"excluded", http.Header{"Content-Length": {"1"}, "Transfer-Encoding": {"chunked"}, "X-A": {"1"}}, map[string]bool{"Content-Length": true, "Transfer-Encoding": true}},
 		{"invalid names", http.Header{"X A": {"1"}, "": {"2"}, "X\x00": {"3"}, "Ok": {"4"}, "é": {"5"}}, nil},
 		{"cr and lf in values", http.Header{"X-A": {"a\r\nb", "\rc\n", "d\n\n"}, "X-B": {" \r\n "}}, nil},
 		{"space around values", http.Header{"X-A": {"  a  ", "\tb\t", " ", ""}}, nil},
@@ -111,6 +115,21 @@ func FuzzWriteFields(f *testing.F) {
 }
 
 func BenchmarkWriteFields(b *testing.B) {
+	// The fields of an upstream request as writeRequest writes them.
+	req := http.Header{
+		"Accept": {"*/*"}, "Accept-Encoding": {"gzip"}, "User-Agent": {"loadgen"},
+		"Client-Cert": {":" + strings.Repeat("QUJD", 135) + ":"}, "Forgeproof-Client-Identity": {"CN=bench client"},
+		"X-Forwarded-For": {"127.0.0.1"}, "X-Forwarded-Host": {"127.0.0.1:31511"}, "X-Forwarded-Proto": {"https"},
+		"Te": {"trailers"},
+	}
+	b.Run("request", func(b *testing.B) {
+		b.ReportAllocs()
+		bw := bufio.NewWriterSize(discardWriter{}, 4096)
+		var buf fieldBuf
+		for b.Loop() {
+			writeFields(bw, req, reqWriteExclude, &buf)
+		}
+	})
 	h := http.Header{
 		"Content-Type": {"text/plain; charset=utf-8"}, "Content-Length": {"512"},
 		"Date": {"Mon, 01 Jan 2026 00:00:00 GMT"}, "X-Request-Id": {"abc"}, "Vary": {"Accept-Encoding"},

@@ -1004,7 +1004,7 @@ func (w *h1Response) WriteHeader(code int) {
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		bw := w.conn.bufw
 		writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
-		writeFields(bw, w.handlerHeader, excludedHeadersNoBody, &w.conn.fields)
+		writeFields(bw, w.handlerHeader, excludedNoBody, &w.conn.fields)
 		bw.WriteString("\r\n")
 		bw.Flush()
 		return
@@ -1060,7 +1060,10 @@ func (w *h1Response) headerFinal() bool {
 	return haveType
 }
 
-var excludedHeadersNoBody = map[string]bool{"Content-Length": true, "Transfer-Encoding": true}
+// excludedNoBody is net/http's excludedHeadersNoBody.
+func excludedNoBody(name string) bool {
+	return name == "Content-Length" || name == "Transfer-Encoding"
+}
 
 func (w *h1Response) disableWriteContinue() {
 	w.writeContinueMu.Lock()
@@ -1353,7 +1356,11 @@ func (w *h1Response) commit(body []byte) (int, error) {
 
 	bw := c.bufw
 	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
-	writeFields(bw, header, exclude, &c.fields)
+	var excluded func(string) bool
+	if exclude != nil {
+		excluded = func(name string) bool { return exclude[name] }
+	}
+	writeFields(bw, header, excluded, &c.fields)
 	if extra.date != nil {
 		bw.WriteString("Date: ")
 		bw.Write(extra.date)

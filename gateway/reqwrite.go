@@ -114,7 +114,13 @@ func writeHeaderValue(bw *bufio.Writer, v string) {
 
 // reqWriteExclude is net/http's reqWriteExcludeHeader: the fields
 // Request.Write writes itself or leaves out.
-var reqWriteExclude = map[string]bool{"Host": true, "User-Agent": true, "Content-Length": true, "Transfer-Encoding": true, "Trailer": true}
+func reqWriteExclude(name string) bool {
+	switch name {
+	case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+		return true
+	}
+	return false
+}
 
 // containsCTL is net/http's stringContainsCTLByte.
 func containsCTL(s string) bool {
