@@ -26,11 +26,14 @@ type connKey struct{}
 // connection's context for Check; a server that keeps per-connection
 // state of its own can hold one there and pass it to CheckConn instead.
 // The zero value is a new connection's. A ConnCache must not be copied
-// after first use, nor used for more than one connection. It is not
+// after first use, nor used for more than one connection (one that is
+// handed a request whose certificate is not the one it was filled for is
+// ignored: that request is verified on its own). It is not
 // tied to one Server: a Server that replaces another
 // (ServerConfig.Replaces) may check the same connections.
 type ConnCache struct {
 	once sync.Once
+	leaf *x509.Certificate // what once filled the cache for (nil: none)
 	id   Identity
 	ok   bool
 	// checked is the last verification (nil: none yet); mu serialises
@@ -101,26 +104,42 @@ func (s *Server) CheckConn(r *http.Request, c *ConnCache) (*Identity, error) {
 	if r.TLS == nil {
 		return nil, nil
 	}
-	if c == nil {
-		c = new(ConnCache)
-	}
-	var err error
+	var leaf *x509.Certificate
 	if len(r.TLS.PeerCertificates) > 0 {
-		if e := s.recheck(c, r.TLS); e != nil {
-			err = e
-		}
+		leaf = r.TLS.PeerCertificates[0]
 	} else if s.cfg.ClientAuth != VerifyClientCertIfGiven {
 		return nil, &Error{Reason: ReasonNoCertificate, Err: errNoCertificate}
 	}
-	c.once.Do(func() {
-		if len(r.TLS.PeerCertificates) > 0 {
-			c.id, c.ok = s.names.identity(r.TLS.PeerCertificates[0]), true
+	if c == nil || !c.fill(s, leaf) {
+		// No cache, or another connection's: its identity and its last
+		// verification are not this request's.
+		c = new(ConnCache)
+		c.fill(s, leaf)
+	}
+	var err error
+	if leaf != nil {
+		if e := s.recheck(c, r.TLS); e != nil {
+			err = e
 		}
-	})
+	}
 	if !c.ok {
 		return nil, err
 	}
 	return &c.id, err
+}
+
+// fill computes the identity of leaf (nil: no certificate) on c's first
+// use, and reports whether c holds leaf's: a connection's certificate is
+// the same *x509.Certificate on each of its requests, so another pointer
+// means another connection.
+func (c *ConnCache) fill(s *Server, leaf *x509.Certificate) bool {
+	c.once.Do(func() {
+		c.leaf = leaf
+		if leaf != nil {
+			c.id, c.ok = s.names.identity(leaf), true
+		}
+	})
+	return c.leaf == leaf
 }
 
 // recheck verifies the certificate of c again when its last check no

@@ -458,7 +458,8 @@ func BenchmarkRecheck(b *testing.B) {
 // given, as Check keeps it in the context ConnContext made: the identity
 // is computed once (the same *Identity on every request), and a reload
 // that revokes the certificate refuses its next request. A nil cache
-// verifies every request (a new Identity each time) and refuses too.
+// verifies every request (a new Identity each time) and refuses too; a
+// cache handed another connection's request is ignored.
 func TestCheckConn(t *testing.T) {
 	ca := pkitest.CA(t)
 	dir, cfg := pkiDir(t, ca)
@@ -479,8 +480,22 @@ func TestCheckConn(t *testing.T) {
 	if errA != nil || errB != nil || a == nil || a == b {
 		t.Errorf("nil cache: got %p, %p (%v, %v), want two identities", a, b, errA, errB)
 	}
+	// A cache handed another connection's request is not that request's:
+	// its identity is the other certificate's, and the cache still holds
+	// its own. (A cache that trusted the caller answered "web".)
+	ocs := openConn(t, s, ca, pkitest.Client(t, ca, pki.ClientOptions{CommonName: "api"}))
+	other := &http.Request{TLS: &ocs}
+	if id, err := s.CheckConn(other, &cc); err != nil || id == nil || id.CommonName != "api" {
+		t.Errorf("another connection's request with web's cache: got %v, %v, want api's identity", id, err)
+	}
+	if again, err := s.CheckConn(r, &cc); err != nil || again != first {
+		t.Errorf("web's cache after the other request: got %p, %v, want %p", again, err, first)
+	}
 	revokeInDir(t, ca, dir, cli.Cert.SerialNumber)
 	mustReload(t, s)
+	if id, err := s.CheckConn(other, &cc); err != nil || id == nil || id.CommonName != "api" {
+		t.Errorf("after web's revocation, api with web's cache: got %v, %v, want api's identity", id, err)
+	}
 	if _, err := s.CheckConn(r, &cc); mtls.ReasonOf(err) != mtls.ReasonRevoked {
 		t.Errorf("after the reload: got %v, want revoked", err)
 	}
