@@ -215,8 +215,8 @@ routes: [{allow: {unauthenticated: true}}]
 // TestListenRefusesEnvoy is the twin of authz/envoy's
 // TestListenRefusesOtherProxies: the HTTP service refuses a config for
 // Envoy, whose decisions leave to Envoy the removal of headers that nginx,
-// Caddy and Traefik would forward, and binds nothing; the same config for
-// each HTTP proxy listens.
+// Caddy and Traefik would forward, and binds nothing, from Listen and from
+// Serve alone; the same config for each HTTP proxy listens, either way.
 func TestListenRefusesEnvoy(t *testing.T) {
 	d := pkitest.NewDir(t, nil)
 	for _, proxy := range []string{"envoy", "nginx", "caddy", "traefik"} {
@@ -242,13 +242,33 @@ func TestListenRefusesEnvoy(t *testing.T) {
 				if err := s.Serve(ctx); err != nil {
 					t.Fatal(err)
 				}
+				// Serve listens by itself.
+				s = authz.NewServer(g)
+				if err := s.Serve(ctx); err != nil {
+					t.Fatalf("Serve without Listen: %v", err)
+				}
+				if s.Addr() == nil {
+					t.Error("Serve without Listen bound nothing")
+				}
 				return
 			}
-			if want := "authz: authz.proxy envoy is gRPC ext_authz: package authz/envoy serves it"; err == nil || err.Error() != want {
+			want := "authz: authz.proxy envoy is gRPC ext_authz: package authz/envoy serves it"
+			if err == nil || err.Error() != want {
 				t.Fatalf("got %v, want %q", err, want)
 			}
 			if a := s.Addr(); a != nil {
 				t.Errorf("refused, but bound %s", a)
+			}
+			// Serve without Listen listens first, so it refuses too
+			// instead of serving (its twin is "Serve listens by itself" above).
+			s = authz.NewServer(g)
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // a Serve that served would return nil at once
+			if err := s.Serve(ctx); err == nil || err.Error() != want {
+				t.Fatalf("Serve: got %v, want %q", err, want)
+			}
+			if a := s.Addr(); a != nil {
+				t.Errorf("Serve refused, but bound %s", a)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"slices"
@@ -32,6 +33,31 @@ type connForwarded struct {
 	// xf is the X-Forwarded-* values of the connection's last request
 	// (setXForwardedConn).
 	xf atomic.Pointer[xForwarded]
+	// mtls is the listener's mtls.Server's cache of the connection
+	// (mtls.Server.CheckConn): the connection's identity and its last
+	// verification.
+	mtls mtls.ConnCache
+}
+
+// mtlsCache is cf's mtls.ConnCache, nil when cf is nil (every request
+// is then verified).
+func (cf *connForwarded) mtlsCache() *mtls.ConnCache {
+	if cf == nil {
+		return nil
+	}
+	return &cf.mtls
+}
+
+// connForwardedOf is the connForwarded of the connection a request
+// with context ctx came on, nil when it has none (the embedded
+// handler): on the gateway's own HTTP/1.x server without a context
+// lookup (h1Conn resolves it once per connection).
+func connForwardedOf(ctx context.Context) *connForwarded {
+	if rc, ok := ctx.(*h1ReqCtx); ok && rc.cf != nil {
+		return rc.cf
+	}
+	cf, _ := ctx.Value(connKey{}).(*connForwarded)
+	return cf
 }
 
 // forwardedHeaders are the headers that forward a connection's identity

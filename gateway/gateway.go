@@ -239,12 +239,10 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 		MaxHeaderBytes:               l.MaxHeaderBytes,
 		ErrorLog:                     slog.NewLogLogger(g.serverErrorLog().Handler(), slog.LevelWarn),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			// The connection's state for mtls.Server.Check (any of the
-			// listener's Servers: it is not tied to one) and the
-			// gateway's own cache of its forwarded headers.
-			if s := g.state.Load().listeners[i].server; s != nil {
-				ctx = s.ConnContext(ctx, c)
-			}
+			// The gateway's state of the connection, which holds the
+			// cache of mtls.Server.CheckConn (any of the listener's
+			// Servers: it is not tied to one) and of its forwarded
+			// headers.
 			cf := &connForwarded{}
 			cf.framing, _ = c.(*framingConn) // nil for HTTP/2
 			return context.WithValue(ctx, connKey{}, cf)

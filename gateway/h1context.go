@@ -33,7 +33,10 @@ type h1ReqCtx struct {
 	done      chan struct{} // made by Done, or closed ready-made by cancel
 	conn      net.Conn      // interrupted on cancellation (watchConn)
 	traced    bool          // the parent carries an httptrace.ClientTrace
-	funcs     []*h1AfterFunc
+	// cf is the connection's connForwarded, its parent's value of
+	// connKey (nil: none), without a lookup (connForwardedOf).
+	cf    *connForwarded
+	funcs []*h1AfterFunc
 }
 
 // closedChan is the Done channel of a context cancelled before anyone

@@ -266,3 +266,29 @@ func TestH1ServerTracedConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestConnForwardedOf: a request's connForwarded comes from its
+// h1ReqCtx when h1Conn resolved it, else from the context value that
+// the gateway's ConnContext set; nil without one.
+func TestConnForwardedOf(t *testing.T) {
+	cf := &connForwarded{}
+	conn := context.WithValue(context.Background(), connKey{}, cf)
+	other := &connForwarded{}
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		want *connForwarded
+	}{
+		{"h1ReqCtx with it", &h1ReqCtx{Context: conn, cf: cf}, cf},
+		{"h1ReqCtx without it", &h1ReqCtx{Context: conn}, cf},
+		{"h1ReqCtx of a connection without one", &h1ReqCtx{Context: context.Background()}, nil},
+		{"exchange on top", &exchangeContext{Context: &h1ReqCtx{Context: conn, cf: cf}}, cf},
+		{"value only", conn, cf},
+		{"another connection's", context.WithValue(context.Background(), connKey{}, other), other},
+		{"none", context.Background(), nil},
+	} {
+		if got := connForwardedOf(tt.ctx); got != tt.want {
+			t.Errorf("%s: got %p, want %p", tt.name, got, tt.want)
+		}
+	}
+}

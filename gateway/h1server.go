@@ -222,6 +222,9 @@ type h1Conn struct {
 	// traced: the connection's context carries an httptrace.ClientTrace
 	// (never the gateway's; see clientTraced).
 	traced bool
+	// cf is the gateway's state of the connection in its context (nil:
+	// none), looked up once for its requests (connForwardedOf).
+	cf *connForwarded
 }
 
 // ServeConn serves HTTP/1.x on c until the client or the server closes
@@ -293,6 +296,7 @@ func (c *h1Conn) serve() {
 	if ctx.Done() == nil && !s.checks.off(checkOwnContext) {
 		c.ownCtx = true
 		c.traced = httptrace.ContextClientTrace(ctx) != nil
+		c.cf, _ = ctx.Value(connKey{}).(*connForwarded)
 	} else {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
@@ -577,6 +581,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	if c.ownCtx {
 		w.ctx.Context = ctx
 		w.ctx.traced = c.traced
+		w.ctx.cf = c.cf
 		rctx = &w.ctx
 	} else {
 		rctx, w.cancelFunc = context.WithCancel(ctx)

@@ -106,14 +106,14 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	defer func() { g.finish(r, rec, x, start) }()
 
 	if listener >= 0 {
-		x.conn, _ = r.Context().Value(connKey{}).(*connForwarded)
+		x.conn = connForwardedOf(r.Context())
 	}
 	// The connection's identity, verified again when a reload or an
 	// expiry may have changed the answer (two atomic loads when nothing
 	// did).
 	var connID *mtls.Identity
 	if s := c.listenerServer(listener); s != nil {
-		id, err := s.Check(r)
+		id, err := s.CheckConn(r, x.conn.mtlsCache())
 		if err != nil && !g.checksOff.off(checkRecheck) {
 			g.refuseConnection(rec, r, x, c.cfg.Listeners[listener].Address, err)
 			return

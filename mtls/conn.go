@@ -19,12 +19,21 @@ var errNoCertificate = errors.New("the client sent no certificate")
 
 type connKey struct{}
 
-// conn is what a Server keeps per connection (ConnContext): the identity
-// of its client certificate, computed once (a certificate cannot change
-// on a connection: Go servers never renegotiate), and the last check of
-// that certificate against a Server's state.
-type conn struct {
+// A ConnCache is what a Server keeps per connection: the identity of
+// its client certificate, computed once (a certificate cannot change on
+// a connection: Go servers never renegotiate), and the last check of
+// that certificate against a Server's state. ConnContext puts one in a
+// connection's context for Check; a server that keeps per-connection
+// state of its own can hold one there and pass it to CheckConn instead.
+// The zero value is a new connection's. A ConnCache must not be copied
+// after first use, nor used for more than one connection (one that is
+// handed a request whose certificate is not the one it was filled for is
+// ignored: that request is verified on its own). It is not
+// tied to one Server: a Server that replaces another
+// (ServerConfig.Replaces) may check the same connections.
+type ConnCache struct {
 	once sync.Once
+	leaf *x509.Certificate // what once filled the cache for (nil: none)
 	id   Identity
 	ok   bool
 	// checked is the last verification (nil: none yet); mu serialises
@@ -59,7 +68,7 @@ func (c *checked) current(s *Server, now time.Time) bool {
 // and its last verification). The state is not tied to s: a Server that
 // replaces s (ServerConfig.Replaces) may serve the same connections.
 func (s *Server) ConnContext(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &conn{})
+	return context.WithValue(ctx, connKey{}, new(ConnCache))
 }
 
 // Check returns the identity of the verified client certificate on r's
@@ -82,35 +91,60 @@ func (s *Server) ConnContext(ctx context.Context, _ net.Conn) context.Context {
 //
 // Without ConnContext on the http.Server, every request is verified.
 func (s *Server) Check(r *http.Request) (*Identity, error) {
+	c, _ := r.Context().Value(connKey{}).(*ConnCache)
+	return s.CheckConn(r, c)
+}
+
+// CheckConn is Check with the connection's cache c given rather than
+// looked up in r's context: for a server that keeps its own state per
+// connection (one context lookup fewer per request). c must be the
+// cache of r's connection and no other; with a nil c, every request is
+// verified.
+func (s *Server) CheckConn(r *http.Request, c *ConnCache) (*Identity, error) {
 	if r.TLS == nil {
 		return nil, nil
 	}
-	c, _ := r.Context().Value(connKey{}).(*conn)
-	if c == nil {
-		c = &conn{}
-	}
-	var err error
+	var leaf *x509.Certificate
 	if len(r.TLS.PeerCertificates) > 0 {
-		if e := s.recheck(c, r.TLS); e != nil {
-			err = e
-		}
+		leaf = r.TLS.PeerCertificates[0]
 	} else if s.cfg.ClientAuth != VerifyClientCertIfGiven {
 		return nil, &Error{Reason: ReasonNoCertificate, Err: errNoCertificate}
 	}
-	c.once.Do(func() {
-		if len(r.TLS.PeerCertificates) > 0 {
-			c.id, c.ok = s.names.identity(r.TLS.PeerCertificates[0]), true
+	if c == nil || !c.fill(s, leaf) {
+		// No cache, or another connection's: its identity and its last
+		// verification are not this request's.
+		c = new(ConnCache)
+		c.fill(s, leaf)
+	}
+	var err error
+	if leaf != nil {
+		if e := s.recheck(c, r.TLS); e != nil {
+			err = e
 		}
-	})
+	}
 	if !c.ok {
 		return nil, err
 	}
 	return &c.id, err
 }
 
+// fill computes the identity of leaf (nil: no certificate) on c's first
+// use, and reports whether c holds leaf's: a connection's certificate is
+// the same *x509.Certificate on each of its requests, so another pointer
+// means another connection.
+func (c *ConnCache) fill(s *Server, leaf *x509.Certificate) bool {
+	c.once.Do(func() {
+		c.leaf = leaf
+		if leaf != nil {
+			c.id, c.ok = s.names.identity(leaf), true
+		}
+	})
+	return c.leaf == leaf
+}
+
 // recheck verifies the certificate of c again when its last check no
 // longer holds under s's state.
-func (s *Server) recheck(c *conn, cs *tls.ConnectionState) *Error {
+func (s *Server) recheck(c *ConnCache, cs *tls.ConnectionState) *Error {
 	now := s.now()
 	if v := c.checked.Load(); v.current(s, now) {
 		return v.err

@@ -453,3 +453,53 @@ func BenchmarkRecheck(b *testing.B) {
 		}
 	})
 }
+
+// TestCheckConn: CheckConn keeps a connection's state in the cache it is
+// given, as Check keeps it in the context ConnContext made: the identity
+// is computed once (the same *Identity on every request), and a reload
+// that revokes the certificate refuses its next request. A nil cache
+// verifies every request (a new Identity each time) and refuses too; a
+// cache handed another connection's request is ignored.
+func TestCheckConn(t *testing.T) {
+	ca := pkitest.CA(t)
+	dir, cfg := pkiDir(t, ca)
+	s := newServer(t, cfg)
+	cli := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "web"})
+	cs := openConn(t, s, ca, cli)
+	r := &http.Request{TLS: &cs} // no ConnContext: the cache is the caller's
+	var cc mtls.ConnCache
+	first, err := s.CheckConn(r, &cc)
+	if err != nil || first == nil || first.CommonName != "web" {
+		t.Fatalf("got %v, %v, want web's identity", first, err)
+	}
+	if again, err := s.CheckConn(r, &cc); err != nil || again != first {
+		t.Errorf("second request: got %p, %v, want the cached identity %p", again, err, first)
+	}
+	a, errA := s.CheckConn(r, nil)
+	b, errB := s.CheckConn(r, nil)
+	if errA != nil || errB != nil || a == nil || a == b {
+		t.Errorf("nil cache: got %p, %p (%v, %v), want two identities", a, b, errA, errB)
+	}
+	// A cache handed another connection's request is not that request's:
+	// its identity is the other certificate's, and the cache still holds
+	// its own. (A cache that trusted the caller answered "web".)
+	ocs := openConn(t, s, ca, pkitest.Client(t, ca, pki.ClientOptions{CommonName: "api"}))
+	other := &http.Request{TLS: &ocs}
+	if id, err := s.CheckConn(other, &cc); err != nil || id == nil || id.CommonName != "api" {
+		t.Errorf("another connection's request with web's cache: got %v, %v, want api's identity", id, err)
+	}
+	if again, err := s.CheckConn(r, &cc); err != nil || again != first {
+		t.Errorf("web's cache after the other request: got %p, %v, want %p", again, err, first)
+	}
+	revokeInDir(t, ca, dir, cli.Cert.SerialNumber)
+	mustReload(t, s)
+	if id, err := s.CheckConn(other, &cc); err != nil || id == nil || id.CommonName != "api" {
+		t.Errorf("after web's revocation, api with web's cache: got %v, %v, want api's identity", id, err)
+	}
+	if _, err := s.CheckConn(r, &cc); mtls.ReasonOf(err) != mtls.ReasonRevoked {
+		t.Errorf("after the reload: got %v, want revoked", err)
+	}
+	if _, err := s.CheckConn(r, nil); mtls.ReasonOf(err) != mtls.ReasonRevoked {
+		t.Errorf("after the reload, nil cache: got %v, want revoked", err)
+	}
+}

@@ -31,7 +31,7 @@ func Generation(s *Server) uint64 { return s.state.Load().gen }
 // LastCheck returns the generation and the until of the last check of
 // r's connection (zero when none).
 func LastCheck(r *http.Request) (gen uint64, until time.Time) {
-	c, _ := r.Context().Value(connKey{}).(*conn)
+	c, _ := r.Context().Value(connKey{}).(*ConnCache)
 	if c == nil {
 		return 0, time.Time{}
 	}

@@ -3,7 +3,10 @@
 // test on loopback (forgeproof serve, a bare Go reverse proxy, nginx and
 // Caddy; nginx-cert is nginx forwarding the client's certificate upstream
 // as forgeproof does, nginx-authz nginx asking forgeproof authz with
-// auth_request),
+// auth_request; for diagnosis, goproxy-pool is the bare proxy with a
+// buffer pool, goloop the standard library's parsers and crypto/tls
+// without a server or proxy around them, goloop-rp ReverseProxy without
+// net/http's server; an unknown -servers name prints the list),
 // checks that each one refuses a client without a certificate,
 // then measures them in alternation (A B C D A B C D …) and writes the
 // tables as Markdown, with the raw runs as JSON.

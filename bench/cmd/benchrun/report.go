@@ -207,11 +207,7 @@ func (r *report) markdown() string {
 		if server == base {
 			return "1.00×"
 		}
-		a, o := r.stat(server, phase, f).Median, r.stat(base, phase, f).Median
-		if o == 0 || math.IsNaN(a) || math.IsNaN(o) {
-			return "–"
-		}
-		return fmt.Sprintf("%.2f×", a/o)
+		return times(r.stat(server, phase, f).Median / r.stat(base, phase, f).Median)
 	}
 	switch base {
 	case "":
@@ -348,7 +344,8 @@ func (r *report) targets(p func(string, ...any)) {
 	}
 }
 
-// times formats a ratio, "–" when it is not a number.
+// times formats a ratio, "–" when it is not a number (a NaN operand, or a
+// zero divisor).
 func times(x float64) string {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return "–"
