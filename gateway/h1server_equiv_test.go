@@ -810,6 +810,16 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 			w.WriteHeader(http.StatusOK)
 			h1eqWriter(w, note)("done")
 		}, in: h1eqGet + h1eqGet},
+		// A body with a Content-Encoding is not sniffed for a type; the
+		// twin without one is.
+		{name: "content-encoding-not-sniffed", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Content-Encoding", "identity")
+			h1eqWriter(w, note)("<html>hello</html>")
+		}, in: h1eqGet + h1eqGet},
+		{name: "content-encoding-empty-sniffed", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Content-Encoding", "")
+			h1eqWriter(w, note)("<html>hello</html>")
+		}, in: h1eqGet + h1eqGet},
 		// A 1xx answer leaves out Content-Length and Transfer-Encoding
 		// (net/http's excludedHeadersNoBody), and only those.
 		{name: "informational-103-excluded-fields", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
@@ -975,6 +985,16 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		{name: "expect-100-read", handler: h1eqReadBody, steps: []h1eqStep{
 			{send: "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"},
 			{waitFor: "100 Continue", send: "hello"},
+		}, in: h1eqGet},
+		// A final status before the body is read: no 100 Continue after it.
+		{name: "expect-100-read-after-write-header", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Content-Length", "5")
+			w.WriteHeader(http.StatusOK)
+			h1eqFlush(w, note)
+			h1eqReadBody(w, r, note)
+		}, steps: []h1eqStep{
+			{send: "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"},
+			{waitFor: "200 OK", send: "hello"},
 		}, in: h1eqGet},
 		{name: "expect-100-read-body-sent-early", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello" + h1eqGet},
 		{name: "expect-100-not-read", in: "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"},
