@@ -334,7 +334,7 @@ func (c *h1Conn) serve() {
 	c.bg.Stop()
 
 	if d := s.readHeaderTimeout(); d > 0 {
-		c.rwc.SetReadDeadline(time.Now().Add(d))
+		c.setReadTimeout(d)
 	}
 	for {
 		w, err := c.readRequest(ctx)
@@ -406,11 +406,31 @@ func (c *h1Conn) serve() {
 // setReadTimeout gives the connection's reads d from now, or no deadline
 // when d is not positive.
 func (c *h1Conn) setReadTimeout(d time.Duration) {
+	now := time.Now()
 	var dl time.Time
 	if d > 0 {
-		dl = time.Now().Add(d)
+		dl = now.Add(d)
 	}
-	c.rwc.SetReadDeadline(dl)
+	c.setReadDeadline(dl, now)
+}
+
+// setReadDeadline gives the connection's reads deadline t (zero: none),
+// lazily (readDeadline): the idle wait of each keep-alive request gives
+// a deadline a little later than the last, which the connection need not
+// be told until the one it has fires.
+func (c *h1Conn) setReadDeadline(t, now time.Time) {
+	c.r.mu.Lock()
+	if c.r.dl.set(t, now) {
+		c.rwc.SetReadDeadline(t)
+	}
+	c.r.mu.Unlock()
+}
+
+// forceReadDeadlineLocked sets the connection's read deadline to t now;
+// c.r.mu is held.
+func (c *h1Conn) forceReadDeadlineLocked(t time.Time) error {
+	c.r.dl.force(t)
+	return c.rwc.SetReadDeadline(t)
 }
 
 // headBuffered reports whether the read buffer holds a whole request
@@ -572,7 +592,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	req.RemoteAddr = c.remoteAddr
 	req.TLS = c.tlsState
 	if !wholeReqDeadline.IsZero() || req.Body != http.NoBody {
-		c.rwc.SetReadDeadline(wholeReqDeadline)
+		c.setReadDeadline(wholeReqDeadline, time.Now())
 	}
 	// Else nothing reads the connection until the idle wait sets its
 	// own deadline: a request without a body gives its handler nothing
@@ -745,10 +765,12 @@ type h1ConnReader struct {
 	// timer will fire (see watch).
 	watchedAt  time.Time
 	timerArmed bool
-	inRead     bool
-	aborted    bool
-	hasByte    bool
-	byteBuf    [1]byte
+	// dl is the connection's read deadline (setReadDeadline).
+	dl      readDeadline
+	inRead  bool
+	aborted bool
+	hasByte bool
+	byteBuf [1]byte
 }
 
 func (cr *h1ConnReader) Read(p []byte) (int, error) {
@@ -779,6 +801,9 @@ func (cr *h1ConnReader) Read(p []byte) (int, error) {
 	cr.inRead = true
 	cr.mu.Unlock()
 	n, err := cr.c.rwc.Read(p)
+	for n == 0 && err != nil && isDeadlineErr(err) && cr.rearm() {
+		n, err = cr.c.rwc.Read(p)
+	}
 	if n > 0 && cr.c.ownScan {
 		cr.c.scan.Scan(p[:n])
 	}
@@ -788,6 +813,19 @@ func (cr *h1ConnReader) Read(p []byte) (int, error) {
 	cr.mu.Unlock()
 	cr.cond.Broadcast()
 	return n, err
+}
+
+// rearm is asked when a read timed out: it reports whether the timeout
+// came before the deadline the connection's reads must have, which it
+// then sets (readDeadline).
+func (cr *h1ConnReader) rearm() bool {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	t, ok := cr.dl.retry(time.Now())
+	if ok {
+		cr.c.rwc.SetReadDeadline(t)
+	}
+	return ok
 }
 
 // startBackgroundRead runs as the watch timer's function: it reads one
@@ -801,7 +839,7 @@ func (cr *h1ConnReader) startBackgroundRead() {
 		return
 	}
 	cr.inRead = true
-	cr.c.rwc.SetReadDeadline(time.Time{})
+	cr.c.forceReadDeadlineLocked(time.Time{})
 	cr.mu.Unlock()
 
 	n, err := cr.c.rwc.Read(cr.byteBuf[:])
@@ -832,11 +870,11 @@ func (cr *h1ConnReader) abortPendingRead() {
 		return
 	}
 	cr.aborted = true
-	cr.c.rwc.SetReadDeadline(aLongTimeAgo)
+	cr.c.forceReadDeadlineLocked(aLongTimeAgo)
 	for cr.inRead {
 		cr.cond.Wait()
 	}
-	cr.c.rwc.SetReadDeadline(time.Time{})
+	cr.c.forceReadDeadlineLocked(time.Time{})
 }
 
 // An h1Body is a request body as the handler reads it: it notes when the
@@ -1573,12 +1611,20 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.hijacked = true
 	c.forget()
 	c.r.remain = 1<<63 - 1
+	c.r.mu.Lock()
+	c.r.dl.force(time.Time{})
 	c.rwc.SetDeadline(time.Time{})
+	c.r.mu.Unlock()
 	return c.rwc, bufio.NewReadWriter(c.bufr, bufio.NewWriter(c.rwc)), nil
 }
 
 // SetReadDeadline and SetWriteDeadline serve http.ResponseController.
-func (w *h1Response) SetReadDeadline(t time.Time) error { return w.conn.rwc.SetReadDeadline(t) }
+func (w *h1Response) SetReadDeadline(t time.Time) error {
+	c := w.conn
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
+	return c.forceReadDeadlineLocked(t)
+}
 func (w *h1Response) SetWriteDeadline(t time.Time) error {
 	w.conn.writeDeadline = true
 	return w.conn.rwc.SetWriteDeadline(t)

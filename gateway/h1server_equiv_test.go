@@ -1095,6 +1095,16 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 			{waitFor: "ok /1", send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		}},
+		// The idle wait's deadline is later than the header deadline the
+		// connection has, which h1Server leaves armed (readDeadline):
+		// when it fires first, the wait goes on until the idle timeout.
+		{name: "idle-wait-outlives-earlier-header-deadline", set: h1eqSettings{readHeaderTimeout: 100 * time.Millisecond, idleTimeout: 20 * time.Second}, steps: []h1eqStep{
+			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+			{waitFor: "ok /1", delay: 300 * time.Millisecond, send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		}},
+		{name: "idle-timeout-after-earlier-header-deadline", set: h1eqSettings{readHeaderTimeout: 100 * time.Millisecond, idleTimeout: 300 * time.Millisecond}, keepOpen: true, steps: []h1eqStep{
+			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		}},
 		// A request without a body keeps the idle or header deadline
 		// through its handler (h1Server does not clear it): a handler
 		// slower than either still answers, and the next request is read.

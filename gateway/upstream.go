@@ -147,10 +147,10 @@ func (hp *hostPool) get() *upConn {
 			pc.conn.Close()
 			continue
 		}
-		if !pc.deadlineAt.IsZero() && !now.Before(pc.deadlineAt) {
+		if !pc.dl.armed.IsZero() && !now.Before(pc.dl.armed) {
 			// A past deadline would fail idleAlive's peek.
+			pc.dl.force(time.Time{})
 			pc.conn.SetReadDeadline(time.Time{})
-			pc.deadlineAt = time.Time{}
 		}
 		if !pc.idleAlive() {
 			pc.conn.Close()
@@ -164,6 +164,7 @@ func (hp *hostPool) get() *upConn {
 // put takes back a connection whose exchange ended cleanly.
 func (hp *hostPool) put(pc *upConn) {
 	pc.reused = true
+	pc.ctx = nil
 	pc.idleAt = time.Now()
 	hp.mu.Lock()
 	if len(hp.idle) >= hp.max {
@@ -223,9 +224,14 @@ type upConn struct {
 	bw     *bufio.Writer
 	reused bool      // it served an exchange before
 	idleAt time.Time // when it went back to the pool
-	// deadlineAt is the read deadline left on it by an exchange whose
-	// answer needed no read after its header (bodyBuffered), or zero.
-	deadlineAt time.Time
+	// dl is its read deadline, changed lazily (readDeadline): an
+	// exchange's deadline is a little later than the last one's, and the
+	// deadline may stay after an answer that needed no read after its
+	// header (bodyBuffered).
+	dl readDeadline
+	// ctx is the current exchange's context: a read that times out
+	// after its cancellation does not read again.
+	ctx context.Context
 
 	limit int64 // bytes the header may still take; <0: no limit
 	read  int64 // bytes read in the current exchange
@@ -249,11 +255,40 @@ func (pc *upConn) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := pc.conn.Read(p)
+	for n == 0 && err != nil && isDeadlineErr(err) && pc.rearm() {
+		n, err = pc.conn.Read(p)
+	}
 	pc.read += int64(n)
 	if pc.limit >= 0 {
 		pc.limit -= int64(n)
 	}
 	return n, err
+}
+
+// rearm is asked when a read timed out: it reports whether the timeout
+// came before the deadline the connection's reads must have, which it
+// then sets (readDeadline). An interruption's past deadline (the body
+// writer's failure, the client going away) is final: whoever sets it
+// notes it first (writeFailed, the context's cancellation), and a
+// deadline set here meanwhile gives way to it.
+func (pc *upConn) rearm() bool {
+	if pc.interrupted() {
+		return false
+	}
+	t, ok := pc.dl.retry(time.Now())
+	if !ok {
+		return false
+	}
+	pc.conn.SetReadDeadline(t)
+	if pc.interrupted() {
+		pc.dl.force(aLongTimeAgo)
+		pc.conn.SetReadDeadline(aLongTimeAgo)
+	}
+	return true
+}
+
+func (pc *upConn) interrupted() bool {
+	return pc.writeFailed.Load() || (pc.ctx != nil && pc.ctx.Err() != nil)
 }
 
 // aLongTimeAgo is a deadline in the past: it interrupts blocked I/O.
@@ -344,6 +379,7 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	fail := func(err error) (*http.Response, error, bool) { return failReplay(err, replayable(req)) }
 	pc.read = 0
 	pc.writeFailed.Store(false)
+	pc.ctx = ctx
 
 	var wrote chan error // the body writer's result; nil without a body
 	var body *bodyReader
@@ -389,16 +425,19 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 		return readErr
 	}
 
-	var deadline time.Time
+	var now time.Time
 	if d := t.limits.UpstreamResponseHeaderTimeout; d > 0 {
-		deadline = time.Now().Add(d)
-		pc.conn.SetReadDeadline(deadline)
+		now = time.Now()
+		if deadline := now.Add(d); pc.dl.set(deadline, now) {
+			pc.conn.SetReadDeadline(deadline)
+		}
 		// The body writer may have failed, or the client left, before
 		// this deadline replaced their past one: the reader would then
 		// wait for an answer the upstream never sends (it still waits
 		// for the body) until the timeout. Whichever sets its deadline
 		// last, a past one stays.
-		if pc.writeFailed.Load() || ctx.Err() != nil {
+		if pc.interrupted() {
+			pc.dl.force(aLongTimeAgo)
 			pc.conn.SetReadDeadline(aLongTimeAgo)
 		}
 	}
@@ -426,19 +465,26 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	}
 	pc.limit = -1
 	if d := t.limits.UpstreamResponseHeaderTimeout; d > 0 {
-		if bodyBuffered(resp, pc.br) {
+		buffered := bodyBuffered(resp, pc.br)
+		switch {
+		case buffered:
 			// Nothing more is read on this exchange: the deadline can
 			// stay, and saves a timer update per request. The next
 			// exchange sets its own; hostPool.get clears it once past,
 			// for idleAlive's peek.
-			pc.deadlineAt = deadline
-		} else {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			// The connection is the client's now: no deadline at all.
+			pc.dl.force(time.Time{})
 			pc.conn.SetReadDeadline(time.Time{})
-			pc.deadlineAt = time.Time{}
-			if ctx.Err() != nil {
-				// The client left meanwhile: keep the cancellation's deadline.
-				pc.conn.SetDeadline(aLongTimeAgo)
-			}
+		case pc.dl.set(time.Time{}, now):
+			// Else the body is read through Read, which reads again
+			// when the deadline still armed fires (readDeadline).
+			pc.conn.SetReadDeadline(time.Time{})
+		}
+		if !buffered && ctx.Err() != nil {
+			// The client left meanwhile: keep the cancellation's deadline.
+			pc.dl.force(aLongTimeAgo)
+			pc.conn.SetDeadline(aLongTimeAgo)
 		}
 	}
 

@@ -1,0 +1,273 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadDeadline(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	type step struct {
+		op        string // "set", "force", "retry"
+		t, now    time.Time
+		wantApply bool      // set: the connection's deadline changes; retry: read again
+		wantArmed time.Time // retry: the deadline to arm
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"first set is applied", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+		}},
+		{"later deadline while armed is ahead: noted", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "set", t: at(12), now: at(2), wantApply: false},
+			{op: "set", t: at(13), now: at(3), wantApply: false},
+		}},
+		{"equal deadline: noted", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "set", t: at(10), now: at(1), wantApply: false},
+		}},
+		{"earlier deadline: applied", []step{
+			{op: "set", t: at(120), now: at(0), wantApply: true},
+			{op: "set", t: at(11), now: at(1), wantApply: true},
+		}},
+		{"armed deadline passed: applied", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "set", t: at(20), now: at(10), wantApply: true},
+		}},
+		{"no deadline armed: applied", []step{
+			{op: "set", t: time.Time{}, now: at(0), wantApply: true},
+			{op: "set", t: at(20), now: at(1), wantApply: true},
+		}},
+		{"clearing while armed is ahead: noted, retried", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "set", t: time.Time{}, now: at(1), wantApply: false},
+			{op: "retry", now: at(10), wantApply: true, wantArmed: time.Time{}},
+			{op: "retry", now: at(50), wantApply: false},
+		}},
+		{"early timeout: retried under the wanted deadline", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "set", t: at(15), now: at(5), wantApply: false},
+			{op: "retry", now: at(10), wantApply: true, wantArmed: at(15)},
+			// The wanted deadline's own timeout is final.
+			{op: "retry", now: at(15), wantApply: false},
+		}},
+		{"timeout at or past the wanted deadline: final", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "set", t: at(15), now: at(5), wantApply: false},
+			{op: "retry", now: at(15), wantApply: false},
+		}},
+		{"forced deadline: final", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "set", t: at(15), now: at(5), wantApply: false},
+			{op: "force", t: aLongTimeAgo},
+			{op: "retry", now: at(6), wantApply: false},
+			// And the next set is applied: the forced one is past.
+			{op: "set", t: at(20), now: at(7), wantApply: true},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var d readDeadline
+			for i, s := range tc.steps {
+				switch s.op {
+				case "set":
+					if got := d.set(s.t, s.now); got != s.wantApply {
+						t.Fatalf("step %d: set(%v) = %v, want %v", i, s.t.Sub(t0), got, s.wantApply)
+					}
+				case "force":
+					d.force(s.t)
+				case "retry":
+					armed, got := d.retry(s.now)
+					if got != s.wantApply || (got && !armed.Equal(s.wantArmed)) {
+						t.Fatalf("step %d: retry = %v, %v; want %v, %v", i, armed.Sub(t0), got, s.wantArmed.Sub(t0), s.wantApply)
+					}
+				}
+				// Never later than wanted: what the connection has fires
+				// no later than what its reads must have.
+				if !d.armed.IsZero() && !d.want.IsZero() && d.armed.After(d.want) {
+					t.Fatalf("step %d: armed %v after wanted %v", i, d.armed.Sub(t0), d.want.Sub(t0))
+				}
+				if d.armed.IsZero() && !d.want.IsZero() {
+					t.Fatalf("step %d: no deadline armed, %v wanted", i, d.want.Sub(t0))
+				}
+			}
+		})
+	}
+}
+
+// deadlineConn sends the same request n times, one per Read, and counts
+// the read deadlines set on it and the answers it gets. Its Read fails
+// once with a deadline error before request timeoutBefore (0: never), as
+// a read deadline that fires early would.
+type deadlineConn struct {
+	req           []byte
+	n, sent       int
+	timeoutBefore int
+	setReads      int
+	answers       int
+}
+
+func (c *deadlineConn) Read(p []byte) (int, error) {
+	if c.sent == c.n {
+		return 0, io.EOF
+	}
+	if c.sent+1 == c.timeoutBefore {
+		c.timeoutBefore = 0
+		return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	}
+	c.sent++
+	return copy(p, c.req), nil
+}
+
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	c.answers += bytes.Count(p, []byte("HTTP/1.1 200 OK"))
+	return len(p), nil
+}
+func (c *deadlineConn) Close() error                     { return nil }
+func (c *deadlineConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *deadlineConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c *deadlineConn) SetDeadline(time.Time) error      { return nil }
+func (c *deadlineConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *deadlineConn) SetReadDeadline(time.Time) error {
+	c.setReads++
+	return nil
+}
+
+// TestH1KeepAliveReadDeadlineLazy: the idle wait of each keep-alive
+// request wants a deadline later than the one the connection has, which
+// stays armed (readDeadline); a read that times out on it early reads
+// again, and the connection goes on.
+func TestH1KeepAliveReadDeadlineLazy(t *testing.T) {
+	const n = 50
+	req := []byte("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	newServer := func() *h1Server {
+		return newH1Server(&http.Server{Handler: handler, ReadHeaderTimeout: time.Hour, IdleTimeout: 2 * time.Hour})
+	}
+
+	t.Run("one deadline for many requests", func(t *testing.T) {
+		c := &deadlineConn{req: req, n: n}
+		newServer().ServeConn(c)
+		if c.answers != n {
+			t.Fatalf("got %d answers, want %d", c.answers, n)
+		}
+		// The header deadline at the start; before, one per request more.
+		if c.setReads != 1 {
+			t.Errorf("got %d read deadlines set for %d requests, want 1", c.setReads, n)
+		}
+	})
+	t.Run("early timeout reads again", func(t *testing.T) {
+		c := &deadlineConn{req: req, n: n, timeoutBefore: n / 2}
+		newServer().ServeConn(c)
+		if c.answers != n {
+			t.Fatalf("got %d answers, want %d: the connection ended on an early timeout", c.answers, n)
+		}
+		if c.setReads != 2 {
+			t.Errorf("got %d read deadlines set, want 2 (the header deadline, then the idle one on the early timeout)", c.setReads)
+		}
+	})
+	t.Run("timeout at the wanted deadline ends the connection", func(t *testing.T) {
+		// The first idle deadline is earlier than the header one: it is
+		// set, and its timeout is the real one.
+		c := &deadlineConn{req: req, n: n, timeoutBefore: 2}
+		newH1Server(&http.Server{Handler: handler, ReadHeaderTimeout: 2 * time.Hour, IdleTimeout: time.Hour}).ServeConn(c)
+		if c.answers != 1 {
+			t.Fatalf("got %d answers, want 1: the connection outlived a timeout at its deadline", c.answers)
+		}
+		if c.setReads != 2 {
+			t.Errorf("got %d read deadlines set, want 2", c.setReads)
+		}
+	})
+}
+
+// timeoutOnceConn fails its first Read with a deadline error, as a read
+// deadline that fires would, then reads from Reader.
+type timeoutOnceConn struct {
+	net.Conn // nil: only Read and SetReadDeadline are called
+	io.Reader
+	failed   bool
+	deadline []time.Time // read deadlines set, in order
+}
+
+func (c *timeoutOnceConn) Read(p []byte) (int, error) {
+	if !c.failed {
+		c.failed = true
+		return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	}
+	return c.Reader.Read(p)
+}
+
+func (c *timeoutOnceConn) SetReadDeadline(t time.Time) error {
+	c.deadline = append(c.deadline, t)
+	return nil
+}
+
+func (c *timeoutOnceConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
+
+// TestUpConnReadRearm: an upstream connection's read that times out on a
+// deadline earlier than the exchange's reads again under the exchange's;
+// one that times out on the exchange's own deadline, or after the body
+// writer failed or the client left (their past deadlines), does not.
+func TestUpConnReadRearm(t *testing.T) {
+	now := time.Now()
+	armed, want := now.Add(-time.Second), now.Add(time.Hour)
+	for _, tc := range []struct {
+		name        string
+		setup       func(pc *upConn, cancel context.CancelFunc)
+		wantRead    bool
+		wantArmedAt []time.Time
+	}{
+		{"early deadline: read again", func(pc *upConn, _ context.CancelFunc) {
+			pc.dl = readDeadline{armed: armed, want: want}
+		}, true, []time.Time{want}},
+		{"no deadline wanted: read again", func(pc *upConn, _ context.CancelFunc) {
+			pc.dl = readDeadline{armed: armed}
+		}, true, []time.Time{{}}},
+		{"the wanted deadline: final", func(pc *upConn, _ context.CancelFunc) {
+			pc.dl = readDeadline{armed: armed, want: armed}
+		}, false, nil},
+		{"body writer failed: final", func(pc *upConn, _ context.CancelFunc) {
+			pc.dl = readDeadline{armed: armed, want: want}
+			pc.writeFailed.Store(true)
+		}, false, nil},
+		{"client gone: final", func(pc *upConn, cancel context.CancelFunc) {
+			pc.dl = readDeadline{armed: armed, want: want}
+			cancel()
+		}, false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c := &timeoutOnceConn{Reader: strings.NewReader("answer")}
+			pc := &upConn{conn: c, limit: -1, ctx: ctx}
+			tc.setup(pc, cancel)
+			buf := make([]byte, 16)
+			n, err := pc.Read(buf)
+			if tc.wantRead {
+				if err != nil || string(buf[:n]) != "answer" {
+					t.Fatalf("Read = %q, %v; want the answer", buf[:n], err)
+				}
+			} else if n != 0 || !isDeadlineErr(err) {
+				t.Fatalf("Read = %q, %v; want the deadline error", buf[:n], err)
+			}
+			if len(c.deadline) != len(tc.wantArmedAt) {
+				t.Fatalf("deadlines set %v, want %v", c.deadline, tc.wantArmedAt)
+			}
+			for i := range c.deadline {
+				if !c.deadline[i].Equal(tc.wantArmedAt[i]) {
+					t.Fatalf("deadlines set %v, want %v", c.deadline, tc.wantArmedAt)
+				}
+			}
+		})
+	}
+}
