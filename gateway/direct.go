@@ -104,6 +104,9 @@ type directRequest struct {
 	pr   httputil.ProxyRequest
 	body noopCloseReader
 	rw   http.ResponseWriter
+	// answer is the upstream answer's body (upstreamBody), which no
+	// other request's answer ever reuses: its done flag stays with it.
+	answer upstreamBody
 }
 
 func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
@@ -149,7 +152,7 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	res, err := p.tr.roundTrip(outreq, p.hp, st.got1xx)
+	res, err := p.tr.roundTrip(outreq, p.hp, st.got1xx, &st.answer)
 	if err != nil {
 		p.rp.ErrorHandler(rw, outreq, err)
 		return

@@ -17,22 +17,23 @@ import (
 )
 
 // writeFields writes h as net/http's Header.WriteSubset(bw, exclude)
-// does, byte for byte: the fields sorted by name, a name that is not a
+// does (a name is excluded where exclude, when not nil, is true), byte
+// for byte: the fields sorted by name, a name that is not a
 // valid field name left out, each value with CR and LF replaced by
 // spaces and then trimmed. Unlike WriteSubset it takes no sorter from a
-// sync.Pool, sorts the few fields of a common answer by insertion on the
-// stack and writes the values with writeHeaderValue (reqwrite.go). A
-// bufio.Writer ignores what is written after an error, as WriteSubset
-// stops at one.
-func writeFields(bw *bufio.Writer, h http.Header, exclude map[string]bool) {
-	var stack [32]headerField
-	kvs := stack[:0]
+// sync.Pool, sorts the few fields of a common answer by insertion in
+// buf (see fieldBuf) and writes the values with writeHeaderValue
+// (reqwrite.go); the fixed exclusions are switches, not maps to hash
+// every name for. A bufio.Writer ignores what is written after an error,
+// as WriteSubset stops at one.
+func writeFields(bw *bufio.Writer, h http.Header, exclude func(name string) bool, buf *fieldBuf) {
+	kvs := (*buf)[:0]
 	for k, vv := range h {
-		if !exclude[k] {
+		if exclude == nil || !exclude(k) {
 			kvs = append(kvs, headerField{k, vv})
 		}
 	}
-	if len(kvs) <= len(stack) {
+	if len(kvs) <= 32 {
 		// Names are distinct: any sort gives WriteSubset's order.
 		for i := 1; i < len(kvs); i++ {
 			for j := i; j > 0 && kvs[j].name < kvs[j-1].name; j-- {
@@ -53,7 +54,17 @@ func writeFields(bw *bufio.Writer, h http.Header, exclude map[string]bool) {
 			bw.WriteString("\r\n")
 		}
 	}
+	clear(kvs) // no header kept alive by the connection
+	*buf = kvs[:0]
 }
+
+// A fieldBuf is the memory writeFields sorts a header's fields in, kept
+// by a connection from one header to the next (h1Conn.fields,
+// upConn.fields), as it grows to the largest header it sorted. A local
+// array would be cleared on every call: 1280 bytes of stack for 32
+// fields, which under keep-alive load cost more than the sort itself
+// (bench/NOTES.md, session 8). The zero value is ready.
+type fieldBuf []headerField
 
 type headerField struct {
 	name   string

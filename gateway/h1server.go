@@ -214,6 +214,7 @@ type h1Conn struct {
 
 	cw      h1ChunkWriter
 	bodyBuf *bufio.Writer // see h1Response.buffer
+	fields  fieldBuf      // writeFields' for the answers
 
 	// ownCtx: the connection's context can never be cancelled, so each
 	// request gets an h1ReqCtx (h1context.go) rather than a
@@ -1046,7 +1047,7 @@ func (w *h1Response) WriteHeader(code int) {
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		bw := w.conn.bufw
 		writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
-		writeFields(bw, w.handlerHeader, excludedHeadersNoBody)
+		writeFields(bw, w.handlerHeader, excludedNoBody, &w.conn.fields)
 		bw.WriteString("\r\n")
 		bw.Flush()
 		return
@@ -1102,7 +1103,10 @@ func (w *h1Response) headerFinal() bool {
 	return haveType
 }
 
-var excludedHeadersNoBody = map[string]bool{"Content-Length": true, "Transfer-Encoding": true}
+// excludedNoBody is net/http's excludedHeadersNoBody.
+func excludedNoBody(name string) bool {
+	return name == "Content-Length" || name == "Transfer-Encoding"
+}
 
 func (w *h1Response) disableWriteContinue() {
 	w.writeContinueMu.Lock()
@@ -1395,7 +1399,11 @@ func (w *h1Response) commit(body []byte) (int, error) {
 
 	bw := c.bufw
 	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
-	writeFields(bw, header, exclude)
+	var excluded func(string) bool
+	if exclude != nil {
+		excluded = func(name string) bool { return exclude[name] }
+	}
+	writeFields(bw, header, excluded, &c.fields)
 	if extra.date != nil {
 		bw.WriteString("Date: ")
 		bw.Write(extra.date)
@@ -1531,7 +1539,7 @@ func (w *h1Response) finishRequest() {
 		bw := w.conn.bufw
 		bw.WriteString("0\r\n")
 		if t := w.finalTrailers(); t != nil {
-			writeFields(bw, t, nil)
+			writeFields(bw, t, nil, &w.conn.fields)
 		}
 		bw.WriteString("\r\n")
 	}

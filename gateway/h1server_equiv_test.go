@@ -810,6 +810,19 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 			w.WriteHeader(http.StatusOK)
 			h1eqWriter(w, note)("done")
 		}, in: h1eqGet + h1eqGet},
+		// A 1xx answer leaves out Content-Length and Transfer-Encoding
+		// (net/http's excludedHeadersNoBody), and only those.
+		{name: "informational-103-excluded-fields", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+			w.Header().Set("Content-Length", "4")
+			w.Header().Set("Transfer-Encoding", "chunked")
+			w.Header().Set("Trailer", "X-Sum")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Transfer-Encoding")
+			w.Header().Del("Trailer")
+			w.WriteHeader(http.StatusOK)
+			h1eqWriter(w, note)("done")
+		}, in: h1eqGet + h1eqGet},
 		{name: "informational-100-from-handler", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			w.WriteHeader(http.StatusContinue)
 			h1eqWriter(w, note)("done")

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// writeRequest writes req's head to bw as (*http.Request).Write writes
+// writeRequest writes req's head to bw (its fields sorted in buf) as (*http.Request).Write writes
 // it, byte for byte, for a request without a body (what the upstream
 // exchange sends that way); anything else it leaves to
 // (*http.Request).Write.
@@ -22,7 +22,7 @@ import (
 // on the stack and copies a value as it is when it has nothing to
 // replace or trim.
 // TestWriteRequestMatches and FuzzWriteRequest compare the two writers.
-func writeRequest(bw *bufio.Writer, req *http.Request) error {
+func writeRequest(bw *bufio.Writer, req *http.Request, buf *fieldBuf) error {
 	if !writesOwnHead(req) {
 		return req.Write(bw)
 	}
@@ -69,7 +69,7 @@ func writeRequest(bw *bufio.Writer, req *http.Request) error {
 	}
 
 	// Header.writeSubset with net/http's reqWriteExcludeHeader.
-	writeFields(bw, req.Header, reqWriteExclude)
+	writeFields(bw, req.Header, reqWriteExclude, buf)
 	_, err := bw.WriteString("\r\n")
 	return err
 }
@@ -114,7 +114,13 @@ func writeHeaderValue(bw *bufio.Writer, v string) {
 
 // reqWriteExclude is net/http's reqWriteExcludeHeader: the fields
 // Request.Write writes itself or leaves out.
-var reqWriteExclude = map[string]bool{"Host": true, "User-Agent": true, "Content-Length": true, "Transfer-Encoding": true, "Trailer": true}
+func reqWriteExclude(name string) bool {
+	switch name {
+	case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+		return true
+	}
+	return false
+}
 
 // containsCTL is net/http's stringContainsCTLByte.
 func containsCTL(s string) bool {

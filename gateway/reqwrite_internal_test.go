@@ -23,7 +23,7 @@ func writeBoth(req *http.Request) (own, std string, ownErr, stdErr error) {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	bw := bufio.NewWriter(&a)
-	ownErr = writeRequest(bw, req)
+	ownErr = writeRequest(bw, req, new(fieldBuf))
 	bw.Flush()
 	if req.Body != nil {
 		req.Body = io.NopCloser(bytes.NewReader(body))

@@ -82,7 +82,7 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if trace := httptrace.ContextClientTrace(req.Context()); trace != nil {
 		got1xx = trace.Got1xxResponse
 	}
-	return t.roundTrip(req, nil, got1xx)
+	return t.roundTrip(req, nil, got1xx, nil)
 }
 
 // fast reports whether req goes over the transport's own connections.
@@ -233,6 +233,8 @@ type upConn struct {
 	// after its cancellation does not read again.
 	ctx context.Context
 
+	fields fieldBuf // writeRequest's
+
 	limit int64 // bytes the header may still take; <0: no limit
 	read  int64 // bytes read in the current exchange
 
@@ -322,8 +324,9 @@ func trimBrackets(h string) string {
 
 // roundTrip sends req over the own connections of hp, the pool of
 // req.URL.Host (nil: looked up here); got1xx, when not nil, takes the
-// informational answers.
-func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
+// informational answers. The answer's body is ub (nil: a new one),
+// memory the caller keeps for this request alone.
+func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx func(int, textproto.MIMEHeader) error, ub *upstreamBody) (*http.Response, error) {
 	ctx := req.Context()
 	if hp == nil {
 		hp = t.host(canonicalAddr(req.URL.Host))
@@ -340,7 +343,7 @@ func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx fu
 				return nil, err
 			}
 		}
-		resp, err, retry := t.exchange(ctx, hp, pc, req, noBody, got1xx)
+		resp, err, retry := t.exchange(ctx, hp, pc, req, noBody, got1xx, ub)
 		if err == nil {
 			return resp, nil
 		}
@@ -360,10 +363,10 @@ func replayable(req *http.Request) bool {
 	return req.Header["Idempotency-Key"] != nil || req.Header["X-Idempotency-Key"] != nil
 }
 
-// exchange sends req on pc and reads the answer's header. retry reports
-// that the exchange failed in a way that allows sending req again (see
-// failReplay).
-func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upConn, req *http.Request, noBody bool, got1xx func(int, textproto.MIMEHeader) error) (resp *http.Response, err error, retry bool) {
+// exchange sends req on pc and reads the answer's header, with ub (nil:
+// a new one) as its body. retry reports that the exchange failed in a
+// way that allows sending req again (see failReplay).
+func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upConn, req *http.Request, noBody bool, got1xx func(int, textproto.MIMEHeader) error, ub *upstreamBody) (resp *http.Response, err error, retry bool) {
 	// The client going away ends the exchange, and the answer's body.
 	watch := watchCancel(ctx, pc.conn)
 	// A reused connection that fails before any byte of an answer came
@@ -384,7 +387,7 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	var wrote chan error // the body writer's result; nil without a body
 	var body *bodyReader
 	if noBody {
-		err = writeRequest(pc.bw, req)
+		err = writeRequest(pc.bw, req, &pc.fields)
 		if err == nil {
 			err = pc.bw.Flush()
 		}
@@ -488,7 +491,10 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 		}
 	}
 
-	ub := &upstreamBody{rc: resp.Body, pc: pc, hp: hp, watch: watch, wrote: wrote,
+	if ub == nil {
+		ub = new(upstreamBody)
+	}
+	*ub = upstreamBody{rc: resp.Body, pc: pc, hp: hp, watch: watch, wrote: wrote,
 		reuse: !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols}
 	if resp.Body == http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
 		// Nothing to read: the exchange is over now.

@@ -143,3 +143,60 @@ func TestUpstreamHeaderDeadlineLeftOn(t *testing.T) {
 		t.Fatalf("a body streaming past the header timeout: %q, %v", body, err)
 	}
 }
+
+// An answer's body is memory of its own request (the direct path's
+// directRequest.answer), never of the connection: closing an answer
+// after its connection went back to the pool and carries the next
+// exchange changes nothing of that exchange. The negative control is a
+// body shared by the two exchanges, as one kept on the connection would
+// be: the late Close then ends the second answer.
+func TestUpstreamAnswerBodyOwnMemory(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+		io.WriteString(w, "hello")
+	}))
+	defer srv.Close()
+	tr := newUpstreamTransport(Limits{UpstreamMaxIdleConnsPerHost: 4}, &http.Transport{}, nil)
+	defer tr.CloseIdleConnections()
+	u, _ := url.Parse(srv.URL + "/")
+	get := func(ub *upstreamBody) *http.Response {
+		t.Helper()
+		res, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, nil, nil, ub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for _, tt := range []struct {
+		name   string
+		shared bool
+	}{{"own", false}, {"shared (negative control)", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			var first, second upstreamBody
+			r1 := get(&first)
+			if b, err := io.ReadAll(r1.Body); err != nil || string(b) != "hello" {
+				t.Fatalf("first answer %q, %v", b, err)
+			}
+			ub := &second
+			if tt.shared {
+				ub = &first
+			}
+			r2 := get(ub) // on the connection the first answer gave back
+			r1.Body.Close()
+			b, err := io.ReadAll(r2.Body)
+			r2.Body.Close()
+			if ok := err == nil && string(b) == "hello"; ok == tt.shared {
+				t.Errorf("second answer after the first's late Close: %q, %v", b, err)
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) != 1 {
+		t.Errorf("%d upstream connections, want 1: each second exchange reused the first's", len(conns))
+	}
+}
