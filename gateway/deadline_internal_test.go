@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -267,6 +269,76 @@ func TestUpConnReadRearm(t *testing.T) {
 				if !c.deadline[i].Equal(tc.wantArmedAt[i]) {
 					t.Fatalf("deadlines set %v, want %v", c.deadline, tc.wantArmedAt)
 				}
+			}
+		})
+	}
+}
+
+// answerConn answers each request written to it with answer, and counts
+// the read deadlines set on it.
+type answerConn struct {
+	net.Conn // nil: only what the exchange calls is implemented
+	answer   string
+	pending  bytes.Buffer
+	setReads int
+}
+
+func (c *answerConn) Write(p []byte) (int, error) {
+	if bytes.HasSuffix(p, []byte("\r\n\r\n")) {
+		c.pending.WriteString(c.answer)
+	}
+	return len(p), nil
+}
+
+func (c *answerConn) Read(p []byte) (int, error) {
+	if c.pending.Len() == 0 {
+		return 0, io.EOF
+	}
+	return c.pending.Read(p)
+}
+
+func (c *answerConn) SetReadDeadline(time.Time) error { c.setReads++; return nil }
+func (c *answerConn) SetDeadline(time.Time) error     { c.setReads++; return nil }
+func (c *answerConn) Close() error                    { return nil }
+
+// TestUpstreamExchangeDeadlineLazy: each exchange on a kept connection
+// wants a response header deadline a little later than the last, which
+// the connection is not told while its own is still ahead: one deadline
+// for many exchanges (before, one per exchange).
+func TestUpstreamExchangeDeadlineLazy(t *testing.T) {
+	for _, tc := range []struct {
+		name, answer string
+	}{
+		{"body read with the header", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"},
+		{"body read after it", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 20
+			tr := newUpstreamTransport(Limits{UpstreamMaxIdleConnsPerHost: 4, UpstreamResponseHeaderTimeout: time.Hour}, &http.Transport{}, nil)
+			hp := tr.host("a.test:80")
+			c := &answerConn{answer: tc.answer}
+			pc := &upConn{conn: c, limit: -1}
+			pc.br = bufio.NewReader(pc)
+			pc.bw = bufio.NewWriter(c)
+			hp.put(pc)
+			u, _ := url.Parse("http://a.test/")
+			for i := range n {
+				res, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, hp, nil, nil)
+				if err != nil {
+					t.Fatalf("exchange %d: %v", i, err)
+				}
+				if b, err := io.ReadAll(res.Body); err != nil || string(b) != "ok" {
+					t.Fatalf("exchange %d: body %q, %v", i, b, err)
+				}
+				res.Body.Close()
+				if got := hp.get(); got != pc {
+					t.Fatalf("exchange %d: the connection did not go back to the pool", i)
+				} else {
+					hp.put(got)
+				}
+			}
+			if c.setReads != 1 {
+				t.Errorf("got %d read deadlines set for %d exchanges, want 1", c.setReads, n)
 			}
 		})
 	}

@@ -1282,8 +1282,23 @@ func TestH1ServerEquivalenceTLS(t *testing.T) {
 		{name: "no-client-cert", clientTLS: noCert, in: h1eqGet},
 		{name: "plain-http-to-tls-port", in: h1eqGet},
 		{name: "garbage-to-tls-port", in: "\x16\x03\x01\x00\x05hello"},
+		// The header deadline armed first fires during the idle wait
+		// and during a body: both read again (readDeadline), over TLS
+		// records as over TCP.
+		{name: "idle-wait-outlives-earlier-header-deadline", clientTLS: withCert, set: h1eqSettings{readHeaderTimeout: 100 * time.Millisecond, idleTimeout: 20 * time.Second}, steps: []h1eqStep{
+			{send: h1eqGet},
+			{waitFor: "ok /", delay: 300 * time.Millisecond, send: h1eqGet},
+		}},
+		{name: "body-outlives-earlier-header-deadline", clientTLS: withCert, set: h1eqSettings{readHeaderTimeout: 100 * time.Millisecond}, handler: h1eqReadBody, steps: []h1eqStep{
+			{send: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
+			{delay: 300 * time.Millisecond, send: "world"},
+		}},
 	} {
-		c.set = set
+		if c.set == (h1eqSettings{}) {
+			c.set = set
+		} else {
+			c.set.tls = set.tls
+		}
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			h1eqCheck(t, c)
