@@ -169,8 +169,11 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 	}
 	// ReverseProxy: copyHeader(rw.Header(), res.Header). The gateway's
 	// own server takes res.Header as it is instead (h1proxied.go): it is
-	// not used after, but to find whether the answer is a stream.
-	if !adoptHeader(rw, res.Header) {
+	// not used after, but to find whether the answer is a stream. It is
+	// ReadResponse's: removeHopByHopHeaders deleted fields from it, and
+	// ModifyResponse deletes fields or replaces a field's values with as
+	// many (TestModifyResponseKeepsParsedHeader).
+	if !adoptParsedHeader(rw, res.Header) {
 		copyHeaders(rw.Header(), res.Header)
 	}
 	// ReverseProxy: the Trailer header is built up from res.Trailer.

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"reflect"
 	"slices"
 	"strings"
@@ -415,6 +417,67 @@ func TestCopyScratch(t *testing.T) {
 			c := w.(*h1Response).conn
 			if &b[0] != &c.bodyBuf.AvailableBuffer()[:1][0] || &b[0] == &c.bufw.AvailableBuffer()[:1][0] {
 				t.Errorf("copyScratch is not the body buffer's memory")
+			}
+		})
+	}
+}
+
+// FuzzReadResponseHeaderCanonical: every name in a header that
+// http.ReadResponse returns is what CanonicalMIMEHeaderKey makes of it
+// and has a value, which adoptParsedHeader relies on. The input is the
+// answer's header lines.
+func FuzzReadResponseHeaderCanonical(f *testing.F) {
+	for _, s := range []string{
+		"Content-Type: text/plain\r\nContent-Length: 2\r\n",
+		"x-lower: 1\r\nX-LOUD: 2\r\ncontent-type: a\r\nContent-Type: b\r\n",
+		"X A: 1\r\nx a: 2\r\n",
+		"a_b: 1\r\nA_B: 2\r\nx-é: 3\r\n",
+		"X-Empty:\r\nX-Space:   \r\n",
+		"X-Folded: a\r\n b\r\n",
+		": no name\r\n",
+		"X-Colon:: 1\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, lines string) {
+		raw := "HTTP/1.1 200 OK\r\n" + lines + "\r\n"
+		res, err := http.ReadResponse(bufio.NewReader(strings.NewReader(raw)), nil)
+		if err != nil {
+			return
+		}
+		for k, vv := range res.Header {
+			if len(vv) == 0 || textproto.CanonicalMIMEHeaderKey(k) != k {
+				t.Fatalf("ReadResponse's header has %q: %q", k, vv)
+			}
+		}
+	})
+}
+
+// TestModifyResponseKeepsParsedHeader: the route's ModifyResponse (the
+// upgrade check, a preflight's trimmed answer, the cookie rules) keeps
+// an answer's header as adoptParsedHeader takes it: names canonical,
+// each with a value.
+func TestModifyResponseKeepsParsedHeader(t *testing.T) {
+	const raw = "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2; Path=/\r\nAccess-Control-Allow-Origin: https://a.test\r\n" +
+		"Vary: Origin\r\nX-A: 1\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+	rt := &route{cookies: &cookieRules{secure: true, httpOnly: true, sameSite: "Lax", hostPrefix: "a"}}
+	rp := newReverseProxy(rt, nil, &compiled{}, slog.New(slog.DiscardHandler))
+	for _, preflight := range []bool{false, true} {
+		t.Run(fmt.Sprintf("preflight=%v", preflight), func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/", nil)
+			req = req.WithContext(&exchangeContext{Context: req.Context(), x: &exchange{preflight: preflight}})
+			res, err := http.ReadResponse(bufio.NewReader(strings.NewReader(raw)), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rp.ModifyResponse(res); err != nil {
+				t.Fatal(err)
+			}
+			if !canonicalWithValues(res.Header) {
+				t.Errorf("after ModifyResponse: %q", res.Header)
+			}
+			if got := len(res.Header["Set-Cookie"]) + len(res.Header["Vary"]); got == 0 {
+				t.Errorf("ModifyResponse left nothing to check: %q", res.Header)
 			}
 		})
 	}
