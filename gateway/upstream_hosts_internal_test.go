@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"bufio"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -198,5 +201,105 @@ func TestUpstreamAnswerBodyOwnMemory(t *testing.T) {
 	defer mu.Unlock()
 	if len(conns) != 1 {
 		t.Errorf("%d upstream connections, want 1: each second exchange reused the first's", len(conns))
+	}
+}
+
+// firedConn notes when a read on it fails on its deadline.
+type firedConn struct {
+	net.Conn
+	once  sync.Once
+	fired chan struct{} // closed at the first deadline error
+}
+
+func (c *firedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if isDeadlineErr(err) {
+		c.once.Do(func() { close(c.fired) })
+	}
+	return n, err
+}
+
+// TestUpstreamHeaderWaitPastEarlierDeadline, over a real socket: the
+// second exchange on a kept connection wants a header deadline later than
+// the one the first left armed (readDeadline notes it), and the upstream
+// answers only once that earlier one fired. The answer is read (the
+// early timeout reads again); its twin answers after the second
+// exchange's own deadline, and gets the timeout.
+func TestUpstreamHeaderWaitPastEarlierDeadline(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	const gap = timeout / 2 // between the two exchanges
+	for _, tc := range []struct {
+		name  string
+		late  time.Duration // how long after the early timeout the answer comes
+		allow bool
+	}{
+		{"answer before the wanted deadline", 0, true},
+		{"answer after the wanted deadline", 2 * gap, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fired := make(chan struct{})
+			var waits atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/wait" {
+					waits.Add(1)
+					select {
+					case <-fired:
+						time.Sleep(tc.late)
+					case <-time.After(10 * time.Second): // the early timeout never came
+					}
+				}
+				io.WriteString(w, "ok")
+			}))
+			defer srv.Close()
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := newUpstreamTransport(Limits{UpstreamMaxIdleConnsPerHost: 4, UpstreamResponseHeaderTimeout: timeout}, &http.Transport{}, nil)
+			defer tr.CloseIdleConnections()
+			u, _ := url.Parse(srv.URL + "/")
+			hp := tr.host(canonicalAddr(u.Host))
+			pc := &upConn{conn: &firedConn{Conn: conn, fired: fired}, limit: -1}
+			pc.br = bufio.NewReader(pc)
+			pc.bw = bufio.NewWriter(pc.conn)
+			hp.put(pc)
+			// POST: a GET that fails on a reused connection before any
+			// byte of its answer is sent again on a new one (failReplay),
+			// which would hide what the first connection did.
+			get := func(path string) (string, error) {
+				res, err := tr.roundTrip(&http.Request{Method: "POST", URL: u.JoinPath(path), Host: u.Host, Header: http.Header{}}, hp, nil, nil)
+				if err != nil {
+					return "", err
+				}
+				defer res.Body.Close()
+				b, err := io.ReadAll(res.Body)
+				return string(b), err
+			}
+			if body, err := get("/"); err != nil || body != "ok" {
+				t.Fatalf("first exchange: %q, %v", body, err)
+			}
+			if got := hp.get(); got != pc {
+				t.Fatal("the first exchange's connection did not go back to the pool")
+			} else {
+				hp.put(got)
+			}
+			time.Sleep(gap)
+			body, err := get("/wait")
+			select {
+			case <-fired:
+			default:
+				t.Fatalf("the earlier deadline never fired (%q, %v): the case shows nothing", body, err)
+			}
+			if tc.allow {
+				if err != nil || body != "ok" {
+					t.Fatalf("an answer before the wanted deadline: %q, %v", body, err)
+				}
+			} else if err == nil || !isTimeout(err) {
+				t.Fatalf("an answer after the wanted deadline: %q, %v; want a timeout", body, err)
+			}
+			if n := waits.Load(); n != 1 {
+				t.Fatalf("the upstream got the second request %d times, want once", n)
+			}
+		})
 	}
 }
