@@ -373,11 +373,14 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	// back may have been closed by the upstream while idle, and the
 	// request never seen: the Transport sends a request without a body
 	// again then if it could not be written (nothingWrittenError) or is
-	// idempotent.
+	// idempotent. A read that failed on its deadline is not that race:
+	// the header timeout (the upstream has the request and is slow; sent
+	// again on each idle connection in turn, it would wait the timeout
+	// once per connection), or an interruption.
 	failReplay := func(err error, replay bool) (*http.Response, error, bool) {
 		watch.end()
 		pc.conn.Close()
-		return nil, err, pc.reused && pc.read == 0 && replay
+		return nil, err, pc.reused && pc.read == 0 && replay && !isDeadlineErr(err)
 	}
 	fail := func(err error) (*http.Response, error, bool) { return failReplay(err, replayable(req)) }
 	pc.read = 0

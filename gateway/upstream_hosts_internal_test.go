@@ -263,11 +263,8 @@ func TestUpstreamHeaderWaitPastEarlierDeadline(t *testing.T) {
 			pc.br = bufio.NewReader(pc)
 			pc.bw = bufio.NewWriter(pc.conn)
 			hp.put(pc)
-			// POST: a GET that fails on a reused connection before any
-			// byte of its answer is sent again on a new one (failReplay),
-			// which would hide what the first connection did.
 			get := func(path string) (string, error) {
-				res, err := tr.roundTrip(&http.Request{Method: "POST", URL: u.JoinPath(path), Host: u.Host, Header: http.Header{}}, hp, nil, nil)
+				res, err := tr.roundTrip(&http.Request{Method: "GET", URL: u.JoinPath(path), Host: u.Host, Header: http.Header{}}, hp, nil, nil)
 				if err != nil {
 					return "", err
 				}
@@ -301,5 +298,50 @@ func TestUpstreamHeaderWaitPastEarlierDeadline(t *testing.T) {
 				t.Fatalf("the upstream got the second request %d times, want once", n)
 			}
 		})
+	}
+}
+
+// TestUpstreamHeaderTimeoutNotReplayed: an answer that does not come in
+// UpstreamResponseHeaderTimeout on a reused connection is a timeout, sent
+// to the upstream once. It is not the idle close race that a request
+// without a body is sent again for (TestUpstreamRetryAfterIdleClose, the
+// twin that is): sent again on each idle connection in turn, a GET waited
+// the timeout once per pooled connection and reached the upstream as
+// often.
+func TestUpstreamHeaderTimeoutNotReplayed(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	const idle = 3
+	var slow atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			slow.Add(1)
+			select {
+			case <-r.Context().Done(): // the gateway gave up and closed
+			case <-time.After(10 * time.Second):
+			}
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	tr := newUpstreamTransport(Limits{UpstreamMaxIdleConnsPerHost: idle, UpstreamResponseHeaderTimeout: timeout}, &http.Transport{}, nil)
+	defer tr.CloseIdleConnections()
+	u, _ := url.Parse(srv.URL + "/slow")
+	hp := tr.host(canonicalAddr(u.Host))
+	for range idle {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc := &upConn{conn: conn, limit: -1}
+		pc.br = bufio.NewReader(pc)
+		pc.bw = bufio.NewWriter(conn)
+		hp.put(pc) // reused: it counts as one that served an exchange
+	}
+	_, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, hp, nil, nil)
+	if err == nil || !isTimeout(err) {
+		t.Fatalf("a slow answer on a reused connection: %v, want a timeout", err)
+	}
+	if n := slow.Load(); n != 1 {
+		t.Fatalf("the upstream got the slow request %d times, want once", n)
 	}
 }
