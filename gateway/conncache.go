@@ -18,8 +18,9 @@ type connKey struct{}
 // computed for the connection's own certificate (a base64 encoding of the
 // certificate per request was 3% of the gateway's allocated bytes). The
 // identity itself, and its re-check after a reload or an expiry, are the
-// listener's mtls.Server's (Check). It also holds the rest of the
-// gateway's per-connection state (one context value per connection).
+// listener's mtls.Server's (CheckConn), kept in its cache here (mtls). It
+// also holds the rest of the gateway's per-connection state (one context
+// value per connection).
 type connForwarded struct {
 	fwd atomic.Pointer[forwardedHeaders]
 	// counted is set by the connection's first request, which counts

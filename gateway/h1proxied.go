@@ -54,17 +54,30 @@ func writeFields(bw *bufio.Writer, h http.Header, exclude func(name string) bool
 			bw.WriteString("\r\n")
 		}
 	}
+	if cap(kvs) > maxKeptFields {
+		*buf = nil // left to the garbage collector, header and all
+		return
+	}
 	clear(kvs) // no header kept alive by the connection
 	*buf = kvs[:0]
 }
 
 // A fieldBuf is the memory writeFields sorts a header's fields in, kept
 // by a connection from one header to the next (h1Conn.fields,
-// upConn.fields), as it grows to the largest header it sorted. A local
-// array would be cleared on every call: 1280 bytes of stack for 32
-// fields, which under keep-alive load cost more than the sort itself
-// (bench/NOTES.md, session 8). The zero value is ready.
+// upConn.fields), as it grows to the largest header it sorted, up to
+// maxKeptFields. A local array would be cleared on every call: 1280
+// bytes of stack for 32 fields, which under keep-alive load cost more
+// than the sort itself (bench/NOTES.md, session 8). The zero value is
+// ready.
 type fieldBuf []headerField
+
+// maxKeptFields bounds the fields a fieldBuf keeps room for after a
+// header (5 KiB): one of thousands of small fields (a client's request
+// within the default 64 KiB holds some ten thousand, an upstream's
+// answer far more) would otherwise leave hundreds of KiB on the
+// connection that wrote it, for as long as it lives (an upstream one in
+// the pool, a client's kept alive).
+const maxKeptFields = 128
 
 type headerField struct {
 	name   string
@@ -94,8 +107,8 @@ func adoptHeader(w http.ResponseWriter, h http.Header) bool {
 // returns it, from which fields were only deleted since, or had their
 // values replaced by as many: every name in it is what
 // CanonicalMIMEHeaderKey makes of it and has a value
-// (FuzzReadResponseHeaderCanonical), so the check of each name, a third
-// of adoptHeader's time under load, is skipped.
+// (FuzzReadResponseHeaderCanonical), so the check of each name, about
+// half of adoptHeader's time under load (bench/NOTES.md), is skipped.
 func adoptParsedHeader(w http.ResponseWriter, h http.Header) bool {
 	rw := h1ResponseOf(w)
 	return rw != nil && rw.adoptHeader(h, true)

@@ -87,6 +87,25 @@ func TestWriteFieldsIsWriteSubset(t *testing.T) {
 	}
 }
 
+// TestFieldBufBounded: a connection's fieldBuf keeps its room after a
+// common header, and not after one of more than maxKeptFields fields.
+func TestFieldBufBounded(t *testing.T) {
+	bw := bufio.NewWriter(io.Discard)
+	var buf fieldBuf
+	writeFields(bw, lettersDescending(20), nil, &buf)
+	if cap(buf) < 20 {
+		t.Errorf("after 20 fields: room for %d kept, want 20 or more", cap(buf))
+	}
+	large := http.Header{}
+	for i := range maxKeptFields + 1 {
+		large[fmt.Sprintf("X-%04d", i)] = []string{"1"}
+	}
+	writeFields(bw, large, nil, &buf)
+	if cap(buf) > maxKeptFields {
+		t.Errorf("after %d fields: room for %d kept, want at most %d", len(large), cap(buf), maxKeptFields)
+	}
+}
+
 // FuzzWriteFields: writeFields writes what WriteSubset writes for any
 // header; the input is lines "name: value" (a line without ": " is a name
 // with no value), the first byte of each name choosing whether it is

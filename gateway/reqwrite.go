@@ -9,18 +9,18 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// writeRequest writes req's head to bw (its fields sorted in buf) as (*http.Request).Write writes
+// writeRequest writes req's head to bw as (*http.Request).Write writes
 // it, byte for byte, for a request without a body (what the upstream
-// exchange sends that way); anything else it leaves to
-// (*http.Request).Write.
+// exchange sends that way), its fields sorted in buf (the upstream
+// connection's); anything else it leaves to (*http.Request).Write.
 //
 // Why: under keep-alive load, Request.Write spent about 3 µs of the
 // gateway's CPU per request, most of it in writing the header: a sort
 // through a sync.Pool and a comparison function, and a strings.Replacer
 // run over every value, the forwarded certificate's 540 bytes among
 // them (bench/NOTES.md). Here writeFields (h1proxied.go) sorts the names
-// on the stack and copies a value as it is when it has nothing to
-// replace or trim.
+// in buf and copies a value as it is when it has nothing to replace or
+// trim.
 // TestWriteRequestMatches and FuzzWriteRequest compare the two writers.
 func writeRequest(bw *bufio.Writer, req *http.Request, buf *fieldBuf) error {
 	if !writesOwnHead(req) {
