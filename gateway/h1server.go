@@ -224,8 +224,8 @@ type h1Conn struct {
 	// (never the gateway's; see clientTraced).
 	traced bool
 	// cf is the gateway's state of the connection in its context (nil:
-	// none), looked up once for its requests (connForwardedOf).
-	cf *connForwarded
+	// none), looked up once for its requests (connStateOf).
+	cf *connState
 }
 
 // ServeConn serves HTTP/1.x on c until the client or the server closes
@@ -297,7 +297,7 @@ func (c *h1Conn) serve() {
 	if ctx.Done() == nil && !s.checks.off(checkOwnContext) {
 		c.ownCtx = true
 		c.traced = httptrace.ContextClientTrace(ctx) != nil
-		c.cf, _ = ctx.Value(connKey{}).(*connForwarded)
+		c.cf, _ = ctx.Value(connKey{}).(*connState)
 	} else {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
