@@ -63,6 +63,8 @@ type h1Server struct {
 	conns        map[*h1Conn]struct{}
 	shuttingDown atomic.Bool
 	noKeepAlives atomic.Bool
+
+	watcher h1Watcher // the connections' watch timer (h1watch.go)
 }
 
 // bgReadDelay is how long a handler runs before its connection is watched
@@ -209,9 +211,6 @@ type h1Conn struct {
 	scan    *framingScanner
 	ownScan bool
 
-	// bg watches the connection while a handler runs (see bgReadDelay).
-	bg *time.Timer
-
 	cw      h1ChunkWriter
 	bodyBuf *bufio.Writer // see h1Response.buffer
 	fields  fieldBuf      // writeFields' for the answers
@@ -224,8 +223,8 @@ type h1Conn struct {
 	// (never the gateway's; see clientTraced).
 	traced bool
 	// cf is the gateway's state of the connection in its context (nil:
-	// none), looked up once for its requests (connForwardedOf).
-	cf *connForwarded
+	// none), looked up once for its requests (connStateOf).
+	cf *connState
 }
 
 // ServeConn serves HTTP/1.x on c until the client or the server closes
@@ -297,7 +296,7 @@ func (c *h1Conn) serve() {
 	if ctx.Done() == nil && !s.checks.off(checkOwnContext) {
 		c.ownCtx = true
 		c.traced = httptrace.ContextClientTrace(ctx) != nil
-		c.cf, _ = ctx.Value(connKey{}).(*connForwarded)
+		c.cf, _ = ctx.Value(connKey{}).(*connState)
 	} else {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
@@ -331,8 +330,6 @@ func (c *h1Conn) serve() {
 	c.bufr = bufio.NewReaderSize(&c.r, 4096)
 	c.bufw = bufio.NewWriterSize(h1ErrWriter{c}, 4096)
 	c.bodyBuf = bufio.NewWriterSize(&c.cw, bufferBeforeChunking)
-	c.bg = time.AfterFunc(time.Hour, c.r.watchTimer)
-	c.bg.Stop()
 
 	if d := s.readHeaderTimeout(); d > 0 {
 		c.setReadTimeout(d)
@@ -703,44 +700,27 @@ func globalOptions(w http.ResponseWriter, r *http.Request) {
 
 // watch arms the connection's watch for w's handler (see bgReadDelay).
 //
-// The timer is not reset and stopped per request, which cost two timer
-// updates each: it is armed when it is not already, and when it fires
-// (watchTimer) it starts the watch if the current request has run for
-// bgReadDelay, waits out the rest if a newer request has not, and
-// stays unarmed if none runs. A connection busy with short requests
-// sees it fire about once per bgReadDelay.
+// The server's watch timer (h1Watcher) is not told of every request,
+// which would cost a timer update each: the connection is added to it
+// when it is not held already, and a sweep starts the watch if the
+// current request has run for bgReadDelay, holds the connection on if
+// a newer request has not, and lets it go if none runs.
 func (c *h1Conn) watch(w *h1Response) {
 	on := !c.s.checks.off(checkClientWatch)
 	arm := false
+	var now time.Time
 	c.r.mu.Lock()
 	c.r.watched = w
 	if on {
-		c.r.watchedAt = time.Now()
+		now = time.Now()
+		c.r.watchedAt = now
 		arm = !c.r.timerArmed
 		c.r.timerArmed = true
 	}
 	c.r.mu.Unlock()
 	if arm {
-		c.bg.Reset(bgReadDelay)
+		c.s.watcher.add(c, now)
 	}
-}
-
-// watchTimer is the watch timer's function (see watch).
-func (cr *h1ConnReader) watchTimer() {
-	cr.mu.Lock()
-	if cr.watched == nil {
-		cr.timerArmed = false
-		cr.mu.Unlock()
-		return
-	}
-	if left := bgReadDelay - time.Since(cr.watchedAt); left > 0 {
-		cr.mu.Unlock()
-		cr.c.bg.Reset(left) // still armed
-		return
-	}
-	cr.timerArmed = false
-	cr.mu.Unlock()
-	cr.startBackgroundRead()
 }
 
 // stopWatching disarms the watch and ends its read if it started.
@@ -762,8 +742,8 @@ type h1ConnReader struct {
 	mu      sync.Mutex
 	cond    sync.Cond
 	watched *h1Response // the request being watched, or nil
-	// watchedAt is when watched began; timerArmed, whether the watch
-	// timer will fire (see watch).
+	// watchedAt is when watched began; timerArmed, whether the server's
+	// watch timer holds the connection (see watch).
 	watchedAt  time.Time
 	timerArmed bool
 	// dl is the connection's read deadline (setReadDeadline).
@@ -800,9 +780,10 @@ func (cr *h1ConnReader) Read(p []byte) (int, error) {
 		return 1, nil
 	}
 	cr.inRead = true
+	gen := cr.dl.gen
 	cr.mu.Unlock()
 	n, err := cr.c.rwc.Read(p)
-	for n == 0 && err != nil && isDeadlineErr(err) && cr.rearm() {
+	for n == 0 && err != nil && isDeadlineErr(err) && cr.rearm(&gen) {
 		n, err = cr.c.rwc.Read(p)
 	}
 	if n > 0 && cr.c.ownScan {
@@ -816,26 +797,31 @@ func (cr *h1ConnReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// rearm is asked when a read timed out: it reports whether the timeout
-// came before the deadline the connection's reads must have, which it
-// then sets (readDeadline).
-func (cr *h1ConnReader) rearm() bool {
+// rearm is asked when a read that started at generation *gen of the
+// connection's deadline timed out: it reports whether the timeout came
+// before the deadline the connection's reads must have, which it then
+// sets (readDeadline), and moves *gen to the read again's. A handler's
+// SetReadDeadline that came after the early timeout, and before this,
+// is the deadline read again under (net/http's read, blocked under no
+// earlier one, would have gone on); a past one ends the read.
+func (cr *h1ConnReader) rearm(gen *uint32) bool {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	t, ok := cr.dl.retry(time.Now())
+	t, ok := cr.dl.retry(time.Now(), *gen)
 	if ok {
 		cr.c.rwc.SetReadDeadline(t)
 	}
+	*gen = cr.dl.gen
 	return ok
 }
 
-// startBackgroundRead runs as the watch timer's function: it reads one
-// byte while the handler runs, if the request's body is done (a body
-// still being read owns the connection's reads).
-func (cr *h1ConnReader) startBackgroundRead() {
+// startBackgroundRead runs in a goroutine the watch timer starts for w
+// (h1Watcher.sweep): it reads one byte while w's handler runs, if the
+// request's body is done (a body still being read owns the connection's
+// reads).
+func (cr *h1ConnReader) startBackgroundRead(w *h1Response) {
 	cr.mu.Lock()
-	w := cr.watched
-	if w == nil || cr.inRead || cr.hasByte || (w.body != nil && !w.body.sawEOF.Load()) {
+	if w == nil || cr.watched != w || cr.inRead || cr.hasByte || (w.body != nil && !w.body.sawEOF.Load()) {
 		cr.mu.Unlock()
 		return
 	}

@@ -15,16 +15,18 @@ import (
 
 // waitingUpstream answers after release is closed or after its own
 // timeout, and reports on gone each request whose context ended first
-// (the gateway closed the upstream connection: the client went away).
+// (the gateway closed the upstream connection: the client went away),
+// and on answered each request it answered (while answered has room).
 type waitingUpstream struct {
 	*httptest.Server
-	started chan struct{}
-	gone    chan struct{}
-	release chan struct{}
+	started  chan struct{}
+	gone     chan struct{}
+	release  chan struct{}
+	answered chan struct{}
 }
 
 func newWaitingUpstream(t *testing.T, timeout time.Duration) *waitingUpstream {
-	u := &waitingUpstream{started: make(chan struct{}, 10), gone: make(chan struct{}, 10), release: make(chan struct{})}
+	u := &waitingUpstream{started: make(chan struct{}, 10), gone: make(chan struct{}, 10), release: make(chan struct{}), answered: make(chan struct{}, 10)}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.started <- struct{}{}
 		select {
@@ -33,6 +35,10 @@ func newWaitingUpstream(t *testing.T, timeout time.Duration) *waitingUpstream {
 			return
 		case <-u.release:
 		case <-time.After(timeout):
+		}
+		select {
+		case u.answered <- struct{}{}:
+		default:
 		}
 		io.WriteString(w, "late answer")
 	}))
@@ -116,6 +122,22 @@ func TestClientGoneAfterQuickRequest(t *testing.T) {
 	}
 }
 
+// Connections share the server's watch timer: two slow requests on two
+// connections, the second started while the timer waits for the first,
+// each get their upstream request cancelled when their client leaves.
+func TestClientGoneTwoConnections(t *testing.T) {
+	u := newWaitingUpstream(t, 30*time.Second)
+	gw, w := startWaiting(t, u)
+	a, b := dialGateway(t, gw, w), dialGateway(t, gw, w)
+	io.WriteString(a, "GET /slow/a HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	waitFor(t, u.started, "the first request to reach the upstream")
+	time.Sleep(20 * time.Millisecond)
+	leaveDuringSlowRequest(t, b, u)
+	a.Close()
+	waitFor(t, u.gone, "an upstream request to be cancelled after its client left")
+	waitFor(t, u.gone, "the other upstream request to be cancelled after its client left")
+}
+
 // forEachContextKind runs f with h1Server's own request contexts and
 // with context.WithCancel's.
 func forEachContextKind(t *testing.T, f func(t *testing.T, own bool)) {
@@ -159,17 +181,21 @@ func testClientWaitingGetsSlowAnswer(t *testing.T, own bool) {
 }
 
 // The negative control: without the watch, the upstream works on for a
-// client long gone.
+// client long gone, until its own timeout (a second: twenty times the
+// watch's delay, bgReadDelay, after which the watch would have noticed).
+// Waiting for that answer, not for a time, ends the test: the upstream
+// chose between its timeout and the cancellation then.
 func TestClientGoneUnnoticedWithoutWatch(t *testing.T) {
 	u := newWaitingUpstream(t, time.Second)
 	gw, w := startWaiting(t, u)
 	gateway.SetClientWatch(gw.g, false)
 	leaveDuringSlowRequest(t, dialGateway(t, gw, w), u)
-	time.Sleep(1500 * time.Millisecond) // the upstream's own timeout has passed
 	select {
+	case <-u.answered: // its own timeout passed first
 	case <-u.gone:
 		t.Fatal("the upstream request was cancelled with the watch off: the control shows nothing")
-	default:
+	case <-time.After(10 * time.Second): // a hang guard, not a speed limit
+		t.Fatal("the upstream neither answered nor saw its request cancelled")
 	}
 }
 
