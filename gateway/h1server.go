@@ -573,7 +573,6 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	w := &h1Response{
 		conn:             c,
 		req:              req,
-		handlerHeader:    make(http.Header),
 		contentLength:    -1,
 		wants10KeepAlive: wants10KeepAlive(req),
 		wantsClose:       req.Close || hasToken(req.Header.Get("Connection"), "close"),
@@ -978,7 +977,7 @@ type h1Response struct {
 	ctx        h1ReqCtx
 	cancelFunc context.CancelFunc
 
-	handlerHeader http.Header
+	handlerHeader http.Header // nil until Header makes it or adoptHeader gives it
 	snapshot      http.Header // the header as of WriteHeader, when changed after it
 	calledHeader  bool
 	wroteHeader   bool // a final status was (logically) written
@@ -1022,6 +1021,12 @@ func (w *h1Response) cancel() {
 }
 
 func (w *h1Response) Header() http.Header {
+	if w.handlerHeader == nil {
+		// Made when first asked for: the direct path's answers adopt the
+		// upstream's header instead (adoptHeader), so a map made with
+		// the response would be thrown away.
+		w.handlerHeader = make(http.Header)
+	}
 	if w.snapshot == nil && w.wroteHeader && !w.committed {
 		w.snapshot = w.handlerHeader.Clone()
 	}
