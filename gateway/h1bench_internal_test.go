@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"testing"
 	"time"
@@ -114,5 +115,43 @@ func TestH1ProxiedAnswerAllocs(t *testing.T) {
 	// rounding what the runtime allocates now and then (about 0.01).
 	if got := math.Round((serve(200) - serve(100)) / 100); got > want {
 		t.Errorf("got %v allocations per request, want at most %d", got, want)
+	}
+}
+
+// TestHandlerStart: under the gateway's own HTTP/1.x server, serveHTTP's
+// start is the client watch's clock read for that request, not a read of
+// its own; with the watch off, and under another server, it reads the
+// clock.
+func TestHandlerStart(t *testing.T) {
+	for _, watchOff := range []bool{false, true} {
+		var prev time.Time
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			before := time.Now()
+			got := handlerStart(w)
+			cr := &w.(*h1Response).conn.r
+			cr.mu.Lock()
+			watchedAt := cr.watchedAt
+			cr.mu.Unlock()
+			switch {
+			case !watchOff && !got.Equal(watchedAt):
+				t.Errorf("watch on: got %v, want the watch's clock read %v", got, watchedAt)
+			case !watchOff && !got.After(prev):
+				t.Errorf("watch on: got %v, not after the last request's start %v", got, prev)
+			case watchOff && got.Before(before):
+				t.Errorf("watch off: got %v, before the handler ran (%v)", got, before)
+			}
+			prev = time.Now()
+		})
+		s := newH1Server(&http.Server{Handler: h})
+		if watchOff {
+			s.checks = new(checksOff)
+			s.checks[checkClientWatch].Store(true)
+		}
+		req := []byte(h1ProxiedRequests[0].req)
+		s.ServeConn(&loopConn{req: req, left: 3 * len(req)})
+	}
+	before := time.Now()
+	if got := handlerStart(httptest.NewRecorder()); got.Before(before) {
+		t.Errorf("another writer: got %v, before the call (%v)", got, before)
 	}
 }

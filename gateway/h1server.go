@@ -715,6 +715,7 @@ func (c *h1Conn) watch(w *h1Response) {
 	c.r.watched = w
 	if on {
 		c.r.watchedAt = time.Now()
+		w.started = c.r.watchedAt
 		arm = !c.r.timerArmed
 		c.r.timerArmed = true
 	}
@@ -976,6 +977,9 @@ type h1Response struct {
 	// be cancelled, a context.WithCancel's (cancelFunc).
 	ctx        h1ReqCtx
 	cancelFunc context.CancelFunc
+	// started is when the handler started, as the client watch read the
+	// clock for it (zero when the watch is off): see handlerStart.
+	started time.Time
 
 	handlerHeader http.Header // nil until Header makes it or adoptHeader gives it
 	snapshot      http.Header // the header as of WriteHeader, when changed after it
