@@ -350,13 +350,13 @@ func (c *h1Conn) serve() {
 			return
 		}
 		req := w.req
-		if expectsContinue(req) {
+		if expect := field(req.Header, "Expect"); hasToken(expect, "100-continue") {
 			if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
 				w.ecr = &h1ContinueReader{rc: req.Body, w: w}
 				req.Body = w.ecr
 				w.canWriteContinue.Store(true)
 			}
-		} else if req.Header.Get("Expect") != "" {
+		} else if expect != "" {
 			w.sendExpectationFailed()
 			return
 		}
@@ -575,7 +575,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 		req:              req,
 		contentLength:    -1,
 		wants10KeepAlive: wants10KeepAlive(req),
-		wantsClose:       req.Close || hasToken(req.Header.Get("Connection"), "close"),
+		wantsClose:       req.Close || hasToken(field(req.Header, "Connection"), "close"),
 	}
 	var rctx context.Context
 	if c.ownCtx {
@@ -621,15 +621,11 @@ func isH2Upgrade(r *http.Request) bool {
 	return r.Method == "PRI" && len(r.Header) == 0 && r.URL.Path == "*" && r.Proto == "HTTP/2.0"
 }
 
-func expectsContinue(r *http.Request) bool {
-	return hasToken(r.Header.Get("Expect"), "100-continue")
-}
-
 func wants10KeepAlive(r *http.Request) bool {
 	if r.ProtoMajor != 1 || r.ProtoMinor != 0 {
 		return false
 	}
-	return hasToken(r.Header.Get("Connection"), "keep-alive")
+	return hasToken(field(r.Header, "Connection"), "keep-alive")
 }
 
 // hasToken is net/http's: whether v, a comma-separated list, holds token
