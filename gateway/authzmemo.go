@@ -34,7 +34,7 @@ type authzMemo struct {
 // cf (nil: none) when id is the connection's own identity connID. A
 // forwarded identity (a trusted forwarder's header) is new for every
 // request and always checked.
-func (rt *route) authorizeConn(id, connID *mtls.Identity, cf *connForwarded) Reason {
+func (rt *route) authorizeConn(id, connID *mtls.Identity, cf *connState) Reason {
 	if cf == nil || id == nil || id != connID || rt.allowUnauthenticated {
 		return rt.authorizeRequest(id)
 	}

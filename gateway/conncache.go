@@ -14,14 +14,13 @@ import (
 
 type connKey struct{}
 
-// connForwarded caches, per connection, the identity headers last
-// computed for the connection's own certificate (a base64 encoding of the
-// certificate per request was 3% of the gateway's allocated bytes). The
-// identity itself, and its re-check after a reload or an expiry, are the
-// listener's mtls.Server's (CheckConn), kept in its cache here (mtls). It
-// also holds the rest of the gateway's per-connection state (one context
-// value per connection).
-type connForwarded struct {
+// connState is the gateway's per-connection state, one context value
+// per connection (connKey). Among it: the identity headers last computed
+// for the connection's own certificate (fwd; a base64 encoding of the
+// certificate per request was 3% of the gateway's allocated bytes), and
+// the listener's mtls.Server's cache of the connection's identity and
+// its re-check after a reload or an expiry (mtls, CheckConn).
+type connState struct {
 	fwd atomic.Pointer[forwardedHeaders]
 	// counted is set by the connection's first request, which counts
 	// the connection in the connections metric (countConnection).
@@ -42,22 +41,22 @@ type connForwarded struct {
 
 // mtlsCache is cf's mtls.ConnCache, nil when cf is nil (every request
 // is then verified).
-func (cf *connForwarded) mtlsCache() *mtls.ConnCache {
+func (cf *connState) mtlsCache() *mtls.ConnCache {
 	if cf == nil {
 		return nil
 	}
 	return &cf.mtls
 }
 
-// connForwardedOf is the connForwarded of the connection a request
+// connStateOf is the connState of the connection a request
 // with context ctx came on, nil when it has none (the embedded
 // handler): on the gateway's own HTTP/1.x server without a context
 // lookup (h1Conn resolves it once per connection).
-func connForwardedOf(ctx context.Context) *connForwarded {
+func connStateOf(ctx context.Context) *connState {
 	if rc, ok := ctx.(*h1ReqCtx); ok && rc.cf != nil {
 		return rc.cf
 	}
-	cf, _ := ctx.Value(connKey{}).(*connForwarded)
+	cf, _ := ctx.Value(connKey{}).(*connState)
 	return cf
 }
 
@@ -83,7 +82,7 @@ type forwardedHeaders struct {
 //
 // h must hold no identity header already: rewrite strips them all
 // (withoutIdentityHeaders) before it calls this.
-func (c *compiled) setForwardedHeaders(cf *connForwarded, r *http.Request, h http.Header, id *mtls.Identity, opts forwarded.Options) error {
+func (c *compiled) setForwardedHeaders(cf *connState, r *http.Request, h http.Header, id *mtls.Identity, opts forwarded.Options) error {
 	if cf == nil || id.Forwarded || id.Certificate == nil || len(opts.By) > 0 ||
 		r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0] != id.Certificate {
 		return setForwardedHeadersUncached(h, *id, opts)

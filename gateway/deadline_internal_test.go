@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -48,8 +51,65 @@ func TestReadDeadline(t *testing.T) {
 			{op: "set", t: at(20), now: at(10), wantApply: true},
 		}},
 		{"no deadline armed: applied", []step{
-			{op: "set", t: time.Time{}, now: at(0), wantApply: true},
 			{op: "set", t: at(20), now: at(1), wantApply: true},
+		}},
+		{"no deadline armed, none wanted: nothing to set", []step{
+			// No timeouts configured: no deadline change per request.
+			{op: "set", t: time.Time{}, now: at(0), wantApply: false},
+			{op: "set", t: time.Time{}, now: at(1), wantApply: false},
+			{op: "set", t: at(20), now: at(2), wantApply: true},
+			{op: "set", t: time.Time{}, now: at(3), wantApply: false},
+			{op: "retry", now: at(20), wantApply: true, wantArmed: time.Time{}},
+			{op: "set", t: time.Time{}, now: at(21), wantApply: false},
+		}},
+		{"the armed deadline again, past: nothing to set", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "set", t: at(10), now: at(20), wantApply: false},
+			{op: "retry", now: at(20), wantApply: false},
+		}},
+		{"no deadline wanted, the armed one ahead: noted, retried", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "wantNone"},
+			{op: "retry", now: at(10), wantApply: true, wantArmed: time.Time{}},
+		}},
+		{"forced to none after a blocked read's early timeout: read again", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "set", t: at(15), now: at(5), wantApply: false},
+			{op: "read"},
+			{op: "force", t: time.Time{}}, // a handler's SetReadDeadline
+			{op: "retry", now: at(10), wantApply: true, wantArmed: time.Time{}},
+		}},
+		{"forced later after a blocked read's early timeout: read again under it", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "set", t: at(15), now: at(5), wantApply: false},
+			{op: "read"},
+			{op: "force", t: at(30)},
+			{op: "retry", now: at(10), wantApply: true, wantArmed: at(30)},
+			// Its own timeout is final, and so is a second one (a
+			// clock that disagrees with the runtime's): once per change.
+			{op: "retry", now: at(30), wantApply: false},
+			{op: "retry", now: at(12), wantApply: false},
+		}},
+		{"forced earlier after a blocked read's early timeout: read again under it", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "set", t: at(15), now: at(5), wantApply: false},
+			{op: "read"},
+			{op: "force", t: at(12)},
+			{op: "retry", now: at(10), wantApply: true, wantArmed: at(12)},
+			{op: "retry", now: at(12), wantApply: false},
+		}},
+		{"forced past after a blocked read's early timeout: final", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "set", t: at(15), now: at(5), wantApply: false},
+			{op: "read"},
+			{op: "force", t: aLongTimeAgo}, // an interruption, or a handler's
+			{op: "retry", now: at(10), wantApply: false},
+		}},
+		{"forced, then a read started: its timeout is the forced one's", []step{
+			{op: "set", t: at(10), now: at(0), wantApply: true},
+			{op: "force", t: at(20)},
+			{op: "read"},
+			{op: "retry", now: at(20), wantApply: false},
 		}},
 		{"clearing while armed is ahead: noted, retried", []step{
 			{op: "set", t: at(10), now: at(0), wantApply: true},
@@ -80,6 +140,8 @@ func TestReadDeadline(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var d readDeadline
+			var gen uint32 // the generation the read started at ("read")
+			read := false
 			for i, s := range tc.steps {
 				switch s.op {
 				case "set":
@@ -88,11 +150,19 @@ func TestReadDeadline(t *testing.T) {
 					}
 				case "force":
 					d.force(s.t)
+				case "wantNone":
+					d.wantNone()
+				case "read":
+					gen, read = d.gen, true
 				case "retry":
-					armed, got := d.retry(s.now)
+					if !read { // a read that started just now
+						gen = d.gen
+					}
+					armed, got := d.retry(s.now, gen)
 					if got != s.wantApply || (got && !armed.Equal(s.wantArmed)) {
 						t.Fatalf("step %d: retry = %v, %v; want %v, %v", i, armed.Sub(t0), got, s.wantArmed.Sub(t0), s.wantApply)
 					}
+					gen = d.gen // the read again's, as the readers do
 				}
 				// Never later than wanted: what the connection has fires
 				// no later than what its reads must have.
@@ -166,6 +236,20 @@ func TestH1KeepAliveReadDeadlineLazy(t *testing.T) {
 		// The header deadline at the start; before, one per request more.
 		if c.setReads != 1 {
 			t.Errorf("got %d read deadlines set for %d requests, want 1", c.setReads, n)
+		}
+	})
+	t.Run("no timeouts configured: no deadline set", func(t *testing.T) {
+		// Before, one SetReadDeadline(zero) per request (the idle wait's,
+		// and a body's), with no deadline ever armed.
+		for _, req := range []string{string(req), "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\n\r\nok"} {
+			c := &deadlineConn{req: []byte(req), n: n}
+			newH1Server(&http.Server{Handler: handler}).ServeConn(c)
+			if c.answers != n {
+				t.Fatalf("got %d answers, want %d", c.answers, n)
+			}
+			if c.setReads != 0 {
+				t.Errorf("%.4s: got %d read deadlines set for %d requests, want 0", req, c.setReads, n)
+			}
 		}
 	})
 	t.Run("early timeout reads again", func(t *testing.T) {
@@ -339,6 +423,213 @@ func TestUpstreamExchangeDeadlineLazy(t *testing.T) {
 			}
 			if c.setReads != 1 {
 				t.Errorf("got %d read deadlines set for %d exchanges, want 1", c.setReads, n)
+			}
+		})
+	}
+}
+
+// scriptConn answers its Reads from script, one step each: bytes, or
+// (a step with timeout) a deadline error after the step's hook ran, as a
+// read whose deadline fired before something else happened would.
+// It records the read deadlines set on it.
+type scriptConn struct {
+	net.Conn // nil: only what the server calls is implemented
+	script   []scriptStep
+	out      bytes.Buffer
+	deadline []time.Time
+}
+
+type scriptStep struct {
+	data    string
+	timeout bool
+	hook    func()
+}
+
+func (c *scriptConn) Read(p []byte) (int, error) {
+	if len(c.script) == 0 {
+		return 0, io.EOF
+	}
+	s := c.script[0]
+	c.script = c.script[1:]
+	if s.timeout {
+		if s.hook != nil {
+			s.hook()
+		}
+		return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	}
+	return copy(p, s.data), nil
+}
+
+func (c *scriptConn) Write(p []byte) (int, error)      { return c.out.Write(p) }
+func (c *scriptConn) Close() error                     { return nil }
+func (c *scriptConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *scriptConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c *scriptConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *scriptConn) SetDeadline(t time.Time) error    { return c.SetReadDeadline(t) }
+func (c *scriptConn) SetReadDeadline(t time.Time) error {
+	c.deadline = append(c.deadline, t)
+	return nil
+}
+
+// TestH1HandlerReadDeadlineAfterEarlyTimeout: a body read blocked under
+// the header deadline still armed (the request's own, ReadTimeout, is
+// later: readDeadline) times out early; a handler's
+// ResponseController.SetReadDeadline lands before the read asks whether
+// to read again. The read goes on under the handler's deadline, as
+// net/http's (never blocked under an earlier one) would: no deadline, a
+// later one, an earlier one still ahead. Its twin, a past deadline from
+// the handler, ends the read with the timeout. Before the fix the read
+// returned the early timeout to the handler in every case.
+func TestH1HandlerReadDeadlineAfterEarlyTimeout(t *testing.T) {
+	head := "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\n"
+	for _, tc := range []struct {
+		name     string
+		deadline func() time.Time // the handler's
+		allow    bool
+	}{
+		{"none", func() time.Time { return time.Time{} }, true},
+		{"later than the request's", func() time.Time { return time.Now().Add(3 * time.Hour) }, true},
+		{"earlier than the armed one, ahead", func() time.Time { return time.Now().Add(time.Minute) }, true},
+		{"past", func() time.Time { return aLongTimeAgo }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rc *http.ResponseController
+			var setErr error
+			var want time.Time // the handler's deadline
+			var mark int       // deadlines set before the handler's
+			c := &scriptConn{}
+			c.script = []scriptStep{
+				{data: head},
+				{timeout: true, hook: func() {
+					want = tc.deadline()
+					mark = len(c.deadline)
+					setErr = rc.SetReadDeadline(want)
+				}},
+				{data: "hello"},
+			}
+			var body []byte
+			var readErr error
+			var during []time.Time // deadlines set from the handler's on, while it ran
+			handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				rc = http.NewResponseController(w)
+				body, readErr = io.ReadAll(r.Body)
+				during = append(during, c.deadline[mark:]...)
+			})
+			newH1Server(&http.Server{Handler: handler, ReadHeaderTimeout: time.Hour, ReadTimeout: 2 * time.Hour}).ServeConn(c)
+			if rc == nil {
+				t.Fatal("the handler did not run")
+			}
+			if setErr != nil {
+				t.Fatalf("SetReadDeadline: %v", setErr)
+			}
+			if tc.allow {
+				if readErr != nil || string(body) != "hello" {
+					t.Fatalf("body %q, %v; want it read under the handler's deadline", body, readErr)
+				}
+			} else if !isDeadlineErr(readErr) {
+				t.Fatalf("body %q, %v; want the timeout", body, readErr)
+			}
+			// The handler's deadline is what the connection has while
+			// the body is read: nothing overwrote it.
+			if len(during) == 0 {
+				t.Fatal("the handler's deadline was not set on the connection")
+			}
+			for _, d := range during {
+				if !d.Equal(want) {
+					t.Fatalf("deadlines set from the handler's on %v, want only %v", during, want)
+				}
+			}
+		})
+	}
+}
+
+// switchConn answers any request with a 101; with waitPast, only once a
+// past read deadline was set on it (a failed body writer's). It records
+// the read deadlines set on it.
+type switchConn struct {
+	net.Conn // nil: only what the exchange calls is implemented
+	waitPast bool
+	past     chan struct{}
+
+	mu       sync.Mutex
+	deadline []time.Time
+	answered bool
+}
+
+func (c *switchConn) Read(p []byte) (int, error) {
+	if c.waitPast {
+		select {
+		case <-c.past:
+		case <-time.After(10 * time.Second): // a hung test fails
+			return 0, errors.New("no past deadline came")
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.answered {
+		return 0, io.EOF
+	}
+	c.answered = true
+	return copy(p, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n"), nil
+}
+
+func (c *switchConn) Write(p []byte) (int, error) { return len(p), nil }
+func (c *switchConn) Close() error                { return nil }
+func (c *switchConn) SetDeadline(t time.Time) error {
+	return c.SetReadDeadline(t)
+}
+func (c *switchConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = append(c.deadline, t)
+	if !t.IsZero() && t.Before(time.Now()) && len(c.past) == 0 {
+		c.past <- struct{}{}
+	}
+	return nil
+}
+
+// TestUpstreamSwitchKeepsWriterInterruption: the request body writer
+// failed and set its past deadline on the connection, and then the
+// reader got a 101 answer, whose handling clears the response header
+// timeout's deadline: the past deadline stays (interruptions are final).
+// Before the fix the 101's clearing overwrote it. Its twin, a 101 to a
+// request written whole, leaves no deadline.
+func TestUpstreamSwitchKeepsWriterInterruption(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		body      io.Reader
+		writeFail bool
+	}{
+		{"body writer failed", iotest.ErrReader(errors.New("the client's body failed")), true},
+		{"body written whole", strings.NewReader("ok"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newUpstreamTransport(Limits{UpstreamMaxIdleConnsPerHost: 4, UpstreamResponseHeaderTimeout: time.Hour}, &http.Transport{}, nil)
+			hp := tr.host("a.test:80")
+			c := &switchConn{waitPast: tc.writeFail, past: make(chan struct{}, 1)}
+			pc := &upConn{conn: c, limit: -1}
+			pc.br = bufio.NewReader(pc)
+			pc.bw = bufio.NewWriter(c)
+			hp.put(pc)
+			u, _ := url.Parse("http://a.test/")
+			req := &http.Request{Method: "POST", URL: u, Host: u.Host, Header: http.Header{}, Body: io.NopCloser(tc.body)}
+			res, err := tr.roundTrip(req, hp, nil, nil)
+			if err != nil {
+				t.Fatalf("exchange: %v", err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("status %d, want 101", res.StatusCode)
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			last := c.deadline[len(c.deadline)-1]
+			if tc.writeFail {
+				if last.IsZero() || !last.Before(time.Now()) {
+					t.Fatalf("deadlines set %v: the writer's past one was overwritten", c.deadline)
+				}
+			} else if !last.IsZero() {
+				t.Fatalf("deadlines set %v, want none at the end", c.deadline)
 			}
 		})
 	}

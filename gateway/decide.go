@@ -39,7 +39,7 @@ func refusal(status int, reason Reason, title, detail string) verdict {
 // on, -1 when none (an embedded handler, or Decide); cf is the gateway's
 // state of its connection, nil when none. unchecked turns the Host and
 // path checks off (the tests' negative controls).
-func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, cf *connForwarded, unchecked bool) verdict {
+func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, cf *connState, unchecked bool) verdict {
 	if strings.EqualFold(r.Method, http.MethodConnect) {
 		// A reverse proxy has no tunnels to offer; forwarding CONNECT
 		// would ask the upstream for one. Methods are case-sensitive,

@@ -67,7 +67,7 @@ func TestSetXForwarded(t *testing.T) {
 			// setXForwardedConn on a new connection, then on the same
 			// connection again (its values cached), then after a request
 			// with another Host (the cache replaced).
-			cf := &connForwarded{}
+			cf := &connState{}
 			headers := [5]http.Header{}
 			for i := range headers {
 				h := http.Header{"Accept": {"*/*"}}

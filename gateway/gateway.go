@@ -243,7 +243,7 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 			// cache of mtls.Server.CheckConn (any of the listener's
 			// Servers: it is not tied to one) and of its forwarded
 			// headers.
-			cf := &connForwarded{}
+			cf := &connState{}
 			cf.framing, _ = c.(*framingConn) // nil for HTTP/2
 			return context.WithValue(ctx, connKey{}, cf)
 		},

@@ -33,9 +33,9 @@ type h1ReqCtx struct {
 	done      chan struct{} // made by Done, or closed ready-made by cancel
 	conn      net.Conn      // interrupted on cancellation (watchConn)
 	traced    bool          // the parent carries an httptrace.ClientTrace
-	// cf is the connection's connForwarded, its parent's value of
-	// connKey (nil: none), without a lookup (connForwardedOf).
-	cf    *connForwarded
+	// cf is the connection's connState, its parent's value of
+	// connKey (nil: none), without a lookup (connStateOf).
+	cf    *connState
 	funcs []*h1AfterFunc
 }
 

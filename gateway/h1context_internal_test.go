@@ -267,17 +267,17 @@ func TestH1ServerTracedConnection(t *testing.T) {
 	}
 }
 
-// TestConnForwardedOf: a request's connForwarded comes from its
+// TestConnStateOf: a request's connState comes from its
 // h1ReqCtx when h1Conn resolved it, else from the context value that
 // the gateway's ConnContext set; nil without one.
-func TestConnForwardedOf(t *testing.T) {
-	cf := &connForwarded{}
+func TestConnStateOf(t *testing.T) {
+	cf := &connState{}
 	conn := context.WithValue(context.Background(), connKey{}, cf)
-	other := &connForwarded{}
+	other := &connState{}
 	for _, tt := range []struct {
 		name string
 		ctx  context.Context
-		want *connForwarded
+		want *connState
 	}{
 		{"h1ReqCtx with it", &h1ReqCtx{Context: conn, cf: cf}, cf},
 		{"h1ReqCtx without it", &h1ReqCtx{Context: conn}, cf},
@@ -287,7 +287,7 @@ func TestConnForwardedOf(t *testing.T) {
 		{"another connection's", context.WithValue(context.Background(), connKey{}, other), other},
 		{"none", context.Background(), nil},
 	} {
-		if got := connForwardedOf(tt.ctx); got != tt.want {
+		if got := connStateOf(tt.ctx); got != tt.want {
 			t.Errorf("%s: got %p, want %p", tt.name, got, tt.want)
 		}
 	}

@@ -224,8 +224,8 @@ type h1Conn struct {
 	// (never the gateway's; see clientTraced).
 	traced bool
 	// cf is the gateway's state of the connection in its context (nil:
-	// none), looked up once for its requests (connForwardedOf).
-	cf *connForwarded
+	// none), looked up once for its requests (connStateOf).
+	cf *connState
 }
 
 // ServeConn serves HTTP/1.x on c until the client or the server closes
@@ -297,7 +297,7 @@ func (c *h1Conn) serve() {
 	if ctx.Done() == nil && !s.checks.off(checkOwnContext) {
 		c.ownCtx = true
 		c.traced = httptrace.ContextClientTrace(ctx) != nil
-		c.cf, _ = ctx.Value(connKey{}).(*connForwarded)
+		c.cf, _ = ctx.Value(connKey{}).(*connState)
 	} else {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
@@ -796,9 +796,10 @@ func (cr *h1ConnReader) Read(p []byte) (int, error) {
 		return 1, nil
 	}
 	cr.inRead = true
+	gen := cr.dl.gen
 	cr.mu.Unlock()
 	n, err := cr.c.rwc.Read(p)
-	for n == 0 && err != nil && isDeadlineErr(err) && cr.rearm() {
+	for n == 0 && err != nil && isDeadlineErr(err) && cr.rearm(&gen) {
 		n, err = cr.c.rwc.Read(p)
 	}
 	if n > 0 && cr.c.ownScan {
@@ -812,16 +813,21 @@ func (cr *h1ConnReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// rearm is asked when a read timed out: it reports whether the timeout
-// came before the deadline the connection's reads must have, which it
-// then sets (readDeadline).
-func (cr *h1ConnReader) rearm() bool {
+// rearm is asked when a read that started at generation *gen of the
+// connection's deadline timed out: it reports whether the timeout came
+// before the deadline the connection's reads must have, which it then
+// sets (readDeadline), and moves *gen to the read again's. A handler's
+// SetReadDeadline that came after the early timeout, and before this,
+// is the deadline read again under (net/http's read, blocked under no
+// earlier one, would have gone on); a past one ends the read.
+func (cr *h1ConnReader) rearm(gen *uint32) bool {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	t, ok := cr.dl.retry(time.Now())
+	t, ok := cr.dl.retry(time.Now(), *gen)
 	if ok {
 		cr.c.rwc.SetReadDeadline(t)
 	}
+	*gen = cr.dl.gen
 	return ok
 }
 

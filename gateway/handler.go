@@ -44,7 +44,7 @@ type exchange struct {
 	// conn is the gateway's state of the request's connection, nil when
 	// the handler is embedded (Gateway.Handler): looked up once per
 	// request rather than by every step that uses it.
-	conn *connForwarded
+	conn *connState
 }
 
 type exchangeKey struct{}
@@ -106,7 +106,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	defer func() { g.finish(r, rec, x, start) }()
 
 	if listener >= 0 {
-		x.conn = connForwardedOf(r.Context())
+		x.conn = connStateOf(r.Context())
 	}
 	// The connection's identity, verified again when a reload or an
 	// expiry may have changed the answer (two atomic loads when nothing
@@ -195,7 +195,7 @@ func handlerStart(w http.ResponseWriter) time.Time {
 
 // countConnection counts the connection cf (nil: none) in the
 // connections metric if r is its first request.
-func (g *Gateway) countConnection(cf *connForwarded, r *http.Request, listener string) {
+func (g *Gateway) countConnection(cf *connState, r *http.Request, listener string) {
 	if cf == nil || cf.counted.Load() || !cf.counted.CompareAndSwap(false, true) {
 		return
 	}
@@ -219,7 +219,7 @@ func serveOptionsStar(w http.ResponseWriter, r *http.Request) {
 // chunkedWithContentLength reports whether a chunked HTTP/1.1 request on
 // the connection cf also carried Content-Length: known only on a
 // connection the gateway's listener accepted (false otherwise).
-func chunkedWithContentLength(cf *connForwarded) bool {
+func chunkedWithContentLength(cf *connState) bool {
 	return cf != nil && cf.framing != nil && cf.framing.ChunkedWithContentLength()
 }
 

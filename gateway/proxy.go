@@ -229,7 +229,7 @@ func (xf *xForwarded) set(h http.Header) {
 // requests; nothing assigns to the elements of an upstream request's
 // header values (see outHeader). A request with prior X-Forwarded-For
 // values (a trusted proxy's) gets setXForwarded's.
-func setXForwardedConn(pr *httputil.ProxyRequest, cf *connForwarded) {
+func setXForwardedConn(pr *httputil.ProxyRequest, cf *connState) {
 	if cf == nil || len(pr.Out.Header["X-Forwarded-For"]) > 0 {
 		setXForwarded(pr)
 		return

@@ -277,7 +277,8 @@ func (pc *upConn) rearm() bool {
 	if pc.interrupted() {
 		return false
 	}
-	t, ok := pc.dl.retry(time.Now())
+	// Only this goroutine changes pc.dl: its generation is the read's.
+	t, ok := pc.dl.retry(time.Now(), pc.dl.gen)
 	if !ok {
 		return false
 	}
@@ -482,13 +483,19 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 			// The connection is the client's now: no deadline at all.
 			pc.dl.force(time.Time{})
 			pc.conn.SetReadDeadline(time.Time{})
-		case pc.dl.set(time.Time{}, now):
-			// Else the body is read through Read, which reads again
-			// when the deadline still armed fires (readDeadline).
-			pc.conn.SetReadDeadline(time.Time{})
+		default:
+			// The body is read through Read, which reads again with no
+			// deadline when the one still armed fires. That one is
+			// ahead of now: set above armed the exchange's deadline or
+			// kept an earlier one still ahead, and retry only arms the
+			// wanted one. (An interruption's past deadline fails every
+			// read: no header came after it.)
+			pc.dl.wantNone()
 		}
-		if !buffered && ctx.Err() != nil {
-			// The client left meanwhile: keep the cancellation's deadline.
+		if !buffered && pc.interrupted() {
+			// The client left, or the body writer failed, meanwhile:
+			// keep their past deadline (the 101's clearing above may
+			// have come after it).
 			pc.dl.force(aLongTimeAgo)
 			pc.conn.SetDeadline(aLongTimeAgo)
 		}

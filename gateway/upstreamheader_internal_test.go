@@ -27,7 +27,7 @@ type upstreamHeaderFixture struct {
 	cs *tls.ConnectionState
 }
 
-func (f *upstreamHeaderFixture) build(t testing.TB, cf *connForwarded, header http.Header, token string, trusted bool) (in, out *http.Request, room int) {
+func (f *upstreamHeaderFixture) build(t testing.TB, cf *connState, header http.Header, token string, trusted bool) (in, out *http.Request, room int) {
 	x := &exchange{route: f.rt, identity: f.id, hasIdentity: f.id != nil, csrfToken: token, conn: cf}
 	ctx := &exchangeContext{Context: context.Background(), x: x}
 	u, _ := url.Parse("/api/x?a=1")
@@ -84,7 +84,7 @@ func TestUpstreamHeaderRoom(t *testing.T) {
 		for _, h := range headers {
 			for _, token := range []string{"", "masked-token"} {
 				for _, trusted := range []bool{false, true} {
-					cf := &connForwarded{}
+					cf := &connState{}
 					var first http.Header
 					for i := range 2 {
 						_, out, room := f.build(t, cf, h.header, token, trusted)
@@ -102,7 +102,7 @@ func TestUpstreamHeaderRoom(t *testing.T) {
 		}
 	}
 	f := newUpstreamHeaderFixture(t, forwarded.RFC9440)
-	cf := &connForwarded{}
+	cf := &connState{}
 	for i := range 2 {
 		in, _, room := f.build(t, cf, http.Header{"User-Agent": {"bench"}}, "", false)
 		if n := len(in.Header) + room; n > 8 {
@@ -117,7 +117,7 @@ func TestUpstreamHeaderRoom(t *testing.T) {
 // coming from the connection's cache.
 func TestUpstreamHeaderAllocs(t *testing.T) {
 	f := newUpstreamHeaderFixture(t, forwarded.RFC9440)
-	cf := &connForwarded{}
+	cf := &connState{}
 	header := http.Header{"User-Agent": {"bench"}}
 	f.build(t, cf, header, "", false) // the connection's first request
 	x := &exchange{route: f.rt, identity: f.id, hasIdentity: true, conn: cf}
