@@ -63,6 +63,8 @@ type h1Server struct {
 	conns        map[*h1Conn]struct{}
 	shuttingDown atomic.Bool
 	noKeepAlives atomic.Bool
+
+	watcher h1Watcher // the connections' watch timer (h1watch.go)
 }
 
 // bgReadDelay is how long a handler runs before its connection is watched
@@ -209,9 +211,6 @@ type h1Conn struct {
 	scan    *framingScanner
 	ownScan bool
 
-	// bg watches the connection while a handler runs (see bgReadDelay).
-	bg *time.Timer
-
 	cw      h1ChunkWriter
 	bodyBuf *bufio.Writer // see h1Response.buffer
 	fields  fieldBuf      // writeFields' for the answers
@@ -331,8 +330,6 @@ func (c *h1Conn) serve() {
 	c.bufr = bufio.NewReaderSize(&c.r, 4096)
 	c.bufw = bufio.NewWriterSize(h1ErrWriter{c}, 4096)
 	c.bodyBuf = bufio.NewWriterSize(&c.cw, bufferBeforeChunking)
-	c.bg = time.AfterFunc(time.Hour, c.r.watchTimer)
-	c.bg.Stop()
 
 	if d := s.readHeaderTimeout(); d > 0 {
 		c.setReadTimeout(d)
@@ -698,45 +695,28 @@ func globalOptions(w http.ResponseWriter, r *http.Request) {
 
 // watch arms the connection's watch for w's handler (see bgReadDelay).
 //
-// The timer is not reset and stopped per request, which cost two timer
-// updates each: it is armed when it is not already, and when it fires
-// (watchTimer) it starts the watch if the current request has run for
-// bgReadDelay, waits out the rest if a newer request has not, and
-// stays unarmed if none runs. A connection busy with short requests
-// sees it fire about once per bgReadDelay.
+// The server's watch timer (h1Watcher) is not told of every request,
+// which would cost a timer update each: the connection is added to it
+// when it is not held already, and a sweep starts the watch if the
+// current request has run for bgReadDelay, holds the connection on if
+// a newer request has not, and lets it go if none runs.
 func (c *h1Conn) watch(w *h1Response) {
 	on := !c.s.checks.off(checkClientWatch)
 	arm := false
+	var now time.Time
 	c.r.mu.Lock()
 	c.r.watched = w
 	if on {
-		c.r.watchedAt = time.Now()
-		w.started = c.r.watchedAt
+		now = time.Now()
+		c.r.watchedAt = now
+		w.started = now
 		arm = !c.r.timerArmed
 		c.r.timerArmed = true
 	}
 	c.r.mu.Unlock()
 	if arm {
-		c.bg.Reset(bgReadDelay)
+		c.s.watcher.add(c, now)
 	}
-}
-
-// watchTimer is the watch timer's function (see watch).
-func (cr *h1ConnReader) watchTimer() {
-	cr.mu.Lock()
-	if cr.watched == nil {
-		cr.timerArmed = false
-		cr.mu.Unlock()
-		return
-	}
-	if left := bgReadDelay - time.Since(cr.watchedAt); left > 0 {
-		cr.mu.Unlock()
-		cr.c.bg.Reset(left) // still armed
-		return
-	}
-	cr.timerArmed = false
-	cr.mu.Unlock()
-	cr.startBackgroundRead()
 }
 
 // stopWatching disarms the watch and ends its read if it started.
@@ -758,8 +738,8 @@ type h1ConnReader struct {
 	mu      sync.Mutex
 	cond    sync.Cond
 	watched *h1Response // the request being watched, or nil
-	// watchedAt is when watched began; timerArmed, whether the watch
-	// timer will fire (see watch).
+	// watchedAt is when watched began; timerArmed, whether the server's
+	// watch timer holds the connection (see watch).
 	watchedAt  time.Time
 	timerArmed bool
 	// dl is the connection's read deadline (setReadDeadline).
@@ -831,13 +811,13 @@ func (cr *h1ConnReader) rearm(gen *uint32) bool {
 	return ok
 }
 
-// startBackgroundRead runs as the watch timer's function: it reads one
-// byte while the handler runs, if the request's body is done (a body
-// still being read owns the connection's reads).
-func (cr *h1ConnReader) startBackgroundRead() {
+// startBackgroundRead runs in a goroutine the watch timer starts for w
+// (h1Watcher.sweep): it reads one byte while w's handler runs, if the
+// request's body is done (a body still being read owns the connection's
+// reads).
+func (cr *h1ConnReader) startBackgroundRead(w *h1Response) {
 	cr.mu.Lock()
-	w := cr.watched
-	if w == nil || cr.inRead || cr.hasByte || (w.body != nil && !w.body.sawEOF.Load()) {
+	if w == nil || cr.watched != w || cr.inRead || cr.hasByte || (w.body != nil && !w.body.sawEOF.Load()) {
 		cr.mu.Unlock()
 		return
 	}

@@ -116,6 +116,22 @@ func TestClientGoneAfterQuickRequest(t *testing.T) {
 	}
 }
 
+// Connections share the server's watch timer: two slow requests on two
+// connections, the second started while the timer waits for the first,
+// each get their upstream request cancelled when their client leaves.
+func TestClientGoneTwoConnections(t *testing.T) {
+	u := newWaitingUpstream(t, 30*time.Second)
+	gw, w := startWaiting(t, u)
+	a, b := dialGateway(t, gw, w), dialGateway(t, gw, w)
+	io.WriteString(a, "GET /slow/a HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	waitFor(t, u.started, "the first request to reach the upstream")
+	time.Sleep(20 * time.Millisecond)
+	leaveDuringSlowRequest(t, b, u)
+	a.Close()
+	waitFor(t, u.gone, "an upstream request to be cancelled after its client left")
+	waitFor(t, u.gone, "the other upstream request to be cancelled after its client left")
+}
+
 // forEachContextKind runs f with h1Server's own request contexts and
 // with context.WithCancel's.
 func forEachContextKind(t *testing.T, f func(t *testing.T, own bool)) {
