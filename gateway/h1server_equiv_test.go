@@ -1183,6 +1183,14 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 			{send: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
 			{delay: 2500 * time.Millisecond, send: "world"},
 		}},
+		// The watch's background read clears the request's deadline, as
+		// net/http's does: a handler that outlives ReadTimeout keeps its
+		// context (with the client's connection open).
+		{name: "slow-bodyless-handler-past-read-timeout", set: h1eqSettings{readTimeout: 100 * time.Millisecond}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			time.Sleep(300 * time.Millisecond)
+			note("ctx %v", r.Context().Err())
+			h1eqOK(w, r, note)
+		}, keepOpen: true, in: h1eqGet},
 		{name: "read-deadline-from-handler", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			note("set deadline %v", http.NewResponseController(w).SetReadDeadline(time.Now().Add(-time.Second)))
 			h1eqReadBody(w, r, note)
