@@ -62,6 +62,14 @@ func TestReadDeadline(t *testing.T) {
 			{op: "retry", now: at(20), wantApply: true, wantArmed: time.Time{}},
 			{op: "set", t: time.Time{}, now: at(21), wantApply: false},
 		}},
+		{"forced past, then none wanted: applied", []step{
+			// A handler's past deadline, then the next request's idle
+			// wait with no timeouts configured.
+			{op: "set", t: time.Time{}, now: at(0), wantApply: false},
+			{op: "force", t: aLongTimeAgo},
+			{op: "set", t: time.Time{}, now: at(1), wantApply: true},
+			{op: "set", t: time.Time{}, now: at(2), wantApply: false},
+		}},
 		{"the armed deadline again, past: nothing to set", []step{
 			{op: "set", t: at(10), now: at(0), wantApply: true},
 			{op: "set", t: at(10), now: at(20), wantApply: false},

@@ -141,7 +141,7 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 	outreq.Header = c.outHeader(req.Header, c.addedRoom(req, trustedPeer), rt.allowUnderscoreHeaders, trustedPeer, &d)
 	outreq.URL.RawQuery = cleanQueryParams(outreq.URL.RawQuery)
 	st.pr = httputil.ProxyRequest{In: req, Out: outreq}
-	c.rewriteFiltered(&st.pr, rt, trustedPeer, d)
+	c.rewriteFiltered(&st.pr, rt, trustedPeer, d, false)
 	outreq = st.pr.Out
 	if _, ok := outreq.Header["User-Agent"]; !ok {
 		outreq.Header.Set("User-Agent", "") // ReverseProxy: not Go's default

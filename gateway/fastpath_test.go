@@ -38,6 +38,10 @@ type scriptedUpstream struct {
 	got    bytes.Buffer
 	conns  int
 	answer func(r *http.Request) (raw string, close bool)
+	// closed counts the connections it is done with (it closed them, or
+	// the gateway did); changed is closed and replaced at each.
+	closed  int
+	changed chan struct{}
 }
 
 func newScriptedUpstream(t testing.TB, answer func(*http.Request) (string, bool)) *scriptedUpstream {
@@ -46,7 +50,7 @@ func newScriptedUpstream(t testing.TB, answer func(*http.Request) (string, bool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &scriptedUpstream{t: t, URL: "http://" + ln.Addr().String(), ln: ln, answer: answer}
+	u := &scriptedUpstream{t: t, URL: "http://" + ln.Addr().String(), ln: ln, answer: answer, changed: make(chan struct{})}
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -77,7 +81,14 @@ func (rt recordTo) Read(p []byte) (int, error) {
 }
 
 func (u *scriptedUpstream) serve(conn net.Conn) {
-	defer conn.Close()
+	defer func() {
+		conn.Close()
+		u.mu.Lock()
+		u.closed++
+		close(u.changed)
+		u.changed = make(chan struct{})
+		u.mu.Unlock()
+	}()
 	conn.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
 	br := bufio.NewReader(recordTo{u, conn})
 	for {
@@ -109,6 +120,26 @@ func (u *scriptedUpstream) connections() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.conns
+}
+
+// waitClosed returns once n connections are closed (closed), and fails
+// the test when they are not in 10 seconds (a hang guard).
+func (u *scriptedUpstream) waitClosed(t testing.TB, n int) {
+	t.Helper()
+	guard := time.After(10 * time.Second)
+	for {
+		u.mu.Lock()
+		closed, changed := u.closed, u.changed
+		u.mu.Unlock()
+		if closed >= n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-guard:
+			t.Fatalf("%d upstream connections closed, want %d", closed, n)
+		}
+	}
 }
 
 // exchangeRaw sends raw on a new mTLS connection to gw and returns the
@@ -185,6 +216,10 @@ type pathSet struct {
 	modes []pathMode
 	gws   []*running
 	ups   []*scriptedUpstream
+	// settle, when not nil, returns once every upstream has what it will
+	// receive of a compare's request; else compare waits until the
+	// upstreams receive nothing more for a moment (waitQuiet).
+	settle func()
 }
 
 // newPathSet starts a gateway per mode; edit changes the configuration
@@ -230,6 +265,9 @@ func (p *pathSet) compare(t testing.TB, raw string) (answer string) {
 	}
 	// The upstream has read the request before it answered; give a body
 	// writer that outlived an early answer a moment to finish.
+	if p.settle != nil {
+		p.settle()
+	}
 	up := make([]string, len(p.ups))
 	for i, u := range p.ups {
 		waitQuiet(u)
@@ -536,14 +574,30 @@ func TestUpstreamPathsStream(t *testing.T) {
 }
 
 // TestUpstreamPathsTimeout: an upstream that does not answer in time is
-// 504 upstream-timeout on every path.
+// 504 upstream-timeout on every path. The upstream answers only when the
+// test ends, so no load makes it beat the timeout; and compare takes
+// what each upstream received once each has the whole request (under
+// load the gateway may give up before the upstream read it).
 func TestUpstreamPathsTimeout(t *testing.T) {
 	t.Parallel()
+	release := make(chan struct{})
+	received := make(chan struct{}, len(allPaths))
 	slow := func(r *http.Request) (string, bool) {
-		time.Sleep(300 * time.Millisecond)
+		received <- struct{}{} // it is recorded (recordTo) before this runs
+		<-release
 		return answers["cl"].raw, false
 	}
 	p := newPathSet(t, allPaths, slow, func(cfg *gateway.Config) { cfg.Limits.UpstreamResponseHeaderTimeout = 50 * time.Millisecond }, nil)
+	t.Cleanup(func() { close(release) })
+	p.settle = func() {
+		for range p.ups {
+			select {
+			case <-received:
+			case <-time.After(10 * time.Second): // a hang guard, not a speed limit
+				t.Fatal("an upstream never got the request")
+			}
+		}
+	}
 	got := p.compare(t, "GET /s/cl HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n")
 	if !strings.Contains(got, "504 Gateway Timeout") || !strings.Contains(got, "upstream-timeout") {
 		t.Errorf("got %q, want 504 upstream-timeout", got)
@@ -612,7 +666,11 @@ func testUpstreamConnectionReuse(t *testing.T, m pathMode) {
 			closeNext = true
 			mu.Unlock()
 			get("/s/cl") // answered, then the upstream closes
-			time.Sleep(50 * time.Millisecond)
+			// The first two: the failed one and this one. The gateway
+			// then finds the close at its idle check, or replays the
+			// request when its write or read meets it: either way a
+			// new connection.
+			up.waitClosed(t, 2)
 			if s := get("/s/cl"); s != 200 {
 				t.Errorf("GET after the upstream closed an idle connection: status %d, want 200", s)
 			}
@@ -624,7 +682,9 @@ func testUpstreamConnectionReuse(t *testing.T, m pathMode) {
 				t.Fatalf("stalled answer: %v, %v", resp, err)
 			}
 			raw.Close()
-			time.Sleep(100 * time.Millisecond)
+			// The gateway lets go of the stalled connection: closed,
+			// never back in the pool.
+			up.waitClosed(t, 3)
 			get("/s/cl")
 		}, 4},
 	}

@@ -347,13 +347,13 @@ func (c *h1Conn) serve() {
 			return
 		}
 		req := w.req
-		if expectsContinue(req) {
+		if expect := field(req.Header, "Expect"); hasToken(expect, "100-continue") {
 			if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
 				w.ecr = &h1ContinueReader{rc: req.Body, w: w}
 				req.Body = w.ecr
 				w.canWriteContinue.Store(true)
 			}
-		} else if req.Header.Get("Expect") != "" {
+		} else if expect != "" {
 			w.sendExpectationFailed()
 			return
 		}
@@ -570,10 +570,9 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	w := &h1Response{
 		conn:             c,
 		req:              req,
-		handlerHeader:    make(http.Header),
 		contentLength:    -1,
 		wants10KeepAlive: wants10KeepAlive(req),
-		wantsClose:       req.Close || hasToken(req.Header.Get("Connection"), "close"),
+		wantsClose:       req.Close || hasToken(field(req.Header, "Connection"), "close"),
 	}
 	var rctx context.Context
 	if c.ownCtx {
@@ -619,15 +618,11 @@ func isH2Upgrade(r *http.Request) bool {
 	return r.Method == "PRI" && len(r.Header) == 0 && r.URL.Path == "*" && r.Proto == "HTTP/2.0"
 }
 
-func expectsContinue(r *http.Request) bool {
-	return hasToken(r.Header.Get("Expect"), "100-continue")
-}
-
 func wants10KeepAlive(r *http.Request) bool {
 	if r.ProtoMajor != 1 || r.ProtoMinor != 0 {
 		return false
 	}
-	return hasToken(r.Header.Get("Connection"), "keep-alive")
+	return hasToken(field(r.Header, "Connection"), "keep-alive")
 }
 
 // hasToken is net/http's: whether v, a comma-separated list, holds token
@@ -714,6 +709,7 @@ func (c *h1Conn) watch(w *h1Response) {
 	if on {
 		now = time.Now()
 		c.r.watchedAt = now
+		w.started = now
 		arm = !c.r.timerArmed
 		c.r.timerArmed = true
 	}
@@ -963,8 +959,11 @@ type h1Response struct {
 	// be cancelled, a context.WithCancel's (cancelFunc).
 	ctx        h1ReqCtx
 	cancelFunc context.CancelFunc
+	// started is when the handler started, as the client watch read the
+	// clock for it (zero when the watch is off): see handlerStart.
+	started time.Time
 
-	handlerHeader http.Header
+	handlerHeader http.Header // nil until Header makes it or adoptHeader gives it
 	snapshot      http.Header // the header as of WriteHeader, when changed after it
 	calledHeader  bool
 	wroteHeader   bool // a final status was (logically) written
@@ -1008,6 +1007,12 @@ func (w *h1Response) cancel() {
 }
 
 func (w *h1Response) Header() http.Header {
+	if w.handlerHeader == nil {
+		// Made when first asked for: the direct path's answers adopt the
+		// upstream's header instead (adoptHeader), so a map made with
+		// the response would be thrown away.
+		w.handlerHeader = make(http.Header)
+	}
 	if w.snapshot == nil && w.wroteHeader && !w.committed {
 		w.snapshot = w.handlerHeader.Clone()
 	}

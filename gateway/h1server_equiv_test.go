@@ -1131,11 +1131,14 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		// The idle wait's deadline is later than the header deadline the
 		// connection has, which h1Server leaves armed (readDeadline):
 		// when it fires first, the wait goes on until the idle timeout.
-		{name: "idle-wait-outlives-earlier-header-deadline", set: h1eqSettings{readHeaderTimeout: 100 * time.Millisecond, idleTimeout: 20 * time.Second}, steps: []h1eqStep{
+		// The header timeout is a margin the first head must beat: a
+		// second, for loaded -race runs; each wait past it, half a
+		// second more.
+		{name: "idle-wait-outlives-earlier-header-deadline", set: h1eqSettings{readHeaderTimeout: time.Second, idleTimeout: 20 * time.Second}, steps: []h1eqStep{
 			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
-			{waitFor: "ok /1", delay: 300 * time.Millisecond, send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+			{waitFor: "ok /1", delay: 1500 * time.Millisecond, send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		}},
-		{name: "idle-timeout-after-earlier-header-deadline", set: h1eqSettings{readHeaderTimeout: 100 * time.Millisecond, idleTimeout: 300 * time.Millisecond}, keepOpen: true, steps: []h1eqStep{
+		{name: "idle-timeout-after-earlier-header-deadline", set: h1eqSettings{readHeaderTimeout: time.Second, idleTimeout: 1500 * time.Millisecond}, keepOpen: true, steps: []h1eqStep{
 			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		}},
 		// A request without a body keeps the idle or header deadline
@@ -1169,6 +1172,25 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 			time.Sleep(200 * time.Millisecond)
 			h1eqWriter(w, note)("late but allowed")
 		}, in: h1eqGet},
+		// A handler's deadline replaces the request's (ReadTimeout) and
+		// the header deadline h1Server may still have armed: cleared,
+		// the body's rest comes after both and is read. (The twin, no
+		// handler's deadline, is read-timeout-body.)
+		{name: "read-deadline-cleared-by-handler", set: h1eqSettings{readHeaderTimeout: time.Second, readTimeout: 2 * time.Second}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			note("set deadline %v", http.NewResponseController(w).SetReadDeadline(time.Time{}))
+			h1eqReadBody(w, r, note)
+		}, steps: []h1eqStep{
+			{send: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
+			{delay: 2500 * time.Millisecond, send: "world"},
+		}},
+		// The watch's background read clears the request's deadline, as
+		// net/http's does: a handler that outlives ReadTimeout keeps its
+		// context (with the client's connection open).
+		{name: "slow-bodyless-handler-past-read-timeout", set: h1eqSettings{readTimeout: 100 * time.Millisecond}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			time.Sleep(300 * time.Millisecond)
+			note("ctx %v", r.Context().Err())
+			h1eqOK(w, r, note)
+		}, keepOpen: true, in: h1eqGet},
 		{name: "read-deadline-from-handler", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
 			note("set deadline %v", http.NewResponseController(w).SetReadDeadline(time.Now().Add(-time.Second)))
 			h1eqReadBody(w, r, note)
@@ -1284,14 +1306,14 @@ func TestH1ServerEquivalenceTLS(t *testing.T) {
 		{name: "garbage-to-tls-port", in: "\x16\x03\x01\x00\x05hello"},
 		// The header deadline armed first fires during the idle wait
 		// and during a body: both read again (readDeadline), over TLS
-		// records as over TCP.
-		{name: "idle-wait-outlives-earlier-header-deadline", clientTLS: withCert, set: h1eqSettings{readHeaderTimeout: 100 * time.Millisecond, idleTimeout: 20 * time.Second}, steps: []h1eqStep{
+		// records as over TCP. Margins as in the TCP cases.
+		{name: "idle-wait-outlives-earlier-header-deadline", clientTLS: withCert, set: h1eqSettings{readHeaderTimeout: time.Second, idleTimeout: 20 * time.Second}, steps: []h1eqStep{
 			{send: h1eqGet},
-			{waitFor: "ok /", delay: 300 * time.Millisecond, send: h1eqGet},
+			{waitFor: "ok /", delay: 1500 * time.Millisecond, send: h1eqGet},
 		}},
-		{name: "body-outlives-earlier-header-deadline", clientTLS: withCert, set: h1eqSettings{readHeaderTimeout: 100 * time.Millisecond}, handler: h1eqReadBody, steps: []h1eqStep{
+		{name: "body-outlives-earlier-header-deadline", clientTLS: withCert, set: h1eqSettings{readHeaderTimeout: time.Second}, handler: h1eqReadBody, steps: []h1eqStep{
 			{send: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
-			{delay: 300 * time.Millisecond, send: "world"},
+			{delay: 1500 * time.Millisecond, send: "world"},
 		}},
 	} {
 		if c.set == (h1eqSettings{}) {

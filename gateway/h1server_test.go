@@ -15,16 +15,18 @@ import (
 
 // waitingUpstream answers after release is closed or after its own
 // timeout, and reports on gone each request whose context ended first
-// (the gateway closed the upstream connection: the client went away).
+// (the gateway closed the upstream connection: the client went away),
+// and on answered each request it answered (while answered has room).
 type waitingUpstream struct {
 	*httptest.Server
-	started chan struct{}
-	gone    chan struct{}
-	release chan struct{}
+	started  chan struct{}
+	gone     chan struct{}
+	release  chan struct{}
+	answered chan struct{}
 }
 
 func newWaitingUpstream(t *testing.T, timeout time.Duration) *waitingUpstream {
-	u := &waitingUpstream{started: make(chan struct{}, 10), gone: make(chan struct{}, 10), release: make(chan struct{})}
+	u := &waitingUpstream{started: make(chan struct{}, 10), gone: make(chan struct{}, 10), release: make(chan struct{}), answered: make(chan struct{}, 10)}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.started <- struct{}{}
 		select {
@@ -33,6 +35,10 @@ func newWaitingUpstream(t *testing.T, timeout time.Duration) *waitingUpstream {
 			return
 		case <-u.release:
 		case <-time.After(timeout):
+		}
+		select {
+		case u.answered <- struct{}{}:
+		default:
 		}
 		io.WriteString(w, "late answer")
 	}))
@@ -175,17 +181,21 @@ func testClientWaitingGetsSlowAnswer(t *testing.T, own bool) {
 }
 
 // The negative control: without the watch, the upstream works on for a
-// client long gone.
+// client long gone, until its own timeout (a second: twenty times the
+// watch's delay, bgReadDelay, after which the watch would have noticed).
+// Waiting for that answer, not for a time, ends the test: the upstream
+// chose between its timeout and the cancellation then.
 func TestClientGoneUnnoticedWithoutWatch(t *testing.T) {
 	u := newWaitingUpstream(t, time.Second)
 	gw, w := startWaiting(t, u)
 	gateway.SetClientWatch(gw.g, false)
 	leaveDuringSlowRequest(t, dialGateway(t, gw, w), u)
-	time.Sleep(1500 * time.Millisecond) // the upstream's own timeout has passed
 	select {
+	case <-u.answered: // its own timeout passed first
 	case <-u.gone:
 		t.Fatal("the upstream request was cancelled with the watch off: the control shows nothing")
-	default:
+	case <-time.After(10 * time.Second): // a hang guard, not a speed limit
+		t.Fatal("the upstream neither answered nor saw its request cancelled")
 	}
 }
 

@@ -487,6 +487,20 @@ func forwardUpgrade(in *http.Request, out http.Header, d *dropped, checks *check
 	return false
 }
 
+// dropHTTP2Settings is forwardUpgrade for a request that asks for no
+// upgrade and an out without hop-by-hop fields (Upgrade, Connection):
+// what is left to remove is HTTP2-Settings (three map lookups fewer per
+// request on the direct path).
+func dropHTTP2Settings(out http.Header, d *dropped, checks *checksOff) {
+	if checks.off(checkUpgrade) {
+		return
+	}
+	if _, ok := out["Http2-Settings"]; ok {
+		d.upgrade++
+		delete(out, "Http2-Settings")
+	}
+}
+
 // upgradeType is the Upgrade value ReverseProxy acts on: the first one,
 // when Connection names Upgrade.
 func upgradeType(h http.Header) string {

@@ -103,16 +103,22 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 	// exactly.
 	trustedPeer := c.trustedPeer(pr.In)
 	pr.Out.Header = c.headers.withoutClientHeaders(pr.Out.Header, c.addedRoom(pr.In, trustedPeer), rt.allowUnderscoreHeaders, trustedPeer, c.checksOff, &d)
-	c.rewriteFiltered(pr, rt, trustedPeer, d)
+	c.rewriteFiltered(pr, rt, trustedPeer, d, true)
 }
 
 // rewriteFiltered is rewrite after the client's headers were filtered
 // into pr.Out.Header (d counts what was dropped): the direct path
-// (direct.go) filters them as it copies them.
-func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trustedPeer bool, d dropped) {
+// (direct.go) filters them as it copies them. upgrade is false when the
+// request asks for no upgrade and pr.Out.Header has no hop-by-hop field
+// (the direct path's: see applies and outHeader).
+func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trustedPeer bool, d dropped, upgrade bool) {
 	x := exchangeFrom(pr.In.Context())
 	// Only a checked WebSocket handshake may switch protocols.
-	forwardUpgrade(pr.In, pr.Out.Header, &d, c.checksOff)
+	if upgrade {
+		forwardUpgrade(pr.In, pr.Out.Header, &d, c.checksOff)
+	} else {
+		dropHTTP2Settings(pr.Out.Header, &d, c.checksOff)
+	}
 	// No body left on a reused connection for the upstream to read as a
 	// request of its own, and no Expect.
 	frameBody(pr.Out, c.checksOff)

@@ -53,8 +53,11 @@ func writeRequest(bw *bufio.Writer, req *http.Request, buf *fieldBuf) error {
 	bw.WriteString("\r\n")
 
 	userAgent := "Go-http-client/1.1" // net/http's defaultUserAgent
-	if _, ok := req.Header["User-Agent"]; ok {
-		userAgent = req.Header.Get("User-Agent")
+	if v, ok := req.Header["User-Agent"]; ok {
+		userAgent = ""
+		if len(v) > 0 {
+			userAgent = v[0] // req.Header.Get("User-Agent")
+		}
 	}
 	if userAgent != "" {
 		bw.WriteString("User-Agent: ")

@@ -39,7 +39,7 @@ func (f *upstreamHeaderFixture) build(t testing.TB, cf *connState, header http.H
 	room = f.c.addedRoom(in, trusted)
 	var d dropped
 	out.Header = f.c.outHeader(in.Header, room, false, trusted, &d)
-	f.c.rewriteFiltered(&httputil.ProxyRequest{In: in, Out: out}, f.rt, trusted, d)
+	f.c.rewriteFiltered(&httputil.ProxyRequest{In: in, Out: out}, f.rt, trusted, d, false)
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header.Set("User-Agent", "")
 	}
@@ -132,7 +132,7 @@ func TestUpstreamHeaderAllocs(t *testing.T) {
 		out.URL = &uc
 		var d dropped
 		out.Header = f.c.outHeader(in.Header, f.c.addedRoom(in, false), false, false, &d)
-		f.c.rewriteFiltered(pr, f.rt, false, d)
+		f.c.rewriteFiltered(pr, f.rt, false, d, false)
 	})
 	if n > 2 {
 		t.Errorf("got %v allocations per request, want 2", n)
