@@ -29,7 +29,8 @@ import (
 // positive of ReadHeaderTimeout, ReadTimeout and WriteTimeout; a failure
 // is logged to the server's ErrorLog as "http: TLS handshake error from
 // ADDR: ERR" (errorlog.go filters the ones mtls has logged); a client that
-// spoke plain HTTP gets net/http's 400.
+// spoke plain HTTP gets net/http's 400. Below each *tls.Conn is a
+// batchConn, which batches the writes of HTTP/2 connections (h2writes.go).
 type tlsListener struct {
 	handoffListener
 	srv *http.Server
@@ -51,7 +52,8 @@ func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server) *tlsListene
 // handshake runs raw's TLS handshake and queues the connection for
 // Accept, or logs the failure and closes it.
 func (l *tlsListener) handshake(raw net.Conn) {
-	tc := tls.Server(raw, l.srv.TLSConfig)
+	bc := newBatchConn(raw)
+	tc := tls.Server(bc, l.srv.TLSConfig)
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -85,6 +87,8 @@ func (l *tlsListener) handshake(raw net.Conn) {
 			l.h1.ServeConn(c)
 			return
 		}
+	case "h2":
+		bc.batch() // see batchConn
 	}
 	l.handOver(c) // closing c closes tc
 }

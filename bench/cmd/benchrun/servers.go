@@ -52,6 +52,7 @@ var kinds = []kind{
 		about:   "`forgeproof serve` as above, from the binary named forgeproof-base in -bin (build it from another commit): for before/after comparisons in one run",
 		version: func(bin string) (string, error) { return run1(filepath.Join(bin, "forgeproof-base"), "version") },
 		start:   forgeproofServe("forgeproof-base"),
+		h2:      true,
 	},
 	{
 		name:    "forgeproof-api",

@@ -5,10 +5,11 @@
 // Usage:
 //
 //	loadgen -addr 127.0.0.1:8443 -ca ca.pem -cert client.pem -key client-key.pem \
-//	    [-server-name localhost] [-path /] [-mode keepalive|full|resumed|latency]
-//	    [-conns 64] [-duration 10s] [-warmup 2s] [-rate 1000] [-json]
+//	    [-server-name localhost] [-path /] [-mode keepalive|h2|full|resumed|latency]
+//	    [-conns 64] [-h2-streams 8] [-duration 10s] [-warmup 2s] [-rate 1000] [-json]
 //
 // Modes: keepalive (requests/s at saturation over long-lived connections),
+// h2 (the same over HTTP/2, -h2-streams concurrent streams per connection),
 // full and resumed (TLS handshakes/s, a new connection per request), latency
 // (percentiles at -rate requests/s, open loop, corrected for coordinated
 // omission). Every connection negotiates TLS 1.3 with X25519. It exits 1
@@ -48,12 +49,13 @@ func run(ctx context.Context, args []string) error {
 	caFile := fs.String("ca", "", "CA bundle that verifies the server (PEM, required)")
 	certFile := fs.String("cert", "", "client certificate (PEM)")
 	keyFile := fs.String("key", "", "client key (PEM)")
-	mode := fs.String("mode", "keepalive", "keepalive, full, resumed or latency")
+	mode := fs.String("mode", "keepalive", "keepalive, h2, full, resumed or latency")
 	var opts load.Options
 	fs.IntVar(&opts.Conns, "conns", 64, "concurrent connections")
 	fs.DurationVar(&opts.Duration, "duration", 10*time.Second, "measured window")
 	fs.DurationVar(&opts.Warmup, "warmup", 2*time.Second, "unmeasured load before the window")
 	rate := fs.Float64("rate", 1000, "requests per second (latency mode)")
+	h2Streams := fs.Int("h2-streams", 8, "concurrent streams per connection (h2 mode; -conns streams in all)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string) error {
 	switch *mode {
 	case "keepalive":
 		res, err = load.KeepAlive(ctx, t, opts)
+	case "h2":
+		res, err = load.KeepAliveH2(ctx, t, opts, *h2Streams)
 	case "full":
 		res, err = load.Handshakes(ctx, t, opts, false)
 	case "resumed":
@@ -78,7 +82,7 @@ func run(ctx context.Context, args []string) error {
 	case "latency":
 		res, err = load.Latency(ctx, t, *rate, opts)
 	default:
-		return fmt.Errorf("unknown mode %q: want keepalive, full, resumed or latency", *mode)
+		return fmt.Errorf("unknown mode %q: want keepalive, h2, full, resumed or latency", *mode)
 	}
 	if err != nil {
 		return err
