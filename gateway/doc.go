@@ -107,8 +107,10 @@
 //     connections are served by the gateway's own connection loop over
 //     net/http's request parser (h1server.go: net/http's behaviour, byte
 //     for byte, without its per-request background read), HTTP/2 ones by
-//     net/http's server; a head with no Host field, two, or a malformed
-//     one is refused with 400 as net/http refuses it.
+//     net/http's server, over a connection that batches its writes
+//     (h2writes.go: an answer's HEADERS and DATA in one syscall); a head
+//     with no Host field, two, or a malformed one is refused with 400 as
+//     net/http refuses it.
 //  2. The route is chosen by host and path prefix. First a Host that is
 //     not one host[:port] is refused with 400 (host-invalid: two ports,
 //     "admin.example..", 127.1; one trailing dot is removed for routing),

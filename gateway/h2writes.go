@@ -25,9 +25,10 @@ import (
 // timer: the queue is written as soon as the goroutine runs.
 //
 // What changes for the server above it, and why that is sound:
-//   - Write accepts bytes as the kernel's socket buffer does. A write that
-//     fails later is returned by the next Write, and the connection is
-//     closed then, as the HTTP/2 server closes it after a failed write.
+//   - Write accepts bytes as the kernel's socket buffer does. When the
+//     writer's write fails, it closes the connection at once (as the
+//     HTTP/2 server does after a failed write) and the next Write
+//     returns the error.
 //   - At most maxQueued bytes wait: Write blocks while more do, so a
 //     client that reads slowly slows its connection down as before.
 //   - A write deadline set while queued bytes are being written applies
