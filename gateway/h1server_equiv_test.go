@@ -1144,16 +1144,19 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		// A request without a body keeps the idle or header deadline
 		// through its handler (h1Server does not clear it): a handler
 		// slower than either still answers, and the next request is read.
-		{name: "slow-bodyless-handler-past-idle-timeout", set: h1eqSettings{idleTimeout: 50 * time.Millisecond}, keepOpen: true, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
-			time.Sleep(200 * time.Millisecond)
+		// The timeouts are margins the heads must beat (the second is
+		// sent as the first answer comes): a second, for loaded -race
+		// runs; the handlers outlast them by half a second.
+		{name: "slow-bodyless-handler-past-idle-timeout", set: h1eqSettings{idleTimeout: time.Second}, keepOpen: true, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			time.Sleep(1500 * time.Millisecond)
 			h1eqWriter(w, note)("late " + r.URL.Path)
 		}, steps: []h1eqStep{
 			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 			{waitFor: "late /1", send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 			{waitFor: "late /2"},
 		}},
-		{name: "slow-bodyless-handler-past-header-timeout", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
-			time.Sleep(200 * time.Millisecond)
+		{name: "slow-bodyless-handler-past-header-timeout", set: h1eqSettings{readHeaderTimeout: time.Second}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			time.Sleep(1500 * time.Millisecond)
 			h1eqWriter(w, note)("late " + r.URL.Path)
 		}, in: h1eqGet + h1eqGet},
 		{name: "write-timeout-small", set: h1eqSettings{writeTimeout: 50 * time.Millisecond}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
@@ -1185,9 +1188,10 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		}},
 		// The watch's background read clears the request's deadline, as
 		// net/http's does: a handler that outlives ReadTimeout keeps its
-		// context (with the client's connection open).
-		{name: "slow-bodyless-handler-past-read-timeout", set: h1eqSettings{readTimeout: 100 * time.Millisecond}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
-			time.Sleep(300 * time.Millisecond)
+		// context (with the client's connection open). Margins as in
+		// slow-bodyless-handler-past-header-timeout.
+		{name: "slow-bodyless-handler-past-read-timeout", set: h1eqSettings{readTimeout: time.Second}, handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			time.Sleep(1500 * time.Millisecond)
 			note("ctx %v", r.Context().Err())
 			h1eqOK(w, r, note)
 		}, keepOpen: true, in: h1eqGet},
