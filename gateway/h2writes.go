@@ -29,8 +29,9 @@ import (
 //     writer's write fails, it closes the connection at once (as the
 //     HTTP/2 server does after a failed write) and the next Write
 //     returns the error.
-//   - At most maxQueued bytes wait: Write blocks while more do, so a
-//     client that reads slowly slows its connection down as before.
+//   - At most maxQueued bytes wait (and as many in the write under way):
+//     Write blocks while its bytes would not fit, so a client that reads
+//     slowly slows its connection down as before.
 //   - A write deadline set while queued bytes are being written applies
 //     once they are (as bytes in the kernel's buffer are not recalled
 //     by a later deadline). crypto/tls's Close relies on that: it sends
@@ -57,16 +58,46 @@ type batchConn struct {
 }
 
 const (
-	// maxQueued bounds the bytes a batchConn holds: Write waits while as
-	// many are queued.
+	// maxQueued bounds the bytes a batchConn holds: Write waits while the
+	// bytes it is given would not fit beside those queued. It is the
+	// size of a large queue buffer, so a queue never grows past it.
 	maxQueued = 64 << 10
+	// smallQueue is the size of the buffer a queue starts with; the
+	// records of small answers fit in it.
+	smallQueue = 4 << 10
 	// closeDrainTimeout bounds how long Close lets queued bytes go out.
 	closeDrainTimeout = 5 * time.Second
 )
 
-// batchBufs holds the queue buffers of connections that are idle, so an
-// idle connection keeps none.
-var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+// Queue buffers of the two sizes, of connections that are not writing,
+// so an idle connection keeps none.
+var (
+	smallQueues = sync.Pool{New: func() any { b := make([]byte, 0, smallQueue); return &b }}
+	largeQueues = sync.Pool{New: func() any { b := make([]byte, 0, maxQueued); return &b }}
+)
+
+// queueBuf returns an empty queue buffer with room for n bytes (from the
+// pools when n is at most maxQueued).
+func queueBuf(n int) []byte {
+	switch {
+	case n <= smallQueue:
+		return (*smallQueues.Get().(*[]byte))[:0]
+	case n <= maxQueued:
+		return (*largeQueues.Get().(*[]byte))[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+// putQueueBuf gives a buffer from queueBuf back to its pool.
+func putQueueBuf(b []byte) {
+	b = b[:0]
+	switch cap(b) {
+	case smallQueue:
+		smallQueues.Put(&b)
+	case maxQueued:
+		largeQueues.Put(&b)
+	}
+}
 
 func newBatchConn(c net.Conn) *batchConn {
 	b := &batchConn{Conn: c}
@@ -83,7 +114,7 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		return b.Conn.Write(p)
 	}
 	b.mu.Lock()
-	for b.err == nil && !b.closing && len(b.queued) >= maxQueued {
+	for b.err == nil && !b.closing && len(b.queued) > 0 && len(b.queued)+len(p) > maxQueued {
 		b.cond.Wait()
 	}
 	switch {
@@ -95,8 +126,14 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		b.mu.Unlock()
 		return 0, net.ErrClosed
 	}
-	if b.queued == nil {
-		b.queued = (*batchBufs.Get().(*[]byte))[:0]
+	if n := len(b.queued) + len(p); n > cap(b.queued) {
+		// Move to a buffer of the next size at once, rather than let
+		// append double the queue through sizes no pool holds.
+		q := append(queueBuf(n), b.queued...)
+		if b.queued != nil {
+			putQueueBuf(b.queued)
+		}
+		b.queued = q
 	}
 	b.queued = append(b.queued, p...)
 	if !b.writing {
@@ -128,9 +165,8 @@ func (b *batchConn) writeQueued() {
 	// Idle now: the buffers go back to the pool (bytes left after a
 	// failed write are dropped).
 	for _, buf := range [...][]byte{spare, b.queued} {
-		if buf != nil && cap(buf) <= maxQueued {
-			buf = buf[:0]
-			batchBufs.Put(&buf)
+		if buf != nil {
+			putQueueBuf(buf)
 		}
 	}
 	b.queued = nil

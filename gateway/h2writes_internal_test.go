@@ -195,17 +195,31 @@ func TestBatchConnWriteError(t *testing.T) {
 	}
 }
 
-// At most maxQueued bytes wait: a Write beyond waits for the writer.
+// At most maxQueued bytes wait: a Write whose bytes would not fit waits
+// for the writer. The queue moves from its small buffer to a large one
+// at once and never grows past it (a queue that doubled through sizes
+// no pool holds made large answers cost 1.5x the CPU).
 func TestBatchConnBounded(t *testing.T) {
 	raw, release := newStalled()
 	b := newBatchConn(raw)
 	b.batch()
 	mustWrite(t, b, "x")
 	<-raw.entered
-	big := string(make([]byte, maxQueued))
-	mustWrite(t, b, big) // fills the queue
+	record := string(make([]byte, 16384+22)) // a full TLS record
+	want := "head"
+	mustWrite(t, b, "head")
+	for len(want)+len(record) <= maxQueued {
+		mustWrite(t, b, record)
+		want += record
+	}
+	b.mu.Lock()
+	qcap := cap(b.queued)
+	b.mu.Unlock()
+	if qcap != maxQueued {
+		t.Errorf("queue of %d bytes has a buffer of %d, want %d", len(want), qcap, maxQueued)
+	}
 	done := make(chan error, 1)
-	go func() { _, err := b.Write([]byte("y")); done <- err }()
+	go func() { _, err := b.Write([]byte(record)); done <- err }()
 	select {
 	case err := <-done:
 		t.Fatalf("Write into a full queue returned (%v) before the writer made room", err)
@@ -216,7 +230,7 @@ func TestBatchConnBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "all written", func() bool { w, _, _ := raw.state(); return len(w) == 3 })
-	if w, _, _ := raw.state(); w[0] != "x" || w[1] != big || w[2] != "y" {
+	if w, _, _ := raw.state(); w[0] != "x" || w[1] != want || w[2] != record {
 		t.Fatal("writes out of order")
 	}
 }
