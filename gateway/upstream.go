@@ -142,16 +142,14 @@ func (hp *hostPool) get() *upConn {
 		pc := hp.idle[len(hp.idle)-1]
 		hp.idle[len(hp.idle)-1] = nil
 		hp.idle = hp.idle[:len(hp.idle)-1]
-		now := time.Now()
-		if hp.idleTimeout > 0 && now.Sub(pc.idleAt) > hp.idleTimeout {
+		if hp.idleTimeout > 0 && time.Since(pc.idleAt) > hp.idleTimeout {
 			pc.conn.Close()
 			continue
 		}
-		if !pc.dl.armed.IsZero() && !now.Before(pc.dl.armed) {
-			// A past deadline would fail idleAlive's peek.
-			pc.dl.force(time.Time{})
-			pc.conn.SetReadDeadline(time.Time{})
-		}
+		// A deadline left on from the last exchange (see exchange), past
+		// or not, stays: idleAlive's peek does not see it, and the next
+		// exchange sets its own before it reads (readDeadline.set arms
+		// it when the armed one is past).
 		if !pc.idleAlive() {
 			pc.conn.Close()
 			continue
@@ -477,8 +475,8 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 		case buffered:
 			// Nothing more is read on this exchange: the deadline can
 			// stay, and saves a timer update per request. The next
-			// exchange sets its own; hostPool.get clears it once past,
-			// for idleAlive's peek.
+			// exchange sets its own (set arms it over a past one) before
+			// it reads; idleAlive's peek ignores deadlines.
 		case resp.StatusCode == http.StatusSwitchingProtocols:
 			// The connection is the client's now: no deadline at all.
 			pc.dl.force(time.Time{})

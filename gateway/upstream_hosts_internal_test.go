@@ -156,6 +156,14 @@ func TestUpstreamHeaderDeadlineLeftOn(t *testing.T) {
 	if body, err := get("/"); err != nil || body != "ok" {
 		t.Fatalf("after the deadline passed: %q, %v", body, err)
 	}
+	// hostPool.get leaves the past deadline on (idleAlive's peek does
+	// not see it); the exchange armed its own over it before reading.
+	hp.mu.Lock()
+	if len(hp.idle) != 1 || !hp.idle[0].dl.armed.After(left) {
+		hp.mu.Unlock()
+		t.Fatal("the reused connection's exchange did not arm a deadline of its own")
+	}
+	hp.mu.Unlock()
 	mu.Lock()
 	if len(conns) != 1 {
 		t.Fatalf("%d upstream connections, want 1: the idle connection was not reused", len(conns))
