@@ -53,7 +53,8 @@ type scriptedUpstream struct {
 
 // upConn is a connection the upstream serves, as settle sees it.
 type upConn struct {
-	raw syscall.RawConn
+	conn net.Conn
+	raw  syscall.RawConn
 	// pending is the bytes read of a request not yet answered.
 	pending int
 	// answering: the request is read whole and answer runs (or its
@@ -81,7 +82,7 @@ func newScriptedUpstream(t testing.TB, answer func(*http.Request) (string, bool)
 				conn.Close()
 				continue
 			}
-			uc := &upConn{raw: raw}
+			uc := &upConn{conn: conn, raw: raw}
 			u.mu.Lock()
 			u.conns++
 			u.live[uc] = true
@@ -104,17 +105,15 @@ func (u *scriptedUpstream) notifyLocked() {
 type recordTo struct {
 	u *scriptedUpstream
 	c *upConn
-	r io.Reader
 }
 
+// Read records what it reads with u.mu held (readRecorded).
 func (rt recordTo) Read(p []byte) (int, error) {
-	n, err := rt.r.Read(p)
-	rt.u.mu.Lock()
-	rt.u.got.Write(p[:n])
-	rt.c.pending += n
-	rt.u.notifyLocked()
-	rt.u.mu.Unlock()
-	return n, err
+	return readRecorded(rt.c, p, &rt.u.mu, func(b []byte) {
+		rt.u.got.Write(b)
+		rt.c.pending += len(b)
+		rt.u.notifyLocked()
+	})
 }
 
 func (u *scriptedUpstream) serve(conn net.Conn, uc *upConn) {
@@ -129,7 +128,7 @@ func (u *scriptedUpstream) serve(conn net.Conn, uc *upConn) {
 		u.mu.Unlock()
 	}()
 	conn.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
-	br := bufio.NewReader(recordTo{u, uc, conn})
+	br := bufio.NewReader(recordTo{u, uc})
 	for {
 		req, err := http.ReadRequest(br)
 		if err != nil {
@@ -169,10 +168,7 @@ func (u *scriptedUpstream) serve(conn net.Conn, uc *upConn) {
 func (u *scriptedUpstream) settle(t testing.TB) {
 	t.Helper()
 	guard := time.After(10 * time.Second)
-	wait := func(what string) {
-		u.mu.Lock()
-		changed := u.changed
-		u.mu.Unlock()
+	wait := func(changed chan struct{}, what string) {
 		select {
 		case <-changed:
 		case <-guard:
@@ -191,37 +187,35 @@ func (u *scriptedUpstream) settle(t testing.TB) {
 			u.conns--
 			delete(u.accepted, marker.LocalAddr().String())
 		}
+		changed := u.changed
 		u.mu.Unlock()
 		if uc != nil {
 			break
 		}
-		wait("its own connection not accepted")
+		wait(changed, "its own connection not accepted")
 	}
 	marker.(*net.TCPConn).SetLinger(0)
 	marker.Close()
 	for {
+		// With u.mu held a byte is in a socket or recorded, never
+		// between (readRecorded).
 		u.mu.Lock()
-		var idle []*upConn
-		busy := false
+		settled := true
 		for c := range u.live {
-			switch {
-			case c.answering:
-			case c.pending > 0 || c.marker:
-				busy = true
-			default:
-				idle = append(idle, c)
+			if c.answering {
+				continue
+			}
+			if c.pending > 0 || c.marker || socketReadable(c.raw) {
+				settled = false
+				break
 			}
 		}
 		changed := u.changed
 		u.mu.Unlock()
-		if !busy && !slices.ContainsFunc(idle, func(c *upConn) bool { return socketReadable(c.raw) }) {
+		if settled {
 			return
 		}
-		select {
-		case <-changed:
-		case <-guard:
-			t.Fatalf("upstream not settled after 10s: a connection is left mid-request")
-		}
+		wait(changed, "a connection is left mid-request")
 	}
 }
 
