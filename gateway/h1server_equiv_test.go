@@ -107,6 +107,10 @@ type h1eqCase struct {
 	// keepOpen: do not half-close after the input; read until the server
 	// closes (timeouts).
 	keepOpen bool
+	// giveUp is how long the client waits for the server to close, from
+	// its connect (0: h1eqGiveUp): the window of a case that shows a
+	// server keeps the connection open.
+	giveUp time.Duration
 	// serial: run the old server's exchange, then the new one's (steps
 	// with do hooks drive shared state).
 	serial bool
@@ -361,10 +365,15 @@ func h1eqServe(t testing.TB, set h1eqSettings, h h1eqHandler) (old, nw *h1eqEnd)
 	return old, nw
 }
 
+// h1eqGiveUp is how long a client waits for the server to close unless
+// a case says otherwise: a hang guard, past every case's own timeouts
+// and waits with room for loaded -race runs.
+const h1eqGiveUp = 10 * time.Second
+
 // h1eqExchange sends the steps on one connection to addr, half-closes
-// unless keepOpen, and returns everything read until the server closed,
-// with the client's address.
-func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config) (out, client string) {
+// unless keepOpen, and returns everything read until the server closed
+// or giveUp (0: h1eqGiveUp) passed, with the client's address.
+func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config, giveUp time.Duration) (out, client string) {
 	t.Helper()
 	// Each connection from a client address of its own in 127/8: a
 	// half-closing client ends in TIME-WAIT, and the fuzz target opens
@@ -378,7 +387,10 @@ func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, cl
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if giveUp == 0 {
+		giveUp = h1eqGiveUp
+	}
+	tc.SetDeadline(time.Now().Add(giveUp))
 	client = tc.LocalAddr().String()
 	c := tc
 	if clientTLS != nil {
@@ -441,7 +453,7 @@ func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, cl
 	out = string(buf)
 	mu.Unlock()
 	if errors.Is(readErr, os.ErrDeadlineExceeded) {
-		out += "[client gave up: the server did not close within 5s]"
+		out += fmt.Sprintf("[client gave up: the server did not close within %v]", giveUp)
 	}
 	return out, client
 }
@@ -461,9 +473,9 @@ func h1eqNormalize(s, server, client string) string {
 
 type h1eqResult struct{ resp, obs, logs string }
 
-func h1eqRunOn(t testing.TB, e *h1eqEnd, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config) h1eqResult {
+func h1eqRunOn(t testing.TB, e *h1eqEnd, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config, giveUp time.Duration) h1eqResult {
 	t.Helper()
-	out, client := h1eqExchange(t, e.addr, steps, keepOpen, clientTLS)
+	out, client := h1eqExchange(t, e.addr, steps, keepOpen, clientTLS, giveUp)
 	obs, logs := e.take(t, 1)
 	return h1eqResult{
 		resp: h1eqNormalize(out, e.addr, client),
@@ -475,15 +487,15 @@ func h1eqRunOn(t testing.TB, e *h1eqEnd, steps []h1eqStep, keepOpen bool, client
 // h1eqRunBoth sends the same steps to both servers, at once unless
 // serial (the old one's exchange, then the new one's). The steps are
 // only read.
-func h1eqRunBoth(t testing.TB, old, nw *h1eqEnd, steps []h1eqStep, keepOpen, serial bool, clientTLS *tls.Config) (ro, rn h1eqResult) {
+func h1eqRunBoth(t testing.TB, old, nw *h1eqEnd, steps []h1eqStep, keepOpen, serial bool, clientTLS *tls.Config, giveUp time.Duration) (ro, rn h1eqResult) {
 	if serial {
-		ro = h1eqRunOn(t, old, steps, keepOpen, clientTLS)
-		rn = h1eqRunOn(t, nw, steps, keepOpen, clientTLS)
+		ro = h1eqRunOn(t, old, steps, keepOpen, clientTLS, giveUp)
+		rn = h1eqRunOn(t, nw, steps, keepOpen, clientTLS, giveUp)
 		return ro, rn
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { ro = h1eqRunOn(t, old, steps, keepOpen, clientTLS) })
-	wg.Go(func() { rn = h1eqRunOn(t, nw, steps, keepOpen, clientTLS) })
+	wg.Go(func() { ro = h1eqRunOn(t, old, steps, keepOpen, clientTLS, giveUp) })
+	wg.Go(func() { rn = h1eqRunOn(t, nw, steps, keepOpen, clientTLS, giveUp) })
 	wg.Wait()
 	return ro, rn
 }
@@ -498,7 +510,7 @@ func (c h1eqCase) allSteps() []h1eqStep {
 
 func h1eqCheck(t *testing.T, c h1eqCase) {
 	old, nw := h1eqServe(t, c.set, c.handler)
-	ro, rn := h1eqRunBoth(t, old, nw, c.allSteps(), c.keepOpen, c.serial, c.clientTLS)
+	ro, rn := h1eqRunBoth(t, old, nw, c.allSteps(), c.keepOpen, c.serial, c.clientTLS, c.giveUp)
 	if c.deliberate != "" {
 		if ro.resp != c.wantOld {
 			t.Errorf("net/http's response changed (deliberate difference %q):\n%s", c.deliberate, h1eqDiff("old", ro.resp, "want", c.wantOld))
@@ -1162,7 +1174,9 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 			{waitFor: "ok /1", send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r"},
 		}},
-		{name: "read-header-timeout-pipelined-whole-heads", set: h1eqSettings{readHeaderTimeout: time.Second}, keepOpen: true,
+		// Neither server closes (no idle timeout): the client gives up,
+		// 2 s after a header deadline that would have fired.
+		{name: "read-header-timeout-pipelined-whole-heads", set: h1eqSettings{readHeaderTimeout: time.Second}, keepOpen: true, giveUp: 3 * time.Second,
 			in: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /3 HTTP/1.1\r\nHost: a.test\n\n"},
 		{name: "read-timeout-body", set: h1eqSettings{readTimeout: time.Second}, handler: h1eqReadBody, keepOpen: true, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
 		{name: "idle-timeout", set: h1eqSettings{idleTimeout: time.Second}, keepOpen: true, steps: []h1eqStep{
@@ -1340,7 +1354,7 @@ func TestH1ServerEquivalenceTLS(t *testing.T) {
 	client := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "client-a"})
 	// Both servers bound a handshake by the least of the timeouts set
 	// (net/http's tlsHandshakeTimeout): here one longer than the client's
-	// own 5 s, so that only a hang ends a handshake early. The cases with
+	// own wait (h1eqGiveUp), so that only a hang ends a handshake early. The cases with
 	// test-scale deadlines have the listener do the handshake first.
 	set := h1eqSettings{tls: srvCert.ServerTLSConfig(ca), readHeaderTimeout: 30 * time.Second}
 	withCert := client.ClientTLSConfig(ca)
@@ -1558,7 +1572,7 @@ func FuzzH1ServerEquivalence(f *testing.F) {
 		if len(in) > h1eqFuzzMax {
 			return
 		}
-		ro, rn := h1eqRunBoth(t, old, nw, []h1eqStep{{send: string(in)}}, false, false, nil)
+		ro, rn := h1eqRunBoth(t, old, nw, []h1eqStep{{send: string(in)}}, false, false, nil, 0)
 		if why := h1eqDeliberateEcho(ro.resp, rn.resp); why != "" {
 			t.Logf("deliberate difference (%s) for %q:\n%s", why, in, h1eqDiff("old", ro.resp, "new", rn.resp))
 			return
