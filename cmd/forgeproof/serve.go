@@ -53,8 +53,8 @@ Examples:
 // (a few MiB: configuration, caches, connections), so at Go's default of
 // 100 it collects often for the garbage each request leaves; 200 halves
 // how often, for a few MiB more peak memory. Measured in
-// docs/performance.md; GOGC and GOMEMLIMIT in the environment still
-// decide when set.
+// docs/performance.md, which names this value (TestServeGCDocumented);
+// GOGC and GOMEMLIMIT in the environment still decide when set.
 const serveGCPercent = 200
 
 // defaultGC sets serveGCPercent unless the environment sets GOGC.

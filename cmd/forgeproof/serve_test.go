@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -253,6 +254,23 @@ func TestServeFlagExitCodes(t *testing.T) {
 				t.Errorf("stderr: got %q, want it to contain %q", stderr.String(), tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestServeGCDocumented: docs/performance.md gives serve's GOGC default
+// as it is.
+func TestServeGCDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/performance.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("`forgeproof serve` runs with `GOGC=%d` unless", serveGCPercent),
+		fmt.Sprintf("`forgeproof serve` as shipped (%d)", serveGCPercent),
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("docs/performance.md lacks %q", want)
+		}
 	}
 }
 
