@@ -46,7 +46,7 @@ type scriptedUpstream struct {
 	closed  int
 	changed chan struct{}
 	// live is the connections being served (settle); accepted, the
-	// remote addresses of every connection accepted (settle's marker).
+	// same by remote address (settle's marker).
 	live     map[*upConn]bool
 	accepted map[string]*upConn
 }
@@ -124,6 +124,10 @@ func (u *scriptedUpstream) serve(conn net.Conn, uc *upConn) {
 			u.closed++
 		}
 		delete(u.live, uc)
+		// A later connection may have its address.
+		if addr := conn.RemoteAddr().String(); u.accepted[addr] == uc {
+			delete(u.accepted, addr)
+		}
 		u.notifyLocked()
 		u.mu.Unlock()
 	}()
