@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,9 +40,27 @@ type scriptedUpstream struct {
 	conns  int
 	answer func(r *http.Request) (raw string, close bool)
 	// closed counts the connections it is done with (it closed them, or
-	// the gateway did); changed is closed and replaced at each.
+	// the gateway did); changed is closed and replaced at each event
+	// (a connection accepted, bytes read, a request answered, a
+	// connection closed).
 	closed  int
 	changed chan struct{}
+	// live is the connections being served (settle); accepted, the
+	// same by remote address (settle's marker).
+	live     map[*upConn]bool
+	accepted map[string]*upConn
+}
+
+// upConn is a connection the upstream serves, as settle sees it.
+type upConn struct {
+	conn net.Conn
+	raw  syscall.RawConn
+	// pending is the bytes read of a request not yet answered.
+	pending int
+	// answering: the request is read whole and answer runs (or its
+	// answer is being written): the connection is not read meanwhile.
+	answering bool
+	marker    bool // settle's own connection: not counted
 }
 
 func newScriptedUpstream(t testing.TB, answer func(*http.Request) (string, bool)) *scriptedUpstream {
@@ -50,47 +69,70 @@ func newScriptedUpstream(t testing.TB, answer func(*http.Request) (string, bool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &scriptedUpstream{t: t, URL: "http://" + ln.Addr().String(), ln: ln, answer: answer, changed: make(chan struct{})}
+	u := &scriptedUpstream{t: t, URL: "http://" + ln.Addr().String(), ln: ln, answer: answer, changed: make(chan struct{}),
+		live: map[*upConn]bool{}, accepted: map[string]*upConn{}}
 	go func() {
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			raw, err := conn.(*net.TCPConn).SyscallConn()
+			if err != nil {
+				conn.Close()
+				continue
+			}
+			uc := &upConn{conn: conn, raw: raw}
 			u.mu.Lock()
 			u.conns++
+			u.live[uc] = true
+			u.accepted[conn.RemoteAddr().String()] = uc
+			u.notifyLocked()
 			u.mu.Unlock()
-			go u.serve(conn)
+			go u.serve(conn, uc)
 		}
 	}()
 	t.Cleanup(func() { ln.Close() })
 	return u
 }
 
+// notifyLocked wakes whoever waits for an event; u.mu is held.
+func (u *scriptedUpstream) notifyLocked() {
+	close(u.changed)
+	u.changed = make(chan struct{})
+}
+
 type recordTo struct {
 	u *scriptedUpstream
-	r io.Reader
+	c *upConn
 }
 
+// Read records what it reads with u.mu held (readRecorded).
 func (rt recordTo) Read(p []byte) (int, error) {
-	n, err := rt.r.Read(p)
-	rt.u.mu.Lock()
-	rt.u.got.Write(p[:n])
-	rt.u.mu.Unlock()
-	return n, err
+	return readRecorded(rt.c, p, &rt.u.mu, func(b []byte) {
+		rt.u.got.Write(b)
+		rt.c.pending += len(b)
+		rt.u.notifyLocked()
+	})
 }
 
-func (u *scriptedUpstream) serve(conn net.Conn) {
+func (u *scriptedUpstream) serve(conn net.Conn, uc *upConn) {
 	defer func() {
 		conn.Close()
 		u.mu.Lock()
-		u.closed++
-		close(u.changed)
-		u.changed = make(chan struct{})
+		if !uc.marker {
+			u.closed++
+		}
+		delete(u.live, uc)
+		// A later connection may have its address.
+		if addr := conn.RemoteAddr().String(); u.accepted[addr] == uc {
+			delete(u.accepted, addr)
+		}
+		u.notifyLocked()
 		u.mu.Unlock()
 	}()
 	conn.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
-	br := bufio.NewReader(recordTo{u, conn})
+	br := bufio.NewReader(recordTo{u, uc})
 	for {
 		req, err := http.ReadRequest(br)
 		if err != nil {
@@ -99,11 +141,85 @@ func (u *scriptedUpstream) serve(conn net.Conn) {
 		io.Copy(io.Discard, req.Body)
 		u.mu.Lock()
 		answer := u.answer
+		// What is buffered is the next request's.
+		uc.pending, uc.answering = br.Buffered(), true
+		u.notifyLocked()
 		u.mu.Unlock()
 		raw, closeAfter := answer(req)
-		if _, err := io.WriteString(conn, raw); err != nil || closeAfter {
+		_, err = io.WriteString(conn, raw)
+		if err != nil || closeAfter {
 			return
 		}
+		u.mu.Lock()
+		uc.answering = false
+		u.notifyLocked()
+		u.mu.Unlock()
+	}
+}
+
+// settle returns once u has received all that was sent to it before it
+// was called: every connection the gateway opened is accepted (a
+// connection of settle's own, accepted after them, says so), and each
+// is closed, answering a request it read whole, or waiting for the next
+// request with nothing read of it and nothing to read (socketReadable).
+// Each wait is for an event: the bytes or the end of the connection a
+// reader will see. It fails the test when that takes 10 seconds (a hang
+// guard, or a gateway that left half a request on an open connection).
+//
+// It replaces a wait for a quiet moment, which under load could end
+// before the upstream read what a gateway sent ahead of an early answer
+// (a body over the size limit).
+func (u *scriptedUpstream) settle(t testing.TB) {
+	t.Helper()
+	guard := time.After(10 * time.Second)
+	wait := func(changed chan struct{}, what string) {
+		select {
+		case <-changed:
+		case <-guard:
+			t.Fatalf("upstream not settled after 10s: %s", what)
+		}
+	}
+	marker, err := net.Dial("tcp", u.ln.Addr().String())
+	if err != nil {
+		t.Fatalf("upstream settle: %v", err)
+	}
+	for {
+		u.mu.Lock()
+		uc := u.accepted[marker.LocalAddr().String()]
+		if uc != nil {
+			uc.marker = true
+			u.conns--
+			delete(u.accepted, marker.LocalAddr().String())
+		}
+		changed := u.changed
+		u.mu.Unlock()
+		if uc != nil {
+			break
+		}
+		wait(changed, "its own connection not accepted")
+	}
+	marker.(*net.TCPConn).SetLinger(0)
+	marker.Close()
+	for {
+		// With u.mu held a byte is in a socket or recorded, never
+		// between (readRecorded).
+		u.mu.Lock()
+		settled := true
+		for c := range u.live {
+			if c.answering {
+				continue
+			}
+			if c.pending > 0 || c.marker || socketReadable(c.raw) {
+				settled = false
+				break
+			}
+		}
+		changed := u.changed
+		u.mu.Unlock()
+		if settled {
+			return
+		}
+		wait(changed, "a connection is left mid-request")
 	}
 }
 
@@ -217,8 +333,8 @@ type pathSet struct {
 	gws   []*running
 	ups   []*scriptedUpstream
 	// settle, when not nil, returns once every upstream has what it will
-	// receive of a compare's request; else compare waits until the
-	// upstreams receive nothing more for a moment (waitQuiet).
+	// receive of a compare's request; compare then waits for each
+	// upstream to settle (scriptedUpstream.settle).
 	settle func()
 }
 
@@ -263,14 +379,14 @@ func (p *pathSet) compare(t testing.TB, raw string) (answer string) {
 	for i, gw := range p.gws {
 		got[i], ok[i] = exchangeRaw(t, gw, raw)
 	}
-	// The upstream has read the request before it answered; give a body
-	// writer that outlived an early answer a moment to finish.
+	// A request the upstream answered was read before; one a gateway
+	// answered early may still be on its way (settle).
 	if p.settle != nil {
 		p.settle()
 	}
 	up := make([]string, len(p.ups))
 	for i, u := range p.ups {
-		waitQuiet(u)
+		u.settle(t)
 		up[i] = u.take()
 	}
 	ref := p.modes[0].name
@@ -312,23 +428,6 @@ func (p *pathSet) compareMetrics(t *testing.T) {
 		if got := counted(p.gws[i]); got != ref {
 			t.Errorf("metrics differ:\n%s:\n%s\n%s:\n%s", p.modes[0].name, ref, p.modes[i].name, got)
 		}
-	}
-}
-
-// waitQuiet waits until u has received nothing new for a moment (at most
-// a second): bytes of a request body may still be in flight after an
-// early answer.
-func waitQuiet(u *scriptedUpstream) {
-	last := -1
-	for range 20 {
-		u.mu.Lock()
-		n := u.got.Len()
-		u.mu.Unlock()
-		if n == last {
-			return
-		}
-		last = n
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -833,7 +932,7 @@ func TestUpstreamPathsHTTP2(t *testing.T) {
 			}
 			up := make([]string, len(p.ups))
 			for i, u := range p.ups {
-				waitQuiet(u)
+				u.settle(t)
 				up[i] = u.take()
 			}
 			if up[1] != up[0] {

@@ -53,6 +53,35 @@ type h1eqSettings struct {
 	maxHeaderBytes                                            int
 	noKeepAlives                                              bool
 	tls                                                       *tls.Config // both listeners wrapped by tls.NewListener
+	// handshakeFirst: with tls, each listener completes a connection's
+	// handshake (bounded by h1eqHandshakeLimit only) before it hands the
+	// connection to its server, whose own handshake then has nothing to
+	// do. Both servers bound the handshake by the least of the header,
+	// read and write timeouts (net/http's tlsHandshakeTimeout), which a
+	// case about deadlines sets at a test scale: under load a handshake
+	// with a client certificate under -race can outlast it.
+	handshakeFirst bool
+}
+
+// h1eqHandshakeLimit bounds a handshake done by the listener
+// (handshakeFirst): a hang guard, not a speed limit.
+const h1eqHandshakeLimit = 10 * time.Second
+
+// h1eqHandshakeListener completes the TLS handshake of each connection
+// before Accept returns it (h1eqSettings.handshakeFirst). A failed
+// handshake is left for the server to report: tls.Conn returns the same
+// error from its own Handshake.
+type h1eqHandshakeListener struct{ net.Listener }
+
+func (l h1eqHandshakeListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h1eqHandshakeLimit)
+	defer cancel()
+	c.(*tls.Conn).HandshakeContext(ctx)
+	return c, nil
 }
 
 // h1eqNote records what a handler observed (a write's result, an error).
@@ -78,6 +107,10 @@ type h1eqCase struct {
 	// keepOpen: do not half-close after the input; read until the server
 	// closes (timeouts).
 	keepOpen bool
+	// giveUp is how long the client waits for the server to close, from
+	// its connect (0: h1eqGiveUp): the window of a case that shows a
+	// server keeps the connection open.
+	giveUp time.Duration
 	// serial: run the old server's exchange, then the new one's (steps
 	// with do hooks drive shared state).
 	serial bool
@@ -291,6 +324,9 @@ func h1eqServe(t testing.TB, set h1eqSettings, h h1eqHandler) (old, nw *h1eqEnd)
 	oln := listen(old)
 	if set.tls != nil {
 		oln = tls.NewListener(oln, set.tls)
+		if set.handshakeFirst {
+			oln = h1eqHandshakeListener{oln}
+		}
 	}
 	go osrv.Serve(oln)
 
@@ -301,6 +337,9 @@ func h1eqServe(t testing.TB, set h1eqSettings, h h1eqHandler) (old, nw *h1eqEnd)
 	nln := listen(nw)
 	if set.tls != nil {
 		nln = tls.NewListener(nln, set.tls)
+		if set.handshakeFirst {
+			nln = h1eqHandshakeListener{nln}
+		}
 	}
 	go func() {
 		for {
@@ -326,10 +365,15 @@ func h1eqServe(t testing.TB, set h1eqSettings, h h1eqHandler) (old, nw *h1eqEnd)
 	return old, nw
 }
 
+// h1eqGiveUp is how long a client waits for the server to close unless
+// a case says otherwise: a hang guard, past every case's own timeouts
+// and waits with room for loaded -race runs.
+const h1eqGiveUp = 10 * time.Second
+
 // h1eqExchange sends the steps on one connection to addr, half-closes
-// unless keepOpen, and returns everything read until the server closed,
-// with the client's address.
-func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config) (out, client string) {
+// unless keepOpen, and returns everything read until the server closed
+// or giveUp (0: h1eqGiveUp) passed, with the client's address.
+func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config, giveUp time.Duration) (out, client string) {
 	t.Helper()
 	// Each connection from a client address of its own in 127/8: a
 	// half-closing client ends in TIME-WAIT, and the fuzz target opens
@@ -343,7 +387,10 @@ func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, cl
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if giveUp == 0 {
+		giveUp = h1eqGiveUp
+	}
+	tc.SetDeadline(time.Now().Add(giveUp))
 	client = tc.LocalAddr().String()
 	c := tc
 	if clientTLS != nil {
@@ -406,7 +453,7 @@ func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, cl
 	out = string(buf)
 	mu.Unlock()
 	if errors.Is(readErr, os.ErrDeadlineExceeded) {
-		out += "[client gave up: the server did not close within 5s]"
+		out += fmt.Sprintf("[client gave up: the server did not close within %v]", giveUp)
 	}
 	return out, client
 }
@@ -426,9 +473,9 @@ func h1eqNormalize(s, server, client string) string {
 
 type h1eqResult struct{ resp, obs, logs string }
 
-func h1eqRunOn(t testing.TB, e *h1eqEnd, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config) h1eqResult {
+func h1eqRunOn(t testing.TB, e *h1eqEnd, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config, giveUp time.Duration) h1eqResult {
 	t.Helper()
-	out, client := h1eqExchange(t, e.addr, steps, keepOpen, clientTLS)
+	out, client := h1eqExchange(t, e.addr, steps, keepOpen, clientTLS, giveUp)
 	obs, logs := e.take(t, 1)
 	return h1eqResult{
 		resp: h1eqNormalize(out, e.addr, client),
@@ -440,15 +487,15 @@ func h1eqRunOn(t testing.TB, e *h1eqEnd, steps []h1eqStep, keepOpen bool, client
 // h1eqRunBoth sends the same steps to both servers, at once unless
 // serial (the old one's exchange, then the new one's). The steps are
 // only read.
-func h1eqRunBoth(t testing.TB, old, nw *h1eqEnd, steps []h1eqStep, keepOpen, serial bool, clientTLS *tls.Config) (ro, rn h1eqResult) {
+func h1eqRunBoth(t testing.TB, old, nw *h1eqEnd, steps []h1eqStep, keepOpen, serial bool, clientTLS *tls.Config, giveUp time.Duration) (ro, rn h1eqResult) {
 	if serial {
-		ro = h1eqRunOn(t, old, steps, keepOpen, clientTLS)
-		rn = h1eqRunOn(t, nw, steps, keepOpen, clientTLS)
+		ro = h1eqRunOn(t, old, steps, keepOpen, clientTLS, giveUp)
+		rn = h1eqRunOn(t, nw, steps, keepOpen, clientTLS, giveUp)
 		return ro, rn
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { ro = h1eqRunOn(t, old, steps, keepOpen, clientTLS) })
-	wg.Go(func() { rn = h1eqRunOn(t, nw, steps, keepOpen, clientTLS) })
+	wg.Go(func() { ro = h1eqRunOn(t, old, steps, keepOpen, clientTLS, giveUp) })
+	wg.Go(func() { rn = h1eqRunOn(t, nw, steps, keepOpen, clientTLS, giveUp) })
 	wg.Wait()
 	return ro, rn
 }
@@ -463,7 +510,7 @@ func (c h1eqCase) allSteps() []h1eqStep {
 
 func h1eqCheck(t *testing.T, c h1eqCase) {
 	old, nw := h1eqServe(t, c.set, c.handler)
-	ro, rn := h1eqRunBoth(t, old, nw, c.allSteps(), c.keepOpen, c.serial, c.clientTLS)
+	ro, rn := h1eqRunBoth(t, old, nw, c.allSteps(), c.keepOpen, c.serial, c.clientTLS, c.giveUp)
 	if c.deliberate != "" {
 		if ro.resp != c.wantOld {
 			t.Errorf("net/http's response changed (deliberate difference %q):\n%s", c.deliberate, h1eqDiff("old", ro.resp, "want", c.wantOld))
@@ -658,6 +705,8 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		{name: "http10-host", in: "GET / HTTP/1.0\r\nHost: a.test\r\n\r\n"},
 		{name: "connection-close", in: "GET /1 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		{name: "connection-close-token-list", in: "GET /1 HTTP/1.1\r\nHost: a.test\r\nConnection: foo, close\r\n\r\nGET /ignored HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+		// The idle timeout starts after the answer (neither server puts
+		// the first head under it): no load changes the outcome.
 		{name: "http11-no-request-after", keepOpen: true, set: h1eqSettings{idleTimeout: 50 * time.Millisecond}, in: h1eqGet},
 		{name: "keepalives-disabled", set: h1eqSettings{noKeepAlives: true}, in: h1eqGet + h1eqGet},
 		{name: "handler-sets-connection-close", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
@@ -1107,24 +1156,30 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		{name: "header-underscore", in: "GET / HTTP/1.1\r\nHost: a.test\r\nX_A: 1\r\n\r\n"},
 		{name: "target-long", in: "GET /" + strings.Repeat("p", 6000) + " HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 
-		// Timeouts: outcomes, not durations.
+		// Timeouts: outcomes, not durations. A timeout that a step must
+		// beat (the first head, sent at once; a head sent as an answer
+		// comes) is a second, for loaded -race runs; one that only has
+		// to fire (nothing more comes, or a handler sleeps past it) may
+		// be short.
 		{name: "read-header-timeout-half-head", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond}, keepOpen: true, in: "GET / HTTP/1.1\r\nHost: a.te"},
 		{name: "read-header-timeout-silent", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond}, keepOpen: true},
 		// A keep-alive connection's next head: h1Server skips the header
 		// timeout when the head is whole in its buffer (headBuffered),
 		// and keeps it for one that is not, or ends in bare LF.
-		{name: "read-header-timeout-second-half-head", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond, idleTimeout: 20 * time.Second}, keepOpen: true, steps: []h1eqStep{
+		{name: "read-header-timeout-second-half-head", set: h1eqSettings{readHeaderTimeout: time.Second, idleTimeout: 20 * time.Second}, keepOpen: true, steps: []h1eqStep{
 			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 			{waitFor: "ok /1", send: "GET /2 HTTP/1.1\r\nHost: a.te"},
 		}},
-		{name: "read-header-timeout-second-head-crlf-split", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond, idleTimeout: 20 * time.Second}, keepOpen: true, steps: []h1eqStep{
+		{name: "read-header-timeout-second-head-crlf-split", set: h1eqSettings{readHeaderTimeout: time.Second, idleTimeout: 20 * time.Second}, keepOpen: true, steps: []h1eqStep{
 			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 			{waitFor: "ok /1", send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r"},
 		}},
-		{name: "read-header-timeout-pipelined-whole-heads", set: h1eqSettings{readHeaderTimeout: 50 * time.Millisecond}, keepOpen: true,
+		// Neither server closes (no idle timeout): the client gives up,
+		// 2 s after a header deadline that would have fired.
+		{name: "read-header-timeout-pipelined-whole-heads", set: h1eqSettings{readHeaderTimeout: time.Second}, keepOpen: true, giveUp: 3 * time.Second,
 			in: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /3 HTTP/1.1\r\nHost: a.test\n\n"},
-		{name: "read-timeout-body", set: h1eqSettings{readTimeout: 100 * time.Millisecond}, handler: h1eqReadBody, keepOpen: true, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
-		{name: "idle-timeout", set: h1eqSettings{idleTimeout: 50 * time.Millisecond}, keepOpen: true, steps: []h1eqStep{
+		{name: "read-timeout-body", set: h1eqSettings{readTimeout: time.Second}, handler: h1eqReadBody, keepOpen: true, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
+		{name: "idle-timeout", set: h1eqSettings{idleTimeout: time.Second}, keepOpen: true, steps: []h1eqStep{
 			{send: "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 			{waitFor: "ok /1", send: "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n"},
 		}},
@@ -1297,7 +1352,11 @@ func TestH1ServerEquivalenceTLS(t *testing.T) {
 	ca := pkitest.CA(t)
 	srvCert := pkitest.Server(t, ca)
 	client := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "client-a"})
-	set := h1eqSettings{tls: srvCert.ServerTLSConfig(ca), readHeaderTimeout: 2 * time.Second}
+	// Both servers bound a handshake by the least of the timeouts set
+	// (net/http's tlsHandshakeTimeout): here one longer than the client's
+	// own wait (h1eqGiveUp), so that only a hang ends a handshake early. The cases with
+	// test-scale deadlines have the listener do the handshake first.
+	set := h1eqSettings{tls: srvCert.ServerTLSConfig(ca), readHeaderTimeout: 30 * time.Second}
 	withCert := client.ClientTLSConfig(ca)
 	withCert.ServerName = "localhost"
 	noCert := withCert.Clone()
@@ -1310,12 +1369,13 @@ func TestH1ServerEquivalenceTLS(t *testing.T) {
 		{name: "garbage-to-tls-port", in: "\x16\x03\x01\x00\x05hello"},
 		// The header deadline armed first fires during the idle wait
 		// and during a body: both read again (readDeadline), over TLS
-		// records as over TCP. Margins as in the TCP cases.
-		{name: "idle-wait-outlives-earlier-header-deadline", clientTLS: withCert, set: h1eqSettings{readHeaderTimeout: time.Second, idleTimeout: 20 * time.Second}, steps: []h1eqStep{
+		// records as over TCP. Margins as in the TCP cases; the
+		// handshake comes first, out of the header timeout's reach.
+		{name: "idle-wait-outlives-earlier-header-deadline", clientTLS: withCert, set: h1eqSettings{readHeaderTimeout: time.Second, idleTimeout: 20 * time.Second, handshakeFirst: true}, steps: []h1eqStep{
 			{send: h1eqGet},
 			{waitFor: "ok /", delay: 1500 * time.Millisecond, send: h1eqGet},
 		}},
-		{name: "body-outlives-earlier-header-deadline", clientTLS: withCert, set: h1eqSettings{readHeaderTimeout: time.Second}, handler: h1eqReadBody, steps: []h1eqStep{
+		{name: "body-outlives-earlier-header-deadline", clientTLS: withCert, set: h1eqSettings{readHeaderTimeout: time.Second, handshakeFirst: true}, handler: h1eqReadBody, steps: []h1eqStep{
 			{send: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello"},
 			{delay: 1500 * time.Millisecond, send: "world"},
 		}},
@@ -1512,7 +1572,7 @@ func FuzzH1ServerEquivalence(f *testing.F) {
 		if len(in) > h1eqFuzzMax {
 			return
 		}
-		ro, rn := h1eqRunBoth(t, old, nw, []h1eqStep{{send: string(in)}}, false, false, nil)
+		ro, rn := h1eqRunBoth(t, old, nw, []h1eqStep{{send: string(in)}}, false, false, nil, 0)
 		if why := h1eqDeliberateEcho(ro.resp, rn.resp); why != "" {
 			t.Logf("deliberate difference (%s) for %q:\n%s", why, in, h1eqDiff("old", ro.resp, "new", rn.resp))
 			return

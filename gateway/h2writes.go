@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -27,19 +28,41 @@ import (
 // What changes for the server above it, and why that is sound:
 //   - Write accepts bytes as the kernel's socket buffer does. When the
 //     writer's write fails, it closes the connection at once (as the
-//     HTTP/2 server does after a failed write) and the next Write
-//     returns the error.
+//     HTTP/2 server does after a failed write, and as crypto/tls makes
+//     any write error permanent) and the next Write returns the error.
 //   - At most maxQueued bytes wait (and as many in the write under way):
 //     Write blocks while its bytes would not fit, so a client that reads
 //     slowly slows its connection down as before.
-//   - A write deadline set while queued bytes are being written applies
-//     once they are (as bytes in the kernel's buffer are not recalled
-//     by a later deadline). crypto/tls's Close relies on that: it sends
-//     close_notify, then sets a deadline of now for later writes.
+//
+// Write deadlines (the rules that keep every write bounded by one):
+//   - A deadline in the future, or none (the zero time), goes to the
+//     connection at once, also while the writer is writing: it bounds
+//     the write under way (bytes accepted before it, as if their Write
+//     were still blocked), and so a Write waiting for room (the writer
+//     fails at the deadline, and the waiting Write with it), and later
+//     writes. crypto/tls's Close relies on it: it sets a deadline 5
+//     seconds on before it writes close_notify, which may wait for room
+//     behind a client that stopped reading.
+//   - A deadline in the past (crypto/tls sets one of now after
+//     close_notify) is not given to the connection, so the bytes
+//     accepted before it still go out, as bytes in the kernel's buffer
+//     do, under the deadline they had. Until another deadline is set,
+//     Write fails at once with os.ErrDeadlineExceeded, and so do Writes
+//     waiting for room, as a blocked write on the connection would.
+//   - A deadline in the future that passes fails the writer's write
+//     under way (or the next one): that closes the connection, where a
+//     plain one would fail only that Write. Both crypto/tls and the
+//     HTTP/2 server give up on the connection after any failed write.
+//     With http2's WriteByteTimeout, the writer's whole write must be
+//     done by the deadline: progress alone does not extend it.
 //   - Close lets the queued bytes (a GOAWAY, the last answer,
-//     close_notify) go out first; the writer closes the connection when
-//     they are out, within 5 seconds, which is crypto/tls's bound for its
-//     close_notify. Writes after Close fail.
+//     close_notify) go out first, under the deadline already set or one
+//     closeDrainTimeout (5 seconds, crypto/tls's bound for its
+//     close_notify) on, whichever is earlier; the writer closes the
+//     connection once they are out or the write failed. So crypto/tls's
+//     Close returns within its 5 seconds whether or not a Write was in
+//     flight. After Close, Write and SetWriteDeadline fail with
+//     net.ErrClosed (a later deadline cannot extend the drain).
 type batchConn struct {
 	net.Conn
 
@@ -47,14 +70,18 @@ type batchConn struct {
 	// HTTP/2 server, and never changed after.
 	batching bool
 
-	mu          sync.Mutex
-	cond        sync.Cond // broadcast when the queue empties or the state changes
-	queued      []byte    // bytes accepted by Write, not yet written
-	writing     bool      // a writer goroutine owns the connection's writes
-	closing     bool      // Close was called: no more writes; the writer closes
-	err         error     // the first failed write, returned by later ones
-	deadline    time.Time // write deadline to apply once the queue is written
-	deadlineSet bool
+	// drain bounds how long Close lets queued bytes go out:
+	// closeDrainTimeout (tests shorten it).
+	drain time.Duration
+
+	mu       sync.Mutex
+	cond     sync.Cond // broadcast when the queue empties or the state changes
+	queued   []byte    // bytes accepted by Write, not yet written
+	writing  bool      // a writer goroutine owns the connection's writes
+	closing  bool      // Close was called: no more writes; the writer closes
+	err      error     // the first failed write, returned by later ones
+	expired  bool      // the write deadline set last was in the past
+	deadline time.Time // the write deadline the connection has (since batch)
 }
 
 const (
@@ -65,7 +92,8 @@ const (
 	// smallQueue is the size of the buffer a queue starts with; the
 	// records of small answers fit in it.
 	smallQueue = 4 << 10
-	// closeDrainTimeout bounds how long Close lets queued bytes go out.
+	// closeDrainTimeout bounds how long Close lets queued bytes go out
+	// (crypto/tls's bound for writing its close_notify).
 	closeDrainTimeout = 5 * time.Second
 )
 
@@ -100,13 +128,14 @@ func putQueueBuf(b []byte) {
 }
 
 func newBatchConn(c net.Conn) *batchConn {
-	b := &batchConn{Conn: c}
+	b := &batchConn{Conn: c, drain: closeDrainTimeout}
 	b.cond.L = &b.mu
 	return b
 }
 
 // batch turns queued writes on. It must be called before the connection
-// is shared with another goroutine.
+// is shared with another goroutine, while it has no write deadline
+// (runHandshake clears the one it sets).
 func (b *batchConn) batch() { b.batching = true }
 
 func (b *batchConn) Write(p []byte) (int, error) {
@@ -114,7 +143,7 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		return b.Conn.Write(p)
 	}
 	b.mu.Lock()
-	for b.err == nil && !b.closing && len(b.queued) > 0 && len(b.queued)+len(p) > maxQueued {
+	for b.err == nil && !b.closing && !b.expired && len(b.queued) > 0 && len(b.queued)+len(p) > maxQueued {
 		b.cond.Wait()
 	}
 	switch {
@@ -125,6 +154,9 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	case b.closing:
 		b.mu.Unlock()
 		return 0, net.ErrClosed
+	case b.expired:
+		b.mu.Unlock()
+		return 0, os.ErrDeadlineExceeded
 	}
 	if n := len(b.queued) + len(p); n > cap(b.queued) {
 		// Move to a buffer of the next size at once, rather than let
@@ -144,9 +176,8 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// writeQueued writes the queue until it is empty, then applies a
-// deadline set meanwhile, or closes the connection after Close or a
-// failed write.
+// writeQueued writes the queue until it is empty, then closes the
+// connection after Close or a failed write.
 func (b *batchConn) writeQueued() {
 	b.mu.Lock()
 	var spare []byte
@@ -170,10 +201,6 @@ func (b *batchConn) writeQueued() {
 		}
 	}
 	b.queued = nil
-	if b.deadlineSet && b.err == nil && !b.closing {
-		b.Conn.SetWriteDeadline(b.deadline)
-		b.deadlineSet = false
-	}
 	b.writing = false
 	b.cond.Broadcast()
 	closeNow := b.err != nil || b.closing
@@ -183,18 +210,25 @@ func (b *batchConn) writeQueued() {
 	}
 }
 
-// SetWriteDeadline sets the deadline of later writes; while queued bytes
-// are being written, it applies once they are.
+// SetWriteDeadline sets the deadline of the write under way and later
+// ones; one in the past only fails later Writes (see batchConn).
 func (b *batchConn) SetWriteDeadline(t time.Time) error {
 	if !b.batching {
 		return b.Conn.SetWriteDeadline(t)
 	}
+	past := !t.IsZero() && !t.After(time.Now())
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.writing {
-		b.deadline, b.deadlineSet = t, true
+	switch {
+	case b.closing:
+		return net.ErrClosed
+	case past:
+		b.expired = true
+		b.cond.Broadcast() // Writes waiting for room fail
 		return nil
 	}
+	b.expired = false
+	b.deadline = t
 	return b.Conn.SetWriteDeadline(t)
 }
 
@@ -216,8 +250,13 @@ func (b *batchConn) Close() error {
 		}
 		b.closing = true
 		b.cond.Broadcast()
-		if b.writing {
-			b.Conn.SetWriteDeadline(time.Now().Add(closeDrainTimeout))
+		if b.err != nil || b.writing {
+			// The writer closes the connection (or did, after its
+			// failed write): the drain's deadline bounds it.
+			if drain := time.Now().Add(b.drain); b.err == nil && (b.deadline.IsZero() || b.deadline.After(drain)) {
+				b.Conn.SetWriteDeadline(drain)
+				b.deadline = drain
+			}
 			b.mu.Unlock()
 			return nil
 		}
