@@ -91,7 +91,7 @@ func TestDirectProxyHostPool(t *testing.T) {
 // An exchange whose answer was read whole with its header leaves the
 // response header timeout's deadline on the connection (no timer update
 // to clear it). The connection is reused after the deadline passed
-// (hostPool.get clears it for idleAlive's peek), the timeout still ends
+// (idleAlive's peek ignores it; the exchange arms its own), the timeout still ends
 // a slow answer on a reused connection, and a body that streams for
 // longer than the timeout is read whole.
 //

@@ -51,8 +51,8 @@ func TestIdleAlivePeek(t *testing.T) {
 }
 
 // Bytes already in the connection's reader make it not alive without a
-// look at the socket, and a past read deadline (hostPool.get clears one
-// anyway) does not fail the peek.
+// look at the socket, and a past read deadline (hostPool.get leaves one
+// on: the next exchange arms its own) does not fail the peek.
 func TestIdleAliveBufferedAndDeadline(t *testing.T) {
 	pc, up := peekPair(t)
 	pc.conn.SetReadDeadline(aLongTimeAgo)
