@@ -103,7 +103,12 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	g.loaded = sums
 	g.state.Store(c)
 	g.metrics.observeCertificates(c)
-	g.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.serveHTTP(w, r, -1) })
+	g.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !g.checksOff.off(checkCanonicalNames) {
+			r = withCanonicalHeader(r)
+		}
+		g.serveHTTP(w, r, -1)
+	})
 	return g, nil
 }
 
@@ -139,7 +144,12 @@ func (g *Gateway) Logger() *slog.Logger { return g.log }
 // as a plain chunked request: the gateway's own listeners read the
 // framing from the connection. It forwards such a request and closes
 // the connection after it, as after every chunked HTTP/1.1 request, so
-// nothing after its body is read as another request.
+// nothing after its body is read as another request. A request whose
+// header map holds a field name not in canonical form (set by hand, or
+// by a server not built on net/http) is handled with the names made
+// canonical, values of names that differ only in case merged: every
+// check looks names up in canonical form, so an "origin" or "upgrade"
+// would otherwise pass them unseen.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
 // Listen binds every listener and the admin listener. Addresses ending in

@@ -251,6 +251,7 @@ const (
 	// context.WithCancel instead of an h1ReqCtx (h1context.go), for the
 	// tests that compare the two.
 	checkOwnContext
+	checkCanonicalNames // canonical field names of requests given to Handler (withCanonicalHeader)
 	numChecks
 )
 
