@@ -28,17 +28,9 @@ func TestHandlerNonCanonicalNames(t *testing.T) {
 		r.Header = h
 		g.Handler().ServeHTTP(rw, r)
 	})
-	srv := httptest.NewUnstartedServer(lower)
-	srv.TLS = &tls.Config{
-		Certificates: []tls.Certificate{pkitest.ServerWith(t, w.ca, serverOptions()).TLSCertificate()},
-		ClientAuth:   tls.VerifyClientCertIfGiven,
-		ClientCAs:    w.ca.Pool(),
-	}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	gw := &running{w: w, base: srv.URL}
+	gw := serveEmbedded(t, w, lower, false)
 	c := gw.client(w.web)
-	self := srv.URL // https://127.0.0.1:PORT, the requests' own origin
+	self := gw.base // https://127.0.0.1:PORT, the requests' own origin
 	upgrade := http.Header{"Connection": {"Upgrade, HTTP2-Settings"}, "Upgrade": {"h2c"}, "Http2-Settings": {"AAMAAABkAAQAAP__"}}
 
 	type result struct {
@@ -91,7 +83,26 @@ func TestHandlerMergedNames(t *testing.T) {
 		}
 		g.Handler().ServeHTTP(rw, r)
 	})
-	srv := httptest.NewUnstartedServer(dup)
+	gw := serveEmbedded(t, w, dup, false)
+	c := gw.client(w.web)
+	status, body := do(t, c, "POST", gw.base+"/x", http.Header{"Origin": {gw.base}, "X-Dup-Origin": {"https://evil.example"}}, "")
+	if heads := u.heads(); status != http.StatusForbidden || !strings.Contains(body, "Origin") || len(heads) != 0 {
+		t.Errorf("Origin and origin: %d %q, upstream %q; want 403 (Origin repeated) and nothing upstream", status, body, heads)
+	}
+	// Twin: the same-origin Origin alone passes.
+	status, body = do(t, c, "POST", gw.base+"/x", http.Header{"Origin": {gw.base}}, "")
+	if heads := u.heads(); status != http.StatusOK || len(heads) != 1 {
+		t.Errorf("Origin alone: %d %q, upstream %q; want 200", status, body, heads)
+	}
+}
+
+// serveEmbedded serves h, the gateway's Handler behind an embedder's
+// server, over TLS (HTTP/2 too when http2), asking for client
+// certificates and verifying them against w's CA, until the test ends.
+func serveEmbedded(t *testing.T, w *world, h http.Handler, http2 bool) *running {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = http2
 	srv.TLS = &tls.Config{
 		Certificates: []tls.Certificate{pkitest.ServerWith(t, w.ca, serverOptions()).TLSCertificate()},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
@@ -99,15 +110,5 @@ func TestHandlerMergedNames(t *testing.T) {
 	}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	gw := &running{w: w, base: srv.URL}
-	c := gw.client(w.web)
-	status, body := do(t, c, "POST", gw.base+"/x", http.Header{"Origin": {srv.URL}, "X-Dup-Origin": {"https://evil.example"}}, "")
-	if heads := u.heads(); status != http.StatusForbidden || !strings.Contains(body, "Origin") || len(heads) != 0 {
-		t.Errorf("Origin and origin: %d %q, upstream %q; want 403 (Origin repeated) and nothing upstream", status, body, heads)
-	}
-	// Twin: the same-origin Origin alone passes.
-	status, body = do(t, c, "POST", gw.base+"/x", http.Header{"Origin": {srv.URL}}, "")
-	if heads := u.heads(); status != http.StatusOK || len(heads) != 1 {
-		t.Errorf("Origin alone: %d %q, upstream %q; want 200", status, body, heads)
-	}
+	return &running{w: w, base: srv.URL}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -283,16 +282,7 @@ func TestHostInvalidOff(t *testing.T) {
 func TestHostInvalidHTTP2(t *testing.T) {
 	t.Parallel()
 	w, g, _, u, _ := normalizeWorld(t)
-	srv := httptest.NewUnstartedServer(g.Handler())
-	srv.EnableHTTP2 = true
-	srv.TLS = &tls.Config{
-		Certificates: []tls.Certificate{pkitest.ServerWith(t, w.ca, serverOptions()).TLSCertificate()},
-		ClientAuth:   tls.VerifyClientCertIfGiven,
-		ClientCAs:    w.ca.Pool(),
-	}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	gw := &running{w: w, base: srv.URL}
+	gw := serveEmbedded(t, w, g.Handler(), true)
 	for _, tt := range []struct {
 		authority string
 		status    int
