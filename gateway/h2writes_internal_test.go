@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"runtime"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
 // stallConn is a net.Conn whose Write records what it is given and, while
@@ -442,11 +443,8 @@ func (c *countingConn) Write(p []byte) (int, error) {
 // its TCP connections.
 func h2Server(t *testing.T, gatewayListener bool, h http.HandlerFunc) (*http.Transport, string, *atomic.Int64) {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(nil)
-	ts.EnableHTTP2 = true
-	ts.StartTLS()
-	certs, roots := ts.TLS.Certificates, ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
-	ts.Close()
+	ca := pkitest.CA(t)
+	certs, roots := []tls.Certificate{pkitest.Server(t, ca).TLSCertificate()}, ca.Pool()
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
@@ -472,7 +470,7 @@ func h2Server(t *testing.T, gatewayListener bool, h http.HandlerFunc) (*http.Tra
 
 	var cp http.Protocols
 	cp.SetHTTP2(true)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "example.com"}, Protocols: &cp}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "localhost"}, Protocols: &cp}
 	t.Cleanup(tr.CloseIdleConnections)
 	return tr, "https://" + inner.Addr().String() + "/", &cl.writes
 }
@@ -635,25 +633,9 @@ func (c *recordingConn) isClosed() bool {
 // connection, and the client's TLS and TCP connections.
 func batchedTLS(t *testing.T, stalling bool) (*tls.Conn, *batchConn, *recordingConn, *tls.Conn, *recordingConn) {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(nil)
-	ts.StartTLS()
-	certs, roots := ts.TLS.Certificates, ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
-	ts.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() { c, _ := ln.Accept(); accepted <- c }()
-	craw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sraw := <-accepted
-	if sraw == nil {
-		t.Fatal("accept failed")
-	}
+	ca := pkitest.CA(t)
+	certs, roots := []tls.Certificate{pkitest.Server(t, ca).TLSCertificate()}, ca.Pool()
+	craw, sraw := tcpPair(t)
 	if stalling {
 		craw.(*net.TCPConn).SetReadBuffer(4096)
 		sraw.(*net.TCPConn).SetWriteBuffer(4096)
@@ -666,7 +648,7 @@ func batchedTLS(t *testing.T, stalling bool) (*tls.Conn, *batchConn, *recordingC
 		SessionTicketsDisabled:      true, // nothing written after the handshake but ours
 		DynamicRecordSizingDisabled: true, // full records from the first
 	})
-	client := tls.Client(crec, &tls.Config{RootCAs: roots, ServerName: "example.com"})
+	client := tls.Client(crec, &tls.Config{RootCAs: roots, ServerName: "localhost"})
 	t.Cleanup(func() { client.Close(); server.Close() })
 	hs := make(chan error, 1)
 	go func() { hs <- server.Handshake() }()
