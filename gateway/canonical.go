@@ -16,9 +16,9 @@ import (
 // they are, so a non-canonical "origin" or "upgrade" would pass every
 // check and still reach the upstream, which reads names in any case.
 // Values of names that differ only in case are merged under the
-// canonical one, in the names' sorted order (the canonical spelling
-// first), so a request that had both keeps both values (two Origins
-// are refused, as any request with two).
+// canonical one, in the names' byte order ("Origin" before "origin",
+// though "ORIGIN" before both), so a request that had both keeps both
+// values (two Origins are refused, as any request with two).
 func withCanonicalHeader(r *http.Request) *http.Request {
 	if headerCanonical(r.Header) {
 		return r

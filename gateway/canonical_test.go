@@ -70,9 +70,9 @@ func TestHandlerNonCanonicalNames(t *testing.T) {
 	}
 }
 
-// Names that differ only in case are merged under the canonical one, the
-// canonical spelling's values first: a request with "Origin" and
-// "origin" carries two Origins, which the CSRF check refuses.
+// Names that differ only in case are merged under the canonical one, in
+// the names' byte order: a request with "Origin" and "origin" carries
+// two Origins, which the CSRF check refuses.
 func TestHandlerMergedNames(t *testing.T) {
 	t.Parallel()
 	w, g, _, u, _ := normalizeWorld(t)

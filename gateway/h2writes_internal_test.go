@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"runtime"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
 // stallConn is a net.Conn whose Write records what it is given and, while
@@ -126,14 +127,23 @@ func mustWrite(t *testing.T, c net.Conn, s string) {
 	}
 }
 
-// Bytes written while the writer is busy leave together, in order, in
-// one write; without batch, each Write is a write of its own.
-func TestBatchConnCoalesces(t *testing.T) {
+// writingBatch returns a batching batchConn over a stalled connection
+// (and the release of the stall) once its writer is inside the
+// connection's write of first.
+func writingBatch(t *testing.T, first string) (*stallConn, func(), *batchConn) {
+	t.Helper()
 	raw, release := newStalled()
 	b := newBatchConn(raw)
 	b.batch()
-	mustWrite(t, b, "HEADERS")
-	<-raw.entered // the writer is in the socket's write
+	mustWrite(t, b, first)
+	<-raw.entered
+	return raw, release, b
+}
+
+// Bytes written while the writer is busy leave together, in order, in
+// one write; without batch, each Write is a write of its own.
+func TestBatchConnCoalesces(t *testing.T) {
+	raw, release, b := writingBatch(t, "HEADERS") // the writer is in the socket's write
 	mustWrite(t, b, "DATA1 ")
 	mustWrite(t, b, "DATA2")
 	release()
@@ -157,11 +167,7 @@ func TestBatchConnCoalesces(t *testing.T) {
 // deadline crypto/tls sets after its close_notify (now) does not fail
 // the bytes queued before it; it applies after them.
 func TestBatchConnCloseDrains(t *testing.T) {
-	raw, release := newStalled()
-	b := newBatchConn(raw)
-	b.batch()
-	mustWrite(t, b, "answer")
-	<-raw.entered
+	raw, release, b := writingBatch(t, "answer")
 	mustWrite(t, b, "goaway")
 	mustWrite(t, b, "close_notify")
 	if err := b.SetWriteDeadline(time.Now()); err != nil {
@@ -281,11 +287,7 @@ func returnsWithin[T any](t *testing.T, what string, f func() T) T {
 // that write waits for room: the deadline must bound the writer's
 // write, or Close never returns.
 func TestBatchConnDeadlineBoundsFullQueue(t *testing.T) {
-	raw, _ := newStalled() // never released: the client reads nothing
-	b := newBatchConn(raw)
-	b.batch()
-	mustWrite(t, b, "x")
-	<-raw.entered
+	raw, _, b := writingBatch(t, "x") // never released: the client reads nothing
 	fillQueue(t, b)
 	// crypto/tls's closeNotify, with a shorter deadline.
 	b.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
@@ -304,11 +306,7 @@ func TestBatchConnDeadlineBoundsFullQueue(t *testing.T) {
 // as a write blocked on the socket would; the bytes queued before it
 // still go out (the twin), and the connection stays open.
 func TestBatchConnPastDeadlineFailsWaitingWrite(t *testing.T) {
-	raw, release := newStalled()
-	b := newBatchConn(raw)
-	b.batch()
-	mustWrite(t, b, "x")
-	<-raw.entered
+	raw, release, b := writingBatch(t, "x")
 	fillQueue(t, b)
 	b.mu.Lock()
 	queued := len(b.queued)
@@ -330,12 +328,8 @@ func TestBatchConnPastDeadlineFailsWaitingWrite(t *testing.T) {
 // and the writer's write is bounded by the drain (or by an earlier
 // deadline already set, which Close keeps); no later deadline extends it.
 func TestBatchConnCloseBoundsDrain(t *testing.T) {
-	raw, _ := newStalled()
-	b := newBatchConn(raw)
+	raw, _, b := writingBatch(t, "x")
 	b.drain = 20 * time.Millisecond
-	b.batch()
-	mustWrite(t, b, "x")
-	<-raw.entered
 	fillQueue(t, b)
 	waiting := make(chan error, 1)
 	go func() { _, err := b.Write(make([]byte, 100)); waiting <- err }()
@@ -359,11 +353,7 @@ func TestBatchConnCloseBoundsDrain(t *testing.T) {
 	waitFor(t, "closed after the drain", func() bool { _, closed, _ := raw.state(); return closed })
 
 	// An earlier deadline (crypto/tls's, set before close_notify) is kept.
-	raw2, _ := newStalled()
-	c := newBatchConn(raw2)
-	c.batch()
-	mustWrite(t, c, "x")
-	<-raw2.entered
+	raw2, _, c := writingBatch(t, "x")
 	early := time.Now().Add(time.Second) // before the drain's 5 s
 	c.SetWriteDeadline(early)
 	c.SetWriteDeadline(time.Now()) // after close_notify: not given to the connection
@@ -391,11 +381,7 @@ func TestBatchConnWriteError(t *testing.T) {
 // at once and never grows past it (a queue that doubled through sizes
 // no pool holds made large answers cost 1.5x the CPU).
 func TestBatchConnBounded(t *testing.T) {
-	raw, release := newStalled()
-	b := newBatchConn(raw)
-	b.batch()
-	mustWrite(t, b, "x")
-	<-raw.entered
+	raw, release, b := writingBatch(t, "x")
 	record := string(make([]byte, 16384+22)) // a full TLS record
 	want := "head"
 	mustWrite(t, b, "head")
@@ -457,11 +443,8 @@ func (c *countingConn) Write(p []byte) (int, error) {
 // its TCP connections.
 func h2Server(t *testing.T, gatewayListener bool, h http.HandlerFunc) (*http.Transport, string, *atomic.Int64) {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(nil)
-	ts.EnableHTTP2 = true
-	ts.StartTLS()
-	certs, roots := ts.TLS.Certificates, ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
-	ts.Close()
+	ca := pkitest.CA(t)
+	certs, roots := []tls.Certificate{pkitest.Server(t, ca).TLSCertificate()}, ca.Pool()
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
@@ -487,7 +470,7 @@ func h2Server(t *testing.T, gatewayListener bool, h http.HandlerFunc) (*http.Tra
 
 	var cp http.Protocols
 	cp.SetHTTP2(true)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "example.com"}, Protocols: &cp}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "localhost"}, Protocols: &cp}
 	t.Cleanup(tr.CloseIdleConnections)
 	return tr, "https://" + inner.Addr().String() + "/", &cl.writes
 }
@@ -650,25 +633,9 @@ func (c *recordingConn) isClosed() bool {
 // connection, and the client's TLS and TCP connections.
 func batchedTLS(t *testing.T, stalling bool) (*tls.Conn, *batchConn, *recordingConn, *tls.Conn, *recordingConn) {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(nil)
-	ts.StartTLS()
-	certs, roots := ts.TLS.Certificates, ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
-	ts.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() { c, _ := ln.Accept(); accepted <- c }()
-	craw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sraw := <-accepted
-	if sraw == nil {
-		t.Fatal("accept failed")
-	}
+	ca := pkitest.CA(t)
+	certs, roots := []tls.Certificate{pkitest.Server(t, ca).TLSCertificate()}, ca.Pool()
+	craw, sraw := tcpPair(t)
 	if stalling {
 		craw.(*net.TCPConn).SetReadBuffer(4096)
 		sraw.(*net.TCPConn).SetWriteBuffer(4096)
@@ -681,7 +648,7 @@ func batchedTLS(t *testing.T, stalling bool) (*tls.Conn, *batchConn, *recordingC
 		SessionTicketsDisabled:      true, // nothing written after the handshake but ours
 		DynamicRecordSizingDisabled: true, // full records from the first
 	})
-	client := tls.Client(crec, &tls.Config{RootCAs: roots, ServerName: "example.com"})
+	client := tls.Client(crec, &tls.Config{RootCAs: roots, ServerName: "localhost"})
 	t.Cleanup(func() { client.Close(); server.Close() })
 	hs := make(chan error, 1)
 	go func() { hs <- server.Handshake() }()
