@@ -12,7 +12,7 @@ import (
 func socketReadable(syscall.RawConn) bool { return false }
 
 // readRecorded reads c into p and hands got what it read, with mu held.
-func readRecorded(c *upConn, p []byte, mu *sync.Mutex, got func([]byte)) (int, error) {
+func readRecorded(c *servedConn, p []byte, mu *sync.Mutex, got func([]byte)) (int, error) {
 	n, err := c.conn.Read(p)
 	mu.Lock()
 	got(p[:n])

@@ -47,12 +47,12 @@ type scriptedUpstream struct {
 	changed chan struct{}
 	// live is the connections being served (settle); accepted, the
 	// same by remote address (settle's marker).
-	live     map[*upConn]bool
-	accepted map[string]*upConn
+	live     map[*servedConn]bool
+	accepted map[string]*servedConn
 }
 
-// upConn is a connection the upstream serves, as settle sees it.
-type upConn struct {
+// servedConn is a connection the upstream serves, as settle sees it.
+type servedConn struct {
 	conn net.Conn
 	raw  syscall.RawConn
 	// pending is the bytes read of a request not yet answered.
@@ -70,7 +70,7 @@ func newScriptedUpstream(t testing.TB, answer func(*http.Request) (string, bool)
 		t.Fatal(err)
 	}
 	u := &scriptedUpstream{t: t, URL: "http://" + ln.Addr().String(), ln: ln, answer: answer, changed: make(chan struct{}),
-		live: map[*upConn]bool{}, accepted: map[string]*upConn{}}
+		live: map[*servedConn]bool{}, accepted: map[string]*servedConn{}}
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -82,7 +82,7 @@ func newScriptedUpstream(t testing.TB, answer func(*http.Request) (string, bool)
 				conn.Close()
 				continue
 			}
-			uc := &upConn{conn: conn, raw: raw}
+			uc := &servedConn{conn: conn, raw: raw}
 			u.mu.Lock()
 			u.conns++
 			u.live[uc] = true
@@ -104,7 +104,7 @@ func (u *scriptedUpstream) notifyLocked() {
 
 type recordTo struct {
 	u *scriptedUpstream
-	c *upConn
+	c *servedConn
 }
 
 // Read records what it reads with u.mu held (readRecorded).
@@ -116,7 +116,7 @@ func (rt recordTo) Read(p []byte) (int, error) {
 	})
 }
 
-func (u *scriptedUpstream) serve(conn net.Conn, uc *upConn) {
+func (u *scriptedUpstream) serve(conn net.Conn, uc *servedConn) {
 	defer func() {
 		conn.Close()
 		u.mu.Lock()

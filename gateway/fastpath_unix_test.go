@@ -25,7 +25,7 @@ func socketReadable(rc syscall.RawConn) bool {
 // from the read system call to got's return: one who holds mu finds
 // each byte in the socket (socketReadable) or passed to got, never
 // taken from the one and not yet given to the other.
-func readRecorded(c *upConn, p []byte, mu *sync.Mutex, got func([]byte)) (int, error) {
+func readRecorded(c *servedConn, p []byte, mu *sync.Mutex, got func([]byte)) (int, error) {
 	var n int
 	var err error
 	rerr := c.raw.Read(func(fd uintptr) bool {

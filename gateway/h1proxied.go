@@ -33,7 +33,7 @@ func writeFields(bw *bufio.Writer, h http.Header, exclude func(name string) bool
 			kvs = append(kvs, headerField{k, vv})
 		}
 	}
-	if len(kvs) <= 32 {
+	if len(kvs) <= maxInsertionSorted {
 		// Names are distinct: any sort gives WriteSubset's order.
 		for i := 1; i < len(kvs); i++ {
 			for j := i; j > 0 && kvs[j].name < kvs[j-1].name; j-- {
@@ -70,6 +70,10 @@ func writeFields(bw *bufio.Writer, h http.Header, exclude func(name string) bool
 // than the sort itself (bench/NOTES.md, session 8). The zero value is
 // ready.
 type fieldBuf []headerField
+
+// maxInsertionSorted is the most fields writeFields sorts by insertion,
+// the few of a common answer; more are sorted with slices.SortFunc.
+const maxInsertionSorted = 32
 
 // maxKeptFields bounds the fields a fieldBuf keeps room for after a
 // header (5 KiB): one of thousands of small fields (a client's request

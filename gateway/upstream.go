@@ -430,9 +430,8 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 		return readErr
 	}
 
-	var now time.Time
 	if d := t.limits.UpstreamResponseHeaderTimeout; d > 0 {
-		now = time.Now()
+		now := time.Now()
 		if deadline := now.Add(d); pc.dl.set(deadline, now) {
 			pc.conn.SetReadDeadline(deadline)
 		}

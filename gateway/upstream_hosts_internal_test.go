@@ -132,13 +132,7 @@ func TestUpstreamHeaderDeadlineLeftOn(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	get := func(path string) (string, error) {
 		u, _ := url.Parse(srv.URL + path)
-		res, err := tr.RoundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}})
-		if err != nil {
-			return "", err
-		}
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		return string(b), err
+		return answerBody(tr.RoundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}))
 	}
 	if body, err := get("/"); err != nil || body != "ok" {
 		t.Fatalf("first: %q, %v", body, err)
@@ -303,13 +297,7 @@ func TestUpstreamHeaderWaitPastEarlierDeadline(t *testing.T) {
 			pc.bw = bufio.NewWriter(pc.conn)
 			hp.put(pc)
 			get := func(path string) (string, error) {
-				res, err := tr.roundTrip(&http.Request{Method: "GET", URL: u.JoinPath(path), Host: u.Host, Header: http.Header{}}, hp, nil, nil)
-				if err != nil {
-					return "", err
-				}
-				defer res.Body.Close()
-				b, err := io.ReadAll(res.Body)
-				return string(b), err
+				return answerBody(tr.roundTrip(&http.Request{Method: "GET", URL: u.JoinPath(path), Host: u.Host, Header: http.Header{}}, hp, nil, nil))
 			}
 			if body, err := get("/"); err != nil || body != "ok" {
 				t.Fatalf("first exchange: %q, %v", body, err)
@@ -388,4 +376,15 @@ func TestUpstreamHeaderTimeoutNotReplayed(t *testing.T) {
 	if n := slow.Load(); n != 1 {
 		t.Fatalf("the upstream got the slow request %d times, want once", n)
 	}
+}
+
+// answerBody is the body of an exchange's answer (res, err), read whole
+// and closed, or the exchange's error.
+func answerBody(res *http.Response, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return string(b), err
 }
