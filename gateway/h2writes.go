@@ -233,6 +233,9 @@ func (b *batchConn) SetWriteDeadline(t time.Time) error {
 }
 
 func (b *batchConn) SetDeadline(t time.Time) error {
+	if !b.batching {
+		return b.Conn.SetDeadline(t)
+	}
 	if err := b.Conn.SetReadDeadline(t); err != nil {
 		return err
 	}
