@@ -64,8 +64,10 @@
 // connections opened before (403 with the handshake's reason,
 // Connection: close, OnHandshakeFailure with OpenConnection). When
 // nothing changed this costs two atomic loads. Server.Check is the same
-// decision for callers that answer themselves; the forgeproof gateway
-// uses it.
+// decision for callers that answer themselves, and Server.CheckConn is
+// Check for a server that keeps its own state per connection (a
+// ConnCache there instead of ConnContext's); the forgeproof gateway uses
+// CheckConn.
 //
 // # Identity and authorization
 //

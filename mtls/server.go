@@ -15,7 +15,8 @@ import (
 // revocation and authorizes every client certificate in VerifyConnection,
 // on full and resumed handshakes alike. Reload swaps the state atomically:
 // new handshakes see it at once, and open connections at their next
-// request when served through Handler (or Check) with ConnContext.
+// request when served through Handler (or Check) with ConnContext, or
+// through CheckConn.
 //
 // A Server is safe for concurrent use.
 type Server struct {
