@@ -96,9 +96,10 @@ func proxiedAnswerHandler() http.Handler {
 
 // TestH1ProxiedAnswerAllocs: the h1Server's allocations per keep-alive
 // request with a proxied answer (BenchmarkH1ProxiedAnswer's GET), the
-// handler's own three included (counted without the race detector). Among what it does not allocate: the
-// response's header map, which the adopted answer header replaces
-// (h1Response.Header makes it only when asked for).
+// handler's own three included (counted without the race detector).
+// Among what it does not allocate: the response's header map, which the
+// adopted answer header replaces (h1Response.Header makes it only when
+// asked for).
 func TestH1ProxiedAnswerAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector (its sync.Pool drops items)")
