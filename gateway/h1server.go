@@ -585,6 +585,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 		w.ctx.Context = ctx
 		w.ctx.traced = c.traced
 		w.ctx.cf = c.cf
+		w.ctx.fields = &c.fields
 		rctx = &w.ctx
 	} else {
 		rctx, w.cancelFunc = context.WithCancel(ctx)
