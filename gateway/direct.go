@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
@@ -152,7 +153,11 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	res, err := p.tr.roundTrip(outreq, p.hp, st.got1xx, &st.answer)
+	var start time.Time // the pool's idle check reads the clock
+	if x := exchangeFrom(req.Context()); x != nil {
+		start = x.start // the request's clock read, not another
+	}
+	res, err := p.tr.roundTrip(outreq, p.hp, st.got1xx, &st.answer, start)
 	if err != nil {
 		p.rp.ErrorHandler(rw, outreq, err)
 		return

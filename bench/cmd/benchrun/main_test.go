@@ -239,3 +239,53 @@ func TestParseFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestMachineUse checks the table of where the machine's CPU went and the
+// round-by-round ratios on a made-up report; its twin without the
+// figures (a run off Linux) has no such section.
+func TestMachineUse(t *testing.T) {
+	mk := func(server string, round int, ok int64, m machineUse) sample {
+		return sample{Server: server, Phase: phaseKeepAlive, Round: round, Result: load.Result{Elapsed: time.Second, OK: ok},
+			ServerCPU: time.Duration(ok) * 50 * time.Microsecond, Machine: m}
+	}
+	// 1000 requests: upstream 30 µs, load generator 20 µs each, a
+	// quarter of the cores idle.
+	use := machineUse{Upstream: 30 * time.Millisecond, Loader: 20 * time.Millisecond, Idle: 500 * time.Millisecond, Total: 2 * time.Second}
+	for _, measured := range []bool{true, false} {
+		t.Run(fmt.Sprintf("measured %v", measured), func(t *testing.T) {
+			m := use
+			if !measured {
+				m = machineUse{}
+			}
+			r := &report{Rounds: 2}
+			for _, s := range []string{"forgeproof", "nginx"} {
+				r.Servers = append(r.Servers, serverInfo{Name: s})
+			}
+			r.Runs = []sample{
+				mk("forgeproof", 1, 1000, m), mk("nginx", 1, 1250, m),
+				mk("forgeproof", 2, 1000, m), mk("nginx", 2, 1000, m),
+			}
+			md := r.markdown()
+			want := []string{
+				"| forgeproof | 50 (50–50) | 30 (30–30) | 20 (20–20) | 100 (100–100) | 25% (25%–25%) |",
+				"forgeproof's keep-alive rate as a share of nginx's, round by round (the two run one after the other in each round): 0.80×, 1.00×.",
+			}
+			for _, w := range want {
+				if got := strings.Contains(md, w); got != measured {
+					t.Errorf("markdown has %q: %v, want %v:\n%s", w, got, measured, md)
+				}
+			}
+		})
+	}
+}
+
+func TestMachineUseMinus(t *testing.T) {
+	a := machineUse{Upstream: 5, Loader: 7, Idle: 11, Steal: 13, Total: 17}
+	b := machineUse{Upstream: 1, Loader: 2, Idle: 3, Steal: 4, Total: 5}
+	if got, want := a.minus(b), (machineUse{Upstream: 4, Loader: 5, Idle: 8, Steal: 9, Total: 12}); got != want {
+		t.Errorf("minus: got %+v, want %+v", got, want)
+	}
+	if got := (machineUse{}).String(10); got != "machine use unknown" {
+		t.Errorf("String without figures: got %q", got)
+	}
+}

@@ -96,16 +96,19 @@ func measure(ctx context.Context, c config) (*report, error) {
 		return nil, errors.New("no server under test could start")
 	}
 
-	opts := func(conns int, d time.Duration, cpu *time.Duration, p *proc.Process) load.Options {
+	opts := func(conns int, d time.Duration, cpu *time.Duration, p *proc.Process, m *machineUse) load.Options {
 		var mu sync.Mutex
 		var at time.Duration
+		var before machineUse
 		return load.Options{Conns: conns, Warmup: c.warmup, Duration: d, Window: func(open bool) {
 			mu.Lock()
 			defer mu.Unlock()
 			if open {
 				at = p.CPUTime()
+				before = readMachineUse(up)
 			} else {
 				*cpu = p.CPUTime() - at
+				*m = readMachineUse(up).minus(before)
 			}
 		}}
 	}
@@ -118,24 +121,25 @@ func measure(ctx context.Context, c config) (*report, error) {
 		}
 		var res load.Result
 		var cpu time.Duration
+		var m machineUse
 		var err error
 		switch phase {
 		case phaseKeepAlive:
-			res, err = load.KeepAlive(ctx, s.target, opts(c.conns, c.duration, &cpu, s.proc))
+			res, err = load.KeepAlive(ctx, s.target, opts(c.conns, c.duration, &cpu, s.proc, &m))
 		case phaseFull:
-			res, err = load.Handshakes(ctx, s.target, opts(c.hsConns, c.duration, &cpu, s.proc), false)
+			res, err = load.Handshakes(ctx, s.target, opts(c.hsConns, c.duration, &cpu, s.proc, &m), false)
 		case phaseResumed:
-			res, err = load.Handshakes(ctx, s.target, opts(c.hsConns, c.duration, &cpu, s.proc), true)
+			res, err = load.Handshakes(ctx, s.target, opts(c.hsConns, c.duration, &cpu, s.proc, &m), true)
 		case phaseH2:
-			res, err = load.KeepAliveH2(ctx, s.target, opts(c.conns, c.duration, &cpu, s.proc), c.h2Streams)
+			res, err = load.KeepAliveH2(ctx, s.target, opts(c.conns, c.duration, &cpu, s.proc, &m), c.h2Streams)
 		case phaseLatency:
-			res, err = load.Latency(ctx, s.target, rate, opts(c.latencyConn, c.latencyDur, &cpu, s.proc))
+			res, err = load.Latency(ctx, s.target, rate, opts(c.latencyConn, c.latencyDur, &cpu, s.proc, &m))
 		}
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", s.kind.name, phase, err)
 		}
-		fmt.Fprintf(os.Stderr, "benchrun: round %d %-10s %v, server CPU %v\n", round+1, s.kind.name, res, cpu.Round(time.Millisecond))
-		rep.Runs = append(rep.Runs, sample{Server: s.kind.name, Phase: phase, Round: round + 1, Result: res, ServerCPU: cpu})
+		fmt.Fprintf(os.Stderr, "benchrun: round %d %-10s %v, server CPU %v, %s\n", round+1, s.kind.name, res, cpu.Round(time.Millisecond), m.String(res.OK))
+		rep.Runs = append(rep.Runs, sample{Server: s.kind.name, Phase: phase, Round: round + 1, Result: res, ServerCPU: cpu, Machine: m})
 		return nil
 	}
 

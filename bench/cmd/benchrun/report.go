@@ -52,6 +52,8 @@ type sample struct {
 	// ServerCPU is the user+system CPU time the server's processes used
 	// during the measured window.
 	ServerCPU time.Duration
+	// Machine is where the rest of the machine's CPU went meanwhile.
+	Machine machineUse
 }
 
 type machine struct {
@@ -114,6 +116,58 @@ func cpuPerRequest(x sample) float64 {
 		return math.NaN()
 	}
 	return float64(x.ServerCPU.Microseconds()) / float64(x.Result.OK)
+}
+
+// upstreamPerRequest, loaderPerRequest and sumPerRequest are the CPU
+// time per successful request, in µs, of the upstream, of the load
+// generator, and of those two and the server together; idleShare is the
+// cores' idle time as a percentage. NaN when not measured.
+func upstreamPerRequest(x sample) float64 { return perRequest(x, x.Machine.Upstream) }
+func loaderPerRequest(x sample) float64   { return perRequest(x, x.Machine.Loader) }
+func sumPerRequest(x sample) float64 {
+	return perRequest(x, x.ServerCPU+x.Machine.Upstream+x.Machine.Loader)
+}
+
+func idleShare(x sample) float64 {
+	if x.Machine.Total <= 0 {
+		return math.NaN()
+	}
+	return 100 * float64(x.Machine.Idle) / float64(x.Machine.Total)
+}
+
+func perRequest(x sample, d time.Duration) float64 {
+	if x.Result.OK == 0 || x.Machine.Total <= 0 {
+		return math.NaN()
+	}
+	return float64(d.Microseconds()) / float64(x.Result.OK)
+}
+
+// hasMachineUse reports whether any keep-alive run recorded where the
+// machine's CPU went (not off Linux).
+func (r *report) hasMachineUse() bool {
+	return slices.ContainsFunc(r.Runs, func(x sample) bool { return x.Phase == phaseKeepAlive && x.Machine.Total > 0 })
+}
+
+// roundRatios lists a's rate over b's in phase, for each round both ran.
+func (r *report) roundRatios(a, b, phase string) string {
+	rate := map[string]map[int]float64{a: {}, b: {}}
+	for _, x := range r.Runs {
+		if x.Phase == phase && rate[x.Server] != nil {
+			rate[x.Server][x.Round] = perSecond(x)
+		}
+	}
+	var out []string
+	for round := 1; round <= r.Rounds; round++ {
+		ra, oka := rate[a][round]
+		rb, okb := rate[b][round]
+		if oka && okb {
+			out = append(out, times(ra/rb))
+		}
+	}
+	if len(out) == 0 {
+		return "–"
+	}
+	return strings.Join(out, ", ")
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -235,6 +289,29 @@ func (r *report) markdown() string {
 			fmtStat(r.stat(s.Name, phaseKeepAlive, cpuPerRequest), "%.0f"),
 			fmtStat(r.stat(s.Name, phaseFull, cpuPerRequest), "%.0f"),
 			fmtStat(r.stat(s.Name, phaseResumed, cpuPerRequest), "%.0f"))
+	}
+
+	if r.hasMachineUse() {
+		p("\n### Where the machine's CPU went in the keep-alive runs\n\n")
+		p("The load generator, the upstream and the server share the machine's cores, so a server's rate follows the sum of what each spends per request: " +
+			"a server that forwards more to the upstream (identity headers) makes the upstream work more, and idle time is time all three were waiting. " +
+			"µs of CPU per request, medians of the runs; idle is the share of all cores' time.\n\n")
+		p("| server | server µs | upstream µs | load generator µs | sum µs | idle |\n|---|--:|--:|--:|--:|--:|\n")
+		for _, s := range servers {
+			if r.stat(s.Name, phaseKeepAlive, upstreamPerRequest).N == 0 {
+				continue
+			}
+			p("| %s | %s | %s | %s | %s | %s |\n", s.Name,
+				fmtStat(r.stat(s.Name, phaseKeepAlive, cpuPerRequest), "%.0f"),
+				fmtStat(r.stat(s.Name, phaseKeepAlive, upstreamPerRequest), "%.0f"),
+				fmtStat(r.stat(s.Name, phaseKeepAlive, loaderPerRequest), "%.0f"),
+				fmtStat(r.stat(s.Name, phaseKeepAlive, sumPerRequest), "%.0f"),
+				fmtStat(r.stat(s.Name, phaseKeepAlive, idleShare), "%.0f%%"))
+		}
+		if base != "" && r.has("nginx") {
+			p("\n%s's keep-alive rate as a share of nginx's, round by round (the two run one after the other in each round): %s.\n",
+				base, r.roundRatios(base, "nginx", phaseKeepAlive))
+		}
 	}
 
 	if r.hasPhase(phaseH2) {
