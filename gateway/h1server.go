@@ -214,6 +214,10 @@ type h1Conn struct {
 	cw      h1ChunkWriter
 	bodyBuf *bufio.Writer // see h1Response.buffer
 	fields  fieldBuf      // writeFields' for the answers
+	// upHeader is the header map of the last upstream request the direct
+	// path built for a request on this connection, emptied and used
+	// again for the next (takeUpstreamHeader); nil: none.
+	upHeader http.Header
 
 	// ownCtx: the connection's context can never be cancelled, so each
 	// request gets an h1ReqCtx (h1context.go) rather than a
@@ -585,6 +589,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 		w.ctx.Context = ctx
 		w.ctx.traced = c.traced
 		w.ctx.cf = c.cf
+		w.ctx.fields = &c.fields
 		rctx = &w.ctx
 	} else {
 		rctx, w.cancelFunc = context.WithCancel(ctx)

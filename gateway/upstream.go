@@ -409,7 +409,13 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	var wrote chan error // the body writer's result; nil without a body
 	var body *bodyReader
 	if noBody {
-		err = writeRequest(pc.bw, req, &pc.fields)
+		fields := &pc.fields
+		if watch.rc != nil && watch.rc.fields != nil {
+			// The client connection's, warm for its answer (h1ReqCtx),
+			// free: its answer is written on this goroutine, after.
+			fields = watch.rc.fields
+		}
+		err = writeRequest(pc.bw, req, fields)
 		if err == nil {
 			err = pc.bw.Flush()
 		}

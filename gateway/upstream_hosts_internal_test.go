@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -438,5 +439,43 @@ func TestPoolIdleCheckAt(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUpstreamRequestSortedInClientBuffer: a request the gateway's own
+// HTTP/1.x server serves has its upstream head's fields sorted in the
+// client connection's fieldBuf (h1ReqCtx.fields, which its answer's
+// header uses next), not the upstream connection's; any other request
+// (no h1ReqCtx) in the upstream connection's.
+func TestUpstreamRequestSortedInClientBuffer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("A")+r.Header.Get("B"))
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL + "/")
+	for _, own := range []bool{true, false} {
+		tr := newUpstreamTransport(Limits{UpstreamMaxIdleConnsPerHost: 4}, &http.Transport{}, nil)
+		defer tr.CloseIdleConnections()
+		hp := tr.host(canonicalAddr(u.Host))
+		var client fieldBuf
+		ctx := context.Background()
+		if own {
+			ctx = &h1ReqCtx{Context: ctx, fields: &client}
+		}
+		req := (&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{"B": {"2"}, "A": {"1"}}}).WithContext(ctx)
+		body, err := answerBody(tr.roundTrip(req, hp, nil, nil, time.Time{}))
+		if err != nil || body != "12" {
+			t.Fatalf("h1ReqCtx %v: got %q, %v, want 12", own, body, err)
+		}
+		pc := hp.get(time.Time{})
+		if pc == nil {
+			t.Fatal("the connection did not go back to the pool")
+		}
+		if inClient, inUpstream := cap(client) > 0, cap(pc.fields) > 0; inClient != own || inUpstream == own {
+			t.Errorf("h1ReqCtx %v: sorted in the client's buffer %v, in the upstream connection's %v", own, inClient, inUpstream)
+		}
+		if own && client[:cap(client)][0].values != nil {
+			t.Error("the client's buffer keeps the upstream request's header alive")
+		}
 	}
 }
