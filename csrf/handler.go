@@ -35,24 +35,42 @@ import (
 // [Protection.Rotate]: a login or logout changes the session). A request
 // that needed neither goes to h as it came, without a copy.
 func (p *Protection) Handler(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := p.load()
-		if c.keys == nil {
-			// Origin checks only: no state to keep.
-			if e := c.check(r, nil); e != nil && c.refused(w, r, e) {
-				return
-			}
-			h.ServeHTTP(w, r)
+	return &protected{p: p, h: h}
+}
+
+// protected is h behind p. A type of its own, not an [http.HandlerFunc]
+// closure: a request reaches ServeHTTP in one call rather than through
+// HandlerFunc.ServeHTTP and then the closure, and the method is compiled
+// here, with p.load inlined, wherever Handler is inlined (a closure
+// copied into the caller's package got load as a call). The token path
+// is a method of its own, so the origin-only path keeps a small frame.
+type protected struct {
+	p *Protection
+	h http.Handler
+}
+
+func (x *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := x.p.load()
+	if c.keys == nil {
+		// Origin checks only: no state to keep.
+		if e := c.check(r, nil); e != nil && c.refused(w, r, e) {
 			return
 		}
-		// st keeps what check learned (the binding function's answer, the
-		// pre-session cookie) for prepareTokens: neither is asked twice.
-		var st requestState
-		if e := c.check(r, &st); e != nil && c.refused(w, r, e) {
-			return
-		}
-		h.ServeHTTP(w, c.prepareTokens(w, r, &st, p))
-	})
+		x.h.ServeHTTP(w, r)
+		return
+	}
+	x.serveTokens(c, w, r)
+}
+
+// serveTokens is ServeHTTP with a key ring set.
+func (x *protected) serveTokens(c *config, w http.ResponseWriter, r *http.Request) {
+	// st keeps what check learned (the binding function's answer, the
+	// pre-session cookie) for prepareTokens: neither is asked twice.
+	var st requestState
+	if e := c.check(r, &st); e != nil && c.refused(w, r, e) {
+		return
+	}
+	x.h.ServeHTTP(w, c.prepareTokens(w, r, &st, x.p))
 }
 
 // refused tells the observer about e and, unless in report-only mode,

@@ -10,9 +10,8 @@ import (
 )
 
 // finish writes the access-log line and the request metrics of one
-// request.
-func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, start time.Time) {
-	elapsed := time.Since(start)
+// request, which took elapsed.
+func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, elapsed time.Duration) {
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK

@@ -194,6 +194,7 @@ type deadlineConn struct {
 	n, sent       int
 	timeoutBefore int
 	setReads      int
+	deadlines     []time.Time // the read deadlines set, in order
 	answers       int
 }
 
@@ -218,9 +219,51 @@ func (c *deadlineConn) LocalAddr() net.Addr              { return &net.TCPAddr{}
 func (c *deadlineConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
 func (c *deadlineConn) SetDeadline(time.Time) error      { return nil }
 func (c *deadlineConn) SetWriteDeadline(time.Time) error { return nil }
-func (c *deadlineConn) SetReadDeadline(time.Time) error {
+func (c *deadlineConn) SetReadDeadline(t time.Time) error {
 	c.setReads++
+	c.deadlines = append(c.deadlines, t)
 	return nil
+}
+
+// TestH1IdleWaitFromHandlerEnd: the idle wait after a request without a
+// body counts its timeout from the handler's end as the gateway read the
+// clock for its access log (handlerEnded), not from a clock read of its
+// own; after a request with a body (which finishRequest may read from the
+// client first), or a handler that did not say when it ended, the clock
+// is read. The idle timeout is shorter than the header timeout, so the
+// idle deadline is set on the connection (readDeadline) and recorded.
+func TestH1IdleWaitFromHandlerEnd(t *testing.T) {
+	const idle = time.Hour
+	ended := time.Now().Add(-time.Minute) // before any clock read below
+	for _, tc := range []struct {
+		name, req string
+		tell      bool
+		fromEnd   bool
+	}{
+		{"no body", "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", true, true},
+		{"no body, not told", "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", false, false},
+		{"body", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\n\r\nok", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.tell {
+					handlerEnded(w, ended)
+				}
+			})
+			c := &deadlineConn{req: []byte(tc.req), n: 1}
+			newH1Server(&http.Server{Handler: handler, ReadHeaderTimeout: 2 * idle, IdleTimeout: idle}).ServeConn(c)
+			if c.answers != 1 || len(c.deadlines) != 2 {
+				t.Fatalf("got %d answers and read deadlines %v, want 1 answer, the header and the idle deadline", c.answers, c.deadlines)
+			}
+			got, fromEnd := c.deadlines[1], ended.Add(idle)
+			if tc.fromEnd && !got.Equal(fromEnd) {
+				t.Errorf("idle deadline %v, want the handler's end plus the idle timeout, %v", got, fromEnd)
+			}
+			if !tc.fromEnd && !got.After(fromEnd) {
+				t.Errorf("idle deadline %v, want a clock read's, after %v", got, fromEnd)
+			}
+		})
+	}
 }
 
 // TestH1KeepAliveReadDeadlineLazy: the idle wait of each keep-alive
@@ -415,7 +458,7 @@ func TestUpstreamExchangeDeadlineLazy(t *testing.T) {
 			hp.put(pc)
 			u, _ := url.Parse("http://a.test/")
 			for i := range n {
-				res, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, hp, nil, nil)
+				res, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, hp, nil, nil, time.Time{})
 				if err != nil {
 					t.Fatalf("exchange %d: %v", i, err)
 				}
@@ -423,7 +466,7 @@ func TestUpstreamExchangeDeadlineLazy(t *testing.T) {
 					t.Fatalf("exchange %d: body %q, %v", i, b, err)
 				}
 				res.Body.Close()
-				if got := hp.get(); got != pc {
+				if got := hp.get(time.Time{}); got != pc {
 					t.Fatalf("exchange %d: the connection did not go back to the pool", i)
 				} else {
 					hp.put(got)
@@ -621,7 +664,7 @@ func TestUpstreamSwitchKeepsWriterInterruption(t *testing.T) {
 			hp.put(pc)
 			u, _ := url.Parse("http://a.test/")
 			req := &http.Request{Method: "POST", URL: u, Host: u.Host, Header: http.Header{}, Body: io.NopCloser(tc.body)}
-			res, err := tr.roundTrip(req, hp, nil, nil)
+			res, err := tr.roundTrip(req, hp, nil, nil, time.Time{})
 			if err != nil {
 				t.Fatalf("exchange: %v", err)
 			}

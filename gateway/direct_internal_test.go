@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"maps"
 	"mime"
 	"net/http"
@@ -145,5 +146,48 @@ func TestDirectProxyApplies(t *testing.T) {
 				t.Errorf("applies = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestTakeUpstreamHeader: under the gateway's own HTTP/1.x server (an
+// h1Response, or a recorder in front of one) a connection's upstream
+// header map is handed out again, emptied; a request that needs more
+// than one group's fields, a map that has grown past one, a hijacked
+// connection and any other ResponseWriter get none (nil: the caller
+// makes a new map).
+func TestTakeUpstreamHeader(t *testing.T) {
+	c := &h1Conn{}
+	w := &recorder{ResponseWriter: &h1Response{conn: c}}
+	first := takeUpstreamHeader(w, 7)
+	if first == nil || len(first) != 0 {
+		t.Fatalf("first map %v, want an empty one", first)
+	}
+	first["X-First"] = []string{"1"}
+	second := takeUpstreamHeader(w, 7)
+	if reflect.ValueOf(second).UnsafePointer() != reflect.ValueOf(first).UnsafePointer() {
+		t.Fatal("the connection's map was not handed out again")
+	}
+	if len(second) != 0 {
+		t.Fatalf("the map handed out again holds %v, want it empty", second)
+	}
+	if got := takeUpstreamHeader(w, maxReusedHeaderFields+1); got != nil || c.upHeader != nil {
+		t.Errorf("a request of %d fields: got %v, connection keeps %v; want neither", maxReusedHeaderFields+1, got, c.upHeader)
+	}
+	grown := takeUpstreamHeader(w, 1)
+	for i := range maxReusedHeaderFields + 1 {
+		grown[fmt.Sprint("X-", i)] = nil
+	}
+	if got := takeUpstreamHeader(w, 1); got != nil || c.upHeader != nil {
+		t.Errorf("after a grown map: got %v, connection keeps %v; want neither", got, c.upHeader)
+	}
+	if got := takeUpstreamHeader(w, 1); got == nil {
+		t.Error("no map after the grown one was let go")
+	}
+	c.hijacked = true
+	if got := takeUpstreamHeader(w, 1); got != nil {
+		t.Errorf("hijacked connection: got %v, want nil", got)
+	}
+	if got := takeUpstreamHeader(httptest.NewRecorder(), 1); got != nil {
+		t.Errorf("another ResponseWriter: got %v, want nil", got)
 	}
 }

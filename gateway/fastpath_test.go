@@ -573,6 +573,71 @@ func TestUpstreamPathsEquivalent(t *testing.T) {
 	p.compareMetrics(t)
 }
 
+// TestUpstreamPathsKeepAliveSequence: requests one after another on one
+// client connection reach the upstream as ReverseProxy sends them, each
+// with its own fields only. The direct path builds the upstream header
+// of a request without a body in the map of the connection's last one
+// (takeUpstreamHeader): a field of an earlier request must not stay, a
+// map grown past its one group is let go, and a request with a body
+// gets a map of its own in between.
+func TestUpstreamPathsKeepAliveSequence(t *testing.T) {
+	t.Parallel()
+	p := newPathSet(t, allPaths, scripted, nil, nil)
+	get := func(extra string) string {
+		return "GET /s/cl HTTP/1.1\r\nHost: localhost\r\n" + extra + "\r\n"
+	}
+	var many strings.Builder
+	for i := range 12 {
+		fmt.Fprintf(&many, "X-Many-%d: %d\r\n", i, i)
+	}
+	sequence := []string{
+		get("Accept: */*\r\nX-First: 1\r\nUser-Agent: one\r\n"),
+		get("X-Second: 2\r\n"), // no User-Agent: the upstream gets an empty one
+		get("TE: trailers\r\nAccept-Language: en\r\n"),
+		get(many.String()),
+		get("X-After-Many: 1\r\n"),
+		"POST /s/cl HTTP/1.1\r\nHost: localhost\r\nX-Post: 1\r\nContent-Length: 2\r\n\r\nhi",
+		get("X-After-Post: 1\r\n"),
+		get(""),
+	}
+	answers := make([][]string, len(p.gws))
+	for i, gw := range p.gws {
+		c := gw.dialRaw(t, gw.w.web)
+		for _, raw := range sequence {
+			c.send(raw)
+			resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+			if err != nil {
+				t.Fatalf("%s: %q: %v", p.modes[i].name, raw, err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: %q: %s %q, %v", p.modes[i].name, raw, resp.Status, body, err)
+			}
+			answers[i] = append(answers[i], string(body))
+		}
+		c.Close()
+	}
+	up := make([]string, len(p.ups))
+	for i, u := range p.ups {
+		u.settle(t)
+		up[i] = u.take()
+	}
+	for _, leftover := range []string{"X-First", "X-Many-0", "X-Post"} {
+		if n := strings.Count(up[1], leftover); n != 1 {
+			t.Errorf("the direct path's upstream got %s %d times, want once:\n%s", leftover, n, up[1])
+		}
+	}
+	for i := 1; i < len(p.gws); i++ {
+		if up[i] != up[0] {
+			t.Errorf("upstream received different bytes:\n%s:\n%q\n%s:\n%q", p.modes[0].name, up[0], p.modes[i].name, up[i])
+		}
+		if !slices.Equal(answers[i], answers[0]) {
+			t.Errorf("client received different answers:\n%s: %q\n%s: %q", p.modes[0].name, answers[0], p.modes[i].name, answers[i])
+		}
+	}
+}
+
 // TestUpstreamPathsUpgradeCheckOff: with the refusal of unasked 101s
 // turned off (the negative control of headers_test.go), such an answer
 // still ends in 502 on every path: ReverseProxy refuses a switch nobody

@@ -35,8 +35,14 @@ type h1ReqCtx struct {
 	traced    bool          // the parent carries an httptrace.ClientTrace
 	// cf is the connection's connState, its parent's value of
 	// connKey (nil: none), without a lookup (connStateOf).
-	cf    *connState
-	funcs []*h1AfterFunc
+	cf *connState
+	// fields is the client connection's fieldBuf (h1Conn.fields), which
+	// the upstream exchange sorts its request's fields in: the answer's
+	// header is sorted there next, in lines the request's sort has just
+	// brought into the cache (the upstream connection's own buffer is
+	// cold by then, one of many taking turns).
+	fields *fieldBuf
+	funcs  []*h1AfterFunc
 }
 
 // closedChan is the Done channel of a context cancelled before anyone

@@ -214,6 +214,10 @@ type h1Conn struct {
 	cw      h1ChunkWriter
 	bodyBuf *bufio.Writer // see h1Response.buffer
 	fields  fieldBuf      // writeFields' for the answers
+	// upHeader is the header map of the last upstream request the direct
+	// path built for a request on this connection, emptied and used
+	// again for the next (takeUpstreamHeader); nil: none.
+	upHeader http.Header
 
 	// ownCtx: the connection's context can never be cancelled, so each
 	// request gets an h1ReqCtx (h1context.go) rather than a
@@ -386,7 +390,7 @@ func (c *h1Conn) serve() {
 		if s.noKeepAlives.Load() || s.shuttingDown.Load() {
 			return
 		}
-		c.setReadTimeout(s.idleTimeout())
+		c.setReadTimeoutAt(s.idleTimeout(), w.idleFrom())
 		// Wait for the next request's first bytes under the idle
 		// timeout, then give its head the header timeout, unless it
 		// is in the buffer whole: reading it then reads nothing from
@@ -403,8 +407,14 @@ func (c *h1Conn) serve() {
 
 // setReadTimeout gives the connection's reads d from now, or no deadline
 // when d is not positive.
-func (c *h1Conn) setReadTimeout(d time.Duration) {
-	now := time.Now()
+func (c *h1Conn) setReadTimeout(d time.Duration) { c.setReadTimeoutAt(d, time.Time{}) }
+
+// setReadTimeoutAt is setReadTimeout with now given (zero: the clock is
+// read).
+func (c *h1Conn) setReadTimeoutAt(d time.Duration, now time.Time) {
+	if now.IsZero() {
+		now = time.Now()
+	}
 	var dl time.Time
 	if d > 0 {
 		dl = now.Add(d)
@@ -579,6 +589,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 		w.ctx.Context = ctx
 		w.ctx.traced = c.traced
 		w.ctx.cf = c.cf
+		w.ctx.fields = &c.fields
 		rctx = &w.ctx
 	} else {
 		rctx, w.cancelFunc = context.WithCancel(ctx)
@@ -717,6 +728,31 @@ func (c *h1Conn) watch(w *h1Response) {
 	if arm {
 		c.s.watcher.add(c, now)
 	}
+}
+
+// handlerEnded tells w, when it is an h1Response, that its handler ended
+// at t: the clock read of the gateway's access log, which the idle wait
+// after the answer then takes for now (idleFrom).
+func handlerEnded(w http.ResponseWriter, t time.Time) {
+	if hw, ok := w.(*h1Response); ok {
+		hw.ended = t
+	}
+}
+
+// idleFrom is the now the idle wait after w's answer counts its timeout
+// from: when the handler ended, if it said (handlerEnded) and the
+// request had no body, else zero (the clock is read). It is a little
+// before the answer's last bytes were flushed: a client that keeps that
+// flush waiting (it does not read its answer) spends its idle time on
+// it, where net/http starts the idle timeout after the flush. With a
+// body, finishRequest may read what the handler left of it from the
+// client first, which takes as long as the client makes it: the clock
+// is read after.
+func (w *h1Response) idleFrom() time.Time {
+	if w.body != nil || w.ecr != nil {
+		return time.Time{}
+	}
+	return w.ended
 }
 
 // stopWatching disarms the watch and ends its read if it started.
@@ -962,6 +998,9 @@ type h1Response struct {
 	// started is when the handler started, as the client watch read the
 	// clock for it (zero when the watch is off): see handlerStart.
 	started time.Time
+	// ended is when the handler ended, as the gateway read the clock for
+	// its access log (zero: not told): see handlerEnded.
+	ended time.Time
 
 	handlerHeader http.Header // nil until Header makes it or adoptHeader gives it
 	snapshot      http.Header // the header as of WriteHeader, when changed after it

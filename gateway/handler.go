@@ -45,6 +45,9 @@ type exchange struct {
 	// the handler is embedded (Gateway.Handler): looked up once per
 	// request rather than by every step that uses it.
 	conn *connState
+	// start is when serveHTTP began: the upstream pool's idle check
+	// takes it for now (hostPool.get).
+	start time.Time
 }
 
 type exchangeKey struct{}
@@ -101,9 +104,13 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	g.metrics.inFlight.Inc()
 	defer g.metrics.inFlight.Dec()
 	c := g.state.Load()
-	st := &requestState{rec: recorder{ResponseWriter: w}, x: exchange{decision: decisionAllow}}
+	st := &requestState{rec: recorder{ResponseWriter: w}, x: exchange{decision: decisionAllow, start: start}}
 	rec, x := &st.rec, &st.x
-	defer func() { g.finish(r, rec, x, start) }()
+	defer func() {
+		end := time.Now()
+		g.finish(r, rec, x, end.Sub(start))
+		handlerEnded(w, end) // the idle wait's clock read
+	}()
 
 	if listener >= 0 {
 		x.conn = connStateOf(r.Context())

@@ -22,8 +22,17 @@ type keepHeaders struct {
 }
 
 // withKeptHeaders returns w, or w wrapped in a keepHeaders when it has
-// header fields already (the common request has none: no cost).
+// header fields already (the common request has none: no cost). Under
+// the gateway's own server it asks the h1Response, and does not call
+// Header, which would make a map for nothing: the common answer adopts
+// the upstream's header instead (adoptHeader). A map it has not made
+// holds no fields, and Header's other effect (a snapshot at WriteHeader
+// of a header the handler asked for) is the same for an empty map made
+// later.
 func withKeptHeaders(w http.ResponseWriter, checks *checksOff) http.ResponseWriter {
+	if rw := h1ResponseOf(w); rw != nil && rw.handlerHeader == nil {
+		return w
+	}
 	h := w.Header()
 	if len(h) == 0 || checks.off(checkKeepHeaders) {
 		return w

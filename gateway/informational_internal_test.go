@@ -65,3 +65,37 @@ func TestKeepHeadersAcross1xx(t *testing.T) {
 		t.Fatal("a ResponseWriter without header fields was wrapped")
 	}
 }
+
+// TestKeptHeadersNoMap: under the gateway's own server, withKeptHeaders
+// leaves a response whose header nobody made unwrapped and without a
+// map (the direct path's answer adopts the upstream's), and still wraps
+// one the gateway set fields on, through the recorder as in the
+// gateway; the fields of an empty map made before are no reason to wrap
+// either.
+func TestKeptHeadersNoMap(t *testing.T) {
+	fresh := func() *h1Response { return &h1Response{conn: &h1Conn{}, contentLength: -1} }
+
+	w := fresh()
+	if got := withKeptHeaders(&recorder{ResponseWriter: w}, nil); got.(*recorder).ResponseWriter != w {
+		t.Fatalf("no header: got %T, want the recorder unwrapped", got)
+	}
+	if w.handlerHeader != nil || w.calledHeader {
+		t.Errorf("no header: a map was made (%v) or Header called (%v)", w.handlerHeader, w.calledHeader)
+	}
+
+	w = fresh()
+	w.Header()
+	if _, ok := withKeptHeaders(&recorder{ResponseWriter: w}, nil).(*keepHeaders); ok {
+		t.Error("an empty header was wrapped")
+	}
+
+	w = fresh()
+	w.Header().Set("Connection", "close")
+	k, ok := withKeptHeaders(&recorder{ResponseWriter: w}, nil).(*keepHeaders)
+	if !ok {
+		t.Fatal("a header with fields was not wrapped")
+	}
+	if got := fmt.Sprint(k.own); got != "map[Connection:[close]]" {
+		t.Errorf("kept %s, want the gateway's field", got)
+	}
+}

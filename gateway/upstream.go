@@ -82,7 +82,7 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if trace := httptrace.ContextClientTrace(req.Context()); trace != nil {
 		got1xx = trace.Got1xxResponse
 	}
-	return t.roundTrip(req, nil, got1xx, nil)
+	return t.roundTrip(req, nil, got1xx, nil, time.Time{})
 }
 
 // fast reports whether req goes over the transport's own connections.
@@ -133,16 +133,23 @@ type hostPool struct {
 }
 
 // get returns an idle connection, nil when there is none. It closes those
-// past the idle timeout and those the upstream closed or sent unasked
-// bytes on.
-func (hp *hostPool) get() *upConn {
+// past the idle timeout at now (zero: the clock is read) and those the
+// upstream closed or sent unasked bytes on.
+//
+// The direct path's now is its request's start (exchange.start, the
+// clock read of the client watch), a few microseconds before this call
+// under load: a connection idle for the timeout or a little longer at
+// that read may still be taken (the idle peek finds one the upstream
+// closed, and an upstream's own keep-alive timeout is not that close to
+// ours), for one clock read fewer per request.
+func (hp *hostPool) get(now time.Time) *upConn {
 	hp.mu.Lock()
 	defer hp.mu.Unlock()
 	for len(hp.idle) > 0 {
 		pc := hp.idle[len(hp.idle)-1]
 		hp.idle[len(hp.idle)-1] = nil
 		hp.idle = hp.idle[:len(hp.idle)-1]
-		if hp.idleTimeout > 0 && time.Since(pc.idleAt) > hp.idleTimeout {
+		if hp.idleTimeout > 0 && idleFor(pc.idleAt, now) > hp.idleTimeout {
 			pc.conn.Close()
 			continue
 		}
@@ -157,6 +164,16 @@ func (hp *hostPool) get() *upConn {
 		return pc
 	}
 	return nil
+}
+
+// idleFor is how long a connection put back at idleAt has been idle at
+// now (zero: the clock is read). A connection another request put back
+// after now has not been idle at all.
+func idleFor(idleAt, now time.Time) time.Duration {
+	if now.IsZero() {
+		return time.Since(idleAt)
+	}
+	return now.Sub(idleAt)
 }
 
 // put takes back a connection whose exchange ended cleanly.
@@ -324,8 +341,10 @@ func trimBrackets(h string) string {
 // roundTrip sends req over the own connections of hp, the pool of
 // req.URL.Host (nil: looked up here); got1xx, when not nil, takes the
 // informational answers. The answer's body is ub (nil: a new one),
-// memory the caller keeps for this request alone.
-func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx func(int, textproto.MIMEHeader) error, ub *upstreamBody) (*http.Response, error) {
+// memory the caller keeps for this request alone. start is when the
+// request's handler started (zero: unknown), the time the pool's first
+// idle check takes for now (see get); a retry reads the clock.
+func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx func(int, textproto.MIMEHeader) error, ub *upstreamBody, start time.Time) (*http.Response, error) {
 	ctx := req.Context()
 	if hp == nil {
 		hp = t.host(canonicalAddr(req.URL.Host))
@@ -335,7 +354,8 @@ func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx fu
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		pc := hp.get()
+		pc := hp.get(start)
+		start = time.Time{} // a retry's check reads the clock
 		if pc == nil {
 			var err error
 			if pc, err = t.dial(ctx, hp.addr); err != nil {
@@ -389,7 +409,13 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	var wrote chan error // the body writer's result; nil without a body
 	var body *bodyReader
 	if noBody {
-		err = writeRequest(pc.bw, req, &pc.fields)
+		fields := &pc.fields
+		if watch.rc != nil && watch.rc.fields != nil {
+			// The client connection's, warm for its answer (h1ReqCtx),
+			// free: its answer is written on this goroutine, after.
+			fields = watch.rc.fields
+		}
+		err = writeRequest(pc.bw, req, fields)
 		if err == nil {
 			err = pc.bw.Flush()
 		}

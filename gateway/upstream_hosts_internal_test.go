@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -192,7 +193,7 @@ func TestUpstreamAnswerBodyOwnMemory(t *testing.T) {
 	u, _ := url.Parse(srv.URL + "/")
 	get := func(ub *upstreamBody) *http.Response {
 		t.Helper()
-		res, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, nil, nil, ub)
+		res, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, nil, nil, ub, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,12 +298,12 @@ func TestUpstreamHeaderWaitPastEarlierDeadline(t *testing.T) {
 			pc.bw = bufio.NewWriter(pc.conn)
 			hp.put(pc)
 			get := func(path string) (string, error) {
-				return answerBody(tr.roundTrip(&http.Request{Method: "GET", URL: u.JoinPath(path), Host: u.Host, Header: http.Header{}}, hp, nil, nil))
+				return answerBody(tr.roundTrip(&http.Request{Method: "GET", URL: u.JoinPath(path), Host: u.Host, Header: http.Header{}}, hp, nil, nil, time.Time{}))
 			}
 			if body, err := get("/"); err != nil || body != "ok" {
 				t.Fatalf("first exchange: %q, %v", body, err)
 			}
-			if got := hp.get(); got != pc {
+			if got := hp.get(time.Time{}); got != pc {
 				t.Fatal("the first exchange's connection did not go back to the pool")
 			} else {
 				hp.put(got)
@@ -369,7 +370,7 @@ func TestUpstreamHeaderTimeoutNotReplayed(t *testing.T) {
 		pc.bw = bufio.NewWriter(conn)
 		hp.put(pc) // reused: it counts as one that served an exchange
 	}
-	_, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, hp, nil, nil)
+	_, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, hp, nil, nil, time.Time{})
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("a slow answer on a reused connection: %v, want a timeout", err)
 	}
@@ -387,4 +388,94 @@ func answerBody(res *http.Response, err error) (string, error) {
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	return string(b), err
+}
+
+// TestPoolIdleCheckAt: hostPool.get measures a connection's idle time at
+// the now it is given (the direct path's request start), not at a clock
+// read of its own: a connection idle for exactly the timeout at that now
+// is taken, one idle a nanosecond longer is closed, and one put back
+// after that now (by another request) is not idle at all. With a zero
+// now, get reads the clock.
+func TestPoolIdleCheckAt(t *testing.T) {
+	const timeout = time.Minute
+	newPool := func() (*hostPool, *upConn, net.Conn) {
+		client, server := tcpPair(t)
+		hp := &hostPool{addr: "a.test:80", max: 4, idleTimeout: timeout}
+		pc := &upConn{conn: client, limit: -1}
+		pc.br = bufio.NewReader(pc)
+		pc.bw = bufio.NewWriter(pc.conn)
+		hp.idle = append(hp.idle, pc) // as put, without its sweep timer
+		pc.idleAt = time.Now()
+		return hp, pc, server
+	}
+	for _, tc := range []struct {
+		name  string
+		now   func(idleAt time.Time) time.Time
+		taken bool
+	}{
+		{"idle for the timeout", func(at time.Time) time.Time { return at.Add(timeout) }, true},
+		{"idle past the timeout", func(at time.Time) time.Time { return at.Add(timeout + 1) }, false},
+		{"put back after now", func(at time.Time) time.Time { return at.Add(-time.Second) }, true},
+		{"zero now: the clock", func(time.Time) time.Time { return time.Time{} }, true},
+		{"zero now, idle past the timeout", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hp, pc, server := newPool()
+			now := time.Time{}
+			if tc.now != nil {
+				now = tc.now(pc.idleAt)
+			} else {
+				pc.idleAt = time.Now().Add(-timeout - time.Second)
+			}
+			got := hp.get(now)
+			if (got == pc) != tc.taken {
+				t.Fatalf("got %v, want the connection taken: %v", got, tc.taken)
+			}
+			if !tc.taken {
+				// Closed, not only left out: the upstream sees its end.
+				server.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, err := server.Read(make([]byte, 1)); err != io.EOF {
+					t.Fatalf("the expired connection's peer read %v, want EOF", err)
+				}
+			}
+		})
+	}
+}
+
+// TestUpstreamRequestSortedInClientBuffer: a request the gateway's own
+// HTTP/1.x server serves has its upstream head's fields sorted in the
+// client connection's fieldBuf (h1ReqCtx.fields, which its answer's
+// header uses next), not the upstream connection's; any other request
+// (no h1ReqCtx) in the upstream connection's.
+func TestUpstreamRequestSortedInClientBuffer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("A")+r.Header.Get("B"))
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL + "/")
+	for _, own := range []bool{true, false} {
+		tr := newUpstreamTransport(Limits{UpstreamMaxIdleConnsPerHost: 4}, &http.Transport{}, nil)
+		defer tr.CloseIdleConnections()
+		hp := tr.host(canonicalAddr(u.Host))
+		var client fieldBuf
+		ctx := context.Background()
+		if own {
+			ctx = &h1ReqCtx{Context: ctx, fields: &client}
+		}
+		req := (&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{"B": {"2"}, "A": {"1"}}}).WithContext(ctx)
+		body, err := answerBody(tr.roundTrip(req, hp, nil, nil, time.Time{}))
+		if err != nil || body != "12" {
+			t.Fatalf("h1ReqCtx %v: got %q, %v, want 12", own, body, err)
+		}
+		pc := hp.get(time.Time{})
+		if pc == nil {
+			t.Fatal("the connection did not go back to the pool")
+		}
+		if inClient, inUpstream := cap(client) > 0, cap(pc.fields) > 0; inClient != own || inUpstream == own {
+			t.Errorf("h1ReqCtx %v: sorted in the client's buffer %v, in the upstream connection's %v", own, inClient, inUpstream)
+		}
+		if own && client[:cap(client)][0].values != nil {
+			t.Error("the client's buffer keeps the upstream request's header alive")
+		}
+	}
 }

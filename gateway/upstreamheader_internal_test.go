@@ -38,7 +38,7 @@ func (f *upstreamHeaderFixture) build(t testing.TB, cf *connState, header http.H
 	out.URL = &uc
 	room = f.c.addedRoom(in, trusted)
 	var d dropped
-	out.Header = f.c.outHeader(in.Header, room, false, trusted, &d)
+	out.Header = f.c.outHeader(in.Header, room, false, trusted, &d, nil)
 	f.c.rewriteFiltered(&httputil.ProxyRequest{In: in, Out: out}, f.rt, trusted, d, false)
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header.Set("User-Agent", "")
@@ -131,7 +131,7 @@ func TestUpstreamHeaderAllocs(t *testing.T) {
 		uc = *u
 		out.URL = &uc
 		var d dropped
-		out.Header = f.c.outHeader(in.Header, f.c.addedRoom(in, false), false, false, &d)
+		out.Header = f.c.outHeader(in.Header, f.c.addedRoom(in, false), false, false, &d, nil)
 		f.c.rewriteFiltered(pr, f.rt, false, d, false)
 	})
 	if n > 2 {

@@ -32,14 +32,17 @@ type connKey struct{}
 // tied to one Server: a Server that replaces another
 // (ServerConfig.Replaces) may check the same connections.
 type ConnCache struct {
+	// What every request reads (CheckConn) first, in one cache line: a
+	// keep-alive connection's cache is cold by its next request, and
+	// the identity between them would put them in two.
 	once sync.Once
 	leaf *x509.Certificate // what once filled the cache for (nil: none)
-	id   Identity
 	ok   bool
 	// checked is the last verification (nil: none yet); mu serialises
 	// verifications, so that the requests of a connection that arrive
 	// together after a reload verify it once.
 	checked atomic.Pointer[checked]
+	id      Identity
 	mu      sync.Mutex
 }
 
