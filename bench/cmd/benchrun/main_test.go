@@ -249,8 +249,8 @@ func TestMachineUse(t *testing.T) {
 			ServerCPU: time.Duration(ok) * 50 * time.Microsecond, Machine: m}
 	}
 	// 1000 requests: upstream 30 µs, load generator 20 µs each, a
-	// quarter of the cores idle.
-	use := machineUse{Upstream: 30 * time.Millisecond, Loader: 20 * time.Millisecond, Idle: 500 * time.Millisecond, Total: 2 * time.Second}
+	// quarter of the cores idle, a twentieth stolen.
+	use := machineUse{Upstream: 30 * time.Millisecond, Loader: 20 * time.Millisecond, Idle: 500 * time.Millisecond, Steal: 100 * time.Millisecond, Total: 2 * time.Second}
 	for _, measured := range []bool{true, false} {
 		t.Run(fmt.Sprintf("measured %v", measured), func(t *testing.T) {
 			m := use
@@ -267,7 +267,7 @@ func TestMachineUse(t *testing.T) {
 			}
 			md := r.markdown()
 			want := []string{
-				"| forgeproof | 50 (50–50) | 30 (30–30) | 20 (20–20) | 100 (100–100) | 25% (25%–25%) |",
+				"| forgeproof | 50 (50–50) | 30 (30–30) | 20 (20–20) | 100 (100–100) | 25% (25%–25%) | 5% (5%–5%) |",
 				"forgeproof's keep-alive rate as a share of nginx's, round by round (the two run one after the other in each round): 0.80×, 1.00×.",
 			}
 			for _, w := range want {

@@ -120,8 +120,8 @@ func cpuPerRequest(x sample) float64 {
 
 // upstreamPerRequest, loaderPerRequest and sumPerRequest are the CPU
 // time per successful request, in µs, of the upstream, of the load
-// generator, and of those two and the server together; idleShare is the
-// cores' idle time as a percentage. NaN when not measured.
+// generator, and of those two and the server together; idleShare and
+// stolenShare are the cores' idle and stolen time as percentages. NaN when not measured.
 func upstreamPerRequest(x sample) float64 { return perRequest(x, x.Machine.Upstream) }
 func loaderPerRequest(x sample) float64   { return perRequest(x, x.Machine.Loader) }
 func sumPerRequest(x sample) float64 {
@@ -133,6 +133,13 @@ func idleShare(x sample) float64 {
 		return math.NaN()
 	}
 	return 100 * float64(x.Machine.Idle) / float64(x.Machine.Total)
+}
+
+func stolenShare(x sample) float64 {
+	if x.Machine.Total <= 0 {
+		return math.NaN()
+	}
+	return 100 * float64(x.Machine.Steal) / float64(x.Machine.Total)
 }
 
 func perRequest(x sample, d time.Duration) float64 {
@@ -295,18 +302,19 @@ func (r *report) markdown() string {
 		p("\n### Where the machine's CPU went in the keep-alive runs\n\n")
 		p("The load generator, the upstream and the server share the machine's cores, so a server's rate follows the sum of what each spends per request: " +
 			"a server that forwards more to the upstream (identity headers) makes the upstream work more, and idle time is time all three were waiting. " +
-			"µs of CPU per request, medians of the runs; idle is the share of all cores' time.\n\n")
-		p("| server | server µs | upstream µs | load generator µs | sum µs | idle |\n|---|--:|--:|--:|--:|--:|\n")
+			"µs of CPU per request, medians of the runs; idle is the share of all cores' time, and stolen the share the host gave to other guests (a run with much of it measured a slower machine).\n\n")
+		p("| server | server µs | upstream µs | load generator µs | sum µs | idle | stolen |\n|---|--:|--:|--:|--:|--:|--:|\n")
 		for _, s := range servers {
 			if r.stat(s.Name, phaseKeepAlive, upstreamPerRequest).N == 0 {
 				continue
 			}
-			p("| %s | %s | %s | %s | %s | %s |\n", s.Name,
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", s.Name,
 				fmtStat(r.stat(s.Name, phaseKeepAlive, cpuPerRequest), "%.0f"),
 				fmtStat(r.stat(s.Name, phaseKeepAlive, upstreamPerRequest), "%.0f"),
 				fmtStat(r.stat(s.Name, phaseKeepAlive, loaderPerRequest), "%.0f"),
 				fmtStat(r.stat(s.Name, phaseKeepAlive, sumPerRequest), "%.0f"),
-				fmtStat(r.stat(s.Name, phaseKeepAlive, idleShare), "%.0f%%"))
+				fmtStat(r.stat(s.Name, phaseKeepAlive, idleShare), "%.0f%%"),
+				fmtStat(r.stat(s.Name, phaseKeepAlive, stolenShare), "%.0f%%"))
 		}
 		if base != "" && r.has("nginx") {
 			p("\n%s's keep-alive rate as a share of nginx's, round by round (the two run one after the other in each round): %s.\n",
