@@ -81,7 +81,7 @@ type batchConn struct {
 	closing  bool      // Close was called: no more writes; the writer closes
 	err      error     // the first failed write, returned by later ones
 	expired  bool      // the write deadline set last was in the past
-	deadline time.Time // the write deadline the connection has (since batch)
+	deadline time.Time // the write deadline SetWriteDeadline gave the connection last
 }
 
 const (
@@ -258,7 +258,6 @@ func (b *batchConn) Close() error {
 			// failed write): the drain's deadline bounds it.
 			if drain := time.Now().Add(b.drain); b.err == nil && (b.deadline.IsZero() || b.deadline.After(drain)) {
 				b.Conn.SetWriteDeadline(drain)
-				b.deadline = drain
 			}
 			b.mu.Unlock()
 			return nil
