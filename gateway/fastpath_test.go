@@ -372,6 +372,18 @@ func newPathSet(t testing.TB, modes []pathMode, answer func(*http.Request) (stri
 // compare sends raw through every gateway and fails when an upstream
 // received other bytes than the reference's, or a client another answer.
 // It returns the reference's answer.
+// received returns what each upstream received since the last call,
+// once it has all that was sent to it (scriptedUpstream.settle).
+func (p *pathSet) received(t testing.TB) []string {
+	t.Helper()
+	up := make([]string, len(p.ups))
+	for i, u := range p.ups {
+		u.settle(t)
+		up[i] = u.take()
+	}
+	return up
+}
+
 func (p *pathSet) compare(t testing.TB, raw string) (answer string) {
 	t.Helper()
 	got := make([]string, len(p.gws))
@@ -384,11 +396,7 @@ func (p *pathSet) compare(t testing.TB, raw string) (answer string) {
 	if p.settle != nil {
 		p.settle()
 	}
-	up := make([]string, len(p.ups))
-	for i, u := range p.ups {
-		u.settle(t)
-		up[i] = u.take()
-	}
+	up := p.received(t)
 	ref := p.modes[0].name
 	for i := 1; i < len(p.gws); i++ {
 		name := p.modes[i].name
@@ -618,11 +626,7 @@ func TestUpstreamPathsKeepAliveSequence(t *testing.T) {
 		}
 		c.Close()
 	}
-	up := make([]string, len(p.ups))
-	for i, u := range p.ups {
-		u.settle(t)
-		up[i] = u.take()
-	}
+	up := p.received(t)
 	for _, leftover := range []string{"X-First", "X-Many-0", "X-Post"} {
 		if n := strings.Count(up[1], leftover); n != 1 {
 			t.Errorf("the direct path's upstream got %s %d times, want once:\n%s", leftover, n, up[1])
@@ -995,11 +999,7 @@ func TestUpstreamPathsHTTP2(t *testing.T) {
 				writeFields(&sb, resp.Trailer)
 				got[i] = sb.String()
 			}
-			up := make([]string, len(p.ups))
-			for i, u := range p.ups {
-				u.settle(t)
-				up[i] = u.take()
-			}
+			up := p.received(t)
 			if up[1] != up[0] {
 				t.Errorf("upstream received different bytes:\nReverseProxy:\n%q\ndirect path:\n%q", up[0], up[1])
 			}
