@@ -72,7 +72,8 @@ func TestHandlerNonCanonicalNames(t *testing.T) {
 
 // Names that differ only in case are merged under the canonical one, in
 // the names' byte order: a request with "Origin" and "origin" carries
-// two Origins, which the CSRF check refuses.
+// two Origins, which the CSRF check refuses. Negative control: with the
+// names left as given, the second one passes unseen.
 func TestHandlerMergedNames(t *testing.T) {
 	t.Parallel()
 	w, g, _, u, _ := normalizeWorld(t)
@@ -93,6 +94,13 @@ func TestHandlerMergedNames(t *testing.T) {
 	status, body = do(t, c, "POST", gw.base+"/x", http.Header{"Origin": {gw.base}}, "")
 	if heads := u.heads(); status != http.StatusOK || len(heads) != 1 {
 		t.Errorf("Origin alone: %d %q, upstream %q; want 200", status, body, heads)
+	}
+	// Negative control: left unmerged, the cross-site origin rides past
+	// the check behind the same-origin Origin.
+	gateway.SetCanonicalNames(g, false)
+	status, body = do(t, c, "POST", gw.base+"/x", http.Header{"Origin": {gw.base}, "X-Dup-Origin": {"https://evil.example"}}, "")
+	if heads := u.heads(); status != http.StatusOK || len(heads) != 1 || !strings.Contains(heads[0], "https://evil.example") {
+		t.Errorf("check off, Origin and origin: %d %q, upstream %q; want the bypass (200, the cross-site origin upstream)", status, body, heads)
 	}
 }
 
