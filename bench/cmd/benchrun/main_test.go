@@ -268,7 +268,7 @@ func TestMachineUse(t *testing.T) {
 			md := r.markdown()
 			want := []string{
 				"| forgeproof | 50 (50–50) | 30 (30–30) | 20 (20–20) | 100 (100–100) | 25% (25%–25%) | 5% (5%–5%) |",
-				"forgeproof's keep-alive rate as a share of nginx's, round by round (the two run one after the other in each round): 0.80×, 1.00×.",
+				"forgeproof's keep-alive rate as a share of nginx's, round by round (each runs once in every round): 0.80×, 1.00×.",
 			}
 			for _, w := range want {
 				if got := strings.Contains(md, w); got != measured {

@@ -121,25 +121,23 @@ func cpuPerRequest(x sample) float64 {
 // upstreamPerRequest, loaderPerRequest and sumPerRequest are the CPU
 // time per successful request, in µs, of the upstream, of the load
 // generator, and of those two and the server together; idleShare and
-// stolenShare are the cores' idle and stolen time as percentages. NaN when not measured.
+// stolenShare are the cores' idle and stolen time as percentages. NaN
+// when not measured.
 func upstreamPerRequest(x sample) float64 { return perRequest(x, x.Machine.Upstream) }
 func loaderPerRequest(x sample) float64   { return perRequest(x, x.Machine.Loader) }
 func sumPerRequest(x sample) float64 {
 	return perRequest(x, x.ServerCPU+x.Machine.Upstream+x.Machine.Loader)
 }
 
-func idleShare(x sample) float64 {
-	if x.Machine.Total <= 0 {
-		return math.NaN()
-	}
-	return 100 * float64(x.Machine.Idle) / float64(x.Machine.Total)
-}
+func idleShare(x sample) float64   { return coreShare(x, x.Machine.Idle) }
+func stolenShare(x sample) float64 { return coreShare(x, x.Machine.Steal) }
 
-func stolenShare(x sample) float64 {
+// coreShare is d as a percentage of all the cores' time in x's window.
+func coreShare(x sample, d time.Duration) float64 {
 	if x.Machine.Total <= 0 {
 		return math.NaN()
 	}
-	return 100 * float64(x.Machine.Steal) / float64(x.Machine.Total)
+	return 100 * float64(d) / float64(x.Machine.Total)
 }
 
 func perRequest(x sample, d time.Duration) float64 {
@@ -317,7 +315,7 @@ func (r *report) markdown() string {
 				fmtStat(r.stat(s.Name, phaseKeepAlive, stolenShare), "%.0f%%"))
 		}
 		if base != "" && r.has("nginx") {
-			p("\n%s's keep-alive rate as a share of nginx's, round by round (the two run one after the other in each round): %s.\n",
+			p("\n%s's keep-alive rate as a share of nginx's, round by round (each runs once in every round): %s.\n",
 				base, r.roundRatios(base, "nginx", phaseKeepAlive))
 		}
 	}
