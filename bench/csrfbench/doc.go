@@ -23,4 +23,11 @@
 //
 // Run it with bench/run.sh, which also writes the benchstat tables and
 // the ratios to forgeproof in BENCHMARKS.md.
+//
+// On a busy machine, where separate benchmark runs swing by more than the
+// gap between forgeproof and net/http on the Origin group's accepted
+// requests, TestPairedOrigin times the two in alternating blocks in one
+// process and logs the median of the per-pair ratios (from bench/):
+//
+//	CSRFBENCH_PAIRED=2000 go test -run TestPairedOrigin -v ./csrfbench
 package csrfbench
