@@ -43,7 +43,15 @@ type h1ReqCtx struct {
 	// cold by then, one of many taking turns).
 	fields *fieldBuf
 	funcs  []*h1AfterFunc
+	// x is the request's exchange once serveHTTP has set it (nil before,
+	// and for a request no serveHTTP serves): the value of exchangeKey.
+	// Set on the handler's goroutine before the route's handler runs;
+	// the context is one request's, so it never reaches another.
+	x *exchange
 }
+
+// setExchange makes x the value of exchangeKey in c.
+func (c *h1ReqCtx) setExchange(x *exchange) { c.x = x }
 
 // closedChan is the Done channel of a context cancelled before anyone
 // asked for one.
@@ -54,8 +62,13 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 type h1ReqCtxKey struct{}
 
 func (c *h1ReqCtx) Value(key any) any {
-	if key == (h1ReqCtxKey{}) {
+	switch key.(type) {
+	case h1ReqCtxKey:
 		return c
+	case exchangeKey:
+		if c.x != nil {
+			return c.x
+		}
 	}
 	return c.Context.Value(key)
 }

@@ -292,3 +292,40 @@ func TestConnStateOf(t *testing.T) {
 		}
 	}
 }
+
+// TestH1ReqCtxExchange: serveHTTP's exchange in a request's own
+// h1ReqCtx is found from it and from contexts derived from it; an
+// exchange put on top (exchangeContext, a value) is found first; a new
+// h1ReqCtx has none.
+func TestH1ReqCtxExchange(t *testing.T) {
+	rc := newTestReqCtx()
+	if x := exchangeFrom(rc); x != nil {
+		t.Fatalf("a new request context has exchange %p, want none", x)
+	}
+	if v := rc.Value(exchangeKey{}); v != nil {
+		t.Fatalf("a new request context's value of exchangeKey is %#v, want nil", v)
+	}
+	x := &exchange{}
+	rc.setExchange(x)
+	derived := context.WithValue(rc, ctxTestKey{}, 1)
+	for name, ctx := range map[string]context.Context{"own": rc, "derived": derived} {
+		if got := exchangeFrom(ctx); got != x {
+			t.Errorf("%s: got exchange %p, want %p", name, got, x)
+		}
+	}
+	if got, _ := derived.Value(h1ReqCtxKey{}).(*h1ReqCtx); got != rc {
+		t.Errorf("derived: got h1ReqCtx %p, want %p", got, rc)
+	}
+	top := &exchange{}
+	for name, ctx := range map[string]context.Context{
+		"exchangeContext": &exchangeContext{Context: rc, x: top},
+		"value":           context.WithValue(derived, exchangeKey{}, top),
+	} {
+		if got := exchangeFrom(ctx); got != top {
+			t.Errorf("%s on top: got exchange %p, want the top one %p", name, got, top)
+		}
+	}
+	if next := newTestReqCtx(); exchangeFrom(next) != nil {
+		t.Error("the next request's context has an exchange")
+	}
+}

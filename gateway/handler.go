@@ -53,12 +53,21 @@ type exchange struct {
 type exchangeKey struct{}
 
 // requestState is what serveHTTP allocates per request, in one piece:
-// the recorder, the exchange, and the request the route's handler gets,
-// whose context carries the exchange (three allocations fewer than
-// context.WithValue and Request.WithContext of their own).
+// the recorder and the exchange. A request the gateway's own HTTP/1.x
+// server serves carries the exchange in its h1ReqCtx (setExchange), and
+// the route's handler gets it as it is; any other request is copied with
+// a context that carries the exchange (wrappedState).
 type requestState struct {
 	rec recorder
 	x   exchange
+}
+
+// wrappedState is a requestState with the request the route's handler
+// gets when the request's own context cannot carry the exchange (HTTP/2,
+// the embedded handler), whose context carries it (three allocations
+// fewer than context.WithValue and Request.WithContext of their own).
+type wrappedState struct {
+	requestState
 	ctx exchangeContext
 	req http.Request
 }
@@ -90,8 +99,11 @@ func withoutExchange(ctx context.Context) context.Context {
 }
 
 func exchangeFrom(ctx context.Context) *exchange {
-	if c, ok := ctx.(*exchangeContext); ok {
-		return c.x // the usual case: the request serveHTTP passed on
+	switch c := ctx.(type) { // the usual cases: the request serveHTTP passed on
+	case *h1ReqCtx:
+		return c.x
+	case *exchangeContext:
+		return c.x
 	}
 	x, _ := ctx.Value(exchangeKey{}).(*exchange)
 	return x
@@ -104,7 +116,18 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	g.metrics.inFlight.Inc()
 	defer g.metrics.inFlight.Dec()
 	c := g.state.Load()
-	st := &requestState{rec: recorder{ResponseWriter: w}, x: exchange{decision: decisionAllow, start: start}}
+	// The exchange goes in the request's own h1ReqCtx when it has one
+	// and carries none yet; else in a copy of the request (wrappedState).
+	rc, own := r.Context().(*h1ReqCtx)
+	own = own && rc.x == nil
+	var st *requestState
+	var ws *wrappedState
+	if own {
+		st = &requestState{rec: recorder{ResponseWriter: w}, x: exchange{decision: decisionAllow, start: start}}
+	} else {
+		ws = &wrappedState{requestState: requestState{rec: recorder{ResponseWriter: w}, x: exchange{decision: decisionAllow, start: start}}}
+		st = &ws.requestState
+	}
 	rec, x := &st.rec, &st.x
 	defer func() {
 		end := time.Now()
@@ -185,9 +208,17 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	}
 	// The identity travels in the exchange (tokenBinding reads it there),
 	// not in an mtls context value: one context value per request, not two.
-	st.ctx = exchangeContext{Context: r.Context(), x: x}
-	st.req = *r.WithContext(&st.ctx)
-	rt.handler.ServeHTTP(rec, &st.req)
+	if own {
+		// No copy of the request: its context is this request's alone
+		// (h1Server makes one per request), and nothing the route's
+		// handler runs assigns to the request's fields.
+		rc.setExchange(x)
+		rt.handler.ServeHTTP(rec, r)
+		return
+	}
+	ws.ctx = exchangeContext{Context: r.Context(), x: x}
+	ws.req = *r.WithContext(&ws.ctx)
+	rt.handler.ServeHTTP(rec, &ws.req)
 }
 
 // handlerStart is when the handler serving w started: the clock read of

@@ -229,3 +229,47 @@ func TestAccessLogCORSPreflight(t *testing.T) {
 		})
 	}
 }
+
+// TestExchangePerKeepAliveRequest: each request on a keep-alive
+// connection has an exchange of its own, carried in that request's own
+// context (serveHTTP no longer copies the request to add it): a
+// preflight's trimming never reaches the ordinary request after it on
+// the same connection, nor that request's identity the next preflight.
+func TestExchangePerKeepAliveRequest(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	up := newCORSUpstream(t)
+	cfg := w.config()
+	allow := gateway.Allow{SPIFFEIDs: []string{"spiffe://test.example/web"}, CORSPreflights: true}
+	cfg.Routes = []gateway.Route{{Name: "spa-api", PathPrefix: "/spa", Upstream: up.URL, Allow: allow}}
+	gw := w.start(cfg)
+	c := gw.dialRaw(t, w.web)
+	preflight := "OPTIONS /spa/transfers HTTP/1.1\r\nHost: localhost\r\nOrigin: https://app.example\r\n" +
+		"Access-Control-Request-Method: POST\r\nSec-Fetch-Mode: cors\r\nSec-Fetch-Site: cross-site\r\n\r\n"
+	get := "GET /spa/balance HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n"
+	for round := range 3 {
+		for _, isPreflight := range []bool{true, false, false, true} {
+			raw := get
+			if isPreflight {
+				raw = preflight
+			}
+			c.send(raw)
+			resp, body := c.read()
+			if resp.StatusCode != http.StatusOK || resp.Close {
+				t.Fatalf("round %d, preflight %v: got %s (close %v) %q, want 200 kept alive", round, isPreflight, resp.Status, resp.Close, body)
+			}
+			trimmed := resp.Header.Get("X-Account-Balance") == "" && body == ""
+			if trimmed != isPreflight {
+				t.Errorf("round %d, preflight %v: answer trimmed %v (header %v, body %q)", round, isPreflight, trimmed, resp.Header, body)
+			}
+			_, seen := up.seen()
+			want := "spiffe://test.example/web"
+			if isPreflight {
+				want = ""
+			}
+			if got := seen.Get(gateway.HeaderClientIdentity); got != want {
+				t.Errorf("round %d, preflight %v: upstream got identity %q, want %q", round, isPreflight, got, want)
+			}
+		}
+	}
+}
