@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
@@ -158,11 +157,7 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	var start time.Time // the pool's idle check reads the clock
-	if x := exchangeFrom(req.Context()); x != nil {
-		start = x.start // the request's clock read, not another
-	}
-	res, err := p.tr.roundTrip(outreq, p.hp, st.got1xx, &st.answer, start)
+	res, err := p.tr.roundTrip(outreq, p.hp, st.got1xx, &st.answer)
 	if err != nil {
 		p.rp.ErrorHandler(rw, outreq, err)
 		return
