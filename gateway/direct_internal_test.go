@@ -215,22 +215,26 @@ func TestUpstreamHeaderEmptyWhileIdle(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	p := newProxy(&route{upstream: u}, tr, &compiled{}, slog.New(slog.DiscardHandler))
 
-	// What the connection's map held when each request came (the
-	// handler runs on the connection's goroutine: no race), and the map
-	// each request's upstream header was built in. The exchange is the
-	// gateway's (serveHTTP's), whose room for added fields lets the
-	// direct path take the connection's map.
-	var came []string
-	var used []http.Header
+	// What the connection's map held when each request came, and the
+	// map its upstream header was built in, sent after the handler's
+	// work. The exchange is the gateway's (serveHTTP's), whose room for
+	// added fields lets the direct path take the connection's map.
+	type seen struct {
+		came string
+		used http.Header
+	}
+	seenc := make(chan seen, 2)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := h1ResponseOf(w).conn
-		came = append(came, fmt.Sprintf("made %v, values %v", c.upHeader != nil, c.upHeader))
+		came := fmt.Sprintf("made %v, values %v", c.upHeader != nil, c.upHeader)
 		p.ServeHTTP(w, r.WithContext(&exchangeContext{Context: r.Context(), x: &exchange{}}))
-		used = append(used, c.upHeader)
+		seenc <- seen{came, c.upHeader}
 	})
 	client, server := tcpPair(t)
 	go newH1Server(&http.Server{Handler: h}).ServeConn(server)
 	br := bufio.NewReader(client)
+	var came []string
+	var used []http.Header
 	for i, want := range []string{"session=secretBearer secret", "other=1"} {
 		req := "GET / HTTP/1.1\r\nHost: a.test\r\nCookie: session=secret\r\nAuthorization: Bearer secret\r\n\r\n"
 		if i == 1 {
@@ -246,6 +250,8 @@ func TestUpstreamHeaderEmptyWhileIdle(t *testing.T) {
 		if err != nil || string(body) != want {
 			t.Fatalf("request %d: upstream saw %q, %v, want %q", i, body, err, want)
 		}
+		s := <-seenc
+		came, used = append(came, s.came), append(used, s.used)
 	}
 	if want := "made false, values map[]"; came[0] != want {
 		t.Errorf("a new connection's map: %s, want %s", came[0], want)
