@@ -199,7 +199,10 @@ binaries of both run $count times in alternation, each
 -test.count 1\` (the same as \`go test -bench . -benchmem -count $count\`, but
 with the libraries interleaved). Load average during this part: $loadavg_before before,
 $loadavg_after after. Medians of $count runs; "time ÷ forgeproof's" and
-"CPU ÷ forgeproof's" above 1 mean forgeproof is faster.
+"CPU ÷ forgeproof's" above 1 mean forgeproof is faster. The targets judge
+the median of the $count per-run ratios (the two libraries of a run are
+measured a second or so apart in one process), not the ratio of the
+medians.
 
 MICRO
   cat "$work/micro.md"

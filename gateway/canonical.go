@@ -20,7 +20,7 @@ import (
 // though "ORIGIN" before both), so a request that had both keeps both
 // values (two Origins are refused, as any request with two).
 func withCanonicalHeader(r *http.Request) *http.Request {
-	if headerCanonical(r.Header) {
+	if headerCanonical(r.Header, false) {
 		return r
 	}
 	r2 := new(http.Request)
@@ -29,12 +29,18 @@ func withCanonicalHeader(r *http.Request) *http.Request {
 	return r2
 }
 
-// headerCanonical reports whether every name in h is in canonical form
-// (a name textproto does not canonicalise, one with a space or other
-// byte not allowed in a name, counts as canonical: the upstream request
-// writer refuses it).
-func headerCanonical(h http.Header) bool {
-	for k := range h {
+// headerCanonical reports whether every name in h is in canonical form,
+// what textproto.CanonicalMIMEHeaderKey makes of it (a name textproto
+// does not canonicalise, one with a space or other byte not allowed in a
+// name, counts as canonical: the upstream request writer refuses it).
+// With withValues, every name must also have at least one value:
+// adoptHeader takes a header in place of what copyHeaders would copy,
+// which leaves out a name with none.
+func headerCanonical(h http.Header, withValues bool) bool {
+	for k, vv := range h {
+		if withValues && len(vv) == 0 {
+			return false
+		}
 		if textproto.CanonicalMIMEHeaderKey(k) != k {
 			return false
 		}

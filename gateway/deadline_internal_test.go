@@ -458,7 +458,7 @@ func TestUpstreamExchangeDeadlineLazy(t *testing.T) {
 			hp.put(pc)
 			u, _ := url.Parse("http://a.test/")
 			for i := range n {
-				res, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, hp, nil, nil, time.Time{})
+				res, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, hp, nil, nil)
 				if err != nil {
 					t.Fatalf("exchange %d: %v", i, err)
 				}
@@ -664,7 +664,7 @@ func TestUpstreamSwitchKeepsWriterInterruption(t *testing.T) {
 			hp.put(pc)
 			u, _ := url.Parse("http://a.test/")
 			req := &http.Request{Method: "POST", URL: u, Host: u.Host, Header: http.Header{}, Body: io.NopCloser(tc.body)}
-			res, err := tr.roundTrip(req, hp, nil, nil, time.Time{})
+			res, err := tr.roundTrip(req, hp, nil, nil)
 			if err != nil {
 				t.Fatalf("exchange: %v", err)
 			}

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
@@ -158,11 +157,7 @@ func (p *directProxy) serveDirect(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	var start time.Time // the pool's idle check reads the clock
-	if x := exchangeFrom(req.Context()); x != nil {
-		start = x.start // the request's clock read, not another
-	}
-	res, err := p.tr.roundTrip(outreq, p.hp, st.got1xx, &st.answer, start)
+	res, err := p.tr.roundTrip(outreq, p.hp, st.got1xx, &st.answer)
 	if err != nil {
 		p.rp.ErrorHandler(rw, outreq, err)
 		return
@@ -333,19 +328,20 @@ func (c *compiled) outHeader(in http.Header, room int, allowUnderscore, trustedP
 // without a body, which needs about n fields, when the gateway's own
 // HTTP/1.x server serves the client's request (rw is its response, or a
 // recorder in front of it): the connection's map of its last upstream
-// request (h1Conn.upHeader), cleared; else nil, and the caller makes a
-// new one. Two allocations fewer per keep-alive request.
+// request (h1Conn.upHeader), which endUpstreamHeader emptied when that
+// request's handler returned; else nil, and the caller makes a new one.
+// Two allocations fewer per keep-alive request.
 //
 // An upstream request without a body is written on the handler's
 // goroutine (exchange), and nothing keeps it after the handler returns
 // (ReverseProxy's hooks, ModifyResponse and ErrorHandler, run before):
-// the map is free when the connection's next request comes. With a
-// body, the upstream body writer, which may outlive the handler, holds
-// the request: the caller does not ask. A map sized for up to 8 fields
-// is one group, which clear empties cheaply; one that has grown past
-// that (a request with many fields) is left to the garbage collector,
-// and so is the last map of a connection that serves a request with
-// more.
+// the map is free then. With a body, the upstream body writer, which may
+// outlive the handler, holds the request: the caller does not ask. A map
+// sized for up to 8 fields is one group, which clear empties cheaply;
+// one that has grown past that (a request with many fields) is left to
+// the garbage collector, and so is the last map of a connection that
+// serves a request with more. A second take within one handler empties
+// the map here (clear returns at once on the common, empty one).
 func takeUpstreamHeader(rw http.ResponseWriter, n int) http.Header {
 	hw := h1ResponseOf(rw)
 	if hw == nil || hw.conn.hijacked {
@@ -362,6 +358,20 @@ func takeUpstreamHeader(rw http.ResponseWriter, n int) http.Header {
 		clear(c.upHeader)
 	}
 	return c.upHeader
+}
+
+// endUpstreamHeader empties the connection's upstream header map when
+// the handler of its request has returned (h1Conn.serve), so that a
+// connection waiting for its next request holds none of the last one's
+// values (cookies, Authorization, the client's identity), as its
+// fieldBuf holds none (writeFields). A map grown past one group is let
+// go (see takeUpstreamHeader).
+func (c *h1Conn) endUpstreamHeader() {
+	if len(c.upHeader) > maxReusedHeaderFields {
+		c.upHeader = nil
+		return
+	}
+	clear(c.upHeader)
 }
 
 // maxReusedHeaderFields is the most fields of an upstream request header

@@ -9,7 +9,6 @@ package gateway
 import (
 	"bufio"
 	"net/http"
-	"net/textproto"
 	"slices"
 	"strings"
 
@@ -137,23 +136,12 @@ func (w *h1Response) adoptHeader(h http.Header, parsed bool) bool {
 	if w.wroteHeader || w.conn.hijacked || len(w.handlerHeader) != 0 || w.snapshot != nil {
 		return false
 	}
-	if !parsed && !canonicalWithValues(h) {
+	if !parsed && !headerCanonical(h, true) {
 		return false
 	}
 	w.handlerHeader = h
 	w.calledHeader = true
 	w.adopted = true
-	return true
-}
-
-// canonicalWithValues reports whether every name in h is what
-// CanonicalMIMEHeaderKey makes of it and has at least one value.
-func canonicalWithValues(h http.Header) bool {
-	for k, vv := range h {
-		if len(vv) == 0 || textproto.CanonicalMIMEHeaderKey(k) != k {
-			return false
-		}
-	}
 	return true
 }
 

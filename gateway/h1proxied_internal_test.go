@@ -492,7 +492,7 @@ func TestModifyResponseKeepsParsedHeader(t *testing.T) {
 			if err := rp.ModifyResponse(res); err != nil {
 				t.Fatal(err)
 			}
-			if !canonicalWithValues(res.Header) {
+			if !headerCanonical(res.Header, true) {
 				t.Errorf("after ModifyResponse: %q", res.Header)
 			}
 			if got := len(res.Header["Set-Cookie"]) + len(res.Header["Vary"]); got == 0 {

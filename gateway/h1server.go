@@ -215,8 +215,9 @@ type h1Conn struct {
 	bodyBuf *bufio.Writer // see h1Response.buffer
 	fields  fieldBuf      // writeFields' for the answers
 	// upHeader is the header map of the last upstream request the direct
-	// path built for a request on this connection, emptied and used
-	// again for the next (takeUpstreamHeader); nil: none.
+	// path built for a request on this connection, emptied when its
+	// handler returns (endUpstreamHeader) and used again for the next
+	// (takeUpstreamHeader); nil: none.
 	upHeader http.Header
 
 	// ownCtx: the connection's context can never be cancelled, so each
@@ -371,6 +372,7 @@ func (c *h1Conn) serve() {
 		h.ServeHTTP(w, req)
 		inFlight = nil
 		w.cancel()
+		c.endUpstreamHeader()
 		if c.hijacked {
 			return
 		}

@@ -370,10 +370,26 @@ func h1eqServe(t testing.TB, set h1eqSettings, h h1eqHandler) (old, nw *h1eqEnd)
 // and waits with room for loaded -race runs.
 const h1eqGiveUp = 10 * time.Second
 
-// h1eqExchange sends the steps on one connection to addr, half-closes
-// unless keepOpen, and returns everything read until the server closed
-// or giveUp (0: h1eqGiveUp) passed, with the client's address.
-func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config, giveUp time.Duration) (out, client string) {
+// h1eqClient is what a client does on its connection to each server,
+// taken from its case in one place (h1eqCase.client): the exchange
+// helpers get it whole, so that no call passes one case's setting with
+// another's. The fields are the case's.
+type h1eqClient struct {
+	steps     []h1eqStep
+	keepOpen  bool
+	serial    bool
+	clientTLS *tls.Config
+	giveUp    time.Duration // 0: h1eqGiveUp
+}
+
+func (c h1eqCase) client() h1eqClient {
+	return h1eqClient{steps: c.allSteps(), keepOpen: c.keepOpen, serial: c.serial, clientTLS: c.clientTLS, giveUp: c.giveUp}
+}
+
+// h1eqExchange sends cl's steps on one connection to addr, half-closes
+// unless cl.keepOpen, and returns everything read until the server
+// closed or cl.giveUp (0: h1eqGiveUp) passed, with the client's address.
+func h1eqExchange(t testing.TB, addr string, cl h1eqClient) (out, client string) {
 	t.Helper()
 	// Each connection from a client address of its own in 127/8: a
 	// half-closing client ends in TIME-WAIT, and the fuzz target opens
@@ -387,14 +403,15 @@ func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, cl
 		t.Fatal(err)
 	}
 	defer tc.Close()
+	giveUp := cl.giveUp
 	if giveUp == 0 {
 		giveUp = h1eqGiveUp
 	}
 	tc.SetDeadline(time.Now().Add(giveUp))
 	client = tc.LocalAddr().String()
 	c := tc
-	if clientTLS != nil {
-		c = tls.Client(tc, clientTLS)
+	if cl.clientTLS != nil {
+		c = tls.Client(tc, cl.clientTLS)
 	}
 
 	var mu sync.Mutex
@@ -420,7 +437,7 @@ func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, cl
 	}()
 	var readErr error
 	ended := false
-	for _, s := range steps {
+	for _, s := range cl.steps {
 		for s.waitFor != "" && !ended {
 			mu.Lock()
 			seen := strings.Contains(string(buf), s.waitFor)
@@ -440,7 +457,7 @@ func h1eqExchange(t testing.TB, addr string, steps []h1eqStep, keepOpen bool, cl
 		time.Sleep(s.delay)
 		c.Write([]byte(s.send)) // a server that closed early makes this fail: the reply says it
 	}
-	if !keepOpen {
+	if !cl.keepOpen {
 		c.(interface{ CloseWrite() error }).CloseWrite()
 	}
 	if !ended {
@@ -473,9 +490,9 @@ func h1eqNormalize(s, server, client string) string {
 
 type h1eqResult struct{ resp, obs, logs string }
 
-func h1eqRunOn(t testing.TB, e *h1eqEnd, steps []h1eqStep, keepOpen bool, clientTLS *tls.Config, giveUp time.Duration) h1eqResult {
+func h1eqRunOn(t testing.TB, e *h1eqEnd, cl h1eqClient) h1eqResult {
 	t.Helper()
-	out, client := h1eqExchange(t, e.addr, steps, keepOpen, clientTLS, giveUp)
+	out, client := h1eqExchange(t, e.addr, cl)
 	obs, logs := e.take(t, 1)
 	return h1eqResult{
 		resp: h1eqNormalize(out, e.addr, client),
@@ -484,18 +501,17 @@ func h1eqRunOn(t testing.TB, e *h1eqEnd, steps []h1eqStep, keepOpen bool, client
 	}
 }
 
-// h1eqRunBoth sends the same steps to both servers, at once unless
-// serial (the old one's exchange, then the new one's). The steps are
-// only read.
-func h1eqRunBoth(t testing.TB, old, nw *h1eqEnd, steps []h1eqStep, keepOpen, serial bool, clientTLS *tls.Config, giveUp time.Duration) (ro, rn h1eqResult) {
-	if serial {
-		ro = h1eqRunOn(t, old, steps, keepOpen, clientTLS, giveUp)
-		rn = h1eqRunOn(t, nw, steps, keepOpen, clientTLS, giveUp)
+// h1eqRunBoth has cl talk to both servers, at once unless cl.serial
+// (the old one's exchange, then the new one's). The steps are only read.
+func h1eqRunBoth(t testing.TB, old, nw *h1eqEnd, cl h1eqClient) (ro, rn h1eqResult) {
+	if cl.serial {
+		ro = h1eqRunOn(t, old, cl)
+		rn = h1eqRunOn(t, nw, cl)
 		return ro, rn
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { ro = h1eqRunOn(t, old, steps, keepOpen, clientTLS, giveUp) })
-	wg.Go(func() { rn = h1eqRunOn(t, nw, steps, keepOpen, clientTLS, giveUp) })
+	wg.Go(func() { ro = h1eqRunOn(t, old, cl) })
+	wg.Go(func() { rn = h1eqRunOn(t, nw, cl) })
 	wg.Wait()
 	return ro, rn
 }
@@ -510,7 +526,7 @@ func (c h1eqCase) allSteps() []h1eqStep {
 
 func h1eqCheck(t *testing.T, c h1eqCase) {
 	old, nw := h1eqServe(t, c.set, c.handler)
-	ro, rn := h1eqRunBoth(t, old, nw, c.allSteps(), c.keepOpen, c.serial, c.clientTLS, c.giveUp)
+	ro, rn := h1eqRunBoth(t, old, nw, c.client())
 	if c.deliberate != "" {
 		if ro.resp != c.wantOld {
 			t.Errorf("net/http's response changed (deliberate difference %q):\n%s", c.deliberate, h1eqDiff("old", ro.resp, "want", c.wantOld))
@@ -1572,7 +1588,7 @@ func FuzzH1ServerEquivalence(f *testing.F) {
 		if len(in) > h1eqFuzzMax {
 			return
 		}
-		ro, rn := h1eqRunBoth(t, old, nw, []h1eqStep{{send: string(in)}}, false, false, nil, 0)
+		ro, rn := h1eqRunBoth(t, old, nw, h1eqClient{steps: []h1eqStep{{send: string(in)}}})
 		if why := h1eqDeliberateEcho(ro.resp, rn.resp); why != "" {
 			t.Logf("deliberate difference (%s) for %q:\n%s", why, in, h1eqDiff("old", ro.resp, "new", rn.resp))
 			return

@@ -82,7 +82,7 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if trace := httptrace.ContextClientTrace(req.Context()); trace != nil {
 		got1xx = trace.Got1xxResponse
 	}
-	return t.roundTrip(req, nil, got1xx, nil, time.Time{})
+	return t.roundTrip(req, nil, got1xx, nil)
 }
 
 // fast reports whether req goes over the transport's own connections.
@@ -136,8 +136,9 @@ type hostPool struct {
 // past the idle timeout at now (zero: the clock is read) and those the
 // upstream closed or sent unasked bytes on.
 //
-// The direct path's now is its request's start (exchange.start, the
-// clock read of the client watch), a few microseconds before this call
+// A request's now is its start (exchange.start, the clock read of the
+// client watch; roundTrip finds it in the request's context on the
+// direct path and ReverseProxy's), a few microseconds before this call
 // under load: a connection idle for the timeout or a little longer at
 // that read may still be taken (the idle peek finds one the upstream
 // closed, and an upstream's own keep-alive timeout is not that close to
@@ -341,13 +342,18 @@ func trimBrackets(h string) string {
 // roundTrip sends req over the own connections of hp, the pool of
 // req.URL.Host (nil: looked up here); got1xx, when not nil, takes the
 // informational answers. The answer's body is ub (nil: a new one),
-// memory the caller keeps for this request alone. start is when the
-// request's handler started (zero: unknown), the time the pool's first
-// idle check takes for now (see get); a retry reads the clock.
-func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx func(int, textproto.MIMEHeader) error, ub *upstreamBody, start time.Time) (*http.Response, error) {
+// memory the caller keeps for this request alone. The pool's first idle
+// check takes the start of the request's exchange (exchange.start), on
+// the direct path and ReverseProxy's alike, for now (see get); without
+// an exchange, and on a retry, it reads the clock.
+func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx func(int, textproto.MIMEHeader) error, ub *upstreamBody) (*http.Response, error) {
 	ctx := req.Context()
 	if hp == nil {
 		hp = t.host(canonicalAddr(req.URL.Host))
+	}
+	var start time.Time // zero: get reads the clock
+	if x := exchangeFrom(ctx); x != nil {
+		start = x.start // the request's clock read, not another
 	}
 	noBody := req.Body == nil || req.Body == http.NoBody
 	for {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -193,7 +194,7 @@ func TestUpstreamAnswerBodyOwnMemory(t *testing.T) {
 	u, _ := url.Parse(srv.URL + "/")
 	get := func(ub *upstreamBody) *http.Response {
 		t.Helper()
-		res, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, nil, nil, ub, time.Time{})
+		res, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, nil, nil, ub)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +299,7 @@ func TestUpstreamHeaderWaitPastEarlierDeadline(t *testing.T) {
 			pc.bw = bufio.NewWriter(pc.conn)
 			hp.put(pc)
 			get := func(path string) (string, error) {
-				return answerBody(tr.roundTrip(&http.Request{Method: "GET", URL: u.JoinPath(path), Host: u.Host, Header: http.Header{}}, hp, nil, nil, time.Time{}))
+				return answerBody(tr.roundTrip(&http.Request{Method: "GET", URL: u.JoinPath(path), Host: u.Host, Header: http.Header{}}, hp, nil, nil))
 			}
 			if body, err := get("/"); err != nil || body != "ok" {
 				t.Fatalf("first exchange: %q, %v", body, err)
@@ -370,7 +371,7 @@ func TestUpstreamHeaderTimeoutNotReplayed(t *testing.T) {
 		pc.bw = bufio.NewWriter(conn)
 		hp.put(pc) // reused: it counts as one that served an exchange
 	}
-	_, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, hp, nil, nil, time.Time{})
+	_, err := tr.roundTrip(&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}, hp, nil, nil)
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("a slow answer on a reused connection: %v, want a timeout", err)
 	}
@@ -442,6 +443,61 @@ func TestPoolIdleCheckAt(t *testing.T) {
 	}
 }
 
+// TestRoundTripIdleCheckAtRequestStart: roundTrip's idle check takes
+// the start of the request's exchange for now (see hostPool.get) on
+// ReverseProxy's path (RoundTrip, under the 1xx trace ReverseProxy adds
+// to the context) as on the direct path, which calls roundTrip with the
+// same request context: a connection idle for the timeout at that start
+// is taken, though it is idle for longer at the clock. Without an
+// exchange, or one without a start, the clock decides, and the
+// connection is closed and another dialled.
+func TestRoundTripIdleCheckAtRequestStart(t *testing.T) {
+	const timeout = time.Minute
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.RemoteAddr)
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL + "/")
+	idleAt := time.Now().Add(-2 * timeout)
+	withExchange := func(start time.Time) context.Context {
+		ctx := &exchangeContext{Context: context.Background(), x: &exchange{start: start}}
+		return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{})
+	}
+	for _, tc := range []struct {
+		name  string
+		ctx   context.Context
+		taken bool
+	}{
+		{"exchange started when the connection was idle for the timeout", withExchange(idleAt.Add(timeout)), true},
+		{"exchange started when it was idle for longer", withExchange(idleAt.Add(timeout + 1)), false},
+		{"exchange without a start: the clock", withExchange(time.Time{}), false},
+		{"no exchange: the clock", context.Background(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newUpstreamTransport(Limits{UpstreamMaxIdleConnsPerHost: 4, UpstreamIdleConnTimeout: timeout}, &http.Transport{}, nil)
+			defer tr.CloseIdleConnections()
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			pc := &upConn{conn: conn, limit: -1, idleAt: idleAt}
+			pc.br = bufio.NewReader(pc)
+			pc.bw = bufio.NewWriter(pc.conn)
+			hp := tr.host(canonicalAddr(u.Host))
+			hp.idle = append(hp.idle, pc) // as put, without its sweep timer
+			req := (&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}).WithContext(tc.ctx)
+			from, err := answerBody(tr.RoundTrip(req))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if taken := from == conn.LocalAddr().String(); taken != tc.taken {
+				t.Errorf("the idle connection taken: %v, want %v", taken, tc.taken)
+			}
+		})
+	}
+}
+
 // TestUpstreamRequestSortedInClientBuffer: a request the gateway's own
 // HTTP/1.x server serves has its upstream head's fields sorted in the
 // client connection's fieldBuf (h1ReqCtx.fields, which its answer's
@@ -463,7 +519,7 @@ func TestUpstreamRequestSortedInClientBuffer(t *testing.T) {
 			ctx = &h1ReqCtx{Context: ctx, fields: &client}
 		}
 		req := (&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{"B": {"2"}, "A": {"1"}}}).WithContext(ctx)
-		body, err := answerBody(tr.roundTrip(req, hp, nil, nil, time.Time{}))
+		body, err := answerBody(tr.roundTrip(req, hp, nil, nil))
 		if err != nil || body != "12" {
 			t.Fatalf("h1ReqCtx %v: got %q, %v, want 12", own, body, err)
 		}

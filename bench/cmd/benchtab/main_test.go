@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -66,6 +67,40 @@ func TestMarkdown(t *testing.T) {
 	}
 	if strings.Contains(md, "Other") {
 		t.Errorf("markdown has the benchmark without case/lib keys:\n%s", md)
+	}
+}
+
+// TestPairedRatio: with as many samples of both libraries, the targets
+// judge the median of the per-run ratios, so one run in which the machine
+// was quiet for net/http alone does not decide (the ratio of the medians
+// would read 300 ÷ 105 = 2.86× there); forgeproof slower in every run is
+// still a miss.
+func TestPairedRatio(t *testing.T) {
+	bench := func(fp, std [3]int) string {
+		var b strings.Builder
+		for i := range fp {
+			fmt.Fprintf(&b, "BenchmarkOrigin/case=same-origin/lib=forgeproof-2 1000 %d ns/op 0 B/op 0 allocs/op\n", fp[i])
+			fmt.Fprintf(&b, "BenchmarkOrigin/case=same-origin/lib=net-http-2 1000 %d ns/op 0 B/op 0 allocs/op\n", std[i])
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name    string
+		fp, std [3]int
+		want    string
+	}{
+		{"a quiet run for one library", [3]int{100, 300, 310}, [3]int{105, 320, 90}, "(forgeproof ÷ net/http ≤ 1) | 0.95× | yes |"},
+		{"slower in every run", [3]int{110, 330, 99}, [3]int{100, 300, 90}, "(forgeproof ÷ net/http ≤ 1) | 1.10× | no |"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tb, err := parse(strings.NewReader(bench(tc.fp, tc.std)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if md := tb.markdown(); !strings.Contains(md, tc.want) {
+				t.Errorf("markdown lacks %q; got:\n%s", tc.want, md)
+			}
+		})
 	}
 }
 
