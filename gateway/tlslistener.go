@@ -52,6 +52,7 @@ func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server) *tlsListene
 // handshake runs raw's TLS handshake and queues the connection for
 // Accept, or logs the failure and closes it.
 func (l *tlsListener) handshake(raw net.Conn) {
+	raw = rawSyscallConn(raw)
 	bc := newBatchConn(raw)
 	tc := tls.Server(bc, l.srv.TLSConfig)
 	l.mu.Lock()

@@ -318,6 +318,7 @@ func (t *upstreamTransport) dial(ctx context.Context, addr string) (*upConn, err
 	if err != nil {
 		return nil, err
 	}
+	conn = rawSyscallConn(conn)
 	pc := &upConn{conn: conn, limit: -1}
 	pc.br = bufio.NewReader(pc)
 	pc.bw = bufio.NewWriter(conn)
