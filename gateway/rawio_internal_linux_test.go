@@ -38,7 +38,8 @@ func tcpPairOf(t *testing.T, wrap func(net.Conn) net.Conn) (net.Conn, *net.TCPCo
 // TestRawTCPConnLikeNet: rawTCPConn's Read and Write give what net's
 // give, error for error, over real loopback sockets: data both ways, a
 // write larger than the socket buffers (the EAGAIN wait), the peer's
-// close (io.EOF), a reset, a deadline (os.ErrDeadlineExceeded, a
+// close (io.EOF), a reset (read, and zero-length and other writes after
+// it), a deadline (os.ErrDeadlineExceeded, a
 // timeout, the connection usable after it), a closed connection
 // (net.ErrClosed), zero-length calls. The plain *net.TCPConn is the
 // twin every case is compared with.
@@ -114,6 +115,16 @@ func TestRawTCPConnLikeNet(t *testing.T) {
 			n, err := c.Read(nil)
 			wn, werr := c.Write(nil)
 			return fmt.Sprintf("%d %v; %d %v", n, err, wn, werr)
+		}},
+		{"write after reset", func(t *testing.T, c net.Conn, peer *net.TCPConn) string {
+			// net's zero-length Write too makes its write(2), which
+			// reports the reset; the next write finds the pipe broken.
+			peer.SetLinger(0)
+			peer.Close()
+			time.Sleep(50 * time.Millisecond)
+			wn, werr := c.Write(nil)
+			n, err := c.Write([]byte("x"))
+			return fmt.Sprintf("%d %v; then %d %v", wn, errText(werr, c), n, errText(err, c))
 		}},
 		{"concurrent", func(t *testing.T, c net.Conn, peer *net.TCPConn) string {
 			// Reads and writes of two goroutines each at once, as a

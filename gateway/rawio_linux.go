@@ -104,6 +104,9 @@ func (c *rawTCPConn) readSome(fd uintptr) bool {
 
 // Write is net.TCPConn's Write.
 func (c *rawTCPConn) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return c.TCPConn.Write(p) // net's: one write(2), which reports a reset
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.wbuf, c.wn, c.werr = p, 0, nil
