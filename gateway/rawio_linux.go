@@ -32,20 +32,18 @@ type rawTCPConn struct {
 
 	// One read and one write at a time, as the descriptor's own locks
 	// allow (they are held across the wait, too): the state of the call
-	// in progress, which readFn and writeFn (made once, so that a call
-	// allocates nothing) use.
-	rmu   sync.Mutex
-	rbuf  []byte
-	rn    int
-	rerr  error
-	wmu   sync.Mutex
-	wbuf  []byte
-	wn    int
-	werr  error
-	rfn   func(fd uintptr) bool
-	wfn   func(fd uintptr) bool
-	laddr net.Addr
-	raddr net.Addr
+	// in progress, which readSome and writeAll (as rfn and wfn, made
+	// once, so that a call allocates nothing) use.
+	rmu  sync.Mutex
+	rbuf []byte
+	rn   int
+	rerr error
+	wmu  sync.Mutex
+	wbuf []byte
+	wn   int
+	werr error
+	rfn  func(fd uintptr) bool
+	wfn  func(fd uintptr) bool
 }
 
 // rawSyscallConn returns c as a rawTCPConn when it is a *net.TCPConn,
@@ -59,7 +57,7 @@ func rawSyscallConn(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	r := &rawTCPConn{TCPConn: tc, rc: rc, laddr: tc.LocalAddr(), raddr: tc.RemoteAddr()}
+	r := &rawTCPConn{TCPConn: tc, rc: rc}
 	r.rfn, r.wfn = r.readSome, r.writeAll
 	return r
 }
@@ -149,11 +147,12 @@ func (c *rawTCPConn) writeAll(fd uintptr) bool {
 // opError is the error net's Read or Write returns for err: an
 // *net.OpError naming op, the connection's addresses and the cause (an
 // error of RawConn.Read or Write, named raw-read or raw-write, gives its
-// own cause: a deadline, a closed connection).
+// own cause: a deadline, a closed connection). Net is "tcp", the network
+// the gateway listens and dials on (net's names the dialed one).
 func (c *rawTCPConn) opError(op string, err error) error {
 	var oe *net.OpError
 	if errors.As(err, &oe) && (oe.Op == "raw-read" || oe.Op == "raw-write") {
 		err = oe.Err
 	}
-	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: err}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
