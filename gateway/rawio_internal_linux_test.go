@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
 // tcpPairOf is a connected loopback pair: the dialed side, wrapped by
@@ -39,10 +42,9 @@ func tcpPairOf(t *testing.T, wrap func(net.Conn) net.Conn) (net.Conn, *net.TCPCo
 // give, error for error, over real loopback sockets: data both ways, a
 // write larger than the socket buffers (the EAGAIN wait), the peer's
 // close (io.EOF), a reset (read, and zero-length and other writes after
-// it), a deadline (os.ErrDeadlineExceeded, a
-// timeout, the connection usable after it), a closed connection
-// (net.ErrClosed), zero-length calls. The plain *net.TCPConn is the
-// twin every case is compared with.
+// it), a deadline (os.ErrDeadlineExceeded, a timeout, the connection
+// usable after it), a closed connection (net.ErrClosed), zero-length
+// calls. The plain *net.TCPConn is the twin every case is compared with.
 func TestRawTCPConnLikeNet(t *testing.T) {
 	plain := func(c net.Conn) net.Conn { return c }
 	if _, ok := rawSyscallConn(&net.TCPConn{}).(*rawTCPConn); ok {
@@ -198,6 +200,33 @@ func errText(err error, c net.Conn) string {
 // that sysmon has no P to take: a client connection (under the TLS
 // listener) and an upstream connection are rawTCPConns.
 func TestRawTCPConnNoSyscallState(t *testing.T) {
+	ca := pkitest.CA(t)
+	srv := &http.Server{TLSConfig: &tls.Config{Certificates: []tls.Certificate{pkitest.Server(t, ca).TLSCertificate()}}}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := newTLSListener(inner, srv, nil)
+	defer tl.Close()
+	go func() {
+		if c, err := tls.Dial("tcp", inner.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"}); err == nil {
+			defer c.Close()
+			c.Read(make([]byte, 1)) // until the server closes
+		}
+	}()
+	cc, err := tl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if fc, ok := cc.(*framingConn); !ok {
+		t.Errorf("client connection is %T, want *framingConn", cc)
+	} else if bc, ok := fc.NetConn().(*batchConn); !ok {
+		t.Errorf("below TLS: %T, want *batchConn", fc.NetConn())
+	} else if _, ok := bc.Conn.(*rawTCPConn); !ok {
+		t.Errorf("client connection is %T, want *rawTCPConn", bc.Conn)
+	}
+
 	tr := newUpstreamTransport(Limits{}, &http.Transport{}, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
