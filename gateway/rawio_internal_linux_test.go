@@ -43,8 +43,9 @@ func tcpPairOf(t *testing.T, wrap func(net.Conn) net.Conn) (net.Conn, *net.TCPCo
 // write larger than the socket buffers (the EAGAIN wait), the peer's
 // close (io.EOF), a reset (read, and zero-length and other writes after
 // it), a deadline (os.ErrDeadlineExceeded, a timeout, the connection
-// usable after it), a closed connection (net.ErrClosed), zero-length
-// calls. The plain *net.TCPConn is the twin every case is compared with.
+// usable after it), a closed connection (net.ErrClosed), a Read blocked
+// while the connection is written, its deadline passes or it is closed,
+// zero-length calls. The plain *net.TCPConn is the twin every case is compared with.
 func TestRawTCPConnLikeNet(t *testing.T) {
 	plain := func(c net.Conn) net.Conn { return c }
 	if _, ok := rawSyscallConn(&net.TCPConn{}).(*rawTCPConn); ok {
@@ -117,6 +118,29 @@ func TestRawTCPConnLikeNet(t *testing.T) {
 			n, err := c.Read(nil)
 			wn, werr := c.Write(nil)
 			return fmt.Sprintf("%d %v; %d %v", n, err, wn, werr)
+		}},
+		{"blocked read", func(t *testing.T, c net.Conn, peer *net.TCPConn) string {
+			// A Read waiting for data blocks neither a Write nor the
+			// deadline or Close that ends it.
+			read := func() chan string {
+				done := make(chan string, 1)
+				go func() {
+					n, err := c.Read(make([]byte, 1))
+					done <- fmt.Sprintf("%d %v", n, errText(err, c))
+				}()
+				time.Sleep(20 * time.Millisecond) // let it block (the results do not depend on it)
+				return done
+			}
+			first := read()
+			wn, werr := c.Write([]byte("w"))
+			buf := make([]byte, 1)
+			io.ReadFull(peer, buf)
+			c.SetReadDeadline(time.Now().Add(-time.Second))
+			byDeadline := <-first
+			c.SetReadDeadline(time.Time{})
+			second := read()
+			c.Close()
+			return fmt.Sprintf("write %d %v, peer got %q; deadline: %s; close: %s", wn, werr, buf, byDeadline, <-second)
 		}},
 		{"write after reset", func(t *testing.T, c net.Conn, peer *net.TCPConn) string {
 			// net's zero-length Write too makes its write(2), which
