@@ -17,15 +17,23 @@ import (
 // deadline checked first, the call, and on EAGAIN a wait for readiness or
 // the deadline, then the call again), with the same results and errors.
 //
-// Why: syscall.Syscall marks the goroutine's P as in a system call, and
-// the runtime's sysmon thread takes such a P away (retake, handoffp)
-// when the call spans one of its ticks, which on two cores shared by
+// Why: syscall.Syscall marks the goroutine as in a system call
+// (_Gsyscall), and the runtime's sysmon thread takes its P away (retake,
+// handoffp) when the call spans one of its ticks, which on two cores shared by
 // four busy processes the kernel makes common (a thread preempted in its
 // write). Each retake puts sysmon back on its shortest sleep (20 µs),
 // and its wake-ups were about 5 µs of the gateway's CPU per keep-alive
 // request (bench/NOTES.md, issue 17, session 11). A call that cannot
 // block needs no P hand-off: the runtime makes its own such calls raw,
-// and so does the gateway's idle peek (peek_linux.go).
+// and so does the gateway's idle peek (peek_linux.go). What bounds one is
+// the kernel's copy of at most len(p) bytes (a write: as many as the
+// send buffer takes); the kernel may still sleep in it briefly (the
+// socket's lock, a page fault on p), and the P, and a stop-the-world,
+// wait for it.
+//
+// Only Read and Write are raw: the methods promoted from *net.TCPConn
+// (ReadFrom, WriteTo, CloseWrite, SyscallConn, File, ...) are net's, and
+// safe beside them (the descriptor's locks order their calls).
 type rawTCPConn struct {
 	*net.TCPConn
 	rc syscall.RawConn
