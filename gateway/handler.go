@@ -123,12 +123,14 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	var st *requestState
 	var ws *wrappedState
 	if own {
-		st = &requestState{rec: recorder{ResponseWriter: w}, x: exchange{decision: decisionAllow, start: start}}
+		st = new(requestState)
 	} else {
-		ws = &wrappedState{requestState: requestState{rec: recorder{ResponseWriter: w}, x: exchange{decision: decisionAllow, start: start}}}
+		ws = new(wrappedState)
 		st = &ws.requestState
 	}
 	rec, x := &st.rec, &st.x
+	rec.ResponseWriter = w
+	x.decision, x.start = decisionAllow, start
 	defer func() {
 		end := time.Now()
 		g.finish(r, rec, x, end.Sub(start))
