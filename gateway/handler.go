@@ -212,8 +212,11 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	// not in an mtls context value: one context value per request, not two.
 	if own {
 		// No copy of the request: its context is this request's alone
-		// (h1Server makes one per request), and nothing the route's
-		// handler runs assigns to the request's fields.
+		// (h1Server makes one per request). Of the request's fields the
+		// route's handler assigns only Body (the CSRF guard's form
+		// peek, csrf's peekBody, which keeps the body it wraps), which
+		// nothing after it reads but h1Server's Close: the deferred
+		// finish reads the same fields as with a copy.
 		rc.setExchange(x)
 		rt.handler.ServeHTTP(rec, r)
 		return
