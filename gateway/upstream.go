@@ -136,13 +136,15 @@ type hostPool struct {
 // past the idle timeout at now (zero: the clock is read) and those the
 // upstream closed or sent unasked bytes on.
 //
-// A request's now is its start (exchange.start, the clock read of the
-// client watch; roundTrip finds it in the request's context on the
-// direct path and ReverseProxy's), a few microseconds before this call
-// under load: a connection idle for the timeout or a little longer at
-// that read may still be taken (the idle peek finds one the upstream
+// A request without a body passes its start (exchange.start, the clock
+// read of the client watch; roundTrip finds it in the request's context
+// on the direct path and ReverseProxy's), a few microseconds before this
+// call under load: a connection idle for the timeout or a little longer
+// at that read may still be taken (the idle peek finds one the upstream
 // closed, and an upstream's own keep-alive timeout is not that close to
-// ours), for one clock read fewer per request.
+// ours), for one clock read fewer per request. A request with a body
+// passes zero: its handler may have read the body first (a form token),
+// for as long as the client took to send it.
 func (hp *hostPool) get(now time.Time) *upConn {
 	hp.mu.Lock()
 	defer hp.mu.Unlock()
@@ -344,19 +346,23 @@ func trimBrackets(h string) string {
 // req.URL.Host (nil: looked up here); got1xx, when not nil, takes the
 // informational answers. The answer's body is ub (nil: a new one),
 // memory the caller keeps for this request alone. The pool's first idle
-// check takes the start of the request's exchange (exchange.start), on
-// the direct path and ReverseProxy's alike, for now (see get); without
-// an exchange, and on a retry, it reads the clock.
+// check of a request without a body takes the start of the request's
+// exchange (exchange.start), on the direct path and ReverseProxy's
+// alike, for now (see get); with a body, without an exchange, and on a
+// retry, it reads the clock.
 func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx func(int, textproto.MIMEHeader) error, ub *upstreamBody) (*http.Response, error) {
 	ctx := req.Context()
 	if hp == nil {
 		hp = t.host(canonicalAddr(req.URL.Host))
 	}
-	var start time.Time // zero: get reads the clock
-	if x := exchangeFrom(ctx); x != nil {
-		start = x.start // the request's clock read, not another
-	}
 	noBody := req.Body == nil || req.Body == http.NoBody
+	var start time.Time // zero: get reads the clock
+	if x := exchangeFrom(ctx); x != nil && noBody {
+		// The request's clock read, not another. Not with a body: the
+		// handler may have read it first (a form token), for as long as
+		// the client took to send it.
+		start = x.start
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
