@@ -45,8 +45,9 @@ type exchange struct {
 	// the handler is embedded (Gateway.Handler): looked up once per
 	// request rather than by every step that uses it.
 	conn *connState
-	// start is when serveHTTP began: the upstream pool's idle check
-	// takes it for now (hostPool.get).
+	// start is when serveHTTP began: the upstream pool's idle check of
+	// a request without a body takes it for now (roundTrip,
+	// hostPool.get).
 	start time.Time
 }
 
