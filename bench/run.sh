@@ -16,8 +16,8 @@
 #      forwarding the client's certificate upstream as nginx-cert, and
 #      asking forgeproof authz as nginx-authz) and Caddy on loopback, in
 #      alternation, over HTTP/1.1 and (keep-alive) HTTP/2.
-# Environment: BENCH_COUNT, BENCH_BENCHTIME, BENCH_ROUNDS, BENCH_DURATION, BENCH_WARMUP,
-# BENCH_SERVERS override the full run's settings.
+# Environment: BENCH_COUNT, BENCH_BENCHTIME, BENCH_ROUNDS, BENCH_PAIRS, BENCH_DURATION,
+# BENCH_WARMUP, BENCH_SERVERS override the full run's settings.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -72,7 +72,7 @@ if [ "$mode" = smoke ]; then
 else
   count=${BENCH_COUNT:-10}; benchtime=${BENCH_BENCHTIME:-500ms}
   servers=${BENCH_SERVERS:-forgeproof,goproxy,goproxy-pool,goloop,goloop-rp,nginx,nginx-cert,nginx-authz,caddy}
-  runflags=(-rounds "${BENCH_ROUNDS:-5}" -duration "${BENCH_DURATION:-5s}" -warmup "${BENCH_WARMUP:-1s}")
+  runflags=(-rounds "${BENCH_ROUNDS:-5}" -pairs "${BENCH_PAIRS:-8}" -duration "${BENCH_DURATION:-5s}" -warmup "${BENCH_WARMUP:-1s}")
 fi
 
 log "middleware micro-benchmarks (-count $count)"
@@ -140,7 +140,7 @@ rot). The harness is described in [docs/performance.md](docs/performance.md) and
 \`go doc\` of \`bench/load\`, \`bench/csrfbench\` and \`bench/cmd/benchrun\`.
 
 - Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/run.sh\` with
-  BENCH_COUNT=$count, BENCH_ROUNDS=${BENCH_ROUNDS:-5},
+  BENCH_COUNT=$count, BENCH_ROUNDS=${BENCH_ROUNDS:-5}, BENCH_PAIRS=${BENCH_PAIRS:-8},
   BENCH_DURATION=${BENCH_DURATION:-5s}, BENCH_WARMUP=${BENCH_WARMUP:-1s}.
 - Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),
   $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo),

@@ -9,11 +9,14 @@
 // net/http's server; an unknown -servers name prints the list),
 // checks that each one refuses a client without a certificate,
 // then measures them in alternation (A B C D A B C D …) and writes the
-// tables as Markdown, with the raw runs as JSON.
+// tables as Markdown, with the raw runs as JSON. After the rounds it
+// measures forgeproof and each server a throughput target compares it
+// with in -pairs back-to-back pairs, alternating which runs first; the
+// targets take the median of the pairs' ratios.
 //
 // Usage:
 //
-//	benchrun -bin DIR [-servers forgeproof,goproxy,nginx,caddy] [-rounds 5]
+//	benchrun -bin DIR [-servers forgeproof,goproxy,nginx,caddy] [-rounds 5] [-pairs 8]
 //	    [-duration 10s] [-warmup 2s] [-latency-rate 0] [-out FILE] [-json FILE]
 //	benchrun -bin DIR -smoke
 //	benchrun -bin DIR -servers forgeproof-api,goproxy -profile DIR
@@ -62,6 +65,7 @@ type config struct {
 	servers     []string
 	phases      map[string]bool
 	rounds      int
+	pairs       int
 	duration    time.Duration
 	warmup      time.Duration
 	conns       int
@@ -83,6 +87,7 @@ func parseFlags(args []string) (config, error) {
 	servers := fs.String("servers", "forgeproof,goproxy,nginx,caddy", "servers to compare, in the order runs alternate")
 	phaseList := fs.String("phases", strings.Join(phases, ","), "phases to run")
 	fs.IntVar(&c.rounds, "rounds", 5, "rounds: each server runs each phase once per round")
+	fs.IntVar(&c.pairs, "pairs", 8, "paired runs for the targets: forgeproof and the server a target compares it with, back to back, alternating which goes first (0: judge the targets from the rounds)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured window of each run")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load before each window")
 	fs.IntVar(&c.conns, "conns", 64, "keep-alive connections at saturation")
@@ -123,7 +128,7 @@ func parseFlags(args []string) (config, error) {
 		c.phases[ph] = true
 	}
 	if c.smoke {
-		c.rounds, c.duration, c.warmup, c.latencyDur = 1, 300*time.Millisecond, 100*time.Millisecond, 300*time.Millisecond
+		c.rounds, c.pairs, c.duration, c.warmup, c.latencyDur = 1, 1, 300*time.Millisecond, 100*time.Millisecond, 300*time.Millisecond
 		c.conns, c.hsConns, c.latencyConn = 8, 4, 8
 		if c.latencyRate == 0 {
 			c.latencyRate = 200
@@ -132,8 +137,8 @@ func parseFlags(args []string) (config, error) {
 	if c.latencyDur == 0 {
 		c.latencyDur = c.duration
 	}
-	if c.rounds < 1 || c.duration <= 0 || c.conns < 1 || c.hsConns < 1 || c.latencyConn < 1 || c.latencyRate < 0 || c.h2Streams < 1 {
-		return c, errors.New("-rounds, -duration and the connection counts must be positive, -latency-rate not negative")
+	if c.rounds < 1 || c.pairs < 0 || c.duration <= 0 || c.conns < 1 || c.hsConns < 1 || c.latencyConn < 1 || c.latencyRate < 0 || c.h2Streams < 1 {
+		return c, errors.New("-rounds, -duration and the connection counts must be positive, -pairs and -latency-rate not negative")
 	}
 	return c, nil
 }

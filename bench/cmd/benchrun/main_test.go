@@ -226,6 +226,8 @@ func TestParseFlags(t *testing.T) {
 		{name: "unknown server", args: []string{"-bin", "x", "-servers", "goproxy,apache"}, wantErr: true},
 		{name: "nginx-cert", args: []string{"-bin", "x", "-servers", "nginx,nginx-cert"}},
 		{name: "zero rounds", args: []string{"-bin", "x", "-rounds", "0"}, wantErr: true},
+		{name: "negative pairs", args: []string{"-bin", "x", "-pairs", "-1"}, wantErr: true},
+		{name: "no pairs", args: []string{"-bin", "x", "-pairs", "0"}},
 		{name: "stray argument", args: []string{"-bin", "x", "extra"}, wantErr: true},
 		{name: "some phases", args: []string{"-bin", "x", "-phases", "keepalive,latency"}},
 		{name: "unknown phase", args: []string{"-bin", "x", "-phases", "keepalive,soak"}, wantErr: true},
@@ -287,5 +289,53 @@ func TestMachineUseMinus(t *testing.T) {
 	}
 	if got := (machineUse{}).String(10); got != "machine use unknown" {
 		t.Errorf("String without figures: got %q", got)
+	}
+}
+
+// TestTargetsFromPairs: with paired runs, the targets judge the median of
+// the pairs' ratios, not the rounds' medians, and the round tables ignore
+// the paired runs. The rounds here read 0.50× nginx; the pairs read 0.90×
+// in one case and 0.80× in its twin.
+func TestTargetsFromPairs(t *testing.T) {
+	mk := func(server string, round, pair int, ok int64, cpu time.Duration) sample {
+		return sample{Server: server, Phase: phaseKeepAlive, Round: round, Pair: pair,
+			Result: load.Result{Elapsed: time.Second, OK: ok}, ServerCPU: cpu}
+	}
+	tests := []struct {
+		name  string
+		pairs []int64 // forgeproof's rate in each pair; nginx's is 2000
+		want  []string
+	}{
+		{name: "pairs above the line", pairs: []int64{1800, 1700, 1900}, want: []string{
+			"≥ 0.85× nginx's | 0.90× | yes",
+			"| keep-alive req/s | nginx | 0.90× (0.85×–0.95×) | 0.90×, 0.85×, 0.95× | 0.50× |",
+			// 60 ms over 1800 requests against 60 ms over 2000, and so on.
+			"CPU per request ≤ 1.5× nginx's | 1.11× | yes",
+		}},
+		{name: "pairs below the line", pairs: []int64{1600, 1500, 1700}, want: []string{
+			"≥ 0.85× nginx's | 0.80× | no",
+			"| keep-alive req/s | nginx | 0.80× (0.75×–0.85×) | 0.80×, 0.75×, 0.85× | 0.50× |",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &report{Rounds: 1, Pairs: len(tc.pairs)}
+			for _, s := range []string{"forgeproof", "nginx"} {
+				r.Servers = append(r.Servers, serverInfo{Name: s})
+			}
+			r.Runs = []sample{mk("forgeproof", 1, 0, 1000, 60*time.Millisecond), mk("nginx", 1, 0, 2000, 60*time.Millisecond)}
+			for i, ok := range tc.pairs {
+				r.Runs = append(r.Runs, mk("nginx", 0, i+1, 2000, 60*time.Millisecond), mk("forgeproof", 0, i+1, ok, 60*time.Millisecond))
+			}
+			// A pair that lacks its nginx run counts for nothing.
+			r.Runs = append(r.Runs, mk("forgeproof", 0, len(tc.pairs)+1, 10, time.Millisecond))
+			r.Pairs++
+			md := r.markdown()
+			for _, w := range append(tc.want, "| forgeproof | 1000 | 1.00× |") {
+				if !strings.Contains(md, w) {
+					t.Errorf("markdown lacks %q:\n%s", w, md)
+				}
+			}
+		})
 	}
 }

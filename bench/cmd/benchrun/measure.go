@@ -112,7 +112,10 @@ func measure(ctx context.Context, c config) (*report, error) {
 			}
 		}}
 	}
-	runPhase := func(round int, phase string, s *running, rate float64) error {
+	// runPhase measures s in at's phase and records the run as at says:
+	// its round, or its pair.
+	runPhase := func(at sample, s *running, rate float64) error {
+		phase := at.Phase
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -138,8 +141,13 @@ func measure(ctx context.Context, c config) (*report, error) {
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", s.kind.name, phase, err)
 		}
-		fmt.Fprintf(os.Stderr, "benchrun: round %d %-10s %v, server CPU %v, %s\n", round+1, s.kind.name, res, cpu.Round(time.Millisecond), m.String(res.OK))
-		rep.Runs = append(rep.Runs, sample{Server: s.kind.name, Phase: phase, Round: round + 1, Result: res, ServerCPU: cpu, Machine: m})
+		which := fmt.Sprintf("round %d", at.Round)
+		if at.Pair > 0 {
+			which = fmt.Sprintf("pair %d", at.Pair)
+		}
+		fmt.Fprintf(os.Stderr, "benchrun: %s %-10s %s %v, server CPU %v, %s\n", which, s.kind.name, phase, res, cpu.Round(time.Millisecond), m.String(res.OK))
+		at.Server, at.Result, at.ServerCPU, at.Machine = s.kind.name, res, cpu, m
+		rep.Runs = append(rep.Runs, at)
 		return nil
 	}
 
@@ -153,8 +161,31 @@ func measure(ctx context.Context, c config) (*report, error) {
 				if phase == phaseH2 && !s.kind.h2 {
 					continue
 				}
-				if err := runPhase(round, phase, s, 0); err != nil {
+				if err := runPhase(sample{Phase: phase, Round: round + 1}, s, 0); err != nil {
 					return nil, err
+				}
+			}
+		}
+	}
+	// Paired runs for the targets: the base server and the one it is
+	// judged against run back to back, and the next pair runs them in the
+	// other order. A slow stretch of a shared machine (another guest on
+	// the host, tens of seconds long) then falls on both runs of a pair
+	// alike, where within a round the two are a minute or more apart.
+	if base := rep.base(); base != "" {
+		for i := range c.pairs {
+			for _, t := range pairedTargets {
+				a, b := find(servers, base), find(servers, t.ref)
+				if !c.phases[t.phase] || a == nil || b == nil {
+					continue
+				}
+				if i%2 == 1 {
+					a, b = b, a
+				}
+				for _, s := range []*running{a, b} {
+					if err := runPhase(sample{Phase: t.phase, Pair: i + 1}, s, 0); err != nil {
+						return nil, err
+					}
 				}
 			}
 		}
@@ -168,7 +199,7 @@ func measure(ctx context.Context, c config) (*report, error) {
 			break
 		}
 		for _, s := range servers {
-			if err := runPhase(round, phaseLatency, s, rep.LatencyRate); err != nil {
+			if err := runPhase(sample{Phase: phaseLatency, Round: round + 1}, s, rep.LatencyRate); err != nil {
 				return nil, err
 			}
 		}
@@ -182,6 +213,24 @@ func measure(ctx context.Context, c config) (*report, error) {
 	}
 	rep.finish()
 	return rep, nil
+}
+
+// pairedTargets are the targets judged from paired runs: the base
+// server's rate in phase against ref's.
+var pairedTargets = []struct{ phase, ref string }{
+	{phaseKeepAlive, "nginx"},
+	{phaseKeepAlive, "caddy"},
+	{phaseFull, "goproxy"},
+}
+
+// find returns the running server named name, or nil.
+func find(servers []*running, name string) *running {
+	for _, s := range servers {
+		if s.kind.name == name {
+			return s
+		}
+	}
+	return nil
 }
 
 // startServer starts one server and checks it before any measurement: it
