@@ -145,7 +145,7 @@ func measure(ctx context.Context, c config) (*report, error) {
 		if at.Pair > 0 {
 			which = fmt.Sprintf("pair %d", at.Pair)
 		}
-		fmt.Fprintf(os.Stderr, "benchrun: %s %-10s %s %v, server CPU %v, %s\n", which, s.kind.name, phase, res, cpu.Round(time.Millisecond), m.String(res.OK))
+		fmt.Fprintf(os.Stderr, "benchrun: %s %-10s %v, server CPU %v, %s\n", which, s.kind.name, res, cpu.Round(time.Millisecond), m.String(res.OK))
 		at.Server, at.Result, at.ServerCPU, at.Machine = s.kind.name, res, cpu, m
 		rep.Runs = append(rep.Runs, at)
 		return nil
