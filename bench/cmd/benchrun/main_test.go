@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -335,6 +336,66 @@ func TestTargetsFromPairs(t *testing.T) {
 				if !strings.Contains(md, w) {
 					t.Errorf("markdown lacks %q:\n%s", w, md)
 				}
+			}
+		})
+	}
+}
+
+// TestPairedRuns: the paired runs alternate which server goes first
+// (A B, B A, …), one pair per target whose server ran and whose phase is
+// selected; none without a base server.
+func TestPairedRuns(t *testing.T) {
+	run := func(server, phase string, pair int) string { return fmt.Sprintf("%d %s %s", pair, server, phase) }
+	tests := []struct {
+		name    string
+		servers []string // "-" before a name: skipped
+		phases  []string
+		want    []string
+	}{
+		{name: "every target", servers: []string{"forgeproof", "goproxy", "nginx", "caddy", "nginx-cert"}, phases: phases, want: []string{
+			run("forgeproof", phaseKeepAlive, 1), run("nginx", phaseKeepAlive, 1),
+			run("forgeproof", phaseKeepAlive, 1), run("caddy", phaseKeepAlive, 1),
+			run("forgeproof", phaseFull, 1), run("goproxy", phaseFull, 1),
+			run("nginx", phaseKeepAlive, 2), run("forgeproof", phaseKeepAlive, 2),
+			run("caddy", phaseKeepAlive, 2), run("forgeproof", phaseKeepAlive, 2),
+			run("goproxy", phaseFull, 2), run("forgeproof", phaseFull, 2),
+			run("forgeproof", phaseKeepAlive, 3), run("nginx", phaseKeepAlive, 3),
+			run("forgeproof", phaseKeepAlive, 3), run("caddy", phaseKeepAlive, 3),
+			run("forgeproof", phaseFull, 3), run("goproxy", phaseFull, 3),
+		}},
+		{name: "caddy skipped, full handshakes not selected", servers: []string{"forgeproof", "goproxy", "nginx", "-caddy"}, phases: []string{phaseKeepAlive, phaseLatency}, want: []string{
+			run("forgeproof", phaseKeepAlive, 1), run("nginx", phaseKeepAlive, 1),
+			run("nginx", phaseKeepAlive, 2), run("forgeproof", phaseKeepAlive, 2),
+			run("forgeproof", phaseKeepAlive, 3), run("nginx", phaseKeepAlive, 3),
+		}},
+		{name: "forgeproof-api as the base", servers: []string{"-forgeproof", "forgeproof-api", "goproxy"}, phases: phases, want: []string{
+			run("forgeproof-api", phaseFull, 1), run("goproxy", phaseFull, 1),
+			run("goproxy", phaseFull, 2), run("forgeproof-api", phaseFull, 2),
+			run("forgeproof-api", phaseFull, 3), run("goproxy", phaseFull, 3),
+		}},
+		{name: "no base", servers: []string{"-forgeproof", "goproxy", "nginx", "caddy"}, phases: phases},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &report{Pairs: 3}
+			for _, s := range tc.servers {
+				name, skipped := strings.CutPrefix(s, "-")
+				info := serverInfo{Name: name}
+				if skipped {
+					info.Skipped = "not here"
+				}
+				r.Servers = append(r.Servers, info)
+			}
+			selected := map[string]bool{}
+			for _, ph := range tc.phases {
+				selected[ph] = true
+			}
+			var got []string
+			for _, x := range r.pairedRuns(selected) {
+				got = append(got, run(x.Server, x.Phase, x.Pair))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
 	}

@@ -167,27 +167,10 @@ func measure(ctx context.Context, c config) (*report, error) {
 			}
 		}
 	}
-	// Paired runs for the targets: the base server and the one it is
-	// judged against run back to back, and the next pair runs them in the
-	// other order. A slow stretch of a shared machine (another guest on
-	// the host, tens of seconds long) then falls on both runs of a pair
-	// alike, where within a round the two are a minute or more apart.
-	if base := rep.base(); base != "" {
-		for i := range c.pairs {
-			for _, t := range pairedTargets {
-				a, b := find(servers, base), find(servers, t.ref)
-				if !c.phases[t.phase] || a == nil || b == nil {
-					continue
-				}
-				if i%2 == 1 {
-					a, b = b, a
-				}
-				for _, s := range []*running{a, b} {
-					if err := runPhase(sample{Phase: t.phase, Pair: i + 1}, s, 0); err != nil {
-						return nil, err
-					}
-				}
-			}
+	// Paired runs for the targets (see pairedRuns).
+	for _, at := range rep.pairedRuns(c.phases) {
+		if err := runPhase(at, find(servers, at.Server), 0); err != nil {
+			return nil, err
 		}
 	}
 	rep.LatencyRate = c.latencyRate
@@ -221,6 +204,35 @@ var pairedTargets = []struct{ phase, ref string }{
 	{phaseKeepAlive, "nginx"},
 	{phaseKeepAlive, "caddy"},
 	{phaseFull, "goproxy"},
+}
+
+// pairedRuns lists the paired runs for the targets, in the order they
+// run: pair after pair, the base server and the one each target judges
+// it against back to back, the base first in odd pairs and second in
+// even ones. A slow stretch of a shared machine (another guest on the
+// host, tens of seconds long) then falls on both runs of a pair alike,
+// where within a round the two are half a minute or more apart. A
+// target whose phase is not selected, or whose server did not run, has
+// no paired runs.
+func (r *report) pairedRuns(selected map[string]bool) []sample {
+	base := r.base()
+	if base == "" {
+		return nil
+	}
+	var out []sample
+	for i := range r.Pairs {
+		for _, t := range pairedTargets {
+			if !selected[t.phase] || !r.has(t.ref) {
+				continue
+			}
+			a, b := base, t.ref
+			if i%2 == 1 {
+				a, b = b, a
+			}
+			out = append(out, sample{Server: a, Phase: t.phase, Pair: i + 1}, sample{Server: b, Phase: t.phase, Pair: i + 1})
+		}
+	}
+	return out
 }
 
 // find returns the running server named name, or nil.
