@@ -293,6 +293,8 @@ func TestMachineUseMinus(t *testing.T) {
 	}
 }
 
+const pairedNote = "The throughput and CPU ratios are the medians of the paired runs above"
+
 // TestTargetsFromPairs: with paired runs, the targets judge the median of
 // the pairs' ratios, not the rounds' medians, and the round tables ignore
 // the paired runs. The rounds here read 0.50× nginx; the pairs read 0.90×
@@ -332,7 +334,7 @@ func TestTargetsFromPairs(t *testing.T) {
 			r.Runs = append(r.Runs, mk("forgeproof", 0, len(tc.pairs)+1, 10, time.Millisecond))
 			r.Pairs++
 			md := r.markdown()
-			for _, w := range append(tc.want, "| forgeproof | 1000 | 1.00× |") {
+			for _, w := range append(tc.want, "| forgeproof | 1000 | 1.00× |", pairedNote) {
 				if !strings.Contains(md, w) {
 					t.Errorf("markdown lacks %q:\n%s", w, md)
 				}
@@ -398,5 +400,26 @@ func TestPairedRuns(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestTargetsWithoutPairedRuns: asked for pairs, but none ran (the
+// phases they need were not selected): the targets are the rounds'
+// medians, and the report says nothing of paired runs (the twin of
+// TestTargetsFromPairs).
+func TestTargetsWithoutPairedRuns(t *testing.T) {
+	r := &report{Rounds: 1, Pairs: 8}
+	for _, s := range []string{"forgeproof", "nginx"} {
+		r.Servers = append(r.Servers, serverInfo{Name: s})
+		r.Runs = append(r.Runs, sample{Server: s, Phase: phaseLatency, Round: 1, Result: load.Result{Elapsed: time.Second, OK: 100}})
+	}
+	md := r.markdown()
+	if !strings.Contains(md, "≥ 0.85× nginx's | NaN× | –") {
+		t.Errorf("markdown lacks the unmeasured keep-alive target:\n%s", md)
+	}
+	for _, w := range []string{pairedNote, "### Paired runs"} {
+		if strings.Contains(md, w) {
+			t.Errorf("markdown has %q without paired runs:\n%s", w, md)
+		}
 	}
 }

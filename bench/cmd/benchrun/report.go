@@ -423,9 +423,9 @@ func (r *report) targets(p func(string, ...any)) {
 		return
 	}
 	fp := func(phase string) float64 { return r.stat(base, phase, perSecond).Median }
-	r.pairs(p, base)
+	paired := r.pairs(p, base)
 	p("\n### Targets\n\n")
-	if r.Pairs > 0 {
+	if paired {
 		p("The throughput and CPU ratios are the medians of the paired runs above; the p99 is from the latency runs.\n\n")
 	}
 	p("| target | measured | met |\n|---|--:|:-:|\n")
@@ -468,8 +468,9 @@ func (r *report) targets(p func(string, ...any)) {
 }
 
 // pairs writes the paired runs' ratios, next to what the rounds alone
-// would give, so that a reader sees both.
-func (r *report) pairs(p func(string, ...any), base string) {
+// would give, so that a reader sees both. It reports whether there were
+// any.
+func (r *report) pairs(p func(string, ...any), base string) bool {
 	type row struct {
 		label, ref, phase string
 		f                 func(sample) float64
@@ -500,7 +501,7 @@ func (r *report) pairs(p func(string, ...any), base string) {
 			strings.Join(each, ", "), times(r.stat(base, x.phase, x.f).Median/r.stat(x.ref, x.phase, x.f).Median)))
 	}
 	if len(lines) == 0 {
-		return
+		return false
 	}
 	p("\n### Paired runs\n\n")
 	p("After the rounds, %s and each server a target compares it with ran back to back %d times, the first of the two alternating from pair to pair, "+
@@ -508,6 +509,7 @@ func (r *report) pairs(p func(string, ...any), base string) {
 		"%s ÷ the other, per pair, with their median (min–max), and for comparison the same ratio from the rounds' medians above.\n\n", base, r.Pairs, base)
 	p("| figure | vs | median of the pairs | per pair | from the rounds |\n|---|---|--:|---|--:|\n")
 	p("%s\n", strings.Join(lines, "\n"))
+	return true
 }
 
 // times formats a ratio, "–" when it is not a number (a NaN operand, or a
