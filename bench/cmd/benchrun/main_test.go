@@ -297,8 +297,9 @@ const pairedNote = "The throughput and CPU ratios are the medians of the paired 
 
 // TestTargetsFromPairs: with paired runs, the targets judge the median of
 // the pairs' ratios, not the rounds' medians, and the round tables ignore
-// the paired runs. The rounds here read 0.50× nginx; the pairs read 0.90×
-// in one case and 0.80× in its twin.
+// the paired runs. The rounds here read 0.50× nginx's rate at 2× its CPU
+// per request; the pairs read 0.90× at 1.11× in one case (met) and 0.80×
+// at 2× in its twin (missed).
 func TestTargetsFromPairs(t *testing.T) {
 	mk := func(server string, round, pair int, ok int64, cpu time.Duration) sample {
 		return sample{Server: server, Phase: phaseKeepAlive, Round: round, Pair: pair,
@@ -306,18 +307,22 @@ func TestTargetsFromPairs(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		pairs []int64 // forgeproof's rate in each pair; nginx's is 2000
+		pairs []int64       // forgeproof's rate in each pair; nginx's is 2000
+		cpu   time.Duration // forgeproof's server CPU in each pair; nginx's is 60 ms
 		want  []string
 	}{
-		{name: "pairs above the line", pairs: []int64{1800, 1700, 1900}, want: []string{
+		{name: "pairs above the line", pairs: []int64{1800, 1700, 1900}, cpu: 60 * time.Millisecond, want: []string{
 			"≥ 0.85× nginx's | 0.90× | yes",
 			"| keep-alive req/s | nginx | 0.90× (0.85×–0.95×) | 0.90×, 0.85×, 0.95× | 0.50× |",
 			// 60 ms over 1800 requests against 60 ms over 2000, and so on.
 			"CPU per request ≤ 1.5× nginx's | 1.11× | yes",
+			"| keep-alive server CPU per request | nginx | 1.11× (1.05×–1.18×) | 1.11×, 1.18×, 1.05× | 2.00× |",
 		}},
-		{name: "pairs below the line", pairs: []int64{1600, 1500, 1700}, want: []string{
+		{name: "pairs below the line", pairs: []int64{1600, 1500, 1700}, cpu: 96 * time.Millisecond, want: []string{
 			"≥ 0.85× nginx's | 0.80× | no",
 			"| keep-alive req/s | nginx | 0.80× (0.75×–0.85×) | 0.80×, 0.75×, 0.85× | 0.50× |",
+			// 96 ms over 1600 requests against 60 ms over 2000, and so on.
+			"CPU per request ≤ 1.5× nginx's | 2.00× | no",
 		}},
 	}
 	for _, tc := range tests {
@@ -328,7 +333,7 @@ func TestTargetsFromPairs(t *testing.T) {
 			}
 			r.Runs = []sample{mk("forgeproof", 1, 0, 1000, 60*time.Millisecond), mk("nginx", 1, 0, 2000, 60*time.Millisecond)}
 			for i, ok := range tc.pairs {
-				r.Runs = append(r.Runs, mk("nginx", 0, i+1, 2000, 60*time.Millisecond), mk("forgeproof", 0, i+1, ok, 60*time.Millisecond))
+				r.Runs = append(r.Runs, mk("nginx", 0, i+1, 2000, 60*time.Millisecond), mk("forgeproof", 0, i+1, ok, tc.cpu))
 			}
 			// A pair that lacks its nginx run counts for nothing.
 			r.Runs = append(r.Runs, mk("forgeproof", 0, len(tc.pairs)+1, 10, time.Millisecond))
