@@ -27,8 +27,8 @@
 // asked for (a forgeproof built from another commit, to compare before
 // and after in one run); nginx and caddy are found on PATH. A server that cannot
 // run here is skipped with the reason in the report, except in -strict
-// mode. -smoke runs every phase once, very briefly, to prove the harness
-// works; its numbers mean nothing.
+// mode. -smoke runs every phase once and one pair, very briefly, to
+// prove the harness works; its numbers mean nothing.
 //
 // nginx-authz runs the server block of docs/integrations/nginx.md, read
 // at run time from -nginx-doc (by default the repository's page as seen
@@ -87,7 +87,7 @@ func parseFlags(args []string) (config, error) {
 	servers := fs.String("servers", "forgeproof,goproxy,nginx,caddy", "servers to compare, in the order runs alternate")
 	phaseList := fs.String("phases", strings.Join(phases, ","), "phases to run")
 	fs.IntVar(&c.rounds, "rounds", 5, "rounds: each server runs each phase once per round")
-	fs.IntVar(&c.pairs, "pairs", 8, "paired runs for the targets: forgeproof and the server a target compares it with, back to back, alternating which goes first (0: judge the targets from the rounds)")
+	fs.IntVar(&c.pairs, "pairs", 8, "paired runs for the targets: forgeproof and the server a target compares it with, back to back, alternating which goes first (even, so that each goes first as often; 0: judge the targets from the rounds)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured window of each run")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load before each window")
 	fs.IntVar(&c.conns, "conns", 64, "keep-alive connections at saturation")
@@ -98,7 +98,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.latencyDur, "latency-duration", 0, "measured window of the latency runs; 0 means -duration")
 	fs.StringVar(&c.out, "out", "", "write the Markdown tables to this file (default stdout)")
 	fs.StringVar(&c.json, "json", "", "write every run as JSON to this file")
-	fs.BoolVar(&c.smoke, "smoke", false, "one brief round of every phase, to check the harness (numbers mean nothing)")
+	fs.BoolVar(&c.smoke, "smoke", false, "one brief round of every phase and one pair, to check the harness (numbers mean nothing)")
 	fs.BoolVar(&c.strict, "strict", false, "fail when a server cannot run, instead of skipping it")
 	fs.StringVar(&profileDir, "profile", "", "folder for CPU and allocation profiles of forgeproof-api (the gateway served through its Go API) and the CPU profiles of goproxy and goproxy-pool")
 	fs.StringVar(&nginxDoc, "nginx-doc", "../docs/integrations/nginx.md", "the page whose nginx server block nginx-authz runs (the default is the repository's, from bench/)")
