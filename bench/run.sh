@@ -15,7 +15,9 @@
 #   2. benchrun: forgeproof serve, the bare Go proxies, nginx (plain,
 #      forwarding the client's certificate upstream as nginx-cert, and
 #      asking forgeproof authz as nginx-authz) and Caddy on loopback, in
-#      alternation, over HTTP/1.1 and (keep-alive) HTTP/2.
+#      alternation, over HTTP/1.1 and (keep-alive) HTTP/2; then, for the
+#      targets, forgeproof and each server a target compares it with in
+#      back-to-back pairs.
 # Environment: BENCH_COUNT, BENCH_BENCHTIME, BENCH_ROUNDS, BENCH_PAIRS, BENCH_DURATION,
 # BENCH_WARMUP, BENCH_SERVERS override the full run's settings.
 set -euo pipefail
