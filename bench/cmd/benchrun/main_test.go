@@ -146,7 +146,7 @@ func TestTargets(t *testing.T) {
 			"< 1 ms | 0.50 ms | yes",
 		}},
 		{name: "CPU within 1.5× of nginx's", fp: 1700, cpu: 45 * time.Millisecond, p99: 500 * time.Microsecond, want: []string{
-			"≥ 0.85× nginx's | 0.85× | yes",
+			"≥ 0.85× nginx's | 0.850× | yes",
 			"CPU per request ≤ 1.5× nginx's | 0.88× | yes",
 		}},
 		{name: "slower than everyone", fp: 700, cpu: 60 * time.Millisecond, p99: 3 * time.Millisecond, want: []string{
@@ -425,6 +425,26 @@ func TestTargetsWithoutPairedRuns(t *testing.T) {
 	for _, w := range []string{pairedNote, "### Paired runs"} {
 		if strings.Contains(md, w) {
 			t.Errorf("markdown has %q without paired runs:\n%s", w, md)
+		}
+	}
+}
+
+// TestTargetFigure: a figure that rounds to the target's own value gets a
+// third decimal, so a miss by a hair does not print as the line; others
+// keep two.
+func TestTargetFigure(t *testing.T) {
+	for _, tc := range []struct {
+		got, want float64
+		out       string
+	}{
+		{0.846, 0.85, "0.846"},
+		{0.8504, 0.85, "0.850"},
+		{0.86, 0.85, "0.86"},
+		{1.22, 1.5 + 1e-9, "1.22"},
+		{1.4996, 1.5 + 1e-9, "1.500"},
+	} {
+		if got := targetFigure(tc.got, tc.want); got != tc.out {
+			t.Errorf("targetFigure(%v, %v) = %q, want %q", tc.got, tc.want, got, tc.out)
 		}
 	}
 }
