@@ -123,6 +123,8 @@ if [ "$mode" = smoke ]; then
   exit 0
 fi
 
+# The file is truncated as this block starts, so the check for uncommitted
+# changes below leaves out the files this script writes.
 out=../BENCHMARKS.md
 {
   cat <<HEADER
@@ -148,7 +150,7 @@ rot). The harness is described in [docs/performance.md](docs/performance.md) and
   $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo),
   Linux $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME").
 - Go: $(go version | cut -d' ' -f3-).
-- forgeproof: commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git update-index -q --refresh 2>/dev/null; git diff --quiet HEAD -- .. 2>/dev/null || echo ', with uncommitted changes in the working tree').
+- forgeproof: commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git update-index -q --refresh 2>/dev/null; git diff --quiet HEAD -- .. ':!../BENCHMARKS.md' ':!last-run.json' 2>/dev/null || echo ', with uncommitted changes in the working tree').
 - Peers: filippo.io/csrf, gorilla/csrf, nosurf at the versions in
   bench/go.mod ($(grep -E 'filippo.io/csrf |gorilla/csrf |justinas/nosurf ' go.mod | awk '{printf "%s %s; ", $1, $2}' | sed 's/; $//')).
 
