@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs forgeproof's comparative benchmarks and writes BENCHMARKS.md.
 #
-#   bench/run.sh           the full run (about 30 minutes on 2 cores);
+#   bench/run.sh           the full run (about 35 minutes on 2 cores);
 #                          rewrites ../BENCHMARKS.md
 #   bench/run.sh --smoke   a few seconds of everything, to prove the harness
 #                          works (CI runs this); leaves the repository alone

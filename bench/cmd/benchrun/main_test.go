@@ -381,6 +381,11 @@ func TestPairedRuns(t *testing.T) {
 			run("forgeproof-api", phaseFull, 3), run("goproxy", phaseFull, 3),
 		}},
 		{name: "no base", servers: []string{"-forgeproof", "goproxy", "nginx", "caddy"}, phases: phases},
+		{name: "forgeproof-base, the control", servers: []string{"forgeproof", "forgeproof-base"}, phases: []string{phaseKeepAlive}, want: []string{
+			run("forgeproof", phaseKeepAlive, 1), run("forgeproof-base", phaseKeepAlive, 1),
+			run("forgeproof-base", phaseKeepAlive, 2), run("forgeproof", phaseKeepAlive, 2),
+			run("forgeproof", phaseKeepAlive, 3), run("forgeproof-base", phaseKeepAlive, 3),
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

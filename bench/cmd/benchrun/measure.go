@@ -198,12 +198,16 @@ func measure(ctx context.Context, c config) (*report, error) {
 	return rep, nil
 }
 
-// pairedTargets are the targets judged from paired runs: the base
-// server's rate in phase against ref's.
+// pairedTargets are the comparisons measured in paired runs: the base
+// server's rate in phase against ref's. All but the last are targets.
+// forgeproof-base is not: it pairs a before with an after, and with the
+// same binary under both names it is the control of the pairing itself
+// (the pairs should read about 1.00×).
 var pairedTargets = []struct{ phase, ref string }{
 	{phaseKeepAlive, "nginx"},
 	{phaseKeepAlive, "caddy"},
 	{phaseFull, "goproxy"},
+	{phaseKeepAlive, "forgeproof-base"},
 }
 
 // pairedRuns lists the paired runs for the targets, in the order they
