@@ -358,10 +358,7 @@ func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx fu
 	noBody := req.Body == nil || req.Body == http.NoBody
 	var start time.Time // zero: get reads the clock
 	if x := exchangeFrom(ctx); x != nil && noBody {
-		// The request's clock read, not another. Not with a body: the
-		// handler may have read it first (a form token), for as long as
-		// the client took to send it.
-		start = x.start
+		start = x.start // the request's clock read, not another (why not with a body: get)
 	}
 	for {
 		if err := ctx.Err(); err != nil {

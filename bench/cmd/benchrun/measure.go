@@ -198,12 +198,12 @@ func measure(ctx context.Context, c config) (*report, error) {
 	return rep, nil
 }
 
-// pairedTargets are the comparisons measured in paired runs: the base
+// pairings are the comparisons measured in paired runs: the base
 // server's rate in phase against ref's. All but the last are targets.
 // forgeproof-base is not: it pairs a before with an after, and with the
 // same binary under both names it is the control of the pairing itself
 // (the pairs should read about 1.00×).
-var pairedTargets = []struct{ phase, ref string }{
+var pairings = []struct{ phase, ref string }{
 	{phaseKeepAlive, "nginx"},
 	{phaseKeepAlive, "caddy"},
 	{phaseFull, "goproxy"},
@@ -225,7 +225,7 @@ func (r *report) pairedRuns(selected map[string]bool) []sample {
 	}
 	var out []sample
 	for i := range r.Pairs {
-		for _, t := range pairedTargets {
+		for _, t := range pairings {
 			if !selected[t.phase] || !r.has(t.ref) {
 				continue
 			}

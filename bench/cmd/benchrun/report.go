@@ -21,7 +21,7 @@ type report struct {
 	Command           string
 	Smoke             bool
 	Rounds            int
-	// Pairs is the number of paired runs per target (see pairedTargets).
+	// Pairs is the number of paired runs per target (see pairings).
 	Pairs            int
 	Duration, Warmup time.Duration
 	LatencyDuration  time.Duration
@@ -161,22 +161,13 @@ func (r *report) hasMachineUse() bool {
 
 // roundRatios lists a's rate over b's in phase, for each round both ran.
 func (r *report) roundRatios(a, b, phase string) string {
-	rate := map[string]map[int]float64{a: {}, b: {}}
-	for _, x := range r.Runs {
-		if x.Phase == phase && rate[x.Server] != nil {
-			rate[x.Server][x.Round] = perSecond(x)
-		}
-	}
-	var out []string
-	for round := 1; round <= r.Rounds; round++ {
-		ra, oka := rate[a][round]
-		rb, okb := rate[b][round]
-		if oka && okb {
-			out = append(out, times(ra/rb))
-		}
-	}
-	if len(out) == 0 {
+	xs := r.matched(a, b, phase, perSecond, func(x sample) int { return x.Round }, r.Rounds)
+	if len(xs) == 0 {
 		return "–"
+	}
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = times(x)
 	}
 	return strings.Join(out, ", ")
 }
@@ -184,21 +175,32 @@ func (r *report) roundRatios(a, b, phase string) string {
 // pairRatios lists f(a) ÷ f(b) in phase for each pair of paired runs of
 // a and b.
 func (r *report) pairRatios(a, b, phase string, f func(sample) float64) []float64 {
+	return r.matched(a, b, phase, f, func(x sample) int { return x.Pair }, r.Pairs)
+}
+
+// matched lists f(a) ÷ f(b) in phase for each of the indexes 1 to n at
+// which both ran, where index is a run's round or its pair (0: not one).
+func (r *report) matched(a, b, phase string, f func(sample) float64, index func(sample) int, n int) []float64 {
 	of := map[string]map[int]sample{a: {}, b: {}}
 	for _, x := range r.Runs {
-		if x.Phase == phase && x.Pair > 0 && of[x.Server] != nil {
-			of[x.Server][x.Pair] = x
+		if i := index(x); x.Phase == phase && i > 0 && of[x.Server] != nil {
+			of[x.Server][i] = x
 		}
 	}
 	var out []float64
-	for pair := 1; pair <= r.Pairs; pair++ {
-		xa, oka := of[a][pair]
-		xb, okb := of[b][pair]
+	for i := 1; i <= n; i++ {
+		xa, oka := of[a][i]
+		xb, okb := of[b][i]
 		if oka && okb {
 			out = append(out, f(xa)/f(xb))
 		}
 	}
 	return out
+}
+
+// medianRatio is a's median f over b's in phase, from the rounds.
+func (r *report) medianRatio(a, b, phase string, f func(sample) float64) float64 {
+	return r.stat(a, phase, f).Median / r.stat(b, phase, f).Median
 }
 
 // relative is base's f over ref's in phase, as the targets judge it: the
@@ -208,7 +210,7 @@ func (r *report) relative(base, ref, phase string, f func(sample) float64) float
 	if xs := r.pairRatios(base, ref, phase, f); len(xs) > 0 {
 		return summary.Of(xs).Median
 	}
-	return r.stat(base, phase, f).Median / r.stat(ref, phase, f).Median
+	return r.medianRatio(base, ref, phase, f)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -302,7 +304,7 @@ func (r *report) markdown() string {
 		if server == base {
 			return "1.00×"
 		}
-		return times(r.stat(server, phase, f).Median / r.stat(base, phase, f).Median)
+		return times(r.medianRatio(server, base, phase, f))
 	}
 	switch base {
 	case "":
@@ -422,7 +424,6 @@ func (r *report) targets(p func(string, ...any)) {
 	if base == "" {
 		return
 	}
-	fp := func(phase string) float64 { return r.stat(base, phase, perSecond).Median }
 	paired := r.pairs(p, base)
 	p("\n### Targets\n\n")
 	if paired {
@@ -459,8 +460,8 @@ func (r *report) targets(p func(string, ...any)) {
 	}
 	// Below the table: a comparison that is not one of the targets.
 	if r.has("nginx-cert") {
-		ka := fp(phaseKeepAlive) / r.stat("nginx-cert", phaseKeepAlive, perSecond).Median
-		cpu := r.stat(base, phaseKeepAlive, cpuPerRequest).Median / r.stat("nginx-cert", phaseKeepAlive, cpuPerRequest).Median
+		ka := r.medianRatio(base, "nginx-cert", phaseKeepAlive, perSecond)
+		cpu := r.medianRatio(base, "nginx-cert", phaseKeepAlive, cpuPerRequest)
 		p("\nFor information, not a target (the targets compare with plain nginx): against nginx-cert, "+
 			"nginx forwarding the client's certificate and identity upstream as forgeproof does, forgeproof's keep-alive throughput is %s "+
 			"and its keep-alive server CPU per request %s.\n", times(ka), times(cpu))
@@ -476,7 +477,7 @@ func (r *report) pairs(p func(string, ...any), base string) bool {
 		f                 func(sample) float64
 	}
 	var rows []row
-	for _, t := range pairedTargets {
+	for _, t := range pairings {
 		name := "keep-alive req/s"
 		if t.phase == phaseFull {
 			name = "full handshakes/s"
@@ -498,7 +499,7 @@ func (r *report) pairs(p func(string, ...any), base string) bool {
 		}
 		s := summary.Of(xs)
 		lines = append(lines, fmt.Sprintf("| %s | %s | %s (%s–%s) | %s | %s |", x.label, x.ref, times(s.Median), times(s.Min), times(s.Max),
-			strings.Join(each, ", "), times(r.stat(base, x.phase, x.f).Median/r.stat(x.ref, x.phase, x.f).Median)))
+			strings.Join(each, ", "), times(r.medianRatio(base, x.ref, x.phase, x.f))))
 	}
 	if len(lines) == 0 {
 		return false
