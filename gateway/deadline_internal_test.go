@@ -466,7 +466,7 @@ func TestUpstreamExchangeDeadlineLazy(t *testing.T) {
 					t.Fatalf("exchange %d: body %q, %v", i, b, err)
 				}
 				res.Body.Close()
-				if got := hp.get(time.Time{}); got != pc {
+				if got := hp.get(time.Time{}, false); got != pc {
 					t.Fatalf("exchange %d: the connection did not go back to the pool", i)
 				} else {
 					hp.put(got)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -32,8 +33,11 @@ import (
 // wait for it.
 //
 // Only Read and Write are raw: the methods promoted from *net.TCPConn
-// (ReadFrom, WriteTo, CloseWrite, SyscallConn, File, ...) are net's, and
-// safe beside them (the descriptor's locks order their calls).
+// (ReadFrom, WriteTo, SyscallConn, File, ...) are net's, and safe beside
+// them (the descriptor's locks order their calls).
+//
+// holdWrites lets the next Read make the last Write of an exchange (see
+// there).
 type rawTCPConn struct {
 	*net.TCPConn
 	rc syscall.RawConn
@@ -52,6 +56,17 @@ type rawTCPConn struct {
 	werr error
 	rfn  func(fd uintptr) bool
 	wfn  func(fd uintptr) bool
+
+	// holdWrites's state: held, holding and peek under wmu; hold is
+	// set while holding, for Read to look at without the lock. hfn is
+	// heldThenRead (made once), hphase its progress in one Read.
+	hold    atomic.Bool
+	holding bool
+	peek    bool
+	held    []byte
+	hfn     func(fd uintptr) bool
+	hphase  int
+	peekBuf [1]byte
 }
 
 // rawSyscallConn returns c as a rawTCPConn when it is a *net.TCPConn,
@@ -70,6 +85,51 @@ func rawSyscallConn(c net.Conn) net.Conn {
 	return r
 }
 
+// holdMax is the most bytes holdWrites keeps: a request head.
+const holdMax = 16 << 10
+
+// holdWrites makes the connection's next Writes, up to holdMax bytes in
+// all, return at once with their bytes kept, for the next Read to write
+// before it waits for the answer, without the read(2) that would find
+// nothing yet: one system call fewer per exchange. For a request on a
+// connection that nobody should speak on before it (an upstream
+// connection).
+//
+// Why: Read's RawConn.Read resets the poller's readiness, then reads
+// (internal/poll's FD.Read does the same), and right after a request is
+// written that read finds nothing (EAGAIN) before the wait. A write made
+// after the reset can skip that read: every byte the peer sends from
+// then on is a readiness the wait sees (the poller is edge-triggered,
+// and the reset came first). nginx, event-driven, reads an upstream
+// only once it is readable. On this project's benchmark guest a system
+// call costs about a microsecond (bench/NOTES.md, session 13).
+//
+// What the reset drops is a readiness from before it: so the held write
+// first looks at the socket, without waiting (recv with
+// MSG_PEEK|MSG_DONTWAIT), and writes nothing when the peer has closed it
+// or sent anything: the Read (or the Write past holdMax) then returns
+// errPeerSpoke, and the bytes are dropped. That look is the idle check
+// an upstream pool makes anyway (hostPool.get), moved here.
+//
+// Held bytes are written by the next Read, a Write that would hold more
+// than holdMax, or CloseWrite; Close drops them (the exchange was given
+// up before its request went out). A held write's error is the error of
+// the call that made it, named "write".
+func (c *rawTCPConn) holdWrites() {
+	c.wmu.Lock()
+	c.holding, c.peek = true, true
+	c.held = c.held[:0]
+	c.hold.Store(true)
+	c.wmu.Unlock()
+}
+
+// dropHeldLocked ends the hold and forgets what it kept; c.wmu is held.
+func (c *rawTCPConn) dropHeldLocked() {
+	c.holding, c.peek = false, false
+	c.held = c.held[:0]
+	c.hold.Store(false)
+}
+
 // Read is net.TCPConn's Read.
 func (c *rawTCPConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
@@ -78,13 +138,104 @@ func (c *rawTCPConn) Read(p []byte) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	c.rbuf, c.rn, c.rerr = p, 0, nil
-	err := c.rc.Read(c.rfn)
+	fn, held := c.rfn, c.hold.Load()
+	if held {
+		if c.hfn == nil {
+			c.hfn = c.heldThenRead
+		}
+		c.hphase, fn = heldWrite, c.hfn
+	}
+	err := c.rc.Read(fn)
+	if held && err == nil && c.hphase == heldLeft {
+		// The socket took only part of what was held: write the rest
+		// as Write does (waiting for room, under the write deadline),
+		// then read.
+		c.wmu.Lock()
+		err = c.writeHeldLocked()
+		c.wmu.Unlock()
+		if err != nil {
+			c.rbuf = nil
+			return 0, err
+		}
+		err = c.rc.Read(c.rfn)
+	}
 	n, rerr := c.rn, c.rerr
 	c.rbuf = nil
 	if err != nil {
 		return 0, c.opError("read", err)
 	}
 	return n, rerr
+}
+
+// heldThenRead's progress in one Read.
+const (
+	heldWrite = iota // write what is held first
+	heldDone         // written: read
+	heldLeft         // some left, for Read to write after
+)
+
+// heldThenRead is Read's call when writes are held (holdWrites): the
+// peek and the held bytes first, then false (wait for readiness); after
+// the wait, readSome.
+func (c *rawTCPConn) heldThenRead(fd uintptr) bool {
+	if c.hphase != heldWrite {
+		return c.readSome(fd)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.hphase = heldDone
+	if !c.holding { // written meanwhile (a Write past holdMax, CloseWrite)
+		return c.readSome(fd)
+	}
+	if c.peek {
+		c.peek = false
+		if peekSocket(fd, &c.peekBuf) != syscall.EAGAIN {
+			c.dropHeldLocked()
+			c.rerr = errPeerSpoke
+			return true
+		}
+	}
+	c.wbuf, c.wn, c.werr = c.held, 0, nil
+	done := c.writeAll(fd)
+	n, werr := c.wn, c.werr
+	c.wbuf = nil
+	switch {
+	case werr != nil:
+		c.dropHeldLocked()
+		c.rerr = werr
+		return true
+	case !done:
+		// The socket is full: the rest stays held, for Read to write
+		// as Write does (writeHeldLocked).
+		c.held = c.held[:copy(c.held, c.held[n:])]
+		c.hphase = heldLeft
+		return true
+	}
+	c.dropHeldLocked()
+	return false
+}
+
+// writeHeldLocked writes what is held as Write does, after the peek
+// when it has not run, and ends the hold; c.wmu is held.
+func (c *rawTCPConn) writeHeldLocked() error {
+	if !c.holding {
+		return nil
+	}
+	if c.peek {
+		spoke := false
+		if err := c.rc.Control(func(fd uintptr) { spoke = peekSocket(fd, &c.peekBuf) != syscall.EAGAIN }); err != nil {
+			c.dropHeldLocked()
+			return c.opError("write", err)
+		}
+		if spoke {
+			c.dropHeldLocked()
+			return errPeerSpoke
+		}
+	}
+	held := c.held
+	c.dropHeldLocked()
+	_, err := c.writeLocked(held)
+	return err
 }
 
 // readSome reads once into c.rbuf: false (wait for readiness) on EAGAIN.
@@ -115,6 +266,21 @@ func (c *rawTCPConn) Write(p []byte) (int, error) {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.holding {
+		if len(c.held)+len(p) <= holdMax {
+			c.held = append(c.held, p...)
+			return len(p), nil
+		}
+		// Too much to hold: what is held goes first, now.
+		if err := c.writeHeldLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return c.writeLocked(p)
+}
+
+// writeLocked is Write's call; c.wmu is held.
+func (c *rawTCPConn) writeLocked(p []byte) (int, error) {
 	c.wbuf, c.wn, c.werr = p, 0, nil
 	err := c.rc.Write(c.wfn)
 	n, werr := c.wn, c.werr
@@ -123,6 +289,28 @@ func (c *rawTCPConn) Write(p []byte) (int, error) {
 		return n, c.opError("write", err)
 	}
 	return n, werr
+}
+
+// CloseWrite is net.TCPConn's, after what is held (holdWrites) is
+// written.
+func (c *rawTCPConn) CloseWrite() error {
+	c.wmu.Lock()
+	err := c.writeHeldLocked()
+	c.wmu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.TCPConn.CloseWrite()
+}
+
+// Close is net.TCPConn's; what is held (holdWrites) is dropped. A Write
+// in progress is not waited for (Close may be what is to end it).
+func (c *rawTCPConn) Close() error {
+	if c.hold.Load() && c.wmu.TryLock() {
+		c.dropHeldLocked()
+		c.wmu.Unlock()
+	}
+	return c.TCPConn.Close()
 }
 
 // writeAll writes c.wbuf[c.wn:] until all is written (true), an error

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -145,7 +146,11 @@ type hostPool struct {
 // ours), for one clock read fewer per request. A request with a body
 // passes zero: its handler may have read the body first (a form token),
 // for as long as the client took to send it.
-func (hp *hostPool) get(now time.Time) *upConn {
+//
+// With heldWrite (the request is written whole by the answer's first
+// read: exchange), a connection that can hold its writes skips the
+// peek here: that write makes it (writeHolder).
+func (hp *hostPool) get(now time.Time, heldWrite bool) *upConn {
 	hp.mu.Lock()
 	defer hp.mu.Unlock()
 	for len(hp.idle) > 0 {
@@ -160,7 +165,7 @@ func (hp *hostPool) get(now time.Time) *upConn {
 		// or not, stays: idleAlive's peek does not see it, and the next
 		// exchange sets its own before it reads (readDeadline.set arms
 		// it when the armed one is past).
-		if !pc.idleAlive() {
+		if !pc.idleAlive(!heldWrite || !pc.holds) {
 			pc.conn.Close()
 			continue
 		}
@@ -261,7 +266,19 @@ type upConn struct {
 	writeFailed atomic.Bool
 
 	peekState // idleAlive's (upstream_unix.go)
+
+	// holds: conn is a writeHolder (Linux).
+	holds bool
 }
+
+// errPeerSpoke is a writeHolder's error when the peer had closed the
+// connection or sent bytes before anything held was written (an idle
+// upstream connection that cannot take a request).
+var errPeerSpoke = errors.New("the peer closed the idle connection or sent unasked bytes")
+
+// A writeHolder's writes can be made by its next read (rawTCPConn's
+// holdWrites, Linux).
+type writeHolder interface{ holdWrites() }
 
 var errResponseHeaderTooLarge = fmt.Errorf("upstream response header larger than %d bytes", maxResponseHeaderBytes)
 
@@ -322,6 +339,7 @@ func (t *upstreamTransport) dial(ctx context.Context, addr string) (*upConn, err
 	}
 	conn = rawSyscallConn(conn)
 	pc := &upConn{conn: conn, limit: -1}
+	_, pc.holds = conn.(writeHolder)
 	pc.br = bufio.NewReader(pc)
 	pc.bw = bufio.NewWriter(conn)
 	return pc, nil
@@ -364,7 +382,7 @@ func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx fu
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		pc := hp.get(start)
+		pc := hp.get(start, noBody)
 		start = time.Time{} // a retry's check reads the clock
 		if pc == nil {
 			var err error
@@ -419,6 +437,13 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	var wrote chan error // the body writer's result; nil without a body
 	var body *bodyReader
 	if noBody {
+		if pc.holds {
+			// The request is written by the answer's first read, which
+			// then waits without a read that would find nothing; the
+			// idle peek (get left it) comes first, on a new connection
+			// too.
+			pc.conn.(writeHolder).holdWrites()
+		}
 		fields := &pc.fields
 		if watch.rc != nil && watch.rc.fields != nil {
 			// The client connection's, warm for its answer (h1ReqCtx),
@@ -487,6 +512,13 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 		if err != nil {
 			if wrote != nil {
 				err = writeFailed(err)
+			}
+			if errors.Is(err, errPeerSpoke) {
+				// The held request's peek: the upstream closed the
+				// connection or spoke first, and nothing was written.
+				// A pooled one is skipped, as get's peek skips it; on a
+				// new one (not reused) the upstream is broken: no retry.
+				return failReplay(err, true)
 			}
 			return fail(err)
 		}

@@ -304,7 +304,7 @@ func TestUpstreamHeaderWaitPastEarlierDeadline(t *testing.T) {
 			if body, err := get("/"); err != nil || body != "ok" {
 				t.Fatalf("first exchange: %q, %v", body, err)
 			}
-			if got := hp.get(time.Time{}); got != pc {
+			if got := hp.get(time.Time{}, false); got != pc {
 				t.Fatal("the first exchange's connection did not go back to the pool")
 			} else {
 				hp.put(got)
@@ -428,7 +428,7 @@ func TestPoolIdleCheckAt(t *testing.T) {
 			} else {
 				pc.idleAt = time.Now().Add(-timeout - time.Second)
 			}
-			got := hp.get(now)
+			got := hp.get(now, false)
 			if (got == pc) != tc.taken {
 				t.Fatalf("got %v, want the connection taken: %v", got, tc.taken)
 			}
@@ -530,7 +530,7 @@ func TestUpstreamRequestSortedInClientBuffer(t *testing.T) {
 		if err != nil || body != "12" {
 			t.Fatalf("h1ReqCtx %v: got %q, %v, want 12", own, body, err)
 		}
-		pc := hp.get(time.Time{})
+		pc := hp.get(time.Time{}, false)
 		if pc == nil {
 			t.Fatal("the connection did not go back to the pool")
 		}

@@ -6,7 +6,7 @@ package gateway
 // another request. Without a non-blocking peek, only bytes already read
 // tell; a connection the upstream closed while idle fails the request,
 // which is sent again when it may be (upstream.go).
-func (pc *upConn) idleAlive() bool { return pc.br.Buffered() == 0 }
+func (pc *upConn) idleAlive(bool) bool { return pc.br.Buffered() == 0 }
 
 // peekState is what idleAlive keeps per connection: nothing here.
 type peekState struct{}

@@ -33,7 +33,7 @@ func TestIdleAlivePeek(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			pc, up := peekPair(t)
 			for range 3 {
-				if !pc.idleAlive() {
+				if !pc.idleAlive(true) {
 					t.Fatal("a quiet idle connection: not alive, want alive")
 				}
 			}
@@ -56,7 +56,7 @@ func TestIdleAlivePeek(t *testing.T) {
 func TestIdleAliveBufferedAndDeadline(t *testing.T) {
 	pc, up := peekPair(t)
 	pc.conn.SetReadDeadline(aLongTimeAgo)
-	if !pc.idleAlive() {
+	if !pc.idleAlive(true) {
 		t.Error("a quiet connection with a past read deadline: not alive, want alive")
 	}
 	pc.conn.SetReadDeadline(time.Time{})
@@ -64,7 +64,7 @@ func TestIdleAliveBufferedAndDeadline(t *testing.T) {
 	if _, err := pc.br.ReadByte(); err != nil {
 		t.Fatal(err)
 	}
-	if pc.idleAlive() {
+	if pc.idleAlive(true) {
 		t.Error("a byte left in the reader: alive, want not alive")
 	}
 }
@@ -96,7 +96,7 @@ func peekPair(t *testing.T) (*upConn, *net.TCPConn) {
 // the write.
 func waitNotAlive(t *testing.T, pc *upConn) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); pc.idleAlive(); {
+	for deadline := time.Now().Add(10 * time.Second); pc.idleAlive(true); {
 		if time.Now().After(deadline) {
 			t.Fatal("alive 10 s after the upstream's move, want not alive")
 		}

@@ -182,3 +182,113 @@ func TestUpstreamRetryAfterIdleClose(t *testing.T) {
 		}
 	}
 }
+
+// spoilingUpstream answers every request on a bare TCP listener with 200
+// "ok" and records it; after each answer, spoil (when set) is done to
+// that connection while it is idle in the gateway's pool.
+type spoilingUpstream struct {
+	URL   string
+	spoil func(conn *net.TCPConn)
+	done  chan struct{} // one value per answer, after the spoil
+
+	mu   sync.Mutex
+	seen []string
+}
+
+func newSpoilingUpstream(t *testing.T, spoil func(*net.TCPConn)) *spoilingUpstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &spoilingUpstream{URL: "http://" + ln.Addr().String(), spoil: spoil, done: make(chan struct{}, 16)}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for n := 1; ; n++ {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { u.serve(conn.(*net.TCPConn), n) })
+		}
+	})
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return u
+}
+
+func (u *spoilingUpstream) serve(conn *net.TCPConn, n int) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
+	br := bufio.NewReader(conn)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		u.mu.Lock()
+		u.seen = append(u.seen, fmt.Sprintf("conn %d: %s %s", n, req.Method, req.URL.Path))
+		u.mu.Unlock()
+		if _, err := io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+			return
+		}
+		if u.spoil != nil {
+			time.Sleep(20 * time.Millisecond) // the gateway has put it back in its pool
+			u.spoil(conn)
+		}
+		u.done <- struct{}{}
+	}
+}
+
+// TestUpstreamIdleSpoiled: a pooled connection on which the upstream,
+// while it was idle, sent bytes nobody asked for or closed its side
+// carries no further request: the next one, a POST without a body that
+// is never sent twice, goes to a new connection and succeeds, and the
+// spoiled connection sees nothing more. The twin: an idle connection
+// left alone carries the POST.
+func TestUpstreamIdleSpoiled(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		spoil func(*net.TCPConn)
+		want  []string
+	}{
+		{"left alone", nil, []string{"conn 1: GET /r/warm", "conn 1: POST /r/x"}},
+		{"unasked bytes", func(c *net.TCPConn) { io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n") },
+			[]string{"conn 1: GET /r/warm", "conn 2: POST /r/x"}},
+		{"half-closed", func(c *net.TCPConn) { c.CloseWrite() },
+			[]string{"conn 1: GET /r/warm", "conn 2: POST /r/x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			spoiled := false
+			up := newSpoilingUpstream(t, func(c *net.TCPConn) {
+				if !spoiled && tt.spoil != nil {
+					spoiled = true // the first connection's first answer only
+					tt.spoil(c)
+				}
+			})
+			cfg := w.config()
+			cfg.Routes = append(cfg.Routes, gateway.Route{Name: "spoil", PathPrefix: "/r/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
+			gw := w.start(cfg)
+			c := gw.client(w.web)
+			if status, body := do(t, c, "GET", gw.base+"/r/warm", nil, ""); status != 200 || body != "ok" {
+				t.Fatalf("warm-up: got %d %q, want 200 ok", status, body)
+			}
+			<-up.done
+			time.Sleep(20 * time.Millisecond) // the spoil has reached the gateway's socket
+			if status, body := do(t, c, "POST", gw.base+"/r/x", nil, ""); status != 200 || body != "ok" {
+				t.Errorf("POST: got %d %q, want 200 ok", status, body)
+			}
+			<-up.done
+			up.mu.Lock()
+			got := slices.Clone(up.seen)
+			up.mu.Unlock()
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("the upstream saw:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+		})
+	}
+}

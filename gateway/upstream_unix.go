@@ -17,9 +17,15 @@ import (
 // (and fail on a past read deadline), which a peek that never waits
 // does not need; under keep-alive load that was about half of its user
 // CPU (bench/NOTES.md, session 9).
-func (pc *upConn) idleAlive() bool {
+//
+// Without peek only the connection's reader is looked at: the caller
+// has the peek made later (rawTCPConn's holdWrites).
+func (pc *upConn) idleAlive(peek bool) bool {
 	if pc.br.Buffered() > 0 {
 		return false
+	}
+	if !peek {
+		return true
 	}
 	if pc.peekFn == nil {
 		sc, ok := pc.conn.(syscall.Conn)
