@@ -424,12 +424,21 @@ func TestTargetsWithoutPairedRuns(t *testing.T) {
 		r.Runs = append(r.Runs, sample{Server: s, Phase: phaseLatency, Round: 1, Result: load.Result{Elapsed: time.Second, OK: 100}})
 	}
 	md := r.markdown()
-	if !strings.Contains(md, "≥ 0.85× nginx's | NaN× | –") {
+	if !strings.Contains(md, "≥ 0.85× nginx's | not measured | –") {
 		t.Errorf("markdown lacks the unmeasured keep-alive target:\n%s", md)
 	}
 	for _, w := range []string{pairedNote, "### Paired runs"} {
 		if strings.Contains(md, w) {
 			t.Errorf("markdown has %q without paired runs:\n%s", w, md)
+		}
+	}
+}
+
+// TestHowOften: the paired runs' count reads as English.
+func TestHowOften(t *testing.T) {
+	for n, want := range map[int]string{1: "once", 2: "twice", 8: "8 times"} {
+		if got := howOften(n); got != want {
+			t.Errorf("howOften(%d) = %q, want %q", n, got, want)
 		}
 	}
 }
@@ -451,5 +460,27 @@ func TestTargetFigure(t *testing.T) {
 		if got := targetFigure(tc.got, tc.want); got != tc.out {
 			t.Errorf("targetFigure(%v, %v) = %q, want %q", tc.got, tc.want, got, tc.out)
 		}
+	}
+}
+
+// TestTargetsNameTheBase: with forgeproof-api as the base (forgeproof
+// not run), the target labels name it.
+func TestTargetsNameTheBase(t *testing.T) {
+	r := &report{Rounds: 1, Pairs: 1}
+	for _, s := range []string{"forgeproof-api", "caddy"} {
+		r.Servers = append(r.Servers, serverInfo{Name: s})
+	}
+	r.Runs = []sample{
+		{Server: "forgeproof-api", Phase: phaseKeepAlive, Round: 1, Result: load.Result{Elapsed: time.Second, OK: 900}},
+		{Server: "caddy", Phase: phaseKeepAlive, Round: 1, Result: load.Result{Elapsed: time.Second, OK: 600}},
+	}
+	md := r.markdown()
+	for _, w := range []string{"(forgeproof-api ÷ Caddy ≥ 1) | 1.50× | yes"} {
+		if !strings.Contains(md, w) {
+			t.Errorf("markdown lacks %q:\n%s", w, md)
+		}
+	}
+	if strings.Contains(md, "(forgeproof ÷") {
+		t.Errorf("a label names forgeproof, which did not run:\n%s", md)
 	}
 }

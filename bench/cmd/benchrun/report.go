@@ -439,13 +439,14 @@ func (r *report) targets(p func(string, ...any)) {
 		if ok {
 			mark = "yes"
 		}
+		figure := targetFigure(got, want) + unit
 		if math.IsNaN(got) {
-			mark = "–"
+			figure, mark = "not measured", "–"
 		}
-		p("| %s | %s%s | %s |\n", name, targetFigure(got, want), unit, mark)
+		p("| %s | %s | %s |\n", name, figure, mark)
 	}
 	if r.has("caddy") {
-		check("keep-alive throughput ≥ Caddy's (forgeproof ÷ Caddy ≥ 1)", r.relative(base, "caddy", phaseKeepAlive, perSecond), 1, true, "×")
+		check("keep-alive throughput ≥ Caddy's ("+base+" ÷ Caddy ≥ 1)", r.relative(base, "caddy", phaseKeepAlive, perSecond), 1, true, "×")
 	}
 	if r.has("nginx") {
 		check("keep-alive throughput ≥ 0.85× nginx's", r.relative(base, "nginx", phaseKeepAlive, perSecond), 0.85, true, "×")
@@ -505,12 +506,23 @@ func (r *report) pairs(p func(string, ...any), base string) bool {
 		return false
 	}
 	p("\n### Paired runs\n\n")
-	p("After the rounds, %s and each server a target compares it with ran back to back %d times, the first of the two alternating from pair to pair, "+
+	p("After the rounds, %s and each server a target compares it with ran back to back %s, the first of the two alternating from pair to pair, "+
 		"so that a slow stretch of the shared machine falls on both runs of a pair alike. "+
-		"%s ÷ the other, per pair, with their median (min–max), and for comparison the same ratio from the rounds' medians above.\n\n", base, r.Pairs, base)
+		"%s ÷ the other, per pair, with their median (min–max), and for comparison the same ratio from the rounds' medians above.\n\n", base, howOften(r.Pairs), base)
 	p("| figure | vs | median of the pairs | per pair | from the rounds |\n|---|---|--:|---|--:|\n")
 	p("%s\n", strings.Join(lines, "\n"))
 	return true
+}
+
+// howOften is n as a count of times: "once", "twice", "3 times".
+func howOften(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
 }
 
 // targetFigure formats a measured figure to two decimals, or three when
