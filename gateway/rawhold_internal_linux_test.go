@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -209,17 +211,33 @@ func TestHoldWrites(t *testing.T) {
 		}
 	})
 
-	t.Run("a socket that takes part: the rest, then the answer", func(t *testing.T) {
+	t.Run("a full socket: the rest after room, then the answer", func(t *testing.T) {
 		c, peer := holdPair(t)
 		c.SetWriteBuffer(1) // the kernel's minimum
 		peer.SetReadBuffer(1)
+		// Fill the socket (net's writes, not held) until it takes no
+		// more, so that the held write finds it full.
+		var filler []byte
+		chunk := bytes.Repeat([]byte("f"), 4096)
+		c.TCPConn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		for {
+			n, err := c.TCPConn.Write(chunk)
+			filler = append(filler, chunk[:n]...)
+			if err != nil {
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+		c.TCPConn.SetWriteDeadline(time.Time{})
 		big := []byte(strings.Repeat("0123456789abcdef", holdMax/16))
 		c.holdWrites()
 		c.Write(big)
 		got := make(chan []byte, 1)
 		go func() {
-			time.Sleep(50 * time.Millisecond) // let the socket fill
-			b := make([]byte, len(big))
+			time.Sleep(50 * time.Millisecond) // the read finds the socket full
+			b := make([]byte, len(filler)+len(big))
 			io.ReadFull(peer, b)
 			peer.Write([]byte("done"))
 			got <- b
@@ -227,8 +245,8 @@ func TestHoldWrites(t *testing.T) {
 		if s, err := readWithin(t, c, 4); s != "done" || err != nil {
 			t.Fatalf("read %q, %v, want done", s, err)
 		}
-		if b := <-got; !bytes.Equal(b, big) {
-			t.Error("the peer did not get the held bytes whole and in order")
+		if b := <-got; !bytes.Equal(b, append(filler, big...)) {
+			t.Error("the peer did not get the filler and the held bytes whole and in order")
 		}
 	})
 
@@ -324,4 +342,76 @@ func syscr(t *testing.T) int {
 	}
 	t.Skip("no syscr in /proc/self/io")
 	return 0
+}
+
+// TestExchangeHeldRequestNotSent: a request held for its answer's read
+// (holdWrites) that did not go out, because the upstream spoke first or
+// the write failed, may go again on another connection when this one
+// came from the pool (reused), whatever its method, as after a failed
+// write; on a new connection the upstream is broken: no retry (else the
+// gateway would dial again and again). The twin: a quiet upstream
+// answers the request.
+func TestExchangeHeldRequestNotSent(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		act       func(t *testing.T, pc *upConn, up *net.TCPConn)
+		reused    bool
+		wantErr   string // "" answered
+		wantRetry bool
+	}{
+		{"quiet upstream", func(*testing.T, *upConn, *net.TCPConn) {}, true, "", false},
+		{"spoke first, pooled", spokeFirst, true, errPeerSpoke.Error(), true},
+		{"spoke first, new", spokeFirst, false, errPeerSpoke.Error(), false},
+		{"write failed, pooled", writeFails, true, "broken pipe", true},
+		{"write failed, new", writeFails, false, "broken pipe", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pc, up := peekPair(t)
+			if !pc.holds {
+				t.Skip("connections here cannot hold their writes")
+			}
+			pc.reused = tc.reused
+			tc.act(t, pc, up)
+			got := make(chan string, 1)
+			go func() {
+				up.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+				b, _ := io.ReadAll(io.LimitReader(up, 17))
+				if string(b) == "POST /x HTTP/1.1\r" {
+					io.WriteString(up, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+				}
+				got <- string(b)
+			}()
+			tr := newUpstreamTransport(Limits{}, nil, nil)
+			req, _ := http.NewRequest("POST", "http://"+up.LocalAddr().String()+"/x", nil)
+			resp, err, retry := tr.exchange(context.Background(), tr.host(up.LocalAddr().String()), pc, req, true, nil, nil)
+			sent := <-got
+			if tc.wantErr == "" {
+				if err != nil || resp.StatusCode != 200 {
+					t.Fatalf("got %v, %v, want the answer", resp, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || retry != tc.wantRetry {
+				t.Errorf("got error %v, retry %v; want an error with %q, retry %v", err, retry, tc.wantErr, tc.wantRetry)
+			}
+			if tc.name[:5] == "spoke" && sent != "" {
+				t.Errorf("the upstream got %q, want nothing", sent)
+			}
+		})
+	}
+}
+
+// spokeFirst has the upstream answer before any request, and waits
+// until the gateway's socket has it.
+func spokeFirst(t *testing.T, pc *upConn, up *net.TCPConn) {
+	io.WriteString(up, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+	waitNotAlive(t, pc)
+}
+
+// writeFails shuts the gateway's side for writing (net's, under the
+// hold), so that the held write fails after a quiet peek.
+func writeFails(t *testing.T, pc *upConn, _ *net.TCPConn) {
+	if err := pc.conn.(*rawTCPConn).TCPConn.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -274,7 +274,14 @@ type upConn struct {
 // errPeerSpoke is a writeHolder's error when the peer had closed the
 // connection or sent bytes before anything held was written (an idle
 // upstream connection that cannot take a request).
-var errPeerSpoke = errors.New("the peer closed the idle connection or sent unasked bytes")
+var errPeerSpoke = errors.New("upstream closed the connection or sent bytes before the request")
+
+// heldWriteFailed reports whether err, a read error of a writeHolder, is
+// the failure of the held write that read made (named "write").
+func heldWriteFailed(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "write"
+}
 
 // A writeHolder's writes can be made by its next read (rawTCPConn's
 // holdWrites, Linux).
@@ -513,11 +520,14 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 			if wrote != nil {
 				err = writeFailed(err)
 			}
-			if errors.Is(err, errPeerSpoke) {
-				// The held request's peek: the upstream closed the
-				// connection or spoke first, and nothing was written.
-				// A pooled one is skipped, as get's peek skips it; on a
-				// new one (not reused) the upstream is broken: no retry.
+			if noBody && (errors.Is(err, errPeerSpoke) || heldWriteFailed(err)) {
+				// The request, held for this read (holdWrites), did
+				// not go out whole: the peek found the upstream closed
+				// the connection or spoke first (nothing written), or
+				// the write failed (the head's end never sent). Any
+				// method may go again, as after a failed Flush; a pooled
+				// connection is skipped as get's peek skips it, and on
+				// a new one (not reused) failReplay does not retry.
 				return failReplay(err, true)
 			}
 			return fail(err)
