@@ -189,7 +189,7 @@ func (c *rawTCPConn) heldThenRead(fd uintptr) bool {
 	}
 	if c.peek {
 		c.peek = false
-		if peekSocket(fd, &c.peekBuf) != syscall.EAGAIN {
+		if !c.peerQuiet(fd) {
 			c.dropHeldLocked()
 			c.rerr = errPeerSpoke
 			return true
@@ -222,12 +222,12 @@ func (c *rawTCPConn) writeHeldLocked() error {
 		return nil
 	}
 	if c.peek {
-		spoke := false
-		if err := c.rc.Control(func(fd uintptr) { spoke = peekSocket(fd, &c.peekBuf) != syscall.EAGAIN }); err != nil {
+		quiet := false
+		if err := c.rc.Control(func(fd uintptr) { quiet = c.peerQuiet(fd) }); err != nil {
 			c.dropHeldLocked()
 			return c.opError("write", err)
 		}
-		if spoke {
+		if !quiet {
 			c.dropHeldLocked()
 			return errPeerSpoke
 		}
@@ -236,6 +236,13 @@ func (c *rawTCPConn) writeHeldLocked() error {
 	c.dropHeldLocked()
 	_, err := c.writeLocked(held)
 	return err
+}
+
+// peerQuiet is the held write's look at the socket (holdWrites): true
+// when there is nothing to read (EAGAIN), false when the peer sent
+// bytes, closed or reset the connection. c.wmu is held.
+func (c *rawTCPConn) peerQuiet(fd uintptr) bool {
+	return peekSocket(fd, &c.peekBuf) == syscall.EAGAIN
 }
 
 // readSome reads once into c.rbuf: false (wait for readiness) on EAGAIN.

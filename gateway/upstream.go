@@ -147,10 +147,10 @@ type hostPool struct {
 // passes zero: its handler may have read the body first (a form token),
 // for as long as the client took to send it.
 //
-// With heldWrite (the request is written whole by the answer's first
-// read: exchange), a connection that can hold its writes skips the
-// peek here: that write makes it (writeHolder).
-func (hp *hostPool) get(now time.Time, heldWrite bool) *upConn {
+// For a request without a body (noBody), a connection that holds its
+// writes (a writeHolder) is not peeked at here: exchange has the peek
+// made right before the request's write (holdWrites).
+func (hp *hostPool) get(now time.Time, noBody bool) *upConn {
 	hp.mu.Lock()
 	defer hp.mu.Unlock()
 	for len(hp.idle) > 0 {
@@ -165,7 +165,8 @@ func (hp *hostPool) get(now time.Time, heldWrite bool) *upConn {
 		// or not, stays: idleAlive's peek does not see it, and the next
 		// exchange sets its own before it reads (readDeadline.set arms
 		// it when the armed one is past).
-		if !pc.idleAlive(!heldWrite || !pc.holds) {
+		peekLater := noBody && pc.holder != nil
+		if !pc.idleAlive(!peekLater) {
 			pc.conn.Close()
 			continue
 		}
@@ -267,8 +268,9 @@ type upConn struct {
 
 	peekState // idleAlive's (upstream_unix.go)
 
-	// holds: conn is a writeHolder (Linux).
-	holds bool
+	// holder is conn as a writeHolder, nil when it is not one (not
+	// Linux).
+	holder writeHolder
 }
 
 // errPeerSpoke is a writeHolder's error when the peer had closed the
@@ -346,7 +348,7 @@ func (t *upstreamTransport) dial(ctx context.Context, addr string) (*upConn, err
 	}
 	conn = rawSyscallConn(conn)
 	pc := &upConn{conn: conn, limit: -1}
-	_, pc.holds = conn.(writeHolder)
+	pc.holder, _ = conn.(writeHolder)
 	pc.br = bufio.NewReader(pc)
 	pc.bw = bufio.NewWriter(conn)
 	return pc, nil
@@ -444,12 +446,12 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	var wrote chan error // the body writer's result; nil without a body
 	var body *bodyReader
 	if noBody {
-		if pc.holds {
+		if pc.holder != nil {
 			// The request is written by the answer's first read, which
 			// then waits without a read that would find nothing; the
 			// idle peek (get left it) comes first, on a new connection
 			// too.
-			pc.conn.(writeHolder).holdWrites()
+			pc.holder.holdWrites()
 		}
 		fields := &pc.fields
 		if watch.rc != nil && watch.rc.fields != nil {

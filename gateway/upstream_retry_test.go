@@ -22,14 +22,20 @@ import (
 // then closes that connection without a byte of answer, or resets it.
 // That is what a gateway meets when an upstream closes a keep-alive
 // connection it kept idle just as a request is sent on it: the request
-// may or may not have been seen.
+// may or may not have been seen. spoilOnce instead does something to a
+// connection while it idles (unasked bytes, a half-close).
 type droppingUpstream struct {
 	URL   string
 	reset bool // drop with a TCP reset (SO_LINGER 0) instead of a close
 
+	// answered gets one value per answer, after the spoil if any (a
+	// buffer that tests which wait read from; others never fill it).
+	answered chan struct{}
+
 	mu    sync.Mutex
 	armed bool
 	fresh bool // the armed drop is for a request on a new connection
+	spoil func(*net.TCPConn)
 	conns int
 	seen  []string // "conn N: METHOD /path body", in arrival order
 }
@@ -40,7 +46,7 @@ func newDroppingUpstream(t *testing.T, reset bool) *droppingUpstream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &droppingUpstream{URL: "http://" + ln.Addr().String(), reset: reset}
+	u := &droppingUpstream{URL: "http://" + ln.Addr().String(), reset: reset, answered: make(chan struct{}, 16)}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -66,6 +72,14 @@ func (u *droppingUpstream) arm(fresh bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.armed, u.fresh = true, fresh
+}
+
+// spoilOnce has spoil done to the connection of the next answer, after
+// it, while that connection idles in the gateway's pool.
+func (u *droppingUpstream) spoilOnce(spoil func(*net.TCPConn)) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.spoil = spoil
 }
 
 func (u *droppingUpstream) serve(conn *net.TCPConn, n int) {
@@ -97,6 +111,18 @@ func (u *droppingUpstream) serve(conn *net.TCPConn, n int) {
 		}
 		if _, err := io.WriteString(conn, answer); err != nil {
 			return
+		}
+		u.mu.Lock()
+		spoil := u.spoil
+		u.spoil = nil
+		u.mu.Unlock()
+		if spoil != nil {
+			time.Sleep(20 * time.Millisecond) // the gateway has put it back in its pool
+			spoil(conn)
+		}
+		select {
+		case u.answered <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -183,63 +209,6 @@ func TestUpstreamRetryAfterIdleClose(t *testing.T) {
 	}
 }
 
-// spoilingUpstream answers every request on a bare TCP listener with 200
-// "ok" and records it; after each answer, spoil (when set) is done to
-// that connection while it is idle in the gateway's pool.
-type spoilingUpstream struct {
-	URL   string
-	spoil func(conn *net.TCPConn)
-	done  chan struct{} // one value per answer, after the spoil
-
-	mu   sync.Mutex
-	seen []string
-}
-
-func newSpoilingUpstream(t *testing.T, spoil func(*net.TCPConn)) *spoilingUpstream {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &spoilingUpstream{URL: "http://" + ln.Addr().String(), spoil: spoil, done: make(chan struct{}, 16)}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for n := 1; ; n++ {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { u.serve(conn.(*net.TCPConn), n) })
-		}
-	})
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return u
-}
-
-func (u *spoilingUpstream) serve(conn *net.TCPConn, n int) {
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
-	br := bufio.NewReader(conn)
-	for {
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
-		}
-		io.Copy(io.Discard, req.Body)
-		u.mu.Lock()
-		u.seen = append(u.seen, fmt.Sprintf("conn %d: %s %s", n, req.Method, req.URL.Path))
-		u.mu.Unlock()
-		if _, err := io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
-			return
-		}
-		if u.spoil != nil {
-			time.Sleep(20 * time.Millisecond) // the gateway has put it back in its pool
-			u.spoil(conn)
-		}
-		u.done <- struct{}{}
-	}
-}
-
 // TestUpstreamIdleSpoiled: a pooled connection on which the upstream,
 // while it was idle, sent bytes nobody asked for or closed its side
 // carries no further request: the next one, a POST without a body that
@@ -263,13 +232,10 @@ func TestUpstreamIdleSpoiled(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
-			spoiled := false
-			up := newSpoilingUpstream(t, func(c *net.TCPConn) {
-				if !spoiled && tt.spoil != nil {
-					spoiled = true // the first connection's first answer only
-					tt.spoil(c)
-				}
-			})
+			up := newDroppingUpstream(t, false)
+			if tt.spoil != nil {
+				up.spoilOnce(tt.spoil) // the warm-up's connection
+			}
 			cfg := w.config()
 			cfg.Routes = append(cfg.Routes, gateway.Route{Name: "spoil", PathPrefix: "/r/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
 			gw := w.start(cfg)
@@ -277,16 +243,13 @@ func TestUpstreamIdleSpoiled(t *testing.T) {
 			if status, body := do(t, c, "GET", gw.base+"/r/warm", nil, ""); status != 200 || body != "ok" {
 				t.Fatalf("warm-up: got %d %q, want 200 ok", status, body)
 			}
-			<-up.done
+			<-up.answered
 			time.Sleep(20 * time.Millisecond) // the spoil has reached the gateway's socket
 			if status, body := do(t, c, "POST", gw.base+"/r/x", nil, ""); status != 200 || body != "ok" {
 				t.Errorf("POST: got %d %q, want 200 ok", status, body)
 			}
-			<-up.done
-			up.mu.Lock()
-			got := slices.Clone(up.seen)
-			up.mu.Unlock()
-			if !slices.Equal(got, tt.want) {
+			<-up.answered
+			if got := up.requests(); !slices.Equal(got, tt.want) {
 				t.Errorf("the upstream saw:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
 			}
 		})
