@@ -191,6 +191,23 @@ func TestHoldWrites(t *testing.T) {
 		}
 	})
 
+	t.Run("ReadFrom writes what is held first", func(t *testing.T) {
+		c, peer := holdPair(t)
+		c.holdWrites()
+		c.Write([]byte("head "))
+		// io.Copy to the connection goes through ReadFrom (the source
+		// has no WriteTo); net's alone would send "body" before the held
+		// "head ".
+		src := struct{ io.Reader }{strings.NewReader("body")}
+		if n, err := io.Copy(c, src); n != 4 || err != nil {
+			t.Fatalf("io.Copy: %d, %v", n, err)
+		}
+		c.TCPConn.CloseWrite()
+		if got, _ := io.ReadAll(peer); string(got) != "head body" {
+			t.Errorf("the peer got %q, want %q", got, "head body")
+		}
+	})
+
 	t.Run("more than holdMax goes at once, in order", func(t *testing.T) {
 		c, peer := holdPair(t)
 		c.holdWrites()

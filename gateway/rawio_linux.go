@@ -33,8 +33,9 @@ import (
 // wait for it.
 //
 // Only Read and Write are raw: the methods promoted from *net.TCPConn
-// (ReadFrom, WriteTo, SyscallConn, File, ...) are net's, and safe beside
-// them (the descriptor's locks order their calls).
+// (WriteTo, SyscallConn, File, ...) and ReadFrom are net's, and safe
+// beside them (the descriptor's locks order their calls); ReadFrom
+// writes what is held first.
 //
 // holdWrites lets the next Read make the last Write of an exchange (see
 // there).
@@ -308,6 +309,19 @@ func (c *rawTCPConn) CloseWrite() error {
 		return err
 	}
 	return c.TCPConn.CloseWrite()
+}
+
+// ReadFrom is net.TCPConn's (io.Copy to the connection), after what is
+// held (holdWrites) is written: net's ReadFrom writes the socket itself,
+// and would otherwise send the copied bytes ahead of the held ones.
+func (c *rawTCPConn) ReadFrom(r io.Reader) (int64, error) {
+	c.wmu.Lock()
+	err := c.writeHeldLocked()
+	c.wmu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return c.TCPConn.ReadFrom(r)
 }
 
 // Close is net.TCPConn's; what is held (holdWrites) is dropped. A Write
