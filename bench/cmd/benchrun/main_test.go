@@ -313,14 +313,14 @@ func TestTargetsFromPairs(t *testing.T) {
 	}{
 		{name: "pairs above the line", pairs: []int64{1800, 1700, 1900}, cpu: 60 * time.Millisecond, want: []string{
 			"≥ 0.85× nginx's | 0.90× | yes",
-			"| keep-alive req/s | nginx | 0.90× (0.85×–0.95×) | 0.90×, 0.85×, 0.95× | 0.50× |",
+			"| keep-alive req/s | nginx | 0.900× (0.85×–0.95×) | 0.90×, 0.85×, 0.95× | 0.50× |",
 			// 60 ms over 1800 requests against 60 ms over 2000, and so on.
 			"CPU per request ≤ 1.5× nginx's | 1.11× | yes",
-			"| keep-alive server CPU per request | nginx | 1.11× (1.05×–1.18×) | 1.11×, 1.18×, 1.05× | 2.00× |",
+			"| keep-alive server CPU per request | nginx | 1.111× (1.05×–1.18×) | 1.11×, 1.18×, 1.05× | 2.00× |",
 		}},
 		{name: "pairs below the line", pairs: []int64{1600, 1500, 1700}, cpu: 96 * time.Millisecond, want: []string{
 			"≥ 0.85× nginx's | 0.80× | no",
-			"| keep-alive req/s | nginx | 0.80× (0.75×–0.85×) | 0.80×, 0.75×, 0.85× | 0.50× |",
+			"| keep-alive req/s | nginx | 0.800× (0.75×–0.85×) | 0.80×, 0.75×, 0.85× | 0.50× |",
 			// 96 ms over 1600 requests against 60 ms over 2000, and so on.
 			"CPU per request ≤ 1.5× nginx's | 2.00× | no",
 		}},

@@ -499,7 +499,13 @@ func (r *report) pairs(p func(string, ...any), base string) bool {
 			each[i] = times(v)
 		}
 		s := summary.Of(xs)
-		lines = append(lines, fmt.Sprintf("| %s | %s | %s (%s–%s) | %s | %s |", x.label, x.ref, times(s.Median), times(s.Min), times(s.Max),
+		// The median to three decimals, as the targets table can print
+		// it: the two must never read differently.
+		median := times(s.Median)
+		if median != "–" {
+			median = fmt.Sprintf("%.3f×", s.Median)
+		}
+		lines = append(lines, fmt.Sprintf("| %s | %s | %s (%s–%s) | %s | %s |", x.label, x.ref, median, times(s.Min), times(s.Max),
 			strings.Join(each, ", "), times(r.medianRatio(base, x.ref, x.phase, x.f))))
 	}
 	if len(lines) == 0 {
