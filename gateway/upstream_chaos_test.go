@@ -26,6 +26,7 @@ const (
 	chaosAnswerHalf                     // answer, then half-close and read on
 	chaosAnswerGarbage                  // answer and unasked bytes in one write, then close
 	chaosTruncate                       // promise more body than is sent, then close
+	chaosEarly                          // a body's request: answer 413 before reading it, close
 )
 
 // chaosUpstream is a keep-alive HTTP/1.1 upstream on a bare TCP listener
@@ -41,6 +42,7 @@ type chaosUpstream struct {
 	seen      map[string]int  // id → times read
 	dropped   map[string]int  // id → times read and not answered
 	truncated map[string]bool // ids whose answer was cut short
+	early     map[string]bool // ids answered 413 before their body was read
 	badBody   []string        // ids whose body was not the one sent
 }
 
@@ -53,7 +55,7 @@ func newChaosUpstream(t *testing.T, seed uint64) *chaosUpstream {
 	u := &chaosUpstream{
 		URL:  "http://" + ln.Addr().String(),
 		rng:  rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		seen: map[string]int{}, dropped: map[string]int{}, truncated: map[string]bool{},
+		seen: map[string]int{}, dropped: map[string]int{}, truncated: map[string]bool{}, early: map[string]bool{},
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -80,7 +82,7 @@ func (u *chaosUpstream) pick() chaosMode {
 	if u.rng.IntN(100) < 55 {
 		return chaosAnswer
 	}
-	return chaosMode(1 + u.rng.IntN(int(chaosTruncate)))
+	return chaosMode(1 + u.rng.IntN(int(chaosEarly)))
 }
 
 func (u *chaosUpstream) serve(conn *net.TCPConn) {
@@ -94,13 +96,29 @@ func (u *chaosUpstream) serve(conn *net.TCPConn) {
 			return
 		}
 		id := req.Header.Get("X-Chaos-Id")
-		body, err := io.ReadAll(req.Body)
-		if err != nil {
-			return
-		}
 		mode := u.pick()
 		if halfClosed {
 			mode = chaosDrop // it can no longer answer
+		}
+		if mode == chaosEarly && req.ContentLength == 0 {
+			mode = chaosAnswer
+		}
+		if mode == chaosEarly {
+			// As servers refuse a body too large: the answer first,
+			// then the rest of the body read and thrown away, so that
+			// closing does not reset the connection under the answer.
+			u.mu.Lock()
+			u.seen[id]++
+			u.early[id] = true
+			u.mu.Unlock()
+			io.WriteString(conn, fmt.Sprintf("HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: %d\r\n\r\nid=%s", len("id="+id), id))
+			conn.CloseWrite()
+			io.Copy(io.Discard, br)
+			return
+		}
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return
 		}
 		u.mu.Lock()
 		u.seen[id]++
@@ -110,7 +128,7 @@ func (u *chaosUpstream) serve(conn *net.TCPConn) {
 		if mode == chaosTruncate {
 			u.truncated[id] = true
 		}
-		if want := "data-" + id; req.ContentLength != 0 && string(body) != want {
+		if want := "data-" + id; req.ContentLength != 0 && strings.TrimRight(string(body), ".") != want {
 			u.badBody = append(u.badBody, id)
 		}
 		u.mu.Unlock()
@@ -148,13 +166,14 @@ func (u *chaosUpstream) serve(conn *net.TCPConn) {
 
 // TestUpstreamChaos sends a mix of requests through the gateway to an
 // upstream that, at random, drops, resets, closes or half-closes its
-// keep-alive connections, sends bytes nobody asked for, or cuts answers
-// short, and checks what the clients get against what the upstream did:
+// keep-alive connections, sends bytes nobody asked for, cuts answers
+// short, or answers before reading a body, and checks what the clients get against what the upstream did:
 //
 //   - every 200 is the answer to its own request (no answer is taken
 //     from a connection's earlier life or given to another request);
 //   - nothing but 200 and 502 reaches a client, and a cut-short answer
-//     reaches it as an error, never as a complete body;
+//     reaches it as an error, never as a complete body; an answer the
+//     upstream gave before reading a large body (413) reaches it whole;
 //   - a request that had a body or an unsafe method reached the upstream
 //     at most once (the gateway never replays what may have been acted
 //     on); a GET reached it at most once more than it was dropped;
@@ -211,6 +230,11 @@ func testUpstreamChaos(t *testing.T, h2 bool) {
 				default:
 					method, body = "PUT", "data-"+id
 				}
+				if body != "" && rng.IntN(4) == 0 {
+					// Past what the sockets' buffers hold, so that an
+					// early answer comes while the body is still going.
+					body += strings.Repeat(".", 256<<10+rng.IntN(256<<10))
+				}
 				var rd io.Reader
 				if body != "" {
 					rd = strings.NewReader(body)
@@ -245,7 +269,7 @@ func testUpstreamChaos(t *testing.T, h2 bool) {
 	if len(up.badBody) > 0 {
 		t.Errorf("the upstream got a body that was not the request's for %v", up.badBody)
 	}
-	var ok, failed, cut int
+	var ok, failed, cut, early int
 	for o := range results {
 		name := o.method + " " + o.id
 		seen, dropped := up.seen[o.id], up.dropped[o.id]
@@ -262,6 +286,11 @@ func testUpstreamChaos(t *testing.T, h2 bool) {
 				t.Errorf("%s: 200 with the body %q: an answer that is not this request's", name, o.body)
 			}
 			ok++
+		case o.status == 413 && up.early[o.id]:
+			if o.body != "id="+o.id {
+				t.Errorf("%s: 413 with the body %q: an answer that is not this request's", name, o.body)
+			}
+			early++
 		case o.status == 502:
 			if o.method == "GET" && dropped == 0 {
 				t.Errorf("%s: 502, but the upstream never dropped it (seen %d times): a stale pooled connection was not retried", name, seen)
@@ -277,7 +306,7 @@ func testUpstreamChaos(t *testing.T, h2 bool) {
 			t.Errorf("%s: the upstream answered it %d times", name, seen-dropped)
 		}
 	}
-	t.Logf("%d answered, %d failed with 502, %d cut short", ok, failed, cut)
+	t.Logf("%d answered, %d failed with 502, %d cut short, %d refused early", ok, failed, cut, early)
 	if ok == 0 || failed == 0 {
 		t.Errorf("the mix did not exercise both outcomes (%d answered, %d failed): the test proves nothing", ok, failed)
 	}
