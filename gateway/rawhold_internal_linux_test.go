@@ -208,6 +208,22 @@ func TestHoldWrites(t *testing.T) {
 		}
 	})
 
+	t.Run("WriteTo writes what is held first", func(t *testing.T) {
+		c, peer := holdPair(t)
+		c.holdWrites()
+		c.Write([]byte("ping"))
+		sent := answer(t, peer, "ping", "pong")
+		go func() { <-sent; peer.CloseWrite() }()
+		// io.Copy from the connection goes through WriteTo (the
+		// destination has no ReadFrom); net's alone would wait for an
+		// answer to a request never sent.
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var got strings.Builder
+		if _, err := io.Copy(struct{ io.Writer }{&got}, c); err != nil || got.String() != "pong" {
+			t.Errorf("io.Copy: %q, %v, want pong", got.String(), err)
+		}
+	})
+
 	t.Run("more than holdMax goes at once, in order", func(t *testing.T) {
 		c, peer := holdPair(t)
 		c.holdWrites()

@@ -33,9 +33,9 @@ import (
 // wait for it.
 //
 // Only Read and Write are raw: the methods promoted from *net.TCPConn
-// (WriteTo, SyscallConn, File, ...) and ReadFrom are net's, and safe
-// beside them (the descriptor's locks order their calls); ReadFrom
-// writes what is held first.
+// (SyscallConn, File, ...), ReadFrom and WriteTo are net's, and safe
+// beside them (the descriptor's locks order their calls); ReadFrom and
+// WriteTo write what is held first.
 //
 // holdWrites lets the next Read make the last Write of an exchange (see
 // there).
@@ -322,6 +322,19 @@ func (c *rawTCPConn) ReadFrom(r io.Reader) (int64, error) {
 		return 0, err
 	}
 	return c.TCPConn.ReadFrom(r)
+}
+
+// WriteTo is net.TCPConn's (io.Copy from the connection), after what is
+// held is written: net's WriteTo reads the socket itself, and would
+// otherwise wait for the answer to a request never sent.
+func (c *rawTCPConn) WriteTo(w io.Writer) (int64, error) {
+	c.wmu.Lock()
+	err := c.writeHeldLocked()
+	c.wmu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return c.TCPConn.WriteTo(w)
 }
 
 // Close is net.TCPConn's; what is held (holdWrites) is dropped. A Write
