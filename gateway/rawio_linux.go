@@ -151,10 +151,7 @@ func (c *rawTCPConn) Read(p []byte) (int, error) {
 		// The socket took only part of what was held: write the rest
 		// as Write does (waiting for room, under the write deadline),
 		// then read.
-		c.wmu.Lock()
-		err = c.writeHeldLocked()
-		c.wmu.Unlock()
-		if err != nil {
+		if err = c.writeHeld(); err != nil {
 			c.rbuf = nil
 			return 0, err
 		}
@@ -214,6 +211,13 @@ func (c *rawTCPConn) heldThenRead(fd uintptr) bool {
 	}
 	c.dropHeldLocked()
 	return false
+}
+
+// writeHeld is writeHeldLocked under c.wmu.
+func (c *rawTCPConn) writeHeld() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeHeldLocked()
 }
 
 // writeHeldLocked writes what is held as Write does, after the peek
@@ -302,10 +306,7 @@ func (c *rawTCPConn) writeLocked(p []byte) (int, error) {
 // CloseWrite is net.TCPConn's, after what is held (holdWrites) is
 // written.
 func (c *rawTCPConn) CloseWrite() error {
-	c.wmu.Lock()
-	err := c.writeHeldLocked()
-	c.wmu.Unlock()
-	if err != nil {
+	if err := c.writeHeld(); err != nil {
 		return err
 	}
 	return c.TCPConn.CloseWrite()
@@ -315,10 +316,7 @@ func (c *rawTCPConn) CloseWrite() error {
 // held (holdWrites) is written: net's ReadFrom writes the socket itself,
 // and would otherwise send the copied bytes ahead of the held ones.
 func (c *rawTCPConn) ReadFrom(r io.Reader) (int64, error) {
-	c.wmu.Lock()
-	err := c.writeHeldLocked()
-	c.wmu.Unlock()
-	if err != nil {
+	if err := c.writeHeld(); err != nil {
 		return 0, err
 	}
 	return c.TCPConn.ReadFrom(r)
@@ -328,10 +326,7 @@ func (c *rawTCPConn) ReadFrom(r io.Reader) (int64, error) {
 // held is written: net's WriteTo reads the socket itself, and would
 // otherwise wait for the answer to a request never sent.
 func (c *rawTCPConn) WriteTo(w io.Writer) (int64, error) {
-	c.wmu.Lock()
-	err := c.writeHeldLocked()
-	c.wmu.Unlock()
-	if err != nil {
+	if err := c.writeHeld(); err != nil {
 		return 0, err
 	}
 	return c.TCPConn.WriteTo(w)
