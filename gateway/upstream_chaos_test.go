@@ -167,22 +167,23 @@ func (u *chaosUpstream) serve(conn *net.TCPConn) {
 // TestUpstreamChaos sends a mix of requests through the gateway to an
 // upstream that, at random, drops, resets, closes or half-closes its
 // keep-alive connections, sends bytes nobody asked for, cuts answers
-// short, or answers before reading a body, and checks what the clients get against what the upstream did:
+// short, or answers before reading a body. It checks what the clients
+// get against what the upstream did:
 //
-//   - every 200 is the answer to its own request (no answer is taken
-//     from a connection's earlier life or given to another request);
-//   - nothing but 200 and 502 reaches a client, and a cut-short answer
-//     reaches it as an error, never as a complete body; an answer the
-//     upstream gave before reading a large body (413) reaches it whole;
-//   - a request that had a body or an unsafe method reached the upstream
-//     at most once (the gateway never replays what may have been acted
-//     on); a GET reached it at most once more than it was dropped;
+//   - every answer is its own request's (none is taken from a
+//     connection's earlier life or given to another request);
+//   - a client gets 200, 502, or the 413 the upstream sent before
+//     reading a large body, whole; a cut-short answer reaches it as an
+//     error, never as a complete body;
+//   - a request with a body or an unsafe method reached the upstream at
+//     most once (the gateway never replays what may have been acted on);
+//     a GET reached it at most once more than it was dropped;
 //   - a 502 for a GET means the upstream dropped that very GET (a stale
 //     pooled connection is retried, not reported);
 //   - the gateway serves normally afterwards.
 //
-// The clients speak HTTP/1.1 and HTTP/2 in turn: the upstream side is
-// the same, the client side's error paths are not.
+// The clients speak HTTP/1.1 in one subtest and HTTP/2 in the other:
+// the upstream side is the same, the client side's error paths are not.
 func TestUpstreamChaos(t *testing.T) {
 	t.Parallel()
 	for _, h2 := range []bool{false, true} {
@@ -297,7 +298,7 @@ func testUpstreamChaos(t *testing.T, h2 bool) {
 			}
 			failed++
 		default:
-			t.Errorf("%s: status %d %q, want 200 or 502", name, o.status, o.body)
+			t.Errorf("%s: status %d %q, want 200, 502 or the upstream's early 413", name, o.status, o.body)
 		}
 		if o.method != "GET" && seen > 1 {
 			t.Errorf("%s: the upstream read it %d times: an unsafe request was replayed", name, seen)
