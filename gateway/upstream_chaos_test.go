@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -25,6 +26,7 @@ const (
 	chaosAnswerClose                    // answer, then close at once (no Connection: close)
 	chaosAnswerHalf                     // answer, then half-close and read on
 	chaosAnswerGarbage                  // answer and unasked bytes in one write, then close
+	chaosAnswerExtra                    // answer and unasked bytes in one write, keep the connection
 	chaosTruncate                       // promise more body than is sent, then close
 	chaosEarly                          // a body's request: answer 413 before reading it, close
 )
@@ -46,7 +48,8 @@ type chaosUpstream struct {
 	badBody   []string        // ids whose body was not the one sent
 }
 
-func newChaosUpstream(t *testing.T, seed uint64) *chaosUpstream {
+// newChaosUpstream starts one; with tlsConfig it serves HTTPS.
+func newChaosUpstream(t *testing.T, seed uint64, tlsConfig *tls.Config) *chaosUpstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -57,6 +60,9 @@ func newChaosUpstream(t *testing.T, seed uint64) *chaosUpstream {
 		rng:  rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		seen: map[string]int{}, dropped: map[string]int{}, truncated: map[string]bool{}, early: map[string]bool{},
 	}
+	if tlsConfig != nil {
+		u.URL = "https://" + ln.Addr().String()
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -66,8 +72,13 @@ func newChaosUpstream(t *testing.T, seed uint64) *chaosUpstream {
 			if err != nil {
 				return
 			}
+			tcp := conn.(*net.TCPConn)
+			var c chaosConn = tcp
+			if tlsConfig != nil {
+				c = tls.Server(tcp, tlsConfig)
+			}
 			wg.Add(1)
-			go func() { defer wg.Done(); u.serve(conn.(*net.TCPConn)) }()
+			go func() { defer wg.Done(); u.serve(c, tcp) }()
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
@@ -85,7 +96,16 @@ func (u *chaosUpstream) pick() chaosMode {
 	return chaosMode(1 + u.rng.IntN(int(chaosEarly)))
 }
 
-func (u *chaosUpstream) serve(conn *net.TCPConn) {
+// chaosConn is a connection that can be half-closed: *net.TCPConn, or
+// *tls.Conn (close_notify, then the TCP half-close).
+type chaosConn interface {
+	net.Conn
+	CloseWrite() error
+}
+
+// serve serves conn, whose TCP connection is tcp (conn itself, or under
+// TLS).
+func (u *chaosUpstream) serve(conn chaosConn, tcp *net.TCPConn) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
 	br := bufio.NewReader(conn)
@@ -134,17 +154,31 @@ func (u *chaosUpstream) serve(conn *net.TCPConn) {
 		u.mu.Unlock()
 
 		answer := "id=" + id
+		if strings.HasSuffix(req.URL.Path, "/big") {
+			// Larger than a reader's buffer: what follows it may be
+			// left in a reader the gateway does not look at.
+			answer += strings.Repeat(".", 10<<10)
+		}
 		head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n", len(answer))
 		switch mode {
 		case chaosDrop:
 			return
 		case chaosReset:
-			conn.SetLinger(0)
+			tcp.SetLinger(0)
+			tcp.Close() // under TLS too: no close_notify first
 			return
 		case chaosTruncate:
 			head = fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n", len(answer)+5)
 			io.WriteString(conn, head+answer)
 			return
+		case chaosAnswerExtra:
+			// A body longer than its Content-Length, from an upstream
+			// that goes on serving: the rest must not be read as the
+			// next request's answer.
+			if _, err := io.WriteString(conn, head+answer+"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"); err != nil {
+				return
+			}
+			continue
 		case chaosAnswerGarbage:
 			// One write, so the stray answer most often reaches the
 			// gateway in the same read as the real one.
@@ -182,25 +216,37 @@ func (u *chaosUpstream) serve(conn *net.TCPConn) {
 //     pooled connection is retried, not reported);
 //   - the gateway serves normally afterwards.
 //
-// The clients speak HTTP/1.1 in one subtest and HTTP/2 in the other:
-// the upstream side is the same, the client side's error paths are not.
+// The clients speak HTTP/1.1 or HTTP/2, and the upstream plain HTTP or
+// HTTPS: the client side's error paths differ, and so do the upstream
+// side's (a plain upstream is served over the gateway's own
+// connections, an HTTPS one over net/http's Transport).
 func TestUpstreamChaos(t *testing.T) {
 	t.Parallel()
 	for _, h2 := range []bool{false, true} {
-		t.Run(map[bool]string{false: "http1", true: "http2"}[h2], func(t *testing.T) {
-			t.Parallel()
-			testUpstreamChaos(t, h2)
-		})
+		for _, upTLS := range []bool{false, true} {
+			name := map[bool]string{false: "http1", true: "http2"}[h2] + "-to-" + map[bool]string{false: "http", true: "https"}[upTLS]
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				testUpstreamChaos(t, h2, upTLS)
+			})
+		}
 	}
 }
 
-func testUpstreamChaos(t *testing.T, h2 bool) {
+func testUpstreamChaos(t *testing.T, h2, upTLS bool) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
-	up := newChaosUpstream(t, seed)
 	w := newWorld(t)
+	route := gateway.Route{Name: "chaos", PathPrefix: "/c/", Allow: gateway.Allow{AnyVerified: true}}
+	var upCfg *tls.Config
+	if upTLS {
+		upCfg = &tls.Config{Certificates: []tls.Certificate{w.upstreamCert().TLSCertificate()}}
+		route.UpstreamCAFile = w.path("ca.pem")
+	}
+	up := newChaosUpstream(t, seed, upCfg)
+	route.Upstream = up.URL
 	cfg := w.config()
-	cfg.Routes = append(cfg.Routes, gateway.Route{Name: "chaos", PathPrefix: "/c/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
+	cfg.Routes = append(cfg.Routes, route)
 	gw := w.start(cfg)
 
 	const workers, perWorker = 8, 60
@@ -240,7 +286,11 @@ func testUpstreamChaos(t *testing.T, h2 bool) {
 				if body != "" {
 					rd = strings.NewReader(body)
 				}
-				req, err := http.NewRequest(method, gw.base+"/c/"+id, rd)
+				path := "/c/" + id
+				if rng.IntN(4) == 0 {
+					path += "/big" // a large answer
+				}
+				req, err := http.NewRequest(method, gw.base+path, rd)
 				if err != nil {
 					t.Error(err)
 					return
@@ -283,7 +333,7 @@ func testUpstreamChaos(t *testing.T, h2 bool) {
 			}
 			cut++
 		case o.status == 200:
-			if o.body != "id="+o.id {
+			if strings.TrimRight(o.body, ".") != "id="+o.id {
 				t.Errorf("%s: 200 with the body %q: an answer that is not this request's", name, o.body)
 			}
 			ok++
