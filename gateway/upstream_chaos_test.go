@@ -126,7 +126,7 @@ func (u *chaosUpstream) serve(conn chaosConn, tcp *net.TCPConn) {
 			// A known limit (docs/security-model.md): net/http's
 			// Transport, which carries HTTPS upstreams, may give bytes
 			// that came with an answer past its length to the next
-			// request, in a narrow race (about one run in 80 here).
+			// request, in a narrow race (twice in 96 runs here).
 			mode = chaosAnswer
 		}
 		if mode == chaosEarly && req.ContentLength == 0 {
