@@ -53,37 +53,22 @@ type chaosUpstream struct {
 // newChaosUpstream starts one; with tlsConfig it serves HTTPS.
 func newChaosUpstream(t *testing.T, seed uint64, tlsConfig *tls.Config) *chaosUpstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	u := &chaosUpstream{
-		URL:  "http://" + ln.Addr().String(),
 		rng:  rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		seen: map[string]int{}, dropped: map[string]int{}, truncated: map[string]bool{}, early: map[string]bool{},
+		https: tlsConfig != nil,
 	}
-	if tlsConfig != nil {
-		u.URL, u.https = "https://"+ln.Addr().String(), true
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			tcp := conn.(*net.TCPConn)
-			var c chaosConn = tcp
-			if tlsConfig != nil {
-				c = tls.Server(tcp, tlsConfig)
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); u.serve(c, tcp) }()
+	addr := serveTCP(t, func(tcp *net.TCPConn, _ int) {
+		var c chaosConn = tcp
+		if tlsConfig != nil {
+			c = tls.Server(tcp, tlsConfig)
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+		u.serve(c, tcp)
+	})
+	u.URL = "http://" + addr
+	if u.https {
+		u.URL = "https://" + addr
+	}
 	return u
 }
 

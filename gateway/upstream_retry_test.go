@@ -36,36 +36,40 @@ type droppingUpstream struct {
 	armed bool
 	fresh bool // the armed drop is for a request on a new connection
 	spoil func(*net.TCPConn)
-	conns int
 	seen  []string // "conn N: METHOD /path body", in arrival order
 }
 
 func newDroppingUpstream(t *testing.T, reset bool) *droppingUpstream {
 	t.Helper()
+	u := &droppingUpstream{reset: reset, answered: make(chan struct{}, 16)}
+	u.URL = "http://" + serveTCP(t, u.serve)
+	return u
+}
+
+// serveTCP listens on a loopback port until the test ends and runs
+// serve for every connection, in a goroutine of its own, with its
+// number in accept order (1, 2, ...). It returns the address.
+func serveTCP(t *testing.T, serve func(conn *net.TCPConn, n int)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &droppingUpstream{URL: "http://" + ln.Addr().String(), reset: reset, answered: make(chan struct{}, 16)}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for {
+		for n := 1; ; n++ {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			u.mu.Lock()
-			u.conns++
-			n := u.conns
-			u.mu.Unlock()
 			wg.Add(1)
-			go func() { defer wg.Done(); u.serve(conn.(*net.TCPConn), n) }()
+			go func() { defer wg.Done(); serve(conn.(*net.TCPConn), n) }()
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return u
+	return ln.Addr().String()
 }
 
 func (u *droppingUpstream) arm(fresh bool) {
