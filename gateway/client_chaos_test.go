@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/forgeproof/forgeproof/gateway"
 )
 
 // TestClientChaos has clients misbehave at random on their own
@@ -32,14 +30,8 @@ func TestClientChaos(t *testing.T) {
 	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
-	w := newWorld(t)
-	up := newChaosUpstream(t, seed, nil)
-	up.mu.Lock()
-	up.calm = true
-	up.mu.Unlock()
-	cfg := w.config()
-	cfg.Routes = append(cfg.Routes, gateway.Route{Name: "chaos", PathPrefix: "/c/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
-	gw := w.start(cfg)
+	w, up, gw := startChaos(t, seed, false)
+	up.only(chaosAnswer)
 	addr := strings.TrimPrefix(gw.base, "https://")
 
 	dial := func() (*tls.Conn, error) {

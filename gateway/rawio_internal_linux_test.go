@@ -17,27 +17,6 @@ import (
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
-// tcpPairOf is a connected loopback pair: the dialed side, wrapped by
-// wrap, and the accepted side.
-func tcpPairOf(t *testing.T, wrap func(net.Conn) net.Conn) (net.Conn, *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); p.Close() })
-	return wrap(c), p.(*net.TCPConn)
-}
-
 // TestRawTCPConnLikeNet: rawTCPConn's Read and Write give what net's
 // give, error for error, over real loopback sockets: data both ways, a
 // write larger than the socket buffers (the EAGAIN wait), the peer's

@@ -113,15 +113,19 @@ func awaitingReuse(req *http.Request) *http.Request {
 
 // awaitReadLoop is the wait for conn, a connection the Transport hands
 // out: a watchedConn, or TLS over one. HTTP/2 connections, whose answers
-// are framed, are left alone.
+// are framed, are left alone; their protocol is looked up only when
+// there is something to wait for (ConnectionState copies the state).
 func awaitReadLoop(ctx context.Context, conn net.Conn) {
-	if tc, ok := conn.(*tls.Conn); ok {
-		if tc.ConnectionState().NegotiatedProtocol == "h2" {
-			return
-		}
+	tc, isTLS := conn.(*tls.Conn)
+	if isTLS {
 		conn = tc.NetConn()
 	}
-	if wc, ok := conn.(*watchedConn); ok {
-		wc.awaitRead(ctx)
+	wc, ok := conn.(*watchedConn)
+	if !ok || wc.reading.Load() || wc.closed.Load() {
+		return
 	}
+	if isTLS && tc.ConnectionState().NegotiatedProtocol == "h2" {
+		return
+	}
+	wc.awaitRead(ctx)
 }

@@ -13,21 +13,9 @@ import (
 // reaches the TCP connection (a tunnel's half-close).
 func TestWatchedConn(t *testing.T) {
 	pair := func(t *testing.T) (*watchedConn, net.Conn) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		peer, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		wc := newWatchedConn(c)
-		t.Cleanup(func() { wc.Close(); peer.Close() })
+		c, peer := tcpPairOf(t, func(c net.Conn) net.Conn { return newWatchedConn(c) })
+		wc := c.(*watchedConn)
+		t.Cleanup(func() { wc.Close() }) // ends a wait left running
 		return wc, peer
 	}
 	returns := func(f func()) <-chan struct{} {

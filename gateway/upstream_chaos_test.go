@@ -41,7 +41,8 @@ type chaosUpstream struct {
 	URL string
 
 	mu        sync.Mutex
-	calm      bool // answer every request
+	fixed     bool      // every request gets always, none a random mode
+	always    chaosMode // see fixed
 	rng       *rand.Rand
 	seen      map[string]int  // id → times read
 	dropped   map[string]int  // id → times read and not answered
@@ -76,7 +77,10 @@ func newChaosUpstream(t *testing.T, seed uint64, tlsConfig *tls.Config) *chaosUp
 func (u *chaosUpstream) pick() chaosMode {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.calm || u.rng.IntN(100) < 55 {
+	if u.fixed {
+		return u.always
+	}
+	if u.rng.IntN(100) < 55 {
 		return chaosAnswer
 	}
 	return chaosMode(1 + u.rng.IntN(int(chaosEarly)))
@@ -89,8 +93,13 @@ type chaosConn interface {
 	CloseWrite() error
 }
 
-// serve serves conn, whose TCP connection is tcp (conn itself, or under
-// TLS).
+// only makes the upstream do m with every request.
+func (u *chaosUpstream) only(m chaosMode) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.always, u.fixed = m, true
+}
+
 // coin is a fair coin of the upstream's generator.
 func (u *chaosUpstream) coin() bool {
 	u.mu.Lock()
@@ -98,6 +107,8 @@ func (u *chaosUpstream) coin() bool {
 	return u.rng.IntN(2) == 0
 }
 
+// serve serves conn, whose TCP connection is tcp (conn itself, or under
+// TLS).
 func (u *chaosUpstream) serve(conn chaosConn, tcp *net.TCPConn) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
@@ -236,9 +247,10 @@ func TestUpstreamChaos(t *testing.T) {
 	}
 }
 
-func testUpstreamChaos(t *testing.T, h2, upTLS bool) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+// startChaos runs a gateway whose route /c/ goes to a new chaosUpstream,
+// over HTTPS when upTLS.
+func startChaos(t *testing.T, seed uint64, upTLS bool) (*world, *chaosUpstream, *running) {
+	t.Helper()
 	w := newWorld(t)
 	route := gateway.Route{Name: "chaos", PathPrefix: "/c/", Allow: gateway.Allow{AnyVerified: true}}
 	var upCfg *tls.Config
@@ -250,7 +262,13 @@ func testUpstreamChaos(t *testing.T, h2, upTLS bool) {
 	route.Upstream = up.URL
 	cfg := w.config()
 	cfg.Routes = append(cfg.Routes, route)
-	gw := w.start(cfg)
+	return w, up, w.start(cfg)
+}
+
+func testUpstreamChaos(t *testing.T, h2, upTLS bool) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	w, up, gw := startChaos(t, seed, upTLS)
 
 	const workers, perWorker = 8, 60
 	type outcome struct {
@@ -381,7 +399,8 @@ func testUpstreamChaos(t *testing.T, h2, upTLS bool) {
 }
 
 // TestUpstreamStrayBytesNotAnswers: an upstream that sends a stray
-// answer after every real one, in the same write, and goes on serving.
+// answer after every real one, in the same write, and goes on serving
+// (chaosAnswerExtra).
 // No client may get the stray 408 as its answer, over the gateway's own
 // connections (plain upstream) or net/http's Transport (HTTPS upstream,
 // transport_reuse.go). Without the Transport's wait (awaitingReuse) the
@@ -391,38 +410,8 @@ func TestUpstreamStrayBytesNotAnswers(t *testing.T) {
 	for _, upTLS := range []bool{false, true} {
 		t.Run(map[bool]string{false: "http", true: "https"}[upTLS], func(t *testing.T) {
 			t.Parallel()
-			w := newWorld(t)
-			var upCfg *tls.Config
-			if upTLS {
-				upCfg = &tls.Config{Certificates: []tls.Certificate{w.upstreamCert().TLSCertificate()}}
-			}
-			addr := serveTCP(t, func(tcp *net.TCPConn, _ int) {
-				var c net.Conn = tcp
-				if upCfg != nil {
-					c = tls.Server(tcp, upCfg)
-				}
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					id := req.Header.Get("X-Chaos-Id")
-					if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\nid=%s"+
-						"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n", len("id="+id), id); err != nil {
-						return
-					}
-				}
-			})
-			route := gateway.Route{Name: "stray", PathPrefix: "/s/", Upstream: "http://" + addr, Allow: gateway.Allow{AnyVerified: true}}
-			if upTLS {
-				route.Upstream, route.UpstreamCAFile = "https://"+addr, w.path("ca.pem")
-			}
-			cfg := w.config()
-			cfg.Routes = append(cfg.Routes, route)
-			gw := w.start(cfg)
+			w, up, gw := startChaos(t, 0, upTLS)
+			up.only(chaosAnswerExtra)
 			var wg sync.WaitGroup
 			var stray, failed atomic.Int64
 			for wk := range 8 {
@@ -432,7 +421,7 @@ func TestUpstreamStrayBytesNotAnswers(t *testing.T) {
 					c := gw.client(w.web)
 					for i := range 500 {
 						id := fmt.Sprintf("%d-%d", wk, i)
-						req, _ := http.NewRequest("GET", gw.base+"/s/"+id, nil)
+						req, _ := http.NewRequest("GET", gw.base+"/c/"+id, nil)
 						req.Host = "localhost"
 						req.Header.Set("X-Chaos-Id", id)
 						resp, err := c.Do(req)

@@ -501,11 +501,7 @@ func (r *report) pairs(p func(string, ...any), base string) bool {
 		s := summary.Of(xs)
 		// The median to three decimals, as the targets table can print
 		// it: the two must never read differently.
-		median := times(s.Median)
-		if median != "–" {
-			median = fmt.Sprintf("%.3f×", s.Median)
-		}
-		lines = append(lines, fmt.Sprintf("| %s | %s | %s (%s–%s) | %s | %s |", x.label, x.ref, median, times(s.Min), times(s.Max),
+		lines = append(lines, fmt.Sprintf("| %s | %s | %s (%s–%s) | %s | %s |", x.label, x.ref, timesTo(s.Median, 3), times(s.Min), times(s.Max),
 			strings.Join(each, ", "), times(r.medianRatio(base, x.ref, x.phase, x.f))))
 	}
 	if len(lines) == 0 {
@@ -541,13 +537,16 @@ func targetFigure(got, want float64) string {
 	return fmt.Sprintf("%.3f", got)
 }
 
-// times formats a ratio, "–" when it is not a number (a NaN operand, or a
-// zero divisor).
-func times(x float64) string {
+// times formats a ratio to two decimals, "–" when it is not a number (a
+// NaN operand, or a zero divisor).
+func times(x float64) string { return timesTo(x, 2) }
+
+// timesTo is times with the given number of decimals.
+func timesTo(x float64, decimals int) string {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return "–"
 	}
-	return fmt.Sprintf("%.2f×", x)
+	return fmt.Sprintf("%.*f×", decimals, x)
 }
 
 func fmtStat(s summary.Stat, f string) string {
