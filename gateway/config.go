@@ -416,6 +416,18 @@ type Limits struct {
 	// the default.
 	WriteTimeout time.Duration `key:"write-timeout"`
 	IdleTimeout  time.Duration `key:"idle-timeout"` // default 120s
+	// StallTimeout bounds how long a client may leave the gateway
+	// waiting in the middle of a request: sending none of a request body
+	// it has started, or taking none of an answer the gateway is
+	// sending. The request is then given up: a body not received is
+	// answered 408 (reason client-timeout), an answer not taken ends its
+	// HTTP/1.1 connection or resets its HTTP/2 stream. Either way the
+	// upstream connection it held is let go. Idle keep-alive connections
+	// (IdleTimeout) and quiet streams, with nothing waiting to be sent,
+	// are not stalls. Default 60s, at least 1s. It applies to the
+	// gateway's own listeners; Gateway.Handler, served by your server, is
+	// under that server's timeouts.
+	StallTimeout time.Duration `key:"stall-timeout"`
 	// MaxHeaderBytes bounds a request's header: the HTTP/1.1 request
 	// line and header fields, and on HTTP/2 the decoded header list
 	// (announced as SETTINGS_MAX_HEADER_LIST_SIZE; a header block sent

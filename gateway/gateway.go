@@ -206,6 +206,7 @@ func (g *Gateway) Listen() error {
 		g.servers = append(g.servers, srv)
 		h1 := newH1Server(srv)
 		h1.checks = &g.checksOff
+		h1.stall = c.limits.StallTimeout
 		g.h1s = append(g.h1s, h1)
 	}
 	if g.adminLn != nil {
@@ -347,7 +348,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	for i, srv := range g.servers {
 		// tls.NewListener, with the handshake done before Accept so
 		// that HTTP/1.x connections get a framingConn.
-		ln := newTLSListener(g.listeners[i], srv, g.h1s[i])
+		ln := newTLSListener(g.listeners[i], srv, g.h1s[i], g.h1s[i].stall)
 		go func() { errc <- srv.Serve(ln) }()
 	}
 	if g.admin != nil {
@@ -561,6 +562,7 @@ func restartOnly(old, cfg *Config) []string {
 		{"limits.read-timeout", o.ReadTimeout != n.ReadTimeout},
 		{"limits.write-timeout", o.WriteTimeout != n.WriteTimeout},
 		{"limits.idle-timeout", o.IdleTimeout != n.IdleTimeout},
+		{"limits.stall-timeout", o.StallTimeout != n.StallTimeout},
 		{"limits.max-header-bytes", o.MaxHeaderBytes != n.MaxHeaderBytes},
 		{"limits.http2-max-concurrent-streams", o.HTTP2MaxConcurrentStreams != n.HTTP2MaxConcurrentStreams},
 		{"limits.http2-read-idle-timeout", o.HTTP2ReadIdleTimeout != n.HTTP2ReadIdleTimeout},

@@ -65,6 +65,12 @@ type h1Server struct {
 	noKeepAlives atomic.Bool
 
 	watcher h1Watcher // the connections' watch timer (h1watch.go)
+
+	// stall is the gateway's limits.stall-timeout, not an http.Server
+	// setting: how long a read of a request body may wait (see
+	// h1ConnReader.Read); 0: no limit. (The writes' is the client
+	// connection's, clientConn.)
+	stall time.Duration
 }
 
 // bgReadDelay is how long a handler runs before its connection is watched
@@ -378,6 +384,11 @@ func (c *h1Conn) serve() {
 		}
 		c.stopWatching()
 		w.finishRequest()
+		if c.r.bodyStall > 0 { // set on this goroutine only: no lock to read
+			c.r.mu.Lock()
+			c.r.bodyStall = 0
+			c.r.mu.Unlock()
+		}
 		if c.writeDeadline {
 			c.rwc.SetWriteDeadline(time.Time{})
 			c.writeDeadline = false
@@ -439,6 +450,7 @@ func (c *h1Conn) setReadDeadline(t, now time.Time) {
 // forceReadDeadlineLocked sets the connection's read deadline to t now;
 // c.r.mu is held.
 func (c *h1Conn) forceReadDeadlineLocked(t time.Time) error {
+	c.r.reqDeadline = t // the request's now (bodyStall)
 	c.r.dl.force(t)
 	return c.rwc.SetReadDeadline(t)
 }
@@ -603,6 +615,11 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	req.TLS = c.tlsState
 	if !wholeReqDeadline.IsZero() || req.Body != http.NoBody {
 		c.setReadDeadline(wholeReqDeadline, time.Now())
+	}
+	if s.stall > 0 && req.Body != http.NoBody {
+		c.r.mu.Lock()
+		c.r.bodyStall, c.r.reqDeadline = s.stall, wholeReqDeadline
+		c.r.mu.Unlock()
 	}
 	// Else nothing reads the connection until the idle wait sets its
 	// own deadline: a request without a body gives its handler nothing
@@ -786,6 +803,14 @@ type h1ConnReader struct {
 	aborted bool
 	hasByte bool
 	byteBuf [1]byte
+
+	// bodyStall, while a request's body may be read (readRequest to the
+	// end of its handler), is how long each read may wait
+	// (h1Server.stall), within reqDeadline: the request's own deadline
+	// (ReadTimeout's, or one forced since: a handler's, an
+	// interruption's past one). Zero: none.
+	bodyStall   time.Duration
+	reqDeadline time.Time
 }
 
 func (cr *h1ConnReader) Read(p []byte) (int, error) {
@@ -812,6 +837,16 @@ func (cr *h1ConnReader) Read(p []byte) (int, error) {
 		cr.hasByte = false
 		cr.mu.Unlock()
 		return 1, nil
+	}
+	if cr.bodyStall > 0 {
+		// The read's own deadline, set lazily as the idle wait's is:
+		// one clock read per read of a body, and a timer update only
+		// when the one armed fires first (rearm).
+		now := time.Now()
+		t := earlier(cr.reqDeadline, now.Add(cr.bodyStall))
+		if cr.dl.set(t, now) {
+			cr.c.rwc.SetReadDeadline(t)
+		}
 	}
 	cr.inRead = true
 	gen := cr.dl.gen
@@ -924,6 +959,7 @@ func (b *h1Body) readBody(p []byte) (int, error) {
 		b.sawEOF.Store(true)
 	} else if err != nil {
 		b.failed.Store(true)
+		err = asClientTimeout(err)
 	}
 	return n, err
 }
@@ -1663,6 +1699,7 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.forget()
 	c.r.remain = 1<<63 - 1
 	c.r.mu.Lock()
+	c.r.bodyStall = 0 // the connection is the handler's
 	c.r.dl.force(time.Time{})
 	c.rwc.SetDeadline(time.Time{})
 	c.r.mu.Unlock()

@@ -71,6 +71,9 @@ type wrappedState struct {
 	requestState
 	ctx exchangeContext
 	req http.Request
+	// HTTP/2's stall guard, and the body it reads (see stallGuard).
+	guard stallGuard
+	body  stallBody
 }
 
 // exchangeContext is context.WithValue(Context, exchangeKey{}, x),
@@ -201,6 +204,17 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		return
 	}
 	rt := v.route
+	if ws != nil && listener >= 0 && r.ProtoMajor == 2 {
+		// HTTP/1.1's stalls are its connection's (clientConn,
+		// h1Server.stall); an HTTP/2 stream's are the handler's.
+		ws.guard.start(w, c.limits.StallTimeout)
+		defer ws.guard.end()
+		rec.guard = &ws.guard
+		if r.Body != nil && r.Body != http.NoBody {
+			ws.body = stallBody{r.Body, &ws.guard}
+			r.Body = &ws.body
+		}
+	}
 	if max := c.limits.MaxBodyBytes; max > 0 && r.Body != nil {
 		r.Body = http.MaxBytesReader(rec, r.Body, max)
 	}
@@ -391,6 +405,7 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	guard  *stallGuard // HTTP/2's, else nil
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -417,7 +432,13 @@ func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	n, err := r.ResponseWriter.Write(b)
+	var n int
+	var err error
+	if r.guard != nil {
+		n, err = r.guard.write(r.ResponseWriter, b)
+	} else {
+		n, err = r.ResponseWriter.Write(b)
+	}
 	r.bytes += int64(n)
 	return n, err
 }
@@ -442,6 +463,10 @@ func (r *recorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		if r.status == 0 {
 			r.status = http.StatusOK
+		}
+		if r.guard != nil {
+			r.guard.flush(f)
+			return
 		}
 		f.Flush()
 	}

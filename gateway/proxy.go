@@ -298,14 +298,15 @@ func printable(s string) string {
 }
 
 // upstreamError answers a request the upstream failed: 504 on a timeout,
-// 413 when the body was too large, nothing when the client went away, 502
-// otherwise. The details go to the log, never to the client.
+// 413 when the body was too large, 408 when the client did not send it in
+// time, nothing when the client went away, 502 otherwise. The details go to the log, never to the client.
 func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route, log *slog.Logger) {
 	if x := exchangeFrom(r.Context()); x != nil {
 		x.decision = decisionDeny
 	}
 	var maxErr *http.MaxBytesError
 	var switchErr errUnexpectedSwitch
+	var clientErr *clientTimeoutError
 	switch {
 	case errors.As(err, &switchErr):
 		// Fail closed: relaying it would make the connection a tunnel past
@@ -318,6 +319,15 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 		// MaxBytesReader; the gateway's h1Server is told here).
 		w.Header().Set("Connection", "close")
 		writeProblem(w, r, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "request body too large")
+	case errors.As(err, &clientErr):
+		// Not the upstream's fault. The rest of an HTTP/1.1 body is not
+		// read: the connection ends with the answer. (On HTTP/2 only the
+		// stream does; there, Connection: close would end the whole
+		// connection, other streams too.)
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+		}
+		writeProblem(w, r, http.StatusRequestTimeout, ReasonClientTimeout, "request body not received in time")
 	case errors.Is(r.Context().Err(), context.Canceled):
 		// The client left; there is no one to answer.
 		if x := exchangeFrom(r.Context()); x != nil {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // A rawTCPConn is a *net.TCPConn whose Read and Write make their read(2)
@@ -68,6 +69,13 @@ type rawTCPConn struct {
 	hfn     func(fd uintptr) bool
 	hphase  int
 	peekBuf [1]byte
+
+	// stall, when set (clientConn), is how long a write may wait for the
+	// client to take a byte: writeAll arms the deadline when it must
+	// wait (stallArmed, under wmu), writeLocked clears it after.
+	stall      time.Duration
+	stallArmed bool
+	wdl        writeDeadlines
 }
 
 // rawSyscallConn returns c as a rawTCPConn when it is a *net.TCPConn,
@@ -197,6 +205,7 @@ func (c *rawTCPConn) heldThenRead(fd uintptr) bool {
 	done := c.writeAll(fd)
 	n, werr := c.wn, c.werr
 	c.wbuf = nil
+	c.disarmStall() // this call does not wait: Read, or Write's call after it, does
 	switch {
 	case werr != nil:
 		c.dropHeldLocked()
@@ -297,10 +306,41 @@ func (c *rawTCPConn) writeLocked(p []byte) (int, error) {
 	err := c.rc.Write(c.wfn)
 	n, werr := c.wn, c.werr
 	c.wbuf = nil
+	c.disarmStall()
 	if err != nil {
 		return n, c.opError("write", err)
 	}
 	return n, werr
+}
+
+// disarmStall clears the deadline writeAll armed, if it did; c.wmu is
+// held.
+func (c *rawTCPConn) disarmStall() {
+	if c.stallArmed {
+		c.stallArmed = false
+		c.wdl.disarm(c.TCPConn.SetWriteDeadline)
+	}
+}
+
+// SetWriteDeadline is net.TCPConn's; with a stall, composed with it
+// (writeDeadlines).
+func (c *rawTCPConn) SetWriteDeadline(t time.Time) error {
+	if c.stall <= 0 {
+		return c.TCPConn.SetWriteDeadline(t)
+	}
+	return c.wdl.setExt(t, c.TCPConn.SetWriteDeadline)
+}
+
+// SetDeadline is net.TCPConn's; with a stall, its write half is
+// SetWriteDeadline's.
+func (c *rawTCPConn) SetDeadline(t time.Time) error {
+	if c.stall <= 0 {
+		return c.TCPConn.SetDeadline(t)
+	}
+	if err := c.TCPConn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
 }
 
 // CloseWrite is net.TCPConn's, after what is held (holdWrites) is
@@ -360,6 +400,14 @@ func (c *rawTCPConn) writeAll(fd uintptr) bool {
 			c.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
+			if c.stall > 0 {
+				// From this wait (again after each part the client
+				// took). Inside RawConn.Write's call, before its wait:
+				// setting a deadline takes none of the descriptor's
+				// locks.
+				c.stallArmed = true
+				c.wdl.arm(time.Now().Add(c.stall), c.TCPConn.SetWriteDeadline)
+			}
 			return false
 		default:
 			c.werr = c.opError("write", os.NewSyscallError("write", errno))

@@ -66,6 +66,10 @@ const (
 	// ReasonBodyTooLarge: the request body exceeds limits.max-body-bytes
 	// (413).
 	ReasonBodyTooLarge Reason = "body-too-large"
+	// ReasonClientTimeout: the client stopped sending its request body
+	// for limits.stall-timeout, or took longer than limits.read-timeout
+	// (408).
+	ReasonClientTimeout Reason = "client-timeout"
 )
 
 // reasonClientGone is logged, with status 499, when the client went away

@@ -37,14 +37,17 @@ type tlsListener struct {
 	// h1, when set, serves the HTTP/1.x connections in their handshake's
 	// goroutine; srv gets only HTTP/2 ones.
 	h1 *h1Server
+	// stall is limits.stall-timeout, for the client connections' writes
+	// (clientConn).
+	stall time.Duration
 
 	mu      sync.Mutex
 	closed  bool
 	pending map[net.Conn]struct{} // handshaking; closed by Close
 }
 
-func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server) *tlsListener {
-	l := &tlsListener{srv: srv, h1: h1, pending: make(map[net.Conn]struct{})}
+func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server, stall time.Duration) *tlsListener {
+	l := &tlsListener{srv: srv, h1: h1, stall: stall, pending: make(map[net.Conn]struct{})}
 	l.start(ln, l.handshake)
 	return l
 }
@@ -52,7 +55,7 @@ func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server) *tlsListene
 // handshake runs raw's TLS handshake and queues the connection for
 // Accept, or logs the failure and closes it.
 func (l *tlsListener) handshake(raw net.Conn) {
-	raw = rawSyscallConn(raw)
+	raw = clientConn(raw, l.stall)
 	bc := newBatchConn(raw)
 	tc := tls.Server(bc, l.srv.TLSConfig)
 	l.mu.Lock()

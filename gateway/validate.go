@@ -17,6 +17,7 @@ const (
 	DefaultAdminAddress                  = "127.0.0.1:9090"
 	DefaultReadHeaderTimeout             = 10 * time.Second
 	DefaultIdleTimeout                   = 120 * time.Second
+	DefaultStallTimeout                  = 60 * time.Second
 	DefaultMaxHeaderBytes                = 64 << 10
 	DefaultUpstreamDialTimeout           = 5 * time.Second
 	DefaultUpstreamTLSHandshakeTimeout   = 5 * time.Second
@@ -83,6 +84,7 @@ func (l Limits) withDefaults() Limits {
 	}
 	set(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	set(&l.IdleTimeout, DefaultIdleTimeout)
+	set(&l.StallTimeout, DefaultStallTimeout)
 	set(&l.UpstreamDialTimeout, DefaultUpstreamDialTimeout)
 	set(&l.UpstreamTLSHandshakeTimeout, DefaultUpstreamTLSHandshakeTimeout)
 	set(&l.UpstreamResponseHeaderTimeout, DefaultUpstreamResponseHeaderTimeout)
@@ -111,6 +113,7 @@ func (p *compiler) limits(l Limits) {
 		{"limits.read-timeout", l.ReadTimeout},
 		{"limits.write-timeout", l.WriteTimeout},
 		{"limits.idle-timeout", l.IdleTimeout},
+		{"limits.stall-timeout", l.StallTimeout},
 		{"limits.upstream-dial-timeout", l.UpstreamDialTimeout},
 		{"limits.upstream-tls-handshake-timeout", l.UpstreamTLSHandshakeTimeout},
 		{"limits.upstream-response-header-timeout", l.UpstreamResponseHeaderTimeout},
@@ -141,6 +144,9 @@ func (p *compiler) limits(l Limits) {
 		p.add("limits.http2-max-concurrent-streams", "must not be negative (0 means the default, %d)", DefaultHTTP2MaxConcurrentStreams)
 	case n > maxHTTP2Streams:
 		p.add("limits.http2-max-concurrent-streams", "%d is more than %d: every stream can hold a request to the upstream, so one connection could hold that many", n, maxHTTP2Streams)
+	}
+	if d := l.StallTimeout; d > 0 && d < time.Second {
+		p.add("limits.stall-timeout", "%v is too short: a client on a slow network would be cut off; use at least 1s", d)
 	}
 	if d := l.HTTP2PingTimeout; d > 0 && d < time.Second {
 		p.add("limits.http2-ping-timeout", "%v is too short: a client on a slow network would be cut off; use at least 1s", d)

@@ -1,0 +1,153 @@
+package gateway
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// A client that stalls in the middle of a request (limits.stall-timeout)
+// is given up on. On the gateway's own HTTP/1.1 server, the client
+// connection does it: a write that waits for the client to take bytes
+// arms a deadline stall ahead, from its wait (clientConn, below), and a
+// read of a request body gets one from its start (h1ConnReader.Read). On
+// HTTP/2, where one stream can stall while its connection is busy, the
+// handler does it per request (stallGuard, stall_h2.go).
+
+// clientConn is a client connection as a listener serves it: raw system
+// calls where the platform has them (rawSyscallConn), and, with stall
+// set, writes that fail when the client takes no byte for that long.
+//
+// Why the write itself: every write to an HTTP/1.1 client, the
+// handler's, the server's last flush, a WebSocket relay's, waits there
+// when the client does not read, and a write that never waits (the
+// client reads, or the answer fits in the socket's buffer) costs nothing
+// more. Above TLS this could not be done so: crypto/tls makes any write
+// error final, so a deadline there cannot be a timer that is moved on
+// (see writeDeadlines).
+func clientConn(c net.Conn, stall time.Duration) net.Conn {
+	c = rawSyscallConn(c)
+	if stall <= 0 {
+		return c
+	}
+	if r, ok := c.(*rawTCPConn); ok {
+		r.stall = stall
+		return r
+	}
+	return &writeStallConn{Conn: c, stall: stall}
+}
+
+// writeDeadlines composes a connection's write deadline as set from
+// outside (SetWriteDeadline, SetDeadline: the server's write timeout, a
+// handler's deadline, an interruption's past one) with the stall
+// deadline its writes arm while they wait: the connection has the
+// earlier of the two. An outside deadline set during a stalled write
+// still interrupts it; a later one does not extend the stall.
+type writeDeadlines struct {
+	mu    sync.Mutex
+	ext   time.Time // set from outside; zero: none
+	stall time.Time // armed by a waiting write; zero: none
+}
+
+// setExt sets the outside deadline and gives the connection (set) the
+// earlier one.
+func (d *writeDeadlines) setExt(t time.Time, set func(time.Time) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ext = t
+	return set(earlier(d.ext, d.stall))
+}
+
+// arm sets the stall deadline t.
+func (d *writeDeadlines) arm(t time.Time, set func(time.Time) error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stall = t
+	set(earlier(d.ext, d.stall))
+}
+
+// disarm clears the stall deadline: the connection gets the outside one
+// back.
+func (d *writeDeadlines) disarm(set func(time.Time) error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stall = time.Time{}
+	set(d.ext)
+}
+
+// earlier is the earlier of two deadlines, zero meaning none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// A writeStallConn is clientConn's stall where the connection is not a
+// rawTCPConn (other platforms): each Write sets the stall deadline
+// before it writes, again after each part the client took, and clears
+// it after: two timer updates per write, which rawTCPConn saves by
+// arming only when a write waits.
+type writeStallConn struct {
+	net.Conn
+	stall time.Duration
+	wmu   sync.Mutex // one Write at a time: its deadline is the connection's
+	dl    writeDeadlines
+}
+
+func (c *writeStallConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	defer c.dl.disarm(c.Conn.SetWriteDeadline)
+	n := 0
+	for {
+		c.dl.arm(time.Now().Add(c.stall), c.Conn.SetWriteDeadline)
+		m, err := c.Conn.Write(p[n:])
+		n += m
+		if err == nil || m == 0 || !isDeadlineErr(err) {
+			return n, err
+		}
+		// Some was taken before the deadline: the client is slow, not
+		// stalled. (Whether the outside deadline or the stall's fired,
+		// the next round finds a past outside one at once.)
+	}
+}
+
+func (c *writeStallConn) SetWriteDeadline(t time.Time) error {
+	return c.dl.setExt(t, c.Conn.SetWriteDeadline)
+}
+
+func (c *writeStallConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}
+
+// CloseWrite passes a half-close through, as *net.TCPConn's.
+func (c *writeStallConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.New("gateway: the connection cannot be half-closed")
+}
+
+// A clientTimeoutError is a failed read of a request body that ran out
+// of time: limits.stall-timeout's or limits.read-timeout's. The client's
+// timeout, not the upstream's: answered 408, not 504 (upstreamError).
+// It reads as the error it marks, as net/http's server would give it.
+type clientTimeoutError struct{ err error }
+
+func (e *clientTimeoutError) Error() string { return e.err.Error() }
+
+func (e *clientTimeoutError) Unwrap() error { return e.err }
+
+// asClientTimeout returns err as a clientTimeoutError when it is a
+// deadline's, else err.
+func asClientTimeout(err error) error {
+	if err != nil && isDeadlineErr(err) {
+		return &clientTimeoutError{err}
+	}
+	return err
+}

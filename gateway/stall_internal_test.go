@@ -1,0 +1,139 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestWriteStall checks the client connections' write stall, in both
+// forms: clientConn's (a rawTCPConn on Linux, which arms the deadline
+// only when a write waits) and writeStallConn (other platforms, which
+// sets it around every write). Small socket buffers on both sides make a
+// large write wait at once.
+func TestWriteStall(t *testing.T) {
+	const stall = 300 * time.Millisecond
+	wraps := map[string]func(net.Conn) net.Conn{
+		"clientConn":     func(c net.Conn) net.Conn { return clientConn(c, stall) },
+		"writeStallConn": func(c net.Conn) net.Conn { return &writeStallConn{Conn: c, stall: stall} },
+	}
+	big := make([]byte, 16<<20)
+	pair := func(t *testing.T, wrap func(net.Conn) net.Conn) (net.Conn, *net.TCPConn) {
+		c, peer := tcpPairOf(t, func(c net.Conn) net.Conn {
+			c.(*net.TCPConn).SetWriteBuffer(64 << 10)
+			return wrap(c)
+		})
+		peer.SetReadBuffer(64 << 10)
+		return c, peer
+	}
+	for name, wrap := range wraps {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if c, _ := pair(t, wrap); name == "clientConn" && runtime.GOOS == "linux" {
+				if _, ok := c.(*rawTCPConn); !ok {
+					t.Fatalf("clientConn gave %T, want *rawTCPConn", c)
+				}
+			}
+			t.Run("stalled", func(t *testing.T) {
+				t.Parallel()
+				c, _ := pair(t, wrap)
+				start := time.Now()
+				n, err := c.Write(big)
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("a write the peer takes nothing of: %d bytes, %v; want a deadline error", n, err)
+				}
+				if waited := time.Since(start); waited < stall {
+					t.Errorf("it gave up after %v, before the stall timeout", waited)
+				}
+			})
+			t.Run("slow reader", func(t *testing.T) {
+				t.Parallel()
+				c, peer := pair(t, wrap)
+				// The twin: a peer that takes some every stall/3 is
+				// slow, not stalled.
+				go func() {
+					buf := make([]byte, 64<<10)
+					for {
+						time.Sleep(stall / 3)
+						if _, err := peer.Read(buf); err != nil {
+							return
+						}
+					}
+				}()
+				if n, err := c.Write(big[:1<<20]); err != nil {
+					t.Fatalf("a write to a slow reader: %d bytes, %v", n, err)
+				}
+			})
+			t.Run("outside deadline interrupts", func(t *testing.T) {
+				t.Parallel()
+				c, _ := pair(t, func(c net.Conn) net.Conn {
+					// An hour's stall: only the outside deadline can end
+					// the write.
+					if name == "clientConn" {
+						return clientConn(c, time.Hour)
+					}
+					return &writeStallConn{Conn: c, stall: time.Hour}
+				})
+				done := make(chan error, 1)
+				go func() { _, err := c.Write(big); done <- err }()
+				time.Sleep(100 * time.Millisecond) // waiting, under the armed stall
+				c.SetWriteDeadline(aLongTimeAgo)
+				if err := <-done; !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Errorf("after a past deadline from outside: %v, want a deadline error", err)
+				}
+			})
+			t.Run("later outside deadline", func(t *testing.T) {
+				t.Parallel()
+				c, _ := pair(t, wrap)
+				c.SetDeadline(time.Now().Add(time.Hour))
+				if _, err := c.Write(big); !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Errorf("under an outside deadline an hour ahead: %v, want the stall's deadline error", err)
+				}
+			})
+			t.Run("later outside deadline during the wait", func(t *testing.T) {
+				t.Parallel()
+				c, _ := pair(t, wrap)
+				done := make(chan error, 1)
+				go func() { _, err := c.Write(big); done <- err }()
+				time.Sleep(stall / 3)
+				c.SetWriteDeadline(time.Now().Add(time.Hour)) // as a server's write timeout, set anew
+				if err := <-done; !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Errorf("under an outside deadline set an hour ahead during the wait: %v, want the stall's deadline error", err)
+				}
+			})
+			t.Run("restored after", func(t *testing.T) {
+				t.Parallel()
+				c, peer := pair(t, wrap)
+				// A write that waits, then is taken whole: its stall
+				// deadline must not outlive it.
+				go func() {
+					time.Sleep(stall / 3)
+					io.CopyN(io.Discard, peer, 1<<20)
+				}()
+				if _, err := c.Write(big[:1<<20]); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(2 * stall)
+				if _, err := c.Write([]byte("x")); err != nil {
+					t.Errorf("a write after the stall deadline passed, with room in the socket: %v", err)
+				}
+			})
+		})
+	}
+}
+
+// TestWriteStallOff: without a stall, clientConn is rawSyscallConn's,
+// with its deadlines untouched.
+func TestWriteStallOff(t *testing.T) {
+	c, _ := tcpPairOf(t, func(c net.Conn) net.Conn { return clientConn(c, 0) })
+	if _, ok := c.(*writeStallConn); ok {
+		t.Fatalf("clientConn without a stall gave a writeStallConn")
+	}
+	if r, ok := c.(*rawTCPConn); ok && r.stall != 0 {
+		t.Fatalf("clientConn without a stall set one: %v", r.stall)
+	}
+}

@@ -1,0 +1,477 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/forgeproof/forgeproof/gateway"
+)
+
+// The stall tests run a gateway with limits.stall-timeout of 1s (the
+// least it takes) and, as the negative control, of an hour: the defence
+// off in all but name.
+const (
+	stallTimeout = time.Second
+	stallOff     = time.Hour
+	// stallSeen is how long a test waits for a stall to be given up on:
+	// at most two periods after the client's buffers fill, with room for
+	// a slow machine. stallHeld is how long the negative control watches
+	// the stall go on.
+	stallSeen = 15 * time.Second
+	stallHeld = 3 * time.Second
+)
+
+// stallUpstream answers /s/big?n=N with N bytes, written in 64 KiB parts,
+// and reports how each such write ended (nil: all written); /s/post reads
+// the body and reports its length and error; /s/events sends an event,
+// waits 2.5 stall timeouts, then sends another.
+type stallUpstream struct {
+	URL      string
+	bigEnded chan error
+	posted   chan postResult
+}
+
+type postResult struct {
+	n   int
+	err error
+}
+
+func newStallUpstream(t *testing.T) *stallUpstream {
+	u := &stallUpstream{bigEnded: make(chan error, 16), posted: make(chan postResult, 16)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/s/big":
+			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+			w.Header().Set("Content-Length", strconv.Itoa(n))
+			part := bytes.Repeat([]byte("x"), 64<<10)
+			var err error
+			for left := n; left > 0 && err == nil; left -= len(part) {
+				_, err = w.Write(part[:min(left, len(part))])
+			}
+			u.bigEnded <- err
+		case "/s/post":
+			b, err := io.ReadAll(r.Body)
+			u.posted <- postResult{len(b), err}
+			if err == nil {
+				fmt.Fprintf(w, "got %d", len(b))
+			}
+		case "/s/events":
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: a\n\n")
+			w.(http.Flusher).Flush()
+			time.Sleep(5 * stallTimeout / 2)
+			io.WriteString(w, "data: b\n\n")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	u.URL = srv.URL
+	return u
+}
+
+// startStall runs a gateway with the stall upstream on /s/ and the given
+// stall timeout; HTTP/2 is on (the default).
+func startStall(t *testing.T, stall time.Duration) (*world, *stallUpstream, *running) {
+	t.Helper()
+	w, cfg := h2World(t)
+	up := newStallUpstream(t)
+	cfg.Routes = append(cfg.Routes, gateway.Route{Name: "s", PathPrefix: "/s/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
+	cfg.Limits.StallTimeout = stall
+	return w, up, w.start(cfg)
+}
+
+// dialH1 opens an HTTP/1.1 connection with the web client's certificate.
+func dialH1(t *testing.T, gw *running) *tls.Conn {
+	t.Helper()
+	c, err := dialTLS(t, gw, "localhost", []string{"http/1.1"}, gw.w.web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitBig waits up to d for the upstream's /s/big write to end; ok is
+// false when it did not.
+func (u *stallUpstream) waitBig(d time.Duration) (err error, ok bool) {
+	select {
+	case err := <-u.bigEnded:
+		return err, true
+	case <-time.After(d):
+		return nil, false
+	}
+}
+
+func (u *stallUpstream) waitPost(d time.Duration) (postResult, bool) {
+	select {
+	case p := <-u.posted:
+		return p, true
+	case <-time.After(d):
+		return postResult{}, false
+	}
+}
+
+// TestStallHTTP1Answer: a client that asks for a large answer and reads
+// none of it (a slow-read attack) held the upstream connection, and the
+// upstream's handler, for as long as it stayed connected. With
+// stall-timeout the gateway gives up once the client has taken nothing
+// for that long: it closes the client's connection and the upstream's.
+// The twin: a client that reads slowly, but steadily, gets the whole
+// answer. The negative control: with an hour's stall timeout the
+// upstream is still held after stallHeld.
+func TestStallHTTP1Answer(t *testing.T) {
+	t.Parallel()
+	t.Run("stalled", func(t *testing.T) {
+		t.Parallel()
+		_, up, gw := startStall(t, stallTimeout)
+		c := dialH1(t, gw)
+		io.WriteString(c, "GET /s/big?n=67108864 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		err, ok := up.waitBig(stallSeen)
+		if !ok {
+			t.Fatalf("the upstream was still held after %v", stallSeen)
+		}
+		if err == nil {
+			t.Fatalf("the upstream wrote all 64 MiB to a client that read nothing")
+		}
+		// The client's connection is closed: what was sent, then the end.
+		c.SetReadDeadline(time.Now().Add(stallSeen))
+		n, rerr := io.Copy(io.Discard, c)
+		if ne, ok := rerr.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("the client's connection stayed open (%d bytes read)", n)
+		}
+		if n >= 64<<20 {
+			t.Errorf("the client got the whole answer (%d bytes)", n)
+		}
+	})
+	t.Run("slow reader", func(t *testing.T) {
+		t.Parallel()
+		_, up, gw := startStall(t, stallTimeout)
+		c := dialH1(t, gw)
+		const size = 4 << 20
+		fmt.Fprintf(c, "GET /s/big?n=%d HTTP/1.1\r\nHost: localhost\r\n\r\n", size)
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 64 KiB every 50 ms: about 3 s for the whole answer, each pause
+		// well under the stall timeout.
+		got := 0
+		buf := make([]byte, 64<<10)
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for {
+			n, err := io.ReadFull(resp.Body, buf)
+			got += n
+			if err != nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if got != size {
+			t.Errorf("the slow reader got %d of %d bytes", got, size)
+		}
+		if err, ok := up.waitBig(stallSeen); !ok || err != nil {
+			t.Errorf("the upstream's write: %v (ended: %v), want it whole", err, ok)
+		}
+	})
+	t.Run("negative control", func(t *testing.T) {
+		t.Parallel()
+		_, up, gw := startStall(t, stallOff)
+		c := dialH1(t, gw)
+		io.WriteString(c, "GET /s/big?n=67108864 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		if err, ok := up.waitBig(stallHeld); ok {
+			t.Fatalf("without the stall timeout the upstream's write still ended (%v): the test shows nothing", err)
+		}
+		c.Close()
+	})
+}
+
+// TestStallHTTP1Body: a client that starts a request body and sends no
+// more of it (a slow-POST attack) is answered 408 client-timeout once
+// it has sent nothing for the stall timeout, and the upstream, which got
+// the start of the body, gets no complete request. The twin: a body sent
+// in small parts with pauses under the timeout reaches the upstream
+// whole. The negative control: with an hour's timeout, the request is
+// still waiting after stallHeld.
+func TestStallHTTP1Body(t *testing.T) {
+	t.Parallel()
+	post := func(c net.Conn) {
+		io.WriteString(c, "POST /s/post HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nContent-Length: 100\r\n\r\n0123456789")
+	}
+	t.Run("stalled", func(t *testing.T) {
+		t.Parallel()
+		_, up, gw := startStall(t, stallTimeout)
+		c := dialH1(t, gw)
+		post(c)
+		c.SetReadDeadline(time.Now().Add(stallSeen))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("no answer to the stalled body: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"client-timeout"`) {
+			t.Errorf("got %d %s, want 408 client-timeout", resp.StatusCode, body)
+		}
+		if !resp.Close {
+			t.Errorf("the 408 keeps the connection open; the rest of the body would be read as a request")
+		}
+		if p, ok := up.waitPost(stallSeen); !ok || p.err == nil {
+			t.Errorf("the upstream's read of the body: %+v (ended: %v), want an error", p, ok)
+		}
+	})
+	t.Run("slow sender", func(t *testing.T) {
+		t.Parallel()
+		_, up, gw := startStall(t, stallTimeout)
+		c := dialH1(t, gw)
+		post(c)
+		for range 9 { // 90 more bytes, one part every 300 ms
+			time.Sleep(300 * time.Millisecond)
+			io.WriteString(c, "0123456789")
+		}
+		c.SetReadDeadline(time.Now().Add(stallSeen))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(body) != "got 100" {
+			t.Errorf("got %d %q, want 200 \"got 100\"", resp.StatusCode, body)
+		}
+		if p, ok := up.waitPost(stallSeen); !ok || p.err != nil || p.n != 100 {
+			t.Errorf("the upstream's read: %+v (ended: %v), want 100 bytes", p, ok)
+		}
+	})
+	t.Run("negative control", func(t *testing.T) {
+		t.Parallel()
+		_, up, gw := startStall(t, stallOff)
+		c := dialH1(t, gw)
+		post(c)
+		c.SetReadDeadline(time.Now().Add(stallHeld))
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+			t.Fatalf("without the stall timeout the stalled body was still answered %d: the test shows nothing", resp.StatusCode)
+		}
+		if p, ok := up.waitPost(0); ok {
+			t.Errorf("the upstream's read ended: %+v", p)
+		}
+		c.Close()
+	})
+}
+
+// TestStallNotIdle: what the stall timeout does not cut. A keep-alive
+// connection idle for longer than it serves its next request (the idle
+// timeout governs there), and an event stream that is quiet for longer
+// than it keeps going (nothing waits to be sent), over both protocols.
+func TestStallNotIdle(t *testing.T) {
+	t.Parallel()
+	_, _, gw := startStall(t, stallTimeout)
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("h2=%v", h2), func(t *testing.T) {
+			t.Parallel()
+			c := gw.client(gw.w.web)
+			c.Transport.(*http.Transport).ForceAttemptHTTP2 = h2
+			first, _ := http.NewRequest("GET", gw.base+"/s/big?n=10", nil)
+			first.Host = "localhost" // the SNI: HTTP/2 checks it
+			resp, err := c.Do(first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(b) != "xxxxxxxxxx" {
+				t.Fatalf("first request: %d %q", resp.StatusCode, b)
+			}
+			time.Sleep(5 * stallTimeout / 2)
+			reused := false
+			trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), "GET", gw.base+"/s/events", nil)
+			req.Host = "localhost"
+			resp, err = c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(b) != "data: a\n\ndata: b\n\n" {
+				t.Errorf("event stream with a quiet stretch: got %q, %v", b, err)
+			}
+			if !reused {
+				t.Errorf("the idle connection was not reused")
+			}
+			if wantProto := map[bool]int{false: 1, true: 2}[h2]; resp.ProtoMajor != wantProto {
+				t.Errorf("HTTP/%d, want %d", resp.ProtoMajor, wantProto)
+			}
+		})
+	}
+}
+
+// TestStallHTTP2Answer: over HTTP/2 a client stalls one stream by never
+// opening its flow-control window (SETTINGS_INITIAL_WINDOW_SIZE 0) while
+// its connection stays busy. The gateway resets that stream once the
+// stall timeout has passed with nothing sent, and lets the upstream go.
+// The twin, on the same connection: a stream whose window the client
+// opens gets its whole answer. The negative control: with an hour's
+// timeout, the upstream is still held after stallHeld.
+func TestStallHTTP2Answer(t *testing.T) {
+	t.Parallel()
+	stall := func(t *testing.T, d time.Duration) (*h2Raw, *stallUpstream) {
+		w, up, gw := startStall(t, d)
+		h := dialH2Raw(t, gw, "localhost", w.web)
+		if err := h.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+			t.Fatal(err)
+		}
+		h.request(1, get("localhost", "/s/big?n=16777216")...)
+		return h, up
+	}
+	t.Run("stalled", func(t *testing.T) {
+		t.Parallel()
+		h, up := stall(t, stallTimeout)
+		a, err := h.answer(1)
+		if err != nil {
+			t.Fatalf("stream 1: %v", err)
+		}
+		if a.reset == 0 {
+			t.Errorf("stream 1 ended without a reset: %+v", a)
+		}
+		if err, ok := up.waitBig(stallSeen); !ok || err == nil {
+			t.Errorf("the upstream's write: %v (ended: %v), want it cut off", err, ok)
+		}
+		// The twin: the same connection serves a stream whose window is
+		// open.
+		const size = 200 << 10
+		h.request(3, get("localhost", fmt.Sprintf("/s/big?n=%d", size))...)
+		h.fr.WriteWindowUpdate(3, size)
+		h.fr.WriteWindowUpdate(0, size)
+		if a, err := h.answer(3); err != nil || a.status != 200 || len(a.body) != size {
+			t.Errorf("stream 3, window open: status %d, %d bytes, reset %v, %v; want 200 and %d bytes", a.status, len(a.body), a.reset, err, size)
+		}
+	})
+	t.Run("negative control", func(t *testing.T) {
+		t.Parallel()
+		_, up := stall(t, stallOff)
+		if err, ok := up.waitBig(stallHeld); ok {
+			t.Fatalf("without the stall timeout the upstream's write still ended (%v): the test shows nothing", err)
+		}
+	})
+}
+
+// TestStallHTTP2Body: a stream that starts a body and sends no more of it
+// is answered 408 client-timeout, and the upstream gets no complete
+// request; a stream on the same connection that sends its body in
+// parts, with pauses under the timeout, is served. The negative control:
+// with an hour's timeout the upstream still waits for the stalled body
+// after stallHeld.
+func TestStallHTTP2Body(t *testing.T) {
+	t.Parallel()
+	post := func(h *h2Raw, id uint32) {
+		blk := h.block(":method", "POST", ":scheme", "https", ":authority", "localhost", ":path", "/s/post", "accept", "application/json", "content-length", "100")
+		h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blk, EndHeaders: true})
+		h.fr.WriteData(id, false, []byte("0123456789"))
+	}
+	t.Run("stalled", func(t *testing.T) {
+		t.Parallel()
+		w, up, gw := startStall(t, stallTimeout)
+		h := dialH2Raw(t, gw, "localhost", w.web)
+		post(h, 1)
+		h.conn.SetReadDeadline(time.Now().Add(stallSeen))
+		a, err := h.answer(1)
+		if err != nil || a.status != http.StatusRequestTimeout || a.reason != "client-timeout" {
+			t.Errorf("stalled stream: got %+v, %v; want 408 client-timeout", a, err)
+		}
+		if p, ok := up.waitPost(stallSeen); !ok || p.err == nil {
+			t.Errorf("the upstream's read of the body: %+v (ended: %v), want an error", p, ok)
+		}
+		// The twin.
+		post(h, 3)
+		for i := range 9 {
+			time.Sleep(300 * time.Millisecond)
+			h.fr.WriteData(3, i == 8, []byte("0123456789"))
+		}
+		if a, err := h.answer(3); err != nil || a.status != 200 || a.body != "got 100" {
+			t.Errorf("slow stream: got %+v, %v; want 200 \"got 100\"", a, err)
+		}
+	})
+	t.Run("negative control", func(t *testing.T) {
+		t.Parallel()
+		w, up, gw := startStall(t, stallOff)
+		h := dialH2Raw(t, gw, "localhost", w.web)
+		post(h, 1)
+		if p, ok := up.waitPost(stallHeld); ok {
+			t.Fatalf("without the stall timeout the upstream's read of the stalled body still ended (%+v): the test shows nothing", p)
+		}
+	})
+}
+
+// TestStallConfig: limits.stall-timeout loads from YAML, refuses what
+// would cut off slow networks or mean nothing, and is documented with
+// its default.
+func TestStallConfig(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{-time.Second, "limits.stall-timeout: must not be negative"},
+		{500 * time.Millisecond, "limits.stall-timeout: 500ms is too short"},
+	} {
+		cfg := w.config()
+		cfg.Limits.StallTimeout = tc.d
+		if _, err := gateway.New(cfg, gateway.Options{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error containing %q", tc.d, err, tc.want)
+		}
+	}
+	cfg := w.config() // the twin: the edge is accepted
+	cfg.Limits.StallTimeout = time.Second
+	if _, err := gateway.New(cfg, gateway.Options{}); err != nil {
+		t.Errorf("1s: %v", err)
+	}
+
+	path := w.write("stall.yaml", []byte(`
+listeners:
+  - address: 127.0.0.1:0
+    tls: {cert-file: server.pem, key-file: server-key.pem, client-ca-files: [ca.pem]}
+routes:
+  - upstream: http://127.0.0.1:1
+    allow: {any-verified: true}
+limits:
+  stall-timeout: 2m
+`))
+	loaded, err := gateway.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loaded.Limits.StallTimeout != 2*time.Minute {
+		t.Errorf("stall-timeout: 2m loaded as %v", loaded.Limits.StallTimeout)
+	}
+
+	def := fmt.Sprintf("%.0fs", gateway.DefaultStallTimeout.Seconds()) // "60s", as the docs write it
+	for file, want := range map[string]string{
+		"../docs/gateway.md":          "| `limits.stall-timeout` |",
+		"../examples/forgeproof.yaml": "stall-timeout: " + def,
+	} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := strings.Index(string(b), want)
+		if i < 0 {
+			t.Errorf("%s does not mention %q", file, want)
+			continue
+		}
+		if line, _, _ := strings.Cut(string(b[i:]), "\n"); !strings.Contains(line, def) {
+			t.Errorf("%s: %q does not give the default %s", file, line, def)
+		}
+	}
+}
