@@ -253,6 +253,26 @@ func TestStallHTTP1Body(t *testing.T) {
 			t.Errorf("the upstream's read: %+v (ended: %v), want 100 bytes", p, ok)
 		}
 	})
+	t.Run("read-timeout", func(t *testing.T) {
+		// The whole request's timeout is the client's too: 408, where it
+		// used to be a 504 upstream-timeout.
+		t.Parallel()
+		w, cfg := h2World(t)
+		up := newStallUpstream(t)
+		cfg.Routes = append(cfg.Routes, gateway.Route{Name: "s", PathPrefix: "/s/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
+		cfg.Limits.StallTimeout, cfg.Limits.ReadTimeout = stallOff, 2*time.Second
+		c := dialH1(t, w.start(cfg))
+		post(c)
+		c.SetReadDeadline(time.Now().Add(stallSeen))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"client-timeout"`) {
+			t.Errorf("got %d %s, want 408 client-timeout", resp.StatusCode, body)
+		}
+	})
 	t.Run("negative control", func(t *testing.T) {
 		t.Parallel()
 		_, up, gw := startStall(t, stallOff)
