@@ -71,9 +71,11 @@ type wrappedState struct {
 	requestState
 	ctx exchangeContext
 	req http.Request
-	// HTTP/2's stall guard, and the body it reads (see stallGuard).
+	// HTTP/2's stall guard, the body it reads and the writer it writes
+	// the answer through (see stallGuard).
 	guard stallGuard
 	body  stallBody
+	gw    guardedWriter
 }
 
 // exchangeContext is context.WithValue(Context, exchangeKey{}, x),
@@ -204,12 +206,14 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		return
 	}
 	rt := v.route
+	var out http.ResponseWriter = rec
 	if ws != nil && listener >= 0 && r.ProtoMajor == 2 {
 		// HTTP/1.1's stalls are its connection's (clientConn,
 		// h1Server.stall); an HTTP/2 stream's are the handler's.
 		ws.guard.start(w, c.limits.StallTimeout)
 		defer ws.guard.end()
-		rec.guard = &ws.guard
+		ws.gw = guardedWriter{rec, &ws.guard}
+		out = &ws.gw
 		if r.Body != nil && r.Body != http.NoBody {
 			ws.body = stallBody{r.Body, &ws.guard}
 			r.Body = &ws.body
@@ -238,7 +242,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	}
 	ws.ctx = exchangeContext{Context: r.Context(), x: x}
 	ws.req = *r.WithContext(&ws.ctx)
-	rt.handler.ServeHTTP(rec, &ws.req)
+	rt.handler.ServeHTTP(out, &ws.req)
 }
 
 // handlerStart is when the handler serving w started: the clock read of
@@ -405,7 +409,6 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
-	guard  *stallGuard // HTTP/2's, else nil
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -432,13 +435,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	var n int
-	var err error
-	if r.guard != nil {
-		n, err = r.guard.write(r.ResponseWriter, b)
-	} else {
-		n, err = r.ResponseWriter.Write(b)
-	}
+	n, err := r.ResponseWriter.Write(b)
 	r.bytes += int64(n)
 	return n, err
 }
@@ -463,10 +460,6 @@ func (r *recorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		if r.status == 0 {
 			r.status = http.StatusOK
-		}
-		if r.guard != nil {
-			r.guard.flush(f)
-			return
 		}
 		f.Flush()
 	}

@@ -39,7 +39,7 @@ type stallGuard struct {
 	seen    atomic.Uint64 // moved at the last tick
 	reads   atomic.Int32  // body reads waiting
 	writes  atomic.Int32  // writes waiting
-	written int           // answer bytes written (the handler's goroutine)
+	written int           // answer bytes written (guardedWriter.Write's)
 }
 
 // stallBufferedAnswer is how much of an answer Go's HTTP/2 server
@@ -98,23 +98,32 @@ func (g *stallGuard) end() {
 	}
 }
 
-// write is the recorder's Write under the guard.
-func (g *stallGuard) write(w http.ResponseWriter, p []byte) (int, error) {
+// A guardedWriter is an HTTP/2 request's recorder with its stall guard
+// around the writes that may wait.
+type guardedWriter struct {
+	*recorder
+	g *stallGuard
+}
+
+func (w *guardedWriter) Write(p []byte) (int, error) {
+	g := w.g
 	g.written += len(p)
 	if g.written <= stallBufferedAnswer {
-		return w.Write(p)
+		return w.recorder.Write(p)
 	}
 	g.begin(&g.writes)
 	defer g.done(&g.writes)
-	return w.Write(p)
+	return w.recorder.Write(p)
 }
 
-// flush is the recorder's Flush under the guard.
-func (g *stallGuard) flush(f http.Flusher) {
-	g.begin(&g.writes)
-	defer g.done(&g.writes)
-	f.Flush()
+func (w *guardedWriter) Flush() {
+	w.g.begin(&w.g.writes)
+	defer w.g.done(&w.g.writes)
+	w.recorder.Flush()
 }
+
+// Unwrap lets http.ResponseController reach the server's deadlines.
+func (w *guardedWriter) Unwrap() http.ResponseWriter { return w.recorder }
 
 // A stallBody is a request body read under a stallGuard.
 type stallBody struct {
