@@ -299,7 +299,8 @@ func printable(s string) string {
 
 // upstreamError answers a request the upstream failed: 504 on a timeout,
 // 413 when the body was too large, 408 when the client did not send it in
-// time, nothing when the client went away, 502 otherwise. The details go to the log, never to the client.
+// time, nothing when the client went away, 502 otherwise. The details go
+// to the log, never to the client.
 func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route, log *slog.Logger) {
 	if x := exchangeFrom(r.Context()); x != nil {
 		x.decision = decisionDeny

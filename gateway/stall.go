@@ -19,13 +19,14 @@ import (
 // calls where the platform has them (rawSyscallConn), and, with stall
 // set, writes that fail when the client takes no byte for that long.
 //
-// Why the write itself: every write to an HTTP/1.1 client, the
-// handler's, the server's last flush, a WebSocket relay's, waits there
-// when the client does not read, and a write that never waits (the
-// client reads, or the answer fits in the socket's buffer) costs nothing
-// more. Above TLS this could not be done so: crypto/tls makes any write
-// error final, so a deadline there cannot be a timer that is moved on
-// (see writeDeadlines).
+// Why in the socket's write: every write to an HTTP/1.1 client (the
+// handler's, the server's last flush, a WebSocket relay's) waits there
+// when the client does not read, and only there is it known that a write
+// waits (EAGAIN), so one that does not (the client reads, or the answer
+// fits in the socket's buffer) costs nothing more. Above TLS the
+// deadline would have to be set before every write: crypto/tls makes a
+// write's timeout final, so it could not be armed early and moved on as
+// the body reads' is (h1ConnReader.Read).
 func clientConn(c net.Conn, stall time.Duration) net.Conn {
 	c = rawSyscallConn(c)
 	if stall <= 0 {
