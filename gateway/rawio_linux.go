@@ -94,6 +94,17 @@ func rawSyscallConn(c net.Conn) net.Conn {
 	return r
 }
 
+// withWriteStall gives c clientConn's write stall: a rawTCPConn arms it
+// in its own writes, when one must wait; another connection is a
+// writeStallConn.
+func withWriteStall(c net.Conn, stall time.Duration) net.Conn {
+	if r, ok := c.(*rawTCPConn); ok {
+		r.stall = stall
+		return r
+	}
+	return &writeStallConn{Conn: c, stall: stall}
+}
+
 // holdMax is the most bytes holdWrites keeps: a request head.
 const holdMax = 16 << 10
 

@@ -32,11 +32,7 @@ func clientConn(c net.Conn, stall time.Duration) net.Conn {
 	if stall <= 0 {
 		return c
 	}
-	if r, ok := c.(*rawTCPConn); ok {
-		r.stall = stall
-		return r
-	}
-	return &writeStallConn{Conn: c, stall: stall}
+	return withWriteStall(c, stall)
 }
 
 // writeDeadlines composes a connection's write deadline as set from

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 )
@@ -33,11 +32,6 @@ func TestWriteStall(t *testing.T) {
 	for name, wrap := range wraps {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if c, _ := pair(t, wrap); name == "clientConn" && runtime.GOOS == "linux" {
-				if _, ok := c.(*rawTCPConn); !ok {
-					t.Fatalf("clientConn gave %T, want *rawTCPConn", c)
-				}
-			}
 			t.Run("stalled", func(t *testing.T) {
 				t.Parallel()
 				c, _ := pair(t, wrap)
@@ -123,17 +117,5 @@ func TestWriteStall(t *testing.T) {
 				}
 			})
 		})
-	}
-}
-
-// TestWriteStallOff: without a stall, clientConn is rawSyscallConn's,
-// with its deadlines untouched.
-func TestWriteStallOff(t *testing.T) {
-	c, _ := tcpPairOf(t, func(c net.Conn) net.Conn { return clientConn(c, 0) })
-	if _, ok := c.(*writeStallConn); ok {
-		t.Fatalf("clientConn without a stall gave a writeStallConn")
-	}
-	if r, ok := c.(*rawTCPConn); ok && r.stall != 0 {
-		t.Fatalf("clientConn without a stall set one: %v", r.stall)
 	}
 }
