@@ -268,34 +268,44 @@ type h2Raw struct {
 
 func dialH2Raw(t *testing.T, gw *running, sni string, cert *pki.Cert) *h2Raw {
 	t.Helper()
-	c, err := dialTLS(t, gw, sni, []string{"h2"}, cert)
+	h, err := openH2Raw(t, gw, sni, cert)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h
+}
+
+// openH2Raw is dialH2Raw for a goroutine other than the test's: it
+// returns its error.
+func openH2Raw(t *testing.T, gw *running, sni string, cert *pki.Cert) (*h2Raw, error) {
+	c, err := dialTLS(t, gw, sni, []string{"h2"}, cert)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	h := &h2Raw{t: t, conn: c, fr: http2.NewFramer(c, c), settings: map[http2.SettingID]uint32{}}
 	h.enc = hpack.NewEncoder(&h.buf)
 	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	h.fr.MaxHeaderListSize = 1 << 20
 	if err := h.fr.WriteSettings(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a hung test fails
 	f, err := h.fr.ReadFrame()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	sf, ok := f.(*http2.SettingsFrame)
 	if !ok {
-		t.Fatalf("first frame: got %v, want SETTINGS", f)
+		return nil, fmt.Errorf("first frame: got %v, want SETTINGS", f)
 	}
 	sf.ForeachSetting(func(s http2.Setting) error { h.settings[s.ID] = s.Val; return nil })
 	if err := h.fr.WriteSettingsAck(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return h
+	return h, nil
 }
 
 // block encodes header fields (name, value pairs) as one HPACK block.
