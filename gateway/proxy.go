@@ -315,16 +315,18 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 		log.Warn("upstream switched protocols unasked: refused", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
 		writeProblem(w, r, http.StatusBadGateway, ReasonUpstreamUpgradeRefused, "upstream switched protocols unasked")
 	case errors.As(err, &maxErr):
-		// The rest of the body is not read: the connection ends with
-		// the answer (net/http's server would close it for
-		// MaxBytesReader; the gateway's h1Server is told here).
-		w.Header().Set("Connection", "close")
+		// The rest of an HTTP/1.1 body is not read: the connection ends
+		// with the answer (net/http's server would close it for
+		// MaxBytesReader; the gateway's h1Server is told here). On
+		// HTTP/2 the stream ends alone: Connection: close would make Go's
+		// server close the whole connection (GOAWAY), other streams' too.
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+		}
 		writeProblem(w, r, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "request body too large")
 	case errors.As(err, &clientErr):
-		// Not the upstream's fault. The rest of an HTTP/1.1 body is not
-		// read: the connection ends with the answer. (On HTTP/2 only the
-		// stream does; there, Connection: close would end the whole
-		// connection, other streams too.)
+		// Not the upstream's fault; the connection ends as for a body
+		// too large.
 		if r.ProtoMajor == 1 {
 			w.Header().Set("Connection", "close")
 		}

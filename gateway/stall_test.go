@@ -495,3 +495,36 @@ limits:
 		}
 	}
 }
+
+// TestHTTP2RefusedBodyKeepsConnection: a body too large (413) on one
+// HTTP/2 stream ends that stream only: the connection goes on serving,
+// with no GOAWAY, where HTTP/1.1 closes the connection after the answer
+// (the rest of the body is not read). The twin is HTTP/1.1's close.
+func TestHTTP2RefusedBodyKeepsConnection(t *testing.T) {
+	t.Parallel()
+	w, cfg := h2World(t)
+	up := newStallUpstream(t)
+	cfg.Routes = append(cfg.Routes, gateway.Route{Name: "s", PathPrefix: "/s/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
+	cfg.Limits.MaxBodyBytes = 1000
+	gw := w.start(cfg)
+
+	h := dialH2Raw(t, gw, "localhost", w.web)
+	blk := h.block(":method", "POST", ":scheme", "https", ":authority", "localhost", ":path", "/s/post", "accept", "application/json", "content-length", "5000")
+	h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: blk, EndHeaders: true})
+	h.fr.WriteData(1, true, bytes.Repeat([]byte("a"), 5000))
+	if a, err := h.answer(1); err != nil || a.status != http.StatusRequestEntityTooLarge || a.reason != "body-too-large" {
+		t.Fatalf("HTTP/2, body too large: got %+v, %v; want 413 body-too-large", a, err)
+	}
+	h.request(3, get("localhost", "/s/big?n=10")...)
+	if a, err := h.answer(3); err != nil || a.status != 200 || a.body != "xxxxxxxxxx" {
+		t.Errorf("the same connection after the 413: got %+v, %v; want 200 (no GOAWAY)", a, err)
+	}
+
+	c := dialH1(t, gw)
+	io.WriteString(c, "POST /s/post HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\n\r\n"+strings.Repeat("a", 5000))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+		t.Errorf("HTTP/1.1, body too large: got %v, %v; want 413 with Connection: close", resp, err)
+	}
+}
