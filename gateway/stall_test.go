@@ -3,7 +3,9 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha1"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -43,6 +45,7 @@ type stallUpstream struct {
 	URL      string
 	bigEnded chan error
 	posted   chan postResult
+	wsEnded  chan error // each /s/ws tunnel's upstream side: how its writes ended
 }
 
 type postResult struct {
@@ -51,7 +54,7 @@ type postResult struct {
 }
 
 func newStallUpstream(t *testing.T) *stallUpstream {
-	u := &stallUpstream{bigEnded: make(chan error, 16), posted: make(chan postResult, 16)}
+	u := &stallUpstream{bigEnded: make(chan error, 16), posted: make(chan postResult, 16), wsEnded: make(chan error, 16)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/s/big":
@@ -69,6 +72,35 @@ func newStallUpstream(t *testing.T) *stallUpstream {
 			if err == nil {
 				fmt.Fprintf(w, "got %d", len(b))
 			}
+		case "/s/ws":
+			// A WebSocket handshake's answer, then, on the tunnel,
+			// either a flood of bytes (mode=flood) until a write fails,
+			// or one message after a quiet stretch and then the wait
+			// for the client to close.
+			key := r.Header.Get("Sec-Websocket-Key")
+			sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+			conn, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				u.wsEnded <- err
+				return
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(sum[:]))
+			if r.URL.Query().Get("mode") == "flood" {
+				part := bytes.Repeat([]byte("x"), 64<<10)
+				for range 4096 { // 256 MiB at most
+					if _, err := conn.Write(part); err != nil {
+						u.wsEnded <- err
+						return
+					}
+				}
+				u.wsEnded <- nil
+				return
+			}
+			time.Sleep(5 * stallTimeout / 2)
+			io.WriteString(conn, "hello")
+			_, err = io.Copy(io.Discard, brw)
+			u.wsEnded <- err
 		case "/s/events":
 			w.Header().Set("Content-Type", "text/event-stream")
 			io.WriteString(w, "data: a\n\n")
@@ -527,4 +559,63 @@ func TestHTTP2RefusedBodyKeepsConnection(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
 		t.Errorf("HTTP/1.1, body too large: got %v, %v; want 413 with Connection: close", resp, err)
 	}
+}
+
+// TestStallWebSocket: a WebSocket whose client reads nothing while the
+// upstream sends is closed after the stall timeout, both ends, so the
+// upstream's writes fail; the twin: a tunnel quiet for longer than the
+// timeout (nothing waiting to be sent) stays open and carries the next
+// message. The negative control: with an hour's timeout the upstream's
+// flood is still held after stallHeld.
+func TestStallWebSocket(t *testing.T) {
+	t.Parallel()
+	open := func(t *testing.T, stall time.Duration, mode string) (*tls.Conn, *bufio.Reader, *stallUpstream) {
+		_, up, gw := startStall(t, stall)
+		c := dialH1(t, gw)
+		fmt.Fprintf(c, "GET /s/ws?mode=%s HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", mode)
+		c.SetReadDeadline(time.Now().Add(stallSeen))
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("handshake: got %v, %v; want 101", resp, err)
+		}
+		return c, br, up
+	}
+	t.Run("stalled", func(t *testing.T) {
+		t.Parallel()
+		_, _, up := open(t, stallTimeout, "flood")
+		select {
+		case err := <-up.wsEnded:
+			if err == nil {
+				t.Errorf("the upstream sent 256 MiB through a tunnel whose client read nothing")
+			}
+		case <-time.After(stallSeen):
+			t.Errorf("the upstream's flood was still held after %v", stallSeen)
+		}
+	})
+	t.Run("quiet", func(t *testing.T) {
+		t.Parallel()
+		c, br, up := open(t, stallTimeout, "quiet")
+		got := make([]byte, 5)
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != "hello" {
+			t.Fatalf("after a quiet stretch of 2.5 stall timeouts: got %q, %v; want hello", got, err)
+		}
+		c.Close()
+		select {
+		case <-up.wsEnded:
+		case <-time.After(stallSeen):
+			t.Errorf("the upstream's side stayed open after the client closed")
+		}
+	})
+	t.Run("negative control", func(t *testing.T) {
+		t.Parallel()
+		c, _, up := open(t, stallOff, "flood")
+		select {
+		case err := <-up.wsEnded:
+			t.Fatalf("without the stall timeout the flood still ended (%v): the test shows nothing", err)
+		case <-time.After(stallHeld):
+		}
+		c.Close()
+	})
 }
