@@ -45,8 +45,11 @@ type Gateway struct {
 	errLog  *slog.Logger
 	now     func() time.Time // Options.Time
 	metrics *metrics
-	state   atomic.Pointer[compiled]
-	handler http.Handler
+	// stallCount is metrics.stalled, made once: a method value made per
+	// request would be an allocation.
+	stallCount func(protocol, direction string)
+	state      atomic.Pointer[compiled]
+	handler    http.Handler
 	// checksOff turns single checks off, for the tests' negative controls
 	// only (set through export_test.go).
 	checksOff checksOff
@@ -95,6 +98,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		g.errLog = g.log
 	}
 	g.metrics = newMetrics()
+	g.stallCount = g.metrics.stalled
 	sums := watch.HashFiles(cfg.Files()) // before compile reads them
 	c, err := compile(cfg, g.hooks(), nil)
 	if err != nil {
@@ -206,7 +210,7 @@ func (g *Gateway) Listen() error {
 		g.servers = append(g.servers, srv)
 		h1 := newH1Server(srv)
 		h1.checks = &g.checksOff
-		h1.stall = c.limits.StallTimeout
+		h1.stall = stallConfig{c.limits.StallTimeout, g.stallCount}
 		g.h1s = append(g.h1s, h1)
 	}
 	if g.adminLn != nil {

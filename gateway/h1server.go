@@ -68,9 +68,9 @@ type h1Server struct {
 
 	// stall is the gateway's limits.stall-timeout, not an http.Server
 	// setting: how long a read of a request body may wait (see
-	// h1ConnReader.Read); 0: no limit. (The writes' is the client
-	// connection's, clientConn.)
-	stall time.Duration
+	// h1ConnReader.Read); timeout 0: no limit. (The writes' is the
+	// client connection's, clientConn.)
+	stall stallConfig
 }
 
 // bgReadDelay is how long a handler runs before its connection is watched
@@ -616,9 +616,9 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	if !wholeReqDeadline.IsZero() || req.Body != http.NoBody {
 		c.setReadDeadline(wholeReqDeadline, time.Now())
 	}
-	if s.stall > 0 && req.Body != http.NoBody {
+	if s.stall.timeout > 0 && req.Body != http.NoBody {
 		c.r.mu.Lock()
-		c.r.bodyStall, c.r.reqDeadline = s.stall, wholeReqDeadline
+		c.r.bodyStall, c.r.reqDeadline = s.stall.timeout, wholeReqDeadline
 		c.r.mu.Unlock()
 	}
 	// Else nothing reads the connection until the idle wait sets its
@@ -861,8 +861,14 @@ func (cr *h1ConnReader) Read(p []byte) (int, error) {
 	cr.mu.Lock()
 	cr.inRead = false
 	cr.remain -= int64(n)
+	// A body's read that timed out on the stall, not on the request's
+	// own deadline.
+	stalled := n == 0 && cr.bodyStall > 0 && isDeadlineErr(err) && (cr.reqDeadline.IsZero() || time.Now().Before(cr.reqDeadline))
 	cr.mu.Unlock()
 	cr.cond.Broadcast()
+	if stalled {
+		cr.c.s.stall.counted("http/1.1", "body")
+	}
 	return n, err
 }
 
@@ -975,6 +981,13 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 // it.
 func (b *h1Body) Close() error {
 	if b.closed.Swap(true) || b.sawEOF.Load() {
+		return nil
+	}
+	if b.failed.Load() {
+		// Where the body ends is unknown and the connection closes after
+		// the answer (writeHeader): nothing to keep it for. (A read that
+		// timed out on limits.stall-timeout would wait as long again.)
+		b.earlyClose.Store(true)
 		return nil
 	}
 	n, err := io.CopyN(io.Discard, readerFunc(b.readBody), maxPostHandlerReadBytes)

@@ -29,6 +29,7 @@ type metrics struct {
 	upstreamNotAfter  *prometheus.GaugeVec
 	reloads           *prometheus.CounterVec
 	connections       *prometheus.CounterVec
+	stalls            *prometheus.CounterVec
 
 	// routes caches, by route name, the children of requests and
 	// duration that every request updates (see routeMetrics).
@@ -124,12 +125,15 @@ func newMetrics() *metrics {
 		reloads: counterVec("forgeproof_gateway_reloads_total",
 			"Configuration reloads, by outcome (success, failure).",
 			"outcome"),
+		stalls: counterVec("forgeproof_gateway_client_stalls_total",
+			"Requests given up on because their client stalled for limits.stall-timeout, by protocol (http/1.1, h2) and direction: body (it sent none of the request body it started: answered 408) or answer (it took none of the answer being sent: the connection closed, or on HTTP/2 the stream reset).",
+			"protocol", "direction"),
 		connections: counterVec("forgeproof_gateway_connections_total",
 			"Client connections that carried at least one request, by listener address and protocol (http/1.1, h2).",
 			"listener", "protocol"),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.csrfRefusals, m.authzDenials,
-		m.handshakeFailures, m.headersDropped, m.upstreamRefusals, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads, m.connections,
+		m.handshakeFailures, m.headersDropped, m.upstreamRefusals, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads, m.connections, m.stalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start
@@ -195,4 +199,10 @@ func statusLabel(code int) string {
 		return statusLabels[code]
 	}
 	return strconv.Itoa(code)
+}
+
+// stalled counts a request given up on for a stall (stall.go): protocol
+// "http/1.1" or "h2", direction "body" or "answer".
+func (m *metrics) stalled(protocol, direction string) {
+	m.stalls.WithLabelValues(protocol, direction).Inc()
 }

@@ -76,7 +76,10 @@ type rawTCPConn struct {
 	stall      time.Duration
 	stallArmed bool
 	wdl        writeDeadlines
+	stalled    func() // see stallReporter
 }
+
+func (c *rawTCPConn) onStall(f func()) { c.stalled = f }
 
 // rawSyscallConn returns c as a rawTCPConn when it is a *net.TCPConn,
 // else c.
@@ -317,7 +320,13 @@ func (c *rawTCPConn) writeLocked(p []byte) (int, error) {
 	err := c.rc.Write(c.wfn)
 	n, werr := c.wn, c.werr
 	c.wbuf = nil
-	c.disarmStall()
+	if c.stallArmed {
+		stalled := err != nil && c.stalled != nil && isDeadlineErr(err) && c.wdl.stallPassed(time.Now())
+		c.disarmStall()
+		if stalled {
+			c.stalled()
+		}
+	}
 	if err != nil {
 		return n, c.opError("write", err)
 	}

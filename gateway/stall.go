@@ -15,6 +15,29 @@ import (
 // HTTP/2, where one stream can stall while its connection is busy, the
 // handler does it per request (stallGuard, stall_h2.go).
 
+// stallConfig is limits.stall-timeout as the listeners apply it.
+type stallConfig struct {
+	timeout time.Duration // 0: none
+	// count counts a request given up on (metrics.stalled): protocol
+	// "http/1.1" or "h2", direction "body" or "answer"; nil: not counted.
+	count func(protocol, direction string)
+}
+
+// counted counts a stall, if there is a count.
+func (c stallConfig) counted(protocol, direction string) {
+	if c.count != nil {
+		c.count(protocol, direction)
+	}
+}
+
+// A stallReporter is a client connection whose writes tell when their
+// stall deadline ended one (clientConn's).
+type stallReporter interface {
+	// onStall sets what a write calls when the stall ended it; set it
+	// before the connection's first write that can stall.
+	onStall(func())
+}
+
 // clientConn is a client connection as a listener serves it: raw system
 // calls where the platform has them (rawSyscallConn), and, with stall
 // set, writes that fail when the client takes no byte for that long.
@@ -73,6 +96,15 @@ func (d *writeDeadlines) disarm(set func(time.Time) error) {
 	set(d.ext)
 }
 
+// stallPassed reports whether the stall deadline is armed, is the
+// connection's (not later than the outside one), and has passed at now:
+// a deadline error then is the stall's.
+func (d *writeDeadlines) stallPassed(now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.stall.IsZero() && !now.Before(d.stall) && (d.ext.IsZero() || !d.ext.Before(d.stall))
+}
+
 // earlier is the earlier of two deadlines, zero meaning none.
 func earlier(a, b time.Time) time.Time {
 	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
@@ -88,10 +120,13 @@ func earlier(a, b time.Time) time.Time {
 // arming only when a write waits.
 type writeStallConn struct {
 	net.Conn
-	stall time.Duration
-	wmu   sync.Mutex // one Write at a time: its deadline is the connection's
-	dl    writeDeadlines
+	stall   time.Duration
+	wmu     sync.Mutex // one Write at a time: its deadline is the connection's
+	dl      writeDeadlines
+	stalled func() // see stallReporter
 }
+
+func (c *writeStallConn) onStall(f func()) { c.stalled = f }
 
 func (c *writeStallConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
@@ -103,6 +138,9 @@ func (c *writeStallConn) Write(p []byte) (int, error) {
 		m, err := c.Conn.Write(p[n:])
 		n += m
 		if err == nil || m == 0 || !isDeadlineErr(err) {
+			if err != nil && c.stalled != nil && isDeadlineErr(err) && c.dl.stallPassed(time.Now()) {
+				c.stalled()
+			}
 			return n, err
 		}
 		// Some was taken before the deadline: the client is slow, not

@@ -28,8 +28,8 @@ import (
 // handler returned. The upstream connection is free by then; the stream
 // waits until the client opens its window or the connection closes.
 type stallGuard struct {
-	w http.ResponseWriter // the server's own, whose deadlines end a stall
-	d time.Duration
+	w  http.ResponseWriter // the server's own, whose deadlines end a stall
+	sc stallConfig
 
 	mu    sync.Mutex
 	timer *time.Timer // nil until a read or write may wait
@@ -47,8 +47,8 @@ type stallGuard struct {
 // (http2handlerChunkWriteSize).
 const stallBufferedAnswer = 4 << 10
 
-func (g *stallGuard) start(w http.ResponseWriter, d time.Duration) {
-	g.w, g.d = w, d
+func (g *stallGuard) start(w http.ResponseWriter, sc stallConfig) {
+	g.w, g.sc = w, sc
 }
 
 // begin notes a read or write (counter) that may wait, and starts the
@@ -58,7 +58,7 @@ func (g *stallGuard) begin(counter *atomic.Int32) {
 	g.moved.Add(1)
 	g.mu.Lock()
 	if g.timer == nil && !g.ended {
-		g.timer = time.AfterFunc(g.d, g.tick)
+		g.timer = time.AfterFunc(g.sc.timeout, g.tick)
 	}
 	g.mu.Unlock()
 }
@@ -76,15 +76,17 @@ func (g *stallGuard) tick() {
 	}
 	m := g.moved.Load()
 	if m != g.seen.Swap(m) || (g.reads.Load() == 0 && g.writes.Load() == 0) {
-		g.timer.Reset(g.d)
+		g.timer.Reset(g.sc.timeout)
 		return
 	}
 	rc := http.NewResponseController(g.w)
 	if g.reads.Load() > 0 {
 		rc.SetReadDeadline(aLongTimeAgo) // the read fails: 408
+		g.sc.counted("h2", "body")
 	}
 	if g.writes.Load() > 0 {
 		rc.SetWriteDeadline(aLongTimeAgo) // the stream is reset
+		g.sc.counted("h2", "answer")
 	}
 }
 

@@ -125,6 +125,16 @@ func startStall(t *testing.T, stall time.Duration) (*world, *stallUpstream, *run
 	return w, up, w.start(cfg)
 }
 
+// wantStalls checks forgeproof_gateway_client_stalls_total for protocol
+// and direction.
+func wantStalls(t *testing.T, gw *running, protocol, direction string, want float64) {
+	t.Helper()
+	m := fmt.Sprintf(`forgeproof_gateway_client_stalls_total{direction=%q,protocol=%q}`, direction, protocol)
+	if got := metricValue(t, gw, m); got != want {
+		t.Errorf("%s: got %v, want %v", m, got, want)
+	}
+}
+
 // dialH1 opens an HTTP/1.1 connection with the web client's certificate.
 func dialH1(t *testing.T, gw *running) *tls.Conn {
 	t.Helper()
@@ -169,6 +179,7 @@ func TestStallHTTP1Answer(t *testing.T) {
 		t.Parallel()
 		_, up, gw := startStall(t, stallTimeout)
 		c := dialH1(t, gw)
+		defer wantStalls(t, gw, "http/1.1", "answer", 1)
 		io.WriteString(c, "GET /s/big?n=67108864 HTTP/1.1\r\nHost: localhost\r\n\r\n")
 		err, ok := up.waitBig(stallSeen)
 		if !ok {
@@ -191,6 +202,7 @@ func TestStallHTTP1Answer(t *testing.T) {
 		t.Parallel()
 		_, up, gw := startStall(t, stallTimeout)
 		c := dialH1(t, gw)
+		defer wantStalls(t, gw, "http/1.1", "answer", 0)
 		const size = 4 << 20
 		fmt.Fprintf(c, "GET /s/big?n=%d HTTP/1.1\r\nHost: localhost\r\n\r\n", size)
 		br := bufio.NewReader(c)
@@ -222,6 +234,7 @@ func TestStallHTTP1Answer(t *testing.T) {
 		t.Parallel()
 		_, up, gw := startStall(t, stallOff)
 		c := dialH1(t, gw)
+		defer wantStalls(t, gw, "http/1.1", "answer", 0)
 		io.WriteString(c, "GET /s/big?n=67108864 HTTP/1.1\r\nHost: localhost\r\n\r\n")
 		if err, ok := up.waitBig(stallHeld); ok {
 			t.Fatalf("without the stall timeout the upstream's write still ended (%v): the test shows nothing", err)
@@ -246,6 +259,7 @@ func TestStallHTTP1Body(t *testing.T) {
 		t.Parallel()
 		_, up, gw := startStall(t, stallTimeout)
 		c := dialH1(t, gw)
+		defer wantStalls(t, gw, "http/1.1", "body", 1)
 		post(c)
 		c.SetReadDeadline(time.Now().Add(stallSeen))
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -267,6 +281,7 @@ func TestStallHTTP1Body(t *testing.T) {
 		t.Parallel()
 		_, up, gw := startStall(t, stallTimeout)
 		c := dialH1(t, gw)
+		defer wantStalls(t, gw, "http/1.1", "body", 0)
 		post(c)
 		for range 9 { // 90 more bytes, one part every 300 ms
 			time.Sleep(300 * time.Millisecond)
@@ -293,7 +308,9 @@ func TestStallHTTP1Body(t *testing.T) {
 		up := newStallUpstream(t)
 		cfg.Routes = append(cfg.Routes, gateway.Route{Name: "s", PathPrefix: "/s/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
 		cfg.Limits.StallTimeout, cfg.Limits.ReadTimeout = stallOff, 2*time.Second
-		c := dialH1(t, w.start(cfg))
+		gw := w.start(cfg)
+		defer wantStalls(t, gw, "http/1.1", "body", 0) // the request's timeout, not a stall
+		c := dialH1(t, gw)
 		post(c)
 		c.SetReadDeadline(time.Now().Add(stallSeen))
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -309,6 +326,7 @@ func TestStallHTTP1Body(t *testing.T) {
 		t.Parallel()
 		_, up, gw := startStall(t, stallOff)
 		c := dialH1(t, gw)
+		defer wantStalls(t, gw, "http/1.1", "body", 0)
 		post(c)
 		c.SetReadDeadline(time.Now().Add(stallHeld))
 		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
@@ -377,18 +395,19 @@ func TestStallNotIdle(t *testing.T) {
 // timeout, the upstream is still held after stallHeld.
 func TestStallHTTP2Answer(t *testing.T) {
 	t.Parallel()
-	stall := func(t *testing.T, d time.Duration) (*h2Raw, *stallUpstream) {
+	stall := func(t *testing.T, d time.Duration) (*h2Raw, *stallUpstream, *running) {
 		w, up, gw := startStall(t, d)
 		h := dialH2Raw(t, gw, "localhost", w.web)
 		if err := h.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
 			t.Fatal(err)
 		}
 		h.request(1, get("localhost", "/s/big?n=16777216")...)
-		return h, up
+		return h, up, gw
 	}
 	t.Run("stalled", func(t *testing.T) {
 		t.Parallel()
-		h, up := stall(t, stallTimeout)
+		h, up, gw := stall(t, stallTimeout)
+		defer wantStalls(t, gw, "h2", "answer", 1)
 		a, err := h.answer(1)
 		if err != nil {
 			t.Fatalf("stream 1: %v", err)
@@ -411,7 +430,8 @@ func TestStallHTTP2Answer(t *testing.T) {
 	})
 	t.Run("negative control", func(t *testing.T) {
 		t.Parallel()
-		_, up := stall(t, stallOff)
+		_, up, gw := stall(t, stallOff)
+		defer wantStalls(t, gw, "h2", "answer", 0)
 		if err, ok := up.waitBig(stallHeld); ok {
 			t.Fatalf("without the stall timeout the upstream's write still ended (%v): the test shows nothing", err)
 		}
@@ -435,6 +455,7 @@ func TestStallHTTP2Body(t *testing.T) {
 		t.Parallel()
 		w, up, gw := startStall(t, stallTimeout)
 		h := dialH2Raw(t, gw, "localhost", w.web)
+		defer wantStalls(t, gw, "h2", "body", 1)
 		post(h, 1)
 		h.conn.SetReadDeadline(time.Now().Add(stallSeen))
 		a, err := h.answer(1)
@@ -458,6 +479,7 @@ func TestStallHTTP2Body(t *testing.T) {
 		t.Parallel()
 		w, up, gw := startStall(t, stallOff)
 		h := dialH2Raw(t, gw, "localhost", w.web)
+		defer wantStalls(t, gw, "h2", "body", 0)
 		post(h, 1)
 		if p, ok := up.waitPost(stallHeld); ok {
 			t.Fatalf("without the stall timeout the upstream's read of the stalled body still ended (%+v): the test shows nothing", p)
@@ -569,7 +591,7 @@ func TestHTTP2RefusedBodyKeepsConnection(t *testing.T) {
 // flood is still held after stallHeld.
 func TestStallWebSocket(t *testing.T) {
 	t.Parallel()
-	open := func(t *testing.T, stall time.Duration, mode string) (*tls.Conn, *bufio.Reader, *stallUpstream) {
+	open := func(t *testing.T, stall time.Duration, mode string) (*tls.Conn, *bufio.Reader, *stallUpstream, *running) {
 		_, up, gw := startStall(t, stall)
 		c := dialH1(t, gw)
 		fmt.Fprintf(c, "GET /s/ws?mode=%s HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
@@ -580,11 +602,12 @@ func TestStallWebSocket(t *testing.T) {
 		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 			t.Fatalf("handshake: got %v, %v; want 101", resp, err)
 		}
-		return c, br, up
+		return c, br, up, gw
 	}
 	t.Run("stalled", func(t *testing.T) {
 		t.Parallel()
-		_, _, up := open(t, stallTimeout, "flood")
+		_, _, up, gw := open(t, stallTimeout, "flood")
+		defer wantStalls(t, gw, "http/1.1", "answer", 1)
 		select {
 		case err := <-up.wsEnded:
 			if err == nil {
@@ -596,7 +619,8 @@ func TestStallWebSocket(t *testing.T) {
 	})
 	t.Run("quiet", func(t *testing.T) {
 		t.Parallel()
-		c, br, up := open(t, stallTimeout, "quiet")
+		c, br, up, gw := open(t, stallTimeout, "quiet")
+		defer wantStalls(t, gw, "http/1.1", "answer", 0)
 		got := make([]byte, 5)
 		if _, err := io.ReadFull(br, got); err != nil || string(got) != "hello" {
 			t.Fatalf("after a quiet stretch of 2.5 stall timeouts: got %q, %v; want hello", got, err)
@@ -610,7 +634,8 @@ func TestStallWebSocket(t *testing.T) {
 	})
 	t.Run("negative control", func(t *testing.T) {
 		t.Parallel()
-		c, _, up := open(t, stallOff, "flood")
+		c, _, up, gw := open(t, stallOff, "flood")
+		defer wantStalls(t, gw, "http/1.1", "answer", 0)
 		select {
 		case err := <-up.wsEnded:
 			t.Fatalf("without the stall timeout the flood still ended (%v): the test shows nothing", err)

@@ -39,14 +39,14 @@ type tlsListener struct {
 	h1 *h1Server
 	// stall is limits.stall-timeout, for the client connections' writes
 	// (clientConn).
-	stall time.Duration
+	stall stallConfig
 
 	mu      sync.Mutex
 	closed  bool
 	pending map[net.Conn]struct{} // handshaking; closed by Close
 }
 
-func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server, stall time.Duration) *tlsListener {
+func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server, stall stallConfig) *tlsListener {
 	l := &tlsListener{srv: srv, h1: h1, stall: stall, pending: make(map[net.Conn]struct{})}
 	l.start(ln, l.handshake)
 	return l
@@ -55,7 +55,7 @@ func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server, stall time.
 // handshake runs raw's TLS handshake and queues the connection for
 // Accept, or logs the failure and closes it.
 func (l *tlsListener) handshake(raw net.Conn) {
-	raw = clientConn(raw, l.stall)
+	raw = clientConn(raw, l.stall.timeout)
 	bc := newBatchConn(raw)
 	tc := tls.Server(bc, l.srv.TLSConfig)
 	l.mu.Lock()
@@ -80,7 +80,15 @@ func (l *tlsListener) handshake(raw net.Conn) {
 		return
 	}
 	var c net.Conn = tc
-	switch tc.ConnectionState().NegotiatedProtocol {
+	proto := tc.ConnectionState().NegotiatedProtocol
+	if r, ok := raw.(stallReporter); ok && l.stall.count != nil {
+		label := "http/1.1"
+		if proto == "h2" {
+			label = "h2"
+		}
+		r.onStall(func() { l.stall.counted(label, "answer") })
+	}
+	switch proto {
 	case "", "http/1.1", "http/1.0": // the ones http.Server serves as HTTP/1.x
 		c = &framingConn{Conn: tc}
 		if l.h1 != nil && !l.h1.checks.off(checkOwnServer) {
