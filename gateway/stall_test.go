@@ -118,11 +118,38 @@ func newStallUpstream(t *testing.T) *stallUpstream {
 // stall timeout; HTTP/2 is on (the default).
 func startStall(t *testing.T, stall time.Duration) (*world, *stallUpstream, *running) {
 	t.Helper()
+	return startStallWith(t, gateway.Limits{StallTimeout: stall})
+}
+
+// startStallWith is startStall with other limits.
+func startStallWith(t *testing.T, l gateway.Limits) (*world, *stallUpstream, *running) {
+	t.Helper()
 	w, cfg := h2World(t)
 	up := newStallUpstream(t)
 	cfg.Routes = append(cfg.Routes, gateway.Route{Name: "s", PathPrefix: "/s/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
-	cfg.Limits.StallTimeout = stall
+	if l.ShutdownGrace == 0 {
+		l.ShutdownGrace = cfg.Limits.ShutdownGrace // the world's: a test's end waits no longer
+	}
+	cfg.Limits = l
 	return w, up, w.start(cfg)
+}
+
+// want408 reads an answer from c and checks it is 408 client-timeout,
+// closing the connection.
+func want408(t *testing.T, c net.Conn) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(stallSeen))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to the stalled body: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"client-timeout"`) {
+		t.Errorf("got %d %s, want 408 client-timeout", resp.StatusCode, body)
+	}
+	if !resp.Close {
+		t.Errorf("the 408 keeps the connection open; the rest of the body would be read as a request")
+	}
 }
 
 // wantStalls checks forgeproof_gateway_client_stalls_total for protocol
@@ -261,18 +288,7 @@ func TestStallHTTP1Body(t *testing.T) {
 		c := dialH1(t, gw)
 		defer wantStalls(t, gw, "http/1.1", "body", 1)
 		post(c)
-		c.SetReadDeadline(time.Now().Add(stallSeen))
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatalf("no answer to the stalled body: %v", err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"client-timeout"`) {
-			t.Errorf("got %d %s, want 408 client-timeout", resp.StatusCode, body)
-		}
-		if !resp.Close {
-			t.Errorf("the 408 keeps the connection open; the rest of the body would be read as a request")
-		}
+		want408(t, c)
 		if p, ok := up.waitPost(stallSeen); !ok || p.err == nil {
 			t.Errorf("the upstream's read of the body: %+v (ended: %v), want an error", p, ok)
 		}
@@ -304,23 +320,11 @@ func TestStallHTTP1Body(t *testing.T) {
 		// The whole request's timeout is the client's too: 408, where it
 		// used to be a 504 upstream-timeout.
 		t.Parallel()
-		w, cfg := h2World(t)
-		up := newStallUpstream(t)
-		cfg.Routes = append(cfg.Routes, gateway.Route{Name: "s", PathPrefix: "/s/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
-		cfg.Limits.StallTimeout, cfg.Limits.ReadTimeout = stallOff, 2*time.Second
-		gw := w.start(cfg)
+		_, _, gw := startStallWith(t, gateway.Limits{StallTimeout: stallOff, ReadTimeout: 2 * time.Second})
 		defer wantStalls(t, gw, "http/1.1", "body", 0) // the request's timeout, not a stall
 		c := dialH1(t, gw)
 		post(c)
-		c.SetReadDeadline(time.Now().Add(stallSeen))
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatalf("no answer: %v", err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"client-timeout"`) {
-			t.Errorf("got %d %s, want 408 client-timeout", resp.StatusCode, body)
-		}
+		want408(t, c)
 	})
 	t.Run("negative control", func(t *testing.T) {
 		t.Parallel()
@@ -556,11 +560,7 @@ limits:
 // (the rest of the body is not read). The twin is HTTP/1.1's close.
 func TestHTTP2RefusedBodyKeepsConnection(t *testing.T) {
 	t.Parallel()
-	w, cfg := h2World(t)
-	up := newStallUpstream(t)
-	cfg.Routes = append(cfg.Routes, gateway.Route{Name: "s", PathPrefix: "/s/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
-	cfg.Limits.MaxBodyBytes = 1000
-	gw := w.start(cfg)
+	w, _, gw := startStallWith(t, gateway.Limits{MaxBodyBytes: 1000})
 
 	h := dialH2Raw(t, gw, "localhost", w.web)
 	blk := h.block(":method", "POST", ":scheme", "https", ":authority", "localhost", ":path", "/s/post", "accept", "application/json", "content-length", "5000")
