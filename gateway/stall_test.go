@@ -54,7 +54,7 @@ type postResult struct {
 }
 
 func newStallUpstream(t *testing.T) *stallUpstream {
-	u := &stallUpstream{bigEnded: make(chan error, 16), posted: make(chan postResult, 16), wsEnded: make(chan error, 16)}
+	u := &stallUpstream{bigEnded: make(chan error, 1024), posted: make(chan postResult, 1024), wsEnded: make(chan error, 16)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/s/big":
