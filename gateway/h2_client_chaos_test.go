@@ -216,15 +216,7 @@ func TestHTTP2ClientChaos(t *testing.T) {
 	t.Logf("the upstream answered %d requests", len(up.seen))
 	up.mu.Unlock()
 
-	// Every handler returns: the faults leave none waiting.
-	const gauge = "forgeproof_gateway_requests_in_flight"
-	deadline := time.Now().Add(10 * time.Second)
-	for metricValue(t, gw, gauge) != 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if n := metricValue(t, gw, gauge); n != 0 {
-		t.Errorf("%v handlers still running 10s after the chaos", n)
-	}
+	wantNoneInFlight(t, gw) // the faults leave no handler waiting
 	if status, body := do(t, gw.client(w.web), "GET", gw.base+"/api/after", nil, ""); status != 200 || !strings.Contains(body, `"/api/after"`) {
 		t.Errorf("after the chaos: got %d %q, want 200 from the upstream", status, body)
 	}
@@ -287,5 +279,19 @@ func wantGoAway(h *h2Raw, code http2.ErrCode) error {
 			}
 			return nil
 		}
+	}
+}
+
+// wantNoneInFlight checks that every handler returns (the in-flight
+// gauge falls to zero) within 10s.
+func wantNoneInFlight(t *testing.T, gw *running) {
+	t.Helper()
+	const gauge = "forgeproof_gateway_requests_in_flight"
+	deadline := time.Now().Add(10 * time.Second)
+	for metricValue(t, gw, gauge) != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := metricValue(t, gw, gauge); n != 0 {
+		t.Errorf("%v handlers still running 10s after the chaos", n)
 	}
 }

@@ -170,12 +170,5 @@ func TestStallChaos(t *testing.T) {
 			wantStalls(t, gw, proto, dir, float64(stalled[i][j].Load()))
 		}
 	}
-	const gauge = "forgeproof_gateway_requests_in_flight"
-	deadline := time.Now().Add(stallSeen)
-	for metricValue(t, gw, gauge) != 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if n := metricValue(t, gw, gauge); n != 0 {
-		t.Errorf("%v handlers still running after the chaos", n)
-	}
+	wantNoneInFlight(t, gw)
 }
