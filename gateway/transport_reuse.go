@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -100,15 +101,119 @@ func watchedDial(dial func(ctx context.Context, network, addr string) (net.Conn,
 
 // awaitingReuse returns req with a GotConn hook that, on a reused
 // HTTP/1.x connection of net/http's Transport, waits for its read loop
-// (awaitRead, see above) before the request is written.
-func awaitingReuse(req *http.Request) *http.Request {
+// (awaitRead, see above) before the request is written, and notes in
+// reused whether the connection was.
+func awaitingReuse(req *http.Request, reused *atomic.Bool) *http.Request {
 	ctx := req.Context()
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		reused.Store(info.Reused)
 		if info.Reused {
 			awaitReadLoop(ctx, info.Conn)
 		}
 	}}
 	return req.WithContext(httptrace.WithClientTrace(ctx, trace))
+}
+
+// roundTripStd sends req through net/http's Transport (https upstreams,
+// upgrades). A request that failed on a reused connection because the
+// upstream had closed it before any of the request was written (the
+// reuse wait above finds those) goes again on another connection,
+// whatever its method, as on the gateway's own connections (failReplay).
+// The Transport does that itself only for a request it may replay (GET,
+// HEAD, OPTIONS, TRACE, or one with a body it can rewind): to an
+// upstream that closes after every answer without saying so, about one
+// POST in four was a 502 (TestUpstreamClosesAfterEveryAnswer). The
+// request's body is sent again only if nothing read it (unreadBody).
+func (t *upstreamTransport) roundTripStd(req *http.Request) (*http.Response, error) {
+	var body *unreadBody
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &unreadBody{ReadCloser: req.Body}
+	}
+	var reused atomic.Bool
+	for {
+		out := awaitingReuse(req, &reused)
+		if body != nil {
+			out.Body = body
+			if !replayableMethod(req) {
+				// The Transport's own second attempt, after a failure
+				// before anything was written, needs a GetBody; for a
+				// request it would replay after an answer failed, one
+				// would only change the error it ends with.
+				out.GetBody = body.again
+			}
+		}
+		resp, err := t.std.RoundTrip(out)
+		if err != nil && reused.Load() && isServerClosedIdle(err) && req.Context().Err() == nil && (body == nil || !body.read.Load()) {
+			continue
+		}
+		if err != nil && body != nil {
+			body.release()
+		}
+		return resp, err
+	}
+}
+
+// isServerClosedIdle reports whether err is the Transport's
+// errServerClosedIdle (unexported): its connection's read loop found the
+// upstream had closed it while no request was expected on it, so the
+// request failed before a byte of it could be sent (the read loop
+// closes the connection under the lock the request takes to be
+// expected).
+func isServerClosedIdle(err error) bool {
+	return err.Error() == "http: server closed idle connection"
+}
+
+// replayableMethod is the Transport's isReplayable, its body aside: the
+// requests it sends again after an answer failed, when it can.
+func replayableMethod(req *http.Request) bool {
+	switch req.Method {
+	case "", "GET", "HEAD", "OPTIONS", "TRACE":
+		return true
+	}
+	return req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != ""
+}
+
+// An unreadBody is a request body that may be sent again as long as the
+// Transport has not read it: it notes the first Read, holds back a Close
+// that comes before one (the Transport closes a body on failure, which a
+// second attempt still needs), and is its own GetBody while unread.
+type unreadBody struct {
+	io.ReadCloser
+	read atomic.Bool
+	held atomic.Bool // closed before any read: release closes it
+}
+
+func (b *unreadBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.ReadCloser.Read(p)
+}
+
+func (b *unreadBody) Close() error {
+	if !b.read.Load() {
+		b.held.Store(true)
+		return nil
+	}
+	return b.ReadCloser.Close()
+}
+
+// again is GetBody: the body itself while unread; once read, some of it
+// may be gone, and the request is not sent again.
+func (b *unreadBody) again() (io.ReadCloser, error) {
+	if b.read.Load() {
+		return nil, errBodyRead
+	}
+	b.held.Store(false)
+	return b, nil
+}
+
+var errBodyRead = errors.New("gateway: the upstream connection failed before the request went out, but its body was read already and cannot be sent again")
+
+// release closes the body if a Close was held back and no attempt is
+// left to use it: RoundTrip closes the body, errors included.
+func (b *unreadBody) release() {
+	if b.held.Load() {
+		b.ReadCloser.Close()
+	}
 }
 
 // awaitReadLoop is the wait for conn, a connection the Transport hands

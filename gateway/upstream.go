@@ -77,7 +77,7 @@ const maxResponseHeaderBytes = 10 << 20
 
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.fast(req) {
-		return t.std.RoundTrip(awaitingReuse(req))
+		return t.roundTripStd(req)
 	}
 	var got1xx func(int, textproto.MIMEHeader) error
 	if trace := httptrace.ContextClientTrace(req.Context()); trace != nil {
