@@ -45,11 +45,8 @@ type Gateway struct {
 	errLog  *slog.Logger
 	now     func() time.Time // Options.Time
 	metrics *metrics
-	// stallCount is metrics.stalled, made once: a method value made per
-	// request would be an allocation.
-	stallCount func(protocol, direction string)
-	state      atomic.Pointer[compiled]
-	handler    http.Handler
+	state   atomic.Pointer[compiled]
+	handler http.Handler
 	// checksOff turns single checks off, for the tests' negative controls
 	// only (set through export_test.go).
 	checksOff checksOff
@@ -98,7 +95,6 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		g.errLog = g.log
 	}
 	g.metrics = newMetrics()
-	g.stallCount = g.metrics.stalled
 	sums := watch.HashFiles(cfg.Files()) // before compile reads them
 	c, err := compile(cfg, g.hooks(), nil)
 	if err != nil {
@@ -210,7 +206,7 @@ func (g *Gateway) Listen() error {
 		g.servers = append(g.servers, srv)
 		h1 := newH1Server(srv)
 		h1.checks = &g.checksOff
-		h1.stall = stallConfig{c.limits.StallTimeout, g.stallCount}
+		h1.stall = stallConfig{c.limits.StallTimeout, g.metrics}
 		g.h1s = append(g.h1s, h1)
 	}
 	if g.adminLn != nil {
@@ -352,7 +348,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	for i, srv := range g.servers {
 		// tls.NewListener, with the handshake done before Accept so
 		// that HTTP/1.x connections get a framingConn.
-		ln := newTLSListener(g.listeners[i], srv, g.h1s[i], g.h1s[i].stall)
+		ln := newTLSListener(g.listeners[i], srv, g.h1s[i])
 		go func() { errc <- srv.Serve(ln) }()
 	}
 	if g.admin != nil {

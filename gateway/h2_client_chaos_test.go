@@ -201,25 +201,9 @@ func TestHTTP2ClientChaos(t *testing.T) {
 	}
 	wg.Wait()
 
-	up.mu.Lock()
-	for id, n := range up.seen {
-		if n > 1 {
-			t.Errorf("%s reached the upstream %d times", id, n)
-		}
-		if why, ok := mustNotComplete[id]; ok {
-			t.Errorf("%s reached the upstream as complete, but %s", id, why)
-		}
-	}
-	if len(up.badBody) > 0 {
-		t.Errorf("the upstream got a body that was not the request's for %v", up.badBody)
-	}
-	t.Logf("the upstream answered %d requests", len(up.seen))
-	up.mu.Unlock()
-
+	up.wantNoBadRequests(t, mustNotComplete)
 	wantNoneInFlight(t, gw) // the faults leave no handler waiting
-	if status, body := do(t, gw.client(w.web), "GET", gw.base+"/api/after", nil, ""); status != 200 || !strings.Contains(body, `"/api/after"`) {
-		t.Errorf("after the chaos: got %d %q, want 200 from the upstream", status, body)
-	}
+	wantServesAfter(t, w, gw)
 }
 
 // collect reads frames until every stream in ids has ended, and returns

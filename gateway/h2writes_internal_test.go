@@ -461,7 +461,7 @@ func h2Server(t *testing.T, gatewayListener bool, h http.HandlerFunc) (*http.Tra
 	cl := &countingListener{Listener: inner}
 	var ln net.Listener
 	if gatewayListener {
-		ln = newTLSListener(cl, srv, nil, stallConfig{})
+		ln = newTLSListener(cl, srv, nil)
 	} else {
 		ln = tls.NewListener(cl, srv.TLSConfig)
 	}

@@ -209,7 +209,7 @@ func TestRawTCPConnNoSyscallState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl := newTLSListener(inner, srv, nil, stallConfig{})
+	tl := newTLSListener(inner, srv, nil)
 	defer tl.Close()
 	go func() {
 		if c, err := tls.Dial("tcp", inner.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"}); err == nil {

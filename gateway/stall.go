@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"errors"
 	"net"
 	"sync"
 	"time"
@@ -18,15 +17,14 @@ import (
 // stallConfig is limits.stall-timeout as the listeners apply it.
 type stallConfig struct {
 	timeout time.Duration // 0: none
-	// count counts a request given up on (metrics.stalled): protocol
-	// "http/1.1" or "h2", direction "body" or "answer"; nil: not counted.
-	count func(protocol, direction string)
+	m       *metrics      // where stalls are counted; nil: nowhere
 }
 
-// counted counts a stall, if there is a count.
+// counted counts a request given up on: protocol "http/1.1" or "h2",
+// direction "body" or "answer".
 func (c stallConfig) counted(protocol, direction string) {
-	if c.count != nil {
-		c.count(protocol, direction)
+	if c.m != nil {
+		c.m.stalled(protocol, direction)
 	}
 }
 
@@ -161,12 +159,7 @@ func (c *writeStallConn) SetDeadline(t time.Time) error {
 }
 
 // CloseWrite passes a half-close through, as *net.TCPConn's.
-func (c *writeStallConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return errors.New("gateway: the connection cannot be half-closed")
-}
+func (c *writeStallConn) CloseWrite() error { return closeWrite(c.Conn) }
 
 // A clientTimeoutError is a failed read of a request body that ran out
 // of time: limits.stall-timeout's or limits.read-timeout's. The client's

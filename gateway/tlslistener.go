@@ -37,17 +37,14 @@ type tlsListener struct {
 	// h1, when set, serves the HTTP/1.x connections in their handshake's
 	// goroutine; srv gets only HTTP/2 ones.
 	h1 *h1Server
-	// stall is limits.stall-timeout, for the client connections' writes
-	// (clientConn).
-	stall stallConfig
 
 	mu      sync.Mutex
 	closed  bool
 	pending map[net.Conn]struct{} // handshaking; closed by Close
 }
 
-func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server, stall stallConfig) *tlsListener {
-	l := &tlsListener{srv: srv, h1: h1, stall: stall, pending: make(map[net.Conn]struct{})}
+func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server) *tlsListener {
+	l := &tlsListener{srv: srv, h1: h1, pending: make(map[net.Conn]struct{})}
 	l.start(ln, l.handshake)
 	return l
 }
@@ -55,7 +52,11 @@ func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server, stall stall
 // handshake runs raw's TLS handshake and queues the connection for
 // Accept, or logs the failure and closes it.
 func (l *tlsListener) handshake(raw net.Conn) {
-	raw = clientConn(raw, l.stall.timeout)
+	var stall stallConfig // limits.stall-timeout, for the writes (clientConn)
+	if l.h1 != nil {
+		stall = l.h1.stall
+	}
+	raw = clientConn(raw, stall.timeout)
 	bc := newBatchConn(raw)
 	tc := tls.Server(bc, l.srv.TLSConfig)
 	l.mu.Lock()
@@ -81,12 +82,12 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	}
 	var c net.Conn = tc
 	proto := tc.ConnectionState().NegotiatedProtocol
-	if r, ok := raw.(stallReporter); ok && l.stall.count != nil {
+	if r, ok := raw.(stallReporter); ok && stall.m != nil {
 		label := "http/1.1"
 		if proto == "h2" {
 			label = "h2"
 		}
-		r.onStall(func() { l.stall.counted(label, "answer") })
+		r.onStall(func() { stall.counted(label, "answer") })
 	}
 	switch proto {
 	case "", "http/1.1", "http/1.0": // the ones http.Server serves as HTTP/1.x

@@ -41,7 +41,7 @@ func TestTLSListenerPassesAcceptErrors(t *testing.T) {
 	inner := &errListener{errs: make(chan error, 2), closed: make(chan struct{})}
 	inner.errs <- temporary{}
 	inner.errs <- temporary{}
-	l := newTLSListener(inner, &http.Server{}, nil, stallConfig{})
+	l := newTLSListener(inner, &http.Server{}, nil)
 	for i := range 2 {
 		if _, err := l.Accept(); !errors.Is(err, temporary{}) {
 			t.Fatalf("Accept %d: got %v, want the listener's temporary error", i, err)

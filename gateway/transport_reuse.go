@@ -62,8 +62,12 @@ func (c *watchedConn) Close() error {
 // CloseWrite is the connection's own (*net.TCPConn's): ReverseProxy
 // half-closes a tunnel's upstream side with it, through the Transport's
 // upgraded body.
-func (c *watchedConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+func (c *watchedConn) CloseWrite() error { return closeWrite(c.Conn) }
+
+// closeWrite half-closes c if it can (*net.TCPConn, *tls.Conn), for the
+// wrappers that must pass CloseWrite through.
+func closeWrite(c net.Conn) error {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
 	return errors.ErrUnsupported
@@ -208,10 +212,11 @@ func (b *unreadBody) again() (io.ReadCloser, error) {
 
 var errBodyRead = errors.New("gateway: the upstream connection failed before the request went out, but its body was read already and cannot be sent again")
 
-// release closes the body if a Close was held back and no attempt is
-// left to use it: RoundTrip closes the body, errors included.
+// release closes the body if a Close was held back (it was never read,
+// so no later Close passed through) and no attempt is left to use it:
+// RoundTrip closes the body, errors included.
 func (b *unreadBody) release() {
-	if b.held.Load() {
+	if b.held.Load() && !b.read.Load() {
 		b.ReadCloser.Close()
 	}
 }

@@ -392,10 +392,37 @@ func testUpstreamChaos(t *testing.T, h2, upTLS bool) {
 		t.Errorf("the mix did not exercise both outcomes (%d answered, %d failed): the test proves nothing", ok, failed)
 	}
 
-	// Afterwards, with the upstream behaving, the gateway serves.
+	wantServesAfter(t, w, gw) // with the upstream behaving
+}
+
+// wantServesAfter checks that the gateway still serves a request to the
+// world's upstream after a chaos test.
+func wantServesAfter(t *testing.T, w *world, gw *running) {
+	t.Helper()
 	if status, body := do(t, gw.client(w.web), "GET", gw.base+"/api/after", nil, ""); status != 200 || !strings.Contains(body, `"/api/after"`) {
 		t.Errorf("after the chaos: got %d %q, want 200 from the upstream", status, body)
 	}
+}
+
+// wantNoBadRequests checks, after a clients' chaos test, that no request
+// reached the upstream twice, none in never (id → why it must not reach
+// it whole) reached it, and every body it got was its request's own.
+func (u *chaosUpstream) wantNoBadRequests(t *testing.T, never map[string]string) {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for id, n := range u.seen {
+		if n > 1 {
+			t.Errorf("%s reached the upstream %d times", id, n)
+		}
+		if why, ok := never[id]; ok {
+			t.Errorf("%s reached the upstream as complete, but %s", id, why)
+		}
+	}
+	if len(u.badBody) > 0 {
+		t.Errorf("the upstream got a body that was not the request's for %v", u.badBody)
+	}
+	t.Logf("the upstream answered %d requests", len(u.seen))
 }
 
 // TestUpstreamStrayBytesNotAnswers: an upstream that sends a stray
