@@ -132,13 +132,26 @@ func TestClientChaos(t *testing.T) {
 			}
 		}()
 	}
-	for wk := range good {
+	goodClients(t, w, gw, &wg, good, perWorker, false)
+	wg.Wait()
+
+	up.wantNoBadRequests(t, cutBodies)
+	wantServesAfter(t, w, gw)
+}
+
+// goodClients starts n well-behaved clients beside a chaos test (in
+// wg), each sending each POSTs with their id, over HTTP/2 when h2, and
+// checking that each answer is the request's own.
+func goodClients(t *testing.T, w *world, gw *running, wg *sync.WaitGroup, n, each int, h2 bool) {
+	prefix := map[bool]string{false: "good", true: "h2good"}[h2]
+	for wk := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			c := gw.client(w.web)
-			for i := range perWorker {
-				id := fmt.Sprintf("good%d-%d", wk, i)
+			c.Transport.(*http.Transport).ForceAttemptHTTP2 = h2
+			for i := range each {
+				id := fmt.Sprintf("%s%d-%d", prefix, wk, i)
 				req, _ := http.NewRequest("POST", gw.base+"/c/"+id, strings.NewReader("data-"+id))
 				req.Host = "localhost"
 				req.Header.Set("X-Chaos-Id", id)
@@ -149,14 +162,10 @@ func TestClientChaos(t *testing.T) {
 				}
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != 200 || string(b) != "id="+id {
-					t.Errorf("%s: got %d %q, want 200 %q", id, resp.StatusCode, b, "id="+id)
+				if resp.StatusCode != 200 || string(b) != "id="+id || (h2 && resp.ProtoMajor != 2) {
+					t.Errorf("%s: got HTTP/%d %d %q, want 200 %q", id, resp.ProtoMajor, resp.StatusCode, b, "id="+id)
 				}
 			}
 		}()
 	}
-	wg.Wait()
-
-	up.wantNoBadRequests(t, cutBodies)
-	wantServesAfter(t, w, gw)
 }

@@ -3,11 +3,8 @@ package gateway_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -175,30 +172,7 @@ func TestHTTP2ClientChaos(t *testing.T) {
 			}
 		}()
 	}
-	for wk := range good {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := gw.client(w.web)
-			c.Transport.(*http.Transport).ForceAttemptHTTP2 = true
-			for i := range perWorker {
-				id := fmt.Sprintf("h2good%d-%d", wk, i)
-				req, _ := http.NewRequest("POST", gw.base+"/c/"+id, strings.NewReader("data-"+id))
-				req.Host = "localhost"
-				req.Header.Set("X-Chaos-Id", id)
-				resp, err := c.Do(req)
-				if err != nil {
-					t.Errorf("%s: %v", id, err)
-					continue
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || string(b) != "id="+id || resp.ProtoMajor != 2 {
-					t.Errorf("%s: got HTTP/%d %d %q, want HTTP/2 200 %q", id, resp.ProtoMajor, resp.StatusCode, b, "id="+id)
-				}
-			}
-		}()
-	}
+	goodClients(t, w, gw, &wg, good, perWorker, true)
 	wg.Wait()
 
 	up.wantNoBadRequests(t, mustNotComplete)
