@@ -424,7 +424,11 @@ type Limits struct {
 	// HTTP/1.1 connection or resets its HTTP/2 stream. Either way the
 	// upstream connection it held is let go. Idle keep-alive connections
 	// (IdleTimeout) and quiet streams, with nothing waiting to be sent,
-	// are not stalls. Default 60s, at least 1s. It applies to the
+	// are not stalls. On HTTP/2 the end of an answer (up to 4 KiB), which
+	// Go's server writes after the gateway's handler returned, must be
+	// taken within a StallTimeout of the stream's start, or of the
+	// handler's end if the handler ran longer than half of it; the stream
+	// is reset otherwise. Default 60s, at least 1s. It applies to the
 	// gateway's own listeners; Gateway.Handler, served by your server, is
 	// under that server's timeouts.
 	StallTimeout time.Duration `key:"stall-timeout"`

@@ -207,6 +207,7 @@ func (g *Gateway) Listen() error {
 		h1 := newH1Server(srv)
 		h1.checks = &g.checksOff
 		h1.stall = stallConfig{c.limits.StallTimeout, g.metrics}
+		h1.writeTimeout = c.limits.WriteTimeout // not srv's (streamWriteTimeout)
 		g.h1s = append(g.h1s, h1)
 	}
 	if g.adminLn != nil {
@@ -245,10 +246,14 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 		DisableGeneralOptionsHandler: true,
 		ReadHeaderTimeout:            l.ReadHeaderTimeout,
 		ReadTimeout:                  l.ReadTimeout,
-		WriteTimeout:                 l.WriteTimeout,
-		IdleTimeout:                  l.IdleTimeout,
-		MaxHeaderBytes:               l.MaxHeaderBytes,
-		ErrorLog:                     slog.NewLogLogger(g.serverErrorLog().Handler(), slog.LevelWarn),
+		// Go's HTTP/2 server gives each stream a write deadline this far
+		// from its start; the stall guard moves it for handlers that run
+		// longer (stallGuard). The gateway's HTTP/1.1 server has the
+		// configured write-timeout of its own (h1Server.writeTimeout).
+		WriteTimeout:   streamWriteTimeout(l),
+		IdleTimeout:    l.IdleTimeout,
+		MaxHeaderBytes: l.MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(g.serverErrorLog().Handler(), slog.LevelWarn),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			// The gateway's state of the connection, which holds the
 			// cache of mtls.Server.CheckConn (any of the listener's
@@ -270,6 +275,22 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 			},
 		},
 	}
+}
+
+// streamWriteTimeout is the write deadline Go's HTTP/2 server gives each
+// stream from its start: limits.write-timeout, unless limits.stall-timeout
+// is shorter. The stall guard moves it out of the way of a handler that
+// runs past half a stall timeout, and back to a stall timeout ahead when
+// the handler returns (stallGuard): so the last part of an answer, which
+// the server writes after the handler returned, cannot wait for its
+// client forever. A stream whose timer exists from its start can have it
+// moved safely even after the stream has ended (the server then finds
+// it stopped); one without would get a timer for a stream long gone.
+func streamWriteTimeout(l Limits) time.Duration {
+	if s := l.StallTimeout; s > 0 && (l.WriteTimeout == 0 || s < l.WriteTimeout) {
+		return s
+	}
+	return l.WriteTimeout
 }
 
 // hooks connects compiled configurations to the gateway's logs and

@@ -51,7 +51,7 @@ import (
 //     says "Connection: close" itself, as the gateway's 413 does.
 //
 // Settings are the http.Server's: Handler, ReadHeaderTimeout,
-// ReadTimeout, WriteTimeout, IdleTimeout, MaxHeaderBytes, ErrorLog,
+// ReadTimeout, WriteTimeout (as newH1Server found it), IdleTimeout, MaxHeaderBytes, ErrorLog,
 // ConnContext, BaseContext (called per connection, with a nil listener:
 // h1Server is handed connections, not a listener) and
 // DisableGeneralOptionsHandler.
@@ -65,6 +65,12 @@ type h1Server struct {
 	noKeepAlives atomic.Bool
 
 	watcher h1Watcher // the connections' watch timer (h1watch.go)
+
+	// writeTimeout bounds writing an answer, as http.Server's
+	// WriteTimeout, from which newH1Server takes it; the gateway sets
+	// limits.write-timeout here, since its http.Server's is HTTP/2's
+	// stream deadline (streamWriteTimeout).
+	writeTimeout time.Duration
 
 	// stall is the gateway's limits.stall-timeout, not an http.Server
 	// setting: how long a read of a request body may wait (see
@@ -88,7 +94,7 @@ const maxPostHandlerReadBytes = 256 << 10
 const bufferBeforeChunking = 2048
 
 func newH1Server(srv *http.Server) *h1Server {
-	return &h1Server{srv: srv, conns: make(map[*h1Conn]struct{})}
+	return &h1Server{srv: srv, writeTimeout: srv.WriteTimeout, conns: make(map[*h1Conn]struct{})}
 }
 
 func (s *h1Server) logf(format string, args ...any) { serverLogf(s.srv, format, args...) }
@@ -244,7 +250,7 @@ func (s *h1Server) ServeConn(rwc net.Conn) {
 	if tc, ok := rwc.(*tls.Conn); ok && !tc.ConnectionState().HandshakeComplete {
 		// net/http's order: the handshake first, so that every request
 		// sees the connection's TLS state.
-		if err := runHandshake(s.srv, tc); err != nil {
+		if err := runHandshake(s.srv, s.writeTimeout, tc); err != nil {
 			logHandshakeFailure(s.srv, tc, err)
 			tc.Close()
 			return
@@ -532,7 +538,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	if d := s.srv.ReadTimeout; d > 0 {
 		wholeReqDeadline = time.Now().Add(d)
 	}
-	if d := s.srv.WriteTimeout; d > 0 {
+	if d := s.writeTimeout; d > 0 {
 		c.writeDeadline = true
 		defer c.rwc.SetWriteDeadline(time.Now().Add(d))
 	}

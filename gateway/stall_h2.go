@@ -14,29 +14,39 @@ import (
 // flow control (its window stays shut) while its connection carries
 // others, so the connection's deadlines (clientConn) cannot see it.
 //
-// The guard has one timer per request, made when the handler first reads
-// the body or writes past what the server buffers: an answer's first
-// 4 KiB, unflushed, never waits (Go's HTTP/2 server buffers a handler's
-// writes in 4 KiB and sends them when the buffer fills, at a Flush, or
-// when the handler returns). Each tick looks at whether a read or write
-// has begun or ended since the last one; if none has and one is waiting,
-// it has waited a whole period: the guard ends it through the stream's
-// deadlines (a past one resets the stream, or fails the body's read,
-// at once). So a stall ends after one to two periods.
+// The guard has one timer per request. Each tick looks at whether a
+// read or write has begun or ended since the last one; if none has and
+// one is waiting, it has waited a whole period: the guard ends it
+// through the stream's deadlines (a past one resets the stream, or fails
+// the body's read, at once). So a stall ends after one to two periods.
+// Only a body read, or a write past what the server buffers, waits: an
+// answer's first 4 KiB, unflushed, never does (Go's HTTP/2 server
+// buffers a handler's writes in 4 KiB and sends them when the buffer
+// fills, at a Flush, or when the handler returns).
 //
-// Not covered: the last of an answer, written by the server after the
-// handler returned. The upstream connection is free by then; the stream
-// waits until the client opens its window or the connection closes.
+// The last of an answer (up to 4 KiB) is written by the server after
+// the handler returned, when the guard is gone. For it, the stream's own
+// write deadline (Go's timer, a stall timeout from the stream's start:
+// streamWriteTimeout) stays: a handler that returns within half a
+// timeout leaves the server at least that long to write it. The first
+// tick, at half a timeout, moves that deadline out of the way of a
+// handler that runs longer, and end puts it back a stall timeout ahead.
+// Those resets are Go's, so the stalls metric does not count them.
 type stallGuard struct {
-	w  http.ResponseWriter // the server's own, whose deadlines end a stall
-	sc stallConfig
+	w     http.ResponseWriter // the server's own, whose deadlines end a stall
+	sc    stallConfig
+	bound time.Time // the stream's deadline while the handler runs (limits.write-timeout's); zero: none
+	// movable: the stream's deadline is the stall timeout's, which the
+	// guard moves (not limits.write-timeout's, which bounds the answer).
+	movable bool
 
 	mu    sync.Mutex
-	timer *time.Timer // nil until a read or write may wait
-	ended bool        // the handler returned (end)
+	timer *time.Timer
+	moved bool // the first tick has run (the stream's deadline moved)
+	ended bool // the handler returned (end)
 
-	moved   atomic.Uint64 // reads and writes begun or ended
-	seen    atomic.Uint64 // moved at the last tick
+	moves   atomic.Uint64 // reads and writes begun or ended
+	seen    atomic.Uint64 // moves at the last tick
 	reads   atomic.Int32  // body reads waiting
 	writes  atomic.Int32  // writes waiting
 	written int           // answer bytes written (guardedWriter.Write's)
@@ -47,26 +57,34 @@ type stallGuard struct {
 // (http2handlerChunkWriteSize).
 const stallBufferedAnswer = 4 << 10
 
-func (g *stallGuard) start(w http.ResponseWriter, sc stallConfig) {
+// start sets the guard up for the handler of w, on a listener with
+// limits.write-timeout writeTimeout (0: none).
+func (g *stallGuard) start(w http.ResponseWriter, sc stallConfig, writeTimeout time.Duration) {
 	g.w, g.sc = w, sc
-}
-
-// begin notes a read or write (counter) that may wait, and starts the
-// timer if it has not.
-func (g *stallGuard) begin(counter *atomic.Int32) {
-	counter.Add(1)
-	g.moved.Add(1)
-	g.mu.Lock()
-	if g.timer == nil && !g.ended {
-		g.timer = time.AfterFunc(g.sc.timeout, g.tick)
+	g.movable = writeTimeout == 0 || sc.timeout < writeTimeout
+	if writeTimeout > 0 && g.movable {
+		g.bound = time.Now().Add(writeTimeout)
 	}
+	g.mu.Lock() // tick reads the timer
+	g.timer = time.AfterFunc(sc.timeout/2, g.tick)
 	g.mu.Unlock()
 }
 
+// begin notes a read or write (counter) that may wait.
+func (g *stallGuard) begin(counter *atomic.Int32) {
+	counter.Add(1)
+	g.moves.Add(1)
+}
+
 func (g *stallGuard) done(counter *atomic.Int32) {
-	g.moved.Add(1)
+	g.moves.Add(1)
 	counter.Add(-1)
 }
+
+// streamTimerAhead is how far ahead the guard moves a stream's deadline
+// while its handler runs, with no limits.write-timeout: never, in
+// effect, but a timer all the same (see streamWriteTimeout).
+const streamTimerAhead = 100 * 365 * 24 * time.Hour
 
 func (g *stallGuard) tick() {
 	g.mu.Lock()
@@ -74,7 +92,22 @@ func (g *stallGuard) tick() {
 	if g.ended {
 		return
 	}
-	m := g.moved.Load()
+	if !g.moved {
+		// Half a timeout in: the stream's deadline gives way to the
+		// guard's ticks (and to write-timeout's bound) until end.
+		g.moved = true
+		if g.movable {
+			d := g.bound
+			if d.IsZero() {
+				d = time.Now().Add(streamTimerAhead)
+			}
+			http.NewResponseController(g.w).SetWriteDeadline(d)
+		}
+		g.seen.Store(g.moves.Load())
+		g.timer.Reset(g.sc.timeout)
+		return
+	}
+	m := g.moves.Load()
 	if m != g.seen.Swap(m) || (g.reads.Load() == 0 && g.writes.Load() == 0) {
 		g.timer.Reset(g.sc.timeout)
 		return
@@ -90,14 +123,26 @@ func (g *stallGuard) tick() {
 	}
 }
 
-// end stops the guard when the handler returns.
+// end stops the guard when the handler returns and, if the first tick
+// moved the stream's deadline, puts it a stall timeout ahead (within
+// write-timeout's bound): the server still has the end of the answer to
+// write, and its client must take it in that time.
 func (g *stallGuard) end() {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.ended = true
-	if g.timer != nil {
-		g.timer.Stop()
+	g.timer.Stop()
+	moved := g.moved
+	g.mu.Unlock()
+	if !moved || !g.movable || g.written == 0 {
+		// The deadline from the stream's start stands; or nothing is
+		// left but the stream's end, a frame flow control does not hold.
+		return
 	}
+	d := time.Now().Add(g.sc.timeout)
+	if !g.bound.IsZero() && g.bound.Before(d) {
+		d = g.bound
+	}
+	http.NewResponseController(g.w).SetWriteDeadline(d)
 }
 
 // A guardedWriter is an HTTP/2 request's recorder with its stall guard

@@ -37,8 +37,9 @@ const (
 	stallHeld = 3 * time.Second
 )
 
-// stallUpstream answers /s/big?n=N with N bytes, written in 64 KiB parts,
-// and reports how each such write ended (nil: all written); /s/post reads
+// stallUpstream answers /s/big?n=N with N bytes, written in 64 KiB parts
+// (after a sleep of delay=D, if given), and reports how each such write
+// ended (nil: all written); /s/post reads
 // the body and reports its length and error; /s/events sends an event,
 // waits 2.5 stall timeouts, then sends another.
 type stallUpstream struct {
@@ -59,6 +60,9 @@ func newStallUpstream(t *testing.T) *stallUpstream {
 		switch r.URL.Path {
 		case "/s/big":
 			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+			if d, err := time.ParseDuration(r.URL.Query().Get("delay")); err == nil {
+				time.Sleep(d)
+			}
 			w.Header().Set("Content-Length", strconv.Itoa(n))
 			part := bytes.Repeat([]byte("x"), 64<<10)
 			var err error
@@ -438,6 +442,152 @@ func TestStallHTTP2Answer(t *testing.T) {
 		defer wantStalls(t, gw, "h2", "answer", 0)
 		if err, ok := up.waitBig(stallHeld); ok {
 			t.Fatalf("without the stall timeout the upstream's write still ended (%v): the test shows nothing", err)
+		}
+	})
+}
+
+// TestStallHTTP2AnswerEnd: the last part of an HTTP/2 answer, which Go's
+// server writes after the gateway's handler has returned (and the
+// upstream has been let go), is given up on too: a stream whose client
+// never opens its window to a small answer is reset, and the connection
+// serves a stream whose window is open. The twin: a client that opens
+// its window after half a timeout gets the whole answer, and streams
+// served get no reset afterwards. The negative control: with an hour's
+// timeout the stream is still waiting after stallHeld, holding its
+// handler's goroutine and a stream slot.
+func TestStallHTTP2AnswerEnd(t *testing.T) {
+	t.Parallel()
+	const size = 1000 // under the server's 4 KiB buffer: all of it is the end
+	open := func(t *testing.T, d time.Duration) *h2Raw {
+		w, up, gw := startStall(t, d)
+		h := dialH2Raw(t, gw, "localhost", w.web)
+		if err := h.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+			t.Fatal(err)
+		}
+		h.request(1, get("localhost", fmt.Sprintf("/s/big?n=%d", size))...)
+		// The upstream is done at once: what waits is the gateway's
+		// stream alone.
+		if err, ok := up.waitBig(stallSeen); !ok || err != nil {
+			t.Fatalf("the upstream's write: %v (ended: %v), want it done", err, ok)
+		}
+		return h
+	}
+	t.Run("stalled", func(t *testing.T) {
+		t.Parallel()
+		h := open(t, stallTimeout)
+		a, err := h.answer(1)
+		if err != nil || a.reset == 0 || a.body != "" {
+			t.Fatalf("stream 1: %+v, %v; want a reset and no body", a, err)
+		}
+		h.request(3, get("localhost", fmt.Sprintf("/s/big?n=%d", size))...)
+		h.fr.WriteWindowUpdate(3, size)
+		if a, err := h.answer(3); err != nil || a.status != 200 || len(a.body) != size {
+			t.Errorf("stream 3, window open: status %d, %d bytes, reset %v, %v; want 200 and %d bytes", a.status, len(a.body), a.reset, err, size)
+		}
+	})
+	t.Run("slow", func(t *testing.T) {
+		t.Parallel()
+		h := open(t, stallTimeout)
+		time.Sleep(stallTimeout / 2)
+		h.fr.WriteWindowUpdate(1, size)
+		if a, err := h.answer(1); err != nil || a.status != 200 || len(a.body) != size || a.reset != 0 {
+			t.Errorf("stream 1, window opened late: status %d, %d bytes, reset %v, %v; want 200 and %d bytes", a.status, len(a.body), a.reset, err, size)
+		}
+	})
+	// A handler that runs past the stall timeout (an upstream slow to
+	// answer) is not cut off by the deadline the stream had from its
+	// start; its answer's end then gets a stall timeout of its own.
+	late := fmt.Sprintf("/s/big?n=%d&delay=%s", size, 5*stallTimeout/2)
+	t.Run("late answer", func(t *testing.T) {
+		t.Parallel()
+		w, _, gw := startStall(t, stallTimeout)
+		h := dialH2Raw(t, gw, "localhost", w.web)
+		h.request(1, get("localhost", late)...)
+		if a, err := h.answer(1); err != nil || a.status != 200 || len(a.body) != size || a.reset != 0 {
+			t.Errorf("stream 1: status %d, %d bytes, reset %v, %v; want 200 and %d bytes", a.status, len(a.body), a.reset, err, size)
+		}
+	})
+	t.Run("late answer, stalled", func(t *testing.T) {
+		t.Parallel()
+		w, up, gw := startStall(t, stallTimeout)
+		h := dialH2Raw(t, gw, "localhost", w.web)
+		if err := h.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+			t.Fatal(err)
+		}
+		h.request(1, get("localhost", late)...)
+		a, err := h.answer(1)
+		if err != nil || a.reset == 0 || a.body != "" {
+			t.Fatalf("stream 1: %+v, %v; want a reset and no body", a, err)
+		}
+		select {
+		case err := <-up.bigEnded:
+			if err != nil {
+				t.Errorf("the upstream's write: %v, want it done before the reset", err)
+			}
+		default:
+			t.Errorf("the stream was reset before the upstream answered")
+		}
+	})
+	t.Run("served streams get no late reset", func(t *testing.T) {
+		// The deadline end() sets may reach the server after the stream
+		// ended; it must not start a timer that resets the stream later.
+		t.Parallel()
+		w, _, gw := startStall(t, stallTimeout)
+		h := dialH2Raw(t, gw, "localhost", w.web)
+		h.fr.WriteWindowUpdate(0, 1<<30) // the connection's window, for every batch
+		// In batches of 50 at once, so that the server is busy when the
+		// deadlines reach it.
+		for batch := range uint32(4) {
+			first := 1 + batch*100
+			for id := first; id < first+100; id += 2 {
+				h.request(id, get("localhost", fmt.Sprintf("/s/big?n=%d", size))...)
+			}
+			ended := 0
+			h.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			for ended < 50 {
+				f, err := h.fr.ReadFrame()
+				if err != nil {
+					t.Fatalf("batch %d: %d of 50 streams ended: %v", batch, ended, err)
+				}
+				switch f := f.(type) {
+				case *http2.DataFrame:
+					if f.StreamEnded() {
+						ended++
+					}
+				case *http2.RSTStreamFrame:
+					t.Fatalf("stream %d reset (%v) while served", f.StreamID, f.ErrCode)
+				}
+			}
+		}
+		h.conn.SetReadDeadline(time.Now().Add(3 * stallTimeout))
+		for {
+			f, err := h.fr.ReadFrame()
+			if err != nil {
+				break
+			}
+			if f, ok := f.(*http2.RSTStreamFrame); ok {
+				t.Fatalf("stream %d, served, was reset (%v) afterwards", f.StreamID, f.ErrCode)
+			}
+		}
+	})
+	t.Run("negative control", func(t *testing.T) {
+		t.Parallel()
+		h := open(t, stallOff)
+		h.conn.SetReadDeadline(time.Now().Add(stallHeld))
+		for {
+			f, err := h.fr.ReadFrame()
+			if err != nil {
+				if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+					t.Fatalf("reading frames: %v", err)
+				}
+				return // still waiting: the stall holds
+			}
+			switch f := f.(type) {
+			case *http2.RSTStreamFrame:
+				t.Fatalf("stream %d reset (%v) with an hour's timeout: the test shows nothing", f.StreamID, f.ErrCode)
+			case *http2.DataFrame:
+				t.Fatalf("stream %d got data through a shut window", f.StreamID)
+			}
 		}
 	})
 }

@@ -68,7 +68,11 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	l.pending[raw] = struct{}{}
 	l.mu.Unlock()
 
-	err := runHandshake(l.srv, tc)
+	writeTimeout := l.srv.WriteTimeout
+	if l.h1 != nil {
+		writeTimeout = l.h1.writeTimeout // srv's is HTTP/2's stream deadline
+	}
+	err := runHandshake(l.srv, writeTimeout, tc)
 	l.mu.Lock()
 	delete(l.pending, raw)
 	closed := l.closed
@@ -106,9 +110,10 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	l.handOver(c) // closing c closes tc
 }
 
-// runHandshake runs tc's handshake under srv's time limit for it.
-func runHandshake(srv *http.Server, tc *tls.Conn) error {
-	timeout := handshakeTimeout(srv)
+// runHandshake runs tc's handshake under srv's time limit for it, with
+// writeTimeout as its WriteTimeout.
+func runHandshake(srv *http.Server, writeTimeout time.Duration, tc *tls.Conn) error {
+	timeout := handshakeTimeout(srv, writeTimeout)
 	if timeout > 0 {
 		dl := time.Now().Add(timeout)
 		tc.SetReadDeadline(dl)
@@ -147,10 +152,10 @@ func recordLooksLikeHTTP(hdr [5]byte) bool {
 
 // handshakeTimeout is http.Server's limit for a TLS handshake: the
 // smallest positive of its ReadHeaderTimeout, ReadTimeout and
-// WriteTimeout, or zero for none.
-func handshakeTimeout(srv *http.Server) time.Duration {
+// WriteTimeout (writeTimeout), or zero for none.
+func handshakeTimeout(srv *http.Server, writeTimeout time.Duration) time.Duration {
 	var d time.Duration
-	for _, v := range [...]time.Duration{srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout} {
+	for _, v := range [...]time.Duration{srv.ReadHeaderTimeout, srv.ReadTimeout, writeTimeout} {
 		if v > 0 && (d == 0 || v < d) {
 			d = v
 		}
