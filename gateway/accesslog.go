@@ -12,6 +12,9 @@ import (
 // finish writes the access-log line and the request metrics of one
 // request, which took elapsed.
 func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, elapsed time.Duration) {
+	if x.reason == "" && answerStalled(rec.ResponseWriter) {
+		x.reason = reasonClientStalled
+	}
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK

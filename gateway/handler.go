@@ -210,7 +210,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	if ws != nil && listener >= 0 && r.ProtoMajor == 2 {
 		// HTTP/1.1's stalls are its connection's (clientConn,
 		// h1Server.stall); an HTTP/2 stream's are the handler's.
-		ws.guard.start(w, stallConfig{c.limits.StallTimeout, g.metrics}, c.limits.WriteTimeout)
+		ws.guard.start(w, x, stallConfig{c.limits.StallTimeout, g.metrics}, c.limits.WriteTimeout)
 		defer ws.guard.end()
 		ws.gw = guardedWriter{rec, &ws.guard}
 		out = &ws.gw

@@ -75,3 +75,8 @@ const (
 // reasonClientGone is logged, with status 499, when the client went away
 // before the upstream answered: nothing was sent, so it is no refusal.
 const reasonClientGone Reason = "client-gone"
+
+// reasonClientStalled is logged, with the status sent, when an answer was
+// cut off because its client took none of it for limits.stall-timeout:
+// no refusal either.
+const reasonClientStalled Reason = "client-stalled"

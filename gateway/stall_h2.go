@@ -40,10 +40,13 @@ type stallGuard struct {
 	// guard moves (not limits.write-timeout's, which bounds the answer).
 	movable bool
 
-	mu    sync.Mutex
-	timer *time.Timer
-	moved bool // the first tick has run (the stream's deadline moved)
-	ended bool // the handler returned (end)
+	x *exchange // the request's, whose log reason end sets after a stall
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	moved   bool // the first tick has run (the stream's deadline moved)
+	ended   bool // the handler returned (end)
+	stalled bool // the guard reset the stream: the answer stalled
 
 	moves   atomic.Uint64 // reads and writes begun or ended
 	seen    atomic.Uint64 // moves at the last tick
@@ -57,10 +60,10 @@ type stallGuard struct {
 // (http2handlerChunkWriteSize).
 const stallBufferedAnswer = 4 << 10
 
-// start sets the guard up for the handler of w, on a listener with
-// limits.write-timeout writeTimeout (0: none).
-func (g *stallGuard) start(w http.ResponseWriter, sc stallConfig, writeTimeout time.Duration) {
-	g.w, g.sc = w, sc
+// start sets the guard up for the handler of w (the exchange x), on a
+// listener with limits.write-timeout writeTimeout (0: none).
+func (g *stallGuard) start(w http.ResponseWriter, x *exchange, sc stallConfig, writeTimeout time.Duration) {
+	g.w, g.x, g.sc = w, x, sc
 	g.movable = writeTimeout == 0 || sc.timeout < writeTimeout
 	if writeTimeout > 0 && g.movable {
 		g.bound = time.Now().Add(writeTimeout)
@@ -120,6 +123,7 @@ func (g *stallGuard) tick() {
 	if g.writes.Load() > 0 {
 		rc.SetWriteDeadline(aLongTimeAgo) // the stream is reset
 		g.sc.counted("h2", "answer")
+		g.stalled = true
 	}
 }
 
@@ -132,6 +136,9 @@ func (g *stallGuard) end() {
 	g.ended = true
 	g.timer.Stop()
 	moved := g.moved
+	if g.stalled && g.x.reason == "" {
+		g.x.reason = reasonClientStalled
+	}
 	g.mu.Unlock()
 	if !moved || !g.movable || g.written == 0 {
 		// The deadline from the stream's start stands; or nothing is

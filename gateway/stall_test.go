@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -135,7 +137,40 @@ func startStallWith(t *testing.T, l gateway.Limits) (*world, *stallUpstream, *ru
 		l.ShutdownGrace = cfg.Limits.ShutdownGrace // the world's: a test's end waits no longer
 	}
 	cfg.Limits = l
-	return w, up, w.start(cfg)
+	log := &lockedBuffer{}
+	gw := w.startWith(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(log, nil))})
+	gw.log = log
+	return w, up, gw
+}
+
+// wantLogReasons waits until the access log of gw has n lines for path
+// (the sum of want's counts), then checks how many have each reason (""
+// for none).
+func wantLogReasons(t *testing.T, gw *running, path string, want map[string]int) {
+	t.Helper()
+	n := 0
+	for _, c := range want {
+		n += c
+	}
+	deadline := time.Now().Add(stallSeen)
+	for {
+		got := map[string]int{}
+		lines := 0
+		for _, l := range gw.log.lines(t) {
+			if l["msg"] == "request" && l["path"] == path {
+				r, _ := l["reason"].(string)
+				got[r]++
+				lines++
+			}
+		}
+		if lines >= n || time.Now().After(deadline) {
+			if !maps.Equal(got, want) {
+				t.Errorf("access log for %s: reasons %v, want %v", path, got, want)
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // want408 reads an answer from c and checks it is 408 client-timeout,
@@ -211,6 +246,7 @@ func TestStallHTTP1Answer(t *testing.T) {
 		_, up, gw := startStall(t, stallTimeout)
 		c := dialH1(t, gw)
 		defer wantStalls(t, gw, "http/1.1", "answer", 1)
+		defer wantLogReasons(t, gw, "/s/big", map[string]int{"client-stalled": 1})
 		io.WriteString(c, "GET /s/big?n=67108864 HTTP/1.1\r\nHost: localhost\r\n\r\n")
 		err, ok := up.waitBig(stallSeen)
 		if !ok {
@@ -234,6 +270,7 @@ func TestStallHTTP1Answer(t *testing.T) {
 		_, up, gw := startStall(t, stallTimeout)
 		c := dialH1(t, gw)
 		defer wantStalls(t, gw, "http/1.1", "answer", 0)
+		defer wantLogReasons(t, gw, "/s/big", map[string]int{"": 1})
 		const size = 4 << 20
 		fmt.Fprintf(c, "GET /s/big?n=%d HTTP/1.1\r\nHost: localhost\r\n\r\n", size)
 		br := bufio.NewReader(c)
@@ -416,6 +453,7 @@ func TestStallHTTP2Answer(t *testing.T) {
 		t.Parallel()
 		h, up, gw := stall(t, stallTimeout)
 		defer wantStalls(t, gw, "h2", "answer", 1)
+		defer wantLogReasons(t, gw, "/s/big", map[string]int{"client-stalled": 1, "": 1})
 		a, err := h.answer(1)
 		if err != nil {
 			t.Fatalf("stream 1: %v", err)
