@@ -427,8 +427,9 @@ type Limits struct {
 	// are not stalls. On HTTP/2 the end of an answer (up to 4 KiB), which
 	// Go's server writes after the gateway's handler returned, must be
 	// taken within a StallTimeout of the stream's start, or of the
-	// handler's end if the handler ran longer than half of it; the stream
-	// is reset otherwise. Default 60s, at least 1s. It applies to the
+	// handler's end if the handler ran longer than half of it (and within
+	// WriteTimeout, when set); the stream is reset otherwise. Default
+	// 60s, at least 1s. It applies to the
 	// gateway's own listeners; Gateway.Handler, served by your server, is
 	// under that server's timeouts.
 	StallTimeout time.Duration `key:"stall-timeout"`

@@ -286,6 +286,8 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 // client forever. A stream whose timer exists from its start can have it
 // moved safely even after the stream has ended (the server then finds
 // it stopped); one without would get a timer for a stream long gone.
+// (With checkOwnServer off, a test-only switch, net/http serves
+// HTTP/1.x and reads this as the whole answer's bound.)
 func streamWriteTimeout(l Limits) time.Duration {
 	if s := l.StallTimeout; s > 0 && (l.WriteTimeout == 0 || s < l.WriteTimeout) {
 		return s

@@ -142,6 +142,17 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		g.finish(r, rec, x, end.Sub(start))
 		handlerEnded(w, end) // the idle wait's clock read
 	}()
+	// HTTP/1.1's stalls are its connection's (clientConn,
+	// h1Server.stall); an HTTP/2 stream's are the handler's, from its
+	// start, refusals and preflights included: the stream's own deadline
+	// (streamWriteTimeout) is the guard's to move. Under the limits the
+	// listener was started with, as its server's (restart-only keys).
+	guarded := ws != nil && listener >= 0 && r.ProtoMajor == 2
+	if guarded {
+		h1 := g.h1s[listener]
+		ws.guard.start(w, rec, x, h1.stall, h1.writeTimeout)
+		defer ws.guard.end()
+	}
 
 	if listener >= 0 {
 		x.conn = connStateOf(r.Context())
@@ -207,11 +218,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	}
 	rt := v.route
 	var out http.ResponseWriter = rec
-	if ws != nil && listener >= 0 && r.ProtoMajor == 2 {
-		// HTTP/1.1's stalls are its connection's (clientConn,
-		// h1Server.stall); an HTTP/2 stream's are the handler's.
-		ws.guard.start(w, x, stallConfig{c.limits.StallTimeout, g.metrics}, c.limits.WriteTimeout)
-		defer ws.guard.end()
+	if guarded {
 		ws.gw = guardedWriter{rec, &ws.guard}
 		out = &ws.gw
 		if r.Body != nil && r.Body != http.NoBody {

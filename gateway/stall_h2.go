@@ -40,7 +40,8 @@ type stallGuard struct {
 	// guard moves (not limits.write-timeout's, which bounds the answer).
 	movable bool
 
-	x *exchange // the request's, whose log reason end sets after a stall
+	rec *recorder // the request's, whose bytes say whether an answer is left to write
+	x   *exchange // the request's, whose log reason end sets after a stall
 
 	mu      sync.Mutex
 	timer   *time.Timer
@@ -60,10 +61,11 @@ type stallGuard struct {
 // (http2handlerChunkWriteSize).
 const stallBufferedAnswer = 4 << 10
 
-// start sets the guard up for the handler of w (the exchange x), on a
-// listener with limits.write-timeout writeTimeout (0: none).
-func (g *stallGuard) start(w http.ResponseWriter, x *exchange, sc stallConfig, writeTimeout time.Duration) {
-	g.w, g.x, g.sc = w, x, sc
+// start sets the guard up for the handler of w (the request's recorder
+// rec and exchange x), on a listener with limits.write-timeout
+// writeTimeout (0: none).
+func (g *stallGuard) start(w http.ResponseWriter, rec *recorder, x *exchange, sc stallConfig, writeTimeout time.Duration) {
+	g.w, g.rec, g.x, g.sc = w, rec, x, sc
 	g.movable = writeTimeout == 0 || sc.timeout < writeTimeout
 	if writeTimeout > 0 && g.movable {
 		g.bound = time.Now().Add(writeTimeout)
@@ -140,7 +142,7 @@ func (g *stallGuard) end() {
 		g.x.reason = reasonClientStalled
 	}
 	g.mu.Unlock()
-	if !moved || !g.movable || g.written == 0 {
+	if !moved || !g.movable || g.rec.bytes == 0 {
 		// The deadline from the stream's start stands; or nothing is
 		// left but the stream's end, a frame flow control does not hold.
 		return

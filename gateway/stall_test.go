@@ -130,9 +130,17 @@ func startStall(t *testing.T, stall time.Duration) (*world, *stallUpstream, *run
 // startStallWith is startStall with other limits.
 func startStallWith(t *testing.T, l gateway.Limits) (*world, *stallUpstream, *running) {
 	t.Helper()
+	w, up, _, gw := startStallRoute(t, l, gateway.Allow{AnyVerified: true})
+	return w, up, gw
+}
+
+// startStallRoute is startStallWith with the /s/ route's allow, and the
+// configuration started (for a reload).
+func startStallRoute(t *testing.T, l gateway.Limits, allow gateway.Allow) (*world, *stallUpstream, *gateway.Config, *running) {
+	t.Helper()
 	w, cfg := h2World(t)
 	up := newStallUpstream(t)
-	cfg.Routes = append(cfg.Routes, gateway.Route{Name: "s", PathPrefix: "/s/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
+	cfg.Routes = append(cfg.Routes, gateway.Route{Name: "s", PathPrefix: "/s/", Upstream: up.URL, Allow: allow})
 	if l.ShutdownGrace == 0 {
 		l.ShutdownGrace = cfg.Limits.ShutdownGrace // the world's: a test's end waits no longer
 	}
@@ -140,7 +148,7 @@ func startStallWith(t *testing.T, l gateway.Limits) (*world, *stallUpstream, *ru
 	log := &lockedBuffer{}
 	gw := w.startWith(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(log, nil))})
 	gw.log = log
-	return w, up, gw
+	return w, up, cfg, gw
 }
 
 // wantLogReasons waits until the access log of gw has n lines for path
@@ -627,6 +635,51 @@ func TestStallHTTP2AnswerEnd(t *testing.T) {
 				t.Fatalf("stream %d got data through a shut window", f.StreamID)
 			}
 		}
+	})
+}
+
+// TestStallHTTP2AnswerEndLimits: the deadline a stream has from its start
+// (the stall timeout) does not cut off an HTTP/2 request the guard
+// covers: one whose listener had stall-timeout or write-timeout changed
+// by a reload (restart-only keys: the guard keeps the limits its
+// listener's server was started with), and a CORS preflight the
+// upstream is slow to answer. Each is an upstream answering after more
+// than the stall timeout, to a client whose window is open.
+func TestStallHTTP2AnswerEndLimits(t *testing.T) {
+	t.Parallel()
+	const late = "/s/big?n=1000&delay=2500ms"
+	wantServed := func(t *testing.T, w *world, gw *running, fields ...string) {
+		t.Helper()
+		h := dialH2Raw(t, gw, "localhost", w.web)
+		h.request(1, fields...)
+		if a, err := h.answer(1); err != nil || a.status != 200 || a.reset != 0 {
+			t.Errorf("status %d, reset %v, %v; want 200", a.status, a.reset, err)
+		}
+	}
+	reloaded := func(t *testing.T, l gateway.Limits, change func(*gateway.Limits)) (*world, *running) {
+		w, _, cfg, gw := startStallRoute(t, l, gateway.Allow{AnyVerified: true})
+		c2 := *cfg
+		change(&c2.Limits)
+		if err := gw.g.Reload(&c2); err != nil {
+			t.Fatal(err)
+		}
+		return w, gw
+	}
+	t.Run("stall-timeout raised by a reload", func(t *testing.T) {
+		t.Parallel()
+		w, gw := reloaded(t, gateway.Limits{StallTimeout: stallTimeout}, func(l *gateway.Limits) { l.StallTimeout = 4 * stallTimeout })
+		wantServed(t, w, gw, get("localhost", late)...)
+	})
+	t.Run("write-timeout set by a reload", func(t *testing.T) {
+		t.Parallel()
+		w, gw := reloaded(t, gateway.Limits{StallTimeout: 2 * stallTimeout}, func(l *gateway.Limits) { l.WriteTimeout = stallTimeout })
+		wantServed(t, w, gw, get("localhost", "/s/big?n=1000&delay=3s")...)
+	})
+	t.Run("slow preflight", func(t *testing.T) {
+		t.Parallel()
+		w, _, _, gw := startStallRoute(t, gateway.Limits{StallTimeout: stallTimeout}, gateway.Allow{AnyVerified: true, CORSPreflights: true})
+		wantServed(t, w, gw, ":method", "OPTIONS", ":scheme", "https", ":authority", "localhost", ":path", "/s/big?n=0&delay=2500ms",
+			"origin", "https://app.example", "access-control-request-method", "POST", "sec-fetch-mode", "cors")
 	})
 }
 

@@ -26,7 +26,9 @@ import (
 // h1Server when the listener has one, else returned by Accept to the
 // http.Server. What http.Server does for a handshake it
 // runs, the listener does the same way: the time limit is the smallest
-// positive of ReadHeaderTimeout, ReadTimeout and WriteTimeout; a failure
+// positive of ReadHeaderTimeout, ReadTimeout and the write timeout (the
+// h1Server's, when the listener has one: the server's WriteTimeout is
+// HTTP/2's stream deadline, streamWriteTimeout); a failure
 // is logged to the server's ErrorLog as "http: TLS handshake error from
 // ADDR: ERR" (errorlog.go filters the ones mtls has logged); a client that
 // spoke plain HTTP gets net/http's 400. Below each *tls.Conn is a
