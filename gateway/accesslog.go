@@ -12,7 +12,7 @@ import (
 // finish writes the access-log line and the request metrics of one
 // request, which took elapsed.
 func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, elapsed time.Duration) {
-	if x.reason == "" && answerStalled(rec.ResponseWriter) {
+	if x.reason == "" && answerStalled(x.conn) {
 		x.reason = reasonClientStalled
 	}
 	status := rec.status

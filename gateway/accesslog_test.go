@@ -26,7 +26,11 @@ func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range bytes.Split(bytes.TrimSpace(l.b.Bytes()), []byte("\n")) {
+	b := bytes.TrimSpace(l.b.Bytes())
+	if len(b) == 0 {
+		return nil // nothing logged yet
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
 		var m map[string]any
 		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatalf("log line %q: %v", line, err)

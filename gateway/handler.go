@@ -150,8 +150,8 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	guarded := ws != nil && listener >= 0 && r.ProtoMajor == 2
 	if guarded {
 		h1 := g.h1s[listener]
-		ws.guard.start(w, rec, x, h1.stall, h1.writeTimeout)
-		defer ws.guard.end()
+		ws.guard.start(w, h1.stall, h1.writeTimeout)
+		defer ws.guard.end(rec, x)
 	}
 
 	if listener >= 0 {

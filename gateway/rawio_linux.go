@@ -320,20 +320,15 @@ func (c *rawTCPConn) writeLocked(p []byte) (int, error) {
 	err := c.rc.Write(c.wfn)
 	n, werr := c.wn, c.werr
 	c.wbuf = nil
-	stalled := false
 	if c.stallArmed {
-		stalled = err != nil && isDeadlineErr(err) && c.wdl.stallPassed(time.Now())
+		stalled := err != nil && c.stalled != nil && isDeadlineErr(err) && c.wdl.stallPassed(time.Now())
 		c.disarmStall()
-		if stalled && c.stalled != nil {
+		if stalled {
 			c.stalled()
 		}
 	}
 	if err != nil {
-		oe := c.opError("write", err)
-		if stalled {
-			oe.Err = &answerStallError{oe.Err}
-		}
-		return n, oe
+		return n, c.opError("write", err)
 	}
 	return n, werr
 }
@@ -447,7 +442,7 @@ func (c *rawTCPConn) writeAll(fd uintptr) bool {
 // error of RawConn.Read or Write, named raw-read or raw-write, gives its
 // own cause: a deadline, a closed connection). Net is "tcp", the network
 // the gateway listens and dials on (net's names the dialed one).
-func (c *rawTCPConn) opError(op string, err error) *net.OpError {
+func (c *rawTCPConn) opError(op string, err error) error {
 	var oe *net.OpError
 	if errors.As(err, &oe) && (oe.Op == "raw-read" || oe.Op == "raw-write") {
 		err = oe.Err

@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"errors"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -138,11 +136,8 @@ func (c *writeStallConn) Write(p []byte) (int, error) {
 		m, err := c.Conn.Write(p[n:])
 		n += m
 		if err == nil || m == 0 || !isDeadlineErr(err) {
-			if err != nil && isDeadlineErr(err) && c.dl.stallPassed(time.Now()) {
-				if c.stalled != nil {
-					c.stalled()
-				}
-				err = &answerStallError{err}
+			if err != nil && c.stalled != nil && isDeadlineErr(err) && c.dl.stallPassed(time.Now()) {
+				c.stalled()
 			}
 			return n, err
 		}
@@ -166,27 +161,15 @@ func (c *writeStallConn) SetDeadline(t time.Time) error {
 // CloseWrite passes a half-close through, as *net.TCPConn's.
 func (c *writeStallConn) CloseWrite() error { return closeWrite(c.Conn) }
 
-// An answerStallError is a client connection's write that its stall
-// deadline ended (clientConn), not a deadline set from outside: the
-// access log says client-stalled (answerStalled). It reads as the
-// deadline error it marks.
-type answerStallError struct{ err error }
-
-func (e *answerStallError) Error() string   { return e.err.Error() }
-func (e *answerStallError) Unwrap() error   { return e.err }
-func (e *answerStallError) Timeout() bool   { return true }
-func (e *answerStallError) Temporary() bool { return true }
-
-// answerStalled reports whether w, the server's writer of a request's
-// answer, had a write ended by a stall: the HTTP/1.1 connection's first
-// write error. (An HTTP/2 stream's stall is the guard's: stallGuard.end.)
-func answerStalled(w http.ResponseWriter) bool {
-	hw, ok := w.(*h1Response)
-	if !ok || hw.conn.werr == nil {
-		return false
-	}
-	var e *answerStallError
-	return errors.As(hw.conn.werr, &e)
+// answerStalled reports whether the HTTP/1.1 connection cf (nil: none)
+// had a write to its client ended by the stall timeout, while the
+// request the access log is about to record was served: the handler's
+// writes and a WebSocket's relay (a stall ends the connection, so it was
+// its last request). A stall in what the server writes after the
+// handler returned comes after the log line. (An HTTP/2 stream's stall
+// is the guard's: stallGuard.end.)
+func answerStalled(cf *connState) bool {
+	return cf != nil && cf.framing != nil && cf.framing.answerStalled.Load()
 }
 
 // A clientTimeoutError is a failed read of a request body that ran out

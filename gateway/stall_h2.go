@@ -40,9 +40,6 @@ type stallGuard struct {
 	// guard moves (not limits.write-timeout's, which bounds the answer).
 	movable bool
 
-	rec *recorder // the request's, whose bytes say whether an answer is left to write
-	x   *exchange // the request's, whose log reason end sets after a stall
-
 	mu      sync.Mutex
 	timer   *time.Timer
 	moved   bool // the first tick has run (the stream's deadline moved)
@@ -61,11 +58,10 @@ type stallGuard struct {
 // (http2handlerChunkWriteSize).
 const stallBufferedAnswer = 4 << 10
 
-// start sets the guard up for the handler of w (the request's recorder
-// rec and exchange x), on a listener with limits.write-timeout
-// writeTimeout (0: none).
-func (g *stallGuard) start(w http.ResponseWriter, rec *recorder, x *exchange, sc stallConfig, writeTimeout time.Duration) {
-	g.w, g.rec, g.x, g.sc = w, rec, x, sc
+// start sets the guard up for the handler of w, on a listener with
+// limits.write-timeout writeTimeout (0: none).
+func (g *stallGuard) start(w http.ResponseWriter, sc stallConfig, writeTimeout time.Duration) {
+	g.w, g.sc = w, sc
 	g.movable = writeTimeout == 0 || sc.timeout < writeTimeout
 	if writeTimeout > 0 && g.movable {
 		g.bound = time.Now().Add(writeTimeout)
@@ -129,20 +125,22 @@ func (g *stallGuard) tick() {
 	}
 }
 
-// end stops the guard when the handler returns and, if the first tick
-// moved the stream's deadline, puts it a stall timeout ahead (within
-// write-timeout's bound): the server still has the end of the answer to
-// write, and its client must take it in that time.
-func (g *stallGuard) end() {
+// end stops the guard when the handler returns, notes a stall it gave
+// up on in the request's exchange x (for the access log) and, if the
+// first tick moved the stream's deadline, puts it a stall timeout ahead
+// (within write-timeout's bound): the server still has the end of the
+// answer (what rec wrote) to write, and its client must take it in that
+// time.
+func (g *stallGuard) end(rec *recorder, x *exchange) {
 	g.mu.Lock()
 	g.ended = true
 	g.timer.Stop()
 	moved := g.moved
-	if g.stalled && g.x.reason == "" {
-		g.x.reason = reasonClientStalled
+	if g.stalled && x.reason == "" {
+		x.reason = reasonClientStalled
 	}
 	g.mu.Unlock()
-	if !moved || !g.movable || g.rec.bytes == 0 {
+	if !moved || !g.movable || rec.bytes == 0 {
 		// The deadline from the stream's start stands; or nothing is
 		// left but the stream's end, a frame flow control does not hold.
 		return

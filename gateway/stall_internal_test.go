@@ -43,13 +43,6 @@ func TestWriteStall(t *testing.T) {
 				if waited := time.Since(start); waited < stall {
 					t.Errorf("it gave up after %v, before the stall timeout", waited)
 				}
-				// Marked as the stall's (the access log's client-stalled),
-				// and still a timeout.
-				var se *answerStallError
-				var ne net.Error
-				if !errors.As(err, &se) || !errors.As(err, &ne) || !ne.Timeout() {
-					t.Errorf("the stall's error %#v: want an answerStallError and a net.Error timeout", err)
-				}
 			})
 			t.Run("slow reader", func(t *testing.T) {
 				t.Parallel()
@@ -83,13 +76,8 @@ func TestWriteStall(t *testing.T) {
 				go func() { _, err := c.Write(big); done <- err }()
 				time.Sleep(100 * time.Millisecond) // waiting, under the armed stall
 				c.SetWriteDeadline(aLongTimeAgo)
-				err := <-done
-				if !errors.Is(err, os.ErrDeadlineExceeded) {
+				if err := <-done; !errors.Is(err, os.ErrDeadlineExceeded) {
 					t.Errorf("after a past deadline from outside: %v, want a deadline error", err)
-				}
-				var se *answerStallError
-				if errors.As(err, &se) {
-					t.Errorf("the outside deadline's error is marked as a stall: %v", err)
 				}
 			})
 			t.Run("later outside deadline", func(t *testing.T) {

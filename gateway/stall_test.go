@@ -849,6 +849,7 @@ func TestStallWebSocket(t *testing.T) {
 		t.Parallel()
 		_, _, up, gw := open(t, stallTimeout, "flood")
 		defer wantStalls(t, gw, "http/1.1", "answer", 1)
+		defer wantLogReasons(t, gw, "/s/ws", map[string]int{"client-stalled": 1})
 		select {
 		case err := <-up.wsEnded:
 			if err == nil {
@@ -862,6 +863,7 @@ func TestStallWebSocket(t *testing.T) {
 		t.Parallel()
 		c, br, up, gw := open(t, stallTimeout, "quiet")
 		defer wantStalls(t, gw, "http/1.1", "answer", 0)
+		defer wantLogReasons(t, gw, "/s/ws", map[string]int{"": 1})
 		got := make([]byte, 5)
 		if _, err := io.ReadFull(br, got); err != nil || string(got) != "hello" {
 			t.Fatalf("after a quiet stretch of 2.5 stall timeouts: got %q, %v; want hello", got, err)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -88,16 +89,26 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	}
 	var c net.Conn = tc
 	proto := tc.ConnectionState().NegotiatedProtocol
-	if r, ok := raw.(stallReporter); ok && stall.m != nil {
-		label := "http/1.1"
-		if proto == "h2" {
-			label = "h2"
-		}
-		r.onStall(func() { stall.counted(label, "answer") })
-	}
+	var fc *framingConn
 	switch proto {
 	case "", "http/1.1", "http/1.0": // the ones http.Server serves as HTTP/1.x
-		c = &framingConn{Conn: tc}
+		fc = &framingConn{Conn: tc}
+		c = fc
+	}
+	if r, ok := raw.(stallReporter); ok {
+		label := "http/1.1"
+		if fc == nil {
+			label = "h2"
+		}
+		r.onStall(func() {
+			if fc != nil {
+				fc.answerStalled.Store(true) // for the access log (answerStalled)
+			}
+			stall.counted(label, "answer")
+		})
+	}
+	switch proto {
+	case "", "http/1.1", "http/1.0":
 		if l.h1 != nil && !l.h1.checks.off(checkOwnServer) {
 			if closed {
 				c.Close() // as handOver does once the listener is closed
@@ -186,6 +197,10 @@ func (l *tlsListener) Close() error {
 type framingConn struct {
 	*tls.Conn
 	scan framingScanner
+	// answerStalled: a write to the client was ended by the stall
+	// timeout (clientConn), which ends the connection: its last request's
+	// answer stalled.
+	answerStalled atomic.Bool
 }
 
 func (c *framingConn) Read(p []byte) (int, error) {
