@@ -429,9 +429,9 @@ type Limits struct {
 	// taken within a StallTimeout of the stream's start, or of the
 	// handler's end if the handler ran longer than half of it (and within
 	// WriteTimeout, when set); the stream is reset otherwise. Default
-	// 60s, at least 1s. It applies to the
-	// gateway's own listeners; Gateway.Handler, served by your server, is
-	// under that server's timeouts.
+	// 60s, at least 1s. It applies to the gateway's own listeners;
+	// Gateway.Handler, served by your server, is under that server's
+	// timeouts.
 	StallTimeout time.Duration `key:"stall-timeout"`
 	// MaxHeaderBytes bounds a request's header: the HTTP/1.1 request
 	// line and header fields, and on HTTP/2 the decoded header list

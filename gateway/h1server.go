@@ -51,10 +51,10 @@ import (
 //     says "Connection: close" itself, as the gateway's 413 does.
 //
 // Settings are the http.Server's: Handler, ReadHeaderTimeout,
-// ReadTimeout, WriteTimeout (as newH1Server found it), IdleTimeout, MaxHeaderBytes, ErrorLog,
-// ConnContext, BaseContext (called per connection, with a nil listener:
-// h1Server is handed connections, not a listener) and
-// DisableGeneralOptionsHandler.
+// ReadTimeout, WriteTimeout (as newH1Server found it: writeTimeout),
+// IdleTimeout, MaxHeaderBytes, ErrorLog, ConnContext, BaseContext
+// (called per connection, with a nil listener: h1Server is handed
+// connections, not a listener) and DisableGeneralOptionsHandler.
 type h1Server struct {
 	srv    *http.Server
 	checks *checksOff // the gateway's (nil: every check on)

@@ -42,7 +42,7 @@ type stallGuard struct {
 
 	mu      sync.Mutex
 	timer   *time.Timer
-	moved   bool // the first tick has run (the stream's deadline moved)
+	shifted bool // the first tick has run (the stream's deadline moved)
 	ended   bool // the handler returned (end)
 	stalled bool // the guard reset the stream: the answer stalled
 
@@ -93,10 +93,10 @@ func (g *stallGuard) tick() {
 	if g.ended {
 		return
 	}
-	if !g.moved {
+	if !g.shifted {
 		// Half a timeout in: the stream's deadline gives way to the
 		// guard's ticks (and to write-timeout's bound) until end.
-		g.moved = true
+		g.shifted = true
 		if g.movable {
 			d := g.bound
 			if d.IsZero() {
@@ -135,12 +135,12 @@ func (g *stallGuard) end(rec *recorder, x *exchange) {
 	g.mu.Lock()
 	g.ended = true
 	g.timer.Stop()
-	moved := g.moved
+	shifted := g.shifted
 	if g.stalled && x.reason == "" {
 		x.reason = reasonClientStalled
 	}
 	g.mu.Unlock()
-	if !moved || !g.movable || rec.bytes == 0 {
+	if !shifted || !g.movable || rec.bytes == 0 {
 		// The deadline from the stream's start stands; or nothing is
 		// left but the stream's end, a frame flow control does not hold.
 		return

@@ -90,8 +90,7 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	var c net.Conn = tc
 	proto := tc.ConnectionState().NegotiatedProtocol
 	var fc *framingConn
-	switch proto {
-	case "", "http/1.1", "http/1.0": // the ones http.Server serves as HTTP/1.x
+	if proto == "" || proto == "http/1.1" || proto == "http/1.0" { // the ones http.Server serves as HTTP/1.x
 		fc = &framingConn{Conn: tc}
 		c = fc
 	}
@@ -107,8 +106,8 @@ func (l *tlsListener) handshake(raw net.Conn) {
 			stall.counted(label, "answer")
 		})
 	}
-	switch proto {
-	case "", "http/1.1", "http/1.0":
+	switch {
+	case fc != nil:
 		if l.h1 != nil && !l.h1.checks.off(checkOwnServer) {
 			if closed {
 				c.Close() // as handOver does once the listener is closed
@@ -117,7 +116,7 @@ func (l *tlsListener) handshake(raw net.Conn) {
 			l.h1.ServeConn(c)
 			return
 		}
-	case "h2":
+	case proto == "h2":
 		bc.batch() // see batchConn
 	}
 	l.handOver(c) // closing c closes tc
