@@ -46,11 +46,10 @@ type stallGuard struct {
 	ended   bool // the handler returned (end)
 	stalled bool // the guard reset the stream: the answer stalled
 
-	moves   atomic.Uint64 // reads and writes begun or ended
-	seen    atomic.Uint64 // moves at the last tick
-	reads   atomic.Int32  // body reads waiting
-	writes  atomic.Int32  // writes waiting
-	written int           // answer bytes written (guardedWriter.Write's)
+	moves  atomic.Uint64 // reads and writes begun or ended
+	seen   atomic.Uint64 // moves at the last tick
+	reads  atomic.Int32  // body reads waiting
+	writes atomic.Int32  // writes waiting
 }
 
 // stallBufferedAnswer is how much of an answer Go's HTTP/2 server
@@ -161,8 +160,7 @@ type guardedWriter struct {
 
 func (w *guardedWriter) Write(p []byte) (int, error) {
 	g := w.g
-	g.written += len(p)
-	if g.written <= stallBufferedAnswer {
+	if w.recorder.bytes+int64(len(p)) <= stallBufferedAnswer {
 		return w.recorder.Write(p)
 	}
 	g.begin(&g.writes)

@@ -547,11 +547,7 @@ func TestStallHTTP2AnswerEnd(t *testing.T) {
 	t.Run("late answer", func(t *testing.T) {
 		t.Parallel()
 		w, _, gw := startStall(t, stallTimeout)
-		h := dialH2Raw(t, gw, "localhost", w.web)
-		h.request(1, get("localhost", late)...)
-		if a, err := h.answer(1); err != nil || a.status != 200 || len(a.body) != size || a.reset != 0 {
-			t.Errorf("stream 1: status %d, %d bytes, reset %v, %v; want 200 and %d bytes", a.status, len(a.body), a.reset, err, size)
-		}
+		wantH2Served(t, w, gw, size, get("localhost", late)...)
 	})
 	t.Run("late answer, stalled", func(t *testing.T) {
 		t.Parallel()
@@ -575,8 +571,9 @@ func TestStallHTTP2AnswerEnd(t *testing.T) {
 		}
 	})
 	t.Run("served streams get no late reset", func(t *testing.T) {
-		// The deadline end() sets may reach the server after the stream
-		// ended; it must not start a timer that resets the stream later.
+		// The twin of "stalled" for streams served 50 at a time: the
+		// deadline each had from its start ends with it, and resets
+		// nothing during or after.
 		t.Parallel()
 		w, _, gw := startStall(t, stallTimeout)
 		h := dialH2Raw(t, gw, "localhost", w.web)
@@ -638,6 +635,17 @@ func TestStallHTTP2AnswerEnd(t *testing.T) {
 	})
 }
 
+// wantH2Served sends fields as stream 1 of a new HTTP/2 connection to gw
+// and checks the answer is 200 with size bytes, not reset.
+func wantH2Served(t *testing.T, w *world, gw *running, size int, fields ...string) {
+	t.Helper()
+	h := dialH2Raw(t, gw, "localhost", w.web)
+	h.request(1, fields...)
+	if a, err := h.answer(1); err != nil || a.status != 200 || len(a.body) != size || a.reset != 0 {
+		t.Errorf("status %d, %d bytes, reset %v, %v; want 200 and %d bytes", a.status, len(a.body), a.reset, err, size)
+	}
+}
+
 // TestStallHTTP2AnswerEndLimits: the deadline a stream has from its start
 // (the stall timeout) does not cut off an HTTP/2 request the guard
 // covers: one whose listener had stall-timeout or write-timeout changed
@@ -648,14 +656,6 @@ func TestStallHTTP2AnswerEnd(t *testing.T) {
 func TestStallHTTP2AnswerEndLimits(t *testing.T) {
 	t.Parallel()
 	const late = "/s/big?n=1000&delay=2500ms"
-	wantServed := func(t *testing.T, w *world, gw *running, fields ...string) {
-		t.Helper()
-		h := dialH2Raw(t, gw, "localhost", w.web)
-		h.request(1, fields...)
-		if a, err := h.answer(1); err != nil || a.status != 200 || a.reset != 0 {
-			t.Errorf("status %d, reset %v, %v; want 200", a.status, a.reset, err)
-		}
-	}
 	reloaded := func(t *testing.T, l gateway.Limits, change func(*gateway.Limits)) (*world, *running) {
 		w, _, cfg, gw := startStallRoute(t, l, gateway.Allow{AnyVerified: true})
 		c2 := *cfg
@@ -668,17 +668,17 @@ func TestStallHTTP2AnswerEndLimits(t *testing.T) {
 	t.Run("stall-timeout raised by a reload", func(t *testing.T) {
 		t.Parallel()
 		w, gw := reloaded(t, gateway.Limits{StallTimeout: stallTimeout}, func(l *gateway.Limits) { l.StallTimeout = 4 * stallTimeout })
-		wantServed(t, w, gw, get("localhost", late)...)
+		wantH2Served(t, w, gw, 1000, get("localhost", late)...)
 	})
 	t.Run("write-timeout set by a reload", func(t *testing.T) {
 		t.Parallel()
 		w, gw := reloaded(t, gateway.Limits{StallTimeout: 2 * stallTimeout}, func(l *gateway.Limits) { l.WriteTimeout = stallTimeout })
-		wantServed(t, w, gw, get("localhost", "/s/big?n=1000&delay=3s")...)
+		wantH2Served(t, w, gw, 1000, get("localhost", "/s/big?n=1000&delay=3s")...)
 	})
 	t.Run("slow preflight", func(t *testing.T) {
 		t.Parallel()
 		w, _, _, gw := startStallRoute(t, gateway.Limits{StallTimeout: stallTimeout}, gateway.Allow{AnyVerified: true, CORSPreflights: true})
-		wantServed(t, w, gw, ":method", "OPTIONS", ":scheme", "https", ":authority", "localhost", ":path", "/s/big?n=0&delay=2500ms",
+		wantH2Served(t, w, gw, 0, ":method", "OPTIONS", ":scheme", "https", ":authority", "localhost", ":path", "/s/big?n=0&delay=2500ms",
 			"origin", "https://app.example", "access-control-request-method", "POST", "sec-fetch-mode", "cors")
 	})
 }
