@@ -16,6 +16,7 @@ func FuzzRefererOrigin(f *testing.F) {
 		"https://app.example/form?x=1", "https://evil.example/attack", "http://app.example/form",
 		"https://app.example@evil.example/", "/form", "https://app.example", "https://[::1]:8443/x#y",
 		"https://app.example:0/", "https://a..b/", "javascript:alert(1)", "https://app.example?q", "https://%41/",
+		"https://app.example./f", "https://app.example.:8443/f", "https://app.example../f", "https://[::1]./f", "https://1.2.3.4./f",
 	} {
 		f.Add(s)
 	}
@@ -38,8 +39,10 @@ func FuzzRefererOrigin(f *testing.F) {
 		if got := u.Scheme + "://" + u.Host; got != o || u.User != nil {
 			t.Errorf("referer %q: got origin %q, net/url says %q (user %v)", ref, o, got, u.User)
 		}
-		if _, _, ok := splitOrigin(o); !ok {
-			t.Errorf("referer %q: origin %q fails splitOrigin", ref, o)
+		// An origin, or one whose DNS name has one trailing dot (kept as
+		// sent, as in Origin).
+		if scheme, hp, _ := strings.Cut(o, "://"); !validScheme(scheme) || !validHostPort(hp) && !validDottedHostPort(hp) {
+			t.Errorf("referer %q: origin %q is not scheme://host[:port]", ref, o)
 		}
 	})
 }

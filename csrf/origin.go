@@ -55,7 +55,10 @@ func splitOrigin(s string) (scheme, hostport string, ok bool) {
 
 // refererOrigin returns the origin of an absolute http or https URL: the
 // scheme and authority, without path, query or fragment. Browsers strip user
-// information from Referer, so a URL with any is refused.
+// information from Referer, so a URL with any is refused. A DNS name with
+// one trailing dot ("https://app.example./form", a page loaded under the
+// absolute name) is kept as it is, as in Origin: it then matches only a
+// Host with the same dot.
 func refererOrigin(ref string) (string, bool) {
 	scheme, rest, ok := strings.Cut(ref, "://")
 	if !ok || (scheme != "https" && scheme != "http") {
@@ -65,10 +68,26 @@ func refererOrigin(ref string) (string, bool) {
 	if end < 0 {
 		end = len(rest)
 	}
-	if !validHostPort(rest[:end]) {
+	if hp := rest[:end]; !validHostPort(hp) && !validDottedHostPort(hp) {
 		return "", false
 	}
 	return ref[:len(scheme)+3+end], true
+}
+
+// validDottedHostPort accepts a DNS name with exactly one trailing dot and
+// an optional port ("app.example.", "app.example.:8443"): the absolute
+// name browsers keep in the Origin and Referer of a page loaded under it.
+// IP addresses and "app.example.." are refused.
+func validDottedHostPort(hp string) bool {
+	name := hp
+	if i := strings.LastIndexByte(hp, ':'); i >= 0 {
+		if !validPort(hp[i+1:]) {
+			return false
+		}
+		name = hp[:i]
+	}
+	name, ok := strings.CutSuffix(name, ".")
+	return ok && validRegName(name)
 }
 
 func validScheme(s string) bool {

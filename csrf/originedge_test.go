@@ -32,3 +32,27 @@ func TestCheckOriginSpellings(t *testing.T) {
 		{name: "punycode as browsers send it allowed", req: post("https://xn--bcher-kva.example/", "https://xn--bcher-kva.example")},
 	})
 }
+
+// A browser on the absolute name "https://app.example./" sends the dotted
+// name in Origin and Referer alike. The Origin is matched against the Host
+// (TestCheckOriginSpellings: "trailing dot in both allowed"); the Referer,
+// which step 3 of the ladder says "must match the same way", was refused
+// as referer-invalid. net/http (no Referer check), gorilla/csrf and nosurf
+// (Referer host == Host) all let it through. Each sits by its refused twin.
+func TestRefererTrailingDotMatchesLikeOrigin(t *testing.T) {
+	post := func(target string, h ...string) func() *http.Request {
+		return func() *http.Request { return request("POST", target, h...) }
+	}
+	runChecks(t, []checkCase{
+		{name: "Origin dotted, Host dotted allowed", req: post("https://app.example./", "Origin", "https://app.example.")},
+		{name: "Referer dotted, Host dotted allowed", req: post("https://app.example./", "Referer", "https://app.example./form")},
+		{name: "Referer dotted with port, Host dotted with port allowed", req: post("https://app.example.:8443/", "Referer", "https://app.example.:8443/form")},
+		{name: "Referer dotted, Host undotted refused", req: post(app+"/", "Referer", "https://app.example./form"), want: csrf.ReasonRefererMismatch},
+		{name: "Referer undotted, Host dotted refused", req: post("https://app.example./", "Referer", app+"/form"), want: csrf.ReasonRefererMismatch},
+		{name: "Referer two trailing dots refused", req: post("https://app.example./", "Referer", "https://app.example../form"), want: csrf.ReasonRefererInvalid},
+		{name: "Referer dotted IPv6 refused", req: post("https://[::1]/", "Referer", "https://[::1]./form"), want: csrf.ReasonRefererInvalid},
+		{name: "Referer dotted user info still refused", req: post("https://app.example./", "Referer", "https://u@app.example./form"), want: csrf.ReasonRefererInvalid},
+		{name: "Referer dotted trusted origin not trusted (as for Origin)", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddTrustedOrigin("https://admin.example")) },
+			req: post(app+"/", "Referer", "https://admin.example./x"), want: csrf.ReasonRefererMismatch},
+	})
+}
