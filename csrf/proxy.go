@@ -30,19 +30,32 @@ func (c *config) fromTrustedProxy(r *http.Request) bool {
 // a value is present but malformed: the caller then fails closed.
 func forwardedOrigin(h http.Header) (scheme, host string, ok bool) {
 	if v := lastValue(h["Forwarded"]); v != "" {
+		var sawProto, sawHost bool
 		for pair := range strings.SplitSeq(v, ";") {
-			k, val, found := strings.Cut(strings.TrimSpace(pair), "=")
+			pair = strings.TrimSpace(pair)
+			if pair == "" {
+				continue // RFC 7239 §4: pairs are optional between ';'
+			}
+			k, val, found := strings.Cut(pair, "=")
 			if !found {
 				return "", "", false
 			}
 			if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
 				val = val[1 : len(val)-1]
 			}
+			// RFC 7239 §4: a parameter occurs once per element; two are
+			// ambiguous, and a proxy may have appended to the client's.
 			switch strings.ToLower(k) {
 			case "proto":
-				scheme = strings.ToLower(val)
+				if sawProto {
+					return "", "", false
+				}
+				sawProto, scheme = true, strings.ToLower(val)
 			case "host":
-				host = val
+				if sawHost {
+					return "", "", false
+				}
+				sawHost, host = true, val
 			}
 		}
 	} else {
