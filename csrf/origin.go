@@ -282,5 +282,50 @@ func parseOriginPattern(s string, wildcardOK bool) (originPattern, error) {
 		}
 		return fail("invalid host")
 	}
+	if strings.HasPrefix(hostport, "[") {
+		end := strings.IndexByte(hostport, ']')
+		a, _ := netip.ParseAddr(hostport[1:end])
+		if want := browserIPv6(a); hostport[1:end] != want {
+			// Browsers send one spelling; any other would never match.
+			return fail(fmt.Sprintf("write the IPv6 address as browsers send it: %s://[%s]%s", scheme, want, hostport[end+1:]))
+		}
+	}
 	return p, nil
+}
+
+// browserIPv6 is the WHATWG URL serialisation of an IPv6 address, the only
+// one browsers put in Origin: lower-case hex without leading zeros, the
+// first longest run of two or more zero pieces as "::", and never a
+// dotted IPv4 tail ("::ffff:102:304", where netip writes
+// "::ffff:1.2.3.4").
+func browserIPv6(a netip.Addr) string {
+	b := a.As16()
+	var pieces [8]uint16
+	for i := range pieces {
+		pieces[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+	}
+	start, length := -1, 1
+	for i := 0; i < 8; {
+		j := i
+		for j < 8 && pieces[j] == 0 {
+			j++
+		}
+		if j-i > length {
+			start, length = i, j-i
+		}
+		i = max(j, i+1)
+	}
+	var sb strings.Builder
+	for i := 0; i < 8; i++ {
+		if i == start {
+			sb.WriteString("::")
+			i += length - 1
+			continue
+		}
+		if i > 0 && i != start+length {
+			sb.WriteByte(':')
+		}
+		sb.WriteString(strconv.FormatUint(uint64(pieces[i]), 16))
+	}
+	return sb.String()
 }
