@@ -25,7 +25,9 @@ func AuthorizeAnyVerified() Authorizer {
 
 // AuthorizeSPIFFEID allows identities whose SPIFFE ID matches one of the
 // patterns (see parseSPIFFEIDPattern: exact, or "*" path segments). An
-// identity without a SPIFFE ID is denied.
+// identity without a SPIFFE ID is denied. A pattern without a path
+// ("spiffe://prod.example") is an error: no workload has that ID (use
+// AuthorizeTrustDomain).
 func AuthorizeSPIFFEID(patterns ...string) (Authorizer, error) {
 	exact := map[string]bool{}
 	var wild []spiffeIDPattern
@@ -60,13 +62,20 @@ func AuthorizeSPIFFEID(patterns ...string) (Authorizer, error) {
 }
 
 // AuthorizeTrustDomain allows identities whose SPIFFE ID belongs to one
-// of the trust domains ("prod.example" or "spiffe://prod.example").
+// of the trust domains ("prod.example" or "spiffe://prod.example"). A
+// SPIFFE ID with a path is an error, not its trust domain.
 func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 	allowed := map[string]bool{}
 	for _, d := range domains {
 		td, err := spiffeid.TrustDomainFromString(d)
 		if err != nil {
 			return nil, fmt.Errorf("invalid trust domain %q: %v", d, err)
+		}
+		// TrustDomainFromString takes a whole SPIFFE ID too and keeps its
+		// trust domain: an ID written here by mistake for
+		// AuthorizeSPIFFEID would allow every workload of the domain.
+		if strings.Contains(d, ":/") && d != "spiffe://"+td.Name() {
+			return nil, fmt.Errorf("invalid trust domain %q: want %q or %q (a SPIFFE ID with a path names workloads: use AuthorizeSPIFFEID)", d, td.Name(), "spiffe://"+td.Name())
 		}
 		allowed[td.Name()] = true
 	}

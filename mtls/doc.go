@@ -78,6 +78,10 @@
 // may replace it with a client identity forwarded by a trusted proxy
 // (RFC 9440 or Envoy's x-forwarded-client-cert). Without a Server,
 // IdentityFromTLS gives the identity of a certificate crypto/tls verified.
+// A SPIFFE ID is read only from an X509-SVID leaf, as the X509-SVID
+// specification asks of a validator: exactly one URI SAN, an ID with a
+// path, and not a CA (no cA flag, keyCertSign or cRLSign), so that an
+// intermediate presented as a client certificate is never a workload.
 //
 // An Authorizer is a func(Identity) error. The constructors match SPIFFE
 // IDs (exact or with "*" path segments), trust domains, DNS SANs (exact or

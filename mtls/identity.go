@@ -18,8 +18,11 @@ import (
 // x-forwarded-client-cert can carry a hash, subject and SANs without the
 // certificate); the other fields are then those the forwarder gave.
 type Identity struct {
-	// SPIFFEID is set when the certificate has exactly one URI SAN and it
-	// is a valid SPIFFE ID; otherwise it is the zero ID (check IsZero).
+	// SPIFFEID is set when the certificate is an X509-SVID leaf: exactly
+	// one URI SAN, a valid SPIFFE ID with a path, on a certificate that is
+	// not a CA (no cA basic constraint, neither keyCertSign nor cRLSign),
+	// as the X509-SVID specification (§5.2) requires of a validator;
+	// otherwise it is the zero ID (check IsZero).
 	SPIFFEID spiffeid.ID
 
 	URIs           []*url.URL
@@ -69,7 +72,7 @@ func NewIdentity(cert *x509.Certificate) Identity {
 // computed already (Server.Check takes the names from a cache).
 func newIdentity(cert *x509.Certificate, certSHA256 [32]byte, n certNames) Identity {
 	return Identity{
-		SPIFFEID:           spiffeIDOf(cert.URIs),
+		SPIFFEID:           leafSPIFFEID(cert),
 		URIs:               cert.URIs,
 		DNSNames:           cert.DNSNames,
 		EmailAddresses:     cert.EmailAddresses,
@@ -119,17 +122,31 @@ func IdentityFromContext(ctx context.Context) (Identity, bool) {
 	return id, ok
 }
 
-// spiffeIDOf returns the SPIFFE ID of the only URI SAN, if it is one (the
-// rule of NewIdentity, and of identities built from forwarded fields). A
-// SPIFFE X509-SVID has exactly one URI SAN; a certificate with more than
-// one is not an SVID, whatever its URIs say.
+// spiffeIDOf returns the SPIFFE ID of the only URI SAN, if it is one
+// with a path (the rule of NewIdentity, and of identities built from
+// forwarded fields). A SPIFFE X509-SVID has exactly one URI SAN; a
+// certificate with more than one is not an SVID, whatever its URIs say.
+// An ID without a path (spiffe://prod.example) names a trust domain or
+// its signing authority, never a workload (X509-SVID §3.1, §5.2).
 func spiffeIDOf(uris []*url.URL) spiffeid.ID {
 	if len(uris) == 1 && uris[0].Scheme == "spiffe" {
-		if id, err := spiffeid.FromURI(uris[0]); err == nil {
+		if id, err := spiffeid.FromURI(uris[0]); err == nil && id.Path() != "" {
 			return id
 		}
 	}
 	return spiffeid.ID{}
+}
+
+// leafSPIFFEID is spiffeIDOf(cert.URIs) for a leaf certificate, and the
+// zero ID for a signing certificate: X509-SVID §5.2 says a validator must
+// refuse an SVID with the cA flag, keyCertSign or cRLSign, which may
+// chain to a client CA (an intermediate presented as a client
+// certificate) but "MUST NOT be used for authentication".
+func leafSPIFFEID(cert *x509.Certificate) spiffeid.ID {
+	if cert.IsCA || cert.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0 {
+		return spiffeid.ID{}
+	}
+	return spiffeIDOf(cert.URIs)
 }
 
 // IdentityFromTLS returns the identity of the client certificate on a

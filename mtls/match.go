@@ -26,10 +26,13 @@ func parseSPIFFEIDPattern(s string) (spiffeIDPattern, error) {
 	if _, err := spiffeid.TrustDomainFromString(td); err != nil || strings.Contains(td, "*") {
 		return spiffeIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: bad trust domain %q", s, td)
 	}
-	p := spiffeIDPattern{td: td}
 	if path == "" && !strings.HasSuffix(rest, "/") {
-		return p, nil
+		// Such an ID names the trust domain itself, which no workload's
+		// certificate may carry (X509-SVID §3.1): the pattern could
+		// never match.
+		return spiffeIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: it has no path, and a workload's SPIFFE ID always has one (to allow a whole trust domain, use trust domains)", s)
 	}
+	p := spiffeIDPattern{td: td}
 	for _, seg := range strings.Split(path, "/") {
 		if seg != "*" {
 			if strings.Contains(seg, "*") {
@@ -100,7 +103,7 @@ type dnsPattern struct {
 
 // parseDNSPattern parses a DNS name pattern.
 func parseDNSPattern(s string) (dnsPattern, error) {
-	name, wildcard := strings.CutPrefix(strings.ToLower(s), "*.")
+	name, wildcard := strings.CutPrefix(asciiLower(s), "*.")
 	if err := checkDNSName(name); err != nil {
 		return dnsPattern{}, fmt.Errorf("invalid DNS name pattern %q: %v", s, err)
 	}
@@ -138,7 +141,7 @@ func checkDNSName(name string) error {
 // itself a wildcard ("*.example.com" in a certificate) or is malformed
 // never matches.
 func (p dnsPattern) Match(name string) bool {
-	name = strings.ToLower(name)
+	name = asciiLower(name) // not strings.ToLower: it maps U+212A (Kelvin) to 'k'
 	if checkDNSName(name) != nil {
 		return false
 	}
@@ -155,4 +158,21 @@ func (p dnsPattern) String() string {
 		return "*." + p.name
 	}
 	return p.name
+}
+
+// asciiLower lowers ASCII letters only, leaving any other byte as it is
+// (checkDNSName then refuses it).
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }

@@ -21,8 +21,6 @@ var spiffeMatchTests = []struct {
 	{name: "trailing wildcard no deeper", pattern: "spiffe://prod.example/ns/*", id: "spiffe://prod.example/ns/x/y"},
 	{name: "other trust domain", pattern: "spiffe://prod.example/ns/*/sa/web", id: "spiffe://dev.example/ns/a/sa/web"},
 	{name: "suffix trust domain", pattern: "spiffe://prod.example/web", id: "spiffe://evilprod.example/web"},
-	{name: "trust domain only", pattern: "spiffe://prod.example", id: "spiffe://prod.example", want: true},
-	{name: "trust domain only vs path", pattern: "spiffe://prod.example", id: "spiffe://prod.example/web"},
 	{name: "path vs trust domain only", pattern: "spiffe://prod.example/*", id: "spiffe://prod.example"},
 	{name: "prefix is not a match", pattern: "spiffe://prod.example/web", id: "spiffe://prod.example/web/admin"},
 	{name: "case sensitive path", pattern: "spiffe://prod.example/Web", id: "spiffe://prod.example/web"},
@@ -57,6 +55,7 @@ func TestParseSPIFFEIDPatternErrors(t *testing.T) {
 		{name: "trailing slash", pattern: "spiffe://prod.example/a/", want: "path segment"},
 		{name: "dot segment", pattern: "spiffe://prod.example/a/../b", want: "path segment"},
 		{name: "upper case trust domain", pattern: "spiffe://Prod.example/a", want: "trust domain"},
+		{name: "no path (a trust domain)", pattern: "spiffe://prod.example", want: "no path"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

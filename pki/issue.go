@@ -100,6 +100,9 @@ func (ca *CA) IssueClient(opts ClientOptions) (*Cert, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pki: invalid SPIFFE ID %q: %w", opts.SPIFFEID, err)
 		}
+		if id.Path() == "" {
+			return nil, fmt.Errorf("pki: invalid SPIFFE ID %q: a workload's SPIFFE ID needs a path (X509-SVID §3.1), as in spiffe://example.org/web", opts.SPIFFEID)
+		}
 		uris = append(uris, id.URL())
 	}
 	uris = append(uris, opts.URIs...)

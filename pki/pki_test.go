@@ -186,6 +186,10 @@ func TestIssueErrors(t *testing.T) {
 			_, err := ca.IssueClient(pki.ClientOptions{SPIFFEID: "https://example.org/x"})
 			return err
 		}, want: `invalid SPIFFE ID "https://example.org/x"`},
+		{name: "spiffe id without a path", issue: func() error {
+			_, err := ca.IssueClient(pki.ClientOptions{SPIFFEID: "spiffe://example.org"})
+			return err
+		}, want: `a workload's SPIFFE ID needs a path`},
 		{name: "inverted validity", issue: func() error {
 			_, err := ca.IssueClient(pki.ClientOptions{CommonName: "a", NotBefore: now, NotAfter: now.Add(-time.Hour)})
 			return err

@@ -70,11 +70,15 @@ func checkEmail(s string) error {
 // checkSPIFFEID reports why s is not a SPIFFE ID
 // (spiffe://trust-domain/path), or nil.
 func checkSPIFFEID(s string) error {
-	if _, err := spiffeid.FromString(s); err != nil {
+	id, err := spiffeid.FromString(s)
+	if err != nil {
 		if u, perr := url.Parse(s); perr == nil && u.Scheme != "spiffe" {
 			return fmt.Errorf("scheme must be spiffe, as in spiffe://example.org/web")
 		}
 		return fmt.Errorf("%v (want spiffe://example.org/web)", err)
+	}
+	if id.Path() == "" {
+		return fmt.Errorf("a workload's SPIFFE ID needs a path (X509-SVID §3.1), as in %s/web", s)
 	}
 	return nil
 }
