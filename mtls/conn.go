@@ -17,6 +17,8 @@ import (
 
 var errNoCertificate = errors.New("the client sent no certificate")
 
+var errNoDigitalSignature = errors.New("x509: the certificate's key usage does not allow digitalSignature, which a TLS client needs to sign the handshake")
+
 type connKey struct{}
 
 // A ConnCache is what a Server keeps per connection: the identity of

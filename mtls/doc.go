@@ -29,8 +29,9 @@
 // wildcard; no SNI or an unknown name gets the default (the first). The client
 // certificate is verified in VerifyConnection, which crypto/tls calls on
 // full and resumed handshakes alike (VerifyPeerCertificate is skipped on
-// resumption): chain to a current client CA, validity, clientAuth key
-// usage, revocation, then ServerConfig.Authorizer. (A resumed session
+// resumption): chain to a current client CA, validity, clientAuth
+// extended key usage, digitalSignature in the key usage (when the
+// certificate has one), revocation, then ServerConfig.Authorizer. (A resumed session
 // whose certificates were verified against the same state does not have
 // their signatures checked again; everything else is.) A refusal sends the
 // peer a bad_certificate alert and nothing else; the reason goes to

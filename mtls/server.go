@@ -170,6 +170,12 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x50
 		if err != nil {
 			return nil, &Error{Reason: classify(err, leaf, now), Err: err}
 		}
+		// The client's key signs the handshake (CertificateVerify), which
+		// a key usage extension without digitalSignature does not allow
+		// (RFC 5280 §4.2.1.3). x509 checks extended key usages only.
+		if ku := leaf.KeyUsage; ku != 0 && ku&x509.KeyUsageDigitalSignature == 0 {
+			return nil, &Error{Reason: ReasonWrongKeyUsage, Err: errNoDigitalSignature}
+		}
 		chain = chains[0]
 		st.verified.put(cs.PeerCertificates, chain)
 	}
