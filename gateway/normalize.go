@@ -117,8 +117,10 @@ func samePolicy(rt, want *route) bool {
 // trailing dots, spaces and control characters and cutting at NUL
 // (Windows file names, C strings), and cutting at a '?' or '#' that a
 // decoding revealed (a hop that forwards the decoded path, whose next
-// hop parses it as a URL again: "/admin%3Fx"). The first form is escaped
-// itself. ok is
+// hop parses it as a URL again: "/admin%3Fx"), and reading a leading
+// "//" as the start of an authority (URL parsers given the target as a
+// reference, such as Node's new URL(req.url, base): "//x/admin" is
+// "/admin" on host x). The first form is escaped itself. ok is
 // false when there would be more than maxReadings forms.
 func pathReadings(escaped string) (forms []string, ok bool) {
 	// decodes[i] is the fewest decodes that reach forms[i]; forms[next:]
@@ -127,7 +129,7 @@ func pathReadings(escaped string) (forms []string, ok bool) {
 	decodes := append(make([]int, 0, 8), 0)
 	for next := 0; next < len(forms); next++ {
 		s, d := forms[next], decodes[next]
-		out := [...]string{stripParams(s), backslashToSlash(s), trimSegments(s), cutQuery(s), ""}
+		out := [...]string{stripParams(s), backslashToSlash(s), trimSegments(s), cutQuery(s), cutAuthority(s), ""}
 		const decoded = len(out) - 1
 		if d < maxWireDecodes {
 			out[decoded] = decodeAll(s)
@@ -350,6 +352,26 @@ func stripParams(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// cutAuthority reads a path that starts with "//" as a network-path
+// reference (RFC 3986 §4.2), as URL parsers do when an application
+// resolves the request target against a base: WHATWG's (Node's
+// new URL(req.url, base), Deno, Bun) skips every leading '/' and '\',
+// takes what follows up to the next '/', '\', '?' or '#' as the host,
+// and keeps the rest as the path ("//x/admin" and "///x/admin" are
+// "/admin"; Python's urlsplit, Java's URI and Go's url.Parse read
+// "//x/admin" alike). It returns s itself for any other path.
+func cutAuthority(s string) string {
+	if len(s) < 2 || s[0] != '/' || s[1] != '/' && s[1] != '\\' {
+		return s
+	}
+	rest := strings.TrimLeft(s, `/\`)
+	i := strings.IndexAny(rest, `/\?#`)
+	if i < 0 || rest[i] == '?' || rest[i] == '#' {
+		return "/"
+	}
+	return rest[i:]
 }
 
 // cutQuery cuts s at its first '?' or '#'.

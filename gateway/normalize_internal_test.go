@@ -83,6 +83,10 @@ var pathCases = []struct {
 	{"slashes: //admin not merged upstream", "//admin", true},
 	{"slashes: /admin//x", "/admin//x", false},
 	{"slashes: //x under /", "//x", false},
+	{"authority: //x/admin is /admin on host x to a URL parser (Node's new URL)", "//x/admin", true},
+	{"authority: ///x/admin too (WHATWG skips every slash)", "///x/admin/y", true},
+	{"authority: //x/public under / (one policy either way)", "//x/public", false},
+	{"authority: //x/nocsrf under /public is / either way", "/public//x/admin", false},
 	{"combination: params then case", "/ADMIN;x", true},
 	{"combination: double decoding then params", "/public/..%253b/admin", true},
 	{"combination: decoding, backslash, params", "/public%5c..;%5cadmin", true},
@@ -424,6 +428,13 @@ var upstreamEmulations = []struct {
 		p, err := url.PathUnescape(e)
 		p, _, _ = strings.Cut(p, "\x00")
 		return path.Clean("/" + p), false, err == nil
+	}, false},
+	{"URL reference (net/url.Parse of the target, as new URL(req.url, base) and urlsplit read it)", func(e string) (string, bool, bool) {
+		u, err := url.Parse(e)
+		if err != nil {
+			return "", false, false
+		}
+		return path.Clean("/" + u.Path), false, true
 	}, false},
 	{"Envoy (not decoded, slashes kept)", func(e string) (string, bool, bool) {
 		return e, false, true
