@@ -109,6 +109,7 @@ var pathOverrideNames = []string{
 	"x-forwarded-uri",       // Traefik
 	"x-forwarded-path",      // ad hoc
 	"x-envoy-original-path", // Envoy
+	"x-script-name",         // Flask/WSGI "ReverseProxied" recipe: cut from PATH_INFO
 }
 
 // forwardingNames are normalised names of headers that a proxy sets to
@@ -141,6 +142,7 @@ var forwardingNames = []string{
 	"front-end-https",          // Microsoft OWA, Rack
 	"x-original-host",          // Azure, IIS ARR
 	"x-host",                   // ad hoc, some PHP frameworks
+	"x-scheme",                 // Tornado (xheaders), Flask "ReverseProxied" recipe
 }
 
 // gatewayHeaders are normalised names of headers the gateway sets, strips
