@@ -21,8 +21,8 @@ func TestAuthProxyIdentityHeaders(t *testing.T) {
 		"X-Forwarded-Access-Token", "X-Auth-Username", "X-Auth-Email", "X-Auth-Roles", "X-Auth-Groups", "X-Auth-Subject", "X-Auth-Userid",
 		"X-Pomerium-Jwt-Assertion", "X-Pomerium-Claim-Email", "X-Authentik-Username", "X-authentik-groups",
 		"Tailscale-User-Login", "Tailscale-User-Name", "X-Consumer-Username", "X-Consumer-Id", "X-Credential-Identifier",
-		"X-Anonymous-Consumer", "X-Userinfo", "X-Ms-Token-Aad-Id-Token"}
-	allowed := []string{"X-Auth-Token", "X-Webhook-Id", "Remote-Addr-Hint", "X-Consumerism", "Tailscale-Hint", "X-User-Agent-Hint"}
+		"X-Anonymous-Consumer", "X-Userinfo", "X-Ms-Token-Aad-Id-Token", "X-Authenticated-Userid", "X-Authenticated-Scope", "X-Authenticated-User"}
+	allowed := []string{"X-Auth-Token", "X-Webhook-Id", "Remote-Addr-Hint", "X-Consumerism", "Tailscale-Hint", "X-User-Agent-Hint", "X-Authenticated"}
 	for _, check := range []bool{true, false} {
 		t.Run(map[bool]string{true: "checked", false: "negative control"}[check], func(t *testing.T) {
 			w, gw, u := rawWorld(t, respondOK)

@@ -22,11 +22,11 @@ import (
 // check off they reach the upstream.
 func TestForwardingHeadersUntrusted(t *testing.T) {
 	pathOverrides := []string{"X-Original-URL", "X-Rewrite-URL", "X-Original-URI", "X-Forwarded-Uri", "X-Forwarded-Path", "X-Envoy-Original-Path", "X-Script-Name"}
-	forwarding := []string{"X-Real-IP", "X-Client-IP", "True-Client-IP", "X-Cluster-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP",
+	forwarding := []string{"X-Real-IP", "X-Client-IP", "Client-IP", "True-Client-IP", "X-Cluster-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP",
 		"X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For", "X-Envoy-External-Address", "X-Azure-ClientIP",
 		"X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Forwarded-Ssl", "X-Forwarded-Scheme",
 		"X-Forwarded-Protocol", "X-Url-Scheme", "Front-End-Https", "X-Original-Host", "X-Host", "X-Scheme"}
-	allowed := []string{"X-Request-Id", "X-Real-Name", "X-Original-Title", "X-Hosted-By", "X-Forwarded-Ok", "X-Script-Version", "X-Schemes"}
+	allowed := []string{"X-Request-Id", "X-Real-Name", "X-Original-Title", "X-Hosted-By", "X-Forwarded-Ok", "X-Script-Version", "X-Schemes", "Client-Id"}
 	tests := []struct {
 		name           string
 		trusted, check bool
@@ -65,7 +65,7 @@ func TestForwardingHeadersUntrusted(t *testing.T) {
 			}
 			if tt.check && !tt.trusted {
 				_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
-				if want := `forgeproof_gateway_request_headers_dropped_total{kind="forwarding",route="public"} 29`; !strings.Contains(metrics, want) {
+				if want := `forgeproof_gateway_request_headers_dropped_total{kind="forwarding",route="public"} 30`; !strings.Contains(metrics, want) {
 					t.Errorf("metrics lack %s", want)
 				}
 			}

@@ -92,6 +92,7 @@ var identityLikePrefixes = []string{
 	"x-authentik-",                // authentik proxy outpost
 	"tailscale-user-",             // Tailscale serve: Tailscale-User-Login, -Name, -Profile-Pic
 	"x-consumer-",                 // Kong: X-Consumer-ID, -Custom-ID, -Username, -Groups
+	"x-authenticated-",            // Kong OAuth2: X-Authenticated-Userid, -Scope; ad hoc X-Authenticated-User
 	"x-ms-token-",                 // Azure App Service authentication tokens
 }
 
@@ -123,6 +124,7 @@ var pathOverrideNames = []string{
 var forwardingNames = []string{
 	"x-real-ip",                // nginx convention
 	"x-client-ip",              // ad hoc, Apache mod_remoteip configurations
+	"client-ip",                // PHP's HTTP_CLIENT_IP, which a common idiom reads first
 	"true-client-ip",           // Akamai, Cloudflare Enterprise
 	"x-cluster-client-ip",      // Rackspace, Riverbed
 	"cf-connecting-ip",         // Cloudflare
