@@ -172,6 +172,22 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 	}
 
 	v = c.decide(r, -1, connID, nil, false)
+	if v.route != nil {
+		// serve forwards URL.EscapedPath and computes the readings on it.
+		// An HTTP proxy forwards the target as the client sent it (nginx's
+		// proxy_pass without a URI part), and EscapedPath is not that
+		// when the raw path has a byte Go would escape ('|', '"', '{',
+		// '\', UTF-8): it re-encodes the decoded path, losing "%2F" and
+		// "%70". The readings of the path as sent must agree too.
+		if raw := rawPath(a.URI); raw != r.URL.EscapedPath() {
+			host, _ := parseHost(r.Host)
+			if c.pathAmbiguous(host, raw, v.route) {
+				v = refusal(http.StatusBadRequest, ReasonPathAmbiguous, "ambiguous path",
+					"an upstream could read this path as another route's (path parameters, case, encoding, backslashes or trailing characters): send it in its plain form")
+				v.ambiguous = true
+			}
+		}
+	}
 	d = &Decision{Identity: v.identity, Remove: identityHeaders[:]}
 	if v.route != nil {
 		d.Route = v.route.name
@@ -315,6 +331,15 @@ func (a *Attributes) request() (*http.Request, string) {
 		return nil, "the scheme is neither http nor https"
 	}
 	return r, "" // a nil context is context.Background
+}
+
+// rawPath is the path of uri, a request target in origin form, as sent:
+// up to its query.
+func rawPath(uri string) string {
+	if i := strings.IndexByte(uri, '?'); i >= 0 {
+		return uri[:i]
+	}
+	return uri
 }
 
 // validMethod reports whether m is an RFC 9110 token.
