@@ -298,6 +298,9 @@ func skipReason(rule string, found map[string]bool, sc *scanner, st *epState) st
 	}
 	noOriginCheck := covered(RuleCrossSiteForgery, RuleTextPlainJSON, RuleLaxPostWindow)
 	switch rule {
+	case RuleCrossSiteForgery:
+		// A JSON endpoint's form-field family, after its text/plain one.
+		return covered(RuleTextPlainJSON)
 	case RuleLaxPostWindow:
 		if noOriginCheck != "" {
 			return noOriginCheck

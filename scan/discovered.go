@@ -127,6 +127,9 @@ func (sc *scanner) prepareWatch(ctx context.Context, endpoints []Endpoint) error
 		if resp.Status == http.StatusOK && json.Valid(resp.Body) {
 			sc.addWatch(c)
 			n++
+			// The user's state, as a verification URL is: checked for
+			// CORS as Config.Verify's URL is.
+			sc.checkCORS(ctx, c)
 		}
 	}
 	return nil

@@ -41,6 +41,10 @@ type variant struct {
 	method string // overrides the endpoint's method when set
 	// override is sent as the _method field (method-override probes).
 	override string
+	// overrideQuery sends override in the query string (?_method=PUT)
+	// instead of the body, where Express's method-override('_method')
+	// and others look for it.
+	overrideQuery bool
 	// legit: the service's own page sends it, with the endpoint's
 	// Headers (a token header); forgeries never carry them.
 	legit bool
@@ -74,12 +78,33 @@ func families(e *Endpoint) []family {
 		// override (or CORS, checked separately).
 		fs = append(fs, family{rule: RuleMethodOverride, variants: []variant{
 			{label: "cross-site form POST with _method=" + e.Method, ctx: ctxCrossSiteWindow, body: bodyForm, token: tokenNone, method: "POST", override: e.Method},
+			{label: "cross-site form POST to ?_method=" + e.Method, ctx: ctxCrossSiteWindow, body: bodyForm, token: tokenNone, method: "POST", override: e.Method, overrideQuery: true},
 		}})
 		return fs
 	}
-	forged := bodyForm
+	// The bodies a forgery tries: a form's fields, or for a JSON
+	// endpoint the JSON-shaped text/plain body and, when the JSON is a
+	// flat object, its members as form fields (many JSON APIs parse
+	// urlencoded bodies too: Express with express.urlencoded, Flask's
+	// request.form fallback).
+	forged := []bodyKind{bodyForm}
 	if isJSON {
-		forged = bodyTextPlain
+		forged = []bodyKind{bodyTextPlain}
+		if flatJSON(e.JSON) != nil {
+			forged = append(forged, bodyForm)
+		}
+	}
+	// each makes one variant per forged body.
+	each := func(label string, ctx browserContext) []variant {
+		var vs []variant
+		for _, b := range forged {
+			l := label
+			if isJSON && b == bodyForm {
+				l += ", the JSON members as urlencoded fields"
+			}
+			vs = append(vs, variant{label: l, ctx: ctx, body: b, token: tokenNone})
+		}
+		return vs
 	}
 	cross := family{rule: RuleCrossSiteForgery}
 	if isJSON {
@@ -95,22 +120,19 @@ func families(e *Endpoint) []family {
 			{label: "cross-site no-cors fetch, urlencoded", ctx: ctxCrossSiteNoCORS, body: bodyForm, token: tokenNone},
 		}
 	}
-	fs = append(fs, cross,
-		family{rule: RuleLaxPostWindow, variants: []variant{
-			{label: "cross-site form POST within two minutes of login (cookies without SameSite sent)", ctx: ctxCrossSiteWindow, body: forged, token: tokenNone},
-		}},
-		family{rule: RuleOriginNull, variants: []variant{
-			{label: "form POST from a sandboxed iframe (Origin: null)", ctx: ctxOriginNull, body: forged, token: tokenNone},
-		}},
-		family{rule: RuleLegacyOrigin, variants: []variant{
-			{label: "cross-site form POST from a browser without Fetch Metadata", ctx: ctxLegacy, body: forged, token: tokenNone},
-		}},
-		family{rule: RuleOriginScheme, variants: []variant{
-			{label: "form POST from http:// on the same host, without Fetch Metadata", ctx: ctxLegacyHTTP, body: forged, token: tokenNone},
-		}},
-		family{rule: RuleSameSiteForgery, variants: []variant{
-			{label: "form POST from a same-site sibling origin", ctx: ctxSameSite, body: forged, token: tokenNone},
-		}},
+	fs = append(fs, cross)
+	if isJSON && flatJSON(e.JSON) != nil {
+		fs = append(fs, family{rule: RuleCrossSiteForgery, variants: []variant{
+			{label: "cross-site form POST, urlencoded, the JSON members as fields", ctx: ctxCrossSite, body: bodyForm, token: tokenNone},
+			{label: "cross-site form POST, multipart, the JSON members as fields", ctx: ctxCrossSite, body: bodyMultipart, token: tokenNone},
+		}})
+	}
+	fs = append(fs,
+		family{rule: RuleLaxPostWindow, variants: each("cross-site form POST within two minutes of login (cookies without SameSite sent)", ctxCrossSiteWindow)},
+		family{rule: RuleOriginNull, variants: each("form POST from a sandboxed iframe (Origin: null)", ctxOriginNull)},
+		family{rule: RuleLegacyOrigin, variants: each("cross-site form POST from a browser without Fetch Metadata", ctxLegacy)},
+		family{rule: RuleOriginScheme, variants: each("form POST from http:// on the same host, without Fetch Metadata", ctxLegacyHTTP)},
+		family{rule: RuleSameSiteForgery, variants: each("form POST from a same-site sibling origin", ctxSameSite)},
 	)
 	if e.TokenField != "" {
 		fs = append(fs,
@@ -191,8 +213,11 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 		for k, val := range e.Form {
 			fields[k] = val
 		}
-	} else if v.body == bodyQuery {
-		fields = flatJSON(e.JSON)
+	} else if v.body != bodyNative && v.body != bodyTextPlain {
+		// A form (or query) forgery of a JSON endpoint: its members.
+		if f := flatJSON(e.JSON); f != nil {
+			fields = f
+		}
 	}
 	if e.TokenField != "" {
 		switch v.token {
@@ -204,8 +229,13 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 			delete(fields, e.TokenField)
 		}
 	}
-	if v.override != "" {
+	if v.override != "" && !v.overrideQuery {
 		fields["_method"] = v.override
+	}
+	if v.overrideQuery {
+		q := r.URL.Query()
+		q.Set("_method", v.override)
+		r.URL.RawQuery = q.Encode()
 	}
 	// shown is what curl commands and dry runs print: secrets redacted.
 	shown := map[string]string{}
