@@ -971,7 +971,7 @@ func (b *h1Body) readBody(p []byte) (int, error) {
 		b.sawEOF.Store(true)
 	} else if err != nil {
 		b.failed.Store(true)
-		err = asClientTimeout(err)
+		err = asClientReadError(err)
 	}
 	return n, err
 }

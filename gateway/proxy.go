@@ -299,8 +299,9 @@ func printable(s string) string {
 
 // upstreamError answers a request the upstream failed: 504 on a timeout,
 // 413 when the body was too large, 408 when the client did not send it in
-// time, nothing when the client went away, 502 otherwise. The details go
-// to the log, never to the client.
+// time, nothing when the client went away, 400 when its body could not be
+// read otherwise, 502 otherwise. The details go to the log, never to the
+// client.
 func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route, log *slog.Logger) {
 	if x := exchangeFrom(r.Context()); x != nil {
 		x.decision = decisionDeny
@@ -308,6 +309,7 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 	var maxErr *http.MaxBytesError
 	var switchErr errUnexpectedSwitch
 	var clientErr *clientTimeoutError
+	var bodyErr *clientBodyError
 	switch {
 	case errors.As(err, &switchErr):
 		// Fail closed: relaying it would make the connection a tunnel past
@@ -336,6 +338,14 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 		if x := exchangeFrom(r.Context()); x != nil {
 			x.reason = reasonClientGone
 		}
+	case errors.As(err, &bodyErr):
+		// The client's framing or connection, not the upstream: where
+		// its body ends is unknown, so the connection ends too.
+		log.Debug("request body unreadable", "route", rt.name, "error", err)
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+		}
+		writeProblem(w, r, http.StatusBadRequest, ReasonBodyInvalid, "request body malformed or incomplete")
 	case isTimeout(err):
 		log.Warn("upstream timeout", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
 		writeProblem(w, r, http.StatusGatewayTimeout, ReasonUpstreamTimeout, "upstream timeout")

@@ -70,6 +70,10 @@ const (
 	// for limits.stall-timeout, or took longer than limits.read-timeout
 	// (408).
 	ReasonClientTimeout Reason = "client-timeout"
+	// ReasonBodyInvalid: the request body could not be read to its end:
+	// malformed chunked framing, or the client's connection ended before
+	// the body did (400).
+	ReasonBodyInvalid Reason = "body-invalid"
 )
 
 // reasonClientGone is logged, with status 499, when the client went away

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -173,20 +174,32 @@ func answerStalled(cf *connState) bool {
 }
 
 // A clientTimeoutError is a failed read of a request body that ran out
-// of time: limits.stall-timeout's or limits.read-timeout's. The client's
-// timeout, not the upstream's: answered 408, not 504 (upstreamError).
-// It reads as the error it marks, as net/http's server would give it.
+// of time: limits.stall-timeout or read-timeout (408).
 type clientTimeoutError struct{ err error }
 
 func (e *clientTimeoutError) Error() string { return e.err.Error() }
 
 func (e *clientTimeoutError) Unwrap() error { return e.err }
 
-// asClientTimeout returns err as a clientTimeoutError when it is a
-// deadline's, else err.
-func asClientTimeout(err error) error {
-	if err != nil && isDeadlineErr(err) {
+// A clientBodyError is any other failed read of a request body: the
+// client's framing (a malformed chunk) or its connection ending before
+// the body did. Either way it is the client's doing, not the upstream's
+// (400, not 502).
+type clientBodyError struct{ err error }
+
+func (e *clientBodyError) Error() string { return e.err.Error() }
+
+func (e *clientBodyError) Unwrap() error { return e.err }
+
+// asClientReadError marks a failed read of a request body as the
+// client's: a clientTimeoutError when a deadline ended it, else a
+// clientBodyError. nil and io.EOF are returned as they are.
+func asClientReadError(err error) error {
+	switch {
+	case err == nil || err == io.EOF:
+		return err
+	case isDeadlineErr(err):
 		return &clientTimeoutError{err}
 	}
-	return err
+	return &clientBodyError{err}
 }

@@ -187,5 +187,5 @@ func (b *stallBody) Read(p []byte) (int, error) {
 	b.g.begin(&b.g.reads)
 	n, err := b.ReadCloser.Read(p)
 	b.g.done(&b.g.reads)
-	return n, asClientTimeout(err)
+	return n, asClientReadError(err)
 }
