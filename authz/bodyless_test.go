@@ -27,11 +27,19 @@ type lazyUpstream struct {
 }
 
 func newLazyUpstream(t *testing.T) *lazyUpstream {
+	u := &lazyUpstream{}
+	u.ln = serveTCP(t, func(c net.Conn) { u.serve(c) })
+	return u
+}
+
+// serveTCP listens on a loopback port and serves each connection with
+// serve in its own goroutine until the test ends.
+func serveTCP(t *testing.T, serve func(net.Conn)) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &lazyUpstream{ln: ln}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -39,10 +47,10 @@ func newLazyUpstream(t *testing.T) *lazyUpstream {
 			if err != nil {
 				return
 			}
-			go u.serve(c)
+			go serve(c)
 		}
 	}()
-	return u
+	return ln
 }
 
 func (u *lazyUpstream) serve(c net.Conn) {

@@ -115,21 +115,8 @@ type wireReq struct {
 }
 
 func newWireUpstream(t *testing.T) *wireUpstream {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &wireUpstream{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go u.serve(c)
-		}
-	}()
+	u := &wireUpstream{}
+	u.ln = serveTCP(t, func(c net.Conn) { u.serve(c) })
 	return u
 }
 
