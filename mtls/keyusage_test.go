@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/forgeproof/forgeproof/mtls"
-	"github.com/forgeproof/forgeproof/pki"
 )
 
 // TestClientKeyUsage: a client certificate whose key usage extension does
@@ -15,10 +14,7 @@ import (
 // digitalSignature with or without other bits, are accepted.
 func TestClientKeyUsage(t *testing.T) {
 	root := rawCA(t, "root", nil)
-	s, err := mtls.NewServer(mtls.ServerConfig{VerifyOnly: true, ClientCAs: []mtls.Source{{Data: pki.EncodeCertsPEM(root.Cert)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := verifyOnly(t, root)
 	for _, tt := range []struct {
 		name string
 		ku   x509.KeyUsage

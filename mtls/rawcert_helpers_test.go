@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/pki"
 )
 
 // rawCert is a certificate minted with crypto/x509 directly, with its key.
@@ -82,4 +85,14 @@ func mustURL(t testing.TB, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// verifyOnly is a VerifyOnly server whose client CA is root.
+func verifyOnly(t testing.TB, root *rawCert) *mtls.Server {
+	t.Helper()
+	s, err := mtls.NewServer(mtls.ServerConfig{VerifyOnly: true, ClientCAs: []mtls.Source{{Data: pki.EncodeCertsPEM(root.Cert)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

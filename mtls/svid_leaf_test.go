@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/forgeproof/forgeproof/mtls"
-	"github.com/forgeproof/forgeproof/pki"
 )
 
 // TestSPIFFEIDOnlyFromLeafSVIDs: X509-SVID §5.2 says a validator MUST
@@ -19,10 +18,7 @@ import (
 // The twin (a leaf with a path) keeps its ID.
 func TestSPIFFEIDOnlyFromLeafSVIDs(t *testing.T) {
 	root := rawCA(t, "root", nil)
-	s, err := mtls.NewServer(mtls.ServerConfig{VerifyOnly: true, ClientCAs: []mtls.Source{{Data: pki.EncodeCertsPEM(root.Cert)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := verifyOnly(t, root)
 	inTD, _ := mtls.AuthorizeTrustDomain("example.org")
 	admin, _ := mtls.AuthorizeSPIFFEID("spiffe://example.org/admin")
 	issue := func(id string, mod func(*x509.Certificate)) *x509.Certificate {
