@@ -293,6 +293,8 @@ func TestConfigErrors(t *testing.T) {
 		{"canonical ok", func(p *csrf.Protection) error { return p.AddCanonicalOrigin("https://[::1]:8443") }, ""},
 		{"canonical IPv6 not as browsers write it", func(p *csrf.Protection) error { return p.AddCanonicalOrigin("https://[0::1]:8443") },
 			`csrf: canonical origin: invalid origin "https://[0::1]:8443": write the IPv6 address as browsers send it: https://[::1]:8443`},
+		{"trusted IPv4 in brackets (not a URL host; browsers never send it)", func(p *csrf.Protection) error { return p.AddTrustedOrigin("https://[10.0.0.1]:8443") },
+			`csrf: trusted origin: invalid origin "https://[10.0.0.1]:8443": an IPv4 address is written without brackets: https://10.0.0.1:8443`},
 		{"trusted IPv6 ok", func(p *csrf.Protection) error { return p.AddTrustedOrigin("https://[2001:db8::1]") }, ""},
 		{"trusted IPv6 with a dotted tail", func(p *csrf.Protection) error { return p.AddTrustedOrigin("https://[::ffff:10.0.0.1]") },
 			`csrf: trusted origin: invalid origin "https://[::ffff:10.0.0.1]": write the IPv6 address as browsers send it: https://[::ffff:a00:1]`},

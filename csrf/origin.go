@@ -285,6 +285,10 @@ func parseOriginPattern(s string, wildcardOK bool) (originPattern, error) {
 	if strings.HasPrefix(hostport, "[") {
 		end := strings.IndexByte(hostport, ']')
 		a, _ := netip.ParseAddr(hostport[1:end])
+		if a.Is4() {
+			// validHostPort's netip takes it; a URL parser does not.
+			return fail(fmt.Sprintf("an IPv4 address is written without brackets: %s://%s%s", scheme, a, hostport[end+1:]))
+		}
 		if want := browserIPv6(a); hostport[1:end] != want {
 			// Browsers send one spelling; any other would never match.
 			return fail(fmt.Sprintf("write the IPv6 address as browsers send it: %s://[%s]%s", scheme, want, hostport[end+1:]))

@@ -66,6 +66,25 @@ const tokenMissingDetail = "the request passed the origin checks, but this route
 // denyCSRF answers a CSRF refusal as the csrf package does, except that a
 // missing token's detail names the header the upstream gets it in.
 func denyCSRF(w http.ResponseWriter, r *http.Request, e *csrf.Error) {
+	// The form peek (csrf looks for the token field in a form body)
+	// failed to read the body: the client's framing or its time, as when
+	// the upstream exchange reads it (upstreamError), not a CSRF refusal.
+	var timeoutErr *clientTimeoutError
+	var bodyErr *clientBodyError
+	if errors.As(e.Err, &timeoutErr) || errors.As(e.Err, &bodyErr) {
+		if x := exchangeFrom(r.Context()); x != nil {
+			x.csrfReason = ""
+		}
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+		}
+		if timeoutErr != nil {
+			writeProblem(w, r, http.StatusRequestTimeout, ReasonClientTimeout, "request body not received in time")
+		} else {
+			writeProblem(w, r, http.StatusBadRequest, ReasonBodyInvalid, "request body malformed or incomplete")
+		}
+		return
+	}
 	if e.Reason == csrf.ReasonTokenMissing && !errors.Is(e.Err, csrf.ErrFormTooLarge) {
 		problem.Write(w, r, problem.Details{
 			Status: http.StatusForbidden,

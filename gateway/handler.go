@@ -76,6 +76,9 @@ type wrappedState struct {
 	guard stallGuard
 	body  stallBody
 	gw    guardedWriter
+	// The embedded handler's body (a server of one's own): see
+	// clientBody.
+	plain clientBody
 }
 
 // exchangeContext is context.WithValue(Context, exchangeKey{}, x),
@@ -225,6 +228,9 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 			ws.body = stallBody{r.Body, &ws.guard}
 			r.Body = &ws.body
 		}
+	} else if ws != nil && listener < 0 && r.Body != nil && r.Body != http.NoBody {
+		ws.plain = clientBody{r.Body}
+		r.Body = &ws.plain
 	}
 	if max := c.limits.MaxBodyBytes; max > 0 && r.Body != nil {
 		r.Body = http.MaxBytesReader(rec, r.Body, max)

@@ -203,3 +203,14 @@ func asClientReadError(err error) error {
 	}
 	return &clientBodyError{err}
 }
+
+// A clientBody is the request body of a server not the gateway's own
+// (Gateway.Handler mounted on net/http's): its failed reads are the
+// client's as on the gateway's listeners (h1Body, stallBody), so a
+// malformed chunk is 400 body-invalid there too, not 502.
+type clientBody struct{ io.ReadCloser }
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	return n, asClientReadError(err)
+}

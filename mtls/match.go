@@ -52,10 +52,9 @@ func (p spiffeIDPattern) Match(id spiffeid.ID) bool {
 	if id.IsZero() || id.TrustDomain().Name() != p.td {
 		return false
 	}
+	// A pattern has at least one segment (parseSPIFFEIDPattern), so an
+	// ID without a path never matches.
 	path := id.Path()
-	if len(p.segments) == 0 {
-		return path == ""
-	}
 	if path == "" {
 		return false
 	}
@@ -86,9 +85,6 @@ func (p spiffeIDPattern) Match(id spiffeid.ID) bool {
 
 // String returns the pattern as it was written.
 func (p spiffeIDPattern) String() string {
-	if len(p.segments) == 0 {
-		return "spiffe://" + p.td
-	}
 	return "spiffe://" + p.td + "/" + strings.Join(p.segments, "/")
 }
 
