@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -100,7 +102,9 @@ func denyCSRF(w http.ResponseWriter, r *http.Request, e *csrf.Error) {
 // tokenBinding returns what a request's tokens are bound to: the
 // application's session cookie and the client certificate's public key
 // together when the request has both, else whichever it has, else nothing
-// (the csrf package then binds to its pre-session cookie).
+// (the csrf package then binds to its pre-session cookie). A request with
+// several non-empty copies of the session cookie is bound to all of them,
+// in order, length-prefixed: upstreams differ on which copy they use.
 //
 // Both together, because a session cookie alone can be planted: a sibling
 // subdomain can toss its own session cookie into the victim's browser and
@@ -114,12 +118,32 @@ func tokenBinding(sessionCookie string) func(*http.Request) ([]byte, error) {
 			spki = x.identity.SPKISHA256[:]
 		}
 		var session string
+		var sessions [][]byte // two or more copies, each length-prefixed
 		if sessionCookie != "" {
-			if ck, err := r.Cookie(sessionCookie); err == nil && ck.Value != "" {
-				session = ck.Value
+			// Every copy, not the first: upstreams differ on which one
+			// they use (Go, PHP, Express the first, Django the last,
+			// Tomcat the first naming a live session), and a sibling
+			// host can toss one sent before the real one.
+			for _, ck := range r.CookiesNamed(sessionCookie) {
+				if ck.Value == "" {
+					continue
+				}
+				if session == "" {
+					session = ck.Value
+					continue
+				}
+				if sessions == nil {
+					sessions = [][]byte{binary.AppendUvarint(nil, uint64(len(session))), []byte(session)}
+				}
+				sessions = append(sessions, binary.AppendUvarint(nil, uint64(len(ck.Value))), []byte(ck.Value))
 			}
 		}
 		switch {
+		case sessions != nil && spki != nil:
+			b := append([]byte("spki-sha256+sessions:"), spki...)
+			return append(b, bytes.Join(sessions, nil)...), nil
+		case sessions != nil:
+			return append([]byte("sessions:"), bytes.Join(sessions, nil)...), nil
 		case spki != nil && session != "":
 			b := append([]byte("spki-sha256+session:"), spki...)
 			return append(b, session...), nil
