@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/forgeproof/forgeproof/mtls"
@@ -105,14 +104,9 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	} else if len(cfg.Listeners) == 0 {
 		p.add("listeners", "at least one listener is required")
 	}
-	seenAddr := map[string]string{}
 	for i, l := range cfg.Listeners {
 		key := fmt.Sprintf("listeners[%d]", i)
 		p.hostPort(key+".address", l.Address)
-		if prev, ok := seenAddr[l.Address]; ok && !strings.HasSuffix(l.Address, ":0") {
-			p.add(key+".address", "%q is also the address of %s", l.Address, prev)
-		}
-		seenAddr[l.Address] = key
 		var replaces *mtls.Server
 		if prev != nil && i < len(prev.listeners) {
 			replaces = prev.listeners[i].server // same address: Reload checked
@@ -145,6 +139,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 			p.add("admin.address", "%q is not a loopback address: metrics would be public; use 127.0.0.1 or set insecure-allow-non-loopback", a)
 		}
 	}
+	p.sockets(cfg)
 	// Files are checked as they are decoded; these catch the values
 	// of a Config built in Go that are none of the constants.
 	if _, err := cfg.Log.Format.MarshalText(); err != nil {

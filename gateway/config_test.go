@@ -48,6 +48,8 @@ routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true, cors-pr
 	{"list where a value is expected", "identity-forwarding: [xfcc]\n", "identity-forwarding: must be a single value"},
 	{"alias", "a: &x 1\nlog: {level: *x}\n", "c.yaml:1: a: unknown key"},
 	{"alias only", "log: &x {level: info}\nadmin: *x\n", "admin: YAML aliases are not supported"},
+	{"alias in a list", "routes: [{allow: {dns-names: [&x a.example, *x]}}]\n", "c.yaml:1: routes[0].allow.dns-names[1]: YAML aliases are not supported"},
+	{"anchor in a list, no alias", "routes: [{allow: {dns-names: [&x a.example, b.example]}}]\n", ""},
 	{"two documents", "log: {}\n---\nlog: {}\n", "more than one YAML document"},
 	{"syntax error", "log: {level: info\n", "c.yaml:"},
 	// issue 12: go-yaml says no line for errors on line 1.
@@ -291,6 +293,43 @@ func TestValidate(t *testing.T) {
 			c.Admin = gateway.Admin{Address: ":9090", InsecureAllowNonLoopback: true}
 		}, ""},
 		{"admin off", func(c *gateway.Config) { c.Admin.Address = "off" }, ""},
+		// Addresses that bind one socket, however spelled: serve would
+		// fail with "address already in use", so check-config must too.
+		{"two listeners on one socket, localhost and 127.0.0.1", func(c *gateway.Config) {
+			c.Listeners[0].Address = "localhost:8443"
+			c.Listeners = append(c.Listeners, c.Listeners[0])
+			c.Listeners[1].Address = "127.0.0.1:8443"
+		}, `listeners[1].address: "127.0.0.1:8443" is the same address as listeners[0].address ("localhost:8443")`},
+		{"two listeners on one socket, every interface and 127.0.0.1", func(c *gateway.Config) {
+			c.Listeners[0].Address = ":8443"
+			c.Listeners = append(c.Listeners, c.Listeners[0])
+			c.Listeners[1].Address = "127.0.0.1:8443"
+		}, `listeners[1].address: "127.0.0.1:8443" is the same address as listeners[0].address (":8443")`},
+		{"two listeners on one socket, IPv4-mapped", func(c *gateway.Config) {
+			c.Listeners[0].Address = "[::ffff:127.0.0.1]:8443"
+			c.Listeners = append(c.Listeners, c.Listeners[0])
+			c.Listeners[1].Address = "127.0.0.1:8443"
+		}, `listeners[1].address: "127.0.0.1:8443" is the same address as listeners[0].address`},
+		{"two listeners on one port, other addresses", func(c *gateway.Config) {
+			c.Listeners[0].Address = "127.0.0.1:8443"
+			c.Listeners = append(c.Listeners, c.Listeners[0])
+			c.Listeners[1].Address = "[::1]:8443"
+		}, ""},
+		{"two listeners on port 0", func(c *gateway.Config) {
+			c.Listeners = append(c.Listeners, c.Listeners[0])
+		}, ""},
+		{"listener on the admin address", func(c *gateway.Config) {
+			c.Admin.Address = "127.0.0.1:9443"
+			c.Listeners[0].Address = "127.0.0.1:9443"
+		}, `listeners[0].address: "127.0.0.1:9443" is also the address of admin.address`},
+		{"listener on the default admin address", func(c *gateway.Config) {
+			c.Admin.Address = ""
+			c.Listeners[0].Address = ":9090"
+		}, `listeners[0].address: ":9090" is the same address as the default admin.address ("127.0.0.1:9090")`},
+		{"listener beside the admin address", func(c *gateway.Config) {
+			c.Admin.Address = "127.0.0.1:9443"
+			c.Listeners[0].Address = "127.0.0.1:9444"
+		}, ""},
 		{"log format that is no constant", func(c *gateway.Config) { c.Log.Format = 7 }, `log.format: invalid format 7`},
 		{"log level that is none of the four", func(c *gateway.Config) { c.Log.Level = 2 }, `log.level: invalid level 2`},
 		{"log text, debug", func(c *gateway.Config) {

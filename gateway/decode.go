@@ -88,6 +88,9 @@ func readLimited(path string) ([]byte, error) {
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
 	if err != nil {
+		if pe, ok := err.(*os.PathError); ok {
+			return nil, pe.Err // a folder: "is a directory", the path is in File
+		}
 		return nil, err
 	}
 	if len(data) > maxConfigBytes {
@@ -465,6 +468,10 @@ func (d *decoder) kind(n *yaml.Node, path string, want yaml.Kind, what string) b
 }
 
 func (d *decoder) scalar(n *yaml.Node, path string) (string, bool) {
+	if n.Kind == yaml.AliasNode {
+		d.errorf(n, path, "YAML aliases are not supported")
+		return "", false
+	}
 	if n.Kind != yaml.ScalarNode {
 		d.errorf(n, path, "must be a single value")
 		return "", false

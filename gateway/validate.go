@@ -176,6 +176,73 @@ func (p *compiler) hostPort(key, addr string) {
 	_ = host
 }
 
+// sockets refuses two addresses of cfg (listeners, admin, authz) that
+// would bind the same socket, however they are spelled: serve would
+// fail at start with "address already in use", which check-config must
+// say first.
+func (p *compiler) sockets(cfg *Config) {
+	type bound struct{ key, addr string }
+	var all []bound
+	// The admin listener first: when it is the default, not in the
+	// file, the error goes to the listener that clashes with it.
+	switch a := cfg.Admin.Address; a {
+	case "off":
+	case "":
+		all = append(all, bound{"the default admin.address", DefaultAdminAddress})
+	default:
+		all = append(all, bound{"admin.address", a})
+	}
+	for i, l := range cfg.Listeners {
+		all = append(all, bound{fmt.Sprintf("listeners[%d].address", i), l.Address})
+	}
+	if cfg.Authz != nil {
+		all = append(all, bound{"authz.address", cfg.Authz.Address})
+	}
+	for i, b := range all {
+		for _, prev := range all[:i] {
+			if !sameSocket(b.addr, prev.addr) {
+				continue
+			}
+			if b.addr == prev.addr {
+				p.add(b.key, "%q is also the address of %s", b.addr, prev.key)
+			} else {
+				p.add(b.key, "%q is the same address as %s (%q): both cannot listen on it", b.addr, prev.key, prev.addr)
+			}
+			break
+		}
+	}
+}
+
+// sameSocket reports whether listening on a and on b would bind the
+// same socket: the same port, and the same IP (localhost being
+// 127.0.0.1, an IPv4-mapped IPv6 address its IPv4 one), or either on
+// every interface (no host, 0.0.0.0 or ::). Port 0 never clashes.
+func sameSocket(a, b string) bool {
+	socket := func(addr string) (host string, port int, ok bool) {
+		h, ps, err := net.SplitHostPort(addr)
+		if err != nil || ps == "" {
+			return "", 0, false
+		}
+		port, err = net.LookupPort("tcp", ps)
+		if err != nil || port == 0 {
+			return "", 0, false
+		}
+		if strings.EqualFold(strings.TrimSuffix(h, "."), "localhost") {
+			return "127.0.0.1", port, true
+		}
+		if ip, err := netip.ParseAddr(h); err == nil {
+			if ip = ip.Unmap(); ip.IsUnspecified() {
+				return "", port, true
+			}
+			return ip.String(), port, true
+		}
+		return strings.ToLower(h), port, true
+	}
+	ha, pa, okA := socket(a)
+	hb, pb, okB := socket(b)
+	return okA && okB && pa == pb && (ha == "" || hb == "" || ha == hb)
+}
+
 // isLoopback reports whether a listen address only accepts local
 // connections. "localhost" counts; an empty host (all interfaces) does not.
 func isLoopback(addr string) bool {

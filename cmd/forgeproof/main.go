@@ -60,6 +60,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			printUsage(stdout)
 			return 0
 		}
+		if len(rest) > 1 {
+			fmt.Fprintf(stderr, "forgeproof help: error: unexpected argument %q\n", rest[1])
+			fmt.Fprintf(stderr, "forgeproof help: hint: run \"forgeproof help COMMAND\" for one command's flags\n")
+			return 2
+		}
 		name, rest = rest[0], []string{"--help"}
 	}
 	for _, c := range commands {

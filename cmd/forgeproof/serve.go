@@ -75,6 +75,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if *configPath == "" && flagSet(fs, "config") {
+		// --config= is a mistake, not a request for the default file.
+		return usageErrorf("serve: --config needs a value")
+	}
 	if *configPath == "" {
 		if _, err := os.Stat(defaultConfigFile); err != nil {
 			return usageErrorf("serve: no --config given and no ./%s here: run \"forgeproof init --upstream URL\" to write one, or pass --config FILE", defaultConfigFile)
@@ -121,6 +125,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger.Info("drained, exiting")
 	return nil
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // watchFlags defines --watch and --watch-interval (serve and authz) on
