@@ -64,7 +64,12 @@ func TestBodyInvalid(t *testing.T) {
 	t.Run("HTTP/2 stream shorter than its content-length", func(t *testing.T) {
 		h := dialH2Raw(t, gw, "localhost", w.web)
 		defer h.conn.Close()
-		for id, n := range map[uint32]string{1: "100", 3: "10"} { // 3 is the twin
+		// In order: stream IDs must rise. Stream 3 is the twin.
+		for _, st := range []struct {
+			id uint32
+			n  string
+		}{{1, "100"}, {3, "10"}} {
+			id, n := st.id, st.n
 			blk := h.block(":method", "POST", ":scheme", "https", ":authority", "localhost", ":path", "/s/post", "accept", "application/json", "content-length", n)
 			h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blk, EndHeaders: true})
 			h.fr.WriteData(id, true, []byte("0123456789"))
