@@ -298,38 +298,13 @@ func parseOriginPattern(s string, wildcardOK bool) (originPattern, error) {
 }
 
 // browserIPv6 is the WHATWG URL serialisation of an IPv6 address, the only
-// one browsers put in Origin: lower-case hex without leading zeros, the
-// first longest run of two or more zero pieces as "::", and never a
-// dotted IPv4 tail ("::ffff:102:304", where netip writes
-// "::ffff:1.2.3.4").
+// one browsers put in Origin. It is RFC 5952's, which netip writes, except
+// for an IPv4-mapped address, which WHATWG writes in hex too
+// ("::ffff:102:304", where netip writes "::ffff:1.2.3.4").
 func browserIPv6(a netip.Addr) string {
-	b := a.As16()
-	var pieces [8]uint16
-	for i := range pieces {
-		pieces[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+	if !a.Is4In6() {
+		return a.String()
 	}
-	start, length := -1, 1
-	for i := 0; i < 8; {
-		j := i
-		for j < 8 && pieces[j] == 0 {
-			j++
-		}
-		if j-i > length {
-			start, length = i, j-i
-		}
-		i = max(j, i+1)
-	}
-	var sb strings.Builder
-	for i := 0; i < 8; i++ {
-		if i == start {
-			sb.WriteString("::")
-			i += length - 1
-			continue
-		}
-		if i > 0 && i != start+length {
-			sb.WriteByte(':')
-		}
-		sb.WriteString(strconv.FormatUint(uint64(pieces[i]), 16))
-	}
-	return sb.String()
+	b := a.As4()
+	return fmt.Sprintf("::ffff:%x:%x", uint16(b[0])<<8|uint16(b[1]), uint16(b[2])<<8|uint16(b[3]))
 }

@@ -179,7 +179,7 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 		// when the raw path has a byte Go would escape ('|', '"', '{',
 		// '\', UTF-8): it re-encodes the decoded path, losing "%2F" and
 		// "%70". The readings of the path as sent must agree too.
-		if raw := rawPath(a.URI); raw != r.URL.EscapedPath() {
+		if raw, _, _ := strings.Cut(a.URI, "?"); raw != r.URL.EscapedPath() {
 			host, _ := parseHost(r.Host)
 			if c.pathAmbiguous(host, raw, v.route) {
 				v = refusal(http.StatusBadRequest, ReasonPathAmbiguous, "ambiguous path",
@@ -331,15 +331,6 @@ func (a *Attributes) request() (*http.Request, string) {
 		return nil, "the scheme is neither http nor https"
 	}
 	return r, "" // a nil context is context.Background
-}
-
-// rawPath is the path of uri, a request target in origin form, as sent:
-// up to its query.
-func rawPath(uri string) string {
-	if i := strings.IndexByte(uri, '?'); i >= 0 {
-		return uri[:i]
-	}
-	return uri
 }
 
 // validMethod reports whether m is an RFC 9110 token.

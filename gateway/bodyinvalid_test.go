@@ -102,21 +102,10 @@ func TestBodyInvalidHTTPSUpstream(t *testing.T) {
 	}
 	gw := w.start(cfg)
 	const head = "POST /public/x HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-	for _, tt := range []struct {
-		body   string
-		status int
-		want   string
-	}{
+	wantBodyAnswers(t, gw, w, "", head, []bodyCase{
 		{"5\r\nhello\r\nzz\r\n", 400, "body-invalid"},
 		{"5\r\nhello\r\n0\r\n\r\n", 200, "ok"},
-	} {
-		c := gw.dialRaw(t, w.web)
-		c.send(head + tt.body)
-		if resp, body := c.read(); resp.StatusCode != tt.status || !strings.Contains(body, tt.want) {
-			t.Errorf("body %q: got %d %s, want %d %s", tt.body, resp.StatusCode, body, tt.status, tt.want)
-		}
-		c.Close()
-	}
+	})
 }
 
 // TestBodyInvalidEmbedded: Gateway.Handler mounted on a server of one's
@@ -128,31 +117,13 @@ func TestBodyInvalidHTTPSUpstream(t *testing.T) {
 func TestBodyInvalidEmbedded(t *testing.T) {
 	t.Parallel()
 	w, gw, _ := rawWorld(t, respondOK)
-	srv := httptest.NewUnstartedServer(gw.g.Handler())
-	srv.TLS = &tls.Config{
-		Certificates: []tls.Certificate{pkitest.ServerWith(t, w.ca, serverOptions()).TLSCertificate()},
-		ClientAuth:   tls.VerifyClientCertIfGiven,
-		ClientCAs:    w.ca.Pool(),
-	}
-	srv.StartTLS()
+	embedded, srv := startEmbedded(t, w, gw.g.Handler())
 	defer srv.Close()
-	embedded := &running{w: w, base: srv.URL}
 	const head = "POST /public/x HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-	for _, tt := range []struct {
-		body   string
-		status int
-		want   string
-	}{
+	wantBodyAnswers(t, embedded, w, "embedded, ", head, []bodyCase{
 		{"5\r\nhello\r\nzz\r\n", 400, "body-invalid"},
 		{"5\r\nhello\r\n0\r\n\r\n", 200, "ok"}, // twin
-	} {
-		c := embedded.dialRaw(t, w.web)
-		c.send(head + tt.body)
-		if resp, body := c.read(); resp.StatusCode != tt.status || !strings.Contains(body, tt.want) {
-			t.Errorf("embedded, body %q: got %d %s, want %d %s", tt.body, resp.StatusCode, body, tt.status, tt.want)
-		}
-		c.Close()
-	}
+	})
 }
 
 // TestBodyInvalidTokenForm: on a token-mode route the CSRF guard reads a
@@ -167,19 +138,46 @@ func TestBodyInvalidTokenForm(t *testing.T) {
 	w, gw := tokenWorld(t)
 	const head = "POST /forms/x HTTP/1.1\r\nHost: localhost\r\nOrigin: https://localhost\r\nAccept: application/json\r\n" +
 		"Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n"
-	for _, tt := range []struct {
-		body   string
-		status int
-		want   string
-	}{
+	wantBodyAnswers(t, gw, w, "", head, []bodyCase{
 		{"5\r\nhello\r\nzz\r\n", 400, "body-invalid"},
 		{"5\r\na=b&c\r\n0\r\n\r\n", 403, "token-missing"}, // twin
-	} {
+	})
+}
+
+// A bodyCase is a request body sent after a head, and the answer wanted:
+// its status, and a string its body holds.
+type bodyCase struct {
+	body   string
+	status int
+	want   string
+}
+
+// wantBodyAnswers sends head and each case's body on a connection of its
+// own to gw, with w's web client certificate, and checks the answers;
+// what names the server in errors.
+func wantBodyAnswers(t *testing.T, gw *running, w *world, what, head string, cases []bodyCase) {
+	t.Helper()
+	for _, tt := range cases {
 		c := gw.dialRaw(t, w.web)
 		c.send(head + tt.body)
 		if resp, body := c.read(); resp.StatusCode != tt.status || !strings.Contains(body, tt.want) {
-			t.Errorf("body %q: got %d %s, want %d %s", tt.body, resp.StatusCode, body, tt.status, tt.want)
+			t.Errorf("%sbody %q: got %d %s, want %d %s", what, tt.body, resp.StatusCode, body, tt.status, tt.want)
 		}
 		c.Close()
 	}
+}
+
+// startEmbedded serves h (a Gateway.Handler) on a TLS server of one's
+// own that asks for w's client certificates, as a user mounting the
+// handler would; close the server when done.
+func startEmbedded(t *testing.T, w *world, h http.Handler) (*running, *httptest.Server) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{
+		Certificates: []tls.Certificate{pkitest.ServerWith(t, w.ca, serverOptions()).TLSCertificate()},
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		ClientCAs:    w.ca.Pool(),
+	}
+	srv.StartTLS()
+	return &running{w: w, base: srv.URL}, srv
 }

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -77,13 +76,10 @@ func denyCSRF(w http.ResponseWriter, r *http.Request, e *csrf.Error) {
 		if x := exchangeFrom(r.Context()); x != nil {
 			x.csrfReason = ""
 		}
-		if r.ProtoMajor == 1 {
-			w.Header().Set("Connection", "close")
-		}
 		if timeoutErr != nil {
-			writeProblem(w, r, http.StatusRequestTimeout, ReasonClientTimeout, "request body not received in time")
+			writeBodyProblem(w, r, http.StatusRequestTimeout, ReasonClientTimeout, "request body not received in time")
 		} else {
-			writeProblem(w, r, http.StatusBadRequest, ReasonBodyInvalid, "request body malformed or incomplete")
+			writeBodyProblem(w, r, http.StatusBadRequest, ReasonBodyInvalid, "request body malformed or incomplete")
 		}
 		return
 	}
@@ -117,38 +113,38 @@ func tokenBinding(sessionCookie string) func(*http.Request) ([]byte, error) {
 		if x := exchangeFrom(r.Context()); x != nil && x.hasIdentity && x.identity.SPKISHA256 != ([32]byte{}) {
 			spki = x.identity.SPKISHA256[:]
 		}
-		var session string
-		var sessions [][]byte // two or more copies, each length-prefixed
+		var values []string
 		if sessionCookie != "" {
 			// Every copy, not the first: upstreams differ on which one
 			// they use (Go, PHP, Express the first, Django the last,
 			// Tomcat the first naming a live session), and a sibling
 			// host can toss one sent before the real one.
 			for _, ck := range r.CookiesNamed(sessionCookie) {
-				if ck.Value == "" {
-					continue
+				if ck.Value != "" {
+					values = append(values, ck.Value)
 				}
-				if session == "" {
-					session = ck.Value
-					continue
-				}
-				if sessions == nil {
-					sessions = [][]byte{binary.AppendUvarint(nil, uint64(len(session))), []byte(session)}
-				}
-				sessions = append(sessions, binary.AppendUvarint(nil, uint64(len(ck.Value))), []byte(ck.Value))
+			}
+		}
+		// One copy binds as its value, several as all of them in order,
+		// each length-prefixed, under a kind of their own.
+		kind, session := "session", []byte(nil)
+		switch len(values) {
+		case 0:
+		case 1:
+			session = []byte(values[0])
+		default:
+			kind = "sessions"
+			for _, v := range values {
+				session = binary.AppendUvarint(session, uint64(len(v)))
+				session = append(session, v...)
 			}
 		}
 		switch {
-		case sessions != nil && spki != nil:
-			b := append([]byte("spki-sha256+sessions:"), spki...)
-			return append(b, bytes.Join(sessions, nil)...), nil
-		case sessions != nil:
-			return append([]byte("sessions:"), bytes.Join(sessions, nil)...), nil
-		case spki != nil && session != "":
-			b := append([]byte("spki-sha256+session:"), spki...)
+		case spki != nil && session != nil:
+			b := append([]byte("spki-sha256+"+kind+":"), spki...)
 			return append(b, session...), nil
-		case session != "":
-			return []byte("session:" + session), nil
+		case session != nil:
+			return append([]byte(kind+":"), session...), nil
 		case spki != nil:
 			return append([]byte("spki-sha256:"), spki...), nil
 		}

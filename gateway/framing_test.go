@@ -227,14 +227,7 @@ func TestChunkedRequestCloses(t *testing.T) {
 	for _, check := range []bool{true, false} {
 		w, gw, u := rawWorld(t, respondOK)
 		gateway.SetChunkedClose(gw.g, check)
-		srv := httptest.NewUnstartedServer(gw.g.Handler())
-		srv.TLS = &tls.Config{
-			Certificates: []tls.Certificate{pkitest.ServerWith(t, w.ca, serverOptions()).TLSCertificate()},
-			ClientAuth:   tls.VerifyClientCertIfGiven,
-			ClientCAs:    w.ca.Pool(),
-		}
-		srv.StartTLS()
-		embedded := &running{w: w, base: srv.URL}
+		embedded, srv := startEmbedded(t, w, gw.g.Handler())
 		c := embedded.dialRaw(t, w.web)
 		c.send(clte + smuggled)
 		if resp, body := c.read(); resp.StatusCode != http.StatusOK {

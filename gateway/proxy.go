@@ -322,17 +322,11 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 		// MaxBytesReader; the gateway's h1Server is told here). On
 		// HTTP/2 the stream ends alone: Connection: close would make Go's
 		// server close the whole connection (GOAWAY), other streams' too.
-		if r.ProtoMajor == 1 {
-			w.Header().Set("Connection", "close")
-		}
-		writeProblem(w, r, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "request body too large")
+		writeBodyProblem(w, r, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "request body too large")
 	case errors.As(err, &clientErr):
 		// Not the upstream's fault; the connection ends as for a body
 		// too large.
-		if r.ProtoMajor == 1 {
-			w.Header().Set("Connection", "close")
-		}
-		writeProblem(w, r, http.StatusRequestTimeout, ReasonClientTimeout, "request body not received in time")
+		writeBodyProblem(w, r, http.StatusRequestTimeout, ReasonClientTimeout, "request body not received in time")
 	case errors.Is(r.Context().Err(), context.Canceled):
 		// The client left; there is no one to answer.
 		if x := exchangeFrom(r.Context()); x != nil {
@@ -342,10 +336,7 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 		// The client's framing or connection, not the upstream: where
 		// its body ends is unknown, so the connection ends too.
 		log.Debug("request body unreadable", "route", rt.name, "error", err)
-		if r.ProtoMajor == 1 {
-			w.Header().Set("Connection", "close")
-		}
-		writeProblem(w, r, http.StatusBadRequest, ReasonBodyInvalid, "request body malformed or incomplete")
+		writeBodyProblem(w, r, http.StatusBadRequest, ReasonBodyInvalid, "request body malformed or incomplete")
 	case isTimeout(err):
 		log.Warn("upstream timeout", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
 		writeProblem(w, r, http.StatusGatewayTimeout, ReasonUpstreamTimeout, "upstream timeout")
@@ -361,6 +352,17 @@ func isTimeout(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// writeBodyProblem is writeProblem for a refusal whose request body was
+// not read to its end: an HTTP/1.1 connection closes after it, since the
+// rest of the body would be read as the next request. (HTTP/2 streams end
+// alone.)
+func writeBodyProblem(w http.ResponseWriter, r *http.Request, status int, reason Reason, title string) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
+	writeProblem(w, r, status, reason, title)
 }
 
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, reason Reason, title string) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/listenaddr"
 	"github.com/forgeproof/forgeproof/internal/netprefix"
 )
 
@@ -200,7 +201,7 @@ func (p *compiler) sockets(cfg *Config) {
 	}
 	for i, b := range all {
 		for _, prev := range all[:i] {
-			if !sameSocket(b.addr, prev.addr) {
+			if !listenaddr.Same(b.addr, prev.addr) {
 				continue
 			}
 			if b.addr == prev.addr {
@@ -211,36 +212,6 @@ func (p *compiler) sockets(cfg *Config) {
 			break
 		}
 	}
-}
-
-// sameSocket reports whether listening on a and on b would bind the
-// same socket: the same port, and the same IP (localhost being
-// 127.0.0.1, an IPv4-mapped IPv6 address its IPv4 one), or either on
-// every interface (no host, 0.0.0.0 or ::). Port 0 never clashes.
-func sameSocket(a, b string) bool {
-	socket := func(addr string) (host string, port int, ok bool) {
-		h, ps, err := net.SplitHostPort(addr)
-		if err != nil || ps == "" {
-			return "", 0, false
-		}
-		port, err = net.LookupPort("tcp", ps)
-		if err != nil || port == 0 {
-			return "", 0, false
-		}
-		if strings.EqualFold(strings.TrimSuffix(h, "."), "localhost") {
-			return "127.0.0.1", port, true
-		}
-		if ip, err := netip.ParseAddr(h); err == nil {
-			if ip = ip.Unmap(); ip.IsUnspecified() {
-				return "", port, true
-			}
-			return ip.String(), port, true
-		}
-		return strings.ToLower(h), port, true
-	}
-	ha, pa, okA := socket(a)
-	hb, pb, okB := socket(b)
-	return okA && okB && pa == pb && (ha == "" || hb == "" || ha == hb)
 }
 
 // isLoopback reports whether a listen address only accepts local

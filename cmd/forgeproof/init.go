@@ -19,6 +19,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/internal/listenaddr"
 	"github.com/forgeproof/forgeproof/internal/pemutil"
 	"github.com/forgeproof/forgeproof/internal/shellquote"
 	"github.com/forgeproof/forgeproof/pki"
@@ -142,7 +143,7 @@ func checkInit(upstream string, hosts []string, listen, dir, caFile, certFile, k
 		if err := checkListen(admin, true); err != nil {
 			return nil, usageErrorf("init: invalid --admin %q: %v", admin, err)
 		}
-		if sameListenAddress(listen, admin) {
+		if listenaddr.Same(listen, admin) {
 			return nil, usageErrorf("init: --listen %q and --admin %q are the same address: give the admin listener another port, or --admin off", listen, admin)
 		}
 	}
@@ -183,29 +184,6 @@ func checkInit(upstream string, hosts []string, listen, dir, caFile, certFile, k
 		}
 	}
 	return p, nil
-}
-
-// sameListenAddress reports whether listening on a and on b (checked by
-// checkListen) binds one socket, as check-config refuses it: the same
-// port, and the same IP (localhost is 127.0.0.1) or either on every
-// interface.
-func sameListenAddress(a, b string) bool {
-	canon := func(addr string) (host, port string) {
-		host, port, _ = net.SplitHostPort(addr)
-		if host == "localhost" {
-			return "127.0.0.1", port
-		}
-		if ip, err := netip.ParseAddr(host); err == nil {
-			if ip = ip.Unmap(); ip.IsUnspecified() {
-				return "", port
-			}
-			return ip.String(), port
-		}
-		return host, port
-	}
-	ha, pa := canon(a)
-	hb, pb := canon(b)
-	return pa == pb && pa != "0" && (ha == "" || hb == "" || ha == hb)
 }
 
 // checkListen checks a host:port listen address; loopback requires a
