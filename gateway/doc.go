@@ -196,11 +196,14 @@
 //
 // # Observability
 //
-// The admin listener (loopback by default) serves /healthz, /readyz (503
+// The admin listener (loopback by default) serves /healthz (200 while the
+// process runs; after a refused reload its body names the config file,
+// the changed files and the error until a reload succeeds), /readyz (503
 // while draining) and Prometheus /metrics from a private registry:
 // requests by route and status, CSRF refusals by reason, authorization
-// denials by reason, TLS handshake failures by reason, certificate expiry
-// and reloads by outcome. Options.Logger receives one access-log line per
-// request with the identity and the decision, and the refused handshakes,
-// upstream errors and reload outcomes; the package logs nowhere else.
+// denials by reason, TLS handshake failures by reason, certificate expiry,
+// reloads by outcome and whether the last one succeeded. Options.Logger
+// receives one access-log line per request with the identity and the
+// decision, and the refused handshakes, upstream errors and reload
+// outcomes; the package logs nowhere else.
 package gateway

@@ -34,7 +34,8 @@ type Options struct {
 	LogTo io.Writer
 	// Time returns the current time for the client certificate checks
 	// (validity, CRL freshness, the re-check of open connections, see
-	// mtls.ServerConfig.Time). If nil, time.Now is used.
+	// mtls.ServerConfig.Time) and the reload times that /healthz and the
+	// last-reload gauges show. If nil, time.Now is used.
 	Time func() time.Time
 }
 
@@ -74,6 +75,12 @@ type Gateway struct {
 	// them, so a change made before it started is not missed. Guarded by
 	// reloadMu.
 	loaded watch.Sums
+	// loadedAt is when the running configuration was loaded. Guarded by
+	// reloadMu.
+	loadedAt time.Time
+	// refused is the last reload when it was refused, nil when it
+	// succeeded (or none happened yet): /healthz shows it.
+	refused atomic.Pointer[refusedReload]
 }
 
 // New validates cfg, loads the files it names and returns a Gateway ready
@@ -103,6 +110,8 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	g.loaded = sums
 	g.state.Store(c)
 	g.metrics.observeCertificates(c)
+	g.loadedAt = g.now()
+	g.metrics.observeReload(true, g.loadedAt)
 	g.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !g.checksOff.off(checkCanonicalNames) {
 			r = withCanonicalHeader(r)
@@ -504,16 +513,21 @@ func (g *Gateway) reloadFile(path string, attrs []any) error {
 	return g.report(err, append(attrs, "config", path))
 }
 
-// report logs and counts the outcome of a reload, one line each.
+// report logs, counts and keeps (for /healthz and the last-reload
+// gauges) the outcome of a reload. Called with reloadMu held.
 func (g *Gateway) report(err error, attrs []any) error {
 	outcome := "success"
 	if err != nil {
 		outcome = "failure"
 		g.log.Error("reload refused, the previous configuration keeps serving", append(attrs, "error", err)...)
+		g.refused.Store(&refusedReload{at: g.now(), loaded: g.loadedAt, attrs: attrs, err: err})
 	} else {
 		g.log.Info("reloaded", attrs...)
+		g.loadedAt = g.now()
+		g.refused.Store(nil)
 	}
 	g.metrics.reloads.WithLabelValues(outcome).Inc()
+	g.metrics.observeReload(err == nil, g.loadedAt)
 	return err
 }
 

@@ -262,3 +262,80 @@ func TestReloadPicksUpNewCRL(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthAfterRefusedReload: a refused reload leaves /healthz at 200
+// (a liveness probe must not restart a process that serves the previous
+// configuration, which a restart could not load) but its body names what
+// was refused, and the last-reload gauges say so as Prometheus's own
+// prometheus_config_last_reload_* do. The allowed twins: a fresh gateway
+// and one after a sound reload answer a bare "ok" and the gauge 1.
+func TestHealthAfterRefusedReload(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	clock := newClock()
+	gw := w.startWith(w.config(), gateway.Options{Time: clock.Now})
+	const (
+		successful = "forgeproof_gateway_config_last_reload_successful"
+		successAt  = "forgeproof_gateway_config_last_reload_success_timestamp_seconds"
+	)
+	check := func(name, wantBody string, wantOK bool, wantAt time.Time, wantInBody ...string) {
+		t.Helper()
+		status, body := do(t, http.DefaultClient, "GET", gw.admin+"/healthz", nil, "")
+		if status != http.StatusOK {
+			t.Errorf("%s: /healthz: got status %d, want 200", name, status)
+		}
+		if wantBody != "" && body != wantBody {
+			t.Errorf("%s: /healthz: got body %q, want %q", name, body, wantBody)
+		}
+		if !strings.HasPrefix(body, "ok\n") {
+			t.Errorf("%s: /healthz: got body %q, want it to start with \"ok\\n\"", name, body)
+		}
+		for _, s := range wantInBody {
+			if !strings.Contains(body, s) {
+				t.Errorf("%s: /healthz: got body %q, want it to contain %q", name, body, s)
+			}
+		}
+		metrics := metricsText(t, gw)
+		want := successful + " 0"
+		if wantOK {
+			want = successful + " 1"
+		}
+		if !strings.Contains(metrics, "\n"+want+"\n") {
+			t.Errorf("%s: metrics lack %q", name, want)
+		}
+		if got := metricValue(t, gw, successAt); got != float64(wantAt.Unix()) {
+			t.Errorf("%s: %s: got %v, want %v", name, successAt, got, wantAt.Unix())
+		}
+	}
+	started := clock.Now()
+	check("fresh gateway", "ok\n", true, started)
+
+	clock.Advance(time.Minute)
+	refusedAt := clock.Now()
+	cfgPath := w.write("gw.yaml", []byte(`listeners:
+  - address: "127.0.0.1:0"
+    tls: {cert-file: missing.pem, key-file: server-key.pem, client-ca-files: [ca.pem], client-auth: verify-if-given}
+routes:
+  - {name: api, path-prefix: /api, upstream: "`+w.upstream.URL+`", allow: {any-verified: true}}
+admin: {address: "127.0.0.1:0"}
+`))
+	if err := gw.g.ReloadFile(cfgPath); err == nil {
+		t.Fatal("reload of a config naming a missing certificate: got nil, want an error")
+	}
+	check("after a refused reload", "", false, started,
+		"last reload refused at "+refusedAt.UTC().Format(time.RFC3339),
+		"the configuration loaded at "+started.UTC().Format(time.RFC3339)+" keeps serving",
+		"config: "+cfgPath,
+		"error: "+cfgPath+":3: listeners[0].tls.cert-file",
+		"missing.pem")
+	c := gw.client(w.web)
+	if status, body := do(t, c, "GET", gw.base+"/api/x", nil, ""); status != 200 {
+		t.Fatalf("old config stopped serving: got status %d (%s)", status, body)
+	}
+
+	clock.Advance(time.Minute)
+	if err := gw.g.Reload(w.config()); err != nil {
+		t.Fatalf("sound reload: %v", err)
+	}
+	check("after a sound reload", "ok\n", true, clock.Now())
+}

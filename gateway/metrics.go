@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -28,6 +29,8 @@ type metrics struct {
 	certNotAfter      *prometheus.GaugeVec
 	upstreamNotAfter  *prometheus.GaugeVec
 	reloads           *prometheus.CounterVec
+	reloadSuccessful  prometheus.Gauge
+	reloadSuccessTime prometheus.Gauge
 	connections       *prometheus.CounterVec
 	stalls            *prometheus.CounterVec
 
@@ -125,6 +128,14 @@ func newMetrics() *metrics {
 		reloads: counterVec("forgeproof_gateway_reloads_total",
 			"Configuration reloads, by outcome (success, failure).",
 			"outcome"),
+		reloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "forgeproof_gateway_config_last_reload_successful",
+			Help: "Whether the last configuration reload succeeded (1; also at start-up) or was refused (0: the previous configuration keeps serving, /healthz on the admin listener says why).",
+		}),
+		reloadSuccessTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "forgeproof_gateway_config_last_reload_success_timestamp_seconds",
+			Help: "When (Unix time) the configuration in use was loaded: at start-up or by the last successful reload.",
+		}),
 		stalls: counterVec("forgeproof_gateway_client_stalls_total",
 			"Requests given up on because their client stalled for limits.stall-timeout, by protocol (http/1.1, h2) and direction: body (it sent none of the request body it started: answered 408) or answer (it took none of the answer being sent: the connection closed, or on HTTP/2 the stream reset).",
 			"protocol", "direction"),
@@ -133,7 +144,7 @@ func newMetrics() *metrics {
 			"listener", "protocol"),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.csrfRefusals, m.authzDenials,
-		m.handshakeFailures, m.headersDropped, m.upstreamRefusals, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads, m.connections, m.stalls,
+		m.handshakeFailures, m.headersDropped, m.upstreamRefusals, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads, m.reloadSuccessful, m.reloadSuccessTime, m.connections, m.stalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start
@@ -159,6 +170,17 @@ func (m *metrics) countDropped(route string, d dropped) {
 // counterVec makes a counter with the given labels.
 func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+// observeReload sets the last-reload gauges: whether the last load of a
+// configuration succeeded, and when the one in use was loaded.
+func (m *metrics) observeReload(ok bool, loaded time.Time) {
+	if ok {
+		m.reloadSuccessful.Set(1)
+	} else {
+		m.reloadSuccessful.Set(0)
+	}
+	m.reloadSuccessTime.Set(float64(loaded.Unix()))
 }
 
 // observeCertificates sets the expiry gauges from a configuration.

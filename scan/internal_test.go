@@ -427,3 +427,51 @@ func TestLoginRefusedPrintable(t *testing.T) {
 		})
 	}
 }
+
+// TestOverrideQueryKeepsEndpointQuery: the ?_method= probe appends to
+// the endpoint's query as written (order, escapes, bare flags), so it
+// probes the endpoint's own URL; only an earlier _method pair gives way.
+// The twin: the probe that sends _method in the body leaves the query
+// untouched.
+func TestOverrideQueryKeepsEndpointQuery(t *testing.T) {
+	target, _ := url.Parse("https://bank.example/")
+	e := &Endpoint{Method: "PUT", Path: "/items", Form: map[string]string{"name": "x"}}
+	var inBody, inQuery variant
+	for _, f := range families(e) {
+		for _, v := range f.variants {
+			switch {
+			case v.override != "" && v.overrideQuery:
+				inQuery = v
+			case v.override != "":
+				inBody = v
+			}
+		}
+	}
+	if inQuery.override == "" || inBody.override == "" {
+		t.Fatalf("families(%s): want a ?_method= and a body _method variant", e.Method)
+	}
+	tests := []struct {
+		name      string
+		rawQuery  string
+		v         variant
+		wantQuery string
+	}{
+		{"order, escapes and a bare flag kept", "b=2&a=%2F&c", inQuery, "b=2&a=%2F&c&_method=PUT"},
+		{"no query", "", inQuery, "_method=PUT"},
+		{"an earlier _method gives way", "_method=DELETE&b=2&%5Fmethod=GET", inQuery, "b=2&_method=PUT"},
+		{"body twin: query untouched", "b=2&a=%2F&c", inBody, "b=2&a=%2F&c"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, _ := url.Parse("https://bank.example/items")
+			u.RawQuery = tt.rawQuery
+			r := build(e, u, tt.v, "", &jar{}, target)
+			if r.URL.RawQuery != tt.wantQuery {
+				t.Errorf("got query %q, want %q", r.URL.RawQuery, tt.wantQuery)
+			}
+			if want := "/items?" + tt.wantQuery; tt.wantQuery != "" && r.URL.RequestURI() != want {
+				t.Errorf("got request target %q, want %q", r.URL.RequestURI(), want)
+			}
+		})
+	}
+}

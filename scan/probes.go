@@ -233,9 +233,7 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 		fields["_method"] = v.override
 	}
 	if v.overrideQuery {
-		q := r.URL.Query()
-		q.Set("_method", v.override)
-		r.URL.RawQuery = q.Encode()
+		r.URL.RawQuery = setRawQueryParam(r.URL.RawQuery, "_method", v.override)
 	}
 	// shown is what curl commands and dry runs print: secrets redacted.
 	shown := map[string]string{}
@@ -287,6 +285,27 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 		}
 	}
 	return r
+}
+
+// setRawQueryParam returns rawQuery with key=value at its end, and
+// without the key's earlier pairs; every other byte is kept as it was.
+// url.Values.Encode would sort the pairs and escape them again, so an
+// endpoint whose query depends on order or spelling (a signed URL, a %2F
+// kept escaped, a bare flag) would be probed at another URL.
+func setRawQueryParam(rawQuery, key, value string) string {
+	pair := url.QueryEscape(key) + "=" + url.QueryEscape(value)
+	if rawQuery == "" {
+		return pair
+	}
+	var kept []string
+	for _, p := range strings.Split(rawQuery, "&") {
+		k, _, _ := strings.Cut(p, "=")
+		if uk, err := url.QueryUnescape(k); err == nil && uk == key {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return strings.Join(append(kept, pair), "&")
 }
 
 // controlRequest is the control of a family: the GET without fields.
