@@ -278,9 +278,9 @@ func (c *config) ownOrigin(r *http.Request) (scheme, host string, e *Error) {
 		scheme = "https"
 	}
 	if len(c.proxies) > 0 && c.fromTrustedProxy(r) {
-		fs, fh, ok := forwardedOrigin(r.Header)
-		if !ok {
-			return "", "", &Error{Reason: ReasonForwardedInvalid}
+		fs, fh, e := forwardedOrigin(r.Header, scheme, host)
+		if e != nil {
+			return "", "", e
 		}
 		if fs != "" {
 			scheme = fs

@@ -235,8 +235,31 @@ func TestCanonicalOriginsAndProxies(t *testing.T) {
 			req: behind("10.1.1.1:1", "Origin", "https://evil.example", "X-Forwarded-Proto", "http, https", "X-Forwarded-Host", "evil.example, app.example"), want: csrf.ReasonOriginMismatch},
 		{name: "Forwarded header allowed", setup: proxy,
 			req: behind("10.1.1.1:1", "Origin", app, "Forwarded", `for=192.0.2.60;proto=https;host="app.example"`)},
-		{name: "Forwarded wins over X-Forwarded", setup: proxy,
-			req: behind("10.1.1.1:1", "Origin", app, "Forwarded", "proto=http;host=app.example", "X-Forwarded-Proto", "https"), want: csrf.ReasonOriginMismatch},
+		{name: "Forwarded and X-Forwarded-Proto that disagree fail closed", setup: proxy,
+			req: behind("10.1.1.1:1", "Origin", app, "Forwarded", "proto=http;host=app.example", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "app.example"), want: csrf.ReasonForwardedConflict},
+		{name: "Forwarded and X-Forwarded-Proto/-Host that agree allowed", setup: proxy,
+			req: behind("10.1.1.1:1", "Origin", app, "Forwarded", "proto=https;host=app.example", "X-Forwarded-Proto", "HTTPS", "X-Forwarded-Host", "app.example:443")},
+		{name: "Forwarded host against the Host an X-Forwarded-Proto reader uses fails closed", setup: proxy,
+			req: behind("10.1.1.1:1", "Origin", app, "Forwarded", "proto=https;host=app.example", "X-Forwarded-Proto", "https"), want: csrf.ReasonForwardedConflict},
+		{name: "Forwarded and X-Forwarded-Host that disagree fail closed", setup: proxy,
+			req: behind("10.1.1.1:1", "Origin", app, "Forwarded", "proto=https;host=app.example", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.example"), want: csrf.ReasonForwardedConflict},
+		{name: "quoted IPv6 for and host with port allowed (RFC 7239 §4)", setup: proxy,
+			req: behind("10.1.1.1:1", "Origin", app+":8443", "Forwarded", `for="[2001:db8::1]:4711";proto=https;host="app.example:8443"`)},
+		{name: "comma inside a quoted value does not end the element", setup: proxy,
+			req: behind("10.1.1.1:1", "Origin", app, "Forwarded", `for=192.0.2.1;host=app.example;proto=https, for="_a, host=evil.example";proto=https;host=app.example`)},
+		{name: "unterminated quote swallowing the proxy's element fails closed", setup: proxy,
+			req: behind("10.1.1.1:1", "Origin", app, "Forwarded", `for="_a, for=192.0.2.1;host=app.example;proto=https`), want: csrf.ReasonForwardedInvalid},
+		{name: "trailing empty Forwarded element fails closed", setup: proxy,
+			req: behind("10.1.1.1:1", "Origin", app, "Forwarded", `proto=https;host=app.example, `), want: csrf.ReasonForwardedInvalid},
+		{name: "client's Forwarded line before the proxy's, as HAProxy add-header sends them, allowed", setup: proxy,
+			req: behind("10.1.1.1:1", "Origin", app, "Forwarded", "for=6.6.6.6;host=evil.example;proto=http", "Forwarded", `for="::1";proto=https;host="app.example"`,
+				"X-Forwarded-Proto", "http, http", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "app.example")},
+		{name: "client's malformed Forwarded line before the proxy's fails closed", setup: proxy,
+			req: behind("10.1.1.1:1", "Origin", app, "Forwarded", `for="_x, host=evil`, "Forwarded", `for="::1";proto=https;host="app.example"`), want: csrf.ReasonForwardedInvalid},
+		{name: "client's Forwarded passed on beside the proxy's X-Forwarded-*, as Caddy and nginx do, fails closed", setup: proxy,
+			req: behind("10.1.1.1:1", "Origin", "https://evil.example", "Forwarded", "host=evil.example;proto=https", "X-Forwarded-Proto", "http", "X-Forwarded-Host", "app.example"), want: csrf.ReasonForwardedConflict},
+		{name: "empty X-Forwarded-Host fails closed", setup: proxy,
+			req: behind("10.1.1.1:1", "Origin", app, "X-Forwarded-Proto", "https", "X-Forwarded-Host", "app.example, "), want: csrf.ReasonForwardedInvalid},
 		{name: "malformed Forwarded from trusted proxy fails closed", setup: proxy,
 			req: behind("10.1.1.1:1", "Origin", app, "Forwarded", "proto"), want: csrf.ReasonForwardedInvalid},
 		{name: "Forwarded with empty pairs allowed (RFC 7239 grammar)", setup: proxy,
@@ -256,6 +279,33 @@ func TestCanonicalOriginsAndProxies(t *testing.T) {
 		{name: "canonical origin wins over forwarded headers", setup: func(t *testing.T, p *csrf.Protection) { proxy(t, p); canonical(app)(t, p) },
 			req: behind("10.1.1.1:1", "Origin", "https://evil.example", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.example"), want: csrf.ReasonOriginMismatch},
 	})
+}
+
+// TestForwardedRefusalNamesCause: a refused Forwarded names the header,
+// the line at fault (here the client's, before the proxy's) and the cause.
+func TestForwardedRefusalNamesCause(t *testing.T) {
+	p := csrf.New()
+	must(t, p.AddTrustedProxy("10.0.0.0/8"))
+	tests := []struct{ name, first, want string }{
+		{"unterminated quote", `for="_x`, `csrf: forwarded-invalid: Forwarded "for=\"_x": unterminated quoted-string`},
+		{"bad escape", "for=\"\\\x01\"", `csrf: forwarded-invalid: Forwarded "for=\"\\\x01\"": invalid quoted-pair: '\' must precede a visible character, space or tab`},
+		{"repeated parameter", "for=a;for=b", `csrf: forwarded-invalid: Forwarded "for=a;for=b": parameter "for" repeated in one element`},
+		{"empty element", "for=a,", `csrf: forwarded-invalid: Forwarded "for=a,": empty element`},
+		{"well-formed (allowed)", "for=a", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := request("POST", "http://10.0.0.5:8080/", "Origin", "https://app.example", "Forwarded", tt.first, "Forwarded", "for=10.1.1.1;proto=https;host=app.example")
+			r.RemoteAddr = "10.1.1.1:1"
+			got := ""
+			if err := p.Check(r); err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
 }
 
 func TestConfigErrors(t *testing.T) {

@@ -49,10 +49,10 @@
 // ([Protection.AddCanonicalOrigin]); else https when the connection is TLS
 // and http otherwise, with the Host header; where the TCP peer is a trusted
 // proxy ([Protection.AddTrustedProxy]), its Forwarded or X-Forwarded-Proto
-// and X-Forwarded-Host values override those. The scheme is never taken
-// from r.URL, which is empty on server requests (the 2025 gorilla/csrf and
-// nosurf advisories), and trusted origins are whole origins, never bare
-// hosts (CVE-2025-47909).
+// and X-Forwarded-Host values override those (which values, and what is
+// refused, is in its doc). The scheme is never taken from r.URL, which is
+// empty on server requests (the 2025 gorilla/csrf and nosurf advisories),
+// and trusted origins are whole origins, never bare hosts (CVE-2025-47909).
 //
 // Requests whose path matches a pattern given to
 // [Protection.AddInsecureBypassPattern] skip every check.

@@ -185,11 +185,21 @@ func (p *Protection) AddCanonicalOrigin(origin string) error {
 
 // AddTrustedProxy trusts the peer addresses in cidr ("10.0.0.0/8") or the
 // single address ("127.0.0.1") to report the client-facing scheme and host
-// in Forwarded (RFC 7239), else X-Forwarded-Proto and X-Forwarded-Host. From
-// any other peer those headers are ignored. Only the last value of each is
-// used: it is the one the trusted proxy added. Canonical origins, when set,
-// take precedence over forwarded headers. It refuses, and changes nothing,
-// a prefix with host bits set ("10.0.0.1/8"), a /0 prefix, and zones.
+// in Forwarded (RFC 7239), X-Forwarded-Proto and X-Forwarded-Host. From
+// any other peer those headers are ignored. Only the last element of
+// Forwarded and the last value of the others are used: they are the ones
+// the trusted proxy added, so it must add them rather than pass the
+// client's on. Forwarded is parsed whole, quoted-strings included, and a
+// syntax error anywhere in it (an unterminated quote, a bad escape, a
+// control character, an empty element, a parameter twice in one element)
+// refuses the request with [ReasonForwardedInvalid], as does an unknown
+// proto or an invalid host in either header. When Forwarded and
+// X-Forwarded-* are both sent they must name the same origin (what one
+// leaves out coming from the connection and Host), else the request is
+// refused with [ReasonForwardedConflict]: an application may read either.
+// Canonical origins, when set, take precedence over forwarded headers. It
+// refuses, and changes nothing, a prefix with host bits set
+// ("10.0.0.1/8"), a /0 prefix, and zones.
 func (p *Protection) AddTrustedProxy(cidr string) error {
 	pfx, err := netprefix.Parse(cidr)
 	if err != nil {

@@ -37,8 +37,13 @@ const (
 	ReasonRefererInvalid Reason = "referer-invalid"
 	// ReasonForwardedInvalid: a trusted proxy sent Forwarded or
 	// X-Forwarded-Proto/-Host values that cannot be parsed, so the request's
-	// own origin is unknown.
+	// own origin is unknown. Error.Header names the header and Error.Err
+	// the cause ("unterminated quoted-string", "empty element", …).
 	ReasonForwardedInvalid Reason = "forwarded-invalid"
+	// ReasonForwardedConflict: a trusted proxy sent both Forwarded and
+	// X-Forwarded-Proto/-Host, and they name different origins: the check
+	// and an application that reads the other header would disagree.
+	ReasonForwardedConflict Reason = "forwarded-conflict"
 	// ReasonTokenMissing: a token is required and the request carries none.
 	ReasonTokenMissing Reason = "token-missing"
 	// ReasonTokenInvalid: the token is malformed, signed by an unknown key,
@@ -166,6 +171,8 @@ func (r Reason) detail() string {
 		return "the Referer header is malformed"
 	case ReasonForwardedInvalid:
 		return "a trusted proxy sent a malformed Forwarded or X-Forwarded header"
+	case ReasonForwardedConflict:
+		return "a trusted proxy sent Forwarded and X-Forwarded headers that name different origins"
 	case ReasonTokenMissing:
 		return "the request passed the origin checks, but this service also requires a CSRF token and the page that sent it did not include one: " +
 			"put the token the server issued into the form as the csrf_token field, or into the " + HeaderName + " header of fetch requests"

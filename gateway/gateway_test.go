@@ -345,6 +345,31 @@ func TestForwardingHeaders(t *testing.T) {
 	}
 }
 
+// TestForwardingHeadersLastValue: a trusted proxy that appends its
+// X-Forwarded-Proto and -Host to the client's (HAProxy's
+// "http-request add-header", measured) sent the upstream both, and
+// Express and Django read the first, the client's, while the CSRF check
+// read the last. Now the upstream gets only the last. Allowed twin: single
+// values pass unchanged (TestForwardingHeaders).
+func TestForwardingHeadersLastValue(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.TrustedProxies = []string{"127.0.0.0/8"}
+	gw := w.start(cfg)
+	client := http.Header{"X-Forwarded-Proto": {"https, http", "http"}, "X-Forwarded-Host": {"evil.example", "evil2.example, app.example"}}
+	status, body := do(t, gw.client(w.web), "GET", gw.base+"/api/x", client, "")
+	if status != 200 {
+		t.Fatalf("got status %d", status)
+	}
+	seen := mustJSON(t, body)
+	for header, want := range map[string]string{"X-Forwarded-Proto": "http", "X-Forwarded-Host": "app.example"} {
+		if got := strings.Join(seen.Header[header], ","); got != want {
+			t.Errorf("%s: got %q, want %q", header, got, want)
+		}
+	}
+}
+
 // TestCrossSiteWebSocket: a WebSocket handshake is a GET, but a browser
 // sends the client certificate on a cross-site one, so it is checked like
 // an unsafe request (cross-site WebSocket hijacking).

@@ -142,13 +142,17 @@ func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trusted
 	pr.Out.Host = pr.In.Host
 
 	// Forwarding headers are believed only from a trusted proxy; from
-	// anyone else they were dropped and are set afresh.
+	// anyone else they were dropped and are set afresh. Of a trusted
+	// proxy's X-Forwarded-Host and -Proto only the last value goes on:
+	// the one it added and the CSRF check read. Earlier ones may be the
+	// client's (HAProxy's add-header appends a line), and Express and
+	// Django read the first.
 	if trustedPeer {
 		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-For")
 		copyHeader(pr.Out.Header, pr.In.Header, "Forwarded")
 		setXForwarded(pr)
-		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-Host")
-		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-Proto")
+		copyLastValue(pr.Out.Header, pr.In.Header, "X-Forwarded-Host")
+		copyLastValue(pr.Out.Header, pr.In.Header, "X-Forwarded-Proto")
 	} else if x != nil {
 		setXForwardedConn(pr, x.conn)
 	} else {
@@ -241,6 +245,22 @@ func setXForwardedConn(pr *httputil.ProxyRequest, cf *connState) {
 		cf.xf.Store(xf)
 	}
 	xf.set(pr.Out.Header)
+}
+
+// copyLastValue sets dst's name to the last comma-separated value of
+// src's last line of it, when that is not empty.
+func copyLastValue(dst, src http.Header, name string) {
+	v := src[name]
+	if len(v) == 0 {
+		return
+	}
+	last := v[len(v)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	if last = strings.TrimSpace(last); last != "" {
+		dst[name] = []string{last}
+	}
 }
 
 func copyHeader(dst, src http.Header, name string) {
