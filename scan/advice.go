@@ -80,7 +80,7 @@ var frameworkAdvice = map[Framework]map[adviceClass]string{
 		adviceWebSocket: "In Django Channels, wrap the websocket application in channels.security.websocket.AllowedHostsOriginValidator (or OriginValidator with your own origins).",
 	},
 	FrameworkRails: {
-		adviceOrigin:    "In Rails, keep protect_from_forgery with: :exception in ApplicationController (no skip_forgery_protection for this action) and set config.action_controller.forgery_protection_origin_check = true.",
+		adviceOrigin:    "In Rails, keep protect_from_forgery with: :exception in ApplicationController (no skip_forgery_protection for this action; with: :null_session still runs the action, which a client certificate or an API token authenticates without the session) and set config.action_controller.forgery_protection_origin_check = true.",
 		adviceToken:     "In Rails, render the form with form_with (or csrf_meta_tags) under protect_from_forgery: its per-session authenticity token is checked by verify_authenticity_token; do not skip that callback.",
 		adviceMethod:    "In Rails, route the action with post, patch or delete only (not get, or match … via: :all).",
 		adviceOverride:  "In Rails, Rack::MethodOverride turns _method into the verb: keep protect_from_forgery on for every overridden verb.",

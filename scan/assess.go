@@ -71,7 +71,7 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 		if !res.Assessed && len(res.Families) == 0 {
 			// Nothing was sent: every family says so, with the note.
 			why := "the endpoint was not assessed: " + res.Note
-			for _, f := range families(e) {
+			for _, f := range families(e, sc.target) {
 				res.Families = append(res.Families, FamilyResult{Rule: f.rule, Outcome: OutcomeSkipped, Reason: why})
 			}
 			res.Families = append(res.Families, FamilyResult{Rule: RuleCertOnly, Outcome: OutcomeSkipped, Reason: why})
@@ -168,7 +168,7 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 	outcome := func(rule string, o Outcome, reason string) {
 		res.Families = append(res.Families, FamilyResult{Rule: rule, Outcome: o, Reason: reason})
 	}
-	for _, f := range families(e) {
+	for _, f := range families(e, sc.target) {
 		if why := skipReason(f.rule, found, sc, st); why != "" {
 			outcome(f.rule, OutcomeSkipped, why)
 			continue
@@ -219,7 +219,7 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 		}
 		outcome(f.rule, o, why)
 	}
-	for _, sk := range notApplicable(e) {
+	for _, sk := range notApplicable(e, sc.target) {
 		outcome(sk.Rule, OutcomeSkipped, sk.Reason)
 	}
 
@@ -246,13 +246,17 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 	return true, nil
 }
 
-// notApplicable lists the families that e's shape rules out, with why,
-// so that a report never drops them silently.
-func notApplicable(e *Endpoint) []FamilyResult {
+// notApplicable lists the families that e's shape (or target t) rules
+// out, with why, so that a report never drops them silently.
+func notApplicable(e *Endpoint, t *url.URL) []FamilyResult {
 	if e.Method != "POST" {
 		return nil
 	}
 	var out []FamilyResult
+	if lookalikePrefix(t) == "" && lookalikeSuffix(t) == "" {
+		out = append(out, FamilyResult{Rule: RuleOriginLookalike, Outcome: OutcomeSkipped,
+			Reason: "the target's host is an IPv6 address: no host name can begin or end with it"})
+	}
 	if e.TokenField == "" {
 		why := "the form has no anti-CSRF token field (none recognised by name; give its name as the endpoint's token field if it has one)"
 		if len(e.JSON) > 0 {
@@ -310,7 +314,7 @@ func skipReason(rule string, found map[string]bool, sc *scanner, st *epState) st
 		if len(sc.victim.pick(cookiesLaxPOSTWindow)) == len(sc.victim.pick(cookiesCrossSitePOST)) {
 			return "no cookie without a SameSite attribute, so the probe would repeat the cross-site one"
 		}
-	case RuleOriginNull, RuleLegacyOrigin, RuleSameSiteForgery, RuleTokenEmpty, RuleTokenUnbound:
+	case RuleOriginNull, RuleOriginLookalike, RuleLegacyOrigin, RuleSameSiteForgery, RuleTokenEmpty, RuleTokenUnbound:
 		return noOriginCheck
 	case RuleOriginScheme:
 		if c := covered(RuleCrossSiteForgery, RuleTextPlainJSON, RuleLaxPostWindow, RuleLegacyOrigin); c != "" {
@@ -323,7 +327,7 @@ func skipReason(rule string, found map[string]bool, sc *scanner, st *epState) st
 		// A forgery found already left the token out, and its evidence
 		// says the token is not enforced.
 		return covered(RuleCrossSiteForgery, RuleTextPlainJSON, RuleLaxPostWindow,
-			RuleOriginNull, RuleLegacyOrigin, RuleOriginScheme, RuleSameSiteForgery)
+			RuleOriginNull, RuleOriginLookalike, RuleLegacyOrigin, RuleOriginScheme, RuleSameSiteForgery)
 	}
 	return ""
 }

@@ -98,8 +98,21 @@ func originFor(o string, t *url.URL) string {
 		return siblingOrigin(t)
 	case "http-self":
 		return "http://" + t.Host
+	case "lookalike-prefix":
+		return lookalikePrefix(t)
+	case "lookalike-suffix":
+		return lookalikeSuffix(t)
 	}
 	return o
+}
+
+// crossSiteFrom is the header set of a form on a cross-site page of
+// origin o (a placeholder of originFor), auto-submitted.
+func crossSiteFrom(o string) func(http.Header, *url.URL) {
+	return func(h http.Header, t *url.URL) {
+		navigate("cross-site", o)(h, t)
+		h.Set("Referer", originFor(o, t)+"/")
+	}
 }
 
 var (
@@ -109,8 +122,13 @@ var (
 		h.Set("Sec-Fetch-User", "?1")
 		h.Set("Referer", origin(t)+"/")
 	}, cookiesAll}
-	// A legitimate fetch() from the service's own page.
-	ctxSameOriginFetch = browserContext{"same-origin fetch", fetch("same-origin", "cors", "self"), cookiesAll}
+	// A legitimate fetch() from the service's own page. It carries the
+	// page's URL as Referer (the default policy keeps it same-origin):
+	// Django before 4.0 refuses an HTTPS POST without one.
+	ctxSameOriginFetch = browserContext{"same-origin fetch", func(h http.Header, t *url.URL) {
+		fetch("same-origin", "cors", "self")(h, t)
+		h.Set("Referer", origin(t)+"/")
+	}, cookiesAll}
 	// The legitimate form submission from a browser that sends neither
 	// Fetch Metadata nor Origin on same-origin POSTs (Firefox before 70):
 	// only a required token tells it from a forgery whose Referer the
@@ -152,6 +170,12 @@ var (
 		h.Set("Origin", originFor("http-self", t))
 		h.Set("Referer", originFor("http-self", t)+"/")
 	}, cookiesAll}
+	// A page on another site whose host begins with the service's own
+	// (https://app.example.com.attacker.invalid), or ends with its
+	// registrable domain (https://attackerexample.com): what a check by
+	// prefix, suffix or unanchored pattern takes for the service's origin.
+	ctxLookalikePrefix = browserContext{"cross-site form POST from an origin that begins with the service's", crossSiteFrom("lookalike-prefix"), cookiesCrossSitePOST}
+	ctxLookalikeSuffix = browserContext{"cross-site form POST from an origin that ends with the service's domain", crossSiteFrom("lookalike-suffix"), cookiesCrossSitePOST}
 	// Another origin of the same site (subdomain or port).
 	ctxSameSite = browserContext{"same-site form POST from a sibling origin", func(h http.Header, t *url.URL) {
 		navigate("same-site", "sibling")(h, t)
@@ -197,4 +221,42 @@ func siblingOrigin(t *url.URL) string {
 		sib = "forgeproof-sibling2." + site
 	}
 	return t.Scheme + "://" + sib
+}
+
+// lookalikePrefix is a cross-site origin that begins with t's scheme and
+// host, on t's port: https://app.example.com.attacker.invalid:8443. A
+// check such as startsWith(origin, "https://app.example.com") or an
+// unanchored pattern accepts it. It is "" for an IPv6 host, which no
+// host name can begin with.
+func lookalikePrefix(t *url.URL) string {
+	host := t.Hostname()
+	if strings.Contains(host, ":") {
+		return ""
+	}
+	return t.Scheme + "://" + withPort(host+".attacker.invalid", t.Port())
+}
+
+// lookalikeSuffix is a cross-site origin whose host ends with t's
+// registrable domain (t's host when it has none, such as localhost), on
+// t's port: https://attackerexample.com for app.example.com. A check
+// such as endsWith(origin, "example.com") accepts it. It is "" for an IP
+// address: a host name that ends with one is not a valid URL host, so no
+// browser sends it.
+func lookalikeSuffix(t *url.URL) string {
+	host := t.Hostname()
+	if net.ParseIP(host) != nil {
+		return ""
+	}
+	site, err := publicsuffix.EffectiveTLDPlusOne(host)
+	if err != nil {
+		site = host
+	}
+	return t.Scheme + "://" + withPort("attacker"+site, t.Port())
+}
+
+func withPort(host, port string) string {
+	if port == "" {
+		return host
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -12,8 +12,10 @@
 // variants of it. Every variant uses only header combinations that a real
 // browser produces from an attacker's page: cross-site form
 // posts (urlencoded, multipart, text/plain with a JSON-shaped body),
-// no-cors fetches, Origin: null, browsers without Fetch Metadata (also
-// from http:// on the same host), same-site sibling origins, missing,
+// no-cors fetches, Origin: null, look-alike origins (a host that begins
+// with the target's, or ends with its registrable domain), browsers
+// without Fetch Metadata (also from http:// on the same host), same-site
+// sibling origins, missing,
 // empty and foreign anti-CSRF tokens, POST→GET downgrades and _method
 // overrides, cross-site GET navigations. Each carries only the cookies the
 // browser would attach there (SameSite is modelled, including Chromium's

@@ -3,10 +3,13 @@ package scan
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 func TestLookupPointer(t *testing.T) {
@@ -168,12 +171,14 @@ func TestBrowserContexts(t *testing.T) {
 		want string
 	}{
 		{ctxSameOrigin, html + "|Origin: " + self + "|Referer: " + self + "/|" + nav + "Sec-Fetch-Site: same-origin|Sec-Fetch-User: ?1"},
-		{ctxSameOriginFetch, star + "|Origin: " + self + "|Sec-Fetch-Dest: empty|Sec-Fetch-Mode: cors|Sec-Fetch-Site: same-origin"},
+		{ctxSameOriginFetch, star + "|Origin: " + self + "|Referer: " + self + "/|Sec-Fetch-Dest: empty|Sec-Fetch-Mode: cors|Sec-Fetch-Site: same-origin"},
 		{ctxPageLoad, html + "|" + nav + "Sec-Fetch-Site: none|Sec-Fetch-User: ?1"},
 		{ctxCrossSite, html + "|Origin: " + atk + "|Referer: " + atk + "/|" + nav + "Sec-Fetch-Site: cross-site"},
 		{ctxCrossSiteWindow, html + "|Origin: " + atk + "|Referer: " + atk + "/|" + nav + "Sec-Fetch-Site: cross-site"},
 		{ctxCrossSiteNoCORS, star + "|Origin: " + atk + "|Referer: " + atk + "/|Sec-Fetch-Dest: empty|Sec-Fetch-Mode: no-cors|Sec-Fetch-Site: cross-site"},
 		{ctxOriginNull, html + "|Origin: null|" + nav + "Sec-Fetch-Site: cross-site"},
+		{ctxLookalikePrefix, html + "|Origin: https://bank.example.attacker.invalid:8443|Referer: https://bank.example.attacker.invalid:8443/|" + nav + "Sec-Fetch-Site: cross-site"},
+		{ctxLookalikeSuffix, html + "|Origin: https://attackerbank.example:8443|Referer: https://attackerbank.example:8443/|" + nav + "Sec-Fetch-Site: cross-site"},
 		{ctxLegacy, html + "|Origin: " + atk + "|Referer: " + atk + "/"},
 		{ctxLegacyHTTP, html + "|Origin: http://bank.example:8443|Referer: http://bank.example:8443/"},
 		{ctxSameSite, html + "|Origin: https://forgeproof-sibling.bank.example|Referer: https://forgeproof-sibling.bank.example/|" + nav + "Sec-Fetch-Site: same-site"},
@@ -437,7 +442,7 @@ func TestOverrideQueryKeepsEndpointQuery(t *testing.T) {
 	target, _ := url.Parse("https://bank.example/")
 	e := &Endpoint{Method: "PUT", Path: "/items", Form: map[string]string{"name": "x"}}
 	var inBody, inQuery variant
-	for _, f := range families(e) {
+	for _, f := range families(e, target) {
 		for _, v := range f.variants {
 			switch {
 			case v.override != "" && v.overrideQuery:
@@ -471,6 +476,54 @@ func TestOverrideQueryKeepsEndpointQuery(t *testing.T) {
 			}
 			if want := "/items?" + tt.wantQuery; tt.wantQuery != "" && r.URL.RequestURI() != want {
 				t.Errorf("got request target %q, want %q", r.URL.RequestURI(), want)
+			}
+		})
+	}
+}
+
+// TestLookalikeOrigins: the look-alike origins are cross-site to the
+// target (another registrable domain), keep its port, and are left out
+// where no browser could send them (a host name ending with an IP
+// address; any host name around an IPv6 one).
+func TestLookalikeOrigins(t *testing.T) {
+	tests := []struct {
+		name, target, prefix, suffix string
+	}{
+		{"domain", "https://app.example.com/", "https://app.example.com.attacker.invalid", "https://attackerexample.com"},
+		{"port", "https://app.example.com:8443/x", "https://app.example.com.attacker.invalid:8443", "https://attackerexample.com:8443"},
+		{"public suffix", "https://foo.github.io/", "https://foo.github.io.attacker.invalid", "https://attackerfoo.github.io"},
+		{"single label", "https://localhost:8443/", "https://localhost.attacker.invalid:8443", "https://attackerlocalhost:8443"},
+		{"IPv4", "https://127.0.0.1:8443/", "https://127.0.0.1.attacker.invalid:8443", ""},
+		{"IPv6", "https://[::1]:8443/", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, _ := url.Parse(tt.target)
+			if got := lookalikePrefix(u); got != tt.prefix {
+				t.Errorf("prefix: got %q, want %q", got, tt.prefix)
+			}
+			if got := lookalikeSuffix(u); got != tt.suffix {
+				t.Errorf("suffix: got %q, want %q", got, tt.suffix)
+			}
+			site, _ := publicsuffix.EffectiveTLDPlusOne(u.Hostname())
+			for _, o := range []string{tt.prefix, tt.suffix} {
+				if o == "" {
+					continue
+				}
+				ou, err := url.Parse(o)
+				if err != nil || ou.Port() != u.Port() {
+					t.Errorf("%s: not an origin on port %q (%v)", o, u.Port(), err)
+					continue
+				}
+				if osite, _ := publicsuffix.EffectiveTLDPlusOne(ou.Hostname()); site != "" && osite == site {
+					t.Errorf("%s: same site as %s", o, tt.target)
+				}
+			}
+			e := &Endpoint{Method: "POST", Path: "/x", Form: map[string]string{"a": "1"}}
+			hasFamily := slices.ContainsFunc(families(e, u), func(f family) bool { return f.rule == RuleOriginLookalike })
+			skipped := slices.ContainsFunc(notApplicable(e, u), func(f FamilyResult) bool { return f.Rule == RuleOriginLookalike })
+			if want := tt.prefix != "" || tt.suffix != ""; hasFamily != want || skipped == want {
+				t.Errorf("family %v, skipped %v; want the family %v", hasFamily, skipped, want)
 			}
 		})
 	}

@@ -83,7 +83,7 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 		}
 		u, _ := resolve(target, e.Path) // validated
 		add("baseline", build(e, u, baselineVariant(e), "<token>", j, target))
-		for _, f := range families(e) {
+		for _, f := range families(e, target) {
 			for _, v := range f.variants {
 				tok := ""
 				if v.token == tokenForeign {

@@ -61,9 +61,10 @@ type family struct {
 	control *variant
 }
 
-// families returns the probe families for endpoint e, in the order they
-// run. Each uses only header combinations a browser really sends.
-func families(e *Endpoint) []family {
+// families returns the probe families for endpoint e on target t, in the
+// order they run. Each uses only header combinations a browser really
+// sends (and origins a browser can send to t).
+func families(e *Endpoint, t *url.URL) []family {
 	isJSON := len(e.JSON) > 0
 	var fs []family
 	switch {
@@ -130,6 +131,18 @@ func families(e *Endpoint) []family {
 	fs = append(fs,
 		family{rule: RuleLaxPostWindow, variants: each("cross-site form POST within two minutes of login (cookies without SameSite sent)", ctxCrossSiteWindow)},
 		family{rule: RuleOriginNull, variants: each("form POST from a sandboxed iframe (Origin: null)", ctxOriginNull)},
+	)
+	var look []variant
+	if lookalikePrefix(t) != "" {
+		look = append(look, each("cross-site form POST from "+lookalikePrefix(t), ctxLookalikePrefix)...)
+	}
+	if lookalikeSuffix(t) != "" {
+		look = append(look, each("cross-site form POST from "+lookalikeSuffix(t), ctxLookalikeSuffix)...)
+	}
+	if len(look) > 0 {
+		fs = append(fs, family{rule: RuleOriginLookalike, variants: look})
+	}
+	fs = append(fs,
 		family{rule: RuleLegacyOrigin, variants: each("cross-site form POST from a browser without Fetch Metadata", ctxLegacy)},
 		family{rule: RuleOriginScheme, variants: each("form POST from http:// on the same host, without Fetch Metadata", ctxLegacyHTTP)},
 		family{rule: RuleSameSiteForgery, variants: each("form POST from a same-site sibling origin", ctxSameSite)},

@@ -18,6 +18,7 @@ const (
 	RuleCrossSiteForgery   = "cross-site-forgery"
 	RuleTextPlainJSON      = "text-plain-json"
 	RuleOriginNull         = "origin-null"
+	RuleOriginLookalike    = "origin-lookalike"
 	RuleLegacyOrigin       = "legacy-origin"
 	RuleOriginScheme       = "origin-scheme-mismatch"
 	RuleSameSiteForgery    = "same-site-forgery"
@@ -49,8 +50,8 @@ var Rules = []Rule{
 		"A cross-site HTML form with enctype=text/plain can send a JSON-shaped body without a CORS preflight. The endpoint parsed it as JSON.",
 		"Require Content-Type: application/json (which forces a preflight) and check the origin."},
 	{RuleOriginNull, "Request with Origin: null accepted", SeverityHigh,
-		"Sandboxed iframes, data: URLs and some redirects send Origin: null, and any site can produce them.",
-		"Never treat Origin: null as a trusted origin: refuse it on state-changing requests."},
+		"Sandboxed iframes, data: URLs and some redirects send Origin: null, and any site can produce them; a page with Referrer-Policy: no-referrer sends it too, and no Referer, so a check that skips a missing Referer lets the request through as well.",
+		"Never treat Origin: null as a trusted origin, nor a missing Referer as a same-origin one: refuse both on state-changing requests."},
 	{RuleLegacyOrigin, "Cross-site Origin accepted without Fetch Metadata", SeverityHigh,
 		"Browsers that do not send Sec-Fetch-Site still send Origin on cross-site POSTs. A defence that only reads Sec-Fetch-Site, and allows requests without it, lets them through.",
 		"When Sec-Fetch-Site is absent, compare the full Origin with the service's own origin and refuse any other."},
@@ -111,6 +112,11 @@ var Rules = []Rule{
 	{RuleCookieWideDomain, "Session cookie is shared with sibling hosts (Domain attribute)", SeverityLow,
 		"A Domain attribute sends the cookie to every subdomain, so any of them can use or overwrite the session.",
 		"Omit Domain."},
+	// Added after the others, so that existing rules keep their SARIF
+	// rule index.
+	{RuleOriginLookalike, "Look-alike Origin accepted (prefix or suffix match)", SeverityHigh,
+		"A cross-site form POST from an origin whose host begins with the service's host (https://app.example.com.attacker.invalid) or ends with its registrable domain (https://attackerexample.com) was accepted: the origin check matches a prefix, a suffix or an unanchored pattern, and an attacker can register such a domain (app.example.com.evil.net, evilexample.com).",
+		"Compare the whole Origin (scheme, host and port) for equality with the service's origin or an entry of a fixed list; never with startsWith, endsWith, contains or an unanchored regular expression."},
 }
 
 // RuleByID returns the rule with the given ID.

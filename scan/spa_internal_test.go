@@ -70,7 +70,7 @@ func TestEndpointHeaders(t *testing.T) {
 	if c := curlCommand(base, nil); strings.Contains(c, "s3cret") || !strings.Contains(c, "X-Csrf-Token: REDACTED") {
 		t.Errorf("baseline curl: %s", c)
 	}
-	for _, f := range families(e) {
+	for _, f := range families(e, target) {
 		for _, v := range f.variants {
 			if r := build(e, u, v, "", &jar{}, target); r.Header.Get("X-Csrf-Token") != "" {
 				t.Errorf("%s: forgery carries the header", v.label)

@@ -1,0 +1,72 @@
+package scan_test
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/scan"
+)
+
+// TestRailsForgeryProtection: a Rails 6.1 service
+// (testdata/rails/config.ru, Debian's ruby-rails under rackup and
+// WEBrick, behind an mTLS front; .ci/run installs ruby-rails). The
+// default protect_from_forgery with: :exception (/transfer) is forged by
+// no probe. skip_forgery_protection behind the SameSite=Lax session
+// cookie (/skip/transfer) is reachable from a same-site sibling and an
+// http:// page of the host only. protect_from_forgery with: :null_session
+// empties the session of a forged request and runs the action anyway:
+// harmless where the session authenticates (/api/session/transfers), a
+// plain cross-site forgery where the client certificate does
+// (/api/cert/transfers), and through Rack::MethodOverride's _method
+// field for its PUT route (/api/cert/items). Without rackup the test
+// skips, except under CI.
+func TestRailsForgeryProtection(t *testing.T) {
+	rackup, err := exec.LookPath("rackup")
+	if err == nil {
+		err = exec.Command("ruby", "-e", `require "action_controller/railtie"; require "webrick"`).Run()
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("FORGEPROOF_E2E") == "require" {
+			t.Fatalf("Rails is not installed (.ci/run installs ruby-rails): %v", err)
+		}
+		t.Skipf("Rails is not installed (apt-get install ruby-rails): %v", err)
+	}
+	p := newTestPKI(t)
+	target := startApp(t, p, "testdata/rails", nil, rackup, "-s", "webrick", "-o", "127.0.0.1", "-p", "{port}", "config.ru")
+	withToken := func(path string) scan.Endpoint {
+		e := djangoForm(path)
+		e.TokenField, e.TokenPage = "authenticity_token", "/"
+		return e
+	}
+	rep := djangoScan(t, p, target, withToken("/transfer"), djangoForm("/skip/transfer"), withToken("/api/session/transfers"),
+		djangoForm("/api/cert/transfers"), scan.Endpoint{Method: "PUT", Path: "/api/cert/items", Form: map[string]string{"amount": "1"}})
+	for path, want := range map[string][]string{
+		"/transfer":              nil,
+		"/skip/transfer":         {scan.RuleOriginScheme, scan.RuleSameSiteForgery},
+		"/api/session/transfers": nil,
+		"/api/cert/transfers":    {scan.RuleCrossSiteForgery},
+		"/api/cert/items":        {scan.RuleMethodOverride},
+	} {
+		got := forgeries(rep, path)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: findings %v, want %v", path, got, want)
+		}
+	}
+	for _, f := range rep.Findings {
+		if f.Rule == scan.RuleCrossSiteForgery && !strings.Contains(f.Fix, ":null_session") {
+			t.Errorf("%s: fix %q does not say that :null_session runs the action", f.URL, f.Fix)
+		}
+	}
+	for _, e := range rep.Endpoints {
+		if !e.Assessed {
+			t.Errorf("%s %s not assessed: %s", e.Method, e.URL, e.Note)
+		}
+	}
+	if rep.Framework == nil || rep.Framework.Name != scan.FrameworkRails {
+		t.Errorf("framework %+v, want rails", rep.Framework)
+	}
+}
