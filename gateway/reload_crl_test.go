@@ -14,7 +14,13 @@ import (
 // crlNumbered writes a CRL with the given number revoking certs to name.
 func (w *world) crlNumbered(name string, number int64, certs ...*pki.Cert) string {
 	w.t.Helper()
-	opts := pki.CRLOptions{Number: big.NewInt(number)}
+	return w.crlAt(name, number, time.Time{}, certs...)
+}
+
+// crlAt is crlNumbered with a ThisUpdate (zero: now).
+func (w *world) crlAt(name string, number int64, thisUpdate time.Time, certs ...*pki.Cert) string {
+	w.t.Helper()
+	opts := pki.CRLOptions{Number: big.NewInt(number), ThisUpdate: thisUpdate}
 	for _, c := range certs {
 		opts.Revoked = append(opts.Revoked, x509.RevocationListEntry{SerialNumber: c.Cert.SerialNumber, RevocationTime: time.Now()})
 	}
@@ -87,4 +93,41 @@ func TestReloadRefusesCRLRollback(t *testing.T) {
 			t.Error("web refused by a gateway with the older CRL, want it to connect (un-revoked)")
 		}
 	})
+}
+
+// TestReloadRefusesCRLNotYetValid: a reload whose CRL's ThisUpdate is
+// later than now (beyond the five minutes allowed for clock skew) is
+// refused, with the config key and the file; the previous CRL keeps
+// revoking. OpenSSL refuses such a CRL too ("CRL is not yet valid").
+// Twin: the same revocations with ThisUpdate now are taken.
+func TestReloadRefusesCRLNotYetValid(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	cfg := w.config()
+	file := w.crlAt("crl.pem", 1, time.Time{}, w.web)
+	cfg.Listeners[0].TLS.CRLFiles = []string{file}
+	gw := w.start(cfg)
+	connects := func(cert *pki.Cert) bool {
+		resp, err := gw.client(cert).Get(gw.base + "/api/x") // a new connection: a new handshake
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	}
+	w.crlAt("crl.pem", 2, time.Now().Add(time.Hour), w.web, w.admin)
+	err := gw.g.Reload(cfg)
+	if err == nil || !strings.Contains(err.Error(), "listeners[0].tls.crl-files[0]") || !strings.Contains(err.Error(), "crl "+file+" is not yet valid") {
+		t.Fatalf("got %v, want an error naming listeners[0].tls.crl-files[0], %s and \"not yet valid\"", err, file)
+	}
+	if connects(w.web) || !connects(w.admin) {
+		t.Error("after the refused reload: want web refused and admin connecting (the previous CRL)")
+	}
+	w.crlAt("crl.pem", 2, time.Time{}, w.web, w.admin)
+	if err := gw.g.Reload(cfg); err != nil {
+		t.Fatalf("got %v, want a reload", err)
+	}
+	if connects(w.admin) {
+		t.Error("admin connects after the CRL revoking it was loaded")
+	}
 }

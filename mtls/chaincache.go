@@ -73,7 +73,7 @@ func (cc *chainCache) get(presented []*x509.Certificate, now time.Time) []*x509.
 	// Key usage is a function of the certificate bytes, which the key
 	// covers; the leaf's is checked again anyway, failing closed (a leaf
 	// with no extended key usage at all is verified in full).
-	if !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
+	if !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
 		return nil
 	}
 	cc.hits.Add(1)

@@ -19,6 +19,8 @@ var errNoCertificate = errors.New("the client sent no certificate")
 
 var errNoDigitalSignature = errors.New("x509: the certificate's key usage does not allow digitalSignature, which a TLS client needs to sign the handshake")
 
+var errEmptyKeyUsage = errors.New("x509: the certificate has a key usage extension with no bit set, which RFC 5280 §4.2.1.3 forbids")
+
 type connKey struct{}
 
 // A ConnCache is what a Server keeps per connection: the identity of

@@ -49,10 +49,11 @@
 //
 // Reload and Watch swap the whole state atomically: a reload that fails
 // (a key that does not match, a CRL not signed by a client CA or older
-// than the one in use, a stale CRL, an unreadable file) keeps the old
-// state and returns why. New and resumed handshakes are checked against
-// the new state. Watch starts from the contents the last load read, so a
-// file changed between NewServer and Watch is reloaded at once.
+// than the one in use, a stale or not yet valid CRL, an unreadable file)
+// keeps the old state and returns why. New and resumed handshakes are
+// checked against the new state. Watch starts from the contents the last
+// load read, so a file changed between NewServer and Watch is reloaded at
+// once.
 //
 // # Open connections
 //
@@ -117,9 +118,10 @@
 //     certificate, so a host that serves browsers should use
 //     VerifyClientCertIfGiven and a Guard on each route.
 //   - Revocation comes from CRLs only (ServerConfig.CRLs; no OCSP). With
-//     any CRL configured, a leaf whose issuer has no CRL is refused, and a
-//     CRL past NextUpdate (plus CRLGracePeriod) refuses everything it
-//     covers, until a fresh one is loaded. Without CRLs, nothing is checked. Only
+//     any CRL configured, a chain with a certificate whose issuer has no
+//     CRL is refused (an intermediate's issuer too), and a CRL past
+//     NextUpdate (plus CRLGracePeriod) refuses everything it covers,
+//     until a fresh one is loaded. Without CRLs, nothing is checked. Only
 //     complete CRLs are accepted: a delta CRL, a CRL with an issuing
 //     distribution point or one with an unknown critical extension is
 //     refused at load (RFC 5280 §5.2), since it lists only part of the

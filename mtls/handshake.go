@@ -29,6 +29,12 @@ type HandshakeFailure struct {
 func classify(err error, leaf *x509.Certificate, now time.Time) Reason {
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
+		// x509 reports a signature it will not check (SHA-1, MD5) as an
+		// unknown authority, naming the algorithm only in its text: the
+		// certificate is bad, its issuer may well be known.
+		if ua.Cert != nil && insecureSignature[ua.Cert.SignatureAlgorithm] {
+			return ReasonBadCertificate
+		}
 		return ReasonUnknownAuthority
 	}
 	var ci x509.CertificateInvalidError
@@ -48,4 +54,13 @@ func classify(err error, leaf *x509.Certificate, now time.Time) Reason {
 		}
 	}
 	return ReasonBadCertificate
+}
+
+// insecureSignature lists the signature algorithms x509 refuses to verify.
+var insecureSignature = map[x509.SignatureAlgorithm]bool{
+	x509.MD2WithRSA:    true,
+	x509.MD5WithRSA:    true,
+	x509.SHA1WithRSA:   true,
+	x509.DSAWithSHA1:   true,
+	x509.ECDSAWithSHA1: true,
 }

@@ -57,11 +57,23 @@ func crlKey(ca *x509.Certificate) string {
 	return string(ca.RawSubject) + string(ca.RawSubjectPublicKeyInfo) // both DER: self-delimiting
 }
 
-// loadCRLs checks each list's signature against the client CAs and keys
-// the newest list of each CA by crlKey. prev (may be nil) is the
-// current state: a list older than the one in use is refused, so an
-// attacker who can swap files cannot roll revocations back.
-func loadCRLs(lists []*x509.RevocationList, sources, fields []string, cas []*x509.Certificate, prev map[string]*crl) (map[string]*crl, []error) {
+// crlClockSkew is how far in the future a CRL's ThisUpdate may be when
+// it is loaded. A CRL whose ThisUpdate is later than that is refused, as
+// OpenSSL refuses it (X509_V_ERR_CRL_NOT_YET_VALID): this host's clock or
+// the CA's is wrong, or the CRL was signed ahead of its time and misses
+// the revocations made until then. Issuers set ThisUpdate to the moment
+// they sign, and a CRL is fetched seconds later: a few minutes absorb
+// the drift of clocks that are synchronised but not perfectly, so that a
+// fresh CRL (with new revocations) is not refused, and the previous one
+// kept, over a clock a few seconds behind the CA's.
+const crlClockSkew = 5 * time.Minute
+
+// loadCRLs checks each list's signature against the client CAs and its
+// ThisUpdate against now, and keys the newest list of each CA by crlKey.
+// prev (may be nil) is the current state: a list older than the one in
+// use is refused, so an attacker who can swap files cannot roll
+// revocations back.
+func loadCRLs(lists []*x509.RevocationList, sources, fields []string, cas []*x509.Certificate, prev map[string]*crl, now time.Time) (map[string]*crl, []error) {
 	out := map[string]*crl{}
 	var errs []error
 	for i, l := range lists {
@@ -74,7 +86,7 @@ func loadCRLs(lists []*x509.RevocationList, sources, fields []string, cas []*x50
 			}
 		}
 		if issuer == nil {
-			errs = append(errs, configErrorf(field, "crl %s: not signed by any client CA", src))
+			errs = append(errs, configErrorf(field, "crl %s: not signed by any client CA (the CRL of an intermediate needs that intermediate among the client CAs)", src))
 			continue
 		}
 		if l.Number == nil {
@@ -83,6 +95,10 @@ func loadCRLs(lists []*x509.RevocationList, sources, fields []string, cas []*x50
 		}
 		if err := checkCRLScope(l); err != nil {
 			errs = append(errs, configErrorf(field, "crl %s: %w", src, err))
+			continue
+		}
+		if l.ThisUpdate.After(now.Add(crlClockSkew)) {
+			errs = append(errs, configErrorf(field, "crl %s is not yet valid: its this update %s is after now (%s) by more than %s (check this host's clock and the CA's)", src, l.ThisUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), crlClockSkew))
 			continue
 		}
 		c := &crl{source: src, field: field, list: l, revoked: make(map[string]bool, len(l.RevokedCertificateEntries))}
@@ -147,11 +163,14 @@ func (c *crl) stale(now time.Time, grace time.Duration) bool {
 	return c.list.NextUpdate.IsZero() || now.After(c.list.NextUpdate.Add(grace))
 }
 
-// checkRevocation checks every certificate of a verified chain whose
-// issuer has a CRL; the leaf must have one when any CRL is configured.
-// The chain ends at a client CA, which may itself be an intermediate
-// issued by another client CA (bundles often list both): its issuer's
-// CRL is checked too.
+// checkRevocation checks every certificate of a verified chain against
+// its issuer's CRL, which must be there when any CRL is configured (as
+// OpenSSL's CRL_CHECK_ALL, nginx's ssl_crl, refuse "unable to get
+// certificate CRL"): an intermediate whose revocation cannot be checked
+// is refused like a leaf. The chain ends at a client CA, which may
+// itself be an intermediate issued by another client CA (bundles often
+// list both): it is checked against that CA's CRL too. Only a self-issued
+// anchor, or one whose issuer is not a client CA, goes unchecked.
 func (st *state) checkRevocation(chain []*x509.Certificate, now time.Time) *Error {
 	if len(st.crls) == 0 {
 		return nil
@@ -160,17 +179,17 @@ func (st *state) checkRevocation(chain []*x509.Certificate, now time.Time) *Erro
 		cert, issuer := chain[i], chain[i+1]
 		c := st.crls[crlKey(issuer)]
 		if c == nil {
-			if i == 0 {
-				return &Error{Reason: ReasonCRLMissing, Err: fmt.Errorf("no CRL for issuer %q", issuer.Subject.String())}
-			}
-			continue
+			return &Error{Reason: ReasonCRLMissing, Err: fmt.Errorf("no CRL for issuer %q of %s %q", issuer.Subject.String(), certRole(chain, i), cert.Subject.String())}
 		}
 		if herr := st.checkOne(c, cert, now); herr != nil {
 			return herr
 		}
 	}
 	anchor := chain[len(chain)-1]
-	if c := st.anchorCRLs[string(anchor.Raw)]; c != nil {
+	if c, ok := st.anchorCRLs[string(anchor.Raw)]; ok {
+		if c == nil {
+			return &Error{Reason: ReasonCRLMissing, Err: fmt.Errorf("no CRL for the client CA that issued client CA %q", anchor.Subject.String())}
+		}
 		return st.checkOne(c, anchor, now)
 	}
 	return nil
@@ -188,9 +207,9 @@ func (st *state) checkOne(c *crl, cert *x509.Certificate, now time.Time) *Error 
 }
 
 // anchorCRLs maps each client CA certificate (by its DER) issued by
-// another client CA to that issuer's CRL, when there is one. Chains end at the first client
-// CA they reach, so without this a CRL revoking an intermediate listed in
-// the bundle would never be consulted.
+// another client CA to that issuer's CRL, or to nil when it has none.
+// Chains end at the first client CA they reach, so without this a CRL
+// revoking an intermediate listed in the bundle would never be consulted.
 func anchorCRLs(cas []*x509.Certificate, crls map[string]*crl) map[string]*crl {
 	out := map[string]*crl{}
 	for _, ca := range cas {
@@ -201,7 +220,7 @@ func anchorCRLs(cas []*x509.Certificate, crls map[string]*crl) map[string]*crl {
 			if string(issuer.RawSubject) != string(ca.RawIssuer) || ca.CheckSignatureFrom(issuer) != nil {
 				continue
 			}
-			if c := crls[crlKey(issuer)]; c != nil {
+			if c := crls[crlKey(issuer)]; c != nil || out[string(ca.Raw)] == nil {
 				out[string(ca.Raw)] = c
 			}
 		}

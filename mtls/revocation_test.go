@@ -241,7 +241,8 @@ func rootAndIntermediate(t testing.TB) (root, inter *pki.CA) {
 // TestRevokedIntermediateInBundle: a bundle often lists the intermediate
 // next to its root. crypto/tls then ends the chain at the intermediate, as
 // a trust anchor, but the root's CRL that revokes it is loaded and must
-// still refuse everything the intermediate issued.
+// still refuse everything the intermediate issued; without the root's
+// CRL, the intermediate is refused as crl-missing.
 func TestRevokedIntermediateInBundle(t *testing.T) {
 	t.Parallel()
 	root, inter := rootAndIntermediate(t)
@@ -264,10 +265,18 @@ func TestRevokedIntermediateInBundle(t *testing.T) {
 		cas        []*x509.Certificate
 		crls       [][]byte
 		wantReason mtls.Reason
+		wantLoad   string // an error NewServer must return
 	}{
 		{name: "intermediate not revoked: accepted", cas: []*x509.Certificate{root.Cert, inter.Cert}, crls: [][]byte{rootEmpty, interCRL}},
 		{name: "intermediate revoked by the root: refused", cas: []*x509.Certificate{root.Cert, inter.Cert}, crls: [][]byte{rootRevokes, interCRL}, wantReason: mtls.ReasonRevoked},
 		{name: "intermediate revoked, root listed last: refused", cas: []*x509.Certificate{inter.Cert, root.Cert}, crls: [][]byte{interCRL, rootRevokes}, wantReason: mtls.ReasonRevoked},
+		// The root is a client CA but has no CRL: nothing says whether
+		// the intermediate is revoked. OpenSSL's CRL_CHECK_ALL (nginx's
+		// ssl_crl) refuses the chain at every handshake: "error 3 at 1
+		// depth lookup: unable to get certificate CRL"; here the
+		// configuration is refused at load. Twin: the first case.
+		{name: "root listed without its CRL: refused at load", cas: []*x509.Certificate{root.Cert, inter.Cert}, crls: [][]byte{interCRL},
+			wantLoad: `client CA "CN=revocation test intermediate" is issued by another client CA, which has no CRL`},
 		// Negative control: without the root in the bundle nothing says
 		// the intermediate is revoked.
 		{name: "intermediate alone in the bundle: accepted", cas: []*x509.Certificate{inter.Cert}, crls: [][]byte{interCRL}},
@@ -275,7 +284,14 @@ func TestRevokedIntermediateInBundle(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got failures
-			s := newServer(t, mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: pemCAs(tt.cas...), CRLs: crlData(tt.crls...), OnHandshakeFailure: got.add})
+			cfg := mtls.ServerConfig{Certificates: []mtls.KeyPair{{Certificate: &srv}}, ClientCAs: pemCAs(tt.cas...), CRLs: crlData(tt.crls...), OnHandshakeFailure: got.add}
+			if tt.wantLoad != "" {
+				if _, err := mtls.NewServer(cfg); err == nil || !strings.Contains(err.Error(), tt.wantLoad) {
+					t.Fatalf("NewServer: got %v, want an error containing %q", err, tt.wantLoad)
+				}
+				return
+			}
+			s := newServer(t, cfg)
 			addr := serve(t, s.TLSConfig())
 			_, err := dial(t, addr, root, cli, nil)
 			f, _ := got.last()
@@ -290,4 +306,73 @@ func TestRevokedIntermediateInBundle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCRLNotYetValid: a CRL whose ThisUpdate is in the future is refused,
+// at start-up and on reload, as OpenSSL refuses it ("CRL is not yet
+// valid", X509_V_ERR_CRL_NOT_YET_VALID); a reload that meets one keeps
+// the previous CRL in force. Twins: a ThisUpdate within the clock-skew
+// allowance (five minutes), or now, loads.
+func TestCRLNotYetValid(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	ca := pkitest.CA(t)
+	cli1 := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "one"})
+	cli2 := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "two"})
+	crl := func(number int64, thisUpdate time.Time, revoked ...*pki.Cert) []byte {
+		t.Helper()
+		opts := pki.CRLOptions{Number: big.NewInt(number), ThisUpdate: thisUpdate}
+		for _, c := range revoked {
+			opts.Revoked = append(opts.Revoked, x509.RevocationListEntry{SerialNumber: c.Cert.SerialNumber})
+		}
+		der, err := ca.CreateCRL(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	for _, tt := range []struct {
+		name       string
+		thisUpdate time.Time
+		wantErr    bool
+	}{
+		{"an hour ahead", now.Add(time.Hour), true},
+		{"six minutes ahead", now.Add(6 * time.Minute), true},
+		{"a minute ahead (clock skew)", now.Add(time.Minute), false},
+		{"now", now, false},
+	} {
+		t.Run("NewServer/"+tt.name, func(t *testing.T) {
+			_, err := mtls.NewServer(mtls.ServerConfig{VerifyOnly: true, ClientCAs: pemCAs(ca.Cert), CRLs: crlData(crl(1, tt.thisUpdate))})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil && (mtls.ReasonOf(err) != mtls.ReasonInvalidConfig || !strings.Contains(err.Error(), "mtls: CRLs[0]: crl CRLs[0] is not yet valid: its this update "+tt.thisUpdate.UTC().Truncate(time.Second).Format(time.RFC3339))) {
+				t.Errorf("got %v, want an invalid-config error naming CRLs[0], its this update and \"not yet valid\"", err)
+			}
+		})
+	}
+
+	t.Run("Reload keeps the previous CRL", func(t *testing.T) {
+		d := pkitest.NewDir(t, ca)
+		file := d.Write(pki.CRLFile, pki.EncodeCRLPEM(crl(1, now, cli1)))
+		s := newServer(t, mtls.ServerConfig{VerifyOnly: true, ClientCAs: pemCAs(ca.Cert), CRLs: files(file)})
+		check := func(c *pki.Cert, want mtls.Reason) {
+			t.Helper()
+			if _, err := s.VerifyChain([]*x509.Certificate{c.Cert}); mtls.ReasonOf(err) != want {
+				t.Errorf("%s: got %v, want reason %q", c.Cert.Subject.CommonName, err, want)
+			}
+		}
+		d.Write(pki.CRLFile, pki.EncodeCRLPEM(crl(2, now.Add(time.Hour), cli1, cli2)))
+		err := s.Reload()
+		if err == nil || !strings.Contains(err.Error(), "crl "+file+" is not yet valid") {
+			t.Fatalf("got %v, want a reload error naming %s and \"not yet valid\"", err, file)
+		}
+		check(cli1, mtls.ReasonRevoked) // the previous CRL is still in force
+		check(cli2, "")
+		d.Write(pki.CRLFile, pki.EncodeCRLPEM(crl(2, now, cli1, cli2)))
+		if err := s.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		check(cli2, mtls.ReasonRevoked)
+	})
 }

@@ -176,7 +176,20 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x50
 		if ku := leaf.KeyUsage; ku != 0 && ku&x509.KeyUsageDigitalSignature == 0 {
 			return nil, &Error{Reason: ReasonWrongKeyUsage, Err: errNoDigitalSignature}
 		}
-		chain = chains[0]
+		// The first chain that passes the checks x509 leaves out; the
+		// first one's refusal when none does.
+		var herr *Error
+		for _, c := range chains {
+			if e := checkChainPolicy(c); e == nil {
+				chain = c
+				break
+			} else if herr == nil {
+				herr = e
+			}
+		}
+		if chain == nil {
+			return nil, herr
+		}
 		st.verified.put(cs.PeerCertificates, chain)
 	}
 	if herr := st.checkRevocation(chain, now); herr != nil {

@@ -128,7 +128,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 	if prev != nil {
 		prevCRLs = prev.crls
 	}
-	crls, crlErrs := loadCRLs(lists, sources, fields, st.cas, prevCRLs)
+	crls, crlErrs := loadCRLs(lists, sources, fields, st.cas, prevCRLs, now)
 	errs = append(errs, crlErrs...)
 	if !st.allowStale {
 		for _, c := range crls {
@@ -139,6 +139,15 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 	}
 	st.crls = crls
 	st.anchorCRLs = anchorCRLs(st.cas, crls)
+	// A client CA whose issuer (another client CA) has no CRL would fail
+	// every handshake through it with crl-missing: say so at load.
+	if len(crls) > 0 {
+		for _, ca := range st.cas {
+			if c, ok := st.anchorCRLs[string(ca.Raw)]; ok && c == nil {
+				errs = append(errs, configErrorf("CRLs", "client CA %q is issued by another client CA, which has no CRL, so no chain through it can be checked for revocation: add the issuer's CRL, or leave the issuer out of the client CAs", ca.Subject.String()))
+			}
+		}
+	}
 
 	minVersion := cfg.MinVersion
 	switch minVersion {

@@ -9,10 +9,13 @@ package pemutil
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -51,7 +54,7 @@ func ParseCerts(data []byte) ([]*x509.Certificate, error) {
 
 // CheckCA reports why c cannot verify client certificates: it must be a
 // CA (basic constraints) and, when it has a key usage extension, allow
-// certificate signing. A client certificate pasted into a CA file
+// certificate signing (an extension with no bit set allows nothing). A client certificate pasted into a CA file
 // verifies nothing.
 func CheckCA(c *x509.Certificate) error {
 	if !c.BasicConstraintsValid || !c.IsCA {
@@ -60,7 +63,20 @@ func CheckCA(c *x509.Certificate) error {
 	if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
 		return fmt.Errorf("%q is a CA whose key usage does not allow signing certificates", c.Subject.String())
 	}
+	if EmptyKeyUsage(c) {
+		return fmt.Errorf("%q is a CA whose key usage extension has no bit set, which RFC 5280 §4.2.1.3 forbids (OpenSSL refuses it)", c.Subject.String())
+	}
 	return nil
+}
+
+// oidKeyUsage is the key usage extension (RFC 5280 §4.2.1.3).
+var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
+
+// EmptyKeyUsage reports whether c has a key usage extension with no bit
+// set, which RFC 5280 §4.2.1.3 forbids and OpenSSL refuses. x509 reads it
+// as no extension at all: KeyUsage is 0 for both.
+func EmptyKeyUsage(c *x509.Certificate) bool {
+	return c.KeyUsage == 0 && slices.ContainsFunc(c.Extensions, func(e pkix.Extension) bool { return e.Id.Equal(oidKeyUsage) })
 }
 
 // ParseCAs parses a client CA bundle as mtls loads it: ParseCerts, then

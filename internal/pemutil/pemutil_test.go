@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"math/big"
@@ -97,6 +98,7 @@ func TestCheckCA(t *testing.T) {
 		{name: "leaf", cert: x509.Certificate{KeyUsage: x509.KeyUsageDigitalSignature}, wantErr: `"CN=t" is not a CA certificate`},
 		{name: "basic constraints, not a CA", cert: x509.Certificate{BasicConstraintsValid: true}, wantErr: "is not a CA certificate"},
 		{name: "CA that cannot sign certificates", cert: x509.Certificate{BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCRLSign}, wantErr: "does not allow signing certificates"},
+		{name: "CA with a key usage extension with no bit set", cert: x509.Certificate{BasicConstraintsValid: true, IsCA: true, Extensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 15}, Critical: true, Value: []byte{3, 1, 0}}}}, wantErr: "key usage extension has no bit set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -358,6 +358,14 @@ func (p *xfccParser) check(e *XFCCElement) error {
 // DNS. CommonName, Organization, OrganizationalUnit, Issuer, SerialNumber,
 // validity and SPKISHA256 are then unknown (zero): authorizers that need
 // them refuse such an identity, so forward Cert when they are used.
+//
+// Without Cert, nothing tells whether the certificate was a CA: the
+// SPIFFE ID is read from URI alone, and the X509-SVID rule that a CA
+// certificate has none (see mtls.NewIdentity) rests on the forwarder.
+// OpenSSL and nginx accept a CA certificate (an intermediate, with its
+// key) as a client certificate, so a forwarder should forward Cert
+// (Envoy: set_current_client_cert_details with cert: true), as
+// forgeproof's gateway does.
 func (e XFCCElement) Identity() mtls.Identity {
 	if e.Cert != nil {
 		id := mtls.NewIdentity(e.Cert)

@@ -1,0 +1,163 @@
+package mtls
+
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/pemutil"
+)
+
+// minRSABits is the smallest RSA key a chain may hold: OpenSSL's default
+// security level (2, 112-bit security) refuses smaller ones, so nginx
+// and HAProxy do ("EE certificate key too small"), and NIST disallowed
+// 1024-bit RSA signatures after 2013. Go's crypto/tls still accepts 1024.
+const minRSABits = 2048
+
+// checkChainPolicy makes the checks on a chain x509.Verify built that
+// x509 does not make and OpenSSL (nginx, HAProxy) does, so that a chain
+// those refuse is refused here too. chain is leaf first, anchor last.
+//
+//   - A key usage extension with no bit set (RFC 5280 §4.2.1.3 forbids
+//     it; x509 reads it as no extension).
+//   - An extended key usage extension without clientAuth on the leaf or
+//     an intermediate the client sent: x509 lets anyExtendedKeyUsage
+//     stand for clientAuth, OpenSSL does not ("unsuitable certificate
+//     purpose"). The anchor is configuration, and OpenSSL does not check
+//     its usages either.
+//   - An RSA key shorter than minRSABits.
+//   - A subject name that the chain's name constraints exclude but x509
+//     does not check (see checkSubjectNameConstraints).
+func checkChainPolicy(chain []*x509.Certificate) *Error {
+	for i, c := range chain {
+		what := certRole(chain, i)
+		if pemutil.EmptyKeyUsage(c) {
+			err := errEmptyKeyUsage
+			if i > 0 {
+				err = fmt.Errorf("%s %q: %w", what, c.Subject.String(), errEmptyKeyUsage)
+			}
+			return &Error{Reason: ReasonWrongKeyUsage, Err: err}
+		}
+		if (i == 0 || i < len(chain)-1) && len(c.ExtKeyUsage)+len(c.UnknownExtKeyUsage) > 0 && !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
+			return &Error{Reason: ReasonWrongKeyUsage, Err: fmt.Errorf("%s %q: its extended key usage does not include clientAuth (anyExtendedKeyUsage does not count)", what, c.Subject.String())}
+		}
+		if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
+			return &Error{Reason: ReasonBadCertificate, Err: fmt.Errorf("%s %q: its RSA key has %d bits, fewer than %d", what, c.Subject.String(), k.N.BitLen(), minRSABits)}
+		}
+	}
+	if err := checkSubjectNameConstraints(chain); err != nil {
+		return &Error{Reason: ReasonBadCertificate, Err: err}
+	}
+	return nil
+}
+
+// certRole names chain[i] in messages.
+func certRole(chain []*x509.Certificate, i int) string {
+	switch i {
+	case 0:
+		return "client certificate"
+	case len(chain) - 1:
+		return "client CA"
+	}
+	return "intermediate"
+}
+
+// oidEmailAddress is the PKCS #9 emailAddress attribute of a subject.
+var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+
+// checkSubjectNameConstraints applies the DNS and email name constraints
+// of the chain's CAs to the leaf's subject, as OpenSSL does and x509 does
+// not (x509 checks SANs only): each common name that reads as a host
+// name, when the leaf has no DNS SAN (OpenSSL's rule), and each
+// emailAddress attribute. Otherwise a CA limited to example.com could
+// issue CN=admin.evil.org, which AuthorizeCommonName and an upstream
+// reading the forwarded certificate would believe.
+func checkSubjectNameConstraints(chain []*x509.Certificate) error {
+	leaf := chain[0]
+	var hosts, emails []string
+	for _, a := range leaf.Subject.Names {
+		s, ok := a.Value.(string)
+		switch {
+		case a.Type.Equal(oidCommonName) && ok && len(leaf.DNSNames) == 0 && isHostName(s):
+			hosts = append(hosts, s)
+		case a.Type.Equal(oidEmailAddress):
+			if !ok {
+				return fmt.Errorf("client certificate: subject emailAddress is not a string")
+			}
+			emails = append(emails, s)
+		}
+	}
+	for _, ca := range chain[1:] {
+		for _, h := range hosts {
+			if !nameAllowed(h, ca.PermittedDNSDomains, ca.ExcludedDNSDomains, matchDomain) {
+				return fmt.Errorf("client certificate: subject common name %q is not allowed by the DNS name constraints of %q", h, ca.Subject.String())
+			}
+		}
+		for _, e := range emails {
+			if !nameAllowed(e, ca.PermittedEmailAddresses, ca.ExcludedEmailAddresses, matchEmail) {
+				return fmt.Errorf("client certificate: subject emailAddress %q is not allowed by the email name constraints of %q", e, ca.Subject.String())
+			}
+		}
+	}
+	return nil
+}
+
+// nameAllowed reports whether name matches one of permitted (or permitted
+// is empty) and none of excluded.
+func nameAllowed(name string, permitted, excluded []string, match func(name, constraint string) bool) bool {
+	if slices.ContainsFunc(excluded, func(c string) bool { return match(name, c) }) {
+		return false
+	}
+	return len(permitted) == 0 || slices.ContainsFunc(permitted, func(c string) bool { return match(name, c) })
+}
+
+// matchDomain is RFC 5280's and x509's DNS constraint: "example.com"
+// matches it and its subdomains, ".example.com" its subdomains only.
+func matchDomain(host, constraint string) bool {
+	host, constraint = asciiLower(host), asciiLower(constraint)
+	if constraint == "" {
+		return true
+	}
+	if strings.HasPrefix(constraint, ".") {
+		return strings.HasSuffix(host, constraint)
+	}
+	return host == constraint || strings.HasSuffix(host, "."+constraint)
+}
+
+// matchEmail is x509's email constraint: a mailbox ("a@example.com")
+// matches exactly, a domain as matchDomain does. An address without
+// "@" matches nothing.
+func matchEmail(addr, constraint string) bool {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 {
+		return false
+	}
+	if c := strings.LastIndexByte(constraint, '@'); c >= 0 {
+		return addr[:at] == constraint[:c] && asciiLower(addr[at+1:]) == asciiLower(constraint[c+1:])
+	}
+	return matchDomain(addr[at+1:], constraint)
+}
+
+// isHostName reports whether a common name reads as a host name, as
+// OpenSSL decides whether to check it against DNS constraints: labels of
+// letters, digits, '-' and '_', at least two of them.
+func isHostName(s string) bool {
+	labels := strings.Split(strings.TrimSuffix(s, "."), ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,145 @@
+package mtls_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/forgeproof/forgeproof/mtls"
+)
+
+// TestChainPolicy: chains that x509.Verify accepts and OpenSSL refuses
+// (openssl verify -purpose sslclient, and nginx's ssl_verify_client on,
+// OpenSSL 3.0) are refused, each beside an accepted twin. The peers'
+// words are quoted per case.
+func TestChainPolicy(t *testing.T) {
+	t.Parallel()
+	root := rawCA(t, "root", nil)
+	s := verifyOnly(t, root)
+	emptyKU, err := asn1.Marshal(asn1.BitString{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := func(name string, mod func(*x509.Certificate)) *rawCert {
+		tmpl := &x509.Certificate{
+			Subject: pkix.Name{CommonName: name}, IsCA: true, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		}
+		mod(tmpl)
+		return mint(t, tmpl, root)
+	}
+	withCN := func(cn string) func(*x509.Certificate) {
+		return func(c *x509.Certificate) { c.Subject.CommonName = cn }
+	}
+	withEmail := func(addr string) func(*x509.Certificate) {
+		return func(c *x509.Certificate) {
+			c.Subject.ExtraNames = []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}, Value: addr}}
+		}
+	}
+	anyEKU := ca("any EKU", func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} })
+	clientEKU := ca("clientAuth EKU", func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth} })
+	emptyKUCA := ca("empty key usage", func(c *x509.Certificate) {
+		c.KeyUsage = 0
+		c.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 15}, Critical: true, Value: emptyKU}}
+	})
+	plain := ca("plain", func(*x509.Certificate) {})
+	dnsNC := ca("dns constrained", func(c *x509.Certificate) {
+		c.PermittedDNSDomains, c.ExcludedDNSDomains = []string{"example.com"}, []string{"bad.example.com"}
+	})
+	emailNC := ca("email constrained", func(c *x509.Certificate) { c.PermittedEmailAddresses = []string{"example.com"} })
+
+	for _, tt := range []struct {
+		name  string
+		inter *rawCert // nil: the leaf is issued by root
+		leaf  func(*x509.Certificate)
+		rsa   int // an RSA leaf key of this size, instead of P-256
+		want  mtls.Reason
+	}{
+		// "error 26 at 0 depth lookup: unsuitable certificate purpose"
+		{name: "leaf with anyExtendedKeyUsage only", leaf: func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} }, want: mtls.ReasonWrongKeyUsage},
+		{name: "leaf with anyExtendedKeyUsage and clientAuth", leaf: func(c *x509.Certificate) {
+			c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny, x509.ExtKeyUsageClientAuth}
+		}},
+		{name: "leaf without extended key usage", leaf: func(c *x509.Certificate) { c.ExtKeyUsage = nil }},
+		// "error 26 at 1 depth lookup: unsuitable certificate purpose"
+		{name: "intermediate with anyExtendedKeyUsage only", inter: anyEKU, want: mtls.ReasonWrongKeyUsage},
+		{name: "intermediate with clientAuth", inter: clientEKU},
+		{name: "intermediate without extended key usage", inter: plain},
+		// "unable to verify the first certificate" (OpenSSL marks the
+		// certificate invalid: X509V3_R_INVALID_CERTIFICATE).
+		{name: "intermediate with a key usage extension with no bit set", inter: emptyKUCA, want: mtls.ReasonWrongKeyUsage},
+		// x509 calls it an unknown authority; nginx: "(68:CA signature
+		// digest algorithm too weak)". Twin: every other case.
+		{name: "leaf signed with SHA-1", leaf: func(c *x509.Certificate) { c.SignatureAlgorithm = x509.ECDSAWithSHA1 }, want: mtls.ReasonBadCertificate},
+		// nginx: "(66:EE certificate key too weak)".
+		{name: "RSA 1024 leaf", rsa: 1024, want: mtls.ReasonBadCertificate},
+		{name: "RSA 2048 leaf", rsa: 2048},
+		// "error 47 at 0 depth lookup: permitted subtree violation": the
+		// common name is checked when there is no DNS SAN.
+		{name: "CN outside DNS constraints, no DNS SAN", inter: dnsNC, leaf: withCN("admin.evil.org"), want: mtls.ReasonBadCertificate},
+		{name: "CN in excluded DNS subtree, no DNS SAN", inter: dnsNC, leaf: withCN("x.bad.example.com"), want: mtls.ReasonBadCertificate},
+		{name: "CN inside DNS constraints, no DNS SAN", inter: dnsNC, leaf: withCN("web.example.com")},
+		{name: "CN not a host name", inter: dnsNC, leaf: withCN("Alice Smith")},
+		{name: "CN outside DNS constraints beside a DNS SAN", inter: dnsNC, leaf: func(c *x509.Certificate) {
+			c.Subject.CommonName, c.DNSNames = "admin.evil.org", []string{"web.example.com"}
+		}},
+		// "error 53 at 0 depth lookup: unsupported or invalid name syntax"
+		{name: "subject emailAddress outside email constraints", inter: emailNC, leaf: withEmail("a@evil.com"), want: mtls.ReasonBadCertificate},
+		{name: "subject emailAddress inside email constraints", inter: emailNC, leaf: withEmail("a@example.com")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			issuer := root
+			if tt.inter != nil {
+				issuer = tt.inter
+			}
+			tmpl := &x509.Certificate{
+				Subject:     pkix.Name{CommonName: "client"},
+				KeyUsage:    x509.KeyUsageDigitalSignature,
+				ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+			}
+			if tt.leaf != nil {
+				tt.leaf(tmpl)
+			}
+			var leaf *x509.Certificate
+			if tt.rsa != 0 {
+				leaf = rsaLeaf(t, tmpl, issuer, tt.rsa)
+			} else {
+				leaf = mint(t, tmpl, issuer).Cert
+			}
+			chain := []*x509.Certificate{leaf}
+			if tt.inter != nil {
+				chain = append(chain, tt.inter.Cert)
+			}
+			_, err := s.VerifyChain(chain)
+			if got := mtls.ReasonOf(err); got != tt.want {
+				t.Errorf("got reason %q (%v), want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// rsaLeaf issues tmpl with an RSA key of bits, signed by issuer.
+func rsaLeaf(t *testing.T, tmpl *x509.Certificate, issuer *rawCert, bits int) *x509.Certificate {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer.Cert, key.Public(), issuer.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
