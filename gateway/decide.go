@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
@@ -46,6 +48,22 @@ func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, 
 		// but an upstream that upper-cases them would read "connect" as
 		// CONNECT too, and no client means anything else by it.
 		return refusal(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "method not allowed", "CONNECT is not proxied")
+	}
+	if r.ProtoMajor == 2 && !unchecked {
+		// HTTP/1.x readers refuse both (net/http's server: "invalid
+		// method", and a space ends the request target); HTTP/2's
+		// fields may carry spaces, which the upstream's request line
+		// would take as its separators: "GET /admin /public/x HTTP/1.1".
+		if !httpguts.ValidHeaderFieldName(r.Method) {
+			v := refusal(http.StatusBadRequest, ReasonMethodInvalid, "invalid method", "the method is not a token")
+			v.ambiguous = true
+			return v
+		}
+		if strings.IndexByte(r.URL.RawQuery, ' ') >= 0 {
+			v := refusal(http.StatusBadRequest, ReasonPathInvalid, "invalid path", "the query has a space, which ends an HTTP/1.1 request target")
+			v.ambiguous = true
+			return v
+		}
 	}
 	if r.ProtoMajor == 2 {
 		if why := authorityMismatch(r); why != "" && !unchecked {

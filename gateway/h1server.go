@@ -46,6 +46,9 @@ import (
 //     counts, as ReadRequest reads it. With an absolute-form target the
 //     target's authority, which becomes r.Host, is checked too (net/http
 //     does not).
+//   - An informational (1xx) answer to an HTTP/1.0 request is not sent
+//     (RFC 9110 §15.2: such a client would read it as the final answer);
+//     net/http sends it.
 //   - http.MaxBytesReader cannot tell it to close the connection (the
 //     hook is net/http's own): a handler that refuses a body too large
 //     says "Connection: close" itself, as the gateway's 413 does.
@@ -1132,6 +1135,12 @@ func (w *h1Response) WriteHeader(code int) {
 		w.disableWriteContinue()
 	}
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		if !w.req.ProtoAtLeast(1, 1) {
+			// Not to an HTTP/1.0 client (RFC 9110 §15.2), which knows
+			// no 1xx: it would read one (an upstream's 103 Early Hints,
+			// relayed) as the answer, and the answer as the next one's.
+			return
+		}
 		bw := w.conn.bufw
 		writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
 		writeFields(bw, w.handlerHeader, excludedNoBody, &w.conn.fields)

@@ -875,6 +875,20 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 			w.WriteHeader(http.StatusOK)
 			h1eqWriter(w, note)("done")
 		}, in: h1eqGet + h1eqGet},
+		// An HTTP/1.0 client knows no 1xx: it would read the 103 as the
+		// answer (RFC 9110 §15.2). The twin over HTTP/1.1 is the case
+		// above.
+		{name: "informational-103-http10", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {
+			w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Link")
+			w.WriteHeader(http.StatusOK)
+			h1eqWriter(w, note)("done")
+		}, in: "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+			deliberate: "no 1xx answer to an HTTP/1.0 request",
+			wantOld: "HTTP/1.0 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\nHTTP/1.0 200 OK\r\nDate: DATE\r\nContent-Length: 4\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: keep-alive\r\n\r\ndone" +
+				"HTTP/1.0 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\nHTTP/1.0 200 OK\r\nDate: DATE\r\nContent-Length: 4\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ndone",
+			wantNew: "HTTP/1.0 200 OK\r\nDate: DATE\r\nContent-Length: 4\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: keep-alive\r\n\r\ndone" + "HTTP/1.0 200 OK\r\nDate: DATE\r\nContent-Length: 4\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ndone"},
 		// A body with a Content-Encoding is not sniffed for a type; the
 		// twin without one is.
 		{name: "content-encoding-not-sniffed", handler: func(w http.ResponseWriter, r *http.Request, note h1eqNote) {

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"io"
 	"net/http"
 	"testing"
 
@@ -65,6 +66,51 @@ func TestInformationalKeepsGatewayHeaders(t *testing.T) {
 			}
 			if final.Header.Get("Link") != "" {
 				t.Errorf("the 103's Link reached the final answer")
+			}
+		})
+	}
+}
+
+// TestInformationalNotToHTTP10 (redteam finding): an upstream's 1xx
+// (103 Early Hints) was relayed to an HTTP/1.0 client as
+// "HTTP/1.0 103 Early Hints", which RFC 9110 §15.2 forbids: HTTP/1.0
+// knows no 1xx, so such a client (or a proxy in front speaking HTTP/1.0)
+// reads the 103 as the answer and, on a kept-alive connection, the real
+// answer as the next request's. An HTTP/1.0 client now gets the final
+// answers only, one per request, on both proxy paths; the twin: an
+// HTTP/1.1 client still gets the 103 first.
+func TestInformationalNotToHTTP10(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		direct bool
+		proto  string
+		want   []int // statuses in order, as an HTTP/1.1 reader reads them
+	}{
+		{"direct, HTTP/1.0", true, "HTTP/1.0", []int{200, 200}},
+		{"ReverseProxy, HTTP/1.0", false, "HTTP/1.0", []int{200, 200}},
+		{"direct, HTTP/1.1", true, "HTTP/1.1", []int{103, 200, 103, 200}},
+		{"ReverseProxy, HTTP/1.1", false, "HTTP/1.1", []int{103, 200, 103, 200}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newRawUpstream(t, func(*http.Request) string { return earlyHints })
+			w := newWorld(t)
+			cfg := w.config()
+			cfg.Routes = append([]gateway.Route{{Name: "early", PathPrefix: "/early", Upstream: up.URL,
+				Allow: gateway.Allow{AnyVerified: true}, CSRF: gateway.RouteCSRF{InsecureOff: true}}}, cfg.Routes...)
+			gw := w.start(cfg)
+			gateway.SetDirectProxy(gw.g, tc.direct)
+			c := gw.dialRaw(t, w.web)
+			req := "GET /early/x " + tc.proto + "\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n"
+			c.send(req + req)
+			for i, want := range tc.want {
+				resp, err := http.ReadResponse(c.br, nil)
+				if err != nil {
+					t.Fatalf("answer %d: %v", i, err)
+				}
+				if resp.StatusCode != want {
+					t.Fatalf("answer %d: got %d, want %d", i, resp.StatusCode, want)
+				}
+				io.Copy(io.Discard, resp.Body)
 			}
 		})
 	}

@@ -149,7 +149,7 @@ func newMetrics() *metrics {
 	for _, o := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start
 	}
-	for _, r := range []Reason{ReasonPathInvalid, ReasonPathAmbiguous, ReasonHostInvalid, ReasonAuthorityMismatch, ReasonFramingAmbiguous, ReasonHeaderUnremovable} {
+	for _, r := range []Reason{ReasonPathInvalid, ReasonPathAmbiguous, ReasonMethodInvalid, ReasonHostInvalid, ReasonAuthorityMismatch, ReasonFramingAmbiguous, ReasonHeaderUnremovable} {
 		m.ambiguous.WithLabelValues(string(r))
 	}
 	return m

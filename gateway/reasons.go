@@ -16,9 +16,11 @@ const (
 	ReasonBrowserNotAllowed Reason = "browser-not-allowed"
 	// ReasonNoRoute: no route matches the request's host and path (404).
 	ReasonNoRoute Reason = "no-route"
-	// ReasonPathInvalid: the path has dot segments ("/a/../b"), or the
-	// request target is no path ("a:admin/secret", "*" on a GET), which
-	// could make the gateway and the upstream disagree on the route (400).
+	// ReasonPathInvalid: the path has dot segments ("/a/../b"), the
+	// request target is no path ("a:admin/secret", "*" on a GET), or an
+	// HTTP/2 :path has a space in its query (the upstream's HTTP/1.1
+	// request line would end the target there), which could make the
+	// gateway and the upstream disagree on the route (400).
 	ReasonPathInvalid Reason = "path-invalid"
 	// ReasonPathAmbiguous: a common upstream could read the path as
 	// another route's (";params" removed, case folded, decoded again,
@@ -26,6 +28,11 @@ const (
 	// docs/security-model.md), so the route's authorization would not be
 	// the one that applies (400).
 	ReasonPathAmbiguous Reason = "path-ambiguous"
+	// ReasonMethodInvalid: an HTTP/2 :method that is not a token (HTTP/1.x
+	// readers refuse one themselves): a space in it would split the
+	// upstream's HTTP/1.1 request line, "GET /admin /public/x HTTP/1.1",
+	// into another method and target than the ones routed (400).
+	ReasonMethodInvalid Reason = "method-invalid"
 	// ReasonHostInvalid: the Host (or HTTP/2 :authority) is not one
 	// host[:port], which upstreams could read as another host (400).
 	ReasonHostInvalid Reason = "host-invalid"

@@ -40,8 +40,9 @@ import (
 // nobody takes the 1xx answers);
 // cancellation when the client goes away; no compression of its own; a
 // connection goes back to the pool only after its answer's body was read
-// to the end, when neither side asked to close and the request was
-// written whole; a failed connection is never reused; idle connections are
+// to the end, when neither side asked to close, the request was
+// written whole and the answer is no 204 that declares a body
+// (skipsBody); a failed connection is never reused; idle connections are
 // closed after the idle timeout, beyond the per-host limit and on
 // CloseIdleConnections, and an idle connection the upstream closed or
 // sent unasked bytes on is not used (the Transport's read on idle
@@ -582,7 +583,7 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 		ub = new(upstreamBody)
 	}
 	*ub = upstreamBody{rc: resp.Body, pc: pc, hp: hp, watch: watch, wrote: wrote,
-		reuse: !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols}
+		reuse: !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols && !skipsBody(resp)}
 	if resp.Body == http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
 		// Nothing to read: the exchange is over now.
 		ub.finish(true)
@@ -590,6 +591,28 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	}
 	resp.Body = ub
 	return resp, nil, false
+}
+
+// skipsBody reports whether resp is a 204 that declares a body (a
+// Content-Length other than 0, or a Transfer-Encoding), which RFC 9110
+// §8.6 and RFC 9112 §6.1 forbid and http.ReadResponse does not read: an
+// upstream that sends one may send it after the answer, after the idle
+// peek let the connection take another request (idleAlive), whose answer
+// it would then be, another client's. Such a connection is not reused.
+// (A HEAD's or a 304's answer may declare a body it does not have.)
+func skipsBody(resp *http.Response) bool {
+	if resp.StatusCode != http.StatusNoContent {
+		return false
+	}
+	if len(resp.TransferEncoding) > 0 {
+		return true
+	}
+	for _, v := range resp.Header["Content-Length"] {
+		if textproto.TrimString(v) != "0" {
+			return true
+		}
+	}
+	return false
 }
 
 // bodyBuffered reports whether reading resp's body to its end reads

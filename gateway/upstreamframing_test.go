@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,6 +182,86 @@ func TestBodyDesync(t *testing.T) {
 			}
 			if got := headers[0].Get("Expect"); got != "" {
 				t.Errorf("upstream got Expect %q, want none", got)
+			}
+		})
+	}
+}
+
+// TestUpstreamNoContentBodyNotReused (redteam finding): an upstream that
+// answers 204 with a Content-Length (or chunked), which RFC 9110 §8.6
+// forbids, may send the body it declared after the answer: a handler
+// that writes a body after its 204 header, in a write of its own.
+// http.ReadResponse reads a 204 as having no body, and the gateway put
+// the connection back in its pool; the next request, another client's,
+// passed the idle peek before the late bytes came, and got them as its
+// answer (here a whole forged answer). Such a connection is now closed.
+// The twin: a 204 with "Content-Length: 0" keeps its connection.
+func TestUpstreamNoContentBodyNotReused(t *testing.T) {
+	t.Parallel()
+	const forged = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
+	for _, tc := range []struct {
+		name, head string
+		late       string // sent 100ms after head
+		conns      int    // upstream connections the two requests take
+	}{
+		{"Content-Length", "HTTP/1.1 204 No Content\r\nContent-Length: " + strconv.Itoa(len(forged)) + "\r\n\r\n", forged, 2},
+		{"chunked", "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", forged, 2},
+		{"Content-Length: 0 (allowed twin)", "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			var conns atomic.Int32
+			go func() {
+				for {
+					conn, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					conns.Add(1)
+					go func() {
+						defer conn.Close()
+						br := bufio.NewReader(conn)
+						for {
+							req, err := http.ReadRequest(br)
+							if err != nil {
+								return
+							}
+							if req.URL.Path != "/public/first" {
+								io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
+								continue
+							}
+							io.WriteString(conn, tc.head)
+							if tc.late != "" {
+								time.Sleep(100 * time.Millisecond)
+								io.WriteString(conn, tc.late)
+							}
+						}
+					}()
+				}
+			}()
+			w := newWorld(t)
+			cfg := w.config()
+			for i := range cfg.Routes {
+				cfg.Routes[i].Upstream = "http://" + ln.Addr().String()
+			}
+			gw := w.start(cfg)
+			first := gw.dialRaw(t, nil)
+			first.send("GET /public/first HTTP/1.1\r\nHost: localhost\r\n\r\n")
+			if resp, _ := first.read(); resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("first: got %d, want 204", resp.StatusCode)
+			}
+			second := gw.dialRaw(t, nil) // another client
+			second.send("GET /public/second HTTP/1.1\r\nHost: localhost\r\n\r\n")
+			if resp, body := second.read(); resp.StatusCode != http.StatusOK || body != "real" {
+				t.Errorf("second client: got %d %q, want its own answer 200 \"real\"", resp.StatusCode, body)
+			}
+			if got := conns.Load(); got != int32(tc.conns) {
+				t.Errorf("upstream connections: got %d, want %d", got, tc.conns)
 			}
 		})
 	}
