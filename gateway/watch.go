@@ -24,9 +24,10 @@ const settle = 500 * time.Millisecond
 // events only.
 type WatchOptions struct {
 	// Interval is how often every watched file is read again and hashed;
-	// the gateway reloads when any of them changed. It catches what file
-	// events miss (network filesystems, some symlink swaps). Zero disables
-	// polling; DefaultWatchInterval is a sound value.
+	// the gateway reloads when any of them changed, or when the last
+	// reload was refused (a retry). It catches what file events miss
+	// (network filesystems, some symlink swaps). Zero disables polling,
+	// and with it the retries; DefaultWatchInterval is a sound value.
 	Interval time.Duration
 	// NoEvents turns file events off: WatchFile then reloads on the
 	// Interval poll and on Reload only.
@@ -50,12 +51,14 @@ type WatchOptions struct {
 // symlink) and symlinks whose target changes are seen; it then waits for
 // the writes to settle and reloads only if the contents of a file
 // changed (by SHA-256). Each reload validates first and keeps the old
-// configuration serving on any error; each attempt is logged once with
-// its trigger ("file" or "poll", with the changed files, or a Reload
-// value) and counted like every reload. After each attempt the watch
-// list is computed again, from the running configuration and from the
-// file at path if it parses, so a config that names new files is
-// followed even when it was refused.
+// configuration serving on any error, and a refused reload is tried
+// again at every Interval poll until one succeeds, so that a refusal
+// that time lifts (a certificate not valid yet) is not final; each
+// attempt is logged once with its trigger ("file" or "poll", with the
+// changed files, "retry", or a Reload value) and counted like every
+// reload. After each attempt the watch list is computed again, from the
+// running configuration and from the file at path if it parses, so a
+// config that names new files is followed even when it was refused.
 //
 // When file events are unavailable (the system's watch limit is reached,
 // say), WatchFile logs a warning and polls instead: every Interval, or
@@ -70,7 +73,7 @@ func (g *Gateway) WatchFile(ctx context.Context, path string, opts WatchOptions)
 
 // watcher builds WatchFile's watcher and what it calls on a change; tune,
 // when not nil, adjusts the watcher's options (tests).
-func (g *Gateway) watcher(path string, opts WatchOptions, tune func(*watch.Options)) (*watch.Watcher, func(watch.Change), error) {
+func (g *Gateway) watcher(path string, opts WatchOptions, tune func(*watch.Options)) (*watch.Watcher, func(watch.Change) error, error) {
 	if opts.Interval < 0 {
 		return nil, nil, errors.New("gateway: watch: the interval must not be negative")
 	}
@@ -100,12 +103,12 @@ func (g *Gateway) watcher(path string, opts WatchOptions, tune func(*watch.Optio
 	if err != nil {
 		return nil, nil, err
 	}
-	return w, func(c watch.Change) {
+	return w, func(c watch.Change) error {
 		attrs := []any{"trigger", c.Trigger}
 		if c.Trigger == "file" || c.Trigger == "poll" {
 			attrs = append(attrs, "changed", c.Changed)
 		}
-		g.reloadFile(path, attrs) // logs and counts its outcome
+		return g.reloadFile(path, attrs) // logs and counts its outcome
 	}, nil
 }
 

@@ -293,3 +293,38 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestWatchFileRetriesNotYetValid writes a certificate that is valid only
+// from 2s on, as an issuer whose clock runs ahead of this replica's does
+// (cert-manager's CA issuer does not backdate NotBefore): the reload is
+// refused, naming the file and why, and the old pair keeps serving; once
+// the certificate is valid, a poll tries again ("retry"), though no file
+// changed since, and serves it. Before, the refusal was final until the
+// next change of a file. The twin is TestWatchFileRotatesServerCertificate.
+func TestWatchFileRetriesNotYetValid(t *testing.T) {
+	t.Parallel()
+	w := newFileWorld(t)
+	gw := w.start(true, gateway.WatchOptions{Interval: 200 * time.Millisecond})
+
+	opts := serverOptions()
+	opts.NotBefore = time.Now().Add(2 * time.Second)
+	next := pkitest.ServerWith(t, w.ca, opts)
+	w.write("server.pem", pki.EncodeCertsPEM(next.Cert))
+	w.write("server-key.pem", keyPEM(t, next))
+	eventually(t, "a refusal of the certificate not valid yet", func() (bool, string) {
+		lines := gw.log.reloads()
+		for _, l := range lines {
+			if e, _ := l["error"].(string); strings.Contains(e, "listeners[0].tls.cert-file") && strings.Contains(e, w.path("server.pem")) && strings.Contains(e, "not valid until") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(lines)
+	})
+	gw.wantSerial(w.srv)
+	gw.waitSerial(next)
+	eventually(t, "a reload line with trigger retry", func() (bool, string) {
+		lines := gw.log.reloads()
+		last := lines[len(lines)-1]
+		return last["msg"] == "reloaded" && last["trigger"] == "retry", fmt.Sprint(last)
+	})
+}

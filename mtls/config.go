@@ -119,8 +119,8 @@ type ServerConfig struct {
 
 	// ReloadInterval makes Watch read the files every interval and reload
 	// when their contents changed, which catches what file events miss
-	// (network filesystems); zero disables polling while file events
-	// work.
+	// (network filesystems), or when the last reload was refused (a
+	// retry); zero disables polling while file events work.
 	ReloadInterval time.Duration
 	// OnReload, if set, is called by Watch after every reload it starts,
 	// with nil or the reason the new state was rejected (the old one stays).

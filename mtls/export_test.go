@@ -17,7 +17,7 @@ func VerifiedChainHits(s *Server) (hits int64, size int) {
 // Watcher returns the watcher that Watch runs and what it calls on a
 // change, with tune applied to its options, so tests can wait until it
 // watches and drive its polls.
-func Watcher(s *Server, tune func(*watch.Options)) (*watch.Watcher, func(watch.Change), error) {
+func Watcher(s *Server, tune func(*watch.Options)) (*watch.Watcher, func(watch.Change) error, error) {
 	return s.watcher(tune)
 }
 

@@ -37,7 +37,7 @@ func (s *Server) Watch(ctx context.Context) error {
 
 // watcher builds Watch's watcher and what it calls on a change; tune, when
 // not nil, adjusts the watcher's options (tests).
-func (s *Server) watcher(tune func(*watch.Options)) (*watch.Watcher, func(watch.Change), error) {
+func (s *Server) watcher(tune func(*watch.Options)) (*watch.Watcher, func(watch.Change) error, error) {
 	o := watch.Options{
 		Files:    s.files,
 		Baseline: func() watch.Sums { return s.state.Load().sums },
@@ -56,11 +56,12 @@ func (s *Server) watcher(tune func(*watch.Options)) (*watch.Watcher, func(watch.
 	if err != nil {
 		return nil, nil, fmt.Errorf("mtls: %w", err)
 	}
-	return w, func(watch.Change) {
+	return w, func(watch.Change) error {
 		err := s.Reload()
 		if s.cfg.OnReload != nil {
 			s.cfg.OnReload(err)
 		}
+		return err
 	}, nil
 }
 

@@ -11,7 +11,10 @@
 // be watched) and stands in for events where none are available. It
 // compares the files by content (SHA-256): a touch, a chmod or a write of
 // the same bytes is no change. The files are read in full at each look;
-// they are certificates and configuration, not logs.
+// they are certificates and configuration, not logs. When the caller
+// refuses what it read, the Watcher asks again at each look until it
+// accepts, so a refusal that time lifts (a certificate not valid yet) is
+// not final.
 package watch
 
 import (
@@ -87,10 +90,11 @@ func Abs(path string) string {
 // Change is what a Watcher reports to its callback.
 type Change struct {
 	// Trigger is what led to the look: "file" (file events), "poll" (the
-	// interval) or a value received from Options.Trigger.
+	// interval), a value received from Options.Trigger, or "retry": no
+	// file changed, but the callback refused the last change.
 	Trigger string
 	// Changed lists the files whose contents differ from the last look,
-	// sorted; empty for a Trigger value when nothing changed.
+	// sorted; empty for a Trigger value, or a retry, when nothing changed.
 	Changed []string
 }
 
@@ -110,13 +114,14 @@ type Options struct {
 	// otherwise. Files missing from it are hashed when first watched.
 	Baseline func() Sums
 	// Interval is how often every file is read and hashed again. Zero
-	// disables polling while file events work, and means
-	// FallbackInterval when they do not. It must not be negative.
+	// disables polling, but means FallbackInterval when file events are
+	// unavailable. It must not be negative.
 	Interval time.Duration
 	// Settle is how long to wait after the last file event before
 	// reading the files; zero means DefaultSettle.
 	Settle time.Duration
-	// NoEvents turns file events off: the Watcher then polls only.
+	// NoEvents turns file events off: the Watcher then looks only every
+	// Interval (never when it is zero) and for Trigger values.
 	NoEvents bool
 	// Trigger, when not nil, makes the Watcher call the callback for
 	// every value received, whether or not a file changed, with the value
@@ -125,7 +130,9 @@ type Options struct {
 	// OnError, when not nil, receives the problems that do not stop the
 	// watch: file events unavailable (the Watcher polls instead), a folder
 	// that cannot be watched (its files are still polled), errors from
-	// the event source. It is called from the Watcher's goroutine.
+	// the event source (after an overflow of the event queue, the
+	// Watcher looks as after an event). It is called from the Watcher's
+	// goroutine.
 	OnError func(error)
 	// OnLook, when not nil, is called after every look at the files,
 	// with what it found (nothing changed when Changed is empty), after
@@ -149,6 +156,9 @@ type Watcher struct {
 	sums  Sums              // the files' hashes as last seen
 	names map[string]bool   // the files and their symlink targets, to filter events
 	dirs  map[string]bool   // folders given to fs: false when that failed (reported once)
+	// refused is set when the callback returned an error: the next look
+	// calls it again even if no file changed (a retry).
+	refused bool
 }
 
 // New returns a Watcher; it does nothing until Run.
@@ -172,8 +182,12 @@ func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 // Run watches until ctx ends and returns ctx.Err(). It calls onChange,
 // from its own goroutine, when the contents of a file changed (after a
 // file event settled, or at a poll) and for every Options.Trigger value.
+// When onChange returns an error (it refused the files and keeps what it
+// had), every later look calls it again, with Trigger "retry" when no
+// file changed, until it returns nil: at each poll, so with Interval zero
+// and file events working only a file event or a Trigger value retries.
 // Run it once.
-func (w *Watcher) Run(ctx context.Context, onChange func(Change)) error {
+func (w *Watcher) Run(ctx context.Context, onChange func(Change) error) error {
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	interval := w.opts.Interval
@@ -190,8 +204,6 @@ func (w *Watcher) Run(ctx context.Context, onChange func(Change)) error {
 			defer fs.Close()
 			w.fs, events, errs = fs, fs.Events, fs.Errors
 		}
-	} else if interval == 0 && w.opts.Tick == nil {
-		interval = FallbackInterval
 	}
 	w.refresh(nil)
 	close(w.ready)
@@ -232,6 +244,10 @@ func (w *Watcher) Run(ctx context.Context, onChange func(Change)) error {
 				continue
 			}
 			w.report(fmt.Errorf("watch: file events: %w", err))
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				// Events were dropped: a change may be among them.
+				pending.Reset(w.opts.Settle)
+			}
 		case <-pending.C:
 			w.look(w.hashes(), "file", false, onChange)
 		case <-tick:
@@ -246,9 +262,10 @@ func (w *Watcher) Run(ctx context.Context, onChange func(Change)) error {
 	}
 }
 
-// look compares now with the last look, calls onChange when a file changed
-// or when forced (a Trigger value), and computes the watch list again.
-func (w *Watcher) look(now Sums, trigger string, forced bool, onChange func(Change)) {
+// look compares now with the last look, calls onChange when a file changed,
+// when forced (a Trigger value) or when it refused the last change (a
+// retry), and computes the watch list again.
+func (w *Watcher) look(now Sums, trigger string, forced bool, onChange func(Change) error) {
 	c := Change{Trigger: trigger}
 	for f, sum := range now {
 		if w.sums[f] != sum {
@@ -256,8 +273,11 @@ func (w *Watcher) look(now Sums, trigger string, forced bool, onChange func(Chan
 		}
 	}
 	slices.Sort(c.Changed)
+	if len(c.Changed) == 0 && !forced && w.refused {
+		c.Trigger, forced = "retry", true
+	}
 	if len(c.Changed) > 0 || forced {
-		onChange(c)
+		w.refused = onChange(c) != nil
 	}
 	// now holds the hashes read before onChange, so that a file changed
 	// while it ran differs at the next look.
@@ -320,6 +340,15 @@ func (w *Watcher) refresh(known Sums) {
 		if t, err := filepath.EvalSymlinks(f); err == nil && t != f {
 			names[t] = true
 			dirs[filepath.Dir(t)] = true
+		}
+		// So may a folder on the way: in a volume whose items are in
+		// sub-folders, "tls/tls.crt" is reached through the symlink
+		// "tls" -> "..data/tls", and "..data" is swapped in the folder
+		// above, which only watching that folder sees.
+		for d := filepath.Dir(f); d != filepath.Dir(d); d = filepath.Dir(d) {
+			if fi, err := os.Lstat(d); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+				dirs[filepath.Dir(d)] = true
+			}
 		}
 	}
 	w.sums, w.names = sums, names

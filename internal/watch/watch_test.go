@@ -30,6 +30,7 @@ type run struct {
 	trigger chan string
 	mu      sync.Mutex
 	list    []string
+	refuse  error // what the callback returns (under mu)
 }
 
 func newRun(t *testing.T, dir string, files []string, tune func(*Options, *Watcher)) *run {
@@ -57,7 +58,14 @@ func newRun(t *testing.T, dir string, files []string, tune func(*Options, *Watch
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx, func(c Change) { r.changes <- c }) }()
+	go func() {
+		done <- w.Run(ctx, func(c Change) error {
+			r.changes <- c
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return r.refuse
+		})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != context.Canceled {
@@ -88,6 +96,13 @@ func (r *run) files() []string {
 }
 
 func (r *run) path(name string) string { return filepath.Join(r.dir, name) }
+
+// setRefuse makes the callback return err from now on.
+func (r *run) setRefuse(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refuse = err
+}
 
 // wantChange waits for the callback and checks what it got, then for the
 // end of that look (the watch list is computed again after the callback).
@@ -231,6 +246,42 @@ func TestKubernetesSwap(t *testing.T) {
 	r.wantChange("file", "tls.crt")
 }
 
+// TestKubernetesSwapNested updates a volume whose item is in a
+// sub-folder, as the kubelet lays it out: "tls" is a symlink to
+// "..data/tls", so the file's own folder is inside the timestamped one
+// and the swap of "..data" happens in the folder above. The swap alone
+// is seen, before the old folder is removed (whose removal was the only
+// event seen before). Its twin is TestKubernetesSwap, files at the top.
+func TestKubernetesSwapNested(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	volume := func(stamp, data string) {
+		if err := os.MkdirAll(filepath.Join(dir, stamp, "tls"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(dir, stamp, "tls", "tls.crt"), data)
+		if err := os.Symlink(stamp, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	volume("..2026_12_02_10_00_00.1", "one")
+	if err := os.Symlink(filepath.Join("..data", "tls"), filepath.Join(dir, "tls")); err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t, dir, []string{filepath.Join("tls", "tls.crt")}, nil)
+	volume("..2026_12_02_10_01_00.2", "two")
+	r.wantChange("file", filepath.Join("tls", "tls.crt"))
+	if err := os.RemoveAll(filepath.Join(dir, "..2026_12_02_10_00_00.1")); err != nil {
+		t.Fatal(err)
+	}
+	r.wantQuietLook()
+	volume("..2026_12_02_10_02_00.3", "three")
+	r.wantChange("file", filepath.Join("tls", "tls.crt"))
+}
+
 func TestDeleteAndRecreate(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -284,6 +335,25 @@ func TestNoEventsOption(t *testing.T) {
 	}
 	r.poll()
 	r.wantChange("poll", "cert.pem")
+}
+
+// TestNoEventsNoInterval: with file events turned off and no interval
+// (serve --watch=false) nothing is read until a Trigger value (SIGHUP),
+// not even after FallbackInterval, which is for events that are
+// unavailable (TestNoEventsPolls); the Trigger then reports the change.
+func TestNoEventsNoInterval(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "cert.pem"), "one")
+	r := newRun(t, dir, []string{"cert.pem"}, func(o *Options, _ *Watcher) { o.NoEvents, o.Tick = true, nil })
+	write(t, r.path("cert.pem"), "two")
+	select {
+	case c := <-r.looks:
+		t.Fatalf("got a look %+v without events, interval or trigger, want none", c)
+	case <-time.After(FallbackInterval + time.Second):
+	}
+	r.trigger <- "SIGHUP"
+	r.wantChange("SIGHUP", "cert.pem")
 }
 
 // TestBaseline: a file that changed between the load and the start of the
@@ -362,7 +432,7 @@ func TestBaselineOfNewFile(t *testing.T) {
 			written := make(chan error, 1)
 			// The reload: it now names b too and reads it, and b is
 			// rotated at once, before the Watcher looks at it.
-			onChange := func(Change) {
+			onChange := func(Change) error {
 				mu.Lock()
 				files = []string{a, b}
 				if reported {
@@ -370,6 +440,7 @@ func TestBaselineOfNewFile(t *testing.T) {
 				}
 				mu.Unlock()
 				written <- os.WriteFile(b, []byte("two"), 0o600)
+				return nil
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -404,6 +475,29 @@ func TestBaselineOfNewFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRetryAfterRefusal: while the callback refuses a change (a
+// certificate not valid yet: time, not a file, lifts the refusal), every
+// poll calls it again though no file changed, as "retry"; once it
+// accepts, a poll is quiet again. The twin is TestSameContentsNoChange,
+// whose callback accepts: no call without a change.
+func TestRetryAfterRefusal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "cert.pem"), "one")
+	r := newRun(t, dir, []string{"cert.pem"}, func(o *Options, _ *Watcher) { o.NoEvents = true })
+	r.setRefuse(errors.New("not valid yet"))
+	write(t, r.path("cert.pem"), "two")
+	r.poll()
+	r.wantChange("poll", "cert.pem")
+	r.poll()
+	r.wantChange("retry")
+	r.setRefuse(nil)
+	r.poll()
+	r.wantChange("retry")
+	r.poll()
+	r.wantQuietLook()
 }
 
 // TestTrigger: a Trigger value is reported whether or not a file changed.
@@ -444,5 +538,85 @@ func TestNewRejects(t *testing.T) {
 	}
 	if _, err := New(Options{Files: func() []string { return nil }, Interval: -time.Second}); err == nil {
 		t.Error("New with a negative interval: got no error, want one")
+	}
+}
+
+// TestEventOverflow: while the callback runs, the kernel's event queue
+// overflows (a busy folder) and the one event that mattered is lost; the
+// overflow makes the Watcher look, as if for an event, so the change is
+// seen with no poll. Before, the overflow was only reported, and the
+// change waited for a poll (never, with Interval zero). Its twin is
+// TestInPlaceWrite, where the event arrives.
+func TestEventOverflow(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cert := filepath.Join(dir, "cert.pem")
+	write(t, cert, "one")
+	changes, release, looks := make(chan Change, 4), make(chan struct{}), make(chan Change, 4)
+	overflowed := make(chan struct{}, 1)
+	w, err := New(Options{
+		Files:  func() []string { return []string{cert} },
+		Settle: 10 * time.Millisecond,
+		OnLook: func(c Change) { looks <- c },
+		OnError: func(err error) {
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				select {
+				case overflowed <- struct{}{}:
+				default:
+				}
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Run(ctx, func(c Change) error { changes <- c; <-release; return nil })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	<-w.Ready()
+
+	write(t, cert, "two")
+	<-changes // the callback now blocks, and so does the event loop
+	// Overflow the kernel's queue (fs.inotify.max_queued_events, 16384
+	// by default) with writes to two other files of the folder: the
+	// same event twice in a row would be merged.
+	limit := 16384
+	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
+		fmt.Sscan(string(b), &limit)
+	}
+	var a, b *os.File
+	for _, p := range []**os.File{&a, &b} {
+		f, err := os.CreateTemp(dir, "noise")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		*p = f
+	}
+	for i := 0; i < limit; i++ {
+		a.Write([]byte{'x'})
+		b.Write([]byte{'x'})
+	}
+	write(t, cert, "three") // its event is lost
+	close(release)
+	for {
+		select {
+		case c := <-changes:
+			if want := (Change{Trigger: "file", Changed: []string{cert}}); !reflect.DeepEqual(c, want) {
+				t.Fatalf("got %+v, want %+v", c, want)
+			}
+			return
+		case <-looks:
+		case <-time.After(10 * time.Second):
+			select {
+			case <-overflowed:
+				t.Fatal("the write of \"three\" was not seen within 10s of the overflow")
+			default:
+				t.Fatal("no overflow reported: the test shows nothing")
+			}
+		}
 	}
 }
