@@ -38,6 +38,19 @@ func isSafe(method string) bool {
 	return false
 }
 
+// isWebSocketUpgrade reports whether an Upgrade field (its values)
+// names websocket, in any case and among other protocols.
+func isWebSocketUpgrade(v []string) bool {
+	for _, s := range v {
+		for p := range strings.SplitSeq(s, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // check decides on r. st receives what the token check learns, if it runs:
 // the binding function's answer and the pre-session value. st may be nil
 // when c has no key ring (the token check then refuses before using it).
@@ -47,6 +60,16 @@ func (c *config) check(r *http.Request, st *requestState) *Error {
 		// them is outside what any CSRF defence can fix. One that a method
 		// override (_method, X-HTTP-Method-Override) turns into another
 		// method is checked as that method (override.go).
+		if r.Method == http.MethodGet && isWebSocketUpgrade(r.Header["Upgrade"]) {
+			// A WebSocket handshake is a GET, yet a browser sends a
+			// cross-site one with the client certificate and cookies,
+			// and many WebSocket servers accept any Origin (cross-site
+			// WebSocket hijacking): the origin checks of an unsafe
+			// request. No token: a handshake cannot carry one.
+			if e, _ := c.checkOrigin(r); e != nil && !c.bypassed(r) {
+				return e
+			}
+		}
 		return nil
 	}
 	e, browserless := c.checkOrigin(r)

@@ -23,7 +23,10 @@
 // # Origin verification (always on)
 //
 // GET, HEAD and OPTIONS pass: they must not change state. Every other
-// method, including unknown ones and TRACE, is checked, in this order:
+// method, including unknown ones and TRACE, is checked, in this order
+// (and a WebSocket handshake, a GET with Upgrade: websocket, by steps 0
+// to 3, without a token: a browser sends a cross-site one with the client
+// certificate and cookies, and many WebSocket servers accept any Origin):
 //
 //  0. A request that carries Sec-Fetch-Site, Origin or Referer more than
 //     once (two lines, or two values joined with a comma; for Referer a
@@ -112,7 +115,8 @@
 //
 // # Caveats
 //
-// Safe methods are never checked: a GET that changes state is unprotected.
+// Safe methods are never checked, but for WebSocket handshakes' origin: a
+// GET that changes state is unprotected.
 // A GET, HEAD or OPTIONS whose method override (a _method query parameter,
 // in any spelling a common parser reads as _method, or
 // X-HTTP-Method-Override, X-HTTP-Method or X-Method-Override) names

@@ -15,6 +15,11 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, elapsed ti
 	if x.reason == "" && answerStalled(x.conn) {
 		x.reason = reasonClientStalled
 	}
+	if x.reason == "" && rec.kept != nil {
+		if why := rec.kept.refused.Load(); why != nil {
+			x.reason = *why // a WebSocket closed by its re-check
+		}
+	}
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK

@@ -227,7 +227,7 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 				return
 			}
 		}
-		if r.Method != http.MethodGet {
+		if !isHandshakeMethod(r) {
 			// Not a handshake (RFC 6455: only a GET is), so the header
 			// must not spare it the route's checks: its token, above all.
 			checked.ServeHTTP(w, r)
@@ -249,7 +249,7 @@ func (g *csrfGuard) checkWebSocket(r *http.Request) *csrf.Error {
 // WebSocket handshake's origin, else the route's csrf.Protection.Check.
 func (g *csrfGuard) check(r *http.Request) *csrf.Error {
 	if isWebSocketHandshake(r) {
-		if e := g.checkWebSocket(r); e != nil || r.Method == http.MethodGet {
+		if e := g.checkWebSocket(r); e != nil || isHandshakeMethod(r) {
 			return e
 		}
 		// Not a handshake (RFC 6455: only a GET is): the route's checks.
@@ -267,6 +267,16 @@ func csrfError(err error) *csrf.Error {
 		return e
 	}
 	return &csrf.Error{Reason: "csrf-error", Err: err}
+}
+
+// isHandshakeMethod reports whether r, which asks to upgrade to
+// WebSocket, is a GET that no method override makes unsafe: only then
+// does the handshake's origin check stand in for the route's checks. A
+// GET with ?_method=DELETE or X-HTTP-Method-Override: DELETE is an
+// unsafe request to an upstream that reads the override, Upgrade or not,
+// and needs its token.
+func isHandshakeMethod(r *http.Request) bool {
+	return r.Method == http.MethodGet && !csrf.UnsafeMethodOverride(r)
 }
 
 // isWebSocketHandshake reports whether r asks to upgrade to WebSocket.

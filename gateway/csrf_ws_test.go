@@ -87,9 +87,11 @@ func TestWebSocketRefusalMatchesPOST(t *testing.T) {
 
 // Only a GET is a WebSocket handshake (RFC 6455): another method that
 // carries "Upgrade: websocket" is still an unsafe request of the route and
-// needs its token, not just the handshake's origin check. Its twins: the
-// same POST with a token, and a same-origin GET handshake, which cannot
-// carry one, reach the upstream.
+// needs its token, not just the handshake's origin check; so does a GET
+// that a method override (?_method=DELETE, X-HTTP-Method-Override) makes
+// unsafe, which the upstream may read as a DELETE whatever its Upgrade.
+// Its twins: the same requests with a token, and a same-origin GET
+// handshake, which cannot carry one, reach the upstream.
 func TestUpgradeHeaderSkipsNoTokenCheck(t *testing.T) {
 	t.Parallel()
 	w, gw := tokenWorld(t)
@@ -113,11 +115,22 @@ func TestUpgradeHeaderSkipsNoTokenCheck(t *testing.T) {
 		{"PUT with Upgrade, no token", "PUT", "", 403, "token-missing"},
 		{"POST with Upgrade and its token", "POST", tok, 200, ""},
 		{"GET handshake, no token", "GET", "", 200, ""},
+		{"GET handshake with ?_method=DELETE, no token", "GET ?_method=DELETE", "", 403, "token-missing"},
+		{"GET handshake with X-HTTP-Method-Override, no token", "GET override", "", 403, "token-missing"},
+		{"GET handshake with ?_method=DELETE and its token", "GET ?_method=DELETE", tok, 200, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := w.upstream.count()
-			status, body := do(t, c, tt.method, gw.base+"/forms/socket", upgrade(tt.tok), "")
+			method, url, h := tt.method, gw.base+"/forms/socket", upgrade(tt.tok)
+			switch method {
+			case "GET ?_method=DELETE":
+				method, url = "GET", url+"?_method=DELETE"
+			case "GET override":
+				method = "GET"
+				h.Set("X-HTTP-Method-Override", "DELETE")
+			}
+			status, body := do(t, c, method, url, h, "")
 			if status != tt.wantStatus {
 				t.Fatalf("got status %d, want %d (body %s)", status, tt.wantStatus, body)
 			}

@@ -99,7 +99,11 @@
 //     certificate, if one is sent, against the listener's CAs and CRLs. On a keep-alive connection the
 //     certificate is verified again after a reload or once a certificate
 //     of its chain expires (mtls.Server.Check); a refusal is 403 with
-//     the mtls reason code and closes the connection. An HTTP/1.1
+//     the mtls reason code and closes the connection. A WebSocket the
+//     upstream accepted has no next request: its certificate is checked
+//     again after every reload and every second, and its route, identity
+//     and origin after every reload; one refused is closed at both ends
+//     and logged with the reason code (tunnel.go). An HTTP/1.1
 //     request with both Content-Length and Transfer-Encoding (request
 //     smuggling) is refused with 400 (framing-ambiguous) and the
 //     connection closed; the gateway's listeners read the framing from

@@ -54,6 +54,9 @@ type Gateway struct {
 	// forwarded shares identity headers between the connections of a
 	// client that reconnects (forwardedCache), across reloads.
 	forwarded *forwardedCache
+	// tunnels are the open WebSockets, checked again after reloads and
+	// expiries (tunnel.go).
+	tunnels tunnelSet
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -550,6 +553,8 @@ func (g *Gateway) reload(cfg *Config) error {
 	// Idle upstream connections of the old transport are closed after the
 	// swap; in-flight requests keep theirs until they finish.
 	old.closeIdle()
+	// Open WebSockets have no next request to be checked at.
+	g.recheckTunnels(nil)
 	return nil
 }
 

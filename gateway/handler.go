@@ -220,6 +220,11 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		return
 	}
 	rt := v.route
+	if listener >= 0 && r.ProtoMajor == 1 {
+		// A WebSocket, once relayed, is checked again as its
+		// connection's next request would be (tunnel.go).
+		rec.tunnel = tunnelOrigin{g: g, c: c, r: r, listener: listener, cf: x.conn}
+	}
 	var out http.ResponseWriter = rec
 	if guarded {
 		ws.gw = guardedWriter{rec, &ws.guard}
@@ -422,6 +427,11 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// tunnel, when its g is set, keeps the connection a Hijack hands
+	// over under the re-checks of open connections (tunnel.go); kept
+	// is that connection once handed over.
+	tunnel tunnelOrigin
+	kept   *tunnel
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -464,6 +474,10 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
 	if err == nil && r.status == 0 {
 		r.status = http.StatusSwitchingProtocols
+	}
+	if err == nil && r.tunnel.g != nil {
+		r.kept = r.tunnel.keep(c)
+		c = r.kept
 	}
 	return c, rw, err
 }

@@ -69,7 +69,11 @@
 // decision for callers that answer themselves, and Server.CheckConn is
 // Check for a server that keeps its own state per connection (a
 // ConnCache there instead of ConnContext's); the forgeproof gateway uses
-// CheckConn.
+// CheckConn. A connection a handler hijacks (a WebSocket) has no next
+// request: a handler that keeps one open should call Check again on its
+// handshake request after reloads and from time to time, and close the
+// connection when it fails, as the gateway does for the WebSockets it
+// relays.
 //
 // # Identity and authorization
 //
