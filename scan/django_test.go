@@ -94,7 +94,12 @@ func startApp(t *testing.T, p *testPKI, dir string, env []string, name string, a
 		if cs := pr.In.TLS.PeerCertificates; len(cs) > 0 {
 			pr.Out.Header.Set("X-Client-Subject", cs[0].Subject.String())
 		}
-	}, ErrorLog: log.New(io.Discard, "", 0)}
+	}, ErrorLog: log.New(io.Discard, "", 0),
+		// A fresh connection per request: these development servers
+		// (PHP's built-in one, runserver, WEBrick) close idle
+		// connections at will, and a POST sent on one closing is a 502
+		// that ReverseProxy does not retry, a finding lost.
+		Transport: &http.Transport{DisableKeepAlives: true}}
 	srv := httptest.NewUnstartedServer(front)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool, ClientAuth: tls.VerifyClientCertIfGiven}
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)

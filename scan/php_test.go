@@ -55,7 +55,7 @@ func TestPHPOriginChecks(t *testing.T) {
 		got := forgeries(rep, path)
 		slices.Sort(got)
 		if !slices.Equal(got, w) {
-			t.Errorf("%s: findings %v, want %v", path, got, w)
+			t.Errorf("%s: findings %v, want %v; endpoint results: %+v; notes: %q", path, got, w, rep.Endpoints, rep.Notes)
 		}
 	}
 }
