@@ -31,7 +31,10 @@
 //
 //   - X-Forwarded-Method, X-Forwarded-Uri (the request target as sent,
 //     with the query), X-Forwarded-Host (the Host as sent, with the port)
-//     and X-Forwarded-Proto: the original request;
+//     and X-Forwarded-Proto: the original request (Traefik's "wss" and
+//     "ws", sent for a WebSocket handshake, are read as "https" and
+//     "http" and make the request a handshake: Traefik's question has
+//     no Upgrade);
 //   - X-Forwarded-For: the client's address (its last value is used);
 //   - X-Forwarded-Tls-Client-Cert: the client certificate, when there is
 //     one, as nginx's $ssl_client_escaped_cert (URL-escaped PEM), Caddy's

@@ -80,6 +80,18 @@ func Attributes(q *http.Request) (*gateway.Attributes, error) {
 		return nil, err
 	}
 	a.Scheme = strings.ToLower(a.Scheme)
+	// Traefik's entry point says "wss" (or "ws") for a WebSocket
+	// handshake, and its ForwardAuth drops the hop-by-hop Upgrade from
+	// the question: the scheme is the only sign left that the GET is a
+	// handshake, which must be checked as the unsafe request it is
+	// (cross-site WebSocket hijacking).
+	websocket := a.Scheme == "wss" || a.Scheme == "ws"
+	switch a.Scheme {
+	case "wss":
+		a.Scheme = "https"
+	case "ws":
+		a.Scheme = "http"
+	}
 	if v := h.Values(HeaderFor); len(v) > 0 {
 		a.RemoteAddr = clientAddr(v[len(v)-1])
 	}
@@ -96,6 +108,9 @@ func Attributes(q *http.Request) (*gateway.Attributes, error) {
 		if !proxyHeaders[name] {
 			a.Header[name] = v
 		}
+	}
+	if websocket && len(a.Header["Upgrade"]) == 0 {
+		a.Header["Upgrade"] = []string{"websocket"}
 	}
 	return a, nil
 }

@@ -158,6 +158,10 @@ type rig struct {
 	stranger *pki.Cert // of another CA
 	// upstream is the address the proxy forwards to; "" is up's.
 	upstream string
+	// upgradesUnseen says why the proxy's question never carries a
+	// non-WebSocket Upgrade, which checkNotForwarded then skips (a
+	// limit its page documents); "" for proxies that send it.
+	upgradesUnseen string
 }
 
 // upstreamAddr is the address the proxy forwards to.

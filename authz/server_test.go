@@ -273,3 +273,58 @@ func TestListenRefusesEnvoy(t *testing.T) {
 		})
 	}
 }
+
+// TestTraefikWebSocketQuestion: Traefik's question about a WebSocket
+// handshake says X-Forwarded-Proto: wss and has no Upgrade (ForwardAuth
+// drops hop-by-hop headers). It was refused 400 authz-request-invalid
+// ("the scheme is neither http nor https"), so no WebSocket passed
+// Traefik; read as a plain GET, a cross-site handshake (cross-site
+// WebSocket hijacking with the client's certificate) would pass. The
+// cross-site one is refused as a handshake; its twins pass: the
+// same-origin handshake, and a cross-site plain GET over https.
+func TestTraefikWebSocketQuestion(t *testing.T) {
+	d := pkitest.NewDir(t, nil)
+	client := pkitest.SPIFFE(t, d.CA, "spiffe://bank.test/teller")
+	addr := serveConfig(t, d.Path, `authz:
+  address: 127.0.0.1:0
+  proxy: traefik
+  trusted-callers: [127.0.0.1]
+  client-certificates: {ca-files: [ca.pem], crl-files: [crl.pem]}
+admin: {address: "off"}
+routes: [{allow: {any-verified: true}}]
+`)
+	c := &http.Client{Timeout: 10 * time.Second}
+	defer c.CloseIdleConnections()
+	for _, tc := range []struct {
+		name, proto, origin, site string
+		status                    int
+		reason                    string
+	}{
+		{"same-origin handshake", "wss", "https://bank.test", "same-origin", 200, ""},
+		{"cross-site handshake", "wss", "https://evil.test", "cross-site", 403, "cross-site"},
+		{"cross-site handshake over ws", "ws", "http://evil.test", "cross-site", 403, "cross-site"},
+		{"cross-site plain GET", "https", "https://evil.test", "cross-site", 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", "http://"+addr+"/traefik", nil)
+			req.Header.Set("X-Forwarded-Method", "GET")
+			req.Header.Set("X-Forwarded-Uri", "/ws")
+			req.Header.Set("X-Forwarded-Host", "bank.test")
+			req.Header.Set("X-Forwarded-Proto", tc.proto)
+			req.Header.Set("X-Forwarded-For", "127.0.0.1")
+			req.Header.Set("X-Forwarded-Tls-Client-Cert", url.QueryEscape(base64.StdEncoding.EncodeToString(client.Cert.Raw)))
+			req.Header.Set("Sec-Websocket-Version", "13")
+			req.Header.Set("Sec-Websocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+			req.Header.Set("Origin", tc.origin)
+			req.Header.Set("Sec-Fetch-Site", tc.site)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || resp.Header.Get(authz.HeaderReason) != tc.reason {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, resp.Header.Get(authz.HeaderReason), tc.status, tc.reason)
+			}
+		})
+	}
+}
