@@ -1,4 +1,5 @@
-// Package deploy tests the Kubernetes manifests in kubernetes/ and the
+// Package deploy tests the Kubernetes manifests in kubernetes/ (and the
+// Istio guide's, docs/integrations/envoy/istio-authz.yaml) and the
 // Dockerfile at the repository's root. It is a module of its own, so
 // that the Kubernetes API types stay out of forgeproof's go.mod; .ci/run
 // runs it:
@@ -37,8 +38,10 @@ import (
 	"github.com/forgeproof/forgeproof/pki"
 )
 
-// manifests are the decoded objects of kubernetes/*.yaml.
+// manifests are the decoded objects of kubernetes/*.yaml (or of another
+// manifest file).
 type manifests struct {
+	namespaces  []*corev1.Namespace
 	deployments []*appsv1.Deployment
 	services    []*corev1.Service
 	configMaps  map[string]*corev1.ConfigMap
@@ -58,6 +61,9 @@ func decodeStrict(doc []byte, m *manifests) error {
 	}
 	var obj any
 	switch meta.APIVersion + " " + meta.Kind {
+	case "v1 Namespace":
+		n := &corev1.Namespace{}
+		m.namespaces, obj = append(m.namespaces, n), n
 	case "apps/v1 Deployment":
 		d := &appsv1.Deployment{}
 		m.deployments, obj = append(m.deployments, d), d
@@ -323,6 +329,152 @@ func TestManifests(t *testing.T) {
 	for _, f := range []string{cfg.Listeners[0].TLS.KeyFile, cfg.Tokens.KeyFile} {
 		if files[f].kind != "secret" {
 			t.Errorf("%s comes from a %s, want a Secret", f, files[f].kind)
+		}
+	}
+}
+
+// istioDir holds the Istio guide's files (docs/integrations/envoy.md).
+var istioDir = filepath.Join("..", "docs", "integrations", "envoy")
+
+// TestIstioAuthzManifests decodes docs/integrations/envoy/istio-authz.yaml
+// strictly and checks that it provides what istio.yaml points at: the
+// extension provider's service (name, namespace, port) and the pods the
+// callers' ALLOW policy selects, in a namespace with a sidecar (without
+// one that policy would not apply); and that the config it mounts loads
+// and serves gRPC ext_authz on the Service's port.
+func TestIstioAuthzManifests(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(istioDir, "istio-authz.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &manifests{configMaps: map[string]*corev1.ConfigMap{}}
+	for i, doc := range splitDocs(data) {
+		if err := decodeStrict(doc, m); err != nil {
+			t.Fatalf("istio-authz.yaml, document %d: %v", i+1, err)
+		}
+	}
+	if len(m.namespaces) != 1 || len(m.deployments) != 1 || len(m.services) != 1 || len(m.configMaps) != 1 {
+		t.Fatalf("istio-authz.yaml: want one Namespace, Deployment, Service and ConfigMap; got %d, %d, %d, %d",
+			len(m.namespaces), len(m.deployments), len(m.services), len(m.configMaps))
+	}
+
+	// What istio.yaml points at: the provider (document 1) and the
+	// callers' policy (document 5).
+	var istio []map[string]any
+	idata, err := os.ReadFile(filepath.Join(istioDir, "istio.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range splitDocs(idata) {
+		var v map[string]any
+		if err := yaml.Unmarshal(doc, &v); err != nil {
+			t.Fatalf("istio.yaml: %v", err)
+		}
+		istio = append(istio, v)
+	}
+	if len(istio) != 5 {
+		t.Fatalf("istio.yaml: %d documents, want 5", len(istio))
+	}
+	var provider struct {
+		MeshConfig struct {
+			ExtensionProviders []struct {
+				EnvoyExtAuthzGrpc struct {
+					Service string `json:"service"`
+					Port    int32  `json:"port"`
+				} `json:"envoyExtAuthzGrpc"`
+			} `json:"extensionProviders"`
+		} `json:"meshConfig"`
+	}
+	var callers struct {
+		Metadata struct {
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+		Spec struct {
+			Selector struct {
+				MatchLabels map[string]string `json:"matchLabels"`
+			} `json:"selector"`
+		} `json:"spec"`
+	}
+	for i, v := range []any{&provider, &callers} {
+		b, err := yaml.Marshal(istio[[]int{0, 4}[i]])
+		if err == nil {
+			err = yaml.Unmarshal(b, v)
+		}
+		if err != nil {
+			t.Fatalf("istio.yaml: %v", err)
+		}
+	}
+	if len(provider.MeshConfig.ExtensionProviders) != 1 {
+		t.Fatalf("istio.yaml: want one extension provider")
+	}
+	grpc := provider.MeshConfig.ExtensionProviders[0].EnvoyExtAuthzGrpc
+
+	ns, d, svc := m.namespaces[0], m.deployments[0], m.services[0]
+	if want := svc.Name + "." + svc.Namespace + ".svc.cluster.local"; grpc.Service != want {
+		t.Errorf("istio.yaml's provider service %q, want the Service here, %q", grpc.Service, want)
+	}
+	for _, o := range []struct{ kind, ns string }{{"Deployment", d.Namespace}, {"Service", svc.Namespace}, {"callers' policy (istio.yaml)", callers.Metadata.Namespace}} {
+		if o.ns != ns.Name {
+			t.Errorf("the %s is in namespace %q, want %q", o.kind, o.ns, ns.Name)
+		}
+	}
+	for _, cm := range m.configMaps {
+		if cm.Namespace != ns.Name {
+			t.Errorf("ConfigMap %s is in namespace %q, want %q", cm.Name, cm.Namespace, ns.Name)
+		}
+	}
+	if ns.Labels["istio-injection"] != "enabled" {
+		t.Errorf("namespace %s: labels %v, want istio-injection: enabled (the callers' policy needs a sidecar)", ns.Name, ns.Labels)
+	}
+	podLabels := labels.Set(d.Spec.Template.Labels)
+	if sel, err := metav1Selector(d.Spec.Selector.MatchLabels); err != nil || !sel.Matches(podLabels) {
+		t.Error("the Deployment's selector does not match its pods")
+	}
+	if sel, err := metav1Selector(callers.Spec.Selector.MatchLabels); err != nil || !sel.Matches(podLabels) {
+		t.Errorf("istio.yaml's callers' policy selects %v, not the pods (%v)", callers.Spec.Selector.MatchLabels, podLabels)
+	}
+	if len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(podLabels) {
+		t.Error("the Service's selector does not match the pods")
+	}
+
+	// The config the container reads, laid out as the volume is.
+	spec := d.Spec.Template.Spec
+	if len(spec.Containers) != 1 {
+		t.Fatalf("want one container, got %d", len(spec.Containers))
+	}
+	c := spec.Containers[0]
+	if len(c.Command) != 0 || len(c.Args) == 0 || c.Args[0] != "authz" {
+		t.Errorf("container: want the image's entrypoint with args authz …, got command %q args %q", c.Command, c.Args)
+	}
+	configPath := flagValue(t, c.Args, "--config")
+	files := projectedFiles(t, m, spec, c)
+	src, ok := files[configPath]
+	if !ok || src.kind != "configMap" || m.configMaps[src.name] == nil {
+		t.Fatalf("--config %s is not a file of a mounted ConfigMap here (have %v)", configPath, keys(files))
+	}
+	cfg := loadMountedConfig(t, files, configPath, m.configMaps[src.name].Data[src.key])
+	if cfg.Authz == nil || cfg.Authz.Proxy != gateway.ProxyEnvoy {
+		t.Fatalf("the mounted config has no authz section with proxy: envoy")
+	}
+	authzPort := addrPort(t, cfg.Authz.Address)
+	if len(svc.Spec.Ports) != 1 {
+		t.Fatalf("the Service: want one port, got %+v", svc.Spec.Ports)
+	}
+	sp := svc.Spec.Ports[0]
+	if sp.Port != grpc.Port || resolvePort(t, c, sp.TargetPort) != authzPort {
+		t.Errorf("Service port %d → %s, istio.yaml's provider port %d, authz.address %s: want all the same port", sp.Port, sp.TargetPort.String(), grpc.Port, cfg.Authz.Address)
+	}
+	if sp.AppProtocol == nil || *sp.AppProtocol != "grpc" {
+		t.Error("the Service's port: want appProtocol grpc, so that Istio proxies it as HTTP/2")
+	}
+	adminPort := addrPort(t, cfg.Admin.Address)
+	for _, p := range []struct {
+		name  string
+		probe *corev1.Probe
+		path  string
+	}{{"readiness", c.ReadinessProbe, "/readyz"}, {"liveness", c.LivenessProbe, "/healthz"}} {
+		if p.probe == nil || p.probe.HTTPGet == nil || p.probe.HTTPGet.Path != p.path || resolvePort(t, c, p.probe.HTTPGet.Port) != adminPort {
+			t.Errorf("%s probe: want an httpGet of %s on the admin port %d", p.name, p.path, adminPort)
 		}
 	}
 }

@@ -23,9 +23,14 @@ import (
 
 // CheckServerCertificate reports why TLS clients would refuse leaf as a
 // server certificate at now, or nil: it must be within its validity
-// period, list serverAuth (or any, or no extended key usage at all), and,
-// when it has a key usage extension, allow digitalSignature (every TLS
-// 1.3 handshake signs with the key).
+// period, list serverAuth (or no extended key usage at all), and, when it
+// has a key usage extension, allow digitalSignature (every TLS 1.3
+// handshake signs with the key). Where clients disagree, the stricter
+// answer wins, as the gateway serves curl and services as well as
+// browsers: anyExtendedKeyUsage without serverAuth passes Go's crypto/tls
+// and Chromium but not OpenSSL ("unsuitable certificate purpose"), and a
+// key usage extension with no bit set passes Go but neither Chromium
+// (ERR_SSL_KEY_USAGE_INCOMPATIBLE) nor OpenSSL ("invalid certificate").
 func CheckServerCertificate(leaf *x509.Certificate, now time.Time) error {
 	switch {
 	case now.Before(leaf.NotBefore):
@@ -33,8 +38,14 @@ func CheckServerCertificate(leaf *x509.Certificate, now time.Time) error {
 	case now.After(leaf.NotAfter):
 		return fmt.Errorf("the certificate expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
-	if !forServerAuth(leaf) {
-		if forClientAuth(leaf) && len(leaf.ExtKeyUsage)+len(leaf.UnknownExtKeyUsage) > 0 {
+	if pemutil.EmptyKeyUsage(leaf) {
+		return errors.New("the certificate has a key usage extension with no bit set, which RFC 5280 §4.2.1.3 forbids: Chromium (ERR_SSL_KEY_USAGE_INCOMPATIBLE) and OpenSSL-based clients such as curl (\"invalid certificate\") refuse it; issue one whose key usage allows digitalSignature, for example with \"forgeproof pki issue-server\"")
+	}
+	if !allowsEKU(leaf, x509.ExtKeyUsageServerAuth) {
+		if slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
+			return fmt.Errorf("the certificate's extended key usages (%s) include anyExtendedKeyUsage but not serverAuth: Chromium and Go clients accept it, OpenSSL-based clients such as curl refuse it (\"unsuitable certificate purpose\"); issue one with serverAuth, for example with \"forgeproof pki issue-server\"", strings.Join(extKeyUsageNames(leaf), ", "))
+		}
+		if allowsEKU(leaf, x509.ExtKeyUsageClientAuth) && len(leaf.ExtKeyUsage)+len(leaf.UnknownExtKeyUsage) > 0 {
 			return fmt.Errorf("the certificate is for client authentication only (its extended key usages are %s), not a server certificate: TLS clients refuse it (\"unsuitable certificate purpose\"); issue one with serverAuth, for example with \"forgeproof pki issue-server\"", strings.Join(extKeyUsageNames(leaf), ", "))
 		}
 		return fmt.Errorf("the certificate is not for TLS servers (its extended key usages are %s): TLS clients refuse it; issue one with serverAuth", strings.Join(extKeyUsageNames(leaf), ", "))
@@ -53,15 +64,15 @@ func CheckServerCertificate(leaf *x509.Certificate, now time.Time) error {
 	return nil
 }
 
-// forServerAuth reports whether c may authenticate a TLS server: it lists
-// no extended key usage (any use), or serverAuth, or any.
-func forServerAuth(c *x509.Certificate) bool {
+// allowsEKU reports whether c may be used for u (serverAuth or
+// clientAuth) by every TLS peer: it lists no extended key usage (any
+// use), or u. anyExtendedKeyUsage does not count: crypto/x509 lets it
+// stand for u, OpenSSL does not (X509_check_purpose).
+func allowsEKU(c *x509.Certificate, u x509.ExtKeyUsage) bool {
 	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
 		return true
 	}
-	return slices.ContainsFunc(c.ExtKeyUsage, func(u x509.ExtKeyUsage) bool {
-		return u == x509.ExtKeyUsageServerAuth || u == x509.ExtKeyUsageAny
-	})
+	return slices.Contains(c.ExtKeyUsage, u)
 }
 
 // CheckServerCertificateFiles loads a PEM certificate and key as the

@@ -1,12 +1,15 @@
 package gateway_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"math/big"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +23,25 @@ import (
 // usages, saved as name.pem and name-key.pem.
 func (w *world) leafWith(name string, eku []x509.ExtKeyUsage, ku x509.KeyUsage, isCA bool, dns ...string) {
 	w.t.Helper()
+	w.leafEdited(name, func(tmpl *x509.Certificate) {
+		tmpl.ExtKeyUsage, tmpl.KeyUsage = eku, ku
+		if len(dns) > 0 {
+			tmpl.DNSNames = dns
+		}
+		if isCA {
+			tmpl.BasicConstraintsValid, tmpl.IsCA = true, true
+		}
+	})
+}
+
+// emptyKeyUsage is a key usage extension with no bit set (RFC 5280
+// §4.2.1.3 forbids it), which crypto/x509 never writes by itself.
+var emptyKeyUsage = pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 15}, Critical: true, Value: []byte{0x03, 0x01, 0x00}}
+
+// leafEdited issues a localhost certificate from w's CA, with the
+// template changed by edit, saved as name.pem and name-key.pem.
+func (w *world) leafEdited(name string, edit func(*x509.Certificate)) {
+	w.t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		w.t.Fatal(err)
@@ -30,15 +52,8 @@ func (w *world) leafWith(name string, eku []x509.ExtKeyUsage, ku x509.KeyUsage, 
 		DNSNames:     []string{"localhost"},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(time.Hour),
-		ExtKeyUsage:  eku,
-		KeyUsage:     ku,
 	}
-	if len(dns) > 0 {
-		tmpl.DNSNames = dns
-	}
-	if isCA {
-		tmpl.BasicConstraintsValid, tmpl.IsCA = true, true
-	}
+	edit(tmpl)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, w.ca.Cert, key.Public(), w.ca.Key)
 	if err != nil {
 		w.t.Fatal(err)
@@ -55,9 +70,18 @@ func (w *world) leafWith(name string, eku []x509.ExtKeyUsage, ku x509.KeyUsage, 
 // TestServerCertificateChecks: check-config, start-up and reload refuse
 // server certificates TLS clients would refuse (issue 12: a client-auth
 // only certificate was "ok", then clients failed with "unsuitable
-// certificate purpose"), each next to its accepted twin.
+// certificate purpose"; anyExtendedKeyUsage without serverAuth and an
+// empty key usage extension, which Go accepts and OpenSSL refuses), each
+// next to its accepted twin.
 func TestServerCertificateChecks(t *testing.T) {
 	w := newWorld(t)
+	w.leafWith("anyeku", []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, x509.KeyUsageDigitalSignature, false)
+	w.leafWith("anyeku-client", []x509.ExtKeyUsage{x509.ExtKeyUsageAny, x509.ExtKeyUsageClientAuth}, x509.KeyUsageDigitalSignature, false)
+	w.leafWith("anyeku-server", []x509.ExtKeyUsage{x509.ExtKeyUsageAny, x509.ExtKeyUsageServerAuth}, x509.KeyUsageDigitalSignature, false)
+	w.leafEdited("emptyku", func(c *x509.Certificate) {
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		c.ExtraExtensions = []pkix.Extension{emptyKeyUsage}
+	})
 	w.leafWith("clientonly", []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, x509.KeyUsageDigitalSignature, false)
 	w.leafWith("both", []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}, x509.KeyUsageDigitalSignature, false)
 	w.leafWith("noeku", nil, 0, false)
@@ -84,6 +108,20 @@ func TestServerCertificateChecks(t *testing.T) {
 		{"no extended key usage", func(c *gateway.Config) {
 			c.Listeners[0].TLS.CertFile, c.Listeners[0].TLS.KeyFile = w.path("noeku.pem"), w.path("noeku-key.pem")
 		}, ""},
+		{"anyExtendedKeyUsage only refused", func(c *gateway.Config) {
+			c.Listeners[0].TLS.CertFile, c.Listeners[0].TLS.KeyFile = w.path("anyeku.pem"), w.path("anyeku-key.pem")
+		},
+			"listeners[0].tls.cert-file: \"" + w.path("anyeku.pem") + "\": the certificate's extended key usages (anyExtendedKeyUsage) include anyExtendedKeyUsage but not serverAuth: Chromium and Go clients accept it, OpenSSL-based clients such as curl refuse it (\"unsuitable certificate purpose\"); issue one with serverAuth"},
+		{"anyExtendedKeyUsage and clientAuth refused", func(c *gateway.Config) {
+			c.Listeners[0].TLS.CertFile, c.Listeners[0].TLS.KeyFile = w.path("anyeku-client.pem"), w.path("anyeku-client-key.pem")
+		}, "(anyExtendedKeyUsage, clientAuth) include anyExtendedKeyUsage but not serverAuth"},
+		{"anyExtendedKeyUsage and serverAuth", func(c *gateway.Config) {
+			c.Listeners[0].TLS.CertFile, c.Listeners[0].TLS.KeyFile = w.path("anyeku-server.pem"), w.path("anyeku-server-key.pem")
+		}, ""},
+		{"key usage extension with no bit set refused", func(c *gateway.Config) {
+			c.Listeners[0].TLS.CertFile, c.Listeners[0].TLS.KeyFile = w.path("emptyku.pem"), w.path("emptyku-key.pem")
+		},
+			"listeners[0].tls.cert-file: \"" + w.path("emptyku.pem") + "\": the certificate has a key usage extension with no bit set, which RFC 5280 §4.2.1.3 forbids"},
 		{"code signing only", func(c *gateway.Config) {
 			c.Listeners[0].TLS.CertFile, c.Listeners[0].TLS.KeyFile = w.path("codesign.pem"), w.path("codesign-key.pem")
 		}, "is not for TLS servers (its extended key usages are codeSigning)"},
@@ -131,6 +169,23 @@ func TestServerCertificateChecks(t *testing.T) {
 				t.Fatalf("got error %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+	// The refusals above are OpenSSL's: where it is installed, it refuses
+	// the same certificates for a TLS server (-purpose sslserver, as curl
+	// and nginx verify one) and accepts their twins.
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Log("no openssl: the cross-check with OpenSSL is skipped")
+		return
+	}
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{{"server", true}, {"noeku", true}, {"anyeku-server", true}, {"anyeku", false}, {"anyeku-client", false}, {"emptyku", false}} {
+		out, err := exec.Command(openssl, "verify", "-CAfile", w.path("ca.pem"), "-purpose", "sslserver", w.path(c.name+".pem")).CombinedOutput()
+		if (err == nil) != c.ok {
+			t.Errorf("openssl verify -purpose sslserver %s.pem: got error %v (%s), want ok %v", c.name, err, bytes.TrimSpace(out), c.ok)
+		}
 	}
 }
 

@@ -317,9 +317,13 @@ func (p *compiler) upstreamTLS(key string, r Route, upstream *url.URL) upstreamT
 // upstreamClientCert loads the certificate chain and key a route presents
 // to its upstream, as mtls loads a server certificate (with the same
 // messages), and checks that an upstream could accept them at now:
-// the certificate is within its validity period and, if it lists extended
-// key usages, clientAuth is one of them. A certificate an upstream must
-// refuse is a configuration error, not a 502 later.
+// the certificate is within its validity period, has no key usage
+// extension with no bit set and, if it lists extended key usages,
+// clientAuth is one of them (anyExtendedKeyUsage does not count). Those
+// two pass a Go upstream's crypto/tls but not OpenSSL's (nginx, HAProxy:
+// "invalid certificate", "unsuitable certificate purpose") nor
+// forgeproof's mtls. A certificate an upstream must refuse is a
+// configuration error, not a 502 later.
 func (p *compiler) upstreamClientCert(key, certFile, keyFile string, now time.Time) *tls.Certificate {
 	certKey := key + ".upstream-cert-file"
 	cert, errs := pemutil.LoadKeyPair(certFile, keyFile, nil)
@@ -341,28 +345,24 @@ func (p *compiler) upstreamClientCert(key, certFile, keyFile string, now time.Ti
 	case now.After(leaf.NotAfter):
 		p.add(certKey, "the certificate in %q expired at %s: the upstream would refuse it", certFile, leaf.NotAfter.UTC().Format(time.RFC3339))
 		return nil
-	case !forClientAuth(leaf):
+	case pemutil.EmptyKeyUsage(leaf):
+		p.add(certKey, "the certificate in %q has a key usage extension with no bit set, which RFC 5280 §4.2.1.3 forbids: OpenSSL-based upstreams (nginx, HAProxy) and forgeproof refuse it; issue one whose key usage allows digitalSignature", certFile)
+		return nil
+	case !allowsEKU(leaf, x509.ExtKeyUsageClientAuth) && slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny):
+		p.add(certKey, "the certificate in %q lists anyExtendedKeyUsage but not clientAuth (its extended key usages are %s): Go upstreams accept it, OpenSSL-based ones (nginx, HAProxy) and forgeproof refuse it (\"unsuitable certificate purpose\"); issue one with clientAuth", certFile, strings.Join(extKeyUsageNames(leaf), ", "))
+		return nil
+	case !allowsEKU(leaf, x509.ExtKeyUsageClientAuth):
 		p.add(certKey, "the certificate in %q is not for client authentication (its extended key usages are %s): the upstream would refuse it; issue one with clientAuth", certFile, strings.Join(extKeyUsageNames(leaf), ", "))
 		return nil
 	}
 	return cert
 }
 
-// forClientAuth reports whether c may authenticate a TLS client: it lists
-// no extended key usage (any use), or clientAuth, or any.
-func forClientAuth(c *x509.Certificate) bool {
-	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
-		return true
-	}
-	return slices.ContainsFunc(c.ExtKeyUsage, func(u x509.ExtKeyUsage) bool {
-		return u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny
-	})
-}
-
 // extKeyUsageNames names c's extended key usages as RFC 5280 does, with
 // the dotted OID for usages crypto/x509 does not name here.
 func extKeyUsageNames(c *x509.Certificate) []string {
 	names := map[x509.ExtKeyUsage]string{
+		x509.ExtKeyUsageAny:             "anyExtendedKeyUsage",
 		x509.ExtKeyUsageServerAuth:      "serverAuth",
 		x509.ExtKeyUsageClientAuth:      "clientAuth",
 		x509.ExtKeyUsageCodeSigning:     "codeSigning",

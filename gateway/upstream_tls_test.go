@@ -448,6 +448,14 @@ func TestUpstreamTLSConfigErrors(t *testing.T) {
 	w.save("code-signing", pkitest.Client(t, w.ca, pki.ClientOptions{SPIFFEID: gatewayID,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning, x509.ExtKeyUsageEmailProtection}}))
 	w.save("no-ekus", noEKUCert(t, w.ca))
+	w.save("any-eku", pkitest.Client(t, w.ca, pki.ClientOptions{SPIFFEID: gatewayID,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}))
+	w.save("any-eku-client", pkitest.Client(t, w.ca, pki.ClientOptions{SPIFFEID: gatewayID,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageAny, x509.ExtKeyUsageClientAuth}}))
+	w.leafEdited("empty-ku", func(c *x509.Certificate) {
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		c.ExtraExtensions = []pkix.Extension{emptyKeyUsage}
+	})
 	// A CA bundle with a key pasted in: refused, as mtls refuses it.
 	caPEM, err := os.ReadFile(w.path("ca.pem"))
 	if err != nil {
@@ -480,6 +488,7 @@ routes:
 		{"server name as an IP address", https, "    upstream-server-name: 10.0.0.1\n", ""},
 		{"certificate with serverAuth and clientAuth", https, "    upstream-cert-file: both-ekus.pem\n    upstream-key-file: both-ekus-key.pem\n", ""},
 		{"certificate without extended key usages", https, "    upstream-cert-file: no-ekus.pem\n    upstream-key-file: no-ekus-key.pem\n", ""},
+		{"certificate with anyExtendedKeyUsage and clientAuth", https, "    upstream-cert-file: any-eku-client.pem\n    upstream-key-file: any-eku-client-key.pem\n", ""},
 
 		{"certificate without key", https, "    upstream-cert-file: gw.pem\n",
 			`$F:5: routes[0].upstream-key-file: is required with upstream-cert-file: the private key of the certificate presented to the upstream`},
@@ -510,6 +519,10 @@ routes:
 			`$F:8: routes[0].upstream-cert-file: the certificate in "$D/future.pem" is not valid until 2099-01-01T00:00:00Z: the upstream would refuse it`},
 		{"server certificate (serverAuth only)", https, "    upstream-cert-file: server.pem\n    upstream-key-file: server-key.pem\n",
 			`$F:8: routes[0].upstream-cert-file: the certificate in "$D/server.pem" is not for client authentication (its extended key usages are serverAuth): the upstream would refuse it; issue one with clientAuth`},
+		{"certificate with anyExtendedKeyUsage only", https, "    upstream-cert-file: any-eku.pem\n    upstream-key-file: any-eku-key.pem\n",
+			`$F:8: routes[0].upstream-cert-file: the certificate in "$D/any-eku.pem" lists anyExtendedKeyUsage but not clientAuth (its extended key usages are anyExtendedKeyUsage): Go upstreams accept it, OpenSSL-based ones (nginx, HAProxy) and forgeproof refuse it ("unsuitable certificate purpose"); issue one with clientAuth`},
+		{"certificate with a key usage extension with no bit set", https, "    upstream-cert-file: empty-ku.pem\n    upstream-key-file: empty-ku-key.pem\n",
+			`$F:8: routes[0].upstream-cert-file: the certificate in "$D/empty-ku.pem" has a key usage extension with no bit set, which RFC 5280 §4.2.1.3 forbids: OpenSSL-based upstreams (nginx, HAProxy) and forgeproof refuse it; issue one whose key usage allows digitalSignature`},
 		{"certificate for other usages", https, "    upstream-cert-file: code-signing.pem\n    upstream-key-file: code-signing-key.pem\n",
 			`$F:8: routes[0].upstream-cert-file: the certificate in "$D/code-signing.pem" is not for client authentication (its extended key usages are codeSigning, emailProtection): the upstream would refuse it; issue one with clientAuth`},
 		{"server name with a port", https, "    upstream-server-name: svc.internal:8443\n",

@@ -481,6 +481,61 @@ func TestOverrideQueryKeepsEndpointQuery(t *testing.T) {
 	}
 }
 
+// TestQueryProbeKeepsEndpointQuery: the method-downgrade probe (a POST
+// sent as a GET with its fields in the query) appends the fields to the
+// endpoint's query as written (order, escapes, bare flags), so it probes
+// the endpoint's own URL; only the endpoint's pairs of the same names
+// give way. The curl command shows the same URL, secrets redacted. The
+// twin: the legitimate form POST leaves the query untouched.
+func TestQueryProbeKeepsEndpointQuery(t *testing.T) {
+	target, _ := url.Parse("https://bank.example/")
+	e := &Endpoint{Method: "POST", Path: "/x", Form: map[string]string{"to": "bob", "amount": "5", "password": "hunter2"}}
+	var get variant
+	for _, f := range families(e, target) {
+		for _, v := range f.variants {
+			if v.body == bodyQuery && v.method == "GET" && v.override == "" {
+				get = v
+			}
+		}
+	}
+	if get.body != bodyQuery {
+		t.Fatalf("families(%s): want a GET with the fields in the query", e.Method)
+	}
+	tests := []struct {
+		name      string
+		rawQuery  string
+		v         variant
+		wantQuery string
+		wantShown string // the query of the curl command; "" if as sent
+	}{
+		{"order, escapes and a bare flag kept", "b=2&a=%2F&c", get,
+			"b=2&a=%2F&c&amount=5&password=hunter2&to=bob", "b=2&a=%2F&c&amount=5&password=REDACTED&to=bob"},
+		{"no query", "", get, "amount=5&password=hunter2&to=bob", "amount=5&password=REDACTED&to=bob"},
+		{"the endpoint's pairs of the fields' names give way", "to=alice&b=2&%74o=carol&amount", get,
+			"b=2&amount=5&password=hunter2&to=bob", "b=2&amount=5&password=REDACTED&to=bob"},
+		{"form twin: query untouched", "b=2&a=%2F&c", baselineVariant(e), "b=2&a=%2F&c", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, _ := url.Parse("https://bank.example/x")
+			u.RawQuery = tt.rawQuery
+			r := build(e, u, tt.v, "", &jar{}, target)
+			if r.URL.RawQuery != tt.wantQuery {
+				t.Errorf("got query %q, want %q", r.URL.RawQuery, tt.wantQuery)
+			}
+			if want := "/x?" + tt.wantQuery; tt.wantQuery != "" && r.URL.RequestURI() != want {
+				t.Errorf("got request target %q, want %q", r.URL.RequestURI(), want)
+			}
+			if tt.wantShown == "" {
+				return
+			}
+			if want := "https://bank.example/x?" + tt.wantShown; !strings.Contains(curlCommand(r, nil), want) {
+				t.Errorf("got curl command %s, want %q in it", curlCommand(r, nil), want)
+			}
+		})
+	}
+}
+
 // TestLookalikeOrigins: the look-alike origins are cross-site to the
 // target (another registrable domain), keep its port, and are left out
 // where no browser could send them (a host name ending with an IP

@@ -246,7 +246,7 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 		fields["_method"] = v.override
 	}
 	if v.overrideQuery {
-		r.URL.RawQuery = setRawQueryParam(r.URL.RawQuery, "_method", v.override)
+		r.URL.RawQuery = setRawQueryParams(r.URL.RawQuery, map[string]string{"_method": v.override})
 	}
 	// shown is what curl commands and dry runs print: secrets redacted.
 	shown := map[string]string{}
@@ -288,37 +288,43 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 	case bodyQuery:
 		if len(fields) > 0 {
 			su := cloneURL(r.URL)
-			q, sq := r.URL.Query(), su.Query()
-			for k, val := range fields {
-				q.Set(k, val)
-				sq.Set(k, shown[k])
-			}
-			r.URL.RawQuery, su.RawQuery = q.Encode(), sq.Encode()
+			r.URL.RawQuery = setRawQueryParams(r.URL.RawQuery, fields)
+			su.RawQuery = setRawQueryParams(su.RawQuery, shown)
 			r.shownURL = su
 		}
 	}
 	return r
 }
 
-// setRawQueryParam returns rawQuery with key=value at its end, and
-// without the key's earlier pairs; every other byte is kept as it was.
-// url.Values.Encode would sort the pairs and escape them again, so an
-// endpoint whose query depends on order or spelling (a signed URL, a %2F
-// kept escaped, a bare flag) would be probed at another URL.
-func setRawQueryParam(rawQuery, key, value string) string {
-	pair := url.QueryEscape(key) + "=" + url.QueryEscape(value)
-	if rawQuery == "" {
-		return pair
-	}
-	var kept []string
-	for _, p := range strings.Split(rawQuery, "&") {
-		k, _, _ := strings.Cut(p, "=")
-		if uk, err := url.QueryUnescape(k); err == nil && uk == key {
-			continue
+// setRawQueryParams returns rawQuery with the pairs of params at its
+// end (sorted by name, escaped as url.Values.Encode does), and without
+// the earlier pairs of those names; every other byte is kept as it was.
+// url.Values.Encode of the whole query would sort the pairs and escape
+// them again, so an endpoint whose query depends on order or spelling (a
+// signed URL, a %2F kept escaped, a bare flag) would be probed at another
+// URL.
+func setRawQueryParams(rawQuery string, params map[string]string) string {
+	var out []string
+	if rawQuery != "" {
+		for _, p := range strings.Split(rawQuery, "&") {
+			k, _, _ := strings.Cut(p, "=")
+			if uk, err := url.QueryUnescape(k); err == nil {
+				if _, ok := params[uk]; ok {
+					continue
+				}
+			}
+			out = append(out, p)
 		}
-		kept = append(kept, p)
 	}
-	return strings.Join(append(kept, pair), "&")
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, url.QueryEscape(k)+"="+url.QueryEscape(params[k]))
+	}
+	return strings.Join(out, "&")
 }
 
 // controlRequest is the control of a family: the GET without fields.

@@ -360,7 +360,7 @@ func TestIstioConfig(t *testing.T) {
 func TestEnvoyDocShowsFiles(t *testing.T) {
 	doc := string(mustRead(t, filepath.Join(docsDir, "..", "envoy.md")))
 	prose, blocks := mdtest.Prose(doc), mdtest.Blocks(doc)
-	for _, name := range []string{"forgeproof.yaml", "envoy.yaml", "istio.yaml"} {
+	for _, name := range []string{"forgeproof.yaml", "envoy.yaml", "istio.yaml", "istio-authz.yaml"} {
 		heading := "### `envoy/" + name + "`"
 		at := slices.Index(prose, heading) + 1 // its line number
 		if at == 0 {

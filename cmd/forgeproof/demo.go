@@ -29,7 +29,8 @@ then the attacker's pages, and watch the balances.
 
 The development PKI (ca.pem, server.pem, server-key.pem, client.pem,
 client-key.pem, client.p12, crl.pem) is created in DIR on the first run
-and reused afterwards. Stop with Ctrl-C.
+and reused afterwards; with --dir, a .gitignore that keeps the keys out of
+git is written there too, unless DIR has one. Stop with Ctrl-C.
 
 Examples:
 
@@ -57,12 +58,23 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return usageErrorf("demo: invalid %s %q: %v", f.flag, f.addr, err)
 		}
 	}
+	ignored := gitignoreOurs // nothing to say: the cache folder gets none
 	if *dir == "" {
 		cache, err := os.UserCacheDir()
 		if err != nil {
 			return fmt.Errorf("no cache folder for the demo PKI (%v): pass --dir", err)
 		}
 		*dir = filepath.Join(cache, "forgeproof", "demo")
+	} else {
+		// A folder of the user's choosing may be in a git work tree; the
+		// cache folder is not.
+		if err := os.MkdirAll(*dir, 0o700); err != nil {
+			return err
+		}
+		var err error
+		if ignored, err = writeGitignore(*dir); err != nil {
+			return err
+		}
 	}
 	if *reset {
 		removed, err := demo.ResetPKI(*dir)
@@ -102,7 +114,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			"start afresh with --reset (a new CA and certificates: import client.p12 and ca.pem again), or delete %s",
 			r.Files.Client, r.Files.CRL, r.Files.Dir), cerr)
 	}
-	printDemo(stdout, r)
+	printDemo(stdout, r, ignored.note(*dir))
 	if *selfTest {
 		return demoSelfTest(ctx, stdout, r)
 	}
@@ -137,7 +149,9 @@ func demoSelfTest(ctx context.Context, stdout io.Writer, r *demo.Running) error 
 	return nil
 }
 
-func printDemo(w io.Writer, r *demo.Running) {
+// printDemo prints where everything is; gitignore is the note on the
+// PKI folder's .gitignore, if any.
+func printDemo(w io.Writer, r *demo.Running, gitignore string) {
 	mode := "ON"
 	if r.InsecureNoCSRF {
 		mode = "OFF (--insecure-no-csrf): forged requests will move money"
@@ -150,6 +164,9 @@ func printDemo(w io.Writer, r *demo.Running) {
 	fmt.Fprintf(w, "  import into your browser:  %s (empty password); trust %s for https\n", f.ClientP12, f.CA)
 	if len(r.Created) > 0 {
 		fmt.Fprintf(w, "  created in %s: %s\n", f.Dir, strings.Join(r.Created, " "))
+	}
+	if gitignore != "" {
+		fmt.Fprintf(w, "  %s\n", gitignore)
 	}
 	if slices.Contains(r.Renewed, "client.p12") {
 		fmt.Fprintf(w, "  note: the client certificate was issued again (the old one was unusable or about to expire): import client.p12 into your browser again\n")

@@ -44,8 +44,8 @@ current folder):
                     certificate (client.pem, client-key.pem, client.p12
                     with an empty password), and csrf.key, the CSRF token
                     key (0600; used when a route switches to token mode),
-                    and .gitignore, which keeps the keys (*-key.pem, *.key,
-                    *.p12) out of git; an existing pki/.gitignore is kept
+                    and .gitignore, which keeps the keys out of git (an
+                    existing pki/.gitignore is kept)
 
 With --ca-file, client certificates are those your CA issues: no dev CA
 client certificate is made. With --cert-file and --key-file, the gateway
@@ -271,6 +271,10 @@ func (p *initPlan) run(stdout io.Writer) error {
 	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
 		return fmt.Errorf("init: %v", err)
 	}
+	ignored, err := writeGitignore(pkiDir)
+	if err != nil {
+		return fmt.Errorf("init: %v", err)
+	}
 	var wrote []string
 	if p.devCA() {
 		ca, err := pki.NewCA(pki.CAOptions{CommonName: "forgeproof development CA"})
@@ -330,13 +334,6 @@ func (p *initPlan) run(stdout io.Writer) error {
 		return fmt.Errorf("init: %v", err)
 	}
 	wrote = append(wrote, "csrf.key")
-	kept, err := writeGitignore(pkiDir)
-	if err != nil {
-		return fmt.Errorf("init: %v", err)
-	}
-	if !kept {
-		wrote = append(wrote, ".gitignore")
-	}
 	var cfg bytes.Buffer
 	if err := configTemplate.Execute(&cfg, p.templateData()); err != nil {
 		return fmt.Errorf("init: %v", err)
@@ -354,9 +351,7 @@ func (p *initPlan) run(stdout io.Writer) error {
 	for _, f := range wrote {
 		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(pkiDir, f))
 	}
-	if kept {
-		fmt.Fprintf(stdout, "kept %s: check that it keeps %s out of git\n", filepath.Join(pkiDir, ".gitignore"), strings.Join(secretPatterns, ", "))
-	}
+	ignored.report(stdout, pkiDir)
 	if _, err := gateway.LoadConfig(cfgPath); err != nil {
 		var errs gateway.ConfigErrors
 		if errors.As(err, &errs) {
@@ -368,28 +363,6 @@ func (p *initPlan) run(stdout io.Writer) error {
 	}
 	p.printNextSteps(stdout)
 	return nil
-}
-
-// secretPatterns match the secrets in pki/: the private keys (ca-key.pem,
-// server-key.pem, client-key.pem and those "forgeproof pki" issues), the
-// CSRF key ring and PKCS#12 bundles.
-var secretPatterns = []string{"*-key.pem", "*.key", "*.p12"}
-
-// writeGitignore writes dir/.gitignore with secretPatterns, so that init
-// run inside a git work tree (a clone of this repository, the user's own
-// project) does not leave keys that "git add ." would commit; Python's
-// venv writes a .gitignore for the same reason. A .gitignore already
-// there is the user's: it is kept (kept is true), even with --force.
-func writeGitignore(dir string) (kept bool, err error) {
-	f, err := os.OpenFile(filepath.Join(dir, ".gitignore"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, os.ErrExist) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	_, err = fmt.Fprintf(f, "# Written by forgeproof init: private keys stay out of git.\n%s\n", strings.Join(secretPatterns, "\n"))
-	return false, errors.Join(err, f.Close())
 }
 
 type configData struct {

@@ -23,7 +23,8 @@ const pkiUsage = `Usage: forgeproof pki <init|issue-server|issue-client|revoke> 
 
 Creates a development certificate authority and issues certificates from it.
 Files are PEM; private keys and PKCS#12 files are written with mode 0600.
-Existing files are never replaced unless --force is given.
+Existing files are never replaced unless --force is given. Where DIR has no
+.gitignore, init and issue-* write one that keeps the keys out of git.
 
   init          create a CA (ca.pem, ca-key.pem) and an empty CRL (crl.pem)
   issue-server  issue a server certificate (server.pem, server-key.pem)
@@ -153,6 +154,15 @@ func (c *pkiCommon) refuseOverwrite(names ...string) error {
 	return nil
 }
 
+// ignoreKeys creates the folder (0700) if needed and writes its
+// .gitignore (writeGitignore), before the keys are written.
+func (c *pkiCommon) ignoreKeys() (gitignoreResult, error) {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return 0, err
+	}
+	return writeGitignore(c.dir)
+}
+
 // loadCA loads the folder's CA with an error that says what to do.
 func (c *pkiCommon) loadCA() (*pki.CA, error) {
 	for _, n := range []string{pki.CAFile, pki.CAKeyFile} {
@@ -238,6 +248,10 @@ Example:
 	if err != nil {
 		return err
 	}
+	ignored, err := c.ignoreKeys()
+	if err != nil {
+		return err
+	}
 	if err := ca.Save(c.dir); err != nil {
 		return err
 	}
@@ -252,6 +266,7 @@ Example:
 	for _, n := range []string{pki.CAFile, pki.CAKeyFile, pki.CRLFile} {
 		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(c.dir, n))
 	}
+	ignored.report(stdout, c.dir)
 	return nil
 }
 
@@ -340,10 +355,15 @@ Example:
 	if err != nil {
 		return err
 	}
+	ignored, err := l.ignoreKeys()
+	if err != nil {
+		return err
+	}
 	if err := c.Save(l.dir, files[0], files[1]); err != nil {
 		return err
 	}
 	printIssued(stdout, "server", c, l.dir, files)
+	ignored.report(stdout, l.dir)
 	return nil
 }
 
@@ -425,6 +445,10 @@ Examples:
 	if err != nil {
 		return err
 	}
+	ignored, err := l.ignoreKeys()
+	if err != nil {
+		return err
+	}
 	if err := c.Save(l.dir, files[0], files[1]); err != nil {
 		return err
 	}
@@ -438,6 +462,7 @@ Examples:
 		}
 	}
 	printIssued(stdout, "client", c, l.dir, files)
+	ignored.report(stdout, l.dir)
 	return nil
 }
 
