@@ -13,9 +13,10 @@ import (
 // adds "Vary: Accept" and "Cache-Control: no-store") so that no cache
 // serves one client's refusal to another. Allowed responses get no Vary:
 // only unsafe methods (and safe ones a method override makes unsafe, see
-// [UnsafeMethodOverride]) are ever refused, caches never answer an unsafe
-// request from storage, and a stored answer to an allowed GET, served to
-// a request that would have been refused, changes no state.
+// [UnsafeMethodOverride], and WebSocket handshakes, whose 101 no cache
+// stores) are ever refused, caches never answer an unsafe request from
+// storage, and a stored answer to an allowed GET, served to a request
+// that would have been refused, changes no state.
 //
 // With a key ring set, Handler also sets the pre-session cookie on
 // responses to requests that have no valid one and whose binding function

@@ -193,7 +193,8 @@ func (p *Protection) AddCanonicalOrigin(origin string) error {
 // syntax error anywhere in it (an unterminated quote, a bad escape, a
 // control character, an empty element, a parameter twice in one element)
 // refuses the request with [ReasonForwardedInvalid], as does an unknown
-// proto or an invalid host in either header. When Forwarded and
+// proto or an invalid host in either header ("wss" and "ws", which
+// Traefik sends for a WebSocket handshake, are "https" and "http"). When Forwarded and
 // X-Forwarded-* are both sent they must name the same origin (what one
 // leaves out coming from the connection and Host), else the request is
 // refused with [ReasonForwardedConflict]: an application may read either.

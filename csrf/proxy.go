@@ -75,6 +75,20 @@ func forwardedOrigin(h http.Header, defScheme, defHost string) (scheme, host str
 	return scheme, host, nil
 }
 
+// webScheme is the web origin's scheme for a forwarded proto: "wss" and
+// "ws" are "https" and "http". Traefik sends them in X-Forwarded-Proto
+// for a WebSocket handshake (its forwarded-headers middleware), whose
+// origin is the page's; other values are returned as they are.
+func webScheme(proto string) string {
+	switch proto {
+	case "wss":
+		return "https"
+	case "ws":
+		return "http"
+	}
+	return proto
+}
+
 func or(s, def string) string {
 	if s == "" {
 		return def
@@ -86,7 +100,7 @@ func or(s, def string) string {
 // values, checked: a header sent with an empty last value is refused.
 func xForwardedOrigin(h http.Header) (scheme, host string, e *Error) {
 	if v, ok := h["X-Forwarded-Proto"]; ok {
-		scheme = strings.ToLower(lastValue(v))
+		scheme = webScheme(strings.ToLower(lastValue(v)))
 		switch {
 		case scheme == "":
 			e = &Error{Reason: ReasonForwardedInvalid, Header: "X-Forwarded-Proto", Value: v[len(v)-1], Err: errFwdEmpty}
@@ -126,6 +140,7 @@ func lastForwarded(lines []string) (proto, host string, bad int, err error) {
 		}
 	}
 	bad = len(lines) - 1
+	last.proto = webScheme(last.proto)
 	if last.hasProto && last.proto != "https" && last.proto != "http" {
 		return "", "", bad, errFwdProto
 	}

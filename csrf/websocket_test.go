@@ -82,3 +82,46 @@ func TestWebSocketHandshake(t *testing.T) {
 		t.Errorf("Check of a cross-origin handshake: got %q, want %q", got, csrf.ReasonOriginMismatch)
 	}
 }
+
+// TestWebSocketHandshakeBehindTraefik: Traefik's forwarded-headers
+// middleware sends "X-Forwarded-Proto: wss" (or "ws") with a WebSocket
+// handshake, and the handshake's origin check read it as an unknown
+// proto: every handshake from a client that sends Origin without
+// Sec-Fetch-Site (Safari before 16.4, x/net/websocket, Python's
+// websocket-client) was refused forwarded-invalid. wss is https and ws
+// is http: the twins show they are not read as any scheme.
+func TestWebSocketHandshakeBehindTraefik(t *testing.T) {
+	p := csrf.New()
+	if err := p.AddTrustedProxy("10.0.0.0/8"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, proto, origin string
+		want                csrf.Reason
+	}{
+		{"wss, https page", "wss", "https://app.example", ""},
+		{"ws, http page", "ws", "http://app.example", ""},
+		{"wss, http page", "wss", "http://app.example", csrf.ReasonOriginMismatch},
+		{"ws, https page", "ws", "https://app.example", csrf.ReasonOriginMismatch},
+		{"wss, another site", "wss", "https://evil.example", csrf.ReasonOriginMismatch},
+		{"unknown proto", "gopher", "https://app.example", csrf.ReasonForwardedInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "http://10.0.0.5:8080/ws", nil)
+			req.RemoteAddr = "10.1.1.1:1"
+			req.Header = http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Origin": {tt.origin},
+				"X-Forwarded-Proto": {tt.proto}, "X-Forwarded-Host": {"app.example"}}
+			got, _ := csrf.ReasonOf(p.Check(req))
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			// The same origin in Forwarded.
+			req.Header = http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Origin": {tt.origin},
+				"Forwarded": {"for=192.0.2.1;host=app.example;proto=" + tt.proto}}
+			if got, _ := csrf.ReasonOf(p.Check(req)); got != tt.want {
+				t.Errorf("Forwarded: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

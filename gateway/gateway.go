@@ -432,7 +432,8 @@ func (g *Gateway) Serve(ctx context.Context) error {
 // Shutdown drains the gateway: /readyz turns 503 at once, listeners stop
 // accepting, idle connections close, and in-flight requests may finish
 // until ctx ends; then remaining connections are closed and ctx's error
-// is returned. The admin listener closes last.
+// is returned. Open WebSockets are closed once the listeners are drained.
+// The admin listener closes last.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.ready.Store(false)
 	g.stoppingOnce.Do(func() { close(g.stopping) })
@@ -463,6 +464,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// WebSockets are hijacked connections, which no server closes: the
+	// gateway keeps them (tunnel.go), and closing them ends its re-check
+	// ticker too.
+	for _, t := range g.tunnels.list(false) {
+		t.Close()
+	}
 	if admin != nil {
 		admin.Close()
 	}

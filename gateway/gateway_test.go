@@ -370,6 +370,44 @@ func TestForwardingHeadersLastValue(t *testing.T) {
 	}
 }
 
+// TestForwardingForwardedLastElement: as TestForwardingHeadersLastValue,
+// for Forwarded. A trusted proxy that appends its element to the
+// client's (a line of its own, or after a comma) sent the upstream both,
+// and Spring's ForwardedHeaderFilter reads the first, the client's
+// host=evil.example, while the CSRF check read the last. Now the upstream
+// gets only the last element, as sent; a line whose quotes do not pair up
+// is not passed on. Allowed twin: a single element passes unchanged.
+func TestForwardingForwardedLastElement(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.TrustedProxies = []string{"127.0.0.0/8"}
+	gw := w.start(cfg)
+	const proxy = `for=127.0.0.1;host="app.example";proto=https`
+	tests := []struct {
+		name string
+		sent []string
+		want string
+	}{
+		{"client's line before the proxy's", []string{"for=6.6.6.6;host=evil.example;proto=http", proxy}, proxy},
+		{"client's element before the proxy's", []string{"for=6.6.6.6;host=evil.example, " + proxy}, proxy},
+		{"comma in a quoted value", []string{`for="_a, host=evil.example";proto=https, ` + proxy}, proxy},
+		{"unterminated quote", []string{`for=1.2.3.4, for="_a, ` + proxy}, ""},
+		{"single element (the twin)", []string{proxy}, proxy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := do(t, gw.client(w.web), "GET", gw.base+"/api/x", http.Header{"Forwarded": tt.sent}, "")
+			if status != 200 {
+				t.Fatalf("got status %d", status)
+			}
+			if got := strings.Join(mustJSON(t, body).Header["Forwarded"], "|"); got != tt.want {
+				t.Errorf("Forwarded: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestCrossSiteWebSocket: a WebSocket handshake is a GET, but a browser
 // sends the client certificate on a cross-site one, so it is checked like
 // an unsafe request (cross-site WebSocket hijacking).

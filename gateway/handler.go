@@ -220,10 +220,13 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		return
 	}
 	rt := v.route
-	if listener >= 0 && r.ProtoMajor == 1 {
+	if listener >= 0 && r.ProtoMajor == 1 && r.Header["Upgrade"] != nil {
 		// A WebSocket, once relayed, is checked again as its
-		// connection's next request would be (tunnel.go).
-		rec.tunnel = tunnelOrigin{g: g, c: c, r: r, listener: listener, cf: x.conn}
+		// connection's next request would be (tunnel.go). Only a request
+		// that asks for an upgrade is hijacked (ReverseProxy switches
+		// protocols for no other, and the direct path serves none): the
+		// keep-alive path pays nothing for it.
+		rec.tunnel = &tunnelOrigin{g: g, c: c, r: r, listener: listener, cf: x.conn}
 	}
 	var out http.ResponseWriter = rec
 	if guarded {
@@ -427,10 +430,10 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
-	// tunnel, when its g is set, keeps the connection a Hijack hands
-	// over under the re-checks of open connections (tunnel.go); kept
-	// is that connection once handed over.
-	tunnel tunnelOrigin
+	// tunnel, when not nil, keeps the connection a Hijack hands over
+	// under the re-checks of open connections (tunnel.go); kept is that
+	// connection once handed over.
+	tunnel *tunnelOrigin
 	kept   *tunnel
 }
 
@@ -475,7 +478,7 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err == nil && r.status == 0 {
 		r.status = http.StatusSwitchingProtocols
 	}
-	if err == nil && r.tunnel.g != nil {
+	if err == nil && r.tunnel != nil {
 		r.kept = r.tunnel.keep(c)
 		c = r.kept
 	}

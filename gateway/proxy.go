@@ -146,10 +146,11 @@ func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trusted
 	// proxy's X-Forwarded-Host and -Proto only the last value goes on:
 	// the one it added and the CSRF check read. Earlier ones may be the
 	// client's (HAProxy's add-header appends a line), and Express and
-	// Django read the first.
+	// Django read the first. So of Forwarded only the last element goes
+	// on: Spring's ForwardedHeaderFilter reads the first.
 	if trustedPeer {
 		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-For")
-		copyHeader(pr.Out.Header, pr.In.Header, "Forwarded")
+		copyLastForwarded(pr.Out.Header, pr.In.Header)
 		setXForwarded(pr)
 		copyLastValue(pr.Out.Header, pr.In.Header, "X-Forwarded-Host")
 		copyLastValue(pr.Out.Header, pr.In.Header, "X-Forwarded-Proto")
@@ -260,6 +261,33 @@ func copyLastValue(dst, src http.Header, name string) {
 	}
 	if last = strings.TrimSpace(last); last != "" {
 		dst[name] = []string{last}
+	}
+}
+
+// copyLastForwarded sets dst's Forwarded to the last element of src's
+// last Forwarded line, as sent: the element the CSRF check read (RFC 7239
+// §4; a comma inside a quoted-string ends no element). A line whose
+// quotes do not pair up is not passed on: the CSRF check refuses it, and
+// an upstream could split it elsewhere.
+func copyLastForwarded(dst, src http.Header) {
+	v := src["Forwarded"]
+	if len(v) == 0 {
+		return
+	}
+	line := v[len(v)-1]
+	start, quoted := 0, false
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case quoted && c == '\\':
+			i++ // a quoted-pair
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			start = i + 1
+		}
+	}
+	if el := strings.TrimSpace(line[start:]); !quoted && el != "" {
+		dst["Forwarded"] = []string{el}
 	}
 }
 

@@ -31,8 +31,8 @@ const tunnelRecheckEvery = time.Second
 
 // tunnelOrigin is what a WebSocket handshake's tunnel is checked
 // against: the handshake request r, which arrived on listener's
-// connection cf. The zero value (g nil) keeps no tunnel: requests to the
-// embedded handler, whose connections are an embedder's.
+// connection cf. Requests to the embedded handler, whose connections are
+// an embedder's, have none.
 type tunnelOrigin struct {
 	g        *Gateway
 	c        *compiled // the configuration that checked the handshake

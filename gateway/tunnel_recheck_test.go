@@ -124,7 +124,15 @@ func TestTunnelRecheck(t *testing.T) {
 			other, otherBr := openTunnel(t, gw, w.admin, "/api/ws")
 			tt.change(w, cfg, clk)
 			if tt.name == "expired while open" {
-				time.Sleep(3 * time.Second) // two ticks, no reload
+				// No reload: wait for a tick to close it (one a second),
+				// not for a fixed time, which a loaded machine outlasts.
+				// The upstream's end closes after the client's.
+				select {
+				case <-ended:
+					ended <- struct{}{} // for the check below
+				case <-time.After(20 * time.Second):
+					t.Fatal("no tick closed the expired tunnel")
+				}
 			} else if err := gw.g.Reload(cfg); err != nil {
 				t.Fatal(err)
 			}
@@ -151,5 +159,32 @@ func TestTunnelRecheck(t *testing.T) {
 				wantLogReasons(t, gw, "/api/ws", map[string]int{tt.reason: 1}) // admin's is still open
 			}
 		})
+	}
+}
+
+// TestTunnelClosedAtShutdown: Shutdown closes the connections left once
+// in-flight requests are done, but a WebSocket is a hijacked connection,
+// which no server closes: it went on carrying messages after Serve
+// returned, and the re-check ticker went on running for it. The gateway
+// keeps its tunnels, so it closes them too. Twin: before the shutdown the
+// tunnel echoes.
+func TestTunnelClosedAtShutdown(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	up, ended := echoWebSocket(t)
+	cfg := w.config()
+	for i := range cfg.Routes {
+		cfg.Routes[i].Upstream = up
+	}
+	gw := w.start(cfg)
+	c, br := openTunnel(t, gw, w.web, "/api/ws") // echoes
+	gw.close()
+	if echoes(c, br, "after") {
+		t.Error("the tunnel still echoes after the gateway shut down")
+	}
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Error("the upstream's end of the tunnel stayed open after the gateway shut down")
 	}
 }

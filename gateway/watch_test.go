@@ -295,7 +295,7 @@ func must(t *testing.T, err error) {
 }
 
 // TestWatchFileRetriesNotYetValid writes a certificate that is valid only
-// from 2s on, as an issuer whose clock runs ahead of this replica's does
+// from 5s on, as an issuer whose clock runs ahead of this replica's does
 // (cert-manager's CA issuer does not backdate NotBefore): the reload is
 // refused, naming the file and why, and the old pair keeps serving; once
 // the certificate is valid, a poll tries again ("retry"), though no file
@@ -307,7 +307,10 @@ func TestWatchFileRetriesNotYetValid(t *testing.T) {
 	gw := w.start(true, gateway.WatchOptions{Interval: 200 * time.Millisecond})
 
 	opts := serverOptions()
-	opts.NotBefore = time.Now().Add(2 * time.Second)
+	// Far enough ahead that the refusal and the check of the old serial
+	// come before it on a loaded machine (a settle, two file writes, a
+	// reload): the clock is the real one (checkServerCerts).
+	opts.NotBefore = time.Now().Add(5 * time.Second)
 	next := pkitest.ServerWith(t, w.ca, opts)
 	w.write("server.pem", pki.EncodeCertsPEM(next.Cert))
 	w.write("server-key.pem", keyPEM(t, next))

@@ -31,7 +31,13 @@
 // full and resumed handshakes alike (VerifyPeerCertificate is skipped on
 // resumption): chain to a current client CA, validity, clientAuth
 // extended key usage, digitalSignature in the key usage (when the
-// certificate has one), revocation, then ServerConfig.Authorizer. (A resumed session
+// certificate has one), the checks OpenSSL (nginx) makes and
+// crypto/x509 does not (a key usage extension with no bit set, or an
+// extended key usage of anyExtendedKeyUsage without clientAuth, on the
+// leaf or an intermediate: wrong-key-usage; an RSA key under 2048 bits
+// anywhere in the chain, the client CA's included, or a subject common
+// name or emailAddress that the chain's name constraints exclude:
+// bad-certificate), revocation, then ServerConfig.Authorizer. (A resumed session
 // whose certificates were verified against the same state does not have
 // their signatures checked again; everything else is.) A refusal sends the
 // peer a bad_certificate alert and nothing else; the reason goes to
