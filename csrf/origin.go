@@ -3,8 +3,9 @@ package csrf
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/forwardedorigin"
 )
 
 // This file parses origins without allocating: the accept path compares the
@@ -28,18 +29,6 @@ func sameOrigin(o, scheme, host string) bool {
 	}
 	return strings.EqualFold(o[:len(scheme)], scheme) &&
 		strings.EqualFold(o[len(scheme)+3:], host)
-}
-
-// stripDefaultPort removes ":443" from an https host and ":80" from an http
-// host, the form browsers use in Origin.
-func stripDefaultPort(host, scheme string) string {
-	switch {
-	case scheme == "https" && strings.HasSuffix(host, ":443"):
-		return host[:len(host)-4]
-	case scheme == "http" && strings.HasSuffix(host, ":80"):
-		return host[:len(host)-3]
-	}
-	return host
 }
 
 // splitOrigin splits "scheme://host[:port]" and reports whether it has that
@@ -103,72 +92,13 @@ func validScheme(s string) bool {
 	return true
 }
 
-// validHostPort accepts host[:port] where host is a registered name of
-// letters, digits, '-', '_' and '.', or a bracketed IPv6 address, and port
-// is a decimal number from 1 to 65535.
-func validHostPort(hp string) bool {
-	host, port := hp, ""
-	if strings.HasPrefix(hp, "[") {
-		end := strings.IndexByte(hp, ']')
-		if end < 0 {
-			return false
-		}
-		if _, err := netip.ParseAddr(hp[1:end]); err != nil || strings.Contains(hp[1:end], "%") {
-			return false
-		}
-		host, port = hp[:end+1], hp[end+1:]
-		if port != "" {
-			if port[0] != ':' {
-				return false
-			}
-			port = port[1:]
-			if port == "" {
-				return false
-			}
-		}
-	} else if i := strings.LastIndexByte(hp, ':'); i >= 0 {
-		host, port = hp[:i], hp[i+1:]
-		if port == "" {
-			return false
-		}
-	}
-	if port != "" && !validPort(port) {
-		return false
-	}
-	if strings.HasPrefix(host, "[") {
-		return true
-	}
-	return validRegName(host)
-}
-
-func validRegName(host string) bool {
-	if host == "" || host[0] == '.' || host[len(host)-1] == '.' || len(host) > 253 {
-		return false
-	}
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		if isLowerAlpha(c) || isDigit(c) || c == '-' || c == '_' {
-			continue
-		}
-		if (c >= 'A' && c <= 'Z') || (c == '.' && host[i-1] != '.') {
-			continue
-		}
-		return false
-	}
-	return true
-}
-
-func validPort(p string) bool {
-	if p == "" || len(p) > 5 || p[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		if !isDigit(p[i]) {
-			return false
-		}
-	}
-	n, _ := strconv.Atoi(p)
-	return n >= 1 && n <= 65535
+// The host grammar, and the default ports, are forwardedorigin's: one
+// set of rules for Origin, Referer and a trusted proxy's headers.
+func validHostPort(hp string) bool  { return forwardedorigin.ValidHostPort(hp) }
+func validRegName(host string) bool { return forwardedorigin.ValidRegName(host) }
+func validPort(p string) bool       { return forwardedorigin.ValidPort(p) }
+func stripDefaultPort(host, scheme string) string {
+	return forwardedorigin.StripDefaultPort(host, scheme)
 }
 
 func isLowerAlpha(c byte) bool { return c >= 'a' && c <= 'z' }

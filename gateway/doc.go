@@ -144,7 +144,13 @@
 //     preflight.
 //  4. A route that does not serve browsers refuses requests carrying
 //     Fetch Metadata headers (browser-not-allowed).
-//  5. The route's CSRF guard (package csrf) checks unsafe requests:
+//  5. A request from a trusted proxy (Config.TrustedProxies), whatever
+//     its method, has its Forwarded, X-Forwarded-Proto and
+//     X-Forwarded-Host read as the CSRF guard reads them: a malformed one
+//     is refused with 400 (forwarded-invalid), a Forwarded naming another
+//     origin than X-Forwarded-* (a client's the proxy passed on) with
+//     400 (forwarded-conflict), in report-only mode too.
+//     The route's CSRF guard (package csrf) checks unsafe requests:
 //     Sec-Fetch-Site, Origin, Referer and, in token modes, a token. A
 //     safe method that a method override (_method, X-HTTP-Method-Override)
 //     turns into an unsafe one is checked as unsafe.
@@ -177,7 +183,9 @@
 //     identity (RFC 9440 Client-Cert and Client-Cert-Chain, and/or Envoy
 //     X-Forwarded-Client-Cert, per Config.IdentityForwarding),
 //     Forgeproof-Client-Identity, and X-Forwarded-For/-Proto/-Host
-//     (believed from the client only when it is a trusted proxy). The
+//     (believed from the client only when it is a trusted proxy, whose
+//     Forwarded goes on with its last element only, and -Proto and
+//     -Host with the origin read in step 5). The
 //     upstream sees the client's Host header. An https upstream's
 //     certificate is always verified (Route.UpstreamCAFile, else the
 //     system roots; Route.UpstreamServerName when its name is not the

@@ -30,11 +30,13 @@ import (
 // skips a Content-Length body by count, and goes on with the next head.
 // It stops for good at:
 //
-//   - an HTTP/1.1 head with Transfer-Encoding (Go ignores it in HTTP/1.0
-//     requests and frames them by Content-Length, and so does the
-//     scanner): Go either refuses it (501, not one "chunked") and closes,
+//   - an HTTP/1.1 head with Transfer-Encoding: Go either refuses it (501, not one "chunked") and closes,
 //     or reads a chunked body the scanner does not follow; the gateway
 //     then closes the connection after answering;
+//   - an HTTP/1.0 head with Transfer-Encoding, which Go frames by
+//     Content-Length (or as having no body) while a server in front may
+//     have read it chunked: h1Conn closes the connection after answering
+//     it (RFC 9112 §6.1), so no head after it is read;
 //   - a Content-Length Go cannot parse (empty, not digits, over 2^63-1):
 //     Go refuses the request with 400 and closes.
 //
@@ -61,7 +63,8 @@ import (
 type framingScanner struct {
 	state scanState
 	// verdict is set once, when the scanner stops (verdictCLTE,
-	// verdictTE, verdictInvalid); handlers read it from other goroutines.
+	// verdictTE, verdictTE10, verdictInvalid); handlers read it from
+	// other goroutines.
 	verdict atomic.Uint32
 
 	// heads counts the heads scanned; odd notes those without a Host
@@ -171,6 +174,7 @@ const (
 	verdictTE                     // stopped at an HTTP/1.1 head with Transfer-Encoding
 	verdictCLTE                   // the same, with Content-Length too
 	verdictInvalid                // stopped at a head Go refuses (Content-Length)
+	verdictTE10                   // stopped at an HTTP/1.0 head with Transfer-Encoding
 )
 
 const (
@@ -182,6 +186,13 @@ const (
 
 // Verdict is the scanner's verdict: verdictScanning until it stopped.
 func (s *framingScanner) Verdict() uint32 { return s.verdict.Load() }
+
+// http10TE reports whether the connection's head number i (from 0) is
+// an HTTP/1.0 head with Transfer-Encoding: the one the scanner stopped
+// at (it stops at the first).
+func (s *framingScanner) http10TE(i uint64) bool {
+	return s.Verdict() == verdictTE10 && s.heads.Load() == i+1
+}
 
 // Scan feeds the scanner the next bytes the connection read.
 func (s *framingScanner) Scan(p []byte) {
@@ -396,6 +407,8 @@ func (s *framingScanner) endHead() {
 		} else {
 			s.stop(verdictTE)
 		}
+	case s.sawTE:
+		s.stop(verdictTE10)
 	case s.sawCL && s.clValue > 0:
 		s.state, s.bodyLeft = scanBody, s.clValue
 	default:

@@ -13,7 +13,7 @@ import (
 )
 
 // scanVerdicts are the framingScanner verdicts by name, for messages.
-var scanVerdicts = map[uint32]string{verdictScanning: "scanning", verdictTE: "TE", verdictCLTE: "CL+TE", verdictInvalid: "invalid"}
+var scanVerdicts = map[uint32]string{verdictScanning: "scanning", verdictTE: "TE", verdictCLTE: "CL+TE", verdictInvalid: "invalid", verdictTE10: "HTTP/1.0 TE"}
 
 // framingCases are streams of HTTP/1.x requests as a client sends them
 // on one connection, and the scanner's verdict at the end. They seed
@@ -37,9 +37,19 @@ var framingCases = []struct {
 		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", verdictTE},
 	{"CRLF after a POST body", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx\r\n" +
 		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", verdictCLTE},
-	{"HTTP/1.0 CL+TE is framed by CL", "POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+	// An HTTP/1.0 head with Transfer-Encoding stops the scanner: Go
+	// frames it by Content-Length, and h1Conn closes after it (RFC 9112
+	// §6.1), so what follows is never read as a request. Its twin, the
+	// same head without the field, keeps scanning.
+	{"HTTP/1.0 CL+TE stops", "POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n", verdictTE10},
+	{"HTTP/1.0 TE stops", "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"0\r\n\r\n", verdictTE10},
+	{"HTTP/1.0, then HTTP/1.0 TE", "POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx" +
+		"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\nx", verdictTE10},
+	{"HTTP/1.0 CL is framed by CL", "POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\n0\r\n\r\n" +
 		"GET / HTTP/1.1\r\nHost: a\r\n\r\n", verdictScanning},
-	{"HTTP/1.0, then CL+TE", "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\nx" +
+	{"HTTP/1.0, then CL+TE", "POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx" +
 		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", verdictCLTE},
 	{"continuation is no name", "POST / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", verdictTE},
 	{"continued Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n 3\r\n\r\nabcGET / HTTP/1.1\r\nHost: a\r\n\r\n", verdictScanning},
@@ -99,7 +109,9 @@ func TestFramingScanner(t *testing.T) {
 // up to the first one the server would refuse or close after. If that is
 // a chunked HTTP/1.1 request, the scanner must have stopped at it and
 // say whether its head (read again with net/textproto, which keeps
-// Content-Length) had Content-Length; if the stream ended with every
+// Content-Length) had Content-Length; if it is an HTTP/1.0 request with
+// Transfer-Encoding (after which h1Conn closes), the scanner must have
+// stopped at it too; if the stream ended with every
 // request accepted and none chunked, it must still be scanning. The
 // stream reaches the scanner in reads of random sizes.
 func FuzzFramingScanner(f *testing.F) {
@@ -178,6 +190,9 @@ func referenceFraming(stream []byte) (verdict uint32, hosts [][]string, claim bo
 			return 0, hosts, false
 		}
 		hosts = append(hosts, h["Host"])
+		if _, te := h["Transfer-Encoding"]; te && req.ProtoMajor == 1 && req.ProtoMinor == 0 {
+			return verdictTE10, hosts, true // h1Conn closes after it
+		}
 		if req.ProtoMajor != 1 || req.Close {
 			return 0, hosts, false // refused (505), or the last request
 		}

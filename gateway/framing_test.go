@@ -37,7 +37,10 @@ const (
 // Content-Length POST followed by more requests on the connection (the
 // scanner keeps in step, also when a body looks like a head), an
 // HTTP/1.0 request with both fields (Go frames it by Content-Length and
-// ignores Transfer-Encoding), and "OPTIONS *", which net/http's server
+// ignores Transfer-Encoding; the connection is closed after it, RFC 9112
+// §6.1, so a front proxy that read it chunked has no request of its body
+// answered, while its twin with Content-Length alone keeps the
+// connection), and "OPTIONS *", which net/http's server
 // answers itself before any handler (so a chunked one kept its
 // connection, the smuggled request after it answered) unless told not to,
 // as the gateway does, answering it the same way after the framing
@@ -85,8 +88,14 @@ func TestFramingAmbiguousRefused(t *testing.T) {
 			false, []answer{{200, false}, {200, false}}, false, []string{"GET /public/b HTTP/1.1"}},
 		{"chunked OPTIONS *: answered, then closed", strings.Replace(chunked, "POST /public/x", "OPTIONS *", 1) + smuggled,
 			false, []answer{{200, false}}, true, nil},
-		{"HTTP/1.0 with both: framed by Content-Length", "POST /public/a HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n" +
+		{"HTTP/1.0 with both: framed by Content-Length, then closed", "POST /public/a HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n" +
 			"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello" + "GET /public/b HTTP/1.1\r\nHost: localhost\r\n\r\n",
+			false, []answer{{200, false}}, true, []string{"POST /public/a HTTP/1.1"}},
+		{"HTTP/1.0 chunked: no body, then closed", "POST /public/a HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n" +
+			"Transfer-Encoding: chunked\r\n\r\n" + strconv.FormatInt(int64(len(smuggled)), 16) + "\r\n" + smuggled + "\r\n0\r\n\r\n",
+			false, []answer{{200, false}}, true, []string{"POST /public/a HTTP/1.1"}},
+		{"HTTP/1.0 with Content-Length: kept", "POST /public/a HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n" +
+			"Content-Length: 5\r\n\r\nhello" + "GET /public/b HTTP/1.1\r\nHost: localhost\r\n\r\n",
 			false, []answer{{200, false}, {200, false}}, false, []string{"POST /public/a HTTP/1.1", "GET /public/b HTTP/1.1"}},
 	}
 	for _, tt := range tests {

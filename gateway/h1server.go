@@ -49,6 +49,13 @@ import (
 //   - An informational (1xx) answer to an HTTP/1.0 request is not sent
 //     (RFC 9110 §15.2: such a client would read it as the final answer);
 //     net/http sends it.
+//   - An HTTP/1.0 request with Transfer-Encoding closes its connection
+//     after the answer, "Connection: keep-alive" or not (RFC 9112 §6.1:
+//     the server MUST). Go ignores the field and frames the request by
+//     Content-Length, or as having no body; a server in front that read
+//     it chunked and passes the bytes on would see the rest of its body
+//     answered as requests of their own. net/http keeps the connection;
+//     nginx refuses the request (400).
 //   - http.MaxBytesReader cannot tell it to close the connection (the
 //     hook is net/http's own): a handler that refuses a body too large
 //     says "Connection: close" itself, as the gateway's 413 does.
@@ -571,7 +578,8 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 	// this head. Where it cannot tell (it stopped at a chunked request,
 	// which the gateway closes after), the request is read as
 	// http.ReadRequest reads it.
-	host, bad, known := c.scan.hostFields(c.heads)
+	head := c.heads
+	host, bad, known := c.scan.hostFields(head)
 	c.heads++
 	if !known {
 		host = req.Host != ""
@@ -604,7 +612,7 @@ func (c *h1Conn) readRequest(ctx context.Context) (*h1Response, error) {
 		conn:             c,
 		req:              req,
 		contentLength:    -1,
-		wants10KeepAlive: wants10KeepAlive(req),
+		wants10KeepAlive: wants10KeepAlive(req) && !c.scan.http10TE(head),
 		wantsClose:       req.Close || hasToken(field(req.Header, "Connection"), "close"),
 	}
 	var rctx context.Context

@@ -1011,6 +1011,26 @@ func h1eqCases(upstream *url.URL, next chan<- struct{}) []h1eqCase {
 		{name: "body-chunked-bad-size", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n" + h1eqGet},
 		{name: "body-chunked-bare-lf", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n" + h1eqGet},
 		{name: "body-chunked-http10", handler: h1eqReadBody, in: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
+		// RFC 9112 §6.1: after an HTTP/1.0 request with Transfer-Encoding
+		// the server MUST close. Go frames it by Content-Length (here:
+		// none, no body), so net/http reads the chunked body as the next
+		// requests; a server in front that read it chunked would have
+		// them answered. Twins: body-http10-content-length-keepalive and
+		// http10-keepalive keep their connections.
+		{name: "body-chunked-http10-keepalive", handler: h1eqReadBody, in: "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"3\r\nabc\r\n0\r\n\r\n",
+			deliberate: "an HTTP/1.0 request with Transfer-Encoding closes its connection",
+			wantOld: "HTTP/1.0 200 OK\r\nDate: DATE\r\nContent-Length: 6\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: keep-alive\r\n\r\nread 0" +
+				"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request",
+			wantNew: "HTTP/1.0 200 OK\r\nDate: DATE\r\nContent-Length: 6\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nread 0"},
+		{name: "body-cl-te-http10-keepalive", handler: h1eqReadBody, in: "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n" +
+			"hello" + "GET /2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+			deliberate: "an HTTP/1.0 request with Transfer-Encoding closes its connection",
+			wantOld: "HTTP/1.0 200 OK\r\nDate: DATE\r\nContent-Length: 6\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: keep-alive\r\n\r\nread 5" +
+				"HTTP/1.0 200 OK\r\nDate: DATE\r\nContent-Length: 6\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: keep-alive\r\n\r\nread 0",
+			wantNew: "HTTP/1.0 200 OK\r\nDate: DATE\r\nContent-Length: 6\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nread 5"},
+		{name: "body-http10-content-length-keepalive", handler: h1eqReadBody, in: "POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\n" +
+			"hello" + "GET /2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"},
 		{name: "body-chunked-truncated-trailer", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"},
 		{name: "body-chunked-truncated", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"},
 		{name: "body-truncated", handler: h1eqReadBody, in: "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\nhello",
@@ -1530,10 +1550,10 @@ func h1eqAwaitShutdown(t *testing.T, e *h1eqEnd) {
 }
 
 // h1eqDeliberateEcho names the difference h1Server's doc lists that
-// explains why the echo handler's answers differ, or returns "". Each rule
-// accepts one difference in one response, the first that differs; the
-// answers before it must be the same.
-func h1eqDeliberateEcho(old, nw string) string {
+// explains why the echo handler's answers differ to the input in, or
+// returns "". Each rule accepts one difference in one response, the
+// first that differs; the answers before it must be the same.
+func h1eqDeliberateEcho(in, old, nw string) string {
 	if old == nw {
 		return ""
 	}
@@ -1565,10 +1585,26 @@ func h1eqDeliberateEcho(old, nw string) string {
 			return "a failed body read ends the connection"
 		}
 	}
+	// An HTTP/1.0 request with Transfer-Encoding closes its connection:
+	// the input has such a head, and the new answer is net/http's answer
+	// to a kept HTTP/1.0 request without "Connection: keep-alive", and
+	// the last.
+	if h1eqHTTP10TERE.MatchString(in) {
+		first := o // up to net/http's next answer
+		if j := strings.Index(o, "\nHTTP/1."); j >= 0 {
+			first = o[:j+1]
+		}
+		if strings.Contains(first, " HTTP/1.0 close=false ") && strings.Replace(first, "\r\nConnection: keep-alive\r\n", "\r\n", 1) == n {
+			return "an HTTP/1.0 request with Transfer-Encoding closes its connection"
+		}
+	}
 	return ""
 }
 
 var (
+	// h1eqHTTP10TERE matches an HTTP/1.0 request head with a
+	// Transfer-Encoding field.
+	h1eqHTTP10TERE = regexp.MustCompile(`(?i) HTTP/1\.0\r?\n(?:[^\r\n][^\n]*\n)*?transfer-encoding:`)
 	// h1eqEchoHostRE matches h1eqEcho's first line: method, target, host.
 	h1eqEchoHostRE = regexp.MustCompile(`\r\n\r\n([^ \n]*) ("(?:[^"\\]|\\.)*") host=("(?:[^"\\]|\\.)*")`)
 	// h1eqEchoBodyErrRE matches h1eqEcho's body line when the read failed.
@@ -1603,7 +1639,7 @@ func FuzzH1ServerEquivalence(f *testing.F) {
 			return
 		}
 		ro, rn := h1eqRunBoth(t, old, nw, h1eqClient{steps: []h1eqStep{{send: string(in)}}})
-		if why := h1eqDeliberateEcho(ro.resp, rn.resp); why != "" {
+		if why := h1eqDeliberateEcho(string(in), ro.resp, rn.resp); why != "" {
 			t.Logf("deliberate difference (%s) for %q:\n%s", why, in, h1eqDiff("old", ro.resp, "new", rn.resp))
 			return
 		}

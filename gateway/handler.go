@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/forwardedorigin"
 	"github.com/forgeproof/forgeproof/internal/problem"
 	"github.com/forgeproof/forgeproof/mtls"
 )
@@ -41,6 +42,13 @@ type exchange struct {
 	preflight bool
 	// dropped counts the client headers not forwarded (headers.go).
 	dropped dropped
+	// fwd is what a trusted proxy's forwarding headers say of the
+	// request's origin, read once (readForwarded) for the check and the
+	// upstream request alike; fwdRead: they were read and accepted.
+	// fwdOut backs the upstream's values of them (forwardOrigin).
+	fwd     forwardedorigin.Report
+	fwdRead bool
+	fwdOut  [3]string
 	// conn is the gateway's state of the request's connection, nil when
 	// the handler is embedded (Gateway.Handler): looked up once per
 	// request rather than by every step that uses it.
@@ -205,6 +213,13 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		return
 	}
 	v := c.decide(r, listener, connID, x.conn, g.checksOff.off(checkRequests))
+	if v.reason == "" && len(c.proxies) > 0 && !g.checksOff.off(checkForwardedOrigin) {
+		if reason, detail := c.readForwarded(r, x); reason != "" {
+			rt, id := v.route, v.identity
+			v = refusal(http.StatusBadRequest, reason, "forwarding headers refused", detail)
+			v.route, v.identity, v.ambiguous = rt, id, true
+		}
+	}
 	x.route = v.route
 	x.identity, x.hasIdentity = v.identity, v.identity != nil
 	switch {

@@ -255,7 +255,8 @@ const (
 	// context.WithCancel instead of an h1ReqCtx (h1context.go), for the
 	// tests that compare the two.
 	checkOwnContext
-	checkCanonicalNames // canonical field names of requests given to Handler (withCanonicalHeader)
+	checkCanonicalNames  // canonical field names of requests given to Handler (withCanonicalHeader)
+	checkForwardedOrigin // refusing a trusted proxy's malformed or conflicting Forwarded, forwarding its last element only
 	numChecks
 )
 

@@ -54,3 +54,8 @@ func SetKeepHeaders(g *Gateway, on bool) { g.checksOff[checkKeepHeaders].Store(!
 // SetOwnContext switches h1Server's request contexts between h1ReqCtx
 // (on) and context.WithCancel (off).
 func SetOwnContext(g *Gateway, on bool) { g.checksOff[checkOwnContext].Store(!on) }
+
+// SetForwardedOriginCheck turns the reading of a trusted proxy's
+// Forwarded (forwarded-invalid, forwarded-conflict, its last element
+// only upstream) on or off, for negative controls.
+func SetForwardedOriginCheck(g *Gateway, on bool) { g.checksOff[checkForwardedOrigin].Store(!on) }

@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+
+	"github.com/forgeproof/forgeproof/internal/forwardedorigin"
 )
 
 // peerAddr is the TCP peer's IP (IPv4-mapped addresses unmapped), never a
@@ -39,4 +41,37 @@ func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
 // skipped when no proxy is trusted.)
 func (c *compiled) trustedPeer(r *http.Request) bool {
 	return len(c.proxies) > 0 && inPrefixes(peerAddr(r), c.proxies)
+}
+
+// readForwarded reads, for a request from a trusted proxy, what its
+// Forwarded and X-Forwarded-Proto/-Host say of the request's origin into
+// x, as the CSRF check reads them (forwardedorigin, shared with csrf), or
+// returns why the request is refused: forwarded-invalid when one of them
+// is malformed, forwarded-conflict when Forwarded names another origin
+// than X-Forwarded-Proto/-Host. Every request from a trusted proxy is
+// read, not only those whose origin the CSRF check works out: the
+// upstream gets these headers (rewriteFiltered), and one that reads
+// Forwarded first would otherwise build URLs with a host the client
+// chose. A request from any other peer is left alone (its forwarding
+// headers are dropped), and so costs nothing.
+func (c *compiled) readForwarded(r *http.Request, x *exchange) (reason Reason, detail string) {
+	if !c.trustedPeer(r) {
+		return "", ""
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	rep, e := forwardedorigin.Read(r.Header, scheme, r.Host)
+	switch {
+	case e == nil:
+		x.fwd, x.fwdRead = rep, true
+		return "", ""
+	case e.Kind == forwardedorigin.Conflict:
+		// The cause is ours; the value is not echoed.
+		return ReasonForwardedConflict, "the trusted proxy's Forwarded header " + e.Err.Error() +
+			" (a proxy that passes the client's Forwarded on: have it set or delete the header)"
+	default:
+		return ReasonForwardedInvalid, "the trusted proxy's " + e.Header + " header is malformed: " + e.Err.Error()
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"strings"
 
+	"github.com/forgeproof/forgeproof/internal/forwardedorigin"
 	"github.com/forgeproof/forgeproof/internal/problem"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
@@ -142,18 +143,13 @@ func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trusted
 	pr.Out.Host = pr.In.Host
 
 	// Forwarding headers are believed only from a trusted proxy; from
-	// anyone else they were dropped and are set afresh. Of a trusted
-	// proxy's X-Forwarded-Host and -Proto only the last value goes on:
-	// the one it added and the CSRF check read. Earlier ones may be the
-	// client's (HAProxy's add-header appends a line), and Express and
-	// Django read the first. So of Forwarded only the last element goes
-	// on: Spring's ForwardedHeaderFilter reads the first.
+	// anyone else they were dropped and are set afresh. A trusted
+	// proxy's X-Forwarded-For is extended; of the rest only what
+	// serveHTTP read and the CSRF check reads goes on (forwardOrigin).
 	if trustedPeer {
 		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-For")
-		copyLastForwarded(pr.Out.Header, pr.In.Header)
 		setXForwarded(pr)
-		copyLastValue(pr.Out.Header, pr.In.Header, "X-Forwarded-Host")
-		copyLastValue(pr.Out.Header, pr.In.Header, "X-Forwarded-Proto")
+		c.forwardOrigin(pr, x)
 	} else if x != nil {
 		setXForwardedConn(pr, x.conn)
 	} else {
@@ -248,6 +244,58 @@ func setXForwardedConn(pr *httputil.ProxyRequest, cf *connState) {
 	xf.set(pr.Out.Header)
 }
 
+// forwardOrigin sets the upstream's Forwarded, X-Forwarded-Proto and
+// X-Forwarded-Host for a request from a trusted proxy, once setXForwarded
+// set the latter two from the connection: to what serveHTTP read of the
+// proxy's headers and accepted (readForwarded), the origin the CSRF check
+// reads. Only Forwarded's last element goes on, and of X-Forwarded-Proto
+// and -Host (where Forwarded does not name them) only the last value:
+// the ones the proxy added. Earlier ones may be the client's (a proxy
+// that appends, as HAProxy's add-header does; the elements of a
+// Forwarded a proxy passed on), and Express, Django and Spring read the
+// first. Where the proxy names no proto or host the connection's stay,
+// which the check found equal to the other header's.
+func (c *compiled) forwardOrigin(pr *httputil.ProxyRequest, x *exchange) {
+	if x == nil || !x.fwdRead {
+		if c.checksOff.off(checkForwardedOrigin) {
+			// The tests' negative control: every Forwarded line as sent.
+			copyHeader(pr.Out.Header, pr.In.Header, "Forwarded")
+			copyLastValue(pr.Out.Header, pr.In.Header, "X-Forwarded-Host")
+			copyLastValue(pr.Out.Header, pr.In.Header, "X-Forwarded-Proto")
+			return
+		}
+		// Not read by serveHTTP (no exchange): read now; refused
+		// headers do not go on (the connection's values stay).
+		scheme := "http"
+		if pr.In.TLS != nil {
+			scheme = "https"
+		}
+		rep, e := forwardedorigin.Read(pr.In.Header, scheme, pr.In.Host)
+		if e != nil {
+			return
+		}
+		if x == nil {
+			x = new(exchange)
+		}
+		x.fwd = rep
+	}
+	// Values in x.fwdOut, each in a slice of its own capped so that an
+	// append copies: no allocation.
+	h, f := pr.Out.Header, &x.fwd
+	if f.Element != "" {
+		x.fwdOut[0] = f.Element
+		h["Forwarded"] = x.fwdOut[0:1:1]
+	}
+	if f.Proto != "" {
+		x.fwdOut[1] = f.Proto
+		h["X-Forwarded-Proto"] = x.fwdOut[1:2:2]
+	}
+	if f.Host != "" {
+		x.fwdOut[2] = f.Host
+		h["X-Forwarded-Host"] = x.fwdOut[2:3:3]
+	}
+}
+
 // copyLastValue sets dst's name to the last comma-separated value of
 // src's last line of it, when that is not empty.
 func copyLastValue(dst, src http.Header, name string) {
@@ -261,33 +309,6 @@ func copyLastValue(dst, src http.Header, name string) {
 	}
 	if last = strings.TrimSpace(last); last != "" {
 		dst[name] = []string{last}
-	}
-}
-
-// copyLastForwarded sets dst's Forwarded to the last element of src's
-// last Forwarded line, as sent: the element the CSRF check read (RFC 7239
-// §4; a comma inside a quoted-string ends no element). A line whose
-// quotes do not pair up is not passed on: the CSRF check refuses it, and
-// an upstream could split it elsewhere.
-func copyLastForwarded(dst, src http.Header) {
-	v := src["Forwarded"]
-	if len(v) == 0 {
-		return
-	}
-	line := v[len(v)-1]
-	start, quoted := 0, false
-	for i := 0; i < len(line); i++ {
-		switch c := line[i]; {
-		case quoted && c == '\\':
-			i++ // a quoted-pair
-		case c == '"':
-			quoted = !quoted
-		case c == ',' && !quoted:
-			start = i + 1
-		}
-	}
-	if el := strings.TrimSpace(line[start:]); !quoted && el != "" {
-		dst["Forwarded"] = []string{el}
 	}
 }
 

@@ -49,6 +49,22 @@ const (
 	// another server cannot tell, and closes the connection after every
 	// chunked request instead.
 	ReasonFramingAmbiguous Reason = "framing-ambiguous"
+	// ReasonForwardedInvalid: a trusted proxy (trusted-proxies) sent a
+	// Forwarded, X-Forwarded-Proto or X-Forwarded-Host header that
+	// cannot be parsed (an unterminated quote, an empty element, a
+	// parameter twice in one element, an unknown proto, an invalid
+	// host, …), so the request's origin is unknown (400). Decided on
+	// every request from a trusted proxy, before the CSRF check, which
+	// reads the headers alike and has the same code (csrf's).
+	ReasonForwardedInvalid Reason = "forwarded-invalid"
+	// ReasonForwardedConflict: a trusted proxy sent Forwarded and
+	// X-Forwarded-Proto/-Host naming different origins (what one leaves
+	// out taken from the connection and Host), as a proxy does that sets
+	// X-Forwarded-* but passes the client's Forwarded on (Caddy's
+	// default reverse_proxy, the usual nginx recipe): an upstream that
+	// reads Forwarded first would build URLs with a host the client
+	// chose (400). The same code as csrf's.
+	ReasonForwardedConflict Reason = "forwarded-conflict"
 	// ReasonHeaderUnremovable: forgeproof authz for an HTTP proxy (nginx,
 	// Caddy, Traefik), which cannot remove headers per request, was asked
 	// about a request carrying a header that serve would not forward
