@@ -153,6 +153,18 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 	if why != "" {
 		return deny(http.StatusBadRequest, ReasonAuthzRequestInvalid, "invalid request description", why)
 	}
+	if strings.IndexByte(a.URI, ' ') >= 0 {
+		// serve refuses a space in an HTTP/2 query (decide; HTTP/1.x
+		// readers refuse it anywhere) and forwards the path re-escaped.
+		// A proxy may take an HTTP/2 :path with a space (Envoy's codecs
+		// do, and normalize_path escapes it in the path only) and writes
+		// it into the upstream's HTTP/1.1 request line as sent, where
+		// the space is a separator: "GET /public?x /admin HTTP/1.1".
+		// Attributes do not say the protocol; no HTTP/1.x request has a
+		// space in its target, so none is refused wrongly.
+		v.ambiguous, v.reason = true, ReasonPathInvalid
+		return deny(http.StatusBadRequest, ReasonPathInvalid, "invalid path", "the request target has a space, which ends an HTTP/1.1 request target")
+	}
 
 	// The client certificate, verified as a handshake would verify it.
 	var connID *mtls.Identity

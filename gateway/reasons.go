@@ -18,7 +18,8 @@ const (
 	ReasonNoRoute Reason = "no-route"
 	// ReasonPathInvalid: the path has dot segments ("/a/../b"), the
 	// request target is no path ("a:admin/secret", "*" on a GET), or an
-	// HTTP/2 :path has a space in its query (the upstream's HTTP/1.1
+	// HTTP/2 :path has a space in its query, or the target a proxy asks
+	// forgeproof authz about has one anywhere (the upstream's HTTP/1.1
 	// request line would end the target there), which could make the
 	// gateway and the upstream disagree on the route (400).
 	ReasonPathInvalid Reason = "path-invalid"

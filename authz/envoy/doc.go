@@ -30,7 +30,9 @@
 // A header name forgeproof sets is never in headers_to_remove: Envoy's
 // filter (in the source read) sets first and removes after, which would
 // delete the identity; setting with OVERWRITE_IF_EXISTS_OR_ADD replaces
-// the client's copy whatever the order.
+// the client's copy whatever the order. The identity header names it
+// does not set are always in headers_to_remove, whether or not the
+// question showed them (allowed_headers may have left them out).
 //
 // docs/integrations/envoy.md has a working Envoy configuration, the Istio
 // CUSTOM provider, and what was and was not run against a live Envoy.

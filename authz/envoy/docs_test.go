@@ -132,6 +132,11 @@ func TestEnvoyConfig(t *testing.T) {
 		t.Error("ext_authz: with_request_body is set: forgeproof decides on headers, and buffering bodies costs memory")
 	case extAuthz.GetFailureModeAllow():
 		t.Error("ext_authz: failure_mode_allow is true: requests would pass unchecked when forgeproof is down")
+	case extAuthz.GetAllowedHeaders() != nil || extAuthz.GetDisallowedHeaders() != nil:
+		// Without Origin, Sec-Fetch-Site and Referer a browser's request
+		// looks like a program's, which the origin check lets through;
+		// and only a header forgeproof sees can it have removed.
+		t.Error("ext_authz: allowed_headers or disallowed_headers is set: forgeproof must see every client header")
 	case extAuthz.GetTransportApiVersion().String() != "V3":
 		t.Errorf("ext_authz: transport_api_version: got %v, want V3", extAuthz.GetTransportApiVersion())
 	case extAuthz.GetGrpcService().GetEnvoyGrpc() == nil:

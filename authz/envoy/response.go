@@ -28,13 +28,21 @@ const MetadataReason = "reason"
 // allow answers OK: Envoy sets every header of set on the upstream
 // request (replacing the client's copies of the same name) and removes
 // the headers named in strip (canonical names, as in
-// gateway.Attributes.Header) that the client sent (sent), except the
-// names it sets. Envoy applies removals after setting, so removing a name
-// that is also set would remove the forwarded identity itself. Envoy
-// matches names in any case; its own are lower case. reportOnly is the
-// reason a report-only route let the request through despite, "" when
-// none: it goes into the dynamic metadata, for Envoy's access log.
-func allow(sent http.Header, set http.Header, strip []string, reportOnly string) *authv3.CheckResponse {
+// gateway.Decision.Remove), except the names it sets. Envoy applies
+// removals after setting, so removing a name that is also set would
+// remove the forwarded identity itself. Envoy matches names in any case;
+// its own are lower case. reportOnly is the reason a report-only route
+// let the request through despite, "" when none: it goes into the
+// dynamic metadata, for Envoy's access log.
+//
+// The identity headers (the first gateway.NumIdentityHeaders of strip)
+// are removed whether or not the question showed them: Envoy sends only
+// the headers its allowed_headers matches and disallowed_headers does
+// not (Envoy Gateway's headersToExtAuth, the Gateway API's
+// allowedHeaders), so a client's Client-Cert may reach the upstream
+// without having reached forgeproof. The other names of strip come from
+// the question's headers.
+func allow(set http.Header, strip []string, reportOnly string) *authv3.CheckResponse {
 	ok := &authv3.OkHttpResponse{}
 	names := make([]string, 0, len(set))
 	for k := range set {
@@ -52,9 +60,6 @@ func allow(sent http.Header, set http.Header, strip []string, reportOnly string)
 		})
 	}
 	for _, ck := range strip {
-		if _, sentIt := sent[ck]; !sentIt {
-			continue
-		}
 		if _, setIt := set[ck]; setIt {
 			continue
 		}

@@ -92,7 +92,7 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.Ch
 		return deny(a.Header["Accept"], d.Status, string(d.Reason), d.WriteProblem), nil
 	}
 	s.log.Info("authz: allow", attrs...)
-	return allow(a.Header, d.Set, d.Remove, string(d.Reason)), nil
+	return allow(d.Set, d.Remove, string(d.Reason)), nil
 }
 
 // attributes describes the request of a CheckRequest for the decision.
