@@ -3,6 +3,8 @@ package csrf
 import (
 	"net/http"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/wsupgrade"
 )
 
 // Check applies the checks to r and returns nil when it may proceed, or an
@@ -38,19 +40,6 @@ func isSafe(method string) bool {
 	return false
 }
 
-// isWebSocketUpgrade reports whether an Upgrade field (its values)
-// names websocket, in any case and among other protocols.
-func isWebSocketUpgrade(v []string) bool {
-	for _, s := range v {
-		for p := range strings.SplitSeq(s, ",") {
-			if strings.EqualFold(strings.TrimSpace(p), "websocket") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // check decides on r. st receives what the token check learns, if it runs:
 // the binding function's answer and the pre-session value. st may be nil
 // when c has no key ring (the token check then refuses before using it).
@@ -60,7 +49,7 @@ func (c *config) check(r *http.Request, st *requestState) *Error {
 		// them is outside what any CSRF defence can fix. One that a method
 		// override (_method, X-HTTP-Method-Override) turns into another
 		// method is checked as that method (override.go).
-		if r.Method == http.MethodGet && isWebSocketUpgrade(r.Header["Upgrade"]) {
+		if r.Method == http.MethodGet && wsupgrade.Requested(r.Header) {
 			// A WebSocket handshake is a GET, yet a browser sends a
 			// cross-site one with the client certificate and cookies,
 			// and many WebSocket servers accept any Origin (cross-site

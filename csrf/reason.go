@@ -43,6 +43,8 @@ const (
 	// ReasonForwardedConflict: a trusted proxy sent both Forwarded and
 	// X-Forwarded-Proto/-Host, and they name different origins: the check
 	// and an application that reads the other header would disagree.
+	// Error.Err names both origins (not in the problem response, which
+	// quotes nothing of the request).
 	ReasonForwardedConflict Reason = "forwarded-conflict"
 	// ReasonTokenMissing: a token is required and the request carries none.
 	ReasonTokenMissing Reason = "token-missing"

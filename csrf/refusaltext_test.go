@@ -70,3 +70,35 @@ func TestRefusalTextNamesTheCause(t *testing.T) {
 		}
 	}
 }
+
+// A forwarded-conflict refusal named neither origin, so an operator could
+// not tell which proxy's header was wrong: the error (for the observer
+// and logs) now names both, while the response body still quotes
+// nothing of the request. The twin: agreeing headers pass.
+func TestForwardedConflictNamesOrigins(t *testing.T) {
+	p := csrf.New()
+	if err := p.AddTrustedProxy("10.0.0.0/8"); err != nil {
+		t.Fatal(err)
+	}
+	req := func(forwarded string) *http.Request {
+		r := httptest.NewRequest("POST", "http://10.0.0.5:8080/", nil)
+		r.RemoteAddr = "10.1.1.1:1"
+		r.Header = http.Header{"Origin": {"https://app.example"}, "Forwarded": {forwarded},
+			"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example"}, "Accept": {"application/json"}}
+		return r
+	}
+	if err := p.Check(req("proto=https;host=app.example")); err != nil {
+		t.Fatalf("agreeing headers: got %v, want nil", err)
+	}
+	err := p.Check(req("proto=https;host=evil.example"))
+	const want = `csrf: forwarded-conflict: Forwarded "proto=https;host=evil.example": names another origin than X-Forwarded-Proto and X-Forwarded-Host: ` +
+		`Forwarded names "https://evil.example", X-Forwarded-Proto/-Host "https://app.example"`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+	rec := httptest.NewRecorder()
+	p.Handler(http.NotFoundHandler()).ServeHTTP(rec, req("proto=https;host=evil.example"))
+	if rec.Code != http.StatusForbidden || strings.Contains(rec.Body.String(), "evil.example") {
+		t.Errorf("response: got %d %s, want 403 without the request's values", rec.Code, rec.Body)
+	}
+}

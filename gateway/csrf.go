@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/internal/pemutil"
 	"github.com/forgeproof/forgeproof/internal/problem"
+	"github.com/forgeproof/forgeproof/internal/wsupgrade"
 )
 
 // HeaderCSRFToken carries, on requests to routes whose CSRF mode uses
@@ -20,37 +20,32 @@ import (
 // are deleted.
 const HeaderCSRFToken = "Forgeproof-Csrf-Token"
 
-// csrfGuard is a route's CSRF protection: prot for ordinary requests, and
-// ws, origin checks only, for WebSocket handshakes. A handshake is a GET,
-// which prot lets through as safe, yet a browser attaches the client
-// certificate and cookies to a cross-site one (cross-site WebSocket
-// hijacking), and it cannot carry a token.
+// csrfGuard is a route's CSRF protection. Its csrf.Protection gives a
+// WebSocket handshake (a GET, which a browser sends cross-site with the
+// client certificate and cookies) the origin checks of an unsafe request,
+// without a token, which a handshake cannot carry.
 type csrfGuard struct {
 	prot       *csrf.Protection
-	ws         *csrf.Protection
 	reportOnly bool
 }
 
 func (p *compiler) csrfGuard(key string, c RouteCSRF, rt *route, cc *compiled) *csrfGuard {
-	g := &csrfGuard{prot: csrf.New(), ws: csrf.New(), reportOnly: c.ReportOnly}
+	g := &csrfGuard{prot: csrf.New(), reportOnly: c.ReportOnly}
 	if err := g.prot.SetMode(rt.csrfMode); err != nil {
 		return g // route reported it
 	}
-	for _, prot := range []*csrf.Protection{g.prot, g.ws} {
-		report := prot == g.prot // report each mistake once
-		for i, o := range c.TrustedOrigins {
-			if err := prot.AddTrustedOrigin(o); err != nil && report {
-				p.add(fmt.Sprintf("%s.trusted-origins[%d]", key, i), "%v", err)
-			}
+	for i, o := range c.TrustedOrigins {
+		if err := g.prot.AddTrustedOrigin(o); err != nil {
+			p.add(fmt.Sprintf("%s.trusted-origins[%d]", key, i), "%v", err)
 		}
-		for _, s := range cc.cfg.TrustedProxies {
-			// compile's p.prefixes has reported, once, every entry this
-			// refuses; reporting here again would repeat it per route.
-			prot.AddTrustedProxy(s)
-		}
-		prot.SetAllowSameSite(c.AllowSameSite)
-		prot.SetReportOnly(c.ReportOnly)
 	}
+	for _, s := range cc.cfg.TrustedProxies {
+		// compile's p.prefixes has reported, once, every entry this
+		// refuses; reporting here again would repeat it per route.
+		g.prot.AddTrustedProxy(s)
+	}
+	g.prot.SetAllowSameSite(c.AllowSameSite)
+	g.prot.SetReportOnly(c.ReportOnly)
 	g.prot.SetSPA(c.SPA)
 	g.prot.SetBinding(tokenBinding(cc.cfg.Tokens.SessionCookie))
 	g.prot.SetDenyHandler(denyCSRF)
@@ -200,7 +195,6 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 		}
 	}
 	g.prot.SetObserver(observe)
-	g.ws.SetObserver(observe)
 	withToken := next
 	if tokens {
 		withToken = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -219,41 +213,24 @@ func (g *csrfGuard) handler(next http.Handler, tokens bool) http.Handler {
 			checked.ServeHTTP(w, r)
 			return
 		}
-		if e := g.checkWebSocket(r); e != nil {
+		// Check gives the handshake the origin checks; it goes on to
+		// next, not through Handler: no cookie is set on the 101 and no
+		// token minted, since a handshake's answer renders no form.
+		if e := csrfError(g.prot.Check(r)); e != nil {
 			observe(r, e, !g.reportOnly)
 			if !g.reportOnly {
 				// The same body and headers as any refused POST on the route.
-				g.ws.Refuse(w, r, e)
+				g.prot.Refuse(w, r, e)
 				return
 			}
-		}
-		if !isHandshakeMethod(r) {
-			// Not a handshake (RFC 6455: only a GET is), so the header
-			// must not spare it the route's checks: its token, above all.
-			checked.ServeHTTP(w, r)
-			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// checkWebSocket checks a WebSocket handshake as the unsafe request it
-// is (a copy says POST); r is not changed.
-func (g *csrfGuard) checkWebSocket(r *http.Request) *csrf.Error {
-	asUnsafe := *r
-	asUnsafe.Method = http.MethodPost
-	return csrfError(g.ws.Check(&asUnsafe))
-}
-
-// check is the guard's decision on r without answering it (Decide): a
-// WebSocket handshake's origin, else the route's csrf.Protection.Check.
+// check is the guard's decision on r without answering it (Decide, and
+// the re-check of open WebSockets).
 func (g *csrfGuard) check(r *http.Request) *csrf.Error {
-	if isWebSocketHandshake(r) {
-		if e := g.checkWebSocket(r); e != nil || isHandshakeMethod(r) {
-			return e
-		}
-		// Not a handshake (RFC 6455: only a GET is): the route's checks.
-	}
 	return csrfError(g.prot.Check(r))
 }
 
@@ -269,24 +246,12 @@ func csrfError(err error) *csrf.Error {
 	return &csrf.Error{Reason: "csrf-error", Err: err}
 }
 
-// isHandshakeMethod reports whether r, which asks to upgrade to
-// WebSocket, is a GET that no method override makes unsafe: only then
-// does the handshake's origin check stand in for the route's checks. A
-// GET with ?_method=DELETE or X-HTTP-Method-Override: DELETE is an
-// unsafe request to an upstream that reads the override, Upgrade or not,
-// and needs its token.
-func isHandshakeMethod(r *http.Request) bool {
-	return r.Method == http.MethodGet && !csrf.UnsafeMethodOverride(r)
-}
-
-// isWebSocketHandshake reports whether r asks to upgrade to WebSocket.
+// isWebSocketHandshake reports whether r is a WebSocket handshake, as the
+// csrf check reads one: a GET asking to upgrade to WebSocket that no
+// method override makes unsafe. Only a GET is a handshake (RFC 6455); a
+// GET with ?_method=DELETE or X-HTTP-Method-Override: DELETE is an unsafe
+// request to an upstream that reads the override, Upgrade or not, and
+// needs its token.
 func isWebSocketHandshake(r *http.Request) bool {
-	for _, v := range r.Header["Upgrade"] { // r.Header.Values("Upgrade")
-		for p := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(p), "websocket") {
-				return true
-			}
-		}
-	}
-	return false
+	return r.Method == http.MethodGet && wsupgrade.Requested(r.Header) && !csrf.UnsafeMethodOverride(r)
 }

@@ -143,3 +143,35 @@ func TestUpgradeHeaderSkipsNoTokenCheck(t *testing.T) {
 		})
 	}
 }
+
+// Only a GET is a WebSocket handshake (RFC 6455), and no browser can send
+// Upgrade on another method (a forbidden request header): a HEAD that
+// carries "Upgrade: websocket" is an ordinary HEAD, forwarded without
+// Upgrade, and the origin checks pass it as they pass any HEAD (the csrf
+// package's reading, which the gateway shares). Its twin: the same
+// headers on a GET, a handshake, are refused.
+func TestUpgradeHeaderOnHEADIsNoHandshake(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	gw := w.start(w.config())
+	c := gw.client(w.web)
+	h := http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Sec-Websocket-Version": {"13"},
+		"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Sec-Fetch-Site": {"cross-site"},
+		"Origin": {"https://evil.example"}, "Accept": {"application/json"}}
+	for _, tt := range []struct {
+		method     string
+		wantStatus int
+	}{
+		{"HEAD", http.StatusOK},
+		{"GET", http.StatusForbidden},
+	} {
+		before := w.upstream.count()
+		status, body := do(t, c, tt.method, gw.base+"/api/socket", h.Clone(), "")
+		if status != tt.wantStatus {
+			t.Errorf("%s: got status %d, want %d (body %s)", tt.method, status, tt.wantStatus, body)
+		}
+		if reached := w.upstream.count() > before; reached != (tt.wantStatus == http.StatusOK) {
+			t.Errorf("%s: upstream reached: got %v, want %v", tt.method, reached, tt.wantStatus == http.StatusOK)
+		}
+	}
+}

@@ -117,8 +117,8 @@
 //     net/http refuses it.
 //  2. The route is chosen by host and path prefix. First an HTTP/2
 //     :method that is not a token (method-invalid) or :path with a space
-//     in its query (path-invalid) is refused with 400: sent upstream,
-//     the space would split the HTTP/1.1 request line. Then a Host that is
+//     in its query (path-invalid) is refused with 400 (why: CONNECT in
+//     docs/security-model.md). Then a Host that is
 //     not one host[:port] is refused with 400 (host-invalid: two ports,
 //     "admin.example..", 127.1; one trailing dot is removed for routing),
 //     then a request target that is no path ("a:admin", "*" on a GET) or

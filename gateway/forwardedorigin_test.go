@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -262,5 +263,53 @@ func startCaddy(t *testing.T, bin, caFile, gwAddr, extra string) string {
 			t.Fatalf("caddy does not listen on %s: %s", addr, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestForwardedConflictNamesOrigins: a forwarded-conflict refusal's
+// detail named neither origin, so an operator could not tell which
+// proxy's header was wrong. It names both now, as compared (the
+// connection filling in what a header leaves out), after the stable
+// text. The twin: agreeing headers pass.
+func TestForwardedConflictNamesOrigins(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.TrustedProxies = []string{"127.0.0.0/8"}
+	gw := w.start(cfg)
+	c := gw.client(w.web)
+	const stable = "the trusted proxy's Forwarded header names another origin than X-Forwarded-Proto and X-Forwarded-Host"
+	tests := []struct {
+		name, forwarded string
+		wantDetail      string // "" means allowed
+	}{
+		{"another host", "host=evil.example",
+			stable + `: Forwarded names "https://evil.example", X-Forwarded-Proto/-Host "https://app.example"`},
+		{"another scheme", "proto=http;host=app.example",
+			stable + `: Forwarded names "http://app.example", X-Forwarded-Proto/-Host "https://app.example"`},
+		{"twin: agreeing", "proto=https;host=app.example", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{"Forwarded": {tt.forwarded}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example"},
+				"Accept": {"application/json"}}
+			status, body := do(t, c, "GET", gw.base+"/public/x", h, "")
+			if tt.wantDetail == "" {
+				if status != http.StatusOK {
+					t.Fatalf("got %d %s, want 200", status, body)
+				}
+				return
+			}
+			var p struct{ Reason, Detail string }
+			if err := json.Unmarshal([]byte(body), &p); err != nil {
+				t.Fatalf("got %d %q: %v", status, body, err)
+			}
+			if status != http.StatusBadRequest || p.Reason != string(gateway.ReasonForwardedConflict) {
+				t.Fatalf("got %d %s, want 400 forwarded-conflict", status, body)
+			}
+			if !strings.HasPrefix(p.Detail, tt.wantDetail+" (") {
+				t.Errorf("got detail %q, want it to begin %q", p.Detail, tt.wantDetail)
+			}
+		})
 	}
 }

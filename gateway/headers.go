@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/forgeproof/forgeproof/internal/wsupgrade"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
@@ -484,7 +485,7 @@ func forwardUpgrade(in *http.Request, out http.Header, d *dropped, checks *check
 		}
 	}
 	// Not from out: a client could name only h2c in its first Upgrade line.
-	if in.Method == http.MethodGet && upgradeType(in.Header) != "" && isWebSocketHandshake(in) {
+	if in.Method == http.MethodGet && upgradeType(in.Header) != "" && wsupgrade.Requested(in.Header) {
 		out["Connection"] = []string{"Upgrade"}
 		out["Upgrade"] = []string{"websocket"}
 		d.upgrade-- // the one kept

@@ -12,6 +12,21 @@ import (
 const earlyHints = "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n" +
 	"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 
+// earlyHintsGateway starts a gateway whose route /early goes to an
+// upstream that answers with earlyHints, on the direct proxy path or
+// through ReverseProxy.
+func earlyHintsGateway(t *testing.T, direct bool) (*world, *running) {
+	t.Helper()
+	up := newRawUpstream(t, func(*http.Request) string { return earlyHints })
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.Routes = append([]gateway.Route{{Name: "early", PathPrefix: "/early", Upstream: up.URL,
+		Allow: gateway.Allow{AnyVerified: true}, CSRF: gateway.RouteCSRF{InsecureOff: true}}}, cfg.Routes...)
+	gw := w.start(cfg)
+	gateway.SetDirectProxy(gw.g, direct)
+	return w, gw
+}
+
 // An upstream's 1xx is relayed with its own fields only, and the
 // gateway's fields set before proxying (here Connection: close after a
 // chunked request) reach the final answer, on both proxy paths.
@@ -33,13 +48,7 @@ func TestInformationalKeepsGatewayHeaders(t *testing.T) {
 		{"ReverseProxy, chunked, keep off", false, false, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			up := newRawUpstream(t, func(*http.Request) string { return earlyHints })
-			w := newWorld(t)
-			cfg := w.config()
-			cfg.Routes = append([]gateway.Route{{Name: "early", PathPrefix: "/early", Upstream: up.URL,
-				Allow: gateway.Allow{AnyVerified: true}, CSRF: gateway.RouteCSRF{InsecureOff: true}}}, cfg.Routes...)
-			gw := w.start(cfg)
-			gateway.SetDirectProxy(gw.g, tc.direct)
+			w, gw := earlyHintsGateway(t, tc.direct)
 			gateway.SetKeepHeaders(gw.g, tc.keep)
 			c := gw.dialRaw(t, w.web)
 			if tc.chunked {
@@ -92,13 +101,7 @@ func TestInformationalNotToHTTP10(t *testing.T) {
 		{"ReverseProxy, HTTP/1.1", false, "HTTP/1.1", []int{103, 200, 103, 200}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			up := newRawUpstream(t, func(*http.Request) string { return earlyHints })
-			w := newWorld(t)
-			cfg := w.config()
-			cfg.Routes = append([]gateway.Route{{Name: "early", PathPrefix: "/early", Upstream: up.URL,
-				Allow: gateway.Allow{AnyVerified: true}, CSRF: gateway.RouteCSRF{InsecureOff: true}}}, cfg.Routes...)
-			gw := w.start(cfg)
-			gateway.SetDirectProxy(gw.g, tc.direct)
+			w, gw := earlyHintsGateway(t, tc.direct)
 			c := gw.dialRaw(t, w.web)
 			req := "GET /early/x " + tc.proto + "\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n"
 			c.send(req + req)

@@ -68,7 +68,9 @@ func (c *compiled) readForwarded(r *http.Request, x *exchange) (reason Reason, d
 		x.fwd, x.fwdRead = rep, true
 		return "", ""
 	case e.Kind == forwardedorigin.Conflict:
-		// The cause is ours; the value is not echoed.
+		// The line is not echoed; the cause names the two origins, parsed
+		// (http or https, a valid host[:port]), so the operator sees which
+		// proxy's header is wrong.
 		return ReasonForwardedConflict, "the trusted proxy's Forwarded header " + e.Err.Error() +
 			" (a proxy that passes the client's Forwarded on: have it set or delete the header)"
 	default:

@@ -29,10 +29,9 @@ const (
 	// docs/security-model.md), so the route's authorization would not be
 	// the one that applies (400).
 	ReasonPathAmbiguous Reason = "path-ambiguous"
-	// ReasonMethodInvalid: an HTTP/2 :method that is not a token (HTTP/1.x
-	// readers refuse one themselves): a space in it would split the
-	// upstream's HTTP/1.1 request line, "GET /admin /public/x HTTP/1.1",
-	// into another method and target than the ones routed (400).
+	// ReasonMethodInvalid: an HTTP/2 :method that is not a token, which
+	// the upstream's HTTP/1.1 request line would read as another method
+	// and target (400; see docs/security-model.md, CONNECT).
 	ReasonMethodInvalid Reason = "method-invalid"
 	// ReasonHostInvalid: the Host (or HTTP/2 :authority) is not one
 	// host[:port], which upstreams could read as another host (400).

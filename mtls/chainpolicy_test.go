@@ -1,11 +1,14 @@
 package mtls_test
 
 import (
+	"cmp"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"fmt"
 	"math/big"
 	"testing"
 	"time"
@@ -108,7 +111,7 @@ func TestChainPolicy(t *testing.T) {
 			}
 			var leaf *x509.Certificate
 			if tt.rsa != 0 {
-				leaf = rsaLeaf(t, tmpl, issuer, tt.rsa)
+				leaf = rsaCert(t, tmpl, issuer, tt.rsa)
 			} else {
 				leaf = mint(t, tmpl, issuer).Cert
 			}
@@ -124,8 +127,9 @@ func TestChainPolicy(t *testing.T) {
 	}
 }
 
-// rsaLeaf issues tmpl with an RSA key of bits, signed by issuer.
-func rsaLeaf(t *testing.T, tmpl *x509.Certificate, issuer *rawCert, bits int) *x509.Certificate {
+// rsaCert issues tmpl with an RSA key of bits, signed by issuer, or by
+// its own key when issuer is nil.
+func rsaCert(t *testing.T, tmpl *x509.Certificate, issuer *rawCert, bits int) *x509.Certificate {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, bits)
 	if err != nil {
@@ -133,7 +137,11 @@ func rsaLeaf(t *testing.T, tmpl *x509.Certificate, issuer *rawCert, bits int) *x
 	}
 	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
 	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer.Cert, key.Public(), issuer.Key)
+	parent, signer := tmpl, crypto.Signer(key)
+	if issuer != nil {
+		parent, signer = issuer.Cert, issuer.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,4 +150,34 @@ func rsaLeaf(t *testing.T, tmpl *x509.Certificate, issuer *rawCert, bits int) *x
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestShortRSAClientCA: a client CA with an RSA key under 2048 bits
+// loaded, and then every handshake through it was refused
+// bad-certificate (checkChainPolicy checks the anchor too). It is refused
+// at load now, with the CA's name and the fix. The twin: 2048 bits load.
+func TestShortRSAClientCA(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		bits    int
+		wantErr string
+	}{
+		{1024, `mtls: ClientCAs[0]: data: client CA "CN=short RSA CA" has a 1024-bit RSA key, fewer than 2048, so every client certificate it issued would be refused (bad-certificate), as OpenSSL (nginx, HAProxy) refuses it: reissue the CA with an RSA key of at least 2048 bits, or ECDSA`},
+		{2048, ""},
+	} {
+		t.Run(fmt.Sprint(tt.bits), func(t *testing.T) {
+			t.Parallel()
+			ca := rsaCert(t, &x509.Certificate{
+				Subject: pkix.Name{CommonName: "short RSA CA"}, IsCA: true, BasicConstraintsValid: true,
+				KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+			}, nil, tt.bits)
+			_, err := mtls.NewServer(mtls.ServerConfig{VerifyOnly: true, ClientCAs: pemCAs(ca)})
+			if got := fmt.Sprint(err); tt.wantErr == "" && err != nil || tt.wantErr != "" && got != tt.wantErr {
+				t.Errorf("got %v, want %s", err, cmp.Or(tt.wantErr, "nil"))
+			}
+			if tt.wantErr != "" && mtls.ReasonOf(err) != mtls.ReasonInvalidConfig {
+				t.Errorf("got reason %q, want %q", mtls.ReasonOf(err), mtls.ReasonInvalidConfig)
+			}
+		})
+	}
 }

@@ -35,7 +35,7 @@
 // crypto/x509 does not (a key usage extension with no bit set, or an
 // extended key usage of anyExtendedKeyUsage without clientAuth, on the
 // leaf or an intermediate: wrong-key-usage; an RSA key under 2048 bits
-// anywhere in the chain, the client CA's included, or a subject common
+// anywhere in the chain (a client CA with one is refused at load), or a subject common
 // name or emailAddress that the chain's name constraints exclude:
 // bad-certificate), revocation, then ServerConfig.Authorizer. (A resumed session
 // whose certificates were verified against the same state does not have

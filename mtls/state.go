@@ -1,6 +1,7 @@
 package mtls
 
 import (
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -83,6 +84,15 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 		cas, caErrs := pemutil.ParseCAs(data)
 		for _, err := range caErrs {
 			errs = append(errs, configErrorf(field, "%s: %w", src.what(), err))
+		}
+		for _, ca := range cas {
+			// checkChainPolicy refuses the anchor's short key too, so
+			// every handshake through this CA would be bad-certificate:
+			// say so at load.
+			if k, ok := ca.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
+				errs = append(errs, configErrorf(field, "%s: client CA %q has a %d-bit RSA key, fewer than %d, so every client certificate it issued would be refused (bad-certificate), as OpenSSL (nginx, HAProxy) refuses it: reissue the CA with an RSA key of at least %d bits, or ECDSA",
+					src.what(), ca.Subject.String(), k.N.BitLen(), minRSABits, minRSABits))
+			}
 		}
 		st.cas = append(st.cas, cas...)
 	}

@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +44,8 @@ import (
 //	upstream NAME           start an echo upstream on loopback; NAME=its URL
 //	fetch [flags] URL       send a request; print "STATUS\nBODY" to stdout
 //	perm FILE MODE          fail unless FILE's permissions are MODE (octal)
+//	rsaca FILE BITS         a self-signed CA certificate with an RSA key of
+//	                        BITS (no key file): pki makes none under 2048
 //	cutkey FILE KEY         delete the YAML key KEY (and what is indented
 //	                        under it) wherever it is in FILE
 //	extauthz [flags] ADDR METHOD PATH HOST ['K: V'...]
@@ -53,6 +60,7 @@ func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args 
 		"upstream": cmdUpstream,
 		"fetch":    cmdFetch,
 		"perm":     cmdPerm,
+		"rsaca":    cmdRSACA,
 		"cutkey":   cmdCutKey,
 		"extauthz": cmdExtAuthz,
 	}
@@ -217,6 +225,24 @@ func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
 	if got := fi.Mode().Perm(); (uint64(got) == want) == neg {
 		ts.Fatalf("%s: mode %04o, want %s%04o", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
 	}
+}
+
+func cmdRSACA(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: rsaca FILE BITS")
+	}
+	bits, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	ts.Check(err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: fmt.Sprintf("RSA %d CA", bits)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
 }
 
 func cmdCutKey(ts *testscript.TestScript, neg bool, args []string) {

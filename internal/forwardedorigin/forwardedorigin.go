@@ -39,6 +39,9 @@ type Error struct {
 	Value  string // the line refused, as sent
 	// Err is the cause; its text is stable ("unterminated
 	// quoted-string", `parameter "host" repeated in one element`, …).
+	// A Conflict's begins with "names another origin than
+	// X-Forwarded-Proto and X-Forwarded-Host" and goes on to name the
+	// two origins.
 	Err error
 }
 
@@ -83,7 +86,8 @@ func Read(h http.Header, scheme, host string) (Report, *Error) {
 		fs, fh := or(el.proto, scheme), or(el.host, host)
 		ys, yh := or(xs, scheme), or(xh, host)
 		if fs != ys || !strings.EqualFold(StripDefaultPort(fh, fs), StripDefaultPort(yh, ys)) {
-			return Report{}, &Error{Kind: Conflict, Header: "Forwarded", Value: fv[len(fv)-1], Err: errConflict}
+			return Report{}, &Error{Kind: Conflict, Header: "Forwarded", Value: fv[len(fv)-1],
+				Err: &conflictError{forwarded: fs + "://" + fh, xForwarded: ys + "://" + yh}}
 		}
 	}
 	return Report{Proto: el.proto, Host: el.host, Element: el.raw}, nil

@@ -40,11 +40,11 @@ func TestRead(t *testing.T) {
 		{name: "agreeing through the connection", h: http.Header{"Forwarded": {"for=192.0.2.1"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example"}},
 			want: forwardedorigin.Report{Element: "for=192.0.2.1"}},
 		{name: "client's host passed on beside the proxy's X-Forwarded-Host", h: http.Header{"Forwarded": {"host=evil.example"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example"}},
-			kind: conflict, header: "Forwarded", errText: "names another origin than X-Forwarded-Proto and X-Forwarded-Host"},
+			kind: conflict, header: "Forwarded", errText: `names another origin than X-Forwarded-Proto and X-Forwarded-Host: Forwarded names "https://evil.example", X-Forwarded-Proto/-Host "https://app.example"`},
 		{name: "client's proto beside X-Forwarded-Host alone", h: http.Header{"Forwarded": {"proto=http"}, "X-Forwarded-Host": {"app.example"}},
-			kind: conflict, header: "Forwarded", errText: "names another origin than X-Forwarded-Proto and X-Forwarded-Host"},
+			kind: conflict, header: "Forwarded", errText: `names another origin than X-Forwarded-Proto and X-Forwarded-Host: Forwarded names "http://app.example", X-Forwarded-Proto/-Host "https://app.example"`},
 		{name: "client's host, the connection's X-Forwarded-Proto", h: http.Header{"Forwarded": {"host=evil.example"}, "X-Forwarded-Proto": {"https"}},
-			kind: conflict, header: "Forwarded", errText: "names another origin than X-Forwarded-Proto and X-Forwarded-Host"},
+			kind: conflict, header: "Forwarded", errText: `names another origin than X-Forwarded-Proto and X-Forwarded-Host: Forwarded names "https://evil.example", X-Forwarded-Proto/-Host "https://app.example"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

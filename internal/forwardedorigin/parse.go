@@ -20,8 +20,21 @@ var (
 	errValue        = errors.New("value is neither a token nor a quoted-string")
 	errProto        = errors.New("proto is neither http nor https")
 	errHost         = errors.New("host is not a valid host[:port]")
-	errConflict     = errors.New("names another origin than X-Forwarded-Proto and X-Forwarded-Host")
 )
+
+// conflictError is the cause of a Conflict. Its text starts with the
+// stable "names another origin than X-Forwarded-Proto and
+// X-Forwarded-Host", then names both origins as compared (the request's
+// own scheme or host filling in what a header leaves out), so that an
+// operator sees which proxy's header is wrong.
+type conflictError struct {
+	forwarded, xForwarded string // scheme://host[:port]
+}
+
+func (e *conflictError) Error() string {
+	return fmt.Sprintf("names another origin than X-Forwarded-Proto and X-Forwarded-Host: Forwarded names %q, X-Forwarded-Proto/-Host %q",
+		e.forwarded, e.xForwarded)
+}
 
 // lastForwarded parses every Forwarded line (RFC 7239 §4) and returns
 // the last element. Each line is parsed on its own: a quoted-string never
