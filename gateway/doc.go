@@ -212,8 +212,8 @@
 // # Observability
 //
 // The admin listener (loopback by default) serves /healthz (200 while the
-// process runs; after a refused reload its body names the config file,
-// the changed files and the error until a reload succeeds), /readyz (503
+// process runs; after a refused reload its body says what was refused,
+// until a reload succeeds), /readyz (503
 // while draining) and Prometheus /metrics from a private registry:
 // requests by route and status, CSRF refusals by reason, authorization
 // denials by reason, TLS handshake failures by reason, certificate expiry,

@@ -112,7 +112,7 @@ func newMetrics() *metrics {
 			"Client request headers not forwarded, by route and kind: underscore (a name with '_' or other punctuation), identity-like (another product's identity header), upgrade (an Upgrade that is not a WebSocket handshake, HTTP2-Settings), forwarding (a path override such as X-Original-URL, or a forwarding header such as X-Real-IP from a peer that is not a trusted proxy).",
 			"route", "kind"),
 		ambiguous: counterVec("forgeproof_gateway_ambiguous_requests_total",
-			"Requests refused before routing because an upstream could read their path or Host as another route's (path-invalid, path-ambiguous, method-invalid, host-invalid, authority-mismatch) or their body framing otherwise (framing-ambiguous), requests whose trusted proxy's forwarding headers are malformed or name two origins (forwarded-invalid, forwarded-conflict), and questions about requests with headers an HTTP proxy would forward but serve would not (header-unremovable), by reason code.",
+			"Requests refused before routing because an upstream could read their method, path or Host as another route's (path-invalid, path-ambiguous, method-invalid, host-invalid, authority-mismatch) or their body framing otherwise (framing-ambiguous), requests whose trusted proxy's forwarding headers are malformed or name two origins (forwarded-invalid, forwarded-conflict), and questions about requests with headers an HTTP proxy would forward but serve would not (header-unremovable), by reason code.",
 			"reason"),
 		proxyRefusals: counterVec("forgeproof_gateway_proxy_protocol_refusals_total",
 			"Connections a PROXY protocol listener refused before the TLS handshake (untrusted peer, header missing or invalid), by listener address and reason.",

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/forgeproof/forgeproof/internal/mdtest"
 )
 
 // flagLine matches a flag in a --help listing ("  -name value").
@@ -21,7 +23,8 @@ var flagDocs = map[string]string{
 
 // TestFlagsDocumented keeps the docs and the flags in step: every flag a
 // command's --help lists is named (--name) in docs/cli.md or the
-// command's own page, so a new flag cannot ship undocumented.
+// command's own page, so a new flag cannot ship undocumented; and every
+// flag those pages name exists, so a renamed one cannot stay documented.
 func TestFlagsDocumented(t *testing.T) {
 	read := func(name string) string {
 		b, err := os.ReadFile("../../docs/" + name)
@@ -43,6 +46,7 @@ func TestFlagsDocumented(t *testing.T) {
 			invocations = append(invocations, []string{c.name})
 		}
 	}
+	known := map[string]bool{"help": true}
 	for _, inv := range invocations {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), append(inv, "--help"), &stdout, &stderr); code != 0 {
@@ -57,8 +61,23 @@ func TestFlagsDocumented(t *testing.T) {
 			t.Errorf("%v --help lists no flags", inv)
 		}
 		for _, m := range flags {
+			known[m[1]] = true
 			if !regexp.MustCompile(`--` + regexp.QuoteMeta(m[1]) + `([^a-z0-9-]|$)`).MatchString(docs) {
 				t.Errorf("forgeproof %s: flag --%s is not documented (docs/cli.md %s)", strings.Join(inv, " "), m[1], flagDocs[inv[0]])
+			}
+		}
+	}
+	// And the other way: every --name in the prose of these pages
+	// (code spans; not the shell examples) is a flag of some command.
+	code, flag := regexp.MustCompile("`[^`]+`"), regexp.MustCompile(`(?:^|[\s(\[])--([a-z0-9][a-z0-9-]*)`)
+	for _, name := range []string{"cli.md", "demo.md", "scanner.md"} {
+		for i, line := range mdtest.Prose(read(name)) {
+			for _, span := range code.FindAllString(line, -1) {
+				for _, m := range flag.FindAllStringSubmatch(strings.Trim(span, "`"), -1) {
+					if !known[m[1]] {
+						t.Errorf("docs/%s:%d: --%s is no flag of any command", name, i+1, m[1])
+					}
+				}
 			}
 		}
 	}
