@@ -11,9 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"os"
 	"strings"
 	"sync"
+
+	"github.com/forgeproof/forgeproof/internal/regfile"
 )
 
 // MinKeySize is the shortest token key accepted, in bytes.
@@ -79,7 +80,7 @@ func ParseKeyRing(data []byte) (*KeyRing, error) {
 // LoadKeyRing reads a key file in the format of [ParseKeyRing]. Keep it
 // readable by the service only (mode 0600).
 func LoadKeyRing(path string) (*KeyRing, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("csrf: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/pemutil"
+	"github.com/forgeproof/forgeproof/internal/regfile"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -81,20 +82,11 @@ func withValidation(errs ConfigErrors, err error) ConfigErrors {
 }
 
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	// regfile: a named pipe or a device (/dev/zero) must not hang the
+	// command or a reload.
+	data, err := regfile.ReadFile(path, maxConfigBytes)
 	if err != nil {
-		return nil, errors.Unwrap(err) // the path is already in the error's File
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
-	if err != nil {
-		if pe, ok := err.(*os.PathError); ok {
-			return nil, pe.Err // a folder: "is a directory", the path is in File
-		}
-		return nil, err
-	}
-	if len(data) > maxConfigBytes {
-		return nil, fmt.Errorf("larger than %d bytes", maxConfigBytes)
+		return nil, pemutil.PathErr(err) // the path is already in the error's File
 	}
 	return data, nil
 }
@@ -125,13 +117,13 @@ func parseConfig(name string, data []byte) (*Config, ConfigErrors) {
 		if errors.Is(err, io.EOF) {
 			return nil, ConfigErrors{{File: name, Msg: "empty config"}}
 		}
-		return nil, ConfigErrors{yamlError(name, err)}
+		return nil, ConfigErrors{yamlError(name, err, data)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, ConfigErrors{{File: name, Line: extra.Line, Msg: "more than one YAML document"}}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, ConfigErrors{yamlError(name, err)}
+		return nil, ConfigErrors{yamlError(name, err, data)}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -198,7 +190,9 @@ func (c *Config) resolvePaths(dir string) {
 
 // yamlError turns a YAML syntax error ("yaml: line 3: mapping values are
 // not allowed in this context") into a ConfigError with its line.
-func yamlError(file string, err error) *ConfigError {
+// When the line holds a tab, the usual cause of go-yaml's cryptic "found
+// character that cannot start any token", the message says so.
+func yamlError(file string, err error, data []byte) *ConfigError {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	// go-yaml leaves the line out of errors on the first line.
 	e := &ConfigError{File: file, Line: 1, Msg: msg}
@@ -207,6 +201,11 @@ func yamlError(file string, err error) *ConfigError {
 			if n, err := strconv.Atoi(num); err == nil {
 				e.Line, e.Msg = n, after
 			}
+		}
+	}
+	if lines := bytes.Split(data, []byte("\n")); e.Line >= 1 && e.Line <= len(lines) && strings.Contains(e.Msg, "cannot start any token") {
+		if col := bytes.IndexByte(lines[e.Line-1], '\t'); col >= 0 {
+			e.Msg += fmt.Sprintf(": a tab at column %d; YAML indents with spaces only", col+1)
 		}
 	}
 	return e
@@ -293,6 +292,10 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 			return
 		}
 		i, err := strconv.ParseInt(s, 10, 64)
+		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(s, "-") {
+			d.errorf(n, path, "number %s is too large", s)
+			return
+		}
 		if err != nil || i < 0 {
 			d.errorf(n, path, "invalid number %q: want a non-negative integer", s)
 			return
@@ -380,6 +383,10 @@ func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value) {
 			continue
 		}
 		seen[key] = true
+		if k.Tag == "!!merge" {
+			d.errorf(k, full, "YAML merge keys are not supported: write the keys out")
+			continue
+		}
 		index, ok := fields[key]
 		if !ok {
 			d.errorf(k, full, "unknown key%s", suggestKey(key, keysOf(v.Type())))

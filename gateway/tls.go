@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/forgeproof/forgeproof/internal/pemutil"
+	"github.com/forgeproof/forgeproof/internal/regfile"
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
@@ -250,7 +250,7 @@ func joined(err error) []error {
 
 // readCerts reads every certificate of a PEM file.
 func readCerts(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %q: %v", path, pemutil.PathErr(err))
 	}

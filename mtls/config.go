@@ -4,11 +4,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/forgeproof/forgeproof/internal/pemutil"
+	"github.com/forgeproof/forgeproof/internal/regfile"
 )
 
 // ClientAuthMode says whether a server requires a client certificate.
@@ -153,7 +153,7 @@ func (s Source) read() ([]byte, error) {
 	case s.File != "" && s.Data != nil:
 		return nil, errors.New("set File or Data, not both")
 	case s.File != "":
-		data, err := os.ReadFile(s.File)
+		data, err := regfile.ReadFile(s.File, 0)
 		if err != nil {
 			return nil, fmt.Errorf("cannot read %q: %w", s.File, pemutil.PathErr(err))
 		}

@@ -23,7 +23,9 @@ func parseCRLs(data []byte, source string) ([]*x509.RevocationList, error) {
 	if b, _ := pem.Decode(data); b == nil {
 		l, err := x509.ParseRevocationList(data)
 		if err != nil {
-			return nil, fmt.Errorf("crl %s: %w", source, err)
+			// Neither PEM nor DER: say both were tried, not only
+			// "x509: malformed crl", which reads as a damaged CRL.
+			return nil, fmt.Errorf("crl %s: no PEM \"X509 CRL\" block, and not a DER CRL: %w", source, err)
 		}
 		return []*x509.RevocationList{l}, nil
 	}

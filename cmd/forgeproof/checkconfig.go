@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/forgeproof/forgeproof/gateway"
 )
@@ -25,10 +26,22 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := parseFlags(fs, args, true); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usageErrorf("check-config: want exactly one config file, got %d arguments", fs.NArg())
+	files := fs.Args()
+	// The flag package stops at FILE; a flag after it ("FILE --help",
+	// "FILE --bogus") is still a flag, not a second file.
+	if len(files) > 1 && strings.HasPrefix(files[1], "-") && files[1] != "-" {
+		if err := parseFlags(fs, files[1:], true); err != nil {
+			return err
+		}
+		files = append(files[:1], fs.Args()...)
 	}
-	if _, err := gateway.LoadConfig(fs.Arg(0)); err != nil {
+	if len(files) != 1 {
+		return usageErrorf("check-config: want exactly one config file, got %d arguments", len(files))
+	}
+	if files[0] == "" {
+		return usageErrorf("check-config: the config file name is empty")
+	}
+	if _, err := gateway.LoadConfig(files[0]); err != nil {
 		return configFailure("check-config", err, stderr)
 	}
 	fmt.Fprintln(stdout, "ok")

@@ -82,3 +82,19 @@ func TestFlagsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandsListed: the list of commands at the top of docs/cli.md
+// names every command of the dispatch table (authz was missing from it).
+func TestCommandsListed(t *testing.T) {
+	b, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), "```\n")
+	list, _, _ := strings.Cut(rest, "```")
+	for _, c := range append(commands, command{name: "help"}) {
+		if !regexp.MustCompile(`(?m)^forgeproof ` + regexp.QuoteMeta(c.name) + ` `).MatchString(list) {
+			t.Errorf("docs/cli.md: the list of commands at the top does not name %q", c.name)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // A command is one subcommand. Its run function parses its own flags (with
@@ -39,6 +40,14 @@ var commands = []command{
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal asks the command to stop; the next one kills the
+	// process, as without a handler, so that a command that does not
+	// watch ctx (check-config, pki) or one stuck in a drain can still be
+	// stopped with Ctrl-C.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -197,7 +206,7 @@ func parseFlags(fs *flag.FlagSet, args []string, allowArgs bool) error {
 			printUsage()
 			return flag.ErrHelp
 		}
-		return usageErrorf("%s: %s", cmdName(fs), flagError(err))
+		return usageErrorf("%s: %s", cmdName(fs), flagError(fs, err))
 	}
 	if !allowArgs && fs.NArg() > 0 {
 		return usageErrorf("%s: unexpected argument %q", cmdName(fs), fs.Arg(0))
@@ -213,9 +222,15 @@ func cmdName(fs *flag.FlagSet) string { return strings.TrimPrefix(fs.Name(), "fo
 var flagRefs = regexp.MustCompile(`(defined: |argument: |for flag |for )-+([A-Za-z0-9][A-Za-z0-9_.-]*)`)
 
 // flagError rewrites an error of the flag package in our style: flags
-// spelled --name, as the docs and the usage texts spell them.
-func flagError(err error) string {
+// spelled --name, as the docs and the usage texts spell them, and the
+// flag package's bare "parse error" replaced with what the flag wants.
+func flagError(fs *flag.FlagSet, err error) string {
 	msg := err.Error()
+	if m := flagRefs.FindStringSubmatch(msg); m != nil && strings.HasSuffix(msg, ": parse error") {
+		if want := flagWants(fs.Lookup(m[2])); want != "" {
+			msg = strings.TrimSuffix(msg, "parse error") + want
+		}
+	}
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
 		return "unknown flag --" + strings.TrimLeft(name, "-")
 	}
@@ -223,6 +238,30 @@ func flagError(err error) string {
 		return "--" + strings.TrimLeft(name, "-") + " needs a value"
 	}
 	return flagRefs.ReplaceAllString(strings.Replace(msg, " for flag ", " for ", 1), "$1--$2")
+}
+
+// flagWants says what values f takes, for its parse errors; "" when f
+// is nil or of a type it does not know.
+func flagWants(f *flag.Flag) string {
+	if f == nil {
+		return ""
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return "want true or false"
+	}
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return "want a duration such as 30s, 1m or 1h30m"
+	case int, int64, uint, uint64:
+		return "want a whole number"
+	case float64:
+		return "want a number"
+	}
+	return ""
 }
 
 func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -241,6 +241,11 @@ Example:
 	if err := c.check("init"); err != nil {
 		return err
 	}
+	if strings.TrimSpace(*cn) == "" {
+		// RFC 5280 §4.1.2.4: the issuer of every certificate it signs
+		// must be a non-empty name.
+		return usageErrorf("pki init: --cn is empty: a CA needs a name, the issuer of every certificate it signs")
+	}
 	if err := c.refuseOverwrite(pki.CAFile, pki.CAKeyFile, pki.CRLFile); err != nil {
 		return err
 	}

@@ -48,6 +48,8 @@ import (
 //	                        BITS (no key file): pki makes none under 2048
 //	cutkey FILE KEY         delete the YAML key KEY (and what is indented
 //	                        under it) wherever it is in FILE
+//	mkfifo FILE             make a named pipe (unix: guard with [unix])
+//	pem2der IN OUT          write the first PEM block of IN as DER to OUT
 //	extauthz [flags] ADDR METHOD PATH HOST ['K: V'...]
 //	                        ask an Envoy ext_authz gRPC service, as Envoy
 //	                        does; print "OK" and the headers it sets and
@@ -63,6 +65,8 @@ func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args 
 		"rsaca":    cmdRSACA,
 		"cutkey":   cmdCutKey,
 		"extauthz": cmdExtAuthz,
+		"mkfifo":   cmdMkfifo,
+		"pem2der":  cmdPEM2DER,
 	}
 }
 
@@ -270,6 +274,24 @@ func cmdCutKey(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s: no key %q", args[0], args[1])
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(out, "\n")), 0o600))
+}
+
+func cmdMkfifo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkfifo FILE")
+	}
+	ts.Check(mkfifo(ts.MkAbs(args[0])))
+}
+
+func cmdPEM2DER(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: pem2der IN OUT")
+	}
+	b, _ := pem.Decode([]byte(ts.ReadFile(args[0])))
+	if b == nil {
+		ts.Fatalf("%s: no PEM block", args[0])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), b.Bytes, 0o600))
 }
 
 // cmdExtAuthz sends one CheckRequest over plaintext gRPC, as Envoy's

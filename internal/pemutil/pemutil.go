@@ -17,6 +17,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/regfile"
 )
 
 // CertificateBlock is the PEM type of a certificate.
@@ -47,6 +49,9 @@ func ParseCerts(data []byte) ([]*x509.Certificate, error) {
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
+		if _, err := x509.ParseCertificates(data); err == nil && len(data) > 0 {
+			return nil, errors.New("no PEM CERTIFICATE block found: the file is DER, want PEM (openssl x509 -inform der -in FILE -out FILE.pem)")
+		}
 		return nil, errors.New("no PEM CERTIFICATE block found")
 	}
 	return certs, nil
@@ -129,7 +134,7 @@ func LoadKeyPair(certFile, keyFile string, read func(file string, data []byte)) 
 			fail(i == 1, "is required")
 			continue
 		}
-		d, err := os.ReadFile(file)
+		d, err := regfile.ReadFile(file, 0)
 		if read != nil {
 			read(file, d)
 		}
@@ -150,7 +155,11 @@ func LoadKeyPair(certFile, keyFile string, read func(file string, data []byte)) 
 	if err != nil {
 		// The certificates parsed: what is wrong is the key (none,
 		// unparsable, or not the certificate's).
-		fail(true, "cannot use %q as the key of %q: %s", keyFile, certFile, strings.TrimPrefix(err.Error(), "tls: "))
+		why := strings.TrimPrefix(err.Error(), "tls: ")
+		if hint := keyHint(data[1]); hint != "" {
+			why = hint
+		}
+		fail(true, "cannot use %q as the key of %q: %s", keyFile, certFile, why)
 		return nil, errs
 	}
 	if c.Leaf == nil { // x509keypairleaf=0
@@ -160,6 +169,30 @@ func LoadKeyPair(certFile, keyFile string, read func(file string, data []byte)) 
 		}
 	}
 	return &c, nil
+}
+
+// keyHint says why a key file that crypto/tls could not use is not a
+// key it can read, when the reason is one an operator can fix and
+// crypto/tls's own message ("failed to parse private key", "failed to
+// find any PEM data") does not say: a passphrase, or DER instead of PEM.
+// It is "" otherwise.
+func keyHint(data []byte) string {
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type == "ENCRYPTED PRIVATE KEY" || strings.HasSuffix(b.Type, "PRIVATE KEY") && strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED") {
+			return "the private key is encrypted with a passphrase, which forgeproof cannot ask for: write it unencrypted, readable by the service only (openssl pkey -in KEY -out KEY.plain)"
+		}
+	}
+	_, err8 := x509.ParsePKCS8PrivateKey(data)
+	_, errEC := x509.ParseECPrivateKey(data)
+	_, err1 := x509.ParsePKCS1PrivateKey(data)
+	if err8 == nil || errEC == nil || err1 == nil {
+		return "the key is DER, want PEM (openssl pkey -inform der -in KEY -out KEY.pem)"
+	}
+	return ""
 }
 
 // PathErr drops the path from an *os.PathError, for messages that name

@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/regfile"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -65,7 +66,9 @@ func HashFiles(files []string) Sums {
 // cannot be read (missing, say): a file that comes back differs.
 func HashFile(path string) Sum {
 	var sum Sum
-	f, err := os.Open(path)
+	// regfile: hashing a named pipe or /dev/zero must not hang the
+	// reload that asked.
+	f, err := regfile.Open(path)
 	if err != nil {
 		return sum
 	}
