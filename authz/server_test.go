@@ -70,21 +70,29 @@ func question(t *testing.T, c *http.Client, url_ string, cert *pki.Cert, site st
 	return resp
 }
 
-// TestTraefikAnswers: the Traefik dialect (a chain in passTLSClientCert's
-// encoding) gets the identity headers on 200 and the real status on a
-// refusal, which Traefik relays.
-func TestTraefikAnswers(t *testing.T) {
+// serveTraefik starts forgeproof authz in Traefik's dialect, its client
+// CAs and CRL from a fresh pkitest.Dir, every verified certificate
+// allowed, with the extra top-level config lines, and returns its
+// address and a client certificate of that CA.
+func serveTraefik(t *testing.T, extra string) (string, *pki.Cert) {
+	t.Helper()
 	d := pkitest.NewDir(t, nil)
 	client := pkitest.SPIFFE(t, d.CA, "spiffe://bank.test/teller")
-	addr := serveConfig(t, d.Path, `authz:
+	return serveConfig(t, d.Path, `authz:
   address: 127.0.0.1:0
   proxy: traefik
   trusted-callers: [127.0.0.1]
   client-certificates: {ca-files: [ca.pem], crl-files: [crl.pem]}
 admin: {address: "off"}
-identity-forwarding: both
 routes: [{allow: {any-verified: true}}]
-`)
+`+extra), client
+}
+
+// TestTraefikAnswers: the Traefik dialect (a chain in passTLSClientCert's
+// encoding) gets the identity headers on 200 and the real status on a
+// refusal, which Traefik relays.
+func TestTraefikAnswers(t *testing.T) {
+	addr, client := serveTraefik(t, "identity-forwarding: both\n")
 	c := &http.Client{Timeout: 10 * time.Second}
 	ok := question(t, c, "http://"+addr+"/traefik", client, "same-origin")
 	if ok.StatusCode != 200 || ok.Header.Get("Forgeproof-Client-Identity") != "spiffe://bank.test/teller" ||
@@ -283,16 +291,7 @@ func TestListenRefusesEnvoy(t *testing.T) {
 // cross-site one is refused as a handshake; its twins pass: the
 // same-origin handshake, and a cross-site plain GET over https.
 func TestTraefikWebSocketQuestion(t *testing.T) {
-	d := pkitest.NewDir(t, nil)
-	client := pkitest.SPIFFE(t, d.CA, "spiffe://bank.test/teller")
-	addr := serveConfig(t, d.Path, `authz:
-  address: 127.0.0.1:0
-  proxy: traefik
-  trusted-callers: [127.0.0.1]
-  client-certificates: {ca-files: [ca.pem], crl-files: [crl.pem]}
-admin: {address: "off"}
-routes: [{allow: {any-verified: true}}]
-`)
+	addr, client := serveTraefik(t, "")
 	c := &http.Client{Timeout: 10 * time.Second}
 	defer c.CloseIdleConnections()
 	for _, tc := range []struct {

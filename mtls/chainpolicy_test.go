@@ -2,16 +2,13 @@ package mtls_test
 
 import (
 	"cmp"
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
-	"math/big"
 	"testing"
-	"time"
 
 	"github.com/forgeproof/forgeproof/mtls"
 )
@@ -135,21 +132,7 @@ func rsaCert(t *testing.T, tmpl *x509.Certificate, issuer *rawCert, bits int) *x
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
-	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
-	parent, signer := tmpl, crypto.Signer(key)
-	if issuer != nil {
-		parent, signer = issuer.Cert, issuer.Key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return mintKey(t, tmpl, issuer, key).Cert
 }
 
 // TestShortRSAClientCA: a client CA with an RSA key under 2048 bits

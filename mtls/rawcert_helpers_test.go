@@ -25,14 +25,20 @@ type rawCert struct {
 
 var rawSerial atomic.Int64
 
-// mint issues tmpl (filled with defaults) signed by parent (self-signed
-// when parent is nil).
+// mint issues tmpl (filled with defaults) for a fresh P-256 key, signed
+// by parent (self-signed when parent is nil).
 func mint(t testing.TB, tmpl *x509.Certificate, parent *rawCert) *rawCert {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return mintKey(t, tmpl, parent, key)
+}
+
+// mintKey is mint for the given key.
+func mintKey(t testing.TB, tmpl *x509.Certificate, parent *rawCert, key crypto.Signer) *rawCert {
+	t.Helper()
 	if tmpl.SerialNumber == nil {
 		tmpl.SerialNumber = big.NewInt(1000 + rawSerial.Add(1))
 	}
