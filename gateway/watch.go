@@ -24,7 +24,9 @@ const settle = 500 * time.Millisecond
 // events only.
 type WatchOptions struct {
 	// Interval is how often every watched file is read again and hashed;
-	// the gateway reloads when any of them changed, or when the last
+	// the gateway reloads when any of them changed (read again after the
+	// settle time, so a file caught mid-write is not loaded half-written),
+	// or when the last
 	// reload was refused (a retry). It catches what file events miss
 	// (network filesystems, some symlink swaps). Zero disables polling,
 	// and with it the retries; DefaultWatchInterval is a sound value.

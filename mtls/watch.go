@@ -20,7 +20,9 @@ const settle = 200 * time.Millisecond
 // secret volumes (which swap a "..data" symlink) are seen, waits for a
 // burst of writes to settle, and reloads only when a file's contents
 // changed (by SHA-256): a touch or a write of the same bytes is no
-// reload. It also reads the files every ServerConfig.ReloadInterval.
+// reload. It also reads the files every ServerConfig.ReloadInterval; a
+// change found so is read again after the settle time and reloaded once
+// both reads agree, so a file caught mid-write is not loaded.
 //
 // Where file events are unavailable (the system's watch limit is
 // reached, say), Watch reports that to OnReload as an error and polls

@@ -8,7 +8,10 @@
 // seen, and waits for a burst of events to settle before it reads the
 // files. It also reads them every [Options.Interval] (polling), which
 // catches what events miss (network filesystems, folders that could not
-// be watched) and stands in for events where none are available. It
+// be watched) and stands in for events where none are available; a
+// change a poll finds is read again after the settle time and reported
+// only when both reads agree, since no event tells a poll that a write is
+// still under way. It
 // compares the files by content (SHA-256): a touch, a chmod or a write of
 // the same bytes is no change. The files are read in full at each look;
 // they are certificates and configuration, not logs. When the caller
@@ -23,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -116,7 +120,9 @@ type Options struct {
 	// time when watching events (none is coming for it), at the next poll
 	// otherwise. Files missing from it are hashed when first watched.
 	Baseline func() Sums
-	// Interval is how often every file is read and hashed again. Zero
+	// Interval is how often every file is read and hashed again; a
+	// change found so is reported after Settle, once a second read
+	// agrees. Zero
 	// disables polling, but means FallbackInterval when file events are
 	// unavailable. It must not be negative.
 	Interval time.Duration
@@ -229,6 +235,12 @@ func (w *Watcher) Run(ctx context.Context, onChange func(Change) error) error {
 		pending.Reset(w.opts.Settle)
 	}
 	triggers := w.opts.Trigger
+	// polled holds what a poll read when it found a change, until a
+	// second read after the settle time agrees: a poll has no events to
+	// say that a write is still under way, and a file caught mid-write
+	// (an editor or a script writing in place) may read as a shorter
+	// configuration that is valid on its own.
+	var polled Sums
 	for {
 		select {
 		case <-ctx.Done():
@@ -252,9 +264,29 @@ func (w *Watcher) Run(ctx context.Context, onChange func(Change) error) error {
 				pending.Reset(w.opts.Settle)
 			}
 		case <-pending.C:
-			w.look(w.hashes(), "file", false, onChange)
+			now := w.hashes()
+			if polled == nil {
+				w.look(now, "file", false, onChange)
+				continue
+			}
+			if !maps.Equal(now, polled) {
+				polled = now // still being written: read again later
+				pending.Reset(w.opts.Settle)
+				continue
+			}
+			polled = nil
+			w.look(now, "poll", false, onChange)
 		case <-tick:
-			w.look(w.hashes(), "poll", false, onChange)
+			if polled != nil {
+				continue // a change being confirmed: the timer reads again
+			}
+			now := w.hashes()
+			if w.differs(now) {
+				polled = now
+				pending.Reset(w.opts.Settle)
+				continue
+			}
+			w.look(now, "poll", false, onChange) // quiet, or a retry
 		case trigger, ok := <-triggers:
 			if !ok {
 				triggers = nil

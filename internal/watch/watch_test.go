@@ -397,8 +397,64 @@ func TestBaselineSettles(t *testing.T) {
 		o.Settle = time.Hour
 	})
 	write(t, r.path("key.pem"), "two")
-	r.poll()
-	r.wantChange("poll", "cert.pem", "key.pem")
+	r.trigger <- "SIGHUP"
+	r.wantChange("SIGHUP", "cert.pem", "key.pem")
+}
+
+// TestPollReadsTwice: a poll that finds a file mid-write (an in-place
+// write, which a poll cannot see coming to its end) does not report it:
+// the file is read again after the settle time, and reported once two
+// reads agree, so the callback reads the finished file. The old Watcher
+// reported at the poll and the callback read the half. The twin, a
+// change that is done when the poll finds it, is TestNoEventsOption.
+func TestPollReadsTwice(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	write(t, path, "routes: [a, b]")
+	read := make(chan string, 4)
+	tick := make(chan time.Time)
+	w, err := New(Options{
+		Files:    func() []string { return []string{path} },
+		NoEvents: true,
+		Tick:     tick,
+		Settle:   2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Run(ctx, func(c Change) error {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Error(err)
+			}
+			read <- c.Trigger + ": " + string(b)
+			return nil
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	<-w.Ready()
+
+	write(t, path, "routes: [a") // the first half of a write
+	tick <- time.Now()
+	time.Sleep(50 * time.Millisecond)
+	write(t, path, "routes: [a, c]")
+	select {
+	case got := <-read:
+		if want := "poll: routes: [a, c]"; got != want {
+			t.Errorf("the callback read %q, want %q", got, want)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no change reported within 20s")
+	}
+	select {
+	case got := <-read:
+		t.Errorf("a second call read %q, want one call", got)
+	case <-time.After(100 * time.Millisecond):
+	}
 }
 
 // TestBaselineOfNewFile: a file that the list names for the first time
