@@ -100,7 +100,9 @@
 //
 // The pre-session cookie is "__Host-" prefixed, Secure, HttpOnly, Path=/,
 // SameSite=Lax, with no Domain. The SPA cookie "XSRF-TOKEN" is the same but
-// readable by JavaScript. Browsers may drop Secure and "__Host-" cookies on
+// readable by JavaScript and without the prefix (the name frameworks look
+// for), so a sibling subdomain can plant one: its token fails for the
+// victim's binding. Browsers may drop Secure and "__Host-" cookies on
 // plain HTTP; for development on http://localhost, turn on
 // [Protection.SetInsecureLocalhostHTTP], which drops both for plain-HTTP
 // requests to localhost, 127.0.0.1 and [::1] only.

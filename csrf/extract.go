@@ -57,7 +57,12 @@ func (c *config) findToken(r *http.Request) (tok, where string, err error) {
 	}
 	if r.PostForm != nil {
 		// The form was parsed already (by a handler before this one).
-		return r.PostForm.Get(FormField), "form field " + FormField, nil
+		if v := r.PostForm.Get(FormField); v != "" || r.MultipartForm != nil {
+			return v, "form field " + FormField, nil
+		}
+		// ParseForm alone leaves a multipart body (and a DELETE's) unread,
+		// and r.PostForm without its fields: search the body. One that
+		// ParseForm read is at its end, and has nothing more to give.
 	}
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data") {

@@ -21,7 +21,9 @@ import (
 // With a key ring set, Handler also sets the pre-session cookie on
 // responses to requests that have no valid one and whose binding function
 // reports no session, and when SPA is on the SPA cookie on responses to
-// requests whose SPA cookie is missing or no longer valid for their binding.
+// requests whose SPA cookie is missing or no longer valid for their binding,
+// refused ones included when a token was missing or invalid (so an SPA's
+// retry passes).
 // A response on which it sets a cookie gets "Cache-Control: no-store"
 // unless h sets its own: a shared cache must not hand one visitor's
 // pre-session cookie to another. It also makes [Protection.Token],
@@ -68,8 +70,18 @@ func (x *protected) serveTokens(c *config, w http.ResponseWriter, r *http.Reques
 	// st keeps what check learned (the binding function's answer, the
 	// pre-session cookie) for prepareTokens: neither is asked twice.
 	var st requestState
-	if e := c.check(r, &st); e != nil && c.refused(w, r, e) {
-		return
+	if e := c.check(r, &st); e != nil {
+		if c.spa && !c.reportOnly && (e.Reason == ReasonTokenMissing || e.Reason == ReasonTokenInvalid) {
+			// An SPA whose XSRF-TOKEN no longer fits its binding (a login
+			// whose new session the binding function did not yet see in
+			// Rotate, a key retired) would be refused until it loads a
+			// page; a fresh cookie on the refusal lets its retry pass. The
+			// origin checks passed, and no other origin reads the cookie.
+			c.prepareTokens(w, r, &st, x.p)
+		}
+		if c.refused(w, r, e) {
+			return
+		}
 	}
 	x.h.ServeHTTP(w, c.prepareTokens(w, r, &st, x.p))
 }

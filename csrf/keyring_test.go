@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,6 +133,38 @@ func TestModeText(t *testing.T) {
 				if b, err := got.MarshalText(); err != nil || string(b) != tt.in {
 					t.Errorf("MarshalText: got %q, %v; want %q", b, err, tt.in)
 				}
+			}
+		})
+	}
+}
+
+// A zero KeyRing has no key to sign with: set, it turns tokens off as nil
+// does (refused with no-keys, ErrNoKeys from Token), rather than panic in
+// Token and in Handler.
+func TestZeroKeyRing(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ring *csrf.KeyRing
+		want csrf.Reason
+	}{
+		{"zero ring", &csrf.KeyRing{}, csrf.ReasonNoKeys},
+		{"ring with a key", testRing(t), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tokenProtection(t, csrf.ModeOriginAndToken, tt.ring)
+			p.SetSPA(true)
+			var tok string
+			var tokErr error
+			h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				tok, tokErr = p.Token(r)
+			}))
+			h.ServeHTTP(httptest.NewRecorder(), request("GET", app+"/", "X-Test-Session", "alice"))
+			if (tokErr == nil) != (tt.want == "") || tt.want != "" && !errors.Is(tokErr, csrf.ErrNoKeys) {
+				t.Fatalf("Token: got %v, want ErrNoKeys only for the zero ring", tokErr)
+			}
+			got := reasonOf(p.Check(request("POST", app+"/", "X-Test-Session", "alice", "X-CSRF-Token", tok)))
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package csrf
 import (
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"net/netip"
 	"path"
@@ -276,9 +277,13 @@ func (p *Protection) SetMode(m Mode) error {
 	return p.update(func(c *config) error { c.mode = m; return nil })
 }
 
-// SetKeyRing sets the keys that sign and verify tokens; nil turns tokens
-// off. Replace the ring to rotate keys (see [KeyRing]).
+// SetKeyRing sets the keys that sign and verify tokens; nil, or a ring
+// with no keys (the zero KeyRing), turns tokens off. Replace the ring to
+// rotate keys (see [KeyRing]).
 func (p *Protection) SetKeyRing(k *KeyRing) {
+	if k != nil && len(k.keys) == 0 {
+		k = nil // nothing to sign with: minting would panic
+	}
 	p.update(func(c *config) error { c.keys = k; return nil })
 }
 
@@ -321,6 +326,9 @@ func (p *Protection) SetMaxFormBytes(n int64) {
 	if n <= 0 {
 		n = DefaultMaxFormBytes
 	}
+	// The body is read to one byte past the limit, to tell a larger one:
+	// math.MaxInt64 would overflow into reading nothing.
+	n = min(n, math.MaxInt64-1)
 	p.update(func(c *config) error { c.maxFormBytes = n; return nil })
 }
 

@@ -413,3 +413,57 @@ func TestConcurrentTokensOneRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestSPARecoversAfterLogin: an SPA's login handler calls Rotate before
+// its binding function can see the new session (the session cookie is on
+// the response, not yet on r), so the XSRF-TOKEN Rotate sets is bound to
+// the pre-session, and the SPA's next POST, with the session, is refused.
+// The refusal now carries a fresh XSRF-TOKEN for the session, and the
+// SPA's retry passes; before, every POST was refused until the SPA loaded
+// a page. The twin: a cross-site refusal sets no cookie.
+func TestSPARecoversAfterLogin(t *testing.T) {
+	p := tokenProtection(t, csrf.ModeOriginAndToken, testRing(t))
+	p.SetSPA(true)
+	h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/login" {
+			must(t, p.Rotate(w, r)) // the session cookie goes on w
+		}
+	}))
+	jar := map[string]string{}
+	send := func(method, path, session string, header ...string) *httptest.ResponseRecorder {
+		t.Helper()
+		r := request(method, app+path, header...)
+		for name, v := range jar {
+			r.AddCookie(&http.Cookie{Name: name, Value: v})
+		}
+		if session != "" {
+			r.Header.Set("X-Test-Session", session)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		for _, c := range rec.Result().Cookies() {
+			jar[c.Name] = c.Value
+		}
+		return rec
+	}
+	send("GET", "/", "")
+	if rec := send("POST", "/login", "", "Sec-Fetch-Site", "same-origin", csrf.SPAHeader, jar[csrf.SPACookie]); rec.Code != 200 {
+		t.Fatalf("login: got %d %q, want 200", rec.Code, rec.Body)
+	}
+	stale := jar[csrf.SPACookie]
+	rec := send("POST", "/transfer", "bob", "Sec-Fetch-Site", "same-origin", csrf.SPAHeader, stale)
+	if rec.Code != 403 || !strings.Contains(rec.Body.String(), string(csrf.ReasonTokenInvalid)) {
+		t.Fatalf("first POST after login: got %d %q, want 403 %s", rec.Code, rec.Body, csrf.ReasonTokenInvalid)
+	}
+	if jar[csrf.SPACookie] == stale {
+		t.Fatalf("the refusal set no new %s cookie (Set-Cookie %q)", csrf.SPACookie, rec.Header().Values("Set-Cookie"))
+	}
+	if rec := send("POST", "/transfer", "bob", "Sec-Fetch-Site", "same-origin", csrf.SPAHeader, jar[csrf.SPACookie]); rec.Code != 200 {
+		t.Errorf("the retry with the new cookie: got %d %q, want 200", rec.Code, rec.Body)
+	}
+
+	rec = send("POST", "/transfer", "bob", "Sec-Fetch-Site", "cross-site", csrf.SPAHeader, stale)
+	if rec.Code != 403 || len(rec.Result().Cookies()) != 0 {
+		t.Errorf("cross-site: got %d with cookies %q, want 403 and none", rec.Code, rec.Header().Values("Set-Cookie"))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -203,6 +204,9 @@ func TestTokenInForm(t *testing.T) {
 		{"multipart with token after a file", mw.FormDataContentType(), mp.String(), 0, ""},
 		{"multipart without token", mw2.FormDataContentType(), mpNoTok.String(), 0, csrf.ReasonTokenMissing},
 		{"form larger than the limit", "application/x-www-form-urlencoded", form, 64, csrf.ReasonTokenMissing},
+		// The largest limit, "no limit", must not overflow into none.
+		{"largest limit, with token", "application/x-www-form-urlencoded", form, math.MaxInt64, ""},
+		{"largest limit, without token", "application/x-www-form-urlencoded", "amount=100", math.MaxInt64, csrf.ReasonTokenMissing},
 		{"JSON body is not searched", "application/json", `{"csrf_token":"` + tok + `"}`, 0, csrf.ReasonTokenMissing},
 	}
 	for _, tt := range tests {
@@ -236,6 +240,40 @@ func TestTokenInFormAfterParseForm(t *testing.T) {
 	must(t, r.ParseForm())
 	if got := reasonOf(p.Check(r)); got != csrf.ReasonTokenMissing {
 		t.Errorf("parsed form without the field: got %q, want %q", got, csrf.ReasonTokenMissing)
+	}
+
+	// ParseForm (a logging or routing middleware's r.FormValue of a
+	// query parameter does the same) leaves a multipart body unread and
+	// r.PostForm empty: the token is still in the body, as
+	// r.PostFormValue, gorilla/csrf and nosurf find it.
+	for _, tt := range []struct {
+		name  string
+		field string
+		want  csrf.Reason
+	}{
+		{"multipart after ParseForm, with the token", csrf.FormField, ""},
+		{"multipart after ParseForm, without the token", "other", csrf.ReasonTokenMissing},
+	} {
+		var mp bytes.Buffer
+		mw := multipart.NewWriter(&mp)
+		mw.WriteField(tt.field, tok)
+		mw.Close()
+		r = request("POST", app+"/", "X-Test-Session", "alice", "Content-Type", mw.FormDataContentType())
+		r.Body = io.NopCloser(bytes.NewReader(mp.Bytes()))
+		must(t, r.ParseForm())
+		if got := reasonOf(p.Check(r)); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+		if rest, _ := io.ReadAll(r.Body); !bytes.Equal(rest, mp.Bytes()) {
+			t.Errorf("%s: body after Check: got %d bytes, want the %d sent", tt.name, len(rest), mp.Len())
+		}
+	}
+	// A token in the query string is never read, parsed or not.
+	r = request("POST", app+"/?"+csrf.FormField+"="+tok, "X-Test-Session", "alice", "Content-Type", "application/x-www-form-urlencoded")
+	r.Body = io.NopCloser(strings.NewReader("other=1"))
+	must(t, r.ParseForm())
+	if got := reasonOf(p.Check(r)); got != csrf.ReasonTokenMissing {
+		t.Errorf("token in the query of a parsed form: got %q, want %q", got, csrf.ReasonTokenMissing)
 	}
 }
 
