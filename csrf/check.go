@@ -95,7 +95,10 @@ func (c *config) tokenRequired(browserless bool) bool {
 // carries one of them more than once: on separate lines, or joined into
 // one value with a comma as a proxy folding the lines would. No Origin or
 // Sec-Fetch-Site value has a comma; a Referer URL may, so for it only a
-// comma followed by another absolute URL ("scheme://") counts.
+// comma followed by another absolute URL ("scheme://") counts, and only
+// when the Referer decides (neither Sec-Fetch-Site nor Origin sent): a
+// browser's one Referer is the page's URL, whose query may hold
+// ",https://".
 func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
 	sv, ov, rv := r.Header["Sec-Fetch-Site"], r.Header["Origin"], r.Header["Referer"]
 	site, origin, referer := only(sv), only(ov), only(rv)
@@ -109,7 +112,7 @@ func (c *config) checkOrigin(r *http.Request) (e *Error, browserless bool) {
 		return repeated("Sec-Fetch-Site", sv), false
 	case len(ov) > 1 || strings.IndexByte(origin, ',') >= 0:
 		return repeated("Origin", ov), false
-	case len(rv) > 1 || referer != "" && joinedURLs(referer):
+	case len(rv) > 1 || referer != "" && fetch == fetchAbsent && origin == "" && joinedURLs(referer):
 		return repeated("Referer", rv), false
 	}
 	switch fetch {

@@ -157,6 +157,18 @@ func TestCheckOrigin(t *testing.T) {
 			req: post(app+"/hooks/%2e%2e/transfer", "Sec-Fetch-Site", "cross-site"), want: csrf.ReasonCrossSite},
 		{name: "bypass pattern does not exempt an encoded double slash", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddInsecureBypassPattern("POST /hooks/")) },
 			req: post(app+"/hooks/%2F%2Fevil", "Sec-Fetch-Site", "cross-site"), want: csrf.ReasonCrossSite},
+		// A wildcard segment matches "x%2Fdelete" whole, as ServeMux reads
+		// the escaped path, but routers that match the decoded path (gin's
+		// and gorilla/mux's defaults) serve /hooks/x/delete: exempt only a
+		// path that both readings put under a bypass pattern.
+		{name: "wildcard bypass exempts its one segment", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddInsecureBypassPattern("POST /hooks/{id}")) },
+			req: post(app+"/hooks/x", "Sec-Fetch-Site", "cross-site")},
+		{name: "wildcard bypass does not exempt an encoded slash that adds a segment", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddInsecureBypassPattern("POST /hooks/{id}")) },
+			req: post(app+"/hooks/x%2Fdelete", "Sec-Fetch-Site", "cross-site"), want: csrf.ReasonCrossSite},
+		{name: "wildcard bypass exempts an encoded slash both readings match", setup: func(t *testing.T, p *csrf.Protection) {
+			must(t, p.AddInsecureBypassPattern("POST /hooks/{id}"))
+			must(t, p.AddInsecureBypassPattern("POST /hooks/{id}/{sub}"))
+		}, req: post(app+"/hooks/x%2Fdelete", "Sec-Fetch-Site", "cross-site")},
 		{name: "bypass pattern respects its method", setup: func(t *testing.T, p *csrf.Protection) { must(t, p.AddInsecureBypassPattern("PUT /hooks/")) },
 			req: post(app+"/hooks/x", "Sec-Fetch-Site", "cross-site"), want: csrf.ReasonCrossSite},
 	})

@@ -30,7 +30,8 @@
 //
 //  0. A request that carries Sec-Fetch-Site, Origin or Referer more than
 //     once (two lines, or two values joined with a comma; for Referer a
-//     comma followed by another "scheme://") is refused with
+//     comma followed by another "scheme://", when neither Sec-Fetch-Site
+//     nor Origin is sent: a page's URL may hold one) is refused with
 //     [ReasonHeaderRepeated]: browsers send each once, and a check that
 //     reads one copy while the application reads the other decides
 //     nothing.
@@ -58,7 +59,9 @@
 // and trusted origins are whole origins, never bare hosts (CVE-2025-47909).
 //
 // Requests whose path matches a pattern given to
-// [Protection.AddInsecureBypassPattern] skip every check.
+// [Protection.AddInsecureBypassPattern] skip every check (a path that
+// matches only once cleaned, or only with an encoded slash read as part
+// of a segment, does not: see its doc).
 //
 // # Tokens (on when a key ring is set)
 //

@@ -63,22 +63,6 @@ func refererOrigin(ref string) (string, bool) {
 	return ref[:len(scheme)+3+end], true
 }
 
-// validDottedHostPort accepts a DNS name with exactly one trailing dot and
-// an optional port ("app.example.", "app.example.:8443"): the absolute
-// name browsers keep in the Origin and Referer of a page loaded under it.
-// IP addresses and "app.example.." are refused.
-func validDottedHostPort(hp string) bool {
-	name := hp
-	if i := strings.LastIndexByte(hp, ':'); i >= 0 {
-		if !validPort(hp[i+1:]) {
-			return false
-		}
-		name = hp[:i]
-	}
-	name, ok := strings.CutSuffix(name, ".")
-	return ok && validRegName(name)
-}
-
 func validScheme(s string) bool {
 	if s == "" || !isLowerAlpha(s[0]) {
 		return false
@@ -94,9 +78,12 @@ func validScheme(s string) bool {
 
 // The host grammar, and the default ports, are forwardedorigin's: one
 // set of rules for Origin, Referer and a trusted proxy's headers.
-func validHostPort(hp string) bool  { return forwardedorigin.ValidHostPort(hp) }
-func validRegName(host string) bool { return forwardedorigin.ValidRegName(host) }
-func validPort(p string) bool       { return forwardedorigin.ValidPort(p) }
+// A DNS name with one trailing dot ("app.example.", "app.example.:8443"),
+// the absolute name browsers keep in the Origin and Referer of a page
+// loaded under it, is valid only where validDottedHostPort is asked.
+func validHostPort(hp string) bool       { return forwardedorigin.ValidHostPort(hp) }
+func validDottedHostPort(hp string) bool { return forwardedorigin.ValidDottedHostPort(hp) }
+func validPort(p string) bool            { return forwardedorigin.ValidPort(p) }
 func stripDefaultPort(host, scheme string) string {
 	return forwardedorigin.StripDefaultPort(host, scheme)
 }

@@ -56,3 +56,28 @@ func TestRefererTrailingDotMatchesLikeOrigin(t *testing.T) {
 			req: post(app+"/", "Referer", "https://admin.example./x"), want: csrf.ReasonRefererMismatch},
 	})
 }
+
+// Behind a trusted proxy that passes the Host on (Caddy's and Traefik's
+// X-Forwarded-Host), the dotted name reaches the check in the proxy's
+// header: it names the same origin as the dotted Host does directly, and
+// was refused as forwarded-invalid. Each sits by its refused twin.
+func TestForwardedTrailingDotMatchesLikeHost(t *testing.T) {
+	post := func(h ...string) func() *http.Request {
+		return func() *http.Request {
+			r := request("POST", "http://10.0.0.2:8080/", h...)
+			r.RemoteAddr = "192.0.2.5:1234"
+			return r
+		}
+	}
+	proxy := func(t *testing.T, p *csrf.Protection) { must(t, p.AddTrustedProxy("192.0.2.0/24")) }
+	runChecks(t, []checkCase{
+		{name: "X-Forwarded-Host dotted, Origin dotted allowed", setup: proxy,
+			req: post("X-Forwarded-Proto", "https", "X-Forwarded-Host", "app.example.", "Origin", "https://app.example.")},
+		{name: "X-Forwarded-Host dotted, Origin undotted refused", setup: proxy,
+			req: post("X-Forwarded-Proto", "https", "X-Forwarded-Host", "app.example.", "Origin", app), want: csrf.ReasonOriginMismatch},
+		{name: "Forwarded host dotted with port, Referer dotted allowed", setup: proxy,
+			req: post("Forwarded", "proto=https;host=\"app.example.:8443\"", "Referer", "https://app.example.:8443/form")},
+		{name: "X-Forwarded-Host with two trailing dots refused", setup: proxy,
+			req: post("X-Forwarded-Proto", "https", "X-Forwarded-Host", "app.example..", "Origin", "https://app.example.."), want: csrf.ReasonForwardedInvalid},
+	})
+}

@@ -1,8 +1,10 @@
 package csrf_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/csrf"
@@ -91,6 +93,9 @@ func TestPortStdlibCrossOriginProtection(t *testing.T) {
 		{name: "non-bypass", target: ex + "/api/", bypass: []string{"/bypass/"}, h: []string{"Origin", "https://attacker.example"}, want: csrf.ReasonOriginMismatch, peerBlk: true},
 		{name: "redirect ..", target: ex + "/foo/../bypass/bar", bypass: []string{"/bypass/"}, h: []string{"Origin", "https://attacker.example"}, want: csrf.ReasonOriginMismatch, peerBlk: true},
 		{name: "redirect trailing slash", target: ex + "/bypass", bypass: []string{"/bypass/"}, h: []string{"Origin", "https://attacker.example"}, want: csrf.ReasonOriginMismatch, peerBlk: true},
+		{name: "non-bypass cross-site", target: ex + "/api/", bypass: []string{"/bypass/"}, h: []string{"Origin", "https://attacker.example", "Sec-Fetch-Site", "cross-site"}, want: csrf.ReasonCrossSite, peerBlk: true},
+		{name: "redirect to non-bypass ..", target: ex + "/foo/../api/bar", bypass: []string{"/bypass/"}, h: []string{"Origin", "https://attacker.example"}, want: csrf.ReasonOriginMismatch, peerBlk: true},
+		{name: "redirect to non-bypass trailing slash", target: ex + "/api", bypass: []string{"/bypass/"}, h: []string{"Origin", "https://attacker.example"}, want: csrf.ReasonOriginMismatch, peerBlk: true},
 		{name: "wildcard bypass", target: ex + "/only/123", bypass: []string{"/only/{foo}"}, h: []string{"Origin", "https://attacker.example"}},
 		{name: "non-wildcard", target: ex + "/only/123/foo", bypass: []string{"/only/{foo}"}, h: []string{"Origin", "https://attacker.example"}, want: csrf.ReasonOriginMismatch, peerBlk: true},
 		{name: "no-trailing exact", target: ex + "/no-trailing", bypass: []string{"/no-trailing"}, h: []string{"Origin", "https://attacker.example"}},
@@ -226,5 +231,68 @@ func TestPortStdlibServer(t *testing.T) {
 				t.Errorf("tls=%v %s: got %d, want %d (proto %s)", tlsOn, tc.name, resp.StatusCode, tc.want, resp.Proto)
 			}
 		}
+	}
+}
+
+// net/http's TestCrossOriginProtectionSetDenyHandler, ported: the custom
+// handler answers refusals only, a safe request still passes, and nil
+// restores the default 403.
+func TestPortStdlibSetDenyHandler(t *testing.T) {
+	p := csrf.New()
+	h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	serve := func(method string, header ...string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, request(method, ex+"/", header...))
+		return rec
+	}
+	if rec := serve("POST", "Sec-Fetch-Site", "cross-site"); rec.Code != http.StatusForbidden {
+		t.Errorf("default: got %d, want 403", rec.Code)
+	}
+	p.SetDenyHandler(func(w http.ResponseWriter, r *http.Request, err *csrf.Error) {
+		w.WriteHeader(http.StatusTeapot)
+		io.WriteString(w, "custom error")
+	})
+	if rec := serve("POST", "Sec-Fetch-Site", "cross-site"); rec.Code != http.StatusTeapot || !strings.Contains(rec.Body.String(), "custom error") {
+		t.Errorf("custom: got %d %q, want 418 with the custom body", rec.Code, rec.Body.String())
+	}
+	if rec := serve("GET"); rec.Code != http.StatusOK {
+		t.Errorf("custom, GET: got %d, want 200", rec.Code)
+	}
+	p.SetDenyHandler(nil)
+	if rec := serve("POST", "Sec-Fetch-Site", "cross-site"); rec.Code != http.StatusForbidden {
+		t.Errorf("restored: got %d, want 403", rec.Code)
+	}
+}
+
+// net/http's TestCrossOriginProtectionAddingBypassesConcurrently, ported
+// (run with -race): a trusted origin and a bypass pattern added while
+// requests are in flight apply to the requests that follow.
+func TestPortStdlibAddingBypassesConcurrently(t *testing.T) {
+	p := csrf.New()
+	h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	req := func() *http.Request {
+		return request("POST", ex+"/", "Origin", "https://concurrent.example", "Sec-Fetch-Site", "cross-site")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req())
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("before: got %d, want 403", rec.Code)
+	}
+	start, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		close(start)
+		defer close(done)
+		for range 10 {
+			h.ServeHTTP(httptest.NewRecorder(), req())
+		}
+	}()
+	<-start
+	must(t, p.AddTrustedOrigin("https://concurrent.example"))
+	must(t, p.AddInsecureBypassPattern("/foo/"))
+	<-done
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req())
+	if rec.Code != http.StatusOK {
+		t.Errorf("after: got %d, want 200", rec.Code)
 	}
 }

@@ -218,7 +218,10 @@ func (p *Protection) AddTrustedProxy(cidr string) error {
 // [http.ServeMux]; a request is exempt only when its path matches the
 // pattern directly, not when ServeMux would redirect it there (after
 // cleaning "/a/../b", or adding a trailing slash), nor when its path is
-// not clean once percent-decoded ("/hooks/..%2Fb"). It returns an error, and
+// not clean once percent-decoded ("/hooks/..%2Fb"), nor when it matches
+// only with an encoded slash read as part of a segment ("/hooks/x%2Fdelete"
+// matches "/hooks/{id}" in ServeMux, but a router that matches the decoded
+// path serves /hooks/x/delete). It returns an error, and
 // changes nothing, when the pattern is invalid or conflicts with one
 // already added.
 func (p *Protection) AddInsecureBypassPattern(pattern string) error {
@@ -349,7 +352,21 @@ func (c *config) bypassed(r *http.Request) bool {
 	if cleanPath(r.URL.Path) != r.URL.Path {
 		return false
 	}
-	h, _ := c.bypass.Handler(r)
+	if h, _ := c.bypass.Handler(r); h != bypassSentinel {
+		return false
+	}
+	if r.URL.RawPath == "" {
+		return true
+	}
+	// ServeMux matches "/hooks/x%2Fdelete" to "/hooks/{id}", with id
+	// "x/delete"; routers that match the decoded path (gin's and
+	// gorilla/mux's defaults) serve /hooks/x/delete.
+	// Exempt only a path that both readings put under a bypass pattern.
+	u := *r.URL
+	u.RawPath = ""
+	d := *r
+	d.URL = &u
+	h, _ := c.bypass.Handler(&d)
 	return h == bypassSentinel
 }
 

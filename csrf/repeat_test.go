@@ -32,6 +32,12 @@ func TestCheckRepeatedDecisionHeaders(t *testing.T) {
 		{name: "Referer URLs joined without space refused", req: post(app+"/", "Referer", app+"/form,HTTP://evil.example/"), want: csrf.ReasonHeaderRepeated},
 		{name: "one Referer with commas in its query allowed", req: post(app+"/", "Referer", app+"/form?ids=1,2,3&next=a,b")},
 		{name: "one Referer allowed", req: post(app+"/", "Referer", app+"/form")},
+		// A page's own URL may hold ",https://" in its query, and browsers
+		// send it whole in a same-origin Referer, with Sec-Fetch-Site and
+		// Origin, which decide: the Referer is then not read.
+		{name: "Referer query with comma-joined URLs allowed when Sec-Fetch-Site decides", req: post(app+"/", "Sec-Fetch-Site", "same-origin", "Origin", app, "Referer", app+"/apps?redirect_uris=https://a.example/cb,https://b.example/cb")},
+		{name: "Referer query with comma-joined URLs allowed when Origin decides", req: post(app+"/", "Origin", app, "Referer", app+"/apps?redirect_uris=https://a.example/cb,https://b.example/cb")},
+		{name: "two Referer lines refused when Sec-Fetch-Site decides", req: post(app+"/", "Sec-Fetch-Site", "same-origin", "Origin", app, "Referer", app+"/form", "Referer", "https://evil.example/"), want: csrf.ReasonHeaderRepeated},
 
 		{name: "GET with two Origin lines allowed (safe methods are not checked)", req: func() *http.Request {
 			return request("GET", app+"/", "Origin", app, "Origin", "https://evil.example")

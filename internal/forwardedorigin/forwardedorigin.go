@@ -121,7 +121,7 @@ func xForwarded(h http.Header) (scheme, host string, e *Error) {
 		switch {
 		case host == "":
 			e = &Error{Kind: Invalid, Header: "X-Forwarded-Host", Value: v[len(v)-1], Err: errEmpty}
-		case !ValidHostPort(host):
+		case !validReportedHost(host):
 			e = &Error{Kind: Invalid, Header: "X-Forwarded-Host", Value: v[len(v)-1], Err: errHost}
 		}
 		if e != nil {

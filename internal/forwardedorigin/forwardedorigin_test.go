@@ -29,6 +29,16 @@ func TestRead(t *testing.T) {
 			kind: invalid, header: "X-Forwarded-Proto", errText: "proto is neither http nor https"},
 		{name: "X-Forwarded-Host empty last value", h: http.Header{"X-Forwarded-Host": {"app.example,"}},
 			kind: invalid, header: "X-Forwarded-Host", errText: "empty element"},
+		// A browser on the absolute name "https://app.example./" sends
+		// Host "app.example.", which a proxy passes on as it is.
+		{name: "X-Forwarded-Host with one trailing dot", h: http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example.:8443"}},
+			want: forwardedorigin.Report{Proto: "https", Host: "app.example.:8443"}},
+		{name: "X-Forwarded-Host with two trailing dots", h: http.Header{"X-Forwarded-Host": {"app.example.."}},
+			kind: invalid, header: "X-Forwarded-Host", errText: "host is not a valid host[:port]"},
+		{name: "Forwarded host with one trailing dot", h: http.Header{"Forwarded": {"proto=https;host=app.example."}},
+			want: forwardedorigin.Report{Proto: "https", Host: "app.example.", Element: "proto=https;host=app.example."}},
+		{name: "Forwarded host, an IP address with a trailing dot", h: http.Header{"Forwarded": {"host=192.0.2.1."}},
+			kind: invalid, header: "Forwarded", errText: "host is not a valid host[:port]"},
 		{name: "Forwarded only", h: http.Header{"Forwarded": {`for=192.0.2.1;proto=https;host="app.example"`}},
 			want: forwardedorigin.Report{Proto: "https", Host: "app.example", Element: `for=192.0.2.1;proto=https;host="app.example"`}},
 		{name: "Forwarded: the last element of the last line", h: http.Header{"Forwarded": {"host=evil.example", ` host=x.example , for="a, b";proto=http;host=app.example `}},

@@ -40,7 +40,7 @@ func FuzzRead(f *testing.F) {
 		if rep.Proto != "" && rep.Proto != "http" && rep.Proto != "https" {
 			t.Errorf("scheme %q", rep.Proto)
 		}
-		if rep.Host != "" && !ValidHostPort(rep.Host) {
+		if rep.Host != "" && !validReportedHost(rep.Host) {
 			t.Errorf("host %q", rep.Host)
 		}
 		if (fwd != "") != (rep.Element != "") {
@@ -154,7 +154,7 @@ func modelForwarded(line string) (proto, host string, ok bool) {
 		p, hasP := params["proto"]
 		h, hasH := params["host"]
 		proto, host = strings.ToLower(p), h
-		return (!hasP || proto == "http" || proto == "https") && (!hasH || ValidHostPort(host))
+		return (!hasP || proto == "http" || proto == "https") && (!hasH || validReportedHost(host))
 	}
 	params = map[string]string{}
 	for _, m := range fwdItem.FindAllStringSubmatch(l1, -1) {

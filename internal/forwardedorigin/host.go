@@ -48,6 +48,30 @@ func ValidHostPort(hp string) bool {
 	return ValidRegName(host)
 }
 
+// ValidDottedHostPort accepts a DNS name with exactly one trailing dot
+// and an optional port ("app.example.", "app.example.:8443"): the
+// absolute name a browser keeps in Host, Origin and Referer for a page
+// loaded under it, and a proxy passes on in X-Forwarded-Host or
+// Forwarded as it is. IP addresses and "app.example.." are refused.
+func ValidDottedHostPort(hp string) bool {
+	name := hp
+	if i := strings.LastIndexByte(hp, ':'); i >= 0 {
+		if !ValidPort(hp[i+1:]) {
+			return false
+		}
+		name = hp[:i]
+	}
+	name, ok := strings.CutSuffix(name, ".")
+	if _, err := netip.ParseAddr(name); err == nil {
+		return false // browsers send "192.0.2.1." as 192.0.2.1
+	}
+	return ok && ValidRegName(name)
+}
+
+// validReportedHost is the host grammar of X-Forwarded-Host and
+// Forwarded's host: ValidHostPort's, or a name with one trailing dot.
+func validReportedHost(hp string) bool { return ValidHostPort(hp) || ValidDottedHostPort(hp) }
+
 // ValidRegName accepts a registered name of letters, digits, '-', '_'
 // and '.', up to 253 bytes, with no empty label.
 func ValidRegName(host string) bool {

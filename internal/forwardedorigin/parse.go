@@ -53,7 +53,7 @@ func lastForwarded(lines []string) (last element, bad int, err error) {
 	if last.hasProto && last.proto != "https" && last.proto != "http" {
 		return element{}, bad, errProto
 	}
-	if last.hasHost && !ValidHostPort(last.host) {
+	if last.hasHost && !validReportedHost(last.host) {
 		return element{}, bad, errHost
 	}
 	return last, 0, nil
