@@ -64,6 +64,15 @@ func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, 
 			v.ambiguous = true
 			return v
 		}
+		if contentLengthsDiffer(r.Header["Content-Length"]) {
+			// Go's HTTP/2 server frames the body by the first and
+			// ignores the others; its HTTP/1.1 reader, and so the
+			// gateway's listener, refuses such a request (RFC 9110
+			// §8.6, RFC 9113 §8.1.1: malformed).
+			v := refusal(http.StatusBadRequest, ReasonFramingAmbiguous, "ambiguous framing", "the request has Content-Length fields that differ")
+			v.ambiguous = true
+			return v
+		}
 	}
 	if r.ProtoMajor == 2 {
 		if why := authorityMismatch(r); why != "" && !unchecked {
@@ -135,4 +144,16 @@ func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, 
 func isPathTarget(r *http.Request) bool {
 	p := r.URL.Path
 	return r.URL.Opaque == "" && (p == "" || p[0] == '/')
+}
+
+// contentLengthsDiffer reports whether a request's Content-Length
+// fields are not all the same value (repeated identical ones are one
+// value, RFC 9110 §8.6).
+func contentLengthsDiffer(vv []string) bool {
+	for _, v := range vv[min(1, len(vv)):] {
+		if v != vv[0] {
+			return true
+		}
+	}
+	return false
 }

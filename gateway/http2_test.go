@@ -438,6 +438,48 @@ func TestHTTP2AuthorityMismatch(t *testing.T) {
 	})
 }
 
+// TestHTTP2ContentLengths: an HTTP/2 request with Content-Length fields
+// that differ is refused with 400 framing-ambiguous before it reaches the
+// upstream (Go's server frames the body by the first field and ignores
+// the others; HTTP/1.1 refuses such a request); one field, or repeated
+// identical ones, is served.
+func TestHTTP2ContentLengths(t *testing.T) {
+	t.Parallel()
+	w, cfg := h2World(t)
+	gw := w.start(cfg)
+	h := dialH2Raw(t, gw, "localhost", w.web)
+	for i, tc := range []struct {
+		name    string
+		lengths []string
+		status  int
+		reason  string
+	}{
+		{"one", []string{"5"}, 200, ""},
+		{"two the same", []string{"5", "5"}, 200, ""},
+		{"two that differ", []string{"5", "6"}, 400, "framing-ambiguous"},
+		{"three, the last differs", []string{"5", "5", "50"}, 400, "framing-ambiguous"},
+	} {
+		id := uint32(2*i + 1)
+		fields := []string{":method", "POST", ":scheme", "https", ":authority", "localhost", ":path", "/api/x", "accept", "application/json"}
+		for _, l := range tc.lengths {
+			fields = append(fields, "content-length", l)
+		}
+		before := w.upstream.count()
+		h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: h.block(fields...), EndHeaders: true})
+		h.fr.WriteData(id, true, []byte("01234"))
+		a, err := h.answer(id)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if a.status != tc.status || a.reason != tc.reason {
+			t.Errorf("%s: got %d %q, want %d %q", tc.name, a.status, a.reason, tc.status, tc.reason)
+		}
+		if reached := w.upstream.count() > before; reached != (tc.status == 200) {
+			t.Errorf("%s: reached the upstream: %v", tc.name, reached)
+		}
+	}
+}
+
 // TestHTTP2IdentityHeaders: identity headers a client sends as HTTP/2
 // header fields (lower case, as HTTP/2 requires; with '_' for '-') are
 // stripped exactly as over HTTP/1.1: the upstream sees the gateway's own

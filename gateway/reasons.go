@@ -47,7 +47,9 @@ const (
 	// Seen only on the gateway's own listeners: net/http deletes the
 	// Content-Length before any handler runs, so Handler mounted on
 	// another server cannot tell, and closes the connection after every
-	// chunked request instead.
+	// chunked request instead. Also an HTTP/2 request whose
+	// Content-Length fields differ (Go's HTTP/2 server frames its body
+	// by the first).
 	ReasonFramingAmbiguous Reason = "framing-ambiguous"
 	// ReasonForwardedInvalid: a trusted proxy (trusted-proxies) sent a
 	// Forwarded, X-Forwarded-Proto or X-Forwarded-Host header that
