@@ -48,9 +48,13 @@ func (h hooks) handshakeFailure(listener string) func(mtls.HandshakeFailure) {
 // needs. A Gateway swaps it atomically on reload; it is never modified
 // after compile returns.
 type compiled struct {
-	cfg           *Config
-	limits        Limits
-	routes        []*route // most specific first
+	cfg    *Config
+	limits Limits
+	routes []*route // most specific first
+	// foldPrefixes: a route's prefix has upper case or non-ASCII
+	// ("/Admin"), which a lower-case path folds to on a case-insensitive
+	// router (pathAmbiguous).
+	foldPrefixes  bool
 	listeners     []*listenerTLS
 	proxy         []*proxyState // by listener; nil: no PROXY protocol
 	proxies       []netip.Prefix
@@ -198,6 +202,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		}
 		return cmp.Compare(len(b.prefix), len(a.prefix))
 	})
+	c.foldPrefixes = slices.ContainsFunc(c.routes, func(r *route) bool { return needsFold(r.prefix) })
 	byTLS := map[upstreamTLSKey]*upstreamTransport{}
 	for _, rt := range c.routes {
 		if rt.upstream == nil {

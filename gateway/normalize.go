@@ -33,19 +33,31 @@ const maxWireDecodes = 2
 // will receive it (URL.EscapedPath), selects on host a route of a policy
 // other than want's under any reading listed in pathReadings. want is the
 // route of the gateway's own reading (findRoute), never nil. An ordinary
-// path (no ';', '%', '\\', "//", segment ending in '.', upper case) has
+// path (no ';', '%', '\\', "//", segment ending in '.', script segment
+// followed by more path (isScript), upper case) has
 // one reading and costs one scan, without allocating; upper case costs
-// one case-insensitive lookup more.
+// one case-insensitive lookup more, an extension in the last segment
+// ("/admin.json", read as "/admin" by Rails and Spring) one lookup more.
 func (c *compiled) pathAmbiguous(host, escaped string, want *route) bool {
 	slow, upper := false, false
+	dot := -1  // the first '.' of the last segment, not its first byte
+	start := 0 // of the segment
+	ext := !namesFile(want.prefix)
 	for i := 0; i < len(escaped); i++ {
 		switch b := escaped[i]; {
 		case b == ';' || b == '%' || b == '\\':
 			slow = true
 		case b == '/':
-			slow = slow || i+1 < len(escaped) && escaped[i+1] == '/'
+			slow = slow || i+1 < len(escaped) && escaped[i+1] == '/' || i > 0 && isScript(escaped[start:i])
+			start = i + 1
+			if i+1 < len(escaped) {
+				dot = -1 // a trailing '/' keeps the segment's extension
+			}
 		case b == '.':
 			slow = slow || i+1 == len(escaped) || escaped[i+1] == '/'
+			if dot < 0 && i > 0 && escaped[i-1] != '/' {
+				dot = i
+			}
 		case 'A' <= b && b <= 'Z':
 			upper = true
 		}
@@ -54,11 +66,20 @@ func (c *compiled) pathAmbiguous(host, escaped string, want *route) bool {
 		}
 	}
 	if !slow {
-		if !upper {
+		// Format extensions (Rails, Spring's suffix patterns):
+		// "/admin.json" is "/admin".
+		if dot > 0 && ext {
+			cut := escaped[:dot]
+			if !samePolicy(c.findRoute(host, cut), want) || (upper || c.foldPrefixes) && !samePolicy(c.lookupFold(host, cut), want) {
+				return true
+			}
+		}
+		if !upper && !c.foldPrefixes {
 			return false
 		}
 		// Case-insensitive routers (IIS, Spring with
-		// setCaseSensitive(false), Express by default).
+		// setCaseSensitive(false), Express by default): "/ADMIN" is
+		// "/admin", and "/admin" is a route's "/Admin".
 		return !samePolicy(c.lookupFold(host, escaped), want)
 	}
 	if len(escaped) > maxCheckedPathBytes {
@@ -68,9 +89,17 @@ func (c *compiled) pathAmbiguous(host, escaped string, want *route) bool {
 	if !ok {
 		return true
 	}
+	if ext {
+		// The router's own reading of a format extension, on every form.
+		for _, f := range forms {
+			if g := cutExtension(f); g != f && !slices.Contains(forms, g) {
+				forms = append(forms, g)
+			}
+		}
+	}
 	var segs, prev []string
 	for _, f := range forms {
-		fold, decoded := needsFold(f), decodeAll(f)
+		fold, decoded := c.foldPrefixes || needsFold(f), decodeAll(f)
 		for i, m := range routerModes {
 			segs = m.segments(segs[:0], f, decoded)
 			if i > 0 && slices.Equal(segs, prev) {
@@ -120,7 +149,9 @@ func samePolicy(rt, want *route) bool {
 // hop parses it as a URL again: "/admin%3Fx"), and reading a leading
 // "//" as the start of an authority (URL parsers given the target as a
 // reference, such as Node's new URL(req.url, base): "//x/admin" is
-// "/admin" on host x). The first form is escaped itself. ok is
+// "/admin" on host x), and removing a segment that names a script
+// followed by more path (PHP and CGI servers pass the rest as
+// PATH_INFO, see dropScripts). The first form is escaped itself. ok is
 // false when there would be more than maxReadings forms.
 func pathReadings(escaped string) (forms []string, ok bool) {
 	// decodes[i] is the fewest decodes that reach forms[i]; forms[next:]
@@ -129,7 +160,7 @@ func pathReadings(escaped string) (forms []string, ok bool) {
 	decodes := append(make([]int, 0, 8), 0)
 	for next := 0; next < len(forms); next++ {
 		s, d := forms[next], decodes[next]
-		out := [...]string{stripParams(s), backslashToSlash(s), trimSegments(s), cutQuery(s), cutAuthority(s), ""}
+		out := [...]string{stripParams(s), backslashToSlash(s), trimSegments(s), cutQuery(s), cutAuthority(s), dropScripts(s), ""}
 		const decoded = len(out) - 1
 		if d < maxWireDecodes {
 			out[decoded] = decodeAll(s)
@@ -354,6 +385,41 @@ func stripParams(s string) string {
 	return b.String()
 }
 
+// scriptExts are the extensions of the files that servers run with the
+// rest of the path as PATH_INFO (PHP, CGI), which front controllers
+// route by: Symfony, Laravel and CodeIgniter read "/index.php/admin" as
+// "/admin".
+var scriptExts = strings.Fields("php phtml phar cgi fcgi pl py")
+
+// isScript reports whether a segment names a script (scriptExts, in any
+// case).
+func isScript(seg string) bool {
+	for _, e := range scriptExts {
+		if n := len(seg) - len(e); n > 1 && seg[n-1] == '.' && strings.EqualFold(seg[n:], e) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropScripts removes from s every segment that names a script and is
+// followed by more path, as a front controller reads its PATH_INFO:
+// "/index.php/admin" is "/admin", "/app/index.php/admin" "/app/admin".
+func dropScripts(s string) string {
+	segs := strings.Split(s, "/")
+	out := segs[:0]
+	for i, seg := range segs {
+		if i+1 < len(segs) && isScript(seg) {
+			continue
+		}
+		out = append(out, seg)
+	}
+	if len(out) == len(segs) {
+		return s
+	}
+	return strings.Join(out, "/")
+}
+
 // cutAuthority reads a path that starts with "//" as a network-path
 // reference (RFC 3986 §4.2), as URL parsers do when an application
 // resolves the request target against a base: WHATWG's (Node's
@@ -372,6 +438,32 @@ func cutAuthority(s string) string {
 		return "/"
 	}
 	return rest[i:]
+}
+
+// cutExtension removes the format extension of the last segment of s,
+// from its first '.' after the segment's first byte, as routers
+// that route "/admin(.:format)" (Rails) or "/admin.*" (Spring MVC's
+// suffix patterns) read it: "/admin.json" and "/admin.json/" are
+// "/admin". It returns s itself when the last segment has none.
+func cutExtension(s string) string {
+	end := len(s)
+	for end > 0 && s[end-1] == '/' {
+		end--
+	}
+	start := strings.LastIndexByte(s[:end], '/') + 1
+	if start < end {
+		if i := strings.IndexByte(s[start+1:end], '.'); i >= 0 {
+			return s[:start+1+i]
+		}
+	}
+	return s
+}
+
+// namesFile reports whether a route prefix's last segment has a '.'
+// ("/robots.txt", "/api/v1.2"): the operator named the extension, and
+// requests under the route are not read without it.
+func namesFile(prefix string) bool {
+	return strings.IndexByte(prefix[strings.LastIndexByte(prefix, '/')+1:], '.') > 0
 }
 
 // cutQuery cuts s at its first '?' or '#'.

@@ -69,7 +69,29 @@ var pathCases = []struct {
 	{"trim: tab", "/admin%09", true},
 	{"trim: line feed", "/admin%0a", true},
 	{"trim: dots and spaces", "/admin.%20.", true},
-	{"trim: a dot in the name", "/admin.html", false},
+	{"extension: /admin.json is /admin to Rails (.:format) and Spring (suffix patterns)", "/admin.json", true},
+	{"extension: /admin.html", "/admin.html", true},
+	{"extension: with a trailing slash (Rails drops it)", "/admin.json/", true},
+	{"extension: two of them (Spring's /admin.*)", "/admin.tar.gz", true},
+	{"extension: upper case", "/ADMIN.json", true},
+	{"extension: /public.json under / (one policy either way)", "/public.json", false},
+	{"extension: below a route", "/admin/users.json", false},
+	{"extension: a file under /", "/index.html", false},
+	{"extension: a dot file under /", "/.well-known", false},
+	{"extension: /api.json (another policy) from /", "/api.json", true},
+	{"extension: /apix.json is not /api", "/apix.json", false},
+	{"extension: decoded", "/admin%2ejson", true},
+	{"extension: only the last segment", "/admin.d/x", false},
+	{"PATH_INFO: /index.php/admin is /admin to a PHP front controller", "/index.php/admin", true},
+	{"PATH_INFO: /index.php/public under / either way", "/index.php/public/x", false},
+	{"PATH_INFO: a front controller in a folder", "/public/index.php/admin", false},
+	{"PATH_INFO: a CGI script", "/app.cgi/admin/x", true},
+	{"PATH_INFO: a CGI script in a folder: its PATH_INFO is under the folder", "/cgi-bin/app.cgi/admin/x", false},
+	{"PATH_INFO: the script alone", "/index.php", false},
+	{"PATH_INFO: encoded slash after the script", "/index.php%2fadmin", true},
+	{"PATH_INFO: trailing dot on the script (Windows)", "/index.php./admin", true},
+	{"PATH_INFO: a script below /admin", "/admin/index.php/x", false},
+	{"PATH_INFO: no script: a directory named like one", "/x.phpx/admin", false},
 	{"backslash: encoded", `/public%5c..%5cadmin`, true},
 	{"backslash: raw (escaped as %5C)", `/public%5C..%5Cadmin`, true},
 	{"backslash: below a route", `/admin/a%5Cb`, false},
@@ -119,6 +141,30 @@ func TestPathAmbiguousHost(t *testing.T) {
 		want := c.findRoute("admin.example", p)
 		if c.pathAmbiguous("admin.example", p, want) {
 			t.Errorf("%q on admin.example (one route): ambiguous", p)
+		}
+	}
+}
+
+// TestPathAmbiguousNamedFile: a route whose prefix names a file
+// ("/robots.txt") serves it; readings without the extension are not
+// another route's.
+func TestPathAmbiguousNamedFile(t *testing.T) {
+	c := &compiled{routes: []*route{
+		{name: "admin", prefix: "/admin", policy: policyAdmin},
+		{name: "robots", prefix: "/robots.txt", policy: policyOpen},
+		{name: "root", prefix: "/", policy: policyAPI},
+	}}
+	for _, tt := range []struct {
+		path      string
+		ambiguous bool
+	}{
+		{"/robots.txt", false},
+		{"/robots.json", false}, // under / either way
+		{"/admin.txt", true},
+	} {
+		want := c.findRoute("", tt.path)
+		if got := c.pathAmbiguous("", tt.path, want); got != tt.ambiguous {
+			t.Errorf("%q (gateway route %s): got %v, want %v", tt.path, want.name, got, tt.ambiguous)
 		}
 	}
 }

@@ -125,6 +125,12 @@ func TestPathAmbiguity(t *testing.T) {
 		{name: "twin: encoded slash under /", path: "/public%2fx"},
 		{name: "double slash not merged upstream", path: "//admin", refused: true},
 		{name: "twin: double slash under /", path: "//public"},
+		{name: "format extension (Rails /admin(.:format))", path: "/admin.json", refused: true},
+		{name: "twin: an extension under /", path: "/public.json"},
+		{name: "format extension and trailing slash", path: "/admin.json/", refused: true},
+		{name: "twin: an extension below /admin's sibling", path: "/public/users.json"},
+		{name: "PATH_INFO of a PHP front controller", path: "/index.php/admin", refused: true},
+		{name: "twin: PATH_INFO under /", path: "/index.php/public/x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,11 +163,11 @@ func TestPathAmbiguity(t *testing.T) {
 			refusals++
 		}
 	}
-	if want := 14; refusals != want {
+	if want := 17; refusals != want {
 		t.Errorf("%d access-log lines with reason path-ambiguous, want %d", refusals, want)
 	}
 	_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
-	if want := `forgeproof_gateway_ambiguous_requests_total{reason="path-ambiguous"} 14`; !strings.Contains(metrics, want) {
+	if want := `forgeproof_gateway_ambiguous_requests_total{reason="path-ambiguous"} 17`; !strings.Contains(metrics, want) {
 		t.Errorf("metrics lack %s", want)
 	}
 }
@@ -380,6 +386,51 @@ func (r *running) h2Get(t testing.TB, cert *pki.Cert, authority, path string) (i
 			return -int(f.ErrCode), body
 		case *http2.GoAwayFrame:
 			t.Fatalf(":authority %q: GOAWAY %v", authority, f.ErrCode)
+		}
+	}
+}
+
+// TestPathAmbiguityUpperCasePrefix: a route prefix with upper case
+// ("/Admin", as ASP.NET MVC spells its routes) is what a lower-case path
+// names on a case-insensitive router (IIS, ASP.NET, Express): "/admin"
+// must not reach it through the / route. Its twins under / pass.
+func TestPathAmbiguityUpperCasePrefix(t *testing.T) {
+	t.Parallel()
+	g, err := gateway.New(&gateway.Config{
+		Routes: []gateway.Route{
+			{Name: "admin", PathPrefix: "/Admin", Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://example.org/admin"}}},
+			{Name: "open", PathPrefix: "/", Allow: gateway.Allow{Unauthenticated: true}},
+		},
+		Authz: &gateway.Authz{
+			Address:            "127.0.0.1:0",
+			Proxy:              gateway.ProxyNginx,
+			TrustedCallers:     []string{"127.0.0.1"},
+			ClientCertificates: gateway.ClientCertificates{VerifiedByProxy: true},
+		},
+		Admin: gateway.Admin{Address: "off"},
+	}, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		uri     string
+		refused bool
+	}{
+		{"/admin", true},
+		{"/admin/users", true},
+		{"/aDmin;x", true},
+		{"/admin.json", true},
+		{"/public", false},
+		{"/administrator", false},
+		{"/public/admin", false},
+	} {
+		d := g.Decide(&gateway.Attributes{Method: "GET", URI: tt.uri, Host: "app.example", Scheme: "https"})
+		if tt.refused {
+			if d.Status != http.StatusBadRequest || d.Reason != gateway.ReasonPathAmbiguous {
+				t.Errorf("%s: got %d %q, want 400 path-ambiguous", tt.uri, d.Status, d.Reason)
+			}
+		} else if !d.Allowed {
+			t.Errorf("%s: got %d %q, want allowed", tt.uri, d.Status, d.Reason)
 		}
 	}
 }
