@@ -463,6 +463,18 @@ var upstreamEmulations = []struct {
 		}
 		return path.Clean("/" + strings.Join(segs, "/")), true, true
 	}, false},
+	{"Rails (decoded, trailing slash dropped, \"(.:format)\" after the last segment)", func(e string) (string, bool, bool) {
+		p, err := url.PathUnescape(e)
+		if err != nil {
+			return "", false, false
+		}
+		p = strings.TrimRight(path.Clean("/"+p), "/")
+		dir, last := path.Split(p)
+		if i := strings.IndexByte(last, '.'); i > 0 {
+			last = last[:i]
+		}
+		return path.Clean("/" + dir + last), false, true
+	}, false},
 	{"double decoding", func(e string) (string, bool, bool) {
 		p, err := url.PathUnescape(e)
 		if err == nil {

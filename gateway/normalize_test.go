@@ -182,7 +182,7 @@ func TestPathAmbiguityOff(t *testing.T) {
 		t.Fatalf("/admin with the web certificate: got %d, want 403", resp.StatusCode)
 	}
 	gateway.SetRequestChecks(g, false)
-	for _, p := range []string{"/admin;x", "/public/..;/admin", "/ADMIN", "/%2561dmin", "/admin%00", "/admin.", `/public\..\admin`} {
+	for _, p := range []string{"/admin;x", "/public/..;/admin", "/ADMIN", "/%2561dmin", "/admin%00", "/admin.", "/admin.json", `/public\..\admin`} {
 		resp, _ := gw.rawExchange(t, w.web, "GET "+p+" HTTP/1.1\r\nHost: localhost\r\n\r\n")
 		heads := u.heads()
 		if resp.StatusCode != 200 || len(heads) != 1 {
