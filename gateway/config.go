@@ -239,6 +239,16 @@ type Route struct {
 	// https://127.0.0.1:8443 whose certificate names svc.internal). An IP
 	// address is verified but not sent as SNI. Default: Upstream's host.
 	UpstreamServerName string `key:"upstream-server-name"`
+	// UpstreamReuseAfterBody keeps the upstream connection for other
+	// requests after a POST, PUT or PATCH with a body. By default such a
+	// request goes with "Connection: close": an upstream that answers
+	// without reading a body (Python's http.server, hand-written
+	// servers) would parse it as a request of its own, one no check saw,
+	// with whatever identity headers the client wrote into it. Set it
+	// only for upstreams that read or discard every body they do not use
+	// (Go's net/http, Node, gunicorn, Puma do). A GET, HEAD, OPTIONS,
+	// DELETE or TRACE with a body closes the connection either way.
+	UpstreamReuseAfterBody bool `key:"upstream-reuse-after-body"`
 
 	Allow Allow `key:"allow"`
 	// Browsers says whether browsers may use the route. When false, a

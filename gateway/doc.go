@@ -171,9 +171,10 @@
 //     headers), path overrides (X-Original-URL, X-Rewrite-URL, …),
 //     forwarding headers (X-Real-IP, X-Forwarded-Port, …) unless the peer
 //     is a trusted proxy, Expect, and every Upgrade but a GET's WebSocket
-//     handshake, with HTTP2-Settings; a GET, HEAD, OPTIONS, DELETE or
-//     TRACE with a body goes with Connection: close (an upstream that
-//     skips the body would read it as a request); an unasked 101 from the
+//     handshake, with HTTP2-Settings; a request with a body goes with
+//     Connection: close (an upstream that skips the body would read it as
+//     a request), unless Route.UpstreamReuseAfterBody keeps the
+//     connection after a POST, PUT or PATCH; an unasked 101 from the
 //     upstream is refused (502
 //     upstream-upgrade-refused), and the connection is closed after a
 //     chunked request (docs/security-model.md, "What the gateway

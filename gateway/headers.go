@@ -547,16 +547,20 @@ func checkSwitch(resp *http.Response, checks *checksOff) error {
 }
 
 // frameBody makes the upstream request out safe to send on a connection
-// that other clients' requests reuse (framing_test.go): an upstream that
-// does not read a body parses it as a request of its own, one nothing
-// checked ("CL.0" desync). Servers skip the bodies of methods for which a
-// body has no defined meaning (RFC 9110 §9.3: GET, HEAD, OPTIONS, DELETE,
-// TRACE), so such a body goes with "Connection: close": the upstream reads
-// no request after it, and the connection is not reused. Expect is never
-// forwarded: net/http has already answered 100-continue to the client
-// when the body is read (as Envoy does), and an upstream that answers
-// Expect with a final status may not read the body either.
-func frameBody(out *http.Request, checks *checksOff) {
+// that other clients' requests reuse (upstreamframing_test.go): an
+// upstream that does not read a body parses it as a request of its own,
+// one nothing checked ("CL.0" desync). Servers skip the bodies of methods
+// for which a body has no defined meaning (RFC 9110 §9.3: GET, HEAD,
+// OPTIONS, DELETE, TRACE), and some answer other requests without reading
+// theirs (Python's http.server), so a body goes with "Connection: close":
+// the upstream reads no request after it, and the connection is not
+// reused. reuseAfterBody (Route.UpstreamReuseAfterBody) keeps the
+// connection after the other methods, for upstreams that read or discard
+// every body. Expect is never forwarded: net/http has already answered
+// 100-continue to the client when the body is read (as Envoy does), and an
+// upstream that answers Expect with a final status may not read the body
+// either.
+func frameBody(out *http.Request, checks *checksOff, reuseAfterBody bool) {
 	if checks.off(checkBodyFraming) {
 		return
 	}
@@ -565,6 +569,8 @@ func frameBody(out *http.Request, checks *checksOff) {
 		switch out.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodTrace:
 			out.Close = true
+		default:
+			out.Close = out.Close || !reuseAfterBody
 		}
 	}
 }

@@ -122,7 +122,7 @@ func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trusted
 	}
 	// No body left on a reused connection for the upstream to read as a
 	// request of its own, and no Expect.
-	frameBody(pr.Out, c.checksOff)
+	frameBody(pr.Out, c.checksOff, rt.reuseAfterBody)
 	// No request trailers: their fields would reach the upstream unfiltered
 	// after the body (Client-Cert, X-Forwarded-For). ReverseProxy copies
 	// only the announced names, never their values, so this drops the

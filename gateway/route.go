@@ -38,6 +38,8 @@ type route struct {
 	browsers bool
 	// allowUnderscoreHeaders: forward names with '_' (headers.go).
 	allowUnderscoreHeaders bool
+	// reuseAfterBody: Route.UpstreamReuseAfterBody (frameBody).
+	reuseAfterBody bool
 
 	csrfMode csrf.Mode
 	csrfOff  bool       // RouteCSRF.InsecureOff
@@ -69,6 +71,7 @@ func (p *compiler) route(key string, index int, r Route, c *compiled) *route {
 		corsPreflights:         r.Allow.CORSPreflights,
 		browsers:               r.Browsers == nil || *r.Browsers,
 		allowUnderscoreHeaders: r.AllowUnderscoreHeaders,
+		reuseAfterBody:         r.UpstreamReuseAfterBody,
 		csrfMode:               r.CSRF.Mode,
 		csrfOff:                r.CSRF.InsecureOff,
 	}

@@ -32,26 +32,28 @@ import (
 // skips bodies, never reads the body of a GET, HEAD, OPTIONS, DELETE or
 // TRACE, nor of a request with Expect: 100-continue (which it answers
 // 200 without sending 100): what follows the header is parsed as the
-// next request (once its bytes have arrived). It honours "Connection:
-// close". It records every request
-// line it parsed and the headers of each.
+// next request (once its bytes have arrived). With skipAll it skips
+// every body, as a handler that answers without reading one does
+// (Python's http.server). It honours "Connection: close". It records
+// every request line it parsed and the headers of each.
 type cl0Upstream struct {
-	URL string
-	ln  net.Listener
-	wg  sync.WaitGroup
+	URL     string
+	ln      net.Listener
+	wg      sync.WaitGroup
+	skipAll bool
 
 	mu       sync.Mutex
 	requests []string
 	headers  []http.Header
 }
 
-func newCL0Upstream(t *testing.T) *cl0Upstream {
+func newCL0Upstream(t *testing.T, skipAll bool) *cl0Upstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &cl0Upstream{URL: "http://" + ln.Addr().String(), ln: ln}
+	u := &cl0Upstream{URL: "http://" + ln.Addr().String(), ln: ln, skipAll: skipAll}
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
@@ -82,8 +84,8 @@ func (u *cl0Upstream) serve(conn net.Conn) {
 		u.requests = append(u.requests, req.Method+" "+req.RequestURI)
 		u.headers = append(u.headers, req.Header.Clone())
 		u.mu.Unlock()
-		switch req.Method {
-		case "GET", "HEAD", "OPTIONS", "DELETE", "TRACE":
+		switch {
+		case u.skipAll, req.Method == "GET", req.Method == "HEAD", req.Method == "OPTIONS", req.Method == "DELETE", req.Method == "TRACE":
 			// The body is left on the connection. It waits until the
 			// body's bytes are there, as they are when they came in the
 			// same segment as the header: otherwise whether the gateway
@@ -120,35 +122,45 @@ func (u *cl0Upstream) wait() ([]string, []http.Header) {
 // TestBodyDesync: a client allowed only /public sends a body that is a
 // whole request for /admin/secret with a forged Client-Cert. The upstream
 // must parse only the client's own request. Allowed twins: the POST with
-// the same body, which the upstream reads as a body. Negative control:
-// with the check off, the GET's smuggled request reaches the upstream.
-// (Whether the Expect one does without the check depends on whether the
-// upstream's early answer beats the body's bytes: no stable control.)
+// the same body, which the upstream reads as a body, on a route that
+// keeps the connection after bodies (upstream-reuse-after-body). Negative
+// controls: with the check off, the GET's smuggled request reaches the
+// upstream, and so does a POST's, to an upstream that answers without
+// reading bodies, on a route that keeps the connection. (Whether the
+// Expect one does without the check depends on whether the upstream's
+// early answer beats the body's bytes: no stable control.)
 func TestBodyDesync(t *testing.T) {
 	const smuggled = "GET /admin/secret HTTP/1.1\r\nHost: localhost\r\nClient-Cert: :Zm9yZ2Vk:\r\n\r\n"
 	tests := []struct {
 		name, head string
+		skipAll    bool // the upstream skips every body (cl0Upstream)
+		reuse      bool // the route sets upstream-reuse-after-body
 		closes     bool // the upstream request says Connection: close
 	}{
-		{"GET with a body", "GET /public/x HTTP/1.1\r\n", true},
-		{"HEAD with a body", "HEAD /public/x HTTP/1.1\r\n", true},
-		{"OPTIONS with a body", "OPTIONS /public/x HTTP/1.1\r\n", true},
-		{"DELETE with a body", "DELETE /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", true},
-		{"POST with Expect: 100-continue", "POST /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\nExpect: 100-continue\r\n", false},
-		{"POST, the twin", "POST /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", false},
-		{"negative control: GET with a body, check off", "GET /public/x HTTP/1.1\r\n", false},
+		{name: "GET with a body", head: "GET /public/x HTTP/1.1\r\n", closes: true},
+		{name: "HEAD with a body", head: "HEAD /public/x HTTP/1.1\r\n", closes: true},
+		{name: "OPTIONS with a body", head: "OPTIONS /public/x HTTP/1.1\r\n", closes: true},
+		{name: "DELETE with a body", head: "DELETE /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", closes: true},
+		{name: "GET with a body, reuse after bodies", head: "GET /public/x HTTP/1.1\r\n", reuse: true, closes: true},
+		{name: "POST with Expect: 100-continue", head: "POST /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\nExpect: 100-continue\r\n", closes: true},
+		{name: "POST to an upstream that reads no body", head: "POST /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", skipAll: true, closes: true},
+		{name: "PUT to an upstream that reads no body", head: "PUT /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", skipAll: true, closes: true},
+		{name: "POST, the twin: reuse after bodies, upstream reads them", head: "POST /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", reuse: true},
+		{name: "negative control: GET with a body, check off", head: "GET /public/x HTTP/1.1\r\n"},
+		{name: "negative control: POST, reuse after bodies, upstream reads no body", head: "POST /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", skipAll: true, reuse: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			u := newCL0Upstream(t)
+			u := newCL0Upstream(t, tt.skipAll)
 			cfg := w.config()
 			for i := range cfg.Routes {
 				cfg.Routes[i].Upstream = u.URL
+				cfg.Routes[i].UpstreamReuseAfterBody = tt.reuse
 			}
 			gw := w.start(cfg)
 			control := strings.HasPrefix(tt.name, "negative control")
-			gateway.SetBodyFraming(gw.g, !control)
+			gateway.SetBodyFraming(gw.g, !control || tt.reuse)
 			c := gw.dialRaw(t, nil)
 			c.send(tt.head + "Host: localhost\r\nContent-Length: " + strconv.Itoa(len(smuggled)) + "\r\n\r\n" + smuggled)
 			method, _, _ := strings.Cut(tt.head, " ")
