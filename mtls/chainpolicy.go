@@ -31,7 +31,16 @@ const minRSABits = 2048
 //   - An RSA key shorter than minRSABits.
 //   - A subject name that the chain's name constraints exclude but x509
 //     does not check (see checkSubjectNameConstraints).
+//   - A DNS SAN on the leaf that is no host name: x509 takes any ASCII
+//     ("a,By=x;URI=spiffe://td/admin"), and an upstream that splits the
+//     forwarded X-Forwarded-Client-Cert on ',' and ';' without reading
+//     its quotes would see a name the CA never meant to grant.
 func checkChainPolicy(chain []*x509.Certificate) *Error {
+	for _, n := range chain[0].DNSNames {
+		if !isDNSName(n) {
+			return &Error{Reason: ReasonBadCertificate, Err: fmt.Errorf("client certificate: DNS SAN %q is not a host name (letters, digits, '-', '_', '.', a leading \"*.\")", n)}
+		}
+	}
 	for i, c := range chain {
 		what := certRole(chain, i)
 		if pemutil.EmptyKeyUsage(c) {
@@ -139,6 +148,23 @@ func matchEmail(addr, constraint string) bool {
 		return addr[:at] == constraint[:c] && asciiLower(addr[at+1:]) == asciiLower(constraint[c+1:])
 	}
 	return matchDomain(addr[at+1:], constraint)
+}
+
+// isDNSName reports whether a DNS SAN is made of host name characters:
+// letters, digits, '-', '_' (internal names), '.', and '*' as a whole
+// first label.
+func isDNSName(s string) bool {
+	s = strings.TrimPrefix(s, "*.")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // isHostName reports whether a common name reads as a host name, as

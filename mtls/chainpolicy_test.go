@@ -41,6 +41,9 @@ func TestChainPolicy(t *testing.T) {
 			c.Subject.ExtraNames = []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}, Value: addr}}
 		}
 	}
+	withDNS := func(name string) func(*x509.Certificate) {
+		return func(c *x509.Certificate) { c.DNSNames = []string{name} }
+	}
 	anyEKU := ca("any EKU", func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} })
 	clientEKU := ca("clientAuth EKU", func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth} })
 	emptyKUCA := ca("empty key usage", func(c *x509.Certificate) {
@@ -91,6 +94,16 @@ func TestChainPolicy(t *testing.T) {
 		// "error 53 at 0 depth lookup: unsupported or invalid name syntax"
 		{name: "subject emailAddress outside email constraints", inter: emailNC, leaf: withEmail("a@evil.com"), want: mtls.ReasonBadCertificate},
 		{name: "subject emailAddress inside email constraints", inter: emailNC, leaf: withEmail("a@example.com")},
+		// x509 takes any ASCII in a DNS SAN; OpenSSL and nginx too, but
+		// an upstream splitting a forwarded XFCC on ',' and ';' would
+		// read "URI=spiffe://td/admin" here.
+		{name: "DNS SAN with XFCC delimiters", leaf: withDNS("a,By=x;URI=spiffe://td/admin;DNS=b"), want: mtls.ReasonBadCertificate},
+		{name: "DNS SAN with a quote", leaf: withDNS(`a"b.example.com`), want: mtls.ReasonBadCertificate},
+		{name: "DNS SAN with a space", leaf: withDNS("a b.example.com"), want: mtls.ReasonBadCertificate},
+		{name: "DNS SAN, empty", leaf: withDNS(""), want: mtls.ReasonBadCertificate},
+		{name: "DNS SAN, a host name", leaf: withDNS("web-1.example.com")},
+		{name: "DNS SAN, an internal name with '_' and a trailing dot", leaf: withDNS("svc_a.internal.")},
+		{name: "DNS SAN, a wildcard", leaf: withDNS("*.example.com")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
