@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,7 +46,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listen := fs.String("listen", demo.DefaultListen, "the bank's (gateway's) `address`; loopback only")
 	dir := fs.String("dir", "", "the PKI `folder` (default: forgeproof/demo in the user's cache folder)")
 	attacker := fs.String("attacker", "127.0.0.2:8444", "the cross-site attacker's `address`")
-	sibling := fs.String("sibling", "localhost:8445", "the same-site attacker's `address`")
+	sibling := fs.String("sibling", "localhost:8445", "the same-site attacker's `address`: the bank's host, another port (with --listen on another host: port 8445 of that host)")
 	insecure := fs.Bool("insecure-no-csrf", false, "turn the CSRF guard off: forged requests succeed (the negative control)")
 	quiet := fs.Bool("quiet", false, "do not print the gateway's access log on stderr")
 	selfTest := fs.Bool("self-test", false, "send a service request and the forgeries, print what happened, and exit (1 if unexpected)")
@@ -53,10 +54,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
+	siblingSet := false
+	fs.Visit(func(f *flag.Flag) { siblingSet = siblingSet || f.Name == "sibling" })
+	if host, port, err := net.SplitHostPort(*listen); err == nil && host != "" && !siblingSet {
+		// The same-site attacker is same-site only on the bank's host.
+		if port != "0" {
+			port = "8445"
+		}
+		*sibling = net.JoinHostPort(host, port)
+	}
 	for _, f := range []struct{ flag, addr string }{{"--listen", *listen}, {"--attacker", *attacker}, {"--sibling", *sibling}} {
 		if err := checkDemoAddr(f.addr); err != nil {
 			return usageErrorf("demo: invalid %s %q: %v", f.flag, f.addr, err)
 		}
+	}
+	if lh, sh := demoHost(*listen), demoHost(*sibling); !strings.EqualFold(lh, sh) {
+		return usageErrorf("demo: invalid --sibling %q: the same-site attacker must be on the bank's host (%s), on another port: %s is another site", *sibling, lh, sh)
 	}
 	ignored := gitignoreOurs // nothing to say: the cache folder gets none
 	if *dir == "" {
@@ -192,4 +205,12 @@ func checkDemoAddr(addr string) error {
 		return errors.New("the demo serves on loopback only: use localhost, 127.0.0.1 or ::1")
 	}
 	return nil
+}
+
+// demoHost is a checked demo address's host; an empty one means localhost.
+func demoHost(addr string) string {
+	if host, _, _ := net.SplitHostPort(addr); host != "" {
+		return host
+	}
+	return "localhost"
 }

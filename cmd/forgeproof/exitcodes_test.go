@@ -43,6 +43,8 @@ func TestUsageExitCodes(t *testing.T) {
 		{"init cert without key", []string{"init", "--dir", dir, "--upstream", "http://127.0.0.1:1", "--cert-file", "x.pem"}, "--cert-file and --key-file go together"},
 		{"init missing CA file", []string{"init", "--dir", dir, "--upstream", "http://127.0.0.1:1", "--ca-file", "/nonexistent"}, `--ca-file "/nonexistent"`},
 		{"check-config without a file", []string{"check-config"}, "want exactly one config file"},
+		{"demo sibling on another host than the bank", []string{"demo", "--dir", dir, "--listen", "localhost:0", "--sibling", "127.0.0.1:0", "--self-test"}, `invalid --sibling "127.0.0.1:0": the same-site attacker must be on the bank's host (localhost)`},
+		{"demo bank on 127.0.0.1, sibling on localhost", []string{"demo", "--dir", dir, "--listen", "127.0.0.1:0", "--sibling", "localhost:0", "--self-test"}, `invalid --sibling "localhost:0"`},
 		{"demo attacker off loopback", []string{"demo", "--dir", dir, "--attacker", "192.0.2.1:8444"}, `invalid --attacker "192.0.2.1:8444": the demo serves on loopback only`},
 		{"serve with a bad interval", []string{"serve", "--watch-interval", "1ms"}, "--watch-interval"},
 		{"boolean flag with a value", []string{"serve", "--watch=maybe"}, `invalid boolean value "maybe" for --watch`},

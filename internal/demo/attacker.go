@@ -293,7 +293,7 @@ iframe { display: none; }
 {{else}}<p class="mode" id="mode">The bank's CSRF guard is <b>on</b>: forgeproof should refuse every forged request from this page before it reaches the bank.</p>
 {{end}}{{end}}
 
-{{define "site"}}{{if .SameSite}}<p class="site" id="site">This page is served from <b>another port of the bank's host</b>: the same scheme (https) and host (localhost) as the bank at <code>{{.Bank}}</code>, another port. Browsers call that <b>same-site</b> (a site is the scheme and the registrable domain; ports do not count), so even <code>SameSite=Strict</code> cookies ride along, but it is another <i>origin</i>, and the browser says so (<code>Sec-Fetch-Site: same-site</code>). forgeproof refuses it unless a route sets <code>allow-same-site</code>.</p>
+{{define "site"}}{{if .SameSite}}<p class="site" id="site">This page is served from <b>another port of the bank's host</b>: the same scheme (https) and host as the bank at <code>{{.Bank}}</code>, another port. Browsers call that <b>same-site</b> (a site is the scheme and the registrable domain; ports do not count), so even <code>SameSite=Strict</code> cookies ride along, but it is another <i>origin</i>, and the browser says so (<code>Sec-Fetch-Site: same-site</code>). forgeproof refuses it unless a route sets <code>allow-same-site</code>.</p>
 {{else}}<p class="site" id="site">This page is on <b>another site</b> than the bank at <code>{{.Bank}}</code> (another host, here also another scheme): browsers call its requests to the bank <b>cross-site</b> and say so (<code>Sec-Fetch-Site: cross-site</code>, and an <code>Origin</code> header).</p>
 {{end}}{{end}}
 

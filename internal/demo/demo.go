@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -46,8 +47,11 @@ type Options struct {
 	// 127.0.0.1, also another site than localhost, is used instead.
 	AttackerAddr string
 	// SiblingAddr serves the same attacker pages over HTTPS from another
-	// port of localhost: the same site as the bank, another origin.
-	// Default DefaultSiblingAddr ("localhost:0").
+	// port of the bank's host: the same site as the bank, another origin.
+	// Its host must be the bank's (https://localhost and
+	// https://127.0.0.1 are two sites). Default: a free port of the
+	// bank's host, DefaultSiblingAddr ("localhost:0") for the default
+	// bank.
 	SiblingAddr string
 	// InsecureNoCSRF turns the gateway's CSRF guard off on every route, so
 	// the attacker's forgeries succeed: the negative control.
@@ -115,11 +119,18 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 	}
 	listen := loopbackAddr(or(opts.Listen, DefaultListen))
 	attackerAddr := loopbackAddr(or(opts.AttackerAddr, DefaultAttackerAddr))
-	siblingAddr := loopbackAddr(or(opts.SiblingAddr, DefaultSiblingAddr))
+	bankHost, _, _ := net.SplitHostPort(listen)
+	siblingAddr := loopbackAddr(or(opts.SiblingAddr, net.JoinHostPort(bankHost, "0")))
 	for _, a := range []struct{ name, addr string }{{"listen", listen}, {"attacker", attackerAddr}, {"sibling", siblingAddr}} {
 		if err := checkLoopback(a.addr); err != nil {
 			return nil, fmt.Errorf("demo: %s address %q: %w", a.name, a.addr, err)
 		}
+	}
+	if siblingHost, _, _ := net.SplitHostPort(siblingAddr); !strings.EqualFold(siblingHost, bankHost) {
+		// Another host is another site: the browser would call the
+		// sibling's requests cross-site, while its pages and SelfCheck
+		// call them same-site.
+		return nil, fmt.Errorf("demo: sibling address %q: the same-site attacker must be on the bank's host (%s), on another port: %s is another site", siblingAddr, bankHost, siblingHost)
 	}
 
 	p, err := preparePKI(opts.Dir, time.Now())

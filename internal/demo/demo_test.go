@@ -388,6 +388,39 @@ func TestStartErrors(t *testing.T) {
 	}
 }
 
+// TestSiblingOnBankHost: the same-site attacker is same-site only on the
+// bank's own host. https://localhost and https://127.0.0.1 are two sites,
+// so a sibling on the other one would be cross-site while its pages and
+// the self-check call it same-site: refused. Its twins, the sibling on
+// the bank's host (by name or by address), start.
+func TestSiblingOnBankHost(t *testing.T) {
+	tests := []struct {
+		name, listen, sibling string
+		ok                    bool
+	}{
+		{"bank on localhost, sibling on 127.0.0.1", "localhost:0", "127.0.0.1:0", false},
+		{"bank on 127.0.0.1, sibling on localhost", "127.0.0.1:0", "localhost:0", false},
+		{"bank on 127.0.0.1, default sibling (127.0.0.1)", "127.0.0.1:0", "", true},
+		{"both on localhost", "localhost:0", "localhost:0", true},
+		{"both on 127.0.0.1", "127.0.0.1:0", "127.0.0.1:0", true},
+		{"bank with no host, sibling on localhost", ":0", "localhost:0", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := demo.Start(context.Background(), demo.Options{Dir: t.TempDir(), Listen: tt.listen, SiblingAddr: tt.sibling})
+			if err == nil {
+				r.Close()
+			}
+			if tt.ok && err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			if !tt.ok && (err == nil || !strings.Contains(err.Error(), "the bank's host")) {
+				t.Fatalf("got error %v, want one saying the sibling must be on the bank's host", err)
+			}
+		})
+	}
+}
+
 func TestStartPortInUse(t *testing.T) {
 	r := startDemo(t, false)
 	port := strings.TrimPrefix(r.URL, "https://localhost:")
