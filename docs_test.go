@@ -96,7 +96,7 @@ func anchor(heading string) string {
 // so the examples cannot drift from the code. Fragments (indented blocks)
 // are skipped.
 func TestDocYAMLConfigsParse(t *testing.T) {
-	gatewayTop := map[string]bool{"listeners": true, "routes": true, "tokens": true, "authz": true, "admin": true, "identity-forwarding": true, "trusted-proxies": true, "log": true}
+	gatewayTop := map[string]bool{"listeners": true, "routes": true, "tokens": true, "authz": true, "admin": true, "identity-forwarding": true, "trusted-proxies": true, "trusted-forwarders": true, "log": true}
 	checked := 0
 	for _, doc := range mdtest.Docs(t, ".") {
 		for _, b := range mdtest.Blocks(doc.Text) {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/boundedmap"
 	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
@@ -54,12 +55,14 @@ type compiled struct {
 	// foldPrefixes: a route's prefix has upper case or non-ASCII
 	// ("/Admin"), which a lower-case path folds to on a case-insensitive
 	// router (pathAmbiguous).
-	foldPrefixes  bool
-	listeners     []*listenerTLS
-	proxy         []*proxyState // by listener; nil: no PROXY protocol
-	proxies       []netip.Prefix
-	forwarders    []*forwarded.Trust
-	forwardFormat forwarded.Format
+	foldPrefixes bool
+	listeners    []*listenerTLS
+	proxy        []*proxyState // by listener; nil: no PROXY protocol
+	proxies      []netip.Prefix
+	forwarders   []*trustedForwarder
+	// verifiedForwards: forwarded chains verified (verifyForwarded).
+	verifiedForwards *boundedmap.Map[[32]byte, verifiedForward]
+	forwardFormat    forwarded.Format
 	// forwarded shares identity headers between connections (hooks).
 	forwarded *forwardedCache
 	// headers: what client headers are not forwarded (headers.go).
@@ -126,6 +129,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	for i, f := range cfg.TrustedForwarders {
 		c.forwarders = append(c.forwarders, p.forwarder(fmt.Sprintf("trusted-forwarders[%d]", i), f))
 	}
+	c.verifiedForwards = newVerifiedForwards()
 
 	c.headers = p.parseStripHeaders("strip-request-headers", cfg.StripRequestHeaders)
 	c.checksOff = h.checksOff

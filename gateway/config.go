@@ -376,6 +376,15 @@ type Forwarder struct {
 	// forwarded.RFC9440, forwarded.XFCC or forwarded.Both (then both
 	// must name the same certificate). In YAML: rfc9440, xfcc or both.
 	Header *forwarded.Format `key:"header"`
+	// VerifiedByProxy believes the forwarder's verification of the
+	// certificates it passes on: they are parsed and used, not verified
+	// again. Default false: each forwarded certificate (with the chain
+	// the header carries) is verified as a handshake on the listener
+	// would be, against its client-ca-files and crl-files, validity, key
+	// usage and chain policy, and an XFCC element without Cert is refused.
+	// Set it only when the forwarder verifies against the same CAs and
+	// CRLs (nginx ssl_verify_client on with ssl_crl, not optional_no_ca).
+	VerifiedByProxy bool `key:"verified-by-proxy"`
 }
 
 // Tokens configures the CSRF token key ring and what tokens are bound to.

@@ -117,7 +117,7 @@ func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, 
 		return verdict{route: rt, preflight: true}
 	}
 
-	id, status, reason := c.identify(r, connID)
+	id, status, reason := c.identify(r, listener, connID)
 	if reason != "" {
 		v := refusal(status, reason, "forwarded identity refused", "")
 		v.route = rt

@@ -378,15 +378,15 @@ func hasDotSegments(p string) bool {
 // certificate). A non-empty
 // reason means the request must be refused with status. The identity is
 // nil when there is none.
-func (c *compiled) identify(r *http.Request, connID *mtls.Identity) (id *mtls.Identity, status int, reason Reason) {
+func (c *compiled) identify(r *http.Request, listener int, connID *mtls.Identity) (id *mtls.Identity, status int, reason Reason) {
 	if len(c.forwarders) == 0 {
 		// No forwarder to believe (forwardedIdentity would say so, with
 		// a zero Identity of some 300 bytes to return).
 		return connID, 0, ""
 	}
-	if fid, ok, trusted, reason := c.forwardedIdentity(r, connID); trusted {
+	if fid, ok, trusted, status, reason := c.forwardedIdentity(r, listener, connID); trusted {
 		if reason != "" {
-			return nil, http.StatusBadRequest, reason
+			return nil, status, reason
 		}
 		if !ok {
 			return nil, 0, ""

@@ -63,7 +63,9 @@ import (
 // A forwarded certificate is not verified again: the forwarder did that.
 // Configure the forwarder to verify client certificates against the CA
 // this service would trust, and to delete client-sent copies of these
-// headers (forgeproof serve does both).
+// headers (forgeproof serve does both), or verify the chain yourself
+// (mtls.Server.VerifyChain), as forgeproof serve does for its own
+// trusted forwarders unless told they verified.
 type Trust struct {
 	// TrustForwarder, if not nil, must accept the identity of the verified
 	// certificate the peer presented on this connection. Use an authorizer
