@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"testing"
@@ -24,8 +25,9 @@ type harness struct {
 	ca       *pki.CA
 	client   *pki.Cert
 	rec      *browser.Recorder
-	target   string // https://localhost:PORT
-	attacker string // http://127.0.0.2:PORT
+	target   string      // https://localhost:PORT
+	attacker string      // http://127.0.0.2:PORT
+	bodies   chan string // the bodies POSTed to /api/transfers
 }
 
 const harnessCAName = "forgeproof e2e harness CA"
@@ -39,6 +41,7 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{
 		ca:     ca,
 		client: pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"}),
+		bodies: make(chan string, 16),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -48,6 +51,14 @@ func newHarness(t *testing.T) *harness {
 		fmt.Fprint(w, "<!doctype html><title>target</title>ok")
 	})
 	mux.HandleFunc("POST /transfer", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "transferred")
+	})
+	mux.HandleFunc("POST /api/transfers", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case h.bodies <- string(b):
+		default:
+		}
 		fmt.Fprint(w, "transferred")
 	})
 	h.rec = browser.NewRecorder(mux)
@@ -68,6 +79,18 @@ func newHarness(t *testing.T) *harness {
 	attack.HandleFunc("GET /fetch", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `<!doctype html><title>cute dogs</title>
 <script>fetch(%q, {method: "POST", mode: "no-cors", credentials: "include", body: "to=mallory&amount=1000"})</script>`, h.target+"/transfer")
+	})
+	// A page whose URL names the target, sending its whole URL as the
+	// Referer (scan's look-alike Referer probe).
+	attack.HandleFunc("GET /named/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><title>cute birds</title><meta name="referrer" content="unsafe-url">
+<form id="f" method="POST" action="%s/transfer"><input name="to" value="mallory"><input name="amount" value="1000"></form>
+<script>document.getElementById("f").submit()</script>`, h.target)
+	})
+	// A no-cors fetch whose body is JSON as is (scan's exact text/plain probe).
+	attack.HandleFunc("GET /json", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><title>cute fish</title>
+<script>fetch(%q, {method: "POST", mode: "no-cors", credentials: "include", body: '{"to":"mallory","amount":1}'})</script>`, h.target+"/api/transfers")
 	})
 	h.attacker = fmt.Sprintf("http://127.0.0.2:%d", serve(t, "127.0.0.2:0", nil, attack))
 	return h
@@ -236,5 +259,52 @@ func TestCertificatePickerFailsFast(t *testing.T) {
 		if r.Path == "/" {
 			t.Errorf("the request reached the server, so no picker was pending: %+v", r)
 		}
+	}
+}
+
+// TestScanRefererAndTextPlainProbes: two forgeries forgeproof scan sends,
+// made by a real browser. A cross-site page with Referrer-Policy:
+// unsafe-url whose URL holds the target's origin sends that whole URL as
+// the Referer of its form POST (the look-alike Referer probe); a no-cors
+// fetch whose body is a JSON string sends it as is, as
+// text/plain;charset=UTF-8, with the certificate (the exact text/plain
+// probe).
+func TestScanRefererAndTextPlainProbes(t *testing.T) {
+	t.Parallel()
+	tools := browsertest.Tools(t)
+	h := newHarness(t)
+	b := startBrowser(t, tools, h.profile(t, true))
+
+	page := h.attacker + "/named/?" + h.target
+	mark := h.rec.Mark()
+	if err := b.Open(t.Context(), page); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.rec.Wait(waitCtx(t), mark, browser.To("POST", "/transfer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Referer != page || got.Origin != h.attacker || got.CertCN != "alice" {
+		t.Errorf("form POST: got Referer %q, Origin %q, cert %q; want %q, %q, alice", got.Referer, got.Origin, got.CertCN, page, h.attacker)
+	}
+
+	mark = h.rec.Mark()
+	if _, err := b.Navigate(t.Context(), h.attacker+"/json"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = h.rec.Wait(waitCtx(t), mark, browser.To("POST", "/api/transfers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ContentType != "text/plain;charset=UTF-8" || got.SecFetchMode != "no-cors" || got.CertCN != "alice" {
+		t.Errorf("fetch: got Content-Type %q, Sec-Fetch-Mode %q, cert %q; want text/plain;charset=UTF-8, no-cors, alice", got.ContentType, got.SecFetchMode, got.CertCN)
+	}
+	select {
+	case body := <-h.bodies:
+		if body != `{"to":"mallory","amount":1}` {
+			t.Errorf("fetch body %q, want the JSON as is", body)
+		}
+	case <-waitCtx(t).Done():
+		t.Error("no body recorded")
 	}
 }

@@ -253,10 +253,6 @@ func notApplicable(e *Endpoint, t *url.URL) []FamilyResult {
 		return nil
 	}
 	var out []FamilyResult
-	if lookalikePrefix(t) == "" && lookalikeSuffix(t) == "" {
-		out = append(out, FamilyResult{Rule: RuleOriginLookalike, Outcome: OutcomeSkipped,
-			Reason: "the target's host is an IPv6 address: no host name can begin or end with it"})
-	}
 	if e.TokenField == "" {
 		why := "the form has no anti-CSRF token field (none recognised by name; give its name as the endpoint's token field if it has one)"
 		if len(e.JSON) > 0 {

@@ -176,6 +176,15 @@ var (
 	// prefix, suffix or unanchored pattern takes for the service's origin.
 	ctxLookalikePrefix = browserContext{"cross-site form POST from an origin that begins with the service's", crossSiteFrom("lookalike-prefix"), cookiesCrossSitePOST}
 	ctxLookalikeSuffix = browserContext{"cross-site form POST from an origin that ends with the service's domain", crossSiteFrom("lookalike-suffix"), cookiesCrossSitePOST}
+	// A page on another site whose URL holds the service's origin, with
+	// Referrer-Policy: unsafe-url so that the Referer is the whole URL
+	// (https://attacker.invalid/?https://app.example.com): what a check
+	// that the Referer contains the service's host or origin accepts
+	// (referer.includes(host), an unanchored pattern).
+	ctxLookalikeReferer = browserContext{"cross-site form POST from a page whose URL names the service", func(h http.Header, t *url.URL) {
+		navigate("cross-site", attackerOrigin)(h, t)
+		h.Set("Referer", attackerOrigin+"/?"+origin(t))
+	}, cookiesCrossSitePOST}
 	// Another origin of the same site (subdomain or port).
 	ctxSameSite = browserContext{"same-site form POST from a sibling origin", func(h http.Header, t *url.URL) {
 		navigate("same-site", "sibling")(h, t)

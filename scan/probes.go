@@ -15,11 +15,12 @@ import (
 type bodyKind int
 
 const (
-	bodyNative    bodyKind = iota // the endpoint's own encoding (form or JSON)
-	bodyForm                      // application/x-www-form-urlencoded
-	bodyMultipart                 // multipart/form-data
-	bodyTextPlain                 // a text/plain form whose body is JSON-shaped
-	bodyQuery                     // the fields in the query string of a GET
+	bodyNative         bodyKind = iota // the endpoint's own encoding (form or JSON)
+	bodyForm                           // application/x-www-form-urlencoded
+	bodyMultipart                      // multipart/form-data
+	bodyTextPlain                      // a text/plain form whose body is JSON-shaped
+	bodyTextPlainExact                 // a no-cors fetch's text/plain body: the JSON as is
+	bodyQuery                          // the fields in the query string of a GET
 )
 
 // tokenKind is which anti-CSRF token a variant carries.
@@ -112,7 +113,10 @@ func families(e *Endpoint, t *url.URL) []family {
 		cross.rule = RuleTextPlainJSON
 		cross.variants = []variant{
 			{label: "cross-site form POST, enctype=text/plain, JSON-shaped body", ctx: ctxCrossSite, body: bodyTextPlain, token: tokenNone},
-			{label: "cross-site no-cors fetch, text/plain JSON body", ctx: ctxCrossSiteNoCORS, body: bodyTextPlain, token: tokenNone},
+			// A fetch's body is the script's string: no padding member
+			// that a strict schema (Joi's default, zod's .strict())
+			// would refuse.
+			{label: "cross-site no-cors fetch, text/plain body, the JSON as is", ctx: ctxCrossSiteNoCORS, body: bodyTextPlainExact, token: tokenNone},
 		}
 	} else {
 		cross.variants = []variant{
@@ -139,9 +143,8 @@ func families(e *Endpoint, t *url.URL) []family {
 	if lookalikeSuffix(t) != "" {
 		look = append(look, each("cross-site form POST from "+lookalikeSuffix(t), ctxLookalikeSuffix)...)
 	}
-	if len(look) > 0 {
-		fs = append(fs, family{rule: RuleOriginLookalike, variants: look})
-	}
+	look = append(look, each("cross-site form POST from "+attackerOrigin+"/?"+origin(t)+" (Referrer-Policy: unsafe-url)", ctxLookalikeReferer)...)
+	fs = append(fs, family{rule: RuleOriginLookalike, variants: look})
 	fs = append(fs,
 		family{rule: RuleLegacyOrigin, variants: each("cross-site form POST from a browser without Fetch Metadata", ctxLegacy)},
 		family{rule: RuleOriginScheme, variants: each("form POST from http:// on the same host, without Fetch Metadata", ctxLegacyHTTP)},
@@ -226,7 +229,7 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 		for k, val := range e.Form {
 			fields[k] = val
 		}
-	} else if v.body != bodyNative && v.body != bodyTextPlain {
+	} else if v.body != bodyNative && v.body != bodyTextPlain && v.body != bodyTextPlainExact {
 		// A form (or query) forgery of a JSON endpoint: its members.
 		if f := flatJSON(e.JSON); f != nil {
 			fields = f
@@ -285,6 +288,10 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 			r.shownBody = textPlainJSON(shown)
 		}
 		r.Header.Set("Content-Type", "text/plain")
+	case bodyTextPlainExact:
+		r.Body = append([]byte(nil), e.JSON...)
+		r.shownBody = redactJSON(e.JSON)
+		r.Header.Set("Content-Type", "text/plain;charset=UTF-8")
 	case bodyQuery:
 		if len(fields) > 0 {
 			su := cloneURL(r.URL)

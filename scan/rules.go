@@ -115,8 +115,8 @@ var Rules = []Rule{
 	// Added after the others, so that existing rules keep their SARIF
 	// rule index.
 	{RuleOriginLookalike, "Look-alike Origin accepted (prefix or suffix match)", SeverityHigh,
-		"A cross-site form POST from an origin whose host begins with the service's host (https://app.example.com.attacker.invalid) or ends with its registrable domain (https://attackerexample.com) was accepted: the origin check matches a prefix, a suffix or an unanchored pattern, and an attacker can register such a domain (app.example.com.evil.net, evilexample.com).",
-		"Compare the whole Origin (scheme, host and port) for equality with the service's origin or an entry of a fixed list; never with startsWith, endsWith, contains or an unanchored regular expression."},
+		"A cross-site form POST from an origin whose host begins with the service's host (https://app.example.com.attacker.invalid) or ends with its registrable domain (https://attackerexample.com) was accepted: the origin check matches a prefix, a suffix or an unanchored pattern, and an attacker can register such a domain (app.example.com.evil.net, evilexample.com). Or one from a page whose URL holds the service's origin (https://attacker.invalid/?https://app.example.com, sent whole as the Referer under Referrer-Policy: unsafe-url) was: the check looks for the service's host or origin anywhere in the Referer.",
+		"Compare the whole Origin (scheme, host and port), or the Referer's origin, for equality with the service's origin or an entry of a fixed list; never with startsWith, endsWith, contains or an unanchored regular expression."},
 }
 
 // RuleByID returns the rule with the given ID.
