@@ -240,8 +240,9 @@ type Route struct {
 	// address is verified but not sent as SNI. Default: Upstream's host.
 	UpstreamServerName string `key:"upstream-server-name"`
 	// UpstreamReuseAfterBody keeps the upstream connection for other
-	// requests after a POST, PUT or PATCH with a body. By default such a
-	// request goes with "Connection: close": an upstream that answers
+	// requests after a request with a body (POST, PUT, PATCH, any method
+	// but the five below). By default such a request goes with
+	// "Connection: close": an upstream that answers
 	// without reading a body (Python's http.server, hand-written
 	// servers) would parse it as a request of its own, one no check saw,
 	// with whatever identity headers the client wrote into it. Set it

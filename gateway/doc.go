@@ -174,7 +174,7 @@
 //     handshake, with HTTP2-Settings; a request with a body goes with
 //     Connection: close (an upstream that skips the body would read it as
 //     a request), unless Route.UpstreamReuseAfterBody keeps the
-//     connection after a POST, PUT or PATCH; an unasked 101 from the
+//     connection after other methods (POST, PUT, …); an unasked 101 from the
 //     upstream is refused (502
 //     upstream-upgrade-refused), and the connection is closed after a
 //     chunked request (docs/security-model.md, "What the gateway

@@ -42,7 +42,6 @@ func (c *compiled) pathAmbiguous(host, escaped string, want *route) bool {
 	slow, upper := false, false
 	dot := -1  // the first '.' of the last segment, not its first byte
 	start := 0 // of the segment
-	ext := !namesFile(want.prefix)
 	for i := 0; i < len(escaped); i++ {
 		switch b := escaped[i]; {
 		case b == ';' || b == '%' || b == '\\':
@@ -68,7 +67,7 @@ func (c *compiled) pathAmbiguous(host, escaped string, want *route) bool {
 	if !slow {
 		// Format extensions (Rails, Spring's suffix patterns):
 		// "/admin.json" is "/admin".
-		if dot > 0 && ext {
+		if dot > 0 && !namedExtension(want.prefix, escaped) {
 			cut := escaped[:dot]
 			if !samePolicy(c.findRoute(host, cut), want) || (upper || c.foldPrefixes) && !samePolicy(c.lookupFold(host, cut), want) {
 				return true
@@ -89,12 +88,10 @@ func (c *compiled) pathAmbiguous(host, escaped string, want *route) bool {
 	if !ok {
 		return true
 	}
-	if ext {
-		// The router's own reading of a format extension, on every form.
-		for _, f := range forms {
-			if g := cutExtension(f); g != f && !slices.Contains(forms, g) {
-				forms = append(forms, g)
-			}
+	// The router's own reading of a format extension, on every form.
+	for _, f := range forms {
+		if g := cutExtension(f); g != f && !namedExtension(want.prefix, f) && !slices.Contains(forms, g) {
+			forms = append(forms, g)
 		}
 	}
 	var segs, prev []string
@@ -460,10 +457,17 @@ func cutExtension(s string) string {
 }
 
 // namesFile reports whether a route prefix's last segment has a '.'
-// ("/robots.txt", "/api/v1.2"): the operator named the extension, and
-// requests under the route are not read without it.
+// ("/robots.txt", "/api/v1.2").
 func namesFile(prefix string) bool {
 	return strings.IndexByte(prefix[strings.LastIndexByte(prefix, '/')+1:], '.') > 0
+}
+
+// namedExtension reports whether the last segment of p (trailing '/'
+// aside) is the last segment of prefix, a prefix that names a file: the
+// operator named that extension, and p is not read without it. Below
+// such a prefix ("/api/v1.2/admin.json") the extension is the request's.
+func namedExtension(prefix, p string) bool {
+	return namesFile(prefix) && strings.Count(strings.TrimRight(p, "/"), "/") <= strings.Count(prefix, "/")
 }
 
 // cutQuery cuts s at its first '?' or '#'.

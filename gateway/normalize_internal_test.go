@@ -152,6 +152,8 @@ func TestPathAmbiguousNamedFile(t *testing.T) {
 	c := &compiled{routes: []*route{
 		{name: "admin", prefix: "/admin", policy: policyAdmin},
 		{name: "robots", prefix: "/robots.txt", policy: policyOpen},
+		{name: "v1.2-admin", prefix: "/api/v1.2/admin", policy: policyAdmin},
+		{name: "v1.2", prefix: "/api/v1.2", policy: policyOpen},
 		{name: "root", prefix: "/", policy: policyAPI},
 	}}
 	for _, tt := range []struct {
@@ -159,8 +161,19 @@ func TestPathAmbiguousNamedFile(t *testing.T) {
 		ambiguous bool
 	}{
 		{"/robots.txt", false},
+		{"/robots.txt/", false},
 		{"/robots.json", false}, // under / either way
 		{"/admin.txt", true},
+		// Below a prefix that names a file, the last segment's
+		// extension is the request's, not the operator's.
+		{"/api/v1.2", false},
+		{"/api/v1.2/", false},
+		{"/api/v1.2/users.json", false},
+		{"/api/v1.2/admin/users.json", false},
+		{"/api/v1.2/admin.json", true},
+		{"/api/v1.2/admin.json/", true},
+		{"/api/v1.2/admin.json;x", true},
+		{"/api/v1.2/admin%2ejson", true},
 	} {
 		want := c.findRoute("", tt.path)
 		if got := c.pathAmbiguous("", tt.path, want); got != tt.ambiguous {

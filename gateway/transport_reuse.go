@@ -106,16 +106,41 @@ func watchedDial(dial func(ctx context.Context, network, addr string) (net.Conn,
 // awaitingReuse returns req with a GotConn hook that, on a reused
 // HTTP/1.x connection of net/http's Transport, waits for its read loop
 // (awaitRead, see above) before the request is written, and notes in
-// reused whether the connection was.
-func awaitingReuse(req *http.Request, reused *atomic.Bool) *http.Request {
+// reused whether the connection was. A req.Close (frameBody's) matters
+// on HTTP/1.x only: on HTTP/2 DATA frames delimit the body, nothing of
+// it is left for the upstream to read as a request, and the Transport
+// would give the request a connection of its own and stop reusing the
+// shared one (a TLS handshake per POST). So when the upstream's last
+// connection to its host was HTTP/2 (h2) the request goes without Close, and should
+// it get an HTTP/1.x connection after all, with "Connection: close" in
+// its header (the Transport works on a copy of the request by then).
+func awaitingReuse(req *http.Request, reused, h2 *atomic.Bool) *http.Request {
 	ctx := req.Context()
+	var out *http.Request
+	closeH1 := req.Close
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 		reused.Store(info.Reused)
+		isH2 := isH2(info.Conn)
+		h2.Store(isH2)
+		if closeH1 && !isH2 && !out.Close {
+			out.Header.Set("Connection", "close")
+		}
 		if info.Reused {
 			awaitReadLoop(ctx, info.Conn)
 		}
 	}}
-	return req.WithContext(httptrace.WithClientTrace(ctx, trace))
+	out = req.WithContext(httptrace.WithClientTrace(ctx, trace))
+	if closeH1 && h2.Load() {
+		out.Close = false
+	}
+	return out
+}
+
+// isH2 reports whether conn, a connection of net/http's Transport,
+// negotiated HTTP/2.
+func isH2(conn net.Conn) bool {
+	tc, ok := conn.(*tls.Conn)
+	return ok && tc.ConnectionState().NegotiatedProtocol == "h2"
 }
 
 // roundTripStd sends req through net/http's Transport (https upstreams,
@@ -135,7 +160,8 @@ func (t *upstreamTransport) roundTripStd(req *http.Request) (*http.Response, err
 	}
 	var reused atomic.Bool
 	for {
-		out := awaitingReuse(req, &reused)
+		h2, _ := t.h2.LoadOrStore(req.URL.Host, new(atomic.Bool))
+		out := awaitingReuse(req, &reused, h2.(*atomic.Bool))
 		if body != nil {
 			out.Body = body
 			if !replayableMethod(req) {
@@ -234,7 +260,7 @@ func awaitReadLoop(ctx context.Context, conn net.Conn) {
 	if !ok || wc.reading.Load() || wc.closed.Load() {
 		return
 	}
-	if isTLS && tc.ConnectionState().NegotiatedProtocol == "h2" {
+	if isTLS && isH2(tc) {
 		return
 	}
 	wc.awaitRead(ctx)

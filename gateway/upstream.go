@@ -57,6 +57,10 @@ type upstreamTransport struct {
 	dialer net.Dialer
 	limits Limits
 	checks *checksOff // checkFastUpstream off: everything goes to std
+	// h2 maps an upstream host (URL.Host) to an *atomic.Bool: std's last
+	// connection to it negotiated HTTP/2, where a request's Close has
+	// nothing to protect (awaitingReuse).
+	h2 sync.Map
 
 	mu    sync.Mutex
 	hosts map[string]*hostPool

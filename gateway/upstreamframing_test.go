@@ -2,9 +2,11 @@ package gateway_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -274,6 +276,68 @@ func TestUpstreamNoContentBodyNotReused(t *testing.T) {
 			}
 			if got := conns.Load(); got != int32(tc.conns) {
 				t.Errorf("upstream connections: got %d, want %d", got, tc.conns)
+			}
+		})
+	}
+}
+
+// TestBodyCloseHTTP2Upstream: over an https:// upstream that speaks
+// HTTP/2 every body is framed by DATA frames, so there is no body to
+// leave on the connection; "Connection: close" there (req.Close) makes
+// Go's Transport dial a single-use connection per request with a body
+// and stop reusing the shared one, a TLS handshake per POST that buys
+// nothing. Ten POSTs and a GET after them share one upstream connection
+// (and one more for the first POST, sent before the gateway knew the
+// upstream's protocol). Twin: the same upstream on HTTP/1.1 gets a
+// connection per POST (the CL.0 defence, TestBodyDesync).
+func TestBodyCloseHTTP2Upstream(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name      string
+		h2        bool
+		wantConns int32
+	}{
+		{"HTTP/2 upstream: one connection, and one for the first POST", true, 2},
+		{"twin: HTTP/1.1 upstream: one per POST", false, 11},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			var conns atomic.Int32
+			var protos sync.Map
+			up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				protos.Store(r.Proto, true)
+			}))
+			up.EnableHTTP2 = tt.h2
+			up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			up.TLS = &tls.Config{Certificates: []tls.Certificate{w.upstreamCert().TLSCertificate()}}
+			up.StartTLS()
+			t.Cleanup(up.Close)
+			cfg := w.config()
+			for i := range cfg.Routes {
+				cfg.Routes[i].Upstream = up.URL
+				cfg.Routes[i].UpstreamCAFile = w.path("ca.pem")
+			}
+			gw := w.start(cfg)
+			c := gw.client(w.web)
+			h := http.Header{"Sec-Fetch-Site": {"same-origin"}}
+			for i := 0; i < 10; i++ {
+				if status, body := do(t, c, "POST", gw.base+"/public/x", h, "a=1"); status != 200 {
+					t.Fatalf("POST: got %d %s", status, body)
+				}
+			}
+			if status, body := do(t, c, "GET", gw.base+"/public/x", nil, ""); status != 200 {
+				t.Fatalf("GET: got %d %s", status, body)
+			}
+			if _, ok := protos.Load(map[bool]string{true: "HTTP/2.0", false: "HTTP/1.1"}[tt.h2]); !ok {
+				t.Fatalf("the upstream was not reached over the protocol meant")
+			}
+			if got := conns.Load(); got != tt.wantConns {
+				t.Errorf("got %d upstream connections, want %d", got, tt.wantConns)
 			}
 		})
 	}

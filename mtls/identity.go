@@ -154,10 +154,18 @@ func leafSPIFFEID(cert *x509.Certificate) spiffeid.ID {
 // VerifyClientCertIfGiven or RequireAndVerifyClientCert, without a
 // Server). A Server verifies in VerifyConnection instead, which leaves
 // VerifiedChains empty: use Server.Check or Server.Handler for its
-// connections. An unverified certificate gives none.
+// connections. An unverified certificate gives none, and so does one
+// with a DNS SAN that is no host name, which a Server refuses as
+// bad-certificate (an upstream splitting a forwarded XFCC on ',' and ';'
+// would misread it).
 func IdentityFromTLS(cs *tls.ConnectionState) (Identity, bool) {
 	if cs == nil || len(cs.PeerCertificates) == 0 || len(cs.VerifiedChains) == 0 {
 		return Identity{}, false
+	}
+	for _, n := range cs.PeerCertificates[0].DNSNames {
+		if !isDNSName(n) {
+			return Identity{}, false
+		}
 	}
 	return NewIdentity(cs.PeerCertificates[0]), true
 }
