@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -175,5 +176,41 @@ func TestShortRSAClientCA(t *testing.T) {
 				t.Errorf("got reason %q, want %q", mtls.ReasonOf(err), mtls.ReasonInvalidConfig)
 			}
 		})
+	}
+}
+
+// TestIdentityFromTLSChainPolicy: a connection crypto/tls verified
+// itself (a server of one's own, Gateway.Handler behind it) gives no
+// identity for a chain a Server's handshake refuses and crypto/tls
+// accepts; the twin, a plain client certificate, gives one.
+func TestIdentityFromTLSChainPolicy(t *testing.T) {
+	t.Parallel()
+	root := rawCA(t, "root", nil)
+	client := func(mod func(*x509.Certificate)) *x509.Certificate {
+		tmpl := &x509.Certificate{
+			Subject:     pkix.Name{CommonName: "client"},
+			KeyUsage:    x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		}
+		if mod != nil {
+			mod(tmpl)
+		}
+		return mint(t, tmpl, root).Cert
+	}
+	rsaTmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "client"}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	for _, tt := range []struct {
+		name string
+		leaf *x509.Certificate
+		want bool
+	}{
+		{"a plain client certificate", client(nil), true},
+		{"anyExtendedKeyUsage only", client(func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} }), false},
+		{"a DNS SAN that is no host name", client(func(c *x509.Certificate) { c.DNSNames = []string{"a,By=x;URI=spiffe://td/admin"} }), false},
+		{"RSA 1024", rsaCert(t, rsaTmpl, root, 1024), false},
+	} {
+		cs := &tls.ConnectionState{PeerCertificates: []*x509.Certificate{tt.leaf}, VerifiedChains: [][]*x509.Certificate{{tt.leaf, root.Cert}}}
+		if _, got := mtls.IdentityFromTLS(cs); got != tt.want {
+			t.Errorf("%s: identity %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -155,17 +155,18 @@ func leafSPIFFEID(cert *x509.Certificate) spiffeid.ID {
 // Server). A Server verifies in VerifyConnection instead, which leaves
 // VerifiedChains empty: use Server.Check or Server.Handler for its
 // connections. An unverified certificate gives none, and so does one
-// with a DNS SAN that is no host name, which a Server refuses as
-// bad-certificate (an upstream splitting a forwarded XFCC on ',' and ';'
-// would misread it).
+// that a Server's handshake would refuse where crypto/tls does not (the
+// checks OpenSSL makes and x509 does not: a key usage with no bit,
+// anyExtendedKeyUsage without clientAuth, an RSA key under 2048 bits, a
+// subject outside the chain's name constraints, a DNS SAN that is no
+// host name, which an upstream splitting a forwarded XFCC on ',' and ';'
+// would misread).
 func IdentityFromTLS(cs *tls.ConnectionState) (Identity, bool) {
 	if cs == nil || len(cs.PeerCertificates) == 0 || len(cs.VerifiedChains) == 0 {
 		return Identity{}, false
 	}
-	for _, n := range cs.PeerCertificates[0].DNSNames {
-		if !isDNSName(n) {
-			return Identity{}, false
-		}
+	if checkChainPolicy(cs.VerifiedChains[0]) != nil {
+		return Identity{}, false
 	}
 	return NewIdentity(cs.PeerCertificates[0]), true
 }
