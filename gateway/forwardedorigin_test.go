@@ -1,20 +1,18 @@
 package gateway_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/internal/freeport"
+	"github.com/forgeproof/forgeproof/internal/proctest"
 )
 
 // TestForwardedFromTrustedProxy: a trusted proxy's Forwarded is read on
@@ -235,35 +233,8 @@ func startCaddy(t *testing.T, bin, caFile, gwAddr, extra string) string {
 	}
 	cmd := exec.Command(bin, "run", "--adapter", "caddyfile", "--config", path)
 	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "HOME="+dir)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("caddy output:\n%s", out.String())
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		select {
-		case <-exited:
-			t.Fatalf("caddy exited: %s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caddy does not listen on %s: %s", addr, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	proctest.Start(t, addr, cmd)
+	return "http://" + addr
 }
 
 // TestForwardedConflictNamesOrigins: a forwarded-conflict refusal's

@@ -23,9 +23,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/forgeproof/forgeproof/internal/freeport"
+	"github.com/forgeproof/forgeproof/internal/proctest"
 	"github.com/forgeproof/forgeproof/scan"
 )
 
@@ -70,22 +70,8 @@ func startApp(t *testing.T, p *testPKI, dir string, env []string, name string, a
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	backend := &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if c, err := net.Dial("tcp", backend.Host); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not start: %s", name, out.String())
-		}
-	}
+	proctest.Start(t, backend.Host, cmd)
 	front := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 		pr.SetURL(backend)
 		pr.Out.Host = pr.In.Host
