@@ -177,7 +177,10 @@ func Handler(g *gateway.Gateway, log *slog.Logger) http.Handler {
 			return
 		}
 		d := g.Decide(a)
-		attrs := []any{"method", a.Method, "host", a.Host, "uri", a.URI, "route", d.Route, "status", d.Status}
+		// The path without the query, as serve's access log: a query may
+		// carry secrets (OAuth codes, access tokens, URL signatures).
+		uriPath, _, _ := strings.Cut(a.URI, "?")
+		attrs := []any{"method", a.Method, "host", a.Host, "uri", uriPath, "route", d.Route, "status", d.Status}
 		if d.Reason != "" {
 			attrs = append(attrs, "reason", d.Reason)
 		}

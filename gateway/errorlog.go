@@ -15,10 +15,25 @@ import (
 type serverErrorHandler struct{ slog.Handler }
 
 func (h serverErrorHandler) Handle(ctx context.Context, r slog.Record) error {
-	if strings.HasPrefix(r.Message, "http: TLS handshake error from ") && strings.Contains(r.Message, ": mtls: ") {
+	if refusedByMTLS(r.Message) {
 		return nil
 	}
 	return h.Handler.Handle(ctx, r)
+}
+
+// refusedByMTLS reports whether msg is the server's line for a handshake
+// mtls refused: "http: TLS handshake error from ADDR: mtls: …", the error
+// itself starting with "mtls: ". Not merely containing it: crypto/tls
+// quotes client-chosen text (the ALPN protocols it offered) into other
+// handshake errors, and a client must not be able to silence those.
+func refusedByMTLS(msg string) bool {
+	rest, ok := strings.CutPrefix(msg, "http: TLS handshake error from ")
+	if !ok {
+		return false
+	}
+	// ADDR is host:port ("[::1]:5555" has colons but no ": ").
+	_, cause, ok := strings.Cut(rest, ": ")
+	return ok && strings.HasPrefix(cause, "mtls: ")
 }
 
 func (h serverErrorHandler) WithAttrs(as []slog.Attr) slog.Handler {

@@ -252,24 +252,51 @@ func (p *compiler) upstreamURL(key, s string, optional bool) *url.URL {
 		p.add(key, "is required (for example \"http://127.0.0.1:8080\")")
 		return nil
 	}
+	// The messages go to the log, /healthz and check-config's output:
+	// a password in the URL is not repeated there.
+	shown := redactUserinfo(s)
 	u, err := url.Parse(s)
 	if err != nil {
-		p.add(key, "invalid URL %q", s)
+		p.add(key, "invalid URL %q", shown)
 		return nil
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		p.add(key, "invalid upstream %q: scheme must be http or https", s)
+		p.add(key, "invalid upstream %q: scheme must be http or https", shown)
 	case u.Host == "":
-		p.add(key, "invalid upstream %q: host is required", s)
+		p.add(key, "invalid upstream %q: host is required", shown)
 	case u.User != nil:
-		p.add(key, "invalid upstream %q: credentials in the URL are not supported", s)
+		p.add(key, "invalid upstream %q: credentials in the URL are not supported", shown)
 	case u.RawQuery != "" || u.Fragment != "":
-		p.add(key, "invalid upstream %q: a query or fragment is not supported", s)
+		p.add(key, "invalid upstream %q: a query or fragment is not supported", shown)
 	default:
 		return u
 	}
 	return nil
+}
+
+// redactUserinfo is the URL s with the password of its userinfo, if any,
+// replaced by "xxxxx" (as url.URL.Redacted), also when s does not parse:
+// the text between "//" and the last '@' before the path.
+func redactUserinfo(s string) string {
+	_, rest, ok := strings.Cut(s, "//")
+	if !ok {
+		return s
+	}
+	start := len(s) - len(rest)
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return s
+	}
+	user, _, hasPassword := strings.Cut(authority[:at], ":")
+	if !hasPassword {
+		return s
+	}
+	return s[:start] + user + ":xxxxx" + s[start+at:]
 }
 
 // pathPrefix checks and normalises a route's path prefix: it must be a

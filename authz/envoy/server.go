@@ -80,7 +80,10 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.Ch
 		})), nil
 	}
 	d := s.g.Decide(a)
-	attrs := []any{"method", a.Method, "host", a.Host, "uri", a.URI, "route", d.Route, "status", d.Status, "reason", d.Reason}
+	// The path without the query, as serve's access log: a query may
+	// carry secrets (OAuth codes, access tokens, URL signatures).
+	uriPath, _, _ := strings.Cut(a.URI, "?")
+	attrs := []any{"method", a.Method, "host", a.Host, "uri", uriPath, "route", d.Route, "status", d.Status, "reason", d.Reason}
 	if d.Identity != nil {
 		attrs = append(attrs, "identity", d.Identity.String())
 	}
