@@ -3,7 +3,9 @@ package gateway
 import (
 	"encoding/hex"
 	"log/slog"
+	"math/big"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/forgeproof/forgeproof/mtls"
@@ -80,6 +82,21 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, elapsed ti
 	if x.reason != "" {
 		attrs = append(attrs, slog.String("reason", string(x.reason)))
 	}
+	if x.csrfReason != "" {
+		// What the CSRF check read: the origin to add to trusted-origins
+		// (or the attacker's page) is otherwise nowhere in the log. Of
+		// the Referer, its origin only: a page's path and query may hold
+		// secrets (a reset link's token), as the request's query may.
+		if v := r.Header.Get("Origin"); v != "" {
+			attrs = append(attrs, slog.String("origin", logValue(v)))
+		}
+		if v := r.Header.Get("Sec-Fetch-Site"); v != "" {
+			attrs = append(attrs, slog.String("sec_fetch_site", logValue(v)))
+		}
+		if v := r.Header.Get("Referer"); v != "" {
+			attrs = append(attrs, slog.String("referer_origin", logValue(refererOrigin(v))))
+		}
+	}
 	if x.preflight {
 		// Let through without an identity: say so.
 		attrs = append(attrs, slog.Bool("cors_preflight", true))
@@ -108,4 +125,32 @@ func spkiHex(id mtls.Identity) string {
 		return ""
 	}
 	return hex.EncodeToString(id.SPKISHA256[:])
+}
+
+// refererOrigin is the scheme://host[:port] of a Referer, or
+// "(not a URL)".
+func refererOrigin(v string) string {
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "(not a URL)"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// logValue caps a client-sent value at 256 bytes for the access log.
+func logValue(v string) string {
+	const max = 256
+	if len(v) > max {
+		return v[:max] + "…"
+	}
+	return v
+}
+
+// serialHex is a certificate serial number as "forgeproof pki" prints it
+// and "forgeproof pki revoke --serial" takes it (0x-hex).
+func serialHex(n *big.Int) string {
+	if n == nil {
+		return ""
+	}
+	return "0x" + n.Text(16)
 }

@@ -52,7 +52,7 @@ func TestAccessLog(t *testing.T) {
 	c := srv.client(w.web)
 	do(t, c, "GET", srv.base+"/api/x", nil, "")
 	do(t, c, "GET", srv.base+"/admin/x", nil, "")
-	do(t, c, "POST", srv.base+"/api/x", http.Header{"Sec-Fetch-Site": {"cross-site"}}, "")
+	do(t, c, "POST", srv.base+"/api/x", http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://other.example"}, "Referer": {"https://other.example/reset?token=secret"}}, "")
 	srv.close()
 
 	var requests []map[string]any
@@ -77,6 +77,18 @@ func TestAccessLog(t *testing.T) {
 		reason, _ := l["reason"].(string) // absent when allowed
 		if l["route"] != tt.route || l["decision"] != tt.decision || l["status"] != tt.status || reason != tt.reason {
 			t.Errorf("line %d: got %v, want route %s decision %s reason %q status %v", i, l, tt.route, tt.decision, tt.reason, tt.status)
+		}
+		// A CSRF refusal names the origin it refused, for trusted-origins.
+		if wantOrigin := map[bool]any{true: "https://other.example", false: nil}[tt.reason == "cross-site"]; l["origin"] != wantOrigin {
+			t.Errorf("line %d: origin %v, want %v", i, l["origin"], wantOrigin)
+		}
+		if tt.reason == "cross-site" && l["sec_fetch_site"] != "cross-site" {
+			t.Errorf("line %d: sec_fetch_site %v, want cross-site", i, l["sec_fetch_site"])
+		}
+		// Of the Referer, the origin only: the page's query may hold a
+		// secret.
+		if wantReferer := map[bool]any{true: "https://other.example", false: nil}[tt.reason == "cross-site"]; l["referer_origin"] != wantReferer {
+			t.Errorf("line %d: referer_origin %v, want %v", i, l["referer_origin"], wantReferer)
 		}
 		if l["identity"] != "spiffe://test.example/web" || l["identity_source"] != "connection" || l["spki_sha256"] == "" {
 			t.Errorf("line %d: identity fields %v", i, l)

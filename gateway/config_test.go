@@ -212,7 +212,8 @@ func TestValidate(t *testing.T) {
 		{"unknown client-auth", func(c *gateway.Config) { c.Listeners[0].TLS.ClientAuth = 7 }, `listeners[0].tls.client-auth: invalid client auth mode 7`},
 		{"no routes", func(c *gateway.Config) { c.Routes = nil }, "routes: at least one route is required"},
 		{"upstream missing", func(c *gateway.Config) { c.Routes[0].Upstream = "" }, "routes[0].upstream: is required"},
-		{"upstream without scheme", func(c *gateway.Config) { c.Routes[0].Upstream = "127.0.0.1:9000" }, "routes[0].upstream"},
+		{"upstream without scheme", func(c *gateway.Config) { c.Routes[0].Upstream = "127.0.0.1:9000" }, `routes[0].upstream: invalid upstream "127.0.0.1:9000": no scheme: want a URL such as "http://127.0.0.1:9000"`},
+		{"upstream host:port", func(c *gateway.Config) { c.Routes[0].Upstream = "localhost:9000" }, `no scheme: want a URL such as "http://localhost:9000"`},
 		{"upstream with credentials", func(c *gateway.Config) { c.Routes[0].Upstream = "http://u:p@127.0.0.1" }, "credentials in the URL are not supported"},
 		{"https upstream", func(c *gateway.Config) { c.Routes[0].Upstream = "https://backend.internal:8443/base" }, ""},
 		{"https upstream with a CA", func(c *gateway.Config) {

@@ -319,7 +319,7 @@ func (g *Gateway) hooks() hooks {
 			g.metrics.handshakeFailures.WithLabelValues(listener, string(f.Reason)).Inc()
 			attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}
 			if f.Certificate != nil {
-				attrs = append(attrs, "subject", f.Certificate.Subject.String(), "serial", f.Certificate.SerialNumber.String())
+				attrs = append(attrs, "subject", f.Certificate.Subject.String(), "serial", serialHex(f.Certificate.SerialNumber))
 			}
 			g.log.Warn("TLS handshake refused", attrs...)
 		},

@@ -431,7 +431,7 @@ func (g *Gateway) refuseConnection(w http.ResponseWriter, r *http.Request, x *ex
 	attrs := []any{"listener", listener, "reason", reason, "peer", r.RemoteAddr, "server_name", r.TLS.ServerName, "open_connection", true, "error", err}
 	if len(r.TLS.PeerCertificates) > 0 {
 		leaf := r.TLS.PeerCertificates[0]
-		attrs = append(attrs, "subject", leaf.Subject.String(), "serial", leaf.SerialNumber.String())
+		attrs = append(attrs, "subject", leaf.Subject.String(), "serial", serialHex(leaf.SerialNumber))
 	}
 	g.log.Warn("client certificate refused on an open connection", attrs...)
 	w.Header().Set("Connection", "close")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -241,8 +242,12 @@ func TestReloadPicksUpNewCRL(t *testing.T) {
 	if err := fresh(w.web); err != nil {
 		t.Fatalf("before revocation: %v", err)
 	}
-	w.crl("crl.pem", w.web.Cert.SerialNumber)
+	crlPath := w.crl("crl.pem", w.web.Cert.SerialNumber)
 	if err := gw.g.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	crl, err := pki.LoadCRL(filepath.Dir(crlPath))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := fresh(w.web); err == nil {
@@ -256,6 +261,8 @@ func TestReloadPicksUpNewCRL(t *testing.T) {
 		`forgeproof_gateway_tls_handshake_failures_total{listener="127.0.0.1:0",reason="revoked"} 1`,
 		`forgeproof_gateway_certificate_not_after_timestamp_seconds{kind="server",listener="127.0.0.1:0"}`,
 		`forgeproof_gateway_certificate_not_after_timestamp_seconds{kind="client-ca",listener="127.0.0.1:0"}`,
+		// The new CRL's next update, to alert on before it goes stale.
+		fmt.Sprintf(`forgeproof_gateway_crl_next_update_timestamp_seconds{listener="127.0.0.1:0"} %v`, float64(crl.NextUpdate.Unix())),
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)

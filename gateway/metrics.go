@@ -27,6 +27,7 @@ type metrics struct {
 	ambiguous         *prometheus.CounterVec
 	proxyRefusals     *prometheus.CounterVec
 	certNotAfter      *prometheus.GaugeVec
+	crlNextUpdate     *prometheus.GaugeVec
 	upstreamNotAfter  *prometheus.GaugeVec
 	reloads           *prometheus.CounterVec
 	reloadSuccessful  prometheus.Gauge
@@ -121,6 +122,10 @@ func newMetrics() *metrics {
 			Name: "forgeproof_gateway_certificate_not_after_timestamp_seconds",
 			Help: "Expiry (Unix time) of the earliest-expiring certificate of each kind (server, client-ca) on each listener.",
 		}, []string{"listener", "kind"}),
+		crlNextUpdate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "forgeproof_gateway_crl_next_update_timestamp_seconds",
+			Help: "Next update (Unix time) of the earliest-stale CRL on each listener: past it every client certificate the CRL covers is refused (crl-stale).",
+		}, []string{"listener"}),
 		upstreamNotAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "forgeproof_gateway_upstream_certificate_not_after_timestamp_seconds",
 			Help: "Expiry (Unix time) of the client certificate each route presents to its https upstream (upstream-cert-file).",
@@ -144,7 +149,7 @@ func newMetrics() *metrics {
 			"listener", "protocol"),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.csrfRefusals, m.authzDenials,
-		m.handshakeFailures, m.headersDropped, m.upstreamRefusals, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.upstreamNotAfter, m.reloads, m.reloadSuccessful, m.reloadSuccessTime, m.connections, m.stalls,
+		m.handshakeFailures, m.headersDropped, m.upstreamRefusals, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.crlNextUpdate, m.upstreamNotAfter, m.reloads, m.reloadSuccessful, m.reloadSuccessTime, m.connections, m.stalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start
@@ -193,6 +198,12 @@ func (m *metrics) observeCertificates(c *compiled) {
 		}
 		if !l.caNotAfter.IsZero() {
 			m.certNotAfter.WithLabelValues(name, "client-ca").Set(float64(l.caNotAfter.Unix()))
+		}
+	}
+	m.crlNextUpdate.Reset()
+	for i, l := range c.listeners {
+		if !l.crlNext.IsZero() {
+			m.crlNextUpdate.WithLabelValues(c.cfg.Listeners[i].Address).Set(float64(l.crlNext.Unix()))
 		}
 	}
 	m.upstreamNotAfter.Reset()

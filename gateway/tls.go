@@ -25,6 +25,7 @@ type listenerTLS struct {
 	config     *tls.Config
 	notAfter   time.Time // of the earliest-expiring server certificate
 	caNotAfter time.Time // of the earliest-expiring client CA; zero if none
+	crlNext    time.Time // the earliest NextUpdate of its CRLs; zero if none
 	// checkHost refuses requests whose Host is not the SNI of a
 	// connection with a client certificate (421), on every connection;
 	// checkHTTP2 on HTTP/2 connections (Listener.HTTP2).
@@ -141,6 +142,7 @@ func (p *compiler) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFai
 			lt.caNotAfter = ca.NotAfter
 		}
 	}
+	lt.crlNext = srv.CRLNextUpdate()
 	return lt
 }
 

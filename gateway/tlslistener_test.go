@@ -78,6 +78,10 @@ func TestListenerHandshakeFailures(t *testing.T) {
 		t.Fatal("a certificate of another CA was accepted")
 	}
 	waitLog(t, logs, `"msg":"TLS handshake refused"`)
+	// The serial as "forgeproof pki" prints it and "pki revoke --serial" takes it.
+	if want := `"serial":"0x` + other.Cert.SerialNumber.Text(16) + `"`; !strings.Contains(logs.String(), want) {
+		t.Errorf("the refusal does not log %s: %s", want, grepLines(logs.String(), "TLS handshake refused"))
+	}
 	if l := grepLines(grepLines(logs.String(), "TLS handshake error"), "mtls: "); l != "" {
 		t.Errorf("the refusal was logged twice: %s", l)
 	}

@@ -141,7 +141,7 @@ func (g *Gateway) recheckTunnels(ts []*tunnel) {
 			attrs := []any{"reason", reason, "peer", o.r.RemoteAddr, "host", o.r.Host, "path", o.r.URL.Path, "detail", why}
 			if o.r.TLS != nil && len(o.r.TLS.PeerCertificates) > 0 {
 				leaf := o.r.TLS.PeerCertificates[0]
-				attrs = append(attrs, "subject", leaf.Subject.String(), "serial", leaf.SerialNumber.String())
+				attrs = append(attrs, "subject", leaf.Subject.String(), "serial", serialHex(leaf.SerialNumber))
 			}
 			g.log.Warn("WebSocket closed: refused when checked again", attrs...)
 			t.refused.Store(&reason)

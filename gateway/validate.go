@@ -256,7 +256,13 @@ func (p *compiler) upstreamURL(key, s string, optional bool) *url.URL {
 	// a password in the URL is not repeated there.
 	shown := redactUserinfo(s)
 	u, err := url.Parse(s)
-	if err != nil {
+	switch {
+	case !strings.Contains(s, "://"):
+		// "127.0.0.1:8080" does not parse; "localhost:8080" parses with
+		// the scheme "localhost": both lack the scheme, so say so.
+		p.add(key, "invalid upstream %q: no scheme: want a URL such as \"http://%s\"", shown, shown)
+		return nil
+	case err != nil:
 		p.add(key, "invalid URL %q", shown)
 		return nil
 	}

@@ -189,3 +189,16 @@ func (s *Server) Certificates() (server, clientCAs []*x509.Certificate) {
 	}
 	return server, st.cas
 }
+
+// CRLNextUpdate is the earliest NextUpdate of the CRLs in use, or the zero
+// time when there are none. Past it (and its grace period), every client
+// certificate the CRL covers is refused (crl-stale): alert before.
+func (s *Server) CRLNextUpdate() time.Time {
+	var next time.Time
+	for _, c := range s.state.Load().crls {
+		if n := c.list.NextUpdate; !n.IsZero() && (next.IsZero() || n.Before(next)) {
+			next = n
+		}
+	}
+	return next
+}

@@ -143,7 +143,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 	if !st.allowStale {
 		for _, c := range crls {
 			if c.stale(now, st.crlGrace) {
-				errs = append(errs, configErrorf(c.field, "crl %s is stale: next update %s has passed (fetch a new CRL, or set a grace period)", c.source, c.list.NextUpdate.Format(time.RFC3339)))
+				errs = append(errs, configErrorf(c.field, "crl %s is stale: next update %s has passed (fetch a new CRL, or, for a CRL of forgeproof pki, run \"forgeproof pki revoke --dir DIR --refresh\"; or set a grace period)", c.source, c.list.NextUpdate.Format(time.RFC3339)))
 			}
 		}
 	}

@@ -78,10 +78,10 @@ func runAuthz(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		s = envoy.NewServer(g) // gRPC ext_authz
 	}
 	if err := s.Listen(); err != nil {
-		return fmt.Errorf("authz: %s: %s", *configPath, strings.TrimPrefix(err.Error(), "authz: "))
+		return fmt.Errorf("authz: %s: %s%s", *configPath, strings.TrimPrefix(err.Error(), "authz: "), listenHint(err))
 	}
 	if err := g.Listen(); err != nil { // the admin listener
-		return fmt.Errorf("authz: %s: %s", *configPath, strings.TrimPrefix(err.Error(), "gateway: "))
+		return fmt.Errorf("authz: %s: %s%s", *configPath, strings.TrimPrefix(err.Error(), "gateway: "), listenHint(err))
 	}
 	attrs := []any{"config", *configPath, "proxy", g.AuthzProxy(), "address", s.Addr().String(), "watch", !watchOpts.NoEvents}
 	if a := g.AdminAddr(); a != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/internal/freeport"
@@ -34,7 +35,8 @@ func TestUsageExitCodes(t *testing.T) {
 		{"missing password file", []string{"pki", "issue-client", "--dir", dir, "--cn", "x", "--p12", "--p12-password-file", "/nonexistent"}, `--p12-password-file "/nonexistent"`},
 		{"demo listen without port", []string{"demo", "--dir", dir, "--listen", "localhost"}, `invalid --listen "localhost"`},
 		{"init without upstream", []string{"init", "--dir", dir}, "--upstream is required"},
-		{"init upstream without scheme", []string{"init", "--dir", dir, "--upstream", "127.0.0.1:8080"}, `invalid --upstream "127.0.0.1:8080"`},
+		{"init upstream without scheme", []string{"init", "--dir", dir, "--upstream", "127.0.0.1:8080"}, `invalid --upstream "127.0.0.1:8080": no scheme: want a URL such as http://127.0.0.1:8080`},
+		{"init upstream host:port", []string{"init", "--dir", dir, "--upstream", "localhost:8080"}, `invalid --upstream "localhost:8080": no scheme: want a URL such as http://localhost:8080`},
 		{"init upstream ftp", []string{"init", "--dir", dir, "--upstream", "ftp://x"}, "scheme must be http or https"},
 		{"init host not a DNS name", []string{"init", "--dir", dir, "--upstream", "http://127.0.0.1:1", "--host", "a_b!"}, `invalid --host "a_b!"`},
 		{"init host a URL", []string{"init", "--dir", dir, "--upstream", "http://127.0.0.1:1", "--host", "https://a.example"}, `invalid --host "https://a.example"`},
@@ -157,5 +159,19 @@ func TestInitChecksGivenFiles(t *testing.T) {
 				t.Errorf("%s was created by a refused init", out)
 			}
 		})
+	}
+}
+
+// TestListenHint: "bind: permission denied" (a port under 1024 without
+// root) is followed by how to allow it; other listen errors get no hint.
+func TestListenHint(t *testing.T) {
+	denied := fmt.Errorf("gateway: listeners[0].address %q: %w", "127.0.0.1:443",
+		&net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EACCES)})
+	if h := listenHint(denied); !strings.Contains(h, "setcap cap_net_bind_service=+ep") || !strings.Contains(h, "1024") {
+		t.Errorf("listenHint(%v) = %q, want the setcap command and the high-port alternative", denied, h)
+	}
+	inUse := &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
+	if h := listenHint(inUse); h != "" {
+		t.Errorf("listenHint(%v) = %q, want none", inUse, h)
 	}
 }

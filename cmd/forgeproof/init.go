@@ -108,6 +108,10 @@ func checkInit(upstream string, hosts []string, listen, dir, caFile, certFile, k
 	}
 	u, err := url.Parse(upstream)
 	switch {
+	case !strings.Contains(upstream, "://"):
+		// "127.0.0.1:8080" does not parse; "localhost:8080" parses with
+		// the scheme "localhost": both lack the scheme, so say so.
+		return nil, usageErrorf("init: invalid --upstream %q: no scheme: want a URL such as http://%s", upstream, upstream)
 	case err != nil:
 		return nil, usageErrorf("init: invalid --upstream %q: not a URL", upstream)
 	case u.Scheme != "http" && u.Scheme != "https":
@@ -403,6 +407,9 @@ listeners:
       client-ca-files: [{{q .ClientCAFile}}]
 {{- if .CRLFile}}
       # Revoked client certificates ("forgeproof pki revoke --dir pki").
+      # The CRL is valid for 7 days, then every client is refused
+      # (crl-stale): renew it daily with
+      # "forgeproof pki revoke --dir pki --refresh".
       crl-files: [{{q .CRLFile}}]
 {{- end}}
       # verify-if-given: a client certificate is asked for and verified
@@ -425,7 +432,9 @@ routes:
       # from a browser must come from this origin (Sec-Fetch-Site, then
       # Origin, then Referer); clients that send neither header, such as
       # curl and services, pass. The app needs no change. Token modes
-      # (origin-and-token) also need the app to put a token in its forms.
+      # (origin-and-token) also need the app to put a token in its forms,
+      # and refuse curl and services without one: keep those on a route
+      # of their own in origin-only mode.
       mode: origin-only
     # Hardens the cookies the service sets: Secure (HTTPS only) and
     # SameSite=Lax (not sent on cross-site POSTs).

@@ -30,7 +30,7 @@ Existing files are never replaced unless --force is given. Where DIR has no
   issue-server  issue a server certificate (server.pem, server-key.pem)
   issue-client  issue a client certificate (client.pem, client-key.pem,
                 and client.p12 with --p12)
-  revoke        add certificates to the CRL (crl.pem)
+  revoke        add certificates to the CRL (crl.pem), or renew it (--refresh)
 
 Run "forgeproof pki <subcommand> --help" for its flags.
 
@@ -472,29 +472,34 @@ Examples:
 }
 
 func pkiRevoke(args []string, stdout io.Writer) error {
-	fs := newFlagSet("pki revoke", `Usage: forgeproof pki revoke --dir DIR (--cert FILE | --serial N)...
+	fs := newFlagSet("pki revoke", `Usage: forgeproof pki revoke --dir DIR ((--cert FILE | --serial N)... | --refresh)
 
 Adds certificates issued by the CA in DIR to its CRL (crl.pem), keeping the
 entries already there, with the next CRL number. Serial numbers may be
-decimal, 0x-hex or colon-separated hex (as openssl prints them).
+decimal, 0x-hex or colon-separated hex (as openssl prints them). A CRL is
+valid for 7 days: after that a gateway refuses every client certificate of
+the CA (crl-stale), so run --refresh (which revokes nothing more) before,
+from cron or a systemd timer.
 
 Examples:
 
   forgeproof pki revoke --dir ./pki --cert ./pki/client.pem
-  forgeproof pki revoke --dir ./pki --serial 0x3af2c1`, stdout)
+  forgeproof pki revoke --dir ./pki --serial 0x3af2c1
+  forgeproof pki revoke --dir ./pki --refresh`, stdout)
 	var c pkiCommon
 	c.register(fs, false)
 	var certs, serials listFlag
 	fs.Var(&certs, "cert", "a certificate `FILE` to revoke (repeatable)")
 	fs.Var(&serials, "serial", "a serial `number` to revoke (repeatable or comma-separated)")
+	refresh := fs.Bool("refresh", false, "issue crl.pem again, valid 7 days from now, with the entries it has")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	if err := c.check("revoke"); err != nil {
 		return err
 	}
-	if len(certs) == 0 && len(serials) == 0 {
-		return usageErrorf("pki revoke: say what to revoke with --cert or --serial")
+	if len(certs) == 0 && len(serials) == 0 && !*refresh {
+		return usageErrorf("pki revoke: say what to revoke with --cert or --serial, or renew the CRL with --refresh")
 	}
 	var nums []*big.Int
 	for _, s := range serials {

@@ -97,7 +97,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := g.Listen(); err != nil {
 		// "gateway: admin.address …: bind: address already in use":
 		// the message names the config key at fault.
-		return fmt.Errorf("serve: %s: %s", *configPath, strings.TrimPrefix(err.Error(), "gateway: "))
+		return fmt.Errorf("serve: %s: %s%s", *configPath, strings.TrimPrefix(err.Error(), "gateway: "), listenHint(err))
 	}
 	attrs := []any{"config", *configPath, "watch", !watchOpts.NoEvents, "watch_interval", watchOpts.Interval.String()}
 	for i, a := range g.Addrs() {
@@ -125,6 +125,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger.Info("drained, exiting")
 	return nil
+}
+
+// listenHint says how to bind a port under 1024 without root, when
+// that is why listening failed ("bind: permission denied" alone does
+// not say).
+func listenHint(err error) string {
+	if !errors.Is(err, syscall.EACCES) {
+		return ""
+	}
+	return " (ports under 1024 need root or CAP_NET_BIND_SERVICE: " +
+		"sudo setcap cap_net_bind_service=+ep $(command -v forgeproof), " +
+		"AmbientCapabilities=CAP_NET_BIND_SERVICE in a systemd unit, or a port of 1024 or more)"
 }
 
 // flagSet reports whether the flag name was given on the command line.
