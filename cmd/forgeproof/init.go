@@ -467,12 +467,16 @@ func (p *initPlan) printNextSteps(w io.Writer) {
 	q := shellquote.Quote
 	rel := func(f string) string { return q(filepath.Join(p.dir, f)) }
 	host, port, _ := net.SplitHostPort(p.listen)
+	// localhost for a loopback listener; else the first --host, which
+	// the certificate covers, then the listen address.
 	urlHost := "localhost"
-	if ip, err := netip.ParseAddr(host); host != "" && host != "localhost" && !(err == nil && ip.IsLoopback()) {
+	ip, err := netip.ParseAddr(host)
+	loopback := host == "localhost" || err == nil && ip.IsLoopback()
+	switch {
+	case !loopback && len(p.hosts) > 0:
+		urlHost = p.hosts[0]
+	case !loopback && host != "":
 		urlHost = host
-		if len(p.hosts) > 0 {
-			urlHost = p.hosts[0]
-		}
 	}
 	base := "https://" + net.JoinHostPort(urlHost, port)
 	serve := "forgeproof serve"
