@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -160,7 +161,29 @@ func (c *pkiCommon) ignoreKeys() (gitignoreResult, error) {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return 0, err
 	}
+	if err := c.checkDirMode(); err != nil {
+		return 0, err
+	}
 	return writeGitignore(c.dir)
+}
+
+// checkDirMode refuses a folder that anyone may write to: whoever can
+// write there can rename their own ca-key.pem or crl.pem over ours.
+func (c *pkiCommon) checkDirMode() error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	fi, err := os.Stat(c.dir)
+	if err != nil {
+		return err
+	}
+	// World-writable only: a group-writable folder is what a umask of
+	// 002 (user private groups) makes, and a sticky one (/tmp) lets no
+	// one rename another's files.
+	if m := fi.Mode(); m.Perm()&0o002 != 0 && m&os.ModeSticky == 0 {
+		return fmt.Errorf("%s is writable by others (mode %#o): anyone can replace the CA's key there; run \"chmod o-w %s\"", c.dir, m.Perm(), c.dir)
+	}
+	return nil
 }
 
 // loadCA loads the folder's CA with an error that says what to do.
@@ -169,6 +192,9 @@ func (c *pkiCommon) loadCA() (*pki.CA, error) {
 		if _, err := os.Stat(filepath.Join(c.dir, n)); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no CA in %q (%s is missing): run \"forgeproof pki init --dir %s\" first", c.dir, n, c.dir)
 		}
+	}
+	if err := c.checkDirMode(); err != nil {
+		return nil, err
 	}
 	return pki.LoadCA(c.dir)
 }
@@ -192,12 +218,15 @@ func checkName(cmd, name string) error {
 	return nil
 }
 
-// checkDNSFlags checks every --dns value.
+// checkDNSFlags checks every --dns value and drops a trailing dot: a SAN
+// "example.com." matches no host name in Go's verifier (it is not a valid
+// pattern), so the certificate would be useless for "example.com".
 func checkDNSFlags(cmd string, names []string) error {
-	for _, n := range names {
+	for i, n := range names {
 		if err := checkDNSName(n, true); err != nil {
 			return usageErrorf("pki %s: invalid --dns %q: %v", cmd, n, err)
 		}
+		names[i] = strings.TrimSuffix(n, ".")
 	}
 	return nil
 }
@@ -215,6 +244,15 @@ func certName(c *x509.Certificate) string {
 		return c.EmailAddresses[0]
 	}
 	return c.Subject.String()
+}
+
+// clampToCA keeps a certificate from outliving its CA: verifiers refuse it
+// once the CA expires, whatever its own NotAfter says.
+func clampToCA(notAfter time.Time, ca *pki.CA) time.Time {
+	if notAfter.After(ca.Cert.NotAfter) {
+		return ca.Cert.NotAfter
+	}
+	return notAfter
 }
 
 func serialHex(n *big.Int) string { return "0x" + n.Text(16) }
@@ -356,6 +394,7 @@ Example:
 	if err != nil {
 		return err
 	}
+	opts.NotAfter = clampToCA(opts.NotAfter, ca)
 	c, err := ca.IssueServer(opts)
 	if err != nil {
 		return err
@@ -445,7 +484,7 @@ Examples:
 		DNSNames:           l.dns,
 		EmailAddresses:     emails,
 		KeyAlgorithm:       l.key.a,
-		NotAfter:           time.Now().Add(l.validity.d),
+		NotAfter:           clampToCA(time.Now().Add(l.validity.d), ca),
 	})
 	if err != nil {
 		return err
@@ -513,6 +552,11 @@ Examples:
 	if err != nil {
 		return err
 	}
+	for _, n := range nums {
+		if n.Cmp(ca.Cert.SerialNumber) == 0 {
+			return fmt.Errorf("serial %s is the CA itself, which its own CRL cannot revoke: remove it from the peers' trusted CAs", serialHex(n))
+		}
+	}
 	for _, path := range certs {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -524,6 +568,11 @@ Examples:
 		}
 		if err := cert.CheckSignatureFrom(ca.Cert); err != nil {
 			return fmt.Errorf("%s was not issued by the CA in %q", path, c.dir)
+		}
+		if cert.IsCA {
+			// Self-signed, so it passes the check above; but a CA's own
+			// CRL cannot revoke it: verifiers never look the trust anchor up.
+			return fmt.Errorf("%s is the CA itself, which its own CRL cannot revoke: remove it from the peers' trusted CAs (and make a new one with \"forgeproof pki init --force\")", path)
 		}
 		nums = append(nums, cert.SerialNumber)
 	}
