@@ -1,38 +1,20 @@
 package authz_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/forgeproof/forgeproof/authz"
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/internal/syncbuf"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLogLeavesQueryOut: the line logged per question names the
 // request's path, as serve's access log does, and not its query, which
@@ -56,7 +38,7 @@ routes: [{allow: {unauthenticated: true}}]
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	srv := httptest.NewServer(authz.Handler(g, slog.New(slog.NewJSONHandler(&buf, nil))))
 	defer srv.Close()
 	c := &http.Client{Timeout: 10 * time.Second}

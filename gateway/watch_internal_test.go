@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"maps"
@@ -9,10 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/syncbuf"
 	"github.com/forgeproof/forgeproof/internal/watch"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
@@ -21,7 +20,7 @@ import (
 // pollWorld writes a config with its PKI to a folder and builds a gateway
 // and runs its watcher with polls the test sends (no file events), so a
 // test can poll itself, deterministically.
-func pollWorld(tb testing.TB) (dir string, pw *polled, log *syncBuffer) {
+func pollWorld(tb testing.TB) (dir string, pw *polled, log *syncbuf.Buffer) {
 	tb.Helper()
 	dir = tb.TempDir()
 	ca := pkitest.CA(tb)
@@ -41,7 +40,7 @@ routes:
   - {name: api, upstream: "http://127.0.0.1:1", allow: {any-verified: true}}
 admin: {address: "off"}
 `))
-	log = &syncBuffer{}
+	log = &syncbuf.Buffer{}
 	path := filepath.Join(dir, "gw.yaml")
 	g, err := NewFromFile(path, Options{Logger: slog.New(slog.NewJSONHandler(log, nil))})
 	if err != nil {
@@ -75,25 +74,6 @@ type polled struct {
 func (p *polled) poll() watch.Change {
 	p.tick <- time.Now()
 	return <-p.looks
-}
-
-// syncBuffer is a bytes.Buffer safe for the watcher's goroutine and the
-// test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestWatcherReloadsOnlyOnNewContents rewrites a file with the same

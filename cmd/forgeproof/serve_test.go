@@ -19,27 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/syncbuf"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 const serveTestConfig = `
 listeners:
@@ -176,7 +159,7 @@ func TestServeWatchesFiles(t *testing.T) {
 
 // serving is a "forgeproof serve" run in this process.
 type serving struct {
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	addrs  struct {
 		Listener string `json:"listener0"`
 		Admin    string `json:"admin"`
@@ -189,7 +172,7 @@ type serving struct {
 func startServe(t *testing.T, args ...string) *serving {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	sv := &serving{stderr: &syncBuffer{}}
+	sv := &serving{stderr: &syncbuf.Buffer{}}
 	done := make(chan error, 1)
 	go func() { done <- runServe(ctx, args, io.Discard, sv.stderr) }()
 	var once sync.Once

@@ -4,13 +4,13 @@
 package proctest
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/forgeproof/forgeproof/internal/syncbuf"
 )
 
 // Start starts cmd, stops it when the test ends, and waits until addr
@@ -19,7 +19,7 @@ import (
 // output when it fails later. cmd's Stdout and Stderr are set here.
 func Start(t testing.TB, addr string, cmd *exec.Cmd) {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -70,23 +70,4 @@ http {
 %[2]s
 }
 `, dir, server)
-}
-
-// syncBuffer is a bytes.Buffer safe to write from the process's copying
-// goroutines while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
