@@ -4,16 +4,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/forgeproof/forgeproof/authz"
-	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/internal/syncbuf"
-	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
 // TestLogLeavesQueryOut: the line logged per question names the
@@ -22,22 +18,7 @@ import (
 // serve never logs. Both an allowed and a refused question; the twin is
 // the path, which is logged.
 func TestLogLeavesQueryOut(t *testing.T) {
-	d := pkitest.NewDir(t, nil)
-	path := filepath.Join(d.Path, "authz.yaml")
-	if err := os.WriteFile(path, []byte(`authz:
-  address: 127.0.0.1:0
-  proxy: traefik
-  trusted-callers: [127.0.0.1]
-  client-certificates: {ca-files: [ca.pem]}
-admin: {address: "off"}
-routes: [{allow: {unauthenticated: true}}]
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, err := gateway.NewFromFile(path, gateway.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := traefikGateway(t)
 	var buf syncbuf.Buffer
 	srv := httptest.NewServer(authz.Handler(g, slog.New(slog.NewJSONHandler(&buf, nil))))
 	defer srv.Close()

@@ -46,39 +46,6 @@ func needBinary(t *testing.T, name string) string {
 	return p
 }
 
-// docBlock returns the fenced block of language lang in the Markdown
-// file at path; a page with none, or with more than one, fails the test.
-func docBlock(t *testing.T, path, lang string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []mdtest.Block
-	for _, blk := range mdtest.Blocks(string(b)) {
-		if blk.Lang == lang {
-			found = append(found, blk)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%s: %d ```%s blocks, want 1", path, len(found), lang)
-	}
-	return found[0].Text()
-}
-
-// fill replaces each old string of a doc's block by its new value; a
-// doc that no longer has one fails the test (the docs drifted).
-func fill(t *testing.T, text string, pairs ...string) string {
-	t.Helper()
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if !strings.Contains(text, pairs[i]) {
-			t.Fatalf("the docs' block has no %q any more: update the test with the docs", pairs[i])
-		}
-		text = strings.ReplaceAll(text, pairs[i], pairs[i+1])
-	}
-	return text
-}
-
 func freePort(t *testing.T) string {
 	t.Helper()
 	port, err := freeport.Loopback()
@@ -190,8 +157,8 @@ func newRigCA(t *testing.T, ca *pki.CA) *rig {
 // fill pairs.
 func (r *rig) startAuthz(page string, edits ...string) {
 	t := r.t
-	cfg := fill(t, docBlock(t, page, "yaml"), edits...)
-	cfg = fill(t, cfg,
+	cfg := mdtest.Fill(t, mdtest.OneBlock(t, page, "yaml"), edits...)
+	cfg = mdtest.Fill(t, cfg,
 		"127.0.0.1:9191", r.authz,
 		"/etc/forgeproof/", r.pki.Path+"/",
 		"127.0.0.1:9090", "off")
@@ -211,16 +178,16 @@ func (r *rig) startNginx(withAuth bool, edits ...string) {
 	t := r.t
 	bin := needBinary(t, "nginx")
 	addr := freePort(t)
-	server := fill(t, docBlock(t, "../docs/integrations/nginx.md", "nginx"),
+	server := mdtest.Fill(t, mdtest.OneBlock(t, "../docs/integrations/nginx.md", "nginx"),
 		"listen 443 ssl;", "listen "+addr+" ssl;",
 		"bank.example.com", "localhost",
 		"/etc/forgeproof/", r.pki.Path+"/",
 		"127.0.0.1:9191", r.authz,
 		"127.0.0.1:8080", r.upstreamAddr())
 	if !withAuth {
-		server = fill(t, server, "auth_request /_forgeproof;", "", "error_page 403 = @forgeproof_refused;", "")
+		server = mdtest.Fill(t, server, "auth_request /_forgeproof;", "", "error_page 403 = @forgeproof_refused;", "")
 	}
-	server = fill(t, server, edits...)
+	server = mdtest.Fill(t, server, edits...)
 	dir := t.TempDir()
 	conf := proctest.NginxConf(dir, server)
 	path := filepath.Join(dir, "nginx.conf")
@@ -544,7 +511,7 @@ func (r *rig) startCaddy(withAuth bool, edits ...string) {
 	bin := needBinary(t, "caddy")
 	addr := freePort(t)
 	port := addr[strings.LastIndexByte(addr, ':')+1:]
-	site := fill(t, docBlock(t, "../docs/integrations/caddy.md", "caddyfile"),
+	site := mdtest.Fill(t, mdtest.OneBlock(t, "../docs/integrations/caddy.md", "caddyfile"),
 		"bank.example.com:443", "https://localhost:"+port,
 		"/etc/forgeproof/", r.pki.Path+"/",
 		"127.0.0.1:9191", r.authz,
@@ -554,7 +521,7 @@ func (r *rig) startCaddy(withAuth bool, edits ...string) {
 		j := strings.Index(site[i:], "\t\t}\n")
 		site = site[:i] + site[i+j+len("\t\t}\n"):]
 	}
-	site = fill(t, site, edits...)
+	site = mdtest.Fill(t, site, edits...)
 	dir := t.TempDir()
 	conf := "{\n\tadmin off\n\tauto_https off\n\tdefault_bind 127.0.0.1\n}\n" + site + "\n"
 	path := filepath.Join(dir, "Caddyfile")

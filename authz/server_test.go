@@ -172,22 +172,7 @@ routes: [{allow: {any-verified: true}}]
 // caller with the gateway's refusal (Gateway.CallerAllowed), as the gRPC
 // one does; the same question from the trusted address is answered.
 func TestUntrustedCallerRefusal(t *testing.T) {
-	d := pkitest.NewDir(t, nil)
-	path := filepath.Join(d.Path, "authz.yaml")
-	if err := os.WriteFile(path, []byte(`authz:
-  address: 127.0.0.1:0
-  proxy: traefik
-  trusted-callers: [127.0.0.1]
-  client-certificates: {ca-files: [ca.pem]}
-admin: {address: "off"}
-routes: [{allow: {unauthenticated: true}}]
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, err := gateway.NewFromFile(path, gateway.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := traefikGateway(t)
 	srv := httptest.NewServer(authz.Handler(g, nil))
 	defer srv.Close()
 	for _, from := range []string{"127.0.0.1", "127.0.0.2"} {
@@ -326,4 +311,27 @@ func TestTraefikWebSocketQuestion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// traefikGateway is a decision service for Traefik that trusts callers
+// on 127.0.0.1 and lets every route through unauthenticated.
+func traefikGateway(t *testing.T) *gateway.Gateway {
+	t.Helper()
+	d := pkitest.NewDir(t, nil)
+	path := filepath.Join(d.Path, "authz.yaml")
+	if err := os.WriteFile(path, []byte(`authz:
+  address: 127.0.0.1:0
+  proxy: traefik
+  trusted-callers: [127.0.0.1]
+  client-certificates: {ca-files: [ca.pem]}
+admin: {address: "off"}
+routes: [{allow: {unauthenticated: true}}]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.NewFromFile(path, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

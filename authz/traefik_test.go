@@ -54,16 +54,16 @@ func (r *rig) startTraefik(withAuth bool, edits ...string) {
 	addr := freePort(t)
 	port := addr[strings.LastIndexByte(addr, ':')+1:]
 	dir := t.TempDir()
-	dynamic := fill(t, docBlockWith(t, traefikDoc, "yaml", "routers:"),
+	dynamic := mdtest.Fill(t, docBlockWith(t, traefikDoc, "yaml", "routers:"),
 		"bank.example.com", "localhost",
 		"/etc/forgeproof/", r.pki.Path+"/",
 		"127.0.0.1:9191", r.authz,
 		"127.0.0.1:8080", r.upstreamAddr())
 	if !withAuth {
-		dynamic = fill(t, dynamic, "forgeproof-cert, forgeproof, forgeproof-strip]", "forgeproof-cert, forgeproof-strip]")
+		dynamic = mdtest.Fill(t, dynamic, "forgeproof-cert, forgeproof, forgeproof-strip]", "forgeproof-cert, forgeproof-strip]")
 	}
-	dynamic = fill(t, dynamic, edits...)
-	static := fill(t, docBlockWith(t, traefikDoc, "yaml", "providers:"),
+	dynamic = mdtest.Fill(t, dynamic, edits...)
+	static := mdtest.Fill(t, docBlockWith(t, traefikDoc, "yaml", "providers:"),
 		`address: ":443"`, `address: "`+addr+`"`,
 		"/etc/traefik/dynamic.yaml", filepath.Join(dir, "dynamic.yaml"))
 	static += "\nlog: {level: WARN}\n"

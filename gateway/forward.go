@@ -115,8 +115,8 @@ func (c *compiled) verifyForwarded(r *http.Request, listener int, formats forwar
 	}
 	chain := forwardedChain(r.Header, formats, id.Certificate)
 	h := sha256.New()
-	for _, c := range chain {
-		h.Write(c.Raw)
+	for _, cert := range chain {
+		h.Write(cert.Raw)
 	}
 	var key [32]byte
 	h.Sum(key[:0])

@@ -139,38 +139,6 @@ func newFrontRig(t *testing.T, header forwarded.Format) *frontRig {
 // gatewayAddr is the gateway listener's host:port.
 func (r *frontRig) gatewayAddr() string { return strings.TrimPrefix(r.gw.base, "https://") }
 
-// docBlockLang returns the one fenced block of lang in docs/scale-out.md.
-func docBlockLang(t *testing.T, lang string) string {
-	t.Helper()
-	b, err := os.ReadFile(scaleOutDoc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []string
-	for _, blk := range mdtest.Blocks(string(b)) {
-		if blk.Lang == lang {
-			found = append(found, blk.Text())
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%s: %d ```%s blocks, want 1", scaleOutDoc, len(found), lang)
-	}
-	return found[0]
-}
-
-// replaceAll replaces each old string by its new value; a block that no
-// longer has one fails the test (the docs drifted).
-func replaceAll(t *testing.T, text string, pairs ...string) string {
-	t.Helper()
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if !strings.Contains(text, pairs[i]) {
-			t.Fatalf("the docs' block has no %q any more: update the test with the docs", pairs[i])
-		}
-		text = strings.ReplaceAll(text, pairs[i], pairs[i+1])
-	}
-	return text
-}
-
 // startProxy runs bin with args until the test ends and waits until addr
 // accepts connections; without bin on the PATH the test skips.
 func startProxy(t *testing.T, addr, bin string, args ...string) {
@@ -275,7 +243,7 @@ func TestNginxInFront(t *testing.T) {
 	}
 	r := newFrontRig(t, forwarded.XFCC)
 	addr := loopbackAddr(t)
-	server := replaceAll(t, docBlockLang(t, "nginx"),
+	server := mdtest.Fill(t, mdtest.OneBlock(t, scaleOutDoc, "nginx"),
 		"listen 443 ssl;", "listen "+addr+" ssl;",
 		"bank.example.com", "localhost",
 		"/etc/nginx/tls/", r.w.dir+"/",
@@ -300,7 +268,7 @@ func TestHAProxyInFront(t *testing.T) {
 	}
 	r := newFrontRig(t, forwarded.RFC9440)
 	addr := loopbackAddr(t)
-	cfg := replaceAll(t, docBlockLang(t, "haproxy"),
+	cfg := mdtest.Fill(t, mdtest.OneBlock(t, scaleOutDoc, "haproxy"),
 		"bind :443 ssl", "bind "+addr+" ssl",
 		"/etc/haproxy/tls/", r.w.dir+"/",
 		"10.0.0.11:8443", r.gatewayAddr(),

@@ -160,8 +160,7 @@ func (t *upstreamTransport) roundTripStd(req *http.Request) (*http.Response, err
 	}
 	var reused atomic.Bool
 	for {
-		h2, _ := t.h2.LoadOrStore(req.URL.Host, new(atomic.Bool))
-		out := awaitingReuse(req, &reused, h2.(*atomic.Bool))
+		out := awaitingReuse(req, &reused, t.h2Of(req.URL.Host))
 		if body != nil {
 			out.Body = body
 			if !replayableMethod(req) {
@@ -264,4 +263,13 @@ func awaitReadLoop(ctx context.Context, conn net.Conn) {
 		return
 	}
 	wc.awaitRead(ctx)
+}
+
+// h2Of is the flag of host in t.h2, made on its first request only.
+func (t *upstreamTransport) h2Of(host string) *atomic.Bool {
+	if v, ok := t.h2.Load(host); ok {
+		return v.(*atomic.Bool)
+	}
+	v, _ := t.h2.LoadOrStore(host, new(atomic.Bool))
+	return v.(*atomic.Bool)
 }

@@ -104,3 +104,38 @@ func Prose(md string) []string {
 	}
 	return lines
 }
+
+// OneBlock returns the text of the one fenced block of lang in the
+// Markdown file at path; a file with none, or with more than one, fails
+// the test.
+func OneBlock(tb testing.TB, path, lang string) string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var found []Block
+	for _, blk := range Blocks(string(b)) {
+		if blk.Lang == lang {
+			found = append(found, blk)
+		}
+	}
+	if len(found) != 1 {
+		tb.Fatalf("%s: %d ```%s blocks, want 1", path, len(found), lang)
+	}
+	return found[0].Text()
+}
+
+// Fill replaces, in a doc's block, each old string of pairs (old, new,
+// old, new, …) by its new value; a block that no longer has one fails the
+// test (the docs drifted).
+func Fill(tb testing.TB, text string, pairs ...string) string {
+	tb.Helper()
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !strings.Contains(text, pairs[i]) {
+			tb.Fatalf("the docs' block has no %q any more: update the test with the docs", pairs[i])
+		}
+		text = strings.ReplaceAll(text, pairs[i], pairs[i+1])
+	}
+	return text
+}
