@@ -19,6 +19,9 @@ const (
 	decisionAllow      = "allow"
 	decisionDeny       = "deny"
 	decisionReportOnly = "report-only" // refused by CSRF, let through by report-only
+	// decisionError: allowed, but the upstream failed it (502, 504): an
+	// outage to alert on, not a refusal to read as an attack.
+	decisionError = "error"
 )
 
 // exchange is what the gateway learns about one request; the access log

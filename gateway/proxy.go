@@ -372,9 +372,6 @@ func printable(s string) string {
 // read otherwise, 502 otherwise. The details go to the log, never to the
 // client.
 func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route, log *slog.Logger) {
-	if x := exchangeFrom(r.Context()); x != nil {
-		x.decision = decisionDeny
-	}
 	var maxErr *http.MaxBytesError
 	var switchErr errUnexpectedSwitch
 	var clientErr *clientTimeoutError
@@ -409,9 +406,19 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 	case isTimeout(err):
 		log.Warn("upstream timeout", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
 		writeProblem(w, r, http.StatusGatewayTimeout, ReasonUpstreamTimeout, "upstream timeout")
+		upstreamFailed(r)
 	default:
 		log.Warn("upstream error", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
 		writeProblem(w, r, http.StatusBadGateway, ReasonUpstreamUnavailable, "upstream unavailable")
+		upstreamFailed(r)
+	}
+}
+
+// upstreamFailed logs an allowed request the upstream failed with the
+// decision "error", not writeProblem's "deny": nothing was refused.
+func upstreamFailed(r *http.Request) {
+	if x := exchangeFrom(r.Context()); x != nil {
+		x.decision = decisionError
 	}
 }
 

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -37,23 +38,44 @@ func TestUpstreamFailures(t *testing.T) {
 	// gateway gives up).
 	cfg.Limits.UpstreamResponseHeaderTimeout = time.Second
 	cfg.Limits.MaxBodyBytes = 1000
-	gw := w.start(cfg)
+	logBuf := &lockedBuffer{}
+	gw := w.startWith(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(logBuf, nil))})
 	c := gw.client(w.web)
 
+	// wantDecision is the access log's: an upstream's failure is an
+	// "error" (an outage), not a "deny" (a refusal to read as an attack).
 	tests := []struct {
-		name       string
-		method     string
-		path       string
-		body       string
-		wantStatus int
-		wantReason string
+		name         string
+		method       string
+		path         string
+		body         string
+		wantStatus   int
+		wantReason   string
+		wantDecision string
 	}{
-		{"upstream down", "GET", "/dead/x", "", 502, "upstream-unavailable"},
-		{"upstream too slow", "GET", "/api/x?sleep=1h", "", 504, "upstream-timeout"},
-		{"upstream in time", "GET", "/api/x?sleep=1ms", "", 200, ""},
-		{"body too large", "POST", "/api/x", strings.Repeat("a", 5000), 413, "body-too-large"},
-		{"body within the limit", "POST", "/api/x", strings.Repeat("a", 500), 200, ""},
+		{"upstream down", "GET", "/dead/x", "", 502, "upstream-unavailable", "error"},
+		{"upstream too slow", "GET", "/api/x?sleep=1h", "", 504, "upstream-timeout", "error"},
+		{"upstream in time", "GET", "/api/x?sleep=1ms", "", 200, "", "allow"},
+		{"body too large", "POST", "/api/x", strings.Repeat("a", 5000), 413, "body-too-large", "deny"},
+		{"body within the limit", "POST", "/api/x", strings.Repeat("a", 500), 200, "", "allow"},
 	}
+	defer func() {
+		gw.close() // every line written
+		var lines []map[string]any
+		for _, l := range logBuf.lines(t) {
+			if l["msg"] == "request" {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) != len(tests) {
+			t.Fatalf("got %d request lines, want %d: %v", len(lines), len(tests), lines)
+		}
+		for i, tt := range tests {
+			if l := lines[i]; l["decision"] != tt.wantDecision || l["status"] != float64(tt.wantStatus) {
+				t.Errorf("%s: log line %v, want decision %s status %d", tt.name, l, tt.wantDecision, tt.wantStatus)
+			}
+		}
+	}()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			status, body := do(t, c, tt.method, gw.base+tt.path, http.Header{"Accept": {"application/json"}}, tt.body)
