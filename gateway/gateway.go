@@ -112,6 +112,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.loaded = sums
 	g.state.Store(c)
+	g.logWarnings(cfg)
 	g.metrics.observeCertificates(c)
 	g.loadedAt = g.now()
 	g.metrics.observeReload(true, g.loadedAt)
@@ -554,6 +555,7 @@ func (g *Gateway) reload(cfg *Config) error {
 	g.loaded = sums
 	g.state.Store(c)
 	g.metrics.observeCertificates(c)
+	g.logWarnings(cfg)
 	for _, key := range restartOnly(old.cfg, cfg) {
 		g.log.Warn("reload: this setting changed but applies only after a restart", "key", key)
 	}
@@ -563,6 +565,13 @@ func (g *Gateway) reload(cfg *Config) error {
 	// Open WebSockets have no next request to be checked at.
 	g.recheckTunnels(nil)
 	return nil
+}
+
+// logWarnings logs what Config.Warnings finds in a config just loaded.
+func (g *Gateway) logWarnings(cfg *Config) {
+	for _, w := range cfg.Warnings() {
+		g.log.Warn("config: this setting weakens a protection", "warning", w.Error())
+	}
 }
 
 // sameAddresses refuses reloads that would need new sockets.

@@ -15,7 +15,9 @@ Validates a gateway config file without serving: YAML syntax, unknown or
 duplicate keys, values, and the files it names (certificates, keys, CAs,
 CRLs, the token key ring). Prints every problem as FILE:LINE: KEY: what is
 wrong, on stderr, and exits 1; prints "ok" on stdout and exits 0 when the
-config is sound. Exit status 2 on a usage error.
+config is sound, after a warning on stderr for each setting that weakens
+a protection (an http:// trusted origin, report-only, insecure-...).
+Exit status 2 on a usage error.
 
 Example:
 
@@ -41,8 +43,13 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 	if files[0] == "" {
 		return usageErrorf("check-config: the config file name is empty")
 	}
-	if _, err := gateway.LoadConfig(files[0]); err != nil {
+	cfg, err := gateway.LoadConfig(files[0])
+	if err != nil {
 		return configFailure("check-config", err, stderr)
+	}
+	// Sound, but weaker than the defaults: said, not refused.
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "forgeproof check-config: warning: %v\n", w)
 	}
 	fmt.Fprintln(stdout, "ok")
 	return nil
