@@ -154,7 +154,12 @@ func (c *config) prepareTokens(w http.ResponseWriter, r *http.Request, st *reque
 		if len(v) == 0 {
 			kind, v = kindPreSession, st.preSession[:]
 		}
-		if ck, ok := cookie(r, SPACookie); !ok || c.keys.verify(ck, kind, v) != nil {
+		// A cookie signed by an older key of the ring is replaced too:
+		// scripts send its value back on every request for as long as it
+		// verifies, so it would never go out of use during a key
+		// rotation, and the first unsafe request after the old key is
+		// retired would be refused.
+		if ck, ok := cookie(r, SPACookie); !ok || !verifiedByActive(c.keys.verifyBy(ck, kind, v)) {
 			c.setSPACookie(w, r, c.keys.mint(kind, v))
 			setCookie = true
 		}
@@ -189,3 +194,7 @@ func noStore(w http.ResponseWriter) {
 		w.Header().Set("Cache-Control", "no-store")
 	}
 }
+
+// verifiedByActive reports whether verifyBy found a token valid and signed
+// by the active key.
+func verifiedByActive(active bool, err error) bool { return err == nil && active }

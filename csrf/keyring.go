@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -141,6 +142,18 @@ func looksHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// KeyIDs returns the IDs of the ring's keys, the active key's first: the
+// ID every token carries of the key that signed it, as 8 hex digits. An
+// ID reveals nothing of its key; comparing them shows whether two
+// services (replicas sharing a key file) have loaded the same ring.
+func (k *KeyRing) KeyIDs() []string {
+	ids := make([]string, len(k.keys))
+	for i := range k.keys {
+		ids[i] = hex.EncodeToString(k.keys[i].id[:])
+	}
+	return ids
 }
 
 // keyID names a key in tokens without revealing it.

@@ -169,3 +169,20 @@ func TestZeroKeyRing(t *testing.T) {
 		})
 	}
 }
+
+// KeyIDs name the keys as tokens do, active first: the same keys in
+// another order (step 2 of a rotation) give the same IDs swapped, and
+// other keys other IDs.
+func TestKeyIDs(t *testing.T) {
+	k1, k2 := csrf.GenerateKey(), csrf.GenerateKey()
+	a, b, c := testRing(t, k1, k2).KeyIDs(), testRing(t, k2, k1).KeyIDs(), testRing(t, csrf.GenerateKey()).KeyIDs()
+	if len(a) != 2 || len(a[0]) != 8 || a[0] == a[1] {
+		t.Fatalf("got %q, want two distinct 8-digit IDs", a)
+	}
+	if b[0] != a[1] || b[1] != a[0] {
+		t.Errorf("swapped ring: got %q, want %q reversed", b, a)
+	}
+	if c[0] == a[0] || c[0] == a[1] {
+		t.Errorf("another key: got %q, same as one of %q", c, a)
+	}
+}

@@ -86,25 +86,32 @@ func (k *KeyRing) mintTo(dst *[TokenLength]byte, kind byte, binding []byte) {
 // verify checks a masked token against the binding in constant time with
 // respect to the tag.
 func (k *KeyRing) verify(tok string, kind byte, binding []byte) error {
+	_, err := k.verifyBy(tok, kind, binding)
+	return err
+}
+
+// verifyBy is verify, also reporting whether the active key signed tok
+// (rather than an older key that only verifies).
+func (k *KeyRing) verifyBy(tok string, kind byte, binding []byte) (active bool, err error) {
 	var masked [maskedSize]byte
 	if !decodeToken(&masked, tok) {
-		return errTokenMalformed
+		return false, errTokenMalformed
 	}
 	var raw [rawSize]byte
 	xorRaw(&raw, (*[rawSize]byte)(masked[rawSize:]), (*[rawSize]byte)(masked[:rawSize]))
 	if raw[0] != tokenVersion {
-		return errTokenMalformed
+		return false, errTokenMalformed
 	}
 	rk := k.find([4]byte(raw[1:5]))
 	if rk == nil {
-		return errTokenKey
+		return false, errTokenKey
 	}
 	var want [tagSize]byte
 	rk.tag(&want, (*[headerSize]byte)(raw[:headerSize]), kind, binding)
 	if !tagEqual(&want, (*[tagSize]byte)(raw[headerSize:])) {
-		return errTokenSignature
+		return false, errTokenSignature
 	}
-	return nil
+	return rk == &k.keys[0], nil
 }
 
 // tagEqual reports whether two tags are equal, in constant time: every

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/internal/boundedmap"
 	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
@@ -75,6 +76,8 @@ type compiled struct {
 	// (upstreamTLSKey), shared by the routes that use it; a reload closes
 	// their idle connections.
 	transports []*upstreamTransport
+	// keyRing is the token key ring, nil when no route uses tokens.
+	keyRing *csrf.KeyRing
 }
 
 // sortErrors puts errs in file order; problems without a line (missing
@@ -188,7 +191,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 			}
 		}
 	}
-	p.tokens(cfg.Tokens, needTokens, c.routes)
+	c.keyRing = p.tokens(cfg.Tokens, needTokens, c.routes)
 	p.checkNames(cfg, c.listeners)
 	if len(p.errs) > 0 {
 		sortErrors(p.errs)

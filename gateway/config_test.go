@@ -267,7 +267,7 @@ func TestValidate(t *testing.T) {
 			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
 			c.Tokens.KeyFile = w.write("group.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o440)
-		}, "is readable by others (mode 0440)"},
+		}, "is readable by its group (mode 0440): chmod 600 it, or, for a Kubernetes fsGroup mount, set tokens.insecure-allow-group-readable-key-file"},
 		{"key file readable by group, allowed (Kubernetes fsGroup)", func(c *gateway.Config) {
 			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
 			c.Tokens.KeyFile = w.write("group-ok.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
@@ -286,6 +286,19 @@ func TestValidate(t *testing.T) {
 			chmod(t, c.Tokens.KeyFile, 0o460)
 			c.Tokens.InsecureAllowGroupReadableKeyFile = true
 		}, "is writable by its group (mode 0460)"},
+		// Refused for what is wrong with them, not "readable by others":
+		// the group may write 0620 (no one else may read it), others may
+		// write 0602.
+		{"key file writable by group, group not allowed", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
+			c.Tokens.KeyFile = w.write("gw2.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			chmod(t, c.Tokens.KeyFile, 0o620)
+		}, "is writable by its group (mode 0620)"},
+		{"key file writable by others", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
+			c.Tokens.KeyFile = w.write("ow.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			chmod(t, c.Tokens.KeyFile, 0o602)
+		}, "is writable or executable by others (mode 0602)"},
 		{"trusted proxy with host bits", func(c *gateway.Config) { c.TrustedProxies = []string{"10.1.2.3/8"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "10.1.2.3/8": host bits are set (did you mean 10.1.2.3 or 10.0.0.0/8?)`},
 		{"trusted proxy /0", func(c *gateway.Config) { c.TrustedProxies = []string{"0.0.0.0/0"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "0.0.0.0/0": a /0 prefix would trust every peer`},
 		{"trusted proxies", func(c *gateway.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "::1"} }, ""},

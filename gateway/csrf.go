@@ -147,37 +147,44 @@ func tokenBinding(sessionCookie string) func(*http.Request) ([]byte, error) {
 	}
 }
 
-// tokens loads the key ring when some route needs it, and gives it to the
-// routes' guards.
-func (p *compiler) tokens(t Tokens, need bool, routes []*route) {
+// tokens loads the key ring when some route needs it, gives it to the
+// routes' guards and returns it (nil when none is loaded).
+func (p *compiler) tokens(t Tokens, need bool, routes []*route) *csrf.KeyRing {
 	if t.KeyFile == "" {
 		if need {
 			p.add("tokens.key-file", "is required: a route's CSRF mode uses tokens")
 		}
-		return
+		return nil
 	}
 	if fi, err := os.Stat(t.KeyFile); err != nil {
 		p.add("tokens.key-file", "cannot read %q: %v", t.KeyFile, pemutil.PathErr(err))
-		return
-	} else if perm := fi.Mode().Perm(); perm&0o007 != 0 || (perm&0o070 != 0 && !t.InsecureAllowGroupReadableKeyFile) {
+		return nil
+	} else if perm := fi.Mode().Perm(); perm&0o004 != 0 {
 		p.add("tokens.key-file", "%q is readable by others (mode %04o): chmod 600 it", t.KeyFile, perm)
-		return
+		return nil
+	} else if perm&0o003 != 0 {
+		p.add("tokens.key-file", "%q is writable or executable by others (mode %04o): chmod 600 it", t.KeyFile, perm)
+		return nil
 	} else if perm&0o020 != 0 {
 		// Group-readable is tolerated with the Insecure option (fails
 		// open for Kubernetes fsGroup mounts); group-writable never.
 		p.add("tokens.key-file", "%q is writable by its group (mode %04o): chmod 640 it at most", t.KeyFile, perm)
-		return
+		return nil
+	} else if perm&0o070 != 0 && !t.InsecureAllowGroupReadableKeyFile {
+		p.add("tokens.key-file", "%q is readable by its group (mode %04o): chmod 600 it, or, for a Kubernetes fsGroup mount, set tokens.insecure-allow-group-readable-key-file", t.KeyFile, perm)
+		return nil
 	}
 	ring, err := csrf.LoadKeyRing(t.KeyFile)
 	if err != nil {
 		p.add("tokens.key-file", "%v", err)
-		return
+		return nil
 	}
 	for _, rt := range routes {
 		if rt.guard != nil && rt.usesTokens() {
 			rt.guard.prot.SetKeyRing(ring)
 		}
 	}
+	return ring
 }
 
 // handler puts the guard in front of next. Refusals are recorded on the

@@ -29,6 +29,7 @@ type metrics struct {
 	certNotAfter      *prometheus.GaugeVec
 	crlNextUpdate     *prometheus.GaugeVec
 	upstreamNotAfter  *prometheus.GaugeVec
+	csrfKeys          *prometheus.GaugeVec // forgeproof_gateway_csrf_key_info
 	reloads           *prometheus.CounterVec
 	reloadSuccessful  prometheus.Gauge
 	reloadSuccessTime prometheus.Gauge
@@ -130,6 +131,10 @@ func newMetrics() *metrics {
 			Name: "forgeproof_gateway_upstream_certificate_not_after_timestamp_seconds",
 			Help: "Expiry (Unix time) of the client certificate each route presents to its https upstream (upstream-cert-file).",
 		}, []string{"route"}),
+		csrfKeys: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "forgeproof_gateway_csrf_key_info",
+			Help: "The CSRF token keys in use (tokens.key-file), 1 per key: its key ID (8 hex digits, as tokens carry it; it reveals nothing of the key) and its role (active: signs new tokens; verify: only verifies). Replicas that show the same series have loaded the same key ring.",
+		}, []string{"key_id", "role"}),
 		reloads: counterVec("forgeproof_gateway_reloads_total",
 			"Configuration reloads, by outcome (success, failure).",
 			"outcome"),
@@ -149,7 +154,7 @@ func newMetrics() *metrics {
 			"listener", "protocol"),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.csrfRefusals, m.authzDenials,
-		m.handshakeFailures, m.headersDropped, m.upstreamRefusals, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.crlNextUpdate, m.upstreamNotAfter, m.reloads, m.reloadSuccessful, m.reloadSuccessTime, m.connections, m.stalls,
+		m.handshakeFailures, m.headersDropped, m.upstreamRefusals, m.ambiguous, m.proxyRefusals, m.certNotAfter, m.crlNextUpdate, m.upstreamNotAfter, m.csrfKeys, m.reloads, m.reloadSuccessful, m.reloadSuccessTime, m.connections, m.stalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(o) // export zeros, so rate() works from the start
@@ -188,7 +193,8 @@ func (m *metrics) observeReload(ok bool, loaded time.Time) {
 	m.reloadSuccessTime.Set(float64(loaded.Unix()))
 }
 
-// observeCertificates sets the expiry gauges from a configuration.
+// observeCertificates sets the expiry gauges and the key ring gauge from
+// a configuration.
 func (m *metrics) observeCertificates(c *compiled) {
 	m.certNotAfter.Reset()
 	for i, l := range c.listeners {
@@ -204,6 +210,16 @@ func (m *metrics) observeCertificates(c *compiled) {
 	for i, l := range c.listeners {
 		if !l.crlNext.IsZero() {
 			m.crlNextUpdate.WithLabelValues(c.cfg.Listeners[i].Address).Set(float64(l.crlNext.Unix()))
+		}
+	}
+	m.csrfKeys.Reset()
+	if c.keyRing != nil {
+		for i, id := range c.keyRing.KeyIDs() {
+			role := "verify"
+			if i == 0 {
+				role = "active"
+			}
+			m.csrfKeys.WithLabelValues(id, role).Set(1)
 		}
 	}
 	m.upstreamNotAfter.Reset()

@@ -2,7 +2,6 @@ package mtls
 
 import (
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -51,11 +50,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 	// read records what each file held when it was read: Watch's
 	// baseline, so that a change made after this load is seen.
 	read := func(file string, data []byte) {
-		var sum watch.Sum
-		if data != nil {
-			sum = sha256.Sum256(data)
-		}
-		st.sums[watch.Abs(file)] = sum
+		st.sums[watch.Abs(file)] = watch.SumOf(file, data)
 	}
 	var errs []error
 

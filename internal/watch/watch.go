@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -47,7 +48,8 @@ const DefaultSettle = 200 * time.Millisecond
 // only way to see a change.
 const FallbackInterval = 10 * time.Second
 
-// Sum is the SHA-256 of a file's contents, zero when it cannot be read.
+// Sum is the SHA-256 of a file's permission bits and contents, zero when
+// it cannot be read.
 type Sum [sha256.Size]byte
 
 // Sums maps absolute file names to their contents' hashes.
@@ -66,8 +68,12 @@ func HashFiles(files []string) Sums {
 	return s
 }
 
-// HashFile returns the SHA-256 of a file's contents, or zero when it
-// cannot be read (missing, say): a file that comes back differs.
+// HashFile returns the SHA-256 of a file's permission bits and contents,
+// or zero when it cannot be read (missing, say): a file that comes back
+// differs. The permission bits count because loaders check them (a key
+// others may read is refused): a chmod alone must reach the loader too,
+// or a file made readable goes on being used, unreported, until some
+// other change reloads it and the loader refuses the lot.
 func HashFile(path string) Sum {
 	var sum Sum
 	// regfile: hashing a named pipe or /dev/zero must not hang the
@@ -77,12 +83,43 @@ func HashFile(path string) Sum {
 		return sum
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return sum
+	}
 	h := sha256.New()
+	writePerm(h, fi.Mode())
 	if _, err := io.Copy(h, f); err != nil {
 		return sum
 	}
 	h.Sum(sum[:0])
 	return sum
+}
+
+// SumOf is HashFile for a loader that has read path's contents as data:
+// the sum of data with path's permission bits as they are now (a chmod
+// between the read and this look costs one more reload, no more). Zero
+// when data is nil.
+func SumOf(path string, data []byte) Sum {
+	var sum Sum
+	if data == nil {
+		return sum
+	}
+	h := sha256.New()
+	var mode fs.FileMode
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode()
+	}
+	writePerm(h, mode)
+	h.Write(data)
+	h.Sum(sum[:0])
+	return sum
+}
+
+// writePerm puts a file's permission bits first in its sum.
+func writePerm(h io.Writer, mode fs.FileMode) {
+	perm := mode.Perm()
+	h.Write([]byte{byte(perm >> 8), byte(perm)})
 }
 
 // Abs makes path absolute and clean, as file events name files; it is
