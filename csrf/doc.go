@@ -60,8 +60,10 @@
 //
 // Requests whose path matches a pattern given to
 // [Protection.AddInsecureBypassPattern] skip every check (a path that
-// matches only once cleaned, or only with an encoded slash read as part
-// of a segment, does not: see its doc).
+// matches only once cleaned, only with an encoded slash read as part
+// of a segment, or only once an escape is decoded, does not; nor does a
+// request whose method override names a method the pattern does not: see
+// its doc).
 //
 // # Tokens (on when a key ring is set)
 //

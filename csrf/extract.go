@@ -117,3 +117,50 @@ type readCloser struct {
 	io.Reader
 	io.Closer
 }
+
+// formOverride reports whether r's urlencoded or multipart body may carry
+// a _method field (in any spelling isOverrideKey takes) naming a method
+// other than GET, HEAD or OPTIONS, as method-override middleware reads
+// it from a POST: true too when the body cannot be read within the form
+// limit, which fails closed. It reads the body as findToken does, and
+// puts the bytes back.
+func (c *config) formOverride(r *http.Request) bool {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data") {
+		return false
+	}
+	if r.PostForm != nil {
+		// Parsed already, by a handler before this one.
+		for k, v := range r.PostForm {
+			if isOverrideKey(k) && unsafeOverrides(v) {
+				return true
+			}
+		}
+		if r.MultipartForm != nil || mt == "application/x-www-form-urlencoded" {
+			return false
+		}
+	}
+	body, err := c.peekBody(r)
+	if err != nil {
+		return true
+	}
+	if mt == "application/x-www-form-urlencoded" {
+		return overriddenInQuery(string(body))
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return false
+		}
+		if err != nil {
+			return true
+		}
+		if isOverrideKey(part.FormName()) && part.FileName() == "" {
+			v, err := io.ReadAll(io.LimitReader(part, 64))
+			if err != nil || unsafeOverride(string(v)) {
+				return true
+			}
+		}
+	}
+}

@@ -221,9 +221,15 @@ func (p *Protection) AddTrustedProxy(cidr string) error {
 // not clean once percent-decoded ("/hooks/..%2Fb"), nor when it matches
 // only with an encoded slash read as part of a segment ("/hooks/x%2Fdelete"
 // matches "/hooks/{id}" in ServeMux, but a router that matches the decoded
-// path serves /hooks/x/delete). It returns an error, and
-// changes nothing, when the pattern is invalid or conflicts with one
-// already added.
+// path serves /hooks/x/delete), nor when it matches only once a
+// percent-encoded segment is decoded ("/%68ooks/x": chi, echo and
+// gorilla/mux with UseEncodedPath match "%68ooks" as written). A pattern
+// that names a method does not exempt a request carrying a method override
+// that names another (X-HTTP-Method-Override, a _method query parameter,
+// or a _method field in a POST's form body, which is then read as for a
+// token): method-override middleware behind Handler would serve it as that
+// method. It returns an error, and changes nothing, when the pattern is
+// invalid or conflicts with one already added.
 func (p *Protection) AddInsecureBypassPattern(pattern string) error {
 	return p.update(func(c *config) (err error) {
 		if c.bypass == nil {
@@ -355,20 +361,42 @@ func (c *config) bypassed(r *http.Request) bool {
 	if h, _ := c.bypass.Handler(r); h != bypassSentinel {
 		return false
 	}
-	if r.URL.RawPath == "" {
-		return true
+	if r.URL.RawPath != "" {
+		// ServeMux matches "/hooks/x%2Fdelete" to "/hooks/{id}", with id
+		// "x/delete"; routers that match the decoded path (gin's and
+		// gorilla/mux's defaults) serve /hooks/x/delete. And ServeMux
+		// decodes "/%68ooks/x" to the segment "hooks", while routers that
+		// match the escaped path as written (chi, echo, gorilla/mux with
+		// UseEncodedPath) read "%68ooks", which no static route names but
+		// a {param} takes. Exempt only a path that all three readings put
+		// under a bypass pattern.
+		d, u := *r, *r.URL
+		d.URL = &u
+		u.RawPath = ""
+		if h, _ := c.bypass.Handler(&d); h != bypassSentinel {
+			return false
+		}
+		u.Path = r.URL.RawPath // escapes kept as text
+		if h, _ := c.bypass.Handler(&d); h != bypassSentinel {
+			return false
+		}
 	}
-	// ServeMux matches "/hooks/x%2Fdelete" to "/hooks/{id}", with id
-	// "x/delete"; routers that match the decoded path (gin's and
-	// gorilla/mux's defaults) serve /hooks/x/delete.
-	// Exempt only a path that both readings put under a bypass pattern.
-	u := *r.URL
-	u.RawPath = ""
+	// A pattern that names a method ("POST /hooks/") exempts that method
+	// only, but method-override middleware behind Handler (gorilla's
+	// HTTPMethodOverrideHandler, echo's MethodOverride) turns a POST
+	// carrying _method=DELETE, in a form a cross-site page can send, into
+	// a DELETE that the pattern never named. Such a request is not exempt.
 	d := *r
-	d.URL = &u
-	h, _ := c.bypass.Handler(&d)
-	return h == bypassSentinel
+	d.Method = bypassProbeMethod
+	if h, _ := c.bypass.Handler(&d); h == bypassSentinel {
+		return true // the path is exempt whatever the method
+	}
+	return !UnsafeMethodOverride(r) && !(r.Method == http.MethodPost && c.formOverride(r))
 }
+
+// bypassProbeMethod is a method no bypass pattern names: a request with it
+// matches only patterns without a method.
+const bypassProbeMethod = "FORGEPROOF-ANY-METHOD"
 
 // cleanPath is ServeMux's canonical form of p: rooted, without dot
 // segments or repeated slashes, keeping a trailing slash.
