@@ -22,7 +22,8 @@
 //
 // Keys are ECDSA P-256 unless RSA is asked for. Serial numbers are random
 // 128-bit integers. A certificate is valid from five minutes ago (clock
-// skew) for one year, a CA for ten years, a CRL for seven days, unless the
+// skew) for one year or until its CA expires, whichever comes first, a CA
+// for ten years, a CRL for seven days, unless the
 // options say otherwise; the options accept any NotBefore/NotAfter so tests
 // can mint expired and not-yet-valid certificates.
 package pki

@@ -34,7 +34,8 @@ type ServerOptions struct {
 	CommonName   string
 	KeyAlgorithm KeyAlgorithm
 	// NotBefore defaults to five minutes ago, NotAfter to NotBefore plus
-	// DefaultLeafValidity. Either may be in the past or the future.
+	// DefaultLeafValidity, or the CA's NotAfter if that comes first.
+	// Either may be in the past or the future.
 	NotBefore, NotAfter time.Time
 	// ExtKeyUsage defaults to serverAuth. Set it to mint a certificate with
 	// the wrong usage for a test.
@@ -56,7 +57,8 @@ type ClientOptions struct {
 	EmailAddresses []string
 	KeyAlgorithm   KeyAlgorithm
 	// NotBefore defaults to five minutes ago, NotAfter to NotBefore plus
-	// DefaultLeafValidity. Either may be in the past or the future.
+	// DefaultLeafValidity, or the CA's NotAfter if that comes first.
+	// Either may be in the past or the future.
 	NotBefore, NotAfter time.Time
 	// ExtKeyUsage defaults to clientAuth. Set it to mint a certificate with
 	// the wrong usage for a test.
@@ -143,6 +145,12 @@ func (ca *CA) issue(tmpl *x509.Certificate, key crypto.Signer, alg KeyAlgorithm,
 	}
 	tmpl.SerialNumber = serial
 	tmpl.NotBefore, tmpl.NotAfter = validity(notBefore, notAfter, DefaultLeafValidity)
+	if notAfter.IsZero() && tmpl.NotAfter.After(ca.Cert.NotAfter) && ca.Cert.NotAfter.After(tmpl.NotBefore) {
+		// The default lifetime stops at the CA's: verifiers refuse the
+		// certificate once its CA expires. An explicit NotAfter is kept
+		// as given (tests mint what they need).
+		tmpl.NotAfter = ca.Cert.NotAfter
+	}
 	if !tmpl.NotAfter.After(tmpl.NotBefore) {
 		return nil, fmt.Errorf("pki: NotAfter %v is not after NotBefore %v", tmpl.NotAfter, tmpl.NotBefore)
 	}

@@ -550,3 +550,36 @@ func TestParseKeyAlgorithm(t *testing.T) {
 		t.Error("got no error for dsa")
 	}
 }
+
+// TestLeafWithinCA: a leaf's default lifetime stops at its CA's expiry
+// (verifiers refuse it after); one whose year ends first keeps its year,
+// and an explicit NotAfter is kept as given.
+func TestLeafWithinCA(t *testing.T) {
+	t.Parallel()
+	short := newCA(t, pki.CAOptions{CommonName: "short", NotAfter: time.Now().Add(30 * 24 * time.Hour)})
+	long := newCA(t, pki.CAOptions{CommonName: "long"})
+	for _, tt := range []struct {
+		name     string
+		ca       *pki.CA
+		notAfter time.Time
+		want     func(c *x509.Certificate) time.Time
+	}{
+		{"default, CA expires first", short, time.Time{}, func(*x509.Certificate) time.Time { return short.Cert.NotAfter }},
+		{"default, year ends first", long, time.Time{}, func(c *x509.Certificate) time.Time { return c.NotBefore.Add(pki.DefaultLeafValidity) }},
+		{"explicit, past the CA", short, short.Cert.NotAfter.Add(time.Hour), func(*x509.Certificate) time.Time { return short.Cert.NotAfter.Add(time.Hour) }},
+	} {
+		srv, err := tt.ca.IssueServer(pki.ServerOptions{DNSNames: []string{"a.test"}, NotAfter: tt.notAfter})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		cli, err := tt.ca.IssueClient(pki.ClientOptions{CommonName: "alice", NotAfter: tt.notAfter})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		for _, c := range []*x509.Certificate{srv.Cert, cli.Cert} {
+			if want := tt.want(c); !c.NotAfter.Equal(want) {
+				t.Errorf("%s: %s NotAfter %v, want %v", tt.name, c.Subject.CommonName, c.NotAfter, want)
+			}
+		}
+	}
+}
