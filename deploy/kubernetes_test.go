@@ -15,11 +15,13 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -209,6 +211,24 @@ func TestManifests(t *testing.T) {
 	}
 	cfg := loadMountedConfig(t, files, configPath, cm.Data[src.key])
 
+	// The process can read every file it is given: the kubelet makes them
+	// root's, so a non-root user reads them through the fsGroup (or
+	// world-readable modes, which the key ring refuses).
+	if uid, groups, ok := processIDs(spec, c); ok {
+		for p, s := range files {
+			if !s.readableBy(uid, groups) {
+				t.Errorf("%s (mode %04o, owner 0, group %d) cannot be read by uid %d with groups %v: set the pod's fsGroup", p, s.mode, s.gid, uid, groups)
+			}
+		}
+	} else {
+		t.Error("the pod's securityContext sets no runAsUser: the files' readability cannot be checked")
+	}
+	// A RuntimeDefault (or Localhost) seccomp profile, as the restricted
+	// Pod Security Standard requires.
+	if sp := seccomp(spec, c); sp == nil || (sp.Type != corev1.SeccompProfileTypeRuntimeDefault && sp.Type != corev1.SeccompProfileTypeLocalhost) {
+		t.Errorf("seccompProfile: got %+v, want RuntimeDefault or Localhost", sp)
+	}
+
 	// Every file the config names is in the volume.
 	for _, f := range cfg.Files() {
 		if _, ok := files[f]; !ok {
@@ -276,6 +296,28 @@ func TestManifests(t *testing.T) {
 	if pdb.Spec.MaxUnavailable == nil && pdb.Spec.MinAvailable == nil {
 		t.Error("the PodDisruptionBudget sets neither maxUnavailable nor minAvailable")
 	}
+	// It lets a node drain evict a pod, and never every pod.
+	if d.Spec.Replicas != nil {
+		replicas := int(*d.Spec.Replicas)
+		allowed := replicas
+		if v := pdb.Spec.MaxUnavailable; v != nil {
+			n, err := intstr.GetScaledValueFromIntOrPercent(v, replicas, true)
+			if err != nil {
+				t.Fatalf("PodDisruptionBudget maxUnavailable: %v", err)
+			}
+			allowed = min(allowed, n)
+		}
+		if v := pdb.Spec.MinAvailable; v != nil {
+			n, err := intstr.GetScaledValueFromIntOrPercent(v, replicas, true)
+			if err != nil {
+				t.Fatalf("PodDisruptionBudget minAvailable: %v", err)
+			}
+			allowed = min(allowed, replicas-n)
+		}
+		if allowed < 1 || allowed >= replicas {
+			t.Errorf("the PodDisruptionBudget allows %d of %d replicas down, want at least 1 (else node drains block) and fewer than all", allowed, replicas)
+		}
+	}
 	// The NetworkPolicy: the listener is open, the admin port only to
 	// named sources.
 	np := m.policies[0]
@@ -307,6 +349,63 @@ func TestManifests(t *testing.T) {
 	if !openPorts[port("https")] {
 		t.Error("the NetworkPolicy does not let clients reach the listener")
 	}
+	// Egress: DNS and the upstreams' ports, each to named peers only, so
+	// that a gateway made to connect elsewhere (the API server, the
+	// cloud's metadata address) cannot.
+	if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
+		t.Error("the NetworkPolicy does not restrict egress (policyTypes lacks Egress)")
+	}
+	egress := map[string]bool{} // "53/UDP"
+	for _, rule := range np.Spec.Egress {
+		if len(rule.To) == 0 || len(rule.Ports) == 0 {
+			t.Errorf("an egress rule allows every peer or every port: %+v", rule)
+			continue
+		}
+		for _, peer := range rule.To {
+			if b := peer.IPBlock; b != nil && strings.HasSuffix(b.CIDR, "/0") {
+				t.Errorf("an egress rule allows every address: %s", b.CIDR)
+			}
+		}
+		for _, p := range rule.Ports {
+			if p.Port == nil || p.Port.Type != intstr.Int {
+				t.Errorf("an egress rule's port must be a number: %+v", p)
+				continue
+			}
+			proto := corev1.ProtocolTCP
+			if p.Protocol != nil {
+				proto = *p.Protocol
+			}
+			egress[fmt.Sprintf("%d/%s", p.Port.IntVal, proto)] = true
+		}
+	}
+	if !egress["53/UDP"] || !egress["53/TCP"] {
+		t.Errorf("egress to DNS (53/UDP and 53/TCP) not allowed: %v", egress)
+	}
+	for _, r := range cfg.Routes {
+		u, err := url.Parse(r.Upstream)
+		if err != nil {
+			t.Fatalf("route %s: %v", r.Name, err)
+		}
+		// The Service's port, taken as the pods' (a NetworkPolicy sees
+		// the pod's port): keep them equal, or edit both.
+		p := u.Port()
+		if p == "" {
+			p = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		if !egress[p+"/TCP"] {
+			t.Errorf("route %s: egress to its upstream %s (port %s/TCP) not allowed: %v", r.Name, r.Upstream, p, egress)
+		}
+	}
+	// Go does not see the cgroup's memory limit: GOMEMLIMIT tells it.
+	if !c.Resources.Limits.Memory().IsZero() {
+		set := false
+		for _, e := range c.Env {
+			set = set || e.Name == "GOMEMLIMIT"
+		}
+		if !set {
+			t.Errorf("a memory limit of %s without GOMEMLIMIT: the garbage collector does not know it, and the pod is OOM-killed first", c.Resources.Limits.Memory())
+		}
+	}
 	// The drain fits the grace period: delay + grace, plus slack.
 	lim := cfg.Limits
 	grace := lim.ShutdownGrace
@@ -331,6 +430,17 @@ func TestManifests(t *testing.T) {
 			t.Errorf("%s comes from a %s, want a Secret", f, files[f].kind)
 		}
 	}
+}
+
+// seccomp is the container's seccomp profile, else the pod's.
+func seccomp(spec corev1.PodSpec, c corev1.Container) *corev1.SeccompProfile {
+	if c.SecurityContext != nil && c.SecurityContext.SeccompProfile != nil {
+		return c.SecurityContext.SeccompProfile
+	}
+	if spec.SecurityContext != nil {
+		return spec.SecurityContext.SeccompProfile
+	}
+	return nil
 }
 
 // istioDir holds the Istio guide's files (docs/integrations/envoy.md).
@@ -482,7 +592,54 @@ func TestIstioAuthzManifests(t *testing.T) {
 // source is where a file of a projected volume comes from.
 type source struct {
 	kind, name, key string
-	mode            os.FileMode
+	// mode and gid are the file's as the kubelet leaves it: owned by
+	// root, group the pod's fsGroup (else root), with the volume's mode,
+	// plus group and owner read with an fsGroup (SetVolumeOwnership ORs
+	// 0440 into the files of a read-only volume).
+	mode os.FileMode
+	gid  int64
+}
+
+// readableBy reports whether a process with uid and groups can read a
+// file of a volume (owned by root: only the group and other bits count
+// for a non-root uid).
+func (s source) readableBy(uid int64, groups []int64) bool {
+	if uid == 0 || s.mode&0o004 != 0 {
+		return true
+	}
+	return s.mode&0o040 != 0 && slices.Contains(groups, s.gid)
+}
+
+// processIDs are the uid and groups the container's process runs with,
+// from the pod's and the container's securityContext; ok is false when
+// the manifest does not say (the image's USER decides).
+func processIDs(spec corev1.PodSpec, c corev1.Container) (uid int64, groups []int64, ok bool) {
+	psc := spec.SecurityContext
+	if psc == nil {
+		psc = &corev1.PodSecurityContext{}
+	}
+	csc := c.SecurityContext
+	if csc == nil {
+		csc = &corev1.SecurityContext{}
+	}
+	u, g := psc.RunAsUser, psc.RunAsGroup
+	if csc.RunAsUser != nil {
+		u = csc.RunAsUser
+	}
+	if csc.RunAsGroup != nil {
+		g = csc.RunAsGroup
+	}
+	if u == nil {
+		return 0, nil, false
+	}
+	if g != nil {
+		groups = append(groups, *g)
+	}
+	groups = append(groups, psc.SupplementalGroups...)
+	if psc.FSGroup != nil {
+		groups = append(groups, *psc.FSGroup)
+	}
+	return *u, groups, true
 }
 
 // projectedFiles maps the absolute path of every file the container's
@@ -493,6 +650,9 @@ func projectedFiles(t *testing.T, m *manifests, spec corev1.PodSpec, c corev1.Co
 	for _, vm := range c.VolumeMounts {
 		if !vm.ReadOnly {
 			t.Errorf("volume mount %s is not read-only", vm.Name)
+		}
+		if vm.SubPath != "" || vm.SubPathExpr != "" {
+			t.Errorf("volume mount %s uses a subPath: the kubelet never updates it, so no rotation would reach the gateway", vm.Name)
 		}
 		var vol *corev1.Volume
 		for i := range spec.Volumes {
@@ -530,7 +690,12 @@ func projectedFiles(t *testing.T, m *manifests, spec corev1.PodSpec, c corev1.Co
 				if it.Mode != nil {
 					md = os.FileMode(*it.Mode)
 				}
-				out[p] = source{kind, name, it.Key, md}
+				var gid int64
+				if fsg := spec.SecurityContext; fsg != nil && fsg.FSGroup != nil {
+					md |= 0o440
+					gid = *fsg.FSGroup
+				}
+				out[p] = source{kind, name, it.Key, md, gid}
 			}
 		}
 	}

@@ -299,6 +299,39 @@ func TestValidate(t *testing.T) {
 			c.Tokens.KeyFile = w.write("ow.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o602)
 		}, "is writable or executable by others (mode 0602)"},
+		// A key others may replace is as good as a key they may read.
+		{"key file in a folder others may write", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
+			c.Tokens.KeyFile = keyIn(t, w.path("open-dir"), 0o777, "k.key")
+		}, "which others may write (mode 0777)"},
+		{"key file through a symlink into a folder others may write", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
+			key := keyIn(t, w.path("open-dir2"), 0o777, "k.key")
+			c.Tokens.KeyFile = w.path("linked.key")
+			if err := os.Symlink(key, c.Tokens.KeyFile); err != nil {
+				t.Fatal(err)
+			}
+		}, "which others may write (mode 0777)"},
+		{"key file in a sticky folder others may write", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
+			c.Tokens.KeyFile = keyIn(t, w.path("sticky-dir"), 0o777|os.ModeSticky, "k.key")
+		}, ""},
+		// A CA bundle others may replace trusts their CA: anyone's
+		// certificate with any identity.
+		{"client CA file in a folder others may write", func(c *gateway.Config) {
+			c.Listeners[0].TLS.ClientCAFiles = []string{copyIn(t, w.path("ca.pem"), w.path("open-ca"), 0o777)}
+		}, `listeners[0].tls.client-ca-files[0]: "` + w.path("open-ca/ca.pem") + `" is in ` + w.path("open-ca") + `, which others may write (mode 0777)`},
+		{"client CA file in a sticky folder others may write", func(c *gateway.Config) {
+			c.Listeners[0].TLS.ClientCAFiles = []string{copyIn(t, w.path("ca.pem"), w.path("sticky-ca"), 0o777|os.ModeSticky)}
+		}, ""},
+		{"server key in a folder others may write", func(c *gateway.Config) {
+			c.Listeners[0].TLS.CertFile = copyIn(t, w.path("server.pem"), w.path("open-srv"), 0o700)
+			c.Listeners[0].TLS.KeyFile = copyIn(t, w.path("server-key.pem"), w.path("open-srv"), 0o777)
+		}, "listeners[0].tls.key-file"},
+		{"key file in a folder only its owner may write", func(c *gateway.Config) {
+			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
+			c.Tokens.KeyFile = keyIn(t, w.path("own-dir"), 0o755, "k.key")
+		}, ""},
 		{"trusted proxy with host bits", func(c *gateway.Config) { c.TrustedProxies = []string{"10.1.2.3/8"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "10.1.2.3/8": host bits are set (did you mean 10.1.2.3 or 10.0.0.0/8?)`},
 		{"trusted proxy /0", func(c *gateway.Config) { c.TrustedProxies = []string{"0.0.0.0/0"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "0.0.0.0/0": a /0 prefix would trust every peer`},
 		{"trusted proxies", func(c *gateway.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "::1"} }, ""},
@@ -504,4 +537,45 @@ trusted-forwarders: [{addresses: [10.0.0.1], header: envoy}]
 			t.Errorf("errors not in file order: %v", err)
 		}
 	}
+}
+
+// keyIn writes a key ring of mode 0600 into a new folder dir of mode
+// mode and returns its path.
+func keyIn(t *testing.T, dir string, mode os.FileMode, name string) string {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, name)
+	if err := os.WriteFile(key, []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// copyIn copies file into dir (created when missing), then sets dir's
+// mode, and returns the copy's path.
+func copyIn(t *testing.T, file, dir string, mode os.FileMode) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, filepath.Base(file))
+	if err := os.WriteFile(dst, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }

@@ -114,6 +114,18 @@ func (p *compiler) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFai
 		p.add(key+".client-ca-files", "at least one CA file is required: without it no client certificate can be verified")
 		ok = false
 	}
+	// The files that decide whom the listener trusts, and its key: in a
+	// folder others may write, anyone could swap in their own.
+	p.closedFolder(key+".key-file", t.KeyFile)
+	for i, c := range t.Certificates {
+		p.closedFolder(fmt.Sprintf("%s.certificates[%d].key-file", key, i), c.KeyFile)
+	}
+	for i, f := range t.ClientCAFiles {
+		p.closedFolder(fmt.Sprintf("%s.client-ca-files[%d]", key, i), f)
+	}
+	for i, f := range t.CRLFiles {
+		p.closedFolder(fmt.Sprintf("%s.crl-files[%d]", key, i), f)
+	}
 	sc.ClientCAs = sources(t.ClientCAFiles)
 	sc.CRLs = sources(t.CRLFiles)
 	lt := &listenerTLS{checkHost: t.CheckHost}

@@ -24,6 +24,8 @@ type fileWorld struct {
 	*world
 	t   *testing.T
 	srv *pki.Cert // the server certificate written last
+	// config is the config file start serves; "" means gw.yaml in dir.
+	config string
 }
 
 // watchConfig names its files relatively, as operators do. UP is the
@@ -80,7 +82,11 @@ type watching struct {
 func (w *fileWorld) start(watch bool, opts gateway.WatchOptions) *watching {
 	w.t.Helper()
 	log := &logBuffer{}
-	g, err := gateway.NewFromFile(w.path("gw.yaml"), gateway.Options{Logger: slog.New(slog.NewJSONHandler(log, nil))})
+	config := w.config
+	if config == "" {
+		config = w.path("gw.yaml")
+	}
+	g, err := gateway.NewFromFile(config, gateway.Options{Logger: slog.New(slog.NewJSONHandler(log, nil))})
 	if err != nil {
 		w.t.Fatalf("NewFromFile: %v", err)
 	}
@@ -98,7 +104,7 @@ func (w *fileWorld) start(watch bool, opts gateway.WatchOptions) *watching {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := g.WatchFile(ctx, w.path("gw.yaml"), opts); err != context.Canceled {
+			if err := g.WatchFile(ctx, config, opts); err != context.Canceled {
 				w.t.Errorf("WatchFile: got %v, want %v", err, context.Canceled)
 			}
 		}()
