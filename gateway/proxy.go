@@ -394,7 +394,9 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 		// too large.
 		writeBodyProblem(w, r, http.StatusRequestTimeout, ReasonClientTimeout, "request body not received in time")
 	case errors.Is(r.Context().Err(), context.Canceled):
-		// The client left; there is no one to answer.
+		// The client left; there is no one to answer. It passed every
+		// check and was forwarded: no refusal, so the log keeps the
+		// decision the checks made (allow, or report-only).
 		if x := exchangeFrom(r.Context()); x != nil {
 			x.reason = reasonClientGone
 		}

@@ -453,7 +453,14 @@ func (sc *scanner) finding(rule string, st *epState, v variant, r *request, evid
 	}
 	evidence = "A " + v.ctx.name + " carrying " + carried + " was accepted: " + evidence + "."
 	if st.e.TokenField != "" && v.token == tokenNone && rule != RuleCertOnly {
-		evidence += " The anti-CSRF token field " + st.e.TokenField + " was left out: the service does not enforce it."
+		// Inferred: the answer only looked like the baseline's; whether
+		// the forgery took effect, and so whether the token is checked,
+		// is not known.
+		if conf == Confirmed {
+			evidence += " The anti-CSRF token field " + st.e.TokenField + " was left out: the service does not enforce it."
+		} else {
+			evidence += " The anti-CSRF token field " + st.e.TokenField + " was left out, and the answer looked like the baseline's: check whether the service enforces it."
+		}
 	}
 	if len(st.e.Headers) > 0 && !v.legit {
 		names := make([]string, 0, len(st.e.Headers))

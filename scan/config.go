@@ -135,6 +135,10 @@ type Endpoint struct {
 	filledMax map[string]int
 	// page is the page the form was found on, for discovered endpoints.
 	page string
+	// files: the file inputs of a discovered multipart form; multipart
+	// requests carry a small placeholder file in each, as a browser
+	// whose user chose one (an upload form does nothing without it).
+	files []string
 }
 
 // Login is a form login step, done as a browser does it: GET the page

@@ -1,6 +1,8 @@
 package scan
 
 import (
+	"bytes"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -60,9 +62,39 @@ func curlCommand(r *request, tlsArgs []string) string {
 	if r.shownURL != nil {
 		u = r.shownURL
 	}
+	if bytes.IndexByte(body, 0) >= 0 {
+		// No shell argument can hold a NUL byte (a placeholder PNG in a
+		// multipart body has some): printf writes the body, curl reads
+		// it from stdin.
+		b.WriteString(" --data-binary @- " + shellquote.Quote(u.String()))
+		return "printf " + shellquote.Quote(printfFormat(body)) + " | " + b.String()
+	}
 	if len(body) > 0 {
 		b.WriteString(" --data-binary " + shellquote.Quote(string(body)))
 	}
 	b.WriteString(" " + shellquote.Quote(u.String()))
+	return b.String()
+}
+
+// printfFormat is a printf format that writes body as it is: printable
+// ASCII as itself, '%' and '\' doubled, every other byte as a
+// three-digit octal escape (POSIX printf's, in every shell's builtin),
+// and a leading '-' too, which printf would take for an option.
+func printfFormat(body []byte) string {
+	var b strings.Builder
+	for i, c := range body {
+		switch {
+		case c == '-' && i == 0:
+			b.WriteString(`\055`)
+		case c == '%':
+			b.WriteString("%%")
+		case c == '\\':
+			b.WriteString(`\\`)
+		case c >= 0x20 && c < 0x7f:
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, `\%03o`, c)
+		}
+	}
 	return b.String()
 }

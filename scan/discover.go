@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,10 +34,13 @@ type form struct {
 	MaxLen map[string]int
 	// ID is the form's id attribute, for messages.
 	ID string
+	// Files names the file inputs.
+	Files []string
 }
 
-// tokenLike matches the names of anti-CSRF token fields.
-var tokenLike = regexp.MustCompile(`(?i)csrf|xsrf|token|authenticity|nonce`)
+// tokenLike matches the names of anti-CSRF token fields (sectok:
+// DokuWiki's).
+var tokenLike = regexp.MustCompile(`(?i)csrf|xsrf|token|authenticity|nonce|sectok`)
 
 // maxForms bounds the forms taken from one page.
 const maxForms = 100
@@ -49,6 +53,9 @@ func parseForms(body []byte, base *url.URL) []form {
 	var forms []form
 	var cur *form
 	var selectName string
+	// submitter: the open form's default button (its first submit
+	// button) was seen; a browser sends its name and value.
+	submitter := false
 	var selectValue *string
 	// optionText: the open <option> has no value attribute, so its text
 	// is the value.
@@ -88,6 +95,7 @@ func parseForms(body []byte, base *url.URL) []form {
 				}
 				enc, _ := attr("enctype")
 				id, _ := attr("id")
+				submitter = false
 				cur = &form{
 					ID:        id,
 					Filled:    map[string]bool{},
@@ -113,7 +121,17 @@ func parseForms(body []byte, base *url.URL) []form {
 						cur.PasswordFields = append(cur.PasswordFields, name)
 					}
 				}
-				if name == "" || typ == "submit" || typ == "button" || typ == "reset" || typ == "image" || typ == "file" {
+				if typ == "submit" || typ == "image" {
+					if !submitter && typ == "submit" {
+						addSubmitter(cur, name, val)
+					}
+					submitter = true
+					continue
+				}
+				if typ == "file" && name != "" && !slices.Contains(cur.Files, name) {
+					cur.Files = append(cur.Files, name)
+				}
+				if name == "" || typ == "button" || typ == "reset" || typ == "file" {
 					continue
 				}
 				if (typ == "checkbox" || typ == "radio") && !checked {
@@ -133,6 +151,13 @@ func parseForms(body []byte, base *url.URL) []form {
 				cur.Fields[name] = val
 				if typ == "hidden" && cur.TokenField == "" && tokenLike.MatchString(name) {
 					cur.TokenField = name
+				}
+			case "button":
+				if typ, _ := attr("type"); cur != nil && !submitter && (typ == "" || strings.EqualFold(typ, "submit")) {
+					name, _ := attr("name")
+					val, _ := attr("value")
+					addSubmitter(cur, name, val)
+					submitter = true
 				}
 			case "textarea":
 				if name, _ := attr("name"); cur != nil && name != "" {
@@ -181,6 +206,18 @@ func parseForms(body []byte, base *url.URL) []form {
 		}
 	}
 	return forms
+}
+
+// addSubmitter adds the form's default button, the one a click on the
+// first submit button or Enter in a field submits it with: a browser
+// sends its name and value (DokuWiki saves a page only with do[save]).
+func addSubmitter(f *form, name, val string) {
+	if name == "" {
+		return
+	}
+	if _, dup := f.Fields[name]; !dup {
+		f.Fields[name] = val
+	}
 }
 
 // maxLen is the maxlength attribute of an input or textarea token.

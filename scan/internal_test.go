@@ -72,7 +72,7 @@ func TestParseForms(t *testing.T) {
 		fields                map[string]string
 	}{
 		{"transfer", forms[0], "POST", "https://bank.example/transfer", "csrf_token", false, false,
-			map[string]string{"csrf_token": "tok1", "amount": "1", "checked": "yes", "currency": "USD", "memo": "forgeproof", "to": "bob"}},
+			map[string]string{"csrf_token": "tok1", "amount": "1", "go": "Send", "checked": "yes", "currency": "USD", "memo": "forgeproof", "to": "bob"}}, // go: the button a browser submits with
 		{"search", forms[1], "GET", "https://bank.example/app/search", "", false, false, map[string]string{"q": "forgeproof"}},
 		{"elsewhere", forms[2], "POST", "https://elsewhere.example/collect", "", true, false, map[string]string{"x": "1"}},
 		{"login", forms[3], "POST", "https://bank.example/login", "", false, true, map[string]string{"user": "forgeproof", "password": "forgeproof"}},

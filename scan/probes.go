@@ -3,8 +3,10 @@ package scan
 import (
 	"bytes"
 	"encoding/json"
+	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"regexp"
 	"sort"
@@ -279,8 +281,8 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	case bodyMultipart:
 		var ct string
-		r.Body, ct = encodeMultipart(fields)
-		r.shownBody, _ = encodeMultipart(shown)
+		r.Body, ct = encodeMultipart(fields, e.files)
+		r.shownBody, _ = encodeMultipart(shown, e.files)
 		r.Header.Set("Content-Type", ct)
 	case bodyTextPlain:
 		r.Body = textPlainJSON(e.JSON)
@@ -362,7 +364,13 @@ func encodeForm(fields map[string]string) string {
 // reproducible; it has the shape browsers use.
 const multipartBoundary = "----WebKitFormBoundaryForgeproof0scan"
 
-func encodeMultipart(fields map[string]string) ([]byte, string) {
+// placeholderFile is what a multipart request carries in a form's file
+// input: a 1x1 PNG, which upload forms for images and for any file take.
+var placeholderFile = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+// encodeMultipart encodes fields, and a placeholder file named
+// forgeproof.png in each of files (file inputs).
+func encodeMultipart(fields map[string]string, files []string) ([]byte, string) {
 	var b bytes.Buffer
 	w := multipart.NewWriter(&b)
 	w.SetBoundary(multipartBoundary) // a valid constant: cannot fail
@@ -373,6 +381,13 @@ func encodeMultipart(fields map[string]string) ([]byte, string) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		w.WriteField(k, fields[k]) // writes to a bytes.Buffer cannot fail
+	}
+	for _, name := range files {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": name, "filename": "forgeproof.png"}))
+		h.Set("Content-Type", "image/png")
+		p, _ := w.CreatePart(h) // writes to a bytes.Buffer cannot fail
+		p.Write(placeholderFile)
 	}
 	w.Close()
 	return b.Bytes(), w.FormDataContentType()

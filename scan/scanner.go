@@ -443,6 +443,9 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 			e := Endpoint{Method: f.Method, Path: f.Action.RequestURI(), Form: f.Fields,
 				Multipart: f.Multipart, TokenField: f.TokenField, source: "discovered",
 				filled: f.Types, filledMax: f.MaxLen, page: u.String()}
+			if f.Multipart {
+				e.files = f.Files
+			}
 			if f.TokenField != "" {
 				e.TokenPage = u.RequestURI()
 			}
