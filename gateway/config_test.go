@@ -196,6 +196,13 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	hostsCert := []gateway.ServerCertificate{{CertFile: w.path("hosts.pem"), KeyFile: w.path("hosts-key.pem")}}
+	upCert, upKey := w.save("gw-client", w.web)
+	authzTLS := func(keyFile, caFile string) *gateway.AuthzTLS {
+		return &gateway.AuthzTLS{
+			CertFile: w.path("server.pem"), KeyFile: keyFile, ClientCAFiles: []string{caFile},
+			Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://test.example/web"}},
+		}
+	}
 	tests := []struct {
 		name   string
 		change func(*gateway.Config)
@@ -331,6 +338,90 @@ func TestValidate(t *testing.T) {
 		{"key file in a folder only its owner may write", func(c *gateway.Config) {
 			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
 			c.Tokens.KeyFile = keyIn(t, w.path("own-dir"), 0o755, "k.key")
+		}, ""},
+		// The rule holds for every file that decides trust or holds a
+		// key, each at its own key; each refusal has a sticky or an
+		// owner-only twin that is taken.
+		{"CRL in a folder others may write", func(c *gateway.Config) {
+			c.Listeners[0].TLS.CRLFiles = []string{copyIn(t, w.path("crl.pem"), w.path("open-crl"), 0o777)}
+		}, `listeners[0].tls.crl-files[0]: "` + w.path("open-crl/crl.pem") + `" is in ` + w.path("open-crl") + `, which others may write (mode 0777): anyone can replace the file there; run "chmod o-w ` + w.path("open-crl") + `"`},
+		{"CRL in a sticky folder others may write", func(c *gateway.Config) {
+			c.Listeners[0].TLS.CRLFiles = []string{copyIn(t, w.path("crl.pem"), w.path("sticky-crl"), 0o777|os.ModeSticky)}
+		}, ""},
+		// Whoever may write a folder above may rename the file's folder
+		// away and put their own in its place.
+		{"client CA file below a folder others may write", func(c *gateway.Config) {
+			c.Listeners[0].TLS.ClientCAFiles = []string{copyIn(t, w.path("ca.pem"), w.path("open-above/ca"), 0o700)}
+			chmod(t, w.path("open-above"), 0o777)
+		}, `listeners[0].tls.client-ca-files[0]: "` + w.path("open-above/ca/ca.pem") + `" is in ` + w.path("open-above") + `, which others may write (mode 0777)`},
+		{"client CA file below a folder only its owner may write", func(c *gateway.Config) {
+			c.Listeners[0].TLS.ClientCAFiles = []string{copyIn(t, w.path("ca.pem"), w.path("own-above/ca"), 0o700)}
+			chmod(t, w.path("own-above"), 0o755)
+		}, ""},
+		{"more server keys in a folder others may write", func(c *gateway.Config) {
+			c.Listeners[0].TLS.Certificates = []gateway.ServerCertificate{{
+				CertFile: w.path("hosts.pem"),
+				KeyFile:  copyIn(t, w.path("hosts-key.pem"), w.path("open-hosts"), 0o777),
+			}}
+		}, "listeners[0].tls.certificates[0].key-file: "},
+		{"more server keys in a sticky folder others may write", func(c *gateway.Config) {
+			c.Listeners[0].TLS.Certificates = []gateway.ServerCertificate{{
+				CertFile: w.path("hosts.pem"),
+				KeyFile:  copyIn(t, w.path("hosts-key.pem"), w.path("sticky-hosts"), 0o777|os.ModeSticky),
+			}}
+		}, ""},
+		// The upstream CA decides whom requests (and the identity
+		// headers) go to; the upstream key is the gateway's identity.
+		{"upstream CA file in a folder others may write", func(c *gateway.Config) {
+			c.Routes[0].Upstream = "https://backend.internal:8443"
+			c.Routes[0].UpstreamCAFile = copyIn(t, w.path("ca.pem"), w.path("open-up-ca"), 0o777)
+		}, `routes[0].upstream-ca-file: "` + w.path("open-up-ca/ca.pem") + `" is in ` + w.path("open-up-ca") + `, which others may write (mode 0777)`},
+		{"upstream CA file in a folder only its owner may write", func(c *gateway.Config) {
+			c.Routes[0].Upstream = "https://backend.internal:8443"
+			c.Routes[0].UpstreamCAFile = copyIn(t, w.path("ca.pem"), w.path("own-up-ca"), 0o755)
+		}, ""},
+		{"upstream key file in a folder others may write", func(c *gateway.Config) {
+			c.Routes[0].Upstream = "https://backend.internal:8443"
+			c.Routes[0].UpstreamCertFile = upCert
+			c.Routes[0].UpstreamKeyFile = copyIn(t, upKey, w.path("open-up-key"), 0o777)
+		}, `routes[0].upstream-key-file: "` + w.path("open-up-key/gw-client-key.pem") + `" is in ` + w.path("open-up-key")},
+		{"upstream key file in a sticky folder others may write", func(c *gateway.Config) {
+			c.Routes[0].Upstream = "https://backend.internal:8443"
+			c.Routes[0].UpstreamCertFile = upCert
+			c.Routes[0].UpstreamKeyFile = copyIn(t, upKey, w.path("sticky-up-key"), 0o777|os.ModeSticky)
+		}, ""},
+		// A certificate others swap for another fails without its key.
+		{"upstream certificate file in a folder others may write", func(c *gateway.Config) {
+			c.Routes[0].Upstream = "https://backend.internal:8443"
+			c.Routes[0].UpstreamCertFile = copyIn(t, upCert, w.path("open-up-cert"), 0o777)
+			c.Routes[0].UpstreamKeyFile = upKey
+		}, ""},
+		{"authz CA file in a folder others may write", func(c *gateway.Config) {
+			*c = *w.authzConfig("")
+			c.Authz.ClientCertificates.CAFiles = []string{copyIn(t, w.path("ca.pem"), w.path("open-authz-ca"), 0o777)}
+		}, `authz.client-certificates.ca-files[0]: "` + w.path("open-authz-ca/ca.pem") + `" is in ` + w.path("open-authz-ca")},
+		{"authz CA file in a sticky folder others may write", func(c *gateway.Config) {
+			*c = *w.authzConfig("")
+			c.Authz.ClientCertificates.CAFiles = []string{copyIn(t, w.path("ca.pem"), w.path("sticky-authz-ca"), 0o777|os.ModeSticky)}
+		}, ""},
+		{"authz CRL in a folder others may write", func(c *gateway.Config) {
+			*c = *w.authzConfig(copyIn(t, w.path("crl.pem"), w.path("open-authz-crl"), 0o777))
+		}, `authz.client-certificates.crl-files[0]: "` + w.path("open-authz-crl/crl.pem") + `" is in ` + w.path("open-authz-crl")},
+		{"authz CRL in a folder only its owner may write", func(c *gateway.Config) {
+			*c = *w.authzConfig(copyIn(t, w.path("crl.pem"), w.path("own-authz-crl"), 0o755))
+		}, ""},
+		{"authz TLS key in a folder others may write", func(c *gateway.Config) {
+			*c = *w.authzConfig("")
+			c.Authz.TLS = authzTLS(copyIn(t, w.path("server-key.pem"), w.path("open-authz-key"), 0o777), w.path("ca.pem"))
+		}, `authz.tls.key-file: "` + w.path("open-authz-key/server-key.pem") + `" is in ` + w.path("open-authz-key")},
+		{"authz TLS client CA in a folder others may write", func(c *gateway.Config) {
+			*c = *w.authzConfig("")
+			c.Authz.TLS = authzTLS(w.path("server-key.pem"), copyIn(t, w.path("ca.pem"), w.path("open-authz-callers"), 0o777))
+		}, `authz.tls.client-ca-files[0]: "` + w.path("open-authz-callers/ca.pem") + `" is in ` + w.path("open-authz-callers")},
+		{"authz TLS key and client CA in a folder only its owner may write", func(c *gateway.Config) {
+			*c = *w.authzConfig("")
+			dir := w.path("own-authz-tls")
+			c.Authz.TLS = authzTLS(copyIn(t, w.path("server-key.pem"), dir, 0o755), copyIn(t, w.path("ca.pem"), dir, 0o755))
 		}, ""},
 		{"trusted proxy with host bits", func(c *gateway.Config) { c.TrustedProxies = []string{"10.1.2.3/8"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "10.1.2.3/8": host bits are set (did you mean 10.1.2.3 or 10.0.0.0/8?)`},
 		{"trusted proxy /0", func(c *gateway.Config) { c.TrustedProxies = []string{"0.0.0.0/0"} }, `trusted-proxies[0]: invalid IP address or CIDR prefix "0.0.0.0/0": a /0 prefix would trust every peer`},
@@ -578,4 +669,33 @@ func copyIn(t *testing.T, file, dir string, mode os.FileMode) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// TestReloadConfigInOpenFolder: a config whose folder others came to
+// may write is refused at reload as at load, naming the folder and the
+// chmod, and the previous configuration keeps serving; the sticky twin
+// reloads.
+func TestReloadConfigInOpenFolder(t *testing.T) {
+	t.Parallel()
+	w := newFileWorld(t)
+	gw := w.start(false, gateway.WatchOptions{})
+	config := w.path("gw.yaml")
+	chmod(t, w.dir, 0o777)
+	err := gw.g.ReloadFile(config)
+	want := config + `: "` + config + `" is in ` + w.dir + `, which others may write (mode 0777): anyone can replace the file there; run "chmod o-w ` + w.dir + `"`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want an error containing %q", err, want)
+	}
+	if _, err := gateway.LoadConfig(config); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("LoadConfig: got %v, want an error containing %q", err, want)
+	}
+	gw.wantSerial(w.srv)
+	if status, err := gw.get(w.web, "/api/x"); err != nil || status != 200 {
+		t.Fatalf("after the refused reload: got %d, %v, want 200", status, err)
+	}
+	chmod(t, w.dir, 0o777|os.ModeSticky)
+	if err := gw.g.ReloadFile(config); err != nil {
+		t.Fatalf("sticky folder: got %v, want no error", err)
+	}
+	chmod(t, w.dir, 0o700)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/internal/pemutil"
@@ -266,38 +265,4 @@ func csrfError(err error) *csrf.Error {
 // needs its token.
 func isWebSocketHandshake(r *http.Request) bool {
 	return r.Method == http.MethodGet && wsupgrade.Requested(r.Header) && !csrf.UnsafeMethodOverride(r)
-}
-
-// closedFolder reports whether the folder of file (named by key) is
-// closed to others, and adds the problem when it is not: whoever may
-// write there may replace the file (a key, a CA bundle that then trusts
-// their own CA, a CRL that un-revokes).
-func (p *compiler) closedFolder(key, file string) bool {
-	if file == "" {
-		return true
-	}
-	dir, mode, open := openFolder(file)
-	if open {
-		p.add(key, "%q is in %s, which others may write (mode %04o): anyone can replace the file there; chmod o-w %s", file, dir, mode, dir)
-	}
-	return !open
-}
-
-// openFolder returns the folder of path, as named or after symbolic
-// links (a Kubernetes volume's "..data/keys" is a timestamped folder),
-// that others may write and that is not sticky, if there is one. A
-// sticky folder (/tmp, a tmpfs volume's root) lets no one but a file's
-// owner replace it.
-func openFolder(path string) (string, os.FileMode, bool) {
-	dirs := []string{filepath.Dir(path)}
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		dirs = append(dirs, filepath.Dir(real))
-	}
-	for _, d := range dirs {
-		fi, err := os.Stat(d)
-		if err == nil && fi.Mode().Perm()&0o002 != 0 && fi.Mode()&os.ModeSticky == 0 {
-			return d, fi.Mode().Perm(), true
-		}
-	}
-	return "", 0, false
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/openfolder"
 	"github.com/forgeproof/forgeproof/internal/pemutil"
 	"github.com/forgeproof/forgeproof/internal/regfile"
 	"go.yaml.in/yaml/v3"
@@ -27,7 +28,10 @@ const maxConfigBytes = 4 << 20
 // when not nil, is a ConfigErrors listing every problem found with its
 // file, line and key. LoadConfig reads the files the config names
 // (certificates, CAs, CRLs, the key ring) to check them, but does not
-// listen on anything.
+// listen on anything. The config file, and each key, CA bundle and CRL
+// it names, is refused in a folder that others may write and that is not
+// sticky (that folder or one above it, as named or after symbolic
+// links): anyone there could replace it.
 func LoadConfig(path string) (*Config, error) {
 	cfg, err := readConfig(path)
 	if err != nil {
@@ -51,6 +55,12 @@ func readConfig(path string) (*Config, error) {
 	cfg, errs := parseConfig(path, data)
 	if cfg != nil {
 		cfg.resolvePaths(filepath.Dir(path))
+	}
+	// Whoever may replace the config may point every file it names
+	// elsewhere, or turn the checks off: its folder is checked as theirs
+	// are (compiler.closedFolder).
+	if err := openfolder.Check(path); err != nil {
+		errs = append(ConfigErrors{{File: path, Msg: err.Error()}}, errs...)
 	}
 	if len(errs) == 0 {
 		return cfg, nil

@@ -114,18 +114,6 @@ func (p *compiler) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFai
 		p.add(key+".client-ca-files", "at least one CA file is required: without it no client certificate can be verified")
 		ok = false
 	}
-	// The files that decide whom the listener trusts, and its key: in a
-	// folder others may write, anyone could swap in their own.
-	p.closedFolder(key+".key-file", t.KeyFile)
-	for i, c := range t.Certificates {
-		p.closedFolder(fmt.Sprintf("%s.certificates[%d].key-file", key, i), c.KeyFile)
-	}
-	for i, f := range t.ClientCAFiles {
-		p.closedFolder(fmt.Sprintf("%s.client-ca-files[%d]", key, i), f)
-	}
-	for i, f := range t.CRLFiles {
-		p.closedFolder(fmt.Sprintf("%s.crl-files[%d]", key, i), f)
-	}
 	sc.ClientCAs = sources(t.ClientCAFiles)
 	sc.CRLs = sources(t.CRLFiles)
 	lt := &listenerTLS{checkHost: t.CheckHost}
@@ -205,6 +193,10 @@ func (k serverKeys) fields(sc mtls.ServerConfig) map[string]string {
 // with no key of its own (MinVersion) is reported at the mapping's key,
 // with the field's name.
 func (p *compiler) newServer(k serverKeys, sc mtls.ServerConfig) *mtls.Server {
+	fields := k.fields(sc)
+	if !p.closedFolders(k, fields, sc) {
+		return nil
+	}
 	srv, err := mtls.NewServer(sc)
 	if err == nil {
 		return srv
@@ -213,13 +205,39 @@ func (p *compiler) newServer(k serverKeys, sc mtls.ServerConfig) *mtls.Server {
 	for _, e := range p.errs {
 		reported[e.Key] = true
 	}
-	fields := k.fields(sc)
 	for _, e := range joined(err) {
 		if key, msg := k.key(fields, e); !reported[key] {
 			p.add(key, "%s", msg)
 		}
 	}
 	return nil
+}
+
+// closedFolders checks the folders of the files of sc that decide whom
+// it trusts (client CA bundles, CRLs) and of its private keys: in a
+// folder others may write, anyone could swap in their own
+// (compiler.closedFolder). A certificate file is not checked: another
+// certificate fails without its key. Each problem is reported at the
+// file's key (fields, from serverKeys.fields).
+func (p *compiler) closedFolders(k serverKeys, fields map[string]string, sc mtls.ServerConfig) bool {
+	ok := true
+	check := func(field, file string) {
+		key, found := fields[field]
+		if !found {
+			key = k.base
+		}
+		ok = p.closedFolder(key, file) && ok
+	}
+	for i, c := range sc.Certificates {
+		check(fmt.Sprintf("Certificates[%d].KeyFile", i), c.KeyFile)
+	}
+	for i, s := range sc.ClientCAs {
+		check(fmt.Sprintf("ClientCAs[%d]", i), s.File)
+	}
+	for i, s := range sc.CRLs {
+		check(fmt.Sprintf("CRLs[%d]", i), s.File)
+	}
+	return ok
 }
 
 // key returns the config key of one of mtls.NewServer's errors, from
@@ -304,7 +322,11 @@ func (p *compiler) upstreamTLS(key string, r Route, upstream *url.URL) upstreamT
 		}
 		return true
 	}
-	if httpsOnly("upstream-ca-file", r.UpstreamCAFile) {
+	// The upstream CA decides whom the gateway sends requests (with
+	// their identity headers) to, and the key is the gateway's identity
+	// there: neither may be in a folder others may write. The
+	// certificate may: another one fails without its key.
+	if httpsOnly("upstream-ca-file", r.UpstreamCAFile) && p.closedFolder(key+".upstream-ca-file", r.UpstreamCAFile) {
 		if certs, err := readCerts(r.UpstreamCAFile); err != nil {
 			p.add(key+".upstream-ca-file", "%v", err)
 		} else {
@@ -322,7 +344,7 @@ func (p *compiler) upstreamTLS(key string, r Route, upstream *url.URL) upstreamT
 		p.add(key+".upstream-key-file", "is required with upstream-cert-file: the private key of the certificate presented to the upstream")
 	case r.UpstreamKeyFile != "" && r.UpstreamCertFile == "":
 		p.add(key+".upstream-cert-file", "is required with upstream-key-file: the certificate presented to the upstream")
-	case httpsOnly("upstream-cert-file", r.UpstreamCertFile):
+	case httpsOnly("upstream-cert-file", r.UpstreamCertFile) && p.closedFolder(key+".upstream-key-file", r.UpstreamKeyFile):
 		ut.cert = p.upstreamClientCert(key, r.UpstreamCertFile, r.UpstreamKeyFile, time.Now())
 	}
 	return ut

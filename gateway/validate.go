@@ -11,6 +11,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/internal/listenaddr"
 	"github.com/forgeproof/forgeproof/internal/netprefix"
+	"github.com/forgeproof/forgeproof/internal/openfolder"
 )
 
 // Defaults of the optional settings.
@@ -59,6 +60,19 @@ func (p *compiler) add(key, format string, a ...any) {
 		}
 	}
 	p.errs = append(p.errs, e)
+}
+
+// closedFolder reports whether no one but its owners may replace file
+// (openfolder.Find), and adds the problem at key when others may: with
+// a key, a CA bundle that then trusts their own CA or a CRL that
+// un-revokes, they could log in as anyone or forge every token. An empty
+// file passes (a missing key is reported on its own).
+func (p *compiler) closedFolder(key, file string) bool {
+	if err := openfolder.Check(file); err != nil {
+		p.add(key, "%v", err)
+		return false
+	}
+	return true
 }
 
 func parentKey(k string) string {

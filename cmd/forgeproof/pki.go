@@ -11,11 +11,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/openfolder"
 	"github.com/forgeproof/forgeproof/internal/pemutil"
 	"github.com/forgeproof/forgeproof/pki"
 )
@@ -167,23 +167,12 @@ func (c *pkiCommon) ignoreKeys() (gitignoreResult, error) {
 	return writeGitignore(c.dir)
 }
 
-// checkDirMode refuses a folder that anyone may write to: whoever can
-// write there can rename their own ca-key.pem or crl.pem over ours.
+// checkDirMode refuses a folder that others may write (or one above
+// it, or the CA key's after symbolic links): whoever can write there can
+// rename their own ca-key.pem or crl.pem over ours. A group-writable
+// folder (a umask of 002) and a sticky one (/tmp) are taken.
 func (c *pkiCommon) checkDirMode() error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	fi, err := os.Stat(c.dir)
-	if err != nil {
-		return err
-	}
-	// World-writable only: a group-writable folder is what a umask of
-	// 002 (user private groups) makes, and a sticky one (/tmp) lets no
-	// one rename another's files.
-	if m := fi.Mode(); m.Perm()&0o002 != 0 && m&os.ModeSticky == 0 {
-		return fmt.Errorf("%s is writable by others (mode %#o): anyone can replace the CA's key there; run \"chmod o-w %s\"", c.dir, m.Perm(), c.dir)
-	}
-	return nil
+	return openfolder.Check(filepath.Join(c.dir, pki.CAKeyFile))
 }
 
 // loadCA loads the folder's CA with an error that says what to do.

@@ -1,0 +1,74 @@
+// Package openfolder finds the folder through which others could replace
+// a file that decides trust or holds a secret (a CA bundle, a CRL, a
+// private key, the token key ring, the config that names them all): a
+// folder that others may write and that is not sticky lets anyone rename
+// their own file over it, whatever the file's own mode. The gateway, the
+// decision service and the pki commands refuse such a file with Check's
+// error.
+package openfolder
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// Error is a file in a folder others may write.
+type Error struct {
+	Path string      // the file, as named
+	Dir  string      // the open folder: the file's, or one above it
+	Perm fs.FileMode // Dir's permission bits
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%q is in %s, which others may write (mode %04o): anyone can replace the file there; run \"chmod o-w %s\"", e.Path, e.Dir, e.Perm, e.Dir)
+}
+
+// Check returns an *Error when Find finds an open folder for path, else
+// nil.
+func Check(path string) error {
+	if dir, perm, ok := Find(path); ok {
+		return &Error{Path: path, Dir: dir, Perm: perm}
+	}
+	return nil
+}
+
+// Find returns the first folder, from path's own up to the root, that
+// others may write and that is not sticky, first along path as named,
+// then along path after symbolic links (a Kubernetes volume's
+// "..data/tls" is a timestamped folder). A folder above the file's
+// counts too: whoever may write it may rename the file's folder away and
+// put their own in its place. A sticky folder (/tmp, a tmpfs volume's
+// root) lets no one but an entry's owner rename it; a folder its group
+// may write (a umask of 002) is the owner's choice. Folders that cannot
+// be read are skipped: the file's own read then fails. On Windows, whose
+// modes do not say who may write, Find finds none.
+func Find(path string) (dir string, perm fs.FileMode, ok bool) {
+	if runtime.GOOS == "windows" || path == "" {
+		return "", 0, false
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	starts := []string{filepath.Dir(path)}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		starts = append(starts, filepath.Dir(real))
+	}
+	for _, d := range starts {
+		for {
+			if fi, err := os.Stat(d); err == nil {
+				if m := fi.Mode(); m.Perm()&0o002 != 0 && m&os.ModeSticky == 0 {
+					return d, m.Perm(), true
+				}
+			}
+			up := filepath.Dir(d)
+			if up == d {
+				break
+			}
+			d = up
+		}
+	}
+	return "", 0, false
+}
