@@ -36,6 +36,11 @@ type form struct {
 	ID string
 	// Files names the file inputs.
 	Files []string
+	// Marks counts the error marks (errorMarkers) on the form's own tags
+	// and those inside it: an answer that shows the form again with an
+	// error in it is told from the page by these, also when it is only
+	// a fragment of the page (see reshowsForm).
+	Marks int
 }
 
 // tokenLike matches the names of anti-CSRF token fields (sectok:
@@ -69,7 +74,11 @@ func parseForms(body []byte, base *url.URL) []form {
 			}
 			return forms
 		case html.StartTagToken, html.SelfClosingTagToken:
+			marked := errorMarkers.Match(z.Raw()) // before Token, which may reuse the buffer
 			t := z.Token()
+			if marked && cur != nil {
+				cur.Marks++
+			}
 			attr := func(k string) (string, bool) {
 				for _, a := range t.Attr {
 					if a.Key == k {
@@ -105,6 +114,9 @@ func parseForms(body []byte, base *url.URL) []form {
 					Action:    base.ResolveReference(ref),
 					Fields:    map[string]string{},
 					Multipart: strings.EqualFold(strings.TrimSpace(enc), "multipart/form-data"),
+				}
+				if marked {
+					cur.Marks++
 				}
 			case "input":
 				if cur == nil {

@@ -83,14 +83,37 @@ var errorMarkers = regexp.MustCompile(`(?i)class\s*=\s*["'][^"']*\b(errorlist|er
 // reshowsForm reports whether resp, the answer to a POST of e at u,
 // shows e's form again (a form with the same method and action, holding
 // e's fields) with more error marks than the page the form came from
-// (page; nil if unknown): the service refused the submission and asks
-// the user to correct it. It returns the marks' count for messages.
+// (page; nil if unknown), in the whole answer or in the form itself:
+// the service refused the submission and asks the user to correct it.
+// It returns the marks' count for messages.
 func reshowsForm(resp *response, e *Endpoint, u *url.URL, page []byte) (bool, int) {
 	if resp.Status < 200 || resp.Status >= 300 || len(e.Form) == 0 {
 		return false, 0
 	}
-	found := false
-	for _, f := range parseForms(resp.Body, u) {
+	f, found := shownForm(resp.Body, e, u)
+	if !found {
+		return false, 0
+	}
+	n := len(errorMarkers.FindAllIndex(resp.Body, -1))
+	inForm := f.Marks
+	if page != nil {
+		n -= len(errorMarkers.FindAllIndex(page, -1))
+		if pf, ok := shownForm(page, e, u); ok {
+			inForm -= pf.Marks
+		}
+	}
+	// Marks in the form itself count too: an answer that is a fragment of
+	// the page (WordPress's Quick Draft answers its widget alone, with
+	// its error inside the form) has fewer marks than the whole page had
+	// in its other widgets.
+	n = max(n, inForm)
+	return n > 0, max(n, 0)
+}
+
+// shownForm finds e's form on a page: same method and action path, with
+// every field of e but its token.
+func shownForm(body []byte, e *Endpoint, u *url.URL) (form, bool) {
+	for _, f := range parseForms(body, u) {
 		if f.Method != e.Method || f.Action.Path != u.Path {
 			continue
 		}
@@ -102,18 +125,10 @@ func reshowsForm(resp *response, e *Endpoint, u *url.URL, page []byte) (bool, in
 			}
 		}
 		if all {
-			found = true
-			break
+			return f, true
 		}
 	}
-	if !found {
-		return false, 0
-	}
-	n := len(errorMarkers.FindAllIndex(resp.Body, -1))
-	if page != nil {
-		n -= len(errorMarkers.FindAllIndex(page, -1))
-	}
-	return n > 0, max(n, 0)
+	return form{}, false
 }
 
 // formPage is the body of the page e's form was found on (or its token
