@@ -126,7 +126,13 @@ type readCloser struct {
 // puts the bytes back.
 func (c *config) formOverride(r *http.Request) bool {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data") {
+	// A malformed parameter ("application/x-www-form-urlencoded; a", which
+	// a no-cors fetch may send) comes back with the media type and
+	// ErrInvalidMediaParameter, and net/http's ParseForm reads such a body
+	// as a form all the same: so must this. (A multipart body then has no
+	// boundary, and fails closed below.)
+	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) ||
+		mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" {
 		return false
 	}
 	if r.PostForm != nil {

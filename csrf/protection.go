@@ -227,8 +227,9 @@ func (p *Protection) AddTrustedProxy(cidr string) error {
 // that names a method does not exempt a request carrying a method override
 // that names another (X-HTTP-Method-Override, a _method query parameter,
 // or a _method field in a POST's form body, which is then read as for a
-// token): method-override middleware behind Handler would serve it as that
-// method. It returns an error, and changes nothing, when the pattern is
+// token, so that one over the limit of [Protection.SetMaxFormBytes], or
+// malformed, is not exempt either): method-override middleware behind
+// Handler would serve it as that method. It returns an error, and changes nothing, when the pattern is
 // invalid or conflicts with one already added.
 func (p *Protection) AddInsecureBypassPattern(pattern string) error {
 	return p.update(func(c *config) (err error) {

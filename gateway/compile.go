@@ -76,7 +76,8 @@ type compiled struct {
 	// (upstreamTLSKey), shared by the routes that use it; a reload closes
 	// their idle connections.
 	transports []*upstreamTransport
-	// keyRing is the token key ring, nil when no route uses tokens.
+	// keyRing is the token key ring, nil when tokens.key-file is not set
+	// (it is loaded, and checked, even when no route uses tokens).
 	keyRing *csrf.KeyRing
 }
 

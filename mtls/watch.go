@@ -19,8 +19,8 @@ const settle = 200 * time.Millisecond
 // the files, so files replaced by rename (atomic writes) and Kubernetes
 // secret volumes (which swap a "..data" symlink) are seen, waits for a
 // burst of writes to settle, and reloads only when a file's contents
-// changed (by SHA-256): a touch or a write of the same bytes is no
-// reload. It also reads the files every ServerConfig.ReloadInterval; a
+// (by SHA-256) or permission bits changed: a touch or a write of the
+// same bytes is no reload. It also reads the files every ServerConfig.ReloadInterval; a
 // change found so is read again after the settle time and reloaded once
 // both reads agree, so a file caught mid-write is not loaded.
 //

@@ -37,8 +37,10 @@ func Check(path string) error {
 
 // Find returns the first folder, from path's own up to the root, that
 // others may write and that is not sticky, first along path as named,
-// then along path after symbolic links (a Kubernetes volume's
-// "..data/tls" is a timestamped folder). A folder above the file's
+// then along what it reads as after each symbolic link on the way (the
+// folder of a link in the middle of a chain counts too), then along path
+// after all of them (a Kubernetes volume's "..data/tls" is a timestamped
+// folder). A folder above the file's
 // counts too: whoever may write it may rename the file's folder away and
 // put their own in its place. A sticky folder (/tmp, a tmpfs volume's
 // root) lets no one but an entry's owner rename it; a folder its group
@@ -52,7 +54,13 @@ func Find(path string) (dir string, perm fs.FileMode, ok bool) {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	starts := []string{filepath.Dir(path)}
+	// Every folder a link on the way lives in counts, not only the
+	// first and the last: whoever may write the folder of a link in the
+	// middle of a chain may point it at a file of their own.
+	var starts []string
+	for _, p := range hops(path) {
+		starts = append(starts, filepath.Dir(p))
+	}
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		starts = append(starts, filepath.Dir(real))
 	}
@@ -71,4 +79,55 @@ func Find(path string) (dir string, perm fs.FileMode, ok bool) {
 		}
 	}
 	return "", 0, false
+}
+
+// maxHops bounds how many symbolic links hops follows (a loop of links
+// would never end); the kernel's own limit is 40.
+const maxHops = 255
+
+// hops returns the absolute, clean path and what it reads as after each
+// symbolic link on the way to it is followed, one at a time, as far as
+// they can be followed.
+func hops(path string) []string {
+	out := []string{path}
+	for range maxHops {
+		next, ok := followFirstLink(path)
+		if !ok {
+			break
+		}
+		path = next
+		out = append(out, path)
+	}
+	return out
+}
+
+// followFirstLink replaces the first element of the absolute, clean path
+// that is a symbolic link by its target; false when there is none, or it
+// cannot be read.
+func followFirstLink(path string) (string, bool) {
+	for i := len(filepath.VolumeName(path)) + 1; i <= len(path); i++ {
+		if i < len(path) && !os.IsPathSeparator(path[i]) {
+			continue
+		}
+		fi, err := os.Lstat(path[:i])
+		if err != nil {
+			return "", false
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			continue
+		}
+		target, err := os.Readlink(path[:i])
+		if err != nil {
+			return "", false
+		}
+		if !filepath.IsAbs(target) {
+			// No element before this one is a link, so a leading ".."
+			// of target resolves lexically as the kernel resolves it
+			// (one after a link inside target may not: Find checks
+			// EvalSymlinks's answer too).
+			target = filepath.Join(filepath.Dir(path[:i]), target)
+		}
+		return filepath.Clean(target + path[i:]), true
+	}
+	return "", false
 }

@@ -45,9 +45,40 @@ func TestCheck(t *testing.T) {
 	if err := os.Symlink(open, link); err != nil {
 		t.Fatal(err)
 	}
+	// A chain of links whose middle link lives in an open folder:
+	// chain.pem (owner) -> open3/mid.pem -> owner/f.pem. Whoever may
+	// write open3 may point mid.pem at their own file. The twin: the same
+	// chain through a sticky folder.
+	chain := func(name string, mode os.FileMode) string {
+		t.Helper()
+		mid := filepath.Join(root, name)
+		if err := os.Mkdir(mid, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..", "owner", "f.pem"), filepath.Join(mid, "mid.pem")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(mid, mode); err != nil {
+			t.Fatal(err)
+		}
+		l := filepath.Join(root, "owner", name+".pem")
+		if err := os.Symlink(filepath.Join(mid, "mid.pem"), l); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	openChain := chain("open3", 0o777)
+	stickyChain := chain("sticky3", 0o777|os.ModeSticky)
+	loop := filepath.Join(root, "owner", "loop.pem")
+	if err := os.Symlink(loop, loop); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name, path, dir string
 	}{
+		{"link in the middle of a chain in an open folder", openChain, filepath.Join(root, "open3")},
+		{"link in the middle of a chain in a sticky folder", stickyChain, ""},
+		{"a link to itself", loop, ""},
 		{"open", open, filepath.Join(root, "open")},
 		{"below an open folder", below, filepath.Join(root, "open2")},
 		{"linked into an open folder", link, filepath.Join(root, "open")},

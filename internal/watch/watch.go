@@ -1,6 +1,6 @@
-// Package watch tells when the contents of files change. It is the one
-// file watcher of mtls and the gateway: both reload certificates, keys,
-// CAs, CRLs and configuration with it.
+// Package watch tells when the contents, or permission bits, of files
+// change. It is the one file watcher of mtls and the gateway: both reload
+// certificates, keys, CAs, CRLs and configuration with it.
 //
 // A [Watcher] watches the folders of its files with file events
 // (fsnotify), so that files replaced by rename (atomic writes) and the
@@ -12,8 +12,9 @@
 // change a poll finds is read again after the settle time and reported
 // only when both reads agree, since no event tells a poll that a write is
 // still under way. It
-// compares the files by content (SHA-256): a touch, a chmod or a write of
-// the same bytes is no change. The files are read in full at each look;
+// compares the files by their permission bits and content (SHA-256): a
+// chmod is a change (loaders refuse a key others may read), a touch or a
+// write of the same bytes is not. The files are read in full at each look;
 // they are certificates and configuration, not logs. When the caller
 // refuses what it read, the Watcher asks again at each look until it
 // accepts, so a refusal that time lifts (a certificate not valid yet) is
@@ -52,7 +53,7 @@ const FallbackInterval = 10 * time.Second
 // it cannot be read.
 type Sum [sha256.Size]byte
 
-// Sums maps absolute file names to their contents' hashes.
+// Sums maps absolute file names to their hashes (Sum).
 type Sums map[string]Sum
 
 // HashFiles reads and hashes files, keyed by absolute name. A loader calls
@@ -137,7 +138,8 @@ type Change struct {
 	// interval), a value received from Options.Trigger, or "retry": no
 	// file changed, but the callback refused the last change.
 	Trigger string
-	// Changed lists the files whose contents differ from the last look,
+	// Changed lists the files whose contents or permission bits differ
+	// from the last look,
 	// sorted; empty for a Trigger value, or a retry, when nothing changed.
 	Changed []string
 }
@@ -226,7 +228,8 @@ func New(opts Options) (*Watcher, error) {
 func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 
 // Run watches until ctx ends and returns ctx.Err(). It calls onChange,
-// from its own goroutine, when the contents of a file changed (after a
+// from its own goroutine, when a file changed (contents or permission
+// bits; after a
 // file event settled, or at a poll) and for every Options.Trigger value.
 // When onChange returns an error (it refused the files and keeps what it
 // had), every later look calls it again, with Trigger "retry" when no

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -674,5 +675,37 @@ func TestEventOverflow(t *testing.T) {
 				t.Fatal("no overflow reported: the test shows nothing")
 			}
 		}
+	}
+}
+
+// A chmod changes a file's Sum (loaders refuse a key others may read, so
+// it must reach them), and SumOf, which mtls's loader uses for its
+// baseline, agrees with HashFile: were they to differ, every poll would
+// see a change and reload.
+func TestSumPermissionBits(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no permission bits to speak of")
+	}
+	f := filepath.Join(t.TempDir(), "key")
+	data := []byte("secret")
+	if err := os.WriteFile(f, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := HashFile(f)
+	if got := SumOf(f, data); got != before {
+		t.Errorf("SumOf: got %x, want HashFile's %x", got, before)
+	}
+	if err := os.Chmod(f, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	after := HashFile(f)
+	if after == before {
+		t.Error("chmod 644: got the same sum, want another")
+	}
+	if got := SumOf(f, data); got != after {
+		t.Errorf("SumOf after chmod: got %x, want HashFile's %x", got, after)
+	}
+	if got := SumOf(f, nil); got != (Sum{}) {
+		t.Errorf("SumOf(nil): got %x, want zero", got)
 	}
 }
