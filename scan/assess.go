@@ -344,7 +344,7 @@ func (sc *scanner) judge(ctx context.Context, st *epState, r, control *request) 
 	if !accepted(st.base, resp) {
 		return verdictRefused, "", nil
 	}
-	if again, _ := reshowsForm(resp, st.e, st.u, st.page); again {
+	if again, _ := reshowsForm(resp, st.e, st.u, st.page); again || formBack(st, resp) {
 		return verdictRefused, "", nil
 	}
 	if control != nil {

@@ -169,15 +169,25 @@ func (sc *scanner) crawl(ctx context.Context, start *response, visit func(p craw
 		enqueue(u, 0, "", false)
 	}
 
-	fetched := 0
+	// Scripts are read for the WebSockets they name but are not pages:
+	// they have a budget of their own, so that a page that loads many
+	// (phpMyAdmin's start page loads 36) does not use up the pages.
+	fetched, scriptsFetched := 0, 0
 	for len(queue) > 0 {
 		it := queue[0]
 		queue = queue[1:]
-		if fetched >= maxPages {
-			sc.note("discovery: stopped after %d pages (the crawl page limit); %d more links were not followed", maxPages, len(queue)+1)
-			return nil
+		if it.script {
+			if scriptsFetched >= maxPages {
+				continue
+			}
+			scriptsFetched++
+		} else {
+			if fetched >= maxPages {
+				sc.note("discovery: stopped after %d pages (the crawl page limit); %d more links were not followed", maxPages, len(queue)+1)
+				return nil
+			}
+			fetched++
 		}
-		fetched++
 		var resp *response
 		if start != nil && it.u.String() == sc.target.String() {
 			resp = start

@@ -374,7 +374,7 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 	seen := map[string]bool{}
 	for _, e := range sc.cfg.Endpoints {
 		if u, err := resolve(sc.target, wsToHTTP(e.Path)); err == nil {
-			seen[e.Method+" "+u.Path] = true
+			seen[endpointKey(e.Method, u)] = true
 			if e.Method == methodWS {
 				seen[e.Method+" "+u.String()] = true
 			}
@@ -415,9 +415,7 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 				sc.note("discovery: form on %s posts to another origin (%s): not tested", u.Redacted(), origin(f.Action))
 				continue
 			}
-			// Escaped: the key names the form in notes, and a decoded
-			// path may hold the service's control characters.
-			key := f.Method + " " + f.Action.EscapedPath()
+			key := endpointKey(f.Method, f.Action)
 			if seen[key] {
 				continue
 			}
@@ -464,6 +462,21 @@ func (sc *scanner) discover(ctx context.Context, start *response) ([]Endpoint, e
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// endpointKey names a form's or a given endpoint's target once: the
+// method, the escaped path (the key names the form in notes, and a
+// decoded path may hold the service's control characters) and the query,
+// which is where a front controller (phpMyAdmin's
+// index.php?route=/server/databases/create, MediaWiki's
+// index.php?title=…&action=submit) says which of its handlers a form
+// posts to.
+func endpointKey(method string, u *url.URL) string {
+	key := method + " " + u.EscapedPath()
+	if u.RawQuery != "" {
+		key += "?" + u.RawQuery
+	}
+	return key
 }
 
 // maxBrowserPages bounds the pages the browser loads.

@@ -227,7 +227,7 @@ func (sc *scanner) explore(ctx context.Context, pages []*url.URL, seen map[strin
 			continue
 		}
 		u, _ := resolve(sc.target, e.Path)
-		key := e.Method + " " + u.EscapedPath()
+		key := endpointKey(e.Method, u)
 		if seen[key] {
 			continue
 		}

@@ -110,6 +110,23 @@ func reshowsForm(resp *response, e *Endpoint, u *url.URL, page []byte) (bool, in
 	return n > 0, max(n, 0)
 }
 
+// formBack reports whether resp, a 2xx answer to a probe, shows the
+// endpoint's form when the legitimate request's answer did not: the
+// service did not take the probe as it took that request, though it
+// says no error (MediaWiki shows a form posted without its token again,
+// fresh, as if it had not been sent; its skin makes the two answers
+// alike by their words).
+func formBack(st *epState, resp *response) bool {
+	if resp.Status < 200 || resp.Status >= 300 || len(st.e.Form) == 0 {
+		return false
+	}
+	if _, ok := shownForm(resp.Body, st.e, st.u); !ok {
+		return false
+	}
+	_, inBase := shownForm(st.base.Body, st.e, st.u)
+	return !inBase
+}
+
 // shownForm finds e's form on a page: same method and action path, with
 // every field of e but its token.
 func shownForm(body []byte, e *Endpoint, u *url.URL) (form, bool) {
