@@ -21,6 +21,12 @@ type epState struct {
 	sensitive bool
 	last      string      // the verification value after the latest request
 	disc      *discovered // the discovered oracle, when there is no Verify
+	// blind, when set, is why an answer like the baseline's proves
+	// nothing here: the null control (see nullControl) was answered
+	// like the legitimate request, so the endpoint's answers do not
+	// reflect the request. Baseline-judged acceptances are then
+	// inconclusive, with this reason.
+	blind string
 }
 
 // A verdict is what one probe's answer says.
@@ -162,6 +168,9 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 			res.Note = fmt.Sprintf("the legitimate request was answered %d with its form again and %d error mark(s) (a validation error such as a duplicate value), so it was refused and forgeries cannot be judged; check the fields", base.Status, marks)
 			return false, nil
 		}
+		if err := sc.nullCheck(ctx, st, &res); err != nil {
+			return true, err
+		}
 	}
 
 	found := map[string]bool{}
@@ -244,6 +253,70 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 		outcome(RuleCertOnly, o, why)
 	}
 	return true, nil
+}
+
+// nullCheck sends the null control of a baseline-judged endpoint (no
+// oracle reacted to its legitimate request) and, when it is answered like
+// the legitimate request, sets st.blind: an answer like the baseline's
+// then proves nothing, whatever the probe. Some services answer a
+// refused POST exactly like an accepted one (WordPress's Screen Options
+// on /wp-admin/ and media-new.php, phpMyAdmin's forms that drop a POST
+// with a bad token and render the page anyway). A control with a wrong
+// token alone would not tell them from a service that does not check
+// its token (which accepts the wrong token too); a service that reads
+// its input answers a submission with every field empty differently (an
+// error, a validation page, the form again), and then nothing changes.
+// Nor does it when the control fails (a note says so).
+//
+// The control is sent only when the legitimate request's answer is the
+// form's page again (pageAgain): what a service that drops a POST
+// renders, and where formBack cannot see a refusal. An answer of its own
+// (a redirect, a "saved" page, a fragment) shows that the POST was
+// taken; a service that gives it to an empty submission as well ignores
+// its input, and its forgeries are judged as before.
+func (sc *scanner) nullCheck(ctx context.Context, st *epState, res *EndpointResult) error {
+	if !pageAgain(st) {
+		return nil
+	}
+	r := nullControl(st.e, st.u, sc.victim, sc.target)
+	if r == nil {
+		return nil
+	}
+	resp, err := sc.send.send(ctx, r)
+	if err != nil {
+		if fatal(err) {
+			return err
+		}
+		sc.note("%s %s: null control failed: %v", st.e.Method, st.u.Redacted(), err)
+		return nil
+	}
+	if !accepted(st.base, resp) {
+		return nil
+	}
+	if again, _ := reshowsForm(resp, st.e, st.u, st.page); again || formBack(st, resp) {
+		return nil
+	}
+	st.blind = fmt.Sprintf("so did the null control, the same request with every field (the token's included) sent empty (%d, body %.0f%% similar): this endpoint answers alike whatever it is sent, so its answer cannot tell an accepted request from a refused one; give a verification request (--verify-url, --verify-pointer) to decide", resp.Status, 100*similarity(st.base.Body, resp.Body))
+	const blindNote = "the null control (every field empty) was answered like the legitimate request, so answers like the baseline's prove nothing here"
+	if res.Note == "" {
+		res.Note = blindNote
+	} else {
+		res.Note += "; " + blindNote
+	}
+	return nil
+}
+
+// pageAgain reports whether the legitimate request's answer is the
+// page the form came from again: a 2xx that shows the endpoint's form
+// and, when the scan has that page, is alike it.
+func pageAgain(st *epState) bool {
+	if st.base.Status < 200 || st.base.Status >= 300 {
+		return false
+	}
+	if _, ok := shownForm(st.base.Body, st.e, st.u); !ok {
+		return false
+	}
+	return st.page == nil || similarity(st.page, st.base.Body) >= similarityThreshold
 }
 
 // notApplicable lists the families that e's shape (or target t) rules
@@ -346,6 +419,11 @@ func (sc *scanner) judge(ctx context.Context, st *epState, r, control *request) 
 	}
 	if again, _ := reshowsForm(resp, st.e, st.u, st.page); again || formBack(st, resp) {
 		return verdictRefused, "", nil
+	}
+	if st.blind != "" {
+		// Garbage got this answer too: it says nothing about the probe
+		// (the method-downgrade control would not either).
+		return verdictInconclusive, fmt.Sprintf("the probe answered %d like the legitimate request, but %s", resp.Status, st.blind), nil
 	}
 	if control != nil {
 		cresp, err := sc.send.send(ctx, control)
@@ -541,9 +619,12 @@ func (sc *scanner) certOnly(ctx context.Context, st *epState) (Outcome, string, 
 		sc.note("%s %s: certificate-only check failed: %v", e.Method, st.u.Redacted(), err)
 		return OutcomeInconclusive, "the probe failed: " + err.Error(), nil
 	}
-	if vd == verdictAccepted {
+	switch vd {
+	case verdictAccepted:
 		sc.add(sc.finding(RuleCertOnly, st, v, r, ev))
 		return OutcomeFound, "", nil
+	case verdictInconclusive:
+		return OutcomeInconclusive, ev, nil
 	}
 	return OutcomeRefused, "", nil
 }

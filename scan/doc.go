@@ -57,7 +57,11 @@
 // body similarity with numbers masked) and the finding is Inferred. GET
 // downgrades also need a control request without the fields to answer
 // differently, or an answer that is the POST's 2xx success body and not
-// the form page; else that family is inconclusive.
+// the form page; else that family is inconclusive. When the baseline's
+// answer is the form's page again, a null control (the same request with
+// every field empty, the token's included) is sent once; answered alike,
+// the endpoint's answers do not reflect the request, and every family
+// the comparison would decide is inconclusive.
 //
 // A 2xx answer that shows the endpoint's form again with validation
 // errors is a refusal. Every text field a discovered form left empty gets

@@ -92,6 +92,9 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 				add(fmt.Sprintf("probe %s: %s", f.rule, v.label), build(e, u, v, tok, j, target))
 			}
 		}
+		if r := nullControl(e, u, j, target); r != nil {
+			add("null control (right after the baseline, when no oracle reacted to it and its answer is the form's page again): the legitimate request with every field empty, the token's included", r)
+		}
 	}
 	if cfg.Verify != nil {
 		add("verification (before and after each probe)", sc.verifyRequest(j))

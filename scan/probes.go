@@ -466,3 +466,31 @@ func redactJSON(doc json.RawMessage) []byte {
 	b, _ := json.Marshal(v) // decoded JSON re-encodes
 	return b
 }
+
+// nullControl is the null control of a form endpoint: the legitimate
+// request (same origin, every cookie, the page's own headers) with every
+// field, the token's included, sent empty and no file in its file
+// inputs; nil when e has no form fields (a JSON body, a GET without
+// fields).
+//
+// Empty rather than garbage: both are refused by a service that reads
+// its input (an empty token is no token; an empty number, ID or choice
+// is none), but a free-text field (a name, a title: most forms that
+// create something have one) takes garbage as a valid value, while
+// "this field is required" is the most common validation of all; and a
+// service that checks neither its token nor its input creates nothing
+// from an empty submission, where it would store the garbage.
+func nullControl(e *Endpoint, u *url.URL, j *jar, target *url.URL) *request {
+	if len(e.Form) == 0 || len(e.JSON) > 0 {
+		return nil
+	}
+	c := *e
+	c.Form = make(map[string]string, len(e.Form))
+	for k := range e.Form {
+		c.Form[k] = ""
+	}
+	c.files = nil
+	v := baselineVariant(e)
+	v.label = "null control: the legitimate request with every field empty, the token's included"
+	return build(&c, u, v, "", j, target)
+}
