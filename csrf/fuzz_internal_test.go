@@ -2,6 +2,7 @@ package csrf
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -252,6 +253,50 @@ func FuzzCookieClass(f *testing.F) {
 		}
 		if cls&isCookieOctet == 0 || (cls&isBase64URL != 0) != b64 {
 			t.Fatalf("cookieClass(%q) = %q, classes %b; base64url: %v", line, v, cls, b64)
+		}
+	})
+}
+
+// FuzzFormOverride: formOverride (the bypass check's reading of a
+// POST's _method field) never panics, gives the handler the body as
+// sent, and says true whenever net/http's own form parsing, which
+// method-override middleware behind Handler uses, finds an override
+// naming an unsafe method.
+func FuzzFormOverride(f *testing.F) {
+	mp := "--b\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--b--\r\n"
+	for _, s := range []struct{ ct, body string }{
+		{"application/x-www-form-urlencoded", "_method=DELETE&a=1"},
+		{"application/x-www-form-urlencoded; a", "_method=PUT"},
+		{"application/x-www-form-urlencoded", "a=1&_METHOD=patch"},
+		{"application/x-www-form-urlencoded", "_method=GET"},
+		{"multipart/form-data; boundary=b", mp},
+		{"multipart/form-data", mp},
+		{"text/plain", "_method=DELETE"},
+		{"", "_method=DELETE"},
+	} {
+		f.Add(s.ct, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, ct string, body []byte) {
+		c := &config{maxFormBytes: DefaultMaxFormBytes}
+		r, err := http.NewRequest("POST", "https://app.example/hooks/x", bytes.NewReader(body))
+		if err != nil {
+			t.Skip()
+		}
+		r.Header.Set("Content-Type", ct)
+		got := c.formOverride(r)
+		if after, err := io.ReadAll(r.Body); err != nil || !bytes.Equal(after, body) {
+			t.Fatalf("the handler reads %q (%v), want the body as sent %q", after, err, body)
+		}
+		if got {
+			return // fails closed: nothing to compare
+		}
+		std, _ := http.NewRequest("POST", "https://app.example/hooks/x", bytes.NewReader(body))
+		std.Header.Set("Content-Type", ct)
+		std.ParseMultipartForm(1 << 20) // fills PostForm for urlencoded bodies too
+		for k, v := range std.PostForm {
+			if isOverrideKey(k) && unsafeOverrides(v) {
+				t.Fatalf("Content-Type %q, body %q: net/http reads %s=%q, formOverride says no override", ct, body, k, v)
+			}
 		}
 	})
 }
