@@ -134,7 +134,7 @@ type running struct {
 	stop  context.CancelFunc // ends Serve's context: a graceful drain
 	done  chan error         // Serve's result
 	close func()             // stops and waits for Serve
-	log   *lockedBuffer      // the gateway's JSON log, when the test keeps it
+	log   *logBuffer         // the gateway's JSON log, when the test keeps it
 }
 
 // client returns an HTTP client that trusts the test CA and presents

@@ -25,7 +25,7 @@ func TestHandshakeErrorNotSilencedByALPN(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
-			buf := &lockedBuffer{}
+			buf := &logBuffer{}
 			g, err := gateway.New(w.config(), gateway.Options{Logger: slog.New(slog.NewJSONHandler(buf, nil))})
 			if err != nil {
 				t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 // for the admin certificate only, everything else (/, /public, and
 // /nocsrf without CSRF checks) for any verified certificate, all
 // forwarded to a raw upstream that records the bytes it receives.
-func normalizeWorld(t *testing.T) (*world, *gateway.Gateway, *running, *recorded, *lockedBuffer) {
+func normalizeWorld(t *testing.T) (*world, *gateway.Gateway, *running, *recorded, *logBuffer) {
 	t.Helper()
 	w := newWorld(t)
 	u := &recorded{newRawUpstream(t, respondOK), 0}
@@ -45,7 +45,7 @@ func normalizeWorld(t *testing.T) (*world, *gateway.Gateway, *running, *recorded
 		t.Fatal(err)
 	}
 	cfg.Listeners[0].TLS.Certificates = []gateway.ServerCertificate{{CertFile: w.path("admin-host.pem"), KeyFile: w.path("admin-host-key.pem")}}
-	log := &lockedBuffer{}
+	log := &logBuffer{}
 	g, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(log, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -186,7 +186,7 @@ func TestAccessLogCORSPreflight(t *testing.T) {
 	w := newWorld(t)
 	cfg := w.config()
 	cfg.Routes[0].Allow.CORSPreflights = true // api
-	buf := &lockedBuffer{}
+	buf := &logBuffer{}
 	g, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(buf, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ func tcpAddr(s string) *net.TCPAddr {
 
 // proxyWorld runs a gateway whose listener speaks the PROXY protocol for
 // pp, logging JSON to the returned buffer.
-func proxyWorld(t *testing.T, pp *gateway.ProxyProtocol, edit ...func(*gateway.Config)) (*world, *running, *lockedBuffer) {
+func proxyWorld(t *testing.T, pp *gateway.ProxyProtocol, edit ...func(*gateway.Config)) (*world, *running, *logBuffer) {
 	t.Helper()
 	w := newWorld(t)
 	cfg := w.config()
@@ -78,7 +78,7 @@ func proxyWorld(t *testing.T, pp *gateway.ProxyProtocol, edit ...func(*gateway.C
 	for _, e := range edit {
 		e(cfg)
 	}
-	buf := &lockedBuffer{}
+	buf := &logBuffer{}
 	g, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(buf, nil))})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -87,7 +87,7 @@ func proxyWorld(t *testing.T, pp *gateway.ProxyProtocol, edit ...func(*gateway.C
 }
 
 // accessPeers lists the peer of every access-log line for path.
-func accessPeers(t *testing.T, buf *lockedBuffer, path string) []string {
+func accessPeers(t *testing.T, buf *logBuffer, path string) []string {
 	var out []string
 	for _, l := range buf.lines(t) {
 		if l["path"] == path {
@@ -98,7 +98,7 @@ func accessPeers(t *testing.T, buf *lockedBuffer, path string) []string {
 }
 
 // refusals returns the log lines of refused PROXY connections.
-func refusals(t *testing.T, buf *lockedBuffer) []map[string]any {
+func refusals(t *testing.T, buf *logBuffer) []map[string]any {
 	var out []map[string]any
 	for _, l := range buf.lines(t) {
 		if l["msg"] == "connection refused: PROXY protocol" {

@@ -145,7 +145,7 @@ func startStallRoute(t *testing.T, l gateway.Limits, allow gateway.Allow) (*worl
 		l.ShutdownGrace = cfg.Limits.ShutdownGrace // the world's: a test's end waits no longer
 	}
 	cfg.Limits = l
-	log := &lockedBuffer{}
+	log := &logBuffer{}
 	gw := w.startWith(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(log, nil))})
 	gw.log = log
 	return w, up, cfg, gw

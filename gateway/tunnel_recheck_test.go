@@ -112,7 +112,7 @@ func TestTunnelRecheck(t *testing.T) {
 				cfg.Routes[i].Upstream = up
 			}
 			clk := newClock()
-			log := &lockedBuffer{}
+			log := &logBuffer{}
 			gw := w.startWith(cfg, gateway.Options{Time: clk.Now, Logger: slog.New(slog.NewJSONHandler(log, nil))})
 			gateway.SetRecheck(gw.g, tt.recheck)
 			short := pkitest.Client(t, w.ca, pki.ClientOptions{SPIFFEID: "spiffe://test.example/web", NotAfter: clk.Now().Add(time.Hour)})

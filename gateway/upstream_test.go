@@ -38,7 +38,7 @@ func TestUpstreamFailures(t *testing.T) {
 	// gateway gives up).
 	cfg.Limits.UpstreamResponseHeaderTimeout = time.Second
 	cfg.Limits.MaxBodyBytes = 1000
-	logBuf := &lockedBuffer{}
+	logBuf := &logBuffer{}
 	gw := w.startWith(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(logBuf, nil))})
 	c := gw.client(w.web)
 

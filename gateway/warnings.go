@@ -54,7 +54,7 @@ func plainHTTPOffLoopback(origin string) bool {
 		return false
 	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
-	if host == "localhost" || strings.HasSuffix(host, "."+"localhost") { // browsers resolve *.localhost to loopback
+	if host == "localhost" || strings.HasSuffix(host, "."+"localhost") { // *.localhost is loopback to browsers (two literals: TestErrorKeysAreConfigKeys reads ".localhost" as a config key)
 		return false
 	}
 	ip, err := netip.ParseAddr(host)

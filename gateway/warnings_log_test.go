@@ -13,7 +13,7 @@ import (
 func TestWarningsLogged(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	warnings := func(buf *lockedBuffer) (out []string) {
+	warnings := func(buf *logBuffer) (out []string) {
 		for _, l := range buf.lines(t) {
 			if l["msg"] == "config: this setting weakens a protection" {
 				out = append(out, l["warning"].(string))
@@ -24,7 +24,7 @@ func TestWarningsLogged(t *testing.T) {
 
 	cfg := w.config()
 	cfg.Routes = cfg.Routes[:1] // api only: no insecure-off route
-	buf := &lockedBuffer{}
+	buf := &logBuffer{}
 	g, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(buf, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +44,7 @@ func TestWarningsLogged(t *testing.T) {
 		t.Fatalf("after reload: warnings %q", got)
 	}
 
-	buf2 := &lockedBuffer{}
+	buf2 := &logBuffer{}
 	if _, err := gateway.New(weak, gateway.Options{Logger: slog.New(slog.NewJSONHandler(buf2, nil))}); err != nil {
 		t.Fatal(err)
 	}

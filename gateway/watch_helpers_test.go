@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/internal/syncbuf"
 	"github.com/forgeproof/forgeproof/pki"
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
@@ -193,27 +194,33 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	}
 }
 
-// logBuffer collects JSON log lines, safe for the logger and the test
-// at once.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// logBuffer collects the gateway's JSON log lines: the logger writes
+// while the test reads.
+type logBuffer struct{ syncbuf.Buffer }
 
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+// lines returns every line, decoded; a line that is not JSON fails t.
+func (l *logBuffer) lines(t *testing.T) []map[string]any {
+	b := bytes.TrimSpace([]byte(l.String()))
+	if len(b) == 0 {
+		return nil // nothing logged yet
+	}
+	var out []map[string]any
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // reloads returns the reload outcome lines, oldest first.
 func (l *logBuffer) reloads() []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range bytes.Split(l.b.Bytes(), []byte("\n")) {
+	for _, line := range strings.Split(l.String(), "\n") {
 		var m map[string]any
-		if json.Unmarshal(line, &m) != nil {
+		if json.Unmarshal([]byte(line), &m) != nil {
 			continue
 		}
 		if msg, _ := m["msg"].(string); msg == "reloaded" || strings.HasPrefix(msg, "reload refused") {
@@ -221,10 +228,4 @@ func (l *logBuffer) reloads() []map[string]any {
 		}
 	}
 	return out
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
