@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/forgeproof/forgeproof/internal/openfolder"
 	"github.com/forgeproof/forgeproof/internal/regfile"
 )
 
@@ -79,8 +80,15 @@ func ParseKeyRing(data []byte) (*KeyRing, error) {
 }
 
 // LoadKeyRing reads a key file in the format of [ParseKeyRing]. Keep it
-// readable by the service only (mode 0600).
+// readable by the service only (mode 0600), in a folder only its owners
+// may write: a file in (or under) a folder that others may write and
+// that is not sticky is refused, since anyone who may write there can
+// put a key of their own in its place and forge every token. (To accept
+// such a file anyway, read it yourself and call [ParseKeyRing].)
 func LoadKeyRing(path string) (*KeyRing, error) {
+	if err := openfolder.Check(path); err != nil {
+		return nil, fmt.Errorf("csrf: key file %w", err)
+	}
 	data, err := regfile.ReadFile(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("csrf: %w", err)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -93,6 +94,45 @@ func TestLoadKeyRing(t *testing.T) {
 	}
 	if _, err := csrf.LoadKeyRing(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("got %v, want a not-exist error", err)
+	}
+}
+
+// TestLoadKeyRingOpenFolder: whoever may write the key file's folder can
+// put their own key there and forge every token, so LoadKeyRing refuses
+// it; the twins (sticky, closed again) load.
+func TestLoadKeyRingOpenFolder(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("modes do not say who may write on Windows")
+	}
+	dir := filepath.Join(t.TempDir(), "keys")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "csrf.keys")
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(csrf.GenerateKey())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	for _, tc := range []struct {
+		mode    os.FileMode
+		refused bool
+	}{
+		{0o777, true},
+		{0o777 | os.ModeSticky, false},
+		{0o700, false},
+	} {
+		if err := os.Chmod(dir, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := csrf.LoadKeyRing(path)
+		if tc.refused {
+			want := `csrf: key file "` + path + `" is in ` + dir + `, which others may write (mode 0777)`
+			if err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("folder mode %v: got %v, want an error starting %q", tc.mode, err, want)
+			}
+		} else if err != nil {
+			t.Errorf("folder mode %v: got %v, want the key loaded", tc.mode, err)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/openfolder"
 	"github.com/forgeproof/forgeproof/internal/pemutil"
 	"github.com/forgeproof/forgeproof/internal/regfile"
 )
@@ -90,6 +91,18 @@ type ServerConfig struct {
 	// InsecureAllowStaleCRL keeps using a CRL however old it is. A stale
 	// CRL misses every revocation made since it was issued.
 	InsecureAllowStaleCRL bool
+	// InsecureAllowOpenFolders reads the key, client CA and CRL files
+	// even when their folder, or one above it, is one that others
+	// may write and that is not sticky (a shared 0777 folder, a
+	// disk-backed emptyDir): anyone who may write there can rename a file
+	// of their own over the one named, and add their CA, drop a
+	// revocation or replace the server's key. Without it such a file is
+	// an error at NewServer and on every Reload (the state in use stays);
+	// the message names the folder and the chmod that closes it.
+	// Sticky folders (/tmp, Kubernetes' Secret and ConfigMap volumes)
+	// and folders only the owner's group may write pass. Nothing is
+	// checked on Windows.
+	InsecureAllowOpenFolders bool
 	// Replaces, if set, is the Server this one takes over from (for
 	// programs that build a new Server on each reload instead of calling
 	// Reload): a CRL older than the one it uses for the same CA is
@@ -138,6 +151,16 @@ type ServerConfig struct {
 	// connections). If nil, time.Now is used. As tls.Config.Time, it is
 	// for tests and for systems whose clock is not the wall clock.
 	Time func() time.Time
+}
+
+// openFolder returns why file must not be trusted: it is in a folder
+// that others may write (see InsecureAllowOpenFolders), unless cfg
+// allows that.
+func (cfg *ServerConfig) openFolder(file string) error {
+	if cfg.InsecureAllowOpenFolders || file == "" {
+		return nil
+	}
+	return openfolder.Check(file)
 }
 
 // Source is certificate material: the File it is read from, again on

@@ -46,7 +46,7 @@ func loadCertificates(cfg *ServerConfig, now time.Time, read func(file string, d
 	owner := map[string]int{} // DNS name -> index, for the duplicate error
 	for i, kp := range cfg.Certificates {
 		field := fmt.Sprintf("Certificates[%d]", i)
-		c, err := kp.load(field, read)
+		c, err := kp.load(field, cfg, read)
 		if err != nil {
 			errs = append(errs, err...)
 			continue
@@ -95,7 +95,7 @@ func (k KeyPair) what() string {
 
 // load returns the certificate of k with its Leaf, or every problem, each
 // naming its field (prefix.CertFile, prefix.KeyFile, prefix.Certificate).
-func (k KeyPair) load(prefix string, read func(file string, data []byte)) (*tls.Certificate, []error) {
+func (k KeyPair) load(prefix string, cfg *ServerConfig, read func(file string, data []byte)) (*tls.Certificate, []error) {
 	var c tls.Certificate
 	switch {
 	case k.Certificate != nil && (k.CertFile != "" || k.KeyFile != ""):
@@ -113,6 +113,14 @@ func (k KeyPair) load(prefix string, read func(file string, data []byte)) (*tls.
 				field = prefix + ".KeyFile"
 			}
 			errs[i] = configErrorf(field, "%w", err)
+		}
+		if errs == nil {
+			// After the read, so that Watch knows the files. The
+			// certificate file is not checked: another certificate
+			// fails without the key.
+			if err := cfg.openFolder(k.KeyFile); err != nil {
+				errs = append(errs, configErrorf(prefix+".KeyFile", "%w", err))
+			}
 		}
 		if errs != nil {
 			return nil, errs

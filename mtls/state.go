@@ -72,6 +72,9 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 		if src.File != "" {
 			read(src.File, data)
 		}
+		if err == nil {
+			err = cfg.openFolder(src.File)
+		}
 		if err != nil {
 			errs = append(errs, configErrorf(field, "%w", err))
 			continue
@@ -103,6 +106,9 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 		data, err := src.read()
 		if src.File != "" {
 			read(src.File, data)
+		}
+		if err == nil {
+			err = cfg.openFolder(src.File)
 		}
 		if err != nil {
 			errs = append(errs, configErrorf(field, "%w", err))
