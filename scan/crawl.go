@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -32,10 +33,63 @@ const (
 // a GET) to test it.
 var actionLink = regexp.MustCompile(`(?i)(?:^|[^a-z])(?:delete|remove|destroy|drop|purge|revoke|unsubscribe|deactivate|disable|suspend|ban|cancel|approve|reject|reset|wipe|erase|kill|shutdown|restart)(?:[^a-z]|$)`)
 
-// maxPerPath bounds the pages discovery fetches that differ only in their
-// query (?page=1, ?page=2, …), so that one listing cannot use up the
-// page budget.
+// maxPerPath bounds the pages discovery fetches in one crawlGroup
+// (?page=1, ?page=2, …), so that one listing cannot use up the page
+// budget.
 const maxPerPath = 5
+
+// routeParams are query parameters that name a screen rather than an
+// item: front controllers route by them (DokuWiki's do, MediaWiki's
+// action, WordPress's admin.php?page=, Joomla's option, view and task,
+// ThinkPHP's m, c and a).
+var routeParams = map[string]bool{
+	"a": true, "act": true, "action": true, "c": true, "cmd": true,
+	"controller": true, "ctrl": true, "do": true, "m": true, "mod": true,
+	"mode": true, "module": true, "op": true, "option": true, "page": true,
+	"route": true, "screen": true, "section": true, "tab": true,
+	"task": true, "view": true,
+}
+
+// crawlGroup is the group of pages that u counts against maxPerPath: its
+// path and the names of its query's parameters, with the values of those
+// that route (a value with a '/', as phpMyAdmin's route=/server/sql and
+// Yii's r=site/login, or a routeParams name with a value that is not a
+// number) and without the others' (IDs, page numbers, titles, searches).
+// So each screen of a front controller gets pages of its own, while a
+// listing's pages (?page=2, ?id=7, ?title=…) share five.
+func crawlGroup(u *url.URL) string {
+	var b strings.Builder
+	b.WriteString(u.EscapedPath())
+	var parts []string
+	for kv := range strings.SplitSeq(u.RawQuery, "&") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if dk, err := url.QueryUnescape(k); err == nil {
+			k = dk
+		}
+		if dv, err := url.QueryUnescape(v); err == nil {
+			v = dv
+		}
+		if strings.Contains(v, "/") || routeParams[strings.ToLower(k)] && strings.Trim(v, "0123456789") != "" {
+			parts = append(parts, k+"="+v)
+		} else {
+			parts = append(parts, k)
+		}
+	}
+	slices.Sort(parts)
+	parts = slices.Compact(parts)
+	for i, p := range parts {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
 
 // excluder decides which URLs discovery leaves alone.
 type excluder struct {
@@ -157,10 +211,11 @@ func (sc *scanner) crawl(ctx context.Context, start *response, visit func(p craw
 			return
 		}
 		if from != "" {
-			if perPath[u.EscapedPath()] >= maxPerPath {
+			g := crawlGroup(u)
+			if perPath[g] >= maxPerPath {
 				return
 			}
-			perPath[u.EscapedPath()]++
+			perPath[g]++
 		}
 		queue = append(queue, item{u, depth, from, script})
 	}

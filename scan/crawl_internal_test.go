@@ -110,3 +110,28 @@ func FuzzFindWebSockets(f *testing.F) {
 		}
 	})
 }
+
+func TestCrawlGroup(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"/list?page=2", "/list?page"},
+		{"/list?page=3", "/list?page"},
+		{"/wp-admin/admin.php?page=plugin-settings", "/wp-admin/admin.php?page=plugin-settings"},
+		{"/index.php?route=/server/sql&db=a", "/index.php?db&route=/server/sql"},
+		{"/index.php?route=%2Fserver%2Fsql", "/index.php?route=/server/sql"},
+		{"/index.php?title=Main_Page&action=edit", "/index.php?action=edit&title"},
+		{"/index.php?title=Other&action=edit", "/index.php?action=edit&title"},
+		{"/index.php?r=site/login", "/index.php?r=site/login"},
+		{"/doku.php?id=start&do=edit", "/doku.php?do=edit&id"},
+		{"/items?id=7&id=8", "/items?id"},
+		{"/search?q=a+b", "/search?q"},
+		{"/", "/"},
+	} {
+		u, err := url.Parse(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := crawlGroup(u); got != tt.want {
+			t.Errorf("crawlGroup(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -2,10 +2,12 @@ package scan_test
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/scan"
@@ -58,5 +60,70 @@ func TestDiscoverFormsOfOneFrontController(t *testing.T) {
 				t.Errorf("%s: findings %v, want none", tt.guarded, got)
 			}
 		})
+	}
+}
+
+// TestCrawlScreensOfOneFrontController: a front controller's screens
+// share its path and differ in a routing parameter
+// (index.php?route=/server/sql, ?action=edit, ?page=settings), so each
+// is crawled as a page of its own and its form found; a listing's pages
+// (?page=2, ?id=7) on the same path still share five fetches.
+func TestCrawlScreensOfOneFrontController(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	const screens = 8
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.RequestURI()]++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		q := r.URL.Query()
+		switch {
+		case r.Method != "GET":
+			fmt.Fprint(w, "<!doctype html><title>app</title>done")
+		case q.Get("route") != "" || q.Get("action") != "":
+			fmt.Fprintf(w, `<!doctype html><title>app</title><form method="post" action="%s"><input name="x" value="1"></form>`, html.EscapeString(r.URL.RequestURI()))
+		default:
+			fmt.Fprint(w, "<!doctype html><title>app</title>")
+			for i := range screens {
+				fmt.Fprintf(w, `<a href="/index.php?route=/screen/%d">screen</a>`, i)
+			}
+			for i := range 3 {
+				fmt.Fprintf(w, `<a href="/index.php?action=edit%d&amp;id=1">edit</a>`, i)
+			}
+			for i := range 9 {
+				fmt.Fprintf(w, `<a href="/index.php?page=%d">page</a><a href="/index.php?id=%d">item</a>`, i+2, i+2)
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	rep := (&site{srv: srv}).scan(t, scan.Config{CrawlPages: 100})
+	var urls []string
+	for _, e := range rep.Endpoints {
+		urls = append(urls, strings.TrimPrefix(e.URL, srv.URL))
+	}
+	for i := range screens {
+		if want := fmt.Sprintf("/index.php?route=/screen/%d", i); !slices.Contains(urls, want) {
+			t.Errorf("endpoints %q: want %s among them", urls, want)
+		}
+	}
+	for i := range 3 {
+		if want := fmt.Sprintf("/index.php?action=edit%d&id=1", i); !slices.Contains(urls, want) {
+			t.Errorf("endpoints %q: want %s among them", urls, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	pages, items := 0, 0
+	for u, n := range hits {
+		switch {
+		case strings.HasPrefix(u, "/index.php?page="):
+			pages += n
+		case strings.HasPrefix(u, "/index.php?id="):
+			items += n
+		}
+	}
+	if pages != 5 || items != 5 {
+		t.Errorf("listing pages fetched %d, items %d: want 5 each (one group each)", pages, items)
 	}
 }
