@@ -409,6 +409,15 @@ func skipReason(rule string, found map[string]bool, sc *scanner, st *epState) st
 func (sc *scanner) judge(ctx context.Context, st *epState, r, control *request) (verdict, string, error) {
 	resp, err := sc.send.send(ctx, r)
 	if err != nil {
+		if st.sensitive && !fatal(err) {
+			// The service may have acted on the request before its
+			// answer was lost (a connection cut, a timeout): the oracle
+			// still decides, and is read again, or the change would be
+			// put on the next probe.
+			if vd, ev, serr := sc.judgeByState(ctx, st, nil); serr == nil && vd == verdictAccepted {
+				return vd, ev, nil
+			}
+		}
 		return verdictRefused, "", err
 	}
 	if st.sensitive {
@@ -475,15 +484,19 @@ func getLikeSuccess(st *epState, resp *response) (string, bool) {
 }
 
 // judgeByState judges a probe by the verification value (the user's,
-// or the discovered one).
+// or the discovered one). resp is nil when the probe's answer was lost.
 func (sc *scanner) judgeByState(ctx context.Context, st *epState, resp *response) (verdict, string, error) {
+	answered := "the probe's answer was lost"
+	if resp != nil {
+		answered = fmt.Sprintf("the probe answered %d", resp.Status)
+	}
 	if st.disc != nil {
 		ev, changed, err := sc.discoveredChanged(ctx, st.disc)
 		if err != nil {
 			return verdictRefused, "", fmt.Errorf("discovered verification after the probe: %w", err)
 		}
 		if changed {
-			return verdictAccepted, ev + fmt.Sprintf(" (the probe answered %d)", resp.Status), nil
+			return verdictAccepted, ev + " (" + answered + ")", nil
 		}
 		return verdictRefused, "", nil
 	}
@@ -494,7 +507,7 @@ func (sc *scanner) judgeByState(ctx context.Context, st *epState, resp *response
 	prev := st.last
 	st.last = now
 	if now != prev {
-		return verdictAccepted, fmt.Sprintf("the verification value at %s %s changed from %s to %s (the probe answered %d)", sc.cfg.Verify.Path, sc.cfg.Verify.Pointer, prev, now, resp.Status), nil
+		return verdictAccepted, fmt.Sprintf("the verification value at %s %s changed from %s to %s (%s)", sc.cfg.Verify.Path, sc.cfg.Verify.Pointer, prev, now, answered), nil
 	}
 	return verdictRefused, "", nil
 }
