@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // The canonical forms of the header names ("X-Csrf-Token"), so looking
@@ -118,42 +119,42 @@ type readCloser struct {
 	io.Closer
 }
 
-// formOverride reports whether r's urlencoded or multipart body may carry
-// a _method field (in any spelling isOverrideKey takes) naming a method
-// other than GET, HEAD or OPTIONS, as method-override middleware reads
-// it from a POST: true too when the body cannot be read within the form
-// limit, which fails closed. It reads the body as findToken does, and
-// puts the bytes back.
+// formOverride reports whether r's body may carry a _method field (in
+// any spelling isOverrideKey takes) that changes the method of a POST on
+// a bypass pattern naming POST (changesMethod), as method-override
+// middleware reads it: true too when the body cannot be read within the
+// form limit, or readers may read it differently (formBody), which fails
+// closed. It reads the body as findToken does, and puts the bytes back.
 func (c *config) formOverride(r *http.Request) bool {
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	// A malformed parameter ("application/x-www-form-urlencoded; a", which
-	// a no-cors fetch may send) comes back with the media type and
-	// ErrInvalidMediaParameter, and net/http's ParseForm reads such a body
-	// as a form all the same: so must this. (A multipart body then has no
-	// boundary, and fails closed below.)
-	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) ||
-		mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" {
+	kind, boundary := formBody(r.Header["Content-Type"])
+	switch kind {
+	case bodyNotForm:
 		return false
+	case bodyUnclear:
+		return true
 	}
 	if r.PostForm != nil {
 		// Parsed already, by a handler before this one.
 		for k, v := range r.PostForm {
-			if isOverrideKey(k) && unsafeOverrides(v) {
+			if isOverrideKey(k) && overridesAny(v, r.Method) {
 				return true
 			}
 		}
-		if r.MultipartForm != nil || mt == "application/x-www-form-urlencoded" {
+		if r.MultipartForm != nil {
 			return false
 		}
+		// A urlencoded body that ParseForm read is at its end, and gives
+		// nothing more below; one it left (no Content-Type, a duplicated
+		// parameter) is read.
 	}
 	body, err := c.peekBody(r)
 	if err != nil {
 		return true
 	}
-	if mt == "application/x-www-form-urlencoded" {
-		return overriddenInQuery(string(body))
+	if kind == bodyURLEncoded {
+		return overriddenInQuery(string(body), r.Method)
 	}
-	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -164,9 +165,137 @@ func (c *config) formOverride(r *http.Request) bool {
 		}
 		if isOverrideKey(part.FormName()) && part.FileName() == "" {
 			v, err := io.ReadAll(io.LimitReader(part, 64))
-			if err != nil || unsafeOverride(string(v)) {
+			if err != nil || changesMethod(v, r.Method) {
 				return true
 			}
 		}
 	}
+}
+
+// How a POST's body may be read as a form, by some common reader.
+const (
+	bodyNotForm    = iota // by none
+	bodyURLEncoded        // as application/x-www-form-urlencoded
+	bodyMultipart         // as multipart, with the boundary net/http reads
+	bodyUnclear           // readers may disagree on it: fails closed
+)
+
+// formBody says how method-override middleware behind Handler may read
+// the body of a POST with the Content-Type lines cts, and a multipart
+// body's boundary. The media type is read as leniently as any common
+// reader reads it, and never more strictly than a browser sends it (only
+// the three CORS-safelisted types, or none, cross-site without a
+// preflight):
+//
+//   - no Content-Type, or an empty one: Rack reads the body of a POST as
+//     a form (Rack::Request#form_data?), and a no-cors fetch with an
+//     ArrayBuffer or a type-less Blob sends none;
+//   - application/x-www-form-urlencoded in any case, whatever its
+//     parameters: mime.ParseMediaType refuses "…; a=1; a=2" (a duplicated
+//     parameter, which a browser sends as it is), but Rack, PHP and
+//     Express read the form; the media type ends at ';', ',' or white
+//     space (Rack at ',', PHP at ' ');
+//   - multipart/*: read with the boundary net/http reads, but only when
+//     every reader takes the same one: the Content-Type parses cleanly
+//     and names "boundary" once (PHP and Rack take the first "boundary"
+//     in the text, "xboundary=a; boundary=b" too, net/http the parameter),
+//     right after its value comes ';' or the end (Rack reads up to ';',
+//     ',' or '"'). Anything else is unclear: Rack reads a multipart body
+//     without a boundary as a urlencoded one.
+//
+// A charset parameter must name an encoding in which ASCII is ASCII
+// (asciiCompatible), or the form is unclear: Django decodes a form body
+// with it before splitting it, so a UTF-16 "_method=DELETE" would hide
+// from a byte-wise reading. More than one Content-Type line is unclear
+// too (one meaning per request).
+func formBody(cts []string) (kind int, boundary string) {
+	var ct string
+	switch len(cts) {
+	case 0:
+	case 1:
+		ct = cts[0]
+	default:
+		return bodyUnclear, ""
+	}
+	ct = trimSpace(ct)
+	essence := ct
+	if i := strings.IndexAny(essence, ";, \t"); i >= 0 {
+		essence = essence[:i]
+	}
+	switch {
+	case essence == "" || asciiEqualFold(essence, "application/x-www-form-urlencoded"):
+		kind = bodyURLEncoded
+	case len(essence) > len("multipart/") && asciiEqualFold(essence[:len("multipart/")], "multipart/"):
+		kind = bodyMultipart
+	default:
+		return bodyNotForm, ""
+	}
+	lower := asciiLower(ct) // the same length as ct, so indices agree
+	hasCharset := strings.Contains(lower, "charset")
+	if kind == bodyURLEncoded && !hasCharset {
+		return kind, "" // the common case: no parsing
+	}
+	_, params, err := mime.ParseMediaType(ct)
+	if hasCharset && (err != nil || !asciiCompatible(params["charset"]) || !namedOnce(ct, lower, "charset")) {
+		return bodyUnclear, ""
+	}
+	if kind == bodyURLEncoded {
+		return kind, ""
+	}
+	boundary = params["boundary"]
+	if err != nil || boundary == "" || !namedOnce(ct, lower, "boundary") {
+		return bodyUnclear, ""
+	}
+	_, rest, _ := strings.Cut(ct[strings.Index(lower, "boundary"):], "=")
+	rest, quoted := strings.CutPrefix(rest, `"`)
+	rest, ok := strings.CutPrefix(rest, boundary)
+	if !ok {
+		return bodyUnclear, "" // an escape in a quoted boundary
+	}
+	if quoted && !strings.HasPrefix(rest, `"`) || !quoted && rest != "" && rest[0] != ';' {
+		return bodyUnclear, ""
+	}
+	return bodyMultipart, boundary
+}
+
+// namedOnce reports whether the parameter name (in lower case) occurs once
+// in the Content-Type ct (lower is ct in lower case), and with nothing but
+// spaces between it and its '=': where it occurs twice, or as "name*"
+// (RFC 2231, which net/http and Django decode and others do not), readers
+// may take different values.
+func namedOnce(ct, lower, name string) bool {
+	i := strings.Index(lower, name)
+	if i < 0 || strings.Count(lower, name) != 1 {
+		return false
+	}
+	return strings.HasPrefix(strings.TrimLeft(ct[i+len(name):], " \t"), "=")
+}
+
+// asciiLower is s with ASCII letters, and only those, in lower case.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// asciiCompatible reports whether the charset cs (empty when the
+// parameter is) encodes ASCII as ASCII, one byte a character, with no
+// escapes that spell ASCII otherwise (UTF-7's "+AF8-" is '_', EBCDIC's
+// letters are other bytes, UTF-16's have NULs between them): the
+// encodings form bodies are sent in. Others are refused rather than
+// decoded.
+func asciiCompatible(cs string) bool {
+	if cs == "" {
+		return true
+	}
+	for _, name := range [...]string{"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "iso8859-1", "latin1", "latin-1", "iso-8859-15", "windows-1252", "cp1252"} {
+		if asciiEqualFold(cs, name) {
+			return true
+		}
+	}
+	return false
 }

@@ -67,29 +67,49 @@ const maxDecodes = 3
 // It does not allocate unless a query parameter's name has a '%' or its
 // value an encoded '&', ';', '%' or %u escape.
 func UnsafeMethodOverride(r *http.Request) bool {
+	return methodOverridden(r, "")
+}
+
+// methodOverridden reports whether r's override headers or query carry an
+// override that changes the method: with own "", one naming a method other
+// than GET, HEAD or OPTIONS (unsafeOverride); else, for a request on a
+// bypass pattern that names own, its method, any value but exactly own or
+// a safe method's name (changesMethod).
+func methodOverridden(r *http.Request, own string) bool {
 	h := r.Header
 	if len(h) > 0 {
 		// Three lookups of absent keys on every safe request: the common
 		// case.
 		for _, name := range &overrideHeaders {
-			if v, ok := h[name]; ok && unsafeOverrides(v) {
+			if v, ok := h[name]; ok && overridesAny(v, own) {
 				return true
 			}
 		}
 	}
 	if q := r.URL.RawQuery; len(q) >= len(overrideParam) {
-		return overriddenInQuery(q)
+		return overriddenInQuery(q, own)
 	}
 	return false
 }
 
-func unsafeOverrides(v []string) bool {
+// overridesAny reports whether any of the values v changes the method (see
+// methodOverridden for own).
+func overridesAny(v []string, own string) bool {
 	for _, s := range v {
-		if unsafeOverride(s) {
+		if overrides(s, own) {
 			return true
 		}
 	}
 	return false
+}
+
+// overrides reports whether the decoded override value v changes the
+// method (see methodOverridden for own).
+func overrides[T text](v T, own string) bool {
+	if own == "" {
+		return unsafeOverride(v)
+	}
+	return changesMethod(v, own)
 }
 
 // text is the raw query and its decoded copies.
@@ -100,15 +120,15 @@ type text interface{ ~string | ~[]byte }
 // (Rack 2, Rails, Python before 3.9.2 split at ';' too). A parameter whose
 // name has a '%', or whose value has an encoded separator or '%', is
 // decoded and read again (overriddenDecoded).
-func overriddenInQuery(q string) bool {
+func overriddenInQuery(q, own string) bool {
 	for len(q) > 0 {
 		var kv string
 		kv, q = nextParam(q)
 		k, v := cutParam(kv)
-		if isOverrideKey(k) && unsafeOverrideValue(v) {
+		if isOverrideKey(k) && overrideValue(v, own) {
 			return true
 		}
-		if (strings.IndexByte(k, '%') >= 0 || encodesSeparator(v)) && overriddenDecoded(kv) {
+		if (strings.IndexByte(k, '%') >= 0 || encodesSeparator(v)) && overriddenDecoded(kv, own) {
 			return true
 		}
 	}
@@ -120,7 +140,7 @@ func overriddenInQuery(q string) bool {
 // that decodes the query before it splits it sees "&" and "=" in it) of
 // which one is an override naming an unsafe method. kv is decoded in place
 // in a copy on the stack, unless it is long.
-func overriddenDecoded(kv string) bool {
+func overriddenDecoded(kv, own string) bool {
 	var buf [128]byte
 	b := append(buf[:0], kv...)
 	for range maxDecodes {
@@ -132,7 +152,7 @@ func overriddenDecoded(kv string) bool {
 		for q := b; len(q) > 0; {
 			var p []byte
 			p, q = nextParam(q)
-			if k, v := cutParam(p); isOverrideKey(k) && unsafeOverrideValue(v) {
+			if k, v := cutParam(p); isOverrideKey(k) && overrideValue(v, own) {
 				return true
 			}
 		}
@@ -281,20 +301,20 @@ func unhex(c byte) byte {
 	return c | 0x20 - 'a' + 10
 }
 
-// unsafeOverrideValue reports whether the raw value of an override
-// parameter names an unsafe method, decoded once as every parser decodes
-// it. Where parsers differ on a malformed escape ("%zz", "%u0047"), the
+// overrideValue reports whether the raw value of an override parameter
+// changes the method (see methodOverridden for own), decoded once as every
+// parser decodes it. Where parsers differ on a malformed escape ("%zz", "%u0047"), the
 // lenient reading names no method, or the one the others see as garbage:
 // never DELETE where another sees GET. Decoding once more could only turn
 // garbage into a method name, never DELETE into GET.
-func unsafeOverrideValue[T text](v T) bool {
+func overrideValue[T text](v T, own string) bool {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c == '%' || c == '+' {
 			var buf [32]byte
-			return unsafeOverride(unescapeInPlace(append(buf[:0], v...)))
+			return overrides(unescapeInPlace(append(buf[:0], v...)), own)
 		}
 	}
-	return unsafeOverride(v)
+	return overrides(v, own)
 }
 
 // unsafeOverride reports whether an override value names a method other
@@ -314,6 +334,33 @@ func unsafeOverride[T text](v T) bool {
 		}
 		m = trimSpace(m)
 		if len(m) > 0 && !isSafeName(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// changesMethod reports whether the override value v, on a request whose
+// method own a bypass pattern names, may make the application serve
+// another method: any value but an empty one, exactly own, or GET, HEAD or
+// OPTIONS in ASCII letters of any case. This is stricter than
+// unsafeOverride, which decides whether a safe method stays safe: echo's
+// MethodOverride takes any value but one that folds to a safe method's
+// name as the method, spaces and case as sent, so a POST with
+// _method=" GET" or "post" reaches a route for any method (a ServeMux
+// pattern without one) as a method the bypass pattern never named, where
+// Rack, Symfony and Express upper-case "post" back to POST and ignore
+// " GET". And _method=POST on a POST names the pattern's own method (a
+// form that always sends _method), which no reader turns into another.
+func changesMethod[T text](v T, own string) bool {
+	if len(v) == 0 || isSafeName(v) {
+		return false
+	}
+	if len(v) != len(own) {
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] != own[i] {
 			return true
 		}
 	}

@@ -105,7 +105,7 @@ func FuzzOverriddenQuery(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, q string) {
-		got := overriddenInQuery(q)
+		got := overriddenInQuery(q, "")
 		if got {
 			return
 		}

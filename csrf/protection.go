@@ -223,14 +223,26 @@ func (p *Protection) AddTrustedProxy(cidr string) error {
 // matches "/hooks/{id}" in ServeMux, but a router that matches the decoded
 // path serves /hooks/x/delete), nor when it matches only once a
 // percent-encoded segment is decoded ("/%68ooks/x": chi, echo and
-// gorilla/mux with UseEncodedPath match "%68ooks" as written). A pattern
-// that names a method does not exempt a request carrying a method override
-// that names another (X-HTTP-Method-Override, a _method query parameter,
-// or a _method field in a POST's form body, which is then read as for a
-// token, so that one over the limit of [Protection.SetMaxFormBytes], or
-// malformed, is not exempt either): method-override middleware behind
-// Handler would serve it as that method. It returns an error, and changes nothing, when the pattern is
-// invalid or conflicts with one already added.
+// gorilla/mux with UseEncodedPath match "%68ooks" as written).
+//
+// A pattern that names a method ("POST /hooks/") does not exempt a request
+// carrying a method override that may change its method, as
+// method-override middleware behind Handler would serve it as another:
+// X-HTTP-Method-Override, X-HTTP-Method or X-Method-Override, a _method
+// query parameter, or, on a POST, a _method field in its body. The body
+// is read, as for a token, when it is urlencoded, multipart, or has no
+// Content-Type at all (Rack reads that as a form), whatever the
+// Content-Type's parameters; a body over the limit of
+// [Protection.SetMaxFormBytes], a malformed multipart body, a Content-Type
+// that readers may read differently (a second or ambiguous boundary, a
+// charset other than UTF-8, ASCII or Latin-1, two Content-Type lines) is
+// not exempt either. An override changes nothing only when it is empty,
+// exactly the request's own method ("POST"), or GET, HEAD or OPTIONS in
+// ASCII letters of any case and nothing else (echo serves " GET" and
+// "post" as methods of their own). A pattern without a method exempts the
+// path whatever the override, and reads no body. It returns an error, and
+// changes nothing, when the pattern is invalid or conflicts with one
+// already added.
 func (p *Protection) AddInsecureBypassPattern(pattern string) error {
 	return p.update(func(c *config) (err error) {
 		if c.bypass == nil {
@@ -384,15 +396,18 @@ func (c *config) bypassed(r *http.Request) bool {
 	}
 	// A pattern that names a method ("POST /hooks/") exempts that method
 	// only, but method-override middleware behind Handler (gorilla's
-	// HTTPMethodOverrideHandler, echo's MethodOverride) turns a POST
-	// carrying _method=DELETE, in a form a cross-site page can send, into
-	// a DELETE that the pattern never named. Such a request is not exempt.
+	// HTTPMethodOverrideHandler, echo's MethodOverride, Rack's, Express's,
+	// Symfony's) turns a POST carrying _method=DELETE, in a form or an
+	// untyped body a cross-site page can send, into a DELETE that the
+	// pattern never named. Such a request is not exempt (changesMethod
+	// says which values change the method, formBody which bodies are
+	// read).
 	d := *r
 	d.Method = bypassProbeMethod
 	if h, _ := c.bypass.Handler(&d); h == bypassSentinel {
 		return true // the path is exempt whatever the method
 	}
-	return !UnsafeMethodOverride(r) && !(r.Method == http.MethodPost && c.formOverride(r))
+	return !methodOverridden(r, r.Method) && !(r.Method == http.MethodPost && c.formOverride(r))
 }
 
 // bypassProbeMethod is a method no bypass pattern names: a request with it
