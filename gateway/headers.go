@@ -102,7 +102,9 @@ var identityLikePrefixes = []string{
 // Rewrite and ARR, Symfony before CVE-2018-14773, Zend/Laminas and Drupal
 // (X-Original-URL, X-Rewrite-URL), and conventions of nginx, Traefik and
 // Envoy. The gateway chose the route from the request line, so they are
-// dropped from every peer, trusted proxies included. Keep
+// dropped from every peer, trusted proxies included; and so is Proxy,
+// which CGI-style upstreams expose as HTTP_PROXY, the variable their own
+// HTTP clients take for an outgoing proxy (httpoxy). Keep
 // docs/security-model.md in step (a test checks).
 var pathOverrideNames = []string{
 	"x-original-url",        // IIS URL Rewrite and ARR, Symfony, Zend/Laminas, Drupal
@@ -112,6 +114,7 @@ var pathOverrideNames = []string{
 	"x-forwarded-path",      // ad hoc
 	"x-envoy-original-path", // Envoy
 	"x-script-name",         // Flask/WSGI "ReverseProxied" recipe: cut from PATH_INFO
+	"proxy",                 // httpoxy (CVE-2016-5385): HTTP_PROXY in CGI, Rack and WSGI
 }
 
 // forwardingNames are normalised names of headers that a proxy sets to
