@@ -73,15 +73,19 @@ type ServerConfig struct {
 	ClientCAs []Source
 
 	// CRLs are certificate revocation lists, DER or PEM (several X509 CRL
-	// blocks). Each must be signed by one of the client CAs. When any CRL
-	// is configured, a chain with a certificate whose issuer has no CRL
-	// (the client certificate's, or an intermediate's, client CAs issued
-	// by another client CA included) is refused (ReasonCRLMissing):
-	// revocation checking fails closed. With no CRLs, nothing is checked
-	// for revocation. A CRL whose ThisUpdate
-	// is more than five minutes ahead of Time (clocks drift) is not yet
-	// valid and refused, as OpenSSL refuses it: NewServer fails, and
-	// Reload keeps the CRL in use.
+	// blocks). Each must be signed by one of the client CAs, and covers
+	// the certificates that CA's key issued: after a CA is re-keyed (a
+	// new CA certificate with the same name), each key needs its own CRL,
+	// and a CRL signed by the new key does not cover what the old key
+	// issued. A CA's second certificate for the same key (renewed or
+	// cross-signed) shares its CRL. When any CRL is configured, a chain
+	// with a certificate whose issuer has no CRL (the client
+	// certificate's, or an intermediate's, client CAs issued by another
+	// client CA included) is refused (ReasonCRLMissing): revocation
+	// checking fails closed. With no CRLs, nothing is checked for
+	// revocation. A CRL whose ThisUpdate is more than five minutes ahead
+	// of Time (clocks drift) is not yet valid and refused, as OpenSSL
+	// refuses it: NewServer fails, and Reload keeps the CRL in use.
 	CRLs []Source
 	// CRLGracePeriod lets a CRL be used for this long after its NextUpdate.
 	// After that (or at once, when zero) the CRL is stale and every

@@ -135,7 +135,11 @@
 //     complete CRLs are accepted: a delta CRL, a CRL with an issuing
 //     distribution point or one with an unknown critical extension is
 //     refused at load (RFC 5280 §5.2), since it lists only part of the
-//     revocations.
+//     revocations. A CRL covers what its signing key issued: a re-keyed
+//     CA (same name, new key) needs one CRL per key. A certificate is
+//     accepted when one of its chains passes: revoking a cross-certificate
+//     does not refuse what its CA issued while the CA is trusted through
+//     another certificate.
 //   - OnHandshakeFailure sees the refusals of this package (everything
 //     about the client certificate). Failures crypto/tls finds itself
 //     before that (no common protocol version or cipher suite, a bad

@@ -1,6 +1,7 @@
 package mtls
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
@@ -72,11 +73,12 @@ const crlClockSkew = 5 * time.Minute
 
 // loadCRLs checks each list's signature against the client CAs and its
 // ThisUpdate against now, and keys the newest list of each CA by crlKey.
-// prev (may be nil) is the current state: a list older than the one in
-// use is refused, so an attacker who can swap files cannot roll
-// revocations back.
+// prev (may be nil) is the current state: a CA's newest list older than
+// the one in use is refused, so an attacker who can swap files cannot
+// roll revocations back.
 func loadCRLs(lists []*x509.RevocationList, sources, fields []string, cas []*x509.Certificate, prev map[string]*crl, now time.Time) (map[string]*crl, []error) {
 	out := map[string]*crl{}
+	var keys []string // of out, in the order of lists
 	var errs []error
 	for i, l := range lists {
 		src, field := sources[i], fields[i]
@@ -108,12 +110,21 @@ func loadCRLs(lists []*x509.RevocationList, sources, fields []string, cas []*x50
 			c.revoked[string(e.SerialNumber.Bytes())] = true
 		}
 		key := crlKey(issuer)
-		if old := prev[key]; old != nil && l.Number.Cmp(old.list.Number) < 0 {
-			errs = append(errs, configErrorf(field, "crl %s: CRL number %s is older than the one in use (%s)", src, l.Number, old.list.Number))
-			continue
-		}
-		if have := out[key]; have == nil || l.Number.Cmp(have.list.Number) > 0 {
+		if have := out[key]; have == nil {
+			keys = append(keys, key)
 			out[key] = c
+		} else if l.Number.Cmp(have.list.Number) > 0 {
+			out[key] = c
+		}
+	}
+	// Only the newest list of each CA is compared with the one in use: a
+	// file that keeps a CA's earlier CRLs next to its current one rolls
+	// nothing back, and must reload as it loaded.
+	for _, key := range keys {
+		c := out[key]
+		if old := prev[key]; old != nil && c.list.Number.Cmp(old.list.Number) < 0 {
+			errs = append(errs, configErrorf(c.field, "crl %s: CRL number %s is older than the one in use (%s)", c.source, c.list.Number, old.list.Number))
+			delete(out, key)
 		}
 	}
 	return out, errs
@@ -219,7 +230,7 @@ func anchorCRLs(cas []*x509.Certificate, crls map[string]*crl) map[string]*crl {
 			continue // self-issued: a root
 		}
 		for _, issuer := range cas {
-			if string(issuer.RawSubject) != string(ca.RawIssuer) || ca.CheckSignatureFrom(issuer) != nil {
+			if !issuedBy(ca, issuer) {
 				continue
 			}
 			if c := crls[crlKey(issuer)]; c != nil || out[string(ca.Raw)] == nil {
@@ -228,6 +239,29 @@ func anchorCRLs(cas []*x509.Certificate, crls map[string]*crl) map[string]*crl {
 		}
 	}
 	return out
+}
+
+// issuedBy reports whether issuer's key signed ca, a client CA, to pick
+// the CRL that covers ca. It is no path check (ca is a trust anchor, whose
+// own signature crypto/x509 never checks) and errs on the side of
+// consulting a CRL: Certificate.CheckSignatureFrom would refuse a SHA-1
+// signature, or an issuer without the certificate-signing key usage, and
+// so leave a revoked intermediate unchecked, as if its issuer were not a
+// client CA. A signature that cannot be checked at all (MD5, an unknown
+// algorithm) counts unless the authority key identifier names another key.
+func issuedBy(ca, issuer *x509.Certificate) bool {
+	if string(issuer.RawSubject) != string(ca.RawIssuer) {
+		return false
+	}
+	err := issuer.CheckSignature(ca.SignatureAlgorithm, ca.RawTBSCertificate, ca.Signature)
+	if err == nil {
+		return true
+	}
+	var insecure x509.InsecureAlgorithmError
+	if errors.As(err, &insecure) || errors.Is(err, x509.ErrUnsupportedAlgorithm) {
+		return len(ca.AuthorityKeyId) == 0 || len(issuer.SubjectKeyId) == 0 || bytes.Equal(ca.AuthorityKeyId, issuer.SubjectKeyId)
+	}
+	return false
 }
 
 var errNoCRLs = errors.New("no CRL in file")

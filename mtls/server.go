@@ -176,23 +176,40 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x50
 		if ku := leaf.KeyUsage; ku != 0 && ku&x509.KeyUsageDigitalSignature == 0 {
 			return nil, &Error{Reason: ReasonWrongKeyUsage, Err: errNoDigitalSignature}
 		}
-		// The first chain that passes the checks x509 leaves out; the
-		// first one's refusal when none does.
-		var herr *Error
+		// The first chain that passes the checks x509 leaves out and
+		// revocation: a path through a revoked cross-certificate must not
+		// refuse a certificate that another path, through a client CA
+		// trusted in its own right, verifies (path validation succeeds on
+		// any valid path), whatever the order of the client CAs. When
+		// none does, the first revocation refusal of a chain that passed
+		// the policy, else the first policy refusal.
+		var herr, rerr *Error
+		var revoked []*x509.Certificate
 		for _, c := range chains {
-			if e := checkChainPolicy(c); e == nil {
-				chain = c
-				break
-			} else if herr == nil {
-				herr = e
+			if e := checkChainPolicy(c); e != nil {
+				if herr == nil {
+					herr = e
+				}
+				continue
 			}
+			if e := st.checkRevocation(c, now); e != nil {
+				if rerr == nil {
+					rerr, revoked = e, c
+				}
+				continue
+			}
+			chain = c
+			break
 		}
 		if chain == nil {
+			if rerr != nil {
+				st.verified.put(cs.PeerCertificates, revoked) // refused again from the cache
+				return nil, rerr
+			}
 			return nil, herr
 		}
 		st.verified.put(cs.PeerCertificates, chain)
-	}
-	if herr := st.checkRevocation(chain, now); herr != nil {
+	} else if herr := st.checkRevocation(chain, now); herr != nil {
 		return nil, herr
 	}
 	if s.cfg.Authorizer != nil {
