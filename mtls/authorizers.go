@@ -24,10 +24,15 @@ func AuthorizeAnyVerified() Authorizer {
 }
 
 // AuthorizeSPIFFEID allows identities whose SPIFFE ID matches one of the
-// patterns (see parseSPIFFEIDPattern: exact, or "*" path segments). An
-// identity without a SPIFFE ID is denied. A pattern without a path
-// ("spiffe://prod.example") is an error: no workload has that ID (use
-// AuthorizeTrustDomain).
+// patterns (see parseSPIFFEIDPattern: exact, or "*" path segments, each
+// standing for exactly one non-empty segment: spiffe://td/ns/*/sa/web
+// does not match spiffe://td/ns/a/b/sa/web). An identity without a
+// SPIFFE ID is denied; a certificate has none when it has more than one
+// URI SAN, or when its URI is not a valid SPIFFE ID (an upper-case trust
+// domain, percent-encoding, "." or ".." or empty segments, a trailing
+// slash, a query, fragment, user or port): such spellings never match.
+// A pattern without a path ("spiffe://prod.example") is an error: no
+// workload has that ID (use AuthorizeTrustDomain).
 func AuthorizeSPIFFEID(patterns ...string) (Authorizer, error) {
 	exact := map[string]bool{}
 	var wild []spiffeIDPattern
@@ -94,7 +99,13 @@ func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 }
 
 // AuthorizeDNSName allows identities with at least one DNS SAN matching
-// one of the patterns (see parseDNSPattern: exact, or "*." + one label).
+// one of the patterns (see parseDNSPattern: exact, or "*." + one label),
+// ignoring ASCII case. A SAN that is not a plain host name matches no
+// pattern: a wildcard SAN ("*.example.com" in a client certificate
+// allows neither api.example.com nor the pattern *.example.com), one
+// with a trailing dot or an empty label, an empty one. Names are
+// compared as written, so a pattern for an internationalised name is its
+// A-label (xn--…); a Unicode pattern is an error.
 func AuthorizeDNSName(patterns ...string) (Authorizer, error) {
 	ps := make([]dnsPattern, 0, len(patterns))
 	for _, s := range patterns {
@@ -120,7 +131,10 @@ func AuthorizeDNSName(patterns ...string) (Authorizer, error) {
 }
 
 // AuthorizeCommonName allows identities whose subject common name is one
-// of names, compared exactly (case matters). A certificate whose subject
+// of names, compared exactly as crypto/x509 decoded it, whatever ASN.1
+// string type carried it (UTF8String, PrintableString, BMPString, …): case
+// matters, and nothing is trimmed, folded or normalised, so "Admin",
+// "admin " and a Cyrillic "аdmin" are other names. A certificate whose subject
 // has more than one common name is refused: Go reads the last, OpenSSL,
 // Java and most upstreams that parse the forwarded certificate the first,
 // so the name allowed here would not be the one they believe.
@@ -159,8 +173,11 @@ func AuthorizeOrganizationalUnit(units ...string) Authorizer {
 
 // AuthorizeSPKI allows identities whose public key is pinned: each pin is
 // the SHA-256 of the DER SubjectPublicKeyInfo, in hexadecimal (colons
-// allowed) or standard base64, optionally prefixed "sha256/" or "sha256:".
-// fmt.Sprintf("%x", id.SPKISHA256) prints the value to pin.
+// allowed) or standard base64 with its padding, optionally prefixed
+// "sha256/" or "sha256:" (URL-safe or unpadded base64 is an error).
+// fmt.Sprintf("%x", id.SPKISHA256) prints the value to pin. The pin is
+// compared with the client's own certificate's key only: a pin of its
+// CA's or an intermediate's key allows nobody.
 func AuthorizeSPKI(pins ...string) (Authorizer, error) {
 	allowed := map[[32]byte]bool{}
 	for _, s := range pins {

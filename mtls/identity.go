@@ -32,7 +32,11 @@ type Identity struct {
 	CommonName         string
 	Organization       []string
 	OrganizationalUnit []string
-	// Subject and Issuer are the RFC 2253 string forms of the names.
+	// Subject and Issuer are the RFC 2253 string forms of the names
+	// (pkix.Name.String). A name with more than one common name or
+	// serial number is printed from its encoding with every one of them
+	// (pkix.Name keeps only the last), so that it never reads the same
+	// as the name with that last one alone.
 	Subject string
 	Issuer  string
 

@@ -3,6 +3,8 @@ package mtls
 import (
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 
 	"github.com/forgeproof/forgeproof/internal/boundedmap"
 )
@@ -17,10 +19,62 @@ type certNames struct {
 
 func namesOf(cert *x509.Certificate) certNames {
 	return certNames{
-		subject: cert.Subject.String(),
-		issuer:  cert.Issuer.String(),
+		subject: nameString(cert.Subject, cert.RawSubject),
+		issuer:  nameString(cert.Issuer, cert.RawIssuer),
 		spki:    sha256.Sum256(cert.RawSubjectPublicKeyInfo),
 	}
+}
+
+// nameString is the RFC 2253 string of a certificate's name: n.String(),
+// except when n has more than one common name or serial number
+// attribute. pkix.Name keeps only the last of each, and its String
+// prints that one alone, so that a subject CN=admin, CN=web read "CN=web",
+// hiding the name OpenSSL and Java read (the first) from the
+// Forgeproof-Client-Identity and XFCC Subject headers and the logs, and
+// reading the same as a subject with CN=web alone. Such a name is
+// printed from its encoding (raw) instead, every attribute in its RDN,
+// last RDN first as RFC 2253 asks, with the values crypto/x509 decoded.
+func nameString(n pkix.Name, raw []byte) string {
+	if !hasRepeatedSingleValued(n) {
+		return n.String()
+	}
+	var seq pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(raw, &seq); err != nil || len(rest) != 0 {
+		return n.String()
+	}
+	// n.Names holds every attribute, in the order of the encoding.
+	i := 0
+	for _, rdn := range seq {
+		for j := range rdn {
+			if i >= len(n.Names) || !rdn[j].Type.Equal(n.Names[i].Type) {
+				return n.String()
+			}
+			rdn[j].Value = n.Names[i].Value
+			i++
+		}
+	}
+	if i != len(n.Names) {
+		return n.String()
+	}
+	return seq.String()
+}
+
+// hasRepeatedSingleValued reports whether n has more than one common
+// name or more than one serial number attribute, the two that pkix.Name
+// keeps one of.
+func hasRepeatedSingleValued(n pkix.Name) bool {
+	cn, serial := 0, 0
+	for _, atv := range n.Names {
+		if len(atv.Type) == 4 && atv.Type[0] == 2 && atv.Type[1] == 5 && atv.Type[2] == 4 {
+			switch atv.Type[3] {
+			case 3:
+				cn++
+			case 5:
+				serial++
+			}
+		}
+	}
+	return cn > 1 || serial > 1
 }
 
 // Bounds of the names cache: at most maxCachedNames certificates, each
