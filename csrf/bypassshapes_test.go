@@ -57,6 +57,14 @@ func TestBypassOverrideShapes(t *testing.T) {
 		{name: "empty Content-Type, payload=x exempt", ctype: "", body: "payload=x"},
 		{name: "text/plain, _method=DELETE exempt (no reader takes it for a form)", ctype: "text/plain", body: "_method=DELETE"},
 
+		// Laravel reads the body as JSON, _method included, when the
+		// Content-Type contains "/json" or "+json" anywhere
+		// (Request::isJson), which a safelisted one may, in a parameter.
+		{name: "text/plain;x=/json, JSON _method DELETE refused (Laravel)", ctype: "text/plain;x=/json", body: `{"_method":"DELETE"}`, refused: true},
+		{name: "urlencoded;x=+json, JSON _method DELETE refused (Laravel)", ctype: form + ";x=+json", body: `{"_method":"DELETE"}`, refused: true},
+		{name: "multipart boundary=b;x=/json, JSON _method DELETE refused (Laravel)", ctype: "multipart/form-data; boundary=b;x=/json", body: `{"_method":"DELETE"}`, refused: true},
+		{name: "text/plain, JSON _method DELETE exempt (no /json: Laravel reads no JSON)", ctype: "text/plain", body: `{"_method":"DELETE"}`},
+
 		// mime.ParseMediaType refuses a duplicated parameter, which the
 		// Fetch MIME parser accepts (the first wins); Rack, PHP and
 		// Express read the form all the same.

@@ -203,6 +203,10 @@ const (
 //     ',' or '"'). Anything else is unclear: Rack reads a multipart body
 //     without a boundary as a urlencoded one.
 //
+// A Content-Type that contains "/json" or "+json" anywhere, even in a
+// parameter of text/plain, is unclear: Laravel then reads the body as
+// JSON, "_method" included (Request::isJson, createFromBase).
+//
 // A charset parameter must name an encoding in which ASCII is ASCII
 // (asciiCompatible), or the form is unclear: Django decodes a form body
 // with it before splitting it, so a UTF-16 "_method=DELETE" would hide
@@ -227,14 +231,22 @@ func formBody(cts []string) (kind int, boundary string) {
 		kind = bodyURLEncoded
 	case len(essence) > len("multipart/") && asciiEqualFold(essence[:len("multipart/")], "multipart/"):
 		kind = bodyMultipart
+	case asciiEqualFold(essence, "text/plain"):
+		kind = bodyNotForm
 	default:
-		return bodyNotForm, ""
+		return bodyNotForm, "" // not CORS-safelisted: sent cross-site only after a preflight
+	}
+	if containsFold(ct, "/json") || containsFold(ct, "+json") {
+		return bodyUnclear, "" // Laravel reads the body as JSON (Request::isJson)
+	}
+	if kind == bodyNotForm {
+		return kind, ""
+	}
+	hasCharset := containsFold(ct, "charset")
+	if kind == bodyURLEncoded && !hasCharset {
+		return kind, "" // the common case: no parsing, no allocation
 	}
 	lower := asciiLower(ct) // the same length as ct, so indices agree
-	hasCharset := strings.Contains(lower, "charset")
-	if kind == bodyURLEncoded && !hasCharset {
-		return kind, "" // the common case: no parsing
-	}
 	_, params, err := mime.ParseMediaType(ct)
 	if hasCharset && (err != nil || !asciiCompatible(params["charset"]) || !namedOnce(ct, lower, "charset")) {
 		return bodyUnclear, ""
@@ -269,6 +281,17 @@ func namedOnce(ct, lower, name string) bool {
 		return false
 	}
 	return strings.HasPrefix(strings.TrimLeft(ct[i+len(name):], " \t"), "=")
+}
+
+// containsFold reports whether s contains lower (in lower case) with ASCII
+// letters folded, without allocating.
+func containsFold(s, lower string) bool {
+	for i := 0; i+len(lower) <= len(s); i++ {
+		if asciiEqualFold(s[i:i+len(lower)], lower) {
+			return true
+		}
+	}
+	return false
 }
 
 // asciiLower is s with ASCII letters, and only those, in lower case.

@@ -235,8 +235,9 @@ func (p *Protection) AddTrustedProxy(cidr string) error {
 // Content-Type's parameters; a body over the limit of
 // [Protection.SetMaxFormBytes], a malformed multipart body, a Content-Type
 // that readers may read differently (a second or ambiguous boundary, a
-// charset other than UTF-8, ASCII or Latin-1, two Content-Type lines) is
-// not exempt either. An override changes nothing only when it is empty,
+// charset other than UTF-8, ASCII or Latin-1, two Content-Type lines, a
+// "/json" or "+json" anywhere in it, for which Laravel reads the body as
+// JSON) is not exempt either. An override changes nothing only when it is empty,
 // exactly the request's own method ("POST"), or GET, HEAD or OPTIONS in
 // ASCII letters of any case and nothing else (echo serves " GET" and
 // "post" as methods of their own). A pattern without a method exempts the

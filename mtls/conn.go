@@ -240,8 +240,10 @@ func (st *state) until(chain []*x509.Certificate) time.Time {
 			earlier(c.list.NextUpdate.Add(st.crlGrace))
 		}
 	}
-	if c := st.anchorCRLs[string(chain[len(chain)-1].Raw)]; c != nil {
-		earlier(c.list.NextUpdate.Add(st.crlGrace))
+	for _, c := range st.anchorCRLs[string(chain[len(chain)-1].Raw)] {
+		if c != nil {
+			earlier(c.list.NextUpdate.Add(st.crlGrace))
+		}
 	}
 	return t
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -199,11 +200,13 @@ func (st *state) checkRevocation(chain []*x509.Certificate, now time.Time) *Erro
 		}
 	}
 	anchor := chain[len(chain)-1]
-	if c, ok := st.anchorCRLs[string(anchor.Raw)]; ok {
+	for _, c := range st.anchorCRLs[string(anchor.Raw)] {
 		if c == nil {
 			return &Error{Reason: ReasonCRLMissing, Err: fmt.Errorf("no CRL for the client CA that issued client CA %q", anchor.Subject.String())}
 		}
-		return st.checkOne(c, anchor, now)
+		if herr := st.checkOne(c, anchor, now); herr != nil {
+			return herr
+		}
 	}
 	return nil
 }
@@ -220,21 +223,24 @@ func (st *state) checkOne(c *crl, cert *x509.Certificate, now time.Time) *Error 
 }
 
 // anchorCRLs maps each client CA certificate (by its DER) issued by
-// another client CA to that issuer's CRL, or to nil when it has none.
-// Chains end at the first client CA they reach, so without this a CRL
-// revoking an intermediate listed in the bundle would never be consulted.
-func anchorCRLs(cas []*x509.Certificate, crls map[string]*crl) map[string]*crl {
-	out := map[string]*crl{}
+// another client CA to that issuer's CRL, nil when it has none. Chains
+// end at the first client CA they reach, so without this a CRL revoking
+// an intermediate listed in the bundle would never be consulted. Issuers
+// with one key share a CRL (crlKey); where issuedBy cannot tell which of
+// two keys of one name signed (an unknown algorithm, no key identifiers),
+// the client CA is checked against the CRL of each, and one without a CRL
+// fails closed.
+func anchorCRLs(cas []*x509.Certificate, crls map[string]*crl) map[string][]*crl {
+	out := map[string][]*crl{}
 	for _, ca := range cas {
 		if string(ca.RawIssuer) == string(ca.RawSubject) {
 			continue // self-issued: a root
 		}
+		var keys []string
 		for _, issuer := range cas {
-			if !issuedBy(ca, issuer) {
-				continue
-			}
-			if c := crls[crlKey(issuer)]; c != nil || out[string(ca.Raw)] == nil {
-				out[string(ca.Raw)] = c
+			if k := crlKey(issuer); issuedBy(ca, issuer) && !slices.Contains(keys, k) {
+				keys = append(keys, k)
+				out[string(ca.Raw)] = append(out[string(ca.Raw)], crls[k])
 			}
 		}
 	}
@@ -248,7 +254,9 @@ func anchorCRLs(cas []*x509.Certificate, crls map[string]*crl) map[string]*crl {
 // signature, or an issuer without the certificate-signing key usage, and
 // so leave a revoked intermediate unchecked, as if its issuer were not a
 // client CA. A signature that cannot be checked at all (MD5, an unknown
-// algorithm) counts unless the authority key identifier names another key.
+// algorithm) counts unless the authority key identifier names another key,
+// so two issuers of one name may both count (anchorCRLs then consults
+// both CRLs).
 func issuedBy(ca, issuer *x509.Certificate) bool {
 	if string(issuer.RawSubject) != string(ca.RawIssuer) {
 		return false

@@ -254,6 +254,19 @@ func TestCRLCrossSignedCA(t *testing.T) {
 			if got := verifyReason(t, s, revoked.Cert); got != mtls.ReasonRevoked {
 				t.Errorf("revoked by the CA: got %q, want %s", got, mtls.ReasonRevoked)
 			}
+			// From the cache of verified chains (a resumed session), the
+			// same decisions: the chain kept for the accepted certificate
+			// is the one that passed, the one kept for the refused
+			// certificate is refused again.
+			if got := verifyReason(t, s, good.Cert); got != "" {
+				t.Errorf("cached: got %q, want accepted", got)
+			}
+			if got := verifyReason(t, s, revoked.Cert); got != mtls.ReasonRevoked {
+				t.Errorf("cached, revoked by the CA: got %q, want %s", got, mtls.ReasonRevoked)
+			}
+			if hits, _ := mtls.VerifiedChainHits(s); hits != 2 {
+				t.Errorf("got %d cache hits, want 2", hits)
+			}
 		})
 	}
 }
@@ -541,5 +554,50 @@ func TestCRLFileWithHistoryReloads(t *testing.T) {
 	}
 	if got := verifyReason(t, s, cli.Cert); got != mtls.ReasonRevoked {
 		t.Fatalf("after the refused rollback: got %q, want revoked", got)
+	}
+}
+
+// TestRevokedLegacyIntermediateOfRekeyedRoot: an intermediate without an
+// authority key identifier, listed among the client CAs, was issued by
+// the new key of a re-keyed root (two roots, one name). Its revocation is
+// in the new key's CRL; the old key's CRL, which does not list it, must
+// not be taken for its issuer's, whatever the order of the client CAs.
+// SHA-1 is checked (CheckSignature allows it); with an algorithm
+// crypto/x509 does not know, issuedBy cannot tell the keys apart, and
+// the CRLs of both are consulted (before, the last with a CRL won).
+func TestRevokedLegacyIntermediateOfRekeyedRoot(t *testing.T) {
+	t.Parallel()
+	oldRoot := rawCA(t, "rekeyed legacy root", nil)
+	newRoot := rawCA(t, "rekeyed legacy root", nil)
+	noSKI := *newRoot.Cert // no authority key identifier in what it signs
+	noSKI.SubjectKeyId = nil
+	inter := mint(t, &x509.Certificate{
+		Subject: pkix.Name{CommonName: "legacy intermediate"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, SignatureAlgorithm: x509.ECDSAWithSHA1,
+	}, &rawCert{Cert: &noSKI, Key: newRoot.Key})
+	if len(inter.Cert.AuthorityKeyId) != 0 {
+		t.Fatal("want no authority key identifier")
+	}
+	unknown := resignUnknown(t, inter, newRoot)
+	for _, inter := range []*rawCert{inter, unknown} {
+		cli := rawClient(t, inter, nil)
+		for _, tt := range []struct {
+			name   string
+			newCRL []byte
+			want   mtls.Reason
+		}{
+			{"not revoked (twin)", rawCRL(t, newRoot, 1), ""},
+			{"revoked by the new key", rawCRL(t, newRoot, 2, inter.Cert.SerialNumber), mtls.ReasonRevoked},
+		} {
+			for _, cas := range [][]*x509.Certificate{
+				{newRoot.Cert, oldRoot.Cert, inter.Cert},
+				{oldRoot.Cert, newRoot.Cert, inter.Cert},
+			} {
+				s := newServer(t, mtls.ServerConfig{VerifyOnly: true, ClientCAs: pemCAs(cas...), CRLs: crlData(tt.newCRL, rawCRL(t, oldRoot, 1), rawCRL(t, inter, 1))})
+				if got := verifyReason(t, s, cli.Cert); got != tt.want {
+					t.Errorf("%v, %s, new root listed first %v: got %q, want %q", inter.Cert.SignatureAlgorithm, tt.name, cas[0] == newRoot.Cert, got, tt.want)
+				}
+			}
+		}
 	}
 }

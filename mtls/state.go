@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,7 +23,7 @@ type state struct {
 	roots      *x509.CertPool
 	cas        []*x509.Certificate
 	crls       map[string]*crl
-	anchorCRLs map[string]*crl // see anchorCRLs
+	anchorCRLs map[string][]*crl // see anchorCRLs
 	crlGrace   time.Duration
 	allowStale bool
 	tlsConfig  *tls.Config // the template GetConfigForClient clones
@@ -154,7 +155,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 	// every handshake through it with crl-missing: say so at load.
 	if len(crls) > 0 {
 		for _, ca := range st.cas {
-			if c, ok := st.anchorCRLs[string(ca.Raw)]; ok && c == nil {
+			if slices.Contains(st.anchorCRLs[string(ca.Raw)], nil) {
 				errs = append(errs, configErrorf("CRLs", "client CA %q is issued by another client CA, which has no CRL, so no chain through it can be checked for revocation: add the issuer's CRL, or leave the issuer out of the client CAs", ca.Subject.String()))
 			}
 		}

@@ -35,7 +35,7 @@ var actionLink = regexp.MustCompile(`(?i)(?:^|[^a-z])(?:delete|remove|destroy|dr
 
 // maxPerPath bounds the pages discovery fetches in one crawlGroup
 // (?page=1, ?page=2, …), so that one listing cannot use up the page
-// budget.
+// budget; all the groups of one path together take at most half of it.
 const maxPerPath = 5
 
 // routeParams are query parameters that name a screen rather than an
@@ -184,7 +184,8 @@ func (sc *scanner) crawl(ctx context.Context, start *response, visit func(p craw
 	}
 	var queue []item
 	seen := map[string]bool{}
-	perPath := map[string]int{}
+	perGroup := map[string]int{} // crawlGroup → links queued
+	perPath := map[string]int{}  // path → links queued, every group
 	// enqueue adds u unless it was seen, is excluded, leaves the origin
 	// or names an action; start pages are taken as given (but for the
 	// exclusions).
@@ -211,11 +212,15 @@ func (sc *scanner) crawl(ctx context.Context, start *response, visit func(p craw
 			return
 		}
 		if from != "" {
-			g := crawlGroup(u)
-			if perPath[g] >= maxPerPath {
+			// A value that routes may also be a listing's (?dir=/a/b, a
+			// base64 cursor, a date 2026/12/04): however many groups
+			// one path has, it takes at most half the page budget.
+			g, p := crawlGroup(u), u.EscapedPath()
+			if perGroup[g] >= maxPerPath || perPath[p] >= max(maxPerPath, maxPages/2) {
 				return
 			}
-			perPath[g]++
+			perGroup[g]++
+			perPath[p]++
 		}
 		queue = append(queue, item{u, depth, from, script})
 	}

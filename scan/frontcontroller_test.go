@@ -127,3 +127,39 @@ func TestCrawlScreensOfOneFrontController(t *testing.T) {
 		t.Errorf("listing pages fetched %d, items %d: want 5 each (one group each)", pages, items)
 	}
 }
+
+// TestCrawlListingWithRoutedValuesKeepsBudget: values with a '/' route
+// (?route=/server/sql), but a listing's may have one too (a file
+// browser's ?dir=/a/b, a base64 cursor, a date 2026/12/04). However many
+// such links one path has, it must not use up the crawl's page budget:
+// a page linked after them is still crawled.
+func TestCrawlListingWithRoutedValuesKeepsBudget(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path]++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		switch r.URL.Path {
+		case "/":
+			fmt.Fprint(w, `<!doctype html><title>app</title><form method="post" action="/save"><input name="x" value="1"></form>`)
+			for i := range 80 {
+				fmt.Fprintf(w, `<a href="/files?dir=/home/d%d">dir</a>`, i)
+			}
+			fmt.Fprint(w, `<a href="/settings">settings</a>`)
+		default:
+			fmt.Fprint(w, "<!doctype html><title>app</title>")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	(&site{srv: srv}).scan(t, scan.Config{})
+	mu.Lock()
+	defer mu.Unlock()
+	if hits["/settings"] == 0 {
+		t.Errorf("/settings not crawled; /files fetched %d times: one path used up the page budget", hits["/files"])
+	}
+	if hits["/files"] < 6 {
+		t.Errorf("/files fetched %d times: want more than maxPerPath (each dir is its own group)", hits["/files"])
+	}
+}
