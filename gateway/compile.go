@@ -176,20 +176,33 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		needTokens = needTokens || rt.usesTokens()
 		c.routes = append(c.routes, rt)
 	}
-	for i, a := range c.routes {
-		for _, b := range c.routes[:i] {
-			if a.host == b.host && a.prefix == b.prefix {
-				p.add(fmt.Sprintf("routes[%d]", a.index), "same host %q and path prefix %q as route %q: it would never match", a.host, a.prefix, b.name)
-			}
+	// Both checks below look routes up by a key, not route against
+	// route: a config of tens of thousands of routes (the file may be 4
+	// MiB) must not take minutes, or gigabytes of errors, to refuse.
+	type hostPrefix struct{ host, prefix string }
+	first := map[hostPrefix]*route{}
+	for _, a := range c.routes {
+		k := hostPrefix{a.host, a.prefix}
+		if b, ok := first[k]; ok {
+			p.add(fmt.Sprintf("routes[%d]", a.index), "same host %q and path prefix %q as route %q: it would never match", a.host, a.prefix, b.name)
+			continue
 		}
+		first[k] = a
 	}
+	// Routes of a policy share a key (policyKey); within one, DeepEqual
+	// decides.
+	policies := map[string][]int{}
 	for i, rt := range c.routes {
 		rt.policy = i
-		for j := range i {
+		k := policyKey(cfg.Routes[i])
+		for _, j := range policies[k] {
 			if reflect.DeepEqual(policyOf(cfg.Routes[i]), policyOf(cfg.Routes[j])) {
 				rt.policy = c.routes[j].policy
 				break
 			}
+		}
+		if rt.policy == i {
+			policies[k] = append(policies[k], i)
 		}
 	}
 	c.keyRing = p.tokens(cfg.Tokens, needTokens, c.routes)

@@ -57,6 +57,16 @@ routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true, cors-pr
 	{"alias only", "log: &x {level: info}\nadmin: *x\n", "admin: YAML aliases are not supported"},
 	{"alias in a list", "routes: [{allow: {dns-names: [&x a.example, *x]}}]\n", "c.yaml:1: routes[0].allow.dns-names[1]: YAML aliases are not supported"},
 	{"anchor in a list, no alias", "routes: [{allow: {dns-names: [&x a.example, b.example]}}]\n", ""},
+	// Explicit tags: the decoder reads text, so a tag that would change
+	// what the text means is refused (a tagged null read as absent
+	// turned browsers: false into the default, true).
+	{"tagged null", "routes:\n  - browsers: !!null false\n", "c.yaml:2: routes[0].browsers: explicit YAML tag !!null is not supported: write the value without it"},
+	{"tagged bool", "routes: [{allow: {any-verified: !!bool true}}]\n", "routes[0].allow.any-verified: explicit YAML tag !!bool is not supported"},
+	{"binary tag", "log: {level: !!binary aW5mbw==}\n", "log.level: explicit YAML tag !!binary is not supported"},
+	{"custom tag", "routes: [{csrf: {mode: !secret insecure-off}}]\n", "routes[0].csrf.mode: explicit YAML tag !secret is not supported"},
+	{"tag on a list item", "trusted-proxies: [10.0.0.1, !!null x]\n", "c.yaml:1: trusted-proxies[1]: explicit YAML tag !!null is not supported"},
+	{"tag on a mapping", "log: !!map {level: info}\n", "log: explicit YAML tag !!map is not supported"},
+	{"str tag", "routes: [{browsers: !!str false, csrf: {mode: !!str origin-only}}]\n", ""},
 	{"two documents", "log: {}\n---\nlog: {}\n", "more than one YAML document"},
 	{"syntax error", "log: {level: info\n", "c.yaml:"},
 	// issue 12: go-yaml says no line for errors on line 1.

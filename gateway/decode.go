@@ -79,11 +79,28 @@ func withValidation(errs ConfigErrors, err error) ConfigErrors {
 	if !errors.As(err, &verrs) {
 		return errs
 	}
+	// A set of the keys in error, looked up for each key and each of its
+	// parents ("routes[3].csrf" for "routes[3].csrf.trusted-origins[0]"):
+	// comparing every validation error with every decoding error took
+	// minutes for a file of many routes.
+	decoded := map[string]bool{}
+	for _, e := range errs {
+		decoded[e.Key] = true
+	}
+	under := func(key string) bool {
+		if decoded[key] {
+			return true
+		}
+		for i := range len(key) {
+			if (key[i] == '.' || key[i] == '[') && decoded[key[:i]] {
+				return true
+			}
+		}
+		return false
+	}
 	out := slices.Clone(errs)
 	for _, v := range verrs {
-		if !slices.ContainsFunc(errs, func(e *ConfigError) bool {
-			return v.Key == e.Key || strings.HasPrefix(v.Key, e.Key+".") || strings.HasPrefix(v.Key, e.Key+"[")
-		}) {
+		if !under(v.Key) {
 			out = append(out, v)
 		}
 	}
@@ -104,8 +121,8 @@ func readLimited(path string) ([]byte, error) {
 // ParseConfig decodes a YAML config without validating it (see
 // Config.Validate). name is used in error messages; file names in the
 // config are kept as written (LoadConfig makes them relative to the
-// file's folder). Unknown keys, wrong types, duplicate keys, aliases and
-// malformed durations are errors.
+// file's folder). Unknown keys, wrong types, duplicate keys, aliases,
+// explicit tags other than !!str and malformed durations are errors.
 func ParseConfig(name string, data []byte) (*Config, error) {
 	cfg, errs := parseConfig(name, data)
 	if len(errs) > 0 {
@@ -118,6 +135,18 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 // the only errors are values their keys' types refused; the Config is nil
 // after any other error.
 func parseConfig(name string, data []byte) (*Config, ConfigErrors) {
+	cfg, errs := decodeConfig(name, data)
+	// go-yaml puts what it finds at the end of a file without a final
+	// newline ("---", "log:") on the line after it: the file's last line
+	// is where it is.
+	last := bytes.Count(data, []byte("\n")) + 1
+	for _, e := range errs {
+		e.Line = min(e.Line, last)
+	}
+	return cfg, errs
+}
+
+func decodeConfig(name string, data []byte) (*Config, ConfigErrors) {
 	d := &decoder{lines: map[string]int{}}
 	cfg := &Config{file: name, lines: d.lines}
 
@@ -125,7 +154,7 @@ func parseConfig(name string, data []byte) (*Config, ConfigErrors) {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, ConfigErrors{{File: name, Msg: "empty config"}}
+			return nil, ConfigErrors{{File: name, Line: 1, Msg: "empty config"}}
 		}
 		return nil, ConfigErrors{yamlError(name, err, data)}
 	}
@@ -407,6 +436,9 @@ func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value) {
 			d.errorf(val, full, "YAML aliases are not supported")
 			continue
 		}
+		if d.tagged(val, full) {
+			continue
+		}
 		if kd != nil {
 			if ok, err := kd.decodeKey(key, val); ok {
 				if err != nil {
@@ -533,8 +565,24 @@ func (d *decoder) list(n *yaml.Node, path, what string, item func(n *yaml.Node, 
 	for i, c := range n.Content {
 		p := fmt.Sprintf("%s[%d]", path, i)
 		d.lines[p] = c.Line
+		if d.tagged(c, p) {
+			continue
+		}
 		item(c, p)
 	}
+}
+
+// tagged reports an explicit YAML tag on n other than !!str (which says
+// what every value is read as anyway: its text). The decoder reads
+// values by their text, not their tag: "browsers: !!null false" would
+// otherwise be read as absent (browsers allowed), "!!binary" values as
+// their base64 text, and a custom "!tag" would be ignored.
+func (d *decoder) tagged(n *yaml.Node, path string) bool {
+	if n.Style&yaml.TaggedStyle == 0 || n.Tag == "!!str" {
+		return false
+	}
+	d.errorf(n, path, "explicit YAML tag %s is not supported: write the value without it", n.Tag)
+	return true
 }
 
 // decodeKey decodes csrf.mode, whose YAML values are csrf's modes and

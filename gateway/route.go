@@ -162,4 +162,14 @@ func policyOf(r Route) Route {
 	return r
 }
 
+// policyKey is the same string for routes of the same policy (policyOf),
+// and most often a different one for different policies: Go syntax of
+// the policy, but for its one pointer, printed as the value it points to.
+func policyKey(r Route) string {
+	p := policyOf(r)
+	browsers := *p.Browsers
+	p.Browsers = nil
+	return fmt.Sprintf("%t %#v", browsers, p)
+}
+
 func (r *route) String() string { return fmt.Sprintf("route %q", r.name) }
