@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 )
 
@@ -99,11 +100,16 @@ func (ca *CA) Revoke(prev *x509.RevocationList, serials ...*big.Int) ([]byte, er
 }
 
 // ParseSerial parses a serial number as printed by tools: decimal, or
-// hexadecimal with a 0x prefix or with colons (openssl style "3a:f2:…").
+// hexadecimal with a 0x prefix, with colons (openssl style "3a:f2:…"),
+// or as the line "openssl x509 -noout -serial" prints ("serial=3AF2…").
+// Bare digits are decimal: openssl's bare hex "10" would be another
+// certificate's serial, so hex needs one of those three forms.
 func ParseSerial(s string) (*big.Int, error) {
 	n := new(big.Int)
 	var ok bool
 	switch {
+	case len(s) > len("serial=") && strings.EqualFold(s[:len("serial=")], "serial="):
+		_, ok = n.SetString(s[len("serial="):], 16)
 	case len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X"):
 		_, ok = n.SetString(s[2:], 16)
 	case containsColon(s):
@@ -118,7 +124,7 @@ func ParseSerial(s string) (*big.Int, error) {
 		_, ok = n.SetString(s, 10)
 	}
 	if !ok || n.Sign() <= 0 {
-		return nil, fmt.Errorf("invalid serial number %q: want a positive decimal, 0x-hex or colon-separated hex number", s)
+		return nil, fmt.Errorf("invalid serial number %q: want a positive decimal, 0x-hex, colon-separated hex or openssl's serial=HEX", s)
 	}
 	return n, nil
 }

@@ -504,7 +504,8 @@ func pkiRevoke(args []string, stdout io.Writer) error {
 
 Adds certificates issued by the CA in DIR to its CRL (crl.pem), keeping the
 entries already there, with the next CRL number. Serial numbers may be
-decimal, 0x-hex or colon-separated hex (as openssl prints them). A CRL is
+decimal, 0x-hex, colon-separated hex or openssl's "serial=HEX" line (bare
+digits are decimal). A CRL is
 valid for 7 days: after that a gateway refuses every client certificate of
 the CA (crl-stale), so run --refresh (which revokes nothing more) before,
 from cron or a systemd timer.
@@ -513,6 +514,7 @@ Examples:
 
   forgeproof pki revoke --dir ./pki --cert ./pki/client.pem
   forgeproof pki revoke --dir ./pki --serial 0x3af2c1
+  forgeproof pki revoke --dir ./pki --serial "$(openssl x509 -noout -serial -in old.pem)"
   forgeproof pki revoke --dir ./pki --refresh`, stdout)
 	var c pkiCommon
 	c.register(fs, false)
