@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -81,13 +83,25 @@ func ParseKeyRing(data []byte) (*KeyRing, error) {
 
 // LoadKeyRing reads a key file in the format of [ParseKeyRing]. Keep it
 // readable by the service only (mode 0600), in a folder only its owners
-// may write: a file in (or under) a folder that others may write and
-// that is not sticky is refused, since anyone who may write there can
-// put a key of their own in its place and forge every token. (To accept
-// such a file anyway, read it yourself and call [ParseKeyRing].)
+// may write. A file that others may read or write, or its group write, is
+// refused (whoever reads the key forges every token, whoever writes it
+// puts their own), and so is a file in (or under) a folder that others
+// may write and that is not sticky, since anyone who may write there can
+// put a key file of their own in its place. A file its group may read is
+// accepted (a Kubernetes fsGroup mount is 0440; forgeproof serve refuses
+// it unless told otherwise). To accept such a file anyway, read it
+// yourself and call [ParseKeyRing]. Modes are not checked on Windows.
 func LoadKeyRing(path string) (*KeyRing, error) {
 	if err := openfolder.Check(path); err != nil {
 		return nil, fmt.Errorf("csrf: key file %w", err)
+	}
+	if fi, err := os.Stat(path); err == nil && runtime.GOOS != "windows" {
+		switch perm := fi.Mode().Perm(); {
+		case perm&0o007 != 0:
+			return nil, fmt.Errorf("csrf: key file %q may be read or written by others (mode %04o): chmod 600 it", path, perm)
+		case perm&0o020 != 0:
+			return nil, fmt.Errorf("csrf: key file %q is writable by its group (mode %04o): chmod 600 it", path, perm)
+		}
 	}
 	data, err := regfile.ReadFile(path, 0)
 	if err != nil {

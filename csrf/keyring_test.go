@@ -97,6 +97,39 @@ func TestLoadKeyRing(t *testing.T) {
 	}
 }
 
+// TestLoadKeyRingMode: a key file others may read or write, or its group
+// write, is refused; owner-only and group-readable (a Kubernetes fsGroup
+// mount) load.
+func TestLoadKeyRingMode(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("modes do not say who may read on Windows")
+	}
+	path := filepath.Join(t.TempDir(), "csrf.keys")
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(csrf.GenerateKey())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode os.FileMode
+		want string // "" loads
+	}{
+		{0o600, ""},
+		{0o400, ""},
+		{0o640, ""},
+		{0o440, ""},
+		{0o644, "may be read or written by others (mode 0644)"},
+		{0o602, "may be read or written by others (mode 0602)"},
+		{0o660, "is writable by its group (mode 0660)"},
+	} {
+		if err := os.Chmod(path, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := csrf.LoadKeyRing(path)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("mode %04o: got %v, want %q", tc.mode, err, tc.want)
+		}
+	}
+}
+
 // TestLoadKeyRingOpenFolder: whoever may write the key file's folder can
 // put their own key there and forge every token, so LoadKeyRing refuses
 // it; the twins (sticky, closed again) load.
