@@ -571,6 +571,12 @@ Examples:
 	if err != nil {
 		return err
 	}
+	already := map[string]bool{}
+	if prev != nil {
+		for _, e := range prev.RevokedCertificateEntries {
+			already[e.SerialNumber.String()] = true
+		}
+	}
 	der, err := ca.Revoke(prev, nums...)
 	if err != nil {
 		return err
@@ -583,9 +589,19 @@ Examples:
 		return err
 	}
 	for _, n := range nums {
-		fmt.Fprintf(stdout, "revoked serial %s\n", serialHex(n))
+		if already[n.String()] {
+			// Kept with its first revocation time; the CRL is issued
+			// again all the same (as --refresh would).
+			fmt.Fprintf(stdout, "serial %s was revoked already\n", serialHex(n))
+		} else {
+			fmt.Fprintf(stdout, "revoked serial %s\n", serialHex(n))
+		}
 	}
-	fmt.Fprintf(stdout, "wrote %s: CRL number %s lists %d certificates, next update %s\n",
-		filepath.Join(c.dir, pki.CRLFile), crl.Number, len(crl.RevokedCertificateEntries), crl.NextUpdate.Format(time.RFC3339))
+	listed := fmt.Sprintf("%d certificates", len(crl.RevokedCertificateEntries))
+	if len(crl.RevokedCertificateEntries) == 1 {
+		listed = "1 certificate"
+	}
+	fmt.Fprintf(stdout, "wrote %s: CRL number %s lists %s, next update %s\n",
+		filepath.Join(c.dir, pki.CRLFile), crl.Number, listed, crl.NextUpdate.Format(time.RFC3339))
 	return nil
 }
