@@ -16,11 +16,23 @@ import (
 // last occurrence of an attribute (RFC 6265bis, section 5.7), and so does
 // net/http's ParseSetCookie, so an appended SameSite wins over an earlier
 // one; the gateway only ever appends a stricter one.
+//
+// The gateway reads attribute names and values as browsers do: without
+// case in ASCII only (Go's Unicode lower-casing makes "SameS\u0130te" and
+// "Str\u0130ct" read as "samesite" and "strict", which Chromium and
+// net/http do not), and an attribute whose value is over
+// maxAttributeValue bytes as absent (Chromium ignores "Secure=" followed
+// by 1025 bytes: TestCookieHardeningInBrowser).
 
 // HostPrefix is the cookie-name prefix browsers accept only on cookies
 // with Secure, Path=/ and no Domain (RFC 6265bis, section 4.1.3.2): no
 // other host, not even a sibling subdomain, can set or overwrite them.
 const HostPrefix = "__Host-"
+
+// maxAttributeValue is the longest attribute value, spaces and tabs
+// around it trimmed, that browsers honour (RFC 6265bis: a longer one is
+// ignored, the attribute with it).
+const maxAttributeValue = 1024
 
 // SameSite is Cookies.SameSite: the SameSite attribute the gateway adds
 // to cookies without a valid one. It reads itself from "lax", "strict"
@@ -63,13 +75,33 @@ func (s *SameSite) UnmarshalText(text []byte) error {
 // cookie as None, and Chromium sends it on cross-site POSTs for two
 // minutes after it is set.
 func sameSiteRank(v string) int {
-	switch strings.ToLower(v) {
-	case "lax":
+	switch {
+	case equalFoldASCII(v, "lax"):
 		return 2
-	case "strict":
+	case equalFoldASCII(v, "strict"):
 		return 3
 	}
 	return 0
+}
+
+// equalFoldASCII reports whether s is lower, an ASCII lower-case word,
+// in any ASCII case: as browsers and net/http compare attribute names and
+// values, unlike strings.EqualFold and strings.ToLower ("\u0130" is 'i'
+// to Go's strings.ToLower, "\u017f" 's' to strings.EqualFold).
+func equalFoldASCII(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // cookieRules is a route's compiled Cookies.
@@ -168,16 +200,22 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 		// only when both read it so; otherwise ours is appended, which
 		// changes nothing for a reader that already saw it.
 		k, v, _ := strings.Cut(trimWS(a), "=")
-		switch strings.ToLower(k) {
-		case "secure":
-			secure = true
-		case "httponly":
-			httpOnly = true
-		case "samesite":
+		// A Secure or HttpOnly with an over-long value is none to
+		// browsers, and one with a value net/http cannot parse (a
+		// quote, a backslash, a byte outside ASCII) none to net/http:
+		// ours is appended. (Such a SameSite value is one they do not
+		// know, below: ours is appended too.)
+		valueOK := len(trimWS(v)) <= maxAttributeValue && validAttributeValue(v)
+		switch {
+		case equalFoldASCII(k, "secure"):
+			secure = secure || valueOK
+		case equalFoldASCII(k, "httponly"):
+			httpOnly = httpOnly || valueOK
+		case equalFoldASCII(k, "samesite"):
 			hasSameSite = true
 			sameSite = v
 		}
-		if strings.EqualFold(trimWS(k), "samesite") {
+		if equalFoldASCII(trimWS(k), "samesite") {
 			best = max(best, sameSiteRank(strings.Trim(trimWS(v), `"`)))
 		}
 	}
@@ -191,8 +229,7 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 		b.WriteString(strings.TrimLeft(nameValue, " \t\r\n"))
 		for a := range strings.SplitSeq(attrs, ";") {
 			k, _, _ := strings.Cut(a, "=")
-			switch strings.ToLower(trimWS(k)) {
-			case "domain", "path", "":
+			if k = trimWS(k); k == "" || equalFoldASCII(k, "domain") || equalFoldASCII(k, "path") {
 				continue
 			}
 			b.WriteByte(';')
@@ -219,7 +256,7 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 			add = "Strict"
 		}
 		switch {
-		case !hasSameSite || have == 0 && !strings.EqualFold(sameSite, "none"):
+		case !hasSameSite || have == 0 && !equalFoldASCII(sameSite, "none"):
 			// None set, or a value browsers do not know: add ours.
 			b.WriteString("; SameSite=" + add)
 		case r.overrideSameSite && have < want:
@@ -227,6 +264,18 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 		}
 	}
 	return b.String()
+}
+
+// validAttributeValue reports whether net/http's Set-Cookie parser
+// accepts v as an attribute's value (its validCookieValueByte, without
+// quotes): it skips an attribute with any other value.
+func validAttributeValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // trimWS trims what net/http's cookie parser trims (textproto.TrimString:

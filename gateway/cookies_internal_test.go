@@ -40,7 +40,42 @@ var cookieCases = []struct {
 		"session=; Max-Age=0", "__Host-session=; Max-Age=0; Path=/; Secure; SameSite=Lax"},
 	{"host prefix only on the exact name", cookieRules{hostPrefix: "session"},
 		"session2=x", "session2=x"},
+	// Read as Chromium reads them (TestCookieHardeningInBrowser): an
+	// attribute whose value is over 1024 bytes is ignored; names and
+	// values compare without case in ASCII only. Each refused case has
+	// its allowed twin.
+	{"secure with a value over 1024 bytes is none", cookieRules{secure: true},
+		"s=1; Secure=" + over1024, "s=1; Secure=" + over1024 + "; Secure"},
+	{"secure with a value of 1024 bytes kept", cookieRules{secure: true},
+		"s=1; Secure=" + max1024, "s=1; Secure=" + max1024},
+	{"secure with 1024 bytes between spaces kept", cookieRules{secure: true},
+		"s=1; Secure=  " + max1024 + "\t ", "s=1; Secure=  " + max1024 + "\t "},
+	{"secure with a value net/http refuses is none", cookieRules{secure: true},
+		`s=1; Secure="x`, `s=1; Secure="x; Secure`},
+	{"secure with a value net/http takes kept", cookieRules{secure: true},
+		"s=1; Secure=x", "s=1; Secure=x"},
+	{"httponly with a value over 1024 bytes is none", cookieRules{httpOnly: true},
+		"s=1; HttpOnly=" + over1024, "s=1; HttpOnly=" + over1024 + "; HttpOnly"},
+	{"httponly with a value of 1024 bytes kept", cookieRules{httpOnly: true},
+		"s=1; HttpOnly=" + max1024, "s=1; HttpOnly=" + max1024},
+	{"host prefix: secure with a value over 1024 bytes is none", cookieRules{hostPrefix: "session"},
+		"session=1; Secure=" + over1024, "__Host-session=1; Secure=" + over1024 + "; Path=/; Secure"},
+	{"samesite value with a dotted capital I is unknown", cookieRules{sameSite: "Lax"},
+		"s=1; SameSite=Str\u0130ct", "s=1; SameSite=Str\u0130ct; SameSite=Lax"},
+	{"samesite value in ASCII upper case kept", cookieRules{sameSite: "Lax"},
+		"s=1; SameSite=STRICT", "s=1; SameSite=STRICT"},
+	{"samesite name with a dotted capital I is unknown", cookieRules{sameSite: "Lax"},
+		"s=1; SameS\u0130te=Lax", "s=1; SameS\u0130te=Lax; SameSite=Lax"},
+	{"samesite name in ASCII upper case kept", cookieRules{sameSite: "Lax"},
+		"s=1; SAMESITE=Lax", "s=1; SAMESITE=Lax"},
+	{"samesite name with a long s is unknown", cookieRules{sameSite: "Lax"},
+		"s=1; \u017fame\u017fite=Strict", "s=1; \u017fame\u017fite=Strict; SameSite=Lax"},
 }
+
+var (
+	max1024  = strings.Repeat("a", 1024)
+	over1024 = strings.Repeat("a", 1025)
+)
 
 func TestRewriteSetCookie(t *testing.T) {
 	for _, tt := range cookieCases {

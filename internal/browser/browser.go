@@ -256,6 +256,19 @@ func (b *Browser) ClearCookies(ctx context.Context) error {
 	return nil
 }
 
+// Cookies returns the cookies the browser holds for url, as its cookie
+// store holds them (DevTools' Network.getCookies): what its parser made of
+// the Set-Cookie lines it got, attributes included.
+func (b *Browser) Cookies(ctx context.Context, url string) ([]*network.Cookie, error) {
+	actx, cancel := b.action(ctx)
+	defer cancel()
+	res, err := chromedp.Call(actx, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
+	if err != nil {
+		return nil, fail(actx, "get cookies", err)
+	}
+	return res.Cookies, nil
+}
+
 // Open starts loading url in the tab and returns once the browser has the
 // response, without waiting for the page's load event. Use it for pages
 // that move on by themselves, such as an attack page that submits a form
