@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +19,7 @@ import (
 	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
-// TestCookieHardeningInBrowser (redteam finding) checks routes[].cookies
+// TestCookieHardeningInBrowser checks routes[].cookies
 // against what Chromium's cookie store makes of the Set-Cookie lines the
 // gateway sends, not against the gateway's own reading of them. The
 // upstream sets cookies whose attributes the gateway read as present but
@@ -36,20 +35,9 @@ import (
 func TestCookieHardeningInBrowser(t *testing.T) {
 	t.Parallel()
 	tools := browsertest.Tools(t)
-	ca, err := pki.NewCA(pki.CAOptions{CommonName: harnessCAName})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, _, dir := gatewayFiles(t, "localhost")
 	alice, err := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"}).PKCS12("")
 	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	srv := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"localhost"}})
-	if err := srv.Save(dir, "server.pem", "server-key.pem"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), pki.EncodeCertsPEM(ca.Cert), 0o644); err != nil {
 		t.Fatal(err)
 	}
 

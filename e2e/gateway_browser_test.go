@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,20 +33,9 @@ import (
 func TestGatewayDefaultInBrowser(t *testing.T) {
 	t.Parallel()
 	tools := browsertest.Tools(t)
-	ca, err := pki.NewCA(pki.CAOptions{CommonName: harnessCAName})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, srv, dir := gatewayFiles(t, "app.localhost", "evil.app.localhost", "localhost")
 	alice, err := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"}).PKCS12("")
 	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	srv := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"app.localhost", "evil.app.localhost", "localhost"}})
-	if err := srv.Save(dir, "server.pem", "server-key.pem"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), pki.EncodeCertsPEM(ca.Cert), 0o644); err != nil {
 		t.Fatal(err)
 	}
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -307,4 +309,24 @@ func TestScanRefererAndTextPlainProbes(t *testing.T) {
 	case <-waitCtx(t).Done():
 		t.Error("no body recorded")
 	}
+}
+
+// gatewayFiles mints a harness CA and a server certificate for dnsNames,
+// and writes them into a new folder as a gateway under test reads them:
+// ca.pem, server.pem and server-key.pem.
+func gatewayFiles(t *testing.T, dnsNames ...string) (ca *pki.CA, srv *pki.Cert, dir string) {
+	t.Helper()
+	ca, err := pki.NewCA(pki.CAOptions{CommonName: harnessCAName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	srv = pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: dnsNames})
+	if err := srv.Save(dir, "server.pem", "server-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), pki.EncodeCertsPEM(ca.Cert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ca, srv, dir
 }

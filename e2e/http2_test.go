@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,10 +38,7 @@ import (
 func TestHTTP2MisdirectedInChromium(t *testing.T) {
 	t.Parallel()
 	tools := browsertest.Tools(t)
-	ca, err := pki.NewCA(pki.CAOptions{CommonName: harnessCAName})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, _, dir := gatewayFiles(t, "a.app.localhost", "b.app.localhost", "localhost")
 	// Chromium holds one certificate per site name: alice's for
 	// a.app.localhost, bob's for b.app.localhost. A request for b served
 	// on a's connection would carry alice's: the lent certificate.
@@ -52,14 +48,6 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 	}
 	bob, err := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "bob"}).PKCS12("")
 	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	srv := pkitest.ServerWith(t, ca, pki.ServerOptions{DNSNames: []string{"a.app.localhost", "b.app.localhost", "localhost"}})
-	if err := srv.Save(dir, "server.pem", "server-key.pem"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), pki.EncodeCertsPEM(ca.Cert), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
