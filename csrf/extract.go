@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/ascii"
 )
 
 // The canonical forms of the header names ("X-Csrf-Token"), so looking
@@ -227,11 +229,11 @@ func formBody(cts []string) (kind int, boundary string) {
 		essence = essence[:i]
 	}
 	switch {
-	case essence == "" || asciiEqualFold(essence, "application/x-www-form-urlencoded"):
+	case essence == "" || ascii.EqualFold(essence, "application/x-www-form-urlencoded"):
 		kind = bodyURLEncoded
-	case len(essence) > len("multipart/") && asciiEqualFold(essence[:len("multipart/")], "multipart/"):
+	case len(essence) > len("multipart/") && ascii.EqualFold(essence[:len("multipart/")], "multipart/"):
 		kind = bodyMultipart
-	case asciiEqualFold(essence, "text/plain"):
+	case ascii.EqualFold(essence, "text/plain"):
 		kind = bodyNotForm
 	default:
 		return bodyNotForm, "" // not CORS-safelisted: sent cross-site only after a preflight
@@ -246,7 +248,7 @@ func formBody(cts []string) (kind int, boundary string) {
 	if kind == bodyURLEncoded && !hasCharset {
 		return kind, "" // the common case: no parsing, no allocation
 	}
-	lower := asciiLower(ct) // the same length as ct, so indices agree
+	lower := ascii.Lower(ct) // the same length as ct, so indices agree
 	_, params, err := mime.ParseMediaType(ct)
 	if hasCharset && (err != nil || !asciiCompatible(params["charset"]) || !namedOnce(ct, lower, "charset")) {
 		return bodyUnclear, ""
@@ -287,22 +289,11 @@ func namedOnce(ct, lower, name string) bool {
 // letters folded, without allocating.
 func containsFold(s, lower string) bool {
 	for i := 0; i+len(lower) <= len(s); i++ {
-		if asciiEqualFold(s[i:i+len(lower)], lower) {
+		if ascii.EqualFold(s[i:i+len(lower)], lower) {
 			return true
 		}
 	}
 	return false
-}
-
-// asciiLower is s with ASCII letters, and only those, in lower case.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // asciiCompatible reports whether the charset cs (empty when the
@@ -316,7 +307,7 @@ func asciiCompatible(cs string) bool {
 		return true
 	}
 	for _, name := range [...]string{"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "iso8859-1", "latin1", "latin-1", "iso-8859-15", "windows-1252", "cp1252"} {
-		if asciiEqualFold(cs, name) {
+		if ascii.EqualFold(cs, name) {
 			return true
 		}
 	}

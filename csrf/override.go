@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/forgeproof/forgeproof/internal/ascii"
 )
 
 // Method overrides. Many frameworks let a request say it is another
@@ -212,7 +214,7 @@ func isOverrideKey[T text](k T) bool {
 	if c := k[0]; c != '_' && c != '.' {
 		return false
 	}
-	if !asciiEqualFold(k[1:len(overrideParam)], overrideParam[1:]) {
+	if !ascii.EqualFold(k[1:len(overrideParam)], overrideParam[1:]) {
 		return false
 	}
 	rest := k[len(overrideParam):]
@@ -380,24 +382,5 @@ func trimSpace[T text](s T) T {
 // isSafeName reports whether m is GET, HEAD or OPTIONS in ASCII letters of
 // any case.
 func isSafeName[T text](m T) bool {
-	return asciiEqualFold(m, "GET") || asciiEqualFold(m, "HEAD") || asciiEqualFold(m, "OPTIONS")
-}
-
-// asciiEqualFold reports whether s and t are equal with ASCII letters
-// folded, and only those: unlike strings.EqualFold, 'ſ' is not 's' and
-// 'K' (Kelvin) is not 'k'.
-func asciiEqualFold[T text](s T, t string) bool {
-	if len(s) != len(t) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		a, b := s[i], t[i]
-		if a == b {
-			continue
-		}
-		if a|0x20 != b|0x20 || a|0x20 < 'a' || a|0x20 > 'z' {
-			return false
-		}
-	}
-	return true
+	return ascii.EqualFold(m, "GET") || ascii.EqualFold(m, "HEAD") || ascii.EqualFold(m, "OPTIONS")
 }

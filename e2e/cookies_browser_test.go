@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -101,14 +100,7 @@ admin:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	target := "https://localhost:" + strings.TrimPrefix(g.Addrs()[0].String(), "127.0.0.1:")
+	target := "https://localhost:" + serveGateway(t, g)
 
 	b := startBrowser(t, tools, browser.Profile{
 		CACertsPEM: pki.EncodeCertsPEM(ca.Cert),

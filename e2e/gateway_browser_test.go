@@ -93,14 +93,7 @@ admin:
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := g.Listen(); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- g.Serve(ctx) }()
-			t.Cleanup(func() { cancel(); <-done })
-			port := strings.TrimPrefix(g.Addrs()[0].String(), "127.0.0.1:")
+			port := serveGateway(t, g)
 			target := "https://app.localhost:" + port
 			wsTarget := "wss://app.localhost:" + port
 

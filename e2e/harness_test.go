@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/internal/browser"
 	"github.com/forgeproof/forgeproof/internal/browser/browsertest"
 	"github.com/forgeproof/forgeproof/pki"
@@ -329,4 +331,18 @@ func gatewayFiles(t *testing.T, dnsNames ...string) (ca *pki.CA, srv *pki.Cert, 
 		t.Fatal(err)
 	}
 	return ca, srv, dir
+}
+
+// serveGateway listens and serves g until the test ends, and returns the
+// port of its first listener.
+func serveGateway(t *testing.T, g *gateway.Gateway) string {
+	t.Helper()
+	if err := g.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return strings.TrimPrefix(g.Addrs()[0].String(), "127.0.0.1:")
 }

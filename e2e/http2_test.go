@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -93,14 +92,7 @@ func TestHTTP2MisdirectedInChromium(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := g.Listen(); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- g.Serve(ctx) }()
-			t.Cleanup(func() { cancel(); <-done })
-			port := strings.TrimPrefix(g.Addrs()[0].String(), "127.0.0.1:")
+			port := serveGateway(t, g)
 			a, b := "https://a.app.localhost:"+port, "https://b.app.localhost:"+port
 
 			p := browser.Profile{CACertsPEM: pki.EncodeCertsPEM(ca.Cert), Clients: []browser.Client{

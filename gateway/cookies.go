@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/ascii"
 )
 
 // Cookie hardening (Route.Cookies): the gateway adds the attributes an
@@ -76,32 +78,12 @@ func (s *SameSite) UnmarshalText(text []byte) error {
 // minutes after it is set.
 func sameSiteRank(v string) int {
 	switch {
-	case equalFoldASCII(v, "lax"):
+	case ascii.EqualFold(v, "lax"):
 		return 2
-	case equalFoldASCII(v, "strict"):
+	case ascii.EqualFold(v, "strict"):
 		return 3
 	}
 	return 0
-}
-
-// equalFoldASCII reports whether s is lower, an ASCII lower-case word,
-// in any ASCII case: as browsers and net/http compare attribute names and
-// values, unlike strings.EqualFold and strings.ToLower ("\u0130" is 'i'
-// to Go's strings.ToLower, "\u017f" 's' to strings.EqualFold).
-func equalFoldASCII(s, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // cookieRules is a route's compiled Cookies.
@@ -207,15 +189,15 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 		// know, below: ours is appended too.)
 		valueOK := len(trimWS(v)) <= maxAttributeValue && validAttributeValue(v)
 		switch {
-		case equalFoldASCII(k, "secure"):
+		case ascii.EqualFold(k, "secure"):
 			secure = secure || valueOK
-		case equalFoldASCII(k, "httponly"):
+		case ascii.EqualFold(k, "httponly"):
 			httpOnly = httpOnly || valueOK
-		case equalFoldASCII(k, "samesite"):
+		case ascii.EqualFold(k, "samesite"):
 			hasSameSite = true
 			sameSite = v
 		}
-		if equalFoldASCII(trimWS(k), "samesite") {
+		if ascii.EqualFold(trimWS(k), "samesite") {
 			best = max(best, sameSiteRank(strings.Trim(trimWS(v), `"`)))
 		}
 	}
@@ -229,7 +211,7 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 		b.WriteString(strings.TrimLeft(nameValue, " \t\r\n"))
 		for a := range strings.SplitSeq(attrs, ";") {
 			k, _, _ := strings.Cut(a, "=")
-			if k = trimWS(k); k == "" || equalFoldASCII(k, "domain") || equalFoldASCII(k, "path") {
+			if k = trimWS(k); k == "" || ascii.EqualFold(k, "domain") || ascii.EqualFold(k, "path") {
 				continue
 			}
 			b.WriteByte(';')
@@ -256,7 +238,7 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 			add = "Strict"
 		}
 		switch {
-		case !hasSameSite || have == 0 && !equalFoldASCII(sameSite, "none"):
+		case !hasSameSite || have == 0 && !ascii.EqualFold(sameSite, "none"):
 			// None set, or a value browsers do not know: add ours.
 			b.WriteString("; SameSite=" + add)
 		case r.overrideSameSite && have < want:

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/forgeproof/forgeproof/internal/ascii"
+
 	"github.com/forgeproof/forgeproof/internal/pemutil"
 )
 
@@ -126,7 +128,7 @@ func nameAllowed(name string, permitted, excluded []string, match func(name, con
 // matchDomain is RFC 5280's and x509's DNS constraint: "example.com"
 // matches it and its subdomains, ".example.com" its subdomains only.
 func matchDomain(host, constraint string) bool {
-	host, constraint = asciiLower(host), asciiLower(constraint)
+	host, constraint = ascii.Lower(host), ascii.Lower(constraint)
 	if constraint == "" {
 		return true
 	}
@@ -145,7 +147,7 @@ func matchEmail(addr, constraint string) bool {
 		return false
 	}
 	if c := strings.LastIndexByte(constraint, '@'); c >= 0 {
-		return addr[:at] == constraint[:c] && asciiLower(addr[at+1:]) == asciiLower(constraint[c+1:])
+		return addr[:at] == constraint[:c] && ascii.Lower(addr[at+1:]) == ascii.Lower(constraint[c+1:])
 	}
 	return matchDomain(addr[at+1:], constraint)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/forgeproof/forgeproof/internal/ascii"
+
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
@@ -99,7 +101,7 @@ type dnsPattern struct {
 
 // parseDNSPattern parses a DNS name pattern.
 func parseDNSPattern(s string) (dnsPattern, error) {
-	name, wildcard := strings.CutPrefix(asciiLower(s), "*.")
+	name, wildcard := strings.CutPrefix(ascii.Lower(s), "*.")
 	if err := checkDNSName(name); err != nil {
 		return dnsPattern{}, fmt.Errorf("invalid DNS name pattern %q: %v", s, err)
 	}
@@ -137,7 +139,7 @@ func checkDNSName(name string) error {
 // itself a wildcard ("*.example.com" in a certificate) or is malformed
 // never matches.
 func (p dnsPattern) Match(name string) bool {
-	name = asciiLower(name) // not strings.ToLower: it maps U+212A (Kelvin) to 'k'
+	name = ascii.Lower(name) // not strings.ToLower: it maps U+212A (Kelvin) to 'k'
 	if checkDNSName(name) != nil {
 		return false
 	}
@@ -154,21 +156,4 @@ func (p dnsPattern) String() string {
 		return "*." + p.name
 	}
 	return p.name
-}
-
-// asciiLower lowers ASCII letters only, leaving any other byte as it is
-// (checkDNSName then refuses it).
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }
