@@ -290,10 +290,7 @@ func (sc *scanner) nullCheck(ctx context.Context, st *epState, res *EndpointResu
 		sc.note("%s %s: null control failed: %v", st.e.Method, st.u.Redacted(), err)
 		return nil
 	}
-	if !accepted(st.base, resp) {
-		return nil
-	}
-	if again, _ := reshowsForm(resp, st.e, st.u, st.page); again || formBack(st, resp) {
+	if !answeredLikeBaseline(st, resp) {
 		return nil
 	}
 	st.blind = fmt.Sprintf("so did the null control, the same request with every field (the token's included) sent empty (%d, body %.0f%% similar): this endpoint answers alike whatever it is sent, so its answer cannot tell an accepted request from a refused one; give a verification request (--verify-url, --verify-pointer) to decide", resp.Status, 100*similarity(st.base.Body, resp.Body))
@@ -304,6 +301,18 @@ func (sc *scanner) nullCheck(ctx context.Context, st *epState, res *EndpointResu
 		res.Note += "; " + blindNote
 	}
 	return nil
+}
+
+// answeredLikeBaseline reports whether resp is answered as the
+// legitimate request was (accepted) and is not the form shown again as a
+// refusal (reshowsForm, formBack): what a baseline-judged probe must be
+// to count, and what makes the null control prove the endpoint blind.
+func answeredLikeBaseline(st *epState, resp *response) bool {
+	if !accepted(st.base, resp) {
+		return false
+	}
+	again, _ := reshowsForm(resp, st.e, st.u, st.page)
+	return !again && !formBack(st, resp)
 }
 
 // pageAgain reports whether the legitimate request's answer is the
@@ -423,10 +432,7 @@ func (sc *scanner) judge(ctx context.Context, st *epState, r, control *request) 
 	if st.sensitive {
 		return sc.judgeByState(ctx, st, resp)
 	}
-	if !accepted(st.base, resp) {
-		return verdictRefused, "", nil
-	}
-	if again, _ := reshowsForm(resp, st.e, st.u, st.page); again || formBack(st, resp) {
+	if !answeredLikeBaseline(st, resp) {
 		return verdictRefused, "", nil
 	}
 	if st.blind != "" {
