@@ -35,10 +35,12 @@
 // crypto/x509 does not (a key usage extension with no bit set, or an
 // extended key usage of anyExtendedKeyUsage without clientAuth, on the
 // leaf or an intermediate: wrong-key-usage; an RSA key under 2048 bits
-// anywhere in the chain (a client CA with one is refused at load), or a subject common
-// name or emailAddress that the chain's name constraints exclude:
-// bad-certificate), revocation, then ServerConfig.Authorizer. (A resumed session
-// whose certificates were verified against the same state does not have
+// anywhere in the chain (a client CA with one is refused at load), a
+// subject common name or emailAddress that the chain's name constraints
+// exclude, or certificates of more than 60,000 bytes together (5 more
+// each for framing), which a session ticket cannot carry:
+// bad-certificate), revocation, then ServerConfig.Authorizer. (A resumed
+// session whose certificates were verified against the same state does not have
 // their signatures checked again; everything else is.) A refusal sends the
 // peer a bad_certificate alert and nothing else; the reason goes to
 // OnHandshakeFailure with the peer address. The library never logs.

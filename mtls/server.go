@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -116,7 +117,10 @@ func (s *Server) getConfigForClient(hello *tls.ClientHelloInfo) (*tls.Config, er
 	}
 	serverName := hello.ServerName
 	c.VerifyConnection = func(cs tls.ConnectionState) error {
-		_, herr := s.verify(st, &cs, cs.DidResume)
+		herr := checkTicketSize(cs.PeerCertificates)
+		if herr == nil {
+			_, herr = s.verify(st, &cs, cs.DidResume)
+		}
 		if herr == nil {
 			return nil
 		}
@@ -130,6 +134,32 @@ func (s *Server) getConfigForClient(hello *tls.ClientHelloInfo) (*tls.Config, er
 		return herr
 	}
 	return c, nil
+}
+
+// maxPeerCertBytes is the most the client's certificates may take in a
+// handshake, each counted with the 5 bytes of its framing. crypto/tls
+// puts them in the session ticket it sends at the end of the handshake,
+// whose length field holds at most 65,535 bytes (about 130 go to the
+// encryption and other session fields), and a client offers the ticket
+// back in a ClientHello whose extensions, the ticket among them, must fit
+// in 65,535 bytes too (a Go client fails to connect otherwise; a key
+// share of X25519MLKEM768 alone takes 1,216). Past the first, sending the
+// ticket fails and crypto/tls drops the connection with an encoding
+// error, no alert and no reason; refused in VerifyConnection instead, the
+// client gets bad_certificate and OnHandshakeFailure the reason.
+const maxPeerCertBytes = 60000
+
+// checkTicketSize refuses client certificates that take more than
+// maxPeerCertBytes.
+func checkTicketSize(certs []*x509.Certificate) *Error {
+	n := 0
+	for _, c := range certs {
+		n += len(c.Raw) + 5
+	}
+	if n <= maxPeerCertBytes {
+		return nil
+	}
+	return &Error{Reason: ReasonBadCertificate, Err: fmt.Errorf("the client's certificates (%d) take %d bytes with their framing, more than the %d a session ticket can carry", len(certs), n, maxPeerCertBytes)}
 }
 
 // verify runs every check on the client certificate of a connection
