@@ -2,9 +2,17 @@ package forgeproof_test
 
 import (
 	"fmt"
+	"go/ast"
+	"go/importer"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -118,4 +126,123 @@ func TestDocYAMLConfigsParse(t *testing.T) {
 	if checked < 5 {
 		t.Errorf("checked %d YAML configs in the docs, want at least 5: is the scan still finding them?", checked)
 	}
+}
+
+// goSampleImports are the packages the Go samples of the docs may use;
+// every sample gets them all.
+var goSampleImports = []string{
+	"context", "crypto/tls", "fmt", "html/template", "log", "net", "net/http", "os",
+	"github.com/forgeproof/forgeproof/authz",
+	"github.com/forgeproof/forgeproof/csrf",
+	"github.com/forgeproof/forgeproof/gateway",
+	"github.com/forgeproof/forgeproof/mtls",
+	"github.com/forgeproof/forgeproof/mtls/forwarded",
+}
+
+// goSamplePrelude declares what the Go samples of the docs use without
+// declaring: a sample is a fragment of a program that has a mux, a
+// listener, the request in a handler, … Blocks are statements (wrapped in
+// a function returning error) or, when they start with "func ",
+// declarations.
+const goSamplePrelude = `
+var (
+	ctx          context.Context
+	mux          *http.ServeMux
+	tlsConfig    *tls.Config
+	ln           net.Listener
+	r            *http.Request
+	w            http.ResponseWriter
+	app          http.Handler
+	adminHandler http.Handler
+	tmpl         *template.Template
+	p            *csrf.Protection // the csrf.New() of an earlier sample
+	srv          *mtls.Server     // the mtls.NewServer of an earlier sample
+	logger       = log.Default()
+)
+
+var _, _, _, _, _, _ = fmt.Sprint, os.Exit, authz.NewServer, gateway.New, forwarded.StripHeaders, mtls.NewServer
+`
+
+// goSampleSkips names the samples that use packages outside this module,
+// by a string they contain: they cannot be compiled here.
+var goSampleSkips = []string{"*gin.Context"}
+
+// TestDocGoSamplesCompile type-checks every Go block of the README and
+// docs/ against the current API, so that a renamed function or field, or
+// a changed signature, fails here rather than in a reader's editor. A
+// line that is only "…" stands for code left out. Unused variables and
+// imports (soft errors: a sample need not use everything it shows) are
+// allowed.
+func TestDocGoSamplesCompile(t *testing.T) {
+	// Export data of the imports, from the build cache.
+	out, err := exec.Command("go", append([]string{"list", "-export", "-deps", "-f", "{{.ImportPath}}={{.Export}}"}, goSampleImports...)...).Output()
+	if err != nil {
+		t.Fatalf("go list -export: %v", err)
+	}
+	export := map[string]string{}
+	for line := range strings.Lines(string(out)) {
+		path, file, _ := strings.Cut(strings.TrimSpace(line), "=")
+		export[path] = file
+	}
+	header := "package samples\n\nimport (\n"
+	for _, imp := range goSampleImports {
+		header += fmt.Sprintf("\t%q\n", imp)
+	}
+	header += ")\n"
+
+	fset := token.NewFileSet()
+	files := []*ast.File{parseSample(t, fset, header+goSamplePrelude)}
+	checked := 0
+	for _, doc := range mdtest.Docs(t, ".") {
+		for _, b := range mdtest.Blocks(doc.Text) {
+			if b.Lang != "go" {
+				continue
+			}
+			if slices.ContainsFunc(goSampleSkips, func(s string) bool { return strings.Contains(b.Text(), s) }) {
+				continue
+			}
+			var lines []string
+			for _, l := range b.Lines {
+				if strings.TrimSpace(l) == "…" {
+					l = ""
+				}
+				lines = append(lines, l)
+			}
+			body := strings.Join(lines, "\n")
+			pos := fmt.Sprintf("//line %s:%d\n", filepath.ToSlash(doc.Path), b.Line+1)
+			src := header + "\n" + pos + body + "\n"
+			if !strings.HasPrefix(body, "func ") {
+				src = fmt.Sprintf("%s\nfunc sample%d() error {\n%s%s\nreturn nil\n}\n", header, checked, pos, body)
+			}
+			files = append(files, parseSample(t, fset, src))
+			checked++
+		}
+	}
+	if checked < 5 {
+		t.Errorf("checked %d Go samples in the docs, want at least 5: is the scan still finding them?", checked)
+	}
+	conf := types.Config{
+		Importer: importer.ForCompiler(fset, "gc", func(path string) (io.ReadCloser, error) {
+			if export[path] == "" {
+				return nil, fmt.Errorf("no export data for %q", path)
+			}
+			return os.Open(export[path])
+		}),
+		Error: func(err error) {
+			if te, ok := err.(types.Error); ok && te.Soft {
+				return
+			}
+			t.Errorf("a Go sample does not compile: %v", err)
+		},
+	}
+	conf.Check("samples", fset, files, nil)
+}
+
+func parseSample(t *testing.T, fset *token.FileSet, src string) *ast.File {
+	t.Helper()
+	f, err := parser.ParseFile(fset, "sample.go", src, parser.ParseComments)
+	if err != nil {
+		t.Errorf("a Go sample does not parse: %v", err)
+	}
+	return f
 }

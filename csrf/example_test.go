@@ -62,8 +62,9 @@ func ExampleProtection_Token() {
 	p := csrf.New()
 	p.SetKeyRing(ring)
 	p.SetMode(csrf.ModeOriginAndToken)
-	// Bind tokens to the client certificate; the gateway uses
-	// mtls.Identity.SPKISHA256 from the request context.
+	// Bind tokens to the client certificate. The header is a stand-in
+	// to keep the example short: bind to a value the client cannot set,
+	// such as mtls.Identity.SPKISHA256 (see ExampleProtection_SetBinding).
 	p.SetBinding(func(r *http.Request) ([]byte, error) {
 		return []byte(r.Header.Get("X-Demo-Cert-Hash")), nil
 	})

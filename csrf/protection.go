@@ -56,6 +56,8 @@ const (
 	ModeTokenIfNoBrowserHeaders
 )
 
+// String returns the name of m: "origin-only", "origin-and-token" or
+// "token-if-no-browser-headers", as configuration files spell it.
 func (m Mode) String() string {
 	switch m {
 	case ModeOriginOnly:

@@ -69,6 +69,8 @@ const (
 // Error is a refusal. Check returns it as an error; use [ReasonOf] or
 // errors.As to get at it.
 type Error struct {
+	// Reason is the stable code of the refusal, one of the Reason
+	// constants.
 	Reason Reason
 	// Header names the request header that decided ("Sec-Fetch-Site",
 	// "Origin", "Referer", "X-CSRF-Token", …), or "" when none did.
@@ -81,6 +83,9 @@ type Error struct {
 	Err error
 }
 
+// Error reads "csrf: ", the Reason, then the Header and its Value (quoted)
+// and the Err, each after ": ". The Value is the client's: escape the
+// message before showing it in HTML.
 func (e *Error) Error() string {
 	s := "csrf: " + string(e.Reason)
 	switch {
@@ -95,6 +100,8 @@ func (e *Error) Error() string {
 	return s
 }
 
+// Unwrap returns Err, so that errors.Is and errors.As see the cause
+// (ErrFormTooLarge, the binding function's error).
 func (e *Error) Unwrap() error { return e.Err }
 
 // ReasonOf returns the reason of the *Error in err's chain, and whether

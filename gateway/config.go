@@ -47,8 +47,12 @@ type Config struct {
 	// any case and with '_' or any other punctuation for '-'.
 	StripRequestHeaders []string `key:"strip-request-headers"`
 
-	Admin  Admin  `key:"admin"`
-	Log    Log    `key:"log"`
+	// Admin is the admin listener (metrics, health, readiness): on
+	// 127.0.0.1:9090 by default, loopback only.
+	Admin Admin `key:"admin"`
+	// Log configures the logs of "forgeproof serve" (see Log).
+	Log Log `key:"log"`
+	// Limits bounds sizes, time-outs and the shutdown drain (see Limits).
 	Limits Limits `key:"limits"`
 
 	// Authz, when set, makes this the configuration of "forgeproof
@@ -65,8 +69,10 @@ type Config struct {
 type Listener struct {
 	// Address is host:port; ":0" and "127.0.0.1:0" pick a free port
 	// (see Gateway.Addrs).
-	Address string      `key:"address"`
-	TLS     ListenerTLS `key:"tls"`
+	Address string `key:"address"`
+	// TLS is the listener's server certificates and how it verifies
+	// client certificates (see ListenerTLS).
+	TLS ListenerTLS `key:"tls"`
 	// ProxyProtocol, when set, makes the listener read a PROXY protocol
 	// header (v1 or v2) at the start of every connection, from a trusted
 	// L4 balancer only, and use the client address it carries. Nil: the
@@ -215,6 +221,8 @@ type ListenerTLS struct {
 type Route struct {
 	// Name labels the route in logs and metrics; default "routes[N]".
 	Name string `key:"name"`
+	// Host restricts the route to one host (see the type's doc); empty
+	// matches any host.
 	Host string `key:"host"`
 	// PathPrefix is matched against the cleaned request path at segment
 	// boundaries: "/api" matches "/api" and "/api/x", not "/apix".
@@ -251,6 +259,9 @@ type Route struct {
 	// DELETE or TRACE with a body closes the connection either way.
 	UpstreamReuseAfterBody bool `key:"upstream-reuse-after-body"`
 
+	// Allow lists the client identities that may use the route. A zero
+	// Allow, which would let no one in, is a configuration error
+	// ("allows nobody"): say who, or Unauthenticated.
 	Allow Allow `key:"allow"`
 	// Browsers says whether browsers may use the route. When false, a
 	// request carrying browser-only Fetch Metadata headers
@@ -266,8 +277,11 @@ type Route struct {
 	// Forwarded, Content-Length, Transfer-Encoding, Connection, Upgrade,
 	// Origin, Referer, Sec-Fetch-*, Cookie, Authorization, X-CSRF-Token, the
 	// identity headers, …) are dropped.
-	AllowUnderscoreHeaders bool      `key:"allow-underscore-headers"`
-	CSRF                   RouteCSRF `key:"csrf"`
+	AllowUnderscoreHeaders bool `key:"allow-underscore-headers"`
+	// CSRF is the route's cross-site request forgery guard. The zero
+	// value checks origins (csrf.ModeOriginOnly); turning it off takes
+	// InsecureOff.
+	CSRF RouteCSRF `key:"csrf"`
 	// Cookies hardens the cookies the upstream sets. The zero value
 	// leaves them as they are.
 	Cookies Cookies `key:"cookies"`
@@ -411,8 +425,11 @@ type Admin struct {
 	// Address is host:port; default "127.0.0.1:9090"; "off" disables the
 	// admin listener. It must be a loopback address unless
 	// InsecureAllowNonLoopback is set.
-	Address                  string `key:"address"`
-	InsecureAllowNonLoopback bool   `key:"insecure-allow-non-loopback"`
+	Address string `key:"address"`
+	// InsecureAllowNonLoopback lets Address be a non-loopback address.
+	// The admin listener has no authentication: whoever reaches it reads
+	// its metrics and health. Default false.
+	InsecureAllowNonLoopback bool `key:"insecure-allow-non-loopback"`
 }
 
 // Log configures the binary's logs; the gateway package itself logs only

@@ -10,12 +10,13 @@ import (
 // ParseConfig; Key is the dotted path of the key ("routes[1].upstream"),
 // empty for problems with the file as a whole.
 type ConfigError struct {
-	File string
-	Line int
-	Key  string
-	Msg  string
+	File string // the config file, "" for a Config built in Go
+	Line int    // 1-based; 0 when unknown
+	Key  string // dotted key path, "" for the file as a whole
+	Msg  string // what is wrong, lowercase, user input quoted
 }
 
+// Error reads "file:line: key: msg", leaving out what is unknown.
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	if e.File != "" {
@@ -38,6 +39,7 @@ func (e *ConfigError) Error() string {
 // Config.Validate and New.
 type ConfigErrors []*ConfigError
 
+// Error returns every problem, one per line.
 func (es ConfigErrors) Error() string {
 	msgs := make([]string, len(es))
 	for i, e := range es {

@@ -24,7 +24,7 @@ func AuthorizeAnyVerified() Authorizer {
 }
 
 // AuthorizeSPIFFEID allows identities whose SPIFFE ID matches one of the
-// patterns (see parseSPIFFEIDPattern: exact, or "*" path segments, each
+// patterns (exact, or with "*" path segments, each
 // standing for exactly one non-empty segment: spiffe://td/ns/*/sa/web
 // does not match spiffe://td/ns/a/b/sa/web). An identity without a
 // SPIFFE ID is denied; a certificate has none when it has more than one
@@ -99,7 +99,7 @@ func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 }
 
 // AuthorizeDNSName allows identities with at least one DNS SAN matching
-// one of the patterns (see parseDNSPattern: exact, or "*." + one label),
+// one of the patterns (exact, or "*." followed by one label),
 // ignoring ASCII case. A SAN that is not a plain host name matches no
 // pattern: a wildcard SAN ("*.example.com" in a client certificate
 // allows neither api.example.com nor the pattern *.example.com), one

@@ -170,7 +170,10 @@ func (cfg *ServerConfig) openFolder(file string) error {
 // Source is certificate material: the File it is read from, again on
 // every Reload, or fixed Data. Exactly one is set.
 type Source struct {
+	// File is the path of a file, read again on every Reload.
 	File string
+	// Data is the material itself (PEM, or DER for a CRL), used as is
+	// for the life of the Server.
 	Data []byte
 }
 
@@ -201,8 +204,12 @@ func (s Source) what() string {
 
 // KeyPair is a server certificate (PEM, with any intermediates after it)
 // and its private key (ECDSA, RSA or Ed25519): files, which Reload reads
-// again, or a Certificate value.
+// again, or a Certificate value. Setting both is an error.
 type KeyPair struct {
+	// CertFile and KeyFile are the PEM files of the certificate chain
+	// and of its key, read again on every Reload.
 	CertFile, KeyFile string
-	Certificate       *tls.Certificate
+	// Certificate is a certificate and key already loaded, used as is
+	// for the life of the Server.
+	Certificate *tls.Certificate
 }

@@ -85,7 +85,7 @@
 //
 // # Identity and authorization
 //
-// Identity (identity.go) is what a verified certificate says: SPIFFE ID,
+// Identity is what a verified certificate says: SPIFFE ID,
 // SANs, subject, issuer, serial, validity, SPKI and certificate SHA-256.
 // Server.Handler stores the connection's identity in the request context;
 // IdentityFromContext reads it; forwarded.Trust (package mtls/forwarded)
@@ -122,6 +122,9 @@
 // identity-denied, spiffe-id-denied, trust-domain-denied, dns-name-denied,
 // common-name-denied, organizational-unit-denied, spki-denied; 421 bodies:
 // misdirected-request.
+//
+// Configuration (NewServer, Reload; Error.Field names the field):
+// invalid-config.
 //
 // # Caveats
 //

@@ -8,6 +8,9 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/forgeproof/forgeproof/mtls"
@@ -63,26 +66,65 @@ func ExampleAuthorizeAnyOf() {
 
 // Served through Handler with ConnContext, an open keep-alive connection
 // is verified again after each reload and expiry: a certificate that a
-// new CRL revokes is refused (403, Connection: close) at its next request.
+// new CRL revokes is refused (403, Connection: close) at its next
+// request on the connection it opened before the reload.
 func ExampleServer_Handler() {
+	dir, _ := os.MkdirTemp("", "mtls-example")
+	defer os.RemoveAll(dir)
+	ca, _ := pki.NewCA(pki.CAOptions{})
+	ca.Save(dir) // ca.pem
+	srvCert, _ := ca.IssueServer(pki.ServerOptions{DNSNames: []string{"localhost"}})
+	srvCert.Save(dir, "server.pem", "server-key.pem")
+	crl, _ := ca.CreateCRL(pki.CRLOptions{})
+	pki.SaveCRL(dir, crl) // crl.pem, revoking nothing yet
+	client, _ := ca.IssueClient(pki.ClientOptions{CommonName: "alice"})
+
 	s, err := mtls.NewServer(mtls.ServerConfig{
-		Certificates: []mtls.KeyPair{{CertFile: "server.pem", KeyFile: "server-key.pem"}},
-		ClientCAs:    []mtls.Source{{File: "ca.pem"}},
-		CRLs:         []mtls.Source{{File: "crl.pem"}},
+		Certificates: []mtls.KeyPair{{CertFile: filepath.Join(dir, "server.pem"), KeyFile: filepath.Join(dir, "server-key.pem")}},
+		ClientCAs:    []mtls.Source{{File: filepath.Join(dir, "ca.pem")}},
+		CRLs:         []mtls.Source{{File: filepath.Join(dir, "crl.pem")}},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	go s.Watch(context.Background()) // reload when the files change
+	// In a service: go s.Watch(ctx), which calls Reload when a file changes.
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := mtls.IdentityFromContext(r.Context())
-		fmt.Fprintf(w, "hello %s\n", id)
+		fmt.Fprintf(w, "hello %s", id.CommonName)
 	})
-	srv := &http.Server{Addr: ":8443", Handler: s.Handler(app), ConnContext: s.ConnContext, TLSConfig: s.TLSConfig()}
-	log.Fatal(srv.ListenAndServeTLS("", ""))
+	srv := &http.Server{Handler: s.Handler(app), ConnContext: s.ConnContext, TLSConfig: s.TLSConfig()}
+	url := serveExample(srv)
+	defer srv.Close()
+
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: ca.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{client.TLSCertificate()},
+	}}}
+	get := func() {
+		reused := false
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", url, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		first, _, _ := strings.Cut(string(body), "\n")
+		fmt.Printf("%d %s (connection reused: %v)\n", resp.StatusCode, first, reused)
+	}
+	get()
+
+	crl, _ = ca.Revoke(nil, client.Cert.SerialNumber)
+	pki.SaveCRL(dir, crl)
+	if err := s.Reload(); err != nil { // what Watch does when crl.pem changes
+		log.Fatal(err)
+	}
+	get() // the same keep-alive connection, opened before the revocation
+	// Output:
+	// 200 hello alice (connection reused: false)
+	// 403 403 client certificate refused: the connection's client certificate is no longer accepted; open a new connection (reason: revoked) (connection reused: true)
 }
 
-// serveExample serves srv on a loopback port and returns its URL.
 // examplePKI issues a development CA, a server certificate for localhost
 // and a client certificate for spiffe://example.org/ns/prod/sa/web.
 func examplePKI() (*pki.CA, tls.Certificate, *pki.Cert) {
@@ -92,6 +134,7 @@ func examplePKI() (*pki.CA, tls.Certificate, *pki.Cert) {
 	return ca, srv.TLSCertificate(), client
 }
 
+// serveExample serves srv on a loopback port and returns its URL.
 func serveExample(srv *http.Server) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -9,8 +9,15 @@ import (
 
 // HandshakeFailure is what ServerConfig.OnHandshakeFailure receives.
 type HandshakeFailure struct {
-	Reason     Reason
-	Err        error
+	// Reason is the refusal's code: a handshake reason
+	// (ReasonUnknownAuthority, ReasonRevoked, …) or the authorizer's.
+	Reason Reason
+	// Err is the refusal: an *Error carrying Reason and its Detail, with
+	// the underlying cause (x509's verification error, an authorizer's
+	// error), if any, in its chain. It is never nil.
+	Err error
+	// RemoteAddr is the peer's address as its connection reports it; nil
+	// when unknown.
 	RemoteAddr net.Addr
 	// ServerName is the SNI the client asked for, possibly empty.
 	ServerName string

@@ -13,7 +13,8 @@ import (
 // Server.Handler) and refuses with 403 and a problem body carrying
 // the denial's reason code. Use one Guard per route or group of routes.
 //
-// The zero Guard denies every request: set Authorizer.
+// The zero Guard denies every request: set Authorizer. A Guard is safe
+// for concurrent use; do not change its fields after the first request.
 type Guard struct {
 	// Authorizer decides; nil denies everything (deny by default). Use
 	// AuthorizeAnyVerified to let any verified client in.

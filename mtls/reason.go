@@ -13,13 +13,27 @@ type Reason string
 // denial in the handshake keeps its own reason (ReasonIdentityDenied or a
 // finer one).
 const (
-	ReasonNoCertificate    Reason = "no-certificate"
+	// ReasonNoCertificate: RequireClientCert and the client sent none
+	// (or VerifyChain got an empty chain).
+	ReasonNoCertificate Reason = "no-certificate"
+	// ReasonUnknownAuthority: the chain does not lead to a current
+	// client CA.
 	ReasonUnknownAuthority Reason = "unknown-authority"
-	ReasonExpired          Reason = "expired"
-	ReasonNotYetValid      Reason = "not-yet-valid"
-	ReasonWrongKeyUsage    Reason = "wrong-key-usage"
-	ReasonBadCertificate   Reason = "bad-certificate"
-	ReasonRevoked          Reason = "revoked"
+	// ReasonExpired: a certificate of the chain is past its NotAfter.
+	ReasonExpired Reason = "expired"
+	// ReasonNotYetValid: a certificate of the chain is before its
+	// NotBefore.
+	ReasonNotYetValid Reason = "not-yet-valid"
+	// ReasonWrongKeyUsage: the leaf is not for client authentication (no
+	// clientAuth extended key usage, no digitalSignature, a key usage
+	// with no bit set, anyExtendedKeyUsage without clientAuth).
+	ReasonWrongKeyUsage Reason = "wrong-key-usage"
+	// ReasonBadCertificate: the chain breaks a rule crypto/x509 does not
+	// check and OpenSSL does (an RSA key under 2048 bits, a name its
+	// name constraints exclude), or is otherwise unusable.
+	ReasonBadCertificate Reason = "bad-certificate"
+	// ReasonRevoked: a CRL in use lists a certificate of the chain.
+	ReasonRevoked Reason = "revoked"
 	// ReasonCRLStale: a CRL covering the chain passed its NextUpdate (plus
 	// CRLGracePeriod).
 	ReasonCRLStale Reason = "crl-stale"
@@ -99,6 +113,7 @@ func (e *Error) Error() string {
 	return s
 }
 
+// Unwrap returns Err, the underlying cause, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // ReasonOf returns the Reason of the *Error in err's chain,

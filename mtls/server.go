@@ -129,7 +129,7 @@ func (s *Server) getConfigForClient(hello *tls.ClientHelloInfo) (*tls.Config, er
 			if len(cs.PeerCertificates) > 0 {
 				leaf = cs.PeerCertificates[0]
 			}
-			f(HandshakeFailure{Reason: herr.Reason, Err: herr.Err, RemoteAddr: addr, ServerName: serverName, Certificate: leaf, Resumed: cs.DidResume})
+			f(HandshakeFailure{Reason: herr.Reason, Err: herr, RemoteAddr: addr, ServerName: serverName, Certificate: leaf, Resumed: cs.DidResume})
 		}
 		return herr
 	}

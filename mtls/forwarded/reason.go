@@ -22,13 +22,15 @@ const ReasonInvalid Reason = "forwarded-identity-invalid"
 // value), which key (for x-forwarded-client-cert) and why. Its Reason is
 // ReasonInvalid.
 type Error struct {
-	Reason  Reason
+	Reason  Reason // always ReasonInvalid
 	Header  string // canonical header name, e.g. "X-Forwarded-Client-Cert"
 	Element int    // 1-based element or list member; 0 when not applicable
 	Key     string // XFCC key as written; "" when not applicable
 	Detail  string // what is wrong, lowercase, user input quoted
 }
 
+// Error reads "forwarded: invalid ", the header, the element and the key
+// when known, then the Detail, each after ": ".
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "forwarded: invalid %s header", e.Header)

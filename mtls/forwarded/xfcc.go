@@ -384,7 +384,7 @@ func (e XFCCElement) Identity() mtls.Identity {
 	}
 }
 
-// XFCC returns the x-forwarded-client-cert value of elems, in the
+// FormatXFCC returns the x-forwarded-client-cert value of elems, in the
 // order given, with each element's keys in Envoy's order (By, Hash, Cert,
 // Chain, Subject, URI, DNS). Subject, Cert and Chain are always quoted, as
 // Envoy does; other values only when they need it. An element with no
