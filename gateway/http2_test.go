@@ -335,8 +335,13 @@ type h2Answer struct {
 
 // answer reads frames until stream id ends; a GOAWAY or a closed
 // connection is an error.
-func (h *h2Raw) answer(id uint32) (h2Answer, error) {
-	var a h2Answer
+func (h *h2Raw) answer(id uint32) (a h2Answer, err error) {
+	// The body is collected in a buffer, not by string concatenation:
+	// copying the whole body again for every frame made a reader of a
+	// few megabytes so slow under -race that the gateway's stall timeout
+	// took it for one that had stopped reading.
+	var body strings.Builder
+	defer func() { a.body = body.String() }()
 	h.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
 		f, err := h.fr.ReadFrame()
@@ -353,10 +358,10 @@ func (h *h2Raw) answer(id uint32) (h2Answer, error) {
 			}
 		case *http2.DataFrame:
 			if f.StreamID == id {
-				a.body += string(f.Data())
+				body.Write(f.Data())
 				if f.StreamEnded() {
 					var p struct{ Reason string }
-					json.Unmarshal([]byte(a.body), &p)
+					json.Unmarshal([]byte(body.String()), &p)
 					a.reason = p.Reason
 					return a, nil
 				}
