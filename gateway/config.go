@@ -308,10 +308,14 @@ type Cookies struct {
 	OverrideSameSite bool `key:"override-same-site"`
 	// HostPrefix names the upstream's session cookie that browsers get as
 	// "__Host-" + HostPrefix, with Secure, Path=/ and no Domain (what the
-	// prefix requires; the upstream's Domain and Path are dropped). On the
-	// way in the gateway renames it back, and deletes any cookie a client
-	// sends under the bare name: a sibling subdomain or a plain-HTTP page
-	// could have set that one (cookie tossing). Default: none.
+	// prefix requires; the upstream's Domain and Path are dropped), when
+	// the upstream's Path covers the route: a Set-Cookie for the name
+	// under a narrower or another Path is for another copy and keeps the
+	// bare name. On the way in the gateway renames it back, and deletes
+	// any cookie a client sends under the bare name: a sibling subdomain
+	// or a plain-HTTP page could have set that one (cookie tossing).
+	// Tokens.SessionCookie names it as the upstream does, not with the
+	// prefix. Default: none.
 	HostPrefix string `key:"host-prefix"`
 }
 

@@ -499,6 +499,26 @@ func TestValidate(t *testing.T) {
 		{"cookies override without a value", func(c *gateway.Config) { c.Routes[0].Cookies.OverrideSameSite = true }, "routes[0].cookies.override-same-site: needs same-site"},
 		{"cookies host prefix not a name", func(c *gateway.Config) { c.Routes[0].Cookies.HostPrefix = "a b" }, `routes[0].cookies.host-prefix: invalid cookie name "a b"`},
 		{"cookies host prefix already prefixed", func(c *gateway.Config) { c.Routes[0].Cookies.HostPrefix = "__Host-sid" }, "already has a prefix"},
+		// tokens.session-cookie under the name the client holds: the
+		// gateway renames it before the CSRF check, so tokens bound to
+		// nothing (TestHostPrefixSessionBinding). The allowed twins: the
+		// upstream's name, and another cookie.
+		{"session cookie under the host prefix", func(c *gateway.Config) {
+			c.Tokens.SessionCookie = "__Host-sid"
+			c.Routes[0].Cookies.HostPrefix = "sid"
+		}, `routes[0].cookies.host-prefix: tokens.session-cookie "__Host-sid" never reaches the CSRF check on this route: the gateway passes the client's __Host-sid on as "sid" and drops other spellings, so tokens would be bound to no session (set tokens.session-cookie: sid)`},
+		{"session cookie, another spelling the gateway drops", func(c *gateway.Config) {
+			c.Tokens.SessionCookie = "SID"
+			c.Routes[0].Cookies.HostPrefix = "sid"
+		}, `tokens.session-cookie "SID" never reaches the CSRF check`},
+		{"session cookie as the upstream names it", func(c *gateway.Config) {
+			c.Tokens.SessionCookie = "sid"
+			c.Routes[0].Cookies.HostPrefix = "sid"
+		}, ""},
+		{"session cookie, another host prefix", func(c *gateway.Config) {
+			c.Tokens.SessionCookie = "__Host-sid"
+			c.Routes[0].Cookies.HostPrefix = "other"
+		}, ""},
 		{"negative delay", func(c *gateway.Config) { c.Limits.ShutdownDelay = -time.Second }, "limits.shutdown-delay: must not be negative"},
 		{"negative proxy header timeout", func(c *gateway.Config) {
 			c.Listeners[0].ProxyProtocol = &gateway.ProxyProtocol{Trusted: []string{"10.0.0.1"}, HeaderTimeout: -time.Second}

@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/forgeproof/forgeproof/internal/ascii"
+	"github.com/forgeproof/forgeproof/internal/setcookie"
 )
 
 // Cookie hardening (Route.Cookies): the gateway adds the attributes an
@@ -19,22 +21,18 @@ import (
 // net/http's ParseSetCookie, so an appended SameSite wins over an earlier
 // one; the gateway only ever appends a stricter one.
 //
-// The gateway reads attribute names and values as browsers do: without
-// case in ASCII only (Go's Unicode lower-casing makes "SameS\u0130te" and
-// "Str\u0130ct" read as "samesite" and "strict", which Chromium and
-// net/http do not), and an attribute whose value is over
-// maxAttributeValue bytes as absent (Chromium ignores "Secure=" followed
-// by 1025 bytes: TestCookieHardeningInBrowser).
+// The gateway reads attribute names and values as browsers do
+// (internal/setcookie): without case in ASCII only (Go's Unicode
+// lower-casing makes "SameS\u0130te" and "Str\u0130ct" read as "samesite"
+// and "strict", which Chromium and net/http do not), and an attribute
+// whose value is over setcookie.MaxAttributeValue bytes as absent
+// (Chromium ignores "Secure=" followed by 1025 bytes:
+// TestCookieHardeningInBrowser).
 
 // HostPrefix is the cookie-name prefix browsers accept only on cookies
 // with Secure, Path=/ and no Domain (RFC 6265bis, section 4.1.3.2): no
 // other host, not even a sibling subdomain, can set or overwrite them.
 const HostPrefix = "__Host-"
-
-// maxAttributeValue is the longest attribute value, spaces and tabs
-// around it trimmed, that browsers honour (RFC 6265bis: a longer one is
-// ignored, the attribute with it).
-const maxAttributeValue = 1024
 
 // SameSite is Cookies.SameSite: the SameSite attribute the gateway adds
 // to cookies without a valid one. It reads itself from "lax", "strict"
@@ -97,6 +95,10 @@ type cookieRules struct {
 	// hostPrefix is the upstream's name of the cookie the client sees as
 	// HostPrefix+hostPrefix; "" for none.
 	hostPrefix string
+	// scope is the path the upstream sees for the route's path prefix
+	// (cookieScope): a Set-Cookie for hostPrefix whose Path does not
+	// cover it is for another cookie (forHostPrefix).
+	scope string
 }
 
 // p.cookies compiles a route's Cookies; nil when it changes nothing.
@@ -128,6 +130,23 @@ func (p *compiler) cookies(key string, c Cookies) *cookieRules {
 		return nil
 	}
 	return r
+}
+
+// sessionCookieSeen refuses a tokens.session-cookie that a route with
+// host-prefix never passes to the CSRF check: the client's __Host-NAME
+// reaches it renamed to NAME (rewriteRequest, which runs first), and every
+// other spelling of either is dropped. Tokens there would be bound to no
+// session, silently: an error, not a warning, as the setting cannot do
+// what it says on this route.
+func (p *compiler) sessionCookieSeen(key, hostPrefix string) {
+	sc := p.cfg.Tokens.SessionCookie
+	if hostPrefix == "" || sc == "" || sc == hostPrefix {
+		return
+	}
+	if k := cookieNameKey(sc); k == cookieNameKey(hostPrefix) || k == cookieNameKey(HostPrefix+hostPrefix) {
+		p.add(key, "tokens.session-cookie %q never reaches the CSRF check on this route: the gateway passes the client's %s%s on as %q and drops other spellings, so tokens would be bound to no session (set tokens.session-cookie: %s)",
+			sc, HostPrefix, hostPrefix, hostPrefix, hostPrefix)
+	}
 }
 
 // validCookieName reports whether s is a cookie name (an RFC 7230 token).
@@ -163,9 +182,8 @@ func (r *cookieRules) rewriteResponse(h http.Header) {
 // under HostPrefix, Domain and Path, which that prefix forbids (Path
 // becomes "/").
 func (r *cookieRules) rewriteSetCookie(line string) string {
-	nameValue, attrs, _ := strings.Cut(line, ";")
-	name, _, hasEq := strings.Cut(nameValue, "=")
-	name = trimWS(name)
+	nameValue, name := setcookie.Split(line)
+	_, _, hasEq := strings.Cut(nameValue, "=")
 	// What the upstream set, read as a browser (and net/http) reads it:
 	// the last occurrence of an attribute wins.
 	var secure, httpOnly, hasSameSite bool
@@ -176,18 +194,18 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 	// SameSite is never weaker than best, so that it weakens the cookie
 	// for neither reader.
 	best := 0
-	for a := range strings.SplitSeq(attrs, ";") {
-		// net/http trims the attribute, not the name before '=' nor the
-		// value after it; browsers trim both. An attribute counts as set
-		// only when both read it so; otherwise ours is appended, which
-		// changes nothing for a reader that already saw it.
-		k, v, _ := strings.Cut(trimWS(a), "=")
+	// net/http trims the attribute, not the name before '=' nor the
+	// value after it (setcookie.Attributes); browsers trim both. An
+	// attribute counts as set only when both read it so; otherwise ours
+	// is appended, which changes nothing for a reader that already saw
+	// it.
+	for k, v := range setcookie.Attributes(line) {
 		// A Secure or HttpOnly with an over-long value is none to
 		// browsers, and one with a value net/http cannot parse (a
 		// quote, a backslash, a byte outside ASCII) none to net/http:
 		// ours is appended. (Such a SameSite value is one they do not
 		// know, below: ours is appended too.)
-		valueOK := len(trimWS(v)) <= maxAttributeValue && validAttributeValue(v)
+		valueOK := len(trimWS(v)) <= setcookie.MaxAttributeValue && validAttributeValue(v)
 		switch {
 		case ascii.EqualFold(k, "secure"):
 			secure = secure || valueOK
@@ -203,12 +221,13 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(line) + 40)
-	if r.hostPrefix != "" && hasEq && name == r.hostPrefix {
+	if r.hostPrefix != "" && hasEq && name == r.hostPrefix && r.forHostPrefix(line) {
 		// __Host- requires Secure, Path=/ and no Domain: drop the
 		// upstream's Domain and Path and add what the prefix needs, or
 		// the browser would refuse the cookie.
 		b.WriteString(HostPrefix)
 		b.WriteString(strings.TrimLeft(nameValue, " \t\r\n"))
+		_, attrs, _ := strings.Cut(line, ";")
 		for a := range strings.SplitSeq(attrs, ";") {
 			k, _, _ := strings.Cut(a, "=")
 			if k = trimWS(k); k == "" || ascii.EqualFold(k, "domain") || ascii.EqualFold(k, "path") {
@@ -260,11 +279,51 @@ func validAttributeValue(v string) bool {
 	return true
 }
 
-// trimWS trims what net/http's cookie parser trims (textproto.TrimString:
-// space, tab, CR, LF; browsers trim space and tab, and never see CR or LF
-// in a header); strings.TrimSpace would trim more (a form feed) than
-// either reader does.
-func trimWS(s string) string { return strings.Trim(s, " \t\r\n") }
+// trimWS is setcookie.TrimWS.
+func trimWS(s string) string { return setcookie.TrimWS(s) }
+
+// forHostPrefix reports whether a Set-Cookie line for the host-prefix
+// cookie's bare name is meant for the cookie the client holds under
+// HostPrefix (with Path=/). It is when its Path, as a browser reads it,
+// covers every path the upstream serves on this route (the route's
+// scope: a Path the scope path-matches, "/" included), or when it has
+// none (the default path). A line with a narrower or another Path is for
+// another copy of the cookie: an upstream deleting a copy it once set
+// under /old ("NAME=; Path=/old; Max-Age=0"), moved under the prefix
+// with Path=/, would delete the session and log the user out. It goes
+// out as written, under the bare name, with the route's other
+// attributes: the browser stores or deletes that copy, and
+// rewriteRequest drops the bare name from every request, so the copy
+// never reaches the upstream.
+func (r *cookieRules) forHostPrefix(line string) bool {
+	p := setcookie.Read(line).Path
+	scope := cmp.Or(r.scope, "/")
+	// "/app/" covers the route /app as well: all the paths under it.
+	return p == "" || pathMatch(scope, p) || p == scope+"/"
+}
+
+// pathMatch reports whether the request path reqPath path-matches the
+// cookie path cookiePath (RFC 6265bis, section 5.1.4).
+func pathMatch(reqPath, cookiePath string) bool {
+	if !strings.HasPrefix(reqPath, cookiePath) {
+		return false
+	}
+	return len(reqPath) == len(cookiePath) || strings.HasSuffix(cookiePath, "/") || reqPath[len(cookiePath)] == '/'
+}
+
+// cookieScope is the path the upstream sees for a route's path prefix:
+// the upstream URL's path joined to it as ReverseProxy's SetURL joins it
+// to a request's path.
+func cookieScope(upstreamPath, prefix string) string {
+	a, b := strings.HasSuffix(upstreamPath, "/"), strings.HasPrefix(prefix, "/")
+	switch {
+	case a && b:
+		return upstreamPath + prefix[1:]
+	case !a && !b:
+		return upstreamPath + "/" + prefix
+	}
+	return upstreamPath + prefix
+}
 
 // rewriteRequest renames the client's HostPrefix cookie back to the name
 // the upstream set and deletes every cookie the client sent under the

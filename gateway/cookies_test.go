@@ -14,11 +14,14 @@ import (
 // sets a bare session cookie and echoes the Cookie header it receives.
 // The hardened route adds Secure, HttpOnly and SameSite, moves the cookie
 // under __Host- and drops a tossed bare copy on the way in; the route
-// without cookie settings (the negative control) passes both through.
+// without cookie settings (the negative control) passes both through. The
+// upstream's deletion of a copy under another path stays under the bare
+// name: moved under __Host- with Path=/ it would delete the session.
 func TestCookieHardening(t *testing.T) {
 	w := newWorld(t)
 	app := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		rw.Header().Add("Set-Cookie", "session=abc123; Domain=localhost; Path=/app")
+		rw.Header().Add("Set-Cookie", "session=abc123; Domain=localhost; Path=/hardened")
+		rw.Header().Add("Set-Cookie", "session=; Path=/old; Max-Age=0")
 		rw.Header().Add("Set-Cookie", "theme=dark; SameSite=Strict")
 		io.WriteString(rw, r.Header.Get("Cookie"))
 	}))
@@ -56,10 +59,12 @@ func TestCookieHardening(t *testing.T) {
 	}{
 		{"hardened", "/hardened", []string{
 			"__Host-session=abc123; Path=/; Secure; HttpOnly; SameSite=Lax",
+			"session=; Path=/old; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
 			"theme=dark; SameSite=Strict; Secure; HttpOnly",
 		}, "session=tossed; __Host-session=abc123; theme=dark", "session=abc123; theme=dark"},
 		{"negative control: no cookie settings", "/plain", []string{
-			"session=abc123; Domain=localhost; Path=/app",
+			"session=abc123; Domain=localhost; Path=/hardened",
+			"session=; Path=/old; Max-Age=0",
 			"theme=dark; SameSite=Strict",
 		}, "session=tossed; __Host-session=abc123; theme=dark", "session=tossed; __Host-session=abc123; theme=dark"},
 	}

@@ -238,6 +238,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		return
 	}
 	rt := v.route
+	rec.dropInformationalCookies = rt.cookies != nil
 	if listener >= 0 && r.ProtoMajor == 1 && r.Header["Upgrade"] != nil {
 		// A WebSocket, once relayed, is checked again as its
 		// connection's next request would be (tunnel.go). Only a request
@@ -453,12 +454,27 @@ type recorder struct {
 	// connection once handed over.
 	tunnel *tunnelOrigin
 	kept   *tunnel
+	// dropInformationalCookies: the route hardens cookies, and its
+	// upstream's 1xx answers go out without Set-Cookie (WriteHeader).
+	dropInformationalCookies bool
 }
 
 func (r *recorder) WriteHeader(code int) {
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		// An upstream's informational answer, relayed: the log records
 		// the final status.
+		if r.dropInformationalCookies {
+			// On a route that hardens cookies, a 1xx (103 Early Hints)
+			// goes out without Set-Cookie rather than hardened: browsers
+			// do not store a cookie from one (RFC 8297: its fields are
+			// not the final answer's; Chromium over HTTP/2 and
+			// HTTP/1.1, TestInformationalCookiesInBrowser), so it
+			// serves only other clients, unhardened. An upstream sets
+			// its cookies on the final answer, which is hardened.
+			// keepHeaders has taken the gateway's own fields out of the
+			// map before this, and puts them back after.
+			delete(r.Header(), "Set-Cookie")
+		}
 		r.ResponseWriter.WriteHeader(code)
 		return
 	}

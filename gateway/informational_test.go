@@ -3,6 +3,9 @@ package gateway_test
 import (
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"slices"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/gateway"
@@ -114,6 +117,71 @@ func TestInformationalNotToHTTP10(t *testing.T) {
 					t.Fatalf("answer %d: got %d, want %d", i, resp.StatusCode, want)
 				}
 				io.Copy(io.Discard, resp.Body)
+			}
+		})
+	}
+}
+
+// TestInformationalSetCookie: on a route with cookie settings, an
+// upstream's 1xx (103 Early Hints) goes out without its Set-Cookie, which
+// would otherwise pass unhardened (browsers do not store it:
+// TestInformationalCookiesInBrowser), while the final answer's cookie is
+// hardened; on both proxy paths, over HTTP/1.1 and HTTP/2. Negative
+// control: the route without cookie settings relays the 103's Set-Cookie
+// as sent, which shows the client would see it.
+func TestInformationalSetCookie(t *testing.T) {
+	const answer = "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\nSet-Cookie: session=early; Path=/\r\n\r\n" +
+		"HTTP/1.1 200 OK\r\nSet-Cookie: session=final; Path=/\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+	up := newRawUpstream(t, func(*http.Request) string { return answer })
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.Routes = append([]gateway.Route{
+		{Name: "hardened", PathPrefix: "/hardened", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true},
+			Cookies: gateway.Cookies{Secure: true, SameSite: gateway.SameSiteLax, HostPrefix: "session"}},
+		{Name: "plain", PathPrefix: "/plain", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}},
+	}, cfg.Routes...)
+	gw := w.start(cfg)
+	h2 := h2Conn(t, gw, "localhost", w.web)
+	h1 := h1Conn(t, gw, "localhost", w.web)
+	for _, tc := range []struct {
+		name         string
+		path         string
+		want1xx      []string
+		wantFinal    []string
+		direct, use2 bool
+	}{
+		{"hardened, direct, HTTP/1.1", "/hardened/x", nil, []string{"__Host-session=final; Path=/; Secure; SameSite=Lax"}, true, false},
+		{"hardened, ReverseProxy, HTTP/1.1", "/hardened/x", nil, []string{"__Host-session=final; Path=/; Secure; SameSite=Lax"}, false, false},
+		{"hardened, HTTP/2", "/hardened/x", nil, []string{"__Host-session=final; Path=/; Secure; SameSite=Lax"}, true, true},
+		{"negative control: plain, direct, HTTP/1.1", "/plain/x", []string{"session=early; Path=/"}, []string{"session=final; Path=/"}, true, false},
+		{"negative control: plain, HTTP/2", "/plain/x", []string{"session=early; Path=/"}, []string{"session=final; Path=/"}, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gateway.SetDirectProxy(gw.g, tc.direct)
+			var got1xx [][]string
+			trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+				got1xx = append(got1xx, h["Set-Cookie"])
+				return nil
+			}}
+			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), "GET", "https://localhost"+tc.path, nil)
+			var rt http.RoundTripper = h1
+			if tc.use2 {
+				rt = h2
+			}
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if len(got1xx) != 1 {
+				t.Fatalf("got %d 1xx answers, want the upstream's 103", len(got1xx))
+			}
+			if !slices.Equal(got1xx[0], tc.want1xx) {
+				t.Errorf("103's Set-Cookie %q, want %q", got1xx[0], tc.want1xx)
+			}
+			if got := resp.Header["Set-Cookie"]; !slices.Equal(got, tc.wantFinal) {
+				t.Errorf("final Set-Cookie %q, want %q", got, tc.wantFinal)
 			}
 		})
 	}

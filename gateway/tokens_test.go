@@ -202,3 +202,69 @@ func TestTokenMissingRefusalText(t *testing.T) {
 		}
 	}
 }
+
+// TestHostPrefixSessionBinding: with tokens.session-cookie: sid and a
+// route's cookies.host-prefix: sid (the setup config loading accepts; the
+// client's __Host-sid name is refused: TestValidate), the gateway binds
+// tokens to the session the client holds as __Host-sid: a token minted
+// under one session is refused under another, and a tossed bare sid
+// changes nothing. Negative control: the route without host-prefix, where
+// __Host-sid is not the session cookie, binds to the certificate only and
+// takes the token under another session.
+func TestHostPrefixSessionBinding(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.Tokens = gateway.Tokens{
+		KeyFile:       w.write("csrf.key", []byte(base64.StdEncoding.EncodeToString(csrf.GenerateKey())+"\n")),
+		SessionCookie: "sid",
+	}
+	for _, r := range []struct {
+		prefix  string
+		cookies gateway.Cookies
+	}{{"/prefixed", gateway.Cookies{HostPrefix: "sid"}}, {"/plain", gateway.Cookies{}}} {
+		cfg.Routes = append(cfg.Routes, gateway.Route{
+			Name: strings.TrimPrefix(r.prefix, "/"), PathPrefix: r.prefix, Upstream: w.upstream.URL,
+			Allow: gateway.Allow{AnyVerified: true}, CSRF: gateway.RouteCSRF{Mode: csrf.ModeOriginAndToken},
+			Cookies: r.cookies,
+		})
+	}
+	gw := w.start(cfg)
+	web := gw.client(w.web)
+	mint := func(prefix, cookie string) string {
+		t.Helper()
+		_, body := do(t, web, "GET", gw.base+prefix+"/page", http.Header{"Sec-Fetch-Site": {"none"}, "Cookie": {cookie}}, "")
+		tok := strings.Join(mustJSON(t, body).Header[gateway.HeaderCSRFToken], ",")
+		if tok == "" {
+			t.Fatalf("upstream got no %s header", gateway.HeaderCSRFToken)
+		}
+		return tok
+	}
+	prefixedTok := mint("/prefixed", "__Host-sid=alice")
+	plainTok := mint("/plain", "__Host-sid=alice")
+	for _, tt := range []struct {
+		name, prefix, tok, cookie string
+		want                      int
+	}{
+		{"same session", "/prefixed", prefixedTok, "__Host-sid=alice", 200},
+		{"another session", "/prefixed", prefixedTok, "__Host-sid=mallory", 403},
+		{"no session", "/prefixed", prefixedTok, "", 403},
+		{"tossed bare copy beside the session", "/prefixed", prefixedTok, "sid=mallory; __Host-sid=alice", 200},
+		{"tossed bare copy alone", "/prefixed", prefixedTok, "sid=alice", 403},
+		{"negative control: no host-prefix, another session", "/plain", plainTok, "__Host-sid=mallory", 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"}, "Accept": {"application/json"}}
+			if tt.cookie != "" {
+				h.Set("Cookie", tt.cookie)
+			}
+			status, body := do(t, web, "POST", gw.base+tt.prefix+"/submit", h, url.Values{"csrf_token": {tt.tok}}.Encode())
+			if status != tt.want {
+				t.Fatalf("got status %d, want %d (body %s)", status, tt.want, body)
+			}
+			if tt.want == 403 && !strings.Contains(body, `"reason":"token-invalid"`) {
+				t.Errorf("got body %s, want reason token-invalid", body)
+			}
+		})
+	}
+}

@@ -48,17 +48,19 @@ const (
 	cookiesNone
 )
 
-// sends reports whether a browser attaches c in a context with rule r.
+// sends reports whether a browser attaches c in a context with rule r,
+// judging its SameSite as a browser reads it (browserView).
 func (r cookieRule) sends(c *http.Cookie) bool {
+	sameSite := browserView(c).SameSite
 	switch r {
 	case cookiesAll:
 		return true
 	case cookiesCrossSitePOST, cookiesCrossSiteSubresource:
-		return c.SameSite == http.SameSiteNoneMode
+		return sameSite == "none"
 	case cookiesLaxPOSTWindow, cookiesLegacy:
-		return c.SameSite == http.SameSiteNoneMode || c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode
+		return sameSite == "none" || sameSite == ""
 	case cookiesCrossSiteGET:
-		return c.SameSite != http.SameSiteStrictMode
+		return sameSite != "strict"
 	}
 	return false
 }

@@ -3,7 +3,9 @@ package scan
 import (
 	"net/http"
 	"regexp"
-	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/ascii"
+	"github.com/forgeproof/forgeproof/internal/setcookie"
 )
 
 // A jar holds one browser's cookies for the target, with the attributes
@@ -54,7 +56,10 @@ func (j *jar) pick(r cookieRule) []*http.Cookie {
 var sessionLike = regexp.MustCompile(`(?i)sess|sid|auth|login|remember|jwt|identity|user`)
 
 // postureFindings checks the attributes of a session cookie as set by a
-// response from pageURL.
+// response from pageURL, as a browser reads them (internal/setcookie):
+// net/http's reading differs (it counts "Secure=" with a 1025-byte value,
+// which browsers ignore, and folds Unicode case, so "SameSite=Str\u0130ct"
+// is Strict to it and unknown to browsers).
 func postureFindings(c *http.Cookie, pageURL string) []Finding {
 	var out []Finding
 	add := func(rule, evidence string) {
@@ -62,25 +67,47 @@ func postureFindings(c *http.Cookie, pageURL string) []Finding {
 			URL: pageURL, Cookie: c.Name, Evidence: evidence,
 		}))
 	}
-	switch c.SameSite {
-	case http.SameSiteNoneMode:
+	b := browserView(c)
+	switch b.SameSite {
+	case "none":
 		add(RuleCookieSameSiteNone, "Set-Cookie "+c.Name+" has SameSite=None.")
-	case 0, http.SameSiteDefaultMode:
+	case "":
 		add(RuleCookieNoSameSite, "Set-Cookie "+c.Name+" has no (valid) SameSite attribute.")
 	}
-	if !c.Secure {
+	if !b.Secure {
 		add(RuleCookieNotSecure, "Set-Cookie "+c.Name+" has no Secure attribute.")
 	}
-	if !strings.HasPrefix(c.Name, "__Host-") {
+	// Browsers match the prefix without case in ASCII (Chromium 156
+	// refuses "__HOST-x=1; Path=/" without Secure, as "__Host-x").
+	if len(c.Name) < len("__Host-") || !ascii.EqualFold(c.Name[:len("__Host-")], "__Host-") {
 		add(RuleCookieNoHostPrefix, "The cookie is named "+c.Name+", without the __Host- prefix.")
 	}
-	if !c.HttpOnly {
+	if !b.HTTPOnly {
 		add(RuleCookieNotHTTPOnly, "Set-Cookie "+c.Name+" has no HttpOnly attribute.")
 	}
-	if c.Domain != "" {
-		add(RuleCookieWideDomain, "Set-Cookie "+c.Name+" has Domain="+c.Domain+".")
+	if b.Domain != "" {
+		add(RuleCookieWideDomain, "Set-Cookie "+c.Name+" has Domain="+b.Domain+".")
 	}
 	return out
+}
+
+// browserView is what a browser makes of c's attributes: read from the
+// Set-Cookie line c was parsed from, or, for a cookie built otherwise,
+// from its fields.
+func browserView(c *http.Cookie) setcookie.Cookie {
+	if c.Raw != "" {
+		return setcookie.Read(c.Raw)
+	}
+	b := setcookie.Cookie{Name: c.Name, Secure: c.Secure, HTTPOnly: c.HttpOnly, Domain: c.Domain, Path: c.Path}
+	switch c.SameSite {
+	case http.SameSiteStrictMode:
+		b.SameSite = "strict"
+	case http.SameSiteLaxMode:
+		b.SameSite = "lax"
+	case http.SameSiteNoneMode:
+		b.SameSite = "none"
+	}
+	return b
 }
 
 // newFinding fills the rule's title and severity into f.

@@ -1,0 +1,223 @@
+package e2e_test
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/network"
+
+	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/internal/browser/browsertest"
+	"github.com/forgeproof/forgeproof/mtls"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
+)
+
+// cookieGateway starts a gateway in front of app whose only route has
+// cookies, on a listener with the given HTTP/2 mode, and a Chromium with
+// alice's certificate for it. It returns the browser, the gateway's
+// origin and its access log.
+func cookieGateway(t *testing.T, mode gateway.HTTP2Mode, cookies gateway.Cookies, app http.Handler) (*browser.Browser, string, *browser.AccessLog) {
+	t.Helper()
+	tools := browsertest.Tools(t)
+	ca, _, dir := gatewayFiles(t, "localhost")
+	alice, err := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"}).PKCS12("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := httptest.NewServer(app)
+	t.Cleanup(up.Close)
+	log := new(browser.AccessLog)
+	g, err := gateway.New(&gateway.Config{
+		Listeners: []gateway.Listener{{Address: "127.0.0.1:0", HTTP2: mode, TLS: gateway.ListenerTLS{
+			CertFile: filepath.Join(dir, "server.pem"), KeyFile: filepath.Join(dir, "server-key.pem"),
+			ClientCAFiles: []string{filepath.Join(dir, "ca.pem")}, ClientAuth: mtls.VerifyClientCertIfGiven}}},
+		Routes: []gateway.Route{{Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}, Cookies: cookies}},
+		Admin:  gateway.Admin{Address: "off"},
+	}, gateway.Options{Logger: slog.New(log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := "https://localhost:" + serveGateway(t, g)
+	b := startBrowser(t, tools, browser.Profile{CACertsPEM: pki.EncodeCertsPEM(ca.Cert), ClientP12: alice, AutoSelect: []string{target}, IssuerCN: harnessCAName})
+	return b, target, log
+}
+
+// storedCookies navigates to url and returns what Chromium then holds
+// for cookieURL, by name.
+func storedCookies(t *testing.T, b *browser.Browser, url, cookieURL string) map[string]*network.Cookie {
+	t.Helper()
+	if status, err := b.Navigate(t.Context(), url); err != nil || status != http.StatusOK {
+		t.Fatalf("navigate to %s: %d %v", url, status, err)
+	}
+	cs, err := b.Cookies(t.Context(), cookieURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]*network.Cookie{}
+	for _, c := range cs {
+		m[c.Name] = c
+	}
+	return m
+}
+
+// TestInformationalCookiesInBrowser is why the gateway drops Set-Cookie
+// from an upstream's 1xx on a route with cookie settings (recorder's
+// WriteHeader) rather than hardening it: Chromium stores no cookie from a
+// 103 Early Hints, over HTTP/2 (where DevTools reports the 103 and its
+// Set-Cookie, relayed as sent by a route without cookie settings) or
+// HTTP/1.1 (where Chromium skips 103s). The allowed twin: the final
+// answer's cookie is stored. On the hardened route the 103 Chromium gets
+// has no Set-Cookie (it had one before the fix), and the final answer's
+// cookie is stored hardened.
+func TestInformationalCookiesInBrowser(t *testing.T) {
+	t.Parallel()
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/s.css" {
+			return
+		}
+		w.Header().Set("Link", "</s.css>; rel=preload; as=style")
+		w.Header().Add("Set-Cookie", "early=1; Path=/")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.Header().Del("Set-Cookie")
+		w.Header().Add("Set-Cookie", "final=1; Path=/")
+		fmt.Fprint(w, "<!doctype html><title>app</title>ok")
+	})
+	for _, tc := range []struct {
+		name    string
+		mode    gateway.HTTP2Mode
+		cookies gateway.Cookies
+	}{
+		{"HTTP/2, plain route", gateway.HTTP2On, gateway.Cookies{}},
+		{"HTTP/1.1, plain route", gateway.HTTP2Off, gateway.Cookies{}},
+		{"HTTP/2, hardened route", gateway.HTTP2On, gateway.Cookies{Secure: true, HTTPOnly: true, SameSite: gateway.SameSiteLax}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b, target, _ := cookieGateway(t, tc.mode, tc.cookies, app)
+			hints := make(chan network.Headers, 4)
+			if err := b.Listen(func(ev any) {
+				if e, ok := ev.(*network.EventResponseReceivedEarlyHints); ok {
+					select {
+					case hints <- e.Headers:
+					default:
+					}
+				}
+			}); err != nil {
+				t.Fatal(err)
+			}
+			got := storedCookies(t, b, target+"/page", target+"/")
+			if tc.mode == gateway.HTTP2On {
+				// The 103 reached Chromium (over HTTP/1.1 it skips them),
+				// with the Set-Cookie the route relays.
+				select {
+				case h := <-hints:
+					_, hasCookie := h["set-cookie"]
+					if want := !tc.cookies.Secure; hasCookie != want {
+						t.Errorf("the 103 Chromium got has Set-Cookie %v, want %v (%v)", hasCookie, want, h)
+					}
+				case <-waitCtx(t).Done():
+					t.Fatal("Chromium reported no 103 Early Hints")
+				}
+			}
+			if got["early"] != nil {
+				t.Errorf("Chromium stored the 103's cookie early=%s", got["early"].Value)
+			}
+			f := got["final"]
+			if f == nil {
+				t.Fatal("the final answer's cookie was not stored")
+			}
+			if hardened := tc.cookies.Secure; hardened && (!f.Secure || !f.HTTPOnly || f.SameSite != network.CookieSameSiteLax) {
+				t.Errorf("final cookie stored Secure=%v HttpOnly=%v SameSite=%q, want hardened", f.Secure, f.HTTPOnly, f.SameSite)
+			}
+		})
+	}
+}
+
+// TestHostPrefixOldPathDeletionInBrowser: with host-prefix: session, an
+// upstream that deletes a copy of its session cookie under an old path
+// ("session=; Path=/old; Max-Age=0") no longer logs the user out. Before
+// the fix the gateway moved that line under __Host- with Path=/, which
+// deleted __Host-session. It now goes out under the bare name: Chromium
+// deletes the stale bare copy the upstream meant (set before under /old),
+// and keeps the session. The twin: the upstream's Path=/ deletion (a real
+// logout) still deletes __Host-session.
+func TestHostPrefixOldPathDeletionInBrowser(t *testing.T) {
+	t.Parallel()
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/login":
+			w.Header().Add("Set-Cookie", "session=abc; Path=/")
+		case "/old/stale":
+			w.Header().Add("Set-Cookie", "session=stale; Path=/old")
+		case "/cleanup":
+			w.Header().Add("Set-Cookie", "session=; Path=/old; Max-Age=0")
+		case "/logout":
+			w.Header().Add("Set-Cookie", "session=; Path=/; Max-Age=0")
+		}
+		c, _ := r.Cookie("session")
+		who := "nobody"
+		if c != nil {
+			who = c.Value
+		}
+		fmt.Fprintf(w, "<!doctype html><title>app</title><p id=who>%s</p>", who)
+	})
+	for _, mode := range []gateway.HTTP2Mode{gateway.HTTP2On, gateway.HTTP2Off} {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			b, target, _ := cookieGateway(t, mode, gateway.Cookies{Secure: true, HTTPOnly: true, SameSite: gateway.SameSiteLax, HostPrefix: "session"}, app)
+			who := func(path string) string {
+				t.Helper()
+				if status, err := b.Navigate(t.Context(), target+path); err != nil || status != http.StatusOK {
+					t.Fatalf("navigate to %s: %d %v", path, status, err)
+				}
+				var s string
+				if err := b.Eval(t.Context(), `document.getElementById("who").textContent`, &s); err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			if got := storedCookies(t, b, target+"/login", target+"/"); got["__Host-session"] == nil || got["__Host-session"].Value != "abc" {
+				t.Fatalf("after login Chromium holds %v, want __Host-session=abc", keys(got))
+			}
+			if got := storedCookies(t, b, target+"/old/stale", target+"/old/x"); got["session"] == nil {
+				t.Errorf("the upstream's session=stale; Path=/old was not stored bare: %v", keys(got))
+			}
+			if got := who("/old/x"); got != "abc" {
+				t.Errorf("under /old the upstream got session %q, want the session abc (the bare copy dropped)", got)
+			}
+			got := storedCookies(t, b, target+"/cleanup", target+"/old/x")
+			if got["session"] != nil {
+				t.Errorf("the upstream's deletion of the /old copy left it: %v", keys(got))
+			}
+			if got["__Host-session"] == nil {
+				t.Errorf("the upstream's deletion of the /old copy deleted __Host-session: logged out")
+			}
+			if got := who("/page"); got != "abc" {
+				t.Errorf("after the /old deletion the upstream got session %q, want abc", got)
+			}
+			// The twin: a real logout.
+			if got := storedCookies(t, b, target+"/logout", target+"/"); got["__Host-session"] != nil {
+				t.Errorf("the upstream's Path=/ deletion left __Host-session=%s", got["__Host-session"].Value)
+			}
+			if got := who("/page"); got != "nobody" {
+				t.Errorf("after logout the upstream got session %q, want none", got)
+			}
+		})
+	}
+}
+
+func keys(m map[string]*network.Cookie) string {
+	var s []string
+	for k, c := range m {
+		s = append(s, k+"="+c.Value+";Path="+c.Path)
+	}
+	return strings.Join(s, " ")
+}
