@@ -45,7 +45,7 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, elapsed ti
 	if x.authzDenied {
 		g.metrics.authzDenials.WithLabelValues(routeName, string(x.reason)).Inc()
 	}
-	if x.reason == ReasonUpstreamUpgradeRefused {
+	if x.reason == ReasonUpstreamUpgradeRefused || x.reason == ReasonUpstreamBusy {
 		g.metrics.upstreamRefusals.WithLabelValues(routeName, string(x.reason)).Inc()
 	}
 	if d := x.dropped; d != (dropped{}) {

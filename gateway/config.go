@@ -504,6 +504,15 @@ type Limits struct {
 	// UpstreamMaxIdleConnsPerHost is the keep-alive pool per upstream;
 	// default 64.
 	UpstreamMaxIdleConnsPerHost int `key:"upstream-max-idle-conns-per-host"`
+	// UpstreamMaxConnsPerHost bounds the connections open to one
+	// upstream address (host:port), busy and idle, of the routes that
+	// share upstream TLS settings: each request in flight (a WebSocket
+	// tunnel too, and a request whose body has not come yet) holds one.
+	// A request that needs one more waits for one to close, for at most
+	// UpstreamDialTimeout, and is then refused 503 (reason
+	// upstream-busy). 0 means the default, 4096; see docs/gateway.md
+	// for why that number.
+	UpstreamMaxConnsPerHost int `key:"upstream-max-conns-per-host"`
 
 	// ShutdownGrace is how long in-flight requests may take to finish
 	// after SIGTERM (or when the context given to Serve ends); default 30s.

@@ -146,7 +146,7 @@ tokens: {key-file: keys, session-cookie: sid}
 identity-forwarding: both
 admin: {address: "127.0.0.1:9999", insecure-allow-non-loopback: false}
 log: {format: text, level: debug}
-limits: {read-header-timeout: 1s, read-timeout: 2s, write-timeout: 3s, idle-timeout: 4s, max-header-bytes: 8192, max-body-bytes: 1000, upstream-dial-timeout: 5s, upstream-tls-handshake-timeout: 6s, upstream-response-header-timeout: 7s, upstream-idle-conn-timeout: 8s, upstream-max-idle-conns-per-host: 9, shutdown-grace: 10s, shutdown-delay: 11s}
+limits: {read-header-timeout: 1s, read-timeout: 2s, write-timeout: 3s, idle-timeout: 4s, max-header-bytes: 8192, max-body-bytes: 1000, upstream-dial-timeout: 5s, upstream-tls-handshake-timeout: 6s, upstream-response-header-timeout: 7s, upstream-idle-conn-timeout: 8s, upstream-max-idle-conns-per-host: 9, upstream-max-conns-per-host: 12, shutdown-grace: 10s, shutdown-delay: 11s}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +171,7 @@ limits: {read-header-timeout: 1s, read-timeout: 2s, write-timeout: 3s, idle-time
 		{"shutdown-grace", cfg.Limits.ShutdownGrace, 10 * time.Second},
 		{"shutdown-delay", cfg.Limits.ShutdownDelay, 11 * time.Second},
 		{"upstream-max-idle-conns-per-host", cfg.Limits.UpstreamMaxIdleConnsPerHost, 9},
+		{"upstream-max-conns-per-host", cfg.Limits.UpstreamMaxConnsPerHost, 12},
 		{"cookies secure", r.Cookies.Secure, true},
 		{"cookies same-site defaults to lax", r.Cookies.SameSite, gateway.SameSiteLax},
 		{"cookies host-prefix", r.Cookies.HostPrefix, "sid"},
@@ -520,6 +521,9 @@ func TestValidate(t *testing.T) {
 			c.Routes[0].Cookies.HostPrefix = "other"
 		}, ""},
 		{"negative delay", func(c *gateway.Config) { c.Limits.ShutdownDelay = -time.Second }, "limits.shutdown-delay: must not be negative"},
+		{"negative upstream connection cap", func(c *gateway.Config) { c.Limits.UpstreamMaxConnsPerHost = -1 }, "limits.upstream-max-conns-per-host: must not be negative (0 means the default, 4096)"},
+		{"upstream connection cap 0: the default", func(c *gateway.Config) { c.Limits.UpstreamMaxConnsPerHost = 0 }, ""},
+		{"upstream connection cap 1", func(c *gateway.Config) { c.Limits.UpstreamMaxConnsPerHost = 1 }, ""},
 		{"negative proxy header timeout", func(c *gateway.Config) {
 			c.Listeners[0].ProxyProtocol = &gateway.ProxyProtocol{Trusted: []string{"10.0.0.1"}, HeaderTimeout: -time.Second}
 		}, "listeners[0].proxy-protocol.header-timeout: must not be negative"},

@@ -108,7 +108,7 @@ func newMetrics() *metrics {
 			"Failed TLS handshakes, and requests on open connections whose client certificate a re-check after a reload or an expiry refused (the connection is closed), by listener address and reason.",
 			"listener", "reason"),
 		upstreamRefusals: counterVec("forgeproof_gateway_upstream_refusals_total",
-			"Upstream answers the gateway refused to relay, by route and reason code (upstream-upgrade-refused: a 101 the gateway did not ask for).",
+			"Upstream answers the gateway refused to relay, and requests it did not send, by route and reason code (upstream-upgrade-refused: a 101 the gateway did not ask for; upstream-busy: no connection free under limits.upstream-max-conns-per-host).",
 			"route", "reason"),
 		headersDropped: counterVec("forgeproof_gateway_request_headers_dropped_total",
 			"Client request headers not forwarded, by route and kind: underscore (a name with '_' or other punctuation), identity-like (another product's identity header), upgrade (an Upgrade that is not a WebSocket handshake, HTTP2-Settings), forwarding (a path override such as X-Original-URL, or a forwarding header such as X-Real-IP from a peer that is not a trusted proxy).",

@@ -367,7 +367,7 @@ func printable(s string) string {
 }
 
 // upstreamError answers a request the upstream failed: 504 on a timeout,
-// 413 when the body was too large, 408 when the client did not send it in
+// 503 when no upstream connection was free (upstream-busy), 413 when the body was too large, 408 when the client did not send it in
 // time, nothing when the client went away, 400 when its body could not be
 // read otherwise, 502 otherwise. The details go to the log, never to the
 // client.
@@ -405,6 +405,11 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 		// its body ends is unknown, so the connection ends too.
 		log.Debug("request body unreadable", "route", rt.name, "error", err)
 		writeBodyProblem(w, r, http.StatusBadRequest, ReasonBodyInvalid, "request body malformed or incomplete")
+	case errors.Is(err, errUpstreamBusy):
+		// Checked before isTimeout: the wait for a connection is no
+		// upstream timeout, and nothing was sent.
+		log.Warn("upstream busy", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
+		writeProblem(w, r, http.StatusServiceUnavailable, ReasonUpstreamBusy, "upstream busy")
 	case isTimeout(err):
 		log.Warn("upstream timeout", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
 		writeProblem(w, r, http.StatusGatewayTimeout, ReasonUpstreamTimeout, "upstream timeout")

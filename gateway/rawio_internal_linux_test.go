@@ -241,7 +241,7 @@ func TestRawTCPConnNoSyscallState(t *testing.T) {
 			c.Close()
 		}
 	}()
-	pc, err := tr.dial(t.Context(), ln.Addr().String())
+	pc, err := tr.dialAddr(t.Context(), ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,6 +86,10 @@ const (
 	// handshake (or switched to another protocol); relaying it would
 	// have made the connection a tunnel past every check (502).
 	ReasonUpstreamUpgradeRefused Reason = "upstream-upgrade-refused"
+	// ReasonUpstreamBusy: the request needed one more connection to its
+	// upstream than limits.upstream-max-conns-per-host allows, and none
+	// closed within limits.upstream-dial-timeout (503).
+	ReasonUpstreamBusy Reason = "upstream-busy"
 	// ReasonUpstreamTimeout: the upstream did not answer in time (504).
 	ReasonUpstreamTimeout Reason = "upstream-timeout"
 	// ReasonBodyTooLarge: the request body exceeds limits.max-body-bytes

@@ -40,8 +40,8 @@ func newTransport(l Limits, u upstreamTLS) *http.Transport {
 	}
 	return &http.Transport{
 		TLSClientConfig:       tc,
-		Proxy:                 nil,                        // never route upstream traffic through $HTTP_PROXY
-		DialContext:           watchedDial(d.DialContext), // transport_reuse.go
+		Proxy:                 nil,                             // never route upstream traffic through $HTTP_PROXY
+		DialContext:           watchedDial(d.DialContext, nil), // transport_reuse.go; newUpstreamTransport adds the slots
 		TLSHandshakeTimeout:   l.UpstreamTLSHandshakeTimeout,
 		ResponseHeaderTimeout: l.UpstreamResponseHeaderTimeout,
 		IdleConnTimeout:       l.UpstreamIdleConnTimeout,

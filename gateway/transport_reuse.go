@@ -39,6 +39,7 @@ type watchedConn struct {
 	reading atomic.Bool
 	closed  atomic.Bool
 	changed chan struct{} // a value when reading starts or on Close
+	hp      *hostPool     // whose slot it holds, released on Close; nil: none
 }
 
 func newWatchedConn(c net.Conn) *watchedConn {
@@ -54,7 +55,9 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 }
 
 func (c *watchedConn) Close() error {
-	c.closed.Store(true)
+	if !c.closed.Swap(true) && c.hp != nil {
+		c.hp.release()
+	}
 	c.signal()
 	return c.Conn.Close()
 }
@@ -92,14 +95,28 @@ func (c *watchedConn) awaitRead(ctx context.Context) {
 	}
 }
 
-// watchedDial wraps dial's connections in watchedConn.
-func watchedDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// watchedDial wraps dial's connections in watchedConn. When slot is not
+// nil, each dial first takes a slot from the pool slot returns (nil: a
+// nil pool), which the connection's Close releases (hostPool.acquire).
+func watchedDial(dial func(ctx context.Context, network, addr string) (net.Conn, error), slot func(ctx context.Context, addr string) (*hostPool, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var hp *hostPool
+		if slot != nil {
+			var err error
+			if hp, err = slot(ctx, addr); err != nil {
+				return nil, err
+			}
+		}
 		c, err := dial(ctx, network, addr)
 		if err != nil {
+			if hp != nil {
+				hp.release()
+			}
 			return nil, err
 		}
-		return newWatchedConn(c), nil
+		wc := newWatchedConn(c)
+		wc.hp = hp
+		return wc, nil
 	}
 }
 

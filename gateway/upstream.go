@@ -66,14 +66,24 @@ type upstreamTransport struct {
 	hosts map[string]*hostPool
 }
 
+// newUpstreamTransport makes the transport over std, whose dials it
+// replaces: every connection of both paths counts against the per-host
+// cap (Limits.UpstreamMaxConnsPerHost, hostPool.acquire).
 func newUpstreamTransport(l Limits, std *http.Transport, checks *checksOff) *upstreamTransport {
-	return &upstreamTransport{
+	t := &upstreamTransport{
 		std:    std,
 		dialer: net.Dialer{Timeout: l.UpstreamDialTimeout},
 		limits: l,
 		checks: checks,
 		hosts:  map[string]*hostPool{},
 	}
+	if std != nil {
+		std.DialContext = watchedDial(t.dialer.DialContext, func(ctx context.Context, addr string) (*hostPool, error) {
+			hp := t.host(addr)
+			return hp, hp.acquire(ctx)
+		})
+	}
+	return t
 }
 
 // maxResponseHeaderBytes is the Transport's default limit on a response
@@ -116,10 +126,15 @@ func (t *upstreamTransport) host(addr string) *hostPool {
 	t.mu.Lock()
 	hp := t.hosts[addr]
 	if hp == nil {
-		hp = &hostPool{addr: addr, max: t.limits.UpstreamMaxIdleConnsPerHost, idleTimeout: t.limits.UpstreamIdleConnTimeout}
+		hp = &hostPool{addr: addr, max: t.limits.UpstreamMaxIdleConnsPerHost, idleTimeout: t.limits.UpstreamIdleConnTimeout, wait: t.limits.UpstreamDialTimeout}
 		if hp.max <= 0 {
 			hp.max = http.DefaultMaxIdleConnsPerHost
 		}
+		n := t.limits.UpstreamMaxConnsPerHost
+		if n <= 0 {
+			n = DefaultUpstreamMaxConnsPerHost
+		}
+		hp.slots = make(chan struct{}, n)
 		t.hosts[addr] = hp
 	}
 	t.mu.Unlock()
@@ -127,15 +142,71 @@ func (t *upstreamTransport) host(addr string) *hostPool {
 }
 
 // hostPool is the idle connections to one upstream address, the most
-// recently used last.
+// recently used last, and the count of all its open connections.
 type hostPool struct {
 	addr        string // host:port
 	max         int
 	idleTimeout time.Duration
 
+	// slots holds a value per open connection to addr, of both paths
+	// (the own pool's and std's), busy or idle: its capacity is
+	// Limits.UpstreamMaxConnsPerHost. Only dials and closes touch it, not
+	// the reuse of an idle connection.
+	slots chan struct{}
+	// waiting counts the dials waiting for a slot: while any does, put
+	// closes the connection it is given (freeing its slot) rather than
+	// keep it idle.
+	waiting atomic.Int32
+	wait    time.Duration // how long a dial waits for a slot
+
 	mu       sync.Mutex
 	idle     []*upConn
 	sweeping bool // a sweep of expired idle connections is scheduled
+}
+
+// errUpstreamBusy is the error of a request that waited for a
+// connection slot in vain (ReasonUpstreamBusy).
+var errUpstreamBusy = errors.New("upstream connection limit (limits.upstream-max-conns-per-host) reached, and no connection closed within limits.upstream-dial-timeout")
+
+// acquire takes a slot for a new connection of std's, waiting up to
+// hp.wait for one to be released; release gives it back.
+func (hp *hostPool) acquire(ctx context.Context) error {
+	_, err := hp.takeOrAcquire(ctx, false, false)
+	return err
+}
+
+func (hp *hostPool) release() { <-hp.slots }
+
+// takeOrAcquire is, for a request that found no idle connection, a slot
+// for a new one (pc nil) or, when pooled, an idle connection put back
+// meanwhile, waiting up to hp.wait for either. The wait is the
+// overloaded case: without it, a channel send.
+func (hp *hostPool) takeOrAcquire(ctx context.Context, noBody, pooled bool) (*upConn, error) {
+	select {
+	case hp.slots <- struct{}{}:
+		return nil, nil
+	default:
+	}
+	hp.waiting.Add(1)
+	// From here put closes what it is given instead of keeping it
+	// (freeing a slot); one it kept before is taken now.
+	if pooled {
+		if pc := hp.get(time.Time{}, noBody); pc != nil {
+			hp.waiting.Add(-1)
+			return pc, nil
+		}
+	}
+	defer hp.waiting.Add(-1)
+	timer := time.NewTimer(hp.wait)
+	defer timer.Stop()
+	select {
+	case hp.slots <- struct{}{}:
+		return nil, nil
+	case <-timer.C:
+		return nil, errUpstreamBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // get returns an idle connection, nil when there is none. It closes those
@@ -163,7 +234,7 @@ func (hp *hostPool) get(now time.Time, noBody bool) *upConn {
 		hp.idle[len(hp.idle)-1] = nil
 		hp.idle = hp.idle[:len(hp.idle)-1]
 		if hp.idleTimeout > 0 && idleFor(pc.idleAt, now) > hp.idleTimeout {
-			pc.conn.Close()
+			pc.close()
 			continue
 		}
 		// A deadline left on from the last exchange (see exchange), past
@@ -172,7 +243,7 @@ func (hp *hostPool) get(now time.Time, noBody bool) *upConn {
 		// it when the armed one is past).
 		peekLater := noBody && pc.holder != nil
 		if !pc.idleAlive(!peekLater) {
-			pc.conn.Close()
+			pc.close()
 			continue
 		}
 		return pc
@@ -196,9 +267,9 @@ func (hp *hostPool) put(pc *upConn) {
 	pc.ctx = nil
 	pc.idleAt = time.Now()
 	hp.mu.Lock()
-	if len(hp.idle) >= hp.max {
+	if len(hp.idle) >= hp.max || hp.waiting.Load() > 0 {
 		hp.mu.Unlock()
-		pc.conn.Close()
+		pc.close()
 		return
 	}
 	hp.idle = append(hp.idle, pc)
@@ -217,7 +288,7 @@ func (hp *hostPool) sweep() {
 	var next time.Duration
 	for _, pc := range hp.idle {
 		if age := time.Since(pc.idleAt); age >= hp.idleTimeout {
-			pc.conn.Close()
+			pc.close()
 		} else {
 			keep = append(keep, pc)
 			if left := hp.idleTimeout - age; next == 0 || left < next {
@@ -240,7 +311,7 @@ func (hp *hostPool) closeIdle() {
 	hp.idle = nil
 	hp.mu.Unlock()
 	for _, pc := range idle {
-		pc.conn.Close()
+		pc.close()
 	}
 }
 
@@ -276,6 +347,17 @@ type upConn struct {
 	// holder is conn as a writeHolder, nil when it is not one (not
 	// Linux).
 	holder writeHolder
+
+	hp     *hostPool   // whose slot it holds; nil: none (a test's)
+	closed atomic.Bool // close ran: the slot is released
+}
+
+// close closes the connection and releases its slot, once.
+func (pc *upConn) close() {
+	if pc.closed.CompareAndSwap(false, true) && pc.hp != nil {
+		pc.hp.release()
+	}
+	pc.conn.Close()
 }
 
 // errPeerSpoke is a writeHolder's error when the peer had closed the
@@ -346,13 +428,16 @@ func (pc *upConn) interrupted() bool {
 // aLongTimeAgo is a deadline in the past: it interrupts blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
 
-func (t *upstreamTransport) dial(ctx context.Context, addr string) (*upConn, error) {
-	conn, err := t.dialer.DialContext(ctx, "tcp", addr)
+// dial opens a connection to hp's address, in a slot the caller took
+// (acquire, takeOrAcquire), released when it fails or is closed.
+func (t *upstreamTransport) dial(ctx context.Context, hp *hostPool) (*upConn, error) {
+	conn, err := t.dialer.DialContext(ctx, "tcp", hp.addr)
 	if err != nil {
+		hp.release()
 		return nil, err
 	}
 	conn = rawSyscallConn(conn)
-	pc := &upConn{conn: conn, limit: -1}
+	pc := &upConn{conn: conn, limit: -1, hp: hp}
 	pc.holder, _ = conn.(writeHolder)
 	pc.br = bufio.NewReader(pc)
 	pc.bw = bufio.NewWriter(conn)
@@ -400,8 +485,13 @@ func (t *upstreamTransport) roundTrip(req *http.Request, hp *hostPool, got1xx fu
 		start = time.Time{} // a retry's check reads the clock
 		if pc == nil {
 			var err error
-			if pc, err = t.dial(ctx, hp.addr); err != nil {
+			if pc, err = hp.takeOrAcquire(ctx, noBody, true); err != nil {
 				return nil, err
+			}
+			if pc == nil {
+				if pc, err = t.dial(ctx, hp); err != nil {
+					return nil, err
+				}
 			}
 		}
 		resp, err, retry := t.exchange(ctx, hp, pc, req, noBody, got1xx, ub)
@@ -440,7 +530,7 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	// once per connection), or an interruption.
 	failReplay := func(err error, replay bool) (*http.Response, error, bool) {
 		watch.end()
-		pc.conn.Close()
+		pc.close()
 		return nil, err, pc.reused && pc.read == 0 && replay && !isDeadlineErr(err)
 	}
 	fail := func(err error) (*http.Response, error, bool) { return failReplay(err, replayable(req)) }
@@ -699,5 +789,5 @@ func (b *upstreamBody) finish(clean bool) {
 		b.hp.put(b.pc)
 		return
 	}
-	b.pc.conn.Close()
+	b.pc.close()
 }

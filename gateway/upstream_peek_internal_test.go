@@ -78,7 +78,7 @@ func peekPair(t *testing.T) (*upConn, *net.TCPConn) {
 	}
 	defer ln.Close()
 	tr := newUpstreamTransport(Limits{}, nil, nil)
-	pc, err := tr.dial(context.Background(), ln.Addr().String())
+	pc, err := tr.dialAddr(context.Background(), ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

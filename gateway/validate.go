@@ -26,6 +26,7 @@ const (
 	DefaultUpstreamResponseHeaderTimeout = 30 * time.Second
 	DefaultUpstreamIdleConnTimeout       = 90 * time.Second
 	DefaultUpstreamMaxIdleConnsPerHost   = 64
+	DefaultUpstreamMaxConnsPerHost       = 4096
 	DefaultShutdownGrace                 = 30 * time.Second
 	DefaultHTTP2MaxConcurrentStreams     = 100
 	DefaultHTTP2ReadIdleTimeout          = 30 * time.Second
@@ -116,6 +117,9 @@ func (l Limits) withDefaults() Limits {
 	if l.UpstreamMaxIdleConnsPerHost == 0 {
 		l.UpstreamMaxIdleConnsPerHost = DefaultUpstreamMaxIdleConnsPerHost
 	}
+	if l.UpstreamMaxConnsPerHost == 0 {
+		l.UpstreamMaxConnsPerHost = DefaultUpstreamMaxConnsPerHost
+	}
 	return l
 }
 
@@ -153,6 +157,9 @@ func (p *compiler) limits(l Limits) {
 	}
 	if l.UpstreamMaxIdleConnsPerHost < 0 {
 		p.add("limits.upstream-max-idle-conns-per-host", "must not be negative")
+	}
+	if l.UpstreamMaxConnsPerHost < 0 {
+		p.add("limits.upstream-max-conns-per-host", "must not be negative (0 means the default, %d)", DefaultUpstreamMaxConnsPerHost)
 	}
 	switch n := l.HTTP2MaxConcurrentStreams; {
 	case n < 0:
