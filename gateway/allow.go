@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/forgeproof/forgeproof/mtls"
 )
@@ -28,6 +29,18 @@ func (p *compiler) allow(key string, a Allow) mtls.Authorizer {
 	each("trust-domains", a.TrustDomains, mtls.AuthorizeTrustDomain)
 	each("dns-names", a.DNSNames, mtls.AuthorizeDNSName)
 	each("spki-pins", a.SPKIPins, mtls.AuthorizeSPKI)
+	// An empty name matches no certificate (mtls skips empty subject
+	// fields) but would count as an entry, hiding "allows nobody".
+	for _, names := range []struct {
+		sub  string
+		list []string
+	}{{"common-names", a.CommonNames}, {"organizational-units", a.OrganizationalUnits}} {
+		for i, s := range names.list {
+			if strings.TrimSpace(s) == "" {
+				p.add(fmt.Sprintf("%s.%s[%d]", key, names.sub, i), "empty entry %q matches no certificate: write the name or remove the entry", s)
+			}
+		}
+	}
 	if len(a.CommonNames) > 0 {
 		any = append(any, mtls.AuthorizeCommonName(a.CommonNames...))
 	}

@@ -100,6 +100,86 @@ routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true, cors-pr
 	{"cookies same-site", "routes: [{cookies: {same-site: Strict}}]\n", ""},
 	{"cookies same-site none", "routes:\n  - cookies: {same-site: none}\n", `c.yaml:2: routes[0].cookies.same-site: "none" would weaken the upstream's cookies: want lax, strict or off`},
 	{"cookies same-site unknown", "routes:\n  - cookies: {same-site: loose}\n", `c.yaml:2: routes[0].cookies.same-site: unknown value "loose": want lax, strict or off`},
+	// Spellings an operator writes by hand (see spellingCases for the
+	// values the accepted ones read as).
+	{"duration unit twice", "limits: {idle-timeout: 1h1h}\n", `c.yaml:1: limits.idle-timeout: invalid duration "1h1h": the unit "h" appears twice and the parts are added up; write each unit once, largest first, such as "1h30m"`},
+	{"duration fractional unit twice", "limits: {idle-timeout: 1h0.5h}\n", `limits.idle-timeout: invalid duration "1h0.5h": the unit "h" appears twice`},
+	{"duration units smallest first", "limits: {shutdown-grace: 30s1m}\n", `limits.shutdown-grace: invalid duration "30s1m": "m" comes after the smaller unit "s"`},
+	{"duration ms before s", "limits: {shutdown-grace: 500ms2s}\n", `invalid duration "500ms2s": "s" comes after the smaller unit "ms"`},
+	{"duration units largest first", "limits: {shutdown-grace: 1h30m15s500ms}\n", ""},
+	{"duration in days", "limits: {idle-timeout: 1d}\n", `limits.idle-timeout: invalid duration "1d": Go durations have no day or week unit: write hours, such as "24h" for a day`},
+	{"duration in weeks", "listeners: [{tls: {crl-grace-period: 1w}}]\n", `listeners[0].tls.crl-grace-period: invalid duration "1w": Go durations have no day or week unit`},
+	{"duration in hours", "listeners: [{tls: {crl-grace-period: 168h}}]\n", ""},
+	{"duration negative", "limits: {idle-timeout: -5s}\n", `limits.idle-timeout: invalid duration "-5s": must not be negative`},
+	{"duration fraction", "limits: {idle-timeout: 1.5h}\n", ""},
+	{"duration zero", "limits: {idle-timeout: 0}\n", ""},
+	{"duration no value", "limits:\n  idle-timeout:\n", `c.yaml:2: limits.idle-timeout: has no value: write a duration such as "30s", or leave the key out for the default`},
+	{"duration null", "limits: {idle-timeout: ~}\n", `limits.idle-timeout: has no value`},
+	{"duration quoted", "limits: {idle-timeout: \"30s\"}\n", ""},
+	{"number with a leading zero", "limits: {max-body-bytes: 010}\n", `c.yaml:1: limits.max-body-bytes: invalid number "010": a leading 0 reads as octal in some YAML readers and decimal in others; write it without the 0 ("10")`},
+	{"number zero zero", "limits: {max-header-bytes: 00}\n", `limits.max-header-bytes: invalid number "00": a leading 0`},
+	{"number zero", "limits: {max-body-bytes: 0}\n", ""},
+	{"number ten", "limits: {max-body-bytes: 10}\n", ""},
+	{"number quoted", "limits: {max-body-bytes: \"1048576\"}\n", ""},
+	{"number hex", "limits: {max-body-bytes: 0x10}\n", `limits.max-body-bytes: invalid number "0x10": want a non-negative integer`},
+	{"number with a unit", "limits: {max-body-bytes: 10MB}\n", `limits.max-body-bytes: invalid number "10MB": want a non-negative integer`},
+	{"number with underscores", "limits: {max-body-bytes: 1_000}\n", `invalid number "1_000"`},
+	{"number negative", "limits: {upstream-max-idle-conns-per-host: -1}\n", `limits.upstream-max-idle-conns-per-host: invalid number "-1": want a non-negative integer`},
+	{"number no value", "limits: {max-body-bytes: }\n", `limits.max-body-bytes: has no value: write a number, or leave the key out for the default`},
+	{"number null", "limits: {http2-max-concurrent-streams: null}\n", `limits.http2-max-concurrent-streams: has no value`},
+	{"boolean no value", "listeners: [{tls: {check-host: }}]\n", `listeners[0].tls.check-host: has no value: write true or false, or leave the key out for the default`},
+	{"boolean capitalised", "routes: [{csrf: {spa: True}}]\n", `routes[0].csrf.spa: must be true or false, not "True"`},
+	{"boolean one", "routes: [{csrf: {spa: 1}}]\n", `routes[0].csrf.spa: must be true or false, not "1"`},
+	{"boolean on", "routes: [{allow-underscore-headers: on}]\n", `routes[0].allow-underscore-headers: must be true or false, not "on"`},
+	{"boolean quoted", "routes: [{csrf: {spa: \"true\"}}]\n", ""},
+	{"null list item", "routes: [{allow: {common-names: [alice, ~]}}]\n", `c.yaml:1: routes[0].allow.common-names[1]: has no value: YAML reads ~ as null; write the entry (quoted, "~", if that is the name) or remove the item`},
+	{"null word list item", "strip-request-headers:\n  - X-A\n  - null\n", `c.yaml:3: strip-request-headers[1]: has no value: YAML reads null as null`},
+	{"empty list item", "trusted-proxies:\n  - 10.0.0.1\n  -\n", `c.yaml:3: trusted-proxies[1]: has no value: write the entry or remove the item`},
+	{"quoted tilde list item", "routes: [{allow: {common-names: [alice, \"~\"]}}]\n", ""},
+	{"comma-separated scalar for a list", "trusted-proxies: 10.0.0.0/8, 192.168.0.0/16\n", `c.yaml:1: trusted-proxies: "10.0.0.0/8, 192.168.0.0/16" is one value with a comma: for a list write [10.0.0.0/8, 192.168.0.0/16]; for one entry with a comma write ["10.0.0.0/8, 192.168.0.0/16"]`},
+	{"comma-separated common names", "routes:\n  - allow:\n      common-names: alice, bob\n", `c.yaml:3: routes[0].allow.common-names: "alice, bob" is one value with a comma`},
+	{"list of two for commas", "trusted-proxies: [10.0.0.0/8, 192.168.0.0/16]\n", ""},
+	{"quoted scalar with a comma", "routes: [{allow: {common-names: \"Acme, Inc.\"}}]\n", ""},
+	{"single scalar for a list", "trusted-proxies: 10.0.0.0/8\n", ""},
+	{"UTF-16 without a byte-order mark", "l\x00o\x00g\x00:\x00 \x00{\x00}\x00\n\x00", "c.yaml:1: control characters are not allowed: the file has NUL bytes (UTF-16 without a byte-order mark, or not text); save it as UTF-8"},
+	{"UTF-16 with a byte-order mark", "\xff\xfel\x00o\x00g\x00:\x00 \x00{\x00}\x00\n\x00", ""},
+}
+
+// spellingCases are hand-written values ParseConfig accepts, and what
+// they must read as: the value a reader of docs/gateway.md expects.
+var spellingCases = []struct {
+	name string
+	yaml string
+	get  func(*gateway.Config) any
+	want any
+}{
+	{"fractional hours", "limits: {idle-timeout: 1.5h}", func(c *gateway.Config) any { return c.Limits.IdleTimeout }, 90 * time.Minute},
+	{"hours and minutes", "limits: {idle-timeout: 1h30m}", func(c *gateway.Config) any { return c.Limits.IdleTimeout }, 90 * time.Minute},
+	{"quoted number", "limits: {max-body-bytes: \"1048576\"}", func(c *gateway.Config) any { return c.Limits.MaxBodyBytes }, int64(1 << 20)},
+	{"str-tagged number", "limits: {max-body-bytes: !!str 1048576}", func(c *gateway.Config) any { return c.Limits.MaxBodyBytes }, int64(1 << 20)},
+	{"plus sign", "limits: {max-header-bytes: +8192}", func(c *gateway.Config) any { return c.Limits.MaxHeaderBytes }, 8192},
+	{"quoted boolean", "routes: [{browsers: \"false\"}]", func(c *gateway.Config) any { return *c.Routes[0].Browsers }, false},
+	{"scalar for a list", "trusted-proxies: 10.0.0.0/8", func(c *gateway.Config) any { return c.TrustedProxies }, []string{"10.0.0.0/8"}},
+	{"quoted value with a comma", "routes: [{allow: {common-names: \"Acme, Inc.\"}}]", func(c *gateway.Config) any { return c.Routes[0].Allow.CommonNames }, []string{"Acme, Inc."}},
+	{"quoted tilde", "routes: [{allow: {common-names: [\"~\"]}}]", func(c *gateway.Config) any { return c.Routes[0].Allow.CommonNames }, []string{"~"}},
+	{"version as a float", "listeners: [{tls: {min-version: 1.2}}]", func(c *gateway.Config) any { return c.Listeners[0].TLS.MinVersion }, gateway.TLSVersion(tls.VersionTLS12)},
+	{"port with a leading zero is decimal", "listeners: [{address: \":0443\"}]", func(c *gateway.Config) any { return c.Listeners[0].Address }, ":0443"},
+	{"name that looks octal stays text", "routes: [{name: 0777}]", func(c *gateway.Config) any { return c.Routes[0].Name }, "0777"},
+}
+
+func TestParseConfigSpellings(t *testing.T) {
+	t.Parallel()
+	for _, tt := range spellingCases {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := gateway.ParseConfig("c.yaml", []byte(tt.yaml+"\n"))
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			if got := tt.get(cfg); !equal(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
 }
 
 func TestParseConfig(t *testing.T) {
@@ -524,6 +604,15 @@ func TestValidate(t *testing.T) {
 		{"negative upstream connection cap", func(c *gateway.Config) { c.Limits.UpstreamMaxConnsPerHost = -1 }, "limits.upstream-max-conns-per-host: must not be negative (0 means the default, 4096)"},
 		{"upstream connection cap 0: the default", func(c *gateway.Config) { c.Limits.UpstreamMaxConnsPerHost = 0 }, ""},
 		{"upstream connection cap 1", func(c *gateway.Config) { c.Limits.UpstreamMaxConnsPerHost = 1 }, ""},
+		// An empty name matches no certificate; as an entry it hid
+		// "allows nobody".
+		{"empty common name", func(c *gateway.Config) { c.Routes[0].Allow = gateway.Allow{CommonNames: []string{""}} }, `routes[0].allow.common-names[0]: empty entry "" matches no certificate`},
+		{"blank organizational unit", func(c *gateway.Config) {
+			c.Routes[0].Allow = gateway.Allow{OrganizationalUnits: []string{"ops", " "}}
+		}, `routes[0].allow.organizational-units[1]: empty entry " " matches no certificate`},
+		{"common name and unit", func(c *gateway.Config) {
+			c.Routes[0].Allow = gateway.Allow{CommonNames: []string{"alice"}, OrganizationalUnits: []string{"ops"}}
+		}, ""},
 		{"negative proxy header timeout", func(c *gateway.Config) {
 			c.Listeners[0].ProxyProtocol = &gateway.ProxyProtocol{Trusted: []string{"10.0.0.1"}, HeaderTimeout: -time.Second}
 		}, "listeners[0].proxy-protocol.header-timeout: must not be negative"},

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"encoding"
 	"errors"
 	"fmt"
@@ -156,7 +157,13 @@ func decodeConfig(name string, data []byte) (*Config, ConfigErrors) {
 		if errors.Is(err, io.EOF) {
 			return nil, ConfigErrors{{File: name, Line: 1, Msg: "empty config"}}
 		}
-		return nil, ConfigErrors{yamlError(name, err, data)}
+		e := yamlError(name, err, data)
+		// UTF-16 with a byte-order mark is read as such; without one,
+		// go-yaml says only "control characters are not allowed".
+		if bytes.IndexByte(data, 0) >= 0 {
+			e.Msg += ": the file has NUL bytes (UTF-16 without a byte-order mark, or not text); save it as UTF-8"
+		}
+		return nil, ConfigErrors{e}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -314,7 +321,7 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		}
 	case reflect.Bool:
 		s, ok := d.scalar(n, path)
-		if !ok {
+		if !ok || d.empty(n, path, "true or false") {
 			return
 		}
 		switch s {
@@ -327,7 +334,14 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		}
 	case reflect.Int, reflect.Int64:
 		s, ok := d.scalar(n, path)
-		if !ok {
+		if !ok || d.empty(n, path, "a number") {
+			return
+		}
+		// YAML 1.1 (and so many tools, and readers used to file modes)
+		// reads 010 as octal 8, YAML 1.2 as decimal 10: neither is sure
+		// to be what the writer meant.
+		if digits := strings.TrimLeft(s, "+-"); len(digits) > 1 && digits[0] == '0' && strings.Trim(digits, "0123456789") == "" {
+			d.errorf(n, path, "invalid number %q: a leading 0 reads as octal in some YAML readers and decimal in others; write it without the 0 (%q)", s, cmp.Or(strings.TrimLeft(digits, "0"), "0"))
 			return
 		}
 		i, err := strconv.ParseInt(s, 10, 64)
@@ -528,27 +542,103 @@ func (d *decoder) scalar(n *yaml.Node, path string) (string, bool) {
 	return n.Value, true
 }
 
+// empty reports, as an error, a key written with no value ("key:" or
+// "key: ~") where a value of type what is needed: absent would mean the
+// default, and the writer may have meant another value.
+func (d *decoder) empty(n *yaml.Node, path, what string) bool {
+	if n.Tag != "!!null" {
+		return false
+	}
+	d.errorf(n, path, "has no value: write %s, or leave the key out for the default", what)
+	return true
+}
+
 func (d *decoder) duration(n *yaml.Node, path string, v reflect.Value) {
 	s, ok := d.scalar(n, path)
-	if !ok {
+	if !ok || d.empty(n, path, "a duration such as \"30s\"") {
 		return
 	}
 	dur, err := time.ParseDuration(s)
 	if err != nil || dur < 0 {
-		d.errorf(n, path, "invalid duration %q: want a non-negative Go duration such as \"30s\" or \"1m30s\"", s)
+		why := "want a non-negative Go duration such as \"30s\" or \"1m30s\""
+		switch {
+		case err == nil:
+			why = "must not be negative"
+		case strings.HasSuffix(s, "d") || strings.HasSuffix(s, "w"):
+			why = "Go durations have no day or week unit: write hours, such as \"24h\" for a day"
+		}
+		d.errorf(n, path, "invalid duration %q: %s", s, why)
+		return
+	}
+	if why := durationUnits(s); why != "" {
+		d.errorf(n, path, "invalid duration %q: %s; write each unit once, largest first, such as \"1h30m\"", s, why)
 		return
 	}
 	v.SetInt(int64(dur))
+}
+
+// durationUnitRank orders the units of time.ParseDuration, largest first.
+var durationUnitRank = map[string]int{"h": 0, "m": 1, "s": 2, "ms": 3, "us": 4, "µs": 4, "μs": 4, "ns": 5}
+
+// durationUnits says what is wrong with the units of s, a duration that
+// time.ParseDuration accepts, or "" when nothing is: ParseDuration adds
+// up its parts, so "1h1h" is 2h and "30s10m" is 10m30s, which a reader
+// of the file (or a typo) may not have meant.
+func durationUnits(s string) string {
+	s = strings.TrimLeft(s, "+-")
+	last, lastUnit := -1, ""
+	for s != "" {
+		i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+		if i < 0 {
+			return "" // "0" alone
+		}
+		s = s[i:]
+		j := strings.IndexFunc(s, func(r rune) bool { return (r >= '0' && r <= '9') || r == '.' })
+		if j < 0 {
+			j = len(s)
+		}
+		unit := s[:j]
+		s = s[j:]
+		rank, ok := durationUnitRank[unit]
+		if !ok {
+			return "" // ParseDuration accepted it: not reached
+		}
+		switch {
+		case rank == last:
+			return fmt.Sprintf("the unit %q appears twice and the parts are added up", unit)
+		case rank < last:
+			return fmt.Sprintf("%q comes after the smaller unit %q and the parts are added up", unit, lastUnit)
+		}
+		last, lastUnit = rank, unit
+	}
+	return ""
 }
 
 // strings decodes a sequence of strings; a single string is accepted as a
 // one-element list.
 func (d *decoder) strings(n *yaml.Node, path string, v reflect.Value) {
 	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		// "a, b" may be meant as a list of two (as a flag of many tools
+		// reads it) or be one name with a comma ("Acme, Inc."): the
+		// list form says which.
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 && strings.Contains(n.Value, ",") {
+			d.errorf(n, path, "%q is one value with a comma: for a list write [%s]; for one entry with a comma write [%q]", n.Value, n.Value, n.Value)
+			return
+		}
 		v.Set(reflect.ValueOf([]string{n.Value}))
 		return
 	}
 	d.list(n, path, "a list of strings", func(item *yaml.Node, p string) {
+		// An item with no value ("- ", "~", "null") is no entry: read
+		// as its text it would be the name "~" or "null".
+		if item.Kind == yaml.ScalarNode && item.Tag == "!!null" {
+			if item.Value == "" {
+				d.errorf(item, p, "has no value: write the entry or remove the item")
+			} else {
+				d.errorf(item, p, "has no value: YAML reads %s as null; write the entry (quoted, \"%s\", if that is the name) or remove the item", item.Value, item.Value)
+			}
+			return
+		}
 		if s, ok := d.scalar(item, p); ok {
 			v.Set(reflect.Append(v, reflect.ValueOf(s)))
 		}

@@ -19,7 +19,7 @@ var pkiSubcommands = []string{"init", "issue-server", "issue-client", "revoke"}
 
 // commandFlags returns, for every command ("pki issue-client" for pki's),
 // the names of the flags its flag.FlagSet defines, read from what the
-// FlagSet prints for --help (PrintDefaults: one "  -name" line per flag).
+// FlagSet prints for --help (printFlags: one "  --name" line per flag).
 func commandFlags(t *testing.T) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}

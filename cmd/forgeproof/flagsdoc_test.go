@@ -11,8 +11,8 @@ import (
 	"github.com/forgeproof/forgeproof/internal/mdtest"
 )
 
-// flagLine matches a flag in a --help listing ("  -name value").
-var flagLine = regexp.MustCompile(`(?m)^  -([a-z0-9][a-z0-9-]*)`)
+// flagLine matches a flag in a --help listing ("  --name value").
+var flagLine = regexp.MustCompile(`(?m)^  --([a-z0-9][a-z0-9-]*)`)
 
 // flagDocs is the page of docs/ that documents a command's flags, when
 // docs/cli.md points there.

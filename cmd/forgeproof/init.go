@@ -96,7 +96,7 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	plan.force = *force
-	return plan.run(stdout)
+	return plan.run(stdout, stderr)
 }
 
 // checkInit validates init's flags; every mistake is a usage error that
@@ -260,9 +260,12 @@ func (p *initPlan) files() []string {
 	return out
 }
 
-func (p *initPlan) run(stdout io.Writer) error {
+func (p *initPlan) run(stdout, stderr io.Writer) error {
 	// Every file is checked before any is written: a refusal leaves the
 	// folder as it was.
+	if err := p.checkGoSource(stderr); err != nil {
+		return err
+	}
 	if !p.force {
 		for _, f := range p.files() {
 			path := filepath.Join(p.dir, f)
@@ -520,4 +523,23 @@ func (p *initPlan) printNextSteps(w io.Writer) {
 
    then open %s/ and pick the certificate when asked.
 `, p12, ca, base)
+}
+
+// checkGoSource refuses a DIR whose pki/ is a Go package (a Go module
+// with a package named pki, or the forgeproof source tree itself):
+// init's keys and pki/.gitignore would land among its source files,
+// even with --force, which is about replacing init's own files. In any
+// other Go module it notes on stderr that the keys go into the source
+// tree.
+func (p *initPlan) checkGoSource(stderr io.Writer) error {
+	pkiDir := filepath.Join(p.dir, "pki")
+	if gofiles, _ := filepath.Glob(filepath.Join(pkiDir, "*.go")); len(gofiles) > 0 {
+		return fmt.Errorf("init: %s holds Go source files (%s): init would write its keys and a .gitignore among them; give it a folder of its own, such as --dir %s",
+			pkiDir, filepath.Base(gofiles[0]), filepath.Join(p.dir, "gateway"))
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, "go.mod")); err == nil {
+		where, _ := filepath.Abs(p.dir)
+		fmt.Fprintf(stderr, "forgeproof init: note: %s is a Go module (go.mod): pki/ goes beside its packages, holding private keys that pki/.gitignore keeps out of git; --dir writes elsewhere\n", where)
+	}
+	return nil
 }

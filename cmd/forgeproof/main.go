@@ -10,8 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"reflect"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -132,7 +134,13 @@ func exitCode(name string, err error, stderr io.Writer) int {
 	if errors.As(err, &ue) {
 		cmd, msg := commandPrefix(name, ue.msg)
 		fmt.Fprintf(stderr, "forgeproof %s: error: %s\n", cmd, msg)
-		fmt.Fprintf(stderr, "forgeproof %s: hint: run \"forgeproof help %s\" for its flags\n", cmd, name)
+		if cmd == name {
+			fmt.Fprintf(stderr, "forgeproof %s: hint: run \"forgeproof help %s\" for its flags\n", cmd, name)
+		} else {
+			// "help pki" lists pki's subcommands, not their flags; help
+			// takes one command, so the subcommand's own --help it is.
+			fmt.Fprintf(stderr, "forgeproof %s: hint: run \"forgeproof %s --help\" for its flags\n", cmd, cmd)
+		}
 		return 2
 	}
 	var ee *exitError
@@ -183,12 +191,60 @@ func newFlagSet(name, usage string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("forgeproof "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprintf(stdout, "%s\n\nFlags:\n\n", usage)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		fmt.Fprintf(stdout, "%s\n", usage)
+		printFlags(stdout, fs)
 	}
 	return fs
+}
+
+// printFlags lists the flags of fs as flag.PrintDefaults does, but spelled
+// --name, as docs/cli.md and the error messages spell them; nothing when
+// fs has no flags.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	first := true
+	fs.VisitAll(func(f *flag.Flag) {
+		if first {
+			fmt.Fprintf(w, "\nFlags:\n\n")
+			first = false
+		}
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		line += "\n    \t" + strings.ReplaceAll(usage, "\n", "\n    \t")
+		if !isZeroFlag(f) {
+			def := f.DefValue
+			if g, ok := f.Value.(flag.Getter); ok {
+				if d, ok := g.Get().(time.Duration); ok {
+					def = shortDuration(d) // "1m", as the docs write it, not "1m0s"
+				}
+			}
+			if reflect.TypeOf(f.Value).String() == "*flag.stringValue" {
+				def = strconv.Quote(def)
+			}
+			line += " (default " + def + ")"
+		}
+		fmt.Fprintln(w, line)
+	})
+}
+
+// isZeroFlag reports whether f's default is its type's zero value, which
+// flag.PrintDefaults leaves out ("(default false)").
+func isZeroFlag(f *flag.Flag) (zero bool) {
+	t := reflect.TypeOf(f.Value)
+	var z reflect.Value
+	if t.Kind() == reflect.Pointer {
+		z = reflect.New(t.Elem())
+	} else {
+		z = reflect.Zero(t)
+	}
+	defer func() {
+		if recover() != nil {
+			zero = false // a String method that fails on the zero value
+		}
+	}()
+	return f.DefValue == z.Interface().(flag.Value).String()
 }
 
 // parseFlags parses args with fs. On --help it prints the usage and returns
@@ -300,4 +356,17 @@ func version() string {
 		return "devel-" + rev + dirty
 	}
 	return "devel"
+}
+
+// shortDuration is d without the zero units time.Duration.String ends
+// with: "1m" for 1m0s, "2h" for 2h0m0s, "1h30m" for 1h30m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

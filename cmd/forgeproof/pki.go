@@ -401,7 +401,7 @@ Example:
 }
 
 func pkiIssueClient(args []string, stdout io.Writer) error {
-	fs := newFlagSet("pki issue-client", `Usage: forgeproof pki issue-client --dir DIR (--cn NAME | --spiffe-id ID | --dns NAME) [flags]
+	fs := newFlagSet("pki issue-client", `Usage: forgeproof pki issue-client --dir DIR (--cn NAME | --spiffe-id ID | --dns NAME | --email ADDR) [flags]
 
 Issues a TLS client certificate from the CA in DIR. With --p12 it also
 writes NAME.p12 (PKCS#12, empty password unless --p12-password-file) to
