@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -175,6 +176,63 @@ func (r *cookieRules) rewriteResponse(h http.Header) {
 		out[i] = r.rewriteSetCookie(l)
 	}
 	h["Set-Cookie"] = out
+}
+
+// dropTrailerCookies takes every Set-Cookie out of an upstream answer's
+// trailer, on a route that hardens cookies: its announcement in
+// resp.Trailer now, before a proxy announces the trailer to the client,
+// and its values when the body's end fills resp.Trailer in (a chunked
+// HTTP/1.1 answer's and any HTTP/2 answer's may carry fields it did not
+// announce). Dropped rather than hardened, as a 1xx's (recorder's
+// WriteHeader): browsers do not act on trailer fields, so only other
+// clients would get them, unhardened; an upstream sets its cookies in the
+// answer's header, which rewriteResponse hardens. Both proxies
+// (ReverseProxy and the direct path) read resp.Trailer only after
+// closing the body, and relay undeclared fields under http.TrailerPrefix,
+// declared ones by adding them to the answer's header map, where a
+// Set-Cookie would join the final answer's own (already sent) under the
+// same name.
+func dropTrailerCookies(resp *http.Response) {
+	deleteSetCookie(resp.Trailer)
+	if resp.StatusCode == http.StatusSwitchingProtocols || resp.Body == nil || resp.Body == http.NoBody ||
+		resp.ProtoMajor < 2 && resp.ContentLength >= 0 {
+		// A 101's body is the connection (ReverseProxy needs it
+		// writable); an HTTP/1.x body of known length has no trailer.
+		return
+	}
+	resp.Body = &trailerCookieFilter{ReadCloser: resp.Body, resp: resp}
+}
+
+// trailerCookieFilter is an answer's body that deletes Set-Cookie from
+// the answer's trailer once the body has filled it in: at the end of the
+// body (net/http's HTTP/1 and HTTP/2 readers fill it in before their
+// Read returns io.EOF), and after Close.
+type trailerCookieFilter struct {
+	io.ReadCloser
+	resp *http.Response
+}
+
+func (b *trailerCookieFilter) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		deleteSetCookie(b.resp.Trailer)
+	}
+	return n, err
+}
+
+func (b *trailerCookieFilter) Close() error {
+	err := b.ReadCloser.Close()
+	deleteSetCookie(b.resp.Trailer)
+	return err
+}
+
+// deleteSetCookie deletes Set-Cookie from h under any spelling.
+func deleteSetCookie(h http.Header) {
+	for k := range h {
+		if ascii.EqualFold(k, "Set-Cookie") {
+			delete(h, k)
+		}
+	}
 }
 
 // rewriteSetCookie returns line with the rules' attributes added. It

@@ -44,6 +44,7 @@ func newReverseProxy(rt *route, tr http.RoundTripper, c *compiled, log *slog.Log
 			}
 			if rt.cookies != nil {
 				rt.cookies.rewriteResponse(resp.Header)
+				dropTrailerCookies(resp)
 			}
 			return nil
 		},
