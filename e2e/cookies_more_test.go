@@ -142,26 +142,27 @@ func TestInformationalCookiesInBrowser(t *testing.T) {
 	}
 }
 
-// TestHostPrefixOldPathDeletionInBrowser: with host-prefix: session, an
-// upstream that deletes a copy of its session cookie under an old path
-// ("session=; Path=/old; Max-Age=0") no longer logs the user out. Before
-// the fix the gateway moved that line under __Host- with Path=/, which
-// deleted __Host-session. It now goes out under the bare name: Chromium
-// deletes the stale bare copy the upstream meant (set before under /old),
-// and keeps the session. The twin: the upstream's Path=/ deletion (a real
-// logout) still deletes __Host-session.
-func TestHostPrefixOldPathDeletionInBrowser(t *testing.T) {
+// TestHostPrefixPathsInBrowser: with host-prefix: session, every
+// Set-Cookie for session moves under __Host- with Path=/, whatever its
+// Path, so that an app under a context path (a servlet's Path=/ctx)
+// keeps its session: left under the bare name, which the gateway drops
+// on the way in, it would never come back (a login loop). The one
+// exception: an answer that sets the session and deletes a copy under
+// another path ("session=; Path=/old; Max-Age=0", as an app moving its
+// cookie sends) keeps that deletion under the bare name; moved, it would
+// delete the session the same answer sets. The twin: the upstream's
+// logout (a deletion of its own) deletes __Host-session.
+func TestHostPrefixPathsInBrowser(t *testing.T) {
 	t.Parallel()
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case "/ctx/login":
+			w.Header().Add("Set-Cookie", "session=ctx; Path=/ctx")
 		case "/login":
 			w.Header().Add("Set-Cookie", "session=abc; Path=/")
-		case "/old/stale":
-			w.Header().Add("Set-Cookie", "session=stale; Path=/old")
-		case "/cleanup":
 			w.Header().Add("Set-Cookie", "session=; Path=/old; Max-Age=0")
-		case "/logout":
-			w.Header().Add("Set-Cookie", "session=; Path=/; Max-Age=0")
+		case "/ctx/logout":
+			w.Header().Add("Set-Cookie", "session=; Path=/ctx; Max-Age=0")
 		}
 		c, _ := r.Cookie("session")
 		who := "nobody"
@@ -185,28 +186,24 @@ func TestHostPrefixOldPathDeletionInBrowser(t *testing.T) {
 				}
 				return s
 			}
-			if got := storedCookies(t, b, target+"/login", target+"/"); got["__Host-session"] == nil || got["__Host-session"].Value != "abc" {
-				t.Fatalf("after login Chromium holds %v, want __Host-session=abc", keys(got))
+			// A context path's session comes back.
+			if got := storedCookies(t, b, target+"/ctx/login", target+"/"); got["__Host-session"] == nil || got["__Host-session"].Value != "ctx" {
+				t.Fatalf("after the /ctx login Chromium holds %v, want __Host-session=ctx", keys(got))
 			}
-			if got := storedCookies(t, b, target+"/old/stale", target+"/old/x"); got["session"] == nil {
-				t.Errorf("the upstream's session=stale; Path=/old was not stored bare: %v", keys(got))
+			if got := who("/ctx/page"); got != "ctx" {
+				t.Errorf("under /ctx the upstream got session %q, want ctx", got)
 			}
-			if got := who("/old/x"); got != "abc" {
-				t.Errorf("under /old the upstream got session %q, want the session abc (the bare copy dropped)", got)
-			}
-			got := storedCookies(t, b, target+"/cleanup", target+"/old/x")
-			if got["session"] != nil {
-				t.Errorf("the upstream's deletion of the /old copy left it: %v", keys(got))
-			}
-			if got["__Host-session"] == nil {
-				t.Errorf("the upstream's deletion of the /old copy deleted __Host-session: logged out")
+			// An answer that sets the session and deletes an old copy.
+			got := storedCookies(t, b, target+"/login", target+"/")
+			if got["__Host-session"] == nil || got["__Host-session"].Value != "abc" {
+				t.Fatalf("after a login that deletes an /old copy Chromium holds %v, want __Host-session=abc", keys(got))
 			}
 			if got := who("/page"); got != "abc" {
-				t.Errorf("after the /old deletion the upstream got session %q, want abc", got)
+				t.Errorf("after the login the upstream got session %q, want abc", got)
 			}
-			// The twin: a real logout.
-			if got := storedCookies(t, b, target+"/logout", target+"/"); got["__Host-session"] != nil {
-				t.Errorf("the upstream's Path=/ deletion left __Host-session=%s", got["__Host-session"].Value)
+			// The twin: the upstream's logout, under its context path.
+			if got := storedCookies(t, b, target+"/ctx/logout", target+"/"); got["__Host-session"] != nil {
+				t.Errorf("the upstream's logout left __Host-session=%s", got["__Host-session"].Value)
 			}
 			if got := who("/page"); got != "nobody" {
 				t.Errorf("after logout the upstream got session %q, want none", got)

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,10 +95,6 @@ type cookieRules struct {
 	// hostPrefix is the upstream's name of the cookie the client sees as
 	// HostPrefix+hostPrefix; "" for none.
 	hostPrefix string
-	// scope is the path the upstream sees for the route's path prefix
-	// (cookieScope): a Set-Cookie for hostPrefix whose Path does not
-	// cover it is for another cookie (forHostPrefix).
-	scope string
 }
 
 // p.cookies compiles a route's Cookies; nil when it changes nothing.
@@ -171,9 +166,23 @@ func (r *cookieRules) rewriteResponse(h http.Header) {
 	if len(lines) == 0 {
 		return
 	}
+	// The session's Path in this answer: that of its last line for the
+	// host-prefix name with a value (otherCopy).
+	var sessionPath string
+	var session bool
+	if r.hostPrefix != "" && len(lines) > 1 {
+		for _, l := range lines {
+			if nameValue, name := setcookie.Split(l); name == r.hostPrefix {
+				if _, v, _ := strings.Cut(nameValue, "="); trimWS(v) != "" {
+					sessionPath, session = setcookie.Read(l).Path, true
+				}
+			}
+		}
+	}
 	out := make([]string, len(lines))
 	for i, l := range lines {
-		out[i] = r.rewriteSetCookie(l)
+		other := session && setcookie.Read(l).Path != sessionPath
+		out[i] = r.rewriteSetCookie(l, other)
 	}
 	h["Set-Cookie"] = out
 }
@@ -239,7 +248,19 @@ func deleteSetCookie(h http.Header) {
 // never removes an attribute the upstream set except, on the cookie moved
 // under HostPrefix, Domain and Path, which that prefix forbids (Path
 // becomes "/").
-func (r *cookieRules) rewriteSetCookie(line string) string {
+//
+// Every line for the host-prefix name moves under HostPrefix, whatever
+// its Path: an app mounted under a path (a servlet context) sets and
+// deletes its session with that Path, and a line left under the bare
+// name would never come back (rewriteRequest drops the bare name): a
+// login loop, or a logout that leaves the session. The one exception,
+// otherCopy: in an answer that also sets the name with a value, a line
+// for it under another Path (an old-path copy the upstream deletes while
+// it sets the session) is for another copy and keeps its name; moved,
+// it would overwrite or delete the session just set. A deletion of an
+// old-path copy in an answer of its own still moves, and logs the user
+// out: that fails closed.
+func (r *cookieRules) rewriteSetCookie(line string, otherCopy bool) string {
 	nameValue, name := setcookie.Split(line)
 	_, _, hasEq := strings.Cut(nameValue, "=")
 	// What the upstream set, read as a browser (and net/http) reads it:
@@ -279,7 +300,7 @@ func (r *cookieRules) rewriteSetCookie(line string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(line) + 40)
-	if r.hostPrefix != "" && hasEq && name == r.hostPrefix && r.forHostPrefix(line) {
+	if r.hostPrefix != "" && hasEq && name == r.hostPrefix && !otherCopy {
 		// __Host- requires Secure, Path=/ and no Domain: drop the
 		// upstream's Domain and Path and add what the prefix needs, or
 		// the browser would refuse the cookie.
@@ -339,49 +360,6 @@ func validAttributeValue(v string) bool {
 
 // trimWS is setcookie.TrimWS.
 func trimWS(s string) string { return setcookie.TrimWS(s) }
-
-// forHostPrefix reports whether a Set-Cookie line for the host-prefix
-// cookie's bare name is meant for the cookie the client holds under
-// HostPrefix (with Path=/). It is when its Path, as a browser reads it,
-// covers every path the upstream serves on this route (the route's
-// scope: a Path the scope path-matches, "/" included), or when it has
-// none (the default path). A line with a narrower or another Path is for
-// another copy of the cookie: an upstream deleting a copy it once set
-// under /old ("NAME=; Path=/old; Max-Age=0"), moved under the prefix
-// with Path=/, would delete the session and log the user out. It goes
-// out as written, under the bare name, with the route's other
-// attributes: the browser stores or deletes that copy, and
-// rewriteRequest drops the bare name from every request, so the copy
-// never reaches the upstream.
-func (r *cookieRules) forHostPrefix(line string) bool {
-	p := setcookie.Read(line).Path
-	scope := cmp.Or(r.scope, "/")
-	// "/app/" covers the route /app as well: all the paths under it.
-	return p == "" || pathMatch(scope, p) || p == scope+"/"
-}
-
-// pathMatch reports whether the request path reqPath path-matches the
-// cookie path cookiePath (RFC 6265bis, section 5.1.4).
-func pathMatch(reqPath, cookiePath string) bool {
-	if !strings.HasPrefix(reqPath, cookiePath) {
-		return false
-	}
-	return len(reqPath) == len(cookiePath) || strings.HasSuffix(cookiePath, "/") || reqPath[len(cookiePath)] == '/'
-}
-
-// cookieScope is the path the upstream sees for a route's path prefix:
-// the upstream URL's path joined to it as ReverseProxy's SetURL joins it
-// to a request's path.
-func cookieScope(upstreamPath, prefix string) string {
-	a, b := strings.HasSuffix(upstreamPath, "/"), strings.HasPrefix(prefix, "/")
-	switch {
-	case a && b:
-		return upstreamPath + prefix[1:]
-	case !a && !b:
-		return upstreamPath + "/" + prefix
-	}
-	return upstreamPath + prefix
-}
 
 // rewriteRequest renames the client's HostPrefix cookie back to the name
 // the upstream set and deletes every cookie the client sent under the

@@ -15,8 +15,9 @@ import (
 // The hardened route adds Secure, HttpOnly and SameSite, moves the cookie
 // under __Host- and drops a tossed bare copy on the way in; the route
 // without cookie settings (the negative control) passes both through. The
-// upstream's deletion of a copy under another path stays under the bare
-// name: moved under __Host- with Path=/ it would delete the session.
+// upstream's deletion of a copy under another path, in the answer that
+// sets the session, stays under the bare name: moved under __Host- with
+// Path=/ it would delete the session.
 func TestCookieHardening(t *testing.T) {
 	w := newWorld(t)
 	app := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {

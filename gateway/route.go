@@ -97,9 +97,6 @@ func (p *compiler) route(key string, index int, r Route, c *compiled) *route {
 		p.add(key+".csrf.spa", "needs a token mode (%s or %s), not %s", csrf.ModeOriginAndToken, csrf.ModeTokenIfNoBrowserHeaders, mode)
 	}
 	rt.cookies = p.cookies(key+".cookies", r.Cookies)
-	if rt.cookies != nil && rt.upstream != nil {
-		rt.cookies.scope = cookieScope(rt.upstream.Path, rt.prefix)
-	}
 	p.sessionCookieSeen(key+".cookies.host-prefix", r.Cookies.HostPrefix)
 	if !rt.csrfOff {
 		rt.guard = p.csrfGuard(key+".csrf", r.CSRF, rt, c)
