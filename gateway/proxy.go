@@ -368,9 +368,10 @@ func printable(s string) string {
 }
 
 // upstreamError answers a request the upstream failed: 504 on a timeout,
-// 503 when no upstream connection was free (upstream-busy), 413 when the body was too large, 408 when the client did not send it in
-// time, nothing when the client went away, 400 when its body could not be
-// read otherwise, 502 otherwise. The details go to the log, never to the
+// 503 when no upstream connection was free (upstream-busy), 413 when the
+// body was too large, 408 when the client did not send it in time,
+// nothing when the client went away, 400 when its body could not be read
+// otherwise, 502 otherwise. The details go to the log, never to the
 // client.
 func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route, log *slog.Logger) {
 	var maxErr *http.MaxBytesError

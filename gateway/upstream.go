@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,6 +136,9 @@ func (t *upstreamTransport) host(addr string) *hostPool {
 			n = DefaultUpstreamMaxConnsPerHost
 		}
 		hp.slots = make(chan struct{}, n)
+		if t.std != nil {
+			hp.closeOtherIdle = t.std.CloseIdleConnections
+		}
 		t.hosts[addr] = hp
 	}
 	t.mu.Unlock()
@@ -158,6 +162,9 @@ type hostPool struct {
 	// keep it idle.
 	waiting atomic.Int32
 	wait    time.Duration // how long a dial waits for a slot
+	// closeOtherIdle closes std's idle connections (takeOrAcquire); nil
+	// without std.
+	closeOtherIdle func()
 
 	mu       sync.Mutex
 	idle     []*upConn
@@ -195,6 +202,20 @@ func (hp *hostPool) takeOrAcquire(ctx context.Context, noBody, pooled bool) (*up
 			hp.waiting.Add(-1)
 			return pc, nil
 		}
+		// The own pool cannot take std's idle connections (a refused
+		// WebSocket handshake's, kept for reuse), whose slots would
+		// stay held until std's idle timeout. std keeps no per-host
+		// handle: all of its idle ones go, in this overloaded case only.
+		if hp.closeOtherIdle != nil {
+			hp.closeOtherIdle()
+		}
+	} else {
+		// std cannot take the own pool's idle connections, whose slots
+		// would otherwise stay held until the idle timeout: a cap at or
+		// below the idle limit, filled by a burst of plain requests,
+		// refused every WebSocket handshake to the upstream meanwhile
+		// (TestUpstreamCapIdleOfOtherPath).
+		hp.dropIdle()
 	}
 	defer hp.waiting.Add(-1)
 	timer := time.NewTimer(hp.wait)
@@ -303,6 +324,20 @@ func (hp *hostPool) sweep() {
 		time.AfterFunc(next, hp.sweep)
 	}
 	hp.mu.Unlock()
+}
+
+// dropIdle closes the least recently used idle connection, if any,
+// freeing its slot.
+func (hp *hostPool) dropIdle() {
+	hp.mu.Lock()
+	if len(hp.idle) == 0 {
+		hp.mu.Unlock()
+		return
+	}
+	pc := hp.idle[0]
+	hp.idle = slices.Delete(hp.idle, 0, 1)
+	hp.mu.Unlock()
+	pc.close()
 }
 
 func (hp *hostPool) closeIdle() {

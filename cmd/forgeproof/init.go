@@ -534,8 +534,8 @@ func (p *initPlan) printNextSteps(w io.Writer) {
 func (p *initPlan) checkGoSource(stderr io.Writer) error {
 	pkiDir := filepath.Join(p.dir, "pki")
 	if gofiles, _ := filepath.Glob(filepath.Join(pkiDir, "*.go")); len(gofiles) > 0 {
-		return fmt.Errorf("init: %s holds Go source files (%s): init would write its keys and a .gitignore among them; give it a folder of its own, such as --dir %s",
-			pkiDir, filepath.Base(gofiles[0]), filepath.Join(p.dir, "gateway"))
+		return fmt.Errorf("init: %s holds Go source files (%s): init would write its keys and a .gitignore among them; give it a folder of its own, outside the source tree, such as --dir %s",
+			pkiDir, filepath.Base(gofiles[0]), filepath.Join(p.dir, "..", "forgeproof-gateway"))
 	}
 	if _, err := os.Stat(filepath.Join(p.dir, "go.mod")); err == nil {
 		where, _ := filepath.Abs(p.dir)
