@@ -111,9 +111,12 @@ func (u unavailable) Explore(context.Context, scan.Exploration) (*scan.Explored,
 }
 
 // settle bounds how long the explorer waits for a page to become quiet
-// after a load or a click: quiet is no intercepted request for
-// quietFor. A page's scripts give no signal that they are done, so this
-// is a wall-clock wait; it only bounds how much is recorded.
+// after a load or a click: quiet is no intercepted request for quietFor
+// since the load or the click returned. A page's scripts give no signal
+// that they are done, so this is a wall-clock wait; it only bounds how
+// much is recorded. It counts from the end of the action, not its start:
+// on a loaded machine the action alone can outlast quietFor, and the
+// requests it sent reach the interception after it returns.
 const (
 	quietFor  = 300 * time.Millisecond
 	settleMax = 3 * time.Second
@@ -318,10 +321,16 @@ func (r *recorder) note(format string, a ...any) {
 	}
 }
 
-// settle waits until no request was intercepted for quietFor, at most
-// settleMax.
+// settle waits until no request was intercepted for quietFor, counting
+// from now (the end of the action) at the earliest, at most settleMax.
 func (r *recorder) settle(ctx context.Context) {
-	deadline := time.Now().Add(settleMax)
+	now := time.Now()
+	r.mu.Lock()
+	if r.last.Before(now) {
+		r.last = now
+	}
+	r.mu.Unlock()
+	deadline := now.Add(settleMax)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		r.mu.Lock()
 		quiet := time.Since(r.last) >= quietFor

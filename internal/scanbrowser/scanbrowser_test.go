@@ -10,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -262,5 +263,49 @@ func TestNoBrowserFallsBack(t *testing.T) {
 		return strings.HasPrefix(n, "browser: ") && strings.Contains(n, "missing tool") && strings.HasSuffix(n, "discovery used the HTML only")
 	}) {
 		t.Errorf("notes %q: want the missing browser named", rep.Notes)
+	}
+}
+
+// TestSlowPageStillRecorded: on a loaded machine the page's script can
+// run long before the request it sends reaches the browser's interception
+// (here, the click handler works for a second before its fetch). The
+// explorer waits for the page to be quiet counting from the end of the
+// click, not from its start, so the request is recorded all the same.
+// The test asserts no duration: the busy page stands in for a slow one.
+func TestSlowPageStillRecorded(t *testing.T) {
+	tools := browsertest.Tools(t)
+	w := newWorld(t)
+	var out bytes.Buffer
+	x, err := scanbrowser.New(scanbrowser.Options{Tools: tools, CACertsPEM: w.caPEM, Client: &w.client, Output: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(rw, `<!doctype html><title>slow</title><button id="go">Go</button>
+<script>
+document.getElementById("go").onclick = () => {
+  const t = Date.now();
+  while (Date.now() - t < 1000) {} // a renderer that is slow to get there
+  fetch("/api/slow", {method: "POST", body: "x"});
+};
+</script>`)
+	})
+	mux.HandleFunc("POST /api/slow", func(rw http.ResponseWriter, r *http.Request) {
+		t.Errorf("the recorded request was sent")
+	})
+	target, err := url.Parse(w.serve(t, mux))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := x.Explore(context.Background(), scan.Exploration{Target: target, Pages: []*url.URL{target}})
+	if err != nil {
+		t.Fatalf("Explore: %v\nbrowser output:\n%s", err, out.String())
+	}
+	if !slices.ContainsFunc(res.Requests, func(r scan.RecordedRequest) bool {
+		return r.Method == "POST" && strings.HasSuffix(r.URL, "/api/slow")
+	}) {
+		t.Errorf("requests %+v (notes %q): want the POST /api/slow the click sent", res.Requests, res.Notes)
 	}
 }
