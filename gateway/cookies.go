@@ -166,23 +166,28 @@ func (r *cookieRules) rewriteResponse(h http.Header) {
 	if len(lines) == 0 {
 		return
 	}
-	// The session's Path in this answer: that of its last line for the
-	// host-prefix name with a value (otherCopy).
+	// The paths of the host-prefix name's lines, read once, and the
+	// session's: that of its last line with a value (otherCopy). Only an
+	// answer with several lines can hold another copy.
+	var paths []string
 	var sessionPath string
-	var session bool
+	session := false
 	if r.hostPrefix != "" && len(lines) > 1 {
-		for _, l := range lines {
-			if nameValue, name := setcookie.Split(l); name == r.hostPrefix {
-				if _, v, _ := strings.Cut(nameValue, "="); trimWS(v) != "" {
-					sessionPath, session = setcookie.Read(l).Path, true
-				}
+		paths = make([]string, len(lines))
+		for i, l := range lines {
+			nameValue, name := setcookie.Split(l)
+			if name != r.hostPrefix {
+				continue
+			}
+			paths[i] = setcookie.Read(l).Path
+			if _, v, _ := strings.Cut(nameValue, "="); setcookie.TrimWS(v) != "" {
+				sessionPath, session = paths[i], true
 			}
 		}
 	}
 	out := make([]string, len(lines))
 	for i, l := range lines {
-		other := session && setcookie.Read(l).Path != sessionPath
-		out[i] = r.rewriteSetCookie(l, other)
+		out[i] = r.rewriteSetCookie(l, session && paths[i] != sessionPath)
 	}
 	h["Set-Cookie"] = out
 }
@@ -284,7 +289,7 @@ func (r *cookieRules) rewriteSetCookie(line string, otherCopy bool) string {
 		// quote, a backslash, a byte outside ASCII) none to net/http:
 		// ours is appended. (Such a SameSite value is one they do not
 		// know, below: ours is appended too.)
-		valueOK := len(trimWS(v)) <= setcookie.MaxAttributeValue && validAttributeValue(v)
+		valueOK := len(setcookie.TrimWS(v)) <= setcookie.MaxAttributeValue && validAttributeValue(v)
 		switch {
 		case ascii.EqualFold(k, "secure"):
 			secure = secure || valueOK
@@ -294,8 +299,8 @@ func (r *cookieRules) rewriteSetCookie(line string, otherCopy bool) string {
 			hasSameSite = true
 			sameSite = v
 		}
-		if ascii.EqualFold(trimWS(k), "samesite") {
-			best = max(best, sameSiteRank(strings.Trim(trimWS(v), `"`)))
+		if ascii.EqualFold(setcookie.TrimWS(k), "samesite") {
+			best = max(best, sameSiteRank(strings.Trim(setcookie.TrimWS(v), `"`)))
 		}
 	}
 	var b strings.Builder
@@ -309,7 +314,7 @@ func (r *cookieRules) rewriteSetCookie(line string, otherCopy bool) string {
 		_, attrs, _ := strings.Cut(line, ";")
 		for a := range strings.SplitSeq(attrs, ";") {
 			k, _, _ := strings.Cut(a, "=")
-			if k = trimWS(k); k == "" || ascii.EqualFold(k, "domain") || ascii.EqualFold(k, "path") {
+			if k = setcookie.TrimWS(k); k == "" || ascii.EqualFold(k, "domain") || ascii.EqualFold(k, "path") {
 				continue
 			}
 			b.WriteByte(';')
@@ -357,9 +362,6 @@ func validAttributeValue(v string) bool {
 	}
 	return true
 }
-
-// trimWS is setcookie.TrimWS.
-func trimWS(s string) string { return setcookie.TrimWS(s) }
 
 // rewriteRequest renames the client's HostPrefix cookie back to the name
 // the upstream set and deletes every cookie the client sent under the

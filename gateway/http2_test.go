@@ -665,13 +665,8 @@ func newBlockingUpstream(t *testing.T) *blockingUpstream {
 		u.now--
 		u.mu.Unlock()
 	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	u.URL = "http://" + ln.Addr().String()
-	t.Cleanup(func() { u.free(); srv.Close() })
+	u.URL = serveLoopback(t, srv)
+	t.Cleanup(u.free) // before srv.Close: cleanups run last first
 	return u
 }
 
@@ -1123,4 +1118,17 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// serveLoopback serves srv in plain HTTP on a loopback port until the
+// test ends, and returns its base URL.
+func serveLoopback(t *testing.T, srv *http.Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
 }

@@ -51,13 +51,7 @@ func newHeldUpstream(t *testing.T) *heldUpstream {
 			}
 		},
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	u.URL = "http://" + ln.Addr().String()
+	u.URL = serveLoopback(t, srv)
 	return u
 }
 
