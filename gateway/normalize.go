@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // One meaning per request: the gateway authorizes by route, so a request
@@ -279,12 +281,36 @@ func prefixMatches(prefix string, segs []string, fold bool) bool {
 			return false
 		}
 		want, tail, _ := strings.Cut(rest, "/")
-		if segs[i] != want && (!fold || !strings.EqualFold(segs[i], want)) {
+		if segs[i] != want && (!fold || !foldEqual(segs[i], want)) {
 			return false
 		}
 		rest = tail
 	}
 	return true
+}
+
+// foldEqual reports whether a and b are one name to a router that
+// compares without case: strings.EqualFold (Unicode simple folding: the
+// Kelvin sign is "k"), or the same rune by rune once upper-cased, or
+// once lower-cased. The last two are what EqualFold leaves out: Java's
+// equalsIgnoreCase and regionMatches (Spring's PathPattern without case
+// sensitivity) and Python's re.IGNORECASE read "ı" (U+0131) and "İ"
+// (U+0130) as "i", as does a router that upper-cases the path in
+// JavaScript, Python or Ruby ("/admın" is "/ADMIN").
+func foldEqual(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	for a != "" && b != "" {
+		r, n := utf8.DecodeRuneInString(a)
+		s, m := utf8.DecodeRuneInString(b)
+		a, b = a[n:], b[m:]
+		if r != s && unicode.ToUpper(r) != unicode.ToUpper(s) && unicode.ToLower(r) != unicode.ToLower(s) &&
+			!strings.EqualFold(string(r), string(s)) {
+			return false
+		}
+	}
+	return a == "" && b == ""
 }
 
 // lookupFold is findRoute for a path without '%', ';', '\\', "//" or
