@@ -221,6 +221,7 @@ func (g *Gateway) Listen() error {
 		h1.checks = &g.checksOff
 		h1.stall = stallConfig{c.limits.StallTimeout, g.metrics}
 		h1.writeTimeout = c.limits.WriteTimeout // not srv's (streamWriteTimeout)
+		h1.handshakeFailed = g.handshakeFailed(c.cfg.Listeners[i].Address)
 		g.h1s = append(g.h1s, h1)
 	}
 	if g.adminLn != nil {
@@ -312,18 +313,55 @@ func streamWriteTimeout(l Limits) time.Duration {
 // metrics.
 func (g *Gateway) hooks() hooks {
 	return hooks{
-		log:       g.log,
-		now:       g.now,
-		forwarded: g.forwarded,
-		checksOff: &g.checksOff,
-		onHandshakeFailure: func(listener string, f mtls.HandshakeFailure) {
-			g.metrics.handshakeFailures.WithLabelValues(listener, string(f.Reason)).Inc()
-			attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}
-			if f.Certificate != nil {
-				attrs = append(attrs, "subject", f.Certificate.Subject.String(), "serial", serialHex(f.Certificate.SerialNumber))
+		log:                g.log,
+		now:                g.now,
+		forwarded:          g.forwarded,
+		checksOff:          &g.checksOff,
+		onHandshakeFailure: g.handshakeRefused,
+	}
+}
+
+// handshakeRefused logs and counts a handshake refused for its client
+// certificate.
+func (g *Gateway) handshakeRefused(listener string, f mtls.HandshakeFailure) {
+	g.metrics.handshakeFailures.WithLabelValues(listener, string(f.Reason)).Inc()
+	attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}
+	if f.Certificate != nil {
+		attrs = append(attrs, "subject", f.Certificate.Subject.String(), "serial", serialHex(f.Certificate.SerialNumber))
+	}
+	g.log.Warn("TLS handshake refused", attrs...)
+}
+
+// handshakeFailed returns the report of listener's handshakes that failed
+// without mtls refusing them (mtls.HandshakeReason): each is counted with
+// its reason. A certificate crypto/tls refused itself (bad-certificate)
+// is logged as mtls's refusals are; a failed negotiation (tls-version,
+// no-shared-cipher, no-shared-alpn, server-certificate-refused,
+// tls-protocol-error) at Info, since its client cannot connect and an
+// operator may want to know, but a scanner makes many; what clients that
+// are not trying TLS do (not-tls, client-closed, handshake-timeout: port
+// scanners, TCP health checks, browsers' unused pre-connections) at Debug,
+// as nginx (info, below its default) and Caddy (debug) log them.
+func (g *Gateway) handshakeFailed(listener string) handshakeReporter {
+	return func(tc *tls.Conn, reason mtls.Reason, err error) {
+		cs := tc.ConnectionState()
+		if reason == mtls.ReasonBadCertificate {
+			f := mtls.HandshakeFailure{Reason: reason, Err: err, RemoteAddr: tc.RemoteAddr(), ServerName: cs.ServerName}
+			if len(cs.PeerCertificates) > 0 {
+				f.Certificate = cs.PeerCertificates[0]
 			}
-			g.log.Warn("TLS handshake refused", attrs...)
-		},
+			g.handshakeRefused(listener, f)
+			return
+		}
+		g.metrics.handshakeFailures.WithLabelValues(listener, string(reason)).Inc()
+		level := slog.LevelInfo
+		switch reason {
+		case mtls.ReasonNotTLS, mtls.ReasonClientClosed, mtls.ReasonHandshakeTimeout:
+			level = slog.LevelDebug
+		}
+		if g.log.Enabled(context.Background(), level) {
+			g.log.Log(context.Background(), level, "TLS handshake failed", "listener", listener, "reason", reason, "peer", addrString(tc.RemoteAddr()), "server_name", cs.ServerName, "error", err)
+		}
 	}
 }
 

@@ -87,6 +87,11 @@ type h1Server struct {
 	// h1ConnReader.Read); timeout 0: no limit. (The writes' is the
 	// client connection's, clientConn.)
 	stall stallConfig
+
+	// handshakeFailed, when set, reports the handshakes that fail on this
+	// server's listener (tlsListener) and in ServeConn and that mtls did
+	// not refuse; unset, they go to the server's ErrorLog.
+	handshakeFailed handshakeReporter
 }
 
 // bgReadDelay is how long a handler runs before its connection is watched
@@ -261,7 +266,7 @@ func (s *h1Server) ServeConn(rwc net.Conn) {
 		// net/http's order: the handshake first, so that every request
 		// sees the connection's TLS state.
 		if err := runHandshake(s.srv, s.writeTimeout, tc); err != nil {
-			logHandshakeFailure(s.srv, tc, err)
+			logHandshakeFailure(s.srv, tc, err, s.handshakeFailed)
 			tc.Close()
 			return
 		}

@@ -105,7 +105,7 @@ func newMetrics() *metrics {
 			"Requests refused because the client identity may not call the route, by route and reason code.",
 			"route", "reason"),
 		handshakeFailures: counterVec("forgeproof_gateway_tls_handshake_failures_total",
-			"Failed TLS handshakes, and requests on open connections whose client certificate a re-check after a reload or an expiry refused (the connection is closed), by listener address and reason.",
+			"Failed TLS handshakes (a refused client certificate, or a failed negotiation: tls-version, no-shared-cipher, no-shared-alpn, server-certificate-refused, tls-protocol-error, not-tls, client-closed, handshake-timeout), and requests on open connections whose client certificate a re-check after a reload or an expiry refused (the connection is closed), by listener address and reason.",
 			"listener", "reason"),
 		upstreamRefusals: counterVec("forgeproof_gateway_upstream_refusals_total",
 			"Upstream answers the gateway refused to relay, and requests it did not send, by route and reason code (upstream-upgrade-refused: a 101 the gateway did not ask for; upstream-busy: no connection free under limits.upstream-max-conns-per-host).",

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/forgeproof/forgeproof/mtls"
 )
 
 // A tlsListener is tls.NewListener for an http.Server, with the TLS
@@ -30,9 +32,11 @@ import (
 // positive of ReadHeaderTimeout, ReadTimeout and the write timeout (the
 // h1Server's, when the listener has one: the server's WriteTimeout is
 // HTTP/2's stream deadline, streamWriteTimeout); a failure
-// is logged to the server's ErrorLog as "http: TLS handshake error from
-// ADDR: ERR" (errorlog.go filters the ones mtls has logged); a client that
-// spoke plain HTTP gets net/http's 400. Below each *tls.Conn is a
+// mtls did not refuse is reported with its reason (mtls.HandshakeReason)
+// to the h1Server's handshakeFailed, which the gateway sets (without one,
+// it is logged to the server's ErrorLog as "http: TLS handshake error
+// from ADDR: ERR"; errorlog.go filters the ones mtls has logged); a
+// client that spoke plain HTTP gets net/http's 400. Below each *tls.Conn is a
 // batchConn, which batches the writes of HTTP/2 connections (h2writes.go).
 type tlsListener struct {
 	handoffListener
@@ -53,7 +57,8 @@ func newTLSListener(ln net.Listener, srv *http.Server, h1 *h1Server) *tlsListene
 }
 
 // handshake runs raw's TLS handshake and queues the connection for
-// Accept, or logs the failure and closes it.
+// Accept, or reports the failure (the h1Server's handshakeFailed, when
+// set; else the server's ErrorLog) and closes it.
 func (l *tlsListener) handshake(raw net.Conn) {
 	var stall stallConfig // limits.stall-timeout, for the writes (clientConn)
 	if l.h1 != nil {
@@ -82,7 +87,11 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	l.mu.Unlock()
 	if err != nil {
 		if !closed {
-			logHandshakeFailure(l.srv, tc, err)
+			var report handshakeReporter
+			if l.h1 != nil {
+				report = l.h1.handshakeFailed
+			}
+			logHandshakeFailure(l.srv, tc, err, report)
 		}
 		tc.Close()
 		return
@@ -141,14 +150,35 @@ func runHandshake(srv *http.Server, writeTimeout time.Duration, tc *tls.Conn) er
 	return nil
 }
 
-// logHandshakeFailure is http.Server's handling of a failed handshake.
-func logHandshakeFailure(srv *http.Server, tc *tls.Conn, err error) {
+// A handshakeReporter is told about each failed handshake of a listener
+// that mtls did not refuse (OnHandshakeFailure reports those), with its
+// reason (mtls.HandshakeReason).
+type handshakeReporter func(tc *tls.Conn, reason mtls.Reason, err error)
+
+// errHTTPToHTTPS is the error reported for a client that spoke plain HTTP
+// (and got net/http's 400).
+var errHTTPToHTTPS = errors.New("client sent an HTTP request to an HTTPS server")
+
+// logHandshakeFailure is http.Server's handling of a failed handshake,
+// with the failure reported to report, when set, rather than logged to the
+// server's ErrorLog, for a handshake that mtls did not refuse.
+func logHandshakeFailure(srv *http.Server, tc *tls.Conn, err error, report handshakeReporter) {
 	reason := err.Error()
 	var re tls.RecordHeaderError
-	if errors.As(err, &re) && re.Conn != nil && recordLooksLikeHTTP(re.RecordHeader) {
+	plainHTTP := errors.As(err, &re) && re.Conn != nil && recordLooksLikeHTTP(re.RecordHeader)
+	if plainHTTP {
 		io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
 		re.Conn.Close()
-		reason = "client sent an HTTP request to an HTTPS server"
+		reason = errHTTPToHTTPS.Error()
+	}
+	var refused *mtls.Error
+	if report != nil && !errors.As(err, &refused) {
+		r := mtls.HandshakeReason(err)
+		if plainHTTP {
+			err = errHTTPToHTTPS
+		}
+		report(tc, r, err)
+		return
 	}
 	serverLogf(srv, "http: TLS handshake error from %s: %v", tc.RemoteAddr(), reason)
 }

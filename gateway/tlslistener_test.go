@@ -25,7 +25,8 @@ func listenerWorld(t *testing.T, limits gateway.Limits) (*world, *running, *logB
 	limits.ShutdownGrace = cfg.Limits.ShutdownGrace
 	cfg.Limits = limits
 	logs := &logBuffer{}
-	return w, w.startWith(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))}), logs
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug} // client-closed, not-tls, handshake-timeout
+	return w, w.startWith(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(logs, opts))}), logs
 }
 
 // waitLog waits until the log has a line containing sub (the gateway
@@ -39,12 +40,13 @@ func waitLog(t *testing.T, logs *logBuffer, sub string) {
 }
 
 // TestListenerHandshakeFailures: the gateway's listener runs the TLS
-// handshake where http.Server did and handles its failures the same way:
-// a client speaking plain HTTP gets net/http's 400 and the server's log
-// line; a client that hangs up is logged as "http: TLS handshake error";
-// a certificate mtls refuses is logged once, by the handshake hook, with
-// its reason (errorlog.go drops the server's line for it). The twin: a
-// good certificate is served over HTTP/1.1 and HTTP/2.
+// handshake where http.Server did and handles its failures as it does,
+// with a reason code: a client speaking plain HTTP gets net/http's 400
+// and a "TLS handshake failed" line (not-tls); a client that hangs up
+// one too (client-closed); a certificate mtls refuses is logged once, by
+// the handshake hook, with its reason (errorlog.go drops the server's
+// line for it). The twin: a good certificate is served over HTTP/1.1 and
+// HTTP/2. (TestHandshakeProtocolFailures has every protocol reason.)
 func TestListenerHandshakeFailures(t *testing.T) {
 	t.Parallel()
 	w, gw, logs := listenerWorld(t, gateway.Limits{})
@@ -61,14 +63,14 @@ func TestListenerHandshakeFailures(t *testing.T) {
 		t.Fatalf("plain HTTP: got %v, %v; want 400", resp, err)
 	}
 	conn.Close()
-	waitLog(t, logs, "http: TLS handshake error from "+conn.LocalAddr().String()+": client sent an HTTP request to an HTTPS server")
+	waitLog(t, logs, `"msg":"TLS handshake failed","listener":"127.0.0.1:0","reason":"not-tls","peer":"`+conn.LocalAddr().String()+`","server_name":"","error":"client sent an HTTP request to an HTTPS server"`)
 
 	conn, err = net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn.Close()
-	waitLog(t, logs, "http: TLS handshake error from "+conn.LocalAddr().String()+": EOF")
+	waitLog(t, logs, `"reason":"client-closed","peer":"`+conn.LocalAddr().String()+`","server_name":"","error":"EOF"`)
 
 	other := pkitest.SPIFFE(t, pkitest.CA(t), "spiffe://other.example/x") // another CA: refused at the handshake
 	oc := other.TLSCertificate()
@@ -106,7 +108,8 @@ func TestListenerHandshakeFailures(t *testing.T) {
 
 // TestListenerHandshakeTimeout: a client that connects and sends nothing
 // is cut off after http.Server's handshake limit (here the read header
-// timeout) and logged, as http.Server would.
+// timeout) and logged, as http.Server would, with reason
+// handshake-timeout.
 func TestListenerHandshakeTimeout(t *testing.T) {
 	t.Parallel()
 	_, gw, logs := listenerWorld(t, gateway.Limits{ReadHeaderTimeout: 200 * time.Millisecond})
@@ -121,7 +124,7 @@ func TestListenerHandshakeTimeout(t *testing.T) {
 	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatalf("the gateway did not close the silent connection: %v", err)
 	}
-	waitLog(t, logs, "http: TLS handshake error from "+conn.LocalAddr().String()+": read tcp")
+	waitLog(t, logs, `"reason":"handshake-timeout","peer":"`+conn.LocalAddr().String()+`","server_name":"","error":"read tcp`)
 }
 
 // TestListenerCloseEndsHandshakes: Shutdown closes the connections still
@@ -154,7 +157,7 @@ func TestListenerCloseEndsHandshakes(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
 		t.Errorf("a connection was accepted after Shutdown")
 	}
-	if strings.Contains(logs.String(), "TLS handshake error") {
+	if strings.Contains(logs.String(), "TLS handshake") {
 		t.Errorf("a handshake ended by Shutdown was logged:\n%s", logs)
 	}
 }

@@ -118,6 +118,13 @@
 // expired, not-yet-valid, wrong-key-usage, bad-certificate, revoked,
 // crl-stale, crl-missing, and the authorizer's code.
 //
+// Protocol (HandshakeReason, for handshakes crypto/tls ends itself, which
+// OnHandshakeFailure never sees): tls-version, no-shared-cipher,
+// no-shared-alpn, not-tls, handshake-timeout, client-closed,
+// server-certificate-refused, tls-protocol-error; and bad-certificate for
+// a certificate crypto/tls refuses (it does not parse, or its key did not
+// sign the handshake).
+//
 // Authorization (Authorizer, Guard; 403 bodies): identity-missing,
 // identity-denied, spiffe-id-denied, trust-domain-denied, dns-name-denied,
 // common-name-denied, organizational-unit-denied, spki-denied; 421 bodies:
@@ -148,7 +155,13 @@
 //   - OnHandshakeFailure sees the refusals of this package (everything
 //     about the client certificate). Failures crypto/tls finds itself
 //     before that (no common protocol version or cipher suite, a bad
-//     handshake signature) only reach http.Server.ErrorLog.
+//     handshake signature) only reach http.Server.ErrorLog, as text; a
+//     program that runs the handshake itself (tls.Conn.Handshake before
+//     handing the connection on, as the forgeproof gateway does) gets
+//     their reason from HandshakeReason. Several of crypto/tls's errors
+//     carry no type or alert, only their text, which HandshakeReason
+//     reads: a Go release that rewords one makes it tls-protocol-error
+//     (this package's tests fail on such a release).
 //   - Revoking a certificate does not close connections already open with
 //     it: served without Handler (or Check), their requests still carry
 //     its identity until they close (see Open connections). An Authorizer
