@@ -52,8 +52,9 @@ client certificate is made. With --cert-file and --key-file, the gateway
 presents your server certificate. Existing files are never replaced
 unless --force is given. Then run "forgeproof serve" in DIR.
 
-Exit status: 0 on success, 1 when a file cannot be written, 2 on a usage
-error or a bad value.
+Exit status: 0 on success, 1 when a file exists (without --force), DIR/pki
+holds Go source files or a file cannot be written, 2 on a usage error or a
+bad value.
 
 Examples:
 
@@ -510,14 +511,17 @@ func (p *initPlan) printNextSteps(w io.Writer) {
 		fmt.Fprintf(w, "   and trust the development CA %s for websites:\n", ca)
 	}
 	fmt.Fprintf(w, `
-   Chrome, Edge:  Settings > Privacy and security > Security > Manage certificates:
+   Chrome, Edge:  chrome://certificate-manager (Settings > Privacy and security >
+                  Security > Manage certificates):
                   "Your certificates" > Import: client.p12;
-                  "Authorities" (or "Trusted Root Certification Authorities") > Import: ca.pem,
-                  trusted for identifying websites
+                  "Local certificates" > "Custom" > "Trusted certificates" > Import: ca.pem
+                  (older versions: "Authorities" > Import, trusted for identifying websites)
    Firefox:       Settings > Privacy & Security > Certificates > View Certificates:
                   "Your Certificates" > Import: client.p12;
                   "Authorities" > Import: ca.pem, "Trust this CA to identify websites"
-   Chromium on Linux, from a shell:
+   Chromium on Linux, from a shell (the first line creates the database
+   when Chromium has never run for this user):
+                  [ -e ~/.pki/nssdb/cert9.db ] || { mkdir -p ~/.pki/nssdb && certutil -N -d sql:$HOME/.pki/nssdb --empty-password; }
                   pk12util -d sql:$HOME/.pki/nssdb -i %s -W ''
                   certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n 'forgeproof development CA' -i %s
 

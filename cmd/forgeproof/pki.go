@@ -143,14 +143,33 @@ func (c *pkiCommon) check(name string) error {
 
 // refuseOverwrite fails if any of the files exists, unless force.
 func (c *pkiCommon) refuseOverwrite(names ...string) error {
+	if p := c.existing(names); p != "" {
+		return fmt.Errorf("%s already exists: use --force to replace it", p)
+	}
+	return nil
+}
+
+// existing returns the first of the files in the folder that exists,
+// or "" (always "" with force).
+func (c *pkiCommon) existing(names []string) string {
 	if c.force {
-		return nil
+		return ""
 	}
 	for _, n := range names {
 		p := filepath.Join(c.dir, n)
 		if _, err := os.Lstat(p); err == nil {
-			return fmt.Errorf("%s already exists: use --force to replace it", p)
+			return p
 		}
+	}
+	return ""
+}
+
+// refuseOverwrite of issue-server and issue-client: a reader who wants
+// a second certificate (another user after "forgeproof init") is told
+// about --name first, since --force would replace the one in use.
+func (l *leafFlags) refuseOverwrite(names ...string) error {
+	if p := l.existing(names); p != "" {
+		return fmt.Errorf("%s already exists: use --name NAME to issue another certificate beside it, or --force to replace it", p)
 	}
 	return nil
 }
