@@ -49,6 +49,12 @@ type stallReporter interface {
 // deadline would have to be set before every write: crypto/tls makes a
 // write's timeout final, so it could not be armed early and moved on as
 // the body reads' is (h1ConnReader.Read).
+//
+// "No byte" as far as the kernel tells: a waiting write learns that the
+// client took some only when the kernel wakes it. On Linux that is each
+// time about half of stallNotSentLowat has gone out (rawio_linux.go),
+// so a client that takes less than about 128 KiB per stall timeout is
+// cut off as stalled.
 func clientConn(c net.Conn, stall time.Duration) net.Conn {
 	c = rawSyscallConn(c)
 	if stall <= 0 {

@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
+	"context"
 	"crypto/sha1"
 	"crypto/tls"
 	"encoding/base64"
@@ -17,6 +19,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -219,6 +222,30 @@ func dialH1(t *testing.T, gw *running) *tls.Conn {
 	return c
 }
 
+// dialH1RcvBuf is dialH1 with the client's receive buffer fixed at
+// rcvbuf bytes before it connects: its window stays small.
+func dialH1RcvBuf(t *testing.T, gw *running, rcvbuf int) *tls.Conn {
+	t.Helper()
+	tc := gw.w.web.TLSCertificate()
+	d := tls.Dialer{
+		NetDialer: &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) { serr = setRcvBuf(fd, rcvbuf) })
+			return cmp.Or(err, serr)
+		}},
+		Config: &tls.Config{RootCAs: gw.w.ca.Pool(), ServerName: "localhost", NextProtos: []string{"http/1.1"},
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tc, nil }},
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	c, err := d.DialContext(ctx, "tcp", gw.g.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c.(*tls.Conn)
+}
+
 // waitBig waits up to d for the upstream's /s/big write to end; ok is
 // false when it did not.
 func (u *stallUpstream) waitBig(d time.Duration) (err error, ok bool) {
@@ -304,6 +331,60 @@ func TestStallHTTP1Answer(t *testing.T) {
 		}
 		if err, ok := up.waitBig(stallSeen); !ok || err != nil {
 			t.Errorf("the upstream's write: %v (ended: %v), want it whole", err, ok)
+		}
+	})
+	// A client with a small window that takes 16 KiB every 25 ms (640
+	// KiB/s) is not stalled: the gateway's writer is woken as it reads.
+	// Before TCP_NOTSENT_LOWAT it was woken only once a third of its
+	// send buffer (MiBs, autotuned) was free, and this client was cut
+	// off after one stall timeout. Its twin stops reading after a
+	// quarter of the time, and is cut off.
+	steady := func(t *testing.T, parts int) (net.Conn, *stallUpstream, *running) {
+		_, up, gw := startStall(t, stallTimeout)
+		c := dialH1RcvBuf(t, gw, 16<<10)
+		io.WriteString(c, "GET /s/big?n=67108864 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(stallSeen))
+		br := bufio.NewReaderSize(c, 16<<10)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 16<<10)
+		for i := range parts {
+			time.Sleep(25 * time.Millisecond)
+			c.SetReadDeadline(time.Now().Add(stallSeen))
+			if _, err := io.ReadFull(resp.Body, buf); err != nil {
+				t.Fatalf("the answer ended after %d parts of 16 KiB, taken one every 25 ms: %v", i, err)
+			}
+		}
+		return c, up, gw
+	}
+	const steadyParts = int(3 * stallTimeout / (25 * time.Millisecond)) // three stall timeouts' worth
+	t.Run("steady reader, small window", func(t *testing.T) {
+		t.Parallel()
+		c, up, gw := steady(t, steadyParts)
+		wantStalls(t, gw, "http/1.1", "answer", 0)
+		c.Close()
+		if _, ok := up.waitBig(stallSeen); !ok {
+			t.Errorf("the upstream was still held after the client closed")
+		}
+		// Not client-stalled: an answer the client closed on is logged
+		// with the status sent and no reason.
+		wantLogReasons(t, gw, "/s/big", map[string]int{"": 1})
+	})
+	t.Run("steady reader stops", func(t *testing.T) {
+		t.Parallel()
+		c, up, gw := steady(t, steadyParts/4)
+		defer wantStalls(t, gw, "http/1.1", "answer", 1)
+		defer wantLogReasons(t, gw, "/s/big", map[string]int{"client-stalled": 1})
+		if err, ok := up.waitBig(stallSeen); !ok || err == nil {
+			t.Fatalf("the upstream's write: %v (ended: %v), want it cut off", err, ok)
+		}
+		c.SetReadDeadline(time.Now().Add(stallSeen))
+		if n, err := io.Copy(io.Discard, c); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the client's connection stayed open (%d bytes read)", n)
+			}
 		}
 	})
 	t.Run("negative control", func(t *testing.T) {

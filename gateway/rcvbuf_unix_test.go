@@ -1,0 +1,10 @@
+//go:build unix
+
+package gateway_test
+
+import "syscall"
+
+// setRcvBuf sets socket fd's SO_RCVBUF to n bytes.
+func setRcvBuf(fd uintptr, n int) error {
+	return syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
+}
