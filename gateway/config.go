@@ -467,7 +467,7 @@ type Limits struct {
 	// (IdleTimeout) and quiet streams, with nothing waiting to be sent,
 	// are not stalls. On HTTP/2 the end of an answer (up to 4 KiB), which
 	// Go's server writes after the gateway's handler returned, must be
-	// taken within a StallTimeout of the stream's start, or of the
+	// taken within two StallTimeouts of the stream's start, or one of the
 	// handler's end if the handler ran longer than half of it (and within
 	// WriteTimeout, when set); the stream is reset otherwise. Default
 	// 60s, at least 1s. It applies to the gateway's own listeners;

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -51,6 +52,10 @@ type Gateway struct {
 	// checksOff turns single checks off, for the tests' negative controls
 	// only (set through export_test.go).
 	checksOff checksOff
+	// stallTickLate delays the first tick of every HTTP/2 stall guard
+	// (stallGuard.start): tests only (set through export_test.go), to
+	// show the stream's deadline holds for a guard that runs late.
+	stallTickLate time.Duration
 	// forwarded shares identity headers between the connections of a
 	// client that reconnects (forwardedCache), across reloads.
 	forwarded *forwardedCache
@@ -222,6 +227,7 @@ func (g *Gateway) Listen() error {
 		h1.stall = stallConfig{c.limits.StallTimeout, g.metrics}
 		h1.writeTimeout = c.limits.WriteTimeout // not srv's (streamWriteTimeout)
 		h1.handshakeFailed = g.handshakeFailed(c.cfg.Listeners[i].Address)
+		h1.stallTickLate = g.stallTickLate
 		g.h1s = append(g.h1s, h1)
 	}
 	if g.adminLn != nil {
@@ -292,21 +298,35 @@ func (g *Gateway) newServer(i int, l Limits) *http.Server {
 }
 
 // streamWriteTimeout is the write deadline Go's HTTP/2 server gives each
-// stream from its start: limits.write-timeout, unless limits.stall-timeout
-// is shorter. The stall guard moves it out of the way of a handler that
-// runs past half a stall timeout, and back to a stall timeout ahead when
-// the handler returns (stallGuard): so the last part of an answer, which
-// the server writes after the handler returned, cannot wait for its
-// client forever. A stream whose timer exists from its start can have it
-// moved safely even after the stream has ended (the server then finds
-// it stopped); one without would get a timer for a stream long gone.
-// (With checkOwnServer off, a test-only switch, net/http serves
-// HTTP/1.x and reads this as the whole answer's bound.)
+// stream from its start: two stall timeouts (limits.stall-timeout), or
+// limits.write-timeout when that is shorter. The stall guard moves it out
+// of the way of a handler that runs past half a stall timeout, and back
+// to a stall timeout ahead when the handler returns (stallGuard): so the
+// last part of an answer, which the server writes after the handler
+// returned, cannot wait for its client forever. Two timeouts, not one:
+// Go's timer and the guard's first tick are not ordered, and a tick that
+// ran late (a busy machine) by more than the margin, a timeout and a
+// half, would find the stream of a handler that still legitimately waits
+// (a slow upstream, a body) reset; the end of a short answer is held no
+// longer than a stall in the middle of one is (one to two periods). A
+// stream whose timer exists from its start can have it moved safely even
+// after the stream has ended (the server then finds it stopped); one
+// without would get a timer for a stream long gone. (With checkOwnServer
+// off, a test-only switch, net/http serves HTTP/1.x and reads this as the
+// whole answer's bound.)
 func streamWriteTimeout(l Limits) time.Duration {
-	if s := l.StallTimeout; s > 0 && (l.WriteTimeout == 0 || s < l.WriteTimeout) {
-		return s
+	s, w := l.StallTimeout, l.WriteTimeout
+	if s <= 0 || (w > 0 && s >= w) {
+		return w // no guard, or write-timeout's bound (not movable)
 	}
-	return l.WriteTimeout
+	d := 2 * s
+	if d < s {
+		d = math.MaxInt64 // a stall timeout of centuries
+	}
+	if w > 0 && w < d {
+		d = w // the answer's bound, which the guard keeps (stallGuard.bound)
+	}
+	return d
 }
 
 // hooks connects compiled configurations to the gateway's logs and

@@ -92,6 +92,10 @@ type h1Server struct {
 	// server's listener (tlsListener) and in ServeConn and that mtls did
 	// not refuse; unset, they go to the server's ErrorLog.
 	handshakeFailed handshakeReporter
+
+	// stallTickLate: the HTTP/2 stall guards' first tick runs this much
+	// late (tests only: Gateway.stallTickLate).
+	stallTickLate time.Duration
 }
 
 // bgReadDelay is how long a handler runs before its connection is watched

@@ -164,7 +164,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	guarded := ws != nil && listener >= 0 && r.ProtoMajor == 2
 	if guarded {
 		h1 := g.h1s[listener]
-		ws.guard.start(w, h1.stall, h1.writeTimeout)
+		ws.guard.start(w, h1.stall, h1.writeTimeout, h1.stallTickLate)
 		defer ws.guard.end(rec, x)
 	}
 

@@ -26,11 +26,14 @@ import (
 //
 // The last of an answer (up to 4 KiB) is written by the server after
 // the handler returned, when the guard is gone. For it, the stream's own
-// write deadline (Go's timer, a stall timeout from the stream's start:
-// streamWriteTimeout) stays: a handler that returns within half a
-// timeout leaves the server at least that long to write it. The first
-// tick, at half a timeout, moves that deadline out of the way of a
-// handler that runs longer, and end puts it back a stall timeout ahead.
+// write deadline (Go's timer, two stall timeouts from the stream's
+// start: streamWriteTimeout) stays: a handler that returns within half a
+// timeout leaves the server at least a timeout and a half to write it.
+// The first tick, at half a timeout, moves that deadline out of the way
+// of a handler that runs longer, and end puts it back a stall timeout
+// ahead. Nothing orders that tick before Go's timer but the time between
+// them, a timeout and a half: a tick later than that (a machine too busy
+// to run it) would find the stream of a handler still waiting reset.
 // Those resets are Go's, so the stalls metric does not count them.
 type stallGuard struct {
 	w     http.ResponseWriter // the server's own, whose deadlines end a stall
@@ -58,15 +61,16 @@ type stallGuard struct {
 const stallBufferedAnswer = 4 << 10
 
 // start sets the guard up for the handler of w, on a listener with
-// limits.write-timeout writeTimeout (0: none).
-func (g *stallGuard) start(w http.ResponseWriter, sc stallConfig, writeTimeout time.Duration) {
+// limits.write-timeout writeTimeout (0: none). The first tick runs late
+// by late: zero but in tests (Gateway.stallTickLate).
+func (g *stallGuard) start(w http.ResponseWriter, sc stallConfig, writeTimeout, late time.Duration) {
 	g.w, g.sc = w, sc
 	g.movable = writeTimeout == 0 || sc.timeout < writeTimeout
 	if writeTimeout > 0 && g.movable {
 		g.bound = time.Now().Add(writeTimeout)
 	}
 	g.mu.Lock() // tick reads the timer
-	g.timer = time.AfterFunc(sc.timeout/2, g.tick)
+	g.timer = time.AfterFunc(sc.timeout/2+late, g.tick)
 	g.mu.Unlock()
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"testing"
@@ -117,5 +118,30 @@ func TestWriteStall(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestStreamWriteTimeout: the deadline Go's HTTP/2 server gives each
+// stream from its start is two stall timeouts (the margin for the
+// guard's first tick, at half of one), never past write-timeout; when
+// write-timeout is not longer than the stall timeout, the guard does not
+// move it (stallGuard.movable) and it is write-timeout's.
+func TestStreamWriteTimeout(t *testing.T) {
+	const s = time.Second
+	for _, tc := range []struct {
+		stall, write, want time.Duration
+	}{
+		{0, 0, 0},                 // no guard, no bound
+		{0, 5 * s, 5 * s},         // write-timeout alone
+		{s, 0, 2 * s},             // the guard's margin
+		{s, 3 * s, 2 * s},         // within write-timeout
+		{s, 3 * s / 2, 3 * s / 2}, // write-timeout's bound first
+		{s, s, s},                 // write-timeout's, not movable
+		{2 * s, s, s},             // write-timeout's, not movable
+		{math.MaxInt64 / 3 * 2, 0, math.MaxInt64},
+	} {
+		if got := streamWriteTimeout(Limits{StallTimeout: tc.stall, WriteTimeout: tc.write}); got != tc.want {
+			t.Errorf("stall-timeout %v, write-timeout %v: %v, want %v", tc.stall, tc.write, got, tc.want)
+		}
 	}
 }

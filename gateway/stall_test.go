@@ -968,3 +968,105 @@ func TestStallWebSocket(t *testing.T) {
 		c.Close()
 	})
 }
+
+// TestStallHTTP2TickLate: the deadline Go's HTTP/2 server gives each
+// stream from its start (streamWriteTimeout) leaves the stall guard's
+// first tick, which moves it out of the way of a handler that runs
+// longer, a margin for a machine too busy to run that tick on time: here
+// the tick runs three quarters of a stall timeout late, and a stream
+// whose handler still legitimately waits is not reset by Go's timer: a
+// stream that never sends its body gets its 408, a slow upstream's
+// answer gets through. The twins: with the tick as late, the end of an
+// answer its client takes none of is still reset, whether the handler
+// returned before the tick (by the deadline from the stream's start) or
+// after it (by the one end sets). The negative control: a tick later
+// than the margin, so that Go's timer fires first, and the stream is
+// reset: what the test would see of the race.
+func TestStallHTTP2TickLate(t *testing.T) {
+	t.Parallel()
+	start := func(t *testing.T, late time.Duration) (*h2Raw, *stallUpstream, *running) {
+		w, cfg := h2World(t)
+		up := newStallUpstream(t)
+		cfg.Routes = append(cfg.Routes, gateway.Route{Name: "s", PathPrefix: "/s/", Upstream: up.URL, Allow: gateway.Allow{AnyVerified: true}})
+		cfg.Limits = gateway.Limits{StallTimeout: stallTimeout, ShutdownGrace: cfg.Limits.ShutdownGrace}
+		g, err := gateway.New(cfg, gateway.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gateway.SetStallTickLate(g, late)
+		gw := startHandler(t, w, g)
+		return dialH2Raw(t, gw, "localhost", w.web), up, gw
+	}
+	const (
+		late = 3 * stallTimeout / 4
+		size = 1000 // under the server's 4 KiB buffer: all of it is the end
+	)
+	bodiless := func(h *h2Raw, id uint32) {
+		blk := h.block(":method", "POST", ":scheme", "https", ":authority", "localhost", ":path", "/s/post", "accept", "application/json")
+		h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blk, EndHeaders: true})
+	}
+	// slow is an answer the upstream sends after the late tick, past the
+	// stream's deadline from its start had the tick not moved it.
+	slow := fmt.Sprintf("/s/big?n=%d&delay=%s", size, 3*stallTimeout/2)
+	t.Run("bodiless stream", func(t *testing.T) {
+		t.Parallel()
+		h, _, gw := start(t, late)
+		defer wantStalls(t, gw, "h2", "body", 1)
+		bodiless(h, 1)
+		h.conn.SetReadDeadline(time.Now().Add(stallSeen))
+		if a, err := h.answer(1); err != nil || a.reset != 0 || a.status != http.StatusRequestTimeout || a.reason != "client-timeout" {
+			t.Errorf("stream 1: %+v, %v; want 408 client-timeout, no reset", a, err)
+		}
+	})
+	t.Run("slow upstream", func(t *testing.T) {
+		t.Parallel()
+		h, _, _ := start(t, late)
+		h.request(1, get("localhost", slow)...)
+		if a, err := h.answer(1); err != nil || a.reset != 0 || a.status != 200 || len(a.body) != size {
+			t.Errorf("stream 1: status %d, %d bytes, reset %v, %v; want 200 and %d bytes", a.status, len(a.body), a.reset, err, size)
+		}
+	})
+	stalled := func(t *testing.T, path string) *h2Raw {
+		h, up, _ := start(t, late)
+		if err := h.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+			t.Fatal(err)
+		}
+		h.request(1, get("localhost", path)...)
+		a, err := h.answer(1)
+		if err != nil || a.reset == 0 || a.body != "" {
+			t.Fatalf("stream 1: %+v, %v; want a reset and no body", a, err)
+		}
+		select {
+		case err := <-up.bigEnded:
+			if err != nil {
+				t.Errorf("the upstream's write: %v, want it done before the reset", err)
+			}
+		default:
+			t.Errorf("the stream was reset before the upstream answered")
+		}
+		return h
+	}
+	t.Run("answer's end stalled", func(t *testing.T) {
+		t.Parallel()
+		h := stalled(t, fmt.Sprintf("/s/big?n=%d", size))
+		h.request(3, get("localhost", fmt.Sprintf("/s/big?n=%d", size))...)
+		h.fr.WriteWindowUpdate(3, size)
+		if a, err := h.answer(3); err != nil || a.status != 200 || len(a.body) != size {
+			t.Errorf("stream 3, window open: status %d, %d bytes, reset %v, %v; want 200 and %d bytes", a.status, len(a.body), a.reset, err, size)
+		}
+	})
+	t.Run("slow answer's end stalled", func(t *testing.T) {
+		t.Parallel()
+		stalled(t, slow)
+	})
+	t.Run("negative control", func(t *testing.T) {
+		t.Parallel()
+		// Half a stall timeout past the margin (streamWriteTimeout).
+		h, _, _ := start(t, 2*stallTimeout)
+		bodiless(h, 1)
+		h.conn.SetReadDeadline(time.Now().Add(stallSeen))
+		if a, err := h.answer(1); err != nil || a.reset == 0 {
+			t.Errorf("stream 1, its guard's tick past the stream's deadline: %+v, %v; want a reset, or the test shows nothing", a, err)
+		}
+	})
+}
