@@ -101,16 +101,31 @@ func TestStallChaos(t *testing.T) {
 					stalled[0][0].Add(1)
 					c.Close()
 				case 4: // HTTP/1.1 answer stalled
+					// The client reads nothing until the gateway has
+					// given up on it (the upstream's writes fail), then
+					// finds its connection closed: what was sent, then
+					// the end. (Not after a fixed wait: on a loaded
+					// machine the gateway may not yet have filled the
+					// socket, and a client that reads is not stalled.)
 					c := dialH1(t, gw)
-					io.WriteString(c, "GET /s/big?n=67108864 HTTP/1.1\r\nHost: localhost\r\n\r\n")
-					time.Sleep(2 * stallTimeout)
-					c.SetReadDeadline(time.Now().Add(stallSeen))
-					if n, err := io.Copy(io.Discard, c); err != nil {
-						if ne, ok := err.(net.Error); ok && ne.Timeout() {
-							t.Errorf("%s: stalled answer: the connection stayed open (%d bytes)", id, n)
+					fmt.Fprintf(c, "GET /s/big?n=67108864&tag=%s HTTP/1.1\r\nHost: localhost\r\n\r\n", id)
+					select {
+					case err := <-up.bigTag(id).ended:
+						if err == nil {
+							t.Errorf("%s: stalled answer: the upstream wrote all 64 MiB to a client that read nothing", id)
 						}
+					case <-time.After(stallSeen):
+						t.Errorf("%s: stalled answer: the upstream was still held after %v", id, stallSeen)
+					}
+					c.SetReadDeadline(time.Now().Add(stallSeen))
+					n, err := io.Copy(io.Discard, c)
+					if ne, ok := err.(net.Error); ok && ne.Timeout() {
+						t.Errorf("%s: stalled answer: the connection stayed open (%d bytes)", id, n)
+					} else if n >= 64<<20 {
+						t.Errorf("%s: stalled answer: the client got the whole answer (%d bytes)", id, n)
 					}
 					stalled[0][1].Add(1)
+					c.Close()
 				case 5: // HTTP/2 body stalled, then a well-behaved stream on the connection
 					h, err := openH2Raw(t, gw, "localhost", w.web)
 					if err != nil {
@@ -145,18 +160,35 @@ func TestStallChaos(t *testing.T) {
 	}
 	wg.Wait()
 
-	// The upstream: every served post whole, no stalled one.
+	// The upstream: every served post whole, no stalled one. Each post
+	// made reaches it (a stalled one too: the gateway forwards a body
+	// as it reads it), and reports when its read ends, which may be
+	// after the client had its answer: wait for as many reports as
+	// posts, then for none more that are already in.
 	whole, cut := 0, 0
-	for done := false; !done; {
+	count := func(p postResult) {
+		if p.err == nil && p.n == 100 {
+			whole++
+		} else {
+			cut++
+		}
+	}
+	posts := int(completePosts.Load() + stalled[0][0].Load() + stalled[1][0].Load())
+	for deadline := time.After(stallSeen); whole+cut < posts; {
 		select {
 		case p := <-up.posted:
-			if p.err == nil && p.n == 100 {
-				whole++
-			} else {
-				cut++
-			}
-		case <-time.After(stallSeen / 5):
-			done = true
+			count(p)
+		case <-deadline:
+			t.Errorf("the upstream reported %d of %d posts after %v", whole+cut, posts, stallSeen)
+			posts = 0
+		}
+	}
+	for more := true; more; {
+		select {
+		case p := <-up.posted:
+			count(p)
+		default:
+			more = false
 		}
 	}
 	if want := int(completePosts.Load()); whole != want {

@@ -116,15 +116,24 @@ func (g *stallGuard) tick() {
 		g.timer.Reset(g.sc.timeout)
 		return
 	}
-	rc := http.NewResponseController(g.w)
-	if g.reads.Load() > 0 {
-		rc.SetReadDeadline(aLongTimeAgo) // the read fails: 408
+	// What waited is read once, before either deadline ends it (the
+	// 408 the handler writes once its read fails is not a stalled
+	// write), and each stall is counted before its deadline: the client
+	// sees the 408, or the reset, after the metric has it.
+	reads, writes := g.reads.Load() > 0, g.writes.Load() > 0
+	if reads {
 		g.sc.counted("h2", "body")
 	}
-	if g.writes.Load() > 0 {
-		rc.SetWriteDeadline(aLongTimeAgo) // the stream is reset
+	if writes {
 		g.sc.counted("h2", "answer")
 		g.stalled = true
+	}
+	rc := http.NewResponseController(g.w)
+	if reads {
+		rc.SetReadDeadline(aLongTimeAgo) // the read fails: 408
+	}
+	if writes {
+		rc.SetWriteDeadline(aLongTimeAgo) // the stream is reset
 	}
 }
 

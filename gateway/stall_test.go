@@ -19,6 +19,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,7 +45,11 @@ const (
 
 // stallUpstream answers /s/big?n=N with N bytes, written in 64 KiB parts
 // (after a sleep of delay=D, if given), and reports how each such write
-// ended (nil: all written); /s/post reads
+// ended (nil: all written), on bigEnded or, with tag=T, on
+// bigTag(T).ended (for a test with several at once); with tag=T and
+// hold=1 it reads the body, says on bigTag(T).started that it has the
+// request, and answers nothing until the gateway lets the request go
+// (or stallSeen passes); /s/post reads
 // the body and reports its length and error; /s/events sends an event,
 // waits 2.5 stall timeouts, then sends another.
 type stallUpstream struct {
@@ -52,6 +57,27 @@ type stallUpstream struct {
 	bigEnded chan error
 	posted   chan postResult
 	wsEnded  chan error // each /s/ws tunnel's upstream side: how its writes ended
+
+	mu     sync.Mutex
+	tagged map[string]*bigTagged // see bigTag
+}
+
+// bigTagged is what /s/big?tag=T reports.
+type bigTagged struct {
+	started chan struct{} // with hold=1: the request has come
+	ended   chan error    // how its writes ended
+}
+
+// bigTag is where /s/big?tag=T reports.
+func (u *stallUpstream) bigTag(tag string) *bigTagged {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	b := u.tagged[tag]
+	if b == nil {
+		b = &bigTagged{started: make(chan struct{}, 1), ended: make(chan error, 1)}
+		u.tagged[tag] = b
+	}
+	return b
 }
 
 type postResult struct {
@@ -60,13 +86,25 @@ type postResult struct {
 }
 
 func newStallUpstream(t *testing.T) *stallUpstream {
-	u := &stallUpstream{bigEnded: make(chan error, 1024), posted: make(chan postResult, 1024), wsEnded: make(chan error, 16)}
+	u := &stallUpstream{bigEnded: make(chan error, 1024), posted: make(chan postResult, 1024), wsEnded: make(chan error, 16), tagged: map[string]*bigTagged{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/s/big":
 			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+			tag := r.URL.Query().Get("tag")
 			if d, err := time.ParseDuration(r.URL.Query().Get("delay")); err == nil {
 				time.Sleep(d)
+			}
+			if tag != "" && r.URL.Query().Get("hold") == "1" {
+				// The body read whole, the request's context ends when
+				// the gateway closes the connection.
+				io.Copy(io.Discard, r.Body)
+				u.bigTag(tag).started <- struct{}{}
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(stallSeen):
+				}
 			}
 			w.Header().Set("Content-Length", strconv.Itoa(n))
 			part := bytes.Repeat([]byte("x"), 64<<10)
@@ -74,7 +112,11 @@ func newStallUpstream(t *testing.T) *stallUpstream {
 			for left := n; left > 0 && err == nil; left -= len(part) {
 				_, err = w.Write(part[:min(left, len(part))])
 			}
-			u.bigEnded <- err
+			ended := u.bigEnded
+			if tag != "" {
+				ended = u.bigTag(tag).ended
+			}
+			ended <- err
 		case "/s/post":
 			b, err := io.ReadAll(r.Body)
 			u.posted <- postResult{len(b), err}
