@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"math"
 	"net/http"
 	"strings"
 
@@ -64,12 +65,8 @@ func (c *compiled) decide(r *http.Request, listener int, connID *mtls.Identity, 
 			v.ambiguous = true
 			return v
 		}
-		if contentLengthsDiffer(r.Header["Content-Length"]) {
-			// Go's HTTP/2 server frames the body by the first and
-			// ignores the others; its HTTP/1.1 reader, and so the
-			// gateway's listener, refuses such a request (RFC 9110
-			// §8.6, RFC 9113 §8.1.1: malformed).
-			v := refusal(http.StatusBadRequest, ReasonFramingAmbiguous, "ambiguous framing", "the request has Content-Length fields that differ")
+		if why := contentLengthInvalid(r); why != "" {
+			v := refusal(http.StatusBadRequest, ReasonFramingAmbiguous, "ambiguous framing", why)
 			v.ambiguous = true
 			return v
 		}
@@ -156,4 +153,49 @@ func contentLengthsDiffer(vv []string) bool {
 		}
 	}
 	return false
+}
+
+// contentLengthInvalid says what is wrong with the Content-Length fields
+// of an HTTP/2 request, "" when nothing is (RFC 9113 §8.1.1: a request
+// whose content-length is not the length of its DATA is malformed). Go's
+// HTTP/2 server frames the body by the first field and ignores the
+// others; it reads a first field that is not a decimal length (" 3",
+// "+3", "") as 0 and, when HEADERS ends the stream, takes the body as
+// empty whatever the field says. Either way the gateway would forward
+// "Content-Length: 0" and no body for a request that declared one, where
+// its HTTP/1.1 reader refuses the first two (400) and reads the body the
+// field announces.
+func contentLengthInvalid(r *http.Request) string {
+	vv := r.Header["Content-Length"]
+	if len(vv) == 0 {
+		return ""
+	}
+	if contentLengthsDiffer(vv) {
+		return "the request has Content-Length fields that differ"
+	}
+	n, ok := decimalLength(vv[0])
+	if !ok {
+		return "the Content-Length field is not a decimal length"
+	}
+	if n != r.ContentLength {
+		return "the Content-Length field is not the length of the body: the stream ended before it"
+	}
+	return ""
+}
+
+// decimalLength is s as RFC 9110's Content-Length (1*DIGIT) within an
+// int64, or false.
+func decimalLength(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' || n > (math.MaxInt64-int64(c-'0'))/10 {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }

@@ -49,7 +49,8 @@ const (
 	// another server cannot tell, and closes the connection after every
 	// chunked request instead. Also an HTTP/2 request whose
 	// Content-Length fields differ (Go's HTTP/2 server frames its body
-	// by the first).
+	// by the first), or whose Content-Length is not a decimal length or
+	// not its body's (Go's server reads the body as empty).
 	ReasonFramingAmbiguous Reason = "framing-ambiguous"
 	// ReasonForwardedInvalid: a trusted proxy (trusted-proxies) sent a
 	// Forwarded, X-Forwarded-Proto or X-Forwarded-Host header that
