@@ -186,7 +186,7 @@ func (r Reason) detail() string {
 		return "the request passed the origin checks, but this service also requires a CSRF token and the page that sent it did not include one: " +
 			"put the token the server issued into the form as the csrf_token field, or into the " + HeaderName + " header of fetch requests"
 	case ReasonTokenInvalid:
-		return "the token does not match this session, has expired or was altered; " +
+		return "the CSRF token is not this session's, was altered, or was signed with a key the server no longer has; " +
 			"a page loaded before a sign-in or sign-out carries a token for the old session: reload the page and send it again"
 	case ReasonBindingUnavailable:
 		return "the CSRF token cannot be checked: no session or pre-session cookie"

@@ -29,7 +29,7 @@ func TestRefusalTextNamesTheCause(t *testing.T) {
 		{"same-origin form without its token", "same-origin", "amount=1", 0, 403, "token-missing",
 			[]string{"did not include", "csrf_token", csrf.HeaderName, "passed the origin checks"}, []string{"cross-site", "forgery"}},
 		{"same-origin form with a wrong token", "same-origin", "csrf_token=" + flip(tok, 7), 0, 403, "token-invalid",
-			[]string{"not valid"}, []string{"cross-site", "forgery"}},
+			[]string{"not valid", "reload the page"}, []string{"cross-site", "forgery"}},
 		{"same-origin form larger than the token search", "same-origin", "amount=1&" + csrf.FormField + "=" + tok, 8, 403, "token-missing",
 			[]string{"larger than the limit", csrf.HeaderName}, []string{"cross-site", "forgery"}},
 		{"cross-site form (the twin)", "cross-site", "amount=1&" + csrf.FormField + "=" + tok, 0, 403, "cross-site",

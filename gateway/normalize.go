@@ -292,15 +292,51 @@ func prefixMatches(prefix string, segs []string, fold bool) bool {
 // foldEqual reports whether a and b are one name to a router that
 // compares without case: strings.EqualFold (Unicode simple folding: the
 // Kelvin sign is "k"), or the same rune by rune once upper-cased, or
-// once lower-cased. The last two are what EqualFold leaves out: Java's
-// equalsIgnoreCase and regionMatches (Spring's PathPattern without case
-// sensitivity) and Python's re.IGNORECASE read "ı" (U+0131) and "İ"
-// (U+0130) as "i", as does a router that upper-cases the path in
-// JavaScript, Python or Ruby ("/admın" is "/ADMIN").
+// once lower-cased, or once upper-cased in full. The others are what
+// EqualFold leaves out: Java's equalsIgnoreCase and regionMatches
+// (Spring's PathPattern without case sensitivity) and Python's
+// re.IGNORECASE read "ı" (U+0131) and "İ" (U+0130) as "i", as does a
+// router that upper-cases the path in JavaScript, Python or Ruby
+// ("/admın" is "/ADMIN"), whose upper case is also the full one: "/conﬁg"
+// is "/CONFIG" (upperExpansions).
 func foldEqual(a, b string) bool {
-	if strings.EqualFold(a, b) {
+	if strings.EqualFold(a, b) || runesFoldEqual(a, b) {
 		return true
 	}
+	if ea, eb := expandUpper(a), expandUpper(b); ea != a || eb != b {
+		return strings.EqualFold(ea, eb) || runesFoldEqual(ea, eb)
+	}
+	return false
+}
+
+// upperExpansions are the letters whose full upper case (Unicode's
+// SpecialCasing.txt, as JavaScript's toUpperCase, Python's upper and
+// Ruby's upcase apply it) is two or three ASCII letters: what a route
+// prefix can be spelt with.
+var upperExpansions = map[rune]string{
+	'ß': "SS", 'ﬀ': "FF", 'ﬁ': "FI", 'ﬂ': "FL", 'ﬃ': "FFI", 'ﬄ': "FFL", 'ﬅ': "ST", 'ﬆ': "ST",
+}
+
+// expandUpper returns s with each of upperExpansions' letters replaced
+// by its upper case, or s itself when it has none.
+func expandUpper(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { _, ok := upperExpansions[r]; return ok }) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if e, ok := upperExpansions[r]; ok {
+			b.WriteString(e)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// runesFoldEqual reports whether a and b are the same rune by rune, each
+// pair equal, or equal once upper-cased or lower-cased, or folded.
+func runesFoldEqual(a, b string) bool {
 	for a != "" && b != "" {
 		r, n := utf8.DecodeRuneInString(a)
 		s, m := utf8.DecodeRuneInString(b)

@@ -104,15 +104,29 @@ func rawSyscallConn(c net.Conn) net.Conn {
 func withWriteStall(c net.Conn, stall time.Duration) net.Conn {
 	if r, ok := c.(*rawTCPConn); ok {
 		r.stall = stall
-		// One system call per connection. Should it fail (it does not
-		// on a TCP socket since Linux 3.12), a waiting write is woken as
-		// before: a stalled client is still cut off, a slow one sooner.
-		r.rc.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat, stallNotSentLowat)
-		})
+		setNotSentLowat(r.rc)
 		return r
 	}
+	// A PROXY protocol listener's connection (proxyproto.Conn): its
+	// socket's writes wait alike.
+	if p, ok := c.(interface{ TCPConn() (*net.TCPConn, bool) }); ok {
+		if tc, ok := p.TCPConn(); ok {
+			if rc, err := tc.SyscallConn(); err == nil {
+				setNotSentLowat(rc)
+			}
+		}
+	}
 	return &writeStallConn{Conn: c, stall: stall}
+}
+
+// setNotSentLowat sets stallNotSentLowat on rc's socket: one system call
+// per connection. Should it fail (it does not on a TCP socket since
+// Linux 3.12), a waiting write is woken as before: a stalled client is
+// still cut off, a slow one sooner.
+func setNotSentLowat(rc syscall.RawConn) {
+	rc.Control(func(fd uintptr) {
+		syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat, stallNotSentLowat)
+	})
 }
 
 // stallNotSentLowat is the TCP_NOTSENT_LOWAT of a client connection
@@ -462,9 +476,9 @@ func (c *rawTCPConn) writeAll(fd uintptr) bool {
 		case syscall.EAGAIN:
 			if c.stall > 0 {
 				// From this wait (again after each part the client
-				// took: the wake stallNotSentLowat gives). Inside RawConn.Write's call, before its wait:
-				// setting a deadline takes none of the descriptor's
-				// locks.
+				// took: the wake stallNotSentLowat gives). Inside
+				// RawConn.Write's call, before its wait: setting a
+				// deadline takes none of the descriptor's locks.
 				c.stallArmed = true
 				c.wdl.arm(time.Now().Add(c.stall), c.TCPConn.SetWriteDeadline)
 			}

@@ -52,9 +52,8 @@ type stallReporter interface {
 //
 // "No byte" as far as the kernel tells: a waiting write learns that the
 // client took some only when the kernel wakes it. On Linux that is each
-// time about half of stallNotSentLowat has gone out (rawio_linux.go),
-// so a client that takes less than about 128 KiB per stall timeout is
-// cut off as stalled.
+// time about half of stallNotSentLowat has gone out (rawio_linux.go
+// says what rate that allows).
 func clientConn(c net.Conn, stall time.Duration) net.Conn {
 	c = rawSyscallConn(c)
 	if stall <= 0 {

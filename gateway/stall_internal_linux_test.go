@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pires/go-proxyproto"
 )
 
 // TestClientConnRaw: on Linux, clientConn is a rawTCPConn, with the
@@ -143,4 +145,36 @@ func TestWriteStallSteadyReader(t *testing.T) {
 			t.Errorf("%d stalls reported, want 1", n)
 		}
 	})
+}
+
+// TestClientConnProxyProtocolLowat: on a PROXY protocol listener the
+// client connection is a proxyproto.Conn, not a *net.TCPConn; its
+// socket gets TCP_NOTSENT_LOWAT all the same (else a slow reader behind
+// the balancer is cut off as stalled, as before stallNotSentLowat). The
+// twin: without a stall, none.
+func TestClientConnProxyProtocolLowat(t *testing.T) {
+	for _, stall := range []time.Duration{0, time.Minute} {
+		var tc *net.TCPConn
+		tcpPairOf(t, func(c net.Conn) net.Conn {
+			tc = c.(*net.TCPConn)
+			return clientConn(proxyproto.NewConn(c), stall)
+		})
+		rc, err := tc.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lowat, serr := -1, error(nil)
+		if err := rc.Control(func(fd uintptr) {
+			lowat, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat)
+		}); err != nil || serr != nil {
+			t.Fatalf("stall %v: TCP_NOTSENT_LOWAT: %v, %v", stall, err, serr)
+		}
+		want := stallNotSentLowat
+		if stall == 0 {
+			want = 0
+		}
+		if lowat != want {
+			t.Errorf("stall %v: TCP_NOTSENT_LOWAT %d, want %d", stall, lowat, want)
+		}
+	}
 }

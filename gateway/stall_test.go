@@ -1026,6 +1026,11 @@ func TestStallWebSocket(t *testing.T) {
 // reset: what the test would see of the race.
 func TestStallHTTP2TickLate(t *testing.T) {
 	t.Parallel()
+	// Twice the other tests' timeout: the late tick is then a whole
+	// second and a half inside the margin, which a loaded machine does
+	// not use up, and still half a second past the old deadline (one
+	// timeout from the stream's start).
+	const stallTimeout = 2 * stallTimeout
 	start := func(t *testing.T, late time.Duration) (*h2Raw, *stallUpstream, *running) {
 		w, cfg := h2World(t)
 		up := newStallUpstream(t)

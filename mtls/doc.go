@@ -122,8 +122,8 @@
 // OnHandshakeFailure never sees): tls-version, no-shared-cipher,
 // no-shared-alpn, not-tls, handshake-timeout, client-closed,
 // server-certificate-refused, tls-protocol-error; and bad-certificate for
-// a certificate crypto/tls refuses (it does not parse, or its key did not
-// sign the handshake).
+// a certificate crypto/tls refuses (it does not parse, its key is not one
+// crypto/tls takes, or its key did not sign the handshake).
 //
 // Authorization (Authorizer, Guard; 403 bodies): identity-missing,
 // identity-denied, spiffe-id-denied, trust-domain-denied, dns-name-denied,

@@ -60,7 +60,8 @@ const (
 // called), else a protocol reason from what crypto/tls returned
 // (ReasonTLSVersion, …, ReasonTLSProtocolError; ReasonBadCertificate for
 // a certificate crypto/tls refuses before this package sees it: one that
-// does not parse, or a handshake signature its key did not make). It
+// does not parse, whose key it does not take (an RSA key over 8192 bits,
+// another algorithm), or a handshake signature its key did not make). It
 // returns "" for nil. Each call looks at err only: call it on the failure
 // path, after the handshake.
 func HandshakeReason(err error) Reason {
@@ -132,6 +133,9 @@ var handshakeTexts = [...]struct {
 	{"tls: no key exchanges supported by both client and server", ReasonNoSharedCipher}, // TLS 1.3: no group in common
 	{"tls: client requested unsupported application protocols", ReasonNoSharedALPN},
 	{"tls: failed to parse client certificate", ReasonBadCertificate},
+	{"tls: client sent certificate containing RSA key larger than", ReasonBadCertificate},
+	{"tls: client certificate contains an unsupported public key", ReasonBadCertificate},
+	{"tls: client certificate used with invalid signature algorithm", ReasonBadCertificate}, // TLS 1.3: not its key's kind
 	{"tls: invalid signature by the client certificate", ReasonBadCertificate},
 }
 

@@ -3,11 +3,16 @@ package mtls
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -177,6 +182,24 @@ func TestHandshakeReason(t *testing.T) {
 	wrongKey := tls.Certificate{Certificate: goodCert.Certificate, PrivateKey: otherKey}
 	garbage := tls.Certificate{Certificate: [][]byte{[]byte("not a certificate")}, PrivateKey: otherKey}
 	stranger := pkitest.Client(t, pkitest.CA(t), pki.ClientOptions{CommonName: "stranger"}).TLSCertificate()
+	// Certificates that parse but whose key crypto/tls does not take:
+	// an RSA modulus over its 8192 bits, an algorithm it does not know
+	// (Ed448's OID on an Ed25519 key). And a TLS 1.3 CertificateVerify
+	// of another kind than the certificate's key (RSA-PSS for ECDSA).
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hugeN := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 8200), big.NewInt(1))
+	hugeRSA := tls.Certificate{Certificate: [][]byte{oddCert(t, &rsa.PublicKey{N: hugeN, E: 65537}, nil)}, PrivateKey: rsaKey}
+	edPub, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknownKey := tls.Certificate{Certificate: [][]byte{oddCert(t, edPub, func(der []byte) []byte {
+		return bytes.Replace(der, []byte{0x06, 0x03, 0x2b, 0x65, 0x70}, []byte{0x06, 0x03, 0x2b, 0x65, 0x71}, 1) // id-Ed25519 → id-Ed448
+	})}, PrivateKey: edKey}
+	otherKind := tls.Certificate{Certificate: goodCert.Certificate, PrivateKey: rsaKey}
 	certs := func(c tls.Certificate) func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		return func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &c, nil }
 	}
@@ -279,6 +302,18 @@ func TestHandshakeReason(t *testing.T) {
 			side{client: tlsClient(w, &tls.Config{GetClientCertificate: certs(wrongKey)})},
 			side{client: tlsClient(w, &tls.Config{GetClientCertificate: certs(goodCert)})},
 			ReasonBadCertificate},
+		{"RSA key over 8192 bits", ServerConfig{},
+			side{client: tlsClient(w, &tls.Config{GetClientCertificate: certs(hugeRSA)})},
+			side{client: tlsClient(w, &tls.Config{GetClientCertificate: certs(goodCert)})},
+			ReasonBadCertificate},
+		{"a key crypto/tls does not know", ServerConfig{},
+			side{client: tlsClient(w, &tls.Config{GetClientCertificate: certs(unknownKey)})},
+			side{client: tlsClient(w, &tls.Config{GetClientCertificate: certs(goodCert)})},
+			ReasonBadCertificate},
+		{"handshake signed with another kind of key than the certificate's (TLS 1.3)", ServerConfig{},
+			side{client: tlsClient(w, &tls.Config{GetClientCertificate: certs(otherKind)})},
+			side{client: tlsClient(w, &tls.Config{GetClientCertificate: certs(goodCert)})},
+			ReasonBadCertificate},
 		{"certificate mtls refuses (its own reason)", ServerConfig{},
 			side{client: tlsClient(w, &tls.Config{GetClientCertificate: certs(stranger)})},
 			side{client: tlsClient(w, &tls.Config{GetClientCertificate: certs(goodCert)})},
@@ -315,4 +350,25 @@ func TestHandshakeReason(t *testing.T) {
 	if got := HandshakeReason(errors.New("tls: something new")); got != ReasonTLSProtocolError {
 		t.Errorf("an unknown error: got %q, want %q", got, ReasonTLSProtocolError)
 	}
+}
+
+// oddCert returns a client certificate for pub signed by a throwaway
+// key, its DER changed by fix when set.
+func oddCert(t *testing.T, pub any, fix func([]byte) []byte) []byte {
+	t.Helper()
+	signer, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "odd"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fix != nil {
+		der = fix(der)
+	}
+	return der
 }
