@@ -52,6 +52,45 @@ func TestDocLinks(t *testing.T) {
 	}
 }
 
+// repoDocURL matches a link to this repository's docs on GitHub, which
+// the program prints or writes (init's config): path and fragment.
+var repoDocURL = regexp.MustCompile(`https://github\.com/forgeproof/forgeproof/blob/main/([\w./-]+)(?:#([\w-]+))?`)
+
+// TestProgramDocLinks checks that every link to the docs in the
+// programs' source (what they print or write for a reader who has only
+// the binary) names a file that exists and, with a #fragment, a heading
+// of it. The twin of TestDocLinks for what is not Markdown.
+func TestProgramDocLinks(t *testing.T) {
+	files, err := filepath.Glob("cmd/*/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range repoDocURL.FindAllStringSubmatch(string(b), -1) {
+			seen++
+			path, frag := m[1], m[2]
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("%s: link %q: %v", f, m[0], err)
+				continue
+			}
+			if frag != "" && !hasAnchor(t, path, frag) {
+				t.Errorf("%s: link %q: no heading with anchor #%s in %s", f, m[0], frag, path)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no link to the docs found in cmd/: the test shows nothing")
+	}
+}
+
 // TestREADMEShort keeps the README a front door, not the manual.
 func TestREADMEShort(t *testing.T) {
 	b, err := os.ReadFile("README.md")

@@ -398,7 +398,8 @@ func yamlString(s string) string { return strconv.Quote(s) }
 var configTemplate = template.Must(template.New("config").Funcs(template.FuncMap{"q": yamlString}).Parse(`# forgeproof gateway config, written by "forgeproof init". Check it with
 #   forgeproof check-config forgeproof.yaml
 # and run it with "forgeproof serve" in this folder. Relative file names
-# are relative to this file's folder. Every key: docs/gateway.md.
+# are relative to this file's folder. Every key:
+# https://github.com/forgeproof/forgeproof/blob/main/docs/gateway.md#config-keys
 
 listeners:
   - # Where browsers and services connect (host:port).
