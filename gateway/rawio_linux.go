@@ -72,9 +72,12 @@ type rawTCPConn struct {
 
 	// stall, when set (clientConn), is how long a write may wait for the
 	// client to take a byte: writeAll arms the deadline when it must
-	// wait (stallArmed, under wmu), writeLocked clears it after.
+	// wait (stallArmed, under wmu), writeLocked clears it after, and
+	// sets gaveUp (under wmu) when the stall ended the write: the
+	// connection's later writes fail at once (see stallReporter).
 	stall      time.Duration
 	stallArmed bool
+	gaveUp     bool
 	wdl        writeDeadlines
 	stalled    func() // see stallReporter
 }
@@ -370,15 +373,21 @@ func (c *rawTCPConn) Write(p []byte) (int, error) {
 
 // writeLocked is Write's call; c.wmu is held.
 func (c *rawTCPConn) writeLocked(p []byte) (int, error) {
+	if c.gaveUp {
+		return 0, c.opError("write", os.ErrDeadlineExceeded)
+	}
 	c.wbuf, c.wn, c.werr = p, 0, nil
 	err := c.rc.Write(c.wfn)
 	n, werr := c.wn, c.werr
 	c.wbuf = nil
 	if c.stallArmed {
-		stalled := err != nil && c.stalled != nil && isDeadlineErr(err) && c.wdl.stallPassed(time.Now())
+		stalled := err != nil && isDeadlineErr(err) && c.wdl.stallPassed(time.Now())
 		c.disarmStall()
 		if stalled {
-			c.stalled()
+			c.gaveUp = true
+			if c.stalled != nil {
+				c.stalled()
+			}
 		}
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -31,6 +32,15 @@ func (c stallConfig) counted(protocol, direction string) {
 
 // A stallReporter is a client connection whose writes tell when their
 // stall deadline ended one (clientConn's).
+//
+// A stall is reported once: it gives the client up, and every later
+// write to the connection fails at once with a deadline error, without
+// waiting or being reported. What comes after a stall is the end of the
+// connection, and closing a *tls.Conn writes a close_notify alert (under
+// a deadline crypto/tls sets, 5 s): to a client that still takes
+// nothing, that write waited for room too, until the stall timeout ended
+// it and counted the request's stall a second time, and held the close
+// as long.
 type stallReporter interface {
 	// onStall sets what a write calls when the stall ended it; set it
 	// before the connection's first write that can stall.
@@ -127,6 +137,7 @@ type writeStallConn struct {
 	stall   time.Duration
 	wmu     sync.Mutex // one Write at a time: its deadline is the connection's
 	dl      writeDeadlines
+	gaveUp  bool   // under wmu: a stall ended a write (stallReporter)
 	stalled func() // see stallReporter
 }
 
@@ -135,6 +146,9 @@ func (c *writeStallConn) onStall(f func()) { c.stalled = f }
 func (c *writeStallConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.gaveUp {
+		return 0, &net.OpError{Op: "write", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.ErrDeadlineExceeded}
+	}
 	defer c.dl.disarm(c.Conn.SetWriteDeadline)
 	n := 0
 	for {
@@ -142,8 +156,11 @@ func (c *writeStallConn) Write(p []byte) (int, error) {
 		m, err := c.Conn.Write(p[n:])
 		n += m
 		if err == nil || m == 0 || !isDeadlineErr(err) {
-			if err != nil && c.stalled != nil && isDeadlineErr(err) && c.dl.stallPassed(time.Now()) {
-				c.stalled()
+			if err != nil && isDeadlineErr(err) && c.dl.stallPassed(time.Now()) {
+				c.gaveUp = true
+				if c.stalled != nil {
+					c.stalled()
+				}
 			}
 			return n, err
 		}
