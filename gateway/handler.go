@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -432,9 +433,18 @@ func embeddedIdentity(r *http.Request) *mtls.Identity {
 func (g *Gateway) refuseConnection(w http.ResponseWriter, r *http.Request, x *exchange, listener string, err error) {
 	reason := mtls.ReasonOf(err)
 	g.metrics.handshakeFailures.WithLabelValues(listener, string(reason)).Inc()
-	attrs := []any{"listener", listener, "reason", reason, "peer", r.RemoteAddr, "server_name", r.TLS.ServerName, "open_connection", true, "error", err}
-	if len(r.TLS.PeerCertificates) > 0 {
-		leaf := r.TLS.PeerCertificates[0]
+	cs := r.TLS
+	if cs == nil {
+		// Not reached today: CheckConn refuses only a request with TLS
+		// state, and net/http sets it on every request of a TLS
+		// connection, an HTTP/2 one whose :scheme is http included
+		// (initALPNRequest). Checked anyway: no panic in the handler if
+		// either changes.
+		cs = new(tls.ConnectionState)
+	}
+	attrs := []any{"listener", listener, "reason", reason, "peer", r.RemoteAddr, "server_name", cs.ServerName, "open_connection", true, "error", err}
+	if len(cs.PeerCertificates) > 0 {
+		leaf := cs.PeerCertificates[0]
 		attrs = append(attrs, "subject", leaf.Subject.String(), "serial", serialHex(leaf.SerialNumber))
 	}
 	g.log.Warn("client certificate refused on an open connection", attrs...)
