@@ -9,6 +9,8 @@ import (
 	"net/http/httputil"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/forgeproof/forgeproof/internal/forwardedorigin"
 	"github.com/forgeproof/forgeproof/internal/problem"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
@@ -42,6 +44,9 @@ func newReverseProxy(rt *route, tr http.RoundTripper, c *compiled, log *slog.Log
 			if x := exchangeFrom(resp.Request.Context()); x != nil && x.preflight {
 				trimPreflightResponse(resp)
 			}
+			if len(resp.Trailer) > 0 {
+				fitTrailerToHTTP1(resp)
+			}
 			if rt.cookies != nil {
 				rt.cookies.rewriteResponse(resp.Header)
 				dropTrailerCookies(resp)
@@ -53,6 +58,36 @@ func newReverseProxy(rt *route, tr http.RoundTripper, c *compiled, log *slog.Log
 		},
 		ErrorLog:   slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BufferPool: copyBuffers,
+	}
+}
+
+// fitTrailerToHTTP1 keeps the answer to an HTTP/1.x client from
+// announcing a trailer (the Trailer header, built from resp.Trailer) that
+// cannot follow. HTTP/1.1 carries a trailer only after a chunked body,
+// HTTP/1.0 never; an HTTP/2 upstream may send a content-length and a
+// trailer both, and with a Content-Length the answer goes out unchunked
+// and the trailer is lost after it was announced (ReverseProxy and
+// net/http do the same). To an HTTP/1.1 client that asked for trailers
+// (TE: trailers, forwarded to the upstream) the answer goes out chunked,
+// without its Content-Length, so that the trailer follows; to any other
+// HTTP/1.x client, and after a status without a body, the trailer is
+// dropped and not announced. A HEAD answer is left as it is: it has no
+// trailer to lose. Called only for an answer that announced a trailer.
+func fitTrailerToHTTP1(resp *http.Response) {
+	req := resp.Request
+	if req == nil || req.ProtoMajor != 1 || req.Method == http.MethodHead {
+		return
+	}
+	switch {
+	case !bodyAllowedForStatus(resp.StatusCode) || !req.ProtoAtLeast(1, 1):
+		resp.Trailer = nil
+	case resp.ContentLength < 0 && !hasHeader(resp.Header, "Content-Length"):
+		// Chunked already: the trailer follows.
+	case httpguts.HeaderValuesContainsToken(req.Header["Te"], "trailers"):
+		delete(resp.Header, "Content-Length")
+		resp.ContentLength = -1
+	default:
+		resp.Trailer = nil
 	}
 }
 
