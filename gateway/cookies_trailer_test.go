@@ -39,7 +39,7 @@ func TestTrailerSetCookie(t *testing.T) {
 		return declared
 	})
 	w := newWorld(t)
-	h2up := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	h2up := startH2Upstream(t, w, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Set-Cookie", "session=final; Path=/")
 		rw.Header().Set("Content-Type", "text/plain")
 		if r.URL.Query().Has("undeclared") {
@@ -60,11 +60,6 @@ func TestTrailerSetCookie(t *testing.T) {
 		rw.Header().Set("X-Sum", "5")
 		rw.Header().Set(http.TrailerPrefix+"Grpc-Status", "0")
 	}))
-	cert := pkitest.ServerWith(t, w.ca, pki.ServerOptions{IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
-	h2up.TLS = &tls.Config{Certificates: []tls.Certificate{cert.TLSCertificate()}}
-	h2up.EnableHTTP2 = true
-	h2up.StartTLS()
-	t.Cleanup(h2up.Close)
 
 	cookies := gateway.Cookies{Secure: true, SameSite: gateway.SameSiteLax, HostPrefix: "session"}
 	allow := gateway.Allow{AnyVerified: true}
@@ -135,4 +130,18 @@ func TestTrailerSetCookie(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startH2Upstream starts an https upstream that speaks HTTP/2, with a
+// certificate for 127.0.0.1 from w's CA (which the gateway's upstream
+// connections trust).
+func startH2Upstream(t *testing.T, w *world, h http.Handler) *httptest.Server {
+	t.Helper()
+	up := httptest.NewUnstartedServer(h)
+	cert := pkitest.ServerWith(t, w.ca, pki.ServerOptions{IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{cert.TLSCertificate()}}
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	t.Cleanup(up.Close)
+	return up
 }

@@ -719,23 +719,7 @@ func TestStallHTTP2AnswerEnd(t *testing.T) {
 	t.Run("late answer, stalled", func(t *testing.T) {
 		t.Parallel()
 		w, up, gw := startStall(t, stallTimeout)
-		h := dialH2Raw(t, gw, "localhost", w.web)
-		if err := h.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
-			t.Fatal(err)
-		}
-		h.request(1, get("localhost", late)...)
-		a, err := h.answer(1)
-		if err != nil || a.reset == 0 || a.body != "" {
-			t.Fatalf("stream 1: %+v, %v; want a reset and no body", a, err)
-		}
-		select {
-		case err := <-up.bigEnded:
-			if err != nil {
-				t.Errorf("the upstream's write: %v, want it done before the reset", err)
-			}
-		default:
-			t.Errorf("the stream was reset before the upstream answered")
-		}
+		wantResetAfterUpstream(t, dialH2Raw(t, gw, "localhost", w.web), up, late)
 	})
 	t.Run("served streams get no late reset", func(t *testing.T) {
 		// The twin of "stalled" for streams served 50 at a time: the
@@ -1119,22 +1103,7 @@ func TestStallHTTP2TickLate(t *testing.T) {
 	})
 	stalled := func(t *testing.T, path string) *h2Raw {
 		h, up, _ := start(t, late)
-		if err := h.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
-			t.Fatal(err)
-		}
-		h.request(1, get("localhost", path)...)
-		a, err := h.answer(1)
-		if err != nil || a.reset == 0 || a.body != "" {
-			t.Fatalf("stream 1: %+v, %v; want a reset and no body", a, err)
-		}
-		select {
-		case err := <-up.bigEnded:
-			if err != nil {
-				t.Errorf("the upstream's write: %v, want it done before the reset", err)
-			}
-		default:
-			t.Errorf("the stream was reset before the upstream answered")
-		}
+		wantResetAfterUpstream(t, h, up, path)
 		return h
 	}
 	t.Run("answer's end stalled", func(t *testing.T) {
@@ -1225,5 +1194,30 @@ func waitH1Closed(t *testing.T, gw *running) {
 			t.Fatalf("an HTTP/1.1 connection was still open after %v", stallSeen)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// wantResetAfterUpstream asks for path on h's stream 1 with the client's
+// window shut (it takes none of the answer) and wants the stream reset
+// with no body, after the upstream wrote its whole answer: the end of
+// the answer, which the server writes once the handler returned, waited
+// for the client and was given up on.
+func wantResetAfterUpstream(t *testing.T, h *h2Raw, up *stallUpstream, path string) {
+	t.Helper()
+	if err := h.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+		t.Fatal(err)
+	}
+	h.request(1, get("localhost", path)...)
+	a, err := h.answer(1)
+	if err != nil || a.reset == 0 || a.body != "" {
+		t.Fatalf("stream 1: %+v, %v; want a reset and no body", a, err)
+	}
+	select {
+	case err := <-up.bigEnded:
+		if err != nil {
+			t.Errorf("the upstream's write: %v, want it done before the reset", err)
+		}
+	default:
+		t.Errorf("the stream was reset before the upstream answered")
 	}
 }

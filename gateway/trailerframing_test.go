@@ -2,17 +2,12 @@ package gateway_test
 
 import (
 	"bufio"
-	"crypto/tls"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/gateway"
-	"github.com/forgeproof/forgeproof/pki"
-	"github.com/forgeproof/forgeproof/pki/pkitest"
 )
 
 // TestTrailerWithContentLength: an HTTP/2 upstream may send a
@@ -29,7 +24,7 @@ import (
 // no announcement either, on both proxy paths.
 func TestTrailerWithContentLength(t *testing.T) {
 	w := newWorld(t)
-	h2up := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	h2up := startH2Upstream(t, w, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "text/plain")
 		rw.Header().Set("Trailer", "X-Sum")
 		io.WriteString(rw, "ok")
@@ -39,11 +34,6 @@ func TestTrailerWithContentLength(t *testing.T) {
 		rw.Header().Set("X-Sum", "5")
 		rw.Header().Set(http.TrailerPrefix+"Grpc-Status", "0")
 	}))
-	cert := pkitest.ServerWith(t, w.ca, pki.ServerOptions{IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
-	h2up.TLS = &tls.Config{Certificates: []tls.Certificate{cert.TLSCertificate()}}
-	h2up.EnableHTTP2 = true
-	h2up.StartTLS()
-	t.Cleanup(h2up.Close)
 	h1up := newRawUpstream(t, func(*http.Request) string {
 		return "HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
 			"2\r\nok\r\n0\r\nX-Sum: 5\r\n\r\n"
