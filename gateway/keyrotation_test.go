@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -249,5 +250,67 @@ func TestKeyRingMetricShowsLoadedKeys(t *testing.T) {
 				t.Errorf("series %q shows key material", s)
 			}
 		}
+	}
+}
+
+// A key file caught broken at a reload (half-written: its last key cut
+// mid-line; hex; not base64; made readable by others) is refused with a
+// message naming tokens.key-file, the file and the line, and the ring
+// loaded before keeps verifying: a token minted under it still passes,
+// and the metric still shows it. The allowed twin: the complete file
+// loads and the token passes; the negative control: a complete file
+// without the old key loads and the token is refused, so the test would
+// see a ring that lost the old key.
+func TestKeyRingBrokenAtReloadKeepsOldKeys(t *testing.T) {
+	t.Parallel()
+	k1, k2 := csrf.GenerateKey(), csrf.GenerateKey()
+	w, reps, cfgs := spaReplicas(t, k1)
+	gw, cfg := reps[0], cfgs[0]
+	c := gw.client(w.web)
+	_, tok := spaRequest(t, c, "GET", gw.base+"/forms/app", "")
+	if tok == "" {
+		t.Fatal("no XSRF-TOKEN cookie set")
+	}
+	before := keySeries(t, gw)
+	full := keyRing(k2, k1)
+	b64 := base64.StdEncoding.EncodeToString(k1)
+
+	for _, tc := range []struct {
+		name string
+		data []byte
+		mode os.FileMode
+		want string
+	}{
+		{"half-written", full[:len(full)-21], 0o600, `line 2: key is 18 bytes, want at least 32`},
+		{"hex", []byte(b64 + "\n" + fmt.Sprintf("%x", k2) + "\n"), 0o600, `line 2: looks like hex`},
+		{"not base64", []byte("# active\n" + b64 + "\n" + b64[:20] + "!" + b64[21:] + "\n"), 0o600, `line 3: not base64`},
+		{"readable by others", full, 0o644, `readable by others (mode 0644)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := w.write("a.key", tc.data)
+			chmod(t, path, tc.mode)
+			err := gw.g.Reload(cfg)
+			if err == nil || !strings.Contains(err.Error(), "tokens.key-file") || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("reload: got %v, want tokens.key-file, %q and %q", err, path, tc.want)
+			}
+			if status, _ := spaRequest(t, c, "POST", gw.base+"/forms/x", tok); status != 200 {
+				t.Errorf("the K1 token after the refused reload: got %d, want 200", status)
+			}
+			if got := keySeries(t, gw); !slices.Equal(got, before) {
+				t.Errorf("key_info after the refused reload: got %q, want %q", got, before)
+			}
+		})
+	}
+
+	w.write("a.key", full)
+	chmod(t, w.path("a.key"), 0o600)
+	must(t, gw.g.Reload(cfg))
+	if status, _ := spaRequest(t, c, "POST", gw.base+"/forms/x", tok); status != 200 {
+		t.Errorf("complete file: the K1 token: got %d, want 200", status)
+	}
+	w.write("a.key", keyRing(k2))
+	must(t, gw.g.Reload(cfg))
+	if status, _ := spaRequest(t, c, "POST", gw.base+"/forms/x", tok); status != 403 {
+		t.Errorf("K1 retired (negative control): the K1 token: got %d, want 403", status)
 	}
 }

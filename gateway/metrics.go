@@ -125,7 +125,7 @@ func newMetrics() *metrics {
 		}, []string{"listener", "kind"}),
 		crlNextUpdate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "forgeproof_gateway_crl_next_update_timestamp_seconds",
-			Help: "Next update (Unix time) of the earliest-stale CRL on each listener: past it every client certificate the CRL covers is refused (crl-stale).",
+			Help: "Next update (Unix time) of the earliest-stale CRL on each listener: past it (plus the listener's crl-grace-period) every client certificate the CRL covers is refused (crl-stale).",
 		}, []string{"listener"}),
 		upstreamNotAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "forgeproof_gateway_upstream_certificate_not_after_timestamp_seconds",
