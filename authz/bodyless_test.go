@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,13 +22,22 @@ import (
 // connections open unless asked to close, and records every request
 // line with its Client-Cert.
 type lazyUpstream struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	lines []string
+	ln net.Listener
+	// readsNone: it reads the body of no request at all, as Python's
+	// http.server speaking HTTP/1.1 does when a handler answers a POST
+	// without reading it (the upstreams forgeproof serve closes the
+	// connection after every body for, see upstream-reuse-after-body).
+	readsNone bool
+	mu        sync.Mutex
+	lines     []string
 }
 
-func newLazyUpstream(t *testing.T) *lazyUpstream {
-	u := &lazyUpstream{}
+func newLazyUpstream(t *testing.T) *lazyUpstream { return newLazyUpstreamReading(t, false) }
+
+// newLazyUpstreamReading is newLazyUpstream, reading no body at all when
+// readsNone.
+func newLazyUpstreamReading(t *testing.T, readsNone bool) *lazyUpstream {
+	u := &lazyUpstream{readsNone: readsNone}
 	u.ln = serveTCP(t, func(c net.Conn) { u.serve(c) })
 	return u
 }
@@ -70,8 +80,9 @@ func (u *lazyUpstream) serve(c net.Conn) {
 		u.lines = append(u.lines, line+" cert="+h.Get("Client-Cert"))
 		u.mu.Unlock()
 		method, _, _ := strings.Cut(line, " ")
-		switch method {
-		case "GET", "HEAD", "OPTIONS", "DELETE", "TRACE":
+		switch {
+		case u.readsNone:
+		case method == "GET", method == "HEAD", method == "OPTIONS", method == "DELETE", method == "TRACE":
 		default:
 			if n, err := strconv.Atoi(h.Get("Content-Length")); err == nil {
 				buf := make([]byte, n)
@@ -182,4 +193,83 @@ func TestCaddyBodyOnGETKeepalive(t *testing.T) {
 		}
 	}
 	t.Fatalf("the hidden request did not reach the upstream: %q", u.received())
+}
+
+// sendHidden sends, without a certificate, a request of method to a
+// public path whose body is another request, then a plain GET, and
+// returns the request lines the upstream received.
+func (r *rig) sendHidden(u *lazyUpstream, method string) []string {
+	t := r.t
+	before := len(u.received())
+	raw := method + " /public/rates HTTP/1.1\r\nHost: " + r.hostPort() + "\r\nContent-Type: text/plain\r\n" +
+		"Content-Length: " + strconv.Itoa(len(smuggled)) + "\r\n\r\n" + smuggled
+	if st, reason := r.sendRaw(nil, raw); st != 200 {
+		t.Fatalf("%s with a body: got %d %q", method, st, reason)
+	}
+	if got := r.send(nil, "GET", "/public/rates", hdr(), ""); got.status != 200 {
+		t.Fatalf("next GET: got %d %q", got.status, got.body)
+	}
+	return u.received()[before:]
+}
+
+// checkBodyUnread: through an upstream that reads no body at all, a
+// request hidden in the body of a POST, a PUT or a lower-case "get" (which
+// Caddy forwards as sent) never reaches it: the proxy closes the upstream
+// connection after every request with a body, as serve does by default
+// (upstream-reuse-after-body). The allowed twin, each request itself,
+// arrives once.
+func (r *rig) checkBodyUnread(u *lazyUpstream) {
+	for _, method := range []string{"POST", "PUT", "get"} {
+		r.t.Run(method, func(t *testing.T) {
+			got := r.sendHidden(u, method)
+			for _, line := range got {
+				if strings.HasPrefix(line, "GET /api/balance") {
+					t.Fatalf("the upstream received the request hidden in the body: %q", got)
+				}
+			}
+			if len(got) != 2 || !strings.HasPrefix(got[0], method+" /public/rates ") {
+				t.Fatalf("the upstream received %q, want the %s and the GET", got, method)
+			}
+		})
+	}
+}
+
+func TestCaddyBodyUnread(t *testing.T) {
+	r := newRig(t)
+	u := newLazyUpstreamReading(t, true)
+	r.upstream = u.ln.Addr().String()
+	r.startAuthz("../docs/integrations/caddy.md")
+	r.startCaddy(true)
+	r.checkBodyUnread(u)
+}
+
+// TestNginxBodyUnread: nginx never reuses an upstream connection by
+// default (HTTP/1.0, Connection: close), nor forwards a lower-case method.
+func TestNginxBodyUnread(t *testing.T) {
+	r := newRig(t)
+	u := newLazyUpstreamReading(t, true)
+	r.upstream = u.ln.Addr().String()
+	r.startAuthz("../docs/integrations/nginx.md")
+	r.startNginx(true)
+	for _, method := range []string{"POST", "PUT"} {
+		t.Run(method, func(t *testing.T) {
+			if got := r.sendHidden(u, method); len(got) != 2 || !strings.HasPrefix(got[0], method+" /public/rates ") {
+				t.Fatalf("the upstream received %q, want the %s and the GET", got, method)
+			}
+		})
+	}
+}
+
+// TestCaddyBodyUnreadKeepalive is checkBodyUnread's negative control:
+// with the upstream connections kept alive, the request hidden in a
+// POST's body reaches the upstream with its forged Client-Cert.
+func TestCaddyBodyUnreadKeepalive(t *testing.T) {
+	r := newRig(t)
+	u := newLazyUpstreamReading(t, true)
+	r.upstream = u.ln.Addr().String()
+	r.startAuthz("../docs/integrations/caddy.md")
+	r.startCaddy(true, "keepalive off", "keepalive 2m")
+	if got := r.sendHidden(u, "POST"); !slices.Contains(got, "GET /api/balance HTTP/1.1 cert=:Zm9yZ2Vk:") {
+		t.Fatalf("the hidden request did not reach the upstream: %q", got)
+	}
 }

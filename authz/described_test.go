@@ -300,7 +300,7 @@ func TestCaddyRewriteOrder(t *testing.T) {
 	t.Run("after forward_auth", func(t *testing.T) {
 		r := newRig(t)
 		r.startAuthz("../docs/integrations/caddy.md")
-		r.startCaddy(true, "\t\treverse_proxy @bodyless", rw+"\t\treverse_proxy @bodyless")
+		r.startCaddy(true, "\t\treverse_proxy ", rw+"\t\treverse_proxy ")
 		if st, line := r.checkLegacy(); st != 200 || line != "GET /api/balance" {
 			t.Fatalf("got %d, upstream %q; want 200 and GET /api/balance: caddy.md's warning no longer holds", st, line)
 		}
