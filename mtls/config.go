@@ -118,6 +118,9 @@ type ServerConfig struct {
 	// VerifyClientCertIfGiven.
 	ClientAuth ClientAuthMode
 	// MinVersion is tls.VersionTLS13 (when zero) or tls.VersionTLS12.
+	// TLS 1.2 gets only ECDHE cipher suites with AES-GCM or
+	// ChaCha20-Poly1305 (Mozilla's intermediate profile), whatever
+	// GODEBUG says: no AES-CBC, no static RSA key exchange, no 3DES.
 	MinVersion uint16
 	// NextProtos is the ALPN list; if nil, h2 and http/1.1.
 	NextProtos []string

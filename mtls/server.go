@@ -56,6 +56,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.state.Store(st)
 	s.base = &tls.Config{
 		MinVersion:         st.tlsConfig.MinVersion,
+		CipherSuites:       st.tlsConfig.CipherSuites,
 		NextProtos:         st.tlsConfig.NextProtos,
 		GetConfigForClient: s.getConfigForClient,
 		// Set so that http.Server.ServeTLS and tools that look for a

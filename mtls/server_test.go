@@ -563,3 +563,41 @@ func errorFields(t *testing.T, err error) []string {
 	}
 	return fields
 }
+
+// TestTLS12CipherSuites: with MinVersion TLS 1.2, a Server negotiates TLS
+// 1.2 only with ECDHE and an AEAD (Mozilla's intermediate profile), not
+// Go's default, which adds ECDHE with AES-CBC and SHA-1. The gateway's
+// TestTLS12CipherSuites tries every suite, and OpenSSL.
+func TestTLS12CipherSuites(t *testing.T) {
+	t.Parallel()
+	ca := pkitest.CA(t)
+	_, cfg := pkiDir(t, ca)
+	cfg.MinVersion = tls.VersionTLS12
+	addr := serve(t, newServer(t, cfg).TLSConfig())
+	cli := pkitest.Client(t, ca, pki.ClientOptions{CommonName: "alice"}).TLSCertificate()
+	for _, tt := range []struct {
+		name  string
+		suite uint16
+		ok    bool
+	}{
+		{name: "AES-GCM", suite: tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, ok: true},
+		{name: "ChaCha20-Poly1305", suite: tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, ok: true},
+		{name: "AES-CBC with SHA-1", suite: tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA},
+		{name: "AES-CBC with SHA-256", suite: tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := tls.Dial("tcp", addr, &tls.Config{
+				RootCAs: ca.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{cli},
+				MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tt.suite},
+			})
+			if err == nil {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second)) // hang guard only
+				_, err = bufio.NewReader(c).ReadString('\n')
+			}
+			if (err == nil) != tt.ok {
+				t.Errorf("got %v, want ok %v", err, tt.ok)
+			}
+		})
+	}
+}

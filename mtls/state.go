@@ -182,10 +182,11 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 		// that every refusal is classified and reported, and so that
 		// resumed sessions are checked against the current CAs and CRLs
 		// too. RequestClientCert only asks; VerifyConnection enforces.
-		ClientAuth: tls.RequestClientCert,
-		ClientCAs:  st.roots, // only advertised to the client, as a hint
-		MinVersion: minVersion,
-		NextProtos: protos,
+		ClientAuth:   tls.RequestClientCert,
+		ClientCAs:    st.roots, // only advertised to the client, as a hint
+		MinVersion:   minVersion,
+		CipherSuites: cipherSuitesTLS12(),
+		NextProtos:   protos,
 	}
 	if st.cert != nil {
 		// One certificate here, the default; GetCertificate picks by SNI
@@ -193,6 +194,20 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 		st.tlsConfig.Certificates = []tls.Certificate{*st.cert}
 	}
 	return st, nil
+}
+
+// cipherSuitesTLS12 are the TLS 1.2 cipher suites a Server negotiates:
+// ECDHE with an AEAD, Mozilla's "intermediate" list (Go has no DHE).
+// Listed, not left to Go's default, which adds ECDHE with AES-CBC and
+// SHA-1 and which GODEBUG (tlsrsakex=1, tls3des=1) extends with static
+// RSA key exchange and 3DES from the environment. TLS 1.3 suites are not
+// configurable in crypto/tls; all of them are AEADs.
+func cipherSuitesTLS12() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
 }
 
 // configErrorf is a problem of the configuration, about field.
