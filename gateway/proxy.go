@@ -71,11 +71,13 @@ func newReverseProxy(rt *route, tr http.RoundTripper, c *compiled, log *slog.Log
 // (TE: trailers, forwarded to the upstream) the answer goes out chunked,
 // without its Content-Length, so that the trailer follows; to any other
 // HTTP/1.x client, and after a status without a body, the trailer is
-// dropped and not announced. A HEAD answer is left as it is: it has no
-// trailer to lose. Called only for an answer that announced a trailer.
+// dropped and not announced. A HEAD answer is fitted as the GET's would
+// be: it carries the GET's header fields (RFC 9110, section 9.3.2), and
+// announcing a trailer the GET would drop tells the client wrong.
+// Called only for an answer that announced a trailer.
 func fitTrailerToHTTP1(resp *http.Response) {
 	req := resp.Request
-	if req == nil || req.ProtoMajor != 1 || req.Method == http.MethodHead {
+	if req == nil || req.ProtoMajor != 1 {
 		return
 	}
 	switch {
