@@ -19,7 +19,9 @@ import (
 	"github.com/forgeproof/forgeproof/internal/shellquote"
 )
 
-const demoUsage = `Usage: forgeproof demo [--listen ADDR] [--dir DIR] [--insecure-no-csrf] [flags]
+// demoUsage names the demo's files from demo.FileNames, the list the
+// demo writes by, so that it cannot miss one.
+var demoUsage = `Usage: forgeproof demo [--listen ADDR] [--dir DIR] [--insecure-no-csrf] [flags]
 
 Runs the attack and the defence on this machine: a tiny bank behind the
 forgeproof gateway on https://localhost:8443, and an attacker site on
@@ -28,10 +30,13 @@ another site (http://127.0.0.2:8444) and on another port of the same site
 bank. Import client.p12 (empty password) into your browser, open the bank,
 then the attacker's pages, and watch the balances.
 
-The development PKI (ca.pem, server.pem, server-key.pem, client.pem,
-client-key.pem, client.p12, crl.pem) is created in DIR on the first run
-and reused afterwards; with --dir, a .gitignore that keeps the keys out of
-git is written there too, unless DIR has one. Stop with Ctrl-C.
+The development PKI and the CSRF token key are created in DIR on the
+first run and reused afterwards:
+
+` + wrapWords(demo.FileNames(), "  ", 76) + `
+
+With --dir, a .gitignore that keeps the keys out of git is written there
+too, unless DIR has one. Stop with Ctrl-C.
 
 Examples:
 
@@ -192,6 +197,31 @@ func printDemo(w io.Writer, r *demo.Running, gitignore string) {
 	}
 	fmt.Fprintf(w, "\nA forged cross-site request, as a browser sends it (%s):\n\n  curl %s -H 'Origin: %s' -H 'Sec-Fetch-Site: cross-site' -d 'to=mallory&amount=100' %s/transfer\n",
 		outcome, certs, r.AttackerURL, r.URL)
+}
+
+// wrapWords joins words with spaces into lines of at most width bytes
+// (a longer word has a line to itself), each starting with indent.
+func wrapWords(words []string, indent string, width int) string {
+	var b strings.Builder
+	line := 0
+	for _, w := range words {
+		switch {
+		case line == 0:
+		case line+1+len(w) > width:
+			b.WriteString("\n")
+			line = 0
+		default:
+			b.WriteString(" ")
+			line++
+		}
+		if line == 0 {
+			b.WriteString(indent)
+			line = len(indent)
+		}
+		b.WriteString(w)
+		line += len(w)
+	}
+	return b.String()
 }
 
 // checkDemoAddr checks a demo address: host:port on loopback (an empty

@@ -74,7 +74,9 @@ type Running struct {
 	// forwarded identity headers from loopback peers: never expose it.
 	UpstreamURL string
 
-	// Files are the PKI files; Created lists those this Start wrote.
+	// Files are the PKI files. Created lists the base names of the files
+	// this Start wrote into Files.Dir, those of the PKI and the token key
+	// file (see FileNames).
 	Files   Files
 	Created []string
 	// Renewed lists those of Created that replaced a file that was there
@@ -137,7 +139,7 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 	if err != nil {
 		return nil, err
 	}
-	keyFile, err := prepareTokenKey(opts.Dir)
+	keyFile, err := p.prepareTokenKey()
 	if err != nil {
 		return nil, err
 	}
@@ -352,14 +354,19 @@ func gatewayConfig(listen, upstream string, f Files, keyFile string, insecureNoC
 	}
 }
 
-// prepareTokenKey keeps the token key file of dir, or writes a new one.
-func prepareTokenKey(dir string) (string, error) {
+// prepareTokenKey keeps the token key file of the PKI folder, or writes
+// a new one, which it adds to p.created (and to p.renewed if it replaced
+// a file), so that the demo names it among the files it wrote.
+func (p *devPKI) prepareTokenKey() (string, error) {
+	dir := p.files.Dir
 	path := filepath.Join(dir, TokenKeyFile)
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 == 0 {
+	fi, err := os.Stat(path)
+	if err == nil && fi.Mode().Perm()&0o077 == 0 {
 		if _, err := csrf.LoadKeyRing(path); err == nil {
 			return path, nil
 		}
 	}
+	replaced := err == nil
 	data := "# forgeproof demo CSRF token key (base64); keep it secret\n" +
 		base64.StdEncoding.EncodeToString(csrf.GenerateKey()) + "\n"
 	tmp, err := os.CreateTemp(dir, "."+TokenKeyFile+".tmp*") // created 0600
@@ -376,6 +383,10 @@ func prepareTokenKey(dir string) (string, error) {
 	if err != nil {
 		os.Remove(tmp.Name())
 		return "", fmt.Errorf("demo: writing %s: %w", path, err)
+	}
+	p.created = append(p.created, TokenKeyFile)
+	if replaced {
+		p.renewed = append(p.renewed, TokenKeyFile)
 	}
 	return path, nil
 }

@@ -69,9 +69,14 @@ type devPKI struct {
 // ResetPKI or by deleting the folder.
 var ErrStalePKI = errors.New("the demo PKI must be reset")
 
-// resetFiles are the files ResetPKI deletes.
+// resetFiles are the files Start writes into the PKI folder, in the
+// order it writes them, and those ResetPKI deletes.
 var resetFiles = []string{pki.CAFile, pki.CAKeyFile, pki.ServerFile, pki.ServerKeyFile,
 	pki.ClientFile, pki.ClientKeyFile, pki.ClientP12File, pki.CRLFile, TokenKeyFile}
+
+// FileNames returns the base names of the files Start may write into the
+// PKI folder (and ResetPKI deletes), in the order it writes them.
+func FileNames() []string { return slices.Clone(resetFiles) }
 
 // ResetPKI deletes the demo's files in dir (and nothing else), so the
 // next Start creates a new CA and new certificates. It returns the base
