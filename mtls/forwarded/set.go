@@ -63,7 +63,11 @@ type Options struct {
 // A gateway calls it on the outgoing request of a client that presented a
 // verified certificate, and StripHeaders alone for one that did
 // not. It returns an error, after stripping, when RFC 9440 is asked for and
-// id has no certificate, or when id holds nothing to forward.
+// id has no certificate, when id holds nothing to forward, or when XFCC
+// is asked for and a value cannot be written so that every reader splits
+// it the same (control characters; a backslash before '"', another
+// backslash or the end, see FormatXFCC): a caller then forwards no
+// identity rather than one an upstream may read as another.
 func SetHeaders(h http.Header, id mtls.Identity, opts Options) error {
 	StripHeaders(h)
 	format := opts.Format
@@ -105,9 +109,37 @@ func SetHeaders(h http.Header, id mtls.Identity, opts Options) error {
 		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x80 && isCTL(byte(r)) }) {
 			return fmt.Errorf("forwarded: cannot forward identity %q as XFCC: it contains control characters", id.String())
 		}
+		if key, ok := xfccAmbiguous(e); !ok {
+			return fmt.Errorf("forwarded: cannot forward identity %q as XFCC: its %s has a backslash before '\"', another backslash or the end, which XFCC readers split differently", id.String(), key)
+		}
 		h.Set(HeaderXFCC, v)
 	}
 	return nil
+}
+
+// xfccAmbiguous returns the first key of e whose value XFCC readers
+// could read differently (ambiguousBackslash), and false; true when there
+// is none. Cert and Chain are percent-encoded and hold no backslash.
+func xfccAmbiguous(e XFCCElement) (string, bool) {
+	for _, by := range e.By {
+		if ambiguousBackslash(by) {
+			return "By", false
+		}
+	}
+	if ambiguousBackslash(hexEscapeDN(e.Subject)) {
+		return "Subject", false
+	}
+	for _, u := range e.URI {
+		if ambiguousBackslash(u.String()) {
+			return "URI", false
+		}
+	}
+	for _, d := range e.DNS {
+		if ambiguousBackslash(d) {
+			return "DNS", false
+		}
+	}
+	return "", true
 }
 
 // MarshalText returns the name of f, as String does; it fails for a

@@ -46,12 +46,19 @@ type XFCCElement struct {
 // elements separated by ',', each a list of key=value pairs separated by
 // ';'. Keys are By, Hash, Cert, Chain, Subject, URI and DNS, in any case;
 // By, URI and DNS may repeat, the others may not. A value that holds ',',
-// ';', '=' or '"' is double-quoted, with '"' written as \" (and '\' as
-// \\; any other backslash is kept as is, so an RFC 4514 "\," in a subject
-// survives). Cert and Chain are URL-encoded PEM.
+// ';', '=' or '"' is double-quoted, with '"' written as \" and every other
+// backslash kept as is (Envoy's only escape: it writes OpenSSL's RFC 2253
+// subject inside the quotes unchanged, "\," and "\\" included). Cert and
+// Chain are URL-encoded PEM.
+//
+// Readers disagree on a backslash before \": one reading left to right
+// takes `"a\\";` as a\ and an escaped quote, one reading backslash
+// pairs as a\ and the end of the value, so the rest of the element
+// shifts between keys. Such a value, and one that ends with a
+// backslash, is refused (see SetHeaders for the writing side).
 //
 // The parser is strict: an unknown key, an empty element, an unterminated
-// quote, a Hash that is not 64 hexadecimal digits, a URI that is not an
+// quote, a backslash before an escaped quote or at the end of a value, a Hash that is not 64 hexadecimal digits, a URI that is not an
 // absolute URI, a Cert or Chain that is not PEM certificates, a Hash that
 // does not match Cert, or a Chain whose first certificate is not Cert is
 // a *Error naming the element, the key and the cause.
@@ -201,8 +208,11 @@ func (p *xfccParser) readValue() (string, error) {
 			case c == '"':
 				p.i++
 				return b.String(), p.afterQuoted()
-			case c == '\\' && p.i+1 < len(p.s) && (p.s[p.i+1] == '"' || p.s[p.i+1] == '\\'):
-				b.WriteByte(p.s[p.i+1])
+			case c == '\\' && p.i+1 < len(p.s) && p.s[p.i+1] == '"':
+				if p.s[p.i-1] == '\\' {
+					return "", p.fail(`backslash before an escaped quote: readers disagree on where the value ends`)
+				}
+				b.WriteByte('"')
 				p.i += 2
 			case isCTL(c):
 				return "", p.fail("control character %q in value", c)
@@ -223,7 +233,12 @@ func (p *xfccParser) readValue() (string, error) {
 		}
 		p.i++
 	}
-	return strings.TrimRight(p.s[start:p.i], " \t"), nil
+	v := strings.TrimRight(p.s[start:p.i], " \t")
+	if strings.HasSuffix(v, `\`) {
+		// Quoted again by FormatXFCC, it would escape the closing quote.
+		return "", p.fail("value ends with a backslash")
+	}
+	return v, nil
 }
 
 // afterQuoted checks that only whitespace separates a closing quote from
@@ -387,9 +402,16 @@ func (e XFCCElement) Identity() mtls.Identity {
 // FormatXFCC returns the x-forwarded-client-cert value of elems, in the
 // order given, with each element's keys in Envoy's order (By, Hash, Cert,
 // Chain, Subject, URI, DNS). Subject, Cert and Chain are always quoted, as
-// Envoy does; other values only when they need it. An element with no
-// field set is written as Subject="". Values must not contain control
-// characters, which the format cannot carry (SetHeaders checks).
+// Envoy does; other values only when they need it, with '"' written as
+// \" and backslashes as they are (see ParseXFCC). Subject is taken to be
+// an RFC 4514 string: its escapes \\ and \" are written as \5C and \22,
+// which RFC 4514 readers decode the same, so that no reader of the
+// header sees a backslash it could take for an escape of the header's
+// own. An element with no field set is written as Subject="". Values
+// must not contain control characters, nor a backslash before '"' or
+// another backslash or at the end (other than those of Subject's escapes),
+// which the format cannot carry so that every reader agrees
+// (SetHeaders checks).
 func FormatXFCC(elems []XFCCElement) string {
 	var b strings.Builder
 	for i, e := range elems {
@@ -423,7 +445,7 @@ func FormatXFCC(elems []XFCCElement) string {
 			pair("Chain", urlEncodePEM(e.Chain...), true)
 		}
 		if e.Subject != "" {
-			pair("Subject", e.Subject, true)
+			pair("Subject", hexEscapeDN(e.Subject), true)
 		}
 		for _, u := range e.URI {
 			pair("URI", u.String(), false)
@@ -443,7 +465,7 @@ func FormatXFCC(elems []XFCCElement) string {
 func needsQuote(v string) bool {
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; c {
-		case ',', ';', '=', '"', '\\', ' ', '\t':
+		case ',', ';', '=', '"', ' ', '\t':
 			return true
 		}
 	}
@@ -453,12 +475,46 @@ func needsQuote(v string) bool {
 func writeQuoted(b *strings.Builder, v string) {
 	b.WriteByte('"')
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; c == '"' || c == '\\' {
+		if v[i] == '"' {
 			b.WriteByte('\\')
 		}
 		b.WriteByte(v[i])
 	}
 	b.WriteByte('"')
+}
+
+// hexEscapeDN rewrites the RFC 4514 escapes \\ and \" of dn as \5C and
+// \22 (RFC 4514 §2.4 allows either form), leaving the others alone.
+func hexEscapeDN(dn string) string {
+	if !strings.Contains(dn, `\`) {
+		return dn
+	}
+	var b strings.Builder
+	for i := 0; i < len(dn); i++ {
+		if dn[i] == '\\' && i+1 < len(dn) {
+			switch dn[i+1] {
+			case '\\':
+				b.WriteString(`\5C`)
+				i++
+				continue
+			case '"':
+				b.WriteString(`\22`)
+				i++
+				continue
+			}
+			b.WriteByte(dn[i])
+			i++
+		}
+		b.WriteByte(dn[i])
+	}
+	return b.String()
+}
+
+// ambiguousBackslash reports whether v holds a backslash that XFCC
+// readers disagree on once v is written (see ParseXFCC): one before '"'
+// or another backslash, or at the end.
+func ambiguousBackslash(v string) bool {
+	return strings.Contains(v, `\\`) || strings.Contains(v, `\"`) || strings.HasSuffix(v, `\`)
 }
 
 // urlEncodePEM percent-encodes the PEM of certs, leaving only RFC 3986

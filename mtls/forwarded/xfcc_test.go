@@ -51,9 +51,11 @@ var xfccCases = []struct {
 		want:   `Subject="CN=Alice \"Al\",O=x;y=z" URI=spiffe://example.org/a`,
 	},
 	{
-		name:   "RFC 4514 backslash escapes survive",
+		// Envoy writes OpenSSL's RFC 2253 subject inside the quotes as it
+		// is: \\ is an escaped backslash of the subject, not of XFCC.
+		name:   "RFC 4514 backslash escapes kept as written",
 		values: []string{`Subject="CN=a\,b\\c\+d"`},
-		want:   `Subject="CN=a\\,b\\c\\+d"`,
+		want:   `Subject="CN=a\\,b\\\\c\\+d"`,
 	},
 	{
 		name:   "keys in any case, repeated URI and By",
@@ -81,9 +83,14 @@ var xfccCases = []struct {
 		want:   `Cert=` + clientID,
 	},
 	{
-		name:   "subject with a quote in a quoted string ending in an escaped backslash",
-		values: []string{`Subject="a\\";DNS=x.example`},
-		want:   `Subject="a\\" DNS=x.example`,
+		name:   "escaped quote before a separator (twin of the backslash before it)",
+		values: []string{`Subject="a\";DNS=x.example";DNS=y.example`},
+		want:   `Subject="a\";DNS=x.example" DNS=y.example`,
+	},
+	{
+		name:   "backslash inside a bare value (twin of one at its end)",
+		values: []string{`URI=x:a\b`},
+		want:   `URI=x:a\b`,
 	},
 
 	// Refusals: each names the element and the key.
@@ -100,6 +107,12 @@ var xfccCases = []struct {
 	{name: "empty key", values: []string{`=x`}, wantErr: "empty key"},
 	{name: "unterminated quote", values: []string{`Subject="CN=a;URI=spiffe://a/b`}, wantErr: `key "Subject": unterminated quoted value`},
 	{name: "quote escaped at the end", values: []string{`Subject="a\"`}, wantErr: "unterminated quoted value"},
+	// Read left to right, "a\\" is a\ and an escaped quote, the value
+	// running on to DNS=x.example's; read as backslash pairs, it is a\
+	// and the Subject ends there.
+	{name: "backslash before an escaped quote", values: []string{`Subject="a\\";DNS=x.example`}, wantErr: `key "Subject": backslash before an escaped quote`},
+	{name: "three backslashes before a quote", values: []string{`Subject="a\\\";DNS=x.example"`}, wantErr: `backslash before an escaped quote`},
+	{name: "bare value ending with a backslash", values: []string{`URI=x:a\`}, wantErr: `key "URI": value ends with a backslash`},
 	{name: "text after the closing quote", values: []string{`Subject="a"b;URI=spiffe://a/b`}, wantErr: `unexpected "b;URI=`},
 	{name: "quote inside a bare value", values: []string{`URI=spiffe://a/"b"`}, wantErr: `'"' inside an unquoted value`},
 	{name: "control character", values: []string{"Subject=\"a\x00b\""}, wantErr: `control character '\x00'`},
@@ -190,6 +203,9 @@ func TestParseXFCC(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parsing XFCC output %q: %v", forwarded.FormatXFCC(elems), err)
 			}
+			for i := range elems {
+				elems[i].Subject = hexDN(elems[i].Subject) // how FormatXFCC writes it
+			}
 			if got, want := summarize(again), summarize(elems); got != want {
 				t.Errorf("round trip: got %s, want %s", got, want)
 			}
@@ -244,6 +260,10 @@ func TestXFCCElementIdentity(t *testing.T) {
 	}
 }
 
+// hexDN is the Subject FormatXFCC writes for dn: its RFC 4514 escapes \\
+// and \" as \5C and \22.
+var hexDN = strings.NewReplacer(`\\`, `\5C`, `\"`, `\22`).Replace
+
 func TestFormatXFCCQuoting(t *testing.T) {
 	u, _ := url.Parse("spiffe://example.org/a")
 	tests := []struct {
@@ -252,7 +272,8 @@ func TestFormatXFCCQuoting(t *testing.T) {
 		want string
 	}{
 		{"subject always quoted", forwarded.XFCCElement{Subject: "CN=a"}, `Subject="CN=a"`},
-		{"quote and backslash escaped", forwarded.XFCCElement{Subject: `CN=a "b" \,c`}, `Subject="CN=a \"b\" \\,c"`},
+		{"quote escaped, backslash as written", forwarded.XFCCElement{Subject: `CN=a "b" \,c`}, `Subject="CN=a \"b\" \,c"`},
+		{"RFC 4514 escapes of quote and backslash as hex", forwarded.XFCCElement{Subject: `CN=a\\b\"c\,d`}, `Subject="CN=a\5Cb\22c\,d"`},
 		{"bare URI", forwarded.XFCCElement{URI: []*url.URL{u}}, `URI=spiffe://example.org/a`},
 		{"DNS with a comma is quoted", forwarded.XFCCElement{DNS: []string{"a,b"}}, `DNS="a,b"`},
 		{"empty element", forwarded.XFCCElement{}, `Subject=""`},
