@@ -446,8 +446,11 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 		writeBodyProblem(w, r, http.StatusBadRequest, ReasonBodyInvalid, "request body malformed or incomplete")
 	case errors.Is(err, errUpstreamBusy):
 		// Checked before isTimeout: the wait for a connection is no
-		// upstream timeout, and nothing was sent.
-		log.Warn("upstream busy", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
+		// upstream timeout, and nothing was sent. A refusal of the
+		// gateway's own limit, as body-too-large is: the request line
+		// and the metric say it; a warning each would flood the log
+		// under the overload that causes it.
+		log.Debug("upstream busy", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
 		writeProblem(w, r, http.StatusServiceUnavailable, ReasonUpstreamBusy, "upstream busy")
 	case isTimeout(err):
 		log.Warn("upstream timeout", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)

@@ -157,26 +157,38 @@ type hostPool struct {
 	// Limits.UpstreamMaxConnsPerHost. Only dials and closes touch it, not
 	// the reuse of an idle connection.
 	slots chan struct{}
-	// waiting counts the dials waiting for a slot: while any does, put
-	// closes the connection it is given (freeing its slot) rather than
-	// keep it idle.
-	waiting atomic.Int32
-	wait    time.Duration // how long a dial waits for a slot
+	wait  time.Duration // how long a request waits for a connection
 	// closeOtherIdle closes std's idle connections (takeOrAcquire); nil
 	// without std.
 	closeOtherIdle func()
 
-	mu       sync.Mutex
-	idle     []*upConn
+	mu   sync.Mutex
+	idle []*upConn
+	// waiters are the requests waiting in takeOrAcquire, oldest first:
+	// while any does, put hands the connection it is given to the
+	// oldest instead of keeping it idle.
+	waiters  []*connWaiter
 	sweeping bool // a sweep of expired idle connections is scheduled
 }
 
+// connWaiter is a request waiting in takeOrAcquire.
+type connWaiter struct {
+	// pooled: it takes a connection of the own pool; otherwise (std's
+	// dial) a slot.
+	pooled bool
+	// got is put's hand-off, sent with the waiter taken off the queue
+	// under hp.mu: the connection, or nil for its slot (its socket
+	// closed, the slot kept) to a waiter that is not pooled.
+	got chan *upConn
+}
+
 // errUpstreamBusy is the error of a request that waited for a
-// connection slot in vain (ReasonUpstreamBusy).
-var errUpstreamBusy = errors.New("upstream connection limit (limits.upstream-max-conns-per-host) reached, and no connection closed within limits.upstream-dial-timeout")
+// connection in vain (ReasonUpstreamBusy).
+var errUpstreamBusy = errors.New("upstream connection limit (limits.upstream-max-conns-per-host) reached, and none came free within limits.upstream-dial-timeout")
 
 // acquire takes a slot for a new connection of std's, waiting up to
-// hp.wait for one to be released; release gives it back.
+// hp.wait for one to be released (a close, or put's hand-off); release
+// gives it back.
 func (hp *hostPool) acquire(ctx context.Context) error {
 	_, err := hp.takeOrAcquire(ctx, false, false)
 	return err
@@ -185,8 +197,8 @@ func (hp *hostPool) acquire(ctx context.Context) error {
 func (hp *hostPool) release() { <-hp.slots }
 
 // takeOrAcquire is, for a request that found no idle connection, a slot
-// for a new one (pc nil) or, when pooled, an idle connection put back
-// meanwhile, waiting up to hp.wait for either. The wait is the
+// for a new one (pc nil) or, when pooled, a connection another request
+// put back meanwhile, waiting up to hp.wait for either. The wait is the
 // overloaded case: without it, a channel send.
 func (hp *hostPool) takeOrAcquire(ctx context.Context, noBody, pooled bool) (*upConn, error) {
 	select {
@@ -194,12 +206,18 @@ func (hp *hostPool) takeOrAcquire(ctx context.Context, noBody, pooled bool) (*up
 		return nil, nil
 	default:
 	}
-	hp.waiting.Add(1)
-	// From here put closes what it is given instead of keeping it
-	// (freeing a slot); one it kept before is taken now.
+	w := &connWaiter{pooled: pooled, got: make(chan *upConn, 1)}
+	hp.mu.Lock()
+	hp.waiters = append(hp.waiters, w)
+	hp.mu.Unlock()
+	// From here put hands the connections it is given to the waiters,
+	// oldest first, rather than keep them; one it kept before is taken
+	// now.
 	if pooled {
 		if pc := hp.get(time.Time{}, noBody); pc != nil {
-			hp.waiting.Add(-1)
+			if got, handed := hp.leave(w); handed {
+				hp.giveBack(w, got)
+			}
 			return pc, nil
 		}
 		// The own pool cannot take std's idle connections (a refused
@@ -217,17 +235,90 @@ func (hp *hostPool) takeOrAcquire(ctx context.Context, noBody, pooled bool) (*up
 		// (TestUpstreamCapIdleOfOtherPath).
 		hp.dropIdle()
 	}
-	defer hp.waiting.Add(-1)
 	timer := time.NewTimer(hp.wait)
 	defer timer.Stop()
-	select {
-	case hp.slots <- struct{}{}:
-		return nil, nil
-	case <-timer.C:
-		return nil, errUpstreamBusy
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		select {
+		case hp.slots <- struct{}{}:
+			// A slot a close freed. A hand-off that came meanwhile saves
+			// a dial: the slot goes back (to the next waiter).
+			if got, handed := hp.leave(w); handed {
+				if pc, ok := hp.accept(w, got, noBody); ok {
+					hp.release()
+					return pc, nil
+				}
+			}
+			return nil, nil
+		case got := <-w.got:
+			if pc, ok := hp.accept(w, got, noBody); ok {
+				return pc, nil
+			}
+			// The upstream closed it: its slot went to a waiter blocked
+			// on slots, or is free for this one's next try; w is still
+			// the oldest for the next hand-off.
+			hp.mu.Lock()
+			hp.waiters = slices.Insert(hp.waiters, 0, w)
+			hp.mu.Unlock()
+		case <-timer.C:
+			if got, handed := hp.leave(w); handed {
+				if pc, ok := hp.accept(w, got, noBody); ok {
+					return pc, nil
+				}
+			}
+			return nil, errUpstreamBusy
+		case <-ctx.Done():
+			// A hand-off that raced the cancellation goes on to the next
+			// waiter, or to the pool: neither it nor its slot is lost.
+			if got, handed := hp.leave(w); handed {
+				hp.giveBack(w, got)
+			}
+			return nil, ctx.Err()
+		}
 	}
+}
+
+// leave takes w off the queue of waiters. When put took it off first,
+// handed is true and got is what put handed it (sent before put let go
+// of hp.mu: it is there).
+func (hp *hostPool) leave(w *connWaiter) (got *upConn, handed bool) {
+	hp.mu.Lock()
+	i := slices.Index(hp.waiters, w)
+	if i >= 0 {
+		hp.waiters = slices.Delete(hp.waiters, i, i+1)
+	}
+	hp.mu.Unlock()
+	if i >= 0 {
+		return nil, false
+	}
+	return <-w.got, true
+}
+
+// accept checks a hand-off to w: a slot (w not pooled) is taken as it
+// is; a connection as get checks an idle one, but for the idle timeout
+// (put gave it back just now). ok false: the connection was closed, its
+// slot released.
+func (hp *hostPool) accept(w *connWaiter, got *upConn, noBody bool) (pc *upConn, ok bool) {
+	if !w.pooled {
+		return nil, true
+	}
+	// The upstream may have closed it, or sent bytes no request asked
+	// for, since its answer (get, idleAlive).
+	if got.idleAlive(!(noBody && got.holder != nil)) {
+		return got, true
+	}
+	got.close()
+	return nil, false
+}
+
+// giveBack passes on a hand-off to w that w does not use: a connection
+// to the next waiter or the pool (put), a slot to the next waiter
+// blocked on slots.
+func (hp *hostPool) giveBack(w *connWaiter, got *upConn) {
+	if w.pooled {
+		hp.put(got)
+		return
+	}
+	hp.release()
 }
 
 // get returns an idle connection, nil when there is none. It closes those
@@ -282,13 +373,30 @@ func idleFor(idleAt, now time.Time) time.Duration {
 	return now.Sub(idleAt)
 }
 
-// put takes back a connection whose exchange ended cleanly.
+// put takes back a connection whose exchange ended cleanly: it goes to
+// the oldest waiter if any (no close and dial under overload; the
+// waiter checks it as get would), else to the idle ones.
 func (hp *hostPool) put(pc *upConn) {
 	pc.reused = true
 	pc.ctx = nil
 	pc.idleAt = time.Now()
 	hp.mu.Lock()
-	if len(hp.idle) >= hp.max || hp.waiting.Load() > 0 {
+	if len(hp.waiters) > 0 {
+		w := hp.waiters[0]
+		hp.waiters = slices.Delete(hp.waiters, 0, 1)
+		if w.pooled {
+			w.got <- pc
+			hp.mu.Unlock()
+			return
+		}
+		// std dials its own: the connection closes and its slot is w's.
+		pc.closed.Store(true)
+		w.got <- nil
+		hp.mu.Unlock()
+		pc.conn.Close()
+		return
+	}
+	if len(hp.idle) >= hp.max {
 		hp.mu.Unlock()
 		pc.close()
 		return

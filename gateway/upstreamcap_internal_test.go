@@ -1,13 +1,17 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -174,5 +178,180 @@ func TestUpstreamCapReleasedOnEveryPath(t *testing.T) {
 	ok("CloseIdleConnections")
 	if n := len(hp.slots); n > 1 {
 		t.Errorf("%d slots held, want at most 1 (the idle connection)", n)
+	}
+}
+
+// gatedUpstream is a loopback upstream that counts the connections it
+// accepted. It answers /free at once; any other request it reports on
+// arrived, then answers once gate lets it (a value, or closed).
+func gatedUpstream(t *testing.T, arrived chan<- struct{}, gate <-chan struct{}) (*httptest.Server, *atomic.Int32) {
+	var accepted atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/free" {
+			arrived <- struct{}{}
+			<-gate
+		}
+		io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			accepted.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, &accepted
+}
+
+// Under a cap of 2 connections and 16 clients sending 10 requests each,
+// a connection whose answer was read goes as it is to a request waiting
+// for one: the upstream accepts 2 connections for the 160 requests, and
+// answers every one. Before, it was closed for the waiter to dial a new
+// one: a close and a dial per request under overload, when the upstream
+// is busiest. The first answers wait until every client has started, so
+// that the rest find the cap full; the wait is long so that a failure is
+// the bug, not a slow machine.
+func TestUpstreamCapHandsOff(t *testing.T) {
+	const conns, clients, each = 2, 16, 10
+	arrived := make(chan struct{}, clients*each)
+	gate := make(chan struct{})
+	srv, accepted := gatedUpstream(t, arrived, gate)
+	tr := newUpstreamTransport(Limits{UpstreamMaxConnsPerHost: conns, UpstreamDialTimeout: 30 * time.Second, UpstreamMaxIdleConnsPerHost: 4}, &http.Transport{}, nil)
+	defer tr.CloseIdleConnections()
+	started := make(chan struct{}, clients)
+	errs := make(chan error, clients*each)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			started <- struct{}{}
+			for range each {
+				errs <- capGet(t, tr, srv, false)
+			}
+		})
+	}
+	for range clients {
+		<-started
+	}
+	for range conns {
+		<-arrived
+	}
+	close(gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := accepted.Load(); n != conns {
+		t.Errorf("the upstream accepted %d connections for %d requests, want %d", n, clients*each, conns)
+	}
+}
+
+// TestUpstreamCapHandsOff's twin: requests cancelled while they wait,
+// as the connections they wait for come back, leak neither a connection
+// nor its slot: with nothing in flight and the idle connections closed
+// no slot is held, and a later request is served. The cancellations are
+// spread over the answers so that some meet a hand-off
+// (TestHostPoolHandOffCancelled makes that race on purpose).
+func TestUpstreamCapCancelledWaiters(t *testing.T) {
+	const conns, waiters = 2, 8
+	arrived := make(chan struct{}, conns)
+	gate := make(chan struct{})
+	srv, _ := gatedUpstream(t, arrived, gate)
+	tr := newUpstreamTransport(Limits{UpstreamMaxConnsPerHost: conns, UpstreamDialTimeout: 30 * time.Second, UpstreamMaxIdleConnsPerHost: 4}, &http.Transport{}, nil)
+	defer tr.CloseIdleConnections()
+	hp := tr.host(canonicalAddr(strings.TrimPrefix(srv.URL, "http://")))
+	get := func(ctx context.Context, path string) error {
+		u, _ := url.Parse(srv.URL + path)
+		req := (&http.Request{Method: "GET", URL: u, Host: u.Host, Header: http.Header{}}).WithContext(ctx)
+		res, err := tr.RoundTrip(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, res.Body)
+		return res.Body.Close()
+	}
+	for round := range 20 {
+		var wg sync.WaitGroup
+		held := make(chan error, conns)
+		for range conns {
+			wg.Go(func() { held <- get(context.Background(), "/hold") })
+		}
+		for range conns {
+			<-arrived
+		}
+		started := make(chan struct{}, waiters)
+		waited := make(chan error, waiters)
+		cancels := make([]context.CancelFunc, waiters)
+		for i := range waiters {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancels[i] = cancel
+			wg.Go(func() {
+				started <- struct{}{}
+				waited <- get(ctx, "/free")
+			})
+		}
+		for range waiters {
+			<-started
+		}
+		// Each held answer frees a connection for the waiters; half of
+		// them are cancelled after each.
+		for i := range conns {
+			gate <- struct{}{}
+			for _, cancel := range cancels[i*waiters/conns : (i+1)*waiters/conns] {
+				cancel()
+			}
+		}
+		wg.Wait()
+		for range conns {
+			if err := <-held; err != nil {
+				t.Fatalf("round %d: a held request: %v", round, err)
+			}
+		}
+		for range waiters {
+			if err := <-waited; errors.Is(err, errUpstreamBusy) {
+				t.Fatalf("round %d: a waiting request: %v", round, err)
+			}
+		}
+		tr.CloseIdleConnections()
+		if n := len(hp.slots); n != 0 {
+			t.Fatalf("round %d: %d slots held with no connection open, want 0", round, n)
+		}
+	}
+	if err := get(context.Background(), "/free"); err != nil {
+		t.Fatalf("a later request: %v", err)
+	}
+}
+
+// A request refused upstream-busy is no warning, as no refusal of the
+// gateway's own limits is: under the overload that causes them, one
+// warning each would flood the log; its request line and
+// forgeproof_gateway_upstream_refusals_total tell. The twin: an upstream
+// timeout, the upstream's failure, still is one.
+func TestUpstreamBusyNotWarned(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		warned bool
+	}{
+		{"busy", errUpstreamBusy, http.StatusServiceUnavailable, false},
+		{"timeout", context.DeadlineExceeded, http.StatusGatewayTimeout, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&buf, nil)) // Info and above
+			rt := &route{name: "api", upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:1"}}
+			rec := httptest.NewRecorder()
+			upstreamError(rec, httptest.NewRequest("GET", "/x", nil), tt.err, rt, log)
+			if rec.Code != tt.status {
+				t.Errorf("got status %d, want %d", rec.Code, tt.status)
+			}
+			if got := strings.Contains(buf.String(), "level=WARN"); got != tt.warned {
+				t.Errorf("got warned %v, want %v: %q", got, tt.warned, buf.String())
+			}
+		})
 	}
 }
