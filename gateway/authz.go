@@ -231,11 +231,13 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 		// Shared with serve's connections: the certificate's headers are
 		// encoded once, not per decision.
 		if f := c.forwarded.get(*v.identity, opts); f.err == nil {
-			// As rewrite: no identity header rather than a partial one.
 			d.Set = make(http.Header, len(f.names)+1)
 			for i, name := range f.names {
 				d.Set[name] = append(d.Set[name], f.values[i])
 			}
+		} else {
+			// As rewrite: no identity header rather than a partial one.
+			c.identityNotForwarded(rt, v.identity, f.err)
 		}
 	}
 	if rt.guard != nil && rt.usesTokens() {

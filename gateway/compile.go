@@ -52,7 +52,8 @@ func (h hooks) handshakeFailure(listener string) func(mtls.HandshakeFailure) {
 type compiled struct {
 	cfg    *Config
 	limits Limits
-	routes []*route // most specific first
+	log    *slog.Logger // the Gateway's (hooks)
+	routes []*route     // most specific first
 	// foldPrefixes: a route's prefix has upper case or non-ASCII
 	// ("/Admin"), which a lower-case path folds to on a case-insensitive
 	// router (pathAmbiguous).
@@ -100,7 +101,7 @@ func sortErrors(errs ConfigErrors) {
 func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 	log := h.logger()
 	p := &compiler{cfg: cfg}
-	c := &compiled{cfg: cfg, limits: cfg.Limits.withDefaults(), forwarded: h.forwarded}
+	c := &compiled{cfg: cfg, limits: cfg.Limits.withDefaults(), log: log, forwarded: h.forwarded}
 	if c.forwarded == nil {
 		c.forwarded = newForwardedCache(maxSharedForwarded)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/internal/forwardedorigin"
 	"github.com/forgeproof/forgeproof/internal/problem"
+	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
@@ -204,15 +205,24 @@ func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trusted
 		}
 		if err := c.setForwardedHeaders(x.conn, pr.In, pr.Out.Header, x.identity, opts); err != nil {
 			// The identity cannot be expressed in the configured format
-			// (a forwarded XFCC identity without its certificate): the
-			// upstream gets no identity header rather than a partial one.
+			// (a forwarded XFCC identity without its certificate, a value
+			// XFCC readers would split differently): the upstream gets no
+			// identity header rather than a partial one.
 			forwarded.StripHeaders(pr.Out.Header)
 			pr.Out.Header.Del(HeaderClientIdentity)
+			c.identityNotForwarded(rt, x.identity, err)
 		}
 	}
 	if x.csrfToken != "" {
 		pr.Out.Header.Set(HeaderCSRFToken, x.csrfToken)
 	}
+}
+
+// identityNotForwarded logs an identity that could not be written in
+// identity-forwarding's format: its request went on without one, which
+// an operator would otherwise see only as an upstream's refusal.
+func (c *compiled) identityNotForwarded(rt *route, id *mtls.Identity, err error) {
+	c.log.Warn("identity not forwarded", "route", rt.name, "identity", printable(id.String()), "error", err)
 }
 
 // setXForwarded is pr.SetXForwarded with the three values in one
