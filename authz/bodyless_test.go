@@ -113,12 +113,13 @@ func (u *lazyUpstream) received() []string {
 // a forged identity, that forgeproof never saw.
 const smuggled = "GET /api/balance HTTP/1.1\r\nHost: localhost\r\nClient-Cert: :Zm9yZ2Vk:\r\n\r\n"
 
-// sendBodyOnGET sends a public GET whose body is another request, then
-// a plain GET, and returns the request lines the upstream received.
-func (r *rig) sendBodyOnGET(u *lazyUpstream) []string {
+// sendBodyOnGET sends a public GET whose body is another request, with
+// the headers kv, then a plain GET, and returns the request lines the
+// upstream received.
+func (r *rig) sendBodyOnGET(u *lazyUpstream, kv ...string) []string {
 	t := r.t
 	before := len(u.received())
-	if got := r.send(nil, "GET", "/public/rates", hdr("Content-Type", "text/plain"), smuggled); got.status != 200 {
+	if got := r.send(nil, "GET", "/public/rates", hdr(append([]string{"Content-Type", "text/plain"}, kv...)...), smuggled); got.status != 200 {
 		t.Fatalf("GET with a body: got %d %q", got.status, got.body)
 	}
 	// Another request, which the proxy may send on the same upstream

@@ -178,7 +178,7 @@ func (r *rig) startNginx(withAuth bool, edits ...string) {
 	t := r.t
 	bin := needBinary(t, "nginx")
 	addr := freePort(t)
-	server := mdtest.Fill(t, mdtest.OneBlock(t, "../docs/integrations/nginx.md", "nginx"),
+	server := mdtest.Fill(t, nginxBlocks(t, "../docs/integrations/nginx.md"),
 		"listen 443 ssl;", "listen "+addr+" ssl;",
 		"bank.example.com", "localhost",
 		"/etc/forgeproof/", r.pki.Path+"/",
@@ -198,9 +198,30 @@ func (r *rig) startNginx(withAuth bool, edits ...string) {
 	r.base = "https://localhost:" + addr[strings.LastIndexByte(addr, ':')+1:]
 }
 
-// httpClient talks to the proxy over TLS, presenting cert (none when
-// nil).
-func (r *rig) httpClient(cert *pki.Cert) *http.Client {
+// nginxBlocks is the page's nginx configuration: its nginx blocks in
+// order (the http block's maps, then the server block), all of which go
+// in nginx's http context.
+func nginxBlocks(t *testing.T, page string) string {
+	t.Helper()
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []string
+	for _, blk := range mdtest.Blocks(string(b)) {
+		if blk.Lang == "nginx" {
+			blocks = append(blocks, blk.Text())
+		}
+	}
+	if len(blocks) != 2 {
+		t.Fatalf("%s: %d nginx blocks, want the http block's and the server block", page, len(blocks))
+	}
+	return strings.Join(blocks, "\n")
+}
+
+// tlsConfig is a client's TLS configuration for the proxy, presenting
+// cert (none when nil).
+func (r *rig) tlsConfig(cert *pki.Cert) *tls.Config {
 	cfg := &tls.Config{RootCAs: r.pki.CA.Pool(), ServerName: "localhost"}
 	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		if cert == nil {
@@ -209,7 +230,13 @@ func (r *rig) httpClient(cert *pki.Cert) *http.Client {
 		c := cert.TLSCertificate()
 		return &c, nil
 	}
-	tr := &http.Transport{TLSClientConfig: cfg}
+	return cfg
+}
+
+// httpClient talks to the proxy over TLS, presenting cert (none when
+// nil).
+func (r *rig) httpClient(cert *pki.Cert) *http.Client {
+	tr := &http.Transport{TLSClientConfig: r.tlsConfig(cert)}
 	r.t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }

@@ -61,7 +61,7 @@ func TestNginxRawPathReadings(t *testing.T) {
 				t.Fatalf("got %d %q, want %d %q; the upstream received %q", st, reason, tc.status, tc.reason, lines)
 			}
 			switch {
-			case tc.status == 200 && (len(got) != 1 || got[0].line != "GET "+tc.target+" HTTP/1.0"):
+			case tc.status == 200 && (len(got) != 1 || got[0].line != "GET "+tc.target+" HTTP/1.1"): // proxy_http_version 1.1
 				t.Fatalf("allowed, but the upstream received %v", got)
 			case tc.status != 200 && len(got) != 0:
 				t.Fatalf("refused, but the upstream received %q", got[0].line)

@@ -109,7 +109,7 @@ var kinds = []kind{
 	},
 	{
 		name:    "nginx-authz",
-		about:   "nginx as above in front of `forgeproof authz` (log level warn, admin off), running the server block of docs/integrations/nginx.md as the page shows it (read at run time; only the listen address, server name, file paths and ports are replaced): `ssl_verify_client optional_no_ca`, `auth_request` to forgeproof (which verifies the certificate against the CA, authorizes the client's CN and checks CSRF), the identity headers it answers set upstream; one new HTTP/1.0 connection to forgeproof per request, as the docs' `proxy_pass` does. Its `proxy_pass` to the application goes to the upstream block with `keepalive 64` (`proxy_http_version 1.1`), as nginx's above. Server CPU is nginx's and forgeproof's together",
+		about:   "nginx as above in front of `forgeproof authz` (log level warn, admin off), running the server block of docs/integrations/nginx.md as the page shows it (read at run time; only the listen address, server name, file paths and ports are replaced): `ssl_verify_client optional_no_ca`, `auth_request` to forgeproof (which verifies the certificate against the CA, authorizes the client's CN and checks CSRF), the identity headers it answers set upstream; one new HTTP/1.0 connection to forgeproof per request, as the docs' `proxy_pass` does. Its `proxy_pass` to the application goes to the upstream block with `keepalive 64` (the page's `proxy_http_version 1.1`, with `Connection \"\"` for its `$fp_connection`), as nginx's above. Server CPU is nginx's and forgeproof's together",
 		version: nginxAuthzVersion,
 		start:   nginxAuthz(false),
 	},
@@ -420,11 +420,12 @@ log:
 // nginxDoc is the page whose server block nginx-authz runs (-nginx-doc).
 var nginxDoc string
 
-// nginxAuthzServer returns the server block of the page at doc (its one
-// nginx code block) as nginx-authz runs it: only the listen address,
-// server name, file paths and forgeproof's address are replaced, and the
-// application's proxy_pass goes to the upstream block with keep-alive
-// connections, as every server's does here; with keepAlive, the
+// nginxAuthzServer returns the nginx blocks of the page at doc (the http
+// block's maps, then its one server block) as nginx-authz runs them: only
+// the listen address, server name, file paths and forgeproof's address
+// are replaced, and the application's proxy_pass goes to the upstream
+// block with keep-alive connections (Connection "" for the page's
+// $fp_connection), as every server's does here; with keepAlive, the
 // question's too (nginx-authz-ka). A replaced line the page no longer
 // has is an error: the benchmark must follow the docs, not guess.
 func nginxAuthzServer(doc string, d authzData) (string, error) {
@@ -433,13 +434,17 @@ func nginxAuthzServer(doc string, d authzData) (string, error) {
 		return "", fmt.Errorf("nginx-authz runs the server block of docs/integrations/nginx.md (-nginx-doc): %w", err)
 	}
 	var blocks []string
+	servers := 0
 	for _, blk := range mdtest.Blocks(string(b)) {
 		if blk.Lang == "nginx" {
 			blocks = append(blocks, blk.Text())
+			if strings.HasPrefix(blk.Text(), "server {") {
+				servers++
+			}
 		}
 	}
-	if len(blocks) != 1 {
-		return "", fmt.Errorf("%s: %d nginx code blocks, want the one server block", doc, len(blocks))
+	if servers != 1 {
+		return "", fmt.Errorf("%s: %d nginx server blocks, want one", doc, servers)
 	}
 	authz := fmt.Sprintf("127.0.0.1:%d", d.AuthzPort)
 	keepAlive := "proxy_http_version 1.1;\n        proxy_set_header Connection \"\";"
@@ -449,13 +454,14 @@ func nginxAuthzServer(doc string, d authzData) (string, error) {
 		"/etc/forgeproof/server.pem", d.Cert,
 		"/etc/forgeproof/server-key.pem", d.Key,
 		"/etc/forgeproof/ca.pem", d.CA,
-		"proxy_pass http://127.0.0.1:8080;", "proxy_pass http://backend;\n        " + keepAlive,
+		"proxy_pass http://127.0.0.1:8080;", "proxy_pass http://backend;",
+		"proxy_set_header Connection $fp_connection;", `proxy_set_header Connection "";`,
 	}
 	if d.KeepAlive {
 		pairs = append(pairs, "proxy_pass http://127.0.0.1:9191/nginx;", "proxy_pass http://forgeproof/nginx;\n        "+keepAlive)
 	}
 	pairs = append(pairs, "127.0.0.1:9191", authz)
-	server := blocks[0]
+	server := strings.Join(blocks, "\n")
 	for i := 0; i < len(pairs); i += 2 {
 		if !strings.Contains(server, pairs[i]) {
 			return "", fmt.Errorf("%s: the server block has no %q any more: update bench/cmd/benchrun with the docs", doc, pairs[i])

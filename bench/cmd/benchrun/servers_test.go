@@ -44,7 +44,7 @@ func TestNginxAuthzFollowsDoc(t *testing.T) {
 	if len(server) < 20 || !strings.Contains(strings.Join(server, "\n"), "proxy_set_header Upgrade $http_upgrade;") {
 		t.Fatalf("the doc's nginx block: %d lines, want the server block with its Upgrade lines", len(server))
 	}
-	replaced := []string{"listen 443", "bank.example.com", "/etc/forgeproof/", "127.0.0.1:9191", "127.0.0.1:8080"}
+	replaced := []string{"listen 443", "bank.example.com", "/etc/forgeproof/", "127.0.0.1:9191", "127.0.0.1:8080", "Connection $fp_connection;"}
 
 	f, _, err := mintPKI(t.TempDir())
 	if err != nil {
@@ -84,7 +84,7 @@ func TestNginxAuthzFollowsDoc(t *testing.T) {
 			}
 			for _, want := range []string{
 				"listen 127.0.0.1:8443 ssl http2;", "ssl_certificate_key " + f.Key + ";",
-				"proxy_pass http://backend;", "pid " + f.Dir + "/" + name + ".pid;",
+				"proxy_pass http://backend;", `proxy_set_header Connection "";`, "pid " + f.Dir + "/" + name + ".pid;",
 				map[bool]string{false: "proxy_pass http://127.0.0.1:9000/nginx;", true: "proxy_pass http://forgeproof/nginx;"}[keepAlive],
 			} {
 				if !strings.Contains(conf, want) {
@@ -129,8 +129,8 @@ func TestNginxAuthzDocDrift(t *testing.T) {
 		{"the page as it is", page, ""},
 		{"listen changed", strings.Replace(page, "listen 443 ssl;", "listen 443 ssl reuseport;", 1), `no "listen 443 ssl;" any more`},
 		{"upstream address changed", strings.Replace(page, "127.0.0.1:8080", "127.0.0.1:3000", 1), `no "proxy_pass http://127.0.0.1:8080;" any more`},
-		{"two server blocks", page + "\n```nginx\nserver {}\n```\n", "2 nginx code blocks"},
-		{"no server block", strings.ReplaceAll(page, "```nginx", "```"), "0 nginx code blocks"},
+		{"two server blocks", page + "\n```nginx\nserver {}\n```\n", "2 nginx server blocks"},
+		{"no server block", strings.ReplaceAll(page, "```nginx", "```"), "0 nginx server blocks"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
