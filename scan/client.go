@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/forgeproof/forgeproof/internal/printable"
 )
 
 // maxBody bounds how much of each response is read.
@@ -47,14 +49,15 @@ type response struct {
 }
 
 // location is the Location header's path, the part compared between a
-// baseline redirect and a probe's. It stays escaped: evidence shows it,
-// and a decoded path may hold the service's control characters.
+// baseline redirect and a probe's. It stays escaped (quoted when it does
+// not parse): evidence shows it, and a decoded path may hold the
+// service's control characters.
 func (r *response) location() string {
 	l := r.Header.Get("Location")
 	if u, err := url.Parse(l); err == nil {
 		return u.EscapedPath()
 	}
-	return l
+	return printable.Quote(l)
 }
 
 // cookies parses the response's Set-Cookie headers.

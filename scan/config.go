@@ -96,7 +96,9 @@ type Config struct {
 	CurlTLSArgs []string
 
 	// Progress, if set, receives one line per step (for a progress
-	// display). It is called from the scanning goroutine.
+	// display). It is called from the scanning goroutine. A line that
+	// would hold a control, bidirectional formatting or non-UTF-8
+	// character (from a URL the service chose) comes quoted, as %q does.
 	Progress func(msg string)
 }
 

@@ -5,6 +5,7 @@ import (
 	"regexp"
 
 	"github.com/forgeproof/forgeproof/internal/ascii"
+	"github.com/forgeproof/forgeproof/internal/printable"
 	"github.com/forgeproof/forgeproof/internal/setcookie"
 )
 
@@ -86,7 +87,8 @@ func postureFindings(c *http.Cookie, pageURL string) []Finding {
 		add(RuleCookieNotHTTPOnly, "Set-Cookie "+c.Name+" has no HttpOnly attribute.")
 	}
 	if b.Domain != "" {
-		add(RuleCookieWideDomain, "Set-Cookie "+c.Name+" has Domain="+b.Domain+".")
+		// The service chose the value: quoted when it is not printable.
+		add(RuleCookieWideDomain, "Set-Cookie "+c.Name+" has Domain="+printable.Quote(b.Domain)+".")
 	}
 	return out
 }

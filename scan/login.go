@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/forgeproof/forgeproof/internal/printable"
 )
 
 // maxLoginPages bounds the pages fetched to find the login form.
@@ -317,7 +317,7 @@ func loginForm(forms []form, action, target *url.URL) (form, bool) {
 func (sc *scanner) loginFromForm(l *Login, page *url.URL, f form) (*loginStep, error) {
 	desc := "login form"
 	if f.ID != "" {
-		desc = "form #" + printable(f.ID)
+		desc = "form #" + printable.Quote(f.ID)
 	}
 	desc += " on " + page.Redacted()
 	for _, p := range f.PasswordFields {
@@ -347,15 +347,6 @@ func (sc *scanner) loginFromForm(l *Login, page *url.URL, f form) (*loginStep, e
 	e := &Endpoint{Method: "POST", Path: u.RequestURI(), Form: fields, Multipart: f.Multipart,
 		TokenField: tokenField, TokenPage: page.RequestURI(), secret: true}
 	return &loginStep{e: e, u: u, page: page, desc: desc}, nil
-}
-
-// printable returns s as it is, or quoted when it holds a control
-// character: the service chose it, and messages go to a terminal.
-func printable(s string) string {
-	if strings.ContainsFunc(s, unicode.IsControl) {
-		return strconv.Quote(s)
-	}
-	return s
 }
 
 // reasonCode is the shape of a stable reason code (a service's own, such

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/printable"
 )
 
 // WriteJSON writes the report as indented JSON.
@@ -30,9 +32,17 @@ var severityColor = map[Severity]string{
 }
 
 // WriteText writes the report for people.
+//
+// It goes to a terminal, and much of it is the service's (URLs, cookie
+// names and attributes, Location headers, notes that quote errors): a
+// field that holds control characters, bytes that are not UTF-8 or
+// bidirectional formatting characters is written quoted, as %q would
+// (internal/printable), so that no service can clear the screen, plant a
+// hyperlink or make a line read otherwise than it is.
 func WriteText(w io.Writer, r *Report, opts TextOptions) error {
+	q := printable.Quote
 	var b strings.Builder
-	fmt.Fprintf(&b, "forgeproof scan of %s\n", r.Target)
+	fmt.Fprintf(&b, "forgeproof scan of %s\n", q(r.Target))
 	assessed := 0
 	for _, e := range r.Endpoints {
 		if e.Assessed {
@@ -41,19 +51,19 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 	}
 	fmt.Fprintf(&b, "%s (%d assessed), %s, %s\n\n", plural(len(r.Endpoints), "endpoint"), assessed, plural(r.Requests, "request"), r.Duration.Round(1e6))
 	if fw := r.Framework; fw != nil {
-		fmt.Fprintf(&b, "framework: %s (%s); fixes are written for it\n\n", fw.Name, fw.Evidence)
+		fmt.Fprintf(&b, "framework: %s (%s); fixes are written for it\n\n", q(string(fw.Name)), q(fw.Evidence))
 	}
 	for _, e := range r.Endpoints {
 		state := "assessed by " + oracleText(e.Oracle)
 		if !e.Assessed {
 			state = "NOT assessed"
 		}
-		fmt.Fprintf(&b, "  %-6s %s  [%s, %s]\n", e.Method, e.URL, e.Source, state)
+		fmt.Fprintf(&b, "  %-6s %s  [%s, %s]\n", q(e.Method), q(e.URL), q(e.Source), state)
 		if e.Verification != "" {
-			fmt.Fprintf(&b, "         verification (discovered): %s\n", e.Verification)
+			fmt.Fprintf(&b, "         verification (discovered): %s\n", q(e.Verification))
 		}
 		if e.Note != "" {
-			fmt.Fprintf(&b, "         note: %s\n", e.Note)
+			fmt.Fprintf(&b, "         note: %s\n", q(e.Note))
 		}
 		if e.Assessed { // else the note says why nothing was sent
 			writeFamilies(&b, e.Families)
@@ -69,31 +79,31 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 		if opts.Color {
 			sev = severityColor[f.Severity] + sev + "\x1b[0m"
 		}
-		loc := f.URL
+		loc := q(f.URL)
 		if f.Method != "" {
-			loc = f.Method + " " + f.URL
+			loc = q(f.Method) + " " + q(f.URL)
 		}
 		if f.Cookie != "" {
-			loc = "cookie " + f.Cookie + " (set by " + f.URL + ")"
+			loc = "cookie " + q(f.Cookie) + " (set by " + q(f.URL) + ")"
 		}
-		fmt.Fprintf(&b, "\n%s [%s] %s\n", sev, f.Rule, f.Title)
+		fmt.Fprintf(&b, "\n%s [%s] %s\n", sev, q(f.Rule), q(f.Title))
 		fmt.Fprintf(&b, "  at:         %s\n", loc)
 		fmt.Fprintf(&b, "  confidence: %s (%s)\n", f.Confidence, oracleText(f.Oracle))
 		if f.Probe != "" {
-			fmt.Fprintf(&b, "  probe:      %s\n", f.Probe)
+			fmt.Fprintf(&b, "  probe:      %s\n", q(f.Probe))
 		}
-		fmt.Fprintf(&b, "  evidence:   %s\n", f.Evidence)
+		fmt.Fprintf(&b, "  evidence:   %s\n", q(f.Evidence))
 		if f.Reproduce != "" {
-			fmt.Fprintf(&b, "  reproduce:  %s\n", f.Reproduce)
+			fmt.Fprintf(&b, "  reproduce:  %s\n", q(f.Reproduce))
 		}
 		if f.Fix != "" {
-			fmt.Fprintf(&b, "  fix:        %s\n", f.Fix)
+			fmt.Fprintf(&b, "  fix:        %s\n", q(f.Fix))
 		}
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\nNotes:\n")
 		for _, n := range r.Notes {
-			fmt.Fprintf(&b, "  - %s\n", n)
+			fmt.Fprintf(&b, "  - %s\n", q(n))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -120,7 +130,7 @@ func writeFamilies(b *strings.Builder, fs []FamilyResult) {
 		rules[k] = append(rules[k], f.Rule)
 	}
 	for _, k := range order {
-		fmt.Fprintf(b, "         %s %s: %s\n", k.o, strings.Join(rules[k], ", "), k.r)
+		fmt.Fprintf(b, "         %s %s: %s\n", k.o, printable.Quote(strings.Join(rules[k], ", ")), printable.Quote(k.r))
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/forgeproof/forgeproof/internal/printable"
 )
 
 // Run scans the target described by cfg and returns its report.
@@ -112,7 +114,7 @@ type scanner struct {
 
 func (sc *scanner) progress(format string, a ...any) {
 	if sc.cfg.Progress != nil {
-		sc.cfg.Progress(fmt.Sprintf(format, a...))
+		sc.cfg.Progress(printable.Quote(fmt.Sprintf(format, a...)))
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/forgeproof/forgeproof/internal/printable"
 )
 
 // plain are the bytes a word may hold unquoted: none of them is special
@@ -13,14 +15,15 @@ const plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.
 
 // Quote returns s as one shell word: unchanged when it needs no quoting,
 // in single quotes when every byte may be printed as it is, else in
-// $'…' with control characters (C0, DEL and C1) and bytes that are not
-// UTF-8 escaped, so that the command neither spans lines nor reaches a
-// terminal as an escape sequence.
+// $'…' with what internal/printable would not show escaped (control
+// characters, bytes that are not UTF-8, bidirectional formatting
+// characters), so that the command neither spans lines, nor reaches a
+// terminal as an escape sequence, nor reads in another order than it runs.
 func Quote(s string) string {
 	if s != "" && s[0] != '=' && strings.Trim(s, plain) == "" {
 		return s
 	}
-	if printable(s) {
+	if printable.Is(s) {
 		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 	}
 	var b strings.Builder
@@ -37,7 +40,7 @@ func Quote(s string) string {
 			b.WriteString(`\n`)
 		case r == '\t':
 			b.WriteString(`\t`)
-		case isControl(r) || r == utf8.RuneError && n == 1:
+		case !printable.Rune(r):
 			for _, c := range []byte(s[i : i+n]) {
 				// Octal, always three digits: ksh93 would read a
 				// hex digit after \xHH as part of the escape.
@@ -51,11 +54,3 @@ func Quote(s string) string {
 	b.WriteByte('\'')
 	return b.String()
 }
-
-// printable reports whether s is UTF-8 without control characters.
-func printable(s string) bool {
-	return utf8.ValidString(s) && strings.IndexFunc(s, isControl) < 0
-}
-
-// isControl reports whether r is a C0 or C1 control character or DEL.
-func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f }

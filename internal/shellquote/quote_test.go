@@ -39,6 +39,10 @@ var tests = []struct {
 	// printed to a terminal, and JSON would turn a bad byte into U+FFFD.
 	{name: "C1 control", in: "a\u009b2Jb", want: `$'a\302\2332Jb'`},
 	{name: "not UTF-8", in: "a\x9b\xffb", want: `$'a\233\377b'`},
+	// A right-to-left override in a form action would show the rest of
+	// the command line reversed: what is read is not what runs.
+	{name: "bidi override", in: "/t?f=\u202egnp.exe", want: `$'/t?f=\342\200\256gnp.exe'`},
+	{name: "bidi isolate", in: "a\u2067b", want: `$'a\342\201\247b'`},
 }
 
 func TestQuote(t *testing.T) {
@@ -70,8 +74,10 @@ func TestQuoteShells(t *testing.T) {
 func roundTrip(t *testing.T, shell, s string) {
 	t.Helper()
 	q := shellquote.Quote(s)
-	if !utf8.ValidString(q) || strings.ContainsFunc(q, func(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f }) {
-		t.Errorf("Quote(%q) = %q: want UTF-8 on one line, without control characters", s, q)
+	if !utf8.ValidString(q) || strings.ContainsFunc(q, func(r rune) bool {
+		return r < 0x20 || r >= 0x7f && r <= 0x9f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+	}) {
+		t.Errorf("Quote(%q) = %q: want UTF-8 on one line, without control or bidi formatting characters", s, q)
 	}
 	// Two words: the count proves the quoted string stayed one.
 	out, err := exec.Command(shell, "-c", "printf '%s|' "+q+" end").Output()
