@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -395,4 +396,99 @@ func TestNginxBodyOnGETKeepalive(t *testing.T) {
 		}
 	}
 	t.Fatalf("the hidden request did not reach the upstream: %q", u.received())
+}
+
+// sendBodyOnHandshake sends, without a certificate, a WebSocket
+// handshake to a public path whose body, framed by framing
+// ("Content-Length" or "chunked"), is another request, then a plain GET,
+// and returns the request lines the upstream received.
+func (r *rig) sendBodyOnHandshake(u *lazyUpstream, framing string) []string {
+	t := r.t
+	t.Helper()
+	before := len(u.received())
+	raw := "GET /public/rates HTTP/1.1\r\nHost: " + r.hostPort() + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + wsKey + "\r\n"
+	if framing == "chunked" {
+		raw += "Transfer-Encoding: chunked\r\n\r\n" + strconv.FormatInt(int64(len(smuggled)), 16) + "\r\n" + smuggled + "\r\n0\r\n\r\n"
+	} else {
+		raw += "Content-Length: " + strconv.Itoa(len(smuggled)) + "\r\n\r\n" + smuggled
+	}
+	if st, reason := r.sendRaw(nil, raw); st != 200 {
+		t.Fatalf("handshake with a %s body: got %d %q", framing, st, reason)
+	}
+	if got := r.send(nil, "GET", "/public/rates", hdr(), ""); got.status != 200 {
+		t.Fatalf("next GET: got %d %q", got.status, got.body)
+	}
+	return u.received()[before:]
+}
+
+// TestCaddyBodyOnHandshake: a WebSocket handshake whose body is a
+// request reaches an upstream that does not upgrade it and leaves the
+// body unread as the GET alone. keepalive off does not cover it:
+// net/http's Transport sends a request with Upgrade without
+// "Connection: close", so the upstream parses the body as its next
+// request whether or not Caddy reuses the connection. The page's
+// @upgradeWithBody forwards it without Upgrade, as an ordinary GET,
+// which keepalive off closes. A chunked body, which no Caddy matcher
+// sees (net/http removes Transfer-Encoding from the header), reaches the
+// upstream chunked again by Caddy: the chunk size comes first, no
+// request line. The negative control: the page without the matcher's
+// action; the hidden request reaches the upstream with its forged
+// Client-Cert. The allowed
+// twin is TestCaddyWebSocket.
+func TestCaddyBodyOnHandshake(t *testing.T) {
+	// Names without ',' or '$': the rig's paths hold them.
+	withoutMatcher := []string{"request_header @upgradeWithBody -Upgrade", "request_header @upgradeWithBody -X-Unused"}
+	for _, tc := range []struct {
+		name    string
+		edits   []string
+		framing string
+		hidden  bool
+	}{
+		{"the page's site block", nil, "Content-Length", false},
+		{"the page's site block with a chunked body", nil, "chunked", false},
+		{"without @upgradeWithBody (negative control)", withoutMatcher, "Content-Length", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, u := newLazyRig(t, "../docs/integrations/caddy.md")
+			r.startCaddy(true, tc.edits...)
+			got := r.sendBodyOnHandshake(u, tc.framing)
+			hidden := slices.Contains(got, "GET /api/balance HTTP/1.1 cert=:Zm9yZ2Vk:")
+			if hidden != tc.hidden || len(got) != 2+map[bool]int{true: 1}[tc.hidden] {
+				t.Fatalf("the upstream received %q; want the hidden request: %v", got, tc.hidden)
+			}
+		})
+	}
+}
+
+// TestCaddyWebSocket: through the page's site block, a WebSocket
+// handshake without a body is decided by forgeproof and upgraded by a
+// real WebSocket upstream, messages flowing both ways; a cross-site one
+// is refused and never reaches it; one with a body reaches it as a GET
+// without Upgrade, which it answers 200 (TestCaddyBodyOnHandshake).
+func TestCaddyWebSocket(t *testing.T) {
+	r := newRig(t)
+	u := newWSUpstream(t)
+	r.upstream = strings.TrimPrefix(u.URL, "http://")
+	r.startAuthz("../docs/integrations/caddy.md")
+	r.startCaddy(true)
+	self := r.base
+	t.Run("without a body", func(t *testing.T) {
+		r.handshake(r.client, "GET", "/api/ws", "Origin", self, "Sec-Fetch-Site", "same-origin").checkOpen(t)
+	})
+	t.Run("cross-site", func(t *testing.T) {
+		before, _ := u.seen()
+		a := r.handshake(r.client, "GET", "/api/ws", "Origin", "https://evil.test", "Sec-Fetch-Site", "cross-site")
+		if after, _ := u.seen(); a.status != 403 || a.reason != "cross-site" || len(after) != len(before) {
+			t.Fatalf("got %d %q, upstream +%d; want 403 cross-site, never upstream", a.status, a.reason, len(after)-len(before))
+		}
+	})
+	t.Run("with a body", func(t *testing.T) {
+		before, _ := u.seen()
+		a := r.handshake(r.client, "GET", "/api/ws", "Origin", self, "Sec-Fetch-Site", "same-origin", "Content-Length", "0")
+		after, _ := u.seen()
+		if a.status != 200 || len(after) != len(before)+1 || !after[len(after)-1].close {
+			t.Fatalf("got %d, the upstream received %v; want 200 and the GET with Connection: close, no upgrade", a.status, after[len(before):])
+		}
+	})
 }

@@ -133,6 +133,8 @@ func (u *cl0Upstream) wait() ([]string, []http.Header) {
 // early answer beats the body's bytes: no stable control.)
 func TestBodyDesync(t *testing.T) {
 	const smuggled = "GET /admin/secret HTTP/1.1\r\nHost: localhost\r\nClient-Cert: :Zm9yZ2Vk:\r\n\r\n"
+	// Upgrade on a path whose upstream does not upgrade: it answers 200.
+	const wsHead = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
 	tests := []struct {
 		name, head string
 		skipAll    bool // the upstream skips every body (cl0Upstream)
@@ -144,11 +146,15 @@ func TestBodyDesync(t *testing.T) {
 		{name: "OPTIONS with a body", head: "OPTIONS /public/x HTTP/1.1\r\n", closes: true},
 		{name: "DELETE with a body", head: "DELETE /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", closes: true},
 		{name: "GET with a body, reuse after bodies", head: "GET /public/x HTTP/1.1\r\n", reuse: true, closes: true},
+		// net/http's Transport would not add Connection: close for a
+		// request with Upgrade on its own (DisableKeepAlives); Close does.
+		{name: "WebSocket handshake with a body", head: "GET /public/x HTTP/1.1\r\n" + wsHead, closes: true},
 		{name: "POST with Expect: 100-continue", head: "POST /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\nExpect: 100-continue\r\n", closes: true},
 		{name: "POST to an upstream that reads no body", head: "POST /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", skipAll: true, closes: true},
 		{name: "PUT to an upstream that reads no body", head: "PUT /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", skipAll: true, closes: true},
 		{name: "POST, the twin: reuse after bodies, upstream reads them", head: "POST /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", reuse: true},
 		{name: "negative control: GET with a body, check off", head: "GET /public/x HTTP/1.1\r\n"},
+		{name: "negative control: WebSocket handshake with a body, check off", head: "GET /public/x HTTP/1.1\r\n" + wsHead},
 		{name: "negative control: POST, reuse after bodies, upstream reads no body", head: "POST /public/x HTTP/1.1\r\nSec-Fetch-Site: same-origin\r\n", skipAll: true, reuse: true},
 	}
 	for _, tt := range tests {
