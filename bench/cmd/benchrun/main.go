@@ -30,7 +30,7 @@
 // mode. -smoke runs every phase once and one pair, very briefly, to
 // prove the harness works; its numbers mean nothing.
 //
-// nginx-authz runs the server block of docs/integrations/nginx.md, read
+// nginx-authz runs the nginx blocks of docs/integrations/nginx.md, read
 // at run time from -nginx-doc (by default the repository's page as seen
 // from bench/, where run.sh runs benchrun).
 package main
@@ -101,7 +101,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.smoke, "smoke", false, "one brief round of every phase and one pair, to check the harness (numbers mean nothing)")
 	fs.BoolVar(&c.strict, "strict", false, "fail when a server cannot run, instead of skipping it")
 	fs.StringVar(&profileDir, "profile", "", "folder for CPU and allocation profiles of forgeproof-api (the gateway served through its Go API) and the CPU profiles of goproxy and goproxy-pool")
-	fs.StringVar(&nginxDoc, "nginx-doc", "../docs/integrations/nginx.md", "the page whose nginx server block nginx-authz runs (the default is the repository's, from bench/)")
+	fs.StringVar(&nginxDoc, "nginx-doc", "../docs/integrations/nginx.md", "the page whose nginx blocks nginx-authz runs (the default is the repository's, from bench/)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working folder (configurations, logs) and print its path")
 	if err := fs.Parse(args); err != nil {
 		return c, err

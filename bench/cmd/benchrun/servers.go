@@ -109,7 +109,7 @@ var kinds = []kind{
 	},
 	{
 		name:    "nginx-authz",
-		about:   "nginx as above in front of `forgeproof authz` (log level warn, admin off), running the server block of docs/integrations/nginx.md as the page shows it (read at run time; only the listen address, server name, file paths and ports are replaced): `ssl_verify_client optional_no_ca`, `auth_request` to forgeproof (which verifies the certificate against the CA, authorizes the client's CN and checks CSRF), the identity headers it answers set upstream; one new HTTP/1.0 connection to forgeproof per request, as the docs' `proxy_pass` does. Its `proxy_pass` to the application goes to the upstream block with `keepalive 64` (the page's `proxy_http_version 1.1`, with `Connection \"\"` for its `$fp_connection`), as nginx's above. Server CPU is nginx's and forgeproof's together",
+		about:   "nginx as above in front of `forgeproof authz` (log level warn, admin off), running the nginx blocks of docs/integrations/nginx.md (its maps and its server block) as the page shows them (read at run time; only the listen address, server name, file paths and ports are replaced): `ssl_verify_client optional_no_ca`, `auth_request` to forgeproof (which verifies the certificate against the CA, authorizes the client's CN and checks CSRF), the identity headers it answers set upstream; one new HTTP/1.0 connection to forgeproof per request, as the docs' `proxy_pass` does. Its `proxy_pass` to the application goes to the upstream block with `keepalive 64` (the page's `proxy_http_version 1.1`, with `Connection \"\"` for its `$fp_connection`), as nginx's above. Server CPU is nginx's and forgeproof's together",
 		version: nginxAuthzVersion,
 		start:   nginxAuthz(false),
 	},
@@ -417,7 +417,7 @@ log:
   level: warn
 `
 
-// nginxDoc is the page whose server block nginx-authz runs (-nginx-doc).
+// nginxDoc is the page whose nginx blocks nginx-authz runs (-nginx-doc).
 var nginxDoc string
 
 // nginxAuthzServer returns the nginx blocks of the page at doc (the http
