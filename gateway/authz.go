@@ -204,6 +204,18 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 	if v.route != nil {
 		d.Route = v.route.name
 	}
+	var fwd *forwardedHeaders
+	if v.reason == "" && v.identity != nil {
+		opts := forwarded.Options{Format: c.forwardFormat}
+		if len(a.Chain) > 1 {
+			opts.Chain = a.Chain[1:]
+		}
+		// Shared with serve's connections: the certificate's headers are
+		// encoded once, not per decision.
+		if fwd = c.forwarded.get(*v.identity, opts); fwd.err != nil {
+			v = unforwardableRefusal(v)
+		}
+	}
 	if v.reason != "" {
 		d.Status, d.Reason, d.Title, d.Detail = v.status, v.reason, v.title, v.detail
 		return d
@@ -223,21 +235,10 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 		}
 	}
 	d.Allowed, d.Status = true, http.StatusOK
-	if v.identity != nil {
-		opts := forwarded.Options{Format: c.forwardFormat}
-		if len(a.Chain) > 1 {
-			opts.Chain = a.Chain[1:]
-		}
-		// Shared with serve's connections: the certificate's headers are
-		// encoded once, not per decision.
-		if f := c.forwarded.get(*v.identity, opts); f.err == nil {
-			d.Set = make(http.Header, len(f.names)+1)
-			for i, name := range f.names {
-				d.Set[name] = append(d.Set[name], f.values[i])
-			}
-		} else {
-			// As rewrite: no identity header rather than a partial one.
-			c.identityNotForwarded(rt, v.identity, f.err)
+	if fwd != nil {
+		d.Set = make(http.Header, len(fwd.names)+1)
+		for i, name := range fwd.names {
+			d.Set[name] = append(d.Set[name], fwd.values[i])
 		}
 	}
 	if rt.guard != nil && rt.usesTokens() {

@@ -83,15 +83,10 @@ type forwardedHeaders struct {
 // h must hold no identity header already: rewrite strips them all
 // (withoutIdentityHeaders) before it calls this.
 func (c *compiled) setForwardedHeaders(cf *connState, r *http.Request, h http.Header, id *mtls.Identity, opts forwarded.Options) error {
-	if cf == nil || id.Forwarded || id.Certificate == nil || len(opts.By) > 0 ||
-		r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0] != id.Certificate {
+	if !connHeaders(cf, r, id, opts) {
 		return setForwardedHeadersUncached(h, *id, opts)
 	}
-	f := cf.fwd.Load()
-	if f == nil || f.format != opts.Format {
-		f = c.forwarded.get(*id, opts)
-		cf.fwd.Store(f)
-	}
+	f := c.connForwardedHeaders(cf, id, opts)
 	if f.err != nil {
 		return f.err
 	}
@@ -108,6 +103,49 @@ func (c *compiled) setForwardedHeaders(cf *connState, r *http.Request, h http.He
 		h[name] = f.values[i : i+1 : i+1]
 	}
 	return nil
+}
+
+// connHeaders reports whether the identity headers of id are the
+// connection's, cached in cf (see setForwardedHeaders).
+func connHeaders(cf *connState, r *http.Request, id *mtls.Identity, opts forwarded.Options) bool {
+	return cf != nil && !id.Forwarded && id.Certificate != nil && len(opts.By) == 0 &&
+		r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && r.TLS.PeerCertificates[0] == id.Certificate
+}
+
+// connForwardedHeaders returns the connection's identity headers in
+// opts.Format, computing them on first use.
+func (c *compiled) connForwardedHeaders(cf *connState, id *mtls.Identity, opts forwarded.Options) *forwardedHeaders {
+	f := cf.fwd.Load()
+	if f == nil || f.format != opts.Format {
+		f = c.forwarded.get(*id, opts)
+		cf.fwd.Store(f)
+	}
+	return f
+}
+
+// forwardOptions are the options rewrite forwards id with: the
+// configured format, and the intermediates of the connection's own
+// certificate.
+func (c *compiled) forwardOptions(r *http.Request, id *mtls.Identity) forwarded.Options {
+	opts := forwarded.Options{Format: c.forwardFormat}
+	if r.TLS != nil && !id.Forwarded && len(r.TLS.PeerCertificates) > 1 {
+		opts.Chain = r.TLS.PeerCertificates[1:]
+	}
+	return opts
+}
+
+// unforwardable is why id cannot be forwarded to the upstream in
+// identity-forwarding's format, nil when it can: the request is then
+// refused (ReasonIdentityUnforwardable) rather than forwarded as an
+// anonymous one's. For the connection's own certificate this is the
+// cached headers' error (rewrite finds them computed); other identities
+// (a trusted forwarder's) are written once here and again by rewrite.
+func (c *compiled) unforwardable(cf *connState, r *http.Request, id *mtls.Identity) error {
+	opts := c.forwardOptions(r, id)
+	if connHeaders(cf, r, id, opts) {
+		return c.connForwardedHeaders(cf, id, opts).err
+	}
+	return setForwardedHeadersUncached(http.Header{}, *id, opts)
 }
 
 // newForwardedHeaders computes the headers that setForwardedHeaders

@@ -35,6 +35,16 @@ func refusal(status int, reason Reason, title, detail string) verdict {
 	return verdict{status: status, reason: reason, title: title, detail: detail}
 }
 
+// unforwardableRefusal refuses v, which was allowed, because its
+// identity cannot be forwarded (compiled.unforwardable). The access log
+// names the identity.
+func unforwardableRefusal(v verdict) verdict {
+	r := refusal(http.StatusForbidden, ReasonIdentityUnforwardable, "identity cannot be forwarded",
+		"the client certificate holds text that identity-forwarding's format cannot carry unambiguously, or a trusted forwarder passed the identity on without its certificate")
+	r.route, r.identity = v.route, v.identity
+	return r
+}
+
 // decide routes r and checks who sent it: the method, the Host, the
 // path and the route it selects, the identity (connID, the connection's,
 // or a trusted forwarder's) against the route's allow list, and whether

@@ -224,6 +224,11 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 			v.route, v.identity, v.ambiguous = rt, id, true
 		}
 	}
+	if v.reason == "" && v.identity != nil && !v.preflight {
+		if c.unforwardable(x.conn, r, v.identity) != nil {
+			v = unforwardableRefusal(v)
+		}
+	}
 	x.route = v.route
 	x.identity, x.hasIdentity = v.identity, v.identity != nil
 	switch {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/forgeproof/forgeproof/internal/forwardedorigin"
 	"github.com/forgeproof/forgeproof/internal/problem"
-	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
 
@@ -199,30 +198,19 @@ func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trusted
 		return
 	}
 	if x.hasIdentity {
-		opts := forwarded.Options{Format: c.forwardFormat}
-		if pr.In.TLS != nil && !x.identity.Forwarded && len(pr.In.TLS.PeerCertificates) > 1 {
-			opts.Chain = pr.In.TLS.PeerCertificates[1:]
-		}
+		opts := c.forwardOptions(pr.In, x.identity)
 		if err := c.setForwardedHeaders(x.conn, pr.In, pr.Out.Header, x.identity, opts); err != nil {
-			// The identity cannot be expressed in the configured format
-			// (a forwarded XFCC identity without its certificate, a value
-			// XFCC readers would split differently): the upstream gets no
+			// Not reached: the handler refused the request
+			// (unforwardable). Should it be, the upstream gets no
 			// identity header rather than a partial one.
 			forwarded.StripHeaders(pr.Out.Header)
 			pr.Out.Header.Del(HeaderClientIdentity)
-			c.identityNotForwarded(rt, x.identity, err)
+			c.log.Error("identity not forwarded", "route", rt.name, "identity", printable(x.identity.String()), "error", err)
 		}
 	}
 	if x.csrfToken != "" {
 		pr.Out.Header.Set(HeaderCSRFToken, x.csrfToken)
 	}
-}
-
-// identityNotForwarded logs an identity that could not be written in
-// identity-forwarding's format: its request went on without one, which
-// an operator would otherwise see only as an upstream's refusal.
-func (c *compiled) identityNotForwarded(rt *route, id *mtls.Identity, err error) {
-	c.log.Warn("identity not forwarded", "route", rt.name, "identity", printable(id.String()), "error", err)
 }
 
 // setXForwarded is pr.SetXForwarded with the three values in one

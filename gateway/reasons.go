@@ -76,6 +76,14 @@ const (
 	// a WebSocket handshake: forwarded as sent, the upstream could read
 	// another identity, method, path or protocol (400).
 	ReasonHeaderUnremovable Reason = "header-unremovable"
+	// ReasonIdentityUnforwardable: the request's verified identity
+	// cannot be written in identity-forwarding's format (RFC 9440 for an
+	// identity a trusted forwarder passed on without its certificate; an
+	// XFCC value with control characters, or a backslash that XFCC
+	// readers split differently, in a URI SAN's query): forwarded without
+	// it, the upstream would take an authenticated client for an
+	// anonymous one (403).
+	ReasonIdentityUnforwardable Reason = "identity-unforwardable"
 	// ReasonMethodNotAllowed: CONNECT, which a reverse proxy does not
 	// tunnel, including HTTP/2's extended CONNECT (RFC 8441) (405).
 	ReasonMethodNotAllowed Reason = "method-not-allowed"
@@ -89,7 +97,7 @@ const (
 	ReasonUpstreamUpgradeRefused Reason = "upstream-upgrade-refused"
 	// ReasonUpstreamBusy: the request needed one more connection to its
 	// upstream than limits.upstream-max-conns-per-host allows, and none
-	// closed within limits.upstream-dial-timeout (503).
+	// came free within limits.upstream-dial-timeout (503).
 	ReasonUpstreamBusy Reason = "upstream-busy"
 	// ReasonUpstreamTimeout: the upstream did not answer in time (504).
 	ReasonUpstreamTimeout Reason = "upstream-timeout"
