@@ -117,14 +117,16 @@ func TestWriteStallSteadyReader(t *testing.T) {
 		t.Parallel()
 		c, peer, stalls := pair(t)
 		stopped := make(chan struct{})
-		var pauses readPauses
+		// The writer is woken each time about 64 KiB more went out:
+		// four parts, and the one it is in.
+		pauses := readPauses{span: 5}
 		go read(peer, parts, stopped, &pauses)
 		done := make(chan error, 1)
 		go func() { _, err := c.Write(big); done <- err }()
 		select {
 		case err := <-done:
 			if held := pauses.longest(); held >= stall {
-				t.Skipf("the client's goroutine was held %v between two reads, past the stall timeout: it stalled (a machine too busy to show the twin)", held)
+				t.Skipf("the client's goroutine took %v for %d reads, past the stall timeout: it stalled (a machine too busy to show the twin)", held, pauses.span)
 			}
 			t.Fatalf("the write to a client taking 640 KiB/s ended while it read: %v (%d stalls reported)", err, stalls.Load())
 		case <-stopped:
@@ -315,12 +317,15 @@ func fillSocket(t *testing.T, c *net.TCPConn) {
 }
 
 // readPauses is how a test's reader, which means to read steadily, did:
-// its longest pause between two reads, so far, and including the one it
-// is in. On a loaded machine its goroutine can be held longer than a
-// stall timeout; then it did stall, as far as the writer can tell.
+// the longest time it took for span reads (one when zero), so far, and
+// including the span it is in. On a loaded machine its goroutine can be
+// held so long that the writer, which waits for several reads' worth to
+// go out (TCP_NOTSENT_LOWAT), sees no progress for a stall timeout; then
+// it did stall, as far as the writer can tell.
 type readPauses struct {
+	span     int
 	mu       sync.Mutex
-	last     time.Time
+	reads    []time.Time // the last span reads' times, oldest first
 	mostSeen time.Duration
 }
 
@@ -329,18 +334,21 @@ func (p *readPauses) read() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
-	if !p.last.IsZero() {
-		p.mostSeen = max(p.mostSeen, now.Sub(p.last))
+	if len(p.reads) > 0 {
+		p.mostSeen = max(p.mostSeen, now.Sub(p.reads[0]))
 	}
-	p.last = now
+	p.reads = append(p.reads, now)
+	if len(p.reads) > max(p.span, 1) {
+		p.reads = p.reads[1:]
+	}
 }
 
-// longest is the longest pause, the current one included.
+// longest is the longest span, the current one included.
 func (p *readPauses) longest() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.last.IsZero() {
+	if len(p.reads) == 0 {
 		return 0
 	}
-	return max(p.mostSeen, time.Since(p.last))
+	return max(p.mostSeen, time.Since(p.reads[0]))
 }
