@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
 // File names in a PKI folder (see DESIGN.md, forgeproof demo and pki).
@@ -22,46 +23,106 @@ const (
 
 // WriteSecretFile writes data to path with permissions 0600, replacing any
 // file there atomically (a temporary file in the same folder, renamed).
-// An existing file's wider permissions are not inherited.
+// An existing file's wider permissions are not inherited, and a symbolic
+// or hard link there is replaced, not written through.
 func WriteSecretFile(path string, data []byte) error {
-	return writeFileAtomic(path, data, 0o600)
+	return writeFilesAtomic(stagedFile{path, data, 0o600})
 }
 
 // WritePublicFile writes data to path with permissions 0644, atomically.
 func WritePublicFile(path string, data []byte) error {
-	return writeFileAtomic(path, data, 0o644)
+	return writeFilesAtomic(stagedFile{path, data, 0o644})
 }
 
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	// CreateTemp makes the file 0600, so a secret is never readable by
-	// others, not even for a moment.
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+// stagedFile is a file writeFilesAtomic writes.
+type stagedFile struct {
+	path string
+	data []byte
+	perm os.FileMode
+}
+
+// writeFilesAtomic writes every file to a temporary file beside it first
+// and renames them into place only when all are written and synced: a
+// full disk or a bad path leaves the old files as they were (a certificate
+// and the key that matches it, an old CA key not yet replaced). Only a
+// crash between the renames can leave some replaced, which the next load
+// reports (a key that does not match its certificate).
+func writeFilesAtomic(files ...stagedFile) (err error) {
+	tmps := make([]string, 0, len(files))
+	defer func() {
+		if err != nil {
+			for _, t := range tmps {
+				os.Remove(t)
+			}
+		}
+	}()
+	for _, f := range files {
+		tmp, err := stage(f)
+		if err != nil {
+			return fmt.Errorf("pki: writing %s: %w", f.path, err)
+		}
+		tmps = append(tmps, tmp)
+	}
+	for i, f := range files {
+		// rename replaces a link at f.path itself, never its target.
+		if err = os.Rename(tmps[i], f.path); err != nil {
+			return fmt.Errorf("pki: writing %s: %w", f.path, err)
+		}
+	}
+	for _, f := range files {
+		// The renames are durable once their folders are synced; else a
+		// power cut may bring back the old crl.pem, and with it a
+		// certificate revoked since.
+		if err = syncDir(filepath.Dir(f.path)); err != nil {
+			return fmt.Errorf("pki: writing %s: %w", f.path, err)
+		}
+	}
+	return nil
+}
+
+// stage writes f to a new temporary file in its folder, synced, and
+// returns its name.
+func stage(f stagedFile) (name string, err error) {
+	// CreateTemp creates the file (O_EXCL) 0600 whatever the umask, so a
+	// secret is never readable by others, not even for a moment.
+	t, err := os.CreateTemp(filepath.Dir(f.path), "."+filepath.Base(f.path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("pki: writing %s: %w", path, err)
+		return "", err
 	}
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+			t.Close()
+			os.Remove(t.Name())
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("pki: writing %s: %w", path, err)
+	if _, err = t.Write(f.data); err != nil {
+		return "", err
 	}
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("pki: writing %s: %w", path, err)
+	// Chmod, unlike the mode given at creation, ignores the umask.
+	if err = t.Chmod(f.perm); err != nil {
+		return "", err
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("pki: writing %s: %w", path, err)
+	if err = t.Sync(); err != nil {
+		return "", err
 	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("pki: writing %s: %w", path, err)
+	if err = t.Close(); err != nil {
+		return "", err
 	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("pki: writing %s: %w", path, err)
+	return t.Name(), nil
+}
+
+// syncDir syncs a folder, so that a rename in it survives a crash. Windows
+// cannot sync a folder (and needs not: its renames are journalled).
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
 	}
-	return nil
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // Save writes the CA to dir as ca.pem (0644) and ca-key.pem (0600),
@@ -102,7 +163,8 @@ func LoadCA(dir string) (*CA, error) {
 }
 
 // Save writes the certificate to dir/certFile (0644) and its key to
-// dir/keyFile (0600), for example ServerFile and ServerKeyFile.
+// dir/keyFile (0600), for example ServerFile and ServerKeyFile. Neither
+// file is replaced unless both could be written.
 func (c *Cert) Save(dir, certFile, keyFile string) error {
 	if c == nil || c.Cert == nil || c.Key == nil {
 		return errors.New("pki: certificate or key missing")
@@ -114,10 +176,12 @@ func (c *Cert) Save(dir, certFile, keyFile string) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteSecretFile(filepath.Join(dir, keyFile), key); err != nil {
-		return err
-	}
-	return WritePublicFile(filepath.Join(dir, certFile), EncodeCertsPEM(c.Cert))
+	// Both written before either replaces a file: a failure leaves the
+	// old pair, which still matches.
+	return writeFilesAtomic(
+		stagedFile{filepath.Join(dir, keyFile), key, 0o600},
+		stagedFile{filepath.Join(dir, certFile), EncodeCertsPEM(c.Cert), 0o644},
+	)
 }
 
 // SaveCRL writes a DER CRL to dir/crl.pem as PEM (0644).

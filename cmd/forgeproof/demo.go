@@ -16,7 +16,9 @@ import (
 	"syscall"
 
 	"github.com/forgeproof/forgeproof/internal/demo"
+	"github.com/forgeproof/forgeproof/internal/openfolder"
 	"github.com/forgeproof/forgeproof/internal/shellquote"
+	"github.com/forgeproof/forgeproof/pki"
 )
 
 // demoUsage names the demo's files from demo.FileNames, the list the
@@ -84,6 +86,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		*dir = filepath.Join(cache, "forgeproof", "demo")
 	} else {
+		// Refused before anything is written (the demo's own check comes
+		// after the .gitignore).
+		if err := openfolder.Check(filepath.Join(*dir, pki.CAKeyFile)); err != nil {
+			return err
+		}
 		// A folder of the user's choosing may be in a git work tree; the
 		// cache folder is not.
 		if err := os.MkdirAll(*dir, 0o700); err != nil {

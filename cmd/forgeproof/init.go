@@ -19,7 +19,9 @@ import (
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/internal/dirlock"
 	"github.com/forgeproof/forgeproof/internal/listenaddr"
+	"github.com/forgeproof/forgeproof/internal/openfolder"
 	"github.com/forgeproof/forgeproof/internal/pemutil"
 	"github.com/forgeproof/forgeproof/internal/shellquote"
 	"github.com/forgeproof/forgeproof/pki"
@@ -261,23 +263,47 @@ func (p *initPlan) files() []string {
 	return out
 }
 
+// refuseOverwrite fails if any file init writes exists, unless --force.
+func (p *initPlan) refuseOverwrite() error {
+	if p.force {
+		return nil
+	}
+	for _, f := range p.files() {
+		path := filepath.Join(p.dir, f)
+		if _, err := os.Lstat(path); err == nil {
+			return fmt.Errorf("init: %s already exists: use --force to replace it (and the other files init writes)", path)
+		}
+	}
+	return nil
+}
+
 func (p *initPlan) run(stdout, stderr io.Writer) error {
 	// Every file is checked before any is written: a refusal leaves the
 	// folder as it was.
 	if err := p.checkGoSource(stderr); err != nil {
 		return err
 	}
-	if !p.force {
-		for _, f := range p.files() {
-			path := filepath.Join(p.dir, f)
-			if _, err := os.Lstat(path); err == nil {
-				return fmt.Errorf("init: %s already exists: use --force to replace it (and the other files init writes)", path)
-			}
-		}
+	if err := p.refuseOverwrite(); err != nil {
+		return err
 	}
 	pkiDir := filepath.Join(p.dir, "pki")
+	// The keys go into a folder no one else may write, or nowhere: serve
+	// would refuse them there, after init had written them all.
+	if err := openfolder.Check(filepath.Join(pkiDir, pki.CAKeyFile)); err != nil {
+		return fmt.Errorf("init: %v", err)
+	}
 	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
 		return fmt.Errorf("init: %v", err)
+	}
+	// Under the lock, "pki" commands in pki/ wait their turn, and the
+	// files are checked again: another init may have written them since.
+	unlock, err := dirlock.Lock(pkiDir)
+	if err != nil {
+		return fmt.Errorf("init: %v", err)
+	}
+	defer unlock()
+	if err := p.refuseOverwrite(); err != nil {
+		return err
 	}
 	ignored, err := writeGitignore(pkiDir)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/dirlock"
 	"github.com/forgeproof/forgeproof/internal/openfolder"
 	"github.com/forgeproof/forgeproof/internal/pemutil"
 	"github.com/forgeproof/forgeproof/pki"
@@ -174,16 +175,32 @@ func (l *leafFlags) refuseOverwrite(names ...string) error {
 	return nil
 }
 
-// ignoreKeys creates the folder (0700) if needed and writes its
-// .gitignore (writeGitignore), before the keys are written.
+// ignoreKeys writes the folder's .gitignore (writeGitignore), before the
+// keys are written, under lock.
 func (c *pkiCommon) ignoreKeys() (gitignoreResult, error) {
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return 0, err
-	}
-	if err := c.checkDirMode(); err != nil {
-		return 0, err
-	}
 	return writeGitignore(c.dir)
+}
+
+// lock refuses a folder others may write and takes its lock (dirlock) for
+// the rest of the command, so that two commands cannot interleave: two
+// revokes (or a revoke and cron's --refresh) would each write the CRL
+// they read plus their own entry, dropping the other's revocation; two
+// issue-client --name X could leave X.pem beside the other's X-key.pem.
+// Whether a file exists is to be checked after it. With create (init),
+// the folder is created (0700) if needed; else it must hold a CA.
+func (c *pkiCommon) lock(create bool) (unlock func(), err error) {
+	// Checked before the folder is created: a refusal writes nothing.
+	if err := c.checkDirMode(); err != nil {
+		return nil, err
+	}
+	if create {
+		if err := os.MkdirAll(c.dir, 0o700); err != nil {
+			return nil, err
+		}
+	} else if err := c.needCA(); err != nil {
+		return nil, err
+	}
+	return dirlock.Lock(c.dir)
 }
 
 // checkDirMode refuses a folder that others may write (or one above
@@ -194,12 +211,20 @@ func (c *pkiCommon) checkDirMode() error {
 	return openfolder.Check(filepath.Join(c.dir, pki.CAKeyFile))
 }
 
-// loadCA loads the folder's CA with an error that says what to do.
-func (c *pkiCommon) loadCA() (*pki.CA, error) {
+// needCA fails, saying what to do, when the folder holds no CA.
+func (c *pkiCommon) needCA() error {
 	for _, n := range []string{pki.CAFile, pki.CAKeyFile} {
 		if _, err := os.Stat(filepath.Join(c.dir, n)); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no CA in %q (%s is missing): run \"forgeproof pki init --dir %s\" first", c.dir, n, c.dir)
+			return fmt.Errorf("no CA in %q (%s is missing): run \"forgeproof pki init --dir %s\" first", c.dir, n, c.dir)
 		}
+	}
+	return nil
+}
+
+// loadCA loads the folder's CA with an error that says what to do.
+func (c *pkiCommon) loadCA() (*pki.CA, error) {
+	if err := c.needCA(); err != nil {
+		return nil, err
 	}
 	if err := c.checkDirMode(); err != nil {
 		return nil, err
@@ -292,6 +317,11 @@ Example:
 		// must be a non-empty name.
 		return usageErrorf("pki init: --cn is empty: a CA needs a name, the issuer of every certificate it signs")
 	}
+	unlock, err := c.lock(true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := c.refuseOverwrite(pki.CAFile, pki.CAKeyFile, pki.CRLFile); err != nil {
 		return err
 	}
@@ -395,6 +425,11 @@ Example:
 		opts.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	}
 	files := l.files()
+	unlock, err := l.lock(false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := l.refuseOverwrite(files...); err != nil {
 		return err
 	}
@@ -473,11 +508,21 @@ Examples:
 			return usageErrorf("pki issue-client: --p12-password-file %q: %v", *p12PassFile, pemutil.PathErr(err))
 		}
 		password = strings.TrimRight(string(b), "\r\n")
+		if password == "" {
+			// An empty file (a password that was never written into it)
+			// would give the empty password, silently.
+			return usageErrorf("pki issue-client: --p12-password-file %q is empty: write the password into it, or leave the flag out for an empty password (development only)", *p12PassFile)
+		}
 	}
 	files := l.files()
 	if *p12 {
 		files = l.files(".p12")
 	}
+	unlock, err := l.lock(false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := l.refuseOverwrite(files...); err != nil {
 		return err
 	}
@@ -558,6 +603,11 @@ Examples:
 		}
 		nums = append(nums, n)
 	}
+	unlock, err := c.lock(false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	ca, err := c.loadCA()
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/forgeproof/forgeproof/mtls"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
+	"github.com/forgeproof/forgeproof/pki"
 )
 
 // Default addresses of Start.
@@ -369,20 +370,9 @@ func (p *devPKI) prepareTokenKey() (string, error) {
 	replaced := err == nil
 	data := "# forgeproof demo CSRF token key (base64); keep it secret\n" +
 		base64.StdEncoding.EncodeToString(csrf.GenerateKey()) + "\n"
-	tmp, err := os.CreateTemp(dir, "."+TokenKeyFile+".tmp*") // created 0600
-	if err != nil {
+	// Written as the keys are: 0600, synced, renamed into place.
+	if err := pki.WriteSecretFile(path, []byte(data)); err != nil {
 		return "", fmt.Errorf("demo: %w", err)
-	}
-	_, err = tmp.WriteString(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("demo: writing %s: %w", path, err)
 	}
 	p.created = append(p.created, TokenKeyFile)
 	if replaced {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/openfolder"
 	"github.com/forgeproof/forgeproof/pki"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 )
@@ -113,6 +114,11 @@ func preparePKI(dir string, now time.Time) (*devPKI, error) {
 		return nil, errors.New("demo: no PKI folder given")
 	}
 	p := &devPKI{files: FilesIn(dir), now: now}
+	// A folder others may write: the gateway would refuse the files
+	// there, after they were written.
+	if err := openfolder.Check(filepath.Join(dir, pki.CAKeyFile)); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
