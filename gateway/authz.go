@@ -86,7 +86,8 @@ type Decision struct {
 	// 9440 Client-Cert and Client-Cert-Chain and/or
 	// X-Forwarded-Client-Cert, per identity-forwarding),
 	// Forgeproof-Client-Identity, and on token routes
-	// Forgeproof-Csrf-Token. Nil when there are none.
+	// Forgeproof-Csrf-Token; for Envoy also the forwarding headers as
+	// serve sets them (setForwarding). Nil when there are none.
 	Set http.Header
 	// Remove names the headers the proxy deletes from the upstream
 	// request: the identity headers Set may hold (always, so that no
@@ -200,6 +201,17 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 			}
 		}
 	}
+	// A trusted proxy's forwarding headers, read as serveHTTP reads them
+	// on every request, not only on those whose origin the CSRF check
+	// works out: the proxy forwards them too.
+	x := new(exchange)
+	if v.reason == "" && len(c.proxies) > 0 && !c.checksOff.off(checkForwardedOrigin) {
+		if reason, detail := c.readForwarded(r, x); reason != "" {
+			rt, id := v.route, v.identity
+			v = refusal(http.StatusBadRequest, reason, "forwarding headers refused", detail)
+			v.route, v.identity, v.ambiguous = rt, id, true
+		}
+	}
 	d = &Decision{Identity: v.identity, Remove: identityHeaders[:]}
 	if v.route != nil {
 		d.Route = v.route.name
@@ -221,7 +233,7 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 		return d
 	}
 	rt := v.route
-	x := &exchange{route: rt, identity: v.identity, hasIdentity: v.identity != nil}
+	x.route, x.identity, x.hasIdentity = rt, v.identity, v.identity != nil
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
 	if rt.guard != nil {
 		if e := rt.guard.check(r); e != nil {
@@ -252,6 +264,9 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 		}
 	}
 	trustedPeer := c.trustedPeer(r)
+	if c.authz.proxy == ProxyEnvoy {
+		setForwarding(d, r, x, trustedPeer)
+	}
 	for name := range a.Header {
 		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff); drop && !slices.Contains(identityHeaders[:], name) {
 			if len(d.Remove) == NumIdentityHeaders {
@@ -270,6 +285,52 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 		}
 	}
 	return d
+}
+
+// setForwarding has Envoy forward the forwarding headers serve's
+// upstream request carries (rewriteFiltered): Envoy passes the client's
+// Forwarded and X-Forwarded-Host on as sent (repeated lines joined, a
+// client's values first) and only sets X-Forwarded-Proto, so an upstream
+// that builds URLs from them would use a host the client chose. From a
+// trusted proxy: the Forwarded element and X-Forwarded-Proto/-Host
+// values readForwarded read (x), the proxy's last ones. From anyone
+// else: X-Forwarded-For, -Host and -Proto afresh from the client's
+// address, the Host and the scheme, and no Forwarded.
+func setForwarding(d *Decision, r *http.Request, x *exchange, trustedPeer bool) {
+	set := func(name, v string) {
+		if d.Set == nil {
+			d.Set = make(http.Header, 3)
+		}
+		d.Set[name] = []string{v}
+	}
+	if trustedPeer {
+		// The proxy's X-Forwarded-For goes on as Envoy forwards it.
+		if x.fwdRead {
+			for _, kv := range [3][2]string{{"Forwarded", x.fwd.Element}, {"X-Forwarded-Proto", x.fwd.Proto}, {"X-Forwarded-Host", x.fwd.Host}} {
+				if kv[1] != "" {
+					set(kv[0], kv[1])
+				}
+			}
+		}
+		return
+	}
+	xf := newXForwarded(r)
+	set("X-Forwarded-Host", xf.v[1])
+	set("X-Forwarded-Proto", xf.v[2])
+	names := []string{"Forwarded"}
+	if xf.forFound {
+		set("X-Forwarded-For", xf.v[0])
+	} else {
+		names = append(names, "X-Forwarded-For") // no address: serve sends none
+	}
+	for _, name := range names {
+		if _, ok := r.Header[name]; ok {
+			if len(d.Remove) == NumIdentityHeaders {
+				d.Remove = slices.Clip(d.Remove) // append copies, never writes into identityHeaders
+			}
+			d.Remove = append(d.Remove, name)
+		}
+	}
 }
 
 // unremovable says why a request that a proxy without per-request header

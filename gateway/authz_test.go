@@ -553,3 +553,41 @@ func TestCallerAllowed(t *testing.T) {
 		t.Errorf("without an authz section: got %+v, want 500 authz-not-configured", d)
 	}
 }
+
+// TestDecideForwardedFromTrustedProxy: Decide reads a trusted proxy's
+// forwarding headers as serve does (TestForwardedFromTrustedProxy), on
+// a GET too: a Forwarded that names another origin than
+// X-Forwarded-Proto/-Host, or does not parse, is refused with serve's
+// status and reason, beside its agreeing twin; with the reading turned
+// off (the negative control) the conflicting GET would pass.
+func TestDecideForwardedFromTrustedProxy(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.authzConfig("")
+	cfg.TrustedProxies = []string{"192.0.2.0/24"}
+	dec, err := gateway.New(cfg, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decide := func(forwarded string) *gateway.Decision {
+		return dec.Decide(&gateway.Attributes{Method: "GET", URI: "/api/x", Host: "localhost", RemoteAddr: "192.0.2.1:1234",
+			Header: http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"localhost"}, "Forwarded": {forwarded}},
+			Chain:  []*x509.Certificate{w.web.Cert}})
+	}
+	for _, tc := range []struct {
+		forwarded string
+		reason    gateway.Reason // "" allowed
+	}{
+		{"for=192.0.2.9;proto=https;host=localhost", ""},
+		{"host=evil.example", gateway.ReasonForwardedConflict},
+		{`for="_x, for=192.0.2.9;host=localhost`, gateway.ReasonForwardedInvalid},
+	} {
+		d := decide(tc.forwarded)
+		if d.Allowed != (tc.reason == "") || d.Reason != tc.reason || !d.Allowed && d.Status != http.StatusBadRequest {
+			t.Errorf("Forwarded %q: got %d %q (allowed %v), want %q", tc.forwarded, d.Status, d.Reason, d.Allowed, tc.reason)
+		}
+	}
+	gateway.SetForwardedOriginCheck(dec, false)
+	if d := decide("host=evil.example"); !d.Allowed {
+		t.Errorf("with the reading off: got %d %q, want allowed", d.Status, d.Reason)
+	}
+}

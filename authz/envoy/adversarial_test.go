@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -243,4 +244,156 @@ func TestCheckSpaceInTarget(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCheckTrustedProxyForwarding: behind a load balancer listed in
+// trusted-proxies (attributes.source.address is Envoy's TCP peer), its
+// forwarding headers are kept; serve refuses a Forwarded that names
+// another origin than X-Forwarded-Proto/-Host (forwarded-conflict) or
+// does not parse (forwarded-invalid) on every method, and forwards only
+// the last element or value, the one the balancer added (a client's
+// earlier one comes first, and Express, Django and Spring read the
+// first). Envoy forwards those headers as sent, joined, unless the
+// answer sets them. Each refusal has its allowed twin; the negative
+// control is the answer without its forwarding headers, under which
+// the client's element reaches the upstream first.
+func TestCheckTrustedProxyForwarding(t *testing.T) {
+	w := newWorld(t, func(cfg *gateway.Config) {
+		cfg.TrustedProxies = []string{"198.51.100.0/24"} // envoyCheck's source address
+	})
+	c := w.client(t, "127.0.0.1", w.envoy, false)
+	get := func(kv ...string) *authv3.CheckRequest {
+		// Envoy sets x-forwarded-proto itself (xff_num_trusted_hops: 0).
+		return envoyCheck("GET", "/balance", "bank.example", w.alice,
+			append([]string{"x-forwarded-proto", "https", "accept", "application/json"}, kv...)...)
+	}
+	const lastElement = "for=192.0.2.1;host=bank.example;proto=https"
+	tests := []struct {
+		name   string
+		cr     *authv3.CheckRequest
+		reason string            // "" allowed
+		want   map[string]string // upstream headers when allowed; "" absent
+	}{
+		{"no Forwarded", get("x-forwarded-host", "bank.example"), "",
+			map[string]string{"forwarded": "", "x-forwarded-host": "bank.example", "x-forwarded-proto": "https"}},
+		{"a client's host passed on: GET", get("x-forwarded-host", "bank.example", "forwarded", "host=evil.example"), "forwarded-conflict", nil},
+		{"twin: the balancer's own Forwarded", get("x-forwarded-host", "bank.example", "forwarded", lastElement), "",
+			map[string]string{"forwarded": lastElement, "x-forwarded-host": "bank.example"}},
+		{"a client's host beside X-Forwarded-Proto alone", get("forwarded", "host=evil.example"), "forwarded-conflict", nil},
+		{"unterminated quote", get("forwarded", `for="_x, `+lastElement), "forwarded-invalid", nil},
+		{"twin: terminated", get("forwarded", `for="_x", `+lastElement), "",
+			map[string]string{"forwarded": lastElement}},
+		{"a client's element first: only the last goes on", get("forwarded", "host=evil.example;proto=http, "+lastElement), "",
+			map[string]string{"forwarded": lastElement, "x-forwarded-host": "bank.example", "x-forwarded-proto": "https"}},
+		{"a client's X-Forwarded-Host first (two lines, joined by Envoy)", get("x-forwarded-host", "evil.example", "x-forwarded-host", "bank.example"), "",
+			map[string]string{"x-forwarded-host": "bank.example"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := read(t, mustCheck(t, c, tt.cr))
+			if tt.reason != "" {
+				if a.allowed || a.status != 400 || a.reason != tt.reason {
+					t.Fatalf("got allowed=%v %d %s, want 400 %s", a.allowed, a.status, a.reason, tt.reason)
+				}
+				return
+			}
+			if !a.allowed {
+				t.Fatalf("got %d %s, want allowed", a.status, a.reason)
+			}
+			up := upstream(tt.cr, a.ok)
+			for k, want := range tt.want {
+				if got := up[k]; got != want {
+					t.Errorf("upstream %s: got %q, want %q", k, got, want)
+				}
+			}
+		})
+	}
+	t.Run("negative control: the answer without its forwarding headers", func(t *testing.T) {
+		cr := get("forwarded", "host=evil.example;proto=http, "+lastElement)
+		a := read(t, mustCheck(t, c, cr))
+		if !a.allowed {
+			t.Fatalf("got %d %s, want allowed", a.status, a.reason)
+		}
+		ok := &authv3.OkHttpResponse{HeadersToRemove: a.ok.GetHeadersToRemove()}
+		for _, h := range a.ok.GetHeaders() {
+			switch h.GetHeader().GetKey() {
+			case "forwarded", "x-forwarded-host", "x-forwarded-proto":
+			default:
+				ok.Headers = append(ok.Headers, h)
+			}
+		}
+		if got := upstream(cr, ok)["forwarded"]; !strings.HasPrefix(got, "host=evil.example") {
+			t.Fatalf("upstream Forwarded: got %q, want the client's element first", got)
+		}
+	})
+}
+
+// TestCheckClientForwardingHeaders: from a client that is not a trusted
+// proxy, serve drops Forwarded and X-Forwarded-For/-Host/-Proto and sets
+// its own; Envoy, as docs/integrations/envoy configures it, passes the
+// client's Forwarded and X-Forwarded-Host on (it sets only
+// X-Forwarded-Proto, and appends to X-Forwarded-For with
+// use_remote_address), and an upstream that builds URLs from them
+// (password-reset links) would use the client's host. The answer sets
+// serve's values and removes Forwarded. Twin: the same request without
+// them gets the same values upstream; the negative control is the
+// answer without its forwarding headers.
+func TestCheckClientForwardingHeaders(t *testing.T) {
+	w := newWorld(t, nil)
+	c := w.client(t, "127.0.0.1", w.envoy, false)
+	want := map[string]string{"forwarded": "", "x-forwarded-host": "bank.example", "x-forwarded-proto": "https", "x-forwarded-for": "198.51.100.7"}
+	forged := []string{"forwarded", "for=10.0.0.1;host=evil.example;proto=https", "x-forwarded-host", "evil.example", "x-forwarded-for", "10.0.0.1"}
+	for _, tt := range []struct {
+		name string
+		kv   []string
+	}{
+		{"twin: none sent", nil},
+		{"the client's", forged},
+	} {
+		for _, rawHeaders := range []bool{false, true} {
+			name := tt.name
+			if rawHeaders {
+				name += " (header_map)"
+			}
+			t.Run(name, func(t *testing.T) {
+				// Envoy sets x-forwarded-proto itself (xff_num_trusted_hops: 0).
+				cr := envoyCheck("GET", "/balance", "bank.example", w.alice, append([]string{"x-forwarded-proto", "https"}, tt.kv...)...)
+				sent := envoyCheck("GET", "/balance", "bank.example", w.alice, append([]string{"x-forwarded-proto", "https"}, tt.kv...)...)
+				if rawHeaders {
+					cr = raw(cr)
+				}
+				a := read(t, mustCheck(t, c, cr))
+				if !a.allowed {
+					t.Fatalf("got %d %s, want allowed", a.status, a.reason)
+				}
+				up := upstream(sent, a.ok)
+				for k, v := range want {
+					if up[k] != v {
+						t.Errorf("upstream %s: got %q, want %q", k, up[k], v)
+					}
+				}
+			})
+		}
+	}
+	t.Run("negative control: the answer without its forwarding headers", func(t *testing.T) {
+		cr := envoyCheck("GET", "/balance", "bank.example", w.alice, append([]string{"x-forwarded-proto", "https"}, forged...)...)
+		a := read(t, mustCheck(t, c, cr))
+		if !a.allowed {
+			t.Fatalf("got %d %s, want allowed", a.status, a.reason)
+		}
+		ok := &authv3.OkHttpResponse{}
+		for _, h := range a.ok.GetHeaders() {
+			if k := h.GetHeader().GetKey(); k != "x-forwarded-host" && k != "x-forwarded-for" && k != "x-forwarded-proto" {
+				ok.Headers = append(ok.Headers, h)
+			}
+		}
+		for _, k := range a.ok.GetHeadersToRemove() {
+			if k != "forwarded" {
+				ok.HeadersToRemove = append(ok.HeadersToRemove, k)
+			}
+		}
+		if up := upstream(cr, ok); up["x-forwarded-host"] != "evil.example" || !strings.Contains(up["forwarded"], "evil.example") {
+			t.Fatalf("upstream: got %q and %q, want the client's evil.example", up["x-forwarded-host"], up["forwarded"])
+		}
+	})
 }
