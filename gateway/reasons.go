@@ -78,11 +78,11 @@ const (
 	ReasonHeaderUnremovable Reason = "header-unremovable"
 	// ReasonIdentityUnforwardable: the request's verified identity
 	// cannot be written in identity-forwarding's format (RFC 9440 for an
-	// identity a trusted forwarder passed on without its certificate; an
-	// XFCC value with control characters, or a backslash that XFCC
-	// readers split differently, in a URI SAN's query): forwarded without
-	// it, the upstream would take an authenticated client for an
-	// anonymous one (403).
+	// identity a trusted forwarder passed on without its certificate;
+	// XFCC for a control character, or for a backslash that XFCC readers
+	// split differently in a DNS SAN or a URI SAN's query or opaque
+	// part): forwarded without it, the upstream would take an
+	// authenticated client for an anonymous one (403).
 	ReasonIdentityUnforwardable Reason = "identity-unforwardable"
 	// ReasonMethodNotAllowed: CONNECT, which a reverse proxy does not
 	// tunnel, including HTTP/2's extended CONNECT (RFC 8441) (405).

@@ -295,8 +295,9 @@ func (p *initPlan) run(stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
 		return fmt.Errorf("init: %v", err)
 	}
-	// Under the lock, "pki" commands in pki/ wait their turn, and the
-	// files are checked again: another init may have written them since.
+	// Under the lock, "pki" commands in pki/ are refused until init is
+	// done, and the files are checked again: another init may have
+	// written them since.
 	unlock, err := dirlock.Lock(pkiDir)
 	if err != nil {
 		return fmt.Errorf("init: %v", err)
