@@ -316,7 +316,7 @@ func TestNginxBodyOnHandshake(t *testing.T) {
 				r.startNginx(true, tc.edits...)
 				got = r.sendBodyOnGET(u, upgrade...)
 			}
-			hidden := slices.Contains(got, "GET /api/balance HTTP/1.1 cert=:Zm9yZ2Vk:")
+			hidden := slices.Contains(got, smuggledLine)
 			if hidden != tc.hidden || len(got) != 2+map[bool]int{true: 1}[tc.hidden] {
 				t.Fatalf("the upstream received %q; want the hidden request: %v", got, tc.hidden)
 			}
@@ -390,12 +390,9 @@ func (r *rig) sendBodyOnGETHTTP2(u *lazyUpstream, kv ...string) []string {
 func TestNginxBodyOnGETKeepalive(t *testing.T) {
 	r, u := newLazyRig(t, "../docs/integrations/nginx.md")
 	r.startNginx(true, "proxy_set_header Connection $fp_connection;", `proxy_set_header Connection "";`)
-	for _, line := range r.sendBodyOnGET(u) {
-		if line == "GET /api/balance HTTP/1.1 cert=:Zm9yZ2Vk:" {
-			return
-		}
+	if !slices.Contains(r.sendBodyOnGET(u), smuggledLine) {
+		t.Fatalf("the hidden request did not reach the upstream: %q", u.received())
 	}
-	t.Fatalf("the hidden request did not reach the upstream: %q", u.received())
 }
 
 // sendBodyOnHandshake sends, without a certificate, a WebSocket
@@ -453,7 +450,7 @@ func TestCaddyBodyOnHandshake(t *testing.T) {
 			r, u := newLazyRig(t, "../docs/integrations/caddy.md")
 			r.startCaddy(true, tc.edits...)
 			got := r.sendBodyOnHandshake(u, tc.framing)
-			hidden := slices.Contains(got, "GET /api/balance HTTP/1.1 cert=:Zm9yZ2Vk:")
+			hidden := slices.Contains(got, smuggledLine)
 			if hidden != tc.hidden || len(got) != 2+map[bool]int{true: 1}[tc.hidden] {
 				t.Fatalf("the upstream received %q; want the hidden request: %v", got, tc.hidden)
 			}

@@ -12,20 +12,7 @@ import (
 // pool: an idle connection taken (get, with its idle peek) and given
 // back (put), on a real loopback socket.
 func BenchmarkHostPoolGetPut(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	ln := holdingListener(b)
 	tr := newUpstreamTransport(Limits{UpstreamMaxIdleConnsPerHost: 4}, &http.Transport{}, nil)
 	hp := tr.host(ln.Addr().String())
 	pc, err := tr.dialAddr(context.Background(), hp.addr)
@@ -51,4 +38,30 @@ func (t *upstreamTransport) dialAddr(ctx context.Context, addr string) (*upConn,
 		return nil, err
 	}
 	return t.dial(ctx, hp)
+}
+
+// holdingListener is a loopback listener that accepts every connection
+// and holds it open, reading nothing, until the test ends.
+func holdingListener(tb testing.TB) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	return ln
 }

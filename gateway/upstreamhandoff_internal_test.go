@@ -17,20 +17,7 @@ import (
 // pool, and its slot stays held once. The rounds alternate the order of
 // the put and the cancellation so that each comes first in some.
 func TestHostPoolHandOffCancelled(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	ln := holdingListener(t)
 	tr := newUpstreamTransport(Limits{UpstreamMaxConnsPerHost: 1, UpstreamDialTimeout: 30 * time.Second, UpstreamMaxIdleConnsPerHost: 4}, &http.Transport{}, nil)
 	defer tr.CloseIdleConnections()
 	hp := tr.host(ln.Addr().String())
