@@ -324,3 +324,79 @@ func FuzzFormOverride(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFindToken: whatever the body and Content-Type, findToken leaves the
+// body as sent for the handler, and a token it finds in a form is the
+// csrf_token field net/http's form parser reads from the same request.
+func FuzzFindToken(f *testing.F) {
+	tok := strings.Repeat("A", TokenLength)
+	mp := "--b\r\nContent-Disposition: form-data; name=\"" + FormField + "\"\r\n\r\n" + tok + "\r\n--b--\r\n"
+	for _, s := range []struct{ ct, body string }{
+		{"application/x-www-form-urlencoded", FormField + "=" + tok + "&a=1"},
+		{"application/x-www-form-urlencoded", "a=1&" + FormField + "=x&" + FormField + "=y"},
+		{"application/x-www-form-urlencoded", FormField + "=%zz"},
+		{"application/x-www-form-urlencoded; charset=utf-8", "csrf%5Ftoken=" + tok},
+		{"multipart/form-data; boundary=b", mp},
+		{"multipart/form-data; boundary=\"b\"", mp},
+		{"multipart/form-data", mp},
+		{"multipart/form-data; boundary=", mp},
+		{"multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"" + FormField + "\"; filename=\"t\"\r\n\r\nx\r\n--b--\r\n"},
+		{"text/plain", FormField + "=" + tok},
+		{"", FormField + "=" + tok},
+	} {
+		f.Add(s.ct, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, ct string, body []byte) {
+		c := &config{maxFormBytes: DefaultMaxFormBytes}
+		r, err := http.NewRequest("POST", "https://app.example/x", bytes.NewReader(body))
+		if err != nil {
+			t.Skip()
+		}
+		r.Header.Set("Content-Type", ct)
+		got, _, _ := c.findToken(r)
+		if after, err := io.ReadAll(r.Body); err != nil || !bytes.Equal(after, body) {
+			t.Fatalf("the handler reads %q (%v), want the body as sent %q", after, err, body)
+		}
+		std, _ := http.NewRequest("POST", "https://app.example/x", bytes.NewReader(body))
+		std.Header = r.Header
+		std.ParseMultipartForm(1 << 20) // fills PostForm for urlencoded bodies too
+		want := std.PostFormValue(FormField)
+		if got != "" && len(got) <= TokenLength && want != "" && got != want {
+			t.Fatalf("Content-Type %q, body %q: findToken reads %q, net/http %q", ct, body, got, want)
+		}
+	})
+}
+
+// FuzzParseKeyRing: a key file parses to one key per line that is not
+// blank or a comment, or to an error that quotes no line of the file (a
+// line may be a secret).
+func FuzzParseKeyRing(f *testing.F) {
+	a := "+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/s="
+	b := "_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-"
+	for _, s := range []string{a + "\n", "# active\n" + a + "\n\n  # old\n" + b + "\r\n", "# nothing\n",
+		a + "\nAAAAAAAAAAAAAAAAAAAAAA==\n", "not base64!\n", strings.Repeat("ab", 32) + "\n", a + "\n" + a + "\n",
+		a + "==\n", "\x00" + a, a + " " + a} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := ParseKeyRing(data)
+		var lines []string
+		for l := range strings.Lines(string(data)) {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+				lines = append(lines, l)
+			}
+		}
+		if err != nil {
+			for _, l := range lines {
+				// Long and without spaces: no phrase of the message itself.
+				if len(l) >= 16 && !strings.Contains(l, " ") && strings.Contains(err.Error(), l) {
+					t.Fatalf("error %q quotes the line %q", err, l)
+				}
+			}
+			return
+		}
+		if len(k.keys) != len(lines) {
+			t.Fatalf("%q: %d keys from %d lines", data, len(k.keys), len(lines))
+		}
+	})
+}

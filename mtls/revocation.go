@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/forgeproof/forgeproof/internal/pemutil"
 )
 
 // crl is one loaded revocation list, already checked against its issuer.
@@ -33,11 +35,14 @@ func parseCRLs(data []byte, source string) ([]*x509.RevocationList, error) {
 	}
 	var lists []*x509.RevocationList
 	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
+		b, rest, err := pemutil.Next(data)
+		if err != nil {
+			return nil, fmt.Errorf("crl %s: PEM block %d %w", source, len(lists)+1, err)
+		}
 		if b == nil {
 			break
 		}
+		data = rest
 		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
 			// Not even its type: messages never name key material.
 			return nil, fmt.Errorf("crl %s: PEM block is a private key, want \"X509 CRL\"", source)

@@ -601,3 +601,28 @@ func TestRevokedLegacyIntermediateOfRekeyedRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestCRLFileDamagedBlock: a CRL file whose second list is cut off is an
+// error, not one list. pem.Decode skips a block that does not decode, and
+// the certificates the lost list revokes were accepted (found with the
+// property of pemutil's FuzzParseCerts).
+func TestCRLFileDamagedBlock(t *testing.T) {
+	t.Parallel()
+	ca := rawCA(t, "damaged CRL CA", nil)
+	crl := pki.EncodeCRLPEM(rawCRL(t, ca, 1, big.NewInt(7)))
+	for _, tt := range []struct {
+		name, want string
+		data       []byte
+	}{
+		{"whole", "", crl},
+		{"second cut off", "PEM block 2 does not parse as PEM", append(append([]byte{}, crl...), crl[:len(crl)-30]...)},
+		{"first without END", "PEM block 1 does not parse as PEM", []byte(strings.Replace(string(crl)+string(crl), "-----END X509 CRL-----", "", 1))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := mtls.NewServer(mtls.ServerConfig{VerifyOnly: true, ClientCAs: pemCAs(ca.Cert), CRLs: crlData(tt.data)})
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@
 package pemutil
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -30,11 +31,14 @@ const CertificateBlock = "CERTIFICATE"
 func ParseCerts(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for i := 1; ; i++ {
-		var b *pem.Block
-		b, data = pem.Decode(data)
+		b, rest, err := Next(data)
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d %w", i, err)
+		}
 		if b == nil {
 			break
 		}
+		data = rest
 		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
 			// Not its type either: error messages never name key material.
 			return nil, fmt.Errorf("PEM block %d is a private key, want a certificate: keep keys out of certificate files", i)
@@ -56,6 +60,27 @@ func ParseCerts(data []byte) ([]*x509.Certificate, error) {
 	}
 	return certs, nil
 }
+
+// errDamaged is Next's error: the caller prefixes the block's number.
+var errDamaged = errors.New("does not parse as PEM: damaged, or its END line is missing")
+
+// Next is pem.Decode for files people edit: it returns the next block in
+// data and the rest, or a nil block when no "-----BEGIN " is left, and an
+// error when one does not start a block that decodes, which pem.Decode
+// skips in silence (a bundle with a truncated certificate would lose it).
+func Next(data []byte) (b *pem.Block, rest []byte, err error) {
+	b, rest = pem.Decode(data)
+	consumed := data
+	if b != nil {
+		consumed = data[:len(data)-len(rest)]
+	}
+	if n := bytes.Count(consumed, pemBegin); n > 1 || b == nil && n > 0 {
+		return nil, nil, errDamaged
+	}
+	return b, rest, nil
+}
+
+var pemBegin = []byte("-----BEGIN ")
 
 // CheckCA reports why c cannot verify client certificates: it must be a
 // CA (basic constraints) and, when it has a key usage extension, allow

@@ -21,14 +21,14 @@ import (
 	"github.com/forgeproof/forgeproof/internal/pemutil"
 )
 
-func selfSigned(t *testing.T) []byte {
+func selfSigned(t testing.TB) []byte {
 	t.Helper()
 	cert, _ := selfSignedPair(t)
 	return cert
 }
 
 // selfSignedPair returns a self-signed certificate and its key, in PEM.
-func selfSignedPair(t *testing.T) (cert, key []byte) {
+func selfSignedPair(t testing.TB) (cert, key []byte) {
 	t.Helper()
 	cert, k := selfSignedFrom(t, &x509.Certificate{Subject: pkix.Name{CommonName: "t"}})
 	pkcs8, err := x509.MarshalPKCS8PrivateKey(k)
@@ -40,7 +40,7 @@ func selfSignedPair(t *testing.T) (cert, key []byte) {
 
 // selfSignedFrom returns tmpl self-signed with a new ECDSA P-256 key, in
 // PEM, and the key; it fills in the serial number and validity.
-func selfSignedFrom(t *testing.T, tmpl *x509.Certificate) ([]byte, *ecdsa.PrivateKey) {
+func selfSignedFrom(t testing.TB, tmpl *x509.Certificate) ([]byte, *ecdsa.PrivateKey) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -69,6 +69,11 @@ func TestParseCerts(t *testing.T) {
 		{name: "key after cert", data: append(append([]byte{}, cert...), key...), wantErr: `PEM block 2 is a private key, want a certificate`},
 		{name: "empty", data: nil, wantErr: "no PEM CERTIFICATE block found"},
 		{name: "garbage cert", data: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2}}), wantErr: "PEM block 1: x509:"},
+		// Found by FuzzParseCerts: pem.Decode skips a block that does not
+		// decode, and a CA bundle lost a CA in silence.
+		{name: "truncated second cert", data: append(append([]byte{}, cert...), cert[:len(cert)-30]...), wantErr: "PEM block 2 does not parse as PEM"},
+		{name: "END line missing", data: []byte(strings.Replace(string(cert)+string(cert), "-----END CERTIFICATE-----", "", 1)), wantErr: "PEM block 1 does not parse as PEM"},
+		{name: "damaged cert before a good one", data: append([]byte("-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n"), cert...), wantErr: "PEM block 1 does not parse as PEM"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,4 +237,46 @@ func TestLoadKeyPair(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseCerts: a bundle parses to as many certificates as it has PEM
+// blocks, each as it was encoded, or to an error; a damaged block is
+// never skipped in silence (a CA bundle would lose a CA).
+func FuzzParseCerts(f *testing.F) {
+	cert, key := selfSignedPair(f)
+	for _, s := range [][]byte{
+		cert, append(append([]byte{}, cert...), cert...), append(append([]byte{}, cert...), key...),
+		nil, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2}}),
+		[]byte("# CA\n" + string(cert) + "trailing text\n"),
+		append(append([]byte{}, cert...), cert[:len(cert)-30]...),
+		[]byte(strings.Replace(string(cert)+string(cert), "-----END CERTIFICATE-----", "", 1)),
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		certs, err := pemutil.ParseCerts(data)
+		if err != nil {
+			if certs != nil {
+				t.Fatal("certificates with an error")
+			}
+			return
+		}
+		blocks := bytes.Count(data, []byte("-----BEGIN "))
+		if len(certs) != blocks {
+			t.Fatalf("%q: %d certificates from %d blocks, and no error", data, len(certs), blocks)
+		}
+		var again []byte
+		for _, c := range certs {
+			again = append(again, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		}
+		back, err := pemutil.ParseCerts(again)
+		if err != nil || len(back) != len(certs) {
+			t.Fatalf("re-encoded, %d certificates parse to %d, %v", len(certs), len(back), err)
+		}
+		for i := range back {
+			if !bytes.Equal(back[i].Raw, certs[i].Raw) {
+				t.Fatalf("certificate %d changed in a round trip", i+1)
+			}
+		}
+	})
 }

@@ -2,7 +2,10 @@ package wsupgrade_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/forgeproof/forgeproof/internal/wsupgrade"
 )
@@ -32,4 +35,30 @@ func TestRequested(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzRequested: whatever the Upgrade lines, a request an upstream reads
+// as a WebSocket handshake is one for Requested too (else the csrf check
+// would take a cross-site handshake for a safe GET): Go's token-list
+// reader (golang.org/x/net/http/httpguts, as gorilla/websocket reads it)
+// and Node's ws, which lowercases the joined lines.
+func FuzzRequested(f *testing.F) {
+	for _, s := range []string{"websocket", "WebSocket", "h2c, websocket", " websocket ", "h2c", "websocketx",
+		"WebSoc\u212aet", "websocket/13", "\twebsocket,", ",websocket", "web socket"} {
+		f.Add(s, "")
+	}
+	f.Add("h2c", " websocket ")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		h := http.Header{"Upgrade": {a}}
+		if b != "" {
+			h["Upgrade"] = append(h["Upgrade"], b)
+		}
+		got := wsupgrade.Requested(h)
+		if httpguts.HeaderValuesContainsToken(h["Upgrade"], "websocket") && !got {
+			t.Fatalf("Upgrade %q: httpguts reads websocket, Requested does not", h["Upgrade"])
+		}
+		if strings.ToLower(strings.Join(h["Upgrade"], ", ")) == "websocket" && !got {
+			t.Fatalf("Upgrade %q: lowercased it is websocket, Requested says no", h["Upgrade"])
+		}
+	})
 }
