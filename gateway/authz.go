@@ -268,7 +268,7 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 		setForwarding(d, r, x, trustedPeer)
 	}
 	for name := range a.Header {
-		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff); drop && !slices.Contains(identityHeaders[:], name) {
+		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff); drop && !slices.Contains(d.Remove, name) {
 			if len(d.Remove) == NumIdentityHeaders {
 				d.Remove = slices.Clip(d.Remove) // append copies, never writes into identityHeaders
 			}
@@ -303,6 +303,15 @@ func setForwarding(d *Decision, r *http.Request, x *exchange, trustedPeer bool) 
 		}
 		d.Set[name] = []string{v}
 	}
+	// Removed whether or not the question showed it, as the identity
+	// headers are: Envoy's allowed_headers may leave the client's out of
+	// the question, never out of the upstream request.
+	remove := func(name string) {
+		if len(d.Remove) == NumIdentityHeaders {
+			d.Remove = slices.Clip(d.Remove) // append copies, never writes into identityHeaders
+		}
+		d.Remove = append(d.Remove, name)
+	}
 	if trustedPeer {
 		// The proxy's X-Forwarded-For goes on as Envoy forwards it.
 		if x.fwdRead {
@@ -311,25 +320,20 @@ func setForwarding(d *Decision, r *http.Request, x *exchange, trustedPeer bool) 
 					set(kv[0], kv[1])
 				}
 			}
+			if x.fwd.Element == "" {
+				remove("Forwarded") // serve forwards none it did not read
+			}
 		}
 		return
 	}
 	xf := newXForwarded(r)
 	set("X-Forwarded-Host", xf.v[1])
 	set("X-Forwarded-Proto", xf.v[2])
-	names := []string{"Forwarded"}
+	remove("Forwarded")
 	if xf.forFound {
 		set("X-Forwarded-For", xf.v[0])
 	} else {
-		names = append(names, "X-Forwarded-For") // no address: serve sends none
-	}
-	for _, name := range names {
-		if _, ok := r.Header[name]; ok {
-			if len(d.Remove) == NumIdentityHeaders {
-				d.Remove = slices.Clip(d.Remove) // append copies, never writes into identityHeaders
-			}
-			d.Remove = append(d.Remove, name)
-		}
+		remove("X-Forwarded-For") // no address: serve sends none
 	}
 }
 

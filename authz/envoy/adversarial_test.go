@@ -346,9 +346,13 @@ func TestCheckClientForwardingHeaders(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		kv   []string
+		// asked is what the question carries of kv when it is not all
+		// (allowed_headers leaving the client's Forwarded out).
+		asked []string
 	}{
-		{"twin: none sent", nil},
-		{"the client's", forged},
+		{"twin: none sent", nil, nil},
+		{"the client's", forged, nil},
+		{"the client's, Forwarded not in the question", forged, forged[2:]},
 	} {
 		for _, rawHeaders := range []bool{false, true} {
 			name := tt.name
@@ -356,8 +360,12 @@ func TestCheckClientForwardingHeaders(t *testing.T) {
 				name += " (header_map)"
 			}
 			t.Run(name, func(t *testing.T) {
+				asked := tt.kv
+				if tt.asked != nil {
+					asked = tt.asked
+				}
 				// Envoy sets x-forwarded-proto itself (xff_num_trusted_hops: 0).
-				cr := envoyCheck("GET", "/balance", "bank.example", w.alice, append([]string{"x-forwarded-proto", "https"}, tt.kv...)...)
+				cr := envoyCheck("GET", "/balance", "bank.example", w.alice, append([]string{"x-forwarded-proto", "https"}, asked...)...)
 				sent := envoyCheck("GET", "/balance", "bank.example", w.alice, append([]string{"x-forwarded-proto", "https"}, tt.kv...)...)
 				if rawHeaders {
 					cr = raw(cr)
