@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/dirlock"
 	"github.com/forgeproof/forgeproof/internal/openfolder"
 	"github.com/forgeproof/forgeproof/pki"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
@@ -122,6 +123,13 @@ func preparePKI(dir string, now time.Time) (*devPKI, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
+	// As the pki commands: a "pki revoke" beside the CRL's re-signing
+	// below would lose its entry.
+	unlock, err := dirlock.Lock(dir)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	defer unlock()
 	var existed []string
 	for _, name := range resetFiles {
 		if exists(filepath.Join(dir, name)) {
