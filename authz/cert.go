@@ -3,11 +3,12 @@ package authz
 import (
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/pemutil"
 )
 
 // Bounds of a certificate header: a client certificate chain is a few
@@ -49,11 +50,17 @@ func ParseCertificates(v string) ([]*x509.Certificate, error) {
 		v = strings.ReplaceAll(v, "-----END+CERTIFICATE-----", "-----END CERTIFICATE-----")
 		rest := []byte(v)
 		for {
-			var b *pem.Block
-			b, rest = pem.Decode(rest)
+			// pemutil.Next, not pem.Decode, which skips a damaged block:
+			// a damaged leaf would leave its issuer to be read as the
+			// client.
+			b, next, err := pemutil.Next(rest)
+			if err != nil {
+				return nil, fmt.Errorf("certificate header: certificate %d %v", len(ders)+1, err)
+			}
 			if b == nil {
 				break
 			}
+			rest = next
 			if b.Type != "CERTIFICATE" {
 				return nil, fmt.Errorf("certificate header: a PEM %q block, want CERTIFICATE", b.Type)
 			}

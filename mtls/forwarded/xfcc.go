@@ -7,10 +7,12 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"github.com/forgeproof/forgeproof/mtls"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/pemutil"
+	"github.com/forgeproof/forgeproof/mtls"
 )
 
 // HeaderXFCC is Envoy's x-forwarded-client-cert header, in Go's canonical
@@ -324,11 +326,16 @@ func (p *xfccParser) pemCerts(val string) ([]*x509.Certificate, error) {
 	rest := []byte(raw)
 	var certs []*x509.Certificate
 	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
+		// pemutil.Next, not pem.Decode, which skips a damaged block: a
+		// damaged leaf would leave its issuer to be read as the client.
+		block, next, err := pemutil.Next(rest)
+		if err != nil {
+			return nil, p.fail("certificate %d %v", len(certs)+1, err)
+		}
 		if block == nil {
 			break
 		}
+		rest = next
 		if block.Type != "CERTIFICATE" {
 			return nil, p.fail("PEM block %q, want CERTIFICATE", truncate(block.Type))
 		}

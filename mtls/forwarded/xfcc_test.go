@@ -127,6 +127,9 @@ var xfccCases = []struct {
 	{name: "cert with two certificates", values: []string{`Cert="{{chain}}"`}, wantErr: "holds 2 certificates, want 1"},
 	{name: "cert PEM of a key", values: []string{`Cert="-----BEGIN%20PRIVATE%20KEY-----%0AAAAA%0A-----END%20PRIVATE%20KEY-----%0A"`}, wantErr: `PEM block "PRIVATE KEY", want CERTIFICATE`},
 	{name: "cert with trailing garbage", values: []string{`Cert="{{pem}}junk"`}, wantErr: `unexpected "junk"`},
+	// pem.Decode skips a damaged block: the issuer after a damaged leaf
+	// was read as the client.
+	{name: "cert with a damaged first block", values: []string{`Cert="-----BEGIN%20CERTIFICATE-----%0A{{ca-pem}}"`}, wantErr: `key "Cert": certificate 1 does not parse as PEM`},
 	{name: "hash does not match cert", values: []string{`Hash=` + envoyHash + `;Cert="{{pem}}"`}, wantErr: `key "Hash": does not match the SHA-256 of Cert`},
 	{name: "chain does not start with cert", values: []string{`Cert="{{pem}}";Chain="{{ca-pem}}"`}, wantErr: `key "Chain": first certificate is not Cert`},
 	{name: "error in the second line counts elements", values: []string{`URI=spiffe://a/b,URI=spiffe://a/c`, `URI=x`}, wantErr: `element 3: key "URI": "x" is not an absolute URI`},
