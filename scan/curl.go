@@ -62,17 +62,24 @@ func curlCommand(r *request, tlsArgs []string) string {
 	if r.shownURL != nil {
 		u = r.shownURL
 	}
+	us := u.String()
+	// curl reads [1-9] and {a,b} in a URL as patterns, one request per
+	// match: a form action's [1-100000000] would be a hundred million.
+	glob := ""
+	if strings.ContainsAny(us, "[]{}") {
+		glob = " -g"
+	}
 	if bytes.IndexByte(body, 0) >= 0 {
 		// No shell argument can hold a NUL byte (a placeholder PNG in a
 		// multipart body has some): printf writes the body, curl reads
 		// it from stdin.
-		b.WriteString(" --data-binary @- " + shellquote.Quote(u.String()))
+		b.WriteString(" --data-binary @-" + glob + " " + shellquote.Quote(us))
 		return "printf " + shellquote.Quote(printfFormat(body)) + " | " + b.String()
 	}
 	if len(body) > 0 {
 		b.WriteString(" --data-binary " + shellquote.Quote(string(body)))
 	}
-	b.WriteString(" " + shellquote.Quote(u.String()))
+	b.WriteString(glob + " " + shellquote.Quote(us))
 	return b.String()
 }
 
