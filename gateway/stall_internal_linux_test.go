@@ -66,6 +66,11 @@ func TestWriteStallSteadyReader(t *testing.T) {
 		part  = 16 << 10
 		every = 25 * time.Millisecond
 		parts = int(3 * stall / every) // three stall timeouts' worth
+		// The writer is woken each time about 64 KiB more went out:
+		// four parts, and the one it is in. A reader held so long that
+		// this many reads took a stall timeout did stall, as far as the
+		// writer can tell (readPauses).
+		wakeSpan = 5
 	)
 	big := make([]byte, 64<<20) // more than the send buffer grows to
 	// pair is a connection wrapped by clientConn, with its stalls
@@ -117,9 +122,7 @@ func TestWriteStallSteadyReader(t *testing.T) {
 		t.Parallel()
 		c, peer, stalls := pair(t)
 		stopped := make(chan struct{})
-		// The writer is woken each time about 64 KiB more went out:
-		// four parts, and the one it is in.
-		pauses := readPauses{span: 5}
+		pauses := readPauses{span: wakeSpan}
 		go read(peer, parts, stopped, &pauses)
 		done := make(chan error, 1)
 		go func() { _, err := c.Write(big); done <- err }()
@@ -143,7 +146,7 @@ func TestWriteStallSteadyReader(t *testing.T) {
 		t.Parallel()
 		c, peer, stalls := pair(t)
 		stopped := make(chan struct{})
-		var pauses readPauses
+		pauses := readPauses{span: wakeSpan}
 		go read(peer, parts/4, stopped, &pauses)
 		_, err := c.Write(big)
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -153,9 +156,10 @@ func TestWriteStallSteadyReader(t *testing.T) {
 		case <-stopped:
 		default:
 			// Ended before the client's last part: right only if its
-			// goroutine was held for a stall timeout (a loaded machine).
+			// goroutine was held so that wakeSpan reads took a stall
+			// timeout (a loaded machine).
 			if held := pauses.longest(); held < stall {
-				t.Errorf("the write was ended while the client still read (its longest pause %v)", held)
+				t.Errorf("the write was ended while the client still read (its longest %d reads took %v)", pauses.span, held)
 			}
 		}
 		if n := stalls.Load(); n != 1 {
