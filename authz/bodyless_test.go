@@ -166,8 +166,14 @@ func (r *rig) checkBodyOnGET(u *lazyUpstream) {
 // newLazyRig is a rig whose upstream is a lazyUpstream, with forgeproof
 // authz started as the integration page says.
 func newLazyRig(t *testing.T, page string) (*rig, *lazyUpstream) {
+	return newLazyRigReading(t, page, false)
+}
+
+// newLazyRigReading is newLazyRig whose upstream reads no body at all
+// when readsNone (newLazyUpstreamReading).
+func newLazyRigReading(t *testing.T, page string, readsNone bool) (*rig, *lazyUpstream) {
 	r := newRig(t)
-	u := newLazyUpstream(t)
+	u := newLazyUpstreamReading(t, readsNone)
 	r.upstream = u.ln.Addr().String()
 	r.startAuthz(page)
 	return r, u
@@ -236,10 +242,7 @@ func (r *rig) checkBodyUnread(u *lazyUpstream) {
 }
 
 func TestCaddyBodyUnread(t *testing.T) {
-	r := newRig(t)
-	u := newLazyUpstreamReading(t, true)
-	r.upstream = u.ln.Addr().String()
-	r.startAuthz("../docs/integrations/caddy.md")
+	r, u := newLazyRigReading(t, "../docs/integrations/caddy.md", true)
 	r.startCaddy(true)
 	r.checkBodyUnread(u)
 }
@@ -247,10 +250,7 @@ func TestCaddyBodyUnread(t *testing.T) {
 // TestNginxBodyUnread: nginx never reuses an upstream connection by
 // default (HTTP/1.0, Connection: close), nor forwards a lower-case method.
 func TestNginxBodyUnread(t *testing.T) {
-	r := newRig(t)
-	u := newLazyUpstreamReading(t, true)
-	r.upstream = u.ln.Addr().String()
-	r.startAuthz("../docs/integrations/nginx.md")
+	r, u := newLazyRigReading(t, "../docs/integrations/nginx.md", true)
 	r.startNginx(true)
 	for _, method := range []string{"POST", "PUT"} {
 		t.Run(method, func(t *testing.T) {
@@ -265,10 +265,7 @@ func TestNginxBodyUnread(t *testing.T) {
 // with the upstream connections kept alive, the request hidden in a
 // POST's body reaches the upstream with its forged Client-Cert.
 func TestCaddyBodyUnreadKeepalive(t *testing.T) {
-	r := newRig(t)
-	u := newLazyUpstreamReading(t, true)
-	r.upstream = u.ln.Addr().String()
-	r.startAuthz("../docs/integrations/caddy.md")
+	r, u := newLazyRigReading(t, "../docs/integrations/caddy.md", true)
 	r.startCaddy(true, "keepalive off", "keepalive 2m")
 	if got := r.sendHidden(u, "POST"); !slices.Contains(got, smuggledLine) {
 		t.Fatalf("the hidden request did not reach the upstream: %q", got)
