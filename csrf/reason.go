@@ -189,7 +189,7 @@ func (r Reason) detail() string {
 		return "the CSRF token is not this session's, was altered, or was signed with a key the server no longer has; " +
 			"a page loaded before a sign-in or sign-out carries a token for the old session: reload the page and send it again"
 	case ReasonBindingUnavailable:
-		return "the CSRF token cannot be checked: no session or pre-session cookie"
+		return "the token is bound to a session or a pre-session cookie, and the request carries neither"
 	case ReasonNoKeys:
 		return "a CSRF token is required but the server has no token keys"
 	case ReasonHeaderRepeated:

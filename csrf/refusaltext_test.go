@@ -102,3 +102,32 @@ func TestForwardedConflictNamesOrigins(t *testing.T) {
 		t.Errorf("response: got %d %s, want 403 without the request's values", rec.Code, rec.Body)
 	}
 }
+
+// The plain-text refusal is "403 TITLE: DETAIL (reason: …)": a detail
+// that opened with its title's words read "the CSRF token cannot be
+// checked: the CSRF token cannot be checked: no session …" for
+// binding-unavailable. No detail repeats its title.
+func TestRefusalDetailDoesNotRepeatTitle(t *testing.T) {
+	reasons := []csrf.Reason{
+		csrf.ReasonCrossSite, csrf.ReasonSameSite, csrf.ReasonFetchSiteInvalid, csrf.ReasonOriginMismatch,
+		csrf.ReasonOriginNull, csrf.ReasonOriginInvalid, csrf.ReasonRefererMismatch, csrf.ReasonRefererInvalid,
+		csrf.ReasonForwardedInvalid, csrf.ReasonForwardedConflict, csrf.ReasonTokenMissing, csrf.ReasonTokenInvalid,
+		csrf.ReasonBindingUnavailable, csrf.ReasonHeaderRepeated, csrf.ReasonNoKeys,
+	}
+	for _, reason := range reasons {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "https://app.example/", nil)
+		r.Header.Set("Accept", "application/json")
+		csrf.WriteProblem(rec, r, &csrf.Error{Reason: reason})
+		var doc struct{ Reason, Title, Detail string }
+		if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || doc.Reason != string(reason) {
+			t.Fatalf("%s: got %s (%v)", reason, rec.Body, err)
+		}
+		if doc.Detail == "" {
+			t.Errorf("%s: no detail", reason)
+		}
+		if words := strings.TrimPrefix(doc.Title, "refused: "); strings.Contains(doc.Detail, words) {
+			t.Errorf("%s: detail %q repeats its title %q", reason, doc.Detail, doc.Title)
+		}
+	}
+}
