@@ -46,6 +46,29 @@ func TestEndpointsFileDocumented(t *testing.T) {
 		}
 	}
 	walk("", fileKeys)
+
+	// The other way round: a mapping the prose shows in backquotes
+	// ("the file's `attacker-login: {form: {…}}`") names a key the file
+	// has, spelled as the file spells it (dashes, not underscores).
+	all := map[string]bool{}
+	var collect func(keys map[string]fileKey)
+	collect = func(keys map[string]fileKey) {
+		for k, fk := range keys {
+			all[k] = true
+			if fk.sub != nil {
+				collect(fk.sub)
+			}
+		}
+	}
+	collect(fileKeys)
+	shownKey := regexp.MustCompile("`([A-Za-z][A-Za-z0-9_-]*): \\{")
+	for n, line := range mdtest.Prose(doc) {
+		for _, m := range shownKey.FindAllStringSubmatch(line, -1) {
+			if !all[m[1]] {
+				t.Errorf("docs/scanner.md:%d: `%s: {…}` is no key of the endpoints file", n+1, m[1])
+			}
+		}
+	}
 }
 
 func anyMatches(examples []string, re *regexp.Regexp) bool {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/forgeproof/forgeproof/internal/demo"
+	"github.com/forgeproof/forgeproof/internal/mdtest"
 	"github.com/forgeproof/forgeproof/pki"
 )
 
@@ -65,6 +66,29 @@ func TestDemoNamesCreatedFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".gitignore")); err != nil {
 		t.Errorf("the .gitignore the line leaves out: %v", err)
+	}
+	// docs/demo.md shows the first run's output: its "created in" line
+	// names the same files (it once left csrf-keys out).
+	page, err := os.ReadFile("../../docs/demo.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := 0
+	for _, b := range mdtest.Blocks(string(page)) {
+		for _, l := range b.Lines {
+			if _, names, ok := strings.Cut(l, "  created in "); ok {
+				_, names, _ = strings.Cut(names, ": ")
+				documented := strings.Fields(names)
+				slices.Sort(documented)
+				if !slices.Equal(documented, files) {
+					t.Errorf("docs/demo.md:%d: the sample's created line names %v; the demo creates %v", b.Line, documented, files)
+				}
+				shown++
+			}
+		}
+	}
+	if shown == 0 {
+		t.Error("docs/demo.md: no sample \"created in\" line found: is the check still reading the page?")
 	}
 
 	// Reissued alone: the token key, and a PKI file.
