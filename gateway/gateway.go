@@ -24,7 +24,10 @@ import (
 type Options struct {
 	// Logger receives the access log (one line per request at Info),
 	// handshake failures and upstream errors (Warn) and reload outcomes.
-	// If nil, nothing is logged.
+	// The lines a client can cause at will, one per connection (refused
+	// or failed handshakes, PROXY protocol refusals, and the ErrorLog's
+	// lines), are limited by kind, with a line counting those left out
+	// (docs/gateway.md, Operations). If nil, nothing is logged.
 	Logger *slog.Logger
 	// ErrorLog is the http.Server error log (malformed requests and the
 	// like). If nil, it is Logger's handler at Warn.
@@ -59,6 +62,9 @@ type Gateway struct {
 	// forwarded shares identity headers between the connections of a
 	// client that reconnects (forwardedCache), across reloads.
 	forwarded *forwardedCache
+	// logLimit limits the log lines clients can cause at will
+	// (loglimit.go).
+	logLimit *logLimiter
 	// tunnels are the open WebSockets, checked again after reloads and
 	// expiries (tunnel.go).
 	tunnels tunnelSet
@@ -110,6 +116,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		g.errLog = g.log
 	}
 	g.metrics = newMetrics()
+	g.logLimit = newLogLimiter(g.now)
 	sums := watch.HashFiles(cfg.Files()) // before compile reads them
 	c, err := compile(cfg, g.hooks(), nil)
 	if err != nil {
@@ -349,7 +356,7 @@ func (g *Gateway) handshakeRefused(listener string, f mtls.HandshakeFailure) {
 	if f.Certificate != nil {
 		attrs = append(attrs, "subject", f.Certificate.Subject.String(), "serial", serialHex(f.Certificate.SerialNumber))
 	}
-	g.log.Warn("TLS handshake refused", attrs...)
+	g.logLimited(slog.LevelWarn, listener, string(f.Reason), "TLS handshake refused", attrs...)
 }
 
 // handshakeFailed returns the report of listener's handshakes that failed
@@ -379,9 +386,7 @@ func (g *Gateway) handshakeFailed(listener string) handshakeReporter {
 		case mtls.ReasonNotTLS, mtls.ReasonClientClosed, mtls.ReasonHandshakeTimeout:
 			level = slog.LevelDebug
 		}
-		if g.log.Enabled(context.Background(), level) {
-			g.log.Log(context.Background(), level, "TLS handshake failed", "listener", listener, "reason", reason, "peer", addrString(tc.RemoteAddr()), "server_name", cs.ServerName, "error", err)
-		}
+		g.logLimited(level, listener, string(reason), "TLS handshake failed", "listener", listener, "reason", reason, "peer", addrString(tc.RemoteAddr()), "server_name", cs.ServerName, "error", err)
 	}
 }
 
@@ -544,6 +549,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	g.state.Load().closeIdle()
+	g.logLimit.flush() // the counts of lines left out so far
 	return errors.Join(errs...)
 }
 

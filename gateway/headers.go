@@ -261,6 +261,7 @@ const (
 	checkOwnContext
 	checkCanonicalNames  // canonical field names of requests given to Handler (withCanonicalHeader)
 	checkForwardedOrigin // refusing a trusted proxy's malformed or conflicting Forwarded, forwarding its last element only
+	checkLogLimit        // limiting the log lines clients can cause at will (loglimit.go)
 	numChecks
 )
 

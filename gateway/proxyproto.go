@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
@@ -122,7 +123,7 @@ func (pl *proxyListener) handshake(raw net.Conn) {
 func (pl *proxyListener) refuse(raw net.Conn, reason Reason, err error) {
 	defer raw.Close()
 	pl.g.metrics.proxyRefusals.WithLabelValues(pl.name, string(reason)).Inc()
-	pl.g.log.Warn("connection refused: PROXY protocol", "listener", pl.name, "reason", reason, "peer", addrString(raw.RemoteAddr()), "error", err)
+	pl.g.logLimited(slog.LevelWarn, pl.name, string(reason), "connection refused: PROXY protocol", "listener", pl.name, "reason", reason, "peer", addrString(raw.RemoteAddr()), "error", err)
 }
 
 // errNoClient: a LOCAL (v2) or UNKNOWN (v1) header, which names no
