@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,11 @@ import (
 
 // maxBody bounds how much of each response is read.
 const maxBody = 1 << 20
+
+// maxHeader bounds each response's header block (Set-Cookie lines
+// included). Go's client would take 10 MiB; a WebSocket handshake's
+// answer, read by http.ReadResponse, would take any size.
+const maxHeader = 1 << 20
 
 // A request is one HTTP request the scanner sends (or, in a dry run,
 // prints). Keeping it as data lets the same value be sent, printed as a
@@ -112,14 +118,15 @@ func newSender(target *url.URL, victimTLS, attackerTLS *tls.Config, timeout time
 func newClient(cfg *tls.Config) *http.Client {
 	t := &http.Transport{
 		// No proxy: requests go to the target host and nowhere else.
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		TLSClientConfig:       cfg,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-		MaxIdleConnsPerHost:   2,
-		IdleConnTimeout:       30 * time.Second,
-		ForceAttemptHTTP2:     true,
+		Proxy:                  nil,
+		DialContext:            (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		TLSClientConfig:        cfg,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ResponseHeaderTimeout:  30 * time.Second,
+		MaxResponseHeaderBytes: maxHeader,
+		MaxIdleConnsPerHost:    2,
+		IdleConnTimeout:        30 * time.Second,
+		ForceAttemptHTTP2:      true,
 	}
 	return &http.Client{
 		Transport: t,
@@ -201,6 +208,7 @@ func (s *sender) send(ctx context.Context, r *request) (*response, error) {
 		if parent.Err() != nil {
 			return nil, fmt.Errorf("%w: %v", errCanceled, parent.Err())
 		}
+		err = s.late(ctx, err)
 		if ue, ok := err.(*url.Error); ok {
 			// Its message repeats the URL, whose query may hold fields
 			// (a GET downgrade's): show the redacted one.
@@ -214,9 +222,26 @@ func (s *sender) send(ctx context.Context, r *request) (*response, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: reading the response: %v", r.Method, r.URL.Redacted(), err)
+		if parent.Err() != nil {
+			return nil, fmt.Errorf("%w: %v", errCanceled, parent.Err())
+		}
+		return nil, fmt.Errorf("%s %s: reading the response: %v", r.Method, r.URL.Redacted(), s.late(ctx, err))
 	}
 	return &response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+}
+
+// late names the limit when err came from the request's own timeout
+// (ctx's deadline, or the connection's, set from it): "context deadline
+// exceeded" alone does not say which deadline.
+func (s *sender) late(ctx context.Context, err error) error {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	if ue, ok := err.(*url.Error); ok {
+		ue.Err = fmt.Errorf("no complete answer within the %v timeout (--timeout): %w", s.timeout, ue.Err)
+		return ue
+	}
+	return fmt.Errorf("no complete answer within the %v timeout (--timeout): %w", s.timeout, err)
 }
 
 func cookieHeader(cs []*http.Cookie) string {

@@ -85,7 +85,8 @@ type Config struct {
 	MaxEndpoints int
 	// MaxRequests caps the requests of the whole scan (default 2000).
 	MaxRequests int
-	// Timeout bounds each request (default 10s).
+	// Timeout bounds each request, its whole answer included (default
+	// 10s).
 	Timeout time.Duration
 	// Rate is the most requests per second (default 10).
 	Rate float64

@@ -9,14 +9,20 @@ import (
 	"github.com/forgeproof/forgeproof/internal/setcookie"
 )
 
+// maxCookies bounds the cookies a jar keeps, as Chromium keeps 180 per
+// domain: a service that sets thousands (new names on every answer)
+// would otherwise grow each request and slow each lookup without bound.
+const maxCookies = 180
+
 // A jar holds one browser's cookies for the target, with the attributes
 // they were set with, in the order they were first set.
 type jar struct {
 	cookies []*http.Cookie
+	dropped bool // a new cookie came when maxCookies were kept
 }
 
 // set stores cookies from a response, replacing same-named ones and
-// dropping expired ones.
+// dropping expired ones, and new ones past maxCookies.
 func (j *jar) set(cs []*http.Cookie) {
 	for _, c := range cs {
 		i := j.index(c.Name)
@@ -27,6 +33,8 @@ func (j *jar) set(cs []*http.Cookie) {
 		case expired:
 		case i >= 0:
 			j.cookies[i] = c
+		case len(j.cookies) >= maxCookies:
+			j.dropped = true // the first ones kept: the session's, likely
 		default:
 			j.cookies = append(j.cookies, c)
 		}

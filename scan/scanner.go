@@ -152,7 +152,10 @@ func (sc *scanner) do(ctx context.Context, r *request) (*response, error) {
 		cs := resp.cookies()
 		sc.victim.set(cs)
 		for _, c := range cs {
-			sc.setCookies[c.Name] = seenCookie{c, r.URL.String()}
+			// As many names as the jar keeps: posture findings stay few.
+			if _, ok := sc.setCookies[c.Name]; ok || len(sc.setCookies) < maxCookies {
+				sc.setCookies[c.Name] = seenCookie{c, r.URL.String()}
+			}
 		}
 	}
 	return resp, nil
@@ -248,6 +251,9 @@ func (sc *scanner) run(ctx context.Context) error {
 
 // finish adds the cookie posture findings and sorts the report.
 func (sc *scanner) finish() {
+	if sc.victim.dropped {
+		sc.note("the service set more than %d cookies: the scanner kept the first %d (Chromium keeps %d per site)", maxCookies, maxCookies, maxCookies)
+	}
 	names := make([]string, 0, len(sc.setCookies))
 	for n := range sc.setCookies {
 		names = append(names, n)

@@ -129,10 +129,21 @@ func (s *sender) handshake(ctx context.Context, r *request) (*wsAnswer, error) {
 	if err := req.Write(conn); err != nil {
 		return nil, fmt.Errorf("GET %s: writing the handshake: %v", r.URL.Redacted(), err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	// ReadResponse has no header limit: a hostile service could send
+	// headers until the timeout, all kept in memory.
+	lim := &io.LimitedReader{R: conn, N: maxHeader}
+	resp, err := http.ReadResponse(bufio.NewReader(lim), req)
 	if err != nil {
+		if lim.N <= 0 {
+			err = fmt.Errorf("its header is larger than %d bytes, the scanner's limit", maxHeader)
+		}
+		if parent.Err() != nil {
+			return nil, fmt.Errorf("%w: %v", errCanceled, parent.Err())
+		}
+		err = s.late(ctx, err)
 		return nil, fmt.Errorf("GET %s: reading the handshake's answer: %v", r.URL.Redacted(), err)
 	}
+	lim.N = maxBody
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
 	resp.Body.Close()
 	a := &wsAnswer{status: resp.StatusCode}
