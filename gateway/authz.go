@@ -288,10 +288,12 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 }
 
 // setForwarding has Envoy forward the forwarding headers serve's
-// upstream request carries (rewriteFiltered): Envoy passes the client's
-// Forwarded and X-Forwarded-Host on as sent (repeated lines joined, a
-// client's values first) and only sets X-Forwarded-Proto, so an upstream
-// that builds URLs from them would use a host the client chose. From a
+// upstream request carries (rewriteFiltered): Envoy's connection manager
+// passes the client's Forwarded and X-Forwarded-Host on as sent (repeated
+// lines joined, a client's values first), sets X-Forwarded-Proto (only
+// when absent, unless use_remote_address) and appends to X-Forwarded-For
+// only with use_remote_address, so an upstream that builds URLs from them
+// would use a host the client chose. From a
 // trusted proxy: the Forwarded element and X-Forwarded-Proto/-Host
 // values readForwarded read (x), the proxy's last ones. From anyone
 // else: X-Forwarded-For, -Host and -Proto afresh from the client's

@@ -263,7 +263,7 @@ func TestCheckTrustedProxyForwarding(t *testing.T) {
 	})
 	c := w.client(t, "127.0.0.1", w.envoy, false)
 	get := func(kv ...string) *authv3.CheckRequest {
-		// Envoy sets x-forwarded-proto itself (xff_num_trusted_hops: 0).
+		// Envoy sets x-forwarded-proto itself (envoy.yaml: use_remote_address: true, xff_num_trusted_hops: 0).
 		return envoyCheck("GET", "/balance", "bank.example", w.alice,
 			append([]string{"x-forwarded-proto", "https", "accept", "application/json"}, kv...)...)
 	}
@@ -331,8 +331,8 @@ func TestCheckTrustedProxyForwarding(t *testing.T) {
 // TestCheckClientForwardingHeaders: from a client that is not a trusted
 // proxy, serve drops Forwarded and X-Forwarded-For/-Host/-Proto and sets
 // its own; Envoy, as docs/integrations/envoy configures it, passes the
-// client's Forwarded and X-Forwarded-Host on (it sets only
-// X-Forwarded-Proto, and appends to X-Forwarded-For with
+// client's Forwarded and X-Forwarded-Host on (its connection manager
+// sets only X-Forwarded-Proto, and appends to X-Forwarded-For with
 // use_remote_address), and an upstream that builds URLs from them
 // (password-reset links) would use the client's host. The answer sets
 // serve's values and removes Forwarded. Twin: the same request without
@@ -364,7 +364,7 @@ func TestCheckClientForwardingHeaders(t *testing.T) {
 				if tt.asked != nil {
 					asked = tt.asked
 				}
-				// Envoy sets x-forwarded-proto itself (xff_num_trusted_hops: 0).
+				// Envoy sets x-forwarded-proto itself (envoy.yaml: use_remote_address: true, xff_num_trusted_hops: 0).
 				cr := envoyCheck("GET", "/balance", "bank.example", w.alice, append([]string{"x-forwarded-proto", "https"}, asked...)...)
 				sent := envoyCheck("GET", "/balance", "bank.example", w.alice, append([]string{"x-forwarded-proto", "https"}, tt.kv...)...)
 				if rawHeaders {

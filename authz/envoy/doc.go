@@ -13,13 +13,20 @@
 // # What Envoy sends
 //
 // Envoy's HTTP ext_authz filter sends, in attributes.request.http, the
-// method, the path (with the query, as sent), the host, the scheme and the
+// method, the path (with the query), the host, the scheme and the
 // client's headers with lower-case names, the pseudo-headers (:method,
-// :path, :authority) among them; with encode_raw_headers, header_map
-// instead of headers. With include_peer_certificate: true,
-// attributes.source.certificate holds the client certificate Envoy
-// verified, URL-encoded PEM, the leaf alone. Check reads nothing else:
-// no body (with_request_body should be off), no metadata.
+// :path, :authority) among them, repeated ones joined with ","; with
+// encode_raw_headers, header_map instead of headers. They are the
+// request as Envoy will forward it: after its connection manager
+// normalized the path (normalize_path, merge_slashes) and set its
+// forwarding headers. attributes.source.address is the downstream
+// connection's peer (Envoy's TCP peer, or the PROXY protocol source),
+// not an address read from X-Forwarded-For. With
+// include_peer_certificate: true, attributes.source.certificate holds
+// the client certificate Envoy verified, URL-encoded PEM, the leaf
+// alone; it is empty without one or when TLS ended before this Envoy.
+// Check reads nothing else: no body (with_request_body should be off),
+// no metadata.
 //
 // # What it answers
 //

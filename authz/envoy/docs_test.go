@@ -122,6 +122,14 @@ func TestEnvoyConfig(t *testing.T) {
 	if hcm.GetForwardClientCertDetails() != hcmv3.HttpConnectionManager_SANITIZE {
 		t.Errorf("forward_client_cert_details: got %v, want SANITIZE (the client's XFCC must not reach forgeproof as Envoy's)", hcm.GetForwardClientCertDetails())
 	}
+	// Envoy's ConnectionManagerUtility::mutateRequestHeaders, before any
+	// filter: without use_remote_address a client's X-Forwarded-Proto is
+	// kept, and an HTTP/1.1 request's :scheme (attributes.request.http.scheme)
+	// is taken from it.
+	if !hcm.GetUseRemoteAddress().GetValue() || hcm.GetXffNumTrustedHops() != 0 {
+		t.Errorf("use_remote_address: got %v with xff_num_trusted_hops %d, want true with 0 (Envoy sets X-Forwarded-Proto, not the client)",
+			hcm.GetUseRemoteAddress().GetValue(), hcm.GetXffNumTrustedHops())
+	}
 	if f := hcm.GetHttpFilters(); len(f) == 0 || f[len(f)-1].GetName() != "envoy.filters.http.router" || f[0].GetName() != "envoy.filters.http.ext_authz" {
 		t.Errorf("http_filters: ext_authz must come first and the router last")
 	}
@@ -137,6 +145,11 @@ func TestEnvoyConfig(t *testing.T) {
 		// looks like a program's, which the origin check lets through;
 		// and only a header forgeproof sees can it have removed.
 		t.Error("ext_authz: allowed_headers or disallowed_headers is set: forgeproof must see every client header")
+	case extAuthz.GetDecoderHeaderMutationRules() != nil:
+		// With rules, Envoy ignores (or fails on, disallow_is_error) the
+		// removals and sets they do not allow, x-envoy-* by default
+		// (allow_envoy): a client's x-envoy-original-path would stay.
+		t.Error("ext_authz: decoder_header_mutation_rules is set: Envoy may silently skip forgeproof's headers to set and remove")
 	case extAuthz.GetTransportApiVersion().String() != "V3":
 		t.Errorf("ext_authz: transport_api_version: got %v, want V3", extAuthz.GetTransportApiVersion())
 	case extAuthz.GetGrpcService().GetEnvoyGrpc() == nil:

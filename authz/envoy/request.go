@@ -24,7 +24,7 @@ const (
 // the decision, taken from the CheckRequest and checked for shape.
 type request struct {
 	method string
-	target string // origin-form request target: path and query, as sent
+	target string // origin-form request target: path and query, as Envoy forwards it (normalize_path, merge_slashes)
 	host   string
 	scheme string      // "https" or "http" as Envoy saw it; "" when not said
 	header http.Header // canonical names; Envoy's are their lower case
@@ -32,7 +32,9 @@ type request struct {
 	// of the client certificate Envoy verified, "" when there was none.
 	cert string
 	// remoteAddr is the client's address (attributes.source.address) as
-	// "ip:port", "" when Envoy sent no IP address.
+	// "ip:port", "" when Envoy sent no IP address: the downstream
+	// connection's peer (or PROXY protocol source), never an address
+	// Envoy read from X-Forwarded-For.
 	remoteAddr string
 }
 
