@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
+
+	"github.com/forgeproof/forgeproof/internal/atomicfile"
 )
 
 // File names in a PKI folder (see DESIGN.md, forgeproof demo and pki).
@@ -26,103 +27,21 @@ const (
 // An existing file's wider permissions are not inherited, and a symbolic
 // or hard link there is replaced, not written through.
 func WriteSecretFile(path string, data []byte) error {
-	return writeFilesAtomic(stagedFile{path, data, 0o600})
+	return writeFilesAtomic(atomicfile.File{Path: path, Data: data, Perm: 0o600})
 }
 
 // WritePublicFile writes data to path with permissions 0644, atomically.
 func WritePublicFile(path string, data []byte) error {
-	return writeFilesAtomic(stagedFile{path, data, 0o644})
+	return writeFilesAtomic(atomicfile.File{Path: path, Data: data, Perm: 0o644})
 }
 
-// stagedFile is a file writeFilesAtomic writes.
-type stagedFile struct {
-	path string
-	data []byte
-	perm os.FileMode
-}
-
-// writeFilesAtomic writes every file to a temporary file beside it first
-// and renames them into place only when all are written and synced: a
-// full disk or a bad path leaves the old files as they were (a certificate
-// and the key that matches it, an old CA key not yet replaced). Only a
-// crash between the renames can leave some replaced, which the next load
-// reports (a key that does not match its certificate).
-func writeFilesAtomic(files ...stagedFile) (err error) {
-	tmps := make([]string, 0, len(files))
-	defer func() {
-		if err != nil {
-			for _, t := range tmps {
-				os.Remove(t)
-			}
-		}
-	}()
-	for _, f := range files {
-		tmp, err := stage(f)
-		if err != nil {
-			return fmt.Errorf("pki: writing %s: %w", f.path, err)
-		}
-		tmps = append(tmps, tmp)
-	}
-	for i, f := range files {
-		// rename replaces a link at f.path itself, never its target.
-		if err = os.Rename(tmps[i], f.path); err != nil {
-			return fmt.Errorf("pki: writing %s: %w", f.path, err)
-		}
-	}
-	for _, f := range files {
-		// The renames are durable once their folders are synced; else a
-		// power cut may bring back the old crl.pem, and with it a
-		// certificate revoked since.
-		if err = syncDir(filepath.Dir(f.path)); err != nil {
-			return fmt.Errorf("pki: writing %s: %w", f.path, err)
-		}
+// writeFilesAtomic writes files with atomicfile.Write: all renamed into
+// place or none.
+func writeFilesAtomic(files ...atomicfile.File) error {
+	if err := atomicfile.Write(files...); err != nil {
+		return fmt.Errorf("pki: %w", err)
 	}
 	return nil
-}
-
-// stage writes f to a new temporary file in its folder, synced, and
-// returns its name.
-func stage(f stagedFile) (name string, err error) {
-	// CreateTemp creates the file (O_EXCL) 0600 whatever the umask, so a
-	// secret is never readable by others, not even for a moment.
-	t, err := os.CreateTemp(filepath.Dir(f.path), "."+filepath.Base(f.path)+".tmp*")
-	if err != nil {
-		return "", err
-	}
-	defer func() {
-		if err != nil {
-			t.Close()
-			os.Remove(t.Name())
-		}
-	}()
-	if _, err = t.Write(f.data); err != nil {
-		return "", err
-	}
-	// Chmod, unlike the mode given at creation, ignores the umask.
-	if err = t.Chmod(f.perm); err != nil {
-		return "", err
-	}
-	if err = t.Sync(); err != nil {
-		return "", err
-	}
-	if err = t.Close(); err != nil {
-		return "", err
-	}
-	return t.Name(), nil
-}
-
-// syncDir syncs a folder, so that a rename in it survives a crash. Windows
-// cannot sync a folder (and needs not: its renames are journalled).
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Save writes the CA to dir as ca.pem (0644) and ca-key.pem (0600),
@@ -179,8 +98,8 @@ func (c *Cert) Save(dir, certFile, keyFile string) error {
 	// Both written before either replaces a file: a failure leaves the
 	// old pair, which still matches.
 	return writeFilesAtomic(
-		stagedFile{filepath.Join(dir, keyFile), key, 0o600},
-		stagedFile{filepath.Join(dir, certFile), EncodeCertsPEM(c.Cert), 0o644},
+		atomicfile.File{Path: filepath.Join(dir, keyFile), Data: key, Perm: 0o600},
+		atomicfile.File{Path: filepath.Join(dir, certFile), Data: EncodeCertsPEM(c.Cert), Perm: 0o644},
 	)
 }
 

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/atomicfile"
 	"github.com/forgeproof/forgeproof/internal/browser"
 	"github.com/forgeproof/forgeproof/internal/scanbrowser"
 	"github.com/forgeproof/forgeproof/scan"
@@ -139,6 +140,9 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg, failOn, err := f.config()
 	if err != nil {
+		return err
+	}
+	if err := checkOutput(f.output); err != nil {
 		return err
 	}
 
@@ -470,8 +474,11 @@ func redactCookie(c string) string {
 	return c
 }
 
-// writeOutput writes to the --output file (0600, created or truncated)
-// or to stdout.
+// writeOutput writes to the --output file or to stdout. A report may
+// hold evidence (a cookie, a token), so the file is a new one, 0600
+// whatever an old file's mode, renamed into place: a reader never sees
+// half of it, and a link planted there is replaced, never written
+// through.
 func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
 	if path == "" {
 		return write(stdout)
@@ -480,7 +487,31 @@ func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) err
 	if err := write(&b); err != nil {
 		return err
 	}
-	return os.WriteFile(path, b.Bytes(), 0o600)
+	return atomicfile.Write(atomicfile.File{Path: path, Data: b.Bytes(), Perm: 0o600})
+}
+
+// checkOutput refuses an --output that is not a regular file, before the
+// scan: the report's rename would replace a link or a device there
+// (/dev/stdout, /dev/null; as root even in /dev) rather than write
+// through it.
+func checkOutput(path string) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode().IsRegular() {
+		return nil // a new file, or a regular one to replace
+	}
+	what := "not a regular file"
+	switch t := fi.Mode().Type(); {
+	case t&os.ModeSymlink != 0:
+		what = "a symbolic link"
+	case t&os.ModeDir != 0:
+		what = "a folder"
+	case t&os.ModeDevice != 0:
+		what = "a device"
+	}
+	return usageErrorf("scan: invalid --output %q: %s: the report replaces the file there with a new one, never writes through a link or into a device; remove it, or leave --output out to write to stdout", path, what)
 }
 
 // colorOK: colour only on a terminal, and never with NO_COLOR set.
