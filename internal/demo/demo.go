@@ -136,14 +136,11 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 		return nil, fmt.Errorf("demo: sibling address %q: the same-site attacker must be on the bank's host (%s), on another port: %s is another site", siblingAddr, bankHost, siblingHost)
 	}
 
-	p, err := preparePKI(opts.Dir, time.Now())
+	p, err := preparePKI(opts.Dir, time.Now(), true)
 	if err != nil {
 		return nil, err
 	}
-	keyFile, err := p.prepareTokenKey()
-	if err != nil {
-		return nil, err
-	}
+	keyFile := filepath.Join(p.files.Dir, TokenKeyFile)
 
 	var lns []net.Listener
 	fail := func(err error) (*Running, error) {
@@ -356,29 +353,25 @@ func gatewayConfig(listen, upstream string, f Files, keyFile string, insecureNoC
 }
 
 // prepareTokenKey keeps the token key file of the PKI folder, or writes
-// a new one, which it adds to p.created (and to p.renewed if it replaced
-// a file), so that the demo names it among the files it wrote.
-func (p *devPKI) prepareTokenKey() (string, error) {
-	dir := p.files.Dir
-	path := filepath.Join(dir, TokenKeyFile)
+// a new one, which it adds to p.created, so that the demo names it among
+// the files it wrote (preparePKI adds it to p.renewed if it replaced a
+// file).
+func (p *devPKI) prepareTokenKey() error {
+	path := filepath.Join(p.files.Dir, TokenKeyFile)
 	fi, err := os.Stat(path)
 	if err == nil && fi.Mode().Perm()&0o077 == 0 {
 		if _, err := csrf.LoadKeyRing(path); err == nil {
-			return path, nil
+			return nil
 		}
 	}
-	replaced := err == nil
 	data := "# forgeproof demo CSRF token key (base64); keep it secret\n" +
 		base64.StdEncoding.EncodeToString(csrf.GenerateKey()) + "\n"
 	// Written as the keys are: 0600, synced, renamed into place.
 	if err := pki.WriteSecretFile(path, []byte(data)); err != nil {
-		return "", fmt.Errorf("demo: %w", err)
+		return fmt.Errorf("demo: %w", err)
 	}
 	p.created = append(p.created, TokenKeyFile)
-	if replaced {
-		p.renewed = append(p.renewed, TokenKeyFile)
-	}
-	return path, nil
+	return nil
 }
 
 func newServer(h http.Handler) *http.Server {

@@ -82,8 +82,18 @@ func FileNames() []string { return slices.Clone(resetFiles) }
 
 // ResetPKI deletes the demo's files in dir (and nothing else), so the
 // next Start creates a new CA and new certificates. It returns the base
-// names of the files it deleted.
+// names of the files it deleted. It holds the folder's lock while it
+// deletes, as Start does while it writes: a reset beside another demo's
+// start would leave that demo a server.pem without its key.
 func ResetPKI(dir string) ([]string, error) {
+	unlock, err := dirlock.Lock(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // no folder, nothing to delete
+	}
+	if err != nil {
+		return nil, fmt.Errorf("demo: reset: %w", err)
+	}
+	defer unlock()
 	var removed []string
 	for _, name := range resetFiles {
 		err := os.Remove(filepath.Join(dir, name))
@@ -103,14 +113,16 @@ func ResetPKI(dir string) ([]string, error) {
 // CRL are (re)issued when missing, unusable or close to expiry. It
 // returns the paths and the base names of the files it wrote.
 func PreparePKI(dir string) (Files, []string, error) {
-	p, err := preparePKI(dir, time.Now())
+	p, err := preparePKI(dir, time.Now(), false)
 	if err != nil {
 		return Files{}, nil, err
 	}
 	return p.files, p.created, nil
 }
 
-func preparePKI(dir string, now time.Time) (*devPKI, error) {
+// preparePKI prepares the PKI, and the token key file too when tokenKey
+// is set (Start's), all under the folder's lock.
+func preparePKI(dir string, now time.Time, tokenKey bool) (*devPKI, error) {
 	if dir == "" {
 		return nil, errors.New("demo: no PKI folder given")
 	}
@@ -157,6 +169,11 @@ func preparePKI(dir string, now time.Time) (*devPKI, error) {
 	}
 	if err := p.refreshCRL(now); err != nil {
 		return nil, err
+	}
+	if tokenKey {
+		if err := p.prepareTokenKey(); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }

@@ -10,7 +10,7 @@ import (
 func TestPreparePKIRenews(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
-	first, err := preparePKI(dir, now)
+	first, err := preparePKI(dir, now, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestPreparePKIRenews(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := preparePKI(dir, tt.at)
+			p, err := preparePKI(dir, tt.at, false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -39,3 +39,42 @@ func TestPreparePKILocks(t *testing.T) {
 		t.Errorf("after unlock: %v", err)
 	}
 }
+
+// TestResetPKILocks: "forgeproof demo --reset" deletes the folder's files
+// under its lock too: a reset beside another demo's start (or a pki
+// command) would delete the key of a server.pem just written. While
+// another command holds the lock the reset is refused and deletes
+// nothing, and Start writes nothing (no token key file either); released,
+// both succeed (the allowed twins).
+func TestResetPKILocks(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	if _, _, err := demo.PreparePKI(dir); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadDir(dir)
+	unlock, err := dirlock.Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed, err := demo.ResetPKI(dir)
+	var busy *dirlock.BusyError
+	if !errors.As(err, &busy) || len(removed) != 0 {
+		t.Errorf("reset with the lock held: got %v, %v; want nothing removed and a *dirlock.BusyError", removed, err)
+	}
+	_, err = demo.Start(t.Context(), demo.Options{Dir: dir, Listen: "127.0.0.1:0", AttackerAddr: "127.0.0.1:0", SiblingAddr: "127.0.0.1:0"})
+	if !errors.As(err, &busy) {
+		t.Errorf("start with the lock held: got %v, want a *dirlock.BusyError", err)
+	}
+	if after, _ := os.ReadDir(dir); len(after) != len(before) {
+		t.Errorf("with the lock held: the folder went from %v to %v", before, after)
+	}
+	unlock()
+	removed, err = demo.ResetPKI(dir)
+	if err != nil || len(removed) != len(before) {
+		t.Errorf("after unlock: removed %v, %v; want %v", removed, err, before)
+	}
+	// A folder that is not there has nothing to reset.
+	if removed, err := demo.ResetPKI(filepath.Join(dir, "none")); err != nil || len(removed) != 0 {
+		t.Errorf("no folder: got %v, %v; want nothing and no error", removed, err)
+	}
+}
