@@ -90,12 +90,19 @@ func (v *validityFlag) String() string {
 	return v.d.String()
 }
 
+// maxValidityDays is the longest --validity: 100 years of 365 days.
+const maxValidityDays = 100 * 365
+
 func (v *validityFlag) Set(s string) error {
 	var d time.Duration
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		days, err := strconv.Atoi(n)
 		if err != nil {
 			return errors.New("want a duration like 365d or 720h")
+		}
+		if days <= 0 || days > maxValidityDays {
+			// Before the product, which can wrap: 213503982335d is 9h34m.
+			return errors.New("must be positive and at most 100 years")
 		}
 		d = time.Duration(days) * 24 * time.Hour
 	} else {
@@ -104,7 +111,7 @@ func (v *validityFlag) Set(s string) error {
 			return errors.New("want a duration like 365d or 720h")
 		}
 	}
-	if d <= 0 || d > 100*365*24*time.Hour {
+	if d <= 0 || d > maxValidityDays*24*time.Hour {
 		return errors.New("must be positive and at most 100 years")
 	}
 	v.d = d
