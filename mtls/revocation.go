@@ -27,9 +27,16 @@ func parseCRLs(data []byte, source string) ([]*x509.RevocationList, error) {
 	if b, _ := pem.Decode(data); b == nil {
 		l, err := x509.ParseRevocationList(data)
 		if err != nil {
+			if _, _, perr := pemutil.Next(data); perr != nil {
+				return nil, fmt.Errorf("crl %s: PEM block 1 %w", source, perr) // a truncated PEM file
+			}
 			// Neither PEM nor DER: say both were tried, not only
 			// "x509: malformed crl", which reads as a damaged CRL.
 			return nil, fmt.Errorf("crl %s: no PEM \"X509 CRL\" block, and not a DER CRL: %w", source, err)
+		}
+		if len(l.Raw) != len(data) {
+			// x509 ignores what follows the CRL: a second one, say.
+			return nil, fmt.Errorf("crl %s: %d bytes after the DER CRL, want one DER CRL (or PEM for several)", source, len(data)-len(l.Raw))
 		}
 		return []*x509.RevocationList{l}, nil
 	}
@@ -53,6 +60,9 @@ func parseCRLs(data []byte, source string) ([]*x509.RevocationList, error) {
 		l, err := x509.ParseRevocationList(b.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("crl %s: %w", source, err)
+		}
+		if len(l.Raw) != len(b.Bytes) {
+			return nil, fmt.Errorf("crl %s: PEM block %d: %d bytes after the CRL", source, len(lists)+1, len(b.Bytes)-len(l.Raw))
 		}
 		lists = append(lists, l)
 	}

@@ -123,7 +123,8 @@ func ParseSerial(s string) (*big.Int, error) {
 	default:
 		_, ok = n.SetString(s, 10)
 	}
-	if !ok || n.Sign() <= 0 {
+	// big.Int reads a sign ("+5", "0x+5"): no tool prints one in a serial.
+	if !ok || n.Sign() <= 0 || strings.ContainsAny(s, "+-") {
 		return nil, fmt.Errorf("invalid serial number %q: want a positive decimal, 0x-hex, colon-separated hex or openssl's serial=HEX", s)
 	}
 	return n, nil

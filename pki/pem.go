@@ -65,16 +65,21 @@ func ParseCertPEM(data []byte) (*x509.Certificate, error) {
 }
 
 // ParseKeyPEM parses the first private key in data: PKCS#8 ("PRIVATE
-// KEY"), SEC 1 ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY").
+// KEY"), SEC 1 ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY"). Other
+// blocks before it (a certificate, "EC PARAMETERS") are skipped; a block
+// that does not parse as PEM before it is an error that names the block
+// (pem.Decode would skip it, and the key in it, in silence).
 func ParseKeyPEM(data []byte) (crypto.Signer, error) {
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
+	for i := 1; ; i++ {
+		b, rest, err := pemutil.Next(data)
+		if err != nil {
+			return nil, fmt.Errorf("pki: PEM block %d %w", i, err)
+		}
 		if b == nil {
 			return nil, errors.New("pki: no PEM private key block found")
 		}
+		data = rest
 		var key any
-		var err error
 		var form string // named in errors instead of the block type: messages never name key material
 		switch b.Type {
 		case privateKeyBlock:
@@ -103,21 +108,51 @@ func ParseKeyPEM(data []byte) (crypto.Signer, error) {
 	}
 }
 
-// ParseCRL parses a CRL in DER or PEM (X509 CRL) form. It does not check
-// the signature: use (*x509.RevocationList).CheckSignatureFrom.
+// ParseCRL parses a CRL in DER or PEM form: one X509 CRL block. A
+// second block, or one that does not parse as PEM, is an error that names
+// it, as the gateway's CRL loader names it: reading the first block only
+// would drop what the others hold in silence. It does not check the
+// signature: use (*x509.RevocationList).CheckSignatureFrom.
 func ParseCRL(data []byte) (*x509.RevocationList, error) {
-	if b, _ := pem.Decode(data); b != nil {
-		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
-			return nil, fmt.Errorf("pki: the PEM block is a private key, want %q", crlBlock)
+	if b, _ := pem.Decode(data); b == nil {
+		crl, err := x509.ParseRevocationList(data)
+		if err == nil && len(crl.Raw) != len(data) {
+			// x509 ignores what follows the CRL: a second one, say.
+			return nil, fmt.Errorf("pki: %d bytes after the DER CRL, want one CRL per file", len(data)-len(crl.Raw))
 		}
-		if b.Type != crlBlock {
-			return nil, fmt.Errorf("pki: PEM block is %q, want %q", b.Type, crlBlock)
+		if err == nil {
+			return crl, nil
 		}
-		data = b.Bytes
+		if _, _, perr := pemutil.Next(data); perr != nil {
+			return nil, fmt.Errorf("pki: PEM block 1 %w", perr) // a truncated crl.pem, say
+		}
+		return nil, fmt.Errorf("pki: no PEM %q block, and not a DER CRL: %w", crlBlock, err)
 	}
-	crl, err := x509.ParseRevocationList(data)
-	if err != nil {
-		return nil, fmt.Errorf("pki: parsing CRL: %w", err)
+	var crl *x509.RevocationList
+	for i := 1; ; i++ {
+		// pemutil.Next, not pem.Decode, which skips a damaged block.
+		b, rest, err := pemutil.Next(data)
+		if err != nil {
+			return nil, fmt.Errorf("pki: PEM block %d %w", i, err)
+		}
+		if b == nil {
+			return crl, nil
+		}
+		data = rest
+		switch {
+		case strings.HasSuffix(b.Type, "PRIVATE KEY"):
+			// Not its type either: messages never name key material.
+			return nil, fmt.Errorf("pki: PEM block %d is a private key, want %q", i, crlBlock)
+		case b.Type != crlBlock:
+			return nil, fmt.Errorf("pki: PEM block %d is %q, want %q", i, b.Type, crlBlock)
+		case crl != nil:
+			return nil, fmt.Errorf("pki: PEM block %d is a second CRL, want one per file", i)
+		}
+		if crl, err = x509.ParseRevocationList(b.Bytes); err != nil {
+			return nil, fmt.Errorf("pki: PEM block %d: parsing CRL: %w", i, err)
+		}
+		if len(crl.Raw) != len(b.Bytes) {
+			return nil, fmt.Errorf("pki: PEM block %d: %d bytes after the CRL", i, len(b.Bytes)-len(crl.Raw))
+		}
 	}
-	return crl, nil
 }

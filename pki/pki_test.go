@@ -1,6 +1,7 @@
 package pki_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/tls"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -528,6 +530,10 @@ func TestParseSerial(t *testing.T) {
 		{name: "openssl -serial line, empty", in: "serial=", wantErr: true},
 		{name: "zero", in: "0", wantErr: true},
 		{name: "negative", in: "-5", wantErr: true},
+		{name: "plus sign", in: "+5", wantErr: true},
+		{name: "hex with a sign", in: "0x+5", wantErr: true},
+		{name: "openssl -serial line with a sign", in: "serial=+5", wantErr: true},
+		{name: "colon hex with a sign", in: "+3a:f2", wantErr: true},
 		{name: "junk", in: "abc", wantErr: true},
 		{name: "empty", in: "", wantErr: true},
 	}
@@ -586,5 +592,87 @@ func TestLeafWithinCA(t *testing.T) {
 				t.Errorf("%s: %s NotAfter %v, want %v", tt.name, c.Subject.CommonName, c.NotAfter, want)
 			}
 		}
+	}
+}
+
+// TestParseCRLBlocks: a CRL file is one X509 CRL block; a second block
+// or a damaged one is refused with its number, as the gateway's CRL
+// loader refuses it, where reading the first block alone would drop what
+// the rest holds. The first two cases are the allowed twins.
+func TestParseCRLBlocks(t *testing.T) {
+	ca := newCA(t, pki.CAOptions{})
+	der, err := ca.Revoke(nil, big.NewInt(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := string(pki.EncodeCRLPEM(der))
+	tests := []struct {
+		name, data, wantErr string
+	}{
+		{name: "one block", data: p},
+		{name: "one block after a comment", data: "CRL of the dev CA\n" + p},
+		{name: "two CRLs", data: p + p, wantErr: "pki: PEM block 2 is a second CRL, want one per file"},
+		{name: "damaged second block", data: p + p[:40], wantErr: "pki: PEM block 2 does not parse as PEM"},
+		{name: "damaged first block", data: p[:40] + "\n" + p, wantErr: "pki: PEM block 1 does not parse as PEM"},
+		{name: "certificate then CRL", data: string(pki.EncodeCertsPEM(ca.Cert)) + p, wantErr: `pki: PEM block 1 is "CERTIFICATE", want "X509 CRL"`},
+		{name: "CRL then key", data: p + pemBlock("PRIVATE KEY", []byte("k")), wantErr: "pki: PEM block 2 is a private key"},
+		{name: "damaged only block", data: p[:len(p)-20], wantErr: "pki: PEM block 1 does not parse as PEM"},
+		{name: "damaged block glued to the next", data: p[:40] + p, wantErr: "pki: PEM block 1 does not parse as PEM"},
+		{name: "DER", data: string(der)},
+		{name: "bytes after the CRL in its block", data: pemBlock("X509 CRL", append(append([]byte{}, der...), 0)), wantErr: "pki: PEM block 1: 1 bytes after the CRL"},
+		{name: "two DER CRLs", data: string(der) + string(der), wantErr: "pki: " + strconv.Itoa(len(der)) + " bytes after the DER CRL"},
+		{name: "neither PEM nor DER", data: "not a CRL", wantErr: "pki: no PEM \"X509 CRL\" block, and not a DER CRL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			crl, err := pki.ParseCRL([]byte(tt.data))
+			if tt.wantErr == "" {
+				if err != nil || !bytes.Equal(crl.Raw, der) {
+					t.Fatalf("got %v, want the CRL", err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+				t.Fatalf("got error %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestParseKeyPEMDamagedBlock: a damaged block before the key is named,
+// not skipped to report "no private key"; the same key intact, and after
+// an intact certificate, is read (the allowed twins).
+func TestParseKeyPEMDamagedBlock(t *testing.T) {
+	ca := newCA(t, pki.CAOptions{})
+	key, err := pki.EncodeKeyPEM(ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := pki.EncodeCertsPEM(ca.Cert)
+	tests := []struct {
+		name    string
+		data    []byte
+		wantErr string
+	}{
+		{name: "key", data: key},
+		{name: "certificate then key", data: append(append([]byte{}, cert...), key...)},
+		{name: "truncated key", data: key[:len(key)-12], wantErr: "pki: PEM block 1 does not parse as PEM"},
+		{name: "certificate then truncated key", data: append(append([]byte{}, cert...), key[:len(key)-12]...), wantErr: "pki: PEM block 2 does not parse as PEM"},
+		{name: "damaged block before the key", data: append(append([]byte{}, cert[:40]...), key...), wantErr: "pki: PEM block 1 does not parse as PEM"},
+		{name: "certificate only", data: cert, wantErr: "pki: no PEM private key block found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pki.ParseKeyPEM(tt.data)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+				t.Fatalf("got error %v, want %q", err, tt.wantErr)
+			}
+		})
 	}
 }
