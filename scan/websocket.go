@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/forgeproof/forgeproof/internal/ascii"
 )
 
 // A WebSocket endpoint is an Endpoint with Method "WS" and the socket's
@@ -161,11 +163,14 @@ func (s *sender) handshake(ctx context.Context, r *request) (*wsAnswer, error) {
 	return a, nil
 }
 
-// headerHas reports whether a comma-separated header holds token.
+// headerHas reports whether a comma-separated header holds token. Only
+// spaces and tabs surround a token, and case folds in ASCII only, as
+// browsers read it: strings.EqualFold would take "websocKet" (Kelvin sign)
+// for "websocket", and an answer a browser fails for an upgrade.
 func headerHas(h http.Header, name, token string) bool {
 	for _, v := range h.Values(name) {
 		for p := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(p), token) {
+			if ascii.EqualFold(strings.Trim(p, " \t"), token) {
 				return true
 			}
 		}
