@@ -23,11 +23,19 @@ const (
 // An Error means the scan could not run (or not to the end): its report,
 // if any, is incomplete and must not be read as "no findings".
 type Error struct {
-	Reason string
-	Err    error
+	Reason string // one of the Reason constants
+	Err    error  // the cause; never nil in the errors Run and Plan return
 }
 
-func (e *Error) Error() string { return "scan: " + e.Reason + ": " + e.Err.Error() }
+// Error reads "scan: ", the Reason, then the Err after ": ".
+func (e *Error) Error() string {
+	if e.Err == nil { // a caller's own; Run and Plan always set Err
+		return "scan: " + e.Reason
+	}
+	return "scan: " + e.Reason + ": " + e.Err.Error()
+}
+
+// Unwrap returns Err, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // classify names the reason a request to the target failed.

@@ -321,3 +321,14 @@ func TestAttackerCertificate(t *testing.T) {
 		})
 	}
 }
+
+// A caller's own *scan.Error without a cause prints its reason, where
+// Error() dereferenced the nil Err; with one, the cause follows.
+func TestErrorWithoutCause(t *testing.T) {
+	if got := (&scan.Error{Reason: scan.ReasonCanceled}).Error(); got != "scan: canceled" {
+		t.Errorf("without Err: got %q", got)
+	}
+	if got := (&scan.Error{Reason: scan.ReasonCanceled, Err: errors.New("stop")}).Error(); got != "scan: canceled: stop" {
+		t.Errorf("with Err: got %q", got)
+	}
+}
