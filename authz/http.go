@@ -145,6 +145,13 @@ func clientAddr(xff string) string {
 // describe a request, else the decision: 200 with the headers to set
 // upstream, or the refusal "forgeproof serve" would give. log, if not
 // nil, gets one line per question.
+//
+// For nginx, whose auth_request relays only 401 and 403, every refusal
+// is answered 403 (with the Forgeproof-Reason header); nginx's
+// error_page then asks again on a path ending in "/refusal", which gets
+// the refusal's real status and problem document, or 503
+// ReasonDecisionChanged when a reload let the request through in between
+// (docs/integrations/nginx.md).
 func Handler(g *gateway.Gateway, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

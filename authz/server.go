@@ -32,7 +32,9 @@ func NewServer(g *gateway.Gateway) *Server {
 }
 
 // Listen binds authz.address (":0" picks a free port, see Addr). With
-// authz.tls the listener speaks mutual TLS.
+// authz.tls the listener speaks mutual TLS. It refuses a config without
+// an authz section, or whose authz.proxy is envoy (package authz/envoy
+// serves that).
 func (s *Server) Listen() error {
 	proxy := s.g.AuthzProxy()
 	switch proxy {

@@ -74,9 +74,9 @@ func NewKeyRing(active []byte, older ...[]byte) (*KeyRing, error) {
 
 // ParseKeyRing reads a key file: one key per line, in base64 (standard or
 // URL alphabet, padded or not; not hex), the first key active and the
-// others older.
-// Blank lines and lines starting with '#' are ignored. Create a key with
-// `openssl rand -base64 32`.
+// others older. Blank lines and lines starting with '#' are ignored.
+// A file without a key, a key shorter than MinKeySize and the same key
+// twice are errors. Create a key with `openssl rand -base64 32`.
 func ParseKeyRing(data []byte) (*KeyRing, error) {
 	return parseKeyRing(data, "key file")
 }

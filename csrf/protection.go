@@ -303,8 +303,9 @@ func (p *Protection) SetMode(m Mode) error {
 }
 
 // SetKeyRing sets the keys that sign and verify tokens; nil, or a ring
-// with no keys (the zero KeyRing), turns tokens off. Replace the ring to
-// rotate keys (see [KeyRing]).
+// with no keys (the zero KeyRing), turns tokens off: in a mode that
+// requires a token, such requests are then refused with [ReasonNoKeys]
+// (fail closed). Replace the ring to rotate keys (see [KeyRing]).
 func (p *Protection) SetKeyRing(k *KeyRing) {
 	if k != nil && len(k.keys) == 0 {
 		k = nil // nothing to sign with: minting would panic

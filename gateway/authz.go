@@ -64,8 +64,9 @@ type Decision struct {
 	// Allowed says the proxy may forward the request.
 	Allowed bool
 	// Status is 200 when Allowed, else the refusal's status: 403 for
-	// identity and CSRF refusals, 400, 404 or 405 for requests that
-	// "forgeproof serve" refuses with those.
+	// identity and CSRF refusals and untrusted callers, 400, 404 or 405
+	// for requests that "forgeproof serve" refuses with those, 500 for a
+	// gateway without an authz section (ReasonAuthzNotConfigured).
 	Status int
 	// Reason is the stable reason code of the refusal (the same as
 	// "forgeproof serve" gives); when Allowed, the CSRF reason that a

@@ -12,8 +12,9 @@ import (
 
 // Config is the whole gateway configuration: what LoadConfig reads from a
 // YAML file, or what a Go program builds directly. The zero values of the
-// optional fields mean the documented defaults (see Defaults and the
-// docs/gateway.md); New validates the whole configuration before serving anything.
+// optional fields mean the documented defaults (the Default… constants;
+// docs/gateway.md has every key); New validates the whole configuration
+// before serving anything.
 type Config struct {
 	// Listeners accept client connections; at least one is required.
 	Listeners []Listener `key:"listeners"`
@@ -345,11 +346,16 @@ type Allow struct {
 	TrustDomains []string `key:"trust-domains"`
 	// DNSNames match a DNS SAN, exactly or with a leading "*." matching
 	// one label.
-	DNSNames            []string `key:"dns-names"`
-	CommonNames         []string `key:"common-names"`
+	DNSNames []string `key:"dns-names"`
+	// CommonNames match the subject common name exactly (case and
+	// spaces count); a subject with two common names matches none
+	// (mtls.AuthorizeCommonName).
+	CommonNames []string `key:"common-names"`
+	// OrganizationalUnits match any subject OU exactly.
 	OrganizationalUnits []string `key:"organizational-units"`
-	// SPKIPins are hex SHA-256 digests of the certificate's public key
-	// (SubjectPublicKeyInfo).
+	// SPKIPins are SHA-256 digests of the client certificate's own public
+	// key (SubjectPublicKeyInfo), in hex or padded standard base64
+	// (mtls.AuthorizeSPKI): a CA's key pinned here allows nobody.
 	SPKIPins []string `key:"spki-pins"`
 }
 
@@ -374,8 +380,10 @@ type RouteCSRF struct {
 	// AllowSameSite lets Sec-Fetch-Site: same-site requests through
 	// (other subdomains and ports of the same site).
 	AllowSameSite bool `key:"allow-same-site"`
-	// SPA sets the XSRF-TOKEN cookie on responses to safe requests and
-	// accepts its value back in the X-XSRF-TOKEN header (token modes).
+	// SPA sets the XSRF-TOKEN cookie on responses to requests whose copy
+	// is missing or no longer valid, refusals for a missing or invalid
+	// token included, and accepts its value back in the X-XSRF-TOKEN
+	// header (token modes; csrf.Protection.SetSPA).
 	SPA bool `key:"spa"`
 }
 
@@ -418,9 +426,11 @@ type Tokens struct {
 	// fsGroup, and the kubelet cannot make it owned by the container's
 	// user. Anyone in that group can read the keys. Default false.
 	InsecureAllowGroupReadableKeyFile bool `key:"insecure-allow-group-readable-key-file"`
-	// SessionCookie names the application's session cookie: when a request
-	// carries it, tokens are bound to its value; else to the client
-	// certificate's public key; else to a random pre-session cookie.
+	// SessionCookie names the application's session cookie. Tokens are
+	// bound to its value and the client certificate's public key together
+	// when a request carries both, else to whichever it carries, else to
+	// a random pre-session cookie (see "Tokens for upstreams" in the
+	// package doc). Default: none.
 	SessionCookie string `key:"session-cookie"`
 }
 
@@ -449,7 +459,10 @@ type Log struct {
 // Limits bound what clients and upstreams may cost. Zero means the
 // default given for each field.
 type Limits struct {
-	ReadHeaderTimeout time.Duration `key:"read-header-timeout"` // default 10s
+	// ReadHeaderTimeout bounds reading a request's header, on HTTP/1.1
+	// only (Go's HTTP/2 server has none; see HTTP2ReadIdleTimeout);
+	// default 10s.
+	ReadHeaderTimeout time.Duration `key:"read-header-timeout"`
 	// ReadTimeout bounds reading a whole request, body included; 0 means
 	// none (long uploads), the default.
 	ReadTimeout time.Duration `key:"read-timeout"`
@@ -478,7 +491,7 @@ type Limits struct {
 	// line and header fields, and on HTTP/2 the decoded header list
 	// (announced as SETTINGS_MAX_HEADER_LIST_SIZE; a header block sent
 	// in HEADERS and CONTINUATION frames that exceeds it ends the
-	// connection). Default 65536.
+	// connection). Default 65536, at least 4096.
 	MaxHeaderBytes int `key:"max-header-bytes"`
 	// MaxBodyBytes bounds a request body; 0 means no limit (the default).
 	MaxBodyBytes int64 `key:"max-body-bytes"`
@@ -491,10 +504,10 @@ type Limits struct {
 	// 1000.
 	HTTP2MaxConcurrentStreams int `key:"http2-max-concurrent-streams"`
 	// HTTP2ReadIdleTimeout: when nothing arrives on an HTTP/2 connection
-	// for this long, the gateway sends a PING; default 30s.
+	// for this long, the gateway sends a PING; default 30s, at least 1s.
 	HTTP2ReadIdleTimeout time.Duration `key:"http2-read-idle-timeout"`
 	// HTTP2PingTimeout: an HTTP/2 connection whose PING is not answered
-	// within this long is closed; default 15s.
+	// within this long is closed; default 15s, at least 1s.
 	HTTP2PingTimeout time.Duration `key:"http2-ping-timeout"`
 
 	UpstreamDialTimeout           time.Duration `key:"upstream-dial-timeout"`            // default 5s

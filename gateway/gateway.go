@@ -179,7 +179,8 @@ func (g *Gateway) Handler() http.Handler { return g.handler }
 
 // Listen binds every listener and the admin listener. Addresses ending in
 // ":0" get a free port: see Addrs and AdminAddr. Listen does not serve;
-// call Serve.
+// call Serve. It returns an error, and binds nothing, when an address
+// cannot be bound, when called a second time, or after Shutdown.
 func (g *Gateway) Listen() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -425,9 +426,10 @@ func (g *Gateway) AdminAddr() net.Addr {
 // serving for limits.shutdown-delay (so that load balancers stop sending
 // first; a call to Shutdown cuts it short), then they stop accepting
 // connections and in-flight requests get up to limits.shutdown-grace
-// before the rest are closed.
-// It returns nil after a clean drain, the error of a listener that failed,
-// or context.DeadlineExceeded when the grace period ran out.
+// before the rest are closed. It returns nil after a clean drain, the
+// error of a listener that failed, or, when the grace period ran out, an
+// error for which errors.Is(err, context.DeadlineExceeded) is true. A
+// second call, while or after serving, returns an error.
 func (g *Gateway) Serve(ctx context.Context) error {
 	g.mu.Lock()
 	listening := g.listeners != nil
@@ -495,9 +497,9 @@ func (g *Gateway) Serve(ctx context.Context) error {
 
 // Shutdown drains the gateway: /readyz turns 503 at once, listeners stop
 // accepting, idle connections close, and in-flight requests may finish
-// until ctx ends; then remaining connections are closed and ctx's error
-// is returned. Open WebSockets are closed once the listeners are drained.
-// The admin listener closes last.
+// until ctx ends; then remaining connections are closed and an error
+// wrapping ctx's (errors.Is) is returned. Open WebSockets are closed once
+// the listeners are drained. The admin listener closes last.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.ready.Store(false)
 	g.stoppingOnce.Do(func() { close(g.stopping) })

@@ -26,13 +26,14 @@ type WatchOptions struct {
 	// Interval is how often every watched file is read again and hashed;
 	// the gateway reloads when any of them changed (read again after the
 	// settle time, so a file caught mid-write is not loaded half-written),
-	// or when the last
-	// reload was refused (a retry). It catches what file events miss
-	// (network filesystems, some symlink swaps). Zero disables polling,
-	// and with it the retries; DefaultWatchInterval is a sound value.
+	// or when the last reload was refused (a retry). It catches what file
+	// events miss (network filesystems, some symlink swaps). Zero
+	// disables polling, and with it the retries, unless file events are
+	// unavailable (see WatchFile); DefaultWatchInterval is a sound value.
+	// A negative Interval is an error.
 	Interval time.Duration
 	// NoEvents turns file events off: WatchFile then reloads on the
-	// Interval poll and on Reload only.
+	// Interval poll (never, when Interval is zero) and on Reload only.
 	NoEvents bool
 	// Reload, when not nil, reloads at once for every value received,
 	// whether or not a file changed; the value names the trigger in the

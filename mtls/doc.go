@@ -37,7 +37,8 @@
 // leaf or an intermediate: wrong-key-usage; an RSA key under 2048 bits
 // anywhere in the chain (a client CA with one is refused at load), a
 // subject common name or emailAddress that the chain's name constraints
-// exclude, or certificates of more than 60,000 bytes together (5 more
+// exclude, a DNS SAN on the leaf that is no host name, or
+// certificates of more than 60,000 bytes together (5 more
 // each for framing), which a session ticket cannot carry:
 // bad-certificate), revocation, then ServerConfig.Authorizer. (A resumed
 // session whose certificates were verified against the same state does not have

@@ -25,10 +25,15 @@ type Identity struct {
 	// otherwise it is the zero ID (check IsZero).
 	SPIFFEID spiffeid.ID
 
+	// URIs, DNSNames and EmailAddresses are the certificate's subject
+	// alternative names, as crypto/x509 parsed them.
 	URIs           []*url.URL
 	DNSNames       []string
 	EmailAddresses []string
 
+	// CommonName, Organization and OrganizationalUnit are the subject's
+	// (for a subject with several common names, the last: see
+	// AuthorizeCommonName).
 	CommonName         string
 	Organization       []string
 	OrganizationalUnit []string
@@ -40,6 +45,7 @@ type Identity struct {
 	Subject string
 	Issuer  string
 
+	// SerialNumber, NotBefore and NotAfter are the certificate's.
 	SerialNumber *big.Int
 	NotBefore    time.Time
 	NotAfter     time.Time
@@ -56,7 +62,9 @@ type Identity struct {
 	// service) vouched for the certificate in a request header
 	// (mtls/forwarded); otherwise it was presented and verified on this
 	// TLS connection.
-	Forwarded   bool
+	Forwarded bool
+	// Certificate is the leaf certificate itself; see the type's doc for
+	// when it is nil.
 	Certificate *x509.Certificate
 }
 

@@ -33,8 +33,10 @@ type Guard struct {
 	OnDeny func(r *http.Request, reason Reason, err error)
 }
 
-// Check returns the identity of r if the Guard lets it through, else an
-// *Error: ReasonMisdirected (answer 421) or another reason (403).
+// Check returns the identity of r and nil if the Guard lets it through,
+// else an *Error: ReasonMisdirected (answer 421) or another reason (403).
+// With an authorizer's denial it returns the refused identity too, for
+// logs; with no identity, the zero Identity.
 func (g *Guard) Check(r *http.Request) (Identity, error) {
 	if g.CheckHost {
 		if err := checkHost(r); err != nil {

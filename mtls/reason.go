@@ -24,13 +24,17 @@ const (
 	// ReasonNotYetValid: a certificate of the chain is before its
 	// NotBefore.
 	ReasonNotYetValid Reason = "not-yet-valid"
-	// ReasonWrongKeyUsage: the leaf is not for client authentication (no
-	// clientAuth extended key usage, no digitalSignature, a key usage
-	// with no bit set, anyExtendedKeyUsage without clientAuth).
+	// ReasonWrongKeyUsage: the chain is not for client authentication:
+	// the leaf has no clientAuth extended key usage or no
+	// digitalSignature, or the leaf or an intermediate has a key usage
+	// with no bit set, or extended key usages without clientAuth
+	// (anyExtendedKeyUsage does not count).
 	ReasonWrongKeyUsage Reason = "wrong-key-usage"
 	// ReasonBadCertificate: the chain breaks a rule crypto/x509 does not
 	// check and OpenSSL does (an RSA key under 2048 bits, a name its
-	// name constraints exclude), or is otherwise unusable.
+	// name constraints exclude), the leaf has a DNS SAN that is no host
+	// name, or the chain is otherwise unusable (too large for a session
+	// ticket, see the package doc).
 	ReasonBadCertificate Reason = "bad-certificate"
 	// ReasonRevoked: a CRL in use lists a certificate of the chain.
 	ReasonRevoked Reason = "revoked"
@@ -80,6 +84,8 @@ const ReasonInvalidConfig Reason = "invalid-config"
 // ReasonInvalidConfig, with its Field). Use ReasonOf or errors.As to get
 // at it.
 type Error struct {
+	// Reason is the stable code: a refusal's, or ReasonInvalidConfig for
+	// a configuration problem.
 	Reason Reason
 	// Field is the ServerConfig field a configuration problem is about,
 	// written as in Go: "Certificates" (the list), "Certificates[1]",

@@ -20,9 +20,10 @@ const settle = 200 * time.Millisecond
 // secret volumes (which swap a "..data" symlink) are seen, waits for a
 // burst of writes to settle, and reloads only when a file's contents
 // (by SHA-256) or permission bits changed: a touch or a write of the
-// same bytes is no reload. It also reads the files every ServerConfig.ReloadInterval; a
-// change found so is read again after the settle time and reloaded once
-// both reads agree, so a file caught mid-write is not loaded.
+// same bytes is no reload. It also reads the files every
+// ServerConfig.ReloadInterval; a change found so is read again after the
+// settle time and reloaded once both reads agree, so a file caught
+// mid-write is not loaded.
 //
 // Where file events are unavailable (the system's watch limit is
 // reached, say), Watch reports that to OnReload as an error and polls

@@ -24,8 +24,8 @@ const (
 
 // CA is a certificate authority: its certificate and private key.
 type CA struct {
-	Cert *x509.Certificate
-	Key  crypto.Signer
+	Cert *x509.Certificate // the self-signed CA certificate
+	Key  crypto.Signer     // its private key: keep it secret
 }
 
 // CAOptions configures NewCA. The zero value makes an ECDSA P-256 CA named

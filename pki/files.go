@@ -10,7 +10,8 @@ import (
 	"github.com/forgeproof/forgeproof/internal/atomicfile"
 )
 
-// File names in a PKI folder (see DESIGN.md, forgeproof demo and pki).
+// File names in a PKI folder, as "forgeproof pki" and "forgeproof demo"
+// write them (docs/cli.md).
 const (
 	CAFile        = "ca.pem"
 	CAKeyFile     = "ca-key.pem"

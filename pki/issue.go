@@ -18,9 +18,9 @@ import (
 // Cert is an issued certificate with its private key and the certificate
 // of the CA that issued it.
 type Cert struct {
-	Cert   *x509.Certificate
-	Key    crypto.Signer
-	Issuer *x509.Certificate
+	Cert   *x509.Certificate // the issued certificate
+	Key    crypto.Signer     // its private key
+	Issuer *x509.Certificate // the issuing CA's certificate
 }
 
 // ServerOptions configures CA.IssueServer. At least one DNS name or IP
@@ -31,7 +31,8 @@ type ServerOptions struct {
 	DNSNames    []string
 	IPAddresses []net.IP
 	// CommonName defaults to the first DNS name (or IP address).
-	CommonName   string
+	CommonName string
+	// KeyAlgorithm of the key; the zero value is ECDSA P-256.
 	KeyAlgorithm KeyAlgorithm
 	// NotBefore defaults to five minutes ago, NotAfter to NotBefore plus
 	// DefaultLeafValidity, or the CA's NotAfter if that comes first.
@@ -45,17 +46,22 @@ type ServerOptions struct {
 // ClientOptions configures CA.IssueClient. At least a CommonName or one
 // subject alternative name is required.
 type ClientOptions struct {
+	// CommonName, Organization and OrganizationalUnit make the subject;
+	// each is optional.
 	CommonName         string
 	Organization       []string
 	OrganizationalUnit []string
 	// SPIFFEID, if set, is validated and added as the first URI SAN. A
 	// SPIFFE X509-SVID has exactly one URI SAN: adding URIs as well makes
 	// a certificate that verifiers do not treat as an SVID.
-	SPIFFEID       string
+	SPIFFEID string
+	// URIs, DNSNames and EmailAddresses are more subject alternative
+	// names.
 	URIs           []*url.URL
 	DNSNames       []string
 	EmailAddresses []string
-	KeyAlgorithm   KeyAlgorithm
+	// KeyAlgorithm of a new key; the zero value is ECDSA P-256.
+	KeyAlgorithm KeyAlgorithm
 	// NotBefore defaults to five minutes ago, NotAfter to NotBefore plus
 	// DefaultLeafValidity, or the CA's NotAfter if that comes first.
 	// Either may be in the past or the future.

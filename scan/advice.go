@@ -11,6 +11,7 @@ import (
 // can name the setting to change. The zero value is FrameworkUnknown.
 type Framework string
 
+// The frameworks Advice knows.
 const (
 	FrameworkUnknown Framework = ""
 	FrameworkGo      Framework = "go"

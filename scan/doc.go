@@ -24,7 +24,8 @@
 //
 // # Single-page apps
 //
-// With Config.Browser (internal/scanbrowser drives Chromium), discovery
+// With Config.Browser (a Browser: "forgeproof scan" drives Chromium
+// through an internal package; a program supplies its own), discovery
 // also loads the pages in a real browser, clicks their buttons and adds
 // the state-changing requests their scripts tried to send as endpoints;
 // the browser holds every such request back, and the scanner sends it

@@ -113,12 +113,13 @@ func (d *fileDecoder) fail(n *yaml.Node, key, format string, a ...any) {
 // FileError is a problem in an endpoints file, at a line (0 when unknown)
 // and a key ("" for the whole file).
 type FileError struct {
-	File string
-	Line int
-	Key  string
-	Msg  string
+	File string // the endpoints file
+	Line int    // 1-based; 0 when unknown
+	Key  string // dotted key path, "" for the whole file
+	Msg  string // what is wrong
 }
 
+// Error reads "file:line: key: msg", leaving out what is unknown.
 func (e *FileError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)

@@ -9,6 +9,7 @@ import (
 // Severity ranks a finding. The zero value is SeverityInfo.
 type Severity int
 
+// Severities, lowest first: the order AtLeast and --fail-on compare in.
 const (
 	SeverityInfo Severity = iota
 	SeverityLow
@@ -19,6 +20,8 @@ const (
 
 var severityNames = [...]string{"info", "low", "medium", "high", "critical"}
 
+// String returns the severity's name ("info", …, "critical"), or
+// "severity(n)" for a value that is none of the constants.
 func (s Severity) String() string {
 	if s < 0 || int(s) >= len(severityNames) {
 		return fmt.Sprintf("severity(%d)", int(s))
@@ -36,7 +39,8 @@ func ParseSeverity(s string) (Severity, error) {
 	return 0, fmt.Errorf("invalid severity %q: want one of %s", s, strings.Join(severityNames[:], ", "))
 }
 
-// MarshalText encodes the severity by name.
+// MarshalText encodes the severity by name, as String does (it never
+// fails, even for a value out of range).
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText decodes a severity name.
@@ -147,11 +151,11 @@ type EndpointResult struct {
 
 // A Report is the outcome of a scan.
 type Report struct {
-	Target    string           `json:"target"`
-	Started   time.Time        `json:"started"`
-	Duration  time.Duration    `json:"duration_ns"`
-	Requests  int              `json:"requests"`
-	Endpoints []EndpointResult `json:"endpoints"`
+	Target    string           `json:"target"`      // the target URL
+	Started   time.Time        `json:"started"`     // when the scan began
+	Duration  time.Duration    `json:"duration_ns"` // how long it ran
+	Requests  int              `json:"requests"`    // requests sent to the target
+	Endpoints []EndpointResult `json:"endpoints"`   // every endpoint, assessed or not
 	Findings  []Finding        `json:"findings"`
 	// Framework is the server framework recognised from the responses
 	// (nil if none), which Finding.Fix is written for.

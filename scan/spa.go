@@ -19,6 +19,9 @@ import (
 // as it tests forms: the browser itself must never send a state-changing
 // request, nor any request the Exploration excludes or to another origin.
 type Browser interface {
+	// Explore loads the pages of x and returns what their scripts tried
+	// to send. On an error the scan adds a note and keeps what the HTML
+	// discovery found.
 	Explore(ctx context.Context, x Exploration) (*Explored, error)
 }
 
