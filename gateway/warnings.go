@@ -11,7 +11,8 @@ import (
 // each placed in the file as a ConfigError is: a CSRF trusted origin
 // served over plain http:// from another machine (anyone on the network
 // path to it can put a page there that forges requests), a route whose
-// CSRF refusals are only reported, and every insecure-… setting.
+// CSRF refusals are only reported, upstream connections reused after a
+// request body, and every insecure-… setting.
 // check-config prints them, and serve logs them when it loads the
 // config; none of them stops it from loading.
 func (c *Config) Warnings() ConfigErrors {
@@ -22,6 +23,9 @@ func (c *Config) Warnings() ConfigErrors {
 		}
 	}
 	for i, rt := range c.Routes {
+		if rt.UpstreamReuseAfterBody {
+			p.add(fmt.Sprintf("routes[%d].upstream-reuse-after-body", i), "upstream connections are reused after a request with a body: if the upstream answers without reading a body, the body is read as the next request on that connection, with identity headers of the client's choosing (set it only for upstreams that read or discard every body)")
+		}
 		key := fmt.Sprintf("routes[%d].csrf", i)
 		switch {
 		case rt.CSRF.InsecureOff:

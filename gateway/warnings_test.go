@@ -36,7 +36,7 @@ func TestWarnings(t *testing.T) {
 		Listeners: []Listener{{HTTP2: HTTP2InsecureOnWithoutCheckHost}, {}},
 		Routes: []Route{
 			{CSRF: RouteCSRF{ReportOnly: true, TrustedOrigins: []string{"https://a.example", "http://b.example"}}},
-			{CSRF: RouteCSRF{InsecureOff: true, TrustedOrigins: []string{"http://c.example"}}},
+			{CSRF: RouteCSRF{InsecureOff: true, TrustedOrigins: []string{"http://c.example"}}, UpstreamReuseAfterBody: true},
 		},
 		Tokens: Tokens{InsecureAllowGroupReadableKeyFile: true},
 		Admin:  Admin{InsecureAllowNonLoopback: true},
@@ -45,7 +45,7 @@ func TestWarnings(t *testing.T) {
 	for _, w := range weak.Warnings() {
 		keys = append(keys, w.Key)
 	}
-	want := "listeners[0].http2 routes[0].csrf.report-only routes[0].csrf.trusted-origins[1] routes[1].csrf.mode tokens.insecure-allow-group-readable-key-file admin.insecure-allow-non-loopback"
+	want := "listeners[0].http2 routes[0].csrf.report-only routes[0].csrf.trusted-origins[1] routes[1].upstream-reuse-after-body routes[1].csrf.mode tokens.insecure-allow-group-readable-key-file admin.insecure-allow-non-loopback"
 	if got := strings.Join(keys, " "); got != want {
 		t.Errorf("warnings at %s,\nwant %s", got, want)
 	}
