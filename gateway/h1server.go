@@ -1624,11 +1624,15 @@ func b2i(b bool) int {
 	return 0
 }
 
-// finalTrailers is net/http's.
+// finalTrailers is net/http's, but for a field no trailer may carry
+// (framing, routing, caching, authentication: RFC 9110, section 6.5.1),
+// which it dropped only when declared: an upstream's undeclared trailer
+// (ReverseProxy's TrailerPrefix) passed such fields to HTTP/1.1 clients,
+// and Go's HTTP/2 server drops them.
 func (w *h1Response) finalTrailers() http.Header {
 	var t http.Header
 	for k, vv := range w.handlerHeader {
-		if kk, found := strings.CutPrefix(k, http.TrailerPrefix); found {
+		if kk, found := strings.CutPrefix(k, http.TrailerPrefix); found && httpguts.ValidTrailerHeader(kk) {
 			if t == nil {
 				t = make(http.Header)
 			}

@@ -189,6 +189,10 @@ func (t *upstreamTransport) roundTripStd(req *http.Request) (*http.Response, err
 			}
 		}
 		resp, err := t.std.RoundTrip(out)
+		if err == nil && resp.StatusCode < 100 {
+			resp.Body.Close() // before its end: the connection is not reused
+			resp, err = nil, errStatusBelow100
+		}
 		if err != nil && reused.Load() && isServerClosedIdle(err) && req.Context().Err() == nil && (body == nil || !body.read.Load()) {
 			continue
 		}

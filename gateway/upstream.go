@@ -519,6 +519,13 @@ func heldWriteFailed(err error) bool {
 // holdWrites, Linux).
 type writeHolder interface{ holdWrites() }
 
+// errStatusBelow100 fails an answer whose status code is below 100,
+// which http.ReadResponse takes (any three digits) but no status is
+// (RFC 9110, section 15): read as informational, or relayed as final by
+// ReverseProxy, it made the server's WriteHeader panic, and the client
+// got its connection cut with no answer (502 now).
+var errStatusBelow100 = errors.New("upstream answered with a status code below 100")
+
 var errResponseHeaderTooLarge = fmt.Errorf("upstream response header larger than %d bytes", maxResponseHeaderBytes)
 
 func (pc *upConn) Read(p []byte) (int, error) {
@@ -774,6 +781,9 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
+		}
+		if resp.StatusCode < 100 {
+			return fail(errStatusBelow100)
 		}
 		// An informational answer: pass it on and read the next. As the
 		// Transport does, the header limit starts again when someone took
