@@ -82,7 +82,9 @@
 // pre-session value at login. Tokens are read from the X-CSRF-Token header,
 // then (with [Protection.SetSPA]) the X-XSRF-TOKEN header, then the
 // csrf_token field of a urlencoded or multipart form body, which is read at
-// most once from the network and given back to the handler in full.
+// most once from the network and given back to the handler in full. The
+// first of these that holds a token is the only one checked; the query
+// string is never read.
 //
 // Keys come in a [KeyRing]: the first key signs, all verify, so keys rotate
 // without breaking open pages. A key file ([LoadKeyRing]) holds one base64

@@ -321,6 +321,14 @@ func (p *Protection) SetKeyRing(k *KeyRing) {
 // "__Host-forgeproof-csrf" cookie that Handler sets). An error makes the
 // token check fail closed with [ReasonBindingUnavailable]. nil (the
 // default) binds every token to the pre-session cookie.
+//
+// A function that returns values of more than one kind (a session cookie's
+// value for some requests, a certificate's key hash for others, or both
+// joined) must prefix each with its kind and join them unambiguously, as
+// the gateway does ("session:", "spki-sha256:"): a client picks its own
+// cookie's value, and another user's key hash is no secret, so a bare
+// cookie value spelled as that hash would get tokens valid for that
+// user's certificate.
 func (p *Protection) SetBinding(fn func(*http.Request) ([]byte, error)) {
 	p.update(func(c *config) error { c.binding = fn; return nil })
 }
@@ -337,7 +345,11 @@ func (p *Protection) SetSPA(on bool) {
 // cookies set in answer to plain-HTTP requests (no TLS) whose Host is
 // localhost, 127.0.0.1 or [::1] drop the "__Host-" prefix and the Secure
 // attribute, which some browsers refuse on plain HTTP. HTTPS requests and
-// other hosts are not affected. Never turn it on in production.
+// other hosts are not affected. Never turn it on in production: behind a
+// proxy that terminates TLS and sends "Host: localhost:…" (nginx's
+// proxy_pass http://localhost:… does), every visitor's request qualifies,
+// and a sibling subdomain can then plant the unprefixed pre-session
+// cookie and know the value tokens are bound to.
 func (p *Protection) SetInsecureLocalhostHTTP(on bool) {
 	p.update(func(c *config) error { c.insecureLocalhostHTTP = on; return nil })
 }
