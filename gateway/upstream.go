@@ -830,7 +830,11 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 		ub = new(upstreamBody)
 	}
 	*ub = upstreamBody{rc: resp.Body, pc: pc, hp: hp, watch: watch, wrote: wrote,
-		reuse: !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols && !skipsBody(resp)}
+		reuse: !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols && !skipsBody(resp) &&
+			// An HTTP/1.0 answer's Transfer-Encoding is dropped unread
+			// (Go frames it by Content-Length; nginx by chunks): what
+			// the upstream meant as its end is unknown.
+			resp.ProtoAtLeast(1, 1)}
 	if resp.Body == http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
 		// Nothing to read: the exchange is over now.
 		ub.finish(true)

@@ -1,12 +1,15 @@
 package gateway_test
 
 import (
+	"bufio"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/gateway"
@@ -228,6 +231,73 @@ func TestUpstreamMalformedAnswers(t *testing.T) {
 					t.Fatalf("%s, HTTP/2: %v", tc.name, err)
 				}
 				check("HTTP/2", resp.StatusCode, string(b))
+			}
+		})
+	}
+}
+
+// TestUpstreamHTTP10NotReused: an HTTP/1.0 answer's Transfer-Encoding is
+// deleted unread by Go's parser, which frames the answer by its
+// Content-Length, where nginx frames it by chunks: an upstream that sent
+// both with "Connection: keep-alive" may mean bytes after the length as
+// part of this answer, and on a reused connection they would be read as
+// the next request's answer, another client's. The gateway's own path
+// (plain-HTTP upstreams) reuses no connection after an HTTP/1.0 answer.
+// The allowed twin: the same answer as HTTP/1.1 keeps its connection.
+func TestUpstreamHTTP10NotReused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, answer string
+		conns        int32 // upstream connections two requests take
+	}{
+		{"HTTP/1.0 keep-alive", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", 2},
+		{"HTTP/1.0 keep-alive, chunked and a length", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\nok", 2},
+		{"HTTP/1.1 (allowed twin)", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// A keep-alive upstream: every request on a connection gets
+			// the answer.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			var conns atomic.Int32
+			go func() {
+				for {
+					conn, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					conns.Add(1)
+					go func() {
+						defer conn.Close()
+						br := bufio.NewReader(conn)
+						for {
+							if _, err := http.ReadRequest(br); err != nil {
+								return
+							}
+							io.WriteString(conn, tc.answer)
+						}
+					}()
+				}
+			}()
+			w := newWorld(t)
+			cfg := w.config()
+			for i := range cfg.Routes {
+				cfg.Routes[i].Upstream = "http://" + ln.Addr().String()
+			}
+			gw := w.start(cfg)
+			for _, path := range []string{"/public/first", "/public/second"} {
+				c := gw.dialRaw(t, nil) // one client each
+				c.send("GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n")
+				if resp, body := c.read(); resp.StatusCode != http.StatusOK || body != "ok" {
+					t.Fatalf("%s: got %d %q, want 200 ok", path, resp.StatusCode, body)
+				}
+			}
+			if got := conns.Load(); got != tc.conns {
+				t.Errorf("upstream connections: got %d, want %d", got, tc.conns)
 			}
 		})
 	}
