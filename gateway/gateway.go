@@ -353,11 +353,15 @@ func (g *Gateway) hooks() hooks {
 // certificate.
 func (g *Gateway) handshakeRefused(listener string, f mtls.HandshakeFailure) {
 	g.metrics.handshakeFailures.WithLabelValues(listener, string(f.Reason)).Inc()
+	const msg = "TLS handshake refused"
+	if !g.logs(slog.LevelWarn, listener, string(f.Reason), msg) {
+		return
+	}
 	attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}
 	if f.Certificate != nil {
 		attrs = append(attrs, "subject", f.Certificate.Subject.String(), "serial", serialHex(f.Certificate.SerialNumber))
 	}
-	g.logLimited(slog.LevelWarn, listener, string(f.Reason), "TLS handshake refused", attrs...)
+	g.log.Warn(msg, attrs...)
 }
 
 // handshakeFailed returns the report of listener's handshakes that failed
@@ -387,7 +391,12 @@ func (g *Gateway) handshakeFailed(listener string) handshakeReporter {
 		case mtls.ReasonNotTLS, mtls.ReasonClientClosed, mtls.ReasonHandshakeTimeout:
 			level = slog.LevelDebug
 		}
-		g.logLimited(level, listener, string(reason), "TLS handshake failed", "listener", listener, "reason", reason, "peer", addrString(tc.RemoteAddr()), "server_name", cs.ServerName, "error", err)
+		// Asked before the arguments are built: not-tls and client-closed
+		// (every TCP health check) are at Debug, mostly off.
+		const msg = "TLS handshake failed"
+		if g.logs(level, listener, string(reason), msg) {
+			g.log.Log(context.Background(), level, msg, "listener", listener, "reason", reason, "peer", addrString(tc.RemoteAddr()), "server_name", cs.ServerName, "error", err)
+		}
 	}
 }
 

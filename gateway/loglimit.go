@@ -12,7 +12,8 @@ import (
 // servers' error log), are limited by kind: the first logBurst of a kind
 // in a logInterval are logged in full, the rest only counted, and one
 // line then says how many were left out. The metrics still count every
-// event. (One client looping failed handshakes made about 400 to 2,500
+// handshake failure and PROXY protocol refusal; the servers' error lines
+// have none, only the counts left out. (One client looping failed handshakes made about 400 to 2,500
 // lines a second.)
 const (
 	logBurst    = 10
@@ -47,6 +48,9 @@ type logLimiter struct {
 	// timer logs the summaries of a flood that stopped (flush); armed
 	// by the first line left out, so an idle gateway runs none.
 	timer *time.Timer
+	// closed: flush ran (shutdown); later lines, of handshakes still
+	// in flight, are logged in full, and no timer outlives the gateway.
+	closed bool
 }
 
 func newLogLimiter(now func() time.Time) *logLimiter {
@@ -62,6 +66,9 @@ func (l *logLimiter) allow(h slog.Handler, level slog.Level, k logKind) bool {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return true
+	}
 	w := l.kinds[k]
 	if w == nil {
 		if len(l.kinds) >= logMaxKinds {
@@ -77,7 +84,9 @@ func (l *logLimiter) allow(h slog.Handler, level slog.Level, k logKind) bool {
 		w = nil
 	}
 	if w == nil {
-		w = &logWindow{start: now}
+		// level too: the zero value is Info, which a Debug kind's
+		// summary would take.
+		w = &logWindow{start: now, level: level}
 		l.kinds[k] = w
 	}
 	w.level, w.h = max(w.level, level), h
@@ -126,6 +135,7 @@ func (l *logLimiter) flush() {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.closed = true
 	if l.timer != nil {
 		l.timer.Stop()
 		l.timer = nil
@@ -158,14 +168,13 @@ func (l *logLimiter) summarise(k logKind, w *logWindow) {
 	}
 }
 
-// logLimited logs msg at level to g.log, unless the level is off or the
-// limit of kind {msg, listener, reason} holds it back (counted instead).
-func (g *Gateway) logLimited(level slog.Level, listener, reason, msg string, attrs ...any) {
-	ctx := context.Background()
-	if !g.log.Enabled(ctx, level) {
-		return
+// logs reports whether a line msg at level, of kind {msg, listener,
+// reason}, is to be logged now: its level is on and the limit lets it
+// through (else it is counted). Asked before the line's attributes are
+// built, which a flood would build in vain.
+func (g *Gateway) logs(level slog.Level, listener, reason, msg string) bool {
+	if !g.log.Enabled(context.Background(), level) {
+		return false
 	}
-	if g.checksOff.off(checkLogLimit) || g.logLimit.allow(g.log.Handler(), level, logKind{msg, listener, reason}) {
-		g.log.Log(ctx, level, msg, attrs...)
-	}
+	return g.checksOff.off(checkLogLimit) || g.logLimit.allow(g.log.Handler(), level, logKind{msg, listener, reason})
 }

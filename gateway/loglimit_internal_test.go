@@ -53,6 +53,21 @@ func TestLogLimiterKinds(t *testing.T) {
 	if got := buf.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "suppressed=11 ") || !strings.Contains(got, "level=WARN") {
 		t.Errorf("flushDue: log %q, want one WARN line with suppressed=11", got)
 	}
+	// A Debug kind's summary is at Debug, the level of its lines (not
+	// Info, a window's zero level); an Info kind's, at Info.
+	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
+		buf.Reset()
+		dh := slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})
+		k := logKind{"m", "l3", level.String()}
+		for range logBurst + 1 {
+			l.allow(dh, level, k)
+		}
+		advance(logInterval)
+		l.flushDue()
+		if got := buf.String(); !strings.Contains(got, "level="+level.String()+" ") || !strings.Contains(got, "suppressed=1 ") {
+			t.Errorf("a %v kind's summary: log %q, want it at %v with suppressed=1", level, got, level)
+		}
+	}
 	var off *logLimiter
 	for range 100 {
 		if !off.allow(h, slog.LevelWarn, a) {
@@ -105,5 +120,38 @@ func TestServerErrorLogLimited(t *testing.T) {
 	}
 	if k := serverLineKind("http: TLS handshake error from [::1]:5555: EOF"); k != "http: TLS handshake error from" {
 		t.Errorf("serverLineKind: %q", k)
+	}
+}
+
+// TestLogLimiterAfterFlush: after flush (Shutdown), a handshake still in
+// flight is logged in full and arms no timer that would outlive the
+// gateway; before it, the same flood is limited (the twin).
+func TestLogLimiterAfterFlush(t *testing.T) {
+	var buf strings.Builder
+	h := slog.NewTextHandler(&buf, nil)
+	l := newLogLimiter(time.Now)
+	k := logKind{"m", "l", "x"}
+	allowed := 0
+	for range logBurst + 5 {
+		if l.allow(h, slog.LevelWarn, k) {
+			allowed++
+		}
+	}
+	if allowed != logBurst {
+		t.Errorf("before flush: %d of %d allowed, want %d", allowed, logBurst+5, logBurst)
+	}
+	l.flush()
+	if !strings.Contains(buf.String(), "suppressed=5 ") {
+		t.Errorf("flush: log %q, want suppressed=5", buf.String())
+	}
+	for i := range logBurst + 5 {
+		if !l.allow(h, slog.LevelWarn, k) {
+			t.Fatalf("after flush: line %d held back", i)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.timer != nil {
+		t.Error("after flush: a timer is armed")
 	}
 }

@@ -123,7 +123,10 @@ func (pl *proxyListener) handshake(raw net.Conn) {
 func (pl *proxyListener) refuse(raw net.Conn, reason Reason, err error) {
 	defer raw.Close()
 	pl.g.metrics.proxyRefusals.WithLabelValues(pl.name, string(reason)).Inc()
-	pl.g.logLimited(slog.LevelWarn, pl.name, string(reason), "connection refused: PROXY protocol", "listener", pl.name, "reason", reason, "peer", addrString(raw.RemoteAddr()), "error", err)
+	const msg = "connection refused: PROXY protocol"
+	if pl.g.logs(slog.LevelWarn, pl.name, string(reason), msg) {
+		pl.g.log.Warn(msg, "listener", pl.name, "reason", reason, "peer", addrString(raw.RemoteAddr()), "error", err)
+	}
 }
 
 // errNoClient: a LOCAL (v2) or UNKNOWN (v1) header, which names no

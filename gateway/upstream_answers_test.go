@@ -30,7 +30,7 @@ import (
 // over both upstream paths and to HTTP/1.1 and HTTP/2 clients, and the
 // client's connection serves its next request. The allowed twins: a 100
 // then a 200, and a 200 alone (the negative control: the rig relays the
-// upstream's answers).
+// upstream's answers); 600 and 999, relayed as security-model.md says.
 func TestUpstreamStatusBelow100(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -44,6 +44,8 @@ func TestUpstreamStatusBelow100(t *testing.T) {
 		{"100 then 200", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, "ok"},
 		{"200", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, "ok"},
 		{"099 after a 200", "HTTP/1.1 099 Weird\r\nContent-Length: 5\r\n\r\nhello", 502, "upstream-unavailable"},
+		{"600", "HTTP/1.1 600 X\r\nContent-Length: 2\r\n\r\nok", 600, "ok"},
+		{"999", "HTTP/1.1 999 X\r\nContent-Length: 2\r\n\r\nok", 999, "ok"},
 	}
 	answers := map[string]string{}
 	for i, tc := range cases {

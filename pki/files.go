@@ -37,7 +37,9 @@ func WritePublicFile(path string, data []byte) error {
 }
 
 // writeFilesAtomic writes files with atomicfile.Write: all renamed into
-// place or none.
+// place or none. Only a crash between the renames can leave some
+// replaced, which the next load reports (a key that does not match its
+// certificate).
 func writeFilesAtomic(files ...atomicfile.File) error {
 	if err := atomicfile.Write(files...); err != nil {
 		return fmt.Errorf("pki: %w", err)

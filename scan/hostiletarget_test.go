@@ -247,10 +247,15 @@ func TestTimeoutNamed(t *testing.T) {
 					<-r.Context().Done() // until the scanner gives up
 				}
 			}))
+			// The stalled twin's timeout is short, so that it ends
+			// sooner; the other's is long, so that a loaded machine
+			// cannot fail it (each of its requests must finish within).
+			timeout := time.Minute
+			if stall {
+				timeout = 3 * time.Second
+			}
 			_, err := scan.Run(context.Background(), scan.Config{
-				// Shorter than the default, so that the stalled twin
-				// ends sooner; its outcome does not depend on it.
-				Target: srv.URL + "/", TLS: p.clientTLS(), Rate: 1000, Discover: true, Timeout: 3 * time.Second,
+				Target: srv.URL + "/", TLS: p.clientTLS(), Rate: 1000, Discover: true, Timeout: timeout,
 			})
 			if !stall {
 				if err != nil {
