@@ -17,6 +17,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/internal/atomicfile"
 	"github.com/forgeproof/forgeproof/internal/browser"
+	"github.com/forgeproof/forgeproof/internal/regfile"
 	"github.com/forgeproof/forgeproof/internal/scanbrowser"
 	"github.com/forgeproof/forgeproof/scan"
 	"software.sslmate.com/src/go-pkcs12"
@@ -502,16 +503,16 @@ func checkOutput(path string) error {
 	if err != nil || fi.Mode().IsRegular() {
 		return nil // a new file, or a regular one to replace
 	}
-	what := "not a regular file"
-	switch t := fi.Mode().Type(); {
-	case t&os.ModeSymlink != 0:
-		what = "a symbolic link"
-	case t&os.ModeDir != 0:
-		what = "a folder"
-	case t&os.ModeDevice != 0:
-		what = "a device"
+	var what string
+	switch m := fi.Mode(); {
+	case m&os.ModeSymlink != 0:
+		what = "is a symbolic link"
+	case m.IsDir():
+		what = "is a folder"
+	default:
+		what = (&regfile.NotRegularError{Mode: m}).Error()
 	}
-	return usageErrorf("scan: invalid --output %q: %s: the report replaces the file there with a new one, never writes through a link or into a device; remove it, or leave --output out to write to stdout", path, what)
+	return usageErrorf("scan: invalid --output: %q %s: the report replaces the file there with a new one, never writes through a link or into a device; remove it, or leave --output out to write to stdout", path, what)
 }
 
 // colorOK: colour only on a terminal, and never with NO_COLOR set.

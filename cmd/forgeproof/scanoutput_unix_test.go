@@ -98,7 +98,7 @@ func TestScanOutputNotThroughLinks(t *testing.T) {
 	}
 	for _, out := range []string{sym, os.DevNull} {
 		code, stderr := scanTo(t, out)
-		want := "forgeproof scan: error: invalid --output \"" + out + "\": a "
+		want := "forgeproof scan: error: invalid --output: \"" + out + "\" is a "
 		if code != 2 || !strings.Contains(stderr, want) {
 			t.Errorf("--output %s: got exit %d, stderr\n%s\nwant exit 2 and %q", out, code, stderr, want)
 		}
