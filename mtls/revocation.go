@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/asn1"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/forgeproof/forgeproof/internal/pemutil"
@@ -22,49 +20,12 @@ type crl struct {
 	revoked map[string]bool // serial numbers, big-endian bytes
 }
 
-// parseCRLs parses DER or PEM data (PEM may hold several X509 CRL blocks).
+// parseCRLs parses DER or PEM data (PEM may hold several X509 CRL
+// blocks), in full (pemutil.ParseCRLs).
 func parseCRLs(data []byte, source string) ([]*x509.RevocationList, error) {
-	if b, _ := pem.Decode(data); b == nil {
-		l, err := x509.ParseRevocationList(data)
-		if err != nil {
-			if _, _, perr := pemutil.Next(data); perr != nil {
-				return nil, fmt.Errorf("crl %s: PEM block 1 %w", source, perr) // a truncated PEM file
-			}
-			// Neither PEM nor DER: say both were tried, not only
-			// "x509: malformed crl", which reads as a damaged CRL.
-			return nil, fmt.Errorf("crl %s: no PEM \"X509 CRL\" block, and not a DER CRL: %w", source, err)
-		}
-		if len(l.Raw) != len(data) {
-			// x509 ignores what follows the CRL: a second one, say.
-			return nil, fmt.Errorf("crl %s: %d bytes after the DER CRL, want one DER CRL (or PEM for several)", source, len(data)-len(l.Raw))
-		}
-		return []*x509.RevocationList{l}, nil
-	}
-	var lists []*x509.RevocationList
-	for {
-		b, rest, err := pemutil.Next(data)
-		if err != nil {
-			return nil, fmt.Errorf("crl %s: PEM block %d %w", source, len(lists)+1, err)
-		}
-		if b == nil {
-			break
-		}
-		data = rest
-		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
-			// Not even its type: messages never name key material.
-			return nil, fmt.Errorf("crl %s: PEM block is a private key, want \"X509 CRL\"", source)
-		}
-		if b.Type != "X509 CRL" {
-			return nil, fmt.Errorf("crl %s: PEM block %q, want \"X509 CRL\"", source, b.Type)
-		}
-		l, err := x509.ParseRevocationList(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("crl %s: %w", source, err)
-		}
-		if len(l.Raw) != len(b.Bytes) {
-			return nil, fmt.Errorf("crl %s: PEM block %d: %d bytes after the CRL", source, len(lists)+1, len(b.Bytes)-len(l.Raw))
-		}
-		lists = append(lists, l)
+	lists, err := pemutil.ParseCRLs(data)
+	if err != nil {
+		return nil, fmt.Errorf("crl %s: %w", source, err)
 	}
 	return lists, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/forgeproof/forgeproof/internal/pemutil"
 )
@@ -114,45 +113,13 @@ func ParseKeyPEM(data []byte) (crypto.Signer, error) {
 // would drop what the others hold in silence. It does not check the
 // signature: use (*x509.RevocationList).CheckSignatureFrom.
 func ParseCRL(data []byte) (*x509.RevocationList, error) {
-	if b, _ := pem.Decode(data); b == nil {
-		crl, err := x509.ParseRevocationList(data)
-		if err == nil && len(crl.Raw) != len(data) {
-			// x509 ignores what follows the CRL: a second one, say.
-			return nil, fmt.Errorf("pki: %d bytes after the DER CRL, want one CRL per file", len(data)-len(crl.Raw))
-		}
-		if err == nil {
-			return crl, nil
-		}
-		if _, _, perr := pemutil.Next(data); perr != nil {
-			return nil, fmt.Errorf("pki: PEM block 1 %w", perr) // a truncated crl.pem, say
-		}
-		return nil, fmt.Errorf("pki: no PEM %q block, and not a DER CRL: %w", crlBlock, err)
+	lists, err := pemutil.ParseCRLs(data)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
 	}
-	var crl *x509.RevocationList
-	for i := 1; ; i++ {
-		// pemutil.Next, not pem.Decode, which skips a damaged block.
-		b, rest, err := pemutil.Next(data)
-		if err != nil {
-			return nil, fmt.Errorf("pki: PEM block %d %w", i, err)
-		}
-		if b == nil {
-			return crl, nil
-		}
-		data = rest
-		switch {
-		case strings.HasSuffix(b.Type, "PRIVATE KEY"):
-			// Not its type either: messages never name key material.
-			return nil, fmt.Errorf("pki: PEM block %d is a private key, want %q", i, crlBlock)
-		case b.Type != crlBlock:
-			return nil, fmt.Errorf("pki: PEM block %d is %q, want %q", i, b.Type, crlBlock)
-		case crl != nil:
-			return nil, fmt.Errorf("pki: PEM block %d is a second CRL, want one per file", i)
-		}
-		if crl, err = x509.ParseRevocationList(b.Bytes); err != nil {
-			return nil, fmt.Errorf("pki: PEM block %d: parsing CRL: %w", i, err)
-		}
-		if len(crl.Raw) != len(b.Bytes) {
-			return nil, fmt.Errorf("pki: PEM block %d: %d bytes after the CRL", i, len(b.Bytes)-len(crl.Raw))
-		}
+	if len(lists) > 1 {
+		// Every block is a CRL, or ParseCRLs would have said.
+		return nil, errors.New("pki: PEM block 2 is a second CRL, want one per file")
 	}
+	return lists[0], nil
 }

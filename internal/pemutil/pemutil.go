@@ -1,8 +1,8 @@
 // Package pemutil parses the PEM files that mtls, the gateway and the
 // dev PKI read: certificate bundles that must hold certificates only, so
 // that a key pasted into a certificate file is noticed, client CA
-// bundles that must hold CAs only (ParseCAs, CheckCA), and certificate and key
-// pairs (LoadKeyPair); PathErr shortens the error of a file that cannot
+// bundles that must hold CAs only (ParseCAs, CheckCA), CRL files
+// (ParseCRLs), and certificate and key pairs (LoadKeyPair); PathErr shortens the error of a file that cannot
 // be read, for the messages of every reader of these files.
 package pemutil
 
@@ -21,6 +21,55 @@ import (
 
 	"github.com/forgeproof/forgeproof/internal/regfile"
 )
+
+// ParseCRLs parses DER data (one CRL) or PEM data (one or more "X509
+// CRL" blocks) in full. A damaged block, another block type, and bytes
+// after a CRL (which x509.ParseRevocationList ignores: a second DER CRL,
+// say) are errors that say which block (1-based) and why, without a
+// package prefix. It does not check signatures.
+func ParseCRLs(data []byte) ([]*x509.RevocationList, error) {
+	if b, _ := pem.Decode(data); b == nil {
+		l, err := x509.ParseRevocationList(data)
+		if err != nil {
+			if _, _, perr := Next(data); perr != nil {
+				return nil, fmt.Errorf("PEM block 1 %w", perr) // a truncated PEM file
+			}
+			// Neither PEM nor DER: say both were tried, not only
+			// "x509: malformed crl", which reads as a damaged CRL.
+			return nil, fmt.Errorf("no PEM \"X509 CRL\" block, and not a DER CRL: %w", err)
+		}
+		if len(l.Raw) != len(data) {
+			return nil, fmt.Errorf("%d bytes after the DER CRL, want one DER CRL (or PEM for several)", len(data)-len(l.Raw))
+		}
+		return []*x509.RevocationList{l}, nil
+	}
+	var lists []*x509.RevocationList
+	for i := 1; ; i++ {
+		b, rest, err := Next(data)
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d %w", i, err)
+		}
+		if b == nil {
+			return lists, nil
+		}
+		data = rest
+		switch {
+		case strings.HasSuffix(b.Type, "PRIVATE KEY"):
+			// Not even its type: messages never name key material.
+			return nil, fmt.Errorf("PEM block %d is a private key, want \"X509 CRL\"", i)
+		case b.Type != "X509 CRL":
+			return nil, fmt.Errorf("PEM block %d is %q, want \"X509 CRL\"", i, b.Type)
+		}
+		l, err := x509.ParseRevocationList(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d: %w", i, err)
+		}
+		if len(l.Raw) != len(b.Bytes) {
+			return nil, fmt.Errorf("PEM block %d: %d bytes after the CRL", i, len(b.Bytes)-len(l.Raw))
+		}
+		lists = append(lists, l)
+	}
+}
 
 // CertificateBlock is the PEM type of a certificate.
 const CertificateBlock = "CERTIFICATE"
