@@ -70,6 +70,17 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// homeWithSpace makes a HOME whose path has a space, as on systems
+// where a user's name has one: the commands must quote $HOME.
+func homeWithSpace(t *testing.T) string {
+	t.Helper()
+	home := filepath.Join(t.TempDir(), "Jane Doe")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return home
+}
+
 // nssHolds fails unless the NSS database of home lists every nickname.
 func nssHolds(t *testing.T, home string, nicknames ...string) {
 	t.Helper()
@@ -107,7 +118,7 @@ func TestInitBrowserImportCommandsRun(t *testing.T) {
 			lines = append(lines, l)
 		}
 	}
-	home := t.TempDir()
+	home := homeWithSpace(t)
 	runShellLines(t, ".", home, lines)
 	nssHolds(t, home, "forgeproof development CA", "forgeproof-client")
 	runShellLines(t, ".", home, lines)
@@ -136,7 +147,7 @@ func TestDemoDocBrowserImportCommandsRun(t *testing.T) {
 		t.Fatal("docs/demo.md has no sh block with pk12util")
 	}
 	// The demo's folder in the reader's cache, as the demo writes it.
-	home := t.TempDir()
+	home := homeWithSpace(t)
 	pkiDir := filepath.Join(home, ".cache", "forgeproof", "demo")
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"demo", "--dir", pkiDir, "--listen", "localhost:0", "--attacker", "127.0.0.1:0", "--sibling", "localhost:0", "--self-test", "--quiet"}, &stdout, &stderr); code != 0 {

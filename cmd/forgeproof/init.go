@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"net/url"
@@ -148,6 +149,9 @@ func checkInit(upstream string, hosts []string, listen, dir, caFile, certFile, k
 	if _, port, _ := net.SplitHostPort(listen); port == "0" {
 		return nil, usageErrorf("init: invalid --listen %q: choose a port: browsers and clients need to know it", listen)
 	}
+	if forwardsToItself(u, listen) {
+		return nil, usageErrorf("init: --upstream %q is the gateway's own address (--listen %q): the gateway would forward every request to itself; keep --upstream where the service listens and give the gateway another port with --listen", upstream, listen)
+	}
 	if admin != "off" {
 		if err := checkListen(admin, true); err != nil {
 			return nil, usageErrorf("init: invalid --admin %q: %v", admin, err)
@@ -193,6 +197,25 @@ func checkInit(upstream string, hosts []string, listen, dir, caFile, certFile, k
 		}
 	}
 	return p, nil
+}
+
+// forwardsToItself reports whether upstream u names the socket the
+// gateway listens on: on this machine (localhost, a loopback address) or
+// by the listener's own host.
+func forwardsToItself(u *url.URL, listen string) bool {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	host := u.Hostname()
+	ip, err := netip.ParseAddr(host)
+	local := strings.EqualFold(host, "localhost") || err == nil && ip.IsLoopback()
+	// A listener on every interface takes a remote host's port too:
+	// only a local upstream can be it then.
+	listenHost, _, _ := net.SplitHostPort(listen)
+	lip, err := netip.ParseAddr(listenHost)
+	everywhere := listenHost == "" || err == nil && lip.IsUnspecified()
+	return (local || !everywhere) && listenaddr.Same(listen, net.JoinHostPort(host, port))
 }
 
 // checkListen checks a host:port listen address; loopback requires a
@@ -277,7 +300,7 @@ func (p *initPlan) refuseOverwrite() error {
 	return nil
 }
 
-func (p *initPlan) run(stdout, stderr io.Writer) error {
+func (p *initPlan) run(stdout, stderr io.Writer) (err error) {
 	// Every file is checked before any is written: a refusal leaves the
 	// folder as it was.
 	if err := p.checkGoSource(stderr); err != nil {
@@ -292,6 +315,8 @@ func (p *initPlan) run(stdout, stderr io.Writer) error {
 	if err := openfolder.Check(filepath.Join(pkiDir, pki.CAKeyFile)); err != nil {
 		return fmt.Errorf("init: %v", err)
 	}
+	_, statErr := os.Lstat(pkiDir)
+	madePKIDir := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
 		return fmt.Errorf("init: %v", err)
 	}
@@ -306,6 +331,27 @@ func (p *initPlan) run(stdout, stderr io.Writer) error {
 	if err := p.refuseOverwrite(); err != nil {
 		return err
 	}
+	// A failure part way (a folder that cannot take forgeproof.yaml, a
+	// full disk) removes what this run created: left in place, those
+	// files would make the rerun refuse ("already exists") a setup that
+	// never worked. Files --force replaced stay replaced.
+	var created []string
+	for _, f := range append(p.files(), "pki/.gitignore") {
+		path := filepath.Join(p.dir, f)
+		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+			created = append(created, path)
+		}
+	}
+	if madePKIDir {
+		created = append(created, pkiDir) // last: removed once empty
+	}
+	defer func() {
+		if err != nil {
+			for _, path := range created {
+				os.Remove(path)
+			}
+		}
+	}()
 	ignored, err := writeGitignore(pkiDir)
 	if err != nil {
 		return fmt.Errorf("init: %v", err)
@@ -380,13 +426,8 @@ func (p *initPlan) run(stdout, stderr io.Writer) error {
 		return fmt.Errorf("init: internal error: the config written does not parse: %v", err)
 	}
 	if err := pki.WritePublicFile(cfgPath, cfg.Bytes()); err != nil {
-		return fmt.Errorf("init: %v", err)
+		return fmt.Errorf("init: cannot write %s: %v", cfgPath, pemutil.PathErr(err))
 	}
-	fmt.Fprintf(stdout, "wrote %s\n", cfgPath)
-	for _, f := range wrote {
-		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(pkiDir, f))
-	}
-	ignored.report(stdout, pkiDir)
 	if _, err := gateway.LoadConfig(cfgPath); err != nil {
 		var errs gateway.ConfigErrors
 		if errors.As(err, &errs) {
@@ -396,6 +437,11 @@ func (p *initPlan) run(stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("init: the config written does not check: %v", err)
 	}
+	fmt.Fprintf(stdout, "wrote %s\n", cfgPath)
+	for _, f := range wrote {
+		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(pkiDir, f))
+	}
+	ignored.report(stdout, pkiDir)
 	p.printNextSteps(stdout)
 	return nil
 }
@@ -519,15 +565,18 @@ func (p *initPlan) printNextSteps(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nNext steps:\n\n")
 	fmt.Fprintf(w, "1. Start the gateway (%s; stop with Ctrl-C):\n\n  %s\n\n", where, serve)
-	caOpt := "--cacert " + rel("pki/"+pki.CAFile)
+	curl := "curl --cacert " + rel("pki/"+pki.CAFile)
 	if p.certFile != "" {
-		caOpt = "" // the user's server certificate: trusted by the system, or add --cacert
+		curl = "curl" // the user's server certificate: trusted by the system, or add --cacert
 	}
 	if p.caFile == "" {
-		fmt.Fprintf(w, "2. Call it as a service client, with the client certificate:\n\n  curl %s --cert %s --key %s %s/\n\n",
-			caOpt, rel("pki/"+pki.ClientFile), rel("pki/"+pki.ClientKeyFile), base)
+		fmt.Fprintf(w, "2. Call it as a service client, with the client certificate:\n\n  %s --cert %s --key %s %s/\n\n",
+			curl, rel("pki/"+pki.ClientFile), rel("pki/"+pki.ClientKeyFile), base)
 	} else {
-		fmt.Fprintf(w, "2. Call it as a service client, with a certificate your CA issued:\n\n  curl %s --cert CLIENT.pem --key CLIENT-key.pem %s/\n\n", caOpt, base)
+		fmt.Fprintf(w, "2. Call it as a service client, with a certificate your CA issued:\n\n  %s --cert CLIENT.pem --key CLIENT-key.pem %s/\n\n", curl, base)
+	}
+	if p.certFile != "" {
+		fmt.Fprintf(w, "   (add --cacert FILE, the CA of %s, unless the system trusts it)\n\n", q(p.certFile))
 	}
 	if p.caFile != "" {
 		fmt.Fprintf(w, "3. In a browser, import a client certificate your CA issued, then open %s/\n", base)
@@ -549,9 +598,9 @@ func (p *initPlan) printNextSteps(w io.Writer) {
                   "Authorities" > Import: ca.pem, "Trust this CA to identify websites"
    Chromium on Linux, from a shell (the first line creates the database
    when Chromium has never run for this user):
-                  [ -e ~/.pki/nssdb/cert9.db ] || { mkdir -p ~/.pki/nssdb && certutil -N -d sql:$HOME/.pki/nssdb --empty-password; }
-                  pk12util -d sql:$HOME/.pki/nssdb -i %s -W ''
-                  certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n 'forgeproof development CA' -i %s
+                  [ -e ~/.pki/nssdb/cert9.db ] || { mkdir -p ~/.pki/nssdb && certutil -N -d "sql:$HOME/.pki/nssdb" --empty-password; }
+                  pk12util -d "sql:$HOME/.pki/nssdb" -i %s -W ''
+                  certutil -d "sql:$HOME/.pki/nssdb" -A -t C,, -n 'forgeproof development CA' -i %s
 
    then open %s/ and pick the certificate when asked.
 `, p12, ca, base)
