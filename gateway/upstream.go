@@ -723,8 +723,17 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 			if err == nil {
 				err = pc.bw.Flush()
 			}
-			if err != nil {
-				// Unblock the reader: the exchange is over.
+			if err != nil && (body.err != nil || !readableNow(pc.conn)) {
+				// Unblock the reader: the exchange is over. Not when
+				// the socket failed (the upstream answered before the
+				// whole body, then closed with the body unread: a
+				// reset) with bytes or its end to read: those reads
+				// do not wait, and a past deadline would fail them
+				// before they take an answer already there (net checks
+				// it before reading), a 502 for the upstream's 413.
+				// The connection is not reused (finish). A failure to
+				// read the client's body leaves the upstream waiting
+				// for the rest: the reader is ended.
 				pc.writeFailed.Store(true)
 				pc.conn.SetReadDeadline(aLongTimeAgo)
 			}

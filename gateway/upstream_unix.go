@@ -3,6 +3,7 @@
 package gateway
 
 import (
+	"net"
 	"syscall"
 )
 
@@ -57,4 +58,24 @@ type peekState struct {
 	peekFn  func(fd uintptr)
 	peekBuf [1]byte
 	alive   bool
+}
+
+// readableNow reports whether a read on c would not wait: bytes, the
+// end or an error are there (one non-blocking peek). After a failed
+// write (the upstream reset the connection) what is there is final.
+func readableNow(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var buf [1]byte
+	errno := syscall.EAGAIN
+	if rc.Control(func(fd uintptr) { errno = peekSocket(fd, &buf) }) != nil {
+		return false
+	}
+	return errno != syscall.EAGAIN
 }
