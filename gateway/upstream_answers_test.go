@@ -56,16 +56,7 @@ func TestUpstreamStatusBelow100(t *testing.T) {
 		t.Run(map[bool]string{false: "http", true: "https"}[upTLS], func(t *testing.T) {
 			t.Parallel()
 			w, cfg := h2World(t)
-			u := newRawUpstream(t, respond)
-			if upTLS {
-				u = newRawUpstreamTLS(t, w, respond)
-			}
-			for i := range cfg.Routes {
-				cfg.Routes[i].Upstream = u.URL
-				if upTLS {
-					cfg.Routes[i].UpstreamCAFile = w.path("ca.pem")
-				}
-			}
+			routeToRawUpstream(t, w, cfg, upTLS, respond)
 			logBuf := &logBuffer{}
 			gw := w.startWith(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(logBuf, nil))})
 
@@ -122,16 +113,7 @@ func TestUpstreamTrailerForbiddenFields(t *testing.T) {
 		t.Run(map[bool]string{false: "http", true: "https"}[upTLS], func(t *testing.T) {
 			t.Parallel()
 			w, cfg := h2World(t)
-			u := newRawUpstream(t, respond)
-			if upTLS {
-				u = newRawUpstreamTLS(t, w, respond)
-			}
-			for i := range cfg.Routes {
-				cfg.Routes[i].Upstream = u.URL
-				if upTLS {
-					cfg.Routes[i].UpstreamCAFile = w.path("ca.pem")
-				}
-			}
+			routeToRawUpstream(t, w, cfg, upTLS, respond)
 			gw := w.start(cfg)
 
 			c := gw.dialRaw(t, w.web)
@@ -193,16 +175,7 @@ func TestUpstreamMalformedAnswers(t *testing.T) {
 		t.Run(map[bool]string{false: "http", true: "https"}[upTLS], func(t *testing.T) {
 			t.Parallel()
 			w, cfg := h2World(t)
-			u := newRawUpstream(t, respond)
-			if upTLS {
-				u = newRawUpstreamTLS(t, w, respond)
-			}
-			for i := range cfg.Routes {
-				cfg.Routes[i].Upstream = u.URL
-				if upTLS {
-					cfg.Routes[i].UpstreamCAFile = w.path("ca.pem")
-				}
-			}
+			routeToRawUpstream(t, w, cfg, upTLS, respond)
 			gw := w.start(cfg)
 			h1 := gw.dialRaw(t, w.web)
 			h2 := h2Conn(t, gw, "localhost", w.web)
@@ -302,5 +275,20 @@ func TestUpstreamHTTP10NotReused(t *testing.T) {
 				t.Errorf("upstream connections: got %d, want %d", got, tc.conns)
 			}
 		})
+	}
+}
+
+// routeToRawUpstream points every route of cfg at a new raw upstream
+// answering with respond, over TLS (w's CA) when upTLS.
+func routeToRawUpstream(t *testing.T, w *world, cfg *gateway.Config, upTLS bool, respond func(*http.Request) string) {
+	u := newRawUpstream(t, respond)
+	if upTLS {
+		u = newRawUpstreamTLS(t, w, respond)
+	}
+	for i := range cfg.Routes {
+		cfg.Routes[i].Upstream = u.URL
+		if upTLS {
+			cfg.Routes[i].UpstreamCAFile = w.path("ca.pem")
+		}
 	}
 }
