@@ -39,7 +39,7 @@ func ParseCRLs(data []byte) ([]*x509.RevocationList, error) {
 			return nil, fmt.Errorf("no PEM \"X509 CRL\" block, and not a DER CRL: %w", err)
 		}
 		if len(l.Raw) != len(data) {
-			return nil, fmt.Errorf("%d bytes after the DER CRL, want one DER CRL (or PEM for several)", len(data)-len(l.Raw))
+			return nil, fmt.Errorf("%d bytes after the DER CRL: a DER file holds one CRL", len(data)-len(l.Raw))
 		}
 		return []*x509.RevocationList{l}, nil
 	}
