@@ -209,7 +209,7 @@ func forwardsToItself(u *url.URL, listen string) bool {
 	}
 	host := u.Hostname()
 	ip, err := netip.ParseAddr(host)
-	local := strings.EqualFold(host, "localhost") || err == nil && ip.IsLoopback()
+	local := strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") || err == nil && ip.IsLoopback()
 	// A listener on every interface takes a remote host's port too:
 	// only a local upstream can be it then.
 	listenHost, _, _ := net.SplitHostPort(listen)
@@ -335,10 +335,19 @@ func (p *initPlan) run(stdout, stderr io.Writer) (err error) {
 	// full disk) removes what this run created: left in place, those
 	// files would make the rerun refuse ("already exists") a setup that
 	// never worked. Files --force replaced stay replaced.
+	// forgeproof.yaml sits outside the locked folder: it joins the list
+	// only once this run wrote it, so that a failed write never removes
+	// a file another process created meanwhile.
+	cfgPath := filepath.Join(p.dir, defaultConfigFile)
 	var created []string
+	cfgAbsent := false
 	for _, f := range append(p.files(), "pki/.gitignore") {
 		path := filepath.Join(p.dir, f)
 		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+			if path == cfgPath {
+				cfgAbsent = true
+				continue
+			}
 			created = append(created, path)
 		}
 	}
@@ -419,7 +428,6 @@ func (p *initPlan) run(stdout, stderr io.Writer) (err error) {
 	if err := configTemplate.Execute(&cfg, p.templateData()); err != nil {
 		return fmt.Errorf("init: %v", err)
 	}
-	cfgPath := filepath.Join(p.dir, defaultConfigFile)
 	// Checked before writing: init must never leave a config that serve
 	// refuses.
 	if _, err := gateway.ParseConfig(cfgPath, cfg.Bytes()); err != nil {
@@ -427,6 +435,9 @@ func (p *initPlan) run(stdout, stderr io.Writer) (err error) {
 	}
 	if err := pki.WritePublicFile(cfgPath, cfg.Bytes()); err != nil {
 		return fmt.Errorf("init: cannot write %s: %v", cfgPath, pemutil.PathErr(err))
+	}
+	if cfgAbsent {
+		created = append([]string{cfgPath}, created...)
 	}
 	if _, err := gateway.LoadConfig(cfgPath); err != nil {
 		var errs gateway.ConfigErrors
