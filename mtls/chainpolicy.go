@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 
@@ -33,6 +34,9 @@ const minRSABits = 2048
 //   - An RSA key shorter than minRSABits.
 //   - A subject name that the chain's name constraints exclude but x509
 //     does not check (see checkSubjectNameConstraints).
+//   - A URI SAN whose host a URI name constraint without a leading '.'
+//     does not name exactly, or a name constraint of a form x509 does not
+//     check, such as directoryName (see checkNameConstraintsRFC).
 //   - A DNS SAN on the leaf that is no host name: x509 takes any ASCII
 //     ("a,By=x;URI=spiffe://td/admin"), and an upstream that splits the
 //     forwarded X-Forwarded-Client-Cert on ',' and ';' without reading
@@ -62,7 +66,89 @@ func checkChainPolicy(chain []*x509.Certificate) *Error {
 	if err := checkSubjectNameConstraints(chain); err != nil {
 		return &Error{Reason: ReasonBadCertificate, Err: err}
 	}
+	if err := checkNameConstraintsRFC(chain); err != nil {
+		return &Error{Reason: ReasonBadCertificate, Err: err}
+	}
 	return nil
+}
+
+// oidNameConstraints is the name constraints extension (RFC 5280 §4.2.1.10).
+var oidNameConstraints = asn1.ObjectIdentifier{2, 5, 29, 30}
+
+// checkNameConstraintsRFC makes two name constraint checks that x509
+// makes more loosely than RFC 5280 and OpenSSL:
+//
+//   - A permitted URI constraint without a leading '.' "specifies a
+//     host": "prod.example" allows spiffe://prod.example/…, not
+//     spiffe://evil.prod.example/… (x509 reads it as a DNS constraint,
+//     subdomains included). Excluded constraints x509 reads more widely,
+//     which only refuses more.
+//   - A constraint of a form x509 does not check (directoryName,
+//     otherName, …): x509 refuses a chain whose critical name
+//     constraints hold one and ignores it in a non-critical extension,
+//     which would let a CA limited to O=Acme, OU=Partner issue
+//     OU=Admins. Refused whatever its criticality.
+func checkNameConstraintsRFC(chain []*x509.Certificate) error {
+	leaf := chain[0]
+	for i, ca := range chain[1:] {
+		if form := uncheckedNameConstraint(ca); form != "" {
+			return fmt.Errorf("%s %q: its name constraints hold a %s constraint, which forgeproof cannot check: the chain is refused rather than trusted beyond its constraints", certRole(chain, i+1), ca.Subject.String(), form)
+		}
+		if len(ca.PermittedURIDomains) == 0 {
+			continue
+		}
+		for _, u := range leaf.URIs {
+			host := u.Host
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			if !slices.ContainsFunc(ca.PermittedURIDomains, func(c string) bool {
+				return strings.HasPrefix(c, ".") && matchDomain(host, c) || ascii.Lower(host) == ascii.Lower(c)
+			}) {
+				return fmt.Errorf("client certificate: URI SAN %q is not permitted by the URI name constraints of %q (a constraint without a leading '.' names one host, RFC 5280 §4.2.1.10)", u.String(), ca.Subject.String())
+			}
+		}
+	}
+	return nil
+}
+
+// uncheckedNameConstraint names the first name constraint of c whose
+// form x509 does not check (all but rfc822Name, dNSName, URI and
+// iPAddress), "" when there is none.
+func uncheckedNameConstraint(c *x509.Certificate) string {
+	forms := [...]string{0: "otherName", 3: "x400Address", 4: "directoryName", 5: "ediPartyName", 8: "registeredID"}
+	for _, e := range c.Extensions {
+		if !e.Id.Equal(oidNameConstraints) {
+			continue
+		}
+		var nc asn1.RawValue
+		if _, err := asn1.Unmarshal(e.Value, &nc); err != nil {
+			return "malformed" // x509 parsed it: cannot happen
+		}
+		for trees := nc.Bytes; len(trees) > 0; {
+			var subtrees asn1.RawValue
+			var err error
+			if trees, err = asn1.Unmarshal(trees, &subtrees); err != nil {
+				return "malformed"
+			}
+			for st := subtrees.Bytes; len(st) > 0; {
+				var subtree, base asn1.RawValue
+				if st, err = asn1.Unmarshal(st, &subtree); err != nil {
+					return "malformed"
+				}
+				if _, err := asn1.Unmarshal(subtree.Bytes, &base); err != nil {
+					return "malformed"
+				}
+				switch {
+				case base.Class != asn1.ClassContextSpecific || base.Tag >= len(forms):
+					return fmt.Sprintf("GeneralName class %d tag %d", base.Class, base.Tag)
+				case forms[base.Tag] != "":
+					return forms[base.Tag]
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // certRole names chain[i] in messages.

@@ -37,7 +37,9 @@
 // leaf or an intermediate: wrong-key-usage; an RSA key under 2048 bits
 // anywhere in the chain (a client CA with one is refused at load), a
 // subject common name or emailAddress that the chain's name constraints
-// exclude, a DNS SAN on the leaf that is no host name, or
+// exclude, a URI SAN whose host a URI constraint without a leading '.'
+// does not name exactly, name constraints of a form x509 does not check
+// (directoryName and others, critical or not), a DNS SAN on the leaf that is no host name, or
 // certificates of more than 60,000 bytes together (5 more
 // each for framing), which a session ticket cannot carry:
 // bad-certificate), revocation, then ServerConfig.Authorizer. (A resumed
