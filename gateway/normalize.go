@@ -447,8 +447,10 @@ func stripParams(s string) string {
 // scriptExts are the extensions of the files that servers run with the
 // rest of the path as PATH_INFO (PHP, CGI), which front controllers
 // route by: Symfony, Laravel and CodeIgniter read "/index.php/admin" as
-// "/admin".
-var scriptExts = strings.Fields("php phtml phar cgi fcgi pl py")
+// "/admin". Beside .php, PHP handlers still in use run .php3, .php4,
+// .php5 and .pht (Debian's PHP 5 Apache configuration), .php7 and
+// .php8 (cPanel's EasyApache); .phps only shows a file's source.
+var scriptExts = strings.Fields("php php3 php4 php5 php7 php8 pht phtml phar cgi fcgi pl py")
 
 // isScript reports whether a segment names a script (scriptExts, in any
 // case).
