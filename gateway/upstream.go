@@ -743,12 +743,18 @@ func (t *upstreamTransport) exchange(ctx context.Context, hp *hostPool, pc *upCo
 	// writeFailed reports the body writer's error once it has ended; a
 	// failure to read the client's body (its size limit: 413) wins.
 	writeFailed := func(readErr error) error {
+		// A writer that had not failed by itself is ended by this
+		// deadline: its error says nothing more than readErr. (Its
+		// timeout may not show: Request.Write wraps a write error of
+		// ReadFrom in net/http's requestBodyReadError, which has no
+		// Unwrap, and a 504 became a 502.)
+		stopped := !pc.writeFailed.Load()
 		pc.conn.SetDeadline(aLongTimeAgo) // ends the writer if it still runs
 		werr := <-wrote
 		if body.err != nil {
 			return body.err
 		}
-		if werr != nil && !isTimeout(werr) && ctx.Err() == nil {
+		if werr != nil && !stopped && !isTimeout(werr) && ctx.Err() == nil {
 			return werr
 		}
 		return readErr
