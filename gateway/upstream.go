@@ -169,6 +169,13 @@ type hostPool struct {
 	// oldest instead of keeping it idle.
 	waiters  []*connWaiter
 	sweeping bool // a sweep of expired idle connections is scheduled
+	// closeNew: closeIdle ran and no request has asked for a connection
+	// since: put closes the connections it is given rather than keep
+	// them, as net/http's Transport does after CloseIdleConnections. A
+	// reload retires a configuration so; the requests still in flight on
+	// it would otherwise leave their connections idle in a pool nobody
+	// uses, until the idle timeout.
+	closeNew bool
 }
 
 // connWaiter is a request waiting in takeOrAcquire.
@@ -341,6 +348,7 @@ func (hp *hostPool) giveBack(w *connWaiter, got *upConn) {
 func (hp *hostPool) get(now time.Time, noBody bool) *upConn {
 	hp.mu.Lock()
 	defer hp.mu.Unlock()
+	hp.closeNew = false // in use again (net/http's Transport does the same)
 	for len(hp.idle) > 0 {
 		pc := hp.idle[len(hp.idle)-1]
 		hp.idle[len(hp.idle)-1] = nil
@@ -396,7 +404,7 @@ func (hp *hostPool) put(pc *upConn) {
 		pc.conn.Close()
 		return
 	}
-	if len(hp.idle) >= hp.max {
+	if len(hp.idle) >= hp.max || hp.closeNew {
 		hp.mu.Unlock()
 		pc.close()
 		return
@@ -452,6 +460,7 @@ func (hp *hostPool) closeIdle() {
 	hp.mu.Lock()
 	idle := hp.idle
 	hp.idle = nil
+	hp.closeNew = true
 	hp.mu.Unlock()
 	for _, pc := range idle {
 		pc.close()
