@@ -2,8 +2,11 @@ package mtls
 
 import (
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -70,4 +73,91 @@ var insecureSignature = map[x509.SignatureAlgorithm]bool{
 	x509.SHA1WithRSA:   true,
 	x509.DSAWithSHA1:   true,
 	x509.ECDSAWithSHA1: true,
+}
+
+// explainUnhandled names, when x509 refused a chain for an unhandled
+// critical extension, the certificate that holds it (the leaf, an
+// intermediate the client sent or a client CA, with its subject) and the
+// extension (its OID, and its name when well known), since x509 says
+// only "unhandled critical extension". It walks the candidate issuers as
+// x509.Verify does (issuer name, then signature), from the leaf up, with
+// at most as many signature checks as x509 makes (100), and returns err
+// unchanged when it finds no such certificate or err is another error.
+func explainUnhandled(err error, peer, cas []*x509.Certificate) error {
+	if !errors.As(err, new(x509.UnhandledCriticalExtension)) || len(peer) == 0 {
+		return err
+	}
+	describe := func(what string, c *x509.Certificate) error {
+		exts := make([]string, len(c.UnhandledCriticalExtensions))
+		for i, id := range c.UnhandledCriticalExtensions {
+			exts[i] = id.String()
+			if name := criticalExtensionName(c, id); name != "" {
+				exts[i] += " (" + name + ")"
+			}
+		}
+		return fmt.Errorf("%s %q has a critical extension x509 cannot process, %s, so the chain is refused (RFC 5280 §4.2): %w", what, c.Subject.String(), strings.Join(exts, ", "), err)
+	}
+	if len(peer[0].UnhandledCriticalExtensions) > 0 {
+		return describe("client certificate", peer[0])
+	}
+	type cand struct {
+		what string
+		c    *x509.Certificate
+	}
+	var pool []cand
+	for _, c := range cas {
+		pool = append(pool, cand{"client CA", c})
+	}
+	for _, c := range peer[1:] {
+		pool = append(pool, cand{"intermediate", c})
+	}
+	seen := map[*x509.Certificate]bool{peer[0]: true}
+	checks := 0
+	for frontier := peer[:1]; len(frontier) > 0 && checks < 100; {
+		var next []*x509.Certificate
+		for _, child := range frontier {
+			for _, p := range pool {
+				if seen[p.c] || string(p.c.RawSubject) != string(child.RawIssuer) || checks >= 100 {
+					continue
+				}
+				if checks++; child.CheckSignatureFrom(p.c) != nil {
+					continue
+				}
+				if len(p.c.UnhandledCriticalExtensions) > 0 {
+					return describe(p.what, p.c)
+				}
+				seen[p.c] = true
+				if p.what == "intermediate" {
+					next = append(next, p.c)
+				}
+			}
+		}
+		frontier = next
+	}
+	return err
+}
+
+// criticalExtensionNames names the certificate extensions x509 may leave
+// unhandled.
+var criticalExtensionNames = map[string]string{
+	"2.5.29.9":           "subject directory attributes",
+	"2.5.29.30":          "name constraints",
+	"2.5.29.32":          "certificate policies",
+	"2.5.29.33":          "policy mappings",
+	"2.5.29.36":          "policy constraints",
+	"2.5.29.46":          "freshest CRL",
+	"2.5.29.54":          "inhibitAnyPolicy",
+	"1.3.6.1.5.5.7.1.24": "TLS feature",
+}
+
+// criticalExtensionName names extension id of c, "" when not well known;
+// for name constraints, it says which form x509 cannot check.
+func criticalExtensionName(c *x509.Certificate, id asn1.ObjectIdentifier) string {
+	name := criticalExtensionNames[id.String()]
+	if id.Equal(oidNameConstraints) {
+		if form := uncheckedNameConstraint(c); form != "" {
+			name += " holding a " + form + " constraint"
+		}
+	}
+	return name
 }

@@ -199,7 +199,7 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x50
 		}
 		chains, err := leaf.Verify(opts)
 		if err != nil {
-			return nil, &Error{Reason: classify(err, leaf, now), Err: err}
+			return nil, &Error{Reason: classify(err, leaf, now), Err: explainUnhandled(err, cs.PeerCertificates, st.cas)}
 		}
 		// The client's key signs the handshake (CertificateVerify), which
 		// a key usage extension without digitalSignature does not allow
