@@ -6,6 +6,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"time"
 
@@ -17,7 +18,18 @@ type crl struct {
 	source  string // file name or "CRLs[i]"
 	field   string // "CRLs[i]"
 	list    *x509.RevocationList
-	revoked map[string]bool // serial numbers, big-endian bytes
+	revoked map[string]bool // serial numbers, by serialKey
+}
+
+// serialKey keys a serial number by its sign and magnitude: big.Int.Bytes
+// drops the sign, and a CRL entry for -5 (RFC 5280 §4.1.2.2 wants
+// positive serials, but x509 parses negative ones, on CRLs and
+// certificates alike) must not revoke the certificate with serial 5.
+func serialKey(n *big.Int) string {
+	if n.Sign() < 0 {
+		return "-" + string(n.Bytes())
+	}
+	return "+" + string(n.Bytes())
 }
 
 // parseCRLs parses DER or PEM data (PEM may hold several X509 CRL
@@ -67,7 +79,7 @@ func loadCRLs(lists []*x509.RevocationList, sources, fields []string, cas []*x50
 			}
 		}
 		if issuer == nil {
-			errs = append(errs, configErrorf(field, "crl %s: not signed by any client CA (the CRL of an intermediate needs that intermediate among the client CAs)", src))
+			errs = append(errs, configErrorf(field, "crl %s: %s", src, whyNoCRLIssuer(l, cas)))
 			continue
 		}
 		if l.Number == nil {
@@ -84,7 +96,7 @@ func loadCRLs(lists []*x509.RevocationList, sources, fields []string, cas []*x50
 		}
 		c := &crl{source: src, field: field, list: l, revoked: make(map[string]bool, len(l.RevokedCertificateEntries))}
 		for _, e := range l.RevokedCertificateEntries {
-			c.revoked[string(e.SerialNumber.Bytes())] = true
+			c.revoked[serialKey(e.SerialNumber)] = true
 		}
 		key := crlKey(issuer)
 		if have := out[key]; have == nil {
@@ -105,6 +117,25 @@ func loadCRLs(lists []*x509.RevocationList, sources, fields []string, cas []*x50
 		}
 	}
 	return out, errs
+}
+
+// whyNoCRLIssuer says why no client CA may have issued l: none signed
+// it, or one whose key signed it may not sign CRLs (RFC 5280 §4.2.1.3
+// cRLSign, §4.2.1.9 cA), as OpenSSL refuses ("key usage does not include
+// CRL signing").
+func whyNoCRLIssuer(l *x509.RevocationList, cas []*x509.Certificate) string {
+	for _, ca := range cas {
+		if string(ca.RawSubject) != string(l.RawIssuer) || ca.CheckSignature(l.SignatureAlgorithm, l.RawTBSRevocationList, l.Signature) != nil {
+			continue
+		}
+		switch {
+		case ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCRLSign == 0:
+			return fmt.Sprintf("signed by the key of client CA %q, whose key usage does not include cRLSign: reissue the CA certificate with cRLSign, or sign the CRL with a key that may", ca.Subject.String())
+		case !ca.IsCA:
+			return fmt.Sprintf("signed by the key of client CA %q, which is not a CA certificate (basic constraints without cA): it may not sign CRLs", ca.Subject.String())
+		}
+	}
+	return "not signed by any client CA (the CRL of an intermediate needs that intermediate among the client CAs)"
 }
 
 // OIDs of the CRL extensions checkCRLScope knows (RFC 5280 §5.2, §5.3).
@@ -192,7 +223,7 @@ func (st *state) checkOne(c *crl, cert *x509.Certificate, now time.Time) *Error 
 	if !st.allowStale && c.stale(now, st.crlGrace) {
 		return &Error{Reason: ReasonCRLStale, Err: fmt.Errorf("CRL %s of %q passed its next update %s", c.source, c.list.Issuer.String(), c.list.NextUpdate.Format(time.RFC3339))}
 	}
-	if c.revoked[string(cert.SerialNumber.Bytes())] {
+	if c.revoked[serialKey(cert.SerialNumber)] {
 		return &Error{Reason: ReasonRevoked, Err: fmt.Errorf("certificate serial %s is revoked by CRL %s (number %s)", cert.SerialNumber.Text(16), c.source, c.list.Number)}
 	}
 	return nil
