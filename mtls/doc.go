@@ -98,7 +98,9 @@
 // A SPIFFE ID is read only from an X509-SVID leaf, as the X509-SVID
 // specification asks of a validator: exactly one URI SAN, an ID with a
 // path, and not a CA (no cA flag, keyCertSign or cRLSign), so that an
-// intermediate presented as a client certificate is never a workload.
+// intermediate presented as a client certificate is never a workload;
+// the URI SAN must spell the ID as it reads, but for the scheme's case
+// (x509's URL drops an empty fragment: spiffe://td/x# is no ID).
 //
 // An Authorizer is a func(Identity) error. The constructors match SPIFFE
 // IDs (exact or with "*" path segments), trust domains, DNS SANs (exact or
@@ -150,7 +152,9 @@
 //     complete CRLs are accepted: a delta CRL, a CRL with an issuing
 //     distribution point or one with an unknown critical extension is
 //     refused at load (RFC 5280 §5.2), since it lists only part of the
-//     revocations. A CRL covers what its signing key issued: a re-keyed
+//     revocations, and so is one signed by a client CA whose key usage
+//     lacks cRLSign (the error says so). Serials are compared with their
+//     sign. A CRL covers what its signing key issued: a re-keyed
 //     CA (same name, new key) needs one CRL per key. A certificate is
 //     accepted when one of its chains passes: revoking a cross-certificate
 //     does not refuse what its CA issued while the CA is trusted through

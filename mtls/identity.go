@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"math/big"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -154,12 +156,59 @@ func spiffeIDOf(uris []*url.URL) spiffeid.ID {
 // refuse an SVID with the cA flag, keyCertSign or cRLSign, which may
 // chain to a client CA (an intermediate presented as a client
 // certificate) but "MUST NOT be used for authentication".
+//
+// The ID must also be spelled in the certificate as it reads, but for
+// the scheme's case (SPIFFE-ID §2.4: the scheme is case-insensitive):
+// crypto/x509 parses a URI SAN with url.Parse, which drops an empty
+// fragment, so spiffe://td/x# would read as spiffe://td/x, though
+// SPIFFE-ID §2 forbids a fragment component, and an upstream reading the
+// forwarded certificate's bytes sees no such ID. Such a certificate has
+// no SPIFFE ID.
 func leafSPIFFEID(cert *x509.Certificate) spiffeid.ID {
 	if cert.IsCA || cert.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0 {
 		return spiffeid.ID{}
 	}
-	return spiffeIDOf(cert.URIs)
+	id := spiffeIDOf(cert.URIs)
+	if raw, ok := rawURISANs(cert); !id.IsZero() && ok && (len(raw) != 1 || !spelledAs(raw[0], id.String())) {
+		return spiffeid.ID{}
+	}
+	return id
 }
+
+// spelledAs reports whether raw, a URI SAN as the certificate spells it,
+// is the SPIFFE ID id, whose scheme is "spiffe", with the scheme in any
+// case.
+func spelledAs(raw, id string) bool {
+	const scheme = len("spiffe")
+	return len(raw) == len(id) && strings.EqualFold(raw[:scheme], id[:scheme]) && raw[scheme:] == id[scheme:]
+}
+
+// rawURISANs returns the URI SANs of cert as its subject alternative name
+// extension spells them, and false when cert has no such extension that
+// parses (a Certificate built from fields, as for a forwarded identity
+// without its certificate).
+func rawURISANs(cert *x509.Certificate) ([]string, bool) {
+	for _, e := range cert.Extensions {
+		if !e.Id.Equal(oidSubjectAltName) {
+			continue
+		}
+		var names []asn1.RawValue
+		if rest, err := asn1.Unmarshal(e.Value, &names); err != nil || len(rest) > 0 {
+			return nil, false // x509 parsed it: cannot happen
+		}
+		var uris []string
+		for _, n := range names {
+			if n.Class == asn1.ClassContextSpecific && n.Tag == 6 {
+				uris = append(uris, string(n.Bytes))
+			}
+		}
+		return uris, true
+	}
+	return nil, false
+}
+
+// oidSubjectAltName is the subject alternative name extension.
+var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
 
 // IdentityFromTLS returns the identity of the client certificate on a
 // connection that crypto/tls verified itself (VerifiedChains: ClientAuth

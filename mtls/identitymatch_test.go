@@ -228,6 +228,13 @@ func TestSPIFFEIDMatchingHandshake(t *testing.T) {
 		{"empty segment", exact, []string{"spiffe://prod.example/ns//a/sa/admin"}, false},
 		{"query", exact, []string{"spiffe://prod.example/ns/a/sa/admin?x=1"}, false},
 		{"fragment", exact, []string{"spiffe://prod.example/ns/a/sa/admin#x"}, false},
+		// url.Parse drops an empty fragment: the certificate's bytes are
+		// no SPIFFE ID (SPIFFE-ID §2), whatever x509's URL reads.
+		{"empty fragment", exact, []string{"spiffe://prod.example/ns/a/sa/admin#"}, false},
+		{"empty fragment, trust domain", td, []string{"spiffe://prod.example/ns/b#"}, false},
+		{"upper-case scheme, empty fragment", exact, []string{"SPIFFE://prod.example/ns/a/sa/admin#"}, false},
+		{"empty query", exact, []string{"spiffe://prod.example/ns/a/sa/admin?"}, false},
+		{"percent-encoded dot-dot", wild, []string{"spiffe://prod.example/ns/%2e%2e/sa/admin"}, false},
 		{"user info", exact, []string{"spiffe://evil@prod.example/ns/a/sa/admin"}, false},
 		{"port", exact, []string{"spiffe://prod.example:443/ns/a/sa/admin"}, false},
 		{"other trust domain, same path", exact, []string{"spiffe://prod.example.evil/ns/a/sa/admin"}, false},
