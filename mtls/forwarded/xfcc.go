@@ -60,10 +60,12 @@ type XFCCElement struct {
 // backslash, is refused (see SetHeaders for the writing side).
 //
 // The parser is strict: an unknown key, an empty element, an unterminated
-// quote, a backslash before an escaped quote or at the end of a value, a Hash that is not 64 hexadecimal digits, a URI that is not an
-// absolute URI, a Cert or Chain that is not PEM certificates, a Hash that
-// does not match Cert, or a Chain whose first certificate is not Cert is
-// a *Error naming the element, the key and the cause.
+// quote, a backslash before an escaped quote or at the end of a value, a
+// Hash that is not 64 hexadecimal digits, a URI that is not an absolute
+// URI or does not parse back to itself (spiffe://td/x#), a Cert or Chain
+// that is not PEM certificates, a Hash that does not match Cert, or a
+// Chain whose first certificate is not Cert is a *Error naming the
+// element, the key and the cause.
 //
 // It does not verify any certificate: accept an XFCC header only from a
 // trusted forwarder (see Trust). When several proxies appended
@@ -304,6 +306,11 @@ func (p *xfccParser) set(e *XFCCElement, name, val string) error {
 		u, err := url.Parse(val)
 		if err != nil || u.Scheme == "" || val == "" {
 			return p.fail("%q is not an absolute URI", truncate(val))
+		}
+		if !sameURISpelling(val, u) {
+			// url.Parse drops an empty fragment (spiffe://td/x# reads
+			// as spiffe://td/x): the ID read would not be the one sent.
+			return p.fail("%q reads as %q once parsed: send the URI as the certificate spells it, in a form that parses back to itself", truncate(val), truncate(u.String()))
 		}
 		e.URI = append(e.URI, u)
 	case "DNS":

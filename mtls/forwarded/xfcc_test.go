@@ -58,6 +58,13 @@ var xfccCases = []struct {
 		want:   `Subject="CN=a\\,b\\\\c\\+d"`,
 	},
 	{
+		// The scheme is case-insensitive (RFC 3986 §3.1): not a new
+		// spelling. Twin of "URI that parses as another".
+		name:   "URI scheme in upper case",
+		values: []string{`URI=SPIFFE://example.org/a`},
+		want:   `URI=spiffe://example.org/a`,
+	},
+	{
 		name:   "keys in any case, repeated URI and By",
 		values: []string{`by=spiffe://example.org/gw;BY=spiffe://example.org/gw2;uri=spiffe://example.org/a;Uri=https://example.org/b;dns=a.example;HASH=` + strings.ToUpper(envoyHash)},
 		want:   `By=spiffe://example.org/gw By=spiffe://example.org/gw2 Hash=468ed33b URI=spiffe://example.org/a URI=https://example.org/b DNS=a.example`,
@@ -120,6 +127,7 @@ var xfccCases = []struct {
 	{name: "hash not hex", values: []string{`Hash=` + strings.Repeat("zz", 32)}, wantErr: "is not 64 hexadecimal digits"},
 	{name: "relative URI", values: []string{`URI=/ns/prod`}, wantErr: `key "URI": "/ns/prod" is not an absolute URI`},
 	{name: "empty URI", values: []string{`URI=`}, wantErr: `"" is not an absolute URI`},
+	{name: "URI that parses as another", values: []string{`URI=spiffe://example.org/a#`}, wantErr: `key "URI": "spiffe://example.org/a#" reads as "spiffe://example.org/a" once parsed`},
 	{name: "empty DNS", values: []string{`DNS=""`}, wantErr: `key "DNS": "" is not a DNS name`},
 	{name: "empty By", values: []string{`By=`}, wantErr: `key "By": empty value`},
 	{name: "cert not PEM", values: []string{`Cert="hello"`}, wantErr: `key "Cert": not PEM certificates`},
