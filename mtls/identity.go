@@ -5,12 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/asn1"
 	"math/big"
 	"net/url"
-	"strings"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/urisan"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
@@ -169,46 +168,11 @@ func leafSPIFFEID(cert *x509.Certificate) spiffeid.ID {
 		return spiffeid.ID{}
 	}
 	id := spiffeIDOf(cert.URIs)
-	if raw, ok := rawURISANs(cert); !id.IsZero() && ok && (len(raw) != 1 || !spelledAs(raw[0], id.String())) {
+	if _, _, found := urisan.Respelled(cert); !id.IsZero() && found {
 		return spiffeid.ID{}
 	}
 	return id
 }
-
-// spelledAs reports whether raw, a URI SAN as the certificate spells it,
-// is the SPIFFE ID id, whose scheme is "spiffe", with the scheme in any
-// case.
-func spelledAs(raw, id string) bool {
-	const scheme = len("spiffe")
-	return len(raw) == len(id) && strings.EqualFold(raw[:scheme], id[:scheme]) && raw[scheme:] == id[scheme:]
-}
-
-// rawURISANs returns the URI SANs of cert as its subject alternative name
-// extension spells them, and false when cert has no such extension that
-// parses (a Certificate built from fields, as for a forwarded identity
-// without its certificate).
-func rawURISANs(cert *x509.Certificate) ([]string, bool) {
-	for _, e := range cert.Extensions {
-		if !e.Id.Equal(oidSubjectAltName) {
-			continue
-		}
-		var names []asn1.RawValue
-		if rest, err := asn1.Unmarshal(e.Value, &names); err != nil || len(rest) > 0 {
-			return nil, false // x509 parsed it: cannot happen
-		}
-		var uris []string
-		for _, n := range names {
-			if n.Class == asn1.ClassContextSpecific && n.Tag == 6 {
-				uris = append(uris, string(n.Bytes))
-			}
-		}
-		return uris, true
-	}
-	return nil, false
-}
-
-// oidSubjectAltName is the subject alternative name extension.
-var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
 
 // IdentityFromTLS returns the identity of the client certificate on a
 // connection that crypto/tls verified itself (VerifiedChains: ClientAuth

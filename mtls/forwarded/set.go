@@ -3,12 +3,12 @@ package forwarded
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/asn1"
 	"fmt"
-	"github.com/forgeproof/forgeproof/mtls"
 	"net/http"
-	"net/url"
 	"strings"
+
+	"github.com/forgeproof/forgeproof/internal/urisan"
+	"github.com/forgeproof/forgeproof/mtls"
 )
 
 // Format selects forwarded-identity header formats. Its zero value,
@@ -95,7 +95,7 @@ func SetHeaders(h http.Header, id mtls.Identity, opts Options) error {
 			DNS:     id.DNSNames,
 		}
 		if id.Certificate != nil {
-			if raw, parsed, ok := respelledURI(id.Certificate); !ok {
+			if raw, parsed, found := urisan.Respelled(id.Certificate); found {
 				return fmt.Errorf("forwarded: cannot forward identity %q as XFCC: its certificate's URI SAN %q reads as %q once parsed, so a reader of URI and a reader of Cert would see two names", id.String(), raw, parsed)
 			}
 			if e.Hash == ([32]byte{}) {
@@ -167,44 +167,4 @@ func (f *Format) UnmarshalText(text []byte) error {
 		}
 	}
 	return fmt.Errorf("forwarded: unknown format %q: want rfc9440, xfcc or both", text)
-}
-
-// respelledURI finds a URI SAN of cert that crypto/x509's parsed URL
-// (which XFCC's URI carries) writes differently from the certificate's
-// bytes (which Cert carries), beyond the scheme's case (RFC 3986 §3.1):
-// url.Parse drops an empty fragment, so spiffe://td/x# would be
-// forwarded as URI=spiffe://td/x, a SPIFFE ID the certificate does not
-// hold (mtls.NewIdentity reads none). ok is false when there is one.
-func respelledURI(cert *x509.Certificate) (raw, parsed string, ok bool) {
-	for _, e := range cert.Extensions {
-		if !e.Id.Equal(oidSubjectAltName) {
-			continue
-		}
-		var names []asn1.RawValue
-		if _, err := asn1.Unmarshal(e.Value, &names); err != nil {
-			return "", "", true // x509 parsed it: cannot happen
-		}
-		i := 0
-		for _, n := range names {
-			if n.Class != asn1.ClassContextSpecific || n.Tag != 6 {
-				continue
-			}
-			if i < len(cert.URIs) && !sameURISpelling(string(n.Bytes), cert.URIs[i]) {
-				return string(n.Bytes), cert.URIs[i].String(), false
-			}
-			i++
-		}
-	}
-	return "", "", true
-}
-
-// oidSubjectAltName is the subject alternative name extension.
-var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
-
-// sameURISpelling reports whether raw is u as u.String() writes it, but
-// for the case of the scheme.
-func sameURISpelling(raw string, u *url.URL) bool {
-	s := u.String()
-	n := len(u.Scheme)
-	return len(raw) == len(s) && strings.EqualFold(raw[:n], s[:n]) && raw[n:] == s[n:]
 }

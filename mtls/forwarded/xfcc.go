@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/forgeproof/forgeproof/internal/pemutil"
+	"github.com/forgeproof/forgeproof/internal/urisan"
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
@@ -307,7 +308,7 @@ func (p *xfccParser) set(e *XFCCElement, name, val string) error {
 		if err != nil || u.Scheme == "" || val == "" {
 			return p.fail("%q is not an absolute URI", truncate(val))
 		}
-		if !sameURISpelling(val, u) {
+		if !urisan.SameSpelling(val, u) {
 			// url.Parse drops an empty fragment (spiffe://td/x# reads
 			// as spiffe://td/x): the ID read would not be the one sent.
 			return p.fail("%q reads as %q once parsed: send the URI as the certificate spells it, in a form that parses back to itself", truncate(val), truncate(u.String()))
