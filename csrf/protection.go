@@ -193,8 +193,10 @@ func (p *Protection) AddCanonicalOrigin(origin string) error {
 // Forwarded and the last value of the others are used: they are the ones
 // the trusted proxy added, so it must add them rather than pass the
 // client's on. Forwarded is parsed whole, quoted-strings included, and a
-// syntax error anywhere in it (an unterminated quote, a bad escape, a
-// control character, an empty element, a parameter twice in one element)
+// syntax error anywhere in it (an unterminated quote, a control
+// character, an empty element, a parameter twice in one element), a
+// parameter other than for, by, host and proto, or a quoted value holding
+// ',', ';', '=' or '\' (which naive parsers upstream read as separators)
 // refuses the request with [ReasonForwardedInvalid], as does an unknown
 // proto or an invalid host in either header ("wss" and "ws", which
 // Traefik sends for a WebSocket handshake, are "https" and "http"). When Forwarded and

@@ -77,3 +77,20 @@ func (c *compiled) readForwarded(r *http.Request, x *exchange) (reason Reason, d
 		return ReasonForwardedInvalid, "the trusted proxy's " + e.Header + " header is malformed: " + e.Err.Error()
 	}
 }
+
+// forwardedRouteDiffers reports whether the host a trusted proxy's
+// headers name (read into x by readForwarded) selects another route for
+// r's path than r's Host did (rt). That host goes on to the upstream in
+// X-Forwarded-Host (and Forwarded), which Rack, Django, Express and
+// Spring read as the request's host: a proxy that passes the client's
+// header on would otherwise let a request authorized for one host's
+// route be served as another host's. A route that authorizes alike
+// (samePolicy) is no conflict: a proxy that rewrites Host may land
+// there.
+func (c *compiled) forwardedRouteDiffers(r *http.Request, x *exchange, rt *route) bool {
+	if !x.fwdRead || x.fwd.Host == "" || rt == nil {
+		return false
+	}
+	host, why := parseHost(x.fwd.Host)
+	return why != "" || !samePolicy(c.findRoute(host, r.URL.Path), rt)
+}

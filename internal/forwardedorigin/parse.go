@@ -12,7 +12,6 @@ import (
 var (
 	errEmpty        = errors.New("empty element")
 	errUnterminated = errors.New("unterminated quoted-string")
-	errEscape       = errors.New(`invalid quoted-pair: '\' must precede a visible character, space or tab`)
 	errControl      = errors.New("control character")
 	errPair         = errors.New("parameter is not name=value")
 	errSeparator    = errors.New("expected ';' or ',' after a value")
@@ -20,6 +19,11 @@ var (
 	errValue        = errors.New("value is neither a token nor a quoted-string")
 	errProto        = errors.New("proto is neither http nor https")
 	errHost         = errors.New("host is not a valid host[:port]")
+	// Upstreams that parse Forwarded naively (Spring's unanchored
+	// "host=" and "proto=" patterns, Rack 3.0's split at every ',' and
+	// ';') read these as parameters of their own.
+	errQuoted    = errors.New("quoted-string holds ',', ';', '=' or a quoted-pair, which naive parsers read as separators")
+	errExtension = errors.New("parameter is not by, for, host or proto")
 )
 
 // conflictError is the cause of a Conflict. Its text starts with the
@@ -67,8 +71,9 @@ type element struct {
 }
 
 // parseLine parses one line: a comma-separated list of elements, each of
-// ';'-separated name=value pairs (empty pairs allowed), values tokens or
-// quoted-strings (with quoted-pairs). It returns the last element.
+// ';'-separated name=value pairs (empty pairs allowed), names for, by,
+// host and proto, values tokens or quoted-strings (without ',', ';', '='
+// or quoted-pairs). It returns the last element.
 // Whitespace is allowed around ',' and ';', not around '='. A parameter
 // occurs at most once per element (RFC 7239 §4): two are ambiguous, and
 // a proxy may have appended to the client's.
@@ -91,6 +96,9 @@ func parseLine(s string) (last element, err error) {
 				name := strings.ToLower(s[n:i])
 				if i == len(s) || s[i] != '=' {
 					return last, errPair
+				}
+				if name != "for" && name != "by" && name != "host" && name != "proto" {
+					return last, errExtension
 				}
 				var v string
 				if v, i, err = value(s, i+1); err != nil {
@@ -131,34 +139,19 @@ func parseLine(s string) (last element, err error) {
 }
 
 // value reads a token or quoted-string value at s[i:] and returns it
-// (unquoted) and the index after it. A quoted-string without
-// quoted-pairs is a substring of s: no allocation.
+// (unquoted: a substring of s) and the index after it. A quoted-string
+// holding ',', ';', '=' or a quoted-pair is refused (errQuoted): RFC
+// 7239 allows them, but naive parsers upstream split on them.
 func value(s string, i int) (string, int, error) {
 	if i < len(s) && s[i] == '"' {
-		var b []byte // nil until the first quoted-pair
 		for j := i + 1; j < len(s); j++ {
 			switch c := s[j]; {
 			case c == '"':
-				if b == nil {
-					return s[i+1 : j], j + 1, nil
-				}
-				return string(b), j + 1, nil
-			case c == '\\':
-				if b == nil {
-					b = append(make([]byte, 0, len(s)-i), s[i+1:j]...)
-				}
-				j++
-				if j == len(s) {
-					return "", 0, errUnterminated
-				}
-				if isCTL(s[j]) {
-					return "", 0, errEscape
-				}
-				b = append(b, s[j])
+				return s[i+1 : j], j + 1, nil
+			case c == ',' || c == ';' || c == '=' || c == '\\':
+				return "", 0, errQuoted
 			case isCTL(c):
 				return "", 0, errControl
-			case b != nil:
-				b = append(b, c)
 			}
 		}
 		return "", 0, errUnterminated
