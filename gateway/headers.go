@@ -149,6 +149,11 @@ var forwardingNames = []string{
 	"x-original-host",          // Azure, IIS ARR
 	"x-host",                   // ad hoc, some PHP frameworks
 	"x-scheme",                 // Tornado (xheaders), Flask "ReverseProxied" recipe
+	"x-originating-ip",         // Microsoft Exchange/Outlook conventions, PHP idioms
+	"x-remote-ip",              // ad hoc, PHP idioms
+	"x-remote-addr",            // ad hoc, PHP idioms
+	"x-proxyuser-ip",           // Google Cloud
+	"x-appengine-user-ip",      // Google App Engine
 }
 
 // gatewayHeaders are normalised names of headers the gateway sets, strips
