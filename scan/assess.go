@@ -183,9 +183,23 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 			continue
 		}
 		o, why := OutcomeRefused, ""
-		failed := 0
+		// An origin-null or origin-lookalike variant in the Lax+POST
+		// window repeats the one before it when the window adds no
+		// cookie.
+		repeats := func(v variant) bool {
+			return windowed(f.rule) && v.ctx.cookies == cookiesLaxPOSTWindow && !sc.laxPOSTWindowDiffers()
+		}
+		failed, tried := 0, len(f.variants)
+		for _, v := range f.variants {
+			if repeats(v) {
+				tried--
+			}
+		}
 	variants:
 		for _, v := range f.variants {
+			if repeats(v) {
+				continue
+			}
 			tok := ""
 			if v.token == tokenForeign {
 				t, err := sc.foreignToken(ctx, e, u)
@@ -211,7 +225,7 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 				}
 				sc.note("%s %s: probe %q failed: %v", e.Method, u.Redacted(), v.label, err)
 				failed++
-				if failed == len(f.variants) {
+				if failed == tried {
 					o, why = OutcomeInconclusive, fmt.Sprintf("the probe failed: %v", err)
 				}
 				continue
@@ -389,7 +403,7 @@ func skipReason(rule string, found map[string]bool, sc *scanner, st *epState) st
 		}
 		// Only meaningful when cookies without SameSite exist: otherwise
 		// the request is the cross-site one again.
-		if len(sc.victim.pick(cookiesLaxPOSTWindow)) == len(sc.victim.pick(cookiesCrossSitePOST)) {
+		if !sc.laxPOSTWindowDiffers() {
 			return "no cookie without a SameSite attribute, so the probe would repeat the cross-site one"
 		}
 	case RuleOriginNull, RuleOriginLookalike, RuleLegacyOrigin, RuleSameSiteForgery, RuleTokenEmpty, RuleTokenUnbound:
@@ -408,6 +422,18 @@ func skipReason(rule string, found map[string]bool, sc *scanner, st *epState) st
 			RuleOriginNull, RuleOriginLookalike, RuleLegacyOrigin, RuleOriginScheme, RuleSameSiteForgery)
 	}
 	return ""
+}
+
+// windowed says whether rule's family also sends its pages' forgeries
+// within the Lax+POST window (families, after the window-less ones).
+func windowed(rule string) bool {
+	return rule == RuleOriginNull || rule == RuleOriginLookalike
+}
+
+// laxPOSTWindowDiffers reports whether the victim holds cookies that only
+// the Lax+POST window sends cross-site (no SameSite attribute).
+func (sc *scanner) laxPOSTWindowDiffers() bool {
+	return len(sc.victim.pick(cookiesLaxPOSTWindow)) != len(sc.victim.pick(cookiesCrossSitePOST))
 }
 
 // judge sends a probe and decides whether it was accepted. With a
@@ -539,7 +565,7 @@ func (sc *scanner) finding(rule string, st *epState, v variant, r *request, evid
 	if r.Anonymous {
 		carried = "no client certificate"
 	}
-	if rule == RuleLaxPostWindow {
+	if rule == RuleLaxPostWindow || windowed(rule) && v.ctx.cookies == cookiesLaxPOSTWindow {
 		for _, c := range r.Cookies {
 			if _, known := sc.setCookies[c.Name]; !known {
 				// Cookies given on the command line: attributes unknown.

@@ -29,6 +29,16 @@ type browserContext struct {
 	cookies cookieRule
 }
 
+// inLaxPOSTWindow is c, a cross-site top-level POST, sent within
+// Chromium's Lax+POST window: cookies without SameSite go along too. A
+// page with Referrer-Policy: no-referrer (Origin: null) or on a
+// look-alike origin posts at the top level like any other, so the
+// window opens their forgeries as well (Chromium 156 sent such a cookie
+// with a no-referrer page's Origin: null POST).
+func inLaxPOSTWindow(c browserContext) browserContext {
+	return browserContext{c.name + " in the Lax+POST window", c.headers, cookiesLaxPOSTWindow}
+}
+
 // cookieRule says which cookies a browser attaches in a context.
 type cookieRule int
 
@@ -149,7 +159,7 @@ var (
 		navigate("cross-site", attackerOrigin)(h, t)
 		h.Set("Referer", attackerOrigin+"/")
 	}, cookiesCrossSitePOST}
-	ctxCrossSiteWindow = browserContext{"cross-site form POST in the Lax+POST window", ctxCrossSite.headers, cookiesLaxPOSTWindow}
+	ctxCrossSiteWindow = inLaxPOSTWindow(ctxCrossSite)
 	// fetch(url, {method: "POST", mode: "no-cors", credentials: "include"}).
 	ctxCrossSiteNoCORS = browserContext{"cross-site no-cors fetch", func(h http.Header, t *url.URL) {
 		fetch("cross-site", "no-cors", attackerOrigin)(h, t)

@@ -136,7 +136,8 @@ func families(e *Endpoint, t *url.URL) []family {
 	}
 	fs = append(fs,
 		family{rule: RuleLaxPostWindow, variants: each("cross-site form POST within two minutes of login (cookies without SameSite sent)", ctxCrossSiteWindow)},
-		family{rule: RuleOriginNull, variants: each("form POST from a sandboxed iframe (Origin: null)", ctxOriginNull)},
+		family{rule: RuleOriginNull, variants: append(each("form POST from a sandboxed iframe (Origin: null)", ctxOriginNull),
+			each("top-level form POST from a no-referrer page (Origin: null) within two minutes of login (cookies without SameSite sent)", inLaxPOSTWindow(ctxOriginNull))...)},
 	)
 	var look []variant
 	if lookalikePrefix(t) != "" {
@@ -146,6 +147,15 @@ func families(e *Endpoint, t *url.URL) []family {
 		look = append(look, each("cross-site form POST from "+lookalikeSuffix(t), ctxLookalikeSuffix)...)
 	}
 	look = append(look, each("cross-site form POST from "+attackerOrigin+"/?"+origin(t)+" (Referrer-Policy: unsafe-url)", ctxLookalikeReferer)...)
+	// The same pages within the Lax+POST window (cookies without SameSite).
+	for _, v := range look {
+		if v.ctx.cookies == cookiesCrossSitePOST {
+			w := v
+			w.label += " within two minutes of login (cookies without SameSite sent)"
+			w.ctx = inLaxPOSTWindow(v.ctx)
+			look = append(look, w)
+		}
+	}
 	fs = append(fs, family{rule: RuleOriginLookalike, variants: look})
 	fs = append(fs,
 		family{rule: RuleLegacyOrigin, variants: each("cross-site form POST from a browser without Fetch Metadata", ctxLegacy)},
