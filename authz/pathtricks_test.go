@@ -153,3 +153,54 @@ func TestNginxPathTricksWithoutAuthz(t *testing.T) {
 		}
 	}
 }
+
+// checkAuthorityHost: a target starting with "//" names a host to the
+// URL parsers applications run on it: Node's new URL(req.url, base)
+// reads "//admin.example/x" as /x on admin.example, whatever the Host,
+// and an application serving hosts by url.hostname served admin's /x to
+// a client that forgeproof authorized on the Host's route (nginx and
+// Caddy forward the target as sent). With a route for admin.example
+// that the client's certificate may not use, it is refused and never
+// reaches the upstream; its twin, an authority naming the Host, passes.
+func (r *rig) checkAuthorityHost(u *wireUpstream) {
+	for _, tc := range []struct {
+		target  string
+		refused bool
+	}{
+		{"//localhost/x", false},
+		{"//admin.example/x", true},
+		{"///ADMIN.example./x", true},
+		{"//u@admin.example:443/x", true},
+	} {
+		before := len(u.all())
+		st, reason := r.sendRaw(r.client, "GET "+tc.target+" HTTP/1.1\r\nHost: "+r.hostPort()+"\r\nConnection: close\r\n\r\n")
+		got := u.all()[before:]
+		if !tc.refused {
+			if st != 200 || len(got) != 1 {
+				r.t.Errorf("%s: got %d %q, the upstream received %d requests; want 200 and one", tc.target, st, reason, len(got))
+			}
+			continue
+		}
+		if st == 200 || reason != "path-ambiguous" || len(got) != 0 {
+			r.t.Errorf("%s: got %d %q, the upstream received %v; want path-ambiguous and nothing", tc.target, st, reason, got)
+		}
+	}
+}
+
+// adminHostRoute adds to an authz.yaml of the docs a route for
+// admin.example that r.client's certificate may not use.
+const adminHostRoute = "routes:\n  - name: admin-host\n    host: admin.example\n    allow: {spiffe-ids: [spiffe://bank.test/admin]}\n"
+
+func TestNginxAuthorityHost(t *testing.T) {
+	r, u := newWireRig(t)
+	r.startAuthz("../docs/integrations/nginx.md", "routes:\n", adminHostRoute)
+	r.startNginx(true)
+	r.checkAuthorityHost(u)
+}
+
+func TestCaddyAuthorityHost(t *testing.T) {
+	r, u := newWireRig(t)
+	r.startAuthz("../docs/integrations/caddy.md", "routes:\n", adminHostRoute)
+	r.startCaddy(true)
+	r.checkAuthorityHost(u)
+}

@@ -96,22 +96,72 @@ func (c *compiled) pathAmbiguous(host, escaped string, want *route) bool {
 			forms = append(forms, g)
 		}
 	}
-	var segs, prev []string
+	// A form that starts with an authority ("//admin.example/x") is on
+	// that authority's host to the parsers that cut it (cutAuthority):
+	// Node's new URL(req.url, base).hostname is admin.example, whatever
+	// the Host. Every form is read under those hosts too.
+	hosts := append(make([]string, 0, 2), host)
 	for _, f := range forms {
-		fold, decoded := c.foldPrefixes || needsFold(f), decodeAll(f)
-		for i, m := range routerModes {
-			segs = m.segments(segs[:0], f, decoded)
-			if i > 0 && slices.Equal(segs, prev) {
-				continue // modes that differ on nothing in f
+		var ok bool
+		if hosts, ok = authorityHosts(hosts, f); !ok {
+			return true
+		}
+	}
+	var segs, prev []string
+	for _, h := range hosts {
+		for _, f := range forms {
+			fold, decoded := c.foldPrefixes || needsFold(f), decodeAll(f)
+			for i, m := range routerModes {
+				segs = m.segments(segs[:0], f, decoded)
+				if i > 0 && slices.Equal(segs, prev) {
+					continue // modes that differ on nothing in f
+				}
+				if !samePolicy(c.lookupSegments(h, segs, false), want) ||
+					fold && !samePolicy(c.lookupSegments(h, segs, true), want) {
+					return true
+				}
+				segs, prev = prev, segs
 			}
-			if !samePolicy(c.lookupSegments(host, segs, false), want) ||
-				fold && !samePolicy(c.lookupSegments(host, segs, true), want) {
-				return true
-			}
-			segs, prev = prev, segs
 		}
 	}
 	return false
+}
+
+// maxAuthorityHosts bounds the hosts pathAmbiguous reads a path under:
+// each multiplies its work, and no request of a real client names more
+// than its Host and one authority.
+const maxAuthorityHosts = 4
+
+// authorityHosts appends to hosts (without repeating one) the host that
+// f's authority names when cutAuthority reads one: what WHATWG's parser
+// takes as the host (after the last '@', up to a ':', percent-decoded),
+// in parseHost's form. ok is false when that host could be any host
+// (parseHost refuses it: non-ASCII, which WHATWG maps by IDNA, so
+// "ａｄｍｉｎ.example" is admin.example; a number; an empty port), or
+// when there would be more than maxAuthorityHosts: the path is then
+// ambiguous.
+func authorityHosts(hosts []string, f string) (_ []string, ok bool) {
+	if cutAuthority(f) == f {
+		return hosts, true
+	}
+	a := strings.TrimLeft(f, `/\`)
+	if i := strings.IndexAny(a, `/\?#`); i >= 0 {
+		a = a[:i]
+	}
+	if i := strings.LastIndexByte(a, '@'); i >= 0 {
+		a = a[i+1:]
+	}
+	if a == "" {
+		return hosts, true // no host: WHATWG refuses the URL
+	}
+	h, why := parseHost(decodeAll(a))
+	if why != "" {
+		return hosts, false
+	}
+	if !slices.Contains(hosts, h) {
+		hosts = append(hosts, h)
+	}
+	return hosts, len(hosts) <= maxAuthorityHosts
 }
 
 // needsFold reports whether a case-insensitive lookup of p could differ
