@@ -591,3 +591,51 @@ func TestDecideForwardedFromTrustedProxy(t *testing.T) {
 		t.Errorf("with the reading off: got %d %q, want allowed", d.Status, d.Reason)
 	}
 }
+
+// TestDecideForwardedHostSelectsAnotherRoute: Decide refuses, as serve
+// does (TestForwardedHostSelectsAnotherRoute), a trusted proxy's
+// forwarded host that selects another route than the Host. Behind a
+// balancer in trusted-proxies (envoy.md), Envoy's upstream gets the
+// X-Forwarded-Host forgeproof read (setForwarding), and Rack, Django,
+// Express and Spring read the request's host from it: a balancer that
+// passes the client's X-Forwarded-Host on let a request authorized on
+// the Host's public route be served as admin.example's. Twins: a
+// forwarded host of the same route, and the admin host's own request.
+func TestDecideForwardedHostSelectsAnotherRoute(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.authzConfig("")
+	cfg.Authz.Proxy = gateway.ProxyEnvoy
+	cfg.TrustedProxies = []string{"192.0.2.0/24"}
+	cfg.Routes = append([]gateway.Route{{Name: "admin-host", Host: "admin.example",
+		Allow: gateway.Allow{SPIFFEIDs: []string{"spiffe://test.example/admin"}}}}, cfg.Routes...)
+	dec, err := gateway.New(cfg, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, host string
+		header     http.Header
+		cert       *pki.Cert
+		refuse     bool
+	}{
+		{"X-Forwarded-Host names the admin host", "localhost", http.Header{"X-Forwarded-Host": {"admin.example"}}, w.web, true},
+		{"the balancer's value last", "localhost", http.Header{"X-Forwarded-Host": {"localhost, ADMIN.example.:443"}}, w.web, true},
+		{"Forwarded host= names the admin host", "localhost", http.Header{"Forwarded": {"for=192.0.2.9;host=admin.example"}}, w.web, true},
+		{"twin: the Host itself", "localhost", http.Header{"X-Forwarded-Host": {"localhost"}}, w.web, false},
+		{"twin: a host of the same route", "localhost", http.Header{"X-Forwarded-Host": {"app.example"}}, w.web, false},
+		{"twin: the admin host's own request", "admin.example", http.Header{"X-Forwarded-Host": {"admin.example"}}, w.admin, false},
+	} {
+		tc.header.Set("X-Forwarded-Proto", "https")
+		d := dec.Decide(&gateway.Attributes{Method: "GET", URI: "/public/x", Host: tc.host, RemoteAddr: "192.0.2.1:1234",
+			Header: tc.header, Chain: []*x509.Certificate{tc.cert.Cert}})
+		if tc.refuse {
+			if d.Allowed || d.Status != http.StatusBadRequest || d.Reason != gateway.ReasonForwardedConflict {
+				t.Errorf("%s: got %d %q (allowed %v, upstream X-Forwarded-Host %q), want 400 %s", tc.name, d.Status, d.Reason, d.Allowed, d.Set.Values("X-Forwarded-Host"), gateway.ReasonForwardedConflict)
+			}
+			continue
+		}
+		if !d.Allowed {
+			t.Errorf("%s: got %d %q, want allowed", tc.name, d.Status, d.Reason)
+		}
+	}
+}
