@@ -195,7 +195,8 @@ func (p *Protection) AddCanonicalOrigin(origin string) error {
 // client's on. Forwarded is parsed whole, quoted-strings included, and a
 // syntax error anywhere in it (an unterminated quote, a control
 // character, an empty element, a parameter twice in one element), a
-// parameter other than for, by, host and proto, or a quoted value holding
+// parameter whose name ends in for, by, host or proto but is none of
+// them (Spring reads "xhost=" as host=), or a quoted value holding
 // ',', ';', '=' or '\' (which naive parsers upstream read as separators)
 // refuses the request with [ReasonForwardedInvalid], as does an unknown
 // proto or an invalid host in either header ("wss" and "ws", which

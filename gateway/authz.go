@@ -207,12 +207,8 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 	// works out: the proxy forwards them too.
 	x := new(exchange)
 	if v.reason == "" && len(c.proxies) > 0 && !c.checksOff.off(checkForwardedOrigin) {
-		reason, detail := c.readForwarded(r, x)
-		if reason == "" && c.forwardedRouteDiffers(r, x, v.route) {
-			// Envoy forwards the host read (setForwarding), as serve.
-			reason, detail = ReasonForwardedConflict, "the trusted proxy's forwarded host selects another route than the Host: the upstream would read the one, the gateway authorized the other"
-		}
-		if reason != "" {
+		// Envoy forwards the host read (setForwarding), as serve.
+		if reason, detail := c.checkForwarded(r, x, v.route); reason != "" {
 			rt, id := v.route, v.identity
 			v = refusal(http.StatusBadRequest, reason, "forwarding headers refused", detail)
 			v.route, v.identity, v.ambiguous = rt, id, true

@@ -109,6 +109,8 @@ func TestForwardedValuesNaiveParsers(t *testing.T) {
 		{name: "twin: a quoted IPv6 for with port", forwarded: `for="[2001:db8::1]:4711";proto=https`},
 		{name: "twin: the Host, quoted", forwarded: `for=192.0.2.1;host="` + host + `"`},
 		{name: "twin: by and for", forwarded: `by=_proxy;for=192.0.2.1`},
+		// Apache Traffic Server with insert_forwarded "for|proto|connection=compact".
+		{name: "twin: an extension no naive parser misreads (ATS)", forwarded: `for=192.0.2.1;proto=https;connection=https`},
 	}
 	c := gw.client(w.web)
 	for _, tt := range tests {

@@ -218,11 +218,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 	}
 	v := c.decide(r, listener, connID, x.conn, g.checksOff.off(checkRequests))
 	if v.reason == "" && len(c.proxies) > 0 && !g.checksOff.off(checkForwardedOrigin) {
-		reason, detail := c.readForwarded(r, x)
-		if reason == "" && c.forwardedRouteDiffers(r, x, v.route) {
-			reason, detail = ReasonForwardedConflict, "the trusted proxy's forwarded host selects another route than the Host: the upstream would read the one, the gateway authorized the other"
-		}
-		if reason != "" {
+		if reason, detail := c.checkForwarded(r, x, v.route); reason != "" {
 			rt, id := v.route, v.identity
 			v = refusal(http.StatusBadRequest, reason, "forwarding headers refused", detail)
 			v.route, v.identity, v.ambiguous = rt, id, true

@@ -78,6 +78,20 @@ func (c *compiled) readForwarded(r *http.Request, x *exchange) (reason Reason, d
 	}
 }
 
+// checkForwarded is what serveHTTP and Decide refuse of a trusted
+// proxy's forwarding headers: readForwarded's reading, then a forwarded
+// host that selects another route than rt (forwardedRouteDiffers). One
+// function, so that the two transports cannot drift apart.
+func (c *compiled) checkForwarded(r *http.Request, x *exchange, rt *route) (reason Reason, detail string) {
+	if reason, detail = c.readForwarded(r, x); reason != "" {
+		return reason, detail
+	}
+	if c.forwardedRouteDiffers(r, x, rt) {
+		return ReasonForwardedConflict, "the trusted proxy's forwarded host selects another route than the Host: the upstream would read the one, the gateway authorized the other"
+	}
+	return "", ""
+}
+
 // forwardedRouteDiffers reports whether the host a trusted proxy's
 // headers name (read into x by readForwarded) selects another route for
 // r's path than r's Host did (rt). That host goes on to the upstream in

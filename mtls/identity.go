@@ -168,7 +168,10 @@ func leafSPIFFEID(cert *x509.Certificate) spiffeid.ID {
 		return spiffeid.ID{}
 	}
 	id := spiffeIDOf(cert.URIs)
-	if _, _, found := urisan.Respelled(cert); !id.IsZero() && found {
+	if id.IsZero() {
+		return id // no SAN walk for a certificate without an ID
+	}
+	if _, _, found := urisan.Respelled(cert); found {
 		return spiffeid.ID{}
 	}
 	return id

@@ -110,8 +110,13 @@ var forwardedCases = []struct{ in, proto, host, err string }{
 	{in: `proto=http;host=app.example;proto=https`, err: `parameter "proto" repeated in one element`},
 	{in: `proto=https;HOST=evil.example;host=app.example`, err: `parameter "host" repeated in one element`},
 	{in: `for=a;For=b, proto=https`, err: `parameter "for" repeated in one element`},
-	{in: `ext=1;ext=2`, err: errExtension.Error()},
+	{in: `ext=1;ext=2`, err: `parameter "ext" repeated in one element`},
 	{in: `for=192.0.2.1;xhost=evil.example`, err: errExtension.Error()},
+	{in: `for=192.0.2.1;X-Proto=http`, err: errExtension.Error()},
+	{in: `for=192.0.2.1;xfor=_x;host=app.example`, err: errExtension.Error()},
+	{in: `for=127.0.0.1;by=_ats;proto=https;host=app.example;connection=https`, proto: "https", host: "app.example"},
+	{in: `for=192.0.2.1;hostname=evil.example;host=app.example`, host: "app.example"},
+	{in: `for=192.0.2.1;secret="_x"`},
 	{in: `by=_p;for=192.0.2.1`},
 	{in: `for=a, for=a;proto=https`, proto: "https"},
 	{in: `host=app.example, `, err: errEmpty.Error()},
@@ -137,12 +142,13 @@ func TestLastForwarded(t *testing.T) {
 // the grammar with regular expressions over the line's bytes read as
 // Latin-1 (so that obs-text is one character each).
 var (
-	fwdToken  = "[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-	fwdQuoted = `"(?:[\t \x{21}\x{23}-\x{5b}\x{5d}-\x{7e}\x{80}-\x{ff}]|\\[\t \x{21}-\x{7e}\x{80}-\x{ff}])*"`
-	fwdPair   = "(" + fwdToken + ")=(" + fwdToken + "|" + fwdQuoted + ")"
-	fwdLine   = regexp.MustCompile(`^[ \t]*(?:` + fwdPair + `)?(?:[ \t]*[;,][ \t]*(?:` + fwdPair + `)?)*[ \t]*$`)
-	fwdItem   = regexp.MustCompile(fwdPair + `|[;,]`)
-	fwdUnq    = regexp.MustCompile(`\\(.)`)
+	fwdToken   = "[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+	fwdQuoted  = `"(?:[\t \x{21}\x{23}-\x{5b}\x{5d}-\x{7e}\x{80}-\x{ff}]|\\[\t \x{21}-\x{7e}\x{80}-\x{ff}])*"`
+	fwdPair    = "(" + fwdToken + ")=(" + fwdToken + "|" + fwdQuoted + ")"
+	fwdLine    = regexp.MustCompile(`^[ \t]*(?:` + fwdPair + `)?(?:[ \t]*[;,][ \t]*(?:` + fwdPair + `)?)*[ \t]*$`)
+	fwdItem    = regexp.MustCompile(fwdPair + `|[;,]`)
+	fwdMisread = regexp.MustCompile(`(for|by|host|proto)$`) // extension names Spring reads as the four
+	fwdUnq     = regexp.MustCompile(`\\(.)`)
 )
 
 // modelForwarded is lastForwarded's reference: ok is false where the line
@@ -178,7 +184,7 @@ func modelForwarded(line string) (proto, host string, ok bool) {
 		case ";":
 		default:
 			k, v := strings.ToLower(m[1]), m[2]
-			if k != "for" && k != "by" && k != "host" && k != "proto" ||
+			if k != "for" && k != "by" && k != "host" && k != "proto" && fwdMisread.MatchString(k) ||
 				strings.HasPrefix(v, `"`) && strings.ContainsAny(v[1:len(v)-1], `,;=\`) {
 				return "", "", false // narrowed: what naive parsers read otherwise
 			}

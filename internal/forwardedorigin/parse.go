@@ -23,7 +23,7 @@ var (
 	// "host=" and "proto=" patterns, Rack 3.0's split at every ',' and
 	// ';') read these as parameters of their own.
 	errQuoted    = errors.New("quoted-string holds ',', ';', '=' or a quoted-pair, which naive parsers read as separators")
-	errExtension = errors.New("parameter is not by, for, host or proto")
+	errExtension = errors.New("extension parameter's name ends in by, for, host or proto")
 )
 
 // conflictError is the cause of a Conflict. Its text starts with the
@@ -72,8 +72,9 @@ type element struct {
 
 // parseLine parses one line: a comma-separated list of elements, each of
 // ';'-separated name=value pairs (empty pairs allowed), names for, by,
-// host and proto, values tokens or quoted-strings (without ',', ';', '='
-// or quoted-pairs). It returns the last element.
+// host, proto and extensions not ending in one of them, values tokens
+// or quoted-strings (without ',', ';', '=' or quoted-pairs). It returns
+// the last element.
 // Whitespace is allowed around ',' and ';', not around '='. A parameter
 // occurs at most once per element (RFC 7239 §4): two are ambiguous, and
 // a proxy may have appended to the client's.
@@ -97,7 +98,7 @@ func parseLine(s string) (last element, err error) {
 				if i == len(s) || s[i] != '=' {
 					return last, errPair
 				}
-				if name != "for" && name != "by" && name != "host" && name != "proto" {
+				if misreadExtension(name) {
 					return last, errExtension
 				}
 				var v string
@@ -136,6 +137,27 @@ func parseLine(s string) (last element, err error) {
 		}
 		i++ // ','
 	}
+}
+
+// misreadExtension reports whether name (lower case) is an extension
+// parameter (RFC 7239 §5.5) that a naive parser reads as one of the four:
+// Spring finds "host=", "proto=" and "for=" anywhere in an element, so
+// "xhost=evil" names a host to it. Other extensions go through as
+// RFC 7239 allows (Apache Traffic Server sends connection=http with
+// proxy.config.http.insert_forwarded's connection=compact); their
+// values are tokens or quoted-strings without separators, which no
+// naive parser reads a parameter in.
+func misreadExtension(name string) bool {
+	switch name {
+	case "for", "by", "host", "proto":
+		return false
+	}
+	for _, p := range [...]string{"for", "by", "host", "proto"} {
+		if strings.HasSuffix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // value reads a token or quoted-string value at s[i:] and returns it

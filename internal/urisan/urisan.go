@@ -21,6 +21,11 @@ var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
 // is false when there is none, or cert has no subject alternative name
 // extension that parses (a Certificate built from fields).
 func Respelled(cert *x509.Certificate) (raw, parsed string, found bool) {
+	if len(cert.URIs) == 0 {
+		// Nothing to compare, and no SAN walk (asn1.Unmarshal
+		// allocates): most client certificates, on every handshake.
+		return "", "", false
+	}
 	i := 0
 	for _, e := range cert.Extensions {
 		if !e.Id.Equal(oidSubjectAltName) {
