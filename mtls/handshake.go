@@ -79,10 +79,12 @@ var insecureSignature = map[x509.SignatureAlgorithm]bool{
 // critical extension, the certificate that holds it (the leaf, an
 // intermediate the client sent or a client CA, with its subject) and the
 // extension (its OID, and its name when well known), since x509 says
-// only "unhandled critical extension". It walks the candidate issuers as
-// x509.Verify does (issuer name, then signature), from the leaf up, with
-// at most as many signature checks as x509 makes (100), and returns err
-// unchanged when it finds no such certificate or err is another error.
+// only "unhandled critical extension". It walks the candidate issuers by
+// name from the leaf up, at most 100 steps, without checking signatures
+// (x509.Verify made up to 100: a refused chain must not cost that
+// twice; a message naming a same-named impostor is the worst case), and
+// returns err unchanged when it finds no such certificate or err is
+// another error.
 func explainUnhandled(err error, peer, cas []*x509.Certificate) error {
 	if !errors.As(err, new(x509.UnhandledCriticalExtension)) || len(peer) == 0 {
 		return err
@@ -120,9 +122,7 @@ func explainUnhandled(err error, peer, cas []*x509.Certificate) error {
 				if seen[p.c] || string(p.c.RawSubject) != string(child.RawIssuer) || checks >= 100 {
 					continue
 				}
-				if checks++; child.CheckSignatureFrom(p.c) != nil {
-					continue
-				}
+				checks++
 				if len(p.c.UnhandledCriticalExtensions) > 0 {
 					return describe(p.what, p.c)
 				}
