@@ -19,10 +19,16 @@ import (
 // timeout in it, and the writer's error won, a 502 upstream-unavailable
 // logged as "upstream error". The twin: an upstream that resets the
 // connection while the body is sent is still no timeout (502).
+//
+// The twin's header timeout is long: the reset, not a timer, must end
+// its exchange, or an upstream goroutine scheduled late on a loaded
+// machine (past a short timeout) made the timeout fire first and the
+// twin see the 504 it refuses. The timeout is still set, so that the
+// twin goes through the same deadline code as the first case.
 func TestUpstreamUnreadBodyIsTimeout(t *testing.T) {
 	body := make([]byte, 32<<20) // more than the loopback socket buffers hold
-	post := func(addr string) error {
-		tr := newUpstreamTransport(Limits{UpstreamMaxConnsPerHost: 4, UpstreamDialTimeout: 30 * time.Second, UpstreamMaxIdleConnsPerHost: 4, UpstreamResponseHeaderTimeout: 200 * time.Millisecond}, &http.Transport{}, nil)
+	post := func(addr string, headerTimeout time.Duration) error {
+		tr := newUpstreamTransport(Limits{UpstreamMaxConnsPerHost: 4, UpstreamDialTimeout: 30 * time.Second, UpstreamMaxIdleConnsPerHost: 4, UpstreamResponseHeaderTimeout: headerTimeout}, &http.Transport{}, nil)
 		defer tr.CloseIdleConnections()
 		req, err := http.NewRequest("POST", "http://"+addr+"/", bytes.NewReader(body))
 		if err != nil {
@@ -35,7 +41,7 @@ func TestUpstreamUnreadBodyIsTimeout(t *testing.T) {
 		return err
 	}
 
-	if err := post(holdingListener(t).Addr().String()); err == nil || !isTimeout(err) {
+	if err := post(holdingListener(t).Addr().String(), 200*time.Millisecond); err == nil || !isTimeout(err) {
 		t.Errorf("upstream never reads: error %v (%T), want a timeout (504)", err, err)
 	}
 
@@ -54,7 +60,7 @@ func TestUpstreamUnreadBodyIsTimeout(t *testing.T) {
 		c.(*net.TCPConn).SetLinger(0)
 		c.Close()
 	}()
-	if err := post(ln.Addr().String()); err == nil || isTimeout(err) {
+	if err := post(ln.Addr().String(), 10*time.Minute); err == nil || isTimeout(err) {
 		t.Errorf("upstream resets: error %v (%T), want one that is no timeout (502)", err, err)
 	}
 }
