@@ -68,8 +68,10 @@ type Options struct {
 // id has no certificate, when id holds nothing to forward, or when XFCC
 // is asked for and a value cannot be written so that every reader splits
 // it the same (control characters; a backslash before '"', another
-// backslash or the end, see FormatXFCC): a caller then forwards no
-// identity rather than one an upstream may read as another.
+// backslash or the end, see FormatXFCC) or the certificate spells a URI
+// SAN otherwise than it parses (spiffe://td/x#, which URI would carry as
+// spiffe://td/x): a caller then forwards no identity rather than one an
+// upstream may read as another.
 func SetHeaders(h http.Header, id mtls.Identity, opts Options) error {
 	StripHeaders(h)
 	format := opts.Format
