@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -186,20 +187,13 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 		// An origin-null or origin-lookalike variant in the Lax+POST
 		// window repeats the one before it when the window adds no
 		// cookie.
-		repeats := func(v variant) bool {
-			return windowed(f.rule) && v.ctx.cookies == cookiesLaxPOSTWindow && !sc.laxPOSTWindowDiffers()
+		vs := f.variants
+		if windowed(f.rule) && !sc.laxPOSTWindowDiffers() {
+			vs = slices.DeleteFunc(slices.Clone(vs), func(v variant) bool { return v.ctx.cookies == cookiesLaxPOSTWindow })
 		}
-		failed, tried := 0, len(f.variants)
-		for _, v := range f.variants {
-			if repeats(v) {
-				tried--
-			}
-		}
+		failed := 0
 	variants:
-		for _, v := range f.variants {
-			if repeats(v) {
-				continue
-			}
+		for _, v := range vs {
 			tok := ""
 			if v.token == tokenForeign {
 				t, err := sc.foreignToken(ctx, e, u)
@@ -225,7 +219,7 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 				}
 				sc.note("%s %s: probe %q failed: %v", e.Method, u.Redacted(), v.label, err)
 				failed++
-				if failed == tried {
+				if failed == len(vs) {
 					o, why = OutcomeInconclusive, fmt.Sprintf("the probe failed: %v", err)
 				}
 				continue
