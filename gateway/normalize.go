@@ -108,20 +108,20 @@ func (c *compiled) pathAmbiguous(host, escaped string, want *route) bool {
 		}
 	}
 	var segs, prev []string
-	for _, h := range hosts {
-		for _, f := range forms {
-			fold, decoded := c.foldPrefixes || needsFold(f), decodeAll(f)
-			for i, m := range routerModes {
-				segs = m.segments(segs[:0], f, decoded)
-				if i > 0 && slices.Equal(segs, prev) {
-					continue // modes that differ on nothing in f
-				}
+	for _, f := range forms {
+		fold, decoded := c.foldPrefixes || needsFold(f), decodeAll(f)
+		for i, m := range routerModes {
+			segs = m.segments(segs[:0], f, decoded)
+			if i > 0 && slices.Equal(segs, prev) {
+				continue // modes that differ on nothing in f
+			}
+			for _, h := range hosts {
 				if !samePolicy(c.lookupSegments(h, segs, false), want) ||
 					fold && !samePolicy(c.lookupSegments(h, segs, true), want) {
 					return true
 				}
-				segs, prev = prev, segs
 			}
+			segs, prev = prev, segs
 		}
 	}
 	return false
