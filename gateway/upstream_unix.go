@@ -63,6 +63,8 @@ type peekState struct {
 // readableNow reports whether a read on c would not wait: bytes, the
 // end or an error are there (one non-blocking peek). After a failed
 // write (the upstream reset the connection) what is there is final.
+// Not pc.idleAlive: the body writer calls it while the reader owns the
+// connection's bufio.Reader and peek state.
 func readableNow(c net.Conn) bool {
 	sc, ok := c.(syscall.Conn)
 	if !ok {

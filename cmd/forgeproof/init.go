@@ -335,6 +335,7 @@ func (p *initPlan) run(stdout, stderr io.Writer) (err error) {
 	// full disk) removes what this run created: left in place, those
 	// files would make the rerun refuse ("already exists") a setup that
 	// never worked. Files --force replaced stay replaced.
+	//
 	// forgeproof.yaml sits outside the locked folder: it joins the list
 	// only once this run wrote it, so that a failed write never removes
 	// a file another process created meanwhile.
