@@ -20,6 +20,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/csrf"
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/internal/atomicfile"
 	"github.com/forgeproof/forgeproof/internal/dirlock"
 	"github.com/forgeproof/forgeproof/internal/listenaddr"
 	"github.com/forgeproof/forgeproof/internal/openfolder"
@@ -434,7 +435,18 @@ func (p *initPlan) run(stdout, stderr io.Writer) (err error) {
 	if _, err := gateway.ParseConfig(cfgPath, cfg.Bytes()); err != nil {
 		return fmt.Errorf("init: internal error: the config written does not parse: %v", err)
 	}
-	if err := pki.WritePublicFile(cfgPath, cfg.Bytes()); err != nil {
+	// A forgeproof.yaml absent when looked at is created, never replaced:
+	// one another process wrote since (outside the locked folder) stays.
+	testHookBeforeConfigWrite(cfgPath)
+	writeCfg := pki.WritePublicFile
+	if cfgAbsent {
+		writeCfg = func(path string, data []byte) error {
+			return atomicfile.Create(atomicfile.File{Path: path, Data: data, Perm: 0o644})
+		}
+	}
+	if err := writeCfg(cfgPath, cfg.Bytes()); errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("init: %s appeared while init ran: left as it is", cfgPath)
+	} else if err != nil {
 		return fmt.Errorf("init: cannot write %s: %v", cfgPath, pemutil.PathErr(err))
 	}
 	if cfgAbsent {
@@ -457,6 +469,10 @@ func (p *initPlan) run(stdout, stderr io.Writer) (err error) {
 	p.printNextSteps(stdout)
 	return nil
 }
+
+// testHookBeforeConfigWrite lets a test create forgeproof.yaml between
+// init's check and its write.
+var testHookBeforeConfigWrite = func(path string) {}
 
 type configData struct {
 	Upstream, Listen, Admin         string

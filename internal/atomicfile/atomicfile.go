@@ -6,7 +6,9 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -55,6 +57,57 @@ func Write(files ...File) (err error) {
 		}
 	}
 	return nil
+}
+
+// Create writes f only where no file (or link) is at f.Path yet: if one
+// appeared since the caller looked, Create fails with an error that
+// matches fs.ErrExist and leaves it alone, where Write's rename would
+// replace it. The file appears whole, as with Write: it is staged beside
+// its path and hard-linked into place. A file system without hard links
+// gets it by an exclusive create instead, written in place.
+func Create(f File) (err error) {
+	tmp, err := stage(f)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", f.Path, err)
+	}
+	defer os.Remove(tmp)
+	err = os.Link(tmp, f.Path)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		err = createExclusive(f)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", f.Path, err)
+	}
+	if err = syncDir(filepath.Dir(f.Path)); err != nil {
+		return fmt.Errorf("writing %s: %w", f.Path, err)
+	}
+	return nil
+}
+
+// createExclusive is Create where hard links fail (FAT, some network and
+// FUSE file systems): O_EXCL still never replaces a file, but a reader
+// may see the file before it is whole, and a failed write removes it.
+func createExclusive(f File) (err error) {
+	out, err := os.OpenFile(f.Path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			out.Close()
+			os.Remove(f.Path)
+		}
+	}()
+	if _, err = out.Write(f.Data); err != nil {
+		return err
+	}
+	if err = out.Chmod(f.Perm); err != nil {
+		return err
+	}
+	if err = out.Sync(); err != nil {
+		return err
+	}
+	return out.Close()
 }
 
 // stage writes f to a new temporary file in its folder, synced, and
