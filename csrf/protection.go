@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -228,7 +229,11 @@ func (p *Protection) AddTrustedProxy(cidr string) error {
 // matches "/hooks/{id}" in ServeMux, but a router that matches the decoded
 // path serves /hooks/x/delete), nor when it matches only once a
 // percent-encoded segment is decoded ("/%68ooks/x": chi, echo and
-// gorilla/mux with UseEncodedPath match "%68ooks" as written).
+// gorilla/mux with UseEncodedPath match "%68ooks" as written), nor when
+// a segment is one other servers read as a dot segment, though Go does not
+// ("/hooks/..;/admin" is /admin to Tomcat, Jetty and Spring,
+// "/hooks/..\admin" to IIS, as is "/hooks/.../admin" once Windows trims
+// trailing dots and spaces).
 //
 // A pattern that names a method ("POST /hooks/") does not exempt a request
 // carrying a method override that may change its method, as
@@ -387,7 +392,7 @@ func (c *config) bypassed(r *http.Request) bool {
 	// ServeMux matches the escaped path, so "/hooks/..%2Ftransfer" is under
 	// "/hooks/"; a backend that decodes %2F before resolving dot segments
 	// serves /transfer. Exempt only paths that are clean once decoded too.
-	if cleanPath(r.URL.Path) != r.URL.Path {
+	if cleanPath(r.URL.Path) != r.URL.Path || otherDotSegment(r.URL.Path) {
 		return false
 	}
 	if h, _ := c.bypass.Handler(r); h != bypassSentinel {
@@ -432,6 +437,26 @@ func (c *config) bypassed(r *http.Request) bool {
 // bypassProbeMethod is a method no bypass pattern names: a request with it
 // matches only patterns without a method.
 const bypassProbeMethod = "FORGEPROOF-ANY-METHOD"
+
+// otherDotSegment reports whether p has a segment that servers behind a
+// Go proxy read as "." or "..", though ServeMux and path.Clean do not:
+// one with ";params" (Tomcat, Jetty and Spring drop them: "/hooks/..;/admin"
+// is /admin), one split by '\' (IIS and Windows read it as '/':
+// "/hooks/..\admin"), or one whose trailing dots and spaces Windows trims
+// ("/hooks/... /admin"). Such a path is not exempt: the application may
+// serve another route than the pattern names.
+func otherDotSegment(p string) bool {
+	if strings.IndexByte(p, ';') < 0 && strings.IndexByte(p, '\\') < 0 && !strings.Contains(p, "..") && !strings.Contains(p, ". ") && !strings.Contains(p, "./") {
+		return false // the common path: nothing to look at
+	}
+	for seg := range strings.FieldsFuncSeq(p, func(c rune) bool { return c == '/' || c == '\\' }) {
+		seg, _, _ = strings.Cut(seg, ";")
+		if strings.TrimRight(seg, ". ") == "" {
+			return true
+		}
+	}
+	return false
+}
 
 // cleanPath is ServeMux's canonical form of p: rooted, without dot
 // segments or repeated slashes, keeping a trailing slash.
