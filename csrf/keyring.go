@@ -28,6 +28,18 @@ const MinKeySize = 32
 // [MinKeySize].
 var ErrKeyTooShort = errors.New("key too short")
 
+// ErrKeyZero is wrapped by the errors that refuse a key of zero bytes only:
+// a buffer never filled with random bytes, whose tokens anyone can mint.
+var ErrKeyZero = errors.New("key is all zero bytes")
+
+func allZero(b []byte) bool {
+	var or byte
+	for _, c := range b {
+		or |= c
+	}
+	return or == 0
+}
+
 // KeyRing holds the keys that sign and verify tokens: the active key signs,
 // every key verifies. To rotate, put a new key first and keep the old one
 // after it until the tokens it signed have gone out of use (the longest a
@@ -51,7 +63,8 @@ func GenerateKey() []byte {
 
 // NewKeyRing returns a ring whose active key is active, followed by older
 // keys that still verify. Keys shorter than MinKeySize, and the same key
-// twice, are refused. The keys are copied.
+// twice, are refused, and so is a key of zero bytes only (ErrKeyZero: a
+// buffer never filled). The keys are copied.
 func NewKeyRing(active []byte, older ...[]byte) (*KeyRing, error) {
 	all := append([][]byte{active}, older...)
 	k := &KeyRing{keys: make([]ringKey, len(all))}
@@ -59,6 +72,11 @@ func NewKeyRing(active []byte, older ...[]byte) (*KeyRing, error) {
 	for i, secret := range all {
 		if len(secret) < MinKeySize {
 			return nil, fmt.Errorf("csrf: key %d is %d bytes, want at least %d: %w", i+1, len(secret), MinKeySize, ErrKeyTooShort)
+		}
+		if allZero(secret) {
+			// make([]byte, 32) never filled, or a key file of "AAAA…=":
+			// anyone can compute the tokens such a key signs.
+			return nil, fmt.Errorf("csrf: key %d is all zero bytes (never filled with random bytes?): use GenerateKey or `openssl rand -base64 32`: %w", i+1, ErrKeyZero)
 		}
 		id := keyID(secret)
 		if j, dup := seen[id]; dup {
