@@ -136,6 +136,8 @@
 // is refused by default; allow same-site only if every sibling is as trusted
 // as this origin, since a taken-over subdomain could then forge requests.
 // Behind a proxy that terminates TLS, configure canonical origins or trusted
-// proxies, or every browser request without Sec-Fetch-Site is refused (fail
-// closed).
+// proxies, or every browser request without Sec-Fetch-Site from the https
+// origin is refused (fail closed), while one whose Origin or Referer is the
+// plain-HTTP twin (http://app, a page a network attacker can forge) passes,
+// as the connection is plain HTTP too.
 package csrf

@@ -97,6 +97,10 @@ func (s *Server) ConnContext(ctx context.Context, _ net.Conn) context.Context {
 // the Server's cache and runs once per connection.
 //
 // Without ConnContext on the http.Server, every request is verified.
+// A request that did not come over TLS (a plain-HTTP listener, h2c, a proxy
+// that terminates TLS) has no identity and no error, whatever ClientAuth
+// says: Handler passes it on without one, so authorize with Guard (which
+// refuses it, identity-missing) rather than by being behind Handler.
 func (s *Server) Check(r *http.Request) (*Identity, error) {
 	c, _ := r.Context().Value(connKey{}).(*ConnCache)
 	return s.CheckConn(r, c)
