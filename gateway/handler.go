@@ -57,6 +57,9 @@ type exchange struct {
 	// the handler is embedded (Gateway.Handler): looked up once per
 	// request rather than by every step that uses it.
 	conn *connState
+	// tunnel is the request's WebSocket handshake, nil for any other
+	// request: ModifyResponse notes the upstream's certificates there.
+	tunnel *tunnelOrigin
 	// start is when serveHTTP began: the upstream pool's idle check of
 	// a request without a body takes it for now (roundTrip,
 	// hostPool.get).
@@ -253,6 +256,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request, listener int
 		// keep-alive path pays nothing for it.
 		rec.tunnel = &tunnelOrigin{g: g, c: c, r: r, listener: listener, cf: x.conn}
 	}
+	x.tunnel = rec.tunnel
 	var out http.ResponseWriter = rec
 	if guarded {
 		ws.gw = guardedWriter{rec, &ws.guard}

@@ -41,7 +41,12 @@ func newReverseProxy(rt *route, tr http.RoundTripper, c *compiled, log *slog.Log
 			if err := checkSwitch(resp, c.checksOff); err != nil {
 				return err
 			}
-			if x := exchangeFrom(resp.Request.Context()); x != nil && x.preflight {
+			x := exchangeFrom(resp.Request.Context())
+			if x != nil && x.tunnel != nil && resp.StatusCode == http.StatusSwitchingProtocols && resp.TLS != nil {
+				// A reload verifies these again (recheckTunnel).
+				x.tunnel.upstreamCerts, x.tunnel.upstreamHost = resp.TLS.PeerCertificates, resp.Request.URL.Hostname()
+			}
+			if x != nil && x.preflight {
 				trimPreflightResponse(resp)
 			}
 			if len(resp.Trailer) > 0 {

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"crypto/x509"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -39,6 +41,12 @@ type tunnelOrigin struct {
 	r        *http.Request
 	listener int
 	cf       *connState
+	// upstreamCerts is the chain an https upstream presented on the
+	// tunnel's upstream connection, and upstreamHost the host it was
+	// dialed at: after a reload the chain is verified again with the
+	// route's upstream CA and server name then (upstreamStillTrusted).
+	upstreamCerts []*x509.Certificate
+	upstreamHost  string
 }
 
 // tunnel is a hijacked client connection that carries a WebSocket.
@@ -180,6 +188,36 @@ func (g *Gateway) recheckTunnel(t *tunnel) (Reason, string) {
 			return Reason(e.Reason), "origin refused"
 		}
 	}
+	if err := o.upstreamStillTrusted(v.route); err != nil {
+		return ReasonUpstreamUnavailable, "upstream certificate refused when checked again: " + err.Error()
+	}
 	t.checked.Store(c)
 	return "", ""
+}
+
+// upstreamStillTrusted verifies the certificate chain the tunnel's https
+// upstream presented with rt's upstream TLS settings, as a new
+// connection would be: a reload that replaced the upstream CA (or the
+// server name) must not leave open a WebSocket to an upstream the new
+// configuration refuses.
+func (o tunnelOrigin) upstreamStillTrusted(rt *route) error {
+	if len(o.upstreamCerts) == 0 || rt == nil || rt.upstream == nil {
+		return nil
+	}
+	if rt.upstream.Scheme != "https" {
+		return errors.New("the route's upstream is no longer https")
+	}
+	name := rt.upstreamTLS.serverName
+	if name == "" {
+		name = o.upstreamHost
+	}
+	inter := x509.NewCertPool()
+	for _, c := range o.upstreamCerts[1:] {
+		inter.AddCert(c)
+	}
+	_, err := o.upstreamCerts[0].Verify(x509.VerifyOptions{
+		Roots: rt.upstreamTLS.roots, Intermediates: inter, DNSName: name,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+	return err
 }
