@@ -18,8 +18,16 @@ import (
 // browser's own output is printed only when the test fails.
 func startBrowser(t *testing.T, tools browser.Tools, p browser.Profile) *browser.Browser {
 	t.Helper()
+	return startBrowserWith(t, browser.Options{Tools: tools, Profile: p})
+}
+
+// startBrowserWith is startBrowser with every option; opts.Output is the
+// test's own.
+func startBrowserWith(t *testing.T, opts browser.Options) *browser.Browser {
+	t.Helper()
 	var out lockedBuffer
-	b, err := browser.Start(t.Context(), browser.Options{Tools: tools, Profile: p, Output: &out})
+	opts.Output = &out
+	b, err := browser.Start(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("start browser: %v\n%s", err, out.String())
 	}

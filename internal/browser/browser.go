@@ -38,6 +38,11 @@ type Options struct {
 	// Output, if not nil, receives the browser's stdout and stderr (dbus
 	// complaints in a container are harmless).
 	Output io.Writer
+	// ShortReportingDelay starts Chromium with --short-reporting-delay:
+	// the Reporting API (Reporting-Endpoints, Report-To, NEL) uploads its
+	// queued reports within about a second instead of batching them for
+	// a minute or more.
+	ShortReportingDelay bool
 }
 
 // Browser is a running headless Chromium with one tab. The methods that
@@ -110,6 +115,9 @@ func (b *Browser) start(ctx context.Context, opts Options) error {
 		// /dev/shm is 64 MB in a default container; Chromium crashes when
 		// it fills up.
 		chromedp.Flag("disable-dev-shm-usage", true),
+	}
+	if opts.ShortReportingDelay {
+		flags = append(flags, chromedp.Flag("short-reporting-delay", true))
 	}
 	if opts.Output != nil {
 		flags = append(flags, chromedp.CombinedOutput(opts.Output))
