@@ -438,16 +438,17 @@ func (p *initPlan) run(stdout, stderr io.Writer) (err error) {
 	// A forgeproof.yaml absent when looked at is created, never replaced:
 	// one another process wrote since (outside the locked folder) stays.
 	testHookBeforeConfigWrite(cfgPath)
-	writeCfg := pki.WritePublicFile
+	var werr error
 	if cfgAbsent {
-		writeCfg = func(path string, data []byte) error {
-			return atomicfile.Create(atomicfile.File{Path: path, Data: data, Perm: 0o644})
+		werr = atomicfile.Create(atomicfile.File{Path: cfgPath, Data: cfg.Bytes(), Perm: 0o644})
+		if errors.Is(werr, fs.ErrExist) {
+			return fmt.Errorf("init: %s appeared while init ran: left as it is", cfgPath)
 		}
+	} else {
+		werr = pki.WritePublicFile(cfgPath, cfg.Bytes())
 	}
-	if err := writeCfg(cfgPath, cfg.Bytes()); errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("init: %s appeared while init ran: left as it is", cfgPath)
-	} else if err != nil {
-		return fmt.Errorf("init: cannot write %s: %v", cfgPath, pemutil.PathErr(err))
+	if werr != nil {
+		return fmt.Errorf("init: cannot write %s: %v", cfgPath, pemutil.PathErr(werr))
 	}
 	if cfgAbsent {
 		created = append([]string{cfgPath}, created...)
