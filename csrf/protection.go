@@ -254,7 +254,19 @@ func (p *Protection) AddTrustedProxy(cidr string) error {
 // path whatever the override, and reads no body. It returns an error, and
 // changes nothing, when the pattern is invalid or conflicts with one
 // already added.
+//
+// It also refuses patterns that ServeMux accepts but that would exempt
+// nothing: a method not in upper case ("post /hooks/": methods are
+// case-sensitive), a path that is not clean ("/hooks//x", "/a/../b":
+// such requests are never exempt, see above), a URL
+// ("https://a.example/hooks/", host "https:" to ServeMux), and a path
+// without its leading slash ("hooks/", host "hooks"): a host must have a
+// dot, a port or be "localhost". A host in a pattern is matched against
+// the request's Host as sent, as ServeMux does.
 func (p *Protection) AddInsecureBypassPattern(pattern string) error {
+	if err := checkBypassPattern(pattern); err != nil {
+		return fmt.Errorf("csrf: invalid bypass pattern %q: %w", pattern, err)
+	}
 	return p.update(func(c *config) (err error) {
 		if c.bypass == nil {
 			c.bypass = http.NewServeMux()
@@ -432,6 +444,41 @@ func (c *config) bypassed(r *http.Request) bool {
 		return true // the path is exempt whatever the method
 	}
 	return !methodOverridden(r, r.Method) && !(r.Method == http.MethodPost && c.formOverride(r))
+}
+
+// checkBypassPattern refuses the bypass patterns that ServeMux accepts
+// but that never match what they seem to name (see
+// AddInsecureBypassPattern). It splits the pattern as ServeMux does and
+// leaves every other mistake to ServeMux.
+func checkBypassPattern(pattern string) error {
+	method, rest := "", pattern
+	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
+		method, rest = pattern[:i], strings.TrimLeft(pattern[i+1:], " \t")
+	}
+	if strings.ContainsFunc(method, func(r rune) bool { return 'a' <= r && r <= 'z' }) {
+		return fmt.Errorf("method %q is not upper case: methods are case-sensitive, so it would match no request (did you mean %q?)", method, strings.ToUpper(method)+" "+rest)
+	}
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 {
+		return nil // ServeMux refuses it: "host/path missing /"
+	}
+	path := rest[slash:]
+	if host := rest[:slash]; host != "" {
+		if _, after, ok := strings.Cut(rest, "://"); ok {
+			want := "/"
+			if i := strings.IndexByte(after, '/'); i >= 0 {
+				want = after[i:]
+			}
+			return fmt.Errorf("a URL: ServeMux would read %q as a host; a bypass pattern is a path, or a host and a path (did you mean %q?)", host, want)
+		}
+		if !strings.ContainsAny(host, ".:[]") && host != "localhost" {
+			return fmt.Errorf("ServeMux would read %q as a host: a path starts with '/' (did you mean %q?)", host, "/"+rest)
+		}
+	}
+	if clean := cleanPath(path); clean != path {
+		return fmt.Errorf("path %q is not clean: no request to it is ever exempt (did you mean %q?)", path, clean)
+	}
+	return nil
 }
 
 // bypassProbeMethod is a method no bypass pattern names: a request with it
