@@ -19,7 +19,7 @@ func (p *compiler) allow(key string, a Allow) mtls.Authorizer {
 		for i, s := range list {
 			az, err := build(s)
 			if err != nil {
-				p.add(fmt.Sprintf("%s.%s[%d]", key, sub, i), "%v", err)
+				p.add(fmt.Sprintf("%s.%s[%d]", key, sub, i), "%s", withoutPackage(err))
 				continue
 			}
 			any = append(any, az)

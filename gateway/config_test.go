@@ -342,6 +342,9 @@ func TestValidate(t *testing.T) {
 		{"allows nobody", func(c *gateway.Config) { c.Routes[0].Allow = gateway.Allow{} }, "routes[0].allow: allows nobody"},
 		{"bad SPIFFE pattern", func(c *gateway.Config) { c.Routes[0].Allow.SPIFFEIDs = []string{"spiffe://*/x"} }, "routes[0].allow.spiffe-ids[0]"},
 		{"bad DNS pattern", func(c *gateway.Config) { c.Routes[0].Allow.DNSNames = []string{"a.*.example"} }, "routes[0].allow.dns-names[0]"},
+		{"IP address as a DNS pattern", func(c *gateway.Config) { c.Routes[0].Allow.DNSNames = []string{"10.0.0.1"} },
+			`routes[0].allow.dns-names[0]: invalid DNS name pattern "10.0.0.1": an IP address is not a DNS name`},
+		{"DNS pattern with digits in a label", func(c *gateway.Config) { c.Routes[0].Allow.DNSNames = []string{"node10.example"} }, ""},
 		{"bad SPKI pin", func(c *gateway.Config) { c.Routes[0].Allow.SPKIPins = []string{"abc"} }, "routes[0].allow.spki-pins[0]"},
 		{"CORS preflights on a browser route", func(c *gateway.Config) { c.Routes[0].Allow.CORSPreflights = true }, ""},
 		{"CORS preflights on a route without browsers", func(c *gateway.Config) {
@@ -358,29 +361,29 @@ func TestValidate(t *testing.T) {
 		{"token mode without key", func(c *gateway.Config) { c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken }, "tokens.key-file: is required"},
 		{"key file readable by others", func(c *gateway.Config) {
 			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
-			c.Tokens.KeyFile = w.write("open.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			c.Tokens.KeyFile = w.write("open.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o644)
 		}, "is readable by others (mode 0644)"},
 		{"key file readable by group", func(c *gateway.Config) {
 			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
-			c.Tokens.KeyFile = w.write("group.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			c.Tokens.KeyFile = w.write("group.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o440)
 		}, "is readable by its group (mode 0440): chmod 600 it, or, for a Kubernetes fsGroup mount, set tokens.insecure-allow-group-readable-key-file"},
 		{"key file readable by group, allowed (Kubernetes fsGroup)", func(c *gateway.Config) {
 			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
-			c.Tokens.KeyFile = w.write("group-ok.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			c.Tokens.KeyFile = w.write("group-ok.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o440)
 			c.Tokens.InsecureAllowGroupReadableKeyFile = true
 		}, ""},
 		{"key file readable by others, group allowed", func(c *gateway.Config) {
 			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
-			c.Tokens.KeyFile = w.write("others.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			c.Tokens.KeyFile = w.write("others.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o444)
 			c.Tokens.InsecureAllowGroupReadableKeyFile = true
 		}, "is readable by others (mode 0444)"},
 		{"key file writable by group", func(c *gateway.Config) {
 			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
-			c.Tokens.KeyFile = w.write("gw.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			c.Tokens.KeyFile = w.write("gw.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o460)
 			c.Tokens.InsecureAllowGroupReadableKeyFile = true
 		}, "is writable by its group (mode 0460)"},
@@ -389,12 +392,12 @@ func TestValidate(t *testing.T) {
 		// write 0602.
 		{"key file writable by group, group not allowed", func(c *gateway.Config) {
 			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
-			c.Tokens.KeyFile = w.write("gw2.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			c.Tokens.KeyFile = w.write("gw2.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o620)
 		}, "is writable by its group (mode 0620)"},
 		{"key file writable by others", func(c *gateway.Config) {
 			c.Routes[0].CSRF.Mode = csrf.ModeOriginAndToken
-			c.Tokens.KeyFile = w.write("ow.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+			c.Tokens.KeyFile = w.write("ow.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n"))
 			chmod(t, c.Tokens.KeyFile, 0o602)
 		}, "is writable or executable by others (mode 0602)"},
 		// A key others may replace is as good as a key they may read.
@@ -699,7 +702,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.crl("pki/crl.pem")
-	w.write("pki/csrf.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"))
+	w.write("pki/csrf.key", []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n"))
 	path := w.write("forgeproof.yaml", data)
 	if _, err := gateway.LoadConfig(path); err != nil {
 		t.Fatalf("examples/forgeproof.yaml: %v", err)
@@ -761,7 +764,7 @@ func keyIn(t *testing.T, dir string, mode os.FileMode, name string) string {
 		t.Fatal(err)
 	}
 	key := filepath.Join(dir, name)
-	if err := os.WriteFile(key, []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"), 0o600); err != nil {
+	if err := os.WriteFile(key, []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(dir, mode); err != nil {

@@ -35,7 +35,7 @@ func (p *compiler) forwarder(key string, f Forwarder) *trustedForwarder {
 	if len(f.SPIFFEIDs) > 0 {
 		az, err := mtls.AuthorizeSPIFFEID(f.SPIFFEIDs...)
 		if err != nil {
-			p.add(key+".spiffe-ids", "%v", err)
+			p.add(key+".spiffe-ids", "%s", withoutPackage(err))
 		}
 		fw.TrustForwarder = az
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -74,13 +73,13 @@ func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 	for _, d := range domains {
 		td, err := spiffeid.TrustDomainFromString(d)
 		if err != nil {
-			return nil, fmt.Errorf("invalid trust domain %q: %v", d, err)
+			return nil, configError("invalid trust domain %q: %v", d, err)
 		}
 		// TrustDomainFromString takes a whole SPIFFE ID too and keeps its
 		// trust domain: an ID written here by mistake for
 		// AuthorizeSPIFFEID would allow every workload of the domain.
 		if strings.Contains(d, ":/") && d != "spiffe://"+td.Name() {
-			return nil, fmt.Errorf("invalid trust domain %q: want %q or %q (a SPIFFE ID with a path names workloads: use AuthorizeSPIFFEID)", d, td.Name(), "spiffe://"+td.Name())
+			return nil, configError("invalid trust domain %q: want %q or %q (a SPIFFE ID with a path names workloads: use AuthorizeSPIFFEID)", d, td.Name(), "spiffe://"+td.Name())
 		}
 		allowed[td.Name()] = true
 	}
@@ -215,7 +214,7 @@ func parseSPKIPin(s string) ([32]byte, error) {
 		b, err = base64.StdEncoding.DecodeString(v)
 	}
 	if err != nil || len(b) != 32 {
-		return pin, fmt.Errorf("invalid SPKI pin %q: want a SHA-256 in hex or base64", s)
+		return pin, configError("invalid SPKI pin %q: want a SHA-256 in hex or base64", s)
 	}
 	copy(pin[:], b)
 	return pin, nil

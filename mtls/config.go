@@ -35,7 +35,7 @@ func (m ClientAuthMode) MarshalText() ([]byte, error) {
 	case VerifyClientCertIfGiven:
 		return []byte("verify-if-given"), nil
 	}
-	return nil, fmt.Errorf("mtls: invalid client auth mode %d", int(m))
+	return nil, configError("invalid client auth mode %d", int(m))
 }
 
 // UnmarshalText sets m from its name, "require" or "verify-if-given", for
@@ -47,7 +47,7 @@ func (m *ClientAuthMode) UnmarshalText(text []byte) error {
 	case "verify-if-given":
 		*m = VerifyClientCertIfGiven
 	default:
-		return fmt.Errorf("mtls: unknown client auth mode %q: want require or verify-if-given", text)
+		return configError("unknown client auth mode %q: want require or verify-if-given", text)
 	}
 	return nil
 }

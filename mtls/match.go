@@ -2,6 +2,7 @@ package mtls
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/forgeproof/forgeproof/internal/ascii"
@@ -22,26 +23,26 @@ type spiffeIDPattern struct {
 func parseSPIFFEIDPattern(s string) (spiffeIDPattern, error) {
 	rest, ok := strings.CutPrefix(s, "spiffe://")
 	if !ok {
-		return spiffeIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: scheme must be spiffe://", s)
+		return spiffeIDPattern{}, configError("invalid SPIFFE ID pattern %q: scheme must be spiffe://", s)
 	}
 	td, path, _ := strings.Cut(rest, "/")
 	if _, err := spiffeid.TrustDomainFromString(td); err != nil || strings.Contains(td, "*") {
-		return spiffeIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: bad trust domain %q", s, td)
+		return spiffeIDPattern{}, configError("invalid SPIFFE ID pattern %q: bad trust domain %q", s, td)
 	}
 	if path == "" && !strings.HasSuffix(rest, "/") {
 		// Such an ID names the trust domain itself, which no workload's
 		// certificate may carry (X509-SVID §3.1): the pattern could
 		// never match.
-		return spiffeIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: it has no path, and a workload's SPIFFE ID always has one (to allow a whole trust domain, use trust domains)", s)
+		return spiffeIDPattern{}, configError("invalid SPIFFE ID pattern %q: it has no path, and a workload's SPIFFE ID always has one (to allow a whole trust domain, use trust domains)", s)
 	}
 	p := spiffeIDPattern{td: td}
 	for _, seg := range strings.Split(path, "/") {
 		if seg != "*" {
 			if strings.Contains(seg, "*") {
-				return spiffeIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: %q: a wildcard must be a whole path segment", s, seg)
+				return spiffeIDPattern{}, configError("invalid SPIFFE ID pattern %q: %q: a wildcard must be a whole path segment", s, seg)
 			}
 			if err := spiffeid.ValidatePathSegment(seg); err != nil {
-				return spiffeIDPattern{}, fmt.Errorf("invalid SPIFFE ID pattern %q: path segment %q: %v", s, seg, err)
+				return spiffeIDPattern{}, configError("invalid SPIFFE ID pattern %q: path segment %q: %v", s, seg, err)
 			}
 		}
 		p.segments = append(p.segments, seg)
@@ -101,12 +102,25 @@ type dnsPattern struct {
 
 // parseDNSPattern parses a DNS name pattern.
 func parseDNSPattern(s string) (dnsPattern, error) {
+	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return dnsPattern{}, configError("invalid DNS name pattern %q: %s", s, errIPPattern)
+	}
 	name, wildcard := strings.CutPrefix(ascii.Lower(s), "*.")
 	if err := checkDNSName(name); err != nil {
-		return dnsPattern{}, fmt.Errorf("invalid DNS name pattern %q: %v", s, err)
+		return dnsPattern{}, configError("invalid DNS name pattern %q: %v", s, err)
+	}
+	// An IPv4 address passes as digits and dots, but a certificate
+	// carries one as an IP SAN, which is no DNS name: the pattern would
+	// match only a certificate that spells the address as a DNS SAN,
+	// which no CA should issue. No DNS name ends in an all-digit label.
+	if labels := strings.Split(name, "."); strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return dnsPattern{}, configError("invalid DNS name pattern %q: %s", s, errIPPattern)
 	}
 	return dnsPattern{wildcard: wildcard, name: name}, nil
 }
+
+// errIPPattern says why an IP address is no DNS name pattern.
+const errIPPattern = "an IP address is not a DNS name: a certificate carries it as an IP SAN, which no authorizer matches (allow the client by its SPIFFE ID, a DNS name or an SPKI pin)"
 
 func checkDNSName(name string) error {
 	if name == "" {

@@ -1,6 +1,9 @@
 package mtls
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Reason is the stable, machine-readable code of a refusal: of a
 // handshake (HandshakeFailure.Reason, the gateway's handshake metrics), of
@@ -74,8 +77,9 @@ const (
 )
 
 // ReasonInvalidConfig is the reason of every problem NewServer and
-// Reload find in a ServerConfig or in the files it names; Error.Field
-// says which field.
+// Reload find in a ServerConfig or in the files it names (Error.Field
+// says which field), and of every argument the Authorize… constructors
+// and ClientAuthMode's text methods refuse (no Field).
 const ReasonInvalidConfig Reason = "invalid-config"
 
 // Error is every refusal of this package: a handshake's, an open
@@ -103,14 +107,18 @@ type Error struct {
 	Err error
 }
 
-// Error reads "mtls: " and the Field (or, for a refusal, the Reason),
-// then the Detail and the Err, each after ": ".
+// Error reads "mtls: " and the Field (or, for a refusal, the Reason;
+// nothing for a configuration problem without a Field, such as an
+// authorizer constructor's), then the Detail and the Err, each after
+// ": ".
 func (e *Error) Error() string {
 	s := "mtls: " + string(e.Reason)
 	if e.Field != "" {
 		s = "mtls: " + e.Field
 	}
-	if e.Detail != "" {
+	if e.Reason == ReasonInvalidConfig && e.Field == "" && e.Detail != "" {
+		s = "mtls: " + e.Detail
+	} else if e.Detail != "" {
 		s += ": " + e.Detail
 	}
 	if e.Err != nil {
@@ -134,6 +142,12 @@ func ReasonOf(err error) Reason {
 		return e.Reason
 	}
 	return ReasonIdentityDenied
+}
+
+// configError is a configuration problem that no ServerConfig field
+// holds: an authorizer constructor's argument, a ClientAuthMode.
+func configError(format string, args ...any) *Error {
+	return &Error{Reason: ReasonInvalidConfig, Detail: fmt.Sprintf(format, args...)}
 }
 
 // asError returns err as an *Error: itself when it is one, else wrapped
