@@ -76,7 +76,11 @@ type Trust struct {
 
 	// TrustedPeers, if not empty, must contain the peer's address. Build it
 	// with ParseTrustedPeers, which refuses prefixes with host bits set and
-	// /0. IPv4-mapped IPv6 addresses and prefixes are compared as IPv4.
+	// /0. IPv4-mapped IPv6 addresses and prefixes are compared as IPv4. A
+	// prefix built some other way that would contain every peer
+	// (0.0.0.0/0, ::/0, ::ffff:0.0.0.0/96) or is invalid (the zero
+	// netip.Prefix) contains none (fail closed): it would have believed
+	// any client's header.
 	TrustedPeers []netip.Prefix
 
 	// Formats selects the header formats to read; zero means both
@@ -108,7 +112,10 @@ func (f *Trust) Trusted(r *http.Request) bool {
 			return false // not a TCP peer (a Unix socket, a test): not trusted
 		}
 		addr := ap.Addr().Unmap().WithZone("")
-		if !slices.ContainsFunc(f.TrustedPeers, func(p netip.Prefix) bool { return normalisePrefix(p).Contains(addr) }) {
+		if !slices.ContainsFunc(f.TrustedPeers, func(p netip.Prefix) bool {
+			p = normalisePrefix(p)
+			return p.Bits() > 0 && p.Contains(addr) // /0 trusts no one
+		}) {
 			return false
 		}
 	}
