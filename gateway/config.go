@@ -544,6 +544,9 @@ type Limits struct {
 // include the config file itself. When a file in the list changes, a
 // reload picks it up.
 func (c *Config) Files() []string {
+	if c == nil {
+		return nil
+	}
 	var out []string
 	seen := map[string]bool{}
 	add := func(ps ...string) {

@@ -34,6 +34,12 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
+// errNilConfig is what New, Reload and Config.Validate return for a nil
+// *Config, rather than panic.
+func errNilConfig() error {
+	return ConfigErrors{{Msg: "no configuration (a nil *Config): build a Config, or read one with LoadConfig"}}
+}
+
 // ConfigErrors is every problem found in one configuration, in file order
 // where known. It is the error type of LoadConfig, ParseConfig,
 // Config.Validate and New.

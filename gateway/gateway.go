@@ -100,6 +100,9 @@ type Gateway struct {
 // New validates cfg, loads the files it names and returns a Gateway ready
 // to Listen. The error is a ConfigErrors listing every problem.
 func New(cfg *Config, opts Options) (*Gateway, error) {
+	if cfg == nil {
+		return nil, errNilConfig()
+	}
 	g := &Gateway{log: opts.Logger, errLog: opts.ErrorLog, now: opts.Time, stopping: make(chan struct{}), forwarded: newForwardedCache(maxSharedForwarded)}
 	if g.now == nil {
 		g.now = time.Now
@@ -618,6 +621,9 @@ func (g *Gateway) report(err error, attrs []any) error {
 }
 
 func (g *Gateway) reload(cfg *Config) error {
+	if cfg == nil {
+		return errNilConfig()
+	}
 	old := g.state.Load()
 	if err := sameAddresses(old.cfg, cfg); err != nil {
 		return err

@@ -37,6 +37,9 @@ const (
 // names can be read and parsed, and returns every problem as ConfigErrors,
 // or nil. It does not modify c.
 func (c *Config) Validate() error {
+	if c == nil {
+		return errNilConfig()
+	}
 	_, err := compile(c, hooks{}, nil)
 	return err
 }

@@ -16,6 +16,9 @@ import (
 // check-config prints them, and serve logs them when it loads the
 // config; none of them stops it from loading.
 func (c *Config) Warnings() ConfigErrors {
+	if c == nil {
+		return nil
+	}
 	p := &compiler{cfg: c}
 	for i, l := range c.Listeners {
 		if l.HTTP2 == HTTP2InsecureOnWithoutCheckHost {
