@@ -59,9 +59,12 @@ func newReverseProxy(rt *route, tr http.RoundTripper, c *compiled, log *slog.Log
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			upstreamError(w, r, err, rt, log)
+			upstreamError(w, r, err, rt, &c.limits, log)
 		},
-		ErrorLog:   slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// A failure after the answer's header went out (its body ended
+		// early: "read error during body copy") is logged here: with the
+		// route and upstream, as upstreamError's lines.
+		ErrorLog:   slog.NewLogLogger(log.With("route", rt.name, "upstream", rt.upstream.Redacted()).Handler(), slog.LevelWarn),
 		BufferPool: copyBuffers,
 	}
 }
@@ -412,8 +415,9 @@ func printable(s string) string {
 // body was too large, 408 when the client did not send it in time,
 // nothing when the client went away, 400 when its body could not be read
 // otherwise, 502 otherwise. The details go to the log, never to the
-// client.
-func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route, log *slog.Logger) {
+// client: what failed at which upstream, and why (describeUpstreamError;
+// l, the limits, names the timeout that fired).
+func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route, l *Limits, log *slog.Logger) {
 	var maxErr *http.MaxBytesError
 	var switchErr errUnexpectedSwitch
 	var clientErr *clientTimeoutError
@@ -456,11 +460,11 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 		log.Debug("upstream busy", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
 		writeProblem(w, r, http.StatusServiceUnavailable, ReasonUpstreamBusy, "upstream busy")
 	case isTimeout(err):
-		log.Warn("upstream timeout", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
+		log.Warn("upstream timeout", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", describeUpstreamError(err, rt, l))
 		writeProblem(w, r, http.StatusGatewayTimeout, ReasonUpstreamTimeout, "upstream timeout")
 		upstreamFailed(r)
 	default:
-		log.Warn("upstream error", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", err)
+		log.Warn("upstream error", "route", rt.name, "upstream", rt.upstream.Redacted(), "error", describeUpstreamError(err, rt, l))
 		writeProblem(w, r, http.StatusBadGateway, ReasonUpstreamUnavailable, "upstream unavailable")
 		upstreamFailed(r)
 	}

@@ -131,12 +131,19 @@ func watchedDial(dial func(ctx context.Context, network, addr string) (net.Conn,
 // connection to its host was HTTP/2 (h2) the request goes without Close, and should
 // it get an HTTP/1.x connection after all, with "Connection: close" in
 // its header (the Transport works on a copy of the request by then).
-func awaitingReuse(req *http.Request, reused, h2 *atomic.Bool) *http.Request {
+// got is set to upConnNew or upConnReused when the request gets a connection
+// (after its TLS handshake): still upConnNone after a failure, the failure
+// came before (upstreamStdError).
+func awaitingReuse(req *http.Request, got *atomic.Int32, h2 *atomic.Bool) *http.Request {
 	ctx := req.Context()
 	var out *http.Request
 	closeH1 := req.Close
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-		reused.Store(info.Reused)
+		if info.Reused {
+			got.Store(upConnReused)
+		} else {
+			got.Store(upConnNew)
+		}
 		isH2 := isH2(info.Conn)
 		h2.Store(isH2)
 		if closeH1 && !isH2 && !out.Close {
@@ -175,9 +182,10 @@ func (t *upstreamTransport) roundTripStd(req *http.Request) (*http.Response, err
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &unreadBody{ReadCloser: req.Body}
 	}
-	var reused atomic.Bool
+	var got atomic.Int32 // upConnNone, upConnNew, upConnReused
 	for {
-		out := awaitingReuse(req, &reused, t.h2Of(req.URL.Host))
+		got.Store(upConnNone)
+		out := awaitingReuse(req, &got, t.h2Of(req.URL.Host))
 		if body != nil {
 			out.Body = body
 			if !replayableMethod(req) {
@@ -193,15 +201,26 @@ func (t *upstreamTransport) roundTripStd(req *http.Request) (*http.Response, err
 			resp.Body.Close() // before its end: the connection is not reused
 			resp, err = nil, errStatusBelow100
 		}
-		if err != nil && reused.Load() && isServerClosedIdle(err) && req.Context().Err() == nil && (body == nil || !body.read.Load()) {
+		if err != nil && got.Load() == upConnReused && isServerClosedIdle(err) && req.Context().Err() == nil && (body == nil || !body.read.Load()) {
 			continue
 		}
-		if err != nil && body != nil {
-			body.release()
+		if err != nil {
+			if body != nil {
+				body.release()
+			}
+			err = upstreamStdError(req, err, got.Load())
 		}
 		return resp, err
 	}
 }
+
+// What a request on net/http's Transport had got when it failed
+// (awaitingReuse's GotConn).
+const (
+	upConnNone   int32 = iota // no connection: the dial or the TLS handshake failed
+	upConnNew                 // a new connection
+	upConnReused              // a pooled one
+)
 
 // isServerClosedIdle reports whether err is the Transport's
 // errServerClosedIdle (unexported): its connection's read loop found the

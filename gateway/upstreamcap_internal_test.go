@@ -345,7 +345,7 @@ func TestUpstreamBusyNotWarned(t *testing.T) {
 			log := slog.New(slog.NewTextHandler(&buf, nil)) // Info and above
 			rt := &route{name: "api", upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:1"}}
 			rec := httptest.NewRecorder()
-			upstreamError(rec, httptest.NewRequest("GET", "/x", nil), tt.err, rt, log)
+			upstreamError(rec, httptest.NewRequest("GET", "/x", nil), tt.err, rt, nil, log)
 			if rec.Code != tt.status {
 				t.Errorf("got status %d, want %d", rec.Code, tt.status)
 			}
