@@ -96,6 +96,12 @@ func newHarness(t *testing.T) *harness {
 		fmt.Fprintf(w, `<!doctype html><title>cute fish</title>
 <script>fetch(%q, {method: "POST", mode: "no-cors", credentials: "include", body: '{"to":"mallory","amount":1}'})</script>`, h.target+"/api/transfers")
 	})
+	// The same with Content-Type text/plain;application/json (scan's
+	// probe of a check that finds "json" anywhere in the header).
+	attack.HandleFunc("GET /json-type", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><title>cute frogs</title>
+<script>fetch(%q, {method: "POST", mode: "no-cors", credentials: "include", headers: {"Content-Type": "text/plain;application/json"}, body: '{"to":"mallory","amount":2}'})</script>`, h.target+"/api/transfers")
+	})
 	h.attacker = fmt.Sprintf("http://127.0.0.2:%d", serve(t, "127.0.0.2:0", nil, attack))
 	return h
 }
@@ -272,7 +278,9 @@ func TestCertificatePickerFailsFast(t *testing.T) {
 // the Referer of its form POST (the look-alike Referer probe); a no-cors
 // fetch whose body is a JSON string sends it as is, as
 // text/plain;charset=UTF-8, with the certificate (the exact text/plain
-// probe).
+// probe), and one that sets Content-Type text/plain;application/json
+// sends it as written with no preflight (the probe of a check that finds
+// "json" anywhere in the header).
 func TestScanRefererAndTextPlainProbes(t *testing.T) {
 	t.Parallel()
 	tools := browsertest.Tools(t)
@@ -306,6 +314,28 @@ func TestScanRefererAndTextPlainProbes(t *testing.T) {
 	select {
 	case body := <-h.bodies:
 		if body != `{"to":"mallory","amount":1}` {
+			t.Errorf("fetch body %q, want the JSON as is", body)
+		}
+	case <-waitCtx(t).Done():
+		t.Error("no body recorded")
+	}
+
+	// No preflight: the Content-Type's essence is text/plain, so the
+	// fetch goes as a simple request, its Content-Type as written.
+	mark = h.rec.Mark()
+	if _, err := b.Navigate(t.Context(), h.attacker+"/json-type"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = h.rec.Wait(waitCtx(t), mark, browser.To("POST", "/api/transfers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ContentType != "text/plain;application/json" || got.SecFetchMode != "no-cors" || got.CertCN != "alice" {
+		t.Errorf("fetch: got Content-Type %q, Sec-Fetch-Mode %q, cert %q; want text/plain;application/json, no-cors, alice", got.ContentType, got.SecFetchMode, got.CertCN)
+	}
+	select {
+	case body := <-h.bodies:
+		if body != `{"to":"mallory","amount":2}` {
 			t.Errorf("fetch body %q, want the JSON as is", body)
 		}
 	case <-waitCtx(t).Done():

@@ -81,6 +81,9 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 			for _, f := range families(e, sc.target) {
 				res.Families = append(res.Families, FamilyResult{Rule: f.rule, Outcome: OutcomeSkipped, Reason: why})
 			}
+			if preflightOnlyApplies(e) {
+				res.Families = append(res.Families, FamilyResult{Rule: RulePreflightOnly, Outcome: OutcomeSkipped, Reason: why})
+			}
 			res.Families = append(res.Families, FamilyResult{Rule: RuleCertOnly, Outcome: OutcomeSkipped, Reason: why})
 		}
 		sc.report.Endpoints = append(sc.report.Endpoints, res)
@@ -241,7 +244,7 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 	}
 
 	if e.Method != "GET" {
-		if err := sc.preflight(ctx, e, u); err != nil {
+		if err := sc.corsWrite(ctx, st, res.Families, outcome); err != nil {
 			return true, err
 		}
 	}
@@ -603,32 +606,169 @@ func (sc *scanner) foreignToken(ctx context.Context, e *Endpoint, u *url.URL) (s
 	return sc.token(ctx, e, u, ownerAttacker)
 }
 
-// preflight checks whether a CORS preflight for e lets an arbitrary
-// origin send it with credentials.
-func (sc *scanner) preflight(ctx context.Context, e *Endpoint, u *url.URL) error {
+// A preflightAnswer is a CORS preflight that let a page on another
+// origin send an endpoint's request with credentials.
+type preflightAnswer struct {
+	origin string // the Origin it allowed: attackerOrigin or "null"
+	req    *request
+	resp   *response
+}
+
+// preflightRequest is the CORS preflight a browser sends before e's
+// request from origin o (a JSON body's Content-Type, or a method other
+// than POST, needs one): no cookie and no client certificate.
+func preflightRequest(e *Endpoint, u *url.URL, o string, target *url.URL) *request {
 	r := &request{Method: "OPTIONS", URL: cloneURL(u), Header: http.Header{}, Anonymous: true}
 	r.Header.Set("User-Agent", userAgent)
-	ctxPreflight.headers(r.Header, sc.target)
+	ctxPreflight.headers(r.Header, target)
+	r.Header.Set("Origin", o)
 	r.Header.Set("Access-Control-Request-Method", e.Method)
 	if len(e.JSON) > 0 {
 		r.Header.Set("Access-Control-Request-Headers", "content-type")
 	}
-	resp, err := sc.send.send(ctx, r)
+	return r
+}
+
+// preflight sends e's CORS preflight from an arbitrary origin and from
+// Origin: null (a sandboxed iframe), and returns the first answer that
+// lets a credentialed request through (preflightAllows), or nil.
+func (sc *scanner) preflight(ctx context.Context, e *Endpoint, u *url.URL) (*preflightAnswer, error) {
+	for _, o := range []string{attackerOrigin, "null"} {
+		r := preflightRequest(e, u, o, sc.target)
+		resp, err := sc.send.send(ctx, r)
+		if err != nil {
+			if fatal(err) {
+				return nil, err
+			}
+			// A listener that requires a certificate fails every
+			// preflight; that closes CORS rather than opening it.
+			return nil, nil
+		}
+		if preflightAllows(resp, o, r) {
+			return &preflightAnswer{origin: o, req: r, resp: resp}, nil
+		}
+	}
+	return nil, nil
+}
+
+// preflightAllows reports whether resp, the answer to preflight r from
+// origin o, lets the browser send the request with credentials, by the
+// Fetch standard's CORS check: an ok status, Access-Control-Allow-Origin
+// equal to o with Access-Control-Allow-Credentials: true (never "*"),
+// the method safelisted or listed (a "*" does not count with
+// credentials), and each requested header listed (names in any case; "*"
+// does not count either).
+func preflightAllows(resp *response, o string, r *request) bool {
+	if resp.Status < 200 || resp.Status >= 300 || !corsReflects(resp.Header, o) {
+		return false
+	}
+	list := func(name string) []string {
+		var out []string
+		for _, v := range resp.Header.Values(name) {
+			for _, item := range strings.Split(v, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					out = append(out, item)
+				}
+			}
+		}
+		return out
+	}
+	if m := r.Header.Get("Access-Control-Request-Method"); m != "GET" && m != "HEAD" && m != "POST" && !slices.Contains(list("Access-Control-Allow-Methods"), m) {
+		return false
+	}
+	allowed := list("Access-Control-Allow-Headers")
+	for _, h := range strings.Split(r.Header.Get("Access-Control-Request-Headers"), ",") {
+		if h = strings.TrimSpace(h); h != "" && !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, h) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// preflightOnlyApplies says whether e gets the preflight-only family: a
+// JSON body, whose Content-Type needs a preflight, sent by a method other
+// than GET.
+func preflightOnlyApplies(e *Endpoint) bool {
+	return len(e.JSON) > 0 && e.Method != "GET" && e.Method != methodWS
+}
+
+// preflightOnlyVariant is e's request as a page on origin o sends it
+// after a preflight that allows it: the JSON as application/json, with
+// credentials, without the page's own headers.
+func preflightOnlyVariant(e *Endpoint, o string) variant {
+	return variant{label: "cross-site CORS fetch with credentials from " + o + ", Content-Type: application/json (a browser sends it only after a preflight that allows it)",
+		ctx: ctxCORSWriteFrom(o), body: bodyNative, token: tokenNone}
+}
+
+// corsWrite checks e's CORS preflight and, for a JSON endpoint that no
+// forgery reached (fs, the families so far), whether the same request
+// from another site is accepted: a browser sends that one only after a
+// preflight that allows it. Accepted with an open preflight, the
+// cors-credentials finding says that the preflight opens the endpoint;
+// with a closed one, preflight-only (info) says that the endpoint rests
+// on its Content-Type check and closed CORS alone.
+func (sc *scanner) corsWrite(ctx context.Context, st *epState, fs []FamilyResult, outcome func(string, Outcome, string)) error {
+	e, u := st.e, st.u
+	pf, err := sc.preflight(ctx, e, u)
+	if err != nil {
+		return err
+	}
+	var extra string // what the request itself showed, for the CORS finding
+	defer func() {
+		if pf != nil {
+			sc.add(newFinding(RuleCORSCredentials, Confirmed, OracleObserved, Finding{
+				Method: e.Method, URL: u.String(), Probe: ctxPreflight.name + " (Origin: " + pf.origin + ")",
+				Evidence: fmt.Sprintf("The preflight for %s from %s was allowed with credentials (Access-Control-Allow-Origin: %q, Access-Control-Allow-Methods: %q, Access-Control-Allow-Headers: %q): any site can send this request with the user's cookies and certificate and read the answer.",
+					e.Method, pf.origin, pf.resp.Header.Get("Access-Control-Allow-Origin"), pf.resp.Header.Get("Access-Control-Allow-Methods"), pf.resp.Header.Get("Access-Control-Allow-Headers")) + extra,
+				Reproduce: curlCommand(pf.req, sc.cfg.CurlTLSArgs),
+			}))
+		}
+	}()
+	if !preflightOnlyApplies(e) {
+		return nil
+	}
+	for _, f := range fs {
+		if f.Outcome == OutcomeFound {
+			outcome(RulePreflightOnly, OutcomeSkipped, "covered by the "+f.Rule+" finding on this endpoint: a request that needs no preflight was accepted")
+			return nil
+		}
+	}
+	o := attackerOrigin
+	if pf != nil {
+		o = pf.origin
+	}
+	v := preflightOnlyVariant(e, o)
+	r := build(sc.fresh(e), u, v, "", sc.victim, sc.target)
+	vd, ev, err := sc.judge(ctx, st, r, nil)
 	if err != nil {
 		if fatal(err) {
 			return err
 		}
-		// A listener that requires a certificate fails every preflight;
-		// that closes CORS rather than opening it.
+		sc.note("%s %s: probe %q failed: %v", e.Method, u.Redacted(), v.label, err)
+		outcome(RulePreflightOnly, OutcomeInconclusive, "the probe failed: "+err.Error())
 		return nil
 	}
-	if resp.Status < 300 && corsReflects(resp.Header, attackerOrigin) {
-		sc.add(newFinding(RuleCORSCredentials, Confirmed, OracleObserved, Finding{
-			Method: e.Method, URL: u.String(), Probe: ctxPreflight.name,
-			Evidence: fmt.Sprintf("The preflight for %s from %s was allowed with credentials (Access-Control-Allow-Methods: %q, Access-Control-Allow-Headers: %q): any site can send this request with the user's cookies and certificate and read the answer.",
-				e.Method, attackerOrigin, resp.Header.Get("Access-Control-Allow-Methods"), resp.Header.Get("Access-Control-Allow-Headers")),
-			Reproduce: curlCommand(r, sc.cfg.CurlTLSArgs),
-		}))
+	check, needs := "its Content-Type check", "its Content-Type, application/json, is not CORS-safelisted"
+	if e.Method != "POST" {
+		check, needs = "its method and Content-Type", "its method, "+e.Method+", and its Content-Type, application/json, are not CORS-safelisted"
+	}
+	switch {
+	case vd == verdictInconclusive:
+		outcome(RulePreflightOnly, OutcomeInconclusive, ev)
+	case vd == verdictRefused:
+		if pf != nil {
+			extra = " The request itself, sent from that origin as the preflight allows (a " + v.ctx.name + ", Content-Type: application/json), was refused: the endpoint has a defence besides the preflight."
+		}
+		outcome(RulePreflightOnly, OutcomeRefused, "")
+	case pf != nil:
+		f := sc.finding(RulePreflightOnly, st, v, r, ev)
+		extra = " The request it lets through was then sent. " + f.Evidence + " Every cross-site form and no-cors fetch was refused, so " + check + " (" + needs + ", so a browser preflights the request) was this endpoint's only defence against other sites, and this preflight opens it."
+		outcome(RulePreflightOnly, OutcomeSkipped, "covered by the "+RuleCORSCredentials+" finding on this endpoint: its preflight allows the request, and the request was accepted")
+	default:
+		f := sc.finding(RulePreflightOnly, st, v, r, ev)
+		f.Evidence += fmt.Sprintf(" A browser sends it only after a CORS preflight that allows it (%s), and this endpoint's preflight from %s did not allow it with credentials; every cross-site form and no-cors fetch was refused. So the endpoint is not exposed, but its protection rests on %s and on CORS staying closed: a preflight that allows another origin with credentials, or a Content-Type check that comes to accept text/plain, opens it.", needs, attackerOrigin, check)
+		sc.add(f)
+		outcome(RulePreflightOnly, OutcomeFound, "")
 	}
 	return nil
 }

@@ -217,6 +217,19 @@ var (
 	ctxPreflight = browserContext{"CORS preflight", fetch("cross-site", "cors", attackerOrigin), cookiesNone}
 )
 
+// ctxCORSWriteFrom is fetch(url, {method, credentials: "include",
+// headers: {"Content-Type": "application/json"}, body}) from a page on
+// origin o ("null": a sandboxed iframe's, which sends no Referer): what a
+// browser sends only after a preflight that allows it.
+func ctxCORSWriteFrom(o string) browserContext {
+	return browserContext{"cross-site CORS fetch with credentials", func(h http.Header, t *url.URL) {
+		fetch("cross-site", "cors", o)(h, t)
+		if o != "null" {
+			h.Set("Referer", o+"/")
+		}
+	}, cookiesCrossSiteSubresource}
+}
+
 // siblingOrigin is an origin of the same site as t but not the same
 // origin: another port on an IP address or single-label host, else a
 // subdomain of the registrable domain.

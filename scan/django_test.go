@@ -128,11 +128,12 @@ func djangoForm(path string) scan.Endpoint {
 }
 
 // forgeries lists the rules of the findings at path that report an
-// accepted forgery (the cookie and cert-only posture rules aside).
+// accepted forgery (the cookie and cert-only posture rules and the
+// info-level preflight-only aside).
 func forgeries(rep *scan.Report, path string) []string {
 	var out []string
 	for _, f := range rep.Findings {
-		if u, err := url.Parse(f.URL); err == nil && u.RequestURI() == path && f.Rule != scan.RuleCertOnly && !strings.HasPrefix(f.Rule, "cookie-") {
+		if u, err := url.Parse(f.URL); err == nil && u.RequestURI() == path && f.Rule != scan.RuleCertOnly && !strings.HasPrefix(f.Rule, "cookie-") && f.Severity > scan.SeverityInfo {
 			out = append(out, f.Rule)
 		}
 	}

@@ -17,7 +17,9 @@
 // without Fetch Metadata (also from http:// on the same host), same-site
 // sibling origins, missing,
 // empty and foreign anti-CSRF tokens, POST→GET downgrades and _method
-// overrides, cross-site GET navigations. Each carries only the cookies the
+// overrides, cross-site GET navigations; and, for a JSON endpoint no
+// forgery reached, its CORS preflight and the cross-site CORS fetch that
+// preflight guards (see RulePreflightOnly). Each carries only the cookies the
 // browser would attach there (SameSite is modelled, including Chromium's
 // two-minute Lax+POST window) and the client certificate, which browsers
 // present whatever SameSite says.

@@ -92,6 +92,13 @@ func Plan(cfg Config) ([]PlannedRequest, error) {
 				add(fmt.Sprintf("probe %s: %s", f.rule, v.label), build(e, u, v, tok, j, target))
 			}
 		}
+		if e.Method != "GET" {
+			add("CORS preflight (no cookie, no client certificate; again from Origin: null when this one is closed)", preflightRequest(e, u, attackerOrigin, target))
+		}
+		if preflightOnlyApplies(e) {
+			v := preflightOnlyVariant(e, attackerOrigin)
+			add(fmt.Sprintf("probe %s (when no forgery was accepted; from the origin the preflight allowed, if any): %s", RulePreflightOnly, v.label), build(e, u, v, "", j, target))
+		}
 		if r := nullControl(e, u, j, target); r != nil {
 			add("null control (right after the baseline, when no oracle reacted to it and its answer is the form's page again): the legitimate request with every field empty, the token's included", r)
 		}

@@ -17,12 +17,13 @@ import (
 type bodyKind int
 
 const (
-	bodyNative         bodyKind = iota // the endpoint's own encoding (form or JSON)
-	bodyForm                           // application/x-www-form-urlencoded
-	bodyMultipart                      // multipart/form-data
-	bodyTextPlain                      // a text/plain form whose body is JSON-shaped
-	bodyTextPlainExact                 // a no-cors fetch's text/plain body: the JSON as is
-	bodyQuery                          // the fields in the query string of a GET
+	bodyNative            bodyKind = iota // the endpoint's own encoding (form or JSON)
+	bodyForm                              // application/x-www-form-urlencoded
+	bodyMultipart                         // multipart/form-data
+	bodyTextPlain                         // a text/plain form whose body is JSON-shaped
+	bodyTextPlainExact                    // a no-cors fetch's text/plain body: the JSON as is
+	bodyTextPlainJSONType                 // a no-cors fetch's body, the JSON as is, as textPlainJSONType
+	bodyQuery                             // the fields in the query string of a GET
 )
 
 // tokenKind is which anti-CSRF token a variant carries.
@@ -119,6 +120,9 @@ func families(e *Endpoint, t *url.URL) []family {
 			// that a strict schema (Joi's default, zod's .strict())
 			// would refuse.
 			{label: "cross-site no-cors fetch, text/plain body, the JSON as is", ctx: ctxCrossSiteNoCORS, body: bodyTextPlainExact, token: tokenNone},
+			// A Content-Type check that finds "json" anywhere in the
+			// header: the type is still CORS-safelisted.
+			{label: "cross-site no-cors fetch, Content-Type: " + textPlainJSONType + ", the JSON as is", ctx: ctxCrossSiteNoCORS, body: bodyTextPlainJSONType, token: tokenNone},
 		}
 	} else {
 		cross.variants = []variant{
@@ -241,7 +245,7 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 		for k, val := range e.Form {
 			fields[k] = val
 		}
-	} else if v.body != bodyNative && v.body != bodyTextPlain && v.body != bodyTextPlainExact {
+	} else if v.body != bodyNative && v.body != bodyTextPlain && v.body != bodyTextPlainExact && v.body != bodyTextPlainJSONType {
 		// A form (or query) forgery of a JSON endpoint: its members.
 		if f := flatJSON(e.JSON); f != nil {
 			fields = f
@@ -300,10 +304,13 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 			r.shownBody = textPlainJSON(shown)
 		}
 		r.Header.Set("Content-Type", "text/plain")
-	case bodyTextPlainExact:
+	case bodyTextPlainExact, bodyTextPlainJSONType:
 		r.Body = append([]byte(nil), e.JSON...)
 		r.shownBody = redactJSON(e.JSON)
 		r.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+		if body == bodyTextPlainJSONType {
+			r.Header.Set("Content-Type", textPlainJSONType)
+		}
 	case bodyQuery:
 		if len(fields) > 0 {
 			su := cloneURL(r.URL)
@@ -369,6 +376,14 @@ func encodeForm(fields map[string]string) string {
 	}
 	return v.Encode()
 }
+
+// textPlainJSONType is the Content-Type of bodyTextPlainJSONType. The
+// Fetch standard safelists a Content-Type whose parsed essence is
+// text/plain (a parameter without a value is ignored), so a no-cors
+// fetch sends it with no preflight; a check that looks for "json"
+// anywhere in the header (strings.Contains, includes, an unanchored
+// pattern, a suffix, a list split on ";") takes it.
+const textPlainJSONType = "text/plain;application/json"
 
 // multipartBoundary is fixed so that dry runs and curl commands are
 // reproducible; it has the shape browsers use.

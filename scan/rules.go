@@ -38,6 +38,7 @@ const (
 	RuleCookieNoHostPrefix = "cookie-no-host-prefix"
 	RuleCookieNotHTTPOnly  = "cookie-not-httponly"
 	RuleCookieWideDomain   = "cookie-wide-domain"
+	RulePreflightOnly      = "preflight-only"
 	RuleWebSocketCrossSite = "websocket-cross-site"
 )
 
@@ -117,6 +118,9 @@ var Rules = []Rule{
 	{RuleOriginLookalike, "Look-alike Origin accepted (prefix or suffix match)", SeverityHigh,
 		"A cross-site form POST from an origin whose host begins with the service's host (https://app.example.com.attacker.invalid) or ends with its registrable domain (https://attackerexample.com) was accepted: the origin check matches a prefix, a suffix or an unanchored pattern, and an attacker can register such a domain (app.example.com.evil.net, evilexample.com). Or one from a page whose URL holds the service's origin (https://attacker.invalid/?https://app.example.com, sent whole as the Referer under Referrer-Policy: unsafe-url) was: the check looks for the service's host or origin anywhere in the Referer.",
 		"Compare the whole Origin (scheme, host and port), or the Referer's origin, for equality with the service's origin or an entry of a fixed list; never with startsWith, endsWith, contains or an unanchored regular expression."},
+	{RulePreflightOnly, "Only the CORS preflight protects this JSON endpoint (Content-Type check, closed CORS)", SeverityInfo,
+		"Every cross-site form and no-cors fetch was refused, but the same JSON request from another site, which a browser sends only after a CORS preflight that allows it, was accepted. The endpoint is not exposed today: its only defence is that it refuses the Content-Type (or method) a page on another site can send without a preflight, and that its CORS policy stays closed. A preflight that comes to allow another origin with credentials, or a Content-Type check that comes to accept text/plain (a lax match, a JSON parser for any type), opens it.",
+		"Check the origin of state-changing requests too (Sec-Fetch-Site, or Origin against the service's own), or require a custom header or token, so that the endpoint does not rest on its Content-Type check and CORS configuration alone."},
 }
 
 // RuleByID returns the rule with the given ID.
