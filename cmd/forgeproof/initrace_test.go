@@ -13,7 +13,14 @@ import (
 // process writes after init checked for one (a second init, an editor) is
 // left as it is, and init fails saying so; before, init's rename replaced
 // it. The twin: with nothing written meanwhile, init writes its own.
+//
+// It sets the package-level testHookBeforeConfigWrite, which every init
+// run reads: it must not call t.Parallel (a parallel test running init
+// would race with the assignment, and call this test's hook), and it puts
+// the hook back at cleanup, even when it stops early.
 func TestInitKeepsConfigWrittenMeanwhile(t *testing.T) {
+	orig := testHookBeforeConfigWrite
+	t.Cleanup(func() { testHookBeforeConfigWrite = orig })
 	for _, meanwhile := range []bool{true, false} {
 		dir := t.TempDir()
 		cfg := filepath.Join(dir, "forgeproof.yaml")
@@ -29,7 +36,7 @@ func TestInitKeepsConfigWrittenMeanwhile(t *testing.T) {
 		}
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), []string{"init", "--upstream", "http://127.0.0.1:8080", "--dir", dir}, &stdout, &stderr)
-		testHookBeforeConfigWrite = func(string) {}
+		testHookBeforeConfigWrite = orig
 		b, err := os.ReadFile(cfg)
 		if err != nil {
 			t.Fatal(err)
