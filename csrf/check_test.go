@@ -388,7 +388,12 @@ func TestConfigErrors(t *testing.T) {
 		{"bypass URL (host \"https:\" to ServeMux)", func(p *csrf.Protection) error { return p.AddInsecureBypassPattern("https://a.example/hooks/") },
 			`csrf: invalid bypass pattern "https://a.example/hooks/": a URL: ServeMux would read "https:" as a host; a bypass pattern is a path, or a host and a path (did you mean "/hooks/"?)`},
 		{"bypass host-qualified ok", func(p *csrf.Protection) error { return p.AddInsecureBypassPattern("POST a.example/hooks/") }, ""},
-		{"bypass host with port ok", func(p *csrf.Protection) error { return p.AddInsecureBypassPattern("a.example:8443/hooks/") }, ""},
+		// ServeMux matches a pattern's host against the request's Host
+		// without its port: one with a port matches nothing.
+		{"bypass host with port", func(p *csrf.Protection) error { return p.AddInsecureBypassPattern("a.example:8443/hooks/") },
+			`csrf: invalid bypass pattern "a.example:8443/hooks/": host "a.example:8443" has a port: ServeMux matches a pattern's host with the request's Host without its port, so it would match no request (did you mean "a.example/hooks/"?)`},
+		{"bypass IPv6 host with port", func(p *csrf.Protection) error { return p.AddInsecureBypassPattern("POST [::1]:8443/hooks/") },
+			`csrf: invalid bypass pattern "POST [::1]:8443/hooks/": host "[::1]:8443" has a port: ServeMux matches a pattern's host with the request's Host without its port, so it would match no request (did you mean "POST ::1/hooks/"?)`},
 		{"bypass localhost ok", func(p *csrf.Protection) error { return p.AddInsecureBypassPattern("localhost/hooks/") }, ""},
 		{"bypass host, path not clean", func(p *csrf.Protection) error { return p.AddInsecureBypassPattern("a.example/hooks//x") },
 			`csrf: invalid bypass pattern "a.example/hooks//x": path "/hooks//x" is not clean: no request to it is ever exempt (did you mean "/hooks/x"?)`},

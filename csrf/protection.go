@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net"
 	"net/http"
 	"net/netip"
 	"path"
@@ -259,10 +260,12 @@ func (p *Protection) AddTrustedProxy(cidr string) error {
 // nothing: a method not in upper case ("post /hooks/": methods are
 // case-sensitive), a path that is not clean ("/hooks//x", "/a/../b":
 // such requests are never exempt, see above), a URL
-// ("https://a.example/hooks/", host "https:" to ServeMux), and a path
-// without its leading slash ("hooks/", host "hooks"): a host must have a
-// dot, a port or be "localhost". A host in a pattern is matched against
-// the request's Host as sent, as ServeMux does.
+// ("https://a.example/hooks/", host "https:" to ServeMux), a path
+// without its leading slash ("hooks/", host "hooks": a host must have a
+// dot, be an IPv6 address or "localhost"; a path pattern such as
+// "/hooks/" serves for a single-label host), and a host with a port
+// ("a.example:8443/hooks/": ServeMux matches the request's Host without
+// its port). A host is otherwise matched as ServeMux does.
 func (p *Protection) AddInsecureBypassPattern(pattern string) error {
 	if err := checkBypassPattern(pattern); err != nil {
 		return fmt.Errorf("csrf: invalid bypass pattern %q: %w", pattern, err)
@@ -470,6 +473,13 @@ func checkBypassPattern(pattern string) error {
 				want = after[i:]
 			}
 			return fmt.Errorf("a URL: ServeMux would read %q as a host; a bypass pattern is a path, or a host and a path (did you mean %q?)", host, want)
+		}
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			want := h + path
+			if method != "" {
+				want = method + " " + want
+			}
+			return fmt.Errorf("host %q has a port: ServeMux matches a pattern's host with the request's Host without its port, so it would match no request (did you mean %q?)", host, want)
 		}
 		if !strings.ContainsAny(host, ".:[]") && host != "localhost" {
 			return fmt.Errorf("ServeMux would read %q as a host: a path starts with '/' (did you mean %q?)", host, "/"+rest)
