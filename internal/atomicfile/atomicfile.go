@@ -71,7 +71,7 @@ func Create(f File) (err error) {
 		return fmt.Errorf("writing %s: %w", f.Path, err)
 	}
 	defer os.Remove(tmp)
-	err = os.Link(tmp, f.Path)
+	err = link(tmp, f.Path)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		err = createExclusive(f)
 	}
@@ -83,6 +83,10 @@ func Create(f File) (err error) {
 	}
 	return nil
 }
+
+// link is os.Link; a test makes it fail as a file system without hard
+// links does.
+var link = os.Link
 
 // createExclusive is Create where hard links fail (FAT, some network and
 // FUSE file systems): O_EXCL still never replaces a file, but a reader

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -88,4 +89,29 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 			t.Errorf("%s left in the folder", e.Name())
 		}
 	}
+}
+
+// Where hard links fail (FAT, some network and FUSE file systems), Create
+// falls back to an exclusive create: it still writes a new file whole,
+// and still never replaces one that is there.
+func TestCreateWithoutHardLinks(t *testing.T) {
+	link = func(oldname, newname string) error {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: syscall.EPERM}
+	}
+	t.Cleanup(func() { link = os.Link })
+	dir := t.TempDir()
+	path := filepath.Join(dir, "forgeproof.yaml")
+	if err := Create(File{Path: path, Data: []byte("ours\n"), Perm: 0o644}); err != nil {
+		t.Fatalf("Create without hard links: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "ours\n" {
+		t.Errorf("new file holds %q", b)
+	}
+	if err := Create(File{Path: path, Data: []byte("again\n"), Perm: 0o644}); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("Create over an existing file without hard links: err = %v, want fs.ErrExist", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "ours\n" {
+		t.Errorf("the existing file now holds %q", b)
+	}
+	assertOnly(t, dir, "forgeproof.yaml")
 }
