@@ -522,6 +522,12 @@ func TestValidate(t *testing.T) {
 		{"trusted proxies", func(c *gateway.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "::1"} }, ""},
 		{"forwarder naming nobody", func(c *gateway.Config) { c.TrustedForwarders = []gateway.Forwarder{{Header: new(forwarded.XFCC)}} }, "trusted-forwarders[0]: names no forwarder"},
 		{"forwarder without header", func(c *gateway.Config) { c.TrustedForwarders = []gateway.Forwarder{{Addresses: []string{"10.0.0.1"}}} }, "trusted-forwarders[0].header: is required"},
+		{"forwarder SPIFFE ID without path", func(c *gateway.Config) {
+			c.TrustedForwarders = []gateway.Forwarder{{SPIFFEIDs: []string{"spiffe://prod.example"}, Header: new(forwarded.XFCC)}}
+		}, `trusted-forwarders[0].spiffe-ids: invalid SPIFFE ID pattern "spiffe://prod.example": it has no path`},
+		{"forwarder SPIFFE ID", func(c *gateway.Config) {
+			c.TrustedForwarders = []gateway.Forwarder{{SPIFFEIDs: []string{"spiffe://prod.example/envoy"}, Header: new(forwarded.XFCC)}}
+		}, ""},
 		{"forwarder trusting everyone", func(c *gateway.Config) {
 			c.TrustedForwarders = []gateway.Forwarder{{Addresses: []string{"0.0.0.0/0"}, Header: new(forwarded.XFCC)}}
 		}, "trusted-forwarders[0].addresses"},

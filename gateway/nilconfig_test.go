@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/forgeproof/forgeproof/gateway"
@@ -39,5 +40,23 @@ func TestNewNilAndZeroConfig(t *testing.T) {
 			_ = tt.cfg.Warnings()
 			_ = tt.cfg.Files()
 		})
+	}
+}
+
+// Reload(nil) is refused as New(nil) is, and the configuration in force
+// keeps serving; its twin, a reload to a Config, is taken.
+func TestReloadNilConfig(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(w.config())
+	err := r.g.Reload(nil)
+	var ces gateway.ConfigErrors
+	if !errors.As(err, &ces) || !strings.Contains(err.Error(), "a nil *Config") {
+		t.Fatalf("Reload(nil): got %v, want ConfigErrors naming the nil *Config", err)
+	}
+	if code, _ := do(t, r.client(w.web), "GET", r.base+"/api/x", nil, ""); code != 200 {
+		t.Fatalf("after Reload(nil): got %d, want 200 from the configuration in force", code)
+	}
+	if err := r.g.Reload(w.config()); err != nil {
+		t.Fatalf("Reload(Config): %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -133,5 +134,53 @@ func TestUpstreamClosesBeforeAnswerLogged(t *testing.T) {
 				t.Errorf("twin: got %d, log error %q; want 200 and no error line", status, line)
 			}
 		})
+	}
+}
+
+// TestUpstreamBodyCutShortLogged: an upstream whose answer's body ends
+// before its Content-Length, after the header went to the client, is
+// logged by the reverse proxy with the route and the upstream, as the
+// other upstream error lines are. The twin sends the whole body: no line.
+func TestUpstreamBodyCutShortLogged(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	answer := func(head string) func(net.Conn) {
+		return func(c net.Conn) {
+			http.ReadRequest(bufio.NewReader(c))
+			c.Write([]byte(head + "ok"))
+			c.Close()
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		head string
+		cut  bool
+	}{
+		{"cut short", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", true},
+		{"whole", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n", false},
+	} {
+		upstream := "http://" + listen(t, answer(tt.head))
+		cfg := w.config()
+		cfg.Routes[0].Upstream = upstream
+		logs := &logBuffer{}
+		gw := w.startWith(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+		resp, err := gw.client(w.web).Get(gw.base + "/api/x")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		io.Copy(io.Discard, resp.Body) // an error when cut short
+		resp.Body.Close()
+		gw.close() // waits for the handler, and so for its log line
+		var line map[string]any
+		for _, l := range logs.lines(t) {
+			if msg, _ := l["msg"].(string); strings.Contains(msg, "body copy") {
+				line = l
+			}
+		}
+		if (line != nil) != tt.cut {
+			t.Errorf("%s: body copy line %v, want one: %v", tt.name, line, tt.cut)
+		} else if line != nil && (line["route"] != "api" || line["upstream"] != upstream) {
+			t.Errorf("%s: log line %v: want route api, upstream %s", tt.name, line, upstream)
+		}
 	}
 }
