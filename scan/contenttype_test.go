@@ -32,7 +32,9 @@ type ctAPI struct {
 	// Access-Control-Allow-Credentials: true and allows the requested
 	// headers (cors({origin: true, credentials: true})); "star" allows
 	// any origin without credentials (Access-Control-Allow-Origin: *,
-	// Access-Control-Allow-Headers: content-type).
+	// Access-Control-Allow-Headers: content-type); "null" is "reflect"
+	// for Origin: null only (a sandboxed iframe's); "origin-only" echoes
+	// the Origin with credentials but lists no method or header.
 	cors string
 	// originCheck also refuses a request whose Sec-Fetch-Site is
 	// cross-site (an origin check besides the Content-Type one).
@@ -67,6 +69,17 @@ func (a *ctAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Access-Control-Allow-Credentials", "true")
 			w.Header().Set("Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE")
 			w.Header().Set("Access-Control-Allow-Headers", r.Header.Get("Access-Control-Request-Headers"))
+			w.WriteHeader(http.StatusNoContent)
+		case "null":
+			if r.Header.Get("Origin") == "null" {
+				w.Header().Set("Access-Control-Allow-Origin", "null")
+				w.Header().Set("Access-Control-Allow-Credentials", "true")
+				w.Header().Set("Access-Control-Allow-Headers", r.Header.Get("Access-Control-Request-Headers"))
+			}
+			w.WriteHeader(http.StatusNoContent)
+		case "origin-only":
+			w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
 			w.WriteHeader(http.StatusNoContent)
 		case "star":
 			w.Header().Set("Access-Control-Allow-Origin", "*")
@@ -285,5 +298,32 @@ func TestContentTypeAnyJSON(t *testing.T) {
 	twin := ctScan(t, &ctAPI{ctOK: ctStrict})
 	if got := forgeries(twin, path); len(got) != 0 {
 		t.Errorf("strict twin: forgeries %v, want none", got)
+	}
+}
+
+// A preflight that allows Origin: null only (a sandboxed iframe's) opens
+// the endpoint as much as one that echoes any origin: cors-credentials,
+// found by the preflight sent again from null, with the request itself
+// sent from null and accepted. The twin echoes the origin with
+// credentials but lists no header, so a browser refuses the JSON request:
+// no cors-credentials (an echoed origin alone was a false alarm), and
+// preflight-only says the endpoint rests on its Content-Type check.
+func TestContentTypeOnlyCORSFromNull(t *testing.T) {
+	const path = "/api/transfers"
+	rep := ctScan(t, &ctAPI{ctOK: ctStrict, cors: "null"})
+	f := findingOn(rep, scan.RuleCORSCredentials, path)
+	if f == nil {
+		t.Fatalf("findings %v: want %s on POST %s", rulesOf(rep), scan.RuleCORSCredentials, path)
+	}
+	if !strings.Contains(f.Probe, "Origin: null") || !strings.Contains(f.Evidence, "was accepted") {
+		t.Errorf("%s: probe %q, evidence %q; want the preflight from Origin: null and the request accepted", f.Rule, f.Probe, f.Evidence)
+	}
+
+	twin := ctScan(t, &ctAPI{ctOK: ctStrict, cors: "origin-only"})
+	if f := findingOn(twin, scan.RuleCORSCredentials, path); f != nil {
+		t.Errorf("origin echoed, no header listed: %s (%s), want none", f.Rule, f.Evidence)
+	}
+	if findingOn(twin, scan.RulePreflightOnly, path) == nil {
+		t.Errorf("origin echoed, no header listed: findings %v, want %s", rulesOf(twin), scan.RulePreflightOnly)
 	}
 }

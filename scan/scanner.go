@@ -523,5 +523,7 @@ func (sc *scanner) checkCORS(ctx context.Context, u *url.URL) {
 // "*" never does: browsers refuse it with credentials.
 func corsReflects(h http.Header, o string) bool {
 	return h.Get("Access-Control-Allow-Origin") == o &&
-		strings.EqualFold(strings.TrimSpace(h.Get("Access-Control-Allow-Credentials")), "true")
+		// Exactly "true", as the Fetch standard's CORS check and browsers
+		// read it: "TRUE" opens nothing.
+		strings.TrimSpace(h.Get("Access-Control-Allow-Credentials")) == "true"
 }
