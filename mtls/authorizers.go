@@ -30,8 +30,10 @@ func AuthorizeAnyVerified() Authorizer {
 // URI SAN, or when its URI is not a valid SPIFFE ID (an upper-case trust
 // domain, percent-encoding, "." or ".." or empty segments, a trailing
 // slash, a query, fragment, user or port): such spellings never match.
-// A pattern without a path ("spiffe://prod.example") is an error: no
-// workload has that ID (use AuthorizeTrustDomain).
+// The denial says why a certificate has no SPIFFE ID. A pattern without
+// a path ("spiffe://prod.example") is an error: no workload has that ID
+// (use AuthorizeTrustDomain). Any client CA may issue any SPIFFE ID: see
+// ServerConfig.ClientCAs for binding a CA to its trust domain.
 func AuthorizeSPIFFEID(patterns ...string) (Authorizer, error) {
 	exact := map[string]bool{}
 	var wild []spiffeIDPattern
@@ -51,7 +53,7 @@ func AuthorizeSPIFFEID(patterns ...string) (Authorizer, error) {
 			return errNoIdentity()
 		}
 		if id.SPIFFEID.IsZero() {
-			return &Error{Reason: ReasonSPIFFEIDDenied, Detail: "certificate has no SPIFFE ID"}
+			return &Error{Reason: ReasonSPIFFEIDDenied, Detail: noSPIFFEID(id)}
 		}
 		if exact[id.SPIFFEID.String()] {
 			return nil
@@ -67,7 +69,10 @@ func AuthorizeSPIFFEID(patterns ...string) (Authorizer, error) {
 
 // AuthorizeTrustDomain allows identities whose SPIFFE ID belongs to one
 // of the trust domains ("prod.example" or "spiffe://prod.example"). A
-// SPIFFE ID with a path is an error, not its trust domain.
+// SPIFFE ID with a path is an error, not its trust domain. An identity
+// without a SPIFFE ID (see AuthorizeSPIFFEID) is denied, saying why. The
+// trust domain is the one the certificate names, whichever client CA
+// issued it (see ServerConfig.ClientCAs).
 func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 	allowed := map[string]bool{}
 	for _, d := range domains {
@@ -88,7 +93,7 @@ func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 			return errNoIdentity()
 		}
 		if id.SPIFFEID.IsZero() {
-			return &Error{Reason: ReasonTrustDomainDenied, Detail: "certificate has no SPIFFE ID"}
+			return &Error{Reason: ReasonTrustDomainDenied, Detail: noSPIFFEID(id)}
 		}
 		if allowed[id.SPIFFEID.TrustDomain().Name()] {
 			return nil

@@ -70,6 +70,12 @@ type ServerConfig struct {
 	// ClientCAs are PEM bundles of the CAs that issue client
 	// certificates (CERTIFICATE blocks only, so that a key pasted into
 	// one is noticed; every certificate must be a CA); at least one.
+	// They are one pool: any of them may issue any name, SPIFFE IDs of
+	// any trust domain included (go-spiffe's x509svid.Verify takes a
+	// bundle per trust domain instead). To trust another trust domain's
+	// CA only for its own IDs, give it a URI name constraint naming that
+	// trust domain ("partner.example"), which the Server enforces, or
+	// verify its clients with a Server of their own.
 	ClientCAs []Source
 
 	// CRLs are certificate revocation lists, DER or PEM (several X509 CRL

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"math/big"
 	"net/url"
 	"time"
@@ -175,6 +176,55 @@ func leafSPIFFEID(cert *x509.Certificate) spiffeid.ID {
 		return spiffeid.ID{}
 	}
 	return id
+}
+
+// noSPIFFEID says why id has no SPIFFE ID, naming the certificate, for
+// the denials of AuthorizeSPIFFEID and AuthorizeTrustDomain: the rules
+// of leafSPIFFEID and spiffeIDOf, in their order. It runs only when a
+// request is refused, never on a handshake.
+func noSPIFFEID(id Identity) string {
+	what := "certificate"
+	if id.Subject != "" {
+		what = fmt.Sprintf("certificate %q", id.Subject)
+	}
+	why := func(format string, args ...any) string {
+		return what + " has no SPIFFE ID: " + fmt.Sprintf(format, args...)
+	}
+	if c := id.Certificate; c != nil {
+		switch {
+		case c.IsCA:
+			return why("it is a CA (basic constraints cA), and a signing certificate is not a workload (X509-SVID §5.2)")
+		case c.KeyUsage&x509.KeyUsageCertSign != 0:
+			return why("its key usage includes keyCertSign, which a leaf SVID must not have (X509-SVID §5.2)")
+		case c.KeyUsage&x509.KeyUsageCRLSign != 0:
+			return why("its key usage includes cRLSign, which a leaf SVID must not have (X509-SVID §5.2)")
+		}
+	}
+	switch u := id.URIs; {
+	case len(u) == 0:
+		return why("it has no URI SAN")
+	case len(u) > 1:
+		s := make([]string, len(u))
+		for i, x := range u {
+			s[i] = x.String()
+		}
+		return why("it has %d URI SANs %q, and an X509-SVID has exactly one (X509-SVID §2): which would be the client's?", len(u), s)
+	case u[0].Scheme != "spiffe":
+		return why("its URI SAN %q is not a spiffe: URI", u[0].String())
+	}
+	sid, err := spiffeid.FromURI(id.URIs[0])
+	switch {
+	case err != nil:
+		return why("its URI SAN %q is not a valid SPIFFE ID: %v", id.URIs[0].String(), err)
+	case sid.Path() == "":
+		return why("its URI SAN %q has no path: it names a trust domain, not a workload (X509-SVID §3.1)", id.URIs[0].String())
+	}
+	if id.Certificate != nil {
+		if raw, parsed, found := urisan.Respelled(id.Certificate); found {
+			return why("its URI SAN is spelled %q in the certificate, which crypto/x509 reads as %q", raw, parsed)
+		}
+	}
+	return what + " has no SPIFFE ID"
 }
 
 // IdentityFromTLS returns the identity of the client certificate on a
