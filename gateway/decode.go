@@ -346,7 +346,7 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		}
 		i, err := strconv.ParseInt(s, 10, 64)
 		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(s, "-") {
-			d.errorf(n, path, "number %s is too large", s)
+			d.errorf(n, path, "number %s is too large: at most %d", s, maxDecoded(t))
 			return
 		}
 		if err != nil || i < 0 {
@@ -354,7 +354,7 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 			return
 		}
 		if v.OverflowInt(i) || t.Kind() == reflect.Int && i > 1<<31-1 {
-			d.errorf(n, path, "number %d is too large", i)
+			d.errorf(n, path, "number %d is too large: at most %d", i, maxDecoded(t))
 			return
 		}
 		v.SetInt(i)
@@ -564,6 +564,13 @@ func (d *decoder) duration(n *yaml.Node, path string, v reflect.Value) {
 		switch {
 		case err == nil:
 			why = "must not be negative"
+		case strings.HasPrefix(s, "-") && durationSyntax(s):
+			why = "must not be negative"
+		case strings.Trim(s, "0123456789") == "":
+			why = fmt.Sprintf("a duration needs a unit, such as \"%ss\" (seconds) or \"%sms\"", s, s)
+		case durationSyntax(s):
+			// ParseDuration's error for a well-formed value is overflow.
+			why = "too large: at most 2562047h (about 292 years)"
 		case strings.HasSuffix(s, "d") || strings.HasSuffix(s, "w"):
 			why = "Go durations have no day or week unit: write hours, such as \"24h\" for a day"
 		}
@@ -574,7 +581,51 @@ func (d *decoder) duration(n *yaml.Node, path string, v reflect.Value) {
 		d.errorf(n, path, "invalid duration %q: %s; write each unit once, largest first, such as \"1h30m\"", s, why)
 		return
 	}
+	if dur == 0 && strings.Trim(s, "+-0.nsuµμmh") != "" {
+		// "0.5ns", "0.0000000001s": under a nanosecond, read as 0, which
+		// is the default, or for some keys no timeout at all.
+		d.errorf(n, path, "invalid duration %q: under 1ns, which would read as 0 (the default, or no limit); write 0 or at least 1ns", s)
+		return
+	}
 	v.SetInt(int64(dur))
+}
+
+// maxDecoded is the largest number the decoder takes for a field of type
+// t: 2147483647 for an int (as on 32-bit platforms), else the type's own
+// largest value.
+func maxDecoded(t reflect.Type) int64 {
+	if t.Kind() == reflect.Int {
+		return 1<<31 - 1
+	}
+	return 1<<(t.Bits()-1) - 1
+}
+
+// durationSyntax reports whether s is made of what time.ParseDuration
+// reads (an optional sign, then numbers each with a unit), whatever their
+// size: its error for such a value is an overflow.
+func durationSyntax(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	if s == "" {
+		return false
+	}
+	for s != "" {
+		i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+		if i <= 0 {
+			return false // no number, or no unit
+		}
+		s = s[i:]
+		j := strings.IndexFunc(s, func(r rune) bool { return r >= '0' && r <= '9' || r == '.' })
+		if j < 0 {
+			j = len(s)
+		}
+		switch s[:j] {
+		case "ns", "us", "µs", "μs", "ms", "s", "m", "h":
+		default:
+			return false
+		}
+		s = s[j:]
+	}
+	return true
 }
 
 // durationUnitRank orders the units of time.ParseDuration, largest first.
