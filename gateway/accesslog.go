@@ -6,7 +6,9 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/forgeproof/forgeproof/mtls"
 )
@@ -63,9 +65,9 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, elapsed ti
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("host", r.Host),
-		slog.String("path", r.URL.Path),
+		slog.String("method", logText(r.Method, logMaxName)),
+		slog.String("host", logText(r.Host, logMaxName)),
+		slog.String("path", logText(r.URL.Path, logMaxPath)),
 		slog.String("route", routeName),
 		slog.Int("status", status),
 		slog.Int64("bytes", rec.bytes),
@@ -77,7 +79,7 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, elapsed ti
 	if r.TLS != nil {
 		// The connection's SNI: with the peer address, which connection
 		// a request came on (HTTP/2 reuses one across host names).
-		attrs = append(attrs, slog.String("server_name", r.TLS.ServerName))
+		attrs = append(attrs, slog.String("server_name", logText(r.TLS.ServerName, logMaxName)))
 	}
 	if x.reason != "" {
 		attrs = append(attrs, slog.String("reason", string(x.reason)))
@@ -103,7 +105,7 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, elapsed ti
 	}
 	if x.hasIdentity {
 		attrs = append(attrs,
-			slog.String("identity", x.identity.String()),
+			slog.String("identity", logText(x.identity.String(), logMaxIdentity)),
 			slog.String("identity_source", identitySource(*x.identity)),
 			slog.String("spki_sha256", spkiHex(*x.identity)))
 	}
@@ -137,13 +139,51 @@ func refererOrigin(v string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// logValue caps a client-sent value at 256 bytes for the access log.
-func logValue(v string) string {
-	const max = 256
-	if len(v) > max {
-		return v[:max] + "…"
+// logValue is logText for a client-sent header value: at most 256 bytes.
+func logValue(v string) string { return logText(v, 256) }
+
+// Caps of the client-chosen values logText writes to the log.
+const (
+	logMaxPath     = 2048 // nginx's large_client_header_buffers is 8k for the whole line
+	logMaxName     = 256  // host names (Host, SNI: a DNS name is at most 253), methods
+	logMaxIdentity = 1024 // a certificate subject or SPIFFE ID
+)
+
+// logText makes a client-chosen value (a path, a Host, an SNI, a
+// certificate subject) safe for either log format: at most max bytes
+// (then cut at a character boundary and ended with "…"), and with every
+// byte or character that is not printable written as a Go escape
+// (strconv.Quote's, without the outer quotes: \n, \x1b, \x7f,
+// \u009b, \u202e, a byte of invalid UTF-8 as \xNN), and so a
+// backslash as \\ and a quote as \", so that an escape in the log
+// always stands for what the client sent. slog's text handler quotes such
+// values itself, but its JSON handler writes DEL, the C1 controls (U+009B
+// is CSI to terminals that read 8-bit controls) and bidirectional
+// overrides raw: a value read in a terminal (jq, less -R, kubectl logs)
+// could recolour or rewrite what is shown. The usual value, printable
+// ASCII without a backslash, is returned as it is, with no allocation.
+func logText(s string, max int) string {
+	clean := len(s) <= max
+	for i := 0; i < len(s) && clean; i++ {
+		clean = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\'
 	}
-	return v
+	if clean {
+		return s
+	}
+	cut := false
+	if len(s) > max {
+		n := max
+		for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+			n-- // not inside a character
+		}
+		s, cut = s[:n], true
+	}
+	q := strconv.Quote(s)
+	q = q[1 : len(q)-1]
+	if cut {
+		q += "…"
+	}
+	return q
 }
 
 // serialHex is a certificate serial number as "forgeproof pki" prints it

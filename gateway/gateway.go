@@ -360,9 +360,9 @@ func (g *Gateway) handshakeRefused(listener string, f mtls.HandshakeFailure) {
 	if !g.logs(slog.LevelWarn, listener, string(f.Reason), msg) {
 		return
 	}
-	attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", f.ServerName, "resumed", f.Resumed, "error", f.Err}
+	attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", logText(f.ServerName, logMaxName), "resumed", f.Resumed, "error", f.Err}
 	if f.Certificate != nil {
-		attrs = append(attrs, "subject", f.Certificate.Subject.String(), "serial", serialHex(f.Certificate.SerialNumber))
+		attrs = append(attrs, "subject", logText(f.Certificate.Subject.String(), logMaxIdentity), "serial", serialHex(f.Certificate.SerialNumber))
 	}
 	g.log.Warn(msg, attrs...)
 }
@@ -398,7 +398,7 @@ func (g *Gateway) handshakeFailed(listener string) handshakeReporter {
 		// (every TCP health check) are at Debug, mostly off.
 		const msg = "TLS handshake failed"
 		if g.logs(level, listener, string(reason), msg) {
-			g.log.Log(context.Background(), level, msg, "listener", listener, "reason", reason, "peer", addrString(tc.RemoteAddr()), "server_name", cs.ServerName, "error", err)
+			g.log.Log(context.Background(), level, msg, "listener", listener, "reason", reason, "peer", addrString(tc.RemoteAddr()), "server_name", logText(cs.ServerName, logMaxName), "error", err)
 		}
 	}
 }

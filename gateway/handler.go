@@ -451,10 +451,10 @@ func (g *Gateway) refuseConnection(w http.ResponseWriter, r *http.Request, x *ex
 		// either changes.
 		cs = new(tls.ConnectionState)
 	}
-	attrs := []any{"listener", listener, "reason", reason, "peer", r.RemoteAddr, "server_name", cs.ServerName, "open_connection", true, "error", err}
+	attrs := []any{"listener", listener, "reason", reason, "peer", r.RemoteAddr, "server_name", logText(cs.ServerName, logMaxName), "open_connection", true, "error", err}
 	if len(cs.PeerCertificates) > 0 {
 		leaf := cs.PeerCertificates[0]
-		attrs = append(attrs, "subject", leaf.Subject.String(), "serial", serialHex(leaf.SerialNumber))
+		attrs = append(attrs, "subject", logText(leaf.Subject.String(), logMaxIdentity), "serial", serialHex(leaf.SerialNumber))
 	}
 	g.log.Warn("client certificate refused on an open connection", attrs...)
 	w.Header().Set("Connection", "close")

@@ -1,0 +1,42 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestLogText: a printable ASCII value is logged as it is, without
+// allocating; anything else is escaped (Go escapes, so a backslash too)
+// and cut at its cap, at a character boundary.
+func TestLogText(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"/api/v1/x?", "/api/v1/x?"},
+		{`/a"b =c`, `/a"b =c`},
+		{"", ""},
+		{"a\nb", `a\nb`},
+		{"a\r\nlevel=ERROR", `a\r\nlevel=ERROR`},
+		{"\x1b[31mred", `\x1b[31mred`},
+		{"del\x7f", `del\x7f`},
+		{"csi\u009b31m", `csi\u009b31m`},
+		{"rtl\u202eabc", `rtl\u202eabc`},
+		{"ls\u2028x", `ls\u2028x`},
+		{"bad\xffutf8", `bad\xffutf8`},
+		{`back\slash`, `back\\slash`},
+		{`q"\`, `q\"\\`},
+		{"Müller", "Müller"},
+		{strings.Repeat("a", 9), "aaaaaaaa…"},
+		{"aaaaaaaé", "aaaaaaa…"}, // é would straddle the cap of 8
+		{strings.Repeat("a", 8), strings.Repeat("a", 8)},
+	} {
+		max := 8
+		if len(tt.want) > 8 && !strings.HasSuffix(tt.want, "…") {
+			max = 64 // an escape, not a cut
+		}
+		if got := logText(tt.in, max); got != tt.want {
+			t.Errorf("logText(%q, %d) = %q, want %q", tt.in, max, got, tt.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = logText("/api/v1/accounts/42", 2048) }); n != 0 {
+		t.Errorf("%v allocations for a clean value, want 0", n)
+	}
+}
