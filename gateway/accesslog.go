@@ -172,9 +172,16 @@ func logText(s string, max int) string {
 	}
 	cut := false
 	if len(s) > max {
+		// Not inside a character: back to its first byte, at most
+		// UTFMax-1 bytes back; else the bytes are no character (cut at
+		// max), and backing over a run of them would drop what came
+		// before ("/admin" and 2048 bytes 0x80 logged as "/admi…").
 		n := max
-		for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
-			n-- // not inside a character
+		for i := 1; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(s[n]); i++ {
+			n--
+		}
+		if !utf8.RuneStart(s[n]) {
+			n = max
 		}
 		s, cut = s[:n], true
 	}

@@ -127,6 +127,18 @@ routes: [{upstream: "http://127.0.0.1:9000", allow: {any-verified: true, cors-pr
 	{"duration negative zero", "limits: {read-timeout: -0s}\n", ""},
 	{"duration without a unit", "limits: {stall-timeout: 10}\n", `limits.stall-timeout: invalid duration "10": a duration needs a unit, such as "10s" (seconds) or "10ms"`},
 	{"duration with a unit", "limits: {stall-timeout: 10s}\n", ""},
+	// Only what ParseDuration reads but for its size is "too large"; an
+	// empty value has no number to add a unit to.
+	{"duration two signs", "limits: {read-timeout: +-1s}\n", `limits.read-timeout: invalid duration "+-1s": want a non-negative Go duration`},
+	{"duration two dots", "limits: {read-timeout: 1..5s}\n", `limits.read-timeout: invalid duration "1..5s": want a non-negative Go duration`},
+	{"duration dot without digits", "limits: {read-timeout: .s}\n", `limits.read-timeout: invalid duration ".s": want a non-negative Go duration`},
+	{"duration empty", "limits: {read-timeout: \"\"}\n", `limits.read-timeout: invalid duration "": want a non-negative Go duration`},
+	{"duration sign and leading dot", "limits: {read-timeout: +.5s}\n", ""},
+	{"duration trailing dot", "limits: {read-timeout: 5.s}\n", ""},
+	{"duration in microseconds (micro sign)", "limits: {read-timeout: 1\u00b5s}\n", ""},
+	{"duration in microseconds (Greek mu)", "limits: {read-timeout: 1\u03bcs}\n", ""},
+	{"duration zero units", "limits: {read-timeout: 0h0m0s}\n", ""},
+	{"duration exponent", "limits: {read-timeout: 1e3s}\n", `limits.read-timeout: invalid duration "1e3s": want a non-negative Go duration`},
 	{"duration float without a unit", "limits: {stall-timeout: 1.5}\n", `limits.stall-timeout: invalid duration "1.5": want a non-negative Go duration`},
 	{"duration fraction", "limits: {idle-timeout: 1.5h}\n", ""},
 	{"duration zero", "limits: {idle-timeout: 0}\n", ""},

@@ -566,7 +566,7 @@ func (d *decoder) duration(n *yaml.Node, path string, v reflect.Value) {
 			why = "must not be negative"
 		case strings.HasPrefix(s, "-") && durationSyntax(s):
 			why = "must not be negative"
-		case strings.Trim(s, "0123456789") == "":
+		case s != "" && strings.Trim(s, "0123456789") == "":
 			why = fmt.Sprintf("a duration needs a unit, such as \"%ss\" (seconds) or \"%sms\"", s, s)
 		case durationSyntax(s):
 			// ParseDuration's error for a well-formed value is overflow.
@@ -604,14 +604,16 @@ func maxDecoded(t reflect.Type) int64 {
 // reads (an optional sign, then numbers each with a unit), whatever their
 // size: its error for such a value is an overflow.
 func durationSyntax(s string) bool {
-	s = strings.TrimLeft(s, "+-")
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:] // one sign, as ParseDuration reads
+	}
 	if s == "" {
 		return false
 	}
 	for s != "" {
 		i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-		if i <= 0 {
-			return false // no number, or no unit
+		if i <= 0 || s[:i] == "." || strings.Count(s[:i], ".") > 1 {
+			return false // no number ("s", ".s", "1..5s"), or no unit
 		}
 		s = s[i:]
 		j := strings.IndexFunc(s, func(r rune) bool { return r >= '0' && r <= '9' || r == '.' })

@@ -27,6 +27,9 @@ func TestLogText(t *testing.T) {
 		{strings.Repeat("a", 9), "aaaaaaaa…"},
 		{"aaaaaaaé", "aaaaaaa…"}, // é would straddle the cap of 8
 		{strings.Repeat("a", 8), strings.Repeat("a", 8)},
+		// Continuation bytes with no first byte are no character: the cut
+		// is at the cap, not back before "/adm".
+		{"/adm" + strings.Repeat("\x80", 12), `/adm\x80\x80\x80\x80…`},
 	} {
 		max := 8
 		if len(tt.want) > 8 && !strings.HasSuffix(tt.want, "…") {

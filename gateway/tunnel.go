@@ -146,10 +146,10 @@ func (g *Gateway) recheckTunnels(ts []*tunnel) {
 	for _, t := range ts {
 		if reason, why := g.recheckTunnel(t); reason != "" {
 			o := t.origin
-			attrs := []any{"reason", reason, "peer", o.r.RemoteAddr, "host", o.r.Host, "path", o.r.URL.Path, "detail", why}
+			attrs := []any{"reason", reason, "peer", o.r.RemoteAddr, "host", logText(o.r.Host, logMaxName), "path", logText(o.r.URL.Path, logMaxPath), "detail", why}
 			if o.r.TLS != nil && len(o.r.TLS.PeerCertificates) > 0 {
 				leaf := o.r.TLS.PeerCertificates[0]
-				attrs = append(attrs, "subject", leaf.Subject.String(), "serial", serialHex(leaf.SerialNumber))
+				attrs = append(attrs, "subject", logText(leaf.Subject.String(), logMaxIdentity), "serial", serialHex(leaf.SerialNumber))
 			}
 			g.log.Warn("WebSocket closed: refused when checked again", attrs...)
 			t.refused.Store(&reason)
