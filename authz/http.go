@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/internal/logtext"
 	"github.com/forgeproof/forgeproof/internal/problem"
 )
 
@@ -187,12 +188,12 @@ func Handler(g *gateway.Gateway, log *slog.Logger) http.Handler {
 		// The path without the query, as serve's access log: a query may
 		// carry secrets (OAuth codes, access tokens, URL signatures).
 		uriPath, _, _ := strings.Cut(a.URI, "?")
-		attrs := []any{"method", a.Method, "host", a.Host, "uri", uriPath, "route", d.Route, "status", d.Status}
+		attrs := []any{"method", logtext.Clean(a.Method, logtext.MaxName), "host", logtext.Clean(a.Host, logtext.MaxName), "uri", logtext.Clean(uriPath, logtext.MaxPath), "route", d.Route, "status", d.Status}
 		if d.Reason != "" {
 			attrs = append(attrs, "reason", d.Reason)
 		}
 		if d.Identity != nil {
-			attrs = append(attrs, "identity", d.Identity.String())
+			attrs = append(attrs, "identity", logtext.Clean(d.Identity.String(), logtext.MaxIdentity))
 		}
 		if d.Cause != nil {
 			attrs = append(attrs, "error", d.Cause)

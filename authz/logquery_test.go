@@ -44,3 +44,42 @@ func TestLogLeavesQueryOut(t *testing.T) {
 		t.Errorf("the log has the query: %s", log)
 	}
 }
+
+// TestLogEscapesClientValues: the method, host and path a proxy relays
+// are the client's, logged as serve logs them: a control character or a
+// bidirectional override is written as an escape, never raw (a JSON log
+// read in a terminal), and an overlong path is cut. The twin, a plain
+// path, is logged as sent.
+func TestLogEscapesClientValues(t *testing.T) {
+	g := traefikGateway(t)
+	var buf syncbuf.Buffer
+	srv := httptest.NewServer(authz.Handler(g, slog.New(slog.NewJSONHandler(&buf, nil))))
+	defer srv.Close()
+	c := &http.Client{Timeout: 10 * time.Second}
+	for _, uri := range []string{"/plain/path", "/x\u009b31m\u202eevil", "/long/" + strings.Repeat("a", 5000)} {
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req.Header.Set("X-Forwarded-Method", "POST")
+		req.Header.Set("X-Forwarded-Uri", uri)
+		req.Header.Set("X-Forwarded-Host", "bank.test")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	log := buf.String()
+	if !strings.Contains(log, `"uri":"/plain/path"`) {
+		t.Errorf("the plain path is not logged as sent: %s", log)
+	}
+	if strings.ContainsAny(log, "\u009b\u202e") {
+		t.Errorf("a raw control character or override in the log: %q", log)
+	}
+	if !strings.Contains(log, `/x\\u009b31m\\u202eevil`) {
+		t.Errorf("the path's escapes are not in the log: %s", log)
+	}
+	if strings.Contains(log, strings.Repeat("a", 3000)) {
+		t.Errorf("the overlong path is not cut")
+	}
+}

@@ -6,10 +6,9 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/forgeproof/forgeproof/internal/logtext"
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
@@ -65,9 +64,9 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, elapsed ti
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("method", logText(r.Method, logMaxName)),
-		slog.String("host", logText(r.Host, logMaxName)),
-		slog.String("path", logText(r.URL.Path, logMaxPath)),
+		slog.String("method", logtext.Clean(r.Method, logtext.MaxName)),
+		slog.String("host", logtext.Clean(r.Host, logtext.MaxName)),
+		slog.String("path", logtext.Clean(r.URL.Path, logtext.MaxPath)),
 		slog.String("route", routeName),
 		slog.Int("status", status),
 		slog.Int64("bytes", rec.bytes),
@@ -79,7 +78,7 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, elapsed ti
 	if r.TLS != nil {
 		// The connection's SNI: with the peer address, which connection
 		// a request came on (HTTP/2 reuses one across host names).
-		attrs = append(attrs, slog.String("server_name", logText(r.TLS.ServerName, logMaxName)))
+		attrs = append(attrs, slog.String("server_name", logtext.Clean(r.TLS.ServerName, logtext.MaxName)))
 	}
 	if x.reason != "" {
 		attrs = append(attrs, slog.String("reason", string(x.reason)))
@@ -105,7 +104,7 @@ func (g *Gateway) finish(r *http.Request, rec *recorder, x *exchange, elapsed ti
 	}
 	if x.hasIdentity {
 		attrs = append(attrs,
-			slog.String("identity", logText(x.identity.String(), logMaxIdentity)),
+			slog.String("identity", logtext.Clean(x.identity.String(), logtext.MaxIdentity)),
 			slog.String("identity_source", identitySource(*x.identity)),
 			slog.String("spki_sha256", spkiHex(*x.identity)))
 	}
@@ -140,58 +139,7 @@ func refererOrigin(v string) string {
 }
 
 // logValue is logText for a client-sent header value: at most 256 bytes.
-func logValue(v string) string { return logText(v, 256) }
-
-// Caps of the client-chosen values logText writes to the log.
-const (
-	logMaxPath     = 2048 // nginx's large_client_header_buffers is 8k for the whole line
-	logMaxName     = 256  // host names (Host, SNI: a DNS name is at most 253), methods
-	logMaxIdentity = 1024 // a certificate subject or SPIFFE ID
-)
-
-// logText makes a client-chosen value (a path, a Host, an SNI, a
-// certificate subject) safe for either log format: at most max bytes
-// (then cut at a character boundary and ended with "…"), and with every
-// byte or character that is not printable written as a Go escape
-// (strconv.Quote's, without the outer quotes: \n, \x1b, \x7f,
-// \u009b, \u202e, a byte of invalid UTF-8 as \xNN), and so a
-// backslash as \\ and a quote as \", so that an escape in the log
-// always stands for what the client sent. slog's text handler quotes such
-// values itself, but its JSON handler writes DEL, the C1 controls (U+009B
-// is CSI to terminals that read 8-bit controls) and bidirectional
-// overrides raw: a value read in a terminal (jq, less -R, kubectl logs)
-// could recolour or rewrite what is shown. The usual value, printable
-// ASCII without a backslash, is returned as it is, with no allocation.
-func logText(s string, max int) string {
-	clean := len(s) <= max
-	for i := 0; i < len(s) && clean; i++ {
-		clean = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\'
-	}
-	if clean {
-		return s
-	}
-	cut := false
-	if len(s) > max {
-		// Not inside a character: back to its first byte, at most
-		// UTFMax-1 bytes back; else the bytes are no character (cut at
-		// max), and backing over a run of them would drop what came
-		// before ("/admin" and 2048 bytes 0x80 logged as "/admi…").
-		n := max
-		for i := 1; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(s[n]); i++ {
-			n--
-		}
-		if !utf8.RuneStart(s[n]) {
-			n = max
-		}
-		s, cut = s[:n], true
-	}
-	q := strconv.Quote(s)
-	q = q[1 : len(q)-1]
-	if cut {
-		q += "…"
-	}
-	return q
-}
+func logValue(v string) string { return logtext.Clean(v, 256) }
 
 // serialHex is a certificate serial number as "forgeproof pki" prints it
 // and "forgeproof pki revoke --serial" takes it (0x-hex).

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/logtext"
 	"github.com/forgeproof/forgeproof/internal/watch"
 	"github.com/forgeproof/forgeproof/mtls"
 )
@@ -360,9 +361,9 @@ func (g *Gateway) handshakeRefused(listener string, f mtls.HandshakeFailure) {
 	if !g.logs(slog.LevelWarn, listener, string(f.Reason), msg) {
 		return
 	}
-	attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", logText(f.ServerName, logMaxName), "resumed", f.Resumed, "error", f.Err}
+	attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", logtext.Clean(f.ServerName, logtext.MaxName), "resumed", f.Resumed, "error", f.Err}
 	if f.Certificate != nil {
-		attrs = append(attrs, "subject", logText(f.Certificate.Subject.String(), logMaxIdentity), "serial", serialHex(f.Certificate.SerialNumber))
+		attrs = append(attrs, "subject", logtext.Clean(f.Certificate.Subject.String(), logtext.MaxIdentity), "serial", serialHex(f.Certificate.SerialNumber))
 	}
 	g.log.Warn(msg, attrs...)
 }
@@ -398,7 +399,7 @@ func (g *Gateway) handshakeFailed(listener string) handshakeReporter {
 		// (every TCP health check) are at Debug, mostly off.
 		const msg = "TLS handshake failed"
 		if g.logs(level, listener, string(reason), msg) {
-			g.log.Log(context.Background(), level, msg, "listener", listener, "reason", reason, "peer", addrString(tc.RemoteAddr()), "server_name", logText(cs.ServerName, logMaxName), "error", err)
+			g.log.Log(context.Background(), level, msg, "listener", listener, "reason", reason, "peer", addrString(tc.RemoteAddr()), "server_name", logtext.Clean(cs.ServerName, logtext.MaxName), "error", err)
 		}
 	}
 }

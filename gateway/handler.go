@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/internal/forwardedorigin"
+	"github.com/forgeproof/forgeproof/internal/logtext"
 	"github.com/forgeproof/forgeproof/internal/problem"
 	"github.com/forgeproof/forgeproof/mtls"
 )
@@ -451,10 +452,10 @@ func (g *Gateway) refuseConnection(w http.ResponseWriter, r *http.Request, x *ex
 		// either changes.
 		cs = new(tls.ConnectionState)
 	}
-	attrs := []any{"listener", listener, "reason", reason, "peer", r.RemoteAddr, "server_name", logText(cs.ServerName, logMaxName), "open_connection", true, "error", err}
+	attrs := []any{"listener", listener, "reason", reason, "peer", r.RemoteAddr, "server_name", logtext.Clean(cs.ServerName, logtext.MaxName), "open_connection", true, "error", err}
 	if len(cs.PeerCertificates) > 0 {
 		leaf := cs.PeerCertificates[0]
-		attrs = append(attrs, "subject", logText(leaf.Subject.String(), logMaxIdentity), "serial", serialHex(leaf.SerialNumber))
+		attrs = append(attrs, "subject", logtext.Clean(leaf.Subject.String(), logtext.MaxIdentity), "serial", serialHex(leaf.SerialNumber))
 	}
 	g.log.Warn("client certificate refused on an open connection", attrs...)
 	w.Header().Set("Connection", "close")

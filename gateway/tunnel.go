@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/logtext"
 	"github.com/forgeproof/forgeproof/mtls"
 )
 
@@ -146,10 +147,10 @@ func (g *Gateway) recheckTunnels(ts []*tunnel) {
 	for _, t := range ts {
 		if reason, why := g.recheckTunnel(t); reason != "" {
 			o := t.origin
-			attrs := []any{"reason", reason, "peer", o.r.RemoteAddr, "host", logText(o.r.Host, logMaxName), "path", logText(o.r.URL.Path, logMaxPath), "detail", why}
+			attrs := []any{"reason", reason, "peer", o.r.RemoteAddr, "host", logtext.Clean(o.r.Host, logtext.MaxName), "path", logtext.Clean(o.r.URL.Path, logtext.MaxPath), "detail", why}
 			if o.r.TLS != nil && len(o.r.TLS.PeerCertificates) > 0 {
 				leaf := o.r.TLS.PeerCertificates[0]
-				attrs = append(attrs, "subject", logText(leaf.Subject.String(), logMaxIdentity), "serial", serialHex(leaf.SerialNumber))
+				attrs = append(attrs, "subject", logtext.Clean(leaf.Subject.String(), logtext.MaxIdentity), "serial", serialHex(leaf.SerialNumber))
 			}
 			g.log.Warn("WebSocket closed: refused when checked again", attrs...)
 			t.refused.Store(&reason)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/forgeproof/forgeproof/authz"
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/internal/logtext"
 	"github.com/forgeproof/forgeproof/internal/problem"
 )
 
@@ -83,9 +84,9 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.Ch
 	// The path without the query, as serve's access log: a query may
 	// carry secrets (OAuth codes, access tokens, URL signatures).
 	uriPath, _, _ := strings.Cut(a.URI, "?")
-	attrs := []any{"method", a.Method, "host", a.Host, "uri", uriPath, "route", d.Route, "status", d.Status, "reason", d.Reason}
+	attrs := []any{"method", logtext.Clean(a.Method, logtext.MaxName), "host", logtext.Clean(a.Host, logtext.MaxName), "uri", logtext.Clean(uriPath, logtext.MaxPath), "route", d.Route, "status", d.Status, "reason", d.Reason}
 	if d.Identity != nil {
-		attrs = append(attrs, "identity", d.Identity.String())
+		attrs = append(attrs, "identity", logtext.Clean(d.Identity.String(), logtext.MaxIdentity))
 	}
 	if d.Cause != nil {
 		attrs = append(attrs, "error", d.Cause)

@@ -1,14 +1,14 @@
-package gateway
+package logtext
 
 import (
 	"strings"
 	"testing"
 )
 
-// TestLogText: a printable ASCII value is logged as it is, without
+// TestClean: a printable ASCII value is logged as it is, without
 // allocating; anything else is escaped (Go escapes, so a backslash too)
 // and cut at its cap, at a character boundary.
-func TestLogText(t *testing.T) {
+func TestClean(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
 		{"/api/v1/x?", "/api/v1/x?"},
 		{`/a"b =c`, `/a"b =c`},
@@ -35,11 +35,11 @@ func TestLogText(t *testing.T) {
 		if len(tt.want) > 8 && !strings.HasSuffix(tt.want, "…") {
 			max = 64 // an escape, not a cut
 		}
-		if got := logText(tt.in, max); got != tt.want {
-			t.Errorf("logText(%q, %d) = %q, want %q", tt.in, max, got, tt.want)
+		if got := Clean(tt.in, max); got != tt.want {
+			t.Errorf("Clean(%q, %d) = %q, want %q", tt.in, max, got, tt.want)
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = logText("/api/v1/accounts/42", 2048) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { _ = Clean("/api/v1/accounts/42", 2048) }); n != 0 {
 		t.Errorf("%v allocations for a clean value, want 0", n)
 	}
 }
