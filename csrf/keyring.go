@@ -76,7 +76,7 @@ func NewKeyRing(active []byte, older ...[]byte) (*KeyRing, error) {
 		if allZero(secret) {
 			// make([]byte, 32) never filled, or a key file of "AAAA…=":
 			// anyone can compute the tokens such a key signs.
-			return nil, fmt.Errorf("csrf: key %d is all zero bytes (never filled with random bytes?): use GenerateKey or `openssl rand -base64 32`: %w", i+1, ErrKeyZero)
+			return nil, fmt.Errorf("csrf: key %d: %w (a buffer never filled with random bytes?): use GenerateKey", i+1, ErrKeyZero)
 		}
 		id := keyID(secret)
 		if j, dup := seen[id]; dup {
@@ -146,6 +146,9 @@ func parseKeyRing(data []byte, where string) (*KeyRing, error) {
 		}
 		if len(key) < MinKeySize {
 			return nil, fmt.Errorf("csrf: %s line %d: key is %d bytes, want at least %d: %w", where, n, len(key), MinKeySize, ErrKeyTooShort)
+		}
+		if allZero(key) {
+			return nil, fmt.Errorf("csrf: %s line %d: %w: make one with `openssl rand -base64 32`", where, n, ErrKeyZero)
 		}
 		keys = append(keys, key)
 	}
