@@ -138,7 +138,8 @@ func refererOrigin(v string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// logValue is logText for a client-sent header value: at most 256 bytes.
+// logValue is logtext.Clean for a client-sent header value: at most 256
+// bytes.
 func logValue(v string) string { return logtext.Clean(v, 256) }
 
 // serialHex is a certificate serial number as "forgeproof pki" prints it
