@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"slices"
 	"strings"
-
-	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
 // AuthorizeAnyVerified allows every identity that was verified (on this
@@ -76,17 +74,11 @@ func AuthorizeSPIFFEID(patterns ...string) (Authorizer, error) {
 func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 	allowed := map[string]bool{}
 	for _, d := range domains {
-		td, err := spiffeid.TrustDomainFromString(d)
+		td, err := parseTrustDomain(d, "use AuthorizeSPIFFEID")
 		if err != nil {
-			return nil, configError("invalid trust domain %q: %v", d, err)
+			return nil, configError("%v", err)
 		}
-		// TrustDomainFromString takes a whole SPIFFE ID too and keeps its
-		// trust domain: an ID written here by mistake for
-		// AuthorizeSPIFFEID would allow every workload of the domain.
-		if strings.Contains(d, ":/") && d != "spiffe://"+td.Name() {
-			return nil, configError("invalid trust domain %q: want %q or %q (a SPIFFE ID with a path names workloads: use AuthorizeSPIFFEID)", d, td.Name(), "spiffe://"+td.Name())
-		}
-		allowed[td.Name()] = true
+		allowed[td] = true
 	}
 	return func(id Identity) error {
 		if id.isZero() {

@@ -71,11 +71,29 @@ type ServerConfig struct {
 	// certificates (CERTIFICATE blocks only, so that a key pasted into
 	// one is noticed; every certificate must be a CA); at least one.
 	// They are one pool: any of them may issue any name, SPIFFE IDs of
-	// any trust domain included (go-spiffe's x509svid.Verify takes a
-	// bundle per trust domain instead). To trust another trust domain's
-	// CA only for its own IDs, give it a URI name constraint naming that
-	// trust domain ("partner.example"), which the Server enforces, or
-	// verify its clients with a Server of their own.
+	// any trust domain included, unless a source binds its CAs to a
+	// trust domain (Source.TrustDomain), as go-spiffe's x509svid.Verify
+	// takes a bundle per trust domain:
+	//
+	//   - A chain through a bound CA (the anchor, or any CA of the chain
+	//     with the same key: a renewed or cross-signed certificate of
+	//     it) must end in an X509-SVID of its trust domain; any other
+	//     client certificate it issued, one without a SPIFFE ID
+	//     included, is refused.
+	//   - A bound trust domain is reserved: a client certificate with a
+	//     spiffe URI SAN naming it (a valid SPIFFE ID or not, in any
+	//     case) is refused unless its chain passes through one of that
+	//     trust domain's CAs.
+	//   - Unbound CAs issue everything else, as before.
+	//
+	// Such a refusal is ReasonUnknownAuthority, its text naming the CA
+	// and the trust domain. A CA's key in a bound and an unbound source
+	// is an error; one CA in sources bound to several trust domains
+	// issues all of them. To trust a partner's CA only for its own IDs,
+	// bind it, or bind your own trust domain to your CAs (or both); a
+	// URI name constraint in the CA certificate naming its trust
+	// domain, which the Server enforces, does the same from the CA's
+	// side.
 	ClientCAs []Source
 
 	// CRLs are certificate revocation lists, DER or PEM (several X509 CRL
@@ -184,6 +202,10 @@ type Source struct {
 	// Data is the material itself (PEM, or DER for a CRL), used as is
 	// for the life of the Server.
 	Data []byte
+	// TrustDomain, for a source of ClientCAs only, binds its CAs to one
+	// SPIFFE trust domain ("partner.example" or
+	// "spiffe://partner.example"); see ServerConfig.ClientCAs.
+	TrustDomain string
 }
 
 // read returns the source's bytes.

@@ -100,9 +100,11 @@
 // path, and not a CA (no cA flag, keyCertSign or cRLSign), so that an
 // intermediate presented as a client certificate is never a workload;
 // the URI SAN must spell the ID as it reads, but for the scheme's case
-// (x509's URL drops an empty fragment: spiffe://td/x# is no ID). The
-// trust domain is not bound to a CA: every client CA may issue every
-// SPIFFE ID, unless a URI name constraint limits it (ServerConfig.ClientCAs).
+// (x509's URL drops an empty fragment: spiffe://td/x# is no ID). Every
+// client CA may issue every SPIFFE ID, unless its source binds it to a
+// trust domain (Source.TrustDomain: it then issues only that trust
+// domain's SVIDs, and only such CAs issue them) or a URI name constraint
+// limits it (ServerConfig.ClientCAs).
 //
 // An Authorizer is a func(Identity) error. The constructors match SPIFFE
 // IDs (exact or with "*" path segments), trust domains, DNS SANs (exact or

@@ -20,7 +20,9 @@ const (
 	// (or VerifyChain got an empty chain).
 	ReasonNoCertificate Reason = "no-certificate"
 	// ReasonUnknownAuthority: the chain does not lead to a current
-	// client CA.
+	// client CA, or to none that may issue it: a CA bound to a trust
+	// domain issued something else, or a bound trust domain's SPIFFE ID
+	// comes from another CA (Source.TrustDomain).
 	ReasonUnknownAuthority Reason = "unknown-authority"
 	// ReasonExpired: a certificate of the chain is past its NotAfter.
 	ReasonExpired Reason = "expired"

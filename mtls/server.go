@@ -207,8 +207,8 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x50
 		if ku := leaf.KeyUsage; ku != 0 && ku&x509.KeyUsageDigitalSignature == 0 {
 			return nil, &Error{Reason: ReasonWrongKeyUsage, Err: errNoDigitalSignature}
 		}
-		// The first chain that passes the checks x509 leaves out and
-		// revocation: a path through a revoked cross-certificate must not
+		// The first chain that passes the checks x509 leaves out, the
+		// trust domain bindings and revocation: a path through a revoked cross-certificate must not
 		// refuse a certificate that another path, through a client CA
 		// trusted in its own right, verifies (path validation succeeds on
 		// any valid path), whatever the order of the client CAs. When
@@ -217,7 +217,11 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x50
 		var herr, rerr *Error
 		var revoked []*x509.Certificate
 		for _, c := range chains {
-			if e := checkChainPolicy(c); e != nil {
+			e := checkChainPolicy(c)
+			if e == nil {
+				e = st.trustDomains.check(c)
+			}
+			if e != nil {
 				if herr == nil {
 					herr = e
 				}

@@ -24,9 +24,11 @@ type state struct {
 	cas        []*x509.Certificate
 	crls       map[string]*crl
 	anchorCRLs map[string][]*crl // see anchorCRLs
-	crlGrace   time.Duration
-	allowStale bool
-	tlsConfig  *tls.Config // the template GetConfigForClient clones
+	// trustDomains binds client CAs to trust domains; nil when none is.
+	trustDomains *trustDomainCAs
+	crlGrace     time.Duration
+	allowStale   bool
+	tlsConfig    *tls.Config // the template GetConfigForClient clones
 	// gen identifies this state among every state loaded in the process
 	// (Server.Generation).
 	gen uint64
@@ -67,6 +69,7 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 	if len(cfg.ClientCAs) == 0 {
 		errs = append(errs, configErrorf("ClientCAs", "no client CA: without one no client certificate can be verified"))
 	}
+	casOf := make([][]*x509.Certificate, len(cfg.ClientCAs)) // casOf[i] are ClientCAs[i]'s
 	for i, src := range cfg.ClientCAs {
 		field := fmt.Sprintf("ClientCAs[%d]", i)
 		data, err := src.read()
@@ -94,7 +97,11 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 			}
 		}
 		st.cas = append(st.cas, cas...)
+		casOf[i] = cas
 	}
+	var tdErrs []error
+	st.trustDomains, tdErrs = newTrustDomainCAs(cfg.ClientCAs, casOf)
+	errs = append(errs, tdErrs...)
 	st.roots = x509.NewCertPool()
 	for _, ca := range st.cas {
 		st.roots.AddCert(ca)
@@ -104,6 +111,10 @@ func load(cfg *ServerConfig, prev *state, now time.Time) (*state, []error) {
 	var sources, fields []string
 	for i, src := range cfg.CRLs {
 		field := fmt.Sprintf("CRLs[%d]", i)
+		if src.TrustDomain != "" {
+			errs = append(errs, configErrorf(field+".TrustDomain", "only a source of ClientCAs is bound to a trust domain"))
+			continue
+		}
 		data, err := src.read()
 		if src.File != "" {
 			read(src.File, data)

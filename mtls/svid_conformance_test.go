@@ -229,7 +229,7 @@ func TestSVIDTrustDomainAuthority(t *testing.T) {
 	}
 
 	// partner.org's unconstrained CA: go-spiffe refuses, the Server's one
-	// pool accepts (documented).
+	// pool accepts (documented; TestTrustDomainCAs binds the CAs).
 	cert = issue(partner, "spiffe://example.org/admin")
 	if _, _, err := x509svid.Verify([]*x509.Certificate{cert}, bundles); err == nil {
 		t.Errorf("go-spiffe accepted example.org's admin from partner.org's CA")
