@@ -84,9 +84,9 @@ func (p *compiler) authz(cfg *Config, prev *authzState, now func() time.Time) *a
 
 	cc := a.ClientCertificates
 	switch {
-	case cc.VerifiedByProxy && (len(cc.CAFiles) > 0 || len(cc.CRLFiles) > 0):
-		p.add("authz.client-certificates.verified-by-proxy", "is true, so ca-files and crl-files would not be used: remove them, or set verified-by-proxy: false to verify here")
-	case !cc.VerifiedByProxy && len(cc.CAFiles) == 0:
+	case cc.VerifiedByProxy && (len(cc.CAFiles) > 0 || len(cc.TrustDomainCAs) > 0 || len(cc.CRLFiles) > 0):
+		p.add("authz.client-certificates.verified-by-proxy", "is true, so ca-files, trust-domain-cas and crl-files would not be used: remove them, or set verified-by-proxy: false to verify here")
+	case !cc.VerifiedByProxy && len(cc.CAFiles) == 0 && len(cc.TrustDomainCAs) == 0:
 		p.add("authz.client-certificates.ca-files", "is required to verify the client certificates the proxy passes on (or set verified-by-proxy: true when the proxy verifies them against its CAs and CRLs)")
 	case !cc.VerifiedByProxy:
 		st.verifier = p.clientVerifier(cc, prevVerifier(prev), now)
@@ -151,11 +151,12 @@ func (p *compiler) authzTLS(t *AuthzTLS, replaces *mtls.Server, now func() time.
 		p.add(key+".client-ca-files", "at least one CA file is required")
 		ok = false
 	}
-	srv := p.newServer(serverKeys{base: key, certs: []string{key + ".cert-file"}, clientCAs: key + ".client-ca-files"}, mtls.ServerConfig{
+	cas, caKeys := p.clientCAs(key, "client-ca-files", t.ClientCAFiles, nil)
+	srv := p.newServer(serverKeys{base: key, certs: []string{key + ".cert-file"}, clientCAs: key + ".client-ca-files", caKeys: caKeys}, mtls.ServerConfig{
 		Time:         now,
 		Replaces:     replaces,
 		Certificates: []mtls.KeyPair{{CertFile: t.CertFile, KeyFile: t.KeyFile}},
-		ClientCAs:    sources(t.ClientCAFiles),
+		ClientCAs:    cas,
 		Authorizer:   az,
 	})
 	if srv == nil || !ok {
@@ -174,15 +175,16 @@ func (p *compiler) authzTLS(t *AuthzTLS, replaces *mtls.Server, now func() time.
 // handshake (mtls.Server.VerifyChain).
 func (p *compiler) clientVerifier(cc ClientCertificates, replaces *mtls.Server, now func() time.Time) *mtls.Server {
 	const key = "authz.client-certificates"
-	if len(cc.CAFiles) == 0 {
+	cas, caKeys := p.clientCAs(key, "ca-files", cc.CAFiles, cc.TrustDomainCAs)
+	if len(cas) == 0 {
 		p.add(key+".ca-files", "at least one CA file is required")
 		return nil
 	}
-	return p.newServer(serverKeys{base: key, clientCAs: key + ".ca-files", crls: key + ".crl-files"}, mtls.ServerConfig{
+	return p.newServer(serverKeys{base: key, clientCAs: key + ".ca-files", caKeys: caKeys, crls: key + ".crl-files"}, mtls.ServerConfig{
 		VerifyOnly:     true,
 		Time:           now,
 		Replaces:       replaces,
-		ClientCAs:      sources(cc.CAFiles),
+		ClientCAs:      cas,
 		CRLs:           sources(cc.CRLFiles),
 		CRLGracePeriod: cc.CRLGracePeriod,
 	})

@@ -169,6 +169,18 @@ type ServerCertificate struct {
 	KeyFile  string `key:"key-file"`
 }
 
+// TrustDomainCAs are client CA bundles bound to one SPIFFE trust domain,
+// as go-spiffe's bundle per trust domain: a client certificate issued
+// through one of them must be an X509-SVID of TrustDomain, and a client
+// certificate naming TrustDomain in a spiffe URI SAN must be issued
+// through one of them (mtls.ServerConfig.ClientCAs has the rules).
+type TrustDomainCAs struct {
+	// TrustDomain is the trust domain's name ("partner.example").
+	TrustDomain string `key:"trust-domain"`
+	// CAFiles are its CA bundles.
+	CAFiles []string `key:"ca-files"`
+}
+
 // ListenerTLS is a listener's TLS configuration. Files are PEM; they are
 // read again on every reload.
 type ListenerTLS struct {
@@ -183,6 +195,10 @@ type ListenerTLS struct {
 	Certificates []ServerCertificate `key:"certificates"`
 	// ClientCAFiles are the CA bundles client certificates must chain to.
 	ClientCAFiles []string `key:"client-ca-files"`
+	// TrustDomainCAs are more client CAs, each bound to a SPIFFE trust
+	// domain (mtls.Source.TrustDomain): they issue only X509-SVIDs of
+	// it, and only they issue its SPIFFE IDs.
+	TrustDomainCAs []TrustDomainCAs `key:"trust-domain-cas"`
 	// ClientAuth is mtls.RequireClientCert (the zero value: every
 	// connection presents a valid certificate; for service-only
 	// listeners) or mtls.VerifyClientCertIfGiven (a certificate is asked
@@ -407,7 +423,7 @@ type Forwarder struct {
 	// certificates it passes on: they are parsed and used, not verified
 	// again. Default false: each forwarded certificate (with the chain
 	// the header carries) is verified as a handshake on the listener
-	// would be, against its client-ca-files and crl-files, validity, key
+	// would be, against its client CAs and CRLs, validity, key
 	// usage and chain policy, and an XFCC element without Cert is refused.
 	// Set it only when the forwarder verifies against the same CAs and
 	// CRLs (nginx ssl_verify_client on with ssl_crl, not optional_no_ca).
@@ -563,6 +579,9 @@ func (c *Config) Files() []string {
 			add(c.CertFile, c.KeyFile)
 		}
 		add(l.TLS.ClientCAFiles...)
+		for _, b := range l.TLS.TrustDomainCAs {
+			add(b.CAFiles...)
+		}
 		add(l.TLS.CRLFiles...)
 	}
 	add(c.Tokens.KeyFile)
@@ -572,6 +591,9 @@ func (c *Config) Files() []string {
 			add(a.TLS.ClientCAFiles...)
 		}
 		add(a.ClientCertificates.CAFiles...)
+		for _, b := range a.ClientCertificates.TrustDomainCAs {
+			add(b.CAFiles...)
+		}
 		add(a.ClientCertificates.CRLFiles...)
 	}
 	for _, r := range c.Routes {
@@ -682,6 +704,9 @@ type ClientCertificates struct {
 	VerifiedByProxy bool `key:"verified-by-proxy"`
 	// CAFiles are the CA bundles client certificates must chain to.
 	CAFiles []string `key:"ca-files"`
+	// TrustDomainCAs are more CAs, each bound to a SPIFFE trust domain,
+	// as ListenerTLS.TrustDomainCAs.
+	TrustDomainCAs []TrustDomainCAs `key:"trust-domain-cas"`
 	// CRLFiles are revocation lists of those CAs (PEM or DER).
 	CRLFiles []string `key:"crl-files"`
 	// CRLGracePeriod lets a CRL be used this long after its NextUpdate.

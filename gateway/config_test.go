@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -201,6 +202,10 @@ var spellingCases = []struct {
 	{"version as a float", "listeners: [{tls: {min-version: 1.2}}]", func(c *gateway.Config) any { return c.Listeners[0].TLS.MinVersion }, gateway.TLSVersion(tls.VersionTLS12)},
 	{"port with a leading zero is decimal", "listeners: [{address: \":0443\"}]", func(c *gateway.Config) any { return c.Listeners[0].Address }, ":0443"},
 	{"name that looks octal stays text", "routes: [{name: 0777}]", func(c *gateway.Config) any { return c.Routes[0].Name }, "0777"},
+	{"trust-domain-cas", "listeners: [{tls: {trust-domain-cas: [{trust-domain: partner.example, ca-files: p.pem}]}}]", func(c *gateway.Config) any { return c.Listeners[0].TLS.TrustDomainCAs },
+		[]gateway.TrustDomainCAs{{TrustDomain: "partner.example", CAFiles: []string{"p.pem"}}}},
+	{"authz trust-domain-cas", "authz: {client-certificates: {trust-domain-cas: [{trust-domain: partner.example, ca-files: [p.pem]}]}}", func(c *gateway.Config) any { return c.Authz.ClientCertificates.TrustDomainCAs },
+		[]gateway.TrustDomainCAs{{TrustDomain: "partner.example", CAFiles: []string{"p.pem"}}}},
 }
 
 func TestParseConfigSpellings(t *testing.T) {
@@ -308,6 +313,9 @@ func equal(a, b any) bool {
 	if ok1 && ok2 {
 		return strings.Join(as, "\x00") == strings.Join(bs, "\x00")
 	}
+	if _, ok := a.([]gateway.TrustDomainCAs); ok {
+		return reflect.DeepEqual(a, b)
+	}
 	return a == b
 }
 
@@ -324,6 +332,10 @@ func TestValidate(t *testing.T) {
 	}
 	hostsCert := []gateway.ServerCertificate{{CertFile: w.path("hosts.pem"), KeyFile: w.path("hosts-key.pem")}}
 	upCert, upKey := w.save("gw-client", w.web)
+	partnerCA := w.write("partner-ca.pem", pki.EncodeCertsPEM(pkitest.CA(t).Cert))
+	bind := func(td string, files ...string) []gateway.TrustDomainCAs {
+		return []gateway.TrustDomainCAs{{TrustDomain: td, CAFiles: files}}
+	}
 	authzTLS := func(keyFile, caFile string) *gateway.AuthzTLS {
 		return &gateway.AuthzTLS{
 			CertFile: w.path("server.pem"), KeyFile: keyFile, ClientCAFiles: []string{caFile},
@@ -340,6 +352,36 @@ func TestValidate(t *testing.T) {
 		{"no address", func(c *gateway.Config) { c.Listeners[0].Address = "" }, "listeners[0].address: is required"},
 		{"address without port", func(c *gateway.Config) { c.Listeners[0].Address = "localhost" }, `listeners[0].address: invalid address "localhost"`},
 		{"no CA", func(c *gateway.Config) { c.Listeners[0].TLS.ClientCAFiles = nil }, "listeners[0].tls.client-ca-files: at least one CA file is required"},
+		{"a partner's CA bound to its trust domain", func(c *gateway.Config) { c.Listeners[0].TLS.TrustDomainCAs = bind("partner.example", partnerCA) }, ""},
+		{"only CAs bound to trust domains", func(c *gateway.Config) {
+			c.Listeners[0].TLS.ClientCAFiles = nil
+			c.Listeners[0].TLS.TrustDomainCAs = bind("test.example", w.path("ca.pem"))
+		}, ""},
+		{"trust-domain-cas without trust domain", func(c *gateway.Config) { c.Listeners[0].TLS.TrustDomainCAs = bind("", partnerCA) }, "listeners[0].tls.trust-domain-cas[0].trust-domain: is required"},
+		{"trust-domain-cas without CA files", func(c *gateway.Config) { c.Listeners[0].TLS.TrustDomainCAs = bind("partner.example") }, "listeners[0].tls.trust-domain-cas[0].ca-files: at least one CA file is required"},
+		{"trust-domain-cas with a SPIFFE ID", func(c *gateway.Config) {
+			c.Listeners[0].TLS.TrustDomainCAs = bind("spiffe://partner.example/billing", partnerCA, partnerCA)
+		}, `listeners[0].tls.trust-domain-cas[0].trust-domain: invalid trust domain "spiffe://partner.example/billing": want "partner.example" or "spiffe://partner.example" (a SPIFFE ID with a path names workloads: write the trust domain alone)`},
+		{"trust-domain-cas naming a client-ca-files CA", func(c *gateway.Config) {
+			c.Listeners[0].TLS.TrustDomainCAs = bind("test.example", partnerCA, w.path("ca.pem"))
+		},
+			`listeners[0].tls.trust-domain-cas[0].ca-files[1]: "` + w.path("ca.pem") + `": client CA "` + w.ca.Cert.Subject.String() + `" is bound to trust domain "test.example" here, and its key is also in listeners[0].tls.client-ca-files[0], which binds it to none`},
+		{"trust-domain-cas file missing", func(c *gateway.Config) {
+			c.Listeners[0].TLS.TrustDomainCAs = bind("partner.example", w.path("nope.pem"))
+		},
+			`listeners[0].tls.trust-domain-cas[0].ca-files[0]: cannot read "` + w.path("nope.pem") + `"`},
+		{"authz trust-domain-cas with verified-by-proxy", func(c *gateway.Config) {
+			*c = *w.authzConfig("")
+			c.Authz.ClientCertificates = gateway.ClientCertificates{VerifiedByProxy: true, TrustDomainCAs: bind("partner.example", partnerCA)}
+		}, "authz.client-certificates.verified-by-proxy: is true, so ca-files, trust-domain-cas and crl-files would not be used"},
+		{"authz trust-domain-cas alone", func(c *gateway.Config) {
+			*c = *w.authzConfig("")
+			c.Authz.ClientCertificates = gateway.ClientCertificates{TrustDomainCAs: bind("test.example", w.path("ca.pem"))}
+		}, ""},
+		{"authz trust-domain-cas without trust domain", func(c *gateway.Config) {
+			*c = *w.authzConfig("")
+			c.Authz.ClientCertificates.TrustDomainCAs = bind("", partnerCA)
+		}, "authz.client-certificates.trust-domain-cas[0].trust-domain: is required"},
 		{"TLS 1.2 allowed", func(c *gateway.Config) { c.Listeners[0].TLS.MinVersion = tls.VersionTLS12 }, ""},
 		{"TLS 1.1 refused", func(c *gateway.Config) { c.Listeners[0].TLS.MinVersion = tls.VersionTLS11 }, `listeners[0].tls.min-version: unsupported TLS version 0x0302: want 1.2 or 1.3`},
 		{"require mode", func(c *gateway.Config) { c.Listeners[0].TLS.ClientAuth = mtls.RequireClientCert }, ""},

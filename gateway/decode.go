@@ -214,6 +214,9 @@ func (c *Config) resolvePaths(dir string) {
 			abs(&t.Certificates[j].KeyFile)
 		}
 		all(t.ClientCAFiles)
+		for _, b := range t.TrustDomainCAs {
+			all(b.CAFiles)
+		}
 		all(t.CRLFiles)
 	}
 	abs(&c.Tokens.KeyFile)
@@ -224,6 +227,9 @@ func (c *Config) resolvePaths(dir string) {
 			all(a.TLS.ClientCAFiles)
 		}
 		all(a.ClientCertificates.CAFiles)
+		for _, b := range a.ClientCertificates.TrustDomainCAs {
+			all(b.CAFiles)
+		}
 		all(a.ClientCertificates.CRLFiles)
 	}
 	for i := range c.Routes {

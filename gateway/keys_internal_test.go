@@ -199,8 +199,10 @@ func TestErrorKeysAreConfigKeys(t *testing.T) {
 // the mapping's key, named.
 func TestServerKeys(t *testing.T) {
 	t.Parallel()
-	k := serverKeys{base: "listeners[0].tls", certs: []string{"listeners[0].tls.cert-file", "listeners[0].tls.certificates[0].cert-file"}, clientCAs: "listeners[0].tls.client-ca-files", crls: "listeners[0].tls.crl-files"}
-	sc := mtls.ServerConfig{ClientCAs: make([]mtls.Source, 3), CRLs: make([]mtls.Source, 2)}
+	k := serverKeys{base: "listeners[0].tls", certs: []string{"listeners[0].tls.cert-file", "listeners[0].tls.certificates[0].cert-file"}, clientCAs: "listeners[0].tls.client-ca-files", crls: "listeners[0].tls.crl-files",
+		caKeys: []string{"listeners[0].tls.client-ca-files[0]", "listeners[0].tls.client-ca-files[1]", "listeners[0].tls.client-ca-files[2]", "listeners[0].tls.trust-domain-cas[0].ca-files[0]"}}
+	sc := mtls.ServerConfig{ClientCAs: make([]mtls.Source, 4), CRLs: make([]mtls.Source, 2)}
+	sc.ClientCAs[3].TrustDomain = "partner.example"
 	tests := []struct {
 		field, text string
 		key, msg    string
@@ -211,6 +213,8 @@ func TestServerKeys(t *testing.T) {
 		{"Certificates", "no server certificate", "listeners[0].tls.cert-file", "no server certificate"},
 		{"ClientCAs[2]", "cannot read", "listeners[0].tls.client-ca-files[2]", "cannot read"},
 		{"ClientCAs", "no client CA", "listeners[0].tls.client-ca-files", "no client CA"},
+		{"ClientCAs[3]", "its key is also in ClientCAs[0]", "listeners[0].tls.trust-domain-cas[0].ca-files[0]", "its key is also in listeners[0].tls.client-ca-files[0]"},
+		{"ClientCAs[3].TrustDomain", "invalid trust domain", "listeners[0].tls.trust-domain-cas[0].trust-domain", "invalid trust domain"},
 		{"CRLs[1]", "crl x: stale", "listeners[0].tls.crl-files[1]", "crl x: stale"},
 		{"MinVersion", "0x0302", "listeners[0].tls", "MinVersion: 0x0302"},
 	}

@@ -94,6 +94,7 @@ func (p *compiler) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFai
 	// cert-file and key-file are the default certificate; without them,
 	// the first of certificates is.
 	keys := serverKeys{base: key, clientCAs: key + ".client-ca-files", crls: key + ".crl-files"}
+	sc.ClientCAs, keys.caKeys = p.clientCAs(key, "client-ca-files", t.ClientCAFiles, t.TrustDomainCAs)
 	if t.CertFile == "" && (t.KeyFile != "" || len(t.Certificates) == 0) {
 		p.add(key+".cert-file", "is required (or list the server certificates under certificates)")
 		ok = false
@@ -110,11 +111,10 @@ func (p *compiler) listenerTLS(key string, t ListenerTLS, offerHTTP2 bool, onFai
 		sc.Certificates = append(sc.Certificates, mtls.KeyPair{CertFile: c.CertFile, KeyFile: c.KeyFile})
 		keys.certs = append(keys.certs, fmt.Sprintf("%s.certificates[%d].cert-file", key, i))
 	}
-	if len(t.ClientCAFiles) == 0 {
+	if len(sc.ClientCAs) == 0 {
 		p.add(key+".client-ca-files", "at least one CA file is required: without it no client certificate can be verified")
 		ok = false
 	}
-	sc.ClientCAs = sources(t.ClientCAFiles)
 	sc.CRLs = sources(t.CRLFiles)
 	lt := &listenerTLS{checkHost: t.CheckHost}
 	srv := p.newServer(keys, sc)
@@ -155,12 +155,39 @@ func sources(files []string) []mtls.Source {
 	return out
 }
 
+// clientCAs are the sources of client CAs under key: the files of
+// filesKey, then those of each of trust-domain-cas, bound to its trust
+// domain; and the config key of each.
+func (p *compiler) clientCAs(key, filesKey string, files []string, bound []TrustDomainCAs) ([]mtls.Source, []string) {
+	var srcs []mtls.Source
+	var keys []string
+	for i, f := range files {
+		srcs = append(srcs, mtls.Source{File: f})
+		keys = append(keys, fmt.Sprintf("%s.%s[%d]", key, filesKey, i))
+	}
+	for i, b := range bound {
+		bk := fmt.Sprintf("%s.trust-domain-cas[%d]", key, i)
+		if b.TrustDomain == "" {
+			p.add(bk+".trust-domain", "is required: the SPIFFE trust domain whose IDs these CAs issue (partner.example)")
+		}
+		if len(b.CAFiles) == 0 {
+			p.add(bk+".ca-files", "at least one CA file is required")
+		}
+		for j, f := range b.CAFiles {
+			srcs = append(srcs, mtls.Source{File: f, TrustDomain: b.TrustDomain})
+			keys = append(keys, fmt.Sprintf("%s.ca-files[%d]", bk, j))
+		}
+	}
+	return srcs, keys
+}
+
 // serverKeys are the config keys of the fields of an mtls.ServerConfig,
 // for its errors.
 type serverKeys struct {
 	base      string   // the TLS mapping: problems of no one field
 	certs     []string // the cert-file key of each Certificates[i]; its key-file is beside it
-	clientCAs string   // ClientCAs[i] is clientCAs[i]
+	clientCAs string   // the list: ClientCAs is clientCAs
+	caKeys    []string // ClientCAs[i] is caKeys[i] (compiler.clientCAs)
 	crls      string   // CRLs[i] is crls[i]
 }
 
@@ -182,7 +209,18 @@ func (k serverKeys) fields(sc mtls.ServerConfig) map[string]string {
 			m[fmt.Sprintf("%s[%d]", field, i)] = fmt.Sprintf("%s[%d]", key, i)
 		}
 	}
-	list("ClientCAs", k.clientCAs, len(sc.ClientCAs))
+	if k.clientCAs != "" {
+		m["ClientCAs"] = k.clientCAs
+	}
+	for i, ck := range k.caKeys {
+		f := fmt.Sprintf("ClientCAs[%d]", i)
+		m[f] = ck
+		if i < len(sc.ClientCAs) && sc.ClientCAs[i].TrustDomain != "" {
+			if j := strings.LastIndex(ck, ".ca-files["); j >= 0 {
+				m[f+".TrustDomain"] = ck[:j] + ".trust-domain"
+			}
+		}
+	}
 	list("CRLs", k.crls, len(sc.CRLs))
 	return m
 }
@@ -205,8 +243,10 @@ func (p *compiler) newServer(k serverKeys, sc mtls.ServerConfig) *mtls.Server {
 	for _, e := range p.errs {
 		reported[e.Key] = true
 	}
+	said := map[string]bool{} // the same problem of each file of one trust domain, once
 	for _, e := range joined(err) {
-		if key, msg := k.key(fields, e); !reported[key] {
+		if key, msg := k.key(fields, e); !reported[key] && !said[key+"\x00"+msg] {
+			said[key+"\x00"+msg] = true
 			p.add(key, "%s", msg)
 		}
 	}
@@ -248,9 +288,14 @@ func (k serverKeys) key(fields map[string]string, err error) (key, msg string) {
 	if !errors.As(err, &e) || e.Field == "" {
 		return k.base, withoutPackage(err)
 	}
+	// Highest index first: Certificates[1] must not match in
+	// Certificates[10].
 	var others []string
-	for i, c := range k.certs {
+	for i, c := range slices.Backward(k.certs) {
 		others = append(others, fmt.Sprintf("Certificates[%d]", i), c)
+	}
+	for i, c := range slices.Backward(k.caKeys) {
+		others = append(others, fmt.Sprintf("ClientCAs[%d]", i), c)
 	}
 	msg = strings.NewReplacer(others...).Replace(errorText(e))
 	if key, ok := fields[e.Field]; ok {

@@ -59,7 +59,7 @@ func newTrustDomainCAs(srcs []Source, cas [][]*x509.Certificate) (*trustDomainCA
 			}
 			continue
 		}
-		td, err := parseTrustDomain(src.TrustDomain, "bind the CA to its trust domain")
+		td, err := parseTrustDomain(src.TrustDomain, "write the trust domain alone")
 		if err != nil {
 			errs = append(errs, configErrorf(fmt.Sprintf("ClientCAs[%d].TrustDomain", i), "%w", err))
 			continue

@@ -1,0 +1,117 @@
+package gateway_test
+
+import (
+	"crypto/x509"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/mtls/forwarded"
+	"github.com/forgeproof/forgeproof/pki"
+	"github.com/forgeproof/forgeproof/pki/pkitest"
+)
+
+// TestTrustDomainCAs: a partner's CA under trust-domain-cas issues only
+// its own trust domain's IDs. Its certificate for the gateway's own
+// admin (spiffe://test.example/admin) is refused at the handshake, when
+// a trusted forwarder passes it on, and by the decision service; its
+// own workloads are served on a route that allows their trust domain.
+// Negative control: the same partner CA listed in client-ca-files (one
+// pool) lets its admin certificate through each of the three.
+func TestTrustDomainCAs(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	partner := pkitest.CA(t)
+	partnerCA := w.write("partner-ca.pem", pki.EncodeCertsPEM(partner.Cert))
+	forgedAdmin := pkitest.SPIFFE(t, partner, "spiffe://test.example/admin")
+	billing := pkitest.SPIFFE(t, partner, "spiffe://partner.example/billing")
+	lb := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/lb")
+
+	for _, bound := range []bool{true, false} {
+		name := map[bool]string{true: "bound", false: "one pool (negative control)"}[bound]
+		t.Run(name, func(t *testing.T) {
+			cfg := w.config()
+			if bound {
+				cfg.Listeners[0].TLS.TrustDomainCAs = []gateway.TrustDomainCAs{{TrustDomain: "partner.example", CAFiles: []string{partnerCA}}}
+			} else {
+				cfg.Listeners[0].TLS.ClientCAFiles = append(cfg.Listeners[0].TLS.ClientCAFiles, partnerCA)
+			}
+			cfg.Routes = append(cfg.Routes, gateway.Route{Name: "partner", PathPrefix: "/partner", Upstream: w.upstream.URL,
+				Allow: gateway.Allow{TrustDomains: []string{"partner.example"}}})
+			cfg.TrustedForwarders = []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, SPIFFEIDs: []string{"spiffe://test.example/lb"}, Header: new(forwarded.RFC9440)}}
+			gw := w.start(cfg)
+
+			// On the connection.
+			if status, body := do(t, gw.client(w.admin), "GET", gw.base+"/admin/x", nil, ""); status != 200 {
+				t.Errorf("own admin: %d %s", status, body)
+			}
+			if status, body := do(t, gw.client(billing), "GET", gw.base+"/partner/x", nil, ""); status != 200 {
+				t.Errorf("partner's billing: %d %s", status, body)
+			}
+			resp, err := gw.client(forgedAdmin).Get(gw.base + "/admin/x")
+			if err == nil {
+				resp.Body.Close()
+			}
+			if served := err == nil && resp.StatusCode == 200; served == bound {
+				t.Errorf("partner CA's test.example admin on the connection: %v, %v", resp, err)
+			}
+			if bound {
+				_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
+				if want := `forgeproof_gateway_tls_handshake_failures_total{listener="127.0.0.1:0",reason="unknown-authority"} 1`; !strings.Contains(metrics, want) {
+					t.Errorf("metrics lack %s", want)
+				}
+			}
+
+			// Forwarded by a trusted forwarder.
+			c := gw.client(lb)
+			for _, tt := range []struct {
+				cert   *pki.Cert
+				path   string
+				forged bool
+			}{
+				{w.admin, "/admin/x", false},
+				{billing, "/partner/x", false},
+				{forgedAdmin, "/admin/x", true},
+			} {
+				h := http.Header{"Accept": {"application/json"}, "Client-Cert": {forwarded.FormatClientCert(tt.cert.Cert)}}
+				status, body := do(t, c, "GET", gw.base+tt.path, h, "")
+				want := 200
+				if tt.forged && bound {
+					want = 403
+				}
+				if status != want || want == 403 && !strings.Contains(body, `"reason":"unknown-authority"`) {
+					t.Errorf("forwarded %s on %s: %d %s, want %d", tt.cert.Cert.URIs[0], tt.path, status, body, want)
+				}
+			}
+
+			// Passed on to the decision service (forgeproof authz).
+			acfg := w.authzConfig("")
+			acfg.Routes = append(acfg.Routes, gateway.Route{Name: "partner", PathPrefix: "/partner", Allow: gateway.Allow{TrustDomains: []string{"partner.example"}}})
+			cc := &acfg.Authz.ClientCertificates
+			if bound {
+				cc.TrustDomainCAs = []gateway.TrustDomainCAs{{TrustDomain: "partner.example", CAFiles: []string{partnerCA}}}
+			} else {
+				cc.CAFiles = append(cc.CAFiles, partnerCA)
+			}
+			dec, err := gateway.New(acfg, gateway.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tt := range []struct {
+				cert   *pki.Cert
+				uri    string
+				forged bool
+			}{
+				{w.admin, "/admin/x", false},
+				{billing, "/partner/x", false},
+				{forgedAdmin, "/admin/x", true},
+			} {
+				d := dec.Decide(&gateway.Attributes{Method: "GET", URI: tt.uri, Host: "localhost", RemoteAddr: "192.0.2.1:1234", Chain: []*x509.Certificate{tt.cert.Cert}})
+				if refused := tt.forged && bound; d.Allowed == refused || refused && d.Reason != "unknown-authority" {
+					t.Errorf("decision for %s on %s: %d %q", tt.cert.Cert.URIs[0], tt.uri, d.Status, d.Reason)
+				}
+			}
+		})
+	}
+}
