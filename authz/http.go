@@ -171,14 +171,14 @@ func Handler(g *gateway.Gateway, log *slog.Logger) http.Handler {
 			}
 		}
 		if d := g.CallerAllowed(q.RemoteAddr, q.TLS); d != nil {
-			log.Warn("authz: question from an untrusted caller refused", "peer", q.RemoteAddr, "reason", d.Reason, "error", d.Cause)
+			log.Warn("authz: question from an untrusted caller refused", "peer", q.RemoteAddr, "reason", d.Reason, "error", logtext.Error(d.Cause))
 			w.Header().Set(HeaderReason, string(d.Reason))
 			d.WriteProblem(w, q)
 			return
 		}
 		a, err := Attributes(q)
 		if err != nil {
-			log.Warn("authz: malformed question refused", "peer", q.RemoteAddr, "error", err)
+			log.Warn("authz: malformed question refused", "peer", q.RemoteAddr, "error", logtext.Error(err))
 			w.Header().Set(HeaderReason, string(gateway.ReasonAuthzRequestInvalid))
 			problem.Write(w, q, problem.Details{Status: http.StatusBadRequest, Reason: string(gateway.ReasonAuthzRequestInvalid),
 				Title: "invalid request description", Detail: "the proxy's description of the request is malformed: check its configuration against docs/integrations/"})

@@ -399,7 +399,7 @@ func (g *Gateway) handshakeFailed(listener string) handshakeReporter {
 		// (every TCP health check) are at Debug, mostly off.
 		const msg = "TLS handshake failed"
 		if g.logs(level, listener, string(reason), msg) {
-			g.log.Log(context.Background(), level, msg, "listener", listener, "reason", reason, "peer", addrString(tc.RemoteAddr()), "server_name", logtext.Clean(cs.ServerName, logtext.MaxName), "error", err)
+			g.log.Log(context.Background(), level, msg, "listener", listener, "reason", reason, "peer", addrString(tc.RemoteAddr()), "server_name", logtext.Clean(cs.ServerName, logtext.MaxName), "error", logtext.Error(err))
 		}
 	}
 }

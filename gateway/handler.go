@@ -452,7 +452,7 @@ func (g *Gateway) refuseConnection(w http.ResponseWriter, r *http.Request, x *ex
 		// either changes.
 		cs = new(tls.ConnectionState)
 	}
-	attrs := []any{"listener", listener, "reason", reason, "peer", r.RemoteAddr, "server_name", logtext.Clean(cs.ServerName, logtext.MaxName), "open_connection", true, "error", err}
+	attrs := []any{"listener", listener, "reason", reason, "peer", r.RemoteAddr, "server_name", logtext.Clean(cs.ServerName, logtext.MaxName), "open_connection", true, "error", logtext.Error(err)}
 	if len(cs.PeerCertificates) > 0 {
 		leaf := cs.PeerCertificates[0]
 		attrs = append(attrs, "subject", logtext.Clean(leaf.Subject.String(), logtext.MaxIdentity), "serial", serialHex(leaf.SerialNumber))

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/forgeproof/forgeproof/internal/forwardedorigin"
+	"github.com/forgeproof/forgeproof/internal/logtext"
 	"github.com/forgeproof/forgeproof/internal/problem"
 	"github.com/forgeproof/forgeproof/mtls/forwarded"
 )
@@ -449,7 +450,7 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error, rt *route,
 	case errors.As(err, &bodyErr):
 		// The client's framing or connection, not the upstream: where
 		// its body ends is unknown, so the connection ends too.
-		log.Debug("request body unreadable", "route", rt.name, "error", err)
+		log.Debug("request body unreadable", "route", rt.name, "error", logtext.Error(err))
 		writeBodyProblem(w, r, http.StatusBadRequest, ReasonBodyInvalid, "request body malformed or incomplete")
 	case errors.Is(err, errUpstreamBusy):
 		// Checked before isTimeout: the wait for a connection is no

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/logtext"
 	"github.com/pires/go-proxyproto"
 )
 
@@ -125,7 +126,7 @@ func (pl *proxyListener) refuse(raw net.Conn, reason Reason, err error) {
 	pl.g.metrics.proxyRefusals.WithLabelValues(pl.name, string(reason)).Inc()
 	const msg = "connection refused: PROXY protocol"
 	if pl.g.logs(slog.LevelWarn, pl.name, string(reason), msg) {
-		pl.g.log.Warn(msg, "listener", pl.name, "reason", reason, "peer", addrString(raw.RemoteAddr()), "error", err)
+		pl.g.log.Warn(msg, "listener", pl.name, "reason", reason, "peer", addrString(raw.RemoteAddr()), "error", logtext.Error(err))
 	}
 }
 

@@ -6,6 +6,8 @@ package logtext
 
 import (
 	"strconv"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -14,6 +16,7 @@ const (
 	MaxPath     = 2048 // nginx's large_client_header_buffers is 8k for the whole line
 	MaxName     = 256  // host names (Host, SNI: a DNS name is at most 253), methods
 	MaxIdentity = 1024 // a certificate subject or SPIFFE ID
+	MaxError    = 4096 // an error's text (Error)
 )
 
 // Clean makes a client-chosen value (a path, a Host, an SNI, a
@@ -58,4 +61,45 @@ func Clean(s string, max int) string {
 		q += "…"
 	}
 	return q
+}
+
+// Error is err's text made safe for either log format as Clean makes a
+// value, but with quotes and backslashes left as they are: an error's
+// text quotes the values it names itself (%q), and escaping its quotes
+// again would make it unreadable. It is for errors whose text may hold
+// what a client sent (a handshake's, a PROXY header's, a request
+// body's), at most MaxError bytes of it. nil is "".
+func Error(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	clean := len(s) <= MaxError
+	for i := 0; i < len(s) && clean; i++ {
+		clean = s[i] >= 0x20 && s[i] < 0x7f
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if i >= MaxError {
+			b.WriteString("…")
+			break
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			b.WriteString(`\x`)
+			b.WriteByte("0123456789abcdef"[s[i]>>4])
+			b.WriteByte("0123456789abcdef"[s[i]&15])
+		case unicode.IsPrint(r):
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
 }

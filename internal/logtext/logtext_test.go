@@ -1,6 +1,7 @@
 package logtext
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,35 @@ func TestClean(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = Clean("/api/v1/accounts/42", 2048) }); n != 0 {
 		t.Errorf("%v allocations for a clean value, want 0", n)
+	}
+}
+
+// TestError: an error's text keeps its quotes and backslashes, and
+// escapes what is not printable, as Clean does; a clean text is not
+// copied.
+func TestError(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`tls: client requested unsupported application protocols (["h3"])`, `tls: client requested unsupported application protocols (["h3"])`},
+		{`back\slash "q"`, `back\slash "q"`},
+		{"a\nb", `a\nb`},
+		{"split\nlevel=ERROR msg=forged", `split\nlevel=ERROR msg=forged`},
+		{"\x1b[31mred", `\x1b[31mred`},
+		{"del\x7f", `del\x7f`},
+		{"csi\u009b31m", `csi\u009b31m`},
+		{"rtl\u202eabc", `rtl\u202eabc`},
+		{"bad\xffutf8", `bad\xffutf8`},
+		{"Müller", "Müller"},
+		{strings.Repeat("a", MaxError+1), strings.Repeat("a", MaxError) + "…"},
+	} {
+		if got := Error(errors.New(tt.in)); got != tt.want {
+			t.Errorf("Error(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := Error(nil); got != "" {
+		t.Errorf("Error(nil) = %q", got)
+	}
+	err := errors.New("x509: certificate signed by unknown authority")
+	if n := testing.AllocsPerRun(100, func() { _ = Error(err) }); n != 0 {
+		t.Errorf("%v allocations for a clean error, want 0", n)
 	}
 }
