@@ -179,9 +179,12 @@ func (sc *scanner) run(ctx context.Context) error {
 		reason := classify(err)
 		return &Error{reason, fmt.Errorf("GET %s: %w", sc.target.Redacted(), err)}
 	}
-	sc.checkCORS(ctx, sc.target)
 
-	// 2. The login step.
+	// 2. The login step, right after the start page, as a browser
+	// submits the form it shows: a request of the session in between
+	// (the CORS check below carries its SameSite=None cookies) may
+	// replace the form's token (a synchronizer token renewed on each
+	// page load, as csrf-sync's generateToken(req, true) does).
 	if l := sc.cfg.Login; l != nil {
 		if err := sc.logIn(ctx, l, start); err != nil {
 			return err
@@ -192,6 +195,7 @@ func (sc *scanner) run(ctx context.Context) error {
 			return err
 		}
 	}
+	sc.checkCORS(ctx, sc.target)
 
 	// 3. Endpoints: configured, then discovered.
 	endpoints := append([]Endpoint(nil), sc.cfg.Endpoints...)
