@@ -194,6 +194,9 @@ func (sc *scanner) assess(ctx context.Context, e *Endpoint) (bool, error) {
 		if windowed(f.rule) && !sc.laxPOSTWindowDiffers() {
 			vs = slices.DeleteFunc(slices.Clone(vs), func(v variant) bool { return v.ctx.cookies == cookiesLaxPOSTWindow })
 		}
+		if fw := sc.report.Framework; fw == nil || fw.Name != FrameworkRails {
+			vs = slices.DeleteFunc(slices.Clone(vs), func(v variant) bool { return v.railsFormat != "" })
+		}
 		failed := 0
 	variants:
 		for _, v := range vs {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -52,6 +53,12 @@ type variant struct {
 	// legit: the service's own page sends it, with the endpoint's
 	// Headers (a token header); forgeries never carry them.
 	legit bool
+	// railsFormat is appended to the path (".json"): Rails takes the
+	// format from the path's extension (every route ends in an
+	// optional (.:format)), so protect_from_forgery unless: -> {
+	// request.format.json? } lets a form posted there through. Sent
+	// only to a service recognised as Rails.
+	railsFormat string
 }
 
 // A family is the set of variants that test one rule on one endpoint: the
@@ -129,6 +136,10 @@ func families(e *Endpoint, t *url.URL) []family {
 			{label: "cross-site form POST, urlencoded", ctx: ctxCrossSite, body: bodyForm, token: tokenNone},
 			{label: "cross-site form POST, multipart", ctx: ctxCrossSite, body: bodyMultipart, token: tokenNone},
 			{label: "cross-site no-cors fetch, urlencoded", ctx: ctxCrossSiteNoCORS, body: bodyForm, token: tokenNone},
+		}
+		if u, err := resolve(t, e.Path); err == nil && !strings.HasSuffix(u.Path, "/") && !strings.Contains(path.Base(u.Path), ".") {
+			cross.variants = append(cross.variants, variant{label: "cross-site form POST, urlencoded, to the path with .json (Rails' format from the extension: protect_from_forgery unless request.format.json?; sent to Rails only)",
+				ctx: ctxCrossSite, body: bodyForm, token: tokenNone, railsFormat: ".json"})
 		}
 	}
 	fs = append(fs, cross)
@@ -225,6 +236,12 @@ func build(e *Endpoint, u *url.URL, v variant, token string, j *jar, target *url
 		method = v.method
 	}
 	r := &request{Method: method, URL: cloneURL(u), Header: http.Header{}}
+	if v.railsFormat != "" {
+		r.URL.Path += v.railsFormat
+		if r.URL.RawPath != "" {
+			r.URL.RawPath += v.railsFormat
+		}
+	}
 	r.Header.Set("User-Agent", userAgent)
 	v.ctx.headers(r.Header, target)
 	if v.legit {

@@ -70,3 +70,47 @@ func TestRailsForgeryProtection(t *testing.T) {
 		t.Errorf("framework %+v, want rails", rep.Framework)
 	}
 }
+
+// TestRailsFormatJSONSkip: protect_from_forgery with: :exception,
+// unless: -> { request.format.json? } (testdata/rails/config.ru,
+// /format/transfer, authorised by the client certificate). Rails takes
+// the format from the path's extension (every route ends in an optional
+// (.:format)), and a cross-site form can post to /format/transfer.json:
+// the check is skipped, the urlencoded body fills params, the action
+// runs (ActionController::RequestForgeryProtection#verify_authenticity_token
+// is a before_action whose :unless is read per request). The scan must
+// report that forgery. Twin: the same form posted to /format/transfer
+// itself, and the default protect_from_forgery's /transfer, are
+// forged by no probe.
+func TestRailsFormatJSONSkip(t *testing.T) {
+	rackup, err := exec.LookPath("rackup")
+	if err == nil {
+		err = exec.Command("ruby", "-e", `require "action_controller/railtie"; require "webrick"`).Run()
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("FORGEPROOF_E2E") == "require" {
+			t.Fatalf("Rails is not installed (.ci/run installs ruby-rails): %v", err)
+		}
+		t.Skipf("Rails is not installed (apt-get install ruby-rails): %v", err)
+	}
+	p := newTestPKI(t)
+	target := startApp(t, p, "testdata/rails", nil, rackup, "-s", "webrick", "-o", "127.0.0.1", "-p", "{port}", "config.ru")
+	withToken := func(path string) scan.Endpoint {
+		e := djangoForm(path)
+		e.TokenField, e.TokenPage = "authenticity_token", "/"
+		return e
+	}
+	rep := djangoScan(t, p, target, withToken("/format/transfer"), withToken("/transfer"))
+	got := append(forgeries(rep, "/format/transfer"), forgeries(rep, "/format/transfer.json")...)
+	if !slices.Contains(got, scan.RuleCrossSiteForgery) {
+		t.Errorf("/format/transfer: findings %v, want %s (a cross-site form posted to /format/transfer.json skips the check)", got, scan.RuleCrossSiteForgery)
+	}
+	if got := forgeries(rep, "/transfer"); len(got) > 0 {
+		t.Errorf("/transfer: findings %v, want none", got)
+	}
+	for _, e := range rep.Endpoints {
+		if !e.Assessed {
+			t.Errorf("%s %s not assessed: %s", e.Method, e.URL, e.Note)
+		}
+	}
+}

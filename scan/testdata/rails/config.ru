@@ -90,6 +90,21 @@ class ApiController < ActionController::Base
   end
 end
 
+# protect_from_forgery unless: -> { request.format.json? }, a common way
+# to let an API's JSON through: the format comes from the path's
+# extension too (the routes' optional (.:format)), so a cross-site form
+# posted to /format/transfer.json skips the check, and its urlencoded
+# body still fills params.
+class FormatController < ActionController::Base
+  include Spend
+  protect_from_forgery with: :exception, unless: -> { request.format.json? }
+
+  def transfer
+    return head(:unauthorized) unless cert_user
+    spend
+  end
+end
+
 FrontApp.routes.draw do
   root "pages#index"
   post "/login", to: "pages#login"
@@ -99,6 +114,7 @@ FrontApp.routes.draw do
   post "/api/session/transfers", to: "api#session_transfer"
   post "/api/cert/transfers", to: "api#cert_transfer"
   put "/api/cert/items", to: "api#cert_transfer"
+  post "/format/transfer", to: "format#transfer"
 end
 
 run FrontApp
