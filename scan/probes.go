@@ -137,10 +137,6 @@ func families(e *Endpoint, t *url.URL) []family {
 			{label: "cross-site form POST, multipart", ctx: ctxCrossSite, body: bodyMultipart, token: tokenNone},
 			{label: "cross-site no-cors fetch, urlencoded", ctx: ctxCrossSiteNoCORS, body: bodyForm, token: tokenNone},
 		}
-		if u, err := resolve(t, e.Path); err == nil && !strings.HasSuffix(u.Path, "/") && !strings.Contains(path.Base(u.Path), ".") {
-			cross.variants = append(cross.variants, variant{label: "cross-site form POST, urlencoded, to the path with .json (Rails' format from the extension: protect_from_forgery unless request.format.json?; sent to Rails only)",
-				ctx: ctxCrossSite, body: bodyForm, token: tokenNone, railsFormat: ".json"})
-		}
 	}
 	fs = append(fs, cross)
 	if isJSON && flatJSON(e.JSON) != nil {
@@ -198,6 +194,21 @@ func families(e *Endpoint, t *url.URL) []family {
 			},
 			control: &variant{label: "the same GET without the fields", ctx: ctxCrossSiteGET, method: "GET"},
 		})
+	}
+	// Rails takes the format from the path's extension (every route ends
+	// in an optional (.:format)), so protect_from_forgery unless: -> {
+	// request.format.json? } lets a form posted to PATH.json through,
+	// its urlencoded body still filling params: each POST family's
+	// first variant again, to that path (sent to Rails only).
+	if u, err := resolve(t, e.Path); err == nil && !isJSON && !strings.HasSuffix(u.Path, "/") && !strings.Contains(path.Base(u.Path), ".") {
+		for i := range fs {
+			if f := &fs[i]; f.rule != RuleMethodDowngrade {
+				v := f.variants[0]
+				v.label += ", to the path with .json (Rails' format from the extension; sent to Rails only)"
+				v.railsFormat = ".json"
+				f.variants = append(f.variants, v)
+			}
+		}
 	}
 	return fs
 }

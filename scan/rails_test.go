@@ -79,9 +79,9 @@ func TestRailsForgeryProtection(t *testing.T) {
 // the check is skipped, the urlencoded body fills params, the action
 // runs (ActionController::RequestForgeryProtection#verify_authenticity_token
 // is a before_action whose :unless is read per request). The scan must
-// report that forgery. Twin: the same form posted to /format/transfer
-// itself, and the default protect_from_forgery's /transfer, are
-// forged by no probe.
+// report that forgery, and behind a SameSite=Lax session cookie
+// (/format/session/transfer) the same-site ones. Twin: the default
+// protect_from_forgery's /transfer is forged by no probe.
 func TestRailsFormatJSONSkip(t *testing.T) {
 	rackup, err := exec.LookPath("rackup")
 	if err == nil {
@@ -100,10 +100,18 @@ func TestRailsFormatJSONSkip(t *testing.T) {
 		e.TokenField, e.TokenPage = "authenticity_token", "/"
 		return e
 	}
-	rep := djangoScan(t, p, target, withToken("/format/transfer"), withToken("/transfer"))
+	rep := djangoScan(t, p, target, withToken("/format/transfer"), withToken("/transfer"), withToken("/format/session/transfer"))
 	got := append(forgeries(rep, "/format/transfer"), forgeries(rep, "/format/transfer.json")...)
 	if !slices.Contains(got, scan.RuleCrossSiteForgery) {
 		t.Errorf("/format/transfer: findings %v, want %s (a cross-site form posted to /format/transfer.json skips the check)", got, scan.RuleCrossSiteForgery)
+	}
+	// Behind the SameSite=Lax session cookie, as /skip/transfer in
+	// TestRailsForgeryProtection: from a same-site sibling and an
+	// http:// page of the host.
+	got = append(forgeries(rep, "/format/session/transfer"), forgeries(rep, "/format/session/transfer.json")...)
+	slices.Sort(got)
+	if want := []string{scan.RuleOriginScheme, scan.RuleSameSiteForgery}; !slices.Equal(got, want) {
+		t.Errorf("/format/session/transfer: findings %v, want %v", got, want)
 	}
 	if got := forgeries(rep, "/transfer"); len(got) > 0 {
 		t.Errorf("/transfer: findings %v, want none", got)

@@ -103,6 +103,11 @@ class FormatController < ActionController::Base
     return head(:unauthorized) unless cert_user
     spend
   end
+
+  def session_transfer
+    return head(:forbidden) unless session[:user]
+    spend
+  end
 end
 
 FrontApp.routes.draw do
@@ -115,6 +120,7 @@ FrontApp.routes.draw do
   post "/api/cert/transfers", to: "api#cert_transfer"
   put "/api/cert/items", to: "api#cert_transfer"
   post "/format/transfer", to: "format#transfer"
+  post "/format/session/transfer", to: "format#session_transfer"
 end
 
 run FrontApp
