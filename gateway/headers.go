@@ -156,6 +156,44 @@ var forwardingNames = []string{
 	"x-appengine-user-ip",      // Google App Engine
 }
 
+// originNames are normalised names of the forwarding headers above that
+// name the request's scheme, port or host another way than Forwarded and
+// X-Forwarded-Proto/-Host, which the gateway sets, for a request from a
+// trusted proxy, to the origin it read and checked (forwardOrigin).
+// Upstreams read them first or instead: Rack X-Forwarded-Ssl, then
+// X-Forwarded-Scheme (Rack 2: before X-Forwarded-Proto), then
+// X-Forwarded-Port when the host names no port; Spring X-Forwarded-Ssl
+// (without X-Forwarded-Proto) and X-Forwarded-Port; gunicorn
+// X-Forwarded-Protocol and -Ssl; Tornado X-Scheme before
+// X-Forwarded-Proto; Werkzeug's ProxyFix and Django X-Forwarded-Port. So
+// from a trusted proxy one goes on only when every value agrees with the
+// origin checked (withoutOtherOrigins); from any other peer it is dropped
+// with the other forwarding headers. Keep docs/security-model.md in step
+// (a test checks).
+var originNames = map[string]originRule{
+	"x-forwarded-ssl":      originOnOff,    // "on": https (Rack, Spring, gunicorn)
+	"front-end-https":      originOnOff,    // "on": https (Microsoft OWA convention)
+	"x-forwarded-scheme":   originScheme,   // Rack, nginx conventions
+	"x-url-scheme":         originScheme,   // ad hoc
+	"x-scheme":             originScheme,   // Tornado (xheaders)
+	"x-forwarded-protocol": originProtocol, // "ssl": https (gunicorn's secure_scheme_headers)
+	"x-forwarded-port":     originPort,     // Rack, Spring, Django, Werkzeug ProxyFix
+	"x-original-host":      originHost,     // Azure, IIS ARR
+	"x-host":               originHost,     // ad hoc, some PHP frameworks
+}
+
+// An originRule is how an origin header's values are compared with the
+// origin checked.
+type originRule uint8
+
+const (
+	originOnOff    originRule = iota + 1 // "on" for https, "off" for http
+	originScheme                         // the scheme
+	originProtocol                       // the scheme, or "ssl" for https
+	originPort                           // the host's port, else the scheme's default
+	originHost                           // the host, default port aside
+)
+
 // gatewayHeaders are normalised names of headers the gateway sets, strips
 // or decides on: their twins with '_' are dropped even on a route that
 // allows such names, since a CGI-style upstream would read the twin as the
@@ -186,6 +224,7 @@ const (
 	kindPathOverride                        // pathOverrideNames
 	kindForwarding                          // forwardingNames
 	kindGateway                             // gatewayHeaders
+	kindOrigin                              // originNames
 )
 
 // headerKinds maps every name on the lists above to its kinds, so that
@@ -201,6 +240,9 @@ var headerKinds = func() map[string]headerKind {
 		for _, n := range l.names {
 			m[n] |= l.kind
 		}
+	}
+	for n := range originNames {
+		m[n] |= kindOrigin
 	}
 	return m
 }()
@@ -230,8 +272,13 @@ const (
 )
 
 // dropped counts what withoutClientHeaders and forwardUpgrade removed from
-// one request, for the metric.
-type dropped struct{ underscore, identityLike, upgrade, forwarding int }
+// one request, for the metric. origin is no count: a header of
+// originNames was kept (from a trusted proxy), for rewriteFiltered to
+// compare with the origin checked; it clears it.
+type dropped struct {
+	underscore, identityLike, upgrade, forwarding int
+	origin                                        bool
+}
 
 // A check names one check that a test's negative control may turn off.
 type check uint8
@@ -418,29 +465,36 @@ func hasPrefix(n []byte, prefix string) bool {
 // request's peer is a trusted proxy, whose forwarding headers are kept.
 // checks are the Gateway's negative-control switches.
 func (hp *headerPolicy) headerVerdict(name string, allowUnderscore, trustedPeer bool, checks *checksOff) (drop bool, kind string) {
+	drop, kind, _ = hp.verdict(name, allowUnderscore, trustedPeer, checks)
+	return drop, kind
+}
+
+// verdict is headerVerdict, with the kinds of the name's normalised form
+// (0 for the plain names).
+func (hp *headerPolicy) verdict(name string, allowUnderscore, trustedPeer bool, checks *checksOff) (drop bool, kind string, k headerKind) {
 	if hp.plain[name] {
-		return false, ""
+		return false, "", 0
 	}
 	var buf [64]byte
 	n := normaliseName(buf[:0], name)
-	k := headerKinds[string(n)]
+	k = headerKinds[string(n)]
 	// forwarded.IsHeader(name), without normalising name a second time:
 	// it compares names normalised as normaliseName does.
 	if k&kindOwn != 0 || isOwnHeader(name) {
-		return true, ""
+		return true, "", k
 	}
 	if !checks.off(checkIdentityLike) && hp.identityLike(n, k) {
-		return true, dropIdentityLike
+		return true, dropIdentityLike, k
 	}
 	if (k&kindPathOverride != 0 || !trustedPeer && k&kindForwarding != 0) && !checks.off(checkForwarding) {
-		return true, dropForwarding
+		return true, dropForwarding, k
 	}
 	if punctuated(name) && !checks.off(checkUnderscore) {
 		if !allowUnderscore || k&kindGateway != 0 {
-			return true, dropUnderscore
+			return true, dropUnderscore, k
 		}
 	}
-	return false, ""
+	return false, "", k
 }
 
 // withoutClientHeaders returns a copy of h, with room for room more,
@@ -459,7 +513,10 @@ func (hp *headerPolicy) withoutClientHeaders(h http.Header, room int, allowUnder
 // keep reports whether withoutClientHeaders keeps the client-sent header
 // name, and counts it in d when it does not.
 func (hp *headerPolicy) keep(name string, allowUnderscore, trustedPeer bool, checks *checksOff, d *dropped) bool {
-	drop, kind := hp.headerVerdict(name, allowUnderscore, trustedPeer, checks)
+	drop, kind, k := hp.verdict(name, allowUnderscore, trustedPeer, checks)
+	if !drop && k&kindOrigin != 0 {
+		d.origin = true
+	}
 	switch kind {
 	case dropIdentityLike:
 		d.identityLike++

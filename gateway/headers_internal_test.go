@@ -107,6 +107,7 @@ func TestForwardingListsDocumented(t *testing.T) {
 	}{
 		{"### Path overrides, from every peer", pathOverrideNames},
 		{"### Forwarding headers, from untrusted peers", forwardingNames},
+		{"### Scheme, port and host headers, from trusted proxies", slices.Collect(maps.Keys(originNames))},
 	} {
 		sec := docSection(t, tt.heading)
 		sameNames(t, tt.heading, tt.names, docNames(sec[strings.LastIndex(sec, ":"):]))
@@ -131,6 +132,12 @@ func TestHeaderKinds(t *testing.T) {
 	}
 	for _, n := range gatewayHeaders {
 		want[n] |= kindGateway
+	}
+	for n := range originNames {
+		want[n] |= kindOrigin
+		if !slices.Contains(forwardingNames, n) {
+			t.Errorf("origin header %q is not a forwarding header: an untrusted peer's would pass", n)
+		}
 	}
 	if !maps.Equal(headerKinds, want) {
 		t.Errorf("got %v, want %v", headerKinds, want)

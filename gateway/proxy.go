@@ -161,6 +161,8 @@ func (c *compiled) rewrite(pr *httputil.ProxyRequest, rt *route) {
 // (the direct path's: see applies and outHeader).
 func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trustedPeer bool, d dropped, upgrade bool) {
 	x := exchangeFrom(pr.In.Context())
+	origin := d.origin // a trusted proxy's origin header was kept
+	d.origin = false
 	// Only a checked WebSocket handshake may switch protocols.
 	if upgrade {
 		forwardUpgrade(pr.In, pr.Out.Header, &d, c.checksOff)
@@ -197,6 +199,13 @@ func (c *compiled) rewriteFiltered(pr *httputil.ProxyRequest, rt *route, trusted
 		copyHeader(pr.Out.Header, pr.In.Header, "X-Forwarded-For")
 		setXForwarded(pr)
 		c.forwardOrigin(pr, x)
+		// Its other scheme, port and host headers go on only when they
+		// agree with what forwardOrigin set (originNames).
+		if origin && !c.checksOff.off(checkForwardedOrigin) {
+			if n := withoutOtherOrigins(pr.Out.Header); n > 0 && x != nil {
+				x.dropped.forwarding += n
+			}
+		}
 	} else if x != nil {
 		setXForwardedConn(pr, x.conn)
 	} else {
@@ -339,6 +348,78 @@ func (c *compiled) forwardOrigin(pr *httputil.ProxyRequest, x *exchange) {
 		x.fwdOut[2] = f.Host
 		h["X-Forwarded-Host"] = x.fwdOut[2:3:3]
 	}
+}
+
+// withoutOtherOrigins deletes from h, the upstream request's header once
+// forwardOrigin set its X-Forwarded-Proto and -Host to the origin
+// checked, every header of originNames (under any spelling) with a value
+// that names another scheme, port or host than that origin, and returns
+// how many it deleted. Every comma-separated value of every line must
+// agree: Rack 3 and Tornado read the last, Spring and Express the first.
+// Called only for a request from a trusted proxy that sent one of them.
+func withoutOtherOrigins(h http.Header) int {
+	scheme, host := firstValue(h["X-Forwarded-Proto"]), firstValue(h["X-Forwarded-Host"])
+	port := "80"
+	if scheme == "https" {
+		port = "443"
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
+		port = host[i+1:]
+	}
+	host = forwardedorigin.StripDefaultPort(host, scheme)
+	n := 0
+	for name, lines := range h {
+		var buf [64]byte
+		rule := originNames[string(normaliseName(buf[:0], name))]
+		if rule == 0 {
+			continue
+		}
+		for _, line := range lines {
+			if !originAgrees(rule, line, scheme, port, host) {
+				delete(h, name)
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// originAgrees reports whether every comma-separated value of line, an
+// origin header's (rule), names the origin scheme://host (port: its
+// port, explicit or the scheme's default).
+func originAgrees(rule originRule, line, scheme, port, host string) bool {
+	for {
+		v, rest, more := strings.Cut(line, ",")
+		v = strings.TrimSpace(v)
+		var ok bool
+		switch rule {
+		case originOnOff:
+			ok = scheme == "https" && strings.EqualFold(v, "on") || scheme == "http" && strings.EqualFold(v, "off")
+		case originScheme:
+			ok = strings.EqualFold(v, scheme)
+		case originProtocol:
+			ok = strings.EqualFold(v, scheme) || scheme == "https" && strings.EqualFold(v, "ssl")
+		case originPort:
+			ok = v == port
+		case originHost:
+			ok = v != "" && strings.EqualFold(forwardedorigin.StripDefaultPort(v, scheme), host)
+		}
+		if !ok {
+			return false
+		}
+		if !more {
+			return true
+		}
+		line = rest
+	}
+}
+
+func firstValue(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
 }
 
 // copyLastValue sets dst's name to the last comma-separated value of
