@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"net/http"
 	"time"
 
@@ -86,9 +87,9 @@ func (c *compiled) forwardedIdentity(r *http.Request, listener int, connID *mtls
 }
 
 // verifiedForwards remembers the forwarded chains a listener's
-// verification accepted, by the SHA-256 of their DER certificates, so
-// that a forwarder's keep-alive connection carrying many requests of one
-// client does not verify its chain for each. A compiled configuration
+// verification accepted, by the SHA-256 of the listener's index and their
+// DER certificates, so that a forwarder's keep-alive connection carrying
+// many requests of one client does not verify its chain for each. A compiled configuration
 // has its own (a reload, new CRLs included, starts afresh); an entry is
 // used only before its leaf's NotAfter.
 const maxVerifiedForwards = 4096
@@ -114,7 +115,13 @@ func (c *compiled) verifyForwarded(r *http.Request, listener int, formats forwar
 		return mtls.Identity{}, http.StatusBadRequest, Reason(forwarded.ReasonInvalid)
 	}
 	chain := forwardedChain(r.Header, formats, id.Certificate)
+	// Keyed by the listener too: listeners may have other client CAs,
+	// CRLs or trust domain bindings, and a chain one accepts must not
+	// be taken as verified by another.
 	h := sha256.New()
+	var l [8]byte
+	binary.BigEndian.PutUint64(l[:], uint64(listener))
+	h.Write(l[:])
 	for _, cert := range chain {
 		h.Write(cert.Raw)
 	}

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"crypto/x509"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -113,5 +114,48 @@ func TestTrustDomainCAs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTrustDomainCAsForwardCachePerListener: a forwarded chain verified
+// by one listener is not taken as verified by another listener with
+// other client CAs. Listener 0 lists the partner's CA in one pool, so
+// its forged admin is served there (by that listener's config); listener
+// 1 binds it to partner.example, so the same forwarded certificate must
+// be refused there, after listener 0 accepted it as well as before.
+// Twin: the partner's own workload is served on both.
+func TestTrustDomainCAsForwardCachePerListener(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	partner := pkitest.CA(t)
+	partnerCA := w.write("partner-ca.pem", pki.EncodeCertsPEM(partner.Cert))
+	forgedAdmin := pkitest.SPIFFE(t, partner, "spiffe://test.example/admin")
+	billing := pkitest.SPIFFE(t, partner, "spiffe://partner.example/billing")
+	lb := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/lb")
+
+	cfg := w.config()
+	onePool := cfg.Listeners[0]
+	onePool.TLS.ClientCAFiles = append(slices.Clone(onePool.TLS.ClientCAFiles), partnerCA)
+	bound := cfg.Listeners[0]
+	bound.TLS.TrustDomainCAs = []gateway.TrustDomainCAs{{TrustDomain: "partner.example", CAFiles: []string{partnerCA}}}
+	cfg.Listeners = []gateway.Listener{onePool, bound}
+	cfg.Routes = append(cfg.Routes, gateway.Route{Name: "partner", PathPrefix: "/partner", Upstream: w.upstream.URL,
+		Allow: gateway.Allow{TrustDomains: []string{"partner.example"}}})
+	cfg.TrustedForwarders = []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, SPIFFEIDs: []string{"spiffe://test.example/lb"}, Header: new(forwarded.RFC9440)}}
+	gw := w.start(cfg)
+	bases := []string{"https://" + gw.g.Addrs()[0].String(), "https://" + gw.g.Addrs()[1].String()}
+	c := gw.client(lb)
+	forward := func(listener int, cert *pki.Cert, path string) (int, string) {
+		h := http.Header{"Accept": {"application/json"}, "Client-Cert": {forwarded.FormatClientCert(cert.Cert)}}
+		return do(t, c, "GET", bases[listener]+path, h, "")
+	}
+	for _, listener := range []int{1, 0, 1} {
+		if status, body := forward(listener, billing, "/partner/x"); status != 200 {
+			t.Errorf("partner's billing forwarded to listener %d: %d %s", listener, status, body)
+		}
+		status, body := forward(listener, forgedAdmin, "/admin/x")
+		if want := map[int]int{0: 200, 1: 403}[listener]; status != want {
+			t.Errorf("partner's test.example admin forwarded to listener %d: %d %s, want %d", listener, status, body, want)
+		}
 	}
 }
