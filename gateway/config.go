@@ -197,7 +197,8 @@ type ListenerTLS struct {
 	ClientCAFiles []string `key:"client-ca-files"`
 	// TrustDomainCAs are more client CAs, each bound to a SPIFFE trust
 	// domain (mtls.Source.TrustDomain): they issue only X509-SVIDs of
-	// it, and only they issue its SPIFFE IDs.
+	// it, identified by their SPIFFE ID alone
+	// (mtls.Identity.SPIFFEOnly), and only they issue its SPIFFE IDs.
 	TrustDomainCAs []TrustDomainCAs `key:"trust-domain-cas"`
 	// ClientAuth is mtls.RequireClientCert (the zero value: every
 	// connection presents a valid certificate; for service-only
@@ -426,7 +427,8 @@ type Forwarder struct {
 	// would be, against its client CAs and CRLs, validity, key
 	// usage and chain policy, and an XFCC element without Cert is refused.
 	// Set it only when the forwarder verifies against the same CAs and
-	// CRLs (nginx ssl_verify_client on with ssl_crl, not optional_no_ca).
+	// CRLs (nginx ssl_verify_client on with ssl_crl, not optional_no_ca);
+	// the listener's TrustDomainCAs bindings are then not checked.
 	VerifiedByProxy bool `key:"verified-by-proxy"`
 }
 

@@ -183,10 +183,10 @@ const (
 // forwardedCache shares forwardedHeaders between the connections of a
 // client that reconnects: encoding its certificate again for every new
 // connection was a tenth of what the gateway adds to a full handshake.
-// The headers are a function of the certificate's bytes and the format
-// alone when the client sent no intermediates, so they are kept only then,
-// keyed by the certificate's SHA-256 (mtls.Identity.CertSHA256) and the
-// format; the connection's identity was verified before it gets here, and
+// The headers are a function of the certificate's bytes, the format and
+// whether its CA is bound to a trust domain when the client sent no
+// intermediates, so they are kept only then, keyed by the three; the
+// connection's identity was verified before it gets here, and
 // the cache decides nothing.
 type forwardedCache struct {
 	m *boundedmap.Map[forwardedKey, *forwardedHeaders]
@@ -195,6 +195,10 @@ type forwardedCache struct {
 type forwardedKey struct {
 	cert   [32]byte
 	format forwarded.Format
+	// spiffeOnly: the same certificate's identity without its other
+	// names (mtls.Identity.SPIFFEOnly, on a listener that binds its CA)
+	// forwards no DNS names.
+	spiffeOnly bool
 }
 
 func newForwardedCache(limit int) *forwardedCache {
@@ -207,7 +211,7 @@ func (fc *forwardedCache) get(id mtls.Identity, opts forwarded.Options) *forward
 	if len(opts.Chain) > 0 || len(opts.By) > 0 || id.CertSHA256 == ([32]byte{}) {
 		return newForwardedHeaders(id, opts)
 	}
-	k := forwardedKey{id.CertSHA256, opts.Format}
+	k := forwardedKey{id.CertSHA256, opts.Format, id.SPIFFEOnly}
 	f, ok := fc.m.Get(k)
 	if ok {
 		return f

@@ -28,6 +28,10 @@ func TestTrustDomainCAs(t *testing.T) {
 	forgedAdmin := pkitest.SPIFFE(t, partner, "spiffe://test.example/admin")
 	billing := pkitest.SPIFFE(t, partner, "spiffe://partner.example/billing")
 	lb := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/lb")
+	// An SVID of the partner's own trust domain that also says CN=admin,
+	// and the gateway's own CN=admin.
+	namedAdmin := pkitest.Client(t, partner, pki.ClientOptions{CommonName: "admin", SPIFFEID: "spiffe://partner.example/billing"})
+	ownNamedAdmin := pkitest.Client(t, w.ca, pki.ClientOptions{CommonName: "admin"})
 
 	for _, bound := range []bool{true, false} {
 		name := map[bool]string{true: "bound", false: "one pool (negative control)"}[bound]
@@ -39,9 +43,27 @@ func TestTrustDomainCAs(t *testing.T) {
 				cfg.Listeners[0].TLS.ClientCAFiles = append(cfg.Listeners[0].TLS.ClientCAFiles, partnerCA)
 			}
 			cfg.Routes = append(cfg.Routes, gateway.Route{Name: "partner", PathPrefix: "/partner", Upstream: w.upstream.URL,
-				Allow: gateway.Allow{TrustDomains: []string{"partner.example"}}})
+				Allow: gateway.Allow{TrustDomains: []string{"partner.example"}}},
+				gateway.Route{Name: "cn", PathPrefix: "/cn", Upstream: w.upstream.URL, Allow: gateway.Allow{CommonNames: []string{"admin"}}})
 			cfg.TrustedForwarders = []gateway.Forwarder{{Addresses: []string{"127.0.0.1"}, SPIFFEIDs: []string{"spiffe://test.example/lb"}, Header: new(forwarded.RFC9440)}}
 			gw := w.start(cfg)
+
+			// A bound CA vouches for the SPIFFE ID alone: its SVID's
+			// CN=admin is not the gateway's admin, on the connection or
+			// forwarded. Twin: the own CA's CN=admin.
+			h := http.Header{"Accept": {"application/json"}}
+			if status, body := do(t, gw.client(ownNamedAdmin), "GET", gw.base+"/cn/x", h, ""); status != 200 {
+				t.Errorf("own CN=admin: %d %s", status, body)
+			}
+			status, body := do(t, gw.client(namedAdmin), "GET", gw.base+"/cn/x", h, "")
+			if want := map[bool]int{true: 403, false: 200}[bound]; status != want || bound && !strings.Contains(body, `"reason":"common-name-denied"`) {
+				t.Errorf("partner's SVID with CN=admin: %d %s, want %d", status, body, want)
+			}
+			fh := http.Header{"Accept": {"application/json"}, "Client-Cert": {forwarded.FormatClientCert(namedAdmin.Cert)}}
+			status, body = do(t, gw.client(lb), "GET", gw.base+"/cn/x", fh, "")
+			if want := map[bool]int{true: 403, false: 200}[bound]; status != want {
+				t.Errorf("partner's SVID with CN=admin, forwarded: %d %s, want %d", status, body, want)
+			}
 
 			// On the connection.
 			if status, body := do(t, gw.client(w.admin), "GET", gw.base+"/admin/x", nil, ""); status != 200 {

@@ -94,6 +94,10 @@ func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 	}, nil
 }
 
+// spiffeOnlyDenial is why the name authorizers deny an identity with
+// Identity.SPIFFEOnly.
+const spiffeOnlyDenial = "the certificate was issued through a client CA bound to a trust domain, which vouches for its SPIFFE ID only"
+
 // AuthorizeDNSName allows identities with at least one DNS SAN matching
 // one of the patterns (exact, or "*." followed by one label),
 // ignoring ASCII case. A SAN that is not a plain host name matches no
@@ -101,7 +105,8 @@ func AuthorizeTrustDomain(domains ...string) (Authorizer, error) {
 // allows neither api.example.com nor the pattern *.example.com), one
 // with a trailing dot or an empty label, an empty one. Names are
 // compared as written, so a pattern for an internationalised name is its
-// A-label (xn--…); a Unicode pattern is an error.
+// A-label (xn--…); a Unicode pattern is an error. An identity with
+// SPIFFEOnly (from a CA bound to a trust domain) is denied.
 func AuthorizeDNSName(patterns ...string) (Authorizer, error) {
 	ps := make([]dnsPattern, 0, len(patterns))
 	for _, s := range patterns {
@@ -114,6 +119,9 @@ func AuthorizeDNSName(patterns ...string) (Authorizer, error) {
 	return func(id Identity) error {
 		if id.isZero() {
 			return errNoIdentity()
+		}
+		if id.SPIFFEOnly {
+			return deny(ReasonDNSNameDenied, "%s", spiffeOnlyDenial)
 		}
 		for _, name := range id.DNSNames {
 			for _, p := range ps {
@@ -133,12 +141,16 @@ func AuthorizeDNSName(patterns ...string) (Authorizer, error) {
 // "admin " and a Cyrillic "аdmin" are other names. A certificate whose subject
 // has more than one common name is refused: Go reads the last, OpenSSL,
 // Java and most upstreams that parse the forwarded certificate the first,
-// so the name allowed here would not be the one they believe.
+// so the name allowed here would not be the one they believe. An identity
+// with SPIFFEOnly (from a CA bound to a trust domain) is denied.
 func AuthorizeCommonName(names ...string) Authorizer {
 	allowed := setOf(names)
 	return func(id Identity) error {
 		if id.isZero() {
 			return errNoIdentity()
+		}
+		if id.SPIFFEOnly {
+			return deny(ReasonCommonNameDenied, "%s", spiffeOnlyDenial)
 		}
 		if n := commonNames(id.Certificate); n > 1 {
 			return deny(ReasonCommonNameDenied, "the subject has %d common names: which one is the client's depends on who reads it", n)
@@ -151,12 +163,16 @@ func AuthorizeCommonName(names ...string) Authorizer {
 }
 
 // AuthorizeOrganizationalUnit allows identities with at least one subject
-// OU in units, compared exactly.
+// OU in units, compared exactly. An identity with SPIFFEOnly (from a CA
+// bound to a trust domain) is denied.
 func AuthorizeOrganizationalUnit(units ...string) Authorizer {
 	allowed := setOf(units)
 	return func(id Identity) error {
 		if id.isZero() {
 			return errNoIdentity()
+		}
+		if id.SPIFFEOnly {
+			return deny(ReasonOrganizationalUnitDenied, "%s", spiffeOnlyDenial)
 		}
 		for _, ou := range id.OrganizationalUnit {
 			if ou != "" && allowed[ou] {

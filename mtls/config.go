@@ -79,7 +79,10 @@ type ServerConfig struct {
 	//     with the same key: a renewed or cross-signed certificate of
 	//     it) must end in an X509-SVID of its trust domain; any other
 	//     client certificate it issued, one without a SPIFFE ID
-	//     included, is refused.
+	//     included, is refused. The SVID's identity is its SPIFFE ID
+	//     alone (Identity.SPIFFEOnly): its DNS SANs, email addresses,
+	//     common name, organization and OUs are left out, and the
+	//     authorizers of those names deny it.
 	//   - A bound trust domain is reserved: a client certificate with a
 	//     spiffe URI SAN naming it (a valid SPIFFE ID or not, in any
 	//     case) is refused unless its chain passes through one of that

@@ -62,6 +62,10 @@ type checked struct {
 	// err is why the certificate was refused; a refused connection stays
 	// refused (it is closed after the refusal anyway).
 	err *Error
+	// spiffeOnly, when the chain passes through a CA bound to a trust
+	// domain, is the connection's identity without the names such a CA
+	// does not vouch for (Identity.SPIFFEOnly); nil otherwise.
+	spiffeOnly *Identity
 }
 
 // current reports whether c still holds under s's state at now: same
@@ -128,13 +132,17 @@ func (s *Server) CheckConn(r *http.Request, c *ConnCache) (*Identity, error) {
 		c.fill(s, leaf)
 	}
 	var err error
+	var v *checked
 	if leaf != nil {
-		if e := s.recheck(c, r.TLS); e != nil {
-			err = e
+		if v = s.recheck(c, r.TLS); v != nil && v.err != nil {
+			err = v.err
 		}
 	}
 	if !c.ok {
 		return nil, err
+	}
+	if v != nil && v.spiffeOnly != nil {
+		return v.spiffeOnly, err
 	}
 	return &c.id, err
 }
@@ -154,11 +162,12 @@ func (c *ConnCache) fill(s *Server, leaf *x509.Certificate) bool {
 }
 
 // recheck verifies the certificate of c again when its last check no
-// longer holds under s's state.
-func (s *Server) recheck(c *ConnCache, cs *tls.ConnectionState) *Error {
+// longer holds under s's state, and returns the check that holds (nil
+// only with noRecheck).
+func (s *Server) recheck(c *ConnCache, cs *tls.ConnectionState) *checked {
 	now := s.now()
 	if v := c.checked.Load(); v.current(s, now) {
-		return v.err
+		return v
 	}
 	if s.noRecheck {
 		return nil
@@ -166,7 +175,7 @@ func (s *Server) recheck(c *ConnCache, cs *tls.ConnectionState) *Error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if v := c.checked.Load(); v.current(s, now) {
-		return v.err // another request of the connection just checked
+		return v // another request of the connection just checked
 	}
 	st := s.state.Load()
 	v := &checked{gen: st.gen}
@@ -175,9 +184,13 @@ func (s *Server) recheck(c *ConnCache, cs *tls.ConnectionState) *Error {
 		v.err = err
 	} else {
 		v.until = st.until(chain)
+		if st.trustDomains.bound(chain) && c.ok {
+			id := spiffeOnly(c.id)
+			v.spiffeOnly = &id
+		}
 	}
 	c.checked.Store(v)
-	return v.err
+	return v
 }
 
 // Handler returns middleware that calls Check on every request: it stores

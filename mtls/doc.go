@@ -103,8 +103,8 @@
 // (x509's URL drops an empty fragment: spiffe://td/x# is no ID). Every
 // client CA may issue every SPIFFE ID, unless its source binds it to a
 // trust domain (Source.TrustDomain: it then issues only that trust
-// domain's SVIDs, and only such CAs issue them) or a URI name constraint
-// limits it (ServerConfig.ClientCAs).
+// domain's SVIDs, identified by their SPIFFE ID alone, and only such CAs
+// issue them) or a URI name constraint limits it (ServerConfig.ClientCAs).
 //
 // An Authorizer is a func(Identity) error. The constructors match SPIFFE
 // IDs (exact or with "*" path segments), trust domains, DNS SANs (exact or

@@ -26,6 +26,15 @@ type Identity struct {
 	// as the X509-SVID specification (§5.2) requires of a validator;
 	// otherwise it is the zero ID (check IsZero).
 	SPIFFEID spiffeid.ID
+	// SPIFFEOnly is set when the certificate was issued through a client
+	// CA bound to a trust domain (Source.TrustDomain). Such a CA vouches
+	// for the SPIFFE ID alone, so DNSNames, EmailAddresses, CommonName,
+	// Organization and OrganizationalUnit are left empty, and the
+	// authorizers of those names deny the identity: a partner's CA
+	// cannot make its workload "CN=admin". Subject, Issuer and
+	// Certificate still show the whole certificate, for logs: do not
+	// authorize on them.
+	SPIFFEOnly bool
 
 	// URIs, DNSNames and EmailAddresses are the certificate's subject
 	// alternative names, as crypto/x509 parsed them.

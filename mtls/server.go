@@ -103,8 +103,13 @@ func (s *Server) VerifyChain(chain []*x509.Certificate) (Identity, error) {
 	if len(chain) == 0 {
 		return Identity{}, &Error{Reason: ReasonNoCertificate, Err: errNoCertificate}
 	}
-	if _, err := s.verify(s.state.Load(), &tls.ConnectionState{PeerCertificates: chain}, true); err != nil {
+	st := s.state.Load()
+	verified, err := s.verify(st, &tls.ConnectionState{PeerCertificates: chain}, true)
+	if err != nil {
 		return Identity{}, err
+	}
+	if st.trustDomains.bound(verified) {
+		return spiffeOnly(s.names.identity(chain[0])), nil
 	}
 	return s.names.identity(chain[0]), nil
 }
@@ -248,7 +253,11 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x50
 		return nil, herr
 	}
 	if s.cfg.Authorizer != nil {
-		if err := s.cfg.Authorizer(NewIdentity(leaf)); err != nil {
+		id := NewIdentity(leaf)
+		if st.trustDomains.bound(chain) {
+			id = spiffeOnly(id)
+		}
+		if err := s.cfg.Authorizer(id); err != nil {
 			return nil, asError(err)
 		}
 	}

@@ -130,3 +130,27 @@ func (b *trustDomainCAs) check(chain []*x509.Certificate) *Error {
 	}
 	return nil
 }
+
+// bound reports whether chain (leaf first) passes through a CA bound to
+// a trust domain: the leaf's identity is then its SPIFFE ID alone
+// (spiffeOnly). A nil b binds nothing.
+func (b *trustDomainCAs) bound(chain []*x509.Certificate) bool {
+	if b == nil {
+		return false
+	}
+	for _, c := range chain[1:] {
+		if _, ok := b.byKey[string(c.RawSubjectPublicKeyInfo)]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// spiffeOnly is id without the names a CA bound to a trust domain does
+// not vouch for (Identity.SPIFFEOnly).
+func spiffeOnly(id Identity) Identity {
+	id.SPIFFEOnly = true
+	id.DNSNames, id.EmailAddresses = nil, nil
+	id.CommonName, id.Organization, id.OrganizationalUnit = "", nil, nil
+	return id
+}

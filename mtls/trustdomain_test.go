@@ -6,6 +6,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -75,6 +79,11 @@ func TestTrustDomainCAs(t *testing.T) {
 		{name: "partner's intermediate, own trust domain", issuer: partnerInter, inter: []*rawCert{partnerInter}, uris: []string{"spiffe://example.org/admin"}, why: "which issues only trust domain partner.org"},
 		{name: "partner's intermediate, partner trust domain (twin)", issuer: partnerInter, inter: []*rawCert{partnerInter}, uris: []string{"spiffe://partner.org/billing"}, ok: true},
 		{name: "partner's key cross-signed by the unbound CA, own trust domain", issuer: partner, inter: []*rawCert{partnerByLegacy}, uris: []string{"spiffe://example.org/admin"}, why: "which issues only trust domain partner.org"},
+		// Neither caught by the reservation of a bound trust domain: only
+		// the partner's key in the cross-certificate refuses them.
+		{name: "partner's key cross-signed by the unbound CA, no SPIFFE ID", issuer: partner, inter: []*rawCert{partnerByLegacy}, why: `has no SPIFFE ID, and it is issued through client CA "CN=partner.org CA"`},
+		{name: "partner's key cross-signed by the unbound CA, another trust domain", issuer: partner, inter: []*rawCert{partnerByLegacy}, uris: []string{"spiffe://other.org/x"}, why: "which issues only trust domain partner.org"},
+		{name: "partner's key cross-signed by the unbound CA, partner trust domain (twin)", issuer: partner, inter: []*rawCert{partnerByLegacy}, uris: []string{"spiffe://partner.org/billing"}, ok: true},
 		{name: "unbound CA, no SPIFFE ID (twin)", issuer: legacy, ok: true},
 		{name: "unbound CA, unbound trust domain (twin)", issuer: legacy, uris: []string{"spiffe://other.org/x"}, ok: true},
 		{name: "unbound CA, bound trust domain", issuer: legacy, uris: []string{"spiffe://example.org/admin"}, why: `names trust domain "example.org" in URI SAN "spiffe://example.org/admin", and none of that trust domain's client CAs issued it`},
@@ -236,5 +245,103 @@ func TestTrustDomainCAsHandshake(t *testing.T) {
 	}
 	if name, _, err := connect(partner, "spiffe://partner.org/billing", nil); err != nil || name != "spiffe://partner.org/billing" {
 		t.Fatalf("partner CA's own ID: %q, %v", name, err)
+	}
+}
+
+// TestTrustDomainCAsOtherNames: a CA bound to partner.org issues only
+// partner.org's SVIDs, and an SVID is its SPIFFE ID: the common name,
+// organizational unit and DNS SAN it may also carry are not the
+// partner's to give, so authorizers reading them must not allow it as
+// CN=admin. Twin: the same names from the unbound CA are allowed.
+func TestTrustDomainCAsOtherNames(t *testing.T) {
+	partner := rawCA(t, "partner.org CA", nil)
+	legacy := rawCA(t, "legacy CA", nil) // unbound
+	dns, err := mtls.AuthorizeDNSName("admin.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, az := range map[string]mtls.Authorizer{
+		"common name":         mtls.AuthorizeCommonName("admin"),
+		"organizational unit": mtls.AuthorizeOrganizationalUnit("admins"),
+		"DNS name":            dns,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := mtls.NewServer(mtls.ServerConfig{VerifyOnly: true, Authorizer: az, ClientCAs: []mtls.Source{
+				{Data: pki.EncodeCertsPEM(partner.Cert), TrustDomain: "partner.org"},
+				{Data: pki.EncodeCertsPEM(legacy.Cert)},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, issuer := range []*rawCert{legacy, partner} {
+				leaf := rawClient(t, issuer, func(c *x509.Certificate) {
+					c.Subject = pkix.Name{CommonName: "admin", OrganizationalUnit: []string{"admins"}}
+					c.DNSNames = []string{"admin.example.org"}
+					if issuer == partner {
+						c.URIs = []*url.URL{mustURL(t, "spiffe://partner.org/billing")}
+					}
+				}).Cert
+				_, err := s.VerifyChain([]*x509.Certificate{leaf})
+				if (err == nil) != (issuer == legacy) {
+					t.Errorf("%s from %s: %v", name, issuer.Cert.Subject, err)
+				}
+			}
+		})
+	}
+}
+
+// TestTrustDomainCAsConnectionIdentity: over a real connection
+// (Server.Handler, ConnContext), the identity of a bound CA's SVID is
+// its SPIFFE ID alone, on every request of the connection, and a Guard
+// allowing CN=admin refuses it, saying why; the own CA's CN=admin is
+// served (the twin).
+func TestTrustDomainCAsConnectionIdentity(t *testing.T) {
+	own, partner := pkitest.CA(t), pkitest.CA(t)
+	srvCert := pkitest.Server(t, own).TLSCertificate()
+	s := newServer(t, mtls.ServerConfig{
+		Certificates: []mtls.KeyPair{{Certificate: &srvCert}},
+		ClientCAs: []mtls.Source{
+			{Data: pki.EncodeCertsPEM(own.Cert)},
+			{Data: pki.EncodeCertsPEM(partner.Cert), TrustDomain: "partner.example"},
+		},
+		ClientAuth: mtls.VerifyClientCertIfGiven,
+	})
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := mtls.IdentityFromContext(r.Context())
+		fmt.Fprintf(w, "%s cn=%q dns=%q spiffe-only=%v", id, id.CommonName, id.DNSNames, id.SPIFFEOnly)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/id", ok)
+	mux.Handle("/admin", (&mtls.Guard{Authorizer: mtls.AuthorizeCommonName("admin")}).Handler(ok))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: s.Handler(mux), ConnContext: s.ConnContext, TLSConfig: s.TLSConfig()}
+	go srv.ServeTLS(ln, "", "")
+	t.Cleanup(func() { srv.Close() })
+	base := "https://localhost:" + strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
+
+	get := func(c *http.Client, path string) (int, string) {
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	partnerAdmin := httpClient(own, pkitest.Client(t, partner, pki.ClientOptions{CommonName: "admin", DNSNames: []string{"admin.example"}, SPIFFEID: "spiffe://partner.example/billing"}))
+	for range 2 { // the connection's first request, then its cached check
+		if status, body := get(partnerAdmin, "/id"); status != 200 || body != `spiffe://partner.example/billing cn="" dns=[] spiffe-only=true` {
+			t.Errorf("partner's SVID: %d %s", status, body)
+		}
+	}
+	if status, body := get(partnerAdmin, "/admin"); status != 403 || !strings.Contains(body, "common-name-denied") {
+		t.Errorf("partner's SVID with CN=admin on the CN=admin route: %d %s", status, body)
+	}
+	ownAdmin := httpClient(own, pkitest.Client(t, own, pki.ClientOptions{CommonName: "admin"}))
+	if status, body := get(ownAdmin, "/admin"); status != 200 || !strings.Contains(body, `cn="admin"`) {
+		t.Errorf("own CN=admin: %d %s", status, body)
 	}
 }
