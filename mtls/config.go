@@ -84,9 +84,11 @@ type ServerConfig struct {
 	//     common name, organization and OUs are left out, and the
 	//     authorizers of those names deny it.
 	//   - A bound trust domain is reserved: a client certificate with a
-	//     spiffe URI SAN naming it (a valid SPIFFE ID or not, in any
-	//     case) is refused unless its chain passes through one of that
-	//     trust domain's CAs.
+	//     spiffe URI SAN naming it (its SPIFFE ID or a second URI) is
+	//     refused unless its chain passes through one of that trust
+	//     domain's CAs; and one with a spiffe URI SAN that is no valid
+	//     SPIFFE ID (upper case, a port, user info, no authority),
+	//     whose trust domain depends on who reads it, is refused.
 	//   - Unbound CAs issue everything else, as before.
 	//
 	// Such a refusal is ReasonUnknownAuthority, its text naming the CA

@@ -115,15 +115,21 @@ func (b *trustDomainCAs) check(chain []*x509.Certificate) *Error {
 				id.String(), id.TrustDomain().Name(), c.Subject.String(), strings.Join(tds, ", "))}
 		}
 	}
-	// Every spiffe URI, not only a valid SPIFFE ID: an upstream reading
-	// the forwarded certificate may take spiffe://Example.ORG/admin (no
-	// SPIFFE ID here: upper case) as example.org's.
+	// Every spiffe URI, not only the leaf's SPIFFE ID (a second URI SAN,
+	// which leaves it none, is forwarded too). Which trust domain
+	// spiffe://Example.ORG/admin, spiffe:example.org/admin or
+	// spiffe://x:y@example.org/admin names depends on who reads it: with
+	// trust domains reserved, a spiffe URI must be a valid SPIFFE ID.
 	for _, u := range leaf.URIs {
 		if !strings.EqualFold(u.Scheme, "spiffe") {
 			continue
 		}
-		td := strings.ToLower(u.Hostname())
-		if b.names[td] && !slices.Contains(through, td) {
+		uid, err := spiffeid.FromURI(u)
+		if err != nil {
+			return &Error{Reason: ReasonUnknownAuthority, Err: fmt.Errorf("client certificate's URI SAN %q is a spiffe URI but no valid SPIFFE ID (%v): the trust domain it names depends on who reads it, and trust domains are bound to client CAs",
+				u.String(), err)}
+		}
+		if td := uid.TrustDomain().Name(); b.names[td] && !slices.Contains(through, td) {
 			return &Error{Reason: ReasonUnknownAuthority, Err: fmt.Errorf("client certificate names trust domain %q in URI SAN %q, and none of that trust domain's client CAs issued it",
 				td, u.String())}
 		}

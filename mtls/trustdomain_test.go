@@ -87,9 +87,15 @@ func TestTrustDomainCAs(t *testing.T) {
 		{name: "unbound CA, no SPIFFE ID (twin)", issuer: legacy, ok: true},
 		{name: "unbound CA, unbound trust domain (twin)", issuer: legacy, uris: []string{"spiffe://other.org/x"}, ok: true},
 		{name: "unbound CA, bound trust domain", issuer: legacy, uris: []string{"spiffe://example.org/admin"}, why: `names trust domain "example.org" in URI SAN "spiffe://example.org/admin", and none of that trust domain's client CAs issued it`},
-		{name: "unbound CA, bound trust domain in upper case", issuer: legacy, uris: []string{"spiffe://EXAMPLE.org/admin"}, why: `names trust domain "example.org"`},
 		{name: "unbound CA, bound trust domain in a second URI", issuer: legacy, uris: []string{"spiffe://other.org/x", "spiffe://example.org/admin"}, why: `names trust domain "example.org"`},
-		{name: "unbound CA, bound trust domain with a port", issuer: legacy, uris: []string{"spiffe://example.org:443/admin"}, why: `names trust domain "example.org"`},
+		// spiffe URIs that are no SPIFFE ID, which a reader may take as
+		// example.org's: refused while trust domains are bound.
+		{name: "unbound CA, bound trust domain in upper case", issuer: legacy, uris: []string{"spiffe://EXAMPLE.org/admin"}, why: "is a spiffe URI but no valid SPIFFE ID"},
+		{name: "unbound CA, bound trust domain with a port", issuer: legacy, uris: []string{"spiffe://example.org:443/admin"}, why: "is a spiffe URI but no valid SPIFFE ID"},
+		{name: "unbound CA, opaque spiffe URI", issuer: legacy, uris: []string{"spiffe:example.org/admin"}, why: "is a spiffe URI but no valid SPIFFE ID"},
+		{name: "unbound CA, empty authority", issuer: legacy, uris: []string{"spiffe:///example.org/admin"}, why: "is a spiffe URI but no valid SPIFFE ID"},
+		{name: "unbound CA, userinfo", issuer: legacy, uris: []string{"spiffe://example.org:x@y/admin"}, why: "is a spiffe URI but no valid SPIFFE ID"},
+		{name: "unbound CA, malformed URI of another trust domain", issuer: legacy, uris: []string{"spiffe://other.org/x/"}, why: "is a spiffe URI but no valid SPIFFE ID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
