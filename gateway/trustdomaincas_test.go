@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"crypto/x509"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -179,5 +180,20 @@ func TestTrustDomainCAsForwardCachePerListener(t *testing.T) {
 		if want := map[int]int{0: 200, 1: 403}[listener]; status != want {
 			t.Errorf("partner's test.example admin forwarded to listener %d: %d %s, want %d", listener, status, body, want)
 		}
+	}
+}
+
+// TestTrustDomainCAsErrorOnce: a bad trust domain over several CA files
+// is one problem, not one per file (mtls reports it for each source).
+func TestTrustDomainCAsErrorOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	partnerCA := w.write("partner-ca.pem", pki.EncodeCertsPEM(pkitest.CA(t).Cert))
+	other := w.write("other-ca.pem", pki.EncodeCertsPEM(pkitest.CA(t).Cert))
+	cfg := w.config()
+	cfg.Listeners[0].TLS.TrustDomainCAs = []gateway.TrustDomainCAs{{TrustDomain: "Partner.Example", CAFiles: []string{partnerCA, other}}}
+	err := cfg.Validate()
+	if n := strings.Count(fmt.Sprint(err), "trust-domain-cas[0].trust-domain:"); n != 1 {
+		t.Fatalf("the trust domain's problem %d times, want once: %v", n, err)
 	}
 }
