@@ -38,6 +38,7 @@ const (
 	adviceCORS                         // CORS with credentials
 	adviceCookie                       // session cookie attributes
 	adviceWebSocket                    // the Origin of WebSocket handshakes
+	adviceSession                      // the session ID kept at login
 )
 
 func classOf(rule string) adviceClass {
@@ -52,6 +53,8 @@ func classOf(rule string) adviceClass {
 		return adviceCORS
 	case RuleWebSocketCrossSite:
 		return adviceWebSocket
+	case RuleSessionNotRenewed:
+		return adviceSession
 	case RuleCookieSameSiteNone, RuleCookieNoSameSite, RuleCookieNotSecure,
 		RuleCookieNoHostPrefix, RuleCookieNotHTTPOnly, RuleCookieWideDomain:
 		return adviceCookie
@@ -70,6 +73,7 @@ var frameworkAdvice = map[Framework]map[adviceClass]string{
 		adviceCORS:      "In Go, give the CORS middleware a fixed list of allowed origins.",
 		adviceCookie:    "In Go, set the attributes on the http.Cookie: Name \"__Host-…\", Path \"/\", Secure, HttpOnly, SameSite: http.SameSiteLaxMode, no Domain.",
 		adviceWebSocket: "In Go, check the Origin in the upgrade handler: gorilla/websocket's Upgrader.CheckOrigin must not return true for every origin (its nil default compares with Host), coder/websocket's AcceptOptions must not set InsecureSkipVerify, and golang.org/x/net/websocket's Server needs a Handshake that checks Config.Origin.",
+		adviceSession:   "In Go, start a new session with a new random ID (and cookie) when the login succeeds, and delete the old one from the store (alexedwards/scs: sessionManager.RenewToken(ctx)).",
 	},
 	FrameworkDjango: {
 		adviceOrigin:    "In Django, keep django.middleware.csrf.CsrfViewMiddleware in MIDDLEWARE, remove @csrf_exempt from this view, and list only your own origins (with scheme) in CSRF_TRUSTED_ORIGINS.",
@@ -79,6 +83,7 @@ var frameworkAdvice = map[Framework]map[adviceClass]string{
 		adviceCORS:      "In Django (django-cors-headers), set CORS_ALLOWED_ORIGINS to a fixed list; never CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS.",
 		adviceCookie:    "In Django, set SESSION_COOKIE_SECURE = True, SESSION_COOKIE_HTTPONLY = True, SESSION_COOKIE_SAMESITE = \"Lax\", SESSION_COOKIE_NAME = \"__Host-sessionid\" and leave SESSION_COOKIE_DOMAIN = None.",
 		adviceWebSocket: "In Django Channels, wrap the websocket application in channels.security.websocket.AllowedHostsOriginValidator (or OriginValidator with your own origins).",
+		adviceSession:   "In Django, log users in with django.contrib.auth.login(), which calls request.session.cycle_key(); a custom login must call request.session.cycle_key() itself.",
 	},
 	FrameworkRails: {
 		adviceOrigin:    "In Rails, keep protect_from_forgery with: :exception in ApplicationController (no skip_forgery_protection for this action; with: :null_session still runs the action, which a client certificate or an API token authenticates without the session) and set config.action_controller.forgery_protection_origin_check = true.",
@@ -88,6 +93,7 @@ var frameworkAdvice = map[Framework]map[adviceClass]string{
 		adviceCORS:      "In Rails (rack-cors), list fixed origins in allow do … origins; never a pattern that matches every origin with credentials: true.",
 		adviceCookie:    "In Rails, configure the session store with key: \"__Host-…\", secure: true, httponly: true, same_site: :lax.",
 		adviceWebSocket: "In Rails (Action Cable), set config.action_cable.allowed_request_origins to your own origins and keep disable_request_forgery_protection false.",
+		adviceSession:   "In Rails, call reset_session before storing the user in the session at login (Devise does it through Warden).",
 	},
 	FrameworkExpress: {
 		adviceOrigin:    "Express has no built-in CSRF defence (csurf is deprecated): mount a middleware before the routes that refuses state-changing requests whose Sec-Fetch-Site (or, without it, Origin) is not your own.",
@@ -97,6 +103,7 @@ var frameworkAdvice = map[Framework]map[adviceClass]string{
 		adviceCORS:      "In Express (cors), give origin a fixed list, not true or a function that accepts every origin, with credentials: true.",
 		adviceCookie:    "In Express (express-session), set name: \"__Host-sid\" and cookie: {secure: true, httpOnly: true, sameSite: \"lax\"}.",
 		adviceWebSocket: "In Node, check the Origin before the upgrade: ws's verifyClient (info.origin), or socket.io's allowRequest with cors.origin a fixed list.",
+		adviceSession:   "In Express (express-session), call req.session.regenerate() when the login succeeds and store the user in the new session (Passport 0.6 and later do it in req.login()).",
 	},
 }
 

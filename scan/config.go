@@ -151,7 +151,11 @@ type Endpoint struct {
 // them. The login counts as refused (ReasonLogin) when its answer is a
 // 4xx or 5xx, a page that shows the login form again (a POST form to the
 // same action with a password field), or sets no cookie with a new value
-// other than an anti-CSRF cookie (no session started).
+// other than an anti-CSRF cookie (no session started) while the page that
+// held the login form, reloaded with the same cookies, still shows a POST
+// form with a password field (or answers no 2xx). A login that kept the
+// session cookie and passed that reload is reported as
+// RuleSessionNotRenewed.
 type Login struct {
 	// Path is the login form's action. If empty, the login form is the
 	// page's form with a password field.

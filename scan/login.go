@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -53,10 +54,25 @@ func (sc *scanner) logIn(ctx context.Context, l *Login, start *response) error {
 	if err != nil {
 		return &Error{classify(err), fmt.Errorf("login: %s: POST %s: %w", step.desc, step.u.Redacted(), err)}
 	}
-	if err := loginRefused(step, resp, before); err != nil {
-		return &Error{ReasonLogin, err}
-	}
 	cs := resp.cookies()
+	refused := loginRefused(step, resp, before)
+	var ns *noNewSession
+	if errors.As(refused, &ns) {
+		// No new session cookie: the login may have kept the session the
+		// browser already had, as the login page tells.
+		sc.victim.set(cs)
+		refused = sc.keptSession(ctx, browser{sc.victim, false}, step, ns)
+		if refused == nil {
+			sc.keptSessionFindings(step, resp, before)
+		}
+	}
+	if refused != nil {
+		var se *Error
+		if !errors.As(refused, &se) {
+			refused = &Error{ReasonLogin, refused}
+		}
+		return refused
+	}
 	sc.victim.set(cs)
 	for _, c := range cs {
 		sc.setCookies[c.Name] = seenCookie{c, step.u.String()}
@@ -68,6 +84,113 @@ func (sc *scanner) logIn(ctx context.Context, l *Login, start *response) error {
 	return nil
 }
 
+// A noNewSession is loginRefused's error when the only sign of refusal
+// is that the login answer set no new session cookie (see keptSession).
+type noNewSession struct{ msg string }
+
+func (e *noNewSession) Error() string { return e.msg + ", so no session started (wrong credentials?)" }
+
+// keptSession judges a login whose answer showed no sign of refusal but
+// set no new session cookie, as a browser user does: a service that
+// keeps the session cookie through the login (express-session without
+// req.session.regenerate(), PHP's session_start() without
+// session_regenerate_id()) logs that session in. b's browser reloads the
+// page that held the login form (following same-origin redirects, as a
+// browser does): it showed the form to this browser just before the
+// login, with the same cookies, so a 2xx page without a POST form with a
+// password field there now is the service's new state for the session.
+// A refused login leaves the session as it was, and its login page shows
+// the form again (or answers an error, or redirects off the origin):
+// refused, with ns's message and what the reload showed. A login with no
+// page (the fields posted alone) stays refused.
+func (sc *scanner) keptSession(ctx context.Context, b browser, step *loginStep, ns *noNewSession) error {
+	if step.page == nil {
+		return &Error{ReasonLogin, ns}
+	}
+	why, err := sc.loginPageAfter(ctx, b, step.page)
+	if err != nil {
+		return err
+	}
+	if why == "" {
+		return nil
+	}
+	return &Error{ReasonLogin, &noNewSession{ns.msg + ", and " + why}}
+}
+
+// maxLoginRedirects bounds the redirects followed from the login page.
+const maxLoginRedirects = 5
+
+// loginPageAfter reloads the login page in b after a login, following
+// same-origin redirects, and says why b is still logged out: "" when the
+// page answered 2xx without a POST form with a password field. Its error
+// is the request's, when it must end the scan.
+func (sc *scanner) loginPageAfter(ctx context.Context, b browser, page *url.URL) (string, error) {
+	u := page
+	for i := 0; ; i++ {
+		resp, err := sc.get(ctx, b, u)
+		if err != nil {
+			if fatal(err) {
+				return "", &Error{classify(err), fmt.Errorf("login: GET %s: %w", u.Redacted(), err)}
+			}
+			return fmt.Sprintf("reloading the page that held the login form failed (GET %s: %v)", u.Redacted(), err), nil
+		}
+		switch {
+		case resp.Status >= 200 && resp.Status < 300:
+			if hasPasswordForm(resp.Body, u) {
+				return fmt.Sprintf("the page that held the login form still shows it (GET %s answered %d with a POST form with a password field)", u.Redacted(), resp.Status), nil
+			}
+			return "", nil
+		case resp.Status >= 300 && resp.Status < 400 && i < maxLoginRedirects:
+			loc, err := u.Parse(resp.Header.Get("Location"))
+			if err != nil || !sameOrigin(loc, sc.target) || logoutLike.MatchString(loc.String()) || sc.exclude.excluded(loc) {
+				return fmt.Sprintf("the page that held the login form redirected to %s, which was not followed (another origin, a logout or excluded)", printable.Quote(resp.location())), nil
+			}
+			loc.Fragment = ""
+			u = loc
+		default:
+			return fmt.Sprintf("the page that held the login form then answered %d (GET %s)", resp.Status, u.Redacted()), nil
+		}
+	}
+}
+
+// keptSessionFindings reports the cookies that carried the session
+// through a login judged by keptSession (session-not-renewed), and
+// counts them as the session's. before holds the cookie values the
+// browser had when it submitted the login form.
+func (sc *scanner) keptSessionFindings(step *loginStep, resp *response, before map[string]string) {
+	var kept []string
+	for n, v := range before {
+		if v != "" && !csrfCookie.MatchString(n) {
+			kept = append(kept, n)
+		}
+	}
+	sort.Strings(kept)
+	// The ones named like a session, if any: the others (a language, a
+	// consent) hold no session.
+	var named []string
+	for _, n := range kept {
+		if sessionLike.MatchString(n) && !tokenLike.MatchString(n) {
+			named = append(named, n)
+		}
+	}
+	if len(named) > 0 {
+		kept = named
+	}
+	sc.loginKept = true
+	for _, n := range kept {
+		sc.sessionNames[n] = true
+		set := ""
+		if sc0, ok := sc.setCookies[n]; ok {
+			set = " (set by " + printable.Quote(sc0.page) + ")"
+		}
+		sc.add(newFinding(RuleSessionNotRenewed, Confirmed, OracleObserved, Finding{
+			Method: "POST", URL: step.u.String(), Cookie: n,
+			Evidence: fmt.Sprintf("The login answered %d and gave the cookie %s no new value: the value it held before the login%s carries the logged-in session after it (the page that held the login form no longer shows it). Whoever set or read that value before the login (session fixation) shares the session.",
+				resp.Status, printable.Quote(n), set),
+		}))
+	}
+}
+
 // A browser is whose cookies (and, anonymous, which certificate: the
 // attacker's or none) a page request goes with.
 type browser struct {
@@ -77,10 +200,10 @@ type browser struct {
 
 // get loads page u in browser b, keeping the cookies it sets.
 func (sc *scanner) get(ctx context.Context, b browser, u *url.URL) (*response, error) {
-	if !b.anonymous {
+	if !b.anonymous && b.jar == sc.victim {
 		return sc.do(ctx, sc.pageRequest(u, b.jar, false))
 	}
-	resp, err := sc.send.send(ctx, sc.pageRequest(u, b.jar, true))
+	resp, err := sc.send.send(ctx, sc.pageRequest(u, b.jar, b.anonymous))
 	if err == nil {
 		b.jar.set(resp.cookies())
 	}
@@ -130,8 +253,18 @@ func (sc *scanner) logInAttacker(ctx context.Context, l *Login) error {
 	if err != nil {
 		return wrap(fmt.Errorf("%s: POST %s: %w", step.desc, step.u.Redacted(), err))
 	}
-	if err := loginRefused(step, resp, before); err != nil {
-		return &Error{ReasonLogin, fmt.Errorf("attacker %w", err)}
+	refused := loginRefused(step, resp, before)
+	var ns *noNewSession
+	if errors.As(refused, &ns) {
+		attacker.set(resp.cookies())
+		refused = sc.keptSession(ctx, browser{attacker, true}, step, ns)
+	}
+	if refused != nil {
+		var se *Error
+		if !errors.As(refused, &se) {
+			return &Error{ReasonLogin, fmt.Errorf("attacker %w", refused)}
+		}
+		return wrap(refused)
 	}
 	attacker.set(resp.cookies())
 	sc.attacker = attacker
@@ -171,9 +304,9 @@ func loginRefused(step *loginStep, resp *response, before map[string]string) err
 		set = append(set, c.Name)
 	}
 	if len(set) == 0 {
-		return fmt.Errorf("%s and set no cookie, so no session started (wrong credentials?)", where)
+		return &noNewSession{where + " and set no cookie"}
 	}
-	return fmt.Errorf("%s and set no new session cookie (only %s, unchanged, expired or anti-CSRF), so no session started (wrong credentials?)", where, strings.Join(set, ", "))
+	return &noNewSession{fmt.Sprintf("%s and set no new session cookie (only %s, unchanged, expired or anti-CSRF)", where, strings.Join(set, ", "))}
 }
 
 // newSession reports whether the login answer's cookie c can hold a new
@@ -392,7 +525,8 @@ func (sc *scanner) loginCSRF(ctx context.Context) error {
 		}
 		tok, v.token = t, tokenForeign
 	}
-	r := build(e, u, v, tok, &jar{}, sc.target)
+	fresh := &jar{}
+	r := build(e, u, v, tok, fresh, sc.target)
 	resp, err := sc.send.send(ctx, r)
 	if err != nil {
 		if fatal(err) {
@@ -402,6 +536,24 @@ func (sc *scanner) loginCSRF(ctx context.Context) error {
 		return nil
 	}
 	if !accepted(sc.loginBase, resp) {
+		return nil
+	}
+	if sc.loginKept && sc.login.page != nil {
+		// The session cookie is not renewed at login, and may be set to
+		// any visitor: the login page, reloaded in that browser, tells.
+		fresh.set(resp.cookies())
+		why, err := sc.loginPageAfter(ctx, browser{fresh, false}, sc.login.page)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			return nil
+		}
+		sc.add(newFinding(RuleLoginCSRF, Confirmed, OracleObserved, Finding{
+			Method: "POST", URL: u.String(), Probe: v.label,
+			Evidence:  fmt.Sprintf("A cross-site POST of the login form answered %d like the real login, and the page that held the login form, %s, no longer showed it to that browser: it was logged in.", resp.Status, sc.login.page.Redacted()),
+			Reproduce: curlCommand(r, sc.cfg.CurlTLSArgs),
+		}))
 		return nil
 	}
 	var session []string

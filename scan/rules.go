@@ -40,6 +40,7 @@ const (
 	RuleCookieWideDomain   = "cookie-wide-domain"
 	RulePreflightOnly      = "preflight-only"
 	RuleWebSocketCrossSite = "websocket-cross-site"
+	RuleSessionNotRenewed  = "session-not-renewed"
 )
 
 // Rules lists every rule the scanner can report, in a stable order.
@@ -121,6 +122,9 @@ var Rules = []Rule{
 	{RulePreflightOnly, "Only the CORS preflight protects this JSON endpoint (Content-Type check, closed CORS)", SeverityInfo,
 		"Every cross-site form and no-cors fetch was refused, but the same JSON request from another site, which a browser sends only after a CORS preflight that allows it, was accepted. The endpoint is not exposed today: its only defence is that it refuses the Content-Type (or method) a page on another site can send without a preflight, and that its CORS policy stays closed. A preflight that comes to allow another origin with credentials, or a Content-Type check that comes to accept text/plain (a lax match, a JSON parser for any type), opens it.",
 		"Check the origin of state-changing requests too (Sec-Fetch-Site, or Origin against the service's own), or require a custom header or token, so that the endpoint does not rest on its Content-Type check and CORS configuration alone."},
+	{RuleSessionNotRenewed, "Session cookie not renewed at login (session fixation)", SeverityInfo,
+		"The login kept the session cookie's value from before the login: the session ID that an anonymous visitor was given became the logged-in session. Whoever planted that ID (through a sibling subdomain, a plain-HTTP page, a URL that sets it) or read it before the login shares the session afterwards (OWASP: session fixation). It is no cross-site request forgery, and the scanner reports it for information.",
+		"Issue a new session ID at login (and at any change of privilege), and drop the old one."},
 }
 
 // RuleByID returns the rule with the given ID.

@@ -95,8 +95,11 @@ type scanner struct {
 	setCookies   map[string]seenCookie
 	loginBase    *response // the answer to the login step
 	login        *loginStep
-	corsChecked  map[string]bool
-	exclude      *excluder // discovery's exclusions
+	// loginKept: the login kept the session cookie the browser had
+	// (keptSession), so a session cookie set proves no login.
+	loginKept   bool
+	corsChecked map[string]bool
+	exclude     *excluder // discovery's exclusions
 
 	runID string            // makes the values the scan fills unique (see fresh)
 	seq   int               // counts them

@@ -49,7 +49,8 @@ mTLS handshake, no endpoint that accepted its legitimate request).
 --login logs in first as a browser does: it fetches the page that holds the
 login form (--login-page, or found), keeps the cookies it sets, and submits
 that form with its hidden fields (an anti-CSRF token among them) and the
---login-data fields over them.
+--login-data fields over them. A login that sets no new session cookie
+counts only if the page that held the form no longer shows it.
 
 --attacker-login-data logs the attacker (--attacker-cert, or no certificate)
 in through the same login form, so that token-unbound can fetch the
