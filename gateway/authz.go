@@ -269,8 +269,31 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 	if c.authz.proxy == ProxyEnvoy {
 		setForwarding(d, r, x, trustedPeer)
 	}
-	for name := range a.Header {
-		if drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff); drop && !slices.Contains(d.Remove, name) {
+	// A trusted proxy's scheme, port and host headers go on only when
+	// they agree with the origin checked, as serve's do
+	// (withoutOtherOrigins): its Forwarded or X-Forwarded-Proto/-Host,
+	// else the request's scheme and Host.
+	var origin *checkedOrigin
+	if trustedPeer && !c.checksOff.off(checkForwardedOrigin) {
+		scheme, host := "http", r.Host
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		if x.fwd.Proto != "" {
+			scheme = x.fwd.Proto
+		}
+		if x.fwd.Host != "" {
+			host = x.fwd.Host
+		}
+		o := newCheckedOrigin(scheme, host)
+		origin = &o
+	}
+	for name, lines := range a.Header {
+		drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff)
+		if !drop && origin != nil {
+			drop = origin.disagrees(name, lines)
+		}
+		if drop && !slices.Contains(d.Remove, name) {
 			if len(d.Remove) == NumIdentityHeaders {
 				d.Remove = slices.Clip(d.Remove) // append copies, never writes into identityHeaders
 			}
@@ -347,14 +370,16 @@ func setForwarding(d *Decision, r *http.Request, x *exchange, trustedPeer bool) 
 // be refused, or "" when it need not be: it carries headers that serve
 // would not forward (extra, the Decision's Remove past the identity
 // headers: other spellings and products' identity headers, names with
-// '_', path overrides, untrusted forwarding headers), or an upgrade that
+// '_', path overrides, untrusted forwarding headers, a trusted proxy's
+// scheme, port and host headers that name another origin than the one
+// checked), or an upgrade that
 // serve would strip (anything but a WebSocket handshake on GET, or
 // HTTP2-Settings: h2c smuggling). Forwarded as sent, each could make the
 // upstream read another identity, method, path or protocol than the one
 // decided on.
 func unremovable(a *Attributes, extra []string) string {
 	if len(extra) > 0 {
-		return fmt.Sprintf("the request carries %q, which the proxy would forward and an upstream could read as identity, path, method or address: send it without", extra)
+		return fmt.Sprintf("the request carries %q, which the proxy would forward and an upstream could read as identity, path, method, address or another origin: send it without", extra)
 	}
 	if _, ok := a.Header["Http2-Settings"]; ok {
 		return "the request carries HTTP2-Settings (an h2c upgrade), which the proxy would forward: send it without"

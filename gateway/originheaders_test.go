@@ -131,3 +131,110 @@ func TestOriginHeadersFromTrustedProxyNegativeControl(t *testing.T) {
 		}
 	}
 }
+
+// TestOriginHeadersSpellings (review finding): a value that
+// withoutOtherOrigins found to agree with the origin checked, but that
+// an upstream reads as another one, or as none and then falls back to
+// its own connection's scheme (http): Go's strings.EqualFold folds
+// Unicode ("httpſ" is "https", "\u212aiosk" is "kiosk"), strings.TrimSpace
+// trims Unicode blanks (NBSP), upper case passed where gunicorn
+// (secure_scheme_headers: value == "on"/"ssl"), Rack (== "on",
+// ALLOWED_SCHEMES) and Tornado (X-Scheme in ("http", "https"), else the
+// connection's protocol) compare exactly, and a comma list of flags
+// passed element by element where gunicorn and Rack compare the whole
+// value and CodeIgniter's is_https reads anything but "off" in
+// Front-End-Https as https. Each dropped case has its kept twin, on
+// HTTP/1.1 and HTTP/2 and on the direct and ReverseProxy paths.
+func TestOriginHeadersSpellings(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.TrustedProxies = []string{"127.0.0.0/8"}
+	gw := w.start(cfg)
+	xf := func(proto, host string) http.Header {
+		return http.Header{"X-Forwarded-Proto": {proto}, "X-Forwarded-Host": {host}}
+	}
+	https, http1 := xf("https", "app.example"), xf("http", "app.example")
+	kiosk := xf("https", "kiosk.example")
+	tests := []struct {
+		name   string
+		origin http.Header
+		header string // "Name: value"
+		kept   bool
+	}{
+		{"X-Scheme httpſ (U+017F folds to s; Tornado: not a scheme, so the connection's http)", https, "X-Scheme: http\u017f", false},
+		{"X-Scheme HTTPS (Tornado: not a scheme, so the connection's http)", https, "X-Scheme: HTTPS", false},
+		{"twin: X-Scheme https", https, "X-Scheme: https", true},
+		{"X-Scheme https NBSP (Go trims it, Tornado does not)", https, "X-Scheme: https\u00a0", false},
+		{"X-Forwarded-Scheme HTTPS (Rack 2: not an allowed scheme)", https, "X-Forwarded-Scheme: HTTPS", false},
+		{"twin: X-Forwarded-Scheme https", https, "X-Forwarded-Scheme: https", true},
+		{"X-Forwarded-Ssl ON (gunicorn and Rack compare with on)", https, "X-Forwarded-Ssl: ON", false},
+		{"X-Forwarded-Ssl on, on (gunicorn compares the whole value)", https, "X-Forwarded-Ssl: on, on", false},
+		{"twin: X-Forwarded-Ssl on", https, "X-Forwarded-Ssl: on", true},
+		{"X-Forwarded-Protocol SSL (gunicorn compares with ssl)", https, "X-Forwarded-Protocol: SSL", false},
+		{"X-Forwarded-Protocol ssl,ssl", https, "X-Forwarded-Protocol: ssl,ssl", false},
+		{"twin: X-Forwarded-Protocol ssl", https, "X-Forwarded-Protocol: ssl", true},
+		{"Front-End-Https off, off, checked http (CodeIgniter: not off, so https)", http1, "Front-End-Https: off, off", false},
+		{"twin: Front-End-Https off, checked http", http1, "Front-End-Https: off", true},
+		{"twin: Front-End-Https On (Microsoft's spelling; its readers fold case)", https, "Front-End-Https: On", true},
+		{"X-Forwarded-Port 443 NBSP", https, "X-Forwarded-Port: 443\u00a0", false},
+		{"twin: X-Forwarded-Port 443", https, "X-Forwarded-Port: 443", true},
+		{"X-Host \u212aiosk.example (the Kelvin sign folds to k)", kiosk, "X-Host: \u212aiosk.example", false},
+		{"twin: X-Host KIOSK.example", kiosk, "X-Host: KIOSK.example", true},
+		{"X-Original-Host kiosk.example NBSP", kiosk, "X-Original-Host: kiosk.example\u00a0", false},
+		{"twin: X-Original-Host kiosk.example:443", kiosk, "X-Original-Host: kiosk.example:443", true},
+	}
+	// On HTTP/2 the authority must match the SNI name (else 421).
+	base := strings.Replace(gw.base, "127.0.0.1", "localhost", 1)
+	for _, h2 := range []bool{false, true} {
+		c := gw.client(w.web)
+		c.Transport.(*http.Transport).ForceAttemptHTTP2 = h2
+		for _, direct := range []bool{true, false} {
+			gateway.SetDirectProxy(gw.g, direct)
+			for _, tt := range tests {
+				name, value, _ := strings.Cut(tt.header, ": ")
+				h := tt.origin.Clone()
+				h[name] = []string{value}
+				status, body := do(t, c, "GET", base+"/public/x", h, "")
+				if status != 200 {
+					t.Errorf("h2 %v, direct %v, %s: got %d %s, want 200", h2, direct, tt.name, status, body)
+					continue
+				}
+				var got []string
+				for n, v := range mustJSON(t, body).Header {
+					if strings.EqualFold(n, name) {
+						got = v
+					}
+				}
+				if reached := got != nil; reached != tt.kept {
+					t.Errorf("h2 %v, direct %v, %s: %q reached the upstream: %v, want %v", h2, direct, tt.name, tt.header, reached, tt.kept)
+				}
+			}
+		}
+	}
+}
+
+// TestOriginHeadersWebSocketFromTrustedProxy: a WebSocket handshake from
+// a trusted proxy (rewrite's upgrade path, forwardUpgrade) has its
+// disagreeing scheme header dropped as any request's; the agreeing twin
+// goes on.
+func TestOriginHeadersWebSocketFromTrustedProxy(t *testing.T) {
+	t.Parallel()
+	_, gw, u := rawWorldWith(t, respondOK, func(cfg *gateway.Config) {
+		cfg.TrustedProxies = []string{"127.0.0.1/32"}
+	})
+	got := forwardOK(t, gw.dialRaw(t, nil), u, "GET /public/x HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: https://app.example\r\n"+
+		"X-Forwarded-Proto: https\r\nX-Forwarded-Host: app.example\r\nX-Forwarded-Ssl: OFF\r\nX-Scheme: http\u017f\r\nX-Forwarded-Port: 443\r\n\r\n")
+	if !strings.Contains(strings.ToLower(got), "upgrade: websocket") {
+		t.Fatalf("the handshake did not reach the upstream as one:\n%s", got)
+	}
+	for _, bad := range []string{"X-Forwarded-Ssl", "X-Scheme"} {
+		if strings.Contains(got, bad+":") {
+			t.Errorf("%s reached the upstream:\n%s", bad, got)
+		}
+	}
+	if !strings.Contains(got, "X-Forwarded-Port: 443\r\n") {
+		t.Errorf("twin: X-Forwarded-Port 443 did not reach the upstream:\n%s", got)
+	}
+}

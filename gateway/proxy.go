@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/forgeproof/forgeproof/internal/ascii"
 	"github.com/forgeproof/forgeproof/internal/forwardedorigin"
 	"github.com/forgeproof/forgeproof/internal/logtext"
 	"github.com/forgeproof/forgeproof/internal/problem"
@@ -358,7 +359,23 @@ func (c *compiled) forwardOrigin(pr *httputil.ProxyRequest, x *exchange) {
 // agree: Rack 3 and Tornado read the last, Spring and Express the first.
 // Called only for a request from a trusted proxy that sent one of them.
 func withoutOtherOrigins(h http.Header) int {
-	scheme, host := firstValue(h["X-Forwarded-Proto"]), firstValue(h["X-Forwarded-Host"])
+	o := newCheckedOrigin(firstValue(h["X-Forwarded-Proto"]), firstValue(h["X-Forwarded-Host"]))
+	n := 0
+	for name, lines := range h {
+		if o.disagrees(name, lines) {
+			delete(h, name)
+			n++
+		}
+	}
+	return n
+}
+
+// A checkedOrigin is the origin a trusted proxy's scheme, port and host
+// headers (originNames) must agree with: its scheme, its port (explicit
+// or the scheme's default) and its host, default port aside.
+type checkedOrigin struct{ scheme, port, host string }
+
+func newCheckedOrigin(scheme, host string) checkedOrigin {
 	port := "80"
 	if scheme == "https" {
 		port = "443"
@@ -366,44 +383,65 @@ func withoutOtherOrigins(h http.Header) int {
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
 		port = host[i+1:]
 	}
-	host = forwardedorigin.StripDefaultPort(host, scheme)
-	n := 0
-	for name, lines := range h {
-		var buf [64]byte
-		rule := originNames[string(normaliseName(buf[:0], name))]
-		if rule == 0 {
-			continue
-		}
-		for _, line := range lines {
-			if !originAgrees(rule, line, scheme, port, host) {
-				delete(h, name)
-				n++
-				break
-			}
-		}
-	}
-	return n
+	return checkedOrigin{scheme: scheme, port: port, host: forwardedorigin.StripDefaultPort(host, scheme)}
 }
 
-// originAgrees reports whether every comma-separated value of line, an
-// origin header's (rule), names the origin scheme://host (port: its
-// port, explicit or the scheme's default).
-func originAgrees(rule originRule, line, scheme, port, host string) bool {
+// disagrees reports whether the header name, under any spelling, is one
+// of originNames with a line (lines: its values) that names another
+// origin than o.
+func (o *checkedOrigin) disagrees(name string, lines []string) bool {
+	var buf [64]byte
+	n := normaliseName(buf[:0], name)
+	rule := originNames[string(n)]
+	if rule == 0 {
+		return false
+	}
+	for _, line := range lines {
+		if !originAgrees(rule, string(n) == "front-end-https", line, o.scheme, o.port, o.host) {
+			return true
+		}
+	}
+	return false
+}
+
+// originAgrees reports whether line, an origin header's (rule), names
+// the origin scheme://host (port: its port, explicit or the scheme's
+// default) as every upstream reads it. Only the blanks HTTP allows
+// around a value (space and tab) are trimmed, and only ASCII letters
+// compare in any case (strings.EqualFold would take "httpſ" for
+// "https", TrimSpace a no-break space): an upstream reads those as no
+// scheme and falls back to its connection's. Scheme names, "on", "off"
+// and "ssl" must be in lower case (foldCase: Front-End-Https, whose
+// readers fold case): gunicorn compares the whole value with "on" and
+// "ssl", Rack with "on" and its allowed schemes, Tornado X-Scheme with
+// "http" and "https". On/off flags and X-Forwarded-Protocol take one
+// value, not a comma list: gunicorn and Rack read "on, on" as no "on",
+// CodeIgniter "off, off" as not "off", so https. Schemes, ports and
+// hosts may be a list whose every element agrees: Rack 3 and Tornado
+// read the last, Spring and Express the first.
+func originAgrees(rule originRule, foldCase bool, line, scheme, port, host string) bool {
+	switch rule {
+	case originOnOff:
+		v := trimBlanks(line)
+		if foldCase {
+			return scheme == "https" && ascii.EqualFold(v, "on") || scheme == "http" && ascii.EqualFold(v, "off")
+		}
+		return scheme == "https" && v == "on" || scheme == "http" && v == "off"
+	case originProtocol:
+		v := trimBlanks(line)
+		return v == scheme || scheme == "https" && v == "ssl"
+	}
 	for {
 		v, rest, more := strings.Cut(line, ",")
-		v = strings.TrimSpace(v)
+		v = trimBlanks(v)
 		var ok bool
 		switch rule {
-		case originOnOff:
-			ok = scheme == "https" && strings.EqualFold(v, "on") || scheme == "http" && strings.EqualFold(v, "off")
 		case originScheme:
-			ok = strings.EqualFold(v, scheme)
-		case originProtocol:
-			ok = strings.EqualFold(v, scheme) || scheme == "https" && strings.EqualFold(v, "ssl")
+			ok = v == scheme
 		case originPort:
 			ok = v == port
 		case originHost:
-			ok = v != "" && strings.EqualFold(forwardedorigin.StripDefaultPort(v, scheme), host)
+			ok = v != "" && ascii.EqualFold(forwardedorigin.StripDefaultPort(v, scheme), host)
 		}
 		if !ok {
 			return false
@@ -413,6 +451,11 @@ func originAgrees(rule originRule, line, scheme, port, host string) bool {
 		}
 		line = rest
 	}
+}
+
+// trimBlanks trims the spaces and tabs around an HTTP field value.
+func trimBlanks(s string) string {
+	return strings.Trim(s, " \t")
 }
 
 func firstValue(v []string) string {
