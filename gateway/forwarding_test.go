@@ -27,11 +27,13 @@ func TestForwardingHeadersUntrusted(t *testing.T) {
 	forwarding := []string{"X-Real-IP", "X-Client-IP", "Client-IP", "True-Client-IP", "X-Cluster-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP",
 		"X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For", "X-Envoy-External-Address", "X-Azure-ClientIP",
 		"X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Forwarded-Ssl", "X-Forwarded-Scheme",
-		"X-Forwarded-Protocol", "X-Url-Scheme", "Front-End-Https", "X-Original-Host", "X-Host", "X-Scheme"}
+		"X-Forwarded-Protocol", "X-Url-Scheme", "Front-End-Https", "X-Original-Host", "X-Host", "X-Scheme",
+		"CloudFront-Forwarded-Proto", "CF-Visitor"}
 	// From a trusted proxy these go on only when they name the origin
 	// checked, which "v-X-Forwarded-Ssl" does not
 	// (TestOriginHeadersFromTrustedProxy).
-	origin := []string{"X-Forwarded-Port", "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Forwarded-Protocol", "X-Url-Scheme", "Front-End-Https", "X-Original-Host", "X-Host", "X-Scheme"}
+	origin := []string{"X-Forwarded-Port", "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Forwarded-Protocol", "X-Url-Scheme", "Front-End-Https", "X-Original-Host", "X-Host", "X-Scheme",
+		"CloudFront-Forwarded-Proto", "CF-Visitor"}
 	allowed := []string{"X-Request-Id", "X-Real-Name", "X-Original-Title", "X-Hosted-By", "X-Forwarded-Ok", "X-Script-Version", "X-Schemes", "Client-Id"}
 	tests := []struct {
 		name           string
@@ -71,7 +73,7 @@ func TestForwardingHeadersUntrusted(t *testing.T) {
 			}
 			if tt.check && !tt.trusted {
 				_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
-				if want := `forgeproof_gateway_request_headers_dropped_total{kind="forwarding",route="public"} 30`; !strings.Contains(metrics, want) {
+				if want := `forgeproof_gateway_request_headers_dropped_total{kind="forwarding",route="public"} 32`; !strings.Contains(metrics, want) {
 					t.Errorf("metrics lack %s", want)
 				}
 			}

@@ -126,34 +126,36 @@ var pathOverrideNames = []string{
 // (trusted-proxies), as it drops those. Keep docs/security-model.md in
 // step (a test checks).
 var forwardingNames = []string{
-	"x-real-ip",                // nginx convention
-	"x-client-ip",              // ad hoc, Apache mod_remoteip configurations
-	"client-ip",                // PHP's HTTP_CLIENT_IP, which a common idiom reads first
-	"true-client-ip",           // Akamai, Cloudflare Enterprise
-	"x-cluster-client-ip",      // Rackspace, Riverbed
-	"cf-connecting-ip",         // Cloudflare
-	"fastly-client-ip",         // Fastly
-	"x-original-forwarded-for", // ingress-nginx behind another proxy
-	"x-forwarded",              // ad hoc
-	"forwarded-for",            // ad hoc
-	"x-envoy-external-address", // Envoy
-	"x-azure-clientip",         // Azure Front Door
-	"x-forwarded-port",         // AWS ELB, Spring, Express
-	"x-forwarded-prefix",       // Spring, Traefik, ASP.NET Core
-	"x-forwarded-server",       // Apache mod_proxy
-	"x-forwarded-ssl",          // Rack, Rails
-	"x-forwarded-scheme",       // Rack, nginx conventions
-	"x-forwarded-protocol",     // Microsoft conventions
-	"x-url-scheme",             // Rack
-	"front-end-https",          // Microsoft OWA, Rack
-	"x-original-host",          // Azure, IIS ARR
-	"x-host",                   // ad hoc, some PHP frameworks
-	"x-scheme",                 // Tornado (xheaders), Flask "ReverseProxied" recipe
-	"x-originating-ip",         // Microsoft Exchange/Outlook conventions, PHP idioms
-	"x-remote-ip",              // ad hoc, PHP idioms
-	"x-remote-addr",            // ad hoc, PHP idioms
-	"x-proxyuser-ip",           // Google Cloud
-	"x-appengine-user-ip",      // Google App Engine
+	"x-real-ip",                  // nginx convention
+	"x-client-ip",                // ad hoc, Apache mod_remoteip configurations
+	"client-ip",                  // PHP's HTTP_CLIENT_IP, which a common idiom reads first
+	"true-client-ip",             // Akamai, Cloudflare Enterprise
+	"x-cluster-client-ip",        // Rackspace, Riverbed
+	"cf-connecting-ip",           // Cloudflare
+	"fastly-client-ip",           // Fastly
+	"x-original-forwarded-for",   // ingress-nginx behind another proxy
+	"x-forwarded",                // ad hoc
+	"forwarded-for",              // ad hoc
+	"x-envoy-external-address",   // Envoy
+	"x-azure-clientip",           // Azure Front Door
+	"x-forwarded-port",           // AWS ELB, Spring, Express
+	"x-forwarded-prefix",         // Spring, Traefik, ASP.NET Core
+	"x-forwarded-server",         // Apache mod_proxy
+	"x-forwarded-ssl",            // Rack, Rails
+	"x-forwarded-scheme",         // Rack, nginx conventions
+	"x-forwarded-protocol",       // Microsoft conventions
+	"x-url-scheme",               // Rack
+	"front-end-https",            // Microsoft OWA, Rack
+	"x-original-host",            // Azure, IIS ARR
+	"x-host",                     // ad hoc, some PHP frameworks
+	"x-scheme",                   // Tornado (xheaders), Flask "ReverseProxied" recipe
+	"x-originating-ip",           // Microsoft Exchange/Outlook conventions, PHP idioms
+	"x-remote-ip",                // ad hoc, PHP idioms
+	"x-remote-addr",              // ad hoc, PHP idioms
+	"x-proxyuser-ip",             // Google Cloud
+	"x-appengine-user-ip",        // Google App Engine
+	"cloudfront-forwarded-proto", // AWS CloudFront: the viewer's scheme
+	"cf-visitor",                 // Cloudflare: {"scheme":"https"}, read by PHP apps and WordPress
 }
 
 // originNames are normalised names of the forwarding headers above that
@@ -171,15 +173,17 @@ var forwardingNames = []string{
 // with the other forwarding headers. Keep docs/security-model.md in step
 // (a test checks).
 var originNames = map[string]originRule{
-	"x-forwarded-ssl":      originOnOff,    // "on": https (Rack, Spring, gunicorn)
-	"front-end-https":      originOnOff,    // "on": https (Microsoft OWA convention)
-	"x-forwarded-scheme":   originScheme,   // Rack, nginx conventions
-	"x-url-scheme":         originScheme,   // ad hoc
-	"x-scheme":             originScheme,   // Tornado (xheaders)
-	"x-forwarded-protocol": originProtocol, // "ssl": https (gunicorn's secure_scheme_headers)
-	"x-forwarded-port":     originPort,     // Rack, Spring, Django, Werkzeug ProxyFix
-	"x-original-host":      originHost,     // Azure, IIS ARR
-	"x-host":               originHost,     // ad hoc, some PHP frameworks
+	"x-forwarded-ssl":            originOnOff,     // "on": https (Rack, Spring, gunicorn)
+	"front-end-https":            originOnOff,     // "on": https (Microsoft OWA convention)
+	"x-forwarded-scheme":         originScheme,    // Rack, nginx conventions
+	"x-url-scheme":               originScheme,    // ad hoc
+	"x-scheme":                   originScheme,    // Tornado (xheaders)
+	"x-forwarded-protocol":       originProtocol,  // "ssl": https (gunicorn's secure_scheme_headers)
+	"x-forwarded-port":           originPort,      // Rack, Spring, Django, Werkzeug ProxyFix
+	"x-original-host":            originHost,      // Azure, IIS ARR
+	"x-host":                     originHost,      // ad hoc, some PHP frameworks
+	"cloudfront-forwarded-proto": originScheme,    // AWS CloudFront
+	"cf-visitor":                 originCFVisitor, // Cloudflare
 }
 
 // An originRule is how an origin header's values are compared with the
@@ -187,11 +191,12 @@ var originNames = map[string]originRule{
 type originRule uint8
 
 const (
-	originOnOff    originRule = iota + 1 // "on" for https, "off" for http
-	originScheme                         // the scheme
-	originProtocol                       // the scheme, or "ssl" for https
-	originPort                           // the host's port, else the scheme's default
-	originHost                           // the host, default port aside
+	originOnOff     originRule = iota + 1 // "on" for https, "off" for http
+	originScheme                          // the scheme
+	originProtocol                        // the scheme, or "ssl" for https
+	originPort                            // the host's port, else the scheme's default
+	originHost                            // the host, default port aside
+	originCFVisitor                       // {"scheme":"…"}, as Cloudflare writes it
 )
 
 // gatewayHeaders are normalised names of headers the gateway sets, strips

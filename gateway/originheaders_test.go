@@ -183,6 +183,11 @@ func TestOriginHeadersSpellings(t *testing.T) {
 		{"twin: X-Host KIOSK.example", kiosk, "X-Host: KIOSK.example", true},
 		{"X-Original-Host kiosk.example NBSP", kiosk, "X-Original-Host: kiosk.example\u00a0", false},
 		{"twin: X-Original-Host kiosk.example:443", kiosk, "X-Original-Host: kiosk.example:443", true},
+		{"CloudFront-Forwarded-Proto http, checked https", https, "CloudFront-Forwarded-Proto: http", false},
+		{"twin: CloudFront-Forwarded-Proto https", https, "CloudFront-Forwarded-Proto: https", true},
+		{`CF-Visitor {"scheme":"http"}, checked https`, https, `CF-Visitor: {"scheme":"http"}`, false},
+		{`CF-Visitor {"scheme":"https","scheme":"http"} (a JSON reader takes the last)`, https, `CF-Visitor: {"scheme":"https","scheme":"http"}`, false},
+		{`twin: CF-Visitor {"scheme":"https"}`, https, `CF-Visitor: {"scheme":"https"}`, true},
 	}
 	// On HTTP/2 the authority must match the SNI name (else 421).
 	base := strings.Replace(gw.base, "127.0.0.1", "localhost", 1)

@@ -430,6 +430,10 @@ func originAgrees(rule originRule, foldCase bool, line, scheme, port, host strin
 	case originProtocol:
 		v := trimBlanks(line)
 		return v == scheme || scheme == "https" && v == "ssl"
+	case originCFVisitor:
+		// Exactly as Cloudflare writes it: a reader decoding other JSON
+		// (another key, a second "scheme") is not guessed at.
+		return trimBlanks(line) == `{"scheme":"`+scheme+`"}`
 	}
 	for {
 		v, rest, more := strings.Cut(line, ",")
