@@ -58,7 +58,7 @@ var Rules = []Rule{
 		"Browsers that do not send Sec-Fetch-Site still send Origin on cross-site POSTs. A defence that only reads Sec-Fetch-Site, and allows requests without it, lets them through.",
 		"When Sec-Fetch-Site is absent, compare the full Origin with the service's own origin and refuse any other."},
 	{RuleOriginScheme, "Origin compared by host only (http:// accepted on https://)", SeverityMedium,
-		"An Origin with the service's host but the http scheme was accepted: the check compares hosts, not origins (the weakness of CrossOriginProtection's fallback). A network attacker who can answer for http://host can forge requests.",
+		"An Origin with the service's host but the http scheme was accepted: the service does not compare whole origins (it compares hosts only, the weakness of CrossOriginProtection's fallback, or checks none: see the other findings of the endpoint). A network attacker who can answer for http://host can forge requests.",
 		"Compare the whole origin: scheme, host and port."},
 	{RuleSameSiteForgery, "Same-site sibling origin accepted", SeverityMedium,
 		"A request from another origin of the same site (another subdomain or port) was accepted. Same-site requests carry even SameSite=Strict cookies and the client certificate; a compromised or user-controlled sibling can forge them.",
