@@ -196,7 +196,7 @@ func Handler(g *gateway.Gateway, log *slog.Logger) http.Handler {
 			attrs = append(attrs, "identity", logtext.Clean(d.Identity.String(), logtext.MaxIdentity))
 		}
 		if d.Cause != nil {
-			attrs = append(attrs, "error", d.Cause)
+			attrs = append(attrs, "error", logtext.Error(d.Cause))
 		}
 		if !d.Allowed {
 			log.Info("authz: deny", attrs...)

@@ -289,8 +289,10 @@ func (g *Gateway) Decide(a *Attributes) (d *Decision) {
 		origin = &o
 	}
 	for name, lines := range a.Header {
-		drop, _ := c.headers.headerVerdict(name, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff)
-		if !drop && origin != nil {
+		drop, _, k := c.headers.verdict(name, rt.allowUnderscoreHeaders, trustedPeer, c.checksOff)
+		// Only an origin header is compared: the others cost no second
+		// normalisation and lookup (as serve's dropped.origin flag).
+		if !drop && origin != nil && k&kindOrigin != 0 {
 			drop = origin.disagrees(name, lines)
 		}
 		if drop && !slices.Contains(d.Remove, name) {

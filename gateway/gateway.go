@@ -361,7 +361,7 @@ func (g *Gateway) handshakeRefused(listener string, f mtls.HandshakeFailure) {
 	if !g.logs(slog.LevelWarn, listener, string(f.Reason), msg) {
 		return
 	}
-	attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", logtext.Clean(f.ServerName, logtext.MaxName), "resumed", f.Resumed, "error", f.Err}
+	attrs := []any{"listener", listener, "reason", f.Reason, "peer", addrString(f.RemoteAddr), "server_name", logtext.Clean(f.ServerName, logtext.MaxName), "resumed", f.Resumed, "error", logtext.Error(f.Err)}
 	if f.Certificate != nil {
 		attrs = append(attrs, "subject", logtext.Clean(f.Certificate.Subject.String(), logtext.MaxIdentity), "serial", serialHex(f.Certificate.SerialNumber))
 	}

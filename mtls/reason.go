@@ -21,8 +21,9 @@ const (
 	ReasonNoCertificate Reason = "no-certificate"
 	// ReasonUnknownAuthority: the chain does not lead to a current
 	// client CA, or to none that may issue it: a CA bound to a trust
-	// domain issued something else, or a bound trust domain's SPIFFE ID
-	// comes from another CA (Source.TrustDomain).
+	// domain issued something else, a bound trust domain's SPIFFE ID
+	// comes from another CA, or, while a trust domain is bound, a spiffe
+	// URI SAN is no valid SPIFFE ID (Source.TrustDomain).
 	ReasonUnknownAuthority Reason = "unknown-authority"
 	// ReasonExpired: a certificate of the chain is past its NotAfter.
 	ReasonExpired Reason = "expired"

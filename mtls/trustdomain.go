@@ -90,9 +90,10 @@ func newTrustDomainCAs(srcs []Source, cas [][]*x509.Certificate) (*trustDomainCA
 }
 
 // check refuses chain (leaf first) when it breaks a binding: a bound CA
-// in it whose trust domains do not hold the leaf's SPIFFE ID, or a
-// spiffe URI SAN naming a bound trust domain none of whose CAs is in it.
-// A nil b binds nothing.
+// in it whose trust domains do not hold the leaf's SPIFFE ID, a spiffe
+// URI SAN that is no valid SPIFFE ID (while any trust domain is bound),
+// or one naming a bound trust domain none of whose CAs is in it. A nil b
+// binds nothing.
 func (b *trustDomainCAs) check(chain []*x509.Certificate) *Error {
 	if b == nil {
 		return nil

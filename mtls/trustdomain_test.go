@@ -291,6 +291,11 @@ func TestTrustDomainCAsOtherNames(t *testing.T) {
 				if (err == nil) != (issuer == legacy) {
 					t.Errorf("%s from %s: %v", name, issuer.Cert.Subject, err)
 				}
+				// The denial says why (the authorizers' SPIFFEOnly check):
+				// not only that the name, left out, does not match.
+				if issuer == partner && (err == nil || !strings.Contains(err.Error(), "bound to a trust domain")) {
+					t.Errorf("%s from %s: %v, want the denial to name the trust domain binding", name, issuer.Cert.Subject, err)
+				}
 			}
 		})
 	}

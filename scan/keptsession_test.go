@@ -38,6 +38,11 @@ type keptApp struct {
 	// regenerate: the login does call req.session.regenerate() (a new
 	// cookie value), the twin that always worked.
 	regenerate bool
+	// sameOriginLogin: a login POST from another site is answered as
+	// the real one (302 to /) but logs no one in.
+	sameOriginLogin bool
+	// paths records the paths requested, when not nil.
+	paths map[string]bool
 
 	mu       sync.Mutex
 	balance  int
@@ -56,6 +61,9 @@ func (a *keptApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	w.Header().Set("X-Powered-By", "Express")
+	if a.paths != nil {
+		a.paths[r.URL.Path] = true
+	}
 	id := ""
 	if c, err := r.Cookie("connect.sid"); err == nil {
 		if _, ok := a.sessions[c.Value]; ok {
@@ -92,7 +100,7 @@ func (a *keptApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		fmt.Fprintf(w, "<!doctype html><title>Log in</title>%s\n", form)
 	case r.Method == "POST" && r.URL.Path == "/login":
-		if r.PostFormValue("password") == "demo" {
+		if r.PostFormValue("password") == "demo" && (!a.sameOriginLogin || r.Header.Get("Sec-Fetch-Site") == "same-origin") {
 			if a.regenerate {
 				delete(a.sessions, id)
 				b := make([]byte, 16)
@@ -232,5 +240,63 @@ func TestAttackerLoginKeepsSession(t *testing.T) {
 				t.Errorf("got %v, want reason %q naming the attacker login and the login form shown again", err, scan.ReasonLogin)
 			}
 		})
+	}
+}
+
+// TestLoginCSRFKeptSessionRefused: the twin of TestLoginKeepsSession's
+// login-csrf finding on a service that keeps its session cookie through
+// the login. The cross-site login POST is answered as the real login
+// (302 to /, a fresh session cookie) but logs no one in: the login page,
+// reloaded in that browser, still shows the form, so no login-csrf. The
+// kept session is still reported (session-not-renewed). Without this
+// twin, loginCSRF reporting every accepted cross-site login of such a
+// service failed no test.
+func TestLoginCSRFKeptSessionRefused(t *testing.T) {
+	p := newTestPKI(t)
+	app := &keptApp{loginPage: "/", sameOriginLogin: true, balance: 1000, sessions: map[string]string{}}
+	srv := httptest.NewUnstartedServer(app)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool, ClientAuth: tls.VerifyClientCertIfGiven}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	rep, err := scan.Run(context.Background(), scan.Config{
+		Target: srv.URL + "/", TLS: p.clientTLS(), Rate: 1000, Verify: balance, Discover: true,
+		Login: &scan.Login{Path: "/login", Form: map[string]string{"username": "alice", "password": "demo"}},
+	})
+	if err != nil {
+		t.Fatalf("got %v, want a logged-in scan", err)
+	}
+	rules := rulesOf(rep)
+	if slices.Contains(rules, scan.RuleLoginCSRF) || !slices.Contains(rules, scan.RuleSessionNotRenewed) {
+		t.Errorf("findings %v: want %s and no %s (the cross-site login logged no one in)", rules, scan.RuleSessionNotRenewed, scan.RuleLoginCSRF)
+	}
+}
+
+// TestRailsFormatOnlyToRails: the PATH.json variants (Rails takes the
+// format from the extension) go to a service recognised as Rails only
+// (TestRailsFormatJSONSkip); an Express app's form endpoint gets none.
+// Without the filter in assess, no test failed.
+func TestRailsFormatOnlyToRails(t *testing.T) {
+	p := newTestPKI(t)
+	app := &keptApp{loginPage: "/", regenerate: true, balance: 1000, sessions: map[string]string{}, paths: map[string]bool{}}
+	srv := httptest.NewUnstartedServer(app)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool, ClientAuth: tls.VerifyClientCertIfGiven}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	rep, err := scan.Run(context.Background(), scan.Config{
+		Target: srv.URL + "/", TLS: p.clientTLS(), Rate: 1000, Verify: balance, Discover: true,
+		Login: &scan.Login{Path: "/login", Form: map[string]string{"username": "alice", "password": "demo"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(forgeries(rep, "/transfer")) == 0 {
+		t.Fatalf("/transfer not probed: findings %v", rulesOf(rep))
+	}
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	if app.paths["/transfer.json"] || app.paths["/login.json"] {
+		t.Errorf("paths requested %v: PATH.json sent to an Express app", app.paths)
 	}
 }

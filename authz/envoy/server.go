@@ -69,12 +69,12 @@ func NewServer(g *gateway.Gateway) *Server {
 func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	remote, state := caller(ctx)
 	if d := s.g.CallerAllowed(remote, state); d != nil {
-		s.log.Warn("authz: question from an untrusted caller refused", "peer", remote, "reason", d.Reason, "error", d.Cause)
+		s.log.Warn("authz: question from an untrusted caller refused", "peer", remote, "reason", d.Reason, "error", logtext.Error(d.Cause))
 		return deny(acceptOf(cr), d.Status, string(d.Reason), d.WriteProblem), nil
 	}
 	a, aerr := attributes(cr)
 	if aerr != nil {
-		s.log.Warn("authz: malformed question refused", "peer", remote, "error", aerr)
+		s.log.Warn("authz: malformed question refused", "peer", remote, "error", logtext.Error(aerr))
 		return deny(acceptOf(cr), http.StatusBadRequest, string(gateway.ReasonAuthzRequestInvalid), problemWriter(problem.Details{
 			Status: http.StatusBadRequest, Reason: string(gateway.ReasonAuthzRequestInvalid),
 			Title: "invalid request description", Detail: "Envoy's CheckRequest is malformed: " + aerr.msg + " (check the ext_authz filter against docs/integrations/envoy.md)",
@@ -89,7 +89,7 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.Ch
 		attrs = append(attrs, "identity", logtext.Clean(d.Identity.String(), logtext.MaxIdentity))
 	}
 	if d.Cause != nil {
-		attrs = append(attrs, "error", d.Cause)
+		attrs = append(attrs, "error", logtext.Error(d.Cause))
 	}
 	if !d.Allowed {
 		s.log.Info("authz: deny", attrs...)
