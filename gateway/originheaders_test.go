@@ -90,12 +90,7 @@ func TestOriginHeadersFromTrustedProxy(t *testing.T) {
 				t.Errorf("direct path %v, %s: got %d %s, want 200", direct, tt.name, status, body)
 				continue
 			}
-			var got []string
-			for n, v := range mustJSON(t, body).Header {
-				if strings.EqualFold(n, name) {
-					got = v
-				}
-			}
+			got := headerAtUpstream(t, body, name)
 			if reached := got != nil; reached != tt.kept {
 				t.Errorf("direct path %v, %s: %s reached the upstream: %v, want %v", direct, tt.name, tt.header, reached, tt.kept)
 			} else if tt.kept && strings.Join(got, "|") != value {
@@ -205,12 +200,7 @@ func TestOriginHeadersSpellings(t *testing.T) {
 					t.Errorf("h2 %v, direct %v, %s: got %d %s, want 200", h2, direct, tt.name, status, body)
 					continue
 				}
-				var got []string
-				for n, v := range mustJSON(t, body).Header {
-					if strings.EqualFold(n, name) {
-						got = v
-					}
-				}
+				got := headerAtUpstream(t, body, name)
 				if reached := got != nil; reached != tt.kept {
 					t.Errorf("h2 %v, direct %v, %s: %q reached the upstream: %v, want %v", h2, direct, tt.name, tt.header, reached, tt.kept)
 				}
@@ -242,4 +232,16 @@ func TestOriginHeadersWebSocketFromTrustedProxy(t *testing.T) {
 	if !strings.Contains(got, "X-Forwarded-Port: 443\r\n") {
 		t.Errorf("twin: X-Forwarded-Port 443 did not reach the upstream:\n%s", got)
 	}
+}
+
+// headerAtUpstream is the values of header name, in any case, that the
+// echoing upstream saw (body: its answer); nil when it saw none.
+func headerAtUpstream(t *testing.T, body, name string) []string {
+	t.Helper()
+	for n, v := range mustJSON(t, body).Header {
+		if strings.EqualFold(n, name) {
+			return v
+		}
+	}
+	return nil
 }

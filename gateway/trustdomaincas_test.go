@@ -23,15 +23,11 @@ import (
 // pool) lets its admin certificate through each of the three.
 func TestTrustDomainCAs(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	partner := pkitest.CA(t)
-	partnerCA := w.write("partner-ca.pem", pki.EncodeCertsPEM(partner.Cert))
-	forgedAdmin := pkitest.SPIFFE(t, partner, "spiffe://test.example/admin")
-	billing := pkitest.SPIFFE(t, partner, "spiffe://partner.example/billing")
-	lb := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/lb")
+	w, partner := newPartnerWorld(t)
+	partnerCA, forgedAdmin, billing, lb := partner.caFile, partner.forgedAdmin, partner.billing, partner.lb
 	// An SVID of the partner's own trust domain that also says CN=admin,
 	// and the gateway's own CN=admin.
-	namedAdmin := pkitest.Client(t, partner, pki.ClientOptions{CommonName: "admin", SPIFFEID: "spiffe://partner.example/billing"})
+	namedAdmin := pkitest.Client(t, partner.ca, pki.ClientOptions{CommonName: "admin", SPIFFEID: "spiffe://partner.example/billing"})
 	ownNamedAdmin := pkitest.Client(t, w.ca, pki.ClientOptions{CommonName: "admin"})
 
 	for _, bound := range []bool{true, false} {
@@ -149,12 +145,8 @@ func TestTrustDomainCAs(t *testing.T) {
 // Twin: the partner's own workload is served on both.
 func TestTrustDomainCAsForwardCachePerListener(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	partner := pkitest.CA(t)
-	partnerCA := w.write("partner-ca.pem", pki.EncodeCertsPEM(partner.Cert))
-	forgedAdmin := pkitest.SPIFFE(t, partner, "spiffe://test.example/admin")
-	billing := pkitest.SPIFFE(t, partner, "spiffe://partner.example/billing")
-	lb := pkitest.SPIFFE(t, w.ca, "spiffe://test.example/lb")
+	w, partner := newPartnerWorld(t)
+	partnerCA, forgedAdmin, billing, lb := partner.caFile, partner.forgedAdmin, partner.billing, partner.lb
 
 	cfg := w.config()
 	onePool := cfg.Listeners[0]
@@ -195,5 +187,26 @@ func TestTrustDomainCAsErrorOnce(t *testing.T) {
 	err := cfg.Validate()
 	if n := strings.Count(fmt.Sprint(err), "trust-domain-cas[0].trust-domain:"); n != 1 {
 		t.Fatalf("the trust domain's problem %d times, want once: %v", n, err)
+	}
+}
+
+// partnerWorld is a partner organisation's CA beside a world's own.
+type partnerWorld struct {
+	ca          *pki.CA
+	caFile      string    // its certificate, in the world's folder
+	forgedAdmin *pki.Cert // spiffe://test.example/admin, the world's admin's ID, from the partner's CA
+	billing     *pki.Cert // spiffe://partner.example/billing, the partner's own workload
+	lb          *pki.Cert // spiffe://test.example/lb, the world's own trusted forwarder
+}
+
+func newPartnerWorld(t *testing.T) (*world, *partnerWorld) {
+	w := newWorld(t)
+	ca := pkitest.CA(t)
+	return w, &partnerWorld{
+		ca:          ca,
+		caFile:      w.write("partner-ca.pem", pki.EncodeCertsPEM(ca.Cert)),
+		forgedAdmin: pkitest.SPIFFE(t, ca, "spiffe://test.example/admin"),
+		billing:     pkitest.SPIFFE(t, ca, "spiffe://partner.example/billing"),
+		lb:          pkitest.SPIFFE(t, w.ca, "spiffe://test.example/lb"),
 	}
 }

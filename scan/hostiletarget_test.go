@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,9 +32,20 @@ func startTLS(t *testing.T, p *testPKI, h http.Handler) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool, ClientAuth: tls.VerifyClientCertIfGiven}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// loginScan scans the service at base with discovery, logged in as alice
+// with password, and as the attacker with attacker (nil: none).
+func loginScan(p *testPKI, base, password string, attacker *scan.Login) (*scan.Report, error) {
+	return scan.Run(context.Background(), scan.Config{
+		Target: base + "/", TLS: p.clientTLS(), Rate: 1000, Verify: balance, Discover: true,
+		Login:         &scan.Login{Path: "/login", Form: map[string]string{"username": "alice", "password": password}},
+		AttackerLogin: attacker,
+	})
 }
 
 // padding is n bytes of header lines (X-Pad-i: aaa…).

@@ -1,16 +1,11 @@
 package scan_test
 
 import (
-	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -158,15 +153,8 @@ func TestLoginKeepsSession(t *testing.T) {
 		for _, password := range []string{"demo", "nope"} {
 			t.Run(fmt.Sprintf("%s/password=%s", tt.name, password), func(t *testing.T) {
 				app := &keptApp{loginPage: tt.loginPage, rolling: tt.rolling, regenerate: tt.regenerate, balance: 1000, sessions: map[string]string{}}
-				srv := httptest.NewUnstartedServer(app)
-				srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool, ClientAuth: tls.VerifyClientCertIfGiven}
-				srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-				srv.StartTLS()
-				t.Cleanup(srv.Close)
-				rep, err := scan.Run(context.Background(), scan.Config{
-					Target: srv.URL + "/", TLS: p.clientTLS(), Rate: 1000, Verify: balance, Discover: true,
-					Login: &scan.Login{Path: "/login", Form: map[string]string{"username": "alice", "password": password}},
-				})
+				srv := startTLS(t, p, app)
+				rep, err := loginScan(p, srv.URL, password, nil)
 				if password != "demo" {
 					var se *scan.Error
 					if !errors.As(err, &se) || se.Reason != scan.ReasonLogin {
@@ -219,16 +207,8 @@ func TestAttackerLoginKeepsSession(t *testing.T) {
 	for _, password := range []string{"demo", "nope"} {
 		t.Run("password="+password, func(t *testing.T) {
 			app := &keptApp{loginPage: "/", balance: 1000, sessions: map[string]string{}}
-			srv := httptest.NewUnstartedServer(app)
-			srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool, ClientAuth: tls.VerifyClientCertIfGiven}
-			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-			srv.StartTLS()
-			t.Cleanup(srv.Close)
-			_, err := scan.Run(context.Background(), scan.Config{
-				Target: srv.URL + "/", TLS: p.clientTLS(), Rate: 1000, Verify: balance, Discover: true,
-				Login:         &scan.Login{Path: "/login", Form: map[string]string{"username": "alice", "password": "demo"}},
-				AttackerLogin: &scan.Login{Form: map[string]string{"username": "mallory", "password": password}},
-			})
+			srv := startTLS(t, p, app)
+			_, err := loginScan(p, srv.URL, "demo", &scan.Login{Form: map[string]string{"username": "mallory", "password": password}})
 			if password == "demo" {
 				if err != nil {
 					t.Fatalf("got %v, want both logged in", err)
@@ -254,15 +234,8 @@ func TestAttackerLoginKeepsSession(t *testing.T) {
 func TestLoginCSRFKeptSessionRefused(t *testing.T) {
 	p := newTestPKI(t)
 	app := &keptApp{loginPage: "/", sameOriginLogin: true, balance: 1000, sessions: map[string]string{}}
-	srv := httptest.NewUnstartedServer(app)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool, ClientAuth: tls.VerifyClientCertIfGiven}
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	rep, err := scan.Run(context.Background(), scan.Config{
-		Target: srv.URL + "/", TLS: p.clientTLS(), Rate: 1000, Verify: balance, Discover: true,
-		Login: &scan.Login{Path: "/login", Form: map[string]string{"username": "alice", "password": "demo"}},
-	})
+	srv := startTLS(t, p, app)
+	rep, err := loginScan(p, srv.URL, "demo", nil)
 	if err != nil {
 		t.Fatalf("got %v, want a logged-in scan", err)
 	}
@@ -279,15 +252,8 @@ func TestLoginCSRFKeptSessionRefused(t *testing.T) {
 func TestRailsFormatOnlyToRails(t *testing.T) {
 	p := newTestPKI(t)
 	app := &keptApp{loginPage: "/", regenerate: true, balance: 1000, sessions: map[string]string{}, paths: map[string]bool{}}
-	srv := httptest.NewUnstartedServer(app)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool, ClientAuth: tls.VerifyClientCertIfGiven}
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	rep, err := scan.Run(context.Background(), scan.Config{
-		Target: srv.URL + "/", TLS: p.clientTLS(), Rate: 1000, Verify: balance, Discover: true,
-		Login: &scan.Login{Path: "/login", Form: map[string]string{"username": "alice", "password": "demo"}},
-	})
+	srv := startTLS(t, p, app)
+	rep, err := loginScan(p, srv.URL, "demo", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,23 +24,7 @@ import (
 // field for its PUT route (/api/cert/items). Without rackup the test
 // skips, except under CI.
 func TestRailsForgeryProtection(t *testing.T) {
-	rackup, err := exec.LookPath("rackup")
-	if err == nil {
-		err = exec.Command("ruby", "-e", `require "action_controller/railtie"; require "webrick"`).Run()
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("FORGEPROOF_E2E") == "require" {
-			t.Fatalf("Rails is not installed (.ci/run installs ruby-rails): %v", err)
-		}
-		t.Skipf("Rails is not installed (apt-get install ruby-rails): %v", err)
-	}
-	p := newTestPKI(t)
-	target := startApp(t, p, "testdata/rails", nil, rackup, "-s", "webrick", "-o", "127.0.0.1", "-p", "{port}", "config.ru")
-	withToken := func(path string) scan.Endpoint {
-		e := djangoForm(path)
-		e.TokenField, e.TokenPage = "authenticity_token", "/"
-		return e
-	}
+	p, target := startRails(t)
 	rep := djangoScan(t, p, target, withToken("/transfer"), djangoForm("/skip/transfer"), withToken("/api/session/transfers"),
 		djangoForm("/api/cert/transfers"), scan.Endpoint{Method: "PUT", Path: "/api/cert/items", Form: map[string]string{"amount": "1"}})
 	for path, want := range map[string][]string{
@@ -83,23 +67,7 @@ func TestRailsForgeryProtection(t *testing.T) {
 // (/format/session/transfer) the same-site ones. Twin: the default
 // protect_from_forgery's /transfer is forged by no probe.
 func TestRailsFormatJSONSkip(t *testing.T) {
-	rackup, err := exec.LookPath("rackup")
-	if err == nil {
-		err = exec.Command("ruby", "-e", `require "action_controller/railtie"; require "webrick"`).Run()
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("FORGEPROOF_E2E") == "require" {
-			t.Fatalf("Rails is not installed (.ci/run installs ruby-rails): %v", err)
-		}
-		t.Skipf("Rails is not installed (apt-get install ruby-rails): %v", err)
-	}
-	p := newTestPKI(t)
-	target := startApp(t, p, "testdata/rails", nil, rackup, "-s", "webrick", "-o", "127.0.0.1", "-p", "{port}", "config.ru")
-	withToken := func(path string) scan.Endpoint {
-		e := djangoForm(path)
-		e.TokenField, e.TokenPage = "authenticity_token", "/"
-		return e
-	}
+	p, target := startRails(t)
 	rep := djangoScan(t, p, target, withToken("/format/transfer"), withToken("/transfer"), withToken("/format/session/transfer"))
 	got := append(forgeries(rep, "/format/transfer"), forgeries(rep, "/format/transfer.json")...)
 	if !slices.Contains(got, scan.RuleCrossSiteForgery) {
@@ -121,4 +89,30 @@ func TestRailsFormatJSONSkip(t *testing.T) {
 			t.Errorf("%s %s not assessed: %s", e.Method, e.URL, e.Note)
 		}
 	}
+}
+
+// startRails runs testdata/rails/config.ru under rackup and WEBrick
+// behind an mTLS front, or skips the test without Rails (fails under CI,
+// whose .ci/run installs ruby-rails).
+func startRails(t *testing.T) (*testPKI, string) {
+	rackup, err := exec.LookPath("rackup")
+	if err == nil {
+		err = exec.Command("ruby", "-e", `require "action_controller/railtie"; require "webrick"`).Run()
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("FORGEPROOF_E2E") == "require" {
+			t.Fatalf("Rails is not installed (.ci/run installs ruby-rails): %v", err)
+		}
+		t.Skipf("Rails is not installed (apt-get install ruby-rails): %v", err)
+	}
+	p := newTestPKI(t)
+	return p, startApp(t, p, "testdata/rails", nil, rackup, "-s", "webrick", "-o", "127.0.0.1", "-p", "{port}", "config.ru")
+}
+
+// withToken is a Rails form endpoint whose token, authenticity_token,
+// comes from the start page.
+func withToken(path string) scan.Endpoint {
+	e := djangoForm(path)
+	e.TokenField, e.TokenPage = "authenticity_token", "/"
+	return e
 }

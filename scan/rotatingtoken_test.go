@@ -1,15 +1,10 @@
 package scan_test
 
 import (
-	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
@@ -102,15 +97,8 @@ func TestLoginWithRotatingToken(t *testing.T) {
 		t.Run(fmt.Sprintf("open=%v", open), func(t *testing.T) {
 			p := newTestPKI(t)
 			app := &rotatingApp{open: open, balance: 1000, sessions: map[string]*rotSession{}}
-			srv := httptest.NewUnstartedServer(app)
-			srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool, ClientAuth: tls.VerifyClientCertIfGiven}
-			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-			srv.StartTLS()
-			t.Cleanup(srv.Close)
-			rep, err := scan.Run(context.Background(), scan.Config{
-				Target: srv.URL + "/", TLS: p.clientTLS(), Rate: 1000, Verify: balance, Discover: true,
-				Login: &scan.Login{Path: "/login", Form: map[string]string{"username": "alice", "password": "demo"}},
-			})
+			srv := startTLS(t, p, app)
+			rep, err := loginScan(p, srv.URL, "demo", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
