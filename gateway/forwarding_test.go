@@ -73,7 +73,7 @@ func TestForwardingHeadersUntrusted(t *testing.T) {
 			}
 			if tt.check && !tt.trusted {
 				_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
-				if want := `forgeproof_gateway_request_headers_dropped_total{kind="forwarding",route="public"} 32`; !strings.Contains(metrics, want) {
+				if want := `forgeproof_gateway_request_headers_dropped_total{kind="forwarding",route="public"} 32` + "\n"; !strings.Contains(metrics, want) {
 					t.Errorf("metrics lack %s", want)
 				}
 			}

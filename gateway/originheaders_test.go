@@ -103,7 +103,7 @@ func TestOriginHeadersFromTrustedProxy(t *testing.T) {
 	}
 	metrics := metricsText(t, gw)
 	for route, n := range dropped {
-		if want := fmt.Sprintf(`forgeproof_gateway_request_headers_dropped_total{kind="forwarding",route=%q} %d`, route, n); !strings.Contains(metrics, want) {
+		if want := fmt.Sprintf(`forgeproof_gateway_request_headers_dropped_total{kind="forwarding",route=%q} %d`+"\n", route, n); !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
@@ -189,6 +189,15 @@ func TestOriginHeadersSpellings(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		c := gw.client(w.web)
 		c.Transport.(*http.Transport).ForceAttemptHTTP2 = h2
+		// The protocol the cases below claim to cover.
+		resp, err := c.Get(base + "/public/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[bool]int{false: 1, true: 2}[h2]; resp.ProtoMajor != want {
+			t.Fatalf("h2 %v: the gateway answered over %s, want HTTP/%d", h2, resp.Proto, want)
+		}
 		for _, direct := range []bool{true, false} {
 			gateway.SetDirectProxy(gw.g, direct)
 			for _, tt := range tests {

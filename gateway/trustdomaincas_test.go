@@ -78,7 +78,7 @@ func TestTrustDomainCAs(t *testing.T) {
 			}
 			if bound {
 				_, metrics := do(t, http.DefaultClient, "GET", gw.admin+"/metrics", nil, "")
-				if want := `forgeproof_gateway_tls_handshake_failures_total{listener="127.0.0.1:0",reason="unknown-authority"} 1`; !strings.Contains(metrics, want) {
+				if want := `forgeproof_gateway_tls_handshake_failures_total{listener="127.0.0.1:0",reason="unknown-authority"} 1` + "\n"; !strings.Contains(metrics, want) {
 					t.Errorf("metrics lack %s", want)
 				}
 			}

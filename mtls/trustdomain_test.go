@@ -10,7 +10,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -333,8 +335,15 @@ func TestTrustDomainCAsConnectionIdentity(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	base := "https://localhost:" + strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
 
+	var reused []bool // per request: whether it went on an open connection
 	get := func(c *http.Client, path string) (int, string) {
-		resp, err := c.Get(base + path)
+		req, err := http.NewRequest("GET", base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { reused = append(reused, i.Reused) }}))
+		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -347,6 +356,11 @@ func TestTrustDomainCAsConnectionIdentity(t *testing.T) {
 		if status, body := get(partnerAdmin, "/id"); status != 200 || body != `spiffe://partner.example/billing cn="" dns=[] spiffe-only=true` {
 			t.Errorf("partner's SVID: %d %s", status, body)
 		}
+	}
+	// The second request must have gone on the first one's connection,
+	// else the cached check was not tested.
+	if !slices.Equal(reused, []bool{false, true}) {
+		t.Errorf("connections reused %v, want [false true]: the second request did not reuse the connection", reused)
 	}
 	if status, body := get(partnerAdmin, "/admin"); status != 403 || !strings.Contains(body, "common-name-denied") {
 		t.Errorf("partner's SVID with CN=admin on the CN=admin route: %d %s", status, body)
