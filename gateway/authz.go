@@ -374,9 +374,8 @@ func setForwarding(d *Decision, r *http.Request, x *exchange, trustedPeer bool) 
 // headers: other spellings and products' identity headers, names with
 // '_', path overrides, untrusted forwarding headers, a trusted proxy's
 // scheme, port and host headers that name another origin than the one
-// checked), or an upgrade that
-// serve would strip (anything but a WebSocket handshake on GET, or
-// HTTP2-Settings: h2c smuggling). Forwarded as sent, each could make the
+// checked), or an upgrade that serve would strip (anything but a
+// WebSocket handshake on GET, or HTTP2-Settings: h2c smuggling). Forwarded as sent, each could make the
 // upstream read another identity, method, path or protocol than the one
 // decided on.
 func unremovable(a *Attributes, extra []string) string {

@@ -89,9 +89,9 @@ func (c *compiled) forwardedIdentity(r *http.Request, listener int, connID *mtls
 // verifiedForwards remembers the forwarded chains a listener's
 // verification accepted, by the SHA-256 of the listener's index and their
 // DER certificates, so that a forwarder's keep-alive connection carrying
-// many requests of one client does not verify its chain for each. A compiled configuration
-// has its own (a reload, new CRLs included, starts afresh); an entry is
-// used only before its leaf's NotAfter.
+// many requests of one client does not verify its chain for each. A
+// compiled configuration has its own (a reload, new CRLs included, starts
+// afresh); an entry is used only before its leaf's NotAfter.
 const maxVerifiedForwards = 4096
 
 type verifiedForward struct {

@@ -354,9 +354,8 @@ func (c *compiled) forwardOrigin(pr *httputil.ProxyRequest, x *exchange) {
 // withoutOtherOrigins deletes from h, the upstream request's header once
 // forwardOrigin set its X-Forwarded-Proto and -Host to the origin
 // checked, every header of originNames (under any spelling) with a value
-// that names another scheme, port or host than that origin, and returns
-// how many it deleted. Every comma-separated value of every line must
-// agree: Rack 3 and Tornado read the last, Spring and Express the first.
+// that names another scheme, port or host than that origin (read as its
+// readers read it: originAgrees), and returns how many it deleted.
 // Called only for a request from a trusted proxy that sent one of them.
 func withoutOtherOrigins(h http.Header) int {
 	o := newCheckedOrigin(firstValue(h["X-Forwarded-Proto"]), firstValue(h["X-Forwarded-Host"]))

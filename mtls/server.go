@@ -213,10 +213,11 @@ func (s *Server) verify(st *state, cs *tls.ConnectionState, cached bool) ([]*x50
 			return nil, &Error{Reason: ReasonWrongKeyUsage, Err: errNoDigitalSignature}
 		}
 		// The first chain that passes the checks x509 leaves out, the
-		// trust domain bindings and revocation: a path through a revoked cross-certificate must not
-		// refuse a certificate that another path, through a client CA
-		// trusted in its own right, verifies (path validation succeeds on
-		// any valid path), whatever the order of the client CAs. When
+		// trust domain bindings and revocation: a path through a revoked
+		// cross-certificate must not refuse a certificate that another
+		// path, through a client CA trusted in its own right, verifies
+		// (path validation succeeds on any valid path), whatever the
+		// order of the client CAs. When
 		// none does, the first revocation refusal of a chain that passed
 		// the policy, else the first policy refusal.
 		var herr, rerr *Error
