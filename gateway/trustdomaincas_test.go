@@ -3,7 +3,9 @@ package gateway_test
 import (
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"strings"
 	"testing"
@@ -208,5 +210,60 @@ func newPartnerWorld(t *testing.T) (*world, *partnerWorld) {
 		forgedAdmin: pkitest.SPIFFE(t, ca, "spiffe://test.example/admin"),
 		billing:     pkitest.SPIFFE(t, ca, "spiffe://partner.example/billing"),
 		lb:          pkitest.SPIFFE(t, w.ca, "spiffe://test.example/lb"),
+	}
+}
+
+// TestTrustDomainCAsReloadOpenConnection: a reload that binds the
+// partner's CA reaches a keep-alive connection already open: the
+// partner's SVID saying CN=admin, served on the CN=admin route under the
+// one-pool config, is refused on the same connection's next request, and
+// its own trust domain's route still serves it (the twin).
+func TestTrustDomainCAsReloadOpenConnection(t *testing.T) {
+	t.Parallel()
+	w, partner := newPartnerWorld(t)
+	namedAdmin := pkitest.Client(t, partner.ca, pki.ClientOptions{CommonName: "admin", SPIFFEID: "spiffe://partner.example/billing"})
+	cfg := w.config()
+	cfg.Listeners[0].TLS.ClientCAFiles = append(cfg.Listeners[0].TLS.ClientCAFiles, partner.caFile)
+	cfg.Routes = append(cfg.Routes,
+		gateway.Route{Name: "partner", PathPrefix: "/partner", Upstream: w.upstream.URL, Allow: gateway.Allow{TrustDomains: []string{"partner.example"}}},
+		gateway.Route{Name: "cn", PathPrefix: "/cn", Upstream: w.upstream.URL, Allow: gateway.Allow{CommonNames: []string{"admin"}}})
+	gw := w.start(cfg)
+	c := gw.client(namedAdmin)
+	var conns []string
+	get := func(path string) int {
+		t.Helper()
+		req, err := http.NewRequest("GET", gw.base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "application/json")
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { conns = append(conns, i.Conn.LocalAddr().String()) },
+		}))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status := get("/cn/x"); status != 200 {
+		t.Fatalf("one pool: partner's SVID on the CN=admin route: %d, want 200 (the negative control)", status)
+	}
+	bound := w.config()
+	bound.Listeners[0].TLS.TrustDomainCAs = []gateway.TrustDomainCAs{{TrustDomain: "partner.example", CAFiles: []string{partner.caFile}}}
+	bound.Routes = cfg.Routes
+	if err := gw.g.Reload(bound); err != nil {
+		t.Fatal(err)
+	}
+	if status := get("/partner/x"); status != 200 {
+		t.Errorf("bound: partner's SVID on its trust domain's route: %d, want 200", status)
+	}
+	if status := get("/cn/x"); status != 403 {
+		t.Errorf("bound: partner's SVID on the CN=admin route: %d, want 403", status)
+	}
+	if len(conns) != 3 || conns[0] != conns[1] || conns[1] != conns[2] {
+		t.Errorf("connections %v: want one, reused", conns)
 	}
 }
