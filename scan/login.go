@@ -54,25 +54,18 @@ func (sc *scanner) logIn(ctx context.Context, l *Login, start *response) error {
 	if err != nil {
 		return &Error{classify(err), fmt.Errorf("login: %s: POST %s: %w", step.desc, step.u.Redacted(), err)}
 	}
-	cs := resp.cookies()
-	refused := loginRefused(step, resp, before)
-	var ns *noNewSession
-	if errors.As(refused, &ns) {
-		// No new session cookie: the login may have kept the session the
-		// browser already had, as the login page tells.
-		sc.victim.set(cs)
-		refused = sc.keptSession(ctx, browser{sc.victim, false}, step, ns)
-		if refused == nil {
-			sc.keptSessionFindings(step, resp, before)
-		}
-	}
-	if refused != nil {
+	kept, err := sc.judgeLogin(ctx, browser{sc.victim, false}, step, resp, before)
+	if err != nil {
 		var se *Error
-		if !errors.As(refused, &se) {
-			refused = &Error{ReasonLogin, refused}
+		if !errors.As(err, &se) {
+			err = &Error{ReasonLogin, err}
 		}
-		return refused
+		return err
 	}
+	if kept {
+		sc.keptSessionFindings(step, resp, before)
+	}
+	cs := resp.cookies()
 	sc.victim.set(cs)
 	for _, c := range cs {
 		sc.setCookies[c.Name] = seenCookie{c, step.u.String()}
@@ -90,6 +83,21 @@ type noNewSession struct{ msg string }
 
 func (e *noNewSession) Error() string { return e.msg + ", so no session started (wrong credentials?)" }
 
+// judgeLogin says whether the login that answered resp logged b's
+// browser in: loginRefused's refusal, unless its only sign is that no new
+// session cookie was set; then b's jar takes the answer's cookies and the
+// login page tells (keptSession), and kept is true. A refusal is a plain
+// error; an *Error is a request's that ends the scan.
+func (sc *scanner) judgeLogin(ctx context.Context, b browser, step *loginStep, resp *response, before map[string]string) (kept bool, err error) {
+	err = loginRefused(step, resp, before)
+	var ns *noNewSession
+	if !errors.As(err, &ns) {
+		return false, err
+	}
+	b.jar.set(resp.cookies())
+	return true, sc.keptSession(ctx, b, step, ns)
+}
+
 // keptSession judges a login whose answer showed no sign of refusal but
 // set no new session cookie, as a browser user does: a service that
 // keeps the session cookie through the login (express-session without
@@ -105,7 +113,7 @@ func (e *noNewSession) Error() string { return e.msg + ", so no session started 
 // page (the fields posted alone) stays refused.
 func (sc *scanner) keptSession(ctx context.Context, b browser, step *loginStep, ns *noNewSession) error {
 	if step.page == nil {
-		return &Error{ReasonLogin, ns}
+		return ns
 	}
 	why, err := sc.loginPageAfter(ctx, b, step.page)
 	if err != nil {
@@ -114,7 +122,7 @@ func (sc *scanner) keptSession(ctx context.Context, b browser, step *loginStep, 
 	if why == "" {
 		return nil
 	}
-	return &Error{ReasonLogin, &noNewSession{ns.msg + ", and " + why}}
+	return &noNewSession{ns.msg + ", and " + why}
 }
 
 // maxLoginRedirects bounds the redirects followed from the login page.
@@ -191,6 +199,37 @@ func (sc *scanner) keptSessionFindings(step *loginStep, resp *response, before m
 	}
 }
 
+// forgedLoginEvidence says how the cross-site login that answered resp
+// logged its browser (j: its cookies) in, or "" when it logged no one
+// in: answered like the real login and set a session cookie, or, on a
+// service that keeps the session cookie through the login, answered
+// like it and the login page, reloaded in that browser, no longer shows
+// the form (a session cookie set proves nothing there: any visitor gets
+// one).
+func (sc *scanner) forgedLoginEvidence(ctx context.Context, j *jar, resp *response) (string, error) {
+	if !accepted(sc.loginBase, resp) {
+		return "", nil
+	}
+	if sc.loginKept && sc.login.page != nil {
+		j.set(resp.cookies())
+		why, err := sc.loginPageAfter(ctx, browser{j, false}, sc.login.page)
+		if err != nil || why != "" {
+			return "", err
+		}
+		return fmt.Sprintf("A cross-site POST of the login form answered %d like the real login, and the page that held the login form, %s, no longer showed it to that browser: it was logged in.", resp.Status, sc.login.page.Redacted()), nil
+	}
+	var session []string
+	for _, c := range resp.cookies() {
+		if sc.sessionNames[c.Name] && c.MaxAge >= 0 {
+			session = append(session, c.Name)
+		}
+	}
+	if len(session) == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("A cross-site POST of the login form answered %d like the real login and set the session cookie %s.", resp.Status, strings.Join(session, ", ")), nil
+}
+
 // A browser is whose cookies (and, anonymous, which certificate: the
 // attacker's or none) a page request goes with.
 type browser struct {
@@ -253,18 +292,12 @@ func (sc *scanner) logInAttacker(ctx context.Context, l *Login) error {
 	if err != nil {
 		return wrap(fmt.Errorf("%s: POST %s: %w", step.desc, step.u.Redacted(), err))
 	}
-	refused := loginRefused(step, resp, before)
-	var ns *noNewSession
-	if errors.As(refused, &ns) {
-		attacker.set(resp.cookies())
-		refused = sc.keptSession(ctx, browser{attacker, true}, step, ns)
-	}
-	if refused != nil {
+	if _, err := sc.judgeLogin(ctx, browser{attacker, true}, step, resp, before); err != nil {
 		var se *Error
-		if !errors.As(refused, &se) {
-			return &Error{ReasonLogin, fmt.Errorf("attacker %w", refused)}
+		if !errors.As(err, &se) {
+			return &Error{ReasonLogin, fmt.Errorf("attacker %w", err)}
 		}
-		return wrap(refused)
+		return wrap(err)
 	}
 	attacker.set(resp.cookies())
 	sc.attacker = attacker
@@ -532,14 +565,6 @@ func (sc *scanner) loginCSRF(ctx context.Context) error {
 			v.token, v.label = tokenEmpty, "cross-site login form POST with an empty token"
 		}
 	}
-	found := false
-	if untested != "" {
-		defer func() {
-			if !found {
-				sc.note("login CSRF tested with an empty token only, which logged no one in: %s", untested)
-			}
-		}()
-	}
 	fresh := &jar{}
 	r := build(e, u, v, tok, fresh, sc.target)
 	resp, err := sc.send.send(ctx, r)
@@ -550,41 +575,18 @@ func (sc *scanner) loginCSRF(ctx context.Context) error {
 		sc.note("login CSRF probe failed: %v", err)
 		return nil
 	}
-	if !accepted(sc.loginBase, resp) {
+	evidence, err := sc.forgedLoginEvidence(ctx, fresh, resp)
+	if err != nil {
+		return err
+	}
+	if evidence == "" {
+		if untested != "" {
+			sc.note("login CSRF tested with an empty token only, which logged no one in: %s", untested)
+		}
 		return nil
 	}
-	if sc.loginKept && sc.login.page != nil {
-		// The session cookie is not renewed at login, and may be set to
-		// any visitor: the login page, reloaded in that browser, tells.
-		fresh.set(resp.cookies())
-		why, err := sc.loginPageAfter(ctx, browser{fresh, false}, sc.login.page)
-		if err != nil {
-			return err
-		}
-		if why != "" {
-			return nil
-		}
-		found = true
-		sc.add(newFinding(RuleLoginCSRF, Confirmed, OracleObserved, Finding{
-			Method: "POST", URL: u.String(), Probe: v.label,
-			Evidence:  fmt.Sprintf("A cross-site POST of the login form answered %d like the real login, and the page that held the login form, %s, no longer showed it to that browser: it was logged in.", resp.Status, sc.login.page.Redacted()),
-			Reproduce: curlCommand(r, sc.cfg.CurlTLSArgs),
-		}))
-		return nil
-	}
-	var session []string
-	for _, c := range resp.cookies() {
-		if sc.sessionNames[c.Name] && c.MaxAge >= 0 {
-			session = append(session, c.Name)
-		}
-	}
-	if len(session) == 0 {
-		return nil
-	}
-	found = true
 	sc.add(newFinding(RuleLoginCSRF, Confirmed, OracleObserved, Finding{
-		Method: "POST", URL: u.String(), Probe: v.label,
-		Evidence:  fmt.Sprintf("A cross-site POST of the login form answered %d like the real login and set the session cookie %s.", resp.Status, strings.Join(session, ", ")),
+		Method: "POST", URL: u.String(), Probe: v.label, Evidence: evidence,
 		Reproduce: curlCommand(r, sc.cfg.CurlTLSArgs),
 	}))
 	return nil
