@@ -2,7 +2,6 @@ package scan_test
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -66,9 +65,7 @@ func (a *keptApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if id == "" { // saveUninitialized: true
-		b := make([]byte, 16)
-		rand.Read(b)
-		id = hex.EncodeToString(b)
+		id = rand.Text()
 		a.sessions[id] = ""
 		a.cookie(w, id)
 	} else if a.rolling {
@@ -98,9 +95,7 @@ func (a *keptApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.PostFormValue("password") == "demo" && (!a.sameOriginLogin || r.Header.Get("Sec-Fetch-Site") == "same-origin") {
 			if a.regenerate {
 				delete(a.sessions, id)
-				b := make([]byte, 16)
-				rand.Read(b)
-				id = hex.EncodeToString(b)
+				id = rand.Text()
 				a.cookie(w, id)
 			}
 			a.sessions[id] = r.PostFormValue("username")

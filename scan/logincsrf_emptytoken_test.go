@@ -2,7 +2,6 @@ package scan_test
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"slices"
@@ -36,9 +35,7 @@ func (a *certOnlyLoginApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	newSession := func(s *rotSession) {
-		b := make([]byte, 16)
-		rand.Read(b)
-		id := hex.EncodeToString(b)
+		id := rand.Text()
 		a.sessions[id] = s
 		http.SetCookie(w, &http.Cookie{Name: "sid", Value: id, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
 	}
@@ -53,9 +50,7 @@ func (a *certOnlyLoginApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			newSession(s)
 		}
 		if a.check && s.token == "" {
-			b := make([]byte, 16)
-			rand.Read(b)
-			s.token = hex.EncodeToString(b)
+			s.token = rand.Text()
 		}
 		if s.user == "" {
 			fmt.Fprintf(w, `<form method="post" action="/login"><input type="hidden" name="_csrf" value="%s"><input name="username"><input type="password" name="password"><button>Log in</button></form>`, s.token)

@@ -2,7 +2,6 @@ package scan_test
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"slices"
@@ -36,9 +35,7 @@ func (a *rotatingApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s = a.sessions[c.Value]
 	}
 	if s == nil { // saveUninitialized: every request gets a session
-		b := make([]byte, 16)
-		rand.Read(b)
-		id := hex.EncodeToString(b)
+		id := rand.Text()
 		s = &rotSession{}
 		a.sessions[id] = s
 		http.SetCookie(w, &http.Cookie{Name: "connect.sid", Value: id, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
@@ -46,9 +43,7 @@ func (a *rotatingApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	valid := func() bool { return s.token != "" && r.PostFormValue("_csrf") == s.token }
 	switch {
 	case r.Method == "GET" && r.URL.Path == "/":
-		b := make([]byte, 16)
-		rand.Read(b)
-		s.token = hex.EncodeToString(b) // req.csrfToken(true)
+		s.token = rand.Text() // req.csrfToken(true)
 		if s.user == "" {
 			fmt.Fprintf(w, `<form method="post" action="/login"><input type="hidden" name="_csrf" value="%s"><input name="username"><input type="password" name="password"><button>Log in</button></form>`, s.token)
 			return
@@ -60,9 +55,7 @@ func (a *rotatingApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// req.session.regenerate: a new session (and cookie) at login.
-		b := make([]byte, 16)
-		rand.Read(b)
-		id := hex.EncodeToString(b)
+		id := rand.Text()
 		a.sessions[id] = &rotSession{user: r.PostFormValue("username")}
 		http.SetCookie(w, &http.Cookie{Name: "connect.sid", Value: id, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
 		http.Redirect(w, r, "/", http.StatusSeeOther)
