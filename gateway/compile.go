@@ -106,6 +106,7 @@ func compile(cfg *Config, h hooks, prev *compiled) (*compiled, error) {
 		c.forwarded = newForwardedCache(maxSharedForwarded)
 	}
 	p.limits(cfg.Limits)
+	p.workers(cfg)
 
 	if cfg.Authz != nil {
 		var prevAuthz *authzState

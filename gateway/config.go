@@ -55,6 +55,9 @@ type Config struct {
 	Log Log `key:"log"`
 	// Limits bounds sizes, time-outs and the shutdown drain (see Limits).
 	Limits Limits `key:"limits"`
+	// Workers is how many processes "forgeproof serve" serves with (see
+	// Workers): 1 when unset.
+	Workers Workers `key:"workers"`
 
 	// Authz, when set, makes this the configuration of "forgeproof
 	// authz", the decision service for a proxy (see Authz), instead of

@@ -42,6 +42,10 @@ type Options struct {
 	// mtls.ServerConfig.Time) and the reload times that /healthz and the
 	// last-reload gauges show. If nil, time.Now is used.
 	Time func() time.Time
+	// Worker, when not nil, runs the gateway as a worker process of
+	// "forgeproof serve" (Config.Workers): Listen takes its sockets from
+	// it, and session tickets are sealed with keys shared by the workers.
+	Worker *Worker
 }
 
 // A Gateway is a running (or ready to run) forgeproof gateway. Its
@@ -69,6 +73,8 @@ type Gateway struct {
 	// tunnels are the open WebSockets, checked again after reloads and
 	// expiries (tunnel.go).
 	tunnels tunnelSet
+	// worker is Options.Worker.
+	worker *Worker
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -104,6 +110,10 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	if cfg == nil {
 		return nil, errNilConfig()
 	}
+	if w := opts.Worker; w != nil && len(w.TicketSecret) < 32 {
+		// Keys derived from less would be guessable: fail closed.
+		return nil, fmt.Errorf("gateway: the worker's ticket secret has %d bytes, want at least 32", len(w.TicketSecret))
+	}
 	g := &Gateway{log: opts.Logger, errLog: opts.ErrorLog, now: opts.Time, stopping: make(chan struct{}), forwarded: newForwardedCache(maxSharedForwarded)}
 	if g.now == nil {
 		g.now = time.Now
@@ -115,6 +125,13 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
+	}
+	if w := opts.Worker; w != nil {
+		g.worker = w
+		g.log = g.log.With("worker", w.ID)
+		if g.errLog != nil {
+			g.errLog = g.errLog.With("worker", w.ID)
+		}
 	}
 	if g.errLog == nil {
 		g.errLog = g.log
@@ -203,18 +220,30 @@ func (g *Gateway) Listen() error {
 			ln.Close()
 		}
 	}
+	if w := g.worker; w != nil && len(w.Listeners) != len(c.cfg.Listeners) {
+		return fmt.Errorf("gateway: the worker has %d listener sockets for %d listeners", len(w.Listeners), len(c.cfg.Listeners))
+	}
 	for i, l := range c.cfg.Listeners {
-		ln, err := net.Listen("tcp", l.Address)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("gateway: listeners[%d].address %q: %w", i, l.Address, err)
+		var ln net.Listener
+		if g.worker != nil {
+			ln = g.worker.Listeners[i]
+		} else {
+			var err error
+			ln, err = net.Listen("tcp", l.Address)
+			if err != nil {
+				closeAll()
+				return fmt.Errorf("gateway: listeners[%d].address %q: %w", i, l.Address, err)
+			}
 		}
 		if l.ProxyProtocol != nil {
 			ln = newProxyListener(ln, g, i, l.Address)
 		}
 		lns = append(lns, ln)
 	}
-	if a := c.cfg.Admin.Address; a != "off" {
+	if g.worker != nil {
+		// The master owns the admin address and asks the workers.
+		g.adminLn = g.worker.Admin
+	} else if a := c.cfg.Admin.Address; a != "off" {
 		if a == "" {
 			a = DefaultAdminAddress
 		}
@@ -242,6 +271,7 @@ func (g *Gateway) Listen() error {
 		h1.stallTickLate = g.stallTickLate
 		g.h1s = append(g.h1s, h1)
 	}
+	g.setTicketKeys(g.now())
 	if g.adminLn != nil {
 		g.admin = &http.Server{
 			Handler:           g.adminHandler(),
@@ -469,6 +499,9 @@ func (g *Gateway) Serve(ctx context.Context) error {
 		go func() { errc <- g.admin.Serve(g.adminLn) }()
 	}
 	g.mu.Unlock()
+	if g.worker != nil {
+		go g.rotateTicketKeys()
+	}
 	g.ready.Store(true)
 
 	var err error
@@ -708,6 +741,7 @@ func restartOnly(old, cfg *Config) []string {
 		{"limits.http2-read-idle-timeout", o.HTTP2ReadIdleTimeout != n.HTTP2ReadIdleTimeout},
 		{"limits.http2-ping-timeout", o.HTTP2PingTimeout != n.HTTP2PingTimeout},
 		{"log", old.Log != cfg.Log},
+		{"workers", old.Workers != cfg.Workers},
 	} {
 		if f.changed {
 			keys = append(keys, f.key)

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime/debug"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/forgeproof/forgeproof/gateway"
+	"github.com/forgeproof/forgeproof/internal/workers"
 )
 
 const serveUsage = `Usage: forgeproof serve [--config FILE] [--watch=false] [--watch-interval DURATION]
@@ -85,7 +88,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		*configPath = defaultConfigFile
 	}
-	g, err := gateway.NewFromFile(*configPath, gateway.Options{LogTo: stderr})
+	opts := gateway.Options{LogTo: stderr}
+	id, listeners, isWorker, err := workers.ID(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if isWorker {
+		if opts.Worker, err = workers.Inherited(id, listeners); err != nil {
+			return fmt.Errorf("serve: worker %d: %w", id, err)
+		}
+	} else {
+		cfg, err := gateway.LoadConfig(*configPath)
+		if err != nil {
+			return configFailure("serve", err, stderr)
+		}
+		if cfg.Workers.Count() > 1 {
+			return runMaster(ctx, *configPath, cfg, stderr)
+		}
+	}
+	g, err := gateway.NewFromFile(*configPath, opts)
 	if err != nil {
 		return configFailure("serve", err, stderr)
 	}
@@ -216,4 +237,61 @@ func configFailure(cmd string, err error, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "forgeproof %s: %d config %s; nothing is served\n", cmd, len(errs), noun)
 	return &exitError{code: 1}
+}
+
+// runMaster runs the config's worker processes (workers.Master): each is
+// this binary's "forgeproof serve" again, told by the environment that it
+// is a worker. The workers log their own lines; the master logs its own
+// and serves the admin listener.
+func runMaster(ctx context.Context, path string, cfg *gateway.Config, stderr io.Writer) error {
+	logger := slog.New(gateway.NewLogHandler(stderr, cfg.Log))
+	m := &workers.Master{
+		Workers: cfg.Workers.Count(),
+		Command: func(int) *exec.Cmd {
+			// /proc/self/exe: the binary this master runs, even after
+			// an upgrade replaced the file (workers started again must
+			// speak its protocol).
+			cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
+			cmd.Args[0] = os.Args[0]
+			cmd.Stderr = stderr
+			return cmd
+		},
+		Log: logger,
+	}
+	for _, l := range cfg.Listeners {
+		m.Listeners = append(m.Listeners, l.Address)
+	}
+	switch a := cfg.Admin.Address; a {
+	case "off":
+	case "":
+		m.Admin = gateway.DefaultAdminAddress
+	default:
+		m.Admin = a
+	}
+	grace := cfg.Limits.ShutdownGrace
+	if grace == 0 {
+		grace = gateway.DefaultShutdownGrace
+	}
+	// Each worker drains on its own within these; the margin is for its
+	// exit.
+	m.StopTimeout = cfg.Limits.ShutdownDelay + grace + 10*time.Second
+	if err := m.Listen(); err != nil {
+		return fmt.Errorf("serve: %s: %s%s", path, err, listenHint(err))
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	attrs := []any{"config", path, "workers", m.Workers}
+	for i, a := range m.Addrs() {
+		attrs = append(attrs, fmt.Sprintf("listener%d", i), a)
+	}
+	if a := m.AdminAddr(); a != nil {
+		attrs = append(attrs, "admin", a.String())
+	}
+	logger.Info("serving", attrs...)
+	if err := m.Run(ctx, hup); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("drained, exiting")
+	return nil
 }

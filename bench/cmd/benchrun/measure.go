@@ -208,6 +208,7 @@ var pairings = []struct{ phase, ref string }{
 	{phaseKeepAlive, "caddy"},
 	{phaseFull, "goproxy"},
 	{phaseKeepAlive, "forgeproof-base"},
+	{phaseKeepAlive, "forgeproof"}, // workers against one process
 }
 
 // pairedRuns lists the paired runs for the targets, in the order they
@@ -226,7 +227,7 @@ func (r *report) pairedRuns(selected map[string]bool) []sample {
 	var out []sample
 	for i := range r.Pairs {
 		for _, t := range pairings {
-			if !selected[t.phase] || !r.has(t.ref) {
+			if !selected[t.phase] || !r.has(t.ref) || t.ref == base {
 				continue
 			}
 			a, b := base, t.ref

@@ -243,10 +243,11 @@ func (r *report) measured() []serverInfo {
 	return out
 }
 
-// base is the server the ratios are to: forgeproof serve, else the same
-// gateway through its Go API, else none ("").
+// base is the server the ratios are to: forgeproof serve with worker
+// processes (as nginx runs), else in one process, else the same gateway
+// through its Go API, else none ("").
 func (r *report) base() string {
-	for _, b := range []string{"forgeproof", "forgeproof-api"} {
+	for _, b := range []string{"forgeproof-workers", "forgeproof", "forgeproof-api"} {
 		if r.has(b) {
 			return b
 		}

@@ -44,14 +44,21 @@ var kinds = []kind{
 		name:    "forgeproof",
 		about:   "`forgeproof serve`: one listener (client-auth require), one route allowing the client's CN, CSRF origin-only (the default), identity forwarded as RFC 9440, log level warn (no access log), admin listener off, HTTP/2 on (the default)",
 		version: forgeproofVersion,
-		start:   forgeproofServe("forgeproof"),
+		start:   forgeproofServe("forgeproof", "forgeproof", ""),
+		h2:      true,
+	},
+	{
+		name:    "forgeproof-workers",
+		about:   "`forgeproof serve` as above with `workers: auto` (one worker process per core, each with GOMAXPROCS 1, sharing the port with SO_REUSEPORT), as nginx runs `worker_processes auto`",
+		version: forgeproofVersion,
+		start:   forgeproofServe("forgeproof-workers", "forgeproof", "workers: auto\n"),
 		h2:      true,
 	},
 	{
 		name:    "forgeproof-base",
 		about:   "`forgeproof serve` as above, from the binary named forgeproof-base in -bin (build it from another commit): for before/after comparisons in one run",
 		version: func(bin string) (string, error) { return run1(filepath.Join(bin, "forgeproof-base"), "version") },
-		start:   forgeproofServe("forgeproof-base"),
+		start:   forgeproofServe("forgeproof-base", "forgeproof-base", ""),
 		h2:      true,
 	},
 	{
@@ -242,15 +249,16 @@ log:
   level: warn
 `
 
-// forgeproofServe returns the start of "NAME serve", NAME a binary in
-// bin (forgeproof, or forgeproof-base from another commit).
-func forgeproofServe(name string) func(string, files, int, string) (*proc.Process, error) {
+// forgeproofServe returns the start of server kind's "BIN serve", BIN a
+// binary in bin (forgeproof, or forgeproof-base from another commit),
+// with more config lines.
+func forgeproofServe(kind, binName, more string) func(string, files, int, string) (*proc.Process, error) {
 	return func(bin string, f files, port int, upstream string) (*proc.Process, error) {
-		cfg, err := render(f.Dir, name+".yaml", forgeproofConfig, configData{f, port, upstream})
+		cfg, err := render(f.Dir, kind+".yaml", forgeproofConfig+more, configData{f, port, upstream})
 		if err != nil {
 			return nil, err
 		}
-		return proc.Start(f.Dir, name, nil, filepath.Join(bin, name), "serve", "--config", cfg)
+		return proc.Start(f.Dir, kind, nil, filepath.Join(bin, binName), "serve", "--config", cfg)
 	}
 }
 

@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"runtime"
+	"strconv"
+	"time"
+)
+
+// Workers is how many processes "forgeproof serve" runs, as nginx's
+// worker_processes: a master that owns the admin listener and starts the
+// workers, each a whole gateway with GOMAXPROCS 1 accepting on the
+// listeners' addresses through a socket of its own (SO_REUSEPORT, so the
+// kernel spreads new connections over them). One process (the default)
+// leaves the scheduling to Go's runtime; on a machine whose cores the
+// gateway shares with its upstream, workers spend less time handing work
+// between threads (docs/performance.md). Linux only. In YAML: a number
+// of at least 1, or auto (as many as the process may use cores: Go's
+// GOMAXPROCS, which follows a container's CPU limit). Limits count per
+// worker, as nginx's do. Changing it takes a restart.
+type Workers int
+
+// WorkersAuto is Workers "auto".
+const WorkersAuto Workers = -1
+
+// maxWorkers bounds Workers: each is a process with its own connections
+// and upstream pool.
+const maxWorkers = 256
+
+// Count is the number of worker processes w asks for: 1 when unset,
+// GOMAXPROCS for auto.
+func (w Workers) Count() int {
+	switch {
+	case w == WorkersAuto:
+		return runtime.GOMAXPROCS(0)
+	case w < 1:
+		return 1
+	}
+	return int(w)
+}
+
+// UnmarshalText reads a number or "auto".
+func (w *Workers) UnmarshalText(text []byte) error {
+	if string(text) == "auto" {
+		*w = WorkersAuto
+		return nil
+	}
+	n, err := strconv.Atoi(string(text))
+	if err != nil || n < 1 || n > maxWorkers {
+		return fmt.Errorf("%q: want auto or a number from 1 to %d", text, maxWorkers)
+	}
+	*w = Workers(n)
+	return nil
+}
+
+// MarshalText returns "auto" or the number.
+func (w Workers) MarshalText() ([]byte, error) {
+	if w == WorkersAuto {
+		return []byte("auto"), nil
+	}
+	return []byte(strconv.Itoa(w.Count())), nil
+}
+
+func (p *compiler) workers(cfg *Config) {
+	switch w := cfg.Workers; {
+	case w != WorkersAuto && (w < 0 || w > maxWorkers):
+		p.add("workers", "%d: want auto or a number from 1 to %d", int(w), maxWorkers)
+	case cfg.Authz != nil && w.Count() > 1:
+		p.add("workers", "forgeproof authz runs one process: remove workers (it is for forgeproof serve)")
+	}
+}
+
+// Worker is what a worker process of "forgeproof serve" gets from its
+// master (Options.Worker).
+type Worker struct {
+	// ID numbers the worker from 0. Every log line carries it as
+	// "worker".
+	ID int
+	// Listeners are the bound sockets Listen uses instead of binding,
+	// one per config listener, in order. Each listener's PROXY protocol
+	// and TLS are set up on it as on a socket Listen binds.
+	Listeners []net.Listener
+	// Admin, when not nil, serves the admin handler (/healthz, /readyz,
+	// /metrics) for the master, which owns the config's admin address.
+	Admin net.Listener
+	// TicketSecret is the secret every worker of one master derives its
+	// TLS session ticket keys from (ticketKeys), so that a client resumes
+	// its session on whichever worker its next connection reaches: at
+	// least 32 random bytes.
+	TicketSecret []byte
+}
+
+// Ticket keys rotate as crypto/tls's own do: a new key seals tickets
+// each day, and a key opens them for a week (TLS 1.3 tickets live at
+// most seven days, RFC 8446 §4.6.1).
+const (
+	ticketKeyPeriod = 24 * time.Hour
+	ticketKeyDays   = 7
+)
+
+// ticketKeys returns the session ticket keys at now, derived from secret:
+// the key of now's period first (it seals), then the next period's (for a
+// worker whose clock turned first; it opens only) and the past week's.
+func ticketKeys(secret []byte, now time.Time) [][32]byte {
+	period := now.Unix() / int64(ticketKeyPeriod/time.Second)
+	keys := make([][32]byte, 0, ticketKeyDays+2)
+	for _, d := range append([]int64{0, 1}, negRange(ticketKeyDays)...) {
+		k, err := hkdf.Key(sha256.New, secret, nil, "forgeproof session ticket key "+strconv.FormatInt(period+d, 10), 32)
+		if err != nil {
+			panic(err) // only for lengths over 255 hash sizes
+		}
+		keys = append(keys, [32]byte(k))
+	}
+	return keys
+}
+
+// negRange is -1, -2, …, -n.
+func negRange(n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = -int64(i + 1)
+	}
+	return out
+}
+
+// setTicketKeys gives every listener the session ticket keys of now, when
+// the gateway is a worker (else crypto/tls makes and rotates its own).
+// The keys go on the server's base config: the per-handshake configs
+// (GetConfigForClient) set none, so crypto/tls uses the base's. Called
+// with g.mu held.
+func (g *Gateway) setTicketKeys(now time.Time) {
+	if g.worker == nil {
+		return
+	}
+	keys := ticketKeys(g.worker.TicketSecret, now)
+	for _, srv := range g.servers {
+		srv.TLSConfig.SetSessionTicketKeys(keys)
+	}
+}
+
+// rotateTicketKeys sets the day's ticket keys when the day turns, until
+// the gateway shuts down. Checked each minute: a worker may seal with
+// the new key up to a minute before another does, which opens it with
+// the next period's key it already holds.
+func (g *Gateway) rotateTicketKeys() {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	last := g.now().Unix() / int64(ticketKeyPeriod/time.Second)
+	for {
+		select {
+		case <-g.stopping:
+			return
+		case <-t.C:
+		}
+		now := g.now()
+		if p := now.Unix() / int64(ticketKeyPeriod/time.Second); p != last {
+			last = p
+			g.mu.Lock()
+			g.setTicketKeys(now)
+			g.mu.Unlock()
+		}
+	}
+}
