@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/forgeproof/forgeproof/internal/workers"
 )
 
 // A command is one subcommand. Its run function parses its own flags (with
@@ -48,7 +50,13 @@ func main() {
 	// stopped with Ctrl-C.
 	go func() {
 		<-ctx.Done()
-		stop()
+		if os.Getenv(workers.EnvWorker) == "" {
+			stop()
+		}
+		// A worker of serve drains to the end: systemd signals every
+		// process of a unit and its master passes the signal on too,
+		// so a second one is no request to hurry. Its master kills it
+		// when the drain overruns.
 	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -103,7 +103,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return configFailure("serve", err, stderr)
 		}
 		if cfg.Workers.Count() > 1 {
-			return runMaster(ctx, *configPath, cfg, stderr)
+			return runMaster(ctx, *configPath, cfg, args, stderr)
 		}
 	}
 	g, err := gateway.NewFromFile(*configPath, opts)
@@ -243,16 +243,17 @@ func configFailure(cmd string, err error, stderr io.Writer) error {
 // this binary's "forgeproof serve" again, told by the environment that it
 // is a worker. The workers log their own lines; the master logs its own
 // and serves the admin listener.
-func runMaster(ctx context.Context, path string, cfg *gateway.Config, stderr io.Writer) error {
+func runMaster(ctx context.Context, path string, cfg *gateway.Config, args []string, stderr io.Writer) error {
 	logger := slog.New(gateway.NewLogHandler(stderr, cfg.Log))
 	m := &workers.Master{
 		Workers: cfg.Workers.Count(),
 		Command: func(int) *exec.Cmd {
 			// /proc/self/exe: the binary this master runs, even after
 			// an upgrade replaced the file (workers started again must
-			// speak its protocol).
-			cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
-			cmd.Args[0] = os.Args[0]
+			// speak its protocol). Named forgeproof whatever this one's
+			// name: the tests' binary runs main by that name.
+			cmd := exec.Command("/proc/self/exe", append([]string{"serve"}, args...)...)
+			cmd.Args[0] = "forgeproof"
 			cmd.Stderr = stderr
 			return cmd
 		},
