@@ -69,11 +69,11 @@ if [ "$mode" = smoke ]; then
   go vet ./...
   go test -short -count=1 ./...
   count=1; benchtime=200x
-  servers=${BENCH_SERVERS:-forgeproof,forgeproof-api,goproxy,goproxy-pool,goloop,goloop-rp,nginx,nginx-cert,nginx-authz,caddy}
+  servers=${BENCH_SERVERS:-forgeproof-workers,forgeproof,forgeproof-api,goproxy,goproxy-pool,goloop,goloop-rp,nginx,nginx-cert,nginx-authz,caddy}
   runflags=(-smoke -strict)
 else
   count=${BENCH_COUNT:-10}; benchtime=${BENCH_BENCHTIME:-500ms}
-  servers=${BENCH_SERVERS:-forgeproof,goproxy,goproxy-pool,goloop,goloop-rp,nginx,nginx-cert,nginx-authz,caddy}
+  servers=${BENCH_SERVERS:-forgeproof-workers,forgeproof,goproxy,goproxy-pool,goloop,goloop-rp,nginx,nginx-cert,nginx-authz,caddy}
   runflags=(-rounds "${BENCH_ROUNDS:-5}" -pairs "${BENCH_PAIRS:-8}" -duration "${BENCH_DURATION:-5s}" -warmup "${BENCH_WARMUP:-1s}")
 fi
 

@@ -11,15 +11,20 @@ import (
 )
 
 // TestMetricsDocumented keeps the metric list of docs/gateway.md
-// (Operations) and metrics.go in step: every metric the gateway registers
+// (Operations) and metrics.go (with the workers' master's) in step: every metric the gateway registers
 // is written there with its labels (`name{a,b}`, or `name` without
 // labels), and every forgeproof_gateway_ metric any page of docs/ names
 // exists, with labels the code gives it.
 func TestMetricsDocumented(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("metrics.go")
-	if err != nil {
-		t.Fatal(err)
+	var src []byte
+	// The master of serve's worker processes registers its own.
+	for _, f := range []string{"metrics.go", "../internal/workers/master.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	// The metrics and their labels, as metrics.go declares them:
 	// counterVec(name, help, labels...), or Opts{Name: name, ...} followed

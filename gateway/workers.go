@@ -11,16 +11,13 @@ import (
 )
 
 // Workers is how many processes "forgeproof serve" runs, as nginx's
-// worker_processes: a master that owns the admin listener and starts the
-// workers, each a whole gateway with GOMAXPROCS 1 accepting on the
-// listeners' addresses through a socket of its own (SO_REUSEPORT, so the
-// kernel spreads new connections over them). One process (the default)
-// leaves the scheduling to Go's runtime; on a machine whose cores the
-// gateway shares with its upstream, workers spend less time handing work
-// between threads (docs/performance.md). Linux only. In YAML: a number
-// of at least 1, or auto (as many as the process may use cores: Go's
-// GOMAXPROCS, which follows a container's CPU limit). Limits count per
-// worker, as nginx's do. Changing it takes a restart.
+// worker_processes: above 1, a master binds the addresses and starts the
+// workers, each a whole gateway with GOMAXPROCS an equal share of the
+// cores, on sockets of its own sharing each port (SO_REUSEPORT). In YAML:
+// a number from 1 to 256, or auto (one per core the process may use: Go's
+// GOMAXPROCS, which follows a container's CPU limit; 1 off Linux). Limits
+// count per worker. Changing it takes a restart. See docs/gateway.md,
+// "Worker processes".
 type Workers int
 
 // WorkersAuto is Workers "auto".
@@ -34,6 +31,8 @@ const maxWorkers = 256
 // GOMAXPROCS for auto.
 func (w Workers) Count() int {
 	switch {
+	case w == WorkersAuto && runtime.GOOS != "linux":
+		return 1 // workers need Linux: a config for both runs everywhere
 	case w == WorkersAuto:
 		return runtime.GOMAXPROCS(0)
 	case w < 1:

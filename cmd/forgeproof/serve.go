@@ -43,6 +43,10 @@ listeners serve limits.shutdown-delay more (so load balancers stop
 sending first), then accept no new connections; in-flight requests get
 limits.shutdown-grace to finish.
 
+With "workers: N" (or auto) in the config, this process is the master of
+N worker processes that share the listeners' ports: send it the signals;
+it passes them on (docs/gateway.md, "Worker processes").
+
 Exit status: 0 after a clean drain, 1 on a config or runtime error (or
 when the drain timed out), 2 on a usage error.
 

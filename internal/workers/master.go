@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,9 +172,9 @@ type exit struct {
 // then drains: the master's /readyz turns 503, every worker gets SIGTERM
 // (and drains as a single gateway does) and Run returns when all have
 // exited, nil when every one exited cleanly. SIGHUP (hup) is passed on
-// to every worker. A worker that dies while serving is started again,
-// at once the first time and after longer pauses (up to 30s) while it
-// keeps dying within 10s of its start.
+// to every worker. A worker that dies while serving is started again
+// after 100ms, and after pauses doubling up to 30s while it keeps dying
+// within 10s of its start.
 func (m *Master) Run(ctx context.Context, hup <-chan os.Signal) error {
 	m.restarts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "forgeproof_gateway_worker_restarts_total",
@@ -315,6 +317,11 @@ func (m *Master) start(id int, files []*os.File, exits chan<- exit) error {
 	cmd := m.Command(id)
 	cmd.ExtraFiles = append([]*os.File{secretR, adminF}, files...)
 	cmd.Env = append(cmd.Environ(), EnvWorker+"="+envValue(id, len(m.addrs)), "GOMAXPROCS="+strconv.Itoa(workerProcs(m.Workers)))
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+		// GOMEMLIMIT bounds the process it is given to: the workers
+		// share the master's.
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+strconv.FormatInt(limit/int64(m.Workers), 10))
+	}
 	if cmd.Stdout == nil {
 		cmd.Stdout = os.Stdout
 	}
