@@ -220,8 +220,10 @@ func (g *Gateway) Listen() error {
 			ln.Close()
 		}
 	}
-	if w := g.worker; w != nil && len(w.Listeners) != len(c.cfg.Listeners) {
-		return fmt.Errorf("gateway: the worker has %d listener sockets for %d listeners", len(w.Listeners), len(c.cfg.Listeners))
+	if w := g.worker; w != nil {
+		if err := w.checkBound(c.cfg.Listeners); err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
 	}
 	for i, l := range c.cfg.Listeners {
 		var ln net.Listener

@@ -82,6 +82,12 @@ type Worker struct {
 	// one per config listener, in order. Each listener's PROXY protocol
 	// and TLS are set up on it as on a socket Listen binds.
 	Listeners []net.Listener
+	// Bound says, per socket, the address and PROXY protocol setting of
+	// the config listener the master bound it for. Listen refuses a
+	// config whose listeners differ (the file changed since the master
+	// started; a running worker's reload refuses the same change), so
+	// that no socket serves another listener's TLS policy.
+	Bound []BoundListener
 	// Admin, when not nil, serves the admin handler (/healthz, /readyz,
 	// /metrics) for the master, which owns the config's admin address.
 	Admin net.Listener
@@ -90,6 +96,31 @@ type Worker struct {
 	// its session on whichever worker its next connection reaches: at
 	// least 32 random bytes.
 	TicketSecret []byte
+}
+
+// BoundListener is a config listener as the master of the workers read
+// it (Worker.Bound).
+type BoundListener struct {
+	Address       string `json:"address"`
+	ProxyProtocol bool   `json:"proxy_protocol"`
+}
+
+// checkBound refuses a config whose listeners are not those w's sockets
+// were bound for.
+func (w *Worker) checkBound(ls []Listener) error {
+	if len(w.Listeners) != len(ls) || len(w.Bound) != len(ls) {
+		return fmt.Errorf("the config has %d listeners, the master bound %d (the file changed since forgeproof serve started: restart it to apply)", len(ls), len(w.Bound))
+	}
+	for i, l := range ls {
+		b := w.Bound[i]
+		if l.Address != b.Address {
+			return fmt.Errorf("listeners[%d].address %q: the master bound %q (the file changed since forgeproof serve started: restart it to apply)", i, l.Address, b.Address)
+		}
+		if (l.ProxyProtocol != nil) != b.ProxyProtocol {
+			return fmt.Errorf("listeners[%d].proxy-protocol: turned on or off since forgeproof serve started: restart it to apply", i)
+		}
+	}
+	return nil
 }
 
 // Ticket keys rotate as crypto/tls's own do: a new key seals tickets

@@ -42,7 +42,15 @@ var commands = []command{
 	{"version", "print the version of this build", runVersion},
 }
 
+// workerHUP catches SIGHUP in a worker of serve from the start: its
+// master passes SIGHUP on at any moment, and the default action of one
+// uncaught ends the process.
+var workerHUP = make(chan os.Signal, 1)
+
 func main() {
+	if os.Getenv(workers.EnvWorker) != "" {
+		workers.CatchHUP(workerHUP)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// The first signal asks the command to stop; the next one kills the
 	// process, as without a handler, so that a command that does not

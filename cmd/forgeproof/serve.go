@@ -93,26 +93,37 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		*configPath = defaultConfigFile
 	}
 	opts := gateway.Options{LogTo: stderr}
-	id, listeners, isWorker, err := workers.ID(os.Getenv)
+	id, isWorker, err := workers.ID(os.Getenv)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	// SIGHUP is caught from here on (a worker's from the start of main:
+	// its master passes one on at any moment): its default action ends
+	// the process. One during the start reloads once serving.
+	hup := make(chan os.Signal, 1)
+	cmd := "serve"
 	if isWorker {
-		if opts.Worker, err = workers.Inherited(id, listeners); err != nil {
-			return fmt.Errorf("serve: worker %d: %w", id, err)
+		hup = workerHUP
+		cmd = fmt.Sprintf("serve: worker %d", id)
+	}
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if isWorker {
+		if opts.Worker, err = workers.Inherited(id); err != nil {
+			return fmt.Errorf("%s: %w", cmd, err)
 		}
 	} else {
 		cfg, err := gateway.LoadConfig(*configPath)
 		if err != nil {
-			return configFailure("serve", err, stderr)
+			return configFailure(cmd, err, stderr)
 		}
 		if cfg.Workers.Count() > 1 {
-			return runMaster(ctx, *configPath, cfg, args, stderr)
+			return runMaster(ctx, *configPath, cfg, args, hup, stderr)
 		}
 	}
 	g, err := gateway.NewFromFile(*configPath, opts)
 	if err != nil {
-		return configFailure("serve", err, stderr)
+		return configFailure(cmd, err, stderr)
 	}
 	defaultGC(os.Getenv)
 	if g.AuthzProxy() != 0 {
@@ -122,7 +133,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := g.Listen(); err != nil {
 		// "gateway: admin.address …: bind: address already in use":
 		// the message names the config key at fault.
-		return fmt.Errorf("serve: %s: %s%s", *configPath, strings.TrimPrefix(err.Error(), "gateway: "), listenHint(err))
+		return fmt.Errorf("%s: %s: %s%s", cmd, *configPath, strings.TrimPrefix(err.Error(), "gateway: "), listenHint(err))
 	}
 	attrs := []any{"config", *configPath, "watch", !watchOpts.NoEvents, "watch_interval", watchOpts.Interval.String()}
 	for i, a := range g.Addrs() {
@@ -131,11 +142,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if a := g.AdminAddr(); a != nil {
 		attrs = append(attrs, "admin", a.String())
 	}
-	// SIGHUP is caught before "serving" is logged: the default action of
-	// an uncaught SIGHUP ends the process.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	logger.Info("serving", attrs...)
 
 	serveCtx, cancel := context.WithCancel(ctx)
@@ -247,7 +253,7 @@ func configFailure(cmd string, err error, stderr io.Writer) error {
 // this binary's "forgeproof serve" again, told by the environment that it
 // is a worker. The workers log their own lines; the master logs its own
 // and serves the admin listener.
-func runMaster(ctx context.Context, path string, cfg *gateway.Config, args []string, stderr io.Writer) error {
+func runMaster(ctx context.Context, path string, cfg *gateway.Config, args []string, hup <-chan os.Signal, stderr io.Writer) error {
 	logger := slog.New(gateway.NewLogHandler(stderr, cfg.Log))
 	m := &workers.Master{
 		Workers: cfg.Workers.Count(),
@@ -264,7 +270,7 @@ func runMaster(ctx context.Context, path string, cfg *gateway.Config, args []str
 		Log: logger,
 	}
 	for _, l := range cfg.Listeners {
-		m.Listeners = append(m.Listeners, l.Address)
+		m.Listeners = append(m.Listeners, gateway.BoundListener{Address: l.Address, ProxyProtocol: l.ProxyProtocol != nil})
 	}
 	switch a := cfg.Admin.Address; a {
 	case "off":
@@ -283,9 +289,6 @@ func runMaster(ctx context.Context, path string, cfg *gateway.Config, args []str
 	if err := m.Listen(); err != nil {
 		return fmt.Errorf("serve: %s: %s%s", path, err, listenHint(err))
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	attrs := []any{"config", path, "workers", m.Workers}
 	for i, a := range m.Addrs() {
 		attrs = append(attrs, fmt.Sprintf("listener%d", i), a)

@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,12 +15,14 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/forgeproof/forgeproof/gateway"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -29,8 +32,8 @@ import (
 type Master struct {
 	// Workers is how many worker processes run.
 	Workers int
-	// Listeners are the config's listener addresses, in order.
-	Listeners []string
+	// Listeners are the config's listeners, in order.
+	Listeners []gateway.BoundListener
 	// Admin is the admin listener's address; "" for none.
 	Admin string
 	// Command returns the command that runs one worker ("forgeproof
@@ -51,6 +54,7 @@ type Master struct {
 	mu       sync.Mutex   // guards procs
 	procs    []*proc      // by worker number
 	restarts *prometheus.CounterVec
+	catching chan *proc    // a worker that catches SIGHUP now (CatchHUP)
 	stopping chan struct{} // closed when Run starts to drain
 	stopOnce sync.Once
 }
@@ -61,6 +65,9 @@ type proc struct {
 	admin   string // its admin socket, in the abstract namespace
 	started time.Time
 	running bool
+	// catching is set once the worker catches SIGHUP (CatchHUP); a
+	// SIGHUP for it before then waits in pendingHUP.
+	catching, pendingHUP bool
 }
 
 // Listen binds every worker's sockets on each listener address, and the
@@ -78,7 +85,8 @@ func (m *Master) Listen() error {
 	m.stopping = make(chan struct{})
 	m.procs = make([]*proc, m.Workers)
 	m.first = make([][]*os.File, m.Workers)
-	for i, a := range m.Listeners {
+	for i, l := range m.Listeners {
+		a := l.Address
 		ln, err := listenShared(a)
 		if err != nil {
 			m.closeFirst()
@@ -196,23 +204,38 @@ func (m *Master) Run(ctx context.Context, hup <-chan os.Signal) error {
 
 	exits := make(chan exit)
 	restart := make(chan int)
+	m.catching = make(chan *proc)
 	pause := make([]time.Duration, m.Workers)
-	for id := range m.Workers {
-		if err := m.start(id, m.first[id], exits); err != nil {
-			m.first[id] = nil
-			m.closeFirst()
-			m.stop(nil)
-			return err
-		}
-		m.first[id] = nil
-	}
 	stopped := false
 	var stopTimer <-chan time.Time
 	var errs []error
+	for id := range m.Workers {
+		err := m.start(id, m.first[id], exits)
+		m.first[id] = nil // start closed them
+		if err != nil {
+			// Those started drain, and Run waits for them.
+			m.closeFirst()
+			errs = append(errs, err)
+			stopped = true
+			m.stop(&stopTimer)
+			if m.running() == 0 {
+				return errors.Join(errs...)
+			}
+			break
+		}
+	}
 	for {
 		select {
 		case <-hup:
 			m.signalAll(syscall.SIGHUP)
+		case p := <-m.catching:
+			m.mu.Lock()
+			p.catching = true
+			if p.pendingHUP && p.running {
+				p.pendingHUP = false
+				p.cmd.Process.Signal(syscall.SIGHUP)
+			}
+			m.mu.Unlock()
 		case <-ctx.Done():
 			if !stopped {
 				stopped = true
@@ -292,13 +315,17 @@ func exitText(err error) string {
 // when it exits, so new connections go to the other workers' sockets).
 func (m *Master) start(id int, files []*os.File, exits chan<- exit) error {
 	defer closeFiles(files)
-	secretR, secretW, err := os.Pipe()
+	setupR, setupW, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	defer secretR.Close()
-	_, err = secretW.Write(m.secret) // 32 bytes: the pipe's buffer holds them
-	secretW.Close()
+	defer setupR.Close()
+	// The secret and the listeners: well under the pipe's buffer.
+	setup, err := json.Marshal(m.Listeners)
+	if err == nil {
+		_, err = setupW.Write(append(slices.Clone(m.secret), setup...))
+	}
+	setupW.Close()
 	if err != nil {
 		return err
 	}
@@ -313,10 +340,15 @@ func (m *Master) start(id int, files []*os.File, exits chan<- exit) error {
 		return fmt.Errorf("worker %d: admin socket: %w", id, err)
 	}
 	defer adminF.Close()
+	hupR, hupW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer hupW.Close()
 
 	cmd := m.Command(id)
-	cmd.ExtraFiles = append([]*os.File{secretR, adminF}, files...)
-	cmd.Env = append(cmd.Environ(), EnvWorker+"="+envValue(id, len(m.addrs)), "GOMAXPROCS="+strconv.Itoa(workerProcs(m.Workers)))
+	cmd.ExtraFiles = append([]*os.File{setupR, hupW, adminF}, files...)
+	cmd.Env = append(cmd.Environ(), EnvWorker+"="+strconv.Itoa(id), "GOMAXPROCS="+strconv.Itoa(workerProcs(m.Workers)))
 	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
 		// GOMEMLIMIT bounds the process it is given to: the workers
 		// share the master's.
@@ -336,6 +368,16 @@ func (m *Master) start(id int, files []*os.File, exits chan<- exit) error {
 	m.mu.Lock()
 	m.procs[id] = p
 	m.mu.Unlock()
+	go func() {
+		// One byte once it catches SIGHUP; end of file if it exits first.
+		defer hupR.Close()
+		if n, _ := hupR.Read(make([]byte, 1)); n == 1 {
+			select {
+			case m.catching <- p:
+			case <-m.stopping:
+			}
+		}
+	}()
 	go func() {
 		err := cmd.Wait()
 		exits <- exit{id, p, err}
@@ -359,11 +401,17 @@ func (m *Master) stop(timer *<-chan time.Time) {
 	}
 }
 
+// signalAll sends sig to every running worker; a SIGHUP waits for a
+// worker that does not catch it yet.
 func (m *Master) signalAll(sig os.Signal) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range m.procs {
-		if p != nil && p.running {
+		switch {
+		case p == nil || !p.running:
+		case sig == syscall.SIGHUP && !p.catching:
+			p.pendingHUP = true
+		default:
 			p.cmd.Process.Signal(sig)
 		}
 	}

@@ -1,13 +1,14 @@
 package workers
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
-	"strings"
+	"syscall"
 
 	"github.com/forgeproof/forgeproof/gateway"
 )
@@ -19,59 +20,66 @@ const EnvWorker = "FORGEPROOF_WORKER"
 
 // The descriptors a worker inherits (exec.Cmd.ExtraFiles start at 3).
 const (
-	fdSecret    = 3 // a pipe holding the session ticket secret
-	fdAdmin     = 4 // the admin socket the master asks
-	fdListeners = 5 // one socket per config listener, in order
+	fdSetup     = 3 // a pipe: the ticket secret, then the listeners (JSON)
+	fdHUP       = 4 // a pipe: the worker writes a byte once it catches SIGHUP
+	fdAdmin     = 5 // the admin socket the master asks
+	fdListeners = 6 // one socket per config listener, in order
 )
+
+// CatchHUP makes a worker's SIGHUP go to c, and tells its master so: the
+// master passes a SIGHUP on to a worker only then, since the default
+// action of one uncaught ends the process. Call it first thing in main,
+// in a worker only.
+func CatchHUP(c chan<- os.Signal) {
+	signal.Notify(c, syscall.SIGHUP)
+	f := os.NewFile(fdHUP, "SIGHUP pipe")
+	if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+		f.Write([]byte{1}) // a master that has gone notices no more
+	}
+	f.Close()
+}
 
 // secretBytes is the size of the ticket secret.
 const secretBytes = 32
 
-// ID returns the worker number and listener count the environment gives
-// this process, and whether it is a worker at all.
-func ID(getenv func(string) string) (id, listeners int, ok bool, err error) {
+// maxSetup bounds what a worker reads from its setup pipe.
+const maxSetup = 1 << 20
+
+// ID returns the worker number the environment gives this process, and
+// whether it is a worker at all.
+func ID(getenv func(string) string) (id int, ok bool, err error) {
 	v := getenv(EnvWorker)
 	if v == "" {
-		return 0, 0, false, nil
+		return 0, false, nil
 	}
-	a, b, _ := strings.Cut(v, ",")
-	id, err1 := strconv.Atoi(a)
-	listeners, err2 := strconv.Atoi(b)
-	if err1 != nil || err2 != nil || id < 0 || listeners < 0 || listeners > maxListeners {
-		return 0, 0, true, fmt.Errorf("%s=%q: want a worker number and a listener count (forgeproof serve sets it for its worker processes only)", EnvWorker, v)
+	id, err = strconv.Atoi(v)
+	if err != nil || id < 0 {
+		return 0, true, fmt.Errorf("%s=%q: want a worker number (forgeproof serve sets it for its worker processes only)", EnvWorker, v)
 	}
-	return id, listeners, true, nil
+	return id, true, nil
 }
 
-// maxListeners bounds the descriptors a worker takes as listeners.
-const maxListeners = 1024
-
-// envValue is EnvWorker's value for worker id.
-func envValue(id, listeners int) string {
-	return strconv.Itoa(id) + "," + strconv.Itoa(listeners)
-}
-
-// Inherited returns what worker id's master passed it for listeners
-// sockets: the ticket secret, the admin socket (accepting only this
-// user's processes) and the listeners' sockets.
-func Inherited(id, listeners int) (*gateway.Worker, error) {
+// Inherited returns what worker id's master passed it: the ticket
+// secret, the listeners it bound and their sockets, and the admin socket
+// (accepting only this user's processes).
+func Inherited(id int) (*gateway.Worker, error) {
 	w := &gateway.Worker{ID: id}
-	f := os.NewFile(fdSecret, "ticket secret")
-	if f == nil {
-		return nil, errors.New("no ticket secret inherited")
-	}
-	secret, err := io.ReadAll(io.LimitReader(f, secretBytes+1))
+	f := os.NewFile(fdSetup, "setup pipe")
+	setup, err := io.ReadAll(io.LimitReader(f, maxSetup))
 	f.Close()
-	if err != nil || len(secret) != secretBytes {
-		return nil, fmt.Errorf("the ticket secret inherited is %d bytes (%v), want %d", len(secret), err, secretBytes)
+	if err != nil || len(setup) < secretBytes {
+		return nil, fmt.Errorf("reading the setup its master passes on descriptor %d: %d bytes (%v): is this a worker of forgeproof serve?", fdSetup, len(setup), err)
 	}
-	w.TicketSecret = secret
+	w.TicketSecret = setup[:secretBytes]
+	if err := json.Unmarshal(setup[secretBytes:], &w.Bound); err != nil {
+		return nil, fmt.Errorf("reading the listeners its master passes: %w", err)
+	}
 	admin, err := fileListener(fdAdmin, "admin socket")
 	if err != nil {
 		return nil, err
 	}
 	w.Admin = peerChecked{admin}
-	for i := range listeners {
+	for i := range w.Bound {
 		ln, err := fileListener(fdListeners+uintptr(i), fmt.Sprintf("listeners[%d] socket", i))
 		if err != nil {
 			return nil, err
