@@ -237,10 +237,10 @@ func (m *Master) Run(ctx context.Context, hup <-chan os.Signal) error {
 			}
 			m.mu.Unlock()
 		case <-ctx.Done():
+			ctx = context.Background() // Done only once
 			if !stopped {
 				stopped = true
 				m.stop(&stopTimer)
-				ctx = context.Background() // Done only once
 				if m.running() == 0 {
 					return errors.Join(errs...)
 				}
@@ -263,12 +263,9 @@ func (m *Master) Run(ctx context.Context, hup <-chan os.Signal) error {
 				continue
 			}
 			lived := time.Since(e.p.started)
-			switch {
-			case lived > 10*time.Second:
-				pause[e.id] = 0
-			case pause[e.id] == 0:
+			if lived > 10*time.Second || pause[e.id] == 0 {
 				pause[e.id] = 100 * time.Millisecond
-			default:
+			} else {
 				pause[e.id] = min(2*pause[e.id], 30*time.Second)
 			}
 			m.Log.Error("worker exited while serving: starting it again", "worker", e.id, "error", exitText(e.err), "after", pause[e.id].String())
