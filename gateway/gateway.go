@@ -743,7 +743,7 @@ func restartOnly(old, cfg *Config) []string {
 		{"limits.http2-read-idle-timeout", o.HTTP2ReadIdleTimeout != n.HTTP2ReadIdleTimeout},
 		{"limits.http2-ping-timeout", o.HTTP2PingTimeout != n.HTTP2PingTimeout},
 		{"log", old.Log != cfg.Log},
-		{"workers", old.Workers != cfg.Workers},
+		{"workers", old.Workers.setting() != cfg.Workers.setting()},
 	} {
 		if f.changed {
 			keys = append(keys, f.key)

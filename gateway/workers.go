@@ -55,19 +55,35 @@ func (w *Workers) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// MarshalText returns "auto" or the number.
+// MarshalText returns "auto" or the number (1 when unset); it fails for
+// a number out of range, as UnmarshalText would.
 func (w Workers) MarshalText() ([]byte, error) {
-	if w == WorkersAuto {
+	switch {
+	case w == WorkersAuto:
 		return []byte("auto"), nil
+	case w < 0 || w > maxWorkers:
+		return nil, fmt.Errorf("%d: want auto or a number from 1 to %d", int(w), maxWorkers)
 	}
 	return []byte(strconv.Itoa(w.Count())), nil
+}
+
+// setting is w as configured, unset being 1: what a reload compares
+// (restartOnly). Not Count: a worker's GOMAXPROCS is its share of the
+// cores, so auto counts differently there than in the master.
+func (w Workers) setting() Workers {
+	if w == 0 {
+		return 1
+	}
+	return w
 }
 
 func (p *compiler) workers(cfg *Config) {
 	switch w := cfg.Workers; {
 	case w != WorkersAuto && (w < 0 || w > maxWorkers):
 		p.add("workers", "%d: want auto or a number from 1 to %d", int(w), maxWorkers)
-	case cfg.Authz != nil && w.Count() > 1:
+	case cfg.Authz != nil && (w == WorkersAuto || w > 1):
+		// auto too, whatever this machine's count: a config valid on
+		// one core must not fail on the next machine.
 		p.add("workers", "forgeproof authz runs one process: remove workers (it is for forgeproof serve)")
 	}
 }
@@ -108,7 +124,10 @@ type BoundListener struct {
 // checkBound refuses a config whose listeners are not those w's sockets
 // were bound for.
 func (w *Worker) checkBound(ls []Listener) error {
-	if len(w.Listeners) != len(ls) || len(w.Bound) != len(ls) {
+	if len(w.Listeners) != len(w.Bound) {
+		return fmt.Errorf("the worker has %d listener sockets for %d bound listeners", len(w.Listeners), len(w.Bound))
+	}
+	if len(w.Bound) != len(ls) {
 		return fmt.Errorf("the config has %d listeners, the master bound %d (the file changed since forgeproof serve started: restart it to apply)", len(ls), len(w.Bound))
 	}
 	for i, l := range ls {
@@ -130,6 +149,10 @@ const (
 	ticketKeyPeriod = 24 * time.Hour
 	ticketKeyDays   = 7
 )
+
+// ticketKeyCheck is how often rotateTicketKeys looks at the clock (a
+// variable for the tests).
+var ticketKeyCheck = time.Minute
 
 // ticketKeys returns the session ticket keys at now, derived from secret:
 // the key of now's period first (it seals), then the next period's (for a
@@ -176,9 +199,11 @@ func (g *Gateway) setTicketKeys(now time.Time) {
 // the new key up to a minute before another does, which opens it with
 // the next period's key it already holds.
 func (g *Gateway) rotateTicketKeys() {
-	t := time.NewTicker(time.Minute)
+	t := time.NewTicker(ticketKeyCheck)
 	defer t.Stop()
-	last := g.now().Unix() / int64(ticketKeyPeriod/time.Second)
+	// Listen set the keys of its own period, which may have ended since:
+	// start from none, so the first tick sets now's.
+	last := int64(-1 << 63)
 	for {
 		select {
 		case <-g.stopping:
