@@ -20,3 +20,5 @@ func listenShared(addr string) (*net.TCPListener, error) {
 func sameUser(c net.Conn) bool { return false }
 
 func deathSignal() *syscall.SysProcAttr { return nil }
+
+func isPipe(fd int) bool { return false }

@@ -32,10 +32,11 @@ const (
 // in a worker only.
 func CatchHUP(c chan<- os.Signal) {
 	signal.Notify(c, syscall.SIGHUP)
-	f := os.NewFile(fdHUP, "SIGHUP pipe")
-	if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
-		f.Write([]byte{1}) // a master that has gone notices no more
+	if !isPipe(fdHUP) {
+		return // not started by a master: Inherited says so
 	}
+	f := os.NewFile(fdHUP, "SIGHUP pipe")
+	f.Write([]byte{1}) // a master that has gone notices no more
 	f.Close()
 }
 
@@ -64,6 +65,12 @@ func ID(getenv func(string) string) (id int, ok bool, err error) {
 // (accepting only this user's processes).
 func Inherited(id int) (*gateway.Worker, error) {
 	w := &gateway.Worker{ID: id}
+	if !isPipe(fdSetup) {
+		// Not started by a master: the descriptors are whatever this
+		// process opened (Go's runtime keeps cgroup files open), not
+		// to be read or closed here.
+		return nil, fmt.Errorf("no setup inherited (descriptor %d is not a pipe): %s is set by forgeproof serve for its worker processes only", fdSetup, EnvWorker)
+	}
 	f := os.NewFile(fdSetup, "setup pipe")
 	setup, err := io.ReadAll(io.LimitReader(f, maxSetup))
 	f.Close()

@@ -8,54 +8,22 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/forgeproof/forgeproof/internal/freeport"
 	"github.com/forgeproof/forgeproof/internal/syncbuf"
 )
 
-// reviewFreePort returns a loopback port free at the time of asking.
-func reviewFreePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// reviewChildren returns the pids of this process's children.
-func reviewChildren() []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) && f[0] != "Z" {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-type reviewGateway struct {
+type policyGateway struct {
 	dir, config string
 	pA, pB      int
 	admin       string
@@ -63,9 +31,9 @@ type reviewGateway struct {
 	pool        *x509.CertPool
 }
 
-// reviewListeners is a listeners block: A (require) and B
+// policyListeners is a listeners block: A (require) and B
 // (verify-if-given), in the order given.
-func reviewListener(port int, mode string) string {
+func policyListener(port int, mode string) string {
 	return fmt.Sprintf(`  - address: "127.0.0.1:%d"
     tls:
       cert-file: "pki/server.pem"
@@ -75,9 +43,9 @@ func reviewListener(port int, mode string) string {
 `, port, mode)
 }
 
-func (g *reviewGateway) write(t *testing.T, swapped bool) {
+func (g *policyGateway) write(t *testing.T, swapped bool) {
 	t.Helper()
-	a, b := reviewListener(g.pA, "require"), reviewListener(g.pB, "verify-if-given")
+	a, b := policyListener(g.pA, "require"), policyListener(g.pB, "verify-if-given")
 	if swapped {
 		a, b = b, a
 	}
@@ -93,14 +61,14 @@ func (g *reviewGateway) write(t *testing.T, swapped bool) {
 	}
 }
 
-// startReviewGateway runs "forgeproof serve" with workers: 2 in this
+// startPolicyGateway runs "forgeproof serve" with workers: 2 in this
 // process (the test binary is forgeproof to its workers, TestMain).
-func startReviewGateway(t *testing.T) *reviewGateway {
+func startPolicyGateway(t *testing.T) *policyGateway {
 	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "upstream\n") }))
 	t.Cleanup(up.Close)
-	g := &reviewGateway{dir: t.TempDir(), pA: reviewFreePort(t), pB: reviewFreePort(t), stderr: &syncbuf.Buffer{}}
-	g.admin = "127.0.0.1:" + strconv.Itoa(reviewFreePort(t))
+	g := &policyGateway{dir: t.TempDir(), pA: policyPort(t), pB: policyPort(t), stderr: &syncbuf.Buffer{}}
+	g.admin = "127.0.0.1:" + strconv.Itoa(policyPort(t))
 	var so, se strings.Builder
 	if code := run(context.Background(), []string{"init", "--dir", g.dir, "--upstream", up.URL, "--listen", "127.0.0.1:" + strconv.Itoa(g.pA), "--admin", g.admin}, &so, &se); code != 0 {
 		t.Fatalf("init: %d %s", code, se.String())
@@ -132,7 +100,7 @@ func startReviewGateway(t *testing.T) *reviewGateway {
 	return g
 }
 
-func (g *reviewGateway) waitReady(t *testing.T) {
+func (g *policyGateway) waitReady(t *testing.T) {
 	t.Helper()
 	waitFor(t, func() bool {
 		resp, err := http.Get("http://" + g.admin + "/readyz")
@@ -140,11 +108,11 @@ func (g *reviewGateway) waitReady(t *testing.T) {
 			return false
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK && len(reviewChildren()) == 2
+		return resp.StatusCode == http.StatusOK && len(policyWorkers(t)) == 2
 	})
 }
 
-// TestReviewRestartedWorkerKeepsListenerPolicy: a worker started again
+// TestWorkersRestartKeepsListenerPolicy: a worker started again
 // after a crash reads the config file as it is now. When the listeners
 // in the file have changed order since the master bound its sockets (a
 // change the running workers refuse on reload: "restart to apply"), the
@@ -152,8 +120,8 @@ func (g *reviewGateway) waitReady(t *testing.T) {
 // TLS policy) on the socket bound for the old listeners[0]: it refuses
 // to start, and port A (client-auth: require) keeps refusing clients
 // without a certificate. With the file put back, it starts again.
-func TestReviewRestartedWorkerKeepsListenerPolicy(t *testing.T) {
-	g := startReviewGateway(t)
+func TestWorkersRestartKeepsListenerPolicy(t *testing.T) {
+	g := startPolicyGateway(t)
 	noCert := &http.Client{Transport: &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: g.pool, ServerName: "localhost"},
 		DisableKeepAlives: true,
@@ -172,7 +140,7 @@ func TestReviewRestartedWorkerKeepsListenerPolicy(t *testing.T) {
 		t.Fatalf("before: port A (require) answered %d of 40 requests without a client certificate", n)
 	}
 	g.write(t, true) // the same two listeners, in the other order
-	before := reviewChildren()
+	before := policyWorkers(t)
 	syscall.Kill(before[0], syscall.SIGKILL)
 	waitFor(t, func() bool { return strings.Contains(g.stderr.String(), "the master bound") })
 	if n := probe(); n != 0 {
@@ -188,26 +156,22 @@ func TestReviewRestartedWorkerKeepsListenerPolicy(t *testing.T) {
 	}
 }
 
-// TestReviewSIGHUPDuringWorkerStartKillsIt: the master forwards SIGHUP to
-// every worker it has started, including one that has not yet installed
-// its SIGHUP handler, whose default action ends the process.
-func TestReviewSIGHUPDuringWorkerStartKillsIt(t *testing.T) {
-	g := startReviewGateway(t)
-	before := reviewChildren()
-	syscall.Kill(before[0], syscall.SIGKILL)
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		now := reviewChildren()
-		if len(now) == 2 && now[0] != before[0] && now[1] != before[0] {
-			break
-		}
-		time.Sleep(time.Millisecond)
+// policyPort returns a loopback port free at the time of asking.
+func policyPort(t *testing.T) int {
+	t.Helper()
+	port, err := freeport.Loopback()
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The new worker is starting: a reload now (systemctl reload,
-	// logrotate) is passed on to it.
-	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	time.Sleep(2 * time.Second)
-	if strings.Contains(g.stderr.String(), "signal: hangup") {
-		t.Errorf("a SIGHUP forwarded while a worker started killed it:\n%s", g.stderr.String())
+	return port
+}
+
+// policyWorkers returns the pids of this process's workers, by number.
+func policyWorkers(t *testing.T) []int {
+	var pids []int
+	for _, pid := range workerProcs(t, os.Getpid()) {
+		pids = append(pids, pid)
 	}
+	slices.Sort(pids)
+	return pids
 }
