@@ -154,14 +154,18 @@ const (
 // variable for the tests).
 var ticketKeyCheck = time.Minute
 
-// ticketKeys returns the session ticket keys at now, derived from secret:
-// the key of now's period first (it seals), then the next period's (for a
-// worker whose clock turned first; it opens only) and the past week's.
-func ticketKeys(secret []byte, now time.Time) [][32]byte {
+// ticketKeys returns listener's session ticket keys at now, derived from
+// secret: the key of now's period first (it seals), then the next
+// period's (for a worker whose clock turned first; it opens only) and the
+// past week's. Each listener has keys of its own, as each has a
+// crypto/tls config of its own in one process: a ticket one listener
+// sealed is no ticket to another.
+func ticketKeys(secret []byte, listener int, now time.Time) [][32]byte {
 	period := now.Unix() / int64(ticketKeyPeriod/time.Second)
 	keys := make([][32]byte, 0, ticketKeyDays+2)
 	for _, d := range append([]int64{0, 1}, negRange(ticketKeyDays)...) {
-		k, err := hkdf.Key(sha256.New, secret, nil, "forgeproof session ticket key "+strconv.FormatInt(period+d, 10), 32)
+		info := "forgeproof session ticket key " + strconv.Itoa(listener) + " " + strconv.FormatInt(period+d, 10)
+		k, err := hkdf.Key(sha256.New, secret, nil, info, 32)
 		if err != nil {
 			panic(err) // only for lengths over 255 hash sizes
 		}
@@ -188,9 +192,8 @@ func (g *Gateway) setTicketKeys(now time.Time) {
 	if g.worker == nil {
 		return
 	}
-	keys := ticketKeys(g.worker.TicketSecret, now)
-	for _, srv := range g.servers {
-		srv.TLSConfig.SetSessionTicketKeys(keys)
+	for i, srv := range g.servers {
+		srv.TLSConfig.SetSessionTicketKeys(ticketKeys(g.worker.TicketSecret, i, now))
 	}
 }
 

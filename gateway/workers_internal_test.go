@@ -30,18 +30,21 @@ func TestTicketKeys(t *testing.T) {
 	start := time.Date(2025, 3, 11, 0, 0, 0, 0, time.UTC)
 	end := start.Add(ticketKeyPeriod - time.Second)
 
-	keys := ticketKeys(secret, mid)
+	keys := ticketKeys(secret, 0, mid)
 	if len(keys) != 9 {
 		t.Fatalf("got %d keys, want 9 (this period's, the next one's, 7 past)", len(keys))
 	}
-	if again := ticketKeys(secret, mid.Add(time.Hour)); !slices.Equal(again, keys) {
+	if again := ticketKeys(secret, 0, mid.Add(time.Hour)); !slices.Equal(again, keys) {
 		t.Error("the keys changed within a period")
 	}
-	if again := ticketKeys(slices.Clone(secret), mid); !slices.Equal(again, keys) {
+	if again := ticketKeys(slices.Clone(secret), 0, mid); !slices.Equal(again, keys) {
 		t.Error("the keys are not a function of the secret and the time")
 	}
-	if theirs := ticketKeys(other, mid); slices.ContainsFunc(theirs, func(k [32]byte) bool { return slices.Contains(keys, k) }) {
+	if theirs := ticketKeys(other, 0, mid); slices.ContainsFunc(theirs, func(k [32]byte) bool { return slices.Contains(keys, k) }) {
 		t.Error("another secret shares a key")
+	}
+	if theirs := ticketKeys(secret, 1, mid); slices.ContainsFunc(theirs, func(k [32]byte) bool { return slices.Contains(keys, k) }) {
+		t.Error("another listener shares a key")
 	}
 	seen := map[[32]byte]bool{}
 	for _, k := range keys {
@@ -51,7 +54,7 @@ func TestTicketKeys(t *testing.T) {
 		seen[k] = true
 	}
 
-	next := ticketKeys(secret, start)
+	next := ticketKeys(secret, 0, start)
 	if slices.Equal(next, keys) {
 		t.Fatal("the keys did not turn with the period")
 	}
@@ -61,16 +64,16 @@ func TestTicketKeys(t *testing.T) {
 	if !slices.Contains(next[1:], keys[0]) {
 		t.Error("the previous period's sealing key does not open tickets in the next period")
 	}
-	if !slices.Equal(ticketKeys(secret, end), next) {
+	if !slices.Equal(ticketKeys(secret, 0, end), next) {
 		t.Error("the keys changed within the period")
 	}
 	// A week on, the key of mid's period still opens; eight days on it
 	// is gone.
-	week := ticketKeys(secret, mid.Add(ticketKeyDays*ticketKeyPeriod))
+	week := ticketKeys(secret, 0, mid.Add(ticketKeyDays*ticketKeyPeriod))
 	if week[len(week)-1] != keys[0] {
 		t.Error("a key 7 days old is not the last of the keys")
 	}
-	if eight := ticketKeys(secret, mid.Add((ticketKeyDays+1)*ticketKeyPeriod)); slices.Contains(eight, keys[0]) {
+	if eight := ticketKeys(secret, 0, mid.Add((ticketKeyDays+1)*ticketKeyPeriod)); slices.Contains(eight, keys[0]) {
 		t.Error("a key 8 days old still opens tickets")
 	}
 }
