@@ -47,8 +47,9 @@ func (w *Workers) UnmarshalText(text []byte) error {
 		*w = WorkersAuto
 		return nil
 	}
+	// Plain decimal, as every count in the config: no sign, no leading 0.
 	n, err := strconv.Atoi(string(text))
-	if err != nil || n < 1 || n > maxWorkers {
+	if err != nil || n < 1 || n > maxWorkers || text[0] < '1' || text[0] > '9' {
 		return fmt.Errorf("%q: want auto or a number from 1 to %d", text, maxWorkers)
 	}
 	*w = Workers(n)

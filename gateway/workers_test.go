@@ -46,7 +46,7 @@ func TestWorkersYAML(t *testing.T) {
 			t.Errorf("%q: Count() = %d, want %d", tc.yaml, got, want)
 		}
 	}
-	for _, v := range []string{"0", "-1", "257", "two", "2.5", `""`, "AUTO", "true", "0x10"} {
+	for _, v := range []string{"0", "-1", "257", "two", "2.5", `""`, "AUTO", "true", "0x10", "02", "+2"} {
 		_, err := gateway.ParseConfig("c.yaml", []byte("log: {level: info}\nworkers: "+v+"\n"))
 		var errs gateway.ConfigErrors
 		if !errors.As(err, &errs) || len(errs) != 1 {
