@@ -501,3 +501,31 @@ func boundOf(cfg *gateway.Config) []gateway.BoundListener {
 	}
 	return out
 }
+
+// TestWorkerTicketPerListener: a ticket one listener sealed resumes on
+// the same listener of another worker of the master, but not on another
+// listener (each has keys of its own, as in one process, so that a
+// session made under one listener's TLS policy is not resumed under
+// another's).
+func TestWorkerTicketPerListener(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.Listeners = append(cfg.Listeners, cfg.Listeners[0])
+	secret := secretOf(5, 32)
+	a := startWorker(t, w, cfg, 0, secret, gateway.Options{})
+	b := startWorker(t, w, cfg, 1, secret, gateway.Options{})
+	b1 := &running{g: b.g, w: w, base: "https://" + b.g.Addrs()[1].String()}
+	a1 := &running{g: a.g, w: w, base: "https://" + a.g.Addrs()[1].String()}
+
+	c := resumingClient(t, w, w.web)
+	getIdentity(t, c, a1)
+	if resumed, _ := getIdentity(t, c, b1); !resumed {
+		t.Fatal("a ticket of listener 1 did not resume on listener 1 of another worker")
+	}
+	c = resumingClient(t, w, w.web)
+	getIdentity(t, c, a)
+	if resumed, id := getIdentity(t, c, b1); resumed || id != "spiffe://test.example/web" {
+		t.Errorf("a ticket of listener 0 on listener 1: resumed=%v identity %q, want a full handshake as web", resumed, id)
+	}
+}

@@ -307,6 +307,13 @@ func TestWorkersSpreadConnections(t *testing.T) {
 			if got := countLines(logs, "serving", -1); got != 1 {
 				t.Errorf("%d serving lines without a worker, want the master's one", got)
 			}
+			// Run as /proc/self/exe, which the kernel names "exe", each
+			// worker names itself for ps, top and pgrep.
+			for id, pid := range workerProcs(t, os.Getpid()) {
+				if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); string(comm) != "forgeproof\n" {
+					t.Errorf("worker %d's name: %q, want forgeproof", id, comm)
+				}
+			}
 		})
 	}
 }

@@ -98,9 +98,6 @@ func Inherited(id int) (*gateway.Worker, error) {
 
 func fileListener(fd uintptr, name string) (net.Listener, error) {
 	f := os.NewFile(fd, name)
-	if f == nil {
-		return nil, fmt.Errorf("no %s inherited (descriptor %d)", name, fd)
-	}
 	defer f.Close() // FileListener holds a copy
 	ln, err := net.FileListener(f)
 	if err != nil {
