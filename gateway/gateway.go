@@ -175,6 +175,10 @@ func NewFromFile(path string, opts Options) (*Gateway, error) {
 	return g, nil
 }
 
+// Config returns the configuration the gateway serves (New's, or the
+// last reload's). It must not be modified.
+func (g *Gateway) Config() *Config { return g.state.Load().cfg }
+
 // Logger returns the logger the gateway writes to (Options.Logger, or the
 // one it built for Options.LogTo), for the caller's own lines.
 func (g *Gateway) Logger() *slog.Logger { return g.log }

@@ -164,24 +164,20 @@ var ticketKeyCheck = time.Minute
 func ticketKeys(secret []byte, listener int, now time.Time) [][32]byte {
 	period := now.Unix() / int64(ticketKeyPeriod/time.Second)
 	keys := make([][32]byte, 0, ticketKeyDays+2)
-	for _, d := range append([]int64{0, 1}, negRange(ticketKeyDays)...) {
-		info := "forgeproof session ticket key " + strconv.Itoa(listener) + " " + strconv.FormatInt(period+d, 10)
+	add := func(p int64) {
+		info := "forgeproof session ticket key " + strconv.Itoa(listener) + " " + strconv.FormatInt(p, 10)
 		k, err := hkdf.Key(sha256.New, secret, nil, info, 32)
 		if err != nil {
 			panic(err) // only for lengths over 255 hash sizes
 		}
 		keys = append(keys, [32]byte(k))
 	}
-	return keys
-}
-
-// negRange is -1, -2, …, -n.
-func negRange(n int) []int64 {
-	out := make([]int64, n)
-	for i := range out {
-		out[i] = -int64(i + 1)
+	add(period)
+	add(period + 1)
+	for d := int64(1); d <= ticketKeyDays; d++ {
+		add(period - d)
 	}
-	return out
+	return keys
 }
 
 // setTicketKeys gives every listener the session ticket keys of now, when

@@ -48,7 +48,8 @@ var commands = []command{
 var workerHUP = make(chan os.Signal, 1)
 
 func main() {
-	if os.Getenv(workers.EnvWorker) != "" {
+	isWorker := os.Getenv(workers.EnvWorker) != ""
+	if isWorker {
 		workers.CatchHUP(workerHUP)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,7 +59,7 @@ func main() {
 	// stopped with Ctrl-C.
 	go func() {
 		<-ctx.Done()
-		if os.Getenv(workers.EnvWorker) == "" {
+		if !isWorker {
 			stop()
 		}
 		// A worker of serve drains to the end: systemd signals every

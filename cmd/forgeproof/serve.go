@@ -112,18 +112,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if opts.Worker, err = workers.Inherited(id); err != nil {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
-	} else {
-		cfg, err := gateway.LoadConfig(*configPath)
-		if err != nil {
-			return configFailure(cmd, err, stderr)
-		}
-		if cfg.Workers.Count() > 1 {
-			return runMaster(ctx, *configPath, cfg, args, hup, stderr)
-		}
 	}
 	g, err := gateway.NewFromFile(*configPath, opts)
 	if err != nil {
 		return configFailure(cmd, err, stderr)
+	}
+	if cfg := g.Config(); !isWorker && cfg.Workers.Count() > 1 {
+		// The gateway checked the config and its files; the workers
+		// serve it.
+		return runMaster(ctx, *configPath, cfg, args, hup, stderr)
 	}
 	defaultGC(os.Getenv)
 	if g.AuthzProxy() != 0 {

@@ -85,27 +85,10 @@ func (m *Master) Listen() error {
 	m.stopping = make(chan struct{})
 	m.procs = make([]*proc, m.Workers)
 	m.first = make([][]*os.File, m.Workers)
-	for i, l := range m.Listeners {
-		a := l.Address
-		ln, err := listenShared(a)
-		if err != nil {
-			m.closeFirst()
-			return fmt.Errorf("listeners[%d].address %q: %w", i, a, err)
-		}
-		// Workers started again later bind the port this one got
-		// (an address ending in ":0" asks for a free one).
-		host, _, _ := net.SplitHostPort(a)
-		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		m.addrs = append(m.addrs, net.JoinHostPort(host, port))
-		f, err := ln.File()
-		ln.Close()
-		if err != nil {
-			m.closeFirst()
-			return err
-		}
-		m.first[0] = append(m.first[0], f)
+	for _, l := range m.Listeners {
+		m.addrs = append(m.addrs, l.Address)
 	}
-	for w := 1; w < m.Workers; w++ {
+	for w := range m.Workers {
 		files, err := m.bind()
 		if err != nil {
 			m.closeFirst()
@@ -135,12 +118,17 @@ func (m *Master) AdminAddr() net.Addr {
 	return m.adminLn.Addr()
 }
 
-// bind binds one worker's sockets, one per listener.
+// bind binds one worker's sockets, one per listener. The first bind of
+// an address ending in ":0" gets a free port; later ones (the other
+// workers, and workers started again) bind that port.
 func (m *Master) bind() ([]*os.File, error) {
 	var files []*os.File
 	for i, a := range m.addrs {
 		ln, err := listenShared(a)
 		if err == nil {
+			host, _, _ := net.SplitHostPort(a)
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			m.addrs[i] = net.JoinHostPort(host, port)
 			var f *os.File
 			f, err = ln.File()
 			ln.Close()
@@ -206,6 +194,16 @@ func (m *Master) Run(ctx context.Context, hup <-chan os.Signal) error {
 	restart := make(chan int)
 	m.catching = make(chan *proc)
 	pause := make([]time.Duration, m.Workers)
+	// later asks for worker id's start after its pause, unless the drain
+	// begins first.
+	later := func(id int) {
+		time.AfterFunc(pause[id], func() {
+			select {
+			case restart <- id:
+			case <-m.stopping:
+			}
+		})
+	}
 	stopped := false
 	var stopTimer <-chan time.Time
 	var errs []error
@@ -269,13 +267,7 @@ func (m *Master) Run(ctx context.Context, hup <-chan os.Signal) error {
 				pause[e.id] = min(2*pause[e.id], 30*time.Second)
 			}
 			m.Log.Error("worker exited while serving: starting it again", "worker", e.id, "error", exitText(e.err), "after", pause[e.id].String())
-			id := e.id
-			time.AfterFunc(pause[id], func() {
-				select {
-				case restart <- id:
-				case <-m.stopping:
-				}
-			})
+			later(e.id)
 		case id := <-restart:
 			if stopped {
 				continue
@@ -287,12 +279,7 @@ func (m *Master) Run(ctx context.Context, hup <-chan os.Signal) error {
 			if err != nil {
 				m.Log.Error("worker could not be started again", "worker", id, "error", err)
 				pause[id] = min(max(2*pause[id], 100*time.Millisecond), 30*time.Second)
-				time.AfterFunc(pause[id], func() {
-					select {
-					case restart <- id:
-					case <-m.stopping:
-					}
-				})
+				later(id)
 				continue
 			}
 			m.restarts.WithLabelValues(strconv.Itoa(id)).Inc()
